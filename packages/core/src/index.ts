@@ -1,0 +1,52 @@
+/**
+ * `@dmabuf-ref/core`: the vocabulary and rules of dma-buf mapping-type
+ * negotiation and revoke, with no driver specifics (DESIGN §2).
+ *
+ * @packageDocumentation
+ */
+export { ERRNO_NAMES, ERRNO_NUMBERS, errnoNumber, errnoSchema } from "./errors/errno.js";
+export type { Errno } from "./errors/errno.js";
+export { formatKernelError, kernelError } from "./errors/kernel-error.js";
+export type { KernelError } from "./errors/kernel-error.js";
+export { err, fail, ok } from "./errors/result.js";
+export type { Err, Ok, Result } from "./errors/result.js";
+export { U64_MAX, deviceIdSchema, physVecSchema, u64Schema } from "./schemas.js";
+export type { PhysVec } from "./schemas.js";
+
+export { defineMappingType } from "./mapping-types/define.js";
+export type {
+  AnyMappingType,
+  MappingType,
+  MappingTypeSpec,
+  MatchVerdict,
+} from "./mapping-types/define.js";
+export { p2pTopology } from "./mapping-types/match-context.js";
+export type { MatchContext, P2PDistance } from "./mapping-types/match-context.js";
+export { sgt } from "./mapping-types/sgt.js";
+export { pal } from "./mapping-types/pal.js";
+export { iommuDomain } from "./mapping-types/iommu-domain.js";
+export { vfioIommufdPrivate } from "./mapping-types/vfio-iommufd-private.js";
+export { kvmCacheAttrSchema, kvmPfn } from "./mapping-types/kvm-pfn.js";
+export { BUILTIN_MAPPING_TYPES, findMappingType } from "./mapping-types/builtins.js";
+
+export { accept, offer } from "./negotiation/offer.js";
+export type { ExporterOffer, ImporterAccept } from "./negotiation/offer.js";
+export { defineConverter } from "./negotiation/converter.js";
+export type { Converter, ConverterSpec } from "./negotiation/converter.js";
+export { palToIommuDomain, palToSgt } from "./negotiation/builtin-converters.js";
+export { describePairOutcome } from "./negotiation/pair-outcome.js";
+export type { NotConsideredBecause, PairOutcome } from "./negotiation/pair-outcome.js";
+export { negotiate } from "./negotiation/negotiate.js";
+export type {
+  NegotiatedMatch,
+  NegotiationResult,
+  PairReport,
+} from "./negotiation/negotiate.js";
+
+export { defineProfile } from "./profiles/profile.js";
+export type { Profile, ProfileId, ProfileRules } from "./profiles/profile.js";
+export { linux619 } from "./profiles/linux-6.19.js";
+export { linux71 } from "./profiles/linux-7.1.js";
+export { rfcMappingTypesV1 } from "./profiles/rfc-mapping-types-v1.js";
+export { proposalConverters } from "./profiles/proposal-converters.js";
+export { DEFAULT_PROFILE_ID, PROFILES, findProfile } from "./profiles/registry.js";

@@ -1,0 +1,32 @@
+import type { AnyMappingType } from "./define.js";
+import { iommuDomain } from "./iommu-domain.js";
+import { kvmPfn } from "./kvm-pfn.js";
+import { pal } from "./pal.js";
+import { sgt } from "./sgt.js";
+import { vfioIommufdPrivate } from "./vfio-iommufd-private.js";
+
+/**
+ * The built-in mapping types of DESIGN §3.1, in the order listings show them.
+ * Profiles choose which of them exist.
+ */
+export const BUILTIN_MAPPING_TYPES: readonly AnyMappingType[] = Object.freeze([
+  sgt,
+  pal,
+  iommuDomain,
+  vfioIommufdPrivate,
+  kvmPfn,
+]);
+
+/**
+ * Looks a mapping type up by id among the built-ins and any extra types.
+ *
+ * @param id - the type's id, e.g. `"pal"`.
+ * @param extra - further types (third-party ones made with `defineMappingType`).
+ * @returns the type, or undefined when no type has that id.
+ */
+export function findMappingType(
+  id: string,
+  extra: readonly AnyMappingType[] = [],
+): AnyMappingType | undefined {
+  return [...BUILTIN_MAPPING_TYPES, ...extra].find((t) => t.id === id);
+}

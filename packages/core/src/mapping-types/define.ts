@@ -1,0 +1,112 @@
+import * as z from "zod";
+import type { KernelError } from "../errors/kernel-error.js";
+import type { MatchContext } from "./match-context.js";
+
+/**
+ * What a mapping type's `match()` returns: `0` for a match, or an error.
+ *
+ * @remarks
+ * kernel-facts §4.2: `-EOPNOTSUPP` means "skip this pair and keep looking";
+ * any other errno aborts the whole negotiation and is returned to the caller
+ * of `dma_buf_mapping_attach()` unchanged.
+ */
+export type MatchVerdict = 0 | KernelError;
+
+/**
+ * The definition of a mapping type: the model of one
+ * `struct dma_buf_mapping_type` singleton (kernel-facts §4.2) plus zod
+ * schemas for what each side states in a `struct dma_buf_mapping_match` and
+ * for the payload the exporter hands over after map.
+ *
+ * @typeParam E - schema of the exporter's per-offer data.
+ * @typeParam I - schema of the importer's per-accept data.
+ * @typeParam P - schema of the mapped payload.
+ */
+export interface MappingTypeSpec<E extends z.ZodType, I extends z.ZodType, P extends z.ZodType> {
+  /** Stable id used by profiles, files and the CLI, e.g. `"sgt"` (DESIGN §3.1). */
+  readonly id: string;
+  /** The kernel's `name` string for the type, e.g. "DMA Mapped Scatter Gather Table". */
+  readonly name: string;
+  /** The kernel-facts section(s) this type models, e.g. `"§4.3"`. */
+  readonly kernelFacts: string;
+  /** One sentence: what the importer receives and what revoke means for it. */
+  readonly summary: string;
+  /** What the exporter states in its offer (the per-type union member of the match). */
+  readonly exporterData: E;
+  /** What the importer states in its accept. */
+  readonly importerData: I;
+  /** What map hands to the importer. */
+  readonly payload: P;
+  /**
+   * True for a type only importers name (the Apr 2026 `iommu_domain` type):
+   * exporters never offer it; only a converter reaches it.
+   */
+  readonly importerOnly?: boolean;
+  /**
+   * Modules allowed to accept this type, modelling `EXPORT_SYMBOL_FOR_MODULES`
+   * on the type's map helper (PAL's `dma_buf_pal_map_phys` is exported only
+   * to "iommufd"). Absent: any importer may accept it.
+   */
+  readonly importerModules?: readonly string[];
+  /**
+   * The optional `match(dmabuf, exp, imp)` callback. Absent means every
+   * same-type pair matches.
+   *
+   * @param ctx - what the callback may ask about the machine.
+   * @param exp - the exporter's offer data.
+   * @param imp - the importer's accept data.
+   */
+  match?(ctx: MatchContext, exp: z.output<E>, imp: z.output<I>): MatchVerdict;
+  /**
+   * Describes a payload in one line for traces.
+   *
+   * @param payload - a mapped payload of this type.
+   */
+  describe(payload: z.output<P>): string;
+}
+
+/**
+ * A mapping type: a frozen {@link MappingTypeSpec}. Types are compared by
+ * identity, as the kernel compares the singleton's address.
+ */
+export type MappingType<
+  E extends z.ZodType = z.ZodType,
+  I extends z.ZodType = z.ZodType,
+  P extends z.ZodType = z.ZodType,
+> = Readonly<MappingTypeSpec<E, I, P>>;
+
+/** Any mapping type, whatever its schemas (what negotiation and profiles hold). */
+export type AnyMappingType = MappingType;
+
+/**
+ * Defines a mapping type: the one way built-in and third-party types are
+ * made, so a new type (UALink, an SR-IOV interconnect) needs no change to
+ * core (DESIGN §3.1).
+ *
+ * @param spec - the type's id, kernel name, schemas, optional match and describe.
+ * @returns the frozen type; keep the returned object, it is the type's identity.
+ *
+ * @example
+ * ```ts
+ * const ualink = defineMappingType({
+ *   id: "ualink",
+ *   name: "UALink fabric address",
+ *   kernelFacts: "§4.1",
+ *   summary: "a fabric address the importer's UALink port can reach",
+ *   exporterData: z.object({ fabric: z.string() }),
+ *   importerData: z.object({ fabric: z.string() }),
+ *   payload: z.object({ fabricAddr: z.bigint() }),
+ *   match: (_ctx, exp, imp) =>
+ *     exp.fabric === imp.fabric ? 0 : kernelError("EOPNOTSUPP", "different UALink fabrics"),
+ *   describe: (p) => `fabric address 0x${p.fabricAddr.toString(16)}`,
+ * });
+ * ```
+ */
+export function defineMappingType<E extends z.ZodType, I extends z.ZodType, P extends z.ZodType>(
+  spec: MappingTypeSpec<E, I, P>,
+): MappingType<E, I, P> {
+  if (!/^[a-z][a-z0-9-]*$/.test(spec.id)) {
+    throw new Error(`mapping type id "${spec.id}" must be lower-case words joined by dashes`);
+  }
+  return Object.freeze({ ...spec });
+}

@@ -1,0 +1,44 @@
+import * as z from "zod";
+import { u64Schema } from "../schemas.js";
+import { defineMappingType } from "./define.js";
+
+/**
+ * The importer-only `iommu_domain` mapping type of Jason Gunthorpe's Apr 2026
+ * converters proposal: the importer names a domain, an IOVA, an offset into
+ * the buffer and a size, and dma-buf core maps the exporter's memory into
+ * that domain itself.
+ *
+ * @remarks
+ * kernel-facts §4.4 (Message-ID `20260422150000.GK3199414@nvidia.com`). Only
+ * core sees both `phys_addr_t` and the domain, so the exporter never reveals
+ * its physical store and the importer never sees it. Exporters cannot offer
+ * it; the PAL->iommu-domain converter reaches it. Xu Yilun notes it does not
+ * fit KVM, which exposes no domain.
+ */
+export const iommuDomain = defineMappingType({
+  id: "iommu-domain",
+  name: "IOMMU domain",
+  kernelFacts: "§4.4",
+  summary: "core maps the exporter's memory into the importer's iommu_domain; no address is revealed",
+  importerOnly: true,
+  exporterData: z.object({}),
+  importerData: z.object({
+    /** The importer's `iommu_domain` (an id in the simulated machine). */
+    domain: z.string().min(1),
+    /** IOVA at which core maps the buffer. */
+    iova: u64Schema,
+    /** Byte offset into the dma-buf where the mapping starts. */
+    offset: u64Schema,
+    /** Bytes to map. */
+    size: u64Schema,
+  }),
+  payload: z.object({
+    /** The domain core mapped into. */
+    domain: z.string(),
+    /** The IOVA of the first byte. */
+    iova: u64Schema,
+    /** Bytes mapped. */
+    size: u64Schema,
+  }),
+  describe: (p) => `domain ${p.domain} iova 0x${p.iova.toString(16)}+0x${p.size.toString(16)}`,
+});

@@ -1,0 +1,94 @@
+import type * as z from "zod";
+import type { AnyMappingType, MappingType, MatchVerdict } from "../mapping-types/define.js";
+import type { MatchContext } from "../mapping-types/match-context.js";
+
+/**
+ * The definition of a converter: dma-buf core bridging an exporter's type to
+ * a different importer type (Jason Gunthorpe's Apr 2026 proposal,
+ * kernel-facts §4.4 and §7.14), e.g. PAL->SGT so exporters need only PAL.
+ */
+export interface ConverterSpec<
+  FE extends z.ZodType,
+  FI extends z.ZodType,
+  FP extends z.ZodType,
+  TE extends z.ZodType,
+  TI extends z.ZodType,
+  TP extends z.ZodType,
+> {
+  /** The exporter-side type the converter consumes. */
+  readonly from: MappingType<FE, FI, FP>;
+  /** The importer-side type the converter produces. */
+  readonly to: MappingType<TE, TI, TP>;
+  /** The kernel-facts section(s) describing it. */
+  readonly kernelFacts: string;
+  /** One sentence: what core does to convert. */
+  readonly summary: string;
+  /**
+   * Optional predicate over the exporter's `from` data and the importer's
+   * `to` data, with the same verdict rules as a type's `match()`.
+   *
+   * @param ctx - what the predicate may ask about the machine.
+   * @param exp - the exporter's data for `from`.
+   * @param imp - the importer's data for `to`.
+   */
+  match?(ctx: MatchContext, exp: z.output<FE>, imp: z.output<TI>): MatchVerdict;
+}
+
+/** A converter; its id is `"<from>-><to>"`, e.g. `"pal->sgt"`. */
+export interface Converter {
+  /** `"<from.id>-><to.id>"`. */
+  readonly id: string;
+  /** The exporter-side type. */
+  readonly from: AnyMappingType;
+  /** The importer-side type. */
+  readonly to: AnyMappingType;
+  /** The kernel-facts section(s) describing it. */
+  readonly kernelFacts: string;
+  /** One sentence: what core does to convert. */
+  readonly summary: string;
+  /**
+   * Optional predicate (see {@link ConverterSpec.match}).
+   *
+   * @param ctx - what the predicate may ask about the machine.
+   * @param exp - the exporter's data for `from`.
+   * @param imp - the importer's data for `to`.
+   */
+  match?(ctx: MatchContext, exp: unknown, imp: unknown): MatchVerdict;
+}
+
+/**
+ * Defines a converter between two distinct mapping types.
+ *
+ * @param spec - source and target types, documentation and optional predicate.
+ * @returns the frozen converter.
+ */
+export function defineConverter<
+  FE extends z.ZodType,
+  FI extends z.ZodType,
+  FP extends z.ZodType,
+  TE extends z.ZodType,
+  TI extends z.ZodType,
+  TP extends z.ZodType,
+>(spec: ConverterSpec<FE, FI, FP, TE, TI, TP>): Converter {
+  if ((spec.from as AnyMappingType) === (spec.to as AnyMappingType)) {
+    throw new Error(`a converter joins two different types, not ${spec.from.id} to itself`);
+  }
+  if (spec.from.importerOnly === true) {
+    throw new Error(`${spec.from.id} is importer-only and cannot be a converter's source`);
+  }
+  const predicate = spec.match;
+  const converter: Converter = {
+    id: `${spec.from.id}->${spec.to.id}`,
+    from: spec.from,
+    to: spec.to,
+    kernelFacts: spec.kernelFacts,
+    summary: spec.summary,
+    ...(predicate === undefined
+      ? {}
+      : {
+          match: (ctx: MatchContext, exp: unknown, imp: unknown) =>
+            predicate(ctx, spec.from.exporterData.parse(exp), spec.to.importerData.parse(imp)),
+        }),
+  };
+  return Object.freeze(converter);
+}

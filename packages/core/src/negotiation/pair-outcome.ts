@@ -1,0 +1,61 @@
+import { match } from "ts-pattern";
+import type { KernelError } from "../errors/kernel-error.js";
+import { formatKernelError } from "../errors/kernel-error.js";
+
+/**
+ * Why negotiation stopped before looking at a pair.
+ * - `matched-earlier`: an earlier pair won.
+ * - `aborted-earlier`: an earlier `match()` aborted with an errno.
+ * - `direct-preferred`: the pair needs a converter, and the converter pass
+ *   never ran because a direct pair matched or one aborted.
+ */
+export type NotConsideredBecause = "matched-earlier" | "aborted-earlier" | "direct-preferred";
+
+/**
+ * What negotiation concluded about one (exporter offer, importer accept)
+ * pair: one member per way the kernel's loop can treat a pair
+ * (kernel-facts §4.2), plus the profile's refusals.
+ */
+export type PairOutcome =
+  /** This pair won: its `match()` (or the converter's) was absent or returned 0. */
+  | { readonly kind: "matched" }
+  /** `match()` returned `-EOPNOTSUPP`: skip and keep looking. */
+  | { readonly kind: "skipped"; readonly error: KernelError }
+  /** `match()` returned another errno: the negotiation ends with it. */
+  | { readonly kind: "aborted"; readonly error: KernelError }
+  /** Different types, and the profile has no converter between them. */
+  | { readonly kind: "no-common-type" }
+  /** A type of the pair does not exist in the active profile. */
+  | { readonly kind: "type-absent"; readonly typeId: string }
+  /** The importer module may not use the type (its map helper is not exported to it). */
+  | { readonly kind: "not-exported"; readonly module: string; readonly allowed: readonly string[] }
+  /** The loop ended before this pair. */
+  | { readonly kind: "not-considered"; readonly because: NotConsideredBecause };
+
+/**
+ * Explains an outcome in one sentence for reports and traces.
+ *
+ * @param outcome - the pair's outcome.
+ * @param profileId - the active profile (named by `type-absent`).
+ * @returns the sentence.
+ */
+export function describePairOutcome(outcome: PairOutcome, profileId: string): string {
+  return match(outcome)
+    .with({ kind: "matched" }, () => "match: chosen")
+    .with({ kind: "skipped" }, (o) => `skipped: ${formatKernelError(o.error)}`)
+    .with({ kind: "aborted" }, (o) => `aborted negotiation: ${formatKernelError(o.error)}`)
+    .with({ kind: "no-common-type" }, () => "different types and no converter between them")
+    .with({ kind: "type-absent" }, (o) => `type ${o.typeId} does not exist in ${profileId}`)
+    .with(
+      { kind: "not-exported" },
+      (o) => `map helper is exported only to ${o.allowed.join(", ")}, not to ${o.module}`,
+    )
+    .with({ kind: "not-considered" }, (o) =>
+      match(o.because)
+        .with("matched-earlier", () => "not considered: an earlier pair matched")
+        .with("aborted-earlier", () => "not considered: negotiation aborted earlier")
+        .with("direct-preferred", () => "not considered: converted pairs come after direct ones")
+        .exhaustive(),
+    )
+    .exhaustive();
+}

@@ -1,0 +1,26 @@
+import type { Profile, ProfileId } from "./profile.js";
+import { linux619 } from "./linux-6.19.js";
+import { linux71 } from "./linux-7.1.js";
+import { proposalConverters } from "./proposal-converters.js";
+import { rfcMappingTypesV1 } from "./rfc-mapping-types-v1.js";
+
+/** The built-in profiles, oldest kernel first, then the proposals. */
+export const PROFILES: readonly Profile[] = Object.freeze([
+  linux619,
+  linux71,
+  rfcMappingTypesV1,
+  proposalConverters,
+]);
+
+/** The profile commands use when none is named: the newest kernel, linux-7.1. */
+export const DEFAULT_PROFILE_ID: ProfileId = "linux-7.1";
+
+/**
+ * Looks a built-in profile up by id.
+ *
+ * @param id - e.g. `"linux-7.1"`.
+ * @returns the profile, or undefined for an unknown id.
+ */
+export function findProfile(id: string): Profile | undefined {
+  return PROFILES.find((p) => p.id === id);
+}

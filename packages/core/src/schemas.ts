@@ -1,0 +1,41 @@
+import * as z from "zod";
+
+/** 2^64 - 1, the largest value a `__u64` holds (`U64_MAX`). */
+export const U64_MAX = (1n << 64n) - 1n;
+
+/**
+ * zod schema for a `__u64` quantity (address, length, IOVA) as a bigint.
+ *
+ * @remarks
+ * Accepts a bigint, a safe non-negative integer, or a decimal or `0x…`
+ * string, so YAML and JSON files can spell values above 2^53 exactly
+ * (DESIGN §5: bigint for every u64).
+ */
+export const u64Schema = z
+  .union([
+    z.bigint(),
+    z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+    z.string().regex(/^(0[xX][0-9a-fA-F]+|[0-9]+)$/, "expected a decimal or 0x-prefixed integer"),
+  ])
+  .transform((v) => BigInt(v))
+  .pipe(z.bigint().min(0n).max(U64_MAX, "does not fit in a __u64"));
+
+/**
+ * zod schema for a device name in the simulated machine (a PCI function such
+ * as `vfio0`, or a driver's DMA device such as `iommufd`).
+ */
+export const deviceIdSchema = z
+  .string()
+  .min(1)
+  .regex(/^[A-Za-z0-9_.:-]+$/, "device names use letters, digits and . _ : -");
+
+/** A physical or DMA address range `{ addr, len }` (the kernel's `struct phys_vec`). */
+export const physVecSchema = z.object({
+  /** Start address (`phys_addr_t paddr`). */
+  paddr: u64Schema,
+  /** Length in bytes (`size_t len`). */
+  len: u64Schema,
+});
+
+/** One entry of a `struct phys_vec` list: `paddr` and `len`, both u64. */
+export type PhysVec = z.output<typeof physVecSchema>;

@@ -1,0 +1,17 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  resolve: {
+    conditions: ["@dmabuf-ref/source"],
+  },
+  ssr: {
+    resolve: {
+      conditions: ["@dmabuf-ref/source"],
+    },
+  },
+  test: {
+    include: ["packages/*/test/**/*.test.ts"],
+    reporters: ["default", ["json", { outputFile: "reports/vitest.json" }]],
+    testTimeout: 30_000,
+  },
+});
