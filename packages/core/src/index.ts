@@ -37,11 +37,7 @@ export { palToIommuDomain, palToSgt } from "./negotiation/builtin-converters.js"
 export { describePairOutcome } from "./negotiation/pair-outcome.js";
 export type { NotConsideredBecause, PairOutcome } from "./negotiation/pair-outcome.js";
 export { negotiate } from "./negotiation/negotiate.js";
-export type {
-  NegotiatedMatch,
-  NegotiationResult,
-  PairReport,
-} from "./negotiation/negotiate.js";
+export type { NegotiatedMatch, NegotiationResult, PairReport } from "./negotiation/negotiate.js";
 
 export { defineProfile } from "./profiles/profile.js";
 export type { Profile, ProfileId, ProfileRules } from "./profiles/profile.js";
@@ -50,3 +46,82 @@ export { linux71 } from "./profiles/linux-7.1.js";
 export { rfcMappingTypesV1 } from "./profiles/rfc-mapping-types-v1.js";
 export { proposalConverters } from "./profiles/proposal-converters.js";
 export { DEFAULT_PROFILE_ID, PROFILES, findProfile } from "./profiles/registry.js";
+
+export {
+  IOC_NONE,
+  IOC_READ,
+  IOC_WRITE,
+  _IO,
+  _IOR,
+  _IOW,
+  _IOWR,
+  formatIoctlNumber,
+  ioc,
+  iocFields,
+} from "./uapi/ioctl.js";
+export type { IoctlFields } from "./uapi/ioctl.js";
+export { defineStruct, offsetofEnd } from "./uapi/layout.js";
+export type {
+  FieldLayout,
+  FieldSpec,
+  ScalarType,
+  StructLayout,
+  StructValue,
+} from "./uapi/layout.js";
+export {
+  VFIO_BASE,
+  VFIO_DEVICE_FEATURE,
+  VFIO_DEVICE_FEATURE_DMA_BUF,
+  VFIO_DEVICE_FEATURE_GET,
+  VFIO_DEVICE_FEATURE_MASK,
+  VFIO_DEVICE_FEATURE_MINSZ,
+  VFIO_DEVICE_FEATURE_PROBE,
+  VFIO_DEVICE_FEATURE_SET,
+  VFIO_DEVICE_RESET,
+  VFIO_TYPE,
+  encodeDmaBufFeature,
+  parseVfioDeviceFeature,
+  vfioCheckFeature,
+  vfioDeviceFeature,
+  vfioDeviceFeatureDmaBuf,
+  vfioRegionDmaRange,
+} from "./uapi/vfio.js";
+export type {
+  DmaBufFeatureArgs,
+  VfioDeviceFeature,
+  VfioDeviceFeatureDmaBuf,
+  VfioFeatureRequest,
+  VfioRegionDmaRange,
+} from "./uapi/vfio.js";
+export {
+  IOMMUFD_TYPE,
+  IOMMU_DESTROY,
+  IOMMU_IOAS_ALLOC,
+  IOMMU_IOAS_IOVA_RANGES,
+  IOMMU_IOAS_MAP,
+  IOMMU_IOAS_MAP_FILE,
+  IOMMU_IOAS_MAP_FIXED_IOVA,
+  IOMMU_IOAS_MAP_READABLE,
+  IOMMU_IOAS_MAP_WRITEABLE,
+  IOMMU_IOAS_UNMAP,
+  copyIommufdStruct,
+  iommuDestroy,
+  iommuIoasAlloc,
+  iommuIoasIovaRanges,
+  iommuIoasMap,
+  iommuIoasMapFile,
+  iommuIoasUnmap,
+  iommuIovaRange,
+  respondIommufdStruct,
+} from "./uapi/iommufd.js";
+export { UAPI_IOCTLS, UAPI_STRUCTS, findUapiIoctl, findUapiStruct } from "./uapi/registry.js";
+export type { IoctlInfo, StructInfo } from "./uapi/registry.js";
+
+export type { TraceEvent, TraceEventKind } from "./trace/event.js";
+export { describeEvent } from "./trace/describe.js";
+export type { EventLine } from "./trace/describe.js";
+export { TraceRecorder } from "./trace/recorder.js";
+export { EMAIL_WIDTH, renderText, wrapLine } from "./trace/render-text.js";
+export { renderMermaid } from "./trace/render-mermaid.js";
+export { bigintReplacer, renderJson } from "./trace/render-json.js";
+export { negotiationEvents } from "./trace/negotiation-events.js";

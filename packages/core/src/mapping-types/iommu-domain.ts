@@ -19,7 +19,8 @@ export const iommuDomain = defineMappingType({
   id: "iommu-domain",
   name: "IOMMU domain",
   kernelFacts: "§4.4",
-  summary: "core maps the exporter's memory into the importer's iommu_domain; no address is revealed",
+  summary:
+    "core maps the exporter's memory into the importer's iommu_domain; no address is revealed",
   importerOnly: true,
   exporterData: z.object({}),
   importerData: z.object({

@@ -53,7 +53,10 @@ export const sgt = defineMappingType({
   match(ctx, exp, imp) {
     if (!exp.requiresP2P) return 0;
     if (!imp.acceptsP2P) {
-      return kernelError("EOPNOTSUPP", "exporter requires P2P but the importer does not accept P2P");
+      return kernelError(
+        "EOPNOTSUPP",
+        "exporter requires P2P but the importer does not accept P2P",
+      );
     }
     if (imp.device === null || exp.p2pDevice === undefined) {
       return kernelError("EOPNOTSUPP", "exporter requires P2P but the importer has no DMA device");

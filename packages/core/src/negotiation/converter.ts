@@ -76,7 +76,7 @@ export function defineConverter<
   if (spec.from.importerOnly === true) {
     throw new Error(`${spec.from.id} is importer-only and cannot be a converter's source`);
   }
-  const predicate = spec.match;
+  const predicate = spec.match?.bind(spec);
   const converter: Converter = {
     id: `${spec.from.id}->${spec.to.id}`,
     from: spec.from,

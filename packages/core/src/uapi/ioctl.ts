@@ -1,0 +1,108 @@
+/**
+ * `_IOC_NONE`: the ioctl passes no data, or a pointer whose size the number
+ * does not encode (every iommufd and VFIO ioctl; include/uapi/asm-generic/ioctl.h).
+ */
+export const IOC_NONE = 0;
+/** `_IOC_WRITE`: userspace writes the argument to the kernel. */
+export const IOC_WRITE = 1;
+/** `_IOC_READ`: the kernel writes the argument back to userspace. */
+export const IOC_READ = 2;
+
+/** The fields of an ioctl number, as `_IOC_DIR/_IOC_TYPE/_IOC_NR/_IOC_SIZE` extract them. */
+export interface IoctlFields {
+  /** Direction bits (`IOC_NONE`, `IOC_WRITE`, `IOC_READ` or both). */
+  readonly dir: number;
+  /** The type byte, `';'` (0x3B) for VFIO and iommufd. */
+  readonly type: number;
+  /** The command number. */
+  readonly nr: number;
+  /** The argument size encoded in the number (0 for `_IO`). */
+  readonly size: number;
+}
+
+/**
+ * `_IOC(dir, type, nr, size)` with the asm-generic layout used on x86-64:
+ * nr in bits 0–7, type in 8–15, size in 16–29, dir in 30–31.
+ *
+ * @param fields - direction, type byte, command number and argument size.
+ * @returns the ioctl number as an unsigned 32-bit value.
+ */
+export function ioc({ dir, type, nr, size }: IoctlFields): number {
+  if (dir < 0 || dir > 3 || type < 0 || type > 0xff || nr < 0 || nr > 0xff) {
+    throw new RangeError("ioctl field out of range");
+  }
+  if (size < 0 || size >= 1 << 14) throw new RangeError("ioctl size must fit in 14 bits");
+  return ((dir << 30) | (size << 16) | (type << 8) | nr) >>> 0;
+}
+
+/**
+ * Splits an ioctl number into its fields (`_IOC_DIR`, `_IOC_TYPE`, `_IOC_NR`, `_IOC_SIZE`).
+ *
+ * @param number - the ioctl number.
+ * @returns its fields.
+ */
+export function iocFields(number: number): IoctlFields {
+  return {
+    dir: (number >>> 30) & 0x3,
+    type: (number >>> 8) & 0xff,
+    nr: number & 0xff,
+    size: (number >>> 16) & 0x3fff,
+  };
+}
+
+/**
+ * `_IO(type, nr)`: an ioctl with no size in its number.
+ *
+ * @param type - the type byte (a character code such as `";".charCodeAt(0)`).
+ * @param nr - the command number.
+ * @returns the ioctl number.
+ */
+export function _IO(type: number, nr: number): number {
+  return ioc({ dir: IOC_NONE, type, nr, size: 0 });
+}
+
+/**
+ * `_IOR(type, nr, size)`: the kernel writes `size` bytes back.
+ *
+ * @param type - the type byte.
+ * @param nr - the command number.
+ * @param size - `sizeof` the argument.
+ * @returns the ioctl number.
+ */
+export function _IOR(type: number, nr: number, size: number): number {
+  return ioc({ dir: IOC_READ, type, nr, size });
+}
+
+/**
+ * `_IOW(type, nr, size)`: userspace passes `size` bytes in.
+ *
+ * @param type - the type byte.
+ * @param nr - the command number.
+ * @param size - `sizeof` the argument.
+ * @returns the ioctl number.
+ */
+export function _IOW(type: number, nr: number, size: number): number {
+  return ioc({ dir: IOC_WRITE, type, nr, size });
+}
+
+/**
+ * `_IOWR(type, nr, size)`: both directions.
+ *
+ * @param type - the type byte.
+ * @param nr - the command number.
+ * @param size - `sizeof` the argument.
+ * @returns the ioctl number.
+ */
+export function _IOWR(type: number, nr: number, size: number): number {
+  return ioc({ dir: IOC_READ | IOC_WRITE, type, nr, size });
+}
+
+/**
+ * Formats an ioctl number as the kernel headers would print it: `0x3b8f`.
+ *
+ * @param number - the ioctl number.
+ * @returns lower-case hex with a `0x` prefix.
+ */
+export function formatIoctlNumber(number: number): string {
+  return `0x${number.toString(16)}`;
+}

@@ -1,0 +1,152 @@
+import { err, ok } from "../errors/result.js";
+import type { Result } from "../errors/result.js";
+import { _IO } from "./ioctl.js";
+import { defineStruct } from "./layout.js";
+import type { StructLayout } from "./layout.js";
+
+/** `IOMMUFD_TYPE`: the ioctl type byte `';'` (include/uapi/linux/iommufd.h, kernel-facts §3.1). */
+export const IOMMUFD_TYPE = 0x3b;
+
+/** `IOMMU_DESTROY = _IO(';', 0x80)`: destroy any object by id. */
+export const IOMMU_DESTROY = _IO(IOMMUFD_TYPE, 0x80);
+/** `IOMMU_IOAS_ALLOC = _IO(';', 0x81)`: allocate an IO address space. */
+export const IOMMU_IOAS_ALLOC = _IO(IOMMUFD_TYPE, 0x81);
+/** `IOMMU_IOAS_IOVA_RANGES = _IO(';', 0x84)`: query allowed IOVA ranges and alignment. */
+export const IOMMU_IOAS_IOVA_RANGES = _IO(IOMMUFD_TYPE, 0x84);
+/** `IOMMU_IOAS_MAP = _IO(';', 0x85)`: map user memory at an IOVA. */
+export const IOMMU_IOAS_MAP = _IO(IOMMUFD_TYPE, 0x85);
+/** `IOMMU_IOAS_UNMAP = _IO(';', 0x86)`: unmap whole areas covered by a range. */
+export const IOMMU_IOAS_UNMAP = _IO(IOMMUFD_TYPE, 0x86);
+/** `IOMMU_IOAS_MAP_FILE = _IO(';', 0x8f)` = 0x3B8F: map a memfd or dma-buf slice (kernel-facts §3.1). */
+export const IOMMU_IOAS_MAP_FILE = _IO(IOMMUFD_TYPE, 0x8f);
+
+/** `IOMMU_IOAS_MAP_FIXED_IOVA`: use the given IOVA, which must be free. */
+export const IOMMU_IOAS_MAP_FIXED_IOVA = 1 << 0;
+/** `IOMMU_IOAS_MAP_WRITEABLE`: DMA may write. */
+export const IOMMU_IOAS_MAP_WRITEABLE = 1 << 1;
+/** `IOMMU_IOAS_MAP_READABLE`: DMA may read. */
+export const IOMMU_IOAS_MAP_READABLE = 1 << 2;
+
+/** `struct iommu_destroy` = `size`@0, `id`@4 (8 bytes). */
+export const iommuDestroy = defineStruct("iommu_destroy", [
+  ["size", "u32"],
+  ["id", "u32"],
+] as const);
+
+/** `struct iommu_ioas_alloc` = `size`@0, `flags`@4 (must be 0), `out_ioas_id`@8 (12 bytes). */
+export const iommuIoasAlloc = defineStruct("iommu_ioas_alloc", [
+  ["size", "u32"],
+  ["flags", "u32"],
+  ["out_ioas_id", "u32"],
+] as const);
+
+/** `struct iommu_iova_range` = `start` u64@0, `last` u64@8 (inclusive). */
+export const iommuIovaRange = defineStruct("iommu_iova_range", [
+  ["start", "aligned_u64"],
+  ["last", "aligned_u64"],
+] as const);
+
+/**
+ * `struct iommu_ioas_iova_ranges` = `size`@0, `ioas_id`@4, `num_iovas`@8,
+ * `__reserved`@12, `allowed_iovas` u64@16 (user pointer to
+ * `struct iommu_iova_range[]`), `out_iova_alignment` u64@24 (32 bytes).
+ */
+export const iommuIoasIovaRanges = defineStruct("iommu_ioas_iova_ranges", [
+  ["size", "u32"],
+  ["ioas_id", "u32"],
+  ["num_iovas", "u32"],
+  ["__reserved", "u32"],
+  ["allowed_iovas", "aligned_u64"],
+  ["out_iova_alignment", "aligned_u64"],
+] as const);
+
+/**
+ * `struct iommu_ioas_map` = `size`@0, `flags`@4, `ioas_id`@8, `__reserved`@12,
+ * `user_va` u64@16, `length` u64@24, `iova` u64@32 in/out (40 bytes).
+ */
+export const iommuIoasMap = defineStruct("iommu_ioas_map", [
+  ["size", "u32"],
+  ["flags", "u32"],
+  ["ioas_id", "u32"],
+  ["__reserved", "u32"],
+  ["user_va", "aligned_u64"],
+  ["length", "aligned_u64"],
+  ["iova", "aligned_u64"],
+] as const);
+
+/**
+ * `struct iommu_ioas_map_file` = `size` u32@0, `flags` u32@4, `ioas_id`
+ * u32@8, `fd` s32@12, `start` u64@16 (byte offset into the file), `length`
+ * u64@24, `iova` u64@32 in/out (40 bytes; kernel-facts §3.1).
+ */
+export const iommuIoasMapFile = defineStruct("iommu_ioas_map_file", [
+  ["size", "u32"],
+  ["flags", "u32"],
+  ["ioas_id", "u32"],
+  ["fd", "s32"],
+  ["start", "aligned_u64"],
+  ["length", "aligned_u64"],
+  ["iova", "aligned_u64"],
+] as const);
+
+/**
+ * `struct iommu_ioas_unmap` = `size`@0, `ioas_id`@4, `iova` u64@8, `length`
+ * u64@16 (in: bytes; out: bytes unmapped) (24 bytes).
+ */
+export const iommuIoasUnmap = defineStruct("iommu_ioas_unmap", [
+  ["size", "u32"],
+  ["ioas_id", "u32"],
+  ["iova", "aligned_u64"],
+  ["length", "aligned_u64"],
+] as const);
+
+/**
+ * The iommufd size rule (iommufd_fops_ioctl + copy_struct_from_user,
+ * kernel-facts §3.1), in the kernel's order: read the leading `u32 size`
+ * (`EFAULT` if the buffer is shorter); `size` below the ioctl's minimum
+ * (`offsetofend` of its last mandatory member) -> `EINVAL`; a `size` larger
+ * than the kernel's struct whose extra tail is not all zero -> `E2BIG`;
+ * a shorter-than-known struct is zero-extended.
+ *
+ * @param layout - the kernel's view of the struct.
+ * @param minSize - the ioctl's `min_size`.
+ * @param buffer - the user buffer; it must hold `size` bytes.
+ * @returns the decoded struct and the user's `size`, or the errno.
+ */
+export function copyIommufdStruct<V>(
+  layout: StructLayout<V>,
+  minSize: number,
+  buffer: Uint8Array,
+): Result<{ readonly value: V; readonly userSize: number }> {
+  if (buffer.length < 4) return err("EFAULT", "get_user of the leading u32 size faulted");
+  const userSize = new DataView(buffer.buffer, buffer.byteOffset, 4).getUint32(0, true);
+  if (userSize < minSize) {
+    return err("EINVAL", `size ${userSize} is below the minimum ${minSize} of ${layout.name}`);
+  }
+  if (buffer.length < userSize) {
+    return err("EFAULT", `size ${userSize} runs past the ${buffer.length}-byte user buffer`);
+  }
+  if (userSize > layout.size && buffer.subarray(layout.size, userSize).some((b) => b !== 0)) {
+    return err("E2BIG", `bytes ${layout.size}..${userSize - 1} past ${layout.name} are not zero`);
+  }
+  const known = new Uint8Array(layout.size);
+  known.set(buffer.subarray(0, Math.min(userSize, layout.size)));
+  return ok({ value: layout.decode(known), userSize });
+}
+
+/**
+ * `iommufd_ucmd_respond`: what the kernel writes back, `min(size, sizeof)`
+ * bytes of the struct, leaving any longer user tail untouched.
+ *
+ * @param layout - the struct.
+ * @param value - the response value.
+ * @param userSize - the user's `size`.
+ * @returns the bytes copied to userspace.
+ */
+export function respondIommufdStruct<V>(
+  layout: StructLayout<V>,
+  value: V,
+  userSize: number,
+): Uint8Array {
+  return layout.encode(value).subarray(0, Math.min(userSize, layout.size));
+}

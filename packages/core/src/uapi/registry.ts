@@ -1,0 +1,142 @@
+import type { FieldLayout, StructLayout } from "./layout.js";
+import { offsetofEnd } from "./layout.js";
+import {
+  IOMMU_DESTROY,
+  IOMMU_IOAS_ALLOC,
+  IOMMU_IOAS_IOVA_RANGES,
+  IOMMU_IOAS_MAP,
+  IOMMU_IOAS_MAP_FILE,
+  IOMMU_IOAS_UNMAP,
+  iommuDestroy,
+  iommuIoasAlloc,
+  iommuIoasIovaRanges,
+  iommuIoasMap,
+  iommuIoasMapFile,
+  iommuIoasUnmap,
+  iommuIovaRange,
+} from "./iommufd.js";
+import {
+  VFIO_DEVICE_FEATURE,
+  VFIO_DEVICE_RESET,
+  vfioDeviceFeature,
+  vfioDeviceFeatureDmaBuf,
+  vfioRegionDmaRange,
+} from "./vfio.js";
+
+/** A struct's name, size and members, without its codec (what listings print). */
+export interface StructInfo {
+  /** The kernel's struct name. */
+  readonly name: string;
+  /** `sizeof`, excluding any flexible array. */
+  readonly size: number;
+  /** Members in header order. */
+  readonly fields: readonly FieldLayout[];
+}
+
+/** Every modelled uAPI struct, by its kernel name (for `dmabuf-ref uapi layout`). */
+export const UAPI_STRUCTS: readonly StructInfo[] = Object.freeze(
+  (
+    [
+      vfioDeviceFeature,
+      vfioDeviceFeatureDmaBuf,
+      vfioRegionDmaRange,
+      iommuDestroy,
+      iommuIoasAlloc,
+      iommuIoasIovaRanges,
+      iommuIovaRange,
+      iommuIoasMap,
+      iommuIoasMapFile,
+      iommuIoasUnmap,
+    ] as readonly StructLayout<unknown>[]
+  ).map(({ name, size, fields }) => ({ name, size, fields })),
+);
+
+/**
+ * One modelled ioctl: its macro name, number, argument struct and, for
+ * iommufd, the `min_size` its dispatcher enforces.
+ */
+export interface IoctlInfo {
+  /** The kernel macro, e.g. `"IOMMU_IOAS_MAP_FILE"`. */
+  readonly name: string;
+  /** The ioctl number. */
+  readonly number: number;
+  /** Which uAPI family's size rules apply. */
+  readonly family: "iommufd" | "vfio";
+  /** The argument struct's name, if it takes one. */
+  readonly struct?: string;
+  /** iommufd `min_size` (`offsetofend` of the last mandatory member). */
+  readonly minSize?: number;
+}
+
+/** Every modelled ioctl, by macro name (for `dmabuf-ref uapi ioctl`). */
+export const UAPI_IOCTLS: readonly IoctlInfo[] = Object.freeze([
+  {
+    name: "IOMMU_DESTROY",
+    number: IOMMU_DESTROY,
+    family: "iommufd",
+    struct: "iommu_destroy",
+    minSize: offsetofEnd(iommuDestroy, "id"),
+  },
+  {
+    name: "IOMMU_IOAS_ALLOC",
+    number: IOMMU_IOAS_ALLOC,
+    family: "iommufd",
+    struct: "iommu_ioas_alloc",
+    minSize: offsetofEnd(iommuIoasAlloc, "out_ioas_id"),
+  },
+  {
+    name: "IOMMU_IOAS_IOVA_RANGES",
+    number: IOMMU_IOAS_IOVA_RANGES,
+    family: "iommufd",
+    struct: "iommu_ioas_iova_ranges",
+    minSize: offsetofEnd(iommuIoasIovaRanges, "out_iova_alignment"),
+  },
+  {
+    name: "IOMMU_IOAS_MAP",
+    number: IOMMU_IOAS_MAP,
+    family: "iommufd",
+    struct: "iommu_ioas_map",
+    minSize: offsetofEnd(iommuIoasMap, "iova"),
+  },
+  {
+    name: "IOMMU_IOAS_UNMAP",
+    number: IOMMU_IOAS_UNMAP,
+    family: "iommufd",
+    struct: "iommu_ioas_unmap",
+    minSize: offsetofEnd(iommuIoasUnmap, "length"),
+  },
+  {
+    name: "IOMMU_IOAS_MAP_FILE",
+    number: IOMMU_IOAS_MAP_FILE,
+    family: "iommufd",
+    struct: "iommu_ioas_map_file",
+    minSize: offsetofEnd(iommuIoasMapFile, "iova"),
+  },
+  {
+    name: "VFIO_DEVICE_FEATURE",
+    number: VFIO_DEVICE_FEATURE,
+    family: "vfio",
+    struct: "vfio_device_feature",
+  },
+  { name: "VFIO_DEVICE_RESET", number: VFIO_DEVICE_RESET, family: "vfio" },
+]);
+
+/**
+ * Looks a struct up by its kernel name.
+ *
+ * @param name - e.g. `"iommu_ioas_map_file"`.
+ * @returns the struct, or undefined.
+ */
+export function findUapiStruct(name: string): StructInfo | undefined {
+  return UAPI_STRUCTS.find((s) => s.name === name);
+}
+
+/**
+ * Looks an ioctl up by its macro name.
+ *
+ * @param name - e.g. `"VFIO_DEVICE_FEATURE"`.
+ * @returns the ioctl, or undefined.
+ */
+export function findUapiIoctl(name: string): IoctlInfo | undefined {
+  return UAPI_IOCTLS.find((i) => i.name === name);
+}
