@@ -125,3 +125,12 @@ export { EMAIL_WIDTH, renderText, wrapLine } from "./trace/render-text.js";
 export { renderMermaid } from "./trace/render-mermaid.js";
 export { bigintReplacer, renderJson } from "./trace/render-json.js";
 export { negotiationEvents } from "./trace/negotiation-events.js";
+export {
+  acceptsDocumentSchema,
+  offersDocumentSchema,
+  parseAcceptsDocument,
+  parseOffersDocument,
+  parseTopologyDocument,
+  topologyDocumentSchema,
+} from "./negotiation/documents.js";
+export type { DocumentIssue, DocumentResult } from "./negotiation/documents.js";

@@ -106,6 +106,12 @@ function profileRefusal(
  * second pass in the same order tries pairs of different types that a
  * converter joins, so a direct match always beats a converted one.
  *
+ * Under a profile without negotiation (linux-6.19, linux-7.1) the same loop
+ * runs over the types that exist there, but no `match()` runs: the legacy
+ * `dma_buf_attach` / `dma_buf_dynamic_attach` call fixes the type, and P2P
+ * reachability is refused later by the exporter's `attach` or first map
+ * (kernel-facts §1.4, §2.3), which is where the refusal stage reports it.
+ *
  * @param offers - the exporter's offers, in priority order.
  * @param accepts - the importer's accepts, in order.
  * @param profile - which types and converters exist.
@@ -143,14 +149,19 @@ export function negotiate(
     const accepted = accepts[i];
     if (offered === undefined || accepted === undefined) throw new Error("pair out of range");
     const refusal = profileRefusal(profile, offered.type, accepted.type, accepted.module);
+    // Without negotiation (6.19/7.1) no match() runs: the API the importer
+    // called fixes the type, and the exporter's attach/map refuse later.
+    const predicates = profile.negotiation === "mapping-types";
     const verdict: Verdict =
       refusal !== undefined
         ? { kind: "final", outcome: refusal }
-        : verdictOf(
-            converter !== undefined
-              ? (converter.match?.(ctx, offered.data, accepted.data) ?? 0)
-              : (offered.type.match?.(ctx, offered.data, accepted.data) ?? 0),
-          );
+        : !predicates
+          ? { kind: "match" }
+          : verdictOf(
+              converter !== undefined
+                ? (converter.match?.(ctx, offered.data, accepted.data) ?? 0)
+                : (offered.type.match?.(ctx, offered.data, accepted.data) ?? 0),
+            );
     if (verdict.kind === "match") {
       outcomes.set(key(e, i), { kind: "matched" });
       found.winner = {

@@ -35,7 +35,11 @@ export function describeEvent(event: TraceEvent): EventLine {
       to: e.importer,
       text:
         `pair ${e.exporterIndex}/${e.importerIndex} ${e.exporterType}` +
-        (e.exporterType === e.importerType ? "" : `->${e.importerType}`) +
+        (e.exporterType === e.importerType
+          ? ""
+          : e.converter === undefined
+            ? ` x ${e.importerType}`
+            : `->${e.importerType}`) +
         `: ${e.reason}`,
     }))
     .with({ kind: "negotiate-result" }, (e) => ({

@@ -31,7 +31,7 @@ export function negotiationEvents(
     },
   ];
   for (const p of result.pairs) {
-    if (p.outcome.kind === "not-considered" || p.outcome.kind === "no-common-type") continue;
+    if (p.outcome.kind === "not-considered") continue;
     events.push({
       kind: "negotiate-pair",
       ...who,

@@ -16,29 +16,37 @@ export const EMAIL_WIDTH = 72;
  */
 export function wrapLine(line: string, width: number, indent: number): string[] {
   if (indent >= width) throw new RangeError("indent must be narrower than width");
-  const out: string[] = [];
   const pad = " ".repeat(indent);
-  let current = "";
-  const room = (): number => width - current.length;
-  for (const word of line.split(" ")) {
-    let rest = word;
-    const sep = current.length === 0 || current === pad ? "" : " ";
-    if (sep.length + rest.length <= room()) {
-      current += sep + rest;
+  const lead = /^ */.exec(line)?.[0] ?? "";
+  const words = line
+    .slice(lead.length)
+    .split(/ +/)
+    .filter((w) => w.length > 0);
+  const out: string[] = [];
+  let current = lead;
+  let fresh = true; // nothing but indentation on the current line yet
+  for (const word of words) {
+    const sep = fresh ? "" : " ";
+    if (current.length + sep.length + word.length <= width) {
+      current += sep + word;
+      fresh = false;
       continue;
     }
-    if (current.trim().length > 0) {
+    if (!fresh) {
       out.push(current);
       current = pad;
     }
-    while (rest.length > room()) {
-      out.push(current + rest.slice(0, room()));
-      rest = rest.slice(room());
+    let rest = word;
+    while (current.length + rest.length > width) {
+      const room = width - current.length;
+      out.push(current + rest.slice(0, room));
+      rest = rest.slice(room);
       current = pad;
     }
     current += rest;
+    fresh = false;
   }
-  if (current.trim().length > 0 || out.length === 0) out.push(current);
+  out.push(current);
   return out;
 }
 

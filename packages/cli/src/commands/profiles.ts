@@ -1,0 +1,49 @@
+import { PROFILES } from "@dmabuf-ref/core";
+import type { Profile } from "@dmabuf-ref/core";
+import { toJson } from "../io/json.js";
+
+/**
+ * A profile as `dmabuf-ref profiles --json` prints it.
+ *
+ * @param p - the profile.
+ * @returns plain data: ids instead of objects.
+ */
+export function profileSummary(p: Profile): Record<string, unknown> {
+  return {
+    id: p.id,
+    title: p.title,
+    summary: p.summary,
+    kernelFacts: p.kernelFacts,
+    negotiation: p.negotiation,
+    mappingTypes: p.mappingTypes.map((t) => t.id),
+    converters: p.converters.map((c) => c.id),
+    rules: p.rules,
+    notes: p.notes,
+  };
+}
+
+/**
+ * Renders `dmabuf-ref profiles`: every profile, its types, converters and rules.
+ *
+ * @param json - print JSON instead of text.
+ * @returns the output.
+ */
+export function profilesOutput(json: boolean): string {
+  if (json) return toJson(PROFILES.map(profileSummary));
+  return (
+    PROFILES.map((p) => {
+      const rules = Object.entries(p.rules).map(([k, v]) => `    ${k}: ${String(v)}`);
+      return [
+        `${p.id} - ${p.title}`,
+        `  ${p.summary}`,
+        `  kernel-facts: ${p.kernelFacts.join(", ")}`,
+        `  negotiation: ${p.negotiation}`,
+        `  mapping types: ${p.mappingTypes.map((t) => t.id).join(", ")}`,
+        `  converters: ${p.converters.length === 0 ? "none" : p.converters.map((c) => c.id).join(", ")}`,
+        "  rules:",
+        ...rules,
+        ...p.notes.map((n) => `  - ${n}`),
+      ].join("\n");
+    }).join("\n\n") + "\n"
+  );
+}

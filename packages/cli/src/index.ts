@@ -1,0 +1,10 @@
+/**
+ * `@dmabuf-ref/cli`: the `dmabuf-ref` command, also usable in-process.
+ *
+ * @packageDocumentation
+ */
+export { createProgram, runCli } from "./program.js";
+export type { CliIo } from "./program.js";
+export { UsageError } from "./io/usage-error.js";
+export { renderExamples, EXAMPLES_DIR } from "./commands/examples.js";
+export type { RenderedExample } from "./commands/examples.js";

@@ -1,0 +1,177 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Command, CommanderError, Option } from "commander";
+import { demoOutput } from "./commands/demo.js";
+import { EXAMPLES_DIR, renderExamples } from "./commands/examples.js";
+import { runNegotiate } from "./commands/negotiate.js";
+import { profilesOutput } from "./commands/profiles.js";
+import { uapiIoctlOutput, uapiLayoutOutput } from "./commands/uapi.js";
+import { resolveProfile } from "./io/profile-option.js";
+import { UsageError } from "./io/usage-error.js";
+
+/** Where a command writes: injected so tests can run the program in-process. */
+export interface CliIo {
+  /**
+   * Writes to standard output.
+   *
+   * @param text - what to write.
+   */
+  out(text: string): void;
+  /**
+   * Writes to standard error.
+   *
+   * @param text - what to write.
+   */
+  err(text: string): void;
+}
+
+const profileOption = (): Option =>
+  new Option("--profile <id>", "profile to run under (default linux-7.1)");
+
+/**
+ * Builds the `dmabuf-ref` command tree.
+ *
+ * @param io - output sinks.
+ * @param setExit - receives the exit status a command decided on.
+ * @returns the commander program.
+ */
+export function createProgram(io: CliIo, setExit: (code: number) => void): Command {
+  const program = new Command("dmabuf-ref")
+    .description("Executable reference for dma-buf mapping-type negotiation and revoke contracts")
+    .configureOutput({
+      writeOut: (s) => {
+        io.out(s);
+      },
+      writeErr: (s) => {
+        io.err(s);
+      },
+    })
+    .exitOverride()
+    .showHelpAfterError()
+    .addHelpText("after", "\nExample:\n  $ dmabuf-ref profiles\n  $ dmabuf-ref negotiate --help\n");
+
+  program
+    .command("demo")
+    .description("show the profiles and the worked negotiations (what `pnpm start` runs)")
+    .addHelpText("after", "\nExample:\n  $ dmabuf-ref demo\n")
+    .action(() => {
+      io.out(demoOutput());
+    });
+
+  program
+    .command("profiles")
+    .description("list the profiles: mapping types, converters and version rules of each")
+    .option("--json", "print JSON")
+    .addHelpText("after", "\nExample:\n  $ dmabuf-ref profiles --json\n")
+    .action((opts: { json?: boolean }) => {
+      io.out(profilesOutput(opts.json === true));
+    });
+
+  program
+    .command("negotiate")
+    .description(
+      "negotiate an exporter's offers against an importer's accepts (kernel-facts §4.2);\n" +
+        "exit 0 on a match, 1 on no match, 2 on bad input",
+    )
+    .requiredOption("--offers <file>", "YAML/JSON: [{type, data}] or {exporter, offers: [...]}")
+    .requiredOption(
+      "--accepts <file>",
+      "YAML/JSON: [{type, data}] or {importer, module, accepts: [...]}",
+    )
+    .option("--topology <file>", "YAML/JSON: {distances: [{provider, client, distance}]}")
+    .addOption(profileOption())
+    .option("--json", "print JSON")
+    .addHelpText(
+      "after",
+      "\nExample:\n" +
+        "  $ dmabuf-ref negotiate --profile rfc-mapping-types-v1 \\\n" +
+        "      --offers rfc/examples/vfio-offers-rfc.yaml \\\n" +
+        "      --accepts rfc/examples/iommufd-accepts-rfc.yaml\n" +
+        "  match: pal (exporter index 0, importer index 0)\n",
+    )
+    .action(
+      (opts: {
+        offers: string;
+        accepts: string;
+        topology?: string;
+        profile?: string;
+        json?: boolean;
+      }) => {
+        const { output, exitCode } = runNegotiate({
+          offers: opts.offers,
+          accepts: opts.accepts,
+          ...(opts.topology === undefined ? {} : { topology: opts.topology }),
+          profile: resolveProfile(opts.profile),
+          json: opts.json === true,
+        });
+        io.out(output);
+        setExit(exitCode);
+      },
+    );
+
+  const uapi = program
+    .command("uapi")
+    .description("byte layouts and ioctl numbers of the modelled VFIO and iommufd uAPI")
+    .addHelpText("after", "\nExample:\n  $ dmabuf-ref uapi layout iommu_ioas_map_file --json\n");
+  uapi
+    .command("layout")
+    .description("print a struct's size and member offsets (x86-64)")
+    .argument("<struct>", "kernel struct name, e.g. iommu_ioas_map_file")
+    .option("--json", "print JSON")
+    .addHelpText("after", "\nExample:\n  $ dmabuf-ref uapi layout vfio_device_feature_dma_buf\n")
+    .action((name: string, opts: { json?: boolean }) => {
+      io.out(uapiLayoutOutput(name, opts.json === true));
+    });
+  uapi
+    .command("ioctl")
+    .description("print an ioctl's number")
+    .argument("<name>", "kernel macro, e.g. IOMMU_IOAS_MAP_FILE")
+    .option("--json", "print JSON")
+    .addHelpText("after", "\nExample:\n  $ dmabuf-ref uapi ioctl VFIO_DEVICE_FEATURE --json\n")
+    .action((name: string, opts: { json?: boolean }) => {
+      io.out(uapiIoctlOutput(name, opts.json === true));
+    });
+
+  program
+    .command("render-examples")
+    .description("rewrite rfc/examples/<name>.txt and .mmd from the worked negotiations")
+    .addHelpText("after", "\nExample:\n  $ dmabuf-ref render-examples\n")
+    .action(() => {
+      for (const ex of renderExamples()) {
+        writeFileSync(join(EXAMPLES_DIR, `${ex.name}.txt`), ex.text);
+        writeFileSync(join(EXAMPLES_DIR, `${ex.name}.mmd`), ex.mermaid);
+        io.out(`wrote ${ex.name}.txt, ${ex.name}.mmd\n`);
+      }
+    });
+
+  return program;
+}
+
+/**
+ * Runs the CLI on an argument vector and returns its exit status: 0 success,
+ * 1 a negative answer (no match), 2 bad input or usage.
+ *
+ * @param argv - the arguments after the program name.
+ * @param io - output sinks.
+ * @returns the exit status.
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let exitCode = 0;
+  const program = createProgram(io, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return exitCode;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`dmabuf-ref: ${e.message}\n`);
+      return e.exitCode;
+    }
+    if (e instanceof CommanderError) {
+      // --help and --version end through here with exit code 0.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,182 @@
+import * as z from "zod";
+import { findMappingType } from "../mapping-types/builtins.js";
+import type { AnyMappingType } from "../mapping-types/define.js";
+import { deviceIdSchema } from "../schemas.js";
+import type { P2PDistance } from "../mapping-types/match-context.js";
+import type { ExporterOffer, ImporterAccept } from "./offer.js";
+
+/** One problem found in an input document: where (a dotted path) and what. */
+export interface DocumentIssue {
+  /** Path of the offending field, e.g. `"offers[1].data.p2pDevice"`; empty for the root. */
+  readonly path: string;
+  /** What is wrong with it. */
+  readonly message: string;
+}
+
+/** The outcome of parsing a document: the typed value, or every issue found. */
+export type DocumentResult<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly issues: readonly DocumentIssue[] };
+
+const entrySchema = z.object({
+  /** A mapping type id, e.g. `"pal"`. */
+  type: z.string().min(1),
+  /** The side's data for that type; `{}` when omitted. */
+  data: z.unknown().optional(),
+});
+
+/**
+ * zod schema of an offers file: a list of `{type, data}` entries, or
+ * `{exporter, offers: [...]}` to name the exporter in reports.
+ */
+export const offersDocumentSchema = z.union([
+  z.array(entrySchema),
+  z.object({
+    /** The exporter's name in reports and traces. */
+    exporter: z.string().min(1).optional(),
+    /** The offers, in the exporter's priority order. */
+    offers: z.array(entrySchema),
+  }),
+]);
+
+/**
+ * zod schema of an accepts file: a list of `{type, data}` entries, or
+ * `{importer, module, accepts: [...]}`. `module` (default: the importer's
+ * name) is checked against a type's importer allow-list.
+ */
+export const acceptsDocumentSchema = z.union([
+  z.array(entrySchema),
+  z.object({
+    /** The importer's name in reports and traces. */
+    importer: z.string().min(1).optional(),
+    /** The importing kernel module, e.g. `"iommufd"`. */
+    module: z.string().min(1).optional(),
+    /** The accepts, in the importer's order. */
+    accepts: z.array(entrySchema),
+  }),
+]);
+
+/** zod schema of a topology file: the P2P distances `pci_p2pdma_distance()` would report. */
+export const topologyDocumentSchema = z.object({
+  /** Measured (provider, client) pairs; unlisted pairs are unreachable. */
+  distances: z.array(
+    z.object({
+      /** The device whose MMIO is exported. */
+      provider: deviceIdSchema,
+      /** The device that would DMA to it. */
+      client: deviceIdSchema,
+      /** >= 0 reachable, < 0 unreachable. */
+      distance: z.number().int(),
+    }),
+  ),
+});
+
+function zodIssues(error: z.ZodError, prefix: readonly PropertyKey[] = []): DocumentIssue[] {
+  return error.issues.map((i) => ({
+    path: formatPath([...prefix, ...i.path]),
+    message: i.message,
+  }));
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((p, i) => (typeof p === "number" ? `[${p}]` : `${i === 0 ? "" : "."}${String(p)}`))
+    .join("");
+}
+
+function parseEntries<T>(
+  entries: readonly z.output<typeof entrySchema>[],
+  listName: string,
+  extraTypes: readonly AnyMappingType[],
+  build: (type: AnyMappingType, data: unknown, at: readonly PropertyKey[]) => T | DocumentIssue[],
+): DocumentResult<T[]> {
+  const issues: DocumentIssue[] = [];
+  const values: T[] = [];
+  entries.forEach((entry, index) => {
+    const at = [listName, index];
+    const type = findMappingType(entry.type, extraTypes);
+    if (type === undefined) {
+      issues.push({
+        path: formatPath([...at, "type"]),
+        message: `unknown mapping type "${entry.type}"`,
+      });
+      return;
+    }
+    const built = build(type, entry.data ?? {}, at);
+    if (Array.isArray(built)) issues.push(...built);
+    else values.push(built);
+  });
+  return issues.length > 0 ? { ok: false, issues } : { ok: true, value: values };
+}
+
+/**
+ * Validates an offers document (parsed YAML or JSON) into exporter offers.
+ *
+ * @param raw - the parsed document.
+ * @param extraTypes - mapping types beyond the built-ins.
+ * @returns the exporter name and offers, or every issue with its path.
+ */
+export function parseOffersDocument(
+  raw: unknown,
+  extraTypes: readonly AnyMappingType[] = [],
+): DocumentResult<{ exporter: string; offers: ExporterOffer[] }> {
+  const doc = offersDocumentSchema.safeParse(raw);
+  if (!doc.success) return { ok: false, issues: zodIssues(doc.error) };
+  const { exporter, offers } = Array.isArray(doc.data)
+    ? { exporter: undefined, offers: doc.data }
+    : doc.data;
+  const parsed = parseEntries(offers, "offers", extraTypes, (type, data, at) => {
+    if (type.importerOnly === true) {
+      return [
+        {
+          path: formatPath([...at, "type"]),
+          message: `${type.id} is importer-only: exporters cannot offer it`,
+        },
+      ];
+    }
+    const r = type.exporterData.safeParse(data);
+    return r.success ? { type, data: r.data } : zodIssues(r.error, [...at, "data"]);
+  });
+  return parsed.ok
+    ? { ok: true, value: { exporter: exporter ?? "exporter", offers: parsed.value } }
+    : parsed;
+}
+
+/**
+ * Validates an accepts document into importer accepts.
+ *
+ * @param raw - the parsed document.
+ * @param extraTypes - mapping types beyond the built-ins.
+ * @returns the importer name and accepts, or every issue with its path.
+ */
+export function parseAcceptsDocument(
+  raw: unknown,
+  extraTypes: readonly AnyMappingType[] = [],
+): DocumentResult<{ importer: string; accepts: ImporterAccept[] }> {
+  const doc = acceptsDocumentSchema.safeParse(raw);
+  if (!doc.success) return { ok: false, issues: zodIssues(doc.error) };
+  const { importer, module, accepts } = Array.isArray(doc.data)
+    ? { importer: undefined, module: undefined, accepts: doc.data }
+    : doc.data;
+  const name = importer ?? "importer";
+  const parsed = parseEntries(accepts, "accepts", extraTypes, (type, data, at) => {
+    const r = type.importerData.safeParse(data);
+    return r.success
+      ? { type, data: r.data, module: module ?? name }
+      : zodIssues(r.error, [...at, "data"]);
+  });
+  return parsed.ok ? { ok: true, value: { importer: name, accepts: parsed.value } } : parsed;
+}
+
+/**
+ * Validates a topology document.
+ *
+ * @param raw - the parsed document.
+ * @returns the distances, or every issue with its path.
+ */
+export function parseTopologyDocument(raw: unknown): DocumentResult<P2PDistance[]> {
+  const doc = topologyDocumentSchema.safeParse(raw);
+  return doc.success
+    ? { ok: true, value: doc.data.distances }
+    : { ok: false, issues: zodIssues(doc.error) };
+}
