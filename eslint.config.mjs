@@ -12,7 +12,7 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         projectService: {
-          allowDefaultProject: ["*.config.mjs", "*.config.ts"],
+          allowDefaultProject: ["*.config.mjs", ".ci/*.mjs"],
         },
         tsconfigRootDir: import.meta.dirname,
       },
@@ -63,5 +63,6 @@ export default tseslint.config(
   {
     files: ["**/*.mjs"],
     extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { globals: { process: "readonly", console: "readonly" } },
   },
 );

@@ -35,7 +35,17 @@ export { defineConverter } from "./negotiation/converter.js";
 export type { Converter, ConverterSpec } from "./negotiation/converter.js";
 export { palToIommuDomain, palToSgt } from "./negotiation/builtin-converters.js";
 export { describePairOutcome } from "./negotiation/pair-outcome.js";
-export type { NotConsideredBecause, PairOutcome } from "./negotiation/pair-outcome.js";
+export type {
+  NotConsideredBecause,
+  PairAborted,
+  PairMatched,
+  PairNoCommonType,
+  PairNotConsidered,
+  PairNotExported,
+  PairOutcome,
+  PairSkipped,
+  PairTypeAbsent,
+} from "./negotiation/pair-outcome.js";
 export { negotiate } from "./negotiation/negotiate.js";
 export type { NegotiatedMatch, NegotiationResult, PairReport } from "./negotiation/negotiate.js";
 
@@ -88,11 +98,13 @@ export {
 } from "./uapi/vfio.js";
 export type {
   DmaBufFeatureArgs,
+  DmaBufFeatureData,
   VfioDeviceFeature,
   VfioDeviceFeatureDmaBuf,
   VfioFeatureRequest,
   VfioRegionDmaRange,
 } from "./uapi/vfio.js";
+export type { CopiedStruct } from "./uapi/iommufd.js";
 export {
   IOMMUFD_TYPE,
   IOMMU_DESTROY,
@@ -133,4 +145,9 @@ export {
   parseTopologyDocument,
   topologyDocumentSchema,
 } from "./negotiation/documents.js";
-export type { DocumentIssue, DocumentResult } from "./negotiation/documents.js";
+export type {
+  AcceptsDocument,
+  DocumentIssue,
+  DocumentResult,
+  OffersDocument,
+} from "./negotiation/documents.js";

@@ -10,24 +10,43 @@ import * as z from "zod";
  * `EDEADLOCK` is the same number as `EDEADLK` on x86-64.
  */
 export const ERRNO_NUMBERS = {
+  /** Operation not permitted. */
   EPERM: 1,
+  /** No such object: an unknown ID or IOVA (iommufd). */
   ENOENT: 2,
+  /** I/O error: e.g. a KVM fault whose get_pfn failed. */
   EIO: 5,
+  /** Non-zero bytes in the struct tail the kernel does not know (iommufd). */
   E2BIG: 7,
+  /** Not a valid file descriptor. */
   EBADF: 9,
+  /** Try again. */
   EAGAIN: 11,
+  /** Out of memory. */
   ENOMEM: 12,
+  /** A user pointer could not be read or written. */
   EFAULT: 14,
+  /** Object in use. */
   EBUSY: 16,
+  /** Already exists: an IOVA range overlaps an area. */
   EEXIST: 17,
+  /** No such device: a revoked or closed VFIO dma-buf. */
   ENODEV: 19,
+  /** Invalid argument; also "no mapping type matched". */
   EINVAL: 22,
+  /** Unknown ioctl or feature. */
   ENOTTY: 25,
+  /** No free IOVA space. */
   ENOSPC: 28,
+  /** Resource deadlock would occur (same number as EDEADLK). */
   EDEADLOCK: 35,
+  /** File descriptor in bad state: a dma-buf already revoked. */
   EBADFD: 77,
+  /** Output array too small (IOAS_IOVA_RANGES). */
   EMSGSIZE: 90,
+  /** Operation not supported; from match(), "skip this pair". */
   EOPNOTSUPP: 95,
+  /** Arithmetic overflow of an address or length. */
   EOVERFLOW: 75,
 } as const;
 

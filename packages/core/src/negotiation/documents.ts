@@ -15,8 +15,34 @@ export interface DocumentIssue {
 
 /** The outcome of parsing a document: the typed value, or every issue found. */
 export type DocumentResult<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly issues: readonly DocumentIssue[] };
+  | {
+      /** The document is valid. */
+      readonly ok: true;
+      /** The typed value. */
+      readonly value: T;
+    }
+  | {
+      /** The document is invalid. */
+      readonly ok: false;
+      /** Every problem found, each with its path. */
+      readonly issues: readonly DocumentIssue[];
+    };
+
+/** A validated offers document. */
+export interface OffersDocument {
+  /** The exporter's name in reports (default `"exporter"`). */
+  readonly exporter: string;
+  /** The offers, in priority order. */
+  readonly offers: ExporterOffer[];
+}
+
+/** A validated accepts document. */
+export interface AcceptsDocument {
+  /** The importer's name in reports (default `"importer"`). */
+  readonly importer: string;
+  /** The accepts, in order, each carrying the importing module. */
+  readonly accepts: ImporterAccept[];
+}
 
 const entrySchema = z.object({
   /** A mapping type id, e.g. `"pal"`. */
@@ -119,7 +145,7 @@ function parseEntries<T>(
 export function parseOffersDocument(
   raw: unknown,
   extraTypes: readonly AnyMappingType[] = [],
-): DocumentResult<{ exporter: string; offers: ExporterOffer[] }> {
+): DocumentResult<OffersDocument> {
   const doc = offersDocumentSchema.safeParse(raw);
   if (!doc.success) return { ok: false, issues: zodIssues(doc.error) };
   const { exporter, offers } = Array.isArray(doc.data)
@@ -152,7 +178,7 @@ export function parseOffersDocument(
 export function parseAcceptsDocument(
   raw: unknown,
   extraTypes: readonly AnyMappingType[] = [],
-): DocumentResult<{ importer: string; accepts: ImporterAccept[] }> {
+): DocumentResult<AcceptsDocument> {
   const doc = acceptsDocumentSchema.safeParse(raw);
   if (!doc.success) return { ok: false, issues: zodIssues(doc.error) };
   const { importer, module, accepts } = Array.isArray(doc.data)

@@ -183,10 +183,11 @@ export function negotiate(
   // Pass 1: direct pairs, exporter-major. A pair of different types with no
   // converter is settled here; one with a converter waits for pass 2.
   const pending: number[] = [];
+  const importerOnly = offers.find((o) => o.type.importerOnly === true);
+  if (importerOnly !== undefined) {
+    throw new Error(`exporter offered importer-only type ${importerOnly.type.id}`);
+  }
   direct: for (const [e, offered] of offers.entries()) {
-    if (offered.type.importerOnly === true) {
-      throw new Error(`exporter offered importer-only type ${offered.type.id}`);
-    }
     for (const [i, accepted] of accepts.entries()) {
       if (offered.type === accepted.type) {
         if (decide(e, i, undefined)) break direct;
@@ -200,7 +201,8 @@ export function negotiate(
   const directWinner = found.winner !== undefined;
 
   // Pass 2: converted pairs, in the same order, only if pass 1 found nothing.
-  if (!directWinner && found.abort === undefined) {
+  const convertedPassRan = !directWinner && found.abort === undefined;
+  if (convertedPassRan) {
     for (const k of pending) {
       const e = Math.floor(k / width);
       const i = k % width;
@@ -210,7 +212,6 @@ export function negotiate(
       if (decide(e, i, converterFor(offered.type, accepted.type))) break;
     }
   }
-  const pendingKeys = new Set(pending);
 
   const pairs: PairReport[] = [];
   for (const [e, offered] of offers.entries()) {
@@ -220,10 +221,10 @@ export function negotiate(
       const outcome: PairOutcome = outcomes.get(key(e, i)) ?? {
         kind: "not-considered",
         because:
-          found.abort !== undefined
-            ? "aborted-earlier"
-            : pendingKeys.has(key(e, i)) && directWinner
-              ? "direct-preferred"
+          converter !== undefined && !convertedPassRan
+            ? "direct-preferred"
+            : found.abort !== undefined
+              ? "aborted-earlier"
               : "matched-earlier",
       };
       pairs.push({

@@ -17,20 +17,67 @@ export type NotConsideredBecause = "matched-earlier" | "aborted-earlier" | "dire
  * (kernel-facts §4.2), plus the profile's refusals.
  */
 export type PairOutcome =
-  /** This pair won: its `match()` (or the converter's) was absent or returned 0. */
-  | { readonly kind: "matched" }
-  /** `match()` returned `-EOPNOTSUPP`: skip and keep looking. */
-  | { readonly kind: "skipped"; readonly error: KernelError }
-  /** `match()` returned another errno: the negotiation ends with it. */
-  | { readonly kind: "aborted"; readonly error: KernelError }
-  /** Different types, and the profile has no converter between them. */
-  | { readonly kind: "no-common-type" }
-  /** A type of the pair does not exist in the active profile. */
-  | { readonly kind: "type-absent"; readonly typeId: string }
-  /** The importer module may not use the type (its map helper is not exported to it). */
-  | { readonly kind: "not-exported"; readonly module: string; readonly allowed: readonly string[] }
-  /** The loop ended before this pair. */
-  | { readonly kind: "not-considered"; readonly because: NotConsideredBecause };
+  | PairMatched
+  | PairSkipped
+  | PairAborted
+  | PairNoCommonType
+  | PairTypeAbsent
+  | PairNotExported
+  | PairNotConsidered;
+
+/** This pair won: its `match()` (or the converter's) was absent or returned 0. */
+export interface PairMatched {
+  /** Discriminant. */
+  readonly kind: "matched";
+}
+
+/** `match()` returned `-EOPNOTSUPP`: skip the pair and keep looking. */
+export interface PairSkipped {
+  /** Discriminant. */
+  readonly kind: "skipped";
+  /** The `EOPNOTSUPP` error and its reason. */
+  readonly error: KernelError;
+}
+
+/** `match()` returned another errno: the negotiation ends with it. */
+export interface PairAborted {
+  /** Discriminant. */
+  readonly kind: "aborted";
+  /** The errno the attach fails with, unchanged. */
+  readonly error: KernelError;
+}
+
+/** Different types, and the profile has no converter between them. */
+export interface PairNoCommonType {
+  /** Discriminant. */
+  readonly kind: "no-common-type";
+}
+
+/** A type of the pair does not exist in the active profile. */
+export interface PairTypeAbsent {
+  /** Discriminant. */
+  readonly kind: "type-absent";
+  /** The missing type's id. */
+  readonly typeId: string;
+}
+
+/** The importer module may not use the type (its map helper is not exported to it). */
+export interface PairNotExported {
+  /** Discriminant. */
+  readonly kind: "not-exported";
+  /** The importing module. */
+  readonly module: string;
+  /** The modules the helper is exported to. */
+  readonly allowed: readonly string[];
+}
+
+/** The loop ended before this pair. */
+export interface PairNotConsidered {
+  /** Discriminant. */
+  readonly kind: "not-considered";
+  /** Why the loop never reached it. */
+  readonly because: NotConsideredBecause;
+}
 
 /**
  * Explains an outcome in one sentence for reports and traces.

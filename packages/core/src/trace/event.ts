@@ -9,6 +9,7 @@ import type { PairOutcome } from "../negotiation/pair-outcome.js";
 export type TraceEvent =
   /** `dma_buf_mapping_attach()` starts: the exporter's offers meet the importer's accepts. */
   | {
+      /** Discriminant. */
       readonly kind: "negotiate";
       /** The exporter (driver or device name). */
       readonly exporter: string;
@@ -23,6 +24,7 @@ export type TraceEvent =
     }
   /** One pair the negotiation looked at and its outcome (kernel-facts §4.2). */
   | {
+      /** Discriminant. */
       readonly kind: "negotiate-pair";
       /** The exporter. */
       readonly exporter: string;
@@ -45,6 +47,7 @@ export type TraceEvent =
     }
   /** The negotiation's answer: `attach->map_type`, or the errno the attach fails with. */
   | {
+      /** Discriminant. */
       readonly kind: "negotiate-result";
       /** The exporter. */
       readonly exporter: string;
@@ -53,6 +56,7 @@ export type TraceEvent =
       /** The match, or the failure. */
       readonly result:
         | {
+            /** The attach gets a mapping type. */
             readonly ok: true;
             /** The importer-side type id. */
             readonly type: string;
@@ -63,10 +67,16 @@ export type TraceEvent =
             /** The converter core inserted, if any. */
             readonly converter?: string;
           }
-        | { readonly ok: false; readonly error: KernelError };
+        | {
+            /** The attach fails. */
+            readonly ok: false;
+            /** The errno and the failed check. */
+            readonly error: KernelError;
+          };
     }
   /** A process issues an ioctl on an fd and gets its return value. */
   | {
+      /** Discriminant. */
       readonly kind: "ioctl";
       /** The calling process, e.g. "qemu". */
       readonly process: string;
@@ -76,11 +86,22 @@ export type TraceEvent =
       readonly name: string;
       /** The return value (>= 0) or the errno. */
       readonly result:
-        | { readonly ok: true; readonly ret: number }
-        | { readonly ok: false; readonly error: KernelError };
+        | {
+            /** The ioctl returned >= 0. */
+            readonly ok: true;
+            /** The return value (a new fd, or 0). */
+            readonly ret: number;
+          }
+        | {
+            /** The ioctl returned -errno. */
+            readonly ok: false;
+            /** The errno and the failed check. */
+            readonly error: KernelError;
+          };
     }
   /** A free-text remark attached to an actor (a scenario's commentary). */
   | {
+      /** Discriminant. */
       readonly kind: "note";
       /** The actor the note is about. */
       readonly actor: string;

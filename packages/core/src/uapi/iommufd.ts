@@ -100,6 +100,14 @@ export const iommuIoasUnmap = defineStruct("iommu_ioas_unmap", [
   ["length", "aligned_u64"],
 ] as const);
 
+/** A struct copied in by {@link copyIommufdStruct}. */
+export interface CopiedStruct<V> {
+  /** The decoded struct, zero-extended when the user's was shorter. */
+  readonly value: V;
+  /** The `size` userspace passed (responses copy back at most this much). */
+  readonly userSize: number;
+}
+
 /**
  * The iommufd size rule (iommufd_fops_ioctl + copy_struct_from_user,
  * kernel-facts §3.1), in the kernel's order: read the leading `u32 size`
@@ -117,7 +125,7 @@ export function copyIommufdStruct<V>(
   layout: StructLayout<V>,
   minSize: number,
   buffer: Uint8Array,
-): Result<{ readonly value: V; readonly userSize: number }> {
+): Result<CopiedStruct<V>> {
   if (buffer.length < 4) return err("EFAULT", "get_user of the leading u32 size faulted");
   const userSize = new DataView(buffer.buffer, buffer.byteOffset, 4).getUint32(0, true);
   if (userSize < minSize) {

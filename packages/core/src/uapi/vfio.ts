@@ -2,6 +2,7 @@ import { err, ok } from "../errors/result.js";
 import type { Result } from "../errors/result.js";
 import { _IO } from "./ioctl.js";
 import { defineStruct } from "./layout.js";
+import type { StructLayout } from "./layout.js";
 
 /** `VFIO_TYPE`: the ioctl type byte `';'` (include/uapi/linux/vfio.h, kernel-facts §2.1). */
 export const VFIO_TYPE = 0x3b;
@@ -23,6 +24,37 @@ export const VFIO_DEVICE_FEATURE_PROBE = 1 << 18;
 /** `VFIO_DEVICE_FEATURE_DMA_BUF = 11`: export BAR ranges as a dma-buf (kernel-facts §2.1). */
 export const VFIO_DEVICE_FEATURE_DMA_BUF = 11;
 
+/** A decoded `struct vfio_device_feature` header. */
+// A type alias, not an interface, so it stays assignable to index-signature records.
+export type VfioDeviceFeature = {
+  /** Size of the header plus the feature's payload. */
+  argsz: number;
+  /** Feature index (bits 0-15) and GET/SET/PROBE. */
+  flags: number;
+};
+
+/** A decoded `struct vfio_region_dma_range`: a BAR-relative byte range. */
+// A type alias, not an interface, so it stays assignable to index-signature records.
+export type VfioRegionDmaRange = {
+  /** Offset into the BAR; must be page aligned. */
+  offset: bigint;
+  /** Length in bytes; non-zero and page aligned. */
+  length: bigint;
+};
+
+/** A decoded `struct vfio_device_feature_dma_buf` header (without its ranges). */
+// A type alias, not an interface, so it stays assignable to index-signature records.
+export type VfioDeviceFeatureDmaBuf = {
+  /** The BAR, 0-5 (`VFIO_PCI_BAR0_REGION_INDEX`..5). */
+  region_index: number;
+  /** `O_RDWR`, `O_CLOEXEC`, ... for `dma_buf_export` and `dma_buf_fd`. */
+  open_flags: number;
+  /** Must be 0. */
+  flags: number;
+  /** Number of `dma_ranges[]` entries. */
+  nr_ranges: number;
+};
+
 /** `minsz` of `struct vfio_device_feature`: `offsetofend(flags)` = 8. */
 export const VFIO_DEVICE_FEATURE_MINSZ = 8;
 
@@ -30,7 +62,7 @@ export const VFIO_DEVICE_FEATURE_MINSZ = 8;
  * `struct vfio_device_feature` = `argsz` u32@0, `flags` u32@4, `data[]`@8
  * (kernel-facts §2.1). `argsz` counts the header and the data.
  */
-export const vfioDeviceFeature = defineStruct(
+export const vfioDeviceFeature: StructLayout<VfioDeviceFeature> = defineStruct(
   "vfio_device_feature",
   [
     ["argsz", "u32"],
@@ -39,22 +71,22 @@ export const vfioDeviceFeature = defineStruct(
   { name: "data", elementType: "u8" },
 );
 /** A decoded `struct vfio_device_feature` header. */
-export type VfioDeviceFeature = ReturnType<typeof vfioDeviceFeature.decode>;
 
 /** `struct vfio_region_dma_range` = `offset` u64@0, `length` u64@8 (16 bytes). */
-export const vfioRegionDmaRange = defineStruct("vfio_region_dma_range", [
-  ["offset", "u64"],
-  ["length", "u64"],
-] as const);
-/** A decoded `struct vfio_region_dma_range`: a BAR-relative byte range. */
-export type VfioRegionDmaRange = ReturnType<typeof vfioRegionDmaRange.decode>;
+export const vfioRegionDmaRange: StructLayout<VfioRegionDmaRange> = defineStruct(
+  "vfio_region_dma_range",
+  [
+    ["offset", "u64"],
+    ["length", "u64"],
+  ] as const,
+);
 
 /**
  * `struct vfio_device_feature_dma_buf` = `region_index` u32@0, `open_flags`
  * u32@4, `flags` u32@8 (must be 0), `nr_ranges` u32@12, `dma_ranges[]`@16,
  * `__counted_by(nr_ranges)` (kernel-facts §2.1).
  */
-export const vfioDeviceFeatureDmaBuf = defineStruct(
+export const vfioDeviceFeatureDmaBuf: StructLayout<VfioDeviceFeatureDmaBuf> = defineStruct(
   "vfio_device_feature_dma_buf",
   [
     ["region_index", "u32"],
@@ -64,8 +96,6 @@ export const vfioDeviceFeatureDmaBuf = defineStruct(
   ] as const,
   { name: "dma_ranges", elementType: "struct vfio_region_dma_range" },
 );
-/** A decoded `struct vfio_device_feature_dma_buf` header (without its ranges). */
-export type VfioDeviceFeatureDmaBuf = ReturnType<typeof vfioDeviceFeatureDmaBuf.decode>;
 
 /**
  * A `VFIO_DEVICE_FEATURE` argument after the VFIO core's checks: the header
@@ -157,6 +187,18 @@ export function vfioCheckFeature(
   return ok("run");
 }
 
+/** The payload header of a request, with `nr_ranges` optional (default: the range count). */
+export interface DmaBufFeatureData {
+  /** The BAR index. */
+  readonly region_index: number;
+  /** Open flags for the new fd. */
+  readonly open_flags: number;
+  /** Must be 0. */
+  readonly flags: number;
+  /** Overrides the range count, to model a lying `nr_ranges`. */
+  readonly nr_ranges?: number;
+}
+
 /** A complete `VFIO_DEVICE_FEATURE_DMA_BUF` request as userspace builds it. */
 export interface DmaBufFeatureArgs {
   /** `argsz`; defaults to the real size (8 + 16 + 16 * ranges). */
@@ -166,7 +208,7 @@ export interface DmaBufFeatureArgs {
   /** The feature index ORed into flags bits 0–15 (default `VFIO_DEVICE_FEATURE_DMA_BUF`). */
   readonly feature?: number;
   /** The payload header; `nr_ranges` defaults to `ranges.length`. */
-  readonly data: Omit<VfioDeviceFeatureDmaBuf, "nr_ranges"> & { readonly nr_ranges?: number };
+  readonly data: DmaBufFeatureData;
   /** The `dma_ranges[]` entries. */
   readonly ranges: readonly VfioRegionDmaRange[];
 }

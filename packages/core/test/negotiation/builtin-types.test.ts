@@ -145,6 +145,13 @@ describe("PAL: no match(), map helper exported only to iommufd (kernel-facts §4
     expect(m.type).toBe(sgt);
     expect(m.exporterIndex).toBe(1);
   });
+
+  it("linux-7.1 has no negotiation: the legacy call fixes sgt and no SGT match() runs", () => {
+    // sgt(P2P) x sgt(no P2P) would be skipped by the RFC's predicate; under 7.1 the
+    // exporter's attach/map refuses it later, so negotiation itself matches.
+    const m = expectMatch(negotiate([sgtP2P], [nicNoP2P], linux71, p2pTopology()));
+    expect(m.type).toBe(sgt);
+  });
 });
 
 describe("converters of the Apr 2026 proposal (kernel-facts §4.4, §7.14)", () => {

@@ -8,6 +8,7 @@ import type {
   AnyMappingType,
   Converter,
   KernelError,
+  MappingType,
   MatchContext,
   MatchVerdict,
   NegotiatedMatch,
@@ -46,25 +47,28 @@ export function at<T>(xs: readonly T[], i: number): T {
   return x;
 }
 
+const tagSchema = z.object({ tag: z.string().default("") });
+const emptyPayload = z.object({});
+/** Exporter and importer data of a test type: an optional tag. */
+export type Tagged = z.output<typeof tagSchema>;
+/** What {@link testType} returns. */
+export type TestType = MappingType<typeof tagSchema, typeof tagSchema, typeof emptyPayload>;
+
 /**
- * A test mapping type in the style of st-dma-mapping.c: no schema content
- * beyond an optional tag, and an optional `match()`.
+ * A test mapping type in the style of st-dma-mapping.c: data is an optional
+ * tag, and `match()` is present only when given.
  */
-export function testType(
-  id: string,
-  match?: (exp: { tag: string }, imp: { tag: string }) => MatchVerdict,
-): AnyMappingType {
-  const side = z.object({ tag: z.string().default("") });
-  const judge = (_ctx: MatchContext, exp: z.output<typeof side>, imp: z.output<typeof side>) =>
+export function testType(id: string, match?: (exp: Tagged, imp: Tagged) => MatchVerdict): TestType {
+  const judge = (_ctx: MatchContext, exp: Tagged, imp: Tagged) =>
     match === undefined ? 0 : match(exp, imp);
   return defineMappingType({
     id,
     name: `kunit test type ${id}`,
     kernelFacts: "§4.2",
     summary: `test type ${id}`,
-    exporterData: side,
-    importerData: side,
-    payload: z.object({}),
+    exporterData: tagSchema,
+    importerData: tagSchema,
+    payload: emptyPayload,
     ...(match === undefined ? {} : { match: judge }),
     describe: () => id,
   });

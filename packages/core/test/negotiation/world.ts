@@ -63,13 +63,16 @@ export const worldArb: fc.Arbitrary<WorldSpec> = fc.record({
   conv: predicateArb,
 });
 const v = fc.integer({ min: 0, max: 2 });
-/** Lists of 0..5 entries; "max" size so that empty lists stay a minority. */
-const lists = { maxLength: 5, size: "max" } as const;
-export const offersArb = fc.array(fc.record({ t: fc.integer({ min: 0, max: 4 }), v }), lists);
-export const acceptsArb = fc.array(
-  fc.record({ t: fc.integer({ min: 0, max: 4 }), v, module: fc.constantFrom("iommufd", "rdma") }),
-  lists,
-);
+/** Lists of 1..5 entries, and now and then an empty one. */
+function listOf<T>(entry: fc.Arbitrary<T>): fc.Arbitrary<T[]> {
+  return fc.oneof(
+    { arbitrary: fc.array(entry, { minLength: 1, maxLength: 5 }), weight: 15 },
+    { arbitrary: fc.constant<T[]>([]), weight: 1 },
+  );
+}
+const t = fc.integer({ min: 0, max: 4 });
+export const offersArb = listOf(fc.record({ t, v }));
+export const acceptsArb = listOf(fc.record({ t, v, module: fc.constantFrom("iommufd", "rdma") }));
 
 /** The message a generated match() returns, so tests can check it comes back unchanged. */
 export const messageOf = (who: string, ev: number, iv: number): string =>
