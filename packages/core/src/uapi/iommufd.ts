@@ -131,11 +131,17 @@ export function copyIommufdStruct<V>(
   if (userSize < minSize) {
     return err("EINVAL", `size ${userSize} is below the minimum ${minSize} of ${layout.name}`);
   }
+  // copy_struct_from_user checks the unknown tail first, word by word from
+  // its start: a non-zero byte it can read is E2BIG even if the buffer ends
+  // before `size`; running off the buffer is EFAULT.
+  if (userSize > layout.size) {
+    const readable = buffer.subarray(layout.size, Math.min(userSize, buffer.length));
+    if (readable.some((b) => b !== 0)) {
+      return err("E2BIG", `bytes past the ${layout.size}-byte ${layout.name} are not zero`);
+    }
+  }
   if (buffer.length < userSize) {
     return err("EFAULT", `size ${userSize} runs past the ${buffer.length}-byte user buffer`);
-  }
-  if (userSize > layout.size && buffer.subarray(layout.size, userSize).some((b) => b !== 0)) {
-    return err("E2BIG", `bytes ${layout.size}..${userSize - 1} past ${layout.name} are not zero`);
   }
   const known = new Uint8Array(layout.size);
   known.set(buffer.subarray(0, Math.min(userSize, layout.size)));
