@@ -2,7 +2,12 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
-const driverPackages = ["@dmabuf-ref/exporters", "@dmabuf-ref/importers", "@dmabuf-ref/contracts", "@dmabuf-ref/cli"];
+const driverPackages = [
+  "@dmabuf-ref/exporters",
+  "@dmabuf-ref/importers",
+  "@dmabuf-ref/contracts",
+  "@dmabuf-ref/cli",
+];
 
 export default tseslint.config(
   { ignores: ["**/node_modules/**", "**/dist/**", "api-docs/**", "reports/**"] },
@@ -35,7 +40,10 @@ export default tseslint.config(
         {
           patterns: [
             { group: driverPackages, message: "core imports no driver, suite or CLI (DESIGN §2)." },
-            { group: ["../../*/src/*", "**/packages/*"], message: "Import packages by name, never by path." },
+            {
+              group: ["../../*/src/*", "**/packages/*"],
+              message: "Import packages by name, never by path.",
+            },
           ],
         },
       ],
@@ -47,7 +55,14 @@ export default tseslint.config(
     rules: {
       "no-restricted-imports": [
         "error",
-        { patterns: [{ group: ["@dmabuf-ref/importers", "@dmabuf-ref/cli"], message: "Exporters never import importers (DESIGN §2)." }] },
+        {
+          patterns: [
+            {
+              group: ["@dmabuf-ref/importers", "@dmabuf-ref/cli"],
+              message: "Exporters never import importers (DESIGN §2).",
+            },
+          ],
+        },
       ],
     },
   },
@@ -56,7 +71,14 @@ export default tseslint.config(
     rules: {
       "no-restricted-imports": [
         "error",
-        { patterns: [{ group: ["@dmabuf-ref/exporters", "@dmabuf-ref/cli"], message: "Importers never import exporters (DESIGN §2)." }] },
+        {
+          patterns: [
+            {
+              group: ["@dmabuf-ref/exporters", "@dmabuf-ref/cli"],
+              message: "Importers never import exporters (DESIGN §2).",
+            },
+          ],
+        },
       ],
     },
   },

@@ -1,5 +1,6 @@
+import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { json, runCli } from "./run-cli.js";
+import { REPO_ROOT, json, runCli } from "./run-cli.js";
 
 describe("dmabuf-ref uapi", () => {
   it("uapi layout prints the kernel struct's size and member offsets as JSON", () => {
@@ -49,5 +50,21 @@ describe("dmabuf-ref uapi", () => {
     const ioctl = runCli("uapi", "ioctl", "IOMMU_IOAS_COPY");
     expect(ioctl.status).toBe(2);
     expect(ioctl.stderr).toContain('unknown ioctl "IOMMU_IOAS_COPY"');
+  });
+});
+
+describe("the root script", () => {
+  it("pnpm -s dmabuf-ref runs the CLI from the repository root with clean JSON on stdout", () => {
+    const r = spawnSync(
+      "pnpm",
+      ["-s", "dmabuf-ref", "uapi", "ioctl", "IOMMU_IOAS_UNMAP", "--json"],
+      {
+        cwd: REPO_ROOT,
+        encoding: "utf8",
+        timeout: 60_000,
+      },
+    );
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ name: "IOMMU_IOAS_UNMAP", number: "0x3b86" });
   });
 });
