@@ -151,3 +151,103 @@ export type {
   DocumentResult,
   OffersDocument,
 } from "./negotiation/documents.js";
+
+export { fmix32, hashWords, mixWord, pushU64, encodeValue, internString } from "./encoding/hash.js";
+export { encodeWith, equalWith, hashWith } from "./encoding/codec.js";
+export type { Codec } from "./encoding/codec.js";
+export { PTable } from "./encoding/ptable.js";
+
+export {
+  fabricDeviceSchema,
+  hostBridgeSchema,
+  p2pDistanceIn,
+  p2pMapType,
+  regionAt,
+  regionKindSchema,
+  regionSchema,
+  switchSchema,
+  topologySchema,
+} from "./fabric/topology.js";
+export type {
+  FabricDevice,
+  HostBridge,
+  P2PMapType,
+  PciSwitch,
+  Region,
+  Topology,
+} from "./fabric/topology.js";
+export { IOVA_PAGE, allocIova, domainOf, iommuMap, iommuUnmap, translate } from "./fabric/iommu.js";
+export type { Translated } from "./fabric/iommu.js";
+export { regionContaining, regionNamed } from "./fabric/regions.js";
+export { dmaMapRanges, dmaUnmapIova } from "./fabric/dma-map.js";
+export type { DmaEntry, DmaMapped } from "./fabric/dma-map.js";
+export { access } from "./fabric/access.js";
+export type { AccessOutcome, AccessResult } from "./fabric/access.js";
+
+export { createWorld, hashWorld, worldsEqual } from "./world/world.js";
+export type { DriverSlice, World, WorldConfig } from "./world/world.js";
+export type { DmaBufState, RevokeState } from "./world/dmabuf-state.js";
+export { attachRevocable } from "./world/attachment-state.js";
+export type { AttachmentState, IovaRange, MappingState } from "./world/attachment-state.js";
+export type { DmaDirection, DmaJob } from "./world/job.js";
+export type { Grant } from "./world/grant.js";
+export type { RegionState } from "./world/region-state.js";
+export type { DomainState, IommuMapping } from "./world/domain-state.js";
+export type { TaskKind, TaskState } from "./world/task-state.js";
+export type { Violation, ViolationKind } from "./world/violation.js";
+export {
+  allocId,
+  deviceIndex,
+  driverState,
+  exporterOf,
+  importerOf,
+  isKernelError,
+  lookupAtt,
+  lookupBuf,
+  mustAtt,
+  mustBuf,
+  recordViolation,
+  setDriverState,
+} from "./world/access.js";
+export type { Recorded } from "./world/access.js";
+
+export type { DriverStep, ExportStep, ExporterDriver, MapStep } from "./drivers/exporter.js";
+export type { Effect } from "./world/effect.js";
+export type { AttachRequest, ImporterDriver } from "./drivers/importer.js";
+
+export type { Op, OpKind } from "./lifetime/op.js";
+export { blocked, done, failed } from "./lifetime/outcome.js";
+export type { StepOutcome } from "./lifetime/outcome.js";
+export { step } from "./lifetime/step.js";
+export { createDmaBuf } from "./lifetime/create.js";
+export type { ExportInfo } from "./lifetime/create.js";
+export { attachBuf, detachAtt } from "./lifetime/attach.js";
+export { mapAtt, unmapAtt } from "./lifetime/map.js";
+export { pinAtt, unpinAtt } from "./lifetime/pin.js";
+export { pinsOnMap } from "./lifetime/pin-rule.js";
+export { assertResvHeld, resvLock, resvUnlock } from "./lifetime/resv.js";
+export {
+  accessDma,
+  deviceDma,
+  signalFence,
+  submitDma,
+  unsignalledFences,
+} from "./lifetime/fence.js";
+export { invalidateMappings } from "./lifetime/invalidate.js";
+export {
+  REVOKE_PROGRAM,
+  UNREVOKE_PROGRAM,
+  setRevoked,
+  startRevoke,
+  startUnrevoke,
+  stepTask,
+} from "./lifetime/revoke.js";
+export type { TaskStep } from "./lifetime/revoke.js";
+export { setRegion } from "./lifetime/region.js";
+export { closeBuf, dropFileRef } from "./lifetime/release.js";
+export { createdBy, runScript, settle } from "./lifetime/scheduler.js";
+export type { ScriptEntry, ScriptResult, ScriptRun } from "./lifetime/scheduler.js";
+
+export { referenceExportArgsSchema, referenceExporter } from "./reference/exporter.js";
+export { importerHolder, owedUnmaps, referenceImporter } from "./reference/importer.js";
+export { referenceTopology, referenceWorld } from "./reference/machine.js";

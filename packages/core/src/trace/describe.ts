@@ -1,4 +1,4 @@
-import { match } from "ts-pattern";
+import { P, match } from "ts-pattern";
 import { formatKernelError } from "../errors/kernel-error.js";
 import type { TraceEvent } from "./event.js";
 
@@ -54,6 +54,78 @@ export function describeEvent(event: TraceEvent): EventLine {
       from: e.process,
       to: e.target,
       text: `${e.name} = ${e.result.ok ? String(e.result.ret) : `-${formatKernelError(e.result.error)}`}`,
+    }))
+    .with({ kind: "export" }, (e) => ({
+      from: e.owner,
+      text: `dma_buf_export: buf ${e.buf}, size 0x${e.size.toString(16)}`,
+    }))
+    .with({ kind: "attach" }, (e) => ({
+      from: e.importer,
+      to: e.owner,
+      text:
+        `${e.dynamic ? "dynamic" : "static"} attach ${e.att}: ${e.mapType}` +
+        (e.revocable ? ", revocable" : ", not revocable"),
+    }))
+    .with({ kind: "detach" }, (e) => ({ from: e.importer, to: e.owner, text: `detach ${e.att}` }))
+    .with({ kind: "resv" }, (e) => ({
+      from: e.holder,
+      to: e.owner,
+      text: `dma_resv_${e.action} (buf ${e.buf})`,
+    }))
+    .with({ kind: P.union("map", "unmap") }, (e) => ({
+      from: e.importer,
+      to: e.owner,
+      text: `${e.kind} ${e.att}${e.detail === "" ? "" : `: ${e.detail}`}`,
+    }))
+    .with({ kind: P.union("pin", "unpin") }, (e) => ({
+      from: e.importer,
+      to: e.owner,
+      text: `${e.kind} ${e.att}${e.implicit ? ` (${e.kind}-on-${e.kind === "pin" ? "map" : "unmap"})` : ""}`,
+    }))
+    .with({ kind: "revoked" }, (e) => ({
+      from: e.owner,
+      text: `buf ${e.buf} revoked = ${e.state}`,
+    }))
+    .with({ kind: "invalidate" }, (e) => ({
+      from: e.owner,
+      to: e.importer,
+      text: `${e.callback}(attach ${e.att})`,
+    }))
+    .with({ kind: P.union("fence-add", "fence-signal") }, (e) => ({
+      from: e.device,
+      to: e.owner,
+      text: `${e.kind === "fence-add" ? "adds" : "signals"} fence ${e.job}`,
+    }))
+    .with({ kind: "wait" }, (e) => ({
+      from: e.actor,
+      to: e.owner,
+      text:
+        e.state === "blocked"
+          ? `blocked: waits for ${e.what}${e.outstanding > 0 ? ` (${e.outstanding} outstanding)` : ""}`
+          : `wait for ${e.what} done`,
+    }))
+    .with({ kind: "task" }, (e) => ({
+      from: e.actor,
+      to: e.owner,
+      text:
+        `${e.task}${e.task === "revoke" ? (e.permanent ? " (permanent)" : " (temporary)") : ""} ` +
+        (e.phase === "start" ? "starts" : "complete"),
+    }))
+    .with({ kind: "dma" }, (e) => ({
+      from: e.device,
+      text:
+        `DMA ${e.dir} 0x${e.addr.toString(16)}+0x${e.len.toString(16)}: ` +
+        `${e.outcome.toUpperCase()}${e.detail === "" ? "" : ` (${e.detail})`}`,
+    }))
+    .with({ kind: "violation" }, (e) => ({
+      from: e.violation.actor,
+      text: `VIOLATION ${e.violation.kind}: ${e.violation.rule}: ${e.violation.message}`,
+    }))
+    .with({ kind: "region" }, (e) => ({ from: e.actor, text: `region ${e.region} ${e.status}` }))
+    .with({ kind: "release" }, (e) => ({ from: e.owner, text: `release buf ${e.buf}` }))
+    .with({ kind: "error" }, (e) => ({
+      from: e.actor,
+      text: `${e.call} = -${formatKernelError(e.error)}`,
     }))
     .with({ kind: "note" }, (e) => ({ from: e.actor, text: e.text }))
     .exhaustive();

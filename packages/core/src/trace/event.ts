@@ -1,5 +1,6 @@
 import type { KernelError } from "../errors/kernel-error.js";
 import type { PairOutcome } from "../negotiation/pair-outcome.js";
+import type { Violation } from "../world/violation.js";
 
 /**
  * Every observable step of the model, as one discriminated union on `kind`
@@ -98,6 +99,204 @@ export type TraceEvent =
             /** The errno and the failed check. */
             readonly error: KernelError;
           };
+    }
+  /** `dma_buf_export()`: a new dma-buf and its first file reference. */
+  | {
+      /** Discriminant. */
+      readonly kind: "export";
+      /** The exporting device or instance. */
+      readonly owner: string;
+      /** The new dma-buf's id. */
+      readonly buf: number;
+      /** `dmabuf->size`. */
+      readonly size: bigint;
+    }
+  /** An attachment was made (`dma_buf_dynamic_attach` / `dma_buf_attach`). */
+  | {
+      /** Discriminant. */
+      readonly kind: "attach";
+      /** The importer. */
+      readonly importer: string;
+      /** The exporting owner. */
+      readonly owner: string;
+      /** The new attachment's id. */
+      readonly att: number;
+      /** Dynamic (with importer ops) or static. */
+      readonly dynamic: boolean;
+      /** `dma_buf_attach_revocable()`. */
+      readonly revocable: boolean;
+      /** The negotiated type. */
+      readonly mapType: string;
+    }
+  /** `dma_buf_detach()`. */
+  | {
+      /** Discriminant. */
+      readonly kind: "detach";
+      /** The importer. */
+      readonly importer: string;
+      /** The exporting owner. */
+      readonly owner: string;
+      /** The attachment's id. */
+      readonly att: number;
+    }
+  /** `dma_resv_lock()` / `dma_resv_unlock()` on a buffer's reservation object. */
+  | {
+      /** Discriminant. */
+      readonly kind: "resv";
+      /** Who takes or drops it. */
+      readonly holder: string;
+      /** The exporting owner (names the buffer in traces). */
+      readonly owner: string;
+      /** The dma-buf id. */
+      readonly buf: number;
+      /** Taken or dropped. */
+      readonly action: "lock" | "unlock";
+    }
+  /** `dma_buf_map_attachment()` or `dma_buf_unmap_attachment()` returned. */
+  | {
+      /** Discriminant. */
+      readonly kind: "map" | "unmap";
+      /** The importer. */
+      readonly importer: string;
+      /** The exporting owner. */
+      readonly owner: string;
+      /** The attachment. */
+      readonly att: number;
+      /** The payload, described by its mapping type (map only). */
+      readonly detail: string;
+    }
+  /** `dma_buf_pin()` or `dma_buf_unpin()` returned. */
+  | {
+      /** Discriminant. */
+      readonly kind: "pin" | "unpin";
+      /** The importer. */
+      readonly importer: string;
+      /** The exporting owner. */
+      readonly owner: string;
+      /** The attachment. */
+      readonly att: number;
+      /** Pinned on behalf of map (pin-on-map, kernel-facts §1.2). */
+      readonly implicit: boolean;
+    }
+  /** A buffer's revoked state changed (only under resv, kernel-facts §2.5). */
+  | {
+      /** Discriminant. */
+      readonly kind: "revoked";
+      /** The exporting owner. */
+      readonly owner: string;
+      /** The dma-buf id. */
+      readonly buf: number;
+      /** The new state. */
+      readonly state: "usable" | "temporary" | "permanent";
+    }
+  /** `dma_buf_invalidate_mappings()` called one importer's callback. */
+  | {
+      /** Discriminant. */
+      readonly kind: "invalidate";
+      /** The exporting owner. */
+      readonly owner: string;
+      /** The importer told. */
+      readonly importer: string;
+      /** The attachment. */
+      readonly att: number;
+      /** The callback's name under the profile. */
+      readonly callback: string;
+    }
+  /** A device's DMA job added a BOOKKEEP fence, or signalled it. */
+  | {
+      /** Discriminant. */
+      readonly kind: "fence-add" | "fence-signal";
+      /** The device. */
+      readonly device: string;
+      /** The exporting owner. */
+      readonly owner: string;
+      /** The job (fence) id. */
+      readonly job: number;
+    }
+  /** A task waits for a condition, or the condition came true. */
+  | {
+      /** Discriminant. */
+      readonly kind: "wait";
+      /** Who waits (a task's name). */
+      readonly actor: string;
+      /** The exporting owner. */
+      readonly owner: string;
+      /** What it waits for. */
+      readonly what: "resv" | "fences" | "unmaps";
+      /** `blocked`: it must wait; `done`: the wait is over. */
+      readonly state: "blocked" | "done";
+      /** How many fences or mappings are outstanding when blocked. */
+      readonly outstanding: number;
+    }
+  /** A kernel operation (revoke, un-revoke) started or finished. */
+  | {
+      /** Discriminant. */
+      readonly kind: "task";
+      /** Who runs it. */
+      readonly actor: string;
+      /** The exporting owner. */
+      readonly owner: string;
+      /** Which operation. */
+      readonly task: "revoke" | "unrevoke";
+      /** Started or complete. */
+      readonly phase: "start" | "complete";
+      /** For a revoke: permanent or temporary. */
+      readonly permanent: boolean;
+    }
+  /** A device accessed memory; the oracle's verdict. */
+  | {
+      /** Discriminant. */
+      readonly kind: "dma";
+      /** The device. */
+      readonly device: string;
+      /** The address the device issued. */
+      readonly addr: bigint;
+      /** Bytes. */
+      readonly len: bigint;
+      /** Read or write. */
+      readonly dir: "read" | "write";
+      /** ok, an IOMMU fault, or a violation. */
+      readonly outcome: "ok" | "fault" | "violation";
+      /** Where it landed or why it did not. */
+      readonly detail: string;
+    }
+  /** The oracle caught a violation. */
+  | {
+      /** Discriminant. */
+      readonly kind: "violation";
+      /** What was broken. */
+      readonly violation: Violation;
+    }
+  /** A region's memory went away (reset, disable, free) or came back. */
+  | {
+      /** Discriminant. */
+      readonly kind: "region";
+      /** Who did it. */
+      readonly actor: string;
+      /** The region. */
+      readonly region: string;
+      /** The new state. */
+      readonly status: "live" | "inaccessible";
+    }
+  /** The last file reference went away: `ops->release`. */
+  | {
+      /** Discriminant. */
+      readonly kind: "release";
+      /** The exporting owner. */
+      readonly owner: string;
+      /** The dma-buf id. */
+      readonly buf: number;
+    }
+  /** An operation failed with an errno; the world is unchanged. */
+  | {
+      /** Discriminant. */
+      readonly kind: "error";
+      /** Who called. */
+      readonly actor: string;
+      /** The call, e.g. "dma_buf_map_attachment". */
+      readonly call: string;
+      /** The errno and the failed check. */
+      readonly error: KernelError;
     }
   /** A free-text remark attached to an actor (a scenario's commentary). */
   | {

@@ -1,0 +1,57 @@
+import { hashWords } from "./hash.js";
+
+/**
+ * How one kind of World slice encodes itself canonically: to 32-bit words.
+ * Equal values must encode to equal words; hashing and equality of worlds
+ * use these encodings, never `JSON.stringify` (DESIGN §2a).
+ */
+export interface Codec<T> {
+  /** Seed that keeps different slice kinds apart in hashes. */
+  readonly seed: number;
+  /**
+   * Appends the value's canonical encoding.
+   *
+   * @param value - the slice value.
+   * @param out - the words written so far.
+   */
+  encode(value: T, out: number[]): void;
+}
+
+/**
+ * The encoding of a value as a fresh word list.
+ *
+ * @param codec - the slice's codec.
+ * @param value - the value.
+ * @returns its words.
+ */
+export function encodeWith<T>(codec: Codec<T>, value: T): number[] {
+  const out: number[] = [];
+  codec.encode(value, out);
+  return out;
+}
+
+/**
+ * The hash of a value under its codec.
+ *
+ * @param codec - the slice's codec.
+ * @param value - the value.
+ * @returns an unsigned 32-bit hash.
+ */
+export function hashWith<T>(codec: Codec<T>, value: T): number {
+  return hashWords(encodeWith(codec, value), codec.seed);
+}
+
+/**
+ * Whether two values have the same canonical encoding (identity first).
+ *
+ * @param codec - the slice's codec.
+ * @param a - one value.
+ * @param b - the other.
+ * @returns true when they encode alike.
+ */
+export function equalWith<T>(codec: Codec<T>, a: T, b: T): boolean {
+  if (a === b) return true;
+  const x = encodeWith(codec, a);
+  const y = encodeWith(codec, b);
+  return x.length === y.length && x.every((w, i) => w === y[i]);
+}

@@ -1,0 +1,132 @@
+/**
+ * Integer hashing for the World's canonical encoding (DESIGN §2a:
+ * "Performance follows from the encoding"). Every slice encodes itself to
+ * 32-bit integers; these functions fold such integers into a 32-bit hash.
+ * Nothing here models a kernel object: it is the model's own machinery.
+ */
+
+/**
+ * The MurmurHash3 finaliser: mixes all 32 bits of `h` into every output bit.
+ *
+ * @param h - a 32-bit value.
+ * @returns the mixed value, unsigned.
+ */
+export function fmix32(h: number): number {
+  let x = h >>> 0;
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+/**
+ * Folds one 32-bit word into a running hash (MurmurHash3's body step).
+ *
+ * @param h - the running hash.
+ * @param word - the next word of the encoding.
+ * @returns the new running hash.
+ */
+export function mixWord(h: number, word: number): number {
+  let k = Math.imul(word | 0, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, 0x1b873593);
+  let x = (h ^ k) | 0;
+  x = (x << 13) | (x >>> 19);
+  return (Math.imul(x, 5) + 0xe6546b64) | 0;
+}
+
+/**
+ * Hashes an encoding (a list of 32-bit words).
+ *
+ * @param words - the encoding.
+ * @param seed - distinguishes kinds of slices that could encode alike.
+ * @returns an unsigned 32-bit hash.
+ */
+export function hashWords(words: readonly number[], seed = 0): number {
+  let h = seed | 0;
+  for (const w of words) h = mixWord(h, w);
+  return fmix32(h ^ words.length);
+}
+
+/**
+ * Appends a u64 quantity as two 32-bit words (low, high).
+ *
+ * @param out - the encoding being built.
+ * @param v - a non-negative bigint below 2^64.
+ */
+export function pushU64(out: number[], v: bigint): void {
+  out.push(Number(v & 0xffffffffn) | 0, Number((v >> 32n) & 0xffffffffn) | 0);
+}
+
+const stringIds = new Map<string, number>();
+
+/**
+ * A stable small integer for a string (a driver, device or region name), so
+ * encodings hold integers, never strings. The numbering is per process:
+ * hashes are for comparing worlds within one run, not for storing.
+ *
+ * @param s - the string.
+ * @returns its interned number.
+ */
+export function internString(s: string): number {
+  let id = stringIds.get(s);
+  if (id === undefined) {
+    id = stringIds.size + 1;
+    stringIds.set(s, id);
+  }
+  return id;
+}
+
+/**
+ * Encodes a plain immutable value (numbers, bigints, strings, booleans,
+ * null/undefined, arrays and objects with sorted keys) as words. Meant for
+ * small driver-private slices; core entities have hand-written encoders.
+ *
+ * @param value - the value.
+ * @param out - the encoding being built.
+ */
+export function encodeValue(value: unknown, out: number[]): void {
+  switch (typeof value) {
+    case "number":
+      if (Number.isInteger(value) && value >= -0x80000000 && value <= 0x7fffffff) {
+        out.push(1, value | 0);
+      } else {
+        out.push(2, internString(String(value)));
+      }
+      return;
+    case "bigint":
+      out.push(3);
+      pushU64(out, BigInt.asUintN(64, value));
+      return;
+    case "string":
+      out.push(4, internString(value));
+      return;
+    case "boolean":
+      out.push(value ? 5 : 6);
+      return;
+    case "undefined":
+      out.push(7);
+      return;
+    case "object":
+      if (value === null) {
+        out.push(8);
+      } else if (Array.isArray(value)) {
+        out.push(9, value.length);
+        for (const v of value as readonly unknown[]) encodeValue(v, out);
+      } else {
+        const record = value as Record<string, unknown>;
+        const keys = Object.keys(record).sort();
+        out.push(10, keys.length);
+        for (const k of keys) {
+          out.push(internString(k));
+          encodeValue(record[k], out);
+        }
+      }
+      return;
+    case "function":
+    case "symbol":
+      throw new TypeError(`cannot encode a ${typeof value} in a world slice`);
+  }
+}

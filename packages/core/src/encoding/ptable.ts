@@ -1,0 +1,244 @@
+import type { Codec } from "./codec.js";
+import { equalWith, hashWith } from "./codec.js";
+import { fmix32 } from "./hash.js";
+
+const BITS = 5;
+const WIDTH = 1 << BITS;
+const MASK = WIDTH - 1;
+
+interface Entry<T> {
+  readonly id: number;
+  readonly value: T;
+  readonly hash: number;
+}
+
+type Slot<T> = Node<T> | Entry<T> | undefined;
+type Node<T> = readonly Slot<T>[];
+
+function entryContribution(id: number, hash: number): number {
+  return fmix32(hash ^ Math.imul(id + 1, 0x9e3779b1));
+}
+
+/**
+ * A persistent table from small integer ids to immutable slice values: a
+ * 32-way trie, so an update copies O(log32 n) nodes and shares the rest
+ * with the previous world (DESIGN §2a: structural sharing). Each entry
+ * caches its hash; the table's hash is an order-independent sum of entry
+ * hashes updated in O(1), so hashing a world costs the same with 10 or
+ * 1000 buffers. Model machinery, not a kernel object.
+ */
+export class PTable<T> {
+  private constructor(
+    private readonly codec: Codec<T>,
+    private readonly root: Node<T>,
+    private readonly depth: number,
+    /** Number of entries. */
+    readonly size: number,
+    /** Order-independent hash of all entries. */
+    readonly hash: number,
+  ) {}
+
+  /**
+   * An empty table for values of one codec.
+   *
+   * @param codec - how the values encode.
+   * @returns the empty table.
+   */
+  static empty<T>(codec: Codec<T>): PTable<T> {
+    return new PTable(codec, [], 1, 0, 0);
+  }
+
+  /**
+   * The value stored under an id.
+   *
+   * @param id - a non-negative integer id.
+   * @returns the value, or undefined.
+   */
+  get(id: number): T | undefined {
+    if (id < 0 || id >= WIDTH ** this.depth) return undefined;
+    let node: Node<T> = this.root;
+    for (let level = this.depth - 1; level > 0; level--) {
+      const next = node[(id >>> (level * BITS)) & MASK];
+      if (next === undefined || !Array.isArray(next)) return undefined;
+      node = next as Node<T>;
+    }
+    const slot = node[id & MASK];
+    return slot === undefined || Array.isArray(slot) ? undefined : (slot as Entry<T>).value;
+  }
+
+  /**
+   * Whether an id is present.
+   *
+   * @param id - the id.
+   */
+  has(id: number): boolean {
+    return this.get(id) !== undefined;
+  }
+
+  /**
+   * A table with `id` set to `value` (added or replaced).
+   *
+   * @param id - a non-negative integer id.
+   * @param value - the new value.
+   * @returns the new table; this one is unchanged.
+   */
+  set(id: number, value: T): PTable<T> {
+    if (!Number.isInteger(id) || id < 0) throw new RangeError(`bad table id ${id}`);
+    let root = this.root;
+    let depth = this.depth;
+    while (id >= WIDTH ** depth) {
+      root = this.size === 0 ? [] : [root];
+      depth++;
+    }
+    const entry: Entry<T> = { id, value, hash: hashWith(this.codec, value) };
+    const old = this.entry(id);
+    const rootOut = PTable.put(root, depth - 1, id, entry);
+    const delta =
+      entryContribution(id, entry.hash) - (old === undefined ? 0 : entryContribution(id, old.hash));
+    return new PTable(
+      this.codec,
+      rootOut,
+      depth,
+      this.size + (old === undefined ? 1 : 0),
+      (this.hash + delta) >>> 0,
+    );
+  }
+
+  /**
+   * A table without `id`.
+   *
+   * @param id - the id to remove.
+   * @returns the new table (this one when the id is absent).
+   */
+  delete(id: number): PTable<T> {
+    const old = this.entry(id);
+    if (old === undefined) return this;
+    return new PTable(
+      this.codec,
+      PTable.put(this.root, this.depth - 1, id, undefined),
+      this.depth,
+      this.size - 1,
+      (this.hash - entryContribution(id, old.hash)) >>> 0,
+    );
+  }
+
+  /**
+   * Applies a change to one entry.
+   *
+   * @param id - the entry's id; it must exist.
+   * @param change - returns the new value from the old.
+   * @returns the new table.
+   */
+  update(id: number, change: (old: T) => T): PTable<T> {
+    const old = this.get(id);
+    if (old === undefined) throw new Error(`no table entry ${id}`);
+    const value = change(old);
+    return value === old ? this : this.set(id, value);
+  }
+
+  /** Every `[id, value]` pair, in increasing id order. */
+  *entries(): IterableIterator<[number, T]> {
+    yield* PTable.walk(this.root);
+  }
+
+  /** Every value, in increasing id order. */
+  *values(): IterableIterator<T> {
+    for (const [, v] of this.entries()) yield v;
+  }
+
+  /**
+   * Canonical equality: same ids with equally-encoding values. Shared
+   * subtrees compare by identity, so comparing two successive worlds costs
+   * only what changed between them.
+   *
+   * @param other - another table of the same codec.
+   * @returns true when equal.
+   */
+  equals(other: PTable<T>): boolean {
+    if (this === other) return true;
+    if (this.size !== other.size || this.hash !== other.hash) return false;
+    if (this.depth === other.depth) return PTable.nodesEqual(this.codec, this.root, other.root);
+    const a = [...this.entries()];
+    const b = [...other.entries()];
+    return a.every(([id, v], i) => {
+      const o = b[i];
+      return o !== undefined && o[0] === id && equalWith(this.codec, v, o[1]);
+    });
+  }
+
+  private entry(id: number): Entry<T> | undefined {
+    if (id < 0 || id >= WIDTH ** this.depth) return undefined;
+    let node: Node<T> = this.root;
+    for (let level = this.depth - 1; level > 0; level--) {
+      const next = node[(id >>> (level * BITS)) & MASK];
+      if (next === undefined || !Array.isArray(next)) return undefined;
+      node = next as Node<T>;
+    }
+    const slot = node[id & MASK];
+    return slot === undefined || Array.isArray(slot) ? undefined : (slot as Entry<T>);
+  }
+
+  private static put<T>(
+    node: Node<T>,
+    level: number,
+    id: number,
+    entry: Entry<T> | undefined,
+  ): Node<T> {
+    const index = (id >>> (level * BITS)) & MASK;
+    const copy = node.slice();
+    if (level === 0) {
+      copy[index] = entry;
+    } else {
+      const child = node[index];
+      copy[index] = PTable.put(
+        Array.isArray(child) ? (child as Node<T>) : [],
+        level - 1,
+        id,
+        entry,
+      );
+    }
+    return copy;
+  }
+
+  private static *walk<T>(node: Node<T>): IterableIterator<[number, T]> {
+    for (const slot of node) {
+      if (slot === undefined) continue;
+      if (Array.isArray(slot)) yield* PTable.walk(slot as Node<T>);
+      else {
+        const e = slot as Entry<T>;
+        yield [e.id, e.value];
+      }
+    }
+  }
+
+  private static nodesEqual<T>(codec: Codec<T>, a: Node<T>, b: Node<T>): boolean {
+    if (a === b) return true;
+    const n = Math.max(a.length, b.length);
+    for (let i = 0; i < n; i++) {
+      const x = a[i];
+      const y = b[i];
+      if (x === y) continue;
+      if (x === undefined || y === undefined) {
+        // An emptied subtree may linger as an array of holes.
+        if (!PTable.isEmpty(x) || !PTable.isEmpty(y)) return false;
+        continue;
+      }
+      if (Array.isArray(x) && Array.isArray(y)) {
+        if (!PTable.nodesEqual(codec, x as Node<T>, y as Node<T>)) return false;
+      } else if (!Array.isArray(x) && !Array.isArray(y)) {
+        const ex = x as Entry<T>;
+        const ey = y as Entry<T>;
+        if (ex.hash !== ey.hash || !equalWith(codec, ex.value, ey.value)) return false;
+      } else {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static isEmpty<T>(slot: Slot<T>): boolean {
+    if (slot === undefined) return true;
+    if (!Array.isArray(slot)) return false;
+    return (slot as Node<T>).every((s) => PTable.isEmpty(s));
+  }
+}

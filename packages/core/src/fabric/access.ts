@@ -1,0 +1,170 @@
+import type { TraceEvent } from "../trace/event.js";
+import type { DmaDirection } from "../world/job.js";
+import type { DmaJob } from "../world/job.js";
+import type { ViolationKind } from "../world/violation.js";
+import type { World } from "../world/world.js";
+import { recordViolation } from "../world/access.js";
+import { domainOf, translate } from "./iommu.js";
+import type { Translated } from "./iommu.js";
+import { regionContaining } from "./regions.js";
+import { p2pMapType } from "./topology.js";
+
+/** The oracle's verdict on one device access. */
+export type AccessOutcome = "ok" | "fault" | "violation";
+
+/** What {@link access} returns: the verdict, the world (with any violation recorded) and events. */
+export interface AccessResult {
+  /** ok, an IOMMU fault, or a violation. */
+  readonly outcome: AccessOutcome;
+  /** The world; changed only by a recorded violation. */
+  readonly world: World;
+  /** The dma event, and a violation event if one was recorded. */
+  readonly events: readonly TraceEvent[];
+}
+
+/**
+ * A device's DMA access, judged by the oracle (DESIGN §3.5).
+ *
+ * Routing: an address inside a peer BAR's bus window that the device reaches
+ * by bus address goes straight to the BAR; otherwise the device's IOMMU
+ * domain translates it (no mapping or no permission: an IOMMU fault, never a
+ * violation); a device with no IOMMU issues physical addresses.
+ *
+ * Once the access reaches memory it is a **violation** when the memory was
+ * reset, disabled or freed; when no live grant lets this device reach it
+ * (use after unmap, PFN fishing); when the grant predates a reset or move;
+ * or when it writes through an invalidated mapping outside a fenced job
+ * submitted before the invalidate (the read-and-discard window of
+ * kernel-facts §1.3).
+ *
+ * @param w - the world.
+ * @param device - the device issuing the access.
+ * @param addr - the address it issues.
+ * @param len - bytes.
+ * @param dir - read or write.
+ * @param job - the fenced job doing the access, if any.
+ * @returns the verdict.
+ */
+export function access(
+  w: World,
+  device: string,
+  addr: bigint,
+  len: bigint,
+  dir: DmaDirection,
+  job?: DmaJob,
+): AccessResult {
+  const base = { kind: "dma" as const, device, addr, len, dir };
+  const routed = route(w, device, addr, len, dir === "write");
+  if ("fault" in routed) {
+    return {
+      outcome: "fault",
+      world: w,
+      events: [{ ...base, outcome: "fault", detail: routed.fault }],
+    };
+  }
+  const found = regionContaining(w, routed.phys, len);
+  if (found === undefined) {
+    const detail = `no memory at 0x${routed.phys.toString(16)}`;
+    return { outcome: "fault", world: w, events: [{ ...base, outcome: "fault", detail }] };
+  }
+  const [, region] = found;
+  const where = `${region.id}+0x${(routed.phys - region.base).toString(16)}`;
+  const verdict = judge(
+    w,
+    device,
+    routed.phys,
+    len,
+    dir,
+    region.id,
+    region.epoch,
+    region.status,
+    job,
+  );
+  if (verdict === undefined) {
+    return { outcome: "ok", world: w, events: [{ ...base, outcome: "ok", detail: where }] };
+  }
+  const recorded = recordViolation(w, { ...verdict, actor: device });
+  return {
+    outcome: "violation",
+    world: recorded.world,
+    events: [{ ...base, outcome: "violation", detail: where }, recorded.event],
+  };
+}
+
+function route(w: World, device: string, addr: bigint, len: bigint, write: boolean): Translated {
+  for (const r of w.regions.values()) {
+    if (r.kind === "ram" || r.device === undefined) continue;
+    const bus = r.base + r.busOffset;
+    if (
+      addr >= bus &&
+      addr + len <= bus + r.size &&
+      p2pMapType(w.config.topology, r.device, device) === "bus-addr"
+    ) {
+      return { phys: addr - r.busOffset };
+    }
+  }
+  const domainId = domainOf(w, device);
+  if (domainId === undefined) return { phys: addr };
+  const domain = w.domains.get(domainId);
+  if (domain === undefined) throw new Error(`no domain ${domainId}`);
+  return translate(domain, addr, len, write);
+}
+
+function judge(
+  w: World,
+  device: string,
+  phys: bigint,
+  len: bigint,
+  dir: DmaDirection,
+  region: string,
+  epoch: number,
+  status: "live" | "inaccessible",
+  job: DmaJob | undefined,
+): { kind: ViolationKind; rule: string; message: string } | undefined {
+  if (status !== "live") {
+    return {
+      kind: "access-after-revoke",
+      rule: "no access after the owner reset, disabled or freed the memory",
+      message: `${device} reached ${region} while it is inaccessible`,
+    };
+  }
+  const covering = [...w.grants.values()].filter(
+    (g) =>
+      g.device === device && g.region === region && g.phys <= phys && phys + len <= g.phys + g.len,
+  );
+  const current = covering.filter((g) => g.epoch === epoch);
+  if (current.length === 0) {
+    return covering.length > 0
+      ? {
+          kind: "stale-grant",
+          rule: "no access through a mapping made before the memory was reset or moved",
+          message: `${device} used a grant of ${region} from an earlier epoch`,
+        }
+      : {
+          kind: "no-grant",
+          rule: "no access without a live mapping (use after unmap, PFN fishing)",
+          message: `${device} reached ${region} with nothing granting it`,
+        };
+  }
+  const write = dir === "write";
+  const usable = current.filter((g) => !write || g.write);
+  if (usable.length === 0) {
+    return {
+      kind: "no-grant",
+      rule: "no write through a read-only mapping",
+      message: `${device} wrote ${region} through a read-only grant`,
+    };
+  }
+  const live = usable.some((g) => {
+    if (g.att === null) return true;
+    const att = w.atts.get(g.att);
+    if (att === undefined || !att.invalidated) return true;
+    return !write || (job !== undefined && job.att === g.att && job.beforeInvalidate);
+  });
+  if (live) return undefined;
+  return {
+    kind: "write-after-invalidate",
+    rule: "after invalidate only fenced DMA may write; until unmap only read-and-discard",
+    message: `${device} wrote ${region} through an invalidated mapping outside a fenced job`,
+  };
+}

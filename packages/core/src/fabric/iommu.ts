@@ -1,0 +1,104 @@
+import type { DomainState, IommuMapping } from "../world/domain-state.js";
+import type { World } from "../world/world.js";
+import { deviceIndex } from "../world/access.js";
+
+/** IOVA alignment of the DMA-API allocator: one 4 KiB page. */
+export const IOVA_PAGE = 0x1000n;
+
+/**
+ * The IOMMU domain a device's DMA is translated by, if it is behind an IOMMU.
+ *
+ * @param w - the world.
+ * @param device - the device name.
+ * @returns the domain id, or undefined (no IOMMU: addresses are physical).
+ */
+export function domainOf(w: World, device: string): number | undefined {
+  const i = deviceIndex(w, device);
+  return i < 0 ? undefined : w.deviceDomains.get(i);
+}
+
+/**
+ * `iommu_map()`: adds a mapping to a domain. Overlapping an existing
+ * mapping is a model bug (the IOVA allocator or the caller is wrong).
+ *
+ * @param w - the world.
+ * @param domain - the domain id.
+ * @param m - the mapping.
+ * @returns the new world.
+ */
+export function iommuMap(w: World, domain: number, m: IommuMapping): World {
+  return {
+    ...w,
+    domains: w.domains.update(domain, (d) => {
+      if (d.mappings.some((x) => x.iova < m.iova + m.len && m.iova < x.iova + x.len)) {
+        throw new Error(`iommu_map overlaps in domain ${domain} at 0x${m.iova.toString(16)}`);
+      }
+      const mappings = [...d.mappings, m].sort((a, b) => (a.iova < b.iova ? -1 : 1));
+      return { ...d, mappings };
+    }),
+  };
+}
+
+/**
+ * `iommu_unmap()` of exactly one earlier mapping.
+ *
+ * @param w - the world.
+ * @param domain - the domain id.
+ * @param iova - the mapping's first IOVA.
+ * @param len - its length.
+ * @returns the new world.
+ */
+export function iommuUnmap(w: World, domain: number, iova: bigint, len: bigint): World {
+  return {
+    ...w,
+    domains: w.domains.update(domain, (d) => ({
+      ...d,
+      mappings: d.mappings.filter((x) => !(x.iova === iova && x.len === len)),
+    })),
+  };
+}
+
+/**
+ * Allocates IOVA space from a domain's DMA-API allocator (page aligned).
+ *
+ * @param w - the world.
+ * @param domain - the domain id.
+ * @param len - bytes needed.
+ * @returns the IOVA and the world with the allocator advanced.
+ */
+export function allocIova(w: World, domain: number, len: bigint): [bigint, World] {
+  const d: DomainState | undefined = w.domains.get(domain);
+  if (d === undefined) throw new Error(`no domain ${domain}`);
+  const iova = d.nextIova;
+  const next = iova + ((len + IOVA_PAGE - 1n) / IOVA_PAGE) * IOVA_PAGE;
+  return [iova, { ...w, domains: w.domains.set(domain, { ...d, nextIova: next }) }];
+}
+
+/** Where a translated access lands, or why the IOMMU faulted it. */
+export type Translated =
+  | {
+      /** The CPU physical address reached. */
+      readonly phys: bigint;
+    }
+  | {
+      /** The IOMMU fault, in words. */
+      readonly fault: string;
+    };
+
+/**
+ * Translates one access through a domain: the mapping that covers it, or
+ * why it faults.
+ *
+ * @param d - the domain.
+ * @param iova - the address issued.
+ * @param len - bytes.
+ * @param write - whether it writes.
+ * @returns the physical address, or the fault reason.
+ */
+export function translate(d: DomainState, iova: bigint, len: bigint, write: boolean): Translated {
+  const m = d.mappings.find((x) => iova >= x.iova && iova + len <= x.iova + x.len);
+  if (m === undefined) return { fault: `IOMMU fault: IOVA 0x${iova.toString(16)} not mapped` };
+  if (write ? !m.write : !m.read)
+    return { fault: `IOMMU fault: no ${write ? "write" : "read"} permission` };
+  return { phys: m.phys + (iova - m.iova) };
+}

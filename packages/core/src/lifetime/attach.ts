@@ -1,0 +1,142 @@
+import { kernelError } from "../errors/kernel-error.js";
+import { p2pDistanceIn } from "../fabric/topology.js";
+import { negotiate } from "../negotiation/negotiate.js";
+import {
+  allocId,
+  exporterOf,
+  importerOf,
+  isKernelError,
+  lookupAtt,
+  lookupBuf,
+} from "../world/access.js";
+import { attachRevocable } from "../world/attachment-state.js";
+import type { World } from "../world/world.js";
+import type { StepOutcome } from "./outcome.js";
+import { blocked, done, failed } from "./outcome.js";
+import { dropFileRef } from "./release.js";
+
+/**
+ * `dma_buf_dynamic_attach()` (dynamic) or `dma_buf_attach()` (static), with
+ * the mapping-type negotiation of the active profile (kernel-facts §1.2,
+ * §4.2): the exporter's offers meet the importer's accepts, the match is
+ * stored on the attachment, then the exporter's `attach` callback may refuse.
+ * The attach takes the buffer's resv to link the attachment, so it blocks
+ * while someone holds it; the importer keeps a file reference while attached.
+ *
+ * @param w - the world.
+ * @param buf - the dma-buf id.
+ * @param importer - the importer driver's name.
+ * @param device - the importing DMA device, or null.
+ * @param dynamic - dynamic (importer ops) or static.
+ * @returns the outcome; `created` is the attachment id.
+ */
+export function attachBuf(
+  w: World,
+  buf: number,
+  importer: string,
+  device: string | null,
+  dynamic: boolean,
+): StepOutcome {
+  const b = lookupBuf(w, buf);
+  if (isKernelError(b)) return failed(w, b);
+  const imp = w.config.importers.get(importer);
+  if (imp === undefined) return failed(w, kernelError("EINVAL", `no importer driver ${importer}`));
+  if (b.resvHolder !== null) {
+    return blocked(w, "resv", `resv of buf ${buf} is held by ${b.resvHolder}`);
+  }
+  const peer2peer = dynamic && imp.allowPeer2peer;
+  const exp = exporterOf(w, b);
+  const topology = w.config.topology;
+  const result = negotiate(
+    exp.offers(w, buf),
+    imp.accepts(w, { device, dynamic, peer2peer }),
+    w.config.profile,
+    { p2pDistance: (provider, client) => p2pDistanceIn(topology, provider, client) },
+  );
+  if (!result.ok) return failed(w, result.error);
+  const [att, next] = allocId(w);
+  const attachment = {
+    buf,
+    importer,
+    device,
+    dynamic,
+    peer2peer,
+    hasInvalidate: dynamic && imp.invalidateMappings !== undefined,
+    pins: 0,
+    mapType: result.match.type.id,
+    converter: result.match.converter?.id ?? null,
+    mapping: null,
+    invalidated: false,
+    priv: null,
+  };
+  const linked: World = {
+    ...next,
+    atts: next.atts.set(att, attachment),
+    bufs: next.bufs.set(buf, {
+      ...b,
+      attachments: [...b.attachments, att],
+      fileRefs: b.fileRefs + 1,
+    }),
+  };
+  const accepted = exp.attach?.(linked, att) ?? { ok: true, value: { world: linked, events: [] } };
+  if (!accepted.ok) return failed(w, accepted.error);
+  return done(
+    accepted.value.world,
+    [
+      ...accepted.value.events,
+      {
+        kind: "attach",
+        importer,
+        owner: b.owner,
+        att,
+        dynamic,
+        revocable: attachRevocable(attachment),
+        mapType:
+          attachment.converter === null
+            ? attachment.mapType
+            : `${attachment.mapType} via ${attachment.converter}`,
+      },
+    ],
+    att,
+  );
+}
+
+/**
+ * `dma_buf_detach()`: the importer must have unmapped and unpinned first
+ * (`EBUSY` otherwise, a model rule standing for the kernel's WARN); takes
+ * resv to unlink, then the exporter's `detach`, then drops the importer's
+ * file reference.
+ *
+ * @param w - the world.
+ * @param att - the attachment id.
+ * @returns the outcome.
+ */
+export function detachAtt(w: World, att: number): StepOutcome {
+  const a = lookupAtt(w, att);
+  if (isKernelError(a)) return failed(w, a);
+  if (a.mapping !== null)
+    return failed(w, kernelError("EBUSY", `attachment ${att} is still mapped`));
+  if (a.pins > 0) return failed(w, kernelError("EBUSY", `attachment ${att} is still pinned`));
+  const b = w.bufs.get(a.buf);
+  if (b === undefined) throw new Error(`attachment ${att} has no buffer`);
+  if (b.resvHolder !== null) {
+    return blocked(w, "resv", `resv of buf ${a.buf} is held by ${b.resvHolder}`);
+  }
+  const exp = exporterOf(w, b);
+  const detached = exp.detach?.(w, att) ?? { world: w, events: [] };
+  const world = detached.world;
+  const buf = world.bufs.get(a.buf);
+  if (buf === undefined) throw new Error(`buffer ${a.buf} vanished`);
+  const imp = importerOf(world, a);
+  const unlinked: World = {
+    ...world,
+    atts: world.atts.delete(att),
+    bufs: world.bufs.set(a.buf, { ...buf, attachments: buf.attachments.filter((x) => x !== att) }),
+  };
+  const put = dropFileRef(unlinked, a.buf);
+  return done(put.world, [
+    ...detached.events,
+    { kind: "detach", importer: imp.name, owner: buf.owner, att },
+    ...put.events,
+  ]);
+}

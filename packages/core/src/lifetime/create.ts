@@ -1,0 +1,45 @@
+import type { ExportStep } from "../drivers/exporter.js";
+import { allocId } from "../world/access.js";
+import type { World } from "../world/world.js";
+
+/** What an exporter states when it calls `dma_buf_export()`. */
+export interface ExportInfo {
+  /** The exporter driver's name. */
+  readonly exporter: string;
+  /** The exporting device or instance. */
+  readonly owner: string;
+  /** `exp_info.size`. */
+  readonly size: bigint;
+  /** Born revoked (VFIO exports while PCI memory is off, kernel-facts §2.2). */
+  readonly revoked?: boolean;
+  /** `exp_info.priv`. */
+  readonly priv: unknown;
+}
+
+/**
+ * `dma_buf_export()` + `dma_buf_fd()`: a new buffer with one file reference
+ * and a free reservation lock. Exporter drivers call this from their export
+ * path.
+ *
+ * @param w - the world.
+ * @param info - what the exporter states.
+ * @returns the world, the new id and the export event.
+ */
+export function createDmaBuf(w: World, info: ExportInfo): ExportStep {
+  const [buf, next] = allocId(w);
+  const world: World = {
+    ...next,
+    bufs: next.bufs.set(buf, {
+      exporter: info.exporter,
+      owner: info.owner,
+      size: info.size,
+      revoked: info.revoked === true ? "temporary" : "usable",
+      resvHolder: null,
+      attachments: [],
+      fileRefs: 1,
+      released: false,
+      priv: info.priv,
+    }),
+  };
+  return { world, buf, events: [{ kind: "export", owner: info.owner, buf, size: info.size }] };
+}

@@ -1,0 +1,139 @@
+import { kernelError } from "../errors/kernel-error.js";
+import { access } from "../fabric/access.js";
+import type { TraceEvent } from "../trace/event.js";
+import { allocId, isKernelError, lookupAtt, mustBuf, recordViolation } from "../world/access.js";
+import type { DmaDirection } from "../world/job.js";
+import type { World } from "../world/world.js";
+import type { StepOutcome } from "./outcome.js";
+import { done, failed } from "./outcome.js";
+import { assertResvHeld } from "./resv.js";
+
+/**
+ * How many unsignalled fences a buffer's reservation object holds: what
+ * `dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP)` waits for.
+ *
+ * @param w - the world.
+ * @param buf - the dma-buf id.
+ * @returns the number of in-flight jobs.
+ */
+export function unsignalledFences(w: World, buf: number): number {
+  let n = 0;
+  for (const j of w.jobs.values()) if (j.buf === buf) n++;
+  return n;
+}
+
+/**
+ * A device starts a DMA job through an attachment's mapping and the
+ * importer adds its fence to the buffer's resv (`dma_resv_add_fence`, resv
+ * held, BOOKKEEP usage). Starting DMA through a mapping that has been
+ * invalidated breaks the importer's obligation (kernel-facts §1.3, §7.15)
+ * and is recorded as a contract violation.
+ *
+ * @param w - the world.
+ * @param att - the attachment id.
+ * @param addr - the DMA address the job will access.
+ * @param len - bytes per access.
+ * @param dir - read or write.
+ * @param holder - the resv holder adding the fence.
+ * @returns the outcome; `created` is the job id.
+ */
+export function submitDma(
+  w: World,
+  att: number,
+  addr: bigint,
+  len: bigint,
+  dir: DmaDirection,
+  holder: string,
+): StepOutcome {
+  const a = lookupAtt(w, att);
+  if (isKernelError(a)) return failed(w, a);
+  if (a.mapping === null)
+    return failed(w, kernelError("EINVAL", `attachment ${att} is not mapped`));
+  if (a.device === null)
+    return failed(w, kernelError("EINVAL", `attachment ${att} has no DMA device`));
+  const b = mustBuf(w, a.buf);
+  const held = assertResvHeld(w, a.buf, holder, "dma_resv_add_fence() holds dmabuf->resv");
+  const events: TraceEvent[] = [...held.events];
+  let world = held.world;
+  if (a.invalidated) {
+    const v = recordViolation(world, {
+      kind: "contract",
+      rule: "no new DMA through a mapping after invalidate_mappings()",
+      actor: a.device,
+      message: `job submitted through invalidated attachment ${att}`,
+    });
+    world = v.world;
+    events.push(v.event);
+  }
+  const [job, next] = allocId(world);
+  world = {
+    ...next,
+    jobs: next.jobs.set(job, {
+      device: a.device,
+      att,
+      buf: a.buf,
+      addr,
+      len,
+      dir,
+      beforeInvalidate: !a.invalidated,
+    }),
+  };
+  events.push({ kind: "fence-add", device: a.device, owner: b.owner, job });
+  return done(world, events, job);
+}
+
+/**
+ * A submitted job performs one access; the oracle judges it with the job's
+ * fence as context (kernel-facts §1.3: full access until the fence signals).
+ *
+ * @param w - the world.
+ * @param job - the job id.
+ * @returns the outcome.
+ */
+export function accessDma(w: World, job: number): StepOutcome {
+  const j = w.jobs.get(job);
+  if (j === undefined) return failed(w, kernelError("EINVAL", `job ${job} is not in flight`));
+  const r = access(w, j.device, j.addr, j.len, j.dir, j);
+  return done(r.world, r.events);
+}
+
+/**
+ * The device finishes a job and signals its fence.
+ *
+ * @param w - the world.
+ * @param job - the job id.
+ * @returns the outcome.
+ */
+export function signalFence(w: World, job: number): StepOutcome {
+  const j = w.jobs.get(job);
+  if (j === undefined) return failed(w, kernelError("EINVAL", `job ${job} is not in flight`));
+  const b = mustBuf(w, j.buf);
+  return done({ ...w, jobs: w.jobs.delete(job) }, [
+    { kind: "fence-signal", device: j.device, owner: b.owner, job },
+  ]);
+}
+
+/**
+ * One unfenced access by a device (a guest's device through an IOMMU
+ * mapping, or a legacy importer's PFN), judged by the oracle.
+ *
+ * @param w - the world.
+ * @param device - the device.
+ * @param addr - the address it issues.
+ * @param len - bytes.
+ * @param dir - read or write.
+ * @returns the outcome.
+ */
+export function deviceDma(
+  w: World,
+  device: string,
+  addr: bigint,
+  len: bigint,
+  dir: DmaDirection,
+): StepOutcome {
+  if (!w.config.topology.devices.some((d) => d.id === device)) {
+    return failed(w, kernelError("EINVAL", `no device ${device}`));
+  }
+  const r = access(w, device, addr, len, dir);
+  return done(r.world, r.events);
+}

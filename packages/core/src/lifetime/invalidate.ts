@@ -1,0 +1,37 @@
+import type { Effect } from "../world/effect.js";
+import type { TraceEvent } from "../trace/event.js";
+import { importerOf, mustBuf } from "../world/access.js";
+import type { World } from "../world/world.js";
+import { assertResvHeld } from "./resv.js";
+
+/**
+ * `dma_buf_invalidate_mappings(dmabuf)` (`dma_buf_move_notify` before 7.1),
+ * resv held by `holder` (kernel-facts §1.3): for every attachment whose
+ * importer has the callback, marks its mapping invalidated (no new DMA, only
+ * read-and-discard until unmap) and calls the importer. Attachments without
+ * the callback (pinned importers) are skipped, as 7.1 made it optional.
+ *
+ * @param w - the world.
+ * @param buf - the dma-buf id.
+ * @param holder - who holds resv.
+ * @returns the world and events.
+ */
+export function invalidateMappings(w: World, buf: number, holder: string): Effect {
+  const held = assertResvHeld(w, buf, holder, "dma_buf_invalidate_mappings() holds dmabuf->resv");
+  let world = held.world;
+  const events: TraceEvent[] = [...held.events];
+  const b = mustBuf(world, buf);
+  const callback = world.config.profile.rules.invalidateCallback;
+  for (const id of b.attachments) {
+    const a = world.atts.get(id);
+    if (a === undefined || !a.dynamic || !a.hasInvalidate) continue;
+    const imp = importerOf(world, a);
+    if (imp.invalidateMappings === undefined) continue;
+    world = { ...world, atts: world.atts.set(id, { ...a, invalidated: a.mapping !== null }) };
+    events.push({ kind: "invalidate", owner: b.owner, importer: imp.name, att: id, callback });
+    const r = imp.invalidateMappings(world, id);
+    world = r.world;
+    events.push(...r.events);
+  }
+  return { world, events };
+}

@@ -1,0 +1,159 @@
+import type { Effect } from "../world/effect.js";
+import { kernelError } from "../errors/kernel-error.js";
+import { findMappingType } from "../mapping-types/builtins.js";
+import type { TraceEvent } from "../trace/event.js";
+import { exporterOf, importerOf, isKernelError, lookupAtt, mustBuf } from "../world/access.js";
+import type { World } from "../world/world.js";
+import type { StepOutcome } from "./outcome.js";
+import { blocked, done, failed } from "./outcome.js";
+import { pinsOnMap } from "./pin-rule.js";
+import { assertResvHeld } from "./resv.js";
+
+const MAP_RULE = "dma_buf_map_attachment() of a dynamic attachment holds dmabuf->resv";
+const UNMAP_RULE = "dma_buf_unmap_attachment() of a dynamic attachment holds dmabuf->resv";
+
+/** Describes a payload with its type's `describe`, when the type is known. */
+function describePayload(typeId: string, payload: unknown): string {
+  const type = findMappingType(typeId);
+  if (type === undefined) return typeId;
+  const parsed = type.payload.safeParse(payload);
+  return parsed.success ? type.describe(parsed.data) : typeId;
+}
+
+/**
+ * Resolves who holds resv for a map/unmap: `holder` for the locked call; for
+ * the `_unlocked` variant (holder null) core takes the lock itself, so the
+ * step blocks while anyone holds it.
+ */
+function lockContext(
+  w: World,
+  buf: number,
+  holder: string | null,
+  dynamic: boolean,
+  rule: string,
+): Effect | { blockedBy: string } {
+  const b = mustBuf(w, buf);
+  if (holder === null) {
+    if (b.resvHolder !== null) return { blockedBy: b.resvHolder };
+    return { world: w, events: [] };
+  }
+  return dynamic ? assertResvHeld(w, buf, holder, rule) : { world: w, events: [] };
+}
+
+/**
+ * `dma_buf_map_attachment()` (resv held by `holder`) or
+ * `dma_buf_map_attachment_unlocked()` (holder null; core takes resv): pins
+ * first when the pin-on-map rule applies, then the exporter's map for the
+ * negotiated type. A dynamic attachment mapped without resv is a contract
+ * violation (kernel-facts §1.2). A failed map leaves nothing pinned or
+ * mapped. One mapping per attachment: a second map is `EBUSY`.
+ *
+ * @param w - the world.
+ * @param att - the attachment id.
+ * @param holder - the resv holder, or null for the unlocked variant.
+ * @returns the outcome.
+ */
+export function mapAtt(w: World, att: number, holder: string | null): StepOutcome {
+  const a = lookupAtt(w, att);
+  if (isKernelError(a)) return failed(w, a);
+  const b = mustBuf(w, a.buf);
+  const ctx = lockContext(w, a.buf, holder, a.dynamic, MAP_RULE);
+  if ("blockedBy" in ctx) {
+    return blocked(w, "resv", `resv of buf ${a.buf} is held by ${ctx.blockedBy}`);
+  }
+  if (a.mapping !== null)
+    return failed(w, kernelError("EBUSY", `attachment ${att} is already mapped`));
+  const exp = exporterOf(w, b);
+  const imp = importerOf(w, a);
+  const events: TraceEvent[] = [...ctx.events];
+  let world = ctx.world;
+  const pin = pinsOnMap(w, exp, a);
+  if (pin && exp.pin !== undefined) {
+    const pinned = exp.pin(world, att);
+    if (!pinned.ok) return failed(w, pinned.error);
+    world = pinned.value.world;
+    events.push(...pinned.value.events, {
+      kind: "pin",
+      importer: imp.name,
+      owner: b.owner,
+      att,
+      implicit: true,
+    });
+  }
+  const mapped = exp.map(world, att);
+  if (!mapped.ok) return failed(w, mapped.error);
+  world = mapped.value.world;
+  const current = world.atts.get(att);
+  if (current === undefined) throw new Error(`attachment ${att} vanished during map`);
+  world = {
+    ...world,
+    atts: world.atts.set(att, {
+      ...current,
+      mapping: mapped.value.mapping,
+      invalidated: false,
+      pins: current.pins + (pin ? 1 : 0),
+    }),
+  };
+  events.push(...mapped.value.events, {
+    kind: "map",
+    importer: imp.name,
+    owner: b.owner,
+    att,
+    detail: describePayload(a.mapType, mapped.value.mapping.payload),
+  });
+  return done(world, events);
+}
+
+/**
+ * `dma_buf_unmap_attachment()` (or `_unlocked`): the exporter's unmap, then
+ * core ends the mapping's grants (from here on the importer may not touch
+ * the memory), then unpins when map had pinned.
+ *
+ * @param w - the world.
+ * @param att - the attachment id.
+ * @param holder - the resv holder, or null for the unlocked variant.
+ * @returns the outcome.
+ */
+export function unmapAtt(w: World, att: number, holder: string | null): StepOutcome {
+  const a = lookupAtt(w, att);
+  if (isKernelError(a)) return failed(w, a);
+  const b = mustBuf(w, a.buf);
+  const ctx = lockContext(w, a.buf, holder, a.dynamic, UNMAP_RULE);
+  if ("blockedBy" in ctx) {
+    return blocked(w, "resv", `resv of buf ${a.buf} is held by ${ctx.blockedBy}`);
+  }
+  const mapping = a.mapping;
+  if (mapping === null) return failed(w, kernelError("EINVAL", `attachment ${att} is not mapped`));
+  const exp = exporterOf(w, b);
+  const imp = importerOf(w, a);
+  const unmapped = exp.unmap(ctx.world, att, mapping);
+  let world = unmapped.world;
+  const events: TraceEvent[] = [...ctx.events, ...unmapped.events];
+  let grants = world.grants;
+  for (const g of mapping.grants) grants = grants.delete(g);
+  const current = world.atts.get(att);
+  if (current === undefined) throw new Error(`attachment ${att} vanished during unmap`);
+  world = {
+    ...world,
+    grants,
+    atts: world.atts.set(att, { ...current, mapping: null, invalidated: false }),
+  };
+  events.push({ kind: "unmap", importer: imp.name, owner: b.owner, att, detail: "" });
+  if (pinsOnMap(w, exp, a) && current.pins > 0) {
+    const unpinned = exp.unpin?.(world, att) ?? { world, events: [] };
+    const after = unpinned.world.atts.get(att);
+    if (after === undefined) throw new Error(`attachment ${att} vanished during unpin`);
+    world = {
+      ...unpinned.world,
+      atts: unpinned.world.atts.set(att, { ...after, pins: after.pins - 1 }),
+    };
+    events.push(...unpinned.events, {
+      kind: "unpin",
+      importer: imp.name,
+      owner: b.owner,
+      att,
+      implicit: true,
+    });
+  }
+  return done(world, events);
+}

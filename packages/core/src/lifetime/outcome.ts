@@ -1,0 +1,83 @@
+import type { KernelError } from "../errors/kernel-error.js";
+import type { TraceEvent } from "../trace/event.js";
+import type { World } from "../world/world.js";
+
+/**
+ * The result of one `step`: done (a new world and its events), failed with
+ * an errno (the same world), or blocked (the operation cannot run yet, as a
+ * kernel thread sleeps on a lock, a fence or a completion).
+ */
+export type StepOutcome =
+  | {
+      /** The step ran. */
+      readonly status: "done";
+      /** The new world. */
+      readonly world: World;
+      /** What happened, in order. */
+      readonly events: readonly TraceEvent[];
+      /** The id of what the step created (buffer, attachment, job, task), if anything. */
+      readonly created?: number;
+    }
+  | {
+      /** The call returned an errno. */
+      readonly status: "failed";
+      /** The errno and the failed check. */
+      readonly error: KernelError;
+      /** The world, unchanged. */
+      readonly world: World;
+    }
+  | {
+      /** The step must wait. */
+      readonly status: "blocked";
+      /** What it waits for, in words. */
+      readonly reason: string;
+      /** What it waits for, as a wait event. */
+      readonly waitFor: "resv" | "fences" | "unmaps";
+      /** How many fences or mappings are outstanding. */
+      readonly outstanding: number;
+      /** The world, unchanged. */
+      readonly world: World;
+    };
+
+/**
+ * A finished step.
+ *
+ * @param world - the new world.
+ * @param events - what happened.
+ * @param created - the id of what the step created, if anything.
+ * @returns the outcome.
+ */
+export function done(world: World, events: readonly TraceEvent[], created?: number): StepOutcome {
+  return created === undefined
+    ? { status: "done", world, events }
+    : { status: "done", world, events, created };
+}
+
+/**
+ * A failed step: the errno and the unchanged world.
+ *
+ * @param world - the world, unchanged.
+ * @param error - the errno and failed check.
+ * @returns the outcome.
+ */
+export function failed(world: World, error: KernelError): StepOutcome {
+  return { status: "failed", error, world };
+}
+
+/**
+ * A blocked step: the operation sleeps until the condition changes.
+ *
+ * @param world - the world, unchanged.
+ * @param waitFor - the lock, the fences, or the unmaps.
+ * @param reason - what it waits for, in words.
+ * @param outstanding - how many fences or mappings are outstanding.
+ * @returns the outcome.
+ */
+export function blocked(
+  world: World,
+  waitFor: "resv" | "fences" | "unmaps",
+  reason: string,
+  outstanding = 0,
+): StepOutcome {
+  return { status: "blocked", reason, waitFor, outstanding, world };
+}

@@ -1,0 +1,92 @@
+import { kernelError } from "../errors/kernel-error.js";
+import type { TraceEvent } from "../trace/event.js";
+import {
+  exporterOf,
+  importerOf,
+  isKernelError,
+  lookupAtt,
+  mustBuf,
+  recordViolation,
+} from "../world/access.js";
+import type { World } from "../world/world.js";
+import type { StepOutcome } from "./outcome.js";
+import { done, failed } from "./outcome.js";
+import { assertResvHeld } from "./resv.js";
+
+/**
+ * `dma_buf_pin()`: "the buffer may not move anymore" (kernel-facts §1.1).
+ * Only dynamic importers pin (a static attachment is a contract violation,
+ * the kernel's WARN_ON(!importer_ops)); resv must be held. A NULL exporter
+ * `pin` succeeds as a no-op; VFIO's 6.19 pin fails with `EOPNOTSUPP`.
+ *
+ * @param w - the world.
+ * @param att - the attachment id.
+ * @param holder - the resv holder.
+ * @returns the outcome.
+ */
+export function pinAtt(w: World, att: number, holder: string): StepOutcome {
+  const a = lookupAtt(w, att);
+  if (isKernelError(a)) return failed(w, a);
+  const b = mustBuf(w, a.buf);
+  const events: TraceEvent[] = [];
+  let world = w;
+  if (!a.dynamic) {
+    const v = recordViolation(world, {
+      kind: "contract",
+      rule: "dma_buf_pin() is for dynamic importers (attach->importer_ops set)",
+      actor: holder,
+      message: `attachment ${att} is static`,
+    });
+    world = v.world;
+    events.push(v.event);
+  }
+  const held = assertResvHeld(world, a.buf, holder, "dma_buf_pin() holds dmabuf->resv");
+  world = held.world;
+  events.push(...held.events);
+  const exp = exporterOf(w, b);
+  const pinned = exp.pin?.(world, att) ?? { ok: true as const, value: { world, events: [] } };
+  if (!pinned.ok) return failed(w, pinned.error);
+  world = pinned.value.world;
+  const current = world.atts.get(att);
+  if (current === undefined) throw new Error(`attachment ${att} vanished during pin`);
+  world = { ...world, atts: world.atts.set(att, { ...current, pins: current.pins + 1 }) };
+  events.push(...pinned.value.events, {
+    kind: "pin",
+    importer: importerOf(w, a).name,
+    owner: b.owner,
+    att,
+    implicit: false,
+  });
+  return done(world, events);
+}
+
+/**
+ * `dma_buf_unpin()` (resv held). Unpinning what is not pinned is `EINVAL`.
+ *
+ * @param w - the world.
+ * @param att - the attachment id.
+ * @param holder - the resv holder.
+ * @returns the outcome.
+ */
+export function unpinAtt(w: World, att: number, holder: string): StepOutcome {
+  const a = lookupAtt(w, att);
+  if (isKernelError(a)) return failed(w, a);
+  if (a.pins === 0) return failed(w, kernelError("EINVAL", `attachment ${att} is not pinned`));
+  const b = mustBuf(w, a.buf);
+  const held = assertResvHeld(w, a.buf, holder, "dma_buf_unpin() holds dmabuf->resv");
+  const exp = exporterOf(w, b);
+  const unpinned = exp.unpin?.(held.world, att) ?? { world: held.world, events: [] };
+  const current = unpinned.world.atts.get(att);
+  if (current === undefined) throw new Error(`attachment ${att} vanished during unpin`);
+  return done(
+    {
+      ...unpinned.world,
+      atts: unpinned.world.atts.set(att, { ...current, pins: current.pins - 1 }),
+    },
+    [
+      ...held.events,
+      ...unpinned.events,
+      { kind: "unpin", importer: importerOf(w, a).name, owner: b.owner, att, implicit: false },
+    ],
+  );
+}

@@ -1,0 +1,73 @@
+import type { Effect } from "../world/effect.js";
+import { kernelError } from "../errors/kernel-error.js";
+import { isKernelError, lookupBuf, recordViolation } from "../world/access.js";
+import type { World } from "../world/world.js";
+import type { StepOutcome } from "./outcome.js";
+import { blocked, done, failed } from "./outcome.js";
+
+/**
+ * `dma_resv_lock(dmabuf->resv)`: takes the buffer's reservation lock. The
+ * step blocks while another holder has it; taking it twice is a deadlock
+ * (`EDEADLOCK`, what ww_mutex reports for a recursive lock).
+ *
+ * @param w - the world.
+ * @param buf - the dma-buf id.
+ * @param holder - who takes it.
+ * @returns the outcome.
+ */
+export function resvLock(w: World, buf: number, holder: string): StepOutcome {
+  const b = lookupBuf(w, buf);
+  if (isKernelError(b)) return failed(w, b);
+  if (b.resvHolder === holder) {
+    return failed(w, kernelError("EDEADLOCK", `${holder} already holds the resv of buf ${buf}`));
+  }
+  if (b.resvHolder !== null) {
+    return blocked(w, "resv", `resv of buf ${buf} is held by ${b.resvHolder}`);
+  }
+  return done({ ...w, bufs: w.bufs.set(buf, { ...b, resvHolder: holder }) }, [
+    { kind: "resv", holder, owner: b.owner, buf, action: "lock" },
+  ]);
+}
+
+/**
+ * `dma_resv_unlock()`: drops the lock; dropping a lock one does not hold is `EPERM`.
+ *
+ * @param w - the world.
+ * @param buf - the dma-buf id.
+ * @param holder - who drops it.
+ * @returns the outcome.
+ */
+export function resvUnlock(w: World, buf: number, holder: string): StepOutcome {
+  const b = lookupBuf(w, buf);
+  if (isKernelError(b)) return failed(w, b);
+  if (b.resvHolder !== holder) {
+    return failed(w, kernelError("EPERM", `${holder} does not hold the resv of buf ${buf}`));
+  }
+  return done({ ...w, bufs: w.bufs.set(buf, { ...b, resvHolder: null }) }, [
+    { kind: "resv", holder, owner: b.owner, buf, action: "unlock" },
+  ]);
+}
+
+/**
+ * `dma_resv_assert_held()`: when `holder` does not hold the buffer's lock,
+ * records a contract violation naming the rule and lets the call go on, as
+ * lockdep warns and the kernel continues (kernel-facts §1.2, §7.3).
+ *
+ * @param w - the world.
+ * @param buf - the dma-buf id.
+ * @param holder - who claims to hold it (null: nobody).
+ * @param rule - the rule, e.g. "dma_buf_map_attachment() of a dynamic attachment holds resv".
+ * @returns the world and any violation event.
+ */
+export function assertResvHeld(w: World, buf: number, holder: string | null, rule: string): Effect {
+  const b = w.bufs.get(buf);
+  if (b === undefined || (holder !== null && b.resvHolder === holder))
+    return { world: w, events: [] };
+  const { world, event } = recordViolation(w, {
+    kind: "contract",
+    rule,
+    actor: holder ?? "caller",
+    message: `resv of buf ${buf} is ${b.resvHolder === null ? "not held" : `held by ${b.resvHolder}`}`,
+  });
+  return { world, events: [event] };
+}

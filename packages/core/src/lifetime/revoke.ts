@@ -1,0 +1,203 @@
+import type { Effect } from "../world/effect.js";
+import { kernelError } from "../errors/kernel-error.js";
+import { allocId, exporterOf, isKernelError, lookupBuf, mustBuf } from "../world/access.js";
+import type { RevokeState } from "../world/dmabuf-state.js";
+import type { TaskState } from "../world/task-state.js";
+import type { World } from "../world/world.js";
+import { unsignalledFences } from "./fence.js";
+import { invalidateMappings } from "./invalidate.js";
+import type { StepOutcome } from "./outcome.js";
+import { blocked, done, failed } from "./outcome.js";
+import { assertResvHeld, resvLock, resvUnlock } from "./resv.js";
+
+/**
+ * Changes a buffer's revoked state. The rule "revoked changes only under
+ * resv" (kernel-facts §2.5, Matt Evans' invariant) is checked: breaking it
+ * is a contract violation.
+ *
+ * @param w - the world.
+ * @param buf - the dma-buf id.
+ * @param state - the new state.
+ * @param holder - who claims to hold resv.
+ * @returns the world and events.
+ */
+export function setRevoked(
+  w: World,
+  buf: number,
+  state: RevokeState,
+  holder: string | null,
+): Effect {
+  const held = assertResvHeld(
+    w,
+    buf,
+    holder,
+    "a dma-buf's revoked state changes only under dmabuf->resv",
+  );
+  const b = mustBuf(held.world, buf);
+  return {
+    world: { ...held.world, bufs: held.world.bufs.set(buf, { ...b, revoked: state }) },
+    events: [...held.events, { kind: "revoked", owner: b.owner, buf, state }],
+  };
+}
+
+/** How many of a buffer's attachments still hold a mapping. */
+function liveMappings(w: World, buf: number): number {
+  let n = 0;
+  for (const id of mustBuf(w, buf).attachments) if (w.atts.get(id)?.mapping != null) n++;
+  return n;
+}
+
+/** One step of a task's program: runs, fails or blocks, like any step. */
+export type TaskStep = (w: World, t: TaskState) => StepOutcome;
+
+const lock: TaskStep = (w, t) => resvLock(w, t.buf, t.by);
+const unlock: TaskStep = (w, t) => resvUnlock(w, t.buf, t.by);
+const markRevoked: TaskStep = (w, t) => {
+  const r = setRevoked(w, t.buf, t.permanent ? "permanent" : "temporary", t.by);
+  return done(r.world, r.events);
+};
+const markUsable: TaskStep = (w, t) => {
+  const r = setRevoked(w, t.buf, "usable", t.by);
+  return done(r.world, r.events);
+};
+const invalidate: TaskStep = (w, t) => {
+  const r = invalidateMappings(w, t.buf, t.by);
+  return done(r.world, r.events);
+};
+const waitFences: TaskStep = (w, t) => {
+  const n = unsignalledFences(w, t.buf);
+  const owner = mustBuf(w, t.buf).owner;
+  if (n > 0) return blocked(w, "fences", `${n} BOOKKEEP fence(s) of buf ${t.buf} unsignalled`, n);
+  return done(w, [
+    { kind: "wait", actor: t.by, owner, what: "fences", state: "done", outstanding: 0 },
+  ]);
+};
+const waitUnmaps: TaskStep = (w, t) => {
+  const b = mustBuf(w, t.buf);
+  if (exporterOf(w, b).revokeWaitsForUnmap?.(w) === false) return done(w, []);
+  const n = liveMappings(w, t.buf);
+  if (n > 0) return blocked(w, "unmaps", `${n} mapping(s) of buf ${t.buf} not yet unmapped`, n);
+  return done(w, [
+    { kind: "wait", actor: t.by, owner: b.owner, what: "unmaps", state: "done", outstanding: 0 },
+  ]);
+};
+
+/**
+ * The exporter revoke sequence (kernel-facts §1.3 cover letter, §2.5):
+ * lock resv, revoked = true, invalidate every attachment, wait for the
+ * BOOKKEEP fences, unlock, then wait until every mapping is unmapped.
+ */
+export const REVOKE_PROGRAM: readonly TaskStep[] = [
+  lock,
+  markRevoked,
+  invalidate,
+  waitFences,
+  unlock,
+  waitUnmaps,
+];
+
+/**
+ * The v7 un-revoke sequence (kernel-facts §2.5): under resv, invalidate and
+ * wait for fences while still revoked; unlock; then under resv again,
+ * revoked = false. Importers get an invalidate; nothing re-maps by itself.
+ */
+export const UNREVOKE_PROGRAM: readonly TaskStep[] = [
+  lock,
+  invalidate,
+  waitFences,
+  unlock,
+  lock,
+  markUsable,
+  unlock,
+];
+
+function programOf(t: TaskState): readonly TaskStep[] {
+  return t.kind === "revoke" ? REVOKE_PROGRAM : UNREVOKE_PROGRAM;
+}
+
+function taskOn(w: World, buf: number): number | undefined {
+  for (const [id, t] of w.tasks.entries()) if (t.buf === buf) return id;
+  return undefined;
+}
+
+/**
+ * Starts the revoke sequence as a task. A permanent revoke is what device
+ * close or unbind does; a temporary one precedes a reset or a memory
+ * disable. Revoking a permanently revoked buffer is `EBADFD` (as the
+ * proposed VFIO REVOKE answers, kernel-facts §2.6); a temporary revoke of a
+ * revoked buffer is `EINVAL`; one sequence at a time per buffer (`EBUSY`).
+ *
+ * @param w - the world.
+ * @param buf - the dma-buf id.
+ * @param permanent - close/unbind (true) or reset/disable (false).
+ * @param by - who revokes, as traces name it.
+ * @returns the outcome; `created` is the task id.
+ */
+export function startRevoke(w: World, buf: number, permanent: boolean, by: string): StepOutcome {
+  const b = lookupBuf(w, buf);
+  if (isKernelError(b)) return failed(w, b);
+  if (taskOn(w, buf) !== undefined)
+    return failed(w, kernelError("EBUSY", `a revoke of buf ${buf} is in progress`));
+  if (b.revoked === "permanent")
+    return failed(w, kernelError("EBADFD", `buf ${buf} is already revoked for good`));
+  if (b.revoked === "temporary" && !permanent) {
+    return failed(w, kernelError("EINVAL", `buf ${buf} is already revoked`));
+  }
+  return startTask(w, { kind: "revoke", buf, pc: 0, permanent, by }, b.owner);
+}
+
+/**
+ * Starts the un-revoke sequence as a task. Only a temporarily revoked buffer
+ * can come back: a permanent revoke is `ENODEV` (never after close), a
+ * usable buffer is `EINVAL`.
+ *
+ * @param w - the world.
+ * @param buf - the dma-buf id.
+ * @param by - who un-revokes.
+ * @returns the outcome; `created` is the task id.
+ */
+export function startUnrevoke(w: World, buf: number, by: string): StepOutcome {
+  const b = lookupBuf(w, buf);
+  if (isKernelError(b)) return failed(w, b);
+  if (taskOn(w, buf) !== undefined)
+    return failed(w, kernelError("EBUSY", `a revoke of buf ${buf} is in progress`));
+  if (b.revoked === "permanent")
+    return failed(w, kernelError("ENODEV", `buf ${buf} is revoked for good`));
+  if (b.revoked === "usable") return failed(w, kernelError("EINVAL", `buf ${buf} is not revoked`));
+  return startTask(w, { kind: "unrevoke", buf, pc: 0, permanent: false, by }, b.owner);
+}
+
+function startTask(w: World, t: TaskState, owner: string): StepOutcome {
+  const [id, next] = allocId(w);
+  return done(
+    { ...next, tasks: next.tasks.set(id, t) },
+    [{ kind: "task", actor: t.by, owner, task: t.kind, phase: "start", permanent: t.permanent }],
+    id,
+  );
+}
+
+/**
+ * Runs the next step of a task, or reports that it is blocked. The last
+ * step removes the task and reports it complete.
+ *
+ * @param w - the world.
+ * @param id - the task id.
+ * @returns the outcome.
+ */
+export function stepTask(w: World, id: number): StepOutcome {
+  const t = w.tasks.get(id);
+  if (t === undefined) return failed(w, kernelError("EINVAL", `task ${id} does not exist`));
+  const program = programOf(t);
+  const run = program[t.pc];
+  if (run === undefined) throw new Error(`task ${id} ran past its program`);
+  const r = run(w, t);
+  if (r.status !== "done") return r;
+  if (t.pc + 1 < program.length) {
+    return done({ ...r.world, tasks: r.world.tasks.set(id, { ...t, pc: t.pc + 1 }) }, r.events);
+  }
+  const owner = mustBuf(r.world, t.buf).owner;
+  return done({ ...r.world, tasks: r.world.tasks.delete(id) }, [
+    ...r.events,
+    { kind: "task", actor: t.by, owner, task: t.kind, phase: "complete", permanent: t.permanent },
+  ]);
+}

@@ -1,0 +1,71 @@
+import { match } from "ts-pattern";
+import { kernelError } from "../errors/kernel-error.js";
+import type { World } from "../world/world.js";
+import { attachBuf, detachAtt } from "./attach.js";
+import { accessDma, deviceDma, signalFence, submitDma } from "./fence.js";
+import { mapAtt, unmapAtt } from "./map.js";
+import type { Op } from "./op.js";
+import type { StepOutcome } from "./outcome.js";
+import { done, failed } from "./outcome.js";
+import { pinAtt, unpinAtt } from "./pin.js";
+import { setRegion } from "./region.js";
+import { closeBuf } from "./release.js";
+import { resvLock, resvUnlock } from "./resv.js";
+import { startRevoke, startUnrevoke, stepTask } from "./revoke.js";
+
+/**
+ * Applies one operation to a world: `step(world, op)` of DESIGN §2a. The
+ * result is the new world and its trace events, or a {@link KernelError}
+ * with the *same* world, or "blocked" (the operation cannot proceed yet)
+ * with the same world. Worlds are never mutated.
+ *
+ * @param w - the world.
+ * @param op - the operation.
+ * @returns the outcome.
+ *
+ * @example
+ * ```ts
+ * const r = step(world, { kind: "revoke", buf: 1, permanent: false, by: "exp0 FLR" });
+ * if (r.status === "done") world = r.world;
+ * ```
+ */
+export function step(w: World, op: Op): StepOutcome {
+  return match(op)
+    .returnType<StepOutcome>()
+    .with({ kind: "export" }, (o) => exportBuf(w, o.exporter, o.owner, o.args))
+    .with({ kind: "attach" }, (o) => attachBuf(w, o.buf, o.importer, o.device, o.dynamic))
+    .with({ kind: "detach" }, (o) => detachAtt(w, o.att))
+    .with({ kind: "lock" }, (o) => resvLock(w, o.buf, o.holder))
+    .with({ kind: "unlock" }, (o) => resvUnlock(w, o.buf, o.holder))
+    .with({ kind: "map" }, (o) => mapAtt(w, o.att, o.holder))
+    .with({ kind: "unmap" }, (o) => unmapAtt(w, o.att, o.holder))
+    .with({ kind: "pin" }, (o) => pinAtt(w, o.att, o.holder))
+    .with({ kind: "unpin" }, (o) => unpinAtt(w, o.att, o.holder))
+    .with({ kind: "dma-submit" }, (o) => submitDma(w, o.att, o.addr, o.len, o.dir, o.holder))
+    .with({ kind: "dma-access" }, (o) => accessDma(w, o.job))
+    .with({ kind: "signal" }, (o) => signalFence(w, o.job))
+    .with({ kind: "dma" }, (o) => deviceDma(w, o.device, o.addr, o.len, o.dir))
+    .with({ kind: "revoke" }, (o) => startRevoke(w, o.buf, o.permanent, o.by))
+    .with({ kind: "unrevoke" }, (o) => startUnrevoke(w, o.buf, o.by))
+    .with({ kind: "task" }, (o) => stepTask(w, o.task))
+    .with({ kind: "close" }, (o) => closeBuf(w, o.buf))
+    .with({ kind: "region" }, (o) => setRegion(w, o.region, o.status, o.by))
+    .with({ kind: "driver" }, (o) => driverAction(w, o.driver, o.action))
+    .exhaustive();
+}
+
+function exportBuf(w: World, exporter: string, owner: string, args: unknown): StepOutcome {
+  const d = w.config.exporters.get(exporter);
+  if (d?.export === undefined)
+    return failed(w, kernelError("EINVAL", `exporter ${exporter} cannot export here`));
+  const r = d.export(w, owner, args);
+  return r.ok ? done(r.value.world, r.value.events, r.value.buf) : failed(w, r.error);
+}
+
+function driverAction(w: World, driver: string, action: unknown): StepOutcome {
+  const d = w.config.exporters.get(driver) ?? w.config.importers.get(driver);
+  if (d?.act === undefined)
+    return failed(w, kernelError("EINVAL", `driver ${driver} takes no actions`));
+  const r = d.act(w, action);
+  return r.ok ? done(r.value.world, r.value.events) : failed(w, r.error);
+}

@@ -1,0 +1,123 @@
+import * as z from "zod";
+import type { DriverStep, ExporterDriver } from "../drivers/exporter.js";
+import { err, ok } from "../errors/result.js";
+import { dmaMapRanges, dmaUnmapIova } from "../fabric/dma-map.js";
+import { regionNamed } from "../fabric/regions.js";
+import { createDmaBuf } from "../lifetime/create.js";
+import { sgt } from "../mapping-types/sgt.js";
+import { offer } from "../negotiation/offer.js";
+import { u64Schema } from "../schemas.js";
+import { driverState, mustAtt, mustBuf, setDriverState } from "../world/access.js";
+import type { World } from "../world/world.js";
+
+/** 4 KiB: buffers are whole pages (`PAGE_SIZE` on x86-64). */
+const PAGE = 0x1000n;
+
+/** zod schema of the reference exporter's export arguments. */
+export const referenceExportArgsSchema = z.object({
+  /** Bytes; rounded up to whole pages, 1 to 512 pages (as the selftest mock). */
+  size: u64Schema,
+});
+
+const privSchema = z.object({ phys: z.bigint(), region: z.string() });
+
+interface AllocatorState {
+  readonly next: bigint;
+}
+
+/**
+ * The reference exporter: a kernel-memory dma-buf like iommufd's selftest
+ * mock (kernel-facts §3.6), the minimal correct exporter for examples and
+ * for core's tests before the real drivers exist.
+ *
+ * Each buffer is one physically contiguous range carved from a RAM region
+ * (one range, as the mock); it offers one SGT that needs no P2P, is
+ * revocable (core's revoke sequence, waiting for every unmap), refuses
+ * attach and map with `ENODEV` while revoked, maps through the DMA API of
+ * the importing device, and frees its pages at release (after which any
+ * access is a violation).
+ *
+ * @param opts - the driver's name and the RAM region it allocates from.
+ * @returns the exporter driver.
+ */
+export function referenceExporter(opts: {
+  readonly name?: string;
+  readonly region: string;
+}): ExporterDriver {
+  const name = opts.name ?? "ref-exporter";
+  const privOf = (w: World, buf: number): z.output<typeof privSchema> =>
+    privSchema.parse(mustBuf(w, buf).priv);
+  return {
+    name,
+    export(w, owner, args) {
+      const parsed = referenceExportArgsSchema.safeParse(args);
+      if (!parsed.success)
+        return err("EINVAL", `bad export arguments: ${parsed.error.issues[0]?.message ?? ""}`);
+      const size = ((parsed.data.size + PAGE - 1n) / PAGE) * PAGE;
+      if (size === 0n || size > 512n * PAGE) return err("EINVAL", "length must be 1 to 512 pages");
+      const ram = regionNamed(w, opts.region);
+      if (ram === undefined) throw new Error(`${name}: no region ${opts.region}`);
+      const [, parent] = ram;
+      const next = driverState<AllocatorState>(w, name, { next: parent.base }).next;
+      if (next + size > parent.base + parent.size) return err("ENOMEM", `${opts.region} is full`);
+      const created = createDmaBuf(setDriverState(w, name, { next: next + size }), {
+        exporter: name,
+        owner,
+        size,
+        priv: { phys: next, region: `${owner}.buf${w.nextId}` },
+      });
+      const priv = privOf(created.world, created.buf);
+      const world: World = {
+        ...created.world,
+        regions: created.world.regions.set(created.world.nextId, {
+          id: priv.region,
+          kind: "ram",
+          base: next,
+          size,
+          busOffset: 0n,
+          status: "live",
+          epoch: 0,
+        }),
+        nextId: created.world.nextId + 1,
+      };
+      return ok({ world, events: created.events, buf: created.buf });
+    },
+    offers: () => [offer(sgt, { requiresP2P: false })],
+    attach(w, att) {
+      const a = mustAtt(w, att);
+      if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the buffer is revoked");
+      return ok({ world: w, events: [] });
+    },
+    map(w, att) {
+      const a = mustAtt(w, att);
+      const b = mustBuf(w, a.buf);
+      if (b.revoked !== "usable") return err("ENODEV", "the buffer is revoked");
+      if (a.device === null) return err("EINVAL", "no DMA device to map for");
+      const mapped = dmaMapRanges(w, a.device, [{ paddr: privOf(w, a.buf).phys, len: b.size }], {
+        att,
+        write: true,
+      });
+      if (!mapped.ok) return mapped;
+      const payload = sgt.payload.parse({ entries: mapped.value.entries });
+      return ok({
+        world: mapped.value.world,
+        events: [],
+        mapping: { payload, grants: mapped.value.grants, iova: mapped.value.iova },
+      });
+    },
+    unmap: (w, _att, mapping): DriverStep => ({ world: dmaUnmapIova(w, mapping.iova), events: [] }),
+    release(w, buf): DriverStep {
+      const region = privOf(w, buf).region;
+      const found = regionNamed(w, region);
+      if (found === undefined) throw new Error(`${name}: region ${region} vanished`);
+      const [id, r] = found;
+      return {
+        world: {
+          ...w,
+          regions: w.regions.set(id, { ...r, status: "inaccessible", epoch: r.epoch + 1 }),
+        },
+        events: [{ kind: "region", actor: mustBuf(w, buf).owner, region, status: "inaccessible" }],
+      };
+    },
+  };
+}

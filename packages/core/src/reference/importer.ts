@@ -1,0 +1,66 @@
+import type { ImporterDriver } from "../drivers/importer.js";
+import type { Op } from "../lifetime/op.js";
+import { sgt } from "../mapping-types/sgt.js";
+import { accept } from "../negotiation/offer.js";
+import type { World } from "../world/world.js";
+
+/**
+ * The resv holder name an importer uses for its own work on one attachment.
+ *
+ * @param importer - the importer's name.
+ * @param att - the attachment id.
+ * @returns e.g. `"ref-importer#7"`.
+ */
+export function importerHolder(importer: string, att: number): string {
+  return `${importer}#${att}`;
+}
+
+/**
+ * The reference dynamic importer: the minimal correct revocable importer
+ * (kernel-facts §1.3, §7.15). It attaches dynamically with
+ * `allow_peer2peer`, accepts one SGT, and on `invalidate_mappings` stops
+ * starting DMA and owes an unmap, which it performs on its own (lock resv,
+ * unmap, unlock) as soon as resv is free. It never re-maps by itself.
+ *
+ * @param opts - the driver's name.
+ * @returns the importer driver.
+ */
+export function referenceImporter(opts: { readonly name?: string } = {}): ImporterDriver {
+  const name = opts.name ?? "ref-importer";
+  return {
+    name,
+    allowPeer2peer: true,
+    accepts: (_w, req) => [accept(sgt, { device: req.device, acceptsP2P: req.peer2peer }, name)],
+    invalidateMappings: (world) => ({ world, events: [] }),
+    pending: (w) => owedUnmaps(w, name),
+  };
+}
+
+/**
+ * The next step of the unmap an importer owes after an invalidate, for every
+ * attachment of `importer`: lock resv, unmap, unlock. Shared by importers
+ * that behave like the reference one.
+ *
+ * @param w - the world.
+ * @param importer - the importer's name.
+ * @returns the next op per attachment that owes work.
+ */
+export function owedUnmaps(w: World, importer: string): Op[] {
+  const ops: Op[] = [];
+  for (const [id, a] of w.atts.entries()) {
+    if (a.importer !== importer) continue;
+    const holder = importerHolder(importer, id);
+    const b = w.bufs.get(a.buf);
+    if (b === undefined) continue;
+    if (a.mapping !== null && a.invalidated) {
+      ops.push(
+        b.resvHolder === holder
+          ? { kind: "unmap", att: id, holder }
+          : { kind: "lock", buf: a.buf, holder },
+      );
+    } else if (b.resvHolder === holder) {
+      ops.push({ kind: "unlock", buf: a.buf, holder });
+    }
+  }
+  return ops;
+}

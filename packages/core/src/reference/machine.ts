@@ -1,0 +1,55 @@
+import { topologySchema } from "../fabric/topology.js";
+import type { Topology } from "../fabric/topology.js";
+import type { Profile } from "../profiles/profile.js";
+import { linux71 } from "../profiles/linux-7.1.js";
+import type { ExporterDriver } from "../drivers/exporter.js";
+import type { ImporterDriver } from "../drivers/importer.js";
+import { createWorld } from "../world/world.js";
+import type { World } from "../world/world.js";
+import { referenceExporter } from "./exporter.js";
+import { referenceImporter } from "./importer.js";
+
+/**
+ * A small machine for examples and tests: 1 GiB of RAM (`ram0`), one host
+ * bridge that forwards P2P, and three DMA-capable devices: `dev0` and
+ * `dev1` behind the IOMMU on different switches, and `dev2` with no IOMMU
+ * (its DMA addresses are physical).
+ */
+export const referenceTopology: Topology = topologySchema.parse({
+  regions: [{ id: "ram0", kind: "ram", base: 0x1_0000_0000n, size: 0x4000_0000n }],
+  devices: [
+    { id: "dev0", switch: "sw0" },
+    { id: "dev1", switch: "sw1" },
+    { id: "dev2", switch: "sw0", iommu: false },
+  ],
+  switches: [
+    { id: "sw0", hostBridge: "hb0" },
+    { id: "sw1", hostBridge: "hb0" },
+  ],
+  hostBridges: [{ id: "hb0", p2p: true }],
+});
+
+/**
+ * A world on {@link referenceTopology} with the reference exporter
+ * (`ref-exporter`, allocating from `ram0`) and the reference importer
+ * (`ref-importer`), plus any further drivers.
+ *
+ * @param opts - profile (default linux-7.1) and extra drivers.
+ * @returns the initial world.
+ */
+export function referenceWorld(
+  opts: {
+    readonly profile?: Profile;
+    readonly exporters?: readonly ExporterDriver[];
+    readonly importers?: readonly ImporterDriver[];
+  } = {},
+): World {
+  const exporters = [referenceExporter({ region: "ram0" }), ...(opts.exporters ?? [])];
+  const importers = [referenceImporter(), ...(opts.importers ?? [])];
+  return createWorld({
+    profile: opts.profile ?? linux71,
+    topology: referenceTopology,
+    exporters: new Map(exporters.map((d) => [d.name, d])),
+    importers: new Map(importers.map((d) => [d.name, d])),
+  });
+}

@@ -1,0 +1,173 @@
+import { kernelError } from "../errors/kernel-error.js";
+import type { KernelError } from "../errors/kernel-error.js";
+import type { ExporterDriver } from "../drivers/exporter.js";
+import type { ImporterDriver } from "../drivers/importer.js";
+import type { TraceEvent } from "../trace/event.js";
+import type { AttachmentState } from "./attachment-state.js";
+import type { DmaBufState } from "./dmabuf-state.js";
+import type { Violation } from "./violation.js";
+import type { World } from "./world.js";
+
+/**
+ * Reserves the next entity id.
+ *
+ * @param w - the world.
+ * @returns the id and the world that has handed it out.
+ */
+export function allocId(w: World): [number, World] {
+  return [w.nextId, { ...w, nextId: w.nextId + 1 }];
+}
+
+/**
+ * A buffer that must exist (its absence is a bug in the model).
+ *
+ * @param w - the world.
+ * @param id - the dma-buf id.
+ * @returns the buffer.
+ */
+export function mustBuf(w: World, id: number): DmaBufState {
+  const b = w.bufs.get(id);
+  if (b === undefined) throw new Error(`no dma-buf ${id}`);
+  return b;
+}
+
+/**
+ * An attachment that must exist (its absence is a bug in the model).
+ *
+ * @param w - the world.
+ * @param id - the attachment id.
+ * @returns the attachment.
+ */
+export function mustAtt(w: World, id: number): AttachmentState {
+  const a = w.atts.get(id);
+  if (a === undefined) throw new Error(`no attachment ${id}`);
+  return a;
+}
+
+/**
+ * Looks up a caller-named buffer: unknown or released ids are `EBADF`, as
+ * `dma_buf_get()` answers for an fd that is not a live dma-buf.
+ *
+ * @param w - the world.
+ * @param id - the dma-buf id the caller named.
+ * @returns the buffer or the error.
+ */
+export function lookupBuf(w: World, id: number): DmaBufState | KernelError {
+  const b = w.bufs.get(id);
+  return b === undefined || b.released
+    ? kernelError("EBADF", `buf ${id} is not a live dma-buf`)
+    : b;
+}
+
+/**
+ * Looks up a caller-named attachment: unknown ids are `EINVAL`.
+ *
+ * @param w - the world.
+ * @param id - the attachment id the caller named.
+ * @returns the attachment or the error.
+ */
+export function lookupAtt(w: World, id: number): AttachmentState | KernelError {
+  const a = w.atts.get(id);
+  return a === undefined ? kernelError("EINVAL", `attachment ${id} does not exist`) : a;
+}
+
+/**
+ * Whether a lookup returned an error.
+ *
+ * @param v - a lookup's result.
+ * @returns true for a {@link KernelError}.
+ */
+export function isKernelError(v: object): v is KernelError {
+  return "errno" in v && "message" in v;
+}
+
+/**
+ * The exporter driver of a buffer (a missing driver is a configuration bug).
+ *
+ * @param w - the world.
+ * @param buf - the buffer.
+ * @returns its driver.
+ */
+export function exporterOf(w: World, buf: DmaBufState): ExporterDriver {
+  const d = w.config.exporters.get(buf.exporter);
+  if (d === undefined) throw new Error(`exporter driver ${buf.exporter} is not configured`);
+  return d;
+}
+
+/**
+ * The importer driver of an attachment.
+ *
+ * @param w - the world.
+ * @param att - the attachment.
+ * @returns its driver.
+ */
+export function importerOf(w: World, att: AttachmentState): ImporterDriver {
+  const d = w.config.importers.get(att.importer);
+  if (d === undefined) throw new Error(`importer driver ${att.importer} is not configured`);
+  return d;
+}
+
+/** A violation recorded in the world, with the event that reports it. */
+export interface Recorded {
+  /** The world with the violation appended. */
+  readonly world: World;
+  /** The `violation` event. */
+  readonly event: TraceEvent;
+}
+
+/**
+ * Records a violation and returns the event that reports it.
+ *
+ * @param w - the world.
+ * @param v - what was broken.
+ * @returns the world with the violation appended, and its event.
+ */
+export function recordViolation(w: World, v: Violation): Recorded {
+  return {
+    world: { ...w, violations: w.violations.set(w.violations.size, v) },
+    event: { kind: "violation", violation: v },
+  };
+}
+
+/**
+ * A driver's private slice of the world, or `initial` before it wrote one.
+ *
+ * @param w - the world.
+ * @param driver - the driver's name.
+ * @param initial - the state before the first write.
+ * @returns the state.
+ */
+export function driverState<T>(w: World, driver: string, initial: T): T {
+  const slice = w.drivers.get(driverIndex(w, driver));
+  return slice === undefined ? initial : (slice.state as T);
+}
+
+/**
+ * Replaces a driver's private slice.
+ *
+ * @param w - the world.
+ * @param driver - the driver's name.
+ * @param state - the new state (a plain immutable value).
+ * @returns the new world.
+ */
+export function setDriverState(w: World, driver: string, state: unknown): World {
+  return { ...w, drivers: w.drivers.set(driverIndex(w, driver), { driver, state }) };
+}
+
+function driverIndex(w: World, driver: string): number {
+  const names = [...w.config.exporters.keys(), ...w.config.importers.keys()];
+  const i = names.indexOf(driver);
+  if (i < 0) throw new Error(`driver ${driver} is not configured`);
+  return i;
+}
+
+/**
+ * The topology index of a device.
+ *
+ * @param w - the world.
+ * @param device - the device name.
+ * @returns its index, or -1.
+ */
+export function deviceIndex(w: World, device: string): number {
+  return w.config.topology.devices.findIndex((d) => d.id === device);
+}

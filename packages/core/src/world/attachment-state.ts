@@ -1,0 +1,95 @@
+import type { Codec } from "../encoding/codec.js";
+import { encodeValue, internString, pushU64 } from "../encoding/hash.js";
+
+/** An IOVA range a map created in an IOMMU domain (to undo at unmap). */
+export interface IovaRange {
+  /** The domain id. */
+  readonly domain: number;
+  /** First IOVA. */
+  readonly iova: bigint;
+  /** Length in bytes. */
+  readonly len: bigint;
+}
+
+/** What a map handed to the importer and what it lets devices reach. */
+export interface MappingState {
+  /** The mapping type's payload (an sgt, a phys list, ...). */
+  readonly payload: unknown;
+  /** The grants (device access rights) the mapping created. */
+  readonly grants: readonly number[];
+  /** IOVA the map allocated (`dma_iova_link` / `dma_map_phys`), undone by unmap. */
+  readonly iova: readonly IovaRange[];
+}
+
+/**
+ * One `struct dma_buf_attachment` (kernel-facts §1.2): the importing device,
+ * static or dynamic, `peer2peer`, whether the importer has an invalidation
+ * callback, pins, the negotiated mapping type and the current mapping.
+ */
+export interface AttachmentState {
+  /** The dma-buf's id. */
+  readonly buf: number;
+  /** The importer driver's name. */
+  readonly importer: string;
+  /** `attach->dev`; null for KVM, which attaches with dev = NULL. */
+  readonly device: string | null;
+  /** `attach->importer_ops` is set (`dma_buf_dynamic_attach`). */
+  readonly dynamic: boolean;
+  /** `attach->peer2peer` (from `allow_peer2peer`; false for static). */
+  readonly peer2peer: boolean;
+  /** The importer's ops have `invalidate_mappings` (`move_notify`). */
+  readonly hasInvalidate: boolean;
+  /** Outstanding `dma_buf_pin()` calls not yet unpinned. */
+  readonly pins: number;
+  /** The negotiated type's id (`attach->map_type`). */
+  readonly mapType: string;
+  /** The converter core inserted, if any. */
+  readonly converter: string | null;
+  /** The current mapping, or null when unmapped. */
+  readonly mapping: MappingState | null;
+  /**
+   * An invalidate arrived since `mapping` was made: the importer may no
+   * longer start DMA through it and must unmap (kernel-facts §1.3).
+   */
+  readonly invalidated: boolean;
+  /** Importer-private data (`attach->importer_priv`). */
+  readonly priv: unknown;
+}
+
+/**
+ * `dma_buf_attach_revocable()`: dynamic with an invalidation callback
+ * (kernel-facts §1.3), i.e. the importer promises to unmap in bounded time.
+ *
+ * @param a - the attachment.
+ * @returns true when revocable.
+ */
+export function attachRevocable(a: AttachmentState): boolean {
+  return a.dynamic && a.hasInvalidate;
+}
+
+/** Canonical encoding of an {@link AttachmentState}. */
+export const attachmentCodec: Codec<AttachmentState> = {
+  seed: 0xa77a,
+  encode(a, out) {
+    out.push(a.buf, internString(a.importer), a.device === null ? 0 : internString(a.device));
+    out.push(
+      (a.dynamic ? 1 : 0) |
+        (a.peer2peer ? 2 : 0) |
+        (a.hasInvalidate ? 4 : 0) |
+        (a.invalidated ? 8 : 0),
+    );
+    out.push(a.pins, internString(a.mapType), a.converter === null ? 0 : internString(a.converter));
+    if (a.mapping === null) {
+      out.push(0);
+    } else {
+      out.push(1, a.mapping.grants.length, ...a.mapping.grants, a.mapping.iova.length);
+      for (const r of a.mapping.iova) {
+        out.push(r.domain);
+        pushU64(out, r.iova);
+        pushU64(out, r.len);
+      }
+      encodeValue(a.mapping.payload, out);
+    }
+    encodeValue(a.priv, out);
+  },
+};

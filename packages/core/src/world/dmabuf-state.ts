@@ -1,0 +1,53 @@
+import type { Codec } from "../encoding/codec.js";
+import { encodeValue, internString, pushU64 } from "../encoding/hash.js";
+
+/**
+ * A dma-buf's revoke state. VFIO keeps a `revoked` bit (kernel-facts §2.3);
+ * Matt Evans' series turns it into usable / revoked temporarily / revoked
+ * permanently, which the model uses for every exporter.
+ */
+export type RevokeState = "usable" | "temporary" | "permanent";
+
+/**
+ * Core's view of one `struct dma_buf` (kernel-facts §1): who exported it, its
+ * size, the reservation lock, its attachment list and file references. What
+ * only the exporter knows lives in `priv` (like `dmabuf->priv`).
+ */
+export interface DmaBufState {
+  /** The exporter driver's name (its callbacks are in the world's config). */
+  readonly exporter: string;
+  /** The exporting device or instance, as traces name it (e.g. "vfio0"). */
+  readonly owner: string;
+  /** `dmabuf->size` in bytes. */
+  readonly size: bigint;
+  /** Revoked or not; changes only under the reservation lock. */
+  readonly revoked: RevokeState;
+  /** Who holds `dmabuf->resv` (a task or an actor), or null when free. */
+  readonly resvHolder: string | null;
+  /** `dmabuf->attachments`, oldest first. */
+  readonly attachments: readonly number[];
+  /** References to the `struct file` (open fds plus kernel `get_file`s). */
+  readonly fileRefs: number;
+  /** `ops->release` has run: the last reference is gone. */
+  readonly released: boolean;
+  /** Exporter-private data (`dmabuf->priv`), a plain immutable value. */
+  readonly priv: unknown;
+}
+
+const REVOKE_CODE: Readonly<Record<RevokeState, number>> = {
+  usable: 0,
+  temporary: 1,
+  permanent: 2,
+};
+
+/** Canonical encoding of a {@link DmaBufState}. */
+export const dmaBufCodec: Codec<DmaBufState> = {
+  seed: 0x0b0f,
+  encode(b, out) {
+    out.push(internString(b.exporter), internString(b.owner));
+    pushU64(out, b.size);
+    out.push(REVOKE_CODE[b.revoked], b.resvHolder === null ? 0 : internString(b.resvHolder));
+    out.push(b.attachments.length, ...b.attachments, b.fileRefs, b.released ? 1 : 0);
+    encodeValue(b.priv, out);
+  },
+};

@@ -1,0 +1,38 @@
+import type { Codec } from "../encoding/codec.js";
+import { internString, pushU64 } from "../encoding/hash.js";
+
+/**
+ * The oracle's record that a device may reach a physical range: created by
+ * whatever legitimately arranged the access (a dma-buf map, a pinned
+ * user-memory IOMMU map, a legacy PFN map) and removed when that access is
+ * torn down. A device reaching memory with no live grant is a violation
+ * (DESIGN §3.5). Not a kernel object: the kernel has no such check, which is
+ * exactly what the oracle adds.
+ */
+export interface Grant {
+  /** The device allowed to access. */
+  readonly device: string;
+  /** The region the range lies in. */
+  readonly region: string;
+  /** CPU physical start. */
+  readonly phys: bigint;
+  /** Length in bytes. */
+  readonly len: bigint;
+  /** Whether writes are allowed. */
+  readonly write: boolean;
+  /** The region's epoch when granted: memory reset or freed since makes it stale. */
+  readonly epoch: number;
+  /** The dma-buf attachment whose mapping made it, or null for other paths. */
+  readonly att: number | null;
+}
+
+/** Canonical encoding of a {@link Grant}. */
+export const grantCodec: Codec<Grant> = {
+  seed: 0x96a7,
+  encode(g, out) {
+    out.push(internString(g.device), internString(g.region));
+    pushU64(out, g.phys);
+    pushU64(out, g.len);
+    out.push(g.write ? 1 : 0, g.epoch, g.att === null ? -1 : g.att);
+  },
+};

@@ -1,0 +1,185 @@
+import type { ExporterDriver } from "../drivers/exporter.js";
+import type { ImporterDriver } from "../drivers/importer.js";
+import type { Codec } from "../encoding/codec.js";
+import { encodeValue, fmix32, mixWord } from "../encoding/hash.js";
+import { PTable } from "../encoding/ptable.js";
+import type { Topology } from "../fabric/topology.js";
+import type { Profile } from "../profiles/profile.js";
+import type { AttachmentState } from "./attachment-state.js";
+import { attachmentCodec } from "./attachment-state.js";
+import type { DmaBufState } from "./dmabuf-state.js";
+import { dmaBufCodec } from "./dmabuf-state.js";
+import type { DomainState } from "./domain-state.js";
+import { domainCodec } from "./domain-state.js";
+import type { Grant } from "./grant.js";
+import { grantCodec } from "./grant.js";
+import type { DmaJob } from "./job.js";
+import { jobCodec } from "./job.js";
+import type { RegionState } from "./region-state.js";
+import { regionStateCodec } from "./region-state.js";
+import type { TaskState } from "./task-state.js";
+import { taskCodec } from "./task-state.js";
+import type { Violation } from "./violation.js";
+import { violationCodec } from "./violation.js";
+
+/**
+ * What never changes while a world runs: the profile, the machine's
+ * topology and the drivers' callbacks. Shared by reference between worlds
+ * and not part of their encoding (functions cannot be hashed).
+ */
+export interface WorldConfig {
+  /** The rule set in force. */
+  readonly profile: Profile;
+  /** The static machine. */
+  readonly topology: Topology;
+  /** Exporter drivers by name. */
+  readonly exporters: ReadonlyMap<string, ExporterDriver>;
+  /** Importer drivers by name. */
+  readonly importers: ReadonlyMap<string, ImporterDriver>;
+}
+
+/** A driver-private slice: its name and a plain immutable value. */
+export interface DriverSlice {
+  /** The driver's name. */
+  readonly driver: string;
+  /** Its state. */
+  readonly state: unknown;
+}
+
+const driverSliceCodec: Codec<DriverSlice> = {
+  seed: 0xd51c,
+  encode(s, out) {
+    encodeValue(s.driver, out);
+    encodeValue(s.state, out);
+  },
+};
+
+const deviceDomainCodec: Codec<number> = {
+  seed: 0xdd00,
+  encode(d, out) {
+    out.push(d);
+  },
+};
+
+/**
+ * The whole simulated system as one immutable value (DESIGN §2a): fabric
+ * state, dma-bufs, attachments, fences, tasks, grants, driver slices and the
+ * oracle's violations. Every slice is a {@link PTable} with cached hashes, so
+ * a step shares everything it did not touch with the previous world and the
+ * world's hash is recomputed in O(1) per changed entry.
+ */
+export interface World {
+  /** Profile, topology and driver callbacks. */
+  readonly config: WorldConfig;
+  /** `struct dma_buf`s by id. */
+  readonly bufs: PTable<DmaBufState>;
+  /** `struct dma_buf_attachment`s by id. */
+  readonly atts: PTable<AttachmentState>;
+  /** In-flight DMA jobs (unsignalled BOOKKEEP fences) by id. */
+  readonly jobs: PTable<DmaJob>;
+  /** Kernel operations in progress by id. */
+  readonly tasks: PTable<TaskState>;
+  /** Device access rights (the oracle's bookkeeping) by id. */
+  readonly grants: PTable<Grant>;
+  /** Physical regions and their state by id. */
+  readonly regions: PTable<RegionState>;
+  /** IOMMU domains by id. */
+  readonly domains: PTable<DomainState>;
+  /** The domain each device (by topology index) is attached to. */
+  readonly deviceDomains: PTable<number>;
+  /** Driver-private state by driver index. */
+  readonly drivers: PTable<DriverSlice>;
+  /** Everything the oracle caught, in order. */
+  readonly violations: PTable<Violation>;
+  /** The next id handed out (shared by every kind of entity). */
+  readonly nextId: number;
+}
+
+/**
+ * An empty world for a configuration: every topology region live at epoch
+ * 0, and every device behind an IOMMU attached to its own empty DMA-API
+ * domain.
+ *
+ * @param config - profile, topology and drivers.
+ * @returns the initial world.
+ */
+export function createWorld(config: WorldConfig): World {
+  let regions = PTable.empty(regionStateCodec);
+  let nextId = 1;
+  for (const r of config.topology.regions) {
+    regions = regions.set(nextId++, { ...r, status: "live", epoch: 0 });
+  }
+  let domains = PTable.empty(domainCodec);
+  let deviceDomains = PTable.empty(deviceDomainCodec);
+  config.topology.devices.forEach((d, index) => {
+    if (!d.iommu) return;
+    const id = nextId++;
+    domains = domains.set(id, { mappings: [], nextIova: 0x1000_0000n });
+    deviceDomains = deviceDomains.set(index, id);
+  });
+  return {
+    config,
+    bufs: PTable.empty(dmaBufCodec),
+    atts: PTable.empty(attachmentCodec),
+    jobs: PTable.empty(jobCodec),
+    tasks: PTable.empty(taskCodec),
+    grants: PTable.empty(grantCodec),
+    regions,
+    domains,
+    deviceDomains,
+    drivers: PTable.empty(driverSliceCodec),
+    violations: PTable.empty(violationCodec),
+    nextId,
+  };
+}
+
+const SLICES = [
+  "bufs",
+  "atts",
+  "jobs",
+  "tasks",
+  "grants",
+  "regions",
+  "domains",
+  "deviceDomains",
+  "drivers",
+  "violations",
+] as const;
+
+/**
+ * The world's hash, from the slices' cached hashes: O(number of slices),
+ * independent of how many buffers or attachments exist.
+ *
+ * @param w - the world.
+ * @returns an unsigned 32-bit hash.
+ */
+export function hashWorld(w: World): number {
+  let h = mixWord(0x5eed, w.nextId);
+  for (const s of SLICES) h = mixWord(h, w[s].hash);
+  return fmix32(h);
+}
+
+/**
+ * Canonical equality of two worlds of the same config: same ids and equally
+ * encoding slices. Shared subtrees compare by identity.
+ *
+ * @param a - one world.
+ * @param b - the other.
+ * @returns true when equal.
+ */
+export function worldsEqual(a: World, b: World): boolean {
+  if (a === b) return true;
+  if (a.config !== b.config || a.nextId !== b.nextId) return false;
+  return (
+    a.bufs.equals(b.bufs) &&
+    a.atts.equals(b.atts) &&
+    a.jobs.equals(b.jobs) &&
+    a.tasks.equals(b.tasks) &&
+    a.grants.equals(b.grants) &&
+    a.regions.equals(b.regions) &&
+    a.domains.equals(b.domains) &&
+    a.deviceDomains.equals(b.deviceDomains) &&
+    a.drivers.equals(b.drivers) &&
+    a.violations.equals(b.violations)
+  );
+}
