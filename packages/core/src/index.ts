@@ -225,7 +225,7 @@ export { attachBuf, detachAtt } from "./lifetime/attach.js";
 export { mapAtt, unmapAtt } from "./lifetime/map.js";
 export { pinAtt, unpinAtt } from "./lifetime/pin.js";
 export { pinsOnMap } from "./lifetime/pin-rule.js";
-export { assertResvHeld, resvLock, resvUnlock } from "./lifetime/resv.js";
+export { assertResvHeld, holderActor, resvLock, resvUnlock } from "./lifetime/resv.js";
 export {
   accessDma,
   deviceDma,
@@ -241,6 +241,7 @@ export {
   startRevoke,
   startUnrevoke,
   stepTask,
+  taskHolder,
 } from "./lifetime/revoke.js";
 export type { TaskStep } from "./lifetime/revoke.js";
 export { setRegion } from "./lifetime/region.js";
@@ -249,5 +250,10 @@ export { createdBy, runScript, settle } from "./lifetime/scheduler.js";
 export type { ScriptEntry, ScriptResult, ScriptRun } from "./lifetime/scheduler.js";
 
 export { referenceExportArgsSchema, referenceExporter } from "./reference/exporter.js";
-export { importerHolder, owedUnmaps, referenceImporter } from "./reference/importer.js";
+export {
+  importerHolder,
+  owedUnmapHolder,
+  owedUnmaps,
+  referenceImporter,
+} from "./reference/importer.js";
 export { referenceTopology, referenceWorld } from "./reference/machine.js";

@@ -78,7 +78,7 @@ export function submitDma(
       beforeInvalidate: !a.invalidated,
     }),
   };
-  events.push({ kind: "fence-add", device: a.device, owner: b.owner, job });
+  events.push({ kind: "fence-add", device: a.device, owner: b.owner, buf: a.buf, job });
   return done(world, events, job);
 }
 
@@ -109,7 +109,7 @@ export function signalFence(w: World, job: number): StepOutcome {
   if (j === undefined) return failed(w, kernelError("EINVAL", `job ${job} is not in flight`));
   const b = mustBuf(w, j.buf);
   return done({ ...w, jobs: w.jobs.delete(job) }, [
-    { kind: "fence-signal", device: j.device, owner: b.owner, job },
+    { kind: "fence-signal", device: j.device, owner: b.owner, buf: j.buf, job },
   ]);
 }
 

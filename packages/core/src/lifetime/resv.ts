@@ -6,6 +6,20 @@ import type { StepOutcome } from "./outcome.js";
 import { blocked, done, failed } from "./outcome.js";
 
 /**
+ * The participant a resv holder name stands for. Holder names are
+ * `"<actor>"` or `"<actor>#<context>"` (e.g. `"ref-importer#6"`,
+ * `"exp0#FLR"`): the part before `#` is who acts, the rest tells apart
+ * contexts of the same actor, which lock independently.
+ *
+ * @param holder - a holder name.
+ * @returns the actor.
+ */
+export function holderActor(holder: string): string {
+  const i = holder.indexOf("#");
+  return i < 0 ? holder : holder.slice(0, i);
+}
+
+/**
  * `dma_resv_lock(dmabuf->resv)`: takes the buffer's reservation lock. The
  * step blocks while another holder has it; taking it twice is a deadlock
  * (`EDEADLOCK`, what ww_mutex reports for a recursive lock).

@@ -50,18 +50,30 @@ function liveMappings(w: World, buf: number): number {
 /** One step of a task's program: runs, fails or blocks, like any step. */
 export type TaskStep = (w: World, t: TaskState) => StepOutcome;
 
-const lock: TaskStep = (w, t) => resvLock(w, t.buf, t.by);
-const unlock: TaskStep = (w, t) => resvUnlock(w, t.buf, t.by);
+/**
+ * The resv holder of a task: the exporting owner, with the task's reason as
+ * context (`"exp0#FLR"`; the part before `#` is the actor).
+ *
+ * @param w - the world.
+ * @param t - the task.
+ * @returns the holder name.
+ */
+export function taskHolder(w: World, t: TaskState): string {
+  return `${mustBuf(w, t.buf).owner}#${t.by}`;
+}
+
+const lock: TaskStep = (w, t) => resvLock(w, t.buf, taskHolder(w, t));
+const unlock: TaskStep = (w, t) => resvUnlock(w, t.buf, taskHolder(w, t));
 const markRevoked: TaskStep = (w, t) => {
-  const r = setRevoked(w, t.buf, t.permanent ? "permanent" : "temporary", t.by);
+  const r = setRevoked(w, t.buf, t.permanent ? "permanent" : "temporary", taskHolder(w, t));
   return done(r.world, r.events);
 };
 const markUsable: TaskStep = (w, t) => {
-  const r = setRevoked(w, t.buf, "usable", t.by);
+  const r = setRevoked(w, t.buf, "usable", taskHolder(w, t));
   return done(r.world, r.events);
 };
 const invalidate: TaskStep = (w, t) => {
-  const r = invalidateMappings(w, t.buf, t.by);
+  const r = invalidateMappings(w, t.buf, taskHolder(w, t));
   return done(r.world, r.events);
 };
 const waitFences: TaskStep = (w, t) => {
@@ -69,7 +81,7 @@ const waitFences: TaskStep = (w, t) => {
   const owner = mustBuf(w, t.buf).owner;
   if (n > 0) return blocked(w, "fences", `${n} BOOKKEEP fence(s) of buf ${t.buf} unsignalled`, n);
   return done(w, [
-    { kind: "wait", actor: t.by, owner, what: "fences", state: "done", outstanding: 0 },
+    { kind: "wait", by: t.by, owner, buf: t.buf, what: "fences", state: "done", outstanding: 0 },
   ]);
 };
 const waitUnmaps: TaskStep = (w, t) => {
@@ -78,7 +90,15 @@ const waitUnmaps: TaskStep = (w, t) => {
   const n = liveMappings(w, t.buf);
   if (n > 0) return blocked(w, "unmaps", `${n} mapping(s) of buf ${t.buf} not yet unmapped`, n);
   return done(w, [
-    { kind: "wait", actor: t.by, owner: b.owner, what: "unmaps", state: "done", outstanding: 0 },
+    {
+      kind: "wait",
+      by: t.by,
+      owner: b.owner,
+      buf: t.buf,
+      what: "unmaps",
+      state: "done",
+      outstanding: 0,
+    },
   ]);
 };
 
@@ -171,7 +191,17 @@ function startTask(w: World, t: TaskState, owner: string): StepOutcome {
   const [id, next] = allocId(w);
   return done(
     { ...next, tasks: next.tasks.set(id, t) },
-    [{ kind: "task", actor: t.by, owner, task: t.kind, phase: "start", permanent: t.permanent }],
+    [
+      {
+        kind: "task",
+        by: t.by,
+        owner,
+        buf: t.buf,
+        task: t.kind,
+        phase: "start",
+        permanent: t.permanent,
+      },
+    ],
     id,
   );
 }
@@ -198,6 +228,14 @@ export function stepTask(w: World, id: number): StepOutcome {
   const owner = mustBuf(r.world, t.buf).owner;
   return done({ ...r.world, tasks: r.world.tasks.delete(id) }, [
     ...r.events,
-    { kind: "task", actor: t.by, owner, task: t.kind, phase: "complete", permanent: t.permanent },
+    {
+      kind: "task",
+      by: t.by,
+      owner,
+      buf: t.buf,
+      task: t.kind,
+      phase: "complete",
+      permanent: t.permanent,
+    },
   ]);
 }

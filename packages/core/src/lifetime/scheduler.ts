@@ -68,8 +68,9 @@ export function settle(world: World, reported: Set<string> = new Set<string>()):
         reported.add(key);
         events.push({
           kind: "wait",
-          actor: t.by,
+          by: t.by,
           owner: mustBuf(w, t.buf).owner,
+          buf: t.buf,
           what: r.waitFor,
           state: "blocked",
           outstanding: r.outstanding,

@@ -9,10 +9,10 @@ import type { World } from "../world/world.js";
  *
  * @param importer - the importer's name.
  * @param att - the attachment id.
- * @returns e.g. `"ref-importer#7"`.
+ * @returns e.g. `"ref-importer#attach 7"`.
  */
 export function importerHolder(importer: string, att: number): string {
-  return `${importer}#${att}`;
+  return `${importer}#attach ${att}`;
 }
 
 /**
@@ -37,6 +37,19 @@ export function referenceImporter(opts: { readonly name?: string } = {}): Import
 }
 
 /**
+ * The resv holder name an importer uses for the unmap it owes after an
+ * invalidate, distinct from {@link importerHolder} so the importer never
+ * releases a lock its user took.
+ *
+ * @param importer - the importer's name.
+ * @param att - the attachment id.
+ * @returns e.g. `"ref-importer#attach 7, owed unmap"`.
+ */
+export function owedUnmapHolder(importer: string, att: number): string {
+  return `${importerHolder(importer, att)}, owed unmap`;
+}
+
+/**
  * The next step of the unmap an importer owes after an invalidate, for every
  * attachment of `importer`: lock resv, unmap, unlock. Shared by importers
  * that behave like the reference one.
@@ -49,17 +62,14 @@ export function owedUnmaps(w: World, importer: string): Op[] {
   const ops: Op[] = [];
   for (const [id, a] of w.atts.entries()) {
     if (a.importer !== importer) continue;
-    const holder = importerHolder(importer, id);
+    const holder = owedUnmapHolder(importer, id);
     const b = w.bufs.get(a.buf);
     if (b === undefined) continue;
-    if (a.mapping !== null && a.invalidated) {
-      ops.push(
-        b.resvHolder === holder
-          ? { kind: "unmap", att: id, holder }
-          : { kind: "lock", buf: a.buf, holder },
-      );
-    } else if (b.resvHolder === holder) {
-      ops.push({ kind: "unlock", buf: a.buf, holder });
+    const owes = a.mapping !== null && a.invalidated;
+    if (b.resvHolder === holder) {
+      ops.push(owes ? { kind: "unmap", att: id, holder } : { kind: "unlock", buf: a.buf, holder });
+    } else if (owes) {
+      ops.push({ kind: "lock", buf: a.buf, holder });
     }
   }
   return ops;

@@ -1,6 +1,7 @@
 import { P, match } from "ts-pattern";
 import { formatKernelError } from "../errors/kernel-error.js";
 import type { TraceEvent } from "./event.js";
+import { holderActor } from "../lifetime/resv.js";
 
 /**
  * An event reduced to what every renderer draws: who acts, on whom (absent
@@ -66,21 +67,28 @@ export function describeEvent(event: TraceEvent): EventLine {
         `${e.dynamic ? "dynamic" : "static"} attach ${e.att}: ${e.mapType}` +
         (e.revocable ? ", revocable" : ", not revocable"),
     }))
-    .with({ kind: "detach" }, (e) => ({ from: e.importer, to: e.owner, text: `detach ${e.att}` }))
-    .with({ kind: "resv" }, (e) => ({
-      from: e.holder,
+    .with({ kind: "detach" }, (e) => ({
+      from: e.importer,
       to: e.owner,
-      text: `dma_resv_${e.action} (buf ${e.buf})`,
+      text: `detach attach ${e.att}`,
     }))
+    .with({ kind: "resv" }, (e) => {
+      const context = e.holder.slice(holderActor(e.holder).length + 1);
+      return {
+        from: holderActor(e.holder),
+        to: `buf ${e.buf}`,
+        text: `dma_resv_${e.action}${context === "" ? "" : ` (${context})`}`,
+      };
+    })
     .with({ kind: P.union("map", "unmap") }, (e) => ({
       from: e.importer,
       to: e.owner,
-      text: `${e.kind} ${e.att}${e.detail === "" ? "" : `: ${e.detail}`}`,
+      text: `${e.kind} attach ${e.att}${e.detail === "" ? "" : `: ${e.detail}`}`,
     }))
     .with({ kind: P.union("pin", "unpin") }, (e) => ({
       from: e.importer,
       to: e.owner,
-      text: `${e.kind} ${e.att}${e.implicit ? ` (${e.kind}-on-${e.kind === "pin" ? "map" : "unmap"})` : ""}`,
+      text: `${e.kind} attach ${e.att}${e.implicit ? ` (${e.kind}-on-${e.kind === "pin" ? "map" : "unmap"})` : ""}`,
     }))
     .with({ kind: "revoked" }, (e) => ({
       from: e.owner,
@@ -93,23 +101,23 @@ export function describeEvent(event: TraceEvent): EventLine {
     }))
     .with({ kind: P.union("fence-add", "fence-signal") }, (e) => ({
       from: e.device,
-      to: e.owner,
+      to: `buf ${e.buf}`,
       text: `${e.kind === "fence-add" ? "adds" : "signals"} fence ${e.job}`,
     }))
     .with({ kind: "wait" }, (e) => ({
-      from: e.actor,
-      to: e.owner,
+      from: e.owner,
+      to: `buf ${e.buf}`,
       text:
         e.state === "blocked"
-          ? `blocked: waits for ${e.what}${e.outstanding > 0 ? ` (${e.outstanding} outstanding)` : ""}`
-          : `wait for ${e.what} done`,
+          ? `${e.by} blocked: waits for ${e.what}` +
+            (e.outstanding > 0 ? ` (${e.outstanding} outstanding)` : "")
+          : `${e.by}: wait for ${e.what} done`,
     }))
     .with({ kind: "task" }, (e) => ({
-      from: e.actor,
-      to: e.owner,
+      from: e.owner,
       text:
-        `${e.task}${e.task === "revoke" ? (e.permanent ? " (permanent)" : " (temporary)") : ""} ` +
-        (e.phase === "start" ? "starts" : "complete"),
+        `${e.by}: ${e.task}${e.task === "revoke" ? (e.permanent ? " (permanent)" : " (temporary)") : ""} ` +
+        `of buf ${e.buf} ${e.phase === "start" ? "starts" : "complete"}`,
     }))
     .with({ kind: "dma" }, (e) => ({
       from: e.device,

@@ -210,6 +210,8 @@ export type TraceEvent =
       readonly device: string;
       /** The exporting owner. */
       readonly owner: string;
+      /** The dma-buf whose resv holds the fence. */
+      readonly buf: number;
       /** The job (fence) id. */
       readonly job: number;
     }
@@ -217,10 +219,12 @@ export type TraceEvent =
   | {
       /** Discriminant. */
       readonly kind: "wait";
-      /** Who waits (a task's name). */
-      readonly actor: string;
-      /** The exporting owner. */
+      /** The operation that waits (a task's name, e.g. "FLR"). */
+      readonly by: string;
+      /** The exporting owner, who runs the operation. */
       readonly owner: string;
+      /** The dma-buf waited on. */
+      readonly buf: number;
       /** What it waits for. */
       readonly what: "resv" | "fences" | "unmaps";
       /** `blocked`: it must wait; `done`: the wait is over. */
@@ -232,10 +236,12 @@ export type TraceEvent =
   | {
       /** Discriminant. */
       readonly kind: "task";
-      /** Who runs it. */
-      readonly actor: string;
-      /** The exporting owner. */
+      /** Why it runs (e.g. "FLR", "close"). */
+      readonly by: string;
+      /** The exporting owner, who runs it. */
       readonly owner: string;
+      /** The dma-buf. */
+      readonly buf: number;
       /** Which operation. */
       readonly task: "revoke" | "unrevoke";
       /** Started or complete. */

@@ -43,5 +43,5 @@ export function renderMermaid(events: readonly TraceEvent[]): string {
 
 /** Mermaid ends a message at `;` and treats `#` as an entity start; encode both. */
 function escapeMermaid(s: string): string {
-  return s.replace(/#/g, "#35;").replace(/;/g, "#59;");
+  return s.replace(/[#;]/g, (c) => (c === "#" ? "#35;" : "#59;"));
 }

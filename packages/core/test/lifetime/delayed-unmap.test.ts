@@ -1,0 +1,75 @@
+import { describe, expect, it } from "vitest";
+import {
+  driverState,
+  owedUnmaps,
+  referenceImporter,
+  referenceWorld,
+  renderText,
+  runScript,
+  setDriverState,
+} from "@dmabuf-ref/core";
+import type { ImporterDriver } from "@dmabuf-ref/core";
+import { mappedWorld } from "./setup.js";
+
+/**
+ * A revocable importer that owes its unmap like the reference one but only
+ * performs it after the test says "go" (a slow device teardown).
+ */
+const slowImporter: ImporterDriver = {
+  ...referenceImporter({ name: "slow-importer" }),
+  pending: (w) =>
+    driverState(w, "slow-importer", { go: false }).go ? owedUnmaps(w, "slow-importer") : [],
+  act: (w) => ({
+    ok: true,
+    value: {
+      world: setDriverState(w, "slow-importer", { go: true }),
+      events: [{ kind: "note", actor: "slow-importer", text: "device teardown finished" }],
+    },
+  }),
+};
+
+describe("revoke waits for every unmap (kernel-facts §1.3, §2.5)", () => {
+  it("the exporter stays blocked in the trace until a slow importer unmaps", () => {
+    const m = mappedWorld(referenceWorld({ importers: [slowImporter] }), "dev0", "slow-importer");
+    const revoking = runScript(m.world, [
+      { kind: "revoke", buf: m.buf, permanent: false, by: "reset" },
+    ]);
+    expect(revoking.world.tasks.size).toBe(1);
+    expect(revoking.events.at(-1)).toMatchObject({
+      kind: "wait",
+      what: "unmaps",
+      state: "blocked",
+      outstanding: 1,
+    });
+    const whole = runScript(m.world, [
+      { kind: "revoke", buf: m.buf, permanent: false, by: "reset" },
+      { kind: "driver", driver: "slow-importer", action: "go" },
+    ]);
+    const kinds = whole.events.map((e) => e.kind);
+    expect(kinds.slice(kinds.indexOf("note"))).toEqual([
+      "note",
+      "resv",
+      "unmap",
+      "wait",
+      "task",
+      "resv",
+    ]);
+    expect(whole.world.tasks.size).toBe(0);
+    expect(renderText(whole.events)).toMatchInlineSnapshot(`
+      "  1 exp0: reset: revoke (temporary) of buf 4 starts
+        2 exp0 -> buf 4: dma_resv_lock (reset)
+        3 exp0: buf 4 revoked = temporary
+        4 exp0 -> slow-importer: invalidate_mappings(attach 6)
+        5 exp0 -> buf 4: reset: wait for fences done
+        6 exp0 -> buf 4: dma_resv_unlock (reset)
+        7 exp0 -> buf 4: reset blocked: waits for unmaps (1 outstanding)
+        8 slow-importer: device teardown finished
+        9 slow-importer -> buf 4: dma_resv_lock (attach 6, owed unmap)
+       10 slow-importer -> exp0: unmap attach 6
+       11 exp0 -> buf 4: reset: wait for unmaps done
+       12 exp0: reset: revoke (temporary) of buf 4 complete
+       13 slow-importer -> buf 4: dma_resv_unlock (attach 6, owed unmap)
+      "
+    `);
+  });
+});
