@@ -257,3 +257,5 @@ export {
   referenceImporter,
 } from "./reference/importer.js";
 export { referenceTopology, referenceWorld } from "./reference/machine.js";
+export { revokeWithDmaInFlight } from "./reference/revoke-example.js";
+export type { RevokeExample } from "./reference/revoke-example.js";

@@ -1,4 +1,4 @@
-import { PROFILES } from "@dmabuf-ref/core";
+import { PROFILES, renderText, revokeWithDmaInFlight } from "@dmabuf-ref/core";
 import { renderExamples } from "./examples.js";
 
 /**
@@ -25,5 +25,8 @@ export function demoOutput(): string {
     "Worked negotiations (rfc/examples; dmabuf-ref negotiate --help):",
     "",
     examples.join("\n"),
+    "The revoke protocol with DMA in flight (reference exporter and importer):",
+    "",
+    renderText(revokeWithDmaInFlight().events),
   ].join("\n");
 }
