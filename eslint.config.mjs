@@ -10,7 +10,15 @@ const driverPackages = [
 ];
 
 export default tseslint.config(
-  { ignores: ["**/node_modules/**", "**/dist/**", "api-docs/**", "reports/**"] },
+  {
+    ignores: [
+      "**/node_modules/**",
+      "**/dist/**",
+      "api-docs/**",
+      "reports/**",
+      "packages/cli/test/.readme-blocks/**",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

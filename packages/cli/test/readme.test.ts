@@ -1,0 +1,41 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { REPO_ROOT } from "./run-cli.js";
+
+// Code in the README is executed, so it cannot rot (STYLE: docs code blocks run).
+const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
+const dir = join(REPO_ROOT, "packages/cli/test/.readme-blocks");
+
+describe("README code blocks", () => {
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("the README has TypeScript examples", () => {
+    expect(blocks.length).toBeGreaterThan(0);
+  });
+
+  it.each(blocks.map((code, i) => [i, code] as const))(
+    "block %i runs and prints a trace",
+    async (i, code) => {
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, `block-${i}.ts`);
+      writeFileSync(file, code);
+      let printed = "";
+      const spy = vi
+        .spyOn(process.stdout, "write")
+        .mockImplementation((chunk: string | Uint8Array) => {
+          printed += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString();
+          return true;
+        });
+      try {
+        await import(file);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(printed).toContain("revoke (temporary) of buf");
+    },
+  );
+});
