@@ -242,6 +242,7 @@ export {
   startUnrevoke,
   stepTask,
   taskHolder,
+  taskOn,
 } from "./lifetime/revoke.js";
 export type { TaskStep } from "./lifetime/revoke.js";
 export { setRegion } from "./lifetime/region.js";

@@ -3,6 +3,12 @@ import { equalWith, hashWith } from "./codec.js";
 import { fmix32 } from "./hash.js";
 
 const BITS = 5;
+/** Ids are non-negative integers below 2^30 (six trie levels). */
+const MAX_ID = 2 ** 30 - 1;
+
+function validId(id: number): boolean {
+  return Number.isInteger(id) && id >= 0 && id <= MAX_ID;
+}
 const WIDTH = 1 << BITS;
 const MASK = WIDTH - 1;
 
@@ -55,7 +61,7 @@ export class PTable<T> {
    * @returns the value, or undefined.
    */
   get(id: number): T | undefined {
-    if (id < 0 || id >= WIDTH ** this.depth) return undefined;
+    if (!validId(id) || id >= WIDTH ** this.depth) return undefined;
     let node: Node<T> = this.root;
     for (let level = this.depth - 1; level > 0; level--) {
       const next = node[(id >>> (level * BITS)) & MASK];
@@ -78,12 +84,12 @@ export class PTable<T> {
   /**
    * A table with `id` set to `value` (added or replaced).
    *
-   * @param id - a non-negative integer id.
+   * @param id - an integer id, 0 to 2^30 - 1.
    * @param value - the new value.
    * @returns the new table; this one is unchanged.
    */
   set(id: number, value: T): PTable<T> {
-    if (!Number.isInteger(id) || id < 0) throw new RangeError(`bad table id ${id}`);
+    if (!validId(id)) throw new RangeError(`bad table id ${id}: ids are integers 0..2^30-1`);
     let root = this.root;
     let depth = this.depth;
     while (id >= WIDTH ** depth) {
@@ -167,7 +173,7 @@ export class PTable<T> {
   }
 
   private entry(id: number): Entry<T> | undefined {
-    if (id < 0 || id >= WIDTH ** this.depth) return undefined;
+    if (!validId(id) || id >= WIDTH ** this.depth) return undefined;
     let node: Node<T> = this.root;
     for (let level = this.depth - 1; level > 0; level--) {
       const next = node[(id >>> (level * BITS)) & MASK];

@@ -4,6 +4,7 @@ import { exporterOf, isKernelError, lookupBuf, mustBuf } from "../world/access.j
 import type { World } from "../world/world.js";
 import type { StepOutcome } from "./outcome.js";
 import { done, failed } from "./outcome.js";
+import { taskOn } from "./revoke.js";
 
 /**
  * Drops one reference to a buffer's file; the last one runs the exporter's
@@ -40,7 +41,9 @@ export function dropFileRef(w: World, buf: number): Effect {
 export function closeBuf(w: World, buf: number): StepOutcome {
   const b = lookupBuf(w, buf);
   if (isKernelError(b)) return failed(w, b);
-  if (b.fileRefs <= b.attachments.length) {
+  // Attachments and running tasks hold references of their own; the rest are fds.
+  const internal = b.attachments.length + (taskOn(w, buf) === undefined ? 0 : 1);
+  if (b.fileRefs <= internal) {
     return failed(w, kernelError("EBADF", `no open fd of buf ${buf} is left to close`));
   }
   const { world, events } = dropFileRef(w, buf);

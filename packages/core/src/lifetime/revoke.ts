@@ -8,6 +8,7 @@ import { unsignalledFences } from "./fence.js";
 import { invalidateMappings } from "./invalidate.js";
 import type { StepOutcome } from "./outcome.js";
 import { blocked, done, failed } from "./outcome.js";
+import { dropFileRef } from "./release.js";
 import { assertResvHeld, resvLock, resvUnlock } from "./resv.js";
 
 /**
@@ -135,7 +136,14 @@ function programOf(t: TaskState): readonly TaskStep[] {
   return t.kind === "revoke" ? REVOKE_PROGRAM : UNREVOKE_PROGRAM;
 }
 
-function taskOn(w: World, buf: number): number | undefined {
+/**
+ * The task working on a buffer, if any (one at a time per buffer).
+ *
+ * @param w - the world.
+ * @param buf - the dma-buf id.
+ * @returns the task id, or undefined.
+ */
+export function taskOn(w: World, buf: number): number | undefined {
   for (const [id, t] of w.tasks.entries()) if (t.buf === buf) return id;
   return undefined;
 }
@@ -187,10 +195,17 @@ export function startUnrevoke(w: World, buf: number, by: string): StepOutcome {
   return startTask(w, { kind: "unrevoke", buf, pc: 0, permanent: false, by }, b.owner);
 }
 
+/**
+ * Creates a task. Like VFIO's `get_file_active()` before it revokes
+ * (kernel-facts §2.5), the task holds a file reference for its whole run,
+ * so the buffer cannot be released under it; completion drops it.
+ */
 function startTask(w: World, t: TaskState, owner: string): StepOutcome {
   const [id, next] = allocId(w);
+  const b = mustBuf(next, t.buf);
+  const held: World = { ...next, bufs: next.bufs.set(t.buf, { ...b, fileRefs: b.fileRefs + 1 }) };
   return done(
-    { ...next, tasks: next.tasks.set(id, t) },
+    { ...held, tasks: held.tasks.set(id, t) },
     [
       {
         kind: "task",
@@ -226,7 +241,8 @@ export function stepTask(w: World, id: number): StepOutcome {
     return done({ ...r.world, tasks: r.world.tasks.set(id, { ...t, pc: t.pc + 1 }) }, r.events);
   }
   const owner = mustBuf(r.world, t.buf).owner;
-  return done({ ...r.world, tasks: r.world.tasks.delete(id) }, [
+  const put = dropFileRef({ ...r.world, tasks: r.world.tasks.delete(id) }, t.buf);
+  return done(put.world, [
     ...r.events,
     {
       kind: "task",
@@ -237,5 +253,6 @@ export function stepTask(w: World, id: number): StepOutcome {
       phase: "complete",
       permanent: t.permanent,
     },
+    ...put.events,
   ]);
 }

@@ -17,7 +17,9 @@ import { startRevoke, startUnrevoke, stepTask } from "./revoke.js";
  * Applies one operation to a world: `step(world, op)` of DESIGN §2a. The
  * result is the new world and its trace events, or a {@link KernelError}
  * with the *same* world, or "blocked" (the operation cannot proceed yet)
- * with the same world. Worlds are never mutated.
+ * with the same world. Worlds are never mutated. A call that fails leaves
+ * nothing behind, not even a contract violation it noticed before failing:
+ * "a failed call changes no state" (DESIGN §3.7) is kept absolutely.
  *
  * @param w - the world.
  * @param op - the operation.

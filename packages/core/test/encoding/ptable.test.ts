@@ -1,0 +1,394 @@
+/**
+ * The World's persistent table and canonical encoding (DESIGN §2a): a
+ * PTable behaves as an immutable Map from ids to values, compares and
+ * hashes by the values' encodings whatever order entries arrived in, and
+ * shares everything a change did not touch.
+ */
+import { describe, it, expect } from "vitest";
+import fc from "fast-check";
+import { PTable, encodeValue, encodeWith, equalWith, hashWith } from "@dmabuf-ref/core";
+import type { Codec } from "@dmabuf-ref/core";
+
+interface V {
+  readonly x: number;
+}
+
+const codec: Codec<V> = {
+  seed: 1,
+  encode: (v, out) => {
+    out.push(v.x);
+  },
+};
+
+const empty = PTable.empty(codec);
+const runs = { numRuns: 200 };
+
+/** Ids near each other (one trie leaf) and far apart (deeper tries). */
+const idArb = fc.oneof(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 3000 }));
+const valueArb: fc.Arbitrary<V> = fc.integer({ min: -3, max: 3 }).map((x) => ({ x }));
+
+type TableOp =
+  | { readonly kind: "set"; readonly id: number; readonly value: V }
+  | { readonly kind: "delete"; readonly id: number }
+  | { readonly kind: "update"; readonly id: number; readonly add: number };
+
+function opArb(ids: fc.Arbitrary<number>, values: fc.Arbitrary<V>): fc.Arbitrary<TableOp> {
+  return fc.oneof(
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant("set"), id: ids, value: values }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("delete"), id: ids }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant("update"),
+        id: ids,
+        add: fc.integer({ min: -1, max: 1 }),
+      }),
+    },
+  );
+}
+
+const opsArb = fc.array(opArb(idArb, valueArb), { maxLength: 60, size: "max" });
+
+/** Applies one op to a table and its Map model. */
+function apply(t: PTable<V>, m: Map<number, V>, op: TableOp): PTable<V> {
+  switch (op.kind) {
+    case "set":
+      m.set(op.id, op.value);
+      return t.set(op.id, op.value);
+    case "delete":
+      m.delete(op.id);
+      return t.delete(op.id);
+    case "update": {
+      const old = m.get(op.id);
+      if (old === undefined) {
+        expect(() => t.update(op.id, (v) => v)).toThrow();
+        return t;
+      }
+      const next = op.add === 0 ? old : { x: old.x + op.add };
+      m.set(op.id, next);
+      return t.update(op.id, () => next);
+    }
+  }
+}
+
+function build(ops: readonly TableOp[]): { table: PTable<V>; model: Map<number, V> } {
+  const model = new Map<number, V>();
+  let table = empty;
+  for (const op of ops) table = apply(table, model, op);
+  return { table, model };
+}
+
+function fromEntries(entries: readonly (readonly [number, V])[]): PTable<V> {
+  return entries.reduce((t, [id, v]) => t.set(id, v), empty);
+}
+
+/** The model's entries in increasing id order. */
+function sorted(m: ReadonlyMap<number, V>): [number, V][] {
+  return [...m.entries()].sort(([a], [b]) => a - b);
+}
+
+function modelsEqual(a: ReadonlyMap<number, V>, b: ReadonlyMap<number, V>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [id, v] of a) {
+    const w = b.get(id);
+    if (w === undefined || !equalWith(codec, v, w)) return false;
+  }
+  return true;
+}
+
+describe("PTable behaves as an immutable Map", () => {
+  it("set, get, has, delete and update agree with a Map model after every op, size included", () => {
+    fc.assert(
+      fc.property(opsArb, fc.array(idArb, { maxLength: 20 }), (ops, probes) => {
+        const model = new Map<number, V>();
+        let table = empty;
+        for (const op of ops) {
+          const before = table;
+          const beforeEntries = [...before.entries()];
+          table = apply(table, model, op);
+          expect(table.size).toBe(model.size);
+          for (const id of [op.id, ...probes]) {
+            expect(table.get(id)).toEqual(model.get(id));
+            expect(table.has(id)).toBe(model.has(id));
+          }
+          // The old table is untouched.
+          expect([...before.entries()]).toEqual(beforeEntries);
+        }
+        for (const [id, v] of model) expect(table.get(id)).toBe(v);
+      }),
+      runs,
+    );
+  });
+
+  it("entries() and values() list every entry once, in increasing id order", () => {
+    fc.assert(
+      fc.property(opsArb, (ops) => {
+        const { table, model } = build(ops);
+        const expected = sorted(model);
+        expect([...table.entries()]).toEqual(expected);
+        expect([...table.values()]).toEqual(expected.map(([, v]) => v));
+      }),
+      runs,
+    );
+  });
+
+  it("update returns the same table when the change returns the same value, and delete of an absent id returns the same table", () => {
+    fc.assert(
+      fc.property(opsArb, idArb, (ops, id) => {
+        const { table, model } = build(ops);
+        if (model.has(id)) expect(table.update(id, (v) => v)).toBe(table);
+        else expect(table.delete(id)).toBe(table);
+      }),
+      runs,
+    );
+  });
+
+  it("update of an absent id throws, and set rejects negative and non-integer ids", () => {
+    expect(() => empty.update(3, (v) => v)).toThrow();
+    expect(() => empty.set(-1, { x: 0 })).toThrow(RangeError);
+    expect(() => empty.set(1.5, { x: 0 })).toThrow(RangeError);
+    expect(() => empty.set(Number.NaN, { x: 0 })).toThrow(RangeError);
+    expect(empty.get(-1)).toBeUndefined();
+  });
+
+  it("get and has never find a non-integer id", () => {
+    // Minimal: PTable.empty(codec).set(0, {x: 0}).set(1, {x: 1}).get(1.5)
+    const t = empty.set(0, { x: 0 }).set(1, { x: 1 });
+    for (const id of [0.5, 1.5, Number.NaN]) {
+      expect(t.get(id), `get(${id})`).toBeUndefined();
+      expect(t.has(id), `has(${id})`).toBe(false);
+    }
+  });
+
+  it("ids at or above 2^32 never alias smaller ids: set keeps them apart or rejects them", () => {
+    // Minimal: PTable.empty(codec).set(5, {x: 1}).set(2 ** 32 + 5, {x: 2}).get(5)
+    for (const [small, big] of [
+      [5, 2 ** 32 + 5],
+      [0, 2 ** 32],
+      [7, 2 ** 40 + 7],
+    ] as const) {
+      const t = empty.set(small, { x: 1 });
+      let grown: PTable<V> | undefined;
+      try {
+        grown = t.set(big, { x: 2 });
+      } catch (e) {
+        expect(e).toBeInstanceOf(RangeError);
+      }
+      if (grown !== undefined) {
+        expect(grown.get(small)).toEqual({ x: 1 });
+        expect(grown.get(big)).toEqual({ x: 2 });
+        expect([...grown.entries()]).toEqual([
+          [small, { x: 1 }],
+          [big, { x: 2 }],
+        ]);
+      }
+    }
+  });
+});
+
+describe("PTable equality and hashing are canonical", () => {
+  it("equals is true iff the Map models are equal, values compared by encoding", () => {
+    const smallOps = fc.array(
+      opArb(
+        fc.oneof(fc.integer({ min: 0, max: 5 }), fc.constantFrom(40, 1500)),
+        fc.integer({ min: 0, max: 1 }).map((x) => ({ x })),
+      ),
+      { maxLength: 12, size: "max" },
+    );
+    let equalCases = 0;
+    fc.assert(
+      fc.property(smallOps, smallOps, (opsA, opsB) => {
+        const a = build(opsA);
+        const b = build(opsB);
+        const eq = modelsEqual(a.model, b.model);
+        if (eq) equalCases++;
+        expect(a.table.equals(b.table)).toBe(eq);
+        expect(b.table.equals(a.table)).toBe(eq);
+        if (eq) expect(a.table.hash).toBe(b.table.hash);
+      }),
+      { numRuns: 400 },
+    );
+    expect(equalCases).toBeGreaterThan(0);
+  });
+
+  it("equal values that are different objects make equal tables", () => {
+    fc.assert(
+      fc.property(opsArb, (ops) => {
+        const { table, model } = build(ops);
+        const copy = fromEntries(sorted(model).map(([id, v]) => [id, { x: v.x }]));
+        expect(copy.equals(table)).toBe(true);
+        expect(copy.hash).toBe(table.hash);
+      }),
+      runs,
+    );
+  });
+
+  it("the hash is order-independent: the same entries inserted in any order give equal hashes and equal tables", () => {
+    const entriesArb = fc.uniqueArray(fc.tuple(idArb, valueArb), {
+      selector: ([id]) => id,
+      maxLength: 60,
+    });
+    fc.assert(
+      fc.property(
+        entriesArb.chain((entries) =>
+          fc.tuple(
+            fc.constant(entries),
+            fc.shuffledSubarray(entries, { minLength: entries.length }),
+          ),
+        ),
+        ([entries, shuffled]) => {
+          const a = fromEntries(entries);
+          const b = fromEntries(shuffled);
+          expect(b.hash).toBe(a.hash);
+          expect(b.equals(a)).toBe(true);
+          expect(a.equals(b)).toBe(true);
+          expect([...b.entries()]).toEqual([...a.entries()]);
+        },
+      ),
+      runs,
+    );
+  });
+
+  it("tables that grew deeper and shrank back equal the tables that never grew", () => {
+    fc.assert(
+      fc.property(opsArb, fc.integer({ min: 1024, max: 100_000 }), valueArb, (ops, far, v) => {
+        const { table, model } = build(ops);
+        if (model.has(far)) return;
+        const back = table.set(far, v).delete(far);
+        const fresh = fromEntries(sorted(model));
+        expect(back.equals(fresh)).toBe(true);
+        expect(fresh.equals(back)).toBe(true);
+        expect(back.hash).toBe(fresh.hash);
+      }),
+      runs,
+    );
+  });
+
+  it("delete restores the previous hash, and so does setting an entry back to its old value", () => {
+    fc.assert(
+      fc.property(opsArb, idArb, valueArb, (ops, id, v) => {
+        const { table, model } = build(ops);
+        const old = model.get(id);
+        if (old === undefined) {
+          const added = table.set(id, v);
+          expect(added.hash === table.hash && added.equals(table)).toBe(false);
+          const removed = added.delete(id);
+          expect(removed.hash).toBe(table.hash);
+          expect(removed.size).toBe(table.size);
+          expect(removed.equals(table)).toBe(true);
+        } else {
+          const removed = table.delete(id);
+          expect(removed.set(id, old).hash).toBe(table.hash);
+          const changed = table.set(id, v);
+          expect(changed.set(id, old).hash).toBe(table.hash);
+          expect(changed.set(id, old).equals(table)).toBe(true);
+          expect(changed.equals(table)).toBe(equalWith(codec, v, old));
+        }
+      }),
+      runs,
+    );
+  });
+
+  it("an empty table hashes to 0, however it became empty", () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(idArb, { maxLength: 30 }), (ids) => {
+        const full = ids.reduce((t, id) => t.set(id, { x: id }), empty);
+        const emptied = ids.reduce((t, id) => t.delete(id), full);
+        expect(emptied.size).toBe(0);
+        expect(emptied.hash).toBe(0);
+        expect(emptied.equals(empty)).toBe(true);
+        expect(empty.equals(emptied)).toBe(true);
+        expect([...emptied.entries()]).toEqual([]);
+      }),
+      runs,
+    );
+  });
+});
+
+describe("PTable shares what a change did not touch", () => {
+  const big = Array.from({ length: 1000 }, (_, i): [number, V] => [i, { x: i }]).reduce(
+    (t, [id, v]) => t.set(id, v),
+    empty,
+  );
+
+  it("a set on a 1000-entry table leaves get of every other id returning the identical object", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1100 }), valueArb, (id, v) => {
+        const before = big.get(id);
+        const next = big.set(id, v);
+        expect(next.get(id)).toBe(v);
+        expect(big.get(id)).toBe(before);
+        expect(next.size).toBe(id < 1000 ? 1000 : 1001);
+        for (let other = 0; other < 1000; other++) {
+          if (other !== id) expect(next.get(other)).toBe(big.get(other));
+        }
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it("a delete on a 1000-entry table leaves every other entry the identical object", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 999 }), (id) => {
+        const next = big.delete(id);
+        expect(next.has(id)).toBe(false);
+        expect(big.has(id)).toBe(true);
+        for (let other = 0; other < 1000; other++) {
+          if (other !== id) expect(next.get(other)).toBe(big.get(other));
+        }
+      }),
+      { numRuns: 50 },
+    );
+  });
+});
+
+describe("canonical encoding of plain values", () => {
+  const plainArb = fc.letrec((tie) => ({
+    value: fc.oneof(
+      { depthSize: "small", withCrossShrink: true },
+      fc.integer(),
+      fc.double({ noNaN: true }),
+      fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+      fc.string({ maxLength: 4 }),
+      fc.boolean(),
+      fc.constantFrom(null, undefined),
+      fc.array(tie("value"), { maxLength: 3 }),
+      fc.dictionary(fc.string({ maxLength: 3 }), tie("value"), { maxKeys: 3 }),
+    ),
+  })).value;
+
+  const plainCodec: Codec<unknown> = { seed: 7, encode: encodeValue };
+
+  it("objects encode alike whatever the order of their keys", () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ maxLength: 3 }), plainArb, { maxKeys: 5 }), (obj) => {
+        const reversed = Object.fromEntries(Object.entries(obj).reverse());
+        expect(encodeWith(plainCodec, reversed)).toEqual(encodeWith(plainCodec, obj));
+        expect(hashWith(plainCodec, reversed)).toBe(hashWith(plainCodec, obj));
+        expect(equalWith(plainCodec, reversed, obj)).toBe(true);
+      }),
+      runs,
+    );
+  });
+
+  it("encoding is deterministic and equal encodings hash equal", () => {
+    fc.assert(
+      fc.property(plainArb, plainArb, (a, b) => {
+        expect(encodeWith(plainCodec, a)).toEqual(encodeWith(plainCodec, structuredClone(a)));
+        if (equalWith(plainCodec, a, b)) {
+          expect(hashWith(plainCodec, a)).toBe(hashWith(plainCodec, b));
+        }
+      }),
+      runs,
+    );
+  });
+
+  it("values of different kinds never encode alike: 1, 1n, '1', true, null, undefined, [], {}", () => {
+    const values: unknown[] = [1, 1n, "1", true, false, null, undefined, [], {}, [1], { 1: 1 }];
+    values.forEach((a, i) => {
+      values.forEach((b, j) => {
+        if (i !== j) expect(equalWith(plainCodec, a, b)).toBe(false);
+      });
+    });
+  });
+});
