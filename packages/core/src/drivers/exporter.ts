@@ -1,4 +1,5 @@
 import type { Result } from "../errors/result.js";
+import type { Op } from "../lifetime/op.js";
 import type { ExporterOffer } from "../negotiation/offer.js";
 import type { Effect } from "../world/effect.js";
 import type { MappingState } from "../world/attachment-state.js";
@@ -105,6 +106,15 @@ export interface ExporterDriver {
    * @param buf - the dma-buf id.
    */
   release(world: World, buf: number): DriverStep;
+  /**
+   * The next operations the exporter performs on its own: the continuation
+   * of a multi-stage driver operation (an FLR resets the function only after
+   * its revokes completed, then un-revokes). The scheduler runs them after
+   * task steps; the explorer interleaves them.
+   *
+   * @param world - the current world.
+   */
+  pending?(world: World): readonly Op[];
   /**
    * A driver-specific action (an FLR, a memory-disable write, freeing
    * memory) requested by a `driver` op.

@@ -39,7 +39,8 @@ const SETTLE_LIMIT = 100_000;
 
 /**
  * Runs kernel work that is ready until nothing more can run: task steps
- * first (in id order), then the work importers owe (their `pending` ops).
+ * first (in id order), then the work drivers owe (their `pending` ops:
+ * exporters' continuations, importers' owed unmaps).
  * A task that blocks is reported once per program step with a `wait`
  * event. This is one fair interleaving for ordinary use; the explorer tries
  * them all.
@@ -78,8 +79,9 @@ export function settle(world: World, reported: Set<string> = new Set<string>()):
       }
     }
     if (progressed) continue;
-    for (const imp of w.config.importers.values()) {
-      for (const op of imp.pending?.(w) ?? []) {
+    const drivers = [...w.config.exporters.values(), ...w.config.importers.values()];
+    for (const driver of drivers) {
+      for (const op of driver.pending?.(w) ?? []) {
         const r = step(w, op);
         if (r.status === "done") {
           w = r.world;
@@ -89,7 +91,7 @@ export function settle(world: World, reported: Set<string> = new Set<string>()):
         }
         if (r.status === "failed") {
           throw new Error(
-            `${imp.name}'s own ${op.kind} failed: ${r.error.errno} ${r.error.message}`,
+            `${driver.name}'s own ${op.kind} failed: ${r.error.errno} ${r.error.message}`,
           );
         }
       }
@@ -97,7 +99,7 @@ export function settle(world: World, reported: Set<string> = new Set<string>()):
     }
     if (!progressed) return { world: w, events };
   }
-  throw new Error("the world did not settle: a task or importer loops");
+  throw new Error("the world did not settle: a task or driver loops");
 }
 
 /**
