@@ -260,3 +260,4 @@ export {
 export { referenceTopology, referenceWorld } from "./reference/machine.js";
 export { revokeWithDmaInFlight } from "./reference/revoke-example.js";
 export type { RevokeExample } from "./reference/revoke-example.js";
+export { privatePhys } from "./lifetime/private-phys.js";

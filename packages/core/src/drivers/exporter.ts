@@ -1,4 +1,5 @@
 import type { Result } from "../errors/result.js";
+import type { PhysVec } from "../schemas.js";
 import type { Op } from "../lifetime/op.js";
 import type { ExporterOffer } from "../negotiation/offer.js";
 import type { Effect } from "../world/effect.js";
@@ -99,6 +100,17 @@ export interface ExporterDriver {
    * @param mapping - the mapping being torn down.
    */
   unmap(world: World, att: number, mapping: MappingState): DriverStep;
+  /**
+   * A private physical-address interconnect, the model of
+   * `vfio_pci_dma_buf_iommufd_map(attach, *phys)` (kernel-facts §2.7, §3.3)
+   * and of the iommufd selftest mock's hook (§3.6): resv held, no mapping is
+   * counted (the exporter's wait for unmaps is not affected). Absent: the
+   * exporter has no such interconnect.
+   *
+   * @param world - the current world.
+   * @param att - the attachment id.
+   */
+  privatePhys?(world: World, att: number): Result<readonly PhysVec[]>;
   /**
    * `ops->release`: the last file reference is gone.
    *
