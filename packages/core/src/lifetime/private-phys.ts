@@ -24,10 +24,9 @@ export function privatePhys(w: World, att: number, holder: string): Result<reado
   if (isKernelError(a)) return { ok: false, error: a };
   const b = mustBuf(w, a.buf);
   if (b.resvHolder !== holder) {
-    return err(
-      "EDEADLOCK",
-      `the private interconnect needs resv of buf ${a.buf} held by ${holder}`,
-    );
+    // The kernel asserts this (dma_resv_assert_held); a model importer that
+    // breaks it is a bug in the model, not a kernel error.
+    throw new Error(`private interconnect called without resv of buf ${a.buf} held by ${holder}`);
   }
   const lookup = exporterOf(w, b).privatePhys;
   if (lookup === undefined) {
