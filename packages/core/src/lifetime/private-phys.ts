@@ -28,9 +28,11 @@ export function privatePhys(w: World, att: number, holder: string): Result<reado
     // breaks it is a bug in the model, not a kernel error.
     throw new Error(`private interconnect called without resv of buf ${a.buf} held by ${holder}`);
   }
-  const lookup = exporterOf(w, b).privatePhys;
-  if (lookup === undefined) {
-    return { ok: false, error: kernelError("EOPNOTSUPP", `buf ${a.buf} is not a VFIO dma-buf`) };
-  }
-  return lookup(w, att);
+  const exporter = exporterOf(w, b);
+  return (
+    exporter.privatePhys?.(w, att) ?? {
+      ok: false,
+      error: kernelError("EOPNOTSUPP", `buf ${a.buf} is not a VFIO dma-buf`),
+    }
+  );
 }
