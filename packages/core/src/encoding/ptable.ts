@@ -61,15 +61,7 @@ export class PTable<T> {
    * @returns the value, or undefined.
    */
   get(id: number): T | undefined {
-    if (!validId(id) || id >= WIDTH ** this.depth) return undefined;
-    let node: Node<T> = this.root;
-    for (let level = this.depth - 1; level > 0; level--) {
-      const next = node[(id >>> (level * BITS)) & MASK];
-      if (next === undefined || !Array.isArray(next)) return undefined;
-      node = next as Node<T>;
-    }
-    const slot = node[id & MASK];
-    return slot === undefined || Array.isArray(slot) ? undefined : (slot as Entry<T>).value;
+    return this.entry(id)?.value;
   }
 
   /**
