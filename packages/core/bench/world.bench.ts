@@ -1,0 +1,557 @@
+/**
+ * World benchmark (`pnpm bench`; not a test). DESIGN §2a: "Performance
+ * follows from the encoding". For N = 10 and N = 1000 reference buffers,
+ * each with one dynamic `ref-importer` attachment on dev0, it steps a
+ * deterministic pseudo-random op sequence and reports:
+ *
+ * - worlds/s: successful `step` calls per second (the op generator's own
+ *   bookkeeping is inside the timed loop; failed or blocked attempts are not
+ *   counted as worlds but their time is);
+ * - `hashWorld(w)` ns per world;
+ * - `worldsEqual(w, prev)` ns per world (successive worlds, shared structure);
+ * - `worldsEqual(w, twin)` ns per world, where the twin is built by
+ *   stepping the same op again from the previous world: equal, not identical,
+ *   sharing every untouched subtree (how an explorer meets a revisited state);
+ * - `worldsEqual(w, copy)` ns per world, where the copy is built
+ *   independently by replaying every op from a fresh `createWorld` of the
+ *   same config: equal, sharing no table node (the worst case);
+ * - the median step cost per op kind, to find ops whose cost grows with N.
+ *
+ * Every figure is the median of REPS repetitions after a warm-up; the
+ * 1000/10 ratios are the machine-independent result.
+ *
+ * Run: `pnpm bench`
+ * (= `node --conditions=@dmabuf-ref/source --import tsx packages/core/bench/world.bench.ts`).
+ */
+import {
+  createWorld,
+  hashWorld,
+  importerHolder,
+  referenceWorld,
+  settle,
+  step,
+  worldsEqual,
+} from "@dmabuf-ref/core";
+import type { Op, OpKind, World } from "@dmabuf-ref/core";
+
+/** Buffer counts compared. */
+const SIZES = [10, 1000] as const;
+/** Repetitions per figure (the median is reported). */
+const REPS = 5;
+/** Buffer size: one page, so 1000 buffers fit easily in ram0. */
+const BUF_SIZE = 0x1000;
+/** Op attempts of the warm-up walk from the base world (at least; 30 per buffer). */
+const WARMUP_OPS = 20_000;
+/** Ops stepped per timed repetition (identical sequence each repetition). */
+const TIMED_OPS = 20_000;
+/** Successful ops recorded for the hash and equality measurements. */
+const RECORDED_OPS = 4_000;
+/** Worlds compared against an independently built copy (evenly spaced). */
+const INDEPENDENT_SAMPLES = 200;
+/** Target duration of one timed hash/equality repetition. */
+const REP_TARGET_NS = 100e6;
+
+const WARMUP_SEED = 0x5eed_0001;
+const RUN_SEED = 0x5eed_0002;
+
+// ---------------------------------------------------------------- helpers
+
+/** mulberry32: a small seeded PRNG, so every run steps the same ops. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function pick<T>(items: readonly T[], rng: () => number): T {
+  const item = items[Math.floor(rng() * items.length)];
+  if (item === undefined) throw new Error("pick from an empty list");
+  return item;
+}
+
+function at<T>(items: readonly T[], i: number): T {
+  const item = items[i];
+  if (item === undefined) throw new Error(`no element ${i}`);
+  return item;
+}
+
+function now(): bigint {
+  return process.hrtime.bigint();
+}
+
+function elapsedNs(start: bigint): number {
+  return Number(process.hrtime.bigint() - start);
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? at(s, mid) : (at(s, mid - 1) + at(s, mid)) / 2;
+}
+
+/** Steps an op that must succeed (building the base world). */
+function must(w: World, op: Op): { world: World; created: number | undefined } {
+  const r = step(w, op);
+  if (r.status !== "done") {
+    const why = r.status === "failed" ? `${r.error.errno} ${r.error.message}` : r.reason;
+    throw new Error(`${op.kind} did not run: ${why}`);
+  }
+  return { world: r.world, created: r.created };
+}
+
+/** The first DMA address of an sgt payload (what the device issues). */
+function firstDmaAddress(payload: unknown): bigint {
+  if (typeof payload === "object" && payload !== null && "entries" in payload) {
+    const entries: unknown = payload.entries;
+    if (Array.isArray(entries)) {
+      const first: unknown = entries[0];
+      if (typeof first === "object" && first !== null && "dmaAddress" in first) {
+        const addr: unknown = first.dmaAddress;
+        if (typeof addr === "bigint") return addr;
+      }
+    }
+  }
+  throw new Error("mapping payload has no DMA address");
+}
+
+// ------------------------------------------------- worlds and op sequences
+
+/** The bench's own bookkeeping for one buffer (what a test driver would know). */
+interface Slot {
+  readonly buf: number;
+  readonly att: number;
+  readonly holder: string;
+  /** In-flight job ids, oldest first. */
+  jobs: number[];
+  /** The revoke or un-revoke task running on the buffer, if any. */
+  task: number | undefined;
+}
+
+function cloneSlots(slots: readonly Slot[]): Slot[] {
+  return slots.map((s) => ({ ...s, jobs: [...s.jobs] }));
+}
+
+/** A base world with n buffers, each with one dynamic attachment on dev0. */
+function buildBase(n: number): { world: World; slots: Slot[]; log: Op[] } {
+  let w = referenceWorld();
+  const slots: Slot[] = [];
+  const log: Op[] = [];
+  for (let i = 0; i < n; i++) {
+    const exp: Op = {
+      kind: "export",
+      exporter: "ref-exporter",
+      owner: "exp0",
+      args: { size: BUF_SIZE },
+    };
+    const e = must(w, exp);
+    const buf = e.created;
+    if (buf === undefined) throw new Error("export created nothing");
+    const attach: Op = {
+      kind: "attach",
+      buf,
+      importer: "ref-importer",
+      device: "dev0",
+      dynamic: true,
+    };
+    const a = must(e.world, attach);
+    const att = a.created;
+    if (att === undefined) throw new Error("attach created nothing");
+    w = a.world;
+    log.push(exp, attach);
+    slots.push({
+      buf,
+      att,
+      holder: importerHolder("ref-importer", att),
+      jobs: [],
+      task: undefined,
+    });
+  }
+  return { world: w, slots, log };
+}
+
+/**
+ * The next op on a random buffer, chosen among ops that make sense in its
+ * current state: lock/map/dma-submit/unmap/unlock by the importer,
+ * dma-access/signal by the device, temporary revoke and un-revoke by the
+ * exporter, and steps of the running task.
+ */
+function nextOp(w: World, slots: readonly Slot[], rng: () => number): { op: Op; slot: Slot } {
+  const s = pick(slots, rng);
+  const b = w.bufs.get(s.buf);
+  const a = w.atts.get(s.att);
+  if (b === undefined || a === undefined) throw new Error(`buffer ${s.buf} vanished`);
+  const c: Op[] = [];
+  const oldest = s.jobs[0];
+  const newest = s.jobs[s.jobs.length - 1];
+  if (oldest !== undefined) c.push({ kind: "signal", job: oldest });
+  if (newest !== undefined) c.push({ kind: "dma-access", job: newest });
+  if (s.task !== undefined) c.push({ kind: "task", task: s.task });
+  if (b.resvHolder === s.holder) {
+    c.push({ kind: "unlock", buf: s.buf, holder: s.holder });
+    if (a.mapping === null) {
+      if (b.revoked === "usable") c.push({ kind: "map", att: s.att, holder: s.holder });
+    } else {
+      if (s.jobs.length === 0) c.push({ kind: "unmap", att: s.att, holder: s.holder });
+      if (!a.invalidated) {
+        c.push({
+          kind: "dma-submit",
+          att: s.att,
+          addr: firstDmaAddress(a.mapping.payload),
+          len: 64n,
+          dir: rng() < 0.5 ? "read" : "write",
+          holder: s.holder,
+        });
+      }
+    }
+  } else if (b.resvHolder === null) {
+    c.push({ kind: "lock", buf: s.buf, holder: s.holder });
+    if (s.task === undefined) {
+      if (b.revoked === "usable" && a.mapping !== null) {
+        c.push({ kind: "revoke", buf: s.buf, permanent: false, by: "exp0 reset" });
+      } else if (b.revoked === "temporary") {
+        c.push({ kind: "unrevoke", buf: s.buf, by: "exp0 reset" });
+      }
+    }
+  }
+  // Otherwise a task holds resv: only its step and the device's ops remain.
+  if (c.length === 0) return { op: { kind: "lock", buf: s.buf, holder: s.holder }, slot: s };
+  return { op: pick(c, rng), slot: s };
+}
+
+/** Updates the bench's bookkeeping after a successful op. */
+function note(w: World, op: Op, slot: Slot, created: number | undefined): void {
+  if (op.kind === "dma-submit") {
+    if (created !== undefined) slot.jobs.push(created);
+  } else if (op.kind === "signal") {
+    slot.jobs = slot.jobs.filter((j) => j !== op.job);
+  } else if (op.kind === "revoke" || op.kind === "unrevoke") {
+    slot.task = created;
+  } else if (op.kind === "task") {
+    if (!w.tasks.has(op.task)) slot.task = undefined;
+  }
+}
+
+interface Walk {
+  readonly world: World;
+  readonly slots: Slot[];
+  /** Successful steps. */
+  readonly done: number;
+  /** All step calls. */
+  readonly attempts: number;
+}
+
+/**
+ * Steps `attempts` generated ops from `start` (bookkeeping on a copy of
+ * `slots`), appending the successful ones to `log` when given.
+ */
+function walk(
+  start: World,
+  slots0: readonly Slot[],
+  seed: number,
+  attempts: number,
+  log?: Op[],
+): Walk {
+  const rng = mulberry32(seed);
+  const slots = cloneSlots(slots0);
+  let w = start;
+  let done = 0;
+  for (let i = 0; i < attempts; i++) {
+    const { op, slot } = nextOp(w, slots, rng);
+    const r = step(w, op);
+    if (r.status === "done") {
+      w = r.world;
+      done++;
+      note(w, op, slot, r.created);
+      log?.push(op);
+    }
+  }
+  return { world: w, slots, done, attempts };
+}
+
+/** What a recording walk keeps: every successful op, its world and its cost. */
+interface Recording {
+  /** worlds[0] is the start; worlds[i] follows ops[i - 1]. */
+  readonly worlds: World[];
+  readonly ops: Op[];
+  /** Per-call step time (ns) of successful steps, by op kind. */
+  readonly stepNs: Map<OpKind, number[]>;
+}
+
+function record(start: World, slots0: readonly Slot[], seed: number, count: number): Recording {
+  const rng = mulberry32(seed);
+  const slots = cloneSlots(slots0);
+  const worlds: World[] = [start];
+  const ops: Op[] = [];
+  const stepNs = new Map<OpKind, number[]>();
+  let w = start;
+  let guard = 0;
+  while (ops.length < count) {
+    if (++guard > count * 20) throw new Error("the op generator makes no progress");
+    const { op, slot } = nextOp(w, slots, rng);
+    const t0 = now();
+    const r = step(w, op);
+    const ns = elapsedNs(t0);
+    if (r.status !== "done") continue;
+    w = r.world;
+    note(w, op, slot, r.created);
+    worlds.push(w);
+    ops.push(op);
+    const list = stepNs.get(op.kind);
+    if (list === undefined) stepNs.set(op.kind, [ns]);
+    else list.push(ns);
+  }
+  return { worlds, ops, stepNs };
+}
+
+/** Replays successful ops (they must succeed again). */
+function replay(start: World, ops: readonly Op[]): World {
+  let w = start;
+  for (const op of ops) w = must(w, op).world;
+  return w;
+}
+
+// ---------------------------------------------------------------- timing
+
+let sink = 0;
+
+/**
+ * ns per call of `f(i)` for i over `0..count-1`: one untimed pass sizes the
+ * loop so a repetition lasts about REP_TARGET_NS, then the median over REPS
+ * repetitions.
+ */
+function nsPerCall(
+  count: number,
+  f: (i: number) => number,
+  targetNs: number = REP_TARGET_NS,
+): number {
+  const pass = (): number => {
+    let acc = 0;
+    for (let i = 0; i < count; i++) acc ^= f(i);
+    return acc;
+  };
+  const t = now();
+  sink ^= pass();
+  const loops = Math.max(1, Math.round(targetNs / Math.max(1, elapsedNs(t))));
+  const samples: number[] = [];
+  for (let rep = 0; rep < REPS; rep++) {
+    const t0 = now();
+    for (let l = 0; l < loops; l++) sink ^= pass();
+    samples.push(elapsedNs(t0) / (loops * count));
+  }
+  return median(samples);
+}
+
+interface Result {
+  readonly n: number;
+  readonly worldsPerSec: number;
+  readonly successRate: number;
+  readonly hashNs: number;
+  readonly eqPrevNs: number;
+  readonly eqTwinNs: number;
+  readonly eqCopyNs: number;
+  readonly settleNs: number;
+  readonly stepNsByKind: Map<OpKind, number>;
+  readonly eqTwinNsByKind: Map<OpKind, number>;
+  readonly entries: string;
+}
+
+function measure(n: number): Result {
+  const base = buildBase(n);
+  // Warm-up: JIT, and a steady state (buffers mapped, jobs and tasks in flight).
+  // Its successful ops are kept for the independent replay.
+  const warmLog: Op[] = [];
+  const warm = walk(base.world, base.slots, WARMUP_SEED, Math.max(WARMUP_OPS, 30 * n), warmLog);
+
+  // worlds/s: the same op sequence from the same world, REPS times.
+  walk(warm.world, warm.slots, RUN_SEED, TIMED_OPS);
+  const rates: number[] = [];
+  let successRate = 0;
+  for (let rep = 0; rep < REPS; rep++) {
+    const t0 = now();
+    const r = walk(warm.world, warm.slots, RUN_SEED, TIMED_OPS);
+    const ns = elapsedNs(t0);
+    rates.push(r.done / (ns / 1e9));
+    successRate = r.done / r.attempts;
+  }
+
+  // Recorded worlds for hash and equality, plus per-op step cost.
+  record(warm.world, warm.slots, RUN_SEED, RECORDED_OPS);
+  const rec = record(warm.world, warm.slots, RUN_SEED, RECORDED_OPS);
+  const stepNsByKind = new Map<OpKind, number>();
+  for (const [kind, list] of rec.stepNs) stepNsByKind.set(kind, median(list));
+  const worlds = rec.worlds;
+  const m = rec.ops.length;
+
+  const hashNs = nsPerCall(m, (i) => hashWorld(at(worlds, i + 1)));
+  const eqPrevNs = nsPerCall(m, (i) => (worldsEqual(at(worlds, i + 1), at(worlds, i)) ? 1 : 0));
+
+  // Twins: the same op stepped again from the previous world.
+  const twins = rec.ops.map((op, i) => must(at(worlds, i), op).world);
+  twins.forEach((t, i) => {
+    const w = at(worlds, i + 1);
+    if (hashWorld(t) !== hashWorld(w) || !worldsEqual(t, w)) {
+      throw new Error(`re-stepping op ${i} (${rec.ops[i]?.kind ?? "?"}) gave a different world`);
+    }
+  });
+  const eqTwinNs = nsPerCall(m, (i) => (worldsEqual(at(worlds, i + 1), at(twins, i)) ? 1 : 0));
+  const byKind = new Map<OpKind, number[]>();
+  rec.ops.forEach((op, i) => {
+    const list = byKind.get(op.kind);
+    if (list === undefined) byKind.set(op.kind, [i]);
+    else list.push(i);
+  });
+  const eqTwinNsByKind = new Map<OpKind, number>();
+  for (const [kind, idx] of byKind) {
+    const ns = nsPerCall(
+      idx.length,
+      (k) => (worldsEqual(at(worlds, at(idx, k) + 1), at(twins, at(idx, k))) ? 1 : 0),
+      REP_TARGET_NS / 4,
+    );
+    eqTwinNsByKind.set(kind, ns);
+  }
+
+  // Independent copies: every op replayed from a fresh world of the same config.
+  const stride = Math.max(1, Math.floor(m / INDEPENDENT_SAMPLES));
+  const sampleIdx: number[] = [];
+  for (let i = stride; i <= m; i += stride) sampleIdx.push(i);
+  const copies: World[] = [];
+  let c = replay(replay(createWorld(base.world.config), base.log), warmLog);
+  let done = 0;
+  for (const i of sampleIdx) {
+    c = replay(c, rec.ops.slice(done, i));
+    done = i;
+    const w = at(worlds, i);
+    if (hashWorld(c) !== hashWorld(w) || !worldsEqual(c, w)) {
+      throw new Error(`the replayed copy of world ${i} differs`);
+    }
+    copies.push(c);
+  }
+  const eqCopyNs = nsPerCall(copies.length, (k) =>
+    worldsEqual(at(worlds, at(sampleIdx, k)), at(copies, k)) ? 1 : 0,
+  );
+
+  // The scheduler's settle() on a quiescent world (nothing to run).
+  const settleNs = nsPerCall(1, () => settle(base.world).events.length);
+
+  const last = at(worlds, m);
+  const entries = `bufs ${last.bufs.size}, atts ${last.atts.size}, regions ${last.regions.size}, grants ${last.grants.size}, jobs ${last.jobs.size}, tasks ${last.tasks.size}, violations ${last.violations.size}`;
+  return {
+    n,
+    worldsPerSec: median(rates),
+    successRate,
+    hashNs,
+    eqPrevNs,
+    eqTwinNs,
+    eqCopyNs,
+    settleNs,
+    stepNsByKind,
+    eqTwinNsByKind,
+    entries,
+  };
+}
+
+// ---------------------------------------------------------------- report
+
+function fmt(x: number, digits = 0): string {
+  return x.toLocaleString("en-US", {
+    maximumFractionDigits: digits,
+    minimumFractionDigits: digits,
+  });
+}
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: readonly string[]): string =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(at(widths, i)) : c.padStart(at(widths, i)))).join(" | ")} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|`;
+  return [line(header), rule, ...rows.map(line)].join("\n");
+}
+
+function main(): void {
+  const t0 = now();
+  console.log(
+    `dmabuf-ref world benchmark: node ${process.version}, ${String(REPS)} reps (median), ${String(TIMED_OPS)} op attempts per timed rep`,
+  );
+  const results = SIZES.map((n) => {
+    const r = measure(n);
+    console.log(`  N=${String(n)} done (${r.entries})`);
+    return r;
+  });
+  const small = at(results, 0);
+  const large = at(results, results.length - 1);
+  const ratio = (f: (r: Result) => number): string => `${fmt(f(large) / f(small), 2)}x`;
+
+  console.log("\nWorld throughput and encoding cost (ns per world)\n");
+  console.log(
+    table(
+      [
+        "N",
+        "worlds/s",
+        "hash ns",
+        "eq prev ns (shared)",
+        "eq twin ns (shared, equal)",
+        "eq copy ns (independent)",
+      ],
+      [
+        ...results.map((r) => [
+          String(r.n),
+          fmt(r.worldsPerSec),
+          fmt(r.hashNs, 1),
+          fmt(r.eqPrevNs, 1),
+          fmt(r.eqTwinNs, 1),
+          fmt(r.eqCopyNs, 0),
+        ]),
+        [
+          `${String(large.n)}/${String(small.n)}`,
+          ratio((r) => r.worldsPerSec),
+          ratio((r) => r.hashNs),
+          ratio((r) => r.eqPrevNs),
+          ratio((r) => r.eqTwinNs),
+          ratio((r) => r.eqCopyNs),
+        ],
+      ],
+    ),
+  );
+
+  console.log(
+    "\nPer op kind: median step cost, and worldsEqual(w, twin) cost (ns per successful step)\n",
+  );
+  const kinds = [...small.stepNsByKind.keys()].filter((k) => large.stepNsByKind.has(k)).sort();
+  const get = (m: Map<OpKind, number>, k: OpKind): number => m.get(k) ?? Number.NaN;
+  const cols = (f: (r: Result) => number): string[] => [
+    ...results.map((r) => fmt(f(r))),
+    `${fmt(f(large) / f(small), 2)}x`,
+  ];
+  const sizes = results.map((r) => `N=${String(r.n)}`);
+  const ratioHead = `${String(large.n)}/${String(small.n)}`;
+  console.log(
+    table(
+      [
+        "op",
+        ...sizes.map((s) => `step ${s}`),
+        ratioHead,
+        ...sizes.map((s) => `eq twin ${s}`),
+        ratioHead,
+      ],
+      [
+        ...kinds.map((k) => [
+          k,
+          ...cols((r) => get(r.stepNsByKind, k)),
+          ...cols((r) => get(r.eqTwinNsByKind, k)),
+        ]),
+        ["settle() (quiescent)", ...cols((r) => r.settleNs), "", "", ""],
+      ],
+    ),
+  );
+  console.log(
+    `\nstep success rate: ${results.map((r) => `N=${String(r.n)} ${fmt(100 * r.successRate, 1)}%`).join(", ")}`,
+  );
+  console.log(`total ${fmt(elapsedNs(t0) / 1e9, 1)} s (checksum ${String(sink & 0xff)})`);
+}
+
+main();
