@@ -4,4 +4,40 @@
  *
  * @packageDocumentation
  */
-export {};
+export { vfioPciExporter, isVfioPciExporter } from "./vfio-pci/driver.js";
+export type { VfioPciExporter } from "./vfio-pci/driver.js";
+export {
+  VFIO_PCI_ROM_REGION_INDEX,
+  vfioBarConfigSchema,
+  vfioCloseOrderSchema,
+  vfioDeviceConfigSchema,
+  vfioPciConfigSchema,
+} from "./vfio-pci/config.js";
+export type {
+  VfioBarConfig,
+  VfioCloseOrder,
+  VfioDeviceConfig,
+  VfioPciConfig,
+  VfioPciConfigInput,
+} from "./vfio-pci/config.js";
+export { vfioPciActionSchema } from "./vfio-pci/actions.js";
+export type { VfioPciAction } from "./vfio-pci/actions.js";
+export { O_CLOEXEC, O_RDWR, vfioExportArgsSchema } from "./vfio-pci/export-args.js";
+export type { VfioExportArgs } from "./vfio-pci/export-args.js";
+export type { IoctlOutcome } from "./vfio-pci/ioctl-outcome.js";
+export { KMALLOC_MAX_SIZE } from "./vfio-pci/feature-dma-buf.js";
+export { vfioDeviceFeatureIoctl, vfioDeviceResetIoctl, vfioPciConfigOf } from "./vfio-pci/uapi.js";
+export {
+  DMA_IOVA_USE_SWIOTLB,
+  PAGE_SIZE,
+  fillPhysVec,
+  validateDmaRanges,
+} from "./vfio-pci/ranges.js";
+export { SG_ENTRY_MAX } from "./vfio-pci/map.js";
+export { vfioOffers } from "./vfio-pci/offers.js";
+export { INITIAL_DEVICE_STATE, vfioMemoryEnabled } from "./vfio-pci/state.js";
+export type { VfioDeviceState, VfioPowerState } from "./vfio-pci/state.js";
+export type { VfioDmaBufPriv } from "./vfio-pci/priv.js";
+export type { VfioVma } from "./vfio-pci/vma.js";
+export type { VfioOpKind, VfioOperation } from "./vfio-pci/operation.js";
+export { vfioDeviceState, vfioDmaBufPriv, vfioOperations, vfioVmas } from "./vfio-pci/inspect.js";

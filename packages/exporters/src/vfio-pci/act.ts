@@ -1,0 +1,140 @@
+import { err, ok } from "@dmabuf-ref/core";
+import type { Effect, Result, World } from "@dmabuf-ref/core";
+import { match } from "ts-pattern";
+import { vfioPciActionSchema } from "./actions.js";
+import type { VfioPciAction } from "./actions.js";
+import type { VfioPciConfig } from "./config.js";
+import { cpuAccess, mmapBuf, munmapBuf } from "./mmap.js";
+import { holdsMemoryLock } from "./operation.js";
+import { continueOperation, startOperation } from "./runner.js";
+import { sliceOf, updateDevice } from "./state.js";
+
+/**
+ * The device fd an action is issued on: an unknown device or a closed fd is
+ * `-EBADF` (there is no fd to call on).
+ *
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param device - the device id.
+ * @returns `ok(true)` when the fd is open, else `EBADF`.
+ */
+export function checkDeviceFd(w: World, config: VfioPciConfig, device: string): Result<true> {
+  const d = sliceOf(w, config).devices[device];
+  if (d === undefined) return err("EBADF", `no vfio-pci device ${device}`);
+  if (!d.open) return err("EBADF", `the fd of ${device} is closed`);
+  return ok(true);
+}
+
+function onDevice(
+  w: World,
+  config: VfioPciConfig,
+  device: string,
+  then: () => Result<Effect>,
+): Result<Effect> {
+  const fd = checkDeviceFd(w, config, device);
+  return fd.ok ? then() : fd;
+}
+
+function hotReset(w: World, config: VfioPciConfig, devSet: string): Result<Effect> {
+  const devices = config.devices.filter((d) => d.devSet === devSet).map((d) => d.id);
+  if (devices.length === 0) return err("EINVAL", `no dev_set ${devSet}`);
+  const s = sliceOf(w, config);
+  if (!devices.some((d) => s.devices[d]?.open === true)) {
+    return err("EBADF", `no device of dev_set ${devSet} is open`);
+  }
+  const busy = s.ops.find(
+    (o) => holdsMemoryLock(o.kind) && o.devices.some((d) => devices.includes(d)),
+  );
+  if (busy !== undefined) {
+    return err("EBUSY", `down_write_trylock(memory_lock) of ${busy.actor} failed`);
+  }
+  return startOperation(w, config, "hot-reset", devices, devSet);
+}
+
+function close(w: World, config: VfioPciConfig, device: string): Result<Effect> {
+  return onDevice(w, config, device, () =>
+    startOperation(
+      updateDevice(w, config, device, { open: false }),
+      config,
+      "close",
+      [device],
+      device,
+    ),
+  );
+}
+
+function unbind(w: World, config: VfioPciConfig, device: string): Result<Effect> {
+  const d = sliceOf(w, config).devices[device];
+  if (d === undefined) return err("EINVAL", `vfio-pci is not bound to ${device}`);
+  if (!d.bound) return err("ENODEV", `vfio-pci was already unbound from ${device}`);
+  if (!d.registered) return err("EBUSY", `an unbind of ${device} is in progress`);
+  return startOperation(w, config, "unbind", [device], device);
+}
+
+/**
+ * `act` of the vfio-pci driver: validates the action with zod (`EINVAL`
+ * otherwise) and runs it. Device actions need an open device fd (`EBADF`).
+ * A trigger of kernel-facts §2.5 starts a multi-stage operation that sleeps
+ * on `memory_lock` behind earlier ones (a hot reset only tries the lock and
+ * fails with `EBUSY`), revokes, lets the hardware change, and un-revokes iff
+ * memory is enabled; `pending` offers its next stage.
+ *
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param action - the action, unvalidated.
+ * @returns the world and events, or the errno (world unchanged).
+ */
+export function vfioAct(w: World, config: VfioPciConfig, action: unknown): Result<Effect> {
+  const parsed = vfioPciActionSchema.safeParse(action);
+  if (!parsed.success) {
+    return err("EINVAL", `bad vfio-pci action: ${parsed.error.issues[0]?.message ?? ""}`);
+  }
+  const a: VfioPciAction = parsed.data;
+  return match(a)
+    .returnType<Result<Effect>>()
+    .with({ op: "flr" }, (x) =>
+      onDevice(w, config, x.device, () => startOperation(w, config, "flr", [x.device], x.device)),
+    )
+    .with({ op: "reset" }, (x) =>
+      onDevice(w, config, x.device, () =>
+        startOperation(w, config, "reset", [x.device], x.device, x.process),
+      ),
+    )
+    .with({ op: "config-write-command" }, (x) =>
+      onDevice(w, config, x.device, () =>
+        startOperation(w, config, x.memory ? "memory-on" : "memory-off", [x.device], x.device),
+      ),
+    )
+    .with({ op: "power" }, (x) =>
+      onDevice(w, config, x.device, () =>
+        startOperation(w, config, x.state === "D0" ? "d0" : "d3hot", [x.device], x.device),
+      ),
+    )
+    .with({ op: "low-power" }, (x) =>
+      onDevice(w, config, x.device, () =>
+        startOperation(
+          w,
+          config,
+          x.enter ? "low-power-entry" : "low-power-exit",
+          [x.device],
+          x.device,
+        ),
+      ),
+    )
+    .with({ op: "hot-reset" }, (x) => hotReset(w, config, x.devSet))
+    .with({ op: "close" }, (x) => close(w, config, x.device))
+    .with({ op: "unbind" }, (x) => unbind(w, config, x.device))
+    .with({ op: "mmap" }, (x) =>
+      mmapBuf(w, config, {
+        process: x.process,
+        buf: x.buf,
+        offset: x.offset,
+        length: x.length,
+        shared: x.shared,
+      }),
+    )
+    .with({ op: "munmap" }, (x) => munmapBuf(w, config, x.process, x.addr))
+    .with({ op: "cpu-access" }, (x) => ok(cpuAccess(w, config, x)))
+    .with({ op: "continue" }, (x) => continueOperation(w, config, x.id))
+    .exhaustive();
+}

@@ -1,0 +1,112 @@
+import * as z from "zod";
+import { deviceIdSchema, u64Schema } from "@dmabuf-ref/core";
+
+const device = deviceIdSchema;
+const process = z.string().min(1);
+
+/**
+ * The vfio-pci driver's actions (core `driver` ops): the revoke triggers of
+ * kernel-facts §2.5, close and unbind, CPU mappings of dma-bufs (§2.6), and
+ * the `continue` of a multi-stage operation that `pending` offers.
+ */
+export const vfioPciActionSchema = z.discriminatedUnion("op", [
+  z.object({
+    /** A guest FLR through config space (`vfio_pci_try_reset_function`). */
+    op: z.literal("flr"),
+    /** The device. */
+    device,
+  }),
+  z.object({
+    /** `VFIO_DEVICE_RESET` (`vfio_pci_ioctl_reset`): D0, revoke, FLR, un-revoke. */
+    op: z.literal("reset"),
+    /** The device. */
+    device,
+    /** The process issuing the ioctl; it returns when the reset is over. */
+    process: process.default("vmm"),
+  }),
+  z.object({
+    /** A config write of `PCI_COMMAND` (`vfio_basic_config_write`). */
+    op: z.literal("config-write-command"),
+    /** The device. */
+    device,
+    /** The new `PCI_COMMAND.MEMORY` bit. */
+    memory: z.boolean(),
+  }),
+  z.object({
+    /** `VFIO_DEVICE_PCI_HOT_RESET` of a dev_set (`vfio_pci_dev_set_hot_reset`). */
+    op: z.literal("hot-reset"),
+    /** The dev_set's name. */
+    devSet: z.string().min(1),
+  }),
+  z.object({
+    /** A PMCSR write (`vfio_lock_and_set_power_state`). */
+    op: z.literal("power"),
+    /** The device. */
+    device,
+    /** The new power state. */
+    state: z.enum(["D0", "D3hot"]),
+  }),
+  z.object({
+    /** `VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY` / exit (runtime PM). */
+    op: z.literal("low-power"),
+    /** The device. */
+    device,
+    /** Enter (true) or exit (false). */
+    enter: z.boolean(),
+  }),
+  z.object({
+    /** The last close of the device fd (`vfio_pci_core_close_device`). */
+    op: z.literal("close"),
+    /** The device. */
+    device,
+  }),
+  z.object({
+    /** Unbinding vfio-pci from the device (`vfio_unregister_group_dev`). */
+    op: z.literal("unbind"),
+    /** The device. */
+    device,
+  }),
+  z.object({
+    /** `mmap()` of a VFIO dma-buf fd (Matt Evans' series). */
+    op: z.literal("mmap"),
+    /** The calling process. */
+    process,
+    /** The dma-buf id. */
+    buf: z.number().int().nonnegative(),
+    /** Byte offset into the buffer (page aligned). */
+    offset: u64Schema.default(0n),
+    /** Bytes to map; default the rest of the buffer. */
+    length: u64Schema.optional(),
+    /** `MAP_SHARED` (true) or `MAP_PRIVATE`. */
+    shared: z.boolean().default(true),
+  }),
+  z.object({
+    /** `munmap()` of a whole VMA. */
+    op: z.literal("munmap"),
+    /** The process. */
+    process,
+    /** The VMA's start address. */
+    addr: u64Schema,
+  }),
+  z.object({
+    /** A CPU load or store through a dma-buf VMA. */
+    op: z.literal("cpu-access"),
+    /** The process. */
+    process,
+    /** The user virtual address. */
+    addr: u64Schema,
+    /** Bytes. */
+    len: u64Schema,
+    /** Read or write. */
+    dir: z.enum(["read", "write"]),
+  }),
+  z.object({
+    /** Runs the next stage of an operation (offered by `pending`). */
+    op: z.literal("continue"),
+    /** The operation's id. */
+    id: z.number().int().nonnegative(),
+  }),
+]);
+
+/** One vfio-pci action (see {@link vfioPciActionSchema}). */
+export type VfioPciAction = z.output<typeof vfioPciActionSchema>;

@@ -1,0 +1,89 @@
+import * as z from "zod";
+import { deviceIdSchema } from "@dmabuf-ref/core";
+
+/** `VFIO_PCI_ROM_REGION_INDEX`: region indexes 0–5 are BARs, 6 is the ROM (kernel-facts §2.2 step 2). */
+export const VFIO_PCI_ROM_REGION_INDEX = 6;
+
+/**
+ * One BAR of a VFIO PCI device: its region index and the topology region
+ * (kind `bar`) holding its MMIO base, size and bus offset
+ * (`pci_resource_start/len`, `pci_p2pdma_bus_addr_map`, kernel-facts §1.4, §2.2).
+ */
+export const vfioBarConfigSchema = z.object({
+  /** The BAR number, 0–5 (`VFIO_PCI_BAR0_REGION_INDEX`..`BAR5`). */
+  index: z
+    .number()
+    .int()
+    .min(0)
+    .max(VFIO_PCI_ROM_REGION_INDEX - 1),
+  /** The topology region of kind `bar` that this BAR decodes, e.g. "vfio0.bar0". */
+  region: z.string().min(1),
+  /**
+   * `pcim_p2pdma_provider(pdev, bar)` is non-NULL: the BAR is registered as a
+   * p2pdma provider. Without it the export fails with `-EINVAL` (§2.2 step 5).
+   */
+  p2pProvider: z.boolean().default(true),
+});
+
+/** One BAR of a VFIO device (see {@link vfioBarConfigSchema}). */
+export type VfioBarConfig = z.output<typeof vfioBarConfigSchema>;
+
+/** One PCI function bound to vfio-pci: `struct vfio_pci_core_device` (kernel-facts §2). */
+export const vfioDeviceConfigSchema = z
+  .object({
+    /** The device's name in the topology, e.g. "vfio0". */
+    id: deviceIdSchema,
+    /** The `vfio_device_set` it shares a bus/slot reset with (hot reset, §2.5). */
+    devSet: z.string().min(1).optional(),
+    /**
+     * The driver's `pci_ops->get_dmabuf_phys` exists. False models a variant
+     * driver without it: the DMA_BUF feature fails with `-EOPNOTSUPP` (§2.2 step 0).
+     */
+    dmabuf: z.boolean().default(true),
+    /** The BARs the device implements; indexes must be distinct. */
+    bars: z.array(vfioBarConfigSchema),
+  })
+  .refine((d) => new Set(d.bars.map((b) => b.index)).size === d.bars.length, {
+    message: "a device lists each BAR index once",
+    path: ["bars"],
+  });
+
+/** One VFIO PCI device (see {@link vfioDeviceConfigSchema}). */
+export type VfioDeviceConfig = z.output<typeof vfioDeviceConfigSchema>;
+
+/**
+ * The order of the two steps of `vfio_pci_core_close_device` (kernel-facts
+ * §2.5): `"disable-then-cleanup"` is 7.1 as queued (`vfio_pci_core_disable`
+ * resets the function while importers still map the BAR);
+ * `"cleanup-then-disable"` is Matt Evans' fix (revoke first).
+ */
+export const vfioCloseOrderSchema = z.enum(["disable-then-cleanup", "cleanup-then-disable"]);
+
+/** The order of the close steps (see {@link vfioCloseOrderSchema}). */
+export type VfioCloseOrder = z.output<typeof vfioCloseOrderSchema>;
+
+/** The vfio-pci exporter's configuration: the devices it is bound to. */
+export const vfioPciConfigSchema = z
+  .object({
+    /** The driver's name in the world's config (default "vfio-pci"). */
+    name: z.string().min(1).default("vfio-pci"),
+    /**
+     * CONFIG_VFIO_PCI_DMABUF is set. Without it the DMA_BUF feature is
+     * `-ENOTTY` (kernel-facts §2.1).
+     */
+    dmabufConfigured: z.boolean().default(true),
+    /** The order of the close steps; default 7.1 as queued. */
+    closeOrder: vfioCloseOrderSchema.default("disable-then-cleanup"),
+    /** The devices bound to vfio-pci; ids must be distinct. */
+    devices: z.array(vfioDeviceConfigSchema),
+  })
+  .refine((c) => new Set(c.devices.map((d) => d.id)).size === c.devices.length, {
+    message: "device ids are distinct",
+    path: ["devices"],
+  });
+
+/** The vfio-pci exporter's configuration after defaults (see {@link vfioPciConfigSchema}). */
+export type VfioPciConfig = z.output<typeof vfioPciConfigSchema>;
+
+/** The vfio-pci exporter's configuration as a caller writes it (defaults optional). */
+export type VfioPciConfigInput = z.input<typeof vfioPciConfigSchema>;

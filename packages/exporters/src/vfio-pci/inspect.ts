@@ -1,0 +1,60 @@
+import type { World } from "@dmabuf-ref/core";
+import type { VfioPciConfig } from "./config.js";
+import type { VfioOperation } from "./operation.js";
+import type { VfioDmaBufPriv } from "./priv.js";
+import { privOf } from "./priv.js";
+import type { VfioDeviceState } from "./state.js";
+import { deviceOf, sliceOf } from "./state.js";
+import { vfioPciConfigOf } from "./uapi.js";
+import type { VfioVma } from "./vma.js";
+
+function configFor(world: World, device: string): VfioPciConfig {
+  const config = vfioPciConfigOf(world, device);
+  if (config === undefined) throw new Error(`no vfio-pci driver has device ${device}`);
+  return config;
+}
+
+/**
+ * A vfio-pci device's run-time state (`PCI_COMMAND.MEMORY`, power, low
+ * power, open, registered, bound), for tests, traces and the CLI.
+ *
+ * @param world - the world.
+ * @param device - the device id (a device no vfio-pci driver has throws).
+ * @returns its state.
+ */
+export function vfioDeviceState(world: World, device: string): VfioDeviceState {
+  return deviceOf(world, configFor(world, device), device);
+}
+
+/**
+ * The operations in progress or waiting for `memory_lock` on a device.
+ *
+ * @param world - the world.
+ * @param device - the device id.
+ * @returns the operations, oldest first.
+ */
+export function vfioOperations(world: World, device: string): readonly VfioOperation[] {
+  return sliceOf(world, configFor(world, device)).ops.filter((o) => o.devices.includes(device));
+}
+
+/**
+ * The CPU mappings of the dma-bufs of a device's driver (kernel-facts §2.6).
+ *
+ * @param world - the world.
+ * @param device - a device of the driver.
+ * @returns every VMA of that driver.
+ */
+export function vfioVmas(world: World, device: string): readonly VfioVma[] {
+  return sliceOf(world, configFor(world, device)).vmas;
+}
+
+/**
+ * A VFIO dma-buf's private data (`struct vfio_pci_dma_buf`, kernel-facts §2.3).
+ *
+ * @param world - the world.
+ * @param buf - the dma-buf id; it must be a vfio-pci buffer.
+ * @returns `vdev`, the BAR, `phys_vec[]`, provider, `nr_ranges`, open flags.
+ */
+export function vfioDmaBufPriv(world: World, buf: number): VfioDmaBufPriv {
+  return privOf(world, buf);
+}

@@ -1,0 +1,142 @@
+import { dmaMapRanges, dmaUnmapIova, err, mustAtt, mustBuf, ok, pal, sgt } from "@dmabuf-ref/core";
+import type {
+  AttachmentState,
+  DmaEntry,
+  DriverStep,
+  MapStep,
+  MappingState,
+  PhysVec,
+  Result,
+  World,
+} from "@dmabuf-ref/core";
+import { match } from "ts-pattern";
+import { privOf } from "./priv.js";
+import { PAGE_SIZE } from "./ranges.js";
+
+/** `ALIGN_DOWN(UINT_MAX, PAGE_SIZE)`: the longest sg entry `dma_buf_phys_vec_to_sgt()` makes. */
+export const SG_ENTRY_MAX = ((2n ** 32n - 1n) / PAGE_SIZE) * PAGE_SIZE;
+
+/** How VFIO's map serves an attachment's negotiated type. */
+type MapRoute =
+  | { readonly kind: "sgt" }
+  | { readonly kind: "pal" }
+  | { readonly kind: "refuse"; readonly why: string };
+
+function routeOf(a: AttachmentState): MapRoute {
+  if (a.converter === null) {
+    if (a.mapType === sgt.id) return { kind: "sgt" };
+    if (a.mapType === pal.id) return { kind: "pal" };
+    return {
+      kind: "refuse",
+      why: `VFIO has no map op for ${a.mapType} (iommufd uses privatePhys)`,
+    };
+  }
+  if (a.converter === `${pal.id}->${sgt.id}`) return { kind: "sgt" };
+  return { kind: "refuse", why: `core does not run the ${a.converter} converter's map yet` };
+}
+
+/** Splits DMA entries at `SG_ENTRY_MAX`, as the sgt builder caps each entry. */
+function capEntries(entries: readonly DmaEntry[]): DmaEntry[] {
+  const out: DmaEntry[] = [];
+  for (const e of entries) {
+    for (let at = 0n; at < e.length; at += SG_ENTRY_MAX) {
+      const left = e.length - at;
+      out.push({
+        dmaAddress: e.dmaAddress + at,
+        length: left < SG_ENTRY_MAX ? left : SG_ENTRY_MAX,
+      });
+    }
+  }
+  return out;
+}
+
+function mapSgt(
+  w: World,
+  att: number,
+  device: string | null,
+  phys: readonly PhysVec[],
+): Result<MapStep> {
+  if (device === null) return err("EINVAL", "an SGT needs an importing DMA device");
+  const mapped = dmaMapRanges(w, device, phys, { att, write: true });
+  if (!mapped.ok) return mapped;
+  const payload = sgt.payload.parse({ entries: capEntries(mapped.value.entries) });
+  return ok({
+    world: mapped.value.world,
+    events: [],
+    mapping: { payload, grants: mapped.value.grants, iova: mapped.value.iova },
+  });
+}
+
+/**
+ * VFIO's `map_dma_buf` (resv held; kernel-facts §2.3, §7.5): revoked
+ * `-ENODEV`; then by negotiated type:
+ *
+ * - `sgt` (also `pal->sgt`, which core should convert but does not yet):
+ *   `dma_buf_phys_vec_to_sgt()` through the p2pdma provider, i.e. core's
+ *   `dmaMapRanges` (bus address below a common switch, an IOVA through the
+ *   host bridge, `-EINVAL` when not P2P reachable), entries capped at
+ *   `ALIGN_DOWN(UINT_MAX, PAGE_SIZE)`; the grants record the access;
+ * - `pal`: `map_phys` returns a copy of `phys_vec[]` (RFC patch 22). No
+ *   grant: PAL hands out CPU physical addresses, and whoever programs them
+ *   into an IOMMU (iommufd) creates the access and its grant;
+ * - `vfio-iommufd-private` and anything else: `-EOPNOTSUPP`: iommufd never
+ *   calls map, it uses {@link vfioPrivatePhys}.
+ *
+ * The kref taken per mapping is implicit: core's revoke waits until no
+ * attachment holds a mapping.
+ *
+ * @param w - the world.
+ * @param att - the attachment id.
+ * @returns the mapping, or the errno.
+ */
+export function vfioMap(w: World, att: number): Result<MapStep> {
+  const a = mustAtt(w, att);
+  if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the VFIO dma-buf is revoked");
+  const phys = privOf(w, a.buf).phys;
+  return match(routeOf(a))
+    .returnType<Result<MapStep>>()
+    .with({ kind: "sgt" }, () => mapSgt(w, att, a.device, phys))
+    .with({ kind: "pal" }, () =>
+      ok({
+        world: w,
+        events: [],
+        mapping: { payload: pal.payload.parse({ phys }), grants: [], iova: [] },
+      }),
+    )
+    .with({ kind: "refuse" }, (r) => err("EOPNOTSUPP", r.why))
+    .exhaustive();
+}
+
+/**
+ * VFIO's `unmap_dma_buf`: `dma_buf_free_sgt()` gives back the IOVA; core
+ * ends the grants. The kref put is implicit (see {@link vfioMap}).
+ *
+ * @param w - the world.
+ * @param _att - the attachment id.
+ * @param mapping - the mapping being torn down.
+ * @returns the world.
+ */
+export function vfioUnmap(w: World, _att: number, mapping: MappingState): DriverStep {
+  return { world: dmaUnmapIova(w, mapping.iova), events: [] };
+}
+
+/**
+ * `vfio_pci_dma_buf_iommufd_map(attach, *phys)` (kernel-facts §2.7), resv
+ * held (core checks it and answers `-EOPNOTSUPP` for other exporters):
+ * revoked `-ENODEV`; `nr_ranges != 1` `-EOPNOTSUPP`; otherwise the one range.
+ * Nothing is counted as mapped.
+ *
+ * @param w - the world.
+ * @param att - the attachment id.
+ * @returns the range, or the errno.
+ */
+export function vfioPrivatePhys(w: World, att: number): Result<readonly PhysVec[]> {
+  const a = mustAtt(w, att);
+  if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the VFIO dma-buf is revoked");
+  const priv = privOf(w, a.buf);
+  const [only] = priv.phys;
+  if (priv.nrRanges !== 1 || only === undefined) {
+    return err("EOPNOTSUPP", `the VFIO dma-buf has ${priv.nrRanges} ranges, not 1`);
+  }
+  return ok([only]);
+}

@@ -1,0 +1,195 @@
+import {
+  dropFileRef,
+  err,
+  isKernelError,
+  lookupBuf,
+  ok,
+  recordViolation,
+  regionContaining,
+} from "@dmabuf-ref/core";
+import type { DmaDirection, Effect, PhysVec, Result, TraceEvent, World } from "@dmabuf-ref/core";
+import type { VfioPciConfig } from "./config.js";
+import { privOf } from "./priv.js";
+import { PAGE_SIZE } from "./ranges.js";
+import { sliceOf, withSlice } from "./state.js";
+import type { VfioVma } from "./vma.js";
+
+const hex = (v: bigint): string => `0x${v.toString(16)}`;
+const note = (actor: string, text: string): TraceEvent => ({ kind: "note", actor, text });
+
+/** What a process asks of `mmap()` on a dma-buf fd. */
+export interface MmapRequest {
+  /** The calling process. */
+  readonly process: string;
+  /** The dma-buf id (its fd). */
+  readonly buf: number;
+  /** Byte offset into the buffer; must be page aligned. */
+  readonly offset: bigint;
+  /** Bytes; default the rest of the buffer. Rounded up to whole pages. */
+  readonly length?: bigint | undefined;
+  /** `MAP_SHARED`; VFIO refuses private mappings of MMIO. */
+  readonly shared: boolean;
+}
+
+/**
+ * `mmap()` of a VFIO dma-buf fd (kernel-facts §2.6), only where the profile
+ * has Matt Evans' series (`rules.vfioDmabufMmap`): otherwise the buffer has
+ * no `mmap` op and `dma_buf_mmap_internal()` answers `-EINVAL`. A zero
+ * length, an unaligned offset, a window past `dmabuf->size` or a private
+ * mapping are `-EINVAL`; an fd that is not a live dma-buf is `-EBADF`. The
+ * VMA takes a reference to the buffer's file. Mapping a revoked buffer
+ * succeeds; touching it faults until it is un-revoked.
+ *
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param req - the request.
+ * @returns the world with the VMA, or the errno.
+ */
+export function mmapBuf(w: World, config: VfioPciConfig, req: MmapRequest): Result<Effect> {
+  if (!w.config.profile.rules.vfioDmabufMmap) {
+    return err("EINVAL", "this dma-buf has no mmap op (no VFIO dma-buf mmap in this profile)");
+  }
+  const b = lookupBuf(w, req.buf);
+  if (isKernelError(b)) return { ok: false, error: b };
+  if (b.exporter !== config.name) return err("EINVAL", `buf ${req.buf} is not a vfio-pci dma-buf`);
+  if (req.offset % PAGE_SIZE !== 0n) return err("EINVAL", "mmap offset is not page aligned");
+  const want = req.length ?? b.size - req.offset;
+  if (want <= 0n) return err("EINVAL", "mmap of zero bytes");
+  const len = ((want + PAGE_SIZE - 1n) / PAGE_SIZE) * PAGE_SIZE;
+  if (req.offset + len > b.size) {
+    return err("EINVAL", "vm_pgoff + vma_pages() is past dmabuf->size");
+  }
+  if (!req.shared) return err("EINVAL", "VFIO maps MMIO only with MAP_SHARED");
+  const s = sliceOf(w, config);
+  const vma: VfioVma = {
+    process: req.process,
+    buf: req.buf,
+    addr: s.nextVa,
+    len,
+    offset: req.offset,
+  };
+  const world = withSlice(
+    { ...w, bufs: w.bufs.set(req.buf, { ...b, fileRefs: b.fileRefs + 1 }) },
+    config,
+    { ...s, vmas: [...s.vmas, vma], nextVa: s.nextVa + len + PAGE_SIZE },
+  );
+  return ok({
+    world,
+    events: [
+      note(
+        req.process,
+        `mmap buf ${req.buf} +${hex(req.offset)} len ${hex(len)} at ${hex(vma.addr)}`,
+      ),
+    ],
+  });
+}
+
+/**
+ * `munmap()` of a whole VMA: drops its reference to the dma-buf's file (the
+ * last one releases the buffer). An address that starts no VMA of the
+ * process is `-EINVAL`.
+ *
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param process - the process.
+ * @param addr - the VMA's start address.
+ * @returns the world, or the errno.
+ */
+export function munmapBuf(
+  w: World,
+  config: VfioPciConfig,
+  process: string,
+  addr: bigint,
+): Result<Effect> {
+  const s = sliceOf(w, config);
+  const vma = s.vmas.find((v) => v.process === process && v.addr === addr);
+  if (vma === undefined) return err("EINVAL", `${process} has no VFIO dma-buf VMA at ${hex(addr)}`);
+  const unmapped = withSlice(w, config, { ...s, vmas: s.vmas.filter((v) => v !== vma) });
+  const put = dropFileRef(unmapped, vma.buf);
+  return ok({
+    world: put.world,
+    events: [note(process, `munmap ${hex(addr)} (buf ${vma.buf})`), ...put.events],
+  });
+}
+
+/** The physical pieces behind `[offset, offset + len)` of a buffer whose ranges are concatenated. */
+function physPieces(phys: readonly PhysVec[], offset: bigint, len: bigint): PhysVec[] {
+  const out: PhysVec[] = [];
+  let at = 0n;
+  let from = offset;
+  let left = len;
+  for (const r of phys) {
+    if (left === 0n) break;
+    if (from < at + r.len) {
+      const skip = from - at;
+      const take = r.len - skip < left ? r.len - skip : left;
+      out.push({ paddr: r.paddr + skip, len: take });
+      from += take;
+      left -= take;
+    }
+    at += r.len;
+  }
+  return out;
+}
+
+/**
+ * A process touches memory through a VFIO dma-buf VMA. No VMA there: a
+ * fault (SIGSEGV). A revoked buffer: its PTEs were zapped and the fault
+ * handler refuses, so a fault (SIGBUS): the protection working, never a
+ * violation. Otherwise the access reaches the BAR; a BAR that does not
+ * decode (reset, disabled) while the buffer is still usable is an
+ * `access-after-revoke` violation: the exporter let a CPU mapping outlive the
+ * memory (the 7.1 close window, kernel-facts §2.5).
+ *
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param access - who touches what.
+ * @returns the world (with any violation) and events.
+ */
+export function cpuAccess(
+  w: World,
+  config: VfioPciConfig,
+  access: {
+    readonly process: string;
+    readonly addr: bigint;
+    readonly len: bigint;
+    readonly dir: DmaDirection;
+  },
+): Effect {
+  const { process, addr, len, dir } = access;
+  const what = `cpu ${dir} ${hex(addr)}+${hex(len)}`;
+  const vma = sliceOf(w, config).vmas.find(
+    (v) => v.process === process && addr >= v.addr && addr + len <= v.addr + v.len,
+  );
+  if (vma === undefined)
+    return { world: w, events: [note(process, `${what}: fault (SIGSEGV, no VMA)`)] };
+  const b = lookupBuf(w, vma.buf);
+  if (isKernelError(b)) throw new Error(`a VMA outlived buf ${vma.buf}`);
+  if (b.revoked !== "usable") {
+    return {
+      world: w,
+      events: [note(process, `${what}: fault (SIGBUS, buf ${vma.buf} revoked, PTEs zapped)`)],
+    };
+  }
+  let world = w;
+  const events: TraceEvent[] = [];
+  for (const piece of physPieces(privOf(w, vma.buf).phys, vma.offset + addr - vma.addr, len)) {
+    const found = regionContaining(world, piece.paddr, piece.len);
+    if (found === undefined) throw new Error(`no region holds ${hex(piece.paddr)}`);
+    const [, region] = found;
+    const where = `${region.id}+${hex(piece.paddr - region.base)}`;
+    if (region.status === "live") {
+      events.push(note(process, `${what}: ok (${where})`));
+      continue;
+    }
+    const v = recordViolation(world, {
+      kind: "access-after-revoke",
+      rule: "no CPU access through a dma-buf mmap after the BAR was reset or disabled",
+      actor: process,
+      message: `${process} reached ${region.id} through buf ${vma.buf} while it does not decode`,
+    });
+    world = v.world;
+    events.push(note(process, `${what}: VIOLATION (${where} does not decode)`), v.event);
+  }
+  return { world, events };
+}

@@ -1,0 +1,34 @@
+import { offer, pal, sgt, vfioIommufdPrivate } from "@dmabuf-ref/core";
+import type { ExporterOffer, Profile } from "@dmabuf-ref/core";
+
+/**
+ * VFIO's offers for one buffer, in priority order, decided by which mapping
+ * types and converters the profile has (never by its name):
+ *
+ * - the private VFIO->iommufd interconnect first where it exists (6.19,
+ *   7.1: kernel-facts §2.7), so iommufd, which accepts only it, gets it;
+ * - PAL where it exists (the Feb 2026 RFC: `match_mapping` offers
+ *   [PAL, SGT_P2P], PAL preferred, §4.3), with the device as provider;
+ * - SGT requiring P2P (`DMA_BUF_EMAPPING_SGT_P2P(ops, pdev)`, the legacy
+ *   `map_dma_buf` before negotiation), unless core converts PAL->SGT: with
+ *   converters VFIO is PAL-only (§4.4, step 2 of Jason Gunthorpe's plan).
+ *
+ * Result: linux-6.19 / 7.1 [vfio-iommufd-private, sgt]; rfc-mapping-types-v1
+ * [pal, sgt]; proposal-converters [pal].
+ *
+ * @param profile - the profile in force.
+ * @param device - the exporting PCI function (the p2pdma provider).
+ * @returns the offers.
+ */
+export function vfioOffers(profile: Profile, device: string): ExporterOffer[] {
+  const has = (t: typeof sgt | typeof pal | typeof vfioIommufdPrivate): boolean =>
+    profile.mappingTypes.includes(t);
+  const converted = profile.converters.some((c) => c.from === pal && c.to === sgt);
+  const offers: ExporterOffer[] = [];
+  if (has(vfioIommufdPrivate)) offers.push(offer(vfioIommufdPrivate, {}));
+  if (has(pal)) offers.push(offer(pal, { provider: device }));
+  if (has(sgt) && !(has(pal) && converted)) {
+    offers.push(offer(sgt, { requiresP2P: true, p2pDevice: device }));
+  }
+  return offers;
+}

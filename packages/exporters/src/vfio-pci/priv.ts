@@ -1,0 +1,70 @@
+import type { DmaBufState, PhysVec, World } from "@dmabuf-ref/core";
+import { mustBuf } from "@dmabuf-ref/core";
+import type { VfioPciConfig } from "./config.js";
+
+/**
+ * `struct vfio_pci_dma_buf` (kernel-facts §2.3), the exporter's `dmabuf->priv`:
+ * what VFIO remembers about one exported buffer. The `revoked` state is
+ * core's {@link DmaBufState.revoked}; the kref and completion are implicit in
+ * core's revoke task, which waits for every mapping to be unmapped.
+ */
+export interface VfioDmaBufPriv {
+  /** `priv->vdev`: the device, or null after `vfio_pci_dma_buf_cleanup()` (only once revoked for good). */
+  readonly vdev: string | null;
+  /** The BAR the ranges lie in. */
+  readonly bar: number;
+  /** `priv->phys_vec[]`: CPU physical ranges, in the order userspace gave them. */
+  readonly phys: readonly PhysVec[];
+  /** `priv->provider`: the p2pdma provider (the exporting PCI function). */
+  readonly provider: string;
+  /** `priv->nr_ranges`. */
+  readonly nrRanges: number;
+  /** `open_flags` passed to `dma_buf_export()` and `dma_buf_fd()`. */
+  readonly openFlags: number;
+}
+
+/**
+ * The VFIO private data of a buffer (a buffer of another exporter is a bug).
+ *
+ * @param w - the world.
+ * @param buf - the dma-buf id.
+ * @returns the private data.
+ */
+export function privOf(w: World, buf: number): VfioDmaBufPriv {
+  return mustBuf(w, buf).priv as VfioDmaBufPriv;
+}
+
+/**
+ * Replaces a buffer's private data.
+ *
+ * @param w - the world.
+ * @param buf - the dma-buf id.
+ * @param priv - the new private data.
+ * @returns the new world.
+ */
+export function withPriv(w: World, buf: number, priv: VfioDmaBufPriv): World {
+  const b = mustBuf(w, buf);
+  return { ...w, bufs: w.bufs.set(buf, { ...b, priv }) };
+}
+
+/**
+ * `vdev->dmabufs`: the live buffers (file not yet released) this driver
+ * exported for a device that still point at it, in id order.
+ *
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param device - the device id.
+ * @returns buffer ids and states.
+ */
+export function buffersOf(
+  w: World,
+  config: VfioPciConfig,
+  device: string,
+): [number, DmaBufState][] {
+  const out: [number, DmaBufState][] = [];
+  for (const [id, b] of w.bufs.entries()) {
+    if (b.exporter !== config.name || b.released) continue;
+    if ((b.priv as VfioDmaBufPriv).vdev === device) out.push([id, b]);
+  }
+  return out.sort((a, b) => a[0] - b[0]);
+}

@@ -1,0 +1,97 @@
+import { kernelError } from "@dmabuf-ref/core";
+import type { World } from "@dmabuf-ref/core";
+import type { VfioPciConfig } from "./config.js";
+import { isVfioPciExporter } from "./driver.js";
+import { featureDmaBuf } from "./feature-dma-buf.js";
+import type { IoctlOutcome } from "./ioctl-outcome.js";
+import { ioctlFailed } from "./ioctl-outcome.js";
+import { startOperation } from "./runner.js";
+import { sliceOf } from "./state.js";
+
+/**
+ * The configuration of the vfio-pci driver bound to a device in a world.
+ *
+ * @param world - the world.
+ * @param device - the device id.
+ * @returns its driver's configuration, or undefined when no vfio-pci driver has it.
+ */
+export function vfioPciConfigOf(world: World, device: string): VfioPciConfig | undefined {
+  for (const d of world.config.exporters.values()) {
+    if (isVfioPciExporter(d) && d.vfio.devices.some((x) => x.id === device)) return d.vfio;
+  }
+  return undefined;
+}
+
+/**
+ * `ioctl(device_fd, VFIO_DEVICE_FEATURE, argp)` with the DMA_BUF feature,
+ * driven by the user's bytes (kernel-facts §2.1–2.2): the checks in the
+ * kernel's order, each errno with the World unchanged, the new dma-buf's fd
+ * (its id) as the return value, 0 for PROBE, or "blocked" while an operation
+ * holds the device's `memory_lock`. A device no vfio-pci driver has is `-EBADF`.
+ *
+ * @param world - the world.
+ * @param device - the device whose fd is used.
+ * @param argp - the bytes the ioctl argument points at (`encodeDmaBufFeature` builds them).
+ * @param process - the calling process, as traces name it.
+ * @returns the outcome.
+ *
+ * @example
+ * ```ts
+ * const argp = encodeDmaBufFeature({
+ *   flags: VFIO_DEVICE_FEATURE_GET,
+ *   data: { region_index: 0, open_flags: O_RDWR | O_CLOEXEC, flags: 0 },
+ *   ranges: [{ offset: 0n, length: 0x10000n }],
+ * });
+ * const r = vfioDeviceFeatureIoctl(world, "vfio0", argp);
+ * if (r.status === "done") world = r.world; // r.ret is the dma-buf fd
+ * ```
+ */
+export function vfioDeviceFeatureIoctl(
+  world: World,
+  device: string,
+  argp: Uint8Array,
+  process = "vmm",
+): IoctlOutcome {
+  const config = vfioPciConfigOf(world, device);
+  if (config === undefined) {
+    return ioctlFailed(
+      world,
+      process,
+      device,
+      "VFIO_DEVICE_FEATURE",
+      kernelError("EBADF", `no vfio-pci device ${device}`),
+    );
+  }
+  return featureDmaBuf(world, config, device, argp, process);
+}
+
+/**
+ * `ioctl(device_fd, VFIO_DEVICE_RESET)` (`vfio_pci_ioctl_reset`, kernel-facts
+ * §2.5): power state to D0, revoke every dma-buf, FLR, then un-revoke iff
+ * memory is enabled. The call starts that operation (it sleeps on
+ * `memory_lock` behind an earlier one); its `ioctl` event, returning 0, is
+ * emitted when the operation completes, so drive it with core's `runScript`
+ * or `settle`. A closed or unknown device fd is `-EBADF`.
+ *
+ * @param world - the world.
+ * @param device - the device whose fd is used.
+ * @param process - the calling process.
+ * @returns the outcome: `ret` is the value the ioctl returns on completion.
+ */
+export function vfioDeviceResetIoctl(world: World, device: string, process = "vmm"): IoctlOutcome {
+  const name = "VFIO_DEVICE_RESET";
+  const config = vfioPciConfigOf(world, device);
+  const open = config !== undefined && sliceOf(world, config).devices[device]?.open === true;
+  if (config === undefined || !open) {
+    return ioctlFailed(
+      world,
+      process,
+      device,
+      name,
+      kernelError("EBADF", `no open fd of ${device}`),
+    );
+  }
+  const r = startOperation(world, config, "reset", [device], device, process);
+  if (!r.ok) return ioctlFailed(world, process, device, name, r.error);
+  return { status: "done", world: r.value.world, events: r.value.events, ret: 0 };
+}

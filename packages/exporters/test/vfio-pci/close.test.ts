@@ -1,0 +1,199 @@
+/**
+ * Device close and unbind (kernel-facts §2.5, §7.9): a permanent revoke in
+ * two steps, vfio_pci_core_disable() and vfio_pci_dma_buf_cleanup(), whose
+ * order decides whether importers can reach a reset BAR.
+ */
+import { describe, expect, it } from "vitest";
+import { lookupBuf, runScript, settle, step } from "@dmabuf-ref/core";
+import type { World } from "@dmabuf-ref/core";
+import { vfioDeviceFeatureIoctl, vfioDeviceState, vfioDmaBufPriv } from "@dmabuf-ref/exporters";
+import {
+  VFIO,
+  actOnce,
+  attachMapped,
+  dmaBufRequest,
+  dmaOutcomes,
+  exportVfio,
+  makeWorld,
+  regionStatus,
+  revokedOf,
+  runActs,
+  settleOne,
+} from "./setup.js";
+
+function mapped(w0: World = makeWorld()): { world: World; buf: number; att: number; dma: bigint } {
+  const e = exportVfio(w0);
+  const m = attachMapped(e.world, e.buf, "dev1");
+  return { world: m.world, buf: e.buf, att: m.att, dma: m.dma };
+}
+
+/** vdev is NULL only once revoked is permanent (Matt Evans' invariant). */
+function vdevInvariant(w: World): boolean {
+  for (const [id, b] of w.bufs.entries()) {
+    if (b.exporter !== VFIO || b.released) continue;
+    if (vfioDmaBufPriv(w, id).vdev === null && b.revoked !== "permanent") return false;
+  }
+  return true;
+}
+
+/** Steps the driver's pending continuations (and tasks, importers) one op at a time. */
+function stepwise(w0: World, check: (w: World) => void): World {
+  let w = w0;
+  for (let i = 0; i < 200; i++) {
+    check(w);
+    const s = settleOne(w);
+    if (s === w) return w;
+    w = s;
+  }
+  throw new Error("did not settle");
+}
+
+describe("device close (kernel-facts §2.5)", () => {
+  it("closing the device revokes every dma-buf for good; the dma-buf fd outlives it and stays revoked", () => {
+    const m = mapped();
+    const run = runActs(m.world, [{ op: "close", device: "vfio0" }]);
+    expect(revokedOf(run.world, m.buf)).toBe("permanent");
+    expect(vfioDmaBufPriv(run.world, m.buf).vdev).toBeNull();
+    expect(lookupBuf(run.world, m.buf)).toMatchObject({ released: false });
+    expect(run.world.atts.get(m.att)?.mapping).toBeNull();
+    expect(vfioDeviceState(run.world, "vfio0")).toMatchObject({
+      open: false,
+      memoryEnabled: false,
+    });
+  });
+
+  it("after close, attach and map of the dma-buf fail with ENODEV and nothing un-revokes it", () => {
+    const m = mapped();
+    const closed = runActs(m.world, [{ op: "close", device: "vfio0" }]).world;
+    const a = step(closed, {
+      kind: "attach",
+      buf: m.buf,
+      importer: "ref-importer",
+      device: "dev1",
+      dynamic: true,
+    });
+    expect(a).toMatchObject({ status: "failed", error: { errno: "ENODEV" } });
+    const map = runScript(closed, [
+      { kind: "lock", buf: m.buf, holder: "x" },
+      { kind: "map", att: m.att, holder: "x" },
+    ]);
+    expect(map.results[1]?.error?.errno).toBe("ENODEV");
+    expect(
+      actOnce(closed, { op: "config-write-command", device: "vfio0", memory: true }),
+    ).toMatchObject({ status: "failed", error: { errno: "EBADF" } });
+    expect(step(closed, { kind: "unrevoke", buf: m.buf, by: "x" })).toMatchObject({
+      status: "failed",
+      error: { errno: "ENODEV" },
+    });
+  });
+
+  it("vdev is NULL only after revoked is permanent, and revoked changes only under resv", () => {
+    for (const closeOrder of ["disable-then-cleanup", "cleanup-then-disable"] as const) {
+      const m = mapped(makeWorld({ closeOrder }));
+      const two = exportVfio(m.world, [{ offset: 0x10000n, length: 0x1000n }]);
+      const started = actOnce(two.world, { op: "close", device: "vfio0" });
+      if (started.status !== "done") throw new Error("close failed");
+      const end = stepwise(started.world, (w) => {
+        expect(vdevInvariant(w)).toBe(true);
+      });
+      expect([...end.violations.values()].filter((v) => v.kind === "contract")).toEqual([]);
+      expect(vfioDmaBufPriv(end, two.buf).vdev).toBeNull();
+      expect(vfioDmaBufPriv(end, m.buf).vdev).toBeNull();
+    }
+  });
+
+  it("closing a device whose dma-bufs are already revoked revokes each once more for good and finishes (no double put)", () => {
+    const m = mapped();
+    const off = runActs(m.world, [{ op: "config-write-command", device: "vfio0", memory: false }]);
+    const run = runActs(off.world, [{ op: "close", device: "vfio0" }]);
+    const revokes = run.events.filter((e) => e.kind === "task" && e.phase === "complete");
+    expect(revokes).toHaveLength(1);
+    expect(revokedOf(run.world, m.buf)).toBe("permanent");
+    expect(run.world.tasks.size).toBe(0);
+  });
+
+  it("in 7.1's order (disable before cleanup) a device whose IOMMU still maps the BAR reaches a reset BAR: a violation", () => {
+    const m = mapped(makeWorld({ closeOrder: "disable-then-cleanup" }));
+    const window = actOnce(m.world, { op: "close", device: "vfio0" });
+    if (window.status !== "done") throw new Error("close failed");
+    expect(regionStatus(window.world, "vfio0.bar0")).toBe("inaccessible");
+    expect(revokedOf(window.world, m.buf)).toBe("usable");
+    const dma = step(window.world, {
+      kind: "dma",
+      device: "dev1",
+      addr: m.dma,
+      len: 64n,
+      dir: "read",
+    });
+    if (dma.status !== "done") throw new Error("dma did not run");
+    expect(dmaOutcomes(dma.events)).toEqual(["violation"]);
+    expect([...dma.world.violations.values()]).toEqual([
+      expect.objectContaining({ kind: "access-after-revoke", actor: "dev1" }),
+    ]);
+    const after = settle(dma.world);
+    expect(revokedOf(after.world, m.buf)).toBe("permanent");
+  });
+
+  it("with Matt Evans' order (cleanup before disable) the BAR decodes until the revoke is done; later DMA faults", () => {
+    const m = mapped(makeWorld({ closeOrder: "cleanup-then-disable" }));
+    const started = actOnce(m.world, { op: "close", device: "vfio0" });
+    if (started.status !== "done") throw new Error("close failed");
+    expect(regionStatus(started.world, "vfio0.bar0")).toBe("live");
+    const inFlight = step(started.world, {
+      kind: "dma",
+      device: "dev1",
+      addr: m.dma,
+      len: 64n,
+      dir: "read",
+    });
+    if (inFlight.status !== "done") throw new Error("dma did not run");
+    expect(dmaOutcomes(inFlight.events)).toEqual(["ok"]);
+    const run = runScript(settle(inFlight.world).world, [
+      { kind: "dma", device: "dev1", addr: m.dma, len: 64n, dir: "read" },
+    ]);
+    expect(regionStatus(run.world, "vfio0.bar0")).toBe("inaccessible");
+    expect(dmaOutcomes(run.events)).toEqual(["fault"]);
+    expect(run.world.violations.size).toBe(0);
+  });
+
+  it("closing a closed device fd fails with EBADF and changes nothing", () => {
+    const w = runActs(makeWorld(), [{ op: "close", device: "vfio0" }]).world;
+    const r = actOnce(w, { op: "close", device: "vfio0" });
+    expect(r).toMatchObject({ status: "failed", error: { errno: "EBADF" } });
+    expect(r.world).toBe(w);
+  });
+});
+
+describe("unbind (kernel-facts §2.5: each dma-buf holds the device registration)", () => {
+  it("unbind waits for the device fd to close and for every dma-buf to drop its registration", () => {
+    const m = mapped();
+    const unbinding = runActs(m.world, [{ op: "unbind", device: "vfio0" }]);
+    expect(vfioDeviceState(unbinding.world, "vfio0")).toMatchObject({
+      registered: false,
+      bound: true,
+    });
+    const r = vfioDeviceFeatureIoctl(
+      unbinding.world,
+      "vfio0",
+      dmaBufRequest([{ offset: 0n, length: 0x1000n }]),
+    );
+    expect(r).toMatchObject({ status: "failed", error: { errno: "ENODEV" } });
+    const closed = runActs(unbinding.world, [{ op: "close", device: "vfio0" }]);
+    expect(vfioDeviceState(closed.world, "vfio0").bound).toBe(false);
+    // The dma-buf fd is still open, revoked for good.
+    expect(revokedOf(closed.world, m.buf)).toBe("permanent");
+    expect(actOnce(closed.world, { op: "unbind", device: "vfio0" })).toMatchObject({
+      status: "failed",
+      error: { errno: "ENODEV" },
+    });
+  });
+
+  it("a second unbind while one is in progress fails with EBUSY", () => {
+    const w = runActs(makeWorld(), [{ op: "unbind", device: "vfio0" }]).world;
+    expect(actOnce(w, { op: "unbind", device: "vfio0" })).toMatchObject({
+      status: "failed",
+      error: { errno: "EBUSY" },
+      world: w,
+    });
+  });
+});

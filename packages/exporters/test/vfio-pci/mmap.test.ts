@@ -1,0 +1,178 @@
+/**
+ * mmap() of a VFIO dma-buf (Matt Evans' series, kernel-facts §2.6): only
+ * under a profile with rules.vfioDmabufMmap; revoke zaps the VMA and a CPU
+ * access while revoked faults without being a violation.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  linux619,
+  linux71,
+  proposalConverters,
+  rfcMappingTypesV1,
+  runScript,
+} from "@dmabuf-ref/core";
+import type { TraceEvent, World } from "@dmabuf-ref/core";
+import { vfioVmas } from "@dmabuf-ref/exporters";
+import { actOnce, exportVfio, makeWorld, runActs, settleOne } from "./setup.js";
+
+/** The outcomes of the CPU accesses in a trace: ok, fault or VIOLATION. */
+function cpu(events: readonly TraceEvent[]): string[] {
+  return events.flatMap((e) => {
+    if (e.kind !== "note" || !e.text.startsWith("cpu ")) return [];
+    const m = /: (ok|fault|VIOLATION)/.exec(e.text);
+    return m?.[1] === undefined ? [] : [m[1]];
+  });
+}
+
+function mmapped(w0: World = makeWorld({ profile: proposalConverters })): {
+  world: World;
+  buf: number;
+  addr: bigint;
+} {
+  const e = exportVfio(w0, [
+    { offset: 0x4000n, length: 0x2000n },
+    { offset: 0n, length: 0x1000n },
+  ]);
+  const r = runActs(e.world, [
+    { op: "mmap", process: "client", buf: e.buf, offset: 0n, shared: true },
+  ]);
+  const vma = vfioVmas(r.world, "vfio0")[0];
+  if (vma === undefined) throw new Error("no VMA");
+  return { world: r.world, buf: e.buf, addr: vma.addr };
+}
+
+describe("mmap of a VFIO dma-buf (kernel-facts §2.6)", () => {
+  it("without the mmap series (linux-6.19, linux-7.1, rfc-mapping-types-v1) mmap fails with EINVAL", () => {
+    for (const profile of [linux619, linux71, rfcMappingTypesV1]) {
+      const e = exportVfio(makeWorld({ profile }));
+      const r = actOnce(e.world, { op: "mmap", process: "client", buf: e.buf });
+      expect(r).toMatchObject({ status: "failed", error: { errno: "EINVAL" } });
+      expect(r.world).toBe(e.world);
+    }
+  });
+
+  it("under proposal-converters a process maps the dma-buf and reaches the BAR through it, range by range", () => {
+    const m = mmapped();
+    expect(vfioVmas(m.world, "vfio0")).toEqual([
+      { process: "client", buf: m.buf, addr: m.addr, len: 0x3000n, offset: 0n },
+    ]);
+    const run = runActs(m.world, [
+      { op: "cpu-access", process: "client", addr: m.addr + 0x1800n, len: 0x1000n, dir: "write" },
+    ]);
+    const notes = run.events.flatMap((e) => (e.kind === "note" ? [e.text] : []));
+    expect(notes.join("\n")).toContain("vfio0.bar0+0x5800");
+    expect(notes.join("\n")).toContain("vfio0.bar0+0x0");
+    expect(cpu(run.events)).toEqual(["ok", "ok"]);
+  });
+
+  it("revoke zaps the mapping: a CPU access while revoked is a fault, not a violation; after un-revoke it works again", () => {
+    const m = mmapped();
+    const access = {
+      op: "cpu-access",
+      process: "client",
+      addr: m.addr,
+      len: 8n,
+      dir: "read",
+    } as const;
+    const run = runActs(m.world, [
+      { op: "config-write-command", device: "vfio0", memory: false },
+      access,
+      { op: "config-write-command", device: "vfio0", memory: true },
+      access,
+    ]);
+    expect(cpu(run.events)).toEqual(["fault", "ok"]);
+    expect(run.world.violations.size).toBe(0);
+  });
+
+  it("at every step of an FLR a CPU access through the mapping is ok or a fault, never a violation", () => {
+    const m = mmapped();
+    const access = { op: "cpu-access", process: "client", addr: m.addr, len: 8n, dir: "read" };
+    const started = actOnce(m.world, { op: "flr", device: "vfio0" });
+    if (started.status !== "done") throw new Error("FLR failed");
+    const seen: string[] = [];
+    let w = started.world;
+    for (let i = 0; i < 100; i++) {
+      const r = actOnce(w, access);
+      if (r.status !== "done") throw new Error("access did not run");
+      seen.push(...cpu(r.events));
+      const next = settleOne(w);
+      if (next === w) break;
+      w = next;
+    }
+    expect(seen).toContain("fault");
+    expect(seen).not.toContain("VIOLATION");
+    expect(seen.at(-1)).toBe("ok");
+  });
+
+  it("after device close a CPU access faults: the dma-buf is revoked for good", () => {
+    const m = mmapped(
+      makeWorld({ profile: proposalConverters, closeOrder: "cleanup-then-disable" }),
+    );
+    const run = runActs(m.world, [
+      { op: "close", device: "vfio0" },
+      { op: "cpu-access", process: "client", addr: m.addr, len: 8n, dir: "read" },
+    ]);
+    expect(cpu(run.events)).toEqual(["fault"]);
+    expect(run.world.violations.size).toBe(0);
+  });
+
+  it("in 7.1's close window a CPU access through a still-usable mapping reaches a disabled BAR: a violation", () => {
+    const m = mmapped();
+    const window = actOnce(m.world, { op: "close", device: "vfio0" });
+    if (window.status !== "done") throw new Error("close failed");
+    const r = actOnce(window.world, {
+      op: "cpu-access",
+      process: "client",
+      addr: m.addr,
+      len: 8n,
+      dir: "read",
+    });
+    if (r.status !== "done") throw new Error("access did not run");
+    expect(cpu(r.events)).toEqual(["VIOLATION"]);
+    expect([...r.world.violations.values()]).toEqual([
+      expect.objectContaining({ kind: "access-after-revoke", actor: "client" }),
+    ]);
+  });
+
+  it("an access with no VMA there is a fault (SIGSEGV)", () => {
+    const m = mmapped();
+    const run = runActs(m.world, [
+      { op: "cpu-access", process: "other", addr: m.addr, len: 8n, dir: "read" },
+      { op: "cpu-access", process: "client", addr: m.addr + 0x2ff8n, len: 0x10n, dir: "read" },
+    ]);
+    expect(cpu(run.events)).toEqual(["fault", "fault"]);
+  });
+
+  it("mmap past dmabuf->size, at an unaligned offset, of zero bytes, or private fails with EINVAL", () => {
+    const w0 = makeWorld({ profile: proposalConverters });
+    const e = exportVfio(w0, [{ offset: 0n, length: 0x2000n }]);
+    for (const bad of [
+      { offset: 0x1000n, length: 0x2000n },
+      { offset: 0x800n },
+      { length: 0n },
+      { shared: false },
+    ]) {
+      const r = actOnce(e.world, { op: "mmap", process: "client", buf: e.buf, ...bad });
+      expect(r).toMatchObject({ status: "failed", error: { errno: "EINVAL" }, world: e.world });
+    }
+    expect(actOnce(e.world, { op: "mmap", process: "c", buf: 999 })).toMatchObject({
+      status: "failed",
+      error: { errno: "EBADF" },
+    });
+  });
+
+  it("the VMA holds a file reference: the dma-buf is released only after both the fd and the VMA are gone", () => {
+    const m = mmapped();
+    const closed = runScript(m.world, [{ kind: "close", buf: m.buf }]);
+    expect(closed.world.bufs.get(m.buf)?.released).toBe(false);
+    const unmapped = runActs(closed.world, [{ op: "munmap", process: "client", addr: m.addr }]);
+    expect(unmapped.world.bufs.get(m.buf)?.released).toBe(true);
+    expect(vfioVmas(unmapped.world, "vfio0")).toEqual([]);
+    expect(
+      actOnce(unmapped.world, { op: "munmap", process: "client", addr: m.addr }),
+    ).toMatchObject({
+      status: "failed",
+      error: { errno: "EINVAL" },
+    });
+  });
+});
