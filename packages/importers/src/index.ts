@@ -4,4 +4,41 @@
  *
  * @packageDocumentation
  */
-export {};
+export {
+  IOMMUFD,
+  IOMMUFD_APERTURE_LAST,
+  IOMMUFD_GLOBAL_DEVICE,
+  IOMMUFD_IOVA_ALIGNMENT,
+  IOMMUFD_MAX_NPFNS,
+  IOMMUFD_MSI_WINDOW,
+} from "./iommufd/constants.js";
+export type { IovaInterval } from "./iommufd/constants.js";
+export { iommufdImporter } from "./iommufd/driver.js";
+export { iommufdConfigSchema } from "./iommufd/config.js";
+export type { IommufdConfig } from "./iommufd/config.js";
+export { iommufdAccepts } from "./iommufd/accepts.js";
+export { iommufdActionSchema } from "./iommufd/action.js";
+export type { IommufdAction } from "./iommufd/action.js";
+export { iommufdIoctl } from "./iommufd/ioctl.js";
+export type { IoctlOptions } from "./iommufd/ioctl.js";
+export type { IoctlOutcome, UserWrite } from "./iommufd/outcome.js";
+export { iommufdAttachDevice, iommufdDetachDevice } from "./iommufd/device.js";
+export type { AttachDeviceOptions } from "./iommufd/device.js";
+export { iommufdAccessRw } from "./iommufd/access.js";
+export { iommufdCutIova } from "./iommufd/cut.js";
+export { iommufdImportCapabilities, iommufdImportCapability } from "./iommufd/capability.js";
+export type { ImportCapability } from "./iommufd/capability.js";
+export type { ImportStage } from "./iommufd/import-dmabuf.js";
+export { CAPABILITY_PROPOSAL_BANNER, renderImportCapabilities } from "./iommufd/capability-text.js";
+export { iommufdStateOf } from "./iommufd/state.js";
+export type {
+  IommufdArea,
+  IommufdDevice,
+  IommufdDmabufPages,
+  IommufdIoas,
+  IommufdPages,
+  IommufdPagesEntry,
+  IommufdState,
+  IommufdTrack,
+  IommufdUserPages,
+} from "./iommufd/state.js";

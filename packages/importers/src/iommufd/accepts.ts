@@ -1,0 +1,40 @@
+import { accept, iommuDomain, pal, sgt, vfioIommufdPrivate } from "@dmabuf-ref/core";
+import type { AttachRequest, ImporterAccept, World } from "@dmabuf-ref/core";
+import { IOMMUFD } from "./constants.js";
+
+/**
+ * What iommufd accepts for one attach, decided from the mapping types the
+ * active profile has (never from its id):
+ * - `iommu-domain` exists (proposal-converters, kernel-facts §4.4): only
+ *   `[iommu-domain]`, which a PAL exporter reaches through core's converter;
+ * - else `pal` exists (rfc-mapping-types-v1, §4.3, RFC 23/26): only `[pal]`,
+ *   so an exporter without PAL fails the attach with `EINVAL`;
+ * - else (linux-6.19, linux-7.1, §3.3): `[vfio-iommufd-private]` then
+ *   `[sgt]` with no DMA device and P2P accepted. The second entry stands for
+ *   the kernel's plain `dma_buf_dynamic_attach`, which succeeds with any
+ *   exporter: a foreign dma-buf attaches, then fails at the private phys
+ *   lookup with `EOPNOTSUPP`, which is where the real kernel refuses it.
+ *
+ * @param w - the world (for the profile).
+ * @param req - the attach request (iommufd attaches dynamically, with P2P).
+ * @returns the accept list, in order.
+ *
+ * @remarks
+ * The `iommu-domain` accept needs per-call data (domain, IOVA, offset,
+ * size) that core's {@link AttachRequest} cannot carry, so the model states
+ * placeholders; core cannot yet map through the converter either, and
+ * `IOMMU_IOAS_MAP_FILE` reports that gap instead of faking success.
+ */
+export function iommufdAccepts(w: World, req: AttachRequest): readonly ImporterAccept[] {
+  const types = w.config.profile.mappingTypes;
+  if (types.includes(iommuDomain)) {
+    return [accept(iommuDomain, { domain: "ioas", iova: 0n, offset: 0n, size: 0n }, IOMMUFD)];
+  }
+  if (types.includes(pal)) return [accept(pal, {}, IOMMUFD)];
+  const out: ImporterAccept[] = [];
+  if (types.includes(vfioIommufdPrivate)) out.push(accept(vfioIommufdPrivate, {}, IOMMUFD));
+  if (types.includes(sgt)) {
+    out.push(accept(sgt, { device: null, acceptsP2P: req.peer2peer }, IOMMUFD));
+  }
+  return out;
+}

@@ -1,0 +1,108 @@
+import { blocked, done } from "@dmabuf-ref/core";
+import type { Effect, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
+import { IOMMUFD } from "./constants.js";
+import { fillArea, unfillArea } from "./domain-fill.js";
+import { endGrants, grantArea } from "./grants.js";
+import { releaseDmabuf } from "./release-dmabuf.js";
+import type { IommufdArea } from "./state.js";
+import {
+  devicesOf,
+  dmabufPages,
+  iommufdStateOf,
+  mustIoas,
+  mustPages,
+  putIoas,
+  putState,
+} from "./state.js";
+
+const hex = (v: bigint): string => `0x${v.toString(16)}`;
+
+function byIova(a: IommufdArea, b: IommufdArea): number {
+  return a.iova < b.iova ? -1 : a.iova > b.iova ? 1 : 0;
+}
+
+function replaceArea(w: World, ioas: number, iova: bigint, area: IommufdArea | null): World {
+  const io = mustIoas(w, ioas);
+  const rest = io.areas.filter((a) => a.iova !== iova);
+  return putIoas(w, { ...io, areas: area === null ? rest : [...rest, area].sort(byIova) });
+}
+
+/**
+ * `iopt_map_pages` after the IOVA is chosen: inserts the area, fills every
+ * domain of the IOAS with it (`iopt_area_fill_domains`, tracking dma-buf
+ * pairs) and grants the attached devices access.
+ *
+ * @param w - the world, with the area's pages already in the slice.
+ * @param ioas - the IOAS id.
+ * @param area - the new area (its `grants` are ignored and recomputed).
+ * @returns the world and events.
+ */
+export function insertArea(w: World, ioas: number, area: IommufdArea): Effect {
+  let world = replaceArea(w, ioas, area.iova, { ...area, grants: [] });
+  const events: TraceEvent[] = [];
+  for (const domain of mustIoas(world, ioas).domains) {
+    const filled = fillArea(world, ioas, area, domain);
+    world = filled.world;
+    events.push(...filled.events);
+  }
+  const granted = grantArea(
+    world,
+    area,
+    devicesOf(world, ioas).map((d) => d.device),
+  );
+  world = replaceArea(granted.world, ioas, area.iova, { ...area, grants: granted.grants });
+  return { world, events };
+}
+
+/**
+ * Tears one area down (`iopt_unmap_iova_range` for one area): unmaps it
+ * from every domain (skipping a revoked one), untracks it, ends its grants,
+ * and, when no other area uses its pages, releases them (for a dma-buf:
+ * unpin and detach under resv, `iopt_release_pages`). Sleeps (blocked, the
+ * world unchanged) when that release needs a resv someone else holds.
+ *
+ * @param w - the world.
+ * @param ioas - the IOAS id.
+ * @param iova - the area's first IOVA.
+ * @param opts - `keepPages`: leave the pages in place even if unused (a
+ *   split re-inserts halves that use them).
+ * @returns the outcome.
+ */
+export function removeArea(
+  w: World,
+  ioas: number,
+  iova: bigint,
+  opts: { readonly keepPages?: boolean } = {},
+): StepOutcome {
+  const area = mustIoas(w, ioas).areas.find((a) => a.iova === iova);
+  if (area === undefined) throw new Error(`iommufd: no area at ${hex(iova)} in IOAS ${ioas}`);
+  let world = w;
+  const events: TraceEvent[] = [];
+  for (const domain of mustIoas(w, ioas).domains) {
+    const unfilled = unfillArea(world, ioas, area, domain);
+    world = unfilled.world;
+    events.push(...unfilled.events);
+  }
+  world = replaceArea(endGrants(world, area.grants), ioas, iova, null);
+  events.push({
+    kind: "note",
+    actor: IOMMUFD,
+    text: `IOAS ${ioas}: area ${hex(iova)}+${hex(area.length)} removed`,
+  });
+  const inUse = iommufdStateOf(world).ioas.some((io) =>
+    io.areas.some((a) => a.pages === area.pages),
+  );
+  if (inUse || opts.keepPages === true) return done(world, events);
+  const pages = dmabufPages(mustPages(world, area.pages));
+  if (pages !== null) {
+    const released = releaseDmabuf(world, pages.att);
+    if (released.status === "blocked") return blocked(w, "resv", released.reason);
+    if (released.status === "failed")
+      throw new Error(`iommufd: release failed: ${released.error.message}`);
+    world = released.world;
+    events.push(...released.events);
+  }
+  const s = iommufdStateOf(world);
+  world = putState(world, { ...s, pages: s.pages.filter((p) => p.id !== area.pages) });
+  return done(world, events);
+}

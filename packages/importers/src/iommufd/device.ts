@@ -1,0 +1,169 @@
+import { allocId, deviceIndex, err, ok } from "@dmabuf-ref/core";
+import type { Effect, Result, TraceEvent, World } from "@dmabuf-ref/core";
+import { IOMMUFD } from "./constants.js";
+import { fillArea, unfillArea } from "./domain-fill.js";
+import { endGrants, grantArea } from "./grants.js";
+import { DEVICE_RESERVATIONS, intersects } from "./iova.js";
+import type { IommufdDevice } from "./state.js";
+import { devicesOf, findIoas, iommufdStateOf, mustIoas, putIoas, putState } from "./state.js";
+
+/** Options of {@link iommufdAttachDevice}. */
+export interface AttachDeviceOptions {
+  /**
+   * Give the device a domain of its own instead of sharing the IOAS's first
+   * one (as `IOMMU_HWPT_ALLOC` + attach to that HWPT does). Default: share,
+   * as the kernel's automatic domain reuses a compatible HWPT of the IOAS.
+   */
+  readonly newDomain?: boolean;
+}
+
+const hex = (v: bigint): string => `0x${v.toString(16)}`;
+
+function note(text: string): TraceEvent {
+  return { kind: "note", actor: IOMMUFD, text };
+}
+
+function bindingOf(w: World, device: string): IommufdDevice | undefined {
+  return iommufdStateOf(w).devices.find((d) => d.device === device);
+}
+
+function addDomain(w: World, ioas: number): { world: World; domain: number; events: TraceEvent[] } {
+  const [domain, next] = allocId(w);
+  let world: World = {
+    ...next,
+    domains: next.domains.set(domain, { mappings: [], nextIova: 0x1000_0000n }),
+  };
+  const io = mustIoas(world, ioas);
+  world = putIoas(world, { ...io, domains: [...io.domains, domain] });
+  const events: TraceEvent[] = [note(`IOAS ${ioas}: new IOMMU domain ${domain}`)];
+  for (const area of io.areas) {
+    const filled = fillArea(world, ioas, area, domain);
+    world = filled.world;
+    events.push(...filled.events);
+  }
+  return { world, domain, events };
+}
+
+/**
+ * Attaches a device to an IOAS: the VFIO cdev `VFIO_DEVICE_ATTACH_IOMMUFD_PT`
+ * path (not a uAPI struct here). The device must exist in the topology and
+ * sit behind an IOMMU (`EINVAL`), the IOAS must exist (`ENOENT`). The first
+ * device reserves the MSI window and the IOVA above the domain aperture;
+ * an area already there conflicts (`EBUSY` here; the kernel returns
+ * `EADDRINUSE`, which core's errno list lacks). The device's DMA is then
+ * translated by an IOMMU domain of the IOAS, replacing its DMA-API domain:
+ * a new domain is filled with every live area and maps nothing for revoked
+ * ones (kernel-facts §3.5); every live area is granted to the device. A
+ * device already attached elsewhere is moved (VFIO replaces the attachment).
+ *
+ * @param world - the world.
+ * @param device - the device (topology id).
+ * @param ioas - the IOAS id.
+ * @param opts - share the IOAS's domain (default) or take a new one.
+ * @returns the world and events, or the errno (the world unchanged).
+ */
+export function iommufdAttachDevice(
+  world: World,
+  device: string,
+  ioas: number,
+  opts: AttachDeviceOptions = {},
+): Result<Effect> {
+  const index = deviceIndex(world, device);
+  if (index < 0) return err("EINVAL", `no device ${device}`);
+  if (world.config.topology.devices[index]?.iommu !== true) {
+    return err("EINVAL", `${device} is not behind an IOMMU`);
+  }
+  const io = findIoas(world, ioas);
+  if (io === undefined) return err("ENOENT", `no IOAS ${ioas}`);
+  const old = bindingOf(world, device);
+  let w = world;
+  const events: TraceEvent[] = [];
+  if (old !== undefined) {
+    if (old.ioas === ioas && opts.newDomain !== true) return ok({ world, events: [] });
+    const detached = iommufdDetachDevice(w, device);
+    if (!detached.ok) return detached;
+    w = detached.value.world;
+    events.push(...detached.value.events);
+  }
+  if (devicesOf(w, ioas).length === 0) {
+    const clash = io.areas.find((a) =>
+      DEVICE_RESERVATIONS.some((r) =>
+        intersects(r, { start: a.iova, last: a.iova + a.length - 1n }),
+      ),
+    );
+    if (clash !== undefined) {
+      return err(
+        "EBUSY",
+        `area ${hex(clash.iova)} lies in a range ${device} reserves (EADDRINUSE)`,
+      );
+    }
+  }
+  let domain = mustIoas(w, ioas).domains[0];
+  if (domain === undefined || opts.newDomain === true) {
+    const added = addDomain(w, ioas);
+    w = added.world;
+    domain = added.domain;
+    events.push(...added.events);
+  }
+  const previousDomain = w.deviceDomains.get(index) ?? null;
+  w = { ...w, deviceDomains: w.deviceDomains.set(index, domain) };
+  const current = mustIoas(w, ioas);
+  const areas = [];
+  for (const area of current.areas) {
+    const granted = grantArea(w, area, [device]);
+    w = granted.world;
+    areas.push({ ...area, grants: [...area.grants, ...granted.grants] });
+  }
+  w = putIoas(w, { ...current, areas });
+  const s = iommufdStateOf(w);
+  w = putState(w, { ...s, devices: [...s.devices, { device, ioas, domain, previousDomain }] });
+  events.push(note(`${device} attached to IOAS ${ioas} through domain ${domain}`));
+  return ok({ world: w, events });
+}
+
+/**
+ * Detaches a device from its IOAS (`VFIO_DEVICE_DETACH_IOMMUFD_PT`): a
+ * device that is not attached is `EINVAL`. Its grants end, its DMA goes back
+ * to the domain it had before, and a domain no other device uses is
+ * unfilled (revoked areas are not unmapped twice) and destroyed. With the
+ * last device gone, the IOAS's reserved ranges go too.
+ *
+ * @param world - the world.
+ * @param device - the device.
+ * @returns the world and events, or the errno (the world unchanged).
+ */
+export function iommufdDetachDevice(world: World, device: string): Result<Effect> {
+  const binding = bindingOf(world, device);
+  if (binding === undefined) return err("EINVAL", `${device} is not attached to an IOAS`);
+  const index = deviceIndex(world, device);
+  let w: World = {
+    ...world,
+    deviceDomains:
+      binding.previousDomain === null
+        ? world.deviceDomains.delete(index)
+        : world.deviceDomains.set(index, binding.previousDomain),
+  };
+  const io = mustIoas(w, binding.ioas);
+  const areas = [];
+  for (const a of io.areas) {
+    const mine = a.grants.filter((g) => w.grants.get(g)?.device === device);
+    w = endGrants(w, mine);
+    areas.push({ ...a, grants: a.grants.filter((g) => !mine.includes(g)) });
+  }
+  w = putIoas(w, { ...io, areas });
+  const s = iommufdStateOf(w);
+  w = putState(w, { ...s, devices: s.devices.filter((d) => d.device !== device) });
+  const events: TraceEvent[] = [note(`${device} detached from IOAS ${binding.ioas}`)];
+  if (!iommufdStateOf(w).devices.some((d) => d.domain === binding.domain)) {
+    for (const area of mustIoas(w, binding.ioas).areas) {
+      const unfilled = unfillArea(w, binding.ioas, area, binding.domain);
+      w = unfilled.world;
+      events.push(...unfilled.events);
+    }
+    const after = mustIoas(w, binding.ioas);
+    w = putIoas(w, { ...after, domains: after.domains.filter((d) => d !== binding.domain) });
+    w = { ...w, domains: w.domains.delete(binding.domain) };
+    events.push(note(`IOAS ${binding.ioas}: domain ${binding.domain} destroyed`));
+  }
+  return ok({ world: w, events });
+}

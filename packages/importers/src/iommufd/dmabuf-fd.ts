@@ -1,0 +1,19 @@
+import { isKernelError, kernelError, lookupBuf, taskOn } from "@dmabuf-ref/core";
+import type { DmaBufState, KernelError, World } from "@dmabuf-ref/core";
+
+/**
+ * `dma_buf_get(fd)`: the dma-buf behind a userspace fd, or `EBADF`. In the
+ * model an fd is a buffer id; a buffer whose every fd was closed, but which
+ * an attachment or a running revoke still keeps alive, has no fd left, so
+ * it is `EBADF` too (the same count core's `close` uses).
+ *
+ * @param w - the world.
+ * @param fd - the fd (a dma-buf id).
+ * @returns the buffer, or `EBADF`.
+ */
+export function dmaBufGet(w: World, fd: number): DmaBufState | KernelError {
+  const b = lookupBuf(w, fd);
+  if (isKernelError(b)) return b;
+  const internal = b.attachments.length + (taskOn(w, fd) === undefined ? 0 : 1);
+  return b.fileRefs > internal ? b : kernelError("EBADF", `every fd of buf ${fd} is closed`);
+}

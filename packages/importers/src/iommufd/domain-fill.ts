@@ -1,0 +1,81 @@
+import { iommuMap, iommuUnmap } from "@dmabuf-ref/core";
+import type { Effect, TraceEvent, World } from "@dmabuf-ref/core";
+import { areaChunks } from "./chunks.js";
+import { IOMMUFD } from "./constants.js";
+import type { IommufdArea } from "./state.js";
+import { dmabufPages, mustPages, putPages } from "./state.js";
+
+const hex = (v: bigint): string => `0x${v.toString(16)}`;
+
+function note(text: string): TraceEvent {
+  return { kind: "note", actor: IOMMUFD, text };
+}
+
+/**
+ * `iopt_area_fill_domain` (plus `iopt_dmabuf_track_domain` for a dma-buf):
+ * maps an area into one domain and, for dma-buf pages, records the (area,
+ * domain) pair in the tracker. A revoked dma-buf area is tracked but maps
+ * nothing (kernel-facts §3.5: filling a new domain "succeeds and maps nothing").
+ *
+ * @param w - the world.
+ * @param ioas - the area's IOAS.
+ * @param area - the area.
+ * @param domain - the domain id.
+ * @returns the world and events.
+ */
+export function fillArea(w: World, ioas: number, area: IommufdArea, domain: number): Effect {
+  const pages = mustPages(w, area.pages);
+  const chunks = areaChunks(area, pages);
+  let world = w;
+  for (const c of chunks) {
+    world = iommuMap(world, domain, {
+      iova: c.iova,
+      len: c.len,
+      phys: c.phys,
+      read: area.read,
+      write: area.write,
+    });
+  }
+  const dmabuf = dmabufPages(pages);
+  if (dmabuf !== null) {
+    world = putPages(world, area.pages, {
+      ...dmabuf,
+      tracker: [...dmabuf.tracker, { ioas, iova: area.iova, domain }],
+    });
+  }
+  const what =
+    chunks.length === 0
+      ? `area ${hex(area.iova)}+${hex(area.length)} is revoked: domain ${domain} maps nothing`
+      : `iommu_map area ${hex(area.iova)}+${hex(area.length)} into domain ${domain}`;
+  return { world, events: [note(what)] };
+}
+
+/**
+ * `iopt_area_unfill_domain` (plus `iopt_dmabuf_untrack_domain`): unmaps an
+ * area from one domain, skipping the IOMMU unmap of a revoked dma-buf (its
+ * mapping is already gone; a double unmap would WARN), and drops the pair
+ * from the tracker.
+ *
+ * @param w - the world.
+ * @param ioas - the area's IOAS.
+ * @param area - the area.
+ * @param domain - the domain id.
+ * @returns the world and events.
+ */
+export function unfillArea(w: World, ioas: number, area: IommufdArea, domain: number): Effect {
+  const pages = mustPages(w, area.pages);
+  const chunks = areaChunks(area, pages);
+  let world = chunks.reduce((acc, c) => iommuUnmap(acc, domain, c.iova, c.len), w);
+  const dmabuf = dmabufPages(pages);
+  if (dmabuf !== null) {
+    world = putPages(world, area.pages, {
+      ...dmabuf,
+      tracker: dmabuf.tracker.filter(
+        (t) => !(t.ioas === ioas && t.iova === area.iova && t.domain === domain),
+      ),
+    });
+  }
+  const events =
+    chunks.length === 0 ? [] : [note(`iommu_unmap area ${hex(area.iova)} from domain ${domain}`)];
+  return { world, events };
+}

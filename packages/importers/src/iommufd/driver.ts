@@ -1,0 +1,46 @@
+import type { ImporterDriver } from "@dmabuf-ref/core";
+import { iommufdAccepts } from "./accepts.js";
+import { iommufdAct } from "./action.js";
+import { iommufdConfigSchema, rememberConfig } from "./config.js";
+import type { IommufdConfig } from "./config.js";
+import { IOMMUFD } from "./constants.js";
+import { iommufdRevokeNotify } from "./revoke.js";
+
+/**
+ * The iommufd importer (drivers/iommu/iommufd, kernel-facts §3): the model
+ * of `iopt_dmabuf_attach_revoke_ops` (`allow_peer2peer = true`,
+ * `invalidate_mappings = iopt_revoke_notify`) plus what iommufd accepts
+ * under each profile and its uAPI actions. Register it under the name
+ * `"iommufd"`; its state lives in the World's driver slice.
+ *
+ * iommufd is a pinning importer that is revocable: it attaches dynamically
+ * with the dummy global device, pins (7.1), takes the physical ranges
+ * straight from the exporter, maps them into its own IOMMU domains, and on
+ * invalidate unmaps them for good. It never calls `map_dma_buf` (except the
+ * RFC's PAL map) and never owes an unmap, so it has no `pending` work.
+ *
+ * @param config - options (which RAM region backs `IOMMU_IOAS_MAP`).
+ * @returns the importer driver.
+ *
+ * @example
+ * ```ts
+ * const world = createWorld({
+ *   profile: linux71,
+ *   topology,
+ *   exporters: new Map([["vfio-pci", vfio]]),
+ *   importers: new Map([["iommufd", iommufdImporter()]]),
+ * });
+ * ```
+ */
+export function iommufdImporter(config: IommufdConfig = {}): ImporterDriver {
+  const parsed = iommufdConfigSchema.parse(config);
+  const driver: ImporterDriver = Object.freeze({
+    name: IOMMUFD,
+    allowPeer2peer: true,
+    accepts: iommufdAccepts,
+    invalidateMappings: iommufdRevokeNotify,
+    act: iommufdAct,
+  });
+  rememberConfig(driver, parsed);
+  return driver;
+}

@@ -1,0 +1,69 @@
+import { allocId, regionContaining } from "@dmabuf-ref/core";
+import type { World } from "@dmabuf-ref/core";
+import { match } from "ts-pattern";
+import { areaChunks } from "./chunks.js";
+import type { IommufdArea } from "./state.js";
+import { mustPages } from "./state.js";
+
+/**
+ * Grants the oracle a record that `devices` may reach what an area maps
+ * (DESIGN §3.5): one grant per device and physical piece, tied to the
+ * dma-buf attachment for dma-buf pages (so the oracle connects device DMA
+ * to that attachment) and to nothing for user memory. A revoked area
+ * grants nothing.
+ *
+ * @param w - the world.
+ * @param area - the area.
+ * @param devices - the devices attached to the area's IOAS.
+ * @returns the world with the grants and their ids.
+ */
+export function grantArea(
+  w: World,
+  area: IommufdArea,
+  devices: readonly string[],
+): { readonly world: World; readonly grants: readonly number[] } {
+  const pages = mustPages(w, area.pages);
+  const att = match(pages)
+    .with({ kind: "dmabuf" }, (p) => p.att)
+    .with({ kind: "user" }, () => null)
+    .exhaustive();
+  let world = w;
+  const grants: number[] = [];
+  for (const device of devices) {
+    for (const c of areaChunks(area, pages)) {
+      const found = regionContaining(world, c.phys, c.len);
+      if (found === undefined) {
+        throw new Error(`iommufd: no memory region holds 0x${c.phys.toString(16)}`);
+      }
+      const [, region] = found;
+      const [id, next] = allocId(world);
+      world = {
+        ...next,
+        grants: next.grants.set(id, {
+          device,
+          region: region.id,
+          phys: c.phys,
+          len: c.len,
+          write: area.write,
+          epoch: region.epoch,
+          att,
+        }),
+      };
+      grants.push(id);
+    }
+  }
+  return { world, grants };
+}
+
+/**
+ * Ends grants: from here on the devices may not reach that memory.
+ *
+ * @param w - the world.
+ * @param ids - the grant ids.
+ * @returns the new world.
+ */
+export function endGrants(w: World, ids: readonly number[]): World {
+  let grants = w.grants;
+  for (const id of ids) grants = grants.delete(id);
+  return grants === w.grants ? w : { ...w, grants };
+}

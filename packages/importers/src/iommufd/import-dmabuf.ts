@@ -1,0 +1,196 @@
+import {
+  attachBuf,
+  exporterOf,
+  importerHolder,
+  isKernelError,
+  kernelError,
+  lookupBuf,
+  mapAtt,
+  negotiate,
+  p2pDistanceIn,
+  pal,
+  pinAtt,
+  privatePhys,
+  resvLock,
+  resvUnlock,
+} from "@dmabuf-ref/core";
+import type {
+  KernelError,
+  PairReport,
+  PhysVec,
+  StepOutcome,
+  TraceEvent,
+  World,
+} from "@dmabuf-ref/core";
+import { match } from "ts-pattern";
+import { IOMMUFD, IOMMUFD_GLOBAL_DEVICE } from "./constants.js";
+
+/**
+ * Where the import of a dma-buf into iommufd stopped (DESIGN §3.2's
+ * refusal stages, for iommufd's path of kernel-facts §3.3):
+ * - `fd`: the fd is not a live dma-buf (`dma_buf_get` fails: `EBADF`);
+ * - `negotiation`: no mapping type matched (only where the profile negotiates);
+ * - `exporter-attach`: the exporter's `attach` refused (VFIO: not P2P, revoked, not revocable);
+ * - `pin`: `dma_buf_pin()` failed (7.1 iommufd pins);
+ * - `private-phys`: `vfio_pci_dma_buf_iommufd_map` refused (foreign exporter, more than one range, revoked);
+ * - `pal-map`: the RFC's `dma_buf_pal_map_phys` failed;
+ * - `converter-map`: mapping through core's PAL->iommu-domain converter, which the model's core cannot do yet.
+ */
+export type ImportStage =
+  "fd" | "negotiation" | "exporter-attach" | "pin" | "private-phys" | "pal-map" | "converter-map";
+
+/** What importing a dma-buf produced, or where and why it stopped. */
+export type ImportOutcome =
+  | {
+      /** Attached (and pinned) with the physical ranges in hand; resv released. */
+      readonly status: "done";
+      /** The world with the attachment. */
+      readonly world: World;
+      /** What happened, in order. */
+      readonly events: readonly TraceEvent[];
+      /** The new attachment. */
+      readonly att: number;
+      /** The exporter's physical ranges, in buffer order. */
+      readonly phys: readonly PhysVec[];
+      /** The negotiation report. */
+      readonly pairs: readonly PairReport[];
+    }
+  | {
+      /** A step refused; nothing changed. */
+      readonly status: "failed";
+      /** The step. */
+      readonly stage: ImportStage;
+      /** Its errno. */
+      readonly error: KernelError;
+      /** The negotiation report (empty before negotiation ran). */
+      readonly pairs: readonly PairReport[];
+    }
+  | {
+      /** The call would sleep on the buffer's resv. */
+      readonly status: "blocked";
+      /** Who holds it. */
+      readonly reason: string;
+    };
+
+type PhysRoute = "private" | "pal" | "converter";
+
+function routeOf(mapType: string): PhysRoute {
+  if (mapType === "vfio-iommufd-private" || mapType === "sgt") return "private";
+  if (mapType === "pal") return "pal";
+  if (mapType === "iommu-domain") return "converter";
+  throw new Error(`iommufd: attach negotiated ${mapType}, which iommufd never accepts`);
+}
+
+function mustRun(r: StepOutcome, what: string): { world: World; events: readonly TraceEvent[] } {
+  if (r.status !== "done") {
+    throw new Error(
+      `iommufd: ${what} did not run: ${r.status === "failed" ? r.error.message : r.reason}`,
+    );
+  }
+  return r;
+}
+
+type PhysResult =
+  | {
+      readonly ok: true;
+      readonly world: World;
+      readonly events: readonly TraceEvent[];
+      readonly phys: readonly PhysVec[];
+    }
+  | { readonly ok: false; readonly stage: ImportStage; readonly error: KernelError };
+
+function lookupPhys(w: World, att: number, holder: string, mapType: string): PhysResult {
+  return match(routeOf(mapType))
+    .returnType<PhysResult>()
+    .with("private", () => {
+      const r = privatePhys(w, att, holder);
+      return r.ok
+        ? { ok: true, world: w, events: [], phys: r.value }
+        : { ok: false, stage: "private-phys", error: r.error };
+    })
+    .with("pal", () => {
+      const r = mapAtt(w, att, holder);
+      if (r.status === "failed") return { ok: false, stage: "pal-map", error: r.error };
+      const mapped = mustRun(r, "dma_buf_pal_map_phys");
+      const payload = pal.payload.parse(mapped.world.atts.get(att)?.mapping?.payload);
+      if (payload.phys.length === 0) {
+        return {
+          ok: false,
+          stage: "pal-map",
+          error: kernelError("EINVAL", "the exporter's physical address list is empty"),
+        };
+      }
+      return { ok: true, world: mapped.world, events: mapped.events, phys: payload.phys };
+    })
+    .with("converter", () => ({
+      ok: false,
+      stage: "converter-map",
+      error: kernelError(
+        "EOPNOTSUPP",
+        "model gap: core cannot map a dma-buf through the pal->iommu-domain converter yet",
+      ),
+    }))
+    .exhaustive();
+}
+
+/**
+ * `iopt_map_dmabuf` (kernel-facts §3.3): dynamic attach with the global
+ * device and `allow_peer2peer`, lock resv, `dma_buf_pin()` where the
+ * profile says iommufd pins (7.1), get the physical ranges (the private
+ * VFIO interconnect, or the RFC's PAL map), unlock. Any failure leaves the
+ * world as it was (the kernel unpins and detaches); the stage says who refused.
+ *
+ * @param w - the world.
+ * @param buf - the dma-buf id (the fd).
+ * @returns the attachment and ranges, the refusing stage, or blocked.
+ */
+export function importDmabuf(w: World, buf: number): ImportOutcome {
+  const b = lookupBuf(w, buf);
+  if (isKernelError(b)) return { status: "failed", stage: "fd", error: b, pairs: [] };
+  const imp = w.config.importers.get(IOMMUFD);
+  if (imp === undefined) throw new Error("iommufd is not configured in this world");
+  const request = { device: IOMMUFD_GLOBAL_DEVICE, dynamic: true, peer2peer: imp.allowPeer2peer };
+  const topology = w.config.topology;
+  const negotiated = negotiate(
+    exporterOf(w, b).offers(w, buf),
+    imp.accepts(w, request),
+    w.config.profile,
+    { p2pDistance: (provider, client) => p2pDistanceIn(topology, provider, client) },
+  );
+  if (!negotiated.ok) {
+    return {
+      status: "failed",
+      stage: "negotiation",
+      error: negotiated.error,
+      pairs: negotiated.pairs,
+    };
+  }
+  const pairs = negotiated.pairs;
+  const attached = attachBuf(w, buf, IOMMUFD, IOMMUFD_GLOBAL_DEVICE, true);
+  if (attached.status === "blocked") return { status: "blocked", reason: attached.reason };
+  if (attached.status === "failed") {
+    return { status: "failed", stage: "exporter-attach", error: attached.error, pairs };
+  }
+  const att = attached.created;
+  if (att === undefined) throw new Error("iommufd: attach created no attachment");
+  const holder = importerHolder(IOMMUFD, att);
+  const events: TraceEvent[] = [...attached.events];
+  const locked = mustRun(resvLock(attached.world, buf, holder), "dma_resv_lock");
+  events.push(...locked.events);
+  let world = locked.world;
+  if (w.config.profile.rules.iommufdPins) {
+    const pinned = pinAtt(world, att, holder);
+    if (pinned.status === "failed")
+      return { status: "failed", stage: "pin", error: pinned.error, pairs };
+    const p = mustRun(pinned, "dma_buf_pin");
+    world = p.world;
+    events.push(...p.events);
+  }
+  const mapType = world.atts.get(att)?.mapType ?? "";
+  const phys = lookupPhys(world, att, holder, mapType);
+  if (!phys.ok) return { status: "failed", stage: phys.stage, error: phys.error, pairs };
+  events.push(...phys.events);
+  const unlocked = mustRun(resvUnlock(phys.world, buf, holder), "dma_resv_unlock");
+  events.push(...unlocked.events);
+  return { status: "done", world: unlocked.world, events, att, phys: phys.phys, pairs };
+}

@@ -1,0 +1,64 @@
+import type { TraceEvent, World, iommuDestroy, iommuIoasAlloc } from "@dmabuf-ref/core";
+import { removeArea } from "./area.js";
+import { IOMMUFD } from "./constants.js";
+import type { HandlerResult } from "./outcome.js";
+import { refuse, respond } from "./outcome.js";
+import { devicesOf, findIoas, iommufdStateOf, putState } from "./state.js";
+
+/** The decoded `struct iommu_ioas_alloc`. */
+export type IoasAllocCmd = ReturnType<typeof iommuIoasAlloc.decode>;
+/** The decoded `struct iommu_destroy`. */
+export type DestroyCmd = ReturnType<typeof iommuDestroy.decode>;
+
+/**
+ * `IOMMU_IOAS_ALLOC` (`iommufd_ioas_alloc_ioctl`): `flags` must be 0
+ * (`EOPNOTSUPP`); the new IOAS gets the next object id, returned in
+ * `out_ioas_id`.
+ *
+ * @param w - the world.
+ * @param cmd - the decoded struct.
+ * @returns the outcome.
+ */
+export function ioasAlloc(w: World, cmd: IoasAllocCmd): HandlerResult<IoasAllocCmd> {
+  if (cmd.flags !== 0) return refuse("EOPNOTSUPP", `flags 0x${cmd.flags.toString(16)} must be 0`);
+  const s = iommufdStateOf(w);
+  const id = s.nextObjectId;
+  const world = putState(w, {
+    ...s,
+    nextObjectId: id + 1,
+    ioas: [...s.ioas, { id, areas: [], domains: [] }],
+  });
+  const events: TraceEvent[] = [{ kind: "note", actor: IOMMUFD, text: `IOAS ${id} allocated` }];
+  return respond(world, events, { ...cmd, out_ioas_id: id });
+}
+
+/**
+ * `IOMMU_DESTROY` of an IOAS (`iommufd_object_remove`): an unknown id is
+ * `ENOENT`; an IOAS with attached devices is still referenced (`EBUSY`); an
+ * IOAS with areas is destroyed with them (`iopt_unmap_all`, which releases
+ * their pages and dma-buf attachments).
+ *
+ * @param w - the world.
+ * @param cmd - the decoded struct.
+ * @returns the outcome.
+ */
+export function destroyObject(w: World, cmd: DestroyCmd): HandlerResult<DestroyCmd> {
+  const ioas = findIoas(w, cmd.id);
+  if (ioas === undefined) return refuse("ENOENT", `no object ${cmd.id}`);
+  if (devicesOf(w, cmd.id).length > 0) {
+    return refuse("EBUSY", `IOAS ${cmd.id} still has devices attached`);
+  }
+  let world = w;
+  const events: TraceEvent[] = [];
+  for (const area of ioas.areas) {
+    const removed = removeArea(world, cmd.id, area.iova);
+    if (removed.status === "blocked") return { status: "blocked", reason: removed.reason };
+    if (removed.status === "failed") throw new Error(removed.error.message);
+    world = removed.world;
+    events.push(...removed.events);
+  }
+  const s = iommufdStateOf(world);
+  world = putState(world, { ...s, ioas: s.ioas.filter((i) => i.id !== cmd.id) });
+  events.push({ kind: "note", actor: IOMMUFD, text: `IOAS ${cmd.id} destroyed` });
+  return respond(world, events, cmd);
+}

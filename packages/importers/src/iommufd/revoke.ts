@@ -1,0 +1,65 @@
+import { iommuUnmap, mustAtt, mustBuf, unmapAtt } from "@dmabuf-ref/core";
+import type { DriverStep, TraceEvent, World } from "@dmabuf-ref/core";
+import { areaChunks } from "./chunks.js";
+import { IOMMUFD } from "./constants.js";
+import { endGrants } from "./grants.js";
+import { iommufdStateOf, mustIoas, pagesOfAttachment, putIoas, putPages } from "./state.js";
+
+const hex = (v: bigint): string => `0x${v.toString(16)}`;
+
+function note(text: string): TraceEvent {
+  return { kind: "note", actor: IOMMUFD, text };
+}
+
+/**
+ * `iopt_revoke_notify`, iommufd's `invalidate_mappings` (kernel-facts §3.5,
+ * §7.11), called by the exporter with the buffer's resv held. If the pages
+ * are already revoked it does nothing, so the invalidate an un-revoke sends
+ * is harmless. Otherwise it unmaps every tracked (area, domain) pair from
+ * the IOMMU, ends the devices' grants, releases the RFC's PAL mapping if one
+ * is held (`dma_buf_pal_unmap_phys`, §4.3), and empties the physical ranges:
+ * revoked for good. The areas keep their IOVA and nothing is ever re-mapped
+ * automatically; userspace must unmap and map again.
+ *
+ * @param w - the world.
+ * @param att - the invalidated attachment.
+ * @returns the world and events.
+ */
+export function iommufdRevokeNotify(w: World, att: number): DriverStep {
+  const found = pagesOfAttachment(w, att);
+  if (found === undefined) return { world: w, events: [] };
+  const { id, pages } = found;
+  if (pages.phys.length === 0) {
+    return { world: w, events: [note(`attach ${att} already revoked: nothing to do`)] };
+  }
+  let world = w;
+  const events: TraceEvent[] = [];
+  for (const t of pages.tracker) {
+    const area = mustIoas(world, t.ioas).areas.find((a) => a.iova === t.iova);
+    if (area === undefined) throw new Error(`iommufd: tracked area ${hex(t.iova)} is gone`);
+    world = areaChunks(area, pages).reduce(
+      (acc, c) => iommuUnmap(acc, t.domain, c.iova, c.len),
+      world,
+    );
+    events.push(note(`revoke: iommu_unmap area ${hex(t.iova)} from domain ${t.domain}`));
+  }
+  for (const io of iommufdStateOf(world).ioas) {
+    if (!io.areas.some((a) => a.pages === id)) continue;
+    const areas = io.areas.map((a) => (a.pages === id ? { ...a, grants: [] } : a));
+    world = endGrants(
+      world,
+      io.areas.filter((a) => a.pages === id).flatMap((a) => a.grants),
+    );
+    world = putIoas(world, { ...io, areas });
+  }
+  if (mustAtt(world, att).mapping !== null) {
+    const holder = mustBuf(world, pages.buf).resvHolder;
+    const r = unmapAtt(world, att, holder);
+    if (r.status !== "done") throw new Error(`iommufd: dma_buf_pal_unmap_phys did not run`);
+    world = r.world;
+    events.push(...r.events);
+  }
+  world = putPages(world, id, { ...pages, phys: [] });
+  events.push(note(`attach ${att} revoked for good: its areas stay, dead, until unmapped`));
+  return { world, events };
+}

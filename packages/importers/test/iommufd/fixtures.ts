@@ -1,0 +1,280 @@
+/**
+ * Shared set-up for the iommufd tests: a machine with RAM, a VFIO device's
+ * BARs and DMA devices behind the IOMMU; worlds with the VFIO-like test
+ * exporter, core's reference exporter and iommufd; helpers that speak the
+ * uAPI structs.
+ */
+import { expect } from "vitest";
+import {
+  IOMMU_DESTROY,
+  IOMMU_IOAS_ALLOC,
+  IOMMU_IOAS_IOVA_RANGES,
+  IOMMU_IOAS_MAP,
+  IOMMU_IOAS_MAP_FILE,
+  IOMMU_IOAS_MAP_FIXED_IOVA,
+  IOMMU_IOAS_MAP_READABLE,
+  IOMMU_IOAS_MAP_WRITEABLE,
+  IOMMU_IOAS_UNMAP,
+  createWorld,
+  iommuDestroy,
+  iommuIoasAlloc,
+  iommuIoasIovaRanges,
+  iommuIoasMap,
+  iommuIoasMapFile,
+  iommuIoasUnmap,
+  linux71,
+  referenceExporter,
+  runScript,
+  step,
+  topologySchema,
+} from "@dmabuf-ref/core";
+import type { ExporterDriver, Profile, Topology, World } from "@dmabuf-ref/core";
+import { iommufdAttachDevice, iommufdImporter, iommufdIoctl } from "../../src/index.js";
+import type { IoctlOutcome } from "../../src/index.js";
+import { vfioTest } from "./vfio-test-exporter.js";
+import type { VfioTestArgs } from "./vfio-test-exporter.js";
+
+/** 4 KiB. */
+export const PAGE = 0x1000n;
+/** Read and write. */
+export const RW = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
+/** `IOMMU_IOAS_MAP_FIXED_IOVA`. */
+export const FIXED = IOMMU_IOAS_MAP_FIXED_IOVA;
+/** A user address whose RAM lies away from the reference exporter's buffers. */
+export const USER_VA = 0x7f00_2000_0000n;
+
+/**
+ * The machine: 1 GiB of RAM, vfio0 with a 16 MiB BAR0 and a 16 TiB BAR2,
+ * dev0 and dev1 behind the IOMMU on another switch (P2P to vfio0 through
+ * the host bridge), dev2 with no IOMMU.
+ */
+export const topology: Topology = topologySchema.parse({
+  regions: [
+    { id: "ram0", kind: "ram", base: 0x1_0000_0000n, size: 0x4000_0000n },
+    { id: "vfio0.bar0", kind: "bar", base: 0x40_0000_0000n, size: 0x100_0000n, device: "vfio0" },
+    { id: "vfio0.bar2", kind: "bar", base: 0x8000_0000_0000n, size: 1n << 44n, device: "vfio0" },
+  ],
+  devices: [
+    { id: "vfio0", switch: "sw0" },
+    { id: "dev0", switch: "sw1" },
+    { id: "dev1", switch: "sw1" },
+    { id: "dev2", switch: "sw1", iommu: false },
+  ],
+  switches: [
+    { id: "sw0", hostBridge: "hb0" },
+    { id: "sw1", hostBridge: "hb0" },
+  ],
+  hostBridges: [{ id: "hb0", p2p: true }],
+});
+
+/**
+ * A fresh world with the VFIO-like exporter, core's reference exporter
+ * (the "foreign" one, allocating from ram0) and iommufd.
+ *
+ * @param profile - the profile (default linux-7.1).
+ */
+export function makeWorld(profile: Profile = linux71): World {
+  return createWorld({
+    profile,
+    topology,
+    exporters: new Map<string, ExporterDriver>([
+      ["vfio-test", vfioTest],
+      ["ref-exporter", referenceExporter({ region: "ram0" })],
+    ]),
+    importers: new Map([["iommufd", iommufdImporter()]]),
+  });
+}
+
+/** Asserts an ioctl returned 0 and narrows it. */
+export function done(r: IoctlOutcome): Extract<IoctlOutcome, { status: "done" }> {
+  if (r.status !== "done") {
+    throw new Error(r.status === "failed" ? `${r.error.errno}: ${r.error.message}` : r.reason);
+  }
+  return r;
+}
+
+/** Asserts an ioctl failed with `errno` and changed nothing. */
+export function expectErrno(w: World, r: IoctlOutcome, errno: string): void {
+  expect(r.status).toBe("failed");
+  if (r.status === "failed") expect(r.error.errno).toBe(errno);
+  expect(r.world).toBe(w);
+}
+
+/** Exports a VFIO-like buffer over BAR ranges (default: 16 KiB at BAR0). */
+export function exportVfio(
+  w: World,
+  args: VfioTestArgs = { region: "vfio0.bar0", ranges: [{ offset: 0n, length: 0x4000n }] },
+): { world: World; buf: number } {
+  const r = step(w, { kind: "export", exporter: "vfio-test", owner: "vfio0", args });
+  if (r.status !== "done" || r.created === undefined) throw new Error("export failed");
+  return { world: r.world, buf: r.created };
+}
+
+/** Exports a buffer of core's reference (non-VFIO) exporter. */
+export function exportForeign(w: World, size = 0x4000n): { world: World; buf: number } {
+  const r = step(w, { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size } });
+  if (r.status !== "done" || r.created === undefined) throw new Error("export failed");
+  return { world: r.world, buf: r.created };
+}
+
+/** `IOMMU_IOAS_ALLOC`; returns the new IOAS id. */
+export function allocIoas(w: World): { world: World; ioas: number } {
+  const r = done(
+    iommufdIoctl(
+      w,
+      IOMMU_IOAS_ALLOC,
+      iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 0 }),
+    ),
+  );
+  return { world: r.world, ioas: iommuIoasAlloc.decode(r.out).out_ioas_id };
+}
+
+/** Arguments of {@link mapFile}. */
+export interface MapFileArgs {
+  readonly ioas: number;
+  readonly fd: number;
+  readonly start?: bigint;
+  readonly length: bigint;
+  readonly iova?: bigint;
+  readonly flags?: number;
+}
+
+/** `IOMMU_IOAS_MAP_FILE`. */
+export function mapFile(w: World, a: MapFileArgs): IoctlOutcome {
+  const bytes = iommuIoasMapFile.encode({
+    size: iommuIoasMapFile.size,
+    flags: a.flags ?? RW,
+    ioas_id: a.ioas,
+    fd: a.fd,
+    start: a.start ?? 0n,
+    length: a.length,
+    iova: a.iova ?? 0n,
+  });
+  return iommufdIoctl(w, IOMMU_IOAS_MAP_FILE, bytes);
+}
+
+/** `IOMMU_IOAS_MAP_FILE` that must succeed; returns the IOVA. */
+export function mapFileOk(w: World, a: MapFileArgs): { world: World; iova: bigint } {
+  const r = done(mapFile(w, a));
+  return { world: r.world, iova: iommuIoasMapFile.decode(r.out).iova };
+}
+
+/** Arguments of {@link mapUser}. */
+export interface MapUserArgs {
+  readonly ioas: number;
+  readonly userVa?: bigint;
+  readonly length: bigint;
+  readonly iova?: bigint;
+  readonly flags?: number;
+  readonly reserved?: number;
+}
+
+/** `IOMMU_IOAS_MAP` of VMM memory. */
+export function mapUser(w: World, a: MapUserArgs): IoctlOutcome {
+  const bytes = iommuIoasMap.encode({
+    size: iommuIoasMap.size,
+    flags: a.flags ?? RW,
+    ioas_id: a.ioas,
+    __reserved: a.reserved ?? 0,
+    user_va: a.userVa ?? USER_VA,
+    length: a.length,
+    iova: a.iova ?? 0n,
+  });
+  return iommufdIoctl(w, IOMMU_IOAS_MAP, bytes);
+}
+
+/** `IOMMU_IOAS_MAP` that must succeed; returns the IOVA. */
+export function mapUserOk(w: World, a: MapUserArgs): { world: World; iova: bigint } {
+  const r = done(mapUser(w, a));
+  return { world: r.world, iova: iommuIoasMap.decode(r.out).iova };
+}
+
+/** `IOMMU_IOAS_UNMAP`. */
+export function unmap(w: World, ioas: number, iova: bigint, length: bigint): IoctlOutcome {
+  return iommufdIoctl(
+    w,
+    IOMMU_IOAS_UNMAP,
+    iommuIoasUnmap.encode({ size: iommuIoasUnmap.size, ioas_id: ioas, iova, length }),
+  );
+}
+
+/** `IOMMU_IOAS_UNMAP` that must succeed; returns the bytes unmapped. */
+export function unmapOk(
+  w: World,
+  ioas: number,
+  iova: bigint,
+  length: bigint,
+): { world: World; unmapped: bigint } {
+  const r = done(unmap(w, ioas, iova, length));
+  return { world: r.world, unmapped: iommuIoasUnmap.decode(r.out).length };
+}
+
+/** `IOMMU_DESTROY`. */
+export function destroy(w: World, id: number): IoctlOutcome {
+  return iommufdIoctl(w, IOMMU_DESTROY, iommuDestroy.encode({ size: 8, id }));
+}
+
+/** `IOMMU_IOAS_IOVA_RANGES`. */
+export function iovaRanges(w: World, ioas: number, num: number, reserved = 0): IoctlOutcome {
+  return iommufdIoctl(
+    w,
+    IOMMU_IOAS_IOVA_RANGES,
+    iommuIoasIovaRanges.encode({
+      size: iommuIoasIovaRanges.size,
+      ioas_id: ioas,
+      num_iovas: num,
+      __reserved: reserved,
+      allowed_iovas: 0x7000_0000n,
+      out_iova_alignment: 0n,
+    }),
+  );
+}
+
+/** Attaches a device; must succeed. */
+export function attachDevice(w: World, device: string, ioas: number, newDomain = false): World {
+  const r = iommufdAttachDevice(w, device, ioas, newDomain ? { newDomain: true } : {});
+  if (!r.ok) throw new Error(`${r.error.errno}: ${r.error.message}`);
+  return r.value.world;
+}
+
+/** One DMA access by a device; the oracle's verdict. */
+export function dma(
+  w: World,
+  device: string,
+  addr: bigint,
+  dir: "read" | "write" = "read",
+): { world: World; outcome: string; detail: string } {
+  const r = step(w, { kind: "dma", device, addr, len: 0x1000n, dir });
+  if (r.status !== "done") throw new Error("dma did not run");
+  const e = r.events.find((x) => x.kind === "dma");
+  if (e?.kind !== "dma") throw new Error("no dma event");
+  return { world: r.world, outcome: e.outcome, detail: e.detail };
+}
+
+/** Runs the exporter's revoke sequence to completion (temporary unless said). */
+export function revoke(w: World, buf: number, permanent = false): World {
+  const run = runScript(w, [{ kind: "revoke", buf, permanent, by: "FLR" }], "vfio0");
+  expect(run.results.map((r) => r.status)).toEqual(["done"]);
+  expect(run.world.tasks.size).toBe(0);
+  return run.world;
+}
+
+/** Runs the exporter's un-revoke sequence to completion. */
+export function unrevoke(w: World, buf: number): World {
+  const run = runScript(w, [{ kind: "unrevoke", buf, by: "FLR done" }], "vfio0");
+  expect(run.results.map((r) => r.status)).toEqual(["done"]);
+  expect(run.world.tasks.size).toBe(0);
+  return run.world;
+}
+
+/** A world with one IOAS, dev1 attached to it, and a 16 KiB VFIO buffer. */
+export function vfioSetup(profile: Profile = linux71): { world: World; ioas: number; buf: number } {
+  const a = allocIoas(makeWorld(profile));
+  const e = exportVfio(attachDevice(a.world, "dev1", a.ioas));
+  return { world: e.world, ioas: a.ioas, buf: e.buf };
+}
+
+/** The number of IOMMU mappings in a domain. */
+export function mappingsIn(w: World, domain: number): number {
+  return w.domains.get(domain)?.mappings.length ?? -1;
+}

@@ -1,0 +1,80 @@
+/**
+ * What must hold in every reachable world with iommufd in it (kernel-facts
+ * §3.4, §3.5, §7.11), checked after random ioctl sequences.
+ */
+import { expect } from "vitest";
+import { access, deviceIndex } from "@dmabuf-ref/core";
+import type { World } from "@dmabuf-ref/core";
+import { iommufdStateOf } from "../../src/index.js";
+
+/** Asserts iommufd's invariants over a world. */
+export function expectInvariants(w: World): void {
+  const s = iommufdStateOf(w);
+  const pagesById = new Map(s.pages.map((p) => [p.id, p.pages]));
+  for (const io of s.ioas) {
+    // Areas are sorted and never overlap.
+    for (let i = 1; i < io.areas.length; i++) {
+      const prev = io.areas[i - 1];
+      const cur = io.areas[i];
+      if (prev === undefined || cur === undefined) continue;
+      expect(prev.iova + prev.length <= cur.iova).toBe(true);
+    }
+    const devices = s.devices.filter((d) => d.ioas === io.id);
+    for (const d of devices) {
+      expect(io.domains).toContain(d.domain);
+      expect(w.deviceDomains.get(deviceIndex(w, d.device))).toBe(d.domain);
+    }
+    for (const area of io.areas) {
+      const pages = pagesById.get(area.pages);
+      if (pages === undefined) throw new Error(`area at ${area.iova} has no pages`);
+      const dead = pages.kind === "dmabuf" && pages.phys.length === 0;
+      for (const domain of io.domains) {
+        const dom = w.domains.get(domain);
+        if (dom === undefined) throw new Error(`no domain ${domain}`);
+        // No domain translates a revoked area; every live one is mapped whole.
+        const covered = dom.mappings
+          .filter((m) => area.iova <= m.iova && m.iova < area.iova + area.length)
+          .reduce((n, m) => n + m.len, 0n);
+        expect(covered).toBe(dead ? 0n : area.length);
+        if (pages.kind === "dmabuf") {
+          expect(pages.tracker).toContainEqual({ ioas: io.id, iova: area.iova, domain });
+        }
+      }
+      if (dead) expect(area.grants).toEqual([]);
+      for (const g of area.grants) expect(w.grants.get(g)).toBeDefined();
+    }
+  }
+  for (const { pages } of s.pages) {
+    if (pages.kind !== "dmabuf") continue;
+    const att = w.atts.get(pages.att);
+    expect(att).toMatchObject({ importer: "iommufd", dynamic: true, buf: pages.buf });
+    for (const t of pages.tracker) {
+      const io = s.ioas.find((i) => i.id === t.ioas);
+      expect(io?.domains).toContain(t.domain);
+      expect(io?.areas.some((a) => a.iova === t.iova)).toBe(true);
+    }
+  }
+  // Every iommufd attachment belongs to a pages object.
+  for (const [id, a] of w.atts.entries()) {
+    if (a.importer !== "iommufd") continue;
+    expect(s.pages.some((p) => p.pages.kind === "dmabuf" && p.pages.att === id)).toBe(true);
+  }
+}
+
+/**
+ * Asserts the oracle's verdict on every attached device's DMA to every area
+ * of its IOAS: ok for a live readable area, an IOMMU fault for a dead one,
+ * never a violation (DESIGN §3.5).
+ */
+export function expectDmaVerdicts(w: World): void {
+  const s = iommufdStateOf(w);
+  for (const d of s.devices) {
+    const io = s.ioas.find((i) => i.id === d.ioas);
+    for (const area of io?.areas ?? []) {
+      const pages = s.pages.find((p) => p.id === area.pages)?.pages;
+      const dead = pages?.kind === "dmabuf" && pages.phys.length === 0;
+      const verdict = access(w, d.device, area.iova, 1n, "read").outcome;
+      expect(verdict).toBe(dead || !area.read ? "fault" : "ok");
+    }
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * A minimal VFIO-like exporter written against core's ExporterDriver, for
+ * the iommufd tests (importers never import the real exporters).
+ */
+import {
+  attachRevocable,
+  createDmaBuf,
+  err,
+  mustAtt,
+  mustBuf,
+  offer,
+  ok,
+  pal,
+  regionNamed,
+  sgt,
+  vfioIommufdPrivate,
+} from "@dmabuf-ref/core";
+import type { ExporterDriver, PhysVec, World } from "@dmabuf-ref/core";
+import * as z from "zod";
+
+const exportArgs = z.object({
+  region: z.string(),
+  ranges: z.array(z.object({ offset: z.bigint(), length: z.bigint() })).min(1),
+  revoked: z.boolean().default(false),
+});
+const privSchema = z.object({ ranges: z.array(z.object({ paddr: z.bigint(), len: z.bigint() })) });
+
+/** The test exporter's arguments: BAR ranges of a region. */
+export type VfioTestArgs = z.input<typeof exportArgs>;
+
+function rangesOf(w: World, buf: number): readonly PhysVec[] {
+  return privSchema.parse(mustBuf(w, buf).priv).ranges;
+}
+
+/**
+ * A minimal VFIO-like exporter (kernel-facts §2.3, §2.7): BAR ranges as a
+ * dma-buf; offers [vfio-iommufd-private, sgt(P2P)] (or [pal, sgt(P2P)]
+ * where the profile has PAL); attach refuses !P2P (EOPNOTSUPP), revoked
+ * (ENODEV) and, under 7.1, non-revocable importers (EOPNOTSUPP); pin per
+ * the profile (6.19: EOPNOTSUPP); map only for PAL; the private phys hook
+ * answers ENODEV when revoked and EOPNOTSUPP for more than one range.
+ */
+export const vfioTest: ExporterDriver = {
+  name: "vfio-test",
+  export(w, owner, args) {
+    const a = exportArgs.parse(args);
+    const found = regionNamed(w, a.region);
+    if (found === undefined) return err("EINVAL", `no region ${a.region}`);
+    const base = found[1].base;
+    const ranges = a.ranges.map((r) => ({ paddr: base + r.offset, len: r.length }));
+    const size = ranges.reduce((s, r) => s + r.len, 0n);
+    const created = createDmaBuf(w, {
+      exporter: "vfio-test",
+      owner,
+      size,
+      revoked: a.revoked,
+      priv: { ranges },
+    });
+    return ok(created);
+  },
+  revokeWaitsForUnmap: () => true,
+  offers(w, buf) {
+    const owner = mustBuf(w, buf).owner;
+    const p2p = offer(sgt, { requiresP2P: true, p2pDevice: owner });
+    return w.config.profile.mappingTypes.includes(pal)
+      ? [offer(pal, { provider: owner }), p2p]
+      : [offer(vfioIommufdPrivate, {}), p2p];
+  },
+  attach(w, att) {
+    const a = mustAtt(w, att);
+    if (!a.peer2peer) return err("EOPNOTSUPP", "VFIO needs a P2P-capable importer");
+    if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the dma-buf is revoked");
+    if (w.config.profile.rules.vfioRefusesNonRevocable && !attachRevocable(a)) {
+      return err("EOPNOTSUPP", "the importer is not revocable");
+    }
+    return ok({ world: w, events: [] });
+  },
+  pin(w) {
+    return w.config.profile.rules.vfioPin === "eopnotsupp"
+      ? err("EOPNOTSUPP", "VFIO cannot be pinned (6.19)")
+      : ok({ world: w, events: [] });
+  },
+  unpin: (w) => ({ world: w, events: [] }),
+  map(w, att) {
+    const a = mustAtt(w, att);
+    if (a.mapType !== "pal") return err("EOPNOTSUPP", "VFIO maps only through PAL here");
+    if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the dma-buf is revoked");
+    return ok({
+      world: w,
+      events: [],
+      mapping: { payload: { phys: rangesOf(w, a.buf) }, grants: [], iova: [] },
+    });
+  },
+  unmap: (w) => ({ world: w, events: [] }),
+  privatePhys(w, att) {
+    const a = mustAtt(w, att);
+    if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the dma-buf is revoked");
+    const ranges = rangesOf(w, a.buf);
+    if (ranges.length !== 1) return err("EOPNOTSUPP", `${ranges.length} ranges, not 1`);
+    return ok(ranges);
+  },
+  release: (w) => ({ world: w, events: [] }),
+};
