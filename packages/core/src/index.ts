@@ -192,6 +192,7 @@ export type { AttachmentState, IovaRange, MappingState } from "./world/attachmen
 export type { DmaDirection, DmaJob } from "./world/job.js";
 export type { Grant } from "./world/grant.js";
 export type { RegionState } from "./world/region-state.js";
+export { domainCodec, emptyDomain, iommuMappingCodec } from "./world/domain-state.js";
 export type { DomainState, IommuMapping } from "./world/domain-state.js";
 export type { TaskKind, TaskState } from "./world/task-state.js";
 export type { Violation, ViolationKind } from "./world/violation.js";

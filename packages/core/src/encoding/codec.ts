@@ -15,6 +15,15 @@ export interface Codec<T> {
    * @param out - the words written so far.
    */
   encode(value: T, out: number[]): void;
+  /**
+   * Exact equality, for a slice whose encoding summarises a nested table
+   * by its hash (then equal encodings alone would not prove equality).
+   * Absent: equal encodings mean equal values.
+   *
+   * @param a - one value.
+   * @param b - the other.
+   */
+  equals?(a: T, b: T): boolean;
 }
 
 /**
@@ -51,6 +60,7 @@ export function hashWith<T>(codec: Codec<T>, value: T): number {
  */
 export function equalWith<T>(codec: Codec<T>, a: T, b: T): boolean {
   if (a === b) return true;
+  if (codec.equals !== undefined) return codec.equals(a, b);
   const x = encodeWith(codec, a);
   const y = encodeWith(codec, b);
   return x.length === y.length && x.every((w, i) => w === y[i]);

@@ -30,11 +30,12 @@ export function iommuMap(w: World, domain: number, m: IommuMapping): World {
   return {
     ...w,
     domains: w.domains.update(domain, (d) => {
-      if (d.mappings.some((x) => x.iova < m.iova + m.len && m.iova < x.iova + x.len)) {
-        throw new Error(`iommu_map overlaps in domain ${domain} at 0x${m.iova.toString(16)}`);
+      for (const x of d.mappings.values()) {
+        if (x.iova < m.iova + m.len && m.iova < x.iova + x.len) {
+          throw new Error(`iommu_map overlaps in domain ${domain} at 0x${m.iova.toString(16)}`);
+        }
       }
-      const mappings = [...d.mappings, m].sort((a, b) => (a.iova < b.iova ? -1 : 1));
-      return { ...d, mappings };
+      return { ...d, mappings: d.mappings.set(d.nextSlot, m), nextSlot: d.nextSlot + 1 };
     }),
   };
 }
@@ -51,10 +52,12 @@ export function iommuMap(w: World, domain: number, m: IommuMapping): World {
 export function iommuUnmap(w: World, domain: number, iova: bigint, len: bigint): World {
   return {
     ...w,
-    domains: w.domains.update(domain, (d) => ({
-      ...d,
-      mappings: d.mappings.filter((x) => !(x.iova === iova && x.len === len)),
-    })),
+    domains: w.domains.update(domain, (d) => {
+      for (const [slot, x] of d.mappings.entries()) {
+        if (x.iova === iova && x.len === len) return { ...d, mappings: d.mappings.delete(slot) };
+      }
+      return d;
+    }),
   };
 }
 
@@ -96,7 +99,13 @@ export type Translated =
  * @returns the physical address, or the fault reason.
  */
 export function translate(d: DomainState, iova: bigint, len: bigint, write: boolean): Translated {
-  const m = d.mappings.find((x) => iova >= x.iova && iova + len <= x.iova + x.len);
+  let m: IommuMapping | undefined;
+  for (const x of d.mappings.values()) {
+    if (iova >= x.iova && iova + len <= x.iova + x.len) {
+      m = x;
+      break;
+    }
+  }
   if (m === undefined) return { fault: `IOMMU fault: IOVA 0x${iova.toString(16)} not mapped` };
   if (write ? !m.write : !m.read)
     return { fault: `IOMMU fault: no ${write ? "write" : "read"} permission` };

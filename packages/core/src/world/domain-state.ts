@@ -1,5 +1,6 @@
 import type { Codec } from "../encoding/codec.js";
 import { pushU64 } from "../encoding/hash.js";
+import { PTable } from "../encoding/ptable.js";
 
 /** One IOVA range mapped in an IOMMU domain (`iommu_map`). */
 export interface IommuMapping {
@@ -15,28 +16,52 @@ export interface IommuMapping {
   readonly write: boolean;
 }
 
+/** Canonical encoding of an {@link IommuMapping}. */
+export const iommuMappingCodec: Codec<IommuMapping> = {
+  seed: 0x10a4,
+  encode(m, out) {
+    pushU64(out, m.iova);
+    pushU64(out, m.len);
+    pushU64(out, m.phys);
+    out.push((m.read ? 1 : 0) | (m.write ? 2 : 0));
+  },
+};
+
 /**
  * An `iommu_domain`: the IOVA -> physical translation a device attached to
- * it sees (DESIGN §3.5). Ranges, never pages; kept sorted by IOVA.
+ * it sees (DESIGN §3.5). Ranges, never pages. The mappings are a table of
+ * their own, so mapping or unmapping one range re-hashes O(1) entries
+ * however many ranges the domain holds (DESIGN §2a).
  */
 export interface DomainState {
-  /** Mapped ranges, sorted by IOVA, non-overlapping. */
-  readonly mappings: readonly IommuMapping[];
+  /** Mapped ranges, non-overlapping, keyed by a per-domain slot number. */
+  readonly mappings: PTable<IommuMapping>;
+  /** The slot the next mapping gets. */
+  readonly nextSlot: number;
   /** Next IOVA the DMA API allocator hands out (a bump allocator). */
   readonly nextIova: bigint;
 }
 
-/** Canonical encoding of a {@link DomainState}. */
+/**
+ * A domain with nothing mapped.
+ *
+ * @param nextIova - where the DMA-API allocator starts (default 0x10000000).
+ * @returns the empty domain.
+ */
+export function emptyDomain(nextIova = 0x1000_0000n): DomainState {
+  return { mappings: PTable.empty(iommuMappingCodec), nextSlot: 0, nextIova };
+}
+
+/**
+ * Canonical encoding of a {@link DomainState}: the mapping table enters by
+ * its cached hash, and equality compares the tables structurally.
+ */
 export const domainCodec: Codec<DomainState> = {
   seed: 0xd0a1,
   encode(d, out) {
     pushU64(out, d.nextIova);
-    out.push(d.mappings.length);
-    for (const m of d.mappings) {
-      pushU64(out, m.iova);
-      pushU64(out, m.len);
-      pushU64(out, m.phys);
-      out.push((m.read ? 1 : 0) | (m.write ? 2 : 0));
-    }
+    out.push(d.nextSlot, d.mappings.size, d.mappings.hash | 0);
   },
+  equals: (a, b) =>
+    a.nextIova === b.nextIova && a.nextSlot === b.nextSlot && a.mappings.equals(b.mappings),
 };

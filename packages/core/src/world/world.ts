@@ -10,7 +10,7 @@ import { attachmentCodec } from "./attachment-state.js";
 import type { DmaBufState } from "./dmabuf-state.js";
 import { dmaBufCodec } from "./dmabuf-state.js";
 import type { DomainState } from "./domain-state.js";
-import { domainCodec } from "./domain-state.js";
+import { domainCodec, emptyDomain } from "./domain-state.js";
 import type { Grant } from "./grant.js";
 import { grantCodec } from "./grant.js";
 import type { DmaJob } from "./job.js";
@@ -114,7 +114,7 @@ export function createWorld(config: WorldConfig): World {
   config.topology.devices.forEach((d, index) => {
     if (!d.iommu) return;
     const id = nextId++;
-    domains = domains.set(id, { mappings: [], nextIova: 0x1000_0000n });
+    domains = domains.set(id, emptyDomain());
     deviceDomains = deviceDomains.set(index, id);
   });
   return {

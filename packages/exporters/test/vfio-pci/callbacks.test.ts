@@ -216,7 +216,7 @@ describe("map and unmap (kernel-facts §1.4, §2.3)", () => {
       { kind: "unlock", buf: e.buf, holder },
     ]);
     expect(run.world.grants.size).toBe(0);
-    expect([...run.world.domains.values()].every((d) => d.mappings.length === 0)).toBe(true);
+    expect([...run.world.domains.values()].every((d) => d.mappings.size === 0)).toBe(true);
   });
 
   it("under rfc-mapping-types-v1 a PAL importer gets the phys_vec list and no grant", () => {

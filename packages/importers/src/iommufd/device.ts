@@ -1,4 +1,4 @@
-import { allocId, deviceIndex, err, ok } from "@dmabuf-ref/core";
+import { allocId, deviceIndex, emptyDomain, err, ok } from "@dmabuf-ref/core";
 import type { Effect, Result, TraceEvent, World } from "@dmabuf-ref/core";
 import { IOMMUFD } from "./constants.js";
 import { fillArea, unfillArea } from "./domain-fill.js";
@@ -31,7 +31,7 @@ function addDomain(w: World, ioas: number): { world: World; domain: number; even
   const [domain, next] = allocId(w);
   let world: World = {
     ...next,
-    domains: next.domains.set(domain, { mappings: [], nextIova: 0x1000_0000n }),
+    domains: next.domains.set(domain, emptyDomain()),
   };
   const io = mustIoas(world, ioas);
   world = putIoas(world, { ...io, domains: [...io.domains, domain] });

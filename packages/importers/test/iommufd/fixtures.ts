@@ -276,5 +276,5 @@ export function vfioSetup(profile: Profile = linux71): { world: World; ioas: num
 
 /** The number of IOMMU mappings in a domain. */
 export function mappingsIn(w: World, domain: number): number {
-  return w.domains.get(domain)?.mappings.length ?? -1;
+  return w.domains.get(domain)?.mappings.size ?? -1;
 }

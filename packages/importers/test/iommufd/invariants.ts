@@ -32,7 +32,7 @@ export function expectInvariants(w: World): void {
         const dom = w.domains.get(domain);
         if (dom === undefined) throw new Error(`no domain ${domain}`);
         // No domain translates a revoked area; every live one is mapped whole.
-        const covered = dom.mappings
+        const covered = [...dom.mappings.values()]
           .filter((m) => area.iova <= m.iova && m.iova < area.iova + area.length)
           .reduce((n, m) => n + m.len, 0n);
         expect(covered).toBe(dead ? 0n : area.length);
