@@ -5,6 +5,8 @@ import { demoOutput } from "./commands/demo.js";
 import { EXAMPLES_DIR, renderExamples } from "./commands/examples.js";
 import { runNegotiate } from "./commands/negotiate.js";
 import { profilesOutput } from "./commands/profiles.js";
+import { findScenario, runScenarioCommand, scenarioListOutput } from "./commands/scenario.js";
+import type { ScenarioFormat } from "./commands/scenario.js";
 import { uapiIoctlOutput, uapiLayoutOutput } from "./commands/uapi.js";
 import { resolveProfile } from "./io/profile-option.js";
 import { UsageError } from "./io/usage-error.js";
@@ -131,6 +133,47 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     .action((name: string, opts: { json?: boolean }) => {
       io.out(uapiIoctlOutput(name, opts.json === true));
     });
+
+  program
+    .command("scenario")
+    .description(
+      "run a scenario from the seeds under its profile (or --profile); exit 0 when it meets its\n" +
+        "stated expectation, 1 when not; --list shows them",
+    )
+    .argument("[name]", "scenario name (see --list)")
+    .option("--list", "list the scenarios")
+    .addOption(profileOption())
+    .addOption(
+      new Option("--format <format>", "output format")
+        .choices(["text", "mermaid", "json"])
+        .default("text"),
+    )
+    .option("--json", "with --list: print JSON")
+    .addHelpText(
+      "after",
+      "\nExample:\n  $ dmabuf-ref scenario --list\n  $ dmabuf-ref scenario flr-without-unmap --format mermaid\n",
+    )
+    .action(
+      (
+        name: string | undefined,
+        opts: { list?: boolean; profile?: string; format: string; json?: boolean },
+      ) => {
+        if (opts.list === true) {
+          io.out(scenarioListOutput(opts.json === true));
+          return;
+        }
+        if (name === undefined) throw new UsageError("scenario: give a NAME or --list");
+        const scenario = findScenario(name);
+        const profile = resolveProfile(opts.profile ?? scenario.profile);
+        const { output, exitCode } = runScenarioCommand(
+          scenario,
+          profile,
+          opts.format as ScenarioFormat,
+        );
+        io.out(output);
+        setExit(exitCode);
+      },
+    );
 
   program
     .command("render-examples")

@@ -1,4 +1,4 @@
-import { renderMermaid, renderText } from "@dmabuf-ref/core";
+import { EMAIL_WIDTH, renderMermaid, renderText, wrapLine } from "@dmabuf-ref/core";
 import type { Profile } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { toJson } from "../io/json.js";
@@ -62,11 +62,16 @@ export function runScenarioCommand(
     .with("json", () => toJson(report))
     .with("mermaid", () => renderMermaid(report.events))
     .with("text", () => {
-      const head = `# ${report.scenario} under ${report.profile}\n# ${scenario.expectation}\n`;
-      const tail =
-        `# expectation ${report.expectation.met ? "met" : "NOT met"}: ${report.expectation.text}\n` +
-        `# violations: ${report.violations.length}, faults: ${report.faults.length}\n`;
-      return head + renderText(report.events) + tail;
+      const comment = (line: string): string =>
+        wrapLine(`# ${line}`, EMAIL_WIDTH, 2).join("\n") + "\n";
+      return (
+        comment(`${report.scenario} under ${report.profile}: ${scenario.expectation}`) +
+        renderText(report.events) +
+        comment(
+          `expectation ${report.expectation.met ? "met" : "NOT met"}: ${report.expectation.text}`,
+        ) +
+        comment(`violations: ${report.violations.length}, faults: ${report.faults.length}`)
+      );
     })
     .exhaustive();
   return { output, exitCode: report.expectation.met ? 0 : 1 };

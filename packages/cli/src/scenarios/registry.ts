@@ -1,4 +1,18 @@
+import { capabilityQuery } from "./capability-query.js";
+import { closeRevokesForever } from "./close-revokes-forever.js";
+import { flrWithoutUnmap } from "./flr-without-unmap.js";
+import { iommufdSelftestDmabufRevoke, iommufdSelftestDmabufSimple } from "./iommufd-selftest.js";
+import { qemuP2pFlr } from "./qemu-p2p-flr.js";
 import type { Scenario } from "./scenario.js";
+import { type1PfnFishing } from "./type1-pfn-fishing.js";
 
 /** Every scenario `dmabuf-ref scenario` knows, in listing order. */
-export const SCENARIOS: readonly Scenario[] = [];
+export const SCENARIOS: readonly Scenario[] = [
+  qemuP2pFlr,
+  flrWithoutUnmap,
+  closeRevokesForever,
+  type1PfnFishing,
+  iommufdSelftestDmabufSimple,
+  iommufdSelftestDmabufRevoke,
+  capabilityQuery,
+];

@@ -37,12 +37,18 @@ interface AllocatorState {
  * the importing device, and frees its pages at release (after which any
  * access is a violation).
  *
- * @param opts - the driver's name and the RAM region it allocates from.
+ * With `selftestHook` it also answers iommufd's private phys lookup, as the
+ * selftest mock does under CONFIG_IOMMUFD_TEST (kernel-facts §3.3 step 4,
+ * §3.6): `ENODEV` when revoked, otherwise its one range.
+ *
+ * @param opts - the driver's name, the RAM region it allocates from, and
+ *   whether it has the iommufd selftest hook.
  * @returns the exporter driver.
  */
 export function referenceExporter(opts: {
   readonly name?: string;
   readonly region: string;
+  readonly selftestHook?: boolean;
 }): ExporterDriver {
   const name = opts.name ?? "ref-exporter";
   const privOf = (w: World, buf: number): z.output<typeof privSchema> =>
@@ -106,6 +112,15 @@ export function referenceExporter(opts: {
       });
     },
     unmap: (w, _att, mapping): DriverStep => ({ world: dmaUnmapIova(w, mapping.iova), events: [] }),
+    ...(opts.selftestHook === true
+      ? {
+          privatePhys(w: World, att: number) {
+            const b = mustBuf(w, mustAtt(w, att).buf);
+            if (b.revoked !== "usable") return err("ENODEV", "the mock dma-buf is revoked");
+            return ok([{ paddr: privOf(w, mustAtt(w, att).buf).phys, len: b.size }]);
+          },
+        }
+      : {}),
     release(w, buf): DriverStep {
       const region = privOf(w, buf).region;
       const found = regionNamed(w, region);

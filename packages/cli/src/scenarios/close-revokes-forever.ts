@@ -1,0 +1,59 @@
+import { IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE } from "@dmabuf-ref/core";
+import type { Scenario } from "./scenario.js";
+import { expectOk } from "./expect.js";
+import { standardWorld } from "./machine.js";
+import { VmmSession, withSession } from "./session.js";
+
+const RW = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
+const LEN = 0x20_0000n;
+
+/**
+ * Closing the VFIO device revokes its dma-bufs for good (kernel-facts §2.5
+ * close, §7.9): afterwards map and attach give ENODEV, while the dma-buf fd
+ * itself stays valid.
+ */
+export const closeRevokesForever: Scenario = {
+  name: "close-revokes-forever",
+  profile: "linux-7.1",
+  expectation: "after device close, map and attach give ENODEV; the dmabuf fd stays valid",
+  sources: "seed 001, kernel-facts §2.3, §2.5, §7.9",
+  run(profile) {
+    return withSession(new VmmSession(standardWorld(profile)), (s) => {
+      const fd = expectOk(s.exportBar("vfio0", 0, [{ offset: 0n, length: LEN }]));
+      const ioas = expectOk(s.ioasAlloc());
+      expectOk(s.attach("dev1", ioas));
+      const iova = expectOk(s.mapFile({ ioas, fd, start: 0n, length: LEN, flags: RW }));
+      s.note("the VMM closes the VFIO device fd; the dma-buf fd stays open");
+      expectOk(s.vfio({ op: "close", device: "vfio0" }));
+      const dma = s.dma("dev1", iova, 0x1000n, "read");
+      const map = s.mapFile({ ioas, fd, start: 0n, length: LEN, flags: RW });
+      const attach = s.run({
+        kind: "attach",
+        buf: fd,
+        importer: "ref-importer",
+        device: "dev1",
+        dynamic: true,
+      });
+      const buf = s.world.bufs.get(fd);
+      const fdValid = buf !== undefined && !buf.released;
+      const errno = (r: { ok: boolean; error?: { errno: string } }): string =>
+        r.ok ? "ok" : (r.error?.errno ?? "?");
+      const mapErrno = map.ok ? "ok" : map.error.errno;
+      const attachErrno = errno(attach);
+      const violations = s.world.violations.size;
+      const met =
+        mapErrno === "ENODEV" &&
+        attachErrno === "ENODEV" &&
+        fdValid &&
+        buf.revoked === "permanent" &&
+        dma === "fault" &&
+        violations === 0;
+      return {
+        met,
+        verdict:
+          `MAP_FILE ${mapErrno}, attach ${attachErrno}, fd ${fdValid ? "valid" : "gone"}, ` +
+          `old IOVA ${dma}, ${violations} violation(s)`,
+      };
+    });
+  },
+};

@@ -1,0 +1,271 @@
+import {
+  IOMMU_IOAS_ALLOC,
+  IOMMU_IOAS_MAP_FILE,
+  IOMMU_IOAS_UNMAP,
+  VFIO_DEVICE_FEATURE_GET,
+  encodeDmaBufFeature,
+  iommuIoasAlloc,
+  iommuIoasMapFile,
+  iommuIoasUnmap,
+  runScript,
+} from "@dmabuf-ref/core";
+import type { KernelError, Op, TraceEvent, World } from "@dmabuf-ref/core";
+import { O_RDWR, vfioDeviceFeatureIoctl } from "@dmabuf-ref/exporters";
+import { iommufdAttachDevice, iommufdIoctl } from "@dmabuf-ref/importers";
+import { ScenarioStopped } from "./expect.js";
+
+/** What one call returned: a value, or the errno. */
+export type CallResult<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: KernelError };
+
+/**
+ * A VMM's session against the model: it keeps the current world and the
+ * trace while a scenario issues uAPI calls, device DMA and driver events,
+ * the way QEMU would. Scenario plumbing, not model state: every call goes
+ * through the pure entry points and only the latest world is kept.
+ */
+export class VmmSession {
+  #world: World;
+  readonly #events: TraceEvent[] = [];
+
+  /**
+   * @param world - the machine to start from.
+   * @param process - the process name traces show for the VMM's calls.
+   */
+  constructor(
+    world: World,
+    readonly process = "qemu",
+  ) {
+    this.#world = world;
+  }
+
+  /** The current world. */
+  get world(): World {
+    return this.#world;
+  }
+
+  /** The trace so far. */
+  get events(): readonly TraceEvent[] {
+    return this.#events;
+  }
+
+  /**
+   * Adds a remark to the trace.
+   *
+   * @param text - the remark.
+   * @param actor - who it is about (default: the VMM).
+   */
+  note(text: string, actor: string = this.process): void {
+    this.#events.push({ kind: "note", actor, text });
+  }
+
+  /**
+   * `VFIO_DEVICE_FEATURE(GET | DMA_BUF)` on a device: exports BAR ranges.
+   *
+   * @param device - the VFIO device.
+   * @param region - the BAR index.
+   * @param ranges - `{offset, length}` ranges within the BAR.
+   * @returns the new dma-buf fd.
+   */
+  exportBar(
+    device: string,
+    region: number,
+    ranges: readonly { offset: bigint; length: bigint }[],
+  ): CallResult<number> {
+    const argp = encodeDmaBufFeature({
+      flags: VFIO_DEVICE_FEATURE_GET,
+      data: { region_index: region, open_flags: O_RDWR, flags: 0 },
+      ranges,
+    });
+    const r = vfioDeviceFeatureIoctl(this.#world, device, argp, this.process);
+    if (r.status === "blocked") throw new Error(`export blocked: ${r.reason}`);
+    this.#events.push(...r.events);
+    if (r.status === "failed") return { ok: false, error: r.error };
+    this.#world = r.world;
+    return this.settle({ ok: true, value: r.ret });
+  }
+
+  /**
+   * `IOMMU_IOAS_ALLOC`.
+   *
+   * @returns the new IOAS id.
+   */
+  ioasAlloc(): CallResult<number> {
+    const r = this.iommufd(
+      IOMMU_IOAS_ALLOC,
+      iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 0 }),
+    );
+    return r.ok ? { ok: true, value: iommuIoasAlloc.decode(r.value).out_ioas_id } : r;
+  }
+
+  /**
+   * `IOMMU_IOAS_MAP_FILE` of a dma-buf slice.
+   *
+   * @param args - IOAS, fd, byte range, flags and (with FIXED_IOVA) the IOVA.
+   * @returns the IOVA the kernel placed it at.
+   */
+  mapFile(args: {
+    readonly ioas: number;
+    readonly fd: number;
+    readonly start: bigint;
+    readonly length: bigint;
+    readonly flags: number;
+    readonly iova?: bigint;
+  }): CallResult<bigint> {
+    const r = this.iommufd(
+      IOMMU_IOAS_MAP_FILE,
+      iommuIoasMapFile.encode({
+        size: 40,
+        flags: args.flags,
+        ioas_id: args.ioas,
+        fd: args.fd,
+        start: args.start,
+        length: args.length,
+        iova: args.iova ?? 0n,
+      }),
+    );
+    return r.ok ? { ok: true, value: iommuIoasMapFile.decode(r.value).iova } : r;
+  }
+
+  /**
+   * `IOMMU_IOAS_UNMAP`.
+   *
+   * @param ioas - the IOAS id.
+   * @param iova - start.
+   * @param length - bytes.
+   * @returns the bytes unmapped.
+   */
+  unmap(ioas: number, iova: bigint, length: bigint): CallResult<bigint> {
+    const r = this.iommufd(
+      IOMMU_IOAS_UNMAP,
+      iommuIoasUnmap.encode({ size: 24, ioas_id: ioas, iova, length }),
+    );
+    return r.ok ? { ok: true, value: iommuIoasUnmap.decode(r.value).length } : r;
+  }
+
+  /**
+   * Attaches a device to an IOAS (the VFIO cdev `ATTACH_IOMMUFD_PT` path).
+   *
+   * @param device - the device.
+   * @param ioas - the IOAS id.
+   * @returns ok or the errno.
+   */
+  attach(device: string, ioas: number): CallResult<null> {
+    const r = iommufdAttachDevice(this.#world, device, ioas);
+    if (!r.ok) return r;
+    this.#world = r.value.world;
+    this.#events.push(...r.value.events);
+    return { ok: true, value: null };
+  }
+
+  /**
+   * One device access, judged by the oracle.
+   *
+   * @param device - the device.
+   * @param addr - the address it issues (an IOVA here).
+   * @param len - bytes.
+   * @param dir - read or write.
+   * @returns ok, fault or violation.
+   */
+  dma(
+    device: string,
+    addr: bigint,
+    len: bigint,
+    dir: "read" | "write",
+  ): "ok" | "fault" | "violation" {
+    const before = this.#events.length;
+    this.run({ kind: "dma", device, addr, len, dir });
+    const e = this.#events.slice(before).find((x) => x.kind === "dma");
+    if (e?.kind !== "dma") throw new Error("the dma op produced no dma event");
+    return e.outcome;
+  }
+
+  /**
+   * A vfio-pci driver event (FLR, memory enable, close...), run until it settles.
+   *
+   * @param action - the vfio-pci action.
+   * @returns ok or the errno.
+   */
+  vfio(action: unknown): CallResult<null> {
+    return this.run({ kind: "driver", driver: "vfio-pci", action });
+  }
+
+  /**
+   * Applies a pure change to the world that no uAPI call models (e.g. a
+   * legacy type1 container pinning PFNs it took from a VMA).
+   *
+   * @param change - returns the new world and its events.
+   */
+  apply(
+    change: (w: World) => { readonly world: World; readonly events: readonly TraceEvent[] },
+  ): void {
+    const r = change(this.#world);
+    this.#world = r.world;
+    this.#events.push(...r.events);
+  }
+
+  /**
+   * The outcome of the last `count` dma events (for verdicts).
+   *
+   * @param count - how many, from the end.
+   * @returns their outcomes, oldest first.
+   */
+  lastDma(count: number): string[] {
+    return this.#events.flatMap((e) => (e.kind === "dma" ? [e.outcome] : [])).slice(-count);
+  }
+
+  /**
+   * Runs core ops (and settles), recording events.
+   *
+   * @param ops - the operations.
+   * @returns ok, or the first errno.
+   */
+  run(...ops: readonly Op[]): CallResult<null> {
+    const r = runScript(this.#world, ops, this.process);
+    this.#world = r.world;
+    this.#events.push(...r.events);
+    const failed = r.results.find((x) => x.status !== "done");
+    if (failed === undefined) return { ok: true, value: null };
+    if (failed.error !== undefined) return { ok: false, error: failed.error };
+    throw new Error(`${failed.op.kind} blocked forever`);
+  }
+
+  private iommufd(number: number, buffer: Uint8Array): CallResult<Uint8Array> {
+    const r = iommufdIoctl(this.#world, number, buffer, { process: this.process });
+    if (r.status === "blocked") throw new Error(`iommufd ioctl blocked: ${r.reason}`);
+    this.#events.push(...r.events);
+    if (r.status === "failed") return { ok: false, error: r.error };
+    this.#world = r.world;
+    const settled = this.settle({ ok: true, value: r.out });
+    return settled;
+  }
+
+  private settle<T>(result: CallResult<T>): CallResult<T> {
+    this.run();
+    return result;
+  }
+}
+
+/**
+ * Runs a scenario body in a session. A call the story needs that fails
+ * (say, under a profile where the path does not exist) stops the scenario
+ * with its expectation not met and the errno in the verdict, keeping the
+ * trace up to that point.
+ *
+ * @param s - the session.
+ * @param body - the scenario's steps, returning whether the expectation held.
+ * @returns the scenario's outcome.
+ */
+export function withSession(
+  s: VmmSession,
+  body: (s: VmmSession) => { readonly met: boolean; readonly verdict: string },
+): { events: readonly TraceEvent[]; world: World; met: boolean; verdict: string } {
+  try {
+    const r = body(s);
+    return { events: s.events, world: s.world, met: r.met, verdict: r.verdict };
+  } catch (e) {
+    if (!(e instanceof ScenarioStopped)) throw e;
+    s.note(`scenario stopped: ${e.message}`);
+    return { events: s.events, world: s.world, met: false, verdict: `stopped: ${e.message}` };
+  }
+}
