@@ -44,6 +44,7 @@ describe("dmabuf-ref help", () => {
     [["uapi", "layout"]],
     [["uapi", "ioctl"]],
     [["demo"]],
+    [["scenario"]],
   ])("every command's --help exits 0 and shows an example (%j)", (args) => {
     const run = runCli(...args, "--help");
     expect(run.status).toBe(0);
