@@ -5,6 +5,7 @@ import { demoOutput } from "./commands/demo.js";
 import { EXAMPLES_DIR, renderExamples } from "./commands/examples.js";
 import { runNegotiate } from "./commands/negotiate.js";
 import { profilesOutput } from "./commands/profiles.js";
+import { replayOutput } from "./commands/replay.js";
 import { findScenario, runScenarioCommand, scenarioListOutput } from "./commands/scenario.js";
 import type { ScenarioFormat } from "./commands/scenario.js";
 import { uapiIoctlOutput, uapiLayoutOutput } from "./commands/uapi.js";
@@ -174,6 +175,20 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
         setExit(exitCode);
       },
     );
+
+  program
+    .command("replay")
+    .description(
+      "replay a transcribed ioctl sequence (YAML/JSON; see the README) on the default machine;\n" +
+        "exit 0 when it replayed, whatever errnos came back; 2 for a malformed file",
+    )
+    .argument("<file>", "the replay file")
+    .addOption(profileOption())
+    .option("--json", "print JSON")
+    .addHelpText("after", "\nExample:\n  $ dmabuf-ref replay rfc/replays/qemu-flr.yaml --json\n")
+    .action((file: string, opts: { profile?: string; json?: boolean }) => {
+      io.out(replayOutput(file, opts.profile, opts.json === true));
+    });
 
   program
     .command("render-examples")

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { REPO_ROOT } from "./run-cli.js";
+import { REPO_ROOT, runCli } from "./run-cli.js";
 
 // Code in the README is executed, so it cannot rot (STYLE: docs code blocks run).
 const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
@@ -38,4 +38,29 @@ describe("README code blocks", () => {
       expect(printed).toContain("revoke (temporary) of buf");
     },
   );
+});
+
+describe("README replay example", () => {
+  const yamlBlocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)]
+    .map((m) => m[1] ?? "")
+    .filter((b) => b.includes("calls:"));
+
+  it("the documented replay file replays, with the faults and no violation it describes", () => {
+    expect(yamlBlocks).toHaveLength(1);
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, "replay.yaml");
+    writeFileSync(file, yamlBlocks[0] ?? "");
+    const run = runCli("replay", file, "--json");
+    expect(run.status, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout) as {
+      results: { ok: boolean; dma?: string }[];
+      violations: unknown[];
+    };
+    expect(out.results.every((r) => r.ok)).toBe(true);
+    expect(out.results.flatMap((r) => (r.dma === undefined ? [] : [r.dma]))).toEqual([
+      "ok",
+      "fault",
+    ]);
+    expect(out.violations).toEqual([]);
+  });
 });

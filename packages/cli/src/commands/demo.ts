@@ -1,5 +1,20 @@
-import { PROFILES, renderText, revokeWithDmaInFlight } from "@dmabuf-ref/core";
+import { PROFILES, findProfile, renderText, revokeWithDmaInFlight } from "@dmabuf-ref/core";
 import { renderExamples } from "./examples.js";
+import { SCENARIOS } from "../scenarios/registry.js";
+import { reportScenario } from "../scenarios/scenario.js";
+
+/** One line per scenario: met or not, violations and faults. */
+function scenarioSummary(): string[] {
+  return SCENARIOS.map((s) => {
+    const profile = findProfile(s.profile);
+    if (profile === undefined) throw new Error(`scenario ${s.name}: no profile ${s.profile}`);
+    const r = reportScenario(s, profile);
+    return (
+      `  ${s.name.padEnd(31)} ${r.expectation.met ? "met    " : "NOT MET"} ` +
+      `${r.violations.length} violation(s), ${r.faults.length} fault(s)`
+    );
+  });
+}
 
 /**
  * The main demo (`pnpm start`): the profiles in one line each, then every
@@ -28,5 +43,9 @@ export function demoOutput(): string {
     "The revoke protocol with DMA in flight (reference exporter and importer):",
     "",
     renderText(revokeWithDmaInFlight().events),
+    "Scenarios (dmabuf-ref scenario NAME; each under its own profile):",
+    "",
+    ...scenarioSummary(),
+    "",
   ].join("\n");
 }

@@ -1,0 +1,58 @@
+import { EMAIL_WIDTH, wrapLine } from "@dmabuf-ref/core";
+import type { DocumentResult } from "@dmabuf-ref/core";
+import { toJson } from "../io/json.js";
+import { loadDocument } from "../io/load-document.js";
+import { resolveProfile } from "../io/profile-option.js";
+import { replay } from "../replay/run.js";
+import { replayFileSchema } from "../replay/schema.js";
+import type { ReplayFile } from "../replay/schema.js";
+import { standardWorld } from "../scenarios/machine.js";
+
+function validate(raw: unknown): DocumentResult<ReplayFile> {
+  const r = replayFileSchema.safeParse(raw);
+  return r.success
+    ? { ok: true, value: r.data }
+    : {
+        ok: false,
+        issues: r.error.issues.map((i) => ({
+          path: i.path
+            .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
+            .join("")
+            .replace(/^\./, ""),
+          message: i.message,
+        })),
+      };
+}
+
+/**
+ * Runs `dmabuf-ref replay FILE`: replays the calls on the default machine
+ * under `--profile`, the file's profile, or linux-7.1.
+ *
+ * @param file - the YAML or JSON file.
+ * @param profileId - `--profile`, if given.
+ * @param json - print JSON.
+ * @returns the output (exit status 0: the file replayed, whatever errnos came back).
+ * @throws UsageError (exit 2) for an unparsable or structurally wrong file.
+ */
+export function replayOutput(file: string, profileId: string | undefined, json: boolean): string {
+  const doc = loadDocument(file, validate);
+  const profile = resolveProfile(profileId ?? doc.profile);
+  const run = replay(standardWorld(profile), profile, doc);
+  if (json) {
+    return toJson({
+      profile: run.profile,
+      // The text form's line is not part of the JSON.
+      results: run.results.map((r) =>
+        Object.fromEntries(Object.entries(r).filter(([k]) => k !== "line")),
+      ),
+      violations: run.violations,
+      faults: run.faults,
+    });
+  }
+  const tail = wrapLine(
+    `# ${run.profile}: ${run.violations.length} violation(s), ${run.faults.length} fault(s)`,
+    EMAIL_WIDTH,
+    2,
+  );
+  return [...run.results.map((r) => r.line), ...tail].join("\n") + "\n";
+}

@@ -1,0 +1,262 @@
+import {
+  UAPI_IOCTLS,
+  formatKernelError,
+  kernelError,
+  runScript,
+  wrapLine,
+  EMAIL_WIDTH,
+} from "@dmabuf-ref/core";
+import type { Errno, KernelError, Profile, TraceEvent, Violation, World } from "@dmabuf-ref/core";
+import {
+  vfioDeviceFeatureIoctl,
+  vfioDeviceResetIoctl,
+  vfioPciConfigOf,
+} from "@dmabuf-ref/exporters";
+import { iommufdAttachDevice, iommufdIoctl } from "@dmabuf-ref/importers";
+import { match } from "ts-pattern";
+import type { ReplayCall, ReplayFile } from "./schema.js";
+import { IOMMUFD_STRUCTS, encodeIommufdArg, encodeVfioFeatureArg } from "./encode.js";
+import type { Bindings } from "./values.js";
+import { replayError, resolveValue } from "./values.js";
+
+/** One call's result in a replay (`results[]` of `dmabuf-ref replay --json`). */
+export interface ReplayResult {
+  /** 0-based position in `calls`. */
+  readonly index: number;
+  /** An event that took effect, or an ioctl returning >= 0. */
+  readonly ok: boolean;
+  /** The bare errno name when not ok. */
+  readonly errno?: Errno;
+  /** The ioctl's return value. */
+  readonly ret?: number;
+  /** The struct the ioctl wrote back, decoded. */
+  readonly out?: Record<string, number | bigint>;
+  /** For a dma event: the oracle's verdict. */
+  readonly dma?: "ok" | "fault" | "violation";
+  /** One email-safe line describing the call and its result. */
+  readonly line: string;
+}
+
+/** A whole replay: profile, per-call results, the oracle's findings, the trace. */
+export interface ReplayRun {
+  /** The profile it ran under. */
+  readonly profile: string;
+  /** One result per call, in file order. */
+  readonly results: readonly ReplayResult[];
+  /** Violations the oracle recorded. */
+  readonly violations: readonly Violation[];
+  /** DMA accesses that faulted. */
+  readonly faults: readonly TraceEvent[];
+  /** The full trace. */
+  readonly events: readonly TraceEvent[];
+}
+
+type Step = {
+  world: World;
+  events: readonly TraceEvent[];
+  result: Omit<ReplayResult, "index" | "line">;
+  text: string;
+};
+
+function failure(
+  world: World,
+  error: KernelError,
+  text: string,
+  events: readonly TraceEvent[] = [],
+): Step {
+  return {
+    world,
+    events,
+    result: { ok: false, errno: error.errno },
+    text: `${text} = -${formatKernelError(error)}`,
+  };
+}
+
+function settle(world: World): { world: World; events: readonly TraceEvent[] } {
+  const r = runScript(world, []);
+  return { world: r.world, events: r.events };
+}
+
+function ioctlCall(
+  w: World,
+  call: Extract<ReplayCall, { ioctl: string }>,
+  index: number,
+  b: Bindings,
+): Step {
+  const info = UAPI_IOCTLS.find((i) => i.name === call.ioctl);
+  if (info === undefined) {
+    throw replayError(
+      index,
+      "ioctl",
+      `unknown ioctl "${call.ioctl}" (known: ${UAPI_IOCTLS.map((i) => i.name).join(", ")})`,
+    );
+  }
+  const fdName = typeof call.fd === "string" ? call.fd : String(call.fd);
+  const isDevice = typeof call.fd === "string" && vfioPciConfigOf(w, call.fd) !== undefined;
+  const isIommufd = call.fd === "iommufd";
+  if (!isDevice && !isIommufd) resolveValue(call.fd, b, { index, field: "fd" }); // must at least resolve
+  const text = `${call.ioctl} on ${fdName}`;
+  if (info.family === "vfio") {
+    if (!isDevice)
+      return failure(w, kernelError("ENOTTY", `${fdName} is not a VFIO device fd`), text);
+    const device = String(call.fd);
+    const r =
+      call.ioctl === "VFIO_DEVICE_RESET"
+        ? vfioDeviceResetIoctl(w, device, "vmm")
+        : vfioDeviceFeatureIoctl(w, device, encodeVfioFeatureArg(call.arg, b, index), "vmm");
+    return match(r)
+      .returnType<Step>()
+      .with({ status: "done" }, (x) => {
+        const s = settle(x.world);
+        return {
+          world: s.world,
+          events: [...x.events, ...s.events],
+          result: { ok: true, ret: x.ret },
+          text: `${text} = ${x.ret}`,
+        };
+      })
+      .with({ status: "failed" }, (x) => failure(w, x.error, text, x.events))
+      .with({ status: "blocked" }, (x) =>
+        failure(w, kernelError("EAGAIN", `the call would sleep: ${x.reason}`), text),
+      )
+      .exhaustive();
+  }
+  if (!isIommufd) return failure(w, kernelError("ENOTTY", `${fdName} is not an iommufd`), text);
+  const layout = IOMMUFD_STRUCTS[call.ioctl];
+  if (layout === undefined) throw new Error(`no struct for ${call.ioctl}`);
+  const r = iommufdIoctl(w, info.number, encodeIommufdArg(layout, call.arg, b, index), {
+    process: "vmm",
+  });
+  return match(r)
+    .returnType<Step>()
+    .with({ status: "done" }, (x) => {
+      const full = new Uint8Array(layout.size);
+      full.set(x.out.subarray(0, Math.min(x.out.length, layout.size)));
+      const out = layout.decode(full);
+      const s = settle(x.world);
+      return {
+        world: s.world,
+        events: [...x.events, ...s.events],
+        result: { ok: true, ret: x.ret, out },
+        text: `${text} = ${x.ret}`,
+      };
+    })
+    .with({ status: "failed" }, (x) => failure(w, x.error, text, x.events))
+    .with({ status: "blocked" }, (x) =>
+      failure(w, kernelError("EAGAIN", `the call would sleep: ${x.reason}`), text),
+    )
+    .exhaustive();
+}
+
+function vfioEvent(w: World, text: string, ...actions: unknown[]): Step {
+  const r = runScript(
+    w,
+    actions.map((action) => ({ kind: "driver" as const, driver: "vfio-pci", action })),
+    "host",
+  );
+  const bad = r.results.find((x) => x.status !== "done");
+  if (bad?.error !== undefined) return failure(w, bad.error, text, r.events);
+  return { world: r.world, events: r.events, result: { ok: true }, text: `${text}: done` };
+}
+
+function eventCall(
+  w: World,
+  call: Exclude<ReplayCall, { ioctl: string }>,
+  index: number,
+  b: Bindings,
+): Step {
+  return match(call)
+    .returnType<Step>()
+    .with({ event: "flr" }, (c) => vfioEvent(w, `flr ${c.device}`, { op: "flr", device: c.device }))
+    .with({ event: "memory-disable" }, (c) =>
+      vfioEvent(w, `memory-disable ${c.device}`, {
+        op: "config-write-command",
+        device: c.device,
+        memory: false,
+      }),
+    )
+    .with({ event: "memory-enable" }, (c) =>
+      vfioEvent(w, `memory-enable ${c.device}`, {
+        op: "config-write-command",
+        device: c.device,
+        memory: true,
+      }),
+    )
+    .with({ event: "close" }, (c) =>
+      vfioEvent(w, `close ${c.device}`, { op: "close", device: c.device }),
+    )
+    .with({ event: "unbind" }, (c) =>
+      vfioEvent(
+        w,
+        `unbind ${c.device}`,
+        { op: "close", device: c.device },
+        { op: "unbind", device: c.device },
+      ),
+    )
+    .with({ event: "attach" }, (c) => {
+      const ioas = resolveValue(c.ioas, b, { index, field: "ioas" });
+      const text = `attach ${c.device} to IOAS ${ioas}`;
+      const r = iommufdAttachDevice(w, c.device, Number(BigInt.asUintN(32, ioas)));
+      if (!r.ok) return failure(w, r.error, text);
+      const s = settle(r.value.world);
+      return {
+        world: s.world,
+        events: [...r.value.events, ...s.events],
+        result: { ok: true },
+        text: `${text}: done`,
+      };
+    })
+    .with({ event: "dma" }, (c) => {
+      const addr = resolveValue(c.iova, b, { index, field: "iova" });
+      const len = resolveValue(c.length, b, { index, field: "length" });
+      const text = `dma ${c.device} ${c.dir} 0x${addr.toString(16)}+0x${len.toString(16)}`;
+      const r = runScript(w, [{ kind: "dma", device: c.device, addr, len, dir: c.dir }], "host");
+      const bad = r.results[0];
+      if (bad?.error !== undefined) return failure(w, bad.error, text);
+      const e = r.events.find((x) => x.kind === "dma");
+      const outcome = e?.kind === "dma" ? e.outcome : "fault";
+      return {
+        world: r.world,
+        events: r.events,
+        result: { ok: true, dma: outcome },
+        text: `${text}: ${outcome}`,
+      };
+    })
+    .exhaustive();
+}
+
+/**
+ * Replays a transcribed ioctl sequence against the model: each call gets
+ * the kernel's errno for whatever value its struct holds; events
+ * (FLR, memory enable/disable, close, unbind, attach, DMA) interleave.
+ *
+ * @param world - the machine to start from.
+ * @param profile - the profile (for the report).
+ * @param file - the parsed replay file.
+ * @returns per-call results, violations, faults and the trace.
+ * @throws UsageError (exit 2) for a structurally wrong call, naming its index and field.
+ */
+export function replay(world: World, profile: Profile, file: ReplayFile): ReplayRun {
+  let w = world;
+  const events: TraceEvent[] = [];
+  const results: ReplayResult[] = [];
+  const b: Bindings = { rets: new Map(), outs: new Map() };
+  file.calls.forEach((call, index) => {
+    const s = "ioctl" in call ? ioctlCall(w, call, index, b) : eventCall(w, call, index, b);
+    w = s.world;
+    events.push(...s.events);
+    if ("ioctl" in call && call.as !== undefined && s.result.ok) {
+      if (s.result.ret !== undefined) b.rets.set(call.as, s.result.ret);
+      if (s.result.out !== undefined) b.outs.set(call.as, s.result.out);
+    }
+    const line = wrapLine(`${String(index).padStart(3)} ${s.text}`, EMAIL_WIDTH, 6).join("\n");
+    results.push({ index, ...s.result, line });
+  });
+  return {
+    profile: profile.id,
+    results,
+    violations: [...w.violations.values()],
+    faults: events.filter((e) => e.kind === "dma" && e.outcome === "fault"),
+    events,
+  };
+}
