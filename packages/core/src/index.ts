@@ -32,7 +32,7 @@ export { BUILTIN_MAPPING_TYPES, findMappingType } from "./mapping-types/builtins
 export { accept, offer } from "./negotiation/offer.js";
 export type { ExporterOffer, ImporterAccept } from "./negotiation/offer.js";
 export { defineConverter } from "./negotiation/converter.js";
-export type { Converter, ConverterSpec } from "./negotiation/converter.js";
+export type { Converted, Converter, ConverterSpec } from "./negotiation/converter.js";
 export { palToIommuDomain, palToSgt } from "./negotiation/builtin-converters.js";
 export { describePairOutcome } from "./negotiation/pair-outcome.js";
 export type {

@@ -64,6 +64,8 @@ export function attachBuf(
     hasInvalidate: dynamic && imp.invalidateMappings !== undefined,
     pins: 0,
     mapType: result.match.type.id,
+    exporterType: result.match.exporterType.id,
+    importerData: result.match.importerData,
     converter: result.match.converter?.id ?? null,
     mapping: null,
     invalidated: false,

@@ -45,15 +45,25 @@ function lockContext(
  * `dma_buf_map_attachment_unlocked()` (holder null; core takes resv): pins
  * first when the pin-on-map rule applies, then the exporter's map for the
  * negotiated type. A dynamic attachment mapped without resv is a contract
- * violation (kernel-facts §1.2). A failed map leaves nothing pinned or
+ * violation (kernel-facts §1.2). With a converter, the exporter maps its
+ * own type (`exporterType`) and core converts the payload for the importer
+ * (kernel-facts §4.4), with `request` (default: the accept's data) as the
+ * importer's per-map arguments. A failed map leaves nothing pinned or
  * mapped. One mapping per attachment: a second map is `EBUSY`.
  *
  * @param w - the world.
  * @param att - the attachment id.
  * @param holder - the resv holder, or null for the unlocked variant.
+ * @param request - the importer's arguments for a converted map (e.g. the
+ *   iommu-domain's domain, IOVA, offset and size).
  * @returns the outcome.
  */
-export function mapAtt(w: World, att: number, holder: string | null): StepOutcome {
+export function mapAtt(
+  w: World,
+  att: number,
+  holder: string | null,
+  request?: unknown,
+): StepOutcome {
   const a = lookupAtt(w, att);
   if (isKernelError(a)) return failed(w, a);
   const b = mustBuf(w, a.buf);
@@ -83,13 +93,30 @@ export function mapAtt(w: World, att: number, holder: string | null): StepOutcom
   const mapped = exp.map(world, att);
   if (!mapped.ok) return failed(w, mapped.error);
   world = mapped.value.world;
+  let mapping = mapped.value.mapping;
+  if (a.converter !== null) {
+    const converter = w.config.profile.converters.find((c) => c.id === a.converter);
+    if (converter === undefined)
+      throw new Error(`attachment ${att} names unknown converter ${a.converter}`);
+    if (converter.convert === undefined) {
+      return failed(w, kernelError("EOPNOTSUPP", `core cannot map through ${converter.id}`));
+    }
+    const converted = converter.convert(world, att, mapping.payload, request ?? a.importerData);
+    if (!converted.ok) return failed(w, converted.error);
+    world = converted.value.world;
+    mapping = {
+      payload: converted.value.payload,
+      grants: [...mapping.grants, ...converted.value.grants],
+      iova: [...mapping.iova, ...converted.value.iova],
+    };
+  }
   const current = world.atts.get(att);
   if (current === undefined) throw new Error(`attachment ${att} vanished during map`);
   world = {
     ...world,
     atts: world.atts.set(att, {
       ...current,
-      mapping: mapped.value.mapping,
+      mapping,
       invalidated: false,
       pins: current.pins + (pin ? 1 : 0),
     }),
@@ -99,7 +126,7 @@ export function mapAtt(w: World, att: number, holder: string | null): StepOutcom
     importer: imp.name,
     owner: b.owner,
     att,
-    detail: describePayload(a.mapType, mapped.value.mapping.payload),
+    detail: describePayload(a.mapType, mapping.payload),
   });
   return done(world, events);
 }

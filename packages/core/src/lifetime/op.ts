@@ -58,6 +58,8 @@ export type Op =
       readonly att: number;
       /** The resv holder, or null for the `_unlocked` variant. */
       readonly holder: string | null;
+      /** The importer's arguments for a map through a converter (map only). */
+      readonly args?: unknown;
     }
   /** `dma_buf_pin()` / `dma_buf_unpin()` (resv held by `holder`). */
   | {

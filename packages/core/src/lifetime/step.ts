@@ -39,7 +39,7 @@ export function step(w: World, op: Op): StepOutcome {
     .with({ kind: "detach" }, (o) => detachAtt(w, o.att))
     .with({ kind: "lock" }, (o) => resvLock(w, o.buf, o.holder))
     .with({ kind: "unlock" }, (o) => resvUnlock(w, o.buf, o.holder))
-    .with({ kind: "map" }, (o) => mapAtt(w, o.att, o.holder))
+    .with({ kind: "map" }, (o) => mapAtt(w, o.att, o.holder, o.args))
     .with({ kind: "unmap" }, (o) => unmapAtt(w, o.att, o.holder))
     .with({ kind: "pin" }, (o) => pinAtt(w, o.att, o.holder))
     .with({ kind: "unpin" }, (o) => unpinAtt(w, o.att, o.holder))

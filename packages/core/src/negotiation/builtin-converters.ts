@@ -1,4 +1,11 @@
 import { kernelError } from "../errors/kernel-error.js";
+import { err, ok } from "../errors/result.js";
+import { dmaMapRanges } from "../fabric/dma-map.js";
+import { iommuMap } from "../fabric/iommu.js";
+import { regionContaining } from "../fabric/regions.js";
+import type { PhysVec } from "../schemas.js";
+import { allocId, mustAtt } from "../world/access.js";
+import type { IovaRange } from "../world/attachment-state.js";
 import { iommuDomain } from "../mapping-types/iommu-domain.js";
 import { pal } from "../mapping-types/pal.js";
 import { sgt } from "../mapping-types/sgt.js";
@@ -37,6 +44,18 @@ export const palToSgt = defineConverter({
     }
     return 0;
   },
+  convert(world, att, payload) {
+    const device = mustAtt(world, att).device;
+    if (device === null) return err("EINVAL", "an SGT needs an importing DMA device");
+    const mapped = dmaMapRanges(world, device, payload.phys, { att, write: true });
+    if (!mapped.ok) return mapped;
+    return ok({
+      world: mapped.value.world,
+      payload: sgt.payload.parse({ entries: mapped.value.entries }),
+      grants: mapped.value.grants,
+      iova: mapped.value.iova,
+    });
+  },
 });
 
 /**
@@ -49,4 +68,72 @@ export const palToIommuDomain = defineConverter({
   to: iommuDomain,
   kernelFacts: "§4.4",
   summary: "core iommu_map()s the PAL ranges into the importer's domain at the importer's IOVA",
+  convert(world, att, payload, request) {
+    const domainId = Number(request.domain);
+    if (!Number.isInteger(domainId) || !world.domains.has(domainId)) {
+      return err("EINVAL", `no iommu_domain ${request.domain}`);
+    }
+    const pieces = slicePhys(payload.phys, request.offset, request.size);
+    if (pieces === undefined) return err("EINVAL", "offset + size runs past the dma-buf");
+    let w = world;
+    const iova: IovaRange[] = [];
+    let at = request.iova;
+    for (const p of pieces) {
+      w = iommuMap(w, domainId, { iova: at, len: p.len, phys: p.paddr, read: true, write: true });
+      iova.push({ domain: domainId, iova: at, len: p.len });
+      at += p.len;
+    }
+    const grants: number[] = [];
+    for (const [index, d] of w.deviceDomains.entries()) {
+      const device = w.config.topology.devices[index]?.id;
+      if (d !== domainId || device === undefined) continue;
+      for (const p of pieces) {
+        const r = regionContaining(w, p.paddr, p.len);
+        if (r === undefined) return err("EINVAL", `no memory at 0x${p.paddr.toString(16)}`);
+        const [grant, next] = allocId(w);
+        w = {
+          ...next,
+          grants: next.grants.set(grant, {
+            device,
+            region: r[1].id,
+            phys: p.paddr,
+            len: p.len,
+            write: true,
+            epoch: r[1].epoch,
+            att,
+          }),
+        };
+        grants.push(grant);
+      }
+    }
+    return ok({
+      world: w,
+      payload: iommuDomain.payload.parse({
+        domain: request.domain,
+        iova: request.iova,
+        size: request.size,
+      }),
+      grants,
+      iova,
+    });
+  },
 });
+
+/** The part `[offset, offset + size)` of a physical range list, or undefined past its end. */
+function slicePhys(phys: readonly PhysVec[], offset: bigint, size: bigint): PhysVec[] | undefined {
+  const out: PhysVec[] = [];
+  let skip = offset;
+  let left = size;
+  for (const p of phys) {
+    if (left === 0n) break;
+    if (skip >= p.len) {
+      skip -= p.len;
+      continue;
+    }
+    const len = p.len - skip < left ? p.len - skip : left;
+    out.push({ paddr: p.paddr + skip, len });
+    left -= len;
+    skip = 0n;
+  }
+  return left === 0n ? out : undefined;
+}

@@ -1,6 +1,9 @@
 import type * as z from "zod";
 import type { AnyMappingType, MappingType, MatchVerdict } from "../mapping-types/define.js";
 import type { MatchContext } from "../mapping-types/match-context.js";
+import type { Result } from "../errors/result.js";
+import type { IovaRange } from "../world/attachment-state.js";
+import type { World } from "../world/world.js";
 
 /**
  * The definition of a converter: dma-buf core bridging an exporter's type to
@@ -32,6 +35,34 @@ export interface ConverterSpec<
    * @param imp - the importer's data for `to`.
    */
   match?(ctx: MatchContext, exp: z.output<FE>, imp: z.output<TI>): MatchVerdict;
+  /**
+   * Turns what the exporter mapped (a `from` payload) into the importer's
+   * `to` payload, as core does at map time. Absent: the converter can be
+   * negotiated but not mapped through.
+   *
+   * @param world - the world after the exporter's map.
+   * @param att - the attachment id.
+   * @param payload - the exporter's `from` payload.
+   * @param request - the importer's `to` data for this map.
+   */
+  convert?(
+    world: World,
+    att: number,
+    payload: z.output<FP>,
+    request: z.output<TI>,
+  ): Result<Converted>;
+}
+
+/** What a converter's map produced: the importer-side payload and what it set up. */
+export interface Converted {
+  /** The world with the converter's IOMMU mappings and grants. */
+  readonly world: World;
+  /** The importer-side payload. */
+  readonly payload: unknown;
+  /** Grants the conversion created. */
+  readonly grants: readonly number[];
+  /** IOVA the conversion mapped (undone with the mapping). */
+  readonly iova: readonly IovaRange[];
 }
 
 /** A converter; its id is `"<from>-><to>"`, e.g. `"pal->sgt"`. */
@@ -54,6 +85,15 @@ export interface Converter {
    * @param imp - the importer's data for `to`.
    */
   match?(ctx: MatchContext, exp: unknown, imp: unknown): MatchVerdict;
+  /**
+   * Core's map through the converter (see {@link ConverterSpec.convert}).
+   *
+   * @param world - the world after the exporter's map.
+   * @param att - the attachment id.
+   * @param payload - the exporter's payload.
+   * @param request - the importer's data for this map.
+   */
+  convert?(world: World, att: number, payload: unknown, request: unknown): Result<Converted>;
 }
 
 /**
@@ -77,6 +117,7 @@ export function defineConverter<
     throw new Error(`${spec.from.id} is importer-only and cannot be a converter's source`);
   }
   const predicate = spec.match?.bind(spec);
+  const conversion = spec.convert?.bind(spec);
   const converter: Converter = {
     id: `${spec.from.id}->${spec.to.id}`,
     from: spec.from,
@@ -88,6 +129,17 @@ export function defineConverter<
       : {
           match: (ctx: MatchContext, exp: unknown, imp: unknown) =>
             predicate(ctx, spec.from.exporterData.parse(exp), spec.to.importerData.parse(imp)),
+        }),
+    ...(conversion === undefined
+      ? {}
+      : {
+          convert: (world: World, att: number, payload: unknown, request: unknown) =>
+            conversion(
+              world,
+              att,
+              spec.from.payload.parse(payload),
+              spec.to.importerData.parse(request),
+            ),
         }),
   };
   return Object.freeze(converter);

@@ -41,8 +41,12 @@ export interface AttachmentState {
   readonly hasInvalidate: boolean;
   /** Outstanding `dma_buf_pin()` calls not yet unpinned. */
   readonly pins: number;
-  /** The negotiated type's id (`attach->map_type`). */
+  /** The negotiated type's id (`attach->map_type`): what the importer receives. */
   readonly mapType: string;
+  /** The type the exporter provides: `mapType`, or the converter's source type. */
+  readonly exporterType: string;
+  /** The winning accept's importer data (what the importer stated for `mapType`). */
+  readonly importerData: unknown;
   /** The converter core inserted, if any. */
   readonly converter: string | null;
   /** The current mapping, or null when unmapped. */
@@ -78,7 +82,9 @@ export const attachmentCodec: Codec<AttachmentState> = {
         (a.hasInvalidate ? 4 : 0) |
         (a.invalidated ? 8 : 0),
     );
-    out.push(a.pins, internString(a.mapType), a.converter === null ? 0 : internString(a.converter));
+    out.push(a.pins, internString(a.mapType), internString(a.exporterType));
+    out.push(a.converter === null ? 0 : internString(a.converter));
+    encodeValue(a.importerData, out);
     if (a.mapping === null) {
       out.push(0);
     } else {

@@ -23,19 +23,15 @@ type MapRoute =
   | { readonly kind: "refuse"; readonly why: string };
 
 function routeOf(a: AttachmentState): MapRoute {
-  if (a.converter === null) {
-    if (a.mapType === sgt.id) return { kind: "sgt" };
-    if (a.mapType === pal.id) return { kind: "pal" };
-    return {
-      kind: "refuse",
-      why: `VFIO has no map op for ${a.mapType} (iommufd uses privatePhys)`,
-    };
-  }
-  if (a.converter === `${pal.id}->${sgt.id}`) return { kind: "sgt" };
-  return { kind: "refuse", why: `core does not run the ${a.converter} converter's map yet` };
+  // The exporter maps its own type; with a converter core converts after.
+  if (a.exporterType === sgt.id) return { kind: "sgt" };
+  if (a.exporterType === pal.id) return { kind: "pal" };
+  return {
+    kind: "refuse",
+    why: `VFIO has no map op for ${a.exporterType} (iommufd uses privatePhys)`,
+  };
 }
 
-/** Splits DMA entries at `SG_ENTRY_MAX`, as the sgt builder caps each entry. */
 function capEntries(entries: readonly DmaEntry[]): DmaEntry[] {
   const out: DmaEntry[] = [];
   for (const e of entries) {
