@@ -1,11 +1,9 @@
 import { iommufdImportCapabilities, renderImportCapabilities } from "@dmabuf-ref/importers";
-import { IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE } from "@dmabuf-ref/core";
 import type { Scenario } from "./scenario.js";
 import { expectOk } from "./expect.js";
+import { RW } from "./guest-p2p.js";
 import { standardWorld } from "./machine.js";
 import { VmmSession, withSession } from "./session.js";
-
-const RW = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
 
 /**
  * Alex Williamson's question on the iommufd dma-buf series (seed 000): can a

@@ -1,10 +1,9 @@
-import { IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE } from "@dmabuf-ref/core";
+import { RW, setUpGuestP2p } from "./guest-p2p.js";
 import type { Scenario } from "./scenario.js";
 import { expectOk } from "./expect.js";
 import { standardWorld } from "./machine.js";
 import { VmmSession, withSession } from "./session.js";
 
-const RW = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
 const LEN = 0x20_0000n;
 
 /**
@@ -19,10 +18,7 @@ export const closeRevokesForever: Scenario = {
   sources: "seed 001, kernel-facts §2.3, §2.5, §7.9",
   run(profile) {
     return withSession(new VmmSession(standardWorld(profile)), (s) => {
-      const fd = expectOk(s.exportBar("vfio0", 0, [{ offset: 0n, length: LEN }]));
-      const ioas = expectOk(s.ioasAlloc());
-      expectOk(s.attach("dev1", ioas));
-      const iova = expectOk(s.mapFile({ ioas, fd, start: 0n, length: LEN, flags: RW }));
+      const { fd, ioas, iova } = setUpGuestP2p(s, LEN);
       s.note("the VMM closes the VFIO device fd; the dma-buf fd stays open");
       expectOk(s.vfio({ op: "close", device: "vfio0" }));
       const dma = s.dma("dev1", iova, 0x1000n, "read");

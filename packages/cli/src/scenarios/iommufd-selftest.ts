@@ -9,7 +9,6 @@ import { standardWorld } from "./machine.js";
 import { VmmSession, withSession } from "./session.js";
 import type { CallResult } from "./session.js";
 
-const RW = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
 const SIZE = 0x4000n; // 4 pages, as the selftest's mock dma-buf
 
 function outcome<T>(r: CallResult<T>): string {

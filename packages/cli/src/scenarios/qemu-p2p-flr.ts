@@ -1,10 +1,9 @@
-import { IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE } from "@dmabuf-ref/core";
+import { RW, setUpGuestP2p } from "./guest-p2p.js";
 import type { Scenario } from "./scenario.js";
 import { standardWorld } from "./machine.js";
 import { VmmSession, withSession } from "./session.js";
 import { expectOk } from "./expect.js";
 
-const RW = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
 const LEN = 0x20_0000n;
 
 /**
@@ -20,10 +19,7 @@ export const qemuP2pFlr: Scenario = {
   sources: "seed 000, kernel-facts §2.5, §3.5",
   run(profile) {
     return withSession(new VmmSession(standardWorld(profile)), (s) => {
-      const fd = expectOk(s.exportBar("vfio0", 0, [{ offset: 0n, length: LEN }]));
-      const ioas = expectOk(s.ioasAlloc());
-      expectOk(s.attach("dev1", ioas));
-      const iova = expectOk(s.mapFile({ ioas, fd, start: 0n, length: LEN, flags: RW }));
+      const { fd, ioas, iova } = setUpGuestP2p(s, LEN);
       const before = s.dma("dev1", iova, 0x1000n, "write");
       s.note("QEMU is about to issue FLR: it unmaps the BAR first");
       expectOk(s.unmap(ioas, iova, LEN));
