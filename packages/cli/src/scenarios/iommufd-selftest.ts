@@ -1,8 +1,5 @@
-import {
-  IOMMU_IOAS_MAP_FIXED_IOVA,
-  IOMMU_IOAS_MAP_READABLE,
-  IOMMU_IOAS_MAP_WRITEABLE,
-} from "@dmabuf-ref/core";
+import { IOMMU_IOAS_MAP_FIXED_IOVA } from "@dmabuf-ref/core";
+import { RW } from "./guest-p2p.js";
 import type { Scenario } from "./scenario.js";
 import { expectOk } from "./expect.js";
 import { standardWorld } from "./machine.js";
