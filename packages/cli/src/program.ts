@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from "commander";
 import { demoOutput } from "./commands/demo.js";
 import { EXAMPLES_DIR, renderExamples } from "./commands/examples.js";
 import { runNegotiate } from "./commands/negotiate.js";
+import { matrixDiffOutput, matrixOutput } from "./commands/matrix.js";
 import { profilesOutput } from "./commands/profiles.js";
 import { replayOutput } from "./commands/replay.js";
 import { findScenario, runScenarioCommand, scenarioListOutput } from "./commands/scenario.js";
@@ -188,6 +189,31 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     .addHelpText("after", "\nExample:\n  $ dmabuf-ref replay rfc/replays/qemu-flr.yaml --json\n")
     .action((file: string, opts: { profile?: string; json?: boolean }) => {
       io.out(replayOutput(file, opts.profile, opts.json === true));
+    });
+
+  program
+    .command("matrix")
+    .description(
+      "every exporter x importer of the built-in drivers: the negotiated type and lifetime, or\n" +
+        "the errno, stage and reason; --diff P1 P2 shows only what a proposal changes",
+    )
+    .addOption(profileOption())
+    .option("--diff <profiles...>", "two profiles to compare")
+    .option("--json", "print JSON")
+    .addHelpText(
+      "after",
+      "\nExample:\n  $ dmabuf-ref matrix --profile linux-6.19\n  $ dmabuf-ref matrix --diff linux-7.1 proposal-converters --json\n",
+    )
+    .action((opts: { profile?: string; diff?: string[]; json?: boolean }) => {
+      if (opts.diff !== undefined) {
+        const [p1, p2, ...rest] = opts.diff;
+        if (p1 === undefined || p2 === undefined || rest.length > 0) {
+          throw new UsageError("--diff takes exactly two profiles");
+        }
+        io.out(matrixDiffOutput(resolveProfile(p1), resolveProfile(p2), opts.json === true));
+        return;
+      }
+      io.out(matrixOutput(resolveProfile(opts.profile), opts.json === true));
     });
 
   program

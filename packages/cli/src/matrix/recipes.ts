@@ -1,0 +1,203 @@
+import {
+  IOMMU_IOAS_ALLOC,
+  IOMMU_IOAS_MAP_FILE,
+  IOMMU_IOAS_MAP_READABLE,
+  IOMMU_IOAS_MAP_WRITEABLE,
+  VFIO_DEVICE_FEATURE_GET,
+  encodeDmaBufFeature,
+  exporterOf,
+  iommuIoasAlloc,
+  iommuIoasMapFile,
+  mustBuf,
+  negotiate,
+  p2pDistanceIn,
+  runScript,
+  step,
+} from "@dmabuf-ref/core";
+import type { Errno, KernelError, Profile, World } from "@dmabuf-ref/core";
+import { O_RDWR, vfioDeviceFeatureIoctl } from "@dmabuf-ref/exporters";
+import { iommufdImportCapability, iommufdIoctl } from "@dmabuf-ref/importers";
+import { match } from "ts-pattern";
+import type { MatrixStage } from "./cell.js";
+
+/** A successful export: the world and the new dma-buf. */
+export type Exported = { readonly ok: true; readonly world: World; readonly buf: number } | Refused;
+
+/** A successful import: the world and the attachment that carries it. */
+export type Imported = { readonly ok: true; readonly world: World; readonly att: number } | Refused;
+
+/** A refusal: the errno, why, and where. */
+export interface Refused {
+  /** Discriminant. */
+  readonly ok: false;
+  /** The errno. */
+  readonly errno: Errno;
+  /** Why, in one line. */
+  readonly reason: string;
+  /** The stage that refused. */
+  readonly stage: MatrixStage;
+}
+
+/** How the matrix exports a buffer from one exporter driver. */
+export interface ExporterRecipe {
+  /** The driver's name (a matrix row). */
+  readonly name: string;
+  /** The exporter may move the memory (TTM eviction), so a revocable importer is movable. */
+  readonly moves: boolean;
+  /**
+   * Exports one buffer.
+   *
+   * @param w - the matrix machine.
+   */
+  export(w: World): Exported;
+}
+
+/** How the matrix imports a buffer with one importer driver. */
+export interface ImporterRecipe {
+  /** The driver's name (a matrix column). */
+  readonly name: string;
+  /**
+   * Why the driver does not exist under a profile, or undefined when it does.
+   *
+   * @param profile - the profile.
+   */
+  absentReason(profile: Profile): string | undefined;
+  /**
+   * Imports a buffer: attach, pin where the importer pins, first map.
+   *
+   * @param w - the world with the buffer.
+   * @param buf - the dma-buf.
+   */
+  import(w: World, buf: number): Imported;
+}
+
+function refused(error: KernelError, stage: MatrixStage): Refused {
+  return { ok: false, errno: error.errno, reason: error.message, stage };
+}
+
+/** vfio-pci: `VFIO_DEVICE_FEATURE_DMA_BUF` of 2 MiB of vfio0's BAR0. */
+export const vfioRecipe: ExporterRecipe = {
+  name: "vfio-pci",
+  moves: false,
+  export(w) {
+    const argp = encodeDmaBufFeature({
+      flags: VFIO_DEVICE_FEATURE_GET,
+      data: { region_index: 0, open_flags: O_RDWR, flags: 0 },
+      ranges: [{ offset: 0n, length: 0x20_0000n }],
+    });
+    const r = vfioDeviceFeatureIoctl(w, "vfio0", argp, "matrix");
+    return match(r)
+      .returnType<Exported>()
+      .with({ status: "done" }, (x) => ({ ok: true, world: x.world, buf: x.ret }))
+      .with({ status: "failed" }, (x) => refused(x.error, "import"))
+      .with({ status: "blocked" }, () => {
+        throw new Error("vfio export blocked on an idle machine");
+      })
+      .exhaustive();
+  },
+};
+
+/**
+ * The generic import a kernel importer does: `dma_buf_dynamic_attach`,
+ * then under resv `dma_buf_pin` (for pinning importers) and the first map;
+ * the stage comes from which call refused, and a failed negotiation is told
+ * apart from the exporter's attach refusing by negotiating first.
+ *
+ * @param w - the world.
+ * @param buf - the dma-buf.
+ * @param importer - the importer driver's name.
+ * @param device - the importing DMA device, or null (KVM).
+ * @param pins - whether the importer calls `dma_buf_pin()` before mapping.
+ * @returns the attachment, or the refusal.
+ */
+export function genericImport(
+  w: World,
+  buf: number,
+  importer: string,
+  device: string | null,
+  pins: boolean,
+): Imported {
+  const imp = w.config.importers.get(importer);
+  if (imp === undefined) throw new Error(`no importer driver ${importer}`);
+  const topology = w.config.topology;
+  const neg = negotiate(
+    exporterOf(w, mustBuf(w, buf)).offers(w, buf),
+    imp.accepts(w, { device, dynamic: true, peer2peer: imp.allowPeer2peer }),
+    w.config.profile,
+    { p2pDistance: (p, c) => p2pDistanceIn(topology, p, c) },
+  );
+  if (!neg.ok) return refused(neg.error, "negotiation");
+  const attached = step(w, { kind: "attach", buf, importer, device, dynamic: true });
+  if (attached.status !== "done" || attached.created === undefined) {
+    if (attached.status === "failed") return refused(attached.error, "exporter attach");
+    throw new Error("attach blocked on an idle machine");
+  }
+  const att = attached.created;
+  const holder = `${importer}#matrix`;
+  const run = runScript(attached.world, [
+    { kind: "lock", buf, holder },
+    ...(pins ? [{ kind: "pin" as const, att, holder }] : []),
+    { kind: "map", att, holder },
+    { kind: "unlock", buf, holder },
+  ]);
+  const bad = run.results.find((r) => r.status !== "done");
+  if (bad?.error !== undefined) {
+    return refused(bad.error, bad.op.kind === "pin" ? "dma_buf_pin" : "first map");
+  }
+  return { ok: true, world: run.world, att };
+}
+
+const CAPABILITY_STAGE: Readonly<Record<string, MatrixStage>> = {
+  fd: "import",
+  negotiation: "negotiation",
+  "exporter-attach": "exporter attach",
+  pin: "dma_buf_pin",
+  "private-phys": "private phys lookup",
+  "pal-map": "first map",
+  "converter-map": "first map",
+};
+
+/** iommufd: `IOMMU_IOAS_ALLOC`, then `IOMMU_IOAS_MAP_FILE` of the whole buffer. */
+export const iommufdRecipe: ImporterRecipe = {
+  name: "iommufd",
+  absentReason: () => undefined,
+  import(w, buf) {
+    const cap = iommufdImportCapability(w, buf);
+    if (!cap.importable) {
+      return {
+        ok: false,
+        errno: cap.errno ?? "EINVAL",
+        reason: cap.reason,
+        stage: cap.stage === "ready" ? "import" : (CAPABILITY_STAGE[cap.stage] ?? "import"),
+      };
+    }
+    const alloc = iommufdIoctl(
+      w,
+      IOMMU_IOAS_ALLOC,
+      iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 0 }),
+    );
+    if (alloc.status !== "done") throw new Error("IOAS_ALLOC failed on an idle machine");
+    const ioas = iommuIoasAlloc.decode(alloc.out).out_ioas_id;
+    const size = mustBuf(w, buf).size;
+    const map = iommufdIoctl(
+      alloc.world,
+      IOMMU_IOAS_MAP_FILE,
+      iommuIoasMapFile.encode({
+        size: 40,
+        flags: IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
+        ioas_id: ioas,
+        fd: buf,
+        start: 0n,
+        length: size,
+        iova: 0n,
+      }),
+    );
+    if (map.status === "failed") return refused(map.error, "import");
+    if (map.status === "blocked") throw new Error("MAP_FILE blocked on an idle machine");
+    const att = mustBuf(map.world, buf).attachments.find(
+      (a) => map.world.atts.get(a)?.importer === "iommufd",
+    );
+    if (att === undefined) throw new Error("MAP_FILE left no iommufd attachment");
+    return { ok: true, world: map.world, att };
+  },
+};
