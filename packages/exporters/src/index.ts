@@ -41,3 +41,34 @@ export type { VfioDmaBufPriv } from "./vfio-pci/priv.js";
 export type { VfioVma } from "./vfio-pci/vma.js";
 export type { VfioOpKind, VfioOperation } from "./vfio-pci/operation.js";
 export { vfioDeviceState, vfioDmaBufPriv, vfioOperations, vfioVmas } from "./vfio-pci/inspect.js";
+export { GPU_PAGE_SIZE, gpuExporter, isGpuExporter } from "./gpu/driver.js";
+export type { GpuExporter } from "./gpu/driver.js";
+export { gpuConfigSchema, gpuDeviceConfigSchema, gpuSriovConfigSchema } from "./gpu/config.js";
+export type { GpuConfig, GpuConfigInput, GpuDeviceConfig, GpuSriovConfig } from "./gpu/config.js";
+export { gpuActionSchema, gpuExportArgsSchema, gpuPlacementSchema } from "./gpu/actions.js";
+export type { GpuAction, GpuExportArgs, GpuPlacement } from "./gpu/actions.js";
+export { iovInterconnect } from "./gpu/iov-interconnect.js";
+export { gpuOffers } from "./gpu/offers.js";
+export { gpuPrivOf, gpuSliceOf } from "./gpu/state.js";
+export type { GpuBoPriv, GpuDriverState, GpuMove } from "./gpu/state.js";
+export {
+  RDMA_PAGE_SIZE,
+  isRdmaExporter,
+  rdmaExporter,
+  rdmaOffers,
+  rdmaPrivOf,
+} from "./rdma/driver.js";
+export type { RdmaDmaBufPriv, RdmaExporter } from "./rdma/driver.js";
+export {
+  rdmaActionSchema,
+  rdmaConfigSchema,
+  rdmaDeviceConfigSchema,
+  rdmaExportArgsSchema,
+} from "./rdma/config.js";
+export type {
+  RdmaAction,
+  RdmaConfig,
+  RdmaConfigInput,
+  RdmaDeviceConfig,
+  RdmaExportArgs,
+} from "./rdma/config.js";

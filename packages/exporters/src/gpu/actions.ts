@@ -1,0 +1,57 @@
+import * as z from "zod";
+import { u64Schema } from "@dmabuf-ref/core";
+
+/** A TTM placement (`TTM_PL_VRAM` or system pages, kernel-facts §1.1). */
+export const gpuPlacementSchema = z.enum(["vram", "system"]);
+
+/** A buffer object's placement (see {@link gpuPlacementSchema}). */
+export type GpuPlacement = z.output<typeof gpuPlacementSchema>;
+
+/**
+ * The GPU exporter's export arguments (a GEM/TTM buffer object created and
+ * exported with `drm_gem_prime_export()` → `dma_buf_export()`, kernel-facts §1.1).
+ */
+export const gpuExportArgsSchema = z.object({
+  /** Bytes; rounded up to whole pages, at least one page. */
+  size: u64Schema,
+  /** The initial placement (default VRAM). */
+  placement: gpuPlacementSchema.default("vram"),
+});
+
+/** The GPU export arguments (see {@link gpuExportArgsSchema}). */
+export type GpuExportArgs = z.output<typeof gpuExportArgsSchema>;
+
+const buf = z.number().int().nonnegative();
+
+/**
+ * The GPU driver's actions (core `driver` ops): TTM eviction and migration
+ * of a buffer object (a *move*, kernel-facts §1.2: invalidate, the importer
+ * may re-map), and the `continue` of a move that `pending` offers.
+ */
+export const gpuActionSchema = z.discriminatedUnion("op", [
+  z.object({
+    /** `ttm_bo_evict()`: VRAM → system. */
+    op: z.literal("evict"),
+    /** The dma-buf id of the buffer object. */
+    buf,
+    /** The destination; eviction always goes to system pages. */
+    to: z.literal("system").default("system"),
+  }),
+  z.object({
+    /** `ttm_bo_validate()` into another placement. */
+    op: z.literal("migrate"),
+    /** The dma-buf id of the buffer object. */
+    buf,
+    /** The destination placement. */
+    to: gpuPlacementSchema,
+  }),
+  z.object({
+    /** Runs the next stage of a move (offered by `pending`). */
+    op: z.literal("continue"),
+    /** The move's id. */
+    id: z.number().int().nonnegative(),
+  }),
+]);
+
+/** One GPU action (see {@link gpuActionSchema}). */
+export type GpuAction = z.output<typeof gpuActionSchema>;

@@ -1,0 +1,180 @@
+import {
+  createDmaBuf,
+  dmaMapRanges,
+  dmaUnmapIova,
+  err,
+  mustAtt,
+  mustBuf,
+  ok,
+  pal,
+  regionNamed,
+  sgt,
+} from "@dmabuf-ref/core";
+import type { ExportStep, ExporterDriver, MapStep, Result, World } from "@dmabuf-ref/core";
+import { match } from "ts-pattern";
+import * as z from "zod";
+import { gpuExportArgsSchema } from "./actions.js";
+import { gpuConfigSchema } from "./config.js";
+import type { GpuConfig, GpuConfigInput } from "./config.js";
+import { iovInterconnect } from "./iov-interconnect.js";
+import {
+  carve,
+  freeRegion,
+  gpuAct,
+  gpuDevice,
+  gpuPending,
+  placementRegion,
+  reserve,
+} from "./move.js";
+import { gpuOffers } from "./offers.js";
+import { gpuPrivOf } from "./state.js";
+import type { GpuBoPriv } from "./state.js";
+
+/** 4 KiB: BOs are whole pages (`PAGE_SIZE` on x86-64). */
+export const GPU_PAGE_SIZE = 0x1000n;
+
+/** The GPU exporter driver: core's {@link ExporterDriver} plus its configuration. */
+export interface GpuExporter extends ExporterDriver {
+  /** The validated configuration: the GPUs, their VRAM and system regions. */
+  readonly gpu: GpuConfig;
+}
+
+function exportBo(w: World, config: GpuConfig, owner: string, args: unknown): Result<ExportStep> {
+  const parsed = gpuExportArgsSchema.safeParse(args);
+  if (!parsed.success) {
+    return err("EINVAL", `bad gpu export arguments: ${parsed.error.issues[0]?.message ?? ""}`);
+  }
+  const d = config.devices.find((x) => x.id === owner);
+  if (d === undefined) return err("ENODEV", `${config.name} drives no GPU ${owner}`);
+  const size = ((parsed.data.size + GPU_PAGE_SIZE - 1n) / GPU_PAGE_SIZE) * GPU_PAGE_SIZE;
+  if (size === 0n) return err("EINVAL", "a buffer object is at least one page");
+  const placement = parsed.data.placement;
+  const parent = placementRegion(d, placement);
+  const reserved = reserve(w, config, parent, size);
+  if (!reserved.ok) return reserved;
+  const buf = reserved.value.world.nextId;
+  const region = `${owner}.bo${buf}.0`;
+  const priv: GpuBoPriv = {
+    device: owner,
+    placement,
+    phys: reserved.value.phys,
+    region,
+    generation: 0,
+  };
+  const created = createDmaBuf(reserved.value.world, { exporter: config.name, owner, size, priv });
+  return ok({
+    world: carve(created.world, parent, region, reserved.value.phys, size),
+    events: created.events,
+    buf: created.buf,
+  });
+}
+
+const exporterTypeSchema = z.enum(["sgt", "pal", "iov-interconnect"]);
+
+function gpuMap(w: World, config: GpuConfig, att: number): Result<MapStep> {
+  const a = mustAtt(w, att);
+  const b = mustBuf(w, a.buf);
+  if (b.revoked !== "usable") return err("ENODEV", "the buffer is revoked");
+  const priv = gpuPrivOf(w, a.buf);
+  const range = { paddr: priv.phys, len: b.size };
+  const type = exporterTypeSchema.safeParse(a.exporterType);
+  if (!type.success) return err("EINVAL", `${config.name} cannot map ${a.exporterType}`);
+  const dmaMap = (device: string | null): ReturnType<typeof dmaMapRanges> =>
+    device === null
+      ? err("EINVAL", "no DMA device to map for")
+      : dmaMapRanges(w, device, [range], { att, write: true });
+  return match(type.data)
+    .returnType<Result<MapStep>>()
+    .with("sgt", () => {
+      if (priv.placement === "vram" && !a.peer2peer) {
+        return err("EINVAL", "the BO is in VRAM and the attachment does not allow peer2peer");
+      }
+      const mapped = dmaMap(a.device);
+      if (!mapped.ok) return mapped;
+      const payload = sgt.payload.parse({ entries: mapped.value.entries });
+      const { world, grants, iova } = mapped.value;
+      return ok({ world, events: [], mapping: { payload, grants, iova } });
+    })
+    .with("pal", () =>
+      ok({
+        world: w,
+        events: [],
+        mapping: { payload: pal.payload.parse({ phys: [range] }), grants: [], iova: [] },
+      }),
+    )
+    .with("iov-interconnect", () => {
+      if (priv.placement !== "vram") return err("EINVAL", "the BO is not in VRAM");
+      const mapped = dmaMap(a.device);
+      if (!mapped.ok) return mapped;
+      const vram = regionNamed(w, gpuDevice(config, priv.device).vram);
+      if (vram === undefined) throw new Error(`${config.name}: VRAM region vanished`);
+      const start = priv.phys - vram[1].base;
+      const payload = iovInterconnect.payload.parse({
+        pf: priv.device,
+        ranges: [{ start, end: start + b.size - 1n }],
+      });
+      const { world, grants, iova } = mapped.value;
+      return ok({ world, events: [], mapping: { payload, grants, iova } });
+    })
+    .exhaustive();
+}
+
+/**
+ * A TTM-like GPU exporter (drivers/gpu/drm/ttm, amdgpu/xe dma-buf ops;
+ * kernel-facts §1.1–§1.3, §4.1, §4.4): buffer objects placed in VRAM or
+ * system pages, moved by eviction and migration.
+ *
+ * @remarks
+ * A move locks resv, invalidates every dynamic attachment
+ * (`dma_buf_invalidate_mappings`, a move and not a revoke: importers may
+ * re-map and see the new placement), waits for the BOOKKEEP fences, frees
+ * the old placement (its sub-region becomes inaccessible), carves the new
+ * one and unlocks: `act` starts it and `pending` offers its `continue` once
+ * the fences signalled (drive it with core's `runScript`). `pin` keeps the
+ * BO in place: moving a pinned BO fails with `EBUSY` as in TTM. Under
+ * linux-6.19 (`rules.dynamicImportersMoveCapable` false) core pins every
+ * mapped attachment on map because this exporter has a `pin` op, so the GPU
+ * pins instead of moving. Offers follow the profile ({@link gpuOffers}):
+ * `sgt` (system pages, or VRAM through P2P), `pal` under converters, and the
+ * {@link iovInterconnect} type for SR-IOV PFs when a profile lists it (no
+ * built-in profile does yet). Not modelled: amdgpu's migration to GTT for
+ * non-P2P importers at pin or map (such a map of a VRAM BO is `EINVAL`).
+ *
+ * @param input - the GPUs (validated with zod; a bad config throws).
+ * @returns the exporter driver, named "gpu" by default.
+ *
+ * @example
+ * ```ts
+ * const gpu = gpuExporter({ devices: [{ id: "gpu0", vram: "gpu0.vram", system: "ram0" }] });
+ * step(world, { kind: "export", exporter: "gpu", owner: "gpu0", args: { size: 0x10000n, placement: "vram" } });
+ * ```
+ */
+export function gpuExporter(input: GpuConfigInput): GpuExporter {
+  const config = gpuConfigSchema.parse(input);
+  return {
+    name: config.name,
+    gpu: config,
+    export: (w, owner, args) => exportBo(w, config, owner, args),
+    offers: (w, buf) => {
+      const priv = gpuPrivOf(w, buf);
+      return gpuOffers(w.config.profile, gpuDevice(config, priv.device), priv);
+    },
+    pin: (w) => ok({ world: w, events: [] }),
+    unpin: (w) => ({ world: w, events: [] }),
+    map: (w, att) => gpuMap(w, config, att),
+    unmap: (w, _att, mapping) => ({ world: dmaUnmapIova(w, mapping.iova), events: [] }),
+    release: (w, buf) => freeRegion(w, gpuPrivOf(w, buf).region, mustBuf(w, buf).owner),
+    pending: (w) => gpuPending(w, config),
+    act: (w, action) => gpuAct(w, config, action),
+  };
+}
+
+/**
+ * Whether an exporter driver is a GPU one.
+ *
+ * @param d - an exporter driver.
+ * @returns true for drivers made by {@link gpuExporter}.
+ */
+export function isGpuExporter(d: ExporterDriver): d is GpuExporter {
+  return "gpu" in d;
+}

@@ -1,0 +1,262 @@
+import {
+  allocId,
+  dropFileRef,
+  err,
+  invalidateMappings,
+  mustBuf,
+  ok,
+  regionNamed,
+  unsignalledFences,
+} from "@dmabuf-ref/core";
+import type { Effect, Op, Result, RegionState, TraceEvent, World } from "@dmabuf-ref/core";
+import { match } from "ts-pattern";
+import { gpuActionSchema } from "./actions.js";
+import type { GpuPlacement } from "./actions.js";
+import type { GpuConfig, GpuDeviceConfig } from "./config.js";
+import { gpuPrivOf, gpuSliceOf, setGpuSlice, withGpuPriv } from "./state.js";
+import type { GpuMove } from "./state.js";
+
+/**
+ * The configuration of the GPU a BO belongs to.
+ *
+ * @param config - the driver's configuration.
+ * @param device - the GPU's id.
+ * @returns the GPU's configuration.
+ * @throws when the GPU is not configured (a model bug: export checks it).
+ */
+export function gpuDevice(config: GpuConfig, device: string): GpuDeviceConfig {
+  const d = config.devices.find((x) => x.id === device);
+  if (d === undefined) throw new Error(`${config.name}: no GPU ${device}`);
+  return d;
+}
+
+/**
+ * The region name a placement of a GPU carves from.
+ *
+ * @param d - the GPU.
+ * @param placement - VRAM or system.
+ * @returns the parent region's name.
+ */
+export function placementRegion(d: GpuDeviceConfig, placement: GpuPlacement): string {
+  return placement === "vram" ? d.vram : d.system;
+}
+
+/**
+ * Reserves `size` bytes in a region with the driver's bump allocator.
+ *
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param region - the parent region's name.
+ * @param size - bytes.
+ * @returns the reserved base and the world with the allocator advanced, or `ENOMEM`.
+ */
+export function reserve(
+  w: World,
+  config: GpuConfig,
+  region: string,
+  size: bigint,
+): Result<{ readonly phys: bigint; readonly world: World }> {
+  const found = regionNamed(w, region);
+  if (found === undefined) throw new Error(`${config.name}: no region ${region}`);
+  const [, parent] = found;
+  const s = gpuSliceOf(w, config);
+  const phys = s.next[region] ?? parent.base;
+  if (phys + size > parent.base + parent.size) return err("ENOMEM", `${region} is full`);
+  return ok({
+    phys,
+    world: setGpuSlice(w, config, { ...s, next: { ...s.next, [region]: phys + size } }),
+  });
+}
+
+/**
+ * Carves a live sub-region for a BO's backing store, so that freeing it
+ * later is visible to the oracle (DESIGN §3.5).
+ *
+ * @param w - the world.
+ * @param parentName - the parent region (VRAM or RAM).
+ * @param id - the sub-region's name.
+ * @param phys - its base.
+ * @param size - its size.
+ * @returns the new world.
+ */
+export function carve(w: World, parentName: string, id: string, phys: bigint, size: bigint): World {
+  const found = regionNamed(w, parentName);
+  if (found === undefined) throw new Error(`no region ${parentName}`);
+  const [, parent] = found;
+  const [rid, next] = allocId(w);
+  const region: RegionState = {
+    id,
+    kind: parent.kind,
+    base: phys,
+    size,
+    busOffset: parent.busOffset,
+    ...(parent.device === undefined ? {} : { device: parent.device }),
+    status: "live",
+    epoch: 0,
+  };
+  return { ...next, regions: next.regions.set(rid, region) };
+}
+
+/**
+ * Frees a carved sub-region: it becomes inaccessible and its epoch
+ * advances, so any later access through an old grant is caught.
+ *
+ * @param w - the world.
+ * @param name - the sub-region's name.
+ * @param actor - who frees it.
+ * @returns the world and the region event.
+ */
+export function freeRegion(w: World, name: string, actor: string): Effect {
+  const found = regionNamed(w, name);
+  if (found === undefined) throw new Error(`region ${name} vanished`);
+  const [id, r] = found;
+  return {
+    world: {
+      ...w,
+      regions: w.regions.set(id, { ...r, status: "inaccessible", epoch: r.epoch + 1 }),
+    },
+    events: [{ kind: "region", actor, region: name, status: "inaccessible" }],
+  };
+}
+
+/**
+ * Starts a move (`ttm_bo_evict()` / `ttm_bo_validate()`, kernel-facts §1.2,
+ * §1.3): an unknown BO is `ENOENT`; a BO already in `to` is `EINVAL`; a
+ * pinned BO (any attachment with a pin, explicit or from pin-on-map) is
+ * `EBUSY`, as TTM refuses to evict pinned BOs; a resv held by someone else
+ * is `EBUSY` (eviction only trylocks); no room in the destination is
+ * `ENOMEM`. Otherwise, under resv: reserve the destination, invalidate every
+ * dynamic attachment (a move, not a revoke: the revoked state is unchanged
+ * and importers may re-map), take a BO reference, and leave the rest to the
+ * `continue` stage. Every failure leaves the world unchanged.
+ */
+function startMove(w: World, config: GpuConfig, buf: number, to: GpuPlacement): Result<Effect> {
+  const b = w.bufs.get(buf);
+  if (b === undefined || b.exporter !== config.name || b.released) {
+    return err("ENOENT", `no GPU buffer object ${buf}`);
+  }
+  const priv = gpuPrivOf(w, buf);
+  if (priv.placement === to) return err("EINVAL", `BO ${buf} is already in ${to}`);
+  for (const id of b.attachments) {
+    if ((w.atts.get(id)?.pins ?? 0) > 0) {
+      return err("EBUSY", `BO ${buf} is pinned (attachment ${id}): TTM will not move it`);
+    }
+  }
+  if (b.resvHolder !== null) {
+    return err("EBUSY", `dma_resv_trylock() of buf ${buf} failed: held by ${b.resvHolder}`);
+  }
+  const d = gpuDevice(config, priv.device);
+  const reserved = reserve(w, config, placementRegion(d, to), b.size);
+  if (!reserved.ok) return reserved;
+  const [id, world0] = allocId(reserved.value.world);
+  const holder = `${b.owner}#ttm move ${id}`;
+  const locked: World = {
+    ...world0,
+    bufs: world0.bufs.set(buf, { ...b, resvHolder: holder, fileRefs: b.fileRefs + 1 }),
+  };
+  const inv = invalidateMappings(locked, buf, holder);
+  const s = gpuSliceOf(inv.world, config);
+  const move: GpuMove = { id, buf, to, phys: reserved.value.phys, holder };
+  return ok({
+    world: setGpuSlice(inv.world, config, { ...s, moves: [...s.moves, move] }),
+    events: [
+      { kind: "resv", holder, owner: b.owner, buf, action: "lock" },
+      {
+        kind: "note",
+        actor: b.owner,
+        text: `TTM moves buf ${buf} from ${priv.placement} to ${to}`,
+      },
+      ...inv.events,
+    ],
+  });
+}
+
+/**
+ * The second stage of a move, once every BOOKKEEP fence signalled: copy the
+ * data, free the old placement (its sub-region becomes inaccessible, epoch
+ * bumped), carve the new one, unlock resv and drop the BO reference.
+ */
+function finishMove(w: World, config: GpuConfig, id: number): Result<Effect> {
+  const s = gpuSliceOf(w, config);
+  const move = s.moves.find((m) => m.id === id);
+  if (move === undefined) return err("EINVAL", `no GPU move ${id}`);
+  const n = unsignalledFences(w, move.buf);
+  if (n > 0) return err("EBUSY", `${n} fence(s) of buf ${move.buf} unsignalled`);
+  const b = mustBuf(w, move.buf);
+  const priv = gpuPrivOf(w, move.buf);
+  const d = gpuDevice(config, priv.device);
+  const events: TraceEvent[] = [
+    {
+      kind: "wait",
+      by: move.holder,
+      owner: b.owner,
+      buf: move.buf,
+      what: "fences",
+      state: "done",
+      outstanding: 0,
+    },
+  ];
+  const freed = freeRegion(w, priv.region, b.owner);
+  events.push(...freed.events);
+  const generation = priv.generation + 1;
+  const region = `${b.owner}.bo${move.buf}.${generation}`;
+  let world = carve(freed.world, placementRegion(d, move.to), region, move.phys, b.size);
+  world = withGpuPriv(world, move.buf, {
+    ...priv,
+    placement: move.to,
+    phys: move.phys,
+    region,
+    generation,
+  });
+  const locked = mustBuf(world, move.buf);
+  world = { ...world, bufs: world.bufs.set(move.buf, { ...locked, resvHolder: null }) };
+  events.push({
+    kind: "resv",
+    holder: move.holder,
+    owner: b.owner,
+    buf: move.buf,
+    action: "unlock",
+  });
+  world = setGpuSlice(world, config, {
+    ...gpuSliceOf(world, config),
+    moves: s.moves.filter((m) => m.id !== id),
+  });
+  const put = dropFileRef(world, move.buf);
+  return ok({ world: put.world, events: [...events, ...put.events] });
+}
+
+/**
+ * `act` of the GPU driver: validates the action with zod (`EINVAL`
+ * otherwise) and starts or continues a move.
+ *
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param action - the action.
+ * @returns the change, or the errno with the world unchanged.
+ */
+export function gpuAct(w: World, config: GpuConfig, action: unknown): Result<Effect> {
+  const parsed = gpuActionSchema.safeParse(action);
+  if (!parsed.success) {
+    return err("EINVAL", `bad gpu action: ${parsed.error.issues[0]?.message ?? ""}`);
+  }
+  return match(parsed.data)
+    .returnType<Result<Effect>>()
+    .with({ op: "evict" }, (a) => startMove(w, config, a.buf, a.to))
+    .with({ op: "migrate" }, (a) => startMove(w, config, a.buf, a.to))
+    .with({ op: "continue" }, (a) => finishMove(w, config, a.id))
+    .exhaustive();
+}
+
+/**
+ * The GPU driver's own next steps: the `continue` of every move whose
+ * fences have all signalled (a move waiting for fences offers nothing).
+ *
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @returns the ops.
+ */
+export function gpuPending(w: World, config: GpuConfig): Op[] {
+  return gpuSliceOf(w, config)
+    .moves.filter((m) => unsignalledFences(w, m.buf) === 0)
+    .map((m) => ({ kind: "driver", driver: config.name, action: { op: "continue", id: m.id } }));
+}

@@ -1,0 +1,50 @@
+import { offer, pal, sgt } from "@dmabuf-ref/core";
+import type { ExporterOffer, Profile } from "@dmabuf-ref/core";
+import type { GpuBoPriv } from "./state.js";
+import type { GpuDeviceConfig } from "./config.js";
+import { iovInterconnect } from "./iov-interconnect.js";
+
+/**
+ * The GPU exporter's offers for one BO, in priority order, decided by the
+ * profile's mapping types and converters (never by its name):
+ *
+ * - `iov-interconnect` first when the profile lists a type with that id, the
+ *   GPU is an SR-IOV PF and the BO is in VRAM (kernel-facts §4.1). No
+ *   built-in profile lists it yet;
+ * - `pal` (the GPU as p2pdma provider) when the profile has PAL and a
+ *   PAL->SGT converter: with converters an exporter need only offer PAL
+ *   (kernel-facts §4.4);
+ * - otherwise `sgt`: system pages need no P2P, VRAM requires P2P with the
+ *   GPU as exporting device (kernel-facts §1.1, §4.3). Under the Feb 2026
+ *   RFC only VFIO and the selftest mock offer PAL, so the GPU offers `sgt`.
+ *
+ * Result: linux-6.19 / 7.1 / rfc-mapping-types-v1 [sgt]; proposal-converters [pal].
+ *
+ * @param profile - the profile in force.
+ * @param device - the GPU's configuration.
+ * @param priv - the BO.
+ * @returns the offers.
+ */
+export function gpuOffers(
+  profile: Profile,
+  device: GpuDeviceConfig,
+  priv: GpuBoPriv,
+): ExporterOffer[] {
+  const offers: ExporterOffer[] = [];
+  const iov = profile.mappingTypes.some((t) => t.id === iovInterconnect.id);
+  if (iov && device.sriov !== undefined && priv.placement === "vram") {
+    offers.push(offer(iovInterconnect, { pf: device.id, vfs: device.sriov.vfs }));
+  }
+  const converted =
+    profile.mappingTypes.includes(pal) &&
+    profile.converters.some((c) => c.from === pal && c.to === sgt);
+  if (converted) offers.push(offer(pal, { provider: device.id }));
+  else if (profile.mappingTypes.includes(sgt)) {
+    offers.push(
+      priv.placement === "vram"
+        ? offer(sgt, { requiresP2P: true, p2pDevice: device.id })
+        : offer(sgt, { requiresP2P: false }),
+    );
+  }
+  return offers;
+}

@@ -1,0 +1,250 @@
+/**
+ * The GPU (TTM-like) exporter: offers per profile, moves that invalidate
+ * dynamic importers, pinning, and the IOV interconnect (kernel-facts §1.1–§1.3, §4.1, §4.4).
+ */
+import { describe, expect, it } from "vitest";
+import {
+  defineProfile,
+  exporterOf,
+  linux619,
+  linux71,
+  mustAtt,
+  mustBuf,
+  proposalConverters,
+  regionNamed,
+  rfcMappingTypesV1,
+  runScript,
+  sgt,
+  step,
+} from "@dmabuf-ref/core";
+import type { World } from "@dmabuf-ref/core";
+import { gpuPrivOf, iovInterconnect } from "@dmabuf-ref/exporters";
+import { attach, errnoOf, exportBuf, lockedMap, makeWorld, mustDo } from "./setup.js";
+
+const evict = (buf: number): { kind: "driver"; driver: string; action: unknown } => ({
+  kind: "driver",
+  driver: "gpu",
+  action: { op: "evict", buf },
+});
+
+function offerIds(w: World, buf: number): string[] {
+  return exporterOf(w, mustBuf(w, buf))
+    .offers(w, buf)
+    .map((o) => o.type.id);
+}
+
+function vramBo(w: World): { world: World; buf: number } {
+  return exportBuf(w, "gpu", "gpu0", { size: 0x10000n, placement: "vram" });
+}
+
+describe("offers per profile (kernel-facts §4.3, §4.4)", () => {
+  it("linux-6.19, linux-7.1 and the RFC offer [sgt]: P2P for VRAM, none for system pages", () => {
+    for (const profile of [linux619, linux71, rfcMappingTypesV1]) {
+      const v = vramBo(makeWorld(profile));
+      const offers = exporterOf(v.world, mustBuf(v.world, v.buf)).offers(v.world, v.buf);
+      expect(offers.map((o) => [o.type.id, o.data])).toEqual([
+        ["sgt", { requiresP2P: true, p2pDevice: "gpu0" }],
+      ]);
+      const s = exportBuf(v.world, "gpu", "gpu0", { size: 0x1000n, placement: "system" });
+      const so = exporterOf(s.world, mustBuf(s.world, s.buf)).offers(s.world, s.buf);
+      expect(so.map((o) => [o.type.id, o.data])).toEqual([["sgt", { requiresP2P: false }]]);
+    }
+  });
+
+  it("proposal-converters offers [pal]: core's PAL->SGT converter reaches SGT importers", () => {
+    const v = vramBo(makeWorld(proposalConverters));
+    expect(offerIds(v.world, v.buf)).toEqual(["pal"]);
+    const a = attach(v.world, v.buf, "ref-importer", "dev1");
+    expect(mustAtt(a.world, a.att).converter).not.toBeNull();
+    const m = mustDo(lockedMap(a.world, v.buf, a.att, "ref-importer"));
+    expect(sgt.payload.parse(mustAtt(m.world, a.att).mapping?.payload).entries).toHaveLength(1);
+  });
+});
+
+describe("moves (kernel-facts §1.2, §1.3)", () => {
+  it("a GPU move invalidates dynamic importers and they may re-map", () => {
+    const v = vramBo(makeWorld());
+    const a = attach(v.world, v.buf, "ref-importer", "dev1");
+    const m = mustDo(lockedMap(a.world, v.buf, a.att, "ref-importer")).world;
+    const before = mustAtt(m, a.att).mapping;
+    const run = runScript(m, [evict(v.buf)]);
+    expect(run.results[0]?.status).toBe("done");
+    expect(run.events.some((e) => e.kind === "invalidate")).toBe(true);
+    const w = run.world;
+    expect(mustBuf(w, v.buf).revoked).toBe("usable");
+    expect(mustBuf(w, v.buf).resvHolder).toBeNull();
+    expect(gpuPrivOf(w, v.buf).placement).toBe("system");
+    expect(mustAtt(w, a.att).mapping).toBeNull();
+    const again = mustDo(lockedMap(w, v.buf, a.att, "ref-importer")).world;
+    const after = mustAtt(again, a.att).mapping;
+    expect(after).not.toBeNull();
+    expect(after?.payload).not.toEqual(before?.payload);
+    expect([...again.violations.values()]).toEqual([]);
+  });
+
+  it("after eviction, DMA through the old mapping is a fault, never a violation for the reference importer", () => {
+    const v = vramBo(makeWorld());
+    const a = attach(v.world, v.buf, "ref-importer", "dev1");
+    const m = mustDo(lockedMap(a.world, v.buf, a.att, "ref-importer")).world;
+    const old = sgt.payload.parse(mustAtt(m, a.att).mapping?.payload).entries[0];
+    if (old === undefined) throw new Error("no entry");
+    const w = runScript(m, [evict(v.buf)]).world;
+    const oldRegion = regionNamed(w, `gpu0.bo${v.buf}.0`);
+    expect(oldRegion?.[1].status).toBe("inaccessible");
+    const r = mustDo(
+      step(w, { kind: "dma", device: "dev1", addr: old.dmaAddress, len: 0x10n, dir: "read" }),
+    );
+    expect(r.world.violations.size).toBe(0);
+    expect(r.world).toBe(w);
+  });
+
+  it("a move waits for the BOOKKEEP fences before it frees the old placement", () => {
+    const v = vramBo(makeWorld());
+    const a = attach(v.world, v.buf, "ref-importer", "dev1");
+    const holder = `ref-importer#attach ${a.att}`;
+    const run = runScript(a.world, [
+      { kind: "lock", buf: v.buf, holder },
+      { kind: "map", att: a.att, holder },
+      () => {
+        return { kind: "dma-submit", att: a.att, addr: 0n, len: 0x10n, dir: "read", holder };
+      },
+      { kind: "unlock", buf: v.buf, holder },
+      evict(v.buf),
+    ]);
+    const job = run.results[2]?.created;
+    if (job === undefined) throw new Error("no job");
+    expect(gpuPrivOf(run.world, v.buf).placement).toBe("vram");
+    expect(mustBuf(run.world, v.buf).resvHolder).toMatch(/^gpu0#ttm move/);
+    const done = runScript(run.world, [{ kind: "signal", job }]).world;
+    expect(gpuPrivOf(done, v.buf).placement).toBe("system");
+    expect(mustBuf(done, v.buf).resvHolder).toBeNull();
+  });
+
+  it("migration brings a system BO back to VRAM", () => {
+    const s = exportBuf(makeWorld(), "gpu", "gpu0", { size: 0x1000n, placement: "system" });
+    const w = runScript(s.world, [
+      { kind: "driver", driver: "gpu", action: { op: "migrate", buf: s.buf, to: "vram" } },
+    ]).world;
+    expect(gpuPrivOf(w, s.buf).placement).toBe("vram");
+  });
+});
+
+describe("pinning (kernel-facts §1.1, §1.2)", () => {
+  it("eviction of a pinned GPU BO fails with EBUSY (linux-6.19 pins dynamic importers on map)", () => {
+    const v = vramBo(makeWorld(linux619));
+    const a = attach(v.world, v.buf, "ref-importer", "dev1");
+    const m = mustDo(lockedMap(a.world, v.buf, a.att, "ref-importer")).world;
+    expect(mustAtt(m, a.att).pins).toBe(1);
+    const r = step(m, evict(v.buf));
+    expect(errnoOf(r)).toBe("EBUSY");
+    expect(r.world).toBe(m);
+  });
+
+  it("eviction of a BO mapped by a static importer fails with EBUSY (pin-on-map)", () => {
+    const s = exportBuf(makeWorld(), "gpu", "gpu0", { size: 0x1000n, placement: "system" });
+    const a = attach(s.world, s.buf, "ref-importer", "dev1", false);
+    const m = mustDo(step(a.world, { kind: "map", att: a.att, holder: null })).world;
+    const r = step(m, {
+      kind: "driver",
+      driver: "gpu",
+      action: { op: "migrate", buf: s.buf, to: "vram" },
+    });
+    expect(errnoOf(r)).toBe("EBUSY");
+    expect(r.world).toBe(m);
+  });
+
+  it("linux-7.1 moves instead of pinning: a dynamic importer's map does not pin", () => {
+    const v = vramBo(makeWorld(linux71));
+    const a = attach(v.world, v.buf, "ref-importer", "dev1");
+    const m = mustDo(lockedMap(a.world, v.buf, a.att, "ref-importer")).world;
+    expect(mustAtt(m, a.att).pins).toBe(0);
+    expect(errnoOf(step(m, evict(v.buf)))).toBe("done");
+  });
+});
+
+describe("bad input returns the kernel's errno and leaves the world unchanged", () => {
+  it("actions", () => {
+    const v = vramBo(makeWorld());
+    const w = v.world;
+    const cases: [unknown, string][] = [
+      [{ op: "evict", buf: 999 }, "ENOENT"],
+      [{ op: "frobnicate" }, "EINVAL"],
+      [{ op: "migrate", buf: v.buf, to: "vram" }, "EINVAL"],
+      [{ op: "continue", id: 12345 }, "EINVAL"],
+    ];
+    for (const [action, errno] of cases) {
+      const r = step(w, { kind: "driver", driver: "gpu", action });
+      expect(errnoOf(r)).toBe(errno);
+      expect(r.world).toBe(w);
+    }
+    const locked = mustDo(step(w, { kind: "lock", buf: v.buf, holder: "someone" })).world;
+    const busy = step(locked, evict(v.buf));
+    expect(errnoOf(busy)).toBe("EBUSY");
+    expect(busy.world).toBe(locked);
+  });
+
+  it("export", () => {
+    const w = makeWorld();
+    const cases: [string, unknown, string][] = [
+      ["gpu9", { size: 0x1000n }, "ENODEV"],
+      ["gpu0", { size: 0n }, "EINVAL"],
+      ["gpu0", { size: "big" }, "EINVAL"],
+      ["gpu0", { size: 0x1_0000_0000n }, "ENOMEM"],
+    ];
+    for (const [owner, args, errno] of cases) {
+      const r = step(w, { kind: "export", exporter: "gpu", owner, args });
+      expect(errnoOf(r)).toBe(errno);
+      expect(r.world).toBe(w);
+    }
+  });
+
+  it("release frees the BO's placement", () => {
+    const v = vramBo(makeWorld());
+    const w = mustDo(step(v.world, { kind: "close", buf: v.buf })).world;
+    expect(regionNamed(w, `gpu0.bo${v.buf}.0`)?.[1].status).toBe("inaccessible");
+  });
+});
+
+describe("the IOV interconnect (kernel-facts §4.1), a type defined through the public API", () => {
+  const iovProfile = defineProfile({
+    ...linux71,
+    id: "iov-test",
+    negotiation: "mapping-types",
+    mappingTypes: [sgt, iovInterconnect],
+  });
+
+  it("no built-in profile lists iov-interconnect, so the GPU never offers it there", () => {
+    for (const profile of [linux619, linux71, rfcMappingTypesV1, proposalConverters]) {
+      const v = vramBo(makeWorld(profile, true));
+      expect(offerIds(v.world, v.buf)).not.toContain("iov-interconnect");
+    }
+  });
+
+  it("a custom profile listing it makes an SR-IOV PF offer it first, and a VF maps VRAM offsets", () => {
+    const v = vramBo(makeWorld(iovProfile, true));
+    expect(offerIds(v.world, v.buf)).toEqual(["iov-interconnect", "sgt"]);
+    const a = attach(v.world, v.buf, "iov", "gpu0vf1");
+    expect(mustAtt(a.world, a.att).mapType).toBe("iov-interconnect");
+    const m = mustDo(lockedMap(a.world, v.buf, a.att, "iov")).world;
+    const p = iovInterconnect.payload.parse(mustAtt(m, a.att).mapping?.payload);
+    expect(p).toEqual({ pf: "gpu0", ranges: [{ start: 0n, end: 0xffffn }] });
+  });
+
+  it("a non-VF importer of the IOV type is skipped: attach fails with EINVAL (no match)", () => {
+    const v = vramBo(makeWorld(iovProfile, true));
+    const r = step(v.world, {
+      kind: "attach",
+      buf: v.buf,
+      importer: "iov",
+      device: "dev1",
+      dynamic: true,
+    });
+    expect(errnoOf(r)).toBe("EINVAL");
+    expect(r.world).toBe(v.world);
+  });
+
+  it("a GPU without SR-IOV does not offer it", () => {
+    const v = vramBo(makeWorld(iovProfile, false));
+    expect(offerIds(v.world, v.buf)).toEqual(["sgt"]);
+  });
+});

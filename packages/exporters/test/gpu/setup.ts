@@ -1,0 +1,145 @@
+/**
+ * Shared set-up for the GPU and RDMA exporter tests: a GPU with VRAM (and an
+ * SR-IOV VF), an RDMA NIC with a BAR, DMA-capable peers and test importers.
+ */
+import {
+  accept,
+  createWorld,
+  importerHolder,
+  linux71,
+  referenceImporter,
+  sgt,
+  step,
+  topologySchema,
+} from "@dmabuf-ref/core";
+import type { ExporterDriver, ImporterDriver, Profile, World } from "@dmabuf-ref/core";
+import { gpuExporter, iovInterconnect, rdmaExporter } from "@dmabuf-ref/exporters";
+
+export const VRAM = 0x60_0000_0000n;
+export const VRAM_BUS_OFFSET = 0x1000_0000_0000n;
+export const NIC_BAR = 0x70_0000_0000n;
+
+/** gpu0 (+ VF gpu0vf1), nic0 and dev0 below sw0; dev1 below sw1 (host bridge); dev3 unreachable. */
+export const topology = topologySchema.parse({
+  regions: [
+    { id: "ram0", kind: "ram", base: 0x1_0000_0000n, size: 0x100_0000n },
+    {
+      id: "gpu0.vram",
+      kind: "vram",
+      base: VRAM,
+      size: 0x100_0000n,
+      busOffset: VRAM_BUS_OFFSET,
+      device: "gpu0",
+    },
+    { id: "nic0.bar0", kind: "bar", base: NIC_BAR, size: 0x10_0000n, device: "nic0" },
+  ],
+  devices: [
+    { id: "gpu0", switch: "sw0" },
+    { id: "gpu0vf1", switch: "sw0" },
+    { id: "nic0", switch: "sw0" },
+    { id: "dev0", switch: "sw0" },
+    { id: "dev1", switch: "sw1" },
+    { id: "dev3", switch: "sw9" },
+  ],
+  switches: [
+    { id: "sw0", hostBridge: "hb0" },
+    { id: "sw1", hostBridge: "hb0" },
+    { id: "sw9", hostBridge: "hb1" },
+  ],
+  hostBridges: [
+    { id: "hb0", p2p: true },
+    { id: "hb1", p2p: true },
+  ],
+});
+
+/** A dynamic importer with no invalidate_mappings (the RDMA pinned importer). */
+export const pinnedImporter: ImporterDriver = {
+  name: "pinned",
+  allowPeer2peer: true,
+  accepts: (_w, req) => [accept(sgt, { device: req.device, acceptsP2P: req.peer2peer }, "rdma")],
+};
+
+/** A PF-side importer of the IOV interconnect (kernel-facts §4.1). */
+export const iovImporter: ImporterDriver = {
+  name: "iov",
+  allowPeer2peer: true,
+  accepts: (_w, req) => [accept(iovInterconnect, { device: req.device }, "xe")],
+  invalidateMappings: (world) => ({ world, events: [] }),
+};
+
+/** A fresh world with the gpu and rdma exporters and the test importers. */
+export function makeWorld(profile: Profile = linux71, sriov = false): World {
+  const gpu = gpuExporter({
+    devices: [
+      {
+        id: "gpu0",
+        vram: "gpu0.vram",
+        system: "ram0",
+        ...(sriov ? { sriov: { vfs: ["gpu0vf1"] } } : {}),
+      },
+    ],
+  });
+  const rdma = rdmaExporter({ devices: [{ id: "nic0", bar: "nic0.bar0" }] });
+  const importers = [referenceImporter(), pinnedImporter, iovImporter];
+  return createWorld({
+    profile,
+    topology,
+    exporters: new Map<string, ExporterDriver>([
+      [gpu.name, gpu],
+      [rdma.name, rdma],
+    ]),
+    importers: new Map(importers.map((d) => [d.name, d])),
+  });
+}
+
+/** The outcome of a step that must be done. */
+export function mustDo(r: ReturnType<typeof step>): { world: World; created: number | undefined } {
+  if (r.status !== "done") {
+    throw new Error(`step ${r.status}: ${r.status === "failed" ? r.error.errno : r.reason}`);
+  }
+  return { world: r.world, created: r.created };
+}
+
+/** The errno of a failed step, or its status. */
+export function errnoOf(r: ReturnType<typeof step>): string {
+  return r.status === "failed" ? r.error.errno : r.status;
+}
+
+/** Exports a buffer that must succeed. */
+export function exportBuf(
+  w: World,
+  exporter: string,
+  owner: string,
+  args: unknown,
+): { world: World; buf: number } {
+  const r = mustDo(step(w, { kind: "export", exporter, owner, args }));
+  if (r.created === undefined) throw new Error("export created nothing");
+  return { world: r.world, buf: r.created };
+}
+
+/** Attaches (must succeed). */
+export function attach(
+  w: World,
+  buf: number,
+  importer: string,
+  device: string,
+  dynamic = true,
+): { world: World; att: number } {
+  const r = mustDo(step(w, { kind: "attach", buf, importer, device, dynamic }));
+  if (r.created === undefined) throw new Error("attach created nothing");
+  return { world: r.world, att: r.created };
+}
+
+/** Maps a dynamic attachment under resv as its importer does: lock, map, unlock. */
+export function lockedMap(
+  w: World,
+  buf: number,
+  att: number,
+  importer: string,
+): ReturnType<typeof step> {
+  const holder = importerHolder(importer, att);
+  const locked = mustDo(step(w, { kind: "lock", buf, holder })).world;
+  const mapped = step(locked, { kind: "map", att, holder });
+  if (mapped.status !== "done") return mapped;
+  return step(mapped.world, { kind: "unlock", buf, holder });
+}
