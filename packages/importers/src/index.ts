@@ -42,3 +42,31 @@ export type {
   IommufdTrack,
   IommufdUserPages,
 } from "./iommufd/state.js";
+export { KVM, KVM_MAX_ORDER, KVM_MEM_VFIO_DMABUF, KVM_PAGE } from "./kvm/constants.js";
+export { kvmAccepts, kvmImporter } from "./kvm/driver.js";
+export { kvmSetMemslotDmabuf } from "./kvm/memslot.js";
+export type { KvmMemslotArgs } from "./kvm/memslot.js";
+export { kvmGuestFault } from "./kvm/fault.js";
+export type { KvmCacheAttr, KvmFaultArgs, KvmFaultOutcome } from "./kvm/fault.js";
+export { kvmInvalidateMappings } from "./kvm/invalidate.js";
+export { kvmAct, kvmActionSchema } from "./kvm/action.js";
+export type { KvmAction } from "./kvm/action.js";
+export { kvmStateOf } from "./kvm/state.js";
+export type { KvmSlot, KvmState } from "./kvm/state.js";
+export { RDMA_IMPORTERS } from "./rdma/constants.js";
+export type { RdmaImporterName } from "./rdma/constants.js";
+export {
+  rdmaAccepts,
+  rdmaOdpImporter,
+  rdmaPinnedImporter,
+  rdmaPinnedRevocableImporter,
+} from "./rdma/driver.js";
+export { ibUmemDmabufGet, ibUmemRelease } from "./rdma/umem.js";
+export type { IbUmemDmabufGetArgs } from "./rdma/umem.js";
+export { rdmaOdpFault, rdmaOdpInvalidate } from "./rdma/odp.js";
+export type { RdmaOdpFaultArgs } from "./rdma/odp.js";
+export { rdmaPinnedRevoke } from "./rdma/revocable.js";
+export { rdmaAct, rdmaActionSchema } from "./rdma/action.js";
+export type { RdmaAction } from "./rdma/action.js";
+export { rdmaStateOf } from "./rdma/state.js";
+export type { RdmaState, RdmaUmem } from "./rdma/state.js";

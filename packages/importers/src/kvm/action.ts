@@ -1,0 +1,68 @@
+import * as z from "zod";
+import { err, fail, ok, u64Schema } from "@dmabuf-ref/core";
+import type { DriverStep, Result, World } from "@dmabuf-ref/core";
+import { match } from "ts-pattern";
+import { kvmGuestFault } from "./fault.js";
+import { kvmSetMemslotDmabuf } from "./memslot.js";
+
+/**
+ * zod schema of the actions a core `driver` op may ask of KVM
+ * (kernel-facts §5.1): create a dma-buf memslot, or take a guest fault.
+ */
+export const kvmActionSchema = z.discriminatedUnion("kind", [
+  z.object({
+    /** `KVM_SET_USER_MEMORY_REGION2` with `KVM_MEM_VFIO_DMABUF` ({@link kvmSetMemslotDmabuf}). */
+    kind: z.literal("set-memslot"),
+    /** The memslot id. */
+    slot: z.number().int().nonnegative(),
+    /** First GFN. */
+    gfnBase: u64Schema,
+    /** Guest pages. */
+    npages: u64Schema,
+    /** The dma-buf fd. */
+    fd: z.number().int(),
+    /** `guest_memfd_offset`. */
+    offset: u64Schema,
+  }),
+  z.object({
+    /** A guest fault ({@link kvmGuestFault}). */
+    kind: z.literal("fault"),
+    /** The memslot id. */
+    slot: z.number().int().nonnegative(),
+    /** The faulting GFN. */
+    gfn: u64Schema,
+  }),
+]);
+
+/** An action for KVM's `act` (see {@link kvmActionSchema}; kernel-facts §5.1). */
+export type KvmAction = z.output<typeof kvmActionSchema>;
+
+/**
+ * KVM's `act`: runs one {@link KvmAction} as a step of the World.
+ *
+ * @param world - the world.
+ * @param action - the action, validated here (`EINVAL` when malformed).
+ * @returns the world and events, or the errno.
+ *
+ * @remarks
+ * `act` cannot say "blocked": a call that would sleep on resv is `EAGAIN`
+ * (the model's errno, not the kernel's) and changed nothing.
+ */
+export function kvmAct(world: World, action: unknown): Result<DriverStep> {
+  const parsed = kvmActionSchema.safeParse(action);
+  if (!parsed.success) {
+    return err("EINVAL", `bad kvm action: ${parsed.error.issues[0]?.message ?? ""}`);
+  }
+  const r = match(parsed.data)
+    .with({ kind: "set-memslot" }, (a) => kvmSetMemslotDmabuf(world, a))
+    .with({ kind: "fault" }, (a) => kvmGuestFault(world, a))
+    .exhaustive();
+  return match(r)
+    .returnType<Result<DriverStep>>()
+    .with({ status: "done" }, (d) => ok({ world: d.world, events: d.events }))
+    .with({ status: "failed" }, (f) => fail(f.error))
+    .with({ status: "blocked" }, (b) =>
+      err("EAGAIN", `model: the call would sleep (${b.reason}); act() cannot block`),
+    )
+    .exhaustive();
+}

@@ -1,0 +1,15 @@
+/** The KVM importer's driver name (kernel-facts §5.1). */
+export const KVM = "kvm";
+
+/**
+ * `KVM_MEM_VFIO_DMABUF` (1 << 3), the memslot flag of Xu Yilun's RFC for
+ * `KVM_SET_USER_MEMORY_REGION2`: the dma-buf fd travels in the
+ * `guest_memfd` field (kernel-facts §5.1).
+ */
+export const KVM_MEM_VFIO_DMABUF = 1 << 3;
+
+/** `PAGE_SIZE` on x86-64: one guest frame (GFN) and one host frame (PFN) (kernel-facts §5.1). */
+export const KVM_PAGE = 0x1000n;
+
+/** The largest `max_order` `get_pfn` reports in the model: 1 GiB (a PUD, order 18 of 4 KiB pages; kernel-facts §5.1). */
+export const KVM_MAX_ORDER = 18;

@@ -1,0 +1,38 @@
+import { accept, kvmPfn } from "@dmabuf-ref/core";
+import type { ImporterAccept, ImporterDriver, World } from "@dmabuf-ref/core";
+import { kvmAct } from "./action.js";
+import { KVM } from "./constants.js";
+import { kvmInvalidateMappings } from "./invalidate.js";
+
+/**
+ * What KVM accepts (kernel-facts §5.1): `[kvm-pfn {}]` when the profile has
+ * the `kvm-pfn` type, otherwise nothing, so the attach fails in negotiation
+ * with `EINVAL` (KVM import needs `get_pfn`; an SGT is of no use to it).
+ *
+ * @param w - the world (for the profile).
+ * @returns the accept list.
+ */
+export function kvmAccepts(w: World): readonly ImporterAccept[] {
+  return w.config.profile.mappingTypes.includes(kvmPfn) ? [accept(kvmPfn, {}, KVM)] : [];
+}
+
+/**
+ * The KVM importer of Xu Yilun's RFC (kernel-facts §5.1): dma-buf backed
+ * memslots (`KVM_MEM_VFIO_DMABUF`). KVM attaches dynamically with
+ * `dev = NULL` and `allow_peer2peer = true`, gets PFNs through the
+ * exporter's `get_pfn` at guest fault time, and its `move_notify` zaps the
+ * slot's whole GFN range. Register it under the name `"kvm"`; its memslots
+ * live in the World's driver slice. It exists only where the profile has
+ * `rules.kvmDmabufImport`.
+ *
+ * @returns the importer driver.
+ */
+export function kvmImporter(): ImporterDriver {
+  return Object.freeze({
+    name: KVM,
+    allowPeer2peer: true,
+    accepts: kvmAccepts,
+    invalidateMappings: kvmInvalidateMappings,
+    act: kvmAct,
+  });
+}

@@ -1,0 +1,201 @@
+import {
+  importerHolder,
+  kernelError,
+  kvmPfn,
+  mapAtt,
+  mustAtt,
+  resvLock,
+  resvUnlock,
+  unmapAtt,
+} from "@dmabuf-ref/core";
+import type {
+  KernelError,
+  PhysVec,
+  StepOutcome,
+  TraceEvent,
+  World,
+  kvmCacheAttrSchema,
+} from "@dmabuf-ref/core";
+import type * as z from "zod";
+import { KVM, KVM_MAX_ORDER, KVM_PAGE } from "./constants.js";
+import { kvmStateOf, putSlot } from "./state.js";
+import type { KvmSlot } from "./state.js";
+
+/** The cache attribute KVM maps a PFN with (core's `kvm-pfn` payload, kernel-facts §5.1). */
+export type KvmCacheAttr = z.output<typeof kvmCacheAttrSchema>;
+
+/** The arguments of {@link kvmGuestFault}: a guest stage-2 / EPT fault (kernel-facts §5.1). */
+export interface KvmFaultArgs {
+  /** The memslot id. */
+  readonly slot: number;
+  /** The faulting guest frame number. */
+  readonly gfn: bigint;
+}
+
+/** What a guest stage-2 / EPT fault on a dma-buf memslot produced (`kvm_faultin_pfn` via `get_pfn`, kernel-facts §5.1). */
+export type KvmFaultOutcome =
+  | {
+      /** `dma_buf_get_pfn_unlocked()` answered; KVM installs the mapping. */
+      readonly status: "done";
+      /** The world (the attachment mapped, the slot no longer zapped). */
+      readonly world: World;
+      /** What happened, in order. */
+      readonly events: readonly TraceEvent[];
+      /** The host frame number. */
+      readonly pfn: bigint;
+      /** The largest mapping order KVM may use for this fault (0 = 4 KiB). */
+      readonly maxOrder: number;
+      /** The cache attribute (never write-back for MMIO). */
+      readonly cache: KvmCacheAttr;
+      /** True when the frame is device MMIO. */
+      readonly mmio: boolean;
+    }
+  | {
+      /** The fault failed (`-EIO` when `get_pfn` failed, `-EFAULT` when no memslot covers the GFN). */
+      readonly status: "failed";
+      /** The errno and the failed check. */
+      readonly error: KernelError;
+      /** The world, unchanged. */
+      readonly world: World;
+    }
+  | {
+      /** `get_pfn` would sleep on the dma-buf's resv. */
+      readonly status: "blocked";
+      /** Who holds it. */
+      readonly reason: string;
+      /** The world, unchanged. */
+      readonly world: World;
+    };
+
+function fail(w: World, errno: "EIO" | "EFAULT" | "EDEADLOCK", message: string): KvmFaultOutcome {
+  return { status: "failed", error: kernelError(errno, message), world: w };
+}
+
+function mustRun(r: StepOutcome, what: string): { world: World; events: readonly TraceEvent[] } {
+  if (r.status !== "done") {
+    throw new Error(
+      `kvm: ${what} did not run: ${r.status === "failed" ? r.error.message : r.reason}`,
+    );
+  }
+  return r;
+}
+
+/**
+ * The PFN of byte `offset` of the buffer, and the largest order whose
+ * naturally aligned block holds it in one physical range, lines up with the
+ * GFN, and stays inside the slot.
+ */
+function lookupPfn(
+  ranges: readonly PhysVec[],
+  offset: bigint,
+  gfn: bigint,
+  slot: KvmSlot,
+): { pfn: bigint; maxOrder: number } | undefined {
+  let start = 0n;
+  for (const r of ranges) {
+    if (offset < start + r.len) {
+      const paddr = r.paddr + (offset - start);
+      const pfn = paddr / KVM_PAGE;
+      for (let k = KVM_MAX_ORDER; k > 0; k--) {
+        const n = 1n << BigInt(k);
+        const pBlock = (pfn / n) * n;
+        const gBlock = (gfn / n) * n;
+        if (pfn - pBlock !== gfn - gBlock) continue;
+        if (pBlock * KVM_PAGE < r.paddr || (pBlock + n) * KVM_PAGE > r.paddr + r.len) continue;
+        if (gBlock < slot.gfnBase || gBlock + n > slot.gfnBase + slot.npages) continue;
+        return { pfn, maxOrder: k };
+      }
+      return { pfn, maxOrder: 0 };
+    }
+    start += r.len;
+  }
+  return undefined;
+}
+
+/**
+ * A guest fault on a `KVM_MEM_VFIO_DMABUF` memslot (kernel-facts §5.1):
+ * KVM asks the exporter for the PFN through
+ * `dma_buf_get_pfn_unlocked(attach, pgoff, &pfn, &max_order)`. The model of
+ * `get_pfn` is core's map of the `kvm-pfn` type: when the attachment holds
+ * no mapping (first fault, or after a zap) KVM takes the buffer's resv,
+ * maps, and drops resv; otherwise it reads the mapping's payload. The
+ * answer is the PFN, the largest mapping order and the cache attribute.
+ *
+ * Any failure of `get_pfn` (a revoked buffer's `ENODEV`) becomes `-EIO`,
+ * and a payload that would map MMIO cacheable is refused with `-EIO` too:
+ * KVM never maps MMIO write-back. A GFN outside the slot is `-EFAULT`.
+ * Failures leave the world unchanged. After an un-revoke the next fault
+ * maps again: KVM re-faults, nothing re-maps on its own.
+ *
+ * @param w - the world.
+ * @param args - the slot and the faulting GFN.
+ * @returns the PFN, order and cache attribute; or the errno; or blocked on resv.
+ */
+export function kvmGuestFault(w: World, args: KvmFaultArgs): KvmFaultOutcome {
+  const slot = kvmStateOf(w).slots.find((s) => s.slot === args.slot);
+  if (slot === undefined) return fail(w, "EFAULT", `no dma-buf memslot ${args.slot}`);
+  if (args.gfn < slot.gfnBase || args.gfn >= slot.gfnBase + slot.npages) {
+    return fail(w, "EFAULT", `gfn 0x${args.gfn.toString(16)} is outside memslot ${args.slot}`);
+  }
+  const att = slot.att;
+  let world = w;
+  const events: TraceEvent[] = [];
+  const a = mustAtt(w, att);
+  if (a.mapping === null || a.invalidated) {
+    const holder = importerHolder(KVM, att);
+    const locked = resvLock(world, slot.buf, holder);
+    if (locked.status === "blocked") return { status: "blocked", reason: locked.reason, world: w };
+    if (locked.status === "failed") return fail(w, "EDEADLOCK", locked.error.message);
+    world = locked.world;
+    events.push(...locked.events);
+    if (a.mapping !== null) {
+      const unmapped = mustRun(unmapAtt(world, att, holder), "the stale unmap");
+      world = unmapped.world;
+      events.push(...unmapped.events);
+    }
+    const mapped = mapAtt(world, att, holder);
+    if (mapped.status !== "done") {
+      const why =
+        mapped.status === "failed" ? mapped.error : { errno: "EBUSY", message: mapped.reason };
+      return fail(w, "EIO", `get_pfn failed (${why.errno}: ${why.message}), so the fault is -EIO`);
+    }
+    world = mapped.world;
+    events.push(...mapped.events);
+    const unlocked = mustRun(resvUnlock(world, slot.buf, holder), "dma_resv_unlock");
+    world = unlocked.world;
+    events.push(...unlocked.events);
+  }
+  const parsed = kvmPfn.payload.safeParse(mustAtt(world, att).mapping?.payload);
+  if (!parsed.success) {
+    return fail(
+      w,
+      "EIO",
+      `get_pfn answer refused: ${parsed.error.issues[0]?.message ?? "not a kvm-pfn payload"}`,
+    );
+  }
+  const p = parsed.data;
+  const offset = (args.gfn - slot.gfnBase) * KVM_PAGE;
+  const found = lookupPfn(p.ranges, offset, args.gfn, slot);
+  if (found === undefined) {
+    return fail(
+      w,
+      "EIO",
+      `get_pfn: pgoff 0x${(offset / KVM_PAGE).toString(16)} is past the ranges`,
+    );
+  }
+  world = putSlot(world, { ...slot, zapped: false });
+  events.push({
+    kind: "note",
+    actor: KVM,
+    text: `fault gfn 0x${args.gfn.toString(16)}: get_pfn -> pfn 0x${found.pfn.toString(16)}, order ${found.maxOrder}, ${p.cache}${p.mmio ? " MMIO" : ""}`,
+  });
+  return {
+    status: "done",
+    world,
+    events,
+    pfn: found.pfn,
+    maxOrder: found.maxOrder,
+    cache: p.cache,
+    mmio: p.mmio,
+  };
+}

@@ -1,0 +1,38 @@
+import { mustBuf, unmapAtt } from "@dmabuf-ref/core";
+import type { DriverStep, TraceEvent, World } from "@dmabuf-ref/core";
+import { KVM } from "./constants.js";
+import { kvmStateOf, putSlot } from "./state.js";
+
+/**
+ * KVM's `move_notify` / `invalidate_mappings` for a dma-buf memslot
+ * (kernel-facts §5.1), called with the buffer's resv held: zaps the slot's
+ * whole GFN range, shared and private (`kvm_mmu_unmap_gfn_range` plus a
+ * TLB flush inside an invalidate begin/end), so the guest reaches the
+ * memory no more once it returns. In the model the zap also drops KVM's
+ * `kvm-pfn` mapping (under the exporter's resv holder), so the exporter's
+ * wait for unmaps completes; the next guest fault asks `get_pfn` again.
+ *
+ * @param w - the world.
+ * @param att - the invalidated attachment.
+ * @returns the world and events.
+ */
+export function kvmInvalidateMappings(w: World, att: number): DriverStep {
+  const slot = kvmStateOf(w).slots.find((s) => s.att === att);
+  if (slot === undefined) return { world: w, events: [] };
+  let world = w;
+  const events: TraceEvent[] = [];
+  if (world.atts.get(att)?.mapping != null) {
+    const r = unmapAtt(world, att, mustBuf(world, slot.buf).resvHolder);
+    if (r.status !== "done") throw new Error("kvm: the zap's unmap did not run");
+    world = r.world;
+    events.push(...r.events);
+  }
+  const last = slot.gfnBase + slot.npages - 1n;
+  events.push({
+    kind: "note",
+    actor: KVM,
+    text: `zap memslot ${slot.slot}: gfn 0x${slot.gfnBase.toString(16)}-0x${last.toString(16)} (kvm_mmu_unmap_gfn_range + TLB flush)`,
+  });
+  world = putSlot(world, { ...slot, zapped: true, zaps: slot.zaps + 1 });
+  return { world, events };
+}

@@ -1,0 +1,61 @@
+import { driverState, setDriverState } from "@dmabuf-ref/core";
+import type { World } from "@dmabuf-ref/core";
+import { KVM } from "./constants.js";
+
+/**
+ * One `struct kvm_memory_slot` created with `KVM_MEM_VFIO_DMABUF`
+ * (kernel-facts §5.1): the slot's GFN range and the dynamic attachment
+ * KVM holds on the dma-buf.
+ */
+export interface KvmSlot {
+  /** The memslot id (`kvm_userspace_memory_region2.slot`). */
+  readonly slot: number;
+  /** First guest frame number (`guest_phys_addr >> PAGE_SHIFT`). */
+  readonly gfnBase: bigint;
+  /** Number of guest pages (`memory_size >> PAGE_SHIFT`). */
+  readonly npages: bigint;
+  /** The dma-buf id (the fd in the `guest_memfd` field). */
+  readonly buf: number;
+  /** KVM's dynamic attachment (`dev = NULL`). */
+  readonly att: number;
+  /**
+   * True after `move_notify` zapped the slot's whole GFN range from the
+   * stage-2 / EPT tables and no fault has re-populated it since.
+   */
+  readonly zapped: boolean;
+  /** How many times the slot was zapped. */
+  readonly zaps: number;
+}
+
+/** The KVM importer's slice of the World: its `KVM_MEM_VFIO_DMABUF` memslots (kernel-facts §5.1). */
+export interface KvmState {
+  /** The dma-buf backed memslots, by creation order. */
+  readonly slots: readonly KvmSlot[];
+}
+
+const EMPTY: KvmState = { slots: [] };
+
+/**
+ * The KVM importer's state in a world (empty before the first memslot; kernel-facts §5.1).
+ *
+ * @param w - the world.
+ * @returns the state.
+ */
+export function kvmStateOf(w: World): KvmState {
+  return driverState<KvmState>(w, KVM, EMPTY);
+}
+
+/**
+ * Replaces one slot (by id) or adds it.
+ *
+ * @param w - the world.
+ * @param slot - the slot.
+ * @returns the new world.
+ */
+export function putSlot(w: World, slot: KvmSlot): World {
+  const slots = kvmStateOf(w).slots;
+  const next = slots.some((s) => s.slot === slot.slot)
+    ? slots.map((s) => (s.slot === slot.slot ? slot : s))
+    : [...slots, slot];
+  return setDriverState(w, KVM, { slots: next });
+}

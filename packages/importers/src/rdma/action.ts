@@ -1,0 +1,77 @@
+import * as z from "zod";
+import { err, fail, failed, kernelError, ok, u64Schema } from "@dmabuf-ref/core";
+import type { DriverStep, Result, World } from "@dmabuf-ref/core";
+import { match } from "ts-pattern";
+import type { RdmaImporterName } from "./constants.js";
+import { rdmaOdpFault } from "./odp.js";
+import { ibUmemDmabufGet, ibUmemRelease } from "./umem.js";
+
+/**
+ * zod schema of the actions a core `driver` op may ask of an RDMA umem
+ * importer (kernel-facts §5.2): get a umem, release it, or (ODP) fault.
+ */
+export const rdmaActionSchema = z.discriminatedUnion("kind", [
+  z.object({
+    /** {@link ibUmemDmabufGet} with this driver's interface. */
+    kind: z.literal("get"),
+    /** The NIC's DMA device. */
+    device: z.string().min(1),
+    /** The dma-buf fd. */
+    fd: z.number().int(),
+    /** Byte offset in the dma-buf. */
+    offset: u64Schema,
+    /** Byte length. */
+    size: u64Schema,
+  }),
+  z.object({
+    /** {@link ibUmemRelease}. */
+    kind: z.literal("release"),
+    /** The umem's attachment. */
+    att: z.number().int().nonnegative(),
+  }),
+  z.object({
+    /** {@link rdmaOdpFault} (rdma-odp only; `EINVAL` for the others). */
+    kind: z.literal("fault"),
+    /** The umem's attachment. */
+    att: z.number().int().nonnegative(),
+  }),
+]);
+
+/** An action for an RDMA importer's `act` (see {@link rdmaActionSchema}; kernel-facts §5.2). */
+export type RdmaAction = z.output<typeof rdmaActionSchema>;
+
+/**
+ * An RDMA importer's `act`: runs one {@link RdmaAction} as a step.
+ *
+ * @param world - the world.
+ * @param importer - the driver acting.
+ * @param action - the action, validated here (`EINVAL` when malformed).
+ * @returns the world and events, or the errno (`EAGAIN`, the model's, when the call would sleep on resv).
+ */
+export function rdmaAct(
+  world: World,
+  importer: RdmaImporterName,
+  action: unknown,
+): Result<DriverStep> {
+  const parsed = rdmaActionSchema.safeParse(action);
+  if (!parsed.success) {
+    return err("EINVAL", `bad ${importer} action: ${parsed.error.issues[0]?.message ?? ""}`);
+  }
+  const r = match(parsed.data)
+    .with({ kind: "get" }, (a) => ibUmemDmabufGet(world, { ...a, importer }))
+    .with({ kind: "release" }, (a) => ibUmemRelease(world, importer, a.att))
+    .with({ kind: "fault" }, (a) =>
+      importer === "rdma-odp"
+        ? rdmaOdpFault(world, a)
+        : failed(world, kernelError("EINVAL", `${importer} MRs take no ODP faults`)),
+    )
+    .exhaustive();
+  return match(r)
+    .returnType<Result<DriverStep>>()
+    .with({ status: "done" }, (d) => ok({ world: d.world, events: d.events }))
+    .with({ status: "failed" }, (f) => fail(f.error))
+    .with({ status: "blocked" }, (b) =>
+      err("EAGAIN", `model: the call would sleep (${b.reason}); act() cannot block`),
+    )
+    .exhaustive();
+}

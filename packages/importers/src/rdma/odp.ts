@@ -1,0 +1,82 @@
+import {
+  blocked,
+  done,
+  failed,
+  importerHolder,
+  kernelError,
+  mapAtt,
+  mustAtt,
+  mustBuf,
+  resvLock,
+  resvUnlock,
+  unmapAtt,
+} from "@dmabuf-ref/core";
+import type { DriverStep, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
+import { umemOf } from "./state.js";
+
+const ODP = "rdma-odp";
+
+/** The arguments of {@link rdmaOdpFault} (`pagefault_dmabuf_mr`, kernel-facts §5.2). */
+export interface RdmaOdpFaultArgs {
+  /** The ODP umem's attachment. */
+  readonly att: number;
+}
+
+/**
+ * An ODP page fault on a dma-buf MR (mlx5 `pagefault_dmabuf_mr`,
+ * kernel-facts §5.2): under resv, `ib_umem_dmabuf_map_pages()` maps the
+ * attachment again, and the MR's translation is rebuilt. Nothing re-maps on
+ * its own after an invalidate: this fault is what re-maps. An already
+ * mapped MR needs nothing. A failed map (a revoked buffer's `ENODEV`;
+ * under linux-6.19 VFIO's pin-on-map `EOPNOTSUPP`) returns its errno with
+ * the world unchanged. Not an ODP umem: `EINVAL`.
+ *
+ * @param w - the world.
+ * @param args - the attachment.
+ * @returns done, failed (world unchanged) or blocked on resv.
+ */
+export function rdmaOdpFault(w: World, args: RdmaOdpFaultArgs): StepOutcome {
+  const umem = umemOf(w, ODP, args.att);
+  if (umem === undefined) {
+    return failed(w, kernelError("EINVAL", `attach ${args.att} is no rdma-odp umem`));
+  }
+  if (mustAtt(w, args.att).mapping !== null) {
+    return done(w, [{ kind: "note", actor: ODP, text: `fault on attach ${args.att}: mapped` }]);
+  }
+  const holder = importerHolder(ODP, args.att);
+  const locked = resvLock(w, umem.buf, holder);
+  if (locked.status === "blocked") return blocked(w, "resv", locked.reason);
+  if (locked.status === "failed") return failed(w, locked.error);
+  const mapped = mapAtt(locked.world, args.att, holder);
+  if (mapped.status === "failed") return failed(w, mapped.error);
+  if (mapped.status === "blocked") throw new Error("rdma-odp: map blocked under its own resv");
+  const unlocked = resvUnlock(mapped.world, umem.buf, holder);
+  if (unlocked.status !== "done") throw new Error("rdma-odp: dma_resv_unlock did not run");
+  return done(unlocked.world, [
+    ...locked.events,
+    ...mapped.events,
+    { kind: "note", actor: ODP, text: `fault on attach ${args.att}: MR re-mapped` },
+    ...unlocked.events,
+  ]);
+}
+
+/**
+ * The ODP MR's `invalidate_mappings` (mlx5 `mlx5_ib_dmabuf_invalidate_cb`,
+ * kernel-facts §5.2), resv held by the exporter: zaps the MR's translation
+ * so the NIC stops accessing the memory, and `ib_umem_dmabuf_unmap_pages()`
+ * before returning. The next ODP fault maps again ({@link rdmaOdpFault}).
+ *
+ * @param w - the world.
+ * @param att - the invalidated attachment.
+ * @returns the world and events.
+ */
+export function rdmaOdpInvalidate(w: World, att: number): DriverStep {
+  const umem = umemOf(w, ODP, att);
+  if (umem === undefined || mustAtt(w, att).mapping === null) return { world: w, events: [] };
+  const events: TraceEvent[] = [
+    { kind: "note", actor: ODP, text: `attach ${att}: MR translation zapped, HW access stopped` },
+  ];
+  const r = unmapAtt(w, att, mustBuf(w, umem.buf).resvHolder);
+  if (r.status !== "done") throw new Error("rdma-odp: ib_umem_dmabuf_unmap_pages did not run");
+  return { world: r.world, events: [...events, ...r.events] };
+}

@@ -1,0 +1,42 @@
+import { importerHolder, mustAtt, mustBuf, unmapAtt, unpinAtt } from "@dmabuf-ref/core";
+import type { DriverStep, TraceEvent, World } from "@dmabuf-ref/core";
+import { putUmem, umemOf } from "./state.js";
+
+const NAME = "rdma-pinned-revocable";
+
+/**
+ * The invalidate callback of Jacob Moroni's pinned revocable import
+ * (kernel-facts §5.2), resv held by the exporter: the driver stops HW
+ * access before returning (re-registers the MR with length 0, or moves it
+ * to a quarantine PD), then `ib_umem_dmabuf_revoke_locked()` unmaps,
+ * unpins and sets `revoked`. The revoke is for good: a later invalidate
+ * (e.g. the one an un-revoke sends) finds it revoked and does nothing, and
+ * the MR never re-maps.
+ *
+ * @param w - the world.
+ * @param att - the invalidated attachment.
+ * @returns the world and events.
+ */
+export function rdmaPinnedRevoke(w: World, att: number): DriverStep {
+  const umem = umemOf(w, NAME, att);
+  if (umem === undefined || umem.revoked) return { world: w, events: [] };
+  const holder = mustBuf(w, umem.buf).resvHolder ?? importerHolder(NAME, att);
+  let world = w;
+  const events: TraceEvent[] = [
+    { kind: "note", actor: NAME, text: `attach ${att}: MR re-registered with length 0` },
+  ];
+  if (mustAtt(world, att).mapping !== null) {
+    const r = unmapAtt(world, att, holder);
+    if (r.status !== "done") throw new Error(`${NAME}: unmap in revoke did not run`);
+    world = r.world;
+    events.push(...r.events);
+  }
+  if (mustAtt(world, att).pins > 0) {
+    const r = unpinAtt(world, att, holder);
+    if (r.status !== "done") throw new Error(`${NAME}: unpin in revoke did not run`);
+    world = r.world;
+    events.push(...r.events);
+  }
+  events.push({ kind: "note", actor: NAME, text: `attach ${att}: umem revoked for good` });
+  return { world: putUmem(world, NAME, att, { ...umem, revoked: true }), events };
+}

@@ -1,0 +1,116 @@
+/**
+ * A minimal VFIO-like BAR exporter written against core's ExporterDriver,
+ * for the KVM and RDMA tests (importers never import the real exporters).
+ * It models VFIO's rules (kernel-facts §2.3, §2.4) and offers the RFC's
+ * `kvm-pfn` type where the profile has it (§5.1).
+ */
+import {
+  attachRevocable,
+  createDmaBuf,
+  dmaMapRanges,
+  dmaUnmapIova,
+  err,
+  kvmCacheAttrSchema,
+  kvmPfn,
+  mustAtt,
+  mustBuf,
+  offer,
+  ok,
+  regionNamed,
+  sgt,
+} from "@dmabuf-ref/core";
+import type { ExporterDriver, ExporterOffer, PhysVec, World } from "@dmabuf-ref/core";
+import * as z from "zod";
+
+const exportArgs = z.object({
+  region: z.string(),
+  offset: z.bigint().default(0n),
+  length: z.bigint(),
+  /** A buggy exporter may claim another cache attribute for its MMIO. */
+  cache: kvmCacheAttrSchema.default("uncached"),
+});
+const privSchema = z.object({
+  ranges: z.array(z.object({ paddr: z.bigint(), len: z.bigint() })),
+  cache: kvmCacheAttrSchema,
+});
+
+/** The exporter's arguments: one range of a BAR region. */
+export type VfioBarArgs = z.input<typeof exportArgs>;
+
+function privOf(w: World, buf: number): z.output<typeof privSchema> {
+  return privSchema.parse(mustBuf(w, buf).priv);
+}
+
+function rangesOf(w: World, buf: number): readonly PhysVec[] {
+  return privOf(w, buf).ranges;
+}
+
+/**
+ * VFIO-like: offers [kvm-pfn {mmio}] (where the profile has it) then
+ * [sgt (requires P2P)]; attach refuses !P2P (EOPNOTSUPP), revoked (ENODEV)
+ * and, under 7.1, non-revocable importers (EOPNOTSUPP); pin fails
+ * EOPNOTSUPP under 6.19; map is ENODEV while revoked; revoke waits for
+ * every unmap.
+ */
+export const vfioBar: ExporterDriver = {
+  name: "vfio-bar",
+  export(w, owner, args) {
+    const a = exportArgs.parse(args);
+    const found = regionNamed(w, a.region);
+    if (found === undefined) return err("EINVAL", `no region ${a.region}`);
+    const ranges = [{ paddr: found[1].base + a.offset, len: a.length }];
+    return ok(
+      createDmaBuf(w, {
+        exporter: "vfio-bar",
+        owner,
+        size: a.length,
+        priv: { ranges, cache: a.cache },
+      }),
+    );
+  },
+  revokeWaitsForUnmap: () => true,
+  offers(w, buf) {
+    const owner = mustBuf(w, buf).owner;
+    const out: ExporterOffer[] = [];
+    if (w.config.profile.mappingTypes.includes(kvmPfn)) out.push(offer(kvmPfn, { mmio: true }));
+    out.push(offer(sgt, { requiresP2P: true, p2pDevice: owner }));
+    return out;
+  },
+  attach(w, att) {
+    const a = mustAtt(w, att);
+    if (!a.peer2peer) return err("EOPNOTSUPP", "VFIO needs a P2P-capable importer");
+    if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the dma-buf is revoked");
+    if (w.config.profile.rules.vfioRefusesNonRevocable && !attachRevocable(a)) {
+      return err("EOPNOTSUPP", "the importer is not revocable");
+    }
+    return ok({ world: w, events: [] });
+  },
+  pin(w) {
+    return w.config.profile.rules.vfioPin === "eopnotsupp"
+      ? err("EOPNOTSUPP", "VFIO cannot be pinned (6.19)")
+      : ok({ world: w, events: [] });
+  },
+  unpin: (w) => ({ world: w, events: [] }),
+  map(w, att) {
+    const a = mustAtt(w, att);
+    if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the dma-buf is revoked");
+    if (a.mapType === "kvm-pfn") {
+      const payload = { ranges: rangesOf(w, a.buf), mmio: true, cache: privOf(w, a.buf).cache };
+      return ok({ world: w, events: [], mapping: { payload, grants: [], iova: [] } });
+    }
+    if (a.device === null) return err("EINVAL", "no DMA device to map for");
+    const mapped = dmaMapRanges(w, a.device, rangesOf(w, a.buf), { att, write: true });
+    if (!mapped.ok) return mapped;
+    return ok({
+      world: mapped.value.world,
+      events: [],
+      mapping: {
+        payload: sgt.payload.parse({ entries: mapped.value.entries }),
+        grants: mapped.value.grants,
+        iova: mapped.value.iova,
+      },
+    });
+  },
+  unmap: (w, _att, mapping) => ({ world: dmaUnmapIova(w, mapping.iova), events: [] }),
+  release: (w) => ({ world: w, events: [] }),
+};
