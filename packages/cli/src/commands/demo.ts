@@ -1,7 +1,10 @@
-import { PROFILES, findProfile, renderText, revokeWithDmaInFlight } from "@dmabuf-ref/core";
-import { renderExamples } from "./examples.js";
+import { DEFAULT_PROFILE_ID, PROFILES, findProfile } from "@dmabuf-ref/core";
+import { computeMatrix, renderMatrix } from "../matrix/matrix.js";
+import { matrixWorld } from "../matrix/machine.js";
+import { MATRIX_EXPORTERS, MATRIX_IMPORTERS } from "../matrix/registry.js";
 import { SCENARIOS } from "../scenarios/registry.js";
 import { reportScenario } from "../scenarios/scenario.js";
+import { renderExamples } from "./examples.js";
 
 /** One line per scenario: met or not, violations and faults. */
 function scenarioSummary(): string[] {
@@ -17,12 +20,15 @@ function scenarioSummary(): string[] {
 }
 
 /**
- * The main demo (`pnpm start`): the profiles in one line each, then every
- * worked negotiation of `rfc/examples` as an email-safe trace.
+ * The main demo (`pnpm start`): the profiles in one line each, the
+ * exporter x importer matrix under the default profile, a summary of every
+ * scenario, and where the worked examples live.
  *
  * @returns the output.
  */
 export function demoOutput(): string {
+  const profile = findProfile(DEFAULT_PROFILE_ID);
+  if (profile === undefined) throw new Error(`no default profile ${DEFAULT_PROFILE_ID}`);
   const profiles = PROFILES.map(
     (p) =>
       `  ${p.id.padEnd(21)} types [${p.mappingTypes.map((t) => t.id).join(", ")}]` +
@@ -30,22 +36,24 @@ export function demoOutput(): string {
         ? ""
         : ` converters [${p.converters.map((c) => c.id).join(", ")}]`),
   );
-  const examples = renderExamples().map((ex) => ex.text);
+  const matrix = renderMatrix(
+    profile.id,
+    computeMatrix(profile, matrixWorld, MATRIX_EXPORTERS, MATRIX_IMPORTERS),
+  );
+  const examples = renderExamples().map((ex) => `  ${ex.name}: ${ex.title}`);
   return [
     "dmabuf-ref: dma-buf mapping-type negotiation and revoke, executable",
     "",
     "Profiles (dmabuf-ref profiles for details):",
     ...profiles,
     "",
-    "Worked negotiations (rfc/examples; dmabuf-ref negotiate --help):",
-    "",
-    examples.join("\n"),
-    "The revoke protocol with DMA in flight (reference exporter and importer):",
-    "",
-    renderText(revokeWithDmaInFlight().events),
+    matrix,
     "Scenarios (dmabuf-ref scenario NAME; each under its own profile):",
-    "",
     ...scenarioSummary(),
+    "",
+    "Worked examples in rfc/examples/<name>.txt (dmabuf-ref negotiate --help):",
+    ...examples,
+    "  revoke-in-flight-dma: the revoke protocol with DMA in flight",
     "",
   ].join("\n");
 }

@@ -201,3 +201,57 @@ export const iommufdRecipe: ImporterRecipe = {
     return { ok: true, world: map.world, att };
   },
 };
+
+/** Exports through core's `export` op, the path every non-VFIO exporter here takes. */
+function exportOp(w: World, exporter: string, owner: string, args: unknown): Exported {
+  const r = step(w, { kind: "export", exporter, owner, args });
+  if (r.status === "done" && r.created !== undefined)
+    return { ok: true, world: r.world, buf: r.created };
+  if (r.status === "failed") return refused(r.error, "import");
+  throw new Error(`${exporter} export did not run on an idle machine`);
+}
+
+/** gpu: a 2 MiB buffer object in VRAM. */
+export const gpuRecipe: ExporterRecipe = {
+  name: "gpu",
+  moves: true,
+  export: (w) => exportOp(w, "gpu", "gpu0", { size: 0x20_0000n, placement: "vram" }),
+};
+
+/** rdma: a 1 MiB uverbs DMABUF object over nic0's BAR. */
+export const rdmaRecipe: ExporterRecipe = {
+  name: "rdma",
+  moves: false,
+  export: (w) => exportOp(w, "rdma", "nic0", { size: 0x10_0000n, offset: 0n }),
+};
+
+/**
+ * An importer the matrix drives through the generic kernel calls (attach,
+ * pin where it pins, first map), present only where the profile has it.
+ */
+function genericRecipe(
+  name: string,
+  device: string | null,
+  pins: boolean,
+  exists: (p: Profile) => boolean,
+): ImporterRecipe {
+  return {
+    name,
+    absentReason: (p) => (exists(p) ? undefined : `not in ${p.id}`),
+    import: (w, buf) => genericImport(w, buf, name, device, pins),
+  };
+}
+
+/** kvm: a `KVM_MEM_VFIO_DMABUF` memslot and its first fault (Xu Yilun's series: RFC/proposal profiles only). */
+export const kvmRecipe = genericRecipe("kvm", null, false, (p) => p.rules.kvmDmabufImport);
+/** rdma-odp: an ODP MR on nic1 (dynamic, revocable). */
+export const rdmaOdpRecipe = genericRecipe("rdma-odp", "nic1", false, () => true);
+/** rdma-pinned: `ib_umem_dmabuf_get_pinned` on nic1 (pins, not revocable). */
+export const rdmaPinnedRecipe = genericRecipe("rdma-pinned", "nic1", true, () => true);
+/** rdma-pinned-revocable: Jacob Moroni's proposed interface, where the profile has it. */
+export const rdmaPinnedRevocableRecipe = genericRecipe(
+  "rdma-pinned-revocable",
+  "nic1",
+  true,
+  (p) => p.rules.rdmaPinnedRevocable,
+);

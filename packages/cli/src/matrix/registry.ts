@@ -1,8 +1,23 @@
 import type { ExporterRecipe, ImporterRecipe } from "./recipes.js";
-import { iommufdRecipe, vfioRecipe } from "./recipes.js";
+import {
+  gpuRecipe,
+  iommufdRecipe,
+  kvmRecipe,
+  rdmaOdpRecipe,
+  rdmaPinnedRecipe,
+  rdmaPinnedRevocableRecipe,
+  rdmaRecipe,
+  vfioRecipe,
+} from "./recipes.js";
 
 /** The exporter rows of `dmabuf-ref matrix`, in order. */
-export const MATRIX_EXPORTERS: readonly ExporterRecipe[] = [vfioRecipe];
+export const MATRIX_EXPORTERS: readonly ExporterRecipe[] = [vfioRecipe, gpuRecipe, rdmaRecipe];
 
 /** The importer columns of `dmabuf-ref matrix`, in order. */
-export const MATRIX_IMPORTERS: readonly ImporterRecipe[] = [iommufdRecipe];
+export const MATRIX_IMPORTERS: readonly ImporterRecipe[] = [
+  iommufdRecipe,
+  kvmRecipe,
+  rdmaOdpRecipe,
+  rdmaPinnedRecipe,
+  rdmaPinnedRevocableRecipe,
+];
