@@ -32,9 +32,7 @@ export function demoOutput(): string {
   const profiles = PROFILES.map(
     (p) =>
       `  ${p.id.padEnd(21)} types [${p.mappingTypes.map((t) => t.id).join(", ")}]` +
-      (p.converters.length === 0
-        ? ""
-        : ` converters [${p.converters.map((c) => c.id).join(", ")}]`),
+      (p.converters.length === 0 ? "" : ` + ${p.converters.map((c) => c.id).join(", ")}`),
   );
   const matrix = renderMatrix(
     profile.id,
