@@ -89,6 +89,20 @@ describe("the VFIO/iommufd scenarios (issue 4) under their declared profiles", (
   });
 });
 
+describe("the VFIO -> RDMA scenarios (issue 5)", () => {
+  it("pinned-rdma-refused: VFIO refuses the pinned RDMA importer, which is not revocable", () => {
+    expect(declared("pinned-rdma-refused").text).toContain(
+      "ib_umem_dmabuf_get_pinned EOPNOTSUPP, 0 attachment(s) left",
+    );
+  });
+
+  it("odp-rdma-accepted: an ODP MR is accepted, faults after an FLR, and re-maps on its next fault", () => {
+    const r = declared("odp-rdma-accepted");
+    expect(dmaOutcomes(r.events)).toEqual(["ok", "fault", "ok"]);
+    expect(r.violations).toBe(0);
+  });
+});
+
 describe("dmabuf-ref scenario", () => {
   it("--list --json gives name, profile and expectation of every scenario", () => {
     const run = runCli("scenario", "--list", "--json");

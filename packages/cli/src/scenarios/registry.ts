@@ -3,6 +3,7 @@ import { closeRevokesForever } from "./close-revokes-forever.js";
 import { flrWithoutUnmap } from "./flr-without-unmap.js";
 import { iommufdSelftestDmabufRevoke, iommufdSelftestDmabufSimple } from "./iommufd-selftest.js";
 import { qemuP2pFlr } from "./qemu-p2p-flr.js";
+import { odpRdmaAccepted, pinnedRdmaRefused } from "./rdma-import.js";
 import type { Scenario } from "./scenario.js";
 import { type1PfnFishing } from "./type1-pfn-fishing.js";
 
@@ -15,4 +16,6 @@ export const SCENARIOS: readonly Scenario[] = [
   iommufdSelftestDmabufSimple,
   iommufdSelftestDmabufRevoke,
   capabilityQuery,
+  pinnedRdmaRefused,
+  odpRdmaAccepted,
 ];
