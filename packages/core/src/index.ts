@@ -184,7 +184,7 @@ export type { DmaEntry, DmaMapped } from "./fabric/dma-map.js";
 export { access } from "./fabric/access.js";
 export type { AccessOutcome, AccessResult } from "./fabric/access.js";
 
-export { createWorld, hashWorld, worldsEqual } from "./world/world.js";
+export { WORLD_SLICES, createWorld, hashWorld, worldsEqual } from "./world/world.js";
 export type { DriverSlice, World, WorldConfig } from "./world/world.js";
 export type { DmaBufState, RevokeState } from "./world/dmabuf-state.js";
 export { attachRevocable } from "./world/attachment-state.js";
@@ -247,7 +247,7 @@ export {
 } from "./lifetime/revoke.js";
 export type { TaskStep } from "./lifetime/revoke.js";
 export { setRegion } from "./lifetime/region.js";
-export { closeBuf, dropFileRef } from "./lifetime/release.js";
+export { closeBuf, dropFileRef, openFds } from "./lifetime/release.js";
 export { createdBy, runScript, settle } from "./lifetime/scheduler.js";
 export type { ScriptEntry, ScriptResult, ScriptRun } from "./lifetime/scheduler.js";
 

@@ -32,6 +32,20 @@ export function dropFileRef(w: World, buf: number): Effect {
 }
 
 /**
+ * How many userspace fds of a buffer are open: its file references minus
+ * the ones attachments and a running revoke task hold (the model has no fd
+ * table; an fd is the buffer id).
+ *
+ * @param w - the world.
+ * @param buf - the dma-buf id; it must exist.
+ * @returns the number of open fds.
+ */
+export function openFds(w: World, buf: number): number {
+  const b = mustBuf(w, buf);
+  return b.fileRefs - b.attachments.length - (taskOn(w, buf) === undefined ? 0 : 1);
+}
+
+/**
  * `close()` of a dma-buf fd: `fput()` of the fd's reference.
  *
  * @param w - the world.
@@ -41,9 +55,7 @@ export function dropFileRef(w: World, buf: number): Effect {
 export function closeBuf(w: World, buf: number): StepOutcome {
   const b = lookupBuf(w, buf);
   if (isKernelError(b)) return failed(w, b);
-  // Attachments and running tasks hold references of their own; the rest are fds.
-  const internal = b.attachments.length + (taskOn(w, buf) === undefined ? 0 : 1);
-  if (b.fileRefs <= internal) {
+  if (openFds(w, buf) === 0) {
     return failed(w, kernelError("EBADF", `no open fd of buf ${buf} is left to close`));
   }
   const { world, events } = dropFileRef(w, buf);

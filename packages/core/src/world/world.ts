@@ -133,7 +133,8 @@ export function createWorld(config: WorldConfig): World {
   };
 }
 
-const SLICES = [
+/** The names of the World's table slices, in the order `hashWorld` folds them. */
+export const WORLD_SLICES = [
   "bufs",
   "atts",
   "jobs",
@@ -155,7 +156,7 @@ const SLICES = [
  */
 export function hashWorld(w: World): number {
   let h = mixWord(0x5eed, w.nextId);
-  for (const s of SLICES) h = mixWord(h, w[s].hash);
+  for (const s of WORLD_SLICES) h = mixWord(h, w[s].hash);
   return fmix32(h);
 }
 

@@ -8,7 +8,14 @@
 import { isDeepStrictEqual } from "node:util";
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
-import { hashWorld, importerHolder, referenceWorld, step, worldsEqual } from "@dmabuf-ref/core";
+import {
+  WORLD_SLICES,
+  hashWorld,
+  importerHolder,
+  referenceWorld,
+  step,
+  worldsEqual,
+} from "@dmabuf-ref/core";
 import type { Op, StepOutcome, World } from "@dmabuf-ref/core";
 import {
   EXPORTER,
@@ -45,24 +52,11 @@ function freezeWorld(w: World): void {
   Object.freeze(w);
 }
 
-const SLICES = [
-  "bufs",
-  "atts",
-  "jobs",
-  "tasks",
-  "grants",
-  "regions",
-  "domains",
-  "deviceDomains",
-  "drivers",
-  "violations",
-] as const;
-
 /** A world as plain data: every slice's entries in id order, and the id counter. */
 function snapshot(w: World): unknown {
   return {
     nextId: w.nextId,
-    ...Object.fromEntries(SLICES.map((s) => [s, [...w[s].entries()]])),
+    ...Object.fromEntries(WORLD_SLICES.map((s) => [s, [...w[s].entries()]])),
   };
 }
 

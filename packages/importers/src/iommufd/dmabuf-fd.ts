@@ -1,11 +1,11 @@
-import { isKernelError, kernelError, lookupBuf, taskOn } from "@dmabuf-ref/core";
+import { isKernelError, kernelError, lookupBuf, openFds } from "@dmabuf-ref/core";
 import type { DmaBufState, KernelError, World } from "@dmabuf-ref/core";
 
 /**
  * `dma_buf_get(fd)`: the dma-buf behind a userspace fd, or `EBADF`. In the
  * model an fd is a buffer id; a buffer whose every fd was closed, but which
  * an attachment or a running revoke still keeps alive, has no fd left, so
- * it is `EBADF` too (the same count core's `close` uses).
+ * it is `EBADF` too (core's `openFds`, the count `close` uses).
  *
  * @param w - the world.
  * @param fd - the fd (a dma-buf id).
@@ -14,6 +14,5 @@ import type { DmaBufState, KernelError, World } from "@dmabuf-ref/core";
 export function dmaBufGet(w: World, fd: number): DmaBufState | KernelError {
   const b = lookupBuf(w, fd);
   if (isKernelError(b)) return b;
-  const internal = b.attachments.length + (taskOn(w, fd) === undefined ? 0 : 1);
-  return b.fileRefs > internal ? b : kernelError("EBADF", `every fd of buf ${fd} is closed`);
+  return openFds(w, fd) > 0 ? b : kernelError("EBADF", `every fd of buf ${fd} is closed`);
 }

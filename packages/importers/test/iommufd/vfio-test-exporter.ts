@@ -3,7 +3,6 @@
  * the iommufd tests (importers never import the real exporters).
  */
 import {
-  attachRevocable,
   createDmaBuf,
   err,
   mustAtt,
@@ -17,6 +16,7 @@ import {
 } from "@dmabuf-ref/core";
 import type { ExporterDriver, PhysVec, World } from "@dmabuf-ref/core";
 import * as z from "zod";
+import { vfioLikeAttach, vfioLikePin } from "../support/vfio-rules.js";
 
 const exportArgs = z.object({
   region: z.string(),
@@ -66,20 +66,8 @@ export const vfioTest: ExporterDriver = {
       ? [offer(pal, { provider: owner }), p2p]
       : [offer(vfioIommufdPrivate, {}), p2p];
   },
-  attach(w, att) {
-    const a = mustAtt(w, att);
-    if (!a.peer2peer) return err("EOPNOTSUPP", "VFIO needs a P2P-capable importer");
-    if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the dma-buf is revoked");
-    if (w.config.profile.rules.vfioRefusesNonRevocable && !attachRevocable(a)) {
-      return err("EOPNOTSUPP", "the importer is not revocable");
-    }
-    return ok({ world: w, events: [] });
-  },
-  pin(w) {
-    return w.config.profile.rules.vfioPin === "eopnotsupp"
-      ? err("EOPNOTSUPP", "VFIO cannot be pinned (6.19)")
-      : ok({ world: w, events: [] });
-  },
+  attach: vfioLikeAttach,
+  pin: vfioLikePin,
   unpin: (w) => ({ world: w, events: [] }),
   map(w, att) {
     const a = mustAtt(w, att);

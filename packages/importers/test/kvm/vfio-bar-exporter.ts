@@ -5,7 +5,6 @@
  * `kvm-pfn` type where the profile has it (§5.1).
  */
 import {
-  attachRevocable,
   createDmaBuf,
   dmaMapRanges,
   dmaUnmapIova,
@@ -21,6 +20,7 @@ import {
 } from "@dmabuf-ref/core";
 import type { ExporterDriver, ExporterOffer, PhysVec, World } from "@dmabuf-ref/core";
 import * as z from "zod";
+import { vfioLikeAttach, vfioLikePin } from "../support/vfio-rules.js";
 
 const exportArgs = z.object({
   region: z.string(),
@@ -76,20 +76,8 @@ export const vfioBar: ExporterDriver = {
     out.push(offer(sgt, { requiresP2P: true, p2pDevice: owner }));
     return out;
   },
-  attach(w, att) {
-    const a = mustAtt(w, att);
-    if (!a.peer2peer) return err("EOPNOTSUPP", "VFIO needs a P2P-capable importer");
-    if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the dma-buf is revoked");
-    if (w.config.profile.rules.vfioRefusesNonRevocable && !attachRevocable(a)) {
-      return err("EOPNOTSUPP", "the importer is not revocable");
-    }
-    return ok({ world: w, events: [] });
-  },
-  pin(w) {
-    return w.config.profile.rules.vfioPin === "eopnotsupp"
-      ? err("EOPNOTSUPP", "VFIO cannot be pinned (6.19)")
-      : ok({ world: w, events: [] });
-  },
+  attach: vfioLikeAttach,
+  pin: vfioLikePin,
   unpin: (w) => ({ world: w, events: [] }),
   map(w, att) {
     const a = mustAtt(w, att);
