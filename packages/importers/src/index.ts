@@ -61,8 +61,9 @@ export {
   rdmaPinnedImporter,
   rdmaPinnedRevocableImporter,
 } from "./rdma/driver.js";
-export { ibUmemDmabufGet, ibUmemRelease } from "./rdma/umem.js";
-export type { IbUmemDmabufGetArgs } from "./rdma/umem.js";
+export { ibUmemDmabufGet, ibUmemDmabufGetStaged } from "./rdma/umem.js";
+export type { IbUmemDmabufGetArgs, UmemGetOutcome, UmemGetStage } from "./rdma/umem.js";
+export { ibUmemRelease } from "./rdma/release.js";
 export { rdmaOdpFault, rdmaOdpInvalidate } from "./rdma/odp.js";
 export type { RdmaOdpFaultArgs } from "./rdma/odp.js";
 export { rdmaPinnedRevoke } from "./rdma/revocable.js";

@@ -244,14 +244,3 @@ function genericRecipe(
 
 /** kvm: a `KVM_MEM_VFIO_DMABUF` memslot and its first fault (Xu Yilun's series: RFC/proposal profiles only). */
 export const kvmRecipe = genericRecipe("kvm", null, false, (p) => p.rules.kvmDmabufImport);
-/** rdma-odp: an ODP MR on nic1 (dynamic, revocable). */
-export const rdmaOdpRecipe = genericRecipe("rdma-odp", "nic1", false, () => true);
-/** rdma-pinned: `ib_umem_dmabuf_get_pinned` on nic1 (pins, not revocable). */
-export const rdmaPinnedRecipe = genericRecipe("rdma-pinned", "nic1", true, () => true);
-/** rdma-pinned-revocable: Jacob Moroni's proposed interface, where the profile has it. */
-export const rdmaPinnedRevocableRecipe = genericRecipe(
-  "rdma-pinned-revocable",
-  "nic1",
-  true,
-  (p) => p.rules.rdmaPinnedRevocable,
-);

@@ -1,14 +1,6 @@
 import type { ExporterRecipe, ImporterRecipe } from "./recipes.js";
-import {
-  gpuRecipe,
-  iommufdRecipe,
-  kvmRecipe,
-  rdmaOdpRecipe,
-  rdmaPinnedRecipe,
-  rdmaPinnedRevocableRecipe,
-  rdmaRecipe,
-  vfioRecipe,
-} from "./recipes.js";
+import { rdmaOdpRecipe, rdmaPinnedRecipe, rdmaPinnedRevocableRecipe } from "./rdma-recipes.js";
+import { gpuRecipe, iommufdRecipe, kvmRecipe, rdmaRecipe, vfioRecipe } from "./recipes.js";
 
 /** The exporter rows of `dmabuf-ref matrix`, in order. */
 export const MATRIX_EXPORTERS: readonly ExporterRecipe[] = [vfioRecipe, gpuRecipe, rdmaRecipe];

@@ -4,7 +4,8 @@ import type { DriverStep, Result, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import type { RdmaImporterName } from "./constants.js";
 import { rdmaOdpFault } from "./odp.js";
-import { ibUmemDmabufGet, ibUmemRelease } from "./umem.js";
+import { ibUmemRelease } from "./release.js";
+import { ibUmemDmabufGet } from "./umem.js";
 
 /**
  * zod schema of the actions a core `driver` op may ask of an RDMA umem

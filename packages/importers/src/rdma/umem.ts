@@ -2,7 +2,6 @@ import {
   U64_MAX,
   attachBuf,
   blocked,
-  detachAtt,
   deviceIndex,
   done,
   failed,
@@ -10,17 +9,16 @@ import {
   isKernelError,
   kernelError,
   mapAtt,
-  mustAtt,
   pinAtt,
   resvLock,
   resvUnlock,
-  unmapAtt,
-  unpinAtt,
 } from "@dmabuf-ref/core";
-import type { StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
+import type { KernelError, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
+import { match } from "ts-pattern";
 import { dmaBufGet } from "../iommufd/dmabuf-fd.js";
 import type { RdmaImporterName } from "./constants.js";
-import { putUmem, umemOf } from "./state.js";
+import { mustRun } from "./must-run.js";
+import { putUmem } from "./state.js";
 
 /** The arguments of {@link ibUmemDmabufGet} (`ib_umem_dmabuf_get*()`, kernel-facts §5.2). */
 export interface IbUmemDmabufGetArgs {
@@ -36,20 +34,87 @@ export interface IbUmemDmabufGetArgs {
   readonly size: bigint;
 }
 
-/** A step that must run (the model's own bug otherwise). */
-function mustRun(r: StepOutcome, what: string): { world: World; events: readonly TraceEvent[] } {
-  if (r.status !== "done") {
-    throw new Error(
-      `rdma: ${what} did not run: ${r.status === "failed" ? r.error.message : r.reason}`,
+/**
+ * Which call of `ib_umem_dmabuf_get*()` refused (DESIGN §3.2's stages,
+ * for the RDMA path of kernel-facts §5.2):
+ * - `args`: the interface, the MR window or the NIC (`EOPNOTSUPP`, `EINVAL`, `ENODEV`);
+ * - `fd`: `dma_buf_get()` (`EBADF`);
+ * - `exporter-attach`: `dma_buf_dynamic_attach()` (the exporter's `attach`);
+ * - `pin`: `dma_buf_pin()` (pinned variants);
+ * - `map`: `ib_umem_dmabuf_map_pages()` (pinned variants map at get time).
+ */
+export type UmemGetStage = "args" | "fd" | "exporter-attach" | "pin" | "map";
+
+/** What {@link ibUmemDmabufGetStaged} produced: the umem, or which call refused and why. */
+export type UmemGetOutcome =
+  | {
+      /** The umem exists (mapped, for the pinned variants). */
+      readonly status: "done";
+      /** The world with the umem and its attachment. */
+      readonly world: World;
+      /** What happened, in order. */
+      readonly events: readonly TraceEvent[];
+      /** The umem's attachment. */
+      readonly att: number;
+    }
+  | {
+      /** A call refused; nothing changed. */
+      readonly status: "failed";
+      /** The call. */
+      readonly stage: UmemGetStage;
+      /** Its errno and the failed check. */
+      readonly error: KernelError;
+    }
+  | {
+      /** The call would sleep on the buffer's resv. */
+      readonly status: "blocked";
+      /** Who holds it. */
+      readonly reason: string;
+    };
+
+function refuse(stage: UmemGetStage, error: KernelError): UmemGetOutcome {
+  return { status: "failed", stage, error };
+}
+
+/** The checks `ib_umem_dmabuf_get*()` makes before it attaches, in the kernel's order. */
+function checkArgs(w: World, args: IbUmemDmabufGetArgs): UmemGetOutcome | undefined {
+  const { importer, device, fd, offset, size } = args;
+  if (importer === "rdma-pinned-revocable" && !w.config.profile.rules.rdmaPinnedRevocable) {
+    return refuse(
+      "args",
+      kernelError(
+        "EOPNOTSUPP",
+        `ib_umem_dmabuf_get_pinned_revocable_and_lock() does not exist under ${w.config.profile.id}`,
+      ),
     );
   }
-  return r;
+  if (offset < 0n || size < 0n || offset + size > U64_MAX) {
+    return refuse("args", kernelError("EINVAL", "offset + size overflows"));
+  }
+  const b = dmaBufGet(w, fd);
+  if (isKernelError(b)) return refuse("fd", b);
+  if (offset + size > b.size) {
+    return refuse(
+      "args",
+      kernelError(
+        "EINVAL",
+        `offset + size 0x${(offset + size).toString(16)} is beyond the dma-buf size 0x${b.size.toString(16)}`,
+      ),
+    );
+  }
+  if (deviceIndex(w, device) < 0)
+    return refuse("args", kernelError("ENODEV", `no device ${device}`));
+  if (!w.config.importers.has(importer)) {
+    throw new Error(`${importer} is not configured in this world`);
+  }
+  return undefined;
 }
 
 /**
  * `ib_umem_dmabuf_get()`, `ib_umem_dmabuf_get_pinned()` or (Jacob
  * Moroni's proposal) `ib_umem_dmabuf_get_pinned_revocable_and_lock()`
- * followed by `ib_umem_dmabuf_set_revoke_locked()` (kernel-facts §5.2).
+ * followed by `ib_umem_dmabuf_set_revoke_locked()` (kernel-facts §5.2),
+ * saying which call refused.
  *
  * Checks, in order: the pinned-revocable interface exists in the profile
  * (`rules.rdmaPinnedRevocable`, else `EOPNOTSUPP`); `offset + size` does
@@ -58,51 +123,26 @@ function mustRun(r: StepOutcome, what: string): { world: World; events: readonly
  * dynamic attach with the NIC's DMA device (`allow_peer2peer = true`; the
  * exporter may refuse, e.g. VFIO under 7.1 refuses the non-revocable pinned
  * importer with `EOPNOTSUPP`). The pinned variants then, under resv,
- * `dma_buf_pin()` (VFIO under 6.19: `EOPNOTSUPP`) and map the pages. Any
- * failure releases everything and returns the errno with the original
- * world. The ODP variant maps nothing here: its MR maps at fault time
- * ({@link rdmaOdpFault}).
+ * `dma_buf_pin()` (VFIO under 6.19, the RDMA exporter always:
+ * `EOPNOTSUPP`) and map the pages. Any failure releases everything and
+ * leaves the world as it was. The ODP variant maps nothing here: its MR
+ * maps at fault time ({@link rdmaOdpFault}).
  *
  * @param w - the world.
  * @param args - the interface, NIC, fd and the MR's window.
- * @returns done (created = the attachment id), failed (world unchanged), or blocked on resv.
+ * @returns the umem's attachment, the refusing call and its errno, or blocked on resv.
  *
  * @remarks
  * The model maps the whole dma-buf; the kernel then trims the sgt to the
  * umem's window, which the model records (`offset`, `size`) but does not cut.
  */
-export function ibUmemDmabufGet(w: World, args: IbUmemDmabufGetArgs): StepOutcome {
+export function ibUmemDmabufGetStaged(w: World, args: IbUmemDmabufGetArgs): UmemGetOutcome {
+  const bad = checkArgs(w, args);
+  if (bad !== undefined) return bad;
   const { importer, device, fd, offset, size } = args;
-  if (importer === "rdma-pinned-revocable" && !w.config.profile.rules.rdmaPinnedRevocable) {
-    return failed(
-      w,
-      kernelError(
-        "EOPNOTSUPP",
-        `ib_umem_dmabuf_get_pinned_revocable_and_lock() does not exist under ${w.config.profile.id}`,
-      ),
-    );
-  }
-  if (offset < 0n || size < 0n || offset + size > U64_MAX) {
-    return failed(w, kernelError("EINVAL", "offset + size overflows"));
-  }
-  const b = dmaBufGet(w, fd);
-  if (isKernelError(b)) return failed(w, b);
-  if (offset + size > b.size) {
-    return failed(
-      w,
-      kernelError(
-        "EINVAL",
-        `offset + size 0x${(offset + size).toString(16)} is beyond the dma-buf size 0x${b.size.toString(16)}`,
-      ),
-    );
-  }
-  if (deviceIndex(w, device) < 0) return failed(w, kernelError("ENODEV", `no device ${device}`));
-  if (!w.config.importers.has(importer)) {
-    throw new Error(`${importer} is not configured in this world`);
-  }
   const attached = attachBuf(w, fd, importer, device, true);
-  if (attached.status === "blocked") return blocked(w, "resv", attached.reason);
-  if (attached.status === "failed") return failed(w, attached.error);
+  if (attached.status === "blocked") return { status: "blocked", reason: attached.reason };
+  if (attached.status === "failed") return refuse("exporter-attach", attached.error);
   const att = attached.created;
   if (att === undefined) throw new Error("rdma: attach created no attachment");
   let world = attached.world;
@@ -113,18 +153,17 @@ export function ibUmemDmabufGet(w: World, args: IbUmemDmabufGetArgs): StepOutcom
     const locked = mustRun(resvLock(world, fd, holder), "dma_resv_lock");
     world = locked.world;
     events.push(...locked.events);
-    const pin = pinAtt(world, att, holder);
-    if (pin.status !== "done") {
-      return failed(w, pin.status === "failed" ? pin.error : kernelError("EBUSY", pin.reason));
+    for (const [stage, call] of [
+      ["pin", pinAtt],
+      ["map", mapAtt],
+    ] as const) {
+      const r = call(world, att, holder);
+      if (r.status !== "done") {
+        return refuse(stage, r.status === "failed" ? r.error : kernelError("EBUSY", r.reason));
+      }
+      world = r.world;
+      events.push(...r.events);
     }
-    world = pin.world;
-    events.push(...pin.events);
-    const map = mapAtt(world, att, holder);
-    if (map.status !== "done") {
-      return failed(w, map.status === "failed" ? map.error : kernelError("EBUSY", map.reason));
-    }
-    world = map.world;
-    events.push(...map.events);
     if (importer === "rdma-pinned-revocable") {
       events.push({
         kind: "note",
@@ -145,43 +184,23 @@ export function ibUmemDmabufGet(w: World, args: IbUmemDmabufGetArgs): StepOutcom
     pinned,
     revoked: false,
   });
-  return done(world, events, att);
+  return { status: "done", world, events, att };
 }
 
 /**
- * `ib_umem_dmabuf_release()` (kernel-facts §5.2): under resv, unmap the
- * pages if mapped and, for a pinned umem not yet revoked, `dma_buf_unpin()`;
- * then detach and drop the umem. An attachment that is no umem of
- * `importer` is `EINVAL`.
+ * `ib_umem_dmabuf_get*()` as a step (kernel-facts §5.2): the same calls
+ * and checks as {@link ibUmemDmabufGetStaged}, the stage dropped.
  *
  * @param w - the world.
- * @param importer - the umem's interface.
- * @param att - the umem's attachment.
- * @returns done, failed (world unchanged) or blocked on resv.
+ * @param args - the interface, NIC, fd and the MR's window.
+ * @returns done (created = the attachment id), failed (world unchanged), or blocked on resv.
  */
-export function ibUmemRelease(w: World, importer: RdmaImporterName, att: number): StepOutcome {
-  const umem = umemOf(w, importer, att);
-  if (umem === undefined)
-    return failed(w, kernelError("EINVAL", `attach ${att} is no ${importer} umem`));
-  const holder = importerHolder(importer, att);
-  const locked = resvLock(w, umem.buf, holder);
-  if (locked.status !== "done")
-    return locked.status === "blocked" ? blocked(w, "resv", locked.reason) : locked;
-  let world = locked.world;
-  const events: TraceEvent[] = [...locked.events];
-  if (mustAtt(world, att).mapping !== null) {
-    const r = mustRun(unmapAtt(world, att, holder), "ib_umem_dmabuf_unmap_pages");
-    world = r.world;
-    events.push(...r.events);
-  }
-  if (umem.pinned && !umem.revoked && mustAtt(world, att).pins > 0) {
-    const r = mustRun(unpinAtt(world, att, holder), "dma_buf_unpin");
-    world = r.world;
-    events.push(...r.events);
-  }
-  const unlocked = mustRun(resvUnlock(world, umem.buf, holder), "dma_resv_unlock");
-  world = unlocked.world;
-  events.push(...unlocked.events);
-  const detached = mustRun(detachAtt(world, att), "dma_buf_detach");
-  return done(putUmem(detached.world, importer, att, null), [...events, ...detached.events]);
+export function ibUmemDmabufGet(w: World, args: IbUmemDmabufGetArgs): StepOutcome {
+  const r = ibUmemDmabufGetStaged(w, args);
+  return match(r)
+    .returnType<StepOutcome>()
+    .with({ status: "done" }, (x) => done(x.world, x.events, x.att))
+    .with({ status: "failed" }, (x) => failed(w, x.error))
+    .with({ status: "blocked" }, (x) => blocked(w, "resv", x.reason))
+    .exhaustive();
 }

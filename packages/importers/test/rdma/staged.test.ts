@@ -1,0 +1,61 @@
+/**
+ * `ib_umem_dmabuf_get*()` names the call that refused (DESIGN §3.2's
+ * stages; kernel-facts §5.2), so "why did this MR registration fail?" has
+ * an answer without guessing.
+ */
+import { describe, expect, it } from "vitest";
+import { U64_MAX, linux619, linux71 } from "@dmabuf-ref/core";
+import { ibUmemDmabufGetStaged } from "../../src/index.js";
+import type { IbUmemDmabufGetArgs, RdmaImporterName, UmemGetOutcome } from "../../src/index.js";
+import { exportRam, exportVfio, makeWorld } from "../kvm/fixtures.js";
+
+function args(importer: RdmaImporterName, fd: number, over: Partial<IbUmemDmabufGetArgs> = {}) {
+  return { importer, device: "nic0", fd, offset: 0n, size: 0x1000n, ...over };
+}
+
+function stageOf(r: UmemGetOutcome): string {
+  return r.status === "failed" ? `${r.stage} ${r.error.errno}` : r.status;
+}
+
+describe("ib_umem_dmabuf_get* says which call refused (kernel-facts §5.2)", () => {
+  it("a window past the dma-buf is refused by the argument checks with EINVAL", () => {
+    const { world, buf } = exportVfio(makeWorld(linux71));
+    expect(stageOf(ibUmemDmabufGetStaged(world, args("rdma-odp", buf, { offset: U64_MAX })))).toBe(
+      "args EINVAL",
+    );
+  });
+
+  it("an fd that is no dma-buf is refused by dma_buf_get with EBADF", () => {
+    const { world, buf } = exportVfio(makeWorld(linux71));
+    expect(stageOf(ibUmemDmabufGetStaged(world, args("rdma-odp", buf + 50)))).toBe("fd EBADF");
+  });
+
+  it("under 7.1 VFIO's attach refuses the pinned importer, which is not revocable", () => {
+    const { world, buf } = exportVfio(makeWorld(linux71));
+    expect(stageOf(ibUmemDmabufGetStaged(world, args("rdma-pinned", buf)))).toBe(
+      "exporter-attach EOPNOTSUPP",
+    );
+  });
+
+  it("under 6.19 the pinned importer attaches to VFIO and dma_buf_pin refuses", () => {
+    const { world, buf } = exportVfio(makeWorld(linux619));
+    expect(stageOf(ibUmemDmabufGetStaged(world, args("rdma-pinned", buf)))).toBe("pin EOPNOTSUPP");
+  });
+
+  it("the pinned-revocable interface is refused by the argument checks where it does not exist", () => {
+    const { world, buf } = exportRam(makeWorld(linux71));
+    expect(stageOf(ibUmemDmabufGetStaged(world, args("rdma-pinned-revocable", buf)))).toBe(
+      "args EOPNOTSUPP",
+    );
+  });
+
+  it("a pinned MR of system pages pins and maps at get time", () => {
+    const { world, buf } = exportRam(makeWorld(linux71));
+    const r = ibUmemDmabufGetStaged(world, args("rdma-pinned", buf));
+    expect(r.status).toBe("done");
+    if (r.status === "done") {
+      expect(r.world.atts.get(r.att)?.pins).toBe(1);
+      expect(r.world.atts.get(r.att)?.mapping).not.toBeNull();
+    }
+  });
+});
