@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { json, runCli } from "./run-cli.js";
 
 describe("dmabuf-ref profiles", () => {
-  it("lists the four profiles with their types, converters and rules as JSON", () => {
+  it("lists the four built-in profiles, then the SR-IOV extension profile, as JSON", () => {
     const run = runCli("profiles", "--json");
     expect(run.status).toBe(0);
     const profiles = json(run) as {
@@ -16,6 +16,7 @@ describe("dmabuf-ref profiles", () => {
       "linux-7.1",
       "rfc-mapping-types-v1",
       "proposal-converters",
+      "rfc-mapping-types-v1-iov",
     ]);
     const byId = new Map(profiles.map((p) => [p.id, p]));
     expect(byId.get("linux-6.19")?.rules).toMatchObject({
@@ -25,6 +26,18 @@ describe("dmabuf-ref profiles", () => {
     expect(byId.get("linux-7.1")?.rules).toMatchObject({ vfioPin: "noop", iommufdPins: true });
     expect(byId.get("rfc-mapping-types-v1")?.mappingTypes).toContain("pal");
     expect(byId.get("proposal-converters")?.converters).toEqual(["pal->sgt", "pal->iommu-domain"]);
+    expect(byId.get("rfc-mapping-types-v1-iov")?.mappingTypes).toEqual([
+      "sgt",
+      "pal",
+      "kvm-pfn",
+      "iov-interconnect",
+    ]);
+  });
+
+  it("--profile takes the extension profile a driver package defines", () => {
+    const run = runCli("matrix", "--profile", "rfc-mapping-types-v1-iov", "--json");
+    expect(run.status).toBe(0);
+    expect(json(run)).toHaveLength(15);
   });
 
   it("prints a readable text listing by default", () => {

@@ -48,6 +48,7 @@ export type { GpuConfig, GpuConfigInput, GpuDeviceConfig, GpuSriovConfig } from 
 export { gpuActionSchema, gpuExportArgsSchema, gpuPlacementSchema } from "./gpu/actions.js";
 export type { GpuAction, GpuExportArgs, GpuPlacement } from "./gpu/actions.js";
 export { iovInterconnect } from "./gpu/iov-interconnect.js";
+export { rfcMappingTypesV1Iov } from "./gpu/iov-profile.js";
 export { gpuOffers } from "./gpu/offers.js";
 export { gpuPrivOf, gpuSliceOf } from "./gpu/state.js";
 export type { GpuBoPriv, GpuDriverState, GpuMove } from "./gpu/state.js";

@@ -1,4 +1,5 @@
-import { DEFAULT_PROFILE_ID, PROFILES, findProfile } from "@dmabuf-ref/core";
+import { DEFAULT_PROFILE_ID, findProfile } from "@dmabuf-ref/core";
+import { KNOWN_PROFILES } from "../io/known-profiles.js";
 import { computeMatrix, renderMatrix } from "../matrix/matrix.js";
 import { matrixWorld } from "../matrix/machine.js";
 import { MATRIX_EXPORTERS, MATRIX_IMPORTERS } from "../matrix/registry.js";
@@ -29,9 +30,10 @@ function scenarioSummary(): string[] {
 export function demoOutput(): string {
   const profile = findProfile(DEFAULT_PROFILE_ID);
   if (profile === undefined) throw new Error(`no default profile ${DEFAULT_PROFILE_ID}`);
-  const profiles = PROFILES.map(
+  const idWidth = Math.max(...KNOWN_PROFILES.map((p) => p.id.length)) + 1;
+  const profiles = KNOWN_PROFILES.map(
     (p) =>
-      `  ${p.id.padEnd(21)} types [${p.mappingTypes.map((t) => t.id).join(", ")}]` +
+      `  ${p.id.padEnd(idWidth)} types [${p.mappingTypes.map((t) => t.id).join(", ")}]` +
       (p.converters.length === 0 ? "" : ` + ${p.converters.map((c) => c.id).join(", ")}`),
   );
   const matrix = renderMatrix(

@@ -1,6 +1,6 @@
-import { PROFILES } from "@dmabuf-ref/core";
 import type { Profile } from "@dmabuf-ref/core";
 import { toJson } from "../io/json.js";
+import { KNOWN_PROFILES } from "../io/known-profiles.js";
 
 /**
  * A profile as `dmabuf-ref profiles --json` prints it.
@@ -29,9 +29,9 @@ export function profileSummary(p: Profile): Record<string, unknown> {
  * @returns the output.
  */
 export function profilesOutput(json: boolean): string {
-  if (json) return toJson(PROFILES.map(profileSummary));
+  if (json) return toJson(KNOWN_PROFILES.map(profileSummary));
   return (
-    PROFILES.map((p) => {
+    KNOWN_PROFILES.map((p) => {
       const rules = Object.entries(p.rules).map(([k, v]) => `    ${k}: ${String(v)}`);
       return [
         `${p.id} - ${p.title}`,

@@ -1,4 +1,5 @@
-import { DEFAULT_PROFILE_ID, PROFILES, findProfile } from "@dmabuf-ref/core";
+import { DEFAULT_PROFILE_ID } from "@dmabuf-ref/core";
+import { KNOWN_PROFILES, findKnownProfile } from "./known-profiles.js";
 import type { Profile } from "@dmabuf-ref/core";
 import { UsageError } from "./usage-error.js";
 
@@ -10,10 +11,10 @@ import { UsageError } from "./usage-error.js";
  * @throws {@link UsageError} for an unknown id, listing the known ones.
  */
 export function resolveProfile(id: string | undefined): Profile {
-  const profile = findProfile(id ?? DEFAULT_PROFILE_ID);
+  const profile = findKnownProfile(id ?? DEFAULT_PROFILE_ID);
   if (profile === undefined) {
     throw new UsageError(
-      `--profile: unknown profile "${id ?? ""}" (known: ${PROFILES.map((p) => p.id).join(", ")})`,
+      `--profile: unknown profile "${id ?? ""}" (known: ${KNOWN_PROFILES.map((p) => p.id).join(", ")})`,
     );
   }
   return profile;
