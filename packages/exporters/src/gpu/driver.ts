@@ -15,6 +15,7 @@ import { match } from "ts-pattern";
 import * as z from "zod";
 import { gpuExportArgsSchema } from "./actions.js";
 import { gpuConfigSchema } from "./config.js";
+import { gpuGetPfn } from "./get-pfn.js";
 import type { GpuConfig, GpuConfigInput } from "./config.js";
 import { iovInterconnect } from "./iov-interconnect.js";
 import {
@@ -69,7 +70,7 @@ function exportBo(w: World, config: GpuConfig, owner: string, args: unknown): Re
   });
 }
 
-const exporterTypeSchema = z.enum(["sgt", "pal", "iov-interconnect"]);
+const exporterTypeSchema = z.enum(["sgt", "pal", "iov-interconnect", "kvm-pfn"]);
 
 function gpuMap(w: World, config: GpuConfig, att: number): Result<MapStep> {
   const a = mustAtt(w, att);
@@ -102,6 +103,7 @@ function gpuMap(w: World, config: GpuConfig, att: number): Result<MapStep> {
         mapping: { payload: pal.payload.parse({ phys: [range] }), grants: [], iova: [] },
       }),
     )
+    .with("kvm-pfn", () => gpuGetPfn(w, priv.placement, range))
     .with("iov-interconnect", () => {
       if (priv.placement !== "vram") return err("EINVAL", "the BO is not in VRAM");
       const mapped = dmaMap(a.device);
@@ -135,7 +137,8 @@ function gpuMap(w: World, config: GpuConfig, att: number): Result<MapStep> {
  * linux-6.19 (`rules.dynamicImportersMoveCapable` false) core pins every
  * mapped attachment on map because this exporter has a `pin` op, so the GPU
  * pins instead of moving. Offers follow the profile ({@link gpuOffers}):
- * `sgt` (system pages, or VRAM through P2P), `pal` under converters, and the
+ * `sgt` (system pages, or VRAM through P2P), `pal` under converters (with a
+ * hypothetical `kvm-pfn` for KVM, {@link gpuGetPfn}), and the
  * {@link iovInterconnect} type for SR-IOV PFs when a profile lists it (no
  * built-in profile does yet). Not modelled: amdgpu's migration to GTT for
  * non-P2P importers at pin or map (such a map of a VRAM BO is `EINVAL`).

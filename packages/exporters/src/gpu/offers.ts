@@ -1,4 +1,4 @@
-import { offer, pal, sgt } from "@dmabuf-ref/core";
+import { kvmPfn, offer, pal, sgt } from "@dmabuf-ref/core";
 import type { ExporterOffer, Profile } from "@dmabuf-ref/core";
 import type { GpuBoPriv } from "./state.js";
 import type { GpuDeviceConfig } from "./config.js";
@@ -16,9 +16,19 @@ import { iovInterconnect } from "./iov-interconnect.js";
  *   (kernel-facts §4.4);
  * - otherwise `sgt`: system pages need no P2P, VRAM requires P2P with the
  *   GPU as exporting device (kernel-facts §1.1, §4.3). Under the Feb 2026
- *   RFC only VFIO and the selftest mock offer PAL, so the GPU offers `sgt`.
+ *   RFC only VFIO and the selftest mock offer PAL, so the GPU offers `sgt`;
+ * - `kvm-pfn` after `pal`, **hypothetically**, where the GPU offers `pal`
+ *   and the profile has `kvm-pfn`: KVM's `get_pfn` over the BO's current
+ *   placement (kernel-facts §5.1). Xu Yilun's KVM RFC accepts only VFIO
+ *   dma-bufs and needs the exporter to implement `get_pfn`, which no GPU
+ *   driver does; the model offers it only where the GPU already hands out
+ *   CPU physical addresses (PAL under converters, §4.4), so that a
+ *   maintainer can see what a movable exporter would mean for KVM (a move
+ *   invalidates, KVM zaps and re-faults onto the new placement). Under the
+ *   RFC the GPU does not offer it, so KVM's import fails in negotiation.
  *
- * Result: linux-6.19 / 7.1 / rfc-mapping-types-v1 [sgt]; proposal-converters [pal].
+ * Result: linux-6.19 / 7.1 / rfc-mapping-types-v1 [sgt]; proposal-converters
+ * [pal, kvm-pfn].
  *
  * @param profile - the profile in force.
  * @param device - the GPU's configuration.
@@ -38,8 +48,12 @@ export function gpuOffers(
   const converted =
     profile.mappingTypes.includes(pal) &&
     profile.converters.some((c) => c.from === pal && c.to === sgt);
-  if (converted) offers.push(offer(pal, { provider: device.id }));
-  else if (profile.mappingTypes.includes(sgt)) {
+  if (converted) {
+    offers.push(offer(pal, { provider: device.id }));
+    if (profile.mappingTypes.includes(kvmPfn)) {
+      offers.push(offer(kvmPfn, { mmio: priv.placement === "vram" }));
+    }
+  } else if (profile.mappingTypes.includes(sgt)) {
     offers.push(
       priv.placement === "vram"
         ? offer(sgt, { requiresP2P: true, p2pDevice: device.id })

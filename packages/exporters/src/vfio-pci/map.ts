@@ -1,4 +1,14 @@
-import { dmaMapRanges, dmaUnmapIova, err, mustAtt, mustBuf, ok, pal, sgt } from "@dmabuf-ref/core";
+import {
+  dmaMapRanges,
+  dmaUnmapIova,
+  err,
+  kvmPfn,
+  mustAtt,
+  mustBuf,
+  ok,
+  pal,
+  sgt,
+} from "@dmabuf-ref/core";
 import type {
   AttachmentState,
   DmaEntry,
@@ -10,6 +20,7 @@ import type {
   World,
 } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
+import { vfioGetPfn } from "./get-pfn.js";
 import { privOf } from "./priv.js";
 import { PAGE_SIZE } from "./ranges.js";
 
@@ -20,12 +31,14 @@ export const SG_ENTRY_MAX = ((2n ** 32n - 1n) / PAGE_SIZE) * PAGE_SIZE;
 type MapRoute =
   | { readonly kind: "sgt" }
   | { readonly kind: "pal" }
+  | { readonly kind: "kvm-pfn" }
   | { readonly kind: "refuse"; readonly why: string };
 
 function routeOf(a: AttachmentState): MapRoute {
   // The exporter maps its own type; with a converter core converts after.
   if (a.exporterType === sgt.id) return { kind: "sgt" };
   if (a.exporterType === pal.id) return { kind: "pal" };
+  if (a.exporterType === kvmPfn.id) return { kind: "kvm-pfn" };
   return {
     kind: "refuse",
     why: `VFIO has no map op for ${a.exporterType} (iommufd uses privatePhys)`,
@@ -75,6 +88,9 @@ function mapSgt(
  * - `pal`: `map_phys` returns a copy of `phys_vec[]` (RFC patch 22). No
  *   grant: PAL hands out CPU physical addresses, and whoever programs them
  *   into an IOMMU (iommufd) creates the access and its grant;
+ * - `kvm-pfn`: Xu Yilun's `get_pfn` for KVM ({@link vfioGetPfn}, §5.1):
+ *   the ranges, MMIO, uncached; revoked is the `-ENODEV` above, which
+ *   KVM's fault turns into `-EIO`;
  * - `vfio-iommufd-private` and anything else: `-EOPNOTSUPP`: iommufd never
  *   calls map, it uses {@link vfioPrivatePhys}.
  *
@@ -99,6 +115,7 @@ export function vfioMap(w: World, att: number): Result<MapStep> {
         mapping: { payload: pal.payload.parse({ phys }), grants: [], iova: [] },
       }),
     )
+    .with({ kind: "kvm-pfn" }, () => vfioGetPfn(w, phys))
     .with({ kind: "refuse" }, (r) => err("EOPNOTSUPP", r.why))
     .exhaustive();
 }

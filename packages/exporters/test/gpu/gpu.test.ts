@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from "vitest";
 import {
-  defineProfile,
   exporterOf,
+  findProfile,
   linux619,
   linux71,
   mustAtt,
@@ -18,7 +18,7 @@ import {
   step,
 } from "@dmabuf-ref/core";
 import type { World } from "@dmabuf-ref/core";
-import { gpuPrivOf, iovInterconnect } from "@dmabuf-ref/exporters";
+import { gpuPrivOf, iovInterconnect, rfcMappingTypesV1Iov } from "@dmabuf-ref/exporters";
 import { attach, errnoOf, exportBuf, lockedMap, makeWorld, mustDo } from "./setup.js";
 
 const evict = (buf: number): { kind: "driver"; driver: string; action: unknown } => ({
@@ -37,6 +37,10 @@ function vramBo(w: World): { world: World; buf: number } {
   return exportBuf(w, "gpu", "gpu0", { size: 0x10000n, placement: "vram" });
 }
 
+function ramBo(w: World): { world: World; buf: number } {
+  return exportBuf(w, "gpu", "gpu0", { size: 0x10000n, placement: "system" });
+}
+
 describe("offers per profile (kernel-facts §4.3, §4.4)", () => {
   it("linux-6.19, linux-7.1 and the RFC offer [sgt]: P2P for VRAM, none for system pages", () => {
     for (const profile of [linux619, linux71, rfcMappingTypesV1]) {
@@ -51,9 +55,9 @@ describe("offers per profile (kernel-facts §4.3, §4.4)", () => {
     }
   });
 
-  it("proposal-converters offers [pal]: core's PAL->SGT converter reaches SGT importers", () => {
+  it("proposal-converters offers [pal, kvm-pfn]: core's PAL->SGT converter reaches SGT importers", () => {
     const v = vramBo(makeWorld(proposalConverters));
-    expect(offerIds(v.world, v.buf)).toEqual(["pal"]);
+    expect(offerIds(v.world, v.buf)).toEqual(["pal", "kvm-pfn"]);
     const a = attach(v.world, v.buf, "ref-importer", "dev1");
     expect(mustAtt(a.world, a.att).converter).not.toBeNull();
     const m = mustDo(lockedMap(a.world, v.buf, a.att, "ref-importer"));
@@ -206,12 +210,7 @@ describe("bad input returns the kernel's errno and leaves the world unchanged", 
 });
 
 describe("the IOV interconnect (kernel-facts §4.1), a type defined through the public API", () => {
-  const iovProfile = defineProfile({
-    ...linux71,
-    id: "iov-test",
-    negotiation: "mapping-types",
-    mappingTypes: [sgt, iovInterconnect],
-  });
+  const iovProfile = rfcMappingTypesV1Iov;
 
   it("no built-in profile lists iov-interconnect, so the GPU never offers it there", () => {
     for (const profile of [linux619, linux71, rfcMappingTypesV1, proposalConverters]) {
@@ -220,7 +219,7 @@ describe("the IOV interconnect (kernel-facts §4.1), a type defined through the 
     }
   });
 
-  it("a custom profile listing it makes an SR-IOV PF offer it first, and a VF maps VRAM offsets", () => {
+  it("under rfc-mapping-types-v1-iov an SR-IOV PF offers it first, and a VF maps VRAM offsets", () => {
     const v = vramBo(makeWorld(iovProfile, true));
     expect(offerIds(v.world, v.buf)).toEqual(["iov-interconnect", "sgt"]);
     const a = attach(v.world, v.buf, "iov", "gpu0vf1");
@@ -246,5 +245,16 @@ describe("the IOV interconnect (kernel-facts §4.1), a type defined through the 
   it("a GPU without SR-IOV does not offer it", () => {
     const v = vramBo(makeWorld(iovProfile, false));
     expect(offerIds(v.world, v.buf)).toEqual(["sgt"]);
+  });
+
+  it("a BO in system pages is not offered over the IOV interconnect, even by an SR-IOV PF", () => {
+    const v = ramBo(makeWorld(iovProfile, true));
+    expect(offerIds(v.world, v.buf)).toEqual(["sgt"]);
+  });
+
+  it("the profile is defined outside core and core's profile registry does not know it", () => {
+    expect(findProfile(iovProfile.id)).toBeUndefined();
+    expect(iovProfile.mappingTypes).toContain(iovInterconnect);
+    expect(iovProfile.rules).toEqual(rfcMappingTypesV1.rules);
   });
 });

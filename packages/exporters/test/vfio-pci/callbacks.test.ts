@@ -56,18 +56,19 @@ describe("offers per profile (kernel-facts §2.7, §4.3, §4.4)", () => {
     }
   });
 
-  it("rfc-mapping-types-v1 offers [pal, sgt] with the device as provider and P2P required", () => {
+  it("rfc-mapping-types-v1 offers [pal, sgt, kvm-pfn] with the device as provider, P2P required, and the BAR as MMIO", () => {
     const e = exportVfio(makeWorld({ profile: rfcMappingTypesV1 }));
     const offers = exporterOf(e.world, mustBuf(e.world, e.buf)).offers(e.world, e.buf);
     expect(offers.map((o) => [o.type.id, o.data])).toEqual([
       ["pal", { provider: "vfio0" }],
       ["sgt", { requiresP2P: true, p2pDevice: "vfio0" }],
+      ["kvm-pfn", { mmio: true }],
     ]);
   });
 
-  it("proposal-converters offers [pal] only: VFIO is PAL-only when core converts PAL->SGT", () => {
+  it("proposal-converters offers [pal, kvm-pfn]: VFIO is PAL-only (plus KVM's get_pfn) when core converts PAL->SGT", () => {
     const e = exportVfio(makeWorld({ profile: proposalConverters }));
-    expect(offerIds(e.world, e.buf)).toEqual(["pal"]);
+    expect(offerIds(e.world, e.buf)).toEqual(["pal", "kvm-pfn"]);
   });
 });
 
