@@ -247,6 +247,7 @@ export function negotiate(
       ? "the exporter offered no mapping type"
       : accepts.length === 0
         ? "the importer accepts no mapping type"
-        : `no acceptable pair among ${offers.length} offer(s) x ${accepts.length} accept(s)`;
+        : `no acceptable pair: offers [${offers.map((o) => o.type.id).join(", ")}] x ` +
+          `accepts [${accepts.map((a) => a.type.id).join(", ")}]`;
   return { ok: false, error: kernelError("EINVAL", why), stage: "negotiation", pairs };
 }

@@ -53,8 +53,8 @@ describe("text renderer", () => {
             between them
         3 vfio0 -> nic0: pair 1/0 sgt: skipped: EOPNOTSUPP:
             pci_p2pdma_distance(vfio0, nic0) < 0: not P2P reachable
-        4 vfio0 -> nic0: attach fails: EINVAL: no acceptable pair among 2
-            offer(s) x 1 accept(s)
+        4 vfio0 -> nic0: attach fails: EINVAL: no acceptable pair: offers
+            [pal, sgt] x accepts [sgt]
         5 qemu -> iommufd: IOMMU_IOAS_MAP_FILE = -ENODEV: the VFIO dma-buf is
             revoked
         6 qemu: maps again after FLR; the old area stays dead until unmap
