@@ -146,35 +146,51 @@ describe("revoke on mmap entry removal (kernel-facts §1.3, §5.2)", () => {
 });
 
 describe("bad input returns the kernel's errno and leaves the world unchanged", () => {
-  it("actions", () => {
+  it.each([
+    ["removing the mmap entry of an unknown buffer fails with ENOENT", 999, "ENOENT"],
+    ["an unknown action fails with EINVAL", null, "EINVAL"],
+  ] as const)("%s", (_rule, buf, errno) => {
     const e = nicBuf(makeWorld());
-    const gone = runScript(e.world, [remove(e.buf)]).world;
-    const cases: [World, unknown, string][] = [
-      [e.world, { op: "remove-mmap-entry", buf: 999 }, "ENOENT"],
-      [e.world, { op: "nope" }, "EINVAL"],
-      [gone, { op: "remove-mmap-entry", buf: e.buf }, "ENOENT"],
-    ];
-    for (const [w, action, errno] of cases) {
-      const r = step(w, { kind: "driver", driver: "rdma", action });
-      expect(errnoOf(r)).toBe(errno);
-      expect(r.world).toBe(w);
-    }
+    const action = buf === null ? { op: "nope" } : { op: "remove-mmap-entry", buf };
+    const r = step(e.world, { kind: "driver", driver: "rdma", action });
+    expect(errnoOf(r)).toBe(errno);
+    expect(r.world).toBe(e.world);
   });
 
-  it("export", () => {
+  it("removing an mmap entry twice fails with ENOENT the second time", () => {
+    const e = nicBuf(makeWorld());
+    const gone = runScript(e.world, [remove(e.buf)]).world;
+    const r = step(gone, { kind: "driver", driver: "rdma", action: remove(e.buf).action });
+    expect(errnoOf(r)).toBe("ENOENT");
+    expect(r.world).toBe(gone);
+  });
+
+  it.each([
+    [
+      "an export for a NIC the driver does not drive fails with ENODEV",
+      "nic9",
+      { size: 0x1000n },
+      "ENODEV",
+    ],
+    ["an empty export fails with EINVAL", "nic0", { size: 0n }, "EINVAL"],
+    ["an export that is not whole pages fails with EINVAL", "nic0", { size: 0x1001n }, "EINVAL"],
+    [
+      "an export at an unaligned offset fails with EINVAL",
+      "nic0",
+      { size: 0x1000n, offset: 0x10n },
+      "EINVAL",
+    ],
+    [
+      "an export past the BAR's end fails with EINVAL",
+      "nic0",
+      { size: 0x1000n, offset: 0x10_0000n },
+      "EINVAL",
+    ],
+    ["an export without a size fails with EINVAL", "nic0", {}, "EINVAL"],
+  ] as const)("%s", (_rule, owner, args, errno) => {
     const w = makeWorld();
-    const cases: [string, unknown, string][] = [
-      ["nic9", { size: 0x1000n }, "ENODEV"],
-      ["nic0", { size: 0n }, "EINVAL"],
-      ["nic0", { size: 0x1001n }, "EINVAL"],
-      ["nic0", { size: 0x1000n, offset: 0x10n }, "EINVAL"],
-      ["nic0", { size: 0x1000n, offset: 0x10_0000n }, "EINVAL"],
-      ["nic0", {}, "EINVAL"],
-    ];
-    for (const [owner, args, errno] of cases) {
-      const r = step(w, { kind: "export", exporter: "rdma", owner, args });
-      expect(errnoOf(r)).toBe(errno);
-      expect(r.world).toBe(w);
-    }
+    const r = step(w, { kind: "export", exporter: "rdma", owner, args });
+    expect(errnoOf(r)).toBe(errno);
+    expect(r.world).toBe(w);
   });
 });
