@@ -224,23 +224,3 @@ export const rdmaRecipe: ExporterRecipe = {
   moves: false,
   export: (w) => exportOp(w, "rdma", "nic0", { size: 0x10_0000n, offset: 0n }),
 };
-
-/**
- * An importer the matrix drives through the generic kernel calls (attach,
- * pin where it pins, first map), present only where the profile has it.
- */
-function genericRecipe(
-  name: string,
-  device: string | null,
-  pins: boolean,
-  exists: (p: Profile) => boolean,
-): ImporterRecipe {
-  return {
-    name,
-    absentReason: (p) => (exists(p) ? undefined : `not in ${p.id}`),
-    import: (w, buf) => genericImport(w, buf, name, device, pins),
-  };
-}
-
-/** kvm: a `KVM_MEM_VFIO_DMABUF` memslot and its first fault (Xu Yilun's series: RFC/proposal profiles only). */
-export const kvmRecipe = genericRecipe("kvm", null, false, (p) => p.rules.kvmDmabufImport);

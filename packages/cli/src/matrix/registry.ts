@@ -1,6 +1,7 @@
 import type { ExporterRecipe, ImporterRecipe } from "./recipes.js";
+import { kvmRecipe } from "./kvm-recipe.js";
 import { rdmaOdpRecipe, rdmaPinnedRecipe, rdmaPinnedRevocableRecipe } from "./rdma-recipes.js";
-import { gpuRecipe, iommufdRecipe, kvmRecipe, rdmaRecipe, vfioRecipe } from "./recipes.js";
+import { gpuRecipe, iommufdRecipe, rdmaRecipe, vfioRecipe } from "./recipes.js";
 
 /** The exporter rows of `dmabuf-ref matrix`, in order. */
 export const MATRIX_EXPORTERS: readonly ExporterRecipe[] = [vfioRecipe, gpuRecipe, rdmaRecipe];

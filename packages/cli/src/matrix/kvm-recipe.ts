@@ -1,0 +1,102 @@
+import { attachBuf, exporterOf, kvmPfn, mustBuf } from "@dmabuf-ref/core";
+import type { KernelError, World } from "@dmabuf-ref/core";
+import { KVM, KVM_PAGE, kvmGuestFault, kvmSetMemslotDmabuf } from "@dmabuf-ref/importers";
+import { match } from "ts-pattern";
+import { negotiationRefusal } from "./negotiate-first.js";
+import type { Imported, ImporterRecipe, Refused } from "./recipes.js";
+
+/** The memslot id the matrix creates. */
+const SLOT = 0;
+/** Its first GFN: guest physical 4 GiB, 1 GiB aligned so `max_order` is the buffer's, not the slot's. */
+const GFN_BASE = 0x10_0000n;
+
+/**
+ * Adds to negotiation's bare "no acceptable pair" why KVM found nothing:
+ * it accepts only `kvm-pfn`, i.e. the exporter must implement Xu Yilun's
+ * `get_pfn` op, and in his RFC only VFIO does (kernel-facts §5.1).
+ */
+function explainNegotiation(w: World, buf: number, refusal: Refused): Refused {
+  const offers = exporterOf(w, mustBuf(w, buf)).offers(w, buf);
+  if (offers.some((o) => o.type === kvmPfn)) return refusal;
+  return {
+    ...refusal,
+    reason: `${refusal.reason}: KVM needs the exporter's get_pfn op, which in Xu Yilun's RFC only VFIO has`,
+  };
+}
+
+/**
+ * Whether a failed `KVM_SET_USER_MEMORY_REGION2` was the exporter's attach
+ * refusing, not one of KVM's own memslot checks: the world is a value, so
+ * KVM's attach (`dma_buf_dynamic_attach(dmabuf, NULL, ...)`) can be tried
+ * alone on the same world; if it fails with the very same error, that is
+ * the refusal the ioctl returned.
+ */
+function attachRefused(w: World, buf: number, error: KernelError): boolean {
+  const alone = attachBuf(w, buf, KVM, null, true);
+  return (
+    alone.status === "failed" &&
+    alone.error.errno === error.errno &&
+    alone.error.message === error.message
+  );
+}
+
+/**
+ * kvm: what a VMM does to give a guest a dma-buf through Xu Yilun's RFC
+ * (kernel-facts §5.1), driven through KVM's own entry points: a
+ * `KVM_MEM_VFIO_DMABUF` memslot sized to the buffer
+ * ({@link kvmSetMemslotDmabuf}), then the guest's first stage-2 / EPT fault
+ * ({@link kvmGuestFault}), which calls the exporter's `get_pfn` and is the
+ * cell's first map.
+ *
+ * @remarks
+ * Absent where the profile lacks `rules.kvmDmabufImport` (the memslot flag
+ * does not exist). Negotiation is checked first only to name the stage
+ * (the ioctl reports it as a failed attach, `-EINVAL`); then the memslot's
+ * refusals are "exporter attach" when the exporter's `attach` refused and
+ * "import" for KVM's own checks; a failed fault is "first map" (`-EIO`, with
+ * `get_pfn`'s reason). KVM's attachment is dynamic with an invalidate
+ * callback and no pin, so the cell is revocable, and movable when the
+ * exporter moves memory.
+ */
+export const kvmRecipe: ImporterRecipe = {
+  name: KVM,
+  absentReason: (p) => (p.rules.kvmDmabufImport ? undefined : `not in ${p.id}`),
+  import(w, buf): Imported {
+    const neg = negotiationRefusal(w, buf, KVM, null);
+    if (neg !== undefined) return explainNegotiation(w, buf, neg);
+    const size = mustBuf(w, buf).size;
+    const npages = (size + KVM_PAGE - 1n) / KVM_PAGE;
+    const args = { slot: SLOT, gfnBase: GFN_BASE, npages, fd: buf, offset: 0n };
+    const slot = kvmSetMemslotDmabuf(w, args);
+    return match(slot)
+      .returnType<Imported>()
+      .with({ status: "failed" }, (r) => ({
+        ok: false,
+        errno: r.error.errno,
+        reason: r.error.message,
+        stage: attachRefused(w, buf, r.error) ? "exporter attach" : "import",
+      }))
+      .with({ status: "blocked" }, () => {
+        throw new Error("KVM_SET_USER_MEMORY_REGION2 blocked on an idle machine");
+      })
+      .with({ status: "done" }, (r) => {
+        const att = r.created;
+        if (att === undefined) throw new Error("the memslot reported no attachment");
+        const fault = kvmGuestFault(r.world, { slot: SLOT, gfn: GFN_BASE });
+        return match(fault)
+          .returnType<Imported>()
+          .with({ status: "done" }, (f) => ({ ok: true, world: f.world, att }))
+          .with({ status: "failed" }, (f) => ({
+            ok: false,
+            errno: f.error.errno,
+            reason: f.error.message,
+            stage: "first map",
+          }))
+          .with({ status: "blocked" }, () => {
+            throw new Error("the first guest fault blocked on an idle machine");
+          })
+          .exhaustive();
+      })
+      .exhaustive();
+  },
+};
