@@ -37,6 +37,7 @@ export function createDmaBuf(w: World, info: ExportInfo): ExportStep {
       resvHolder: null,
       attachments: [],
       fileRefs: 1,
+      fds: 1,
       released: false,
       priv: info.priv,
     }),

@@ -4,7 +4,6 @@ import { exporterOf, isKernelError, lookupBuf, mustBuf } from "../world/access.j
 import type { World } from "../world/world.js";
 import type { StepOutcome } from "./outcome.js";
 import { done, failed } from "./outcome.js";
-import { taskOn } from "./revoke.js";
 
 /**
  * Drops one reference to a buffer's file; the last one runs the exporter's
@@ -32,17 +31,16 @@ export function dropFileRef(w: World, buf: number): Effect {
 }
 
 /**
- * How many userspace fds of a buffer are open: its file references minus
- * the ones attachments and a running revoke task hold (the model has no fd
- * table; an fd is the buffer id).
+ * How many userspace fds of a buffer are open (the model has no fd table:
+ * an fd is the buffer id, and the buffer counts its fds apart from the
+ * kernel's own file references).
  *
  * @param w - the world.
  * @param buf - the dma-buf id; it must exist.
  * @returns the number of open fds.
  */
 export function openFds(w: World, buf: number): number {
-  const b = mustBuf(w, buf);
-  return b.fileRefs - b.attachments.length - (taskOn(w, buf) === undefined ? 0 : 1);
+  return mustBuf(w, buf).fds;
 }
 
 /**
@@ -58,6 +56,7 @@ export function closeBuf(w: World, buf: number): StepOutcome {
   if (openFds(w, buf) === 0) {
     return failed(w, kernelError("EBADF", `no open fd of buf ${buf} is left to close`));
   }
-  const { world, events } = dropFileRef(w, buf);
+  const closed: World = { ...w, bufs: w.bufs.set(buf, { ...b, fds: b.fds - 1 }) };
+  const { world, events } = dropFileRef(closed, buf);
   return done(world, events);
 }

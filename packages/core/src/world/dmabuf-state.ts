@@ -28,6 +28,13 @@ export interface DmaBufState {
   readonly attachments: readonly number[];
   /** References to the `struct file` (open fds plus kernel `get_file`s). */
   readonly fileRefs: number;
+  /**
+   * How many of {@link fileRefs} are userspace fds. Counted, not derived:
+   * kernel references (an attachment, a revoke task, a GPU move, a VMA's
+   * `get_file`) come and go without an fd, so "fileRefs minus the ones we
+   * know of" miscounts as soon as a driver takes one of its own.
+   */
+  readonly fds: number;
   /** `ops->release` has run: the last reference is gone. */
   readonly released: boolean;
   /** Exporter-private data (`dmabuf->priv`), a plain immutable value. */
@@ -47,7 +54,7 @@ export const dmaBufCodec: Codec<DmaBufState> = {
     out.push(internString(b.exporter), internString(b.owner));
     pushU64(out, b.size);
     out.push(REVOKE_CODE[b.revoked], b.resvHolder === null ? 0 : internString(b.resvHolder));
-    out.push(b.attachments.length, ...b.attachments, b.fileRefs, b.released ? 1 : 0);
+    out.push(b.attachments.length, ...b.attachments, b.fileRefs, b.fds, b.released ? 1 : 0);
     encodeValue(b.priv, out);
   },
 };
