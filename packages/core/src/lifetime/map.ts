@@ -1,5 +1,6 @@
 import type { Effect } from "../world/effect.js";
 import { kernelError } from "../errors/kernel-error.js";
+import { dmaUnmapIova } from "../fabric/dma-map.js";
 import { findMappingType } from "../mapping-types/builtins.js";
 import type { TraceEvent } from "../trace/event.js";
 import { exporterOf, importerOf, isKernelError, lookupAtt, mustBuf } from "../world/access.js";
@@ -133,8 +134,11 @@ export function mapAtt(
 
 /**
  * `dma_buf_unmap_attachment()` (or `_unlocked`): the exporter's unmap, then
- * core ends the mapping's grants (from here on the importer may not touch
- * the memory), then unpins when map had pinned.
+ * core undoes what its converter mapped (the IOVA of a PAL->SGT or
+ * PAL->iommu-domain conversion, kernel-facts §4.4: core made it, so core
+ * unmaps it whatever the exporter's unmap does), ends the mapping's grants
+ * (from here on the importer may not touch the memory), then unpins when
+ * map had pinned.
  *
  * @param w - the world.
  * @param att - the attachment id.
@@ -154,7 +158,8 @@ export function unmapAtt(w: World, att: number, holder: string | null): StepOutc
   const exp = exporterOf(w, b);
   const imp = importerOf(w, a);
   const unmapped = exp.unmap(ctx.world, att, mapping);
-  let world = unmapped.world;
+  // Idempotent: an exporter that already unmapped the whole list leaves nothing to undo.
+  let world = a.converter === null ? unmapped.world : dmaUnmapIova(unmapped.world, mapping.iova);
   const events: TraceEvent[] = [...ctx.events, ...unmapped.events];
   let grants = world.grants;
   for (const g of mapping.grants) grants = grants.delete(g);

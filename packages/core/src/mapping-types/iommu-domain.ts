@@ -32,6 +32,13 @@ export const iommuDomain = defineMappingType({
     offset: u64Schema,
     /** Bytes to map. */
     size: u64Schema,
+    /**
+     * `IOMMU_READ` for the mapping (iommufd's `IOMMU_IOAS_MAP_READABLE`,
+     * kernel-facts §3.1); the proposal names no prot, so default on.
+     */
+    read: z.boolean().default(true),
+    /** `IOMMU_WRITE` (`IOMMU_IOAS_MAP_WRITEABLE`); default on. */
+    write: z.boolean().default(true),
   }),
   payload: z.object({
     /** The domain core mapped into. */

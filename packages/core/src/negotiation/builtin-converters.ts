@@ -79,7 +79,13 @@ export const palToIommuDomain = defineConverter({
     const iova: IovaRange[] = [];
     let at = request.iova;
     for (const p of pieces) {
-      w = iommuMap(w, domainId, { iova: at, len: p.len, phys: p.paddr, read: true, write: true });
+      w = iommuMap(w, domainId, {
+        iova: at,
+        len: p.len,
+        phys: p.paddr,
+        read: request.read,
+        write: request.write,
+      });
       iova.push({ domain: domainId, iova: at, len: p.len });
       at += p.len;
     }
@@ -98,7 +104,7 @@ export const palToIommuDomain = defineConverter({
             region: r[1].id,
             phys: p.paddr,
             len: p.len,
-            write: true,
+            write: request.write,
             epoch: r[1].epoch,
             att,
           }),

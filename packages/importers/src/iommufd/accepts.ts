@@ -20,10 +20,11 @@ import { IOMMUFD } from "./constants.js";
  * @returns the accept list, in order.
  *
  * @remarks
- * The `iommu-domain` accept needs per-call data (domain, IOVA, offset,
- * size) that core's {@link AttachRequest} cannot carry, so the model states
- * placeholders; core cannot yet map through the converter either, and
- * `IOMMU_IOAS_MAP_FILE` reports that gap instead of faking success.
+ * The `iommu-domain` accept's data is a placeholder: the domain, IOVA,
+ * offset and size differ per (area, domain) pair and core's
+ * {@link AttachRequest} cannot carry them, so iommufd hands them to core
+ * with each map (`mapAtt`'s request, see `core-fill.ts`) when it fills a
+ * domain, as the proposal's importer passes them per map (kernel-facts §4.4).
  */
 export function iommufdAccepts(w: World, req: AttachRequest): readonly ImporterAccept[] {
   const types = w.config.profile.mappingTypes;

@@ -1,4 +1,4 @@
-import { blocked, done } from "@dmabuf-ref/core";
+import { blocked, done, failed } from "@dmabuf-ref/core";
 import type { Effect, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { IOMMUFD } from "./constants.js";
 import { fillArea, unfillArea } from "./domain-fill.js";
@@ -30,18 +30,21 @@ function replaceArea(w: World, ioas: number, iova: bigint, area: IommufdArea | n
 /**
  * `iopt_map_pages` after the IOVA is chosen: inserts the area, fills every
  * domain of the IOAS with it (`iopt_area_fill_domains`, tracking dma-buf
- * pairs) and grants the attached devices access.
+ * pairs) and grants the attached devices access. A domain that core fills
+ * (kernel-facts §4.4) may refuse or sleep; then nothing changes.
  *
  * @param w - the world, with the area's pages already in the slice.
  * @param ioas - the IOAS id.
  * @param area - the new area (its `grants` are ignored and recomputed).
- * @returns the world and events.
+ * @returns the outcome.
  */
-export function insertArea(w: World, ioas: number, area: IommufdArea): Effect {
+export function insertArea(w: World, ioas: number, area: IommufdArea): StepOutcome {
   let world = replaceArea(w, ioas, area.iova, { ...area, grants: [] });
   const events: TraceEvent[] = [];
   for (const domain of mustIoas(world, ioas).domains) {
     const filled = fillArea(world, ioas, area, domain);
+    if (filled.status === "failed") return failed(w, filled.error);
+    if (filled.status === "blocked") return blocked(w, "resv", filled.reason);
     world = filled.world;
     events.push(...filled.events);
   }
@@ -51,7 +54,22 @@ export function insertArea(w: World, ioas: number, area: IommufdArea): Effect {
     devicesOf(world, ioas).map((d) => d.device),
   );
   world = replaceArea(granted.world, ioas, area.iova, { ...area, grants: granted.grants });
-  return { world, events };
+  return done(world, events);
+}
+
+/**
+ * {@link insertArea} for user memory, which iommufd maps itself and which
+ * can neither fail nor sleep.
+ *
+ * @param w - the world, with the area's pages already in the slice.
+ * @param ioas - the IOAS id.
+ * @param area - the new area.
+ * @returns the world and events.
+ */
+export function insertUserArea(w: World, ioas: number, area: IommufdArea): Effect {
+  const r = insertArea(w, ioas, area);
+  if (r.status !== "done") throw new Error("iommufd: filling user memory cannot fail or sleep");
+  return r;
 }
 
 /**
@@ -80,6 +98,8 @@ export function removeArea(
   const events: TraceEvent[] = [];
   for (const domain of mustIoas(w, ioas).domains) {
     const unfilled = unfillArea(world, ioas, area, domain);
+    if (unfilled.status === "blocked") return blocked(w, "resv", unfilled.reason);
+    if (unfilled.status === "failed") throw new Error(`iommufd: unfill: ${unfilled.error.message}`);
     world = unfilled.world;
     events.push(...unfilled.events);
   }

@@ -1,6 +1,6 @@
 import { err, ok } from "@dmabuf-ref/core";
 import type { Effect, Result, TraceEvent, World } from "@dmabuf-ref/core";
-import { insertArea, removeArea } from "./area.js";
+import { insertUserArea, removeArea } from "./area.js";
 import { IOMMUFD, IOMMUFD_IOVA_ALIGNMENT } from "./constants.js";
 import { dmabufPages, findIoas, mustIoas, mustPages } from "./state.js";
 
@@ -50,7 +50,7 @@ export function iommufdCutIova(
       grants: [],
     };
     const removed = removeAreaKeepingPages(w, ioas, area.iova);
-    w = insertArea(insertArea(removed, ioas, lhs).world, ioas, rhs).world;
+    w = insertUserArea(insertUserArea(removed, ioas, lhs).world, ioas, rhs).world;
     events.push({
       kind: "note",
       actor: IOMMUFD,

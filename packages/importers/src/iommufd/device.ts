@@ -1,6 +1,7 @@
-import { allocId, deviceIndex, emptyDomain, err, ok } from "@dmabuf-ref/core";
-import type { Effect, Result, TraceEvent, World } from "@dmabuf-ref/core";
+import { allocId, deviceIndex, emptyDomain, err, fail, ok } from "@dmabuf-ref/core";
+import type { Effect, Result, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { IOMMUFD } from "./constants.js";
+import { syncCoreFills } from "./core-fill.js";
 import { fillArea, unfillArea } from "./domain-fill.js";
 import { endGrants, grantArea } from "./grants.js";
 import { DEVICE_RESERVATIONS, intersects } from "./iova.js";
@@ -27,7 +28,21 @@ function bindingOf(w: World, device: string): IommufdDevice | undefined {
   return iommufdStateOf(w).devices.find((d) => d.device === device);
 }
 
-function addDomain(w: World, ioas: number): { world: World; domain: number; events: TraceEvent[] } {
+/**
+ * A fill or unfill that core may refuse or sleep on, as a `Result`: core's
+ * `act` cannot block, so sleeping on resv is the model's `EAGAIN` (as in
+ * `iommufdAct`); nothing changed and the call can be retried.
+ */
+function asResult(r: StepOutcome): Result<Effect> {
+  if (r.status === "done") return ok({ world: r.world, events: r.events });
+  if (r.status === "failed") return fail(r.error);
+  return err("EAGAIN", `model: the call would sleep (${r.reason}); it cannot block`);
+}
+
+function addDomain(
+  w: World,
+  ioas: number,
+): Result<{ world: World; domain: number; events: TraceEvent[] }> {
   const [domain, next] = allocId(w);
   let world: World = {
     ...next,
@@ -37,11 +52,12 @@ function addDomain(w: World, ioas: number): { world: World; domain: number; even
   world = putIoas(world, { ...io, domains: [...io.domains, domain] });
   const events: TraceEvent[] = [note(`IOAS ${ioas}: new IOMMU domain ${domain}`)];
   for (const area of io.areas) {
-    const filled = fillArea(world, ioas, area, domain);
-    world = filled.world;
-    events.push(...filled.events);
+    const filled = asResult(fillArea(world, ioas, area, domain));
+    if (!filled.ok) return filled;
+    world = filled.value.world;
+    events.push(...filled.value.events);
   }
-  return { world, domain, events };
+  return ok({ world, domain, events });
 }
 
 /**
@@ -55,6 +71,8 @@ function addDomain(w: World, ioas: number): { world: World; domain: number; even
  * a new domain is filled with every live area and maps nothing for revoked
  * ones (kernel-facts §3.5); every live area is granted to the device. A
  * device already attached elsewhere is moved (VFIO replaces the attachment).
+ * Areas of the `iommu-domain` type are filled into a new domain by core
+ * (kernel-facts §4.4); core's refusal fails the attach and changes nothing.
  *
  * @param world - the world.
  * @param device - the device (topology id).
@@ -101,12 +119,13 @@ export function iommufdAttachDevice(
   let domain = mustIoas(w, ioas).domains[0];
   if (domain === undefined || opts.newDomain === true) {
     const added = addDomain(w, ioas);
-    w = added.world;
-    domain = added.domain;
-    events.push(...added.events);
+    if (!added.ok) return added;
+    w = added.value.world;
+    domain = added.value.domain;
+    events.push(...added.value.events);
   }
   const previousDomain = w.deviceDomains.get(index) ?? null;
-  w = { ...w, deviceDomains: w.deviceDomains.set(index, domain) };
+  w = syncCoreFills({ ...w, deviceDomains: w.deviceDomains.set(index, domain) }, domain);
   const current = mustIoas(w, ioas);
   const areas = [];
   for (const area of current.areas) {
@@ -125,8 +144,9 @@ export function iommufdAttachDevice(
  * Detaches a device from its IOAS (`VFIO_DEVICE_DETACH_IOMMUFD_PT`): a
  * device that is not attached is `EINVAL`. Its grants end, its DMA goes back
  * to the domain it had before, and a domain no other device uses is
- * unfilled (revoked areas are not unmapped twice) and destroyed. With the
- * last device gone, the IOAS's reserved ranges go too.
+ * unfilled (revoked areas are not unmapped twice; core-mapped pairs are
+ * unmapped and detached by core, which may sleep on resv: `EAGAIN`) and
+ * destroyed. With the last device gone, the IOAS's reserved ranges go too.
  *
  * @param world - the world.
  * @param device - the device.
@@ -153,12 +173,14 @@ export function iommufdDetachDevice(world: World, device: string): Result<Effect
   w = putIoas(w, { ...io, areas });
   const s = iommufdStateOf(w);
   w = putState(w, { ...s, devices: s.devices.filter((d) => d.device !== device) });
+  w = syncCoreFills(w, binding.domain);
   const events: TraceEvent[] = [note(`${device} detached from IOAS ${binding.ioas}`)];
   if (!iommufdStateOf(w).devices.some((d) => d.domain === binding.domain)) {
     for (const area of mustIoas(w, binding.ioas).areas) {
-      const unfilled = unfillArea(w, binding.ioas, area, binding.domain);
-      w = unfilled.world;
-      events.push(...unfilled.events);
+      const unfilled = asResult(unfillArea(w, binding.ioas, area, binding.domain));
+      if (!unfilled.ok) return unfilled;
+      w = unfilled.value.world;
+      events.push(...unfilled.value.events);
     }
     const after = mustIoas(w, binding.ioas);
     w = putIoas(w, { ...after, domains: after.domains.filter((d) => d !== binding.domain) });

@@ -1,7 +1,8 @@
-import { iommuMap, iommuUnmap } from "@dmabuf-ref/core";
-import type { Effect, TraceEvent, World } from "@dmabuf-ref/core";
+import { done, iommuMap, iommuUnmap } from "@dmabuf-ref/core";
+import type { StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { areaChunks } from "./chunks.js";
 import { IOMMUFD } from "./constants.js";
+import { coreFill, coreUnfill } from "./core-fill.js";
 import type { IommufdArea } from "./state.js";
 import { dmabufPages, mustPages, putPages } from "./state.js";
 
@@ -16,15 +17,21 @@ function note(text: string): TraceEvent {
  * maps an area into one domain and, for dma-buf pages, records the (area,
  * domain) pair in the tracker. A revoked dma-buf area is tracked but maps
  * nothing (kernel-facts §3.5: filling a new domain "succeeds and maps nothing").
+ * Live pages that core maps (the `iommu-domain` type, §4.4) are filled by
+ * asking core ({@link coreFill}), which may refuse or sleep on resv.
  *
  * @param w - the world.
  * @param ioas - the area's IOAS.
  * @param area - the area.
  * @param domain - the domain id.
- * @returns the world and events.
+ * @returns the outcome; a failure changes nothing.
  */
-export function fillArea(w: World, ioas: number, area: IommufdArea, domain: number): Effect {
+export function fillArea(w: World, ioas: number, area: IommufdArea, domain: number): StepOutcome {
   const pages = mustPages(w, area.pages);
+  const viaCore = dmabufPages(pages);
+  if (viaCore?.mappedBy === "core" && !viaCore.revoked) {
+    return coreFill(w, ioas, area, domain, viaCore);
+  }
   const chunks = areaChunks(area, pages);
   let world = w;
   for (const c of chunks) {
@@ -47,23 +54,28 @@ export function fillArea(w: World, ioas: number, area: IommufdArea, domain: numb
     chunks.length === 0
       ? `area ${hex(area.iova)}+${hex(area.length)} is revoked: domain ${domain} maps nothing`
       : `iommu_map area ${hex(area.iova)}+${hex(area.length)} into domain ${domain}`;
-  return { world, events: [note(what)] };
+  return done(world, [note(what)]);
 }
 
 /**
  * `iopt_area_unfill_domain` (plus `iopt_dmabuf_untrack_domain`): unmaps an
  * area from one domain, skipping the IOMMU unmap of a revoked dma-buf (its
  * mapping is already gone; a double unmap would WARN), and drops the pair
- * from the tracker.
+ * from the tracker. A pair core mapped is handed back to core
+ * ({@link coreUnfill}: unmap unless revoked, detach), which may sleep on resv.
  *
  * @param w - the world.
  * @param ioas - the area's IOAS.
  * @param area - the area.
  * @param domain - the domain id.
- * @returns the world and events.
+ * @returns the outcome.
  */
-export function unfillArea(w: World, ioas: number, area: IommufdArea, domain: number): Effect {
+export function unfillArea(w: World, ioas: number, area: IommufdArea, domain: number): StepOutcome {
   const pages = mustPages(w, area.pages);
+  const track = dmabufPages(pages)?.tracker.find(
+    (t) => t.ioas === ioas && t.iova === area.iova && t.domain === domain,
+  );
+  if (track?.att !== undefined) return coreUnfill(w, area.pages, track, track.att);
   const chunks = areaChunks(area, pages);
   let world = chunks.reduce((acc, c) => iommuUnmap(acc, domain, c.iova, c.len), w);
   const dmabuf = dmabufPages(pages);
@@ -77,5 +89,5 @@ export function unfillArea(w: World, ioas: number, area: IommufdArea, domain: nu
   }
   const events =
     chunks.length === 0 ? [] : [note(`iommu_unmap area ${hex(area.iova)} from domain ${domain}`)];
-  return { world, events };
+  return done(world, events);
 }

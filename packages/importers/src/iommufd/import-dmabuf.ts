@@ -34,7 +34,8 @@ import { IOMMUFD, IOMMUFD_GLOBAL_DEVICE } from "./constants.js";
  * - `pin`: `dma_buf_pin()` failed (7.1 iommufd pins);
  * - `private-phys`: `vfio_pci_dma_buf_iommufd_map` refused (foreign exporter, more than one range, revoked);
  * - `pal-map`: the RFC's `dma_buf_pal_map_phys` failed;
- * - `converter-map`: mapping through core's PAL->iommu-domain converter, which the model's core cannot do yet.
+ * - `converter-map`: core's map through the PAL->iommu-domain converter, which MAP_FILE asks
+ *   for only when it fills a domain (kernel-facts §4.4); the import itself never reaches it.
  */
 export type ImportStage =
   "fd" | "negotiation" | "exporter-attach" | "pin" | "private-phys" | "pal-map" | "converter-map";
@@ -50,8 +51,10 @@ export type ImportOutcome =
       readonly events: readonly TraceEvent[];
       /** The new attachment. */
       readonly att: number;
-      /** The exporter's physical ranges, in buffer order. */
+      /** The exporter's physical ranges, in buffer order; none when core maps. */
       readonly phys: readonly PhysVec[];
+      /** Who maps the pages into iommufd's domains. */
+      readonly mappedBy: "iommufd" | "core";
       /** The negotiation report. */
       readonly pairs: readonly PairReport[];
     }
@@ -96,48 +99,54 @@ type PhysResult =
       readonly world: World;
       readonly events: readonly TraceEvent[];
       readonly phys: readonly PhysVec[];
+      readonly mappedBy: "iommufd" | "core";
     }
   | { readonly ok: false; readonly stage: ImportStage; readonly error: KernelError };
 
 function lookupPhys(w: World, att: number, holder: string, mapType: string): PhysResult {
-  return match(routeOf(mapType))
-    .returnType<PhysResult>()
-    .with("private", () => {
-      const r = privatePhys(w, att, holder);
-      return r.ok
-        ? { ok: true, world: w, events: [], phys: r.value }
-        : { ok: false, stage: "private-phys", error: r.error };
-    })
-    .with("pal", () => {
-      const r = mapAtt(w, att, holder);
-      if (r.status === "failed") return { ok: false, stage: "pal-map", error: r.error };
-      const mapped = mustRun(r, "dma_buf_pal_map_phys");
-      const payload = pal.payload.parse(mapped.world.atts.get(att)?.mapping?.payload);
-      if (payload.phys.length === 0) {
+  return (
+    match(routeOf(mapType))
+      .returnType<PhysResult>()
+      .with("private", () => {
+        const r = privatePhys(w, att, holder);
+        return r.ok
+          ? { ok: true, world: w, events: [], phys: r.value, mappedBy: "iommufd" }
+          : { ok: false, stage: "private-phys", error: r.error };
+      })
+      .with("pal", () => {
+        const r = mapAtt(w, att, holder);
+        if (r.status === "failed") return { ok: false, stage: "pal-map", error: r.error };
+        const mapped = mustRun(r, "dma_buf_pal_map_phys");
+        const payload = pal.payload.parse(mapped.world.atts.get(att)?.mapping?.payload);
+        if (payload.phys.length === 0) {
+          return {
+            ok: false,
+            stage: "pal-map",
+            error: kernelError("EINVAL", "the exporter's physical address list is empty"),
+          };
+        }
         return {
-          ok: false,
-          stage: "pal-map",
-          error: kernelError("EINVAL", "the exporter's physical address list is empty"),
+          ok: true,
+          world: mapped.world,
+          events: mapped.events,
+          phys: payload.phys,
+          mappedBy: "iommufd",
         };
-      }
-      return { ok: true, world: mapped.world, events: mapped.events, phys: payload.phys };
-    })
-    .with("converter", () => ({
-      ok: false,
-      stage: "converter-map",
-      error: kernelError(
-        "EOPNOTSUPP",
-        "model gap: core cannot map a dma-buf through the pal->iommu-domain converter yet",
-      ),
-    }))
-    .exhaustive();
+      })
+      // The iommu-domain type: no address reaches iommufd. Core maps each
+      // (area, domain) pair when iommufd fills a domain (core-fill.ts).
+      .with("converter", () => ({ ok: true, world: w, events: [], phys: [], mappedBy: "core" }))
+      .exhaustive()
+  );
 }
 
 /**
  * `iopt_map_dmabuf` (kernel-facts §3.3): dynamic attach with the global
  * device and `allow_peer2peer`, lock resv, `dma_buf_pin()` where the
  * profile says iommufd pins (7.1), get the physical ranges (the private
- * VFIO interconnect, or the RFC's PAL map), unlock. Any failure leaves the
+ * VFIO interconnect, or the RFC's PAL map), unlock. With the converters
+ * proposal's `iommu-domain` type (kernel-facts §4.4) there are no ranges
+ * to get: the attach and pin are the whole import, and core maps later. Any failure leaves the
  * world as it was (the kernel unpins and detaches); the stage says who refused.
  *
  * @param w - the world.
@@ -192,5 +201,13 @@ export function importDmabuf(w: World, buf: number): ImportOutcome {
   events.push(...phys.events);
   const unlocked = mustRun(resvUnlock(phys.world, buf, holder), "dma_resv_unlock");
   events.push(...unlocked.events);
-  return { status: "done", world: unlocked.world, events, att, phys: phys.phys, pairs };
+  return {
+    status: "done",
+    world: unlocked.world,
+    events,
+    att,
+    phys: phys.phys,
+    mappedBy: phys.mappedBy,
+    pairs,
+  };
 }

@@ -57,7 +57,10 @@ export function checkMapFileArgs(w: World, cmd: MapFileCmd): Result<undefined> {
  * physical ranges: `EOPNOTSUPP` for a foreign exporter or several ranges,
  * `ENODEV` when revoked), and only then the IOVA (allocated, or checked
  * with `FIXED_IOVA`). The new area is mapped into every domain of the IOAS
- * and granted to every attached device. Any failure changes nothing.
+ * and granted to every attached device; for the converters proposal's
+ * `iommu-domain` type core does that mapping, one core mapping per domain
+ * (kernel-facts §4.4, `core-fill.ts`), and its refusal fails the call. Any
+ * failure changes nothing.
  *
  * @param w - the world.
  * @param cmd - the decoded struct; `fd` is a dma-buf id.
@@ -90,6 +93,8 @@ export function ioasMapFile(w: World, cmd: MapFileCmd): HandlerResult<MapFileCmd
     buf: cmd.fd,
     att: imported.att,
     phys: imported.phys,
+    mappedBy: imported.mappedBy,
+    revoked: false,
     start: cmd.start - startByte,
     length: cmd.length,
     tracker: [],
@@ -106,6 +111,8 @@ export function ioasMapFile(w: World, cmd: MapFileCmd): HandlerResult<MapFileCmd
     write: (cmd.flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0,
     grants: [],
   });
+  if (inserted.status === "blocked") return { status: "blocked", reason: inserted.reason };
+  if (inserted.status === "failed") return refuseWith(inserted.error);
   const events: TraceEvent[] = [
     ...imported.events,
     {

@@ -6,7 +6,7 @@ import {
   ok,
 } from "@dmabuf-ref/core";
 import type { Result, TraceEvent, World, iommuIoasMap } from "@dmabuf-ref/core";
-import { insertArea } from "./area.js";
+import { insertUserArea } from "./area.js";
 import { configOf } from "./config.js";
 import { IOMMUFD, PAGE_SIZE, ULONG_MAX } from "./constants.js";
 import type { HandlerResult } from "./outcome.js";
@@ -86,7 +86,7 @@ export function ioasMap(w: World, cmd: MapCmd): HandlerResult<MapCmd> {
     phys: phys.value,
     length: cmd.length,
   });
-  const inserted = insertArea(world, cmd.ioas_id, {
+  const inserted = insertUserArea(world, cmd.ioas_id, {
     iova: iova.value,
     length: cmd.length,
     pages: pagesId,

@@ -18,7 +18,12 @@ function note(text: string): TraceEvent {
  * is harmless. Otherwise it unmaps every tracked (area, domain) pair from
  * the IOMMU, ends the devices' grants, releases the RFC's PAL mapping if one
  * is held (`dma_buf_pal_unmap_phys`, §4.3), and empties the physical ranges:
- * revoked for good. The areas keep their IOVA and nothing is ever re-mapped
+ * revoked for good. A pair that core mapped (the converters proposal's
+ * `iommu-domain` type, §4.4) is unmapped by core (`dma_buf_unmap_attachment`
+ * of that pair's attachment), so iommufd still never touches a physical
+ * address; the attachment stays until the area or domain goes. Any of the
+ * buffer's iommufd attachments may be the one invalidated: the pages answer
+ * for all of them. The areas keep their IOVA and nothing is ever re-mapped
  * automatically; userspace must unmap and map again.
  *
  * @param w - the world.
@@ -29,12 +34,24 @@ export function iommufdRevokeNotify(w: World, att: number): DriverStep {
   const found = pagesOfAttachment(w, att);
   if (found === undefined) return { world: w, events: [] };
   const { id, pages } = found;
-  if (pages.phys.length === 0) {
+  if (pages.revoked) {
     return { world: w, events: [note(`attach ${att} already revoked: nothing to do`)] };
   }
   let world = w;
   const events: TraceEvent[] = [];
+  const holder = mustBuf(w, pages.buf).resvHolder;
   for (const t of pages.tracker) {
+    if (t.att !== undefined) {
+      if (mustAtt(world, t.att).mapping === null) continue;
+      const r = unmapAtt(world, t.att, holder);
+      if (r.status !== "done") throw new Error(`iommufd: dma_buf_unmap_attachment did not run`);
+      world = r.world;
+      events.push(
+        ...r.events,
+        note(`revoke: core unmaps area ${hex(t.iova)} from domain ${t.domain}`),
+      );
+      continue;
+    }
     const area = mustIoas(world, t.ioas).areas.find((a) => a.iova === t.iova);
     if (area === undefined) throw new Error(`iommufd: tracked area ${hex(t.iova)} is gone`);
     world = areaChunks(area, pages).reduce(
@@ -52,14 +69,13 @@ export function iommufdRevokeNotify(w: World, att: number): DriverStep {
     );
     world = putIoas(world, { ...io, areas });
   }
-  if (mustAtt(world, att).mapping !== null) {
-    const holder = mustBuf(world, pages.buf).resvHolder;
-    const r = unmapAtt(world, att, holder);
+  if (mustAtt(world, pages.att).mapping !== null) {
+    const r = unmapAtt(world, pages.att, holder);
     if (r.status !== "done") throw new Error(`iommufd: dma_buf_pal_unmap_phys did not run`);
     world = r.world;
     events.push(...r.events);
   }
-  world = putPages(world, id, { ...pages, phys: [] });
-  events.push(note(`attach ${att} revoked for good: its areas stay, dead, until unmapped`));
+  world = putPages(world, id, { ...pages, phys: [], revoked: true });
+  events.push(note(`attach ${pages.att} revoked for good: its areas stay, dead, until unmapped`));
   return { world, events };
 }

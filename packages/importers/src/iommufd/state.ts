@@ -15,6 +15,12 @@ export interface IommufdTrack {
   readonly iova: bigint;
   /** The IOMMU domain (an id of `world.domains`). */
   readonly domain: number;
+  /**
+   * The core attachment holding this pair's mapping when core maps it
+   * (`mappedBy: "core"`, see {@link IommufdDmabufPages}); absent when
+   * iommufd maps the pair itself or the pages were revoked before the fill.
+   */
+  readonly att?: number;
 }
 
 /**
@@ -22,6 +28,15 @@ export interface IommufdTrack {
  * iopt_pages_dmabuf`, kernel-facts §3.4): the attachment, the physical
  * ranges (empty once revoked: "revoked ⇔ `phys.len == 0`"), the page-aligned
  * offset into the buffer, and the (area, domain) tracker.
+ *
+ * @remarks
+ * Who maps the pages into a domain (`mappedBy`) follows the negotiated
+ * type: `iommufd` when it holds physical ranges (the private VFIO
+ * interconnect of 6.19/7.1, the RFC's PAL), `core` for the `iommu-domain`
+ * type of the converters proposal (kernel-facts §4.4), where `phys` stays
+ * empty for good because iommufd never sees the addresses and each (area,
+ * domain) pair is a core mapping (see {@link IommufdTrack.att}). `revoked`
+ * is the one dead-or-alive flag for both.
  */
 export interface IommufdDmabufPages {
   /** Discriminant. */
@@ -30,8 +45,12 @@ export interface IommufdDmabufPages {
   readonly buf: number;
   /** The dynamic attachment iommufd made (`pages->dmabuf.attach`). */
   readonly att: number;
-  /** The exporter's physical ranges; empty after a revoke, for good. */
+  /** The exporter's physical ranges; empty after a revoke, for good, and always when core maps. */
   readonly phys: readonly PhysVec[];
+  /** Who iommu_map()s the pages into a domain: iommufd itself, or dma-buf core. */
+  readonly mappedBy: "iommufd" | "core";
+  /** `iopt_dmabuf_revoked()`: revoked, for good. */
+  readonly revoked: boolean;
   /** `pages->dmabuf.start`: byte offset into the buffer, page aligned. */
   readonly start: bigint;
   /** Bytes of the buffer the pages cover, from `start`. */
@@ -227,7 +246,8 @@ export function putPages(w: World, id: number, pages: IommufdPages): World {
 }
 
 /**
- * The dma-buf pages behind an attachment, if iommufd made it.
+ * The dma-buf pages behind an attachment, if iommufd made it: the pages'
+ * own attachment or one that holds a core mapping of one (area, domain).
  *
  * @param w - the world.
  * @param att - the attachment id.
@@ -239,7 +259,10 @@ export function pagesOfAttachment(
 ): { readonly id: number; readonly pages: IommufdDmabufPages } | undefined {
   for (const entry of iommufdStateOf(w).pages) {
     const pages = dmabufPages(entry.pages);
-    if (pages?.att === att) return { id: entry.id, pages };
+    if (pages === null) continue;
+    if (pages.att === att || pages.tracker.some((t) => t.att === att)) {
+      return { id: entry.id, pages };
+    }
   }
   return undefined;
 }
@@ -278,5 +301,5 @@ export function dmabufPages(pages: IommufdPages): IommufdDmabufPages | null {
  * @returns true when no domain may translate it.
  */
 export function areaDead(w: World, area: IommufdArea): boolean {
-  return dmabufPages(mustPages(w, area.pages))?.phys.length === 0;
+  return dmabufPages(mustPages(w, area.pages))?.revoked === true;
 }

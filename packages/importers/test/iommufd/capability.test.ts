@@ -89,10 +89,15 @@ describe("iommufdImportCapability (PROPOSAL)", () => {
     ]);
   });
 
-  it("proposal-converters: negotiation matches through pal->iommu-domain, then the model's gap", () => {
+  it("proposal-converters: negotiation matches through pal->iommu-domain and the buffer is importable", () => {
     const s = sources(proposalConverters);
     const c = iommufdImportCapability(s.world, s.bufs[0] ?? -1);
-    expect(c).toMatchObject({ importable: false, stage: "converter-map", errno: "EOPNOTSUPP" });
+    expect(c).toMatchObject({
+      importable: true,
+      stage: "ready",
+      type: "iommu-domain",
+      converter: "pal->iommu-domain",
+    });
     expect(
       c.pairs.some((p) => p.converter === "pal->iommu-domain" && p.outcome.kind === "matched"),
     ).toBe(true);

@@ -118,11 +118,11 @@ describe("rfc-mapping-types-v1: PAL (RFC 23-25/26)", () => {
 });
 
 describe("proposal-converters: the iommu-domain type", () => {
-  it("documents a gap: core cannot map through pal->iommu-domain yet, so MAP_FILE is EOPNOTSUPP", () => {
+  it("MAP_FILE of a PAL exporter's dma-buf maps through core's pal->iommu-domain converter", () => {
     const { world, ioas, buf } = vfioSetup(proposalConverters);
-    const r = mapFile(world, { ioas, fd: buf, length: 0x4000n });
-    expectErrno(world, r, "EOPNOTSUPP");
-    if (r.status === "failed") expect(r.error.message).toMatch(/model gap/);
-    expect(iommufdStateOf(r.world).pages).toEqual([]);
+    const m = mapFileOk(world, { ioas, fd: buf, length: 0x4000n });
+    const pages = iommufdStateOf(m.world).pages[0]?.pages;
+    expect(pages).toMatchObject({ kind: "dmabuf", mappedBy: "core", phys: [] });
+    expect(dma(m.world, "dev1", m.iova).outcome).toBe("ok");
   });
 });

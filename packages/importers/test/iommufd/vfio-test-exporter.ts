@@ -71,7 +71,8 @@ export const vfioTest: ExporterDriver = {
   unpin: (w) => ({ world: w, events: [] }),
   map(w, att) {
     const a = mustAtt(w, att);
-    if (a.mapType !== "pal") return err("EOPNOTSUPP", "VFIO maps only through PAL here");
+    // The exporter maps its own type; through a converter core converts after.
+    if (a.exporterType !== "pal") return err("EOPNOTSUPP", "VFIO maps only through PAL here");
     if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the dma-buf is revoked");
     return ok({
       world: w,

@@ -1,0 +1,96 @@
+import { regionContaining } from "../fabric/regions.js";
+import { allocId, mustAtt } from "../world/access.js";
+import type { World } from "../world/world.js";
+
+/** One (device, physical piece) the oracle should allow. */
+interface Wanted {
+  readonly device: string;
+  readonly phys: bigint;
+  readonly len: bigint;
+  readonly write: boolean;
+}
+
+/**
+ * Makes the oracle's grants of a mapping that core made into an
+ * `iommu_domain` (the PAL->iommu-domain converter, kernel-facts §4.4)
+ * follow the devices attached to that domain *now*: a device that joined
+ * the domain after the map gains a grant, one that left loses it.
+ *
+ * @param w - the world.
+ * @param att - an attachment mapped through the converter.
+ * @returns the world with the mapping's grants brought up to date
+ *   (unchanged when the attachment is not mapped).
+ *
+ * @remarks
+ * Not a kernel call: grants are the oracle's record (DESIGN §3.5). In the
+ * kernel a device attached to a filled domain simply translates through it;
+ * the model has to say who may reach the memory. This lives in core because
+ * only core knows the physical addresses behind the importer's IOVA: the
+ * importer (iommufd) asks after it attaches or detaches a device and never
+ * sees them. Grants of the mapping that are not on its IOVA ranges (the
+ * exporter's own) are kept.
+ */
+export function syncDomainGrants(w: World, att: number): World {
+  const a = mustAtt(w, att);
+  const mapping = a.mapping;
+  if (mapping === null) return w;
+  const wanted: Wanted[] = [];
+  for (const r of mapping.iova) {
+    const domain = w.domains.get(r.domain);
+    if (domain === undefined) continue;
+    const m = [...domain.mappings.values()].find((x) => x.iova === r.iova && x.len === r.len);
+    if (m === undefined) continue;
+    const t = { phys: m.phys };
+    for (const [index, d] of w.deviceDomains.entries()) {
+      const device = w.config.topology.devices[index]?.id;
+      if (d === r.domain && device !== undefined)
+        wanted.push({ device, phys: t.phys, len: r.len, write: m.write });
+    }
+  }
+  const onRanges = (phys: bigint, len: bigint): boolean =>
+    mapping.iova.some((r) => {
+      const domain = w.domains.get(r.domain);
+      const m = [...(domain?.mappings.values() ?? [])].find((x) => x.iova === r.iova);
+      return m !== undefined && m.phys === phys && r.len === len;
+    });
+  let world = w;
+  let grants = world.grants;
+  const kept: number[] = [];
+  const have: Wanted[] = [];
+  for (const id of mapping.grants) {
+    const g = grants.get(id);
+    if (g === undefined) continue;
+    const still = wanted.some((x) => x.device === g.device && x.phys === g.phys && x.len === g.len);
+    if (still || !onRanges(g.phys, g.len)) {
+      kept.push(id);
+      have.push({ device: g.device, phys: g.phys, len: g.len, write: g.write });
+    } else grants = grants.delete(id);
+  }
+  world = { ...world, grants };
+  for (const x of wanted) {
+    if (have.some((h) => h.device === x.device && h.phys === x.phys && h.len === x.len)) continue;
+    const r = regionContaining(world, x.phys, x.len);
+    if (r === undefined) throw new Error(`no memory region holds 0x${x.phys.toString(16)}`);
+    const [id, next] = allocId(world);
+    world = {
+      ...next,
+      grants: next.grants.set(id, {
+        device: x.device,
+        region: r[1].id,
+        phys: x.phys,
+        len: x.len,
+        write: x.write,
+        epoch: r[1].epoch,
+        att,
+      }),
+    };
+    kept.push(id);
+  }
+  const unchanged =
+    kept.length === mapping.grants.length && kept.every((g, i) => g === mapping.grants[i]);
+  if (unchanged) return w;
+  return {
+    ...world,
+    atts: world.atts.set(att, { ...a, mapping: { ...mapping, grants: kept } }),
+  };
+}

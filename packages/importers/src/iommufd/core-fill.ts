@@ -1,0 +1,169 @@
+import {
+  attachBuf,
+  blocked,
+  detachAtt,
+  done,
+  failed,
+  importerHolder,
+  mapAtt,
+  mustAtt,
+  mustBuf,
+  resvLock,
+  resvUnlock,
+  syncDomainGrants,
+  unmapAtt,
+} from "@dmabuf-ref/core";
+import type { StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
+import { IOMMUFD, IOMMUFD_GLOBAL_DEVICE } from "./constants.js";
+import type { IommufdArea, IommufdDmabufPages, IommufdTrack } from "./state.js";
+import { dmabufPages, iommufdStateOf, mustPages, putPages } from "./state.js";
+
+const hex = (v: bigint): string => `0x${v.toString(16)}`;
+
+function note(text: string): TraceEvent {
+  return { kind: "note", actor: IOMMUFD, text };
+}
+
+function mustRun(r: StepOutcome, what: string, events: TraceEvent[]): World {
+  if (r.status !== "done") {
+    throw new Error(
+      `iommufd: ${what} did not run: ${r.status === "failed" ? r.error.message : r.reason}`,
+    );
+  }
+  events.push(...r.events);
+  return r.world;
+}
+
+/**
+ * Fills one domain with a dma-buf area through dma-buf core, for pages of
+ * the converters proposal's `iommu-domain` type (kernel-facts §4.4): a new
+ * dynamic attachment of the same buffer, then under resv
+ * `dma_buf_map_attachment()` with `{domain, iova, offset, size}`, so that
+ * core's PAL->iommu-domain converter iommu_map()s the exporter's memory at
+ * the area's IOVA. iommufd never sees a physical address. A refusal (the
+ * exporter's attach or map) fails the fill and changes nothing; a resv held
+ * by someone else makes it sleep.
+ *
+ * @param w - the world.
+ * @param ioas - the area's IOAS.
+ * @param area - the area.
+ * @param domain - the domain id.
+ * @param pages - the area's pages (live, `mappedBy: "core"`).
+ * @returns the outcome; the tracker records the pair with its attachment.
+ *
+ * @remarks
+ * Why one core attachment per (area, domain) pair: core keeps one mapping
+ * per attachment (a second map is `EBUSY`), and the `iommu-domain` type's
+ * importer data names exactly one domain and one IOVA range. Giving each
+ * pair its own attachment keeps every core invariant as it is: an
+ * exporter's revoke waits for *every* mapping (each pair's) to be
+ * unmapped, map and unmap run under resv, and the World's encoding needs no
+ * new shape. The pages' own attachment, made at `IOMMU_IOAS_MAP_FILE`,
+ * holds the pin (`dma_buf_pin`, kernel-facts §3.3) for as long as any IOAS
+ * maps the buffer, even one with no domains (§3.4); the pairs' attachments
+ * only carry mappings. The proposal does not say whether the kernel would
+ * instead map several times through one attachment.
+ */
+export function coreFill(
+  w: World,
+  ioas: number,
+  area: IommufdArea,
+  domain: number,
+  pages: IommufdDmabufPages,
+): StepOutcome {
+  const attached = attachBuf(w, pages.buf, IOMMUFD, IOMMUFD_GLOBAL_DEVICE, true);
+  if (attached.status === "blocked") return blocked(w, "resv", attached.reason);
+  if (attached.status === "failed") return failed(w, attached.error);
+  const fill = attached.created;
+  if (fill === undefined) throw new Error("iommufd: attach created no attachment");
+  const holder = importerHolder(IOMMUFD, fill);
+  const events: TraceEvent[] = [...attached.events];
+  let world = mustRun(resvLock(attached.world, pages.buf, holder), "dma_resv_lock", events);
+  const request = {
+    domain: String(domain),
+    iova: area.iova,
+    offset: pages.start + area.offset,
+    size: area.length,
+    read: area.read,
+    write: area.write,
+  };
+  const mapped = mapAtt(world, fill, holder, request);
+  if (mapped.status === "failed") return failed(w, mapped.error);
+  world = mustRun(mapped, "dma_buf_map_attachment", events);
+  world = mustRun(resvUnlock(world, pages.buf, holder), "dma_resv_unlock", events);
+  world = putPages(world, area.pages, {
+    ...pages,
+    tracker: [...pages.tracker, { ioas, iova: area.iova, domain, att: fill }],
+  });
+  events.push(
+    note(
+      `core maps area ${hex(area.iova)}+${hex(area.length)} into domain ${domain} ` +
+        `(attachment ${fill}, pal->iommu-domain)`,
+    ),
+  );
+  return done(world, events);
+}
+
+/**
+ * Undoes {@link coreFill} for one tracked pair: under resv
+ * `dma_buf_unmap_attachment()` when the pair is still mapped (a revoke has
+ * already unmapped it, and core must not unmap twice), then
+ * `dma_buf_detach()`; the pair leaves the tracker. Sleeps while someone
+ * else holds the buffer's resv.
+ *
+ * @param w - the world.
+ * @param pagesId - the pages' id.
+ * @param track - the tracked pair (with its attachment).
+ * @param fill - that attachment.
+ * @returns the outcome.
+ */
+export function coreUnfill(
+  w: World,
+  pagesId: number,
+  track: IommufdTrack,
+  fill: number,
+): StepOutcome {
+  const a = mustAtt(w, fill);
+  const b = mustBuf(w, a.buf);
+  if (b.resvHolder !== null) {
+    return blocked(w, "resv", `resv of buf ${a.buf} is held by ${b.resvHolder}`);
+  }
+  const holder = importerHolder(IOMMUFD, fill);
+  const events: TraceEvent[] = [];
+  let world = mustRun(resvLock(w, a.buf, holder), "dma_resv_lock", events);
+  if (a.mapping !== null) {
+    world = mustRun(unmapAtt(world, fill, holder), "dma_buf_unmap_attachment", events);
+  }
+  world = mustRun(resvUnlock(world, a.buf, holder), "dma_resv_unlock", events);
+  world = mustRun(detachAtt(world, fill), "dma_buf_detach", events);
+  const pages = dmabufPages(mustPages(world, pagesId));
+  if (pages === null) throw new Error(`iommufd: no dma-buf pages ${pagesId}`);
+  world = putPages(world, pagesId, {
+    ...pages,
+    tracker: pages.tracker.filter((t) => t.att !== fill),
+  });
+  events.push(
+    note(`core unmaps area ${hex(track.iova)} from domain ${track.domain} (attachment ${fill})`),
+  );
+  return done(world, events);
+}
+
+/**
+ * Brings the oracle's grants of every core-mapped pair in `domain` up to
+ * date with the devices attached to it now (core's
+ * {@link syncDomainGrants}), after iommufd attached or detached a device.
+ *
+ * @param w - the world.
+ * @param domain - the domain id.
+ * @returns the new world.
+ */
+export function syncCoreFills(w: World, domain: number): World {
+  let world = w;
+  for (const entry of iommufdStateOf(w).pages) {
+    const pages = dmabufPages(entry.pages);
+    for (const t of pages?.tracker ?? []) {
+      if (t.domain === domain && t.att !== undefined) world = syncDomainGrants(world, t.att);
+    }
+  }
+  return world;
+}
