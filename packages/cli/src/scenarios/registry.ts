@@ -6,6 +6,7 @@ import { qemuP2pFlr } from "./qemu-p2p-flr.js";
 import { odpRdmaAccepted, pinnedRdmaRefused } from "./rdma-import.js";
 import type { Scenario } from "./scenario.js";
 import { type1PfnFishing } from "./type1-pfn-fishing.js";
+import { vfioToKvmPrivateMmio } from "./vfio-to-kvm.js";
 
 /** Every scenario `dmabuf-ref scenario` knows, in listing order. */
 export const SCENARIOS: readonly Scenario[] = [
@@ -18,4 +19,5 @@ export const SCENARIOS: readonly Scenario[] = [
   capabilityQuery,
   pinnedRdmaRefused,
   odpRdmaAccepted,
+  vfioToKvmPrivateMmio,
 ];

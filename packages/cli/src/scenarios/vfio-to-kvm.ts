@@ -1,0 +1,104 @@
+import { mustBuf, regionNamed } from "@dmabuf-ref/core";
+import type { World } from "@dmabuf-ref/core";
+import { vfioVmas } from "@dmabuf-ref/exporters";
+import { KVM_PAGE, kvmStateOf } from "@dmabuf-ref/importers";
+import { expectOk } from "./expect.js";
+import { guestFault, setDmabufMemslot, settleNow, startUntil } from "./kvm-guest.js";
+import type { GuestMapping } from "./kvm-guest.js";
+import { VFIO0_BAR0 } from "./machine.js";
+import type { Scenario } from "./scenario.js";
+import type { CallResult } from "./session.js";
+import { VmmSession, withSession } from "./session.js";
+import { matrixWorld } from "../matrix/machine.js";
+
+/** 2 MiB of BAR0: one order-9 block. */
+const LEN = 0x20_0000n;
+const SLOT = 1;
+/** Guest physical 4 GiB, 2 MiB aligned like the BAR, so KVM may map the largest order. */
+const GFN_BASE = 0x10_0000n;
+/** The guest touches page 0x10 of the slot. */
+const PAGE_IN = 0x10n;
+
+function shown(r: CallResult<GuestMapping>): string {
+  if (!r.ok) return r.error.errno;
+  const m = r.value;
+  return `pfn 0x${m.pfn.toString(16)} order ${m.maxOrder} ${m.cache}${m.mmio ? " MMIO" : ""}`;
+}
+
+function barDown(w: World): boolean {
+  return regionNamed(w, "vfio0.bar0")?.[1].status === "inaccessible";
+}
+
+/**
+ * Private MMIO for a confidential VM (Xu Yilun's RFC, kernel-facts §5.1;
+ * the VFIO->KVM path Jason Gunthorpe names as the first PAL consumer,
+ * §4.4): the BAR is never mapped into host userspace; KVM gets PFNs from
+ * the VFIO dma-buf fd through `get_pfn`, revoke zaps the memslot, the
+ * guest re-faults after an FLR, and close revokes for good.
+ */
+export const vfioToKvmPrivateMmio: Scenario = {
+  name: "vfio-to-kvm-private-mmio",
+  profile: "rfc-mapping-types-v1",
+  expectation:
+    "KVM maps a VFIO BAR into the guest from the dma-buf fd, with no host mmap: the fault gets " +
+    "the BAR's PFN, MMIO, uncached, largest order; an FLR zaps the slot and faults are EIO " +
+    "until it completes, then the guest re-faults the BAR; after close faults stay EIO; " +
+    "no violation",
+  sources: "kernel-facts §2.5, §4.4, §5.1, §7.16",
+  run(profile) {
+    return withSession(new VmmSession(matrixWorld(profile)), (s) => {
+      s.note(
+        "confidential VM: the BAR is private MMIO and must never be mapped into QEMU; " +
+          "KVM takes a PFN from the dma-buf fd instead of a VMA",
+      );
+      const fd = expectOk(s.exportBar("vfio0", 0, [{ offset: 0n, length: LEN }]));
+      expectOk(setDmabufMemslot(s, SLOT, GFN_BASE, fd, LEN));
+      const gfn = GFN_BASE + PAGE_IN;
+      const first = guestFault(s, SLOT, gfn);
+      const barPfn = VFIO0_BAR0 / KVM_PAGE + PAGE_IN;
+      const mapped =
+        first.ok &&
+        first.value.pfn === barPfn &&
+        first.value.mmio &&
+        first.value.cache === "uncached" &&
+        first.value.maxOrder === 9;
+      const vmas = vfioVmas(s.world, "vfio0").length;
+
+      s.note("the guest resets the function (FLR) and touches the BAR while the reset runs");
+      expectOk(startUntil(s, "vfio-pci", { op: "flr", device: "vfio0" }, barDown));
+      const zapped = kvmStateOf(s.world).slots[0]?.zapped === true;
+      const during = guestFault(s, SLOT, gfn);
+      settleNow(s);
+      const nothingRemapped =
+        mustBuf(s.world, fd).revoked === "usable" &&
+        s.world.atts.get(kvmStateOf(s.world).slots[0]?.att ?? -1)?.mapping === null;
+      s.note("the FLR is over; nothing re-mapped by itself, the guest's next access re-faults");
+      const after = guestFault(s, SLOT, gfn);
+
+      s.note("QEMU closes the VFIO device: its dma-bufs are revoked for good");
+      expectOk(s.vfio({ op: "close", device: "vfio0" }));
+      const closed = [guestFault(s, SLOT, gfn), guestFault(s, SLOT, GFN_BASE)];
+      const violations = s.world.violations.size;
+      const met =
+        mapped &&
+        vmas === 0 &&
+        zapped &&
+        !during.ok &&
+        during.error.errno === "EIO" &&
+        nothingRemapped &&
+        after.ok &&
+        after.value.pfn === barPfn &&
+        closed.every((r) => !r.ok && r.error.errno === "EIO") &&
+        mustBuf(s.world, fd).revoked === "permanent" &&
+        violations === 0;
+      return {
+        met,
+        verdict:
+          `fault ${shown(first)} (BAR pfn 0x${barPfn.toString(16)}), ${vmas} host VMA(s); ` +
+          `FLR ${zapped ? "zapped the slot" : "did not zap"}, fault ${shown(during)}; ` +
+          `after FLR ${shown(after)}; after close ${closed.map(shown).join(", ")}; ` +
+          `${violations} violation(s)`,
+      };
+    });
+  },
+};
