@@ -1,6 +1,7 @@
 import { capabilityQuery } from "./capability-query.js";
 import { closeRevokesForever } from "./close-revokes-forever.js";
 import { flrWithoutUnmap } from "./flr-without-unmap.js";
+import { gpuEvictMovesKvm } from "./gpu-evict-kvm.js";
 import { iommufdSelftestDmabufRevoke, iommufdSelftestDmabufSimple } from "./iommufd-selftest.js";
 import { qemuP2pFlr } from "./qemu-p2p-flr.js";
 import { odpRdmaAccepted, pinnedRdmaRefused } from "./rdma-import.js";
@@ -20,4 +21,5 @@ export const SCENARIOS: readonly Scenario[] = [
   pinnedRdmaRefused,
   odpRdmaAccepted,
   vfioToKvmPrivateMmio,
+  gpuEvictMovesKvm,
 ];
