@@ -8,3 +8,5 @@ export type { CliIo } from "./program.js";
 export { UsageError } from "./io/usage-error.js";
 export { renderExamples, EXAMPLES_DIR } from "./commands/examples.js";
 export type { RenderedExample } from "./commands/examples.js";
+export { RFC_DIR, TRACES_DIR, rfcRenderings } from "./rfc/renderings.js";
+export type { RfcRendering } from "./rfc/renderings.js";

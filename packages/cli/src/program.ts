@@ -1,8 +1,8 @@
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { demoOutput } from "./commands/demo.js";
-import { EXAMPLES_DIR, renderExamples } from "./commands/examples.js";
+import { RFC_DIR, TRACES_DIR, rfcRenderings } from "./rfc/renderings.js";
 import { runNegotiate } from "./commands/negotiate.js";
 import { matrixDiffOutput, matrixOutput } from "./commands/matrix.js";
 import { profilesOutput } from "./commands/profiles.js";
@@ -218,13 +218,17 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
 
   program
     .command("render-examples")
-    .description("rewrite rfc/examples/<name>.txt and .mmd from the worked negotiations")
+    .description(
+      "rewrite rfc/examples/*.txt and .mmd (worked negotiations, the revoke example) and " +
+        "rfc/traces/*.txt and .mmd (every scenario under its declared profile)",
+    )
     .addHelpText("after", "\nExample:\n  $ dmabuf-ref render-examples\n")
     .action(() => {
-      for (const ex of renderExamples()) {
-        writeFileSync(join(EXAMPLES_DIR, `${ex.name}.txt`), ex.text);
-        writeFileSync(join(EXAMPLES_DIR, `${ex.name}.mmd`), ex.mermaid);
-        io.out(`wrote ${ex.name}.txt, ${ex.name}.mmd\n`);
+      mkdirSync(TRACES_DIR, { recursive: true });
+      for (const r of rfcRenderings()) {
+        writeFileSync(join(r.dir, `${r.name}.txt`), r.text);
+        writeFileSync(join(r.dir, `${r.name}.mmd`), r.mermaid);
+        io.out(`wrote ${relative(RFC_DIR, join(r.dir, r.name))}.txt, .mmd\n`);
       }
     });
 

@@ -1,28 +1,42 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, readdirSync } from "node:fs";
+import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { EXAMPLES_DIR, renderExamples } from "@dmabuf-ref/cli";
+import { renderExamples, rfcRenderings } from "@dmabuf-ref/cli";
 
 // RFC documents embed these renderings; CI fails when the code and the
 // committed text drift apart (DESIGN §3.8). `pnpm rfc:render` rewrites them.
 describe("rendered RFC examples", () => {
   const examples = renderExamples();
+  const renderings = rfcRenderings();
 
-  it.each(examples.map((ex) => [ex.name, ex] as const))(
+  it.each(renderings.map((r) => [`${basename(r.dir)}/${r.name}`, r] as const))(
     "%s.txt and .mmd are up to date",
-    (name, ex) => {
-      expect(readFileSync(join(EXAMPLES_DIR, `${name}.txt`), "utf8")).toBe(ex.text);
-      expect(readFileSync(join(EXAMPLES_DIR, `${name}.mmd`), "utf8")).toBe(ex.mermaid);
+    (_name, r) => {
+      expect(readFileSync(join(r.dir, `${r.name}.txt`), "utf8")).toBe(r.text);
+      expect(readFileSync(join(r.dir, `${r.name}.mmd`), "utf8")).toBe(r.mermaid);
     },
   );
 
   it("every rendered line is email-safe: ASCII and at most 72 columns", () => {
-    for (const ex of examples) {
-      for (const line of ex.text.split("\n")) {
-        expect(line.length, `${ex.name}: ${line}`).toBeLessThanOrEqual(72);
+    for (const r of renderings) {
+      for (const line of r.text.split("\n")) {
+        expect(line.length, `${r.name}: ${line}`).toBeLessThanOrEqual(72);
         expect(line).toMatch(/^[\x20-\x7e]*$/);
       }
     }
+  });
+
+  it("every Mermaid rendering is a sequence diagram", () => {
+    for (const r of renderings) expect(r.mermaid.split("\n")[0], r.name).toBe("sequenceDiagram");
+  });
+
+  it("every scenario has a committed trace and no trace outlives its scenario", () => {
+    const traces = renderings.filter((r) => basename(r.dir) === "traces");
+    const committed = readdirSync(traces[0]?.dir ?? ".")
+      .filter((f) => f.endsWith(".txt"))
+      .map((f) => f.slice(0, -4))
+      .sort();
+    expect(committed).toEqual(traces.map((r) => r.name).sort());
   });
 
   it("the examples show the outcomes their titles claim", () => {

@@ -5,7 +5,7 @@ import { toJson } from "../io/json.js";
 import { UsageError } from "../io/usage-error.js";
 import { SCENARIOS } from "../scenarios/registry.js";
 import { reportScenario } from "../scenarios/scenario.js";
-import type { Scenario } from "../scenarios/scenario.js";
+import type { Scenario, ScenarioReport } from "../scenarios/scenario.js";
 
 /** The output formats of `dmabuf-ref scenario NAME`. */
 export type ScenarioFormat = "text" | "mermaid" | "json";
@@ -44,6 +44,26 @@ export function scenarioListOutput(json: boolean): string {
 }
 
 /**
+ * A scenario report as email-safe text (at most 72 columns): what it
+ * shows, the trace, whether the expectation held, and the counts.
+ *
+ * @param scenario - the scenario.
+ * @param report - its report.
+ * @returns the text.
+ */
+export function scenarioText(scenario: Scenario, report: ScenarioReport): string {
+  const comment = (line: string): string => wrapLine(`# ${line}`, EMAIL_WIDTH, 2).join("\n") + "\n";
+  return (
+    comment(`${report.scenario} under ${report.profile}: ${scenario.expectation}`) +
+    renderText(report.events) +
+    comment(
+      `expectation ${report.expectation.met ? "met" : "NOT met"}: ${report.expectation.text}`,
+    ) +
+    comment(`violations: ${report.violations.length}, faults: ${report.faults.length}`)
+  );
+}
+
+/**
  * Runs `dmabuf-ref scenario NAME`: the trace in the chosen format; exit 0
  * when the scenario met its stated expectation, 1 when not.
  *
@@ -61,18 +81,7 @@ export function runScenarioCommand(
   const output = match(format)
     .with("json", () => toJson(report))
     .with("mermaid", () => renderMermaid(report.events))
-    .with("text", () => {
-      const comment = (line: string): string =>
-        wrapLine(`# ${line}`, EMAIL_WIDTH, 2).join("\n") + "\n";
-      return (
-        comment(`${report.scenario} under ${report.profile}: ${scenario.expectation}`) +
-        renderText(report.events) +
-        comment(
-          `expectation ${report.expectation.met ? "met" : "NOT met"}: ${report.expectation.text}`,
-        ) +
-        comment(`violations: ${report.violations.length}, faults: ${report.faults.length}`)
-      );
-    })
+    .with("text", () => scenarioText(scenario, report))
     .exhaustive();
   return { output, exitCode: report.expectation.met ? 0 : 1 };
 }

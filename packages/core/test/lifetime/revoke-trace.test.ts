@@ -10,15 +10,14 @@ describe("the revoke trace, rendered for RFC documents", () => {
     expect(dma).toEqual(["ok", "fault"]);
   });
 
-  it("reads as email-safe text: one line per event, at most 72 columns", async () => {
+  // The committed rfc/examples/revoke-in-flight-dma.{txt,mmd} are compared
+  // with the code by the CLI's rendered-RFC test, with every other rendering.
+  it("reads as email-safe text: one line per event, at most 72 columns", () => {
     const text = renderText(example.events);
     for (const line of text.trimEnd().split("\n")) expect(line.length).toBeLessThanOrEqual(72);
-    await expect(text).toMatchFileSnapshot("../../../../rfc/examples/revoke-in-flight-dma.txt");
   });
 
-  it("renders as a Mermaid sequence diagram", async () => {
-    await expect(renderMermaid(example.events)).toMatchFileSnapshot(
-      "../../../../rfc/examples/revoke-in-flight-dma.mmd",
-    );
+  it("renders as a Mermaid sequence diagram", () => {
+    expect(renderMermaid(example.events).split("\n")[0]).toBe("sequenceDiagram");
   });
 });

@@ -1,0 +1,75 @@
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { findProfile, renderMermaid, renderText, revokeWithDmaInFlight } from "@dmabuf-ref/core";
+import { scenarioText } from "../commands/scenario.js";
+import { EXAMPLES_DIR, renderExamples } from "../commands/examples.js";
+import { SCENARIOS } from "../scenarios/registry.js";
+import { reportScenario } from "../scenarios/scenario.js";
+
+/** `rfc/` at the repository root: the documents RFCs embed. */
+export const RFC_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../../../rfc");
+
+/** `rfc/traces`: every scenario's trace under its declared profile. */
+export const TRACES_DIR = join(RFC_DIR, "traces");
+
+/**
+ * One rendered trace an RFC document can embed (DESIGN §3.8): the same
+ * events as email-safe text (at most 72 columns) and as a Mermaid
+ * `sequenceDiagram`, written to `<dir>/<name>.txt` and `.mmd`.
+ */
+export interface RfcRendering {
+  /** The folder the files live in. */
+  readonly dir: string;
+  /** File stem, e.g. `"qemu-p2p-flr"`. */
+  readonly name: string;
+  /** One line: what it shows. */
+  readonly title: string;
+  /** The email-safe text. */
+  readonly text: string;
+  /** The Mermaid sequence diagram. */
+  readonly mermaid: string;
+}
+
+/**
+ * Every rendering under `rfc/`, from the code as it is now: the worked
+ * negotiations of `rfc/examples/index.yaml`, the core's worked revoke with
+ * DMA in flight, and every scenario under its declared profile. One list
+ * serves `dmabuf-ref render-examples` (which writes it) and the test that
+ * fails when a committed file has drifted from it, so documents never drift
+ * from the model.
+ *
+ * @returns the renderings, examples first, then the scenarios' traces.
+ */
+export function rfcRenderings(): RfcRendering[] {
+  const examples = renderExamples().map((ex) => ({
+    dir: EXAMPLES_DIR,
+    name: ex.name,
+    title: ex.title,
+    text: ex.text,
+    mermaid: ex.mermaid,
+  }));
+  const revoke = revokeWithDmaInFlight().events;
+  const traces = SCENARIOS.map((s) => {
+    const profile = findProfile(s.profile);
+    if (profile === undefined) throw new Error(`scenario ${s.name}: no profile ${s.profile}`);
+    const report = reportScenario(s, profile);
+    return {
+      dir: TRACES_DIR,
+      name: s.name,
+      title: `${s.name} under ${s.profile}`,
+      text: scenarioText(s, report),
+      mermaid: renderMermaid(report.events),
+    };
+  });
+  return [
+    ...examples,
+    {
+      dir: EXAMPLES_DIR,
+      name: "revoke-in-flight-dma",
+      title: "the revoke protocol with DMA in flight",
+      text: renderText(revoke),
+      mermaid: renderMermaid(revoke),
+    },
+    ...traces,
+  ];
+}
