@@ -2,6 +2,8 @@ import { capabilityQuery } from "./capability-query.js";
 import { closeRevokesForever } from "./close-revokes-forever.js";
 import { flrWithoutUnmap } from "./flr-without-unmap.js";
 import { gpuEvictMovesKvm } from "./gpu-evict-kvm.js";
+import { gpuMovableNeedsPinForIommufd } from "./gpu-movable-needs-pin.js";
+import { gpuToIommufdSpdk } from "./gpu-to-iommufd-spdk.js";
 import { iommufdSelftestDmabufRevoke, iommufdSelftestDmabufSimple } from "./iommufd-selftest.js";
 import { qemuP2pFlr } from "./qemu-p2p-flr.js";
 import { odpRdmaAccepted, pinnedRdmaRefused } from "./rdma-import.js";
@@ -22,4 +24,6 @@ export const SCENARIOS: readonly Scenario[] = [
   odpRdmaAccepted,
   vfioToKvmPrivateMmio,
   gpuEvictMovesKvm,
+  gpuToIommufdSpdk,
+  gpuMovableNeedsPinForIommufd,
 ];
