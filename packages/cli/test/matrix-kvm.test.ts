@@ -60,7 +60,9 @@ describe("the kvm column of the matrix (kernel-facts §5.1)", () => {
     for (const e of ["gpu", "rdma"]) {
       const c = cell("rfc-mapping-types-v1", e);
       expect(c).toMatchObject({ ok: false, errno: "EINVAL", stage: "negotiation" });
-      expect(c.ok ? "" : c.reason).toContain("get_pfn op, which in Xu Yilun's RFC only VFIO has");
+      expect(c.ok ? "" : c.reason).toContain(
+        `${e} has no get_pfn (in Xu Yilun's RFC only VFIO does)`,
+      );
     }
   });
 

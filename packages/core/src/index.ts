@@ -219,6 +219,8 @@ export type { AttachRequest, ImporterDriver } from "./drivers/importer.js";
 export type { Op, OpKind } from "./lifetime/op.js";
 export { blocked, done, failed } from "./lifetime/outcome.js";
 export type { StepOutcome } from "./lifetime/outcome.js";
+export { unstaged } from "./lifetime/staged.js";
+export type { StagedOutcome } from "./lifetime/staged.js";
 export { step } from "./lifetime/step.js";
 export { createDmaBuf } from "./lifetime/create.js";
 export type { ExportInfo } from "./lifetime/create.js";

@@ -34,6 +34,7 @@ export {
   validateDmaRanges,
 } from "./vfio-pci/ranges.js";
 export { SG_ENTRY_MAX } from "./vfio-pci/map.js";
+export { vfioGetPfn } from "./vfio-pci/get-pfn.js";
 export { vfioOffers } from "./vfio-pci/offers.js";
 export { INITIAL_DEVICE_STATE, vfioMemoryEnabled } from "./vfio-pci/state.js";
 export type { VfioDeviceState, VfioPowerState } from "./vfio-pci/state.js";
@@ -50,6 +51,7 @@ export type { GpuAction, GpuExportArgs, GpuPlacement } from "./gpu/actions.js";
 export { iovInterconnect } from "./gpu/iov-interconnect.js";
 export { rfcMappingTypesV1Iov } from "./gpu/iov-profile.js";
 export { gpuOffers } from "./gpu/offers.js";
+export { gpuGetPfn } from "./gpu/get-pfn.js";
 export { gpuPrivOf, gpuSliceOf } from "./gpu/state.js";
 export type { GpuBoPriv, GpuDriverState, GpuMove } from "./gpu/state.js";
 export {

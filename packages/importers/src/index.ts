@@ -44,8 +44,8 @@ export type {
 } from "./iommufd/state.js";
 export { KVM, KVM_MAX_ORDER, KVM_MEM_VFIO_DMABUF, KVM_PAGE } from "./kvm/constants.js";
 export { kvmAccepts, kvmImporter } from "./kvm/driver.js";
-export { kvmSetMemslotDmabuf } from "./kvm/memslot.js";
-export type { KvmMemslotArgs } from "./kvm/memslot.js";
+export { kvmSetMemslotDmabuf, kvmSetMemslotDmabufStaged } from "./kvm/memslot.js";
+export type { KvmMemslotArgs, KvmMemslotOutcome, KvmMemslotStage } from "./kvm/memslot.js";
 export { kvmGuestFault } from "./kvm/fault.js";
 export type { KvmCacheAttr, KvmFaultArgs, KvmFaultOutcome } from "./kvm/fault.js";
 export { kvmInvalidateMappings } from "./kvm/invalidate.js";

@@ -1,6 +1,8 @@
-import { attachBuf, exporterOf, kvmPfn, mustBuf } from "@dmabuf-ref/core";
-import type { KernelError, World } from "@dmabuf-ref/core";
-import { KVM, KVM_PAGE, kvmGuestFault, kvmSetMemslotDmabuf } from "@dmabuf-ref/importers";
+import { exporterOf, kvmPfn, mustBuf } from "@dmabuf-ref/core";
+import type { World } from "@dmabuf-ref/core";
+import { KVM, KVM_PAGE, kvmGuestFault, kvmSetMemslotDmabufStaged } from "@dmabuf-ref/importers";
+import type { KvmMemslotStage } from "@dmabuf-ref/importers";
+import type { MatrixStage } from "./cell.js";
 import { match } from "ts-pattern";
 import { negotiationRefusal } from "./negotiate-first.js";
 import type { Imported, ImporterRecipe, Refused } from "./recipes.js";
@@ -16,29 +18,24 @@ const GFN_BASE = 0x10_0000n;
  * `get_pfn` op, and in his RFC only VFIO does (kernel-facts §5.1).
  */
 function explainNegotiation(w: World, buf: number, refusal: Refused): Refused {
-  const offers = exporterOf(w, mustBuf(w, buf)).offers(w, buf);
-  if (offers.some((o) => o.type === kvmPfn)) return refusal;
+  const b = mustBuf(w, buf);
+  if (
+    exporterOf(w, b)
+      .offers(w, buf)
+      .some((o) => o.type === kvmPfn)
+  )
+    return refusal;
   return {
     ...refusal,
-    reason: `${refusal.reason}: KVM needs the exporter's get_pfn op, which in Xu Yilun's RFC only VFIO has`,
+    reason: `${refusal.reason}: ${b.exporter} has no get_pfn (in Xu Yilun's RFC only VFIO does)`,
   };
 }
 
-/**
- * Whether a failed `KVM_SET_USER_MEMORY_REGION2` was the exporter's attach
- * refusing, not one of KVM's own memslot checks: the world is a value, so
- * KVM's attach (`dma_buf_dynamic_attach(dmabuf, NULL, ...)`) can be tried
- * alone on the same world; if it fails with the very same error, that is
- * the refusal the ioctl returned.
- */
-function attachRefused(w: World, buf: number, error: KernelError): boolean {
-  const alone = attachBuf(w, buf, KVM, null, true);
-  return (
-    alone.status === "failed" &&
-    alone.error.errno === error.errno &&
-    alone.error.message === error.message
-  );
-}
+const STAGE: Readonly<Record<KvmMemslotStage, MatrixStage>> = {
+  args: "import",
+  fd: "import",
+  attach: "exporter attach",
+};
 
 /**
  * kvm: what a VMM does to give a guest a dma-buf through Xu Yilun's RFC
@@ -53,7 +50,7 @@ function attachRefused(w: World, buf: number, error: KernelError): boolean {
  * does not exist). Negotiation is checked first only to name the stage
  * (the ioctl reports it as a failed attach, `-EINVAL`); then the memslot's
  * refusals are "exporter attach" when the exporter's `attach` refused and
- * "import" for KVM's own checks; a failed fault is "first map" (`-EIO`, with
+ * "import" for KVM's own checks ({@link kvmSetMemslotDmabufStaged} says which); a failed fault is "first map" (`-EIO`, with
  * `get_pfn`'s reason). KVM's attachment is dynamic with an invalidate
  * callback and no pin, so the cell is revocable, and movable when the
  * exporter moves memory.
@@ -67,21 +64,20 @@ export const kvmRecipe: ImporterRecipe = {
     const size = mustBuf(w, buf).size;
     const npages = (size + KVM_PAGE - 1n) / KVM_PAGE;
     const args = { slot: SLOT, gfnBase: GFN_BASE, npages, fd: buf, offset: 0n };
-    const slot = kvmSetMemslotDmabuf(w, args);
+    const slot = kvmSetMemslotDmabufStaged(w, args);
     return match(slot)
       .returnType<Imported>()
       .with({ status: "failed" }, (r) => ({
         ok: false,
         errno: r.error.errno,
         reason: r.error.message,
-        stage: attachRefused(w, buf, r.error) ? "exporter attach" : "import",
+        stage: STAGE[r.stage],
       }))
       .with({ status: "blocked" }, () => {
         throw new Error("KVM_SET_USER_MEMORY_REGION2 blocked on an idle machine");
       })
       .with({ status: "done" }, (r) => {
-        const att = r.created;
-        if (att === undefined) throw new Error("the memslot reported no attachment");
+        const att = r.att;
         const fault = kvmGuestFault(r.world, { slot: SLOT, gfn: GFN_BASE });
         return match(fault)
           .returnType<Imported>()

@@ -17,6 +17,7 @@ import {
 import type { Errno, KernelError, Profile, World } from "@dmabuf-ref/core";
 import { O_RDWR, vfioDeviceFeatureIoctl } from "@dmabuf-ref/exporters";
 import { iommufdImportCapability, iommufdIoctl } from "@dmabuf-ref/importers";
+import type { ImportStage } from "@dmabuf-ref/importers";
 import { match } from "ts-pattern";
 import type { MatrixStage } from "./cell.js";
 
@@ -147,30 +148,26 @@ export function genericImport(
   return { ok: true, world: run.world, att };
 }
 
-const CAPABILITY_STAGE: Readonly<Record<string, MatrixStage>> = {
+const CAPABILITY_STAGE: Readonly<Record<ImportStage, MatrixStage>> = {
   fd: "import",
   negotiation: "negotiation",
   "exporter-attach": "exporter attach",
   pin: "dma_buf_pin",
   "private-phys": "private phys lookup",
   "pal-map": "first map",
-  "converter-map": "first map",
 };
 
-/** iommufd: `IOMMU_IOAS_ALLOC`, then `IOMMU_IOAS_MAP_FILE` of the whole buffer. */
+/**
+ * iommufd: `IOMMU_IOAS_ALLOC`, then `IOMMU_IOAS_MAP_FILE` of the whole
+ * buffer; the errno and reason are MAP_FILE's, the stage is the one the
+ * import capability query names for the same world (it runs iommufd's own
+ * import path, so the two agree; a disagreement is a model bug).
+ */
 export const iommufdRecipe: ImporterRecipe = {
   name: "iommufd",
   absentReason: () => undefined,
   import(w, buf) {
     const cap = iommufdImportCapability(w, buf);
-    if (!cap.importable) {
-      return {
-        ok: false,
-        errno: cap.errno ?? "EINVAL",
-        reason: cap.reason,
-        stage: cap.stage === "ready" ? "import" : (CAPABILITY_STAGE[cap.stage] ?? "import"),
-      };
-    }
     const alloc = iommufdIoctl(
       w,
       IOMMU_IOAS_ALLOC,
@@ -192,8 +189,13 @@ export const iommufdRecipe: ImporterRecipe = {
         iova: 0n,
       }),
     );
-    if (map.status === "failed") return refused(map.error, "import");
     if (map.status === "blocked") throw new Error("MAP_FILE blocked on an idle machine");
+    if (map.status === "failed") {
+      if (cap.importable)
+        throw new Error(`capability said importable, MAP_FILE said ${map.error.errno}`);
+      return refused(map.error, cap.stage === "ready" ? "import" : CAPABILITY_STAGE[cap.stage]);
+    }
+    if (!cap.importable) throw new Error(`capability said ${cap.reason}, MAP_FILE succeeded`);
     const att = mustBuf(map.world, buf).attachments.find(
       (a) => map.world.atts.get(a)?.importer === "iommufd",
     );

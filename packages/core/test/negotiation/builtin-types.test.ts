@@ -222,12 +222,14 @@ describe("importer-only and payload rules (kernel-facts §4.4, §5.1)", () => {
     expect(() => offer(iommuDomain, {})).toThrow(/importer-only/);
   });
 
-  it("an importer may accept iommu-domain; its data is validated (an empty domain is refused)", () => {
+  it("an importer may accept iommu-domain; its data is validated (an empty domain is refused) and the prot defaults to read + write", () => {
     expect(accept(iommuDomain, domain, "iommufd").data).toEqual({
       domain: "d0",
       iova: 0n,
       offset: 0n,
       size: 4096n,
+      read: true,
+      write: true,
     });
     expect(() => accept(iommuDomain, { ...domain, domain: "" }, "iommufd")).toThrow();
   });

@@ -5,7 +5,7 @@ import type { MapStep, PhysVec, Result, World } from "@dmabuf-ref/core";
  * VFIO's `get_pfn` for KVM, the exporter op of Xu Yilun's RFC that
  * `dma_buf_get_pfn_unlocked(attach, pgoff, &pfn, &max_order)` calls at
  * guest fault time (kernel-facts §5.1), stated as the `kvm-pfn` mapping
- * {@link vfioMap} hands out (resv held, revoked already refused there with
+ * VFIO's map (`vfioMap`) hands out (resv held, revoked already refused there with
  * `-ENODEV`, which KVM turns into `-EIO`).
  *
  * @remarks

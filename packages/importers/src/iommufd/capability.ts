@@ -50,7 +50,6 @@ function stageSentence(stage: ImportStage): string {
       () => "the private VFIO->iommufd interconnect (vfio_pci_dma_buf_iommufd_map) refuses",
     )
     .with("pal-map", () => "the exporter's physical address list (dma_buf_pal_map_phys) fails")
-    .with("converter-map", () => "mapping through core's pal->iommu-domain converter fails")
     .exhaustive();
 }
 

@@ -33,12 +33,14 @@ import { IOMMUFD, IOMMUFD_GLOBAL_DEVICE } from "./constants.js";
  * - `exporter-attach`: the exporter's `attach` refused (VFIO: not P2P, revoked, not revocable);
  * - `pin`: `dma_buf_pin()` failed (7.1 iommufd pins);
  * - `private-phys`: `vfio_pci_dma_buf_iommufd_map` refused (foreign exporter, more than one range, revoked);
- * - `pal-map`: the RFC's `dma_buf_pal_map_phys` failed;
- * - `converter-map`: core's map through the PAL->iommu-domain converter, which MAP_FILE asks
- *   for only when it fills a domain (kernel-facts §4.4); the import itself never reaches it.
+ * - `pal-map`: the RFC's `dma_buf_pal_map_phys` failed.
+ *
+ * Under the converters proposal the import ends at the pin: core maps
+ * through PAL->iommu-domain only when MAP_FILE fills a domain (kernel-facts
+ * §4.4), and that map's errno is MAP_FILE's own.
  */
 export type ImportStage =
-  "fd" | "negotiation" | "exporter-attach" | "pin" | "private-phys" | "pal-map" | "converter-map";
+  "fd" | "negotiation" | "exporter-attach" | "pin" | "private-phys" | "pal-map";
 
 /** What importing a dma-buf produced, or where and why it stopped. */
 export type ImportOutcome =

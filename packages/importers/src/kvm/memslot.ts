@@ -1,13 +1,5 @@
-import {
-  attachBuf,
-  blocked,
-  done,
-  failed,
-  isKernelError,
-  kernelError,
-  mustBuf,
-} from "@dmabuf-ref/core";
-import type { StepOutcome, World } from "@dmabuf-ref/core";
+import { attachBuf, isKernelError, kernelError, mustBuf, unstaged } from "@dmabuf-ref/core";
+import type { KernelError, StagedOutcome, StepOutcome, World } from "@dmabuf-ref/core";
 import { dmaBufGet } from "../iommufd/dmabuf-fd.js";
 import { KVM, KVM_PAGE } from "./constants.js";
 import { kvmStateOf, putSlot } from "./state.js";
@@ -27,25 +19,49 @@ export interface KvmMemslotArgs {
 }
 
 /**
+ * Which part of `KVM_SET_USER_MEMORY_REGION2` refused a dma-buf memslot
+ * (DESIGN §3.2's stages, for KVM's path of kernel-facts §5.1):
+ * - `args`: the flag, `guest_memfd_offset`, the GFN range, the slot id, the size;
+ * - `fd`: the fd is no dma-buf (`EBADF`);
+ * - `attach`: `dma_buf_dynamic_attach(dmabuf, NULL, ...)`: negotiation
+ *   (no `kvm-pfn`) or the exporter's `attach`.
+ */
+export type KvmMemslotStage = "args" | "fd" | "attach";
+
+/** What {@link kvmSetMemslotDmabufStaged} produced: the slot's attachment, or which part refused. */
+export type KvmMemslotOutcome = StagedOutcome<
+  KvmMemslotStage,
+  {
+    /** The memslot's attachment (KVM's `dma_buf_dynamic_attach`). */
+    readonly att: number;
+  }
+>;
+
+function refuse(stage: KvmMemslotStage, error: KernelError): KvmMemslotOutcome {
+  return { status: "failed", stage, error };
+}
+
+/**
  * `KVM_SET_USER_MEMORY_REGION2` with `KVM_MEM_VFIO_DMABUF` (Xu Yilun's RFC,
- * kernel-facts §5.1): creates a memslot backed by a dma-buf. Checks, in
- * order: the flag exists in the profile (`rules.kvmDmabufImport`; otherwise
- * the kernel rejects the unknown flag with `EINVAL`); `guest_memfd_offset`
- * is 0 (`EINVAL`); the slot has pages and its id is free (`EINVAL`,
- * `EEXIST`); the fd is a dma-buf (`EBADF`); the dma-buf's size equals the
- * slot's size (`EINVAL`). Then KVM attaches dynamically with `dev = NULL`
- * and `allow_peer2peer = true`; the attach can fail from negotiation (a
- * profile without `kvm-pfn`, `EINVAL`) or from the exporter's `attach`.
- * Nothing is mapped until the guest faults ({@link kvmGuestFault}).
+ * kernel-facts §5.1), saying which part refused: creates a memslot backed
+ * by a dma-buf. Checks, in order: the flag exists in the profile
+ * (`rules.kvmDmabufImport`; otherwise the kernel rejects the unknown flag
+ * with `EINVAL`); `guest_memfd_offset` is 0 (`EINVAL`); the slot has pages
+ * and its id is free (`EINVAL`, `EEXIST`); the fd is a dma-buf (`EBADF`);
+ * the dma-buf's size equals the slot's size (`EINVAL`). Then KVM attaches
+ * dynamically with `dev = NULL` and `allow_peer2peer = true`; the attach
+ * can fail from negotiation (a profile without `kvm-pfn`, `EINVAL`) or from
+ * the exporter's `attach`. Nothing is mapped until the guest faults
+ * ({@link kvmGuestFault}). A failure leaves the world unchanged.
  *
  * @param w - the world.
  * @param args - slot, GFN range, fd and offset.
- * @returns done (created = the attachment id), failed with the world unchanged, or blocked on resv.
+ * @returns the slot's attachment, the refusing part and its errno, or blocked on resv.
  */
-export function kvmSetMemslotDmabuf(w: World, args: KvmMemslotArgs): StepOutcome {
+export function kvmSetMemslotDmabufStaged(w: World, args: KvmMemslotArgs): KvmMemslotOutcome {
   if (!w.config.profile.rules.kvmDmabufImport) {
-    return failed(
-      w,
+    return refuse(
+      "args",
       kernelError(
         "EINVAL",
         `KVM_MEM_VFIO_DMABUF is an unknown memslot flag under ${w.config.profile.id}`,
@@ -53,20 +69,23 @@ export function kvmSetMemslotDmabuf(w: World, args: KvmMemslotArgs): StepOutcome
     );
   }
   if (args.offset !== 0n) {
-    return failed(w, kernelError("EINVAL", "guest_memfd_offset must be 0 for a dma-buf memslot"));
+    return refuse(
+      "args",
+      kernelError("EINVAL", "guest_memfd_offset must be 0 for a dma-buf memslot"),
+    );
   }
   if (args.npages <= 0n || args.gfnBase < 0n) {
-    return failed(w, kernelError("EINVAL", "a dma-buf memslot needs a non-empty GFN range"));
+    return refuse("args", kernelError("EINVAL", "a dma-buf memslot needs a non-empty GFN range"));
   }
   if (kvmStateOf(w).slots.some((s) => s.slot === args.slot)) {
-    return failed(w, kernelError("EEXIST", `memslot ${args.slot} already exists`));
+    return refuse("args", kernelError("EEXIST", `memslot ${args.slot} already exists`));
   }
   const b = dmaBufGet(w, args.fd);
-  if (isKernelError(b)) return failed(w, b);
+  if (isKernelError(b)) return refuse("fd", b);
   const slotSize = args.npages * KVM_PAGE;
   if (b.size !== slotSize) {
-    return failed(
-      w,
+    return refuse(
+      "args",
       kernelError(
         "EINVAL",
         `dma-buf size 0x${b.size.toString(16)} differs from the slot size 0x${slotSize.toString(16)}`,
@@ -74,8 +93,8 @@ export function kvmSetMemslotDmabuf(w: World, args: KvmMemslotArgs): StepOutcome
     );
   }
   const attached = attachBuf(w, args.fd, KVM, null, true);
-  if (attached.status === "blocked") return blocked(w, "resv", attached.reason);
-  if (attached.status === "failed") return failed(w, attached.error);
+  if (attached.status === "blocked") return { status: "blocked", reason: attached.reason };
+  if (attached.status === "failed") return refuse("attach", attached.error);
   const att = attached.created;
   if (att === undefined) throw new Error("kvm: attach created no attachment");
   const world = putSlot(attached.world, {
@@ -87,16 +106,25 @@ export function kvmSetMemslotDmabuf(w: World, args: KvmMemslotArgs): StepOutcome
     zapped: false,
     zaps: 0,
   });
-  return done(
-    world,
-    [
-      ...attached.events,
-      {
-        kind: "note",
-        actor: KVM,
-        text: `memslot ${args.slot}: gfn 0x${args.gfnBase.toString(16)}+0x${args.npages.toString(16)} backed by buf ${args.fd} (${mustBuf(world, args.fd).owner})`,
-      },
-    ],
-    att,
-  );
+  const events = [
+    ...attached.events,
+    {
+      kind: "note" as const,
+      actor: KVM,
+      text: `memslot ${args.slot}: gfn 0x${args.gfnBase.toString(16)}+0x${args.npages.toString(16)} backed by buf ${args.fd} (${mustBuf(world, args.fd).owner})`,
+    },
+  ];
+  return { status: "done", world, events, att };
+}
+
+/**
+ * `KVM_SET_USER_MEMORY_REGION2` with `KVM_MEM_VFIO_DMABUF` as a step: the
+ * checks and calls of {@link kvmSetMemslotDmabufStaged}, the stage dropped.
+ *
+ * @param w - the world.
+ * @param args - slot, GFN range, fd and offset.
+ * @returns done (created = the attachment id), failed with the world unchanged, or blocked on resv.
+ */
+export function kvmSetMemslotDmabuf(w: World, args: KvmMemslotArgs): StepOutcome {
+  return unstaged(w, kvmSetMemslotDmabufStaged(w, args), (d) => d.att);
 }

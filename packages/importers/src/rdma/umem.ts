@@ -1,10 +1,7 @@
 import {
   U64_MAX,
   attachBuf,
-  blocked,
   deviceIndex,
-  done,
-  failed,
   importerHolder,
   isKernelError,
   kernelError,
@@ -12,9 +9,9 @@ import {
   pinAtt,
   resvLock,
   resvUnlock,
+  unstaged,
 } from "@dmabuf-ref/core";
-import type { KernelError, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
-import { match } from "ts-pattern";
+import type { KernelError, StagedOutcome, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { dmaBufGet } from "../iommufd/dmabuf-fd.js";
 import type { RdmaImporterName } from "./constants.js";
 import { mustRun } from "./must-run.js";
@@ -45,32 +42,14 @@ export interface IbUmemDmabufGetArgs {
  */
 export type UmemGetStage = "args" | "fd" | "exporter-attach" | "pin" | "map";
 
-/** What {@link ibUmemDmabufGetStaged} produced: the umem, or which call refused and why. */
-export type UmemGetOutcome =
-  | {
-      /** The umem exists (mapped, for the pinned variants). */
-      readonly status: "done";
-      /** The world with the umem and its attachment. */
-      readonly world: World;
-      /** What happened, in order. */
-      readonly events: readonly TraceEvent[];
-      /** The umem's attachment. */
-      readonly att: number;
-    }
-  | {
-      /** A call refused; nothing changed. */
-      readonly status: "failed";
-      /** The call. */
-      readonly stage: UmemGetStage;
-      /** Its errno and the failed check. */
-      readonly error: KernelError;
-    }
-  | {
-      /** The call would sleep on the buffer's resv. */
-      readonly status: "blocked";
-      /** Who holds it. */
-      readonly reason: string;
-    };
+/** What {@link ibUmemDmabufGetStaged} produced: the umem's attachment, or which call refused and why. */
+export type UmemGetOutcome = StagedOutcome<
+  UmemGetStage,
+  {
+    /** The umem's attachment. */
+    readonly att: number;
+  }
+>;
 
 function refuse(stage: UmemGetStage, error: KernelError): UmemGetOutcome {
   return { status: "failed", stage, error };
@@ -196,11 +175,5 @@ export function ibUmemDmabufGetStaged(w: World, args: IbUmemDmabufGetArgs): Umem
  * @returns done (created = the attachment id), failed (world unchanged), or blocked on resv.
  */
 export function ibUmemDmabufGet(w: World, args: IbUmemDmabufGetArgs): StepOutcome {
-  const r = ibUmemDmabufGetStaged(w, args);
-  return match(r)
-    .returnType<StepOutcome>()
-    .with({ status: "done" }, (x) => done(x.world, x.events, x.att))
-    .with({ status: "failed" }, (x) => failed(w, x.error))
-    .with({ status: "blocked" }, (x) => blocked(w, "resv", x.reason))
-    .exhaustive();
+  return unstaged(w, ibUmemDmabufGetStaged(w, args), (d) => d.att);
 }

@@ -137,10 +137,10 @@ describe("ImportStage is a closed union", () => {
     const seen: string[] = [];
     const visit = (stage: ImportStage): void => {
       match(stage)
-        .with("fd", "negotiation", "exporter-attach", "pin", "private-phys", "pal-map", (s) => {
+        .with("fd", "negotiation", "exporter-attach", "pin", "private-phys", (s) => {
           seen.push(s);
         })
-        // @ts-expect-error -- "converter-map" is not handled
+        // @ts-expect-error -- "pal-map" is not handled
         .exhaustive();
     };
     visit("fd");
