@@ -9,12 +9,13 @@ import { renderExamples } from "./examples.js";
 
 /** One line per scenario: met or not, violations and faults. */
 function scenarioSummary(): string[] {
+  const width = Math.max(...SCENARIOS.map((s) => s.name.length)) + 1;
   return SCENARIOS.map((s) => {
     const profile = findProfile(s.profile);
     if (profile === undefined) throw new Error(`scenario ${s.name}: no profile ${s.profile}`);
     const r = reportScenario(s, profile);
     return (
-      `  ${s.name.padEnd(31)} ${r.expectation.met ? "met    " : "NOT MET"} ` +
+      `  ${s.name.padEnd(width)} ${r.expectation.met ? "met    " : "NOT MET"} ` +
       `${r.violations.length} violation(s), ${r.faults.length} fault(s)`
     );
   });

@@ -8,6 +8,7 @@ import {
   iommuIoasMapFile,
   iommuIoasUnmap,
   runScript,
+  settle,
 } from "@dmabuf-ref/core";
 import type { KernelError, Op, TraceEvent, World } from "@dmabuf-ref/core";
 import { O_RDWR, vfioDeviceFeatureIoctl } from "@dmabuf-ref/exporters";
@@ -240,8 +241,11 @@ export class VmmSession {
     return settled;
   }
 
+  /** Runs the kernel work a call left ready (core's `settle`), recording it. */
   private settle<T>(result: CallResult<T>): CallResult<T> {
-    this.run();
+    const s = settle(this.#world);
+    this.#world = s.world;
+    this.#events.push(...s.events);
     return result;
   }
 }
