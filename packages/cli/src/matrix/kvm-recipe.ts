@@ -3,8 +3,8 @@ import type { World } from "@dmabuf-ref/core";
 import { KVM, KVM_PAGE, kvmGuestFault, kvmSetMemslotDmabufStaged } from "@dmabuf-ref/importers";
 import type { KvmMemslotStage } from "@dmabuf-ref/importers";
 import type { MatrixStage } from "./cell.js";
-import { match } from "ts-pattern";
 import { negotiationRefusal } from "./negotiate-first.js";
+import { fromFirstFault, fromStaged } from "./staged-import.js";
 import type { Imported, ImporterRecipe, Refused } from "./recipes.js";
 
 /** The memslot id the matrix creates. */
@@ -64,35 +64,16 @@ export const kvmRecipe: ImporterRecipe = {
     const size = mustBuf(w, buf).size;
     const npages = (size + KVM_PAGE - 1n) / KVM_PAGE;
     const args = { slot: SLOT, gfnBase: GFN_BASE, npages, fd: buf, offset: 0n };
-    const slot = kvmSetMemslotDmabufStaged(w, args);
-    return match(slot)
-      .returnType<Imported>()
-      .with({ status: "failed" }, (r) => ({
-        ok: false,
-        errno: r.error.errno,
-        reason: r.error.message,
-        stage: STAGE[r.stage],
-      }))
-      .with({ status: "blocked" }, () => {
-        throw new Error("KVM_SET_USER_MEMORY_REGION2 blocked on an idle machine");
-      })
-      .with({ status: "done" }, (r) => {
-        const att = r.att;
-        const fault = kvmGuestFault(r.world, { slot: SLOT, gfn: GFN_BASE });
-        return match(fault)
-          .returnType<Imported>()
-          .with({ status: "done" }, (f) => ({ ok: true, world: f.world, att }))
-          .with({ status: "failed" }, (f) => ({
-            ok: false,
-            errno: f.error.errno,
-            reason: f.error.message,
-            stage: "first map",
-          }))
-          .with({ status: "blocked" }, () => {
-            throw new Error("the first guest fault blocked on an idle machine");
-          })
-          .exhaustive();
-      })
-      .exhaustive();
+    return fromStaged(
+      kvmSetMemslotDmabufStaged(w, args),
+      STAGE,
+      "KVM_SET_USER_MEMORY_REGION2",
+      (r) =>
+        fromFirstFault(
+          kvmGuestFault(r.world, { slot: SLOT, gfn: GFN_BASE }),
+          r.att,
+          "the first guest fault",
+        ),
+    );
   },
 };

@@ -1,9 +1,9 @@
 import type { Profile, World } from "@dmabuf-ref/core";
 import { ibUmemDmabufGetStaged, rdmaOdpFault } from "@dmabuf-ref/importers";
 import type { RdmaImporterName, UmemGetStage } from "@dmabuf-ref/importers";
-import { match } from "ts-pattern";
 import type { MatrixStage } from "./cell.js";
 import { negotiationRefusal } from "./negotiate-first.js";
+import { fromFirstFault, fromStaged } from "./staged-import.js";
 import type { Imported, ImporterRecipe } from "./recipes.js";
 
 /** The importing NIC of the matrix machine. */
@@ -29,30 +29,11 @@ function umemImport(w: World, buf: number, importer: RdmaImporterName): Imported
   if (neg !== undefined) return neg;
   const size = w.bufs.get(buf)?.size ?? 0n;
   const got = ibUmemDmabufGetStaged(w, { importer, device: NIC, fd: buf, offset: 0n, size });
-  return match(got)
-    .returnType<Imported>()
-    .with({ status: "failed" }, (r) => ({
-      ok: false,
-      errno: r.error.errno,
-      reason: r.error.message,
-      stage: STAGE[r.stage],
-    }))
-    .with({ status: "blocked" }, () => {
-      throw new Error(`${importer} get blocked on an idle machine`);
-    })
-    .with({ status: "done" }, (r) => {
-      if (importer !== "rdma-odp") return { ok: true, world: r.world, att: r.att };
-      const fault = rdmaOdpFault(r.world, { att: r.att });
-      if (fault.status === "done") return { ok: true, world: fault.world, att: r.att };
-      if (fault.status === "blocked") throw new Error("ODP fault blocked on an idle machine");
-      return {
-        ok: false,
-        errno: fault.error.errno,
-        reason: fault.error.message,
-        stage: "first map",
-      };
-    })
-    .exhaustive();
+  return fromStaged(got, STAGE, "ib_umem_dmabuf_get", (r) =>
+    importer === "rdma-odp"
+      ? fromFirstFault(rdmaOdpFault(r.world, { att: r.att }), r.att, "the first ODP fault")
+      : { ok: true, world: r.world, att: r.att },
+  );
 }
 
 function umemRecipe(importer: RdmaImporterName, exists: (p: Profile) => boolean): ImporterRecipe {

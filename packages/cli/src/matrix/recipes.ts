@@ -5,13 +5,9 @@ import {
   IOMMU_IOAS_MAP_WRITEABLE,
   VFIO_DEVICE_FEATURE_GET,
   encodeDmaBufFeature,
-  exporterOf,
   iommuIoasAlloc,
   iommuIoasMapFile,
   mustBuf,
-  negotiate,
-  p2pDistanceIn,
-  runScript,
   step,
 } from "@dmabuf-ref/core";
 import type { Errno, KernelError, Profile, World } from "@dmabuf-ref/core";
@@ -72,7 +68,14 @@ export interface ImporterRecipe {
   import(w: World, buf: number): Imported;
 }
 
-function refused(error: KernelError, stage: MatrixStage): Refused {
+/**
+ * A refusal from a kernel error and the stage that returned it.
+ *
+ * @param error - the errno and sentence.
+ * @param stage - the refusing stage.
+ * @returns the refusal.
+ */
+export function refused(error: KernelError, stage: MatrixStage): Refused {
   return { ok: false, errno: error.errno, reason: error.message, stage };
 }
 
@@ -97,56 +100,6 @@ export const vfioRecipe: ExporterRecipe = {
       .exhaustive();
   },
 };
-
-/**
- * The generic import a kernel importer does: `dma_buf_dynamic_attach`,
- * then under resv `dma_buf_pin` (for pinning importers) and the first map;
- * the stage comes from which call refused, and a failed negotiation is told
- * apart from the exporter's attach refusing by negotiating first.
- *
- * @param w - the world.
- * @param buf - the dma-buf.
- * @param importer - the importer driver's name.
- * @param device - the importing DMA device, or null (KVM).
- * @param pins - whether the importer calls `dma_buf_pin()` before mapping.
- * @returns the attachment, or the refusal.
- */
-export function genericImport(
-  w: World,
-  buf: number,
-  importer: string,
-  device: string | null,
-  pins: boolean,
-): Imported {
-  const imp = w.config.importers.get(importer);
-  if (imp === undefined) throw new Error(`no importer driver ${importer}`);
-  const topology = w.config.topology;
-  const neg = negotiate(
-    exporterOf(w, mustBuf(w, buf)).offers(w, buf),
-    imp.accepts(w, { device, dynamic: true, peer2peer: imp.allowPeer2peer }),
-    w.config.profile,
-    { p2pDistance: (p, c) => p2pDistanceIn(topology, p, c) },
-  );
-  if (!neg.ok) return refused(neg.error, "negotiation");
-  const attached = step(w, { kind: "attach", buf, importer, device, dynamic: true });
-  if (attached.status !== "done" || attached.created === undefined) {
-    if (attached.status === "failed") return refused(attached.error, "exporter attach");
-    throw new Error("attach blocked on an idle machine");
-  }
-  const att = attached.created;
-  const holder = `${importer}#matrix`;
-  const run = runScript(attached.world, [
-    { kind: "lock", buf, holder },
-    ...(pins ? [{ kind: "pin" as const, att, holder }] : []),
-    { kind: "map", att, holder },
-    { kind: "unlock", buf, holder },
-  ]);
-  const bad = run.results.find((r) => r.status !== "done");
-  if (bad?.error !== undefined) {
-    return refused(bad.error, bad.op.kind === "pin" ? "dma_buf_pin" : "first map");
-  }
-  return { ok: true, world: run.world, att };
-}
 
 const CAPABILITY_STAGE: Readonly<Record<ImportStage, MatrixStage>> = {
   fd: "import",
