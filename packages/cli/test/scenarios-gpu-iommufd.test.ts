@@ -3,27 +3,8 @@
  * target path, and why iommufd needs a pin on a movable BO.
  */
 import { describe, expect, it } from "vitest";
-import { findProfile } from "@dmabuf-ref/core";
-import type { Profile, TraceEvent } from "@dmabuf-ref/core";
-import { SCENARIOS } from "../src/scenarios/registry.js";
-import { reportScenario } from "../src/scenarios/scenario.js";
-
-function run(
-  name: string,
-  profileId?: string,
-): { events: readonly TraceEvent[]; met: boolean; violations: number; text: string } {
-  const s = SCENARIOS.find((x) => x.name === name);
-  if (s === undefined) throw new Error(`no scenario ${name}`);
-  const profile: Profile | undefined = findProfile(profileId ?? s.profile);
-  if (profile === undefined) throw new Error(`no profile ${profileId ?? s.profile}`);
-  const r = reportScenario(s, profile);
-  return {
-    events: r.events,
-    met: r.expectation.met,
-    violations: r.violations.length,
-    text: r.expectation.text,
-  };
-}
+import type { TraceEvent } from "@dmabuf-ref/core";
+import { runScenario as run } from "./support/run-scenario.js";
 
 /** The declared profile's run. */
 const declared = (name: string): ReturnType<typeof run> => run(name);

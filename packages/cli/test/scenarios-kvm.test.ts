@@ -5,32 +5,15 @@
  */
 import { describe, expect, it } from "vitest";
 import { fc, test } from "@fast-check/vitest";
-import { findProfile, linux71, rfcMappingTypesV1 } from "@dmabuf-ref/core";
-import type { Profile, TraceEvent } from "@dmabuf-ref/core";
+import { linux71, rfcMappingTypesV1 } from "@dmabuf-ref/core";
+import type { TraceEvent } from "@dmabuf-ref/core";
 import { KVM_PAGE } from "@dmabuf-ref/importers";
 import { matrixWorld } from "../src/matrix/machine.js";
 import { guestFault, setDmabufMemslot } from "../src/scenarios/kvm-guest.js";
 import { VFIO0_BAR0 } from "../src/scenarios/machine.js";
 import { SCENARIOS } from "../src/scenarios/registry.js";
-import { reportScenario } from "../src/scenarios/scenario.js";
+import { runScenario as run } from "./support/run-scenario.js";
 import { VmmSession } from "../src/scenarios/session.js";
-
-function run(
-  name: string,
-  under?: Profile,
-): { events: readonly TraceEvent[]; met: boolean; violations: number; text: string } {
-  const s = SCENARIOS.find((x) => x.name === name);
-  if (s === undefined) throw new Error(`no scenario ${name}`);
-  const profile = under ?? findProfile(s.profile);
-  if (profile === undefined) throw new Error(`no profile ${s.profile}`);
-  const r = reportScenario(s, profile);
-  return {
-    events: r.events,
-    met: r.expectation.met,
-    violations: r.violations.length,
-    text: r.expectation.text,
-  };
-}
 
 /** The errnos of the guest faults KVM refused, in order. */
 function faultErrnos(events: readonly TraceEvent[]): string[] {

@@ -1,28 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { findProfile } from "@dmabuf-ref/core";
-import type { Profile, TraceEvent } from "@dmabuf-ref/core";
+import type { TraceEvent } from "@dmabuf-ref/core";
 import { SCENARIOS } from "../src/scenarios/registry.js";
-import { reportScenario } from "../src/scenarios/scenario.js";
+import { runScenario } from "./support/run-scenario.js";
+import type { ScenarioRun } from "./support/run-scenario.js";
 import { json, runCli } from "./run-cli.js";
 
-function declared(name: string): {
-  events: readonly TraceEvent[];
-  met: boolean;
-  violations: number;
-  text: string;
-} {
-  const s = SCENARIOS.find((x) => x.name === name);
-  if (s === undefined) throw new Error(`no scenario ${name}`);
-  const profile: Profile | undefined = findProfile(s.profile);
-  if (profile === undefined) throw new Error(`no profile ${s.profile}`);
-  const r = reportScenario(s, profile);
-  return {
-    events: r.events,
-    met: r.expectation.met,
-    violations: r.violations.length,
-    text: r.expectation.text,
-  };
-}
+const declared = (name: string): ScenarioRun => runScenario(name);
 
 function dmaOutcomes(events: readonly TraceEvent[]): string[] {
   return events.flatMap((e) => (e.kind === "dma" ? [e.outcome] : []));
