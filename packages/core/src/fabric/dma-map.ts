@@ -3,7 +3,7 @@ import type { Result } from "../errors/result.js";
 import type { PhysVec } from "../schemas.js";
 import type { IovaRange } from "../world/attachment-state.js";
 import type { World } from "../world/world.js";
-import { allocId } from "../world/access.js";
+import { grantIn } from "./grants.js";
 import { allocIova, domainOf, iommuMap, iommuUnmap } from "./iommu.js";
 import { regionContaining } from "./regions.js";
 import { p2pMapType } from "./topology.js";
@@ -90,20 +90,15 @@ export function dmaMapRanges(
       iova.push({ domain, iova: addr, len: r.len });
       dmaAddress = addr;
     }
-    const [grantId, withId] = allocId(world);
-    world = {
-      ...withId,
-      grants: withId.grants.set(grantId, {
-        device,
-        region: region.id,
-        phys: r.paddr,
-        len: r.len,
-        write: opts.write,
-        epoch: region.epoch,
-        att: opts.att,
-      }),
-    };
-    grants.push(grantId);
+    const granted = grantIn(world, region, {
+      device,
+      phys: r.paddr,
+      len: r.len,
+      write: opts.write,
+      att: opts.att,
+    });
+    world = granted.world;
+    grants.push(granted.id);
     entries.push({ dmaAddress, length: r.len });
   }
   return ok({ world, entries, grants, iova });

@@ -1,5 +1,5 @@
-import { regionContaining } from "../fabric/regions.js";
-import { allocId, mustAtt } from "../world/access.js";
+import { grantAccess } from "../fabric/grants.js";
+import { mustAtt } from "../world/access.js";
 import type { World } from "../world/world.js";
 
 /** One (device, physical piece) the oracle should allow. */
@@ -69,22 +69,10 @@ export function syncDomainGrants(w: World, att: number): World {
   world = { ...world, grants };
   for (const x of wanted) {
     if (have.some((h) => h.device === x.device && h.phys === x.phys && h.len === x.len)) continue;
-    const r = regionContaining(world, x.phys, x.len);
-    if (r === undefined) throw new Error(`no memory region holds 0x${x.phys.toString(16)}`);
-    const [id, next] = allocId(world);
-    world = {
-      ...next,
-      grants: next.grants.set(id, {
-        device: x.device,
-        region: r[1].id,
-        phys: x.phys,
-        len: x.len,
-        write: x.write,
-        epoch: r[1].epoch,
-        att,
-      }),
-    };
-    kept.push(id);
+    const granted = grantAccess(world, { ...x, att });
+    if (granted === undefined) throw new Error(`no memory region holds 0x${x.phys.toString(16)}`);
+    world = granted.world;
+    kept.push(granted.id);
   }
   const unchanged =
     kept.length === mapping.grants.length && kept.every((g, i) => g === mapping.grants[i]);

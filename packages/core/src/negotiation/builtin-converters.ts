@@ -2,9 +2,9 @@ import { kernelError } from "../errors/kernel-error.js";
 import { err, ok } from "../errors/result.js";
 import { dmaMapRanges } from "../fabric/dma-map.js";
 import { iommuMap } from "../fabric/iommu.js";
-import { regionContaining } from "../fabric/regions.js";
+import { grantAccess } from "../fabric/grants.js";
 import type { PhysVec } from "../schemas.js";
-import { allocId, mustAtt } from "../world/access.js";
+import { mustAtt } from "../world/access.js";
 import type { IovaRange } from "../world/attachment-state.js";
 import { iommuDomain } from "../mapping-types/iommu-domain.js";
 import { pal } from "../mapping-types/pal.js";
@@ -94,22 +94,16 @@ export const palToIommuDomain = defineConverter({
       const device = w.config.topology.devices[index]?.id;
       if (d !== domainId || device === undefined) continue;
       for (const p of pieces) {
-        const r = regionContaining(w, p.paddr, p.len);
-        if (r === undefined) return err("EINVAL", `no memory at 0x${p.paddr.toString(16)}`);
-        const [grant, next] = allocId(w);
-        w = {
-          ...next,
-          grants: next.grants.set(grant, {
-            device,
-            region: r[1].id,
-            phys: p.paddr,
-            len: p.len,
-            write: request.write,
-            epoch: r[1].epoch,
-            att,
-          }),
-        };
-        grants.push(grant);
+        const granted = grantAccess(w, {
+          device,
+          phys: p.paddr,
+          len: p.len,
+          write: request.write,
+          att,
+        });
+        if (granted === undefined) return err("EINVAL", `no memory at 0x${p.paddr.toString(16)}`);
+        w = granted.world;
+        grants.push(granted.id);
       }
     }
     return ok({

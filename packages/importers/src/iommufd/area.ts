@@ -1,8 +1,8 @@
-import { blocked, done, failed } from "@dmabuf-ref/core";
+import { blocked, done, endGrants, failed } from "@dmabuf-ref/core";
 import type { Effect, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { IOMMUFD } from "./constants.js";
 import { fillArea, unfillArea } from "./domain-fill.js";
-import { endGrants, grantArea } from "./grants.js";
+import { grantArea } from "./grants.js";
 import { releaseDmabuf } from "./release-dmabuf.js";
 import type { IommufdArea } from "./state.js";
 import {

@@ -1,9 +1,9 @@
-import { allocId, deviceIndex, emptyDomain, err, fail, ok } from "@dmabuf-ref/core";
+import { allocId, deviceIndex, emptyDomain, endGrants, err, fail, ok } from "@dmabuf-ref/core";
 import type { Effect, Result, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { IOMMUFD } from "./constants.js";
 import { syncCoreFills } from "./core-fill.js";
 import { fillArea, unfillArea } from "./domain-fill.js";
-import { endGrants, grantArea } from "./grants.js";
+import { grantArea } from "./grants.js";
 import { DEVICE_RESERVATIONS, intersects } from "./iova.js";
 import type { IommufdDevice } from "./state.js";
 import { devicesOf, findIoas, iommufdStateOf, mustIoas, putIoas, putState } from "./state.js";

@@ -1,4 +1,4 @@
-import { allocId, regionContaining } from "@dmabuf-ref/core";
+import { grantAccess } from "@dmabuf-ref/core";
 import type { World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { areaChunks } from "./chunks.js";
@@ -31,39 +31,19 @@ export function grantArea(
   const grants: number[] = [];
   for (const device of devices) {
     for (const c of areaChunks(area, pages)) {
-      const found = regionContaining(world, c.phys, c.len);
-      if (found === undefined) {
+      const granted = grantAccess(world, {
+        device,
+        phys: c.phys,
+        len: c.len,
+        write: area.write,
+        att,
+      });
+      if (granted === undefined) {
         throw new Error(`iommufd: no memory region holds 0x${c.phys.toString(16)}`);
       }
-      const [, region] = found;
-      const [id, next] = allocId(world);
-      world = {
-        ...next,
-        grants: next.grants.set(id, {
-          device,
-          region: region.id,
-          phys: c.phys,
-          len: c.len,
-          write: area.write,
-          epoch: region.epoch,
-          att,
-        }),
-      };
-      grants.push(id);
+      world = granted.world;
+      grants.push(granted.id);
     }
   }
   return { world, grants };
-}
-
-/**
- * Ends grants: from here on the devices may not reach that memory.
- *
- * @param w - the world.
- * @param ids - the grant ids.
- * @returns the new world.
- */
-export function endGrants(w: World, ids: readonly number[]): World {
-  let grants = w.grants;
-  for (const id of ids) grants = grants.delete(id);
-  return grants === w.grants ? w : { ...w, grants };
 }

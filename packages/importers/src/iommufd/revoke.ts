@@ -1,8 +1,8 @@
-import { iommuUnmap, mustAtt, mustBuf, unmapAtt } from "@dmabuf-ref/core";
+import { endGrants, iommuUnmap, mustAtt, mustBuf, unmapAtt } from "@dmabuf-ref/core";
 import type { DriverStep, TraceEvent, World } from "@dmabuf-ref/core";
 import { areaChunks } from "./chunks.js";
 import { IOMMUFD } from "./constants.js";
-import { endGrants } from "./grants.js";
+
 import { iommufdStateOf, mustIoas, pagesOfAttachment, putIoas, putPages } from "./state.js";
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;

@@ -1,0 +1,74 @@
+import { allocId } from "../world/access.js";
+import type { World } from "../world/world.js";
+import { regionContaining } from "./regions.js";
+
+/** What a new grant allows (DESIGN §3.5): who may reach which physical range, and why. */
+export interface GrantRequest {
+  /** The device (or agent, e.g. a guest through KVM's stage-2) allowed to access. */
+  readonly device: string;
+  /** CPU physical start. */
+  readonly phys: bigint;
+  /** Length in bytes. */
+  readonly len: bigint;
+  /** Whether writes are allowed. */
+  readonly write: boolean;
+  /** The dma-buf attachment whose mapping made it, or null for other paths. */
+  readonly att: number | null;
+}
+
+/**
+ * Records in the oracle that `req.device` may reach a physical range, at
+ * the current epoch of the region holding it: whatever legitimately set
+ * the access up (a DMA-API map, an IOMMU map of an area, core's converter,
+ * KVM installing a stage-2 entry) calls this, and ends it with
+ * {@link endGrants} when the access is torn down. Not a kernel object: the
+ * check the kernel lacks.
+ *
+ * @param w - the world.
+ * @param req - the device, range, permission and owning attachment.
+ * @returns the grant's id and the world, or undefined when no region holds the range.
+ */
+export function grantAccess(
+  w: World,
+  req: GrantRequest,
+): { readonly id: number; readonly world: World } | undefined {
+  const found = regionContaining(w, req.phys, req.len);
+  return found === undefined ? undefined : grantIn(w, found[1], req);
+}
+
+/**
+ * {@link grantAccess} when the caller already holds the region (a map that
+ * just looked it up), sparing a second scan of the regions.
+ *
+ * @param w - the world.
+ * @param region - the region holding the range: its id and current epoch.
+ * @param req - the device, range, permission and owning attachment.
+ * @returns the grant's id and the world.
+ */
+export function grantIn(
+  w: World,
+  region: { readonly id: string; readonly epoch: number },
+  req: GrantRequest,
+): { readonly id: number; readonly world: World } {
+  const [id, next] = allocId(w);
+  return {
+    id,
+    world: {
+      ...next,
+      grants: next.grants.set(id, { ...req, region: region.id, epoch: region.epoch }),
+    },
+  };
+}
+
+/**
+ * Ends grants: from here on their devices may not reach that memory.
+ *
+ * @param w - the world.
+ * @param ids - the grant ids (unknown ids are ignored).
+ * @returns the new world.
+ */
+export function endGrants(w: World, ids: readonly number[]): World {
+  let grants = w.grants;
+  for (const id of ids) grants = grants.delete(id);
+  return grants === w.grants ? w : { ...w, grants };
+}
