@@ -46,13 +46,15 @@ export { KVM, KVM_MAX_ORDER, KVM_MEM_VFIO_DMABUF, KVM_PAGE } from "./kvm/constan
 export { kvmAccepts, kvmImporter } from "./kvm/driver.js";
 export { kvmSetMemslotDmabuf, kvmSetMemslotDmabufStaged } from "./kvm/memslot.js";
 export type { KvmMemslotArgs, KvmMemslotOutcome, KvmMemslotStage } from "./kvm/memslot.js";
-export { kvmGuestFault } from "./kvm/fault.js";
+export { stage2Covers, kvmGuestFault } from "./kvm/fault.js";
+export { kvmGuestAccess } from "./kvm/access.js";
+export type { KvmGuestAccessArgs, KvmGuestAccessOutcome } from "./kvm/access.js";
 export type { KvmCacheAttr, KvmFaultArgs, KvmFaultOutcome } from "./kvm/fault.js";
 export { kvmInvalidateMappings } from "./kvm/invalidate.js";
 export { kvmAct, kvmActionSchema } from "./kvm/action.js";
 export type { KvmAction } from "./kvm/action.js";
 export { kvmStateOf } from "./kvm/state.js";
-export type { KvmSlot, KvmState } from "./kvm/state.js";
+export type { KvmSlot, KvmStage2Entry, KvmState } from "./kvm/state.js";
 export { RDMA_IMPORTERS } from "./rdma/constants.js";
 export type { RdmaImporterName } from "./rdma/constants.js";
 export {

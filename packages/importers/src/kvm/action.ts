@@ -2,12 +2,13 @@ import * as z from "zod";
 import { err, fail, ok, u64Schema } from "@dmabuf-ref/core";
 import type { DriverStep, Result, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
+import { kvmGuestAccess } from "./access.js";
 import { kvmGuestFault } from "./fault.js";
 import { kvmSetMemslotDmabuf } from "./memslot.js";
 
 /**
  * zod schema of the actions a core `driver` op may ask of KVM
- * (kernel-facts §5.1): create a dma-buf memslot, or take a guest fault.
+ * (kernel-facts §5.1): create a dma-buf memslot, take a guest fault, or make a guest access.
  */
 export const kvmActionSchema = z.discriminatedUnion("kind", [
   z.object({
@@ -23,6 +24,20 @@ export const kvmActionSchema = z.discriminatedUnion("kind", [
     fd: z.number().int(),
     /** `guest_memfd_offset`. */
     offset: u64Schema,
+  }),
+  z.object({
+    /** A guest load or store ({@link kvmGuestAccess}), faulting the GFN in if the stage-2 misses. */
+    kind: z.literal("access"),
+    /** The memslot id. */
+    slot: z.number().int().nonnegative(),
+    /** The guest frame. */
+    gfn: u64Schema,
+    /** Byte offset in the frame. */
+    offset: u64Schema,
+    /** Bytes. */
+    len: u64Schema,
+    /** Load or store. */
+    dir: z.enum(["read", "write"]),
   }),
   z.object({
     /** A guest fault ({@link kvmGuestFault}). */
@@ -56,6 +71,7 @@ export function kvmAct(world: World, action: unknown): Result<DriverStep> {
   const r = match(parsed.data)
     .with({ kind: "set-memslot" }, (a) => kvmSetMemslotDmabuf(world, a))
     .with({ kind: "fault" }, (a) => kvmGuestFault(world, a))
+    .with({ kind: "access" }, (a) => kvmGuestAccess(world, a))
     .exhaustive();
   return match(r)
     .returnType<Result<DriverStep>>()

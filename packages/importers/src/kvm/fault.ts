@@ -1,4 +1,5 @@
 import {
+  grantAccess,
   importerHolder,
   kernelError,
   kvmPfn,
@@ -19,7 +20,7 @@ import type {
 import type * as z from "zod";
 import { KVM, KVM_MAX_ORDER, KVM_PAGE } from "./constants.js";
 import { kvmStateOf, putSlot } from "./state.js";
-import type { KvmSlot } from "./state.js";
+import type { KvmSlot, KvmStage2Entry } from "./state.js";
 
 /** The cache attribute KVM maps a PFN with (core's `kvm-pfn` payload, kernel-facts §5.1). */
 export type KvmCacheAttr = z.output<typeof kvmCacheAttrSchema>;
@@ -51,7 +52,7 @@ export type KvmFaultOutcome =
       readonly mmio: boolean;
     }
   | {
-      /** The fault failed (`-EIO` when `get_pfn` failed, `-EFAULT` when no memslot covers the GFN). */
+      /** The fault failed (`-EIO` when `get_pfn` failed, `-EFAULT` when no memslot stage2Covers the GFN). */
       readonly status: "failed";
       /** The errno and the failed check. */
       readonly error: KernelError;
@@ -112,6 +113,52 @@ function lookupPfn(
   return undefined;
 }
 
+function mustSlot(w: World, slot: number): KvmSlot {
+  const s = kvmStateOf(w).slots.find((x) => x.slot === slot);
+  if (s === undefined) throw new Error(`kvm: memslot ${slot} vanished`);
+  return s;
+}
+
+/**
+ * Installs the stage-2 / EPT block that maps `gfn` (the largest order the
+ * fault allows) unless one already does, and grants the guest access to
+ * it: the guest's loads and stores through it are judged by the oracle
+ * like any DMA ({@link kvmGuestAccess}).
+ */
+function install(
+  w: World,
+  slot: KvmSlot,
+  gfn: bigint,
+  found: { pfn: bigint; maxOrder: number },
+): World {
+  const settled = { ...slot, zapped: false };
+  if (slot.stage2.some((e) => stage2Covers(e, gfn))) return putSlot(w, settled);
+  const n = 1n << BigInt(found.maxOrder);
+  const gBlock = (gfn / n) * n;
+  const pBlock = found.pfn - (gfn - gBlock);
+  const granted = grantAccess(w, {
+    device: KVM,
+    phys: pBlock * KVM_PAGE,
+    len: n * KVM_PAGE,
+    write: true,
+    att: slot.att,
+  });
+  if (granted === undefined) throw new Error(`kvm: no memory at pfn 0x${pBlock.toString(16)}`);
+  const entry = { gfn: gBlock, pfn: pBlock, order: found.maxOrder, grant: granted.id };
+  return putSlot(granted.world, { ...settled, stage2: [...slot.stage2, entry] });
+}
+
+/**
+ * Whether a stage-2 entry maps a GFN.
+ *
+ * @param e - the entry.
+ * @param gfn - the guest frame.
+ * @returns true when `gfn` lies in the entry's block.
+ */
+export function stage2Covers(e: KvmStage2Entry, gfn: bigint): boolean {
+  return gfn >= e.gfn && gfn < e.gfn + (1n << BigInt(e.order));
+}
+
 /**
  * A guest fault on a `KVM_MEM_VFIO_DMABUF` memslot (kernel-facts §5.1):
  * KVM asks the exporter for the PFN through
@@ -120,6 +167,9 @@ function lookupPfn(
  * no mapping (first fault, or after a zap) KVM takes the buffer's resv,
  * maps, and drops resv; otherwise it reads the mapping's payload. The
  * answer is the PFN, the largest mapping order and the cache attribute.
+ *
+ * On success KVM installs the stage-2 block that maps the GFN and the guest
+ * may reach it ({@link kvmGuestAccess}) until the next zap.
  *
  * Any failure of `get_pfn` (a revoked buffer's `ENODEV`) becomes `-EIO`,
  * and a payload that would map MMIO cacheable is refused with `-EIO` too:
@@ -183,7 +233,7 @@ export function kvmGuestFault(w: World, args: KvmFaultArgs): KvmFaultOutcome {
       `get_pfn: pgoff 0x${(offset / KVM_PAGE).toString(16)} is past the ranges`,
     );
   }
-  world = putSlot(world, { ...slot, zapped: false });
+  world = install(world, mustSlot(world, args.slot), args.gfn, found);
   events.push({
     kind: "note",
     actor: KVM,

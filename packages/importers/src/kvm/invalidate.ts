@@ -1,4 +1,4 @@
-import { mustBuf, unmapAtt } from "@dmabuf-ref/core";
+import { endGrants, mustBuf, unmapAtt } from "@dmabuf-ref/core";
 import type { DriverStep, TraceEvent, World } from "@dmabuf-ref/core";
 import { KVM } from "./constants.js";
 import { kvmStateOf, putSlot } from "./state.js";
@@ -8,7 +8,8 @@ import { kvmStateOf, putSlot } from "./state.js";
  * (kernel-facts §5.1), called with the buffer's resv held: zaps the slot's
  * whole GFN range, shared and private (`kvm_mmu_unmap_gfn_range` plus a
  * TLB flush inside an invalidate begin/end), so the guest reaches the
- * memory no more once it returns. In the model the zap also drops KVM's
+ * memory no more once it returns: every installed stage-2 entry goes, and
+ * with it the oracle's grant for the guest's accesses. In the model the zap also drops KVM's
  * `kvm-pfn` mapping (under the exporter's resv holder), so the exporter's
  * wait for unmaps completes; the next guest fault asks `get_pfn` again.
  *
@@ -19,7 +20,12 @@ import { kvmStateOf, putSlot } from "./state.js";
 export function kvmInvalidateMappings(w: World, att: number): DriverStep {
   const slot = kvmStateOf(w).slots.find((s) => s.att === att);
   if (slot === undefined) return { world: w, events: [] };
-  let world = w;
+  // The zap removes the guest's translations first: from here on the guest
+  // reaches the memory no more, before the exporter hears KVM unmapped.
+  let world = endGrants(
+    w,
+    slot.stage2.map((e) => e.grant),
+  );
   const events: TraceEvent[] = [];
   if (world.atts.get(att)?.mapping != null) {
     const r = unmapAtt(world, att, mustBuf(world, slot.buf).resvHolder);
@@ -33,6 +39,6 @@ export function kvmInvalidateMappings(w: World, att: number): DriverStep {
     actor: KVM,
     text: `zap memslot ${slot.slot}: gfn 0x${slot.gfnBase.toString(16)}-0x${last.toString(16)} (kvm_mmu_unmap_gfn_range + TLB flush)`,
   });
-  world = putSlot(world, { ...slot, zapped: true, zaps: slot.zaps + 1 });
+  world = putSlot(world, { ...slot, zapped: true, zaps: slot.zaps + 1, stage2: [] });
   return { world, events };
 }

@@ -105,6 +105,7 @@ export function kvmSetMemslotDmabufStaged(w: World, args: KvmMemslotArgs): KvmMe
     att,
     zapped: false,
     zaps: 0,
+    stage2: [],
   });
   const events = [
     ...attached.events,

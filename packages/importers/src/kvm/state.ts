@@ -3,6 +3,23 @@ import type { World } from "@dmabuf-ref/core";
 import { KVM } from "./constants.js";
 
 /**
+ * One stage-2 / EPT entry KVM installed for a dma-buf memslot at a guest
+ * fault (kernel-facts §5.1): a naturally aligned block of `2^order` pages
+ * mapping GFNs to host PFNs, with the oracle's grant for the guest's
+ * accesses through it.
+ */
+export interface KvmStage2Entry {
+  /** First GFN of the block. */
+  readonly gfn: bigint;
+  /** First host PFN of the block. */
+  readonly pfn: bigint;
+  /** The block's order (0 = 4 KiB, 9 = 2 MiB). */
+  readonly order: number;
+  /** The oracle's grant that lets the guest reach the block (DESIGN §3.5). */
+  readonly grant: number;
+}
+
+/**
  * One `struct kvm_memory_slot` created with `KVM_MEM_VFIO_DMABUF`
  * (kernel-facts §5.1): the slot's GFN range and the dynamic attachment
  * KVM holds on the dma-buf.
@@ -25,6 +42,8 @@ export interface KvmSlot {
   readonly zapped: boolean;
   /** How many times the slot was zapped. */
   readonly zaps: number;
+  /** The stage-2 / EPT entries installed since the last zap, in fault order. */
+  readonly stage2: readonly KvmStage2Entry[];
 }
 
 /** The KVM importer's slice of the World: its `KVM_MEM_VFIO_DMABUF` memslots (kernel-facts §5.1). */

@@ -70,7 +70,16 @@ describe("KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_VFIO_DMABUF (kernel-facts §5
     expect(a.mapping).toBeNull();
     expect(attachRevocable(a)).toBe(true);
     expect(kvmStateOf(world).slots).toEqual([
-      { slot: 1, gfnBase: GFN, npages: NPAGES, buf: a.buf, att, zapped: false, zaps: 0 },
+      {
+        slot: 1,
+        gfnBase: GFN,
+        npages: NPAGES,
+        buf: a.buf,
+        att,
+        zapped: false,
+        zaps: 0,
+        stage2: [],
+      },
     ]);
   });
 

@@ -1,0 +1,101 @@
+import { access, kernelError } from "@dmabuf-ref/core";
+import type { AccessOutcome, DmaDirection, KernelError, TraceEvent, World } from "@dmabuf-ref/core";
+import { KVM, KVM_PAGE } from "./constants.js";
+import { stage2Covers, kvmGuestFault } from "./fault.js";
+import { kvmStateOf } from "./state.js";
+
+/** The arguments of {@link kvmGuestAccess}: one guest load or store to a dma-buf memslot. */
+export interface KvmGuestAccessArgs {
+  /** The memslot id. */
+  readonly slot: number;
+  /** The guest frame. */
+  readonly gfn: bigint;
+  /** Byte offset in the frame. */
+  readonly offset: bigint;
+  /** Bytes; the access stays inside the frame. */
+  readonly len: bigint;
+  /** Load or store. */
+  readonly dir: DmaDirection;
+}
+
+/** What a guest access did: the oracle's verdict, or why KVM could not run it. */
+export type KvmGuestAccessOutcome =
+  | {
+      /** The access reached the fabric (after a fault if the stage-2 missed). */
+      readonly status: "done";
+      /** The world (the fault's mapping, any violation recorded). */
+      readonly world: World;
+      /** What happened, in order. */
+      readonly events: readonly TraceEvent[];
+      /** The oracle's verdict on the access. */
+      readonly outcome: AccessOutcome;
+    }
+  | {
+      /** No memslot stage2Covers the GFN (`EFAULT`), a bad access (`EINVAL`), or the fault failed (`EIO`). */
+      readonly status: "failed";
+      /** The errno and the failed check. */
+      readonly error: KernelError;
+      /** The world, unchanged. */
+      readonly world: World;
+    }
+  | {
+      /** The fault would sleep on the dma-buf's resv. */
+      readonly status: "blocked";
+      /** Who holds it. */
+      readonly reason: string;
+      /** The world, unchanged. */
+      readonly world: World;
+    };
+
+/**
+ * A guest load or store to a `KVM_MEM_VFIO_DMABUF` memslot (kernel-facts
+ * §5.1). If a stage-2 / EPT entry maps the GFN the access goes straight to
+ * the host frame, with no help from KVM, as on hardware; otherwise it is an
+ * EPT violation, KVM faults the GFN in through `get_pfn`
+ * ({@link kvmGuestFault}) and the access retries (a failed fault is `EIO`,
+ * which `KVM_RUN` returns to the VMM: the guest never reaches the memory).
+ * The access itself is judged by the oracle like any DMA (DESIGN §3.5): the
+ * guest is the agent `"kvm"`, issuing host physical addresses through its
+ * stage-2, and the grants are the installed entries. So a guest that
+ * reaches the BAR after its reset or disable through an entry nobody
+ * zapped is a violation, which is what a missing or late zap would cause.
+ *
+ * @param w - the world.
+ * @param args - the slot, GFN, offset, length and direction.
+ * @returns the verdict, or why KVM could not run the access.
+ */
+export function kvmGuestAccess(w: World, args: KvmGuestAccessArgs): KvmGuestAccessOutcome {
+  const slot = kvmStateOf(w).slots.find((s) => s.slot === args.slot);
+  if (slot === undefined || args.gfn < slot.gfnBase || args.gfn >= slot.gfnBase + slot.npages) {
+    return failed(w, "EFAULT", `no dma-buf memslot ${args.slot} stage2Covers gfn ${hex(args.gfn)}`);
+  }
+  if (args.len <= 0n || args.offset < 0n || args.offset + args.len > KVM_PAGE) {
+    return failed(w, "EINVAL", "a guest access stays inside one 4 KiB frame");
+  }
+  let world = w;
+  const events: TraceEvent[] = [];
+  if (!slot.stage2.some((e) => stage2Covers(e, args.gfn))) {
+    events.push({
+      kind: "note",
+      actor: KVM,
+      text: `EPT violation at gfn ${hex(args.gfn)}: fault it in`,
+    });
+    const fault = kvmGuestFault(w, { slot: args.slot, gfn: args.gfn });
+    if (fault.status !== "done") return { ...fault, world: w };
+    world = fault.world;
+    events.push(...fault.events);
+  }
+  const entry = kvmStateOf(world)
+    .slots.find((s) => s.slot === args.slot)
+    ?.stage2.find((e) => stage2Covers(e, args.gfn));
+  if (entry === undefined) throw new Error("kvm: the fault installed no stage-2 entry");
+  const phys = (entry.pfn + (args.gfn - entry.gfn)) * KVM_PAGE + args.offset;
+  const r = access(world, KVM, phys, args.len, args.dir);
+  return { status: "done", world: r.world, events: [...events, ...r.events], outcome: r.outcome };
+}
+
+const hex = (v: bigint): string => `0x${v.toString(16)}`;
+
+function failed(w: World, errno: "EFAULT" | "EINVAL", message: string): KvmGuestAccessOutcome {
+  return { status: "failed", error: kernelError(errno, message), world: w };
+}
