@@ -15,11 +15,16 @@ import { SCENARIOS } from "../src/scenarios/registry.js";
 import { runScenario as run } from "./support/run-scenario.js";
 import { VmmSession } from "../src/scenarios/session.js";
 
-/** The errnos of the guest faults KVM refused, in order. */
+/** The errnos of the guest faults and accesses KVM refused, in order. */
 function faultErrnos(events: readonly TraceEvent[]): string[] {
   return events.flatMap((e) =>
-    e.kind === "error" && e.call.startsWith("guest fault") ? [e.error.errno] : [],
+    e.kind === "error" && e.call.startsWith("guest ") ? [e.error.errno] : [],
   );
+}
+
+/** The oracle's verdicts on the guest's own loads and stores (agent "kvm"), in order. */
+function guestVerdicts(events: readonly TraceEvent[]): string[] {
+  return events.flatMap((e) => (e.kind === "dma" && e.device === "kvm" ? [e.outcome] : []));
 }
 
 /** The text of KVM's successful faults, in order. */
@@ -54,6 +59,12 @@ describe("vfio-to-kvm-private-mmio (kernel-facts §5.1, §4.4)", () => {
 
   it("a guest fault on a revoked VFIO dma-buf memslot is EIO: during the FLR and after close", () => {
     expect(faultErrnos(run("vfio-to-kvm-private-mmio").events)).toEqual(["EIO", "EIO", "EIO"]);
+  });
+
+  it("the guest's stores reach the BAR before the FLR and after it, never during: the oracle sees no violation", () => {
+    const r = run("vfio-to-kvm-private-mmio");
+    expect(guestVerdicts(r.events)).toEqual(["ok", "ok"]);
+    expect(r.violations).toBe(0);
   });
 
   it("an FLR's revoke zaps the memslot before the BAR stops decoding", () => {
@@ -139,4 +150,23 @@ describe("get_pfn addressing of a VFIO memslot (kernel-facts §5.1)", () => {
       expect(out.ok ? "ok" : out.error.errno).toBe("EFAULT");
     },
   );
+});
+
+describe("kvm-close-order (kernel-facts §2.5, §2.6, §5.1)", () => {
+  it("in 7.1's close order a running guest reaches the disabled BAR through an entry not yet zapped: one violation", () => {
+    const r = run("kvm-close-order");
+    expect(r.met, r.text).toBe(true);
+    expect(r.text).toContain("disable-then-cleanup: store in the window violation");
+    expect(r.violations).toBe(1);
+  });
+
+  it("with cleanup before disable the zap comes first: the store in the window is ok and after close EIO", () => {
+    expect(run("kvm-close-order").text).toContain(
+      "cleanup-then-disable: store in the window ok, after close EIO, 0 violation(s)",
+    );
+  });
+
+  it("under linux-7.1 the story cannot start (no KVM import): not met", () => {
+    expect(run("kvm-close-order", linux71).met).toBe(false);
+  });
 });

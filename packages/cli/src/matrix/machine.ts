@@ -1,6 +1,7 @@
 import { createWorld, topologySchema } from "@dmabuf-ref/core";
 import type { ImporterDriver, Profile, Topology, World } from "@dmabuf-ref/core";
 import { gpuExporter, rdmaExporter, vfioPciExporter } from "@dmabuf-ref/exporters";
+import type { VfioCloseOrder } from "@dmabuf-ref/exporters";
 import {
   iommufdImporter,
   kvmImporter,
@@ -42,11 +43,16 @@ export const matrixTopology: Topology = topologySchema.parse({
  * A fresh matrix machine with every built-in driver.
  *
  * @param profile - the rules in force.
+ * @param closeOrder - vfio-pci's close order (default 7.1's, disable then cleanup).
  * @returns the world.
  */
-export function matrixWorld(profile: Profile): World {
+export function matrixWorld(
+  profile: Profile,
+  closeOrder: VfioCloseOrder = "disable-then-cleanup",
+): World {
   const exporters = [
     vfioPciExporter({
+      closeOrder,
       devices: [
         {
           id: "vfio0",

@@ -1,6 +1,12 @@
 import { settle, step } from "@dmabuf-ref/core";
-import type { KernelError, TraceEvent, World } from "@dmabuf-ref/core";
-import { KVM, KVM_PAGE, kvmGuestFault, kvmSetMemslotDmabuf } from "@dmabuf-ref/importers";
+import type { AccessOutcome, KernelError, TraceEvent, World } from "@dmabuf-ref/core";
+import {
+  KVM,
+  KVM_PAGE,
+  kvmGuestAccess,
+  kvmGuestFault,
+  kvmSetMemslotDmabuf,
+} from "@dmabuf-ref/importers";
 import type { KvmCacheAttr } from "@dmabuf-ref/importers";
 import type { CallResult, VmmSession } from "./session.js";
 
@@ -80,6 +86,38 @@ export function guestFault(s: VmmSession, slot: number, gfn: bigint): CallResult
     return { world: r.world, events: r.events };
   });
   if (result === undefined) throw new Error("the guest fault did not run");
+  return result;
+}
+
+/**
+ * A guest load or store to `gfn` (kernel-facts §5.1): through the
+ * installed stage-2 entry if there is one, else after KVM faults it in;
+ * the oracle judges it like any DMA ({@link kvmGuestAccess}).
+ *
+ * @param s - the session.
+ * @param slot - the memslot id.
+ * @param gfn - the guest frame.
+ * @param dir - load or store.
+ * @returns the oracle's verdict, or the errno (`EIO` when the fault failed; recorded in the trace).
+ */
+export function guestAccess(
+  s: VmmSession,
+  slot: number,
+  gfn: bigint,
+  dir: "read" | "write",
+): CallResult<AccessOutcome> {
+  let result: CallResult<AccessOutcome> | undefined;
+  s.apply((w) => {
+    const r = kvmGuestAccess(w, { slot, gfn, offset: 0n, len: 8n, dir });
+    if (r.status === "blocked") throw new Error(`the guest access blocked: ${r.reason}`);
+    if (r.status === "failed") {
+      result = { ok: false, error: r.error };
+      return { world: w, events: [refused(`guest ${dir} gfn 0x${gfn.toString(16)}`, r.error)] };
+    }
+    result = { ok: true, value: r.outcome };
+    return { world: r.world, events: r.events };
+  });
+  if (result === undefined) throw new Error("the guest access did not run");
   return result;
 }
 

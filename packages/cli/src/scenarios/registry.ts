@@ -1,3 +1,4 @@
+import { kvmCloseOrder } from "./kvm-close-order.js";
 import { capabilityQuery } from "./capability-query.js";
 import { closeRevokesForever } from "./close-revokes-forever.js";
 import { flrWithoutUnmap } from "./flr-without-unmap.js";
@@ -23,6 +24,7 @@ export const SCENARIOS: readonly Scenario[] = [
   pinnedRdmaRefused,
   odpRdmaAccepted,
   vfioToKvmPrivateMmio,
+  kvmCloseOrder,
   gpuEvictMovesKvm,
   gpuToIommufdSpdk,
   gpuMovableNeedsPinForIommufd,

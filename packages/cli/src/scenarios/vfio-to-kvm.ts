@@ -1,9 +1,9 @@
 import { mustBuf, regionNamed } from "@dmabuf-ref/core";
-import type { World } from "@dmabuf-ref/core";
+import type { AccessOutcome, World } from "@dmabuf-ref/core";
 import { vfioVmas } from "@dmabuf-ref/exporters";
 import { KVM_PAGE, kvmStateOf } from "@dmabuf-ref/importers";
 import { expectOk } from "./expect.js";
-import { guestFault, setDmabufMemslot, settleNow, startUntil } from "./kvm-guest.js";
+import { guestAccess, guestFault, setDmabufMemslot, settleNow, startUntil } from "./kvm-guest.js";
 import type { GuestMapping } from "./kvm-guest.js";
 import { VFIO0_BAR0 } from "./machine.js";
 import type { Scenario } from "./scenario.js";
@@ -23,6 +23,10 @@ function shown(r: CallResult<GuestMapping>): string {
   if (!r.ok) return r.error.errno;
   const m = r.value;
   return `pfn 0x${m.pfn.toString(16)} order ${m.maxOrder} ${m.cache}${m.mmio ? " MMIO" : ""}`;
+}
+
+function verdictOf(r: CallResult<AccessOutcome>): string {
+  return r.ok ? r.value : r.error.errno;
 }
 
 function barDown(w: World): boolean {
@@ -63,40 +67,47 @@ export const vfioToKvmPrivateMmio: Scenario = {
         first.value.cache === "uncached" &&
         first.value.maxOrder === 9;
       const vmas = vfioVmas(s.world, "vfio0").length;
+      const store = guestAccess(s, SLOT, gfn, "write");
 
       s.note("the guest resets the function (FLR) and touches the BAR while the reset runs");
       expectOk(startUntil(s, "vfio-pci", { op: "flr", device: "vfio0" }, barDown));
       const zapped = kvmStateOf(s.world).slots[0]?.zapped === true;
-      const during = guestFault(s, SLOT, gfn);
+      const during = guestAccess(s, SLOT, gfn, "write");
       settleNow(s);
       const nothingRemapped =
         mustBuf(s.world, fd).revoked === "usable" &&
         s.world.atts.get(kvmStateOf(s.world).slots[0]?.att ?? -1)?.mapping === null;
       s.note("the FLR is over; nothing re-mapped by itself, the guest's next access re-faults");
       const after = guestFault(s, SLOT, gfn);
+      const storeAfter = guestAccess(s, SLOT, gfn, "write");
 
       s.note("QEMU closes the VFIO device: its dma-bufs are revoked for good");
       expectOk(s.vfio({ op: "close", device: "vfio0" }));
-      const closed = [guestFault(s, SLOT, gfn), guestFault(s, SLOT, GFN_BASE)];
+      const closed = [guestAccess(s, SLOT, gfn, "read"), guestAccess(s, SLOT, GFN_BASE, "write")];
       const violations = s.world.violations.size;
       const met =
         mapped &&
         vmas === 0 &&
+        store.ok &&
+        store.value === "ok" &&
         zapped &&
         !during.ok &&
         during.error.errno === "EIO" &&
         nothingRemapped &&
         after.ok &&
         after.value.pfn === barPfn &&
+        storeAfter.ok &&
+        storeAfter.value === "ok" &&
         closed.every((r) => !r.ok && r.error.errno === "EIO") &&
         mustBuf(s.world, fd).revoked === "permanent" &&
         violations === 0;
       return {
         met,
         verdict:
-          `fault ${shown(first)} (BAR pfn 0x${barPfn.toString(16)}), ${vmas} host VMA(s); ` +
-          `FLR ${zapped ? "zapped the slot" : "did not zap"}, fault ${shown(during)}; ` +
-          `after FLR ${shown(after)}; after close ${closed.map(shown).join(", ")}; ` +
+          `fault ${shown(first)} (BAR pfn 0x${barPfn.toString(16)}), ${vmas} host VMA(s), ` +
+          `store ${verdictOf(store)}; FLR ${zapped ? "zapped the slot" : "did not zap"}, ` +
+          `store ${verdictOf(during)}; after FLR ${shown(after)}, store ${verdictOf(storeAfter)}; ` +
+          `after close ${closed.map(verdictOf).join(", ")}; ` +
           `${violations} violation(s)`,
       };
     });
