@@ -34,7 +34,9 @@ function closeWhileGuestRuns(s: VmmSession, order: VfioCloseOrder): CloseRun {
   const fd = expectOk(s.exportBar("vfio0", 0, [{ offset: 0n, length: LEN }]));
   expectOk(setDmabufMemslot(s, SLOT, GFN, fd, LEN));
   expectOk(guestAccess(s, SLOT, GFN, "write"));
-  s.note("the VMM closes the VFIO device fd while vCPUs still run (hot-unplug, or no vCPU stop first)");
+  s.note(
+    "the VMM closes the VFIO device fd while vCPUs still run (hot-unplug, or no vCPU stop first)",
+  );
   // Stop right after the close's first stage: the disable (7.1) or the
   // start of the cleanup revoke (Matt Evans' order).
   expectOk(startUntil(s, "vfio-pci", { op: "close", device: "vfio0" }, () => true));
