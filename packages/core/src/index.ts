@@ -183,7 +183,7 @@ export { dmaMapRanges, dmaUnmapIova } from "./fabric/dma-map.js";
 export type { DmaEntry, DmaMapped } from "./fabric/dma-map.js";
 export { access } from "./fabric/access.js";
 export { endGrants, grantAccess, grantIn } from "./fabric/grants.js";
-export type { GrantRequest } from "./fabric/grants.js";
+export type { GrantRequest, Granted } from "./fabric/grants.js";
 export type { AccessOutcome, AccessResult } from "./fabric/access.js";
 
 export { WORLD_SLICES, createWorld, hashWorld, worldsEqual } from "./world/world.js";

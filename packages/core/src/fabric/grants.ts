@@ -16,6 +16,14 @@ export interface GrantRequest {
   readonly att: number | null;
 }
 
+/** A grant just made: its id and the world that holds it. */
+export interface Granted {
+  /** The grant's id (end it with {@link endGrants}). */
+  readonly id: number;
+  /** The world with the grant. */
+  readonly world: World;
+}
+
 /**
  * Records in the oracle that `req.device` may reach a physical range, at
  * the current epoch of the region holding it: whatever legitimately set
@@ -28,10 +36,7 @@ export interface GrantRequest {
  * @param req - the device, range, permission and owning attachment.
  * @returns the grant's id and the world, or undefined when no region holds the range.
  */
-export function grantAccess(
-  w: World,
-  req: GrantRequest,
-): { readonly id: number; readonly world: World } | undefined {
+export function grantAccess(w: World, req: GrantRequest): Granted | undefined {
   const found = regionContaining(w, req.phys, req.len);
   return found === undefined ? undefined : grantIn(w, found[1], req);
 }
@@ -49,7 +54,7 @@ export function grantIn(
   w: World,
   region: { readonly id: string; readonly epoch: number },
   req: GrantRequest,
-): { readonly id: number; readonly world: World } {
+): Granted {
   const [id, next] = allocId(w);
   return {
     id,
