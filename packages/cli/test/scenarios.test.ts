@@ -61,6 +61,17 @@ describe("the VFIO/iommufd scenarios (issue 4) under their declared profiles", (
     expect(declared("iommufd-selftest-dmabuf-revoke").text).toContain("got ok, ENODEV, ok, ok, ok");
   });
 
+  it.each([["rfc-mapping-types-v1"], ["proposal-converters"]])(
+    "under %s the mock is a PAL exporter and the iommufd selftests still give the kernel's errnos",
+    (profile) => {
+      const simple = runScenario("iommufd-selftest-dmabuf-simple", profile);
+      const revoke = runScenario("iommufd-selftest-dmabuf-revoke", profile);
+      expect(simple.text).toContain("got EINVAL, EINVAL, EINVAL, ok");
+      expect(revoke.text).toContain("got ok, ENODEV, ok, ok, ok");
+      expect(simple.violations + revoke.violations).toBe(0);
+    },
+  );
+
   it("capability-query: the proposal's answer agrees with trying, for VFIO and for a foreign exporter", () => {
     const r = declared("capability-query");
     expect(r.text).toMatch(
@@ -119,15 +130,15 @@ describe("dmabuf-ref scenario", () => {
   it("--profile overrides the declared profile and an unmet expectation exits 1", () => {
     const run = runCli(
       "scenario",
-      "iommufd-selftest-dmabuf-simple",
+      "vfio-to-kvm-private-mmio",
       "--profile",
-      "rfc-mapping-types-v1",
+      "linux-7.1",
       "--format",
       "json",
     );
     expect(run.status).toBe(1);
     expect(json(run)).toMatchObject({
-      profile: "rfc-mapping-types-v1",
+      profile: "linux-7.1",
       expectation: { met: false },
     });
   });

@@ -4,6 +4,7 @@ import { err, ok } from "../errors/result.js";
 import { dmaMapRanges, dmaUnmapIova } from "../fabric/dma-map.js";
 import { regionNamed } from "../fabric/regions.js";
 import { createDmaBuf } from "../lifetime/create.js";
+import { pal } from "../mapping-types/pal.js";
 import { sgt } from "../mapping-types/sgt.js";
 import { offer } from "../negotiation/offer.js";
 import { u64Schema } from "../schemas.js";
@@ -39,7 +40,10 @@ interface AllocatorState {
  *
  * With `selftestHook` it also answers iommufd's private phys lookup, as the
  * selftest mock does under CONFIG_IOMMUFD_TEST (kernel-facts §3.3 step 4,
- * §3.6): `ENODEV` when revoked, otherwise its one range.
+ * §3.6): `ENODEV` when revoked, otherwise its one range. Where the profile
+ * has PAL the mock is a PAL exporter, as in the Feb 2026 RFC (§4.3: "the
+ * mock selftest exporter becomes a PAL exporter"): it offers `[pal, sgt]`
+ * and `map_phys` returns its one range.
  *
  * @param opts - the driver's name, the RAM region it allocates from, and
  *   whether it has the iommufd selftest hook.
@@ -88,7 +92,10 @@ export function referenceExporter(opts: {
       };
       return ok({ world, events: created.events, buf: created.buf });
     },
-    offers: () => [offer(sgt, { requiresP2P: false })],
+    offers: (w) =>
+      opts.selftestHook === true && w.config.profile.mappingTypes.includes(pal)
+        ? [offer(pal, {}), offer(sgt, { requiresP2P: false })]
+        : [offer(sgt, { requiresP2P: false })],
     attach(w, att) {
       const a = mustAtt(w, att);
       if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the buffer is revoked");
@@ -98,11 +105,15 @@ export function referenceExporter(opts: {
       const a = mustAtt(w, att);
       const b = mustBuf(w, a.buf);
       if (b.revoked !== "usable") return err("ENODEV", "the buffer is revoked");
+      const phys = [{ paddr: privOf(w, a.buf).phys, len: b.size }];
+      if (a.exporterType === pal.id) {
+        // map_phys: a copy of the one range; whoever programs it into an
+        // IOMMU (iommufd, or core's converter) creates the access and its grant.
+        const payload = pal.payload.parse({ phys });
+        return ok({ world: w, events: [], mapping: { payload, grants: [], iova: [] } });
+      }
       if (a.device === null) return err("EINVAL", "no DMA device to map for");
-      const mapped = dmaMapRanges(w, a.device, [{ paddr: privOf(w, a.buf).phys, len: b.size }], {
-        att,
-        write: true,
-      });
+      const mapped = dmaMapRanges(w, a.device, phys, { att, write: true });
       if (!mapped.ok) return mapped;
       const payload = sgt.payload.parse({ entries: mapped.value.entries });
       return ok({
