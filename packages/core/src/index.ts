@@ -220,7 +220,7 @@ export type { AttachRequest, ImporterDriver } from "./drivers/importer.js";
 
 export type { Op, OpKind } from "./lifetime/op.js";
 export { blocked, done, failed } from "./lifetime/outcome.js";
-export type { StepOutcome } from "./lifetime/outcome.js";
+export type { CallOutcome, StepOutcome } from "./lifetime/outcome.js";
 export { unstaged } from "./lifetime/staged.js";
 export type { StagedOutcome } from "./lifetime/staged.js";
 export { step } from "./lifetime/step.js";

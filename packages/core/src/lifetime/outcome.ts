@@ -3,6 +3,40 @@ import type { TraceEvent } from "../trace/event.js";
 import type { World } from "../world/world.js";
 
 /**
+ * The outcome of an entry point that answers with a value besides the new
+ * world (a KVM guest fault's PFN, a guest access's verdict): done with the
+ * value, failed with an errno and the *same* world, or blocked (the kernel
+ * would sleep) with the same world.
+ *
+ * @typeParam Done - what success carries besides the world and events.
+ */
+export type CallOutcome<Done extends object> =
+  | ({
+      /** The call ran. */
+      readonly status: "done";
+      /** The new world. */
+      readonly world: World;
+      /** What happened, in order. */
+      readonly events: readonly TraceEvent[];
+    } & Done)
+  | {
+      /** The call returned an errno. */
+      readonly status: "failed";
+      /** The errno and the failed check. */
+      readonly error: KernelError;
+      /** The world, unchanged. */
+      readonly world: World;
+    }
+  | {
+      /** The call would sleep (on a dma-buf's resv). */
+      readonly status: "blocked";
+      /** What it waits for, in words. */
+      readonly reason: string;
+      /** The world, unchanged. */
+      readonly world: World;
+    };
+
+/**
  * The result of one `step`: done (a new world and its events), failed with
  * an errno (the same world), or blocked (the operation cannot run yet, as a
  * kernel thread sleeps on a lock, a fence or a completion).

@@ -19,7 +19,7 @@ const hex = (v: bigint): string => `0x${v.toString(16)}`;
  * unmaps everything and succeeds even on an empty IOAS; otherwise `iova`
  * or `length` >= `ULONG_MAX` is `EOVERFLOW`, `length` 0 `EINVAL`, a
  * wrapping range `EOVERFLOW`, and the range must cover whole areas: one that
- * stage2Covers no area, or cuts one, is `ENOENT`. Dead (revoked) areas unmap like
+ * covers no area, or cuts one, is `ENOENT`. Dead (revoked) areas unmap like
  * any other and count in the bytes reported back in `length`.
  *
  * @param w - the world.

@@ -1,5 +1,5 @@
 import { access, kernelError } from "@dmabuf-ref/core";
-import type { AccessOutcome, DmaDirection, KernelError, TraceEvent, World } from "@dmabuf-ref/core";
+import type { AccessOutcome, CallOutcome, DmaDirection, TraceEvent, World } from "@dmabuf-ref/core";
 import { KVM, KVM_PAGE } from "./constants.js";
 import { stage2Covers, kvmGuestFault } from "./fault.js";
 import { kvmStateOf } from "./state.js";
@@ -18,34 +18,15 @@ export interface KvmGuestAccessArgs {
   readonly dir: DmaDirection;
 }
 
-/** What a guest access did: the oracle's verdict, or why KVM could not run it. */
-export type KvmGuestAccessOutcome =
-  | {
-      /** The access reached the fabric (after a fault if the stage-2 missed). */
-      readonly status: "done";
-      /** The world (the fault's mapping, any violation recorded). */
-      readonly world: World;
-      /** What happened, in order. */
-      readonly events: readonly TraceEvent[];
-      /** The oracle's verdict on the access. */
-      readonly outcome: AccessOutcome;
-    }
-  | {
-      /** No memslot stage2Covers the GFN (`EFAULT`), a bad access (`EINVAL`), or the fault failed (`EIO`). */
-      readonly status: "failed";
-      /** The errno and the failed check. */
-      readonly error: KernelError;
-      /** The world, unchanged. */
-      readonly world: World;
-    }
-  | {
-      /** The fault would sleep on the dma-buf's resv. */
-      readonly status: "blocked";
-      /** Who holds it. */
-      readonly reason: string;
-      /** The world, unchanged. */
-      readonly world: World;
-    };
+/**
+ * What a guest access did: the oracle's verdict; or `-EFAULT` (no memslot
+ * covers the GFN), `-EINVAL` (a bad access), `-EIO` (the fault failed); or
+ * blocked while the fault would sleep on the dma-buf's resv.
+ */
+export type KvmGuestAccessOutcome = CallOutcome<{
+  /** The oracle's verdict on the access (DESIGN §3.5). */
+  readonly outcome: AccessOutcome;
+}>;
 
 /**
  * A guest load or store to a `KVM_MEM_VFIO_DMABUF` memslot (kernel-facts
@@ -67,7 +48,7 @@ export type KvmGuestAccessOutcome =
 export function kvmGuestAccess(w: World, args: KvmGuestAccessArgs): KvmGuestAccessOutcome {
   const slot = kvmStateOf(w).slots.find((s) => s.slot === args.slot);
   if (slot === undefined || args.gfn < slot.gfnBase || args.gfn >= slot.gfnBase + slot.npages) {
-    return failed(w, "EFAULT", `no dma-buf memslot ${args.slot} stage2Covers gfn ${hex(args.gfn)}`);
+    return failed(w, "EFAULT", `no dma-buf memslot ${args.slot} covers gfn ${hex(args.gfn)}`);
   }
   if (args.len <= 0n || args.offset < 0n || args.offset + args.len > KVM_PAGE) {
     return failed(w, "EINVAL", "a guest access stays inside one 4 KiB frame");

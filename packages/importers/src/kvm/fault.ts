@@ -10,7 +10,7 @@ import {
   unmapAtt,
 } from "@dmabuf-ref/core";
 import type {
-  KernelError,
+  CallOutcome,
   PhysVec,
   StepOutcome,
   TraceEvent,
@@ -33,40 +33,22 @@ export interface KvmFaultArgs {
   readonly gfn: bigint;
 }
 
-/** What a guest stage-2 / EPT fault on a dma-buf memslot produced (`kvm_faultin_pfn` via `get_pfn`, kernel-facts §5.1). */
-export type KvmFaultOutcome =
-  | {
-      /** `dma_buf_get_pfn_unlocked()` answered; KVM installs the mapping. */
-      readonly status: "done";
-      /** The world (the attachment mapped, the slot no longer zapped). */
-      readonly world: World;
-      /** What happened, in order. */
-      readonly events: readonly TraceEvent[];
-      /** The host frame number. */
-      readonly pfn: bigint;
-      /** The largest mapping order KVM may use for this fault (0 = 4 KiB). */
-      readonly maxOrder: number;
-      /** The cache attribute (never write-back for MMIO). */
-      readonly cache: KvmCacheAttr;
-      /** True when the frame is device MMIO. */
-      readonly mmio: boolean;
-    }
-  | {
-      /** The fault failed (`-EIO` when `get_pfn` failed, `-EFAULT` when no memslot stage2Covers the GFN). */
-      readonly status: "failed";
-      /** The errno and the failed check. */
-      readonly error: KernelError;
-      /** The world, unchanged. */
-      readonly world: World;
-    }
-  | {
-      /** `get_pfn` would sleep on the dma-buf's resv. */
-      readonly status: "blocked";
-      /** Who holds it. */
-      readonly reason: string;
-      /** The world, unchanged. */
-      readonly world: World;
-    };
+/**
+ * What a guest stage-2 / EPT fault on a dma-buf memslot produced
+ * (`kvm_faultin_pfn` via `get_pfn`, kernel-facts §5.1): the PFN and how to
+ * map it; or `-EIO` when `get_pfn` failed, `-EFAULT` when no memslot
+ * covers the GFN; or blocked on the dma-buf's resv.
+ */
+export type KvmFaultOutcome = CallOutcome<{
+  /** The host frame number `dma_buf_get_pfn_unlocked()` answered. */
+  readonly pfn: bigint;
+  /** The largest mapping order KVM may use for this fault (0 = 4 KiB). */
+  readonly maxOrder: number;
+  /** The cache attribute (never write-back for MMIO). */
+  readonly cache: KvmCacheAttr;
+  /** True when the frame is device MMIO. */
+  readonly mmio: boolean;
+}>;
 
 function fail(w: World, errno: "EIO" | "EFAULT" | "EDEADLOCK", message: string): KvmFaultOutcome {
   return { status: "failed", error: kernelError(errno, message), world: w };
