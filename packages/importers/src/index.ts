@@ -42,7 +42,15 @@ export type {
   IommufdTrack,
   IommufdUserPages,
 } from "./iommufd/state.js";
-export { KVM, KVM_MAX_ORDER, KVM_MEM_VFIO_DMABUF, KVM_PAGE } from "./kvm/constants.js";
+export {
+  KVM,
+  KVM_MAX_ORDER,
+  KVM_MEM_GUEST_MEMFD,
+  KVM_MEM_LOG_DIRTY_PAGES,
+  KVM_MEM_READONLY,
+  KVM_MEM_VFIO_DMABUF,
+  KVM_PAGE,
+} from "./kvm/constants.js";
 export { kvmAccepts, kvmImporter } from "./kvm/driver.js";
 export { kvmSetMemslotDmabuf, kvmSetMemslotDmabufStaged } from "./kvm/memslot.js";
 export type { KvmMemslotArgs, KvmMemslotOutcome, KvmMemslotStage } from "./kvm/memslot.js";

@@ -12,7 +12,7 @@ const LEN = 0x20_0000n;
 const SLOT = 1;
 const GFN = 0x10_0000n;
 
-function verdictOf(r: CallResult<AccessOutcome>): string {
+function verdictOf(r: CallResult<AccessOutcome | "mmio-exit">): string {
   return r.ok ? r.value : r.error.errno;
 }
 

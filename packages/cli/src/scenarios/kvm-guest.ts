@@ -105,8 +105,8 @@ export function guestAccess(
   slot: number,
   gfn: bigint,
   dir: "read" | "write",
-): CallResult<AccessOutcome> {
-  let result: CallResult<AccessOutcome> | undefined;
+): CallResult<AccessOutcome | "mmio-exit"> {
+  let result: CallResult<AccessOutcome | "mmio-exit"> | undefined;
   s.apply((w) => {
     const r = kvmGuestAccess(w, { slot, gfn, offset: 0n, len: 8n, dir });
     if (r.status === "blocked") throw new Error(`the guest access blocked: ${r.reason}`);

@@ -25,7 +25,7 @@ function shown(r: CallResult<GuestMapping>): string {
   return `pfn 0x${m.pfn.toString(16)} order ${m.maxOrder} ${m.cache}${m.mmio ? " MMIO" : ""}`;
 }
 
-function verdictOf(r: CallResult<AccessOutcome>): string {
+function verdictOf(r: CallResult<AccessOutcome | "mmio-exit">): string {
   return r.ok ? r.value : r.error.errno;
 }
 

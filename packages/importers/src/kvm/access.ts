@@ -24,8 +24,12 @@ export interface KvmGuestAccessArgs {
  * blocked while the fault would sleep on the dma-buf's resv.
  */
 export type KvmGuestAccessOutcome = CallOutcome<{
-  /** The oracle's verdict on the access (DESIGN §3.5). */
-  readonly outcome: AccessOutcome;
+  /**
+   * The oracle's verdict on the access (DESIGN §3.5), or `"mmio-exit"`: a
+   * store to a `KVM_MEM_READONLY` slot never reaches memory, `KVM_RUN`
+   * returns to the VMM with `KVM_EXIT_MMIO`.
+   */
+  readonly outcome: AccessOutcome | "mmio-exit";
 }>;
 
 /**
@@ -52,6 +56,15 @@ export function kvmGuestAccess(w: World, args: KvmGuestAccessArgs): KvmGuestAcce
   }
   if (args.len <= 0n || args.offset < 0n || args.offset + args.len > KVM_PAGE) {
     return failed(w, "EINVAL", "a guest access stays inside one 4 KiB frame");
+  }
+  if (slot.readonly && args.dir === "write") {
+    const text = `store to read-only memslot ${args.slot} at gfn ${hex(args.gfn)}: KVM_EXIT_MMIO`;
+    return {
+      status: "done",
+      world: w,
+      events: [{ kind: "note", actor: KVM, text }],
+      outcome: "mmio-exit",
+    };
   }
   let world = w;
   const events: TraceEvent[] = [];

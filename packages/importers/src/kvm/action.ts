@@ -3,6 +3,7 @@ import { err, fail, ok, u64Schema } from "@dmabuf-ref/core";
 import type { DriverStep, Result, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { kvmGuestAccess } from "./access.js";
+import { KVM_MEM_VFIO_DMABUF } from "./constants.js";
 import { kvmGuestFault } from "./fault.js";
 import { kvmSetMemslotDmabuf } from "./memslot.js";
 
@@ -24,6 +25,8 @@ export const kvmActionSchema = z.discriminatedUnion("kind", [
     fd: z.number().int(),
     /** `guest_memfd_offset`. */
     offset: u64Schema,
+    /** `flags` (default `KVM_MEM_VFIO_DMABUF`). */
+    flags: z.number().int().nonnegative().default(KVM_MEM_VFIO_DMABUF),
   }),
   z.object({
     /** A guest load or store ({@link kvmGuestAccess}), faulting the GFN in if the stage-2 misses. */

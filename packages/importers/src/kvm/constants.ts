@@ -8,6 +8,15 @@ export const KVM = "kvm";
  */
 export const KVM_MEM_VFIO_DMABUF = 1 << 3;
 
+/** `KVM_MEM_LOG_DIRTY_PAGES` (1 << 0): dirty logging, which a dma-buf memslot refuses (kernel-facts §5.1). */
+export const KVM_MEM_LOG_DIRTY_PAGES = 1 << 0;
+
+/** `KVM_MEM_READONLY` (1 << 1): guest stores exit to userspace instead of reaching memory. */
+export const KVM_MEM_READONLY = 1 << 1;
+
+/** `KVM_MEM_GUEST_MEMFD` (1 << 2): a guest_memfd slot, which a dma-buf memslot cannot also be (kernel-facts §5.1). */
+export const KVM_MEM_GUEST_MEMFD = 1 << 2;
+
 /** `PAGE_SIZE` on x86-64: one guest frame (GFN) and one host frame (PFN) (kernel-facts §5.1). */
 export const KVM_PAGE = 0x1000n;
 

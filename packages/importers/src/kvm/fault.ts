@@ -122,7 +122,7 @@ function install(
     device: KVM,
     phys: pBlock * KVM_PAGE,
     len: n * KVM_PAGE,
-    write: true,
+    write: !slot.readonly,
     att: slot.att,
   });
   if (granted === undefined) throw new Error(`kvm: no memory at pfn 0x${pBlock.toString(16)}`);

@@ -1,7 +1,14 @@
 import { attachBuf, isKernelError, kernelError, mustBuf, unstaged } from "@dmabuf-ref/core";
 import type { KernelError, StagedOutcome, StepOutcome, World } from "@dmabuf-ref/core";
 import { dmaBufGet } from "../iommufd/dmabuf-fd.js";
-import { KVM, KVM_PAGE } from "./constants.js";
+import {
+  KVM,
+  KVM_MEM_GUEST_MEMFD,
+  KVM_MEM_LOG_DIRTY_PAGES,
+  KVM_MEM_READONLY,
+  KVM_MEM_VFIO_DMABUF,
+  KVM_PAGE,
+} from "./constants.js";
 import { kvmStateOf, putSlot } from "./state.js";
 
 /** The arguments of {@link kvmSetMemslotDmabuf}: the fields of `kvm_userspace_memory_region2` it uses (kernel-facts §5.1). */
@@ -16,7 +23,15 @@ export interface KvmMemslotArgs {
   readonly fd: number;
   /** `guest_memfd_offset`: must be 0 for a dma-buf slot. */
   readonly offset: bigint;
+  /**
+   * `flags`: `KVM_MEM_VFIO_DMABUF`, optionally with `KVM_MEM_READONLY`
+   * (default `KVM_MEM_VFIO_DMABUF`).
+   */
+  readonly flags?: number;
 }
+
+const KNOWN_FLAGS =
+  KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY | KVM_MEM_GUEST_MEMFD | KVM_MEM_VFIO_DMABUF;
 
 /**
  * Which part of `KVM_SET_USER_MEMORY_REGION2` refused a dma-buf memslot
@@ -46,7 +61,9 @@ function refuse(stage: KvmMemslotStage, error: KernelError): KvmMemslotOutcome {
  * kernel-facts §5.1), saying which part refused: creates a memslot backed
  * by a dma-buf. Checks, in order: the flag exists in the profile
  * (`rules.kvmDmabufImport`; otherwise the kernel rejects the unknown flag
- * with `EINVAL`); `guest_memfd_offset` is 0 (`EINVAL`); the slot has pages
+ * with `EINVAL`); the flags are known and include `KVM_MEM_VFIO_DMABUF`
+ * (`EINVAL`); they do not add `KVM_MEM_GUEST_MEMFD` or dirty logging
+ * (`EINVAL`); `guest_memfd_offset` is 0 (`EINVAL`); the slot has pages
  * and its id is free (`EINVAL`, `EEXIST`); the fd is a dma-buf (`EBADF`);
  * the dma-buf's size equals the slot's size (`EINVAL`). Then KVM attaches
  * dynamically with `dev = NULL` and `allow_peer2peer = true`; the attach
@@ -65,6 +82,25 @@ export function kvmSetMemslotDmabufStaged(w: World, args: KvmMemslotArgs): KvmMe
       kernelError(
         "EINVAL",
         `KVM_MEM_VFIO_DMABUF is an unknown memslot flag under ${w.config.profile.id}`,
+      ),
+    );
+  }
+  const flags = args.flags ?? KVM_MEM_VFIO_DMABUF;
+  if ((flags & ~KNOWN_FLAGS) !== 0 || (flags & KVM_MEM_VFIO_DMABUF) === 0) {
+    return refuse(
+      "args",
+      kernelError(
+        "EINVAL",
+        `memslot flags 0x${flags.toString(16)}: not a KVM_MEM_VFIO_DMABUF slot`,
+      ),
+    );
+  }
+  if ((flags & (KVM_MEM_GUEST_MEMFD | KVM_MEM_LOG_DIRTY_PAGES)) !== 0) {
+    return refuse(
+      "args",
+      kernelError(
+        "EINVAL",
+        "KVM_MEM_VFIO_DMABUF cannot be combined with KVM_MEM_GUEST_MEMFD or dirty logging",
       ),
     );
   }
@@ -103,6 +139,7 @@ export function kvmSetMemslotDmabufStaged(w: World, args: KvmMemslotArgs): KvmMe
     npages: args.npages,
     buf: args.fd,
     att,
+    readonly: (flags & KVM_MEM_READONLY) !== 0,
     zapped: false,
     zaps: 0,
     stage2: [],

@@ -35,6 +35,8 @@ export interface KvmSlot {
   readonly buf: number;
   /** KVM's dynamic attachment (`dev = NULL`). */
   readonly att: number;
+  /** `KVM_MEM_READONLY`: the stage-2 maps the memory read-only; guest stores exit to userspace. */
+  readonly readonly: boolean;
   /**
    * True after `move_notify` zapped the slot's whole GFN range from the
    * stage-2 / EPT tables and no fault has re-populated it since.

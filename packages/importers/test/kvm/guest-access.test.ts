@@ -8,6 +8,8 @@ import { fc, test } from "@fast-check/vitest";
 import { rfcMappingTypesV1, runScript, unmapAtt } from "@dmabuf-ref/core";
 import type { ImporterDriver, World } from "@dmabuf-ref/core";
 import {
+  KVM_MEM_READONLY,
+  KVM_MEM_VFIO_DMABUF,
   KVM_PAGE,
   kvmGuestAccess,
   kvmImporter,
@@ -146,4 +148,23 @@ describe("guest accesses through the stage-2 (kernel-facts §5.1, DESIGN §3.5)"
       expect(dma?.kind === "dma" ? dma.detail : "").toBe(want);
     },
   );
+
+  it("a store to a KVM_MEM_READONLY dma-buf slot exits to userspace (KVM_EXIT_MMIO); a load reaches the BAR", () => {
+    const { world, buf } = exportVfio(makeWorld(rfcMappingTypesV1));
+    const r = kvmSetMemslotDmabuf(world, {
+      slot: 1,
+      gfnBase: GFN,
+      npages: NPAGES,
+      fd: buf,
+      offset: 0n,
+      flags: KVM_MEM_VFIO_DMABUF | KVM_MEM_READONLY,
+    });
+    if (r.status !== "done") throw new Error("memslot failed");
+    const store = guest(r.world, 0n, "write");
+    expect(verdict(store)).toBe("mmio-exit");
+    expect(store.world).toBe(r.world);
+    const load = guest(r.world, 0n, "read");
+    expect(verdict(load)).toBe("ok");
+    if (load.status === "done") expect(load.world.violations.size).toBe(0);
+  });
 });

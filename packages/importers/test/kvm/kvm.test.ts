@@ -76,6 +76,7 @@ describe("KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_VFIO_DMABUF (kernel-facts §5
         npages: NPAGES,
         buf: a.buf,
         att,
+        readonly: false,
         zapped: false,
         zaps: 0,
         stage2: [],

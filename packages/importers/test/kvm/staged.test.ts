@@ -27,6 +27,16 @@ describe("a dma-buf memslot says which part refused (kernel-facts §5.1)", () =>
     expect(stageOf(kvmSetMemslotDmabufStaged(world, args(buf)))).toBe("args EINVAL");
   });
 
+  it.each([
+    ["without KVM_MEM_VFIO_DMABUF", 0],
+    ["with an unknown flag bit", (1 << 3) | (1 << 7)],
+    ["with KVM_MEM_GUEST_MEMFD", (1 << 3) | (1 << 2)],
+    ["with dirty logging", (1 << 3) | (1 << 0)],
+  ])("a dma-buf memslot %s is refused by the argument checks with EINVAL", (_what, flags) => {
+    const { world, buf } = vfio();
+    expect(stageOf(kvmSetMemslotDmabufStaged(world, args(buf, { flags })))).toBe("args EINVAL");
+  });
+
   it("a slot size other than the dma-buf's is refused by the argument checks with EINVAL", () => {
     const { world, buf } = vfio();
     expect(stageOf(kvmSetMemslotDmabufStaged(world, args(buf, { npages: 1n })))).toBe(
