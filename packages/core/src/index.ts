@@ -219,7 +219,7 @@ export type { Effect } from "./world/effect.js";
 export type { AttachRequest, ImporterDriver } from "./drivers/importer.js";
 
 export type { Op, OpKind } from "./lifetime/op.js";
-export { blocked, done, failed } from "./lifetime/outcome.js";
+export { blocked, done, failed, stepOf } from "./lifetime/outcome.js";
 export type { CallOutcome, StepOutcome } from "./lifetime/outcome.js";
 export { unstaged } from "./lifetime/staged.js";
 export type { StagedOutcome } from "./lifetime/staged.js";

@@ -1,6 +1,7 @@
 import type { Result } from "../errors/result.js";
 import type { PhysVec } from "../schemas.js";
 import type { Op } from "../lifetime/op.js";
+import type { StepOutcome } from "../lifetime/outcome.js";
 import type { ExporterOffer } from "../negotiation/offer.js";
 import type { Effect } from "../world/effect.js";
 import type { MappingState } from "../world/attachment-state.js";
@@ -130,9 +131,13 @@ export interface ExporterDriver {
   /**
    * A driver-specific action (an FLR, a memory-disable write, freeing
    * memory) requested by a `driver` op.
+   * It returns what a step does: done, an errno with the world unchanged,
+   * or blocked when the kernel would sleep (on resv, fences or unmaps), so
+   * the scheduler and the explorer retry it instead of seeing an errno the
+   * kernel never returns.
    *
    * @param world - the current world.
    * @param action - the action, validated by the driver.
    */
-  act?(world: World, action: unknown): Result<DriverStep>;
+  act?(world: World, action: unknown): StepOutcome;
 }

@@ -1,6 +1,6 @@
-import type { Result } from "../errors/result.js";
 import type { ImporterAccept } from "../negotiation/offer.js";
 import type { Op } from "../lifetime/op.js";
+import type { StepOutcome } from "../lifetime/outcome.js";
 import type { World } from "../world/world.js";
 import type { DriverStep } from "./exporter.js";
 
@@ -50,9 +50,13 @@ export interface ImporterDriver {
   pending?(world: World): readonly Op[];
   /**
    * A driver-specific action requested by a `driver` op.
+   * It returns what a step does: done, an errno with the world unchanged,
+   * or blocked when the kernel would sleep (on resv, fences or unmaps), so
+   * the scheduler and the explorer retry it instead of seeing an errno the
+   * kernel never returns.
    *
    * @param world - the current world.
    * @param action - the action, validated by the driver.
    */
-  act?(world: World, action: unknown): Result<DriverStep>;
+  act?(world: World, action: unknown): StepOutcome;
 }

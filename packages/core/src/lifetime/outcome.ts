@@ -1,4 +1,5 @@
 import type { KernelError } from "../errors/kernel-error.js";
+import type { Result } from "../errors/result.js";
 import type { TraceEvent } from "../trace/event.js";
 import type { World } from "../world/world.js";
 
@@ -114,4 +115,20 @@ export function blocked(
   outstanding = 0,
 ): StepOutcome {
   return { status: "blocked", reason, waitFor, outstanding, world };
+}
+
+/**
+ * A `Result` as a step: done with its world and events, or failed with its
+ * errno and the *unchanged* world (for driver code written as `Result`s,
+ * e.g. an exporter's `act`).
+ *
+ * @param world - the world the call ran on.
+ * @param r - the call's result.
+ * @returns the step outcome.
+ */
+export function stepOf(
+  world: World,
+  r: Result<{ readonly world: World; readonly events: readonly TraceEvent[] }>,
+): StepOutcome {
+  return r.ok ? done(r.value.world, r.value.events) : failed(world, r.error);
 }

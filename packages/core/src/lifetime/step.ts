@@ -6,7 +6,7 @@ import { accessDma, deviceDma, signalFence, submitDma } from "./fence.js";
 import { mapAtt, unmapAtt } from "./map.js";
 import type { Op } from "./op.js";
 import type { StepOutcome } from "./outcome.js";
-import { done, failed } from "./outcome.js";
+import { blocked, done, failed } from "./outcome.js";
 import { pinAtt, unpinAtt } from "./pin.js";
 import { setRegion } from "./region.js";
 import { closeBuf } from "./release.js";
@@ -69,5 +69,11 @@ function driverAction(w: World, driver: string, action: unknown): StepOutcome {
   if (d?.act === undefined)
     return failed(w, kernelError("EINVAL", `driver ${driver} takes no actions`));
   const r = d.act(w, action);
-  return r.ok ? done(r.value.world, r.value.events) : failed(w, r.error);
+  // A refusing or sleeping driver changes nothing, whatever world it returned.
+  return match(r)
+    .returnType<StepOutcome>()
+    .with({ status: "done" }, (x) => x)
+    .with({ status: "failed" }, (x) => failed(w, x.error))
+    .with({ status: "blocked" }, (x) => blocked(w, x.waitFor, x.reason, x.outstanding))
+    .exhaustive();
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  done,
   driverState,
   owedUnmaps,
   referenceImporter,
@@ -19,13 +20,10 @@ const slowImporter: ImporterDriver = {
   ...referenceImporter({ name: "slow-importer" }),
   pending: (w) =>
     driverState(w, "slow-importer", { go: false }).go ? owedUnmaps(w, "slow-importer") : [],
-  act: (w) => ({
-    ok: true,
-    value: {
-      world: setDriverState(w, "slow-importer", { go: true }),
-      events: [{ kind: "note", actor: "slow-importer", text: "device teardown finished" }],
-    },
-  }),
+  act: (w) =>
+    done(setDriverState(w, "slow-importer", { go: true }), [
+      { kind: "note", actor: "slow-importer", text: "device teardown finished" },
+    ]),
 };
 
 describe("revoke waits for every unmap (kernel-facts §1.3, §2.5)", () => {

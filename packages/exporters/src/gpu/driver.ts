@@ -9,6 +9,7 @@ import {
   pal,
   regionNamed,
   sgt,
+  stepOf,
 } from "@dmabuf-ref/core";
 import type { ExportStep, ExporterDriver, MapStep, Result, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
@@ -168,7 +169,7 @@ export function gpuExporter(input: GpuConfigInput): GpuExporter {
     unmap: (w, _att, mapping) => ({ world: dmaUnmapIova(w, mapping.iova), events: [] }),
     release: (w, buf) => freeRegion(w, gpuPrivOf(w, buf).region, mustBuf(w, buf).owner),
     pending: (w) => gpuPending(w, config),
-    act: (w, action) => gpuAct(w, config, action),
+    act: (w, action) => stepOf(w, gpuAct(w, config, action)),
   };
 }
 

@@ -4,6 +4,8 @@ import {
   dmaUnmapIova,
   err,
   fail,
+  failed,
+  kernelError,
   mustAtt,
   mustBuf,
   offer,
@@ -12,9 +14,11 @@ import {
   regionNamed,
   sgt,
   step,
+  stepOf,
 } from "@dmabuf-ref/core";
 import type {
   Effect,
+  StepOutcome,
   ExportStep,
   ExporterDriver,
   ExporterOffer,
@@ -211,11 +215,14 @@ export function rdmaExporter(input: RdmaConfigInput): RdmaExporter {
     act: (w, action) => {
       const parsed = rdmaActionSchema.safeParse(action);
       if (!parsed.success) {
-        return err("EINVAL", `bad rdma action: ${parsed.error.issues[0]?.message ?? ""}`);
+        return failed(
+          w,
+          kernelError("EINVAL", `bad rdma action: ${parsed.error.issues[0]?.message ?? ""}`),
+        );
       }
       return match(parsed.data)
-        .returnType<Result<Effect>>()
-        .with({ op: "remove-mmap-entry" }, (a) => removeMmapEntry(w, config, a.buf))
+        .returnType<StepOutcome>()
+        .with({ op: "remove-mmap-entry" }, (a) => stepOf(w, removeMmapEntry(w, config, a.buf)))
         .exhaustive();
     },
   };

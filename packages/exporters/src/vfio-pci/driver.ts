@@ -1,4 +1,11 @@
-import { VFIO_DEVICE_FEATURE_GET, encodeDmaBufFeature, err, fail, ok } from "@dmabuf-ref/core";
+import {
+  VFIO_DEVICE_FEATURE_GET,
+  encodeDmaBufFeature,
+  err,
+  fail,
+  ok,
+  stepOf,
+} from "@dmabuf-ref/core";
 import type { ExportStep, ExporterDriver, Result, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { vfioAct } from "./act.js";
@@ -112,6 +119,6 @@ export function vfioPciExporter(input: VfioPciConfigInput): VfioPciExporter {
     privatePhys: vfioPrivatePhys,
     release: (w) => ({ world: w, events: [] }),
     pending: (w) => pendingOps(w, config),
-    act: (w, action) => vfioAct(w, config, action),
+    act: (w, action) => stepOf(w, vfioAct(w, config, action)),
   };
 }

@@ -1,6 +1,6 @@
 import * as z from "zod";
-import { err, fail, ok } from "@dmabuf-ref/core";
-import type { DriverStep, Result, World } from "@dmabuf-ref/core";
+import { blocked, done, failed, kernelError, stepOf } from "@dmabuf-ref/core";
+import type { StepOutcome, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { iommufdAttachDevice, iommufdDetachDevice } from "./device.js";
 import { iommufdIoctl } from "./ioctl.js";
@@ -47,21 +47,25 @@ export type IommufdAction = z.output<typeof iommufdActionSchema>;
  *
  * @param world - the world.
  * @param action - the action, validated here (`EINVAL` when malformed).
- * @returns the world and events, or the errno.
+ * @returns done, the errno with the world unchanged, or blocked when the
+ *   ioctl would sleep on a dma-buf's reservation lock (the kernel sleeps;
+ *   the scheduler retries).
  *
  * @remarks
- * Core's `act` returns a `Result`, so it cannot say "blocked". An ioctl
- * that would sleep on a dma-buf's reservation lock is reported as `EAGAIN`
- * with a message saying so; it changed nothing and can simply be retried.
- * That errno is the model's, not the kernel's (the kernel sleeps).
+ * Attaching or detaching a device may have core map or unmap through a
+ * converter under resv; `iommufdAttachDevice` reports a sleep there as the
+ * model's `EAGAIN` (its `Result` cannot say "blocked").
  */
-export function iommufdAct(world: World, action: unknown): Result<DriverStep> {
+export function iommufdAct(world: World, action: unknown): StepOutcome {
   const parsed = iommufdActionSchema.safeParse(action);
   if (!parsed.success) {
-    return err("EINVAL", `bad iommufd action: ${parsed.error.issues[0]?.message ?? ""}`);
+    return failed(
+      world,
+      kernelError("EINVAL", `bad iommufd action: ${parsed.error.issues[0]?.message ?? ""}`),
+    );
   }
   return match(parsed.data)
-    .returnType<Result<DriverStep>>()
+    .returnType<StepOutcome>()
     .with({ kind: "ioctl" }, (a) => {
       const r = iommufdIoctl(
         world,
@@ -70,17 +74,23 @@ export function iommufdAct(world: World, action: unknown): Result<DriverStep> {
         a.process === undefined ? {} : { process: a.process },
       );
       return match(r)
-        .returnType<Result<DriverStep>>()
-        .with({ status: "done" }, (d) => ok({ world: d.world, events: d.events }))
-        .with({ status: "failed" }, (f) => fail(f.error))
-        .with({ status: "blocked" }, (b) =>
-          err("EAGAIN", `model: the ioctl would sleep (${b.reason}); act() cannot block`),
-        )
+        .returnType<StepOutcome>()
+        .with({ status: "done" }, (d) => done(d.world, d.events))
+        .with({ status: "failed" }, (f) => failed(world, f.error))
+        .with({ status: "blocked" }, (b) => blocked(world, "resv", b.reason))
         .exhaustive();
     })
     .with({ kind: "attach-device" }, (a) =>
-      iommufdAttachDevice(world, a.device, a.ioas, a.newDomain === true ? { newDomain: true } : {}),
+      stepOf(
+        world,
+        iommufdAttachDevice(
+          world,
+          a.device,
+          a.ioas,
+          a.newDomain === true ? { newDomain: true } : {},
+        ),
+      ),
     )
-    .with({ kind: "detach-device" }, (a) => iommufdDetachDevice(world, a.device))
+    .with({ kind: "detach-device" }, (a) => stepOf(world, iommufdDetachDevice(world, a.device)))
     .exhaustive();
 }

@@ -1,6 +1,6 @@
 import * as z from "zod";
-import { err, fail, ok, u64Schema } from "@dmabuf-ref/core";
-import type { DriverStep, Result, World } from "@dmabuf-ref/core";
+import { blocked, done, failed, kernelError, u64Schema } from "@dmabuf-ref/core";
+import type { StepOutcome, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { kvmGuestAccess } from "./access.js";
 import { KVM_MEM_VFIO_DMABUF } from "./constants.js";
@@ -60,28 +60,25 @@ export type KvmAction = z.output<typeof kvmActionSchema>;
  *
  * @param world - the world.
  * @param action - the action, validated here (`EINVAL` when malformed).
- * @returns the world and events, or the errno.
- *
- * @remarks
- * `act` cannot say "blocked": a call that would sleep on resv is `EAGAIN`
- * (the model's errno, not the kernel's) and changed nothing.
+ * @returns done, the errno with the world unchanged, or blocked on resv
+ *   (a fault sleeping on the dma-buf's resv).
  */
-export function kvmAct(world: World, action: unknown): Result<DriverStep> {
+export function kvmAct(world: World, action: unknown): StepOutcome {
   const parsed = kvmActionSchema.safeParse(action);
   if (!parsed.success) {
-    return err("EINVAL", `bad kvm action: ${parsed.error.issues[0]?.message ?? ""}`);
+    return failed(
+      world,
+      kernelError("EINVAL", `bad kvm action: ${parsed.error.issues[0]?.message ?? ""}`),
+    );
   }
   const r = match(parsed.data)
     .with({ kind: "set-memslot" }, (a) => kvmSetMemslotDmabuf(world, a))
     .with({ kind: "fault" }, (a) => kvmGuestFault(world, a))
     .with({ kind: "access" }, (a) => kvmGuestAccess(world, a))
     .exhaustive();
-  return match(r)
-    .returnType<Result<DriverStep>>()
-    .with({ status: "done" }, (d) => ok({ world: d.world, events: d.events }))
-    .with({ status: "failed" }, (f) => fail(f.error))
-    .with({ status: "blocked" }, (b) =>
-      err("EAGAIN", `model: the call would sleep (${b.reason}); act() cannot block`),
-    )
+  return match<typeof r, StepOutcome>(r)
+    .with({ status: "done" }, (d) => done(d.world, d.events))
+    .with({ status: "failed" }, (f) => failed(world, f.error))
+    .with({ status: "blocked" }, (b) => blocked(world, "resv", b.reason))
     .exhaustive();
 }

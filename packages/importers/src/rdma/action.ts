@@ -1,6 +1,6 @@
 import * as z from "zod";
-import { err, fail, failed, kernelError, ok, u64Schema } from "@dmabuf-ref/core";
-import type { DriverStep, Result, World } from "@dmabuf-ref/core";
+import { failed, kernelError, u64Schema } from "@dmabuf-ref/core";
+import type { StepOutcome, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import type { RdmaImporterName } from "./constants.js";
 import { rdmaOdpFault } from "./odp.js";
@@ -47,32 +47,24 @@ export type RdmaAction = z.output<typeof rdmaActionSchema>;
  * @param world - the world.
  * @param importer - the driver acting.
  * @param action - the action, validated here (`EINVAL` when malformed).
- * @returns the world and events, or the errno (`EAGAIN`, the model's, when the call would sleep on resv).
+ * @returns done, the errno with the world unchanged, or blocked on resv.
  */
-export function rdmaAct(
-  world: World,
-  importer: RdmaImporterName,
-  action: unknown,
-): Result<DriverStep> {
+export function rdmaAct(world: World, importer: RdmaImporterName, action: unknown): StepOutcome {
   const parsed = rdmaActionSchema.safeParse(action);
   if (!parsed.success) {
-    return err("EINVAL", `bad ${importer} action: ${parsed.error.issues[0]?.message ?? ""}`);
+    return failed(
+      world,
+      kernelError("EINVAL", `bad ${importer} action: ${parsed.error.issues[0]?.message ?? ""}`),
+    );
   }
-  const r = match(parsed.data)
+  return match(parsed.data)
+    .returnType<StepOutcome>()
     .with({ kind: "get" }, (a) => ibUmemDmabufGet(world, { ...a, importer }))
     .with({ kind: "release" }, (a) => ibUmemRelease(world, importer, a.att))
     .with({ kind: "fault" }, (a) =>
       importer === "rdma-odp"
         ? rdmaOdpFault(world, a)
         : failed(world, kernelError("EINVAL", `${importer} MRs take no ODP faults`)),
-    )
-    .exhaustive();
-  return match(r)
-    .returnType<Result<DriverStep>>()
-    .with({ status: "done" }, (d) => ok({ world: d.world, events: d.events }))
-    .with({ status: "failed" }, (f) => fail(f.error))
-    .with({ status: "blocked" }, (b) =>
-      err("EAGAIN", `model: the call would sleep (${b.reason}); act() cannot block`),
     )
     .exhaustive();
 }

@@ -11,6 +11,7 @@ import {
   iommuIoasMapFile,
   renderText,
   runScript,
+  step,
 } from "@dmabuf-ref/core";
 import type { Op } from "@dmabuf-ref/core";
 import { iommufdImporter } from "../../src/index.js";
@@ -91,14 +92,18 @@ describe("iommufd's act in a core script", () => {
     expect(run.results[0]?.error?.errno).toBe("EINVAL");
   });
 
-  it("an ioctl that would sleep on a held resv is EAGAIN through act, and changes nothing", () => {
+  it("an ioctl that would sleep on a held resv blocks through act, changes nothing, and runs once resv is free", () => {
     const e = exportVfio(makeWorld());
     const setup = runScript(e.world, [
       ioctl(IOMMU_IOAS_ALLOC, allocBytes),
       { kind: "lock", buf: e.buf, holder: "another importer" },
     ]);
-    const run = runScript(setup.world, [ioctl(IOMMU_IOAS_MAP_FILE, mapBytes(e.buf))]);
-    expect(run.results[0]?.error?.errno).toBe("EAGAIN");
-    expect(run.world).toBe(setup.world);
+    const sleeping = step(setup.world, ioctl(IOMMU_IOAS_MAP_FILE, mapBytes(e.buf)));
+    expect(sleeping.status).toBe("blocked");
+    expect(sleeping.world).toBe(setup.world);
+    const freed = runScript(setup.world, [
+      { kind: "unlock", buf: e.buf, holder: "another importer" },
+    ]);
+    expect(step(freed.world, ioctl(IOMMU_IOAS_MAP_FILE, mapBytes(e.buf))).status).toBe("done");
   });
 });
