@@ -167,39 +167,49 @@ describe("pinning (kernel-facts §1.1, §1.2)", () => {
 });
 
 describe("bad input returns the kernel's errno and leaves the world unchanged", () => {
-  it("actions", () => {
+  it.each([
+    ["evicting an unknown BO fails with ENOENT", { op: "evict", buf: 999 }, "ENOENT"],
+    ["an unknown action fails with EINVAL", { op: "frobnicate" }, "EINVAL"],
+    ["migrating a BO to where it already is fails with EINVAL", null, "EINVAL"],
+    [
+      "continuing a move that does not exist fails with EINVAL",
+      { op: "continue", id: 12345 },
+      "EINVAL",
+    ],
+  ] as const)("%s", (_rule, action, errno) => {
     const v = vramBo(makeWorld());
-    const w = v.world;
-    const cases: [unknown, string][] = [
-      [{ op: "evict", buf: 999 }, "ENOENT"],
-      [{ op: "frobnicate" }, "EINVAL"],
-      [{ op: "migrate", buf: v.buf, to: "vram" }, "EINVAL"],
-      [{ op: "continue", id: 12345 }, "EINVAL"],
-    ];
-    for (const [action, errno] of cases) {
-      const r = step(w, { kind: "driver", driver: "gpu", action });
-      expect(errnoOf(r)).toBe(errno);
-      expect(r.world).toBe(w);
-    }
-    const locked = mustDo(step(w, { kind: "lock", buf: v.buf, holder: "someone" })).world;
+    const r = step(v.world, {
+      kind: "driver",
+      driver: "gpu",
+      action: action ?? { op: "migrate", buf: v.buf, to: "vram" },
+    });
+    expect(errnoOf(r)).toBe(errno);
+    expect(r.world).toBe(v.world);
+  });
+
+  it("evicting a BO whose resv someone else holds fails with EBUSY and changes nothing", () => {
+    const v = vramBo(makeWorld());
+    const locked = mustDo(step(v.world, { kind: "lock", buf: v.buf, holder: "someone" })).world;
     const busy = step(locked, evict(v.buf));
     expect(errnoOf(busy)).toBe("EBUSY");
     expect(busy.world).toBe(locked);
   });
 
-  it("export", () => {
+  it.each([
+    [
+      "an export for a GPU the driver does not drive fails with ENODEV",
+      "gpu9",
+      { size: 0x1000n },
+      "ENODEV",
+    ],
+    ["an empty BO fails with EINVAL", "gpu0", { size: 0n }, "EINVAL"],
+    ["a size that is not a number fails with EINVAL", "gpu0", { size: "big" }, "EINVAL"],
+    ["a BO larger than VRAM fails with ENOMEM", "gpu0", { size: 0x1_0000_0000n }, "ENOMEM"],
+  ] as const)("%s", (_rule, owner, args, errno) => {
     const w = makeWorld();
-    const cases: [string, unknown, string][] = [
-      ["gpu9", { size: 0x1000n }, "ENODEV"],
-      ["gpu0", { size: 0n }, "EINVAL"],
-      ["gpu0", { size: "big" }, "EINVAL"],
-      ["gpu0", { size: 0x1_0000_0000n }, "ENOMEM"],
-    ];
-    for (const [owner, args, errno] of cases) {
-      const r = step(w, { kind: "export", exporter: "gpu", owner, args });
-      expect(errnoOf(r)).toBe(errno);
-      expect(r.world).toBe(w);
-    }
+    const r = step(w, { kind: "export", exporter: "gpu", owner, args });
+    expect(errnoOf(r)).toBe(errno);
+    expect(r.world).toBe(w);
   });
 
   it("release frees the BO's placement", () => {
