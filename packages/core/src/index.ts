@@ -220,7 +220,15 @@ export type { AttachRequest, ImporterDriver } from "./drivers/importer.js";
 
 export type { Op, OpKind } from "./lifetime/op.js";
 export { blocked, done, failed, stepOf } from "./lifetime/outcome.js";
-export type { CallOutcome, StepOutcome } from "./lifetime/outcome.js";
+export type {
+  BlockedArm,
+  CallOutcome,
+  FailedArm,
+  RanArm,
+  StepOutcome,
+} from "./lifetime/outcome.js";
+export { mustRun } from "./lifetime/must-run.js";
+export { negotiateAttach, offersOf } from "./lifetime/attach-negotiation.js";
 export { unstaged } from "./lifetime/staged.js";
 export type { StagedOutcome } from "./lifetime/staged.js";
 export { step } from "./lifetime/step.js";

@@ -1,4 +1,4 @@
-import { exporterOf, kvmPfn, mustBuf } from "@dmabuf-ref/core";
+import { kvmPfn, mustBuf, offersOf } from "@dmabuf-ref/core";
 import type { World } from "@dmabuf-ref/core";
 import { KVM, KVM_PAGE, kvmGuestFault, kvmSetMemslotDmabufStaged } from "@dmabuf-ref/importers";
 import type { KvmMemslotStage } from "@dmabuf-ref/importers";
@@ -18,16 +18,10 @@ const GFN_BASE = 0x10_0000n;
  * `get_pfn` op, and in his RFC only VFIO does (kernel-facts §5.1).
  */
 function explainNegotiation(w: World, buf: number, refusal: Refused): Refused {
-  const b = mustBuf(w, buf);
-  if (
-    exporterOf(w, b)
-      .offers(w, buf)
-      .some((o) => o.type === kvmPfn)
-  )
-    return refusal;
+  if (offersOf(w, buf).some((o) => o.type === kvmPfn)) return refusal;
   return {
     ...refusal,
-    reason: `${refusal.reason}: ${b.exporter} has no get_pfn (in Xu Yilun's RFC only VFIO does)`,
+    reason: `${refusal.reason}: ${mustBuf(w, buf).exporter} has no get_pfn (in Xu Yilun's RFC only VFIO does)`,
   };
 }
 

@@ -1,4 +1,4 @@
-import { exporterOf, mustBuf, negotiate, p2pDistanceIn } from "@dmabuf-ref/core";
+import { negotiateAttach } from "@dmabuf-ref/core";
 import type { World } from "@dmabuf-ref/core";
 import type { Refused } from "./recipes.js";
 
@@ -23,13 +23,11 @@ export function negotiationRefusal(
 ): Refused | undefined {
   const imp = w.config.importers.get(importer);
   if (imp === undefined) throw new Error(`no importer driver ${importer}`);
-  const topology = w.config.topology;
-  const neg = negotiate(
-    exporterOf(w, mustBuf(w, buf)).offers(w, buf),
-    imp.accepts(w, { device, dynamic: true, peer2peer: imp.allowPeer2peer }),
-    w.config.profile,
-    { p2pDistance: (p, c) => p2pDistanceIn(topology, p, c) },
-  );
+  const neg = negotiateAttach(w, buf, imp, {
+    device,
+    dynamic: true,
+    peer2peer: imp.allowPeer2peer,
+  });
   if (neg.ok) return undefined;
   return { ok: false, errno: neg.error.errno, reason: neg.error.message, stage: "negotiation" };
 }

@@ -1,4 +1,4 @@
-import type { KernelError, StagedOutcome, World } from "@dmabuf-ref/core";
+import type { CallOutcome, StagedOutcome } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import type { MatrixStage } from "./cell.js";
 import { refused } from "./recipes.js";
@@ -27,12 +27,6 @@ export function fromStaged<Stage extends string, Done extends object>(
   throw new Error(`${call} blocked on an idle machine: ${r.reason}`);
 }
 
-/** What a first fault (KVM's guest fault, an ODP page fault) returned. */
-type FaultOutcome =
-  | { readonly status: "done"; readonly world: World }
-  | { readonly status: "failed"; readonly error: KernelError }
-  | { readonly status: "blocked"; readonly reason: string };
-
 /**
  * A cell from the importer's first fault, the cell's "first map": the
  * importer maps at fault time (KVM's `get_pfn`, an ODP MR's map_pages).
@@ -42,7 +36,7 @@ type FaultOutcome =
  * @param call - the fault, for the error.
  * @returns the cell's import.
  */
-export function fromFirstFault(r: FaultOutcome, att: number, call: string): Imported {
+export function fromFirstFault(r: CallOutcome<object>, att: number, call: string): Imported {
   return match(r)
     .returnType<Imported>()
     .with({ status: "done" }, (f) => ({ ok: true, world: f.world, att }))

@@ -1,6 +1,4 @@
 import { kernelError } from "../errors/kernel-error.js";
-import { p2pDistanceIn } from "../fabric/topology.js";
-import { negotiate } from "../negotiation/negotiate.js";
 import {
   allocId,
   exporterOf,
@@ -11,6 +9,7 @@ import {
 } from "../world/access.js";
 import { attachRevocable } from "../world/attachment-state.js";
 import type { World } from "../world/world.js";
+import { negotiateAttach } from "./attach-negotiation.js";
 import type { StepOutcome } from "./outcome.js";
 import { blocked, done, failed } from "./outcome.js";
 import { dropFileRef } from "./release.js";
@@ -46,13 +45,7 @@ export function attachBuf(
   }
   const peer2peer = dynamic && imp.allowPeer2peer;
   const exp = exporterOf(w, b);
-  const topology = w.config.topology;
-  const result = negotiate(
-    exp.offers(w, buf),
-    imp.accepts(w, { device, dynamic, peer2peer }),
-    w.config.profile,
-    { p2pDistance: (provider, client) => p2pDistanceIn(topology, provider, client) },
-  );
+  const result = negotiateAttach(w, buf, imp, { device, dynamic, peer2peer });
   if (!result.ok) return failed(w, result.error);
   const [att, next] = allocId(w);
   const attachment = {

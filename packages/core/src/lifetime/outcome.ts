@@ -3,39 +3,47 @@ import type { Result } from "../errors/result.js";
 import type { TraceEvent } from "../trace/event.js";
 import type { World } from "../world/world.js";
 
+/** The arm of an outcome for a call that ran: the new world and what happened. */
+export interface RanArm {
+  /** The call ran. */
+  readonly status: "done";
+  /** The new world. */
+  readonly world: World;
+  /** What happened, in order. */
+  readonly events: readonly TraceEvent[];
+}
+
+/** The arm of an outcome for a call that returned an errno (DESIGN §3.7: nothing changed). */
+export interface FailedArm {
+  /** The call returned an errno. */
+  readonly status: "failed";
+  /** The errno and the failed check. */
+  readonly error: KernelError;
+  /** The world, unchanged. */
+  readonly world: World;
+}
+
+/** The arm of an outcome for a call that would sleep (a lock, fences, a completion). */
+export interface BlockedArm {
+  /** The call must wait. */
+  readonly status: "blocked";
+  /** What it waits for, in words. */
+  readonly reason: string;
+  /** The world, unchanged. */
+  readonly world: World;
+}
+
 /**
  * The outcome of an entry point that answers with a value besides the new
- * world (a KVM guest fault's PFN, a guest access's verdict): done with the
- * value, failed with an errno and the *same* world, or blocked (the kernel
- * would sleep) with the same world.
+ * world (a KVM guest fault's PFN, a guest access's verdict, the stage a
+ * staged import refused at): done with the value, failed with an errno and
+ * the *same* world, or blocked (the kernel would sleep) with the same world.
  *
  * @typeParam Done - what success carries besides the world and events.
+ * @typeParam Failed - what a failure carries besides the errno and world.
  */
-export type CallOutcome<Done extends object> =
-  | ({
-      /** The call ran. */
-      readonly status: "done";
-      /** The new world. */
-      readonly world: World;
-      /** What happened, in order. */
-      readonly events: readonly TraceEvent[];
-    } & Done)
-  | {
-      /** The call returned an errno. */
-      readonly status: "failed";
-      /** The errno and the failed check. */
-      readonly error: KernelError;
-      /** The world, unchanged. */
-      readonly world: World;
-    }
-  | {
-      /** The call would sleep (on a dma-buf's resv). */
-      readonly status: "blocked";
-      /** What it waits for, in words. */
-      readonly reason: string;
-      /** The world, unchanged. */
-      readonly world: World;
-    };
+export type CallOutcome<Done extends object, Failed extends object = object> =
+  (RanArm & Done) | (FailedArm & Failed) | BlockedArm;
 
 /**
  * The result of one `step`: done (a new world and its events), failed with
@@ -43,36 +51,17 @@ export type CallOutcome<Done extends object> =
  * kernel thread sleeps on a lock, a fence or a completion).
  */
 export type StepOutcome =
-  | {
-      /** The step ran. */
-      readonly status: "done";
-      /** The new world. */
-      readonly world: World;
-      /** What happened, in order. */
-      readonly events: readonly TraceEvent[];
+  | (RanArm & {
       /** The id of what the step created (buffer, attachment, job, task), if anything. */
       readonly created?: number;
-    }
-  | {
-      /** The call returned an errno. */
-      readonly status: "failed";
-      /** The errno and the failed check. */
-      readonly error: KernelError;
-      /** The world, unchanged. */
-      readonly world: World;
-    }
-  | {
-      /** The step must wait. */
-      readonly status: "blocked";
-      /** What it waits for, in words. */
-      readonly reason: string;
+    })
+  | FailedArm
+  | (BlockedArm & {
       /** What it waits for, as a wait event. */
       readonly waitFor: "resv" | "fences" | "unmaps";
       /** How many fences or mappings are outstanding. */
       readonly outstanding: number;
-      /** The world, unchanged. */
-      readonly world: World;
-    };
+    });
 
 /**
  * A finished step.

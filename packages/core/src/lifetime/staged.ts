@@ -1,8 +1,5 @@
 import { match } from "ts-pattern";
-import type { KernelError } from "../errors/kernel-error.js";
-import type { TraceEvent } from "../trace/event.js";
-import type { World } from "../world/world.js";
-import type { StepOutcome } from "./outcome.js";
+import type { CallOutcome, StepOutcome } from "./outcome.js";
 import { blocked, done, failed } from "./outcome.js";
 
 /**
@@ -14,41 +11,23 @@ import { blocked, done, failed } from "./outcome.js";
  * @typeParam Stage - the entry point's calls, by name.
  * @typeParam Done - what success carries besides the world and events.
  */
-export type StagedOutcome<Stage extends string, Done extends object> =
-  | ({
-      /** Every call succeeded. */
-      readonly status: "done";
-      /** The new world. */
-      readonly world: World;
-      /** What happened, in order. */
-      readonly events: readonly TraceEvent[];
-    } & Done)
-  | {
-      /** A call refused; the world is unchanged. */
-      readonly status: "failed";
-      /** The call that refused. */
-      readonly stage: Stage;
-      /** Its errno and the failed check. */
-      readonly error: KernelError;
-    }
-  | {
-      /** A call would sleep on the buffer's resv. */
-      readonly status: "blocked";
-      /** Who holds it. */
-      readonly reason: string;
-    };
+export type StagedOutcome<Stage extends string, Done extends object> = CallOutcome<
+  Done,
+  {
+    /** The call that refused. */
+    readonly stage: Stage;
+  }
+>;
 
 /**
  * A staged outcome as a plain {@link StepOutcome} (the stage dropped), for
  * the entry point's `step`-style variant and driver actions.
  *
- * @param w - the world the entry point ran on (returned on failure).
  * @param r - the staged outcome.
  * @param created - the id success created, if any.
  * @returns the step outcome.
  */
 export function unstaged<Stage extends string, Done extends object>(
-  w: World,
   r: StagedOutcome<Stage, Done>,
   created?: (d: Done) => number,
 ): StepOutcome {
@@ -56,8 +35,8 @@ export function unstaged<Stage extends string, Done extends object>(
   const closed: StagedOutcome<string, object> = r;
   return match(closed)
     .returnType<StepOutcome>()
-    .with({ status: "failed" }, (x) => failed(w, x.error))
-    .with({ status: "blocked" }, (x) => blocked(w, "resv", x.reason))
+    .with({ status: "failed" }, (x) => failed(x.world, x.error))
+    .with({ status: "blocked" }, (x) => blocked(x.world, "resv", x.reason))
     .with({ status: "done" }, (x) =>
       done(x.world, x.events, r.status === "done" ? created?.(r) : undefined),
     )

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+  offersOf,
   exporterOf,
   linux71,
   mustAtt,
@@ -32,9 +33,7 @@ function mock(profile: Profile): { world: World; buf: number } {
 }
 
 function offerIds(w: World, buf: number): string[] {
-  return exporterOf(w, mustBuf(w, buf))
-    .offers(w, buf)
-    .map((o) => o.type.id);
+  return offersOf(w, buf).map((o) => o.type.id);
 }
 
 describe("the selftest mock (kernel-facts §3.6, §4.3)", () => {

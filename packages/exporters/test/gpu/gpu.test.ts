@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+  offersOf,
   exporterOf,
   findProfile,
   linux619,
@@ -19,7 +20,15 @@ import {
 } from "@dmabuf-ref/core";
 import type { World } from "@dmabuf-ref/core";
 import { gpuPrivOf, iovInterconnect, rfcMappingTypesV1Iov } from "@dmabuf-ref/exporters";
-import { attach, errnoOf, exportBuf, lockedMap, makeWorld, mustDo } from "./setup.js";
+import {
+  attach,
+  errnoOf,
+  exportBuf,
+  exportRefusal,
+  lockedMap,
+  makeWorld,
+  mustDo,
+} from "./setup.js";
 
 const evict = (buf: number): { kind: "driver"; driver: string; action: unknown } => ({
   kind: "driver",
@@ -28,9 +37,7 @@ const evict = (buf: number): { kind: "driver"; driver: string; action: unknown }
 });
 
 function offerIds(w: World, buf: number): string[] {
-  return exporterOf(w, mustBuf(w, buf))
-    .offers(w, buf)
-    .map((o) => o.type.id);
+  return offersOf(w, buf).map((o) => o.type.id);
 }
 
 function vramBo(w: World): { world: World; buf: number } {
@@ -206,10 +213,7 @@ describe("bad input returns the kernel's errno and leaves the world unchanged", 
     ["a size that is not a number fails with EINVAL", "gpu0", { size: "big" }, "EINVAL"],
     ["a BO larger than VRAM fails with ENOMEM", "gpu0", { size: 0x1_0000_0000n }, "ENOMEM"],
   ] as const)("%s", (_rule, owner, args, errno) => {
-    const w = makeWorld();
-    const r = step(w, { kind: "export", exporter: "gpu", owner, args });
-    expect(errnoOf(r)).toBe(errno);
-    expect(r.world).toBe(w);
+    expect(exportRefusal("gpu", owner, args)).toBe(errno);
   });
 
   it("release frees the BO's placement", () => {

@@ -7,48 +7,34 @@
  */
 import { describe, expect, it } from "vitest";
 import {
-  createWorld,
+  offersOf,
   defineProfile,
-  exporterOf,
   kvmPfn,
   linux619,
   linux71,
   mustAtt,
-  mustBuf,
   proposalConverters,
   rfcMappingTypesV1,
   runScript,
 } from "@dmabuf-ref/core";
-import type { ExporterDriver, Profile, World } from "@dmabuf-ref/core";
-import { gpuExporter, gpuPrivOf, rdmaExporter } from "@dmabuf-ref/exporters";
-import { VRAM, exportBuf, topology } from "./setup.js";
+import type { Profile, World } from "@dmabuf-ref/core";
+import { gpuPrivOf } from "@dmabuf-ref/exporters";
+import { VRAM, exportBuf, makeWorld } from "./setup.js";
 import { kvmAttach, kvmGetPfn, kvmLikeImporter } from "../support/kvm-like.js";
 
 const RAM0 = 0x1_0000_0000n;
 const SIZE = 0x10000n;
 
 function world(profile: Profile = proposalConverters): World {
-  const gpu = gpuExporter({ devices: [{ id: "gpu0", vram: "gpu0.vram", system: "ram0" }] });
-  const rdma = rdmaExporter({ devices: [{ id: "nic0", bar: "nic0.bar0" }] });
-  return createWorld({
-    profile,
-    topology,
-    exporters: new Map<string, ExporterDriver>([
-      [gpu.name, gpu],
-      [rdma.name, rdma],
-    ]),
-    importers: new Map([[kvmLikeImporter.name, kvmLikeImporter]]),
-  });
+  return makeWorld(profile, false, [kvmLikeImporter]);
 }
 
 function bo(w: World, placement: "vram" | "system"): { world: World; buf: number } {
   return exportBuf(w, "gpu", "gpu0", { size: SIZE, placement });
 }
 
-function offersOf(w: World, buf: number): [string, unknown][] {
-  return exporterOf(w, mustBuf(w, buf))
-    .offers(w, buf)
-    .map((o) => [o.type.id, o.data]);
+function offerData(w: World, buf: number): [string, unknown][] {
+  return offersOf(w, buf).map((o) => [o.type.id, o.data]);
 }
 
 function kvmMapped(w: World, buf: number): { world: World; att: number; payload: unknown } {
@@ -62,12 +48,12 @@ function kvmMapped(w: World, buf: number): { world: World; att: number; payload:
 describe("the GPU's hypothetical kvm-pfn offer (kernel-facts §5.1, §4.4)", () => {
   it("under proposal-converters the GPU offers [pal, kvm-pfn]: MMIO for VRAM, not for system pages", () => {
     const v = bo(world(), "vram");
-    expect(offersOf(v.world, v.buf)).toEqual([
+    expect(offerData(v.world, v.buf)).toEqual([
       ["pal", { provider: "gpu0" }],
       ["kvm-pfn", { mmio: true }],
     ]);
     const s = bo(v.world, "system");
-    expect(offersOf(s.world, s.buf)).toEqual([
+    expect(offerData(s.world, s.buf)).toEqual([
       ["pal", { provider: "gpu0" }],
       ["kvm-pfn", { mmio: false }],
     ]);
@@ -81,7 +67,7 @@ describe("the GPU's hypothetical kvm-pfn offer (kernel-facts §5.1, §4.4)", () 
     });
     for (const profile of [linux619, linux71, rfcMappingTypesV1, noKvm]) {
       const v = bo(world(profile), "vram");
-      expect(offersOf(v.world, v.buf).map(([id]) => id)).not.toContain("kvm-pfn");
+      expect(offerData(v.world, v.buf).map(([id]) => id)).not.toContain("kvm-pfn");
     }
   });
 

@@ -67,8 +67,15 @@ export const iovImporter: ImporterDriver = {
   invalidateMappings: (world) => ({ world, events: [] }),
 };
 
-/** A fresh world with the gpu and rdma exporters and the test importers. */
-export function makeWorld(profile: Profile = linux71, sriov = false): World {
+/**
+ * A fresh world with the gpu and rdma exporters, the test importers and
+ * any `extra` importers (e.g. a KVM-like one).
+ */
+export function makeWorld(
+  profile: Profile = linux71,
+  sriov = false,
+  extra: readonly ImporterDriver[] = [],
+): World {
   const gpu = gpuExporter({
     devices: [
       {
@@ -80,7 +87,7 @@ export function makeWorld(profile: Profile = linux71, sriov = false): World {
     ],
   });
   const rdma = rdmaExporter({ devices: [{ id: "nic0", bar: "nic0.bar0" }] });
-  const importers = [referenceImporter(), pinnedImporter, iovImporter];
+  const importers = [referenceImporter(), pinnedImporter, iovImporter, ...extra];
   return createWorld({
     profile,
     topology,
@@ -98,6 +105,19 @@ export function mustDo(r: ReturnType<typeof step>): { world: World; created: num
     throw new Error(`step ${r.status}: ${r.status === "failed" ? r.error.errno : r.reason}`);
   }
   return { world: r.world, created: r.created };
+}
+
+/**
+ * Exports with bad arguments and checks the kernel's rule for bad input:
+ * the step fails and the world is the same object.
+ *
+ * @returns the errno (or the status when the export did not fail).
+ */
+export function exportRefusal(exporter: string, owner: string, args: unknown): string {
+  const w = makeWorld();
+  const r = step(w, { kind: "export", exporter, owner, args });
+  if (r.world !== w) throw new Error(`the refused ${exporter} export changed the world`);
+  return errnoOf(r);
 }
 
 /** The errno of a failed step, or its status. */

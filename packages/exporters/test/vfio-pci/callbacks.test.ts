@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+  offersOf,
   exporterOf,
   importerHolder,
   linux619,
@@ -43,9 +44,7 @@ function errnoOf(r: ReturnType<typeof step>): string {
 }
 
 function offerIds(w: World, buf: number): string[] {
-  return exporterOf(w, mustBuf(w, buf))
-    .offers(w, buf)
-    .map((o) => o.type.id);
+  return offersOf(w, buf).map((o) => o.type.id);
 }
 
 describe("offers per profile (kernel-facts §2.7, §4.3, §4.4)", () => {

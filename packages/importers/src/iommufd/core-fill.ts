@@ -1,20 +1,18 @@
 import {
   attachBuf,
   blocked,
-  detachAtt,
   done,
   failed,
   importerHolder,
   mapAtt,
-  mustAtt,
-  mustBuf,
+  mustRun,
   resvLock,
   resvUnlock,
   syncDomainGrants,
-  unmapAtt,
 } from "@dmabuf-ref/core";
 import type { StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { IOMMUFD, IOMMUFD_GLOBAL_DEVICE } from "./constants.js";
+import { releaseDmabuf } from "./release-dmabuf.js";
 import type { IommufdArea, IommufdDmabufPages, IommufdTrack } from "./state.js";
 import { dmabufPages, iommufdStateOf, mustPages, putPages } from "./state.js";
 
@@ -22,16 +20,6 @@ const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
 function note(text: string): TraceEvent {
   return { kind: "note", actor: IOMMUFD, text };
-}
-
-function mustRun(r: StepOutcome, what: string, events: TraceEvent[]): World {
-  if (r.status !== "done") {
-    throw new Error(
-      `iommufd: ${what} did not run: ${r.status === "failed" ? r.error.message : r.reason}`,
-    );
-  }
-  events.push(...r.events);
-  return r.world;
 }
 
 /**
@@ -78,7 +66,11 @@ export function coreFill(
   if (fill === undefined) throw new Error("iommufd: attach created no attachment");
   const holder = importerHolder(IOMMUFD, fill);
   const events: TraceEvent[] = [...attached.events];
-  let world = mustRun(resvLock(attached.world, pages.buf, holder), "dma_resv_lock", events);
+  let world = mustRun(
+    resvLock(attached.world, pages.buf, holder),
+    "iommufd: dma_resv_lock",
+    events,
+  ).world;
   const request = {
     domain: String(domain),
     iova: area.iova,
@@ -89,8 +81,8 @@ export function coreFill(
   };
   const mapped = mapAtt(world, fill, holder, request);
   if (mapped.status === "failed") return failed(w, mapped.error);
-  world = mustRun(mapped, "dma_buf_map_attachment", events);
-  world = mustRun(resvUnlock(world, pages.buf, holder), "dma_resv_unlock", events);
+  world = mustRun(mapped, "iommufd: dma_buf_map_attachment", events).world;
+  world = mustRun(resvUnlock(world, pages.buf, holder), "iommufd: dma_resv_unlock", events).world;
   world = putPages(world, area.pages, {
     ...pages,
     tracker: [...pages.tracker, { ioas, iova: area.iova, domain, att: fill }],
@@ -105,10 +97,10 @@ export function coreFill(
 }
 
 /**
- * Undoes {@link coreFill} for one tracked pair: under resv
- * `dma_buf_unmap_attachment()` when the pair is still mapped (a revoke has
- * already unmapped it, and core must not unmap twice), then
- * `dma_buf_detach()`; the pair leaves the tracker. Sleeps while someone
+ * Undoes {@link coreFill} for one tracked pair: the pair's attachment is
+ * released like any iommufd dma-buf attachment ({@link releaseDmabuf}:
+ * unmapped only if still mapped, since a revoke has already unmapped it and
+ * core must not unmap twice; then detached), and the pair leaves the tracker. Sleeps while someone
  * else holds the buffer's resv.
  *
  * @param w - the world.
@@ -123,19 +115,10 @@ export function coreUnfill(
   track: IommufdTrack,
   fill: number,
 ): StepOutcome {
-  const a = mustAtt(w, fill);
-  const b = mustBuf(w, a.buf);
-  if (b.resvHolder !== null) {
-    return blocked(w, "resv", `resv of buf ${a.buf} is held by ${b.resvHolder}`);
-  }
-  const holder = importerHolder(IOMMUFD, fill);
-  const events: TraceEvent[] = [];
-  let world = mustRun(resvLock(w, a.buf, holder), "dma_resv_lock", events);
-  if (a.mapping !== null) {
-    world = mustRun(unmapAtt(world, fill, holder), "dma_buf_unmap_attachment", events);
-  }
-  world = mustRun(resvUnlock(world, a.buf, holder), "dma_resv_unlock", events);
-  world = mustRun(detachAtt(world, fill), "dma_buf_detach", events);
+  const released = releaseDmabuf(w, fill);
+  if (released.status !== "done") return released;
+  let world = released.world;
+  const events: TraceEvent[] = [...released.events];
   const pages = dmabufPages(mustPages(world, pagesId));
   if (pages === null) throw new Error(`iommufd: no dma-buf pages ${pagesId}`);
   world = putPages(world, pagesId, {

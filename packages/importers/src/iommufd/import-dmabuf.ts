@@ -1,27 +1,19 @@
 import {
   attachBuf,
-  exporterOf,
   importerHolder,
   isKernelError,
   kernelError,
   lookupBuf,
   mapAtt,
-  negotiate,
-  p2pDistanceIn,
+  mustRun,
+  negotiateAttach,
   pal,
   pinAtt,
   privatePhys,
   resvLock,
   resvUnlock,
 } from "@dmabuf-ref/core";
-import type {
-  KernelError,
-  PairReport,
-  PhysVec,
-  StepOutcome,
-  TraceEvent,
-  World,
-} from "@dmabuf-ref/core";
+import type { KernelError, PairReport, PhysVec, TraceEvent, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { IOMMUFD, IOMMUFD_GLOBAL_DEVICE } from "./constants.js";
 
@@ -86,15 +78,6 @@ function routeOf(mapType: string): PhysRoute {
   throw new Error(`iommufd: attach negotiated ${mapType}, which iommufd never accepts`);
 }
 
-function mustRun(r: StepOutcome, what: string): { world: World; events: readonly TraceEvent[] } {
-  if (r.status !== "done") {
-    throw new Error(
-      `iommufd: ${what} did not run: ${r.status === "failed" ? r.error.message : r.reason}`,
-    );
-  }
-  return r;
-}
-
 type PhysResult =
   | {
       readonly ok: true;
@@ -118,7 +101,7 @@ function lookupPhys(w: World, att: number, holder: string, mapType: string): Phy
       .with("pal", () => {
         const r = mapAtt(w, att, holder);
         if (r.status === "failed") return { ok: false, stage: "pal-map", error: r.error };
-        const mapped = mustRun(r, "dma_buf_pal_map_phys");
+        const mapped = mustRun(r, "iommufd: dma_buf_pal_map_phys");
         const payload = pal.payload.parse(mapped.world.atts.get(att)?.mapping?.payload);
         if (payload.phys.length === 0) {
           return {
@@ -161,13 +144,7 @@ export function importDmabuf(w: World, buf: number): ImportOutcome {
   const imp = w.config.importers.get(IOMMUFD);
   if (imp === undefined) throw new Error("iommufd is not configured in this world");
   const request = { device: IOMMUFD_GLOBAL_DEVICE, dynamic: true, peer2peer: imp.allowPeer2peer };
-  const topology = w.config.topology;
-  const negotiated = negotiate(
-    exporterOf(w, b).offers(w, buf),
-    imp.accepts(w, request),
-    w.config.profile,
-    { p2pDistance: (provider, client) => p2pDistanceIn(topology, provider, client) },
-  );
+  const negotiated = negotiateAttach(w, buf, imp, request);
   if (!negotiated.ok) {
     return {
       status: "failed",
@@ -186,23 +163,22 @@ export function importDmabuf(w: World, buf: number): ImportOutcome {
   if (att === undefined) throw new Error("iommufd: attach created no attachment");
   const holder = importerHolder(IOMMUFD, att);
   const events: TraceEvent[] = [...attached.events];
-  const locked = mustRun(resvLock(attached.world, buf, holder), "dma_resv_lock");
-  events.push(...locked.events);
-  let world = locked.world;
+  let world = mustRun(
+    resvLock(attached.world, buf, holder),
+    "iommufd: dma_resv_lock",
+    events,
+  ).world;
   if (w.config.profile.rules.iommufdPins) {
     const pinned = pinAtt(world, att, holder);
     if (pinned.status === "failed")
       return { status: "failed", stage: "pin", error: pinned.error, pairs };
-    const p = mustRun(pinned, "dma_buf_pin");
-    world = p.world;
-    events.push(...p.events);
+    world = mustRun(pinned, "iommufd: dma_buf_pin", events).world;
   }
   const mapType = world.atts.get(att)?.mapType ?? "";
   const phys = lookupPhys(world, att, holder, mapType);
   if (!phys.ok) return { status: "failed", stage: phys.stage, error: phys.error, pairs };
   events.push(...phys.events);
-  const unlocked = mustRun(resvUnlock(phys.world, buf, holder), "dma_resv_unlock");
-  events.push(...unlocked.events);
+  const unlocked = mustRun(resvUnlock(phys.world, buf, holder), "iommufd: dma_resv_unlock", events);
   return {
     status: "done",
     world: unlocked.world,

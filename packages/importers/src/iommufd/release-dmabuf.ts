@@ -5,6 +5,7 @@ import {
   importerHolder,
   mustAtt,
   mustBuf,
+  mustRun,
   resvLock,
   resvUnlock,
   unmapAtt,
@@ -13,19 +14,10 @@ import {
 import type { StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { IOMMUFD } from "./constants.js";
 
-function run(r: StepOutcome, what: string, events: TraceEvent[]): World {
-  if (r.status !== "done") {
-    throw new Error(
-      `iommufd: ${what} did not run: ${r.status === "failed" ? r.error.message : r.reason}`,
-    );
-  }
-  events.push(...r.events);
-  return r.world;
-}
-
 /**
  * `iopt_release_pages` for dma-buf pages (kernel-facts §3.3): under resv,
- * undo the RFC's PAL map if it is still held, `dma_buf_unpin()`; then
+ * undo the mapping if it is still held (the RFC's PAL map, or core's
+ * converted map of one (area, domain) pair), `dma_buf_unpin()` each pin; then
  * `dma_buf_detach()` (which drops the attachment's file reference). Sleeps
  * (blocked, nothing changes) while someone else holds the buffer's resv.
  *
@@ -41,12 +33,16 @@ export function releaseDmabuf(w: World, att: number): StepOutcome {
   }
   const holder = importerHolder(IOMMUFD, att);
   const events: TraceEvent[] = [];
-  let world = run(resvLock(w, a.buf, holder), "dma_resv_lock", events);
+  let world = mustRun(resvLock(w, a.buf, holder), "iommufd: dma_resv_lock", events).world;
   if (a.mapping !== null)
-    world = run(unmapAtt(world, att, holder), "dma_buf_pal_unmap_phys", events);
+    world = mustRun(
+      unmapAtt(world, att, holder),
+      "iommufd: dma_buf_unmap_attachment",
+      events,
+    ).world;
   for (let i = 0; i < a.pins; i++)
-    world = run(unpinAtt(world, att, holder), "dma_buf_unpin", events);
-  world = run(resvUnlock(world, a.buf, holder), "dma_resv_unlock", events);
-  world = run(detachAtt(world, att), "dma_buf_detach", events);
+    world = mustRun(unpinAtt(world, att, holder), "iommufd: dma_buf_unpin", events).world;
+  world = mustRun(resvUnlock(world, a.buf, holder), "iommufd: dma_resv_unlock", events).world;
+  world = mustRun(detachAtt(world, att), "iommufd: dma_buf_detach", events).world;
   return done(world, events);
 }

@@ -1,4 +1,4 @@
-import { endGrants, iommuUnmap, mustAtt, mustBuf, unmapAtt } from "@dmabuf-ref/core";
+import { endGrants, iommuUnmap, mustAtt, mustBuf, mustRun, unmapAtt } from "@dmabuf-ref/core";
 import type { DriverStep, TraceEvent, World } from "@dmabuf-ref/core";
 import { areaChunks } from "./chunks.js";
 import { IOMMUFD } from "./constants.js";
@@ -43,13 +43,12 @@ export function iommufdRevokeNotify(w: World, att: number): DriverStep {
   for (const t of pages.tracker) {
     if (t.att !== undefined) {
       if (mustAtt(world, t.att).mapping === null) continue;
-      const r = unmapAtt(world, t.att, holder);
-      if (r.status !== "done") throw new Error(`iommufd: dma_buf_unmap_attachment did not run`);
-      world = r.world;
-      events.push(
-        ...r.events,
-        note(`revoke: core unmaps area ${hex(t.iova)} from domain ${t.domain}`),
-      );
+      world = mustRun(
+        unmapAtt(world, t.att, holder),
+        "iommufd: dma_buf_unmap_attachment",
+        events,
+      ).world;
+      events.push(note(`revoke: core unmaps area ${hex(t.iova)} from domain ${t.domain}`));
       continue;
     }
     const area = mustIoas(world, t.ioas).areas.find((a) => a.iova === t.iova);
@@ -70,10 +69,11 @@ export function iommufdRevokeNotify(w: World, att: number): DriverStep {
     world = putIoas(world, { ...io, areas });
   }
   if (mustAtt(world, pages.att).mapping !== null) {
-    const r = unmapAtt(world, pages.att, holder);
-    if (r.status !== "done") throw new Error(`iommufd: dma_buf_pal_unmap_phys did not run`);
-    world = r.world;
-    events.push(...r.events);
+    world = mustRun(
+      unmapAtt(world, pages.att, holder),
+      `iommufd: dma_buf_pal_unmap_phys`,
+      events,
+    ).world;
   }
   world = putPages(world, id, { ...pages, phys: [], revoked: true });
   events.push(note(`attach ${pages.att} revoked for good: its areas stay, dead, until unmapped`));

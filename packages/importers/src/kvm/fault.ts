@@ -5,18 +5,12 @@ import {
   kvmPfn,
   mapAtt,
   mustAtt,
+  mustRun,
   resvLock,
   resvUnlock,
   unmapAtt,
 } from "@dmabuf-ref/core";
-import type {
-  CallOutcome,
-  PhysVec,
-  StepOutcome,
-  TraceEvent,
-  World,
-  kvmCacheAttrSchema,
-} from "@dmabuf-ref/core";
+import type { CallOutcome, PhysVec, TraceEvent, World, kvmCacheAttrSchema } from "@dmabuf-ref/core";
 import type * as z from "zod";
 import { KVM, KVM_MAX_ORDER, KVM_PAGE } from "./constants.js";
 import { kvmStateOf, putSlot } from "./state.js";
@@ -52,15 +46,6 @@ export type KvmFaultOutcome = CallOutcome<{
 
 function fail(w: World, errno: "EIO" | "EFAULT" | "EDEADLOCK", message: string): KvmFaultOutcome {
   return { status: "failed", error: kernelError(errno, message), world: w };
-}
-
-function mustRun(r: StepOutcome, what: string): { world: World; events: readonly TraceEvent[] } {
-  if (r.status !== "done") {
-    throw new Error(
-      `kvm: ${what} did not run: ${r.status === "failed" ? r.error.message : r.reason}`,
-    );
-  }
-  return r;
 }
 
 /**
@@ -181,9 +166,7 @@ export function kvmGuestFault(w: World, args: KvmFaultArgs): KvmFaultOutcome {
     world = locked.world;
     events.push(...locked.events);
     if (a.mapping !== null) {
-      const unmapped = mustRun(unmapAtt(world, att, holder), "the stale unmap");
-      world = unmapped.world;
-      events.push(...unmapped.events);
+      world = mustRun(unmapAtt(world, att, holder), "kvm: the stale unmap", events).world;
     }
     const mapped = mapAtt(world, att, holder);
     if (mapped.status !== "done") {
@@ -193,9 +176,7 @@ export function kvmGuestFault(w: World, args: KvmFaultArgs): KvmFaultOutcome {
     }
     world = mapped.world;
     events.push(...mapped.events);
-    const unlocked = mustRun(resvUnlock(world, slot.buf, holder), "dma_resv_unlock");
-    world = unlocked.world;
-    events.push(...unlocked.events);
+    world = mustRun(resvUnlock(world, slot.buf, holder), "kvm: dma_resv_unlock", events).world;
   }
   const parsed = kvmPfn.payload.safeParse(mustAtt(world, att).mapping?.payload);
   if (!parsed.success) {

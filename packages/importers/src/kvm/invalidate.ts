@@ -1,4 +1,4 @@
-import { endGrants, mustBuf, unmapAtt } from "@dmabuf-ref/core";
+import { endGrants, mustBuf, mustRun, unmapAtt } from "@dmabuf-ref/core";
 import type { DriverStep, TraceEvent, World } from "@dmabuf-ref/core";
 import { KVM } from "./constants.js";
 import { kvmStateOf, putSlot } from "./state.js";
@@ -28,10 +28,11 @@ export function kvmInvalidateMappings(w: World, att: number): DriverStep {
   );
   const events: TraceEvent[] = [];
   if (world.atts.get(att)?.mapping != null) {
-    const r = unmapAtt(world, att, mustBuf(world, slot.buf).resvHolder);
-    if (r.status !== "done") throw new Error("kvm: the zap's unmap did not run");
-    world = r.world;
-    events.push(...r.events);
+    world = mustRun(
+      unmapAtt(world, att, mustBuf(world, slot.buf).resvHolder),
+      "kvm: the zap's unmap",
+      events,
+    ).world;
   }
   const last = slot.gfnBase + slot.npages - 1n;
   events.push({

@@ -52,8 +52,8 @@ export type KvmMemslotOutcome = StagedOutcome<
   }
 >;
 
-function refuse(stage: KvmMemslotStage, error: KernelError): KvmMemslotOutcome {
-  return { status: "failed", stage, error };
+function refuse(w: World, stage: KvmMemslotStage, error: KernelError): KvmMemslotOutcome {
+  return { status: "failed", stage, error, world: w };
 }
 
 /**
@@ -78,6 +78,7 @@ function refuse(stage: KvmMemslotStage, error: KernelError): KvmMemslotOutcome {
 export function kvmSetMemslotDmabufStaged(w: World, args: KvmMemslotArgs): KvmMemslotOutcome {
   if (!w.config.profile.rules.kvmDmabufImport) {
     return refuse(
+      w,
       "args",
       kernelError(
         "EINVAL",
@@ -88,6 +89,7 @@ export function kvmSetMemslotDmabufStaged(w: World, args: KvmMemslotArgs): KvmMe
   const flags = args.flags ?? KVM_MEM_VFIO_DMABUF;
   if ((flags & ~KNOWN_FLAGS) !== 0 || (flags & KVM_MEM_VFIO_DMABUF) === 0) {
     return refuse(
+      w,
       "args",
       kernelError(
         "EINVAL",
@@ -97,6 +99,7 @@ export function kvmSetMemslotDmabufStaged(w: World, args: KvmMemslotArgs): KvmMe
   }
   if ((flags & (KVM_MEM_GUEST_MEMFD | KVM_MEM_LOG_DIRTY_PAGES)) !== 0) {
     return refuse(
+      w,
       "args",
       kernelError(
         "EINVAL",
@@ -106,21 +109,27 @@ export function kvmSetMemslotDmabufStaged(w: World, args: KvmMemslotArgs): KvmMe
   }
   if (args.offset !== 0n) {
     return refuse(
+      w,
       "args",
       kernelError("EINVAL", "guest_memfd_offset must be 0 for a dma-buf memslot"),
     );
   }
   if (args.npages <= 0n || args.gfnBase < 0n) {
-    return refuse("args", kernelError("EINVAL", "a dma-buf memslot needs a non-empty GFN range"));
+    return refuse(
+      w,
+      "args",
+      kernelError("EINVAL", "a dma-buf memslot needs a non-empty GFN range"),
+    );
   }
   if (kvmStateOf(w).slots.some((s) => s.slot === args.slot)) {
-    return refuse("args", kernelError("EEXIST", `memslot ${args.slot} already exists`));
+    return refuse(w, "args", kernelError("EEXIST", `memslot ${args.slot} already exists`));
   }
   const b = dmaBufGet(w, args.fd);
-  if (isKernelError(b)) return refuse("fd", b);
+  if (isKernelError(b)) return refuse(w, "fd", b);
   const slotSize = args.npages * KVM_PAGE;
   if (b.size !== slotSize) {
     return refuse(
+      w,
       "args",
       kernelError(
         "EINVAL",
@@ -129,8 +138,9 @@ export function kvmSetMemslotDmabufStaged(w: World, args: KvmMemslotArgs): KvmMe
     );
   }
   const attached = attachBuf(w, args.fd, KVM, null, true);
-  if (attached.status === "blocked") return { status: "blocked", reason: attached.reason };
-  if (attached.status === "failed") return refuse("attach", attached.error);
+  if (attached.status === "blocked")
+    return { status: "blocked", reason: attached.reason, world: w };
+  if (attached.status === "failed") return refuse(w, "attach", attached.error);
   const att = attached.created;
   if (att === undefined) throw new Error("kvm: attach created no attachment");
   const world = putSlot(attached.world, {
@@ -164,5 +174,5 @@ export function kvmSetMemslotDmabufStaged(w: World, args: KvmMemslotArgs): KvmMe
  * @returns done (created = the attachment id), failed with the world unchanged, or blocked on resv.
  */
 export function kvmSetMemslotDmabuf(w: World, args: KvmMemslotArgs): StepOutcome {
-  return unstaged(w, kvmSetMemslotDmabufStaged(w, args), (d) => d.att);
+  return unstaged(kvmSetMemslotDmabufStaged(w, args), (d) => d.att);
 }

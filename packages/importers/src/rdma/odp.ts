@@ -7,6 +7,7 @@ import {
   mapAtt,
   mustAtt,
   mustBuf,
+  mustRun,
   resvLock,
   resvUnlock,
   unmapAtt,
@@ -50,8 +51,7 @@ export function rdmaOdpFault(w: World, args: RdmaOdpFaultArgs): StepOutcome {
   const mapped = mapAtt(locked.world, args.att, holder);
   if (mapped.status === "failed") return failed(w, mapped.error);
   if (mapped.status === "blocked") throw new Error("rdma-odp: map blocked under its own resv");
-  const unlocked = resvUnlock(mapped.world, umem.buf, holder);
-  if (unlocked.status !== "done") throw new Error("rdma-odp: dma_resv_unlock did not run");
+  const unlocked = mustRun(resvUnlock(mapped.world, umem.buf, holder), "rdma-odp: dma_resv_unlock");
   return done(unlocked.world, [
     ...locked.events,
     ...mapped.events,
@@ -76,7 +76,9 @@ export function rdmaOdpInvalidate(w: World, att: number): DriverStep {
   const events: TraceEvent[] = [
     { kind: "note", actor: ODP, text: `attach ${att}: MR translation zapped, HW access stopped` },
   ];
-  const r = unmapAtt(w, att, mustBuf(w, umem.buf).resvHolder);
-  if (r.status !== "done") throw new Error("rdma-odp: ib_umem_dmabuf_unmap_pages did not run");
+  const r = mustRun(
+    unmapAtt(w, att, mustBuf(w, umem.buf).resvHolder),
+    "rdma-odp: ib_umem_dmabuf_unmap_pages",
+  );
   return { world: r.world, events: [...events, ...r.events] };
 }

@@ -6,6 +6,7 @@ import {
   importerHolder,
   kernelError,
   mustAtt,
+  mustRun,
   resvLock,
   resvUnlock,
   unmapAtt,
@@ -14,7 +15,6 @@ import {
 import type { StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import type { RdmaImporterName } from "./constants.js";
 import { putUmem, umemOf } from "./state.js";
-import { mustRun } from "./must-run.js";
 
 /**
  * `ib_umem_dmabuf_release()` (kernel-facts §5.2): under resv, unmap the
@@ -38,18 +38,12 @@ export function ibUmemRelease(w: World, importer: RdmaImporterName, att: number)
   let world = locked.world;
   const events: TraceEvent[] = [...locked.events];
   if (mustAtt(world, att).mapping !== null) {
-    const r = mustRun(unmapAtt(world, att, holder), "ib_umem_dmabuf_unmap_pages");
-    world = r.world;
-    events.push(...r.events);
+    world = mustRun(unmapAtt(world, att, holder), "rdma: ib_umem_dmabuf_unmap_pages", events).world;
   }
   if (umem.pinned && !umem.revoked && mustAtt(world, att).pins > 0) {
-    const r = mustRun(unpinAtt(world, att, holder), "dma_buf_unpin");
-    world = r.world;
-    events.push(...r.events);
+    world = mustRun(unpinAtt(world, att, holder), "rdma: dma_buf_unpin", events).world;
   }
-  const unlocked = mustRun(resvUnlock(world, umem.buf, holder), "dma_resv_unlock");
-  world = unlocked.world;
-  events.push(...unlocked.events);
-  const detached = mustRun(detachAtt(world, att), "dma_buf_detach");
+  world = mustRun(resvUnlock(world, umem.buf, holder), "rdma: dma_resv_unlock", events).world;
+  const detached = mustRun(detachAtt(world, att), "rdma: dma_buf_detach");
   return done(putUmem(detached.world, importer, att, null), [...events, ...detached.events]);
 }

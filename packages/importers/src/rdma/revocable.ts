@@ -1,4 +1,4 @@
-import { importerHolder, mustAtt, mustBuf, unmapAtt, unpinAtt } from "@dmabuf-ref/core";
+import { importerHolder, mustAtt, mustBuf, mustRun, unmapAtt, unpinAtt } from "@dmabuf-ref/core";
 import type { DriverStep, TraceEvent, World } from "@dmabuf-ref/core";
 import { putUmem, umemOf } from "./state.js";
 
@@ -26,16 +26,10 @@ export function rdmaPinnedRevoke(w: World, att: number): DriverStep {
     { kind: "note", actor: NAME, text: `attach ${att}: MR re-registered with length 0` },
   ];
   if (mustAtt(world, att).mapping !== null) {
-    const r = unmapAtt(world, att, holder);
-    if (r.status !== "done") throw new Error(`${NAME}: unmap in revoke did not run`);
-    world = r.world;
-    events.push(...r.events);
+    world = mustRun(unmapAtt(world, att, holder), `${NAME}: unmap in revoke`, events).world;
   }
   if (mustAtt(world, att).pins > 0) {
-    const r = unpinAtt(world, att, holder);
-    if (r.status !== "done") throw new Error(`${NAME}: unpin in revoke did not run`);
-    world = r.world;
-    events.push(...r.events);
+    world = mustRun(unpinAtt(world, att, holder), `${NAME}: unpin in revoke`, events).world;
   }
   events.push({ kind: "note", actor: NAME, text: `attach ${att}: umem revoked for good` });
   return { world: putUmem(world, NAME, att, { ...umem, revoked: true }), events };

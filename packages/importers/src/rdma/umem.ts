@@ -6,6 +6,7 @@ import {
   isKernelError,
   kernelError,
   mapAtt,
+  mustRun,
   pinAtt,
   resvLock,
   resvUnlock,
@@ -14,7 +15,6 @@ import {
 import type { KernelError, StagedOutcome, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { dmaBufGet } from "../iommufd/dmabuf-fd.js";
 import type { RdmaImporterName } from "./constants.js";
-import { mustRun } from "./must-run.js";
 import { putUmem } from "./state.js";
 
 /** The arguments of {@link ibUmemDmabufGet} (`ib_umem_dmabuf_get*()`, kernel-facts §5.2). */
@@ -51,8 +51,8 @@ export type UmemGetOutcome = StagedOutcome<
   }
 >;
 
-function refuse(stage: UmemGetStage, error: KernelError): UmemGetOutcome {
-  return { status: "failed", stage, error };
+function refuse(w: World, stage: UmemGetStage, error: KernelError): UmemGetOutcome {
+  return { status: "failed", stage, error, world: w };
 }
 
 /** The checks `ib_umem_dmabuf_get*()` makes before it attaches, in the kernel's order. */
@@ -60,6 +60,7 @@ function checkArgs(w: World, args: IbUmemDmabufGetArgs): UmemGetOutcome | undefi
   const { importer, device, fd, offset, size } = args;
   if (importer === "rdma-pinned-revocable" && !w.config.profile.rules.rdmaPinnedRevocable) {
     return refuse(
+      w,
       "args",
       kernelError(
         "EOPNOTSUPP",
@@ -68,12 +69,13 @@ function checkArgs(w: World, args: IbUmemDmabufGetArgs): UmemGetOutcome | undefi
     );
   }
   if (offset < 0n || size < 0n || offset + size > U64_MAX) {
-    return refuse("args", kernelError("EINVAL", "offset + size overflows"));
+    return refuse(w, "args", kernelError("EINVAL", "offset + size overflows"));
   }
   const b = dmaBufGet(w, fd);
-  if (isKernelError(b)) return refuse("fd", b);
+  if (isKernelError(b)) return refuse(w, "fd", b);
   if (offset + size > b.size) {
     return refuse(
+      w,
       "args",
       kernelError(
         "EINVAL",
@@ -82,7 +84,7 @@ function checkArgs(w: World, args: IbUmemDmabufGetArgs): UmemGetOutcome | undefi
     );
   }
   if (deviceIndex(w, device) < 0)
-    return refuse("args", kernelError("ENODEV", `no device ${device}`));
+    return refuse(w, "args", kernelError("ENODEV", `no device ${device}`));
   if (!w.config.importers.has(importer)) {
     throw new Error(`${importer} is not configured in this world`);
   }
@@ -120,8 +122,9 @@ export function ibUmemDmabufGetStaged(w: World, args: IbUmemDmabufGetArgs): Umem
   if (bad !== undefined) return bad;
   const { importer, device, fd, offset, size } = args;
   const attached = attachBuf(w, fd, importer, device, true);
-  if (attached.status === "blocked") return { status: "blocked", reason: attached.reason };
-  if (attached.status === "failed") return refuse("exporter-attach", attached.error);
+  if (attached.status === "blocked")
+    return { status: "blocked", reason: attached.reason, world: w };
+  if (attached.status === "failed") return refuse(w, "exporter-attach", attached.error);
   const att = attached.created;
   if (att === undefined) throw new Error("rdma: attach created no attachment");
   let world = attached.world;
@@ -129,16 +132,14 @@ export function ibUmemDmabufGetStaged(w: World, args: IbUmemDmabufGetArgs): Umem
   const pinned = importer !== "rdma-odp";
   if (pinned) {
     const holder = importerHolder(importer, att);
-    const locked = mustRun(resvLock(world, fd, holder), "dma_resv_lock");
-    world = locked.world;
-    events.push(...locked.events);
+    world = mustRun(resvLock(world, fd, holder), "rdma: dma_resv_lock", events).world;
     for (const [stage, call] of [
       ["pin", pinAtt],
       ["map", mapAtt],
     ] as const) {
       const r = call(world, att, holder);
       if (r.status !== "done") {
-        return refuse(stage, r.status === "failed" ? r.error : kernelError("EBUSY", r.reason));
+        return refuse(w, stage, r.status === "failed" ? r.error : kernelError("EBUSY", r.reason));
       }
       world = r.world;
       events.push(...r.events);
@@ -150,9 +151,7 @@ export function ibUmemDmabufGetStaged(w: World, args: IbUmemDmabufGetArgs): Umem
         text: `ib_umem_dmabuf_set_revoke_locked(attach ${att}): the MR can be revoked`,
       });
     }
-    const unlocked = mustRun(resvUnlock(world, fd, holder), "dma_resv_unlock");
-    world = unlocked.world;
-    events.push(...unlocked.events);
+    world = mustRun(resvUnlock(world, fd, holder), "rdma: dma_resv_unlock", events).world;
   }
   world = putUmem(world, importer, att, {
     att,
@@ -175,5 +174,5 @@ export function ibUmemDmabufGetStaged(w: World, args: IbUmemDmabufGetArgs): Umem
  * @returns done (created = the attachment id), failed (world unchanged), or blocked on resv.
  */
 export function ibUmemDmabufGet(w: World, args: IbUmemDmabufGetArgs): StepOutcome {
-  return unstaged(w, ibUmemDmabufGetStaged(w, args), (d) => d.att);
+  return unstaged(ibUmemDmabufGetStaged(w, args), (d) => d.att);
 }

@@ -22,7 +22,10 @@ import { MIB2, exportVfio, makeWorld, revoke, unrevoke } from "./fixtures.js";
 const GFN = 0x10_0000n;
 const NPAGES = MIB2 / KVM_PAGE;
 
-function memslot(w: World = makeWorld(rfcMappingTypesV1)): { world: World; buf: number } {
+function memslot(
+  w: World = makeWorld(rfcMappingTypesV1),
+  flags = KVM_MEM_VFIO_DMABUF,
+): { world: World; buf: number } {
   const { world, buf } = exportVfio(w);
   const r = kvmSetMemslotDmabuf(world, {
     slot: 1,
@@ -30,6 +33,7 @@ function memslot(w: World = makeWorld(rfcMappingTypesV1)): { world: World; buf: 
     npages: NPAGES,
     fd: buf,
     offset: 0n,
+    flags,
   });
   if (r.status !== "done") throw new Error("memslot failed");
   return { world: r.world, buf };
@@ -150,16 +154,7 @@ describe("guest accesses through the stage-2 (kernel-facts §5.1, DESIGN §3.5)"
   );
 
   it("a store to a KVM_MEM_READONLY dma-buf slot exits to userspace (KVM_EXIT_MMIO); a load reaches the BAR", () => {
-    const { world, buf } = exportVfio(makeWorld(rfcMappingTypesV1));
-    const r = kvmSetMemslotDmabuf(world, {
-      slot: 1,
-      gfnBase: GFN,
-      npages: NPAGES,
-      fd: buf,
-      offset: 0n,
-      flags: KVM_MEM_VFIO_DMABUF | KVM_MEM_READONLY,
-    });
-    if (r.status !== "done") throw new Error("memslot failed");
+    const r = memslot(makeWorld(rfcMappingTypesV1), KVM_MEM_VFIO_DMABUF | KVM_MEM_READONLY);
     const store = guest(r.world, 0n, "write");
     expect(verdict(store)).toBe("mmio-exit");
     expect(store.world).toBe(r.world);

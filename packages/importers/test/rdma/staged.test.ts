@@ -30,16 +30,20 @@ describe("ib_umem_dmabuf_get* says which call refused (kernel-facts §5.2)", () 
     expect(stageOf(ibUmemDmabufGetStaged(world, args("rdma-odp", buf + 50)))).toBe("fd EBADF");
   });
 
-  it("under 7.1 VFIO's attach refuses the pinned importer, which is not revocable", () => {
-    const { world, buf } = exportVfio(makeWorld(linux71));
-    expect(stageOf(ibUmemDmabufGetStaged(world, args("rdma-pinned", buf)))).toBe(
+  it.each([
+    [
+      "under 7.1 VFIO's attach refuses the pinned importer, which is not revocable",
+      linux71,
       "exporter-attach EOPNOTSUPP",
-    );
-  });
-
-  it("under 6.19 the pinned importer attaches to VFIO and dma_buf_pin refuses", () => {
-    const { world, buf } = exportVfio(makeWorld(linux619));
-    expect(stageOf(ibUmemDmabufGetStaged(world, args("rdma-pinned", buf)))).toBe("pin EOPNOTSUPP");
+    ],
+    [
+      "under 6.19 the pinned importer attaches to VFIO and dma_buf_pin refuses",
+      linux619,
+      "pin EOPNOTSUPP",
+    ],
+  ] as const)("%s", (_rule, profile, stage) => {
+    const { world, buf } = exportVfio(makeWorld(profile));
+    expect(stageOf(ibUmemDmabufGetStaged(world, args("rdma-pinned", buf)))).toBe(stage);
   });
 
   it("the pinned-revocable interface is refused by the argument checks where it does not exist", () => {

@@ -1,0 +1,45 @@
+import type { AttachRequest, ImporterDriver } from "../drivers/importer.js";
+import { p2pDistanceIn } from "../fabric/topology.js";
+import { negotiate } from "../negotiation/negotiate.js";
+import type { NegotiationResult } from "../negotiation/negotiate.js";
+import type { ExporterOffer } from "../negotiation/offer.js";
+import { exporterOf, mustBuf } from "../world/access.js";
+import type { World } from "../world/world.js";
+
+/**
+ * The exporter's offers for a buffer, in priority order: what its
+ * `match_mapping` would pass to `dma_buf_match_mapping()` now (kernel-facts
+ * §4.2).
+ *
+ * @param w - the world.
+ * @param buf - the dma-buf id; it must exist.
+ * @returns the offers.
+ */
+export function offersOf(w: World, buf: number): readonly ExporterOffer[] {
+  return exporterOf(w, mustBuf(w, buf)).offers(w, buf);
+}
+
+/**
+ * The negotiation `dma_buf_mapping_attach()` would run for this attach
+ * (kernel-facts §4.2): the buffer's offers against the importer's accepts
+ * for the request, with P2P distances from the machine's topology. The
+ * attach itself uses it, and so can anyone who must tell a failed
+ * negotiation apart from the exporter's `attach` refusing.
+ *
+ * @param w - the world.
+ * @param buf - the dma-buf id; it must exist.
+ * @param imp - the importer driver.
+ * @param request - the importing device and the attach's kind.
+ * @returns the match or the failure, with every pair considered.
+ */
+export function negotiateAttach(
+  w: World,
+  buf: number,
+  imp: ImporterDriver,
+  request: AttachRequest,
+): NegotiationResult {
+  const topology = w.config.topology;
+  return negotiate(offersOf(w, buf), imp.accepts(w, request), w.config.profile, {
+    p2pDistance: (provider, client) => p2pDistanceIn(topology, provider, client),
+  });
+}
