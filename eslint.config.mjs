@@ -1,13 +1,7 @@
 // @ts-check
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
-
-const driverPackages = [
-  "@dmabuf-ref/exporters",
-  "@dmabuf-ref/importers",
-  "@dmabuf-ref/contracts",
-  "@dmabuf-ref/cli",
-];
+import { layeringConfigs } from "./scripts/eslint-layering.mjs";
 
 export default tseslint.config(
   {
@@ -25,7 +19,7 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         projectService: {
-          allowDefaultProject: ["*.config.mjs", ".ci/*.mjs"],
+          allowDefaultProject: ["*.config.mjs", ".ci/*.mjs", "scripts/*.mjs"],
         },
         tsconfigRootDir: import.meta.dirname,
       },
@@ -39,57 +33,10 @@ export default tseslint.config(
       "@typescript-eslint/no-explicit-any": "error",
     },
   },
-  {
-    // core is the vocabulary: like dma-buf core, it never knows a driver.
-    files: ["packages/core/**/*.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        {
-          patterns: [
-            { group: driverPackages, message: "core imports no driver, suite or CLI (DESIGN §2)." },
-            {
-              group: ["../../*/src/*", "**/packages/*"],
-              message: "Import packages by name, never by path.",
-            },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    // Exporters and importers meet only through core, as drivers meet only through dma-buf core.
-    files: ["packages/exporters/**/*.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        {
-          patterns: [
-            {
-              group: ["@dmabuf-ref/importers", "@dmabuf-ref/cli"],
-              message: "Exporters never import importers (DESIGN §2).",
-            },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    files: ["packages/importers/**/*.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        {
-          patterns: [
-            {
-              group: ["@dmabuf-ref/exporters", "@dmabuf-ref/cli"],
-              message: "Importers never import exporters (DESIGN §2).",
-            },
-          ],
-        },
-      ],
-    },
-  },
+  // Layering (DESIGN §2): which package and which driver folder may import
+  // what. The rules live in scripts/eslint-layering.mjs, which
+  // packages/cli/test/layering.test.ts also lints its fixtures with.
+  ...layeringConfigs,
   {
     files: ["**/*.mjs"],
     extends: [tseslint.configs.disableTypeChecked],

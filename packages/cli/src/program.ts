@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { Command, CommanderError, Option } from "commander";
@@ -39,7 +40,7 @@ const profileOption = (): Option =>
  * @param setExit - receives the exit status a command decided on.
  * @returns the commander program.
  */
-export function createProgram(io: CliIo, setExit: (code: number) => void): Command {
+export function createProgram(m: Machine, io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command("dmabuf-ref")
     .description("Executable reference for dma-buf mapping-type negotiation and revoke contracts")
     .configureOutput({
@@ -59,7 +60,7 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     .description("show the profiles and the worked negotiations (what `pnpm start` runs)")
     .addHelpText("after", "\nExample:\n  $ dmabuf-ref demo\n")
     .action(() => {
-      io.out(demoOutput());
+      io.out(demoOutput(m));
     });
 
   program
@@ -188,7 +189,7 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     .option("--json", "print JSON")
     .addHelpText("after", "\nExample:\n  $ dmabuf-ref replay rfc/replays/qemu-flr.yaml --json\n")
     .action((file: string, opts: { profile?: string; json?: boolean }) => {
-      io.out(replayOutput(file, opts.profile, opts.json === true));
+      io.out(replayOutput(m, file, opts.profile, opts.json === true));
     });
 
   program
@@ -225,7 +226,7 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     .addHelpText("after", "\nExample:\n  $ dmabuf-ref render-examples\n")
     .action(() => {
       mkdirSync(TRACES_DIR, { recursive: true });
-      for (const r of rfcRenderings()) {
+      for (const r of rfcRenderings(m)) {
         writeFileSync(join(r.dir, `${r.name}.txt`), r.text);
         writeFileSync(join(r.dir, `${r.name}.mmd`), r.mermaid);
         io.out(`wrote ${relative(RFC_DIR, join(r.dir, r.name))}.txt, .mmd\n`);
@@ -245,7 +246,7 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   let exitCode = 0;
-  const program = createProgram(io, (code) => {
+  const program = createProgram(m, io, (code) => {
     exitCode = code;
   });
   try {

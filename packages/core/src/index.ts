@@ -170,6 +170,7 @@ export {
 } from "./fabric/topology.js";
 export type {
   FabricDevice,
+  Hardware,
   HostBridge,
   P2PMapType,
   PciSwitch,
@@ -187,7 +188,7 @@ export type { GrantRequest, Granted } from "./fabric/grants.js";
 export type { AccessOutcome, AccessResult } from "./fabric/access.js";
 
 export { WORLD_SLICES, createWorld, hashWorld, worldsEqual } from "./world/world.js";
-export type { DriverSlice, World, WorldConfig } from "./world/world.js";
+export type { DriverSlice, World } from "./world/world.js";
 export type { DmaBufState, RevokeState } from "./world/dmabuf-state.js";
 export { attachRevocable } from "./world/attachment-state.js";
 export type { AttachmentState, IovaRange, MappingState } from "./world/attachment-state.js";
@@ -214,9 +215,17 @@ export {
 } from "./world/access.js";
 export type { Recorded } from "./world/access.js";
 
-export type { DriverStep, ExportStep, ExporterDriver, MapStep } from "./drivers/exporter.js";
+export { boot, defineMachine } from "./machine/machine.js";
+export type {
+  AttachRequest,
+  DriverStep,
+  ExportStep,
+  ExporterDriver,
+  ImporterDriver,
+  MapStep,
+  Machine,
+} from "./machine/machine.js";
 export type { Effect } from "./world/effect.js";
-export type { AttachRequest, ImporterDriver } from "./drivers/importer.js";
 
 export type { Op, OpKind } from "./lifetime/op.js";
 export { blocked, done, failed, stepOf } from "./lifetime/outcome.js";
@@ -260,7 +269,7 @@ export {
 } from "./lifetime/revoke.js";
 export type { TaskStep } from "./lifetime/revoke.js";
 export { setRegion } from "./lifetime/region.js";
-export { closeBuf, dropFileRef, openFds } from "./lifetime/release.js";
+export { closeBuf, dmaBufGet, dropFileRef, openFds } from "./lifetime/release.js";
 export { createdBy, runScript, settle } from "./lifetime/scheduler.js";
 export type { ScriptEntry, ScriptResult, ScriptRun } from "./lifetime/scheduler.js";
 
@@ -271,7 +280,7 @@ export {
   owedUnmaps,
   referenceImporter,
 } from "./reference/importer.js";
-export { referenceTopology, referenceWorld } from "./reference/machine.js";
+export { referenceMachine, referenceTopology } from "./reference/machine.js";
 export { revokeWithDmaInFlight } from "./reference/revoke-example.js";
 export type { RevokeExample } from "./reference/revoke-example.js";
 export { privatePhys } from "./lifetime/private-phys.js";

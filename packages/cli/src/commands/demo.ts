@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { DEFAULT_PROFILE_ID, findProfile } from "@dmabuf-ref/core";
 import { KNOWN_PROFILES } from "../io/known-profiles.js";
 import { computeMatrix, renderMatrix } from "../matrix/matrix.js";
@@ -28,7 +29,7 @@ function scenarioSummary(): string[] {
  *
  * @returns the output.
  */
-export function demoOutput(): string {
+export function demoOutput(m: Machine): string {
   const profile = findProfile(DEFAULT_PROFILE_ID);
   if (profile === undefined) throw new Error(`no default profile ${DEFAULT_PROFILE_ID}`);
   const idWidth = Math.max(...KNOWN_PROFILES.map((p) => p.id.length)) + 1;
@@ -41,7 +42,7 @@ export function demoOutput(): string {
     profile.id,
     computeMatrix(profile, matrixWorld, MATRIX_EXPORTERS, MATRIX_IMPORTERS),
   );
-  const examples = renderExamples().map((ex) => `  ${ex.name}: ${ex.title}`);
+  const examples = renderExamples(m).map((ex) => `  ${ex.name}: ${ex.title}`);
   return [
     "dmabuf-ref: dma-buf mapping-type negotiation and revoke, executable",
     "",

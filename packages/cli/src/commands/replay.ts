@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { EMAIL_WIDTH, wrapLine } from "@dmabuf-ref/core";
 import type { DocumentResult } from "@dmabuf-ref/core";
 import { toJson } from "../io/json.js";
@@ -8,7 +9,7 @@ import { replayFileSchema } from "../replay/schema.js";
 import type { ReplayFile } from "../replay/schema.js";
 import { standardWorld } from "../scenarios/machine.js";
 
-function validate(raw: unknown): DocumentResult<ReplayFile> {
+function validate(_m: Machine, raw: unknown): DocumentResult<ReplayFile> {
   const r = replayFileSchema.safeParse(raw);
   return r.success
     ? { ok: true, value: r.data }
@@ -34,10 +35,15 @@ function validate(raw: unknown): DocumentResult<ReplayFile> {
  * @returns the output (exit status 0: the file replayed, whatever errnos came back).
  * @throws UsageError (exit 2) for an unparsable or structurally wrong file.
  */
-export function replayOutput(file: string, profileId: string | undefined, json: boolean): string {
-  const doc = loadDocument(file, validate);
+export function replayOutput(
+  m: Machine,
+  file: string,
+  profileId: string | undefined,
+  json: boolean,
+): string {
+  const doc = loadDocument(m, file, validate);
   const profile = resolveProfile(profileId ?? doc.profile);
-  const run = replay(standardWorld(profile), profile, doc);
+  const run = replay(m, standardWorld(m, profile), profile, doc);
   if (json) {
     return toJson({
       profile: run.profile,

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { readFileSync } from "node:fs";
 import type { DocumentResult } from "@dmabuf-ref/core";
 import { parse as parseYaml } from "yaml";
@@ -11,7 +12,11 @@ import { UsageError } from "./usage-error.js";
  * @returns the validated value.
  * @throws {@link UsageError} naming the file and each bad field.
  */
-export function loadDocument<T>(file: string, validate: (raw: unknown) => DocumentResult<T>): T {
+export function loadDocument<T>(
+  m: Machine,
+  file: string,
+  validate: (raw: unknown) => DocumentResult<T>,
+): T {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -26,7 +31,7 @@ export function loadDocument<T>(file: string, validate: (raw: unknown) => Docume
       `${file}: not YAML or JSON: ${e instanceof Error ? e.message : String(e)}`,
     );
   }
-  const result = validate(raw);
+  const result = validate(m, raw);
   if (!result.ok) {
     const lines = result.issues.map(
       (i) => `${file}: ${i.path === "" ? "(document)" : i.path}: ${i.message}`,

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { kvmPfn, mustBuf, offersOf } from "@dmabuf-ref/core";
 import type { World } from "@dmabuf-ref/core";
 import { KVM, KVM_PAGE, kvmGuestFault, kvmSetMemslotDmabufStaged } from "@dmabuf-ref/importers";
@@ -17,8 +18,8 @@ const GFN_BASE = 0x10_0000n;
  * it accepts only `kvm-pfn`, i.e. the exporter must implement Xu Yilun's
  * `get_pfn` op, and in his RFC only VFIO does (kernel-facts §5.1).
  */
-function explainNegotiation(w: World, buf: number, refusal: Refused): Refused {
-  if (offersOf(w, buf).some((o) => o.type === kvmPfn)) return refusal;
+function explainNegotiation(m: Machine, w: World, buf: number, refusal: Refused): Refused {
+  if (offersOf(m, w, buf).some((o) => o.type === kvmPfn)) return refusal;
   return {
     ...refusal,
     reason: `${refusal.reason}: ${mustBuf(w, buf).exporter} has no get_pfn (in Xu Yilun's RFC only VFIO does)`,
@@ -53,18 +54,18 @@ export const kvmRecipe: ImporterRecipe = {
   name: KVM,
   absentReason: (p) => (p.rules.kvmDmabufImport ? undefined : `not in ${p.id}`),
   import(w, buf): Imported {
-    const neg = negotiationRefusal(w, buf, KVM, null);
-    if (neg !== undefined) return explainNegotiation(w, buf, neg);
+    const neg = negotiationRefusal(m, w, buf, KVM, null);
+    if (neg !== undefined) return explainNegotiation(m, w, buf, neg);
     const size = mustBuf(w, buf).size;
     const npages = (size + KVM_PAGE - 1n) / KVM_PAGE;
     const args = { slot: SLOT, gfnBase: GFN_BASE, npages, fd: buf, offset: 0n };
     return fromStaged(
-      kvmSetMemslotDmabufStaged(w, args),
+      kvmSetMemslotDmabufStaged(m, w, args),
       STAGE,
       "KVM_SET_USER_MEMORY_REGION2",
       (r) =>
         fromFirstFault(
-          kvmGuestFault(r.world, { slot: SLOT, gfn: GFN_BASE }),
+          kvmGuestFault(m, r.world, { slot: SLOT, gfn: GFN_BASE }),
           r.att,
           "the first guest fault",
         ),

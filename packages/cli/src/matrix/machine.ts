@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { createWorld, topologySchema } from "@dmabuf-ref/core";
 import type { ImporterDriver, Profile, Topology, World } from "@dmabuf-ref/core";
 import { gpuExporter, rdmaExporter, vfioPciExporter } from "@dmabuf-ref/exporters";
@@ -47,6 +48,7 @@ export const matrixTopology: Topology = topologySchema.parse({
  * @returns the world.
  */
 export function matrixWorld(
+  _m: Machine,
   profile: Profile,
   closeOrder: VfioCloseOrder = "disable-then-cleanup",
 ): World {

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { negotiateAttach } from "@dmabuf-ref/core";
 import type { World } from "@dmabuf-ref/core";
 import type { Refused } from "./recipes.js";
@@ -16,14 +17,15 @@ import type { Refused } from "./recipes.js";
  * @returns the refusal at stage "negotiation", or undefined when a pair matched.
  */
 export function negotiationRefusal(
+  m: Machine,
   w: World,
   buf: number,
   importer: string,
   device: string | null,
 ): Refused | undefined {
-  const imp = w.config.importers.get(importer);
+  const imp = m.importers.get(importer);
   if (imp === undefined) throw new Error(`no importer driver ${importer}`);
-  const neg = negotiateAttach(w, buf, imp, {
+  const neg = negotiateAttach(m, w, buf, imp, {
     device,
     dynamic: true,
     peer2peer: imp.allowPeer2peer,

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import type { Profile, World } from "@dmabuf-ref/core";
 import { ibUmemDmabufGetStaged, rdmaOdpFault } from "@dmabuf-ref/importers";
 import type { RdmaImporterName, UmemGetStage } from "@dmabuf-ref/importers";
@@ -24,32 +25,37 @@ const STAGE: Readonly<Record<UmemGetStage, MatrixStage>> = {
  * get; an ODP MR maps on its first page fault (`rdmaOdpFault`), which is the
  * cell's first map.
  */
-function umemImport(w: World, buf: number, importer: RdmaImporterName): Imported {
-  const neg = negotiationRefusal(w, buf, importer, NIC);
+function umemImport(m: Machine, w: World, buf: number, importer: RdmaImporterName): Imported {
+  const neg = negotiationRefusal(m, w, buf, importer, NIC);
   if (neg !== undefined) return neg;
   const size = w.bufs.get(buf)?.size ?? 0n;
-  const got = ibUmemDmabufGetStaged(w, { importer, device: NIC, fd: buf, offset: 0n, size });
+  const got = ibUmemDmabufGetStaged(m, w, { importer, device: NIC, fd: buf, offset: 0n, size });
   return fromStaged(got, STAGE, "ib_umem_dmabuf_get", (r) =>
     importer === "rdma-odp"
-      ? fromFirstFault(rdmaOdpFault(r.world, { att: r.att }), r.att, "the first ODP fault")
+      ? fromFirstFault(rdmaOdpFault(m, r.world, { att: r.att }), r.att, "the first ODP fault")
       : { ok: true, world: r.world, att: r.att },
   );
 }
 
-function umemRecipe(importer: RdmaImporterName, exists: (p: Profile) => boolean): ImporterRecipe {
+function umemRecipe(
+  m: Machine,
+  importer: RdmaImporterName,
+  exists: (p: Profile) => boolean,
+): ImporterRecipe {
   return {
     name: importer,
     absentReason: (p) => (exists(p) ? undefined : `not in ${p.id}`),
-    import: (w, buf) => umemImport(w, buf, importer),
+    import: (w, buf) => umemImport(m, w, buf, importer),
   };
 }
 
 /** rdma-odp: `ib_umem_dmabuf_get()` on nic1, then its first ODP fault (dynamic, revocable). */
-export const rdmaOdpRecipe = umemRecipe("rdma-odp", () => true);
+export const rdmaOdpRecipe = umemRecipe(m, "rdma-odp", () => true);
 /** rdma-pinned: `ib_umem_dmabuf_get_pinned()` on nic1 (pins and maps, not revocable). */
-export const rdmaPinnedRecipe = umemRecipe("rdma-pinned", () => true);
+export const rdmaPinnedRecipe = umemRecipe(m, "rdma-pinned", () => true);
 /** rdma-pinned-revocable: Jacob Moroni's proposed interface, where the profile has it. */
 export const rdmaPinnedRevocableRecipe = umemRecipe(
+  m,
   "rdma-pinned-revocable",
   (p) => p.rules.rdmaPinnedRevocable,
 );

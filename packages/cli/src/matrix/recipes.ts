@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import {
   IOMMU_IOAS_ALLOC,
   IOMMU_IOAS_MAP_FILE,
@@ -89,7 +90,7 @@ export const vfioRecipe: ExporterRecipe = {
       data: { region_index: 0, open_flags: O_RDWR, flags: 0 },
       ranges: [{ offset: 0n, length: 0x20_0000n }],
     });
-    const r = vfioDeviceFeatureIoctl(w, "vfio0", argp, "matrix");
+    const r = vfioDeviceFeatureIoctl(m, w, "vfio0", argp, "matrix");
     return match(r)
       .returnType<Exported>()
       .with({ status: "done" }, (x) => ({ ok: true, world: x.world, buf: x.ret }))
@@ -120,7 +121,7 @@ export const iommufdRecipe: ImporterRecipe = {
   name: "iommufd",
   absentReason: () => undefined,
   import(w, buf) {
-    const cap = iommufdImportCapability(w, buf);
+    const cap = iommufdImportCapability(m, w, buf);
     const alloc = iommufdIoctl(
       w,
       IOMMU_IOAS_ALLOC,
@@ -158,8 +159,8 @@ export const iommufdRecipe: ImporterRecipe = {
 };
 
 /** Exports through core's `export` op, the path every non-VFIO exporter here takes. */
-function exportOp(w: World, exporter: string, owner: string, args: unknown): Exported {
-  const r = step(w, { kind: "export", exporter, owner, args });
+function exportOp(m: Machine, w: World, exporter: string, owner: string, args: unknown): Exported {
+  const r = step(m, w, { kind: "export", exporter, owner, args });
   if (r.status === "done" && r.created !== undefined)
     return { ok: true, world: r.world, buf: r.created };
   if (r.status === "failed") return refused(r.error, "import");
@@ -170,12 +171,12 @@ function exportOp(w: World, exporter: string, owner: string, args: unknown): Exp
 export const gpuRecipe: ExporterRecipe = {
   name: "gpu",
   moves: true,
-  export: (w) => exportOp(w, "gpu", "gpu0", { size: 0x20_0000n, placement: "vram" }),
+  export: (w) => exportOp(m, w, "gpu", "gpu0", { size: 0x20_0000n, placement: "vram" }),
 };
 
 /** rdma: a 1 MiB uverbs DMABUF object over nic0's BAR. */
 export const rdmaRecipe: ExporterRecipe = {
   name: "rdma",
   moves: false,
-  export: (w) => exportOp(w, "rdma", "nic0", { size: 0x10_0000n, offset: 0n }),
+  export: (w) => exportOp(m, w, "rdma", "nic0", { size: 0x10_0000n, offset: 0n }),
 };

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import {
   UAPI_IOCTLS,
   formatKernelError,
@@ -72,12 +73,13 @@ function failure(
   };
 }
 
-function settle(world: World): { world: World; events: readonly TraceEvent[] } {
-  const r = runScript(world, []);
+function settle(m: Machine, world: World): { world: World; events: readonly TraceEvent[] } {
+  const r = runScript(m, world, []);
   return { world: r.world, events: r.events };
 }
 
 function ioctlCall(
+  m: Machine,
   w: World,
   call: Extract<ReplayCall, { ioctl: string }>,
   index: number,
@@ -92,7 +94,7 @@ function ioctlCall(
     );
   }
   const fdName = typeof call.fd === "string" ? call.fd : String(call.fd);
-  const isDevice = typeof call.fd === "string" && vfioPciConfigOf(w, call.fd) !== undefined;
+  const isDevice = typeof call.fd === "string" && vfioPciConfigOf(m, w, call.fd) !== undefined;
   const isIommufd = call.fd === "iommufd";
   if (!isDevice && !isIommufd) resolveValue(call.fd, b, { index, field: "fd" }); // must at least resolve
   const text = `${call.ioctl} on ${fdName}`;
@@ -102,12 +104,12 @@ function ioctlCall(
     const device = String(call.fd);
     const r =
       call.ioctl === "VFIO_DEVICE_RESET"
-        ? vfioDeviceResetIoctl(w, device, "vmm")
-        : vfioDeviceFeatureIoctl(w, device, encodeVfioFeatureArg(call.arg, b, index), "vmm");
+        ? vfioDeviceResetIoctl(m, w, device, "vmm")
+        : vfioDeviceFeatureIoctl(m, w, device, encodeVfioFeatureArg(call.arg, b, index), "vmm");
     return match(r)
       .returnType<Step>()
       .with({ status: "done" }, (x) => {
-        const s = settle(x.world);
+        const s = settle(m, x.world);
         return {
           world: s.world,
           events: [...x.events, ...s.events],
@@ -133,7 +135,7 @@ function ioctlCall(
       const full = new Uint8Array(layout.size);
       full.set(x.out.subarray(0, Math.min(x.out.length, layout.size)));
       const out = layout.decode(full);
-      const s = settle(x.world);
+      const s = settle(m, x.world);
       return {
         world: s.world,
         events: [...x.events, ...s.events],
@@ -148,8 +150,9 @@ function ioctlCall(
     .exhaustive();
 }
 
-function vfioEvent(w: World, text: string, ...actions: unknown[]): Step {
+function vfioEvent(m: Machine, w: World, text: string, ...actions: unknown[]): Step {
   const r = runScript(
+    m,
     w,
     actions.map((action) => ({ kind: "driver" as const, driver: "vfio-pci", action })),
     "host",
@@ -160,6 +163,7 @@ function vfioEvent(w: World, text: string, ...actions: unknown[]): Step {
 }
 
 function eventCall(
+  m: Machine,
   w: World,
   call: Exclude<ReplayCall, { ioctl: string }>,
   index: number,
@@ -167,26 +171,29 @@ function eventCall(
 ): Step {
   return match(call)
     .returnType<Step>()
-    .with({ event: "flr" }, (c) => vfioEvent(w, `flr ${c.device}`, { op: "flr", device: c.device }))
+    .with({ event: "flr" }, (c) =>
+      vfioEvent(m, w, `flr ${c.device}`, { op: "flr", device: c.device }),
+    )
     .with({ event: "memory-disable" }, (c) =>
-      vfioEvent(w, `memory-disable ${c.device}`, {
+      vfioEvent(m, w, `memory-disable ${c.device}`, {
         op: "config-write-command",
         device: c.device,
         memory: false,
       }),
     )
     .with({ event: "memory-enable" }, (c) =>
-      vfioEvent(w, `memory-enable ${c.device}`, {
+      vfioEvent(m, w, `memory-enable ${c.device}`, {
         op: "config-write-command",
         device: c.device,
         memory: true,
       }),
     )
     .with({ event: "close" }, (c) =>
-      vfioEvent(w, `close ${c.device}`, { op: "close", device: c.device }),
+      vfioEvent(m, w, `close ${c.device}`, { op: "close", device: c.device }),
     )
     .with({ event: "unbind" }, (c) =>
       vfioEvent(
+        m,
         w,
         `unbind ${c.device}`,
         { op: "close", device: c.device },
@@ -196,9 +203,9 @@ function eventCall(
     .with({ event: "attach" }, (c) => {
       const ioas = resolveValue(c.ioas, b, { index, field: "ioas" });
       const text = `attach ${c.device} to IOAS ${ioas}`;
-      const r = iommufdAttachDevice(w, c.device, Number(BigInt.asUintN(32, ioas)));
+      const r = iommufdAttachDevice(m, w, c.device, Number(BigInt.asUintN(32, ioas)));
       if (!r.ok) return failure(w, r.error, text);
-      const s = settle(r.value.world);
+      const s = settle(m, r.value.world);
       return {
         world: s.world,
         events: [...r.value.events, ...s.events],
@@ -210,7 +217,7 @@ function eventCall(
       const addr = resolveValue(c.iova, b, { index, field: "iova" });
       const len = resolveValue(c.length, b, { index, field: "length" });
       const text = `dma ${c.device} ${c.dir} 0x${addr.toString(16)}+0x${len.toString(16)}`;
-      const r = runScript(w, [{ kind: "dma", device: c.device, addr, len, dir: c.dir }], "host");
+      const r = runScript(m, w, [{ kind: "dma", device: c.device, addr, len, dir: c.dir }], "host");
       const bad = r.results[0];
       if (bad?.error !== undefined) return failure(w, bad.error, text);
       const e = r.events.find((x) => x.kind === "dma");
@@ -236,13 +243,13 @@ function eventCall(
  * @returns per-call results, violations, faults and the trace.
  * @throws UsageError (exit 2) for a structurally wrong call, naming its index and field.
  */
-export function replay(world: World, profile: Profile, file: ReplayFile): ReplayRun {
+export function replay(m: Machine, world: World, profile: Profile, file: ReplayFile): ReplayRun {
   let w = world;
   const events: TraceEvent[] = [];
   const results: ReplayResult[] = [];
   const b: Bindings = { rets: new Map(), outs: new Map() };
   file.calls.forEach((call, index) => {
-    const s = "ioctl" in call ? ioctlCall(w, call, index, b) : eventCall(w, call, index, b);
+    const s = "ioctl" in call ? ioctlCall(m, w, call, index, b) : eventCall(m, w, call, index, b);
     w = s.world;
     events.push(...s.events);
     if ("ioctl" in call && call.as !== undefined && s.result.ok) {

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { iommufdImportCapabilities, renderImportCapabilities } from "@dmabuf-ref/importers";
 import type { Scenario } from "./scenario.js";
 import { expectOk } from "./expect.js";
@@ -17,7 +18,7 @@ export const capabilityQuery: Scenario = {
     "the visibility query (a proposal) answers for VFIO and for a foreign exporter before any MAP_FILE, and trying agrees",
   sources: "seed 000, kernel-facts §3.3, §4.2",
   run(profile) {
-    return withSession(new VmmSession(standardWorld(profile)), (s) => {
+    return withSession(new VmmSession(standardWorld(m, profile)), (s) => {
       expectOk(s.exportBar("vfio0", 0, [{ offset: 0n, length: 0x20_0000n }]));
       expectOk(
         s.run({
@@ -27,7 +28,7 @@ export const capabilityQuery: Scenario = {
           args: { size: 0x4000n },
         }),
       );
-      const caps = iommufdImportCapabilities(s.world);
+      const caps = iommufdImportCapabilities(m, s.world);
       for (const line of renderImportCapabilities(caps).trimEnd().split("\n"))
         s.note(line.trim(), "iommufd");
       // The answer must agree with what trying would do.

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { RW, setUpGuestP2p } from "./guest-p2p.js";
 import type { Scenario } from "./scenario.js";
 import { expectOk } from "./expect.js";
@@ -17,7 +18,7 @@ export const closeRevokesForever: Scenario = {
   expectation: "after device close, map and attach give ENODEV; the dmabuf fd stays valid",
   sources: "seed 001, kernel-facts §2.3, §2.5, §7.9",
   run(profile) {
-    return withSession(new VmmSession(standardWorld(profile)), (s) => {
+    return withSession(new VmmSession(standardWorld(m, profile)), (s) => {
       const { fd, ioas, iova } = setUpGuestP2p(s, LEN);
       s.note("the VMM closes the VFIO device fd; the dma-buf fd stays open");
       expectOk(s.vfio({ op: "close", device: "vfio0" }));

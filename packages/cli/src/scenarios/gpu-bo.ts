@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { step } from "@dmabuf-ref/core";
 import type { VmmSession } from "./session.js";
 
@@ -10,10 +11,15 @@ import type { VmmSession } from "./session.js";
  * @param placement - where the BO lives.
  * @returns the dma-buf fd.
  */
-export function exportGpuBo(s: VmmSession, size: bigint, placement: "vram" | "system"): number {
+export function exportGpuBo(
+  m: Machine,
+  s: VmmSession,
+  size: bigint,
+  placement: "vram" | "system",
+): number {
   let fd: number | undefined;
   s.apply((w) => {
-    const r = step(w, {
+    const r = step(m, w, {
       kind: "export",
       exporter: "gpu",
       owner: "gpu0",

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { regionNamed, step } from "@dmabuf-ref/core";
 import { gpuPrivOf } from "@dmabuf-ref/exporters";
 import { KVM_PAGE, kvmStateOf } from "@dmabuf-ref/importers";
@@ -43,19 +44,19 @@ export const gpuEvictMovesKvm: Scenario = {
     "KVM zaps the slot, and the guest re-faults onto the BO's system-RAM pfn; no violation",
   sources: "kernel-facts §1.2, §1.3, §4.4, §5.1",
   run(profile) {
-    return withSession(new VmmSession(matrixWorld(profile)), (s) => {
+    return withSession(new VmmSession(matrixWorld(m, profile)), (s) => {
       let fd: number | undefined;
       s.apply((w) => {
         const args = { size: LEN, placement: "vram" };
-        const r = step(w, { kind: "export", exporter: "gpu", owner: "gpu0", args });
+        const r = step(m, w, { kind: "export", exporter: "gpu", owner: "gpu0", args });
         if (r.status !== "done" || r.created === undefined) throw new Error("GPU export failed");
         fd = r.created;
         return r;
       });
       if (fd === undefined) throw new Error("GPU export created nothing");
       const buf = fd;
-      expectOk(setDmabufMemslot(s, SLOT, GFN_BASE, buf, LEN));
-      const before = guestFault(s, SLOT, GFN_BASE);
+      expectOk(setDmabufMemslot(m, s, SLOT, GFN_BASE, buf, LEN));
+      const before = guestFault(m, s, SLOT, GFN_BASE);
       const inVram = inRegion(s, "gpu0.vram", before);
       const vramAttrs = before.ok && before.value.mmio && before.value.cache !== "write-back";
 
@@ -64,7 +65,7 @@ export const gpuEvictMovesKvm: Scenario = {
       const slot = kvmStateOf(s.world).slots.find((x) => x.slot === SLOT);
       const zapped = slot?.zapped === true && slot.zaps === 1;
       const moved = gpuPrivOf(s.world, buf).placement === "system";
-      const after = guestFault(s, SLOT, GFN_BASE);
+      const after = guestFault(m, s, SLOT, GFN_BASE);
       const inRam = inRegion(s, "ram0", after);
       const ramAttrs = after.ok && !after.value.mmio;
       const differs = before.ok && after.ok && before.value.pfn !== after.value.pfn;

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { PROFILES } from "@dmabuf-ref/core";
 import type { Profile } from "@dmabuf-ref/core";
 import { RW } from "./guest-p2p.js";
@@ -24,8 +25,8 @@ const EXPECTED: Readonly<Record<string, string>> = {
  * @param s - a fresh session on the matrix machine.
  * @returns the outcome in the words of {@link EXPECTED}.
  */
-function story(s: VmmSession): string {
-  const fd = exportGpuBo(s, LEN, "vram");
+function story(m: Machine, s: VmmSession): string {
+  const fd = exportGpuBo(m, s, LEN, "vram");
   const ioas = s.ioasAlloc();
   if (!ioas.ok) return `IOAS_ALLOC ${ioas.error.errno}`;
   const attached = s.attach("nic1", ioas.value);
@@ -71,16 +72,16 @@ export const gpuMovableNeedsPinForIommufd: Scenario = {
     "; no violation",
   sources: "kernel-facts §1.2, §3.3, §4.3, §4.4",
   run(profile: Profile) {
-    const main = new VmmSession(matrixWorld(profile), "spdk");
-    const here = story(main);
+    const main = new VmmSession(matrixWorld(m, profile), "spdk");
+    const here = story(m, main);
     let met = true;
     let violations = main.world.violations.size;
     const parts: string[] = [];
     for (const p of PROFILES) {
       let outcome = here;
       if (p.id !== profile.id) {
-        const other = new VmmSession(matrixWorld(p), "spdk");
-        outcome = story(other);
+        const other = new VmmSession(matrixWorld(m, p), "spdk");
+        outcome = story(m, other);
         violations += other.world.violations.size;
       }
       const expected = EXPECTED[p.id];

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { RW } from "./guest-p2p.js";
 import { expectOk } from "./expect.js";
 import { exportGpuBo } from "./gpu-bo.js";
@@ -33,8 +34,8 @@ export const gpuToIommufdSpdk: Scenario = {
     "after the BO's owner revokes and closes it, the DMA faults; no violation",
   sources: "kernel-facts §1.3, §3.3, §3.5, §4.4",
   run(profile) {
-    return withSession(new VmmSession(matrixWorld(profile), "spdk"), (s) => {
-      const fd = exportGpuBo(s, LEN, "vram");
+    return withSession(new VmmSession(matrixWorld(m, profile), "spdk"), (s) => {
+      const fd = exportGpuBo(m, s, LEN, "vram");
       const ioas = expectOk(s.ioasAlloc());
       expectOk(s.attach("nic1", ioas));
       const iova = expectOk(s.mapFile({ ioas, fd, start: 0n, length: LEN, flags: RW }));

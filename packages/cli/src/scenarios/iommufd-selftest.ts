@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { IOMMU_IOAS_MAP_FIXED_IOVA } from "@dmabuf-ref/core";
 import { RW } from "./guest-p2p.js";
 import type { Scenario } from "./scenario.js";
@@ -36,7 +37,7 @@ export const iommufdSelftestDmabufSimple: Scenario = {
   sources: "kernel-facts §3.2, §3.6",
   run(profile) {
     return withSession(
-      new VmmSession(standardWorld(profile, { selftestHook: true }), "selftest"),
+      new VmmSession(standardWorld(m, profile, { selftestHook: true }), "selftest"),
       (s) => {
         const { fd, ioas } = setUp(s);
         const got = [
@@ -69,7 +70,7 @@ export const iommufdSelftestDmabufRevoke: Scenario = {
   sources: "kernel-facts §3.5, §3.6",
   run(profile) {
     return withSession(
-      new VmmSession(standardWorld(profile, { selftestHook: true }), "selftest"),
+      new VmmSession(standardWorld(m, profile, { selftestHook: true }), "selftest"),
       (s) => {
         const { fd, ioas } = setUp(s);
         const iova = expectOk(s.mapFile({ ioas, fd, start: 0n, length: SIZE, flags: RW }));

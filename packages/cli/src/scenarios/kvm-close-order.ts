@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { mustBuf, regionNamed } from "@dmabuf-ref/core";
 import type { AccessOutcome, Profile, World } from "@dmabuf-ref/core";
 import type { VfioCloseOrder } from "@dmabuf-ref/exporters";
@@ -29,20 +30,20 @@ interface CloseRun {
   readonly permanent: boolean;
 }
 
-function closeWhileGuestRuns(s: VmmSession, order: VfioCloseOrder): CloseRun {
+function closeWhileGuestRuns(m: Machine, s: VmmSession, order: VfioCloseOrder): CloseRun {
   s.note(`vfio-pci close order: ${order}`);
   const fd = expectOk(s.exportBar("vfio0", 0, [{ offset: 0n, length: LEN }]));
-  expectOk(setDmabufMemslot(s, SLOT, GFN, fd, LEN));
-  expectOk(guestAccess(s, SLOT, GFN, "write"));
+  expectOk(setDmabufMemslot(m, s, SLOT, GFN, fd, LEN));
+  expectOk(guestAccess(m, s, SLOT, GFN, "write"));
   s.note(
     "the VMM closes the VFIO device fd while vCPUs still run (hot-unplug, or no vCPU stop first)",
   );
   // Stop right after the close's first stage: the disable (7.1) or the
   // start of the cleanup revoke (Matt Evans' order).
-  expectOk(startUntil(s, "vfio-pci", { op: "close", device: "vfio0" }, () => true));
-  const inWindow = verdictOf(guestAccess(s, SLOT, GFN, "write"));
-  settleNow(s);
-  const after = verdictOf(guestAccess(s, SLOT, GFN, "write"));
+  expectOk(startUntil(m, s, "vfio-pci", { op: "close", device: "vfio0" }, () => true));
+  const inWindow = verdictOf(guestAccess(m, s, SLOT, GFN, "write"));
+  settleNow(m, s);
+  const after = verdictOf(guestAccess(m, s, SLOT, GFN, "write"));
   return {
     order,
     inWindow,
@@ -79,14 +80,14 @@ export const kvmCloseOrder: Scenario = {
   run(profile: Profile) {
     let fixed: CloseRun | undefined;
     const fixedRun = withSession(
-      new VmmSession(matrixWorld(profile, "cleanup-then-disable")),
+      new VmmSession(matrixWorld(m, profile, "cleanup-then-disable")),
       (s) => {
-        fixed = closeWhileGuestRuns(s, "cleanup-then-disable");
+        fixed = closeWhileGuestRuns(m, s, "cleanup-then-disable");
         return { met: true, verdict: shown(fixed) };
       },
     );
-    return withSession(new VmmSession(matrixWorld(profile, "disable-then-cleanup")), (s) => {
-      const r = closeWhileGuestRuns(s, "disable-then-cleanup");
+    return withSession(new VmmSession(matrixWorld(m, profile, "disable-then-cleanup")), (s) => {
+      const r = closeWhileGuestRuns(m, s, "disable-then-cleanup");
       s.note(`BAR after close: ${barState(s.world)}; now the same story in Matt Evans' order`);
       s.apply((w) => ({ world: w, events: fixedRun.events }));
       const fixedOk =

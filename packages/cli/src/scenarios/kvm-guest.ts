@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { settle, step } from "@dmabuf-ref/core";
 import type { AccessOutcome, KernelError, TraceEvent, World } from "@dmabuf-ref/core";
 import {
@@ -38,6 +39,7 @@ function refused(call: string, error: KernelError): TraceEvent {
  * @returns KVM's attachment, or the errno (recorded in the trace).
  */
 export function setDmabufMemslot(
+  m: Machine,
   s: VmmSession,
   slot: number,
   gfnBase: bigint,
@@ -47,7 +49,7 @@ export function setDmabufMemslot(
   let result: CallResult<number> | undefined;
   s.apply((w) => {
     const args = { slot, gfnBase, npages: size / KVM_PAGE, fd, offset: 0n };
-    const r = kvmSetMemslotDmabuf(w, args);
+    const r = kvmSetMemslotDmabuf(m, w, args);
     if (r.status === "blocked") throw new Error(`the memslot ioctl blocked: ${r.reason}`);
     if (r.status === "failed") {
       result = { ok: false, error: r.error };
@@ -70,10 +72,15 @@ export function setDmabufMemslot(
  * @param gfn - the guest frame.
  * @returns what KVM mapped, or the errno (`EIO` when `get_pfn` failed; recorded in the trace).
  */
-export function guestFault(s: VmmSession, slot: number, gfn: bigint): CallResult<GuestMapping> {
+export function guestFault(
+  m: Machine,
+  s: VmmSession,
+  slot: number,
+  gfn: bigint,
+): CallResult<GuestMapping> {
   let result: CallResult<GuestMapping> | undefined;
   s.apply((w) => {
-    const r = kvmGuestFault(w, { slot, gfn });
+    const r = kvmGuestFault(m, w, { slot, gfn });
     if (r.status === "blocked") throw new Error(`the guest fault blocked: ${r.reason}`);
     if (r.status === "failed") {
       result = { ok: false, error: r.error };
@@ -101,6 +108,7 @@ export function guestFault(s: VmmSession, slot: number, gfn: bigint): CallResult
  * @returns the oracle's verdict, or the errno (`EIO` when the fault failed; recorded in the trace).
  */
 export function guestAccess(
+  m: Machine,
   s: VmmSession,
   slot: number,
   gfn: bigint,
@@ -108,7 +116,7 @@ export function guestAccess(
 ): CallResult<AccessOutcome | "mmio-exit"> {
   let result: CallResult<AccessOutcome | "mmio-exit"> | undefined;
   s.apply((w) => {
-    const r = kvmGuestAccess(w, { slot, gfn, offset: 0n, len: 8n, dir });
+    const r = kvmGuestAccess(m, w, { slot, gfn, offset: 0n, len: 8n, dir });
     if (r.status === "blocked") throw new Error(`the guest access blocked: ${r.reason}`);
     if (r.status === "failed") {
       result = { ok: false, error: r.error };
@@ -122,14 +130,17 @@ export function guestAccess(
 }
 
 /** One step of the scheduler (a task step, else a driver's pending op), or undefined when nothing can run. */
-function stepOnce(w: World): { world: World; events: readonly TraceEvent[] } | undefined {
+function stepOnce(
+  m: Machine,
+  w: World,
+): { world: World; events: readonly TraceEvent[] } | undefined {
   for (const [task] of w.tasks.entries()) {
-    const r = step(w, { kind: "task", task });
+    const r = step(m, w, { kind: "task", task });
     if (r.status === "done") return r;
   }
-  for (const d of [...w.config.exporters.values(), ...w.config.importers.values()]) {
+  for (const d of [...m.exporters.values(), ...m.importers.values()]) {
     for (const op of d.pending?.(w) ?? []) {
-      const r = step(w, op);
+      const r = step(m, w, op);
       if (r.status === "done") return r;
     }
   }
@@ -150,6 +161,7 @@ function stepOnce(w: World): { world: World; events: readonly TraceEvent[] } | u
  * @throws when the work settles before `until` holds (the story is wrong).
  */
 export function startUntil(
+  m: Machine,
   s: VmmSession,
   driver: string,
   action: unknown,
@@ -157,7 +169,7 @@ export function startUntil(
 ): CallResult<null> {
   let result: CallResult<null> = { ok: true, value: null };
   s.apply((w) => {
-    const r = step(w, { kind: "driver", driver, action });
+    const r = step(m, w, { kind: "driver", driver, action });
     if (r.status !== "done") {
       if (r.status === "blocked") throw new Error(`${driver} action blocked: ${r.reason}`);
       result = { ok: false, error: r.error };
@@ -169,7 +181,7 @@ export function startUntil(
     let world = r.world;
     const events = [...r.events];
     while (!until(world)) {
-      const next = stepOnce(world);
+      const next = stepOnce(m, world);
       if (next === undefined) throw new Error(`${driver}: the work settled before the stop point`);
       world = next.world;
       events.push(...next.events);
@@ -185,6 +197,6 @@ export function startUntil(
  *
  * @param s - the session.
  */
-export function settleNow(s: VmmSession): void {
-  s.apply((w) => settle(w));
+export function settleNow(m: Machine, s: VmmSession): void {
+  s.apply((w) => settle(m, w));
 }

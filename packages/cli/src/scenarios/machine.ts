@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import {
   createWorld,
   referenceExporter,
@@ -46,6 +47,7 @@ export const standardTopology: Topology = topologySchema.parse({
  * @returns the initial world.
  */
 export function standardWorld(
+  _m: Machine,
   profile: Profile,
   opts: { readonly selftestHook?: boolean } = {},
 ): World {

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import type { StepOutcome } from "@dmabuf-ref/core";
 import { ibUmemDmabufGet, rdmaOdpFault } from "@dmabuf-ref/importers";
 import type { Scenario } from "./scenario.js";
@@ -32,10 +33,16 @@ export const pinnedRdmaRefused: Scenario = {
   expectation: "VFIO refuses the pinned RDMA importer (not revocable): EOPNOTSUPP, nothing mapped",
   sources: "kernel-facts §1.3, §2.3, §2.4, §5.2",
   run(profile) {
-    return withSession(new VmmSession(matrixWorld(profile), "rdma-app"), (s) => {
+    return withSession(new VmmSession(matrixWorld(m, profile), "rdma-app"), (s) => {
       const fd = expectOk(s.exportBar("vfio0", 0, [{ offset: 0n, length: LEN }]));
       const got = call(s, "ib_umem_dmabuf_get_pinned", (w) =>
-        ibUmemDmabufGet(w, { importer: "rdma-pinned", device: "nic1", fd, offset: 0n, size: LEN }),
+        ibUmemDmabufGet(m, w, {
+          importer: "rdma-pinned",
+          device: "nic1",
+          fd,
+          offset: 0n,
+          size: LEN,
+        }),
       );
       const attachments = s.world.bufs.get(fd)?.attachments.length ?? -1;
       return {
@@ -58,15 +65,15 @@ export const odpRdmaAccepted: Scenario = {
     "VFIO accepts the ODP RDMA importer (revocable); after an FLR its DMA faults and the next fault re-maps",
   sources: "kernel-facts §1.3, §2.5, §5.2",
   run(profile) {
-    return withSession(new VmmSession(matrixWorld(profile), "rdma-app"), (s) => {
+    return withSession(new VmmSession(matrixWorld(m, profile), "rdma-app"), (s) => {
       const fd = expectOk(s.exportBar("vfio0", 0, [{ offset: 0n, length: LEN }]));
       const got = call(s, "ib_umem_dmabuf_get", (w) =>
-        ibUmemDmabufGet(w, { importer: "rdma-odp", device: "nic1", fd, offset: 0n, size: LEN }),
+        ibUmemDmabufGet(m, w, { importer: "rdma-odp", device: "nic1", fd, offset: 0n, size: LEN }),
       );
       const att = s.world.bufs.get(fd)?.attachments[0];
       if (att === undefined)
         return { met: false, verdict: `ib_umem_dmabuf_get ${got}, no attachment` };
-      call(s, "ODP fault", (w) => rdmaOdpFault(w, { att }));
+      call(s, "ODP fault", (w) => rdmaOdpFault(m, w, { att }));
       const dmaAddr = (): bigint =>
         (
           s.world.atts.get(att)?.mapping?.payload as
@@ -76,7 +83,7 @@ export const odpRdmaAccepted: Scenario = {
       const before = s.dma("nic1", addr, 0x1000n, "write");
       expectOk(s.vfio({ op: "flr", device: "vfio0" }));
       const after = s.dma("nic1", addr, 0x1000n, "write");
-      const refault = call(s, "ODP fault", (w) => rdmaOdpFault(w, { att }));
+      const refault = call(s, "ODP fault", (w) => rdmaOdpFault(m, w, { att }));
       const again = s.dma("nic1", dmaAddr(), 0x1000n, "write");
       const violations = s.world.violations.size;
       const met =

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import {
   IOMMU_IOAS_ALLOC,
   IOMMU_IOAS_MAP_FILE,
@@ -78,7 +79,7 @@ export class VmmSession {
       data: { region_index: region, open_flags: O_RDWR, flags: 0 },
       ranges,
     });
-    const r = vfioDeviceFeatureIoctl(this.#world, device, argp, this.process);
+    const r = vfioDeviceFeatureIoctl(m, this.#world, device, argp, this.process);
     if (r.status === "blocked") throw new Error(`export blocked: ${r.reason}`);
     this.#events.push(...r.events);
     if (r.status === "failed") return { ok: false, error: r.error };
@@ -91,7 +92,7 @@ export class VmmSession {
    *
    * @returns the new IOAS id.
    */
-  ioasAlloc(): CallResult<number> {
+  ioasAlloc(_m): CallResult<number> {
     const r = this.iommufd(
       IOMMU_IOAS_ALLOC,
       iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 0 }),
@@ -152,7 +153,7 @@ export class VmmSession {
    * @returns ok or the errno.
    */
   attach(device: string, ioas: number): CallResult<null> {
-    const r = iommufdAttachDevice(this.#world, device, ioas);
+    const r = iommufdAttachDevice(m, this.#world, device, ioas);
     if (!r.ok) return r;
     this.#world = r.value.world;
     this.#events.push(...r.value.events);
@@ -222,7 +223,7 @@ export class VmmSession {
    * @returns ok, or the first errno.
    */
   run(...ops: readonly Op[]): CallResult<null> {
-    const r = runScript(this.#world, ops, this.process);
+    const r = runScript(m, this.#world, ops, this.process);
     this.#world = r.world;
     this.#events.push(...r.events);
     const failed = r.results.find((x) => x.status !== "done");
@@ -243,7 +244,7 @@ export class VmmSession {
 
   /** Runs the kernel work a call left ready (core's `settle`), recording it. */
   private settle<T>(result: CallResult<T>): CallResult<T> {
-    const s = settle(this.#world);
+    const s = settle(m, this.#world);
     this.#world = s.world;
     this.#events.push(...s.events);
     return result;

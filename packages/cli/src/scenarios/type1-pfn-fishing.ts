@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { dmaMapRanges } from "@dmabuf-ref/core";
 import type { Scenario } from "./scenario.js";
 import { expectOk } from "./expect.js";
@@ -21,13 +22,13 @@ export const type1PfnFishing: Scenario = {
     "is reported as a violation (the use-after-free the seeds describe)",
   sources: "seed 000 (type1 extracts raw PFNs from VMAs), seed 001, DESIGN §3.5",
   run(profile) {
-    return withSession(new VmmSession(standardWorld(profile)), (s) => {
+    return withSession(new VmmSession(standardWorld(m, profile)), (s) => {
       s.note(
         "type1 follows the BAR mmap to its PFNs and maps them for dev1; no dma-buf, no attach",
       );
       let iova = 0n;
       s.apply((w) => {
-        const r = dmaMapRanges(w, "dev1", [{ paddr: VFIO0_BAR0, len: LEN }], {
+        const r = dmaMapRanges(m, w, "dev1", [{ paddr: VFIO0_BAR0, len: LEN }], {
           att: null,
           write: true,
         });

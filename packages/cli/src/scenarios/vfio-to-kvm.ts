@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { mustBuf, regionNamed } from "@dmabuf-ref/core";
 import type { AccessOutcome, World } from "@dmabuf-ref/core";
 import { vfioVmas } from "@dmabuf-ref/exporters";
@@ -50,15 +51,15 @@ export const vfioToKvmPrivateMmio: Scenario = {
     "no violation",
   sources: "kernel-facts §2.5, §4.4, §5.1, §7.16",
   run(profile) {
-    return withSession(new VmmSession(matrixWorld(profile)), (s) => {
+    return withSession(new VmmSession(matrixWorld(m, profile)), (s) => {
       s.note(
         "confidential VM: the BAR is private MMIO and must never be mapped into QEMU; " +
           "KVM takes a PFN from the dma-buf fd instead of a VMA",
       );
       const fd = expectOk(s.exportBar("vfio0", 0, [{ offset: 0n, length: LEN }]));
-      expectOk(setDmabufMemslot(s, SLOT, GFN_BASE, fd, LEN));
+      expectOk(setDmabufMemslot(m, s, SLOT, GFN_BASE, fd, LEN));
       const gfn = GFN_BASE + PAGE_IN;
-      const first = guestFault(s, SLOT, gfn);
+      const first = guestFault(m, s, SLOT, gfn);
       const barPfn = VFIO0_BAR0 / KVM_PAGE + PAGE_IN;
       const mapped =
         first.ok &&
@@ -66,24 +67,27 @@ export const vfioToKvmPrivateMmio: Scenario = {
         first.value.mmio &&
         first.value.cache === "uncached" &&
         first.value.maxOrder === 9;
-      const vmas = vfioVmas(s.world, "vfio0").length;
-      const store = guestAccess(s, SLOT, gfn, "write");
+      const vmas = vfioVmas(m, s.world, "vfio0").length;
+      const store = guestAccess(m, s, SLOT, gfn, "write");
 
       s.note("the guest resets the function (FLR) and touches the BAR while the reset runs");
-      expectOk(startUntil(s, "vfio-pci", { op: "flr", device: "vfio0" }, barDown));
+      expectOk(startUntil(m, s, "vfio-pci", { op: "flr", device: "vfio0" }, barDown));
       const zapped = kvmStateOf(s.world).slots[0]?.zapped === true;
-      const during = guestAccess(s, SLOT, gfn, "write");
-      settleNow(s);
+      const during = guestAccess(m, s, SLOT, gfn, "write");
+      settleNow(m, s);
       const nothingRemapped =
         mustBuf(s.world, fd).revoked === "usable" &&
         s.world.atts.get(kvmStateOf(s.world).slots[0]?.att ?? -1)?.mapping === null;
       s.note("the FLR is over; nothing re-mapped by itself, the guest's next access re-faults");
-      const after = guestFault(s, SLOT, gfn);
-      const storeAfter = guestAccess(s, SLOT, gfn, "write");
+      const after = guestFault(m, s, SLOT, gfn);
+      const storeAfter = guestAccess(m, s, SLOT, gfn, "write");
 
       s.note("QEMU closes the VFIO device: its dma-bufs are revoked for good");
       expectOk(s.vfio({ op: "close", device: "vfio0" }));
-      const closed = [guestAccess(s, SLOT, gfn, "read"), guestAccess(s, SLOT, GFN_BASE, "write")];
+      const closed = [
+        guestAccess(m, s, SLOT, gfn, "read"),
+        guestAccess(m, s, SLOT, GFN_BASE, "write"),
+      ];
       const violations = s.world.violations.size;
       const met =
         mapped &&

@@ -1,3 +1,4 @@
+import type { Hardware } from "./topology.js";
 import type { TraceEvent } from "../trace/event.js";
 import type { DmaDirection } from "../world/job.js";
 import type { DmaJob } from "../world/job.js";
@@ -46,6 +47,7 @@ export interface AccessResult {
  * @returns the verdict.
  */
 export function access(
+  m: Hardware,
   w: World,
   device: string,
   addr: bigint,
@@ -54,7 +56,7 @@ export function access(
   job?: DmaJob,
 ): AccessResult {
   const base = { kind: "dma" as const, device, addr, len, dir };
-  const routed = route(w, device, addr, len, dir === "write");
+  const routed = route(m, w, device, addr, len, dir === "write");
   if ("fault" in routed) {
     return {
       outcome: "fault",
@@ -91,19 +93,26 @@ export function access(
   };
 }
 
-function route(w: World, device: string, addr: bigint, len: bigint, write: boolean): Translated {
+function route(
+  m: Hardware,
+  w: World,
+  device: string,
+  addr: bigint,
+  len: bigint,
+  write: boolean,
+): Translated {
   for (const r of w.regions.values()) {
     if (r.kind === "ram" || r.device === undefined) continue;
     const bus = r.base + r.busOffset;
     if (
       addr >= bus &&
       addr + len <= bus + r.size &&
-      p2pMapType(w.config.topology, r.device, device) === "bus-addr"
+      p2pMapType(m.topology, r.device, device) === "bus-addr"
     ) {
       return { phys: addr - r.busOffset };
     }
   }
-  const domainId = domainOf(w, device);
+  const domainId = domainOf(m, w, device);
   if (domainId === undefined) return { phys: addr };
   const domain = w.domains.get(domainId);
   if (domain === undefined) throw new Error(`no domain ${domainId}`);

@@ -1,3 +1,4 @@
+import type { Hardware } from "./topology.js";
 import { err, ok } from "../errors/result.js";
 import type { Result } from "../errors/result.js";
 import type { PhysVec } from "../schemas.js";
@@ -47,6 +48,7 @@ export interface DmaMapped {
  * @returns the mapped entries, or the errno.
  */
 export function dmaMapRanges(
+  m: Hardware,
   w: World,
   device: string,
   ranges: readonly PhysVec[],
@@ -60,15 +62,13 @@ export function dmaMapRanges(
     const found = regionContaining(world, r.paddr, r.len);
     if (found === undefined) throw new Error(`no region holds 0x${r.paddr.toString(16)}`);
     const [, region] = found;
-    const domain = domainOf(world, device);
+    const domain = domainOf(m, world, device);
     let dmaAddress = r.paddr;
     let useIova = region.kind === "ram" && domain !== undefined;
     if (region.kind !== "ram") {
       const provider = region.device;
       const how =
-        provider === undefined
-          ? "not-supported"
-          : p2pMapType(world.config.topology, provider, device);
+        provider === undefined ? "not-supported" : p2pMapType(m.topology, provider, device);
       if (how === "not-supported") {
         return err(
           "EINVAL",

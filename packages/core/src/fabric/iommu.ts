@@ -1,3 +1,4 @@
+import type { Hardware } from "./topology.js";
 import type { DomainState, IommuMapping } from "../world/domain-state.js";
 import type { World } from "../world/world.js";
 import { deviceIndex } from "../world/access.js";
@@ -12,8 +13,8 @@ export const IOVA_PAGE = 0x1000n;
  * @param device - the device name.
  * @returns the domain id, or undefined (no IOMMU: addresses are physical).
  */
-export function domainOf(w: World, device: string): number | undefined {
-  const i = deviceIndex(w, device);
+export function domainOf(m: Hardware, w: World, device: string): number | undefined {
+  const i = deviceIndex(m, device);
   return i < 0 ? undefined : w.deviceDomains.get(i);
 }
 

@@ -149,3 +149,13 @@ export function p2pDistanceIn(topology: Topology, provider: string, client: stri
 export function regionAt(topology: Topology, addr: bigint, len: bigint): Region | undefined {
   return topology.regions.find((r) => addr >= r.base && addr + len <= r.base + r.size);
 }
+
+/**
+ * Anything that carries the machine's hardware: a `Machine`, or just its
+ * topology where no driver is needed (core's converters run with only
+ * this). Fabric functions take it so they need nothing else of the machine.
+ */
+export interface Hardware {
+  /** The static hardware. */
+  readonly topology: Topology;
+}

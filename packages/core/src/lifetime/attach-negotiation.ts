@@ -1,4 +1,5 @@
-import type { AttachRequest, ImporterDriver } from "../drivers/importer.js";
+import type { Machine } from "../machine/machine.js";
+import type { AttachRequest, ImporterDriver } from "../machine/machine.js";
 import { p2pDistanceIn } from "../fabric/topology.js";
 import { negotiate } from "../negotiation/negotiate.js";
 import type { NegotiationResult } from "../negotiation/negotiate.js";
@@ -15,8 +16,8 @@ import type { World } from "../world/world.js";
  * @param buf - the dma-buf id; it must exist.
  * @returns the offers.
  */
-export function offersOf(w: World, buf: number): readonly ExporterOffer[] {
-  return exporterOf(w, mustBuf(w, buf)).offers(w, buf);
+export function offersOf(m: Machine, w: World, buf: number): readonly ExporterOffer[] {
+  return exporterOf(m, mustBuf(w, buf)).offers(m, w, buf);
 }
 
 /**
@@ -33,13 +34,14 @@ export function offersOf(w: World, buf: number): readonly ExporterOffer[] {
  * @returns the match or the failure, with every pair considered.
  */
 export function negotiateAttach(
+  m: Machine,
   w: World,
   buf: number,
   imp: ImporterDriver,
   request: AttachRequest,
 ): NegotiationResult {
-  const topology = w.config.topology;
-  return negotiate(offersOf(w, buf), imp.accepts(w, request), w.config.profile, {
+  const topology = m.topology;
+  return negotiate(offersOf(m, w, buf), imp.accepts(m, w, request), m.profile, {
     p2pDistance: (provider, client) => p2pDistanceIn(topology, provider, client),
   });
 }

@@ -1,3 +1,4 @@
+import type { Machine } from "../machine/machine.js";
 import { kernelError } from "../errors/kernel-error.js";
 import {
   allocId,
@@ -30,6 +31,7 @@ import { dropFileRef } from "./release.js";
  * @returns the outcome; `created` is the attachment id.
  */
 export function attachBuf(
+  m: Machine,
   w: World,
   buf: number,
   importer: string,
@@ -38,14 +40,14 @@ export function attachBuf(
 ): StepOutcome {
   const b = lookupBuf(w, buf);
   if (isKernelError(b)) return failed(w, b);
-  const imp = w.config.importers.get(importer);
+  const imp = m.importers.get(importer);
   if (imp === undefined) return failed(w, kernelError("EINVAL", `no importer driver ${importer}`));
   if (b.resvHolder !== null) {
     return blocked(w, "resv", `resv of buf ${buf} is held by ${b.resvHolder}`);
   }
   const peer2peer = dynamic && imp.allowPeer2peer;
-  const exp = exporterOf(w, b);
-  const result = negotiateAttach(w, buf, imp, { device, dynamic, peer2peer });
+  const exp = exporterOf(m, b);
+  const result = negotiateAttach(m, w, buf, imp, { device, dynamic, peer2peer });
   if (!result.ok) return failed(w, result.error);
   const [att, next] = allocId(w);
   const attachment = {
@@ -73,7 +75,10 @@ export function attachBuf(
       fileRefs: b.fileRefs + 1,
     }),
   };
-  const accepted = exp.attach?.(linked, att) ?? { ok: true, value: { world: linked, events: [] } };
+  const accepted = exp.attach?.(m, linked, att) ?? {
+    ok: true,
+    value: { world: linked, events: [] },
+  };
   if (!accepted.ok) return failed(w, accepted.error);
   return done(
     accepted.value.world,
@@ -106,7 +111,7 @@ export function attachBuf(
  * @param att - the attachment id.
  * @returns the outcome.
  */
-export function detachAtt(w: World, att: number): StepOutcome {
+export function detachAtt(m: Machine, w: World, att: number): StepOutcome {
   const a = lookupAtt(w, att);
   if (isKernelError(a)) return failed(w, a);
   if (a.mapping !== null)
@@ -117,18 +122,18 @@ export function detachAtt(w: World, att: number): StepOutcome {
   if (b.resvHolder !== null) {
     return blocked(w, "resv", `resv of buf ${a.buf} is held by ${b.resvHolder}`);
   }
-  const exp = exporterOf(w, b);
-  const detached = exp.detach?.(w, att) ?? { world: w, events: [] };
+  const exp = exporterOf(m, b);
+  const detached = exp.detach?.(m, w, att) ?? { world: w, events: [] };
   const world = detached.world;
   const buf = world.bufs.get(a.buf);
   if (buf === undefined) throw new Error(`buffer ${a.buf} vanished`);
-  const imp = importerOf(world, a);
+  const imp = importerOf(m, a);
   const unlinked: World = {
     ...world,
     atts: world.atts.delete(att),
     bufs: world.bufs.set(a.buf, { ...buf, attachments: buf.attachments.filter((x) => x !== att) }),
   };
-  const put = dropFileRef(unlinked, a.buf);
+  const put = dropFileRef(m, unlinked, a.buf);
   return done(put.world, [
     ...detached.events,
     { kind: "detach", importer: imp.name, owner: buf.owner, att },

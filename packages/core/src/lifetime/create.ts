@@ -1,4 +1,4 @@
-import type { ExportStep } from "../drivers/exporter.js";
+import type { ExportStep } from "../machine/machine.js";
 import { allocId } from "../world/access.js";
 import type { World } from "../world/world.js";
 

@@ -1,3 +1,4 @@
+import type { Machine } from "../machine/machine.js";
 import { grantAccess } from "../fabric/grants.js";
 import { mustAtt } from "../world/access.js";
 import type { World } from "../world/world.js";
@@ -30,7 +31,7 @@ interface Wanted {
  * sees them. Grants of the mapping that are not on its IOVA ranges (the
  * exporter's own) are kept.
  */
-export function syncDomainGrants(w: World, att: number): World {
+export function syncDomainGrants(m: Machine, w: World, att: number): World {
   const a = mustAtt(w, att);
   const mapping = a.mapping;
   if (mapping === null) return w;
@@ -38,13 +39,13 @@ export function syncDomainGrants(w: World, att: number): World {
   for (const r of mapping.iova) {
     const domain = w.domains.get(r.domain);
     if (domain === undefined) continue;
-    const m = [...domain.mappings.values()].find((x) => x.iova === r.iova && x.len === r.len);
-    if (m === undefined) continue;
-    const t = { phys: m.phys };
+    const im = [...domain.mappings.values()].find((x) => x.iova === r.iova && x.len === r.len);
+    if (im === undefined) continue;
+    const t = { phys: im.phys };
     for (const [index, d] of w.deviceDomains.entries()) {
-      const device = w.config.topology.devices[index]?.id;
+      const device = m.topology.devices[index]?.id;
       if (d === r.domain && device !== undefined)
-        wanted.push({ device, phys: t.phys, len: r.len, write: m.write });
+        wanted.push({ device, phys: t.phys, len: r.len, write: im.write });
     }
   }
   const onRanges = (phys: bigint, len: bigint): boolean =>

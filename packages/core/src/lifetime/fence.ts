@@ -1,3 +1,4 @@
+import type { Machine } from "../machine/machine.js";
 import { kernelError } from "../errors/kernel-error.js";
 import { access } from "../fabric/access.js";
 import type { TraceEvent } from "../trace/event.js";
@@ -90,10 +91,10 @@ export function submitDma(
  * @param job - the job id.
  * @returns the outcome.
  */
-export function accessDma(w: World, job: number): StepOutcome {
+export function accessDma(m: Machine, w: World, job: number): StepOutcome {
   const j = w.jobs.get(job);
   if (j === undefined) return failed(w, kernelError("EINVAL", `job ${job} is not in flight`));
-  const r = access(w, j.device, j.addr, j.len, j.dir, j);
+  const r = access(m, w, j.device, j.addr, j.len, j.dir, j);
   return done(r.world, r.events);
 }
 
@@ -125,15 +126,16 @@ export function signalFence(w: World, job: number): StepOutcome {
  * @returns the outcome.
  */
 export function deviceDma(
+  m: Machine,
   w: World,
   device: string,
   addr: bigint,
   len: bigint,
   dir: DmaDirection,
 ): StepOutcome {
-  if (!w.config.topology.devices.some((d) => d.id === device)) {
+  if (!m.topology.devices.some((d) => d.id === device)) {
     return failed(w, kernelError("EINVAL", `no device ${device}`));
   }
-  const r = access(w, device, addr, len, dir);
+  const r = access(m, w, device, addr, len, dir);
   return done(r.world, r.events);
 }

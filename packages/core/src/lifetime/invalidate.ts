@@ -1,3 +1,4 @@
+import type { Machine } from "../machine/machine.js";
 import type { Effect } from "../world/effect.js";
 import type { TraceEvent } from "../trace/event.js";
 import { importerOf, mustBuf } from "../world/access.js";
@@ -16,20 +17,20 @@ import { assertResvHeld } from "./resv.js";
  * @param holder - who holds resv.
  * @returns the world and events.
  */
-export function invalidateMappings(w: World, buf: number, holder: string): Effect {
+export function invalidateMappings(m: Machine, w: World, buf: number, holder: string): Effect {
   const held = assertResvHeld(w, buf, holder, "dma_buf_invalidate_mappings() holds dmabuf->resv");
   let world = held.world;
   const events: TraceEvent[] = [...held.events];
   const b = mustBuf(world, buf);
-  const callback = world.config.profile.rules.invalidateCallback;
+  const callback = m.profile.rules.invalidateCallback;
   for (const id of b.attachments) {
     const a = world.atts.get(id);
     if (a === undefined || !a.dynamic || !a.hasInvalidate) continue;
-    const imp = importerOf(world, a);
+    const imp = importerOf(m, a);
     if (imp.invalidateMappings === undefined) continue;
     world = { ...world, atts: world.atts.set(id, { ...a, invalidated: a.mapping !== null }) };
     events.push({ kind: "invalidate", owner: b.owner, importer: imp.name, att: id, callback });
-    const r = imp.invalidateMappings(world, id);
+    const r = imp.invalidateMappings(m, world, id);
     world = r.world;
     events.push(...r.events);
   }

@@ -1,3 +1,4 @@
+import type { Machine } from "../machine/machine.js";
 import type { Effect } from "../world/effect.js";
 import { kernelError } from "../errors/kernel-error.js";
 import { dmaUnmapIova } from "../fabric/dma-map.js";
@@ -60,6 +61,7 @@ function lockContext(
  * @returns the outcome.
  */
 export function mapAtt(
+  m: Machine,
   w: World,
   att: number,
   holder: string | null,
@@ -74,13 +76,13 @@ export function mapAtt(
   }
   if (a.mapping !== null)
     return failed(w, kernelError("EBUSY", `attachment ${att} is already mapped`));
-  const exp = exporterOf(w, b);
-  const imp = importerOf(w, a);
+  const exp = exporterOf(m, b);
+  const imp = importerOf(m, a);
   const events: TraceEvent[] = [...ctx.events];
   let world = ctx.world;
-  const pin = pinsOnMap(w, exp, a);
+  const pin = pinsOnMap(m, exp, a);
   if (pin && exp.pin !== undefined) {
-    const pinned = exp.pin(world, att);
+    const pinned = exp.pin(m, world, att);
     if (!pinned.ok) return failed(w, pinned.error);
     world = pinned.value.world;
     events.push(...pinned.value.events, {
@@ -91,18 +93,18 @@ export function mapAtt(
       implicit: true,
     });
   }
-  const mapped = exp.map(world, att);
+  const mapped = exp.map(m, world, att);
   if (!mapped.ok) return failed(w, mapped.error);
   world = mapped.value.world;
   let mapping = mapped.value.mapping;
   if (a.converter !== null) {
-    const converter = w.config.profile.converters.find((c) => c.id === a.converter);
+    const converter = m.profile.converters.find((c) => c.id === a.converter);
     if (converter === undefined)
       throw new Error(`attachment ${att} names unknown converter ${a.converter}`);
     if (converter.convert === undefined) {
       return failed(w, kernelError("EOPNOTSUPP", `core cannot map through ${converter.id}`));
     }
-    const converted = converter.convert(world, att, mapping.payload, request ?? a.importerData);
+    const converted = converter.convert(m, world, att, mapping.payload, request ?? a.importerData);
     if (!converted.ok) return failed(w, converted.error);
     world = converted.value.world;
     mapping = {
@@ -145,7 +147,7 @@ export function mapAtt(
  * @param holder - the resv holder, or null for the unlocked variant.
  * @returns the outcome.
  */
-export function unmapAtt(w: World, att: number, holder: string | null): StepOutcome {
+export function unmapAtt(m: Machine, w: World, att: number, holder: string | null): StepOutcome {
   const a = lookupAtt(w, att);
   if (isKernelError(a)) return failed(w, a);
   const b = mustBuf(w, a.buf);
@@ -155,9 +157,9 @@ export function unmapAtt(w: World, att: number, holder: string | null): StepOutc
   }
   const mapping = a.mapping;
   if (mapping === null) return failed(w, kernelError("EINVAL", `attachment ${att} is not mapped`));
-  const exp = exporterOf(w, b);
-  const imp = importerOf(w, a);
-  const unmapped = exp.unmap(ctx.world, att, mapping);
+  const exp = exporterOf(m, b);
+  const imp = importerOf(m, a);
+  const unmapped = exp.unmap(m, ctx.world, att, mapping);
   // Idempotent: an exporter that already unmapped the whole list leaves nothing to undo.
   let world = a.converter === null ? unmapped.world : dmaUnmapIova(unmapped.world, mapping.iova);
   const events: TraceEvent[] = [...ctx.events, ...unmapped.events];
@@ -171,8 +173,8 @@ export function unmapAtt(w: World, att: number, holder: string | null): StepOutc
     atts: world.atts.set(att, { ...current, mapping: null, invalidated: false }),
   };
   events.push({ kind: "unmap", importer: imp.name, owner: b.owner, att, detail: "" });
-  if (pinsOnMap(w, exp, a) && current.pins > 0) {
-    const unpinned = exp.unpin?.(world, att) ?? { world, events: [] };
+  if (pinsOnMap(m, exp, a) && current.pins > 0) {
+    const unpinned = exp.unpin?.(m, world, att) ?? { world, events: [] };
     const after = unpinned.world.atts.get(att);
     if (after === undefined) throw new Error(`attachment ${att} vanished during unpin`);
     world = {

@@ -1,18 +1,18 @@
-import type { ExporterDriver } from "../drivers/exporter.js";
+import type { Machine } from "../machine/machine.js";
+import type { ExporterDriver } from "../machine/machine.js";
 import type { AttachmentState } from "../world/attachment-state.js";
-import type { World } from "../world/world.js";
 
 /**
  * Whether map pins first and unmap unpins (kernel-facts §1.2): the exporter
  * has a `pin` op and the importer cannot follow moves, i.e. the attachment
  * is static, or (CONFIG_DMABUF_MOVE_NOTIFY=n, linux-6.19) any attachment.
  *
- * @param w - the world (for the profile).
+ * @param m - the machine (for the profile).
  * @param exporter - the buffer's exporter driver.
  * @param att - the attachment.
  * @returns true when map must pin.
  */
-export function pinsOnMap(w: World, exporter: ExporterDriver, att: AttachmentState): boolean {
+export function pinsOnMap(m: Machine, exporter: ExporterDriver, att: AttachmentState): boolean {
   if (exporter.pin === undefined) return false;
-  return !att.dynamic || !w.config.profile.rules.dynamicImportersMoveCapable;
+  return !att.dynamic || !m.profile.rules.dynamicImportersMoveCapable;
 }

@@ -1,3 +1,4 @@
+import type { Machine } from "../machine/machine.js";
 import { kernelError } from "../errors/kernel-error.js";
 import type { TraceEvent } from "../trace/event.js";
 import {
@@ -24,7 +25,7 @@ import { assertResvHeld } from "./resv.js";
  * @param holder - the resv holder.
  * @returns the outcome.
  */
-export function pinAtt(w: World, att: number, holder: string): StepOutcome {
+export function pinAtt(m: Machine, w: World, att: number, holder: string): StepOutcome {
   const a = lookupAtt(w, att);
   if (isKernelError(a)) return failed(w, a);
   const b = mustBuf(w, a.buf);
@@ -43,8 +44,8 @@ export function pinAtt(w: World, att: number, holder: string): StepOutcome {
   const held = assertResvHeld(world, a.buf, holder, "dma_buf_pin() holds dmabuf->resv");
   world = held.world;
   events.push(...held.events);
-  const exp = exporterOf(w, b);
-  const pinned = exp.pin?.(world, att) ?? { ok: true as const, value: { world, events: [] } };
+  const exp = exporterOf(m, b);
+  const pinned = exp.pin?.(m, world, att) ?? { ok: true as const, value: { world, events: [] } };
   if (!pinned.ok) return failed(w, pinned.error);
   world = pinned.value.world;
   const current = world.atts.get(att);
@@ -52,7 +53,7 @@ export function pinAtt(w: World, att: number, holder: string): StepOutcome {
   world = { ...world, atts: world.atts.set(att, { ...current, pins: current.pins + 1 }) };
   events.push(...pinned.value.events, {
     kind: "pin",
-    importer: importerOf(w, a).name,
+    importer: importerOf(m, a).name,
     owner: b.owner,
     att,
     implicit: false,
@@ -68,14 +69,14 @@ export function pinAtt(w: World, att: number, holder: string): StepOutcome {
  * @param holder - the resv holder.
  * @returns the outcome.
  */
-export function unpinAtt(w: World, att: number, holder: string): StepOutcome {
+export function unpinAtt(m: Machine, w: World, att: number, holder: string): StepOutcome {
   const a = lookupAtt(w, att);
   if (isKernelError(a)) return failed(w, a);
   if (a.pins === 0) return failed(w, kernelError("EINVAL", `attachment ${att} is not pinned`));
   const b = mustBuf(w, a.buf);
   const held = assertResvHeld(w, a.buf, holder, "dma_buf_unpin() holds dmabuf->resv");
-  const exp = exporterOf(w, b);
-  const unpinned = exp.unpin?.(held.world, att) ?? { world: held.world, events: [] };
+  const exp = exporterOf(m, b);
+  const unpinned = exp.unpin?.(m, held.world, att) ?? { world: held.world, events: [] };
   const current = unpinned.world.atts.get(att);
   if (current === undefined) throw new Error(`attachment ${att} vanished during unpin`);
   return done(
@@ -86,7 +87,7 @@ export function unpinAtt(w: World, att: number, holder: string): StepOutcome {
     [
       ...held.events,
       ...unpinned.events,
-      { kind: "unpin", importer: importerOf(w, a).name, owner: b.owner, att, implicit: false },
+      { kind: "unpin", importer: importerOf(m, a).name, owner: b.owner, att, implicit: false },
     ],
   );
 }

@@ -1,3 +1,4 @@
+import type { Machine } from "../machine/machine.js";
 import { kernelError } from "../errors/kernel-error.js";
 import type { Result } from "../errors/result.js";
 import type { PhysVec } from "../schemas.js";
@@ -19,7 +20,12 @@ import type { World } from "../world/world.js";
  * @param holder - who holds the buffer's resv.
  * @returns the ranges, or the errno.
  */
-export function privatePhys(w: World, att: number, holder: string): Result<readonly PhysVec[]> {
+export function privatePhys(
+  m: Machine,
+  w: World,
+  att: number,
+  holder: string,
+): Result<readonly PhysVec[]> {
   const a = lookupAtt(w, att);
   if (isKernelError(a)) return { ok: false, error: a };
   const b = mustBuf(w, a.buf);
@@ -28,9 +34,9 @@ export function privatePhys(w: World, att: number, holder: string): Result<reado
     // breaks it is a bug in the model, not a kernel error.
     throw new Error(`private interconnect called without resv of buf ${a.buf} held by ${holder}`);
   }
-  const exporter = exporterOf(w, b);
+  const exporter = exporterOf(m, b);
   return (
-    exporter.privatePhys?.(w, att) ?? {
+    exporter.privatePhys?.(m, w, att) ?? {
       ok: false,
       error: kernelError("EOPNOTSUPP", `buf ${a.buf} is not a VFIO dma-buf`),
     }

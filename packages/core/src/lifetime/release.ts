@@ -1,5 +1,8 @@
+import type { Machine } from "../machine/machine.js";
 import type { Effect } from "../world/effect.js";
 import { kernelError } from "../errors/kernel-error.js";
+import type { KernelError } from "../errors/kernel-error.js";
+import type { DmaBufState } from "../world/dmabuf-state.js";
 import { exporterOf, isKernelError, lookupBuf, mustBuf } from "../world/access.js";
 import type { World } from "../world/world.js";
 import type { StepOutcome } from "./outcome.js";
@@ -14,7 +17,7 @@ import { done, failed } from "./outcome.js";
  * @param buf - the dma-buf id; it must be live.
  * @returns the world and events.
  */
-export function dropFileRef(w: World, buf: number): Effect {
+export function dropFileRef(m: Machine, w: World, buf: number): Effect {
   const b = mustBuf(w, buf);
   if (b.fileRefs > 1) {
     return {
@@ -23,7 +26,7 @@ export function dropFileRef(w: World, buf: number): Effect {
     };
   }
   const dropped: World = { ...w, bufs: w.bufs.set(buf, { ...b, fileRefs: 0, released: true }) };
-  const released = exporterOf(w, b).release(dropped, buf);
+  const released = exporterOf(m, b).release(m, dropped, buf);
   return {
     world: released.world,
     events: [...released.events, { kind: "release", owner: b.owner, buf }],
@@ -44,19 +47,38 @@ export function openFds(w: World, buf: number): number {
 }
 
 /**
+ * `dma_buf_get(fd)`: the dma-buf behind a userspace fd, or `EBADF`
+ * (drivers/dma-buf/dma-buf.c). Every importer's uAPI entry point that takes
+ * a dma-buf fd (iommufd's `IOMMU_IOAS_MAP_FILE`, KVM's memslot, RDMA's
+ * `ib_umem_dmabuf_get*`) looks the fd up through it. In the model an fd is
+ * a buffer id; a buffer whose every fd was closed, but which an attachment
+ * or a running revoke still keeps alive, has no fd left, so it is `EBADF`
+ * too.
+ *
+ * @param w - the world.
+ * @param fd - the fd (a dma-buf id).
+ * @returns the buffer, or `EBADF`.
+ */
+export function dmaBufGet(w: World, fd: number): DmaBufState | KernelError {
+  const b = lookupBuf(w, fd);
+  if (isKernelError(b)) return b;
+  return openFds(w, fd) > 0 ? b : kernelError("EBADF", `every fd of buf ${fd} is closed`);
+}
+
+/**
  * `close()` of a dma-buf fd: `fput()` of the fd's reference.
  *
  * @param w - the world.
  * @param buf - the dma-buf id.
  * @returns the outcome.
  */
-export function closeBuf(w: World, buf: number): StepOutcome {
+export function closeBuf(m: Machine, w: World, buf: number): StepOutcome {
   const b = lookupBuf(w, buf);
   if (isKernelError(b)) return failed(w, b);
   if (openFds(w, buf) === 0) {
     return failed(w, kernelError("EBADF", `no open fd of buf ${buf} is left to close`));
   }
   const closed: World = { ...w, bufs: w.bufs.set(buf, { ...b, fds: b.fds - 1 }) };
-  const { world, events } = dropFileRef(closed, buf);
+  const { world, events } = dropFileRef(m, closed, buf);
   return done(world, events);
 }

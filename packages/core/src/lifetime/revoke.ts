@@ -1,3 +1,4 @@
+import type { Machine } from "../machine/machine.js";
 import type { Effect } from "../world/effect.js";
 import { kernelError } from "../errors/kernel-error.js";
 import { allocId, exporterOf, isKernelError, lookupBuf, mustBuf } from "../world/access.js";
@@ -49,7 +50,7 @@ function liveMappings(w: World, buf: number): number {
 }
 
 /** One step of a task's program: runs, fails or blocks, like any step. */
-export type TaskStep = (w: World, t: TaskState) => StepOutcome;
+export type TaskStep = (m: Machine, w: World, t: TaskState) => StepOutcome;
 
 /**
  * The resv holder of a task: the exporting owner, with the task's reason as
@@ -63,21 +64,21 @@ export function taskHolder(w: World, t: TaskState): string {
   return `${mustBuf(w, t.buf).owner}#${t.by}`;
 }
 
-const lock: TaskStep = (w, t) => resvLock(w, t.buf, taskHolder(w, t));
-const unlock: TaskStep = (w, t) => resvUnlock(w, t.buf, taskHolder(w, t));
-const markRevoked: TaskStep = (w, t) => {
+const lock: TaskStep = (_m, w, t) => resvLock(w, t.buf, taskHolder(w, t));
+const unlock: TaskStep = (_m, w, t) => resvUnlock(w, t.buf, taskHolder(w, t));
+const markRevoked: TaskStep = (_m, w, t) => {
   const r = setRevoked(w, t.buf, t.permanent ? "permanent" : "temporary", taskHolder(w, t));
   return done(r.world, r.events);
 };
-const markUsable: TaskStep = (w, t) => {
+const markUsable: TaskStep = (_m, w, t) => {
   const r = setRevoked(w, t.buf, "usable", taskHolder(w, t));
   return done(r.world, r.events);
 };
-const invalidate: TaskStep = (w, t) => {
-  const r = invalidateMappings(w, t.buf, taskHolder(w, t));
+const invalidate: TaskStep = (m, w, t) => {
+  const r = invalidateMappings(m, w, t.buf, taskHolder(w, t));
   return done(r.world, r.events);
 };
-const waitFences: TaskStep = (w, t) => {
+const waitFences: TaskStep = (_m, w, t) => {
   const n = unsignalledFences(w, t.buf);
   const owner = mustBuf(w, t.buf).owner;
   if (n > 0) return blocked(w, "fences", `${n} BOOKKEEP fence(s) of buf ${t.buf} unsignalled`, n);
@@ -85,9 +86,9 @@ const waitFences: TaskStep = (w, t) => {
     { kind: "wait", by: t.by, owner, buf: t.buf, what: "fences", state: "done", outstanding: 0 },
   ]);
 };
-const waitUnmaps: TaskStep = (w, t) => {
+const waitUnmaps: TaskStep = (m, w, t) => {
   const b = mustBuf(w, t.buf);
-  if (exporterOf(w, b).revokeWaitsForUnmap?.(w) === false) return done(w, []);
+  if (exporterOf(m, b).revokeWaitsForUnmap?.(m) === false) return done(w, []);
   const n = liveMappings(w, t.buf);
   if (n > 0) return blocked(w, "unmaps", `${n} mapping(s) of buf ${t.buf} not yet unmapped`, n);
   return done(w, [
@@ -229,19 +230,19 @@ function startTask(w: World, t: TaskState, owner: string): StepOutcome {
  * @param id - the task id.
  * @returns the outcome.
  */
-export function stepTask(w: World, id: number): StepOutcome {
+export function stepTask(m: Machine, w: World, id: number): StepOutcome {
   const t = w.tasks.get(id);
   if (t === undefined) return failed(w, kernelError("EINVAL", `task ${id} does not exist`));
   const program = programOf(t);
   const run = program[t.pc];
   if (run === undefined) throw new Error(`task ${id} ran past its program`);
-  const r = run(w, t);
+  const r = run(m, w, t);
   if (r.status !== "done") return r;
   if (t.pc + 1 < program.length) {
     return done({ ...r.world, tasks: r.world.tasks.set(id, { ...t, pc: t.pc + 1 }) }, r.events);
   }
   const owner = mustBuf(r.world, t.buf).owner;
-  const put = dropFileRef({ ...r.world, tasks: r.world.tasks.delete(id) }, t.buf);
+  const put = dropFileRef(m, { ...r.world, tasks: r.world.tasks.delete(id) }, t.buf);
   return done(put.world, [
     ...r.events,
     {

@@ -1,3 +1,4 @@
+import type { Machine } from "../machine/machine.js";
 import type { Effect } from "../world/effect.js";
 import type { KernelError } from "../errors/kernel-error.js";
 import type { TraceEvent } from "../trace/event.js";
@@ -49,13 +50,17 @@ const SETTLE_LIMIT = 100_000;
  * @param reported - blocked task steps already reported (shared across calls of one run).
  * @returns the settled world and the events produced.
  */
-export function settle(world: World, reported: Set<string> = new Set<string>()): Effect {
+export function settle(
+  m: Machine,
+  world: World,
+  reported: Set<string> = new Set<string>(),
+): Effect {
   let w = world;
   const events: TraceEvent[] = [];
   for (let i = 0; i < SETTLE_LIMIT; i++) {
     let progressed = false;
     for (const [id, t] of w.tasks.entries()) {
-      const r = stepTask(w, id);
+      const r = stepTask(m, w, id);
       if (r.status === "done") {
         w = r.world;
         events.push(...r.events);
@@ -79,10 +84,10 @@ export function settle(world: World, reported: Set<string> = new Set<string>()):
       }
     }
     if (progressed) continue;
-    const drivers = [...w.config.exporters.values(), ...w.config.importers.values()];
+    const drivers = [...m.exporters.values(), ...m.importers.values()];
     for (const driver of drivers) {
-      for (const op of driver.pending?.(w) ?? []) {
-        const r = step(w, op);
+      for (const op of driver.pending?.(m, w) ?? []) {
+        const r = step(m, w, op);
         if (r.status === "done") {
           w = r.world;
           events.push(...r.events);
@@ -115,6 +120,7 @@ export function settle(world: World, reported: Set<string> = new Set<string>()):
  * @returns the final world, the trace and each entry's result.
  */
 export function runScript(
+  m: Machine,
   world: World,
   script: readonly ScriptEntry[],
   actor = "script",
@@ -126,12 +132,12 @@ export function runScript(
   const reported = new Set<string>();
   for (const entry of script) {
     const op = typeof entry === "function" ? entry(created) : entry;
-    let r = step(w, op);
+    let r = step(m, w, op);
     if (r.status === "blocked") {
-      const s = settle(w, reported);
+      const s = settle(m, w, reported);
       w = s.world;
       events.push(...s.events);
-      r = step(w, op);
+      r = step(m, w, op);
     }
     if (r.status === "done") {
       w = r.world;
@@ -151,7 +157,7 @@ export function runScript(
       created.push(undefined);
       results.push({ op, status: "blocked" });
     }
-    const s = settle(w, reported);
+    const s = settle(m, w, reported);
     w = s.world;
     events.push(...s.events);
   }

@@ -1,3 +1,4 @@
+import type { Machine } from "../machine/machine.js";
 import { match } from "ts-pattern";
 import { kernelError } from "../errors/kernel-error.js";
 import type { World } from "../world/world.js";
@@ -14,7 +15,7 @@ import { resvLock, resvUnlock } from "./resv.js";
 import { startRevoke, startUnrevoke, stepTask } from "./revoke.js";
 
 /**
- * Applies one operation to a world: `step(world, op)` of DESIGN §2a. The
+ * Applies one operation to a world: `step(m, world, op)` of DESIGN §2a. The
  * result is the new world and its trace events, or a {@link KernelError}
  * with the *same* world, or "blocked" (the operation cannot proceed yet)
  * with the same world. Worlds are never mutated. A call that fails leaves
@@ -27,48 +28,54 @@ import { startRevoke, startUnrevoke, stepTask } from "./revoke.js";
  *
  * @example
  * ```ts
- * const r = step(world, { kind: "revoke", buf: 1, permanent: false, by: "exp0 FLR" });
+ * const r = step(m, world, { kind: "revoke", buf: 1, permanent: false, by: "exp0 FLR" });
  * if (r.status === "done") world = r.world;
  * ```
  */
-export function step(w: World, op: Op): StepOutcome {
+export function step(m: Machine, w: World, op: Op): StepOutcome {
   return match(op)
     .returnType<StepOutcome>()
-    .with({ kind: "export" }, (o) => exportBuf(w, o.exporter, o.owner, o.args))
-    .with({ kind: "attach" }, (o) => attachBuf(w, o.buf, o.importer, o.device, o.dynamic))
-    .with({ kind: "detach" }, (o) => detachAtt(w, o.att))
+    .with({ kind: "export" }, (o) => exportBuf(m, w, o.exporter, o.owner, o.args))
+    .with({ kind: "attach" }, (o) => attachBuf(m, w, o.buf, o.importer, o.device, o.dynamic))
+    .with({ kind: "detach" }, (o) => detachAtt(m, w, o.att))
     .with({ kind: "lock" }, (o) => resvLock(w, o.buf, o.holder))
     .with({ kind: "unlock" }, (o) => resvUnlock(w, o.buf, o.holder))
-    .with({ kind: "map" }, (o) => mapAtt(w, o.att, o.holder, o.args))
-    .with({ kind: "unmap" }, (o) => unmapAtt(w, o.att, o.holder))
-    .with({ kind: "pin" }, (o) => pinAtt(w, o.att, o.holder))
-    .with({ kind: "unpin" }, (o) => unpinAtt(w, o.att, o.holder))
+    .with({ kind: "map" }, (o) => mapAtt(m, w, o.att, o.holder, o.args))
+    .with({ kind: "unmap" }, (o) => unmapAtt(m, w, o.att, o.holder))
+    .with({ kind: "pin" }, (o) => pinAtt(m, w, o.att, o.holder))
+    .with({ kind: "unpin" }, (o) => unpinAtt(m, w, o.att, o.holder))
     .with({ kind: "dma-submit" }, (o) => submitDma(w, o.att, o.addr, o.len, o.dir, o.holder))
-    .with({ kind: "dma-access" }, (o) => accessDma(w, o.job))
+    .with({ kind: "dma-access" }, (o) => accessDma(m, w, o.job))
     .with({ kind: "signal" }, (o) => signalFence(w, o.job))
-    .with({ kind: "dma" }, (o) => deviceDma(w, o.device, o.addr, o.len, o.dir))
+    .with({ kind: "dma" }, (o) => deviceDma(m, w, o.device, o.addr, o.len, o.dir))
     .with({ kind: "revoke" }, (o) => startRevoke(w, o.buf, o.permanent, o.by))
     .with({ kind: "unrevoke" }, (o) => startUnrevoke(w, o.buf, o.by))
-    .with({ kind: "task" }, (o) => stepTask(w, o.task))
-    .with({ kind: "close" }, (o) => closeBuf(w, o.buf))
+    .with({ kind: "task" }, (o) => stepTask(m, w, o.task))
+    .with({ kind: "close" }, (o) => closeBuf(m, w, o.buf))
     .with({ kind: "region" }, (o) => setRegion(w, o.region, o.status, o.by))
-    .with({ kind: "driver" }, (o) => driverAction(w, o.driver, o.action))
+    .with({ kind: "driver" }, (o) => driverAction(m, w, o.driver, o.action))
     .exhaustive();
 }
 
-function exportBuf(w: World, exporter: string, owner: string, args: unknown): StepOutcome {
-  const d = w.config.exporters.get(exporter);
+function exportBuf(
+  m: Machine,
+  w: World,
+  exporter: string,
+  owner: string,
+  args: unknown,
+): StepOutcome {
+  const d = m.exporters.get(exporter);
   if (d?.export === undefined)
     return failed(w, kernelError("EINVAL", `exporter ${exporter} cannot export here`));
-  const r = d.export(w, owner, args);
+  const r = d.export(m, w, owner, args);
   return r.ok ? done(r.value.world, r.value.events, r.value.buf) : failed(w, r.error);
 }
 
-function driverAction(w: World, driver: string, action: unknown): StepOutcome {
-  const d = w.config.exporters.get(driver) ?? w.config.importers.get(driver);
+function driverAction(m: Machine, w: World, driver: string, action: unknown): StepOutcome {
+  const d = m.exporters.get(driver) ?? m.importers.get(driver);
   if (d?.act === undefined)
     return failed(w, kernelError("EINVAL", `driver ${driver} takes no actions`));
-  const r = d.act(w, action);
+  const r = d.act(m, w, action);
   // A refusing or sleeping driver changes nothing, whatever world it returned.
   return match(r)
     .returnType<StepOutcome>()

@@ -44,10 +44,10 @@ export const palToSgt = defineConverter({
     }
     return 0;
   },
-  convert(world, att, payload) {
+  convert(m, world, att, payload) {
     const device = mustAtt(world, att).device;
     if (device === null) return err("EINVAL", "an SGT needs an importing DMA device");
-    const mapped = dmaMapRanges(world, device, payload.phys, { att, write: true });
+    const mapped = dmaMapRanges(m, world, device, payload.phys, { att, write: true });
     if (!mapped.ok) return mapped;
     return ok({
       world: mapped.value.world,
@@ -68,7 +68,7 @@ export const palToIommuDomain = defineConverter({
   to: iommuDomain,
   kernelFacts: "§4.4",
   summary: "core iommu_map()s the PAL ranges into the importer's domain at the importer's IOVA",
-  convert(world, att, payload, request) {
+  convert(m, world, att, payload, request) {
     const domainId = Number(request.domain);
     if (!Number.isInteger(domainId) || !world.domains.has(domainId)) {
       return err("EINVAL", `no iommu_domain ${request.domain}`);
@@ -91,7 +91,7 @@ export const palToIommuDomain = defineConverter({
     }
     const grants: number[] = [];
     for (const [index, d] of w.deviceDomains.entries()) {
-      const device = w.config.topology.devices[index]?.id;
+      const device = m.topology.devices[index]?.id;
       if (d !== domainId || device === undefined) continue;
       for (const p of pieces) {
         const granted = grantAccess(w, {

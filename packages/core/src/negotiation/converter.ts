@@ -1,3 +1,4 @@
+import type { Hardware } from "../fabric/topology.js";
 import type * as z from "zod";
 import type { AnyMappingType, MappingType, MatchVerdict } from "../mapping-types/define.js";
 import type { MatchContext } from "../mapping-types/match-context.js";
@@ -40,12 +41,14 @@ export interface ConverterSpec<
    * `to` payload, as core does at map time. Absent: the converter can be
    * negotiated but not mapped through.
    *
+   * @param hw - the machine's hardware.
    * @param world - the world after the exporter's map.
    * @param att - the attachment id.
    * @param payload - the exporter's `from` payload.
    * @param request - the importer's `to` data for this map.
    */
   convert?(
+    hw: Hardware,
     world: World,
     att: number,
     payload: z.output<FP>,
@@ -88,12 +91,19 @@ export interface Converter {
   /**
    * Core's map through the converter (see {@link ConverterSpec.convert}).
    *
+   * @param hw - the machine's hardware.
    * @param world - the world after the exporter's map.
    * @param att - the attachment id.
    * @param payload - the exporter's payload.
    * @param request - the importer's data for this map.
    */
-  convert?(world: World, att: number, payload: unknown, request: unknown): Result<Converted>;
+  convert?(
+    hw: Hardware,
+    world: World,
+    att: number,
+    payload: unknown,
+    request: unknown,
+  ): Result<Converted>;
 }
 
 /**
@@ -133,8 +143,9 @@ export function defineConverter<
     ...(conversion === undefined
       ? {}
       : {
-          convert: (world: World, att: number, payload: unknown, request: unknown) =>
+          convert: (hw: Hardware, world: World, att: number, payload: unknown, request: unknown) =>
             conversion(
+              hw,
               world,
               att,
               spec.from.payload.parse(payload),

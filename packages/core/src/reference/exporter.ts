@@ -1,5 +1,6 @@
+import type { Machine } from "../machine/machine.js";
 import * as z from "zod";
-import type { DriverStep, ExporterDriver } from "../drivers/exporter.js";
+import type { DriverStep, ExporterDriver } from "../machine/machine.js";
 import { err, ok } from "../errors/result.js";
 import { dmaMapRanges, dmaUnmapIova } from "../fabric/dma-map.js";
 import { regionNamed } from "../fabric/regions.js";
@@ -59,7 +60,7 @@ export function referenceExporter(opts: {
     privSchema.parse(mustBuf(w, buf).priv);
   return {
     name,
-    export(w, owner, args) {
+    export(m, w, owner, args) {
       const parsed = referenceExportArgsSchema.safeParse(args);
       if (!parsed.success)
         return err("EINVAL", `bad export arguments: ${parsed.error.issues[0]?.message ?? ""}`);
@@ -68,9 +69,9 @@ export function referenceExporter(opts: {
       const ram = regionNamed(w, opts.region);
       if (ram === undefined) throw new Error(`${name}: no region ${opts.region}`);
       const [, parent] = ram;
-      const next = driverState<AllocatorState>(w, name, { next: parent.base }).next;
+      const next = driverState<AllocatorState>(m, w, name, { next: parent.base }).next;
       if (next + size > parent.base + parent.size) return err("ENOMEM", `${opts.region} is full`);
-      const created = createDmaBuf(setDriverState(w, name, { next: next + size }), {
+      const created = createDmaBuf(setDriverState(m, w, name, { next: next + size }), {
         exporter: name,
         owner,
         size,
@@ -92,16 +93,16 @@ export function referenceExporter(opts: {
       };
       return ok({ world, events: created.events, buf: created.buf });
     },
-    offers: (w) =>
-      opts.selftestHook === true && w.config.profile.mappingTypes.includes(pal)
+    offers: (m) =>
+      opts.selftestHook === true && m.profile.mappingTypes.includes(pal)
         ? [offer(pal, {}), offer(sgt, { requiresP2P: false })]
         : [offer(sgt, { requiresP2P: false })],
-    attach(w, att) {
+    attach(_m, w, att) {
       const a = mustAtt(w, att);
       if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the buffer is revoked");
       return ok({ world: w, events: [] });
     },
-    map(w, att) {
+    map(m, w, att) {
       const a = mustAtt(w, att);
       const b = mustBuf(w, a.buf);
       if (b.revoked !== "usable") return err("ENODEV", "the buffer is revoked");
@@ -113,7 +114,7 @@ export function referenceExporter(opts: {
         return ok({ world: w, events: [], mapping: { payload, grants: [], iova: [] } });
       }
       if (a.device === null) return err("EINVAL", "no DMA device to map for");
-      const mapped = dmaMapRanges(w, a.device, phys, { att, write: true });
+      const mapped = dmaMapRanges(m, w, a.device, phys, { att, write: true });
       if (!mapped.ok) return mapped;
       const payload = sgt.payload.parse({ entries: mapped.value.entries });
       return ok({
@@ -122,17 +123,20 @@ export function referenceExporter(opts: {
         mapping: { payload, grants: mapped.value.grants, iova: mapped.value.iova },
       });
     },
-    unmap: (w, _att, mapping): DriverStep => ({ world: dmaUnmapIova(w, mapping.iova), events: [] }),
+    unmap: (_m, w, _att, mapping): DriverStep => ({
+      world: dmaUnmapIova(w, mapping.iova),
+      events: [],
+    }),
     ...(opts.selftestHook === true
       ? {
-          privatePhys(w: World, att: number) {
+          privatePhys(_m: Machine, w: World, att: number) {
             const b = mustBuf(w, mustAtt(w, att).buf);
             if (b.revoked !== "usable") return err("ENODEV", "the mock dma-buf is revoked");
             return ok([{ paddr: privOf(w, mustAtt(w, att).buf).phys, len: b.size }]);
           },
         }
       : {}),
-    release(w, buf): DriverStep {
+    release(_m, w, buf): DriverStep {
       const region = privOf(w, buf).region;
       const found = regionNamed(w, region);
       if (found === undefined) throw new Error(`${name}: region ${region} vanished`);

@@ -1,4 +1,4 @@
-import type { ImporterDriver } from "../drivers/importer.js";
+import type { ImporterDriver } from "../machine/machine.js";
 import type { Op } from "../lifetime/op.js";
 import { sgt } from "../mapping-types/sgt.js";
 import { accept } from "../negotiation/offer.js";
@@ -30,9 +30,11 @@ export function referenceImporter(opts: { readonly name?: string } = {}): Import
   return {
     name,
     allowPeer2peer: true,
-    accepts: (_w, req) => [accept(sgt, { device: req.device, acceptsP2P: req.peer2peer }, name)],
-    invalidateMappings: (world) => ({ world, events: [] }),
-    pending: (w) => owedUnmaps(w, name),
+    accepts: (_m, _w, req) => [
+      accept(sgt, { device: req.device, acceptsP2P: req.peer2peer }, name),
+    ],
+    invalidateMappings: (_m, world) => ({ world, events: [] }),
+    pending: (_m, w) => owedUnmaps(w, name),
   };
 }
 

@@ -2,10 +2,8 @@ import { topologySchema } from "../fabric/topology.js";
 import type { Topology } from "../fabric/topology.js";
 import type { Profile } from "../profiles/profile.js";
 import { linux71 } from "../profiles/linux-7.1.js";
-import type { ExporterDriver } from "../drivers/exporter.js";
-import type { ImporterDriver } from "../drivers/importer.js";
-import { createWorld } from "../world/world.js";
-import type { World } from "../world/world.js";
+import { defineMachine } from "../machine/machine.js";
+import type { ExporterDriver, ImporterDriver, Machine } from "../machine/machine.js";
 import { referenceExporter } from "./exporter.js";
 import { referenceImporter } from "./importer.js";
 
@@ -30,26 +28,25 @@ export const referenceTopology: Topology = topologySchema.parse({
 });
 
 /**
- * A world on {@link referenceTopology} with the reference exporter
+ * A machine on {@link referenceTopology} with the reference exporter
  * (`ref-exporter`, allocating from `ram0`) and the reference importer
- * (`ref-importer`), plus any further drivers.
+ * (`ref-importer`), plus any further drivers. Boot it with
+ * {@link boot} for its initial world.
  *
  * @param opts - profile (default linux-7.1) and extra drivers.
- * @returns the initial world.
+ * @returns the machine.
  */
-export function referenceWorld(
+export function referenceMachine(
   opts: {
     readonly profile?: Profile;
     readonly exporters?: readonly ExporterDriver[];
     readonly importers?: readonly ImporterDriver[];
   } = {},
-): World {
-  const exporters = [referenceExporter({ region: "ram0" }), ...(opts.exporters ?? [])];
-  const importers = [referenceImporter(), ...(opts.importers ?? [])];
-  return createWorld({
+): Machine {
+  return defineMachine({
     profile: opts.profile ?? linux71,
     topology: referenceTopology,
-    exporters: new Map(exporters.map((d) => [d.name, d])),
-    importers: new Map(importers.map((d) => [d.name, d])),
+    exporters: [referenceExporter({ region: "ram0" }), ...(opts.exporters ?? [])],
+    importers: [referenceImporter(), ...(opts.importers ?? [])],
   });
 }

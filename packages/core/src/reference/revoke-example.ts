@@ -1,7 +1,8 @@
+import { boot } from "../machine/machine.js";
 import { runScript } from "../lifetime/scheduler.js";
 import type { ScriptRun } from "../lifetime/scheduler.js";
 import type { TraceEvent } from "../trace/event.js";
-import { referenceWorld } from "./machine.js";
+import { referenceMachine } from "./machine.js";
 import { importerHolder } from "./importer.js";
 
 /** The worked revoke example: its trace (with a leading note) and the final run. */
@@ -23,7 +24,8 @@ export interface RevokeExample {
  * @returns the trace and the run.
  */
 export function revokeWithDmaInFlight(): RevokeExample {
-  const start = runScript(referenceWorld(), [
+  const m = referenceMachine();
+  const start = runScript(m, boot(m), [
     { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
     (c) => ({
       kind: "attach",
@@ -38,6 +40,7 @@ export function revokeWithDmaInFlight(): RevokeExample {
   const holder = importerHolder("ref-importer", att);
   const dma = 0x1000_0000n; // the first IOVA of dev0's DMA-API domain
   const run = runScript(
+    m,
     start.world,
     [
       { kind: "lock", buf, holder },

@@ -1,7 +1,7 @@
+import type { Hardware } from "../fabric/topology.js";
 import { kernelError } from "../errors/kernel-error.js";
 import type { KernelError } from "../errors/kernel-error.js";
-import type { ExporterDriver } from "../drivers/exporter.js";
-import type { ImporterDriver } from "../drivers/importer.js";
+import type { ExporterDriver, ImporterDriver, Machine } from "../machine/machine.js";
 import type { TraceEvent } from "../trace/event.js";
 import type { AttachmentState } from "./attachment-state.js";
 import type { DmaBufState } from "./dmabuf-state.js";
@@ -84,12 +84,12 @@ export function isKernelError(v: object): v is KernelError {
 /**
  * The exporter driver of a buffer (a missing driver is a configuration bug).
  *
- * @param w - the world.
+ * @param m - the machine.
  * @param buf - the buffer.
  * @returns its driver.
  */
-export function exporterOf(w: World, buf: DmaBufState): ExporterDriver {
-  const d = w.config.exporters.get(buf.exporter);
+export function exporterOf(m: Machine, buf: DmaBufState): ExporterDriver {
+  const d = m.exporters.get(buf.exporter);
   if (d === undefined) throw new Error(`exporter driver ${buf.exporter} is not configured`);
   return d;
 }
@@ -97,12 +97,12 @@ export function exporterOf(w: World, buf: DmaBufState): ExporterDriver {
 /**
  * The importer driver of an attachment.
  *
- * @param w - the world.
+ * @param m - the machine.
  * @param att - the attachment.
  * @returns its driver.
  */
-export function importerOf(w: World, att: AttachmentState): ImporterDriver {
-  const d = w.config.importers.get(att.importer);
+export function importerOf(m: Machine, att: AttachmentState): ImporterDriver {
+  const d = m.importers.get(att.importer);
   if (d === undefined) throw new Error(`importer driver ${att.importer} is not configured`);
   return d;
 }
@@ -132,30 +132,32 @@ export function recordViolation(w: World, v: Violation): Recorded {
 /**
  * A driver's private slice of the world, or `initial` before it wrote one.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param driver - the driver's name.
  * @param initial - the state before the first write.
  * @returns the state.
  */
-export function driverState<T>(w: World, driver: string, initial: T): T {
-  const slice = w.drivers.get(driverIndex(w, driver));
+export function driverState<T>(m: Machine, w: World, driver: string, initial: T): T {
+  const slice = w.drivers.get(driverIndex(m, driver));
   return slice === undefined ? initial : (slice.state as T);
 }
 
 /**
  * Replaces a driver's private slice.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param driver - the driver's name.
  * @param state - the new state (a plain immutable value).
  * @returns the new world.
  */
-export function setDriverState(w: World, driver: string, state: unknown): World {
-  return { ...w, drivers: w.drivers.set(driverIndex(w, driver), { driver, state }) };
+export function setDriverState(m: Machine, w: World, driver: string, state: unknown): World {
+  return { ...w, drivers: w.drivers.set(driverIndex(m, driver), { driver, state }) };
 }
 
-function driverIndex(w: World, driver: string): number {
-  const names = [...w.config.exporters.keys(), ...w.config.importers.keys()];
+function driverIndex(m: Machine, driver: string): number {
+  const names = [...m.exporters.keys(), ...m.importers.keys()];
   const i = names.indexOf(driver);
   if (i < 0) throw new Error(`driver ${driver} is not configured`);
   return i;
@@ -164,10 +166,10 @@ function driverIndex(w: World, driver: string): number {
 /**
  * The topology index of a device.
  *
- * @param w - the world.
+ * @param m - the machine.
  * @param device - the device name.
  * @returns its index, or -1.
  */
-export function deviceIndex(w: World, device: string): number {
-  return w.config.topology.devices.findIndex((d) => d.id === device);
+export function deviceIndex(m: Hardware, device: string): number {
+  return m.topology.devices.findIndex((d) => d.id === device);
 }

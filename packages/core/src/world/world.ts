@@ -1,10 +1,7 @@
-import type { ExporterDriver } from "../drivers/exporter.js";
-import type { ImporterDriver } from "../drivers/importer.js";
 import type { Codec } from "../encoding/codec.js";
 import { encodeValue, fmix32, mixWord } from "../encoding/hash.js";
 import { PTable } from "../encoding/ptable.js";
 import type { Topology } from "../fabric/topology.js";
-import type { Profile } from "../profiles/profile.js";
 import type { AttachmentState } from "./attachment-state.js";
 import { attachmentCodec } from "./attachment-state.js";
 import type { DmaBufState } from "./dmabuf-state.js";
@@ -21,22 +18,6 @@ import type { TaskState } from "./task-state.js";
 import { taskCodec } from "./task-state.js";
 import type { Violation } from "./violation.js";
 import { violationCodec } from "./violation.js";
-
-/**
- * What never changes while a world runs: the profile, the machine's
- * topology and the drivers' callbacks. Shared by reference between worlds
- * and not part of their encoding (functions cannot be hashed).
- */
-export interface WorldConfig {
-  /** The rule set in force. */
-  readonly profile: Profile;
-  /** The static machine. */
-  readonly topology: Topology;
-  /** Exporter drivers by name. */
-  readonly exporters: ReadonlyMap<string, ExporterDriver>;
-  /** Importer drivers by name. */
-  readonly importers: ReadonlyMap<string, ImporterDriver>;
-}
 
 /** A driver-private slice: its name and a plain immutable value. */
 export interface DriverSlice {
@@ -69,8 +50,6 @@ const deviceDomainCodec: Codec<number> = {
  * world's hash is recomputed in O(1) per changed entry.
  */
 export interface World {
-  /** Profile, topology and driver callbacks. */
-  readonly config: WorldConfig;
   /** `struct dma_buf`s by id. */
   readonly bufs: PTable<DmaBufState>;
   /** `struct dma_buf_attachment`s by id. */
@@ -96,29 +75,29 @@ export interface World {
 }
 
 /**
- * An empty world for a configuration: every topology region live at epoch
- * 0, and every device behind an IOMMU attached to its own empty DMA-API
- * domain.
+ * The world a machine boots into: every topology region live at epoch 0,
+ * and every device behind an IOMMU attached to its own empty DMA-API
+ * domain. Only the topology matters; the profile and drivers stay in the
+ * machine.
  *
- * @param config - profile, topology and drivers.
+ * @param topology - the machine's hardware.
  * @returns the initial world.
  */
-export function createWorld(config: WorldConfig): World {
+export function createWorld(topology: Topology): World {
   let regions = PTable.empty(regionStateCodec);
   let nextId = 1;
-  for (const r of config.topology.regions) {
+  for (const r of topology.regions) {
     regions = regions.set(nextId++, { ...r, status: "live", epoch: 0 });
   }
   let domains = PTable.empty(domainCodec);
   let deviceDomains = PTable.empty(deviceDomainCodec);
-  config.topology.devices.forEach((d, index) => {
+  topology.devices.forEach((d, index) => {
     if (!d.iommu) return;
     const id = nextId++;
     domains = domains.set(id, emptyDomain());
     deviceDomains = deviceDomains.set(index, id);
   });
   return {
-    config,
     bufs: PTable.empty(dmaBufCodec),
     atts: PTable.empty(attachmentCodec),
     jobs: PTable.empty(jobCodec),
@@ -161,8 +140,8 @@ export function hashWorld(w: World): number {
 }
 
 /**
- * Canonical equality of two worlds of the same config: same ids and equally
- * encoding slices. Shared subtrees compare by identity.
+ * Canonical equality of two worlds of the same machine: same ids and
+ * equally encoding slices. Shared subtrees compare by identity.
  *
  * @param a - one world.
  * @param b - the other.
@@ -170,7 +149,7 @@ export function hashWorld(w: World): number {
  */
 export function worldsEqual(a: World, b: World): boolean {
   if (a === b) return true;
-  if (a.config !== b.config || a.nextId !== b.nextId) return false;
+  if (a.nextId !== b.nextId) return false;
   return (
     a.bufs.equals(b.bufs) &&
     a.atts.equals(b.atts) &&

@@ -40,7 +40,7 @@ describe("the selftest mock (kernel-facts §3.6, §4.3)", () => {
   it("under linux-7.1 the mock offers [sgt] and answers the private phys hook", () => {
     const { world, buf } = mock(linux71);
     expect(offerIds(world, buf)).toEqual(["sgt"]);
-    expect("privatePhys" in exporterOf(world, mustBuf(world, buf))).toBe(true);
+    expect("privatePhys" in exporterOf(m, mustBuf(world, buf))).toBe(true);
   });
 
   it.each([[rfcMappingTypesV1], [proposalConverters]])(
@@ -61,7 +61,7 @@ describe("the selftest mock (kernel-facts §3.6, §4.3)", () => {
     // The reference importer accepts [sgt]: a PAL exporter still reaches it directly.
     expect(mustAtt(run.world, att).mapType).toBe("sgt");
     const a = mustAtt(run.world, att);
-    const exp = exporterOf(run.world, mustBuf(run.world, buf));
+    const exp = exporterOf(m, mustBuf(run.world, buf));
     const mapped = exp.map(
       { ...run.world, atts: run.world.atts.set(att, { ...a, exporterType: pal.id }) },
       att,

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import {
   createDmaBuf,
   dmaMapRanges,
@@ -41,7 +42,13 @@ export interface GpuExporter extends ExporterDriver {
   readonly gpu: GpuConfig;
 }
 
-function exportBo(w: World, config: GpuConfig, owner: string, args: unknown): Result<ExportStep> {
+function exportBo(
+  m: Machine,
+  w: World,
+  config: GpuConfig,
+  owner: string,
+  args: unknown,
+): Result<ExportStep> {
   const parsed = gpuExportArgsSchema.safeParse(args);
   if (!parsed.success) {
     return err("EINVAL", `bad gpu export arguments: ${parsed.error.issues[0]?.message ?? ""}`);
@@ -52,7 +59,7 @@ function exportBo(w: World, config: GpuConfig, owner: string, args: unknown): Re
   if (size === 0n) return err("EINVAL", "a buffer object is at least one page");
   const placement = parsed.data.placement;
   const parent = placementRegion(d, placement);
-  const reserved = reserve(w, config, parent, size);
+  const reserved = reserve(m, w, config, parent, size);
   if (!reserved.ok) return reserved;
   const buf = reserved.value.world.nextId;
   const region = `${owner}.bo${buf}.0`;
@@ -73,7 +80,7 @@ function exportBo(w: World, config: GpuConfig, owner: string, args: unknown): Re
 
 const exporterTypeSchema = z.enum(["sgt", "pal", "iov-interconnect", "kvm-pfn"]);
 
-function gpuMap(w: World, config: GpuConfig, att: number): Result<MapStep> {
+function gpuMap(m: Machine, w: World, config: GpuConfig, att: number): Result<MapStep> {
   const a = mustAtt(w, att);
   const b = mustBuf(w, a.buf);
   if (b.revoked !== "usable") return err("ENODEV", "the buffer is revoked");
@@ -84,7 +91,7 @@ function gpuMap(w: World, config: GpuConfig, att: number): Result<MapStep> {
   const dmaMap = (device: string | null): ReturnType<typeof dmaMapRanges> =>
     device === null
       ? err("EINVAL", "no DMA device to map for")
-      : dmaMapRanges(w, device, [range], { att, write: true });
+      : dmaMapRanges(m, w, device, [range], { att, write: true });
   return match(type.data)
     .returnType<Result<MapStep>>()
     .with("sgt", () => {
@@ -150,7 +157,7 @@ function gpuMap(w: World, config: GpuConfig, att: number): Result<MapStep> {
  * @example
  * ```ts
  * const gpu = gpuExporter({ devices: [{ id: "gpu0", vram: "gpu0.vram", system: "ram0" }] });
- * step(world, { kind: "export", exporter: "gpu", owner: "gpu0", args: { size: 0x10000n, placement: "vram" } });
+ * step(m, world, { kind: "export", exporter: "gpu", owner: "gpu0", args: { size: 0x10000n, placement: "vram" } });
  * ```
  */
 export function gpuExporter(input: GpuConfigInput): GpuExporter {
@@ -158,18 +165,18 @@ export function gpuExporter(input: GpuConfigInput): GpuExporter {
   return {
     name: config.name,
     gpu: config,
-    export: (w, owner, args) => exportBo(w, config, owner, args),
-    offers: (w, buf) => {
+    export: (m, w, owner, args) => exportBo(m, w, config, owner, args),
+    offers: (m, w, buf) => {
       const priv = gpuPrivOf(w, buf);
-      return gpuOffers(w.config.profile, gpuDevice(config, priv.device), priv);
+      return gpuOffers(m.profile, gpuDevice(config, priv.device), priv);
     },
-    pin: (w) => ok({ world: w, events: [] }),
-    unpin: (w) => ({ world: w, events: [] }),
-    map: (w, att) => gpuMap(w, config, att),
-    unmap: (w, _att, mapping) => ({ world: dmaUnmapIova(w, mapping.iova), events: [] }),
-    release: (w, buf) => freeRegion(w, gpuPrivOf(w, buf).region, mustBuf(w, buf).owner),
-    pending: (w) => gpuPending(w, config),
-    act: (w, action) => stepOf(w, gpuAct(w, config, action)),
+    pin: (_m, w) => ok({ world: w, events: [] }),
+    unpin: (_m, w) => ({ world: w, events: [] }),
+    map: (m, w, att) => gpuMap(m, w, config, att),
+    unmap: (_m, w, _att, mapping) => ({ world: dmaUnmapIova(w, mapping.iova), events: [] }),
+    release: (_m, w, buf) => freeRegion(w, gpuPrivOf(w, buf).region, mustBuf(w, buf).owner),
+    pending: (m, w) => gpuPending(m, w, config),
+    act: (m, w, action) => stepOf(w, gpuAct(m, w, config, action)),
   };
 }
 

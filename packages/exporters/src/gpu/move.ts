@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import {
   allocId,
   dropFileRef,
@@ -51,6 +52,7 @@ export function placementRegion(d: GpuDeviceConfig, placement: GpuPlacement): st
  * @returns the reserved base and the world with the allocator advanced, or `ENOMEM`.
  */
 export function reserve(
+  m: Machine,
   w: World,
   config: GpuConfig,
   region: string,
@@ -59,12 +61,12 @@ export function reserve(
   const found = regionNamed(w, region);
   if (found === undefined) throw new Error(`${config.name}: no region ${region}`);
   const [, parent] = found;
-  const s = gpuSliceOf(w, config);
+  const s = gpuSliceOf(m, w, config);
   const phys = s.next[region] ?? parent.base;
   if (phys + size > parent.base + parent.size) return err("ENOMEM", `${region} is full`);
   return ok({
     phys,
-    world: setGpuSlice(w, config, { ...s, next: { ...s.next, [region]: phys + size } }),
+    world: setGpuSlice(m, w, config, { ...s, next: { ...s.next, [region]: phys + size } }),
   });
 }
 
@@ -130,7 +132,13 @@ export function freeRegion(w: World, name: string, actor: string): Effect {
  * and importers may re-map), take a BO reference, and leave the rest to the
  * `continue` stage. Every failure leaves the world unchanged.
  */
-function startMove(w: World, config: GpuConfig, buf: number, to: GpuPlacement): Result<Effect> {
+function startMove(
+  m: Machine,
+  w: World,
+  config: GpuConfig,
+  buf: number,
+  to: GpuPlacement,
+): Result<Effect> {
   const b = w.bufs.get(buf);
   if (b === undefined || b.exporter !== config.name || b.released) {
     return err("ENOENT", `no GPU buffer object ${buf}`);
@@ -146,7 +154,7 @@ function startMove(w: World, config: GpuConfig, buf: number, to: GpuPlacement): 
     return err("EBUSY", `dma_resv_trylock() of buf ${buf} failed: held by ${b.resvHolder}`);
   }
   const d = gpuDevice(config, priv.device);
-  const reserved = reserve(w, config, placementRegion(d, to), b.size);
+  const reserved = reserve(m, w, config, placementRegion(d, to), b.size);
   if (!reserved.ok) return reserved;
   const [id, world0] = allocId(reserved.value.world);
   const holder = `${b.owner}#ttm move ${id}`;
@@ -154,11 +162,11 @@ function startMove(w: World, config: GpuConfig, buf: number, to: GpuPlacement): 
     ...world0,
     bufs: world0.bufs.set(buf, { ...b, resvHolder: holder, fileRefs: b.fileRefs + 1 }),
   };
-  const inv = invalidateMappings(locked, buf, holder);
-  const s = gpuSliceOf(inv.world, config);
+  const inv = invalidateMappings(m, locked, buf, holder);
+  const s = gpuSliceOf(m, inv.world, config);
   const move: GpuMove = { id, buf, to, phys: reserved.value.phys, holder };
   return ok({
-    world: setGpuSlice(inv.world, config, { ...s, moves: [...s.moves, move] }),
+    world: setGpuSlice(m, inv.world, config, { ...s, moves: [...s.moves, move] }),
     events: [
       { kind: "resv", holder, owner: b.owner, buf, action: "lock" },
       {
@@ -176,8 +184,8 @@ function startMove(w: World, config: GpuConfig, buf: number, to: GpuPlacement): 
  * data, free the old placement (its sub-region becomes inaccessible, epoch
  * bumped), carve the new one, unlock resv and drop the BO reference.
  */
-function finishMove(w: World, config: GpuConfig, id: number): Result<Effect> {
-  const s = gpuSliceOf(w, config);
+function finishMove(m: Machine, w: World, config: GpuConfig, id: number): Result<Effect> {
+  const s = gpuSliceOf(m, w, config);
   const move = s.moves.find((m) => m.id === id);
   if (move === undefined) return err("EINVAL", `no GPU move ${id}`);
   const n = unsignalledFences(w, move.buf);
@@ -217,11 +225,11 @@ function finishMove(w: World, config: GpuConfig, id: number): Result<Effect> {
     buf: move.buf,
     action: "unlock",
   });
-  world = setGpuSlice(world, config, {
-    ...gpuSliceOf(world, config),
-    moves: s.moves.filter((m) => m.id !== id),
+  world = setGpuSlice(m, world, config, {
+    ...gpuSliceOf(m, world, config),
+    moves: s.moves.filter((x) => x.id !== id),
   });
-  const put = dropFileRef(world, move.buf);
+  const put = dropFileRef(m, world, move.buf);
   return ok({ world: put.world, events: [...events, ...put.events] });
 }
 
@@ -234,16 +242,16 @@ function finishMove(w: World, config: GpuConfig, id: number): Result<Effect> {
  * @param action - the action.
  * @returns the change, or the errno with the world unchanged.
  */
-export function gpuAct(w: World, config: GpuConfig, action: unknown): Result<Effect> {
+export function gpuAct(m: Machine, w: World, config: GpuConfig, action: unknown): Result<Effect> {
   const parsed = gpuActionSchema.safeParse(action);
   if (!parsed.success) {
     return err("EINVAL", `bad gpu action: ${parsed.error.issues[0]?.message ?? ""}`);
   }
   return match(parsed.data)
     .returnType<Result<Effect>>()
-    .with({ op: "evict" }, (a) => startMove(w, config, a.buf, a.to))
-    .with({ op: "migrate" }, (a) => startMove(w, config, a.buf, a.to))
-    .with({ op: "continue" }, (a) => finishMove(w, config, a.id))
+    .with({ op: "evict" }, (a) => startMove(m, w, config, a.buf, a.to))
+    .with({ op: "migrate" }, (a) => startMove(m, w, config, a.buf, a.to))
+    .with({ op: "continue" }, (a) => finishMove(m, w, config, a.id))
     .exhaustive();
 }
 
@@ -255,8 +263,8 @@ export function gpuAct(w: World, config: GpuConfig, action: unknown): Result<Eff
  * @param config - the driver's configuration.
  * @returns the ops.
  */
-export function gpuPending(w: World, config: GpuConfig): Op[] {
-  return gpuSliceOf(w, config)
+export function gpuPending(m: Machine, w: World, config: GpuConfig): Op[] {
+  return gpuSliceOf(m, w, config)
     .moves.filter((m) => unsignalledFences(w, m.buf) === 0)
     .map((m) => ({ kind: "driver", driver: config.name, action: { op: "continue", id: m.id } }));
 }

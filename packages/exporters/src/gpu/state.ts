@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { driverState, mustBuf, setDriverState } from "@dmabuf-ref/core";
 import type { World } from "@dmabuf-ref/core";
 import type { GpuPlacement } from "./actions.js";
@@ -60,8 +61,8 @@ const EMPTY: GpuDriverState = { next: {}, moves: [] };
  * @param config - the driver's configuration.
  * @returns the slice.
  */
-export function gpuSliceOf(w: World, config: GpuConfig): GpuDriverState {
-  return driverState<GpuDriverState>(w, config.name, EMPTY);
+export function gpuSliceOf(m: Machine, w: World, config: GpuConfig): GpuDriverState {
+  return driverState<GpuDriverState>(m, w, config.name, EMPTY);
 }
 
 /**
@@ -72,8 +73,8 @@ export function gpuSliceOf(w: World, config: GpuConfig): GpuDriverState {
  * @param s - the new slice.
  * @returns the new world.
  */
-export function setGpuSlice(w: World, config: GpuConfig, s: GpuDriverState): World {
-  return setDriverState(w, config.name, s);
+export function setGpuSlice(m: Machine, w: World, config: GpuConfig, s: GpuDriverState): World {
+  return setDriverState(m, w, config.name, s);
 }
 
 /**

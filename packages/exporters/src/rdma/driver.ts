@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import {
   createDmaBuf,
   dmaMapRanges,
@@ -91,7 +92,13 @@ export function rdmaPrivOf(w: World, buf: number): RdmaDmaBufPriv {
   return mustBuf(w, buf).priv as RdmaDmaBufPriv;
 }
 
-function exportBuf(w: World, config: RdmaConfig, owner: string, args: unknown): Result<ExportStep> {
+function exportBuf(
+  _m: Machine,
+  w: World,
+  config: RdmaConfig,
+  owner: string,
+  args: unknown,
+): Result<ExportStep> {
   const parsed = rdmaExportArgsSchema.safeParse(args);
   if (!parsed.success) {
     return err("EINVAL", `bad rdma export arguments: ${parsed.error.issues[0]?.message ?? ""}`);
@@ -116,7 +123,7 @@ function exportBuf(w: World, config: RdmaConfig, owner: string, args: unknown): 
 
 const exporterTypeSchema = z.enum(["sgt", "pal"]);
 
-function rdmaMap(w: World, config: RdmaConfig, att: number): Result<MapStep> {
+function rdmaMap(m: Machine, w: World, config: RdmaConfig, att: number): Result<MapStep> {
   const a = mustAtt(w, att);
   if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the RDMA dma-buf is revoked");
   const priv = rdmaPrivOf(w, a.buf);
@@ -127,7 +134,7 @@ function rdmaMap(w: World, config: RdmaConfig, att: number): Result<MapStep> {
     .returnType<Result<MapStep>>()
     .with("sgt", () => {
       if (a.device === null) return err("EINVAL", "no DMA device to map for");
-      const mapped = dmaMapRanges(w, a.device, [range], { att, write: true });
+      const mapped = dmaMapRanges(m, w, a.device, [range], { att, write: true });
       if (!mapped.ok) return mapped;
       const payload = sgt.payload.parse({ entries: mapped.value.entries });
       const { world, grants, iova } = mapped.value;
@@ -148,14 +155,14 @@ function rdmaMap(w: World, config: RdmaConfig, att: number): Result<MapStep> {
  * permanent revoke through core's `revoke` op (kernel-facts §1.3, §5.2). An
  * unknown buffer is `ENOENT`, an entry already removed is `ENOENT`.
  */
-function removeMmapEntry(w: World, config: RdmaConfig, buf: number): Result<Effect> {
+function removeMmapEntry(m: Machine, w: World, config: RdmaConfig, buf: number): Result<Effect> {
   const b = w.bufs.get(buf);
   if (b === undefined || b.exporter !== config.name || b.released) {
     return err("ENOENT", `no RDMA dma-buf ${buf}`);
   }
   const priv = rdmaPrivOf(w, buf);
   if (!priv.mmapEntry) return err("ENOENT", `the mmap entry of buf ${buf} is already removed`);
-  const r = step(w, { kind: "revoke", buf, permanent: true, by: "remove-mmap-entry" });
+  const r = step(m, w, { kind: "revoke", buf, permanent: true, by: "remove-mmap-entry" });
   return match(r)
     .returnType<Result<Effect>>()
     .with({ status: "failed" }, (x) => fail(x.error))
@@ -192,7 +199,7 @@ function removeMmapEntry(w: World, config: RdmaConfig, buf: number): Result<Effe
  * @example
  * ```ts
  * const rdma = rdmaExporter({ devices: [{ id: "nic0", bar: "nic0.bar0" }] });
- * step(world, { kind: "export", exporter: "rdma", owner: "nic0", args: { size: 0x10000n, offset: 0n } });
+ * step(m, world, { kind: "export", exporter: "rdma", owner: "nic0", args: { size: 0x10000n, offset: 0n } });
  * ```
  */
 export function rdmaExporter(input: RdmaConfigInput): RdmaExporter {
@@ -200,19 +207,19 @@ export function rdmaExporter(input: RdmaConfigInput): RdmaExporter {
   return {
     name: config.name,
     rdma: config,
-    export: (w, owner, args) => exportBuf(w, config, owner, args),
+    export: (m, w, owner, args) => exportBuf(m, w, config, owner, args),
     revokeWaitsForUnmap: () => true,
-    offers: (w, buf) => rdmaOffers(w.config.profile, rdmaPrivOf(w, buf).nic),
-    attach: (w, att) =>
+    offers: (m, w, buf) => rdmaOffers(m.profile, rdmaPrivOf(w, buf).nic),
+    attach: (_m, w, att) =>
       mustAtt(w, att).peer2peer
         ? ok({ world: w, events: [] })
         : err("EOPNOTSUPP", "the RDMA dma-buf requires peer2peer"),
     pin: () => err("EOPNOTSUPP", "the RDMA dma-buf cannot be pinned"),
-    unpin: (w) => ({ world: w, events: [] }),
-    map: (w, att) => rdmaMap(w, config, att),
-    unmap: (w, _att, mapping) => ({ world: dmaUnmapIova(w, mapping.iova), events: [] }),
-    release: (w) => ({ world: w, events: [] }),
-    act: (w, action) => {
+    unpin: (_m, w) => ({ world: w, events: [] }),
+    map: (m, w, att) => rdmaMap(m, w, config, att),
+    unmap: (_m, w, _att, mapping) => ({ world: dmaUnmapIova(w, mapping.iova), events: [] }),
+    release: (_m, w) => ({ world: w, events: [] }),
+    act: (m, w, action) => {
       const parsed = rdmaActionSchema.safeParse(action);
       if (!parsed.success) {
         return failed(
@@ -222,7 +229,7 @@ export function rdmaExporter(input: RdmaConfigInput): RdmaExporter {
       }
       return match(parsed.data)
         .returnType<StepOutcome>()
-        .with({ op: "remove-mmap-entry" }, (a) => stepOf(w, removeMmapEntry(w, config, a.buf)))
+        .with({ op: "remove-mmap-entry" }, (a) => stepOf(w, removeMmapEntry(m, w, config, a.buf)))
         .exhaustive();
     },
   };

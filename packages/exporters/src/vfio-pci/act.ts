@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { err, ok } from "@dmabuf-ref/core";
 import type { Effect, Result, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
@@ -18,27 +19,33 @@ import { sliceOf, updateDevice } from "./state.js";
  * @param device - the device id.
  * @returns `ok(true)` when the fd is open, else `EBADF`.
  */
-export function checkDeviceFd(w: World, config: VfioPciConfig, device: string): Result<true> {
-  const d = sliceOf(w, config).devices[device];
+export function checkDeviceFd(
+  m: Machine,
+  w: World,
+  config: VfioPciConfig,
+  device: string,
+): Result<true> {
+  const d = sliceOf(m, w, config).devices[device];
   if (d === undefined) return err("EBADF", `no vfio-pci device ${device}`);
   if (!d.open) return err("EBADF", `the fd of ${device} is closed`);
   return ok(true);
 }
 
 function onDevice(
+  m: Machine,
   w: World,
   config: VfioPciConfig,
   device: string,
   then: () => Result<Effect>,
 ): Result<Effect> {
-  const fd = checkDeviceFd(w, config, device);
+  const fd = checkDeviceFd(m, w, config, device);
   return fd.ok ? then() : fd;
 }
 
-function hotReset(w: World, config: VfioPciConfig, devSet: string): Result<Effect> {
+function hotReset(m: Machine, w: World, config: VfioPciConfig, devSet: string): Result<Effect> {
   const devices = config.devices.filter((d) => d.devSet === devSet).map((d) => d.id);
   if (devices.length === 0) return err("EINVAL", `no dev_set ${devSet}`);
-  const s = sliceOf(w, config);
+  const s = sliceOf(m, w, config);
   if (!devices.some((d) => s.devices[d]?.open === true)) {
     return err("EBADF", `no device of dev_set ${devSet} is open`);
   }
@@ -48,13 +55,14 @@ function hotReset(w: World, config: VfioPciConfig, devSet: string): Result<Effec
   if (busy !== undefined) {
     return err("EBUSY", `down_write_trylock(memory_lock) of ${busy.actor} failed`);
   }
-  return startOperation(w, config, "hot-reset", devices, devSet);
+  return startOperation(m, w, config, "hot-reset", devices, devSet);
 }
 
-function close(w: World, config: VfioPciConfig, device: string): Result<Effect> {
-  return onDevice(w, config, device, () =>
+function close(m: Machine, w: World, config: VfioPciConfig, device: string): Result<Effect> {
+  return onDevice(m, w, config, device, () =>
     startOperation(
-      updateDevice(w, config, device, { open: false }),
+      m,
+      updateDevice(m, w, config, device, { open: false }),
       config,
       "close",
       [device],
@@ -63,12 +71,12 @@ function close(w: World, config: VfioPciConfig, device: string): Result<Effect> 
   );
 }
 
-function unbind(w: World, config: VfioPciConfig, device: string): Result<Effect> {
-  const d = sliceOf(w, config).devices[device];
+function unbind(m: Machine, w: World, config: VfioPciConfig, device: string): Result<Effect> {
+  const d = sliceOf(m, w, config).devices[device];
   if (d === undefined) return err("EINVAL", `vfio-pci is not bound to ${device}`);
   if (!d.bound) return err("ENODEV", `vfio-pci was already unbound from ${device}`);
   if (!d.registered) return err("EBUSY", `an unbind of ${device} is in progress`);
-  return startOperation(w, config, "unbind", [device], device);
+  return startOperation(m, w, config, "unbind", [device], device);
 }
 
 /**
@@ -84,7 +92,12 @@ function unbind(w: World, config: VfioPciConfig, device: string): Result<Effect>
  * @param action - the action, unvalidated.
  * @returns the world and events, or the errno (world unchanged).
  */
-export function vfioAct(w: World, config: VfioPciConfig, action: unknown): Result<Effect> {
+export function vfioAct(
+  m: Machine,
+  w: World,
+  config: VfioPciConfig,
+  action: unknown,
+): Result<Effect> {
   const parsed = vfioPciActionSchema.safeParse(action);
   if (!parsed.success) {
     return err("EINVAL", `bad vfio-pci action: ${parsed.error.issues[0]?.message ?? ""}`);
@@ -93,26 +106,29 @@ export function vfioAct(w: World, config: VfioPciConfig, action: unknown): Resul
   return match(a)
     .returnType<Result<Effect>>()
     .with({ op: "flr" }, (x) =>
-      onDevice(w, config, x.device, () => startOperation(w, config, "flr", [x.device], x.device)),
+      onDevice(m, w, config, x.device, () =>
+        startOperation(m, w, config, "flr", [x.device], x.device),
+      ),
     )
     .with({ op: "reset" }, (x) =>
-      onDevice(w, config, x.device, () =>
-        startOperation(w, config, "reset", [x.device], x.device, x.process),
+      onDevice(m, w, config, x.device, () =>
+        startOperation(m, w, config, "reset", [x.device], x.device, x.process),
       ),
     )
     .with({ op: "config-write-command" }, (x) =>
-      onDevice(w, config, x.device, () =>
-        startOperation(w, config, x.memory ? "memory-on" : "memory-off", [x.device], x.device),
+      onDevice(m, w, config, x.device, () =>
+        startOperation(m, w, config, x.memory ? "memory-on" : "memory-off", [x.device], x.device),
       ),
     )
     .with({ op: "power" }, (x) =>
-      onDevice(w, config, x.device, () =>
-        startOperation(w, config, x.state === "D0" ? "d0" : "d3hot", [x.device], x.device),
+      onDevice(m, w, config, x.device, () =>
+        startOperation(m, w, config, x.state === "D0" ? "d0" : "d3hot", [x.device], x.device),
       ),
     )
     .with({ op: "low-power" }, (x) =>
-      onDevice(w, config, x.device, () =>
+      onDevice(m, w, config, x.device, () =>
         startOperation(
+          m,
           w,
           config,
           x.enter ? "low-power-entry" : "low-power-exit",
@@ -121,11 +137,11 @@ export function vfioAct(w: World, config: VfioPciConfig, action: unknown): Resul
         ),
       ),
     )
-    .with({ op: "hot-reset" }, (x) => hotReset(w, config, x.devSet))
-    .with({ op: "close" }, (x) => close(w, config, x.device))
-    .with({ op: "unbind" }, (x) => unbind(w, config, x.device))
+    .with({ op: "hot-reset" }, (x) => hotReset(m, w, config, x.devSet))
+    .with({ op: "close" }, (x) => close(m, w, config, x.device))
+    .with({ op: "unbind" }, (x) => unbind(m, w, config, x.device))
     .with({ op: "mmap" }, (x) =>
-      mmapBuf(w, config, {
+      mmapBuf(m, w, config, {
         process: x.process,
         buf: x.buf,
         offset: x.offset,
@@ -133,8 +149,8 @@ export function vfioAct(w: World, config: VfioPciConfig, action: unknown): Resul
         shared: x.shared,
       }),
     )
-    .with({ op: "munmap" }, (x) => munmapBuf(w, config, x.process, x.addr))
-    .with({ op: "cpu-access" }, (x) => ok(cpuAccess(w, config, x)))
-    .with({ op: "continue" }, (x) => continueOperation(w, config, x.id))
+    .with({ op: "munmap" }, (x) => munmapBuf(m, w, config, x.process, x.addr))
+    .with({ op: "cpu-access" }, (x) => ok(cpuAccess(m, w, config, x)))
+    .with({ op: "continue" }, (x) => continueOperation(m, w, config, x.id))
     .exhaustive();
 }

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { attachRevocable, err, mustAtt, mustBuf, ok } from "@dmabuf-ref/core";
 import type { DriverStep, Result, World } from "@dmabuf-ref/core";
 
@@ -12,11 +13,11 @@ import type { DriverStep, Result, World } from "@dmabuf-ref/core";
  * @param att - the attachment id.
  * @returns the unchanged world, or the errno.
  */
-export function vfioAttach(w: World, att: number): Result<DriverStep> {
+export function vfioAttach(m: Machine, w: World, att: number): Result<DriverStep> {
   const a = mustAtt(w, att);
   if (!a.peer2peer) return err("EOPNOTSUPP", "VFIO MMIO needs attach->peer2peer");
   if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the VFIO dma-buf is revoked");
-  if (w.config.profile.rules.vfioRefusesNonRevocable && !attachRevocable(a)) {
+  if (m.profile.rules.vfioRefusesNonRevocable && !attachRevocable(a)) {
     return err("EOPNOTSUPP", "the attachment is not dma_buf_attach_revocable()");
   }
   return ok({ world: w, events: [] });
@@ -30,8 +31,8 @@ export function vfioAttach(w: World, att: number): Result<DriverStep> {
  * @param w - the world.
  * @returns the unchanged world, or `EOPNOTSUPP`.
  */
-export function vfioPin(w: World): Result<DriverStep> {
-  return w.config.profile.rules.vfioPin === "eopnotsupp"
+export function vfioPin(m: Machine, w: World): Result<DriverStep> {
+  return m.profile.rules.vfioPin === "eopnotsupp"
     ? err("EOPNOTSUPP", "VFIO dma-bufs cannot be pinned (6.19)")
     : ok({ world: w, events: [] });
 }

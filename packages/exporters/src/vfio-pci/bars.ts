@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { regionNamed, setRegion } from "@dmabuf-ref/core";
 import type { Effect, RegionState, TraceEvent, World } from "@dmabuf-ref/core";
 import type { VfioBarConfig, VfioDeviceConfig, VfioPciConfig } from "./config.js";
@@ -36,6 +37,7 @@ export function deviceConfig(config: VfioPciConfig, device: string): VfioDeviceC
  * @returns the BAR, or undefined when the device has no such BAR.
  */
 export function barOf(
+  m: Machine,
   w: World,
   config: VfioPciConfig,
   device: string,
@@ -43,16 +45,17 @@ export function barOf(
 ): VfioBar | undefined {
   const bar = deviceConfig(config, device).bars.find((b) => b.index === index);
   if (bar === undefined) return undefined;
-  return { config: bar, region: checkedRegion(w, config, device, bar) };
+  return { config: bar, region: checkedRegion(m, w, config, device, bar) };
 }
 
 function checkedRegion(
+  m: Machine,
   w: World,
   config: VfioPciConfig,
   device: string,
   bar: VfioBarConfig,
 ): RegionState {
-  if (!w.config.topology.devices.some((d) => d.id === device)) {
+  if (!m.topology.devices.some((d) => d.id === device)) {
     throw new Error(`${config.name}: device ${device} is not in the topology`);
   }
   const found = regionNamed(w, bar.region);
@@ -78,6 +81,7 @@ function checkedRegion(
  * @returns the world and the region events.
  */
 export function setBars(
+  m: Machine,
   w: World,
   config: VfioPciConfig,
   device: string,
@@ -87,7 +91,7 @@ export function setBars(
   let world = w;
   const events: TraceEvent[] = [];
   for (const bar of deviceConfig(config, device).bars) {
-    checkedRegion(world, config, device, bar);
+    checkedRegion(m, world, config, device, bar);
     const r = setRegion(world, bar.region, status, by);
     if (r.status !== "done") throw new Error(`${config.name}: region ${bar.region} did not change`);
     world = r.world;

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import {
   VFIO_DEVICE_FEATURE_GET,
   encodeDmaBufFeature,
@@ -36,6 +37,7 @@ export function isVfioPciExporter(d: ExporterDriver): d is VfioPciExporter {
 }
 
 function exportBuf(
+  m: Machine,
   w: World,
   config: VfioPciConfig,
   owner: string,
@@ -54,7 +56,7 @@ function exportBuf(
           data: { region_index: a.region_index, open_flags: a.open_flags, flags: a.flags },
           ranges: a.ranges,
         });
-  const r = featureDmaBuf(w, config, owner, argp, a.process);
+  const r = featureDmaBuf(m, w, config, owner, argp, a.process);
   return match(r)
     .returnType<Result<ExportStep>>()
     .with({ status: "failed" }, (x) => fail(x.error))
@@ -108,17 +110,17 @@ export function vfioPciExporter(input: VfioPciConfigInput): VfioPciExporter {
   return {
     name: config.name,
     vfio: config,
-    export: (w, owner, args) => exportBuf(w, config, owner, args),
-    revokeWaitsForUnmap: (w) => w.config.profile.rules.vfioWaitsForUnmap,
-    offers: (w, buf) => vfioOffers(w.config.profile, privOf(w, buf).provider),
+    export: (m, w, owner, args) => exportBuf(m, w, config, owner, args),
+    revokeWaitsForUnmap: (m) => m.profile.rules.vfioWaitsForUnmap,
+    offers: (m, w, buf) => vfioOffers(m.profile, privOf(w, buf).provider),
     attach: vfioAttach,
-    pin: (w) => vfioPin(w),
-    unpin: (w) => ({ world: w, events: [] }),
+    pin: (m, w) => vfioPin(m, w),
+    unpin: (_m, w) => ({ world: w, events: [] }),
     map: vfioMap,
     unmap: vfioUnmap,
     privatePhys: vfioPrivatePhys,
-    release: (w) => ({ world: w, events: [] }),
-    pending: (w) => pendingOps(w, config),
-    act: (w, action) => stepOf(w, vfioAct(w, config, action)),
+    release: (_m, w) => ({ world: w, events: [] }),
+    pending: (m, w) => pendingOps(m, w, config),
+    act: (m, w, action) => stepOf(w, vfioAct(m, w, config, action)),
   };
 }

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import {
   VFIO_DEVICE_FEATURE_DMA_BUF,
   VFIO_DEVICE_FEATURE_GET,
@@ -37,6 +38,7 @@ const NAME = "VFIO_DEVICE_FEATURE";
 
 /** Steps 1–6 of kernel-facts §2.2 on the payload, after the core and feature checks. */
 function validate(
+  m: Machine,
   w: World,
   config: VfioPciConfig,
   device: string,
@@ -66,13 +68,13 @@ function validate(
   }
   const size = validateDmaRanges(ranges);
   if (!size.ok) return size.error;
-  const bar = barOf(w, config, device, req.region_index);
+  const bar = barOf(m, w, config, device, req.region_index);
   if (bar === undefined || !bar.config.p2pProvider) {
     return kernelError("EINVAL", `pcim_p2pdma_provider(${device}, ${req.region_index}) is NULL`);
   }
   const phys = fillPhysVec(ranges, bar.region.base, bar.region.size);
   if (!phys.ok) return phys.error;
-  if (!sliceOf(w, config).devices[device]?.registered) {
+  if (!sliceOf(m, w, config).devices[device]?.registered) {
     return kernelError("ENODEV", `vfio_device_try_get_registration(${device}) failed: unbinding`);
   }
   const vec: PhysVec[] = phys.value;
@@ -121,6 +123,7 @@ function validate(
  * @returns the new fd (or 0 for PROBE), the errno, or blocked.
  */
 export function featureDmaBuf(
+  m: Machine,
   w: World,
   config: VfioPciConfig,
   device: string,
@@ -128,7 +131,7 @@ export function featureDmaBuf(
   process: string,
 ): IoctlOutcome {
   const fail = (e: KernelError): IoctlOutcome => ioctlFailed(w, process, device, NAME, e);
-  const state = sliceOf(w, config).devices[device];
+  const state = sliceOf(m, w, config).devices[device];
   if (state === undefined) return fail(kernelError("EBADF", `no vfio-pci device ${device}`));
   if (!state.open) return fail(kernelError("EBADF", `the fd of ${device} is closed`));
   const parsed = parseVfioDeviceFeature(argp);
@@ -161,9 +164,9 @@ export function featureDmaBuf(
       ],
     };
   }
-  const v = validate(w, config, device, argp);
+  const v = validate(m, w, config, device, argp);
   if ("errno" in v) return fail(v);
-  const holder = sliceOf(w, config).ops.find(
+  const holder = sliceOf(m, w, config).ops.find(
     (o) => holdsMemoryLock(o.kind) && o.devices.includes(device),
   );
   if (holder !== undefined) {

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import type { World } from "@dmabuf-ref/core";
 import type { VfioPciConfig } from "./config.js";
 import type { VfioOperation } from "./operation.js";
@@ -8,8 +9,8 @@ import { deviceOf, sliceOf } from "./state.js";
 import { vfioPciConfigOf } from "./uapi.js";
 import type { VfioVma } from "./vma.js";
 
-function configFor(world: World, device: string): VfioPciConfig {
-  const config = vfioPciConfigOf(world, device);
+function configFor(m: Machine, world: World, device: string): VfioPciConfig {
+  const config = vfioPciConfigOf(m, world, device);
   if (config === undefined) throw new Error(`no vfio-pci driver has device ${device}`);
   return config;
 }
@@ -22,8 +23,8 @@ function configFor(world: World, device: string): VfioPciConfig {
  * @param device - the device id (a device no vfio-pci driver has throws).
  * @returns its state.
  */
-export function vfioDeviceState(world: World, device: string): VfioDeviceState {
-  return deviceOf(world, configFor(world, device), device);
+export function vfioDeviceState(m: Machine, world: World, device: string): VfioDeviceState {
+  return deviceOf(m, world, configFor(m, world, device), device);
 }
 
 /**
@@ -33,8 +34,10 @@ export function vfioDeviceState(world: World, device: string): VfioDeviceState {
  * @param device - the device id.
  * @returns the operations, oldest first.
  */
-export function vfioOperations(world: World, device: string): readonly VfioOperation[] {
-  return sliceOf(world, configFor(world, device)).ops.filter((o) => o.devices.includes(device));
+export function vfioOperations(m: Machine, world: World, device: string): readonly VfioOperation[] {
+  return sliceOf(m, world, configFor(m, world, device)).ops.filter((o) =>
+    o.devices.includes(device),
+  );
 }
 
 /**
@@ -44,8 +47,8 @@ export function vfioOperations(world: World, device: string): readonly VfioOpera
  * @param device - a device of the driver.
  * @returns every VMA of that driver.
  */
-export function vfioVmas(world: World, device: string): readonly VfioVma[] {
-  return sliceOf(world, configFor(world, device)).vmas;
+export function vfioVmas(m: Machine, world: World, device: string): readonly VfioVma[] {
+  return sliceOf(m, world, configFor(m, world, device)).vmas;
 }
 
 /**

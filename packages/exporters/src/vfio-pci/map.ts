@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import {
   dmaMapRanges,
   dmaUnmapIova,
@@ -60,13 +61,14 @@ function capEntries(entries: readonly DmaEntry[]): DmaEntry[] {
 }
 
 function mapSgt(
+  m: Machine,
   w: World,
   att: number,
   device: string | null,
   phys: readonly PhysVec[],
 ): Result<MapStep> {
   if (device === null) return err("EINVAL", "an SGT needs an importing DMA device");
-  const mapped = dmaMapRanges(w, device, phys, { att, write: true });
+  const mapped = dmaMapRanges(m, w, device, phys, { att, write: true });
   if (!mapped.ok) return mapped;
   const payload = sgt.payload.parse({ entries: capEntries(mapped.value.entries) });
   return ok({
@@ -101,13 +103,13 @@ function mapSgt(
  * @param att - the attachment id.
  * @returns the mapping, or the errno.
  */
-export function vfioMap(w: World, att: number): Result<MapStep> {
+export function vfioMap(m: Machine, w: World, att: number): Result<MapStep> {
   const a = mustAtt(w, att);
   if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the VFIO dma-buf is revoked");
   const phys = privOf(w, a.buf).phys;
   return match(routeOf(a))
     .returnType<Result<MapStep>>()
-    .with({ kind: "sgt" }, () => mapSgt(w, att, a.device, phys))
+    .with({ kind: "sgt" }, () => mapSgt(m, w, att, a.device, phys))
     .with({ kind: "pal" }, () =>
       ok({
         world: w,
@@ -129,7 +131,7 @@ export function vfioMap(w: World, att: number): Result<MapStep> {
  * @param mapping - the mapping being torn down.
  * @returns the world.
  */
-export function vfioUnmap(w: World, _att: number, mapping: MappingState): DriverStep {
+export function vfioUnmap(_m: Machine, w: World, _att: number, mapping: MappingState): DriverStep {
   return { world: dmaUnmapIova(w, mapping.iova), events: [] };
 }
 
@@ -143,7 +145,7 @@ export function vfioUnmap(w: World, _att: number, mapping: MappingState): Driver
  * @param att - the attachment id.
  * @returns the range, or the errno.
  */
-export function vfioPrivatePhys(w: World, att: number): Result<readonly PhysVec[]> {
+export function vfioPrivatePhys(_m: Machine, w: World, att: number): Result<readonly PhysVec[]> {
   const a = mustAtt(w, att);
   if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the VFIO dma-buf is revoked");
   const priv = privOf(w, a.buf);

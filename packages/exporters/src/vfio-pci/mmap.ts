@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import {
   dropFileRef,
   err,
@@ -45,8 +46,13 @@ export interface MmapRequest {
  * @param req - the request.
  * @returns the world with the VMA, or the errno.
  */
-export function mmapBuf(w: World, config: VfioPciConfig, req: MmapRequest): Result<Effect> {
-  if (!w.config.profile.rules.vfioDmabufMmap) {
+export function mmapBuf(
+  m: Machine,
+  w: World,
+  config: VfioPciConfig,
+  req: MmapRequest,
+): Result<Effect> {
+  if (!m.profile.rules.vfioDmabufMmap) {
     return err("EINVAL", "this dma-buf has no mmap op (no VFIO dma-buf mmap in this profile)");
   }
   const b = lookupBuf(w, req.buf);
@@ -60,7 +66,7 @@ export function mmapBuf(w: World, config: VfioPciConfig, req: MmapRequest): Resu
     return err("EINVAL", "vm_pgoff + vma_pages() is past dmabuf->size");
   }
   if (!req.shared) return err("EINVAL", "VFIO maps MMIO only with MAP_SHARED");
-  const s = sliceOf(w, config);
+  const s = sliceOf(m, w, config);
   const vma: VfioVma = {
     process: req.process,
     buf: req.buf,
@@ -69,6 +75,7 @@ export function mmapBuf(w: World, config: VfioPciConfig, req: MmapRequest): Resu
     offset: req.offset,
   };
   const world = withSlice(
+    m,
     { ...w, bufs: w.bufs.set(req.buf, { ...b, fileRefs: b.fileRefs + 1 }) },
     config,
     { ...s, vmas: [...s.vmas, vma], nextVa: s.nextVa + len + PAGE_SIZE },
@@ -96,16 +103,17 @@ export function mmapBuf(w: World, config: VfioPciConfig, req: MmapRequest): Resu
  * @returns the world, or the errno.
  */
 export function munmapBuf(
+  m: Machine,
   w: World,
   config: VfioPciConfig,
   process: string,
   addr: bigint,
 ): Result<Effect> {
-  const s = sliceOf(w, config);
+  const s = sliceOf(m, w, config);
   const vma = s.vmas.find((v) => v.process === process && v.addr === addr);
   if (vma === undefined) return err("EINVAL", `${process} has no VFIO dma-buf VMA at ${hex(addr)}`);
-  const unmapped = withSlice(w, config, { ...s, vmas: s.vmas.filter((v) => v !== vma) });
-  const put = dropFileRef(unmapped, vma.buf);
+  const unmapped = withSlice(m, w, config, { ...s, vmas: s.vmas.filter((v) => v !== vma) });
+  const put = dropFileRef(m, unmapped, vma.buf);
   return ok({
     world: put.world,
     events: [note(process, `munmap ${hex(addr)} (buf ${vma.buf})`), ...put.events],
@@ -147,6 +155,7 @@ function physPieces(phys: readonly PhysVec[], offset: bigint, len: bigint): Phys
  * @returns the world (with any violation) and events.
  */
 export function cpuAccess(
+  m: Machine,
   w: World,
   config: VfioPciConfig,
   access: {
@@ -158,7 +167,7 @@ export function cpuAccess(
 ): Effect {
   const { process, addr, len, dir } = access;
   const what = `cpu ${dir} ${hex(addr)}+${hex(len)}`;
-  const vma = sliceOf(w, config).vmas.find(
+  const vma = sliceOf(m, w, config).vmas.find(
     (v) => v.process === process && addr >= v.addr && addr + len <= v.addr + v.len,
   );
   if (vma === undefined)

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { startRevoke, startUnrevoke, taskOn } from "@dmabuf-ref/core";
 import type { Effect, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import type { VfioPciConfig } from "./config.js";
@@ -63,6 +64,7 @@ export function revokeBuffers(
  * @returns the world with the tasks started, and their events.
  */
 export function restoreBuffers(
+  m: Machine,
   w: World,
   config: VfioPciConfig,
   devices: readonly string[],
@@ -71,7 +73,7 @@ export function restoreBuffers(
   let world = w;
   const events: TraceEvent[] = [];
   for (const device of devices) {
-    const d = deviceOf(world, config, device);
+    const d = deviceOf(m, world, config, device);
     if (!d.open || !vfioMemoryEnabled(d)) continue;
     for (const [id, b] of buffersOf(world, config, device)) {
       if (b.revoked !== "temporary") continue;

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { err, ok } from "@dmabuf-ref/core";
 import type { Effect, Op, Result, TraceEvent, World } from "@dmabuf-ref/core";
 import type { VfioPciConfig } from "./config.js";
@@ -9,12 +10,13 @@ import { sliceOf, withSlice } from "./state.js";
 
 /** The operation holding `memory_lock` of one of `devices` ahead of `op`, if any. */
 function lockHolder(
+  m: Machine,
   w: World,
   config: VfioPciConfig,
   devices: readonly string[],
   before = Infinity,
 ): VfioOperation | undefined {
-  return sliceOf(w, config).ops.find(
+  return sliceOf(m, w, config).ops.find(
     (o) => o.id < before && holdsMemoryLock(o.kind) && o.devices.some((d) => devices.includes(d)),
   );
 }
@@ -30,13 +32,18 @@ function lockHolder(
  * @param op - the operation.
  * @returns true when `continue` would run a stage.
  */
-export function operationReady(w: World, config: VfioPciConfig, op: VfioOperation): boolean {
-  if (op.pc === 0 && holdsMemoryLock(op.kind) && lockHolder(w, config, op.devices, op.id)) {
+export function operationReady(
+  m: Machine,
+  w: World,
+  config: VfioPciConfig,
+  op: VfioOperation,
+): boolean {
+  if (op.pc === 0 && holdsMemoryLock(op.kind) && lockHolder(m, w, config, op.devices, op.id)) {
     return false;
   }
   const stage = stagesOf(config, op.kind)[op.pc];
   if (stage === undefined) throw new Error(`vfio-pci: operation ${op.id} ran past its stages`);
-  return stage.ready?.(w, config, op) ?? buffersIdle(w, config, op.devices);
+  return stage.ready?.(m, w, config, op) ?? buffersIdle(w, config, op.devices);
 }
 
 function completion(op: VfioOperation): TraceEvent[] {
@@ -60,19 +67,19 @@ function completion(op: VfioOperation): TraceEvent[] {
  * stage (`memory_lock` dropped; a waiting ioctl returns 0). A stage that
  * fails ends the operation with an `error` event.
  */
-function runStage(w: World, config: VfioPciConfig, op: VfioOperation): Result<Effect> {
+function runStage(m: Machine, w: World, config: VfioPciConfig, op: VfioOperation): Result<Effect> {
   const stages = stagesOf(config, op.kind);
   const stage = stages[op.pc];
   if (stage === undefined) throw new Error(`vfio-pci: operation ${op.id} ran past its stages`);
-  const r = stage.run(w, config, op);
+  const r = stage.run(m, w, config, op);
   if (!r.ok) return r;
-  const s = sliceOf(r.value.world, config);
+  const s = sliceOf(m, r.value.world, config);
   const last = op.pc + 1 === stages.length;
   const ops = last
     ? s.ops.filter((o) => o.id !== op.id)
     : s.ops.map((o) => (o.id === op.id ? { ...o, pc: o.pc + 1 } : o));
   return ok({
-    world: withSlice(r.value.world, config, { ...s, ops }),
+    world: withSlice(m, r.value.world, config, { ...s, ops }),
     events: [...r.value.events, ...(last ? completion(op) : [])],
   });
 }
@@ -92,6 +99,7 @@ function runStage(w: World, config: VfioPciConfig, op: VfioOperation): Result<Ef
  * @returns the world and events, or the errno.
  */
 export function startOperation(
+  m: Machine,
   w: World,
   config: VfioPciConfig,
   kind: VfioOpKind,
@@ -99,13 +107,13 @@ export function startOperation(
   actor: string,
   process: string | null = null,
 ): Result<Effect> {
-  const s = sliceOf(w, config);
+  const s = sliceOf(m, w, config);
   const op: VfioOperation = { id: s.nextOp, kind, devices, actor, pc: 0, process };
-  const queued = withSlice(w, config, { ...s, ops: [...s.ops, op], nextOp: s.nextOp + 1 });
-  if (operationReady(queued, config, op)) {
-    return runStage(queued, config, op);
+  const queued = withSlice(m, w, config, { ...s, ops: [...s.ops, op], nextOp: s.nextOp + 1 });
+  if (operationReady(m, queued, config, op)) {
+    return runStage(m, queued, config, op);
   }
-  const holder = lockHolder(w, config, devices);
+  const holder = lockHolder(m, w, config, devices);
   const why = holder === undefined ? "a dma-buf revoke in progress" : opLabel(holder.kind);
   return ok({
     world: queued,
@@ -123,14 +131,19 @@ export function startOperation(
  * @param id - the operation's id.
  * @returns the world and events, or `EINVAL` (no such operation) / `EBUSY` (not ready).
  */
-export function continueOperation(w: World, config: VfioPciConfig, id: number): Result<Effect> {
-  const s = sliceOf(w, config);
+export function continueOperation(
+  m: Machine,
+  w: World,
+  config: VfioPciConfig,
+  id: number,
+): Result<Effect> {
+  const s = sliceOf(m, w, config);
   const op = s.ops.find((o) => o.id === id);
   if (op === undefined) return err("EINVAL", `no vfio-pci operation ${id} in progress`);
-  if (!operationReady(w, config, op)) {
+  if (!operationReady(m, w, config, op)) {
     return err("EBUSY", `${opLabel(op.kind)} of ${op.actor} is still waiting`);
   }
-  const r = runStage(w, config, op);
+  const r = runStage(m, w, config, op);
   if (r.ok) return r;
   const error: TraceEvent = {
     kind: "error",
@@ -138,7 +151,7 @@ export function continueOperation(w: World, config: VfioPciConfig, id: number): 
     call: opLabel(op.kind),
     error: r.error,
   };
-  const ended = withSlice(w, config, { ...s, ops: s.ops.filter((o) => o.id !== id) });
+  const ended = withSlice(m, w, config, { ...s, ops: s.ops.filter((o) => o.id !== id) });
   const ioctl: TraceEvent[] =
     op.process === null
       ? []
@@ -162,8 +175,8 @@ export function continueOperation(w: World, config: VfioPciConfig, id: number): 
  * @param config - the driver's configuration.
  * @returns the driver ops.
  */
-export function pendingOps(w: World, config: VfioPciConfig): Op[] {
-  return sliceOf(w, config)
-    .ops.filter((op) => operationReady(w, config, op))
+export function pendingOps(m: Machine, w: World, config: VfioPciConfig): Op[] {
+  return sliceOf(m, w, config)
+    .ops.filter((op) => operationReady(m, w, config, op))
     .map((op) => ({ kind: "driver", driver: config.name, action: { op: "continue", id: op.id } }));
 }

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { err, ok } from "@dmabuf-ref/core";
 import type { Effect, Result, TraceEvent, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
@@ -22,7 +23,7 @@ export interface Stage {
    * @param config - the driver's configuration.
    * @param op - the operation.
    */
-  run(w: World, config: VfioPciConfig, op: VfioOperation): Result<Effect>;
+  run(m: Machine, w: World, config: VfioPciConfig, op: VfioOperation): Result<Effect>;
   /**
    * When the stage may run, if not simply "no revoke task left".
    *
@@ -30,7 +31,7 @@ export interface Stage {
    * @param config - the driver's configuration.
    * @param op - the operation.
    */
-  ready?(w: World, config: VfioPciConfig, op: VfioOperation): boolean;
+  ready?(m: Machine, w: World, config: VfioPciConfig, op: VfioOperation): boolean;
 }
 
 const note = (actor: string, text: string): TraceEvent => ({ kind: "note", actor, text });
@@ -52,13 +53,14 @@ function eachDevice(w: World, op: VfioOperation, f: (w: World, device: string) =
 }
 
 /** The BARs follow the device state: they decode iff memory is enabled. */
-function syncBars(w: World, config: VfioPciConfig, op: VfioOperation): Effect {
+function syncBars(m: Machine, w: World, config: VfioPciConfig, op: VfioOperation): Effect {
   return eachDevice(w, op, (world, d) =>
     setBars(
+      m,
       world,
       config,
       d,
-      vfioMemoryEnabled(deviceOf(world, config, d)) ? "live" : "inaccessible",
+      vfioMemoryEnabled(deviceOf(m, world, config, d)) ? "live" : "inaccessible",
       op.actor,
     ),
   );
@@ -66,7 +68,7 @@ function syncBars(w: World, config: VfioPciConfig, op: VfioOperation): Effect {
 
 /** Zap user mappings and `move(true)`: revoke temporarily. */
 const revoke = (text: string): Stage => ({
-  run: (w, config, op) => {
+  run: (_m, w, config, op) => {
     const r = revokeBuffers(w, config, op.devices, false, opLabel(op.kind));
     return effect(r.world, [note(op.actor, text), ...r.events]);
   },
@@ -74,11 +76,11 @@ const revoke = (text: string): Stage => ({
 
 /** Change the device state, let the BARs follow it, then `move(false)` if memory is enabled. */
 const apply = (text: string, change: Partial<VfioDeviceState>, restore: boolean): Stage => ({
-  run: (w, config, op) => {
-    const changed = op.devices.reduce((world, d) => updateDevice(world, config, d, change), w);
-    const bars = syncBars(changed, config, op);
+  run: (m, w, config, op) => {
+    const changed = op.devices.reduce((world, d) => updateDevice(m, world, config, d, change), w);
+    const bars = syncBars(m, changed, config, op);
     const back = restore
-      ? restoreBuffers(bars.world, config, op.devices, opLabel(op.kind))
+      ? restoreBuffers(m, bars.world, config, op.devices, opLabel(op.kind))
       : { world: bars.world, events: [] };
     return effect(back.world, [note(op.actor, text), ...bars.events, ...back.events]);
   },
@@ -86,8 +88,10 @@ const apply = (text: string, change: Partial<VfioDeviceState>, restore: boolean)
 
 /** `pci_try_reset_function()` / `pci_reset_bus()` begins: MMIO stops answering, contents are lost. */
 const resetBegins: Stage = {
-  run: (w, config, op) => {
-    const r = eachDevice(w, op, (world, d) => setBars(world, config, d, "inaccessible", op.actor));
+  run: (m, w, config, op) => {
+    const r = eachDevice(w, op, (world, d) =>
+      setBars(m, world, config, d, "inaccessible", op.actor),
+    );
     return effect(r.world, [
       note(op.actor, "function reset starts: BARs stop decoding"),
       ...r.events,
@@ -97,9 +101,9 @@ const resetBegins: Stage = {
 
 /** The reset is over: config restored, BARs decode iff memory is enabled, then `move(false)`. */
 const resetEnds: Stage = {
-  run: (w, config, op) => {
-    const bars = syncBars(w, config, op);
-    const back = restoreBuffers(bars.world, config, op.devices, opLabel(op.kind));
+  run: (m, w, config, op) => {
+    const bars = syncBars(m, w, config, op);
+    const back = restoreBuffers(m, bars.world, config, op.devices, opLabel(op.kind));
     return effect(back.world, [
       note(op.actor, "function reset done: un-revoke where memory is enabled"),
       ...bars.events,
@@ -109,17 +113,17 @@ const resetEnds: Stage = {
 };
 
 /** Waits for the last `move()` to return; `memory_lock` is dropped on completion. */
-const finish: Stage = { run: (w) => ok({ world: w, events: [] }) };
+const finish: Stage = { run: (_m, w) => ok({ world: w, events: [] }) };
 
 /** `vfio_pci_core_disable()`: COMMAND <- INTX_DISABLE and a function reset. */
 const disable: Stage = {
-  run: (w, config, op) => {
+  run: (m, w, config, op) => {
     const changed = op.devices.reduce(
-      (world, d) => updateDevice(world, config, d, { memoryEnabled: false }),
+      (world, d) => updateDevice(m, world, config, d, { memoryEnabled: false }),
       w,
     );
     const bars = eachDevice(changed, op, (world, d) =>
-      setBars(world, config, d, "inaccessible", op.actor),
+      setBars(m, world, config, d, "inaccessible", op.actor),
     );
     return effect(bars.world, [
       note(op.actor, "vfio_pci_core_disable(): PCI_COMMAND <- INTX_DISABLE, function reset"),
@@ -130,7 +134,7 @@ const disable: Stage = {
 
 /** `vfio_pci_dma_buf_cleanup()`, first half: revoke every buffer for good. */
 const cleanupRevoke: Stage = {
-  run: (w, config, op) => {
+  run: (_m, w, config, op) => {
     const r = revokeBuffers(w, config, op.devices, true, opLabel(op.kind));
     return effect(r.world, [
       note(op.actor, "vfio_pci_dma_buf_cleanup(): revoking every dma-buf for good"),
@@ -145,7 +149,7 @@ const cleanupRevoke: Stage = {
  * registrations.
  */
 const cleanupFinish: Stage = {
-  run: (w, config, op) => {
+  run: (_m, w, config, op) => {
     let world = w;
     for (const d of op.devices) {
       for (const [id, b] of buffersOf(world, config, d)) {
@@ -161,19 +165,22 @@ const cleanupFinish: Stage = {
 
 /** Low-power entry refuses a second entry (`-EINVAL`) before it revokes. */
 const lowPowerEntry: Stage = {
-  run: (w, config, op) => {
-    if (op.devices.some((d) => deviceOf(w, config, d).lowPower)) {
+  run: (m, w, config, op) => {
+    if (op.devices.some((d) => deviceOf(m, w, config, d).lowPower)) {
       return err("EINVAL", "low-power entry while already in low power");
     }
-    return revoke("low-power entry: zap user mappings, revoke dma-bufs").run(w, config, op);
+    return revoke("low-power entry: zap user mappings, revoke dma-bufs").run(m, w, config, op);
   },
 };
 
 /** `vfio_unregister_group_dev()`: no new registrations; ask userspace to close the device. */
 const unregister: Stage = {
   ready: () => true,
-  run: (w, config, op) => {
-    const world = op.devices.reduce((x, d) => updateDevice(x, config, d, { registered: false }), w);
+  run: (m, w, config, op) => {
+    const world = op.devices.reduce(
+      (x, d) => updateDevice(m, x, config, d, { registered: false }),
+      w,
+    );
     return effect(world, [
       note(op.actor, "unbind: registration dropped, waiting for the device fd and its dma-bufs"),
     ]);
@@ -182,10 +189,12 @@ const unregister: Stage = {
 
 /** The wait of `vfio_unregister_group_dev()` is over: the driver is unbound. */
 const unbound: Stage = {
-  ready: (w, config, op) =>
-    op.devices.every((d) => !deviceOf(w, config, d).open && buffersOf(w, config, d).length === 0),
-  run: (w, config, op) => {
-    const world = op.devices.reduce((x, d) => updateDevice(x, config, d, { bound: false }), w);
+  ready: (m, w, config, op) =>
+    op.devices.every(
+      (d) => !deviceOf(m, w, config, d).open && buffersOf(w, config, d).length === 0,
+    ),
+  run: (m, w, config, op) => {
+    const world = op.devices.reduce((x, d) => updateDevice(m, x, config, d, { bound: false }), w);
     return effect(world, [note(op.actor, "unbind complete: vfio-pci released the device")]);
   },
 };

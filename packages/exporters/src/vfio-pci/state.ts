@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { driverState, setDriverState } from "@dmabuf-ref/core";
 import type { World } from "@dmabuf-ref/core";
 import type { VfioPciConfig } from "./config.js";
@@ -66,8 +67,8 @@ function initialState(config: VfioPciConfig): VfioPciState {
  * @param config - the driver's configuration.
  * @returns the slice.
  */
-export function sliceOf(w: World, config: VfioPciConfig): VfioPciState {
-  return driverState(w, config.name, initialState(config));
+export function sliceOf(m: Machine, w: World, config: VfioPciConfig): VfioPciState {
+  return driverState(m, w, config.name, initialState(config));
 }
 
 /**
@@ -78,8 +79,8 @@ export function sliceOf(w: World, config: VfioPciConfig): VfioPciState {
  * @param state - the new slice.
  * @returns the new world.
  */
-export function withSlice(w: World, config: VfioPciConfig, state: VfioPciState): World {
-  return setDriverState(w, config.name, state);
+export function withSlice(m: Machine, w: World, config: VfioPciConfig, state: VfioPciState): World {
+  return setDriverState(m, w, config.name, state);
 }
 
 /**
@@ -90,8 +91,13 @@ export function withSlice(w: World, config: VfioPciConfig, state: VfioPciState):
  * @param device - the device id.
  * @returns its state.
  */
-export function deviceOf(w: World, config: VfioPciConfig, device: string): VfioDeviceState {
-  const d = sliceOf(w, config).devices[device];
+export function deviceOf(
+  m: Machine,
+  w: World,
+  config: VfioPciConfig,
+  device: string,
+): VfioDeviceState {
+  const d = sliceOf(m, w, config).devices[device];
   if (d === undefined) throw new Error(`${config.name}: no device ${device}`);
   return d;
 }
@@ -106,14 +112,18 @@ export function deviceOf(w: World, config: VfioPciConfig, device: string): VfioD
  * @returns the new world.
  */
 export function updateDevice(
+  m: Machine,
   w: World,
   config: VfioPciConfig,
   device: string,
   change: Partial<VfioDeviceState>,
 ): World {
-  const s = sliceOf(w, config);
-  const d = deviceOf(w, config, device);
-  return withSlice(w, config, { ...s, devices: { ...s.devices, [device]: { ...d, ...change } } });
+  const s = sliceOf(m, w, config);
+  const d = deviceOf(m, w, config, device);
+  return withSlice(m, w, config, {
+    ...s,
+    devices: { ...s.devices, [device]: { ...d, ...change } },
+  });
 }
 
 /**

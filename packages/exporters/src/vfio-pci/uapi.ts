@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { kernelError } from "@dmabuf-ref/core";
 import type { World } from "@dmabuf-ref/core";
 import type { VfioPciConfig } from "./config.js";
@@ -15,8 +16,12 @@ import { sliceOf } from "./state.js";
  * @param device - the device id.
  * @returns its driver's configuration, or undefined when no vfio-pci driver has it.
  */
-export function vfioPciConfigOf(world: World, device: string): VfioPciConfig | undefined {
-  for (const d of world.config.exporters.values()) {
+export function vfioPciConfigOf(
+  m: Machine,
+  _world: World,
+  device: string,
+): VfioPciConfig | undefined {
+  for (const d of m.exporters.values()) {
     if (isVfioPciExporter(d) && d.vfio.devices.some((x) => x.id === device)) return d.vfio;
   }
   return undefined;
@@ -42,17 +47,18 @@ export function vfioPciConfigOf(world: World, device: string): VfioPciConfig | u
  *   data: { region_index: 0, open_flags: O_RDWR | O_CLOEXEC, flags: 0 },
  *   ranges: [{ offset: 0n, length: 0x10000n }],
  * });
- * const r = vfioDeviceFeatureIoctl(world, "vfio0", argp);
+ * const r = vfioDeviceFeatureIoctl(m, world, "vfio0", argp);
  * if (r.status === "done") world = r.world; // r.ret is the dma-buf fd
  * ```
  */
 export function vfioDeviceFeatureIoctl(
+  m: Machine,
   world: World,
   device: string,
   argp: Uint8Array,
   process = "vmm",
 ): IoctlOutcome {
-  const config = vfioPciConfigOf(world, device);
+  const config = vfioPciConfigOf(m, world, device);
   if (config === undefined) {
     return ioctlFailed(
       world,
@@ -62,7 +68,7 @@ export function vfioDeviceFeatureIoctl(
       kernelError("EBADF", `no vfio-pci device ${device}`),
     );
   }
-  return featureDmaBuf(world, config, device, argp, process);
+  return featureDmaBuf(m, world, config, device, argp, process);
 }
 
 /**
@@ -78,10 +84,15 @@ export function vfioDeviceFeatureIoctl(
  * @param process - the calling process.
  * @returns the outcome: `ret` is the value the ioctl returns on completion.
  */
-export function vfioDeviceResetIoctl(world: World, device: string, process = "vmm"): IoctlOutcome {
+export function vfioDeviceResetIoctl(
+  m: Machine,
+  world: World,
+  device: string,
+  process = "vmm",
+): IoctlOutcome {
   const name = "VFIO_DEVICE_RESET";
-  const config = vfioPciConfigOf(world, device);
-  const open = config !== undefined && sliceOf(world, config).devices[device]?.open === true;
+  const config = vfioPciConfigOf(m, world, device);
+  const open = config !== undefined && sliceOf(m, world, config).devices[device]?.open === true;
   if (config === undefined || !open) {
     return ioctlFailed(
       world,
@@ -91,7 +102,7 @@ export function vfioDeviceResetIoctl(world: World, device: string, process = "vm
       kernelError("EBADF", `no open fd of ${device}`),
     );
   }
-  const r = startOperation(world, config, "reset", [device], device, process);
+  const r = startOperation(m, world, config, "reset", [device], device, process);
   if (!r.ok) return ioctlFailed(world, process, device, name, r.error);
   return { status: "done", world: r.value.world, events: r.value.events, ret: 0 };
 }

@@ -52,12 +52,12 @@ describe("offers per profile (kernel-facts §4.3, §4.4)", () => {
   it("linux-6.19, linux-7.1 and the RFC offer [sgt]: P2P for VRAM, none for system pages", () => {
     for (const profile of [linux619, linux71, rfcMappingTypesV1]) {
       const v = vramBo(makeWorld(profile));
-      const offers = exporterOf(v.world, mustBuf(v.world, v.buf)).offers(v.world, v.buf);
+      const offers = exporterOf(m, mustBuf(v.world, v.buf)).offers(v.world, v.buf);
       expect(offers.map((o) => [o.type.id, o.data])).toEqual([
         ["sgt", { requiresP2P: true, p2pDevice: "gpu0" }],
       ]);
       const s = exportBuf(v.world, "gpu", "gpu0", { size: 0x1000n, placement: "system" });
-      const so = exporterOf(s.world, mustBuf(s.world, s.buf)).offers(s.world, s.buf);
+      const so = exporterOf(m, mustBuf(s.world, s.buf)).offers(s.world, s.buf);
       expect(so.map((o) => [o.type.id, o.data])).toEqual([["sgt", { requiresP2P: false }]]);
     }
   });

@@ -42,13 +42,13 @@ describe("offers per profile (kernel-facts §4.3, §4.4, §5.2)", () => {
   it("[sgt requiring P2P] without converters, [pal] under proposal-converters", () => {
     for (const profile of [linux619, linux71, rfcMappingTypesV1]) {
       const e = nicBuf(makeWorld(profile));
-      const offers = exporterOf(e.world, mustBuf(e.world, e.buf)).offers(e.world, e.buf);
+      const offers = exporterOf(m, mustBuf(e.world, e.buf)).offers(e.world, e.buf);
       expect(offers.map((o) => [o.type.id, o.data])).toEqual([
         ["sgt", { requiresP2P: true, p2pDevice: "nic0" }],
       ]);
     }
     const e = nicBuf(makeWorld(proposalConverters));
-    const offers = exporterOf(e.world, mustBuf(e.world, e.buf)).offers(e.world, e.buf);
+    const offers = exporterOf(m, mustBuf(e.world, e.buf)).offers(e.world, e.buf);
     expect(offers.map((o) => [o.type.id, o.data])).toEqual([["pal", { provider: "nic0" }]]);
   });
 

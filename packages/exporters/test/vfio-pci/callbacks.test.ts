@@ -57,7 +57,7 @@ describe("offers per profile (kernel-facts §2.7, §4.3, §4.4)", () => {
 
   it("rfc-mapping-types-v1 offers [pal, sgt, kvm-pfn] with the device as provider, P2P required, and the BAR as MMIO", () => {
     const e = exportVfio(makeWorld({ profile: rfcMappingTypesV1 }));
-    const offers = exporterOf(e.world, mustBuf(e.world, e.buf)).offers(e.world, e.buf);
+    const offers = exporterOf(m, mustBuf(e.world, e.buf)).offers(e.world, e.buf);
     expect(offers.map((o) => [o.type.id, o.data])).toEqual([
       ["pal", { provider: "vfio0" }],
       ["sgt", { requiresP2P: true, p2pDevice: "vfio0" }],
@@ -255,7 +255,7 @@ describe("map and unmap (kernel-facts §1.4, §2.3)", () => {
   it("revoke waits for every unmap iff the profile's vfioWaitsForUnmap", () => {
     for (const profile of [linux619, linux71, rfcMappingTypesV1, proposalConverters]) {
       const e = exportVfio(makeWorld({ profile }));
-      const driver = exporterOf(e.world, mustBuf(e.world, e.buf));
+      const driver = exporterOf(m, mustBuf(e.world, e.buf));
       expect(driver.revokeWaitsForUnmap?.(e.world)).toBe(profile.rules.vfioWaitsForUnmap);
     }
   });

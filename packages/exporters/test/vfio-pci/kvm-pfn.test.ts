@@ -58,7 +58,7 @@ describe("VFIO offers kvm-pfn where the profile has the type (kernel-facts §5.1
   it("VFIO offers kvm-pfn {mmio: true} last under rfc-mapping-types-v1 and proposal-converters", () => {
     for (const profile of [rfcMappingTypesV1, proposalConverters]) {
       const e = exportVfio(kvmWorld(profile));
-      const offers = exporterOf(e.world, mustBuf(e.world, e.buf)).offers(e.world, e.buf);
+      const offers = exporterOf(m, mustBuf(e.world, e.buf)).offers(e.world, e.buf);
       expect(offers.at(-1)).toMatchObject({ type: kvmPfn, data: { mmio: true } });
       expect(offers.filter((o) => o.type === kvmPfn)).toHaveLength(1);
     }
@@ -67,7 +67,7 @@ describe("VFIO offers kvm-pfn where the profile has the type (kernel-facts §5.1
   it("where the profile has no kvm-pfn type (linux-6.19, linux-7.1) VFIO does not offer it", () => {
     for (const profile of [linux619, linux71]) {
       const e = exportVfio(kvmWorld(profile));
-      const offers = exporterOf(e.world, mustBuf(e.world, e.buf)).offers(e.world, e.buf);
+      const offers = exporterOf(m, mustBuf(e.world, e.buf)).offers(e.world, e.buf);
       expect(offers.some((o) => o.type.id === kvmPfn.id)).toBe(false);
     }
   });

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { accept, iommuDomain, pal, sgt, vfioIommufdPrivate } from "@dmabuf-ref/core";
 import type { AttachRequest, ImporterAccept, World } from "@dmabuf-ref/core";
 import { IOMMUFD } from "./constants.js";
@@ -26,8 +27,12 @@ import { IOMMUFD } from "./constants.js";
  * with each map (`mapAtt`'s request, see `core-fill.ts`) when it fills a
  * domain, as the proposal's importer passes them per map (kernel-facts §4.4).
  */
-export function iommufdAccepts(w: World, req: AttachRequest): readonly ImporterAccept[] {
-  const types = w.config.profile.mappingTypes;
+export function iommufdAccepts(
+  m: Machine,
+  _w: World,
+  req: AttachRequest,
+): readonly ImporterAccept[] {
+  const types = m.profile.mappingTypes;
   if (types.includes(iommuDomain)) {
     return [accept(iommuDomain, { domain: "ioas", iova: 0n, offset: 0n, size: 0n }, IOMMUFD)];
   }

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { err, ok } from "@dmabuf-ref/core";
 import type { PhysVec, Result, World } from "@dmabuf-ref/core";
 import { areaChunks } from "./chunks.js";
@@ -22,12 +23,13 @@ const hex = (v: bigint): string => `0x${v.toString(16)}`;
  * @returns the physical ranges touched, in order, or the errno.
  */
 export function iommufdAccessRw(
+  m: Machine,
   world: World,
   ioas: number,
   iova: bigint,
   length: bigint,
 ): Result<readonly PhysVec[]> {
-  const io = findIoas(world, ioas);
+  const io = findIoas(m, world, ioas);
   if (io === undefined) return err("ENOENT", `no IOAS ${ioas}`);
   if (length === 0n) return err("EINVAL", "length is 0");
   const last = iova + length - 1n;
@@ -37,7 +39,7 @@ export function iommufdAccessRw(
   while (cursor <= last) {
     const area = io.areas.find((a) => a.iova <= cursor && cursor <= a.iova + a.length - 1n);
     if (area === undefined) return err("ENOENT", `IOVA ${hex(cursor)} is not mapped`);
-    const pages = mustPages(world, area.pages);
+    const pages = mustPages(m, world, area.pages);
     if (dmabufPages(pages) !== null) {
       return err("EINVAL", `IOVA ${hex(cursor)} is a dma-buf area: no CPU access through iommufd`);
     }

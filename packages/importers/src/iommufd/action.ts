@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import * as z from "zod";
 import { blocked, done, failed, kernelError, stepOf } from "@dmabuf-ref/core";
 import type { StepOutcome, World } from "@dmabuf-ref/core";
@@ -56,7 +57,7 @@ export type IommufdAction = z.output<typeof iommufdActionSchema>;
  * converter under resv; `iommufdAttachDevice` reports a sleep there as the
  * model's `EAGAIN` (its `Result` cannot say "blocked").
  */
-export function iommufdAct(world: World, action: unknown): StepOutcome {
+export function iommufdAct(m: Machine, world: World, action: unknown): StepOutcome {
   const parsed = iommufdActionSchema.safeParse(action);
   if (!parsed.success) {
     return failed(
@@ -68,6 +69,7 @@ export function iommufdAct(world: World, action: unknown): StepOutcome {
     .returnType<StepOutcome>()
     .with({ kind: "ioctl" }, (a) => {
       const r = iommufdIoctl(
+        m,
         world,
         a.number,
         a.buffer,
@@ -84,6 +86,7 @@ export function iommufdAct(world: World, action: unknown): StepOutcome {
       stepOf(
         world,
         iommufdAttachDevice(
+          m,
           world,
           a.device,
           a.ioas,
@@ -91,6 +94,6 @@ export function iommufdAct(world: World, action: unknown): StepOutcome {
         ),
       ),
     )
-    .with({ kind: "detach-device" }, (a) => stepOf(world, iommufdDetachDevice(world, a.device)))
+    .with({ kind: "detach-device" }, (a) => stepOf(world, iommufdDetachDevice(m, world, a.device)))
     .exhaustive();
 }

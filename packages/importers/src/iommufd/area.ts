@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { blocked, done, endGrants, failed } from "@dmabuf-ref/core";
 import type { Effect, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { IOMMUFD } from "./constants.js";
@@ -21,10 +22,16 @@ function byIova(a: IommufdArea, b: IommufdArea): number {
   return a.iova < b.iova ? -1 : a.iova > b.iova ? 1 : 0;
 }
 
-function replaceArea(w: World, ioas: number, iova: bigint, area: IommufdArea | null): World {
-  const io = mustIoas(w, ioas);
+function replaceArea(
+  m: Machine,
+  w: World,
+  ioas: number,
+  iova: bigint,
+  area: IommufdArea | null,
+): World {
+  const io = mustIoas(m, w, ioas);
   const rest = io.areas.filter((a) => a.iova !== iova);
-  return putIoas(w, { ...io, areas: area === null ? rest : [...rest, area].sort(byIova) });
+  return putIoas(m, w, { ...io, areas: area === null ? rest : [...rest, area].sort(byIova) });
 }
 
 /**
@@ -38,22 +45,23 @@ function replaceArea(w: World, ioas: number, iova: bigint, area: IommufdArea | n
  * @param area - the new area (its `grants` are ignored and recomputed).
  * @returns the outcome.
  */
-export function insertArea(w: World, ioas: number, area: IommufdArea): StepOutcome {
-  let world = replaceArea(w, ioas, area.iova, { ...area, grants: [] });
+export function insertArea(m: Machine, w: World, ioas: number, area: IommufdArea): StepOutcome {
+  let world = replaceArea(m, w, ioas, area.iova, { ...area, grants: [] });
   const events: TraceEvent[] = [];
-  for (const domain of mustIoas(world, ioas).domains) {
-    const filled = fillArea(world, ioas, area, domain);
+  for (const domain of mustIoas(m, world, ioas).domains) {
+    const filled = fillArea(m, world, ioas, area, domain);
     if (filled.status === "failed") return failed(w, filled.error);
     if (filled.status === "blocked") return blocked(w, "resv", filled.reason);
     world = filled.world;
     events.push(...filled.events);
   }
   const granted = grantArea(
+    m,
     world,
     area,
-    devicesOf(world, ioas).map((d) => d.device),
+    devicesOf(m, world, ioas).map((d) => d.device),
   );
-  world = replaceArea(granted.world, ioas, area.iova, { ...area, grants: granted.grants });
+  world = replaceArea(m, granted.world, ioas, area.iova, { ...area, grants: granted.grants });
   return done(world, events);
 }
 
@@ -66,8 +74,8 @@ export function insertArea(w: World, ioas: number, area: IommufdArea): StepOutco
  * @param area - the new area.
  * @returns the world and events.
  */
-export function insertUserArea(w: World, ioas: number, area: IommufdArea): Effect {
-  const r = insertArea(w, ioas, area);
+export function insertUserArea(m: Machine, w: World, ioas: number, area: IommufdArea): Effect {
+  const r = insertArea(m, w, ioas, area);
   if (r.status !== "done") throw new Error("iommufd: filling user memory cannot fail or sleep");
   return r;
 }
@@ -87,42 +95,43 @@ export function insertUserArea(w: World, ioas: number, area: IommufdArea): Effec
  * @returns the outcome.
  */
 export function removeArea(
+  m: Machine,
   w: World,
   ioas: number,
   iova: bigint,
   opts: { readonly keepPages?: boolean } = {},
 ): StepOutcome {
-  const area = mustIoas(w, ioas).areas.find((a) => a.iova === iova);
+  const area = mustIoas(m, w, ioas).areas.find((a) => a.iova === iova);
   if (area === undefined) throw new Error(`iommufd: no area at ${hex(iova)} in IOAS ${ioas}`);
   let world = w;
   const events: TraceEvent[] = [];
-  for (const domain of mustIoas(w, ioas).domains) {
-    const unfilled = unfillArea(world, ioas, area, domain);
+  for (const domain of mustIoas(m, w, ioas).domains) {
+    const unfilled = unfillArea(m, world, ioas, area, domain);
     if (unfilled.status === "blocked") return blocked(w, "resv", unfilled.reason);
     if (unfilled.status === "failed") throw new Error(`iommufd: unfill: ${unfilled.error.message}`);
     world = unfilled.world;
     events.push(...unfilled.events);
   }
-  world = replaceArea(endGrants(world, area.grants), ioas, iova, null);
+  world = replaceArea(m, endGrants(world, area.grants), ioas, iova, null);
   events.push({
     kind: "note",
     actor: IOMMUFD,
     text: `IOAS ${ioas}: area ${hex(iova)}+${hex(area.length)} removed`,
   });
-  const inUse = iommufdStateOf(world).ioas.some((io) =>
+  const inUse = iommufdStateOf(m, world).ioas.some((io) =>
     io.areas.some((a) => a.pages === area.pages),
   );
   if (inUse || opts.keepPages === true) return done(world, events);
-  const pages = dmabufPages(mustPages(world, area.pages));
+  const pages = dmabufPages(mustPages(m, world, area.pages));
   if (pages !== null) {
-    const released = releaseDmabuf(world, pages.att);
+    const released = releaseDmabuf(m, world, pages.att);
     if (released.status === "blocked") return blocked(w, "resv", released.reason);
     if (released.status === "failed")
       throw new Error(`iommufd: release failed: ${released.error.message}`);
     world = released.world;
     events.push(...released.events);
   }
-  const s = iommufdStateOf(world);
-  world = putState(world, { ...s, pages: s.pages.filter((p) => p.id !== area.pages) });
+  const s = iommufdStateOf(m, world);
+  world = putState(m, world, { ...s, pages: s.pages.filter((p) => p.id !== area.pages) });
   return done(world, events);
 }

@@ -1,7 +1,8 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { formatKernelError, isKernelError } from "@dmabuf-ref/core";
 import type { Errno, PairReport, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
-import { dmaBufGet } from "./dmabuf-fd.js";
+import { dmaBufGet } from "@dmabuf-ref/core";
 import { importDmabuf } from "./import-dmabuf.js";
 import type { ImportStage } from "./import-dmabuf.js";
 
@@ -70,8 +71,8 @@ function stageSentence(stage: ImportStage): string {
  * @param buf - the dma-buf id (the fd a tool would pass).
  * @returns the answer.
  */
-export function iommufdImportCapability(world: World, buf: number): ImportCapability {
-  const profile = world.config.profile.id;
+export function iommufdImportCapability(m: Machine, world: World, buf: number): ImportCapability {
+  const profile = m.profile.id;
   const b = dmaBufGet(world, buf);
   if (isKernelError(b)) {
     return {
@@ -89,7 +90,7 @@ export function iommufdImportCapability(world: World, buf: number): ImportCapabi
     b.resvHolder === null
       ? world
       : { ...world, bufs: world.bufs.set(buf, { ...b, resvHolder: null }) };
-  const r = importDmabuf(probe, buf);
+  const r = importDmabuf(m, probe, buf);
   const base = { proposal: true as const, buf, owner: b.owner, profile };
   return match(r)
     .returnType<ImportCapability>()
@@ -128,10 +129,10 @@ export function iommufdImportCapability(world: World, buf: number): ImportCapabi
  * @param world - the world (not changed).
  * @returns one answer per live buffer.
  */
-export function iommufdImportCapabilities(world: World): readonly ImportCapability[] {
+export function iommufdImportCapabilities(m: Machine, world: World): readonly ImportCapability[] {
   const out: ImportCapability[] = [];
   for (const [id, b] of world.bufs.entries()) {
-    if (!b.released) out.push(iommufdImportCapability(world, id));
+    if (!b.released) out.push(iommufdImportCapability(m, world, id));
   }
   return out;
 }

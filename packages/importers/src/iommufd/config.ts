@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import * as z from "zod";
 import type { ImporterDriver, World } from "@dmabuf-ref/core";
 import { IOMMUFD } from "./constants.js";
@@ -35,7 +36,7 @@ export function rememberConfig(driver: ImporterDriver, config: IommufdConfig): v
  * @param w - the world.
  * @returns the options (defaults when the driver is not ours).
  */
-export function configOf(w: World): IommufdConfig {
-  const driver = w.config.importers.get(IOMMUFD);
+export function configOf(m: Machine, _w: World): IommufdConfig {
+  const driver = m.importers.get(IOMMUFD);
   return (driver === undefined ? undefined : CONFIGS.get(driver)) ?? {};
 }

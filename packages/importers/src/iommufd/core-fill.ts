@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import {
   attachBuf,
   blocked,
@@ -53,13 +54,14 @@ function note(text: string): TraceEvent {
  * instead map several times through one attachment.
  */
 export function coreFill(
+  m: Machine,
   w: World,
   ioas: number,
   area: IommufdArea,
   domain: number,
   pages: IommufdDmabufPages,
 ): StepOutcome {
-  const attached = attachBuf(w, pages.buf, IOMMUFD, IOMMUFD_GLOBAL_DEVICE, true);
+  const attached = attachBuf(m, w, pages.buf, IOMMUFD, IOMMUFD_GLOBAL_DEVICE, true);
   if (attached.status === "blocked") return blocked(w, "resv", attached.reason);
   if (attached.status === "failed") return failed(w, attached.error);
   const fill = attached.created;
@@ -79,11 +81,11 @@ export function coreFill(
     read: area.read,
     write: area.write,
   };
-  const mapped = mapAtt(world, fill, holder, request);
+  const mapped = mapAtt(m, world, fill, holder, request);
   if (mapped.status === "failed") return failed(w, mapped.error);
   world = mustRun(mapped, "iommufd: dma_buf_map_attachment", events).world;
   world = mustRun(resvUnlock(world, pages.buf, holder), "iommufd: dma_resv_unlock", events).world;
-  world = putPages(world, area.pages, {
+  world = putPages(m, world, area.pages, {
     ...pages,
     tracker: [...pages.tracker, { ioas, iova: area.iova, domain, att: fill }],
   });
@@ -110,18 +112,19 @@ export function coreFill(
  * @returns the outcome.
  */
 export function coreUnfill(
+  m: Machine,
   w: World,
   pagesId: number,
   track: IommufdTrack,
   fill: number,
 ): StepOutcome {
-  const released = releaseDmabuf(w, fill);
+  const released = releaseDmabuf(m, w, fill);
   if (released.status !== "done") return released;
   let world = released.world;
   const events: TraceEvent[] = [...released.events];
-  const pages = dmabufPages(mustPages(world, pagesId));
+  const pages = dmabufPages(mustPages(m, world, pagesId));
   if (pages === null) throw new Error(`iommufd: no dma-buf pages ${pagesId}`);
-  world = putPages(world, pagesId, {
+  world = putPages(m, world, pagesId, {
     ...pages,
     tracker: pages.tracker.filter((t) => t.att !== fill),
   });
@@ -140,12 +143,12 @@ export function coreUnfill(
  * @param domain - the domain id.
  * @returns the new world.
  */
-export function syncCoreFills(w: World, domain: number): World {
+export function syncCoreFills(m: Machine, w: World, domain: number): World {
   let world = w;
-  for (const entry of iommufdStateOf(w).pages) {
+  for (const entry of iommufdStateOf(m, w).pages) {
     const pages = dmabufPages(entry.pages);
     for (const t of pages?.tracker ?? []) {
-      if (t.domain === domain && t.att !== undefined) world = syncDomainGrants(world, t.att);
+      if (t.domain === domain && t.att !== undefined) world = syncDomainGrants(m, world, t.att);
     }
   }
   return world;

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { err, ok } from "@dmabuf-ref/core";
 import type { Effect, Result, TraceEvent, World } from "@dmabuf-ref/core";
 import { insertUserArea, removeArea } from "./area.js";
@@ -21,19 +22,20 @@ const hex = (v: bigint): string => `0x${v.toString(16)}`;
  * @returns the world and events, or the errno.
  */
 export function iommufdCutIova(
+  m: Machine,
   world: World,
   ioas: number,
   iovas: readonly bigint[],
 ): Result<Effect> {
-  if (findIoas(world, ioas) === undefined) return err("ENOENT", `no IOAS ${ioas}`);
+  if (findIoas(m, world, ioas) === undefined) return err("ENOENT", `no IOAS ${ioas}`);
   let w = world;
   const events: TraceEvent[] = [];
   for (const iova of iovas) {
-    const area = mustIoas(w, ioas).areas.find((a) => a.iova <= iova && iova < a.iova + a.length);
+    const area = mustIoas(m, w, ioas).areas.find((a) => a.iova <= iova && iova < a.iova + a.length);
     if (area === undefined) continue;
     const areaLast = area.iova + area.length - 1n;
     if (iova === area.iova || iova === areaLast) continue;
-    if (dmabufPages(mustPages(w, area.pages)) !== null) {
+    if (dmabufPages(mustPages(m, w, area.pages)) !== null) {
       return err("EOPNOTSUPP", `area ${hex(area.iova)} is a dma-buf: it cannot be split`);
     }
     const newStart = iova + 1n;
@@ -49,8 +51,8 @@ export function iommufdCutIova(
       offset: rhsOffset,
       grants: [],
     };
-    const removed = removeAreaKeepingPages(w, ioas, area.iova);
-    w = insertUserArea(insertUserArea(removed, ioas, lhs).world, ioas, rhs).world;
+    const removed = removeAreaKeepingPages(m, w, ioas, area.iova);
+    w = insertUserArea(m, insertUserArea(m, removed, ioas, lhs).world, ioas, rhs).world;
     events.push({
       kind: "note",
       actor: IOMMUFD,
@@ -60,8 +62,8 @@ export function iommufdCutIova(
   return ok({ world: w, events });
 }
 
-function removeAreaKeepingPages(w: World, ioas: number, iova: bigint): World {
-  const r = removeArea(w, ioas, iova, { keepPages: true });
+function removeAreaKeepingPages(m: Machine, w: World, ioas: number, iova: bigint): World {
+  const r = removeArea(m, w, ioas, iova, { keepPages: true });
   if (r.status !== "done") throw new Error("iommufd: splitting a user-memory area cannot block");
   return r.world;
 }

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { allocId, deviceIndex, emptyDomain, endGrants, err, fail, ok } from "@dmabuf-ref/core";
 import type { Effect, Result, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { IOMMUFD } from "./constants.js";
@@ -24,8 +25,8 @@ function note(text: string): TraceEvent {
   return { kind: "note", actor: IOMMUFD, text };
 }
 
-function bindingOf(w: World, device: string): IommufdDevice | undefined {
-  return iommufdStateOf(w).devices.find((d) => d.device === device);
+function bindingOf(m: Machine, w: World, device: string): IommufdDevice | undefined {
+  return iommufdStateOf(m, w).devices.find((d) => d.device === device);
 }
 
 /**
@@ -40,6 +41,7 @@ function asResult(r: StepOutcome): Result<Effect> {
 }
 
 function addDomain(
+  m: Machine,
   w: World,
   ioas: number,
 ): Result<{ world: World; domain: number; events: TraceEvent[] }> {
@@ -48,11 +50,11 @@ function addDomain(
     ...next,
     domains: next.domains.set(domain, emptyDomain()),
   };
-  const io = mustIoas(world, ioas);
-  world = putIoas(world, { ...io, domains: [...io.domains, domain] });
+  const io = mustIoas(m, world, ioas);
+  world = putIoas(m, world, { ...io, domains: [...io.domains, domain] });
   const events: TraceEvent[] = [note(`IOAS ${ioas}: new IOMMU domain ${domain}`)];
   for (const area of io.areas) {
-    const filled = asResult(fillArea(world, ioas, area, domain));
+    const filled = asResult(fillArea(m, world, ioas, area, domain));
     if (!filled.ok) return filled;
     world = filled.value.world;
     events.push(...filled.value.events);
@@ -81,29 +83,30 @@ function addDomain(
  * @returns the world and events, or the errno (the world unchanged).
  */
 export function iommufdAttachDevice(
+  m: Machine,
   world: World,
   device: string,
   ioas: number,
   opts: AttachDeviceOptions = {},
 ): Result<Effect> {
-  const index = deviceIndex(world, device);
+  const index = deviceIndex(m, device);
   if (index < 0) return err("EINVAL", `no device ${device}`);
-  if (world.config.topology.devices[index]?.iommu !== true) {
+  if (m.topology.devices[index]?.iommu !== true) {
     return err("EINVAL", `${device} is not behind an IOMMU`);
   }
-  const io = findIoas(world, ioas);
+  const io = findIoas(m, world, ioas);
   if (io === undefined) return err("ENOENT", `no IOAS ${ioas}`);
-  const old = bindingOf(world, device);
+  const old = bindingOf(m, world, device);
   let w = world;
   const events: TraceEvent[] = [];
   if (old !== undefined) {
     if (old.ioas === ioas && opts.newDomain !== true) return ok({ world, events: [] });
-    const detached = iommufdDetachDevice(w, device);
+    const detached = iommufdDetachDevice(m, w, device);
     if (!detached.ok) return detached;
     w = detached.value.world;
     events.push(...detached.value.events);
   }
-  if (devicesOf(w, ioas).length === 0) {
+  if (devicesOf(m, w, ioas).length === 0) {
     const clash = io.areas.find((a) =>
       DEVICE_RESERVATIONS.some((r) =>
         intersects(r, { start: a.iova, last: a.iova + a.length - 1n }),
@@ -116,26 +119,26 @@ export function iommufdAttachDevice(
       );
     }
   }
-  let domain = mustIoas(w, ioas).domains[0];
+  let domain = mustIoas(m, w, ioas).domains[0];
   if (domain === undefined || opts.newDomain === true) {
-    const added = addDomain(w, ioas);
+    const added = addDomain(m, w, ioas);
     if (!added.ok) return added;
     w = added.value.world;
     domain = added.value.domain;
     events.push(...added.value.events);
   }
   const previousDomain = w.deviceDomains.get(index) ?? null;
-  w = syncCoreFills({ ...w, deviceDomains: w.deviceDomains.set(index, domain) }, domain);
-  const current = mustIoas(w, ioas);
+  w = syncCoreFills(m, { ...w, deviceDomains: w.deviceDomains.set(index, domain) }, domain);
+  const current = mustIoas(m, w, ioas);
   const areas = [];
   for (const area of current.areas) {
-    const granted = grantArea(w, area, [device]);
+    const granted = grantArea(m, w, area, [device]);
     w = granted.world;
     areas.push({ ...area, grants: [...area.grants, ...granted.grants] });
   }
-  w = putIoas(w, { ...current, areas });
-  const s = iommufdStateOf(w);
-  w = putState(w, { ...s, devices: [...s.devices, { device, ioas, domain, previousDomain }] });
+  w = putIoas(m, w, { ...current, areas });
+  const s = iommufdStateOf(m, w);
+  w = putState(m, w, { ...s, devices: [...s.devices, { device, ioas, domain, previousDomain }] });
   events.push(note(`${device} attached to IOAS ${ioas} through domain ${domain}`));
   return ok({ world: w, events });
 }
@@ -152,10 +155,10 @@ export function iommufdAttachDevice(
  * @param device - the device.
  * @returns the world and events, or the errno (the world unchanged).
  */
-export function iommufdDetachDevice(world: World, device: string): Result<Effect> {
-  const binding = bindingOf(world, device);
+export function iommufdDetachDevice(m: Machine, world: World, device: string): Result<Effect> {
+  const binding = bindingOf(m, world, device);
   if (binding === undefined) return err("EINVAL", `${device} is not attached to an IOAS`);
-  const index = deviceIndex(world, device);
+  const index = deviceIndex(m, device);
   let w: World = {
     ...world,
     deviceDomains:
@@ -163,27 +166,27 @@ export function iommufdDetachDevice(world: World, device: string): Result<Effect
         ? world.deviceDomains.delete(index)
         : world.deviceDomains.set(index, binding.previousDomain),
   };
-  const io = mustIoas(w, binding.ioas);
+  const io = mustIoas(m, w, binding.ioas);
   const areas = [];
   for (const a of io.areas) {
     const mine = a.grants.filter((g) => w.grants.get(g)?.device === device);
     w = endGrants(w, mine);
     areas.push({ ...a, grants: a.grants.filter((g) => !mine.includes(g)) });
   }
-  w = putIoas(w, { ...io, areas });
-  const s = iommufdStateOf(w);
-  w = putState(w, { ...s, devices: s.devices.filter((d) => d.device !== device) });
-  w = syncCoreFills(w, binding.domain);
+  w = putIoas(m, w, { ...io, areas });
+  const s = iommufdStateOf(m, w);
+  w = putState(m, w, { ...s, devices: s.devices.filter((d) => d.device !== device) });
+  w = syncCoreFills(m, w, binding.domain);
   const events: TraceEvent[] = [note(`${device} detached from IOAS ${binding.ioas}`)];
-  if (!iommufdStateOf(w).devices.some((d) => d.domain === binding.domain)) {
-    for (const area of mustIoas(w, binding.ioas).areas) {
-      const unfilled = asResult(unfillArea(w, binding.ioas, area, binding.domain));
+  if (!iommufdStateOf(m, w).devices.some((d) => d.domain === binding.domain)) {
+    for (const area of mustIoas(m, w, binding.ioas).areas) {
+      const unfilled = asResult(unfillArea(m, w, binding.ioas, area, binding.domain));
       if (!unfilled.ok) return unfilled;
       w = unfilled.value.world;
       events.push(...unfilled.value.events);
     }
-    const after = mustIoas(w, binding.ioas);
-    w = putIoas(w, { ...after, domains: after.domains.filter((d) => d !== binding.domain) });
+    const after = mustIoas(m, w, binding.ioas);
+    w = putIoas(m, w, { ...after, domains: after.domains.filter((d) => d !== binding.domain) });
     w = { ...w, domains: w.domains.delete(binding.domain) };
     events.push(note(`IOAS ${binding.ioas}: domain ${binding.domain} destroyed`));
   }

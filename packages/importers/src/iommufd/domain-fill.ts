@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { done, iommuMap, iommuUnmap } from "@dmabuf-ref/core";
 import type { StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { areaChunks } from "./chunks.js";
@@ -26,11 +27,17 @@ function note(text: string): TraceEvent {
  * @param domain - the domain id.
  * @returns the outcome; a failure changes nothing.
  */
-export function fillArea(w: World, ioas: number, area: IommufdArea, domain: number): StepOutcome {
-  const pages = mustPages(w, area.pages);
+export function fillArea(
+  m: Machine,
+  w: World,
+  ioas: number,
+  area: IommufdArea,
+  domain: number,
+): StepOutcome {
+  const pages = mustPages(m, w, area.pages);
   const viaCore = dmabufPages(pages);
   if (viaCore?.mappedBy === "core" && !viaCore.revoked) {
-    return coreFill(w, ioas, area, domain, viaCore);
+    return coreFill(m, w, ioas, area, domain, viaCore);
   }
   const chunks = areaChunks(area, pages);
   let world = w;
@@ -45,7 +52,7 @@ export function fillArea(w: World, ioas: number, area: IommufdArea, domain: numb
   }
   const dmabuf = dmabufPages(pages);
   if (dmabuf !== null) {
-    world = putPages(world, area.pages, {
+    world = putPages(m, world, area.pages, {
       ...dmabuf,
       tracker: [...dmabuf.tracker, { ioas, iova: area.iova, domain }],
     });
@@ -70,17 +77,23 @@ export function fillArea(w: World, ioas: number, area: IommufdArea, domain: numb
  * @param domain - the domain id.
  * @returns the outcome.
  */
-export function unfillArea(w: World, ioas: number, area: IommufdArea, domain: number): StepOutcome {
-  const pages = mustPages(w, area.pages);
+export function unfillArea(
+  m: Machine,
+  w: World,
+  ioas: number,
+  area: IommufdArea,
+  domain: number,
+): StepOutcome {
+  const pages = mustPages(m, w, area.pages);
   const track = dmabufPages(pages)?.tracker.find(
     (t) => t.ioas === ioas && t.iova === area.iova && t.domain === domain,
   );
-  if (track?.att !== undefined) return coreUnfill(w, area.pages, track, track.att);
+  if (track?.att !== undefined) return coreUnfill(m, w, area.pages, track, track.att);
   const chunks = areaChunks(area, pages);
   let world = chunks.reduce((acc, c) => iommuUnmap(acc, domain, c.iova, c.len), w);
   const dmabuf = dmabufPages(pages);
   if (dmabuf !== null) {
-    world = putPages(world, area.pages, {
+    world = putPages(m, world, area.pages, {
       ...dmabuf,
       tracker: dmabuf.tracker.filter(
         (t) => !(t.ioas === ioas && t.iova === area.iova && t.domain === domain),

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { grantAccess } from "@dmabuf-ref/core";
 import type { World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
@@ -18,11 +19,12 @@ import { mustPages } from "./state.js";
  * @returns the world with the grants and their ids.
  */
 export function grantArea(
+  m: Machine,
   w: World,
   area: IommufdArea,
   devices: readonly string[],
 ): { readonly world: World; readonly grants: readonly number[] } {
-  const pages = mustPages(w, area.pages);
+  const pages = mustPages(m, w, area.pages);
   const att = match(pages)
     .with({ kind: "dmabuf" }, (p) => p.att)
     .with({ kind: "user" }, () => null)

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import {
   attachBuf,
   importerHolder,
@@ -88,18 +89,24 @@ type PhysResult =
     }
   | { readonly ok: false; readonly stage: ImportStage; readonly error: KernelError };
 
-function lookupPhys(w: World, att: number, holder: string, mapType: string): PhysResult {
+function lookupPhys(
+  m: Machine,
+  w: World,
+  att: number,
+  holder: string,
+  mapType: string,
+): PhysResult {
   return (
     match(routeOf(mapType))
       .returnType<PhysResult>()
       .with("private", () => {
-        const r = privatePhys(w, att, holder);
+        const r = privatePhys(m, w, att, holder);
         return r.ok
           ? { ok: true, world: w, events: [], phys: r.value, mappedBy: "iommufd" }
           : { ok: false, stage: "private-phys", error: r.error };
       })
       .with("pal", () => {
-        const r = mapAtt(w, att, holder);
+        const r = mapAtt(m, w, att, holder);
         if (r.status === "failed") return { ok: false, stage: "pal-map", error: r.error };
         const mapped = mustRun(r, "iommufd: dma_buf_pal_map_phys");
         const payload = pal.payload.parse(mapped.world.atts.get(att)?.mapping?.payload);
@@ -138,13 +145,13 @@ function lookupPhys(w: World, att: number, holder: string, mapType: string): Phy
  * @param buf - the dma-buf id (the fd).
  * @returns the attachment and ranges, the refusing stage, or blocked.
  */
-export function importDmabuf(w: World, buf: number): ImportOutcome {
+export function importDmabuf(m: Machine, w: World, buf: number): ImportOutcome {
   const b = lookupBuf(w, buf);
   if (isKernelError(b)) return { status: "failed", stage: "fd", error: b, pairs: [] };
-  const imp = w.config.importers.get(IOMMUFD);
+  const imp = m.importers.get(IOMMUFD);
   if (imp === undefined) throw new Error("iommufd is not configured in this world");
   const request = { device: IOMMUFD_GLOBAL_DEVICE, dynamic: true, peer2peer: imp.allowPeer2peer };
-  const negotiated = negotiateAttach(w, buf, imp, request);
+  const negotiated = negotiateAttach(m, w, buf, imp, request);
   if (!negotiated.ok) {
     return {
       status: "failed",
@@ -154,7 +161,7 @@ export function importDmabuf(w: World, buf: number): ImportOutcome {
     };
   }
   const pairs = negotiated.pairs;
-  const attached = attachBuf(w, buf, IOMMUFD, IOMMUFD_GLOBAL_DEVICE, true);
+  const attached = attachBuf(m, w, buf, IOMMUFD, IOMMUFD_GLOBAL_DEVICE, true);
   if (attached.status === "blocked") return { status: "blocked", reason: attached.reason };
   if (attached.status === "failed") {
     return { status: "failed", stage: "exporter-attach", error: attached.error, pairs };
@@ -168,14 +175,14 @@ export function importDmabuf(w: World, buf: number): ImportOutcome {
     "iommufd: dma_resv_lock",
     events,
   ).world;
-  if (w.config.profile.rules.iommufdPins) {
-    const pinned = pinAtt(world, att, holder);
+  if (m.profile.rules.iommufdPins) {
+    const pinned = pinAtt(m, world, att, holder);
     if (pinned.status === "failed")
       return { status: "failed", stage: "pin", error: pinned.error, pairs };
     world = mustRun(pinned, "iommufd: dma_buf_pin", events).world;
   }
   const mapType = world.atts.get(att)?.mapType ?? "";
-  const phys = lookupPhys(world, att, holder, mapType);
+  const phys = lookupPhys(m, world, att, holder, mapType);
   if (!phys.ok) return { status: "failed", stage: phys.stage, error: phys.error, pairs };
   events.push(...phys.events);
   const unlocked = mustRun(resvUnlock(phys.world, buf, holder), "iommufd: dma_resv_unlock", events);

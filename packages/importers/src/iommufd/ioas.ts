@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import type { TraceEvent, World, iommuDestroy, iommuIoasAlloc } from "@dmabuf-ref/core";
 import { removeArea } from "./area.js";
 import { IOMMUFD } from "./constants.js";
@@ -19,11 +20,11 @@ export type DestroyCmd = ReturnType<typeof iommuDestroy.decode>;
  * @param cmd - the decoded struct.
  * @returns the outcome.
  */
-export function ioasAlloc(w: World, cmd: IoasAllocCmd): HandlerResult<IoasAllocCmd> {
+export function ioasAlloc(m: Machine, w: World, cmd: IoasAllocCmd): HandlerResult<IoasAllocCmd> {
   if (cmd.flags !== 0) return refuse("EOPNOTSUPP", `flags 0x${cmd.flags.toString(16)} must be 0`);
-  const s = iommufdStateOf(w);
+  const s = iommufdStateOf(m, w);
   const id = s.nextObjectId;
-  const world = putState(w, {
+  const world = putState(m, w, {
     ...s,
     nextObjectId: id + 1,
     ioas: [...s.ioas, { id, areas: [], domains: [] }],
@@ -42,23 +43,23 @@ export function ioasAlloc(w: World, cmd: IoasAllocCmd): HandlerResult<IoasAllocC
  * @param cmd - the decoded struct.
  * @returns the outcome.
  */
-export function destroyObject(w: World, cmd: DestroyCmd): HandlerResult<DestroyCmd> {
-  const ioas = findIoas(w, cmd.id);
+export function destroyObject(m: Machine, w: World, cmd: DestroyCmd): HandlerResult<DestroyCmd> {
+  const ioas = findIoas(m, w, cmd.id);
   if (ioas === undefined) return refuse("ENOENT", `no object ${cmd.id}`);
-  if (devicesOf(w, cmd.id).length > 0) {
+  if (devicesOf(m, w, cmd.id).length > 0) {
     return refuse("EBUSY", `IOAS ${cmd.id} still has devices attached`);
   }
   let world = w;
   const events: TraceEvent[] = [];
   for (const area of ioas.areas) {
-    const removed = removeArea(world, cmd.id, area.iova);
+    const removed = removeArea(m, world, cmd.id, area.iova);
     if (removed.status === "blocked") return { status: "blocked", reason: removed.reason };
     if (removed.status === "failed") throw new Error(removed.error.message);
     world = removed.world;
     events.push(...removed.events);
   }
-  const s = iommufdStateOf(world);
-  world = putState(world, { ...s, ioas: s.ioas.filter((i) => i.id !== cmd.id) });
+  const s = iommufdStateOf(m, world);
+  world = putState(m, world, { ...s, ioas: s.ioas.filter((i) => i.id !== cmd.id) });
   events.push({ kind: "note", actor: IOMMUFD, text: `IOAS ${cmd.id} destroyed` });
   return respond(world, events, cmd);
 }

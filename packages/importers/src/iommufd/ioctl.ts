@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import {
   copyIommufdStruct,
   findUapiIoctl,
@@ -30,7 +31,7 @@ export interface IoctlOptions {
 interface IoctlEntry {
   readonly name: string;
   readonly number: number;
-  run(world: World, buffer: Uint8Array, process: string): IoctlOutcome;
+  run(m: Machine, world: World, buffer: Uint8Array, process: string): IoctlOutcome;
 }
 
 function ioctlEvent(process: string, name: string, error: KernelError | null): TraceEvent {
@@ -64,7 +65,7 @@ function failedOutcome(
 function defineIoctl<V>(
   name: string,
   layout: StructLayout<V>,
-  handler: (w: World, cmd: V) => HandlerResult<V>,
+  handler: (m: Machine, w: World, cmd: V) => HandlerResult<V>,
 ): IoctlEntry {
   const info = findUapiIoctl(name);
   const minSize = info?.minSize;
@@ -72,11 +73,11 @@ function defineIoctl<V>(
   return {
     name,
     number: info.number,
-    run(world, buffer, process) {
+    run(m, world, buffer, process) {
       const copied = copyIommufdStruct(layout, minSize, buffer);
       if (!copied.ok) return failedOutcome(world, process, name, copied.error, null, []);
       const { value, userSize } = copied.value;
-      return match(handler(world, value))
+      return match(handler(m, world, value))
         .returnType<IoctlOutcome>()
         .with({ status: "done" }, (r) => ({
           status: "done",
@@ -137,6 +138,7 @@ const IOCTLS: readonly IoctlEntry[] = [
  * ```
  */
 export function iommufdIoctl(
+  m: Machine,
   world: World,
   ioctlNumber: number,
   buffer: Uint8Array,
@@ -148,5 +150,5 @@ export function iommufdIoctl(
     const error = kernelError("ENOTTY", `ioctl ${formatIoctlNumber(ioctlNumber)} is not modelled`);
     return failedOutcome(world, process, formatIoctlNumber(ioctlNumber), error, null, []);
   }
-  return entry.run(world, buffer, process);
+  return entry.run(m, world, buffer, process);
 }

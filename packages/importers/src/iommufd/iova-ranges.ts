@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { iommuIovaRange, kernelError } from "@dmabuf-ref/core";
 import type { World, iommuIoasIovaRanges } from "@dmabuf-ref/core";
 import { IOMMUFD_IOVA_ALIGNMENT } from "./constants.js";
@@ -22,10 +23,10 @@ export type IovaRangesCmd = ReturnType<typeof iommuIoasIovaRanges.decode>;
  * @param cmd - the decoded struct.
  * @returns the outcome.
  */
-export function iovaRanges(w: World, cmd: IovaRangesCmd): HandlerResult<IovaRangesCmd> {
+export function iovaRanges(m: Machine, w: World, cmd: IovaRangesCmd): HandlerResult<IovaRangesCmd> {
   if (cmd.__reserved !== 0) return refuse("EOPNOTSUPP", "__reserved must be 0");
-  if (findIoas(w, cmd.ioas_id) === undefined) return refuse("ENOENT", `no IOAS ${cmd.ioas_id}`);
-  const holes = holesOf(reservedIovas(w, cmd.ioas_id));
+  if (findIoas(m, w, cmd.ioas_id) === undefined) return refuse("ENOENT", `no IOAS ${cmd.ioas_id}`);
+  const holes = holesOf(reservedIovas(m, w, cmd.ioas_id));
   const written: UserWrite[] = holes.slice(0, cmd.num_iovas).map((h, i) => ({
     addr: cmd.allowed_iovas + BigInt(i * iommuIovaRange.size),
     bytes: iommuIovaRange.encode({ start: h.start, last: h.last }),

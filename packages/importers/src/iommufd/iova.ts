@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { err, ok } from "@dmabuf-ref/core";
 import type { Result, World } from "@dmabuf-ref/core";
 import {
@@ -31,8 +32,8 @@ export const DEVICE_RESERVATIONS: readonly IovaInterval[] = Object.freeze([
  * @param ioas - the IOAS id.
  * @returns the reserved intervals, sorted.
  */
-export function reservedIovas(w: World, ioas: number): readonly IovaInterval[] {
-  return devicesOf(w, ioas).length === 0 ? [] : DEVICE_RESERVATIONS;
+export function reservedIovas(m: Machine, w: World, ioas: number): readonly IovaInterval[] {
+  return devicesOf(m, w, ioas).length === 0 ? [] : DEVICE_RESERVATIONS;
 }
 
 /**
@@ -42,8 +43,8 @@ export function reservedIovas(w: World, ioas: number): readonly IovaInterval[] {
  * @param ioas - the IOAS id.
  * @returns one interval per area, dead areas included.
  */
-export function areaIntervals(w: World, ioas: number): readonly IovaInterval[] {
-  return mustIoas(w, ioas).areas.map((a) => ({ start: a.iova, last: a.iova + a.length - 1n }));
+export function areaIntervals(m: Machine, w: World, ioas: number): readonly IovaInterval[] {
+  return mustIoas(m, w, ioas).areas.map((a) => ({ start: a.iova, last: a.iova + a.length - 1n }));
 }
 
 /**
@@ -105,7 +106,13 @@ function lowestSetBit(v: bigint): bigint {
  * @returns the IOVA, or `EOVERFLOW` (huge length), `EINVAL` (alignment below
  *   the IOAS's) or `ENOSPC` (no hole fits).
  */
-export function allocIovaFor(w: World, ioas: number, addr: bigint, length: bigint): Result<bigint> {
+export function allocIovaFor(
+  m: Machine,
+  w: World,
+  ioas: number,
+  addr: bigint,
+  length: bigint,
+): Result<bigint> {
   if (length === 0n || length >= ULONG_MAX / 2n) {
     return err("EOVERFLOW", `length ${hex(length)} is too large to allocate IOVA for`);
   }
@@ -119,7 +126,7 @@ export function allocIovaFor(w: World, ioas: number, addr: bigint, length: bigin
     );
   }
   const pageOffset = addr % PAGE_SIZE;
-  const used = [...reservedIovas(w, ioas), ...areaIntervals(w, ioas)].sort((a, b) =>
+  const used = [...reservedIovas(m, w, ioas), ...areaIntervals(m, w, ioas)].sort((a, b) =>
     a.start < b.start ? -1 : a.start > b.start ? 1 : 0,
   );
   const allowed: IovaInterval = { start: PAGE_SIZE, last: ULONG_MAX - PAGE_SIZE };
@@ -147,6 +154,7 @@ export function allocIovaFor(w: World, ioas: number, addr: bigint, length: bigin
  * @returns nothing, or the errno.
  */
 export function checkFixedIova(
+  m: Machine,
   w: World,
   ioas: number,
   iova: bigint,
@@ -158,14 +166,14 @@ export function checkFixedIova(
   const last = iova + length - 1n;
   if (last > ULONG_MAX) return err("EOVERFLOW", `IOVA ${hex(iova)} + length wraps`);
   const range: IovaInterval = { start: iova, last };
-  const reserved = reservedIovas(w, ioas).find((r) => intersects(r, range));
+  const reserved = reservedIovas(m, w, ioas).find((r) => intersects(r, range));
   if (reserved !== undefined) {
     return err(
       "EINVAL",
       `IOVA ${hex(iova)}..${hex(last)} meets reserved ${hex(reserved.start)}..${hex(reserved.last)}`,
     );
   }
-  if (areaIntervals(w, ioas).some((a) => intersects(a, range))) {
+  if (areaIntervals(m, w, ioas).some((a) => intersects(a, range))) {
     return err("EEXIST", `IOVA ${hex(iova)}..${hex(last)} overlaps a mapped area`);
   }
   return ok(undefined);

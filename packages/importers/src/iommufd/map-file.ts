@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import {
   IOMMU_IOAS_MAP_FIXED_IOVA,
   IOMMU_IOAS_MAP_READABLE,
@@ -9,7 +10,7 @@ import {
 import type { Result, TraceEvent, World, iommuIoasMapFile } from "@dmabuf-ref/core";
 import { insertArea } from "./area.js";
 import { IOMMUFD, IOMMUFD_MAX_NPFNS, PAGE_SIZE, ULONG_MAX } from "./constants.js";
-import { dmaBufGet } from "./dmabuf-fd.js";
+import { dmaBufGet } from "@dmabuf-ref/core";
 import { importDmabuf } from "./import-dmabuf.js";
 import { placeIova } from "./place-iova.js";
 import type { HandlerResult } from "./outcome.js";
@@ -33,7 +34,7 @@ const hex = (v: bigint): string => `0x${v.toString(16)}`;
  * @param cmd - the decoded struct.
  * @returns nothing, or the errno.
  */
-export function checkMapFileArgs(w: World, cmd: MapFileCmd): Result<undefined> {
+export function checkMapFileArgs(m: Machine, w: World, cmd: MapFileCmd): Result<undefined> {
   if ((cmd.flags & ~KNOWN_FLAGS) !== 0) {
     return err("EOPNOTSUPP", `unknown flags 0x${(cmd.flags & ~KNOWN_FLAGS).toString(16)}`);
   }
@@ -43,7 +44,7 @@ export function checkMapFileArgs(w: World, cmd: MapFileCmd): Result<undefined> {
   if ((cmd.flags & (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)) === 0) {
     return err("EINVAL", "neither IOMMU_IOAS_MAP_READABLE nor IOMMU_IOAS_MAP_WRITEABLE");
   }
-  if (findIoas(w, cmd.ioas_id) === undefined) return err("ENOENT", `no IOAS ${cmd.ioas_id}`);
+  if (findIoas(m, w, cmd.ioas_id) === undefined) return err("ENOENT", `no IOAS ${cmd.ioas_id}`);
   if (cmd.length === 0n) return err("EINVAL", "length is 0");
   if (cmd.start + cmd.length - 1n > ULONG_MAX) return err("EOVERFLOW", "start + length - 1 wraps");
   return ok(undefined);
@@ -66,8 +67,8 @@ export function checkMapFileArgs(w: World, cmd: MapFileCmd): Result<undefined> {
  * @param cmd - the decoded struct; `fd` is a dma-buf id.
  * @returns the outcome; the response carries the IOVA.
  */
-export function ioasMapFile(w: World, cmd: MapFileCmd): HandlerResult<MapFileCmd> {
-  const args = checkMapFileArgs(w, cmd);
+export function ioasMapFile(m: Machine, w: World, cmd: MapFileCmd): HandlerResult<MapFileCmd> {
+  const args = checkMapFileArgs(m, w, cmd);
   if (!args.ok) return refuseWith(args.error);
   const b = dmaBufGet(w, cmd.fd);
   if (isKernelError(b)) return refuse("EBADF", `fd ${cmd.fd} is not a dma-buf (${b.message})`);
@@ -81,14 +82,14 @@ export function ioasMapFile(w: World, cmd: MapFileCmd): HandlerResult<MapFileCmd
   if (cmd.length / PAGE_SIZE >= IOMMUFD_MAX_NPFNS) {
     return refuse("EINVAL", `${hex(cmd.length / PAGE_SIZE)} pages is MAX_NPFNS or more`);
   }
-  const imported = importDmabuf(w, cmd.fd);
+  const imported = importDmabuf(m, w, cmd.fd);
   if (imported.status === "blocked") return { status: "blocked", reason: imported.reason };
   if (imported.status === "failed") return refuseWith(imported.error);
   const startByte = cmd.start % PAGE_SIZE;
-  const s = iommufdStateOf(imported.world);
+  const s = iommufdStateOf(m, imported.world);
   const pagesId = s.nextPagesId;
-  let world = putState(imported.world, { ...s, nextPagesId: pagesId + 1 });
-  world = putPages(world, pagesId, {
+  let world = putState(m, imported.world, { ...s, nextPagesId: pagesId + 1 });
+  world = putPages(m, world, pagesId, {
     kind: "dmabuf",
     buf: cmd.fd,
     att: imported.att,
@@ -100,9 +101,9 @@ export function ioasMapFile(w: World, cmd: MapFileCmd): HandlerResult<MapFileCmd
     tracker: [],
   });
   const fixed = (cmd.flags & IOMMU_IOAS_MAP_FIXED_IOVA) !== 0;
-  const iova = placeIova(world, cmd.ioas_id, fixed, cmd.iova, cmd.start, startByte, cmd.length);
+  const iova = placeIova(m, world, cmd.ioas_id, fixed, cmd.iova, cmd.start, startByte, cmd.length);
   if (!iova.ok) return refuseWith(iova.error);
-  const inserted = insertArea(world, cmd.ioas_id, {
+  const inserted = insertArea(m, world, cmd.ioas_id, {
     iova: iova.value,
     length: cmd.length,
     pages: pagesId,

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import {
   IOMMU_IOAS_MAP_FIXED_IOVA,
   IOMMU_IOAS_MAP_READABLE,
@@ -32,9 +33,14 @@ const hex = (v: bigint): string => `0x${v.toString(16)}`;
  * @param length - bytes.
  * @returns the physical address of the first byte, or `EFAULT`.
  */
-export function userMemoryPhys(w: World, userVa: bigint, length: bigint): Result<bigint> {
-  const name = configOf(w).ramRegion;
-  const ram = w.config.topology.regions.find((r) =>
+export function userMemoryPhys(
+  m: Machine,
+  w: World,
+  userVa: bigint,
+  length: bigint,
+): Result<bigint> {
+  const name = configOf(m, w).ramRegion;
+  const ram = m.topology.regions.find((r) =>
     name === undefined ? r.kind === "ram" : r.id === name,
   );
   if (ram === undefined) throw new Error(`iommufd: no RAM region ${name ?? "in the topology"}`);
@@ -58,7 +64,7 @@ export function userMemoryPhys(w: World, userVa: bigint, length: bigint): Result
  * @param cmd - the decoded struct.
  * @returns the outcome; the response carries the IOVA.
  */
-export function ioasMap(w: World, cmd: MapCmd): HandlerResult<MapCmd> {
+export function ioasMap(m: Machine, w: World, cmd: MapCmd): HandlerResult<MapCmd> {
   if ((cmd.flags & ~KNOWN_FLAGS) !== 0 || cmd.__reserved !== 0) {
     return refuse("EOPNOTSUPP", "unknown flags or non-zero __reserved");
   }
@@ -68,25 +74,25 @@ export function ioasMap(w: World, cmd: MapCmd): HandlerResult<MapCmd> {
   if ((cmd.flags & (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)) === 0) {
     return refuse("EINVAL", "neither IOMMU_IOAS_MAP_READABLE nor IOMMU_IOAS_MAP_WRITEABLE");
   }
-  if (findIoas(w, cmd.ioas_id) === undefined) return refuse("ENOENT", `no IOAS ${cmd.ioas_id}`);
+  if (findIoas(m, w, cmd.ioas_id) === undefined) return refuse("ENOENT", `no IOAS ${cmd.ioas_id}`);
   if (cmd.length === 0n) return refuse("EINVAL", "length is 0");
   if (cmd.user_va + cmd.length > ULONG_MAX) return refuse("EOVERFLOW", "user_va + length wraps");
   const fixed = (cmd.flags & IOMMU_IOAS_MAP_FIXED_IOVA) !== 0;
   const pageOffset = cmd.user_va % PAGE_SIZE;
-  const iova = placeIova(w, cmd.ioas_id, fixed, cmd.iova, cmd.user_va, pageOffset, cmd.length);
+  const iova = placeIova(m, w, cmd.ioas_id, fixed, cmd.iova, cmd.user_va, pageOffset, cmd.length);
   if (!iova.ok) return refuseWith(iova.error);
-  const phys = userMemoryPhys(w, cmd.user_va, cmd.length);
+  const phys = userMemoryPhys(m, w, cmd.user_va, cmd.length);
   if (!phys.ok) return refuseWith(phys.error);
-  const s = iommufdStateOf(w);
+  const s = iommufdStateOf(m, w);
   const pagesId = s.nextPagesId;
-  let world = putState(w, { ...s, nextPagesId: pagesId + 1 });
-  world = putPages(world, pagesId, {
+  let world = putState(m, w, { ...s, nextPagesId: pagesId + 1 });
+  world = putPages(m, world, pagesId, {
     kind: "user",
     userVa: cmd.user_va,
     phys: phys.value,
     length: cmd.length,
   });
-  const inserted = insertUserArea(world, cmd.ioas_id, {
+  const inserted = insertUserArea(m, world, cmd.ioas_id, {
     iova: iova.value,
     length: cmd.length,
     pages: pagesId,

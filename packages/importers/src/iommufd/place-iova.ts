@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { err, ok } from "@dmabuf-ref/core";
 import type { Result, World } from "@dmabuf-ref/core";
 import { IOMMUFD_IOVA_ALIGNMENT } from "./constants.js";
@@ -5,8 +6,8 @@ import { allocIovaFor, checkFixedIova } from "./iova.js";
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
-function fixedAt(w: World, ioas: number, iova: bigint, length: bigint): Result<bigint> {
-  const checked = checkFixedIova(w, ioas, iova, length);
+function fixedAt(m: Machine, w: World, ioas: number, iova: bigint, length: bigint): Result<bigint> {
+  const checked = checkFixedIova(m, w, ioas, iova, length);
   return checked.ok ? ok(iova) : checked;
 }
 
@@ -27,6 +28,7 @@ function fixedAt(w: World, ioas: number, iova: bigint, length: bigint): Result<b
  * @returns the IOVA, or the errno.
  */
 export function placeIova(
+  m: Machine,
   w: World,
   ioas: number,
   fixed: boolean,
@@ -38,7 +40,7 @@ export function placeIova(
   if (length % IOMMUFD_IOVA_ALIGNMENT !== 0n) {
     return err("EINVAL", `length ${hex(length)} is not ${hex(IOMMUFD_IOVA_ALIGNMENT)} aligned`);
   }
-  const placed = fixed ? fixedAt(w, ioas, iova, length) : allocIovaFor(w, ioas, addr, length);
+  const placed = fixed ? fixedAt(m, w, ioas, iova, length) : allocIovaFor(m, w, ioas, addr, length);
   if (!placed.ok) return placed;
   if (pageOffset % IOMMUFD_IOVA_ALIGNMENT !== 0n) {
     return err("EINVAL", `offset ${hex(pageOffset)} into the first page is not aligned`);

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import {
   blocked,
   detachAtt,
@@ -25,7 +26,7 @@ import { IOMMUFD } from "./constants.js";
  * @param att - iommufd's attachment.
  * @returns the outcome: done, or blocked on resv.
  */
-export function releaseDmabuf(w: World, att: number): StepOutcome {
+export function releaseDmabuf(m: Machine, w: World, att: number): StepOutcome {
   const a = mustAtt(w, att);
   const b = mustBuf(w, a.buf);
   if (b.resvHolder !== null) {
@@ -36,13 +37,13 @@ export function releaseDmabuf(w: World, att: number): StepOutcome {
   let world = mustRun(resvLock(w, a.buf, holder), "iommufd: dma_resv_lock", events).world;
   if (a.mapping !== null)
     world = mustRun(
-      unmapAtt(world, att, holder),
+      unmapAtt(m, world, att, holder),
       "iommufd: dma_buf_unmap_attachment",
       events,
     ).world;
   for (let i = 0; i < a.pins; i++)
-    world = mustRun(unpinAtt(world, att, holder), "iommufd: dma_buf_unpin", events).world;
+    world = mustRun(unpinAtt(m, world, att, holder), "iommufd: dma_buf_unpin", events).world;
   world = mustRun(resvUnlock(world, a.buf, holder), "iommufd: dma_resv_unlock", events).world;
-  world = mustRun(detachAtt(world, att), "iommufd: dma_buf_detach", events).world;
+  world = mustRun(detachAtt(m, world, att), "iommufd: dma_buf_detach", events).world;
   return done(world, events);
 }

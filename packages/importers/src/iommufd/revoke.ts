@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { endGrants, iommuUnmap, mustAtt, mustBuf, mustRun, unmapAtt } from "@dmabuf-ref/core";
 import type { DriverStep, TraceEvent, World } from "@dmabuf-ref/core";
 import { areaChunks } from "./chunks.js";
@@ -30,8 +31,8 @@ function note(text: string): TraceEvent {
  * @param att - the invalidated attachment.
  * @returns the world and events.
  */
-export function iommufdRevokeNotify(w: World, att: number): DriverStep {
-  const found = pagesOfAttachment(w, att);
+export function iommufdRevokeNotify(m: Machine, w: World, att: number): DriverStep {
+  const found = pagesOfAttachment(m, w, att);
   if (found === undefined) return { world: w, events: [] };
   const { id, pages } = found;
   if (pages.revoked) {
@@ -44,14 +45,14 @@ export function iommufdRevokeNotify(w: World, att: number): DriverStep {
     if (t.att !== undefined) {
       if (mustAtt(world, t.att).mapping === null) continue;
       world = mustRun(
-        unmapAtt(world, t.att, holder),
+        unmapAtt(m, world, t.att, holder),
         "iommufd: dma_buf_unmap_attachment",
         events,
       ).world;
       events.push(note(`revoke: core unmaps area ${hex(t.iova)} from domain ${t.domain}`));
       continue;
     }
-    const area = mustIoas(world, t.ioas).areas.find((a) => a.iova === t.iova);
+    const area = mustIoas(m, world, t.ioas).areas.find((a) => a.iova === t.iova);
     if (area === undefined) throw new Error(`iommufd: tracked area ${hex(t.iova)} is gone`);
     world = areaChunks(area, pages).reduce(
       (acc, c) => iommuUnmap(acc, t.domain, c.iova, c.len),
@@ -59,23 +60,23 @@ export function iommufdRevokeNotify(w: World, att: number): DriverStep {
     );
     events.push(note(`revoke: iommu_unmap area ${hex(t.iova)} from domain ${t.domain}`));
   }
-  for (const io of iommufdStateOf(world).ioas) {
+  for (const io of iommufdStateOf(m, world).ioas) {
     if (!io.areas.some((a) => a.pages === id)) continue;
     const areas = io.areas.map((a) => (a.pages === id ? { ...a, grants: [] } : a));
     world = endGrants(
       world,
       io.areas.filter((a) => a.pages === id).flatMap((a) => a.grants),
     );
-    world = putIoas(world, { ...io, areas });
+    world = putIoas(m, world, { ...io, areas });
   }
   if (mustAtt(world, pages.att).mapping !== null) {
     world = mustRun(
-      unmapAtt(world, pages.att, holder),
+      unmapAtt(m, world, pages.att, holder),
       `iommufd: dma_buf_pal_unmap_phys`,
       events,
     ).world;
   }
-  world = putPages(world, id, { ...pages, phys: [], revoked: true });
+  world = putPages(m, world, id, { ...pages, phys: [], revoked: true });
   events.push(note(`attach ${pages.att} revoked for good: its areas stay, dead, until unmapped`));
   return { world, events };
 }

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { driverState, setDriverState } from "@dmabuf-ref/core";
 import type { PhysVec, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
@@ -167,8 +168,8 @@ const EMPTY: IommufdState = Object.freeze({
  * @param w - the world.
  * @returns the state; an empty context before the first ioctl.
  */
-export function iommufdStateOf(w: World): IommufdState {
-  return driverState<IommufdState>(w, IOMMUFD, EMPTY);
+export function iommufdStateOf(m: Machine, w: World): IommufdState {
+  return driverState<IommufdState>(m, w, IOMMUFD, EMPTY);
 }
 
 /**
@@ -178,8 +179,8 @@ export function iommufdStateOf(w: World): IommufdState {
  * @param s - the new state.
  * @returns the new world.
  */
-export function putState(w: World, s: IommufdState): World {
-  return setDriverState(w, IOMMUFD, s);
+export function putState(m: Machine, w: World, s: IommufdState): World {
+  return setDriverState(m, w, IOMMUFD, s);
 }
 
 /**
@@ -189,8 +190,8 @@ export function putState(w: World, s: IommufdState): World {
  * @param id - the IOAS id.
  * @returns the IOAS, or undefined.
  */
-export function findIoas(w: World, id: number): IommufdIoas | undefined {
-  return iommufdStateOf(w).ioas.find((i) => i.id === id);
+export function findIoas(m: Machine, w: World, id: number): IommufdIoas | undefined {
+  return iommufdStateOf(m, w).ioas.find((i) => i.id === id);
 }
 
 /**
@@ -200,8 +201,8 @@ export function findIoas(w: World, id: number): IommufdIoas | undefined {
  * @param id - the IOAS id.
  * @returns the IOAS.
  */
-export function mustIoas(w: World, id: number): IommufdIoas {
-  const ioas = findIoas(w, id);
+export function mustIoas(m: Machine, w: World, id: number): IommufdIoas {
+  const ioas = findIoas(m, w, id);
   if (ioas === undefined) throw new Error(`iommufd: no IOAS ${id}`);
   return ioas;
 }
@@ -213,9 +214,9 @@ export function mustIoas(w: World, id: number): IommufdIoas {
  * @param ioas - the new IOAS (same id).
  * @returns the new world.
  */
-export function putIoas(w: World, ioas: IommufdIoas): World {
-  const s = iommufdStateOf(w);
-  return putState(w, { ...s, ioas: s.ioas.map((i) => (i.id === ioas.id ? ioas : i)) });
+export function putIoas(m: Machine, w: World, ioas: IommufdIoas): World {
+  const s = iommufdStateOf(m, w);
+  return putState(m, w, { ...s, ioas: s.ioas.map((i) => (i.id === ioas.id ? ioas : i)) });
 }
 
 /**
@@ -225,8 +226,8 @@ export function putIoas(w: World, ioas: IommufdIoas): World {
  * @param id - the pages' id.
  * @returns the pages.
  */
-export function mustPages(w: World, id: number): IommufdPages {
-  const entry = iommufdStateOf(w).pages.find((p) => p.id === id);
+export function mustPages(m: Machine, w: World, id: number): IommufdPages {
+  const entry = iommufdStateOf(m, w).pages.find((p) => p.id === id);
   if (entry === undefined) throw new Error(`iommufd: no pages ${id}`);
   return entry.pages;
 }
@@ -239,10 +240,10 @@ export function mustPages(w: World, id: number): IommufdPages {
  * @param pages - the pages.
  * @returns the new world.
  */
-export function putPages(w: World, id: number, pages: IommufdPages): World {
-  const s = iommufdStateOf(w);
+export function putPages(m: Machine, w: World, id: number, pages: IommufdPages): World {
+  const s = iommufdStateOf(m, w);
   const rest = s.pages.filter((p) => p.id !== id);
-  return putState(w, { ...s, pages: [...rest, { id, pages }].sort((a, b) => a.id - b.id) });
+  return putState(m, w, { ...s, pages: [...rest, { id, pages }].sort((a, b) => a.id - b.id) });
 }
 
 /**
@@ -254,10 +255,11 @@ export function putPages(w: World, id: number, pages: IommufdPages): World {
  * @returns the pages' id and value, or undefined.
  */
 export function pagesOfAttachment(
+  m: Machine,
   w: World,
   att: number,
 ): { readonly id: number; readonly pages: IommufdDmabufPages } | undefined {
-  for (const entry of iommufdStateOf(w).pages) {
+  for (const entry of iommufdStateOf(m, w).pages) {
     const pages = dmabufPages(entry.pages);
     if (pages === null) continue;
     if (pages.att === att || pages.tracker.some((t) => t.att === att)) {
@@ -274,8 +276,8 @@ export function pagesOfAttachment(
  * @param ioas - the IOAS id.
  * @returns the attached devices, in attach order.
  */
-export function devicesOf(w: World, ioas: number): readonly IommufdDevice[] {
-  return iommufdStateOf(w).devices.filter((d) => d.ioas === ioas);
+export function devicesOf(m: Machine, w: World, ioas: number): readonly IommufdDevice[] {
+  return iommufdStateOf(m, w).devices.filter((d) => d.ioas === ioas);
 }
 
 /**
@@ -300,6 +302,6 @@ export function dmabufPages(pages: IommufdPages): IommufdDmabufPages | null {
  * @param area - the area.
  * @returns true when no domain may translate it.
  */
-export function areaDead(w: World, area: IommufdArea): boolean {
-  return dmabufPages(mustPages(w, area.pages))?.revoked === true;
+export function areaDead(m: Machine, w: World, area: IommufdArea): boolean {
+  return dmabufPages(mustPages(m, w, area.pages))?.revoked === true;
 }

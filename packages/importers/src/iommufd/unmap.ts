@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { U64_MAX } from "@dmabuf-ref/core";
 import type { TraceEvent, World, iommuIoasUnmap } from "@dmabuf-ref/core";
 import { removeArea } from "./area.js";
@@ -33,8 +34,8 @@ const hex = (v: bigint): string => `0x${v.toString(16)}`;
  * first and changes nothing on `ENOENT` (DESIGN §3.7: a failed call changes
  * no state); the errno is the kernel's.
  */
-export function ioasUnmap(w: World, cmd: UnmapCmd): HandlerResult<UnmapCmd> {
-  const ioas = findIoas(w, cmd.ioas_id);
+export function ioasUnmap(m: Machine, w: World, cmd: UnmapCmd): HandlerResult<UnmapCmd> {
+  const ioas = findIoas(m, w, cmd.ioas_id);
   if (ioas === undefined) return refuse("ENOENT", `no IOAS ${cmd.ioas_id}`);
   const all = cmd.iova === 0n && cmd.length === U64_MAX;
   if (!all) {
@@ -65,7 +66,7 @@ export function ioasUnmap(w: World, cmd: UnmapCmd): HandlerResult<UnmapCmd> {
   const events: TraceEvent[] = [];
   let unmapped = 0n;
   for (const area of hits) {
-    const removed = removeArea(world, cmd.ioas_id, area.iova);
+    const removed = removeArea(m, world, cmd.ioas_id, area.iova);
     if (removed.status === "blocked") return { status: "blocked", reason: removed.reason };
     if (removed.status === "failed") throw new Error(removed.error.message);
     world = removed.world;

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { access, kernelError } from "@dmabuf-ref/core";
 import type { AccessOutcome, CallOutcome, DmaDirection, TraceEvent, World } from "@dmabuf-ref/core";
 import { KVM, KVM_PAGE } from "./constants.js";
@@ -49,8 +50,12 @@ export type KvmGuestAccessOutcome = CallOutcome<{
  * @param args - the slot, GFN, offset, length and direction.
  * @returns the verdict, or why KVM could not run the access.
  */
-export function kvmGuestAccess(w: World, args: KvmGuestAccessArgs): KvmGuestAccessOutcome {
-  const slot = kvmStateOf(w).slots.find((s) => s.slot === args.slot);
+export function kvmGuestAccess(
+  m: Machine,
+  w: World,
+  args: KvmGuestAccessArgs,
+): KvmGuestAccessOutcome {
+  const slot = kvmStateOf(m, w).slots.find((s) => s.slot === args.slot);
   if (slot === undefined || args.gfn < slot.gfnBase || args.gfn >= slot.gfnBase + slot.npages) {
     return failed(w, "EFAULT", `no dma-buf memslot ${args.slot} covers gfn ${hex(args.gfn)}`);
   }
@@ -74,17 +79,17 @@ export function kvmGuestAccess(w: World, args: KvmGuestAccessArgs): KvmGuestAcce
       actor: KVM,
       text: `EPT violation at gfn ${hex(args.gfn)}: fault it in`,
     });
-    const fault = kvmGuestFault(w, { slot: args.slot, gfn: args.gfn });
+    const fault = kvmGuestFault(m, w, { slot: args.slot, gfn: args.gfn });
     if (fault.status !== "done") return { ...fault, world: w };
     world = fault.world;
     events.push(...fault.events);
   }
-  const entry = kvmStateOf(world)
+  const entry = kvmStateOf(m, world)
     .slots.find((s) => s.slot === args.slot)
     ?.stage2.find((e) => stage2Covers(e, args.gfn));
   if (entry === undefined) throw new Error("kvm: the fault installed no stage-2 entry");
   const phys = (entry.pfn + (args.gfn - entry.gfn)) * KVM_PAGE + args.offset;
-  const r = access(world, KVM, phys, args.len, args.dir);
+  const r = access(m, world, KVM, phys, args.len, args.dir);
   return { status: "done", world: r.world, events: [...events, ...r.events], outcome: r.outcome };
 }
 

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import * as z from "zod";
 import { blocked, done, failed, kernelError, u64Schema } from "@dmabuf-ref/core";
 import type { StepOutcome, World } from "@dmabuf-ref/core";
@@ -63,7 +64,7 @@ export type KvmAction = z.output<typeof kvmActionSchema>;
  * @returns done, the errno with the world unchanged, or blocked on resv
  *   (a fault sleeping on the dma-buf's resv).
  */
-export function kvmAct(world: World, action: unknown): StepOutcome {
+export function kvmAct(m: Machine, world: World, action: unknown): StepOutcome {
   const parsed = kvmActionSchema.safeParse(action);
   if (!parsed.success) {
     return failed(
@@ -72,9 +73,9 @@ export function kvmAct(world: World, action: unknown): StepOutcome {
     );
   }
   const r = match(parsed.data)
-    .with({ kind: "set-memslot" }, (a) => kvmSetMemslotDmabuf(world, a))
-    .with({ kind: "fault" }, (a) => kvmGuestFault(world, a))
-    .with({ kind: "access" }, (a) => kvmGuestAccess(world, a))
+    .with({ kind: "set-memslot" }, (a) => kvmSetMemslotDmabuf(m, world, a))
+    .with({ kind: "fault" }, (a) => kvmGuestFault(m, world, a))
+    .with({ kind: "access" }, (a) => kvmGuestAccess(m, world, a))
     .exhaustive();
   return match<typeof r, StepOutcome>(r)
     .with({ status: "done" }, (d) => done(d.world, d.events))

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { accept, kvmPfn } from "@dmabuf-ref/core";
 import type { ImporterAccept, ImporterDriver, World } from "@dmabuf-ref/core";
 import { kvmAct } from "./action.js";
@@ -12,8 +13,8 @@ import { kvmInvalidateMappings } from "./invalidate.js";
  * @param w - the world (for the profile).
  * @returns the accept list.
  */
-export function kvmAccepts(w: World): readonly ImporterAccept[] {
-  return w.config.profile.mappingTypes.includes(kvmPfn) ? [accept(kvmPfn, {}, KVM)] : [];
+export function kvmAccepts(m: Machine, _w: World): readonly ImporterAccept[] {
+  return m.profile.mappingTypes.includes(kvmPfn) ? [accept(kvmPfn, {}, KVM)] : [];
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import {
   grantAccess,
   importerHolder,
@@ -80,8 +81,8 @@ function lookupPfn(
   return undefined;
 }
 
-function mustSlot(w: World, slot: number): KvmSlot {
-  const s = kvmStateOf(w).slots.find((x) => x.slot === slot);
+function mustSlot(m: Machine, w: World, slot: number): KvmSlot {
+  const s = kvmStateOf(m, w).slots.find((x) => x.slot === slot);
   if (s === undefined) throw new Error(`kvm: memslot ${slot} vanished`);
   return s;
 }
@@ -93,13 +94,14 @@ function mustSlot(w: World, slot: number): KvmSlot {
  * like any DMA ({@link kvmGuestAccess}).
  */
 function install(
+  m: Machine,
   w: World,
   slot: KvmSlot,
   gfn: bigint,
   found: { pfn: bigint; maxOrder: number },
 ): World {
   const settled = { ...slot, zapped: false };
-  if (slot.stage2.some((e) => stage2Covers(e, gfn))) return putSlot(w, settled);
+  if (slot.stage2.some((e) => stage2Covers(e, gfn))) return putSlot(m, w, settled);
   const n = 1n << BigInt(found.maxOrder);
   const gBlock = (gfn / n) * n;
   const pBlock = found.pfn - (gfn - gBlock);
@@ -112,7 +114,7 @@ function install(
   });
   if (granted === undefined) throw new Error(`kvm: no memory at pfn 0x${pBlock.toString(16)}`);
   const entry = { gfn: gBlock, pfn: pBlock, order: found.maxOrder, grant: granted.id };
-  return putSlot(granted.world, { ...settled, stage2: [...slot.stage2, entry] });
+  return putSlot(m, granted.world, { ...settled, stage2: [...slot.stage2, entry] });
 }
 
 /**
@@ -148,8 +150,8 @@ export function stage2Covers(e: KvmStage2Entry, gfn: bigint): boolean {
  * @param args - the slot and the faulting GFN.
  * @returns the PFN, order and cache attribute; or the errno; or blocked on resv.
  */
-export function kvmGuestFault(w: World, args: KvmFaultArgs): KvmFaultOutcome {
-  const slot = kvmStateOf(w).slots.find((s) => s.slot === args.slot);
+export function kvmGuestFault(m: Machine, w: World, args: KvmFaultArgs): KvmFaultOutcome {
+  const slot = kvmStateOf(m, w).slots.find((s) => s.slot === args.slot);
   if (slot === undefined) return fail(w, "EFAULT", `no dma-buf memslot ${args.slot}`);
   if (args.gfn < slot.gfnBase || args.gfn >= slot.gfnBase + slot.npages) {
     return fail(w, "EFAULT", `gfn 0x${args.gfn.toString(16)} is outside memslot ${args.slot}`);
@@ -166,9 +168,9 @@ export function kvmGuestFault(w: World, args: KvmFaultArgs): KvmFaultOutcome {
     world = locked.world;
     events.push(...locked.events);
     if (a.mapping !== null) {
-      world = mustRun(unmapAtt(world, att, holder), "kvm: the stale unmap", events).world;
+      world = mustRun(unmapAtt(m, world, att, holder), "kvm: the stale unmap", events).world;
     }
-    const mapped = mapAtt(world, att, holder);
+    const mapped = mapAtt(m, world, att, holder);
     if (mapped.status !== "done") {
       const why =
         mapped.status === "failed" ? mapped.error : { errno: "EBUSY", message: mapped.reason };
@@ -196,7 +198,7 @@ export function kvmGuestFault(w: World, args: KvmFaultArgs): KvmFaultOutcome {
       `get_pfn: pgoff 0x${(offset / KVM_PAGE).toString(16)} is past the ranges`,
     );
   }
-  world = install(world, mustSlot(world, args.slot), args.gfn, found);
+  world = install(m, world, mustSlot(m, world, args.slot), args.gfn, found);
   events.push({
     kind: "note",
     actor: KVM,

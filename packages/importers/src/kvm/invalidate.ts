@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { endGrants, mustBuf, mustRun, unmapAtt } from "@dmabuf-ref/core";
 import type { DriverStep, TraceEvent, World } from "@dmabuf-ref/core";
 import { KVM } from "./constants.js";
@@ -17,8 +18,8 @@ import { kvmStateOf, putSlot } from "./state.js";
  * @param att - the invalidated attachment.
  * @returns the world and events.
  */
-export function kvmInvalidateMappings(w: World, att: number): DriverStep {
-  const slot = kvmStateOf(w).slots.find((s) => s.att === att);
+export function kvmInvalidateMappings(m: Machine, w: World, att: number): DriverStep {
+  const slot = kvmStateOf(m, w).slots.find((s) => s.att === att);
   if (slot === undefined) return { world: w, events: [] };
   // The zap removes the guest's translations first: from here on the guest
   // reaches the memory no more, before the exporter hears KVM unmapped.
@@ -29,7 +30,7 @@ export function kvmInvalidateMappings(w: World, att: number): DriverStep {
   const events: TraceEvent[] = [];
   if (world.atts.get(att)?.mapping != null) {
     world = mustRun(
-      unmapAtt(world, att, mustBuf(world, slot.buf).resvHolder),
+      unmapAtt(m, world, att, mustBuf(world, slot.buf).resvHolder),
       "kvm: the zap's unmap",
       events,
     ).world;
@@ -40,6 +41,6 @@ export function kvmInvalidateMappings(w: World, att: number): DriverStep {
     actor: KVM,
     text: `zap memslot ${slot.slot}: gfn 0x${slot.gfnBase.toString(16)}-0x${last.toString(16)} (kvm_mmu_unmap_gfn_range + TLB flush)`,
   });
-  world = putSlot(world, { ...slot, zapped: true, zaps: slot.zaps + 1, stage2: [] });
+  world = putSlot(m, world, { ...slot, zapped: true, zaps: slot.zaps + 1, stage2: [] });
   return { world, events };
 }

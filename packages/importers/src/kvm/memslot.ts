@@ -1,6 +1,7 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { attachBuf, isKernelError, kernelError, mustBuf, unstaged } from "@dmabuf-ref/core";
 import type { KernelError, StagedOutcome, StepOutcome, World } from "@dmabuf-ref/core";
-import { dmaBufGet } from "../iommufd/dmabuf-fd.js";
+import { dmaBufGet } from "@dmabuf-ref/core";
 import {
   KVM,
   KVM_MEM_GUEST_MEMFD,
@@ -75,15 +76,16 @@ function refuse(w: World, stage: KvmMemslotStage, error: KernelError): KvmMemslo
  * @param args - slot, GFN range, fd and offset.
  * @returns the slot's attachment, the refusing part and its errno, or blocked on resv.
  */
-export function kvmSetMemslotDmabufStaged(w: World, args: KvmMemslotArgs): KvmMemslotOutcome {
-  if (!w.config.profile.rules.kvmDmabufImport) {
+export function kvmSetMemslotDmabufStaged(
+  m: Machine,
+  w: World,
+  args: KvmMemslotArgs,
+): KvmMemslotOutcome {
+  if (!m.profile.rules.kvmDmabufImport) {
     return refuse(
       w,
       "args",
-      kernelError(
-        "EINVAL",
-        `KVM_MEM_VFIO_DMABUF is an unknown memslot flag under ${w.config.profile.id}`,
-      ),
+      kernelError("EINVAL", `KVM_MEM_VFIO_DMABUF is an unknown memslot flag under ${m.profile.id}`),
     );
   }
   const flags = args.flags ?? KVM_MEM_VFIO_DMABUF;
@@ -121,7 +123,7 @@ export function kvmSetMemslotDmabufStaged(w: World, args: KvmMemslotArgs): KvmMe
       kernelError("EINVAL", "a dma-buf memslot needs a non-empty GFN range"),
     );
   }
-  if (kvmStateOf(w).slots.some((s) => s.slot === args.slot)) {
+  if (kvmStateOf(m, w).slots.some((s) => s.slot === args.slot)) {
     return refuse(w, "args", kernelError("EEXIST", `memslot ${args.slot} already exists`));
   }
   const b = dmaBufGet(w, args.fd);
@@ -137,13 +139,13 @@ export function kvmSetMemslotDmabufStaged(w: World, args: KvmMemslotArgs): KvmMe
       ),
     );
   }
-  const attached = attachBuf(w, args.fd, KVM, null, true);
+  const attached = attachBuf(m, w, args.fd, KVM, null, true);
   if (attached.status === "blocked")
     return { status: "blocked", reason: attached.reason, world: w };
   if (attached.status === "failed") return refuse(w, "attach", attached.error);
   const att = attached.created;
   if (att === undefined) throw new Error("kvm: attach created no attachment");
-  const world = putSlot(attached.world, {
+  const world = putSlot(m, attached.world, {
     slot: args.slot,
     gfnBase: args.gfnBase,
     npages: args.npages,
@@ -173,6 +175,6 @@ export function kvmSetMemslotDmabufStaged(w: World, args: KvmMemslotArgs): KvmMe
  * @param args - slot, GFN range, fd and offset.
  * @returns done (created = the attachment id), failed with the world unchanged, or blocked on resv.
  */
-export function kvmSetMemslotDmabuf(w: World, args: KvmMemslotArgs): StepOutcome {
-  return unstaged(kvmSetMemslotDmabufStaged(w, args), (d) => d.att);
+export function kvmSetMemslotDmabuf(m: Machine, w: World, args: KvmMemslotArgs): StepOutcome {
+  return unstaged(kvmSetMemslotDmabufStaged(m, w, args), (d) => d.att);
 }

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { driverState, setDriverState } from "@dmabuf-ref/core";
 import type { World } from "@dmabuf-ref/core";
 import { KVM } from "./constants.js";
@@ -62,8 +63,8 @@ const EMPTY: KvmState = { slots: [] };
  * @param w - the world.
  * @returns the state.
  */
-export function kvmStateOf(w: World): KvmState {
-  return driverState<KvmState>(w, KVM, EMPTY);
+export function kvmStateOf(m: Machine, w: World): KvmState {
+  return driverState<KvmState>(m, w, KVM, EMPTY);
 }
 
 /**
@@ -73,10 +74,10 @@ export function kvmStateOf(w: World): KvmState {
  * @param slot - the slot.
  * @returns the new world.
  */
-export function putSlot(w: World, slot: KvmSlot): World {
-  const slots = kvmStateOf(w).slots;
+export function putSlot(m: Machine, w: World, slot: KvmSlot): World {
+  const slots = kvmStateOf(m, w).slots;
   const next = slots.some((s) => s.slot === slot.slot)
     ? slots.map((s) => (s.slot === slot.slot ? slot : s))
     : [...slots, slot];
-  return setDriverState(w, KVM, { slots: next });
+  return setDriverState(m, w, KVM, { slots: next });
 }

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import * as z from "zod";
 import { failed, kernelError, u64Schema } from "@dmabuf-ref/core";
 import type { StepOutcome, World } from "@dmabuf-ref/core";
@@ -49,7 +50,12 @@ export type RdmaAction = z.output<typeof rdmaActionSchema>;
  * @param action - the action, validated here (`EINVAL` when malformed).
  * @returns done, the errno with the world unchanged, or blocked on resv.
  */
-export function rdmaAct(world: World, importer: RdmaImporterName, action: unknown): StepOutcome {
+export function rdmaAct(
+  m: Machine,
+  world: World,
+  importer: RdmaImporterName,
+  action: unknown,
+): StepOutcome {
   const parsed = rdmaActionSchema.safeParse(action);
   if (!parsed.success) {
     return failed(
@@ -59,11 +65,11 @@ export function rdmaAct(world: World, importer: RdmaImporterName, action: unknow
   }
   return match(parsed.data)
     .returnType<StepOutcome>()
-    .with({ kind: "get" }, (a) => ibUmemDmabufGet(world, { ...a, importer }))
-    .with({ kind: "release" }, (a) => ibUmemRelease(world, importer, a.att))
+    .with({ kind: "get" }, (a) => ibUmemDmabufGet(m, world, { ...a, importer }))
+    .with({ kind: "release" }, (a) => ibUmemRelease(m, world, importer, a.att))
     .with({ kind: "fault" }, (a) =>
       importer === "rdma-odp"
-        ? rdmaOdpFault(world, a)
+        ? rdmaOdpFault(m, world, a)
         : failed(world, kernelError("EINVAL", `${importer} MRs take no ODP faults`)),
     )
     .exhaustive();

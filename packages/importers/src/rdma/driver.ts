@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { accept, sgt } from "@dmabuf-ref/core";
 import type { AttachRequest, ImporterAccept, ImporterDriver, World } from "@dmabuf-ref/core";
 import { rdmaAct } from "./action.js";
@@ -14,8 +15,10 @@ import { rdmaPinnedRevoke } from "./revocable.js";
  */
 export function rdmaAccepts(
   importer: RdmaImporterName,
-): (w: World, req: AttachRequest) => readonly ImporterAccept[] {
-  return (_w, req) => [accept(sgt, { device: req.device, acceptsP2P: req.peer2peer }, importer)];
+): (m: Machine, w: World, req: AttachRequest) => readonly ImporterAccept[] {
+  return (_m, _w, req) => [
+    accept(sgt, { device: req.device, acceptsP2P: req.peer2peer }, importer),
+  ];
 }
 
 /**
@@ -32,7 +35,7 @@ export function rdmaOdpImporter(): ImporterDriver {
     allowPeer2peer: true,
     accepts: rdmaAccepts("rdma-odp"),
     invalidateMappings: rdmaOdpInvalidate,
-    act: (w: World, action: unknown) => rdmaAct(w, "rdma-odp", action),
+    act: (m: Machine, w: World, action: unknown) => rdmaAct(m, w, "rdma-odp", action),
   });
 }
 
@@ -49,7 +52,7 @@ export function rdmaPinnedImporter(): ImporterDriver {
     name: "rdma-pinned",
     allowPeer2peer: true,
     accepts: rdmaAccepts("rdma-pinned"),
-    act: (w: World, action: unknown) => rdmaAct(w, "rdma-pinned", action),
+    act: (m: Machine, w: World, action: unknown) => rdmaAct(m, w, "rdma-pinned", action),
   });
 }
 
@@ -68,6 +71,6 @@ export function rdmaPinnedRevocableImporter(): ImporterDriver {
     allowPeer2peer: true,
     accepts: rdmaAccepts("rdma-pinned-revocable"),
     invalidateMappings: rdmaPinnedRevoke,
-    act: (w: World, action: unknown) => rdmaAct(w, "rdma-pinned-revocable", action),
+    act: (m: Machine, w: World, action: unknown) => rdmaAct(m, w, "rdma-pinned-revocable", action),
   });
 }

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import {
   blocked,
   done,
@@ -36,8 +37,8 @@ export interface RdmaOdpFaultArgs {
  * @param args - the attachment.
  * @returns done, failed (world unchanged) or blocked on resv.
  */
-export function rdmaOdpFault(w: World, args: RdmaOdpFaultArgs): StepOutcome {
-  const umem = umemOf(w, ODP, args.att);
+export function rdmaOdpFault(m: Machine, w: World, args: RdmaOdpFaultArgs): StepOutcome {
+  const umem = umemOf(m, w, ODP, args.att);
   if (umem === undefined) {
     return failed(w, kernelError("EINVAL", `attach ${args.att} is no rdma-odp umem`));
   }
@@ -48,7 +49,7 @@ export function rdmaOdpFault(w: World, args: RdmaOdpFaultArgs): StepOutcome {
   const locked = resvLock(w, umem.buf, holder);
   if (locked.status === "blocked") return blocked(w, "resv", locked.reason);
   if (locked.status === "failed") return failed(w, locked.error);
-  const mapped = mapAtt(locked.world, args.att, holder);
+  const mapped = mapAtt(m, locked.world, args.att, holder);
   if (mapped.status === "failed") return failed(w, mapped.error);
   if (mapped.status === "blocked") throw new Error("rdma-odp: map blocked under its own resv");
   const unlocked = mustRun(resvUnlock(mapped.world, umem.buf, holder), "rdma-odp: dma_resv_unlock");
@@ -70,14 +71,14 @@ export function rdmaOdpFault(w: World, args: RdmaOdpFaultArgs): StepOutcome {
  * @param att - the invalidated attachment.
  * @returns the world and events.
  */
-export function rdmaOdpInvalidate(w: World, att: number): DriverStep {
-  const umem = umemOf(w, ODP, att);
+export function rdmaOdpInvalidate(m: Machine, w: World, att: number): DriverStep {
+  const umem = umemOf(m, w, ODP, att);
   if (umem === undefined || mustAtt(w, att).mapping === null) return { world: w, events: [] };
   const events: TraceEvent[] = [
     { kind: "note", actor: ODP, text: `attach ${att}: MR translation zapped, HW access stopped` },
   ];
   const r = mustRun(
-    unmapAtt(w, att, mustBuf(w, umem.buf).resvHolder),
+    unmapAtt(m, w, att, mustBuf(w, umem.buf).resvHolder),
     "rdma-odp: ib_umem_dmabuf_unmap_pages",
   );
   return { world: r.world, events: [...events, ...r.events] };

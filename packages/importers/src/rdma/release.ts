@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import {
   blocked,
   detachAtt,
@@ -27,8 +28,13 @@ import { putUmem, umemOf } from "./state.js";
  * @param att - the umem's attachment.
  * @returns done, failed (world unchanged) or blocked on resv.
  */
-export function ibUmemRelease(w: World, importer: RdmaImporterName, att: number): StepOutcome {
-  const umem = umemOf(w, importer, att);
+export function ibUmemRelease(
+  m: Machine,
+  w: World,
+  importer: RdmaImporterName,
+  att: number,
+): StepOutcome {
+  const umem = umemOf(m, w, importer, att);
   if (umem === undefined)
     return failed(w, kernelError("EINVAL", `attach ${att} is no ${importer} umem`));
   const holder = importerHolder(importer, att);
@@ -38,12 +44,16 @@ export function ibUmemRelease(w: World, importer: RdmaImporterName, att: number)
   let world = locked.world;
   const events: TraceEvent[] = [...locked.events];
   if (mustAtt(world, att).mapping !== null) {
-    world = mustRun(unmapAtt(world, att, holder), "rdma: ib_umem_dmabuf_unmap_pages", events).world;
+    world = mustRun(
+      unmapAtt(m, world, att, holder),
+      "rdma: ib_umem_dmabuf_unmap_pages",
+      events,
+    ).world;
   }
   if (umem.pinned && !umem.revoked && mustAtt(world, att).pins > 0) {
-    world = mustRun(unpinAtt(world, att, holder), "rdma: dma_buf_unpin", events).world;
+    world = mustRun(unpinAtt(m, world, att, holder), "rdma: dma_buf_unpin", events).world;
   }
   world = mustRun(resvUnlock(world, umem.buf, holder), "rdma: dma_resv_unlock", events).world;
-  const detached = mustRun(detachAtt(world, att), "rdma: dma_buf_detach");
-  return done(putUmem(detached.world, importer, att, null), [...events, ...detached.events]);
+  const detached = mustRun(detachAtt(m, world, att), "rdma: dma_buf_detach");
+  return done(putUmem(m, detached.world, importer, att, null), [...events, ...detached.events]);
 }

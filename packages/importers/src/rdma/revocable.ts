@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { importerHolder, mustAtt, mustBuf, mustRun, unmapAtt, unpinAtt } from "@dmabuf-ref/core";
 import type { DriverStep, TraceEvent, World } from "@dmabuf-ref/core";
 import { putUmem, umemOf } from "./state.js";
@@ -17,8 +18,8 @@ const NAME = "rdma-pinned-revocable";
  * @param att - the invalidated attachment.
  * @returns the world and events.
  */
-export function rdmaPinnedRevoke(w: World, att: number): DriverStep {
-  const umem = umemOf(w, NAME, att);
+export function rdmaPinnedRevoke(m: Machine, w: World, att: number): DriverStep {
+  const umem = umemOf(m, w, NAME, att);
   if (umem === undefined || umem.revoked) return { world: w, events: [] };
   const holder = mustBuf(w, umem.buf).resvHolder ?? importerHolder(NAME, att);
   let world = w;
@@ -26,11 +27,11 @@ export function rdmaPinnedRevoke(w: World, att: number): DriverStep {
     { kind: "note", actor: NAME, text: `attach ${att}: MR re-registered with length 0` },
   ];
   if (mustAtt(world, att).mapping !== null) {
-    world = mustRun(unmapAtt(world, att, holder), `${NAME}: unmap in revoke`, events).world;
+    world = mustRun(unmapAtt(m, world, att, holder), `${NAME}: unmap in revoke`, events).world;
   }
   if (mustAtt(world, att).pins > 0) {
-    world = mustRun(unpinAtt(world, att, holder), `${NAME}: unpin in revoke`, events).world;
+    world = mustRun(unpinAtt(m, world, att, holder), `${NAME}: unpin in revoke`, events).world;
   }
   events.push({ kind: "note", actor: NAME, text: `attach ${att}: umem revoked for good` });
-  return { world: putUmem(world, NAME, att, { ...umem, revoked: true }), events };
+  return { world: putUmem(m, world, NAME, att, { ...umem, revoked: true }), events };
 }

@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import { driverState, setDriverState } from "@dmabuf-ref/core";
 import type { World } from "@dmabuf-ref/core";
 import type { RdmaImporterName } from "./constants.js";
@@ -38,8 +39,8 @@ const EMPTY: RdmaState = { umems: [] };
  * @param importer - the importer's name.
  * @returns the state.
  */
-export function rdmaStateOf(w: World, importer: RdmaImporterName): RdmaState {
-  return driverState<RdmaState>(w, importer, EMPTY);
+export function rdmaStateOf(m: Machine, w: World, importer: RdmaImporterName): RdmaState {
+  return driverState<RdmaState>(m, w, importer, EMPTY);
 }
 
 /**
@@ -50,8 +51,13 @@ export function rdmaStateOf(w: World, importer: RdmaImporterName): RdmaState {
  * @param att - the attachment id.
  * @returns the umem or undefined.
  */
-export function umemOf(w: World, importer: RdmaImporterName, att: number): RdmaUmem | undefined {
-  return rdmaStateOf(w, importer).umems.find((u) => u.att === att);
+export function umemOf(
+  m: Machine,
+  w: World,
+  importer: RdmaImporterName,
+  att: number,
+): RdmaUmem | undefined {
+  return rdmaStateOf(m, w, importer).umems.find((u) => u.att === att);
 }
 
 /**
@@ -64,12 +70,13 @@ export function umemOf(w: World, importer: RdmaImporterName, att: number): RdmaU
  * @returns the new world.
  */
 export function putUmem(
+  m: Machine,
   w: World,
   importer: RdmaImporterName,
   att: number,
   umem: RdmaUmem | null,
 ): World {
-  const rest = rdmaStateOf(w, importer).umems.filter((u) => u.att !== att);
+  const rest = rdmaStateOf(m, w, importer).umems.filter((u) => u.att !== att);
   const umems = umem === null ? rest : [...rest, umem].sort((a, b) => a.att - b.att);
-  return setDriverState(w, importer, { umems });
+  return setDriverState(m, w, importer, { umems });
 }

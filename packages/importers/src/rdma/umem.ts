@@ -1,3 +1,4 @@
+import type { Machine } from "@dmabuf-ref/core";
 import {
   U64_MAX,
   attachBuf,
@@ -13,7 +14,7 @@ import {
   unstaged,
 } from "@dmabuf-ref/core";
 import type { KernelError, StagedOutcome, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
-import { dmaBufGet } from "../iommufd/dmabuf-fd.js";
+import { dmaBufGet } from "@dmabuf-ref/core";
 import type { RdmaImporterName } from "./constants.js";
 import { putUmem } from "./state.js";
 
@@ -56,15 +57,15 @@ function refuse(w: World, stage: UmemGetStage, error: KernelError): UmemGetOutco
 }
 
 /** The checks `ib_umem_dmabuf_get*()` makes before it attaches, in the kernel's order. */
-function checkArgs(w: World, args: IbUmemDmabufGetArgs): UmemGetOutcome | undefined {
+function checkArgs(m: Machine, w: World, args: IbUmemDmabufGetArgs): UmemGetOutcome | undefined {
   const { importer, device, fd, offset, size } = args;
-  if (importer === "rdma-pinned-revocable" && !w.config.profile.rules.rdmaPinnedRevocable) {
+  if (importer === "rdma-pinned-revocable" && !m.profile.rules.rdmaPinnedRevocable) {
     return refuse(
       w,
       "args",
       kernelError(
         "EOPNOTSUPP",
-        `ib_umem_dmabuf_get_pinned_revocable_and_lock() does not exist under ${w.config.profile.id}`,
+        `ib_umem_dmabuf_get_pinned_revocable_and_lock() does not exist under ${m.profile.id}`,
       ),
     );
   }
@@ -83,9 +84,9 @@ function checkArgs(w: World, args: IbUmemDmabufGetArgs): UmemGetOutcome | undefi
       ),
     );
   }
-  if (deviceIndex(w, device) < 0)
+  if (deviceIndex(m, device) < 0)
     return refuse(w, "args", kernelError("ENODEV", `no device ${device}`));
-  if (!w.config.importers.has(importer)) {
+  if (!m.importers.has(importer)) {
     throw new Error(`${importer} is not configured in this world`);
   }
   return undefined;
@@ -117,11 +118,15 @@ function checkArgs(w: World, args: IbUmemDmabufGetArgs): UmemGetOutcome | undefi
  * The model maps the whole dma-buf; the kernel then trims the sgt to the
  * umem's window, which the model records (`offset`, `size`) but does not cut.
  */
-export function ibUmemDmabufGetStaged(w: World, args: IbUmemDmabufGetArgs): UmemGetOutcome {
-  const bad = checkArgs(w, args);
+export function ibUmemDmabufGetStaged(
+  m: Machine,
+  w: World,
+  args: IbUmemDmabufGetArgs,
+): UmemGetOutcome {
+  const bad = checkArgs(m, w, args);
   if (bad !== undefined) return bad;
   const { importer, device, fd, offset, size } = args;
-  const attached = attachBuf(w, fd, importer, device, true);
+  const attached = attachBuf(m, w, fd, importer, device, true);
   if (attached.status === "blocked")
     return { status: "blocked", reason: attached.reason, world: w };
   if (attached.status === "failed") return refuse(w, "exporter-attach", attached.error);
@@ -137,7 +142,7 @@ export function ibUmemDmabufGetStaged(w: World, args: IbUmemDmabufGetArgs): Umem
       ["pin", pinAtt],
       ["map", mapAtt],
     ] as const) {
-      const r = call(world, att, holder);
+      const r = call(m, world, att, holder);
       if (r.status !== "done") {
         return refuse(w, stage, r.status === "failed" ? r.error : kernelError("EBUSY", r.reason));
       }
@@ -153,7 +158,7 @@ export function ibUmemDmabufGetStaged(w: World, args: IbUmemDmabufGetArgs): Umem
     }
     world = mustRun(resvUnlock(world, fd, holder), "rdma: dma_resv_unlock", events).world;
   }
-  world = putUmem(world, importer, att, {
+  world = putUmem(m, world, importer, att, {
     att,
     buf: fd,
     device,
@@ -173,6 +178,6 @@ export function ibUmemDmabufGetStaged(w: World, args: IbUmemDmabufGetArgs): Umem
  * @param args - the interface, NIC, fd and the MR's window.
  * @returns done (created = the attachment id), failed (world unchanged), or blocked on resv.
  */
-export function ibUmemDmabufGet(w: World, args: IbUmemDmabufGetArgs): StepOutcome {
-  return unstaged(ibUmemDmabufGetStaged(w, args), (d) => d.att);
+export function ibUmemDmabufGet(m: Machine, w: World, args: IbUmemDmabufGetArgs): StepOutcome {
+  return unstaged(ibUmemDmabufGetStaged(m, w, args), (d) => d.att);
 }

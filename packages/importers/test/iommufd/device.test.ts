@@ -21,10 +21,10 @@ describe("iommufdAttachDevice", () => {
     const a = allocIoas(makeWorld());
     const e = exportVfio(a.world);
     const m = mapFileOk(e.world, { ioas: a.ioas, fd: e.buf, length: 0x4000n });
-    const before = m.world.deviceDomains.get(deviceIndex(m.world, "dev1"));
+    const before = m.world.deviceDomains.get(deviceIndex(m, "dev1"));
     const w = attachDevice(m.world, "dev1", a.ioas);
     const domain = iommufdStateOf(w).ioas[0]?.domains[0] ?? -1;
-    expect(w.deviceDomains.get(deviceIndex(w, "dev1"))).toBe(domain);
+    expect(w.deviceDomains.get(deviceIndex(m, "dev1"))).toBe(domain);
     expect(domain).not.toBe(before);
     expect(mappingsIn(w, domain)).toBe(1);
     expect(iommufdStateOf(w).devices).toEqual([
@@ -71,14 +71,14 @@ describe("iommufdAttachDevice", () => {
 describe("iommufdDetachDevice", () => {
   it("restores the DMA-API domain, ends the device's grants and destroys the unused domain", () => {
     const a = allocIoas(makeWorld());
-    const before = a.world.deviceDomains.get(deviceIndex(a.world, "dev1"));
+    const before = a.world.deviceDomains.get(deviceIndex(m, "dev1"));
     const e = exportVfio(attachDevice(a.world, "dev1", a.ioas));
     const m = mapFileOk(e.world, { ioas: a.ioas, fd: e.buf, length: 0x4000n });
     const domain = iommufdStateOf(m.world).ioas[0]?.domains[0] ?? -1;
     const r = iommufdDetachDevice(m.world, "dev1");
     if (!r.ok) throw new Error(r.error.message);
     const w = r.value.world;
-    expect(w.deviceDomains.get(deviceIndex(w, "dev1"))).toBe(before);
+    expect(w.deviceDomains.get(deviceIndex(m, "dev1"))).toBe(before);
     expect(w.domains.get(domain)).toBeUndefined();
     expect(iommufdStateOf(w).ioas[0]?.domains).toEqual([]);
     expect([...w.grants.values()].filter((g) => g.device === "dev1")).toEqual([]);

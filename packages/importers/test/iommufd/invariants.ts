@@ -22,7 +22,7 @@ export function expectInvariants(w: World): void {
     const devices = s.devices.filter((d) => d.ioas === io.id);
     for (const d of devices) {
       expect(io.domains).toContain(d.domain);
-      expect(w.deviceDomains.get(deviceIndex(w, d.device))).toBe(d.domain);
+      expect(w.deviceDomains.get(deviceIndex(m, d.device))).toBe(d.domain);
     }
     for (const area of io.areas) {
       const pages = pagesById.get(area.pages);

@@ -1,0 +1,278 @@
+import type { Result } from "../errors/result.js";
+import type { Topology } from "../fabric/topology.js";
+import type { PhysVec } from "../schemas.js";
+import type { Op } from "../lifetime/op.js";
+import type { StepOutcome } from "../lifetime/outcome.js";
+import type { ExporterOffer, ImporterAccept } from "../negotiation/offer.js";
+import type { Profile } from "../profiles/profile.js";
+import type { MappingState } from "../world/attachment-state.js";
+import type { Effect } from "../world/effect.js";
+import { createWorld } from "../world/world.js";
+import type { World } from "../world/world.js";
+
+/**
+ * What never changes while a system runs (DESIGN §2a): the profile in
+ * force, the hardware (topology) and the drivers bound to it with their
+ * configuration. A machine is passed beside the {@link World} to every
+ * function that needs it (`step(m, machine, world, op)`), the way xstate's
+ * `transition(logic, snapshot, event)` keeps the logic apart from the
+ * state: the World stays a plain value that hashes and compares, and no
+ * type of core's state needs a driver.
+ */
+export interface Machine {
+  /** The rule set in force. */
+  readonly profile: Profile;
+  /** The static hardware: regions, devices, switches, host bridges. */
+  readonly topology: Topology;
+  /** Exporter drivers (`struct dma_buf_ops` providers) by name. */
+  readonly exporters: ReadonlyMap<string, ExporterDriver>;
+  /** Importer drivers (`struct dma_buf_attach_ops` providers) by name. */
+  readonly importers: ReadonlyMap<string, ImporterDriver>;
+}
+
+/** What an exporter or importer callback returns on success: the new world and what it did. */
+export type DriverStep = Effect;
+
+/** What an exporter's export path returns: the change and the new buffer's id. */
+export interface ExportStep extends Effect {
+  /** The new dma-buf's id. */
+  readonly buf: number;
+}
+
+/** What an exporter's map returns: the payload and the grants it created. */
+export interface MapStep extends DriverStep {
+  /** The mapping handed to the importer. */
+  readonly mapping: MappingState;
+}
+
+/**
+ * An exporter driver: the model of `struct dma_buf_ops` (kernel-facts §1.1)
+ * as pure functions of the machine and the World. Exporters meet importers
+ * only through these callbacks and core, never directly (DESIGN §2).
+ */
+export interface ExporterDriver {
+  /** The driver's name, e.g. "vfio-pci" (the key in the machine's exporters). */
+  readonly name: string;
+  /**
+   * Creates a buffer from driver-specific arguments (the driver's export
+   * path ending in `dma_buf_export()`), for an `export` op.
+   *
+   * @param m - the machine.
+   * @param world - the current world.
+   * @param owner - the exporting device or instance name.
+   * @param args - driver-specific arguments, validated by the driver.
+   */
+  export?(m: Machine, world: World, owner: string, args: unknown): Result<ExportStep>;
+  /**
+   * Whether the revoke sequence ends by waiting for every importer to unmap
+   * (the completion of "vfio: Wait for dma-buf invalidation to complete",
+   * kernel-facts §1.3). Absent: it waits.
+   *
+   * @param m - the machine.
+   */
+  revokeWaitsForUnmap?(m: Machine): boolean;
+  /**
+   * `match_mapping`: the offers for one buffer, in priority order. A legacy
+   * exporter returns one SGT offer (`map_dma_buf`).
+   *
+   * @param m - the machine.
+   * @param world - the current world.
+   * @param buf - the dma-buf id.
+   */
+  offers(m: Machine, world: World, buf: number): readonly ExporterOffer[];
+  /**
+   * `ops->attach`: may refuse the new attachment (already in the world) with
+   * an errno, e.g. VFIO's `-EOPNOTSUPP` without P2P or `-ENODEV` when revoked.
+   *
+   * @param m - the machine.
+   * @param world - the world with the attachment added.
+   * @param att - the attachment id.
+   */
+  attach?(m: Machine, world: World, att: number): Result<DriverStep>;
+  /**
+   * `ops->detach`.
+   *
+   * @param m - the machine.
+   * @param world - the current world.
+   * @param att - the attachment id.
+   */
+  detach?(m: Machine, world: World, att: number): DriverStep;
+  /**
+   * `ops->pin`; absent means pinning is supported and a no-op
+   * (`dma_buf_pin()` returns 0, kernel-facts §1.1).
+   *
+   * @param m - the machine.
+   * @param world - the current world.
+   * @param att - the attachment id.
+   */
+  pin?(m: Machine, world: World, att: number): Result<DriverStep>;
+  /**
+   * `ops->unpin`.
+   *
+   * @param m - the machine.
+   * @param world - the current world.
+   * @param att - the attachment id.
+   */
+  unpin?(m: Machine, world: World, att: number): DriverStep;
+  /**
+   * `map_dma_buf` (or the negotiated type's map op): builds the payload of
+   * `attach.mapType` for the attachment's device.
+   *
+   * @param m - the machine.
+   * @param world - the current world.
+   * @param att - the attachment id.
+   */
+  map(m: Machine, world: World, att: number): Result<MapStep>;
+  /**
+   * `unmap_dma_buf`: tears down what map built (IOMMU mappings, grants).
+   *
+   * @param m - the machine.
+   * @param world - the current world.
+   * @param att - the attachment id.
+   * @param mapping - the mapping being torn down.
+   */
+  unmap(m: Machine, world: World, att: number, mapping: MappingState): DriverStep;
+  /**
+   * A private physical-address interconnect, the model of
+   * `vfio_pci_dma_buf_iommufd_map(attach, *phys)` (kernel-facts §2.7, §3.3)
+   * and of the iommufd selftest mock's hook (§3.6): resv held, no mapping is
+   * counted (the exporter's wait for unmaps is not affected). Absent: the
+   * exporter has no such interconnect.
+   *
+   * @param m - the machine.
+   * @param world - the current world.
+   * @param att - the attachment id.
+   */
+  privatePhys?(m: Machine, world: World, att: number): Result<readonly PhysVec[]>;
+  /**
+   * `ops->release`: the last file reference is gone.
+   *
+   * @param m - the machine.
+   * @param world - the current world.
+   * @param buf - the dma-buf id.
+   */
+  release(m: Machine, world: World, buf: number): DriverStep;
+  /**
+   * The next operations the exporter performs on its own: the continuation
+   * of a multi-stage driver operation (an FLR resets the function only after
+   * its revokes completed, then un-revokes). The scheduler runs them after
+   * task steps; the explorer interleaves them.
+   *
+   * @param m - the machine.
+   * @param world - the current world.
+   */
+  pending?(m: Machine, world: World): readonly Op[];
+  /**
+   * A driver-specific action (an FLR, a memory-disable write, freeing
+   * memory) requested by a `driver` op.
+   * It returns what a step does: done, an errno with the world unchanged,
+   * or blocked when the kernel would sleep (on resv, fences or unmaps), so
+   * the scheduler and the explorer retry it instead of seeing an errno the
+   * kernel never returns.
+   *
+   * @param m - the machine.
+   * @param world - the current world.
+   * @param action - the action, validated by the driver.
+   */
+  act?(m: Machine, world: World, action: unknown): StepOutcome;
+}
+
+/** What an importer is asked to accept for: one attach call. */
+export interface AttachRequest {
+  /** The importing DMA device (null for KVM). */
+  readonly device: string | null;
+  /** `dma_buf_dynamic_attach` (true) or `dma_buf_attach` (false). */
+  readonly dynamic: boolean;
+  /** `attach->peer2peer`: `allow_peer2peer` when dynamic, false when static. */
+  readonly peer2peer: boolean;
+}
+
+/**
+ * An importer driver: the model of `struct dma_buf_attach_ops`
+ * (kernel-facts §1.2) plus what the importer accepts and the work it owes.
+ */
+export interface ImporterDriver {
+  /** The driver's name, e.g. "iommufd" (also the module checked by allow-lists). */
+  readonly name: string;
+  /** `allow_peer2peer`: copes with peer memory that has no struct page. */
+  readonly allowPeer2peer: boolean;
+  /**
+   * The importer's accept list for one attach, in order. A legacy importer
+   * returns one SGT accept whose `acceptsP2P` is the attachment's `peer2peer`.
+   *
+   * @param m - the machine.
+   * @param world - the current world.
+   * @param request - the importing device and the attach's kind.
+   */
+  accepts(m: Machine, world: World, request: AttachRequest): readonly ImporterAccept[];
+  /**
+   * `invalidate_mappings` (`move_notify` before 7.1). Called with the
+   * buffer's resv held, after core marked the mapping invalidated. Absent:
+   * the importer is not revocable (a pinned importer).
+   *
+   * @param m - the machine.
+   * @param world - the current world.
+   * @param att - the attachment id.
+   */
+  invalidateMappings?(m: Machine, world: World, att: number): DriverStep;
+  /**
+   * The next operations the importer performs on its own, for example the
+   * unmap it owes after an invalidate (kernel-facts §7.15). The scheduler
+   * runs them; the explorer interleaves them.
+   *
+   * @param m - the machine.
+   * @param world - the current world.
+   */
+  pending?(m: Machine, world: World): readonly Op[];
+  /**
+   * A driver-specific action requested by a `driver` op.
+   * It returns what a step does: done, an errno with the world unchanged,
+   * or blocked when the kernel would sleep (on resv, fences or unmaps), so
+   * the scheduler and the explorer retry it instead of seeing an errno the
+   * kernel never returns.
+   *
+   * @param m - the machine.
+   * @param world - the current world.
+   * @param action - the action, validated by the driver.
+   */
+  act?(m: Machine, world: World, action: unknown): StepOutcome;
+}
+
+/**
+ * Builds a machine from its parts: the profile, the topology and the
+ * drivers bound to it. A driver is named once; a test, a contract suite or
+ * a user module substitutes one by passing its own in its place.
+ *
+ * @param desc - profile, topology and the drivers, exporters and importers apart.
+ * @returns the machine.
+ * @throws when two drivers share a name (a description bug).
+ */
+export function defineMachine(desc: {
+  readonly profile: Profile;
+  readonly topology: Topology;
+  readonly exporters: readonly ExporterDriver[];
+  readonly importers: readonly ImporterDriver[];
+}): Machine {
+  const names = new Set<string>();
+  for (const d of [...desc.exporters, ...desc.importers]) {
+    if (names.has(d.name)) throw new Error(`machine: driver ${d.name} is named twice`);
+    names.add(d.name);
+  }
+  return Object.freeze({
+    profile: desc.profile,
+    topology: desc.topology,
+    exporters: new Map(desc.exporters.map((d) => [d.name, d])),
+    importers: new Map(desc.importers.map((d) => [d.name, d])),
+  });
+}
+
+/**
+ * The world a machine boots into: its topology's regions live and every
+ * device behind an IOMMU in its own empty DMA-API domain, no dma-buf yet.
+ *
+ * @param m - the machine.
+ * @returns the initial world.
+ */
+export function boot(m: Machine): World {
+  return createWorld(m.topology);
+}
