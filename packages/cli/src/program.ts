@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { Command, CommanderError, Option } from "commander";
@@ -40,7 +39,7 @@ const profileOption = (): Option =>
  * @param setExit - receives the exit status a command decided on.
  * @returns the commander program.
  */
-export function createProgram(m: Machine, io: CliIo, setExit: (code: number) => void): Command {
+export function createProgram(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command("dmabuf-ref")
     .description("Executable reference for dma-buf mapping-type negotiation and revoke contracts")
     .configureOutput({
@@ -60,7 +59,7 @@ export function createProgram(m: Machine, io: CliIo, setExit: (code: number) => 
     .description("show the profiles and the worked negotiations (what `pnpm start` runs)")
     .addHelpText("after", "\nExample:\n  $ dmabuf-ref demo\n")
     .action(() => {
-      io.out(demoOutput(m));
+      io.out(demoOutput());
     });
 
   program
@@ -189,7 +188,7 @@ export function createProgram(m: Machine, io: CliIo, setExit: (code: number) => 
     .option("--json", "print JSON")
     .addHelpText("after", "\nExample:\n  $ dmabuf-ref replay rfc/replays/qemu-flr.yaml --json\n")
     .action((file: string, opts: { profile?: string; json?: boolean }) => {
-      io.out(replayOutput(m, file, opts.profile, opts.json === true));
+      io.out(replayOutput(file, opts.profile, opts.json === true));
     });
 
   program
@@ -226,7 +225,7 @@ export function createProgram(m: Machine, io: CliIo, setExit: (code: number) => 
     .addHelpText("after", "\nExample:\n  $ dmabuf-ref render-examples\n")
     .action(() => {
       mkdirSync(TRACES_DIR, { recursive: true });
-      for (const r of rfcRenderings(m)) {
+      for (const r of rfcRenderings()) {
         writeFileSync(join(r.dir, `${r.name}.txt`), r.text);
         writeFileSync(join(r.dir, `${r.name}.mmd`), r.mermaid);
         io.out(`wrote ${relative(RFC_DIR, join(r.dir, r.name))}.txt, .mmd\n`);
@@ -246,7 +245,7 @@ export function createProgram(m: Machine, io: CliIo, setExit: (code: number) => 
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   let exitCode = 0;
-  const program = createProgram(m, io, (code) => {
+  const program = createProgram(io, (code) => {
     exitCode = code;
   });
   try {

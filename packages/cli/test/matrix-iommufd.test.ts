@@ -7,7 +7,7 @@ import { findProfile } from "@dmabuf-ref/core";
 import type { Profile } from "@dmabuf-ref/core";
 import { computeMatrix, describeCell } from "../src/matrix/matrix.js";
 import type { MatrixCell } from "../src/matrix/cell.js";
-import { matrixWorld } from "../src/matrix/machine.js";
+import { matrixMachine } from "../src/matrix/machine.js";
 import { MATRIX_EXPORTERS, MATRIX_IMPORTERS } from "../src/matrix/registry.js";
 
 function profile(id: string): Profile {
@@ -18,7 +18,7 @@ function profile(id: string): Profile {
 
 const cells = computeMatrix(
   profile("proposal-converters"),
-  matrixWorld,
+  matrixMachine,
   MATRIX_EXPORTERS,
   MATRIX_IMPORTERS,
 );

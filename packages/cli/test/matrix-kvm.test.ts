@@ -5,13 +5,13 @@
  * hypothetical get_pfn under proposal-converters is movable.
  */
 import { describe, expect, it } from "vitest";
-import { findProfile, mustAtt, runScript } from "@dmabuf-ref/core";
-import type { Profile, World } from "@dmabuf-ref/core";
+import { boot, findProfile, mustAtt, runScript } from "@dmabuf-ref/core";
+import type { Machine, Profile, World } from "@dmabuf-ref/core";
 import { kvmStateOf } from "@dmabuf-ref/importers";
 import { computeMatrix, describeCell } from "../src/matrix/matrix.js";
 import type { MatrixCell } from "../src/matrix/cell.js";
 import { kvmRecipe } from "../src/matrix/kvm-recipe.js";
-import { matrixWorld } from "../src/matrix/machine.js";
+import { matrixMachine } from "../src/matrix/machine.js";
 import { vfioRecipe } from "../src/matrix/recipes.js";
 import { MATRIX_EXPORTERS, MATRIX_IMPORTERS } from "../src/matrix/registry.js";
 
@@ -25,7 +25,7 @@ const matrices = new Map<string, MatrixCell[]>();
 function cell(profileId: string, exporter: string): MatrixCell {
   let m = matrices.get(profileId);
   if (m === undefined) {
-    m = computeMatrix(profile(profileId), matrixWorld, MATRIX_EXPORTERS, [kvmRecipe]);
+    m = computeMatrix(profile(profileId), matrixMachine, MATRIX_EXPORTERS, [kvmRecipe]);
     matrices.set(profileId, m);
   }
   const c = m.find((x) => x.exporter === exporter && x.importer === "kvm");
@@ -33,10 +33,11 @@ function cell(profileId: string, exporter: string): MatrixCell {
   return c;
 }
 
-function vfioBuffer(p: string): { world: World; buf: number } {
-  const e = vfioRecipe.export(matrixWorld(profile(p)));
+function vfioBuffer(p: string): { machine: Machine; world: World; buf: number } {
+  const machine = matrixMachine(profile(p));
+  const e = vfioRecipe.export(machine, boot(machine));
   if (!e.ok) throw new Error(e.reason);
-  return e;
+  return { machine, world: e.world, buf: e.buf };
 }
 
 describe("the kvm column of the matrix (kernel-facts §5.1)", () => {
@@ -98,9 +99,9 @@ describe("the kvm column of the matrix (kernel-facts §5.1)", () => {
 describe("the kvm recipe drives KVM's own entry points (kernel-facts §5.1)", () => {
   it("the import leaves one KVM_MEM_VFIO_DMABUF memslot the size of the buffer, faulted in through get_pfn", () => {
     const e = vfioBuffer("rfc-mapping-types-v1");
-    const r = kvmRecipe.import(e.world, e.buf);
+    const r = kvmRecipe.import(e.machine, e.world, e.buf);
     if (!r.ok) throw new Error(r.reason);
-    const [slot, ...more] = kvmStateOf(r.world).slots;
+    const [slot, ...more] = kvmStateOf(e.machine, r.world).slots;
     expect(more).toEqual([]);
     expect(slot).toMatchObject({ buf: e.buf, att: r.att, npages: 0x200n, zapped: false });
     const a = mustAtt(r.world, r.att);
@@ -110,8 +111,8 @@ describe("the kvm recipe drives KVM's own entry points (kernel-facts §5.1)", ()
 
   it("a memslot over a revoked VFIO dma-buf is refused by the exporter's attach with ENODEV", () => {
     const e = vfioBuffer("rfc-mapping-types-v1");
-    const off = memoryOff(e.world);
-    expect(kvmRecipe.import(off, e.buf)).toMatchObject({
+    const off = memoryOff(e.machine, e.world);
+    expect(kvmRecipe.import(e.machine, off, e.buf)).toMatchObject({
       ok: false,
       errno: "ENODEV",
       stage: "exporter attach",
@@ -120,7 +121,7 @@ describe("the kvm recipe drives KVM's own entry points (kernel-facts §5.1)", ()
 });
 
 /** vfio0's PCI_COMMAND.MEMORY cleared: its dma-bufs are revoked until it is set again. */
-function memoryOff(w: World): World {
+function memoryOff(m: Machine, w: World): World {
   const action = { op: "config-write-command", device: "vfio0", memory: false };
-  return runScript(w, [{ kind: "driver", driver: "vfio-pci", action }]).world;
+  return runScript(m, w, [{ kind: "driver", driver: "vfio-pci", action }]).world;
 }

@@ -3,7 +3,7 @@ import { findProfile } from "@dmabuf-ref/core";
 import type { Profile } from "@dmabuf-ref/core";
 import { computeMatrix, diffMatrix } from "../src/matrix/matrix.js";
 import type { MatrixCell } from "../src/matrix/cell.js";
-import { matrixWorld } from "../src/matrix/machine.js";
+import { matrixMachine } from "../src/matrix/machine.js";
 import { MATRIX_EXPORTERS, MATRIX_IMPORTERS } from "../src/matrix/registry.js";
 import { json, runCli } from "./run-cli.js";
 
@@ -17,7 +17,7 @@ const matrices = new Map<string, MatrixCell[]>();
 function cell(profileId: string, exporter: string, importer: string): MatrixCell {
   let m = matrices.get(profileId);
   if (m === undefined) {
-    m = computeMatrix(profile(profileId), matrixWorld, MATRIX_EXPORTERS, MATRIX_IMPORTERS);
+    m = computeMatrix(profile(profileId), matrixMachine, MATRIX_EXPORTERS, MATRIX_IMPORTERS);
     matrices.set(profileId, m);
   }
   const c = m.find((x) => x.exporter === exporter && x.importer === importer);
@@ -27,7 +27,12 @@ function cell(profileId: string, exporter: string, importer: string): MatrixCell
 
 describe("the compatibility matrix (issue 5)", () => {
   it("has every built-in exporter x importer pair", () => {
-    const m = computeMatrix(profile("linux-7.1"), matrixWorld, MATRIX_EXPORTERS, MATRIX_IMPORTERS);
+    const m = computeMatrix(
+      profile("linux-7.1"),
+      matrixMachine,
+      MATRIX_EXPORTERS,
+      MATRIX_IMPORTERS,
+    );
     expect(m.map((c) => `${c.exporter}/${c.importer}`)).toHaveLength(3 * 5);
     expect([...new Set(m.map((c) => c.exporter))]).toEqual(["vfio-pci", "gpu", "rdma"]);
     expect([...new Set(m.map((c) => c.importer))]).toEqual([
@@ -102,8 +107,8 @@ describe("the compatibility matrix (issue 5)", () => {
 
   it("--diff lists only the cells that differ, with both outcomes", () => {
     const d = diffMatrix(
-      computeMatrix(profile("linux-6.19"), matrixWorld, MATRIX_EXPORTERS, MATRIX_IMPORTERS),
-      computeMatrix(profile("linux-7.1"), matrixWorld, MATRIX_EXPORTERS, MATRIX_IMPORTERS),
+      computeMatrix(profile("linux-6.19"), matrixMachine, MATRIX_EXPORTERS, MATRIX_IMPORTERS),
+      computeMatrix(profile("linux-7.1"), matrixMachine, MATRIX_EXPORTERS, MATRIX_IMPORTERS),
     );
     expect(d.some((x) => x.exporter === "vfio-pci" && x.importer === "rdma-odp")).toBe(true);
     expect(d.every((x) => JSON.stringify(x.before) !== JSON.stringify(x.after))).toBe(true);

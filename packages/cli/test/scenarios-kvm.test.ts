@@ -5,10 +5,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { fc, test } from "@fast-check/vitest";
-import { linux71, rfcMappingTypesV1 } from "@dmabuf-ref/core";
+import { boot, linux71, rfcMappingTypesV1 } from "@dmabuf-ref/core";
 import type { TraceEvent } from "@dmabuf-ref/core";
 import { KVM_PAGE } from "@dmabuf-ref/importers";
-import { matrixWorld } from "../src/matrix/machine.js";
+import { matrixMachine } from "../src/matrix/machine.js";
 import { guestFault, setDmabufMemslot } from "../src/scenarios/kvm-guest.js";
 import { VFIO0_BAR0 } from "../src/scenarios/machine.js";
 import { SCENARIOS } from "../src/scenarios/registry.js";
@@ -134,7 +134,8 @@ describe("get_pfn addressing of a VFIO memslot (kernel-facts §5.1)", () => {
   test.prop([fc.integer({ min: 0, max: npages - 1 }), fc.integer({ min: 1, max: 64 })])(
     "any GFN inside the slot maps to the BAR base + its offset, uncached MMIO; past the slot is EFAULT",
     (page, past) => {
-      const s = new VmmSession(matrixWorld(rfcMappingTypesV1));
+      const m = matrixMachine(rfcMappingTypesV1);
+      const s = new VmmSession(m, boot(m));
       const fd = s.exportBar("vfio0", 0, [{ offset: 0n, length: LEN }]);
       if (!fd.ok) throw new Error(fd.error.message);
       if (!setDmabufMemslot(s, 1, BASE, fd.value, LEN).ok) throw new Error("memslot failed");

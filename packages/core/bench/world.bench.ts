@@ -13,8 +13,8 @@
  *   stepping the same op again from the previous world: equal, not identical,
  *   sharing every untouched subtree (how an explorer meets a revisited state);
  * - `worldsEqual(w, copy)` ns per world, where the copy is built
- *   independently by replaying every op from a fresh `createWorld` of the
- *   same config: equal, sharing no table node (the worst case);
+ *   independently by replaying every op from a fresh `boot` of the
+ *   same machine: equal, sharing no table node (the worst case);
  * - the median step cost per op kind, to find ops whose cost grows with N.
  *
  * Every figure is the median of REPS repetitions after a warm-up; the
@@ -24,15 +24,15 @@
  * (= `node --conditions=@dmabuf-ref/source --import tsx packages/core/bench/world.bench.ts`).
  */
 import {
-  createWorld,
+  boot,
   hashWorld,
   importerHolder,
-  referenceWorld,
+  referenceMachine,
   settle,
   step,
   worldsEqual,
 } from "@dmabuf-ref/core";
-import type { Op, OpKind, World } from "@dmabuf-ref/core";
+import type { Machine, Op, OpKind, World } from "@dmabuf-ref/core";
 
 /** Buffer counts compared. */
 const SIZES = [10, 1000] as const;
@@ -95,8 +95,8 @@ function median(xs: readonly number[]): number {
 }
 
 /** Steps an op that must succeed (building the base world). */
-function must(w: World, op: Op): { world: World; created: number | undefined } {
-  const r = step(w, op);
+function must(m: Machine, w: World, op: Op): { world: World; created: number | undefined } {
+  const r = step(m, w, op);
   if (r.status !== "done") {
     const why = r.status === "failed" ? `${r.error.errno} ${r.error.message}` : r.reason;
     throw new Error(`${op.kind} did not run: ${why}`);
@@ -137,8 +137,8 @@ function cloneSlots(slots: readonly Slot[]): Slot[] {
 }
 
 /** A base world with n buffers, each with one dynamic attachment on dev0. */
-function buildBase(n: number): { world: World; slots: Slot[]; log: Op[] } {
-  let w = referenceWorld();
+function buildBase(m: Machine, n: number): { world: World; slots: Slot[]; log: Op[] } {
+  let w = boot(m);
   const slots: Slot[] = [];
   const log: Op[] = [];
   for (let i = 0; i < n; i++) {
@@ -148,7 +148,7 @@ function buildBase(n: number): { world: World; slots: Slot[]; log: Op[] } {
       owner: "exp0",
       args: { size: BUF_SIZE },
     };
-    const e = must(w, exp);
+    const e = must(m, w, exp);
     const buf = e.created;
     if (buf === undefined) throw new Error("export created nothing");
     const attach: Op = {
@@ -158,7 +158,7 @@ function buildBase(n: number): { world: World; slots: Slot[]; log: Op[] } {
       device: "dev0",
       dynamic: true,
     };
-    const a = must(e.world, attach);
+    const a = must(m, e.world, attach);
     const att = a.created;
     if (att === undefined) throw new Error("attach created nothing");
     w = a.world;
@@ -250,6 +250,7 @@ interface Walk {
  * `slots`), appending the successful ones to `log` when given.
  */
 function walk(
+  m: Machine,
   start: World,
   slots0: readonly Slot[],
   seed: number,
@@ -262,7 +263,7 @@ function walk(
   let done = 0;
   for (let i = 0; i < attempts; i++) {
     const { op, slot } = nextOp(w, slots, rng);
-    const r = step(w, op);
+    const r = step(m, w, op);
     if (r.status === "done") {
       w = r.world;
       done++;
@@ -282,7 +283,13 @@ interface Recording {
   readonly stepNs: Map<OpKind, number[]>;
 }
 
-function record(start: World, slots0: readonly Slot[], seed: number, count: number): Recording {
+function record(
+  m: Machine,
+  start: World,
+  slots0: readonly Slot[],
+  seed: number,
+  count: number,
+): Recording {
   const rng = mulberry32(seed);
   const slots = cloneSlots(slots0);
   const worlds: World[] = [start];
@@ -294,7 +301,7 @@ function record(start: World, slots0: readonly Slot[], seed: number, count: numb
     if (++guard > count * 20) throw new Error("the op generator makes no progress");
     const { op, slot } = nextOp(w, slots, rng);
     const t0 = now();
-    const r = step(w, op);
+    const r = step(m, w, op);
     const ns = elapsedNs(t0);
     if (r.status !== "done") continue;
     w = r.world;
@@ -309,9 +316,9 @@ function record(start: World, slots0: readonly Slot[], seed: number, count: numb
 }
 
 /** Replays successful ops (they must succeed again). */
-function replay(start: World, ops: readonly Op[]): World {
+function replay(m: Machine, start: World, ops: readonly Op[]): World {
   let w = start;
-  for (const op of ops) w = must(w, op).world;
+  for (const op of ops) w = must(m, w, op).world;
   return w;
 }
 
@@ -361,44 +368,45 @@ interface Result {
 }
 
 function measure(n: number): Result {
-  const base = buildBase(n);
+  const m = referenceMachine();
+  const base = buildBase(m, n);
   // Warm-up: JIT, and a steady state (buffers mapped, jobs and tasks in flight).
   // Its successful ops are kept for the independent replay.
   const warmLog: Op[] = [];
-  const warm = walk(base.world, base.slots, WARMUP_SEED, Math.max(WARMUP_OPS, 30 * n), warmLog);
+  const warm = walk(m, base.world, base.slots, WARMUP_SEED, Math.max(WARMUP_OPS, 30 * n), warmLog);
 
   // worlds/s: the same op sequence from the same world, REPS times.
-  walk(warm.world, warm.slots, RUN_SEED, TIMED_OPS);
+  walk(m, warm.world, warm.slots, RUN_SEED, TIMED_OPS);
   const rates: number[] = [];
   let successRate = 0;
   for (let rep = 0; rep < REPS; rep++) {
     const t0 = now();
-    const r = walk(warm.world, warm.slots, RUN_SEED, TIMED_OPS);
+    const r = walk(m, warm.world, warm.slots, RUN_SEED, TIMED_OPS);
     const ns = elapsedNs(t0);
     rates.push(r.done / (ns / 1e9));
     successRate = r.done / r.attempts;
   }
 
   // Recorded worlds for hash and equality, plus per-op step cost.
-  record(warm.world, warm.slots, RUN_SEED, RECORDED_OPS);
-  const rec = record(warm.world, warm.slots, RUN_SEED, RECORDED_OPS);
+  record(m, warm.world, warm.slots, RUN_SEED, RECORDED_OPS);
+  const rec = record(m, warm.world, warm.slots, RUN_SEED, RECORDED_OPS);
   const stepNsByKind = new Map<OpKind, number>();
   for (const [kind, list] of rec.stepNs) stepNsByKind.set(kind, median(list));
   const worlds = rec.worlds;
-  const m = rec.ops.length;
+  const count = rec.ops.length;
 
-  const hashNs = nsPerCall(m, (i) => hashWorld(at(worlds, i + 1)));
-  const eqPrevNs = nsPerCall(m, (i) => (worldsEqual(at(worlds, i + 1), at(worlds, i)) ? 1 : 0));
+  const hashNs = nsPerCall(count, (i) => hashWorld(at(worlds, i + 1)));
+  const eqPrevNs = nsPerCall(count, (i) => (worldsEqual(at(worlds, i + 1), at(worlds, i)) ? 1 : 0));
 
   // Twins: the same op stepped again from the previous world.
-  const twins = rec.ops.map((op, i) => must(at(worlds, i), op).world);
+  const twins = rec.ops.map((op, i) => must(m, at(worlds, i), op).world);
   twins.forEach((t, i) => {
     const w = at(worlds, i + 1);
     if (hashWorld(t) !== hashWorld(w) || !worldsEqual(t, w)) {
       throw new Error(`re-stepping op ${i} (${rec.ops[i]?.kind ?? "?"}) gave a different world`);
     }
   });
-  const eqTwinNs = nsPerCall(m, (i) => (worldsEqual(at(worlds, i + 1), at(twins, i)) ? 1 : 0));
+  const eqTwinNs = nsPerCall(count, (i) => (worldsEqual(at(worlds, i + 1), at(twins, i)) ? 1 : 0));
   const byKind = new Map<OpKind, number[]>();
   rec.ops.forEach((op, i) => {
     const list = byKind.get(op.kind);
@@ -415,15 +423,15 @@ function measure(n: number): Result {
     eqTwinNsByKind.set(kind, ns);
   }
 
-  // Independent copies: every op replayed from a fresh world of the same config.
-  const stride = Math.max(1, Math.floor(m / INDEPENDENT_SAMPLES));
+  // Independent copies: every op replayed from a fresh world of the same machine.
+  const stride = Math.max(1, Math.floor(count / INDEPENDENT_SAMPLES));
   const sampleIdx: number[] = [];
-  for (let i = stride; i <= m; i += stride) sampleIdx.push(i);
+  for (let i = stride; i <= count; i += stride) sampleIdx.push(i);
   const copies: World[] = [];
-  let c = replay(replay(createWorld(base.world.config), base.log), warmLog);
+  let c = replay(m, replay(m, boot(m), base.log), warmLog);
   let done = 0;
   for (const i of sampleIdx) {
-    c = replay(c, rec.ops.slice(done, i));
+    c = replay(m, c, rec.ops.slice(done, i));
     done = i;
     const w = at(worlds, i);
     if (hashWorld(c) !== hashWorld(w) || !worldsEqual(c, w)) {
@@ -436,9 +444,9 @@ function measure(n: number): Result {
   );
 
   // The scheduler's settle() on a quiescent world (nothing to run).
-  const settleNs = nsPerCall(1, () => settle(base.world).events.length);
+  const settleNs = nsPerCall(1, () => settle(m, base.world).events.length);
 
-  const last = at(worlds, m);
+  const last = at(worlds, count);
   const entries = `bufs ${last.bufs.size}, atts ${last.atts.size}, regions ${last.regions.size}, grants ${last.grants.size}, jobs ${last.jobs.size}, tasks ${last.tasks.size}, violations ${last.violations.size}`;
   return {
     n,

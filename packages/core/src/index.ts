@@ -216,6 +216,7 @@ export {
 export type { Recorded } from "./world/access.js";
 
 export { boot, defineMachine } from "./machine/machine.js";
+export { pendingOps } from "./machine/pending.js";
 export type {
   AttachRequest,
   DriverStep,

@@ -1,8 +1,7 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { DEFAULT_PROFILE_ID, findProfile } from "@dmabuf-ref/core";
 import { KNOWN_PROFILES } from "../io/known-profiles.js";
 import { computeMatrix, renderMatrix } from "../matrix/matrix.js";
-import { matrixWorld } from "../matrix/machine.js";
+import { matrixMachine } from "../matrix/machine.js";
 import { MATRIX_EXPORTERS, MATRIX_IMPORTERS } from "../matrix/registry.js";
 import { SCENARIOS } from "../scenarios/registry.js";
 import { reportScenario } from "../scenarios/scenario.js";
@@ -29,7 +28,7 @@ function scenarioSummary(): string[] {
  *
  * @returns the output.
  */
-export function demoOutput(m: Machine): string {
+export function demoOutput(): string {
   const profile = findProfile(DEFAULT_PROFILE_ID);
   if (profile === undefined) throw new Error(`no default profile ${DEFAULT_PROFILE_ID}`);
   const idWidth = Math.max(...KNOWN_PROFILES.map((p) => p.id.length)) + 1;
@@ -40,9 +39,9 @@ export function demoOutput(m: Machine): string {
   );
   const matrix = renderMatrix(
     profile.id,
-    computeMatrix(profile, matrixWorld, MATRIX_EXPORTERS, MATRIX_IMPORTERS),
+    computeMatrix(profile, matrixMachine, MATRIX_EXPORTERS, MATRIX_IMPORTERS),
   );
-  const examples = renderExamples(m).map((ex) => `  ${ex.name}: ${ex.title}`);
+  const examples = renderExamples().map((ex) => `  ${ex.name}: ${ex.title}`);
   return [
     "dmabuf-ref: dma-buf mapping-type negotiation and revoke, executable",
     "",

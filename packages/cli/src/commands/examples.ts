@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -69,16 +68,14 @@ function validateIndex(raw: unknown): DocumentResult<z.output<typeof indexSchema
  * @param dir - the examples folder (default {@link EXAMPLES_DIR}).
  * @returns the examples in index order.
  */
-export function renderExamples(m: Machine, dir: string = EXAMPLES_DIR): RenderedExample[] {
-  const index = loadDocument(m, join(dir, "index.yaml"), validateIndex);
+export function renderExamples(dir: string = EXAMPLES_DIR): RenderedExample[] {
+  const index = loadDocument(join(dir, "index.yaml"), validateIndex);
   return index.map((ex) => {
     const profile = resolveProfile(ex.profile);
-    const { exporter, offers } = loadDocument(m, join(dir, ex.offers), parseOffersDocument);
-    const { importer, accepts } = loadDocument(m, join(dir, ex.accepts), parseAcceptsDocument);
+    const { exporter, offers } = loadDocument(join(dir, ex.offers), parseOffersDocument);
+    const { importer, accepts } = loadDocument(join(dir, ex.accepts), parseAcceptsDocument);
     const distances =
-      ex.topology === undefined
-        ? []
-        : loadDocument(m, join(dir, ex.topology), parseTopologyDocument);
+      ex.topology === undefined ? [] : loadDocument(join(dir, ex.topology), parseTopologyDocument);
     const result = negotiate(offers, accepts, profile, p2pTopology(distances));
     const events = negotiationEvents({ exporter, importer }, offers, accepts, profile.id, result);
     return {

@@ -3,11 +3,11 @@ import type { Profile } from "@dmabuf-ref/core";
 import { toJson } from "../io/json.js";
 import { describeCell, computeMatrix, diffMatrix, renderMatrix } from "../matrix/matrix.js";
 import { MATRIX_EXPORTERS, MATRIX_IMPORTERS } from "../matrix/registry.js";
-import { matrixWorld } from "../matrix/machine.js";
+import { matrixMachine } from "../matrix/machine.js";
 import type { MatrixCell } from "../matrix/cell.js";
 
 function cellsOf(profile: Profile): MatrixCell[] {
-  return computeMatrix(profile, matrixWorld, MATRIX_EXPORTERS, MATRIX_IMPORTERS);
+  return computeMatrix(profile, matrixMachine, MATRIX_EXPORTERS, MATRIX_IMPORTERS);
 }
 
 /**

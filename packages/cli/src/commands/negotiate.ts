@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import {
   describePairOutcome,
   formatKernelError,
@@ -34,10 +33,10 @@ export interface NegotiateOptions {
  * @throws UsageError (exit 2) for a bad file.
  */
 export function runNegotiate(opts: NegotiateOptions): { output: string; exitCode: 0 | 1 } {
-  const { exporter, offers } = loadDocument(m, opts.offers, parseOffersDocument);
-  const { importer, accepts } = loadDocument(m, opts.accepts, parseAcceptsDocument);
+  const { exporter, offers } = loadDocument(opts.offers, parseOffersDocument);
+  const { importer, accepts } = loadDocument(opts.accepts, parseAcceptsDocument);
   const distances =
-    opts.topology === undefined ? [] : loadDocument(m, opts.topology, parseTopologyDocument);
+    opts.topology === undefined ? [] : loadDocument(opts.topology, parseTopologyDocument);
   const result = negotiate(offers, accepts, opts.profile, p2pTopology(distances));
   const output = opts.json
     ? toJson(negotiationJson(result, opts.profile.id, exporter, importer))

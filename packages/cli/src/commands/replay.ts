@@ -1,5 +1,4 @@
-import type { Machine } from "@dmabuf-ref/core";
-import { EMAIL_WIDTH, wrapLine } from "@dmabuf-ref/core";
+import { EMAIL_WIDTH, boot, wrapLine } from "@dmabuf-ref/core";
 import type { DocumentResult } from "@dmabuf-ref/core";
 import { toJson } from "../io/json.js";
 import { loadDocument } from "../io/load-document.js";
@@ -7,9 +6,9 @@ import { resolveProfile } from "../io/profile-option.js";
 import { replay } from "../replay/run.js";
 import { replayFileSchema } from "../replay/schema.js";
 import type { ReplayFile } from "../replay/schema.js";
-import { standardWorld } from "../scenarios/machine.js";
+import { standardMachine } from "../scenarios/machine.js";
 
-function validate(_m: Machine, raw: unknown): DocumentResult<ReplayFile> {
+function validate(raw: unknown): DocumentResult<ReplayFile> {
   const r = replayFileSchema.safeParse(raw);
   return r.success
     ? { ok: true, value: r.data }
@@ -35,15 +34,11 @@ function validate(_m: Machine, raw: unknown): DocumentResult<ReplayFile> {
  * @returns the output (exit status 0: the file replayed, whatever errnos came back).
  * @throws UsageError (exit 2) for an unparsable or structurally wrong file.
  */
-export function replayOutput(
-  m: Machine,
-  file: string,
-  profileId: string | undefined,
-  json: boolean,
-): string {
-  const doc = loadDocument(m, file, validate);
+export function replayOutput(file: string, profileId: string | undefined, json: boolean): string {
+  const doc = loadDocument(file, validate);
   const profile = resolveProfile(profileId ?? doc.profile);
-  const run = replay(m, standardWorld(m, profile), profile, doc);
+  const m = standardMachine(profile);
+  const run = replay(m, boot(m), doc);
   if (json) {
     return toJson({
       profile: run.profile,

@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { readFileSync } from "node:fs";
 import type { DocumentResult } from "@dmabuf-ref/core";
 import { parse as parseYaml } from "yaml";
@@ -12,11 +11,7 @@ import { UsageError } from "./usage-error.js";
  * @returns the validated value.
  * @throws {@link UsageError} naming the file and each bad field.
  */
-export function loadDocument<T>(
-  m: Machine,
-  file: string,
-  validate: (raw: unknown) => DocumentResult<T>,
-): T {
+export function loadDocument<T>(file: string, validate: (raw: unknown) => DocumentResult<T>): T {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -31,7 +26,7 @@ export function loadDocument<T>(
       `${file}: not YAML or JSON: ${e instanceof Error ? e.message : String(e)}`,
     );
   }
-  const result = validate(m, raw);
+  const result = validate(raw);
   if (!result.ok) {
     const lines = result.issues.map(
       (i) => `${file}: ${i.path === "" ? "(document)" : i.path}: ${i.message}`,

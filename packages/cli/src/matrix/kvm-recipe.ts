@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { kvmPfn, mustBuf, offersOf } from "@dmabuf-ref/core";
-import type { World } from "@dmabuf-ref/core";
+import type { Machine, World } from "@dmabuf-ref/core";
 import { KVM, KVM_PAGE, kvmGuestFault, kvmSetMemslotDmabufStaged } from "@dmabuf-ref/importers";
 import type { KvmMemslotStage } from "@dmabuf-ref/importers";
 import type { MatrixStage } from "./cell.js";
@@ -53,7 +52,7 @@ const STAGE: Readonly<Record<KvmMemslotStage, MatrixStage>> = {
 export const kvmRecipe: ImporterRecipe = {
   name: KVM,
   absentReason: (p) => (p.rules.kvmDmabufImport ? undefined : `not in ${p.id}`),
-  import(w, buf): Imported {
+  import(m, w, buf): Imported {
     const neg = negotiationRefusal(m, w, buf, KVM, null);
     if (neg !== undefined) return explainNegotiation(m, w, buf, neg);
     const size = mustBuf(w, buf).size;

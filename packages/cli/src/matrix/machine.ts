@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
-import { createWorld, topologySchema } from "@dmabuf-ref/core";
-import type { ImporterDriver, Profile, Topology, World } from "@dmabuf-ref/core";
+import { defineMachine, topologySchema } from "@dmabuf-ref/core";
+import type { ImporterDriver, Machine, Profile, Topology } from "@dmabuf-ref/core";
 import { gpuExporter, rdmaExporter, vfioPciExporter } from "@dmabuf-ref/exporters";
 import type { VfioCloseOrder } from "@dmabuf-ref/exporters";
 import {
@@ -45,13 +44,12 @@ export const matrixTopology: Topology = topologySchema.parse({
  *
  * @param profile - the rules in force.
  * @param closeOrder - vfio-pci's close order (default 7.1's, disable then cleanup).
- * @returns the world.
+ * @returns the machine.
  */
-export function matrixWorld(
-  _m: Machine,
+export function matrixMachine(
   profile: Profile,
   closeOrder: VfioCloseOrder = "disable-then-cleanup",
-): World {
+): Machine {
   const exporters = [
     vfioPciExporter({
       closeOrder,
@@ -75,10 +73,5 @@ export function matrixWorld(
     rdmaPinnedImporter(),
     rdmaPinnedRevocableImporter(),
   ];
-  return createWorld({
-    profile,
-    topology: matrixTopology,
-    exporters: new Map(exporters.map((d) => [d.name, d] as const)),
-    importers: new Map(importers.map((d) => [d.name, d] as const)),
-  });
+  return defineMachine({ profile, topology: matrixTopology, exporters, importers });
 }

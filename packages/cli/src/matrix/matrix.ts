@@ -1,5 +1,5 @@
-import { attachRevocable, wrapLine } from "@dmabuf-ref/core";
-import type { Profile, World } from "@dmabuf-ref/core";
+import { attachRevocable, boot, wrapLine } from "@dmabuf-ref/core";
+import type { Machine, Profile } from "@dmabuf-ref/core";
 import type { MatrixCell } from "./cell.js";
 import type { ExporterRecipe, ImporterRecipe } from "./recipes.js";
 
@@ -17,11 +17,12 @@ import type { ExporterRecipe, ImporterRecipe } from "./recipes.js";
  */
 export function computeMatrix(
   profile: Profile,
-  machine: (p: Profile) => World,
+  machine: (p: Profile) => Machine,
   exporters: readonly ExporterRecipe[],
   importers: readonly ImporterRecipe[],
 ): MatrixCell[] {
   const cells: MatrixCell[] = [];
+  const m = machine(profile);
   for (const e of exporters) {
     for (const i of importers) {
       const who = { exporter: e.name, importer: i.name };
@@ -30,7 +31,7 @@ export function computeMatrix(
         cells.push({ ...who, ok: false, errno: null, reason: absent });
         continue;
       }
-      const exported = e.export(machine(profile));
+      const exported = e.export(m, boot(m));
       if (!exported.ok) {
         cells.push({
           ...who,
@@ -41,7 +42,7 @@ export function computeMatrix(
         });
         continue;
       }
-      const imported = i.import(exported.world, exported.buf);
+      const imported = i.import(m, exported.world, exported.buf);
       if (!imported.ok) {
         cells.push({
           ...who,

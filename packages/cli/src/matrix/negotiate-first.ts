@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { negotiateAttach } from "@dmabuf-ref/core";
-import type { World } from "@dmabuf-ref/core";
+import type { Machine, World } from "@dmabuf-ref/core";
 import type { Refused } from "./recipes.js";
 
 /**
@@ -10,6 +9,7 @@ import type { Refused } from "./recipes.js";
  * `-EINVAL`, DESIGN §3.2) apart from the exporter's `attach` refusing: the
  * importer's own entry point reports both as a failed attach.
  *
+ * @param m - the machine.
  * @param w - the world with the buffer.
  * @param buf - the dma-buf.
  * @param importer - the importer driver's name.

@@ -1,5 +1,4 @@
-import type { Machine } from "@dmabuf-ref/core";
-import type { Profile, World } from "@dmabuf-ref/core";
+import type { Machine, Profile, World } from "@dmabuf-ref/core";
 import { ibUmemDmabufGetStaged, rdmaOdpFault } from "@dmabuf-ref/importers";
 import type { RdmaImporterName, UmemGetStage } from "@dmabuf-ref/importers";
 import type { MatrixStage } from "./cell.js";
@@ -37,25 +36,20 @@ function umemImport(m: Machine, w: World, buf: number, importer: RdmaImporterNam
   );
 }
 
-function umemRecipe(
-  m: Machine,
-  importer: RdmaImporterName,
-  exists: (p: Profile) => boolean,
-): ImporterRecipe {
+function umemRecipe(importer: RdmaImporterName, exists: (p: Profile) => boolean): ImporterRecipe {
   return {
     name: importer,
     absentReason: (p) => (exists(p) ? undefined : `not in ${p.id}`),
-    import: (w, buf) => umemImport(m, w, buf, importer),
+    import: (m, w, buf) => umemImport(m, w, buf, importer),
   };
 }
 
 /** rdma-odp: `ib_umem_dmabuf_get()` on nic1, then its first ODP fault (dynamic, revocable). */
-export const rdmaOdpRecipe = umemRecipe(m, "rdma-odp", () => true);
+export const rdmaOdpRecipe = umemRecipe("rdma-odp", () => true);
 /** rdma-pinned: `ib_umem_dmabuf_get_pinned()` on nic1 (pins and maps, not revocable). */
-export const rdmaPinnedRecipe = umemRecipe(m, "rdma-pinned", () => true);
+export const rdmaPinnedRecipe = umemRecipe("rdma-pinned", () => true);
 /** rdma-pinned-revocable: Jacob Moroni's proposed interface, where the profile has it. */
 export const rdmaPinnedRevocableRecipe = umemRecipe(
-  m,
   "rdma-pinned-revocable",
   (p) => p.rules.rdmaPinnedRevocable,
 );

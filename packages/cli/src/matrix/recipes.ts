@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import {
   IOMMU_IOAS_ALLOC,
   IOMMU_IOAS_MAP_FILE,
@@ -11,7 +10,7 @@ import {
   mustBuf,
   step,
 } from "@dmabuf-ref/core";
-import type { Errno, KernelError, Profile, World } from "@dmabuf-ref/core";
+import type { Errno, KernelError, Machine, Profile, World } from "@dmabuf-ref/core";
 import { O_RDWR, vfioDeviceFeatureIoctl } from "@dmabuf-ref/exporters";
 import { iommufdImportCapability, iommufdIoctl } from "@dmabuf-ref/importers";
 import type { ImportStage } from "@dmabuf-ref/importers";
@@ -45,9 +44,10 @@ export interface ExporterRecipe {
   /**
    * Exports one buffer.
    *
-   * @param w - the matrix machine.
+   * @param m - the matrix machine.
+   * @param w - the machine's world.
    */
-  export(w: World): Exported;
+  export(m: Machine, w: World): Exported;
 }
 
 /** How the matrix imports a buffer with one importer driver. */
@@ -63,10 +63,11 @@ export interface ImporterRecipe {
   /**
    * Imports a buffer: attach, pin where the importer pins, first map.
    *
+   * @param m - the matrix machine.
    * @param w - the world with the buffer.
    * @param buf - the dma-buf.
    */
-  import(w: World, buf: number): Imported;
+  import(m: Machine, w: World, buf: number): Imported;
 }
 
 /**
@@ -84,7 +85,7 @@ export function refused(error: KernelError, stage: MatrixStage): Refused {
 export const vfioRecipe: ExporterRecipe = {
   name: "vfio-pci",
   moves: false,
-  export(w) {
+  export(m, w) {
     const argp = encodeDmaBufFeature({
       flags: VFIO_DEVICE_FEATURE_GET,
       data: { region_index: 0, open_flags: O_RDWR, flags: 0 },
@@ -120,9 +121,10 @@ const CAPABILITY_STAGE: Readonly<Record<ImportStage, MatrixStage>> = {
 export const iommufdRecipe: ImporterRecipe = {
   name: "iommufd",
   absentReason: () => undefined,
-  import(w, buf) {
+  import(m, w, buf) {
     const cap = iommufdImportCapability(m, w, buf);
     const alloc = iommufdIoctl(
+      m,
       w,
       IOMMU_IOAS_ALLOC,
       iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 0 }),
@@ -131,6 +133,7 @@ export const iommufdRecipe: ImporterRecipe = {
     const ioas = iommuIoasAlloc.decode(alloc.out).out_ioas_id;
     const size = mustBuf(w, buf).size;
     const map = iommufdIoctl(
+      m,
       alloc.world,
       IOMMU_IOAS_MAP_FILE,
       iommuIoasMapFile.encode({
@@ -171,12 +174,12 @@ function exportOp(m: Machine, w: World, exporter: string, owner: string, args: u
 export const gpuRecipe: ExporterRecipe = {
   name: "gpu",
   moves: true,
-  export: (w) => exportOp(m, w, "gpu", "gpu0", { size: 0x20_0000n, placement: "vram" }),
+  export: (m, w) => exportOp(m, w, "gpu", "gpu0", { size: 0x20_0000n, placement: "vram" }),
 };
 
 /** rdma: a 1 MiB uverbs DMABUF object over nic0's BAR. */
 export const rdmaRecipe: ExporterRecipe = {
   name: "rdma",
   moves: false,
-  export: (w) => exportOp(m, w, "rdma", "nic0", { size: 0x10_0000n, offset: 0n }),
+  export: (m, w) => exportOp(m, w, "rdma", "nic0", { size: 0x10_0000n, offset: 0n }),
 };

@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import {
   UAPI_IOCTLS,
   formatKernelError,
@@ -7,7 +6,7 @@ import {
   wrapLine,
   EMAIL_WIDTH,
 } from "@dmabuf-ref/core";
-import type { Errno, KernelError, Profile, TraceEvent, Violation, World } from "@dmabuf-ref/core";
+import type { Errno, KernelError, Machine, TraceEvent, Violation, World } from "@dmabuf-ref/core";
 import {
   vfioDeviceFeatureIoctl,
   vfioDeviceResetIoctl,
@@ -94,7 +93,7 @@ function ioctlCall(
     );
   }
   const fdName = typeof call.fd === "string" ? call.fd : String(call.fd);
-  const isDevice = typeof call.fd === "string" && vfioPciConfigOf(m, w, call.fd) !== undefined;
+  const isDevice = typeof call.fd === "string" && vfioPciConfigOf(m, call.fd) !== undefined;
   const isIommufd = call.fd === "iommufd";
   if (!isDevice && !isIommufd) resolveValue(call.fd, b, { index, field: "fd" }); // must at least resolve
   const text = `${call.ioctl} on ${fdName}`;
@@ -126,7 +125,7 @@ function ioctlCall(
   if (!isIommufd) return failure(w, kernelError("ENOTTY", `${fdName} is not an iommufd`), text);
   const layout = IOMMUFD_STRUCTS[call.ioctl];
   if (layout === undefined) throw new Error(`no struct for ${call.ioctl}`);
-  const r = iommufdIoctl(w, info.number, encodeIommufdArg(layout, call.arg, b, index), {
+  const r = iommufdIoctl(m, w, info.number, encodeIommufdArg(layout, call.arg, b, index), {
     process: "vmm",
   });
   return match(r)
@@ -237,13 +236,13 @@ function eventCall(
  * the kernel's errno for whatever value its struct holds; events
  * (FLR, memory enable/disable, close, unbind, attach, DMA) interleave.
  *
- * @param world - the machine to start from.
- * @param profile - the profile (for the report).
+ * @param m - the machine (its profile is the report's).
+ * @param world - the world to start from.
  * @param file - the parsed replay file.
  * @returns per-call results, violations, faults and the trace.
  * @throws UsageError (exit 2) for a structurally wrong call, naming its index and field.
  */
-export function replay(m: Machine, world: World, profile: Profile, file: ReplayFile): ReplayRun {
+export function replay(m: Machine, world: World, file: ReplayFile): ReplayRun {
   let w = world;
   const events: TraceEvent[] = [];
   const results: ReplayResult[] = [];
@@ -260,7 +259,7 @@ export function replay(m: Machine, world: World, profile: Profile, file: ReplayF
     results.push({ index, ...s.result, line });
   });
   return {
-    profile: profile.id,
+    profile: m.profile.id,
     results,
     violations: [...w.violations.values()],
     faults: events.filter((e) => e.kind === "dma" && e.outcome === "fault"),

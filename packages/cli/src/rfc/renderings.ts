@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findProfile, renderMermaid, renderText, revokeWithDmaInFlight } from "@dmabuf-ref/core";
@@ -41,15 +40,15 @@ export interface RfcRendering {
  *
  * @returns the renderings, examples first, then the scenarios' traces.
  */
-export function rfcRenderings(m: Machine): RfcRendering[] {
-  const examples = renderExamples(m).map((ex) => ({
+export function rfcRenderings(): RfcRendering[] {
+  const examples = renderExamples().map((ex) => ({
     dir: EXAMPLES_DIR,
     name: ex.name,
     title: ex.title,
     text: ex.text,
     mermaid: ex.mermaid,
   }));
-  const revoke = revokeWithDmaInFlight(m).events;
+  const revoke = revokeWithDmaInFlight().events;
   const traces = SCENARIOS.map((s) => {
     const profile = findProfile(s.profile);
     if (profile === undefined) throw new Error(`scenario ${s.name}: no profile ${s.profile}`);

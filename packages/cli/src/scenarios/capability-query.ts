@@ -1,9 +1,9 @@
-import type { Machine } from "@dmabuf-ref/core";
+import { boot } from "@dmabuf-ref/core";
 import { iommufdImportCapabilities, renderImportCapabilities } from "@dmabuf-ref/importers";
 import type { Scenario } from "./scenario.js";
 import { expectOk } from "./expect.js";
 import { RW } from "./guest-p2p.js";
-import { standardWorld } from "./machine.js";
+import { standardMachine } from "./machine.js";
 import { VmmSession, withSession } from "./session.js";
 
 /**
@@ -18,7 +18,8 @@ export const capabilityQuery: Scenario = {
     "the visibility query (a proposal) answers for VFIO and for a foreign exporter before any MAP_FILE, and trying agrees",
   sources: "seed 000, kernel-facts §3.3, §4.2",
   run(profile) {
-    return withSession(new VmmSession(standardWorld(m, profile)), (s) => {
+    const m = standardMachine(profile);
+    return withSession(new VmmSession(m, boot(m)), (s) => {
       expectOk(s.exportBar("vfio0", 0, [{ offset: 0n, length: 0x20_0000n }]));
       expectOk(
         s.run({

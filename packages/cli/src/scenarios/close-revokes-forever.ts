@@ -1,8 +1,8 @@
-import type { Machine } from "@dmabuf-ref/core";
+import { boot } from "@dmabuf-ref/core";
 import { RW, setUpGuestP2p } from "./guest-p2p.js";
 import type { Scenario } from "./scenario.js";
 import { expectOk } from "./expect.js";
-import { standardWorld } from "./machine.js";
+import { standardMachine } from "./machine.js";
 import { VmmSession, withSession } from "./session.js";
 
 const LEN = 0x20_0000n;
@@ -18,7 +18,8 @@ export const closeRevokesForever: Scenario = {
   expectation: "after device close, map and attach give ENODEV; the dmabuf fd stays valid",
   sources: "seed 001, kernel-facts §2.3, §2.5, §7.9",
   run(profile) {
-    return withSession(new VmmSession(standardWorld(m, profile)), (s) => {
+    const m = standardMachine(profile);
+    return withSession(new VmmSession(m, boot(m)), (s) => {
       const { fd, ioas, iova } = setUpGuestP2p(s, LEN);
       s.note("the VMM closes the VFIO device fd; the dma-buf fd stays open");
       expectOk(s.vfio({ op: "close", device: "vfio0" }));

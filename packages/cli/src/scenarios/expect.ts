@@ -1,5 +1,5 @@
 import { formatKernelError } from "@dmabuf-ref/core";
-import type { CallResult } from "./session.js";
+import type { CallResult } from "./call-result.js";
 
 /**
  * The value of a call a scenario needs to succeed; a failure means the

@@ -1,7 +1,7 @@
-import type { Machine } from "@dmabuf-ref/core";
+import { boot } from "@dmabuf-ref/core";
 import { RW, setUpGuestP2p } from "./guest-p2p.js";
 import type { Scenario } from "./scenario.js";
-import { standardWorld } from "./machine.js";
+import { standardMachine } from "./machine.js";
 import { VmmSession, withSession } from "./session.js";
 import { expectOk } from "./expect.js";
 
@@ -20,7 +20,8 @@ export const flrWithoutUnmap: Scenario = {
     "until unmap + map",
   sources: "seed 000, kernel-facts §1.3, §2.5, §3.5",
   run(profile) {
-    return withSession(new VmmSession(standardWorld(m, profile)), (s) => {
+    const m = standardMachine(profile);
+    return withSession(new VmmSession(m, boot(m)), (s) => {
       const { fd, ioas, iova } = setUpGuestP2p(s, LEN);
       const before = s.dma("dev1", iova, 0x1000n, "write");
       s.note("QEMU issues FLR without unmapping the BAR from the IOAS");

@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { step } from "@dmabuf-ref/core";
 import type { VmmSession } from "./session.js";
 
@@ -11,15 +10,10 @@ import type { VmmSession } from "./session.js";
  * @param placement - where the BO lives.
  * @returns the dma-buf fd.
  */
-export function exportGpuBo(
-  m: Machine,
-  s: VmmSession,
-  size: bigint,
-  placement: "vram" | "system",
-): number {
+export function exportGpuBo(s: VmmSession, size: bigint, placement: "vram" | "system"): number {
   let fd: number | undefined;
   s.apply((w) => {
-    const r = step(m, w, {
+    const r = step(s.machine, w, {
       kind: "export",
       exporter: "gpu",
       owner: "gpu0",

@@ -1,14 +1,13 @@
-import type { Machine } from "@dmabuf-ref/core";
-import { regionNamed, step } from "@dmabuf-ref/core";
+import { boot, regionNamed, step } from "@dmabuf-ref/core";
 import { gpuPrivOf } from "@dmabuf-ref/exporters";
 import { KVM_PAGE, kvmStateOf } from "@dmabuf-ref/importers";
 import { expectOk } from "./expect.js";
 import { guestFault, setDmabufMemslot } from "./kvm-guest.js";
 import type { GuestMapping } from "./kvm-guest.js";
 import type { Scenario } from "./scenario.js";
-import type { CallResult } from "./session.js";
+import type { CallResult } from "./call-result.js";
 import { VmmSession, withSession } from "./session.js";
-import { matrixWorld } from "../matrix/machine.js";
+import { matrixMachine } from "../matrix/machine.js";
 
 const LEN = 0x20_0000n;
 const SLOT = 2;
@@ -44,7 +43,8 @@ export const gpuEvictMovesKvm: Scenario = {
     "KVM zaps the slot, and the guest re-faults onto the BO's system-RAM pfn; no violation",
   sources: "kernel-facts §1.2, §1.3, §4.4, §5.1",
   run(profile) {
-    return withSession(new VmmSession(matrixWorld(m, profile)), (s) => {
+    const m = matrixMachine(profile);
+    return withSession(new VmmSession(m, boot(m)), (s) => {
       let fd: number | undefined;
       s.apply((w) => {
         const args = { size: LEN, placement: "vram" };
@@ -55,17 +55,17 @@ export const gpuEvictMovesKvm: Scenario = {
       });
       if (fd === undefined) throw new Error("GPU export created nothing");
       const buf = fd;
-      expectOk(setDmabufMemslot(m, s, SLOT, GFN_BASE, buf, LEN));
-      const before = guestFault(m, s, SLOT, GFN_BASE);
+      expectOk(setDmabufMemslot(s, SLOT, GFN_BASE, buf, LEN));
+      const before = guestFault(s, SLOT, GFN_BASE);
       const inVram = inRegion(s, "gpu0.vram", before);
       const vramAttrs = before.ok && before.value.mmio && before.value.cache !== "write-back";
 
       s.note("memory pressure: TTM evicts the BO from VRAM to system pages");
       expectOk(s.run({ kind: "driver", driver: "gpu", action: { op: "evict", buf } }));
-      const slot = kvmStateOf(s.world).slots.find((x) => x.slot === SLOT);
+      const slot = kvmStateOf(s.machine, s.world).slots.find((x) => x.slot === SLOT);
       const zapped = slot?.zapped === true && slot.zaps === 1;
       const moved = gpuPrivOf(s.world, buf).placement === "system";
-      const after = guestFault(m, s, SLOT, GFN_BASE);
+      const after = guestFault(s, SLOT, GFN_BASE);
       const inRam = inRegion(s, "ram0", after);
       const ramAttrs = after.ok && !after.value.mmio;
       const differs = before.ok && after.ok && before.value.pfn !== after.value.pfn;

@@ -1,11 +1,10 @@
-import type { Machine } from "@dmabuf-ref/core";
-import { PROFILES } from "@dmabuf-ref/core";
+import { PROFILES, boot } from "@dmabuf-ref/core";
 import type { Profile } from "@dmabuf-ref/core";
 import { RW } from "./guest-p2p.js";
 import { exportGpuBo } from "./gpu-bo.js";
 import type { Scenario } from "./scenario.js";
 import { VmmSession } from "./session.js";
-import { matrixWorld } from "../matrix/machine.js";
+import { matrixMachine } from "../matrix/machine.js";
 
 const LEN = 0x20_0000n;
 
@@ -25,8 +24,8 @@ const EXPECTED: Readonly<Record<string, string>> = {
  * @param s - a fresh session on the matrix machine.
  * @returns the outcome in the words of {@link EXPECTED}.
  */
-function story(m: Machine, s: VmmSession): string {
-  const fd = exportGpuBo(m, s, LEN, "vram");
+function story(s: VmmSession): string {
+  const fd = exportGpuBo(s, LEN, "vram");
   const ioas = s.ioasAlloc();
   if (!ioas.ok) return `IOAS_ALLOC ${ioas.error.errno}`;
   const attached = s.attach("nic1", ioas.value);
@@ -72,16 +71,18 @@ export const gpuMovableNeedsPinForIommufd: Scenario = {
     "; no violation",
   sources: "kernel-facts §1.2, §3.3, §4.3, §4.4",
   run(profile: Profile) {
-    const main = new VmmSession(matrixWorld(m, profile), "spdk");
-    const here = story(m, main);
+    const m = matrixMachine(profile);
+    const main = new VmmSession(m, boot(m), "spdk");
+    const here = story(main);
     let met = true;
     let violations = main.world.violations.size;
     const parts: string[] = [];
     for (const p of PROFILES) {
       let outcome = here;
       if (p.id !== profile.id) {
-        const other = new VmmSession(matrixWorld(m, p), "spdk");
-        outcome = story(m, other);
+        const mp = matrixMachine(p);
+        const other = new VmmSession(mp, boot(mp), "spdk");
+        outcome = story(other);
         violations += other.world.violations.size;
       }
       const expected = EXPECTED[p.id];

@@ -1,10 +1,10 @@
-import type { Machine } from "@dmabuf-ref/core";
+import { boot } from "@dmabuf-ref/core";
 import { RW } from "./guest-p2p.js";
 import { expectOk } from "./expect.js";
 import { exportGpuBo } from "./gpu-bo.js";
 import type { Scenario } from "./scenario.js";
 import { VmmSession, withSession } from "./session.js";
-import { matrixWorld } from "../matrix/machine.js";
+import { matrixMachine } from "../matrix/machine.js";
 
 const LEN = 0x20_0000n;
 
@@ -34,8 +34,9 @@ export const gpuToIommufdSpdk: Scenario = {
     "after the BO's owner revokes and closes it, the DMA faults; no violation",
   sources: "kernel-facts §1.3, §3.3, §3.5, §4.4",
   run(profile) {
-    return withSession(new VmmSession(matrixWorld(m, profile), "spdk"), (s) => {
-      const fd = exportGpuBo(m, s, LEN, "vram");
+    const m = matrixMachine(profile);
+    return withSession(new VmmSession(m, boot(m), "spdk"), (s) => {
+      const fd = exportGpuBo(s, LEN, "vram");
       const ioas = expectOk(s.ioasAlloc());
       expectOk(s.attach("nic1", ioas));
       const iova = expectOk(s.mapFile({ ioas, fd, start: 0n, length: LEN, flags: RW }));

@@ -1,11 +1,10 @@
-import type { Machine } from "@dmabuf-ref/core";
-import { IOMMU_IOAS_MAP_FIXED_IOVA } from "@dmabuf-ref/core";
+import { IOMMU_IOAS_MAP_FIXED_IOVA, boot } from "@dmabuf-ref/core";
 import { RW } from "./guest-p2p.js";
 import type { Scenario } from "./scenario.js";
 import { expectOk } from "./expect.js";
-import { standardWorld } from "./machine.js";
+import { standardMachine } from "./machine.js";
 import { VmmSession, withSession } from "./session.js";
-import type { CallResult } from "./session.js";
+import type { CallResult } from "./call-result.js";
 
 const SIZE = 0x4000n; // 4 pages, as the selftest's mock dma-buf
 
@@ -36,23 +35,21 @@ export const iommufdSelftestDmabufSimple: Scenario = {
     "the kernel selftest dmabuf_simple: MAP_FILE(0,0), (size,size), (0,size+1) fail with EINVAL; (0,size) maps",
   sources: "kernel-facts §3.2, §3.6",
   run(profile) {
-    return withSession(
-      new VmmSession(standardWorld(m, profile, { selftestHook: true }), "selftest"),
-      (s) => {
-        const { fd, ioas } = setUp(s);
-        const got = [
-          outcome(s.mapFile({ ioas, fd, start: 0n, length: 0n, flags: RW })),
-          outcome(s.mapFile({ ioas, fd, start: SIZE, length: SIZE, flags: RW })),
-          outcome(s.mapFile({ ioas, fd, start: 0n, length: SIZE + 1n, flags: RW })),
-          outcome(s.mapFile({ ioas, fd, start: 0n, length: SIZE, flags: RW })),
-        ];
-        const want = ["EINVAL", "EINVAL", "EINVAL", "ok"];
-        return {
-          met: got.join() === want.join() && s.world.violations.size === 0,
-          verdict: `got ${got.join(", ")}; the selftest expects ${want.join(", ")}`,
-        };
-      },
-    );
+    const m = standardMachine(profile, { selftestHook: true });
+    return withSession(new VmmSession(m, boot(m), "selftest"), (s) => {
+      const { fd, ioas } = setUp(s);
+      const got = [
+        outcome(s.mapFile({ ioas, fd, start: 0n, length: 0n, flags: RW })),
+        outcome(s.mapFile({ ioas, fd, start: SIZE, length: SIZE, flags: RW })),
+        outcome(s.mapFile({ ioas, fd, start: 0n, length: SIZE + 1n, flags: RW })),
+        outcome(s.mapFile({ ioas, fd, start: 0n, length: SIZE, flags: RW })),
+      ];
+      const want = ["EINVAL", "EINVAL", "EINVAL", "ok"];
+      return {
+        met: got.join() === want.join() && s.world.violations.size === 0,
+        verdict: `got ${got.join(", ")}; the selftest expects ${want.join(", ")}`,
+      };
+    });
   },
 };
 
@@ -69,36 +66,34 @@ export const iommufdSelftestDmabufRevoke: Scenario = {
     "unmap and map the original IOVA again with FIXED_IOVA",
   sources: "kernel-facts §3.5, §3.6",
   run(profile) {
-    return withSession(
-      new VmmSession(standardWorld(m, profile, { selftestHook: true }), "selftest"),
-      (s) => {
-        const { fd, ioas } = setUp(s);
-        const iova = expectOk(s.mapFile({ ioas, fd, start: 0n, length: SIZE, flags: RW }));
-        s.note("IOMMU_TEST_OP_DMABUF_REVOKE(revoked = 1)");
-        expectOk(s.run({ kind: "revoke", buf: fd, permanent: false, by: "DMABUF_REVOKE" }));
-        const hwpt = outcome(s.attach("dev1", ioas));
-        const whileRevoked = outcome(s.mapFile({ ioas, fd, start: 0n, length: SIZE, flags: RW }));
-        s.note("IOMMU_TEST_OP_DMABUF_REVOKE(revoked = 0)");
-        expectOk(s.run({ kind: "unrevoke", buf: fd, by: "DMABUF_REVOKE" }));
-        const afterUnrevoke = outcome(s.mapFile({ ioas, fd, start: 0n, length: SIZE, flags: RW }));
-        const unmapped = outcome(s.unmap(ioas, iova, SIZE));
-        const fixed = outcome(
-          s.mapFile({
-            ioas,
-            fd,
-            start: 0n,
-            length: SIZE,
-            flags: RW | IOMMU_IOAS_MAP_FIXED_IOVA,
-            iova,
-          }),
-        );
-        const got = [hwpt, whileRevoked, afterUnrevoke, unmapped, fixed];
-        const want = ["ok", "ENODEV", "ok", "ok", "ok"];
-        return {
-          met: got.join() === want.join() && s.world.violations.size === 0,
-          verdict: `got ${got.join(", ")}; the selftest expects ${want.join(", ")}`,
-        };
-      },
-    );
+    const m = standardMachine(profile, { selftestHook: true });
+    return withSession(new VmmSession(m, boot(m), "selftest"), (s) => {
+      const { fd, ioas } = setUp(s);
+      const iova = expectOk(s.mapFile({ ioas, fd, start: 0n, length: SIZE, flags: RW }));
+      s.note("IOMMU_TEST_OP_DMABUF_REVOKE(revoked = 1)");
+      expectOk(s.run({ kind: "revoke", buf: fd, permanent: false, by: "DMABUF_REVOKE" }));
+      const hwpt = outcome(s.attach("dev1", ioas));
+      const whileRevoked = outcome(s.mapFile({ ioas, fd, start: 0n, length: SIZE, flags: RW }));
+      s.note("IOMMU_TEST_OP_DMABUF_REVOKE(revoked = 0)");
+      expectOk(s.run({ kind: "unrevoke", buf: fd, by: "DMABUF_REVOKE" }));
+      const afterUnrevoke = outcome(s.mapFile({ ioas, fd, start: 0n, length: SIZE, flags: RW }));
+      const unmapped = outcome(s.unmap(ioas, iova, SIZE));
+      const fixed = outcome(
+        s.mapFile({
+          ioas,
+          fd,
+          start: 0n,
+          length: SIZE,
+          flags: RW | IOMMU_IOAS_MAP_FIXED_IOVA,
+          iova,
+        }),
+      );
+      const got = [hwpt, whileRevoked, afterUnrevoke, unmapped, fixed];
+      const want = ["ok", "ENODEV", "ok", "ok", "ok"];
+      return {
+        met: got.join() === want.join() && s.world.violations.size === 0,
+        verdict: `got ${got.join(", ")}; the selftest expects ${want.join(", ")}`,
+      };
+    });
   },
 };

@@ -1,13 +1,12 @@
-import type { Machine } from "@dmabuf-ref/core";
-import { mustBuf, regionNamed } from "@dmabuf-ref/core";
+import { boot, mustBuf, regionNamed } from "@dmabuf-ref/core";
 import type { AccessOutcome, Profile, World } from "@dmabuf-ref/core";
 import type { VfioCloseOrder } from "@dmabuf-ref/exporters";
 import { expectOk } from "./expect.js";
 import { guestAccess, setDmabufMemslot, settleNow, startUntil } from "./kvm-guest.js";
 import type { Scenario } from "./scenario.js";
-import type { CallResult } from "./session.js";
+import type { CallResult } from "./call-result.js";
 import { VmmSession, withSession } from "./session.js";
-import { matrixWorld } from "../matrix/machine.js";
+import { matrixMachine } from "../matrix/machine.js";
 
 const LEN = 0x20_0000n;
 const SLOT = 1;
@@ -30,20 +29,20 @@ interface CloseRun {
   readonly permanent: boolean;
 }
 
-function closeWhileGuestRuns(m: Machine, s: VmmSession, order: VfioCloseOrder): CloseRun {
+function closeWhileGuestRuns(s: VmmSession, order: VfioCloseOrder): CloseRun {
   s.note(`vfio-pci close order: ${order}`);
   const fd = expectOk(s.exportBar("vfio0", 0, [{ offset: 0n, length: LEN }]));
-  expectOk(setDmabufMemslot(m, s, SLOT, GFN, fd, LEN));
-  expectOk(guestAccess(m, s, SLOT, GFN, "write"));
+  expectOk(setDmabufMemslot(s, SLOT, GFN, fd, LEN));
+  expectOk(guestAccess(s, SLOT, GFN, "write"));
   s.note(
     "the VMM closes the VFIO device fd while vCPUs still run (hot-unplug, or no vCPU stop first)",
   );
   // Stop right after the close's first stage: the disable (7.1) or the
   // start of the cleanup revoke (Matt Evans' order).
-  expectOk(startUntil(m, s, "vfio-pci", { op: "close", device: "vfio0" }, () => true));
-  const inWindow = verdictOf(guestAccess(m, s, SLOT, GFN, "write"));
-  settleNow(m, s);
-  const after = verdictOf(guestAccess(m, s, SLOT, GFN, "write"));
+  expectOk(startUntil(s, "vfio-pci", { op: "close", device: "vfio0" }, () => true));
+  const inWindow = verdictOf(guestAccess(s, SLOT, GFN, "write"));
+  settleNow(s);
+  const after = verdictOf(guestAccess(s, SLOT, GFN, "write"));
   return {
     order,
     inWindow,
@@ -79,15 +78,14 @@ export const kvmCloseOrder: Scenario = {
   sources: "kernel-facts §2.5, §2.6, §5.1",
   run(profile: Profile) {
     let fixed: CloseRun | undefined;
-    const fixedRun = withSession(
-      new VmmSession(matrixWorld(m, profile, "cleanup-then-disable")),
-      (s) => {
-        fixed = closeWhileGuestRuns(m, s, "cleanup-then-disable");
-        return { met: true, verdict: shown(fixed) };
-      },
-    );
-    return withSession(new VmmSession(matrixWorld(m, profile, "disable-then-cleanup")), (s) => {
-      const r = closeWhileGuestRuns(m, s, "disable-then-cleanup");
+    const mFixed = matrixMachine(profile, "cleanup-then-disable");
+    const fixedRun = withSession(new VmmSession(mFixed, boot(mFixed)), (s) => {
+      fixed = closeWhileGuestRuns(s, "cleanup-then-disable");
+      return { met: true, verdict: shown(fixed) };
+    });
+    const m = matrixMachine(profile, "disable-then-cleanup");
+    return withSession(new VmmSession(m, boot(m)), (s) => {
+      const r = closeWhileGuestRuns(s, "disable-then-cleanup");
       s.note(`BAR after close: ${barState(s.world)}; now the same story in Matt Evans' order`);
       s.apply((w) => ({ world: w, events: fixedRun.events }));
       const fixedOk =

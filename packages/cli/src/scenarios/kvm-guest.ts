@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { settle, step } from "@dmabuf-ref/core";
-import type { AccessOutcome, KernelError, TraceEvent, World } from "@dmabuf-ref/core";
+import type { AccessOutcome, KernelError, Machine, TraceEvent, World } from "@dmabuf-ref/core";
 import {
   KVM,
   KVM_PAGE,
@@ -9,7 +8,8 @@ import {
   kvmSetMemslotDmabuf,
 } from "@dmabuf-ref/importers";
 import type { KvmCacheAttr } from "@dmabuf-ref/importers";
-import type { CallResult, VmmSession } from "./session.js";
+import type { CallResult } from "./call-result.js";
+import type { VmmSession } from "./session.js";
 
 /** What a guest fault gave the guest: the PFN KVM installed and how it mapped it. */
 export interface GuestMapping {
@@ -39,7 +39,6 @@ function refused(call: string, error: KernelError): TraceEvent {
  * @returns KVM's attachment, or the errno (recorded in the trace).
  */
 export function setDmabufMemslot(
-  m: Machine,
   s: VmmSession,
   slot: number,
   gfnBase: bigint,
@@ -49,7 +48,7 @@ export function setDmabufMemslot(
   let result: CallResult<number> | undefined;
   s.apply((w) => {
     const args = { slot, gfnBase, npages: size / KVM_PAGE, fd, offset: 0n };
-    const r = kvmSetMemslotDmabuf(m, w, args);
+    const r = kvmSetMemslotDmabuf(s.machine, w, args);
     if (r.status === "blocked") throw new Error(`the memslot ioctl blocked: ${r.reason}`);
     if (r.status === "failed") {
       result = { ok: false, error: r.error };
@@ -72,15 +71,10 @@ export function setDmabufMemslot(
  * @param gfn - the guest frame.
  * @returns what KVM mapped, or the errno (`EIO` when `get_pfn` failed; recorded in the trace).
  */
-export function guestFault(
-  m: Machine,
-  s: VmmSession,
-  slot: number,
-  gfn: bigint,
-): CallResult<GuestMapping> {
+export function guestFault(s: VmmSession, slot: number, gfn: bigint): CallResult<GuestMapping> {
   let result: CallResult<GuestMapping> | undefined;
   s.apply((w) => {
-    const r = kvmGuestFault(m, w, { slot, gfn });
+    const r = kvmGuestFault(s.machine, w, { slot, gfn });
     if (r.status === "blocked") throw new Error(`the guest fault blocked: ${r.reason}`);
     if (r.status === "failed") {
       result = { ok: false, error: r.error };
@@ -108,7 +102,6 @@ export function guestFault(
  * @returns the oracle's verdict, or the errno (`EIO` when the fault failed; recorded in the trace).
  */
 export function guestAccess(
-  m: Machine,
   s: VmmSession,
   slot: number,
   gfn: bigint,
@@ -116,7 +109,7 @@ export function guestAccess(
 ): CallResult<AccessOutcome | "mmio-exit"> {
   let result: CallResult<AccessOutcome | "mmio-exit"> | undefined;
   s.apply((w) => {
-    const r = kvmGuestAccess(m, w, { slot, gfn, offset: 0n, len: 8n, dir });
+    const r = kvmGuestAccess(s.machine, w, { slot, gfn, offset: 0n, len: 8n, dir });
     if (r.status === "blocked") throw new Error(`the guest access blocked: ${r.reason}`);
     if (r.status === "failed") {
       result = { ok: false, error: r.error };
@@ -139,7 +132,7 @@ function stepOnce(
     if (r.status === "done") return r;
   }
   for (const d of [...m.exporters.values(), ...m.importers.values()]) {
-    for (const op of d.pending?.(w) ?? []) {
+    for (const op of d.pending?.(m, w) ?? []) {
       const r = step(m, w, op);
       if (r.status === "done") return r;
     }
@@ -161,7 +154,6 @@ function stepOnce(
  * @throws when the work settles before `until` holds (the story is wrong).
  */
 export function startUntil(
-  m: Machine,
   s: VmmSession,
   driver: string,
   action: unknown,
@@ -169,7 +161,7 @@ export function startUntil(
 ): CallResult<null> {
   let result: CallResult<null> = { ok: true, value: null };
   s.apply((w) => {
-    const r = step(m, w, { kind: "driver", driver, action });
+    const r = step(s.machine, w, { kind: "driver", driver, action });
     if (r.status !== "done") {
       if (r.status === "blocked") throw new Error(`${driver} action blocked: ${r.reason}`);
       result = { ok: false, error: r.error };
@@ -181,7 +173,7 @@ export function startUntil(
     let world = r.world;
     const events = [...r.events];
     while (!until(world)) {
-      const next = stepOnce(m, world);
+      const next = stepOnce(s.machine, world);
       if (next === undefined) throw new Error(`${driver}: the work settled before the stop point`);
       world = next.world;
       events.push(...next.events);
@@ -197,6 +189,6 @@ export function startUntil(
  *
  * @param s - the session.
  */
-export function settleNow(m: Machine, s: VmmSession): void {
-  s.apply((w) => settle(m, w));
+export function settleNow(s: VmmSession): void {
+  s.apply((w) => settle(s.machine, w));
 }

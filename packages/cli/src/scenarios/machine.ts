@@ -1,11 +1,10 @@
-import type { Machine } from "@dmabuf-ref/core";
 import {
-  createWorld,
+  defineMachine,
   referenceExporter,
   referenceImporter,
   topologySchema,
 } from "@dmabuf-ref/core";
-import type { Profile, Topology, World } from "@dmabuf-ref/core";
+import type { Machine, Profile, Topology } from "@dmabuf-ref/core";
 import { vfioPciExporter } from "@dmabuf-ref/exporters";
 import { iommufdImporter } from "@dmabuf-ref/importers";
 
@@ -37,20 +36,20 @@ export const standardTopology: Topology = topologySchema.parse({
 });
 
 /**
- * A world on {@link standardTopology} with the vfio-pci exporter (`vfio0`),
- * iommufd, and the reference exporter and importer (a kernel-memory
- * dma-buf source; with `selftestHook` it also has the iommufd selftest
- * mock's private hook, kernel-facts §3.3 step 4 / §3.6).
+ * The machine on {@link standardTopology} with the vfio-pci exporter
+ * (`vfio0`), iommufd, and the reference exporter and importer (a
+ * kernel-memory dma-buf source; with `selftestHook` it also has the iommufd
+ * selftest mock's private hook, kernel-facts §3.3 step 4 / §3.6). Its
+ * initial world is `boot(m)`.
  *
  * @param profile - the rules in force.
  * @param opts - whether the reference exporter has the selftest hook.
- * @returns the initial world.
+ * @returns the machine.
  */
-export function standardWorld(
-  _m: Machine,
+export function standardMachine(
   profile: Profile,
   opts: { readonly selftestHook?: boolean } = {},
-): World {
+): Machine {
   const vfio = vfioPciExporter({
     devices: [
       {
@@ -63,13 +62,10 @@ export function standardWorld(
     ],
   });
   const ref = referenceExporter({ region: "ram0", selftestHook: opts.selftestHook === true });
-  return createWorld({
+  return defineMachine({
     profile,
     topology: standardTopology,
-    exporters: new Map([
-      [vfio.name, vfio],
-      [ref.name, ref],
-    ]),
-    importers: new Map([iommufdImporter(), referenceImporter()].map((d) => [d.name, d] as const)),
+    exporters: [vfio, ref],
+    importers: [iommufdImporter(), referenceImporter()],
   });
 }

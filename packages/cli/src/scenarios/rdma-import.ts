@@ -1,9 +1,9 @@
-import type { Machine } from "@dmabuf-ref/core";
+import { boot } from "@dmabuf-ref/core";
 import type { StepOutcome } from "@dmabuf-ref/core";
 import { ibUmemDmabufGet, rdmaOdpFault } from "@dmabuf-ref/importers";
 import type { Scenario } from "./scenario.js";
 import { expectOk } from "./expect.js";
-import { matrixWorld } from "../matrix/machine.js";
+import { matrixMachine } from "../matrix/machine.js";
 import { VmmSession, withSession } from "./session.js";
 
 const LEN = 0x20_0000n;
@@ -33,7 +33,8 @@ export const pinnedRdmaRefused: Scenario = {
   expectation: "VFIO refuses the pinned RDMA importer (not revocable): EOPNOTSUPP, nothing mapped",
   sources: "kernel-facts §1.3, §2.3, §2.4, §5.2",
   run(profile) {
-    return withSession(new VmmSession(matrixWorld(m, profile), "rdma-app"), (s) => {
+    const m = matrixMachine(profile);
+    return withSession(new VmmSession(m, boot(m), "rdma-app"), (s) => {
       const fd = expectOk(s.exportBar("vfio0", 0, [{ offset: 0n, length: LEN }]));
       const got = call(s, "ib_umem_dmabuf_get_pinned", (w) =>
         ibUmemDmabufGet(m, w, {
@@ -65,7 +66,8 @@ export const odpRdmaAccepted: Scenario = {
     "VFIO accepts the ODP RDMA importer (revocable); after an FLR its DMA faults and the next fault re-maps",
   sources: "kernel-facts §1.3, §2.5, §5.2",
   run(profile) {
-    return withSession(new VmmSession(matrixWorld(m, profile), "rdma-app"), (s) => {
+    const m = matrixMachine(profile);
+    return withSession(new VmmSession(m, boot(m), "rdma-app"), (s) => {
       const fd = expectOk(s.exportBar("vfio0", 0, [{ offset: 0n, length: LEN }]));
       const got = call(s, "ib_umem_dmabuf_get", (w) =>
         ibUmemDmabufGet(m, w, { importer: "rdma-odp", device: "nic1", fd, offset: 0n, size: LEN }),

@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import {
   IOMMU_IOAS_ALLOC,
   IOMMU_IOAS_MAP_FILE,
@@ -11,14 +10,11 @@ import {
   runScript,
   settle,
 } from "@dmabuf-ref/core";
-import type { KernelError, Op, TraceEvent, World } from "@dmabuf-ref/core";
+import type { Machine, Op, TraceEvent, World } from "@dmabuf-ref/core";
 import { O_RDWR, vfioDeviceFeatureIoctl } from "@dmabuf-ref/exporters";
 import { iommufdAttachDevice, iommufdIoctl } from "@dmabuf-ref/importers";
+import type { CallResult } from "./call-result.js";
 import { ScenarioStopped } from "./expect.js";
-
-/** What one call returned: a value, or the errno. */
-export type CallResult<T> =
-  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: KernelError };
 
 /**
  * A VMM's session against the model: it keeps the current world and the
@@ -31,10 +27,12 @@ export class VmmSession {
   readonly #events: TraceEvent[] = [];
 
   /**
-   * @param world - the machine to start from.
+   * @param machine - the machine the calls run on (profile, topology, drivers).
+   * @param world - the world to start from (e.g. `boot(machine)`).
    * @param process - the process name traces show for the VMM's calls.
    */
   constructor(
+    readonly machine: Machine,
     world: World,
     readonly process = "qemu",
   ) {
@@ -79,7 +77,7 @@ export class VmmSession {
       data: { region_index: region, open_flags: O_RDWR, flags: 0 },
       ranges,
     });
-    const r = vfioDeviceFeatureIoctl(m, this.#world, device, argp, this.process);
+    const r = vfioDeviceFeatureIoctl(this.machine, this.#world, device, argp, this.process);
     if (r.status === "blocked") throw new Error(`export blocked: ${r.reason}`);
     this.#events.push(...r.events);
     if (r.status === "failed") return { ok: false, error: r.error };
@@ -92,7 +90,7 @@ export class VmmSession {
    *
    * @returns the new IOAS id.
    */
-  ioasAlloc(_m): CallResult<number> {
+  ioasAlloc(): CallResult<number> {
     const r = this.iommufd(
       IOMMU_IOAS_ALLOC,
       iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 0 }),
@@ -153,7 +151,7 @@ export class VmmSession {
    * @returns ok or the errno.
    */
   attach(device: string, ioas: number): CallResult<null> {
-    const r = iommufdAttachDevice(m, this.#world, device, ioas);
+    const r = iommufdAttachDevice(this.machine, this.#world, device, ioas);
     if (!r.ok) return r;
     this.#world = r.value.world;
     this.#events.push(...r.value.events);
@@ -223,7 +221,7 @@ export class VmmSession {
    * @returns ok, or the first errno.
    */
   run(...ops: readonly Op[]): CallResult<null> {
-    const r = runScript(m, this.#world, ops, this.process);
+    const r = runScript(this.machine, this.#world, ops, this.process);
     this.#world = r.world;
     this.#events.push(...r.events);
     const failed = r.results.find((x) => x.status !== "done");
@@ -233,7 +231,7 @@ export class VmmSession {
   }
 
   private iommufd(number: number, buffer: Uint8Array): CallResult<Uint8Array> {
-    const r = iommufdIoctl(this.#world, number, buffer, { process: this.process });
+    const r = iommufdIoctl(this.machine, this.#world, number, buffer, { process: this.process });
     if (r.status === "blocked") throw new Error(`iommufd ioctl blocked: ${r.reason}`);
     this.#events.push(...r.events);
     if (r.status === "failed") return { ok: false, error: r.error };
@@ -244,7 +242,7 @@ export class VmmSession {
 
   /** Runs the kernel work a call left ready (core's `settle`), recording it. */
   private settle<T>(result: CallResult<T>): CallResult<T> {
-    const s = settle(m, this.#world);
+    const s = settle(this.machine, this.#world);
     this.#world = s.world;
     this.#events.push(...s.events);
     return result;

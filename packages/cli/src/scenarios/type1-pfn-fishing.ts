@@ -1,8 +1,7 @@
-import type { Machine } from "@dmabuf-ref/core";
-import { dmaMapRanges } from "@dmabuf-ref/core";
+import { boot, dmaMapRanges } from "@dmabuf-ref/core";
 import type { Scenario } from "./scenario.js";
 import { expectOk } from "./expect.js";
-import { VFIO0_BAR0, standardWorld } from "./machine.js";
+import { VFIO0_BAR0, standardMachine } from "./machine.js";
 import { VmmSession, withSession } from "./session.js";
 
 const LEN = 0x20_0000n;
@@ -22,7 +21,8 @@ export const type1PfnFishing: Scenario = {
     "is reported as a violation (the use-after-free the seeds describe)",
   sources: "seed 000 (type1 extracts raw PFNs from VMAs), seed 001, DESIGN §3.5",
   run(profile) {
-    return withSession(new VmmSession(standardWorld(m, profile)), (s) => {
+    const m = standardMachine(profile);
+    return withSession(new VmmSession(m, boot(m)), (s) => {
       s.note(
         "type1 follows the BAR mmap to its PFNs and maps them for dev1; no dma-buf, no attach",
       );

@@ -1,5 +1,4 @@
-import type { Machine } from "@dmabuf-ref/core";
-import { mustBuf, regionNamed } from "@dmabuf-ref/core";
+import { boot, mustBuf, regionNamed } from "@dmabuf-ref/core";
 import type { AccessOutcome, World } from "@dmabuf-ref/core";
 import { vfioVmas } from "@dmabuf-ref/exporters";
 import { KVM_PAGE, kvmStateOf } from "@dmabuf-ref/importers";
@@ -8,9 +7,9 @@ import { guestAccess, guestFault, setDmabufMemslot, settleNow, startUntil } from
 import type { GuestMapping } from "./kvm-guest.js";
 import { VFIO0_BAR0 } from "./machine.js";
 import type { Scenario } from "./scenario.js";
-import type { CallResult } from "./session.js";
+import type { CallResult } from "./call-result.js";
 import { VmmSession, withSession } from "./session.js";
-import { matrixWorld } from "../matrix/machine.js";
+import { matrixMachine } from "../matrix/machine.js";
 
 /** 2 MiB of BAR0: one order-9 block. */
 const LEN = 0x20_0000n;
@@ -51,15 +50,16 @@ export const vfioToKvmPrivateMmio: Scenario = {
     "no violation",
   sources: "kernel-facts §2.5, §4.4, §5.1, §7.16",
   run(profile) {
-    return withSession(new VmmSession(matrixWorld(m, profile)), (s) => {
+    const m = matrixMachine(profile);
+    return withSession(new VmmSession(m, boot(m)), (s) => {
       s.note(
         "confidential VM: the BAR is private MMIO and must never be mapped into QEMU; " +
           "KVM takes a PFN from the dma-buf fd instead of a VMA",
       );
       const fd = expectOk(s.exportBar("vfio0", 0, [{ offset: 0n, length: LEN }]));
-      expectOk(setDmabufMemslot(m, s, SLOT, GFN_BASE, fd, LEN));
+      expectOk(setDmabufMemslot(s, SLOT, GFN_BASE, fd, LEN));
       const gfn = GFN_BASE + PAGE_IN;
-      const first = guestFault(m, s, SLOT, gfn);
+      const first = guestFault(s, SLOT, gfn);
       const barPfn = VFIO0_BAR0 / KVM_PAGE + PAGE_IN;
       const mapped =
         first.ok &&
@@ -68,26 +68,23 @@ export const vfioToKvmPrivateMmio: Scenario = {
         first.value.cache === "uncached" &&
         first.value.maxOrder === 9;
       const vmas = vfioVmas(m, s.world, "vfio0").length;
-      const store = guestAccess(m, s, SLOT, gfn, "write");
+      const store = guestAccess(s, SLOT, gfn, "write");
 
       s.note("the guest resets the function (FLR) and touches the BAR while the reset runs");
-      expectOk(startUntil(m, s, "vfio-pci", { op: "flr", device: "vfio0" }, barDown));
-      const zapped = kvmStateOf(s.world).slots[0]?.zapped === true;
-      const during = guestAccess(m, s, SLOT, gfn, "write");
-      settleNow(m, s);
+      expectOk(startUntil(s, "vfio-pci", { op: "flr", device: "vfio0" }, barDown));
+      const zapped = kvmStateOf(s.machine, s.world).slots[0]?.zapped === true;
+      const during = guestAccess(s, SLOT, gfn, "write");
+      settleNow(s);
       const nothingRemapped =
         mustBuf(s.world, fd).revoked === "usable" &&
-        s.world.atts.get(kvmStateOf(s.world).slots[0]?.att ?? -1)?.mapping === null;
+        s.world.atts.get(kvmStateOf(s.machine, s.world).slots[0]?.att ?? -1)?.mapping === null;
       s.note("the FLR is over; nothing re-mapped by itself, the guest's next access re-faults");
-      const after = guestFault(m, s, SLOT, gfn);
-      const storeAfter = guestAccess(m, s, SLOT, gfn, "write");
+      const after = guestFault(s, SLOT, gfn);
+      const storeAfter = guestAccess(s, SLOT, gfn, "write");
 
       s.note("QEMU closes the VFIO device: its dma-bufs are revoked for good");
       expectOk(s.vfio({ op: "close", device: "vfio0" }));
-      const closed = [
-        guestAccess(m, s, SLOT, gfn, "read"),
-        guestAccess(m, s, SLOT, GFN_BASE, "write"),
-      ];
+      const closed = [guestAccess(s, SLOT, gfn, "read"), guestAccess(s, SLOT, GFN_BASE, "write")];
       const violations = s.world.violations.size;
       const met =
         mapped &&

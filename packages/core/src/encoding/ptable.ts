@@ -139,6 +139,30 @@ export class PTable<T> {
     yield* PTable.walk(this.root);
   }
 
+  /** Every id, in increasing order. */
+  *keys(): IterableIterator<number> {
+    for (const [id] of this.entries()) yield id;
+  }
+
+  /**
+   * The lowest id from `first` up that is not in use: how the kernel hands
+   * out fds (`alloc_fd`, lowest free) and xarray ids (`xa_alloc`), so that a
+   * table whose entries come and go repeats its ids instead of counting up
+   * for ever (DESIGN §2a, finite worlds).
+   *
+   * @param first - the lowest id allowed (default 1: 0 is never handed out).
+   * @returns the id.
+   */
+  lowestFreeId(first = 1): number {
+    let want = first;
+    for (const [id] of this.entries()) {
+      if (id < want) continue;
+      if (id > want) break;
+      want++;
+    }
+    return want;
+  }
+
   /** Every value, in increasing id order. */
   *values(): IterableIterator<T> {
     for (const [, v] of this.entries()) yield v;

@@ -38,6 +38,7 @@ export interface AccessResult {
  * submitted before the invalidate (the read-and-discard window of
  * kernel-facts §1.3).
  *
+ * @param m - the machine's hardware.
  * @param w - the world.
  * @param device - the device issuing the access.
  * @param addr - the address it issues.

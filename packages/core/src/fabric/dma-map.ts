@@ -41,6 +41,7 @@ export interface DmaMapped {
  * behind an IOMMU and its physical address otherwise. Each range also
  * becomes a grant for the oracle, tied to the attachment.
  *
+ * @param m - the machine's hardware.
  * @param w - the world.
  * @param device - the importing DMA device.
  * @param ranges - the physical ranges, in order.

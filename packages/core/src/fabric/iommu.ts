@@ -9,6 +9,7 @@ export const IOVA_PAGE = 0x1000n;
 /**
  * The IOMMU domain a device's DMA is translated by, if it is behind an IOMMU.
  *
+ * @param m - the machine's hardware.
  * @param w - the world.
  * @param device - the device name.
  * @returns the domain id, or undefined (no IOMMU: addresses are physical).

@@ -12,6 +12,7 @@ import type { World } from "../world/world.js";
  * `match_mapping` would pass to `dma_buf_match_mapping()` now (kernel-facts
  * §4.2).
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param buf - the dma-buf id; it must exist.
  * @returns the offers.
@@ -27,6 +28,7 @@ export function offersOf(m: Machine, w: World, buf: number): readonly ExporterOf
  * attach itself uses it, and so can anyone who must tell a failed
  * negotiation apart from the exporter's `attach` refusing.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param buf - the dma-buf id; it must exist.
  * @param imp - the importer driver.

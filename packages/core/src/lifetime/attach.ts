@@ -23,6 +23,7 @@ import { dropFileRef } from "./release.js";
  * The attach takes the buffer's resv to link the attachment, so it blocks
  * while someone holds it; the importer keeps a file reference while attached.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param buf - the dma-buf id.
  * @param importer - the importer driver's name.
@@ -107,6 +108,7 @@ export function attachBuf(
  * resv to unlink, then the exporter's `detach`, then drops the importer's
  * file reference.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param att - the attachment id.
  * @returns the outcome.

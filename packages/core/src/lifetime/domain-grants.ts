@@ -17,6 +17,7 @@ interface Wanted {
  * follow the devices attached to that domain *now*: a device that joined
  * the domain after the map gains a grant, one that left loses it.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param att - an attachment mapped through the converter.
  * @returns the world with the mapping's grants brought up to date

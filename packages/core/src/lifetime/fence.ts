@@ -87,6 +87,7 @@ export function submitDma(
  * A submitted job performs one access; the oracle judges it with the job's
  * fence as context (kernel-facts §1.3: full access until the fence signals).
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param job - the job id.
  * @returns the outcome.
@@ -118,6 +119,7 @@ export function signalFence(w: World, job: number): StepOutcome {
  * One unfenced access by a device (a guest's device through an IOMMU
  * mapping, or a legacy importer's PFN), judged by the oracle.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param device - the device.
  * @param addr - the address it issues.

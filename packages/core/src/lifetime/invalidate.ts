@@ -12,6 +12,7 @@ import { assertResvHeld } from "./resv.js";
  * read-and-discard until unmap) and calls the importer. Attachments without
  * the callback (pinned importers) are skipped, as 7.1 made it optional.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param buf - the dma-buf id.
  * @param holder - who holds resv.

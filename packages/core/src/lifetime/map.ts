@@ -53,6 +53,7 @@ function lockContext(
  * importer's per-map arguments. A failed map leaves nothing pinned or
  * mapped. One mapping per attachment: a second map is `EBUSY`.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param att - the attachment id.
  * @param holder - the resv holder, or null for the unlocked variant.
@@ -142,6 +143,7 @@ export function mapAtt(
  * (from here on the importer may not touch the memory), then unpins when
  * map had pinned.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param att - the attachment id.
  * @param holder - the resv holder, or null for the unlocked variant.

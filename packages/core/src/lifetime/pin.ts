@@ -20,6 +20,7 @@ import { assertResvHeld } from "./resv.js";
  * the kernel's WARN_ON(!importer_ops)); resv must be held. A NULL exporter
  * `pin` succeeds as a no-op; VFIO's 6.19 pin fails with `EOPNOTSUPP`.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param att - the attachment id.
  * @param holder - the resv holder.
@@ -64,6 +65,7 @@ export function pinAtt(m: Machine, w: World, att: number, holder: string): StepO
 /**
  * `dma_buf_unpin()` (resv held). Unpinning what is not pinned is `EINVAL`.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param att - the attachment id.
  * @param holder - the resv holder.

@@ -15,6 +15,7 @@ import type { World } from "../world/world.js";
  * when revoked and `EOPNOTSUPP` for more than one range. Nothing is
  * recorded as mapped: iommufd never calls `map_dma_buf`.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param att - the attachment id.
  * @param holder - who holds the buffer's resv.

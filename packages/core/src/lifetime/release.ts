@@ -13,6 +13,7 @@ import { done, failed } from "./outcome.js";
  * `release` (kernel-facts §1.1; VFIO's unlinks the buffer and drops the
  * device registration, §2.3).
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param buf - the dma-buf id; it must be live.
  * @returns the world and events.
@@ -68,6 +69,7 @@ export function dmaBufGet(w: World, fd: number): DmaBufState | KernelError {
 /**
  * `close()` of a dma-buf fd: `fput()` of the fd's reference.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param buf - the dma-buf id.
  * @returns the outcome.

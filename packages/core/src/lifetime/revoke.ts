@@ -226,6 +226,7 @@ function startTask(w: World, t: TaskState, owner: string): StepOutcome {
  * Runs the next step of a task, or reports that it is blocked. The last
  * step removes the task and reports it complete.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param id - the task id.
  * @returns the outcome.

@@ -46,6 +46,7 @@ const SETTLE_LIMIT = 100_000;
  * event. This is one fair interleaving for ordinary use; the explorer tries
  * them all.
  *
+ * @param m - the machine.
  * @param world - the world.
  * @param reported - blocked task steps already reported (shared across calls of one run).
  * @returns the settled world and the events produced.
@@ -114,6 +115,7 @@ export function settle(
  * as `error` events and the script goes on, as a process goes on after a
  * failed syscall.
  *
+ * @param m - the machine.
  * @param world - the starting world.
  * @param script - the operations.
  * @param actor - who runs the script, as `error` events name it.

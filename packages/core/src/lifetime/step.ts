@@ -22,6 +22,7 @@ import { startRevoke, startUnrevoke, stepTask } from "./revoke.js";
  * nothing behind, not even a contract violation it noticed before failing:
  * "a failed call changes no state" (DESIGN §3.7) is kept absolutely.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param op - the operation.
  * @returns the outcome.

@@ -1,6 +1,5 @@
-import type { Machine } from "../machine/machine.js";
 import * as z from "zod";
-import type { DriverStep, ExporterDriver } from "../machine/machine.js";
+import type { DriverStep, ExporterDriver, Machine } from "../machine/machine.js";
 import { err, ok } from "../errors/result.js";
 import { dmaMapRanges, dmaUnmapIova } from "../fabric/dma-map.js";
 import { regionNamed } from "../fabric/regions.js";

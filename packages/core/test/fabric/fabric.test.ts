@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
   access,
-  createWorld,
+  boot,
+  defineMachine,
   dmaMapRanges,
   linux71,
   p2pDistanceIn,
@@ -56,8 +57,10 @@ const topology = topologySchema.parse({
   ],
 });
 
+const m = defineMachine({ profile: linux71, topology, exporters: [], importers: [] });
+
 function world(): World {
-  return createWorld({ profile: linux71, topology, exporters: new Map(), importers: new Map() });
+  return boot(m);
 }
 
 describe("PCI topology: pci_p2pdma_map_type (kernel-facts §1.4)", () => {
@@ -83,14 +86,14 @@ describe("DMA-mapping MMIO for an importer (dma_buf_phys_vec_to_sgt, kernel-fact
   const bar = { paddr: 0x40_0000_0000n, len: 0x20_0000n };
 
   it("BUS_ADDR uses CPU physical + the bus offset and no IOVA", () => {
-    const r = dmaMapRanges(world(), "nic0", [bar], { att: null, write: true });
+    const r = dmaMapRanges(m, world(), "nic0", [bar], { att: null, write: true });
     if (!r.ok) throw new Error(r.error.message);
     expect(r.value.entries).toEqual([{ dmaAddress: 0x40_1000_0000n, length: 0x20_0000n }]);
     expect(r.value.iova).toEqual([]);
   });
 
   it("THRU_HOST_BRIDGE maps an IOVA in the importing device's domain", () => {
-    const r = dmaMapRanges(world(), "nic1", [bar], { att: null, write: true });
+    const r = dmaMapRanges(m, world(), "nic1", [bar], { att: null, write: true });
     if (!r.ok) throw new Error(r.error.message);
     expect(r.value.iova).toHaveLength(1);
     expect(r.value.entries[0]?.dmaAddress).toBe(r.value.iova[0]?.iova);
@@ -98,64 +101,64 @@ describe("DMA-mapping MMIO for an importer (dma_buf_phys_vec_to_sgt, kernel-fact
 
   it("an unreachable importer gets EINVAL and the world is untouched", () => {
     const w = world();
-    const r = dmaMapRanges(w, "nic3", [bar], { att: null, write: true });
+    const r = dmaMapRanges(m, w, "nic3", [bar], { att: null, write: true });
     expect(r.ok ? "ok" : r.error.errno).toBe("EINVAL");
   });
 });
 
 describe("the oracle: access(device, addr, len, dir) (DESIGN §3.5)", () => {
   it("a granted P2P access by bus address reaches the BAR without the IOMMU", () => {
-    const m = dmaMapRanges(world(), "nic0", [{ paddr: 0x40_0000_0000n, len: 0x1000n }], {
+    const mapped = dmaMapRanges(m, world(), "nic0", [{ paddr: 0x40_0000_0000n, len: 0x1000n }], {
       att: null,
       write: true,
     });
-    if (!m.ok) throw new Error(m.error.message);
-    const r = access(m.value.world, "nic0", 0x40_1000_0000n, 64n, "write");
+    if (!mapped.ok) throw new Error(mapped.error.message);
+    const r = access(m, mapped.value.world, "nic0", 0x40_1000_0000n, 64n, "write");
     expect(r.outcome).toBe("ok");
     expect(r.events[0]).toMatchObject({ kind: "dma", outcome: "ok", detail: "gpu0.bar2+0x0" });
   });
 
   it("an IOVA with no IOMMU mapping is a fault, not a violation", () => {
-    const r = access(world(), "nic1", 0xdead_0000n, 64n, "read");
+    const r = access(m, world(), "nic1", 0xdead_0000n, 64n, "read");
     expect(r.outcome).toBe("fault");
     expect(r.world.violations.size).toBe(0);
   });
 
   it("reaching memory nobody granted is a violation (PFN fishing)", () => {
     // nic0 reaches the BAR by bus address with no mapping ever made.
-    const r = access(world(), "nic0", 0x40_1000_0000n, 64n, "read");
+    const r = access(m, world(), "nic0", 0x40_1000_0000n, 64n, "read");
     expect(r.outcome).toBe("violation");
     expect([...r.world.violations.values()][0]).toMatchObject({ kind: "no-grant", actor: "nic0" });
   });
 
   it("a grant from before a reset is stale: reaching the reset memory is a violation", () => {
-    const m = dmaMapRanges(world(), "nic0", [{ paddr: 0x40_0000_0000n, len: 0x1000n }], {
+    const mapped = dmaMapRanges(m, world(), "nic0", [{ paddr: 0x40_0000_0000n, len: 0x1000n }], {
       att: null,
       write: true,
     });
-    if (!m.ok) throw new Error(m.error.message);
-    let w = m.value.world;
+    if (!mapped.ok) throw new Error(mapped.error.message);
+    let w = mapped.value.world;
     for (const [id, r] of w.regions.entries()) {
       if (r.id === "gpu0.bar2")
         w = { ...w, regions: w.regions.set(id, { ...r, epoch: r.epoch + 1 }) };
     }
-    const r = access(w, "nic0", 0x40_1000_0000n, 64n, "read");
+    const r = access(m, w, "nic0", 0x40_1000_0000n, 64n, "read");
     expect(r.outcome).toBe("violation");
     expect([...r.world.violations.values()][0]).toMatchObject({ kind: "stale-grant" });
   });
 
   it("reaching memory while it is inaccessible (mid-FLR, memory disabled) is a violation", () => {
-    const m = dmaMapRanges(world(), "nic0", [{ paddr: 0x40_0000_0000n, len: 0x1000n }], {
+    const mapped = dmaMapRanges(m, world(), "nic0", [{ paddr: 0x40_0000_0000n, len: 0x1000n }], {
       att: null,
       write: true,
     });
-    if (!m.ok) throw new Error(m.error.message);
-    let w = m.value.world;
+    if (!mapped.ok) throw new Error(mapped.error.message);
+    let w = mapped.value.world;
     for (const [id, r] of w.regions.entries()) {
       if (r.id === "gpu0.bar2")
         w = { ...w, regions: w.regions.set(id, { ...r, status: "inaccessible" }) };
     }
-    const r = access(w, "nic0", 0x40_1000_0000n, 64n, "write");
+    const r = access(m, w, "nic0", 0x40_1000_0000n, 64n, "write");
     expect(r.outcome).toBe("violation");
     expect([...r.world.violations.values()][0]).toMatchObject({ kind: "access-after-revoke" });
   });
@@ -165,12 +168,13 @@ describe("the oracle: access(device, addr, len, dir) (DESIGN §3.5)", () => {
       ...topology,
       devices: [{ id: "raw", switch: "sw0", iommu: false }],
     });
-    const w = createWorld({
+    const raw = defineMachine({
       profile: linux71,
       topology: noIommu,
-      exporters: new Map(),
-      importers: new Map(),
+      exporters: [],
+      importers: [],
     });
-    expect(access(w, "raw", 0x10n, 8n, "read").outcome).toBe("fault");
+    const w = boot(raw);
+    expect(access(raw, w, "raw", 0x10n, 8n, "read").outcome).toBe("fault");
   });
 });

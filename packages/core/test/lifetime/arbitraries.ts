@@ -19,6 +19,7 @@ import type {
   AttachmentState,
   DmaBufState,
   DmaDirection,
+  Machine,
   Op,
   StepOutcome,
   TraceEvent,
@@ -630,6 +631,8 @@ export const actionArb: fc.Arbitrary<Action> = fc.oneof(
 
 /** A world being driven, with the trace of what ran. */
 export interface Driven {
+  /** The machine the world runs on. */
+  readonly machine: Machine;
   /** The current world. */
   world: World;
   /** Every op and settle, as text. */
@@ -644,7 +647,7 @@ export interface Driven {
  * @returns the outcome.
  */
 export function run(d: Driven, op: Op): StepOutcome {
-  const r = step(d.world, op);
+  const r = step(d.machine, d.world, op);
   d.trace.push(`${formatOp(op)} -> ${formatOutcome(r)}`);
   if (r.status === "done") d.world = r.world;
   return r;
@@ -656,7 +659,7 @@ export function run(d: Driven, op: Op): StepOutcome {
  * @param d - the driven world (updated).
  */
 export function settleDriven(d: Driven): void {
-  const s = settle(d.world);
+  const s = settle(d.machine, d.world);
   if (s.events.length > 0) d.trace.push("settle", ...formatEvents(s.events));
   d.world = s.world;
 }

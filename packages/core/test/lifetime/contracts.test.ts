@@ -1,17 +1,20 @@
 import { describe, expect, it } from "vitest";
 import {
+  boot,
   linux619,
   referenceExporter,
-  referenceWorld,
+  referenceMachine,
   runScript,
   setRevoked,
   step,
 } from "@dmabuf-ref/core";
-import type { ExporterDriver, World } from "@dmabuf-ref/core";
+import type { ExporterDriver, Machine, World } from "@dmabuf-ref/core";
 import { createdId, mappedWorld, ok } from "./setup.js";
 
-function exported(w: World): { world: World; buf: number } {
-  const r = ok(w, {
+const m = referenceMachine();
+
+function exported(m: Machine, w: World): { world: World; buf: number } {
+  const r = ok(m, w, {
     kind: "export",
     exporter: "ref-exporter",
     owner: "exp0",
@@ -20,9 +23,13 @@ function exported(w: World): { world: World; buf: number } {
   return { world: r.world, buf: createdId(r) };
 }
 
-function attached(w: World, dynamic: boolean): { world: World; buf: number; att: number } {
-  const e = exported(w);
-  const a = ok(e.world, {
+function attached(
+  m: Machine,
+  w: World,
+  dynamic: boolean,
+): { world: World; buf: number; att: number } {
+  const e = exported(m, w);
+  const a = ok(m, e.world, {
     kind: "attach",
     buf: e.buf,
     importer: "ref-importer",
@@ -34,8 +41,8 @@ function attached(w: World, dynamic: boolean): { world: World; buf: number; att:
 
 describe("the reservation lock is a contract (kernel-facts §1.2, §7.3)", () => {
   it("map of a dynamic attachment without resv is a contract violation naming the rule", () => {
-    const s = attached(referenceWorld(), true);
-    const r = ok(s.world, { kind: "map", att: s.att, holder: "ref-importer#x" });
+    const s = attached(m, boot(m), true);
+    const r = ok(m, s.world, { kind: "map", att: s.att, holder: "ref-importer#x" });
     expect([...r.world.violations.values()]).toEqual([
       expect.objectContaining({
         kind: "contract",
@@ -46,8 +53,8 @@ describe("the reservation lock is a contract (kernel-facts §1.2, §7.3)", () =>
   });
 
   it("unmap of a dynamic attachment without resv is a contract violation", () => {
-    const m = mappedWorld(referenceWorld());
-    const r = ok(m.world, { kind: "unmap", att: m.att, holder: m.holder });
+    const s = mappedWorld(m, boot(m));
+    const r = ok(m, s.world, { kind: "unmap", att: s.att, holder: s.holder });
     expect([...r.world.violations.values()]).toContainEqual(
       expect.objectContaining({
         rule: "dma_buf_unmap_attachment() of a dynamic attachment holds dmabuf->resv",
@@ -56,7 +63,7 @@ describe("the reservation lock is a contract (kernel-facts §1.2, §7.3)", () =>
   });
 
   it("a revoked-state change without resv is a contract violation", () => {
-    const s = exported(referenceWorld());
+    const s = exported(m, boot(m));
     const r = setRevoked(s.world, s.buf, "temporary", "exp0");
     expect([...r.world.violations.values()]).toEqual([
       expect.objectContaining({
@@ -67,8 +74,8 @@ describe("the reservation lock is a contract (kernel-facts §1.2, §7.3)", () =>
   });
 
   it("pin on a static attachment is a contract violation", () => {
-    const s = attached(referenceWorld(), false);
-    const run = runScript(s.world, [
+    const s = attached(m, boot(m), false);
+    const run = runScript(m, s.world, [
       { kind: "lock", buf: s.buf, holder: "static-user" },
       { kind: "pin", att: s.att, holder: "static-user" },
     ]);
@@ -81,9 +88,9 @@ describe("the reservation lock is a contract (kernel-facts §1.2, §7.3)", () =>
   });
 
   it("a correct user holding resv for map, pin and fences records no violation", () => {
-    const s = attached(referenceWorld(), true);
+    const s = attached(m, boot(m), true);
     const h = "ref-importer#user";
-    const run = runScript(s.world, [
+    const run = runScript(m, s.world, [
       { kind: "lock", buf: s.buf, holder: h },
       { kind: "pin", att: s.att, holder: h },
       { kind: "map", att: s.att, holder: h },
@@ -96,13 +103,13 @@ describe("the reservation lock is a contract (kernel-facts §1.2, §7.3)", () =>
   });
 
   it("taking resv twice is EDEADLOCK and dropping a lock one does not hold is EPERM", () => {
-    const s = exported(referenceWorld());
-    const locked = ok(s.world, { kind: "lock", buf: s.buf, holder: "a" }).world;
-    const twice = step(locked, { kind: "lock", buf: s.buf, holder: "a" });
+    const s = exported(m, boot(m));
+    const locked = ok(m, s.world, { kind: "lock", buf: s.buf, holder: "a" }).world;
+    const twice = step(m, locked, { kind: "lock", buf: s.buf, holder: "a" });
     expect(twice.status === "failed" ? twice.error.errno : twice.status).toBe("EDEADLOCK");
-    const other = step(locked, { kind: "lock", buf: s.buf, holder: "b" });
+    const other = step(m, locked, { kind: "lock", buf: s.buf, holder: "b" });
     expect(other.status).toBe("blocked");
-    const wrong = step(locked, { kind: "unlock", buf: s.buf, holder: "b" });
+    const wrong = step(m, locked, { kind: "unlock", buf: s.buf, holder: "b" });
     expect(wrong.status === "failed" ? wrong.error.errno : wrong.status).toBe("EPERM");
   });
 });
@@ -110,19 +117,23 @@ describe("the reservation lock is a contract (kernel-facts §1.2, §7.3)", () =>
 describe("static attachments and pin-on-map (kernel-facts §1.2)", () => {
   const pinning: ExporterDriver = {
     ...referenceExporter({ name: "pinning-exporter", region: "ram0" }),
-    pin: (world) => ({ ok: true, value: { world, events: [] } }),
-    unpin: (world) => ({ world, events: [] }),
+    pin: (_m, world) => ({ ok: true, value: { world, events: [] } }),
+    unpin: (_m, world) => ({ world, events: [] }),
   };
 
-  function pinningAttach(w: World, dynamic: boolean): { world: World; buf: number; att: number } {
-    const e = ok(w, {
+  function pinningAttach(
+    m: Machine,
+    w: World,
+    dynamic: boolean,
+  ): { world: World; buf: number; att: number } {
+    const e = ok(m, w, {
       kind: "export",
       exporter: "pinning-exporter",
       owner: "exp1",
       args: { size: 0x1000 },
     });
     const buf = createdId(e);
-    const a = ok(e.world, {
+    const a = ok(m, e.world, {
       kind: "attach",
       buf,
       importer: "ref-importer",
@@ -133,11 +144,12 @@ describe("static attachments and pin-on-map (kernel-facts §1.2)", () => {
   }
 
   it("map_unlocked of a static attachment pins first and unmap unpins, when the exporter has pin", () => {
-    const s = pinningAttach(referenceWorld({ exporters: [pinning] }), false);
-    const mapped = ok(s.world, { kind: "map", att: s.att, holder: null });
+    const m = referenceMachine({ exporters: [pinning] });
+    const s = pinningAttach(m, boot(m), false);
+    const mapped = ok(m, s.world, { kind: "map", att: s.att, holder: null });
     expect(mapped.events.map((e) => e.kind)).toEqual(["pin", "map"]);
     expect(mapped.world.atts.get(s.att)?.pins).toBe(1);
-    const unmapped = ok(mapped.world, { kind: "unmap", att: s.att, holder: null });
+    const unmapped = ok(m, mapped.world, { kind: "unmap", att: s.att, holder: null });
     expect(unmapped.events.map((e) => e.kind)).toEqual(["unmap", "unpin"]);
     expect(unmapped.world.atts.get(s.att)?.pins).toBe(0);
     expect(unmapped.world.violations.size).toBe(0);
@@ -145,45 +157,46 @@ describe("static attachments and pin-on-map (kernel-facts §1.2)", () => {
 
   it("a dynamic attachment is not pinned on map under linux-7.1, but is under linux-6.19 (no move_notify)", () => {
     const h = "imp";
-    const run = (w: World): string[] => {
-      const s = pinningAttach(w, true);
-      const r = runScript(s.world, [
+    const run = (m: Machine): string[] => {
+      const s = pinningAttach(m, boot(m), true);
+      const r = runScript(m, s.world, [
         { kind: "lock", buf: s.buf, holder: h },
         { kind: "map", att: s.att, holder: h },
       ]);
       return r.events.flatMap((e) => (e.kind === "pin" || e.kind === "map" ? [e.kind] : []));
     };
-    expect(run(referenceWorld({ exporters: [pinning] }))).toEqual(["map"]);
-    expect(run(referenceWorld({ exporters: [pinning], profile: linux619 }))).toEqual([
+    expect(run(referenceMachine({ exporters: [pinning] }))).toEqual(["map"]);
+    expect(run(referenceMachine({ exporters: [pinning], profile: linux619 }))).toEqual([
       "pin",
       "map",
     ]);
   });
 
   it("map_unlocked blocks while someone holds resv", () => {
-    const s = pinningAttach(referenceWorld({ exporters: [pinning] }), false);
-    const locked = ok(s.world, { kind: "lock", buf: s.buf, holder: "other" }).world;
-    expect(step(locked, { kind: "map", att: s.att, holder: null }).status).toBe("blocked");
+    const m = referenceMachine({ exporters: [pinning] });
+    const s = pinningAttach(m, boot(m), false);
+    const locked = ok(m, s.world, { kind: "lock", buf: s.buf, holder: "other" }).world;
+    expect(step(m, locked, { kind: "map", att: s.att, holder: null }).status).toBe("blocked");
   });
 });
 
 describe("detach and release", () => {
   it("detach of a mapped attachment is EBUSY and changes nothing", () => {
-    const m = mappedWorld(referenceWorld());
-    const r = step(m.world, { kind: "detach", att: m.att });
+    const s = mappedWorld(m, boot(m));
+    const r = step(m, s.world, { kind: "detach", att: s.att });
     expect(r.status === "failed" ? r.error.errno : r.status).toBe("EBUSY");
-    expect(r.world).toBe(m.world);
+    expect(r.world).toBe(s.world);
   });
 
   it("the buffer is released only when the last fd and attachment are gone, and freed memory is a violation to reach", () => {
-    const m = mappedWorld(referenceWorld(), "dev2");
-    const run = runScript(m.world, [
-      { kind: "close", buf: m.buf },
-      { kind: "lock", buf: m.buf, holder: m.holder },
-      { kind: "unmap", att: m.att, holder: m.holder },
-      { kind: "unlock", buf: m.buf, holder: m.holder },
-      { kind: "detach", att: m.att },
-      { kind: "dma", device: "dev2", addr: m.dma, len: 8n, dir: "read" },
+    const s = mappedWorld(m, boot(m), "dev2");
+    const run = runScript(m, s.world, [
+      { kind: "close", buf: s.buf },
+      { kind: "lock", buf: s.buf, holder: s.holder },
+      { kind: "unmap", att: s.att, holder: s.holder },
+      { kind: "unlock", buf: s.buf, holder: s.holder },
+      { kind: "detach", att: s.att },
+      { kind: "dma", device: "dev2", addr: s.dma, len: 8n, dir: "read" },
     ]);
     expect(run.results.map((r) => r.status)).toEqual([
       "done",
@@ -198,7 +211,7 @@ describe("detach and release", () => {
     expect([...run.world.violations.values()]).toEqual([
       expect.objectContaining({ kind: "access-after-revoke", actor: "dev2" }),
     ]);
-    const closed = step(run.world, { kind: "close", buf: m.buf });
+    const closed = step(m, run.world, { kind: "close", buf: s.buf });
     expect(closed.status === "failed" ? closed.error.errno : closed.status).toBe("EBADF");
   });
 });

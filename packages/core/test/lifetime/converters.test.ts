@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
   accept,
+  boot,
   createDmaBuf,
-  createWorld,
+  defineMachine,
   dmaUnmapIova,
   domainOf,
   iommuDomain,
@@ -16,7 +17,7 @@ import {
   runScript,
   topologySchema,
 } from "@dmabuf-ref/core";
-import type { ExporterDriver, ImporterDriver, World } from "@dmabuf-ref/core";
+import type { ExporterDriver, ImporterDriver, Machine } from "@dmabuf-ref/core";
 
 const BAR = 0x40_0000_0000n;
 const topology = topologySchema.parse({
@@ -35,34 +36,35 @@ const topology = topologySchema.parse({
 /** A PAL-only exporter of one BAR range, as the converters proposal wants exporters to be. */
 const palExporter: ExporterDriver = {
   name: "pal-exporter",
-  export: (w, owner) => {
+  export: (_m, w, owner) => {
     const c = createDmaBuf(w, { exporter: "pal-exporter", owner, size: 0x20_0000n, priv: null });
     return okResult({ world: c.world, events: c.events, buf: c.buf });
   },
   offers: () => [offer(pal, { provider: "pex0" })],
-  map: (w, att) => {
+  map: (_m, w, att) => {
     if (mustBuf(w, mustAtt(w, att).buf).revoked !== "usable") {
       return { ok: false, error: { errno: "ENODEV", message: "revoked" } };
     }
     const payload = pal.payload.parse({ phys: [{ paddr: BAR, len: 0x20_0000n }] });
     return okResult({ world: w, events: [], mapping: { payload, grants: [], iova: [] } });
   },
-  unmap: (w, _att, mapping) => ({ world: dmaUnmapIova(w, mapping.iova), events: [] }),
-  release: (w) => ({ world: w, events: [] }),
+  unmap: (_m, w, _att, mapping) => ({ world: dmaUnmapIova(w, mapping.iova), events: [] }),
+  release: (_m, w) => ({ world: w, events: [] }),
 };
 
-function world(importers: ImporterDriver[]): World {
-  return createWorld({
+function machine(importers: ImporterDriver[]): Machine {
+  return defineMachine({
     profile: proposalConverters,
     topology,
-    exporters: new Map([[palExporter.name, palExporter]]),
-    importers: new Map(importers.map((i) => [i.name, i])),
+    exporters: [palExporter],
+    importers,
   });
 }
 
 describe("mapping through core's converters (kernel-facts §4.4, proposal-converters)", () => {
   it("PAL->SGT: a PAL-only exporter is mapped for an SGT importer by core, and DMA reaches the BAR", () => {
-    const run = runScript(world([referenceImporter()]), [
+    const m = machine([referenceImporter()]);
+    const run = runScript(m, boot(m), [
       { kind: "export", exporter: "pal-exporter", owner: "pex0", args: null },
       (c) => ({
         kind: "attach",
@@ -80,7 +82,7 @@ describe("mapping through core's converters (kernel-facts §4.4, proposal-conver
     expect(att).toMatchObject({ mapType: "sgt", exporterType: "pal", converter: "pal->sgt" });
     const entry = (att?.mapping?.payload as { entries: { dmaAddress: bigint }[] }).entries[0];
     if (entry === undefined) throw new Error("no sgt entry");
-    const dma = runScript(run.world, [
+    const dma = runScript(m, run.world, [
       { kind: "dma", device: "dev1", addr: entry.dmaAddress, len: 64n, dir: "write" },
     ]);
     expect(dma.events.find((e) => e.kind === "dma")).toMatchObject({
@@ -88,7 +90,7 @@ describe("mapping through core's converters (kernel-facts §4.4, proposal-conver
       detail: "pex0.bar0+0x0",
     });
     // A revoke makes the importer unmap; the converter's IOVA goes with it.
-    const revoked = runScript(dma.world, [
+    const revoked = runScript(m, dma.world, [
       { kind: "revoke", buf: run.results[0]?.created ?? -1, permanent: false, by: "reset" },
       { kind: "dma", device: "dev1", addr: entry.dmaAddress, len: 64n, dir: "read" },
     ]);
@@ -100,11 +102,11 @@ describe("mapping through core's converters (kernel-facts §4.4, proposal-conver
     const domainImporter: ImporterDriver = {
       name: "domain-importer",
       allowPeer2peer: true,
-      accepts: (w) => [
+      accepts: (m, w) => [
         accept(
           iommuDomain,
           {
-            domain: String(domainOf(w, "dev1") ?? -1),
+            domain: String(domainOf(m, w, "dev1") ?? -1),
             iova: 0x8000_0000n,
             offset: 0x1000n,
             size: 0x10_0000n,
@@ -112,9 +114,10 @@ describe("mapping through core's converters (kernel-facts §4.4, proposal-conver
           "domain-importer",
         ),
       ],
-      invalidateMappings: (w) => ({ world: w, events: [] }),
+      invalidateMappings: (_m, w) => ({ world: w, events: [] }),
     };
-    const run = runScript(world([domainImporter]), [
+    const m = machine([domainImporter]);
+    const run = runScript(m, boot(m), [
       { kind: "export", exporter: "pal-exporter", owner: "pex0", args: null },
       (c) => ({
         kind: "attach",
@@ -150,11 +153,11 @@ describe("mapping through core's converters (kernel-facts §4.4, proposal-conver
     const bad: ImporterDriver = {
       name: "bad-importer",
       allowPeer2peer: true,
-      accepts: (w) => [
+      accepts: (m, w) => [
         accept(
           iommuDomain,
           {
-            domain: String(domainOf(w, "dev1") ?? -1),
+            domain: String(domainOf(m, w, "dev1") ?? -1),
             iova: 0n,
             offset: 0x1f_f000n,
             size: 0x2000n,
@@ -162,9 +165,10 @@ describe("mapping through core's converters (kernel-facts §4.4, proposal-conver
           "bad-importer",
         ),
       ],
-      invalidateMappings: (w) => ({ world: w, events: [] }),
+      invalidateMappings: (_m, w) => ({ world: w, events: [] }),
     };
-    const set = runScript(world([bad]), [
+    const m = machine([bad]);
+    const set = runScript(m, boot(m), [
       { kind: "export", exporter: "pal-exporter", owner: "pex0", args: null },
       (c) => ({
         kind: "attach",
@@ -175,7 +179,7 @@ describe("mapping through core's converters (kernel-facts §4.4, proposal-conver
       }),
       (c) => ({ kind: "lock", buf: c[0] ?? -1, holder: "imp" }),
     ]);
-    const map = runScript(set.world, [
+    const map = runScript(m, set.world, [
       { kind: "map", att: set.results[1]?.created ?? -1, holder: "imp" },
     ]);
     expect(map.results[0]).toMatchObject({ status: "failed", error: { errno: "EINVAL" } });

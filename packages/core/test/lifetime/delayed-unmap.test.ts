@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
 import {
+  boot,
   done,
   driverState,
   owedUnmaps,
   referenceImporter,
-  referenceWorld,
+  referenceMachine,
   renderText,
   runScript,
   setDriverState,
@@ -18,19 +19,20 @@ import { mappedWorld } from "./setup.js";
  */
 const slowImporter: ImporterDriver = {
   ...referenceImporter({ name: "slow-importer" }),
-  pending: (w) =>
-    driverState(w, "slow-importer", { go: false }).go ? owedUnmaps(w, "slow-importer") : [],
-  act: (w) =>
-    done(setDriverState(w, "slow-importer", { go: true }), [
+  pending: (m, w) =>
+    driverState(m, w, "slow-importer", { go: false }).go ? owedUnmaps(w, "slow-importer") : [],
+  act: (m, w) =>
+    done(setDriverState(m, w, "slow-importer", { go: true }), [
       { kind: "note", actor: "slow-importer", text: "device teardown finished" },
     ]),
 };
 
 describe("revoke waits for every unmap (kernel-facts §1.3, §2.5)", () => {
   it("the exporter stays blocked in the trace until a slow importer unmaps", () => {
-    const m = mappedWorld(referenceWorld({ importers: [slowImporter] }), "dev0", "slow-importer");
-    const revoking = runScript(m.world, [
-      { kind: "revoke", buf: m.buf, permanent: false, by: "reset" },
+    const m = referenceMachine({ importers: [slowImporter] });
+    const s = mappedWorld(m, boot(m), "dev0", "slow-importer");
+    const revoking = runScript(m, s.world, [
+      { kind: "revoke", buf: s.buf, permanent: false, by: "reset" },
     ]);
     expect(revoking.world.tasks.size).toBe(1);
     expect(revoking.events.at(-1)).toMatchObject({
@@ -39,8 +41,8 @@ describe("revoke waits for every unmap (kernel-facts §1.3, §2.5)", () => {
       state: "blocked",
       outstanding: 1,
     });
-    const whole = runScript(m.world, [
-      { kind: "revoke", buf: m.buf, permanent: false, by: "reset" },
+    const whole = runScript(m, s.world, [
+      { kind: "revoke", buf: s.buf, permanent: false, by: "reset" },
       { kind: "driver", driver: "slow-importer", action: "go" },
     ]);
     const kinds = whole.events.map((e) => e.kind);

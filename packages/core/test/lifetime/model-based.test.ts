@@ -10,13 +10,14 @@ import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import {
   WORLD_SLICES,
+  boot,
   hashWorld,
   importerHolder,
-  referenceWorld,
+  referenceMachine,
   step,
   worldsEqual,
 } from "@dmabuf-ref/core";
-import type { Op, StepOutcome, World } from "@dmabuf-ref/core";
+import type { Machine, Op, StepOutcome, World } from "@dmabuf-ref/core";
 import {
   EXPORTER,
   IMPORTER,
@@ -40,7 +41,7 @@ const opsArb = recipesArb();
 const actionsArb = scenarioArb();
 const laterActionsArb = fc.array(actionArb, { maxLength: 30, size: "max" });
 
-/** Freezes a world's slices (not its config) so any mutation by `step` throws. */
+/** Freezes a world's slices so any mutation by `step` throws. */
 function deepFreeze(v: unknown): void {
   if (typeof v !== "object" || v === null || Object.isFrozen(v)) return;
   Object.freeze(v);
@@ -48,7 +49,7 @@ function deepFreeze(v: unknown): void {
 }
 
 function freezeWorld(w: World): void {
-  for (const [key, slice] of Object.entries(w)) if (key !== "config") deepFreeze(slice);
+  for (const slice of Object.values(w)) deepFreeze(slice);
   Object.freeze(w);
 }
 
@@ -61,13 +62,13 @@ function snapshot(w: World): unknown {
 }
 
 /** Runs recipes from `w0`, returning every world along the way and the ops as run. */
-function runRecipes(w0: World, recipes: readonly Parameters<typeof resolve>[1][]) {
+function runRecipes(m: Machine, w0: World, recipes: readonly Parameters<typeof resolve>[1][]) {
   const worlds: World[] = [w0];
   const ops: Op[] = [];
   let w = w0;
   for (const r of recipes) {
     const op = resolve(w, r);
-    const out = step(w, op);
+    const out = step(m, w, op);
     if (out.status === "done") w = out.world;
     ops.push(op);
     worlds.push(w);
@@ -75,11 +76,11 @@ function runRecipes(w0: World, recipes: readonly Parameters<typeof resolve>[1][]
   return { worlds, ops };
 }
 
-function replay(w0: World, ops: readonly Op[]): World[] {
+function replay(m: Machine, w0: World, ops: readonly Op[]): World[] {
   const worlds: World[] = [w0];
   let w = w0;
   for (const op of ops) {
-    const out = step(w, op);
+    const out = step(m, w, op);
     if (out.status === "done") w = out.world;
     worlds.push(w);
   }
@@ -104,7 +105,8 @@ function drive(actions: readonly Action[], start: Driven = fresh()): Driven {
 }
 
 function fresh(): Driven {
-  return { world: referenceWorld(), trace: [] };
+  const machine = referenceMachine();
+  return { machine, world: boot(machine), trace: [] };
 }
 
 function violationText(d: Driven): string {
@@ -162,7 +164,8 @@ function submitJob(d: Driven, buf: number, att: number, addr: bigint): number {
 
 describe("random op sequences: a failed step changes nothing (DESIGN §2a)", () => {
   it("every failed or blocked step returns its input world: the same object, deeply equal, same hash", () => {
-    const w0 = referenceWorld();
+    const m = referenceMachine();
+    const w0 = boot(m);
     fc.assert(
       fc.property(opsArb, (recipes) => {
         let w = w0;
@@ -174,7 +177,7 @@ describe("random op sequences: a failed step changes nothing (DESIGN §2a)", () 
           freezeWorld(before);
           let out: StepOutcome;
           try {
-            out = step(before, op);
+            out = step(m, before, op);
           } catch (e) {
             throw new Error(`step threw on ${formatOp(op)}: ${String(e)}\n${traceText(trace)}`, {
               cause: e,
@@ -200,7 +203,8 @@ describe("random op sequences: a failed step changes nothing (DESIGN §2a)", () 
   it("a step never mutates its input world, so an old world still reads as it did", () => {
     fc.assert(
       fc.property(opsArb, (recipes) => {
-        const { worlds } = runRecipes(referenceWorld(), recipes);
+        const m = referenceMachine();
+        const { worlds } = runRecipes(m, boot(m), recipes);
         const snaps = worlds.map(snapshot);
         // Re-read every intermediate world after the whole sequence has run.
         worlds.forEach((w, i) => {
@@ -214,7 +218,8 @@ describe("random op sequences: a failed step changes nothing (DESIGN §2a)", () 
   it("the id counter never goes back and a done step leaves every earlier id untouched or deleted, never reused", () => {
     fc.assert(
       fc.property(opsArb, (recipes) => {
-        const { worlds } = runRecipes(referenceWorld(), recipes);
+        const m = referenceMachine();
+        const { worlds } = runRecipes(m, boot(m), recipes);
         const seen = new Set<number>();
         for (let i = 1; i < worlds.length; i++) {
           const [prev, next] = [worlds[i - 1], worlds[i]];
@@ -372,7 +377,8 @@ describe("the oracle is not vacuous: classic importer bugs record violations", (
   it("a random op sequence that records a violation keeps it: violations are never dropped by later done steps", () => {
     fc.assert(
       fc.property(opsArb, (recipes) => {
-        const { worlds } = runRecipes(referenceWorld(), recipes);
+        const m = referenceMachine();
+        const { worlds } = runRecipes(m, boot(m), recipes);
         for (let i = 1; i < worlds.length; i++) {
           const [prev, next] = [worlds[i - 1], worlds[i]];
           if (prev === undefined || next === undefined) continue;
@@ -389,9 +395,10 @@ describe("a world can be hashed, and two equal worlds hash equal", () => {
   it("hashWorld is deterministic and replaying the same ops from the same world gives equal worlds with equal hashes", () => {
     fc.assert(
       fc.property(opsArb, (recipes) => {
-        const w0 = referenceWorld();
-        const first = runRecipes(w0, recipes);
-        const again = replay(w0, first.ops);
+        const m = referenceMachine();
+        const w0 = boot(m);
+        const first = runRecipes(m, w0, recipes);
+        const again = replay(m, w0, first.ops);
         first.worlds.forEach((w, i) => {
           const v = again[i];
           if (v === undefined) throw new Error(`replay is short at ${i}`);
@@ -405,11 +412,13 @@ describe("a world can be hashed, and two equal worlds hash equal", () => {
     );
   });
 
-  it("the hash does not depend on the config object: the same ops from two referenceWorld() calls hash alike", () => {
+  it("the hash does not depend on the machine object: the same ops on two referenceMachine() machines hash alike", () => {
     fc.assert(
       fc.property(opsArb, (recipes) => {
-        const a = runRecipes(referenceWorld(), recipes);
-        const b = replay(referenceWorld(), a.ops);
+        const ma = referenceMachine();
+        const mb = referenceMachine();
+        const a = runRecipes(ma, boot(ma), recipes);
+        const b = replay(mb, boot(mb), a.ops);
         a.worlds.forEach((w, i) => {
           const v = b[i];
           if (v === undefined) throw new Error(`replay is short at ${i}`);
@@ -423,11 +432,12 @@ describe("a world can be hashed, and two equal worlds hash equal", () => {
   it("a world is equal to itself after a failed step", () => {
     fc.assert(
       fc.property(opsArb, (recipes) => {
-        const { worlds, ops } = runRecipes(referenceWorld(), recipes);
+        const m = referenceMachine();
+        const { worlds, ops } = runRecipes(m, boot(m), recipes);
         ops.forEach((op, i) => {
           const w = worlds[i];
           if (w === undefined) return;
-          const out = step(w, op);
+          const out = step(m, w, op);
           if (out.status === "done") return;
           expect(worldsEqual(w, out.world)).toBe(true);
           expect(hashWorld(out.world)).toBe(hashWorld(w));
@@ -444,10 +454,11 @@ describe("a world can be hashed, and two equal worlds hash equal", () => {
         opsArb,
         fc.array(fc.tuple(fc.nat(), fc.nat()), { maxLength: 30 }),
         (recipes, pairs) => {
-          const w0 = referenceWorld();
-          const first = runRecipes(w0, recipes);
+          const m = referenceMachine();
+          const w0 = boot(m);
+          const first = runRecipes(m, w0, recipes);
           // Distinct objects only: a failed step repeats its input world.
-          const worlds = [...new Set([...first.worlds, ...replay(w0, first.ops)])];
+          const worlds = [...new Set([...first.worlds, ...replay(m, w0, first.ops)])];
           const snaps = new Map<number, unknown>();
           const snap = (i: number, w: World): unknown => {
             let s = snaps.get(i);

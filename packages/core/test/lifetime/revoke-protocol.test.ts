@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
+  boot,
   owedUnmapHolder,
-  referenceWorld,
+  referenceMachine,
   runScript,
   settle,
   step,
@@ -10,16 +11,18 @@ import {
 import type { TraceEvent } from "@dmabuf-ref/core";
 import { createdId, kinds, mappedWorld, ok, stepSettled } from "./setup.js";
 
+const m = referenceMachine();
+
 function dmaOutcomes(events: readonly TraceEvent[]): string[] {
   return events.flatMap((e) => (e.kind === "dma" ? [e.outcome] : []));
 }
 
 describe("the revoke sequence (kernel-facts §1.3)", () => {
   it("runs lock resv -> revoked -> invalidate -> wait fences -> unlock -> wait for unmaps", () => {
-    const m = mappedWorld(referenceWorld());
-    const run = stepSettled(m.world, {
+    const s = mappedWorld(m, boot(m));
+    const run = stepSettled(m, s.world, {
       kind: "revoke",
-      buf: m.buf,
+      buf: s.buf,
       permanent: false,
       by: "reset",
     });
@@ -42,23 +45,23 @@ describe("the revoke sequence (kernel-facts §1.3)", () => {
       "wait fences done",
       "exp0#reset:unlock",
       "wait unmaps blocked",
-      `${owedUnmapHolder("ref-importer", m.att)}:lock`,
+      `${owedUnmapHolder("ref-importer", s.att)}:lock`,
       "unmap",
       "wait unmaps done",
       "task complete",
-      `${owedUnmapHolder("ref-importer", m.att)}:unlock`,
+      `${owedUnmapHolder("ref-importer", s.att)}:unlock`,
     ]);
-    expect(run.world.bufs.get(m.buf)?.revoked).toBe("temporary");
+    expect(run.world.bufs.get(s.buf)?.revoked).toBe("temporary");
     expect(run.world.violations.size).toBe(0);
   });
 
   it("between invalidate and the fence signalling, the importer's in-flight DMA succeeds and is no violation", () => {
-    const m = mappedWorld(referenceWorld());
-    const submitted = runScript(m.world, [
-      { kind: "lock", buf: m.buf, holder: m.holder },
-      { kind: "dma-submit", att: m.att, addr: m.dma, len: 64n, dir: "write", holder: m.holder },
-      { kind: "unlock", buf: m.buf, holder: m.holder },
-      { kind: "revoke", buf: m.buf, permanent: false, by: "reset" },
+    const s = mappedWorld(m, boot(m));
+    const submitted = runScript(m, s.world, [
+      { kind: "lock", buf: s.buf, holder: s.holder },
+      { kind: "dma-submit", att: s.att, addr: s.dma, len: 64n, dir: "write", holder: s.holder },
+      { kind: "unlock", buf: s.buf, holder: s.holder },
+      { kind: "revoke", buf: s.buf, permanent: false, by: "reset" },
     ]);
     const job = submitted.results[1]?.created;
     if (job === undefined) throw new Error("no job");
@@ -70,7 +73,7 @@ describe("the revoke sequence (kernel-facts §1.3)", () => {
       state: "blocked",
       outstanding: 1,
     });
-    const during = runScript(submitted.world, [
+    const during = runScript(m, submitted.world, [
       { kind: "dma-access", job },
       { kind: "dma-access", job },
       { kind: "signal", job },
@@ -81,17 +84,17 @@ describe("the revoke sequence (kernel-facts §1.3)", () => {
   });
 
   it("after the revoke completes, DMA through the old mapping faults in the IOMMU: never a silent success, never a violation", () => {
-    const m = mappedWorld(referenceWorld());
-    const revoked = stepSettled(m.world, {
+    const s = mappedWorld(m, boot(m));
+    const revoked = stepSettled(m, s.world, {
       kind: "revoke",
-      buf: m.buf,
+      buf: s.buf,
       permanent: false,
       by: "reset",
     });
-    expect(revoked.world.atts.get(m.att)?.mapping).toBeNull();
-    const after = runScript(revoked.world, [
-      { kind: "dma", device: "dev0", addr: m.dma, len: 64n, dir: "read" },
-      { kind: "dma", device: "dev0", addr: m.dma, len: 64n, dir: "write" },
+    expect(revoked.world.atts.get(s.att)?.mapping).toBeNull();
+    const after = runScript(m, revoked.world, [
+      { kind: "dma", device: "dev0", addr: s.dma, len: 64n, dir: "read" },
+      { kind: "dma", device: "dev0", addr: s.dma, len: 64n, dir: "write" },
     ]);
     expect(dmaOutcomes(after.events)).toEqual(["fault", "fault"]);
     expect(after.world.violations.size).toBe(0);
@@ -99,18 +102,18 @@ describe("the revoke sequence (kernel-facts §1.3)", () => {
 
   it("an importer that keeps using a mapping after its unmap returns produces a violation", () => {
     // dev2 has no IOMMU: nothing stops its DMA, so only the oracle sees it.
-    const m = mappedWorld(referenceWorld(), "dev2");
-    const revoked = stepSettled(m.world, {
+    const s = mappedWorld(m, boot(m), "dev2");
+    const revoked = stepSettled(m, s.world, {
       kind: "revoke",
-      buf: m.buf,
+      buf: s.buf,
       permanent: false,
       by: "reset",
     });
-    expect(revoked.world.atts.get(m.att)?.mapping).toBeNull();
-    const late = ok(revoked.world, {
+    expect(revoked.world.atts.get(s.att)?.mapping).toBeNull();
+    const late = ok(m, revoked.world, {
       kind: "dma",
       device: "dev2",
-      addr: m.dma,
+      addr: s.dma,
       len: 64n,
       dir: "read",
     });
@@ -121,19 +124,19 @@ describe("the revoke sequence (kernel-facts §1.3)", () => {
   });
 
   it("after the fence signals and before unmap only read-and-discard is allowed: a write is a violation", () => {
-    const m = mappedWorld(referenceWorld(), "dev2");
+    const s = mappedWorld(m, boot(m), "dev2");
     // Stop the importer's own unmap by holding resv elsewhere after the revoke.
-    const r = ok(m.world, { kind: "revoke", buf: m.buf, permanent: false, by: "reset" });
+    const r = ok(m, s.world, { kind: "revoke", buf: s.buf, permanent: false, by: "reset" });
     let w = r.world;
     const task = createdId(r);
-    for (let i = 0; i < 5; i++) w = ok(w, { kind: "task", task }).world; // up to and including unlock
-    expect(w.atts.get(m.att)?.invalidated).toBe(true);
-    const read = ok(w, { kind: "dma", device: "dev2", addr: m.dma, len: 8n, dir: "read" });
+    for (let i = 0; i < 5; i++) w = ok(m, w, { kind: "task", task }).world; // up to and including unlock
+    expect(w.atts.get(s.att)?.invalidated).toBe(true);
+    const read = ok(m, w, { kind: "dma", device: "dev2", addr: s.dma, len: 8n, dir: "read" });
     expect(dmaOutcomes(read.events)).toEqual(["ok"]);
-    const write = ok(read.world, {
+    const write = ok(m, read.world, {
       kind: "dma",
       device: "dev2",
-      addr: m.dma,
+      addr: s.dma,
       len: 8n,
       dir: "write",
     });
@@ -144,14 +147,14 @@ describe("the revoke sequence (kernel-facts §1.3)", () => {
   });
 
   it("starting new DMA through a mapping after its invalidate is a contract violation", () => {
-    const m = mappedWorld(referenceWorld());
-    const r = ok(m.world, { kind: "revoke", buf: m.buf, permanent: false, by: "reset" });
+    const s = mappedWorld(m, boot(m));
+    const r = ok(m, s.world, { kind: "revoke", buf: s.buf, permanent: false, by: "reset" });
     let w = r.world;
     const task = createdId(r);
-    for (let i = 0; i < 5; i++) w = ok(w, { kind: "task", task }).world;
-    const late = runScript(w, [
-      { kind: "lock", buf: m.buf, holder: "rogue" },
-      { kind: "dma-submit", att: m.att, addr: m.dma, len: 8n, dir: "read", holder: "rogue" },
+    for (let i = 0; i < 5; i++) w = ok(m, w, { kind: "task", task }).world;
+    const late = runScript(m, w, [
+      { kind: "lock", buf: s.buf, holder: "rogue" },
+      { kind: "dma-submit", att: s.att, addr: s.dma, len: 8n, dir: "read", holder: "rogue" },
     ]);
     expect([...late.world.violations.values()]).toContainEqual(
       expect.objectContaining({
@@ -164,16 +167,16 @@ describe("the revoke sequence (kernel-facts §1.3)", () => {
 
 describe("un-revoke (kernel-facts §2.5)", () => {
   it("un-revoke sends an invalidate, and nothing re-maps on its own", () => {
-    const m = mappedWorld(referenceWorld());
-    const revoked = stepSettled(m.world, {
+    const s = mappedWorld(m, boot(m));
+    const revoked = stepSettled(m, s.world, {
       kind: "revoke",
-      buf: m.buf,
+      buf: s.buf,
       permanent: false,
       by: "reset",
     });
-    const back = stepSettled(revoked.world, {
+    const back = stepSettled(m, revoked.world, {
       kind: "unrevoke",
-      buf: m.buf,
+      buf: s.buf,
       by: "reset done",
     });
     expect(kinds(back.events)).toContain("invalidate");
@@ -185,46 +188,46 @@ describe("un-revoke (kernel-facts §2.5)", () => {
       kinds(back.events).indexOf("revoked"),
     );
     expect(kinds(back.events)).not.toContain("map");
-    expect(back.world.atts.get(m.att)?.mapping).toBeNull();
+    expect(back.world.atts.get(s.att)?.mapping).toBeNull();
     // The importer may map again when it chooses to.
-    const again = runScript(back.world, [
-      { kind: "lock", buf: m.buf, holder: m.holder },
-      { kind: "map", att: m.att, holder: m.holder },
-      { kind: "unlock", buf: m.buf, holder: m.holder },
+    const again = runScript(m, back.world, [
+      { kind: "lock", buf: s.buf, holder: s.holder },
+      { kind: "map", att: s.att, holder: s.holder },
+      { kind: "unlock", buf: s.buf, holder: s.holder },
     ]);
     expect(again.results.map((x) => x.status)).toEqual(["done", "done", "done"]);
   });
 
   it("a permanent revoke never comes back: un-revoke is ENODEV and a second revoke EBADFD", () => {
-    const m = mappedWorld(referenceWorld());
-    const gone = stepSettled(m.world, {
+    const s = mappedWorld(m, boot(m));
+    const gone = stepSettled(m, s.world, {
       kind: "revoke",
-      buf: m.buf,
+      buf: s.buf,
       permanent: true,
       by: "close",
     });
-    expect(gone.world.bufs.get(m.buf)?.revoked).toBe("permanent");
-    const un = step(gone.world, { kind: "unrevoke", buf: m.buf, by: "x" });
+    expect(gone.world.bufs.get(s.buf)?.revoked).toBe("permanent");
+    const un = step(m, gone.world, { kind: "unrevoke", buf: s.buf, by: "x" });
     expect(un.status === "failed" ? un.error.errno : un.status).toBe("ENODEV");
-    const again = step(gone.world, { kind: "revoke", buf: m.buf, permanent: true, by: "x" });
+    const again = step(m, gone.world, { kind: "revoke", buf: s.buf, permanent: true, by: "x" });
     expect(again.status === "failed" ? again.error.errno : again.status).toBe("EBADFD");
   });
 
   it("map and attach of a revoked reference buffer fail with ENODEV and change nothing", () => {
-    const m = mappedWorld(referenceWorld());
-    const revoked = stepSettled(m.world, {
+    const s = mappedWorld(m, boot(m));
+    const revoked = stepSettled(m, s.world, {
       kind: "revoke",
-      buf: m.buf,
+      buf: s.buf,
       permanent: false,
       by: "reset",
     });
-    const w = runScript(revoked.world, [{ kind: "lock", buf: m.buf, holder: m.holder }]).world;
-    const map = step(w, { kind: "map", att: m.att, holder: m.holder });
+    const w = runScript(m, revoked.world, [{ kind: "lock", buf: s.buf, holder: s.holder }]).world;
+    const map = step(m, w, { kind: "map", att: s.att, holder: s.holder });
     expect(map.status === "failed" ? map.error.errno : map.status).toBe("ENODEV");
     expect(map.world).toBe(w);
-    const attach = step(revoked.world, {
+    const attach = step(m, revoked.world, {
       kind: "attach",
-      buf: m.buf,
+      buf: s.buf,
       importer: "ref-importer",
       device: "dev1",
       dynamic: true,
@@ -236,14 +239,14 @@ describe("un-revoke (kernel-facts §2.5)", () => {
 
 describe("waiting for unmaps", () => {
   it("settles to no outstanding work once the importer has unmapped", () => {
-    const m = mappedWorld(referenceWorld());
-    const r = stepSettled(m.world, {
+    const mapped = mappedWorld(m, boot(m));
+    const r = stepSettled(m, mapped.world, {
       kind: "revoke",
-      buf: m.buf,
+      buf: mapped.buf,
       permanent: false,
       by: "reset",
     });
-    const s = settle(r.world);
+    const s = settle(m, r.world);
     expect(s.events).toEqual([]);
     expect(s.world.tasks.size).toBe(0);
   });

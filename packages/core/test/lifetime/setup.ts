@@ -5,7 +5,7 @@
  */
 import { expect } from "vitest";
 import { importerHolder, runScript, settle, step } from "@dmabuf-ref/core";
-import type { Op, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
+import type { Machine, Op, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 
 /** The state a test starts from and the ids it needs. */
 export interface Mapped {
@@ -20,10 +20,11 @@ export interface Mapped {
 
 /** Steps an op that must succeed and returns the new world and events. */
 export function ok(
+  m: Machine,
   w: World,
   op: Op,
 ): { world: World; events: readonly TraceEvent[]; created?: number } {
-  const r: StepOutcome = step(w, op);
+  const r: StepOutcome = step(m, w, op);
   if (r.status !== "done") {
     throw new Error(
       `${op.kind} did not run: ${r.status === "failed" ? `${r.error.errno} ${r.error.message}` : r.reason}`,
@@ -42,18 +43,23 @@ export function createdId(r: { created?: number }): number {
  * Exports a 16 KiB reference buffer, attaches `importer` dynamically for
  * `device` and maps it under resv.
  */
-export function mappedWorld(w0: World, device = "dev0", importer = "ref-importer"): Mapped {
-  const exp = ok(w0, {
+export function mappedWorld(
+  m: Machine,
+  w0: World,
+  device = "dev0",
+  importer = "ref-importer",
+): Mapped {
+  const exp = ok(m, w0, {
     kind: "export",
     exporter: "ref-exporter",
     owner: "exp0",
     args: { size: 0x4000 },
   });
   const buf = createdId(exp);
-  const att = ok(exp.world, { kind: "attach", buf, importer, device, dynamic: true });
+  const att = ok(m, exp.world, { kind: "attach", buf, importer, device, dynamic: true });
   const attId = createdId(att);
   const holder = importerHolder(importer, attId);
-  const run = runScript(att.world, [
+  const run = runScript(m, att.world, [
     { kind: "lock", buf, holder },
     { kind: "map", att: attId, holder },
     { kind: "unlock", buf, holder },
@@ -67,9 +73,9 @@ export function mappedWorld(w0: World, device = "dev0", importer = "ref-importer
 }
 
 /** Steps an op, then settles, returning the world and all events. */
-export function stepSettled(w: World, op: Op): { world: World; events: TraceEvent[] } {
-  const r = ok(w, op);
-  const s = settle(r.world);
+export function stepSettled(m: Machine, w: World, op: Op): { world: World; events: TraceEvent[] } {
+  const r = ok(m, w, op);
+  const s = settle(m, r.world);
   return { world: s.world, events: [...r.events, ...s.events] };
 }
 

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+  boot,
   offersOf,
   exporterOf,
   linux71,
@@ -13,47 +14,47 @@ import {
   pal,
   proposalConverters,
   referenceExporter,
-  referenceWorld,
+  referenceMachine,
   rfcMappingTypesV1,
   runScript,
 } from "@dmabuf-ref/core";
-import type { Profile, World } from "@dmabuf-ref/core";
+import type { Machine, Profile, World } from "@dmabuf-ref/core";
 
-function mock(profile: Profile): { world: World; buf: number } {
-  const world = referenceWorld({
+function mock(profile: Profile): { m: Machine; world: World; buf: number } {
+  const m = referenceMachine({
     profile,
     exporters: [referenceExporter({ name: "mock", region: "ram0", selftestHook: true })],
   });
-  const run = runScript(world, [
+  const run = runScript(m, boot(m), [
     { kind: "export", exporter: "mock", owner: "mock0", args: { size: 0x4000n } },
   ]);
   const buf = run.results[0]?.created;
   if (buf === undefined) throw new Error("export failed");
-  return { world: run.world, buf };
+  return { m, world: run.world, buf };
 }
 
-function offerIds(w: World, buf: number): string[] {
-  return offersOf(w, buf).map((o) => o.type.id);
+function offerIds(m: Machine, w: World, buf: number): string[] {
+  return offersOf(m, w, buf).map((o) => o.type.id);
 }
 
 describe("the selftest mock (kernel-facts §3.6, §4.3)", () => {
   it("under linux-7.1 the mock offers [sgt] and answers the private phys hook", () => {
-    const { world, buf } = mock(linux71);
-    expect(offerIds(world, buf)).toEqual(["sgt"]);
+    const { m, world, buf } = mock(linux71);
+    expect(offerIds(m, world, buf)).toEqual(["sgt"]);
     expect("privatePhys" in exporterOf(m, mustBuf(world, buf))).toBe(true);
   });
 
   it.each([[rfcMappingTypesV1], [proposalConverters]])(
     "under %s the mock is a PAL exporter: it offers [pal, sgt]",
     (profile) => {
-      const { world, buf } = mock(profile);
-      expect(offerIds(world, buf)).toEqual(["pal", "sgt"]);
+      const { m, world, buf } = mock(profile);
+      expect(offerIds(m, world, buf)).toEqual(["pal", "sgt"]);
     },
   );
 
   it("map_phys of the mock's PAL returns its one range and grants nothing", () => {
-    const { world, buf } = mock(rfcMappingTypesV1);
-    const run = runScript(world, [
+    const { m, world, buf } = mock(rfcMappingTypesV1);
+    const run = runScript(m, world, [
       { kind: "attach", buf, importer: "ref-importer", device: "dev0", dynamic: true },
     ]);
     const att = run.results[0]?.created;
@@ -63,6 +64,7 @@ describe("the selftest mock (kernel-facts §3.6, §4.3)", () => {
     const a = mustAtt(run.world, att);
     const exp = exporterOf(m, mustBuf(run.world, buf));
     const mapped = exp.map(
+      m,
       { ...run.world, atts: run.world.atts.set(att, { ...a, exporterType: pal.id }) },
       att,
     );
@@ -75,12 +77,12 @@ describe("the selftest mock (kernel-facts §3.6, §4.3)", () => {
 
   it("a plain reference exporter (no selftest hook) offers [sgt] under every profile", () => {
     for (const profile of [linux71, rfcMappingTypesV1, proposalConverters]) {
-      const world = referenceWorld({ profile });
-      const run = runScript(world, [
+      const m = referenceMachine({ profile });
+      const run = runScript(m, boot(m), [
         { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000n } },
       ]);
       const buf = run.results[0]?.created ?? -1;
-      expect(offerIds(run.world, buf)).toEqual(["sgt"]);
+      expect(offerIds(m, run.world, buf)).toEqual(["sgt"]);
     }
   });
 });

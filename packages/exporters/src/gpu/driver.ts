@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import {
   createDmaBuf,
   dmaMapRanges,
@@ -12,7 +11,7 @@ import {
   sgt,
   stepOf,
 } from "@dmabuf-ref/core";
-import type { ExportStep, ExporterDriver, MapStep, Result, World } from "@dmabuf-ref/core";
+import type { ExporterDriver, ExportStep, Machine, MapStep, Result, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import * as z from "zod";
 import { gpuExportArgsSchema } from "./actions.js";

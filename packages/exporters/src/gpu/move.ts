@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import {
   allocId,
   dropFileRef,
@@ -9,7 +8,7 @@ import {
   regionNamed,
   unsignalledFences,
 } from "@dmabuf-ref/core";
-import type { Effect, Op, Result, RegionState, TraceEvent, World } from "@dmabuf-ref/core";
+import type { Effect, Machine, Op, RegionState, Result, TraceEvent, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { gpuActionSchema } from "./actions.js";
 import type { GpuPlacement } from "./actions.js";
@@ -45,6 +44,7 @@ export function placementRegion(d: GpuDeviceConfig, placement: GpuPlacement): st
 /**
  * Reserves `size` bytes in a region with the driver's bump allocator.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @param region - the parent region's name.
@@ -237,6 +237,7 @@ function finishMove(m: Machine, w: World, config: GpuConfig, id: number): Result
  * `act` of the GPU driver: validates the action with zod (`EINVAL`
  * otherwise) and starts or continues a move.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @param action - the action.
@@ -259,6 +260,7 @@ export function gpuAct(m: Machine, w: World, config: GpuConfig, action: unknown)
  * The GPU driver's own next steps: the `continue` of every move whose
  * fences have all signalled (a move waiting for fences offers nothing).
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @returns the ops.

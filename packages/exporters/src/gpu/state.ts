@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { driverState, mustBuf, setDriverState } from "@dmabuf-ref/core";
-import type { World } from "@dmabuf-ref/core";
+import type { Machine, World } from "@dmabuf-ref/core";
 import type { GpuPlacement } from "./actions.js";
 import type { GpuConfig } from "./config.js";
 
@@ -57,6 +56,7 @@ const EMPTY: GpuDriverState = { next: {}, moves: [] };
 /**
  * The driver's slice.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @returns the slice.
@@ -68,6 +68,7 @@ export function gpuSliceOf(m: Machine, w: World, config: GpuConfig): GpuDriverSt
 /**
  * Replaces the driver's slice.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @param s - the new slice.

@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import {
   createDmaBuf,
   dmaMapRanges,
@@ -19,13 +18,14 @@ import {
 } from "@dmabuf-ref/core";
 import type {
   Effect,
-  StepOutcome,
-  ExportStep,
   ExporterDriver,
   ExporterOffer,
+  ExportStep,
+  Machine,
   MapStep,
   Profile,
   Result,
+  StepOutcome,
   World,
 } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";

@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { err, ok } from "@dmabuf-ref/core";
-import type { Effect, Result, World } from "@dmabuf-ref/core";
+import type { Effect, Machine, Result, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { vfioPciActionSchema } from "./actions.js";
 import type { VfioPciAction } from "./actions.js";
@@ -14,6 +13,7 @@ import { sliceOf, updateDevice } from "./state.js";
  * The device fd an action is issued on: an unknown device or a closed fd is
  * `-EBADF` (there is no fd to call on).
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @param device - the device id.
@@ -87,6 +87,7 @@ function unbind(m: Machine, w: World, config: VfioPciConfig, device: string): Re
  * fails with `EBUSY`), revokes, lets the hardware change, and un-revokes iff
  * memory is enabled; `pending` offers its next stage.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @param action - the action, unvalidated.

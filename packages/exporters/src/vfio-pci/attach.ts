@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { attachRevocable, err, mustAtt, mustBuf, ok } from "@dmabuf-ref/core";
-import type { DriverStep, Result, World } from "@dmabuf-ref/core";
+import type { DriverStep, Machine, Result, World } from "@dmabuf-ref/core";
 
 /**
  * `vfio_pci_dma_buf_attach()` (kernel-facts §2.3, §7.4), in the kernel's
@@ -9,6 +8,7 @@ import type { DriverStep, Result, World } from "@dmabuf-ref/core";
  * a profile with `rules.vfioRefusesNonRevocable` (7.1), an attachment that is
  * not `dma_buf_attach_revocable()` `-EOPNOTSUPP`.
  *
+ * @param m - the machine.
  * @param w - the world with the attachment linked.
  * @param att - the attachment id.
  * @returns the unchanged world, or the errno.
@@ -28,6 +28,7 @@ export function vfioAttach(m: Machine, w: World, att: number): Result<DriverStep
  * keep pinned importers (RDMA) away; in 7.1 pin/unpin are gone, which the
  * model states as a successful no-op (`rules.vfioPin`).
  *
+ * @param m - the machine.
  * @param w - the world.
  * @returns the unchanged world, or `EOPNOTSUPP`.
  */

@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { regionNamed, setRegion } from "@dmabuf-ref/core";
-import type { Effect, RegionState, TraceEvent, World } from "@dmabuf-ref/core";
+import type { Effect, Machine, RegionState, TraceEvent, World } from "@dmabuf-ref/core";
 import type { VfioBarConfig, VfioDeviceConfig, VfioPciConfig } from "./config.js";
 
 /** One BAR as the kernel sees it: `pci_resource_start/len` and its p2pdma provider. */
@@ -30,6 +29,7 @@ export function deviceConfig(config: VfioPciConfig, device: string): VfioDeviceC
  * missing, not of kind `bar` or not the device's is a configuration error
  * and throws.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @param device - the device id.
@@ -73,6 +73,7 @@ function checkedRegion(
  * runtime suspend make MMIO stop answering; going inaccessible advances the
  * region's epoch, so mappings made before are stale (DESIGN §3.5).
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @param device - the device id.

@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import {
   VFIO_DEVICE_FEATURE_GET,
   encodeDmaBufFeature,
@@ -7,7 +6,7 @@ import {
   ok,
   stepOf,
 } from "@dmabuf-ref/core";
-import type { ExportStep, ExporterDriver, Result, World } from "@dmabuf-ref/core";
+import type { ExporterDriver, ExportStep, Machine, Result, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { vfioAct } from "./act.js";
 import { vfioAttach, vfioPin } from "./attach.js";

@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import {
   VFIO_DEVICE_FEATURE_DMA_BUF,
   VFIO_DEVICE_FEATURE_GET,
@@ -10,7 +9,7 @@ import {
   vfioDeviceFeatureDmaBuf,
   vfioRegionDmaRange,
 } from "@dmabuf-ref/core";
-import type { KernelError, PhysVec, VfioRegionDmaRange, World } from "@dmabuf-ref/core";
+import type { KernelError, Machine, PhysVec, VfioRegionDmaRange, World } from "@dmabuf-ref/core";
 import { barOf, deviceConfig } from "./bars.js";
 import { VFIO_PCI_ROM_REGION_INDEX } from "./config.js";
 import type { VfioPciConfig } from "./config.js";
@@ -115,6 +114,7 @@ function validate(
  *    revoked when memory is not enabled; `dma_buf_fd()` returns the fd,
  *    which in the model is the buffer's id.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @param device - the device whose fd is used.

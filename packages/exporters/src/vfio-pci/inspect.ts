@@ -1,5 +1,4 @@
-import type { Machine } from "@dmabuf-ref/core";
-import type { World } from "@dmabuf-ref/core";
+import type { Machine, World } from "@dmabuf-ref/core";
 import type { VfioPciConfig } from "./config.js";
 import type { VfioOperation } from "./operation.js";
 import type { VfioDmaBufPriv } from "./priv.js";
@@ -9,8 +8,8 @@ import { deviceOf, sliceOf } from "./state.js";
 import { vfioPciConfigOf } from "./uapi.js";
 import type { VfioVma } from "./vma.js";
 
-function configFor(m: Machine, world: World, device: string): VfioPciConfig {
-  const config = vfioPciConfigOf(m, world, device);
+function configFor(m: Machine, device: string): VfioPciConfig {
+  const config = vfioPciConfigOf(m, device);
   if (config === undefined) throw new Error(`no vfio-pci driver has device ${device}`);
   return config;
 }
@@ -19,23 +18,25 @@ function configFor(m: Machine, world: World, device: string): VfioPciConfig {
  * A vfio-pci device's run-time state (`PCI_COMMAND.MEMORY`, power, low
  * power, open, registered, bound), for tests, traces and the CLI.
  *
+ * @param m - the machine.
  * @param world - the world.
  * @param device - the device id (a device no vfio-pci driver has throws).
  * @returns its state.
  */
 export function vfioDeviceState(m: Machine, world: World, device: string): VfioDeviceState {
-  return deviceOf(m, world, configFor(m, world, device), device);
+  return deviceOf(m, world, configFor(m, device), device);
 }
 
 /**
  * The operations in progress or waiting for `memory_lock` on a device.
  *
+ * @param m - the machine.
  * @param world - the world.
  * @param device - the device id.
  * @returns the operations, oldest first.
  */
 export function vfioOperations(m: Machine, world: World, device: string): readonly VfioOperation[] {
-  return sliceOf(m, world, configFor(m, world, device)).ops.filter((o) =>
+  return sliceOf(m, world, configFor(m, device)).ops.filter((o) =>
     o.devices.includes(device),
   );
 }
@@ -43,12 +44,13 @@ export function vfioOperations(m: Machine, world: World, device: string): readon
 /**
  * The CPU mappings of the dma-bufs of a device's driver (kernel-facts §2.6).
  *
+ * @param m - the machine.
  * @param world - the world.
  * @param device - a device of the driver.
  * @returns every VMA of that driver.
  */
 export function vfioVmas(m: Machine, world: World, device: string): readonly VfioVma[] {
-  return sliceOf(m, world, configFor(m, world, device)).vmas;
+  return sliceOf(m, world, configFor(m, device)).vmas;
 }
 
 /**

@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import {
   dmaMapRanges,
   dmaUnmapIova,
@@ -14,8 +13,9 @@ import type {
   AttachmentState,
   DmaEntry,
   DriverStep,
-  MapStep,
+  Machine,
   MappingState,
+  MapStep,
   PhysVec,
   Result,
   World,
@@ -99,6 +99,7 @@ function mapSgt(
  * The kref taken per mapping is implicit: core's revoke waits until no
  * attachment holds a mapping.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param att - the attachment id.
  * @returns the mapping, or the errno.
@@ -126,6 +127,7 @@ export function vfioMap(m: Machine, w: World, att: number): Result<MapStep> {
  * VFIO's `unmap_dma_buf`: `dma_buf_free_sgt()` gives back the IOVA; core
  * ends the grants. The kref put is implicit (see {@link vfioMap}).
  *
+ * @param _m - the machine.
  * @param w - the world.
  * @param _att - the attachment id.
  * @param mapping - the mapping being torn down.
@@ -141,6 +143,7 @@ export function vfioUnmap(_m: Machine, w: World, _att: number, mapping: MappingS
  * revoked `-ENODEV`; `nr_ranges != 1` `-EOPNOTSUPP`; otherwise the one range.
  * Nothing is counted as mapped.
  *
+ * @param _m - the machine.
  * @param w - the world.
  * @param att - the attachment id.
  * @returns the range, or the errno.

@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import {
   dropFileRef,
   err,
@@ -8,7 +7,15 @@ import {
   recordViolation,
   regionContaining,
 } from "@dmabuf-ref/core";
-import type { DmaDirection, Effect, PhysVec, Result, TraceEvent, World } from "@dmabuf-ref/core";
+import type {
+  DmaDirection,
+  Effect,
+  Machine,
+  PhysVec,
+  Result,
+  TraceEvent,
+  World,
+} from "@dmabuf-ref/core";
 import type { VfioPciConfig } from "./config.js";
 import { privOf } from "./priv.js";
 import { PAGE_SIZE } from "./ranges.js";
@@ -41,6 +48,7 @@ export interface MmapRequest {
  * VMA takes a reference to the buffer's file. Mapping a revoked buffer
  * succeeds; touching it faults until it is un-revoked.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @param req - the request.
@@ -96,6 +104,7 @@ export function mmapBuf(
  * last one releases the buffer). An address that starts no VMA of the
  * process is `-EINVAL`.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @param process - the process.
@@ -149,6 +158,7 @@ function physPieces(phys: readonly PhysVec[], offset: bigint, len: bigint): Phys
  * `access-after-revoke` violation: the exporter let a CPU mapping outlive the
  * memory (the 7.1 close window, kernel-facts §2.5).
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @param access - who touches what.

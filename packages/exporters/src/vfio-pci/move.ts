@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { startRevoke, startUnrevoke, taskOn } from "@dmabuf-ref/core";
-import type { Effect, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
+import type { Effect, Machine, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import type { VfioPciConfig } from "./config.js";
 import { buffersOf } from "./priv.js";
 import { deviceOf, vfioMemoryEnabled } from "./state.js";
@@ -57,6 +56,7 @@ export function revokeBuffers(
  * temporarily revoked buffer. Un-revoke also invalidates; a permanently
  * revoked buffer never comes back.
  *
+ * @param m - the machine.
  * @param w - the world; no task may be running on the buffers.
  * @param config - the driver's configuration.
  * @param devices - the devices.

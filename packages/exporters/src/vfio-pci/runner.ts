@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { err, ok } from "@dmabuf-ref/core";
-import type { Effect, Op, Result, TraceEvent, World } from "@dmabuf-ref/core";
+import type { Effect, Machine, Op, Result, TraceEvent, World } from "@dmabuf-ref/core";
 import type { VfioPciConfig } from "./config.js";
 import { buffersIdle } from "./move.js";
 import type { VfioOpKind, VfioOperation } from "./operation.js";
@@ -27,6 +26,7 @@ function lockHolder(
  * by default, every `move()` it started has returned (no core task left on
  * the devices' buffers).
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @param op - the operation.
@@ -90,6 +90,7 @@ function runStage(m: Machine, w: World, config: VfioPciConfig, op: VfioOperation
  * first stage at once. A first stage that fails at once returns its errno
  * with the world unchanged.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @param kind - the operation.
@@ -126,6 +127,7 @@ export function startOperation(
  * A stage failing after the operation slept reports the errno as an `error`
  * event and ends the operation (the syscall returns it when it wakes).
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @param id - the operation's id.
@@ -171,6 +173,7 @@ export function continueOperation(
  * The `pending` ops of the driver: a `continue` for every operation whose
  * next stage may run, oldest first.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @returns the driver ops.

@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { err, ok } from "@dmabuf-ref/core";
-import type { Effect, Result, TraceEvent, World } from "@dmabuf-ref/core";
+import type { Effect, Machine, Result, TraceEvent, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { setBars } from "./bars.js";
 import type { VfioPciConfig } from "./config.js";

@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { driverState, setDriverState } from "@dmabuf-ref/core";
-import type { World } from "@dmabuf-ref/core";
+import type { Machine, World } from "@dmabuf-ref/core";
 import type { VfioPciConfig } from "./config.js";
 import type { VfioOperation } from "./operation.js";
 import type { VfioVma } from "./vma.js";
@@ -63,6 +62,7 @@ function initialState(config: VfioPciConfig): VfioPciState {
 /**
  * The driver's slice, or its initial value before the first write.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @returns the slice.
@@ -74,6 +74,7 @@ export function sliceOf(m: Machine, w: World, config: VfioPciConfig): VfioPciSta
 /**
  * Replaces the driver's slice.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @param state - the new slice.
@@ -86,6 +87,7 @@ export function withSlice(m: Machine, w: World, config: VfioPciConfig, state: Vf
 /**
  * One device's state; an unknown device is a bug in the caller.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @param device - the device id.
@@ -105,6 +107,7 @@ export function deviceOf(
 /**
  * Changes one device's state.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @param device - the device id.

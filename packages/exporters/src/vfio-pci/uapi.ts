@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { kernelError } from "@dmabuf-ref/core";
-import type { World } from "@dmabuf-ref/core";
+import type { Machine, World } from "@dmabuf-ref/core";
 import type { VfioPciConfig } from "./config.js";
 import { isVfioPciExporter } from "./driver.js";
 import { featureDmaBuf } from "./feature-dma-buf.js";
@@ -10,17 +9,13 @@ import { startOperation } from "./runner.js";
 import { sliceOf } from "./state.js";
 
 /**
- * The configuration of the vfio-pci driver bound to a device in a world.
+ * The configuration of the vfio-pci driver bound to a device of a machine.
  *
- * @param world - the world.
+ * @param m - the machine.
  * @param device - the device id.
  * @returns its driver's configuration, or undefined when no vfio-pci driver has it.
  */
-export function vfioPciConfigOf(
-  m: Machine,
-  _world: World,
-  device: string,
-): VfioPciConfig | undefined {
+export function vfioPciConfigOf(m: Machine, device: string): VfioPciConfig | undefined {
   for (const d of m.exporters.values()) {
     if (isVfioPciExporter(d) && d.vfio.devices.some((x) => x.id === device)) return d.vfio;
   }
@@ -34,6 +29,7 @@ export function vfioPciConfigOf(
  * (its id) as the return value, 0 for PROBE, or "blocked" while an operation
  * holds the device's `memory_lock`. A device no vfio-pci driver has is `-EBADF`.
  *
+ * @param m - the machine.
  * @param world - the world.
  * @param device - the device whose fd is used.
  * @param argp - the bytes the ioctl argument points at (`encodeDmaBufFeature` builds them).
@@ -58,7 +54,7 @@ export function vfioDeviceFeatureIoctl(
   argp: Uint8Array,
   process = "vmm",
 ): IoctlOutcome {
-  const config = vfioPciConfigOf(m, world, device);
+  const config = vfioPciConfigOf(m, device);
   if (config === undefined) {
     return ioctlFailed(
       world,
@@ -79,6 +75,7 @@ export function vfioDeviceFeatureIoctl(
  * emitted when the operation completes, so drive it with core's `runScript`
  * or `settle`. A closed or unknown device fd is `-EBADF`.
  *
+ * @param m - the machine.
  * @param world - the world.
  * @param device - the device whose fd is used.
  * @param process - the calling process.
@@ -91,7 +88,7 @@ export function vfioDeviceResetIoctl(
   process = "vmm",
 ): IoctlOutcome {
   const name = "VFIO_DEVICE_RESET";
-  const config = vfioPciConfigOf(m, world, device);
+  const config = vfioPciConfigOf(m, device);
   const open = config !== undefined && sliceOf(m, world, config).devices[device]?.open === true;
   if (config === undefined || !open) {
     return ioctlFailed(

@@ -18,7 +18,7 @@ import {
   sgt,
   step,
 } from "@dmabuf-ref/core";
-import type { World } from "@dmabuf-ref/core";
+import type { Machine, World } from "@dmabuf-ref/core";
 import { gpuPrivOf, iovInterconnect, rfcMappingTypesV1Iov } from "@dmabuf-ref/exporters";
 import {
   attach,
@@ -36,49 +36,54 @@ const evict = (buf: number): { kind: "driver"; driver: string; action: unknown }
   action: { op: "evict", buf },
 });
 
-function offerIds(w: World, buf: number): string[] {
-  return offersOf(w, buf).map((o) => o.type.id);
+function offerIds(m: Machine, w: World, buf: number): string[] {
+  return offersOf(m, w, buf).map((o) => o.type.id);
 }
 
-function vramBo(w: World): { world: World; buf: number } {
-  return exportBuf(w, "gpu", "gpu0", { size: 0x10000n, placement: "vram" });
+function vramBo(m: Machine, w: World): { world: World; buf: number } {
+  return exportBuf(m, w, "gpu", "gpu0", { size: 0x10000n, placement: "vram" });
 }
 
-function ramBo(w: World): { world: World; buf: number } {
-  return exportBuf(w, "gpu", "gpu0", { size: 0x10000n, placement: "system" });
+function ramBo(m: Machine, w: World): { world: World; buf: number } {
+  return exportBuf(m, w, "gpu", "gpu0", { size: 0x10000n, placement: "system" });
 }
 
 describe("offers per profile (kernel-facts §4.3, §4.4)", () => {
   it("linux-6.19, linux-7.1 and the RFC offer [sgt]: P2P for VRAM, none for system pages", () => {
     for (const profile of [linux619, linux71, rfcMappingTypesV1]) {
-      const v = vramBo(makeWorld(profile));
-      const offers = exporterOf(m, mustBuf(v.world, v.buf)).offers(v.world, v.buf);
+      const { m, w } = makeWorld(profile);
+      const v = vramBo(m, w);
+      const offers = exporterOf(m, mustBuf(v.world, v.buf)).offers(m, v.world, v.buf);
       expect(offers.map((o) => [o.type.id, o.data])).toEqual([
         ["sgt", { requiresP2P: true, p2pDevice: "gpu0" }],
       ]);
-      const s = exportBuf(v.world, "gpu", "gpu0", { size: 0x1000n, placement: "system" });
-      const so = exporterOf(m, mustBuf(s.world, s.buf)).offers(s.world, s.buf);
+      const s = exportBuf(m, v.world, "gpu", "gpu0", { size: 0x1000n, placement: "system" });
+      const so = exporterOf(m, mustBuf(s.world, s.buf)).offers(m, s.world, s.buf);
       expect(so.map((o) => [o.type.id, o.data])).toEqual([["sgt", { requiresP2P: false }]]);
     }
   });
 
   it("proposal-converters offers [pal, kvm-pfn]: core's PAL->SGT converter reaches SGT importers", () => {
-    const v = vramBo(makeWorld(proposalConverters));
-    expect(offerIds(v.world, v.buf)).toEqual(["pal", "kvm-pfn"]);
-    const a = attach(v.world, v.buf, "ref-importer", "dev1");
+    const { m, w } = makeWorld(proposalConverters);
+    const v = vramBo(m, w);
+    expect(offerIds(m, v.world, v.buf)).toEqual(["pal", "kvm-pfn"]);
+    const a = attach(m, v.world, v.buf, "ref-importer", "dev1");
     expect(mustAtt(a.world, a.att).converter).not.toBeNull();
-    const m = mustDo(lockedMap(a.world, v.buf, a.att, "ref-importer"));
-    expect(sgt.payload.parse(mustAtt(m.world, a.att).mapping?.payload).entries).toHaveLength(1);
+    const mapped = mustDo(lockedMap(m, a.world, v.buf, a.att, "ref-importer"));
+    expect(sgt.payload.parse(mustAtt(mapped.world, a.att).mapping?.payload).entries).toHaveLength(
+      1,
+    );
   });
 });
 
 describe("moves (kernel-facts §1.2, §1.3)", () => {
   it("a GPU move invalidates dynamic importers and they may re-map", () => {
-    const v = vramBo(makeWorld());
-    const a = attach(v.world, v.buf, "ref-importer", "dev1");
-    const m = mustDo(lockedMap(a.world, v.buf, a.att, "ref-importer")).world;
-    const before = mustAtt(m, a.att).mapping;
-    const run = runScript(m, [evict(v.buf)]);
+    const { m, w: w0 } = makeWorld();
+    const v = vramBo(m, w0);
+    const a = attach(m, v.world, v.buf, "ref-importer", "dev1");
+    const mapped = mustDo(lockedMap(m, a.world, v.buf, a.att, "ref-importer")).world;
+    const before = mustAtt(mapped, a.att).mapping;
+    const run = runScript(m, mapped, [evict(v.buf)]);
     expect(run.results[0]?.status).toBe("done");
     expect(run.events.some((e) => e.kind === "invalidate")).toBe(true);
     const w = run.world;
@@ -86,7 +91,7 @@ describe("moves (kernel-facts §1.2, §1.3)", () => {
     expect(mustBuf(w, v.buf).resvHolder).toBeNull();
     expect(gpuPrivOf(w, v.buf).placement).toBe("system");
     expect(mustAtt(w, a.att).mapping).toBeNull();
-    const again = mustDo(lockedMap(w, v.buf, a.att, "ref-importer")).world;
+    const again = mustDo(lockedMap(m, w, v.buf, a.att, "ref-importer")).world;
     const after = mustAtt(again, a.att).mapping;
     expect(after).not.toBeNull();
     expect(after?.payload).not.toEqual(before?.payload);
@@ -94,26 +99,28 @@ describe("moves (kernel-facts §1.2, §1.3)", () => {
   });
 
   it("after eviction, DMA through the old mapping is a fault, never a violation for the reference importer", () => {
-    const v = vramBo(makeWorld());
-    const a = attach(v.world, v.buf, "ref-importer", "dev1");
-    const m = mustDo(lockedMap(a.world, v.buf, a.att, "ref-importer")).world;
-    const old = sgt.payload.parse(mustAtt(m, a.att).mapping?.payload).entries[0];
+    const { m, w: w0 } = makeWorld();
+    const v = vramBo(m, w0);
+    const a = attach(m, v.world, v.buf, "ref-importer", "dev1");
+    const mapped = mustDo(lockedMap(m, a.world, v.buf, a.att, "ref-importer")).world;
+    const old = sgt.payload.parse(mustAtt(mapped, a.att).mapping?.payload).entries[0];
     if (old === undefined) throw new Error("no entry");
-    const w = runScript(m, [evict(v.buf)]).world;
+    const w = runScript(m, mapped, [evict(v.buf)]).world;
     const oldRegion = regionNamed(w, `gpu0.bo${v.buf}.0`);
     expect(oldRegion?.[1].status).toBe("inaccessible");
     const r = mustDo(
-      step(w, { kind: "dma", device: "dev1", addr: old.dmaAddress, len: 0x10n, dir: "read" }),
+      step(m, w, { kind: "dma", device: "dev1", addr: old.dmaAddress, len: 0x10n, dir: "read" }),
     );
     expect(r.world.violations.size).toBe(0);
     expect(r.world).toBe(w);
   });
 
   it("a move waits for the BOOKKEEP fences before it frees the old placement", () => {
-    const v = vramBo(makeWorld());
-    const a = attach(v.world, v.buf, "ref-importer", "dev1");
+    const { m, w } = makeWorld();
+    const v = vramBo(m, w);
+    const a = attach(m, v.world, v.buf, "ref-importer", "dev1");
     const holder = `ref-importer#attach ${a.att}`;
-    const run = runScript(a.world, [
+    const run = runScript(m, a.world, [
       { kind: "lock", buf: v.buf, holder },
       { kind: "map", att: a.att, holder },
       () => {
@@ -126,14 +133,15 @@ describe("moves (kernel-facts §1.2, §1.3)", () => {
     if (job === undefined) throw new Error("no job");
     expect(gpuPrivOf(run.world, v.buf).placement).toBe("vram");
     expect(mustBuf(run.world, v.buf).resvHolder).toMatch(/^gpu0#ttm move/);
-    const done = runScript(run.world, [{ kind: "signal", job }]).world;
+    const done = runScript(m, run.world, [{ kind: "signal", job }]).world;
     expect(gpuPrivOf(done, v.buf).placement).toBe("system");
     expect(mustBuf(done, v.buf).resvHolder).toBeNull();
   });
 
   it("migration brings a system BO back to VRAM", () => {
-    const s = exportBuf(makeWorld(), "gpu", "gpu0", { size: 0x1000n, placement: "system" });
-    const w = runScript(s.world, [
+    const { m, w: w0 } = makeWorld();
+    const s = exportBuf(m, w0, "gpu", "gpu0", { size: 0x1000n, placement: "system" });
+    const w = runScript(m, s.world, [
       { kind: "driver", driver: "gpu", action: { op: "migrate", buf: s.buf, to: "vram" } },
     ]).world;
     expect(gpuPrivOf(w, s.buf).placement).toBe("vram");
@@ -142,34 +150,37 @@ describe("moves (kernel-facts §1.2, §1.3)", () => {
 
 describe("pinning (kernel-facts §1.1, §1.2)", () => {
   it("eviction of a pinned GPU BO fails with EBUSY (linux-6.19 pins dynamic importers on map)", () => {
-    const v = vramBo(makeWorld(linux619));
-    const a = attach(v.world, v.buf, "ref-importer", "dev1");
-    const m = mustDo(lockedMap(a.world, v.buf, a.att, "ref-importer")).world;
-    expect(mustAtt(m, a.att).pins).toBe(1);
-    const r = step(m, evict(v.buf));
+    const { m, w } = makeWorld(linux619);
+    const v = vramBo(m, w);
+    const a = attach(m, v.world, v.buf, "ref-importer", "dev1");
+    const mapped = mustDo(lockedMap(m, a.world, v.buf, a.att, "ref-importer")).world;
+    expect(mustAtt(mapped, a.att).pins).toBe(1);
+    const r = step(m, mapped, evict(v.buf));
     expect(errnoOf(r)).toBe("EBUSY");
-    expect(r.world).toBe(m);
+    expect(r.world).toBe(mapped);
   });
 
   it("eviction of a BO mapped by a static importer fails with EBUSY (pin-on-map)", () => {
-    const s = exportBuf(makeWorld(), "gpu", "gpu0", { size: 0x1000n, placement: "system" });
-    const a = attach(s.world, s.buf, "ref-importer", "dev1", false);
-    const m = mustDo(step(a.world, { kind: "map", att: a.att, holder: null })).world;
-    const r = step(m, {
+    const { m, w } = makeWorld();
+    const s = exportBuf(m, w, "gpu", "gpu0", { size: 0x1000n, placement: "system" });
+    const a = attach(m, s.world, s.buf, "ref-importer", "dev1", false);
+    const mapped = mustDo(step(m, a.world, { kind: "map", att: a.att, holder: null })).world;
+    const r = step(m, mapped, {
       kind: "driver",
       driver: "gpu",
       action: { op: "migrate", buf: s.buf, to: "vram" },
     });
     expect(errnoOf(r)).toBe("EBUSY");
-    expect(r.world).toBe(m);
+    expect(r.world).toBe(mapped);
   });
 
   it("linux-7.1 moves instead of pinning: a dynamic importer's map does not pin", () => {
-    const v = vramBo(makeWorld(linux71));
-    const a = attach(v.world, v.buf, "ref-importer", "dev1");
-    const m = mustDo(lockedMap(a.world, v.buf, a.att, "ref-importer")).world;
-    expect(mustAtt(m, a.att).pins).toBe(0);
-    expect(errnoOf(step(m, evict(v.buf)))).toBe("done");
+    const { m, w } = makeWorld(linux71);
+    const v = vramBo(m, w);
+    const a = attach(m, v.world, v.buf, "ref-importer", "dev1");
+    const mapped = mustDo(lockedMap(m, a.world, v.buf, a.att, "ref-importer")).world;
+    expect(mustAtt(mapped, a.att).pins).toBe(0);
+    expect(errnoOf(step(m, mapped, evict(v.buf)))).toBe("done");
   });
 });
 
@@ -184,8 +195,9 @@ describe("bad input returns the kernel's errno and leaves the world unchanged", 
       "EINVAL",
     ],
   ] as const)("%s", (_rule, action, errno) => {
-    const v = vramBo(makeWorld());
-    const r = step(v.world, {
+    const { m, w } = makeWorld();
+    const v = vramBo(m, w);
+    const r = step(m, v.world, {
       kind: "driver",
       driver: "gpu",
       action: action ?? { op: "migrate", buf: v.buf, to: "vram" },
@@ -195,9 +207,10 @@ describe("bad input returns the kernel's errno and leaves the world unchanged", 
   });
 
   it("evicting a BO whose resv someone else holds fails with EBUSY and changes nothing", () => {
-    const v = vramBo(makeWorld());
-    const locked = mustDo(step(v.world, { kind: "lock", buf: v.buf, holder: "someone" })).world;
-    const busy = step(locked, evict(v.buf));
+    const { m, w } = makeWorld();
+    const v = vramBo(m, w);
+    const locked = mustDo(step(m, v.world, { kind: "lock", buf: v.buf, holder: "someone" })).world;
+    const busy = step(m, locked, evict(v.buf));
     expect(errnoOf(busy)).toBe("EBUSY");
     expect(busy.world).toBe(locked);
   });
@@ -217,8 +230,9 @@ describe("bad input returns the kernel's errno and leaves the world unchanged", 
   });
 
   it("release frees the BO's placement", () => {
-    const v = vramBo(makeWorld());
-    const w = mustDo(step(v.world, { kind: "close", buf: v.buf })).world;
+    const { m, w: w0 } = makeWorld();
+    const v = vramBo(m, w0);
+    const w = mustDo(step(m, v.world, { kind: "close", buf: v.buf })).world;
     expect(regionNamed(w, `gpu0.bo${v.buf}.0`)?.[1].status).toBe("inaccessible");
   });
 });
@@ -228,24 +242,27 @@ describe("the IOV interconnect (kernel-facts §4.1), a type defined through the 
 
   it("no built-in profile lists iov-interconnect, so the GPU never offers it there", () => {
     for (const profile of [linux619, linux71, rfcMappingTypesV1, proposalConverters]) {
-      const v = vramBo(makeWorld(profile, true));
-      expect(offerIds(v.world, v.buf)).not.toContain("iov-interconnect");
+      const { m, w } = makeWorld(profile, true);
+      const v = vramBo(m, w);
+      expect(offerIds(m, v.world, v.buf)).not.toContain("iov-interconnect");
     }
   });
 
   it("under rfc-mapping-types-v1-iov an SR-IOV PF offers it first, and a VF maps VRAM offsets", () => {
-    const v = vramBo(makeWorld(iovProfile, true));
-    expect(offerIds(v.world, v.buf)).toEqual(["iov-interconnect", "sgt"]);
-    const a = attach(v.world, v.buf, "iov", "gpu0vf1");
+    const { m, w } = makeWorld(iovProfile, true);
+    const v = vramBo(m, w);
+    expect(offerIds(m, v.world, v.buf)).toEqual(["iov-interconnect", "sgt"]);
+    const a = attach(m, v.world, v.buf, "iov", "gpu0vf1");
     expect(mustAtt(a.world, a.att).mapType).toBe("iov-interconnect");
-    const m = mustDo(lockedMap(a.world, v.buf, a.att, "iov")).world;
-    const p = iovInterconnect.payload.parse(mustAtt(m, a.att).mapping?.payload);
+    const mapped = mustDo(lockedMap(m, a.world, v.buf, a.att, "iov")).world;
+    const p = iovInterconnect.payload.parse(mustAtt(mapped, a.att).mapping?.payload);
     expect(p).toEqual({ pf: "gpu0", ranges: [{ start: 0n, end: 0xffffn }] });
   });
 
   it("a non-VF importer of the IOV type is skipped: attach fails with EINVAL (no match)", () => {
-    const v = vramBo(makeWorld(iovProfile, true));
-    const r = step(v.world, {
+    const { m, w } = makeWorld(iovProfile, true);
+    const v = vramBo(m, w);
+    const r = step(m, v.world, {
       kind: "attach",
       buf: v.buf,
       importer: "iov",
@@ -257,13 +274,15 @@ describe("the IOV interconnect (kernel-facts §4.1), a type defined through the 
   });
 
   it("a GPU without SR-IOV does not offer it", () => {
-    const v = vramBo(makeWorld(iovProfile, false));
-    expect(offerIds(v.world, v.buf)).toEqual(["sgt"]);
+    const { m, w } = makeWorld(iovProfile, false);
+    const v = vramBo(m, w);
+    expect(offerIds(m, v.world, v.buf)).toEqual(["sgt"]);
   });
 
   it("a BO in system pages is not offered over the IOV interconnect, even by an SR-IOV PF", () => {
-    const v = ramBo(makeWorld(iovProfile, true));
-    expect(offerIds(v.world, v.buf)).toEqual(["sgt"]);
+    const { m, w } = makeWorld(iovProfile, true);
+    const v = ramBo(m, w);
+    expect(offerIds(m, v.world, v.buf)).toEqual(["sgt"]);
   });
 
   it("the profile is defined outside core and core's profile registry does not know it", () => {

@@ -17,7 +17,7 @@ import {
   rfcMappingTypesV1,
   runScript,
 } from "@dmabuf-ref/core";
-import type { Profile, World } from "@dmabuf-ref/core";
+import type { Machine, Profile, World } from "@dmabuf-ref/core";
 import { gpuPrivOf } from "@dmabuf-ref/exporters";
 import { VRAM, exportBuf, makeWorld } from "./setup.js";
 import { kvmAttach, kvmGetPfn, kvmLikeImporter } from "../support/kvm-like.js";
@@ -25,35 +25,40 @@ import { kvmAttach, kvmGetPfn, kvmLikeImporter } from "../support/kvm-like.js";
 const RAM0 = 0x1_0000_0000n;
 const SIZE = 0x10000n;
 
-function world(profile: Profile = proposalConverters): World {
+function world(profile: Profile = proposalConverters): { m: Machine; w: World } {
   return makeWorld(profile, false, [kvmLikeImporter]);
 }
 
-function bo(w: World, placement: "vram" | "system"): { world: World; buf: number } {
-  return exportBuf(w, "gpu", "gpu0", { size: SIZE, placement });
+function bo(m: Machine, w: World, placement: "vram" | "system"): { world: World; buf: number } {
+  return exportBuf(m, w, "gpu", "gpu0", { size: SIZE, placement });
 }
 
-function offerData(w: World, buf: number): [string, unknown][] {
-  return offersOf(w, buf).map((o) => [o.type.id, o.data]);
+function offerData(m: Machine, w: World, buf: number): [string, unknown][] {
+  return offersOf(m, w, buf).map((o) => [o.type.id, o.data]);
 }
 
-function kvmMapped(w: World, buf: number): { world: World; att: number; payload: unknown } {
-  const a = kvmAttach(w, buf);
+function kvmMapped(
+  m: Machine,
+  w: World,
+  buf: number,
+): { world: World; att: number; payload: unknown } {
+  const a = kvmAttach(m, w, buf);
   if (a.status !== "done" || a.created === undefined) throw new Error("KVM-like attach failed");
-  const r = kvmGetPfn(a.world, buf, a.created);
+  const r = kvmGetPfn(m, a.world, buf, a.created);
   if (r.errno !== undefined) throw new Error(`get_pfn: ${r.errno}`);
   return { world: r.world, att: a.created, payload: r.payload };
 }
 
 describe("the GPU's hypothetical kvm-pfn offer (kernel-facts §5.1, §4.4)", () => {
   it("under proposal-converters the GPU offers [pal, kvm-pfn]: MMIO for VRAM, not for system pages", () => {
-    const v = bo(world(), "vram");
-    expect(offerData(v.world, v.buf)).toEqual([
+    const { m, w } = world();
+    const v = bo(m, w, "vram");
+    expect(offerData(m, v.world, v.buf)).toEqual([
       ["pal", { provider: "gpu0" }],
       ["kvm-pfn", { mmio: true }],
     ]);
-    const s = bo(v.world, "system");
-    expect(offerData(s.world, s.buf)).toEqual([
+    const s = bo(m, v.world, "system");
+    expect(offerData(m, s.world, s.buf)).toEqual([
       ["pal", { provider: "gpu0" }],
       ["kvm-pfn", { mmio: false }],
     ]);
@@ -66,22 +71,25 @@ describe("the GPU's hypothetical kvm-pfn offer (kernel-facts §5.1, §4.4)", () 
       mappingTypes: proposalConverters.mappingTypes.filter((t) => t !== kvmPfn),
     });
     for (const profile of [linux619, linux71, rfcMappingTypesV1, noKvm]) {
-      const v = bo(world(profile), "vram");
-      expect(offerData(v.world, v.buf).map(([id]) => id)).not.toContain("kvm-pfn");
+      const { m, w } = world(profile);
+      const v = bo(m, w, "vram");
+      expect(offerData(m, v.world, v.buf).map(([id]) => id)).not.toContain("kvm-pfn");
     }
   });
 
   it("under rfc-mapping-types-v1 KVM's attach of a GPU dma-buf fails in negotiation with EINVAL", () => {
-    const v = bo(world(rfcMappingTypesV1), "vram");
-    const r = kvmAttach(v.world, v.buf);
+    const { m, w } = world(rfcMappingTypesV1);
+    const v = bo(m, w, "vram");
+    const r = kvmAttach(m, v.world, v.buf);
     expect(r.status === "failed" ? r.error.errno : r.status).toBe("EINVAL");
     expect(r.world).toBe(v.world);
   });
 
   it("the RDMA exporter offers no kvm-pfn under any profile: KVM's attach fails with EINVAL", () => {
     for (const profile of [rfcMappingTypesV1, proposalConverters]) {
-      const e = exportBuf(world(profile), "rdma", "nic0", { size: SIZE, offset: 0n });
-      const r = kvmAttach(e.world, e.buf);
+      const { m, w } = world(profile);
+      const e = exportBuf(m, w, "rdma", "nic0", { size: SIZE, offset: 0n });
+      const r = kvmAttach(m, e.world, e.buf);
       expect(r.status === "failed" ? r.error.errno : r.status).toBe("EINVAL");
     }
   });
@@ -89,19 +97,21 @@ describe("the GPU's hypothetical kvm-pfn offer (kernel-facts §5.1, §4.4)", () 
 
 describe("the GPU's hypothetical get_pfn (kernel-facts §5.1, §1.2)", () => {
   it("get_pfn of a VRAM BO is its VRAM range as write-combined MMIO, never write-back", () => {
-    const v = bo(world(), "vram");
-    const m = kvmMapped(v.world, v.buf);
-    expect(kvmPfn.payload.parse(m.payload)).toEqual({
+    const { m, w } = world();
+    const v = bo(m, w, "vram");
+    const mapped = kvmMapped(m, v.world, v.buf);
+    expect(kvmPfn.payload.parse(mapped.payload)).toEqual({
       ranges: [{ paddr: VRAM, len: SIZE }],
       mmio: true,
       cache: "write-combine",
     });
-    expect(mustAtt(m.world, m.att).mapping?.grants).toEqual([]);
+    expect(mustAtt(mapped.world, mapped.att).mapping?.grants).toEqual([]);
   });
 
   it("get_pfn of a system-page BO is RAM, write-back", () => {
-    const s = bo(world(), "system");
-    expect(kvmPfn.payload.parse(kvmMapped(s.world, s.buf).payload)).toEqual({
+    const { m, w } = world();
+    const s = bo(m, w, "system");
+    expect(kvmPfn.payload.parse(kvmMapped(m, s.world, s.buf).payload)).toEqual({
       ranges: [{ paddr: RAM0, len: SIZE }],
       mmio: false,
       cache: "write-back",
@@ -109,15 +119,16 @@ describe("the GPU's hypothetical get_pfn (kernel-facts §5.1, §1.2)", () => {
   });
 
   it("an evicted BO's move invalidates KVM, and the next get_pfn answers the new system placement", () => {
-    const v = bo(world(), "vram");
-    const m = kvmMapped(v.world, v.buf);
-    const run = runScript(m.world, [
+    const { m, w } = world();
+    const v = bo(m, w, "vram");
+    const mapped = kvmMapped(m, v.world, v.buf);
+    const run = runScript(m, mapped.world, [
       { kind: "driver", driver: "gpu", action: { op: "evict", buf: v.buf } },
     ]);
-    expect(run.events.some((e) => e.kind === "invalidate" && e.att === m.att)).toBe(true);
-    expect(mustAtt(run.world, m.att).mapping).toBeNull();
+    expect(run.events.some((e) => e.kind === "invalidate" && e.att === mapped.att)).toBe(true);
+    expect(mustAtt(run.world, mapped.att).mapping).toBeNull();
     const phys = gpuPrivOf(run.world, v.buf).phys;
-    const again = kvmGetPfn(run.world, v.buf, m.att);
+    const again = kvmGetPfn(m, run.world, v.buf, mapped.att);
     expect(kvmPfn.payload.parse(again.payload)).toEqual({
       ranges: [{ paddr: phys, len: SIZE }],
       mmio: false,

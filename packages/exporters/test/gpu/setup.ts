@@ -4,7 +4,8 @@
  */
 import {
   accept,
-  createWorld,
+  boot,
+  defineMachine,
   importerHolder,
   linux71,
   referenceImporter,
@@ -12,7 +13,7 @@ import {
   step,
   topologySchema,
 } from "@dmabuf-ref/core";
-import type { ExporterDriver, ImporterDriver, Profile, World } from "@dmabuf-ref/core";
+import type { ImporterDriver, Machine, Profile, World } from "@dmabuf-ref/core";
 import { gpuExporter, iovInterconnect, rdmaExporter } from "@dmabuf-ref/exporters";
 
 export const VRAM = 0x60_0000_0000n;
@@ -56,26 +57,28 @@ export const topology = topologySchema.parse({
 export const pinnedImporter: ImporterDriver = {
   name: "pinned",
   allowPeer2peer: true,
-  accepts: (_w, req) => [accept(sgt, { device: req.device, acceptsP2P: req.peer2peer }, "rdma")],
+  accepts: (_m, _w, req) => [
+    accept(sgt, { device: req.device, acceptsP2P: req.peer2peer }, "rdma"),
+  ],
 };
 
 /** A PF-side importer of the IOV interconnect (kernel-facts §4.1). */
 export const iovImporter: ImporterDriver = {
   name: "iov",
   allowPeer2peer: true,
-  accepts: (_w, req) => [accept(iovInterconnect, { device: req.device }, "xe")],
-  invalidateMappings: (world) => ({ world, events: [] }),
+  accepts: (_m, _w, req) => [accept(iovInterconnect, { device: req.device }, "xe")],
+  invalidateMappings: (_m, world) => ({ world, events: [] }),
 };
 
 /**
- * A fresh world with the gpu and rdma exporters, the test importers and
- * any `extra` importers (e.g. a KVM-like one).
+ * A fresh machine with the gpu and rdma exporters, the test importers and
+ * any `extra` importers (e.g. a KVM-like one), and the world it boots into.
  */
 export function makeWorld(
   profile: Profile = linux71,
   sriov = false,
   extra: readonly ImporterDriver[] = [],
-): World {
+): { m: Machine; w: World } {
   const gpu = gpuExporter({
     devices: [
       {
@@ -88,15 +91,8 @@ export function makeWorld(
   });
   const rdma = rdmaExporter({ devices: [{ id: "nic0", bar: "nic0.bar0" }] });
   const importers = [referenceImporter(), pinnedImporter, iovImporter, ...extra];
-  return createWorld({
-    profile,
-    topology,
-    exporters: new Map<string, ExporterDriver>([
-      [gpu.name, gpu],
-      [rdma.name, rdma],
-    ]),
-    importers: new Map(importers.map((d) => [d.name, d])),
-  });
+  const m = defineMachine({ profile, topology, exporters: [gpu, rdma], importers });
+  return { m, w: boot(m) };
 }
 
 /** The outcome of a step that must be done. */
@@ -114,8 +110,8 @@ export function mustDo(r: ReturnType<typeof step>): { world: World; created: num
  * @returns the errno (or the status when the export did not fail).
  */
 export function exportRefusal(exporter: string, owner: string, args: unknown): string {
-  const w = makeWorld();
-  const r = step(w, { kind: "export", exporter, owner, args });
+  const { m, w } = makeWorld();
+  const r = step(m, w, { kind: "export", exporter, owner, args });
   if (r.world !== w) throw new Error(`the refused ${exporter} export changed the world`);
   return errnoOf(r);
 }
@@ -127,39 +123,42 @@ export function errnoOf(r: ReturnType<typeof step>): string {
 
 /** Exports a buffer that must succeed. */
 export function exportBuf(
+  m: Machine,
   w: World,
   exporter: string,
   owner: string,
   args: unknown,
 ): { world: World; buf: number } {
-  const r = mustDo(step(w, { kind: "export", exporter, owner, args }));
+  const r = mustDo(step(m, w, { kind: "export", exporter, owner, args }));
   if (r.created === undefined) throw new Error("export created nothing");
   return { world: r.world, buf: r.created };
 }
 
 /** Attaches (must succeed). */
 export function attach(
+  m: Machine,
   w: World,
   buf: number,
   importer: string,
   device: string,
   dynamic = true,
 ): { world: World; att: number } {
-  const r = mustDo(step(w, { kind: "attach", buf, importer, device, dynamic }));
+  const r = mustDo(step(m, w, { kind: "attach", buf, importer, device, dynamic }));
   if (r.created === undefined) throw new Error("attach created nothing");
   return { world: r.world, att: r.created };
 }
 
 /** Maps a dynamic attachment under resv as its importer does: lock, map, unlock. */
 export function lockedMap(
+  m: Machine,
   w: World,
   buf: number,
   att: number,
   importer: string,
 ): ReturnType<typeof step> {
   const holder = importerHolder(importer, att);
-  const locked = mustDo(step(w, { kind: "lock", buf, holder })).world;
-  const mapped = step(locked, { kind: "map", att, holder });
+  const locked = mustDo(step(m, w, { kind: "lock", buf, holder })).world;
+  const mapped = step(m, locked, { kind: "map", att, holder });
   if (mapped.status !== "done") return mapped;
-  return step(mapped.world, { kind: "unlock", buf, holder });
+  return step(m, mapped.world, { kind: "unlock", buf, holder });
 }

@@ -15,7 +15,7 @@ import {
   runScript,
   step,
 } from "@dmabuf-ref/core";
-import type { World } from "@dmabuf-ref/core";
+import type { Machine, World } from "@dmabuf-ref/core";
 import { rdmaPrivOf } from "@dmabuf-ref/exporters";
 import {
   NIC_BAR,
@@ -28,8 +28,8 @@ import {
   mustDo,
 } from "../gpu/setup.js";
 
-function nicBuf(w: World): { world: World; buf: number } {
-  return exportBuf(w, "rdma", "nic0", { size: 0x10000n, offset: 0x1000n });
+function nicBuf(m: Machine, w: World): { world: World; buf: number } {
+  return exportBuf(m, w, "rdma", "nic0", { size: 0x10000n, offset: 0x1000n });
 }
 
 const remove = (buf: number): { kind: "driver"; driver: string; action: unknown } => ({
@@ -41,19 +41,22 @@ const remove = (buf: number): { kind: "driver"; driver: string; action: unknown 
 describe("offers per profile (kernel-facts §4.3, §4.4, §5.2)", () => {
   it("[sgt requiring P2P] without converters, [pal] under proposal-converters", () => {
     for (const profile of [linux619, linux71, rfcMappingTypesV1]) {
-      const e = nicBuf(makeWorld(profile));
-      const offers = exporterOf(m, mustBuf(e.world, e.buf)).offers(e.world, e.buf);
+      const { m, w } = makeWorld(profile);
+      const e = nicBuf(m, w);
+      const offers = exporterOf(m, mustBuf(e.world, e.buf)).offers(m, e.world, e.buf);
       expect(offers.map((o) => [o.type.id, o.data])).toEqual([
         ["sgt", { requiresP2P: true, p2pDevice: "nic0" }],
       ]);
     }
-    const e = nicBuf(makeWorld(proposalConverters));
-    const offers = exporterOf(m, mustBuf(e.world, e.buf)).offers(e.world, e.buf);
+    const { m, w } = makeWorld(proposalConverters);
+    const e = nicBuf(m, w);
+    const offers = exporterOf(m, mustBuf(e.world, e.buf)).offers(m, e.world, e.buf);
     expect(offers.map((o) => [o.type.id, o.data])).toEqual([["pal", { provider: "nic0" }]]);
   });
 
   it("the buffer is one phys range in the NIC BAR", () => {
-    const e = nicBuf(makeWorld());
+    const { m, w } = makeWorld();
+    const e = nicBuf(m, w);
     expect(rdmaPrivOf(e.world, e.buf)).toEqual({
       nic: "nic0",
       phys: NIC_BAR + 0x1000n,
@@ -65,8 +68,9 @@ describe("offers per profile (kernel-facts §4.3, §4.4, §5.2)", () => {
 
 describe("attach, pin and map (kernel-facts §5.2)", () => {
   it("a static (non-P2P) importer's attach fails with EOPNOTSUPP", () => {
-    const e = nicBuf(makeWorld());
-    const r = step(e.world, {
+    const { m, w } = makeWorld();
+    const e = nicBuf(m, w);
+    const r = step(m, e.world, {
       kind: "attach",
       buf: e.buf,
       importer: "ref-importer",
@@ -78,37 +82,41 @@ describe("attach, pin and map (kernel-facts §5.2)", () => {
   });
 
   it("RDMA dmabuf pin always fails with EOPNOTSUPP", () => {
-    const e = nicBuf(makeWorld());
-    const a = attach(e.world, e.buf, "pinned", "dev1");
+    const { m, w } = makeWorld();
+    const e = nicBuf(m, w);
+    const a = attach(m, e.world, e.buf, "pinned", "dev1");
     const holder = "pinned#attach";
-    const locked = mustDo(step(a.world, { kind: "lock", buf: e.buf, holder })).world;
-    const r = step(locked, { kind: "pin", att: a.att, holder });
+    const locked = mustDo(step(m, a.world, { kind: "lock", buf: e.buf, holder })).world;
+    const r = step(m, locked, { kind: "pin", att: a.att, holder });
     expect(errnoOf(r)).toBe("EOPNOTSUPP");
     expect(r.world).toBe(locked);
   });
 
   it("under linux-6.19 a dynamic importer's map pins first and so fails with EOPNOTSUPP", () => {
-    const e = nicBuf(makeWorld(linux619));
-    const a = attach(e.world, e.buf, "ref-importer", "dev1");
-    expect(errnoOf(lockedMap(a.world, e.buf, a.att, "ref-importer"))).toBe("EOPNOTSUPP");
+    const { m, w } = makeWorld(linux619);
+    const e = nicBuf(m, w);
+    const a = attach(m, e.world, e.buf, "ref-importer", "dev1");
+    expect(errnoOf(lockedMap(m, a.world, e.buf, a.att, "ref-importer"))).toBe("EOPNOTSUPP");
   });
 
   it("map via dmaMapRanges: bus address below the same switch, IOVA through the host bridge", () => {
-    const e = nicBuf(makeWorld());
-    const a0 = attach(e.world, e.buf, "ref-importer", "dev0");
-    const m0 = mustDo(lockedMap(a0.world, e.buf, a0.att, "ref-importer")).world;
+    const { m, w } = makeWorld();
+    const e = nicBuf(m, w);
+    const a0 = attach(m, e.world, e.buf, "ref-importer", "dev0");
+    const m0 = mustDo(lockedMap(m, a0.world, e.buf, a0.att, "ref-importer")).world;
     expect(mustAtt(m0, a0.att).mapping?.iova).toEqual([]);
-    const a1 = attach(m0, e.buf, "ref-importer", "dev1");
-    const m1 = mustDo(lockedMap(a1.world, e.buf, a1.att, "ref-importer")).world;
+    const a1 = attach(m, m0, e.buf, "ref-importer", "dev1");
+    const m1 = mustDo(lockedMap(m, a1.world, e.buf, a1.att, "ref-importer")).world;
     expect(mustAtt(m1, a1.att).mapping?.iova).toHaveLength(1);
   });
 
   it("map for a device that is not P2P reachable fails with EINVAL", () => {
-    const e = nicBuf(makeWorld());
-    const a = attach(e.world, e.buf, "ref-importer", "dev3");
+    const { m, w } = makeWorld();
+    const e = nicBuf(m, w);
+    const a = attach(m, e.world, e.buf, "ref-importer", "dev3");
     const holder = "ref-importer#attach";
-    const locked = mustDo(step(a.world, { kind: "lock", buf: e.buf, holder })).world;
-    const r = step(locked, { kind: "map", att: a.att, holder });
+    const locked = mustDo(step(m, a.world, { kind: "lock", buf: e.buf, holder })).world;
+    const r = step(m, locked, { kind: "map", att: a.att, holder });
     expect(errnoOf(r)).toBe("EINVAL");
     expect(r.world).toBe(locked);
   });
@@ -116,23 +124,25 @@ describe("attach, pin and map (kernel-facts §5.2)", () => {
 
 describe("revoke on mmap entry removal (kernel-facts §1.3, §5.2)", () => {
   it("map of a revoked RDMA dmabuf fails with ENODEV", () => {
-    const e = nicBuf(makeWorld());
-    const a = attach(e.world, e.buf, "ref-importer", "dev1");
-    const run = runScript(a.world, [remove(e.buf)]);
+    const { m, w } = makeWorld();
+    const e = nicBuf(m, w);
+    const a = attach(m, e.world, e.buf, "ref-importer", "dev1");
+    const run = runScript(m, a.world, [remove(e.buf)]);
     expect(run.results[0]?.status).toBe("done");
     expect(mustBuf(run.world, e.buf).revoked).toBe("permanent");
     const holder = "ref-importer#attach";
-    const locked = mustDo(step(run.world, { kind: "lock", buf: e.buf, holder })).world;
-    const r = step(locked, { kind: "map", att: a.att, holder });
+    const locked = mustDo(step(m, run.world, { kind: "lock", buf: e.buf, holder })).world;
+    const r = step(m, locked, { kind: "map", att: a.att, holder });
     expect(errnoOf(r)).toBe("ENODEV");
     expect(r.world).toBe(locked);
   });
 
   it("the revoke waits for every unmap; the reference importer unmaps and it completes", () => {
-    const e = nicBuf(makeWorld());
-    const a = attach(e.world, e.buf, "ref-importer", "dev1");
-    const m = mustDo(lockedMap(a.world, e.buf, a.att, "ref-importer")).world;
-    const run = runScript(m, [remove(e.buf)]);
+    const { m, w } = makeWorld();
+    const e = nicBuf(m, w);
+    const a = attach(m, e.world, e.buf, "ref-importer", "dev1");
+    const mapped = mustDo(lockedMap(m, a.world, e.buf, a.att, "ref-importer")).world;
+    const run = runScript(m, mapped, [remove(e.buf)]);
     expect(mustAtt(run.world, a.att).mapping).toBeNull();
     expect(run.world.tasks.size).toBe(0);
     expect(run.events.some((e2) => e2.kind === "wait" && e2.what === "unmaps")).toBe(true);
@@ -140,12 +150,13 @@ describe("revoke on mmap entry removal (kernel-facts §1.3, §5.2)", () => {
   });
 
   it("the revoke stays blocked while an importer without invalidate keeps its mapping", () => {
-    const e = nicBuf(makeWorld());
-    const a = attach(e.world, e.buf, "pinned", "dev1");
-    const m = mustDo(lockedMap(a.world, e.buf, a.att, "pinned")).world;
-    const run = runScript(m, [remove(e.buf)]);
+    const { m, w } = makeWorld();
+    const e = nicBuf(m, w);
+    const a = attach(m, e.world, e.buf, "pinned", "dev1");
+    const mapped = mustDo(lockedMap(m, a.world, e.buf, a.att, "pinned")).world;
+    const run = runScript(m, mapped, [remove(e.buf)]);
     expect(run.world.tasks.size).toBe(1);
-    const done = runScript(run.world, [
+    const done = runScript(m, run.world, [
       { kind: "lock", buf: e.buf, holder: "pinned#x" },
       { kind: "unmap", att: a.att, holder: "pinned#x" },
       { kind: "unlock", buf: e.buf, holder: "pinned#x" },
@@ -159,17 +170,19 @@ describe("bad input returns the kernel's errno and leaves the world unchanged", 
     ["removing the mmap entry of an unknown buffer fails with ENOENT", 999, "ENOENT"],
     ["an unknown action fails with EINVAL", null, "EINVAL"],
   ] as const)("%s", (_rule, buf, errno) => {
-    const e = nicBuf(makeWorld());
+    const { m, w } = makeWorld();
+    const e = nicBuf(m, w);
     const action = buf === null ? { op: "nope" } : { op: "remove-mmap-entry", buf };
-    const r = step(e.world, { kind: "driver", driver: "rdma", action });
+    const r = step(m, e.world, { kind: "driver", driver: "rdma", action });
     expect(errnoOf(r)).toBe(errno);
     expect(r.world).toBe(e.world);
   });
 
   it("removing an mmap entry twice fails with ENOENT the second time", () => {
-    const e = nicBuf(makeWorld());
-    const gone = runScript(e.world, [remove(e.buf)]).world;
-    const r = step(gone, { kind: "driver", driver: "rdma", action: remove(e.buf).action });
+    const { m, w } = makeWorld();
+    const e = nicBuf(m, w);
+    const gone = runScript(m, e.world, [remove(e.buf)]).world;
+    const r = step(m, gone, { kind: "driver", driver: "rdma", action: remove(e.buf).action });
     expect(errnoOf(r)).toBe("ENOENT");
     expect(r.world).toBe(gone);
   });

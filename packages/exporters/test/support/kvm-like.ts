@@ -6,7 +6,7 @@
  * reference importer, unmaps on its own after an invalidate (KVM's zap).
  */
 import { accept, importerHolder, kvmPfn, owedUnmaps, runScript, step } from "@dmabuf-ref/core";
-import type { ImporterDriver, StepOutcome, World } from "@dmabuf-ref/core";
+import type { ImporterDriver, Machine, StepOutcome, World } from "@dmabuf-ref/core";
 
 /** The test importer's name. */
 export const KVM_LIKE = "kvm-like";
@@ -16,8 +16,8 @@ export const kvmLikeImporter: ImporterDriver = {
   name: KVM_LIKE,
   allowPeer2peer: true,
   accepts: () => [accept(kvmPfn, {}, "kvm")],
-  invalidateMappings: (world) => ({ world, events: [] }),
-  pending: (w) => owedUnmaps(w, KVM_LIKE),
+  invalidateMappings: (_m, world) => ({ world, events: [] }),
+  pending: (_m, w) => owedUnmaps(w, KVM_LIKE),
 };
 
 /** The same without an invalidate callback: not `dma_buf_attach_revocable()`. */
@@ -28,8 +28,8 @@ export const kvmLikeNoInvalidate: ImporterDriver = {
 };
 
 /** KVM's attach: `dma_buf_dynamic_attach(dmabuf, NULL, ...)`. */
-export function kvmAttach(w: World, buf: number, importer = KVM_LIKE): StepOutcome {
-  return step(w, { kind: "attach", buf, importer, device: null, dynamic: true });
+export function kvmAttach(m: Machine, w: World, buf: number, importer = KVM_LIKE): StepOutcome {
+  return step(m, w, { kind: "attach", buf, importer, device: null, dynamic: true });
 }
 
 /**
@@ -39,12 +39,13 @@ export function kvmAttach(w: World, buf: number, importer = KVM_LIKE): StepOutco
  * @returns the world, the mapping's payload, or the map's errno.
  */
 export function kvmGetPfn(
+  m: Machine,
   w: World,
   buf: number,
   att: number,
 ): { world: World; payload: unknown; errno?: string } {
   const holder = importerHolder(KVM_LIKE, att);
-  const run = runScript(w, [
+  const run = runScript(m, w, [
     { kind: "lock", buf, holder },
     { kind: "map", att, holder },
     { kind: "unlock", buf, holder },

@@ -16,7 +16,7 @@ import {
   runScript,
   step,
 } from "@dmabuf-ref/core";
-import type { World } from "@dmabuf-ref/core";
+import type { Machine, World } from "@dmabuf-ref/core";
 import { SG_ENTRY_MAX } from "@dmabuf-ref/exporters";
 import {
   BAR0,
@@ -30,34 +30,37 @@ import {
 } from "./setup.js";
 
 function attach(
+  m: Machine,
   w: World,
   buf: number,
   importer: string,
   device: string | null = "dev1",
   dynamic = true,
 ): ReturnType<typeof step> {
-  return step(w, { kind: "attach", buf, importer, device, dynamic });
+  return step(m, w, { kind: "attach", buf, importer, device, dynamic });
 }
 
 function errnoOf(r: ReturnType<typeof step>): string {
   return r.status === "failed" ? r.error.errno : r.status;
 }
 
-function offerIds(w: World, buf: number): string[] {
-  return offersOf(w, buf).map((o) => o.type.id);
+function offerIds(m: Machine, w: World, buf: number): string[] {
+  return offersOf(m, w, buf).map((o) => o.type.id);
 }
 
 describe("offers per profile (kernel-facts §2.7, §4.3, §4.4)", () => {
   it("linux-6.19 and linux-7.1 offer [vfio-iommufd-private, sgt]: the private interconnect first", () => {
     for (const profile of [linux619, linux71]) {
-      const e = exportVfio(makeWorld({ profile }));
-      expect(offerIds(e.world, e.buf)).toEqual(["vfio-iommufd-private", "sgt"]);
+      const { m, w } = makeWorld({ profile });
+      const e = exportVfio(m, w);
+      expect(offerIds(m, e.world, e.buf)).toEqual(["vfio-iommufd-private", "sgt"]);
     }
   });
 
   it("rfc-mapping-types-v1 offers [pal, sgt, kvm-pfn] with the device as provider, P2P required, and the BAR as MMIO", () => {
-    const e = exportVfio(makeWorld({ profile: rfcMappingTypesV1 }));
-    const offers = exporterOf(m, mustBuf(e.world, e.buf)).offers(e.world, e.buf);
+    const { m, w } = makeWorld({ profile: rfcMappingTypesV1 });
+    const e = exportVfio(m, w);
+    const offers = exporterOf(m, mustBuf(e.world, e.buf)).offers(m, e.world, e.buf);
     expect(offers.map((o) => [o.type.id, o.data])).toEqual([
       ["pal", { provider: "vfio0" }],
       ["sgt", { requiresP2P: true, p2pDevice: "vfio0" }],
@@ -66,16 +69,18 @@ describe("offers per profile (kernel-facts §2.7, §4.3, §4.4)", () => {
   });
 
   it("proposal-converters offers [pal, kvm-pfn]: VFIO is PAL-only (plus KVM's get_pfn) when core converts PAL->SGT", () => {
-    const e = exportVfio(makeWorld({ profile: proposalConverters }));
-    expect(offerIds(e.world, e.buf)).toEqual(["pal", "kvm-pfn"]);
+    const { m, w } = makeWorld({ profile: proposalConverters });
+    const e = exportVfio(m, w);
+    expect(offerIds(m, e.world, e.buf)).toEqual(["pal", "kvm-pfn"]);
   });
 });
 
 describe("attach (kernel-facts §2.3)", () => {
   it("a static importer's attach fails with EOPNOTSUPP: VFIO needs peer2peer", () => {
     for (const profile of [linux619, linux71]) {
-      const e = exportVfio(makeWorld({ profile }));
-      const r = attach(e.world, e.buf, "ref-importer", "dev1", false);
+      const { m, w } = makeWorld({ profile });
+      const e = exportVfio(m, w);
+      const r = attach(m, e.world, e.buf, "ref-importer", "dev1", false);
       expect(errnoOf(r)).toBe("EOPNOTSUPP");
       expect(r.world).toBe(e.world);
     }
@@ -83,32 +88,34 @@ describe("attach (kernel-facts §2.3)", () => {
 
   it("with mapping types a static importer (SGT without P2P) matches nothing: EINVAL from negotiation", () => {
     for (const profile of [rfcMappingTypesV1, proposalConverters]) {
-      const e = exportVfio(makeWorld({ profile }));
-      const r = attach(e.world, e.buf, "ref-importer", "dev1", false);
+      const { m, w } = makeWorld({ profile });
+      const e = exportVfio(m, w);
+      const r = attach(m, e.world, e.buf, "ref-importer", "dev1", false);
       expect(errnoOf(r)).toBe("EINVAL");
       expect(r.world).toBe(e.world);
     }
   });
 
   it("attach of a revoked VFIO dmabuf fails with ENODEV", () => {
-    const off = runActs(makeWorld(), [
-      { op: "config-write-command", device: "vfio0", memory: false },
-    ]);
-    const e = exportVfio(off.world);
-    expect(errnoOf(attach(e.world, e.buf, "ref-importer"))).toBe("ENODEV");
+    const { m, w } = makeWorld();
+    const off = runActs(m, w, [{ op: "config-write-command", device: "vfio0", memory: false }]);
+    const e = exportVfio(m, off.world);
+    expect(errnoOf(attach(m, e.world, e.buf, "ref-importer"))).toBe("ENODEV");
   });
 
   it("under linux-7.1 a dynamic importer without invalidate_mappings is refused with EOPNOTSUPP", () => {
-    const e = exportVfio(makeWorld({ profile: linux71 }));
-    expect(errnoOf(attach(e.world, e.buf, "rdma-pinned"))).toBe("EOPNOTSUPP");
+    const { m, w } = makeWorld({ profile: linux71 });
+    const e = exportVfio(m, w);
+    expect(errnoOf(attach(m, e.world, e.buf, "rdma-pinned"))).toBe("EOPNOTSUPP");
   });
 
   it("under linux-6.19 a non-revocable importer attaches, and its dma_buf_pin fails with EOPNOTSUPP", () => {
-    const e = exportVfio(makeWorld({ profile: linux619 }));
-    const a = attach(e.world, e.buf, "rdma-pinned");
+    const { m, w } = makeWorld({ profile: linux619 });
+    const e = exportVfio(m, w);
+    const a = attach(m, e.world, e.buf, "rdma-pinned");
     if (a.status !== "done" || a.created === undefined) throw new Error("attach failed");
     const holder = importerHolder("rdma-pinned", a.created);
-    const run = runScript(a.world, [
+    const run = runScript(m, a.world, [
       { kind: "lock", buf: e.buf, holder },
       { kind: "pin", att: a.created, holder },
     ]);
@@ -116,11 +123,12 @@ describe("attach (kernel-facts §2.3)", () => {
   });
 
   it("under linux-7.1 VFIO's pin is a no-op that succeeds", () => {
-    const e = exportVfio(makeWorld({ profile: linux71 }));
-    const a = attach(e.world, e.buf, "iommufd");
+    const { m, w } = makeWorld({ profile: linux71 });
+    const e = exportVfio(m, w);
+    const a = attach(m, e.world, e.buf, "iommufd");
     if (a.status !== "done" || a.created === undefined) throw new Error("attach failed");
     const holder = importerHolder("iommufd", a.created);
-    const run = runScript(a.world, [
+    const run = runScript(m, a.world, [
       { kind: "lock", buf: e.buf, holder },
       { kind: "pin", att: a.created, holder },
     ]);
@@ -131,11 +139,12 @@ describe("attach (kernel-facts §2.3)", () => {
 
 describe("map and unmap (kernel-facts §1.4, §2.3)", () => {
   it("map of a revoked VFIO dmabuf fails with ENODEV", () => {
-    const e = exportVfio(makeWorld());
-    const a = attach(e.world, e.buf, "ref-importer");
+    const { m, w } = makeWorld();
+    const e = exportVfio(m, w);
+    const a = attach(m, e.world, e.buf, "ref-importer");
     if (a.status !== "done" || a.created === undefined) throw new Error("attach failed");
     const holder = importerHolder("ref-importer", a.created);
-    const run = runActs(a.world, [
+    const run = runActs(m, a.world, [
       { op: "config-write-command", device: "vfio0", memory: false },
       { kind: "lock", buf: e.buf, holder },
       { kind: "map", att: a.created, holder },
@@ -144,11 +153,12 @@ describe("map and unmap (kernel-facts §1.4, §2.3)", () => {
   });
 
   it("under linux-6.19 every map of a VFIO dmabuf fails with EOPNOTSUPP (pin-on-map without MOVE_NOTIFY)", () => {
-    const e = exportVfio(makeWorld({ profile: linux619 }));
-    const a = attach(e.world, e.buf, "ref-importer");
+    const { m, w } = makeWorld({ profile: linux619 });
+    const e = exportVfio(m, w);
+    const a = attach(m, e.world, e.buf, "ref-importer");
     if (a.status !== "done" || a.created === undefined) throw new Error("attach failed");
     const holder = importerHolder("ref-importer", a.created);
-    const run = runScript(a.world, [
+    const run = runScript(m, a.world, [
       { kind: "lock", buf: e.buf, holder },
       { kind: "map", att: a.created, holder },
     ]);
@@ -156,19 +166,21 @@ describe("map and unmap (kernel-facts §1.4, §2.3)", () => {
   });
 
   it("map for a device that cannot reach the BAR peer to peer fails with EINVAL (no negotiation: the map refuses)", () => {
-    const e = exportVfio(makeWorld({ profile: linux71 }));
-    const a = attach(e.world, e.buf, "ref-importer", "dev3");
+    const { m, w } = makeWorld({ profile: linux71 });
+    const e = exportVfio(m, w);
+    const a = attach(m, e.world, e.buf, "ref-importer", "dev3");
     if (a.status !== "done" || a.created === undefined) throw new Error("attach failed");
     const holder = importerHolder("ref-importer", a.created);
-    const locked = runScript(a.world, [{ kind: "lock", buf: e.buf, holder }]).world;
-    const r = step(locked, { kind: "map", att: a.created, holder });
+    const locked = runScript(m, a.world, [{ kind: "lock", buf: e.buf, holder }]).world;
+    const r = step(m, locked, { kind: "map", att: a.created, holder });
     expect(errnoOf(r)).toBe("EINVAL");
     expect(r.world).toBe(locked);
   });
 
   it("under rfc-mapping-types-v1 an unreachable SGT importer fails the attach in negotiation (EINVAL)", () => {
-    const e = exportVfio(makeWorld({ profile: rfcMappingTypesV1 }));
-    expect(errnoOf(attach(e.world, e.buf, "ref-importer", "dev3"))).toBe("EINVAL");
+    const { m, w } = makeWorld({ profile: rfcMappingTypesV1 });
+    const e = exportVfio(m, w);
+    expect(errnoOf(attach(m, e.world, e.buf, "ref-importer", "dev3"))).toBe("EINVAL");
   });
 
   it("a peer below the host bridge gets one IOVA per range; a peer below the same switch gets the bus address", () => {
@@ -176,12 +188,13 @@ describe("map and unmap (kernel-facts §1.4, §2.3)", () => {
       { offset: 0x4000n, length: 0x2000n },
       { offset: 0n, length: 0x1000n },
     ];
-    const e = exportVfio(makeWorld(), ranges);
-    const far = attachMapped(e.world, e.buf, "dev1");
-    const m = far.world.atts.get(far.att)?.mapping;
-    expect(m?.iova.length).toBe(2);
-    expect(m?.grants.length).toBe(2);
-    const near = attachMapped(far.world, e.buf, "dev0");
+    const { m, w } = makeWorld();
+    const e = exportVfio(m, w, ranges);
+    const far = attachMapped(m, e.world, e.buf, "dev1");
+    const mapping = far.world.atts.get(far.att)?.mapping;
+    expect(mapping?.iova.length).toBe(2);
+    expect(mapping?.grants.length).toBe(2);
+    const near = attachMapped(m, far.world, e.buf, "dev0");
     const payload = near.world.atts.get(near.att)?.mapping?.payload;
     expect(payload).toEqual({
       entries: [
@@ -193,9 +206,10 @@ describe("map and unmap (kernel-facts §1.4, §2.3)", () => {
   });
 
   it("an sg entry is capped at ALIGN_DOWN(UINT_MAX, PAGE_SIZE)", () => {
-    const e = exportVfio(makeWorld(), [{ offset: 0n, length: BAR4_SIZE }], "vfio0", 4);
-    const m = attachMapped(e.world, e.buf, "dev0");
-    const payload = m.world.atts.get(m.att)?.mapping?.payload as {
+    const { m, w } = makeWorld();
+    const e = exportVfio(m, w, [{ offset: 0n, length: BAR4_SIZE }], "vfio0", 4);
+    const mapped = attachMapped(m, e.world, e.buf, "dev0");
+    const payload = mapped.world.atts.get(mapped.att)?.mapping?.payload as {
       entries: { dmaAddress: bigint; length: bigint }[];
     };
     expect(payload.entries.map((x) => x.length)).toEqual([
@@ -207,12 +221,13 @@ describe("map and unmap (kernel-facts §1.4, §2.3)", () => {
   });
 
   it("unmap gives the IOVA back and ends the grants", () => {
-    const e = exportVfio(makeWorld());
-    const m = attachMapped(e.world, e.buf, "dev1");
-    const holder = importerHolder("ref-importer", m.att);
-    const run = runScript(m.world, [
+    const { m, w } = makeWorld();
+    const e = exportVfio(m, w);
+    const mapped = attachMapped(m, e.world, e.buf, "dev1");
+    const holder = importerHolder("ref-importer", mapped.att);
+    const run = runScript(m, mapped.world, [
       { kind: "lock", buf: e.buf, holder },
-      { kind: "unmap", att: m.att, holder },
+      { kind: "unmap", att: mapped.att, holder },
       { kind: "unlock", buf: e.buf, holder },
     ]);
     expect(run.world.grants.size).toBe(0);
@@ -220,11 +235,10 @@ describe("map and unmap (kernel-facts §1.4, §2.3)", () => {
   });
 
   it("under rfc-mapping-types-v1 a PAL importer gets the phys_vec list and no grant", () => {
-    const e = exportVfio(makeWorld({ profile: rfcMappingTypesV1 }), [
-      { offset: 0x2000n, length: 0x1000n },
-    ]);
-    const m = attachMapped(e.world, e.buf, "dev1", "iommufd-pal");
-    expect(m.world.atts.get(m.att)?.mapping).toEqual({
+    const { m, w } = makeWorld({ profile: rfcMappingTypesV1 });
+    const e = exportVfio(m, w, [{ offset: 0x2000n, length: 0x1000n }]);
+    const mapped = attachMapped(m, e.world, e.buf, "dev1", "iommufd-pal");
+    expect(mapped.world.atts.get(mapped.att)?.mapping).toEqual({
       payload: { phys: [{ paddr: BAR0 + 0x2000n, len: 0x1000n }] },
       grants: [],
       iova: [],
@@ -232,20 +246,22 @@ describe("map and unmap (kernel-facts §1.4, §2.3)", () => {
   });
 
   it("under proposal-converters an SGT importer is reached through pal->sgt", () => {
-    const e = exportVfio(makeWorld({ profile: proposalConverters }));
-    const m = attachMapped(e.world, e.buf, "dev1");
-    const a = m.world.atts.get(m.att);
+    const { m, w } = makeWorld({ profile: proposalConverters });
+    const e = exportVfio(m, w);
+    const mapped = attachMapped(m, e.world, e.buf, "dev1");
+    const a = mapped.world.atts.get(mapped.att);
     expect(a).toMatchObject({ mapType: "sgt", converter: "pal->sgt" });
     expect(a?.mapping?.grants.length).toBe(1);
   });
 
   it("map of the private interconnect type fails with EOPNOTSUPP: iommufd never calls map_dma_buf", () => {
-    const e = exportVfio(makeWorld());
-    const a = attach(e.world, e.buf, "iommufd");
+    const { m, w } = makeWorld();
+    const e = exportVfio(m, w);
+    const a = attach(m, e.world, e.buf, "iommufd");
     if (a.status !== "done" || a.created === undefined) throw new Error("attach failed");
     expect(a.world.atts.get(a.created)?.mapType).toBe("vfio-iommufd-private");
     const holder = importerHolder("iommufd", a.created);
-    const run = runScript(a.world, [
+    const run = runScript(m, a.world, [
       { kind: "lock", buf: e.buf, holder },
       { kind: "map", att: a.created, holder },
     ]);
@@ -254,31 +270,37 @@ describe("map and unmap (kernel-facts §1.4, §2.3)", () => {
 
   it("revoke waits for every unmap iff the profile's vfioWaitsForUnmap", () => {
     for (const profile of [linux619, linux71, rfcMappingTypesV1, proposalConverters]) {
-      const e = exportVfio(makeWorld({ profile }));
+      const { m, w } = makeWorld({ profile });
+      const e = exportVfio(m, w);
       const driver = exporterOf(m, mustBuf(e.world, e.buf));
-      expect(driver.revokeWaitsForUnmap?.(e.world)).toBe(profile.rules.vfioWaitsForUnmap);
+      expect(driver.revokeWaitsForUnmap?.(m)).toBe(profile.rules.vfioWaitsForUnmap);
     }
   });
 });
 
 describe("the private VFIO->iommufd interconnect (kernel-facts §2.7)", () => {
-  function privateAttached(ranges = [{ offset: 0x1000n, length: 0x3000n }]): {
+  function privateAttached(
+    m: Machine,
+    w: World,
+    ranges = [{ offset: 0x1000n, length: 0x3000n }],
+  ): {
     world: World;
     att: number;
     holder: string;
     buf: number;
   } {
-    const e = exportVfio(makeWorld(), ranges);
-    const a = attach(e.world, e.buf, "iommufd", null);
+    const e = exportVfio(m, w, ranges);
+    const a = attach(m, e.world, e.buf, "iommufd", null);
     if (a.status !== "done" || a.created === undefined) throw new Error("attach failed");
     const holder = importerHolder("iommufd", a.created);
-    const world = runScript(a.world, [{ kind: "lock", buf: e.buf, holder }]).world;
+    const world = runScript(m, a.world, [{ kind: "lock", buf: e.buf, holder }]).world;
     return { world, att: a.created, holder, buf: e.buf };
   }
 
   it("returns the one range of a single-range dma-buf and counts no mapping", () => {
-    const p = privateAttached();
-    expect(privatePhys(p.world, p.att, p.holder)).toEqual({
+    const { m, w } = makeWorld();
+    const p = privateAttached(m, w);
+    expect(privatePhys(m, p.world, p.att, p.holder)).toEqual({
       ok: true,
       value: [{ paddr: BAR0 + 0x1000n, len: 0x3000n }],
     });
@@ -286,24 +308,28 @@ describe("the private VFIO->iommufd interconnect (kernel-facts §2.7)", () => {
   });
 
   it("nr_ranges != 1 fails with EOPNOTSUPP", () => {
-    const p = privateAttached([
+    const { m, w } = makeWorld();
+    const p = privateAttached(m, w, [
       { offset: 0n, length: 0x1000n },
       { offset: 0x2000n, length: 0x1000n },
     ]);
-    expect(privatePhys(p.world, p.att, p.holder)).toMatchObject({
+    expect(privatePhys(m, p.world, p.att, p.holder)).toMatchObject({
       ok: false,
       error: { errno: "EOPNOTSUPP" },
     });
   });
 
   it("a revoked VFIO dmabuf fails with ENODEV", () => {
-    const p = privateAttached();
-    const unlocked = runScript(p.world, [{ kind: "unlock", buf: p.buf, holder: p.holder }]).world;
-    const off = runActs(unlocked, [
+    const { m, w } = makeWorld();
+    const p = privateAttached(m, w);
+    const unlocked = runScript(m, p.world, [
+      { kind: "unlock", buf: p.buf, holder: p.holder },
+    ]).world;
+    const off = runActs(m, unlocked, [
       { op: "config-write-command", device: "vfio0", memory: false },
       { kind: "lock", buf: p.buf, holder: p.holder },
     ]).world;
-    expect(privatePhys(off, p.att, p.holder)).toMatchObject({
+    expect(privatePhys(m, off, p.att, p.holder)).toMatchObject({
       ok: false,
       error: { errno: "ENODEV" },
     });

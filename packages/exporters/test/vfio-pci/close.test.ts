@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { lookupBuf, runScript, settle, step } from "@dmabuf-ref/core";
-import type { World } from "@dmabuf-ref/core";
+import type { Machine, World } from "@dmabuf-ref/core";
 import { vfioDeviceFeatureIoctl, vfioDeviceState, vfioDmaBufPriv } from "@dmabuf-ref/exporters";
 import {
   VFIO,
@@ -21,10 +21,10 @@ import {
   settleOne,
 } from "./setup.js";
 
-function mapped(w0: World = makeWorld()): { world: World; buf: number; att: number; dma: bigint } {
-  const e = exportVfio(w0);
-  const m = attachMapped(e.world, e.buf, "dev1");
-  return { world: m.world, buf: e.buf, att: m.att, dma: m.dma };
+function mapped(m: Machine, w0: World): { world: World; buf: number; att: number; dma: bigint } {
+  const e = exportVfio(m, w0);
+  const a = attachMapped(m, e.world, e.buf, "dev1");
+  return { world: a.world, buf: e.buf, att: a.att, dma: a.dma };
 }
 
 /** vdev is NULL only once revoked is permanent (Matt Evans' invariant). */
@@ -37,11 +37,11 @@ function vdevInvariant(w: World): boolean {
 }
 
 /** Steps the driver's pending continuations (and tasks, importers) one op at a time. */
-function stepwise(w0: World, check: (w: World) => void): World {
+function stepwise(m: Machine, w0: World, check: (w: World) => void): World {
   let w = w0;
   for (let i = 0; i < 200; i++) {
     check(w);
-    const s = settleOne(w);
+    const s = settleOne(m, w);
     if (s === w) return w;
     w = s;
   }
@@ -50,38 +50,40 @@ function stepwise(w0: World, check: (w: World) => void): World {
 
 describe("device close (kernel-facts §2.5)", () => {
   it("closing the device revokes every dma-buf for good; the dma-buf fd outlives it and stays revoked", () => {
-    const m = mapped();
-    const run = runActs(m.world, [{ op: "close", device: "vfio0" }]);
-    expect(revokedOf(run.world, m.buf)).toBe("permanent");
-    expect(vfioDmaBufPriv(run.world, m.buf).vdev).toBeNull();
-    expect(lookupBuf(run.world, m.buf)).toMatchObject({ released: false });
-    expect(run.world.atts.get(m.att)?.mapping).toBeNull();
-    expect(vfioDeviceState(run.world, "vfio0")).toMatchObject({
+    const { m, w } = makeWorld();
+    const mb = mapped(m, w);
+    const run = runActs(m, mb.world, [{ op: "close", device: "vfio0" }]);
+    expect(revokedOf(run.world, mb.buf)).toBe("permanent");
+    expect(vfioDmaBufPriv(run.world, mb.buf).vdev).toBeNull();
+    expect(lookupBuf(run.world, mb.buf)).toMatchObject({ released: false });
+    expect(run.world.atts.get(mb.att)?.mapping).toBeNull();
+    expect(vfioDeviceState(m, run.world, "vfio0")).toMatchObject({
       open: false,
       memoryEnabled: false,
     });
   });
 
   it("after close, attach and map of the dma-buf fail with ENODEV and nothing un-revokes it", () => {
-    const m = mapped();
-    const closed = runActs(m.world, [{ op: "close", device: "vfio0" }]).world;
-    const a = step(closed, {
+    const { m, w } = makeWorld();
+    const mb = mapped(m, w);
+    const closed = runActs(m, mb.world, [{ op: "close", device: "vfio0" }]).world;
+    const a = step(m, closed, {
       kind: "attach",
-      buf: m.buf,
+      buf: mb.buf,
       importer: "ref-importer",
       device: "dev1",
       dynamic: true,
     });
     expect(a).toMatchObject({ status: "failed", error: { errno: "ENODEV" } });
-    const map = runScript(closed, [
-      { kind: "lock", buf: m.buf, holder: "x" },
-      { kind: "map", att: m.att, holder: "x" },
+    const map = runScript(m, closed, [
+      { kind: "lock", buf: mb.buf, holder: "x" },
+      { kind: "map", att: mb.att, holder: "x" },
     ]);
     expect(map.results[1]?.error?.errno).toBe("ENODEV");
     expect(
-      actOnce(closed, { op: "config-write-command", device: "vfio0", memory: true }),
+      actOnce(m, closed, { op: "config-write-command", device: "vfio0", memory: true }),
     ).toMatchObject({ status: "failed", error: { errno: "EBADF" } });
-    expect(step(closed, { kind: "unrevoke", buf: m.buf, by: "x" })).toMatchObject({
+    expect(step(m, closed, { kind: "unrevoke", buf: mb.buf, by: "x" })).toMatchObject({
       status: "failed",
       error: { errno: "ENODEV" },
     });
@@ -89,39 +91,44 @@ describe("device close (kernel-facts §2.5)", () => {
 
   it("vdev is NULL only after revoked is permanent, and revoked changes only under resv", () => {
     for (const closeOrder of ["disable-then-cleanup", "cleanup-then-disable"] as const) {
-      const m = mapped(makeWorld({ closeOrder }));
-      const two = exportVfio(m.world, [{ offset: 0x10000n, length: 0x1000n }]);
-      const started = actOnce(two.world, { op: "close", device: "vfio0" });
+      const { m, w } = makeWorld({ closeOrder });
+      const mb = mapped(m, w);
+      const two = exportVfio(m, mb.world, [{ offset: 0x10000n, length: 0x1000n }]);
+      const started = actOnce(m, two.world, { op: "close", device: "vfio0" });
       if (started.status !== "done") throw new Error("close failed");
-      const end = stepwise(started.world, (w) => {
+      const end = stepwise(m, started.world, (w) => {
         expect(vdevInvariant(w)).toBe(true);
       });
       expect([...end.violations.values()].filter((v) => v.kind === "contract")).toEqual([]);
       expect(vfioDmaBufPriv(end, two.buf).vdev).toBeNull();
-      expect(vfioDmaBufPriv(end, m.buf).vdev).toBeNull();
+      expect(vfioDmaBufPriv(end, mb.buf).vdev).toBeNull();
     }
   });
 
   it("closing a device whose dma-bufs are already revoked revokes each once more for good and finishes (no double put)", () => {
-    const m = mapped();
-    const off = runActs(m.world, [{ op: "config-write-command", device: "vfio0", memory: false }]);
-    const run = runActs(off.world, [{ op: "close", device: "vfio0" }]);
+    const { m, w } = makeWorld();
+    const mb = mapped(m, w);
+    const off = runActs(m, mb.world, [
+      { op: "config-write-command", device: "vfio0", memory: false },
+    ]);
+    const run = runActs(m, off.world, [{ op: "close", device: "vfio0" }]);
     const revokes = run.events.filter((e) => e.kind === "task" && e.phase === "complete");
     expect(revokes).toHaveLength(1);
-    expect(revokedOf(run.world, m.buf)).toBe("permanent");
+    expect(revokedOf(run.world, mb.buf)).toBe("permanent");
     expect(run.world.tasks.size).toBe(0);
   });
 
   it("in 7.1's order (disable before cleanup) a device whose IOMMU still maps the BAR reaches a reset BAR: a violation", () => {
-    const m = mapped(makeWorld({ closeOrder: "disable-then-cleanup" }));
-    const window = actOnce(m.world, { op: "close", device: "vfio0" });
+    const { m, w } = makeWorld({ closeOrder: "disable-then-cleanup" });
+    const mb = mapped(m, w);
+    const window = actOnce(m, mb.world, { op: "close", device: "vfio0" });
     if (window.status !== "done") throw new Error("close failed");
     expect(regionStatus(window.world, "vfio0.bar0")).toBe("inaccessible");
-    expect(revokedOf(window.world, m.buf)).toBe("usable");
-    const dma = step(window.world, {
+    expect(revokedOf(window.world, mb.buf)).toBe("usable");
+    const dma = step(m, window.world, {
       kind: "dma",
       device: "dev1",
-      addr: m.dma,
+      addr: mb.dma,
       len: 64n,
       dir: "read",
     });
@@ -130,26 +137,27 @@ describe("device close (kernel-facts §2.5)", () => {
     expect([...dma.world.violations.values()]).toEqual([
       expect.objectContaining({ kind: "access-after-revoke", actor: "dev1" }),
     ]);
-    const after = settle(dma.world);
-    expect(revokedOf(after.world, m.buf)).toBe("permanent");
+    const after = settle(m, dma.world);
+    expect(revokedOf(after.world, mb.buf)).toBe("permanent");
   });
 
   it("with Matt Evans' order (cleanup before disable) the BAR decodes until the revoke is done; later DMA faults", () => {
-    const m = mapped(makeWorld({ closeOrder: "cleanup-then-disable" }));
-    const started = actOnce(m.world, { op: "close", device: "vfio0" });
+    const { m, w } = makeWorld({ closeOrder: "cleanup-then-disable" });
+    const mb = mapped(m, w);
+    const started = actOnce(m, mb.world, { op: "close", device: "vfio0" });
     if (started.status !== "done") throw new Error("close failed");
     expect(regionStatus(started.world, "vfio0.bar0")).toBe("live");
-    const inFlight = step(started.world, {
+    const inFlight = step(m, started.world, {
       kind: "dma",
       device: "dev1",
-      addr: m.dma,
+      addr: mb.dma,
       len: 64n,
       dir: "read",
     });
     if (inFlight.status !== "done") throw new Error("dma did not run");
     expect(dmaOutcomes(inFlight.events)).toEqual(["ok"]);
-    const run = runScript(settle(inFlight.world).world, [
-      { kind: "dma", device: "dev1", addr: m.dma, len: 64n, dir: "read" },
+    const run = runScript(m, settle(m, inFlight.world).world, [
+      { kind: "dma", device: "dev1", addr: mb.dma, len: 64n, dir: "read" },
     ]);
     expect(regionStatus(run.world, "vfio0.bar0")).toBe("inaccessible");
     expect(dmaOutcomes(run.events)).toEqual(["fault"]);
@@ -157,8 +165,9 @@ describe("device close (kernel-facts §2.5)", () => {
   });
 
   it("closing a closed device fd fails with EBADF and changes nothing", () => {
-    const w = runActs(makeWorld(), [{ op: "close", device: "vfio0" }]).world;
-    const r = actOnce(w, { op: "close", device: "vfio0" });
+    const { m, w: w0 } = makeWorld();
+    const w = runActs(m, w0, [{ op: "close", device: "vfio0" }]).world;
+    const r = actOnce(m, w, { op: "close", device: "vfio0" });
     expect(r).toMatchObject({ status: "failed", error: { errno: "EBADF" } });
     expect(r.world).toBe(w);
   });
@@ -166,31 +175,34 @@ describe("device close (kernel-facts §2.5)", () => {
 
 describe("unbind (kernel-facts §2.5: each dma-buf holds the device registration)", () => {
   it("unbind waits for the device fd to close and for every dma-buf to drop its registration", () => {
-    const m = mapped();
-    const unbinding = runActs(m.world, [{ op: "unbind", device: "vfio0" }]);
-    expect(vfioDeviceState(unbinding.world, "vfio0")).toMatchObject({
+    const { m, w } = makeWorld();
+    const mb = mapped(m, w);
+    const unbinding = runActs(m, mb.world, [{ op: "unbind", device: "vfio0" }]);
+    expect(vfioDeviceState(m, unbinding.world, "vfio0")).toMatchObject({
       registered: false,
       bound: true,
     });
     const r = vfioDeviceFeatureIoctl(
+      m,
       unbinding.world,
       "vfio0",
       dmaBufRequest([{ offset: 0n, length: 0x1000n }]),
     );
     expect(r).toMatchObject({ status: "failed", error: { errno: "ENODEV" } });
-    const closed = runActs(unbinding.world, [{ op: "close", device: "vfio0" }]);
-    expect(vfioDeviceState(closed.world, "vfio0").bound).toBe(false);
+    const closed = runActs(m, unbinding.world, [{ op: "close", device: "vfio0" }]);
+    expect(vfioDeviceState(m, closed.world, "vfio0").bound).toBe(false);
     // The dma-buf fd is still open, revoked for good.
-    expect(revokedOf(closed.world, m.buf)).toBe("permanent");
-    expect(actOnce(closed.world, { op: "unbind", device: "vfio0" })).toMatchObject({
+    expect(revokedOf(closed.world, mb.buf)).toBe("permanent");
+    expect(actOnce(m, closed.world, { op: "unbind", device: "vfio0" })).toMatchObject({
       status: "failed",
       error: { errno: "ENODEV" },
     });
   });
 
   it("a second unbind while one is in progress fails with EBUSY", () => {
-    const w = runActs(makeWorld(), [{ op: "unbind", device: "vfio0" }]).world;
-    expect(actOnce(w, { op: "unbind", device: "vfio0" })).toMatchObject({
+    const { m, w: w0 } = makeWorld();
+    const w = runActs(m, w0, [{ op: "unbind", device: "vfio0" }]).world;
+    expect(actOnce(m, w, { op: "unbind", device: "vfio0" })).toMatchObject({
       status: "failed",
       error: { errno: "EBUSY" },
       world: w,

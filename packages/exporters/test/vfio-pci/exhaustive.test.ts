@@ -16,7 +16,7 @@ describe("exhaustive matches over the vfio-pci unions", () => {
         .with({ status: "failed" }, (x) => x.error.errno)
         // @ts-expect-error the "blocked" arm is missing
         .exhaustive();
-    expect(summary({ status: "done", world: makeWorld(), events: [], ret: 3 })).toBe("fd 3");
+    expect(summary({ status: "done", world: makeWorld().w, events: [], ret: 3 })).toBe("fd 3");
   });
 
   it("a match over VfioOpKind or VfioPciAction that forgets a variant fails to compile", () => {

@@ -13,7 +13,7 @@ import {
   encodeDmaBufFeature,
   runScript,
 } from "@dmabuf-ref/core";
-import type { VfioRegionDmaRange, World } from "@dmabuf-ref/core";
+import type { Machine, VfioRegionDmaRange, World } from "@dmabuf-ref/core";
 import {
   KMALLOC_MAX_SIZE,
   O_CLOEXEC,
@@ -40,8 +40,8 @@ function errnoOf(r: IoctlOutcome): string {
 }
 
 /** Calls the ioctl and checks that a failure leaves the very same world. */
-function call(w: World, argp: Uint8Array, device = "vfio0"): IoctlOutcome {
-  const r = vfioDeviceFeatureIoctl(w, device, argp);
+function call(m: Machine, w: World, argp: Uint8Array, device = "vfio0"): IoctlOutcome {
+  const r = vfioDeviceFeatureIoctl(m, w, device, argp);
   if (r.status !== "done") expect(r.world).toBe(w);
   return r;
 }
@@ -66,105 +66,117 @@ function request(
 
 describe("VFIO_DEVICE_FEATURE core checks (kernel-facts §2.1)", () => {
   it("argsz below 8 fails with EINVAL", () => {
-    expect(errnoOf(call(makeWorld(), request({ argsz: 7 })))).toBe("EINVAL");
+    const { m, w } = makeWorld();
+    expect(errnoOf(call(m, w, request({ argsz: 7 })))).toBe("EINVAL");
   });
 
   it("a user buffer shorter than the 8-byte header fails with EFAULT", () => {
-    expect(errnoOf(call(makeWorld(), new Uint8Array(4)))).toBe("EFAULT");
+    const { m, w } = makeWorld();
+    expect(errnoOf(call(m, w, new Uint8Array(4)))).toBe("EFAULT");
   });
 
   it("unknown flag bits fail with EINVAL", () => {
-    expect(
-      errnoOf(call(makeWorld(), request({ flags: VFIO_DEVICE_FEATURE_GET | (1 << 19) }))),
-    ).toBe("EINVAL");
+    const { m, w } = makeWorld();
+    expect(errnoOf(call(m, w, request({ flags: VFIO_DEVICE_FEATURE_GET | (1 << 19) })))).toBe(
+      "EINVAL",
+    );
   });
 
   it("GET and SET together without PROBE fail with EINVAL", () => {
     const flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET;
-    expect(errnoOf(call(makeWorld(), request({ flags })))).toBe("EINVAL");
+    const { m, w } = makeWorld();
+    expect(errnoOf(call(m, w, request({ flags })))).toBe("EINVAL");
   });
 
   it("an unknown feature index fails with ENOTTY", () => {
-    expect(errnoOf(call(makeWorld(), request({ feature: 12 })))).toBe("ENOTTY");
+    const { m, w } = makeWorld();
+    expect(errnoOf(call(m, w, request({ feature: 12 })))).toBe("ENOTTY");
   });
 
   it("without CONFIG_VFIO_PCI_DMABUF the DMA_BUF feature fails with ENOTTY", () => {
-    expect(errnoOf(call(makeWorld({ dmabufConfigured: false }), request({})))).toBe("ENOTTY");
+    const { m, w } = makeWorld({ dmabufConfigured: false });
+    expect(errnoOf(call(m, w, request({})))).toBe("ENOTTY");
   });
 
   it("an unknown or closed device fd fails with EBADF", () => {
-    expect(errnoOf(call(makeWorld(), request({}), "nope"))).toBe("EBADF");
-    const closed = runActs(makeWorld(), [{ op: "close", device: "vfio0" }]).world;
-    expect(errnoOf(call(closed, request({})))).toBe("EBADF");
+    const { m, w } = makeWorld();
+    expect(errnoOf(call(m, w, request({}), "nope"))).toBe("EBADF");
+    const closed = runActs(m, w, [{ op: "close", device: "vfio0" }]).world;
+    expect(errnoOf(call(m, closed, request({})))).toBe("EBADF");
   });
 });
 
 describe("vfio_pci_core_feature_dma_buf validation order (kernel-facts §2.2)", () => {
   it("a device without get_dmabuf_phys fails with EOPNOTSUPP, even for PROBE", () => {
-    const w = makeWorld();
-    expect(errnoOf(call(w, request({}), "vfio2"))).toBe("EOPNOTSUPP");
+    const { m, w } = makeWorld();
+    expect(errnoOf(call(m, w, request({}), "vfio2"))).toBe("EOPNOTSUPP");
     const probe = request({ flags: VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_PROBE });
-    expect(errnoOf(call(w, probe, "vfio2"))).toBe("EOPNOTSUPP");
+    expect(errnoOf(call(m, w, probe, "vfio2"))).toBe("EOPNOTSUPP");
   });
 
   it("SET of DMA_BUF fails with EINVAL", () => {
-    expect(errnoOf(call(makeWorld(), request({ flags: VFIO_DEVICE_FEATURE_SET })))).toBe("EINVAL");
+    const { m, w } = makeWorld();
+    expect(errnoOf(call(m, w, request({ flags: VFIO_DEVICE_FEATURE_SET })))).toBe("EINVAL");
   });
 
   it("PROBE of DMA_BUF returns 0 and creates nothing, whatever the payload", () => {
-    const w = makeWorld();
+    const { m, w } = makeWorld();
     const probe = request(
       { flags: VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_PROBE, argsz: 8 },
       [],
     );
-    const r = call(w, probe);
+    const r = call(m, w, probe);
     expect(r).toMatchObject({ status: "done", ret: 0 });
     expect(r.world).toBe(w);
   });
 
   it("a GET whose payload (argsz - 8) is below 16 bytes fails with EINVAL", () => {
-    expect(errnoOf(call(makeWorld(), request({ argsz: 8 + 15 })))).toBe("EINVAL");
+    const { m, w } = makeWorld();
+    expect(errnoOf(call(m, w, request({ argsz: 8 + 15 })))).toBe("EINVAL");
   });
 
   it("a user buffer too short for the 16-byte payload header fails with EFAULT", () => {
-    expect(errnoOf(call(makeWorld(), request({}).subarray(0, 8 + 12)))).toBe("EFAULT");
+    const { m, w } = makeWorld();
+    expect(errnoOf(call(m, w, request({}).subarray(0, 8 + 12)))).toBe("EFAULT");
   });
 
   it("nr_ranges == 0 fails with EINVAL", () => {
-    expect(errnoOf(call(makeWorld(), request({ data: { nr_ranges: 0 } })))).toBe("EINVAL");
+    const { m, w } = makeWorld();
+    expect(errnoOf(call(m, w, request({ data: { nr_ranges: 0 } })))).toBe("EINVAL");
   });
 
   it("non-zero flags in the payload fail with EINVAL", () => {
-    expect(errnoOf(call(makeWorld(), request({ data: { flags: 1 } })))).toBe("EINVAL");
+    const { m, w } = makeWorld();
+    expect(errnoOf(call(m, w, request({ data: { flags: 1 } })))).toBe("EINVAL");
   });
 
   it("region_index >= VFIO_PCI_ROM_REGION_INDEX fails with ENODEV", () => {
     fc.assert(
       fc.property(fc.integer({ min: 6, max: 0xffffffff }), (index) => {
-        expect(errnoOf(call(makeWorld(), request({ data: { region_index: index } })))).toBe(
-          "ENODEV",
-        );
+        const { m, w } = makeWorld();
+        expect(errnoOf(call(m, w, request({ data: { region_index: index } })))).toBe("ENODEV");
       }),
       { numRuns: 30 },
     );
   });
 
   it("a user buffer shorter than 16 + 16 * nr_ranges fails with EFAULT (argsz does not bound the copy)", () => {
-    const w = makeWorld();
-    expect(errnoOf(call(w, request({ data: { nr_ranges: 2 } })))).toBe("EFAULT");
+    const { m, w } = makeWorld();
+    expect(errnoOf(call(m, w, request({ data: { nr_ranges: 2 } })))).toBe("EFAULT");
     // The kernel reads the ranges through the user pointer: a small argsz with
     // every range present in memory works.
     const two = [
       { offset: 0n, length: PAGE },
       { offset: PAGE, length: PAGE },
     ];
-    expect(call(w, request({ argsz: 8 + 16 }, two))).toMatchObject({ status: "done" });
+    expect(call(m, w, request({ argsz: 8 + 16 }, two))).toMatchObject({ status: "done" });
   });
 
   it("a dma_ranges[] copy larger than KMALLOC_MAX_SIZE fails with ENOMEM before the copy faults", () => {
     const n = KMALLOC_MAX_SIZE / 16 + 1;
-    expect(errnoOf(call(makeWorld(), request({ data: { nr_ranges: n } })))).toBe("ENOMEM");
-    expect(errnoOf(call(makeWorld(), request({ data: { nr_ranges: n - 1 } })))).toBe("EFAULT");
+    const { m, w } = makeWorld();
+    expect(errnoOf(call(m, w, request({ data: { nr_ranges: n } })))).toBe("ENOMEM");
+    expect(errnoOf(call(m, w, request({ data: { nr_ranges: n - 1 } })))).toBe("EFAULT");
   });
 
   it("a range of length 0 or not PAGE_ALIGNED fails with EINVAL", () => {
@@ -173,60 +185,67 @@ describe("vfio_pci_core_feature_dma_buf validation order (kernel-facts §2.2)", 
       { offset: 0x800n, length: PAGE },
       { offset: 0n, length: 0x800n },
     ]) {
-      expect(errnoOf(call(makeWorld(), request({}, [r])))).toBe("EINVAL");
+      const { m, w } = makeWorld();
+      expect(errnoOf(call(m, w, request({}, [r])))).toBe("EINVAL");
     }
   });
 
   it("a total length that overflows size_t or has bit 63 set fails with EINVAL", () => {
     const big = 1n << 63n;
-    expect(errnoOf(call(makeWorld(), request({}, [{ offset: 0n, length: big }])))).toBe("EINVAL");
+    const { m, w } = makeWorld();
+    expect(errnoOf(call(m, w, request({}, [{ offset: 0n, length: big }])))).toBe("EINVAL");
     const wraps = [
       { offset: 0n, length: U64_MAX - PAGE + 1n },
       { offset: 0n, length: PAGE },
     ];
-    expect(errnoOf(call(makeWorld(), request({}, wraps)))).toBe("EINVAL");
+    expect(errnoOf(call(m, w, request({}, wraps)))).toBe("EINVAL");
   });
 
   it("a BAR without a p2pdma provider, or one the device lacks, fails with EINVAL", () => {
-    expect(errnoOf(call(makeWorld(), request({ data: { region_index: 3 } })))).toBe("EINVAL");
-    expect(errnoOf(call(makeWorld(), request({ data: { region_index: 5 } })))).toBe("EINVAL");
+    const { m, w } = makeWorld();
+    expect(errnoOf(call(m, w, request({ data: { region_index: 3 } })))).toBe("EINVAL");
+    expect(errnoOf(call(m, w, request({ data: { region_index: 5 } })))).toBe("EINVAL");
   });
 
   it("a range whose physical address overflows fails with EOVERFLOW", () => {
     // BAR start + offset is the last page of the address space: + length wraps.
     const r = { offset: U64_MAX - PAGE + 1n - BAR0, length: PAGE };
-    expect(errnoOf(call(makeWorld(), request({}, [r])))).toBe("EOVERFLOW");
+    const { m, w } = makeWorld();
+    expect(errnoOf(call(m, w, request({}, [r])))).toBe("EOVERFLOW");
   });
 
   it("a range ending past the end of the BAR fails with EINVAL", () => {
-    expect(errnoOf(call(makeWorld(), request({}, [{ offset: BAR0_SIZE, length: PAGE }])))).toBe(
-      "EINVAL",
-    );
-    expect(
-      call(makeWorld(), request({}, [{ offset: BAR0_SIZE - PAGE, length: PAGE }])),
-    ).toMatchObject({ status: "done" });
+    const { m, w } = makeWorld();
+    expect(errnoOf(call(m, w, request({}, [{ offset: BAR0_SIZE, length: PAGE }])))).toBe("EINVAL");
+    expect(call(m, w, request({}, [{ offset: BAR0_SIZE - PAGE, length: PAGE }]))).toMatchObject({
+      status: "done",
+    });
   });
 
   it("per range in array order: the first failing range decides between EOVERFLOW and EINVAL", () => {
     const overflow = { offset: (U64_MAX / PAGE) * PAGE - PAGE, length: PAGE };
     const past = { offset: BAR0_SIZE, length: PAGE };
-    expect(errnoOf(call(makeWorld(), request({}, [past, overflow])))).toBe("EINVAL");
-    expect(errnoOf(call(makeWorld(), request({}, [overflow, past])))).toBe("EOVERFLOW");
+    const { m, w } = makeWorld();
+    expect(errnoOf(call(m, w, request({}, [past, overflow])))).toBe("EINVAL");
+    expect(errnoOf(call(m, w, request({}, [overflow, past])))).toBe("EOVERFLOW");
   });
 
   it("an unregistering device (unbind started) fails with ENODEV, after every argument check", () => {
-    const w = runActs(makeWorld(), [{ op: "unbind", device: "vfio0" }]).world;
-    expect(errnoOf(call(w, request({})))).toBe("ENODEV");
-    expect(errnoOf(call(w, request({}, [{ offset: 0x800n, length: PAGE }])))).toBe("EINVAL");
+    const { m, w: w0 } = makeWorld();
+    const w = runActs(m, w0, [{ op: "unbind", device: "vfio0" }]).world;
+    expect(errnoOf(call(m, w, request({})))).toBe("ENODEV");
+    expect(errnoOf(call(m, w, request({}, [{ offset: 0x800n, length: PAGE }])))).toBe("EINVAL");
   });
 
   it("earlier checks win: flags before region_index, region_index before the copy, the copy before the ranges", () => {
-    const w = makeWorld();
-    expect(errnoOf(call(w, request({ data: { flags: 1, region_index: 9 } })))).toBe("EINVAL");
-    expect(errnoOf(call(w, request({ data: { region_index: 9, nr_ranges: 5 } })))).toBe("ENODEV");
+    const { m, w } = makeWorld();
+    expect(errnoOf(call(m, w, request({ data: { flags: 1, region_index: 9 } })))).toBe("EINVAL");
+    expect(errnoOf(call(m, w, request({ data: { region_index: 9, nr_ranges: 5 } })))).toBe(
+      "ENODEV",
+    );
     const bad = [{ offset: 0x800n, length: 0n }];
-    expect(errnoOf(call(w, request({ data: { nr_ranges: 3 } }, bad)))).toBe("EFAULT");
-    expect(errnoOf(call(w, request({ data: { region_index: 3 } }, bad)))).toBe("EINVAL");
+    expect(errnoOf(call(m, w, request({ data: { nr_ranges: 3 } }, bad)))).toBe("EFAULT");
+    expect(errnoOf(call(m, w, request({ data: { region_index: 3 } }, bad)))).toBe("EINVAL");
   });
 });
 
@@ -236,7 +255,8 @@ describe("the new dma-buf (kernel-facts §2.2 step 7)", () => {
       { offset: 0x8000n, length: 0x2000n },
       { offset: 0n, length: PAGE },
     ];
-    const r = call(makeWorld(), dmaBufRequest(ranges, 0, { open_flags: O_RDWR | O_CLOEXEC }));
+    const { m, w } = makeWorld();
+    const r = call(m, w, dmaBufRequest(ranges, 0, { open_flags: O_RDWR | O_CLOEXEC }));
     if (r.status !== "done") throw new Error("export failed");
     const b = r.world.bufs.get(r.ret);
     expect(b).toMatchObject({
@@ -264,10 +284,9 @@ describe("the new dma-buf (kernel-facts §2.2 step 7)", () => {
   });
 
   it("a dma-buf exported while PCI_COMMAND.MEMORY is clear is born revoked", () => {
-    const off = runActs(makeWorld(), [
-      { op: "config-write-command", device: "vfio0", memory: false },
-    ]);
-    const e = exportVfio(off.world);
+    const { m, w } = makeWorld();
+    const off = runActs(m, w, [{ op: "config-write-command", device: "vfio0", memory: false }]);
+    const e = exportVfio(m, off.world);
     expect(revokedOf(e.world, e.buf)).toBe("temporary");
   });
 
@@ -276,24 +295,25 @@ describe("the new dma-buf (kernel-facts §2.2 step 7)", () => {
       { op: "power", device: "vfio0", state: "D3hot" } as const,
       { op: "low-power", device: "vfio0", enter: true } as const,
     ]) {
-      const w = runActs(makeWorld(), [action]).world;
-      const e = exportVfio(w);
+      const { m, w: w0 } = makeWorld();
+      const w = runActs(m, w0, [action]).world;
+      const e = exportVfio(m, w);
       expect(revokedOf(e.world, e.buf)).toBe("temporary");
     }
   });
 
   it("the export sleeps on memory_lock while an operation of the device holds it", () => {
-    const w = makeWorld();
-    const e = exportVfio(w);
-    const m = runScript(e.world, [
+    const { m, w } = makeWorld();
+    const e = exportVfio(m, w);
+    const attached = runScript(m, e.world, [
       { kind: "attach", buf: e.buf, importer: "ref-importer", device: "dev1", dynamic: true },
     ]);
     // Hold resv so the FLR's revoke cannot finish.
-    const held = runScript(m.world, [
+    const held = runScript(m, attached.world, [
       { kind: "lock", buf: e.buf, holder: "someone" },
       vfioOp({ op: "flr", device: "vfio0" }),
     ]);
-    const r = call(held.world, dmaBufRequest([{ offset: 0n, length: PAGE }]));
+    const r = call(m, held.world, dmaBufRequest([{ offset: 0n, length: PAGE }]));
     expect(r.status).toBe("blocked");
   });
 });
@@ -313,8 +333,8 @@ describe("random range lists (kernel-facts §2.2 steps 4–5)", () => {
   it("EINVAL iff some range is zero, unaligned or past the BAR; otherwise size = sum of lengths", () => {
     fc.assert(
       fc.property(fc.array(rangeArb, { minLength: 1, maxLength: 6 }), (ranges) => {
-        const w = makeWorld();
-        const r = call(w, dmaBufRequest(ranges));
+        const { m, w } = makeWorld();
+        const r = call(m, w, dmaBufRequest(ranges));
         const bad = ranges.some(
           (x) =>
             x.length === 0n ||
@@ -338,8 +358,8 @@ describe("random range lists (kernel-facts §2.2 steps 4–5)", () => {
   it("any byte string: the ioctl either creates exactly one buffer or leaves the world as it was", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 96 }), (bytes) => {
-        const w = makeWorld();
-        const r = vfioDeviceFeatureIoctl(w, "vfio0", bytes);
+        const { m, w } = makeWorld();
+        const r = vfioDeviceFeatureIoctl(m, w, "vfio0", bytes);
         if (r.status === "done" && r.ret > 0) {
           expect(r.world.bufs.size).toBe(1);
         } else {

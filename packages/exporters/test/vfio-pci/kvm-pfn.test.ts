@@ -8,7 +8,8 @@ import { describe, expect, it } from "vitest";
 import { fc, test } from "@fast-check/vitest";
 import {
   attachRevocable,
-  createWorld,
+  boot,
+  defineMachine,
   exporterOf,
   kvmPfn,
   linux619,
@@ -19,7 +20,7 @@ import {
   referenceImporter,
   rfcMappingTypesV1,
 } from "@dmabuf-ref/core";
-import type { Profile, VfioRegionDmaRange, World } from "@dmabuf-ref/core";
+import type { Machine, Profile, VfioRegionDmaRange, World } from "@dmabuf-ref/core";
 import { vfioPciExporter } from "@dmabuf-ref/exporters";
 import { BAR0, exportVfio, palImporter, runActs, topology } from "./setup.js";
 import {
@@ -32,22 +33,26 @@ import {
 
 const PAGE = 0x1000n;
 
-/** vfio0 with BAR0 on the vfio-pci test topology, KVM-like, PAL and SGT importers. */
-function kvmWorld(profile: Profile = rfcMappingTypesV1): World {
+/**
+ * vfio0 with BAR0 on the vfio-pci test topology, KVM-like, PAL and SGT
+ * importers, and the world the machine boots into.
+ */
+function kvmWorld(profile: Profile = rfcMappingTypesV1): { m: Machine; w: World } {
   const vfio = vfioPciExporter({
     devices: [{ id: "vfio0", bars: [{ index: 0, region: "vfio0.bar0" }] }],
   });
   const importers = [kvmLikeImporter, kvmLikeNoInvalidate, palImporter, referenceImporter()];
-  return createWorld({
-    profile,
-    topology,
-    exporters: new Map([[vfio.name, vfio]]),
-    importers: new Map(importers.map((d) => [d.name, d])),
-  });
+  const m = defineMachine({ profile, topology, exporters: [vfio], importers });
+  return { m, w: boot(m) };
 }
 
-function attached(w: World, buf: number, importer = KVM_LIKE): { world: World; att: number } {
-  const r = kvmAttach(w, buf, importer);
+function attached(
+  m: Machine,
+  w: World,
+  buf: number,
+  importer = KVM_LIKE,
+): { world: World; att: number } {
+  const r = kvmAttach(m, w, buf, importer);
   if (r.status !== "done" || r.created === undefined) {
     throw new Error(`attach: ${r.status === "failed" ? r.error.errno : r.status}`);
   }
@@ -57,8 +62,9 @@ function attached(w: World, buf: number, importer = KVM_LIKE): { world: World; a
 describe("VFIO offers kvm-pfn where the profile has the type (kernel-facts §5.1)", () => {
   it("VFIO offers kvm-pfn {mmio: true} last under rfc-mapping-types-v1 and proposal-converters", () => {
     for (const profile of [rfcMappingTypesV1, proposalConverters]) {
-      const e = exportVfio(kvmWorld(profile));
-      const offers = exporterOf(m, mustBuf(e.world, e.buf)).offers(e.world, e.buf);
+      const { m, w } = kvmWorld(profile);
+      const e = exportVfio(m, w);
+      const offers = exporterOf(m, mustBuf(e.world, e.buf)).offers(m, e.world, e.buf);
       expect(offers.at(-1)).toMatchObject({ type: kvmPfn, data: { mmio: true } });
       expect(offers.filter((o) => o.type === kvmPfn)).toHaveLength(1);
     }
@@ -66,15 +72,17 @@ describe("VFIO offers kvm-pfn where the profile has the type (kernel-facts §5.1
 
   it("where the profile has no kvm-pfn type (linux-6.19, linux-7.1) VFIO does not offer it", () => {
     for (const profile of [linux619, linux71]) {
-      const e = exportVfio(kvmWorld(profile));
-      const offers = exporterOf(m, mustBuf(e.world, e.buf)).offers(e.world, e.buf);
+      const { m, w } = kvmWorld(profile);
+      const e = exportVfio(m, w);
+      const offers = exporterOf(m, mustBuf(e.world, e.buf)).offers(m, e.world, e.buf);
       expect(offers.some((o) => o.type.id === kvmPfn.id)).toBe(false);
     }
   });
 
   it("offering kvm-pfn changes no other importer's match: iommufd still gets pal, an SGT importer sgt", () => {
-    const e = exportVfio(kvmWorld());
-    const run = runActs(e.world, [
+    const { m, w } = kvmWorld();
+    const e = exportVfio(m, w);
+    const run = runActs(m, e.world, [
       { kind: "attach", buf: e.buf, importer: palImporter.name, device: "dev1", dynamic: true },
       { kind: "attach", buf: e.buf, importer: "ref-importer", device: "dev1", dynamic: true },
     ]);
@@ -87,46 +95,51 @@ describe("VFIO offers kvm-pfn where the profile has the type (kernel-facts §5.1
 
 describe("VFIO's attach rules hold for KVM's attachment (kernel-facts §2.3, §5.1)", () => {
   it("KVM's dynamic dev=NULL attachment with allow_peer2peer and invalidate is revocable, so VFIO accepts it", () => {
-    const e = exportVfio(kvmWorld());
-    const a = attached(e.world, e.buf);
+    const { m, w } = kvmWorld();
+    const e = exportVfio(m, w);
+    const a = attached(m, e.world, e.buf);
     const att = mustAtt(a.world, a.att);
     expect(att).toMatchObject({ device: null, dynamic: true, peer2peer: true, mapType: "kvm-pfn" });
     expect(attachRevocable(att)).toBe(true);
   });
 
   it("a kvm-pfn importer without an invalidate callback is refused with EOPNOTSUPP: not revocable", () => {
-    const e = exportVfio(kvmWorld());
-    const r = kvmAttach(e.world, e.buf, kvmLikeNoInvalidate.name);
+    const { m, w } = kvmWorld();
+    const e = exportVfio(m, w);
+    const r = kvmAttach(m, e.world, e.buf, kvmLikeNoInvalidate.name);
     expect(r.status === "failed" ? r.error.errno : r.status).toBe("EOPNOTSUPP");
     expect(r.world).toBe(e.world);
   });
 
   it("KVM's attach of a revoked VFIO dma-buf fails with ENODEV", () => {
-    const off = runActs(kvmWorld(), [
+    const { m, w } = kvmWorld();
+    const off = runActs(m, w, [
       { op: "config-write-command", device: "vfio0", memory: false },
     ]).world;
-    const e = exportVfio(off);
-    const r = kvmAttach(e.world, e.buf);
+    const e = exportVfio(m, off);
+    const r = kvmAttach(m, e.world, e.buf);
     expect(r.status === "failed" ? r.error.errno : r.status).toBe("ENODEV");
   });
 });
 
 describe("VFIO's get_pfn (kernel-facts §5.1)", () => {
   it("get_pfn on a revoked VFIO dma-buf is ENODEV (KVM turns it into EIO) and maps nothing", () => {
-    const e = exportVfio(kvmWorld());
-    const a = attached(e.world, e.buf);
-    const off = runActs(a.world, [
+    const { m, w } = kvmWorld();
+    const e = exportVfio(m, w);
+    const a = attached(m, e.world, e.buf);
+    const off = runActs(m, a.world, [
       { op: "config-write-command", device: "vfio0", memory: false },
     ]).world;
-    const r = kvmGetPfn(off, e.buf, a.att);
+    const r = kvmGetPfn(m, off, e.buf, a.att);
     expect(r.errno).toBe("ENODEV");
     expect(mustAtt(r.world, a.att).mapping).toBeNull();
   });
 
   it("VFIO never hands KVM its MMIO as cacheable: get_pfn is uncached MMIO", () => {
-    const e = exportVfio(kvmWorld());
-    const a = attached(e.world, e.buf);
-    const r = kvmGetPfn(a.world, e.buf, a.att);
+    const { m, w } = kvmWorld();
+    const e = exportVfio(m, w);
+    const a = attached(m, e.world, e.buf);
+    const r = kvmGetPfn(m, a.world, e.buf, a.att);
     expect(kvmPfn.payload.parse(r.payload)).toMatchObject({ mmio: true, cache: "uncached" });
     expect(mustAtt(r.world, a.att).mapping?.grants).toEqual([]);
   });
@@ -149,9 +162,10 @@ describe("VFIO's get_pfn (kernel-facts §5.1)", () => {
         return { offset, length };
       });
       if (reversed) ranges.reverse();
-      const e = exportVfio(kvmWorld(), ranges);
-      const a = attached(e.world, e.buf);
-      const got = kvmPfn.payload.parse(kvmGetPfn(a.world, e.buf, a.att).payload);
+      const { m, w } = kvmWorld();
+      const e = exportVfio(m, w, ranges);
+      const a = attached(m, e.world, e.buf);
+      const got = kvmPfn.payload.parse(kvmGetPfn(m, a.world, e.buf, a.att).payload);
       expect(got.ranges).toEqual(ranges.map((r) => ({ paddr: BAR0 + r.offset, len: r.length })));
       expect(got.mmio).toBe(true);
       expect(got.cache).toBe("uncached");

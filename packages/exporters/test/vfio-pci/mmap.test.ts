@@ -11,7 +11,7 @@ import {
   rfcMappingTypesV1,
   runScript,
 } from "@dmabuf-ref/core";
-import type { TraceEvent, World } from "@dmabuf-ref/core";
+import type { Machine, TraceEvent, World } from "@dmabuf-ref/core";
 import { vfioVmas } from "@dmabuf-ref/exporters";
 import { actOnce, exportVfio, makeWorld, runActs, settleOne } from "./setup.js";
 
@@ -24,19 +24,22 @@ function cpu(events: readonly TraceEvent[]): string[] {
   });
 }
 
-function mmapped(w0: World = makeWorld({ profile: proposalConverters })): {
+function mmapped(
+  m: Machine,
+  w0: World,
+): {
   world: World;
   buf: number;
   addr: bigint;
 } {
-  const e = exportVfio(w0, [
+  const e = exportVfio(m, w0, [
     { offset: 0x4000n, length: 0x2000n },
     { offset: 0n, length: 0x1000n },
   ]);
-  const r = runActs(e.world, [
+  const r = runActs(m, e.world, [
     { op: "mmap", process: "client", buf: e.buf, offset: 0n, shared: true },
   ]);
-  const vma = vfioVmas(r.world, "vfio0")[0];
+  const vma = vfioVmas(m, r.world, "vfio0")[0];
   if (vma === undefined) throw new Error("no VMA");
   return { world: r.world, buf: e.buf, addr: vma.addr };
 }
@@ -44,20 +47,22 @@ function mmapped(w0: World = makeWorld({ profile: proposalConverters })): {
 describe("mmap of a VFIO dma-buf (kernel-facts §2.6)", () => {
   it("without the mmap series (linux-6.19, linux-7.1, rfc-mapping-types-v1) mmap fails with EINVAL", () => {
     for (const profile of [linux619, linux71, rfcMappingTypesV1]) {
-      const e = exportVfio(makeWorld({ profile }));
-      const r = actOnce(e.world, { op: "mmap", process: "client", buf: e.buf });
+      const { m, w } = makeWorld({ profile });
+      const e = exportVfio(m, w);
+      const r = actOnce(m, e.world, { op: "mmap", process: "client", buf: e.buf });
       expect(r).toMatchObject({ status: "failed", error: { errno: "EINVAL" } });
       expect(r.world).toBe(e.world);
     }
   });
 
   it("under proposal-converters a process maps the dma-buf and reaches the BAR through it, range by range", () => {
-    const m = mmapped();
-    expect(vfioVmas(m.world, "vfio0")).toEqual([
-      { process: "client", buf: m.buf, addr: m.addr, len: 0x3000n, offset: 0n },
+    const { m, w } = makeWorld({ profile: proposalConverters });
+    const mb = mmapped(m, w);
+    expect(vfioVmas(m, mb.world, "vfio0")).toEqual([
+      { process: "client", buf: mb.buf, addr: mb.addr, len: 0x3000n, offset: 0n },
     ]);
-    const run = runActs(m.world, [
-      { op: "cpu-access", process: "client", addr: m.addr + 0x1800n, len: 0x1000n, dir: "write" },
+    const run = runActs(m, mb.world, [
+      { op: "cpu-access", process: "client", addr: mb.addr + 0x1800n, len: 0x1000n, dir: "write" },
     ]);
     const notes = run.events.flatMap((e) => (e.kind === "note" ? [e.text] : []));
     expect(notes.join("\n")).toContain("vfio0.bar0+0x5800");
@@ -66,15 +71,16 @@ describe("mmap of a VFIO dma-buf (kernel-facts §2.6)", () => {
   });
 
   it("revoke zaps the mapping: a CPU access while revoked is a fault, not a violation; after un-revoke it works again", () => {
-    const m = mmapped();
+    const { m, w } = makeWorld({ profile: proposalConverters });
+    const mb = mmapped(m, w);
     const access = {
       op: "cpu-access",
       process: "client",
-      addr: m.addr,
+      addr: mb.addr,
       len: 8n,
       dir: "read",
     } as const;
-    const run = runActs(m.world, [
+    const run = runActs(m, mb.world, [
       { op: "config-write-command", device: "vfio0", memory: false },
       access,
       { op: "config-write-command", device: "vfio0", memory: true },
@@ -85,17 +91,18 @@ describe("mmap of a VFIO dma-buf (kernel-facts §2.6)", () => {
   });
 
   it("at every step of an FLR a CPU access through the mapping is ok or a fault, never a violation", () => {
-    const m = mmapped();
-    const access = { op: "cpu-access", process: "client", addr: m.addr, len: 8n, dir: "read" };
-    const started = actOnce(m.world, { op: "flr", device: "vfio0" });
+    const { m, w: w0 } = makeWorld({ profile: proposalConverters });
+    const mb = mmapped(m, w0);
+    const access = { op: "cpu-access", process: "client", addr: mb.addr, len: 8n, dir: "read" };
+    const started = actOnce(m, mb.world, { op: "flr", device: "vfio0" });
     if (started.status !== "done") throw new Error("FLR failed");
     const seen: string[] = [];
     let w = started.world;
     for (let i = 0; i < 100; i++) {
-      const r = actOnce(w, access);
+      const r = actOnce(m, w, access);
       if (r.status !== "done") throw new Error("access did not run");
       seen.push(...cpu(r.events));
-      const next = settleOne(w);
+      const next = settleOne(m, w);
       if (next === w) break;
       w = next;
     }
@@ -105,25 +112,25 @@ describe("mmap of a VFIO dma-buf (kernel-facts §2.6)", () => {
   });
 
   it("after device close a CPU access faults: the dma-buf is revoked for good", () => {
-    const m = mmapped(
-      makeWorld({ profile: proposalConverters, closeOrder: "cleanup-then-disable" }),
-    );
-    const run = runActs(m.world, [
+    const { m, w } = makeWorld({ profile: proposalConverters, closeOrder: "cleanup-then-disable" });
+    const mb = mmapped(m, w);
+    const run = runActs(m, mb.world, [
       { op: "close", device: "vfio0" },
-      { op: "cpu-access", process: "client", addr: m.addr, len: 8n, dir: "read" },
+      { op: "cpu-access", process: "client", addr: mb.addr, len: 8n, dir: "read" },
     ]);
     expect(cpu(run.events)).toEqual(["fault"]);
     expect(run.world.violations.size).toBe(0);
   });
 
   it("in 7.1's close window a CPU access through a still-usable mapping reaches a disabled BAR: a violation", () => {
-    const m = mmapped();
-    const window = actOnce(m.world, { op: "close", device: "vfio0" });
+    const { m, w } = makeWorld({ profile: proposalConverters });
+    const mb = mmapped(m, w);
+    const window = actOnce(m, mb.world, { op: "close", device: "vfio0" });
     if (window.status !== "done") throw new Error("close failed");
-    const r = actOnce(window.world, {
+    const r = actOnce(m, window.world, {
       op: "cpu-access",
       process: "client",
-      addr: m.addr,
+      addr: mb.addr,
       len: 8n,
       dir: "read",
     });
@@ -135,41 +142,43 @@ describe("mmap of a VFIO dma-buf (kernel-facts §2.6)", () => {
   });
 
   it("an access with no VMA there is a fault (SIGSEGV)", () => {
-    const m = mmapped();
-    const run = runActs(m.world, [
-      { op: "cpu-access", process: "other", addr: m.addr, len: 8n, dir: "read" },
-      { op: "cpu-access", process: "client", addr: m.addr + 0x2ff8n, len: 0x10n, dir: "read" },
+    const { m, w } = makeWorld({ profile: proposalConverters });
+    const mb = mmapped(m, w);
+    const run = runActs(m, mb.world, [
+      { op: "cpu-access", process: "other", addr: mb.addr, len: 8n, dir: "read" },
+      { op: "cpu-access", process: "client", addr: mb.addr + 0x2ff8n, len: 0x10n, dir: "read" },
     ]);
     expect(cpu(run.events)).toEqual(["fault", "fault"]);
   });
 
   it("mmap past dmabuf->size, at an unaligned offset, of zero bytes, or private fails with EINVAL", () => {
-    const w0 = makeWorld({ profile: proposalConverters });
-    const e = exportVfio(w0, [{ offset: 0n, length: 0x2000n }]);
+    const { m, w: w0 } = makeWorld({ profile: proposalConverters });
+    const e = exportVfio(m, w0, [{ offset: 0n, length: 0x2000n }]);
     for (const bad of [
       { offset: 0x1000n, length: 0x2000n },
       { offset: 0x800n },
       { length: 0n },
       { shared: false },
     ]) {
-      const r = actOnce(e.world, { op: "mmap", process: "client", buf: e.buf, ...bad });
+      const r = actOnce(m, e.world, { op: "mmap", process: "client", buf: e.buf, ...bad });
       expect(r).toMatchObject({ status: "failed", error: { errno: "EINVAL" }, world: e.world });
     }
-    expect(actOnce(e.world, { op: "mmap", process: "c", buf: 999 })).toMatchObject({
+    expect(actOnce(m, e.world, { op: "mmap", process: "c", buf: 999 })).toMatchObject({
       status: "failed",
       error: { errno: "EBADF" },
     });
   });
 
   it("the VMA holds a file reference: the dma-buf is released only after both the fd and the VMA are gone", () => {
-    const m = mmapped();
-    const closed = runScript(m.world, [{ kind: "close", buf: m.buf }]);
-    expect(closed.world.bufs.get(m.buf)?.released).toBe(false);
-    const unmapped = runActs(closed.world, [{ op: "munmap", process: "client", addr: m.addr }]);
-    expect(unmapped.world.bufs.get(m.buf)?.released).toBe(true);
-    expect(vfioVmas(unmapped.world, "vfio0")).toEqual([]);
+    const { m, w } = makeWorld({ profile: proposalConverters });
+    const mb = mmapped(m, w);
+    const closed = runScript(m, mb.world, [{ kind: "close", buf: mb.buf }]);
+    expect(closed.world.bufs.get(mb.buf)?.released).toBe(false);
+    const unmapped = runActs(m, closed.world, [{ op: "munmap", process: "client", addr: mb.addr }]);
+    expect(unmapped.world.bufs.get(mb.buf)?.released).toBe(true);
+    expect(vfioVmas(m, unmapped.world, "vfio0")).toEqual([]);
     expect(
-      actOnce(unmapped.world, { op: "munmap", process: "client", addr: m.addr }),
+      actOnce(m, unmapped.world, { op: "munmap", process: "client", addr: mb.addr }),
     ).toMatchObject({
       status: "failed",
       error: { errno: "EINVAL" },

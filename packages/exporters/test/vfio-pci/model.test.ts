@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { findProfile, importerHolder, runScript, settle } from "@dmabuf-ref/core";
-import type { ScriptEntry, World } from "@dmabuf-ref/core";
+import type { Machine, ScriptEntry, World } from "@dmabuf-ref/core";
 import {
   vfioDeviceFeatureIoctl,
   vfioDeviceState,
@@ -75,12 +75,12 @@ function pickOf<T>(xs: readonly T[], pick: number): T | undefined {
 }
 
 /** Runs one command; failures of vfio-pci actions must leave the very same world. */
-function perform(w: World, c: Command): World {
-  const script = (entries: ScriptEntry[]): World => runScript(w, entries).world;
+function perform(m: Machine, w: World, c: Command): World {
+  const script = (entries: ScriptEntry[]): World => runScript(m, w, entries).world;
   switch (c.t) {
     case "export": {
       const ranges = [{ offset: BigInt(c.page) * 0x1000n, length: BigInt(c.pages) * 0x1000n }];
-      const r = vfioDeviceFeatureIoctl(w, c.device, dmaBufRequest(ranges));
+      const r = vfioDeviceFeatureIoctl(m, w, c.device, dmaBufRequest(ranges));
       if (r.status !== "done") expect(r.world).toBe(w);
       return r.world;
     }
@@ -120,17 +120,17 @@ function perform(w: World, c: Command): World {
       return buf === undefined ? w : script([{ kind: "close", buf }]);
     }
     case "act": {
-      const r = actOnce(w, c.action);
+      const r = actOnce(m, w, c.action);
       if (r.status !== "done") {
         expect(r.world).toBe(w);
         return w;
       }
-      return settle(r.world).world;
+      return settle(m, r.world).world;
     }
   }
 }
 
-function checkInvariants(w: World): void {
+function checkInvariants(m: Machine, w: World): void {
   expect([...w.violations.values()]).toEqual([]);
   expect(w.tasks.size).toBe(0);
   for (const id of vfioBufs(w)) {
@@ -142,9 +142,9 @@ function checkInvariants(w: World): void {
       continue;
     }
     const device = priv.vdev;
-    if (vfioOperations(w, device).some((o) => o.kind !== "unbind")) continue;
+    if (vfioOperations(m, w, device).some((o) => o.kind !== "unbind")) continue;
     // At rest, a buffer of a device is usable iff the device's memory is enabled.
-    const d = vfioDeviceState(w, device);
+    const d = vfioDeviceState(m, w, device);
     expect(b?.revoked).toBe(vfioMemoryEnabled(d) ? "usable" : "temporary");
   }
 }
@@ -159,10 +159,11 @@ describe("random vfio-pci histories (kernel-facts §2.5)", () => {
         (profileId, closeOrder, commands) => {
           const profile = findProfile(profileId);
           if (profile === undefined) throw new Error(`no profile ${profileId}`);
-          let w = makeWorld({ profile, closeOrder });
+          const { m, w: w0 } = makeWorld({ profile, closeOrder });
+          let w = w0;
           for (const c of commands) {
-            w = perform(w, c);
-            checkInvariants(w);
+            w = perform(m, w, c);
+            checkInvariants(m, w);
           }
         },
       ),

@@ -8,7 +8,8 @@ import { expect } from "vitest";
 import {
   VFIO_DEVICE_FEATURE_GET,
   accept,
-  createWorld,
+  boot,
+  defineMachine,
   encodeDmaBufFeature,
   importerHolder,
   linux71,
@@ -22,6 +23,7 @@ import {
 } from "@dmabuf-ref/core";
 import type {
   ImporterDriver,
+  Machine,
   Profile,
   ScriptEntry,
   TraceEvent,
@@ -87,7 +89,9 @@ export const topology = topologySchema.parse({
 export const pinnedImporter: ImporterDriver = {
   name: "rdma-pinned",
   allowPeer2peer: true,
-  accepts: (_w, req) => [accept(sgt, { device: req.device, acceptsP2P: req.peer2peer }, "rdma")],
+  accepts: (_m, _w, req) => [
+    accept(sgt, { device: req.device, acceptsP2P: req.peer2peer }, "rdma"),
+  ],
 };
 
 /** iommufd as 6.19/7.1 has it: the private interconnect only. */
@@ -95,7 +99,7 @@ export const privateImporter: ImporterDriver = {
   name: "iommufd",
   allowPeer2peer: true,
   accepts: () => [accept(vfioIommufdPrivate, {}, "iommufd")],
-  invalidateMappings: (world) => ({ world, events: [] }),
+  invalidateMappings: (_m, world) => ({ world, events: [] }),
 };
 
 /** iommufd as the Feb 2026 RFC has it: PAL only. */
@@ -103,7 +107,7 @@ export const palImporter: ImporterDriver = {
   name: "iommufd-pal",
   allowPeer2peer: true,
   accepts: () => [accept(pal, {}, "iommufd")],
-  invalidateMappings: (world) => ({ world, events: [] }),
+  invalidateMappings: (_m, world) => ({ world, events: [] }),
 };
 
 export const VFIO = "vfio-pci";
@@ -115,8 +119,11 @@ export interface WorldOptions {
   readonly dmabufConfigured?: boolean;
 }
 
-/** A fresh world on {@link topology} with vfio-pci and the test importers. */
-export function makeWorld(opts: WorldOptions = {}): World {
+/**
+ * A fresh machine on {@link topology} with vfio-pci and the test importers,
+ * and the world it boots into.
+ */
+export function makeWorld(opts: WorldOptions = {}): { m: Machine; w: World } {
   const vfio = vfioPciExporter({
     ...(opts.closeOrder === undefined ? {} : { closeOrder: opts.closeOrder }),
     ...(opts.dmabufConfigured === undefined ? {} : { dmabufConfigured: opts.dmabufConfigured }),
@@ -136,12 +143,13 @@ export function makeWorld(opts: WorldOptions = {}): World {
     ],
   });
   const importers = [referenceImporter(), pinnedImporter, privateImporter, palImporter];
-  return createWorld({
+  const m = defineMachine({
     profile: opts.profile ?? linux71,
     topology,
-    exporters: new Map([[vfio.name, vfio]]),
-    importers: new Map(importers.map((d) => [d.name, d])),
+    exporters: [vfio],
+    importers,
   });
+  return { m, w: boot(m) };
 }
 
 /** The bytes of a GET of VFIO_DEVICE_FEATURE_DMA_BUF. */
@@ -165,12 +173,13 @@ export function dmaBufRequest(
 
 /** Exports a VFIO dma-buf that must succeed; returns the world and the buffer id. */
 export function exportVfio(
+  m: Machine,
   w: World,
   ranges: readonly VfioRegionDmaRange[] = [{ offset: 0n, length: 0x10000n }],
   device = "vfio0",
   bar = 0,
 ): { world: World; buf: number } {
-  const r = vfioDeviceFeatureIoctl(w, device, dmaBufRequest(ranges, bar));
+  const r = vfioDeviceFeatureIoctl(m, w, device, dmaBufRequest(ranges, bar));
   if (r.status !== "done") {
     throw new Error(`export failed: ${r.status === "failed" ? r.error.errno : r.reason}`);
   }
@@ -184,32 +193,35 @@ export function vfioOp(action: VfioPciAction | Record<string, unknown>): ScriptE
 
 /** Runs vfio-pci actions (and any other ops) with core's scheduler. */
 export function runActs(
+  m: Machine,
   w: World,
   entries: readonly (ScriptEntry | VfioPciAction)[],
 ): ReturnType<typeof runScript> {
   return runScript(
+    m,
     w,
     entries.map((e) => (typeof e === "function" || "kind" in e ? e : vfioOp(e))),
   );
 }
 
 /** One action stepped once (no settling). */
-export function actOnce(w: World, action: unknown): ReturnType<typeof step> {
-  return step(w, { kind: "driver", driver: VFIO, action });
+export function actOnce(m: Machine, w: World, action: unknown): ReturnType<typeof step> {
+  return step(m, w, { kind: "driver", driver: VFIO, action });
 }
 
 /** A dynamic attachment of `importer` for `device`, mapped under resv. */
 export function attachMapped(
+  m: Machine,
   w: World,
   buf: number,
   device = "dev1",
   importer = "ref-importer",
 ): { world: World; att: number; dma: bigint } {
-  const att = runScript(w, [{ kind: "attach", buf, importer, device, dynamic: true }]);
+  const att = runScript(m, w, [{ kind: "attach", buf, importer, device, dynamic: true }]);
   const id = att.results[0]?.created;
   if (id === undefined) throw new Error(`attach failed: ${att.results[0]?.error?.errno ?? "?"}`);
   const holder = importerHolder(importer, id);
-  const run = runScript(att.world, [
+  const run = runScript(m, att.world, [
     { kind: "lock", buf, holder },
     { kind: "map", att: id, holder },
     { kind: "unlock", buf, holder },
@@ -237,14 +249,14 @@ export function regionStatus(w: World, name: string): string | undefined {
 }
 
 /** One scheduler step: the first task step or driver pending op that runs (the world itself when none). */
-export function settleOne(w: World): World {
+export function settleOne(m: Machine, w: World): World {
   for (const [id] of w.tasks.entries()) {
-    const r = step(w, { kind: "task", task: id });
+    const r = step(m, w, { kind: "task", task: id });
     if (r.status === "done") return r.world;
   }
-  for (const d of [...w.config.exporters.values(), ...w.config.importers.values()]) {
-    for (const op of d.pending?.(w) ?? []) {
-      const r = step(w, op);
+  for (const d of [...m.exporters.values(), ...m.importers.values()]) {
+    for (const op of d.pending?.(m, w) ?? []) {
+      const r = step(m, w, op);
       if (r.status === "done") return r.world;
     }
   }

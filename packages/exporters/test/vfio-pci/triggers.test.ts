@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { importerHolder, runScript, settle } from "@dmabuf-ref/core";
-import type { TraceEvent, World } from "@dmabuf-ref/core";
+import type { Machine, TraceEvent, World } from "@dmabuf-ref/core";
 import { vfioDeviceResetIoctl, vfioDeviceState, vfioOperations } from "@dmabuf-ref/exporters";
 import {
   actOnce,
@@ -32,48 +32,50 @@ function milestones(events: readonly TraceEvent[]): string[] {
 }
 
 /** vfio0 exports one buffer, mapped by the reference importer for dev1. */
-function mapped(w0: World = makeWorld()): { world: World; buf: number; att: number; dma: bigint } {
-  const e = exportVfio(w0);
-  const m = attachMapped(e.world, e.buf, "dev1");
-  return { world: m.world, buf: e.buf, att: m.att, dma: m.dma };
+function mapped(m: Machine, w0: World): { world: World; buf: number; att: number; dma: bigint } {
+  const e = exportVfio(m, w0);
+  const a = attachMapped(m, e.world, e.buf, "dev1");
+  return { world: a.world, buf: e.buf, att: a.att, dma: a.dma };
 }
 
 describe("FLR and VFIO_DEVICE_RESET (kernel-facts §2.5)", () => {
   it("an FLR with memory on revokes, waits for the unmap, resets the BAR, then un-revokes with no memory-enable write", () => {
-    const m = mapped();
-    const run = runActs(m.world, [{ op: "flr", device: "vfio0" }]);
-    const b = m.buf;
+    const { m, w } = makeWorld();
+    const mb = mapped(m, w);
+    const run = runActs(m, mb.world, [{ op: "flr", device: "vfio0" }]);
+    const b = mb.buf;
     expect(milestones(run.events)).toEqual([
       `revoke start ${b}`,
       `revoked temporary ${b}`,
-      `invalidate ${m.att}`,
-      `unmap ${m.att}`,
+      `invalidate ${mb.att}`,
+      `unmap ${mb.att}`,
       `revoke complete ${b}`,
       "bar0 inaccessible",
       "bar0 live",
       `unrevoke start ${b}`,
-      `invalidate ${m.att}`,
+      `invalidate ${mb.att}`,
       `revoked usable ${b}`,
       `unrevoke complete ${b}`,
     ]);
     expect(revokedOf(run.world, b)).toBe("usable");
-    expect(vfioOperations(run.world, "vfio0")).toEqual([]);
+    expect(vfioOperations(m, run.world, "vfio0")).toEqual([]);
     expect(run.world.violations.size).toBe(0);
   });
 
   it("the BAR keeps decoding until DMA in flight has signalled and the importer has unmapped", () => {
-    const m = mapped();
-    const holder = importerHolder("ref-importer", m.att);
-    const started = runActs(m.world, [
-      { kind: "lock", buf: m.buf, holder },
-      { kind: "dma-submit", att: m.att, addr: m.dma, len: 64n, dir: "write", holder },
-      { kind: "unlock", buf: m.buf, holder },
+    const { m, w } = makeWorld();
+    const mb = mapped(m, w);
+    const holder = importerHolder("ref-importer", mb.att);
+    const started = runActs(m, mb.world, [
+      { kind: "lock", buf: mb.buf, holder },
+      { kind: "dma-submit", att: mb.att, addr: mb.dma, len: 64n, dir: "write", holder },
+      { kind: "unlock", buf: mb.buf, holder },
       { op: "flr", device: "vfio0" },
     ]);
     const job = started.results[1]?.created ?? -1;
     expect(regionStatus(started.world, "vfio0.bar0")).toBe("live");
-    expect(revokedOf(started.world, m.buf)).toBe("temporary");
-    const finish = runScript(started.world, [
+    expect(revokedOf(started.world, mb.buf)).toBe("temporary");
+    const finish = runScript(m, started.world, [
       { kind: "dma-access", job },
       { kind: "signal", job },
     ]);
@@ -83,14 +85,15 @@ describe("FLR and VFIO_DEVICE_RESET (kernel-facts §2.5)", () => {
   });
 
   it("after the FLR, DMA through the old mapping faults in the IOMMU and is no violation; a new map works", () => {
-    const m = mapped();
-    const reset = runActs(m.world, [
+    const { m, w } = makeWorld();
+    const mb = mapped(m, w);
+    const reset = runActs(m, mb.world, [
       { op: "flr", device: "vfio0" },
-      { kind: "dma", device: "dev1", addr: m.dma, len: 64n, dir: "read" },
+      { kind: "dma", device: "dev1", addr: mb.dma, len: 64n, dir: "read" },
     ]);
     expect(dmaOutcomes(reset.events)).toEqual(["fault"]);
-    const again = attachMapped(reset.world, m.buf, "dev1");
-    const dma = runScript(again.world, [
+    const again = attachMapped(m, reset.world, mb.buf, "dev1");
+    const dma = runScript(m, again.world, [
       { kind: "dma", device: "dev1", addr: again.dma, len: 64n, dir: "write" },
     ]);
     expect(dmaOutcomes(dma.events)).toEqual(["ok"]);
@@ -98,34 +101,37 @@ describe("FLR and VFIO_DEVICE_RESET (kernel-facts §2.5)", () => {
   });
 
   it("an FLR with memory disabled leaves the dma-bufs revoked and the BAR dark", () => {
-    const m = mapped();
-    const run = runActs(m.world, [
+    const { m, w } = makeWorld();
+    const mb = mapped(m, w);
+    const run = runActs(m, mb.world, [
       { op: "config-write-command", device: "vfio0", memory: false },
       { op: "flr", device: "vfio0" },
     ]);
-    expect(revokedOf(run.world, m.buf)).toBe("temporary");
+    expect(revokedOf(run.world, mb.buf)).toBe("temporary");
     expect(regionStatus(run.world, "vfio0.bar0")).toBe("inaccessible");
     expect(milestones(run.events).filter((x) => x.startsWith("unrevoke"))).toEqual([]);
   });
 
   it("VFIO_DEVICE_RESET sets D0, revokes, resets and un-revokes; the ioctl returns 0 when all that is over", () => {
-    const m = mapped();
-    const d3 = runActs(m.world, [{ op: "power", device: "vfio0", state: "D3hot" }]).world;
-    expect(revokedOf(d3, m.buf)).toBe("temporary");
-    const r = vfioDeviceResetIoctl(d3, "vfio0", "qemu");
+    const { m, w } = makeWorld();
+    const mb = mapped(m, w);
+    const d3 = runActs(m, mb.world, [{ op: "power", device: "vfio0", state: "D3hot" }]).world;
+    expect(revokedOf(d3, mb.buf)).toBe("temporary");
+    const r = vfioDeviceResetIoctl(m, d3, "vfio0", "qemu");
     if (r.status !== "done") throw new Error("reset failed");
     expect(milestones(r.events)).not.toContain("ioctl VFIO_DEVICE_RESET");
-    const s = settle(r.world);
+    const s = settle(m, r.world);
     const ms = milestones([...r.events, ...s.events]);
     expect(ms.at(-1)).toBe("ioctl VFIO_DEVICE_RESET");
-    expect(ms.indexOf("bar0 inaccessible")).toBeLessThan(ms.indexOf(`unrevoke start ${m.buf}`));
-    expect(vfioDeviceState(s.world, "vfio0").power).toBe("D0");
-    expect(revokedOf(s.world, m.buf)).toBe("usable");
+    expect(ms.indexOf("bar0 inaccessible")).toBeLessThan(ms.indexOf(`unrevoke start ${mb.buf}`));
+    expect(vfioDeviceState(m, s.world, "vfio0").power).toBe("D0");
+    expect(revokedOf(s.world, mb.buf)).toBe("usable");
   });
 
   it("VFIO_DEVICE_RESET on a closed device fd fails with EBADF and changes nothing", () => {
-    const w = runActs(makeWorld(), [{ op: "close", device: "vfio0" }]).world;
-    const r = vfioDeviceResetIoctl(w, "vfio0");
+    const { m, w: w0 } = makeWorld();
+    const w = runActs(m, w0, [{ op: "close", device: "vfio0" }]).world;
+    const r = vfioDeviceResetIoctl(m, w, "vfio0");
     expect(r).toMatchObject({ status: "failed", error: { errno: "EBADF" } });
     expect(r.world).toBe(w);
   });
@@ -133,94 +139,106 @@ describe("FLR and VFIO_DEVICE_RESET (kernel-facts §2.5)", () => {
 
 describe("PCI_COMMAND, PMCSR and low power (kernel-facts §2.5)", () => {
   it("a config write clearing PCI_COMMAND.MEMORY revokes, then stops the BAR decoding; nothing un-revokes", () => {
-    const m = mapped();
-    const run = runActs(m.world, [{ op: "config-write-command", device: "vfio0", memory: false }]);
+    const { m, w } = makeWorld();
+    const mb = mapped(m, w);
+    const run = runActs(m, mb.world, [
+      { op: "config-write-command", device: "vfio0", memory: false },
+    ]);
     const ms = milestones(run.events);
-    expect(ms.indexOf(`revoke complete ${m.buf}`)).toBeLessThan(ms.indexOf("bar0 inaccessible"));
+    expect(ms.indexOf(`revoke complete ${mb.buf}`)).toBeLessThan(ms.indexOf("bar0 inaccessible"));
     expect(ms.filter((x) => x.startsWith("unrevoke"))).toEqual([]);
-    expect(vfioDeviceState(run.world, "vfio0").memoryEnabled).toBe(false);
-    expect(revokedOf(run.world, m.buf)).toBe("temporary");
+    expect(vfioDeviceState(m, run.world, "vfio0").memoryEnabled).toBe(false);
+    expect(revokedOf(run.world, mb.buf)).toBe("temporary");
   });
 
   it("a config write setting PCI_COMMAND.MEMORY un-revokes, and the un-revoke also invalidates", () => {
-    const m = mapped();
-    const off = runActs(m.world, [{ op: "config-write-command", device: "vfio0", memory: false }]);
-    const on = runActs(off.world, [{ op: "config-write-command", device: "vfio0", memory: true }]);
+    const { m, w } = makeWorld();
+    const mb = mapped(m, w);
+    const off = runActs(m, mb.world, [
+      { op: "config-write-command", device: "vfio0", memory: false },
+    ]);
+    const on = runActs(m, off.world, [
+      { op: "config-write-command", device: "vfio0", memory: true },
+    ]);
     expect(milestones(on.events)).toEqual([
       "bar0 live",
-      `unrevoke start ${m.buf}`,
-      `invalidate ${m.att}`,
-      `revoked usable ${m.buf}`,
-      `unrevoke complete ${m.buf}`,
+      `unrevoke start ${mb.buf}`,
+      `invalidate ${mb.att}`,
+      `revoked usable ${mb.buf}`,
+      `unrevoke complete ${mb.buf}`,
     ]);
   });
 
   it("setting PCI_COMMAND.MEMORY in D3hot un-revokes nothing: memory is enabled only below D3hot", () => {
-    const m = mapped();
-    const run = runActs(m.world, [
+    const { m, w } = makeWorld();
+    const mb = mapped(m, w);
+    const run = runActs(m, mb.world, [
       { op: "config-write-command", device: "vfio0", memory: false },
       { op: "power", device: "vfio0", state: "D3hot" },
       { op: "config-write-command", device: "vfio0", memory: true },
     ]);
-    expect(revokedOf(run.world, m.buf)).toBe("temporary");
+    expect(revokedOf(run.world, mb.buf)).toBe("temporary");
     expect(regionStatus(run.world, "vfio0.bar0")).toBe("inaccessible");
-    const d0 = runActs(run.world, [{ op: "power", device: "vfio0", state: "D0" }]);
-    expect(revokedOf(d0.world, m.buf)).toBe("usable");
+    const d0 = runActs(m, run.world, [{ op: "power", device: "vfio0", state: "D0" }]);
+    expect(revokedOf(d0.world, mb.buf)).toBe("usable");
     expect(regionStatus(d0.world, "vfio0.bar0")).toBe("live");
   });
 
   it("a PMCSR write to D3hot revokes before the BAR goes dark; back to D0 un-revokes if memory is enabled", () => {
-    const m = mapped();
-    const d3 = runActs(m.world, [{ op: "power", device: "vfio0", state: "D3hot" }]);
+    const { m, w } = makeWorld();
+    const mb = mapped(m, w);
+    const d3 = runActs(m, mb.world, [{ op: "power", device: "vfio0", state: "D3hot" }]);
     const ms = milestones(d3.events);
-    expect(ms.indexOf(`revoke complete ${m.buf}`)).toBeLessThan(ms.indexOf("bar0 inaccessible"));
-    const d0 = runActs(d3.world, [{ op: "power", device: "vfio0", state: "D0" }]);
-    expect(revokedOf(d0.world, m.buf)).toBe("usable");
+    expect(ms.indexOf(`revoke complete ${mb.buf}`)).toBeLessThan(ms.indexOf("bar0 inaccessible"));
+    const d0 = runActs(m, d3.world, [{ op: "power", device: "vfio0", state: "D0" }]);
+    expect(revokedOf(d0.world, mb.buf)).toBe("usable");
   });
 
   it("low-power entry revokes; a second entry fails with EINVAL; exit un-revokes if memory is enabled", () => {
-    const m = mapped();
-    const low = runActs(m.world, [{ op: "low-power", device: "vfio0", enter: true }]);
-    expect(revokedOf(low.world, m.buf)).toBe("temporary");
+    const { m, w } = makeWorld();
+    const mb = mapped(m, w);
+    const low = runActs(m, mb.world, [{ op: "low-power", device: "vfio0", enter: true }]);
+    expect(revokedOf(low.world, mb.buf)).toBe("temporary");
     expect(regionStatus(low.world, "vfio0.bar0")).toBe("inaccessible");
-    const again = actOnce(low.world, { op: "low-power", device: "vfio0", enter: true });
+    const again = actOnce(m, low.world, { op: "low-power", device: "vfio0", enter: true });
     expect(again).toMatchObject({ status: "failed", error: { errno: "EINVAL" } });
     expect(again.world).toBe(low.world);
-    const exit = runActs(low.world, [{ op: "low-power", device: "vfio0", enter: false }]);
-    expect(revokedOf(exit.world, m.buf)).toBe("usable");
+    const exit = runActs(m, low.world, [{ op: "low-power", device: "vfio0", enter: false }]);
+    expect(revokedOf(exit.world, mb.buf)).toBe("usable");
   });
 
   it("a trigger issued while another operation holds memory_lock sleeps and runs after it, in order", () => {
-    const m = mapped();
-    const blocked = runActs(m.world, [
-      { kind: "lock", buf: m.buf, holder: "someone" },
+    const { m, w } = makeWorld();
+    const mb = mapped(m, w);
+    const blocked = runActs(m, mb.world, [
+      { kind: "lock", buf: mb.buf, holder: "someone" },
       { op: "flr", device: "vfio0" },
       { op: "config-write-command", device: "vfio0", memory: false },
     ]);
-    expect(vfioOperations(blocked.world, "vfio0").map((o) => o.kind)).toEqual([
+    expect(vfioOperations(m, blocked.world, "vfio0").map((o) => o.kind)).toEqual([
       "flr",
       "memory-off",
     ]);
-    const done = runScript(blocked.world, [{ kind: "unlock", buf: m.buf, holder: "someone" }]);
-    expect(vfioOperations(done.world, "vfio0")).toEqual([]);
-    expect(vfioDeviceState(done.world, "vfio0").memoryEnabled).toBe(false);
-    expect(revokedOf(done.world, m.buf)).toBe("temporary");
+    const done = runScript(m, blocked.world, [{ kind: "unlock", buf: mb.buf, holder: "someone" }]);
+    expect(vfioOperations(m, done.world, "vfio0")).toEqual([]);
+    expect(vfioDeviceState(m, done.world, "vfio0").memoryEnabled).toBe(false);
+    expect(revokedOf(done.world, mb.buf)).toBe("temporary");
     expect(done.world.violations.size).toBe(0);
   });
 
   it("an action on an unknown device, or a malformed action, fails with EBADF / EINVAL and changes nothing", () => {
-    const w = makeWorld();
-    expect(actOnce(w, { op: "flr", device: "nope" })).toMatchObject({
+    const { m, w } = makeWorld();
+    expect(actOnce(m, w, { op: "flr", device: "nope" })).toMatchObject({
       status: "failed",
       error: { errno: "EBADF" },
       world: w,
     });
-    expect(actOnce(w, { op: "warp", device: "vfio0" })).toMatchObject({
+    expect(actOnce(m, w, { op: "warp", device: "vfio0" })).toMatchObject({
       status: "failed",
       error: { errno: "EINVAL" },
       world: w,
     });
-    expect(actOnce(w, { op: "continue", id: 99 })).toMatchObject({
+    expect(actOnce(m, w, { op: "continue", id: 99 })).toMatchObject({
       status: "failed",
       error: { errno: "EINVAL" },
       world: w,
@@ -230,10 +248,13 @@ describe("PCI_COMMAND, PMCSR and low power (kernel-facts §2.5)", () => {
 
 describe("hot reset of a dev_set (kernel-facts §2.5)", () => {
   it("revokes every device of the dev_set and un-revokes only open devices with memory enabled", () => {
-    const a = exportVfio(makeWorld(), [{ offset: 0n, length: 0x1000n }], "vfio0");
-    const b = exportVfio(a.world, [{ offset: 0n, length: 0x1000n }], "vfio1");
-    const off = runActs(b.world, [{ op: "config-write-command", device: "vfio1", memory: false }]);
-    const run = runActs(off.world, [{ op: "hot-reset", devSet: "set0" }]);
+    const { m, w } = makeWorld();
+    const a = exportVfio(m, w, [{ offset: 0n, length: 0x1000n }], "vfio0");
+    const b = exportVfio(m, a.world, [{ offset: 0n, length: 0x1000n }], "vfio1");
+    const off = runActs(m, b.world, [
+      { op: "config-write-command", device: "vfio1", memory: false },
+    ]);
+    const run = runActs(m, off.world, [{ op: "hot-reset", devSet: "set0" }]);
     const regions = run.events.flatMap((e) =>
       e.kind === "region" ? [`${e.region} ${e.status}`] : [],
     );
@@ -245,19 +266,20 @@ describe("hot reset of a dev_set (kernel-facts §2.5)", () => {
   });
 
   it("a hot reset while a device of the set holds memory_lock fails with EBUSY (trylock)", () => {
-    const m = mapped();
-    const busy = runActs(m.world, [
-      { kind: "lock", buf: m.buf, holder: "someone" },
+    const { m, w } = makeWorld();
+    const mb = mapped(m, w);
+    const busy = runActs(m, mb.world, [
+      { kind: "lock", buf: mb.buf, holder: "someone" },
       { op: "flr", device: "vfio0" },
     ]).world;
-    const r = actOnce(busy, { op: "hot-reset", devSet: "set0" });
+    const r = actOnce(m, busy, { op: "hot-reset", devSet: "set0" });
     expect(r).toMatchObject({ status: "failed", error: { errno: "EBUSY" } });
     expect(r.world).toBe(busy);
   });
 
   it("an unknown dev_set fails with EINVAL", () => {
-    const w = makeWorld();
-    expect(actOnce(w, { op: "hot-reset", devSet: "nope" })).toMatchObject({
+    const { m, w } = makeWorld();
+    expect(actOnce(m, w, { op: "hot-reset", devSet: "nope" })).toMatchObject({
       status: "failed",
       error: { errno: "EINVAL" },
       world: w,

@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { accept, iommuDomain, pal, sgt, vfioIommufdPrivate } from "@dmabuf-ref/core";
-import type { AttachRequest, ImporterAccept, World } from "@dmabuf-ref/core";
+import type { AttachRequest, ImporterAccept, Machine, World } from "@dmabuf-ref/core";
 import { IOMMUFD } from "./constants.js";
 
 /**
@@ -16,7 +15,8 @@ import { IOMMUFD } from "./constants.js";
  *   exporter: a foreign dma-buf attaches, then fails at the private phys
  *   lookup with `EOPNOTSUPP`, which is where the real kernel refuses it.
  *
- * @param w - the world (for the profile).
+ * @param m - the machine (for the profile).
+ * @param _w - the world (unused: the list depends on the profile only).
  * @param req - the attach request (iommufd attaches dynamically, with P2P).
  * @returns the accept list, in order.
  *

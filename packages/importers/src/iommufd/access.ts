@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { err, ok } from "@dmabuf-ref/core";
-import type { PhysVec, Result, World } from "@dmabuf-ref/core";
+import type { Machine, PhysVec, Result, World } from "@dmabuf-ref/core";
 import { areaChunks } from "./chunks.js";
 import { ULONG_MAX } from "./constants.js";
 import { dmabufPages, findIoas, mustPages } from "./state.js";
@@ -16,6 +15,7 @@ const hex = (v: bigint): string => `0x${v.toString(16)}`;
  * (MMIO has no struct page to copy through). World-neutral: it returns the
  * physical ranges the CPU would touch.
  *
+ * @param m - the machine.
  * @param world - the world (unchanged).
  * @param ioas - the IOAS id the access object is attached to.
  * @param iova - first IOVA.

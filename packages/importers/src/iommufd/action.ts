@@ -1,7 +1,6 @@
-import type { Machine } from "@dmabuf-ref/core";
 import * as z from "zod";
 import { blocked, done, failed, kernelError, stepOf } from "@dmabuf-ref/core";
-import type { StepOutcome, World } from "@dmabuf-ref/core";
+import type { Machine, StepOutcome, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { iommufdAttachDevice, iommufdDetachDevice } from "./device.js";
 import { iommufdIoctl } from "./ioctl.js";
@@ -46,6 +45,7 @@ export type IommufdAction = z.output<typeof iommufdActionSchema>;
 /**
  * iommufd's `act`: runs one {@link IommufdAction} as a step of the World.
  *
+ * @param m - the machine.
  * @param world - the world.
  * @param action - the action, validated here (`EINVAL` when malformed).
  * @returns done, the errno with the world unchanged, or blocked when the

@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { blocked, done, endGrants, failed } from "@dmabuf-ref/core";
-import type { Effect, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
+import type { Effect, Machine, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { IOMMUFD } from "./constants.js";
 import { fillArea, unfillArea } from "./domain-fill.js";
 import { grantArea } from "./grants.js";
@@ -40,6 +39,7 @@ function replaceArea(
  * pairs) and grants the attached devices access. A domain that core fills
  * (kernel-facts §4.4) may refuse or sleep; then nothing changes.
  *
+ * @param m - the machine.
  * @param w - the world, with the area's pages already in the slice.
  * @param ioas - the IOAS id.
  * @param area - the new area (its `grants` are ignored and recomputed).
@@ -69,6 +69,7 @@ export function insertArea(m: Machine, w: World, ioas: number, area: IommufdArea
  * {@link insertArea} for user memory, which iommufd maps itself and which
  * can neither fail nor sleep.
  *
+ * @param m - the machine.
  * @param w - the world, with the area's pages already in the slice.
  * @param ioas - the IOAS id.
  * @param area - the new area.
@@ -87,6 +88,7 @@ export function insertUserArea(m: Machine, w: World, ioas: number, area: Iommufd
  * unpin and detach under resv, `iopt_release_pages`). Sleeps (blocked, the
  * world unchanged) when that release needs a resv someone else holds.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param ioas - the IOAS id.
  * @param iova - the area's first IOVA.

@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { formatKernelError, isKernelError } from "@dmabuf-ref/core";
-import type { Errno, PairReport, World } from "@dmabuf-ref/core";
+import type { Errno, Machine, PairReport, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { dmaBufGet } from "@dmabuf-ref/core";
 import { importDmabuf } from "./import-dmabuf.js";
@@ -67,6 +66,7 @@ function stageSentence(stage: ImportStage): string {
  * held right now is ignored: the question is about capability, not about
  * whether the call would sleep.
  *
+ * @param m - the machine.
  * @param world - the world (not changed).
  * @param buf - the dma-buf id (the fd a tool would pass).
  * @returns the answer.
@@ -126,6 +126,7 @@ export function iommufdImportCapability(m: Machine, world: World, buf: number): 
  * PROPOSAL (no such kernel uAPI): {@link iommufdImportCapability} for every
  * live dma-buf of the world, by increasing id.
  *
+ * @param m - the machine.
  * @param world - the world (not changed).
  * @returns one answer per live buffer.
  */

@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import * as z from "zod";
-import type { ImporterDriver, World } from "@dmabuf-ref/core";
+import type { ImporterDriver, Machine } from "@dmabuf-ref/core";
 import { IOMMUFD } from "./constants.js";
 
 /** zod schema of the options of {@link iommufdImporter}. */
@@ -31,12 +30,12 @@ export function rememberConfig(driver: ImporterDriver, config: IommufdConfig): v
 }
 
 /**
- * The options of the iommufd driver configured in a world.
+ * The options of the iommufd driver bound to a machine.
  *
- * @param w - the world.
+ * @param m - the machine.
  * @returns the options (defaults when the driver is not ours).
  */
-export function configOf(m: Machine, _w: World): IommufdConfig {
+export function configOf(m: Machine): IommufdConfig {
   const driver = m.importers.get(IOMMUFD);
   return (driver === undefined ? undefined : CONFIGS.get(driver)) ?? {};
 }

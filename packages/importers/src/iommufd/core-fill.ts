@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import {
   attachBuf,
   blocked,
@@ -11,7 +10,7 @@ import {
   resvUnlock,
   syncDomainGrants,
 } from "@dmabuf-ref/core";
-import type { StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
+import type { Machine, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { IOMMUFD, IOMMUFD_GLOBAL_DEVICE } from "./constants.js";
 import { releaseDmabuf } from "./release-dmabuf.js";
 import type { IommufdArea, IommufdDmabufPages, IommufdTrack } from "./state.js";
@@ -33,6 +32,7 @@ function note(text: string): TraceEvent {
  * exporter's attach or map) fails the fill and changes nothing; a resv held
  * by someone else makes it sleep.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param ioas - the area's IOAS.
  * @param area - the area.
@@ -105,6 +105,7 @@ export function coreFill(
  * core must not unmap twice; then detached), and the pair leaves the tracker. Sleeps while someone
  * else holds the buffer's resv.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param pagesId - the pages' id.
  * @param track - the tracked pair (with its attachment).
@@ -139,6 +140,7 @@ export function coreUnfill(
  * date with the devices attached to it now (core's
  * {@link syncDomainGrants}), after iommufd attached or detached a device.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param domain - the domain id.
  * @returns the new world.

@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { err, ok } from "@dmabuf-ref/core";
-import type { Effect, Result, TraceEvent, World } from "@dmabuf-ref/core";
+import type { Effect, Machine, Result, TraceEvent, World } from "@dmabuf-ref/core";
 import { insertUserArea, removeArea } from "./area.js";
 import { IOMMUFD, IOMMUFD_IOVA_ALIGNMENT } from "./constants.js";
 import { dmabufPages, findIoas, mustIoas, mustPages } from "./state.js";
@@ -16,6 +15,7 @@ const hex = (v: bigint): string => `0x${v.toString(16)}`;
  * byte is not page aligned is `EINVAL`; unknown IOAS `ENOENT`. The two
  * halves share the pages. On any error the world is unchanged.
  *
+ * @param m - the machine.
  * @param world - the world.
  * @param ioas - the IOAS id.
  * @param iovas - the IOVAs to cut after, in order.

@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { allocId, deviceIndex, emptyDomain, endGrants, err, fail, ok } from "@dmabuf-ref/core";
-import type { Effect, Result, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
+import type { Effect, Machine, Result, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { IOMMUFD } from "./constants.js";
 import { syncCoreFills } from "./core-fill.js";
 import { fillArea, unfillArea } from "./domain-fill.js";
@@ -76,6 +75,7 @@ function addDomain(
  * Areas of the `iommu-domain` type are filled into a new domain by core
  * (kernel-facts §4.4); core's refusal fails the attach and changes nothing.
  *
+ * @param m - the machine.
  * @param world - the world.
  * @param device - the device (topology id).
  * @param ioas - the IOAS id.
@@ -151,6 +151,7 @@ export function iommufdAttachDevice(
  * unmapped and detached by core, which may sleep on resv: `EAGAIN`) and
  * destroyed. With the last device gone, the IOAS's reserved ranges go too.
  *
+ * @param m - the machine.
  * @param world - the world.
  * @param device - the device.
  * @returns the world and events, or the errno (the world unchanged).

@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { done, iommuMap, iommuUnmap } from "@dmabuf-ref/core";
-import type { StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
+import type { Machine, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { areaChunks } from "./chunks.js";
 import { IOMMUFD } from "./constants.js";
 import { coreFill, coreUnfill } from "./core-fill.js";
@@ -21,6 +20,7 @@ function note(text: string): TraceEvent {
  * Live pages that core maps (the `iommu-domain` type, §4.4) are filled by
  * asking core ({@link coreFill}), which may refuse or sleep on resv.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param ioas - the area's IOAS.
  * @param area - the area.
@@ -71,6 +71,7 @@ export function fillArea(
  * from the tracker. A pair core mapped is handed back to core
  * ({@link coreUnfill}: unmap unless revoked, detach), which may sleep on resv.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param ioas - the area's IOAS.
  * @param area - the area.

@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { grantAccess } from "@dmabuf-ref/core";
-import type { World } from "@dmabuf-ref/core";
+import type { Machine, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { areaChunks } from "./chunks.js";
 import type { IommufdArea } from "./state.js";
@@ -13,6 +12,7 @@ import { mustPages } from "./state.js";
  * to that attachment) and to nothing for user memory. A revoked area
  * grants nothing.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param area - the area.
  * @param devices - the devices attached to the area's IOAS.

@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import {
   attachBuf,
   importerHolder,
@@ -14,7 +13,14 @@ import {
   resvLock,
   resvUnlock,
 } from "@dmabuf-ref/core";
-import type { KernelError, PairReport, PhysVec, TraceEvent, World } from "@dmabuf-ref/core";
+import type {
+  KernelError,
+  Machine,
+  PairReport,
+  PhysVec,
+  TraceEvent,
+  World,
+} from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { IOMMUFD, IOMMUFD_GLOBAL_DEVICE } from "./constants.js";
 
@@ -141,6 +147,7 @@ function lookupPhys(
  * to get: the attach and pin are the whole import, and core maps later. Any failure leaves the
  * world as it was (the kernel unpins and detaches); the stage says who refused.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param buf - the dma-buf id (the fd).
  * @returns the attachment and ranges, the refusing stage, or blocked.

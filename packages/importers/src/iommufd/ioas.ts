@@ -16,6 +16,7 @@ export type DestroyCmd = ReturnType<typeof iommuDestroy.decode>;
  * (`EOPNOTSUPP`); the new IOAS gets the next object id, returned in
  * `out_ioas_id`.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param cmd - the decoded struct.
  * @returns the outcome.
@@ -39,6 +40,7 @@ export function ioasAlloc(m: Machine, w: World, cmd: IoasAllocCmd): HandlerResul
  * IOAS with areas is destroyed with them (`iopt_unmap_all`, which releases
  * their pages and dma-buf attachments).
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param cmd - the decoded struct.
  * @returns the outcome.

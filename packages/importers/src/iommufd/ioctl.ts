@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import {
   copyIommufdStruct,
   findUapiIoctl,
@@ -12,7 +11,7 @@ import {
   kernelError,
   respondIommufdStruct,
 } from "@dmabuf-ref/core";
-import type { KernelError, StructLayout, TraceEvent, World } from "@dmabuf-ref/core";
+import type { KernelError, Machine, StructLayout, TraceEvent, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { IOMMUFD } from "./constants.js";
 import { destroyObject, ioasAlloc } from "./ioas.js";
@@ -125,6 +124,7 @@ const IOCTLS: readonly IoctlEntry[] = [
  * `IOMMU_IOAS_MAP_FILE`. A failed call returns the kernel's errno and the
  * same World; a call that would sleep on a dma-buf's resv is `blocked`.
  *
+ * @param m - the machine.
  * @param world - the world.
  * @param ioctlNumber - e.g. `IOMMU_IOAS_MAP_FILE` (0x3b8f).
  * @param buffer - the user's argument struct, starting with its `u32 size`.

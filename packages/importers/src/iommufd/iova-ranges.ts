@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { iommuIovaRange, kernelError } from "@dmabuf-ref/core";
-import type { World, iommuIoasIovaRanges } from "@dmabuf-ref/core";
+import type { iommuIoasIovaRanges, Machine, World } from "@dmabuf-ref/core";
 import { IOMMUFD_IOVA_ALIGNMENT } from "./constants.js";
 import { holesOf, reservedIovas } from "./iova.js";
 import type { HandlerResult, UserWrite } from "./outcome.js";
@@ -19,6 +18,7 @@ export type IovaRangesCmd = ReturnType<typeof iommuIoasIovaRanges.decode>;
  * The struct is copied back even when the array was too small, and then the
  * ioctl fails with `EMSGSIZE`.
  *
+ * @param m - the machine.
  * @param w - the world (unchanged: this is a query).
  * @param cmd - the decoded struct.
  * @returns the outcome.

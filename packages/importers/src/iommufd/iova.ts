@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { err, ok } from "@dmabuf-ref/core";
-import type { Result, World } from "@dmabuf-ref/core";
+import type { Machine, Result, World } from "@dmabuf-ref/core";
 import {
   IOMMUFD_APERTURE_LAST,
   IOMMUFD_IOVA_ALIGNMENT,
@@ -28,6 +27,7 @@ export const DEVICE_RESERVATIONS: readonly IovaInterval[] = Object.freeze([
  * once one is, its MSI window (`iopt_table_enforce_dev_resv_regions`) and
  * everything above the domain aperture (`iopt_table_add_domain`).
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param ioas - the IOAS id.
  * @returns the reserved intervals, sorted.
@@ -39,6 +39,7 @@ export function reservedIovas(m: Machine, w: World, ioas: number): readonly Iova
 /**
  * The IOVA intervals an IOAS's areas occupy, sorted.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param ioas - the IOAS id.
  * @returns one interval per area, dead areas included.
@@ -99,6 +100,7 @@ function lowestSetBit(v: bigint): bigint {
  * page with no transparent huge pages), and `page_offset = addr % PAGE_SIZE`
  * is kept in the result.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param ioas - the IOAS id.
  * @param addr - the user address or file offset the mapping starts at.
@@ -147,6 +149,7 @@ export function allocIovaFor(
  * that wraps is `EOVERFLOW`, and overlapping any area, dead ones included,
  * is `EEXIST`.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param ioas - the IOAS id.
  * @param iova - the IOVA userspace chose.

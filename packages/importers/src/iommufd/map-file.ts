@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import {
   IOMMU_IOAS_MAP_FIXED_IOVA,
   IOMMU_IOAS_MAP_READABLE,
@@ -7,7 +6,7 @@ import {
   isKernelError,
   ok,
 } from "@dmabuf-ref/core";
-import type { Result, TraceEvent, World, iommuIoasMapFile } from "@dmabuf-ref/core";
+import type { iommuIoasMapFile, Machine, Result, TraceEvent, World } from "@dmabuf-ref/core";
 import { insertArea } from "./area.js";
 import { IOMMUFD, IOMMUFD_MAX_NPFNS, PAGE_SIZE, ULONG_MAX } from "./constants.js";
 import { dmaBufGet } from "@dmabuf-ref/core";
@@ -30,6 +29,7 @@ const hex = (v: bigint): string => `0x${v.toString(16)}`;
  * neither READABLE nor WRITEABLE `EINVAL`; unknown IOAS `ENOENT`; `length`
  * 0 `EINVAL`; `start + length - 1` wraps `EOVERFLOW`.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param cmd - the decoded struct.
  * @returns nothing, or the errno.
@@ -63,6 +63,7 @@ export function checkMapFileArgs(m: Machine, w: World, cmd: MapFileCmd): Result<
  * (kernel-facts §4.4, `core-fill.ts`), and its refusal fails the call. Any
  * failure changes nothing.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param cmd - the decoded struct; `fd` is a dma-buf id.
  * @returns the outcome; the response carries the IOVA.

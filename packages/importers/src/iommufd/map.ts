@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import {
   IOMMU_IOAS_MAP_FIXED_IOVA,
   IOMMU_IOAS_MAP_READABLE,
@@ -6,7 +5,7 @@ import {
   err,
   ok,
 } from "@dmabuf-ref/core";
-import type { Result, TraceEvent, World, iommuIoasMap } from "@dmabuf-ref/core";
+import type { iommuIoasMap, Machine, Result, TraceEvent, World } from "@dmabuf-ref/core";
 import { insertUserArea } from "./area.js";
 import { configOf } from "./config.js";
 import { IOMMUFD, PAGE_SIZE, ULONG_MAX } from "./constants.js";
@@ -28,18 +27,13 @@ const hex = (v: bigint): string => `0x${v.toString(16)}`;
  * memory twice reaches the same physical pages. A range running past the
  * region's end is not backed (`EFAULT`, what a failed pin returns).
  *
- * @param w - the world.
+ * @param m - the machine (its RAM region).
  * @param userVa - the user address.
  * @param length - bytes.
  * @returns the physical address of the first byte, or `EFAULT`.
  */
-export function userMemoryPhys(
-  m: Machine,
-  w: World,
-  userVa: bigint,
-  length: bigint,
-): Result<bigint> {
-  const name = configOf(m, w).ramRegion;
+export function userMemoryPhys(m: Machine, userVa: bigint, length: bigint): Result<bigint> {
+  const name = configOf(m).ramRegion;
   const ram = m.topology.regions.find((r) =>
     name === undefined ? r.kind === "ram" : r.id === name,
   );
@@ -60,6 +54,7 @@ export function userMemoryPhys(
  * {@link placeIova}; then the pin ({@link userMemoryPhys}). The area is
  * mapped into every domain of the IOAS and granted to the attached devices.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param cmd - the decoded struct.
  * @returns the outcome; the response carries the IOVA.
@@ -81,7 +76,7 @@ export function ioasMap(m: Machine, w: World, cmd: MapCmd): HandlerResult<MapCmd
   const pageOffset = cmd.user_va % PAGE_SIZE;
   const iova = placeIova(m, w, cmd.ioas_id, fixed, cmd.iova, cmd.user_va, pageOffset, cmd.length);
   if (!iova.ok) return refuseWith(iova.error);
-  const phys = userMemoryPhys(m, w, cmd.user_va, cmd.length);
+  const phys = userMemoryPhys(m, cmd.user_va, cmd.length);
   if (!phys.ok) return refuseWith(phys.error);
   const s = iommufdStateOf(m, w);
   const pagesId = s.nextPagesId;

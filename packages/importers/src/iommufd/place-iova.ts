@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { err, ok } from "@dmabuf-ref/core";
-import type { Result, World } from "@dmabuf-ref/core";
+import type { Machine, Result, World } from "@dmabuf-ref/core";
 import { IOMMUFD_IOVA_ALIGNMENT } from "./constants.js";
 import { allocIovaFor, checkFixedIova } from "./iova.js";
 
@@ -18,6 +17,7 @@ function fixedAt(m: Machine, w: World, ioas: number, iova: bigint, length: bigin
  * allocator picks one ({@link allocIovaFor}); last, the area's offset into
  * its first page must be aligned too (`EINVAL`).
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param ioas - the IOAS id.
  * @param fixed - `IOMMU_IOAS_MAP_FIXED_IOVA` was given.

@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import {
   blocked,
   detachAtt,
@@ -12,7 +11,7 @@ import {
   unmapAtt,
   unpinAtt,
 } from "@dmabuf-ref/core";
-import type { StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
+import type { Machine, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { IOMMUFD } from "./constants.js";
 
 /**
@@ -22,6 +21,7 @@ import { IOMMUFD } from "./constants.js";
  * `dma_buf_detach()` (which drops the attachment's file reference). Sleeps
  * (blocked, nothing changes) while someone else holds the buffer's resv.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param att - iommufd's attachment.
  * @returns the outcome: done, or blocked on resv.

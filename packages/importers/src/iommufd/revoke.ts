@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { endGrants, iommuUnmap, mustAtt, mustBuf, mustRun, unmapAtt } from "@dmabuf-ref/core";
-import type { DriverStep, TraceEvent, World } from "@dmabuf-ref/core";
+import type { DriverStep, Machine, TraceEvent, World } from "@dmabuf-ref/core";
 import { areaChunks } from "./chunks.js";
 import { IOMMUFD } from "./constants.js";
 
@@ -27,6 +26,7 @@ function note(text: string): TraceEvent {
  * for all of them. The areas keep their IOVA and nothing is ever re-mapped
  * automatically; userspace must unmap and map again.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param att - the invalidated attachment.
  * @returns the world and events.

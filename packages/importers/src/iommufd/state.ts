@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { driverState, setDriverState } from "@dmabuf-ref/core";
-import type { PhysVec, World } from "@dmabuf-ref/core";
+import type { Machine, PhysVec, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { IOMMUFD } from "./constants.js";
 
@@ -165,6 +164,7 @@ const EMPTY: IommufdState = Object.freeze({
  * iommufd's slice of a world, for inspection (tests, renderers, the
  * explorer's invariants).
  *
+ * @param m - the machine.
  * @param w - the world.
  * @returns the state; an empty context before the first ioctl.
  */
@@ -175,6 +175,7 @@ export function iommufdStateOf(m: Machine, w: World): IommufdState {
 /**
  * Replaces iommufd's slice.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param s - the new state.
  * @returns the new world.
@@ -186,6 +187,7 @@ export function putState(m: Machine, w: World, s: IommufdState): World {
 /**
  * An IOAS by id.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param id - the IOAS id.
  * @returns the IOAS, or undefined.
@@ -197,6 +199,7 @@ export function findIoas(m: Machine, w: World, id: number): IommufdIoas | undefi
 /**
  * An IOAS that must exist (its absence is a bug in the model).
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param id - the IOAS id.
  * @returns the IOAS.
@@ -210,6 +213,7 @@ export function mustIoas(m: Machine, w: World, id: number): IommufdIoas {
 /**
  * Replaces one IOAS.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param ioas - the new IOAS (same id).
  * @returns the new world.
@@ -222,6 +226,7 @@ export function putIoas(m: Machine, w: World, ioas: IommufdIoas): World {
 /**
  * Pages that must exist.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param id - the pages' id.
  * @returns the pages.
@@ -235,6 +240,7 @@ export function mustPages(m: Machine, w: World, id: number): IommufdPages {
 /**
  * Replaces (or adds) a pages object.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param id - the pages' id.
  * @param pages - the pages.
@@ -250,6 +256,7 @@ export function putPages(m: Machine, w: World, id: number, pages: IommufdPages):
  * The dma-buf pages behind an attachment, if iommufd made it: the pages'
  * own attachment or one that holds a core mapping of one (area, domain).
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param att - the attachment id.
  * @returns the pages' id and value, or undefined.
@@ -272,6 +279,7 @@ export function pagesOfAttachment(
 /**
  * The devices attached to an IOAS.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param ioas - the IOAS id.
  * @returns the attached devices, in attach order.
@@ -298,6 +306,7 @@ export function dmabufPages(pages: IommufdPages): IommufdDmabufPages | null {
 /**
  * Whether an area is dead: its dma-buf pages were revoked.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param area - the area.
  * @returns true when no domain may translate it.

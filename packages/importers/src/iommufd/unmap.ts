@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { U64_MAX } from "@dmabuf-ref/core";
-import type { TraceEvent, World, iommuIoasUnmap } from "@dmabuf-ref/core";
+import type { iommuIoasUnmap, Machine, TraceEvent, World } from "@dmabuf-ref/core";
 import { removeArea } from "./area.js";
 import { ULONG_MAX } from "./constants.js";
 import type { IovaInterval } from "./constants.js";
@@ -23,6 +22,7 @@ const hex = (v: bigint): string => `0x${v.toString(16)}`;
  * covers no area, or cuts one, is `ENOENT`. Dead (revoked) areas unmap like
  * any other and count in the bytes reported back in `length`.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param cmd - the decoded struct.
  * @returns the outcome; the response's `length` is the bytes unmapped.

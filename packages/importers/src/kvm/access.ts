@@ -1,6 +1,12 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { access, kernelError } from "@dmabuf-ref/core";
-import type { AccessOutcome, CallOutcome, DmaDirection, TraceEvent, World } from "@dmabuf-ref/core";
+import type {
+  AccessOutcome,
+  CallOutcome,
+  DmaDirection,
+  Machine,
+  TraceEvent,
+  World,
+} from "@dmabuf-ref/core";
 import { KVM, KVM_PAGE } from "./constants.js";
 import { stage2Covers, kvmGuestFault } from "./fault.js";
 import { kvmStateOf } from "./state.js";
@@ -46,6 +52,7 @@ export type KvmGuestAccessOutcome = CallOutcome<{
  * reaches the BAR after its reset or disable through an entry nobody
  * zapped is a violation, which is what a missing or late zap would cause.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param args - the slot, GFN, offset, length and direction.
  * @returns the verdict, or why KVM could not run the access.

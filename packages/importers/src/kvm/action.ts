@@ -1,7 +1,6 @@
-import type { Machine } from "@dmabuf-ref/core";
 import * as z from "zod";
 import { blocked, done, failed, kernelError, u64Schema } from "@dmabuf-ref/core";
-import type { StepOutcome, World } from "@dmabuf-ref/core";
+import type { Machine, StepOutcome, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { kvmGuestAccess } from "./access.js";
 import { KVM_MEM_VFIO_DMABUF } from "./constants.js";
@@ -59,6 +58,7 @@ export type KvmAction = z.output<typeof kvmActionSchema>;
 /**
  * KVM's `act`: runs one {@link KvmAction} as a step of the World.
  *
+ * @param m - the machine.
  * @param world - the world.
  * @param action - the action, validated here (`EINVAL` when malformed).
  * @returns done, the errno with the world unchanged, or blocked on resv

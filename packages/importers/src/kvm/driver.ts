@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { accept, kvmPfn } from "@dmabuf-ref/core";
-import type { ImporterAccept, ImporterDriver, World } from "@dmabuf-ref/core";
+import type { ImporterAccept, ImporterDriver, Machine } from "@dmabuf-ref/core";
 import { kvmAct } from "./action.js";
 import { KVM } from "./constants.js";
 import { kvmInvalidateMappings } from "./invalidate.js";
@@ -10,10 +9,10 @@ import { kvmInvalidateMappings } from "./invalidate.js";
  * the `kvm-pfn` type, otherwise nothing, so the attach fails in negotiation
  * with `EINVAL` (KVM import needs `get_pfn`; an SGT is of no use to it).
  *
- * @param w - the world (for the profile).
+ * @param m - the machine (for the profile).
  * @returns the accept list.
  */
-export function kvmAccepts(m: Machine, _w: World): readonly ImporterAccept[] {
+export function kvmAccepts(m: Machine): readonly ImporterAccept[] {
   return m.profile.mappingTypes.includes(kvmPfn) ? [accept(kvmPfn, {}, KVM)] : [];
 }
 

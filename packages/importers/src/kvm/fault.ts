@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import {
   grantAccess,
   importerHolder,
@@ -11,7 +10,14 @@ import {
   resvUnlock,
   unmapAtt,
 } from "@dmabuf-ref/core";
-import type { CallOutcome, PhysVec, TraceEvent, World, kvmCacheAttrSchema } from "@dmabuf-ref/core";
+import type {
+  CallOutcome,
+  kvmCacheAttrSchema,
+  Machine,
+  PhysVec,
+  TraceEvent,
+  World,
+} from "@dmabuf-ref/core";
 import type * as z from "zod";
 import { KVM, KVM_MAX_ORDER, KVM_PAGE } from "./constants.js";
 import { kvmStateOf, putSlot } from "./state.js";
@@ -146,6 +152,7 @@ export function stage2Covers(e: KvmStage2Entry, gfn: bigint): boolean {
  * Failures leave the world unchanged. After an un-revoke the next fault
  * maps again: KVM re-faults, nothing re-maps on its own.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param args - the slot and the faulting GFN.
  * @returns the PFN, order and cache attribute; or the errno; or blocked on resv.

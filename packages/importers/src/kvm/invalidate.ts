@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { endGrants, mustBuf, mustRun, unmapAtt } from "@dmabuf-ref/core";
-import type { DriverStep, TraceEvent, World } from "@dmabuf-ref/core";
+import type { DriverStep, Machine, TraceEvent, World } from "@dmabuf-ref/core";
 import { KVM } from "./constants.js";
 import { kvmStateOf, putSlot } from "./state.js";
 
@@ -14,6 +13,7 @@ import { kvmStateOf, putSlot } from "./state.js";
  * `kvm-pfn` mapping (under the exporter's resv holder), so the exporter's
  * wait for unmaps completes; the next guest fault asks `get_pfn` again.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param att - the invalidated attachment.
  * @returns the world and events.

@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { attachBuf, isKernelError, kernelError, mustBuf, unstaged } from "@dmabuf-ref/core";
-import type { KernelError, StagedOutcome, StepOutcome, World } from "@dmabuf-ref/core";
+import type { KernelError, Machine, StagedOutcome, StepOutcome, World } from "@dmabuf-ref/core";
 import { dmaBufGet } from "@dmabuf-ref/core";
 import {
   KVM,
@@ -72,6 +71,7 @@ function refuse(w: World, stage: KvmMemslotStage, error: KernelError): KvmMemslo
  * the exporter's `attach`. Nothing is mapped until the guest faults
  * ({@link kvmGuestFault}). A failure leaves the world unchanged.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param args - slot, GFN range, fd and offset.
  * @returns the slot's attachment, the refusing part and its errno, or blocked on resv.
@@ -171,6 +171,7 @@ export function kvmSetMemslotDmabufStaged(
  * `KVM_SET_USER_MEMORY_REGION2` with `KVM_MEM_VFIO_DMABUF` as a step: the
  * checks and calls of {@link kvmSetMemslotDmabufStaged}, the stage dropped.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param args - slot, GFN range, fd and offset.
  * @returns done (created = the attachment id), failed with the world unchanged, or blocked on resv.

@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { driverState, setDriverState } from "@dmabuf-ref/core";
-import type { World } from "@dmabuf-ref/core";
+import type { Machine, World } from "@dmabuf-ref/core";
 import { KVM } from "./constants.js";
 
 /**
@@ -60,6 +59,7 @@ const EMPTY: KvmState = { slots: [] };
 /**
  * The KVM importer's state in a world (empty before the first memslot; kernel-facts §5.1).
  *
+ * @param m - the machine.
  * @param w - the world.
  * @returns the state.
  */
@@ -70,6 +70,7 @@ export function kvmStateOf(m: Machine, w: World): KvmState {
 /**
  * Replaces one slot (by id) or adds it.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param slot - the slot.
  * @returns the new world.

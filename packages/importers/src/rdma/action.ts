@@ -1,7 +1,6 @@
-import type { Machine } from "@dmabuf-ref/core";
 import * as z from "zod";
 import { failed, kernelError, u64Schema } from "@dmabuf-ref/core";
-import type { StepOutcome, World } from "@dmabuf-ref/core";
+import type { Machine, StepOutcome, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import type { RdmaImporterName } from "./constants.js";
 import { rdmaOdpFault } from "./odp.js";
@@ -45,6 +44,7 @@ export type RdmaAction = z.output<typeof rdmaActionSchema>;
 /**
  * An RDMA importer's `act`: runs one {@link RdmaAction} as a step.
  *
+ * @param m - the machine.
  * @param world - the world.
  * @param importer - the driver acting.
  * @param action - the action, validated here (`EINVAL` when malformed).

@@ -1,6 +1,11 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { accept, sgt } from "@dmabuf-ref/core";
-import type { AttachRequest, ImporterAccept, ImporterDriver, World } from "@dmabuf-ref/core";
+import type {
+  AttachRequest,
+  ImporterAccept,
+  ImporterDriver,
+  Machine,
+  World,
+} from "@dmabuf-ref/core";
 import { rdmaAct } from "./action.js";
 import type { RdmaImporterName } from "./constants.js";
 import { rdmaOdpInvalidate } from "./odp.js";

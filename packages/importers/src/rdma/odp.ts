@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import {
   blocked,
   done,
@@ -13,7 +12,7 @@ import {
   resvUnlock,
   unmapAtt,
 } from "@dmabuf-ref/core";
-import type { DriverStep, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
+import type { DriverStep, Machine, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { umemOf } from "./state.js";
 
 const ODP = "rdma-odp";
@@ -33,6 +32,7 @@ export interface RdmaOdpFaultArgs {
  * under linux-6.19 VFIO's pin-on-map `EOPNOTSUPP`) returns its errno with
  * the world unchanged. Not an ODP umem: `EINVAL`.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param args - the attachment.
  * @returns done, failed (world unchanged) or blocked on resv.
@@ -67,6 +67,7 @@ export function rdmaOdpFault(m: Machine, w: World, args: RdmaOdpFaultArgs): Step
  * so the NIC stops accessing the memory, and `ib_umem_dmabuf_unmap_pages()`
  * before returning. The next ODP fault maps again ({@link rdmaOdpFault}).
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param att - the invalidated attachment.
  * @returns the world and events.

@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import {
   blocked,
   detachAtt,
@@ -13,7 +12,7 @@ import {
   unmapAtt,
   unpinAtt,
 } from "@dmabuf-ref/core";
-import type { StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
+import type { Machine, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import type { RdmaImporterName } from "./constants.js";
 import { putUmem, umemOf } from "./state.js";
 
@@ -23,6 +22,7 @@ import { putUmem, umemOf } from "./state.js";
  * then detach and drop the umem. An attachment that is no umem of
  * `importer` is `EINVAL`.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param importer - the umem's interface.
  * @param att - the umem's attachment.

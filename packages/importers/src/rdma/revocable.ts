@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { importerHolder, mustAtt, mustBuf, mustRun, unmapAtt, unpinAtt } from "@dmabuf-ref/core";
-import type { DriverStep, TraceEvent, World } from "@dmabuf-ref/core";
+import type { DriverStep, Machine, TraceEvent, World } from "@dmabuf-ref/core";
 import { putUmem, umemOf } from "./state.js";
 
 const NAME = "rdma-pinned-revocable";
@@ -14,6 +13,7 @@ const NAME = "rdma-pinned-revocable";
  * (e.g. the one an un-revoke sends) finds it revoked and does nothing, and
  * the MR never re-maps.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param att - the invalidated attachment.
  * @returns the world and events.

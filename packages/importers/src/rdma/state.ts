@@ -1,6 +1,5 @@
-import type { Machine } from "@dmabuf-ref/core";
 import { driverState, setDriverState } from "@dmabuf-ref/core";
-import type { World } from "@dmabuf-ref/core";
+import type { Machine, World } from "@dmabuf-ref/core";
 import type { RdmaImporterName } from "./constants.js";
 
 /**
@@ -35,6 +34,7 @@ const EMPTY: RdmaState = { umems: [] };
 /**
  * One RDMA importer's state in a world (empty before its first umem; kernel-facts §5.2).
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param importer - the importer's name.
  * @returns the state.
@@ -46,6 +46,7 @@ export function rdmaStateOf(m: Machine, w: World, importer: RdmaImporterName): R
 /**
  * The umem of an attachment, if `importer` holds one.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param importer - the importer's name.
  * @param att - the attachment id.
@@ -63,6 +64,7 @@ export function umemOf(
 /**
  * Replaces (by attachment) or adds a umem; `null` removes it.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param importer - the importer's name.
  * @param att - the attachment id.

@@ -1,4 +1,3 @@
-import type { Machine } from "@dmabuf-ref/core";
 import {
   U64_MAX,
   attachBuf,
@@ -13,7 +12,14 @@ import {
   resvUnlock,
   unstaged,
 } from "@dmabuf-ref/core";
-import type { KernelError, StagedOutcome, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
+import type {
+  KernelError,
+  Machine,
+  StagedOutcome,
+  StepOutcome,
+  TraceEvent,
+  World,
+} from "@dmabuf-ref/core";
 import { dmaBufGet } from "@dmabuf-ref/core";
 import type { RdmaImporterName } from "./constants.js";
 import { putUmem } from "./state.js";
@@ -110,6 +116,7 @@ function checkArgs(m: Machine, w: World, args: IbUmemDmabufGetArgs): UmemGetOutc
  * leaves the world as it was. The ODP variant maps nothing here: its MR
  * maps at fault time ({@link rdmaOdpFault}).
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param args - the interface, NIC, fd and the MR's window.
  * @returns the umem's attachment, the refusing call and its errno, or blocked on resv.
@@ -174,6 +181,7 @@ export function ibUmemDmabufGetStaged(
  * `ib_umem_dmabuf_get*()` as a step (kernel-facts §5.2): the same calls
  * and checks as {@link ibUmemDmabufGetStaged}, the stage dropped.
  *
+ * @param m - the machine.
  * @param w - the world.
  * @param args - the interface, NIC, fd and the MR's window.
  * @returns done (created = the attachment id), failed (world unchanged), or blocked on resv.

@@ -8,23 +8,23 @@ import { iommufdAccessRw, iommufdCutIova, iommufdStateOf } from "../../src/index
 
 describe("CPU access through an iommufd access object (iopt_pages_rw_access)", () => {
   it("CPU access to a dma-buf area is EINVAL", () => {
-    const { world, ioas, buf } = vfioSetup();
-    const m = mapFileOk(world, { ioas, fd: buf, length: 0x4000n });
-    const r = iommufdAccessRw(m.world, ioas, m.iova + 0x10n, 0x20n);
+    const { m, world, ioas, buf } = vfioSetup();
+    const mapped = mapFileOk(m, world, { ioas, fd: buf, length: 0x4000n });
+    const r = iommufdAccessRw(m, mapped.world, ioas, mapped.iova + 0x10n, 0x20n);
     expect(r.ok ? "ok" : r.error.errno).toBe("EINVAL");
   });
 
   it("CPU access to user memory returns the physical bytes touched, across areas", () => {
-    const { world, ioas } = vfioSetup();
-    const a = mapUserOk(world, { ioas, length: PAGE, iova: 0x10_0000n, flags: FIXED | RW });
-    const b = mapUserOk(a.world, {
+    const { m, world, ioas } = vfioSetup();
+    const a = mapUserOk(m, world, { ioas, length: PAGE, iova: 0x10_0000n, flags: FIXED | RW });
+    const b = mapUserOk(m, a.world, {
       ioas,
       userVa: 0x7f00_3000_0000n,
       length: PAGE,
       iova: 0x10_1000n,
       flags: FIXED | RW,
     });
-    const r = iommufdAccessRw(b.world, ioas, 0x10_0ff0n, 0x20n);
+    const r = iommufdAccessRw(m, b.world, ioas, 0x10_0ff0n, 0x20n);
     expect(r.ok ? r.value : r.error.errno).toEqual([
       { paddr: 0x1_2000_0ff0n, len: 0x10n },
       { paddr: 0x1_3000_0000n, len: 0x10n },
@@ -32,10 +32,10 @@ describe("CPU access through an iommufd access object (iopt_pages_rw_access)", (
   });
 
   it("an unmapped hole is ENOENT, length 0 EINVAL, an unknown IOAS ENOENT", () => {
-    const { world, ioas } = vfioSetup();
-    const a = mapUserOk(world, { ioas, length: PAGE, iova: 0x10_0000n, flags: FIXED | RW });
+    const { m, world, ioas } = vfioSetup();
+    const a = mapUserOk(m, world, { ioas, length: PAGE, iova: 0x10_0000n, flags: FIXED | RW });
     const errno = (io: number, iova: bigint, len: bigint): string => {
-      const r = iommufdAccessRw(a.world, io, iova, len);
+      const r = iommufdAccessRw(m, a.world, io, iova, len);
       return r.ok ? "ok" : r.error.errno;
     };
     expect(errno(ioas, 0x10_0800n, PAGE)).toBe("ENOENT");
@@ -46,39 +46,43 @@ describe("CPU access through an iommufd access object (iopt_pages_rw_access)", (
 
 describe("splitting areas (iopt_cut_iova, the VFIO type1 compat path)", () => {
   it("splitting a dma-buf area is EOPNOTSUPP and changes nothing", () => {
-    const { world, ioas, buf } = vfioSetup();
-    const m = mapFileOk(world, { ioas, fd: buf, length: 0x4000n });
-    const r = iommufdCutIova(m.world, ioas, [m.iova + 0x1fffn]);
+    const { m, world, ioas, buf } = vfioSetup();
+    const mapped = mapFileOk(m, world, { ioas, fd: buf, length: 0x4000n });
+    const r = iommufdCutIova(m, mapped.world, ioas, [mapped.iova + 0x1fffn]);
     expect(r.ok ? "ok" : r.error.errno).toBe("EOPNOTSUPP");
   });
 
   it("a cut at an area's first or last byte, or outside any area, changes nothing", () => {
-    const { world, ioas, buf } = vfioSetup();
-    const m = mapFileOk(world, { ioas, fd: buf, length: 0x4000n });
-    const r = iommufdCutIova(m.world, ioas, [m.iova, m.iova + 0x3fffn, 0x7000_0000n]);
-    expect(r.ok && r.value.world).toBe(m.world);
+    const { m, world, ioas, buf } = vfioSetup();
+    const mapped = mapFileOk(m, world, { ioas, fd: buf, length: 0x4000n });
+    const r = iommufdCutIova(m, mapped.world, ioas, [
+      mapped.iova,
+      mapped.iova + 0x3fffn,
+      0x7000_0000n,
+    ]);
+    expect(r.ok && r.value.world).toBe(mapped.world);
   });
 
   it("a user-memory area splits in two that unmap separately; DMA still lands right", () => {
-    const { world, ioas } = vfioSetup();
-    const a = mapUserOk(world, { ioas, length: 0x4000n, iova: 0x10_0000n, flags: FIXED | RW });
-    const cut = iommufdCutIova(a.world, ioas, [0x10_0fffn]);
+    const { m, world, ioas } = vfioSetup();
+    const a = mapUserOk(m, world, { ioas, length: 0x4000n, iova: 0x10_0000n, flags: FIXED | RW });
+    const cut = iommufdCutIova(m, a.world, ioas, [0x10_0fffn]);
     if (!cut.ok) throw new Error(cut.error.message);
-    const areas = iommufdStateOf(cut.value.world).ioas[0]?.areas.map((x) => [x.iova, x.length]);
+    const areas = iommufdStateOf(m, cut.value.world).ioas[0]?.areas.map((x) => [x.iova, x.length]);
     expect(areas).toEqual([
       [0x10_0000n, 0x1000n],
       [0x10_1000n, 0x3000n],
     ]);
-    expect(dma(cut.value.world, "dev1", 0x10_2000n).detail).toBe("ram0+0x20002000");
-    const u = unmapOk(cut.value.world, ioas, 0x10_0000n, 0x1000n);
-    expect(dma(u.world, "dev1", 0x10_0000n).outcome).toBe("fault");
-    expect(dma(u.world, "dev1", 0x10_1000n).outcome).toBe("ok");
+    expect(dma(m, cut.value.world, "dev1", 0x10_2000n).detail).toBe("ram0+0x20002000");
+    const u = unmapOk(m, cut.value.world, ioas, 0x10_0000n, 0x1000n);
+    expect(dma(m, u.world, "dev1", 0x10_0000n).outcome).toBe("fault");
+    expect(dma(m, u.world, "dev1", 0x10_1000n).outcome).toBe("ok");
   });
 
   it("a cut whose next byte is not page aligned is EINVAL", () => {
-    const { world, ioas } = vfioSetup();
-    const a = mapUserOk(world, { ioas, length: 0x4000n, iova: 0x10_0000n, flags: FIXED | RW });
-    const r = iommufdCutIova(a.world, ioas, [0x10_0800n]);
+    const { m, world, ioas } = vfioSetup();
+    const a = mapUserOk(m, world, { ioas, length: 0x4000n, iova: 0x10_0000n, flags: FIXED | RW });
+    const r = iommufdCutIova(m, a.world, ioas, [0x10_0800n]);
     expect(r.ok ? "ok" : r.error.errno).toBe("EINVAL");
   });
 });

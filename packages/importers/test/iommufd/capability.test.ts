@@ -8,6 +8,7 @@ import { fc, test } from "@fast-check/vitest";
 import {
   EMAIL_WIDTH,
   PROFILES,
+  boot,
   linux71,
   mustBuf,
   proposalConverters,
@@ -15,7 +16,7 @@ import {
   runScript,
   worldsEqual,
 } from "@dmabuf-ref/core";
-import type { Profile, World } from "@dmabuf-ref/core";
+import type { Machine, Profile, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import {
   CAPABILITY_PROPOSAL_BANNER,
@@ -24,25 +25,27 @@ import {
   renderImportCapabilities,
 } from "../../src/index.js";
 import type { ImportStage } from "../../src/index.js";
-import { allocIoas, exportForeign, exportVfio, makeWorld, mapFile, revoke } from "./fixtures.js";
+import { allocIoas, exportForeign, exportVfio, makeMachine, mapFile, revoke } from "./fixtures.js";
 
-/** A world with a VFIO buffer, a two-range one, a revoked one and a foreign one. */
-function sources(profile: Profile): { world: World; ioas: number; bufs: number[] } {
-  const a = allocIoas(makeWorld(profile));
-  const one = exportVfio(a.world);
-  const two = exportVfio(one.world, {
+/** A machine (of `profile`) and a world with a VFIO buffer, a two-range one, a revoked one and a foreign one. */
+function sources(profile: Profile): { m: Machine; world: World; ioas: number; bufs: number[] } {
+  const m = makeMachine(profile);
+  const a = allocIoas(m, boot(m));
+  const one = exportVfio(m, a.world);
+  const two = exportVfio(m, one.world, {
     region: "vfio0.bar0",
     ranges: [
       { offset: 0x10000n, length: 0x1000n },
       { offset: 0x20000n, length: 0x1000n },
     ],
   });
-  const dead = exportVfio(two.world, {
+  const dead = exportVfio(m, two.world, {
     region: "vfio0.bar0",
     ranges: [{ offset: 0x30000n, length: 0x1000n }],
   });
-  const foreign = exportForeign(revoke(dead.world, dead.buf));
+  const foreign = exportForeign(m, revoke(m, dead.world, dead.buf));
   return {
+    m,
     world: foreign.world,
     ioas: a.ioas,
     bufs: [one.buf, two.buf, dead.buf, foreign.buf],
@@ -51,8 +54,8 @@ function sources(profile: Profile): { world: World; ioas: number; bufs: number[]
 
 describe("iommufdImportCapability (PROPOSAL)", () => {
   it("says it is a proposal, in its result and in every rendering", () => {
-    const s = sources(linux71);
-    const caps = iommufdImportCapabilities(s.world);
+    const { m, ...s } = sources(linux71);
+    const caps = iommufdImportCapabilities(m, s.world);
     for (const c of caps) expect(c.proposal).toBe(true);
     const text = renderImportCapabilities(caps);
     expect(text.split("\n")[0]).toBe(CAPABILITY_PROPOSAL_BANNER);
@@ -60,8 +63,8 @@ describe("iommufdImportCapability (PROPOSAL)", () => {
   });
 
   it("linux-7.1: VFIO importable via the private interconnect; the others refused where the kernel refuses", () => {
-    const s = sources(linux71);
-    const caps = s.bufs.map((b) => iommufdImportCapability(s.world, b));
+    const { m, ...s } = sources(linux71);
+    const caps = s.bufs.map((b) => iommufdImportCapability(m, s.world, b));
     expect(caps.map((c) => [c.importable, c.stage, c.errno ?? null, c.type ?? null])).toEqual([
       [true, "ready", null, "vfio-iommufd-private"],
       [false, "private-phys", "EOPNOTSUPP", null],
@@ -72,8 +75,8 @@ describe("iommufdImportCapability (PROPOSAL)", () => {
   });
 
   it("rfc-mapping-types-v1: PAL sources importable (multi-range too); no PAL is EINVAL at negotiation", () => {
-    const s = sources(rfcMappingTypesV1);
-    const caps = s.bufs.map((b) => iommufdImportCapability(s.world, b));
+    const { m, ...s } = sources(rfcMappingTypesV1);
+    const caps = s.bufs.map((b) => iommufdImportCapability(m, s.world, b));
     expect(caps.map((c) => [c.importable, c.stage, c.errno ?? null])).toEqual([
       [true, "ready", null],
       [true, "ready", null],
@@ -90,8 +93,8 @@ describe("iommufdImportCapability (PROPOSAL)", () => {
   });
 
   it("proposal-converters: negotiation matches through pal->iommu-domain and the buffer is importable", () => {
-    const s = sources(proposalConverters);
-    const c = iommufdImportCapability(s.world, s.bufs[0] ?? -1);
+    const { m, ...s } = sources(proposalConverters);
+    const c = iommufdImportCapability(m, s.world, s.bufs[0] ?? -1);
     expect(c).toMatchObject({
       importable: true,
       stage: "ready",
@@ -104,29 +107,31 @@ describe("iommufdImportCapability (PROPOSAL)", () => {
   });
 
   it("an fd that is not a dma-buf is answered at the fd stage with EBADF", () => {
-    const c = iommufdImportCapability(makeWorld(), 99);
+    const m = makeMachine();
+    const c = iommufdImportCapability(m, boot(m), 99);
     expect(c).toMatchObject({ importable: false, stage: "fd", errno: "EBADF" });
   });
 
   it("the query changes nothing: the world is the identical value afterwards", () => {
-    const s = sources(linux71);
+    const { m, ...s } = sources(linux71);
     const before = s.world;
-    iommufdImportCapabilities(s.world);
+    iommufdImportCapabilities(m, s.world);
     expect(s.world).toBe(before);
     expect(worldsEqual(s.world, before)).toBe(true);
   });
 
   it("a resv held right now does not change the answer (capability, not a would-sleep)", () => {
-    const s = sources(linux71);
+    const { m, ...s } = sources(linux71);
     const buf = s.bufs[0] ?? -1;
-    const held = runScript(s.world, [{ kind: "lock", buf, holder: "someone" }]).world;
+    const held = runScript(m, s.world, [{ kind: "lock", buf, holder: "someone" }]).world;
     expect(mustBuf(held, buf).resvHolder).toBe("someone");
-    expect(iommufdImportCapability(held, buf).importable).toBe(true);
+    expect(iommufdImportCapability(m, held, buf).importable).toBe(true);
   });
 
   it("the rendering never exceeds 72 columns", () => {
     for (const p of PROFILES) {
-      const text = renderImportCapabilities(iommufdImportCapabilities(sources(p).world));
+      const { m, world } = sources(p);
+      const text = renderImportCapabilities(iommufdImportCapabilities(m, world));
       for (const line of text.split("\n")) expect(line.length).toBeLessThanOrEqual(EMAIL_WIDTH);
     }
   });
@@ -152,11 +157,11 @@ describe("the query agrees with the real path (fast-check)", () => {
   test.prop([fc.constantFrom(...PROFILES), fc.integer({ min: 0, max: 3 })], { numRuns: 40 })(
     "importable iff MAP_FILE of the whole buffer succeeds; otherwise the same errno",
     (profile, i) => {
-      const s = sources(profile);
+      const { m, ...s } = sources(profile);
       const buf = s.bufs[i] ?? -1;
       const w = s.world;
-      const cap = iommufdImportCapability(w, buf);
-      const r = mapFile(w, { ioas: s.ioas, fd: buf, length: mustBuf(w, buf).size });
+      const cap = iommufdImportCapability(m, w, buf);
+      const r = mapFile(m, w, { ioas: s.ioas, fd: buf, length: mustBuf(w, buf).size });
       expect(r.status === "done").toBe(cap.importable);
       if (r.status === "failed") expect(r.error.errno).toBe(cap.errno);
     },

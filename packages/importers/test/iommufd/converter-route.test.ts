@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { fc, test } from "@fast-check/vitest";
 import { mustBuf, proposalConverters } from "@dmabuf-ref/core";
-import type { World } from "@dmabuf-ref/core";
+import type { Machine, World } from "@dmabuf-ref/core";
 import { iommufdAttachDevice, iommufdDetachDevice, iommufdStateOf } from "../../src/index.js";
 import {
   PAGE,
@@ -39,26 +39,26 @@ function coreMapped(w: World, buf: number): number[] {
   return mustBuf(w, buf).attachments.filter((a) => w.atts.get(a)?.mapping != null);
 }
 
-function domainOfDevice(w: World, device: string): number {
-  const d = iommufdStateOf(w).devices.find((x) => x.device === device)?.domain;
+function domainOfDevice(m: Machine, w: World, device: string): number {
+  const d = iommufdStateOf(m, w).devices.find((x) => x.device === device)?.domain;
   if (d === undefined) throw new Error(`${device} is not attached`);
   return d;
 }
 
 /** dev1 and dev0 on separate domains of one IOAS, and a 16 KiB PAL buffer mapped. */
-function twoDomains(): { world: World; ioas: number; buf: number; iova: bigint } {
-  const s = vfioSetup(proposalConverters);
-  const w = attachDevice(s.world, "dev0", s.ioas, true);
-  const m = mapFileOk(w, { ioas: s.ioas, fd: s.buf, length: 0x4000n });
-  return { world: m.world, ioas: s.ioas, buf: s.buf, iova: m.iova };
+function twoDomains(): { m: Machine; world: World; ioas: number; buf: number; iova: bigint } {
+  const { m, ...s } = vfioSetup(proposalConverters);
+  const w = attachDevice(m, s.world, "dev0", s.ioas, true);
+  const mapped = mapFileOk(m, w, { ioas: s.ioas, fd: s.buf, length: 0x4000n });
+  return { m, world: mapped.world, ioas: s.ioas, buf: s.buf, iova: mapped.iova };
 }
 
 describe("proposal-converters: iommufd maps through core (kernel-facts §4.4)", () => {
   it("under proposal-converters iommufd never sees the exporter's physical addresses", () => {
-    const { world, ioas, buf } = vfioSetup(proposalConverters);
-    const r = mapFile(world, { ioas, fd: buf, length: 0x4000n });
+    const { m, world, ioas, buf } = vfioSetup(proposalConverters);
+    const r = mapFile(m, world, { ioas, fd: buf, length: 0x4000n });
     if (r.status !== "done") throw new Error(`MAP_FILE ${r.status}`);
-    const leaked = bigints(iommufdStateOf(r.world)).filter((v) => v >= BAR0 && v < BAR0_END);
+    const leaked = bigints(iommufdStateOf(m, r.world)).filter((v) => v >= BAR0 && v < BAR0_END);
     expect(leaked).toEqual([]);
     // The trace shows core, not iommufd, mapping into the domain.
     const map = r.events.find((e) => e.kind === "map");
@@ -67,110 +67,110 @@ describe("proposal-converters: iommufd maps through core (kernel-facts §4.4)", 
     expect(r.events.some((e) => e.kind === "note" && e.text.startsWith("iommu_map area"))).toBe(
       false,
     );
-    expect(dma(r.world, "dev1", 0n).outcome).not.toBe("violation");
+    expect(dma(m, r.world, "dev1", 0n).outcome).not.toBe("violation");
   });
 
   it("MAP_FILE maps the area into every domain of the IOAS, one core mapping per domain", () => {
-    const { world, buf, iova } = twoDomains();
+    const { m, world, buf, iova } = twoDomains();
     expect(coreMapped(world, buf)).toHaveLength(2);
-    expect(dma(world, "dev1", iova).detail).toBe("vfio0.bar0+0x0");
-    expect(dma(world, "dev0", iova + PAGE).detail).toBe("vfio0.bar0+0x1000");
-    expectInvariants(world);
-    expectDmaVerdicts(world);
+    expect(dma(m, world, "dev1", iova).detail).toBe("vfio0.bar0+0x0");
+    expect(dma(m, world, "dev0", iova + PAGE).detail).toBe("vfio0.bar0+0x1000");
+    expectInvariants(m, world);
+    expectDmaVerdicts(m, world);
   });
 
   it("the pages' own attachment holds the pin, so iommufd cannot be asked to follow a move", () => {
-    const { world, buf } = twoDomains();
-    const pages = iommufdStateOf(world).pages[0]?.pages;
+    const { m, world, buf } = twoDomains();
+    const pages = iommufdStateOf(m, world).pages[0]?.pages;
     const own = pages?.kind === "dmabuf" ? world.atts.get(pages.att) : undefined;
     expect(own).toMatchObject({ pins: 1, mapping: null, converter: "pal->iommu-domain" });
     expect(mustBuf(world, buf).attachments).toHaveLength(3);
   });
 
   it("revoke of a converted mapping unmaps it from every domain and iommufd never re-maps", () => {
-    const { world, buf, iova } = twoDomains();
-    const domains = ["dev1", "dev0"].map((d) => domainOfDevice(world, d));
-    const r = revoke(world, buf);
+    const { m, world, buf, iova } = twoDomains();
+    const domains = ["dev1", "dev0"].map((d) => domainOfDevice(m, world, d));
+    const r = revoke(m, world, buf);
     expect(coreMapped(r, buf)).toEqual([]);
     for (const d of domains) expect(mappingsIn(r, d)).toBe(0);
-    expect(dma(r, "dev1", iova).outcome).toBe("fault");
-    expect(dma(r, "dev0", iova).outcome).toBe("fault");
+    expect(dma(m, r, "dev1", iova).outcome).toBe("fault");
+    expect(dma(m, r, "dev0", iova).outcome).toBe("fault");
     // Un-revoke sends another invalidate; the area stays dead.
-    const u = unrevoke(r, buf);
+    const u = unrevoke(m, r, buf);
     expect(coreMapped(u, buf)).toEqual([]);
-    expect(dma(u, "dev1", iova).outcome).toBe("fault");
+    expect(dma(m, u, "dev1", iova).outcome).toBe("fault");
     expect(u.violations.size).toBe(0);
-    expectInvariants(u);
-    expectDmaVerdicts(u);
+    expectInvariants(m, u);
+    expectDmaVerdicts(m, u);
   });
 
   it("after a revoke userspace recovers with UNMAP + MAP_FILE, which core maps again", () => {
-    const { world, ioas, buf, iova } = twoDomains();
-    const u = unmapOk(unrevoke(revoke(world, buf), buf), ioas, iova, 0x4000n);
-    const m = mapFileOk(u.world, { ioas, fd: buf, length: 0x4000n });
-    expect(coreMapped(m.world, buf)).toHaveLength(2);
-    expect(dma(m.world, "dev0", m.iova).outcome).toBe("ok");
+    const { m, world, ioas, buf, iova } = twoDomains();
+    const u = unmapOk(m, unrevoke(m, revoke(m, world, buf), buf), ioas, iova, 0x4000n);
+    const mapped = mapFileOk(m, u.world, { ioas, fd: buf, length: 0x4000n });
+    expect(coreMapped(mapped.world, buf)).toHaveLength(2);
+    expect(dma(m, mapped.world, "dev0", mapped.iova).outcome).toBe("ok");
   });
 
   it("a domain attached after MAP_FILE is filled through core", () => {
-    const s = vfioSetup(proposalConverters);
-    const m = mapFileOk(s.world, { ioas: s.ioas, fd: s.buf, length: 0x4000n });
-    const r = iommufdAttachDevice(m.world, "dev0", s.ioas, { newDomain: true });
+    const { m, ...s } = vfioSetup(proposalConverters);
+    const mapped = mapFileOk(m, s.world, { ioas: s.ioas, fd: s.buf, length: 0x4000n });
+    const r = iommufdAttachDevice(m, mapped.world, "dev0", s.ioas, { newDomain: true });
     if (!r.ok) throw new Error(r.error.message);
     expect(r.value.events.some((e) => e.kind === "map" && e.importer === "iommufd")).toBe(true);
     expect(coreMapped(r.value.world, s.buf)).toHaveLength(2);
-    expect(dma(r.value.world, "dev0", m.iova).outcome).toBe("ok");
-    expectInvariants(r.value.world);
+    expect(dma(m, r.value.world, "dev0", mapped.iova).outcome).toBe("ok");
+    expectInvariants(m, r.value.world);
   });
 
   it("a device joining a domain core filled may DMA, and loses that when it leaves", () => {
-    const s = vfioSetup(proposalConverters);
-    const m = mapFileOk(s.world, { ioas: s.ioas, fd: s.buf, length: 0x4000n });
-    const joined = attachDevice(m.world, "dev0", s.ioas);
+    const { m, ...s } = vfioSetup(proposalConverters);
+    const mapped = mapFileOk(m, s.world, { ioas: s.ioas, fd: s.buf, length: 0x4000n });
+    const joined = attachDevice(m, mapped.world, "dev0", s.ioas);
     expect(coreMapped(joined, s.buf)).toHaveLength(1);
-    expect(dma(joined, "dev0", m.iova).outcome).toBe("ok");
-    const left = iommufdDetachDevice(joined, "dev0");
+    expect(dma(m, joined, "dev0", mapped.iova).outcome).toBe("ok");
+    const left = iommufdDetachDevice(m, joined, "dev0");
     if (!left.ok) throw new Error(left.error.message);
     const grants = [...left.value.world.grants.values()].filter((g) => g.device === "dev0");
     expect(grants).toEqual([]);
-    expect(dma(left.value.world, "dev1", m.iova).outcome).toBe("ok");
+    expect(dma(m, left.value.world, "dev1", mapped.iova).outcome).toBe("ok");
   });
 
   it("a revoked area fills a domain attached later with nothing, through no core mapping", () => {
-    const s = vfioSetup(proposalConverters);
-    const m = mapFileOk(s.world, { ioas: s.ioas, fd: s.buf, length: 0x4000n });
-    const r = revoke(m.world, s.buf);
-    const w = attachDevice(r, "dev0", s.ioas, true);
+    const { m, ...s } = vfioSetup(proposalConverters);
+    const mapped = mapFileOk(m, s.world, { ioas: s.ioas, fd: s.buf, length: 0x4000n });
+    const r = revoke(m, mapped.world, s.buf);
+    const w = attachDevice(m, r, "dev0", s.ioas, true);
     expect(mustBuf(w, s.buf).attachments).toHaveLength(2);
-    expect(dma(w, "dev0", m.iova).outcome).toBe("fault");
+    expect(dma(m, w, "dev0", mapped.iova).outcome).toBe("fault");
     expect(w.violations.size).toBe(0);
   });
 
   it("UNMAP of a converted area tears down core's mapping", () => {
-    const { world, ioas, buf, iova } = twoDomains();
-    const domains = ["dev1", "dev0"].map((d) => domainOfDevice(world, d));
-    const u = unmapOk(world, ioas, iova, 0x4000n);
+    const { m, world, ioas, buf, iova } = twoDomains();
+    const domains = ["dev1", "dev0"].map((d) => domainOfDevice(m, world, d));
+    const u = unmapOk(m, world, ioas, iova, 0x4000n);
     for (const d of domains) expect(mappingsIn(u.world, d)).toBe(0);
     expect(mustBuf(u.world, buf).attachments).toEqual([]);
     expect(mustBuf(u.world, buf).fileRefs).toBe(1);
-    expect(dma(u.world, "dev1", iova).outcome).toBe("fault");
+    expect(dma(m, u.world, "dev1", iova).outcome).toBe("fault");
     expect(u.world.violations.size).toBe(0);
   });
 
   it("detaching the last device of a domain makes core unmap that domain's pair", () => {
-    const { world, buf, iova } = twoDomains();
-    const d = iommufdDetachDevice(world, "dev0");
+    const { m, world, buf, iova } = twoDomains();
+    const d = iommufdDetachDevice(m, world, "dev0");
     if (!d.ok) throw new Error(d.error.message);
     expect(coreMapped(d.value.world, buf)).toHaveLength(1);
     expect(mustBuf(d.value.world, buf).attachments).toHaveLength(2);
-    expect(dma(d.value.world, "dev1", iova).outcome).toBe("ok");
+    expect(dma(m, d.value.world, "dev1", iova).outcome).toBe("ok");
   });
 
   it("a write-only MAP_FILE gives a core mapping the device cannot read through", () => {
-    const s = vfioSetup(proposalConverters);
-    const m = mapFileOk(s.world, { ioas: s.ioas, fd: s.buf, length: 0x4000n, flags: 2 });
-    expect(dma(m.world, "dev1", m.iova, "read").outcome).toBe("fault");
-    expect(dma(m.world, "dev1", m.iova, "write").outcome).toBe("ok");
+    const { m, ...s } = vfioSetup(proposalConverters);
+    const mapped = mapFileOk(m, s.world, { ioas: s.ioas, fd: s.buf, length: 0x4000n, flags: 2 });
+    expect(dma(m, mapped.world, "dev1", mapped.iova, "read").outcome).toBe("fault");
+    expect(dma(m, mapped.world, "dev1", mapped.iova, "write").outcome).toBe("ok");
   });
 });
 
@@ -179,16 +179,16 @@ describe("a MAP_FILE slice maps exactly its bytes through core (fast-check)", ()
     "any page-aligned [start, start + length) of the buffer is what the device reaches",
     (startPage, pages) => {
       fc.pre(startPage + pages <= 4);
-      const s = vfioSetup(proposalConverters);
+      const { m, ...s } = vfioSetup(proposalConverters);
       const start = BigInt(startPage) * PAGE;
       const length = BigInt(pages) * PAGE;
-      const m = mapFileOk(s.world, { ioas: s.ioas, fd: s.buf, start, length });
+      const mapped = mapFileOk(m, s.world, { ioas: s.ioas, fd: s.buf, start, length });
       for (let k = 0n; k < length; k += PAGE) {
-        const r = dma(m.world, "dev1", m.iova + k);
+        const r = dma(m, mapped.world, "dev1", mapped.iova + k);
         expect(r.detail).toBe(`vfio0.bar0+0x${(start + k).toString(16)}`);
       }
-      expect(dma(m.world, "dev1", m.iova + length).outcome).toBe("fault");
-      expect(m.world.violations.size).toBe(0);
+      expect(dma(m, mapped.world, "dev1", mapped.iova + length).outcome).toBe("fault");
+      expect(mapped.world.violations.size).toBe(0);
     },
   );
 });

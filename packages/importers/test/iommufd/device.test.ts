@@ -3,14 +3,14 @@
  * cdev ATTACH path): the device's DMA is translated by the IOAS's domain.
  */
 import { describe, expect, it } from "vitest";
-import { deviceIndex } from "@dmabuf-ref/core";
+import { boot, deviceIndex } from "@dmabuf-ref/core";
 import { iommufdAttachDevice, iommufdDetachDevice, iommufdStateOf } from "../../src/index.js";
 import {
   allocIoas,
   attachDevice,
   dma,
   exportVfio,
-  makeWorld,
+  makeMachine,
   mapFileOk,
   mappingsIn,
   vfioSetup,
@@ -18,33 +18,35 @@ import {
 
 describe("iommufdAttachDevice", () => {
   it("the device's DMA-API domain is replaced by the IOAS's domain, filled with every live area", () => {
-    const a = allocIoas(makeWorld());
-    const e = exportVfio(a.world);
-    const m = mapFileOk(e.world, { ioas: a.ioas, fd: e.buf, length: 0x4000n });
-    const before = m.world.deviceDomains.get(deviceIndex(m, "dev1"));
-    const w = attachDevice(m.world, "dev1", a.ioas);
-    const domain = iommufdStateOf(w).ioas[0]?.domains[0] ?? -1;
+    const m = makeMachine();
+    const a = allocIoas(m, boot(m));
+    const e = exportVfio(m, a.world);
+    const mapped = mapFileOk(m, e.world, { ioas: a.ioas, fd: e.buf, length: 0x4000n });
+    const before = mapped.world.deviceDomains.get(deviceIndex(m, "dev1"));
+    const w = attachDevice(m, mapped.world, "dev1", a.ioas);
+    const domain = iommufdStateOf(m, w).ioas[0]?.domains[0] ?? -1;
     expect(w.deviceDomains.get(deviceIndex(m, "dev1"))).toBe(domain);
     expect(domain).not.toBe(before);
     expect(mappingsIn(w, domain)).toBe(1);
-    expect(iommufdStateOf(w).devices).toEqual([
+    expect(iommufdStateOf(m, w).devices).toEqual([
       { device: "dev1", ioas: a.ioas, domain, previousDomain: before },
     ]);
   });
 
   it("a second device shares the IOAS's domain and is granted every area", () => {
-    const { world, ioas, buf } = vfioSetup();
-    const m = mapFileOk(world, { ioas, fd: buf, length: 0x4000n });
-    const w = attachDevice(m.world, "dev0", ioas);
-    expect(iommufdStateOf(w).ioas[0]?.domains).toHaveLength(1);
-    expect(dma(w, "dev0", m.iova).outcome).toBe("ok");
-    expect(dma(w, "dev1", m.iova).outcome).toBe("ok");
+    const { m, world, ioas, buf } = vfioSetup();
+    const mapped = mapFileOk(m, world, { ioas, fd: buf, length: 0x4000n });
+    const w = attachDevice(m, mapped.world, "dev0", ioas);
+    expect(iommufdStateOf(m, w).ioas[0]?.domains).toHaveLength(1);
+    expect(dma(m, w, "dev0", mapped.iova).outcome).toBe("ok");
+    expect(dma(m, w, "dev1", mapped.iova).outcome).toBe("ok");
   });
 
   it("an unknown device or one not behind an IOMMU is EINVAL; an unknown IOAS is ENOENT", () => {
-    const a = allocIoas(makeWorld());
+    const m = makeMachine();
+    const a = allocIoas(m, boot(m));
     const errnoOf = (device: string, ioas: number): string => {
-      const r = iommufdAttachDevice(a.world, device, ioas);
+      const r = iommufdAttachDevice(m, a.world, device, ioas);
       return r.ok ? "ok" : r.error.errno;
     };
     expect(errnoOf("nic9", a.ioas)).toBe("EINVAL");
@@ -53,51 +55,57 @@ describe("iommufdAttachDevice", () => {
   });
 
   it("attaching to another IOAS moves the device (VFIO replaces the attachment)", () => {
-    const { world, ioas, buf } = vfioSetup();
-    const m = mapFileOk(world, { ioas, fd: buf, length: 0x4000n });
-    const b = allocIoas(m.world);
-    const w = attachDevice(b.world, "dev1", b.ioas);
-    expect(iommufdStateOf(w).devices.map((d) => d.ioas)).toEqual([b.ioas]);
-    expect(dma(w, "dev1", m.iova).outcome).toBe("fault");
+    const { m, world, ioas, buf } = vfioSetup();
+    const mapped = mapFileOk(m, world, { ioas, fd: buf, length: 0x4000n });
+    const b = allocIoas(m, mapped.world);
+    const w = attachDevice(m, b.world, "dev1", b.ioas);
+    expect(iommufdStateOf(m, w).devices.map((d) => d.ioas)).toEqual([b.ioas]);
+    expect(dma(m, w, "dev1", mapped.iova).outcome).toBe("fault");
   });
 
   it("attaching twice to the same IOAS changes nothing", () => {
-    const { world, ioas } = vfioSetup();
-    const r = iommufdAttachDevice(world, "dev1", ioas);
+    const { m, world, ioas } = vfioSetup();
+    const r = iommufdAttachDevice(m, world, "dev1", ioas);
     expect(r.ok && r.value.world).toBe(world);
   });
 });
 
 describe("iommufdDetachDevice", () => {
   it("restores the DMA-API domain, ends the device's grants and destroys the unused domain", () => {
-    const a = allocIoas(makeWorld());
+    const m = makeMachine();
+    const a = allocIoas(m, boot(m));
     const before = a.world.deviceDomains.get(deviceIndex(m, "dev1"));
-    const e = exportVfio(attachDevice(a.world, "dev1", a.ioas));
-    const m = mapFileOk(e.world, { ioas: a.ioas, fd: e.buf, length: 0x4000n });
-    const domain = iommufdStateOf(m.world).ioas[0]?.domains[0] ?? -1;
-    const r = iommufdDetachDevice(m.world, "dev1");
+    const e = exportVfio(m, attachDevice(m, a.world, "dev1", a.ioas));
+    const mapped = mapFileOk(m, e.world, { ioas: a.ioas, fd: e.buf, length: 0x4000n });
+    const domain = iommufdStateOf(m, mapped.world).ioas[0]?.domains[0] ?? -1;
+    const r = iommufdDetachDevice(m, mapped.world, "dev1");
     if (!r.ok) throw new Error(r.error.message);
     const w = r.value.world;
     expect(w.deviceDomains.get(deviceIndex(m, "dev1"))).toBe(before);
     expect(w.domains.get(domain)).toBeUndefined();
-    expect(iommufdStateOf(w).ioas[0]?.domains).toEqual([]);
+    expect(iommufdStateOf(m, w).ioas[0]?.domains).toEqual([]);
     expect([...w.grants.values()].filter((g) => g.device === "dev1")).toEqual([]);
-    expect(dma(w, "dev1", m.iova).outcome).toBe("fault");
+    expect(dma(m, w, "dev1", mapped.iova).outcome).toBe("fault");
     expect(w.violations.size).toBe(0);
   });
 
   it("a device that is not attached is EINVAL", () => {
-    const a = allocIoas(makeWorld());
-    const r = iommufdDetachDevice(a.world, "dev1");
+    const m = makeMachine();
+    const a = allocIoas(m, boot(m));
+    const r = iommufdDetachDevice(m, a.world, "dev1");
     expect(r.ok ? "ok" : r.error.errno).toBe("EINVAL");
   });
 
   it("the domain stays while another device uses it", () => {
-    const { world, ioas, buf } = vfioSetup();
-    const m = mapFileOk(attachDevice(world, "dev0", ioas), { ioas, fd: buf, length: 0x4000n });
-    const r = iommufdDetachDevice(m.world, "dev1");
+    const { m, world, ioas, buf } = vfioSetup();
+    const mapped = mapFileOk(m, attachDevice(m, world, "dev0", ioas), {
+      ioas,
+      fd: buf,
+      length: 0x4000n,
+    });
+    const r = iommufdDetachDevice(m, mapped.world, "dev1");
     if (!r.ok) throw new Error(r.error.message);
-    expect(dma(r.value.world, "dev0", m.iova).outcome).toBe("ok");
-    expect(dma(r.value.world, "dev1", m.iova).outcome).toBe("fault");
+    expect(dma(m, r.value.world, "dev0", mapped.iova).outcome).toBe("ok");
+    expect(dma(m, r.value.world, "dev1", mapped.iova).outcome).toBe("fault");
   });
 });

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import {
   IOMMU_IOAS_ALLOC,
   IOMMU_IOAS_MAP_FILE,
+  boot,
   iommuIoasAlloc,
   iommuIoasMapFile,
   renderText,
@@ -15,7 +16,7 @@ import {
 } from "@dmabuf-ref/core";
 import type { Op } from "@dmabuf-ref/core";
 import { iommufdImporter } from "../../src/index.js";
-import { RW, exportVfio, makeWorld } from "./fixtures.js";
+import { RW, exportVfio, makeMachine } from "./fixtures.js";
 
 const ioctl = (number: number, buffer: Uint8Array): Op => ({
   kind: "driver",
@@ -51,8 +52,10 @@ describe("iommufdImporter", () => {
 
 describe("iommufd's act in a core script", () => {
   it("a VMM's map, a device's DMA, an FLR revoke and a late DMA: ok, then a fault, no violation", () => {
-    const e = exportVfio(makeWorld());
+    const m = makeMachine();
+    const e = exportVfio(m, boot(m));
     const run = runScript(
+      m,
       e.world,
       [
         ioctl(IOMMU_IOAS_ALLOC, allocBytes),
@@ -86,24 +89,26 @@ describe("iommufd's act in a core script", () => {
   });
 
   it("a malformed action is EINVAL", () => {
-    const run = runScript(makeWorld(), [
+    const m = makeMachine();
+    const run = runScript(m, boot(m), [
       { kind: "driver", driver: "iommufd", action: { kind: "nope" } },
     ]);
     expect(run.results[0]?.error?.errno).toBe("EINVAL");
   });
 
   it("an ioctl that would sleep on a held resv blocks through act, changes nothing, and runs once resv is free", () => {
-    const e = exportVfio(makeWorld());
-    const setup = runScript(e.world, [
+    const m = makeMachine();
+    const e = exportVfio(m, boot(m));
+    const setup = runScript(m, e.world, [
       ioctl(IOMMU_IOAS_ALLOC, allocBytes),
       { kind: "lock", buf: e.buf, holder: "another importer" },
     ]);
-    const sleeping = step(setup.world, ioctl(IOMMU_IOAS_MAP_FILE, mapBytes(e.buf)));
+    const sleeping = step(m, setup.world, ioctl(IOMMU_IOAS_MAP_FILE, mapBytes(e.buf)));
     expect(sleeping.status).toBe("blocked");
     expect(sleeping.world).toBe(setup.world);
-    const freed = runScript(setup.world, [
+    const freed = runScript(m, setup.world, [
       { kind: "unlock", buf: e.buf, holder: "another importer" },
     ]);
-    expect(step(freed.world, ioctl(IOMMU_IOAS_MAP_FILE, mapBytes(e.buf))).status).toBe("done");
+    expect(step(m, freed.world, ioctl(IOMMU_IOAS_MAP_FILE, mapBytes(e.buf))).status).toBe("done");
   });
 });

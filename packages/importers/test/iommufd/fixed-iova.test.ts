@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { fc, test } from "@fast-check/vitest";
-import { iommuIoasMap } from "@dmabuf-ref/core";
+import { boot, iommuIoasMap } from "@dmabuf-ref/core";
 import { IOMMUFD_APERTURE_LAST, IOMMUFD_MSI_WINDOW } from "../../src/index.js";
 import {
   FIXED,
@@ -15,7 +15,7 @@ import {
   attachDevice,
   expectErrno,
   exportVfio,
-  makeWorld,
+  makeMachine,
   mapFile,
   mapFileOk,
   mapUser,
@@ -25,21 +25,27 @@ import {
 } from "./fixtures.js";
 
 describe("IOMMU_IOAS_MAP_FIXED_IOVA", () => {
-  const { world, ioas, buf } = vfioSetup();
+  const { m, world, ioas, buf } = vfioSetup();
 
   it("a FIXED_IOVA that is not page aligned is EINVAL", () => {
-    const r = mapFile(world, { ioas, fd: buf, length: PAGE, iova: 0x10_0800n, flags: FIXED | RW });
+    const r = mapFile(m, world, {
+      ioas,
+      fd: buf,
+      length: PAGE,
+      iova: 0x10_0800n,
+      flags: FIXED | RW,
+    });
     expectErrno(world, r, "EINVAL");
   });
 
   it("a FIXED_IOVA range touching the MSI window is EINVAL once a device is attached", () => {
     const iova = IOMMUFD_MSI_WINDOW.start - PAGE;
-    const r = mapFile(world, { ioas, fd: buf, length: 2n * PAGE, iova, flags: FIXED | RW });
+    const r = mapFile(m, world, { ioas, fd: buf, length: 2n * PAGE, iova, flags: FIXED | RW });
     expectErrno(world, r, "EINVAL");
   });
 
   it("a FIXED_IOVA above the domain aperture is EINVAL once a device is attached", () => {
-    const r = mapFile(world, {
+    const r = mapFile(m, world, {
       ioas,
       fd: buf,
       length: PAGE,
@@ -50,46 +56,48 @@ describe("IOMMU_IOAS_MAP_FIXED_IOVA", () => {
   });
 
   it("the MSI window is free while no device is attached", () => {
-    const a = allocIoas(makeWorld());
-    const e = exportVfio(a.world);
-    const m = mapFileOk(e.world, {
+    const m = makeMachine();
+    const a = allocIoas(m, boot(m));
+    const e = exportVfio(m, a.world);
+    const mapped = mapFileOk(m, e.world, {
       ioas: a.ioas,
       fd: e.buf,
       length: PAGE,
       iova: IOMMUFD_MSI_WINDOW.start,
       flags: FIXED | RW,
     });
-    expect(m.iova).toBe(IOMMUFD_MSI_WINDOW.start);
+    expect(mapped.iova).toBe(IOMMUFD_MSI_WINDOW.start);
   });
 
   it("a FIXED_IOVA overlapping a live area is EEXIST", () => {
-    const m = mapFileOk(world, {
+    const mapped = mapFileOk(m, world, {
       ioas,
       fd: buf,
       length: 0x4000n,
       iova: 0x10_0000n,
       flags: FIXED | RW,
     });
-    const r = mapUser(m.world, { ioas, length: PAGE, iova: 0x10_3000n, flags: FIXED | RW });
-    expectErrno(m.world, r, "EEXIST");
+    const r = mapUser(m, mapped.world, { ioas, length: PAGE, iova: 0x10_3000n, flags: FIXED | RW });
+    expectErrno(mapped.world, r, "EEXIST");
   });
 
   it("a FIXED_IOVA overlapping a dead (revoked) area is EEXIST", () => {
-    const m = mapFileOk(world, {
+    const mapped = mapFileOk(m, world, {
       ioas,
       fd: buf,
       length: 0x4000n,
       iova: 0x10_0000n,
       flags: FIXED | RW,
     });
-    const dead = revoke(m.world, buf);
-    const r = mapUser(dead, { ioas, length: 0x10_0000n, iova: 0x8_0000n, flags: FIXED | RW });
+    const dead = revoke(m, mapped.world, buf);
+    const r = mapUser(m, dead, { ioas, length: 0x10_0000n, iova: 0x8_0000n, flags: FIXED | RW });
     expectErrno(dead, r, "EEXIST");
   });
 
   it("a FIXED_IOVA whose range wraps past ULONG_MAX is EOVERFLOW", () => {
-    const a = allocIoas(makeWorld());
-    const r = mapUser(a.world, {
+    const m = makeMachine();
+    const a = allocIoas(m, boot(m));
+    const r = mapUser(m, a.world, {
       ioas: a.ioas,
       length: 2n * PAGE,
       iova: 2n ** 64n - 2n * PAGE + PAGE,
@@ -99,22 +107,22 @@ describe("IOMMU_IOAS_MAP_FIXED_IOVA", () => {
   });
 
   it("with no room left for an allocation MAP_FILE is ENOSPC (after the dma-buf steps)", () => {
-    const big = exportVfio(world, {
+    const big = exportVfio(m, world, {
       region: "vfio0.bar2",
       ranges: [{ offset: 0n, length: 1n << 44n }],
     });
     let w = big.world;
     // A page every 8 TiB leaves no hole of 16 TiB - 8 KiB below the 256 TiB aperture.
     for (let k = 1n; k < 32n; k++) {
-      w = mapUserOk(w, { ioas, length: PAGE, iova: k << 43n, flags: FIXED | RW }).world;
+      w = mapUserOk(m, w, { ioas, length: PAGE, iova: k << 43n, flags: FIXED | RW }).world;
     }
-    const r = mapFile(w, { ioas, fd: big.buf, length: (1n << 44n) - 2n * PAGE });
+    const r = mapFile(m, w, { ioas, fd: big.buf, length: (1n << 44n) - 2n * PAGE });
     expectErrno(w, r, "ENOSPC");
   });
 
   it("the allocator never returns IOVA 0 and keeps areas apart", () => {
-    const a = mapFileOk(world, { ioas, fd: buf, length: 0x2000n });
-    const b = mapFileOk(a.world, { ioas, fd: buf, start: 0x2000n, length: 0x2000n });
+    const a = mapFileOk(m, world, { ioas, fd: buf, length: 0x2000n });
+    const b = mapFileOk(m, a.world, { ioas, fd: buf, start: 0x2000n, length: 0x2000n });
     expect(a.iova).toBeGreaterThanOrEqual(PAGE);
     expect(b.iova >= a.iova + 0x2000n || b.iova + 0x2000n <= a.iova).toBe(true);
   });
@@ -127,14 +135,15 @@ describe("FIXED_IOVA against random areas (fast-check)", () => {
   })(
     "EEXIST iff the fixed range overlaps an existing area; otherwise mapped exactly there",
     (taken, slot, pages) => {
-      let w = allocIoas(makeWorld()).world;
+      const m = makeMachine();
+      let w = allocIoas(m, boot(m)).world;
       const areas = taken.map((s) => ({ iova: BigInt(s) * 2n * PAGE, length: PAGE }));
       for (const a of areas)
-        w = mapUserOk(w, { ioas: 1, length: a.length, iova: a.iova, flags: FIXED | RW }).world;
+        w = mapUserOk(m, w, { ioas: 1, length: a.length, iova: a.iova, flags: FIXED | RW }).world;
       const iova = BigInt(slot) * PAGE;
       const length = BigInt(pages) * PAGE;
       const overlaps = areas.some((a) => a.iova < iova + length && iova < a.iova + a.length);
-      const r = mapUser(w, { ioas: 1, length, iova, flags: FIXED | RW });
+      const r = mapUser(m, w, { ioas: 1, length, iova, flags: FIXED | RW });
       if (overlaps) {
         expectErrno(w, r, "EEXIST");
         return;
@@ -146,13 +155,14 @@ describe("FIXED_IOVA against random areas (fast-check)", () => {
 
 describe("attaching the first device reserves the MSI window", () => {
   it("an area already in the MSI window makes the attach fail (EBUSY; the kernel's EADDRINUSE)", () => {
-    const a = allocIoas(makeWorld());
-    const m = mapUserOk(a.world, {
+    const m = makeMachine();
+    const a = allocIoas(m, boot(m));
+    const mapped = mapUserOk(m, a.world, {
       ioas: a.ioas,
       length: PAGE,
       iova: IOMMUFD_MSI_WINDOW.start,
       flags: FIXED | RW,
     });
-    expect(() => attachDevice(m.world, "dev1", a.ioas)).toThrow(/EBUSY/);
+    expect(() => attachDevice(m, mapped.world, "dev1", a.ioas)).toThrow(/EBUSY/);
   });
 });

@@ -15,7 +15,8 @@ import {
   IOMMU_IOAS_MAP_READABLE,
   IOMMU_IOAS_MAP_WRITEABLE,
   IOMMU_IOAS_UNMAP,
-  createWorld,
+  boot,
+  defineMachine,
   iommuDestroy,
   iommuIoasAlloc,
   iommuIoasIovaRanges,
@@ -28,7 +29,7 @@ import {
   step,
   topologySchema,
 } from "@dmabuf-ref/core";
-import type { ExporterDriver, Profile, Topology, World } from "@dmabuf-ref/core";
+import type { Machine, Profile, Topology, World } from "@dmabuf-ref/core";
 import { iommufdAttachDevice, iommufdImporter, iommufdIoctl } from "../../src/index.js";
 import type { IoctlOutcome } from "../../src/index.js";
 import { vfioTest } from "./vfio-test-exporter.js";
@@ -68,20 +69,18 @@ export const topology: Topology = topologySchema.parse({
 });
 
 /**
- * A fresh world with the VFIO-like exporter, core's reference exporter
- * (the "foreign" one, allocating from ram0) and iommufd.
+ * The machine of these tests: the topology above with the VFIO-like
+ * exporter, core's reference exporter (the "foreign" one, allocating from
+ * ram0) and iommufd. Its initial world is `boot(m)`.
  *
  * @param profile - the profile (default linux-7.1).
  */
-export function makeWorld(profile: Profile = linux71): World {
-  return createWorld({
+export function makeMachine(profile: Profile = linux71): Machine {
+  return defineMachine({
     profile,
     topology,
-    exporters: new Map<string, ExporterDriver>([
-      ["vfio-test", vfioTest],
-      ["ref-exporter", referenceExporter({ region: "ram0" })],
-    ]),
-    importers: new Map([["iommufd", iommufdImporter()]]),
+    exporters: [vfioTest, referenceExporter({ region: "ram0" })],
+    importers: [iommufdImporter()],
   });
 }
 
@@ -102,25 +101,27 @@ export function expectErrno(w: World, r: IoctlOutcome, errno: string): void {
 
 /** Exports a VFIO-like buffer over BAR ranges (default: 16 KiB at BAR0). */
 export function exportVfio(
+  m: Machine,
   w: World,
   args: VfioTestArgs = { region: "vfio0.bar0", ranges: [{ offset: 0n, length: 0x4000n }] },
 ): { world: World; buf: number } {
-  const r = step(w, { kind: "export", exporter: "vfio-test", owner: "vfio0", args });
+  const r = step(m, w, { kind: "export", exporter: "vfio-test", owner: "vfio0", args });
   if (r.status !== "done" || r.created === undefined) throw new Error("export failed");
   return { world: r.world, buf: r.created };
 }
 
 /** Exports a buffer of core's reference (non-VFIO) exporter. */
-export function exportForeign(w: World, size = 0x4000n): { world: World; buf: number } {
-  const r = step(w, { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size } });
+export function exportForeign(m: Machine, w: World, size = 0x4000n): { world: World; buf: number } {
+  const r = step(m, w, { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size } });
   if (r.status !== "done" || r.created === undefined) throw new Error("export failed");
   return { world: r.world, buf: r.created };
 }
 
 /** `IOMMU_IOAS_ALLOC`; returns the new IOAS id. */
-export function allocIoas(w: World): { world: World; ioas: number } {
+export function allocIoas(m: Machine, w: World): { world: World; ioas: number } {
   const r = done(
     iommufdIoctl(
+      m,
       w,
       IOMMU_IOAS_ALLOC,
       iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 0 }),
@@ -140,7 +141,7 @@ export interface MapFileArgs {
 }
 
 /** `IOMMU_IOAS_MAP_FILE`. */
-export function mapFile(w: World, a: MapFileArgs): IoctlOutcome {
+export function mapFile(m: Machine, w: World, a: MapFileArgs): IoctlOutcome {
   const bytes = iommuIoasMapFile.encode({
     size: iommuIoasMapFile.size,
     flags: a.flags ?? RW,
@@ -150,12 +151,12 @@ export function mapFile(w: World, a: MapFileArgs): IoctlOutcome {
     length: a.length,
     iova: a.iova ?? 0n,
   });
-  return iommufdIoctl(w, IOMMU_IOAS_MAP_FILE, bytes);
+  return iommufdIoctl(m, w, IOMMU_IOAS_MAP_FILE, bytes);
 }
 
 /** `IOMMU_IOAS_MAP_FILE` that must succeed; returns the IOVA. */
-export function mapFileOk(w: World, a: MapFileArgs): { world: World; iova: bigint } {
-  const r = done(mapFile(w, a));
+export function mapFileOk(m: Machine, w: World, a: MapFileArgs): { world: World; iova: bigint } {
+  const r = done(mapFile(m, w, a));
   return { world: r.world, iova: iommuIoasMapFile.decode(r.out).iova };
 }
 
@@ -170,7 +171,7 @@ export interface MapUserArgs {
 }
 
 /** `IOMMU_IOAS_MAP` of VMM memory. */
-export function mapUser(w: World, a: MapUserArgs): IoctlOutcome {
+export function mapUser(m: Machine, w: World, a: MapUserArgs): IoctlOutcome {
   const bytes = iommuIoasMap.encode({
     size: iommuIoasMap.size,
     flags: a.flags ?? RW,
@@ -180,18 +181,25 @@ export function mapUser(w: World, a: MapUserArgs): IoctlOutcome {
     length: a.length,
     iova: a.iova ?? 0n,
   });
-  return iommufdIoctl(w, IOMMU_IOAS_MAP, bytes);
+  return iommufdIoctl(m, w, IOMMU_IOAS_MAP, bytes);
 }
 
 /** `IOMMU_IOAS_MAP` that must succeed; returns the IOVA. */
-export function mapUserOk(w: World, a: MapUserArgs): { world: World; iova: bigint } {
-  const r = done(mapUser(w, a));
+export function mapUserOk(m: Machine, w: World, a: MapUserArgs): { world: World; iova: bigint } {
+  const r = done(mapUser(m, w, a));
   return { world: r.world, iova: iommuIoasMap.decode(r.out).iova };
 }
 
 /** `IOMMU_IOAS_UNMAP`. */
-export function unmap(w: World, ioas: number, iova: bigint, length: bigint): IoctlOutcome {
+export function unmap(
+  m: Machine,
+  w: World,
+  ioas: number,
+  iova: bigint,
+  length: bigint,
+): IoctlOutcome {
   return iommufdIoctl(
+    m,
     w,
     IOMMU_IOAS_UNMAP,
     iommuIoasUnmap.encode({ size: iommuIoasUnmap.size, ioas_id: ioas, iova, length }),
@@ -200,23 +208,31 @@ export function unmap(w: World, ioas: number, iova: bigint, length: bigint): Ioc
 
 /** `IOMMU_IOAS_UNMAP` that must succeed; returns the bytes unmapped. */
 export function unmapOk(
+  m: Machine,
   w: World,
   ioas: number,
   iova: bigint,
   length: bigint,
 ): { world: World; unmapped: bigint } {
-  const r = done(unmap(w, ioas, iova, length));
+  const r = done(unmap(m, w, ioas, iova, length));
   return { world: r.world, unmapped: iommuIoasUnmap.decode(r.out).length };
 }
 
 /** `IOMMU_DESTROY`. */
-export function destroy(w: World, id: number): IoctlOutcome {
-  return iommufdIoctl(w, IOMMU_DESTROY, iommuDestroy.encode({ size: 8, id }));
+export function destroy(m: Machine, w: World, id: number): IoctlOutcome {
+  return iommufdIoctl(m, w, IOMMU_DESTROY, iommuDestroy.encode({ size: 8, id }));
 }
 
 /** `IOMMU_IOAS_IOVA_RANGES`. */
-export function iovaRanges(w: World, ioas: number, num: number, reserved = 0): IoctlOutcome {
+export function iovaRanges(
+  m: Machine,
+  w: World,
+  ioas: number,
+  num: number,
+  reserved = 0,
+): IoctlOutcome {
   return iommufdIoctl(
+    m,
     w,
     IOMMU_IOAS_IOVA_RANGES,
     iommuIoasIovaRanges.encode({
@@ -231,20 +247,27 @@ export function iovaRanges(w: World, ioas: number, num: number, reserved = 0): I
 }
 
 /** Attaches a device; must succeed. */
-export function attachDevice(w: World, device: string, ioas: number, newDomain = false): World {
-  const r = iommufdAttachDevice(w, device, ioas, newDomain ? { newDomain: true } : {});
+export function attachDevice(
+  m: Machine,
+  w: World,
+  device: string,
+  ioas: number,
+  newDomain = false,
+): World {
+  const r = iommufdAttachDevice(m, w, device, ioas, newDomain ? { newDomain: true } : {});
   if (!r.ok) throw new Error(`${r.error.errno}: ${r.error.message}`);
   return r.value.world;
 }
 
 /** One DMA access by a device; the oracle's verdict. */
 export function dma(
+  m: Machine,
   w: World,
   device: string,
   addr: bigint,
   dir: "read" | "write" = "read",
 ): { world: World; outcome: string; detail: string } {
-  const r = step(w, { kind: "dma", device, addr, len: 0x1000n, dir });
+  const r = step(m, w, { kind: "dma", device, addr, len: 0x1000n, dir });
   if (r.status !== "done") throw new Error("dma did not run");
   const e = r.events.find((x) => x.kind === "dma");
   if (e?.kind !== "dma") throw new Error("no dma event");
@@ -252,26 +275,32 @@ export function dma(
 }
 
 /** Runs the exporter's revoke sequence to completion (temporary unless said). */
-export function revoke(w: World, buf: number, permanent = false): World {
-  const run = runScript(w, [{ kind: "revoke", buf, permanent, by: "FLR" }], "vfio0");
+export function revoke(m: Machine, w: World, buf: number, permanent = false): World {
+  const run = runScript(m, w, [{ kind: "revoke", buf, permanent, by: "FLR" }], "vfio0");
   expect(run.results.map((r) => r.status)).toEqual(["done"]);
   expect(run.world.tasks.size).toBe(0);
   return run.world;
 }
 
 /** Runs the exporter's un-revoke sequence to completion. */
-export function unrevoke(w: World, buf: number): World {
-  const run = runScript(w, [{ kind: "unrevoke", buf, by: "FLR done" }], "vfio0");
+export function unrevoke(m: Machine, w: World, buf: number): World {
+  const run = runScript(m, w, [{ kind: "unrevoke", buf, by: "FLR done" }], "vfio0");
   expect(run.results.map((r) => r.status)).toEqual(["done"]);
   expect(run.world.tasks.size).toBe(0);
   return run.world;
 }
 
-/** A world with one IOAS, dev1 attached to it, and a 16 KiB VFIO buffer. */
-export function vfioSetup(profile: Profile = linux71): { world: World; ioas: number; buf: number } {
-  const a = allocIoas(makeWorld(profile));
-  const e = exportVfio(attachDevice(a.world, "dev1", a.ioas));
-  return { world: e.world, ioas: a.ioas, buf: e.buf };
+/** A machine (of `profile`) and a world with one IOAS, dev1 attached to it, and a 16 KiB VFIO buffer. */
+export function vfioSetup(profile: Profile = linux71): {
+  m: Machine;
+  world: World;
+  ioas: number;
+  buf: number;
+} {
+  const m = makeMachine(profile);
+  const a = allocIoas(m, boot(m));
+  const e = exportVfio(m, attachDevice(m, a.world, "dev1", a.ioas));
+  return { m, world: e.world, ioas: a.ioas, buf: e.buf };
 }
 
 /** The number of IOMMU mappings in a domain. */

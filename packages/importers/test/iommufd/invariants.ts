@@ -4,12 +4,12 @@
  */
 import { expect } from "vitest";
 import { access, deviceIndex } from "@dmabuf-ref/core";
-import type { World } from "@dmabuf-ref/core";
+import type { Machine, World } from "@dmabuf-ref/core";
 import { iommufdStateOf } from "../../src/index.js";
 
 /** Asserts iommufd's invariants over a world. */
-export function expectInvariants(w: World): void {
-  const s = iommufdStateOf(w);
+export function expectInvariants(m: Machine, w: World): void {
+  const s = iommufdStateOf(m, w);
   const pagesById = new Map(s.pages.map((p) => [p.id, p.pages]));
   for (const io of s.ioas) {
     // Areas are sorted and never overlap.
@@ -33,8 +33,8 @@ export function expectInvariants(w: World): void {
         if (dom === undefined) throw new Error(`no domain ${domain}`);
         // No domain translates a revoked area; every live one is mapped whole.
         const covered = [...dom.mappings.values()]
-          .filter((m) => area.iova <= m.iova && m.iova < area.iova + area.length)
-          .reduce((n, m) => n + m.len, 0n);
+          .filter((x) => area.iova <= x.iova && x.iova < area.iova + area.length)
+          .reduce((n, x) => n + x.len, 0n);
         expect(covered).toBe(dead ? 0n : area.length);
         if (pages.kind === "dmabuf") {
           expect(pages.tracker).toContainEqual(
@@ -75,14 +75,14 @@ export function expectInvariants(w: World): void {
  * of its IOAS: ok for a live readable area, an IOMMU fault for a dead one,
  * never a violation (DESIGN §3.5).
  */
-export function expectDmaVerdicts(w: World): void {
-  const s = iommufdStateOf(w);
+export function expectDmaVerdicts(m: Machine, w: World): void {
+  const s = iommufdStateOf(m, w);
   for (const d of s.devices) {
     const io = s.ioas.find((i) => i.id === d.ioas);
     for (const area of io?.areas ?? []) {
       const pages = s.pages.find((p) => p.id === area.pages)?.pages;
       const dead = pages?.kind === "dmabuf" && pages.revoked;
-      const verdict = access(w, d.device, area.iova, 1n, "read").outcome;
+      const verdict = access(m, w, d.device, area.iova, 1n, "read").outcome;
       expect(verdict).toBe(dead || !area.read ? "fault" : "ok");
     }
   }

@@ -2,7 +2,7 @@
  * IOAS objects: IOMMU_IOAS_ALLOC and IOMMU_DESTROY (kernel-facts §3.1).
  */
 import { describe, expect, it } from "vitest";
-import { IOMMU_IOAS_ALLOC, iommuIoasAlloc, mustBuf } from "@dmabuf-ref/core";
+import { IOMMU_IOAS_ALLOC, boot, iommuIoasAlloc, mustBuf } from "@dmabuf-ref/core";
 import { iommufdIoctl, iommufdStateOf } from "../../src/index.js";
 import {
   allocIoas,
@@ -10,7 +10,7 @@ import {
   done,
   expectErrno,
   exportVfio,
-  makeWorld,
+  makeMachine,
   mapFileOk,
   mapUserOk,
   vfioSetup,
@@ -18,50 +18,56 @@ import {
 
 describe("IOMMU_IOAS_ALLOC", () => {
   it("IOAS ids count up from 1, like the kernel's object xarray", () => {
-    const a = allocIoas(makeWorld());
-    const b = allocIoas(a.world);
+    const m = makeMachine();
+    const a = allocIoas(m, boot(m));
+    const b = allocIoas(m, a.world);
     expect([a.ioas, b.ioas]).toEqual([1, 2]);
   });
 
   it("non-zero flags are EOPNOTSUPP", () => {
-    const w = makeWorld();
+    const m = makeMachine();
+    const w = boot(m);
     const bytes = iommuIoasAlloc.encode({ size: 12, flags: 1, out_ioas_id: 0 });
-    expectErrno(w, iommufdIoctl(w, IOMMU_IOAS_ALLOC, bytes), "EOPNOTSUPP");
+    expectErrno(w, iommufdIoctl(m, w, IOMMU_IOAS_ALLOC, bytes), "EOPNOTSUPP");
   });
 
   it("out_ioas_id is written back, the rest of the struct as passed", () => {
-    const w = makeWorld();
+    const m = makeMachine();
+    const w = boot(m);
     const bytes = iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 77 });
-    const r = done(iommufdIoctl(w, IOMMU_IOAS_ALLOC, bytes));
+    const r = done(iommufdIoctl(m, w, IOMMU_IOAS_ALLOC, bytes));
     expect(iommuIoasAlloc.decode(r.out)).toEqual({ size: 12, flags: 0, out_ioas_id: 1 });
   });
 });
 
 describe("IOMMU_DESTROY", () => {
   it("an unknown id is ENOENT", () => {
-    const a = allocIoas(makeWorld());
-    expectErrno(a.world, destroy(a.world, 9), "ENOENT");
+    const m = makeMachine();
+    const a = allocIoas(m, boot(m));
+    expectErrno(a.world, destroy(m, a.world, 9), "ENOENT");
   });
 
   it("an IOAS with areas is destroyed with them; its dma-buf attachments are released", () => {
-    const a = allocIoas(makeWorld());
-    const e = exportVfio(a.world);
-    const m = mapFileOk(e.world, { ioas: a.ioas, fd: e.buf, length: 0x4000n });
-    const u = mapUserOk(m.world, { ioas: a.ioas, length: 0x1000n });
-    const r = done(destroy(u.world, a.ioas));
-    expect(iommufdStateOf(r.world)).toMatchObject({ ioas: [], pages: [] });
+    const m = makeMachine();
+    const a = allocIoas(m, boot(m));
+    const e = exportVfio(m, a.world);
+    const mapped = mapFileOk(m, e.world, { ioas: a.ioas, fd: e.buf, length: 0x4000n });
+    const u = mapUserOk(m, mapped.world, { ioas: a.ioas, length: 0x1000n });
+    const r = done(destroy(m, u.world, a.ioas));
+    expect(iommufdStateOf(m, r.world)).toMatchObject({ ioas: [], pages: [] });
     expect(mustBuf(r.world, e.buf)).toMatchObject({ attachments: [], fileRefs: 1 });
     expect(r.world.grants.size).toBe(0);
   });
 
   it("an IOAS with a device attached is still referenced: EBUSY", () => {
-    const { world, ioas } = vfioSetup();
-    expectErrno(world, destroy(world, ioas), "EBUSY");
+    const { m, world, ioas } = vfioSetup();
+    expectErrno(world, destroy(m, world, ioas), "EBUSY");
   });
 
   it("a destroyed IOAS's id is not reused", () => {
-    const a = allocIoas(makeWorld());
-    const d = done(destroy(a.world, a.ioas));
-    expect(allocIoas(d.world).ioas).toBe(2);
+    const m = makeMachine();
+    const a = allocIoas(m, boot(m));
+    const d = done(destroy(m, a.world, a.ioas));
+    expect(allocIoas(m, d.world).ioas).toBe(2);
   });
 });

@@ -4,14 +4,15 @@
  * (after copying the struct back); out_iova_alignment.
  */
 import { describe, expect, it } from "vitest";
-import { U64_MAX, iommuIoasIovaRanges, iommuIovaRange } from "@dmabuf-ref/core";
+import { U64_MAX, boot, iommuIoasIovaRanges, iommuIovaRange } from "@dmabuf-ref/core";
 import { IOMMUFD_APERTURE_LAST, IOMMUFD_MSI_WINDOW } from "../../src/index.js";
-import { allocIoas, attachDevice, done, expectErrno, iovaRanges, makeWorld } from "./fixtures.js";
+import { allocIoas, attachDevice, done, expectErrno, iovaRanges, makeMachine } from "./fixtures.js";
 
 describe("IOMMU_IOAS_IOVA_RANGES", () => {
   it("with no device attached the whole 0..U64_MAX is allowed, alignment 4 KiB", () => {
-    const a = allocIoas(makeWorld());
-    const r = done(iovaRanges(a.world, a.ioas, 4));
+    const m = makeMachine();
+    const a = allocIoas(m, boot(m));
+    const r = done(iovaRanges(m, a.world, a.ioas, 4));
     expect(r.world).toBe(a.world);
     const out = iommuIoasIovaRanges.decode(r.out);
     expect(out.num_iovas).toBe(1);
@@ -22,9 +23,10 @@ describe("IOMMU_IOAS_IOVA_RANGES", () => {
   });
 
   it("an attached device leaves two ranges: below and above the MSI window, up to the aperture", () => {
-    const a = allocIoas(makeWorld());
-    const w = attachDevice(a.world, "dev1", a.ioas);
-    const r = done(iovaRanges(w, a.ioas, 2));
+    const m = makeMachine();
+    const a = allocIoas(m, boot(m));
+    const w = attachDevice(m, a.world, "dev1", a.ioas);
+    const r = done(iovaRanges(m, w, a.ioas, 2));
     expect(iommuIoasIovaRanges.decode(r.out).num_iovas).toBe(2);
     expect(r.written.map((x) => x.addr)).toEqual([0x7000_0000n, 0x7000_0010n]);
     expect(r.written.map((x) => iommuIovaRange.decode(x.bytes))).toEqual([
@@ -34,9 +36,10 @@ describe("IOMMU_IOAS_IOVA_RANGES", () => {
   });
 
   it("num_iovas too small is EMSGSIZE, with the needed count copied back", () => {
-    const a = allocIoas(makeWorld());
-    const w = attachDevice(a.world, "dev1", a.ioas);
-    const r = iovaRanges(w, a.ioas, 1);
+    const m = makeMachine();
+    const a = allocIoas(m, boot(m));
+    const w = attachDevice(m, a.world, "dev1", a.ioas);
+    const r = iovaRanges(m, w, a.ioas, 1);
     expectErrno(w, r, "EMSGSIZE");
     if (r.status !== "failed" || r.out === null) throw new Error("no struct copied back");
     expect(iommuIoasIovaRanges.decode(r.out).num_iovas).toBe(2);
@@ -44,8 +47,9 @@ describe("IOMMU_IOAS_IOVA_RANGES", () => {
   });
 
   it("a non-zero __reserved is EOPNOTSUPP; an unknown IOAS is ENOENT", () => {
-    const a = allocIoas(makeWorld());
-    expectErrno(a.world, iovaRanges(a.world, a.ioas, 1, 1), "EOPNOTSUPP");
-    expectErrno(a.world, iovaRanges(a.world, 9, 1), "ENOENT");
+    const m = makeMachine();
+    const a = allocIoas(m, boot(m));
+    expectErrno(a.world, iovaRanges(m, a.world, a.ioas, 1, 1), "EOPNOTSUPP");
+    expectErrno(a.world, iovaRanges(m, a.world, 9, 1), "ENOENT");
   });
 });

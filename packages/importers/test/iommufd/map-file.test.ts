@@ -4,7 +4,7 @@
  * attach/pin/phys path and device DMA through the IOAS.
  */
 import { describe, expect, it } from "vitest";
-import { linux619, mustBuf, runScript, worldsEqual } from "@dmabuf-ref/core";
+import { boot, linux619, mustBuf, runScript, worldsEqual } from "@dmabuf-ref/core";
 import { iommufdStateOf } from "../../src/index.js";
 import {
   FIXED,
@@ -17,7 +17,7 @@ import {
   expectErrno,
   exportForeign,
   exportVfio,
-  makeWorld,
+  makeMachine,
   mapFile,
   mapFileOk,
   unmap,
@@ -25,10 +25,10 @@ import {
 } from "./fixtures.js";
 
 describe("IOMMU_IOAS_MAP_FILE argument checks, in the kernel's order (kernel-facts §7.10)", () => {
-  const { world, ioas, buf } = vfioSetup();
+  const { m, world, ioas, buf } = vfioSetup();
 
   it("unknown flag bits are EOPNOTSUPP before any other check", () => {
-    const r = mapFile(world, {
+    const r = mapFile(m, world, {
       ioas: 999,
       fd: buf,
       length: 0n,
@@ -41,12 +41,12 @@ describe("IOMMU_IOAS_MAP_FILE argument checks, in the kernel's order (kernel-fac
   it("iova or length >= ULONG_MAX is EOVERFLOW before the READABLE/WRITEABLE check", () => {
     expectErrno(
       world,
-      mapFile(world, { ioas, fd: buf, length: 2n ** 64n - 1n, flags: 0 }),
+      mapFile(m, world, { ioas, fd: buf, length: 2n ** 64n - 1n, flags: 0 }),
       "EOVERFLOW",
     );
     expectErrno(
       world,
-      mapFile(world, { ioas, fd: buf, length: PAGE, iova: 2n ** 64n - 1n }),
+      mapFile(m, world, { ioas, fd: buf, length: PAGE, iova: 2n ** 64n - 1n }),
       "EOVERFLOW",
     );
   });
@@ -54,66 +54,75 @@ describe("IOMMU_IOAS_MAP_FILE argument checks, in the kernel's order (kernel-fac
   it("neither READABLE nor WRITEABLE is EINVAL before the IOAS lookup", () => {
     expectErrno(
       world,
-      mapFile(world, { ioas: 999, fd: buf, length: PAGE, flags: FIXED }),
+      mapFile(m, world, { ioas: 999, fd: buf, length: PAGE, flags: FIXED }),
       "EINVAL",
     );
   });
 
   it("an unknown IOAS is ENOENT before the length check", () => {
-    expectErrno(world, mapFile(world, { ioas: 999, fd: buf, length: 0n }), "ENOENT");
+    expectErrno(world, mapFile(m, world, { ioas: 999, fd: buf, length: 0n }), "ENOENT");
   });
 
   it("length 0 is EINVAL", () => {
-    expectErrno(world, mapFile(world, { ioas, fd: buf, length: 0n }), "EINVAL");
+    expectErrno(world, mapFile(m, world, { ioas, fd: buf, length: 0n }), "EINVAL");
   });
 
   it("start + length - 1 wrapping is EOVERFLOW", () => {
-    const r = mapFile(world, { ioas, fd: buf, start: 2n ** 64n - PAGE, length: 2n * PAGE });
+    const r = mapFile(m, world, { ioas, fd: buf, start: 2n ** 64n - PAGE, length: 2n * PAGE });
     expectErrno(world, r, "EOVERFLOW");
   });
 
   it("an fd that is not a dma-buf is EBADF", () => {
-    expectErrno(world, mapFile(world, { ioas, fd: 4242, length: PAGE }), "EBADF");
-    expectErrno(world, mapFile(world, { ioas, fd: -1, length: PAGE }), "EBADF");
+    expectErrno(world, mapFile(m, world, { ioas, fd: 4242, length: PAGE }), "EBADF");
+    expectErrno(world, mapFile(m, world, { ioas, fd: -1, length: PAGE }), "EBADF");
   });
 
   it("a slice reaching past the dma-buf's size is EINVAL, before any attach", () => {
-    expectErrno(world, mapFile(world, { ioas, fd: buf, start: PAGE, length: 0x4000n }), "EINVAL");
+    expectErrno(
+      world,
+      mapFile(m, world, { ioas, fd: buf, start: PAGE, length: 0x4000n }),
+      "EINVAL",
+    );
   });
 
   it("a slice of MAX_NPFNS pages or more is EINVAL", () => {
-    const e = exportVfio(world, {
+    const e = exportVfio(m, world, {
       region: "vfio0.bar2",
       ranges: [{ offset: 0n, length: 1n << 44n }],
     });
-    const r = mapFile(e.world, { ioas, fd: e.buf, length: 0xffff_ffffn * PAGE });
+    const r = mapFile(m, e.world, { ioas, fd: e.buf, length: 0xffff_ffffn * PAGE });
     expectErrno(e.world, r, "EINVAL");
     if (r.status === "failed") expect(r.error.message).toContain("MAX_NPFNS");
-    mapFileOk(e.world, { ioas, fd: e.buf, length: 0xffff_fffen * PAGE });
+    mapFileOk(m, e.world, { ioas, fd: e.buf, length: 0xffff_fffen * PAGE });
   });
 });
 
 describe("selftest dmabuf_simple (kernel-facts §3.6)", () => {
   it("MAP_FILE(0, 0) EINVAL; (size, size) EINVAL; (0, size + 1) EINVAL; (0, size) succeeds", () => {
-    const a = allocIoas(makeWorld());
-    const e = exportVfio(a.world);
+    const m = makeMachine();
+    const a = allocIoas(m, boot(m));
+    const e = exportVfio(m, a.world);
     const size = mustBuf(e.world, e.buf).size;
     const w = e.world;
-    expectErrno(w, mapFile(w, { ioas: a.ioas, fd: e.buf, start: 0n, length: 0n }), "EINVAL");
-    expectErrno(w, mapFile(w, { ioas: a.ioas, fd: e.buf, start: size, length: size }), "EINVAL");
-    expectErrno(w, mapFile(w, { ioas: a.ioas, fd: e.buf, start: 0n, length: size + 1n }), "EINVAL");
-    const ok = mapFileOk(w, { ioas: a.ioas, fd: e.buf, start: 0n, length: size });
+    expectErrno(w, mapFile(m, w, { ioas: a.ioas, fd: e.buf, start: 0n, length: 0n }), "EINVAL");
+    expectErrno(w, mapFile(m, w, { ioas: a.ioas, fd: e.buf, start: size, length: size }), "EINVAL");
+    expectErrno(
+      w,
+      mapFile(m, w, { ioas: a.ioas, fd: e.buf, start: 0n, length: size + 1n }),
+      "EINVAL",
+    );
+    const ok = mapFileOk(m, w, { ioas: a.ioas, fd: e.buf, start: 0n, length: size });
     expect(ok.iova).not.toBe(0n);
   });
 });
 
 describe("the dma-buf import path (kernel-facts §3.3)", () => {
   it("MAP_FILE attaches dynamically with P2P, is revocable, pins under 7.1 and never maps", () => {
-    const { world, ioas, buf } = vfioSetup();
-    const m = mapFileOk(world, { ioas, fd: buf, length: 0x4000n });
-    const b = mustBuf(m.world, buf);
+    const { m, world, ioas, buf } = vfioSetup();
+    const mapped = mapFileOk(m, world, { ioas, fd: buf, length: 0x4000n });
+    const b = mustBuf(mapped.world, buf);
     expect(b.attachments).toHaveLength(1);
-    const att = m.world.atts.get(b.attachments[0] ?? -1);
+    const att = mapped.world.atts.get(b.attachments[0] ?? -1);
     expect(att).toMatchObject({
       importer: "iommufd",
       dynamic: true,
@@ -127,125 +136,133 @@ describe("the dma-buf import path (kernel-facts §3.3)", () => {
   });
 
   it("linux-6.19: iommufd does not pin, so MAP_FILE works although VFIO's pin fails", () => {
-    const { world, ioas, buf } = vfioSetup(linux619);
-    const m = mapFileOk(world, { ioas, fd: buf, length: 0x4000n });
-    const att = mustBuf(m.world, buf).attachments[0] ?? -1;
-    expect(m.world.atts.get(att)?.pins).toBe(0);
+    const { m, world, ioas, buf } = vfioSetup(linux619);
+    const mapped = mapFileOk(m, world, { ioas, fd: buf, length: 0x4000n });
+    const att = mustBuf(mapped.world, buf).attachments[0] ?? -1;
+    expect(mapped.world.atts.get(att)?.pins).toBe(0);
   });
 
   it("a foreign (non-VFIO) dma-buf attaches, then fails the private phys lookup with EOPNOTSUPP", () => {
-    const { world, ioas } = vfioSetup();
-    const f = exportForeign(world);
-    expectErrno(f.world, mapFile(f.world, { ioas, fd: f.buf, length: 0x4000n }), "EOPNOTSUPP");
+    const { m, world, ioas } = vfioSetup();
+    const f = exportForeign(m, world);
+    expectErrno(f.world, mapFile(m, f.world, { ioas, fd: f.buf, length: 0x4000n }), "EOPNOTSUPP");
   });
 
   it("a VFIO dma-buf of two ranges is EOPNOTSUPP under the private interconnect", () => {
-    const { world, ioas } = vfioSetup();
-    const e = exportVfio(world, {
+    const { m, world, ioas } = vfioSetup();
+    const e = exportVfio(m, world, {
       region: "vfio0.bar0",
       ranges: [
         { offset: 0n, length: 0x2000n },
         { offset: 0x8000n, length: 0x2000n },
       ],
     });
-    expectErrno(e.world, mapFile(e.world, { ioas, fd: e.buf, length: 0x4000n }), "EOPNOTSUPP");
+    expectErrno(e.world, mapFile(m, e.world, { ioas, fd: e.buf, length: 0x4000n }), "EOPNOTSUPP");
   });
 
   it("a revoked VFIO dma-buf (exported while memory was off) is ENODEV", () => {
-    const { world, ioas } = vfioSetup();
-    const e = exportVfio(world, {
+    const { m, world, ioas } = vfioSetup();
+    const e = exportVfio(m, world, {
       region: "vfio0.bar0",
       ranges: [{ offset: 0n, length: 0x4000n }],
       revoked: true,
     });
-    expectErrno(e.world, mapFile(e.world, { ioas, fd: e.buf, length: 0x4000n }), "ENODEV");
+    expectErrno(e.world, mapFile(m, e.world, { ioas, fd: e.buf, length: 0x4000n }), "ENODEV");
   });
 
   it("the dma-buf steps run before the IOVA checks: foreign + taken FIXED IOVA is EOPNOTSUPP", () => {
-    const { world, ioas, buf } = vfioSetup();
-    const m = mapFileOk(world, { ioas, fd: buf, length: 0x4000n });
-    const f = exportForeign(m.world);
-    const r = mapFile(f.world, {
+    const { m, world, ioas, buf } = vfioSetup();
+    const mapped = mapFileOk(m, world, { ioas, fd: buf, length: 0x4000n });
+    const f = exportForeign(m, mapped.world);
+    const r = mapFile(m, f.world, {
       ioas,
       fd: f.buf,
       length: 0x4000n,
-      iova: m.iova,
+      iova: mapped.iova,
       flags: FIXED | RW,
     });
     expectErrno(f.world, r, "EOPNOTSUPP");
-    const v = mapFile(f.world, { ioas, fd: buf, length: 0x4000n, iova: m.iova, flags: FIXED | RW });
+    const v = mapFile(m, f.world, {
+      ioas,
+      fd: buf,
+      length: 0x4000n,
+      iova: mapped.iova,
+      flags: FIXED | RW,
+    });
     expectErrno(f.world, v, "EEXIST");
   });
 
   it("a failure after the attach leaves a world equal to the one before (nothing attached or pinned)", () => {
-    const { world, ioas, buf } = vfioSetup();
-    const r = mapFile(world, { ioas, fd: buf, length: 0x1800n });
+    const { m, world, ioas, buf } = vfioSetup();
+    const r = mapFile(m, world, { ioas, fd: buf, length: 0x1800n });
     expectErrno(world, r, "EINVAL");
     expect(worldsEqual(r.world, world)).toBe(true);
     expect(mustBuf(world, buf).attachments).toEqual([]);
   });
 
   it("a start that is not page aligned is EINVAL (the IOAS's alignment is 4 KiB)", () => {
-    const { world, ioas, buf } = vfioSetup();
-    expectErrno(world, mapFile(world, { ioas, fd: buf, start: 0x800n, length: PAGE }), "EINVAL");
+    const { m, world, ioas, buf } = vfioSetup();
+    expectErrno(world, mapFile(m, world, { ioas, fd: buf, start: 0x800n, length: PAGE }), "EINVAL");
   });
 
   it("each MAP_FILE of the same buffer makes its own pages and attachment", () => {
-    const { world, ioas, buf } = vfioSetup();
-    const a = mapFileOk(world, { ioas, fd: buf, length: 0x2000n });
-    const b = mapFileOk(a.world, { ioas, fd: buf, start: 0x2000n, length: 0x2000n });
+    const { m, world, ioas, buf } = vfioSetup();
+    const a = mapFileOk(m, world, { ioas, fd: buf, length: 0x2000n });
+    const b = mapFileOk(m, a.world, { ioas, fd: buf, start: 0x2000n, length: 0x2000n });
     expect(mustBuf(b.world, buf).attachments).toHaveLength(2);
-    expect(iommufdStateOf(b.world).pages).toHaveLength(2);
+    expect(iommufdStateOf(m, b.world).pages).toHaveLength(2);
     expect(b.iova).not.toBe(a.iova);
   });
 });
 
 describe("the attachment's lifetime (kernel-facts §3.4)", () => {
   it("closing the dma-buf fd keeps the area working; UNMAP then releases the buffer", () => {
-    const { world, ioas, buf } = vfioSetup();
-    const m = mapFileOk(world, { ioas, fd: buf, length: 0x4000n });
-    const closed = runScript(m.world, [{ kind: "close", buf }]).world;
+    const { m, world, ioas, buf } = vfioSetup();
+    const mapped = mapFileOk(m, world, { ioas, fd: buf, length: 0x4000n });
+    const closed = runScript(m, mapped.world, [{ kind: "close", buf }]).world;
     expect(mustBuf(closed, buf).released).toBe(false);
-    expect(dma(closed, "dev1", m.iova).outcome).toBe("ok");
-    expectErrno(closed, mapFile(closed, { ioas, fd: buf, length: 0x4000n }), "EBADF");
-    const u = done(unmap(closed, ioas, m.iova, 0x4000n));
+    expect(dma(m, closed, "dev1", mapped.iova).outcome).toBe("ok");
+    expectErrno(closed, mapFile(m, closed, { ioas, fd: buf, length: 0x4000n }), "EBADF");
+    const u = done(unmap(m, closed, ioas, mapped.iova, 0x4000n));
     expect(mustBuf(u.world, buf).released).toBe(true);
     expect(u.events.map((e) => e.kind)).toContain("release");
   });
 
   it("an IOAS with no device still holds its dma-buf attachment", () => {
-    const a = allocIoas(makeWorld());
-    const e = exportVfio(a.world);
-    const m = mapFileOk(e.world, { ioas: a.ioas, fd: e.buf, length: 0x4000n });
-    expect(mustBuf(m.world, e.buf).attachments).toHaveLength(1);
+    const m = makeMachine();
+    const a = allocIoas(m, boot(m));
+    const e = exportVfio(m, a.world);
+    const mapped = mapFileOk(m, e.world, { ioas: a.ioas, fd: e.buf, length: 0x4000n });
+    expect(mustBuf(mapped.world, e.buf).attachments).toHaveLength(1);
   });
 });
 
 describe("device DMA through an IOAS (DESIGN §3.5)", () => {
   it("after attach + MAP_FILE, dev1's DMA to the IOVA reaches the BAR: ok, never a violation", () => {
-    const { world, ioas, buf } = vfioSetup();
-    const m = mapFileOk(world, { ioas, fd: buf, length: 0x4000n });
+    const { m, world, ioas, buf } = vfioSetup();
+    const mapped = mapFileOk(m, world, { ioas, fd: buf, length: 0x4000n });
     for (const off of [0n, 0x1000n, 0x3000n]) {
-      const d = dma(m.world, "dev1", m.iova + off, "write");
+      const d = dma(m, mapped.world, "dev1", mapped.iova + off, "write");
       expect(d.outcome).toBe("ok");
       expect(d.detail).toBe(`vfio0.bar0+0x${off.toString(16)}`);
     }
-    expect(dma(m.world, "dev1", m.iova + 0x4000n).outcome).toBe("fault");
-    expect(m.world.violations.size).toBe(0);
+    expect(dma(m, mapped.world, "dev1", mapped.iova + 0x4000n).outcome).toBe("fault");
+    expect(mapped.world.violations.size).toBe(0);
   });
 
   it("a slice maps the right offset of the buffer", () => {
-    const { world, ioas, buf } = vfioSetup();
-    const m = mapFileOk(world, { ioas, fd: buf, start: 0x2000n, length: 0x1000n });
-    expect(dma(m.world, "dev1", m.iova).detail).toBe("vfio0.bar0+0x2000");
+    const { m, world, ioas, buf } = vfioSetup();
+    const mapped = mapFileOk(m, world, { ioas, fd: buf, start: 0x2000n, length: 0x1000n });
+    expect(dma(m, mapped.world, "dev1", mapped.iova).detail).toBe("vfio0.bar0+0x2000");
   });
 
   it("a device attached after the map reaches the area too", () => {
-    const a = allocIoas(makeWorld());
-    const e = exportVfio(a.world);
-    const m = mapFileOk(e.world, { ioas: a.ioas, fd: e.buf, length: 0x4000n });
-    expect(dma(m.world, "dev1", m.iova).outcome).toBe("fault");
-    const w = attachDevice(m.world, "dev1", a.ioas);
-    expect(dma(w, "dev1", m.iova).outcome).toBe("ok");
+    const m = makeMachine();
+    const a = allocIoas(m, boot(m));
+    const e = exportVfio(m, a.world);
+    const mapped = mapFileOk(m, e.world, { ioas: a.ioas, fd: e.buf, length: 0x4000n });
+    expect(dma(m, mapped.world, "dev1", mapped.iova).outcome).toBe("fault");
+    const w = attachDevice(m, mapped.world, "dev1", a.ioas);
+    expect(dma(m, w, "dev1", mapped.iova).outcome).toBe("ok");
   });
 });

@@ -3,7 +3,8 @@
  * RAM, mapped into the IOAS's domains and granted to the attached devices.
  */
 import { describe, expect, it } from "vitest";
-import { IOMMU_IOAS_MAP_READABLE, U64_MAX } from "@dmabuf-ref/core";
+import { IOMMU_IOAS_MAP_READABLE, U64_MAX, boot } from "@dmabuf-ref/core";
+import type { Machine, World } from "@dmabuf-ref/core";
 import {
   FIXED,
   PAGE,
@@ -13,87 +14,92 @@ import {
   attachDevice,
   dma,
   expectErrno,
-  makeWorld,
+  makeMachine,
   mapUser,
   mapUserOk,
   unmapOk,
 } from "./fixtures.js";
 
-function setup(): { world: ReturnType<typeof makeWorld>; ioas: number } {
-  const a = allocIoas(makeWorld());
-  return { world: attachDevice(a.world, "dev1", a.ioas), ioas: a.ioas };
+function setup(): { m: Machine; world: World; ioas: number } {
+  const m = makeMachine();
+  const a = allocIoas(m, boot(m));
+  return { m, world: attachDevice(m, a.world, "dev1", a.ioas), ioas: a.ioas };
 }
 
 describe("IOMMU_IOAS_MAP", () => {
   it("maps VMM memory: device DMA to the returned IOVA is ok and lands in RAM", () => {
-    const { world, ioas } = setup();
-    const m = mapUserOk(world, { ioas, length: 0x10000n });
-    const d = dma(m.world, "dev1", m.iova + 0x3000n, "write");
+    const { m, world, ioas } = setup();
+    const mapped = mapUserOk(m, world, { ioas, length: 0x10000n });
+    const d = dma(m, mapped.world, "dev1", mapped.iova + 0x3000n, "write");
     expect(d.outcome).toBe("ok");
     expect(d.detail).toBe("ram0+0x20003000");
   });
 
   it("the same user memory mapped twice reaches the same physical pages", () => {
-    const { world, ioas } = setup();
-    const a = mapUserOk(world, { ioas, length: PAGE });
-    const b = mapUserOk(a.world, { ioas, length: PAGE });
-    expect(dma(b.world, "dev1", a.iova).detail).toBe(dma(b.world, "dev1", b.iova).detail);
+    const { m, world, ioas } = setup();
+    const a = mapUserOk(m, world, { ioas, length: PAGE });
+    const b = mapUserOk(m, a.world, { ioas, length: PAGE });
+    expect(dma(m, b.world, "dev1", a.iova).detail).toBe(dma(m, b.world, "dev1", b.iova).detail);
   });
 
   it("a read-only mapping faults device writes in the IOMMU", () => {
-    const { world, ioas } = setup();
-    const m = mapUserOk(world, { ioas, length: PAGE, flags: IOMMU_IOAS_MAP_READABLE });
-    expect(dma(m.world, "dev1", m.iova, "read").outcome).toBe("ok");
-    expect(dma(m.world, "dev1", m.iova, "write").outcome).toBe("fault");
+    const { m, world, ioas } = setup();
+    const mapped = mapUserOk(m, world, { ioas, length: PAGE, flags: IOMMU_IOAS_MAP_READABLE });
+    expect(dma(m, mapped.world, "dev1", mapped.iova, "read").outcome).toBe("ok");
+    expect(dma(m, mapped.world, "dev1", mapped.iova, "write").outcome).toBe("fault");
   });
 
   it("after UNMAP the device's DMA faults and is never a violation", () => {
-    const { world, ioas } = setup();
-    const m = mapUserOk(world, { ioas, length: PAGE });
-    const u = unmapOk(m.world, ioas, m.iova, PAGE);
-    const d = dma(u.world, "dev1", m.iova);
+    const { m, world, ioas } = setup();
+    const mapped = mapUserOk(m, world, { ioas, length: PAGE });
+    const u = unmapOk(m, mapped.world, ioas, mapped.iova, PAGE);
+    const d = dma(m, u.world, "dev1", mapped.iova);
     expect(d.outcome).toBe("fault");
     expect(d.world.violations.size).toBe(0);
   });
 
   it("unknown flags or a non-zero __reserved are EOPNOTSUPP", () => {
-    const { world, ioas } = setup();
-    expectErrno(world, mapUser(world, { ioas, length: PAGE, flags: 0x10 | RW }), "EOPNOTSUPP");
-    expectErrno(world, mapUser(world, { ioas, length: PAGE, reserved: 1 }), "EOPNOTSUPP");
+    const { m, world, ioas } = setup();
+    expectErrno(world, mapUser(m, world, { ioas, length: PAGE, flags: 0x10 | RW }), "EOPNOTSUPP");
+    expectErrno(world, mapUser(m, world, { ioas, length: PAGE, reserved: 1 }), "EOPNOTSUPP");
   });
 
   it("neither READABLE nor WRITEABLE is EINVAL; unknown IOAS ENOENT; length 0 EINVAL", () => {
-    const { world, ioas } = setup();
-    expectErrno(world, mapUser(world, { ioas, length: PAGE, flags: 0 }), "EINVAL");
-    expectErrno(world, mapUser(world, { ioas: 5, length: PAGE }), "ENOENT");
-    expectErrno(world, mapUser(world, { ioas, length: 0n }), "EINVAL");
+    const { m, world, ioas } = setup();
+    expectErrno(world, mapUser(m, world, { ioas, length: PAGE, flags: 0 }), "EINVAL");
+    expectErrno(world, mapUser(m, world, { ioas: 5, length: PAGE }), "ENOENT");
+    expectErrno(world, mapUser(m, world, { ioas, length: 0n }), "EINVAL");
   });
 
   it("user_va + length wrapping, or length >= ULONG_MAX, is EOVERFLOW", () => {
-    const { world, ioas } = setup();
+    const { m, world, ioas } = setup();
     expectErrno(
       world,
-      mapUser(world, { ioas, userVa: U64_MAX - PAGE + 1n, length: 2n * PAGE }),
+      mapUser(m, world, { ioas, userVa: U64_MAX - PAGE + 1n, length: 2n * PAGE }),
       "EOVERFLOW",
     );
-    expectErrno(world, mapUser(world, { ioas, length: U64_MAX }), "EOVERFLOW");
+    expectErrno(world, mapUser(m, world, { ioas, length: U64_MAX }), "EOVERFLOW");
   });
 
   it("a user address or length that is not page aligned is EINVAL", () => {
-    const { world, ioas } = setup();
-    expectErrno(world, mapUser(world, { ioas, userVa: USER_VA + 0x10n, length: PAGE }), "EINVAL");
-    expectErrno(world, mapUser(world, { ioas, length: 0x800n }), "EINVAL");
+    const { m, world, ioas } = setup();
+    expectErrno(
+      world,
+      mapUser(m, world, { ioas, userVa: USER_VA + 0x10n, length: PAGE }),
+      "EINVAL",
+    );
+    expectErrno(world, mapUser(m, world, { ioas, length: 0x800n }), "EINVAL");
   });
 
   it("memory the model's RAM cannot back is EFAULT (a failed pin)", () => {
-    const { world, ioas } = setup();
-    expectErrno(world, mapUser(world, { ioas, userVa: 0n, length: 0x8000_0000n }), "EFAULT");
+    const { m, world, ioas } = setup();
+    expectErrno(world, mapUser(m, world, { ioas, userVa: 0n, length: 0x8000_0000n }), "EFAULT");
   });
 
   it("FIXED_IOVA maps exactly at the IOVA given", () => {
-    const { world, ioas } = setup();
+    const { m, world, ioas } = setup();
     expect(
-      mapUserOk(world, { ioas, length: PAGE, iova: 0x4000_0000n, flags: FIXED | RW }).iova,
+      mapUserOk(m, world, { ioas, length: PAGE, iova: 0x4000_0000n, flags: FIXED | RW }).iova,
     ).toBe(0x4000_0000n);
   });
 });

@@ -22,7 +22,7 @@ import {
   runScript,
   step,
 } from "@dmabuf-ref/core";
-import type { World } from "@dmabuf-ref/core";
+import type { Machine, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { iommufdAttachDevice, iommufdDetachDevice, iommufdIoctl } from "../../src/index.js";
 import {
@@ -38,7 +38,7 @@ import {
 import { expectDmaVerdicts, expectInvariants } from "./invariants.js";
 
 describe("iommufdIoctl dispatch and the size rule", () => {
-  const { world, ioas, buf } = vfioSetup();
+  const { m, world, ioas, buf } = vfioSetup();
   const mapFileBytes = (size: number, extra = 0): Uint8Array => {
     const b = new Uint8Array(Math.max(size, 40));
     b.set(
@@ -57,28 +57,28 @@ describe("iommufdIoctl dispatch and the size rule", () => {
   };
 
   it("an unknown ioctl number is ENOTTY (IOMMU_IOAS_COPY is not modelled either)", () => {
-    expectErrno(world, iommufdIoctl(world, _IO(0x3b, 0x83), new Uint8Array(64)), "ENOTTY");
-    expectErrno(world, iommufdIoctl(world, 0x1234, new Uint8Array(64)), "ENOTTY");
+    expectErrno(world, iommufdIoctl(m, world, _IO(0x3b, 0x83), new Uint8Array(64)), "ENOTTY");
+    expectErrno(world, iommufdIoctl(m, world, 0x1234, new Uint8Array(64)), "ENOTTY");
   });
 
   it("a size below the ioctl's min_size is EINVAL", () => {
     const bytes = mapFileBytes(40);
     new DataView(bytes.buffer).setUint32(0, 39, true);
-    expectErrno(world, iommufdIoctl(world, IOMMU_IOAS_MAP_FILE, bytes), "EINVAL");
+    expectErrno(world, iommufdIoctl(m, world, IOMMU_IOAS_MAP_FILE, bytes), "EINVAL");
   });
 
   it("non-zero bytes past the kernel's struct are E2BIG", () => {
-    expectErrno(world, iommufdIoctl(world, IOMMU_IOAS_MAP_FILE, mapFileBytes(48, 1)), "E2BIG");
+    expectErrno(world, iommufdIoctl(m, world, IOMMU_IOAS_MAP_FILE, mapFileBytes(48, 1)), "E2BIG");
   });
 
   it("a longer struct with a zero tail works; the response copies back min(size, sizeof) bytes", () => {
-    const r = done(iommufdIoctl(world, IOMMU_IOAS_MAP_FILE, mapFileBytes(48)));
+    const r = done(iommufdIoctl(m, world, IOMMU_IOAS_MAP_FILE, mapFileBytes(48)));
     expect(r.out).toHaveLength(40);
     expect(iommuIoasMapFile.decode(r.out).iova).not.toBe(0n);
   });
 
   it("every call ends with an ioctl event naming the macro and the result", () => {
-    const ok = done(iommufdIoctl(world, IOMMU_IOAS_MAP_FILE, mapFileBytes(40)));
+    const ok = done(iommufdIoctl(m, world, IOMMU_IOAS_MAP_FILE, mapFileBytes(40)));
     expect(ok.events.at(-1)).toEqual({
       kind: "ioctl",
       process: "vmm",
@@ -86,7 +86,9 @@ describe("iommufdIoctl dispatch and the size rule", () => {
       name: "IOMMU_IOAS_MAP_FILE",
       result: { ok: true, ret: 0 },
     });
-    const bad = iommufdIoctl(world, IOMMU_IOAS_MAP_FILE, mapFileBytes(48, 1), { process: "qemu" });
+    const bad = iommufdIoctl(m, world, IOMMU_IOAS_MAP_FILE, mapFileBytes(48, 1), {
+      process: "qemu",
+    });
     const events = bad.status === "failed" ? bad.events : [];
     expect(events.map((e) => (e.kind === "ioctl" ? [e.process, e.result.ok] : e.kind))).toEqual([
       ["qemu", false],
@@ -95,19 +97,23 @@ describe("iommufdIoctl dispatch and the size rule", () => {
 });
 
 /**
- * A busy world: one IOAS with a device, a dead dma-buf area, a live one of
- * another buffer, and user memory; `bufs` are the dma-buf ids.
+ * A machine and a busy world: one IOAS with a device, a dead dma-buf area,
+ * a live one of another buffer, and user memory; `bufs` are the dma-buf ids.
  */
-function busyWorld(): { world: World; bufs: number[] } {
-  const { world, ioas, buf } = vfioSetup();
-  const a = mapFileOk(world, { ioas, fd: buf, length: 0x2000n });
-  const dead = revoke(a.world, buf);
-  const other = exportVfio(dead, {
+function busyWorld(): { m: Machine; world: World; bufs: number[] } {
+  const { m, world, ioas, buf } = vfioSetup();
+  const a = mapFileOk(m, world, { ioas, fd: buf, length: 0x2000n });
+  const dead = revoke(m, a.world, buf);
+  const other = exportVfio(m, dead, {
     region: "vfio0.bar0",
     ranges: [{ offset: 0x8000n, length: 0x4000n }],
   });
-  const live = mapFileOk(other.world, { ioas, fd: other.buf, length: 0x2000n });
-  return { world: mapUserOk(live.world, { ioas, length: 0x2000n }).world, bufs: [buf, other.buf] };
+  const live = mapFileOk(m, other.world, { ioas, fd: other.buf, length: 0x2000n });
+  return {
+    m,
+    world: mapUserOk(m, live.world, { ioas, length: 0x2000n }).world,
+    bufs: [buf, other.buf],
+  };
 }
 
 const start = busyWorld();
@@ -201,10 +207,10 @@ const call: fc.Arbitrary<Call> = fc.oneof(
 );
 
 /** Applies one call; a failure must leave the identical world. */
-function apply(w: World, c: Call): World {
+function apply(m: Machine, w: World, c: Call): World {
   return match(c)
     .with({ kind: "ioctl" }, (x) => {
-      const r = iommufdIoctl(w, x.number, x.bytes);
+      const r = iommufdIoctl(m, w, x.number, x.bytes);
       if (r.status !== "done") expect(r.world).toBe(w);
       return r.world;
     })
@@ -213,18 +219,18 @@ function apply(w: World, c: Call): World {
         x.kind === "revoke"
           ? { kind: "revoke" as const, buf: x.buf, permanent: false, by: "FLR" }
           : { kind: "unrevoke" as const, buf: x.buf, by: "FLR done" };
-      return runScript(w, [op], "vfio0").world;
+      return runScript(m, w, [op], "vfio0").world;
     })
     .with({ kind: "lock" }, { kind: "unlock" }, (x) => {
-      const r = step(w, { kind: x.kind, buf: x.buf, holder: "another importer" });
+      const r = step(m, w, { kind: x.kind, buf: x.buf, holder: "another importer" });
       return r.status === "done" ? r.world : w;
     })
     .with({ kind: "attach" }, (x) => {
-      const r = iommufdAttachDevice(w, x.device, x.ioas, x.newDomain ? { newDomain: true } : {});
+      const r = iommufdAttachDevice(m, w, x.device, x.ioas, x.newDomain ? { newDomain: true } : {});
       return r.ok ? r.value.world : w;
     })
     .with({ kind: "detach" }, (x) => {
-      const r = iommufdDetachDevice(w, x.device);
+      const r = iommufdDetachDevice(m, w, x.device);
       return r.ok ? r.value.world : w;
     })
     .exhaustive();
@@ -234,11 +240,12 @@ describe("random ioctls, revokes and device moves (fast-check)", () => {
   test.prop([fc.array(call, { minLength: 1, maxLength: 8 })], { numRuns: 200 })(
     "a failed or sleeping call leaves the identical world; the invariants hold; DMA is ok or a fault",
     (calls) => {
+      const { m } = start;
       let w = start.world;
       for (const c of calls) {
-        w = apply(w, c);
-        expectInvariants(w);
-        expectDmaVerdicts(w);
+        w = apply(m, w, c);
+        expectInvariants(m, w);
+        expectDmaVerdicts(m, w);
       }
       expect(w.violations.size).toBe(0);
     },

@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { fc, test } from "@fast-check/vitest";
-import { U64_MAX, mustBuf, runScript } from "@dmabuf-ref/core";
-import type { World } from "@dmabuf-ref/core";
+import { U64_MAX, boot, mustBuf, runScript } from "@dmabuf-ref/core";
+import type { Machine, World } from "@dmabuf-ref/core";
 import { iommufdStateOf } from "../../src/index.js";
 import {
   FIXED,
@@ -16,7 +16,7 @@ import {
   dma,
   done,
   expectErrno,
-  makeWorld,
+  makeMachine,
   mapFileOk,
   mapUserOk,
   unmap,
@@ -24,16 +24,17 @@ import {
   vfioSetup,
 } from "./fixtures.js";
 
-function areasOf(w: World, ioas: number): { iova: bigint; length: bigint }[] {
-  return (iommufdStateOf(w).ioas.find((i) => i.id === ioas)?.areas ?? []).map((a) => ({
+function areasOf(m: Machine, w: World, ioas: number): { iova: bigint; length: bigint }[] {
+  return (iommufdStateOf(m, w).ioas.find((i) => i.id === ioas)?.areas ?? []).map((a) => ({
     iova: a.iova,
     length: a.length,
   }));
 }
 
 describe("IOMMU_IOAS_UNMAP rules", () => {
-  const base = allocIoas(makeWorld());
-  const one = mapUserOk(base.world, {
+  const m = makeMachine();
+  const base = allocIoas(m, boot(m));
+  const one = mapUserOk(m, base.world, {
     ioas: base.ioas,
     length: 0x4000n,
     iova: 0x10_0000n,
@@ -41,93 +42,95 @@ describe("IOMMU_IOAS_UNMAP rules", () => {
   });
 
   it("a range containing no area is ENOENT", () => {
-    expectErrno(one.world, unmap(one.world, base.ioas, 0x20_0000n, 0x1000n), "ENOENT");
+    expectErrno(one.world, unmap(m, one.world, base.ioas, 0x20_0000n, 0x1000n), "ENOENT");
   });
 
   it("a range cutting an area is ENOENT and unmaps nothing", () => {
-    expectErrno(one.world, unmap(one.world, base.ioas, 0x10_0000n, 0x1000n), "ENOENT");
-    expectErrno(one.world, unmap(one.world, base.ioas, 0x10_1000n, 0x10_0000n), "ENOENT");
+    expectErrno(one.world, unmap(m, one.world, base.ioas, 0x10_0000n, 0x1000n), "ENOENT");
+    expectErrno(one.world, unmap(m, one.world, base.ioas, 0x10_1000n, 0x10_0000n), "ENOENT");
   });
 
   it("a range covering one area wholly and cutting another is ENOENT and unmaps neither", () => {
-    const two = mapUserOk(one.world, {
+    const two = mapUserOk(m, one.world, {
       ioas: base.ioas,
       length: 0x4000n,
       iova: 0x20_0000n,
       flags: FIXED | RW,
     });
-    expectErrno(two.world, unmap(two.world, base.ioas, 0x10_0000n, 0x10_1000n), "ENOENT");
-    expect(areasOf(two.world, base.ioas)).toHaveLength(2);
+    expectErrno(two.world, unmap(m, two.world, base.ioas, 0x10_0000n, 0x10_1000n), "ENOENT");
+    expect(areasOf(m, two.world, base.ioas)).toHaveLength(2);
   });
 
   it("0..U64_MAX unmaps every area and reports the total", () => {
-    const two = mapUserOk(one.world, {
+    const two = mapUserOk(m, one.world, {
       ioas: base.ioas,
       length: 0x2000n,
       iova: 0x20_0000n,
       flags: FIXED | RW,
     });
-    const u = unmapOk(two.world, base.ioas, 0n, U64_MAX);
+    const u = unmapOk(m, two.world, base.ioas, 0n, U64_MAX);
     expect(u.unmapped).toBe(0x6000n);
-    expect(areasOf(u.world, base.ioas)).toEqual([]);
+    expect(areasOf(m, u.world, base.ioas)).toEqual([]);
   });
 
   it("0..U64_MAX succeeds on an empty IOAS and reports 0 bytes", () => {
-    expect(unmapOk(base.world, base.ioas, 0n, U64_MAX).unmapped).toBe(0n);
+    expect(unmapOk(m, base.world, base.ioas, 0n, U64_MAX).unmapped).toBe(0n);
   });
 
   it("length 0 is EINVAL", () => {
-    expectErrno(one.world, unmap(one.world, base.ioas, 0x10_0000n, 0n), "EINVAL");
+    expectErrno(one.world, unmap(m, one.world, base.ioas, 0x10_0000n, 0n), "EINVAL");
   });
 
   it("iova or length >= ULONG_MAX (other than the unmap-all pair) is EOVERFLOW", () => {
-    expectErrno(one.world, unmap(one.world, base.ioas, 0x1000n, U64_MAX), "EOVERFLOW");
-    expectErrno(one.world, unmap(one.world, base.ioas, U64_MAX, 1n), "EOVERFLOW");
+    expectErrno(one.world, unmap(m, one.world, base.ioas, 0x1000n, U64_MAX), "EOVERFLOW");
+    expectErrno(one.world, unmap(m, one.world, base.ioas, U64_MAX, 1n), "EOVERFLOW");
   });
 
   it("a range that wraps is EOVERFLOW", () => {
-    expectErrno(one.world, unmap(one.world, base.ioas, U64_MAX - PAGE, 2n * PAGE), "EOVERFLOW");
+    expectErrno(one.world, unmap(m, one.world, base.ioas, U64_MAX - PAGE, 2n * PAGE), "EOVERFLOW");
   });
 
   it("an unknown IOAS is ENOENT", () => {
-    expectErrno(one.world, unmap(one.world, 77, 0n, U64_MAX), "ENOENT");
+    expectErrno(one.world, unmap(m, one.world, 77, 0n, U64_MAX), "ENOENT");
   });
 
   it("UNMAP reports the bytes unmapped and the device faults afterwards", () => {
-    const u = unmapOk(one.world, base.ioas, 0x10_0000n, 0x4000n);
+    const u = unmapOk(m, one.world, base.ioas, 0x10_0000n, 0x4000n);
     expect(u.unmapped).toBe(0x4000n);
-    expect(dma(u.world, "dev1", 0x10_0000n).outcome).toBe("fault");
+    expect(dma(m, u.world, "dev1", 0x10_0000n).outcome).toBe("fault");
   });
 
   it("unmapping a dma-buf area unpins and detaches (iopt_release_pages)", () => {
-    const { world, ioas, buf } = vfioSetup();
-    const m = mapFileOk(world, { ioas, fd: buf, length: 0x4000n });
-    const u = done(unmap(m.world, ioas, m.iova, 0x4000n));
+    const { m, world, ioas, buf } = vfioSetup();
+    const mapped = mapFileOk(m, world, { ioas, fd: buf, length: 0x4000n });
+    const u = done(unmap(m, mapped.world, ioas, mapped.iova, 0x4000n));
     expect(mustBuf(u.world, buf).attachments).toEqual([]);
     expect(u.world.atts.size).toBe(0);
     const kinds = u.events.map((e) => e.kind);
     expect(kinds.indexOf("unpin")).toBeLessThan(kinds.indexOf("detach"));
-    expect(dma(u.world, "dev1", m.iova).outcome).toBe("fault");
+    expect(dma(m, u.world, "dev1", mapped.iova).outcome).toBe("fault");
   });
 });
 
 describe("IOMMU_IOAS_UNMAP and the dma-buf's reservation lock", () => {
   it("UNMAP of a dma-buf area sleeps while another holder has resv: blocked, nothing changes", () => {
-    const { world, ioas, buf } = vfioSetup();
-    const m = mapFileOk(world, { ioas, fd: buf, length: 0x4000n });
-    const held = runScript(m.world, [{ kind: "lock", buf, holder: "another importer" }]).world;
-    const r = unmap(held, ioas, m.iova, 0x4000n);
+    const { m, world, ioas, buf } = vfioSetup();
+    const mapped = mapFileOk(m, world, { ioas, fd: buf, length: 0x4000n });
+    const held = runScript(m, mapped.world, [
+      { kind: "lock", buf, holder: "another importer" },
+    ]).world;
+    const r = unmap(m, held, ioas, mapped.iova, 0x4000n);
     expect(r.status).toBe("blocked");
     expect(r.world).toBe(held);
-    const freed = runScript(held, [{ kind: "unlock", buf, holder: "another importer" }]).world;
-    expect(unmapOk(freed, ioas, m.iova, 0x4000n).unmapped).toBe(0x4000n);
+    const freed = runScript(m, held, [{ kind: "unlock", buf, holder: "another importer" }]).world;
+    expect(unmapOk(m, freed, ioas, mapped.iova, 0x4000n).unmapped).toBe(0x4000n);
   });
 
   it("UNMAP of user memory needs no dma-buf lock", () => {
-    const { world, ioas, buf } = vfioSetup();
-    const u = mapUserOk(world, { ioas, length: PAGE });
-    const held = runScript(u.world, [{ kind: "lock", buf, holder: "another importer" }]).world;
-    expect(unmap(held, ioas, u.iova, PAGE).status).toBe("done");
+    const { m, world, ioas, buf } = vfioSetup();
+    const u = mapUserOk(m, world, { ioas, length: PAGE });
+    const held = runScript(m, u.world, [{ kind: "lock", buf, holder: "another importer" }]).world;
+    expect(unmap(m, held, ioas, u.iova, PAGE).status).toBe("done");
   });
 });
 
@@ -162,22 +165,23 @@ describe("UNMAP over random area sets (fast-check)", () => {
   test.prop([areaSet, rangeArb], { numRuns: 150 })(
     "ENOENT iff the range covers no whole area or cuts one; else exactly the covered areas go",
     (areas, range) => {
-      let w = allocIoas(makeWorld()).world;
+      const m = makeMachine();
+      let w = allocIoas(m, boot(m)).world;
       for (const a of areas) {
-        w = mapUserOk(w, { ioas: 1, length: a.length, iova: a.iova, flags: FIXED | RW }).world;
+        w = mapUserOk(m, w, { ioas: 1, length: a.length, iova: a.iova, flags: FIXED | RW }).world;
       }
       const start = BigInt(range.first) * PAGE;
       const last = start + BigInt(range.pages) * PAGE - 1n;
       const hit = areas.filter((a) => a.iova <= last && start <= a.iova + a.length - 1n);
       const cuts = hit.some((a) => a.iova < start || a.iova + a.length - 1n > last);
-      const r = unmap(w, 1, start, last - start + 1n);
+      const r = unmap(m, w, 1, start, last - start + 1n);
       if (hit.length === 0 || cuts) {
         expectErrno(w, r, "ENOENT");
         return;
       }
       expect(r.status).toBe("done");
       if (r.status !== "done") return;
-      expect(areasOf(r.world, 1)).toEqual(areas.filter((a) => !hit.includes(a)));
+      expect(areasOf(m, r.world, 1)).toEqual(areas.filter((a) => !hit.includes(a)));
     },
   );
 });

@@ -42,7 +42,7 @@ function rangesOf(w: World, buf: number): readonly PhysVec[] {
  */
 export const vfioTest: ExporterDriver = {
   name: "vfio-test",
-  export(w, owner, args) {
+  export(_m, w, owner, args) {
     const a = exportArgs.parse(args);
     const found = regionNamed(w, a.region);
     if (found === undefined) return err("EINVAL", `no region ${a.region}`);
@@ -59,17 +59,17 @@ export const vfioTest: ExporterDriver = {
     return ok(created);
   },
   revokeWaitsForUnmap: () => true,
-  offers(w, buf) {
+  offers(m, w, buf) {
     const owner = mustBuf(w, buf).owner;
     const p2p = offer(sgt, { requiresP2P: true, p2pDevice: owner });
-    return w.config.profile.mappingTypes.includes(pal)
+    return m.profile.mappingTypes.includes(pal)
       ? [offer(pal, { provider: owner }), p2p]
       : [offer(vfioIommufdPrivate, {}), p2p];
   },
   attach: vfioLikeAttach,
   pin: vfioLikePin,
-  unpin: (w) => ({ world: w, events: [] }),
-  map(w, att) {
+  unpin: (_m, w) => ({ world: w, events: [] }),
+  map(_m, w, att) {
     const a = mustAtt(w, att);
     // The exporter maps its own type; through a converter core converts after.
     if (a.exporterType !== "pal") return err("EOPNOTSUPP", "VFIO maps only through PAL here");
@@ -80,13 +80,13 @@ export const vfioTest: ExporterDriver = {
       mapping: { payload: { phys: rangesOf(w, a.buf) }, grants: [], iova: [] },
     });
   },
-  unmap: (w) => ({ world: w, events: [] }),
-  privatePhys(w, att) {
+  unmap: (_m, w) => ({ world: w, events: [] }),
+  privatePhys(_m, w, att) {
     const a = mustAtt(w, att);
     if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the dma-buf is revoked");
     const ranges = rangesOf(w, a.buf);
     if (ranges.length !== 1) return err("EOPNOTSUPP", `${ranges.length} ranges, not 1`);
     return ok(ranges);
   },
-  release: (w) => ({ world: w, events: [] }),
+  release: (_m, w) => ({ world: w, events: [] }),
 };

@@ -4,14 +4,14 @@
  * exporter, core's reference exporter, KVM and the three RDMA importers.
  */
 import {
-  createWorld,
+  defineMachine,
   linux71,
   referenceExporter,
   runScript,
   step,
   topologySchema,
 } from "@dmabuf-ref/core";
-import type { ExporterDriver, Profile, Topology, World } from "@dmabuf-ref/core";
+import type { Machine, Profile, Topology, World } from "@dmabuf-ref/core";
 import {
   kvmImporter,
   rdmaOdpImporter,
@@ -44,49 +44,49 @@ export const topology: Topology = topologySchema.parse({
 });
 
 /**
- * A fresh world with every driver of these tests.
+ * The machine of these tests: the topology above with every driver of
+ * these tests. Its initial world is `boot(m)`.
  *
  * @param profile - the profile (default linux-7.1).
  */
-export function makeWorld(profile: Profile = linux71): World {
-  return createWorld({
+export function makeMachine(profile: Profile = linux71): Machine {
+  return defineMachine({
     profile,
     topology,
-    exporters: new Map<string, ExporterDriver>([
-      ["vfio-bar", vfioBar],
-      ["ref-exporter", referenceExporter({ region: "ram0" })],
-    ]),
-    importers: new Map(
-      [kvmImporter(), rdmaOdpImporter(), rdmaPinnedImporter(), rdmaPinnedRevocableImporter()].map(
-        (d) => [d.name, d],
-      ),
-    ),
+    exporters: [vfioBar, referenceExporter({ region: "ram0" })],
+    importers: [
+      kvmImporter(),
+      rdmaOdpImporter(),
+      rdmaPinnedImporter(),
+      rdmaPinnedRevocableImporter(),
+    ],
   });
 }
 
 /** Exports a VFIO-like buffer over BAR0 (default: 2 MiB at offset 0). */
 export function exportVfio(
+  m: Machine,
   w: World,
   args: VfioBarArgs = { region: "vfio0.bar0", length: MIB2 },
 ): { world: World; buf: number } {
-  const r = step(w, { kind: "export", exporter: "vfio-bar", owner: "vfio0", args });
+  const r = step(m, w, { kind: "export", exporter: "vfio-bar", owner: "vfio0", args });
   if (r.status !== "done" || r.created === undefined) throw new Error("export failed");
   return { world: r.world, buf: r.created };
 }
 
 /** Exports a buffer of core's reference exporter (RAM, no pin op, revocable). */
-export function exportRam(w: World, size = 0x4000n): { world: World; buf: number } {
-  const r = step(w, { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size } });
+export function exportRam(m: Machine, w: World, size = 0x4000n): { world: World; buf: number } {
+  const r = step(m, w, { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size } });
   if (r.status !== "done" || r.created === undefined) throw new Error("export failed");
   return { world: r.world, buf: r.created };
 }
 
 /** Runs the exporter's revoke sequence (temporary, an FLR) until it settles. */
-export function revoke(w: World, buf: number): ReturnType<typeof runScript> {
-  return runScript(w, [{ kind: "revoke", buf, permanent: false, by: "FLR" }], "vfio0");
+export function revoke(m: Machine, w: World, buf: number): ReturnType<typeof runScript> {
+  return runScript(m, w, [{ kind: "revoke", buf, permanent: false, by: "FLR" }], "vfio0");
 }
 
 /** Runs the exporter's un-revoke sequence until it settles. */
-export function unrevoke(w: World, buf: number): World {
-  return runScript(w, [{ kind: "unrevoke", buf, by: "FLR" }], "vfio0").world;
+export function unrevoke(m: Machine, w: World, buf: number): World {
+  return runScript(m, w, [{ kind: "unrevoke", buf, by: "FLR" }], "vfio0").world;
 }

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import {
   attachRevocable,
+  boot,
   defineProfile,
   linux71,
   mustAtt,
@@ -15,7 +16,7 @@ import {
   sgt,
   step,
 } from "@dmabuf-ref/core";
-import type { StepOutcome, World } from "@dmabuf-ref/core";
+import type { Machine, StepOutcome, World } from "@dmabuf-ref/core";
 import {
   KVM_MEM_VFIO_DMABUF,
   kvmGuestFault,
@@ -23,25 +24,31 @@ import {
   kvmStateOf,
 } from "../../src/index.js";
 import type { KvmFaultOutcome, KvmMemslotArgs } from "../../src/index.js";
-import { MIB2, PAGE, exportVfio, makeWorld, revoke, unrevoke } from "./fixtures.js";
+import { MIB2, PAGE, exportVfio, makeMachine, revoke, unrevoke } from "./fixtures.js";
 
 const GFN = 0x10_0000n;
 const NPAGES = MIB2 / PAGE;
 const BAR_PFN = 0x40_0000_0000n / PAGE;
 
-function setup(profile = rfcMappingTypesV1): { world: World; buf: number } {
-  return exportVfio(makeWorld(profile));
+function setup(profile = rfcMappingTypesV1): { m: Machine; world: World; buf: number } {
+  const m = makeMachine(profile);
+  return { m, ...exportVfio(m, boot(m)) };
 }
 
 function slotArgs(fd: number, over: Partial<KvmMemslotArgs> = {}): KvmMemslotArgs {
   return { slot: 1, gfnBase: GFN, npages: NPAGES, fd, offset: 0n, ...over };
 }
 
-function memslot(profile = rfcMappingTypesV1): { world: World; buf: number; att: number } {
-  const { world, buf } = setup(profile);
-  const r = kvmSetMemslotDmabuf(world, slotArgs(buf));
+function memslot(profile = rfcMappingTypesV1): {
+  m: Machine;
+  world: World;
+  buf: number;
+  att: number;
+} {
+  const { m, world, buf } = setup(profile);
+  const r = kvmSetMemslotDmabuf(m, world, slotArgs(buf));
   if (r.status !== "done" || r.created === undefined) throw new Error("memslot failed");
-  return { world: r.world, buf, att: r.created };
+  return { m, world: r.world, buf, att: r.created };
 }
 
 function expectErrno(w: World, r: StepOutcome | KvmFaultOutcome, errno: string): void {
@@ -50,8 +57,8 @@ function expectErrno(w: World, r: StepOutcome | KvmFaultOutcome, errno: string):
   expect(r.world).toBe(w);
 }
 
-function faultOk(w: World, gfn = GFN): Extract<KvmFaultOutcome, { status: "done" }> {
-  const r = kvmGuestFault(w, { slot: 1, gfn });
+function faultOk(m: Machine, w: World, gfn = GFN): Extract<KvmFaultOutcome, { status: "done" }> {
+  const r = kvmGuestFault(m, w, { slot: 1, gfn });
   if (r.status !== "done") {
     throw new Error(r.status === "failed" ? `${r.error.errno}: ${r.error.message}` : r.reason);
   }
@@ -64,12 +71,12 @@ describe("KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_VFIO_DMABUF (kernel-facts §5
   });
 
   it("KVM attaches dynamically with dev=NULL and allow_peer2peer, negotiating kvm-pfn, and maps nothing yet", () => {
-    const { world, att } = memslot();
+    const { m, world, att } = memslot();
     const a = mustAtt(world, att);
     expect(a).toMatchObject({ device: null, dynamic: true, peer2peer: true, mapType: "kvm-pfn" });
     expect(a.mapping).toBeNull();
     expect(attachRevocable(a)).toBe(true);
-    expect(kvmStateOf(world).slots).toEqual([
+    expect(kvmStateOf(m, world).slots).toEqual([
       {
         slot: 1,
         gfnBase: GFN,
@@ -85,32 +92,32 @@ describe("KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_VFIO_DMABUF (kernel-facts §5
   });
 
   it("without kvmDmabufImport the flag is unknown and the call fails with EINVAL", () => {
-    const { world, buf } = setup(linux71);
-    expectErrno(world, kvmSetMemslotDmabuf(world, slotArgs(buf)), "EINVAL");
+    const { m, world, buf } = setup(linux71);
+    expectErrno(world, kvmSetMemslotDmabuf(m, world, slotArgs(buf)), "EINVAL");
   });
 
   it("a KVM memslot whose dmabuf size differs from the slot size fails with EINVAL", () => {
-    const { world, buf } = setup();
+    const { m, world, buf } = setup();
     expectErrno(
       world,
-      kvmSetMemslotDmabuf(world, slotArgs(buf, { npages: NPAGES - 1n })),
+      kvmSetMemslotDmabuf(m, world, slotArgs(buf, { npages: NPAGES - 1n })),
       "EINVAL",
     );
   });
 
   it("a guest_memfd_offset other than 0 fails with EINVAL", () => {
-    const { world, buf } = setup();
-    expectErrno(world, kvmSetMemslotDmabuf(world, slotArgs(buf, { offset: PAGE })), "EINVAL");
+    const { m, world, buf } = setup();
+    expectErrno(world, kvmSetMemslotDmabuf(m, world, slotArgs(buf, { offset: PAGE })), "EINVAL");
   });
 
   it("an fd that is no dma-buf fails with EBADF", () => {
-    const { world, buf } = setup();
-    expectErrno(world, kvmSetMemslotDmabuf(world, slotArgs(buf + 100)), "EBADF");
+    const { m, world, buf } = setup();
+    expectErrno(world, kvmSetMemslotDmabuf(m, world, slotArgs(buf + 100)), "EBADF");
   });
 
   it("a slot id already in use fails with EEXIST", () => {
-    const { world, buf } = memslot();
-    expectErrno(world, kvmSetMemslotDmabuf(world, slotArgs(buf)), "EEXIST");
+    const { m, world, buf } = memslot();
+    expectErrno(world, kvmSetMemslotDmabuf(m, world, slotArgs(buf)), "EEXIST");
   });
 
   it("KVM import needs kvm-pfn: without the type the attach fails in negotiation with EINVAL", () => {
@@ -119,8 +126,8 @@ describe("KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_VFIO_DMABUF (kernel-facts §5
       id: "rfc-without-kvm-pfn",
       mappingTypes: [sgt, pal],
     });
-    const { world, buf } = setup(noKvmPfn);
-    expectErrno(world, kvmSetMemslotDmabuf(world, slotArgs(buf)), "EINVAL");
+    const { m, world, buf } = setup(noKvmPfn);
+    expectErrno(world, kvmSetMemslotDmabuf(m, world, slotArgs(buf)), "EINVAL");
   });
 
   it("works under proposal-converters too", () => {
@@ -130,55 +137,57 @@ describe("KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_VFIO_DMABUF (kernel-facts §5
 
 describe("guest faults: get_pfn (kernel-facts §5.1)", () => {
   it("a guest fault maps through get_pfn: pfn, max order and cache attribute", () => {
-    const { world, att } = memslot();
-    const r = faultOk(world, GFN + 1n);
+    const { m, world, att } = memslot();
+    const r = faultOk(m, world, GFN + 1n);
     expect(r.pfn).toBe(BAR_PFN + 1n);
     expect(r.maxOrder).toBe(9);
     expect(mustAtt(r.world, att).mapping).not.toBeNull();
-    const again = faultOk(r.world, GFN + 2n);
+    const again = faultOk(m, r.world, GFN + 2n);
     expect(again.pfn).toBe(BAR_PFN + 2n);
     expect(again.events.some((e) => e.kind === "map")).toBe(false);
   });
 
   it("MMIO is never mapped cacheable", () => {
-    const { world } = memslot();
-    const r = faultOk(world);
+    const { m, world } = memslot();
+    const r = faultOk(m, world);
     expect(r.mmio).toBe(true);
     expect(r.cache).toBe("uncached");
   });
 
   it("an exporter claiming write-back MMIO is refused: the fault fails with EIO", () => {
-    const { world, buf } = exportVfio(makeWorld(rfcMappingTypesV1), {
+    const m = makeMachine(rfcMappingTypesV1);
+    const { world, buf } = exportVfio(m, boot(m), {
       region: "vfio0.bar0",
       length: MIB2,
       cache: "write-back",
     });
-    const m = kvmSetMemslotDmabuf(world, slotArgs(buf));
-    if (m.status !== "done") throw new Error("memslot failed");
-    expectErrno(m.world, kvmGuestFault(m.world, { slot: 1, gfn: GFN }), "EIO");
+    const made = kvmSetMemslotDmabuf(m, world, slotArgs(buf));
+    if (made.status !== "done") throw new Error("memslot failed");
+    expectErrno(made.world, kvmGuestFault(m, made.world, { slot: 1, gfn: GFN }), "EIO");
   });
 
   it("the max order shrinks when the GFN and PFN are not aligned alike", () => {
-    const { world, buf } = exportVfio(makeWorld(rfcMappingTypesV1), {
+    const m = makeMachine(rfcMappingTypesV1);
+    const { world, buf } = exportVfio(m, boot(m), {
       region: "vfio0.bar0",
       offset: PAGE,
       length: MIB2,
     });
-    const m = kvmSetMemslotDmabuf(world, slotArgs(buf));
-    if (m.status !== "done") throw new Error("memslot failed");
-    expect(faultOk(m.world).maxOrder).toBe(0);
+    const made = kvmSetMemslotDmabuf(m, world, slotArgs(buf));
+    if (made.status !== "done") throw new Error("memslot failed");
+    expect(faultOk(m, made.world).maxOrder).toBe(0);
   });
 
   it("a fault outside the slot fails with EFAULT", () => {
-    const { world } = memslot();
-    expectErrno(world, kvmGuestFault(world, { slot: 1, gfn: GFN + NPAGES }), "EFAULT");
-    expectErrno(world, kvmGuestFault(world, { slot: 2, gfn: GFN }), "EFAULT");
+    const { m, world } = memslot();
+    expectErrno(world, kvmGuestFault(m, world, { slot: 1, gfn: GFN + NPAGES }), "EFAULT");
+    expectErrno(world, kvmGuestFault(m, world, { slot: 2, gfn: GFN }), "EFAULT");
   });
 
   it("a fault sleeps while someone holds the dma-buf's resv", () => {
-    const { world, buf } = memslot();
-    const locked = step(world, { kind: "lock", buf, holder: "other" });
-    const r = kvmGuestFault(locked.world, { slot: 1, gfn: GFN });
+    const { m, world, buf } = memslot();
+    const locked = step(m, world, { kind: "lock", buf, holder: "other" });
+    const r = kvmGuestFault(m, locked.world, { slot: 1, gfn: GFN });
     expect(r.status).toBe("blocked");
     expect(r.world).toBe(locked.world);
   });
@@ -186,9 +195,9 @@ describe("guest faults: get_pfn (kernel-facts §5.1)", () => {
 
 describe("revoke: zap, -EIO, re-fault (kernel-facts §5.1, §1.3)", () => {
   it("invalidate zaps the slot's whole GFN range", () => {
-    const { world, buf, att } = memslot();
-    const run = revoke(faultOk(world).world, buf);
-    const slot = kvmStateOf(run.world).slots[0];
+    const { m, world, buf, att } = memslot();
+    const run = revoke(m, faultOk(m, world).world, buf);
+    const slot = kvmStateOf(m, run.world).slots[0];
     expect(slot).toMatchObject({ zapped: true, zaps: 1 });
     expect(mustAtt(run.world, att).mapping).toBeNull();
     expect(run.world.tasks.size).toBe(0);
@@ -200,39 +209,39 @@ describe("revoke: zap, -EIO, re-fault (kernel-facts §5.1, §1.3)", () => {
   });
 
   it("a guest fault on a revoked dmabuf slot fails with EIO", () => {
-    const { world, buf } = memslot();
-    const revoked = revoke(faultOk(world).world, buf).world;
-    const r = kvmGuestFault(revoked, { slot: 1, gfn: GFN });
+    const { m, world, buf } = memslot();
+    const revoked = revoke(m, faultOk(m, world).world, buf).world;
+    const r = kvmGuestFault(m, revoked, { slot: 1, gfn: GFN });
     expectErrno(revoked, r, "EIO");
     if (r.status === "failed") expect(r.error.message).toContain("ENODEV");
   });
 
   it("after un-revoke KVM can fault again", () => {
-    const { world, buf, att } = memslot();
-    const back = unrevoke(revoke(faultOk(world).world, buf).world, buf);
-    const r = faultOk(back, GFN + 3n);
+    const { m, world, buf, att } = memslot();
+    const back = unrevoke(m, revoke(m, faultOk(m, world).world, buf).world, buf);
+    const r = faultOk(m, back, GFN + 3n);
     expect(r.pfn).toBe(BAR_PFN + 3n);
     expect(mustAtt(r.world, att).mapping).not.toBeNull();
-    expect(kvmStateOf(r.world).slots[0]?.zapped).toBe(false);
+    expect(kvmStateOf(m, r.world).slots[0]?.zapped).toBe(false);
   });
 });
 
 describe("kvm act (driver ops)", () => {
   it("set-memslot and fault run as driver ops; a malformed action is EINVAL", () => {
-    const { world, buf } = setup();
-    const made = step(world, {
+    const { m, world, buf } = setup();
+    const made = step(m, world, {
       kind: "driver",
       driver: "kvm",
       action: { kind: "set-memslot", slot: 1, gfnBase: GFN, npages: NPAGES, fd: buf, offset: 0n },
     });
     expect(made.status).toBe("done");
-    const faulted = step(made.world, {
+    const faulted = step(m, made.world, {
       kind: "driver",
       driver: "kvm",
       action: { kind: "fault", slot: 1, gfn: GFN },
     });
     expect(faulted.status).toBe("done");
-    const bad = step(world, { kind: "driver", driver: "kvm", action: { kind: "nope" } });
+    const bad = step(m, world, { kind: "driver", driver: "kvm", action: { kind: "nope" } });
     expectErrno(world, bad, "EINVAL");
   });
 });

@@ -3,11 +3,11 @@
  * that refused (DESIGN §3.2's stages; kernel-facts §5.1).
  */
 import { describe, expect, it } from "vitest";
-import { linux71, rfcMappingTypesV1 } from "@dmabuf-ref/core";
-import type { World } from "@dmabuf-ref/core";
+import { boot, linux71, rfcMappingTypesV1 } from "@dmabuf-ref/core";
+import type { Machine, World } from "@dmabuf-ref/core";
 import { kvmSetMemslotDmabufStaged } from "../../src/index.js";
 import type { KvmMemslotArgs, KvmMemslotOutcome } from "../../src/index.js";
-import { MIB2, PAGE, exportRam, exportVfio, makeWorld, revoke } from "./fixtures.js";
+import { MIB2, PAGE, exportRam, exportVfio, makeMachine, revoke } from "./fixtures.js";
 
 function args(fd: number, over: Partial<KvmMemslotArgs> = {}): KvmMemslotArgs {
   return { slot: 1, gfnBase: 0x10_0000n, npages: MIB2 / PAGE, fd, offset: 0n, ...over };
@@ -17,14 +17,18 @@ function stageOf(r: KvmMemslotOutcome): string {
   return r.status === "failed" ? `${r.stage} ${r.error.errno}` : r.status;
 }
 
-function vfio(w: World = makeWorld(rfcMappingTypesV1)): { world: World; buf: number } {
-  return exportVfio(w);
+function vfio(m: Machine = makeMachine(rfcMappingTypesV1)): {
+  m: Machine;
+  world: World;
+  buf: number;
+} {
+  return { m, ...exportVfio(m, boot(m)) };
 }
 
 describe("a dma-buf memslot says which part refused (kernel-facts §5.1)", () => {
   it("the unknown flag under linux-7.1 is refused by the argument checks with EINVAL", () => {
-    const { world, buf } = vfio(makeWorld(linux71));
-    expect(stageOf(kvmSetMemslotDmabufStaged(world, args(buf)))).toBe("args EINVAL");
+    const { m, world, buf } = vfio(makeMachine(linux71));
+    expect(stageOf(kvmSetMemslotDmabufStaged(m, world, args(buf)))).toBe("args EINVAL");
   });
 
   it.each([
@@ -33,36 +37,37 @@ describe("a dma-buf memslot says which part refused (kernel-facts §5.1)", () =>
     ["with KVM_MEM_GUEST_MEMFD", (1 << 3) | (1 << 2)],
     ["with dirty logging", (1 << 3) | (1 << 0)],
   ])("a dma-buf memslot %s is refused by the argument checks with EINVAL", (_what, flags) => {
-    const { world, buf } = vfio();
-    expect(stageOf(kvmSetMemslotDmabufStaged(world, args(buf, { flags })))).toBe("args EINVAL");
+    const { m, world, buf } = vfio();
+    expect(stageOf(kvmSetMemslotDmabufStaged(m, world, args(buf, { flags })))).toBe("args EINVAL");
   });
 
   it("a slot size other than the dma-buf's is refused by the argument checks with EINVAL", () => {
-    const { world, buf } = vfio();
-    expect(stageOf(kvmSetMemslotDmabufStaged(world, args(buf, { npages: 1n })))).toBe(
+    const { m, world, buf } = vfio();
+    expect(stageOf(kvmSetMemslotDmabufStaged(m, world, args(buf, { npages: 1n })))).toBe(
       "args EINVAL",
     );
   });
 
   it("an fd that is no dma-buf is refused by dma_buf_get with EBADF", () => {
-    const { world, buf } = vfio();
-    expect(stageOf(kvmSetMemslotDmabufStaged(world, args(buf + 99)))).toBe("fd EBADF");
+    const { m, world, buf } = vfio();
+    expect(stageOf(kvmSetMemslotDmabufStaged(m, world, args(buf + 99)))).toBe("fd EBADF");
   });
 
   it("a revoked VFIO dma-buf is refused by the exporter's attach with ENODEV", () => {
-    const { world, buf } = vfio();
-    const revoked = revoke(world, buf).world;
-    expect(stageOf(kvmSetMemslotDmabufStaged(revoked, args(buf)))).toBe("attach ENODEV");
+    const { m, world, buf } = vfio();
+    const revoked = revoke(m, world, buf).world;
+    expect(stageOf(kvmSetMemslotDmabufStaged(m, revoked, args(buf)))).toBe("attach ENODEV");
   });
 
   it("an exporter without get_pfn is refused at attach by negotiation with EINVAL", () => {
-    const { world, buf } = exportRam(makeWorld(rfcMappingTypesV1), MIB2);
-    expect(stageOf(kvmSetMemslotDmabufStaged(world, args(buf)))).toBe("attach EINVAL");
+    const m = makeMachine(rfcMappingTypesV1);
+    const { world, buf } = exportRam(m, boot(m), MIB2);
+    expect(stageOf(kvmSetMemslotDmabufStaged(m, world, args(buf)))).toBe("attach EINVAL");
   });
 
   it("a VFIO dma-buf of the slot's size makes the slot and its attachment", () => {
-    const { world, buf } = vfio();
-    const r = kvmSetMemslotDmabufStaged(world, args(buf));
+    const { m, world, buf } = vfio();
+    const r = kvmSetMemslotDmabufStaged(m, world, args(buf));
     expect(r.status).toBe("done");
     if (r.status === "done") expect(r.world.atts.get(r.att)?.importer).toBe("kvm");
   });

@@ -54,7 +54,7 @@ function rangesOf(w: World, buf: number): readonly PhysVec[] {
  */
 export const vfioBar: ExporterDriver = {
   name: "vfio-bar",
-  export(w, owner, args) {
+  export(_m, w, owner, args) {
     const a = exportArgs.parse(args);
     const found = regionNamed(w, a.region);
     if (found === undefined) return err("EINVAL", `no region ${a.region}`);
@@ -69,17 +69,17 @@ export const vfioBar: ExporterDriver = {
     );
   },
   revokeWaitsForUnmap: () => true,
-  offers(w, buf) {
+  offers(m, w, buf) {
     const owner = mustBuf(w, buf).owner;
     const out: ExporterOffer[] = [];
-    if (w.config.profile.mappingTypes.includes(kvmPfn)) out.push(offer(kvmPfn, { mmio: true }));
+    if (m.profile.mappingTypes.includes(kvmPfn)) out.push(offer(kvmPfn, { mmio: true }));
     out.push(offer(sgt, { requiresP2P: true, p2pDevice: owner }));
     return out;
   },
   attach: vfioLikeAttach,
   pin: vfioLikePin,
-  unpin: (w) => ({ world: w, events: [] }),
-  map(w, att) {
+  unpin: (_m, w) => ({ world: w, events: [] }),
+  map(m, w, att) {
     const a = mustAtt(w, att);
     if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the dma-buf is revoked");
     if (a.mapType === "kvm-pfn") {
@@ -87,7 +87,7 @@ export const vfioBar: ExporterDriver = {
       return ok({ world: w, events: [], mapping: { payload, grants: [], iova: [] } });
     }
     if (a.device === null) return err("EINVAL", "no DMA device to map for");
-    const mapped = dmaMapRanges(w, a.device, rangesOf(w, a.buf), { att, write: true });
+    const mapped = dmaMapRanges(m, w, a.device, rangesOf(w, a.buf), { att, write: true });
     if (!mapped.ok) return mapped;
     return ok({
       world: mapped.value.world,
@@ -99,6 +99,6 @@ export const vfioBar: ExporterDriver = {
       },
     });
   },
-  unmap: (w, _att, mapping) => ({ world: dmaUnmapIova(w, mapping.iova), events: [] }),
-  release: (w) => ({ world: w, events: [] }),
+  unmap: (_m, w, _att, mapping) => ({ world: dmaUnmapIova(w, mapping.iova), events: [] }),
+  release: (_m, w) => ({ world: w, events: [] }),
 };

@@ -9,6 +9,7 @@ import {
   U64_MAX,
   access,
   attachRevocable,
+  boot,
   linux619,
   linux71,
   mustAtt,
@@ -16,10 +17,10 @@ import {
   sgt,
   step,
 } from "@dmabuf-ref/core";
-import type { Profile, StepOutcome, World } from "@dmabuf-ref/core";
+import type { Machine, Profile, StepOutcome, World } from "@dmabuf-ref/core";
 import { ibUmemDmabufGet, ibUmemRelease, rdmaOdpFault, rdmaStateOf } from "../../src/index.js";
 import type { IbUmemDmabufGetArgs, RdmaImporterName } from "../../src/index.js";
-import { MIB2, exportRam, exportVfio, makeWorld, revoke, unrevoke } from "../kvm/fixtures.js";
+import { MIB2, exportRam, exportVfio, makeMachine, revoke, unrevoke } from "../kvm/fixtures.js";
 
 function expectErrno(w: World, r: StepOutcome, errno: string): void {
   expect(r.status).toBe("failed");
@@ -42,8 +43,9 @@ function mustDone(r: StepOutcome): { world: World; att: number } {
   return { world: r.world, att: r.created ?? -1 };
 }
 
-function vfio(profile: Profile): { world: World; buf: number } {
-  return exportVfio(makeWorld(profile));
+function vfio(profile: Profile): { m: Machine; world: World; buf: number } {
+  const m = makeMachine(profile);
+  return { m, ...exportVfio(m, boot(m)) };
 }
 
 /** The first DMA address of an attachment's sgt. */
@@ -55,38 +57,38 @@ function dmaAddress(w: World, att: number): bigint {
 
 describe("ib_umem_dmabuf_get checks (kernel-facts §5.2)", () => {
   it("ib_umem_dmabuf_get beyond the dmabuf size fails with EINVAL", () => {
-    const { world, buf } = vfio(linux71);
+    const { m, world, buf } = vfio(linux71);
     expectErrno(
       world,
-      ibUmemDmabufGet(world, getArgs("rdma-odp", buf, { size: MIB2 + 1n })),
+      ibUmemDmabufGet(m, world, getArgs("rdma-odp", buf, { size: MIB2 + 1n })),
       "EINVAL",
     );
     expectErrno(
       world,
-      ibUmemDmabufGet(world, getArgs("rdma-odp", buf, { offset: MIB2, size: 0x1000n })),
+      ibUmemDmabufGet(m, world, getArgs("rdma-odp", buf, { offset: MIB2, size: 0x1000n })),
       "EINVAL",
     );
   });
 
   it("an offset + size that overflows fails with EINVAL", () => {
-    const { world, buf } = vfio(linux71);
+    const { m, world, buf } = vfio(linux71);
     expectErrno(
       world,
-      ibUmemDmabufGet(world, getArgs("rdma-pinned", buf, { offset: U64_MAX, size: 0x1000n })),
+      ibUmemDmabufGet(m, world, getArgs("rdma-pinned", buf, { offset: U64_MAX, size: 0x1000n })),
       "EINVAL",
     );
   });
 
   it("an fd that is no dma-buf fails with EBADF", () => {
-    const { world, buf } = vfio(linux71);
-    expectErrno(world, ibUmemDmabufGet(world, getArgs("rdma-odp", buf + 50)), "EBADF");
+    const { m, world, buf } = vfio(linux71);
+    expectErrno(world, ibUmemDmabufGet(m, world, getArgs("rdma-odp", buf + 50)), "EBADF");
   });
 
   it("an unknown NIC fails with ENODEV", () => {
-    const { world, buf } = vfio(linux71);
+    const { m, world, buf } = vfio(linux71);
     expectErrno(
       world,
-      ibUmemDmabufGet(world, getArgs("rdma-odp", buf, { device: "nic9" })),
+      ibUmemDmabufGet(m, world, getArgs("rdma-odp", buf, { device: "nic9" })),
       "ENODEV",
     );
   });
@@ -94,13 +96,14 @@ describe("ib_umem_dmabuf_get checks (kernel-facts §5.2)", () => {
 
 describe("rdma-pinned: ib_umem_dmabuf_get_pinned (kernel-facts §5.2, §1.3)", () => {
   it("the pinned RDMA importer is not revocable", () => {
-    const { world, buf } = exportRam(makeWorld(linux71));
-    const { world: got, att } = mustDone(ibUmemDmabufGet(world, getArgs("rdma-pinned", buf)));
+    const m = makeMachine(linux71);
+    const { world, buf } = exportRam(m, boot(m));
+    const { world: got, att } = mustDone(ibUmemDmabufGet(m, world, getArgs("rdma-pinned", buf)));
     const a = mustAtt(got, att);
     expect(a).toMatchObject({ dynamic: true, peer2peer: true, hasInvalidate: false, pins: 1 });
     expect(attachRevocable(a)).toBe(false);
     expect(a.mapping).not.toBeNull();
-    const run = revoke(got, buf);
+    const run = revoke(m, got, buf);
     expect(run.events.some((e) => e.kind === "invalidate" && e.att === att)).toBe(false);
     expect(mustAtt(run.world, att).mapping).not.toBeNull();
     expect(run.world.tasks.size).toBe(1);
@@ -108,89 +111,91 @@ describe("rdma-pinned: ib_umem_dmabuf_get_pinned (kernel-facts §5.2, §1.3)", (
   });
 
   it("VFIO refuses the pinned RDMA importer under 7.1 with EOPNOTSUPP (not revocable)", () => {
-    const { world, buf } = vfio(linux71);
-    const r = ibUmemDmabufGet(world, getArgs("rdma-pinned", buf));
+    const { m, world, buf } = vfio(linux71);
+    const r = ibUmemDmabufGet(m, world, getArgs("rdma-pinned", buf));
     expectErrno(world, r, "EOPNOTSUPP");
     if (r.status === "failed") expect(r.error.message).toContain("not revocable");
   });
 
   it("under 6.19 the pinned path's dma_buf_pin fails on VFIO with EOPNOTSUPP", () => {
-    const { world, buf } = vfio(linux619);
-    const r = ibUmemDmabufGet(world, getArgs("rdma-pinned", buf));
+    const { m, world, buf } = vfio(linux619);
+    const r = ibUmemDmabufGet(m, world, getArgs("rdma-pinned", buf));
     expectErrno(world, r, "EOPNOTSUPP");
     if (r.status === "failed") expect(r.error.message).toContain("pinned");
   });
 
   it("ib_umem_dmabuf_release unmaps, unpins and detaches", () => {
-    const { world, buf } = exportRam(makeWorld(linux71));
-    const { world: got, att } = mustDone(ibUmemDmabufGet(world, getArgs("rdma-pinned", buf)));
-    const released = mustDone(ibUmemRelease(got, "rdma-pinned", att)).world;
+    const m = makeMachine(linux71);
+    const { world, buf } = exportRam(m, boot(m));
+    const { world: got, att } = mustDone(ibUmemDmabufGet(m, world, getArgs("rdma-pinned", buf)));
+    const released = mustDone(ibUmemRelease(m, got, "rdma-pinned", att)).world;
     expect(released.atts.get(att)).toBeUndefined();
-    expect(rdmaStateOf(released, "rdma-pinned").umems).toEqual([]);
-    expectErrno(released, ibUmemRelease(released, "rdma-pinned", att), "EINVAL");
+    expect(rdmaStateOf(m, released, "rdma-pinned").umems).toEqual([]);
+    expectErrno(released, ibUmemRelease(m, released, "rdma-pinned", att), "EINVAL");
   });
 });
 
 describe("rdma-odp: dynamic MR (kernel-facts §5.2)", () => {
   it("VFIO accepts the ODP importer under 7.1 and the first fault maps for the NIC", () => {
-    const { world, buf } = vfio(linux71);
-    const { world: got, att } = mustDone(ibUmemDmabufGet(world, getArgs("rdma-odp", buf)));
+    const { m, world, buf } = vfio(linux71);
+    const { world: got, att } = mustDone(ibUmemDmabufGet(m, world, getArgs("rdma-odp", buf)));
     const a = mustAtt(got, att);
     expect(attachRevocable(a)).toBe(true);
     expect(a).toMatchObject({ device: "nic0", mapType: "sgt", mapping: null, pins: 0 });
-    const mapped = mustDone(rdmaOdpFault(got, { att })).world;
+    const mapped = mustDone(rdmaOdpFault(m, got, { att })).world;
     const addr = dmaAddress(mapped, att);
-    expect(access(mapped, "nic0", addr, 0x1000n, "read").outcome).toBe("ok");
+    expect(access(m, mapped, "nic0", addr, 0x1000n, "read").outcome).toBe("ok");
   });
 
   it("ODP MR re-maps on the next fault after invalidate", () => {
-    const { world, buf } = vfio(linux71);
-    const { world: got, att } = mustDone(ibUmemDmabufGet(world, getArgs("rdma-odp", buf)));
-    const mapped = mustDone(rdmaOdpFault(got, { att })).world;
+    const { m, world, buf } = vfio(linux71);
+    const { world: got, att } = mustDone(ibUmemDmabufGet(m, world, getArgs("rdma-odp", buf)));
+    const mapped = mustDone(rdmaOdpFault(m, got, { att })).world;
     const addr = dmaAddress(mapped, att);
-    const run = revoke(mapped, buf);
+    const run = revoke(m, mapped, buf);
     expect(run.world.tasks.size).toBe(0);
     expect(mustAtt(run.world, att).mapping).toBeNull();
-    expect(access(run.world, "nic0", addr, 0x1000n, "read").outcome).toBe("fault");
-    expectErrno(run.world, rdmaOdpFault(run.world, { att }), "ENODEV");
-    const back = unrevoke(run.world, buf);
+    expect(access(m, run.world, "nic0", addr, 0x1000n, "read").outcome).toBe("fault");
+    expectErrno(run.world, rdmaOdpFault(m, run.world, { att }), "ENODEV");
+    const back = unrevoke(m, run.world, buf);
     expect(mustAtt(back, att).mapping).toBeNull();
-    const again = mustDone(rdmaOdpFault(back, { att })).world;
-    expect(access(again, "nic0", dmaAddress(again, att), 0x1000n, "write").outcome).toBe("ok");
+    const again = mustDone(rdmaOdpFault(m, back, { att })).world;
+    expect(access(m, again, "nic0", dmaAddress(again, att), 0x1000n, "write").outcome).toBe("ok");
   });
 
   it("under 6.19 an ODP fault on VFIO fails with EOPNOTSUPP (pin-on-map)", () => {
-    const { world, buf } = vfio(linux619);
-    const { world: got, att } = mustDone(ibUmemDmabufGet(world, getArgs("rdma-odp", buf)));
-    expectErrno(got, rdmaOdpFault(got, { att }), "EOPNOTSUPP");
+    const { m, world, buf } = vfio(linux619);
+    const { world: got, att } = mustDone(ibUmemDmabufGet(m, world, getArgs("rdma-odp", buf)));
+    expectErrno(got, rdmaOdpFault(m, got, { att }), "EOPNOTSUPP");
   });
 
   it("a fault on an attachment that is no ODP umem fails with EINVAL", () => {
-    const { world, buf } = exportRam(makeWorld(linux71));
-    const { world: got, att } = mustDone(ibUmemDmabufGet(world, getArgs("rdma-pinned", buf)));
-    expectErrno(got, rdmaOdpFault(got, { att }), "EINVAL");
+    const m = makeMachine(linux71);
+    const { world, buf } = exportRam(m, boot(m));
+    const { world: got, att } = mustDone(ibUmemDmabufGet(m, world, getArgs("rdma-pinned", buf)));
+    expectErrno(got, rdmaOdpFault(m, got, { att }), "EINVAL");
   });
 });
 
 describe("rdma-pinned-revocable: Jacob Moroni's proposal (kernel-facts §5.2)", () => {
   it("absent from the profile, the interface does not exist: EOPNOTSUPP", () => {
-    const { world, buf } = vfio(linux71);
-    const r = ibUmemDmabufGet(world, getArgs("rdma-pinned-revocable", buf));
+    const { m, world, buf } = vfio(linux71);
+    const r = ibUmemDmabufGet(m, world, getArgs("rdma-pinned-revocable", buf));
     expectErrno(world, r, "EOPNOTSUPP");
     if (r.status === "failed") expect(r.error.message).toContain("does not exist");
   });
 
   it("pinned-revocable import stops HW access inside invalidate", () => {
-    const { world, buf } = vfio(proposalConverters);
+    const { m, world, buf } = vfio(proposalConverters);
     const { world: got, att } = mustDone(
-      ibUmemDmabufGet(world, getArgs("rdma-pinned-revocable", buf)),
+      ibUmemDmabufGet(m, world, getArgs("rdma-pinned-revocable", buf)),
     );
     const a = mustAtt(got, att);
     expect(attachRevocable(a)).toBe(true);
     expect(a.pins).toBe(1);
     const addr = dmaAddress(got, att);
-    expect(access(got, "nic0", addr, 0x1000n, "read").outcome).toBe("ok");
-    const run = revoke(got, buf);
+    expect(access(m, got, "nic0", addr, 0x1000n, "read").outcome).toBe("ok");
+    const run = revoke(m, got, buf);
     const at = (pred: (e: (typeof run.events)[number]) => boolean): number =>
       run.events.findIndex(pred);
     const invalidate = at((e) => e.kind === "invalidate" && e.att === att);
@@ -203,40 +208,40 @@ describe("rdma-pinned-revocable: Jacob Moroni's proposal (kernel-facts §5.2)", 
     expect(unlock).toBeGreaterThan(unpin);
     expect(run.world.tasks.size).toBe(0);
     expect(mustAtt(run.world, att)).toMatchObject({ mapping: null, pins: 0 });
-    expect(rdmaStateOf(run.world, "rdma-pinned-revocable").umems[0]?.revoked).toBe(true);
-    expect(access(run.world, "nic0", addr, 0x1000n, "read").outcome).toBe("fault");
+    expect(rdmaStateOf(m, run.world, "rdma-pinned-revocable").umems[0]?.revoked).toBe(true);
+    expect(access(m, run.world, "nic0", addr, 0x1000n, "read").outcome).toBe("fault");
   });
 
   it("the revoke is for good: after un-revoke the MR stays revoked and unmapped", () => {
-    const { world, buf } = vfio(proposalConverters);
+    const { m, world, buf } = vfio(proposalConverters);
     const { world: got, att } = mustDone(
-      ibUmemDmabufGet(world, getArgs("rdma-pinned-revocable", buf)),
+      ibUmemDmabufGet(m, world, getArgs("rdma-pinned-revocable", buf)),
     );
-    const back = unrevoke(revoke(got, buf).world, buf);
+    const back = unrevoke(m, revoke(m, got, buf).world, buf);
     expect(mustAtt(back, att)).toMatchObject({ mapping: null, pins: 0 });
-    expect(rdmaStateOf(back, "rdma-pinned-revocable").umems[0]?.revoked).toBe(true);
-    const released = mustDone(ibUmemRelease(back, "rdma-pinned-revocable", att)).world;
+    expect(rdmaStateOf(m, back, "rdma-pinned-revocable").umems[0]?.revoked).toBe(true);
+    const released = mustDone(ibUmemRelease(m, back, "rdma-pinned-revocable", att)).world;
     expect(released.atts.get(att)).toBeUndefined();
   });
 });
 
 describe("rdma act (driver ops)", () => {
   it("get and fault run as driver ops; a fault on a pinned MR is EINVAL", () => {
-    const { world, buf } = vfio(linux71);
-    const got = step(world, {
+    const { m, world, buf } = vfio(linux71);
+    const got = step(m, world, {
       kind: "driver",
       driver: "rdma-odp",
       action: { kind: "get", device: "nic0", fd: buf, offset: 0n, size: 0x1000n },
     });
     expect(got.status).toBe("done");
-    const att = rdmaStateOf(got.world, "rdma-odp").umems[0]?.att ?? -1;
-    const faulted = step(got.world, {
+    const att = rdmaStateOf(m, got.world, "rdma-odp").umems[0]?.att ?? -1;
+    const faulted = step(m, got.world, {
       kind: "driver",
       driver: "rdma-odp",
       action: { kind: "fault", att },
     });
     expect(faulted.status).toBe("done");
-    const bad = step(world, {
+    const bad = step(m, world, {
       kind: "driver",
       driver: "rdma-pinned",
       action: { kind: "fault", att },

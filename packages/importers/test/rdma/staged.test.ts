@@ -4,10 +4,10 @@
  * an answer without guessing.
  */
 import { describe, expect, it } from "vitest";
-import { U64_MAX, linux619, linux71 } from "@dmabuf-ref/core";
+import { U64_MAX, boot, linux619, linux71 } from "@dmabuf-ref/core";
 import { ibUmemDmabufGetStaged } from "../../src/index.js";
 import type { IbUmemDmabufGetArgs, RdmaImporterName, UmemGetOutcome } from "../../src/index.js";
-import { exportRam, exportVfio, makeWorld } from "../kvm/fixtures.js";
+import { exportRam, exportVfio, makeMachine } from "../kvm/fixtures.js";
 
 function args(importer: RdmaImporterName, fd: number, over: Partial<IbUmemDmabufGetArgs> = {}) {
   return { importer, device: "nic0", fd, offset: 0n, size: 0x1000n, ...over };
@@ -19,15 +19,17 @@ function stageOf(r: UmemGetOutcome): string {
 
 describe("ib_umem_dmabuf_get* says which call refused (kernel-facts §5.2)", () => {
   it("a window past the dma-buf is refused by the argument checks with EINVAL", () => {
-    const { world, buf } = exportVfio(makeWorld(linux71));
-    expect(stageOf(ibUmemDmabufGetStaged(world, args("rdma-odp", buf, { offset: U64_MAX })))).toBe(
-      "args EINVAL",
-    );
+    const m = makeMachine(linux71);
+    const { world, buf } = exportVfio(m, boot(m));
+    expect(
+      stageOf(ibUmemDmabufGetStaged(m, world, args("rdma-odp", buf, { offset: U64_MAX }))),
+    ).toBe("args EINVAL");
   });
 
   it("an fd that is no dma-buf is refused by dma_buf_get with EBADF", () => {
-    const { world, buf } = exportVfio(makeWorld(linux71));
-    expect(stageOf(ibUmemDmabufGetStaged(world, args("rdma-odp", buf + 50)))).toBe("fd EBADF");
+    const m = makeMachine(linux71);
+    const { world, buf } = exportVfio(m, boot(m));
+    expect(stageOf(ibUmemDmabufGetStaged(m, world, args("rdma-odp", buf + 50)))).toBe("fd EBADF");
   });
 
   it.each([
@@ -42,20 +44,23 @@ describe("ib_umem_dmabuf_get* says which call refused (kernel-facts §5.2)", () 
       "pin EOPNOTSUPP",
     ],
   ] as const)("%s", (_rule, profile, stage) => {
-    const { world, buf } = exportVfio(makeWorld(profile));
-    expect(stageOf(ibUmemDmabufGetStaged(world, args("rdma-pinned", buf)))).toBe(stage);
+    const m = makeMachine(profile);
+    const { world, buf } = exportVfio(m, boot(m));
+    expect(stageOf(ibUmemDmabufGetStaged(m, world, args("rdma-pinned", buf)))).toBe(stage);
   });
 
   it("the pinned-revocable interface is refused by the argument checks where it does not exist", () => {
-    const { world, buf } = exportRam(makeWorld(linux71));
-    expect(stageOf(ibUmemDmabufGetStaged(world, args("rdma-pinned-revocable", buf)))).toBe(
+    const m = makeMachine(linux71);
+    const { world, buf } = exportRam(m, boot(m));
+    expect(stageOf(ibUmemDmabufGetStaged(m, world, args("rdma-pinned-revocable", buf)))).toBe(
       "args EOPNOTSUPP",
     );
   });
 
   it("a pinned MR of system pages pins and maps at get time", () => {
-    const { world, buf } = exportRam(makeWorld(linux71));
-    const r = ibUmemDmabufGetStaged(world, args("rdma-pinned", buf));
+    const m = makeMachine(linux71);
+    const { world, buf } = exportRam(m, boot(m));
+    const r = ibUmemDmabufGetStaged(m, world, args("rdma-pinned", buf));
     expect(r.status).toBe("done");
     if (r.status === "done") {
       expect(r.world.atts.get(r.att)?.pins).toBe(1);

@@ -4,22 +4,22 @@
  * the real vfio-pci exporter).
  */
 import { attachRevocable, err, mustAtt, mustBuf, ok } from "@dmabuf-ref/core";
-import type { DriverStep, Result, World } from "@dmabuf-ref/core";
+import type { DriverStep, Machine, Result, World } from "@dmabuf-ref/core";
 
 /** `attach`: no P2P → EOPNOTSUPP; revoked → ENODEV; 7.1 non-revocable → EOPNOTSUPP. */
-export function vfioLikeAttach(w: World, att: number): Result<DriverStep> {
+export function vfioLikeAttach(m: Machine, w: World, att: number): Result<DriverStep> {
   const a = mustAtt(w, att);
   if (!a.peer2peer) return err("EOPNOTSUPP", "VFIO needs a P2P-capable importer");
   if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the dma-buf is revoked");
-  if (w.config.profile.rules.vfioRefusesNonRevocable && !attachRevocable(a)) {
+  if (m.profile.rules.vfioRefusesNonRevocable && !attachRevocable(a)) {
     return err("EOPNOTSUPP", "the importer is not revocable");
   }
   return ok({ world: w, events: [] });
 }
 
 /** `pin`: the 6.19-rc always-failing pin, or the 7.1 no-op. */
-export function vfioLikePin(w: World): Result<DriverStep> {
-  return w.config.profile.rules.vfioPin === "eopnotsupp"
+export function vfioLikePin(m: Machine, w: World): Result<DriverStep> {
+  return m.profile.rules.vfioPin === "eopnotsupp"
     ? err("EOPNOTSUPP", "VFIO cannot be pinned (6.19)")
     : ok({ world: w, events: [] });
 }
