@@ -36,9 +36,7 @@ export function vfioDeviceState(m: Machine, world: World, device: string): VfioD
  * @returns the operations, oldest first.
  */
 export function vfioOperations(m: Machine, world: World, device: string): readonly VfioOperation[] {
-  return sliceOf(m, world, configFor(m, device)).ops.filter((o) =>
-    o.devices.includes(device),
-  );
+  return sliceOf(m, world, configFor(m, device)).ops.filter((o) => o.devices.includes(device));
 }
 
 /**
