@@ -72,17 +72,7 @@ export function access(
   }
   const [, region] = found;
   const where = `${region.id}+0x${(routed.phys - region.base).toString(16)}`;
-  const verdict = judge(
-    w,
-    device,
-    routed.phys,
-    len,
-    dir,
-    region.id,
-    region.epoch,
-    region.status,
-    job,
-  );
+  const verdict = judge(w, device, routed.phys, len, dir, region.id, region.status, job);
   if (verdict === undefined) {
     return { outcome: "ok", world: w, events: [{ ...base, outcome: "ok", detail: where }] };
   }
@@ -127,7 +117,6 @@ function judge(
   len: bigint,
   dir: DmaDirection,
   region: string,
-  epoch: number,
   status: "live" | "inaccessible",
   job: DmaJob | undefined,
 ): { kind: ViolationKind; rule: string; message: string } | undefined {
@@ -142,13 +131,13 @@ function judge(
     (g) =>
       g.device === device && g.region === region && g.phys <= phys && phys + len <= g.phys + g.len,
   );
-  const current = covering.filter((g) => g.epoch === epoch);
+  const current = covering.filter((g) => !g.stale);
   if (current.length === 0) {
     return covering.length > 0
       ? {
           kind: "stale-grant",
           rule: "no access through a mapping made before the memory was reset or moved",
-          message: `${device} used a grant of ${region} from an earlier epoch`,
+          message: `${device} used a grant of ${region} made before it was reset or freed`,
         }
       : {
           kind: "no-grant",

@@ -1,4 +1,3 @@
-import { allocId } from "../world/access.js";
 import type { World } from "../world/world.js";
 import { regionContaining } from "./regions.js";
 
@@ -26,7 +25,7 @@ export interface Granted {
 
 /**
  * Records in the oracle that `req.device` may reach a physical range, at
- * the current epoch of the region holding it: whatever legitimately set
+ * the region holding it (made stale when the region is reset or freed): whatever legitimately set
  * the access up (a DMA-API map, an IOMMU map of an area, core's converter,
  * KVM installing a stage-2 entry) calls this, and ends it with
  * {@link endGrants} when the access is torn down. Not a kernel object: the
@@ -50,18 +49,11 @@ export function grantAccess(w: World, req: GrantRequest): Granted | undefined {
  * @param req - the device, range, permission and owning attachment.
  * @returns the grant's id and the world.
  */
-export function grantIn(
-  w: World,
-  region: { readonly id: string; readonly epoch: number },
-  req: GrantRequest,
-): Granted {
-  const [id, next] = allocId(w);
+export function grantIn(w: World, region: { readonly id: string }, req: GrantRequest): Granted {
+  const id = w.grants.lowestFreeId();
   return {
     id,
-    world: {
-      ...next,
-      grants: next.grants.set(id, { ...req, region: region.id, epoch: region.epoch }),
-    },
+    world: { ...w, grants: w.grants.set(id, { ...req, region: region.id, stale: false }) },
   };
 }
 

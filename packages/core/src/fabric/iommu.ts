@@ -37,7 +37,7 @@ export function iommuMap(w: World, domain: number, m: IommuMapping): World {
           throw new Error(`iommu_map overlaps in domain ${domain} at 0x${m.iova.toString(16)}`);
         }
       }
-      return { ...d, mappings: d.mappings.set(d.nextSlot, m), nextSlot: d.nextSlot + 1 };
+      return { ...d, mappings: d.mappings.set(d.mappings.lowestFreeId(0), m) };
     }),
   };
 }
@@ -64,19 +64,33 @@ export function iommuUnmap(w: World, domain: number, iova: bigint, len: bigint):
 }
 
 /**
- * Allocates IOVA space from a domain's DMA-API allocator (page aligned).
+ * Allocates IOVA space from a domain's DMA-API allocator (page aligned):
+ * first fit over the holes between the mapped ranges, from the domain's
+ * base up. (The kernel's iommu-dma allocator searches top-down from the
+ * DMA limit; the model searches bottom-up so that its addresses read
+ * small. Both hand a freed range out again.)
  *
  * @param w - the world.
  * @param domain - the domain id.
  * @param len - bytes needed.
- * @returns the IOVA and the world with the allocator advanced.
+ * @returns the lowest free IOVA from the domain's base that fits, and the
+ *   world (unchanged: the map that follows takes the hole).
  */
 export function allocIova(w: World, domain: number, len: bigint): [bigint, World] {
   const d: DomainState | undefined = w.domains.get(domain);
   if (d === undefined) throw new Error(`no domain ${domain}`);
-  const iova = d.nextIova;
-  const next = iova + ((len + IOVA_PAGE - 1n) / IOVA_PAGE) * IOVA_PAGE;
-  return [iova, { ...w, domains: w.domains.set(domain, { ...d, nextIova: next }) }];
+  const size = ((len + IOVA_PAGE - 1n) / IOVA_PAGE) * IOVA_PAGE;
+  const taken = [...d.mappings.values()].sort((a, b) =>
+    a.iova < b.iova ? -1 : a.iova > b.iova ? 1 : 0,
+  );
+  let iova = d.iovaBase;
+  for (const x of taken) {
+    const end = x.iova + ((x.len + IOVA_PAGE - 1n) / IOVA_PAGE) * IOVA_PAGE;
+    if (end <= iova) continue;
+    if (x.iova >= iova + size) break;
+    iova = end;
+  }
+  return [iova, w];
 }
 
 /** Where a translated access lands, or why the IOMMU faulted it. */

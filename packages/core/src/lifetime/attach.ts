@@ -1,13 +1,6 @@
 import type { Machine } from "../machine/machine.js";
 import { kernelError } from "../errors/kernel-error.js";
-import {
-  allocId,
-  exporterOf,
-  importerOf,
-  isKernelError,
-  lookupAtt,
-  lookupBuf,
-} from "../world/access.js";
+import { exporterOf, importerOf, isKernelError, lookupAtt, lookupBuf } from "../world/access.js";
 import { attachRevocable } from "../world/attachment-state.js";
 import type { World } from "../world/world.js";
 import { negotiateAttach } from "./attach-negotiation.js";
@@ -50,7 +43,8 @@ export function attachBuf(
   const exp = exporterOf(m, b);
   const result = negotiateAttach(m, w, buf, imp, { device, dynamic, peer2peer });
   if (!result.ok) return failed(w, result.error);
-  const [att, next] = allocId(w);
+  const att = w.atts.lowestFreeId();
+  const next = w;
   const attachment = {
     buf,
     importer,

@@ -1,5 +1,4 @@
 import type { ExportStep } from "../machine/machine.js";
-import { allocId } from "../world/access.js";
 import type { World } from "../world/world.js";
 
 /** What an exporter states when it calls `dma_buf_export()`. */
@@ -26,7 +25,8 @@ export interface ExportInfo {
  * @returns the world, the new id and the export event.
  */
 export function createDmaBuf(w: World, info: ExportInfo): ExportStep {
-  const [buf, next] = allocId(w);
+  const buf = w.bufs.lowestFreeId();
+  const next = w;
   const world: World = {
     ...next,
     bufs: next.bufs.set(buf, {

@@ -2,7 +2,7 @@ import type { Machine } from "../machine/machine.js";
 import { kernelError } from "../errors/kernel-error.js";
 import { access } from "../fabric/access.js";
 import type { TraceEvent } from "../trace/event.js";
-import { allocId, isKernelError, lookupAtt, mustBuf, recordViolation } from "../world/access.js";
+import { isKernelError, lookupAtt, mustBuf, recordViolation } from "../world/access.js";
 import type { DmaDirection } from "../world/job.js";
 import type { World } from "../world/world.js";
 import type { StepOutcome } from "./outcome.js";
@@ -66,7 +66,8 @@ export function submitDma(
     world = v.world;
     events.push(v.event);
   }
-  const [job, next] = allocId(world);
+  const job = world.jobs.lowestFreeId();
+  const next = world;
   world = {
     ...next,
     jobs: next.jobs.set(job, {

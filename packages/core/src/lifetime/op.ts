@@ -152,7 +152,7 @@ export type Op =
       readonly kind: "region";
       /** The region id (name). */
       readonly region: string;
-      /** The new state; going inaccessible advances the epoch. */
+      /** The new state; going inaccessible makes the region's grants stale. */
       readonly status: "live" | "inaccessible";
       /** Who does it. */
       readonly by: string;

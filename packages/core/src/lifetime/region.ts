@@ -1,5 +1,5 @@
 import { kernelError } from "../errors/kernel-error.js";
-import { regionNamed } from "../fabric/regions.js";
+import { regionNamed, setRegionStatus } from "../fabric/regions.js";
 import type { World } from "../world/world.js";
 import type { StepOutcome } from "./outcome.js";
 import { done, failed } from "./outcome.js";
@@ -25,8 +25,7 @@ export function setRegion(
   if (found === undefined) return failed(w, kernelError("EINVAL", `no region ${name}`));
   const [id, r] = found;
   if (r.status === status) return done(w, []);
-  const epoch = status === "inaccessible" ? r.epoch + 1 : r.epoch;
-  return done({ ...w, regions: w.regions.set(id, { ...r, status, epoch }) }, [
+  return done(setRegionStatus(w, id, status), [
     { kind: "region", actor: by, region: name, status },
   ]);
 }

@@ -1,7 +1,7 @@
 import type { Machine } from "../machine/machine.js";
 import type { Effect } from "../world/effect.js";
 import { kernelError } from "../errors/kernel-error.js";
-import { allocId, exporterOf, isKernelError, lookupBuf, mustBuf } from "../world/access.js";
+import { exporterOf, isKernelError, lookupBuf, mustBuf } from "../world/access.js";
 import type { RevokeState } from "../world/dmabuf-state.js";
 import type { TaskState } from "../world/task-state.js";
 import type { World } from "../world/world.js";
@@ -202,7 +202,8 @@ export function startUnrevoke(w: World, buf: number, by: string): StepOutcome {
  * so the buffer cannot be released under it; completion drops it.
  */
 function startTask(w: World, t: TaskState, owner: string): StepOutcome {
-  const [id, next] = allocId(w);
+  const id = w.tasks.lowestFreeId();
+  const next = w;
   const b = mustBuf(next, t.buf);
   const held: World = { ...next, bufs: next.bufs.set(t.buf, { ...b, fileRefs: b.fileRefs + 1 }) };
   return done(

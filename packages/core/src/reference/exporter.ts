@@ -2,7 +2,7 @@ import * as z from "zod";
 import type { DriverStep, ExporterDriver, Machine } from "../machine/machine.js";
 import { err, ok } from "../errors/result.js";
 import { dmaMapRanges, dmaUnmapIova } from "../fabric/dma-map.js";
-import { regionNamed } from "../fabric/regions.js";
+import { regionNamed, setRegionStatus } from "../fabric/regions.js";
 import { createDmaBuf } from "../lifetime/create.js";
 import { pal } from "../mapping-types/pal.js";
 import { sgt } from "../mapping-types/sgt.js";
@@ -74,21 +74,22 @@ export function referenceExporter(opts: {
         exporter: name,
         owner,
         size,
-        priv: { phys: next, region: `${owner}.buf${w.nextId}` },
+        priv: { phys: next, region: `${owner}.buf${w.bufs.lowestFreeId()}` },
       });
       const priv = privOf(created.world, created.buf);
+      // A name an earlier buffer with the same id left behind is taken over.
+      const rid =
+        regionNamed(created.world, priv.region)?.[0] ?? created.world.regions.lowestFreeId();
       const world: World = {
         ...created.world,
-        regions: created.world.regions.set(created.world.nextId, {
+        regions: created.world.regions.set(rid, {
           id: priv.region,
           kind: "ram",
           base: next,
           size,
           busOffset: 0n,
           status: "live",
-          epoch: 0,
         }),
-        nextId: created.world.nextId + 1,
       };
       return ok({ world, events: created.events, buf: created.buf });
     },
@@ -139,12 +140,8 @@ export function referenceExporter(opts: {
       const region = privOf(w, buf).region;
       const found = regionNamed(w, region);
       if (found === undefined) throw new Error(`${name}: region ${region} vanished`);
-      const [id, r] = found;
       return {
-        world: {
-          ...w,
-          regions: w.regions.set(id, { ...r, status: "inaccessible", epoch: r.epoch + 1 }),
-        },
+        world: setRegionStatus(w, found[0], "inaccessible"),
         events: [{ kind: "region", actor: mustBuf(w, buf).owner, region, status: "inaccessible" }],
       };
     },

@@ -9,16 +9,6 @@ import type { Violation } from "./violation.js";
 import type { World } from "./world.js";
 
 /**
- * Reserves the next entity id.
- *
- * @param w - the world.
- * @returns the id and the world that has handed it out.
- */
-export function allocId(w: World): [number, World] {
-  return [w.nextId, { ...w, nextId: w.nextId + 1 }];
-}
-
-/**
  * A buffer that must exist (its absence is a bug in the model).
  *
  * @param w - the world.
@@ -116,17 +106,22 @@ export interface Recorded {
 }
 
 /**
- * Records a violation and returns the event that reports it.
+ * Records a violation and returns the event that reports it. The world
+ * keeps each distinct violation once, in the order first seen: the same
+ * violation caught again is reported again but changes no state, so a
+ * world does not count repetitions for ever.
  *
  * @param w - the world.
  * @param v - what was broken.
  * @returns the world with the violation appended, and its event.
  */
 export function recordViolation(w: World, v: Violation): Recorded {
-  return {
-    world: { ...w, violations: w.violations.set(w.violations.size, v) },
-    event: { kind: "violation", violation: v },
-  };
+  const event: TraceEvent = { kind: "violation", violation: v };
+  for (const x of w.violations.values()) {
+    if (x.kind === v.kind && x.rule === v.rule && x.actor === v.actor && x.message === v.message)
+      return { world: w, event };
+  }
+  return { world: { ...w, violations: w.violations.set(w.violations.size, v) }, event };
 }
 
 /**

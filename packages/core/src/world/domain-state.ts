@@ -34,22 +34,24 @@ export const iommuMappingCodec: Codec<IommuMapping> = {
  * however many ranges the domain holds (DESIGN §2a).
  */
 export interface DomainState {
-  /** Mapped ranges, non-overlapping, keyed by a per-domain slot number. */
+  /** Mapped ranges, non-overlapping, keyed by the lowest free slot number. */
   readonly mappings: PTable<IommuMapping>;
-  /** The slot the next mapping gets. */
-  readonly nextSlot: number;
-  /** Next IOVA the DMA API allocator hands out (a bump allocator). */
-  readonly nextIova: bigint;
+  /**
+   * The lowest IOVA the DMA-API allocator hands out; it searches the holes
+   * between the mapped ranges from here up (no cursor, so unmapping and
+   * mapping again gives the same IOVA back).
+   */
+  readonly iovaBase: bigint;
 }
 
 /**
  * A domain with nothing mapped.
  *
- * @param nextIova - where the DMA-API allocator starts (default 0x10000000).
+ * @param iovaBase - the lowest IOVA the DMA-API allocator hands out (default 0x10000000).
  * @returns the empty domain.
  */
-export function emptyDomain(nextIova = 0x1000_0000n): DomainState {
-  return { mappings: PTable.empty(iommuMappingCodec), nextSlot: 0, nextIova };
+export function emptyDomain(iovaBase = 0x1000_0000n): DomainState {
+  return { mappings: PTable.empty(iommuMappingCodec), iovaBase };
 }
 
 /**
@@ -59,9 +61,8 @@ export function emptyDomain(nextIova = 0x1000_0000n): DomainState {
 export const domainCodec: Codec<DomainState> = {
   seed: 0xd0a1,
   encode(d, out) {
-    pushU64(out, d.nextIova);
-    out.push(d.nextSlot, d.mappings.size, d.mappings.hash | 0);
+    pushU64(out, d.iovaBase);
+    out.push(d.mappings.size, d.mappings.hash | 0);
   },
-  equals: (a, b) =>
-    a.nextIova === b.nextIova && a.nextSlot === b.nextSlot && a.mappings.equals(b.mappings),
+  equals: (a, b) => a.iovaBase === b.iovaBase && a.mappings.equals(b.mappings),
 };

@@ -20,8 +20,13 @@ export interface Grant {
   readonly len: bigint;
   /** Whether writes are allowed. */
   readonly write: boolean;
-  /** The region's epoch when granted: memory reset or freed since makes it stale. */
-  readonly epoch: number;
+  /**
+   * The region was reset, disabled or freed since the grant was made: the
+   * mapping behind it points at memory whose contents or owner changed.
+   * Kept as a flag, not an epoch number, so that a world does not count
+   * resets for ever (DESIGN §2a, finite worlds).
+   */
+  readonly stale: boolean;
   /** The dma-buf attachment whose mapping made it, or null for other paths. */
   readonly att: number | null;
 }
@@ -33,6 +38,6 @@ export const grantCodec: Codec<Grant> = {
     out.push(internString(g.device), internString(g.region));
     pushU64(out, g.phys);
     pushU64(out, g.len);
-    out.push(g.write ? 1 : 0, g.epoch, g.att === null ? -1 : g.att);
+    out.push(g.write ? 1 : 0, g.stale ? 1 : 0, g.att === null ? -1 : g.att);
   },
 };

@@ -13,7 +13,6 @@ export interface RegionState extends Region {
   /** `live` memory answers; `inaccessible` is mid-reset, disabled or freed. */
   readonly status: "live" | "inaccessible";
   /** Bumped on every reset, move or free. */
-  readonly epoch: number;
 }
 
 /** Canonical encoding of a {@link RegionState}. */
@@ -25,6 +24,6 @@ export const regionStateCodec: Codec<RegionState> = {
     pushU64(out, r.size);
     pushU64(out, r.busOffset);
     out.push(r.device === undefined ? 0 : internString(r.device));
-    out.push(r.status === "live" ? 1 : 0, r.epoch);
+    out.push(r.status === "live" ? 1 : 0);
   },
 };

@@ -48,6 +48,11 @@ const deviceDomainCodec: Codec<number> = {
  * oracle's violations. Every slice is a {@link PTable} with cached hashes, so
  * a step shares everything it did not touch with the previous world and the
  * world's hash is recomputed in O(1) per changed entry.
+ *
+ * Worlds are canonical: every table hands out the lowest free id, as the
+ * kernel hands out fds and xarray ids, so two worlds that no future op can
+ * tell apart are {@link worldsEqual} and hash alike, and a system whose
+ * objects come and go repeats its worlds (an exploration ends).
  */
 export interface World {
   /** `struct dma_buf`s by id. */
@@ -70,12 +75,10 @@ export interface World {
   readonly drivers: PTable<DriverSlice>;
   /** Everything the oracle caught, in order. */
   readonly violations: PTable<Violation>;
-  /** The next id handed out (shared by every kind of entity). */
-  readonly nextId: number;
 }
 
 /**
- * The world a machine boots into: every topology region live at epoch 0,
+ * The world a machine boots into: every topology region live,
  * and every device behind an IOMMU attached to its own empty DMA-API
  * domain. Only the topology matters; the profile and drivers stay in the
  * machine.
@@ -85,15 +88,14 @@ export interface World {
  */
 export function createWorld(topology: Topology): World {
   let regions = PTable.empty(regionStateCodec);
-  let nextId = 1;
   for (const r of topology.regions) {
-    regions = regions.set(nextId++, { ...r, status: "live", epoch: 0 });
+    regions = regions.set(regions.lowestFreeId(), { ...r, status: "live" });
   }
   let domains = PTable.empty(domainCodec);
   let deviceDomains = PTable.empty(deviceDomainCodec);
   topology.devices.forEach((d, index) => {
     if (!d.iommu) return;
-    const id = nextId++;
+    const id = domains.lowestFreeId();
     domains = domains.set(id, emptyDomain());
     deviceDomains = deviceDomains.set(index, id);
   });
@@ -108,7 +110,6 @@ export function createWorld(topology: Topology): World {
     deviceDomains,
     drivers: PTable.empty(driverSliceCodec),
     violations: PTable.empty(violationCodec),
-    nextId,
   };
 }
 
@@ -134,14 +135,14 @@ export const WORLD_SLICES = [
  * @returns an unsigned 32-bit hash.
  */
 export function hashWorld(w: World): number {
-  let h = mixWord(0x5eed, w.nextId);
+  let h = 0x5eed;
   for (const s of WORLD_SLICES) h = mixWord(h, w[s].hash);
   return fmix32(h);
 }
 
 /**
- * Canonical equality of two worlds of the same machine: same ids and
- * equally encoding slices. Shared subtrees compare by identity.
+ * Canonical equality of two worlds of the same machine: equally encoding
+ * slices. Shared subtrees compare by identity.
  *
  * @param a - one world.
  * @param b - the other.
@@ -149,7 +150,6 @@ export function hashWorld(w: World): number {
  */
 export function worldsEqual(a: World, b: World): boolean {
   if (a === b) return true;
-  if (a.nextId !== b.nextId) return false;
   return (
     a.bufs.equals(b.bufs) &&
     a.atts.equals(b.atts) &&

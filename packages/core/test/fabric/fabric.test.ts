@@ -7,6 +7,7 @@ import {
   linux71,
   p2pDistanceIn,
   p2pMapType,
+  setRegionStatus,
   topologySchema,
 } from "@dmabuf-ref/core";
 import type { World } from "@dmabuf-ref/core";
@@ -139,8 +140,9 @@ describe("the oracle: access(device, addr, len, dir) (DESIGN §3.5)", () => {
     if (!mapped.ok) throw new Error(mapped.error.message);
     let w = mapped.value.world;
     for (const [id, r] of w.regions.entries()) {
+      // A reset: the BAR stops decoding, then comes back with new contents.
       if (r.id === "gpu0.bar2")
-        w = { ...w, regions: w.regions.set(id, { ...r, epoch: r.epoch + 1 }) };
+        w = setRegionStatus(setRegionStatus(w, id, "inaccessible"), id, "live");
     }
     const r = access(m, w, "nic0", 0x40_1000_0000n, 64n, "read");
     expect(r.outcome).toBe("violation");

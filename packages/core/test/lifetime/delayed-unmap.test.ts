@@ -56,19 +56,19 @@ describe("revoke waits for every unmap (kernel-facts §1.3, §2.5)", () => {
     ]);
     expect(whole.world.tasks.size).toBe(0);
     expect(renderText(whole.events)).toMatchInlineSnapshot(`
-      "  1 exp0: reset: revoke (temporary) of buf 4 starts
-        2 exp0 -> buf 4: dma_resv_lock (reset)
-        3 exp0: buf 4 revoked = temporary
-        4 exp0 -> slow-importer: invalidate_mappings(attach 6)
-        5 exp0 -> buf 4: reset: wait for fences done
-        6 exp0 -> buf 4: dma_resv_unlock (reset)
-        7 exp0 -> buf 4: reset blocked: waits for unmaps (1 outstanding)
+      "  1 exp0: reset: revoke (temporary) of buf 1 starts
+        2 exp0 -> buf 1: dma_resv_lock (reset)
+        3 exp0: buf 1 revoked = temporary
+        4 exp0 -> slow-importer: invalidate_mappings(attach 1)
+        5 exp0 -> buf 1: reset: wait for fences done
+        6 exp0 -> buf 1: dma_resv_unlock (reset)
+        7 exp0 -> buf 1: reset blocked: waits for unmaps (1 outstanding)
         8 slow-importer: device teardown finished
-        9 slow-importer -> buf 4: dma_resv_lock (attach 6, owed unmap)
-       10 slow-importer -> exp0: unmap attach 6
-       11 exp0 -> buf 4: reset: wait for unmaps done
-       12 exp0: reset: revoke (temporary) of buf 4 complete
-       13 slow-importer -> buf 4: dma_resv_unlock (attach 6, owed unmap)
+        9 slow-importer -> buf 1: dma_resv_lock (attach 1, owed unmap)
+       10 slow-importer -> exp0: unmap attach 1
+       11 exp0 -> buf 1: reset: wait for unmaps done
+       12 exp0: reset: revoke (temporary) of buf 1 complete
+       13 slow-importer -> buf 1: dma_resv_unlock (attach 1, owed unmap)
       "
     `);
   });

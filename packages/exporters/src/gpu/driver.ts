@@ -60,7 +60,7 @@ function exportBo(
   const parent = placementRegion(d, placement);
   const reserved = reserve(m, w, config, parent, size);
   if (!reserved.ok) return reserved;
-  const buf = reserved.value.world.nextId;
+  const buf = reserved.value.world.bufs.lowestFreeId();
   const region = `${owner}.bo${buf}.0`;
   const priv: GpuBoPriv = {
     device: owner,

@@ -1,11 +1,11 @@
 import {
-  allocId,
   dropFileRef,
   err,
   invalidateMappings,
   mustBuf,
   ok,
   regionNamed,
+  setRegionStatus,
   unsignalledFences,
 } from "@dmabuf-ref/core";
 import type { Effect, Machine, Op, RegionState, Result, TraceEvent, World } from "@dmabuf-ref/core";
@@ -85,7 +85,9 @@ export function carve(w: World, parentName: string, id: string, phys: bigint, si
   const found = regionNamed(w, parentName);
   if (found === undefined) throw new Error(`no region ${parentName}`);
   const [, parent] = found;
-  const [rid, next] = allocId(w);
+  // A name freed by an earlier BO with the same id is taken over, so names stay unique.
+  const rid = regionNamed(w, id)?.[0] ?? w.regions.lowestFreeId();
+  const next = w;
   const region: RegionState = {
     id,
     kind: parent.kind,
@@ -94,14 +96,13 @@ export function carve(w: World, parentName: string, id: string, phys: bigint, si
     busOffset: parent.busOffset,
     ...(parent.device === undefined ? {} : { device: parent.device }),
     status: "live",
-    epoch: 0,
   };
   return { ...next, regions: next.regions.set(rid, region) };
 }
 
 /**
- * Frees a carved sub-region: it becomes inaccessible and its epoch
- * advances, so any later access through an old grant is caught.
+ * Frees a carved sub-region: it becomes inaccessible and its grants
+ * stale, so any later access through an old grant is caught.
  *
  * @param w - the world.
  * @param name - the sub-region's name.
@@ -111,12 +112,9 @@ export function carve(w: World, parentName: string, id: string, phys: bigint, si
 export function freeRegion(w: World, name: string, actor: string): Effect {
   const found = regionNamed(w, name);
   if (found === undefined) throw new Error(`region ${name} vanished`);
-  const [id, r] = found;
+  const [id] = found;
   return {
-    world: {
-      ...w,
-      regions: w.regions.set(id, { ...r, status: "inaccessible", epoch: r.epoch + 1 }),
-    },
+    world: setRegionStatus(w, id, "inaccessible"),
     events: [{ kind: "region", actor, region: name, status: "inaccessible" }],
   };
 }
@@ -156,7 +154,11 @@ function startMove(
   const d = gpuDevice(config, priv.device);
   const reserved = reserve(m, w, config, placementRegion(d, to), b.size);
   if (!reserved.ok) return reserved;
-  const [id, world0] = allocId(reserved.value.world);
+  const world0 = reserved.value.world;
+  // A move's id is the lowest one no move in flight uses (ids repeat, DESIGN §2a).
+  const inFlight = new Set(gpuSliceOf(m, world0, config).moves.map((x) => x.id));
+  let id = 1;
+  while (inFlight.has(id)) id++;
   const holder = `${b.owner}#ttm move ${id}`;
   const locked: World = {
     ...world0,

@@ -94,7 +94,11 @@ describe("moves (kernel-facts §1.2, §1.3)", () => {
     const again = mustDo(lockedMap(m, w, v.buf, a.att, "ref-importer")).world;
     const after = mustAtt(again, a.att).mapping;
     expect(after).not.toBeNull();
-    expect(after?.payload).not.toEqual(before?.payload);
+    // The new mapping reaches the new placement (system RAM), not the old VRAM.
+    const reached = (w: World, grants: readonly number[] | undefined): bigint[] =>
+      (grants ?? []).map((g) => w.grants.get(g)?.phys ?? -1n);
+    expect(reached(again, after?.grants)).not.toEqual(reached(mapped, before?.grants));
+    expect(reached(again, after?.grants)[0]).toBe(gpuPrivOf(w, v.buf).phys);
     expect([...again.violations.values()]).toEqual([]);
   });
 

@@ -1,4 +1,4 @@
-import { allocId, deviceIndex, emptyDomain, endGrants, err, fail, ok } from "@dmabuf-ref/core";
+import { deviceIndex, emptyDomain, endGrants, err, fail, ok } from "@dmabuf-ref/core";
 import type { Effect, Machine, Result, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { IOMMUFD } from "./constants.js";
 import { syncCoreFills } from "./core-fill.js";
@@ -44,7 +44,8 @@ function addDomain(
   w: World,
   ioas: number,
 ): Result<{ world: World; domain: number; events: TraceEvent[] }> {
-  const [domain, next] = allocId(w);
+  const domain = w.domains.lowestFreeId();
+  const next = w;
   let world: World = {
     ...next,
     domains: next.domains.set(domain, emptyDomain()),

@@ -4,7 +4,7 @@ import { removeArea } from "./area.js";
 import { IOMMUFD } from "./constants.js";
 import type { HandlerResult } from "./outcome.js";
 import { refuse, respond } from "./outcome.js";
-import { devicesOf, findIoas, iommufdStateOf, putState } from "./state.js";
+import { devicesOf, findIoas, iommufdStateOf, nextObjectId, putState } from "./state.js";
 
 /** The decoded `struct iommu_ioas_alloc`. */
 export type IoasAllocCmd = ReturnType<typeof iommuIoasAlloc.decode>;
@@ -13,7 +13,7 @@ export type DestroyCmd = ReturnType<typeof iommuDestroy.decode>;
 
 /**
  * `IOMMU_IOAS_ALLOC` (`iommufd_ioas_alloc_ioctl`): `flags` must be 0
- * (`EOPNOTSUPP`); the new IOAS gets the next object id, returned in
+ * (`EOPNOTSUPP`); the new IOAS gets the lowest free object id, returned in
  * `out_ioas_id`.
  *
  * @param m - the machine.
@@ -24,10 +24,9 @@ export type DestroyCmd = ReturnType<typeof iommuDestroy.decode>;
 export function ioasAlloc(m: Machine, w: World, cmd: IoasAllocCmd): HandlerResult<IoasAllocCmd> {
   if (cmd.flags !== 0) return refuse("EOPNOTSUPP", `flags 0x${cmd.flags.toString(16)} must be 0`);
   const s = iommufdStateOf(m, w);
-  const id = s.nextObjectId;
+  const id = nextObjectId(s);
   const world = putState(m, w, {
     ...s,
-    nextObjectId: id + 1,
     ioas: [...s.ioas, { id, areas: [], domains: [] }],
   });
   const events: TraceEvent[] = [{ kind: "note", actor: IOMMUFD, text: `IOAS ${id} allocated` }];

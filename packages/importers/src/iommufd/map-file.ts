@@ -14,7 +14,7 @@ import { importDmabuf } from "./import-dmabuf.js";
 import { placeIova } from "./place-iova.js";
 import type { HandlerResult } from "./outcome.js";
 import { refuse, refuseWith, respond } from "./outcome.js";
-import { findIoas, iommufdStateOf, putPages, putState } from "./state.js";
+import { findIoas, iommufdStateOf, nextPagesId, putPages } from "./state.js";
 
 /** The decoded `struct iommu_ioas_map_file`. */
 export type MapFileCmd = ReturnType<typeof iommuIoasMapFile.decode>;
@@ -88,9 +88,8 @@ export function ioasMapFile(m: Machine, w: World, cmd: MapFileCmd): HandlerResul
   if (imported.status === "failed") return refuseWith(imported.error);
   const startByte = cmd.start % PAGE_SIZE;
   const s = iommufdStateOf(m, imported.world);
-  const pagesId = s.nextPagesId;
-  let world = putState(m, imported.world, { ...s, nextPagesId: pagesId + 1 });
-  world = putPages(m, world, pagesId, {
+  const pagesId = nextPagesId(s);
+  const world = putPages(m, imported.world, pagesId, {
     kind: "dmabuf",
     buf: cmd.fd,
     att: imported.att,

@@ -12,7 +12,7 @@ import { IOMMUFD, PAGE_SIZE, ULONG_MAX } from "./constants.js";
 import type { HandlerResult } from "./outcome.js";
 import { refuse, refuseWith, respond } from "./outcome.js";
 import { placeIova } from "./place-iova.js";
-import { findIoas, iommufdStateOf, putPages, putState } from "./state.js";
+import { findIoas, iommufdStateOf, nextPagesId, putPages } from "./state.js";
 
 /** The decoded `struct iommu_ioas_map`. */
 export type MapCmd = ReturnType<typeof iommuIoasMap.decode>;
@@ -79,9 +79,8 @@ export function ioasMap(m: Machine, w: World, cmd: MapCmd): HandlerResult<MapCmd
   const phys = userMemoryPhys(m, cmd.user_va, cmd.length);
   if (!phys.ok) return refuseWith(phys.error);
   const s = iommufdStateOf(m, w);
-  const pagesId = s.nextPagesId;
-  let world = putState(m, w, { ...s, nextPagesId: pagesId + 1 });
-  world = putPages(m, world, pagesId, {
+  const pagesId = nextPagesId(s);
+  const world = putPages(m, w, pagesId, {
     kind: "user",
     userVa: cmd.user_va,
     phys: phys.value,

@@ -140,10 +140,6 @@ export interface IommufdDevice {
  * immutable value (DESIGN §2a).
  */
 export interface IommufdState {
-  /** The next object id (`ictx->objects` is an xarray allocating from 1). */
-  readonly nextObjectId: number;
-  /** The next pages id. */
-  readonly nextPagesId: number;
   /** IOAS objects, by increasing id. */
   readonly ioas: readonly IommufdIoas[];
   /** Pages objects. */
@@ -153,12 +149,42 @@ export interface IommufdState {
 }
 
 const EMPTY: IommufdState = Object.freeze({
-  nextObjectId: 1,
-  nextPagesId: 1,
   ioas: [],
   pages: [],
   devices: [],
 });
+
+/**
+ * The id the next iommufd object gets: `ictx->objects` is an xarray that
+ * allocates the lowest free id from 1 (`xa_alloc` with `xa_limit_31b`), in
+ * one id space for every object kind. The model's objects with ids are the
+ * IOAS objects.
+ *
+ * @param s - iommufd's state.
+ * @returns the lowest id no object uses.
+ */
+export function nextObjectId(s: IommufdState): number {
+  return lowestFree(s.ioas.map((x) => x.id));
+}
+
+/**
+ * The id the next pages object gets: the lowest free one (the kernel's
+ * `struct iopt_pages` has no id; the model's ids are table keys, kept
+ * canonical so that worlds repeat).
+ *
+ * @param s - iommufd's state.
+ * @returns the lowest id no pages object uses.
+ */
+export function nextPagesId(s: IommufdState): number {
+  return lowestFree(s.pages.map((x) => x.id));
+}
+
+function lowestFree(ids: readonly number[]): number {
+  const used = new Set(ids);
+  let id = 1;
+  while (used.has(id)) id++;
+  return id;
+}
 
 /**
  * iommufd's slice of a world, for inspection (tests, renderers, the

@@ -2,7 +2,7 @@
  * IOAS objects: IOMMU_IOAS_ALLOC and IOMMU_DESTROY (kernel-facts §3.1).
  */
 import { describe, expect, it } from "vitest";
-import { IOMMU_IOAS_ALLOC, boot, iommuIoasAlloc, mustBuf } from "@dmabuf-ref/core";
+import { boot, IOMMU_IOAS_ALLOC, iommuIoasAlloc, mustBuf, worldsEqual } from "@dmabuf-ref/core";
 import { iommufdIoctl, iommufdStateOf } from "../../src/index.js";
 import {
   allocIoas,
@@ -64,10 +64,21 @@ describe("IOMMU_DESTROY", () => {
     expectErrno(world, destroy(m, world, ioas), "EBUSY");
   });
 
-  it("a destroyed IOAS's id is not reused", () => {
+  it("iommufd object ids are the lowest free (ictx->objects is an xarray): alloc, alloc, destroy the first, alloc gives the first id again", () => {
     const m = makeMachine();
     const a = allocIoas(m, boot(m));
-    const d = done(destroy(m, a.world, a.ioas));
-    expect(allocIoas(m, d.world).ioas).toBe(2);
+    const b = allocIoas(m, a.world);
+    expect([a.ioas, b.ioas]).toEqual([1, 2]);
+    const d = done(destroy(m, b.world, a.ioas));
+    const c = allocIoas(m, d.world);
+    expect(c.ioas).toBe(1);
+    expect(allocIoas(m, c.world).ioas).toBe(3);
+  });
+
+  it("allocating and destroying an IOAS returns to an equal world", () => {
+    const m = makeMachine();
+    const w0 = allocIoas(m, boot(m)).world;
+    const a = allocIoas(m, w0);
+    expect(worldsEqual(done(destroy(m, a.world, a.ioas)).world, w0)).toBe(true);
   });
 });
