@@ -33,6 +33,12 @@ export interface ReplayResult {
   readonly out?: Record<string, number | bigint>;
   /** For a dma event: the oracle's verdict. */
   readonly dma?: "ok" | "fault" | "violation";
+  /**
+   * The call never returns: it sleeps on something no later work releases
+   * (what it waits for, in words). A call that sleeps and is woken is not
+   * reported: it returns when the kernel would.
+   */
+  readonly blocksForever?: string;
   /** One email-safe line describing the call and its result. */
   readonly line: string;
 }
@@ -77,6 +83,36 @@ function settle(m: Machine, world: World): { world: World; events: readonly Trac
   return { world: r.world, events: r.events };
 }
 
+/**
+ * Runs a call the way the kernel returns from it: a call that would sleep
+ * (on resv, fences, a completion) waits while the kernel work that is
+ * ready runs, then runs again. It never turns a sleep into an errno.
+ */
+function whenReady<R extends { readonly status: "done" | "failed" | "blocked" }>(
+  m: Machine,
+  w: World,
+  call: (w: World) => R,
+): { readonly r: R; readonly world: World; readonly events: readonly TraceEvent[] } {
+  const r = call(w);
+  if (r.status !== "blocked") return { r, world: w, events: [] };
+  const s = settle(m, w);
+  return { r: call(s.world), world: s.world, events: s.events };
+}
+
+function sleepsForever(
+  w: World,
+  reason: string,
+  text: string,
+  events: readonly TraceEvent[],
+): Step {
+  return {
+    world: w,
+    events,
+    result: { ok: false, blocksForever: reason },
+    text: `${text}: sleeps for ever (${reason})`,
+  };
+}
+
 function ioctlCall(
   m: Machine,
   w: World,
@@ -101,34 +137,36 @@ function ioctlCall(
     if (!isDevice)
       return failure(w, kernelError("ENOTTY", `${fdName} is not a VFIO device fd`), text);
     const device = String(call.fd);
-    const r =
-      call.ioctl === "VFIO_DEVICE_RESET"
-        ? vfioDeviceResetIoctl(m, w, device, "vmm")
-        : vfioDeviceFeatureIoctl(m, w, device, encodeVfioFeatureArg(call.arg, b, index), "vmm");
-    return match(r)
+    const arg =
+      call.ioctl === "VFIO_DEVICE_RESET" ? null : encodeVfioFeatureArg(call.arg, b, index);
+    const ran = whenReady(m, w, (x) =>
+      arg === null
+        ? vfioDeviceResetIoctl(m, x, device, "vmm")
+        : vfioDeviceFeatureIoctl(m, x, device, arg, "vmm"),
+    );
+    return match(ran.r)
       .returnType<Step>()
       .with({ status: "done" }, (x) => {
         const s = settle(m, x.world);
         return {
           world: s.world,
-          events: [...x.events, ...s.events],
+          events: [...ran.events, ...x.events, ...s.events],
           result: { ok: true, ret: x.ret },
           text: `${text} = ${x.ret}`,
         };
       })
-      .with({ status: "failed" }, (x) => failure(w, x.error, text, x.events))
-      .with({ status: "blocked" }, (x) =>
-        failure(w, kernelError("EAGAIN", `the call would sleep: ${x.reason}`), text),
+      .with({ status: "failed" }, (x) =>
+        failure(ran.world, x.error, text, [...ran.events, ...x.events]),
       )
+      .with({ status: "blocked" }, (x) => sleepsForever(ran.world, x.reason, text, ran.events))
       .exhaustive();
   }
   if (!isIommufd) return failure(w, kernelError("ENOTTY", `${fdName} is not an iommufd`), text);
   const layout = IOMMUFD_STRUCTS[call.ioctl];
   if (layout === undefined) throw new Error(`no struct for ${call.ioctl}`);
-  const r = iommufdIoctl(m, w, info.number, encodeIommufdArg(layout, call.arg, b, index), {
-    process: "vmm",
-  });
-  return match(r)
+  const buffer = encodeIommufdArg(layout, call.arg, b, index);
+  const ran = whenReady(m, w, (x) => iommufdIoctl(m, x, info.number, buffer, { process: "vmm" }));
+  return match(ran.r)
     .returnType<Step>()
     .with({ status: "done" }, (x) => {
       const full = new Uint8Array(layout.size);
@@ -137,15 +175,15 @@ function ioctlCall(
       const s = settle(m, x.world);
       return {
         world: s.world,
-        events: [...x.events, ...s.events],
+        events: [...ran.events, ...x.events, ...s.events],
         result: { ok: true, ret: x.ret, out },
         text: `${text} = ${x.ret}`,
       };
     })
-    .with({ status: "failed" }, (x) => failure(w, x.error, text, x.events))
-    .with({ status: "blocked" }, (x) =>
-      failure(w, kernelError("EAGAIN", `the call would sleep: ${x.reason}`), text),
+    .with({ status: "failed" }, (x) =>
+      failure(ran.world, x.error, text, [...ran.events, ...x.events]),
     )
+    .with({ status: "blocked" }, (x) => sleepsForever(ran.world, x.reason, text, ran.events))
     .exhaustive();
 }
 
@@ -202,12 +240,16 @@ function eventCall(
     .with({ event: "attach" }, (c) => {
       const ioas = resolveValue(c.ioas, b, { index, field: "ioas" });
       const text = `attach ${c.device} to IOAS ${ioas}`;
-      const r = iommufdAttachDevice(m, w, c.device, Number(BigInt.asUintN(32, ioas)));
-      if (!r.ok) return failure(w, r.error, text);
-      const s = settle(m, r.value.world);
+      const ran = whenReady(m, w, (x) =>
+        iommufdAttachDevice(m, x, c.device, Number(BigInt.asUintN(32, ioas))),
+      );
+      if (ran.r.status === "failed") return failure(ran.world, ran.r.error, text, ran.events);
+      if (ran.r.status === "blocked")
+        return sleepsForever(ran.world, ran.r.reason, text, ran.events);
+      const s = settle(m, ran.r.world);
       return {
         world: s.world,
-        events: [...r.value.events, ...s.events],
+        events: [...ran.events, ...ran.r.events, ...s.events],
         result: { ok: true },
         text: `${text}: done`,
       };

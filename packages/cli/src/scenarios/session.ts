@@ -12,7 +12,7 @@ import {
 } from "@dmabuf-ref/core";
 import type { Machine, Op, TraceEvent, World } from "@dmabuf-ref/core";
 import { O_RDWR, vfioDeviceFeatureIoctl } from "@dmabuf-ref/exporters";
-import { iommufdAttachDevice, iommufdIoctl } from "@dmabuf-ref/importers";
+import { iommufdIoctl } from "@dmabuf-ref/importers";
 import type { CallResult } from "./call-result.js";
 import { ScenarioStopped } from "./expect.js";
 
@@ -151,11 +151,12 @@ export class VmmSession {
    * @returns ok or the errno.
    */
   attach(device: string, ioas: number): CallResult<null> {
-    const r = iommufdAttachDevice(this.machine, this.#world, device, ioas);
-    if (!r.ok) return r;
-    this.#world = r.value.world;
-    this.#events.push(...r.value.events);
-    return { ok: true, value: null };
+    // Through step, like every other call: a fill that sleeps on resv waits.
+    return this.run({
+      kind: "driver",
+      driver: "iommufd",
+      action: { kind: "attach-device", device, ioas },
+    });
   }
 
   /**

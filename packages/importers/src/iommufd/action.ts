@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { blocked, done, failed, kernelError, stepOf } from "@dmabuf-ref/core";
+import { blocked, done, failed, kernelError } from "@dmabuf-ref/core";
 import type { Machine, StepOutcome, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { iommufdAttachDevice, iommufdDetachDevice } from "./device.js";
@@ -51,11 +51,6 @@ export type IommufdAction = z.output<typeof iommufdActionSchema>;
  * @returns done, the errno with the world unchanged, or blocked when the
  *   ioctl would sleep on a dma-buf's reservation lock (the kernel sleeps;
  *   the scheduler retries).
- *
- * @remarks
- * Attaching or detaching a device may have core map or unmap through a
- * converter under resv; `iommufdAttachDevice` reports a sleep there as the
- * model's `EAGAIN` (its `Result` cannot say "blocked").
  */
 export function iommufdAct(m: Machine, world: World, action: unknown): StepOutcome {
   const parsed = iommufdActionSchema.safeParse(action);
@@ -83,17 +78,14 @@ export function iommufdAct(m: Machine, world: World, action: unknown): StepOutco
         .exhaustive();
     })
     .with({ kind: "attach-device" }, (a) =>
-      stepOf(
+      iommufdAttachDevice(
+        m,
         world,
-        iommufdAttachDevice(
-          m,
-          world,
-          a.device,
-          a.ioas,
-          a.newDomain === true ? { newDomain: true } : {},
-        ),
+        a.device,
+        a.ioas,
+        a.newDomain === true ? { newDomain: true } : {},
       ),
     )
-    .with({ kind: "detach-device" }, (a) => stepOf(world, iommufdDetachDevice(m, world, a.device)))
+    .with({ kind: "detach-device" }, (a) => iommufdDetachDevice(m, world, a.device))
     .exhaustive();
 }

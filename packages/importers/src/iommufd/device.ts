@@ -1,5 +1,13 @@
-import { deviceIndex, emptyDomain, endGrants, err, fail, ok } from "@dmabuf-ref/core";
-import type { Effect, Machine, Result, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
+import {
+  blocked,
+  deviceIndex,
+  done,
+  emptyDomain,
+  endGrants,
+  failed,
+  kernelError,
+} from "@dmabuf-ref/core";
+import type { Errno, Machine, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { IOMMUFD } from "./constants.js";
 import { syncCoreFills } from "./core-fill.js";
 import { fillArea, unfillArea } from "./domain-fill.js";
@@ -28,22 +36,17 @@ function bindingOf(m: Machine, w: World, device: string): IommufdDevice | undefi
   return iommufdStateOf(m, w).devices.find((d) => d.device === device);
 }
 
-/**
- * A fill or unfill that core may refuse or sleep on, as a `Result`: core's
- * `act` cannot block, so sleeping on resv is the model's `EAGAIN` (as in
- * `iommufdAct`); nothing changed and the call can be retried.
- */
-function asResult(r: StepOutcome): Result<Effect> {
-  if (r.status === "done") return ok({ world: r.world, events: r.events });
-  if (r.status === "failed") return fail(r.error);
-  return err("EAGAIN", `model: the call would sleep (${r.reason}); it cannot block`);
-}
+/** A domain added to an IOAS and filled, or why not: the failed or blocked fill as it came. */
+type Added =
+  | {
+      readonly status: "done";
+      readonly world: World;
+      readonly domain: number;
+      readonly events: TraceEvent[];
+    }
+  | Exclude<StepOutcome, { status: "done" }>;
 
-function addDomain(
-  m: Machine,
-  w: World,
-  ioas: number,
-): Result<{ world: World; domain: number; events: TraceEvent[] }> {
+function addDomain(m: Machine, w: World, ioas: number): Added {
   const domain = w.domains.lowestFreeId();
   const next = w;
   let world: World = {
@@ -54,12 +57,12 @@ function addDomain(
   world = putIoas(m, world, { ...io, domains: [...io.domains, domain] });
   const events: TraceEvent[] = [note(`IOAS ${ioas}: new IOMMU domain ${domain}`)];
   for (const area of io.areas) {
-    const filled = asResult(fillArea(m, world, ioas, area, domain));
-    if (!filled.ok) return filled;
-    world = filled.value.world;
-    events.push(...filled.value.events);
+    const filled = fillArea(m, world, ioas, area, domain);
+    if (filled.status !== "done") return filled;
+    world = filled.world;
+    events.push(...filled.events);
   }
-  return ok({ world, domain, events });
+  return { status: "done", world, domain, events };
 }
 
 /**
@@ -81,7 +84,9 @@ function addDomain(
  * @param device - the device (topology id).
  * @param ioas - the IOAS id.
  * @param opts - share the IOAS's domain (default) or take a new one.
- * @returns the world and events, or the errno (the world unchanged).
+ * @returns done, the errno with the world unchanged, or blocked when core
+ *   must sleep on a dma-buf's resv to fill the new domain (the caller's
+ *   scheduler retries; the kernel sleeps there, it never answers `EAGAIN`).
  */
 export function iommufdAttachDevice(
   m: Machine,
@@ -89,23 +94,25 @@ export function iommufdAttachDevice(
   device: string,
   ioas: number,
   opts: AttachDeviceOptions = {},
-): Result<Effect> {
+): StepOutcome {
+  const refuse = (errno: Errno, message: string): StepOutcome =>
+    failed(world, kernelError(errno, message));
   const index = deviceIndex(m, device);
-  if (index < 0) return err("EINVAL", `no device ${device}`);
+  if (index < 0) return refuse("EINVAL", `no device ${device}`);
   if (m.topology.devices[index]?.iommu !== true) {
-    return err("EINVAL", `${device} is not behind an IOMMU`);
+    return refuse("EINVAL", `${device} is not behind an IOMMU`);
   }
   const io = findIoas(m, world, ioas);
-  if (io === undefined) return err("ENOENT", `no IOAS ${ioas}`);
+  if (io === undefined) return refuse("ENOENT", `no IOAS ${ioas}`);
   const old = bindingOf(m, world, device);
   let w = world;
   const events: TraceEvent[] = [];
   if (old !== undefined) {
-    if (old.ioas === ioas && opts.newDomain !== true) return ok({ world, events: [] });
+    if (old.ioas === ioas && opts.newDomain !== true) return done(world, []);
     const detached = iommufdDetachDevice(m, w, device);
-    if (!detached.ok) return detached;
-    w = detached.value.world;
-    events.push(...detached.value.events);
+    if (detached.status !== "done") return detached;
+    w = detached.world;
+    events.push(...detached.events);
   }
   if (devicesOf(m, w, ioas).length === 0) {
     const clash = io.areas.find((a) =>
@@ -114,7 +121,7 @@ export function iommufdAttachDevice(
       ),
     );
     if (clash !== undefined) {
-      return err(
+      return refuse(
         "EBUSY",
         `area ${hex(clash.iova)} lies in a range ${device} reserves (EADDRINUSE)`,
       );
@@ -123,10 +130,11 @@ export function iommufdAttachDevice(
   let domain = mustIoas(m, w, ioas).domains[0];
   if (domain === undefined || opts.newDomain === true) {
     const added = addDomain(m, w, ioas);
-    if (!added.ok) return added;
-    w = added.value.world;
-    domain = added.value.domain;
-    events.push(...added.value.events);
+    if (added.status === "failed") return failed(world, added.error);
+    if (added.status === "blocked") return blocked(world, added.waitFor, added.reason);
+    w = added.world;
+    domain = added.domain;
+    events.push(...added.events);
   }
   const previousDomain = w.deviceDomains.get(index) ?? null;
   w = syncCoreFills(m, { ...w, deviceDomains: w.deviceDomains.set(index, domain) }, domain);
@@ -141,7 +149,7 @@ export function iommufdAttachDevice(
   const s = iommufdStateOf(m, w);
   w = putState(m, w, { ...s, devices: [...s.devices, { device, ioas, domain, previousDomain }] });
   events.push(note(`${device} attached to IOAS ${ioas} through domain ${domain}`));
-  return ok({ world: w, events });
+  return done(w, events);
 }
 
 /**
@@ -149,17 +157,20 @@ export function iommufdAttachDevice(
  * device that is not attached is `EINVAL`. Its grants end, its DMA goes back
  * to the domain it had before, and a domain no other device uses is
  * unfilled (revoked areas are not unmapped twice; core-mapped pairs are
- * unmapped and detached by core, which may sleep on resv: `EAGAIN`) and
- * destroyed. With the last device gone, the IOAS's reserved ranges go too.
+ * unmapped and detached by core, which may sleep on resv: blocked, and
+ * retried) and destroyed. With the last device gone, the IOAS's reserved
+ * ranges go too.
  *
  * @param m - the machine.
  * @param world - the world.
  * @param device - the device.
- * @returns the world and events, or the errno (the world unchanged).
+ * @returns done, the errno with the world unchanged, or blocked while core
+ *   waits for a dma-buf's resv.
  */
-export function iommufdDetachDevice(m: Machine, world: World, device: string): Result<Effect> {
+export function iommufdDetachDevice(m: Machine, world: World, device: string): StepOutcome {
   const binding = bindingOf(m, world, device);
-  if (binding === undefined) return err("EINVAL", `${device} is not attached to an IOAS`);
+  if (binding === undefined)
+    return failed(world, kernelError("EINVAL", `${device} is not attached to an IOAS`));
   const index = deviceIndex(m, device);
   let w: World = {
     ...world,
@@ -182,15 +193,16 @@ export function iommufdDetachDevice(m: Machine, world: World, device: string): R
   const events: TraceEvent[] = [note(`${device} detached from IOAS ${binding.ioas}`)];
   if (!iommufdStateOf(m, w).devices.some((d) => d.domain === binding.domain)) {
     for (const area of mustIoas(m, w, binding.ioas).areas) {
-      const unfilled = asResult(unfillArea(m, w, binding.ioas, area, binding.domain));
-      if (!unfilled.ok) return unfilled;
-      w = unfilled.value.world;
-      events.push(...unfilled.value.events);
+      const unfilled = unfillArea(m, w, binding.ioas, area, binding.domain);
+      if (unfilled.status === "failed") return failed(world, unfilled.error);
+      if (unfilled.status === "blocked") return blocked(world, unfilled.waitFor, unfilled.reason);
+      w = unfilled.world;
+      events.push(...unfilled.events);
     }
     const after = mustIoas(m, w, binding.ioas);
     w = putIoas(m, w, { ...after, domains: after.domains.filter((d) => d !== binding.domain) });
     w = { ...w, domains: w.domains.delete(binding.domain) };
     events.push(note(`IOAS ${binding.ioas}: domain ${binding.domain} destroyed`));
   }
-  return ok({ world: w, events });
+  return done(w, events);
 }

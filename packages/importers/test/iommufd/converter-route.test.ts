@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { fc, test } from "@fast-check/vitest";
-import { mustBuf, proposalConverters } from "@dmabuf-ref/core";
+import { mustBuf, proposalConverters, step } from "@dmabuf-ref/core";
 import type { Machine, World } from "@dmabuf-ref/core";
 import { iommufdAttachDevice, iommufdDetachDevice, iommufdStateOf } from "../../src/index.js";
 import {
@@ -116,11 +116,25 @@ describe("proposal-converters: iommufd maps through core (kernel-facts §4.4)", 
     const { m, ...s } = vfioSetup(proposalConverters);
     const mapped = mapFileOk(m, s.world, { ioas: s.ioas, fd: s.buf, length: 0x4000n });
     const r = iommufdAttachDevice(m, mapped.world, "dev0", s.ioas, { newDomain: true });
-    if (!r.ok) throw new Error(r.error.message);
-    expect(r.value.events.some((e) => e.kind === "map" && e.importer === "iommufd")).toBe(true);
-    expect(coreMapped(r.value.world, s.buf)).toHaveLength(2);
-    expect(dma(m, r.value.world, "dev0", mapped.iova).outcome).toBe("ok");
-    expectInvariants(m, r.value.world);
+    if (r.status !== "done") throw new Error(r.status === "failed" ? r.error.message : r.reason);
+    expect(r.events.some((e) => e.kind === "map" && e.importer === "iommufd")).toBe(true);
+    expect(coreMapped(r.world, s.buf)).toHaveLength(2);
+    expect(dma(m, r.world, "dev0", mapped.iova).outcome).toBe("ok");
+    expectInvariants(m, r.world);
+  });
+
+  it("attaching a device whose new domain core must fill while another holds the dma-buf's resv sleeps (blocked, never EAGAIN) and runs once the lock is dropped", () => {
+    const { m, ...s } = vfioSetup(proposalConverters);
+    const mapped = mapFileOk(m, s.world, { ioas: s.ioas, fd: s.buf, length: 0x4000n });
+    const locked = step(m, mapped.world, { kind: "lock", buf: s.buf, holder: "someone" });
+    if (locked.status !== "done") throw new Error("lock did not run");
+    const r = iommufdAttachDevice(m, locked.world, "dev0", s.ioas, { newDomain: true });
+    expect(r.status).toBe("blocked");
+    expect(r.world).toBe(locked.world);
+    const unlocked = step(m, locked.world, { kind: "unlock", buf: s.buf, holder: "someone" });
+    if (unlocked.status !== "done") throw new Error("unlock did not run");
+    const again = iommufdAttachDevice(m, unlocked.world, "dev0", s.ioas, { newDomain: true });
+    expect(again.status).toBe("done");
   });
 
   it("a device joining a domain core filled may DMA, and loses that when it leaves", () => {
@@ -130,10 +144,11 @@ describe("proposal-converters: iommufd maps through core (kernel-facts §4.4)", 
     expect(coreMapped(joined, s.buf)).toHaveLength(1);
     expect(dma(m, joined, "dev0", mapped.iova).outcome).toBe("ok");
     const left = iommufdDetachDevice(m, joined, "dev0");
-    if (!left.ok) throw new Error(left.error.message);
-    const grants = [...left.value.world.grants.values()].filter((g) => g.device === "dev0");
+    if (left.status !== "done")
+      throw new Error(left.status === "failed" ? left.error.message : left.reason);
+    const grants = [...left.world.grants.values()].filter((g) => g.device === "dev0");
     expect(grants).toEqual([]);
-    expect(dma(m, left.value.world, "dev1", mapped.iova).outcome).toBe("ok");
+    expect(dma(m, left.world, "dev1", mapped.iova).outcome).toBe("ok");
   });
 
   it("a revoked area fills a domain attached later with nothing, through no core mapping", () => {
@@ -160,10 +175,10 @@ describe("proposal-converters: iommufd maps through core (kernel-facts §4.4)", 
   it("detaching the last device of a domain makes core unmap that domain's pair", () => {
     const { m, world, buf, iova } = twoDomains();
     const d = iommufdDetachDevice(m, world, "dev0");
-    if (!d.ok) throw new Error(d.error.message);
-    expect(coreMapped(d.value.world, buf)).toHaveLength(1);
-    expect(mustBuf(d.value.world, buf).attachments).toHaveLength(2);
-    expect(dma(m, d.value.world, "dev1", iova).outcome).toBe("ok");
+    if (d.status !== "done") throw new Error(d.status === "failed" ? d.error.message : d.reason);
+    expect(coreMapped(d.world, buf)).toHaveLength(1);
+    expect(mustBuf(d.world, buf).attachments).toHaveLength(2);
+    expect(dma(m, d.world, "dev1", iova).outcome).toBe("ok");
   });
 
   it("a write-only MAP_FILE gives a core mapping the device cannot read through", () => {

@@ -255,8 +255,9 @@ export function attachDevice(
   newDomain = false,
 ): World {
   const r = iommufdAttachDevice(m, w, device, ioas, newDomain ? { newDomain: true } : {});
-  if (!r.ok) throw new Error(`${r.error.errno}: ${r.error.message}`);
-  return r.value.world;
+  if (r.status !== "done")
+    throw new Error(r.status === "failed" ? `${r.error.errno}: ${r.error.message}` : r.reason);
+  return r.world;
 }
 
 /** One DMA access by a device; the oracle's verdict. */

@@ -227,11 +227,11 @@ function apply(m: Machine, w: World, c: Call): World {
     })
     .with({ kind: "attach" }, (x) => {
       const r = iommufdAttachDevice(m, w, x.device, x.ioas, x.newDomain ? { newDomain: true } : {});
-      return r.ok ? r.value.world : w;
+      return r.status === "done" ? r.world : w;
     })
     .with({ kind: "detach" }, (x) => {
       const r = iommufdDetachDevice(m, w, x.device);
-      return r.ok ? r.value.world : w;
+      return r.status === "done" ? r.world : w;
     })
     .exhaustive();
 }
