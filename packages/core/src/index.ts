@@ -216,6 +216,7 @@ export type { Recorded } from "./world/access.js";
 
 export { boot, defineMachine } from "./machine/machine.js";
 export { pendingOps } from "./machine/pending.js";
+export { candidateOps } from "./machine/candidates.js";
 export type {
   AttachRequest,
   DriverStep,
@@ -228,6 +229,8 @@ export type {
 export type { Effect } from "./world/effect.js";
 
 export type { Op, OpKind } from "./lifetime/op.js";
+export { parseOp, plainOp, plainOpSchema } from "./lifetime/op-schema.js";
+export type { PlainOp } from "./lifetime/op-schema.js";
 export { blocked, done, failed, stepOf } from "./lifetime/outcome.js";
 export type {
   BlockedArm,

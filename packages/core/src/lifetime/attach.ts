@@ -1,5 +1,6 @@
 import type { Machine } from "../machine/machine.js";
 import { kernelError } from "../errors/kernel-error.js";
+import { deviceIdSchema } from "../schemas.js";
 import { exporterOf, importerOf, isKernelError, lookupAtt, lookupBuf } from "../world/access.js";
 import { attachRevocable } from "../world/attachment-state.js";
 import type { World } from "../world/world.js";
@@ -36,6 +37,9 @@ export function attachBuf(
   if (isKernelError(b)) return failed(w, b);
   const imp = m.importers.get(importer);
   if (imp === undefined) return failed(w, kernelError("EINVAL", `no importer driver ${importer}`));
+  // The kernel is handed a struct device; a name that cannot be a device's has none.
+  if (device !== null && !deviceIdSchema.safeParse(device).success)
+    return failed(w, kernelError("EINVAL", `${JSON.stringify(device)} is not a device name`));
   if (b.resvHolder !== null) {
     return blocked(w, "resv", `resv of buf ${buf} is held by ${b.resvHolder}`);
   }

@@ -163,6 +163,15 @@ export interface ExporterDriver {
    */
   pending?(m: Machine, world: World): readonly Op[];
   /**
+   * The ops of this driver's own entry points that could run now, with
+   * arguments naming live objects (a VFIO device's FLR, an ioctl on an
+   * IOAS that exists), for `candidateOps`. Absent: none.
+   *
+   * @param m - the machine.
+   * @param world - the current world.
+   */
+  candidates?(m: Machine, world: World): readonly Op[];
+  /**
    * A driver-specific action (an FLR, a memory-disable write, freeing
    * memory) requested by a `driver` op.
    * It returns what a step does: done, an errno with the world unchanged,
@@ -224,6 +233,15 @@ export interface ImporterDriver {
    * @param world - the current world.
    */
   pending?(m: Machine, world: World): readonly Op[];
+  /**
+   * The ops of this driver's own entry points that could run now, with
+   * arguments naming live objects (a VFIO device's FLR, an ioctl on an
+   * IOAS that exists), for `candidateOps`. Absent: none.
+   *
+   * @param m - the machine.
+   * @param world - the current world.
+   */
+  candidates?(m: Machine, world: World): readonly Op[];
   /**
    * A driver-specific action requested by a `driver` op.
    * It returns what a step does: done, an errno with the world unchanged,

@@ -1,5 +1,7 @@
 import * as z from "zod";
 import { deviceIdSchema, u64Schema } from "@dmabuf-ref/core";
+import type { Op } from "@dmabuf-ref/core";
+import type { VfioPciConfig } from "./config.js";
 
 const device = deviceIdSchema;
 const process = z.string().min(1);
@@ -110,3 +112,37 @@ export const vfioPciActionSchema = z.discriminatedUnion("op", [
 
 /** One vfio-pci action (see {@link vfioPciActionSchema}). */
 export type VfioPciAction = z.output<typeof vfioPciActionSchema>;
+
+/** A vfio-pci action as written, before defaults (see {@link vfioPciActionSchema}). */
+export type VfioPciActionInput = z.input<typeof vfioPciActionSchema>;
+
+/**
+ * The device-level events of every device the driver drives, for core's
+ * `candidateOps`: an FLR, `VFIO_DEVICE_RESET`, memory decode off and on,
+ * D3hot and D0, low-power entry and exit, the device fd's close and the
+ * driver's unbind. Whether each can run now is the driver's answer (an
+ * errno or a wait), which is behaviour too.
+ *
+ * @param config - the driver's configuration.
+ * @returns the ops, as `driver` ops of this driver.
+ */
+export function vfioCandidates(config: VfioPciConfig): readonly Op[] {
+  const ops: Op[] = [];
+  const act = (action: VfioPciActionInput): void => {
+    ops.push({ kind: "driver", driver: config.name, action });
+  };
+  for (const d of config.devices) {
+    const device = d.id;
+    act({ op: "flr", device });
+    act({ op: "reset", device });
+    act({ op: "config-write-command", device, memory: false });
+    act({ op: "config-write-command", device, memory: true });
+    act({ op: "power", device, state: "D3hot" });
+    act({ op: "power", device, state: "D0" });
+    act({ op: "low-power", device, enter: true });
+    act({ op: "low-power", device, enter: false });
+    act({ op: "close", device });
+    act({ op: "unbind", device });
+  }
+  return ops;
+}

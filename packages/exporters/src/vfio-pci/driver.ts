@@ -9,6 +9,7 @@ import {
 import type { ExporterDriver, ExportStep, Machine, Result, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { vfioAct } from "./act.js";
+import { vfioCandidates } from "./actions.js";
 import { vfioAttach, vfioPin } from "./attach.js";
 import { vfioPciConfigSchema } from "./config.js";
 import type { VfioPciConfig, VfioPciConfigInput } from "./config.js";
@@ -101,7 +102,8 @@ function exportBuf(
  * const vfio = vfioPciExporter({
  *   devices: [{ id: "vfio0", bars: [{ index: 0, region: "vfio0.bar0" }] }],
  * });
- * const world = createWorld({ profile: linux71, topology, exporters: new Map([[vfio.name, vfio]]), importers });
+ * const m = defineMachine({ profile: linux71, topology, exporters: [vfio], importers });
+ * const world = boot(m);
  * ```
  */
 export function vfioPciExporter(input: VfioPciConfigInput): VfioPciExporter {
@@ -121,5 +123,6 @@ export function vfioPciExporter(input: VfioPciConfigInput): VfioPciExporter {
     release: (_m, w) => ({ world: w, events: [] }),
     pending: (m, w) => pendingOps(m, w, config),
     act: (m, w, action) => stepOf(w, vfioAct(m, w, config, action)),
+    candidates: () => vfioCandidates(config),
   };
 }

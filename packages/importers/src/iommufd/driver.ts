@@ -1,5 +1,6 @@
 import type { ImporterDriver } from "@dmabuf-ref/core";
 import { iommufdAccepts } from "./accepts.js";
+import { iommufdCandidates } from "./action.js";
 import { iommufdAct } from "./action.js";
 import { iommufdConfigSchema, rememberConfig } from "./config.js";
 import type { IommufdConfig } from "./config.js";
@@ -24,12 +25,13 @@ import { iommufdRevokeNotify } from "./revoke.js";
  *
  * @example
  * ```ts
- * const world = createWorld({
+ * const m = defineMachine({
  *   profile: linux71,
  *   topology,
- *   exporters: new Map([["vfio-pci", vfio]]),
- *   importers: new Map([["iommufd", iommufdImporter()]]),
+ *   exporters: [vfio],
+ *   importers: [iommufdImporter()],
  * });
+ * const world = boot(m);
  * ```
  */
 export function iommufdImporter(config: IommufdConfig = {}): ImporterDriver {
@@ -40,6 +42,7 @@ export function iommufdImporter(config: IommufdConfig = {}): ImporterDriver {
     accepts: iommufdAccepts,
     invalidateMappings: iommufdRevokeNotify,
     act: iommufdAct,
+    candidates: iommufdCandidates,
   });
   rememberConfig(driver, parsed);
   return driver;

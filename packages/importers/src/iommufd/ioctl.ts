@@ -133,7 +133,7 @@ const IOCTLS: readonly IoctlEntry[] = [
  *
  * @example
  * ```ts
- * const r = iommufdIoctl(world, IOMMU_IOAS_ALLOC, iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 0 }));
+ * const r = iommufdIoctl(m, world, IOMMU_IOAS_ALLOC, iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 0 }));
  * if (r.status === "done") ioas = iommuIoasAlloc.decode(r.out).out_ioas_id;
  * ```
  */

@@ -1,0 +1,225 @@
+import * as z from "zod";
+import { u64Schema } from "../schemas.js";
+import type { Op } from "./op.js";
+
+/** `{ op, ...fields }` -> `{ kind: op, ...fields }`: the plain form's name is the op's kind. */
+function kindOf<T extends { readonly op: string }>({
+  op,
+  ...fields
+}: T): {
+  /** The op's kind: the `op` field of its plain form. */
+  kind: T["op"];
+} & Omit<T, "op"> {
+  return { kind: op, ...fields };
+}
+
+/** An id a caller names: a table key (buffer = fd, attachment, job, task). */
+const idSchema = z.number().int().min(0).max(0x3fff_ffff);
+/** Who holds (or claims to hold) a reservation lock, as traces name it. */
+const holderSchema = z.string().min(1);
+const dirSchema = z.enum(["read", "write"]);
+
+/**
+ * The plain-data form of every core {@link Op}: `{ op: NAME, ...fields }`,
+ * with NAME the op's `kind` (`attach`, `map`, `dma`, `revoke`, ...), the
+ * form a scenario or replay file names an op in. Fields are checked to
+ * their type (ids are non-negative integers, addresses and lengths u64);
+ * whether they name *live* objects is for `step` to answer with the
+ * kernel's errno, never a throw.
+ */
+export const plainOpSchema = z.discriminatedUnion("op", [
+  z
+    .strictObject({
+      /** `dma_buf_export()` by an exporter driver. */
+      op: z.literal("export"),
+      /** The exporter driver's name. */
+      exporter: z.string().min(1),
+      /** The exporting device or instance. */
+      owner: z.string().min(1),
+      /** The driver's export arguments, validated by the driver. */
+      args: z.unknown(),
+    })
+    .transform(kindOf),
+  z
+    .strictObject({
+      /** `dma_buf_dynamic_attach()` or `dma_buf_attach()`. */
+      op: z.literal("attach"),
+      /** The dma-buf. */
+      buf: idSchema,
+      /** The importer driver's name. */
+      importer: z.string().min(1),
+      /** The importing DMA device, or null (KVM). */
+      device: z.string().nullable(),
+      /** Dynamic (importer ops) or static. */
+      dynamic: z.boolean(),
+    })
+    .transform(kindOf),
+  z
+    .strictObject({
+      /** `dma_buf_detach()`. */
+      op: z.literal("detach"),
+      /** The attachment. */
+      att: idSchema,
+    })
+    .transform(kindOf),
+  z
+    .strictObject({
+      /** `dma_resv_lock()` / `dma_resv_unlock()`. */
+      op: z.enum(["lock", "unlock"]),
+      /** The dma-buf. */
+      buf: idSchema,
+      /** Who takes or drops the lock. */
+      holder: holderSchema,
+    })
+    .transform(kindOf),
+  z
+    .strictObject({
+      /** `dma_buf_map_attachment()` / `dma_buf_unmap_attachment()` (null holder: `_unlocked`). */
+      op: z.enum(["map", "unmap"]),
+      /** The attachment. */
+      att: idSchema,
+      /** The resv holder, or null. */
+      holder: holderSchema.nullable(),
+      /** The importer's request for a map through a converter. */
+      args: z.unknown().optional(),
+    })
+    .transform(kindOf),
+  z
+    .strictObject({
+      /** `dma_buf_pin()` / `dma_buf_unpin()`. */
+      op: z.enum(["pin", "unpin"]),
+      /** The attachment. */
+      att: idSchema,
+      /** The resv holder. */
+      holder: holderSchema,
+    })
+    .transform(kindOf),
+  z
+    .strictObject({
+      /** A device starts fenced DMA through a mapping. */
+      op: z.literal("dma-submit"),
+      /** The attachment. */
+      att: idSchema,
+      /** The DMA address. */
+      addr: u64Schema,
+      /** Bytes per access. */
+      len: u64Schema,
+      /** Read or write. */
+      dir: dirSchema,
+      /** The resv holder adding the fence. */
+      holder: holderSchema,
+    })
+    .transform(kindOf),
+  z
+    .strictObject({
+      /** A submitted job accesses memory, or its fence signals. */
+      op: z.enum(["dma-access", "signal"]),
+      /** The job. */
+      job: idSchema,
+    })
+    .transform(kindOf),
+  z
+    .strictObject({
+      /** One unfenced device access. */
+      op: z.literal("dma"),
+      /** The device. */
+      device: z.string().min(1),
+      /** The address it issues. */
+      addr: u64Schema,
+      /** Bytes. */
+      len: u64Schema,
+      /** Read or write. */
+      dir: dirSchema,
+    })
+    .transform(kindOf),
+  z
+    .strictObject({
+      /** The exporter's revoke sequence. */
+      op: z.literal("revoke"),
+      /** The dma-buf. */
+      buf: idSchema,
+      /** Permanent (close, unbind) or temporary. */
+      permanent: z.boolean(),
+      /** Who revokes. */
+      by: z.string().min(1),
+    })
+    .transform(kindOf),
+  z
+    .strictObject({
+      /** The exporter's un-revoke sequence. */
+      op: z.literal("unrevoke"),
+      /** The dma-buf. */
+      buf: idSchema,
+      /** Who un-revokes. */
+      by: z.string().min(1),
+    })
+    .transform(kindOf),
+  z
+    .strictObject({
+      /** The next step of a revoke or un-revoke task. */
+      op: z.literal("task"),
+      /** The task. */
+      task: idSchema,
+    })
+    .transform(kindOf),
+  z
+    .strictObject({
+      /** `close()` of a dma-buf fd. */
+      op: z.literal("close"),
+      /** The dma-buf (its fd). */
+      buf: idSchema,
+    })
+    .transform(kindOf),
+  z
+    .strictObject({
+      /** Memory of a region goes away or comes back. */
+      op: z.literal("region"),
+      /** The region's name. */
+      region: z.string().min(1),
+      /** The new state. */
+      status: z.enum(["live", "inaccessible"]),
+      /** Who does it. */
+      by: z.string().min(1),
+    })
+    .transform(kindOf),
+  z
+    .strictObject({
+      /** A driver's own action (validated by the driver's schema). */
+      op: z.literal("driver"),
+      /** The driver's name. */
+      driver: z.string().min(1),
+      /** The action. */
+      action: z.unknown(),
+    })
+    .transform(kindOf),
+]);
+
+/** The plain-data form of an op, as written (see {@link plainOpSchema}). */
+export type PlainOp = z.input<typeof plainOpSchema>;
+
+/**
+ * Reads an op written as plain data, `{ op: NAME, ...fields }`.
+ *
+ * @param data - the op as a file or a test states it.
+ * @returns the op, or the zod issues (unknown op, missing or mistyped field, extra key).
+ *
+ * @example
+ * ```ts
+ * const r = parseOp({ op: "revoke", buf: 1, permanent: false, by: "FLR" });
+ * if (r.success) step(m, w, r.data);
+ * ```
+ */
+export function parseOp(data: unknown): z.ZodSafeParseResult<Op> {
+  return plainOpSchema.safeParse(data);
+}
+
+/**
+ * An op as plain data, `{ op: NAME, ...fields }`: the inverse of {@link parseOp}.
+ *
+ * @param o - the op.
+ * @returns its plain form.
+ */
+export function plainOp(o: Op): Record<string, unknown> {
+  const { kind, ...fields } = o;
+  return { op: kind, ...fields };
+}

@@ -1,0 +1,212 @@
+/**
+ * What every op of `step` promises, whatever it is asked (DESIGN §2a, §3.7):
+ * a failed or blocked step returns the world it was given, unchanged; no
+ * op throws on an input its schema accepts (bad input is an errno, never a
+ * crash); and the plain-data form `{ op: NAME, ...fields }` reads back to
+ * the same op.
+ */
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import {
+  boot,
+  candidateOps,
+  parseOp,
+  pendingOps,
+  plainOp,
+  referenceMachine,
+  step,
+  worldsEqual,
+} from "@dmabuf-ref/core";
+import type { Machine, OpKind, World } from "@dmabuf-ref/core";
+
+const m = referenceMachine();
+
+/** A world reached by `picks` steps, each choosing among the candidate and pending ops. */
+function walk(machine: Machine, picks: readonly number[]): World {
+  let w = boot(machine);
+  for (const p of picks) {
+    const ops = [...candidateOps(machine, w), ...pendingOps(machine, w)];
+    const op = ops[p % ops.length];
+    if (op === undefined) break;
+    const r = step(machine, w, op);
+    if (r.status === "done") w = r.world;
+  }
+  return w;
+}
+
+const picksArb = fc.array(fc.nat(), { maxLength: 40 });
+
+const ALL_KINDS: readonly OpKind[] = [
+  "export",
+  "attach",
+  "detach",
+  "lock",
+  "unlock",
+  "map",
+  "unmap",
+  "pin",
+  "unpin",
+  "dma-submit",
+  "dma-access",
+  "signal",
+  "dma",
+  "revoke",
+  "unrevoke",
+  "task",
+  "close",
+  "region",
+  "driver",
+];
+
+describe("a failed or blocked step changes nothing (DESIGN §3.7)", () => {
+  it("for every candidate op of random worlds, a failed or blocked step returns its input world", () => {
+    const seen = new Set<string>();
+    fc.assert(
+      fc.property(picksArb, fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), (picks, tries) => {
+        const w = walk(m, picks);
+        const ops = [...candidateOps(m, w), ...pendingOps(m, w)];
+        for (const t of tries) {
+          const op = ops[t % ops.length];
+          if (op === undefined) continue;
+          const r = step(m, w, op);
+          seen.add(`${op.kind}:${r.status}`);
+          if (r.status !== "done") {
+            expect(r.world).toBe(w);
+            expect(worldsEqual(r.world, w)).toBe(true);
+          }
+        }
+      }),
+      { numRuns: 150 },
+    );
+    // Errno paths of several kinds were exercised, not only done steps.
+    const failedKinds = [...seen].filter((x) => x.endsWith(":failed"));
+    expect(failedKinds.length).toBeGreaterThanOrEqual(4);
+  });
+});
+
+/** Any value a file could put in a field: ids in and out of range, names the machine has and lacks. */
+const idArb = fc.oneof(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 0x3fff_ffff }));
+const nameArb = fc.constantFrom(
+  "",
+  " ",
+  "dev0",
+  "dev1",
+  "dev9",
+  "ram0",
+  "ref-importer",
+  "ref-exporter",
+  "x",
+);
+const u64Arb = fc.oneof(
+  fc.bigInt({ min: 0n, max: 0x2000_0000n }),
+  fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+);
+const dirArb = fc.constantFrom("read", "write");
+
+const plainArb: fc.Arbitrary<unknown> = fc.oneof(
+  fc.record({ op: fc.constant("export"), exporter: nameArb, owner: nameArb, args: fc.anything() }),
+  fc.record({
+    op: fc.constant("attach"),
+    buf: idArb,
+    importer: nameArb,
+    device: fc.option(nameArb, { nil: null }),
+    dynamic: fc.boolean(),
+  }),
+  fc.record({ op: fc.constant("detach"), att: idArb }),
+  fc.record({ op: fc.constantFrom("lock", "unlock"), buf: idArb, holder: nameArb }),
+  fc.record({
+    op: fc.constantFrom("map", "unmap"),
+    att: idArb,
+    holder: fc.option(nameArb, { nil: null }),
+  }),
+  fc.record({ op: fc.constantFrom("pin", "unpin"), att: idArb, holder: nameArb }),
+  fc.record({
+    op: fc.constant("dma-submit"),
+    att: idArb,
+    addr: u64Arb,
+    len: u64Arb,
+    dir: dirArb,
+    holder: nameArb,
+  }),
+  fc.record({ op: fc.constantFrom("dma-access", "signal"), job: idArb }),
+  fc.record({ op: fc.constant("dma"), device: nameArb, addr: u64Arb, len: u64Arb, dir: dirArb }),
+  fc.record({ op: fc.constant("revoke"), buf: idArb, permanent: fc.boolean(), by: nameArb }),
+  fc.record({ op: fc.constant("unrevoke"), buf: idArb, by: nameArb }),
+  fc.record({ op: fc.constant("task"), task: idArb }),
+  fc.record({ op: fc.constant("close"), buf: idArb }),
+  fc.record({
+    op: fc.constant("region"),
+    region: nameArb,
+    status: fc.constantFrom("live", "inaccessible"),
+    by: nameArb,
+  }),
+  fc.record({ op: fc.constant("driver"), driver: nameArb, action: fc.anything() }),
+);
+
+describe("no op throws on an input its schema accepts", () => {
+  it("every op its schema accepts returns done, an errno or blocked on random worlds", () => {
+    fc.assert(
+      fc.property(
+        picksArb,
+        fc.array(plainArb, { minLength: 1, maxLength: 10 }),
+        (picks, plains) => {
+          const w = walk(m, picks);
+          for (const plain of plains) {
+            const parsed = parseOp(plain);
+            if (!parsed.success) continue;
+            const r = step(m, w, parsed.data);
+            expect(["done", "failed", "blocked"]).toContain(r.status);
+            if (r.status !== "done") expect(r.world).toBe(w);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("an attach naming no possible device (an empty or blank name) is EINVAL, not a crash", () => {
+    const w = walk(m, [0]);
+    for (const device of ["", " "]) {
+      const r = step(m, w, {
+        kind: "attach",
+        buf: 1,
+        importer: "ref-importer",
+        device,
+        dynamic: true,
+      });
+      expect(r.status === "failed" ? r.error.errno : r.status).toBe("EINVAL");
+    }
+  });
+});
+
+describe("the plain-data form of an op", () => {
+  it("every candidate op reads back from its plain form unchanged", () => {
+    const kinds = new Set<string>();
+    fc.assert(
+      fc.property(picksArb, (picks) => {
+        const w = walk(m, picks);
+        for (const op of [...candidateOps(m, w), ...pendingOps(m, w)]) {
+          kinds.add(op.kind);
+          const back = parseOp(plainOp(op));
+          expect(back.success && back.data).toEqual(op);
+        }
+      }),
+      { numRuns: 60 },
+    );
+    // Jobs (dma-access, signal), tasks and driver actions are rare in short
+    // walks; the other kinds all appear.
+    const rare = new Set<OpKind>(["driver", "task", "dma-access", "signal"]);
+    expect(ALL_KINDS.filter((k) => !rare.has(k) && !kinds.has(k))).toEqual([]);
+  });
+
+  it("an unknown op, a missing field or an extra key is refused with the field named", () => {
+    const unknown = parseOp({ op: "frobnicate", buf: 1 });
+    expect(unknown.success).toBe(false);
+    const missing = parseOp({ op: "close" });
+    expect(missing.success ? [] : missing.error.issues.map((i) => i.path.join("."))).toContain(
+      "buf",
+    );
+    const extra = parseOp({ op: "close", buf: 1, bfu: 2 });
+    expect(extra.success).toBe(false);
+  });
+});
