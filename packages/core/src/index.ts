@@ -129,7 +129,7 @@ export {
 export { UAPI_IOCTLS, UAPI_STRUCTS, findUapiIoctl, findUapiStruct } from "./uapi/registry.js";
 export type { IoctlInfo, StructInfo } from "./uapi/registry.js";
 
-export type { TraceEvent, TraceEventKind } from "./trace/event.js";
+export type { TraceEvent, TraceEventKind, WaitFor } from "./trace/event.js";
 export { describeEvent } from "./trace/describe.js";
 export type { EventLine } from "./trace/describe.js";
 export { TraceRecorder } from "./trace/recorder.js";
@@ -231,13 +231,14 @@ export type { Effect } from "./world/effect.js";
 export type { Op, OpKind } from "./lifetime/op.js";
 export { parseOp, plainOp, plainOpSchema } from "./lifetime/op-schema.js";
 export type { PlainOp } from "./lifetime/op-schema.js";
-export { blocked, done, failed, stepOf } from "./lifetime/outcome.js";
+export { blocked, done, failed, returned, stepOf } from "./lifetime/outcome.js";
 export type {
   BlockedArm,
   CallOutcome,
   FailedArm,
   RanArm,
   StepOutcome,
+  SyscallReturn,
 } from "./lifetime/outcome.js";
 export { mustRun } from "./lifetime/must-run.js";
 export { negotiateAttach, offersOf } from "./lifetime/attach-negotiation.js";

@@ -4,8 +4,9 @@
  *
  * @packageDocumentation
  */
-export { vfioPciExporter, isVfioPciExporter } from "./vfio-pci/driver.js";
-export type { VfioPciExporter } from "./vfio-pci/driver.js";
+export { vfioPciExporter } from "./vfio-pci/driver.js";
+export { isVfioPciExporter } from "./vfio-pci/config.js";
+export type { VfioPciExporter } from "./vfio-pci/config.js";
 export {
   VFIO_PCI_ROM_REGION_INDEX,
   vfioBarConfigSchema,

@@ -3,16 +3,12 @@ import {
   formatKernelError,
   kernelError,
   runScript,
+  step,
   wrapLine,
   EMAIL_WIDTH,
 } from "@dmabuf-ref/core";
 import type { Errno, KernelError, Machine, TraceEvent, Violation, World } from "@dmabuf-ref/core";
-import {
-  vfioDeviceFeatureIoctl,
-  vfioDeviceResetIoctl,
-  vfioPciConfigOf,
-} from "@dmabuf-ref/exporters";
-import { iommufdAttachDevice, iommufdIoctl } from "@dmabuf-ref/importers";
+import { isVfioPciExporter, vfioPciConfigOf } from "@dmabuf-ref/exporters";
 import { match } from "ts-pattern";
 import type { ReplayCall, ReplayFile } from "./schema.js";
 import { IOMMUFD_STRUCTS, encodeIommufdArg, encodeVfioFeatureArg } from "./encode.js";
@@ -78,6 +74,14 @@ function failure(
   };
 }
 
+/** The name of the vfio-pci driver that drives a device (a machine may name it otherwise). */
+function vfioPciDriverOf(m: Machine, device: string): string {
+  for (const d of m.exporters.values()) {
+    if (isVfioPciExporter(d) && d.vfio.devices.some((x) => x.id === device)) return d.name;
+  }
+  throw new Error(`no vfio-pci driver drives ${device}`);
+}
+
 function settle(m: Machine, world: World): { world: World; events: readonly TraceEvent[] } {
   const r = runScript(m, world, []);
   return { world: r.world, events: r.events };
@@ -137,26 +141,31 @@ function ioctlCall(
     if (!isDevice)
       return failure(w, kernelError("ENOTTY", `${fdName} is not a VFIO device fd`), text);
     const device = String(call.fd);
-    const arg =
-      call.ioctl === "VFIO_DEVICE_RESET" ? null : encodeVfioFeatureArg(call.arg, b, index);
-    const ran = whenReady(m, w, (x) =>
-      arg === null
-        ? vfioDeviceResetIoctl(m, x, device, "vmm")
-        : vfioDeviceFeatureIoctl(m, x, device, arg, "vmm"),
-    );
+    const action =
+      call.ioctl === "VFIO_DEVICE_RESET"
+        ? { ioctl: call.ioctl, device, process: "vmm" }
+        : {
+            ioctl: call.ioctl,
+            device,
+            argp: encodeVfioFeatureArg(call.arg, b, index),
+            process: "vmm",
+          };
+    const driver = vfioPciDriverOf(m, device);
+    const ran = whenReady(m, w, (x) => step(m, x, { kind: "driver", driver, action }));
     return match(ran.r)
       .returnType<Step>()
       .with({ status: "done" }, (x) => {
+        const ret = x.returned?.ret ?? 0;
         const s = settle(m, x.world);
         return {
           world: s.world,
           events: [...ran.events, ...x.events, ...s.events],
-          result: { ok: true, ret: x.ret },
-          text: `${text} = ${x.ret}`,
+          result: { ok: true, ret },
+          text: `${text} = ${ret}`,
         };
       })
       .with({ status: "failed" }, (x) =>
-        failure(ran.world, x.error, text, [...ran.events, ...x.events]),
+        failure(ran.world, x.error, text, [...ran.events, ...(x.events ?? [])]),
       )
       .with({ status: "blocked" }, (x) => sleepsForever(ran.world, x.reason, text, ran.events))
       .exhaustive();
@@ -165,23 +174,26 @@ function ioctlCall(
   const layout = IOMMUFD_STRUCTS[call.ioctl];
   if (layout === undefined) throw new Error(`no struct for ${call.ioctl}`);
   const buffer = encodeIommufdArg(layout, call.arg, b, index);
-  const ran = whenReady(m, w, (x) => iommufdIoctl(m, x, info.number, buffer, { process: "vmm" }));
+  const action = { kind: "ioctl", number: info.number, buffer, process: "vmm" };
+  const ran = whenReady(m, w, (x) => step(m, x, { kind: "driver", driver: "iommufd", action }));
   return match(ran.r)
     .returnType<Step>()
     .with({ status: "done" }, (x) => {
+      const ret = x.returned?.ret ?? 0;
+      const written = x.returned?.out ?? new Uint8Array(0);
       const full = new Uint8Array(layout.size);
-      full.set(x.out.subarray(0, Math.min(x.out.length, layout.size)));
+      full.set(written.subarray(0, Math.min(written.length, layout.size)));
       const out = layout.decode(full);
       const s = settle(m, x.world);
       return {
         world: s.world,
         events: [...ran.events, ...x.events, ...s.events],
-        result: { ok: true, ret: x.ret, out },
-        text: `${text} = ${x.ret}`,
+        result: { ok: true, ret, out },
+        text: `${text} = ${ret}`,
       };
     })
     .with({ status: "failed" }, (x) =>
-      failure(ran.world, x.error, text, [...ran.events, ...x.events]),
+      failure(ran.world, x.error, text, [...ran.events, ...(x.events ?? [])]),
     )
     .with({ status: "blocked" }, (x) => sleepsForever(ran.world, x.reason, text, ran.events))
     .exhaustive();
@@ -240,9 +252,12 @@ function eventCall(
     .with({ event: "attach" }, (c) => {
       const ioas = resolveValue(c.ioas, b, { index, field: "ioas" });
       const text = `attach ${c.device} to IOAS ${ioas}`;
-      const ran = whenReady(m, w, (x) =>
-        iommufdAttachDevice(m, x, c.device, Number(BigInt.asUintN(32, ioas))),
-      );
+      const action = {
+        kind: "attach-device",
+        device: c.device,
+        ioas: Number(BigInt.asUintN(32, ioas)),
+      };
+      const ran = whenReady(m, w, (x) => step(m, x, { kind: "driver", driver: "iommufd", action }));
       if (ran.r.status === "failed") return failure(ran.world, ran.r.error, text, ran.events);
       if (ran.r.status === "blocked")
         return sleepsForever(ran.world, ran.r.reason, text, ran.events);

@@ -9,18 +9,18 @@ import {
   iommuIoasUnmap,
   runScript,
   settle,
+  step,
 } from "@dmabuf-ref/core";
-import type { Machine, Op, TraceEvent, World } from "@dmabuf-ref/core";
-import { O_RDWR, vfioDeviceFeatureIoctl } from "@dmabuf-ref/exporters";
-import { iommufdIoctl } from "@dmabuf-ref/importers";
+import type { Machine, Op, SyscallReturn, TraceEvent, World } from "@dmabuf-ref/core";
+import { O_RDWR } from "@dmabuf-ref/exporters";
 import type { CallResult } from "./call-result.js";
 import { ScenarioStopped } from "./expect.js";
 
 /**
  * A VMM's session against the model: it keeps the current world and the
  * trace while a scenario issues uAPI calls, device DMA and driver events,
- * the way QEMU would. Scenario plumbing, not model state: every call goes
- * through the pure entry points and only the latest world is kept.
+ * the way QEMU would. Scenario plumbing, not model state: every call is
+ * an op of core's `step` and only the latest world is kept.
  */
 export class VmmSession {
   #world: World;
@@ -77,12 +77,13 @@ export class VmmSession {
       data: { region_index: region, open_flags: O_RDWR, flags: 0 },
       ranges,
     });
-    const r = vfioDeviceFeatureIoctl(this.machine, this.#world, device, argp, this.process);
-    if (r.status === "blocked") throw new Error(`export blocked: ${r.reason}`);
-    this.#events.push(...r.events);
-    if (r.status === "failed") return { ok: false, error: r.error };
-    this.#world = r.world;
-    return this.settle({ ok: true, value: r.ret });
+    const r = this.syscall("vfio-pci", {
+      ioctl: "VFIO_DEVICE_FEATURE",
+      device,
+      argp,
+      process: this.process,
+    });
+    return r.ok ? { ok: true, value: r.value.ret } : r;
   }
 
   /**
@@ -232,13 +233,33 @@ export class VmmSession {
   }
 
   private iommufd(number: number, buffer: Uint8Array): CallResult<Uint8Array> {
-    const r = iommufdIoctl(this.machine, this.#world, number, buffer, { process: this.process });
-    if (r.status === "blocked") throw new Error(`iommufd ioctl blocked: ${r.reason}`);
-    this.#events.push(...r.events);
-    if (r.status === "failed") return { ok: false, error: r.error };
+    const r = this.syscall("iommufd", { kind: "ioctl", number, buffer, process: this.process });
+    if (!r.ok) return r;
+    if (r.value.out === undefined) throw new Error("an iommufd ioctl returned no struct");
+    return { ok: true, value: r.value.out };
+  }
+
+  /**
+   * A userspace call into a driver, through `step` like every op: a call
+   * that would sleep waits while the ready kernel work runs, then runs
+   * again; its trace line is kept even when it fails.
+   */
+  private syscall(driver: string, action: unknown): CallResult<SyscallReturn> {
+    const op: Op = { kind: "driver", driver, action };
+    let r = step(this.machine, this.#world, op);
+    if (r.status === "blocked") {
+      this.settle({ ok: true, value: null });
+      r = step(this.machine, this.#world, op);
+    }
+    if (r.status === "blocked") throw new Error(`${driver} call sleeps for ever: ${r.reason}`);
+    if (r.status === "failed") {
+      this.#events.push(...(r.events ?? []));
+      return { ok: false, error: r.error };
+    }
     this.#world = r.world;
-    const settled = this.settle({ ok: true, value: r.out });
-    return settled;
+    this.#events.push(...r.events);
+    if (r.returned === undefined) throw new Error(`${driver} call returned nothing`);
+    return this.settle({ ok: true, value: r.returned });
   }
 
   /** Runs the kernel work a call left ready (core's `settle`), recording it. */

@@ -1,6 +1,6 @@
 import type { KernelError } from "../errors/kernel-error.js";
 import type { Result } from "../errors/result.js";
-import type { TraceEvent } from "../trace/event.js";
+import type { TraceEvent, WaitFor } from "../trace/event.js";
 import type { World } from "../world/world.js";
 
 /** The arm of an outcome for a call that ran: the new world and what happened. */
@@ -21,6 +21,21 @@ export interface FailedArm {
   readonly error: KernelError;
   /** The world, unchanged. */
   readonly world: World;
+  /** What the failed call reported for the trace (its ioctl line with the errno); no state. */
+  readonly events?: readonly TraceEvent[];
+}
+
+/**
+ * What a userspace call returned to its caller: the syscall's return value
+ * (an fd, a count, 0) and the bytes the kernel copied back into the
+ * argument, if it copies any (an iommufd ioctl writes its whole struct
+ * back). Every ioctl, mmap or close op that succeeds carries one.
+ */
+export interface SyscallReturn {
+  /** The return value (>= 0). */
+  readonly ret: number;
+  /** The argument as the kernel left it, when it copies back. */
+  readonly out?: Uint8Array;
 }
 
 /** The arm of an outcome for a call that would sleep (a lock, fences, a completion). */
@@ -54,11 +69,13 @@ export type StepOutcome =
   | (RanArm & {
       /** The id of what the step created (buffer, attachment, job, task), if anything. */
       readonly created?: number;
+      /** For a userspace call: what it returned to its caller. */
+      readonly returned?: SyscallReturn;
     })
   | FailedArm
   | (BlockedArm & {
       /** What it waits for, as a wait event. */
-      readonly waitFor: "resv" | "fences" | "unmaps";
+      readonly waitFor: WaitFor;
       /** How many fences or mappings are outstanding. */
       readonly outstanding: number;
     });
@@ -82,24 +99,31 @@ export function done(world: World, events: readonly TraceEvent[], created?: numb
  *
  * @param world - the world, unchanged.
  * @param error - the errno and failed check.
+ * @param events - what the call reports for the trace (its ioctl line), if anything.
  * @returns the outcome.
  */
-export function failed(world: World, error: KernelError): StepOutcome {
-  return { status: "failed", error, world };
+export function failed(
+  world: World,
+  error: KernelError,
+  events?: readonly TraceEvent[],
+): StepOutcome {
+  return events === undefined || events.length === 0
+    ? { status: "failed", error, world }
+    : { status: "failed", error, world, events };
 }
 
 /**
  * A blocked step: the operation sleeps until the condition changes.
  *
  * @param world - the world, unchanged.
- * @param waitFor - the lock, the fences, or the unmaps.
+ * @param waitFor - resv, the fences, the unmaps, or a driver's own lock.
  * @param reason - what it waits for, in words.
  * @param outstanding - how many fences or mappings are outstanding.
  * @returns the outcome.
  */
 export function blocked(
   world: World,
-  waitFor: "resv" | "fences" | "unmaps",
+  waitFor: WaitFor,
   reason: string,
   outstanding = 0,
 ): StepOutcome {
@@ -120,4 +144,20 @@ export function stepOf(
   r: Result<{ readonly world: World; readonly events: readonly TraceEvent[] }>,
 ): StepOutcome {
   return r.ok ? done(r.value.world, r.value.events) : failed(world, r.error);
+}
+
+/**
+ * A userspace call that returned: done, with what the call gave back.
+ *
+ * @param world - the new world.
+ * @param events - what happened.
+ * @param returned - the return value and the argument as the kernel left it.
+ * @returns the outcome.
+ */
+export function returned(
+  world: World,
+  events: readonly TraceEvent[],
+  returned: SyscallReturn,
+): StepOutcome {
+  return { status: "done", world, events, returned };
 }

@@ -3,6 +3,13 @@ import type { PairOutcome } from "../negotiation/pair-outcome.js";
 import type { Violation } from "../world/violation.js";
 
 /**
+ * What a sleeping kernel path waits for: a dma-buf's reservation lock, its
+ * unsignalled fences, the importers' unmaps after a revoke, or a driver's
+ * own lock (VFIO's `memory_lock`).
+ */
+export type WaitFor = "resv" | "fences" | "unmaps" | "lock";
+
+/**
  * Every observable step of the model, as one discriminated union on `kind`
  * (DESIGN §3.8). Renderers consume it with an exhaustive match, so a new
  * event kind fails to compile until every renderer handles it.
@@ -226,7 +233,7 @@ export type TraceEvent =
       /** The dma-buf waited on. */
       readonly buf: number;
       /** What it waits for. */
-      readonly what: "resv" | "fences" | "unmaps";
+      readonly what: WaitFor;
       /** `blocked`: it must wait; `done`: the wait is over. */
       readonly state: "blocked" | "done";
       /** How many fences or mappings are outstanding when blocked. */

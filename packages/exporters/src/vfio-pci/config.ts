@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { deviceIdSchema } from "@dmabuf-ref/core";
+import type { ExporterDriver } from "@dmabuf-ref/core";
 
 /** `VFIO_PCI_ROM_REGION_INDEX`: region indexes 0–5 are BARs, 6 is the ROM (kernel-facts §2.2 step 2). */
 export const VFIO_PCI_ROM_REGION_INDEX = 6;
@@ -87,3 +88,19 @@ export type VfioPciConfig = z.output<typeof vfioPciConfigSchema>;
 
 /** The vfio-pci exporter's configuration as a caller writes it (defaults optional). */
 export type VfioPciConfigInput = z.input<typeof vfioPciConfigSchema>;
+
+/** The vfio-pci exporter driver: core's {@link ExporterDriver} plus its configuration. */
+export interface VfioPciExporter extends ExporterDriver {
+  /** The validated configuration: the devices, their BARs and dev_sets. */
+  readonly vfio: VfioPciConfig;
+}
+
+/**
+ * Whether an exporter driver is a vfio-pci one.
+ *
+ * @param d - an exporter driver.
+ * @returns true for drivers made by `vfioPciExporter`.
+ */
+export function isVfioPciExporter(d: ExporterDriver): d is VfioPciExporter {
+  return "vfio" in d;
+}

@@ -6,35 +6,20 @@ import {
   ok,
   stepOf,
 } from "@dmabuf-ref/core";
-import type { ExporterDriver, ExportStep, Machine, Result, World } from "@dmabuf-ref/core";
+import type { ExportStep, Machine, Result, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { vfioAct } from "./act.js";
 import { vfioCandidates } from "./actions.js";
 import { vfioAttach, vfioPin } from "./attach.js";
 import { vfioPciConfigSchema } from "./config.js";
-import type { VfioPciConfig, VfioPciConfigInput } from "./config.js";
+import type { VfioPciConfig, VfioPciConfigInput, VfioPciExporter } from "./config.js";
 import { vfioExportArgsSchema } from "./export-args.js";
 import { featureDmaBuf } from "./feature-dma-buf.js";
 import { vfioMap, vfioPrivatePhys, vfioUnmap } from "./map.js";
 import { vfioOffers } from "./offers.js";
 import { privOf } from "./priv.js";
 import { pendingOps } from "./runner.js";
-
-/** The vfio-pci exporter driver: core's {@link ExporterDriver} plus its configuration. */
-export interface VfioPciExporter extends ExporterDriver {
-  /** The validated configuration: the devices, their BARs and dev_sets. */
-  readonly vfio: VfioPciConfig;
-}
-
-/**
- * Whether an exporter driver is a vfio-pci one.
- *
- * @param d - an exporter driver.
- * @returns true for drivers made by {@link vfioPciExporter}.
- */
-export function isVfioPciExporter(d: ExporterDriver): d is VfioPciExporter {
-  return "vfio" in d;
-}
+import { vfioIoctlActionSchema, vfioIoctlStep } from "./uapi.js";
 
 function exportBuf(
   m: Machine,
@@ -122,7 +107,13 @@ export function vfioPciExporter(input: VfioPciConfigInput): VfioPciExporter {
     privatePhys: vfioPrivatePhys,
     release: (_m, w) => ({ world: w, events: [] }),
     pending: (m, w) => pendingOps(m, w, config),
-    act: (m, w, action) => stepOf(w, vfioAct(m, w, config, action)),
+    act: (m, w, action) => {
+      // A VMM's ioctl on a device fd, or one of the driver's own actions.
+      const ioctl = vfioIoctlActionSchema.safeParse(action);
+      return ioctl.success
+        ? vfioIoctlStep(m, w, ioctl.data)
+        : stepOf(w, vfioAct(m, w, config, action));
+    },
     candidates: () => vfioCandidates(config),
   };
 }

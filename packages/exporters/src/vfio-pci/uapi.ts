@@ -1,7 +1,9 @@
-import { kernelError } from "@dmabuf-ref/core";
-import type { Machine, World } from "@dmabuf-ref/core";
+import * as z from "zod";
+import { blocked, failed, kernelError, returned } from "@dmabuf-ref/core";
+import type { Machine, StepOutcome, World } from "@dmabuf-ref/core";
+import { match } from "ts-pattern";
 import type { VfioPciConfig } from "./config.js";
-import { isVfioPciExporter } from "./driver.js";
+import { isVfioPciExporter } from "./config.js";
 import { featureDmaBuf } from "./feature-dma-buf.js";
 import type { IoctlOutcome } from "./ioctl-outcome.js";
 import { ioctlFailed } from "./ioctl-outcome.js";
@@ -102,4 +104,56 @@ export function vfioDeviceResetIoctl(
   const r = startOperation(m, world, config, "reset", [device], device, process);
   if (!r.ok) return ioctlFailed(world, process, device, name, r.error);
   return { status: "done", world: r.value.world, events: r.value.events, ret: 0 };
+}
+
+/**
+ * The vfio-pci ioctls as a driver action, so that a VMM's call reaches the
+ * driver through core's `step` like every other op: `VFIO_DEVICE_FEATURE`
+ * with its argument bytes, or `VFIO_DEVICE_RESET`.
+ */
+export const vfioIoctlActionSchema = z.discriminatedUnion("ioctl", [
+  z.strictObject({
+    /** `VFIO_DEVICE_FEATURE` on a device fd. */
+    ioctl: z.literal("VFIO_DEVICE_FEATURE"),
+    /** The device. */
+    device: z.string().min(1),
+    /** The argument: `struct vfio_device_feature` and its data, as bytes. */
+    argp: z.instanceof(Uint8Array),
+    /** The calling process, as traces name it. */
+    process: z.string().min(1).default("vmm"),
+  }),
+  z.strictObject({
+    /** `VFIO_DEVICE_RESET` on a device fd. */
+    ioctl: z.literal("VFIO_DEVICE_RESET"),
+    /** The device. */
+    device: z.string().min(1),
+    /** The calling process. */
+    process: z.string().min(1).default("vmm"),
+  }),
+]);
+
+/** A vfio-pci ioctl action (see {@link vfioIoctlActionSchema}). */
+export type VfioIoctlAction = z.output<typeof vfioIoctlActionSchema>;
+
+/**
+ * Runs a vfio-pci ioctl action as a step: done with the ioctl's return
+ * value, the errno with the world unchanged (the ioctl's trace line kept),
+ * or blocked while it sleeps.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param a - the ioctl.
+ * @returns the step's outcome.
+ */
+export function vfioIoctlStep(m: Machine, w: World, a: VfioIoctlAction): StepOutcome {
+  const r =
+    a.ioctl === "VFIO_DEVICE_RESET"
+      ? vfioDeviceResetIoctl(m, w, a.device, a.process)
+      : vfioDeviceFeatureIoctl(m, w, a.device, a.argp, a.process);
+  return match(r)
+    .returnType<StepOutcome>()
+    .with({ status: "done" }, (x) => returned(x.world, x.events, { ret: x.ret }))
+    .with({ status: "failed" }, (x) => failed(w, x.error, x.events))
+    .with({ status: "blocked" }, (x) => blocked(w, "lock", x.reason))
+    .exhaustive();
 }

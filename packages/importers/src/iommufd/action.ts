@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { blocked, done, failed, kernelError } from "@dmabuf-ref/core";
+import { blocked, failed, kernelError, returned } from "@dmabuf-ref/core";
 import type { Machine, Op, StepOutcome, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { iommufdAttachDevice, iommufdDetachDevice } from "./device.js";
@@ -74,8 +74,8 @@ export function iommufdAct(m: Machine, world: World, action: unknown): StepOutco
       );
       return match(r)
         .returnType<StepOutcome>()
-        .with({ status: "done" }, (d) => done(d.world, d.events))
-        .with({ status: "failed" }, (f) => failed(world, f.error))
+        .with({ status: "done" }, (d) => returned(d.world, d.events, { ret: d.ret, out: d.out }))
+        .with({ status: "failed" }, (f) => failed(world, f.error, f.events))
         .with({ status: "blocked" }, (b) => blocked(world, "resv", b.reason))
         .exhaustive();
     })
