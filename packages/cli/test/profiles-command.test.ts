@@ -10,6 +10,7 @@ describe("dmabuf-ref profiles", () => {
       mappingTypes: string[];
       converters: string[];
       rules: Record<string, unknown>;
+      drivers: Record<string, Record<string, unknown>>;
     }[];
     expect(profiles.map((p) => p.id)).toEqual([
       "linux-6.19",
@@ -19,11 +20,10 @@ describe("dmabuf-ref profiles", () => {
       "rfc-mapping-types-v1-iov",
     ]);
     const byId = new Map(profiles.map((p) => [p.id, p]));
-    expect(byId.get("linux-6.19")?.rules).toMatchObject({
-      vfioPin: "eopnotsupp",
-      dynamicImportersMoveCapable: false,
-    });
-    expect(byId.get("linux-7.1")?.rules).toMatchObject({ vfioPin: "noop", iommufdPins: true });
+    expect(byId.get("linux-6.19")?.rules).toMatchObject({ dynamicImportersMoveCapable: false });
+    expect(byId.get("linux-6.19")?.drivers["vfio-pci"]).toMatchObject({ pin: "eopnotsupp" });
+    expect(byId.get("linux-7.1")?.drivers["vfio-pci"]).toMatchObject({ pin: "noop" });
+    expect(byId.get("linux-7.1")?.drivers["iommufd"]).toEqual({ pins: true });
     expect(byId.get("rfc-mapping-types-v1")?.mappingTypes).toContain("pal");
     expect(byId.get("proposal-converters")?.converters).toEqual(["pal->sgt", "pal->iommu-domain"]);
     expect(byId.get("rfc-mapping-types-v1-iov")?.mappingTypes).toEqual([

@@ -49,7 +49,7 @@ export type {
 export { negotiate } from "./negotiation/negotiate.js";
 export type { NegotiatedMatch, NegotiationResult, PairReport } from "./negotiation/negotiate.js";
 
-export { defineProfile } from "./profiles/profile.js";
+export { defineProfile, driverOptions } from "./profiles/profile.js";
 export type { Profile, ProfileId, ProfileRules } from "./profiles/profile.js";
 export { linux619 } from "./profiles/linux-6.19.js";
 export { linux71 } from "./profiles/linux-7.1.js";

@@ -5,6 +5,8 @@
  * @packageDocumentation
  */
 export { vfioPciExporter } from "./vfio-pci/driver.js";
+export { vfioProfileOptions, vfioProfileOptionsSchema } from "./vfio-pci/profile-options.js";
+export type { VfioProfileOptions } from "./vfio-pci/profile-options.js";
 export { isVfioPciExporter } from "./vfio-pci/config.js";
 export type { VfioPciExporter } from "./vfio-pci/config.js";
 export {

@@ -52,6 +52,12 @@ export {
   KVM_PAGE,
 } from "./kvm/constants.js";
 export { kvmAccepts, kvmImporter } from "./kvm/driver.js";
+export { kvmProfileOptions, kvmProfileOptionsSchema } from "./kvm/profile-options.js";
+export type { KvmProfileOptions } from "./kvm/profile-options.js";
+export { rdmaProfileOptions, rdmaProfileOptionsSchema } from "./rdma/profile-options.js";
+export type { RdmaProfileOptions } from "./rdma/profile-options.js";
+export { iommufdProfileOptions, iommufdProfileOptionsSchema } from "./iommufd/profile-options.js";
+export type { IommufdProfileOptions } from "./iommufd/profile-options.js";
 export { kvmSetMemslotDmabuf, kvmSetMemslotDmabufStaged } from "./kvm/memslot.js";
 export type { KvmMemslotArgs, KvmMemslotOutcome, KvmMemslotStage } from "./kvm/memslot.js";
 export { stage2Covers, kvmGuestFault } from "./kvm/fault.js";

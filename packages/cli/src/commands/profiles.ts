@@ -18,12 +18,14 @@ export function profileSummary(p: Profile): Record<string, unknown> {
     mappingTypes: p.mappingTypes.map((t) => t.id),
     converters: p.converters.map((c) => c.id),
     rules: p.rules,
+    drivers: p.drivers,
     notes: p.notes,
   };
 }
 
 /**
- * Renders `dmabuf-ref profiles`: every profile, its types, converters and rules.
+ * Renders `dmabuf-ref profiles`: every profile, its types, converters,
+ * core rules and what it says of each driver.
  *
  * @param json - print JSON instead of text.
  * @returns the output.
@@ -33,6 +35,9 @@ export function profilesOutput(json: boolean): string {
   return (
     KNOWN_PROFILES.map((p) => {
       const rules = Object.entries(p.rules).map(([k, v]) => `    ${k}: ${String(v)}`);
+      const drivers = Object.entries(p.drivers).flatMap(([d, o]) =>
+        Object.entries(o).map(([k, v]) => `    ${d}.${k}: ${String(v)}`),
+      );
       return [
         `${p.id} - ${p.title}`,
         `  ${p.summary}`,
@@ -42,6 +47,8 @@ export function profilesOutput(json: boolean): string {
         `  converters: ${p.converters.length === 0 ? "none" : p.converters.map((c) => c.id).join(", ")}`,
         "  rules:",
         ...rules,
+        "  drivers:",
+        ...drivers,
         ...p.notes.map((n) => `  - ${n}`),
       ].join("\n");
     }).join("\n\n") + "\n"

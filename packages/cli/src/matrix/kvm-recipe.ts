@@ -1,6 +1,12 @@
 import { kvmPfn, mustBuf, offersOf } from "@dmabuf-ref/core";
 import type { Machine, World } from "@dmabuf-ref/core";
-import { KVM, KVM_PAGE, kvmGuestFault, kvmSetMemslotDmabufStaged } from "@dmabuf-ref/importers";
+import {
+  KVM,
+  KVM_PAGE,
+  kvmGuestFault,
+  kvmProfileOptions,
+  kvmSetMemslotDmabufStaged,
+} from "@dmabuf-ref/importers";
 import type { KvmMemslotStage } from "@dmabuf-ref/importers";
 import type { MatrixStage } from "./cell.js";
 import { negotiationRefusal } from "./negotiate-first.js";
@@ -40,7 +46,7 @@ const STAGE: Readonly<Record<KvmMemslotStage, MatrixStage>> = {
  * cell's first map.
  *
  * @remarks
- * Absent where the profile lacks `rules.kvmDmabufImport` (the memslot flag
+ * Absent where the profile lacks the kvm option `dmabufImport` (the memslot flag
  * does not exist). Negotiation is checked first only to name the stage
  * (the ioctl reports it as a failed attach, `-EINVAL`); then the memslot's
  * refusals are "exporter attach" when the exporter's `attach` refused and
@@ -51,7 +57,7 @@ const STAGE: Readonly<Record<KvmMemslotStage, MatrixStage>> = {
  */
 export const kvmRecipe: ImporterRecipe = {
   name: KVM,
-  absentReason: (p) => (p.rules.kvmDmabufImport ? undefined : `not in ${p.id}`),
+  absentReason: (p) => (kvmProfileOptions(p).dmabufImport ? undefined : `not in ${p.id}`),
   import(m, w, buf): Imported {
     const neg = negotiationRefusal(m, w, buf, KVM, null);
     if (neg !== undefined) return explainNegotiation(m, w, buf, neg);

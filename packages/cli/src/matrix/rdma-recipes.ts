@@ -1,5 +1,5 @@
 import type { Machine, Profile, World } from "@dmabuf-ref/core";
-import { ibUmemDmabufGetStaged, rdmaOdpFault } from "@dmabuf-ref/importers";
+import { ibUmemDmabufGetStaged, rdmaOdpFault, rdmaProfileOptions } from "@dmabuf-ref/importers";
 import type { RdmaImporterName, UmemGetStage } from "@dmabuf-ref/importers";
 import type { MatrixStage } from "./cell.js";
 import { negotiationRefusal } from "./negotiate-first.js";
@@ -51,5 +51,5 @@ export const rdmaPinnedRecipe = umemRecipe("rdma-pinned", () => true);
 /** rdma-pinned-revocable: Jacob Moroni's proposed interface, where the profile has it. */
 export const rdmaPinnedRevocableRecipe = umemRecipe(
   "rdma-pinned-revocable",
-  (p) => p.rules.rdmaPinnedRevocable,
+  (p) => rdmaProfileOptions(p).pinnedRevocable,
 );

@@ -1,10 +1,12 @@
+import type * as z from "zod";
 import type { AnyMappingType } from "../mapping-types/define.js";
 import type { Converter } from "../negotiation/converter.js";
 
 /**
- * The version-dependent rules a profile switches, each one a kernel fact or
- * a proposal's choice. Drivers read these instead of testing profile names,
- * so a new profile is data, not code.
+ * The version-dependent rules of dma-buf core a profile switches, each one
+ * a kernel fact or a proposal's choice. What a version changes in one
+ * driver (VFIO's pin, iommufd's pin, KVM's memslot flag) is that driver's
+ * option in {@link Profile.drivers}, not a core rule.
  */
 export interface ProfileRules {
   /**
@@ -20,26 +22,6 @@ export interface ProfileRules {
   readonly dynamicImportersMoveCapable: boolean;
   /** `dma_buf_attach_revocable()` exists and exporters may refuse on it (kernel-facts §1.3). */
   readonly attachRevocable: boolean;
-  /**
-   * VFIO's `pin`: the 6.19-rc always-failing pin (`-EOPNOTSUPP`), or the 7.1
-   * no-op after "vfio: Permit VFIO to work with pinned importers" (kernel-facts §2.4).
-   */
-  readonly vfioPin: "eopnotsupp" | "noop";
-  /** VFIO's `attach` refuses `!dma_buf_attach_revocable()` with `-EOPNOTSUPP` (kernel-facts §2.3). */
-  readonly vfioRefusesNonRevocable: boolean;
-  /**
-   * VFIO's revoke waits for every importer unmap ("vfio: Wait for dma-buf
-   * invalidation to complete", kernel-facts §1.3, §2.5).
-   */
-  readonly vfioWaitsForUnmap: boolean;
-  /** iommufd calls `dma_buf_pin()` in `iopt_map_dmabuf` ("iommufd: Add dma_buf_pin()", kernel-facts §3.3). */
-  readonly iommufdPins: boolean;
-  /** Matt Evans' series: VFIO dma-bufs can be mmap()ed, revoke zaps them (kernel-facts §2.6). */
-  readonly vfioDmabufMmap: boolean;
-  /** Xu Yilun's series: KVM memslots backed by a dma-buf, `KVM_MEM_VFIO_DMABUF` (kernel-facts §5.1). */
-  readonly kvmDmabufImport: boolean;
-  /** Jacob Moroni's pinned-revocable RDMA import interface (kernel-facts §5.2). */
-  readonly rdmaPinnedRevocable: boolean;
 }
 
 /** The ids of the built-in profiles. */
@@ -68,8 +50,14 @@ export interface Profile {
   readonly mappingTypes: readonly AnyMappingType[];
   /** The converters core provides. */
   readonly converters: readonly Converter[];
-  /** The version-dependent rules. */
+  /** The version-dependent rules of dma-buf core. */
   readonly rules: ProfileRules;
+  /**
+   * What the profile says of each driver, keyed by driver (`"vfio-pci"`,
+   * `"iommufd"`, `"kvm"`, `"rdma"`): plain data that the driver validates
+   * with its own schema ({@link driverOptions}); core reads none of it.
+   */
+  readonly drivers: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /** What each driver offers or accepts under this profile, in words. */
   readonly notes: readonly string[];
 }
@@ -90,5 +78,40 @@ export function defineProfile(profile: Profile): Profile {
       }
     }
   }
-  return Object.freeze({ ...profile, rules: Object.freeze({ ...profile.rules }) });
+  return Object.freeze({
+    ...profile,
+    rules: Object.freeze({ ...profile.rules }),
+    drivers: Object.freeze({ ...profile.drivers }),
+  });
+}
+
+/**
+ * A driver's options under a profile, validated by the driver's own schema:
+ * how a driver reads what a kernel version or proposal changes in it.
+ *
+ * @param profile - the profile in force.
+ * @param driver - the driver's key in {@link Profile.drivers}.
+ * @param schema - the driver's schema for its options.
+ * @returns the options.
+ * @throws when the profile states no valid options for the driver (a
+ *   profile written without this driver in mind: a configuration bug).
+ *
+ * @example
+ * ```ts
+ * const vfio = driverOptions(m.profile, "vfio-pci", vfioProfileOptionsSchema);
+ * if (vfio.pin === "eopnotsupp") { ... }
+ * ```
+ */
+export function driverOptions<S extends z.ZodType>(
+  profile: Profile,
+  driver: string,
+  schema: S,
+): z.output<S> {
+  const r = schema.safeParse(profile.drivers[driver]);
+  if (!r.success) {
+    throw new Error(
+      `profile ${profile.id} states no valid options for ${driver}: ${r.error.issues[0]?.message ?? ""}`,
+    );
+  }
+  return r.data;
 }

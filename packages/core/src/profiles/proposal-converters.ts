@@ -27,11 +27,12 @@ export const proposalConverters = defineProfile({
   negotiation: "mapping-types",
   mappingTypes: [sgt, pal, iommuDomain, kvmPfn],
   converters: [palToSgt, palToIommuDomain],
-  rules: {
-    ...linux71.rules,
-    vfioDmabufMmap: true,
-    kvmDmabufImport: true,
-    rdmaPinnedRevocable: true,
+  rules: linux71.rules,
+  drivers: {
+    ...linux71.drivers,
+    "vfio-pci": { ...linux71.drivers["vfio-pci"], dmabufMmap: true },
+    kvm: { dmabufImport: true },
+    rdma: { pinnedRevocable: true },
   },
   notes: [
     "Exporters need only offer pal; SGT importers are reached through pal->sgt.",

@@ -23,7 +23,8 @@ export const rfcMappingTypesV1 = defineProfile({
   negotiation: "mapping-types",
   mappingTypes: [sgt, pal, kvmPfn],
   converters: [],
-  rules: { ...linux71.rules, kvmDmabufImport: true },
+  rules: linux71.rules,
+  drivers: { ...linux71.drivers, kvm: { dmabufImport: true } },
   notes: [
     "VFIO offers [pal, sgt (requires P2P)]; match_mapping returns ENODEV once vdev is NULL.",
     "iommufd accepts [pal] only: an exporter without PAL fails the attach with EINVAL.",

@@ -89,6 +89,7 @@ export function testProfile(
     mappingTypes,
     converters,
     rules: linux71.rules,
+    drivers: linux71.drivers,
     notes: [],
   });
 }

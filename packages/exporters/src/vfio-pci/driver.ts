@@ -20,6 +20,7 @@ import { vfioOffers } from "./offers.js";
 import { privOf } from "./priv.js";
 import { pendingOps } from "./runner.js";
 import { vfioIoctlActionSchema, vfioIoctlStep } from "./uapi.js";
+import { vfioProfileOptions } from "./profile-options.js";
 
 function exportBuf(
   m: Machine,
@@ -68,7 +69,7 @@ function exportBuf(
  * (7.1) when not revocable; `pin` fails in 6.19 and is a no-op in 7.1; `map`
  * refuses when revoked and when not P2P reachable; the offers follow the
  * profile's types (§2.7, §4.3, §4.4); revoke waits for unmaps iff
- * `rules.vfioWaitsForUnmap`. Device state lives in the driver's slice,
+ * `the vfio-pci option `waitsForUnmap``. Device state lives in the driver's slice,
  * buffer state in `priv` ({@link VfioDmaBufPriv}). Multi-stage operations
  * advance through `pending` (drive them with core's `runScript`).
  *
@@ -97,7 +98,7 @@ export function vfioPciExporter(input: VfioPciConfigInput): VfioPciExporter {
     name: config.name,
     vfio: config,
     export: (m, w, owner, args) => exportBuf(m, w, config, owner, args),
-    revokeWaitsForUnmap: (m) => m.profile.rules.vfioWaitsForUnmap,
+    revokeWaitsForUnmap: (m) => vfioProfileOptions(m.profile).waitsForUnmap,
     offers: (m, w, buf) => vfioOffers(m.profile, privOf(w, buf).provider),
     attach: vfioAttach,
     pin: (m, w) => vfioPin(m, w),

@@ -21,6 +21,7 @@ import { privOf } from "./priv.js";
 import { PAGE_SIZE } from "./ranges.js";
 import { sliceOf, withSlice } from "./state.js";
 import type { VfioVma } from "./vma.js";
+import { vfioProfileOptions } from "./profile-options.js";
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 const note = (actor: string, text: string): TraceEvent => ({ kind: "note", actor, text });
@@ -41,7 +42,7 @@ export interface MmapRequest {
 
 /**
  * `mmap()` of a VFIO dma-buf fd (kernel-facts §2.6), only where the profile
- * has Matt Evans' series (`rules.vfioDmabufMmap`): otherwise the buffer has
+ * has Matt Evans' series (the vfio-pci option `dmabufMmap`): otherwise the buffer has
  * no `mmap` op and `dma_buf_mmap_internal()` answers `-EINVAL`. A zero
  * length, an unaligned offset, a window past `dmabuf->size` or a private
  * mapping are `-EINVAL`; an fd that is not a live dma-buf is `-EBADF`. The
@@ -60,7 +61,7 @@ export function mmapBuf(
   config: VfioPciConfig,
   req: MmapRequest,
 ): Result<Effect> {
-  if (!m.profile.rules.vfioDmabufMmap) {
+  if (!vfioProfileOptions(m.profile).dmabufMmap) {
     return err("EINVAL", "this dma-buf has no mmap op (no VFIO dma-buf mmap in this profile)");
   }
   const b = lookupBuf(w, req.buf);

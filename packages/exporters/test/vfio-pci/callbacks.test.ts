@@ -8,6 +8,7 @@ import {
   exporterOf,
   importerHolder,
   linux619,
+  defineProfile,
   linux71,
   mustBuf,
   privatePhys,
@@ -17,7 +18,7 @@ import {
   step,
 } from "@dmabuf-ref/core";
 import type { Machine, World } from "@dmabuf-ref/core";
-import { SG_ENTRY_MAX } from "@dmabuf-ref/exporters";
+import { SG_ENTRY_MAX, vfioProfileOptions } from "@dmabuf-ref/exporters";
 import {
   BAR0,
   BAR0_BUS_OFFSET,
@@ -268,12 +269,12 @@ describe("map and unmap (kernel-facts §1.4, §2.3)", () => {
     expect(run.results[1]?.error?.errno).toBe("EOPNOTSUPP");
   });
 
-  it("revoke waits for every unmap iff the profile's vfioWaitsForUnmap", () => {
+  it("revoke waits for every unmap iff the profile says so of vfio-pci (waitsForUnmap)", () => {
     for (const profile of [linux619, linux71, rfcMappingTypesV1, proposalConverters]) {
       const { m, w } = makeWorld({ profile });
       const e = exportVfio(m, w);
       const driver = exporterOf(m, mustBuf(e.world, e.buf));
-      expect(driver.revokeWaitsForUnmap?.(m)).toBe(profile.rules.vfioWaitsForUnmap);
+      expect(driver.revokeWaitsForUnmap?.(m)).toBe(vfioProfileOptions(profile).waitsForUnmap);
     }
   });
 });
@@ -333,5 +334,23 @@ describe("the private VFIO->iommufd interconnect (kernel-facts §2.7)", () => {
       ok: false,
       error: { errno: "ENODEV" },
     });
+  });
+});
+
+describe("a profile states vfio-pci's options as data that the driver validates", () => {
+  it("options that do not fit the driver's schema (a misspelt key) are refused, naming the profile", () => {
+    const typo = defineProfile({
+      ...linux71,
+      id: "typo",
+      drivers: {
+        ...linux71.drivers,
+        "vfio-pci": { ...linux71.drivers["vfio-pci"], waitForUnmap: true },
+      },
+    });
+    expect(() => vfioProfileOptions(typo)).toThrow(
+      /profile typo states no valid options for vfio-pci/,
+    );
+    const none = defineProfile({ ...linux71, id: "none", drivers: {} });
+    expect(() => vfioProfileOptions(none)).toThrow(/profile none/);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * mmap() of a VFIO dma-buf (Matt Evans' series, kernel-facts §2.6): only
- * under a profile with rules.vfioDmabufMmap; revoke zaps the VMA and a CPU
+ * under a profile with the vfio-pci option dmabufMmap; revoke zaps the VMA and a CPU
  * access while revoked faults without being a violation.
  */
 import { describe, expect, it } from "vitest";

@@ -23,6 +23,7 @@ import type {
 } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { IOMMUFD, IOMMUFD_GLOBAL_DEVICE } from "./constants.js";
+import { iommufdProfileOptions } from "./profile-options.js";
 
 /**
  * Where the import of a dma-buf into iommufd stopped (DESIGN §3.2's
@@ -182,7 +183,7 @@ export function importDmabuf(m: Machine, w: World, buf: number): ImportOutcome {
     "iommufd: dma_resv_lock",
     events,
   ).world;
-  if (m.profile.rules.iommufdPins) {
+  if (iommufdProfileOptions(m.profile).pins) {
     const pinned = pinAtt(m, world, att, holder);
     if (pinned.status === "failed")
       return { status: "failed", stage: "pin", error: pinned.error, pairs };

@@ -23,7 +23,7 @@ export function kvmAccepts(m: Machine): readonly ImporterAccept[] {
  * exporter's `get_pfn` at guest fault time, and its `move_notify` zaps the
  * slot's whole GFN range. Register it under the name `"kvm"`; its memslots
  * live in the World's driver slice. It exists only where the profile has
- * `rules.kvmDmabufImport`.
+ * the kvm option `dmabufImport`.
  *
  * @returns the importer driver.
  */

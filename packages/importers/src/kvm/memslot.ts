@@ -10,6 +10,7 @@ import {
   KVM_PAGE,
 } from "./constants.js";
 import { kvmStateOf, putSlot } from "./state.js";
+import { kvmProfileOptions } from "./profile-options.js";
 
 /** The arguments of {@link kvmSetMemslotDmabuf}: the fields of `kvm_userspace_memory_region2` it uses (kernel-facts §5.1). */
 export interface KvmMemslotArgs {
@@ -60,7 +61,7 @@ function refuse(w: World, stage: KvmMemslotStage, error: KernelError): KvmMemslo
  * `KVM_SET_USER_MEMORY_REGION2` with `KVM_MEM_VFIO_DMABUF` (Xu Yilun's RFC,
  * kernel-facts §5.1), saying which part refused: creates a memslot backed
  * by a dma-buf. Checks, in order: the flag exists in the profile
- * (`rules.kvmDmabufImport`; otherwise the kernel rejects the unknown flag
+ * (the kvm option `dmabufImport`; otherwise the kernel rejects the unknown flag
  * with `EINVAL`); the flags are known and include `KVM_MEM_VFIO_DMABUF`
  * (`EINVAL`); they do not add `KVM_MEM_GUEST_MEMFD` or dirty logging
  * (`EINVAL`); `guest_memfd_offset` is 0 (`EINVAL`); the slot has pages
@@ -81,7 +82,7 @@ export function kvmSetMemslotDmabufStaged(
   w: World,
   args: KvmMemslotArgs,
 ): KvmMemslotOutcome {
-  if (!m.profile.rules.kvmDmabufImport) {
+  if (!kvmProfileOptions(m.profile).dmabufImport) {
     return refuse(
       w,
       "args",

@@ -65,7 +65,7 @@ export function rdmaPinnedImporter(): ImporterDriver {
  * Jacob Moroni's pinned revocable importer (kernel-facts §5.2, under
  * review): pinned, with an invalidate callback that stops HW access, unmaps
  * and unpins before returning, so it is revocable. Its entry point exists
- * only where the profile has `rules.rdmaPinnedRevocable`. Register it as
+ * only where the profile has the rdma option `pinnedRevocable`. Register it as
  * `"rdma-pinned-revocable"`.
  *
  * @returns the importer driver.

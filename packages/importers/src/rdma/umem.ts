@@ -23,6 +23,7 @@ import type {
 import { dmaBufGet } from "@dmabuf-ref/core";
 import type { RdmaImporterName } from "./constants.js";
 import { putUmem } from "./state.js";
+import { rdmaProfileOptions } from "./profile-options.js";
 
 /** The arguments of {@link ibUmemDmabufGet} (`ib_umem_dmabuf_get*()`, kernel-facts §5.2). */
 export interface IbUmemDmabufGetArgs {
@@ -65,7 +66,7 @@ function refuse(w: World, stage: UmemGetStage, error: KernelError): UmemGetOutco
 /** The checks `ib_umem_dmabuf_get*()` makes before it attaches, in the kernel's order. */
 function checkArgs(m: Machine, w: World, args: IbUmemDmabufGetArgs): UmemGetOutcome | undefined {
   const { importer, device, fd, offset, size } = args;
-  if (importer === "rdma-pinned-revocable" && !m.profile.rules.rdmaPinnedRevocable) {
+  if (importer === "rdma-pinned-revocable" && !rdmaProfileOptions(m.profile).pinnedRevocable) {
     return refuse(
       w,
       "args",
@@ -105,7 +106,7 @@ function checkArgs(m: Machine, w: World, args: IbUmemDmabufGetArgs): UmemGetOutc
  * saying which call refused.
  *
  * Checks, in order: the pinned-revocable interface exists in the profile
- * (`rules.rdmaPinnedRevocable`, else `EOPNOTSUPP`); `offset + size` does
+ * (the rdma option `pinnedRevocable`, else `EOPNOTSUPP`); `offset + size` does
  * not overflow (`EINVAL`); the fd is a dma-buf (`EBADF`); `offset + size`
  * is within the dma-buf (`EINVAL`); the NIC exists (`ENODEV`). Then a
  * dynamic attach with the NIC's DMA device (`allow_peer2peer = true`; the

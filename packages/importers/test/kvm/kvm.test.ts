@@ -91,7 +91,7 @@ describe("KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_VFIO_DMABUF (kernel-facts §5
     ]);
   });
 
-  it("without kvmDmabufImport the flag is unknown and the call fails with EINVAL", () => {
+  it("where the profile lacks KVM's dmabufImport the flag is unknown and the call fails with EINVAL", () => {
     const { m, world, buf } = setup(linux71);
     expectErrno(world, kvmSetMemslotDmabuf(m, world, slotArgs(buf)), "EINVAL");
   });

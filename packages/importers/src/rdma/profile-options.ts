@@ -1,0 +1,23 @@
+import * as z from "zod";
+import { driverOptions } from "@dmabuf-ref/core";
+import type { Profile } from "@dmabuf-ref/core";
+
+/** What a profile says of the RDMA umem importers (entry `"rdma"` in `Profile.drivers`). */
+export const rdmaProfileOptionsSchema = z.strictObject({
+  /** Jacob Moroni's pinned-revocable import interface exists (kernel-facts §5.2). */
+  pinnedRevocable: z.boolean(),
+});
+
+/** RDMA's options under a profile (see {@link rdmaProfileOptionsSchema}). */
+export type RdmaProfileOptions = z.output<typeof rdmaProfileOptionsSchema>;
+
+/**
+ * The RDMA importers' options under a profile.
+ *
+ * @param profile - the profile in force.
+ * @returns the options.
+ * @throws when the profile states none for RDMA.
+ */
+export function rdmaProfileOptions(profile: Profile): RdmaProfileOptions {
+  return driverOptions(profile, "rdma", rdmaProfileOptionsSchema);
+}
