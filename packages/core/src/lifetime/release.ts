@@ -11,7 +11,7 @@ import { done, failed } from "./outcome.js";
 /**
  * Drops one reference to a buffer's file; the last one runs the exporter's
  * `release` (kernel-facts §1.1; VFIO's unlinks the buffer and drops the
- * device registration, §2.3).
+ * device registration, §2.3) and frees the buffer: it leaves the world.
  *
  * @param m - the machine.
  * @param w - the world.
@@ -28,8 +28,10 @@ export function dropFileRef(m: Machine, w: World, buf: number): Effect {
   }
   const dropped: World = { ...w, bufs: w.bufs.set(buf, { ...b, fileRefs: 0, released: true }) };
   const released = exporterOf(m, b).release(m, dropped, buf);
+  // The file is freed: its id (the fd) is free for the next export, as the
+  // kernel's fd and the struct dma_buf are (DESIGN §2a, finite worlds).
   return {
-    world: released.world,
+    world: { ...released.world, bufs: released.world.bufs.delete(buf) },
     events: [...released.events, { kind: "release", owner: b.owner, buf }],
   };
 }

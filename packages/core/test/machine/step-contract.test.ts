@@ -10,14 +10,16 @@ import fc from "fast-check";
 import {
   boot,
   candidateOps,
+  importerHolder,
   parseOp,
   pendingOps,
   plainOp,
   referenceMachine,
+  settle,
   step,
   worldsEqual,
 } from "@dmabuf-ref/core";
-import type { Machine, OpKind, World } from "@dmabuf-ref/core";
+import type { Machine, Op, OpKind, World } from "@dmabuf-ref/core";
 
 const m = referenceMachine();
 
@@ -208,5 +210,71 @@ describe("the plain-data form of an op", () => {
     );
     const extra = parseOp({ op: "close", buf: 1, bfu: 2 });
     expect(extra.success).toBe(false);
+  });
+});
+
+/** Steps ops in order and settles; undefined when one of them does not run. */
+function runAll(machine: Machine, w: World, ops: readonly Op[]): World | undefined {
+  let x = w;
+  for (const op of ops) {
+    const r = step(machine, x, op);
+    if (r.status !== "done") return undefined;
+    x = settle(machine, r.world).world;
+  }
+  return x;
+}
+
+describe("worlds are canonical: an op followed by its inverse returns to an equal world (DESIGN §2a)", () => {
+  it("attach then detach, map then unmap (under resv), and revoke then un-revoke with nothing mapped, each return to an equal world", () => {
+    let checked = 0;
+    fc.assert(
+      fc.property(picksArb, fc.nat(), (picks, pick) => {
+        const w = settle(m, walk(m, picks)).world;
+        const live = [...w.bufs.entries()].filter(([, b]) => !b.released && b.revoked === "usable");
+        const chosen = live[pick % Math.max(live.length, 1)];
+        if (chosen === undefined || chosen[1].resvHolder !== null || w.tasks.size > 0) return;
+        const [buf, b] = chosen;
+        const device = ["dev0", "dev1", "dev2"][pick % 3] ?? "dev0";
+        const attached = step(m, w, {
+          kind: "attach",
+          buf,
+          importer: "ref-importer",
+          device,
+          dynamic: true,
+        });
+        if (attached.status === "done" && attached.created !== undefined) {
+          const att = attached.created;
+          const back = runAll(m, attached.world, [{ kind: "detach", att }]);
+          expect(back !== undefined && worldsEqual(back, w)).toBe(true);
+          const holder = importerHolder("ref-importer", att);
+          const mapped = runAll(m, attached.world, [
+            { kind: "lock", buf, holder },
+            { kind: "map", att, holder },
+            { kind: "unlock", buf, holder },
+          ]);
+          if (mapped !== undefined) {
+            const unmapped = runAll(m, mapped, [
+              { kind: "lock", buf, holder },
+              { kind: "unmap", att, holder },
+              { kind: "unlock", buf, holder },
+            ]);
+            expect(unmapped !== undefined && worldsEqual(unmapped, attached.world)).toBe(true);
+          }
+          checked++;
+        }
+        // With nothing mapped and no DMA in flight, the revoke completes at once.
+        const nothingMapped = b.attachments.every((a) => w.atts.get(a)?.mapping === null);
+        const idle = [...w.jobs.values()].every((j) => j.buf !== buf);
+        if (nothingMapped && idle) {
+          const cycled = runAll(m, w, [
+            { kind: "revoke", buf, permanent: false, by: "reset" },
+            { kind: "unrevoke", buf, by: "reset" },
+          ]);
+          expect(cycled !== undefined && worldsEqual(cycled, w)).toBe(true);
+        }
+      }),
+      { numRuns: 150 },
+    );
+    expect(checked).toBeGreaterThan(0);
   });
 });
