@@ -10,9 +10,9 @@ import {
   mustBuf,
   step,
 } from "@dmabuf-ref/core";
-import type { Errno, KernelError, Machine, Profile, World } from "@dmabuf-ref/core";
-import { O_RDWR, vfioDeviceFeatureIoctl } from "@dmabuf-ref/exporters";
-import { iommufdImportCapability, iommufdIoctl } from "@dmabuf-ref/importers";
+import type { Errno, KernelError, Machine, Profile, StepOutcome, World } from "@dmabuf-ref/core";
+import { O_RDWR } from "@dmabuf-ref/exporters";
+import { iommufdImportCapability } from "@dmabuf-ref/importers";
 import type { ImportStage } from "@dmabuf-ref/importers";
 import { match } from "ts-pattern";
 import type { MatrixStage } from "./cell.js";
@@ -91,10 +91,11 @@ export const vfioRecipe: ExporterRecipe = {
       data: { region_index: 0, open_flags: O_RDWR, flags: 0 },
       ranges: [{ offset: 0n, length: 0x20_0000n }],
     });
-    const r = vfioDeviceFeatureIoctl(m, w, "vfio0", argp, "matrix");
+    const action = { ioctl: "VFIO_DEVICE_FEATURE", device: "vfio0", argp, process: "matrix" };
+    const r = step(m, w, { kind: "driver", driver: "vfio-pci", action });
     return match(r)
       .returnType<Exported>()
-      .with({ status: "done" }, (x) => ({ ok: true, world: x.world, buf: x.ret }))
+      .with({ status: "done" }, (x) => ({ ok: true, world: x.world, buf: x.returned?.ret ?? -1 }))
       .with({ status: "failed" }, (x) => refused(x.error, "import"))
       .with({ status: "blocked" }, () => {
         throw new Error("vfio export blocked on an idle machine");
@@ -129,8 +130,9 @@ export const iommufdRecipe: ImporterRecipe = {
       IOMMU_IOAS_ALLOC,
       iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 0 }),
     );
-    if (alloc.status !== "done") throw new Error("IOAS_ALLOC failed on an idle machine");
-    const ioas = iommuIoasAlloc.decode(alloc.out).out_ioas_id;
+    if (alloc.status !== "done" || alloc.returned?.out === undefined)
+      throw new Error("IOAS_ALLOC failed on an idle machine");
+    const ioas = iommuIoasAlloc.decode(alloc.returned.out).out_ioas_id;
     const size = mustBuf(w, buf).size;
     const map = iommufdIoctl(
       m,
@@ -160,6 +162,12 @@ export const iommufdRecipe: ImporterRecipe = {
     return { ok: true, world: map.world, att };
   },
 };
+
+/** An iommufd ioctl as the matrix's VMM issues it: an op of `step`. */
+function iommufdIoctl(m: Machine, w: World, number: number, buffer: Uint8Array): StepOutcome {
+  const action = { kind: "ioctl", number, buffer };
+  return step(m, w, { kind: "driver", driver: "iommufd", action });
+}
 
 /** Exports through core's `export` op, the path every non-VFIO exporter here takes. */
 function exportOp(m: Machine, w: World, exporter: string, owner: string, args: unknown): Exported {

@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { u64Schema } from "@dmabuf-ref/core";
+import type { Op, World } from "@dmabuf-ref/core";
 
 /** A TTM placement (`TTM_PL_VRAM` or system pages, kernel-facts §1.1). */
 export const gpuPlacementSchema = z.enum(["vram", "system"]);
@@ -55,3 +56,24 @@ export const gpuActionSchema = z.discriminatedUnion("op", [
 
 /** One GPU action (see {@link gpuActionSchema}). */
 export type GpuAction = z.output<typeof gpuActionSchema>;
+
+/**
+ * The GPU's own moves that could run now, for core's `candidateOps`: for
+ * every buffer object it exported, an eviction and a migration into each
+ * placement (TTM under memory pressure or on a validate).
+ *
+ * @param w - the world.
+ * @param driver - the GPU driver's name.
+ * @returns the ops, as `driver` ops of this driver.
+ */
+export function gpuCandidates(w: World, driver: string): readonly Op[] {
+  const ops: Op[] = [];
+  for (const [buf, b] of w.bufs.entries()) {
+    if (b.exporter !== driver) continue;
+    ops.push({ kind: "driver", driver, action: { op: "evict", buf } });
+    for (const to of gpuPlacementSchema.options) {
+      ops.push({ kind: "driver", driver, action: { op: "migrate", buf, to } });
+    }
+  }
+  return ops;
+}

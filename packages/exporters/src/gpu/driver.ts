@@ -14,7 +14,7 @@ import {
 import type { ExporterDriver, ExportStep, Machine, MapStep, Result, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import * as z from "zod";
-import { gpuExportArgsSchema } from "./actions.js";
+import { gpuCandidates, gpuExportArgsSchema } from "./actions.js";
 import { gpuConfigSchema } from "./config.js";
 import { gpuGetPfn } from "./get-pfn.js";
 import type { GpuConfig, GpuConfigInput } from "./config.js";
@@ -176,6 +176,7 @@ export function gpuExporter(input: GpuConfigInput): GpuExporter {
     release: (_m, w, buf) => freeRegion(w, gpuPrivOf(w, buf).region, mustBuf(w, buf).owner),
     pending: (m, w) => gpuPending(m, w, config),
     act: (m, w, action) => stepOf(w, gpuAct(m, w, config, action)),
+    candidates: (_m, w) => gpuCandidates(w, config.name),
   };
 }
 

@@ -1,6 +1,6 @@
 import * as z from "zod";
 import { failed, kernelError, u64Schema } from "@dmabuf-ref/core";
-import type { Machine, StepOutcome, World } from "@dmabuf-ref/core";
+import type { Machine, Op, StepOutcome, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import type { RdmaImporterName } from "./constants.js";
 import { rdmaOdpFault } from "./odp.js";
@@ -73,4 +73,33 @@ export function rdmaAct(
         : failed(world, kernelError("EINVAL", `${importer} MRs take no ODP faults`)),
     )
     .exhaustive();
+}
+
+/**
+ * An RDMA importer's entry points that could run now, for core's
+ * `candidateOps`: `ib_umem_dmabuf_get*` of every live dma-buf whole, for
+ * every device behind an IOMMU or not, and the release and (ODP) fault of
+ * each of its umems.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param importer - the driver.
+ * @returns the ops, as `driver` ops of this importer.
+ */
+export function rdmaCandidates(m: Machine, w: World, importer: RdmaImporterName): readonly Op[] {
+  const ops: Op[] = [];
+  const act = (action: RdmaAction): void => {
+    ops.push({ kind: "driver", driver: importer, action });
+  };
+  for (const [fd, b] of w.bufs.entries()) {
+    for (const d of m.topology.devices) {
+      act({ kind: "get", device: d.id, fd, offset: 0n, size: b.size });
+    }
+  }
+  for (const [att, a] of w.atts.entries()) {
+    if (a.importer !== importer) continue;
+    act({ kind: "release", att });
+    act({ kind: "fault", att });
+  }
+  return ops;
 }

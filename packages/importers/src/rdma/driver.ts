@@ -6,7 +6,7 @@ import type {
   Machine,
   World,
 } from "@dmabuf-ref/core";
-import { rdmaAct } from "./action.js";
+import { rdmaAct, rdmaCandidates } from "./action.js";
 import type { RdmaImporterName } from "./constants.js";
 import { rdmaOdpInvalidate } from "./odp.js";
 import { rdmaPinnedRevoke } from "./revocable.js";
@@ -41,6 +41,7 @@ export function rdmaOdpImporter(): ImporterDriver {
     accepts: rdmaAccepts("rdma-odp"),
     invalidateMappings: rdmaOdpInvalidate,
     act: (m: Machine, w: World, action: unknown) => rdmaAct(m, w, "rdma-odp", action),
+    candidates: (m: Machine, w: World) => rdmaCandidates(m, w, "rdma-odp"),
   });
 }
 
@@ -58,6 +59,7 @@ export function rdmaPinnedImporter(): ImporterDriver {
     allowPeer2peer: true,
     accepts: rdmaAccepts("rdma-pinned"),
     act: (m: Machine, w: World, action: unknown) => rdmaAct(m, w, "rdma-pinned", action),
+    candidates: (m: Machine, w: World) => rdmaCandidates(m, w, "rdma-pinned"),
   });
 }
 
@@ -77,5 +79,6 @@ export function rdmaPinnedRevocableImporter(): ImporterDriver {
     accepts: rdmaAccepts("rdma-pinned-revocable"),
     invalidateMappings: rdmaPinnedRevoke,
     act: (m: Machine, w: World, action: unknown) => rdmaAct(m, w, "rdma-pinned-revocable", action),
+    candidates: (m: Machine, w: World) => rdmaCandidates(m, w, "rdma-pinned-revocable"),
   });
 }
