@@ -25,7 +25,7 @@ export type { MatchContext, P2PDistance } from "./mapping-types/match-context.js
 export { sgt } from "./mapping-types/sgt.js";
 export { pal } from "./mapping-types/pal.js";
 export { iommuDomain } from "./mapping-types/iommu-domain.js";
-export { vfioIommufdPrivate } from "./mapping-types/vfio-iommufd-private.js";
+export { vfioIommufdMapSymbol, vfioIommufdPrivate } from "./mapping-types/vfio-iommufd-private.js";
 export { kvmCacheAttrSchema, kvmPfn } from "./mapping-types/kvm-pfn.js";
 export { BUILTIN_MAPPING_TYPES, findMappingType } from "./mapping-types/builtins.js";
 
@@ -215,16 +215,19 @@ export {
 export type { Recorded } from "./world/access.js";
 
 export { boot, defineMachine } from "./machine/machine.js";
+export { callSymbol, defineSymbol, provideSymbol } from "./machine/symbol.js";
 export { pendingOps } from "./machine/pending.js";
 export { candidateOps } from "./machine/candidates.js";
 export type {
   AttachRequest,
   DriverStep,
+  DriverSymbol,
   ExportStep,
   ExporterDriver,
   ImporterDriver,
   MapStep,
   Machine,
+  ProvidedSymbol,
 } from "./machine/machine.js";
 export type { Effect } from "./world/effect.js";
 

@@ -1,6 +1,6 @@
 import type { Result } from "../errors/result.js";
 import type { Topology } from "../fabric/topology.js";
-import type { PhysVec } from "../schemas.js";
+import type * as z from "zod";
 import type { Op } from "../lifetime/op.js";
 import type { StepOutcome } from "../lifetime/outcome.js";
 import type { ExporterOffer, ImporterAccept } from "../negotiation/offer.js";
@@ -28,6 +28,38 @@ export interface Machine {
   readonly exporters: ReadonlyMap<string, ExporterDriver>;
   /** Importer drivers (`struct dma_buf_attach_ops` providers) by name. */
   readonly importers: ReadonlyMap<string, ImporterDriver>;
+}
+
+/**
+ * A function one driver exports to named modules only
+ * (`EXPORT_SYMBOL_FOR_MODULES` and the importer's `symbol_get()`): the key
+ * both sides name it by, which modules may call it, and the schema of what
+ * it returns (checked at every call, so the caller gets a typed value).
+ * Define one with `defineSymbol` where both drivers can see it.
+ *
+ * @typeParam S - the schema of the result.
+ */
+export interface DriverSymbol<S extends z.ZodType = z.ZodType> {
+  /** The kernel symbol's name. */
+  readonly name: string;
+  /** The modules it is exported to (`EXPORT_SYMBOL_FOR_MODULES`). */
+  readonly modules: readonly string[];
+  /** What a call returns on success. */
+  readonly result: S;
+}
+
+/** An exporter's implementation of a {@link DriverSymbol}, for one attachment. */
+export interface ProvidedSymbol {
+  /** The symbol's name. */
+  readonly name: string;
+  /**
+   * Runs it for an attachment (the caller holds the buffer's resv).
+   *
+   * @param m - the machine.
+   * @param world - the current world.
+   * @param att - the attachment id.
+   */
+  call(m: Machine, world: World, att: number): Result<unknown>;
 }
 
 /** What an exporter or importer callback returns on success: the new world and what it did. */
@@ -133,17 +165,12 @@ export interface ExporterDriver {
    */
   unmap(m: Machine, world: World, att: number, mapping: MappingState): DriverStep;
   /**
-   * A private physical-address interconnect, the model of
-   * `vfio_pci_dma_buf_iommufd_map(attach, *phys)` (kernel-facts §2.7, §3.3)
-   * and of the iommufd selftest mock's hook (§3.6): resv held, no mapping is
-   * counted (the exporter's wait for unmaps is not affected). Absent: the
-   * exporter has no such interconnect.
-   *
-   * @param m - the machine.
-   * @param world - the current world.
-   * @param att - the attachment id.
+   * Functions this driver exports to named modules only
+   * (`EXPORT_SYMBOL_FOR_MODULES`), such as VFIO's
+   * `vfio_pci_dma_buf_iommufd_map` for iommufd: a private interconnect
+   * between two drivers that core carries but does not know. Absent: none.
    */
-  privatePhys?(m: Machine, world: World, att: number): Result<readonly PhysVec[]>;
+  readonly symbols?: readonly ProvidedSymbol[];
   /**
    * `ops->release`: the last file reference is gone.
    *

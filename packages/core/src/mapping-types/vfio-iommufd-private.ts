@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { defineSymbol } from "../machine/symbol.js";
 import { physVecSchema } from "../schemas.js";
 import { defineMappingType } from "./define.js";
 
@@ -28,4 +29,16 @@ export const vfioIommufdPrivate = defineMappingType({
     phys: physVecSchema,
   }),
   describe: (p) => `phys 0x${p.phys.paddr.toString(16)}+0x${p.phys.len.toString(16)}`,
+});
+
+/**
+ * `vfio_pci_dma_buf_iommufd_map(attach, *phys)`, exported to iommufd only:
+ * the symbol behind the {@link vfioIommufdPrivate} interconnect. VFIO
+ * provides it (and so does the iommufd selftest mock, kernel-facts §3.6);
+ * iommufd calls it with resv held. Nothing is recorded as mapped.
+ */
+export const vfioIommufdMapSymbol = defineSymbol({
+  name: "vfio_pci_dma_buf_iommufd_map",
+  modules: ["iommufd"],
+  result: z.array(physVecSchema).readonly(),
 });

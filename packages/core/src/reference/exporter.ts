@@ -1,8 +1,10 @@
 import * as z from "zod";
-import type { DriverStep, ExporterDriver, Machine } from "../machine/machine.js";
+import type { DriverStep, ExporterDriver } from "../machine/machine.js";
 import { err, ok } from "../errors/result.js";
 import { dmaMapRanges, dmaUnmapIova } from "../fabric/dma-map.js";
 import { regionNamed, setRegionStatus } from "../fabric/regions.js";
+import { provideSymbol } from "../machine/symbol.js";
+import { vfioIommufdMapSymbol } from "../mapping-types/vfio-iommufd-private.js";
 import { createDmaBuf } from "../lifetime/create.js";
 import { pal } from "../mapping-types/pal.js";
 import { sgt } from "../mapping-types/sgt.js";
@@ -129,11 +131,13 @@ export function referenceExporter(opts: {
     }),
     ...(opts.selftestHook === true
       ? {
-          privatePhys(_m: Machine, w: World, att: number) {
-            const b = mustBuf(w, mustAtt(w, att).buf);
-            if (b.revoked !== "usable") return err("ENODEV", "the mock dma-buf is revoked");
-            return ok([{ paddr: privOf(w, mustAtt(w, att).buf).phys, len: b.size }]);
-          },
+          symbols: [
+            provideSymbol(vfioIommufdMapSymbol, (_m, w, att) => {
+              const b = mustBuf(w, mustAtt(w, att).buf);
+              if (b.revoked !== "usable") return err("ENODEV", "the mock dma-buf is revoked");
+              return ok([{ paddr: privOf(w, mustAtt(w, att).buf).phys, len: b.size }]);
+            }),
+          ],
         }
       : {}),
     release(_m, w, buf): DriverStep {

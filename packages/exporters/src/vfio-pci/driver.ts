@@ -4,7 +4,9 @@ import {
   err,
   fail,
   ok,
+  provideSymbol,
   stepOf,
+  vfioIommufdMapSymbol,
 } from "@dmabuf-ref/core";
 import type { ExportStep, Machine, Result, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
@@ -105,7 +107,7 @@ export function vfioPciExporter(input: VfioPciConfigInput): VfioPciExporter {
     unpin: (_m, w) => ({ world: w, events: [] }),
     map: vfioMap,
     unmap: vfioUnmap,
-    privatePhys: vfioPrivatePhys,
+    symbols: [provideSymbol(vfioIommufdMapSymbol, vfioPrivatePhys)],
     release: (_m, w) => ({ world: w, events: [] }),
     pending: (m, w) => pendingOps(m, w, config),
     act: (m, w, action) => {

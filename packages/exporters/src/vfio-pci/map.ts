@@ -42,7 +42,7 @@ function routeOf(a: AttachmentState): MapRoute {
   if (a.exporterType === kvmPfn.id) return { kind: "kvm-pfn" };
   return {
     kind: "refuse",
-    why: `VFIO has no map op for ${a.exporterType} (iommufd uses privatePhys)`,
+    why: `VFIO has no map op for ${a.exporterType} (iommufd calls vfio_pci_dma_buf_iommufd_map)`,
   };
 }
 

@@ -12,6 +12,8 @@ import {
   pal,
   regionNamed,
   sgt,
+  provideSymbol,
+  vfioIommufdMapSymbol,
   vfioIommufdPrivate,
 } from "@dmabuf-ref/core";
 import type { ExporterDriver, PhysVec, World } from "@dmabuf-ref/core";
@@ -81,12 +83,14 @@ export const vfioTest: ExporterDriver = {
     });
   },
   unmap: (_m, w) => ({ world: w, events: [] }),
-  privatePhys(_m, w, att) {
-    const a = mustAtt(w, att);
-    if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the dma-buf is revoked");
-    const ranges = rangesOf(w, a.buf);
-    if (ranges.length !== 1) return err("EOPNOTSUPP", `${ranges.length} ranges, not 1`);
-    return ok(ranges);
-  },
+  symbols: [
+    provideSymbol(vfioIommufdMapSymbol, (_m, w, att) => {
+      const a = mustAtt(w, att);
+      if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the dma-buf is revoked");
+      const ranges = rangesOf(w, a.buf);
+      if (ranges.length !== 1) return err("EOPNOTSUPP", `${ranges.length} ranges, not 1`);
+      return ok(ranges);
+    }),
+  ],
   release: (_m, w) => ({ world: w, events: [] }),
 };
