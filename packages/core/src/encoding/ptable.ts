@@ -42,6 +42,8 @@ export class PTable<T> {
     readonly size: number,
     /** Order-independent hash of all entries. */
     readonly hash: number,
+    /** The lowest id >= 1 not in use (kept as entries come and go). */
+    private readonly firstFree: number,
   ) {}
 
   /**
@@ -51,7 +53,7 @@ export class PTable<T> {
    * @returns the empty table.
    */
   static empty<T>(codec: Codec<T>): PTable<T> {
-    return new PTable(codec, [], 1, 0, 0);
+    return new PTable(codec, [], 1, 0, 0, 1);
   }
 
   /**
@@ -93,13 +95,15 @@ export class PTable<T> {
     const rootOut = PTable.put(root, depth - 1, id, entry);
     const delta =
       entryContribution(id, entry.hash) - (old === undefined ? 0 : entryContribution(id, old.hash));
-    return new PTable(
+    const table = new PTable(
       this.codec,
       rootOut,
       depth,
       this.size + (old === undefined ? 1 : 0),
       (this.hash + delta) >>> 0,
+      this.firstFree,
     );
+    return id === this.firstFree ? table.withFirstFreeFrom(id + 1) : table;
   }
 
   /**
@@ -117,6 +121,7 @@ export class PTable<T> {
       this.depth,
       this.size - 1,
       (this.hash - entryContribution(id, old.hash)) >>> 0,
+      id >= 1 && id < this.firstFree ? id : this.firstFree,
     );
   }
 
@@ -151,16 +156,21 @@ export class PTable<T> {
    * for ever (DESIGN §2a, finite worlds).
    *
    * @param first - the lowest id allowed (default 1: 0 is never handed out).
-   * @returns the id.
+   * @returns the id; O(1) for the default (the table keeps its lowest free
+   *   id as entries come and go), a search from `first` otherwise.
    */
   lowestFreeId(first = 1): number {
+    if (first <= 1) return this.firstFree;
     let want = first;
-    for (const [id] of this.entries()) {
-      if (id < want) continue;
-      if (id > want) break;
-      want++;
-    }
+    while (this.has(want)) want++;
     return want;
+  }
+
+  /** This table with its lowest free id searched from `from` up (every id below is in use). */
+  private withFirstFreeFrom(from: number): PTable<T> {
+    let id = from;
+    while (this.has(id)) id++;
+    return new PTable(this.codec, this.root, this.depth, this.size, this.hash, id);
   }
 
   /** Every value, in increasing id order. */

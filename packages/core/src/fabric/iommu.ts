@@ -37,7 +37,7 @@ export function iommuMap(w: World, domain: number, m: IommuMapping): World {
           throw new Error(`iommu_map overlaps in domain ${domain} at 0x${m.iova.toString(16)}`);
         }
       }
-      return { ...d, mappings: d.mappings.set(d.mappings.lowestFreeId(0), m) };
+      return { ...d, mappings: d.mappings.set(d.mappings.lowestFreeId(), m) };
     }),
   };
 }

@@ -392,3 +392,25 @@ describe("canonical encoding of plain values", () => {
     });
   });
 });
+
+describe("PTable hands out the lowest free id, as alloc_fd and xa_alloc do", () => {
+  it("after any sequence of sets and deletes, lowestFreeId() is the lowest id >= 1 not in use", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 40 })), { maxLength: 200 }),
+        (ops) => {
+          let t = empty;
+          for (const [add, id] of ops) {
+            t = add ? t.set(id, { x: id }) : t.delete(id);
+            let want = 1;
+            while (t.has(want)) want++;
+            expect(t.lowestFreeId()).toBe(want);
+            let from5 = 5;
+            while (t.has(from5)) from5++;
+            expect(t.lowestFreeId(5)).toBe(from5);
+          }
+        },
+      ),
+    );
+  });
+});
