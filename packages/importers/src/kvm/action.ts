@@ -1,11 +1,12 @@
 import * as z from "zod";
 import { blocked, done, failed, kernelError, u64Schema } from "@dmabuf-ref/core";
-import type { Machine, StepOutcome, World } from "@dmabuf-ref/core";
+import type { Machine, Op, StepOutcome, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { kvmGuestAccess } from "./access.js";
-import { KVM_MEM_VFIO_DMABUF } from "./constants.js";
+import { KVM, KVM_MEM_VFIO_DMABUF, KVM_PAGE } from "./constants.js";
 import { kvmGuestFault } from "./fault.js";
 import { kvmSetMemslotDmabuf } from "./memslot.js";
+import { kvmStateOf } from "./state.js";
 
 /**
  * zod schema of the actions a core `driver` op may ask of KVM
@@ -82,4 +83,38 @@ export function kvmAct(m: Machine, world: World, action: unknown): StepOutcome {
     .with({ status: "failed" }, (f) => failed(world, f.error))
     .with({ status: "blocked" }, (b) => blocked(world, "resv", b.reason))
     .exhaustive();
+}
+
+/** The first guest frame a candidate memslot starts at (4 GiB, above a small guest's RAM). */
+const CANDIDATE_GFN_BASE = 0x10_0000n;
+
+/**
+ * KVM's entry points that could run now, for core's `candidateOps`: a
+ * dma-buf memslot over every live dma-buf (whole, at the lowest free slot
+ * id), and a guest load, store and fault at the first frame of every
+ * memslot.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @returns the ops, as `driver` ops of KVM.
+ */
+export function kvmCandidates(m: Machine, w: World): readonly Op[] {
+  const ops: Op[] = [];
+  const act = (action: z.input<typeof kvmActionSchema>): void => {
+    ops.push({ kind: "driver", driver: KVM, action });
+  };
+  const slots = kvmStateOf(m, w).slots;
+  let slot = 0;
+  while (slots.some((x) => x.slot === slot)) slot++;
+  for (const [fd, b] of w.bufs.entries()) {
+    const npages = b.size / KVM_PAGE;
+    act({ kind: "set-memslot", slot, gfnBase: CANDIDATE_GFN_BASE, npages, fd, offset: 0n });
+  }
+  for (const s of slots) {
+    for (const dir of ["read", "write"] as const) {
+      act({ kind: "access", slot: s.slot, gfn: s.gfnBase, offset: 0n, len: 8n, dir });
+    }
+    act({ kind: "fault", slot: s.slot, gfn: s.gfnBase });
+  }
+  return ops;
 }

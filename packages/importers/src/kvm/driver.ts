@@ -1,6 +1,6 @@
 import { accept, kvmPfn } from "@dmabuf-ref/core";
 import type { ImporterAccept, ImporterDriver, Machine } from "@dmabuf-ref/core";
-import { kvmAct } from "./action.js";
+import { kvmAct, kvmCandidates } from "./action.js";
 import { KVM } from "./constants.js";
 import { kvmInvalidateMappings } from "./invalidate.js";
 
@@ -34,5 +34,6 @@ export function kvmImporter(): ImporterDriver {
     accepts: kvmAccepts,
     invalidateMappings: kvmInvalidateMappings,
     act: kvmAct,
+    candidates: kvmCandidates,
   });
 }
