@@ -41,6 +41,6 @@ export function kvmInvalidateMappings(m: Machine, w: World, att: number): Driver
     actor: KVM,
     text: `zap memslot ${slot.slot}: gfn 0x${slot.gfnBase.toString(16)}-0x${last.toString(16)} (kvm_mmu_unmap_gfn_range + TLB flush)`,
   });
-  world = putSlot(m, world, { ...slot, zapped: true, zaps: slot.zaps + 1, stage2: [] });
+  world = putSlot(m, world, { ...slot, zapped: true, stage2: [] });
   return { world, events };
 }

@@ -154,7 +154,6 @@ export function kvmSetMemslotDmabufStaged(
     att,
     readonly: (flags & KVM_MEM_READONLY) !== 0,
     zapped: false,
-    zaps: 0,
     stage2: [],
   });
   const events = [

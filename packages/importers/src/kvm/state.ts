@@ -42,8 +42,6 @@ export interface KvmSlot {
    * stage-2 / EPT tables and no fault has re-populated it since.
    */
   readonly zapped: boolean;
-  /** How many times the slot was zapped. */
-  readonly zaps: number;
   /** The stage-2 / EPT entries installed since the last zap, in fault order. */
   readonly stage2: readonly KvmStage2Entry[];
 }
