@@ -6,8 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { PROFILES, boot, candidateOps, pendingOps, step, worldsEqual } from "@dmabuf-ref/core";
-import type { World } from "@dmabuf-ref/core";
+import { PROFILES, boot, walk, worldsEqual } from "@dmabuf-ref/core";
 import { matrixMachine } from "../src/matrix/machine.js";
 import { MATRIX_EXPORTERS } from "../src/matrix/registry.js";
 
@@ -25,20 +24,13 @@ describe("every built-in driver keeps step's promises", () => {
       const drivers = new Set<string>();
       fc.assert(
         fc.property(fc.array(fc.nat(), { maxLength: 40 }), (picks) => {
-          let w: World = start;
-          for (const p of picks) {
-            const ops = [...candidateOps(m, w), ...pendingOps(m, w)];
-            const op = ops[p % ops.length];
-            if (op === undefined) break;
-            const r = step(m, w, op);
+          walk(m, start, picks, ({ op, before, outcome }) => {
             if (op.kind === "driver") drivers.add(op.driver);
-            if (r.status === "done") {
-              w = r.world;
-            } else {
-              expect(r.world).toBe(w);
-              expect(worldsEqual(r.world, w)).toBe(true);
+            if (outcome.status !== "done") {
+              expect(outcome.world).toBe(before);
+              expect(worldsEqual(outcome.world, before)).toBe(true);
             }
-          }
+          });
         }),
         { numRuns: 25 },
       );

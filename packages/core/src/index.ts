@@ -218,6 +218,8 @@ export { boot, defineMachine } from "./machine/machine.js";
 export { callSymbol, defineSymbol, provideSymbol } from "./machine/symbol.js";
 export { pendingOps } from "./machine/pending.js";
 export { candidateOps } from "./machine/candidates.js";
+export { nextOps, walk } from "./machine/walk.js";
+export type { WalkStep } from "./machine/walk.js";
 export type {
   AttachRequest,
   DriverStep,

@@ -9,32 +9,19 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
   boot,
-  candidateOps,
   importerHolder,
+  nextOps,
   parseOp,
-  pendingOps,
   plainOp,
   referenceMachine,
   settle,
   step,
+  walk,
   worldsEqual,
 } from "@dmabuf-ref/core";
 import type { Machine, Op, OpKind, World } from "@dmabuf-ref/core";
 
 const m = referenceMachine();
-
-/** A world reached by `picks` steps, each choosing among the candidate and pending ops. */
-function walk(machine: Machine, picks: readonly number[]): World {
-  let w = boot(machine);
-  for (const p of picks) {
-    const ops = [...candidateOps(machine, w), ...pendingOps(machine, w)];
-    const op = ops[p % ops.length];
-    if (op === undefined) break;
-    const r = step(machine, w, op);
-    if (r.status === "done") w = r.world;
-  }
-  return w;
-}
 
 const picksArb = fc.array(fc.nat(), { maxLength: 40 });
 
@@ -65,8 +52,8 @@ describe("a failed or blocked step changes nothing (DESIGN §3.7)", () => {
     const seen = new Set<string>();
     fc.assert(
       fc.property(picksArb, fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), (picks, tries) => {
-        const w = walk(m, picks);
-        const ops = [...candidateOps(m, w), ...pendingOps(m, w)];
+        const w = walk(m, boot(m), picks);
+        const ops = nextOps(m, w);
         for (const t of tries) {
           const op = ops[t % ops.length];
           if (op === undefined) continue;
@@ -152,7 +139,7 @@ describe("no op throws on an input its schema accepts", () => {
         picksArb,
         fc.array(plainArb, { minLength: 1, maxLength: 10 }),
         (picks, plains) => {
-          const w = walk(m, picks);
+          const w = walk(m, boot(m), picks);
           for (const plain of plains) {
             const parsed = parseOp(plain);
             if (!parsed.success) continue;
@@ -167,7 +154,7 @@ describe("no op throws on an input its schema accepts", () => {
   });
 
   it("an attach naming no possible device (an empty or blank name) is EINVAL, not a crash", () => {
-    const w = walk(m, [0]);
+    const w = walk(m, boot(m), [0]);
     for (const device of ["", " "]) {
       const r = step(m, w, {
         kind: "attach",
@@ -186,8 +173,8 @@ describe("the plain-data form of an op", () => {
     const kinds = new Set<string>();
     fc.assert(
       fc.property(picksArb, (picks) => {
-        const w = walk(m, picks);
-        for (const op of [...candidateOps(m, w), ...pendingOps(m, w)]) {
+        const w = walk(m, boot(m), picks);
+        for (const op of nextOps(m, w)) {
           kinds.add(op.kind);
           const back = parseOp(plainOp(op));
           expect(back.success && back.data).toEqual(op);
@@ -229,7 +216,7 @@ describe("worlds are canonical: an op followed by its inverse returns to an equa
     let checked = 0;
     fc.assert(
       fc.property(picksArb, fc.nat(), (picks, pick) => {
-        const w = settle(m, walk(m, picks)).world;
+        const w = settle(m, walk(m, boot(m), picks)).world;
         const live = [...w.bufs.entries()].filter(([, b]) => !b.released && b.revoked === "usable");
         const chosen = live[pick % Math.max(live.length, 1)];
         if (chosen === undefined || chosen[1].resvHolder !== null || w.tasks.size > 0) return;

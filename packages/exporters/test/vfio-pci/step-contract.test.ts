@@ -7,8 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { PROFILES, candidateOps, pendingOps, step, worldsEqual } from "@dmabuf-ref/core";
-import type { World } from "@dmabuf-ref/core";
+import { PROFILES, walk, worldsEqual } from "@dmabuf-ref/core";
 import { exportVfio, makeWorld } from "./setup.js";
 
 describe("vfio-pci keeps step's promises under every profile", () => {
@@ -20,20 +19,13 @@ describe("vfio-pci keeps step's promises under every profile", () => {
       const kinds = new Set<string>();
       fc.assert(
         fc.property(fc.array(fc.nat(), { maxLength: 60 }), (picks) => {
-          let w: World = start;
-          for (const p of picks) {
-            const ops = [...candidateOps(m, w), ...pendingOps(m, w)];
-            const op = ops[p % ops.length];
-            if (op === undefined) break;
-            const r = step(m, w, op);
-            kinds.add(op.kind === "driver" ? `driver:${r.status}` : `${op.kind}:${r.status}`);
-            if (r.status === "done") {
-              w = r.world;
-            } else {
-              expect(r.world).toBe(w);
-              expect(worldsEqual(r.world, w)).toBe(true);
+          walk(m, start, picks, ({ op, before, outcome }) => {
+            kinds.add(op.kind === "driver" ? `driver:${outcome.status}` : op.kind);
+            if (outcome.status !== "done") {
+              expect(outcome.world).toBe(before);
+              expect(worldsEqual(outcome.world, before)).toBe(true);
             }
-          }
+          });
         }),
         { numRuns: 40 },
       );

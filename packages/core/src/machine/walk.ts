@@ -1,0 +1,68 @@
+import type { Op } from "../lifetime/op.js";
+import type { StepOutcome } from "../lifetime/outcome.js";
+import { step } from "../lifetime/step.js";
+import type { World } from "../world/world.js";
+import { candidateOps } from "./candidates.js";
+import type { Machine } from "./machine.js";
+import { pendingOps } from "./pending.js";
+
+/**
+ * Everything that could happen next (DESIGN §2a): the userspace, device and
+ * platform ops naming live objects ({@link candidateOps}), then the kernel's
+ * continuations that can run now ({@link pendingOps}).
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @returns the ops, in a fixed order.
+ */
+export function nextOps(m: Machine, w: World): readonly Op[] {
+  return [...candidateOps(m, w), ...pendingOps(m, w)];
+}
+
+/** One step a {@link walk} took: the op, the world it ran on, and what it did. */
+export interface WalkStep {
+  /** The op taken. */
+  readonly op: Op;
+  /** The world it ran on. */
+  readonly before: World;
+  /** Its outcome; a failed or blocked step leaves the walk where it was. */
+  readonly outcome: StepOutcome;
+}
+
+/**
+ * One run of the machine driven by choices: at each pick the op taken is
+ * `nextOps(m, w)[pick % length]`, so a list of numbers (what fast-check
+ * generates and shrinks) names a run, and the same list gives the same run.
+ * Model-based tests and contract checks use it; the explorer tries every
+ * choice instead.
+ *
+ * @param m - the machine.
+ * @param w - the world to start from.
+ * @param picks - the choices, one per step.
+ * @param observe - called with every step taken, before the walk goes on.
+ * @returns the world the walk ends in.
+ *
+ * @example
+ * ```ts
+ * const end = walk(m, boot(m), [3, 0, 7], ({ op, outcome }) => {
+ *   if (outcome.status !== "done") console.log(op.kind, outcome.status);
+ * });
+ * ```
+ */
+export function walk(
+  m: Machine,
+  w: World,
+  picks: readonly number[],
+  observe?: (s: WalkStep) => void,
+): World {
+  let world = w;
+  for (const pick of picks) {
+    const ops = nextOps(m, world);
+    const op = ops[pick % ops.length];
+    if (op === undefined) break;
+    const outcome = step(m, world, op);
+    observe?.({ op, before: world, outcome });
+    if (outcome.status === "done") world = outcome.world;
+  }
+  return world;
+}
