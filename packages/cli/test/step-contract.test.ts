@@ -6,7 +6,16 @@
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { PROFILES, boot, walk, worldsEqual } from "@dmabuf-ref/core";
+import {
+  PROFILES,
+  boot,
+  linux71,
+  parseOp,
+  plainOp,
+  step,
+  walk,
+  worldsEqual,
+} from "@dmabuf-ref/core";
 import { matrixMachine } from "../src/matrix/machine.js";
 import { MATRIX_EXPORTERS } from "../src/matrix/registry.js";
 
@@ -37,4 +46,34 @@ describe("every built-in driver keeps step's promises", () => {
       expect(drivers.size).toBeGreaterThanOrEqual(3);
     },
   );
+});
+
+describe("every op of every built-in driver has a plain form", () => {
+  it("each candidate and pending op reads back from { op, driver?, ...fields } and steps alike", () => {
+    const m = matrixMachine(linux71);
+    let start = boot(m);
+    for (const recipe of MATRIX_EXPORTERS) {
+      const e = recipe.export(m, start);
+      if (e.ok) start = e.world;
+    }
+    const named = new Set<string>();
+    fc.assert(
+      fc.property(fc.array(fc.nat(), { maxLength: 30 }), (picks) => {
+        walk(m, start, picks, ({ op, before, outcome }) => {
+          const back = parseOp(m, plainOp(op));
+          expect(
+            back.success,
+            JSON.stringify(plainOp(op), (_k, v: unknown) => String(v)),
+          ).toBe(true);
+          if (!back.success) return;
+          if (back.data.kind === "driver") named.add(`${back.data.driver}`);
+          const again = step(m, before, back.data);
+          expect(again.status).toBe(outcome.status);
+          expect(worldsEqual(again.world, outcome.world)).toBe(true);
+        });
+      }),
+      { numRuns: 20 },
+    );
+    expect(named.size).toBeGreaterThanOrEqual(3);
+  });
 });

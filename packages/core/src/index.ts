@@ -216,6 +216,8 @@ export type { Recorded } from "./world/access.js";
 
 export { boot, defineMachine } from "./machine/machine.js";
 export { callSymbol, defineSymbol, provideSymbol } from "./machine/symbol.js";
+export { defineDriverOp, driverOpCall, driverOpsOf } from "./machine/driver-op.js";
+export type { DriverOp, OpName } from "./machine/driver-op.js";
 export { pendingOps } from "./machine/pending.js";
 export { candidateOps } from "./machine/candidates.js";
 export { nextOps, walk } from "./machine/walk.js";
@@ -229,13 +231,15 @@ export type {
   ImporterDriver,
   MapStep,
   Machine,
+  OpProvider,
   ProvidedSymbol,
 } from "./machine/machine.js";
 export type { Effect } from "./world/effect.js";
 
 export type { Op, OpKind } from "./lifetime/op.js";
+export { CORE_OP_KINDS } from "./lifetime/op.js";
 export { parseOp, plainOp, plainOpSchema } from "./lifetime/op-schema.js";
-export type { PlainOp } from "./lifetime/op-schema.js";
+export type { OpParse, PlainOp } from "./lifetime/op-schema.js";
 export { blocked, done, failed, returned, stepOf } from "./lifetime/outcome.js";
 export type {
   BlockedArm,

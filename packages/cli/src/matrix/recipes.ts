@@ -91,7 +91,7 @@ export const vfioRecipe: ExporterRecipe = {
       data: { region_index: 0, open_flags: O_RDWR, flags: 0 },
       ranges: [{ offset: 0n, length: 0x20_0000n }],
     });
-    const action = { ioctl: "VFIO_DEVICE_FEATURE", device: "vfio0", argp, process: "matrix" };
+    const action = { op: "VFIO_DEVICE_FEATURE", device: "vfio0", argp, process: "matrix" };
     const r = step(m, w, { kind: "driver", driver: "vfio-pci", action });
     return match(r)
       .returnType<Exported>()
@@ -165,7 +165,7 @@ export const iommufdRecipe: ImporterRecipe = {
 
 /** An iommufd ioctl as the matrix's VMM issues it: an op of `step`. */
 function iommufdIoctl(m: Machine, w: World, number: number, buffer: Uint8Array): StepOutcome {
-  const action = { kind: "ioctl", number, buffer };
+  const action = { op: "ioctl", number, buffer };
   return step(m, w, { kind: "driver", driver: "iommufd", action });
 }
 

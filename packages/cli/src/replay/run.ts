@@ -143,9 +143,9 @@ function ioctlCall(
     const device = String(call.fd);
     const action =
       call.ioctl === "VFIO_DEVICE_RESET"
-        ? { ioctl: call.ioctl, device, process: "vmm" }
+        ? { op: call.ioctl, device, process: "vmm" }
         : {
-            ioctl: call.ioctl,
+            op: call.ioctl,
             device,
             argp: encodeVfioFeatureArg(call.arg, b, index),
             process: "vmm",
@@ -174,7 +174,7 @@ function ioctlCall(
   const layout = IOMMUFD_STRUCTS[call.ioctl];
   if (layout === undefined) throw new Error(`no struct for ${call.ioctl}`);
   const buffer = encodeIommufdArg(layout, call.arg, b, index);
-  const action = { kind: "ioctl", number: info.number, buffer, process: "vmm" };
+  const action = { op: "ioctl", number: info.number, buffer, process: "vmm" };
   const ran = whenReady(m, w, (x) => step(m, x, { kind: "driver", driver: "iommufd", action }));
   return match(ran.r)
     .returnType<Step>()
@@ -238,14 +238,14 @@ function eventCall(
       }),
     )
     .with({ event: "close" }, (c) =>
-      vfioEvent(m, w, `close ${c.device}`, { op: "close", device: c.device }),
+      vfioEvent(m, w, `close ${c.device}`, { op: "close-device", device: c.device }),
     )
     .with({ event: "unbind" }, (c) =>
       vfioEvent(
         m,
         w,
         `unbind ${c.device}`,
-        { op: "close", device: c.device },
+        { op: "close-device", device: c.device },
         { op: "unbind", device: c.device },
       ),
     )
@@ -253,7 +253,7 @@ function eventCall(
       const ioas = resolveValue(c.ioas, b, { index, field: "ioas" });
       const text = `attach ${c.device} to IOAS ${ioas}`;
       const action = {
-        kind: "attach-device",
+        op: "attach-device",
         device: c.device,
         ioas: Number(BigInt.asUintN(32, ioas)),
       };

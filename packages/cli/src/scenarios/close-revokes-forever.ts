@@ -22,7 +22,7 @@ export const closeRevokesForever: Scenario = {
     return withSession(new VmmSession(m, boot(m)), (s) => {
       const { fd, ioas, iova } = setUpGuestP2p(s, LEN);
       s.note("the VMM closes the VFIO device fd; the dma-buf fd stays open");
-      expectOk(s.vfio({ op: "close", device: "vfio0" }));
+      expectOk(s.vfio({ op: "close-device", device: "vfio0" }));
       const dma = s.dma("dev1", iova, 0x1000n, "read");
       const map = s.mapFile({ ioas, fd, start: 0n, length: LEN, flags: RW });
       const attach = s.run({

@@ -39,7 +39,7 @@ function closeWhileGuestRuns(s: VmmSession, order: VfioCloseOrder): CloseRun {
   );
   // Stop right after the close's first stage: the disable (7.1) or the
   // start of the cleanup revoke (Matt Evans' order).
-  expectOk(startUntil(s, "vfio-pci", { op: "close", device: "vfio0" }, () => true));
+  expectOk(startUntil(s, "vfio-pci", { op: "close-device", device: "vfio0" }, () => true));
   const inWindow = verdictOf(guestAccess(s, SLOT, GFN, "write"));
   settleNow(s);
   const after = verdictOf(guestAccess(s, SLOT, GFN, "write"));

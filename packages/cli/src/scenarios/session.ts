@@ -78,7 +78,7 @@ export class VmmSession {
       ranges,
     });
     const r = this.syscall("vfio-pci", {
-      ioctl: "VFIO_DEVICE_FEATURE",
+      op: "VFIO_DEVICE_FEATURE",
       device,
       argp,
       process: this.process,
@@ -156,7 +156,7 @@ export class VmmSession {
     return this.run({
       kind: "driver",
       driver: "iommufd",
-      action: { kind: "attach-device", device, ioas },
+      action: { op: "attach-device", device, ioas },
     });
   }
 
@@ -233,7 +233,7 @@ export class VmmSession {
   }
 
   private iommufd(number: number, buffer: Uint8Array): CallResult<Uint8Array> {
-    const r = this.syscall("iommufd", { kind: "ioctl", number, buffer, process: this.process });
+    const r = this.syscall("iommufd", { op: "ioctl", number, buffer, process: this.process });
     if (!r.ok) return r;
     if (r.value.out === undefined) throw new Error("an iommufd ioctl returned no struct");
     return { ok: true, value: r.value.out };

@@ -38,7 +38,7 @@ export const type1PfnFishing: Scenario = {
       });
       const before = s.dma("dev1", iova, 0x1000n, "write");
       s.note("the VMM closes vfio0 and the host unbinds it; type1 is never told");
-      expectOk(s.vfio({ op: "close", device: "vfio0" }));
+      expectOk(s.vfio({ op: "close-device", device: "vfio0" }));
       expectOk(s.vfio({ op: "unbind", device: "vfio0" }));
       const after = s.dma("dev1", iova, 0x1000n, "write");
       const violations = [...s.world.violations.values()];

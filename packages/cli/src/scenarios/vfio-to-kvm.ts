@@ -83,7 +83,7 @@ export const vfioToKvmPrivateMmio: Scenario = {
       const storeAfter = guestAccess(s, SLOT, gfn, "write");
 
       s.note("QEMU closes the VFIO device: its dma-bufs are revoked for good");
-      expectOk(s.vfio({ op: "close", device: "vfio0" }));
+      expectOk(s.vfio({ op: "close-device", device: "vfio0" }));
       const closed = [guestAccess(s, SLOT, gfn, "read"), guestAccess(s, SLOT, GFN_BASE, "write")];
       const violations = s.world.violations.size;
       const met =

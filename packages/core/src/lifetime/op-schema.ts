@@ -1,6 +1,8 @@
 import * as z from "zod";
 import { u64Schema } from "../schemas.js";
+import type { Machine } from "../machine/machine.js";
 import type { Op } from "./op.js";
+import { CORE_OP_KINDS } from "./op.js";
 
 /** `{ op, ...fields }` -> `{ kind: op, ...fields }`: the plain form's name is the op's kind. */
 function kindOf<T extends { readonly op: string }>({
@@ -182,44 +184,99 @@ export const plainOpSchema = z.discriminatedUnion("op", [
       by: z.string().min(1),
     })
     .transform(kindOf),
-  z
-    .strictObject({
-      /** A driver's own action (validated by the driver's schema). */
-      op: z.literal("driver"),
-      /** The driver's name. */
-      driver: z.string().min(1),
-      /** The action. */
-      action: z.unknown(),
-    })
-    .transform(kindOf),
 ]);
 
 /** The plain-data form of an op, as written (see {@link plainOpSchema}). */
 export type PlainOp = z.input<typeof plainOpSchema>;
 
+/** What {@link parseOp} returns: the op, or the zod error saying what is wrong. */
+export type OpParse =
+  | {
+      /** It parsed. */
+      readonly success: true;
+      /** The op. */
+      readonly data: Op;
+    }
+  | {
+      /** It did not. */
+      readonly success: false;
+      /** Which field, and why. */
+      readonly error: z.ZodError;
+    };
+
 /**
- * Reads an op written as plain data, `{ op: NAME, ...fields }`.
+ * Reads an op written as plain data, `{ op: NAME, ...fields }`: a core op
+ * (NAME is its kind) or one of the machine's driver ops, with `driver`
+ * naming the driver instance when more than one registers NAME.
  *
+ * @param m - the machine whose drivers' ops may be named.
  * @param data - the op as a file or a test states it.
- * @returns the op, or the zod issues (unknown op, missing or mistyped field, extra key).
+ * @returns the op, or the zod issues (unknown op, ambiguous driver, missing
+ *   or mistyped field, extra key).
  *
  * @example
  * ```ts
- * const r = parseOp({ op: "revoke", buf: 1, permanent: false, by: "FLR" });
+ * const r = parseOp(m, { op: "revoke", buf: 1, permanent: false, by: "FLR" });
  * if (r.success) step(m, w, r.data);
+ * const flr = parseOp(m, { op: "flr", device: "vfio0" }); // vfio-pci's
  * ```
  */
-export function parseOp(data: unknown): z.ZodSafeParseResult<Op> {
-  return plainOpSchema.safeParse(data);
+export function parseOp(m: Machine, data: unknown): OpParse {
+  if (typeof data !== "object" || data === null || !("op" in data) || typeof data.op !== "string")
+    return plainOpSchema.safeParse(data);
+  const { op: name, driver, ...fields } = data as { op: string; driver?: unknown };
+  const providers = m.driverOps.get(name);
+  if (providers === undefined) {
+    if (!CORE_NAMES.has(name)) {
+      const known = [...CORE_OP_KINDS.filter((k) => k !== "driver"), ...m.driverOps.keys()];
+      return issue(data, ["op"], `unknown op ${name}; this machine has: ${known.join(", ")}`);
+    }
+    return plainOpSchema.safeParse(data);
+  }
+  const chosen =
+    driver === undefined
+      ? providers.length === 1
+        ? providers[0]
+        : undefined
+      : providers.find((p) => p.driver === driver);
+  if (chosen === undefined) {
+    const names = providers.map((p) => p.driver).join(", ");
+    return driver === undefined
+      ? issue(data, ["driver"], `op ${name} is registered by ${names}: name the driver`)
+      : issue(
+          data,
+          ["driver"],
+          `op ${name} is registered by ${names}, not ${JSON.stringify(driver)}`,
+        );
+  }
+  const args = chosen.def.schema.safeParse(fields);
+  if (!args.success) return { success: false, error: args.error };
+  const action: Record<string, unknown> = { ...(args.data as object), op: name };
+  return { success: true, data: { kind: "driver", driver: chosen.driver, action } };
+}
+
+const CORE_NAMES = new Set<string>(CORE_OP_KINDS);
+
+function issue(input: unknown, path: readonly string[], message: string): OpParse {
+  return {
+    success: false,
+    error: new z.ZodError([{ code: "custom", path: [...path], message, input }]),
+  };
 }
 
 /**
- * An op as plain data, `{ op: NAME, ...fields }`: the inverse of {@link parseOp}.
+ * An op as plain data, `{ op: NAME, ...fields }`: the inverse of
+ * {@link parseOp}. A driver op keeps its `driver`, so the form is
+ * unambiguous on any machine.
  *
  * @param o - the op.
  * @returns its plain form.
  */
 export function plainOp(o: Op): Record<string, unknown> {
+  if (o.kind === "driver") {
+    const action = typeof o.action === "object" && o.action !== null ? o.action : {};
+    return { ...action, driver: o.driver };
+  }
   const { kind, ...fields } = o;
   return { op: kind, ...fields };
 }

@@ -163,9 +163,43 @@ export type Op =
       readonly kind: "driver";
       /** The driver's name. */
       readonly driver: string;
-      /** The action, validated by the driver. */
+      /**
+       * The driver op: `{ op: NAME, ...fields }`, NAME one of the driver's
+       * registered `ops`, whose schema `step` checks the fields against.
+       */
       readonly action: unknown;
     };
 
 /** The `kind` of every {@link Op}. */
 export type OpKind = Op["kind"];
+
+/** Every core op kind, once: a `Record` so the compiler checks none is missing. */
+const CORE_KIND_SET: Readonly<Record<OpKind, true>> = {
+  export: true,
+  attach: true,
+  detach: true,
+  lock: true,
+  unlock: true,
+  map: true,
+  unmap: true,
+  pin: true,
+  unpin: true,
+  "dma-submit": true,
+  "dma-access": true,
+  signal: true,
+  dma: true,
+  revoke: true,
+  unrevoke: true,
+  task: true,
+  close: true,
+  region: true,
+  driver: true,
+};
+
+/**
+ * Every core op's `kind`, the names a driver op may not take (a plain op
+ * `{ op: NAME }` with one of these is core's).
+ */
+export const CORE_OP_KINDS: readonly OpKind[] = Object.keys(CORE_KIND_SET).filter(
+  (k): k is OpKind => k in CORE_KIND_SET,
+);

@@ -74,9 +74,24 @@ function exportBuf(
 
 function driverAction(m: Machine, w: World, driver: string, action: unknown): StepOutcome {
   const d = m.exporters.get(driver) ?? m.importers.get(driver);
-  if (d?.act === undefined)
-    return failed(w, kernelError("EINVAL", `driver ${driver} takes no actions`));
-  const r = d.act(m, w, action);
+  if (d === undefined)
+    return failed(w, kernelError("EINVAL", `no driver ${driver} in the machine`));
+  if (typeof action !== "object" || action === null || !("op" in action))
+    return failed(w, kernelError("EINVAL", `a ${driver} op names its op`));
+  const { op: name, ...fields } = action;
+  const def = d.ops?.find((o) => o.name === name);
+  if (def === undefined)
+    return failed(w, kernelError("EINVAL", `${driver} has no op ${String(name)}`));
+  const args = def.schema.safeParse(fields);
+  if (!args.success) {
+    const issue = args.error.issues[0];
+    const where = issue === undefined || issue.path.length === 0 ? "" : `${issue.path.join(".")}: `;
+    return failed(
+      w,
+      kernelError("EINVAL", `bad ${driver} ${def.name}: ${where}${issue?.message ?? "invalid"}`),
+    );
+  }
+  const r = def.run(m, w, args.data, driver);
   // A refusing or sleeping driver changes nothing, whatever world it returned.
   return match(r)
     .returnType<StepOutcome>()

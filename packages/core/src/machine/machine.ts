@@ -2,7 +2,8 @@ import type { Result } from "../errors/result.js";
 import type { Topology } from "../fabric/topology.js";
 import type * as z from "zod";
 import type { Op } from "../lifetime/op.js";
-import type { StepOutcome } from "../lifetime/outcome.js";
+import type { DriverOp } from "./driver-op.js";
+import { CORE_OP_KINDS } from "../lifetime/op.js";
 import type { ExporterOffer, ImporterAccept } from "../negotiation/offer.js";
 import type { Profile } from "../profiles/profile.js";
 import type { MappingState } from "../world/attachment-state.js";
@@ -28,6 +29,20 @@ export interface Machine {
   readonly exporters: ReadonlyMap<string, ExporterDriver>;
   /** Importer drivers (`struct dma_buf_attach_ops` providers) by name. */
   readonly importers: ReadonlyMap<string, ImporterDriver>;
+  /**
+   * Every driver op of the machine by name: the drivers that register it,
+   * in the order the description lists them (a plain op names its driver
+   * when there are several, e.g. two RDMA importers' `ib_umem_release`).
+   */
+  readonly driverOps: ReadonlyMap<string, readonly OpProvider[]>;
+}
+
+/** A driver that registers a driver op, and the op. */
+export interface OpProvider {
+  /** The driver instance's name. */
+  readonly driver: string;
+  /** The op. */
+  readonly def: DriverOp;
 }
 
 /**
@@ -199,18 +214,12 @@ export interface ExporterDriver {
    */
   candidates?(m: Machine, world: World): readonly Op[];
   /**
-   * A driver-specific action (an FLR, a memory-disable write, freeing
-   * memory) requested by a `driver` op.
-   * It returns what a step does: done, an errno with the world unchanged,
-   * or blocked when the kernel would sleep (on resv, fences or unmaps), so
-   * the scheduler and the explorer retry it instead of seeing an errno the
-   * kernel never returns.
-   *
-   * @param m - the machine.
-   * @param world - the current world.
-   * @param action - the action, validated by the driver.
+   * The driver's own entry points (an FLR, a memory-disable write, an
+   * ioctl on its fd, the next stage of its operation), each a registered
+   * op with a schema and a typed handler (`defineDriverOp`). A `driver` op
+   * names one of them; `step` validates its fields first. Absent: none.
    */
-  act?(m: Machine, world: World, action: unknown): StepOutcome;
+  readonly ops?: readonly DriverOp[];
 }
 
 /** What an importer is asked to accept for: one attach call. */
@@ -270,17 +279,12 @@ export interface ImporterDriver {
    */
   candidates?(m: Machine, world: World): readonly Op[];
   /**
-   * A driver-specific action requested by a `driver` op.
-   * It returns what a step does: done, an errno with the world unchanged,
-   * or blocked when the kernel would sleep (on resv, fences or unmaps), so
-   * the scheduler and the explorer retry it instead of seeing an errno the
-   * kernel never returns.
-   *
-   * @param m - the machine.
-   * @param world - the current world.
-   * @param action - the action, validated by the driver.
+   * The driver's own entry points (an ioctl on its fd, a guest access,
+   * a fault, the next stage of its work), each a registered
+   * op with a schema and a typed handler (`defineDriverOp`). A `driver` op
+   * names one of them; `step` validates its fields first. Absent: none.
    */
-  act?(m: Machine, world: World, action: unknown): StepOutcome;
+  readonly ops?: readonly DriverOp[];
 }
 
 /**
@@ -290,7 +294,8 @@ export interface ImporterDriver {
  *
  * @param desc - profile, topology and the drivers, exporters and importers apart.
  * @returns the machine.
- * @throws when two drivers share a name (a description bug).
+ * @throws when two drivers share a name, a driver registers an op twice
+ *   or under a core op's name (description bugs).
  */
 export function defineMachine(desc: {
   readonly profile: Profile;
@@ -303,7 +308,19 @@ export function defineMachine(desc: {
     if (names.has(d.name)) throw new Error(`machine: driver ${d.name} is named twice`);
     names.add(d.name);
   }
+  const core = new Set<string>(CORE_OP_KINDS);
+  const driverOps = new Map<string, OpProvider[]>();
+  for (const d of [...desc.exporters, ...desc.importers]) {
+    const own = new Set<string>();
+    for (const def of d.ops ?? []) {
+      if (core.has(def.name)) throw new Error(`machine: ${d.name} op ${def.name} is a core op`);
+      if (own.has(def.name)) throw new Error(`machine: ${d.name} registers ${def.name} twice`);
+      own.add(def.name);
+      driverOps.set(def.name, [...(driverOps.get(def.name) ?? []), { driver: d.name, def }]);
+    }
+  }
   return Object.freeze({
+    driverOps,
     profile: desc.profile,
     topology: desc.topology,
     exporters: new Map(desc.exporters.map((d) => [d.name, d])),

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
+import * as z from "zod";
 import {
   boot,
+  defineDriverOp,
   done,
   driverState,
   owedUnmaps,
@@ -21,10 +23,17 @@ const slowImporter: ImporterDriver = {
   ...referenceImporter({ name: "slow-importer" }),
   pending: (m, w) =>
     driverState(m, w, "slow-importer", { go: false }).go ? owedUnmaps(w, "slow-importer") : [],
-  act: (m, w) =>
-    done(setDriverState(m, w, "slow-importer", { go: true }), [
-      { kind: "note", actor: "slow-importer", text: "device teardown finished" },
-    ]),
+  ops: [
+    defineDriverOp({
+      name: "go",
+      models: "the device's teardown finishing",
+      schema: z.strictObject({}),
+      run: (m, w) =>
+        done(setDriverState(m, w, "slow-importer", { go: true }), [
+          { kind: "note", actor: "slow-importer", text: "device teardown finished" },
+        ]),
+    }),
+  ],
 };
 
 describe("revoke waits for every unmap (kernel-facts §1.3, §2.5)", () => {
@@ -43,7 +52,7 @@ describe("revoke waits for every unmap (kernel-facts §1.3, §2.5)", () => {
     });
     const whole = runScript(m, s.world, [
       { kind: "revoke", buf: s.buf, permanent: false, by: "reset" },
-      { kind: "driver", driver: "slow-importer", action: "go" },
+      { kind: "driver", driver: "slow-importer", action: { op: "go" } },
     ]);
     const kinds = whole.events.map((e) => e.kind);
     expect(kinds.slice(kinds.indexOf("note"))).toEqual([

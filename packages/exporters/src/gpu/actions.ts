@@ -30,7 +30,7 @@ const buf = z.number().int().nonnegative();
  * may re-map), and the `continue` of a move that `pending` offers.
  */
 export const gpuActionSchema = z.discriminatedUnion("op", [
-  z.object({
+  z.strictObject({
     /** `ttm_bo_evict()`: VRAM → system. */
     op: z.literal("evict"),
     /** The dma-buf id of the buffer object. */
@@ -38,7 +38,7 @@ export const gpuActionSchema = z.discriminatedUnion("op", [
     /** The destination; eviction always goes to system pages. */
     to: z.literal("system").default("system"),
   }),
-  z.object({
+  z.strictObject({
     /** `ttm_bo_validate()` into another placement. */
     op: z.literal("migrate"),
     /** The dma-buf id of the buffer object. */
@@ -46,7 +46,7 @@ export const gpuActionSchema = z.discriminatedUnion("op", [
     /** The destination placement. */
     to: gpuPlacementSchema,
   }),
-  z.object({
+  z.strictObject({
     /** Runs the next stage of a move (offered by `pending`). */
     op: z.literal("continue"),
     /** The move's id. */

@@ -1,5 +1,6 @@
 import {
   createDmaBuf,
+  driverOpsOf,
   dmaMapRanges,
   dmaUnmapIova,
   err,
@@ -14,7 +15,7 @@ import {
 import type { ExporterDriver, ExportStep, Machine, MapStep, Result, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import * as z from "zod";
-import { gpuCandidates, gpuExportArgsSchema } from "./actions.js";
+import { gpuActionSchema, gpuCandidates, gpuExportArgsSchema } from "./actions.js";
 import { gpuConfigSchema } from "./config.js";
 import { gpuGetPfn } from "./get-pfn.js";
 import type { GpuConfig, GpuConfigInput } from "./config.js";
@@ -175,7 +176,15 @@ export function gpuExporter(input: GpuConfigInput): GpuExporter {
     unmap: (_m, w, _att, mapping) => ({ world: dmaUnmapIova(w, mapping.iova), events: [] }),
     release: (_m, w, buf) => freeRegion(w, gpuPrivOf(w, buf).region, mustBuf(w, buf).owner),
     pending: (m, w) => gpuPending(m, w, config),
-    act: (m, w, action) => stepOf(w, gpuAct(m, w, config, action)),
+    ops: driverOpsOf(
+      gpuActionSchema,
+      {
+        evict: "ttm_bo_evict(): the buffer object leaves VRAM for system pages",
+        migrate: "ttm_bo_validate() into another placement",
+        continue: "the move's next stage, once the fences it waits for signalled",
+      },
+      (m, w, action) => stepOf(w, gpuAct(m, w, config, action)),
+    ),
     candidates: (_m, w) => gpuCandidates(w, config.name),
   };
 }

@@ -10,8 +10,7 @@ import {
 } from "@dmabuf-ref/core";
 import type { Effect, Machine, Op, RegionState, Result, TraceEvent, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
-import { gpuActionSchema } from "./actions.js";
-import type { GpuPlacement } from "./actions.js";
+import type { GpuAction, GpuPlacement } from "./actions.js";
 import type { GpuConfig, GpuDeviceConfig } from "./config.js";
 import { gpuPrivOf, gpuSliceOf, setGpuSlice, withGpuPriv } from "./state.js";
 import type { GpuMove } from "./state.js";
@@ -236,21 +235,17 @@ function finishMove(m: Machine, w: World, config: GpuConfig, id: number): Result
 }
 
 /**
- * `act` of the GPU driver: validates the action with zod (`EINVAL`
- * otherwise) and starts or continues a move.
+ * The GPU driver's ops (validated by core's `step` against
+ * `gpuActionSchema`): start or continue a move.
  *
  * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
- * @param action - the action.
+ * @param action - the validated action.
  * @returns the change, or the errno with the world unchanged.
  */
-export function gpuAct(m: Machine, w: World, config: GpuConfig, action: unknown): Result<Effect> {
-  const parsed = gpuActionSchema.safeParse(action);
-  if (!parsed.success) {
-    return err("EINVAL", `bad gpu action: ${parsed.error.issues[0]?.message ?? ""}`);
-  }
-  return match(parsed.data)
+export function gpuAct(m: Machine, w: World, config: GpuConfig, action: GpuAction): Result<Effect> {
+  return match(action)
     .returnType<Result<Effect>>()
     .with({ op: "evict" }, (a) => startMove(m, w, config, a.buf, a.to))
     .with({ op: "migrate" }, (a) => startMove(m, w, config, a.buf, a.to))

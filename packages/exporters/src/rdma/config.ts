@@ -56,7 +56,7 @@ export type RdmaExportArgs = z.output<typeof rdmaExportArgsSchema>;
  * good (kernel-facts §5.2).
  */
 export const rdmaActionSchema = z.discriminatedUnion("op", [
-  z.object({
+  z.strictObject({
     /** `rdma_user_mmap_entry_remove()` of the entry behind a dma-buf. */
     op: z.literal("remove-mmap-entry"),
     /** The dma-buf id. */

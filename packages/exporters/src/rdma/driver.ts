@@ -4,8 +4,7 @@ import {
   dmaUnmapIova,
   err,
   fail,
-  failed,
-  kernelError,
+  driverOpsOf,
   mustAtt,
   mustBuf,
   offer,
@@ -219,19 +218,15 @@ export function rdmaExporter(input: RdmaConfigInput): RdmaExporter {
     map: (m, w, att) => rdmaMap(m, w, config, att),
     unmap: (_m, w, _att, mapping) => ({ world: dmaUnmapIova(w, mapping.iova), events: [] }),
     release: (_m, w) => ({ world: w, events: [] }),
-    act: (m, w, action) => {
-      const parsed = rdmaActionSchema.safeParse(action);
-      if (!parsed.success) {
-        return failed(
-          w,
-          kernelError("EINVAL", `bad rdma action: ${parsed.error.issues[0]?.message ?? ""}`),
-        );
-      }
-      return match(parsed.data)
-        .returnType<StepOutcome>()
-        .with({ op: "remove-mmap-entry" }, (a) => stepOf(w, removeMmapEntry(m, w, config, a.buf)))
-        .exhaustive();
-    },
+    ops: driverOpsOf(
+      rdmaActionSchema,
+      { "remove-mmap-entry": "rdma_user_mmap_entry_remove() of the entry behind a dma-buf" },
+      (m, w, a) =>
+        match(a)
+          .returnType<StepOutcome>()
+          .with({ op: "remove-mmap-entry" }, (x) => stepOf(w, removeMmapEntry(m, w, config, x.buf)))
+          .exhaustive(),
+    ),
   };
 }
 

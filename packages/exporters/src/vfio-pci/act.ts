@@ -1,7 +1,6 @@
 import { err, ok } from "@dmabuf-ref/core";
 import type { Effect, Machine, Result, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
-import { vfioPciActionSchema } from "./actions.js";
 import type { VfioPciAction } from "./actions.js";
 import type { VfioPciConfig } from "./config.js";
 import { cpuAccess, mmapBuf, munmapBuf } from "./mmap.js";
@@ -97,14 +96,9 @@ export function vfioAct(
   m: Machine,
   w: World,
   config: VfioPciConfig,
-  action: unknown,
+  action: VfioPciAction,
 ): Result<Effect> {
-  const parsed = vfioPciActionSchema.safeParse(action);
-  if (!parsed.success) {
-    return err("EINVAL", `bad vfio-pci action: ${parsed.error.issues[0]?.message ?? ""}`);
-  }
-  const a: VfioPciAction = parsed.data;
-  return match(a)
+  return match(action)
     .returnType<Result<Effect>>()
     .with({ op: "flr" }, (x) =>
       onDevice(m, w, config, x.device, () =>
@@ -139,7 +133,7 @@ export function vfioAct(
       ),
     )
     .with({ op: "hot-reset" }, (x) => hotReset(m, w, config, x.devSet))
-    .with({ op: "close" }, (x) => close(m, w, config, x.device))
+    .with({ op: "close-device" }, (x) => close(m, w, config, x.device))
     .with({ op: "unbind" }, (x) => unbind(m, w, config, x.device))
     .with({ op: "mmap" }, (x) =>
       mmapBuf(m, w, config, {

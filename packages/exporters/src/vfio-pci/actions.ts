@@ -12,13 +12,13 @@ const process = z.string().min(1);
  * the `continue` of a multi-stage operation that `pending` offers.
  */
 export const vfioPciActionSchema = z.discriminatedUnion("op", [
-  z.object({
+  z.strictObject({
     /** A guest FLR through config space (`vfio_pci_try_reset_function`). */
     op: z.literal("flr"),
     /** The device. */
     device,
   }),
-  z.object({
+  z.strictObject({
     /** `VFIO_DEVICE_RESET` (`vfio_pci_ioctl_reset`): D0, revoke, FLR, un-revoke. */
     op: z.literal("reset"),
     /** The device. */
@@ -26,7 +26,7 @@ export const vfioPciActionSchema = z.discriminatedUnion("op", [
     /** The process issuing the ioctl; it returns when the reset is over. */
     process: process.default("vmm"),
   }),
-  z.object({
+  z.strictObject({
     /** A config write of `PCI_COMMAND` (`vfio_basic_config_write`). */
     op: z.literal("config-write-command"),
     /** The device. */
@@ -34,13 +34,13 @@ export const vfioPciActionSchema = z.discriminatedUnion("op", [
     /** The new `PCI_COMMAND.MEMORY` bit. */
     memory: z.boolean(),
   }),
-  z.object({
+  z.strictObject({
     /** `VFIO_DEVICE_PCI_HOT_RESET` of a dev_set (`vfio_pci_dev_set_hot_reset`). */
     op: z.literal("hot-reset"),
     /** The dev_set's name. */
     devSet: z.string().min(1),
   }),
-  z.object({
+  z.strictObject({
     /** A PMCSR write (`vfio_lock_and_set_power_state`). */
     op: z.literal("power"),
     /** The device. */
@@ -48,7 +48,7 @@ export const vfioPciActionSchema = z.discriminatedUnion("op", [
     /** The new power state. */
     state: z.enum(["D0", "D3hot"]),
   }),
-  z.object({
+  z.strictObject({
     /** `VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY` / exit (runtime PM). */
     op: z.literal("low-power"),
     /** The device. */
@@ -56,19 +56,19 @@ export const vfioPciActionSchema = z.discriminatedUnion("op", [
     /** Enter (true) or exit (false). */
     enter: z.boolean(),
   }),
-  z.object({
+  z.strictObject({
     /** The last close of the device fd (`vfio_pci_core_close_device`). */
-    op: z.literal("close"),
+    op: z.literal("close-device"),
     /** The device. */
     device,
   }),
-  z.object({
+  z.strictObject({
     /** Unbinding vfio-pci from the device (`vfio_unregister_group_dev`). */
     op: z.literal("unbind"),
     /** The device. */
     device,
   }),
-  z.object({
+  z.strictObject({
     /** `mmap()` of a VFIO dma-buf fd (Matt Evans' series). */
     op: z.literal("mmap"),
     /** The calling process. */
@@ -82,7 +82,7 @@ export const vfioPciActionSchema = z.discriminatedUnion("op", [
     /** `MAP_SHARED` (true) or `MAP_PRIVATE`. */
     shared: z.boolean().default(true),
   }),
-  z.object({
+  z.strictObject({
     /** `munmap()` of a whole VMA. */
     op: z.literal("munmap"),
     /** The process. */
@@ -90,7 +90,7 @@ export const vfioPciActionSchema = z.discriminatedUnion("op", [
     /** The VMA's start address. */
     addr: u64Schema,
   }),
-  z.object({
+  z.strictObject({
     /** A CPU load or store through a dma-buf VMA. */
     op: z.literal("cpu-access"),
     /** The process. */
@@ -102,13 +102,29 @@ export const vfioPciActionSchema = z.discriminatedUnion("op", [
     /** Read or write. */
     dir: z.enum(["read", "write"]),
   }),
-  z.object({
+  z.strictObject({
     /** Runs the next stage of an operation (offered by `pending`). */
     op: z.literal("continue"),
     /** The operation's id. */
     id: z.number().int().nonnegative(),
   }),
 ]);
+
+/** What each vfio-pci action op models in the kernel. */
+export const VFIO_ACTION_MODELS = {
+  flr: "a guest's FLR through config space (vfio_pci_try_reset_function)",
+  reset: "VFIO_DEVICE_RESET as a device event: D0, revoke, FLR, un-revoke",
+  "config-write-command": "a PCI_COMMAND write clearing or setting MEMORY",
+  "hot-reset": "VFIO_DEVICE_PCI_HOT_RESET of a dev_set",
+  power: "a PMCSR write to D3hot or D0 (vfio_lock_and_set_power_state)",
+  "low-power": "VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY / _EXIT",
+  "close-device": "the last close of the device fd (vfio_pci_core_close_device)",
+  unbind: "unbinding vfio-pci from the device (vfio_unregister_group_dev)",
+  mmap: "mmap() of a VFIO dma-buf fd (Matt Evans' series)",
+  munmap: "munmap() of a dma-buf VMA",
+  "cpu-access": "a CPU load or store through a dma-buf VMA",
+  continue: "the next stage of a multi-stage operation",
+} as const;
 
 /** One vfio-pci action (see {@link vfioPciActionSchema}). */
 export type VfioPciAction = z.output<typeof vfioPciActionSchema>;
@@ -141,7 +157,7 @@ export function vfioCandidates(config: VfioPciConfig): readonly Op[] {
     act({ op: "power", device, state: "D0" });
     act({ op: "low-power", device, enter: true });
     act({ op: "low-power", device, enter: false });
-    act({ op: "close", device });
+    act({ op: "close-device", device });
     act({ op: "unbind", device });
   }
   return ops;

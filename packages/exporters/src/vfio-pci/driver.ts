@@ -1,5 +1,6 @@
 import {
   VFIO_DEVICE_FEATURE_GET,
+  driverOpsOf,
   encodeDmaBufFeature,
   err,
   fail,
@@ -11,7 +12,7 @@ import {
 import type { ExportStep, Machine, Result, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { vfioAct } from "./act.js";
-import { vfioCandidates } from "./actions.js";
+import { VFIO_ACTION_MODELS, vfioCandidates, vfioPciActionSchema } from "./actions.js";
 import { vfioAttach, vfioPin } from "./attach.js";
 import { vfioPciConfigSchema } from "./config.js";
 import type { VfioPciConfig, VfioPciConfigInput, VfioPciExporter } from "./config.js";
@@ -21,7 +22,7 @@ import { vfioMap, vfioPrivatePhys, vfioUnmap } from "./map.js";
 import { vfioOffers } from "./offers.js";
 import { privOf } from "./priv.js";
 import { pendingOps } from "./runner.js";
-import { vfioIoctlActionSchema, vfioIoctlStep } from "./uapi.js";
+import { VFIO_IOCTL_MODELS, vfioIoctlActionSchema, vfioIoctlStep } from "./uapi.js";
 import { vfioProfileOptions } from "./profile-options.js";
 
 function exportBuf(
@@ -110,13 +111,12 @@ export function vfioPciExporter(input: VfioPciConfigInput): VfioPciExporter {
     symbols: [provideSymbol(vfioIommufdMapSymbol, vfioPrivatePhys)],
     release: (_m, w) => ({ world: w, events: [] }),
     pending: (m, w) => pendingOps(m, w, config),
-    act: (m, w, action) => {
-      // A VMM's ioctl on a device fd, or one of the driver's own actions.
-      const ioctl = vfioIoctlActionSchema.safeParse(action);
-      return ioctl.success
-        ? vfioIoctlStep(m, w, ioctl.data)
-        : stepOf(w, vfioAct(m, w, config, action));
-    },
+    ops: [
+      ...driverOpsOf(vfioIoctlActionSchema, VFIO_IOCTL_MODELS, vfioIoctlStep),
+      ...driverOpsOf(vfioPciActionSchema, VFIO_ACTION_MODELS, (m, w, action) =>
+        stepOf(w, vfioAct(m, w, config, action)),
+      ),
+    ],
     candidates: () => vfioCandidates(config),
   };
 }

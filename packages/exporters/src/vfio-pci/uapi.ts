@@ -111,10 +111,10 @@ export function vfioDeviceResetIoctl(
  * driver through core's `step` like every other op: `VFIO_DEVICE_FEATURE`
  * with its argument bytes, or `VFIO_DEVICE_RESET`.
  */
-export const vfioIoctlActionSchema = z.discriminatedUnion("ioctl", [
+export const vfioIoctlActionSchema = z.discriminatedUnion("op", [
   z.strictObject({
     /** `VFIO_DEVICE_FEATURE` on a device fd. */
-    ioctl: z.literal("VFIO_DEVICE_FEATURE"),
+    op: z.literal("VFIO_DEVICE_FEATURE"),
     /** The device. */
     device: z.string().min(1),
     /** The argument: `struct vfio_device_feature` and its data, as bytes. */
@@ -124,13 +124,19 @@ export const vfioIoctlActionSchema = z.discriminatedUnion("ioctl", [
   }),
   z.strictObject({
     /** `VFIO_DEVICE_RESET` on a device fd. */
-    ioctl: z.literal("VFIO_DEVICE_RESET"),
+    op: z.literal("VFIO_DEVICE_RESET"),
     /** The device. */
     device: z.string().min(1),
     /** The calling process. */
     process: z.string().min(1).default("vmm"),
   }),
 ]);
+
+/** What each vfio-pci ioctl op models in the kernel. */
+export const VFIO_IOCTL_MODELS = {
+  VFIO_DEVICE_FEATURE: "vfio_ioctl_device_feature() with VFIO_DEVICE_FEATURE_DMA_BUF",
+  VFIO_DEVICE_RESET: "vfio_pci_ioctl_reset(): D0, revoke, FLR, un-revoke",
+} as const;
 
 /** A vfio-pci ioctl action (see {@link vfioIoctlActionSchema}). */
 export type VfioIoctlAction = z.output<typeof vfioIoctlActionSchema>;
@@ -147,7 +153,7 @@ export type VfioIoctlAction = z.output<typeof vfioIoctlActionSchema>;
  */
 export function vfioIoctlStep(m: Machine, w: World, a: VfioIoctlAction): StepOutcome {
   const r =
-    a.ioctl === "VFIO_DEVICE_RESET"
+    a.op === "VFIO_DEVICE_RESET"
       ? vfioDeviceResetIoctl(m, w, a.device, a.process)
       : vfioDeviceFeatureIoctl(m, w, a.device, a.argp, a.process);
   return match(r)

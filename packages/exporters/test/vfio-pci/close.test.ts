@@ -52,7 +52,7 @@ describe("device close (kernel-facts §2.5)", () => {
   it("closing the device revokes every dma-buf for good; the dma-buf fd outlives it and stays revoked", () => {
     const { m, w } = makeWorld();
     const mb = mapped(m, w);
-    const run = runActs(m, mb.world, [{ op: "close", device: "vfio0" }]);
+    const run = runActs(m, mb.world, [{ op: "close-device", device: "vfio0" }]);
     expect(revokedOf(run.world, mb.buf)).toBe("permanent");
     expect(vfioDmaBufPriv(run.world, mb.buf).vdev).toBeNull();
     expect(lookupBuf(run.world, mb.buf)).toMatchObject({ released: false });
@@ -66,7 +66,7 @@ describe("device close (kernel-facts §2.5)", () => {
   it("after close, attach and map of the dma-buf fail with ENODEV and nothing un-revokes it", () => {
     const { m, w } = makeWorld();
     const mb = mapped(m, w);
-    const closed = runActs(m, mb.world, [{ op: "close", device: "vfio0" }]).world;
+    const closed = runActs(m, mb.world, [{ op: "close-device", device: "vfio0" }]).world;
     const a = step(m, closed, {
       kind: "attach",
       buf: mb.buf,
@@ -94,7 +94,7 @@ describe("device close (kernel-facts §2.5)", () => {
       const { m, w } = makeWorld({ closeOrder });
       const mb = mapped(m, w);
       const two = exportVfio(m, mb.world, [{ offset: 0x10000n, length: 0x1000n }]);
-      const started = actOnce(m, two.world, { op: "close", device: "vfio0" });
+      const started = actOnce(m, two.world, { op: "close-device", device: "vfio0" });
       if (started.status !== "done") throw new Error("close failed");
       const end = stepwise(m, started.world, (w) => {
         expect(vdevInvariant(w)).toBe(true);
@@ -111,7 +111,7 @@ describe("device close (kernel-facts §2.5)", () => {
     const off = runActs(m, mb.world, [
       { op: "config-write-command", device: "vfio0", memory: false },
     ]);
-    const run = runActs(m, off.world, [{ op: "close", device: "vfio0" }]);
+    const run = runActs(m, off.world, [{ op: "close-device", device: "vfio0" }]);
     const revokes = run.events.filter((e) => e.kind === "task" && e.phase === "complete");
     expect(revokes).toHaveLength(1);
     expect(revokedOf(run.world, mb.buf)).toBe("permanent");
@@ -121,7 +121,7 @@ describe("device close (kernel-facts §2.5)", () => {
   it("in 7.1's order (disable before cleanup) a device whose IOMMU still maps the BAR reaches a reset BAR: a violation", () => {
     const { m, w } = makeWorld({ closeOrder: "disable-then-cleanup" });
     const mb = mapped(m, w);
-    const window = actOnce(m, mb.world, { op: "close", device: "vfio0" });
+    const window = actOnce(m, mb.world, { op: "close-device", device: "vfio0" });
     if (window.status !== "done") throw new Error("close failed");
     expect(regionStatus(window.world, "vfio0.bar0")).toBe("inaccessible");
     expect(revokedOf(window.world, mb.buf)).toBe("usable");
@@ -144,7 +144,7 @@ describe("device close (kernel-facts §2.5)", () => {
   it("with Matt Evans' order (cleanup before disable) the BAR decodes until the revoke is done; later DMA faults", () => {
     const { m, w } = makeWorld({ closeOrder: "cleanup-then-disable" });
     const mb = mapped(m, w);
-    const started = actOnce(m, mb.world, { op: "close", device: "vfio0" });
+    const started = actOnce(m, mb.world, { op: "close-device", device: "vfio0" });
     if (started.status !== "done") throw new Error("close failed");
     expect(regionStatus(started.world, "vfio0.bar0")).toBe("live");
     const inFlight = step(m, started.world, {
@@ -166,8 +166,8 @@ describe("device close (kernel-facts §2.5)", () => {
 
   it("closing a closed device fd fails with EBADF and changes nothing", () => {
     const { m, w: w0 } = makeWorld();
-    const w = runActs(m, w0, [{ op: "close", device: "vfio0" }]).world;
-    const r = actOnce(m, w, { op: "close", device: "vfio0" });
+    const w = runActs(m, w0, [{ op: "close-device", device: "vfio0" }]).world;
+    const r = actOnce(m, w, { op: "close-device", device: "vfio0" });
     expect(r).toMatchObject({ status: "failed", error: { errno: "EBADF" } });
     expect(r.world).toBe(w);
   });
@@ -189,7 +189,7 @@ describe("unbind (kernel-facts §2.5: each dma-buf holds the device registration
       dmaBufRequest([{ offset: 0n, length: 0x1000n }]),
     );
     expect(r).toMatchObject({ status: "failed", error: { errno: "ENODEV" } });
-    const closed = runActs(m, unbinding.world, [{ op: "close", device: "vfio0" }]);
+    const closed = runActs(m, unbinding.world, [{ op: "close-device", device: "vfio0" }]);
     expect(vfioDeviceState(m, closed.world, "vfio0").bound).toBe(false);
     // The dma-buf fd is still open, revoked for good.
     expect(revokedOf(closed.world, mb.buf)).toBe("permanent");

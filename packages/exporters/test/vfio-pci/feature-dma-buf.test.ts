@@ -101,7 +101,7 @@ describe("VFIO_DEVICE_FEATURE core checks (kernel-facts §2.1)", () => {
   it("an unknown or closed device fd fails with EBADF", () => {
     const { m, w } = makeWorld();
     expect(errnoOf(call(m, w, request({}), "nope"))).toBe("EBADF");
-    const closed = runActs(m, w, [{ op: "close", device: "vfio0" }]).world;
+    const closed = runActs(m, w, [{ op: "close-device", device: "vfio0" }]).world;
     expect(errnoOf(call(m, closed, request({})))).toBe("EBADF");
   });
 });

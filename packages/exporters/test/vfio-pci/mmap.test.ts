@@ -115,7 +115,7 @@ describe("mmap of a VFIO dma-buf (kernel-facts §2.6)", () => {
     const { m, w } = makeWorld({ profile: proposalConverters, closeOrder: "cleanup-then-disable" });
     const mb = mmapped(m, w);
     const run = runActs(m, mb.world, [
-      { op: "close", device: "vfio0" },
+      { op: "close-device", device: "vfio0" },
       { op: "cpu-access", process: "client", addr: mb.addr, len: 8n, dir: "read" },
     ]);
     expect(cpu(run.events)).toEqual(["fault"]);
@@ -125,7 +125,7 @@ describe("mmap of a VFIO dma-buf (kernel-facts §2.6)", () => {
   it("in 7.1's close window a CPU access through a still-usable mapping reaches a disabled BAR: a violation", () => {
     const { m, w } = makeWorld({ profile: proposalConverters });
     const mb = mmapped(m, w);
-    const window = actOnce(m, mb.world, { op: "close", device: "vfio0" });
+    const window = actOnce(m, mb.world, { op: "close-device", device: "vfio0" });
     if (window.status !== "done") throw new Error("close failed");
     const r = actOnce(m, window.world, {
       op: "cpu-access",

@@ -35,7 +35,7 @@ const actionArb: fc.Arbitrary<VfioPciAction> = fc.oneof(
     .record({ device: fc.constantFrom(...DEVICES), enter: fc.boolean() })
     .map((x) => ({ op: "low-power" as const, ...x })),
   fc.constant({ op: "hot-reset" as const, devSet: "set0" }),
-  fc.constantFrom(...DEVICES).map((device) => ({ op: "close" as const, device })),
+  fc.constantFrom(...DEVICES).map((device) => ({ op: "close-device" as const, device })),
   fc.constantFrom(...DEVICES).map((device) => ({ op: "unbind" as const, device })),
 );
 

@@ -130,7 +130,7 @@ describe("FLR and VFIO_DEVICE_RESET (kernel-facts §2.5)", () => {
 
   it("VFIO_DEVICE_RESET on a closed device fd fails with EBADF and changes nothing", () => {
     const { m, w: w0 } = makeWorld();
-    const w = runActs(m, w0, [{ op: "close", device: "vfio0" }]).world;
+    const w = runActs(m, w0, [{ op: "close-device", device: "vfio0" }]).world;
     const r = vfioDeviceResetIoctl(m, w, "vfio0");
     expect(r).toMatchObject({ status: "failed", error: { errno: "EBADF" } });
     expect(r.world).toBe(w);

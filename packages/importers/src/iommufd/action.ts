@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { blocked, failed, kernelError, returned } from "@dmabuf-ref/core";
+import { blocked, failed, returned } from "@dmabuf-ref/core";
 import type { Machine, Op, StepOutcome, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { iommufdAttachDevice, iommufdDetachDevice } from "./device.js";
@@ -12,10 +12,10 @@ import { iommufdStateOf } from "./state.js";
  * scripts and the explorer can interleave iommufd calls with revokes and
  * device DMA.
  */
-export const iommufdActionSchema = z.discriminatedUnion("kind", [
-  z.object({
+export const iommufdActionSchema = z.discriminatedUnion("op", [
+  z.strictObject({
     /** An ioctl on the iommufd fd ({@link iommufdIoctl}). */
-    kind: z.literal("ioctl"),
+    op: z.literal("ioctl"),
     /** The ioctl number, e.g. `IOMMU_IOAS_MAP_FILE`. */
     number: z.number().int().nonnegative(),
     /** The argument struct's bytes. */
@@ -23,9 +23,9 @@ export const iommufdActionSchema = z.discriminatedUnion("kind", [
     /** The calling process, for the trace. */
     process: z.string().min(1).optional(),
   }),
-  z.object({
+  z.strictObject({
     /** Attach a device to an IOAS ({@link iommufdAttachDevice}). */
-    kind: z.literal("attach-device"),
+    op: z.literal("attach-device"),
     /** The device. */
     device: z.string().min(1),
     /** The IOAS id. */
@@ -33,9 +33,9 @@ export const iommufdActionSchema = z.discriminatedUnion("kind", [
     /** Give it a domain of its own. */
     newDomain: z.boolean().optional(),
   }),
-  z.object({
+  z.strictObject({
     /** Detach a device from its IOAS ({@link iommufdDetachDevice}). */
-    kind: z.literal("detach-device"),
+    op: z.literal("detach-device"),
     /** The device. */
     device: z.string().min(1),
   }),
@@ -54,17 +54,10 @@ export type IommufdAction = z.output<typeof iommufdActionSchema>;
  *   ioctl would sleep on a dma-buf's reservation lock (the kernel sleeps;
  *   the scheduler retries).
  */
-export function iommufdAct(m: Machine, world: World, action: unknown): StepOutcome {
-  const parsed = iommufdActionSchema.safeParse(action);
-  if (!parsed.success) {
-    return failed(
-      world,
-      kernelError("EINVAL", `bad iommufd action: ${parsed.error.issues[0]?.message ?? ""}`),
-    );
-  }
-  return match(parsed.data)
+export function iommufdAct(m: Machine, world: World, action: IommufdAction): StepOutcome {
+  return match(action)
     .returnType<StepOutcome>()
-    .with({ kind: "ioctl" }, (a) => {
+    .with({ op: "ioctl" }, (a) => {
       const r = iommufdIoctl(
         m,
         world,
@@ -79,7 +72,7 @@ export function iommufdAct(m: Machine, world: World, action: unknown): StepOutco
         .with({ status: "blocked" }, (b) => blocked(world, "resv", b.reason))
         .exhaustive();
     })
-    .with({ kind: "attach-device" }, (a) =>
+    .with({ op: "attach-device" }, (a) =>
       iommufdAttachDevice(
         m,
         world,
@@ -88,9 +81,16 @@ export function iommufdAct(m: Machine, world: World, action: unknown): StepOutco
         a.newDomain === true ? { newDomain: true } : {},
       ),
     )
-    .with({ kind: "detach-device" }, (a) => iommufdDetachDevice(m, world, a.device))
+    .with({ op: "detach-device" }, (a) => iommufdDetachDevice(m, world, a.device))
     .exhaustive();
 }
+
+/** What each iommufd op models in the kernel. */
+export const IOMMUFD_OP_MODELS = {
+  ioctl: "ioctl() on the iommufd fd, by number, with the argument struct's bytes",
+  "attach-device": "iommufd_device_attach() (VFIO_DEVICE_ATTACH_IOMMUFD_PT)",
+  "detach-device": "iommufd_device_detach() (VFIO_DEVICE_DETACH_IOMMUFD_PT)",
+} as const;
 
 /**
  * The iommufd entry points that could run now with live arguments (for
@@ -111,7 +111,7 @@ export function iommufdCandidates(m: Machine, w: World): readonly Op[] {
       ops.push({
         kind: "driver",
         driver: IOMMUFD,
-        action: { kind: "attach-device", device: d.id, ioas: io.id },
+        action: { op: "attach-device", device: d.id, ioas: io.id },
       });
     }
   }
@@ -119,7 +119,7 @@ export function iommufdCandidates(m: Machine, w: World): readonly Op[] {
     ops.push({
       kind: "driver",
       driver: IOMMUFD,
-      action: { kind: "detach-device", device: d.device },
+      action: { op: "detach-device", device: d.device },
     });
   }
   return ops;

@@ -1,7 +1,7 @@
+import { driverOpsOf } from "@dmabuf-ref/core";
 import type { ImporterDriver } from "@dmabuf-ref/core";
 import { iommufdAccepts } from "./accepts.js";
-import { iommufdCandidates } from "./action.js";
-import { iommufdAct } from "./action.js";
+import { IOMMUFD_OP_MODELS, iommufdAct, iommufdActionSchema, iommufdCandidates } from "./action.js";
 import { iommufdConfigSchema, rememberConfig } from "./config.js";
 import type { IommufdConfig } from "./config.js";
 import { IOMMUFD } from "./constants.js";
@@ -41,7 +41,7 @@ export function iommufdImporter(config: IommufdConfig = {}): ImporterDriver {
     allowPeer2peer: true,
     accepts: iommufdAccepts,
     invalidateMappings: iommufdRevokeNotify,
-    act: iommufdAct,
+    ops: driverOpsOf(iommufdActionSchema, IOMMUFD_OP_MODELS, iommufdAct),
     candidates: iommufdCandidates,
   });
   rememberConfig(driver, parsed);

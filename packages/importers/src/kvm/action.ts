@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { blocked, done, failed, kernelError, u64Schema } from "@dmabuf-ref/core";
+import { blocked, done, failed, u64Schema } from "@dmabuf-ref/core";
 import type { Machine, Op, StepOutcome, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { kvmGuestAccess } from "./access.js";
@@ -12,10 +12,10 @@ import { kvmStateOf } from "./state.js";
  * zod schema of the actions a core `driver` op may ask of KVM
  * (kernel-facts §5.1): create a dma-buf memslot, take a guest fault, or make a guest access.
  */
-export const kvmActionSchema = z.discriminatedUnion("kind", [
-  z.object({
+export const kvmActionSchema = z.discriminatedUnion("op", [
+  z.strictObject({
     /** `KVM_SET_USER_MEMORY_REGION2` with `KVM_MEM_VFIO_DMABUF` ({@link kvmSetMemslotDmabuf}). */
-    kind: z.literal("set-memslot"),
+    op: z.literal("KVM_SET_USER_MEMORY_REGION2"),
     /** The memslot id. */
     slot: z.number().int().nonnegative(),
     /** First GFN. */
@@ -29,9 +29,9 @@ export const kvmActionSchema = z.discriminatedUnion("kind", [
     /** `flags` (default `KVM_MEM_VFIO_DMABUF`). */
     flags: z.number().int().nonnegative().default(KVM_MEM_VFIO_DMABUF),
   }),
-  z.object({
+  z.strictObject({
     /** A guest load or store ({@link kvmGuestAccess}), faulting the GFN in if the stage-2 misses. */
-    kind: z.literal("access"),
+    op: z.literal("guest-access"),
     /** The memslot id. */
     slot: z.number().int().nonnegative(),
     /** The guest frame. */
@@ -43,9 +43,9 @@ export const kvmActionSchema = z.discriminatedUnion("kind", [
     /** Load or store. */
     dir: z.enum(["read", "write"]),
   }),
-  z.object({
+  z.strictObject({
     /** A guest fault ({@link kvmGuestFault}). */
-    kind: z.literal("fault"),
+    op: z.literal("guest-fault"),
     /** The memslot id. */
     slot: z.number().int().nonnegative(),
     /** The faulting GFN. */
@@ -61,22 +61,15 @@ export type KvmAction = z.output<typeof kvmActionSchema>;
  *
  * @param m - the machine.
  * @param world - the world.
- * @param action - the action, validated here (`EINVAL` when malformed).
+ * @param action - the action (validated by core's `step` against {@link kvmActionSchema}).
  * @returns done, the errno with the world unchanged, or blocked on resv
  *   (a fault sleeping on the dma-buf's resv).
  */
-export function kvmAct(m: Machine, world: World, action: unknown): StepOutcome {
-  const parsed = kvmActionSchema.safeParse(action);
-  if (!parsed.success) {
-    return failed(
-      world,
-      kernelError("EINVAL", `bad kvm action: ${parsed.error.issues[0]?.message ?? ""}`),
-    );
-  }
-  const r = match(parsed.data)
-    .with({ kind: "set-memslot" }, (a) => kvmSetMemslotDmabuf(m, world, a))
-    .with({ kind: "fault" }, (a) => kvmGuestFault(m, world, a))
-    .with({ kind: "access" }, (a) => kvmGuestAccess(m, world, a))
+export function kvmAct(m: Machine, world: World, action: KvmAction): StepOutcome {
+  const r = match(action)
+    .with({ op: "KVM_SET_USER_MEMORY_REGION2" }, (a) => kvmSetMemslotDmabuf(m, world, a))
+    .with({ op: "guest-fault" }, (a) => kvmGuestFault(m, world, a))
+    .with({ op: "guest-access" }, (a) => kvmGuestAccess(m, world, a))
     .exhaustive();
   return match<typeof r, StepOutcome>(r)
     .with({ status: "done" }, (d) => done(d.world, d.events))
@@ -84,6 +77,13 @@ export function kvmAct(m: Machine, world: World, action: unknown): StepOutcome {
     .with({ status: "blocked" }, (b) => blocked(world, "resv", b.reason))
     .exhaustive();
 }
+
+/** What each KVM op models in the kernel. */
+export const KVM_OP_MODELS = {
+  KVM_SET_USER_MEMORY_REGION2: "KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_VFIO_DMABUF",
+  "guest-access": "a guest load or store, faulting the frame in on a stage-2 miss",
+  "guest-fault": "a stage-2 fault: kvm_gmem_get_pfn() through the exporter's get_pfn",
+} as const;
 
 /** The first guest frame a candidate memslot starts at (4 GiB, above a small guest's RAM). */
 const CANDIDATE_GFN_BASE = 0x10_0000n;
@@ -108,13 +108,20 @@ export function kvmCandidates(m: Machine, w: World): readonly Op[] {
   while (slots.some((x) => x.slot === slot)) slot++;
   for (const [fd, b] of w.bufs.entries()) {
     const npages = b.size / KVM_PAGE;
-    act({ kind: "set-memslot", slot, gfnBase: CANDIDATE_GFN_BASE, npages, fd, offset: 0n });
+    act({
+      op: "KVM_SET_USER_MEMORY_REGION2",
+      slot,
+      gfnBase: CANDIDATE_GFN_BASE,
+      npages,
+      fd,
+      offset: 0n,
+    });
   }
   for (const s of slots) {
     for (const dir of ["read", "write"] as const) {
-      act({ kind: "access", slot: s.slot, gfn: s.gfnBase, offset: 0n, len: 8n, dir });
+      act({ op: "guest-access", slot: s.slot, gfn: s.gfnBase, offset: 0n, len: 8n, dir });
     }
-    act({ kind: "fault", slot: s.slot, gfn: s.gfnBase });
+    act({ op: "guest-fault", slot: s.slot, gfn: s.gfnBase });
   }
   return ops;
 }

@@ -1,6 +1,6 @@
-import { accept, kvmPfn } from "@dmabuf-ref/core";
+import { accept, driverOpsOf, kvmPfn } from "@dmabuf-ref/core";
 import type { ImporterAccept, ImporterDriver, Machine } from "@dmabuf-ref/core";
-import { kvmAct, kvmCandidates } from "./action.js";
+import { KVM_OP_MODELS, kvmAct, kvmActionSchema, kvmCandidates } from "./action.js";
 import { KVM } from "./constants.js";
 import { kvmInvalidateMappings } from "./invalidate.js";
 
@@ -33,7 +33,7 @@ export function kvmImporter(): ImporterDriver {
     allowPeer2peer: true,
     accepts: kvmAccepts,
     invalidateMappings: kvmInvalidateMappings,
-    act: kvmAct,
+    ops: driverOpsOf(kvmActionSchema, KVM_OP_MODELS, kvmAct),
     candidates: kvmCandidates,
   });
 }

@@ -1,6 +1,6 @@
 import * as z from "zod";
-import { failed, kernelError, u64Schema } from "@dmabuf-ref/core";
-import type { Machine, Op, StepOutcome, World } from "@dmabuf-ref/core";
+import { driverOpsOf, failed, kernelError, u64Schema } from "@dmabuf-ref/core";
+import type { DriverOp, Machine, Op, StepOutcome, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import type { RdmaImporterName } from "./constants.js";
 import { rdmaOdpFault } from "./odp.js";
@@ -11,10 +11,10 @@ import { ibUmemDmabufGet } from "./umem.js";
  * zod schema of the actions a core `driver` op may ask of an RDMA umem
  * importer (kernel-facts §5.2): get a umem, release it, or (ODP) fault.
  */
-export const rdmaActionSchema = z.discriminatedUnion("kind", [
-  z.object({
+export const rdmaActionSchema = z.discriminatedUnion("op", [
+  z.strictObject({
     /** {@link ibUmemDmabufGet} with this driver's interface. */
-    kind: z.literal("get"),
+    op: z.literal("ib_umem_dmabuf_get"),
     /** The NIC's DMA device. */
     device: z.string().min(1),
     /** The dma-buf fd. */
@@ -24,15 +24,15 @@ export const rdmaActionSchema = z.discriminatedUnion("kind", [
     /** Byte length. */
     size: u64Schema,
   }),
-  z.object({
+  z.strictObject({
     /** {@link ibUmemRelease}. */
-    kind: z.literal("release"),
+    op: z.literal("ib_umem_release"),
     /** The umem's attachment. */
     att: z.number().int().nonnegative(),
   }),
-  z.object({
+  z.strictObject({
     /** {@link rdmaOdpFault} (rdma-odp only; `EINVAL` for the others). */
-    kind: z.literal("fault"),
+    op: z.literal("odp-fault"),
     /** The umem's attachment. */
     att: z.number().int().nonnegative(),
   }),
@@ -54,25 +54,38 @@ export function rdmaAct(
   m: Machine,
   world: World,
   importer: RdmaImporterName,
-  action: unknown,
+  action: RdmaAction,
 ): StepOutcome {
-  const parsed = rdmaActionSchema.safeParse(action);
-  if (!parsed.success) {
-    return failed(
-      world,
-      kernelError("EINVAL", `bad ${importer} action: ${parsed.error.issues[0]?.message ?? ""}`),
-    );
-  }
-  return match(parsed.data)
+  return match(action)
     .returnType<StepOutcome>()
-    .with({ kind: "get" }, (a) => ibUmemDmabufGet(m, world, { ...a, importer }))
-    .with({ kind: "release" }, (a) => ibUmemRelease(m, world, importer, a.att))
-    .with({ kind: "fault" }, (a) =>
+    .with({ op: "ib_umem_dmabuf_get" }, (a) => ibUmemDmabufGet(m, world, { ...a, importer }))
+    .with({ op: "ib_umem_release" }, (a) => ibUmemRelease(m, world, importer, a.att))
+    .with({ op: "odp-fault" }, (a) =>
       importer === "rdma-odp"
         ? rdmaOdpFault(m, world, a)
         : failed(world, kernelError("EINVAL", `${importer} MRs take no ODP faults`)),
     )
     .exhaustive();
+}
+
+/** What each RDMA importer op models in the kernel. */
+export const RDMA_OP_MODELS = {
+  ib_umem_dmabuf_get: "ib_umem_dmabuf_get() (ODP) or ib_umem_dmabuf_get_pinned()",
+  ib_umem_release: "ib_umem_release() of the MR's umem",
+  "odp-fault": "an ODP page fault re-mapping the umem (rdma-odp only)",
+} as const;
+
+/**
+ * The ops of one RDMA importer: `ib_umem_dmabuf_get*` and release for
+ * every kind, the ODP fault for `rdma-odp` only.
+ *
+ * @param importer - the driver.
+ * @returns its ops.
+ */
+export function rdmaOps(importer: RdmaImporterName): readonly DriverOp<RdmaAction>[] {
+  return driverOpsOf(rdmaActionSchema, RDMA_OP_MODELS, (m, w, a) =>
+    rdmaAct(m, w, importer, a),
+  ).filter((o) => importer === "rdma-odp" || o.name !== "odp-fault");
 }
 
 /**
@@ -93,13 +106,13 @@ export function rdmaCandidates(m: Machine, w: World, importer: RdmaImporterName)
   };
   for (const [fd, b] of w.bufs.entries()) {
     for (const d of m.topology.devices) {
-      act({ kind: "get", device: d.id, fd, offset: 0n, size: b.size });
+      act({ op: "ib_umem_dmabuf_get", device: d.id, fd, offset: 0n, size: b.size });
     }
   }
   for (const [att, a] of w.atts.entries()) {
     if (a.importer !== importer) continue;
-    act({ kind: "release", att });
-    act({ kind: "fault", att });
+    act({ op: "ib_umem_release", att });
+    if (importer === "rdma-odp") act({ op: "odp-fault", att });
   }
   return ops;
 }

@@ -6,7 +6,7 @@ import type {
   Machine,
   World,
 } from "@dmabuf-ref/core";
-import { rdmaAct, rdmaCandidates } from "./action.js";
+import { rdmaCandidates, rdmaOps } from "./action.js";
 import type { RdmaImporterName } from "./constants.js";
 import { rdmaOdpInvalidate } from "./odp.js";
 import { rdmaPinnedRevoke } from "./revocable.js";
@@ -40,7 +40,7 @@ export function rdmaOdpImporter(): ImporterDriver {
     allowPeer2peer: true,
     accepts: rdmaAccepts("rdma-odp"),
     invalidateMappings: rdmaOdpInvalidate,
-    act: (m: Machine, w: World, action: unknown) => rdmaAct(m, w, "rdma-odp", action),
+    ops: rdmaOps("rdma-odp"),
     candidates: (m: Machine, w: World) => rdmaCandidates(m, w, "rdma-odp"),
   });
 }
@@ -58,7 +58,7 @@ export function rdmaPinnedImporter(): ImporterDriver {
     name: "rdma-pinned",
     allowPeer2peer: true,
     accepts: rdmaAccepts("rdma-pinned"),
-    act: (m: Machine, w: World, action: unknown) => rdmaAct(m, w, "rdma-pinned", action),
+    ops: rdmaOps("rdma-pinned"),
     candidates: (m: Machine, w: World) => rdmaCandidates(m, w, "rdma-pinned"),
   });
 }
@@ -78,7 +78,7 @@ export function rdmaPinnedRevocableImporter(): ImporterDriver {
     allowPeer2peer: true,
     accepts: rdmaAccepts("rdma-pinned-revocable"),
     invalidateMappings: rdmaPinnedRevoke,
-    act: (m: Machine, w: World, action: unknown) => rdmaAct(m, w, "rdma-pinned-revocable", action),
+    ops: rdmaOps("rdma-pinned-revocable"),
     candidates: (m: Machine, w: World) => rdmaCandidates(m, w, "rdma-pinned-revocable"),
   });
 }

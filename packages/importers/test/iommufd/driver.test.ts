@@ -21,7 +21,7 @@ import { RW, exportVfio, makeMachine } from "./fixtures.js";
 const ioctl = (number: number, buffer: Uint8Array): Op => ({
   kind: "driver",
   driver: "iommufd",
-  action: { kind: "ioctl", number, buffer, process: "qemu" },
+  action: { op: "ioctl", number, buffer, process: "qemu" },
 });
 
 const allocBytes = iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 0 });
@@ -62,7 +62,7 @@ describe("iommufd's act in a core script", () => {
         {
           kind: "driver",
           driver: "iommufd",
-          action: { kind: "attach-device", device: "dev1", ioas: 1 },
+          action: { op: "attach-device", device: "dev1", ioas: 1 },
         },
         ioctl(IOMMU_IOAS_MAP_FILE, mapBytes(e.buf)),
         { kind: "dma", device: "dev1", addr: 0x1000n, len: 0x1000n, dir: "write" },

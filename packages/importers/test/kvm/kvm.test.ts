@@ -231,13 +231,20 @@ describe("kvm act (driver ops)", () => {
     const made = step(m, world, {
       kind: "driver",
       driver: "kvm",
-      action: { kind: "set-memslot", slot: 1, gfnBase: GFN, npages: NPAGES, fd: buf, offset: 0n },
+      action: {
+        op: "KVM_SET_USER_MEMORY_REGION2",
+        slot: 1,
+        gfnBase: GFN,
+        npages: NPAGES,
+        fd: buf,
+        offset: 0n,
+      },
     });
     expect(made.status).toBe("done");
     const faulted = step(m, made.world, {
       kind: "driver",
       driver: "kvm",
-      action: { kind: "fault", slot: 1, gfn: GFN },
+      action: { op: "guest-fault", slot: 1, gfn: GFN },
     });
     expect(faulted.status).toBe("done");
     const bad = step(m, world, { kind: "driver", driver: "kvm", action: { kind: "nope" } });

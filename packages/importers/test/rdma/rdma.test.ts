@@ -231,20 +231,20 @@ describe("rdma act (driver ops)", () => {
     const got = step(m, world, {
       kind: "driver",
       driver: "rdma-odp",
-      action: { kind: "get", device: "nic0", fd: buf, offset: 0n, size: 0x1000n },
+      action: { op: "ib_umem_dmabuf_get", device: "nic0", fd: buf, offset: 0n, size: 0x1000n },
     });
     expect(got.status).toBe("done");
     const att = rdmaStateOf(m, got.world, "rdma-odp").umems[0]?.att ?? -1;
     const faulted = step(m, got.world, {
       kind: "driver",
       driver: "rdma-odp",
-      action: { kind: "fault", att },
+      action: { op: "odp-fault", att },
     });
     expect(faulted.status).toBe("done");
     const bad = step(m, world, {
       kind: "driver",
       driver: "rdma-pinned",
-      action: { kind: "fault", att },
+      action: { op: "odp-fault", att },
     });
     expectErrno(world, bad, "EINVAL");
   });

@@ -1,0 +1,125 @@
+import * as z from "zod";
+import type { Op } from "../lifetime/op.js";
+import type { StepOutcome } from "../lifetime/outcome.js";
+import type { World } from "../world/world.js";
+import type { Machine } from "./machine.js";
+
+/**
+ * One entry point a driver adds to the op alphabet (DESIGN §2a): a
+ * userspace ioctl on the driver's fd, a hardware event at its device, or
+ * the next stage of its own multi-stage operation. A driver registers each
+ * with the zod schema of its fields and a typed handler; core's `step`
+ * validates the fields against the schema before the handler runs, so no
+ * driver ever sees an unvalidated `unknown`, and a malformed op fails with
+ * `EINVAL` and the world unchanged.
+ *
+ * The op's plain form is `{ op: name, driver?, ...fields }` (`parseOp`):
+ * `driver` may be left out when only one driver of the machine has the name.
+ *
+ * @typeParam A - the handler's validated arguments.
+ * @typeParam I - the fields as written (before defaults and transforms).
+ */
+export interface DriverOp<A = unknown, I = unknown> {
+  /** The op's name: its plain form's `op` (an ioctl by its kernel name, or an event). */
+  readonly name: string;
+  /** The kernel function, ioctl or event it models, for listings and errors. */
+  readonly models: string;
+  /** The schema of the op's fields (everything but `op` and `driver`). */
+  readonly schema: z.ZodType<A, I>;
+  /**
+   * Runs the op. A method, so a table of ops of different argument types
+   * is one array.
+   *
+   * @param m - the machine.
+   * @param world - the current world.
+   * @param args - the validated fields.
+   * @param self - the name of the driver instance it runs on.
+   * @returns done, an errno with the world unchanged, or blocked.
+   */
+  run(m: Machine, world: World, args: A, self: string): StepOutcome;
+}
+
+/**
+ * Declares a driver op with a typed handler (see {@link DriverOp}).
+ *
+ * @param def - the name, what it models, the fields' schema and the handler.
+ * @returns the op, ready for a driver's `ops` table.
+ *
+ * @example
+ * ```ts
+ * const flr = defineDriverOp({
+ *   name: "flr",
+ *   models: "pci_reset_function() from a guest's config write",
+ *   schema: z.strictObject({ device: deviceIdSchema }),
+ *   run: (m, w, { device }, self) => startFlr(m, w, self, device),
+ * });
+ * ```
+ */
+export function defineDriverOp<A, I>(def: {
+  readonly name: string;
+  readonly models: string;
+  readonly schema: z.ZodType<A, I>;
+  run(m: Machine, world: World, args: A, self: string): StepOutcome;
+}): DriverOp<A, I> {
+  return def;
+}
+
+/**
+ * A core `driver` op that runs `def` on the driver instance `driver`, its
+ * fields typed by the op's schema (what a driver's `pending` and
+ * `candidates` hand out, and what a test writes).
+ *
+ * @param driver - the driver instance's name in the machine.
+ * @param def - the driver op.
+ * @param fields - its fields, as the schema takes them.
+ * @returns the op.
+ */
+export function driverOpCall<A, I extends object>(
+  driver: string,
+  def: DriverOp<A, I>,
+  fields: I,
+): Op {
+  return { kind: "driver", driver, action: { ...fields, op: def.name } };
+}
+
+/**
+ * A driver's ops from one discriminated union of actions (`op` the
+ * discriminant): one {@link DriverOp} per variant, each validating its
+ * fields against the whole union with its name filled in, so the handler
+ * keeps one exhaustive `match` over the union's typed members.
+ *
+ * @param schema - the union of the driver's actions, discriminated on `op`.
+ * @param models - what each op models in the kernel, by name.
+ * @param run - the handler of every variant.
+ * @returns one op per variant, in the union's order.
+ *
+ * @example
+ * ```ts
+ * ops: driverOpsOf(gpuActionSchema, { evict: "ttm_bo_evict()", ... }, (m, w, a) => gpuAct(m, w, a)),
+ * ```
+ */
+export function driverOpsOf<T extends z.ZodDiscriminatedUnion<z.ZodObject[], "op">>(
+  schema: T,
+  models: Readonly<Record<OpName<T>, string>>,
+  run: (m: Machine, world: World, action: z.output<T>, self: string) => StepOutcome,
+): readonly DriverOp<z.output<T>>[] {
+  const names: readonly OpName<T>[] = Object.keys(models).filter(
+    (k): k is OpName<T> => k in models,
+  );
+  return names.map((name) =>
+    defineDriverOp({
+      name,
+      models: models[name],
+      schema: z.preprocess(
+        (fields) =>
+          typeof fields === "object" && fields !== null ? { ...fields, op: name } : fields,
+        schema,
+      ),
+      run,
+    }),
+  );
+}
+
+/** The `op` names of a union of driver actions. */
+export type OpName<T extends z.ZodType> =
+  z.output<T> extends { readonly op: infer N } ? N & string : never;
