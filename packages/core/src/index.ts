@@ -240,7 +240,7 @@ export type { Op, OpKind } from "./lifetime/op.js";
 export { CORE_OP_KINDS } from "./lifetime/op.js";
 export { parseOp, plainOp, plainOpSchema } from "./lifetime/op-schema.js";
 export type { OpParse, PlainOp } from "./lifetime/op-schema.js";
-export { blocked, done, failed, returned, stepOf } from "./lifetime/outcome.js";
+export { blocked, done, failed, failedAt, returned, stepOf } from "./lifetime/outcome.js";
 export type {
   BlockedArm,
   CallOutcome,

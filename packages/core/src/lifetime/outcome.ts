@@ -23,6 +23,14 @@ export interface FailedArm {
   readonly world: World;
   /** What the failed call reported for the trace (its ioctl line with the errno); no state. */
   readonly events?: readonly TraceEvent[];
+  /**
+   * For an entry point that makes several kernel calls in a row
+   * (`ib_umem_dmabuf_get_pinned`: attach, pin, map; a KVM memslot: checks,
+   * then attach), which of them refused (DESIGN §3.2's stages), so "why
+   * did this import fail?" is answered without guessing. Absent: the entry
+   * point's own checks, or a call of one stage.
+   */
+  readonly stage?: string;
 }
 
 /**
@@ -110,6 +118,19 @@ export function failed(
   return events === undefined || events.length === 0
     ? { status: "failed", error, world }
     : { status: "failed", error, world, events };
+}
+
+/**
+ * A failed step of a multi-call entry point, naming the call that refused
+ * (see {@link FailedArm.stage}).
+ *
+ * @param world - the world, unchanged.
+ * @param stage - the call that refused, e.g. "attach", "pin", "map".
+ * @param error - the errno and failed check.
+ * @returns the outcome.
+ */
+export function failedAt(world: World, stage: string, error: KernelError): StepOutcome {
+  return { status: "failed", error, world, stage };
 }
 
 /**

@@ -96,7 +96,7 @@ function driverAction(m: Machine, w: World, driver: string, action: unknown): St
   return match(r)
     .returnType<StepOutcome>()
     .with({ status: "done" }, (x) => x)
-    .with({ status: "failed" }, (x) => failed(w, x.error, x.events))
-    .with({ status: "blocked" }, (x) => blocked(w, x.waitFor, x.reason, x.outstanding))
+    .with({ status: "failed" }, (x) => ({ ...x, world: w }))
+    .with({ status: "blocked" }, (x) => ({ ...x, world: w }))
     .exhaustive();
 }
