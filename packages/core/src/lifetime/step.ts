@@ -7,7 +7,7 @@ import { accessDma, deviceDma, signalFence, submitDma } from "./fence.js";
 import { mapAtt, unmapAtt } from "./map.js";
 import type { Op } from "./op.js";
 import type { StepOutcome } from "./outcome.js";
-import { blocked, done, failed } from "./outcome.js";
+import { done, failed } from "./outcome.js";
 import { pinAtt, unpinAtt } from "./pin.js";
 import { setRegion } from "./region.js";
 import { closeBuf } from "./release.js";
