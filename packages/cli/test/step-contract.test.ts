@@ -66,7 +66,7 @@ describe("every op of every built-in driver has a plain form", () => {
             JSON.stringify(plainOp(op), (_k, v: unknown) => String(v)),
           ).toBe(true);
           if (!back.success) return;
-          if (back.data.kind === "driver") named.add(`${back.data.driver}`);
+          if (back.data.kind === "driver") named.add(back.data.driver);
           const again = step(m, before, back.data);
           expect(again.status).toBe(outcome.status);
           expect(worldsEqual(again.world, outcome.world)).toBe(true);

@@ -248,11 +248,10 @@ export type {
   RanArm,
   StepOutcome,
   SyscallReturn,
+  UserWrite,
 } from "./lifetime/outcome.js";
 export { mustRun } from "./lifetime/must-run.js";
 export { negotiateAttach, offersOf } from "./lifetime/attach-negotiation.js";
-export { unstaged } from "./lifetime/staged.js";
-export type { StagedOutcome } from "./lifetime/staged.js";
 export { step } from "./lifetime/step.js";
 export { createDmaBuf } from "./lifetime/create.js";
 export type { ExportInfo } from "./lifetime/create.js";

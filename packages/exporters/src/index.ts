@@ -27,7 +27,6 @@ export { vfioPciActionSchema } from "./vfio-pci/actions.js";
 export type { VfioPciAction } from "./vfio-pci/actions.js";
 export { O_CLOEXEC, O_RDWR, vfioExportArgsSchema } from "./vfio-pci/export-args.js";
 export type { VfioExportArgs } from "./vfio-pci/export-args.js";
-export type { IoctlOutcome } from "./vfio-pci/ioctl-outcome.js";
 export { KMALLOC_MAX_SIZE } from "./vfio-pci/feature-dma-buf.js";
 export { vfioDeviceFeatureIoctl, vfioDeviceResetIoctl, vfioPciConfigOf } from "./vfio-pci/uapi.js";
 export {

@@ -21,7 +21,6 @@ export { iommufdActionSchema } from "./iommufd/action.js";
 export type { IommufdAction } from "./iommufd/action.js";
 export { iommufdIoctl } from "./iommufd/ioctl.js";
 export type { IoctlOptions } from "./iommufd/ioctl.js";
-export type { IoctlOutcome, UserWrite } from "./iommufd/outcome.js";
 export { iommufdAttachDevice, iommufdDetachDevice } from "./iommufd/device.js";
 export type { AttachDeviceOptions } from "./iommufd/device.js";
 export { iommufdAccessRw } from "./iommufd/access.js";
@@ -58,12 +57,13 @@ export { rdmaProfileOptions, rdmaProfileOptionsSchema } from "./rdma/profile-opt
 export type { RdmaProfileOptions } from "./rdma/profile-options.js";
 export { iommufdProfileOptions, iommufdProfileOptionsSchema } from "./iommufd/profile-options.js";
 export type { IommufdProfileOptions } from "./iommufd/profile-options.js";
-export { kvmSetMemslotDmabuf, kvmSetMemslotDmabufStaged } from "./kvm/memslot.js";
-export type { KvmMemslotArgs, KvmMemslotOutcome, KvmMemslotStage } from "./kvm/memslot.js";
+export { kvmSetMemslotDmabuf } from "./kvm/memslot.js";
+export type { KvmMemslotArgs, KvmMemslotStage } from "./kvm/memslot.js";
 export { stage2Covers, kvmGuestFault } from "./kvm/fault.js";
 export { kvmGuestAccess } from "./kvm/access.js";
 export type { KvmGuestAccessArgs, KvmGuestAccessOutcome } from "./kvm/access.js";
-export type { KvmCacheAttr, KvmFaultArgs, KvmFaultOutcome } from "./kvm/fault.js";
+export type { KvmFaultArgs, KvmFaultOutcome } from "./kvm/fault.js";
+export type { KvmCacheAttr } from "./kvm/state.js";
 export { kvmInvalidateMappings } from "./kvm/invalidate.js";
 export { kvmAct, kvmActionSchema } from "./kvm/action.js";
 export type { KvmAction } from "./kvm/action.js";
@@ -77,8 +77,8 @@ export {
   rdmaPinnedImporter,
   rdmaPinnedRevocableImporter,
 } from "./rdma/driver.js";
-export { ibUmemDmabufGet, ibUmemDmabufGetStaged } from "./rdma/umem.js";
-export type { IbUmemDmabufGetArgs, UmemGetOutcome, UmemGetStage } from "./rdma/umem.js";
+export { ibUmemDmabufGet } from "./rdma/umem.js";
+export type { IbUmemDmabufGetArgs, UmemGetStage } from "./rdma/umem.js";
 export { ibUmemRelease } from "./rdma/release.js";
 export { rdmaOdpFault, rdmaOdpInvalidate } from "./rdma/odp.js";
 export type { RdmaOdpFaultArgs } from "./rdma/odp.js";

@@ -1,12 +1,6 @@
-import { kvmPfn, mustBuf, offersOf } from "@dmabuf-ref/core";
+import { kvmPfn, mustBuf, offersOf, step } from "@dmabuf-ref/core";
 import type { Machine, World } from "@dmabuf-ref/core";
-import {
-  KVM,
-  KVM_PAGE,
-  kvmGuestFault,
-  kvmProfileOptions,
-  kvmSetMemslotDmabufStaged,
-} from "@dmabuf-ref/importers";
+import { KVM, KVM_PAGE, kvmProfileOptions } from "@dmabuf-ref/importers";
 import type { KvmMemslotStage } from "@dmabuf-ref/importers";
 import type { MatrixStage } from "./cell.js";
 import { negotiationRefusal } from "./negotiate-first.js";
@@ -41,8 +35,8 @@ const STAGE: Readonly<Record<KvmMemslotStage, MatrixStage>> = {
  * kvm: what a VMM does to give a guest a dma-buf through Xu Yilun's RFC
  * (kernel-facts §5.1), driven through KVM's own entry points: a
  * `KVM_MEM_VFIO_DMABUF` memslot sized to the buffer
- * ({@link kvmSetMemslotDmabuf}), then the guest's first stage-2 / EPT fault
- * ({@link kvmGuestFault}), which calls the exporter's `get_pfn` and is the
+ * (the `KVM_SET_USER_MEMORY_REGION2` op), then the guest's first stage-2 /
+ * EPT fault (the `guest-fault` op), both through `step`, which calls the exporter's `get_pfn` and is the
  * cell's first map.
  *
  * @remarks
@@ -50,7 +44,7 @@ const STAGE: Readonly<Record<KvmMemslotStage, MatrixStage>> = {
  * does not exist). Negotiation is checked first only to name the stage
  * (the ioctl reports it as a failed attach, `-EINVAL`); then the memslot's
  * refusals are "exporter attach" when the exporter's `attach` refused and
- * "import" for KVM's own checks ({@link kvmSetMemslotDmabufStaged} says which); a failed fault is "first map" (`-EIO`, with
+ * "import" for KVM's own checks (the failed step's `stage` says which); a failed fault is "first map" (`-EIO`, with
  * `get_pfn`'s reason). KVM's attachment is dynamic with an invalidate
  * callback and no pin, so the cell is revocable, and movable when the
  * exporter moves memory.
@@ -64,14 +58,19 @@ export const kvmRecipe: ImporterRecipe = {
     const size = mustBuf(w, buf).size;
     const npages = (size + KVM_PAGE - 1n) / KVM_PAGE;
     const args = { slot: SLOT, gfnBase: GFN_BASE, npages, fd: buf, offset: 0n };
+    const memslot = { op: "KVM_SET_USER_MEMORY_REGION2", ...args };
     return fromStaged(
-      kvmSetMemslotDmabufStaged(m, w, args),
+      step(m, w, { kind: "driver", driver: KVM, action: memslot }),
       STAGE,
       "KVM_SET_USER_MEMORY_REGION2",
-      (r) =>
+      (world, att) =>
         fromFirstFault(
-          kvmGuestFault(m, r.world, { slot: SLOT, gfn: GFN_BASE }),
-          r.att,
+          step(m, world, {
+            kind: "driver",
+            driver: KVM,
+            action: { op: "guest-fault", slot: SLOT, gfn: GFN_BASE },
+          }),
+          att,
           "the first guest fault",
         ),
     );

@@ -1,5 +1,6 @@
+import { step } from "@dmabuf-ref/core";
 import type { Machine, Profile, World } from "@dmabuf-ref/core";
-import { ibUmemDmabufGetStaged, rdmaOdpFault, rdmaProfileOptions } from "@dmabuf-ref/importers";
+import { rdmaProfileOptions } from "@dmabuf-ref/importers";
 import type { RdmaImporterName, UmemGetStage } from "@dmabuf-ref/importers";
 import type { MatrixStage } from "./cell.js";
 import { negotiationRefusal } from "./negotiate-first.js";
@@ -21,18 +22,23 @@ const STAGE: Readonly<Record<UmemGetStage, MatrixStage>> = {
  * Registers an MR over the whole buffer through the umem interface itself
  * (`ib_umem_dmabuf_get*()`, kernel-facts §5.2): negotiation is checked
  * first only to name the stage; the pinned variants pin and map inside the
- * get; an ODP MR maps on its first page fault (`rdmaOdpFault`), which is the
+ * get; an ODP MR maps on its first page fault (the `odp-fault` op), which is the
  * cell's first map.
  */
 function umemImport(m: Machine, w: World, buf: number, importer: RdmaImporterName): Imported {
   const neg = negotiationRefusal(m, w, buf, importer, NIC);
   if (neg !== undefined) return neg;
   const size = w.bufs.get(buf)?.size ?? 0n;
-  const got = ibUmemDmabufGetStaged(m, w, { importer, device: NIC, fd: buf, offset: 0n, size });
-  return fromStaged(got, STAGE, "ib_umem_dmabuf_get", (r) =>
+  const get = { op: "ib_umem_dmabuf_get", device: NIC, fd: buf, offset: 0n, size };
+  const got = step(m, w, { kind: "driver", driver: importer, action: get });
+  return fromStaged(got, STAGE, "ib_umem_dmabuf_get", (world, att) =>
     importer === "rdma-odp"
-      ? fromFirstFault(rdmaOdpFault(m, r.world, { att: r.att }), r.att, "the first ODP fault")
-      : { ok: true, world: r.world, att: r.att },
+      ? fromFirstFault(
+          step(m, world, { kind: "driver", driver: importer, action: { op: "odp-fault", att } }),
+          att,
+          "the first ODP fault",
+        )
+      : { ok: true, world, att },
   );
 }
 

@@ -1,30 +1,35 @@
-import type { CallOutcome, StagedOutcome } from "@dmabuf-ref/core";
+import type { StepOutcome, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import type { MatrixStage } from "./cell.js";
 import { refused } from "./recipes.js";
 import type { Imported } from "./recipes.js";
 
 /**
- * A cell from an importer entry point's staged outcome (core's
- * `StagedOutcome`): a refusal at the matrix stage its call maps to, or the
- * next step on success. The matrix machine is idle, so a call that would
- * sleep is a bug in the model.
+ * A cell from an importer entry point's step: a refusal at the matrix stage
+ * its failed call (core's `FailedArm.stage`) maps to, or the next step on
+ * success with the attachment it created. The matrix machine is idle, so a
+ * call that would sleep is a bug in the model.
  *
  * @param r - the entry point's outcome.
  * @param stages - the matrix stage of each of its calls.
  * @param call - the entry point, for the error.
- * @param next - what follows a success (e.g. the first fault).
+ * @param next - what follows a success (e.g. the first fault), given the new world and attachment.
  * @returns the cell's import.
  */
-export function fromStaged<Stage extends string, Done extends object>(
-  r: StagedOutcome<Stage, Done>,
+export function fromStaged<Stage extends string>(
+  r: StepOutcome,
   stages: Readonly<Record<Stage, MatrixStage>>,
   call: string,
-  next: (done: Extract<StagedOutcome<Stage, Done>, { status: "done" }>) => Imported,
+  next: (world: World, att: number) => Imported,
 ): Imported {
-  if (r.status === "failed") return refused(r.error, stages[r.stage]);
-  if (r.status === "done") return next(r);
-  throw new Error(`${call} blocked on an idle machine: ${r.reason}`);
+  if (r.status === "failed") {
+    const stage = Object.entries<MatrixStage>(stages).find(([k]) => k === r.stage)?.[1];
+    if (stage === undefined) throw new Error(`${call} failed at an unknown stage ${r.stage ?? "(none)"}`);
+    return refused(r.error, stage);
+  }
+  if (r.status === "blocked") throw new Error(`${call} blocked on an idle machine: ${r.reason}`);
+  if (r.created === undefined) throw new Error(`${call} created no attachment`);
+  return next(r.world, r.created);
 }
 
 /**
@@ -36,7 +41,7 @@ export function fromStaged<Stage extends string, Done extends object>(
  * @param call - the fault, for the error.
  * @returns the cell's import.
  */
-export function fromFirstFault(r: CallOutcome<object>, att: number, call: string): Imported {
+export function fromFirstFault(r: StepOutcome, att: number, call: string): Imported {
   return match(r)
     .returnType<Imported>()
     .with({ status: "done" }, (f) => ({ ok: true, world: f.world, att }))

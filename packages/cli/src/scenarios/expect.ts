@@ -1,5 +1,5 @@
 import { formatKernelError } from "@dmabuf-ref/core";
-import type { CallResult } from "./call-result.js";
+import type { Result } from "@dmabuf-ref/core";
 
 /**
  * The value of a call a scenario needs to succeed; a failure means the
@@ -9,7 +9,7 @@ import type { CallResult } from "./call-result.js";
  * @returns its value.
  * @throws ScenarioStopped with the errno.
  */
-export function expectOk<T>(r: CallResult<T>): T {
+export function expectOk<T>(r: Result<T>): T {
   if (!r.ok) throw new ScenarioStopped(formatKernelError(r.error));
   return r.value;
 }

@@ -5,7 +5,7 @@ import { expectOk } from "./expect.js";
 import { guestFault, setDmabufMemslot } from "./kvm-guest.js";
 import type { GuestMapping } from "./kvm-guest.js";
 import type { Scenario } from "./scenario.js";
-import type { CallResult } from "./call-result.js";
+import type { Result } from "@dmabuf-ref/core";
 import { VmmSession, withSession } from "./session.js";
 import { matrixMachine } from "../matrix/machine.js";
 
@@ -13,14 +13,14 @@ const LEN = 0x20_0000n;
 const SLOT = 2;
 const GFN_BASE = 0x20_0000n;
 
-function shown(r: CallResult<GuestMapping>): string {
+function shown(r: Result<GuestMapping>): string {
   if (!r.ok) return r.error.errno;
   const m = r.value;
   return `pfn 0x${m.pfn.toString(16)} ${m.cache}${m.mmio ? " MMIO" : " RAM"}`;
 }
 
 /** Whether a PFN lies in a topology region of the given name. */
-function inRegion(s: VmmSession, name: string, r: CallResult<GuestMapping>): boolean {
+function inRegion(s: VmmSession, name: string, r: Result<GuestMapping>): boolean {
   const region = regionNamed(s.world, name)?.[1];
   if (!r.ok || region === undefined) return false;
   const addr = r.value.pfn * KVM_PAGE;

@@ -4,11 +4,11 @@ import type { Scenario } from "./scenario.js";
 import { expectOk } from "./expect.js";
 import { standardMachine } from "./machine.js";
 import { VmmSession, withSession } from "./session.js";
-import type { CallResult } from "./call-result.js";
+import type { Result } from "@dmabuf-ref/core";
 
 const SIZE = 0x4000n; // 4 pages, as the selftest's mock dma-buf
 
-function outcome<T>(r: CallResult<T>): string {
+function outcome<T>(r: Result<T>): string {
   return r.ok ? "ok" : r.error.errno;
 }
 

@@ -4,7 +4,7 @@ import type { VfioCloseOrder } from "@dmabuf-ref/exporters";
 import { expectOk } from "./expect.js";
 import { guestAccess, setDmabufMemslot, settleNow, startUntil } from "./kvm-guest.js";
 import type { Scenario } from "./scenario.js";
-import type { CallResult } from "./call-result.js";
+import type { Result } from "@dmabuf-ref/core";
 import { VmmSession, withSession } from "./session.js";
 import { matrixMachine } from "../matrix/machine.js";
 
@@ -12,7 +12,7 @@ const LEN = 0x20_0000n;
 const SLOT = 1;
 const GFN = 0x10_0000n;
 
-function verdictOf(r: CallResult<AccessOutcome | "mmio-exit">): string {
+function verdictOf(r: Result<AccessOutcome | "mmio-exit">): string {
   return r.ok ? r.value : r.error.errno;
 }
 

@@ -1,14 +1,8 @@
 import { settle, step } from "@dmabuf-ref/core";
 import type { AccessOutcome, KernelError, Machine, TraceEvent, World } from "@dmabuf-ref/core";
-import {
-  KVM,
-  KVM_PAGE,
-  kvmGuestAccess,
-  kvmGuestFault,
-  kvmSetMemslotDmabuf,
-} from "@dmabuf-ref/importers";
+import { KVM, KVM_PAGE, kvmStateOf } from "@dmabuf-ref/importers";
 import type { KvmCacheAttr } from "@dmabuf-ref/importers";
-import type { CallResult } from "./call-result.js";
+import type { Result } from "@dmabuf-ref/core";
 import type { VmmSession } from "./session.js";
 
 /** What a guest fault gave the guest: the PFN KVM installed and how it mapped it. */
@@ -28,6 +22,38 @@ function refused(call: string, error: KernelError): TraceEvent {
 }
 
 /**
+ * Runs one KVM op (`KVM_SET_USER_MEMORY_REGION2`, a guest fault or access)
+ * through `step` as the session's next call; an errno is recorded in the
+ * trace under `call`.
+ *
+ * @param s - the session.
+ * @param call - the call's name in the trace.
+ * @param action - the KVM op.
+ * @returns the world and events after it, or the errno.
+ */
+function kvmCall(
+  s: VmmSession,
+  call: string,
+  action: Readonly<Record<string, unknown>>,
+): Result<{ readonly world: World; readonly events: readonly TraceEvent[]; created?: number }> {
+  let result:
+    | Result<{ readonly world: World; readonly events: readonly TraceEvent[]; created?: number }>
+    | undefined;
+  s.apply((w) => {
+    const r = step(s.machine, w, { kind: "driver", driver: KVM, action });
+    if (r.status === "blocked") throw new Error(`${call} blocked: ${r.reason}`);
+    if (r.status === "failed") {
+      result = { ok: false, error: r.error };
+      return { world: w, events: [refused(call, r.error)] };
+    }
+    result = { ok: true, value: r };
+    return { world: r.world, events: r.events };
+  });
+  if (result === undefined) throw new Error(`${call} did not run`);
+  return result;
+}
+
+/**
  * `KVM_SET_USER_MEMORY_REGION2` with `KVM_MEM_VFIO_DMABUF` (kernel-facts
  * §5.1) from the VMM: a slot of exactly the dma-buf's size at `gfnBase`.
  *
@@ -44,22 +70,23 @@ export function setDmabufMemslot(
   gfnBase: bigint,
   fd: number,
   size: bigint,
-): CallResult<number> {
-  let result: CallResult<number> | undefined;
-  s.apply((w) => {
-    const args = { slot, gfnBase, npages: size / KVM_PAGE, fd, offset: 0n };
-    const r = kvmSetMemslotDmabuf(s.machine, w, args);
-    if (r.status === "blocked") throw new Error(`the memslot ioctl blocked: ${r.reason}`);
-    if (r.status === "failed") {
-      result = { ok: false, error: r.error };
-      return { world: w, events: [refused("KVM_SET_USER_MEMORY_REGION2", r.error)] };
-    }
-    if (r.created === undefined) throw new Error("the memslot reported no attachment");
-    result = { ok: true, value: r.created };
-    return { world: r.world, events: r.events };
+): Result<number> {
+  const npages = size / KVM_PAGE;
+  const r = kvmCall(s, "KVM_SET_USER_MEMORY_REGION2", {
+    op: "KVM_SET_USER_MEMORY_REGION2",
+    ...{ slot, gfnBase, npages, fd, offset: 0n },
   });
-  if (result === undefined) throw new Error("the memslot call did not run");
-  return result;
+  if (!r.ok) return r;
+  if (r.value.created === undefined) throw new Error("the memslot reported no attachment");
+  return { ok: true, value: r.value.created };
+}
+
+/** The stage-2 entry that maps `gfn` of memslot `slot`, as KVM installed it. */
+function stage2At(m: Machine, w: World, slot: number, gfn: bigint): GuestMapping {
+  const s = kvmStateOf(m, w).slots.find((x) => x.slot === slot);
+  const e = s?.stage2.find((x) => gfn >= x.gfn && gfn < x.gfn + (1n << BigInt(x.order)));
+  if (e === undefined) throw new Error(`no stage-2 entry for gfn 0x${gfn.toString(16)}`);
+  return { pfn: e.pfn + (gfn - e.gfn), maxOrder: e.order, cache: e.cache, mmio: e.mmio };
 }
 
 /**
@@ -71,29 +98,15 @@ export function setDmabufMemslot(
  * @param gfn - the guest frame.
  * @returns what KVM mapped, or the errno (`EIO` when `get_pfn` failed; recorded in the trace).
  */
-export function guestFault(s: VmmSession, slot: number, gfn: bigint): CallResult<GuestMapping> {
-  let result: CallResult<GuestMapping> | undefined;
-  s.apply((w) => {
-    const r = kvmGuestFault(s.machine, w, { slot, gfn });
-    if (r.status === "blocked") throw new Error(`the guest fault blocked: ${r.reason}`);
-    if (r.status === "failed") {
-      result = { ok: false, error: r.error };
-      return { world: w, events: [refused(`guest fault gfn 0x${gfn.toString(16)}`, r.error)] };
-    }
-    result = {
-      ok: true,
-      value: { pfn: r.pfn, maxOrder: r.maxOrder, cache: r.cache, mmio: r.mmio },
-    };
-    return { world: r.world, events: r.events };
-  });
-  if (result === undefined) throw new Error("the guest fault did not run");
-  return result;
+export function guestFault(s: VmmSession, slot: number, gfn: bigint): Result<GuestMapping> {
+  const r = kvmCall(s, `guest fault gfn 0x${gfn.toString(16)}`, { op: "guest-fault", slot, gfn });
+  return r.ok ? { ok: true, value: stage2At(s.machine, r.value.world, slot, gfn) } : r;
 }
 
 /**
  * A guest load or store to `gfn` (kernel-facts §5.1): through the
  * installed stage-2 entry if there is one, else after KVM faults it in;
- * the oracle judges it like any DMA ({@link kvmGuestAccess}).
+ * the oracle judges it like any DMA.
  *
  * @param s - the session.
  * @param slot - the memslot id.
@@ -106,20 +119,15 @@ export function guestAccess(
   slot: number,
   gfn: bigint,
   dir: "read" | "write",
-): CallResult<AccessOutcome | "mmio-exit"> {
-  let result: CallResult<AccessOutcome | "mmio-exit"> | undefined;
-  s.apply((w) => {
-    const r = kvmGuestAccess(s.machine, w, { slot, gfn, offset: 0n, len: 8n, dir });
-    if (r.status === "blocked") throw new Error(`the guest access blocked: ${r.reason}`);
-    if (r.status === "failed") {
-      result = { ok: false, error: r.error };
-      return { world: w, events: [refused(`guest ${dir} gfn 0x${gfn.toString(16)}`, r.error)] };
-    }
-    result = { ok: true, value: r.outcome };
-    return { world: r.world, events: r.events };
+): Result<AccessOutcome | "mmio-exit"> {
+  const r = kvmCall(s, `guest ${dir} gfn 0x${gfn.toString(16)}`, {
+    op: "guest-access",
+    ...{ slot, gfn, offset: 0n, len: 8n, dir },
   });
-  if (result === undefined) throw new Error("the guest access did not run");
-  return result;
+  if (!r.ok) return r;
+  // The oracle's verdict is the access's dma event; a store to a read-only slot exits instead.
+  const dma = r.value.events.findLast((e) => e.kind === "dma" && e.device === KVM);
+  return { ok: true, value: dma?.kind === "dma" ? dma.outcome : "mmio-exit" };
 }
 
 /** One step of the scheduler (a task step, else a driver's pending op), or undefined when nothing can run. */
@@ -158,8 +166,8 @@ export function startUntil(
   driver: string,
   action: unknown,
   until: (w: World) => boolean,
-): CallResult<null> {
-  let result: CallResult<null> = { ok: true, value: null };
+): Result<null> {
+  let result: Result<null> = { ok: true, value: null };
   s.apply((w) => {
     const r = step(s.machine, w, { kind: "driver", driver, action });
     if (r.status !== "done") {

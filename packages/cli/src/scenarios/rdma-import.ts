@@ -1,6 +1,4 @@
-import { boot } from "@dmabuf-ref/core";
-import type { StepOutcome } from "@dmabuf-ref/core";
-import { ibUmemDmabufGet, rdmaOdpFault } from "@dmabuf-ref/importers";
+import { boot, step } from "@dmabuf-ref/core";
 import type { Scenario } from "./scenario.js";
 import { expectOk } from "./expect.js";
 import { matrixMachine } from "../matrix/machine.js";
@@ -8,11 +6,16 @@ import { VmmSession, withSession } from "./session.js";
 
 const LEN = 0x20_0000n;
 
-/** Applies an importer entry point to the session, returning its errno or "ok". */
-function call(s: VmmSession, label: string, f: (w: VmmSession["world"]) => StepOutcome): string {
+/** Runs an RDMA importer op through `step` as the session's next call, returning its errno or "ok". */
+function call(
+  s: VmmSession,
+  label: string,
+  driver: string,
+  action: Readonly<Record<string, unknown>>,
+): string {
   let result = "ok";
   s.apply((w) => {
-    const r = f(w);
+    const r = step(s.machine, w, { kind: "driver", driver, action });
     if (r.status === "done") return { world: r.world, events: r.events };
     if (r.status === "blocked") throw new Error(`${label} blocked: ${r.reason}`);
     result = r.error.errno;
@@ -36,15 +39,10 @@ export const pinnedRdmaRefused: Scenario = {
     const m = matrixMachine(profile);
     return withSession(new VmmSession(m, boot(m), "rdma-app"), (s) => {
       const fd = expectOk(s.exportBar("vfio0", 0, [{ offset: 0n, length: LEN }]));
-      const got = call(s, "ib_umem_dmabuf_get_pinned", (w) =>
-        ibUmemDmabufGet(m, w, {
-          importer: "rdma-pinned",
-          device: "nic1",
-          fd,
-          offset: 0n,
-          size: LEN,
-        }),
-      );
+      const got = call(s, "ib_umem_dmabuf_get_pinned", "rdma-pinned", {
+        op: "ib_umem_dmabuf_get",
+        ...{ device: "nic1", fd, offset: 0n, size: LEN },
+      });
       const attachments = s.world.bufs.get(fd)?.attachments.length ?? -1;
       return {
         met: got === "EOPNOTSUPP" && attachments === 0 && s.world.violations.size === 0,
@@ -69,13 +67,14 @@ export const odpRdmaAccepted: Scenario = {
     const m = matrixMachine(profile);
     return withSession(new VmmSession(m, boot(m), "rdma-app"), (s) => {
       const fd = expectOk(s.exportBar("vfio0", 0, [{ offset: 0n, length: LEN }]));
-      const got = call(s, "ib_umem_dmabuf_get", (w) =>
-        ibUmemDmabufGet(m, w, { importer: "rdma-odp", device: "nic1", fd, offset: 0n, size: LEN }),
-      );
+      const got = call(s, "ib_umem_dmabuf_get", "rdma-odp", {
+        op: "ib_umem_dmabuf_get",
+        ...{ device: "nic1", fd, offset: 0n, size: LEN },
+      });
       const att = s.world.bufs.get(fd)?.attachments[0];
       if (att === undefined)
         return { met: false, verdict: `ib_umem_dmabuf_get ${got}, no attachment` };
-      call(s, "ODP fault", (w) => rdmaOdpFault(m, w, { att }));
+      call(s, "ODP fault", "rdma-odp", { op: "odp-fault", att });
       const dmaAddr = (): bigint =>
         (
           s.world.atts.get(att)?.mapping?.payload as
@@ -85,7 +84,7 @@ export const odpRdmaAccepted: Scenario = {
       const before = s.dma("nic1", addr, 0x1000n, "write");
       expectOk(s.vfio({ op: "flr", device: "vfio0" }));
       const after = s.dma("nic1", addr, 0x1000n, "write");
-      const refault = call(s, "ODP fault", (w) => rdmaOdpFault(m, w, { att }));
+      const refault = call(s, "ODP fault", "rdma-odp", { op: "odp-fault", att });
       const again = s.dma("nic1", dmaAddr(), 0x1000n, "write");
       const violations = s.world.violations.size;
       const met =

@@ -13,7 +13,7 @@ import {
 } from "@dmabuf-ref/core";
 import type { Machine, Op, SyscallReturn, TraceEvent, World } from "@dmabuf-ref/core";
 import { O_RDWR } from "@dmabuf-ref/exporters";
-import type { CallResult } from "./call-result.js";
+import type { Result } from "@dmabuf-ref/core";
 import { ScenarioStopped } from "./expect.js";
 
 /**
@@ -71,7 +71,7 @@ export class VmmSession {
     device: string,
     region: number,
     ranges: readonly { offset: bigint; length: bigint }[],
-  ): CallResult<number> {
+  ): Result<number> {
     const argp = encodeDmaBufFeature({
       flags: VFIO_DEVICE_FEATURE_GET,
       data: { region_index: region, open_flags: O_RDWR, flags: 0 },
@@ -91,7 +91,7 @@ export class VmmSession {
    *
    * @returns the new IOAS id.
    */
-  ioasAlloc(): CallResult<number> {
+  ioasAlloc(): Result<number> {
     const r = this.iommufd(
       IOMMU_IOAS_ALLOC,
       iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 0 }),
@@ -112,7 +112,7 @@ export class VmmSession {
     readonly length: bigint;
     readonly flags: number;
     readonly iova?: bigint;
-  }): CallResult<bigint> {
+  }): Result<bigint> {
     const r = this.iommufd(
       IOMMU_IOAS_MAP_FILE,
       iommuIoasMapFile.encode({
@@ -136,7 +136,7 @@ export class VmmSession {
    * @param length - bytes.
    * @returns the bytes unmapped.
    */
-  unmap(ioas: number, iova: bigint, length: bigint): CallResult<bigint> {
+  unmap(ioas: number, iova: bigint, length: bigint): Result<bigint> {
     const r = this.iommufd(
       IOMMU_IOAS_UNMAP,
       iommuIoasUnmap.encode({ size: 24, ioas_id: ioas, iova, length }),
@@ -151,7 +151,7 @@ export class VmmSession {
    * @param ioas - the IOAS id.
    * @returns ok or the errno.
    */
-  attach(device: string, ioas: number): CallResult<null> {
+  attach(device: string, ioas: number): Result<null> {
     // Through step, like every other call: a fill that sleeps on resv waits.
     return this.run({
       kind: "driver",
@@ -188,7 +188,7 @@ export class VmmSession {
    * @param action - the vfio-pci action.
    * @returns ok or the errno.
    */
-  vfio(action: unknown): CallResult<null> {
+  vfio(action: unknown): Result<null> {
     return this.run({ kind: "driver", driver: "vfio-pci", action });
   }
 
@@ -222,7 +222,7 @@ export class VmmSession {
    * @param ops - the operations.
    * @returns ok, or the first errno.
    */
-  run(...ops: readonly Op[]): CallResult<null> {
+  run(...ops: readonly Op[]): Result<null> {
     const r = runScript(this.machine, this.#world, ops, this.process);
     this.#world = r.world;
     this.#events.push(...r.events);
@@ -232,7 +232,7 @@ export class VmmSession {
     throw new Error(`${failed.op.kind} blocked forever`);
   }
 
-  private iommufd(number: number, buffer: Uint8Array): CallResult<Uint8Array> {
+  private iommufd(number: number, buffer: Uint8Array): Result<Uint8Array> {
     const r = this.syscall("iommufd", { op: "ioctl", number, buffer, process: this.process });
     if (!r.ok) return r;
     if (r.value.out === undefined) throw new Error("an iommufd ioctl returned no struct");
@@ -244,7 +244,7 @@ export class VmmSession {
    * that would sleep waits while the ready kernel work runs, then runs
    * again; its trace line is kept even when it fails.
    */
-  private syscall(driver: string, action: unknown): CallResult<SyscallReturn> {
+  private syscall(driver: string, action: unknown): Result<SyscallReturn> {
     const op: Op = { kind: "driver", driver, action };
     let r = step(this.machine, this.#world, op);
     if (r.status === "blocked") {
@@ -263,7 +263,7 @@ export class VmmSession {
   }
 
   /** Runs the kernel work a call left ready (core's `settle`), recording it. */
-  private settle<T>(result: CallResult<T>): CallResult<T> {
+  private settle<T>(result: Result<T>): Result<T> {
     const s = settle(this.machine, this.#world);
     this.#world = s.world;
     this.#events.push(...s.events);

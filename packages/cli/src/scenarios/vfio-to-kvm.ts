@@ -7,7 +7,7 @@ import { guestAccess, guestFault, setDmabufMemslot, settleNow, startUntil } from
 import type { GuestMapping } from "./kvm-guest.js";
 import { VFIO0_BAR0 } from "./machine.js";
 import type { Scenario } from "./scenario.js";
-import type { CallResult } from "./call-result.js";
+import type { Result } from "@dmabuf-ref/core";
 import { VmmSession, withSession } from "./session.js";
 import { matrixMachine } from "../matrix/machine.js";
 
@@ -19,13 +19,13 @@ const GFN_BASE = 0x10_0000n;
 /** The guest touches page 0x10 of the slot. */
 const PAGE_IN = 0x10n;
 
-function shown(r: CallResult<GuestMapping>): string {
+function shown(r: Result<GuestMapping>): string {
   if (!r.ok) return r.error.errno;
   const m = r.value;
   return `pfn 0x${m.pfn.toString(16)} order ${m.maxOrder} ${m.cache}${m.mmio ? " MMIO" : ""}`;
 }
 
-function verdictOf(r: CallResult<AccessOutcome | "mmio-exit">): string {
+function verdictOf(r: Result<AccessOutcome | "mmio-exit">): string {
   return r.ok ? r.value : r.error.errno;
 }
 

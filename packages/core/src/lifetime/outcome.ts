@@ -31,6 +31,12 @@ export interface FailedArm {
    * point's own checks, or a call of one stage.
    */
   readonly stage?: string;
+  /**
+   * What the kernel copied back to userspace before it returned the errno
+   * (`IOMMU_IOAS_IOVA_RANGES` writes the real `num_iovas` back, then fails
+   * with `EMSGSIZE`); `ret` is 0 there. Absent: nothing copied.
+   */
+  readonly returned?: SyscallReturn;
 }
 
 /**
@@ -40,10 +46,24 @@ export interface FailedArm {
  * back). Every ioctl, mmap or close op that succeeds carries one.
  */
 export interface SyscallReturn {
-  /** The return value (>= 0). */
+  /** The return value (>= 0); for a failed call, the errno's is in the failed arm. */
   readonly ret: number;
   /** The argument as the kernel left it, when it copies back. */
   readonly out?: Uint8Array;
+  /**
+   * Bytes the kernel wrote through user pointers the argument holds
+   * (`copy_to_user()` to an array the caller supplied, e.g. the ranges of
+   * `IOMMU_IOAS_IOVA_RANGES`), in the order written. Absent: none.
+   */
+  readonly written?: readonly UserWrite[];
+}
+
+/** One `copy_to_user()` to a user address other than the ioctl's own struct. */
+export interface UserWrite {
+  /** The user address written (the pointer userspace passed, plus the offset). */
+  readonly addr: bigint;
+  /** The bytes written there. */
+  readonly bytes: Uint8Array;
 }
 
 /** The arm of an outcome for a call that would sleep (a lock, fences, a completion). */

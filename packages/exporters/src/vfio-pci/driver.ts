@@ -52,11 +52,12 @@ function exportBuf(
     .with({ status: "blocked" }, (x) =>
       err("EBUSY", `${x.reason} (the kernel sleeps; a core export cannot block)`),
     )
-    .with({ status: "done" }, (x) =>
-      x.ret === 0
+    .with({ status: "done" }, (x) => {
+      const fd = x.returned?.ret ?? 0;
+      return fd === 0
         ? err("EINVAL", "PROBE creates no dma-buf")
-        : ok({ world: x.world, events: x.events, buf: x.ret }),
-    )
+        : ok({ world: x.world, events: x.events, buf: fd });
+    })
     .exhaustive();
 }
 

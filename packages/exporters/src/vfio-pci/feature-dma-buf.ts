@@ -2,18 +2,26 @@ import {
   VFIO_DEVICE_FEATURE_DMA_BUF,
   VFIO_DEVICE_FEATURE_GET,
   VFIO_DEVICE_FEATURE_MINSZ,
+  blocked,
   createDmaBuf,
   kernelError,
   parseVfioDeviceFeature,
+  returned,
   vfioCheckFeature,
   vfioDeviceFeatureDmaBuf,
   vfioRegionDmaRange,
 } from "@dmabuf-ref/core";
-import type { KernelError, Machine, PhysVec, VfioRegionDmaRange, World } from "@dmabuf-ref/core";
+import type {
+  KernelError,
+  Machine,
+  PhysVec,
+  StepOutcome,
+  VfioRegionDmaRange,
+  World,
+} from "@dmabuf-ref/core";
 import { barOf, deviceConfig } from "./bars.js";
 import { VFIO_PCI_ROM_REGION_INDEX } from "./config.js";
 import type { VfioPciConfig } from "./config.js";
-import type { IoctlOutcome } from "./ioctl-outcome.js";
 import { ioctlFailed } from "./ioctl-outcome.js";
 import { holdsMemoryLock } from "./operation.js";
 import type { VfioDmaBufPriv } from "./priv.js";
@@ -120,7 +128,9 @@ function validate(
  * @param device - the device whose fd is used.
  * @param argp - the user buffer the ioctl argument points at.
  * @param process - the calling process.
- * @returns the new fd (or 0 for PROBE), the errno, or blocked.
+ * @returns core's step outcome: done with the new fd (0 for PROBE) in
+ *   `returned.ret`, failed with the errno and the `ioctl` event (the world
+ *   unchanged), or blocked on `memory_lock` (`waitFor: "lock"`).
  */
 export function featureDmaBuf(
   m: Machine,
@@ -129,8 +139,8 @@ export function featureDmaBuf(
   device: string,
   argp: Uint8Array,
   process: string,
-): IoctlOutcome {
-  const fail = (e: KernelError): IoctlOutcome => ioctlFailed(w, process, device, NAME, e);
+): StepOutcome {
+  const fail = (e: KernelError): StepOutcome => ioctlFailed(w, process, device, NAME, e);
   const state = sliceOf(m, w, config).devices[device];
   if (state === undefined) return fail(kernelError("EBADF", `no vfio-pci device ${device}`));
   if (!state.open) return fail(kernelError("EBADF", `the fd of ${device} is closed`));
@@ -155,14 +165,11 @@ export function featureDmaBuf(
   );
   if (!check.ok) return fail(check.error);
   if (check.value === "probe") {
-    return {
-      status: "done",
-      world: w,
-      ret: 0,
-      events: [
-        { kind: "ioctl", process, target: device, name: NAME, result: { ok: true, ret: 0 } },
-      ],
-    };
+    return returned(
+      w,
+      [{ kind: "ioctl", process, target: device, name: NAME, result: { ok: true, ret: 0 } }],
+      { ret: 0 },
+    );
   }
   const v = validate(m, w, config, device, argp);
   if ("errno" in v) return fail(v);
@@ -170,11 +177,7 @@ export function featureDmaBuf(
     (o) => holdsMemoryLock(o.kind) && o.devices.includes(device),
   );
   if (holder !== undefined) {
-    return {
-      status: "blocked",
-      world: w,
-      reason: `memory_lock of ${device} is held by ${holder.kind}`,
-    };
+    return blocked(w, "lock", `memory_lock of ${device} is held by ${holder.kind}`);
   }
   const created = createDmaBuf(w, {
     exporter: config.name,
@@ -183,11 +186,9 @@ export function featureDmaBuf(
     revoked: !vfioMemoryEnabled(state),
     priv: v.priv,
   });
-  return {
-    status: "done",
-    world: created.world,
-    ret: created.buf,
-    events: [
+  return returned(
+    created.world,
+    [
       ...created.events,
       {
         kind: "ioctl",
@@ -197,5 +198,6 @@ export function featureDmaBuf(
         result: { ok: true, ret: created.buf },
       },
     ],
-  };
+    { ret: created.buf },
+  );
 }

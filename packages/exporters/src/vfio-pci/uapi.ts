@@ -1,11 +1,9 @@
 import * as z from "zod";
-import { blocked, failed, kernelError, returned } from "@dmabuf-ref/core";
+import { kernelError, returned } from "@dmabuf-ref/core";
 import type { Machine, StepOutcome, World } from "@dmabuf-ref/core";
-import { match } from "ts-pattern";
 import type { VfioPciConfig } from "./config.js";
 import { isVfioPciExporter } from "./config.js";
 import { featureDmaBuf } from "./feature-dma-buf.js";
-import type { IoctlOutcome } from "./ioctl-outcome.js";
 import { ioctlFailed } from "./ioctl-outcome.js";
 import { startOperation } from "./runner.js";
 import { sliceOf } from "./state.js";
@@ -27,16 +25,18 @@ export function vfioPciConfigOf(m: Machine, device: string): VfioPciConfig | und
 /**
  * `ioctl(device_fd, VFIO_DEVICE_FEATURE, argp)` with the DMA_BUF feature,
  * driven by the user's bytes (kernel-facts §2.1–2.2): the checks in the
- * kernel's order, each errno with the World unchanged, the new dma-buf's fd
- * (its id) as the return value, 0 for PROBE, or "blocked" while an operation
- * holds the device's `memory_lock`. A device no vfio-pci driver has is `-EBADF`.
+ * kernel's order, each errno with the World unchanged (failed, with the
+ * `ioctl` trace event), the new dma-buf's fd (its id) as the return value
+ * (`returned.ret`), 0 for PROBE, or blocked (`waitFor: "lock"`) while an
+ * operation holds the device's `memory_lock`. A device no vfio-pci driver
+ * has is `-EBADF`.
  *
  * @param m - the machine.
  * @param world - the world.
  * @param device - the device whose fd is used.
  * @param argp - the bytes the ioctl argument points at (`encodeDmaBufFeature` builds them).
  * @param process - the calling process, as traces name it.
- * @returns the outcome.
+ * @returns core's step outcome.
  *
  * @example
  * ```ts
@@ -46,7 +46,7 @@ export function vfioPciConfigOf(m: Machine, device: string): VfioPciConfig | und
  *   ranges: [{ offset: 0n, length: 0x10000n }],
  * });
  * const r = vfioDeviceFeatureIoctl(m, world, "vfio0", argp);
- * if (r.status === "done") world = r.world; // r.ret is the dma-buf fd
+ * if (r.status === "done") world = r.world; // r.returned?.ret is the dma-buf fd
  * ```
  */
 export function vfioDeviceFeatureIoctl(
@@ -55,7 +55,7 @@ export function vfioDeviceFeatureIoctl(
   device: string,
   argp: Uint8Array,
   process = "vmm",
-): IoctlOutcome {
+): StepOutcome {
   const config = vfioPciConfigOf(m, device);
   if (config === undefined) {
     return ioctlFailed(
@@ -81,14 +81,15 @@ export function vfioDeviceFeatureIoctl(
  * @param world - the world.
  * @param device - the device whose fd is used.
  * @param process - the calling process.
- * @returns the outcome: `ret` is the value the ioctl returns on completion.
+ * @returns core's step outcome: done with `returned.ret` the value the ioctl
+ *   returns on completion (0), or failed with the errno and the `ioctl` event.
  */
 export function vfioDeviceResetIoctl(
   m: Machine,
   world: World,
   device: string,
   process = "vmm",
-): IoctlOutcome {
+): StepOutcome {
   const name = "VFIO_DEVICE_RESET";
   const config = vfioPciConfigOf(m, device);
   const open = config !== undefined && sliceOf(m, world, config).devices[device]?.open === true;
@@ -103,7 +104,7 @@ export function vfioDeviceResetIoctl(
   }
   const r = startOperation(m, world, config, "reset", [device], device, process);
   if (!r.ok) return ioctlFailed(world, process, device, name, r.error);
-  return { status: "done", world: r.value.world, events: r.value.events, ret: 0 };
+  return returned(r.value.world, r.value.events, { ret: 0 });
 }
 
 /**
@@ -142,9 +143,11 @@ export const VFIO_IOCTL_MODELS = {
 export type VfioIoctlAction = z.output<typeof vfioIoctlActionSchema>;
 
 /**
- * Runs a vfio-pci ioctl action as a step: done with the ioctl's return
- * value, the errno with the world unchanged (the ioctl's trace line kept),
- * or blocked while it sleeps.
+ * Runs a vfio-pci ioctl action as a step (`VFIO_DEVICE_FEATURE` through
+ * {@link vfioDeviceFeatureIoctl}, `VFIO_DEVICE_RESET` through
+ * {@link vfioDeviceResetIoctl}): done with the ioctl's return value, the
+ * errno with the world unchanged (the ioctl's trace line kept), or blocked
+ * while it sleeps on `memory_lock`.
  *
  * @param m - the machine.
  * @param w - the world.
@@ -152,14 +155,7 @@ export type VfioIoctlAction = z.output<typeof vfioIoctlActionSchema>;
  * @returns the step's outcome.
  */
 export function vfioIoctlStep(m: Machine, w: World, a: VfioIoctlAction): StepOutcome {
-  const r =
-    a.op === "VFIO_DEVICE_RESET"
-      ? vfioDeviceResetIoctl(m, w, a.device, a.process)
-      : vfioDeviceFeatureIoctl(m, w, a.device, a.argp, a.process);
-  return match(r)
-    .returnType<StepOutcome>()
-    .with({ status: "done" }, (x) => returned(x.world, x.events, { ret: x.ret }))
-    .with({ status: "failed" }, (x) => failed(w, x.error, x.events))
-    .with({ status: "blocked" }, (x) => blocked(w, "lock", x.reason))
-    .exhaustive();
+  return a.op === "VFIO_DEVICE_RESET"
+    ? vfioDeviceResetIoctl(m, w, a.device, a.process)
+    : vfioDeviceFeatureIoctl(m, w, a.device, a.argp, a.process);
 }

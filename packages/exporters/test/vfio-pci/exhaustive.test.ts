@@ -4,19 +4,21 @@
  */
 import { describe, expect, it } from "vitest";
 import { match } from "ts-pattern";
-import type { IoctlOutcome, VfioOpKind, VfioPciAction } from "@dmabuf-ref/exporters";
+import { returned } from "@dmabuf-ref/core";
+import type { StepOutcome } from "@dmabuf-ref/core";
+import type { VfioOpKind, VfioPciAction } from "@dmabuf-ref/exporters";
 import { makeWorld } from "./setup.js";
 
 describe("exhaustive matches over the vfio-pci unions", () => {
-  it("a match over IoctlOutcome that forgets 'blocked' fails to compile", () => {
-    const summary = (r: IoctlOutcome): string =>
+  it("a match over the StepOutcome of a vfio-pci ioctl that forgets 'blocked' fails to compile", () => {
+    const summary = (r: StepOutcome): string =>
       // eslint-disable-next-line @typescript-eslint/no-unsafe-return
       match(r)
-        .with({ status: "done" }, (x) => `fd ${x.ret}`)
+        .with({ status: "done" }, (x) => `fd ${x.returned?.ret ?? -1}`)
         .with({ status: "failed" }, (x) => x.error.errno)
         // @ts-expect-error the "blocked" arm is missing
         .exhaustive();
-    expect(summary({ status: "done", world: makeWorld().w, events: [], ret: 3 })).toBe("fd 3");
+    expect(summary(returned(makeWorld().w, [], { ret: 3 }))).toBe("fd 3");
   });
 
   it("a match over VfioOpKind or VfioPciAction that forgets a variant fails to compile", () => {

@@ -13,7 +13,7 @@ import {
   encodeDmaBufFeature,
   runScript,
 } from "@dmabuf-ref/core";
-import type { Machine, VfioRegionDmaRange, World } from "@dmabuf-ref/core";
+import type { Machine, StepOutcome, VfioRegionDmaRange, World } from "@dmabuf-ref/core";
 import {
   KMALLOC_MAX_SIZE,
   O_CLOEXEC,
@@ -21,7 +21,6 @@ import {
   vfioDeviceFeatureIoctl,
   vfioDmaBufPriv,
 } from "@dmabuf-ref/exporters";
-import type { IoctlOutcome } from "@dmabuf-ref/exporters";
 import {
   BAR0,
   BAR0_SIZE,
@@ -35,12 +34,12 @@ import {
 
 const PAGE = 0x1000n;
 
-function errnoOf(r: IoctlOutcome): string {
+function errnoOf(r: StepOutcome): string {
   return r.status === "failed" ? r.error.errno : r.status;
 }
 
 /** Calls the ioctl and checks that a failure leaves the very same world. */
-function call(m: Machine, w: World, argp: Uint8Array, device = "vfio0"): IoctlOutcome {
+function call(m: Machine, w: World, argp: Uint8Array, device = "vfio0"): StepOutcome {
   const r = vfioDeviceFeatureIoctl(m, w, device, argp);
   if (r.status !== "done") expect(r.world).toBe(w);
   return r;
@@ -126,7 +125,7 @@ describe("vfio_pci_core_feature_dma_buf validation order (kernel-facts §2.2)", 
       [],
     );
     const r = call(m, w, probe);
-    expect(r).toMatchObject({ status: "done", ret: 0 });
+    expect(r).toMatchObject({ status: "done", returned: { ret: 0 } });
     expect(r.world).toBe(w);
   });
 
@@ -257,15 +256,16 @@ describe("the new dma-buf (kernel-facts §2.2 step 7)", () => {
     ];
     const { m, w } = makeWorld();
     const r = call(m, w, dmaBufRequest(ranges, 0, { open_flags: O_RDWR | O_CLOEXEC }));
-    if (r.status !== "done") throw new Error("export failed");
-    const b = r.world.bufs.get(r.ret);
+    if (r.status !== "done" || r.returned === undefined) throw new Error("export failed");
+    const fd = r.returned.ret;
+    const b = r.world.bufs.get(fd);
     expect(b).toMatchObject({
       exporter: "vfio-pci",
       owner: "vfio0",
       size: 0x3000n,
       revoked: "usable",
     });
-    expect(vfioDmaBufPriv(r.world, r.ret)).toEqual({
+    expect(vfioDmaBufPriv(r.world, fd)).toEqual({
       vdev: "vfio0",
       bar: 0,
       phys: [
@@ -279,7 +279,7 @@ describe("the new dma-buf (kernel-facts §2.2 step 7)", () => {
     expect(r.events.at(-1)).toMatchObject({
       kind: "ioctl",
       name: "VFIO_DEVICE_FEATURE",
-      result: { ok: true, ret: r.ret },
+      result: { ok: true, ret: fd },
     });
   });
 
@@ -314,7 +314,7 @@ describe("the new dma-buf (kernel-facts §2.2 step 7)", () => {
       vfioOp({ op: "flr", device: "vfio0" }),
     ]);
     const r = call(m, held.world, dmaBufRequest([{ offset: 0n, length: PAGE }]));
-    expect(r.status).toBe("blocked");
+    expect(r).toMatchObject({ status: "blocked", waitFor: "lock" });
   });
 });
 
@@ -346,9 +346,11 @@ describe("random range lists (kernel-facts §2.2 steps 4–5)", () => {
           expect(errnoOf(r)).toBe("EINVAL");
           expect(r.world).toBe(w);
         } else {
-          if (r.status !== "done") throw new Error(`unexpected ${errnoOf(r)}`);
+          if (r.status !== "done" || r.returned === undefined) {
+            throw new Error(`unexpected ${errnoOf(r)}`);
+          }
           const sum = ranges.reduce((s, x) => s + x.length, 0n);
-          expect(r.world.bufs.get(r.ret)?.size).toBe(sum);
+          expect(r.world.bufs.get(r.returned.ret)?.size).toBe(sum);
         }
       }),
       { numRuns: 200 },
@@ -360,7 +362,7 @@ describe("random range lists (kernel-facts §2.2 steps 4–5)", () => {
       fc.property(fc.uint8Array({ maxLength: 96 }), (bytes) => {
         const { m, w } = makeWorld();
         const r = vfioDeviceFeatureIoctl(m, w, "vfio0", bytes);
-        if (r.status === "done" && r.ret > 0) {
+        if (r.status === "done" && (r.returned?.ret ?? 0) > 0) {
           expect(r.world.bufs.size).toBe(1);
         } else {
           expect(r.world).toBe(w);

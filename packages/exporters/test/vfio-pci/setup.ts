@@ -183,7 +183,8 @@ export function exportVfio(
   if (r.status !== "done") {
     throw new Error(`export failed: ${r.status === "failed" ? r.error.errno : r.reason}`);
   }
-  return { world: r.world, buf: r.ret };
+  if (r.returned === undefined) throw new Error("export returned no fd");
+  return { world: r.world, buf: r.returned.ret };
 }
 
 /** A core op running one vfio-pci action. */

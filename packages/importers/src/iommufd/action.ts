@@ -1,5 +1,4 @@
 import * as z from "zod";
-import { blocked, failed, returned } from "@dmabuf-ref/core";
 import type { Machine, Op, StepOutcome, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { iommufdAttachDevice, iommufdDetachDevice } from "./device.js";
@@ -57,21 +56,15 @@ export type IommufdAction = z.output<typeof iommufdActionSchema>;
 export function iommufdAct(m: Machine, world: World, action: IommufdAction): StepOutcome {
   return match(action)
     .returnType<StepOutcome>()
-    .with({ op: "ioctl" }, (a) => {
-      const r = iommufdIoctl(
+    .with({ op: "ioctl" }, (a) =>
+      iommufdIoctl(
         m,
         world,
         a.number,
         a.buffer,
         a.process === undefined ? {} : { process: a.process },
-      );
-      return match(r)
-        .returnType<StepOutcome>()
-        .with({ status: "done" }, (d) => returned(d.world, d.events, { ret: d.ret, out: d.out }))
-        .with({ status: "failed" }, (f) => failed(world, f.error, f.events))
-        .with({ status: "blocked" }, (b) => blocked(world, "resv", b.reason))
-        .exhaustive();
-    })
+      ),
+    )
     .with({ op: "attach-device" }, (a) =>
       iommufdAttachDevice(
         m,

@@ -1,5 +1,7 @@
 import {
+  blocked,
   copyIommufdStruct,
+  failed,
   findUapiIoctl,
   formatIoctlNumber,
   iommuDestroy,
@@ -10,15 +12,25 @@ import {
   iommuIoasUnmap,
   kernelError,
   respondIommufdStruct,
+  returned,
 } from "@dmabuf-ref/core";
-import type { KernelError, Machine, StructLayout, TraceEvent, World } from "@dmabuf-ref/core";
+import type {
+  KernelError,
+  Machine,
+  StepOutcome,
+  StructLayout,
+  SyscallReturn,
+  TraceEvent,
+  UserWrite,
+  World,
+} from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { IOMMUFD } from "./constants.js";
 import { destroyObject, ioasAlloc } from "./ioas.js";
 import { iovaRanges } from "./iova-ranges.js";
 import { ioasMap } from "./map.js";
 import { ioasMapFile } from "./map-file.js";
-import type { HandlerResult, IoctlOutcome, UserWrite } from "./outcome.js";
+import type { HandlerResult } from "./outcome.js";
 import { ioasUnmap } from "./unmap.js";
 
 /** Options of {@link iommufdIoctl}. */
@@ -30,7 +42,7 @@ export interface IoctlOptions {
 interface IoctlEntry {
   readonly name: string;
   readonly number: number;
-  run(m: Machine, world: World, buffer: Uint8Array, process: string): IoctlOutcome;
+  run(m: Machine, world: World, buffer: Uint8Array, process: string): StepOutcome;
 }
 
 function ioctlEvent(process: string, name: string, error: KernelError | null): TraceEvent {
@@ -43,22 +55,35 @@ function ioctlEvent(process: string, name: string, error: KernelError | null): T
   };
 }
 
+/**
+ * What the kernel copied back to userspace: the struct (`iommufd_ucmd_respond`:
+ * `min(size, sizeof)` bytes) and other user memory; `written` only when non-empty.
+ */
+function copiedBack(out: Uint8Array | undefined, written: readonly UserWrite[]): SyscallReturn {
+  return {
+    ret: 0,
+    ...(out === undefined ? {} : { out }),
+    ...(written.length === 0 ? {} : { written }),
+  };
+}
+
+/**
+ * A failed ioctl: the errno, the same world, the `ioctl` event reporting the
+ * error and, when the kernel copied something back before failing
+ * (`IOMMU_IOAS_IOVA_RANGES`' `EMSGSIZE`), what it copied.
+ */
 function failedOutcome(
   world: World,
   process: string,
   name: string,
   error: KernelError,
-  out: Uint8Array | null,
+  out: Uint8Array | undefined,
   written: readonly UserWrite[],
-): IoctlOutcome {
-  return {
-    status: "failed",
-    world,
-    events: [ioctlEvent(process, name, error)],
-    error,
-    out,
-    written,
-  };
+): StepOutcome {
+  const events = [ioctlEvent(process, name, error)];
+  return out === undefined && written.length === 0
+    ? failed(world, error, events)
+    : { status: "failed", error, world, events, returned: copiedBack(out, written) };
 }
 
 function defineIoctl<V>(
@@ -74,29 +99,28 @@ function defineIoctl<V>(
     number: info.number,
     run(m, world, buffer, process) {
       const copied = copyIommufdStruct(layout, minSize, buffer);
-      if (!copied.ok) return failedOutcome(world, process, name, copied.error, null, []);
+      if (!copied.ok) return failedOutcome(world, process, name, copied.error, undefined, []);
       const { value, userSize } = copied.value;
       return match(handler(m, world, value))
-        .returnType<IoctlOutcome>()
-        .with({ status: "done" }, (r) => ({
-          status: "done",
-          world: r.world,
-          events: [...r.events, ioctlEvent(process, name, null)],
-          ret: 0,
-          out: respondIommufdStruct(layout, r.response, userSize),
-          written: r.written,
-        }))
+        .returnType<StepOutcome>()
+        .with({ status: "done" }, (r) =>
+          returned(
+            r.world,
+            [...r.events, ioctlEvent(process, name, null)],
+            copiedBack(respondIommufdStruct(layout, r.response, userSize), r.written),
+          ),
+        )
         .with({ status: "failed" }, (r) =>
           failedOutcome(
             world,
             process,
             name,
             r.error,
-            r.response === null ? null : respondIommufdStruct(layout, r.response, userSize),
+            r.response === null ? undefined : respondIommufdStruct(layout, r.response, userSize),
             r.written,
           ),
         )
-        .with({ status: "blocked" }, (r) => ({ status: "blocked", world, reason: r.reason }))
+        .with({ status: "blocked" }, (r) => blocked(world, "resv", r.reason))
         .exhaustive();
     },
   };
@@ -122,19 +146,24 @@ const IOCTLS: readonly IoctlEntry[] = [
  * Modelled: `IOMMU_DESTROY` (of an IOAS), `IOMMU_IOAS_ALLOC`,
  * `IOMMU_IOAS_IOVA_RANGES`, `IOMMU_IOAS_MAP`, `IOMMU_IOAS_UNMAP`,
  * `IOMMU_IOAS_MAP_FILE`. A failed call returns the kernel's errno and the
- * same World; a call that would sleep on a dma-buf's resv is `blocked`.
+ * same World, with its `ioctl` trace event (and, for `IOMMU_IOAS_IOVA_RANGES`'
+ * `EMSGSIZE`, what was copied back before failing, in `returned`); a call
+ * that would sleep on a dma-buf's resv is `blocked` with `waitFor: "resv"`.
  *
  * @param m - the machine.
  * @param world - the world.
  * @param ioctlNumber - e.g. `IOMMU_IOAS_MAP_FILE` (0x3b8f).
  * @param buffer - the user's argument struct, starting with its `u32 size`.
  * @param opts - who calls, for the trace.
- * @returns the outcome: the new world, the events and the bytes copied back.
+ * @returns core's step outcome: done with the new world, the events (ending
+ *   with the `ioctl` event) and `returned` (`ret` 0, the struct copied back in
+ *   `out`, other user memory written in `written`); failed; or blocked.
  *
  * @example
  * ```ts
  * const r = iommufdIoctl(m, world, IOMMU_IOAS_ALLOC, iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 0 }));
- * if (r.status === "done") ioas = iommuIoasAlloc.decode(r.out).out_ioas_id;
+ * if (r.status === "done" && r.returned?.out !== undefined)
+ *   ioas = iommuIoasAlloc.decode(r.returned.out).out_ioas_id;
  * ```
  */
 export function iommufdIoctl(
@@ -143,12 +172,12 @@ export function iommufdIoctl(
   ioctlNumber: number,
   buffer: Uint8Array,
   opts: IoctlOptions = {},
-): IoctlOutcome {
+): StepOutcome {
   const process = opts.process ?? "vmm";
   const entry = IOCTLS.find((e) => e.number === ioctlNumber);
   if (entry === undefined) {
     const error = kernelError("ENOTTY", `ioctl ${formatIoctlNumber(ioctlNumber)} is not modelled`);
-    return failedOutcome(world, process, formatIoctlNumber(ioctlNumber), error, null, []);
+    return failedOutcome(world, process, formatIoctlNumber(ioctlNumber), error, undefined, []);
   }
   return entry.run(m, world, buffer, process);
 }

@@ -1,8 +1,8 @@
 import { iommuIovaRange, kernelError } from "@dmabuf-ref/core";
-import type { iommuIoasIovaRanges, Machine, World } from "@dmabuf-ref/core";
+import type { iommuIoasIovaRanges, Machine, UserWrite, World } from "@dmabuf-ref/core";
 import { IOMMUFD_IOVA_ALIGNMENT } from "./constants.js";
 import { holesOf, reservedIovas } from "./iova.js";
-import type { HandlerResult, UserWrite } from "./outcome.js";
+import type { HandlerResult } from "./outcome.js";
 import { refuse } from "./outcome.js";
 import { findIoas } from "./state.js";
 

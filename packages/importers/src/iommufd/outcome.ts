@@ -1,62 +1,12 @@
 import { kernelError } from "@dmabuf-ref/core";
-import type { Errno, KernelError, TraceEvent, World } from "@dmabuf-ref/core";
+import type { Errno, KernelError, TraceEvent, UserWrite, World } from "@dmabuf-ref/core";
 
 /**
- * Bytes the kernel copied to user memory other than the ioctl's own struct
- * (`copy_to_user` through a user pointer, e.g. the `allowed_iovas` array of
- * `IOMMU_IOAS_IOVA_RANGES`).
+ * What an iommufd ioctl handler (the model of one `iommufd_ioas_*()` /
+ * `iommufd_destroy()` command) returns for its decoded struct of type `V`;
+ * `iommufdIoctl` (ioctl.ts) turns it into core's `StepOutcome`. Internal to the
+ * driver (not exported from the package).
  */
-export interface UserWrite {
-  /** The user address written (the pointer userspace passed, plus the offset). */
-  readonly addr: bigint;
-  /** The bytes written there. */
-  readonly bytes: Uint8Array;
-}
-
-/**
- * What one iommufd ioctl returned: the syscall's result as userspace sees
- * it. A failure leaves the World unchanged (DESIGN §3.7); a call that would
- * sleep on a dma-buf's reservation lock is `blocked` and also changes nothing.
- */
-export type IoctlOutcome =
-  | {
-      /** The ioctl returned its value (0 for every modelled iommufd ioctl). */
-      readonly status: "done";
-      /** The world after the call. */
-      readonly world: World;
-      /** What happened, in order, ending with the `ioctl` event. */
-      readonly events: readonly TraceEvent[];
-      /** The return value. */
-      readonly ret: number;
-      /** The struct copied back (`iommufd_ucmd_respond`: `min(size, sizeof)` bytes). */
-      readonly out: Uint8Array;
-      /** Other bytes copied to user memory. */
-      readonly written: readonly UserWrite[];
-    }
-  | {
-      /** The ioctl returned `-errno`. */
-      readonly status: "failed";
-      /** The world, unchanged. */
-      readonly world: World;
-      /** The `ioctl` event reporting the error. */
-      readonly events: readonly TraceEvent[];
-      /** The errno and the check that failed. */
-      readonly error: KernelError;
-      /** The struct copied back before failing (`IOMMU_IOAS_IOVA_RANGES`' `EMSGSIZE`), or null. */
-      readonly out: Uint8Array | null;
-      /** Other bytes copied to user memory before failing. */
-      readonly written: readonly UserWrite[];
-    }
-  | {
-      /** The call sleeps: a dma-buf's resv is held by someone else. */
-      readonly status: "blocked";
-      /** The world, unchanged. */
-      readonly world: World;
-      /** Who holds what it waits for. */
-      readonly reason: string;
-    };
-
-/** What an ioctl handler returns for a decoded struct of type `V`. */
 export type HandlerResult<V> =
   | {
       /** Done. */

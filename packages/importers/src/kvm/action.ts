@@ -1,6 +1,6 @@
 import * as z from "zod";
 import { blocked, done, failed, u64Schema } from "@dmabuf-ref/core";
-import type { Machine, Op, StepOutcome, World } from "@dmabuf-ref/core";
+import type { CallOutcome, Machine, Op, StepOutcome, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { kvmGuestAccess } from "./access.js";
 import { KVM, KVM_MEM_VFIO_DMABUF, KVM_PAGE } from "./constants.js";
@@ -66,12 +66,18 @@ export type KvmAction = z.output<typeof kvmActionSchema>;
  *   (a fault sleeping on the dma-buf's resv).
  */
 export function kvmAct(m: Machine, world: World, action: KvmAction): StepOutcome {
-  const r = match(action)
+  return match(action)
+    .returnType<StepOutcome>()
     .with({ op: "KVM_SET_USER_MEMORY_REGION2" }, (a) => kvmSetMemslotDmabuf(m, world, a))
-    .with({ op: "guest-fault" }, (a) => kvmGuestFault(m, world, a))
-    .with({ op: "guest-access" }, (a) => kvmGuestAccess(m, world, a))
+    .with({ op: "guest-fault" }, (a) => asStep(world, kvmGuestFault(m, world, a)))
+    .with({ op: "guest-access" }, (a) => asStep(world, kvmGuestAccess(m, world, a)))
     .exhaustive();
-  return match<typeof r, StepOutcome>(r)
+}
+
+/** A typed KVM outcome as a step: what it returned is in the world (the stage-2 entry) and the trace. */
+function asStep(world: World, r: CallOutcome<object>): StepOutcome {
+  return match(r)
+    .returnType<StepOutcome>()
     .with({ status: "done" }, (d) => done(d.world, d.events))
     .with({ status: "failed" }, (f) => failed(world, f.error))
     .with({ status: "blocked" }, (b) => blocked(world, "resv", b.reason))

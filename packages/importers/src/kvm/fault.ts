@@ -10,21 +10,10 @@ import {
   resvUnlock,
   unmapAtt,
 } from "@dmabuf-ref/core";
-import type {
-  CallOutcome,
-  kvmCacheAttrSchema,
-  Machine,
-  PhysVec,
-  TraceEvent,
-  World,
-} from "@dmabuf-ref/core";
-import type * as z from "zod";
+import type { CallOutcome, Machine, PhysVec, TraceEvent, World } from "@dmabuf-ref/core";
 import { KVM, KVM_MAX_ORDER, KVM_PAGE } from "./constants.js";
 import { kvmStateOf, putSlot } from "./state.js";
-import type { KvmSlot, KvmStage2Entry } from "./state.js";
-
-/** The cache attribute KVM maps a PFN with (core's `kvm-pfn` payload, kernel-facts §5.1). */
-export type KvmCacheAttr = z.output<typeof kvmCacheAttrSchema>;
+import type { KvmCacheAttr, KvmSlot, KvmStage2Entry } from "./state.js";
 
 /** The arguments of {@link kvmGuestFault}: a guest stage-2 / EPT fault (kernel-facts §5.1). */
 export interface KvmFaultArgs {
@@ -104,7 +93,7 @@ function install(
   w: World,
   slot: KvmSlot,
   gfn: bigint,
-  found: { pfn: bigint; maxOrder: number },
+  found: { pfn: bigint; maxOrder: number; cache: KvmCacheAttr; mmio: boolean },
 ): World {
   const settled = { ...slot, zapped: false };
   if (slot.stage2.some((e) => stage2Covers(e, gfn))) return putSlot(m, w, settled);
@@ -119,7 +108,14 @@ function install(
     att: slot.att,
   });
   if (granted === undefined) throw new Error(`kvm: no memory at pfn 0x${pBlock.toString(16)}`);
-  const entry = { gfn: gBlock, pfn: pBlock, order: found.maxOrder, grant: granted.id };
+  const entry = {
+    gfn: gBlock,
+    pfn: pBlock,
+    order: found.maxOrder,
+    cache: found.cache,
+    mmio: found.mmio,
+    grant: granted.id,
+  };
   return putSlot(m, granted.world, { ...settled, stage2: [...slot.stage2, entry] });
 }
 
@@ -205,7 +201,11 @@ export function kvmGuestFault(m: Machine, w: World, args: KvmFaultArgs): KvmFaul
       `get_pfn: pgoff 0x${(offset / KVM_PAGE).toString(16)} is past the ranges`,
     );
   }
-  world = install(m, world, mustSlot(m, world, args.slot), args.gfn, found);
+  world = install(m, world, mustSlot(m, world, args.slot), args.gfn, {
+    ...found,
+    cache: p.cache,
+    mmio: p.mmio,
+  });
   events.push({
     kind: "note",
     actor: KVM,

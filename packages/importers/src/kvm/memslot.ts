@@ -1,5 +1,13 @@
-import { attachBuf, isKernelError, kernelError, mustBuf, unstaged } from "@dmabuf-ref/core";
-import type { KernelError, Machine, StagedOutcome, StepOutcome, World } from "@dmabuf-ref/core";
+import {
+  attachBuf,
+  blocked,
+  done,
+  failedAt,
+  isKernelError,
+  kernelError,
+  mustBuf,
+} from "@dmabuf-ref/core";
+import type { KernelError, Machine, StepOutcome, World } from "@dmabuf-ref/core";
 import { dmaBufGet } from "@dmabuf-ref/core";
 import {
   KVM,
@@ -44,17 +52,8 @@ const KNOWN_FLAGS =
  */
 export type KvmMemslotStage = "args" | "fd" | "attach";
 
-/** What {@link kvmSetMemslotDmabufStaged} produced: the slot's attachment, or which part refused. */
-export type KvmMemslotOutcome = StagedOutcome<
-  KvmMemslotStage,
-  {
-    /** The memslot's attachment (KVM's `dma_buf_dynamic_attach`). */
-    readonly att: number;
-  }
->;
-
-function refuse(w: World, stage: KvmMemslotStage, error: KernelError): KvmMemslotOutcome {
-  return { status: "failed", stage, error, world: w };
+function refuse(w: World, stage: KvmMemslotStage, error: KernelError): StepOutcome {
+  return failedAt(w, stage, error);
 }
 
 /**
@@ -77,11 +76,7 @@ function refuse(w: World, stage: KvmMemslotStage, error: KernelError): KvmMemslo
  * @param args - slot, GFN range, fd and offset.
  * @returns the slot's attachment, the refusing part and its errno, or blocked on resv.
  */
-export function kvmSetMemslotDmabufStaged(
-  m: Machine,
-  w: World,
-  args: KvmMemslotArgs,
-): KvmMemslotOutcome {
+export function kvmSetMemslotDmabuf(m: Machine, w: World, args: KvmMemslotArgs): StepOutcome {
   if (!kvmProfileOptions(m.profile).dmabufImport) {
     return refuse(
       w,
@@ -141,8 +136,7 @@ export function kvmSetMemslotDmabufStaged(
     );
   }
   const attached = attachBuf(m, w, args.fd, KVM, null, true);
-  if (attached.status === "blocked")
-    return { status: "blocked", reason: attached.reason, world: w };
+  if (attached.status === "blocked") return blocked(w, "resv", attached.reason);
   if (attached.status === "failed") return refuse(w, "attach", attached.error);
   const att = attached.created;
   if (att === undefined) throw new Error("kvm: attach created no attachment");
@@ -164,18 +158,5 @@ export function kvmSetMemslotDmabufStaged(
       text: `memslot ${args.slot}: gfn 0x${args.gfnBase.toString(16)}+0x${args.npages.toString(16)} backed by buf ${args.fd} (${mustBuf(world, args.fd).owner})`,
     },
   ];
-  return { status: "done", world, events, att };
-}
-
-/**
- * `KVM_SET_USER_MEMORY_REGION2` with `KVM_MEM_VFIO_DMABUF` as a step: the
- * checks and calls of {@link kvmSetMemslotDmabufStaged}, the stage dropped.
- *
- * @param m - the machine.
- * @param w - the world.
- * @param args - slot, GFN range, fd and offset.
- * @returns done (created = the attachment id), failed with the world unchanged, or blocked on resv.
- */
-export function kvmSetMemslotDmabuf(m: Machine, w: World, args: KvmMemslotArgs): StepOutcome {
-  return unstaged(kvmSetMemslotDmabufStaged(m, w, args), (d) => d.att);
+  return done(world, events, att);
 }

@@ -1,6 +1,10 @@
 import { driverState, setDriverState } from "@dmabuf-ref/core";
-import type { Machine, World } from "@dmabuf-ref/core";
+import type { Machine, World, kvmCacheAttrSchema } from "@dmabuf-ref/core";
+import type * as z from "zod";
 import { KVM } from "./constants.js";
+
+/** The cache attribute KVM maps a PFN with (core's `kvm-pfn` payload, kernel-facts §5.1). */
+export type KvmCacheAttr = z.output<typeof kvmCacheAttrSchema>;
 
 /**
  * One stage-2 / EPT entry KVM installed for a dma-buf memslot at a guest
@@ -15,6 +19,10 @@ export interface KvmStage2Entry {
   readonly pfn: bigint;
   /** The block's order (0 = 4 KiB, 9 = 2 MiB). */
   readonly order: number;
+  /** The memory type the SPTE maps it with (never write-back for MMIO). */
+  readonly cache: KvmCacheAttr;
+  /** True when the block is device MMIO. */
+  readonly mmio: boolean;
   /** The oracle's grant that lets the guest reach the block (DESIGN §3.5). */
   readonly grant: number;
 }

@@ -1,6 +1,9 @@
 import {
   U64_MAX,
   attachBuf,
+  blocked,
+  done,
+  failedAt,
   deviceIndex,
   importerHolder,
   isKernelError,
@@ -10,16 +13,8 @@ import {
   pinAtt,
   resvLock,
   resvUnlock,
-  unstaged,
 } from "@dmabuf-ref/core";
-import type {
-  KernelError,
-  Machine,
-  StagedOutcome,
-  StepOutcome,
-  TraceEvent,
-  World,
-} from "@dmabuf-ref/core";
+import type { KernelError, Machine, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { dmaBufGet } from "@dmabuf-ref/core";
 import type { RdmaImporterName } from "./constants.js";
 import { putUmem } from "./state.js";
@@ -50,21 +45,12 @@ export interface IbUmemDmabufGetArgs {
  */
 export type UmemGetStage = "args" | "fd" | "exporter-attach" | "pin" | "map";
 
-/** What {@link ibUmemDmabufGetStaged} produced: the umem's attachment, or which call refused and why. */
-export type UmemGetOutcome = StagedOutcome<
-  UmemGetStage,
-  {
-    /** The umem's attachment. */
-    readonly att: number;
-  }
->;
-
-function refuse(w: World, stage: UmemGetStage, error: KernelError): UmemGetOutcome {
-  return { status: "failed", stage, error, world: w };
+function refuse(w: World, stage: UmemGetStage, error: KernelError): StepOutcome {
+  return failedAt(w, stage, error);
 }
 
 /** The checks `ib_umem_dmabuf_get*()` makes before it attaches, in the kernel's order. */
-function checkArgs(m: Machine, w: World, args: IbUmemDmabufGetArgs): UmemGetOutcome | undefined {
+function checkArgs(m: Machine, w: World, args: IbUmemDmabufGetArgs): StepOutcome | undefined {
   const { importer, device, fd, offset, size } = args;
   if (importer === "rdma-pinned-revocable" && !rdmaProfileOptions(m.profile).pinnedRevocable) {
     return refuse(
@@ -103,7 +89,7 @@ function checkArgs(m: Machine, w: World, args: IbUmemDmabufGetArgs): UmemGetOutc
  * `ib_umem_dmabuf_get()`, `ib_umem_dmabuf_get_pinned()` or (Jacob
  * Moroni's proposal) `ib_umem_dmabuf_get_pinned_revocable_and_lock()`
  * followed by `ib_umem_dmabuf_set_revoke_locked()` (kernel-facts §5.2),
- * saying which call refused.
+ * saying which call refused (the failed step's `stage`, a {@link UmemGetStage}).
  *
  * Checks, in order: the pinned-revocable interface exists in the profile
  * (the rdma option `pinnedRevocable`, else `EOPNOTSUPP`); `offset + size` does
@@ -120,23 +106,19 @@ function checkArgs(m: Machine, w: World, args: IbUmemDmabufGetArgs): UmemGetOutc
  * @param m - the machine.
  * @param w - the world.
  * @param args - the interface, NIC, fd and the MR's window.
- * @returns the umem's attachment, the refusing call and its errno, or blocked on resv.
+ * @returns done (created = the umem's attachment), failed (world unchanged,
+ *   `stage` the refusing call), or blocked on resv.
  *
  * @remarks
  * The model maps the whole dma-buf; the kernel then trims the sgt to the
  * umem's window, which the model records (`offset`, `size`) but does not cut.
  */
-export function ibUmemDmabufGetStaged(
-  m: Machine,
-  w: World,
-  args: IbUmemDmabufGetArgs,
-): UmemGetOutcome {
+export function ibUmemDmabufGet(m: Machine, w: World, args: IbUmemDmabufGetArgs): StepOutcome {
   const bad = checkArgs(m, w, args);
   if (bad !== undefined) return bad;
   const { importer, device, fd, offset, size } = args;
   const attached = attachBuf(m, w, fd, importer, device, true);
-  if (attached.status === "blocked")
-    return { status: "blocked", reason: attached.reason, world: w };
+  if (attached.status === "blocked") return blocked(w, "resv", attached.reason);
   if (attached.status === "failed") return refuse(w, "exporter-attach", attached.error);
   const att = attached.created;
   if (att === undefined) throw new Error("rdma: attach created no attachment");
@@ -175,18 +157,5 @@ export function ibUmemDmabufGetStaged(
     pinned,
     revoked: false,
   });
-  return { status: "done", world, events, att };
-}
-
-/**
- * `ib_umem_dmabuf_get*()` as a step (kernel-facts §5.2): the same calls
- * and checks as {@link ibUmemDmabufGetStaged}, the stage dropped.
- *
- * @param m - the machine.
- * @param w - the world.
- * @param args - the interface, NIC, fd and the MR's window.
- * @returns done (created = the attachment id), failed (world unchanged), or blocked on resv.
- */
-export function ibUmemDmabufGet(m: Machine, w: World, args: IbUmemDmabufGetArgs): StepOutcome {
-  return unstaged(ibUmemDmabufGetStaged(m, w, args), (d) => d.att);
+  return done(world, events, att);
 }

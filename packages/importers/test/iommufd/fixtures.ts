@@ -29,9 +29,15 @@ import {
   step,
   topologySchema,
 } from "@dmabuf-ref/core";
-import type { Machine, Profile, Topology, World } from "@dmabuf-ref/core";
+import type {
+  Machine,
+  Profile,
+  StepOutcome,
+  SyscallReturn,
+  Topology,
+  World,
+} from "@dmabuf-ref/core";
 import { iommufdAttachDevice, iommufdImporter, iommufdIoctl } from "../../src/index.js";
-import type { IoctlOutcome } from "../../src/index.js";
 import { vfioTest } from "./vfio-test-exporter.js";
 import type { VfioTestArgs } from "./vfio-test-exporter.js";
 
@@ -84,16 +90,24 @@ export function makeMachine(profile: Profile = linux71): Machine {
   });
 }
 
-/** Asserts an ioctl returned 0 and narrows it. */
-export function done(r: IoctlOutcome): Extract<IoctlOutcome, { status: "done" }> {
+/** An ioctl that returned 0, with the struct the kernel copied back. */
+export type IoctlDone = Extract<StepOutcome, { status: "done" }> & {
+  readonly returned: SyscallReturn & { readonly out: Uint8Array };
+};
+
+/** Asserts an ioctl returned 0 and copied its struct back, and narrows it. */
+export function done(r: StepOutcome): IoctlDone {
   if (r.status !== "done") {
     throw new Error(r.status === "failed" ? `${r.error.errno}: ${r.error.message}` : r.reason);
   }
-  return r;
+  const { returned } = r;
+  expect(returned?.ret).toBe(0);
+  if (returned?.out === undefined) throw new Error("no struct copied back");
+  return { ...r, returned: { ...returned, out: returned.out } };
 }
 
 /** Asserts an ioctl failed with `errno` and changed nothing. */
-export function expectErrno(w: World, r: IoctlOutcome, errno: string): void {
+export function expectErrno(w: World, r: StepOutcome, errno: string): void {
   expect(r.status).toBe("failed");
   if (r.status === "failed") expect(r.error.errno).toBe(errno);
   expect(r.world).toBe(w);
@@ -127,7 +141,7 @@ export function allocIoas(m: Machine, w: World): { world: World; ioas: number } 
       iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 0 }),
     ),
   );
-  return { world: r.world, ioas: iommuIoasAlloc.decode(r.out).out_ioas_id };
+  return { world: r.world, ioas: iommuIoasAlloc.decode(r.returned.out).out_ioas_id };
 }
 
 /** Arguments of {@link mapFile}. */
@@ -141,7 +155,7 @@ export interface MapFileArgs {
 }
 
 /** `IOMMU_IOAS_MAP_FILE`. */
-export function mapFile(m: Machine, w: World, a: MapFileArgs): IoctlOutcome {
+export function mapFile(m: Machine, w: World, a: MapFileArgs): StepOutcome {
   const bytes = iommuIoasMapFile.encode({
     size: iommuIoasMapFile.size,
     flags: a.flags ?? RW,
@@ -157,7 +171,7 @@ export function mapFile(m: Machine, w: World, a: MapFileArgs): IoctlOutcome {
 /** `IOMMU_IOAS_MAP_FILE` that must succeed; returns the IOVA. */
 export function mapFileOk(m: Machine, w: World, a: MapFileArgs): { world: World; iova: bigint } {
   const r = done(mapFile(m, w, a));
-  return { world: r.world, iova: iommuIoasMapFile.decode(r.out).iova };
+  return { world: r.world, iova: iommuIoasMapFile.decode(r.returned.out).iova };
 }
 
 /** Arguments of {@link mapUser}. */
@@ -171,7 +185,7 @@ export interface MapUserArgs {
 }
 
 /** `IOMMU_IOAS_MAP` of VMM memory. */
-export function mapUser(m: Machine, w: World, a: MapUserArgs): IoctlOutcome {
+export function mapUser(m: Machine, w: World, a: MapUserArgs): StepOutcome {
   const bytes = iommuIoasMap.encode({
     size: iommuIoasMap.size,
     flags: a.flags ?? RW,
@@ -187,7 +201,7 @@ export function mapUser(m: Machine, w: World, a: MapUserArgs): IoctlOutcome {
 /** `IOMMU_IOAS_MAP` that must succeed; returns the IOVA. */
 export function mapUserOk(m: Machine, w: World, a: MapUserArgs): { world: World; iova: bigint } {
   const r = done(mapUser(m, w, a));
-  return { world: r.world, iova: iommuIoasMap.decode(r.out).iova };
+  return { world: r.world, iova: iommuIoasMap.decode(r.returned.out).iova };
 }
 
 /** `IOMMU_IOAS_UNMAP`. */
@@ -197,7 +211,7 @@ export function unmap(
   ioas: number,
   iova: bigint,
   length: bigint,
-): IoctlOutcome {
+): StepOutcome {
   return iommufdIoctl(
     m,
     w,
@@ -215,11 +229,11 @@ export function unmapOk(
   length: bigint,
 ): { world: World; unmapped: bigint } {
   const r = done(unmap(m, w, ioas, iova, length));
-  return { world: r.world, unmapped: iommuIoasUnmap.decode(r.out).length };
+  return { world: r.world, unmapped: iommuIoasUnmap.decode(r.returned.out).length };
 }
 
 /** `IOMMU_DESTROY`. */
-export function destroy(m: Machine, w: World, id: number): IoctlOutcome {
+export function destroy(m: Machine, w: World, id: number): StepOutcome {
   return iommufdIoctl(m, w, IOMMU_DESTROY, iommuDestroy.encode({ size: 8, id }));
 }
 
@@ -230,7 +244,7 @@ export function iovaRanges(
   ioas: number,
   num: number,
   reserved = 0,
-): IoctlOutcome {
+): StepOutcome {
   return iommufdIoctl(
     m,
     w,

@@ -36,7 +36,7 @@ describe("IOMMU_IOAS_ALLOC", () => {
     const w = boot(m);
     const bytes = iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 77 });
     const r = done(iommufdIoctl(m, w, IOMMU_IOAS_ALLOC, bytes));
-    expect(iommuIoasAlloc.decode(r.out)).toEqual({ size: 12, flags: 0, out_ioas_id: 1 });
+    expect(iommuIoasAlloc.decode(r.returned.out)).toEqual({ size: 12, flags: 0, out_ioas_id: 1 });
   });
 });
 

@@ -14,10 +14,10 @@ describe("IOMMU_IOAS_IOVA_RANGES", () => {
     const a = allocIoas(m, boot(m));
     const r = done(iovaRanges(m, a.world, a.ioas, 4));
     expect(r.world).toBe(a.world);
-    const out = iommuIoasIovaRanges.decode(r.out);
+    const out = iommuIoasIovaRanges.decode(r.returned.out);
     expect(out.num_iovas).toBe(1);
     expect(out.out_iova_alignment).toBe(0x1000n);
-    expect(r.written.map((x) => iommuIovaRange.decode(x.bytes))).toEqual([
+    expect(r.returned.written?.map((x) => iommuIovaRange.decode(x.bytes))).toEqual([
       { start: 0n, last: U64_MAX },
     ]);
   });
@@ -27,9 +27,9 @@ describe("IOMMU_IOAS_IOVA_RANGES", () => {
     const a = allocIoas(m, boot(m));
     const w = attachDevice(m, a.world, "dev1", a.ioas);
     const r = done(iovaRanges(m, w, a.ioas, 2));
-    expect(iommuIoasIovaRanges.decode(r.out).num_iovas).toBe(2);
-    expect(r.written.map((x) => x.addr)).toEqual([0x7000_0000n, 0x7000_0010n]);
-    expect(r.written.map((x) => iommuIovaRange.decode(x.bytes))).toEqual([
+    expect(iommuIoasIovaRanges.decode(r.returned.out).num_iovas).toBe(2);
+    expect(r.returned.written?.map((x) => x.addr)).toEqual([0x7000_0000n, 0x7000_0010n]);
+    expect(r.returned.written?.map((x) => iommuIovaRange.decode(x.bytes))).toEqual([
       { start: 0n, last: IOMMUFD_MSI_WINDOW.start - 1n },
       { start: IOMMUFD_MSI_WINDOW.last + 1n, last: IOMMUFD_APERTURE_LAST },
     ]);
@@ -41,9 +41,11 @@ describe("IOMMU_IOAS_IOVA_RANGES", () => {
     const w = attachDevice(m, a.world, "dev1", a.ioas);
     const r = iovaRanges(m, w, a.ioas, 1);
     expectErrno(w, r, "EMSGSIZE");
-    if (r.status !== "failed" || r.out === null) throw new Error("no struct copied back");
-    expect(iommuIoasIovaRanges.decode(r.out).num_iovas).toBe(2);
-    expect(r.written).toHaveLength(1);
+    if (r.status !== "failed" || r.returned?.out === undefined)
+      throw new Error("no struct copied back");
+    expect(r.returned.ret).toBe(0);
+    expect(iommuIoasIovaRanges.decode(r.returned.out).num_iovas).toBe(2);
+    expect(r.returned.written).toHaveLength(1);
   });
 
   it("a non-zero __reserved is EOPNOTSUPP; an unknown IOAS is ENOENT", () => {

@@ -73,8 +73,8 @@ describe("iommufdIoctl dispatch and the size rule", () => {
 
   it("a longer struct with a zero tail works; the response copies back min(size, sizeof) bytes", () => {
     const r = done(iommufdIoctl(m, world, IOMMU_IOAS_MAP_FILE, mapFileBytes(48)));
-    expect(r.out).toHaveLength(40);
-    expect(iommuIoasMapFile.decode(r.out).iova).not.toBe(0n);
+    expect(r.returned.out).toHaveLength(40);
+    expect(iommuIoasMapFile.decode(r.returned.out).iova).not.toBe(0n);
   });
 
   it("every call ends with an ioctl event naming the macro and the result", () => {
@@ -89,7 +89,7 @@ describe("iommufdIoctl dispatch and the size rule", () => {
     const bad = iommufdIoctl(m, world, IOMMU_IOAS_MAP_FILE, mapFileBytes(48, 1), {
       process: "qemu",
     });
-    const events = bad.status === "failed" ? bad.events : [];
+    const events = bad.status === "failed" ? (bad.events ?? []) : [];
     expect(events.map((e) => (e.kind === "ioctl" ? [e.process, e.result.ok] : e.kind))).toEqual([
       ["qemu", false],
     ]);

@@ -121,6 +121,7 @@ describe("IOMMU_IOAS_UNMAP and the dma-buf's reservation lock", () => {
     ]).world;
     const r = unmap(m, held, ioas, mapped.iova, 0x4000n);
     expect(r.status).toBe("blocked");
+    expect(r.status === "blocked" ? r.waitFor : undefined).toBe("resv");
     expect(r.world).toBe(held);
     const freed = runScript(m, held, [{ kind: "unlock", buf, holder: "another importer" }]).world;
     expect(unmapOk(m, freed, ioas, mapped.iova, 0x4000n).unmapped).toBe(0x4000n);

@@ -3,18 +3,27 @@
  * that refused (DESIGN §3.2's stages; kernel-facts §5.1).
  */
 import { describe, expect, it } from "vitest";
-import { boot, linux71, rfcMappingTypesV1 } from "@dmabuf-ref/core";
-import type { Machine, World } from "@dmabuf-ref/core";
-import { kvmSetMemslotDmabufStaged } from "../../src/index.js";
-import type { KvmMemslotArgs, KvmMemslotOutcome } from "../../src/index.js";
+import { boot, linux71, rfcMappingTypesV1, step } from "@dmabuf-ref/core";
+import type { Machine, StepOutcome, World } from "@dmabuf-ref/core";
+import { KVM } from "../../src/index.js";
+import type { KvmMemslotArgs } from "../../src/index.js";
 import { MIB2, PAGE, exportRam, exportVfio, makeMachine, revoke } from "./fixtures.js";
 
 function args(fd: number, over: Partial<KvmMemslotArgs> = {}): KvmMemslotArgs {
   return { slot: 1, gfnBase: 0x10_0000n, npages: MIB2 / PAGE, fd, offset: 0n, ...over };
 }
 
-function stageOf(r: KvmMemslotOutcome): string {
-  return r.status === "failed" ? `${r.stage} ${r.error.errno}` : r.status;
+/** The memslot ioctl as userspace issues it: an op of `step`. */
+function setMemslot(m: Machine, w: World, a: KvmMemslotArgs): StepOutcome {
+  return step(m, w, {
+    kind: "driver",
+    driver: KVM,
+    action: { op: "KVM_SET_USER_MEMORY_REGION2", ...a },
+  });
+}
+
+function stageOf(r: StepOutcome): string {
+  return r.status === "failed" ? `${r.stage ?? "(none)"} ${r.error.errno}` : r.status;
 }
 
 function vfio(m: Machine = makeMachine(rfcMappingTypesV1)): {
@@ -28,7 +37,7 @@ function vfio(m: Machine = makeMachine(rfcMappingTypesV1)): {
 describe("a dma-buf memslot says which part refused (kernel-facts §5.1)", () => {
   it("the unknown flag under linux-7.1 is refused by the argument checks with EINVAL", () => {
     const { m, world, buf } = vfio(makeMachine(linux71));
-    expect(stageOf(kvmSetMemslotDmabufStaged(m, world, args(buf)))).toBe("args EINVAL");
+    expect(stageOf(setMemslot(m, world, args(buf)))).toBe("args EINVAL");
   });
 
   it.each([
@@ -38,37 +47,35 @@ describe("a dma-buf memslot says which part refused (kernel-facts §5.1)", () =>
     ["with dirty logging", (1 << 3) | (1 << 0)],
   ])("a dma-buf memslot %s is refused by the argument checks with EINVAL", (_what, flags) => {
     const { m, world, buf } = vfio();
-    expect(stageOf(kvmSetMemslotDmabufStaged(m, world, args(buf, { flags })))).toBe("args EINVAL");
+    expect(stageOf(setMemslot(m, world, args(buf, { flags })))).toBe("args EINVAL");
   });
 
   it("a slot size other than the dma-buf's is refused by the argument checks with EINVAL", () => {
     const { m, world, buf } = vfio();
-    expect(stageOf(kvmSetMemslotDmabufStaged(m, world, args(buf, { npages: 1n })))).toBe(
-      "args EINVAL",
-    );
+    expect(stageOf(setMemslot(m, world, args(buf, { npages: 1n })))).toBe("args EINVAL");
   });
 
   it("an fd that is no dma-buf is refused by dma_buf_get with EBADF", () => {
     const { m, world, buf } = vfio();
-    expect(stageOf(kvmSetMemslotDmabufStaged(m, world, args(buf + 99)))).toBe("fd EBADF");
+    expect(stageOf(setMemslot(m, world, args(buf + 99)))).toBe("fd EBADF");
   });
 
   it("a revoked VFIO dma-buf is refused by the exporter's attach with ENODEV", () => {
     const { m, world, buf } = vfio();
     const revoked = revoke(m, world, buf).world;
-    expect(stageOf(kvmSetMemslotDmabufStaged(m, revoked, args(buf)))).toBe("attach ENODEV");
+    expect(stageOf(setMemslot(m, revoked, args(buf)))).toBe("attach ENODEV");
   });
 
   it("an exporter without get_pfn is refused at attach by negotiation with EINVAL", () => {
     const m = makeMachine(rfcMappingTypesV1);
     const { world, buf } = exportRam(m, boot(m), MIB2);
-    expect(stageOf(kvmSetMemslotDmabufStaged(m, world, args(buf)))).toBe("attach EINVAL");
+    expect(stageOf(setMemslot(m, world, args(buf)))).toBe("attach EINVAL");
   });
 
   it("a VFIO dma-buf of the slot's size makes the slot and its attachment", () => {
     const { m, world, buf } = vfio();
-    const r = kvmSetMemslotDmabufStaged(m, world, args(buf));
+    const r = setMemslot(m, world, args(buf));
     expect(r.status).toBe("done");
-    if (r.status === "done") expect(r.world.atts.get(r.att)?.importer).toBe("kvm");
+    if (r.status === "done") expect(r.world.atts.get(r.created ?? -1)?.importer).toBe("kvm");
   });
 });
