@@ -24,7 +24,8 @@ export function fromStaged<Stage extends string>(
 ): Imported {
   if (r.status === "failed") {
     const stage = Object.entries<MatrixStage>(stages).find(([k]) => k === r.stage)?.[1];
-    if (stage === undefined) throw new Error(`${call} failed at an unknown stage ${r.stage ?? "(none)"}`);
+    if (stage === undefined)
+      throw new Error(`${call} failed at an unknown stage ${r.stage ?? "(none)"}`);
     return refused(r.error, stage);
   }
   if (r.status === "blocked") throw new Error(`${call} blocked on an idle machine: ${r.reason}`);

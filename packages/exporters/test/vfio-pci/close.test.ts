@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { lookupBuf, runScript, settle, step } from "@dmabuf-ref/core";
 import type { Machine, World } from "@dmabuf-ref/core";
-import { vfioDeviceFeatureIoctl, vfioDeviceState, vfioDmaBufPriv } from "@dmabuf-ref/exporters";
+import { vfioDeviceState, vfioDmaBufPriv } from "@dmabuf-ref/exporters";
 import {
   VFIO,
   actOnce,
@@ -14,6 +14,7 @@ import {
   dmaBufRequest,
   dmaOutcomes,
   exportVfio,
+  featureIoctl,
   makeWorld,
   regionStatus,
   revokedOf,
@@ -182,11 +183,11 @@ describe("unbind (kernel-facts §2.5: each dma-buf holds the device registration
       registered: false,
       bound: true,
     });
-    const r = vfioDeviceFeatureIoctl(
+    const r = featureIoctl(
       m,
       unbinding.world,
-      "vfio0",
       dmaBufRequest([{ offset: 0n, length: 0x1000n }]),
+      "vfio0",
     );
     expect(r).toMatchObject({ status: "failed", error: { errno: "ENODEV" } });
     const closed = runActs(m, unbinding.world, [{ op: "close-device", device: "vfio0" }]);

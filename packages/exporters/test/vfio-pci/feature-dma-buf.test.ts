@@ -14,18 +14,13 @@ import {
   runScript,
 } from "@dmabuf-ref/core";
 import type { Machine, StepOutcome, VfioRegionDmaRange, World } from "@dmabuf-ref/core";
-import {
-  KMALLOC_MAX_SIZE,
-  O_CLOEXEC,
-  O_RDWR,
-  vfioDeviceFeatureIoctl,
-  vfioDmaBufPriv,
-} from "@dmabuf-ref/exporters";
+import { KMALLOC_MAX_SIZE, O_CLOEXEC, O_RDWR, vfioDmaBufPriv } from "@dmabuf-ref/exporters";
 import {
   BAR0,
   BAR0_SIZE,
   dmaBufRequest,
   exportVfio,
+  featureIoctl,
   makeWorld,
   revokedOf,
   runActs,
@@ -38,9 +33,9 @@ function errnoOf(r: StepOutcome): string {
   return r.status === "failed" ? r.error.errno : r.status;
 }
 
-/** Calls the ioctl and checks that a failure leaves the very same world. */
+/** Steps the ioctl's op and checks that a failure leaves the very same world. */
 function call(m: Machine, w: World, argp: Uint8Array, device = "vfio0"): StepOutcome {
-  const r = vfioDeviceFeatureIoctl(m, w, device, argp);
+  const r = featureIoctl(m, w, argp, device);
   if (r.status !== "done") expect(r.world).toBe(w);
   return r;
 }
@@ -361,7 +356,7 @@ describe("random range lists (kernel-facts §2.2 steps 4–5)", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 96 }), (bytes) => {
         const { m, w } = makeWorld();
-        const r = vfioDeviceFeatureIoctl(m, w, "vfio0", bytes);
+        const r = featureIoctl(m, w, bytes, "vfio0");
         if (r.status === "done" && (r.returned?.ret ?? 0) > 0) {
           expect(r.world.bufs.size).toBe(1);
         } else {

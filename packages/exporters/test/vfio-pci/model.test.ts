@@ -8,14 +8,13 @@ import fc from "fast-check";
 import { findProfile, importerHolder, runScript, settle } from "@dmabuf-ref/core";
 import type { Machine, ScriptEntry, World } from "@dmabuf-ref/core";
 import {
-  vfioDeviceFeatureIoctl,
   vfioDeviceState,
   vfioDmaBufPriv,
   vfioMemoryEnabled,
   vfioOperations,
 } from "@dmabuf-ref/exporters";
 import type { VfioPciAction } from "@dmabuf-ref/exporters";
-import { VFIO, actOnce, dmaBufRequest, makeWorld } from "./setup.js";
+import { VFIO, actOnce, dmaBufRequest, featureIoctl, makeWorld } from "./setup.js";
 
 const DEVICES = ["vfio0", "vfio1"] as const;
 
@@ -80,7 +79,7 @@ function perform(m: Machine, w: World, c: Command): World {
   switch (c.t) {
     case "export": {
       const ranges = [{ offset: BigInt(c.page) * 0x1000n, length: BigInt(c.pages) * 0x1000n }];
-      const r = vfioDeviceFeatureIoctl(m, w, c.device, dmaBufRequest(ranges));
+      const r = featureIoctl(m, w, dmaBufRequest(ranges), c.device);
       if (r.status !== "done") expect(r.world).toBe(w);
       return r.world;
     }

@@ -26,11 +26,12 @@ import type {
   Machine,
   Profile,
   ScriptEntry,
+  StepOutcome,
   TraceEvent,
   VfioRegionDmaRange,
   World,
 } from "@dmabuf-ref/core";
-import { O_CLOEXEC, O_RDWR, vfioDeviceFeatureIoctl, vfioPciExporter } from "@dmabuf-ref/exporters";
+import { O_CLOEXEC, O_RDWR, vfioPciExporter } from "@dmabuf-ref/exporters";
 import type { VfioCloseOrder, VfioPciAction } from "@dmabuf-ref/exporters";
 
 export const MiB = 0x10_0000n;
@@ -171,6 +172,52 @@ export function dmaBufRequest(
   });
 }
 
+/**
+ * `ioctl(device_fd, VFIO_DEVICE_FEATURE, argp)` as the vfio-pci driver's
+ * `VFIO_DEVICE_FEATURE` op through core's `step` (the ioctl's fields
+ * validated by the op's schema, a refusal's world the input world).
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param argp - the ioctl argument's bytes.
+ * @param device - the device whose fd is used.
+ * @param process - the calling process; the op's default ("vmm") when left out.
+ * @returns the step's outcome (`returned.ret` the dma-buf fd, 0 for PROBE).
+ */
+export function featureIoctl(
+  m: Machine,
+  w: World,
+  argp: Uint8Array,
+  device = "vfio0",
+  process?: string,
+): StepOutcome {
+  const action = { op: "VFIO_DEVICE_FEATURE", device, argp };
+  return step(m, w, {
+    kind: "driver",
+    driver: VFIO,
+    action: process === undefined ? action : { ...action, process },
+  });
+}
+
+/**
+ * `ioctl(device_fd, VFIO_DEVICE_RESET)` as the vfio-pci driver's
+ * `VFIO_DEVICE_RESET` op through core's `step`.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param device - the device whose fd is used.
+ * @param process - the calling process; the op's default ("vmm") when left out.
+ * @returns the step's outcome (`returned.ret` 0; the ioctl's event comes when the reset ends).
+ */
+export function resetIoctl(m: Machine, w: World, device = "vfio0", process?: string): StepOutcome {
+  const action = { op: "VFIO_DEVICE_RESET", device };
+  return step(m, w, {
+    kind: "driver",
+    driver: VFIO,
+    action: process === undefined ? action : { ...action, process },
+  });
+}
+
 /** Exports a VFIO dma-buf that must succeed; returns the world and the buffer id. */
 export function exportVfio(
   m: Machine,
@@ -179,7 +226,7 @@ export function exportVfio(
   device = "vfio0",
   bar = 0,
 ): { world: World; buf: number } {
-  const r = vfioDeviceFeatureIoctl(m, w, device, dmaBufRequest(ranges, bar));
+  const r = featureIoctl(m, w, dmaBufRequest(ranges, bar), device);
   if (r.status !== "done") {
     throw new Error(`export failed: ${r.status === "failed" ? r.error.errno : r.reason}`);
   }

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { importerHolder, runScript, settle } from "@dmabuf-ref/core";
 import type { Machine, TraceEvent, World } from "@dmabuf-ref/core";
-import { vfioDeviceResetIoctl, vfioDeviceState, vfioOperations } from "@dmabuf-ref/exporters";
+import { vfioDeviceState, vfioOperations } from "@dmabuf-ref/exporters";
 import {
   actOnce,
   attachMapped,
@@ -14,6 +14,7 @@ import {
   exportVfio,
   makeWorld,
   regionStatus,
+  resetIoctl,
   revokedOf,
   runActs,
 } from "./setup.js";
@@ -117,7 +118,7 @@ describe("FLR and VFIO_DEVICE_RESET (kernel-facts §2.5)", () => {
     const mb = mapped(m, w);
     const d3 = runActs(m, mb.world, [{ op: "power", device: "vfio0", state: "D3hot" }]).world;
     expect(revokedOf(d3, mb.buf)).toBe("temporary");
-    const r = vfioDeviceResetIoctl(m, d3, "vfio0", "qemu");
+    const r = resetIoctl(m, d3, "vfio0", "qemu");
     if (r.status !== "done") throw new Error("reset failed");
     expect(milestones(r.events)).not.toContain("ioctl VFIO_DEVICE_RESET");
     const s = settle(m, r.world);
@@ -131,7 +132,7 @@ describe("FLR and VFIO_DEVICE_RESET (kernel-facts §2.5)", () => {
   it("VFIO_DEVICE_RESET on a closed device fd fails with EBADF and changes nothing", () => {
     const { m, w: w0 } = makeWorld();
     const w = runActs(m, w0, [{ op: "close-device", device: "vfio0" }]).world;
-    const r = vfioDeviceResetIoctl(m, w, "vfio0");
+    const r = resetIoctl(m, w, "vfio0");
     expect(r).toMatchObject({ status: "failed", error: { errno: "EBADF" } });
     expect(r.world).toBe(w);
   });

@@ -14,7 +14,15 @@ import { fillArea, unfillArea } from "./domain-fill.js";
 import { grantArea } from "./grants.js";
 import { DEVICE_RESERVATIONS, intersects } from "./iova.js";
 import type { IommufdDevice } from "./state.js";
-import { devicesOf, findIoas, iommufdStateOf, mustIoas, putIoas, putState } from "./state.js";
+import {
+  devicesOf,
+  findIoas,
+  iommufdStateOf,
+  mustIoas,
+  nextObjectId,
+  putIoas,
+  putState,
+} from "./state.js";
 
 /** Options of {@link iommufdAttachDevice}. */
 export interface AttachDeviceOptions {
@@ -46,7 +54,7 @@ type Added =
     }
   | Exclude<StepOutcome, { status: "done" }>;
 
-function addDomain(m: Machine, w: World, ioas: number): Added {
+function addDomain(m: Machine, w: World, ioas: number, reserved: readonly number[]): Added {
   const domain = w.domains.lowestFreeId();
   const next = w;
   let world: World = {
@@ -55,7 +63,11 @@ function addDomain(m: Machine, w: World, ioas: number): Added {
   };
   const io = mustIoas(m, world, ioas);
   world = putIoas(m, world, { ...io, domains: [...io.domains, domain] });
-  const events: TraceEvent[] = [note(`IOAS ${ioas}: new IOMMU domain ${domain}`)];
+  // The domain is a HWPT_PAGING object: it takes the lowest free object id.
+  const s = iommufdStateOf(m, world);
+  const hwpt = nextObjectId(s, reserved);
+  world = putState(m, world, { ...s, hwpts: [...s.hwpts, { id: hwpt, ioas, domain }] });
+  const events: TraceEvent[] = [note(`IOAS ${ioas}: new IOMMU domain ${domain} (HWPT ${hwpt})`)];
   for (const area of io.areas) {
     const filled = fillArea(m, world, ioas, area, domain);
     if (filled.status !== "done") return filled;
@@ -127,9 +139,11 @@ export function iommufdAttachDevice(
       );
     }
   }
+  // The bind comes first: the device object takes the lowest free id, then its HWPT.
+  const id = nextObjectId(iommufdStateOf(m, w));
   let domain = mustIoas(m, w, ioas).domains[0];
   if (domain === undefined || opts.newDomain === true) {
-    const added = addDomain(m, w, ioas);
+    const added = addDomain(m, w, ioas, [id]);
     if (added.status === "failed") return failed(world, added.error);
     if (added.status === "blocked") return blocked(world, added.waitFor, added.reason);
     w = added.world;
@@ -147,8 +161,11 @@ export function iommufdAttachDevice(
   }
   w = putIoas(m, w, { ...current, areas });
   const s = iommufdStateOf(m, w);
-  w = putState(m, w, { ...s, devices: [...s.devices, { device, ioas, domain, previousDomain }] });
-  events.push(note(`${device} attached to IOAS ${ioas} through domain ${domain}`));
+  w = putState(m, w, {
+    ...s,
+    devices: [...s.devices, { id, device, ioas, domain, previousDomain }],
+  });
+  events.push(note(`${device} (device ${id}) attached to IOAS ${ioas} through domain ${domain}`));
   return done(w, events);
 }
 
@@ -201,6 +218,8 @@ export function iommufdDetachDevice(m: Machine, world: World, device: string): S
     }
     const after = mustIoas(m, w, binding.ioas);
     w = putIoas(m, w, { ...after, domains: after.domains.filter((d) => d !== binding.domain) });
+    const st = iommufdStateOf(m, w);
+    w = putState(m, w, { ...st, hwpts: st.hwpts.filter((h) => h.domain !== binding.domain) });
     w = { ...w, domains: w.domains.delete(binding.domain) };
     events.push(note(`IOAS ${binding.ioas}: domain ${binding.domain} destroyed`));
   }

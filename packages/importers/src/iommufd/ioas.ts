@@ -34,8 +34,11 @@ export function ioasAlloc(m: Machine, w: World, cmd: IoasAllocCmd): HandlerResul
 }
 
 /**
- * `IOMMU_DESTROY` of an IOAS (`iommufd_object_remove`): an unknown id is
- * `ENOENT`; an IOAS with attached devices is still referenced (`EBUSY`); an
+ * `IOMMU_DESTROY` (`iommufd_object_remove`): an unknown id is `ENOENT`;
+ * a device object is held by its VFIO binding until unbind, and an
+ * automatic HWPT by the devices attached through it (`EBUSY`: the object's
+ * users count is not one); an IOAS with attached devices is still
+ * referenced (`EBUSY`); an
  * IOAS with areas is destroyed with them (`iopt_unmap_all`, which releases
  * their pages and dma-buf attachments).
  *
@@ -45,6 +48,11 @@ export function ioasAlloc(m: Machine, w: World, cmd: IoasAllocCmd): HandlerResul
  * @returns the outcome.
  */
 export function destroyObject(m: Machine, w: World, cmd: DestroyCmd): HandlerResult<DestroyCmd> {
+  const st = iommufdStateOf(m, w);
+  if (st.devices.some((d) => d.id === cmd.id))
+    return refuse("EBUSY", `object ${cmd.id} is a device: it goes with its unbind`);
+  if (st.hwpts.some((h) => h.id === cmd.id))
+    return refuse("EBUSY", `HWPT ${cmd.id} is in use by an attached device`);
   const ioas = findIoas(m, w, cmd.id);
   if (ioas === undefined) return refuse("ENOENT", `no object ${cmd.id}`);
   if (devicesOf(m, w, cmd.id).length > 0) {

@@ -125,6 +125,8 @@ export interface IommufdIoas {
  * `VFIO_DEVICE_ATTACH_IOMMUFD_PT` path), and the DMA-API domain it had before.
  */
 export interface IommufdDevice {
+  /** Its device object's id (`out_devid` of the bind), from the one object id space. */
+  readonly id: number;
   /** The device (a topology device id). */
   readonly device: string;
   /** The IOAS it is attached to. */
@@ -146,25 +148,48 @@ export interface IommufdState {
   readonly pages: readonly IommufdPagesEntry[];
   /** Attached devices. */
   readonly devices: readonly IommufdDevice[];
+  /** HWPT_PAGING objects: the IOMMU domains of the IOASes, each with an object id. */
+  readonly hwpts: readonly IommufdHwpt[];
+}
+
+/**
+ * A `struct iommufd_hwpt_paging`: an IOMMU domain of an IOAS, an object
+ * with an id in the one id space (the automatic domain an attach creates
+ * is one too; `VFIO_DEVICE_ATTACH_IOMMUFD_PT` writes its id back in `pt_id`).
+ */
+export interface IommufdHwpt {
+  /** The object id. */
+  readonly id: number;
+  /** The IOAS whose mappings it holds. */
+  readonly ioas: number;
+  /** The World's IOMMU domain it is. */
+  readonly domain: number;
 }
 
 const EMPTY: IommufdState = Object.freeze({
   ioas: [],
   pages: [],
   devices: [],
+  hwpts: [],
 });
 
 /**
  * The id the next iommufd object gets: `ictx->objects` is an xarray that
  * allocates the lowest free id from 1 (`xa_alloc` with `xa_limit_31b`), in
- * one id space for every object kind. The model's objects with ids are the
- * IOAS objects.
+ * one id space for every object kind: IOAS, device and HWPT objects alike.
  *
  * @param s - iommufd's state.
+ * @param reserved - ids already taken by an object being built (a bind's
+ *   device before the attach's HWPT).
  * @returns the lowest id no object uses.
  */
-export function nextObjectId(s: IommufdState): number {
-  return lowestFree(s.ioas.map((x) => x.id));
+export function nextObjectId(s: IommufdState, reserved: readonly number[] = []): number {
+  return lowestFree([
+    ...reserved,
+    ...s.ioas.map((x) => x.id),
+    ...s.devices.map((x) => x.id),
+    ...s.hwpts.map((x) => x.id),
+  ]);
 }
 
 /**

@@ -8,10 +8,12 @@ import { describe, expect, it } from "vitest";
 import { fc, test } from "@fast-check/vitest";
 import { mustBuf, proposalConverters, step } from "@dmabuf-ref/core";
 import type { Machine, World } from "@dmabuf-ref/core";
-import { iommufdAttachDevice, iommufdDetachDevice, iommufdStateOf } from "../../src/index.js";
+import { iommufdStateOf } from "../../src/index.js";
 import {
   PAGE,
   attachDevice,
+  attachDeviceStep,
+  detachDeviceStep,
   dma,
   mapFile,
   mapFileOk,
@@ -115,7 +117,7 @@ describe("proposal-converters: iommufd maps through core (kernel-facts §4.4)", 
   it("a domain attached after MAP_FILE is filled through core", () => {
     const { m, ...s } = vfioSetup(proposalConverters);
     const mapped = mapFileOk(m, s.world, { ioas: s.ioas, fd: s.buf, length: 0x4000n });
-    const r = iommufdAttachDevice(m, mapped.world, "dev0", s.ioas, { newDomain: true });
+    const r = attachDeviceStep(m, mapped.world, "dev0", s.ioas, true);
     if (r.status !== "done") throw new Error(r.status === "failed" ? r.error.message : r.reason);
     expect(r.events.some((e) => e.kind === "map" && e.importer === "iommufd")).toBe(true);
     expect(coreMapped(r.world, s.buf)).toHaveLength(2);
@@ -128,12 +130,12 @@ describe("proposal-converters: iommufd maps through core (kernel-facts §4.4)", 
     const mapped = mapFileOk(m, s.world, { ioas: s.ioas, fd: s.buf, length: 0x4000n });
     const locked = step(m, mapped.world, { kind: "lock", buf: s.buf, holder: "someone" });
     if (locked.status !== "done") throw new Error("lock did not run");
-    const r = iommufdAttachDevice(m, locked.world, "dev0", s.ioas, { newDomain: true });
+    const r = attachDeviceStep(m, locked.world, "dev0", s.ioas, true);
     expect(r.status).toBe("blocked");
     expect(r.world).toBe(locked.world);
     const unlocked = step(m, locked.world, { kind: "unlock", buf: s.buf, holder: "someone" });
     if (unlocked.status !== "done") throw new Error("unlock did not run");
-    const again = iommufdAttachDevice(m, unlocked.world, "dev0", s.ioas, { newDomain: true });
+    const again = attachDeviceStep(m, unlocked.world, "dev0", s.ioas, true);
     expect(again.status).toBe("done");
   });
 
@@ -143,7 +145,7 @@ describe("proposal-converters: iommufd maps through core (kernel-facts §4.4)", 
     const joined = attachDevice(m, mapped.world, "dev0", s.ioas);
     expect(coreMapped(joined, s.buf)).toHaveLength(1);
     expect(dma(m, joined, "dev0", mapped.iova).outcome).toBe("ok");
-    const left = iommufdDetachDevice(m, joined, "dev0");
+    const left = detachDeviceStep(m, joined, "dev0");
     if (left.status !== "done")
       throw new Error(left.status === "failed" ? left.error.message : left.reason);
     const grants = [...left.world.grants.values()].filter((g) => g.device === "dev0");
@@ -174,7 +176,7 @@ describe("proposal-converters: iommufd maps through core (kernel-facts §4.4)", 
 
   it("detaching the last device of a domain makes core unmap that domain's pair", () => {
     const { m, world, buf, iova } = twoDomains();
-    const d = iommufdDetachDevice(m, world, "dev0");
+    const d = detachDeviceStep(m, world, "dev0");
     if (d.status !== "done") throw new Error(d.status === "failed" ? d.error.message : d.reason);
     expect(coreMapped(d.world, buf)).toHaveLength(1);
     expect(mustBuf(d.world, buf).attachments).toHaveLength(2);

@@ -4,10 +4,12 @@
  */
 import { describe, expect, it } from "vitest";
 import { boot, deviceIndex } from "@dmabuf-ref/core";
-import { iommufdAttachDevice, iommufdDetachDevice, iommufdStateOf } from "../../src/index.js";
+import { iommufdStateOf } from "../../src/index.js";
 import {
   allocIoas,
   attachDevice,
+  attachDeviceStep,
+  detachDeviceStep,
   dma,
   exportVfio,
   makeMachine,
@@ -28,9 +30,11 @@ describe("iommufdAttachDevice", () => {
     expect(w.deviceDomains.get(deviceIndex(m, "dev1"))).toBe(domain);
     expect(domain).not.toBe(before);
     expect(mappingsIn(w, domain)).toBe(1);
+    // IOAS 1, then the bind's device object 2, then the attach's HWPT 3: one id space.
     expect(iommufdStateOf(m, w).devices).toEqual([
-      { device: "dev1", ioas: a.ioas, domain, previousDomain: before },
+      { id: 2, device: "dev1", ioas: a.ioas, domain, previousDomain: before },
     ]);
+    expect(iommufdStateOf(m, w).hwpts).toEqual([{ id: 3, ioas: a.ioas, domain }]);
   });
 
   it("a second device shares the IOAS's domain and is granted every area", () => {
@@ -46,7 +50,7 @@ describe("iommufdAttachDevice", () => {
     const m = makeMachine();
     const a = allocIoas(m, boot(m));
     const errnoOf = (device: string, ioas: number): string => {
-      const r = iommufdAttachDevice(m, a.world, device, ioas);
+      const r = attachDeviceStep(m, a.world, device, ioas);
       return r.status === "failed" ? r.error.errno : r.status === "done" ? "ok" : "blocked";
     };
     expect(errnoOf("nic9", a.ioas)).toBe("EINVAL");
@@ -65,7 +69,7 @@ describe("iommufdAttachDevice", () => {
 
   it("attaching twice to the same IOAS changes nothing", () => {
     const { m, world, ioas } = vfioSetup();
-    const r = iommufdAttachDevice(m, world, "dev1", ioas);
+    const r = attachDeviceStep(m, world, "dev1", ioas);
     expect(r.status === "done" && r.world).toBe(world);
   });
 });
@@ -78,7 +82,7 @@ describe("iommufdDetachDevice", () => {
     const e = exportVfio(m, attachDevice(m, a.world, "dev1", a.ioas));
     const mapped = mapFileOk(m, e.world, { ioas: a.ioas, fd: e.buf, length: 0x4000n });
     const domain = iommufdStateOf(m, mapped.world).ioas[0]?.domains[0] ?? -1;
-    const r = iommufdDetachDevice(m, mapped.world, "dev1");
+    const r = detachDeviceStep(m, mapped.world, "dev1");
     if (r.status !== "done") throw new Error(r.status === "failed" ? r.error.message : r.reason);
     const w = r.world;
     expect(w.deviceDomains.get(deviceIndex(m, "dev1"))).toBe(before);
@@ -92,7 +96,7 @@ describe("iommufdDetachDevice", () => {
   it("a device that is not attached is EINVAL", () => {
     const m = makeMachine();
     const a = allocIoas(m, boot(m));
-    const r = iommufdDetachDevice(m, a.world, "dev1");
+    const r = detachDeviceStep(m, a.world, "dev1");
     expect(r.status === "failed" ? r.error.errno : r.status === "done" ? "ok" : "blocked").toBe(
       "EINVAL",
     );
@@ -105,7 +109,7 @@ describe("iommufdDetachDevice", () => {
       fd: buf,
       length: 0x4000n,
     });
-    const r = iommufdDetachDevice(m, mapped.world, "dev1");
+    const r = detachDeviceStep(m, mapped.world, "dev1");
     if (r.status !== "done") throw new Error(r.status === "failed" ? r.error.message : r.reason);
     expect(dma(m, r.world, "dev0", mapped.iova).outcome).toBe("ok");
     expect(dma(m, r.world, "dev1", mapped.iova).outcome).toBe("fault");

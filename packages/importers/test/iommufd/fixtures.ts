@@ -2,7 +2,7 @@
  * Shared set-up for the iommufd tests: a machine with RAM, a VFIO device's
  * BARs and DMA devices behind the IOMMU; worlds with the VFIO-like test
  * exporter, core's reference exporter and iommufd; helpers that speak the
- * uAPI structs.
+ * uAPI structs, each call an iommufd driver op run by core's `step`.
  */
 import { expect } from "vitest";
 import {
@@ -37,7 +37,8 @@ import type {
   Topology,
   World,
 } from "@dmabuf-ref/core";
-import { iommufdAttachDevice, iommufdImporter, iommufdIoctl } from "../../src/index.js";
+import { IOMMUFD, iommufdImporter } from "../../src/index.js";
+import type { IommufdAction } from "../../src/index.js";
 import { vfioTest } from "./vfio-test-exporter.js";
 import type { VfioTestArgs } from "./vfio-test-exporter.js";
 
@@ -90,6 +91,57 @@ export function makeMachine(profile: Profile = linux71): Machine {
   });
 }
 
+/**
+ * One iommufd op as userspace issues it: a core `driver` op of iommufd,
+ * run by `step` (the op's fields validated against iommufd's schema).
+ */
+export function iommufdStep(m: Machine, w: World, action: IommufdAction): StepOutcome {
+  return step(m, w, { kind: "driver", driver: IOMMUFD, action });
+}
+
+/**
+ * An ioctl on the iommufd fd: iommufd's `ioctl` op through `step`. The
+ * outcome carries the return value and the struct copied back in
+ * `returned.ret` / `returned.out`, and the user-pointer writes in
+ * `returned.written`.
+ *
+ * @param process - the calling process (default the driver's, "vmm").
+ */
+export function ioctl(
+  m: Machine,
+  w: World,
+  number: number,
+  buffer: Uint8Array,
+  process?: string,
+): StepOutcome {
+  // Not typed as an IommufdAction: the encoders give `Uint8Array<ArrayBufferLike>`,
+  // the schema's type says `Uint8Array<ArrayBuffer>` (its check is `instanceof Uint8Array`).
+  const action = process === undefined ? { number, buffer } : { number, buffer, process };
+  return step(m, w, { kind: "driver", driver: IOMMUFD, action: { op: "ioctl", ...action } });
+}
+
+/** `VFIO_DEVICE_ATTACH_IOMMUFD_PT`: iommufd's `attach-device` op through `step`. */
+export function attachDeviceStep(
+  m: Machine,
+  w: World,
+  device: string,
+  ioas: number,
+  newDomain = false,
+): StepOutcome {
+  return iommufdStep(
+    m,
+    w,
+    newDomain
+      ? { op: "attach-device", device, ioas, newDomain: true }
+      : { op: "attach-device", device, ioas },
+  );
+}
+
+/** `VFIO_DEVICE_DETACH_IOMMUFD_PT`: iommufd's `detach-device` op through `step`. */
+export function detachDeviceStep(m: Machine, w: World, device: string): StepOutcome {
+  return iommufdStep(m, w, { op: "detach-device", device });
+}
+
 /** An ioctl that returned 0, with the struct the kernel copied back. */
 export type IoctlDone = Extract<StepOutcome, { status: "done" }> & {
   readonly returned: SyscallReturn & { readonly out: Uint8Array };
@@ -134,12 +186,7 @@ export function exportForeign(m: Machine, w: World, size = 0x4000n): { world: Wo
 /** `IOMMU_IOAS_ALLOC`; returns the new IOAS id. */
 export function allocIoas(m: Machine, w: World): { world: World; ioas: number } {
   const r = done(
-    iommufdIoctl(
-      m,
-      w,
-      IOMMU_IOAS_ALLOC,
-      iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 0 }),
-    ),
+    ioctl(m, w, IOMMU_IOAS_ALLOC, iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 0 })),
   );
   return { world: r.world, ioas: iommuIoasAlloc.decode(r.returned.out).out_ioas_id };
 }
@@ -165,7 +212,7 @@ export function mapFile(m: Machine, w: World, a: MapFileArgs): StepOutcome {
     length: a.length,
     iova: a.iova ?? 0n,
   });
-  return iommufdIoctl(m, w, IOMMU_IOAS_MAP_FILE, bytes);
+  return ioctl(m, w, IOMMU_IOAS_MAP_FILE, bytes);
 }
 
 /** `IOMMU_IOAS_MAP_FILE` that must succeed; returns the IOVA. */
@@ -195,7 +242,7 @@ export function mapUser(m: Machine, w: World, a: MapUserArgs): StepOutcome {
     length: a.length,
     iova: a.iova ?? 0n,
   });
-  return iommufdIoctl(m, w, IOMMU_IOAS_MAP, bytes);
+  return ioctl(m, w, IOMMU_IOAS_MAP, bytes);
 }
 
 /** `IOMMU_IOAS_MAP` that must succeed; returns the IOVA. */
@@ -212,7 +259,7 @@ export function unmap(
   iova: bigint,
   length: bigint,
 ): StepOutcome {
-  return iommufdIoctl(
+  return ioctl(
     m,
     w,
     IOMMU_IOAS_UNMAP,
@@ -234,7 +281,7 @@ export function unmapOk(
 
 /** `IOMMU_DESTROY`. */
 export function destroy(m: Machine, w: World, id: number): StepOutcome {
-  return iommufdIoctl(m, w, IOMMU_DESTROY, iommuDestroy.encode({ size: 8, id }));
+  return ioctl(m, w, IOMMU_DESTROY, iommuDestroy.encode({ size: 8, id }));
 }
 
 /** `IOMMU_IOAS_IOVA_RANGES`. */
@@ -245,7 +292,7 @@ export function iovaRanges(
   num: number,
   reserved = 0,
 ): StepOutcome {
-  return iommufdIoctl(
+  return ioctl(
     m,
     w,
     IOMMU_IOAS_IOVA_RANGES,
@@ -268,7 +315,7 @@ export function attachDevice(
   ioas: number,
   newDomain = false,
 ): World {
-  const r = iommufdAttachDevice(m, w, device, ioas, newDomain ? { newDomain: true } : {});
+  const r = attachDeviceStep(m, w, device, ioas, newDomain);
   if (r.status !== "done")
     throw new Error(r.status === "failed" ? `${r.error.errno}: ${r.error.message}` : r.reason);
   return r.world;

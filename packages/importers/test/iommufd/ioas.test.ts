@@ -3,13 +3,16 @@
  */
 import { describe, expect, it } from "vitest";
 import { boot, IOMMU_IOAS_ALLOC, iommuIoasAlloc, mustBuf, worldsEqual } from "@dmabuf-ref/core";
-import { iommufdIoctl, iommufdStateOf } from "../../src/index.js";
+import { iommufdStateOf } from "../../src/index.js";
 import {
   allocIoas,
+  attachDevice,
   destroy,
+  detachDeviceStep,
   done,
   expectErrno,
   exportVfio,
+  ioctl,
   makeMachine,
   mapFileOk,
   mapUserOk,
@@ -28,14 +31,14 @@ describe("IOMMU_IOAS_ALLOC", () => {
     const m = makeMachine();
     const w = boot(m);
     const bytes = iommuIoasAlloc.encode({ size: 12, flags: 1, out_ioas_id: 0 });
-    expectErrno(w, iommufdIoctl(m, w, IOMMU_IOAS_ALLOC, bytes), "EOPNOTSUPP");
+    expectErrno(w, ioctl(m, w, IOMMU_IOAS_ALLOC, bytes), "EOPNOTSUPP");
   });
 
   it("out_ioas_id is written back, the rest of the struct as passed", () => {
     const m = makeMachine();
     const w = boot(m);
     const bytes = iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 77 });
-    const r = done(iommufdIoctl(m, w, IOMMU_IOAS_ALLOC, bytes));
+    const r = done(ioctl(m, w, IOMMU_IOAS_ALLOC, bytes));
     expect(iommuIoasAlloc.decode(r.returned.out)).toEqual({ size: 12, flags: 0, out_ioas_id: 1 });
   });
 });
@@ -73,6 +76,23 @@ describe("IOMMU_DESTROY", () => {
     const c = allocIoas(m, d.world);
     expect(c.ioas).toBe(1);
     expect(allocIoas(m, c.world).ioas).toBe(3);
+  });
+
+  it("IOAS, device and HWPT objects share one id space: an attach's device and HWPT take the lowest free ids", () => {
+    const m = makeMachine();
+    const a = allocIoas(m, boot(m)); // IOAS 1
+    const attached = attachDevice(m, a.world, "dev1", a.ioas); // device 2, HWPT 3
+    const b = allocIoas(m, attached);
+    expect(b.ioas).toBe(4);
+    // A device object goes with its unbind, an HWPT with its last device: both EBUSY.
+    expectErrno(b.world, destroy(m, b.world, 2), "EBUSY");
+    expectErrno(b.world, destroy(m, b.world, 3), "EBUSY");
+    // Detach (and unbind) frees both ids; the next IOAS takes the lowest.
+    const detached = detachDeviceStep(m, b.world, "dev1");
+    expect(detached.status).toBe("done");
+    if (detached.status !== "done") return;
+    expect(allocIoas(m, detached.world).ioas).toBe(2);
+    expectErrno(detached.world, destroy(m, detached.world, 3), "ENOENT");
   });
 
   it("allocating and destroying an IOAS returns to an equal world", () => {

@@ -24,12 +24,14 @@ import {
 } from "@dmabuf-ref/core";
 import type { Machine, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
-import { iommufdAttachDevice, iommufdDetachDevice, iommufdIoctl } from "../../src/index.js";
 import {
   RW,
+  attachDeviceStep,
+  detachDeviceStep,
   done,
   expectErrno,
   exportVfio,
+  ioctl,
   mapFileOk,
   mapUserOk,
   revoke,
@@ -57,28 +59,28 @@ describe("iommufdIoctl dispatch and the size rule", () => {
   };
 
   it("an unknown ioctl number is ENOTTY (IOMMU_IOAS_COPY is not modelled either)", () => {
-    expectErrno(world, iommufdIoctl(m, world, _IO(0x3b, 0x83), new Uint8Array(64)), "ENOTTY");
-    expectErrno(world, iommufdIoctl(m, world, 0x1234, new Uint8Array(64)), "ENOTTY");
+    expectErrno(world, ioctl(m, world, _IO(0x3b, 0x83), new Uint8Array(64)), "ENOTTY");
+    expectErrno(world, ioctl(m, world, 0x1234, new Uint8Array(64)), "ENOTTY");
   });
 
   it("a size below the ioctl's min_size is EINVAL", () => {
     const bytes = mapFileBytes(40);
     new DataView(bytes.buffer).setUint32(0, 39, true);
-    expectErrno(world, iommufdIoctl(m, world, IOMMU_IOAS_MAP_FILE, bytes), "EINVAL");
+    expectErrno(world, ioctl(m, world, IOMMU_IOAS_MAP_FILE, bytes), "EINVAL");
   });
 
   it("non-zero bytes past the kernel's struct are E2BIG", () => {
-    expectErrno(world, iommufdIoctl(m, world, IOMMU_IOAS_MAP_FILE, mapFileBytes(48, 1)), "E2BIG");
+    expectErrno(world, ioctl(m, world, IOMMU_IOAS_MAP_FILE, mapFileBytes(48, 1)), "E2BIG");
   });
 
   it("a longer struct with a zero tail works; the response copies back min(size, sizeof) bytes", () => {
-    const r = done(iommufdIoctl(m, world, IOMMU_IOAS_MAP_FILE, mapFileBytes(48)));
+    const r = done(ioctl(m, world, IOMMU_IOAS_MAP_FILE, mapFileBytes(48)));
     expect(r.returned.out).toHaveLength(40);
     expect(iommuIoasMapFile.decode(r.returned.out).iova).not.toBe(0n);
   });
 
   it("every call ends with an ioctl event naming the macro and the result", () => {
-    const ok = done(iommufdIoctl(m, world, IOMMU_IOAS_MAP_FILE, mapFileBytes(40)));
+    const ok = done(ioctl(m, world, IOMMU_IOAS_MAP_FILE, mapFileBytes(40)));
     expect(ok.events.at(-1)).toEqual({
       kind: "ioctl",
       process: "vmm",
@@ -86,9 +88,7 @@ describe("iommufdIoctl dispatch and the size rule", () => {
       name: "IOMMU_IOAS_MAP_FILE",
       result: { ok: true, ret: 0 },
     });
-    const bad = iommufdIoctl(m, world, IOMMU_IOAS_MAP_FILE, mapFileBytes(48, 1), {
-      process: "qemu",
-    });
+    const bad = ioctl(m, world, IOMMU_IOAS_MAP_FILE, mapFileBytes(48, 1), "qemu");
     const events = bad.status === "failed" ? (bad.events ?? []) : [];
     expect(events.map((e) => (e.kind === "ioctl" ? [e.process, e.result.ok] : e.kind))).toEqual([
       ["qemu", false],
@@ -210,7 +210,7 @@ const call: fc.Arbitrary<Call> = fc.oneof(
 function apply(m: Machine, w: World, c: Call): World {
   return match(c)
     .with({ kind: "ioctl" }, (x) => {
-      const r = iommufdIoctl(m, w, x.number, x.bytes);
+      const r = ioctl(m, w, x.number, x.bytes);
       if (r.status !== "done") expect(r.world).toBe(w);
       return r.world;
     })
@@ -226,11 +226,11 @@ function apply(m: Machine, w: World, c: Call): World {
       return r.status === "done" ? r.world : w;
     })
     .with({ kind: "attach" }, (x) => {
-      const r = iommufdAttachDevice(m, w, x.device, x.ioas, x.newDomain ? { newDomain: true } : {});
+      const r = attachDeviceStep(m, w, x.device, x.ioas, x.newDomain);
       return r.status === "done" ? r.world : w;
     })
     .with({ kind: "detach" }, (x) => {
-      const r = iommufdDetachDevice(m, w, x.device);
+      const r = detachDeviceStep(m, w, x.device);
       return r.status === "done" ? r.world : w;
     })
     .exhaustive();

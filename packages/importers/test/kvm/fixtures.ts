@@ -1,7 +1,8 @@
 /**
  * Shared set-up for the KVM and RDMA tests: a machine with RAM, a VFIO
  * device's BAR and a NIC behind the IOMMU; worlds with the VFIO-like BAR
- * exporter, core's reference exporter, KVM and the three RDMA importers.
+ * exporter, core's reference exporter, KVM and the three RDMA importers;
+ * KVM's entry points as driver ops through core's `step`.
  */
 import {
   defineMachine,
@@ -11,12 +12,23 @@ import {
   step,
   topologySchema,
 } from "@dmabuf-ref/core";
-import type { Machine, Profile, Topology, World } from "@dmabuf-ref/core";
+import type { Machine, Profile, StepOutcome, Topology, World } from "@dmabuf-ref/core";
+import type * as z from "zod";
 import {
+  KVM,
   kvmImporter,
   rdmaOdpImporter,
   rdmaPinnedImporter,
   rdmaPinnedRevocableImporter,
+  kvmStateOf,
+  stage2Covers,
+} from "../../src/index.js";
+import type {
+  KvmCacheAttr,
+  KvmFaultArgs,
+  KvmGuestAccessArgs,
+  KvmMemslotArgs,
+  kvmActionSchema,
 } from "../../src/index.js";
 import { vfioBar } from "./vfio-bar-exporter.js";
 import type { VfioBarArgs } from "./vfio-bar-exporter.js";
@@ -89,4 +101,70 @@ export function revoke(m: Machine, w: World, buf: number): ReturnType<typeof run
 /** Runs the exporter's un-revoke sequence until it settles. */
 export function unrevoke(m: Machine, w: World, buf: number): World {
   return runScript(m, w, [{ kind: "unrevoke", buf, by: "FLR" }], "vfio0").world;
+}
+
+/** A KVM op as userspace or the guest issues it: a core `driver` op of KVM, run by `step`. */
+export function kvmStep(
+  m: Machine,
+  w: World,
+  action: z.input<typeof kvmActionSchema>,
+): StepOutcome {
+  return step(m, w, { kind: "driver", driver: KVM, action });
+}
+
+/** `KVM_SET_USER_MEMORY_REGION2` with a dma-buf: KVM's op through `step` (`created` is KVM's attachment). */
+export function setMemslot(m: Machine, w: World, a: KvmMemslotArgs): StepOutcome {
+  return kvmStep(m, w, { op: "KVM_SET_USER_MEMORY_REGION2", ...a });
+}
+
+/** A guest stage-2 / EPT fault: KVM's `guest-fault` op through `step`. */
+export function guestFault(m: Machine, w: World, a: KvmFaultArgs): StepOutcome {
+  return kvmStep(m, w, { op: "guest-fault", ...a });
+}
+
+/** A guest load or store: KVM's `guest-access` op through `step`. */
+export function guestAccess(m: Machine, w: World, a: KvmGuestAccessArgs): StepOutcome {
+  return kvmStep(m, w, { op: "guest-access", ...a });
+}
+
+/** What `get_pfn` answered for a GFN, as KVM installed it in the stage-2. */
+export interface FaultAnswer {
+  /** The host frame the GFN maps to. */
+  readonly pfn: bigint;
+  /** The order of the stage-2 block mapping it: the fault's max order when that fault installed it. */
+  readonly maxOrder: number;
+  /** The cache attribute. */
+  readonly cache: KvmCacheAttr;
+  /** True when the frame is device MMIO. */
+  readonly mmio: boolean;
+}
+
+/**
+ * The stage-2 entry of memslot `slot` that maps `gfn`, read as the fault's
+ * answer: the PFN of the GFN in its block, the block's order, cache and MMIO.
+ */
+export function faultAnswer(m: Machine, w: World, slot: number, gfn: bigint): FaultAnswer {
+  const e = kvmStateOf(m, w)
+    .slots.find((s) => s.slot === slot)
+    ?.stage2.find((x) => stage2Covers(x, gfn));
+  if (e === undefined) throw new Error(`no stage-2 entry maps gfn 0x${gfn.toString(16)}`);
+  return { pfn: e.pfn + (gfn - e.gfn), maxOrder: e.order, cache: e.cache, mmio: e.mmio };
+}
+
+/**
+ * The verdict of a guest access, from its outcome: the oracle's verdict
+ * (the last `dma` event's outcome), `"mmio-exit"` (a store to a read-only
+ * slot, which KVM reports with a `KVM_EXIT_MMIO` note and no access), the
+ * errno, or `"blocked"`.
+ */
+export function accessVerdict(r: StepOutcome): string {
+  if (r.status === "failed") return r.error.errno;
+  if (r.status === "blocked") return "blocked";
+  const dma = r.events.filter((e) => e.kind === "dma").at(-1);
+  if (dma?.kind === "dma") return dma.outcome;
+  const exit = r.events.some(
+    (e) => e.kind === "note" && e.actor === KVM && e.text.endsWith("KVM_EXIT_MMIO"),
+  );
+  if (exit) return "mmio-exit";
+  throw new Error("a guest access that ran neither reached memory nor exited");
 }

@@ -6,18 +6,24 @@
 import { describe, expect, it } from "vitest";
 import { fc, test } from "@fast-check/vitest";
 import { boot, rfcMappingTypesV1, runScript, unmapAtt } from "@dmabuf-ref/core";
-import type { ImporterDriver, Machine, World } from "@dmabuf-ref/core";
+import type { ImporterDriver, Machine, StepOutcome, World } from "@dmabuf-ref/core";
 import {
   KVM_MEM_READONLY,
   KVM_MEM_VFIO_DMABUF,
   KVM_PAGE,
-  kvmGuestAccess,
   kvmImporter,
-  kvmSetMemslotDmabuf,
   kvmStateOf,
 } from "../../src/index.js";
-import type { KvmGuestAccessOutcome } from "../../src/index.js";
-import { MIB2, exportVfio, makeMachine, revoke, unrevoke } from "./fixtures.js";
+import {
+  MIB2,
+  accessVerdict,
+  exportVfio,
+  guestAccess,
+  makeMachine,
+  revoke,
+  setMemslot,
+  unrevoke,
+} from "./fixtures.js";
 
 const GFN = 0x10_0000n;
 const NPAGES = MIB2 / KVM_PAGE;
@@ -27,7 +33,7 @@ function memslot(
   flags = KVM_MEM_VFIO_DMABUF,
 ): { m: Machine; world: World; buf: number } {
   const { world, buf } = exportVfio(m, boot(m));
-  const r = kvmSetMemslotDmabuf(m, world, {
+  const r = setMemslot(m, world, {
     slot: 1,
     gfnBase: GFN,
     npages: NPAGES,
@@ -39,17 +45,8 @@ function memslot(
   return { m, world: r.world, buf };
 }
 
-function guest(
-  m: Machine,
-  w: World,
-  page = 0n,
-  dir: "read" | "write" = "write",
-): KvmGuestAccessOutcome {
-  return kvmGuestAccess(m, w, { slot: 1, gfn: GFN + page, offset: 0x10n, len: 8n, dir });
-}
-
-function verdict(r: KvmGuestAccessOutcome): string {
-  return r.status === "done" ? r.outcome : r.status === "failed" ? r.error.errno : "blocked";
+function guest(m: Machine, w: World, page = 0n, dir: "read" | "write" = "write"): StepOutcome {
+  return guestAccess(m, w, { slot: 1, gfn: GFN + page, offset: 0x10n, len: 8n, dir });
 }
 
 /** The BAR is reset (an FLR's effect on the memory), as the real VFIO exporter does. */
@@ -72,7 +69,7 @@ describe("guest accesses through the stage-2 (kernel-facts §5.1, DESIGN §3.5)"
   it("a guest store to an unmapped GFN takes an EPT violation, faults the BAR in, and reaches it", () => {
     const { m, world } = memslot();
     const r = guest(m, world);
-    expect(verdict(r)).toBe("ok");
+    expect(accessVerdict(r)).toBe("ok");
     if (r.status === "done") {
       expect(r.events.some((e) => e.kind === "note" && e.text.includes("EPT violation"))).toBe(
         true,
@@ -86,7 +83,7 @@ describe("guest accesses through the stage-2 (kernel-facts §5.1, DESIGN §3.5)"
     const first = guest(m, world);
     if (first.status !== "done") throw new Error("first access failed");
     const again = guest(m, first.world, 0x1ffn, "read");
-    expect(verdict(again)).toBe("ok");
+    expect(accessVerdict(again)).toBe("ok");
     if (again.status === "done") {
       expect(again.events.some((e) => e.kind === "note" && e.text.includes("EPT violation"))).toBe(
         false,
@@ -101,7 +98,7 @@ describe("guest accesses through the stage-2 (kernel-facts §5.1, DESIGN §3.5)"
     const revoked = revoke(m, mapped.world, buf).world;
     expect(kvmStateOf(m, revoked).slots[0]?.stage2).toEqual([]);
     const r = guest(m, revoked);
-    expect(verdict(r)).toBe("EIO");
+    expect(accessVerdict(r)).toBe("EIO");
     expect(r.world).toBe(revoked);
   });
 
@@ -110,7 +107,7 @@ describe("guest accesses through the stage-2 (kernel-facts §5.1, DESIGN §3.5)"
     const mapped = guest(m, world);
     if (mapped.status !== "done") throw new Error("access failed");
     const reset = resetBar(m, revoke(m, mapped.world, buf).world);
-    expect(verdict(guest(m, reset))).toBe("EIO");
+    expect(accessVerdict(guest(m, reset))).toBe("EIO");
     expect(reset.violations.size).toBe(0);
   });
 
@@ -124,7 +121,7 @@ describe("guest accesses through the stage-2 (kernel-facts §5.1, DESIGN §3.5)"
     if (mapped.status !== "done") throw new Error("access failed");
     const reset = resetBar(m, revoke(m, mapped.world, base.buf).world);
     const r = guest(m, reset);
-    expect(verdict(r)).toBe("violation");
+    expect(accessVerdict(r)).toBe("violation");
     if (r.status === "done") {
       expect([...r.world.violations.values()].map((v) => v.kind)).toEqual(["access-after-revoke"]);
     }
@@ -133,19 +130,19 @@ describe("guest accesses through the stage-2 (kernel-facts §5.1, DESIGN §3.5)"
   it("after un-revoke the guest's next access faults in again and reaches the BAR", () => {
     const { m, world, buf } = memslot();
     const back = unrevoke(m, revoke(m, world, buf).world, buf);
-    expect(verdict(guest(m, back, 7n))).toBe("ok");
+    expect(accessVerdict(guest(m, back, 7n))).toBe("ok");
   });
 
   it("an access outside the slot is EFAULT and one crossing a frame is EINVAL", () => {
     const { m, world } = memslot();
     expect(
-      verdict(
-        kvmGuestAccess(m, world, { slot: 1, gfn: GFN + NPAGES, offset: 0n, len: 4n, dir: "read" }),
+      accessVerdict(
+        guestAccess(m, world, { slot: 1, gfn: GFN + NPAGES, offset: 0n, len: 4n, dir: "read" }),
       ),
     ).toBe("EFAULT");
     expect(
-      verdict(
-        kvmGuestAccess(m, world, { slot: 1, gfn: GFN, offset: 0xffcn, len: 8n, dir: "read" }),
+      accessVerdict(
+        guestAccess(m, world, { slot: 1, gfn: GFN, offset: 0xffcn, len: 8n, dir: "read" }),
       ),
     ).toBe("EINVAL");
   });
@@ -154,14 +151,14 @@ describe("guest accesses through the stage-2 (kernel-facts §5.1, DESIGN §3.5)"
     "any access inside the slot lands on the BAR at the same offset",
     (page, offset) => {
       const { m, world } = memslot();
-      const r = kvmGuestAccess(m, world, {
+      const r = guestAccess(m, world, {
         slot: 1,
         gfn: GFN + page,
         offset,
         len: 8n,
         dir: "read",
       });
-      expect(verdict(r)).toBe("ok");
+      expect(accessVerdict(r)).toBe("ok");
       const dma = r.status === "done" ? r.events.find((e) => e.kind === "dma") : undefined;
       const want = `vfio0.bar0+0x${(page * KVM_PAGE + offset).toString(16)}`;
       expect(dma?.kind === "dma" ? dma.detail : "").toBe(want);
@@ -174,10 +171,10 @@ describe("guest accesses through the stage-2 (kernel-facts §5.1, DESIGN §3.5)"
       KVM_MEM_VFIO_DMABUF | KVM_MEM_READONLY,
     );
     const store = guest(m, r.world, 0n, "write");
-    expect(verdict(store)).toBe("mmio-exit");
+    expect(accessVerdict(store)).toBe("mmio-exit");
     expect(store.world).toBe(r.world);
     const load = guest(m, r.world, 0n, "read");
-    expect(verdict(load)).toBe("ok");
+    expect(accessVerdict(load)).toBe("ok");
     if (load.status === "done") expect(load.world.violations.size).toBe(0);
   });
 });

@@ -17,14 +17,20 @@ import {
   step,
 } from "@dmabuf-ref/core";
 import type { Machine, StepOutcome, World } from "@dmabuf-ref/core";
+import { KVM_MEM_VFIO_DMABUF, kvmStateOf } from "../../src/index.js";
+import type { KvmMemslotArgs } from "../../src/index.js";
 import {
-  KVM_MEM_VFIO_DMABUF,
-  kvmGuestFault,
-  kvmSetMemslotDmabuf,
-  kvmStateOf,
-} from "../../src/index.js";
-import type { KvmFaultOutcome, KvmMemslotArgs } from "../../src/index.js";
-import { MIB2, PAGE, exportVfio, makeMachine, revoke, unrevoke } from "./fixtures.js";
+  MIB2,
+  PAGE,
+  exportVfio,
+  faultAnswer,
+  guestFault,
+  makeMachine,
+  revoke,
+  setMemslot,
+  unrevoke,
+} from "./fixtures.js";
+import type { FaultAnswer } from "./fixtures.js";
 
 const GFN = 0x10_0000n;
 const NPAGES = MIB2 / PAGE;
@@ -46,23 +52,28 @@ function memslot(profile = rfcMappingTypesV1): {
   att: number;
 } {
   const { m, world, buf } = setup(profile);
-  const r = kvmSetMemslotDmabuf(m, world, slotArgs(buf));
+  const r = setMemslot(m, world, slotArgs(buf));
   if (r.status !== "done" || r.created === undefined) throw new Error("memslot failed");
   return { m, world: r.world, buf, att: r.created };
 }
 
-function expectErrno(w: World, r: StepOutcome | KvmFaultOutcome, errno: string): void {
+function expectErrno(w: World, r: StepOutcome, errno: string): void {
   expect(r.status).toBe("failed");
   if (r.status === "failed") expect(r.error.errno).toBe(errno);
   expect(r.world).toBe(w);
 }
 
-function faultOk(m: Machine, w: World, gfn = GFN): Extract<KvmFaultOutcome, { status: "done" }> {
-  const r = kvmGuestFault(m, w, { slot: 1, gfn });
+/** A guest fault on slot 1 that must succeed, with get_pfn's answer read from the stage-2. */
+function faultOk(
+  m: Machine,
+  w: World,
+  gfn = GFN,
+): Extract<StepOutcome, { status: "done" }> & FaultAnswer {
+  const r = guestFault(m, w, { slot: 1, gfn });
   if (r.status !== "done") {
     throw new Error(r.status === "failed" ? `${r.error.errno}: ${r.error.message}` : r.reason);
   }
-  return r;
+  return { ...r, ...faultAnswer(m, r.world, 1, gfn) };
 }
 
 describe("KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_VFIO_DMABUF (kernel-facts §5.1)", () => {
@@ -92,31 +103,27 @@ describe("KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_VFIO_DMABUF (kernel-facts §5
 
   it("where the profile lacks KVM's dmabufImport the flag is unknown and the call fails with EINVAL", () => {
     const { m, world, buf } = setup(linux71);
-    expectErrno(world, kvmSetMemslotDmabuf(m, world, slotArgs(buf)), "EINVAL");
+    expectErrno(world, setMemslot(m, world, slotArgs(buf)), "EINVAL");
   });
 
   it("a KVM memslot whose dmabuf size differs from the slot size fails with EINVAL", () => {
     const { m, world, buf } = setup();
-    expectErrno(
-      world,
-      kvmSetMemslotDmabuf(m, world, slotArgs(buf, { npages: NPAGES - 1n })),
-      "EINVAL",
-    );
+    expectErrno(world, setMemslot(m, world, slotArgs(buf, { npages: NPAGES - 1n })), "EINVAL");
   });
 
   it("a guest_memfd_offset other than 0 fails with EINVAL", () => {
     const { m, world, buf } = setup();
-    expectErrno(world, kvmSetMemslotDmabuf(m, world, slotArgs(buf, { offset: PAGE })), "EINVAL");
+    expectErrno(world, setMemslot(m, world, slotArgs(buf, { offset: PAGE })), "EINVAL");
   });
 
   it("an fd that is no dma-buf fails with EBADF", () => {
     const { m, world, buf } = setup();
-    expectErrno(world, kvmSetMemslotDmabuf(m, world, slotArgs(buf + 100)), "EBADF");
+    expectErrno(world, setMemslot(m, world, slotArgs(buf + 100)), "EBADF");
   });
 
   it("a slot id already in use fails with EEXIST", () => {
     const { m, world, buf } = memslot();
-    expectErrno(world, kvmSetMemslotDmabuf(m, world, slotArgs(buf)), "EEXIST");
+    expectErrno(world, setMemslot(m, world, slotArgs(buf)), "EEXIST");
   });
 
   it("KVM import needs kvm-pfn: without the type the attach fails in negotiation with EINVAL", () => {
@@ -126,7 +133,7 @@ describe("KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_VFIO_DMABUF (kernel-facts §5
       mappingTypes: [sgt, pal],
     });
     const { m, world, buf } = setup(noKvmPfn);
-    expectErrno(world, kvmSetMemslotDmabuf(m, world, slotArgs(buf)), "EINVAL");
+    expectErrno(world, setMemslot(m, world, slotArgs(buf)), "EINVAL");
   });
 
   it("works under proposal-converters too", () => {
@@ -160,9 +167,9 @@ describe("guest faults: get_pfn (kernel-facts §5.1)", () => {
       length: MIB2,
       cache: "write-back",
     });
-    const made = kvmSetMemslotDmabuf(m, world, slotArgs(buf));
+    const made = setMemslot(m, world, slotArgs(buf));
     if (made.status !== "done") throw new Error("memslot failed");
-    expectErrno(made.world, kvmGuestFault(m, made.world, { slot: 1, gfn: GFN }), "EIO");
+    expectErrno(made.world, guestFault(m, made.world, { slot: 1, gfn: GFN }), "EIO");
   });
 
   it("the max order shrinks when the GFN and PFN are not aligned alike", () => {
@@ -172,21 +179,21 @@ describe("guest faults: get_pfn (kernel-facts §5.1)", () => {
       offset: PAGE,
       length: MIB2,
     });
-    const made = kvmSetMemslotDmabuf(m, world, slotArgs(buf));
+    const made = setMemslot(m, world, slotArgs(buf));
     if (made.status !== "done") throw new Error("memslot failed");
     expect(faultOk(m, made.world).maxOrder).toBe(0);
   });
 
   it("a fault outside the slot fails with EFAULT", () => {
     const { m, world } = memslot();
-    expectErrno(world, kvmGuestFault(m, world, { slot: 1, gfn: GFN + NPAGES }), "EFAULT");
-    expectErrno(world, kvmGuestFault(m, world, { slot: 2, gfn: GFN }), "EFAULT");
+    expectErrno(world, guestFault(m, world, { slot: 1, gfn: GFN + NPAGES }), "EFAULT");
+    expectErrno(world, guestFault(m, world, { slot: 2, gfn: GFN }), "EFAULT");
   });
 
   it("a fault sleeps while someone holds the dma-buf's resv", () => {
     const { m, world, buf } = memslot();
     const locked = step(m, world, { kind: "lock", buf, holder: "other" });
-    const r = kvmGuestFault(m, locked.world, { slot: 1, gfn: GFN });
+    const r = guestFault(m, locked.world, { slot: 1, gfn: GFN });
     expect(r.status).toBe("blocked");
     expect(r.world).toBe(locked.world);
   });
@@ -210,7 +217,7 @@ describe("revoke: zap, -EIO, re-fault (kernel-facts §5.1, §1.3)", () => {
   it("a guest fault on a revoked dmabuf slot fails with EIO", () => {
     const { m, world, buf } = memslot();
     const revoked = revoke(m, faultOk(m, world).world, buf).world;
-    const r = kvmGuestFault(m, revoked, { slot: 1, gfn: GFN });
+    const r = guestFault(m, revoked, { slot: 1, gfn: GFN });
     expectErrno(revoked, r, "EIO");
     if (r.status === "failed") expect(r.error.message).toContain("ENODEV");
   });

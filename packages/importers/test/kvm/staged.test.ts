@@ -3,23 +3,13 @@
  * that refused (DESIGN §3.2's stages; kernel-facts §5.1).
  */
 import { describe, expect, it } from "vitest";
-import { boot, linux71, rfcMappingTypesV1, step } from "@dmabuf-ref/core";
+import { boot, linux71, rfcMappingTypesV1 } from "@dmabuf-ref/core";
 import type { Machine, StepOutcome, World } from "@dmabuf-ref/core";
-import { KVM } from "../../src/index.js";
 import type { KvmMemslotArgs } from "../../src/index.js";
-import { MIB2, PAGE, exportRam, exportVfio, makeMachine, revoke } from "./fixtures.js";
+import { MIB2, PAGE, exportRam, exportVfio, makeMachine, revoke, setMemslot } from "./fixtures.js";
 
 function args(fd: number, over: Partial<KvmMemslotArgs> = {}): KvmMemslotArgs {
   return { slot: 1, gfnBase: 0x10_0000n, npages: MIB2 / PAGE, fd, offset: 0n, ...over };
-}
-
-/** The memslot ioctl as userspace issues it: an op of `step`. */
-function setMemslot(m: Machine, w: World, a: KvmMemslotArgs): StepOutcome {
-  return step(m, w, {
-    kind: "driver",
-    driver: KVM,
-    action: { op: "KVM_SET_USER_MEMORY_REGION2", ...a },
-  });
 }
 
 function stageOf(r: StepOutcome): string {

@@ -18,9 +18,10 @@ import {
   step,
 } from "@dmabuf-ref/core";
 import type { Machine, Profile, StepOutcome, World } from "@dmabuf-ref/core";
-import { ibUmemDmabufGet, ibUmemRelease, rdmaOdpFault, rdmaStateOf } from "../../src/index.js";
+import { rdmaStateOf } from "../../src/index.js";
 import type { IbUmemDmabufGetArgs, RdmaImporterName } from "../../src/index.js";
 import { MIB2, exportRam, exportVfio, makeMachine, revoke, unrevoke } from "../kvm/fixtures.js";
+import { odpFault, umemGet, umemRelease } from "./fixtures.js";
 
 function expectErrno(w: World, r: StepOutcome, errno: string): void {
   expect(r.status).toBe("failed");
@@ -58,14 +59,10 @@ function dmaAddress(w: World, att: number): bigint {
 describe("ib_umem_dmabuf_get checks (kernel-facts §5.2)", () => {
   it("ib_umem_dmabuf_get beyond the dmabuf size fails with EINVAL", () => {
     const { m, world, buf } = vfio(linux71);
+    expectErrno(world, umemGet(m, world, getArgs("rdma-odp", buf, { size: MIB2 + 1n })), "EINVAL");
     expectErrno(
       world,
-      ibUmemDmabufGet(m, world, getArgs("rdma-odp", buf, { size: MIB2 + 1n })),
-      "EINVAL",
-    );
-    expectErrno(
-      world,
-      ibUmemDmabufGet(m, world, getArgs("rdma-odp", buf, { offset: MIB2, size: 0x1000n })),
+      umemGet(m, world, getArgs("rdma-odp", buf, { offset: MIB2, size: 0x1000n })),
       "EINVAL",
     );
   });
@@ -74,23 +71,19 @@ describe("ib_umem_dmabuf_get checks (kernel-facts §5.2)", () => {
     const { m, world, buf } = vfio(linux71);
     expectErrno(
       world,
-      ibUmemDmabufGet(m, world, getArgs("rdma-pinned", buf, { offset: U64_MAX, size: 0x1000n })),
+      umemGet(m, world, getArgs("rdma-pinned", buf, { offset: U64_MAX, size: 0x1000n })),
       "EINVAL",
     );
   });
 
   it("an fd that is no dma-buf fails with EBADF", () => {
     const { m, world, buf } = vfio(linux71);
-    expectErrno(world, ibUmemDmabufGet(m, world, getArgs("rdma-odp", buf + 50)), "EBADF");
+    expectErrno(world, umemGet(m, world, getArgs("rdma-odp", buf + 50)), "EBADF");
   });
 
   it("an unknown NIC fails with ENODEV", () => {
     const { m, world, buf } = vfio(linux71);
-    expectErrno(
-      world,
-      ibUmemDmabufGet(m, world, getArgs("rdma-odp", buf, { device: "nic9" })),
-      "ENODEV",
-    );
+    expectErrno(world, umemGet(m, world, getArgs("rdma-odp", buf, { device: "nic9" })), "ENODEV");
   });
 });
 
@@ -98,7 +91,7 @@ describe("rdma-pinned: ib_umem_dmabuf_get_pinned (kernel-facts §5.2, §1.3)", (
   it("the pinned RDMA importer is not revocable", () => {
     const m = makeMachine(linux71);
     const { world, buf } = exportRam(m, boot(m));
-    const { world: got, att } = mustDone(ibUmemDmabufGet(m, world, getArgs("rdma-pinned", buf)));
+    const { world: got, att } = mustDone(umemGet(m, world, getArgs("rdma-pinned", buf)));
     const a = mustAtt(got, att);
     expect(a).toMatchObject({ dynamic: true, peer2peer: true, hasInvalidate: false, pins: 1 });
     expect(attachRevocable(a)).toBe(false);
@@ -112,14 +105,14 @@ describe("rdma-pinned: ib_umem_dmabuf_get_pinned (kernel-facts §5.2, §1.3)", (
 
   it("VFIO refuses the pinned RDMA importer under 7.1 with EOPNOTSUPP (not revocable)", () => {
     const { m, world, buf } = vfio(linux71);
-    const r = ibUmemDmabufGet(m, world, getArgs("rdma-pinned", buf));
+    const r = umemGet(m, world, getArgs("rdma-pinned", buf));
     expectErrno(world, r, "EOPNOTSUPP");
     if (r.status === "failed") expect(r.error.message).toContain("not revocable");
   });
 
   it("under 6.19 the pinned path's dma_buf_pin fails on VFIO with EOPNOTSUPP", () => {
     const { m, world, buf } = vfio(linux619);
-    const r = ibUmemDmabufGet(m, world, getArgs("rdma-pinned", buf));
+    const r = umemGet(m, world, getArgs("rdma-pinned", buf));
     expectErrno(world, r, "EOPNOTSUPP");
     if (r.status === "failed") expect(r.error.message).toContain("pinned");
   });
@@ -127,69 +120,67 @@ describe("rdma-pinned: ib_umem_dmabuf_get_pinned (kernel-facts §5.2, §1.3)", (
   it("ib_umem_dmabuf_release unmaps, unpins and detaches", () => {
     const m = makeMachine(linux71);
     const { world, buf } = exportRam(m, boot(m));
-    const { world: got, att } = mustDone(ibUmemDmabufGet(m, world, getArgs("rdma-pinned", buf)));
-    const released = mustDone(ibUmemRelease(m, got, "rdma-pinned", att)).world;
+    const { world: got, att } = mustDone(umemGet(m, world, getArgs("rdma-pinned", buf)));
+    const released = mustDone(umemRelease(m, got, "rdma-pinned", att)).world;
     expect(released.atts.get(att)).toBeUndefined();
     expect(rdmaStateOf(m, released, "rdma-pinned").umems).toEqual([]);
-    expectErrno(released, ibUmemRelease(m, released, "rdma-pinned", att), "EINVAL");
+    expectErrno(released, umemRelease(m, released, "rdma-pinned", att), "EINVAL");
   });
 });
 
 describe("rdma-odp: dynamic MR (kernel-facts §5.2)", () => {
   it("VFIO accepts the ODP importer under 7.1 and the first fault maps for the NIC", () => {
     const { m, world, buf } = vfio(linux71);
-    const { world: got, att } = mustDone(ibUmemDmabufGet(m, world, getArgs("rdma-odp", buf)));
+    const { world: got, att } = mustDone(umemGet(m, world, getArgs("rdma-odp", buf)));
     const a = mustAtt(got, att);
     expect(attachRevocable(a)).toBe(true);
     expect(a).toMatchObject({ device: "nic0", mapType: "sgt", mapping: null, pins: 0 });
-    const mapped = mustDone(rdmaOdpFault(m, got, { att })).world;
+    const mapped = mustDone(odpFault(m, got, att)).world;
     const addr = dmaAddress(mapped, att);
     expect(access(m, mapped, "nic0", addr, 0x1000n, "read").outcome).toBe("ok");
   });
 
   it("ODP MR re-maps on the next fault after invalidate", () => {
     const { m, world, buf } = vfio(linux71);
-    const { world: got, att } = mustDone(ibUmemDmabufGet(m, world, getArgs("rdma-odp", buf)));
-    const mapped = mustDone(rdmaOdpFault(m, got, { att })).world;
+    const { world: got, att } = mustDone(umemGet(m, world, getArgs("rdma-odp", buf)));
+    const mapped = mustDone(odpFault(m, got, att)).world;
     const addr = dmaAddress(mapped, att);
     const run = revoke(m, mapped, buf);
     expect(run.world.tasks.size).toBe(0);
     expect(mustAtt(run.world, att).mapping).toBeNull();
     expect(access(m, run.world, "nic0", addr, 0x1000n, "read").outcome).toBe("fault");
-    expectErrno(run.world, rdmaOdpFault(m, run.world, { att }), "ENODEV");
+    expectErrno(run.world, odpFault(m, run.world, att), "ENODEV");
     const back = unrevoke(m, run.world, buf);
     expect(mustAtt(back, att).mapping).toBeNull();
-    const again = mustDone(rdmaOdpFault(m, back, { att })).world;
+    const again = mustDone(odpFault(m, back, att)).world;
     expect(access(m, again, "nic0", dmaAddress(again, att), 0x1000n, "write").outcome).toBe("ok");
   });
 
   it("under 6.19 an ODP fault on VFIO fails with EOPNOTSUPP (pin-on-map)", () => {
     const { m, world, buf } = vfio(linux619);
-    const { world: got, att } = mustDone(ibUmemDmabufGet(m, world, getArgs("rdma-odp", buf)));
-    expectErrno(got, rdmaOdpFault(m, got, { att }), "EOPNOTSUPP");
+    const { world: got, att } = mustDone(umemGet(m, world, getArgs("rdma-odp", buf)));
+    expectErrno(got, odpFault(m, got, att), "EOPNOTSUPP");
   });
 
   it("a fault on an attachment that is no ODP umem fails with EINVAL", () => {
     const m = makeMachine(linux71);
     const { world, buf } = exportRam(m, boot(m));
-    const { world: got, att } = mustDone(ibUmemDmabufGet(m, world, getArgs("rdma-pinned", buf)));
-    expectErrno(got, rdmaOdpFault(m, got, { att }), "EINVAL");
+    const { world: got, att } = mustDone(umemGet(m, world, getArgs("rdma-pinned", buf)));
+    expectErrno(got, odpFault(m, got, att), "EINVAL");
   });
 });
 
 describe("rdma-pinned-revocable: Jacob Moroni's proposal (kernel-facts §5.2)", () => {
   it("absent from the profile, the interface does not exist: EOPNOTSUPP", () => {
     const { m, world, buf } = vfio(linux71);
-    const r = ibUmemDmabufGet(m, world, getArgs("rdma-pinned-revocable", buf));
+    const r = umemGet(m, world, getArgs("rdma-pinned-revocable", buf));
     expectErrno(world, r, "EOPNOTSUPP");
     if (r.status === "failed") expect(r.error.message).toContain("does not exist");
   });
 
   it("pinned-revocable import stops HW access inside invalidate", () => {
     const { m, world, buf } = vfio(proposalConverters);
-    const { world: got, att } = mustDone(
-      ibUmemDmabufGet(m, world, getArgs("rdma-pinned-revocable", buf)),
-    );
+    const { world: got, att } = mustDone(umemGet(m, world, getArgs("rdma-pinned-revocable", buf)));
     const a = mustAtt(got, att);
     expect(attachRevocable(a)).toBe(true);
     expect(a.pins).toBe(1);
@@ -214,13 +205,11 @@ describe("rdma-pinned-revocable: Jacob Moroni's proposal (kernel-facts §5.2)", 
 
   it("the revoke is for good: after un-revoke the MR stays revoked and unmapped", () => {
     const { m, world, buf } = vfio(proposalConverters);
-    const { world: got, att } = mustDone(
-      ibUmemDmabufGet(m, world, getArgs("rdma-pinned-revocable", buf)),
-    );
+    const { world: got, att } = mustDone(umemGet(m, world, getArgs("rdma-pinned-revocable", buf)));
     const back = unrevoke(m, revoke(m, got, buf).world, buf);
     expect(mustAtt(back, att)).toMatchObject({ mapping: null, pins: 0 });
     expect(rdmaStateOf(m, back, "rdma-pinned-revocable").umems[0]?.revoked).toBe(true);
-    const released = mustDone(ibUmemRelease(m, back, "rdma-pinned-revocable", att)).world;
+    const released = mustDone(umemRelease(m, back, "rdma-pinned-revocable", att)).world;
     expect(released.atts.get(att)).toBeUndefined();
   });
 });

@@ -4,23 +4,14 @@
  * an answer without guessing.
  */
 import { describe, expect, it } from "vitest";
-import { U64_MAX, boot, linux619, linux71, step } from "@dmabuf-ref/core";
-import type { Machine, StepOutcome, World } from "@dmabuf-ref/core";
+import { U64_MAX, boot, linux619, linux71 } from "@dmabuf-ref/core";
+import type { StepOutcome } from "@dmabuf-ref/core";
 import type { IbUmemDmabufGetArgs, RdmaImporterName } from "../../src/index.js";
 import { exportRam, exportVfio, makeMachine } from "../kvm/fixtures.js";
+import { umemGet } from "./fixtures.js";
 
 function args(importer: RdmaImporterName, fd: number, over: Partial<IbUmemDmabufGetArgs> = {}) {
   return { importer, device: "nic0", fd, offset: 0n, size: 0x1000n, ...over };
-}
-
-/** `ib_umem_dmabuf_get*()` as the verbs layer calls it: an op of `step`. */
-function umemGet(m: Machine, w: World, a: IbUmemDmabufGetArgs): StepOutcome {
-  const { importer, ...fields } = a;
-  return step(m, w, {
-    kind: "driver",
-    driver: importer,
-    action: { op: "ib_umem_dmabuf_get", ...fields },
-  });
 }
 
 function stageOf(r: StepOutcome): string {
