@@ -28,7 +28,7 @@ export type { VfioPciAction } from "./vfio-pci/actions.js";
 export { O_CLOEXEC, O_RDWR, vfioExportArgsSchema } from "./vfio-pci/export-args.js";
 export type { VfioExportArgs } from "./vfio-pci/export-args.js";
 export { KMALLOC_MAX_SIZE } from "./vfio-pci/feature-dma-buf.js";
-export { vfioDeviceFeatureIoctl, vfioDeviceResetIoctl, vfioPciConfigOf } from "./vfio-pci/uapi.js";
+export { vfioPciConfigOf, vfioIoctlActionSchema } from "./vfio-pci/uapi.js";
 export {
   DMA_IOVA_USE_SWIOTLB,
   PAGE_SIZE,

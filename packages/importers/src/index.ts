@@ -19,9 +19,7 @@ export type { IommufdConfig } from "./iommufd/config.js";
 export { iommufdAccepts } from "./iommufd/accepts.js";
 export { iommufdActionSchema } from "./iommufd/action.js";
 export type { IommufdAction } from "./iommufd/action.js";
-export { iommufdIoctl } from "./iommufd/ioctl.js";
 export type { IoctlOptions } from "./iommufd/ioctl.js";
-export { iommufdAttachDevice, iommufdDetachDevice } from "./iommufd/device.js";
 export type { AttachDeviceOptions } from "./iommufd/device.js";
 export { iommufdAccessRw } from "./iommufd/access.js";
 export { iommufdCutIova } from "./iommufd/cut.js";
@@ -37,6 +35,7 @@ export type {
   IommufdIoas,
   IommufdPages,
   IommufdPagesEntry,
+  IommufdHwpt,
   IommufdState,
   IommufdTrack,
   IommufdUserPages,
@@ -57,15 +56,13 @@ export { rdmaProfileOptions, rdmaProfileOptionsSchema } from "./rdma/profile-opt
 export type { RdmaProfileOptions } from "./rdma/profile-options.js";
 export { iommufdProfileOptions, iommufdProfileOptionsSchema } from "./iommufd/profile-options.js";
 export type { IommufdProfileOptions } from "./iommufd/profile-options.js";
-export { kvmSetMemslotDmabuf } from "./kvm/memslot.js";
 export type { KvmMemslotArgs, KvmMemslotStage } from "./kvm/memslot.js";
-export { stage2Covers, kvmGuestFault } from "./kvm/fault.js";
-export { kvmGuestAccess } from "./kvm/access.js";
+export { stage2Covers } from "./kvm/fault.js";
 export type { KvmGuestAccessArgs, KvmGuestAccessOutcome } from "./kvm/access.js";
 export type { KvmFaultArgs, KvmFaultOutcome } from "./kvm/fault.js";
 export type { KvmCacheAttr } from "./kvm/state.js";
 export { kvmInvalidateMappings } from "./kvm/invalidate.js";
-export { kvmAct, kvmActionSchema } from "./kvm/action.js";
+export { kvmActionSchema } from "./kvm/action.js";
 export type { KvmAction } from "./kvm/action.js";
 export { kvmStateOf } from "./kvm/state.js";
 export type { KvmSlot, KvmStage2Entry, KvmState } from "./kvm/state.js";
@@ -77,13 +74,11 @@ export {
   rdmaPinnedImporter,
   rdmaPinnedRevocableImporter,
 } from "./rdma/driver.js";
-export { ibUmemDmabufGet } from "./rdma/umem.js";
 export type { IbUmemDmabufGetArgs, UmemGetStage } from "./rdma/umem.js";
-export { ibUmemRelease } from "./rdma/release.js";
-export { rdmaOdpFault, rdmaOdpInvalidate } from "./rdma/odp.js";
+export { rdmaOdpInvalidate } from "./rdma/odp.js";
 export type { RdmaOdpFaultArgs } from "./rdma/odp.js";
 export { rdmaPinnedRevoke } from "./rdma/revocable.js";
-export { rdmaAct, rdmaActionSchema } from "./rdma/action.js";
+export { rdmaActionSchema } from "./rdma/action.js";
 export type { RdmaAction } from "./rdma/action.js";
 export { rdmaStateOf } from "./rdma/state.js";
 export type { RdmaState, RdmaUmem } from "./rdma/state.js";

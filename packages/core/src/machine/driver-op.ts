@@ -122,4 +122,4 @@ export function driverOpsOf<T extends z.ZodDiscriminatedUnion<z.ZodObject[], "op
 
 /** The `op` names of a union of driver actions. */
 export type OpName<T extends z.ZodType> =
-  z.output<T> extends { readonly op: infer N } ? N & string : never;
+  z.output<T> extends Readonly<Record<"op", infer N>> ? N & string : never;

@@ -144,8 +144,8 @@ export type VfioIoctlAction = z.output<typeof vfioIoctlActionSchema>;
 
 /**
  * Runs a vfio-pci ioctl action as a step (`VFIO_DEVICE_FEATURE` through
- * {@link vfioDeviceFeatureIoctl}, `VFIO_DEVICE_RESET` through
- * {@link vfioDeviceResetIoctl}): done with the ioctl's return value, the
+ * the `VFIO_DEVICE_FEATURE` op, `VFIO_DEVICE_RESET` through
+ * the `VFIO_DEVICE_RESET` op): done with the ioctl's return value, the
  * errno with the world unchanged (the ioctl's trace line kept), or blocked
  * while it sleeps on `memory_lock`.
  *

@@ -13,7 +13,7 @@ import { iommufdStateOf } from "./state.js";
  */
 export const iommufdActionSchema = z.discriminatedUnion("op", [
   z.strictObject({
-    /** An ioctl on the iommufd fd ({@link iommufdIoctl}). */
+    /** An ioctl on the iommufd fd (the `ioctl` op). */
     op: z.literal("ioctl"),
     /** The ioctl number, e.g. `IOMMU_IOAS_MAP_FILE`. */
     number: z.number().int().nonnegative(),
@@ -23,7 +23,7 @@ export const iommufdActionSchema = z.discriminatedUnion("op", [
     process: z.string().min(1).optional(),
   }),
   z.strictObject({
-    /** Attach a device to an IOAS ({@link iommufdAttachDevice}). */
+    /** Attach a device to an IOAS (the `attach-device` op). */
     op: z.literal("attach-device"),
     /** The device. */
     device: z.string().min(1),
@@ -33,7 +33,7 @@ export const iommufdActionSchema = z.discriminatedUnion("op", [
     newDomain: z.boolean().optional(),
   }),
   z.strictObject({
-    /** Detach a device from its IOAS ({@link iommufdDetachDevice}). */
+    /** Detach a device from its IOAS (the `detach-device` op). */
     op: z.literal("detach-device"),
     /** The device. */
     device: z.string().min(1),

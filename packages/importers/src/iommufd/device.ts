@@ -24,7 +24,7 @@ import {
   putState,
 } from "./state.js";
 
-/** Options of {@link iommufdAttachDevice}. */
+/** Options of the `attach-device` op. */
 export interface AttachDeviceOptions {
   /**
    * Give the device a domain of its own instead of sharing the IOAS's first

@@ -33,7 +33,7 @@ import { ioasMapFile } from "./map-file.js";
 import type { HandlerResult } from "./outcome.js";
 import { ioasUnmap } from "./unmap.js";
 
-/** Options of {@link iommufdIoctl}. */
+/** Options of the `ioctl` op. */
 export interface IoctlOptions {
   /** The calling process, as the `ioctl` trace event names it (default `"vmm"`). */
   readonly process?: string;

@@ -11,7 +11,7 @@ import { KVM, KVM_PAGE } from "./constants.js";
 import { stage2Covers, kvmGuestFault } from "./fault.js";
 import { kvmStateOf } from "./state.js";
 
-/** The arguments of {@link kvmGuestAccess}: one guest load or store to a dma-buf memslot. */
+/** The arguments of the `guest-access` op: one guest load or store to a dma-buf memslot. */
 export interface KvmGuestAccessArgs {
   /** The memslot id. */
   readonly slot: number;
@@ -44,7 +44,7 @@ export type KvmGuestAccessOutcome = CallOutcome<{
  * §5.1). If a stage-2 / EPT entry maps the GFN the access goes straight to
  * the host frame, with no help from KVM, as on hardware; otherwise it is an
  * EPT violation, KVM faults the GFN in through `get_pfn`
- * ({@link kvmGuestFault}) and the access retries (a failed fault is `EIO`,
+ * (the `guest-fault` op) and the access retries (a failed fault is `EIO`,
  * which `KVM_RUN` returns to the VMM: the guest never reaches the memory).
  * The access itself is judged by the oracle like any DMA (DESIGN §3.5): the
  * guest is the agent `"kvm"`, issuing host physical addresses through its

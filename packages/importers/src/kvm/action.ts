@@ -14,7 +14,7 @@ import { kvmStateOf } from "./state.js";
  */
 export const kvmActionSchema = z.discriminatedUnion("op", [
   z.strictObject({
-    /** `KVM_SET_USER_MEMORY_REGION2` with `KVM_MEM_VFIO_DMABUF` ({@link kvmSetMemslotDmabuf}). */
+    /** `KVM_SET_USER_MEMORY_REGION2` with `KVM_MEM_VFIO_DMABUF` (the `KVM_SET_USER_MEMORY_REGION2` op). */
     op: z.literal("KVM_SET_USER_MEMORY_REGION2"),
     /** The memslot id. */
     slot: z.number().int().nonnegative(),
@@ -30,7 +30,7 @@ export const kvmActionSchema = z.discriminatedUnion("op", [
     flags: z.number().int().nonnegative().default(KVM_MEM_VFIO_DMABUF),
   }),
   z.strictObject({
-    /** A guest load or store ({@link kvmGuestAccess}), faulting the GFN in if the stage-2 misses. */
+    /** A guest load or store (the `guest-access` op), faulting the GFN in if the stage-2 misses. */
     op: z.literal("guest-access"),
     /** The memslot id. */
     slot: z.number().int().nonnegative(),
@@ -44,7 +44,7 @@ export const kvmActionSchema = z.discriminatedUnion("op", [
     dir: z.enum(["read", "write"]),
   }),
   z.strictObject({
-    /** A guest fault ({@link kvmGuestFault}). */
+    /** A guest fault (the `guest-fault` op). */
     op: z.literal("guest-fault"),
     /** The memslot id. */
     slot: z.number().int().nonnegative(),

@@ -15,7 +15,7 @@ import { KVM, KVM_MAX_ORDER, KVM_PAGE } from "./constants.js";
 import { kvmStateOf, putSlot } from "./state.js";
 import type { KvmCacheAttr, KvmSlot, KvmStage2Entry } from "./state.js";
 
-/** The arguments of {@link kvmGuestFault}: a guest stage-2 / EPT fault (kernel-facts §5.1). */
+/** The arguments of the `guest-fault` op: a guest stage-2 / EPT fault (kernel-facts §5.1). */
 export interface KvmFaultArgs {
   /** The memslot id. */
   readonly slot: number;
@@ -86,7 +86,7 @@ function mustSlot(m: Machine, w: World, slot: number): KvmSlot {
  * Installs the stage-2 / EPT block that maps `gfn` (the largest order the
  * fault allows) unless one already does, and grants the guest access to
  * it: the guest's loads and stores through it are judged by the oracle
- * like any DMA ({@link kvmGuestAccess}).
+ * like any DMA (the `guest-access` op).
  */
 function install(
   m: Machine,
@@ -140,7 +140,7 @@ export function stage2Covers(e: KvmStage2Entry, gfn: bigint): boolean {
  * answer is the PFN, the largest mapping order and the cache attribute.
  *
  * On success KVM installs the stage-2 block that maps the GFN and the guest
- * may reach it ({@link kvmGuestAccess}) until the next zap.
+ * may reach it (the `guest-access` op) until the next zap.
  *
  * Any failure of `get_pfn` (a revoked buffer's `ENODEV`) becomes `-EIO`,
  * and a payload that would map MMIO cacheable is refused with `-EIO` too:

@@ -20,7 +20,7 @@ import {
 import { kvmStateOf, putSlot } from "./state.js";
 import { kvmProfileOptions } from "./profile-options.js";
 
-/** The arguments of {@link kvmSetMemslotDmabuf}: the fields of `kvm_userspace_memory_region2` it uses (kernel-facts §5.1). */
+/** The arguments of the `KVM_SET_USER_MEMORY_REGION2` op: the fields of `kvm_userspace_memory_region2` it uses (kernel-facts §5.1). */
 export interface KvmMemslotArgs {
   /** `slot`: the memslot id. */
   readonly slot: number;
@@ -69,7 +69,7 @@ function refuse(w: World, stage: KvmMemslotStage, error: KernelError): StepOutco
  * dynamically with `dev = NULL` and `allow_peer2peer = true`; the attach
  * can fail from negotiation (a profile without `kvm-pfn`, `EINVAL`) or from
  * the exporter's `attach`. Nothing is mapped until the guest faults
- * ({@link kvmGuestFault}). A failure leaves the world unchanged.
+ * (the `guest-fault` op). A failure leaves the world unchanged.
  *
  * @param m - the machine.
  * @param w - the world.

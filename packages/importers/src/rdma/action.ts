@@ -13,7 +13,7 @@ import { ibUmemDmabufGet } from "./umem.js";
  */
 export const rdmaActionSchema = z.discriminatedUnion("op", [
   z.strictObject({
-    /** {@link ibUmemDmabufGet} with this driver's interface. */
+    /** `ib_umem_dmabuf_get*()` with this driver's interface. */
     op: z.literal("ib_umem_dmabuf_get"),
     /** The NIC's DMA device. */
     device: z.string().min(1),
@@ -25,13 +25,13 @@ export const rdmaActionSchema = z.discriminatedUnion("op", [
     size: u64Schema,
   }),
   z.strictObject({
-    /** {@link ibUmemRelease}. */
+    /** `ib_umem_release()` of the umem. */
     op: z.literal("ib_umem_release"),
     /** The umem's attachment. */
     att: z.number().int().nonnegative(),
   }),
   z.strictObject({
-    /** {@link rdmaOdpFault} (rdma-odp only; `EINVAL` for the others). */
+    /** An ODP page fault (rdma-odp only; `EINVAL` for the others). */
     op: z.literal("odp-fault"),
     /** The umem's attachment. */
     att: z.number().int().nonnegative(),

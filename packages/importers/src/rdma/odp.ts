@@ -17,7 +17,7 @@ import { umemOf } from "./state.js";
 
 const ODP = "rdma-odp";
 
-/** The arguments of {@link rdmaOdpFault} (`pagefault_dmabuf_mr`, kernel-facts §5.2). */
+/** The arguments of the `odp-fault` op (`pagefault_dmabuf_mr`, kernel-facts §5.2). */
 export interface RdmaOdpFaultArgs {
   /** The ODP umem's attachment. */
   readonly att: number;
@@ -65,7 +65,7 @@ export function rdmaOdpFault(m: Machine, w: World, args: RdmaOdpFaultArgs): Step
  * The ODP MR's `invalidate_mappings` (mlx5 `mlx5_ib_dmabuf_invalidate_cb`,
  * kernel-facts §5.2), resv held by the exporter: zaps the MR's translation
  * so the NIC stops accessing the memory, and `ib_umem_dmabuf_unmap_pages()`
- * before returning. The next ODP fault maps again ({@link rdmaOdpFault}).
+ * before returning. The next ODP fault maps again (the `odp-fault` op).
  *
  * @param m - the machine.
  * @param w - the world.

@@ -20,7 +20,7 @@ import type { RdmaImporterName } from "./constants.js";
 import { putUmem } from "./state.js";
 import { rdmaProfileOptions } from "./profile-options.js";
 
-/** The arguments of {@link ibUmemDmabufGet} (`ib_umem_dmabuf_get*()`, kernel-facts §5.2). */
+/** The arguments of the `ib_umem_dmabuf_get` op (`ib_umem_dmabuf_get*()`, kernel-facts §5.2). */
 export interface IbUmemDmabufGetArgs {
   /** Which umem interface: ODP, pinned, or pinned-revocable. */
   readonly importer: RdmaImporterName;
@@ -101,7 +101,7 @@ function checkArgs(m: Machine, w: World, args: IbUmemDmabufGetArgs): StepOutcome
  * `dma_buf_pin()` (VFIO under 6.19, the RDMA exporter always:
  * `EOPNOTSUPP`) and map the pages. Any failure releases everything and
  * leaves the world as it was. The ODP variant maps nothing here: its MR
- * maps at fault time ({@link rdmaOdpFault}).
+ * maps at fault time (the `odp-fault` op).
  *
  * @param m - the machine.
  * @param w - the world.
