@@ -179,7 +179,7 @@ export type {
 } from "./fabric/topology.js";
 export { IOVA_PAGE, allocIova, domainOf, iommuMap, iommuUnmap, translate } from "./fabric/iommu.js";
 export type { Translated } from "./fabric/iommu.js";
-export { regionContaining, regionNamed, setRegionStatus } from "./fabric/regions.js";
+export { firstFitIn, regionContaining, regionNamed, setRegionStatus } from "./fabric/regions.js";
 export { dmaMapRanges, dmaUnmapIova } from "./fabric/dma-map.js";
 export type { DmaEntry, DmaMapped } from "./fabric/dma-map.js";
 export { access } from "./fabric/access.js";

@@ -3,7 +3,10 @@ import type { World } from "../world/world.js";
 
 /**
  * The innermost region containing `[phys, phys + len)`: a buffer carved out
- * of RAM wins over RAM itself.
+ * of RAM wins over RAM itself, and a live region over a freed one no
+ * smaller than it (freed memory is handed out again, as the kernel's
+ * allocators do; an old mapping's grant stays stale, so the oracle still
+ * catches an access through it).
  *
  * @param w - the world.
  * @param phys - CPU physical address.
@@ -15,17 +18,52 @@ export function regionContaining(
   phys: bigint,
   len: bigint,
 ): [number, RegionState] | undefined {
-  let best: [number, RegionState] | undefined;
+  let live: [number, RegionState] | undefined;
+  let dead: [number, RegionState] | undefined;
   for (const [id, r] of w.regions.entries()) {
-    if (
-      phys >= r.base &&
-      phys + len <= r.base + r.size &&
-      (best === undefined || r.size < best[1].size)
-    ) {
-      best = [id, r];
-    }
+    if (phys < r.base || phys + len > r.base + r.size) continue;
+    if (r.status === "live") {
+      if (live === undefined || r.size < live[1].size) live = [id, r];
+    } else if (dead === undefined || r.size < dead[1].size) dead = [id, r];
   }
-  return best;
+  // A freed region counts only where nothing live as inner covers it again.
+  return dead !== undefined && (live === undefined || dead[1].size < live[1].size) ? dead : live;
+}
+
+/**
+ * The lowest address in a parent region where `size` bytes fit between its
+ * live sub-regions and the ranges a driver has reserved but not carved yet:
+ * first fit over the holes, the way a memory manager hands out freed memory
+ * again (so a world that allocates and frees returns to where it was).
+ *
+ * @param w - the world.
+ * @param parentName - the parent region (RAM, VRAM) by name.
+ * @param size - bytes.
+ * @param reserved - ranges already promised (e.g. a move's destination).
+ * @returns the base, or undefined when no hole fits (`ENOMEM` for the caller).
+ */
+export function firstFitIn(
+  w: World,
+  parentName: string,
+  size: bigint,
+  reserved: readonly { readonly base: bigint; readonly size: bigint }[] = [],
+): bigint | undefined {
+  const found = regionNamed(w, parentName);
+  if (found === undefined) throw new Error(`no region ${parentName}`);
+  const [pid, parent] = found;
+  const end = parent.base + parent.size;
+  const taken = [...reserved];
+  for (const [id, r] of w.regions.entries()) {
+    if (id === pid || r.status !== "live") continue;
+    if (r.base >= parent.base && r.base + r.size <= end) taken.push(r);
+  }
+  taken.sort((a, b) => (a.base < b.base ? -1 : a.base > b.base ? 1 : 0));
+  let at = parent.base;
+  for (const t of taken) {
+    if (t.base >= at + size) break;
+    if (t.base + t.size > at) at = t.base + t.size;
+  }
+  return at + size <= end ? at : undefined;
 }
 
 /**

@@ -2,7 +2,7 @@ import * as z from "zod";
 import type { DriverStep, ExporterDriver } from "../machine/machine.js";
 import { err, ok } from "../errors/result.js";
 import { dmaMapRanges, dmaUnmapIova } from "../fabric/dma-map.js";
-import { regionNamed, setRegionStatus } from "../fabric/regions.js";
+import { firstFitIn, regionNamed, setRegionStatus } from "../fabric/regions.js";
 import { provideSymbol } from "../machine/symbol.js";
 import { vfioIommufdMapSymbol } from "../mapping-types/vfio-iommufd-private.js";
 import { createDmaBuf } from "../lifetime/create.js";
@@ -10,7 +10,7 @@ import { pal } from "../mapping-types/pal.js";
 import { sgt } from "../mapping-types/sgt.js";
 import { offer } from "../negotiation/offer.js";
 import { u64Schema } from "../schemas.js";
-import { driverState, mustAtt, mustBuf, setDriverState } from "../world/access.js";
+import { mustAtt, mustBuf } from "../world/access.js";
 import type { World } from "../world/world.js";
 
 /** 4 KiB: buffers are whole pages (`PAGE_SIZE` on x86-64). */
@@ -23,10 +23,6 @@ export const referenceExportArgsSchema = z.object({
 });
 
 const privSchema = z.object({ phys: z.bigint(), region: z.string() });
-
-interface AllocatorState {
-  readonly next: bigint;
-}
 
 /**
  * The reference exporter: a kernel-memory dma-buf like iommufd's selftest
@@ -61,18 +57,15 @@ export function referenceExporter(opts: {
     privSchema.parse(mustBuf(w, buf).priv);
   return {
     name,
-    export(m, w, owner, args) {
+    export(_m, w, owner, args) {
       const parsed = referenceExportArgsSchema.safeParse(args);
       if (!parsed.success)
         return err("EINVAL", `bad export arguments: ${parsed.error.issues[0]?.message ?? ""}`);
       const size = ((parsed.data.size + PAGE - 1n) / PAGE) * PAGE;
       if (size === 0n || size > 512n * PAGE) return err("EINVAL", "length must be 1 to 512 pages");
-      const ram = regionNamed(w, opts.region);
-      if (ram === undefined) throw new Error(`${name}: no region ${opts.region}`);
-      const [, parent] = ram;
-      const next = driverState<AllocatorState>(m, w, name, { next: parent.base }).next;
-      if (next + size > parent.base + parent.size) return err("ENOMEM", `${opts.region} is full`);
-      const created = createDmaBuf(setDriverState(m, w, name, { next: next + size }), {
+      const next = firstFitIn(w, opts.region, size);
+      if (next === undefined) return err("ENOMEM", `${opts.region} is full`);
+      const created = createDmaBuf(w, {
         exporter: name,
         owner,
         size,

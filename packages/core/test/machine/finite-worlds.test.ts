@@ -188,3 +188,25 @@ describe("the reference revoke protocol has finitely many canonical worlds", () 
     expect(a.kinds).toEqual(["write-after-invalidate"]);
   });
 });
+
+describe("freed memory is handed out again", () => {
+  it("export, close, export: the second buffer takes the first's pages and the world repeats", () => {
+    const m = referenceMachine();
+    const exp = (w: World): { world: World; buf: number } => {
+      const r = step(m, w, {
+        kind: "export",
+        exporter: "ref-exporter",
+        owner: "exp0",
+        args: { size: 0x4000n },
+      });
+      if (r.status !== "done" || r.created === undefined) throw new Error("export failed");
+      return { world: r.world, buf: r.created };
+    };
+    const a = exp(boot(m));
+    const closed = step(m, a.world, { kind: "close", buf: a.buf });
+    expect(closed.status).toBe("done");
+    if (closed.status !== "done") return;
+    const b = exp(closed.world);
+    expect(worldsEqual(b.world, a.world)).toBe(true);
+  });
+});

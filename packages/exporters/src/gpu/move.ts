@@ -1,6 +1,7 @@
 import {
   dropFileRef,
   err,
+  firstFitIn,
   invalidateMappings,
   mustBuf,
   ok,
@@ -41,14 +42,17 @@ export function placementRegion(d: GpuDeviceConfig, placement: GpuPlacement): st
 }
 
 /**
- * Reserves `size` bytes in a region with the driver's bump allocator.
+ * Reserves `size` bytes in a region: the first hole that fits between the
+ * region's live buffer objects and the destinations of moves in flight
+ * (TTM's range manager hands freed VRAM out again, so evicting and
+ * restoring a BO returns to where it was).
  *
  * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @param region - the parent region's name.
  * @param size - bytes.
- * @returns the reserved base and the world with the allocator advanced, or `ENOMEM`.
+ * @returns the reserved base (the world is unchanged: the reservation is the move's or the carve's), or `ENOMEM`.
  */
 export function reserve(
   m: Machine,
@@ -57,16 +61,15 @@ export function reserve(
   region: string,
   size: bigint,
 ): Result<{ readonly phys: bigint; readonly world: World }> {
-  const found = regionNamed(w, region);
-  if (found === undefined) throw new Error(`${config.name}: no region ${region}`);
-  const [, parent] = found;
-  const s = gpuSliceOf(m, w, config);
-  const phys = s.next[region] ?? parent.base;
-  if (phys + size > parent.base + parent.size) return err("ENOMEM", `${region} is full`);
-  return ok({
-    phys,
-    world: setGpuSlice(m, w, config, { ...s, next: { ...s.next, [region]: phys + size } }),
+  const promised = gpuSliceOf(m, w, config).moves.flatMap((mv) => {
+    const b = w.bufs.get(mv.buf);
+    if (b === undefined) return [];
+    const d = gpuDevice(config, gpuPrivOf(w, mv.buf).device);
+    return placementRegion(d, mv.to) === region ? [{ base: mv.phys, size: b.size }] : [];
   });
+  const phys = firstFitIn(w, region, size, promised);
+  if (phys === undefined) return err("ENOMEM", `${region} is full`);
+  return ok({ phys, world: w });
 }
 
 /**
@@ -207,7 +210,8 @@ function finishMove(m: Machine, w: World, config: GpuConfig, id: number): Result
   ];
   const freed = freeRegion(w, priv.region, b.owner);
   events.push(...freed.events);
-  const generation = priv.generation + 1;
+  // Two names per BO, old and new, alternate: a name two moves back is dead and taken over.
+  const generation = 1 - priv.generation;
   const region = `${b.owner}.bo${move.buf}.${generation}`;
   let world = carve(freed.world, placementRegion(d, move.to), region, move.phys, b.size);
   world = withGpuPriv(world, move.buf, {

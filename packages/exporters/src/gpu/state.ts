@@ -17,7 +17,7 @@ export interface GpuBoPriv {
   readonly phys: bigint;
   /** The carved sub-region backing the BO now (freed on move and release). */
   readonly region: string;
-  /** How many times the BO moved (names its sub-regions). */
+  /** Which of its two sub-region names backs the BO now (0 or 1; a move flips it). */
   readonly generation: number;
 }
 
@@ -40,18 +40,15 @@ export interface GpuMove {
 }
 
 /**
- * The GPU driver's slice of the world: the bump allocator of each region it
- * carves from (the next free address by region name) and the moves in
- * progress.
+ * The GPU driver's slice of the world: the moves in progress (where each
+ * BO lives is its carved region's).
  */
 export interface GpuDriverState {
-  /** Next free CPU physical address per region name. */
-  readonly next: Readonly<Record<string, bigint>>;
   /** Moves in progress, oldest first. */
   readonly moves: readonly GpuMove[];
 }
 
-const EMPTY: GpuDriverState = { next: {}, moves: [] };
+const EMPTY: GpuDriverState = { moves: [] };
 
 /**
  * The driver's slice.

@@ -17,6 +17,7 @@ import {
   runScript,
   sgt,
   step,
+  worldsEqual,
 } from "@dmabuf-ref/core";
 import type { Machine, World } from "@dmabuf-ref/core";
 import { gpuPrivOf, iovInterconnect, rfcMappingTypesV1Iov } from "@dmabuf-ref/exporters";
@@ -293,5 +294,43 @@ describe("the IOV interconnect (kernel-facts §4.1), a type defined through the 
     expect(findProfile(iovProfile.id)).toBeUndefined();
     expect(iovProfile.mappingTypes).toContain(iovInterconnect);
     expect(iovProfile.rules).toEqual(rfcMappingTypesV1.rules);
+  });
+});
+
+describe("freed memory is handed out again (finite worlds, DESIGN §2a)", () => {
+  const migrate = (buf: number, to: "vram" | "system") => ({
+    kind: "driver" as const,
+    driver: "gpu",
+    action: { op: "migrate", buf, to },
+  });
+
+  it("evicting a BO and validating it back into VRAM twice returns to the world after once", () => {
+    const { m, w } = makeWorld();
+    const v = vramBo(m, w);
+    const phys = gpuPrivOf(v.world, v.buf).phys;
+    const once = runScript(m, v.world, [evict(v.buf), migrate(v.buf, "vram")]).world;
+    expect(gpuPrivOf(once, v.buf).phys).toBe(phys);
+    const twice = runScript(m, once, [evict(v.buf), migrate(v.buf, "vram")]).world;
+    expect(worldsEqual(twice, once)).toBe(true);
+  });
+
+  it("a BO exported after another was closed takes its freed VRAM", () => {
+    const { m, w } = makeWorld();
+    const a = vramBo(m, w);
+    const phys = gpuPrivOf(a.world, a.buf).phys;
+    const closed = mustDo(step(m, a.world, { kind: "close", buf: a.buf })).world;
+    const b = vramBo(m, closed);
+    expect(gpuPrivOf(b.world, b.buf).phys).toBe(phys);
+    expect(worldsEqual(b.world, a.world)).toBe(true);
+  });
+
+  it("a move's destination is reserved: an export while it waits does not take it", () => {
+    const { m, w } = makeWorld();
+    const a = ramBo(m, w);
+    const started = mustDo(step(m, a.world, migrate(a.buf, "vram"))).world;
+    const b = vramBo(m, started);
+    const done = runScript(m, b.world, []).world;
+    const bases = [gpuPrivOf(done, a.buf).phys, gpuPrivOf(done, b.buf).phys];
+    expect(new Set(bases).size).toBe(2);
   });
 });
