@@ -44,6 +44,8 @@ export class PTable<T> {
     readonly hash: number,
     /** The lowest id >= 1 not in use (kept as entries come and go). */
     private readonly firstFree: number,
+    /** Order- and id-independent hash of the values alone (see {@link PTable.sameValues}). */
+    readonly valuesHash: number,
   ) {}
 
   /**
@@ -53,7 +55,7 @@ export class PTable<T> {
    * @returns the empty table.
    */
   static empty<T>(codec: Codec<T>): PTable<T> {
-    return new PTable(codec, [], 1, 0, 0, 1);
+    return new PTable(codec, [], 1, 0, 0, 1, 0);
   }
 
   /**
@@ -95,6 +97,7 @@ export class PTable<T> {
     const rootOut = PTable.put(root, depth - 1, id, entry);
     const delta =
       entryContribution(id, entry.hash) - (old === undefined ? 0 : entryContribution(id, old.hash));
+    const valuesDelta = fmix32(entry.hash) - (old === undefined ? 0 : fmix32(old.hash));
     const table = new PTable(
       this.codec,
       rootOut,
@@ -102,6 +105,7 @@ export class PTable<T> {
       this.size + (old === undefined ? 1 : 0),
       (this.hash + delta) >>> 0,
       this.firstFree,
+      (this.valuesHash + valuesDelta) >>> 0,
     );
     return id === this.firstFree ? table.withFirstFreeFrom(id + 1) : table;
   }
@@ -122,6 +126,7 @@ export class PTable<T> {
       this.size - 1,
       (this.hash - entryContribution(id, old.hash)) >>> 0,
       id >= 1 && id < this.firstFree ? id : this.firstFree,
+      (this.valuesHash - fmix32(old.hash)) >>> 0,
     );
   }
 
@@ -170,12 +175,39 @@ export class PTable<T> {
   private withFirstFreeFrom(from: number): PTable<T> {
     let id = from;
     while (this.has(id)) id++;
-    return new PTable(this.codec, this.root, this.depth, this.size, this.hash, id);
+    return new PTable(this.codec, this.root, this.depth, this.size, this.hash, id, this.valuesHash);
   }
 
   /** Every value, in increasing id order. */
   *values(): IterableIterator<T> {
     for (const [, v] of this.entries()) yield v;
+  }
+
+  /**
+   * Equality of the values as a multiset, ids ignored: for a table whose
+   * ids are only slots nothing observes (an IOMMU domain's mapped ranges),
+   * so that two worlds that mapped the same ranges in another order are
+   * equal. O(n) after the hash check.
+   *
+   * @param other - another table of the same codec.
+   * @returns true when both hold equally-encoding values, as many times each.
+   */
+  sameValues(other: PTable<T>): boolean {
+    if (this === other) return true;
+    if (this.size !== other.size || this.valuesHash !== other.valuesHash) return false;
+    const pending = new Map<number, T[]>();
+    for (const v of this.values()) {
+      const h = hashWith(this.codec, v);
+      pending.set(h, [...(pending.get(h) ?? []), v]);
+    }
+    for (const v of other.values()) {
+      const h = hashWith(this.codec, v);
+      const bucket = pending.get(h) ?? [];
+      const i = bucket.findIndex((x) => equalWith(this.codec, x, v));
+      if (i < 0) return false;
+      bucket.splice(i, 1);
+    }
+    return true;
   }
 
   /**
