@@ -217,7 +217,7 @@ export type { Recorded } from "./world/access.js";
 export { boot, defineMachine } from "./machine/machine.js";
 export { callSymbol, defineSymbol, provideSymbol } from "./machine/symbol.js";
 export { defineDriverOp, driverOpCall, driverOpsOf } from "./machine/driver-op.js";
-export type { DriverOp, OpName } from "./machine/driver-op.js";
+export type { OpName } from "./machine/driver-op.js";
 export { pendingOps } from "./machine/pending.js";
 export { candidateOps } from "./machine/candidates.js";
 export { nextOps, walk } from "./machine/walk.js";
@@ -225,6 +225,7 @@ export type { WalkStep } from "./machine/walk.js";
 export type {
   AttachRequest,
   DriverStep,
+  DriverOp,
   DriverSymbol,
   ExportStep,
   ExporterDriver,

@@ -2,42 +2,7 @@ import * as z from "zod";
 import type { Op } from "../lifetime/op.js";
 import type { StepOutcome } from "../lifetime/outcome.js";
 import type { World } from "../world/world.js";
-import type { Machine } from "./machine.js";
-
-/**
- * One entry point a driver adds to the op alphabet (DESIGN §2a): a
- * userspace ioctl on the driver's fd, a hardware event at its device, or
- * the next stage of its own multi-stage operation. A driver registers each
- * with the zod schema of its fields and a typed handler; core's `step`
- * validates the fields against the schema before the handler runs, so no
- * driver ever sees an unvalidated `unknown`, and a malformed op fails with
- * `EINVAL` and the world unchanged.
- *
- * The op's plain form is `{ op: name, driver?, ...fields }` (`parseOp`):
- * `driver` may be left out when only one driver of the machine has the name.
- *
- * @typeParam A - the handler's validated arguments.
- * @typeParam I - the fields as written (before defaults and transforms).
- */
-export interface DriverOp<A = unknown, I = unknown> {
-  /** The op's name: its plain form's `op` (an ioctl by its kernel name, or an event). */
-  readonly name: string;
-  /** The kernel function, ioctl or event it models, for listings and errors. */
-  readonly models: string;
-  /** The schema of the op's fields (everything but `op` and `driver`). */
-  readonly schema: z.ZodType<A, I>;
-  /**
-   * Runs the op. A method, so a table of ops of different argument types
-   * is one array.
-   *
-   * @param m - the machine.
-   * @param world - the current world.
-   * @param args - the validated fields.
-   * @param self - the name of the driver instance it runs on.
-   * @returns done, an errno with the world unchanged, or blocked.
-   */
-  run(m: Machine, world: World, args: A, self: string): StepOutcome;
-}
+import type { DriverOp, Machine } from "./machine.js";
 
 /**
  * Declares a driver op with a typed handler (see {@link DriverOp}).
