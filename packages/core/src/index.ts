@@ -152,7 +152,15 @@ export type {
   OffersDocument,
 } from "./negotiation/documents.js";
 
-export { fmix32, hashWords, mixWord, pushU64, encodeValue, internString } from "./encoding/hash.js";
+export {
+  fmix32,
+  hashWords,
+  mixWord,
+  pushString,
+  pushU64,
+  encodeValue,
+  internString,
+} from "./encoding/hash.js";
 export { encodeWith, equalWith, hashWith } from "./encoding/codec.js";
 export type { Codec } from "./encoding/codec.js";
 export { PTable } from "./encoding/ptable.js";
@@ -188,7 +196,17 @@ export type { GrantRequest, Granted } from "./fabric/grants.js";
 export type { AccessOutcome, AccessResult } from "./fabric/access.js";
 
 export { WORLD_SLICES, createWorld, hashWorld, worldsEqual } from "./world/world.js";
-export type { DriverSlice, World } from "./world/world.js";
+export type { World } from "./world/world.js";
+export {
+  SLICES_PER_DRIVER,
+  defineSlice,
+  driverSliceCodec,
+  plainSlice,
+  tableCodec,
+  tableSlice,
+} from "./world/driver-slice.js";
+export type { DriverSlice, SliceDef } from "./world/driver-slice.js";
+export { readSlice, writeSlice } from "./machine/slices.js";
 export type { DmaBufState, RevokeState } from "./world/dmabuf-state.js";
 export { attachRevocable } from "./world/attachment-state.js";
 export type { AttachmentState, IovaRange, MappingState } from "./world/attachment-state.js";

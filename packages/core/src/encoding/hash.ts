@@ -63,6 +63,21 @@ export function pushU64(out: number[], v: bigint): void {
 const stringIds = new Map<string, number>();
 
 /**
+ * Appends a string's canonical encoding: its length, then its UTF-16 code
+ * units two per word. Deterministic across processes (no intern table), for
+ * codecs of names (devices, regions, processes).
+ *
+ * @param out - the words written so far.
+ * @param s - the string.
+ */
+export function pushString(out: number[], s: string): void {
+  out.push(s.length);
+  for (let i = 0; i < s.length; i += 2) {
+    out.push(s.charCodeAt(i) | ((i + 1 < s.length ? s.charCodeAt(i + 1) : 0) << 16));
+  }
+}
+
+/**
  * A stable small integer for a string (a driver, device or region name), so
  * encodings hold integers, never strings. The numbering is per process:
  * hashes are for comparing worlds within one run, not for storing.

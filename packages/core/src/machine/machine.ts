@@ -8,6 +8,8 @@ import type { ExporterOffer, ImporterAccept } from "../negotiation/offer.js";
 import type { Profile } from "../profiles/profile.js";
 import type { MappingState } from "../world/attachment-state.js";
 import type { Effect } from "../world/effect.js";
+import type { SliceDef } from "../world/driver-slice.js";
+import { SLICES_PER_DRIVER } from "../world/driver-slice.js";
 import { createWorld } from "../world/world.js";
 import type { World } from "../world/world.js";
 
@@ -35,6 +37,12 @@ export interface Machine {
    * when there are several, e.g. two RDMA importers' `ib_umem_release`).
    */
   readonly driverOps: ReadonlyMap<string, readonly OpProvider[]>;
+  /**
+   * Where each driver's declared slices live in `World.drivers`: by driver
+   * name, the table id of each of its {@link SliceDef}s (driver index x 16
+   * plus the slice's position in the driver's `slices`).
+   */
+  readonly sliceSlots: ReadonlyMap<string, ReadonlyMap<SliceDef<unknown>, number>>;
 }
 
 /** A driver that registers a driver op, and the op. */
@@ -187,6 +195,12 @@ export interface ExporterDriver {
    */
   readonly symbols?: readonly ProvidedSymbol[];
   /**
+   * The driver's private state, as typed slices with their codecs
+   * (`defineSlice`, `tableSlice`), read and written with `readSlice` and
+   * `writeSlice`. Absent: the driver keeps no state of its own.
+   */
+  readonly slices?: readonly SliceDef<unknown>[];
+  /**
    * `ops->release`: the last file reference is gone.
    *
    * @param m - the machine.
@@ -241,6 +255,11 @@ export interface ImporterDriver {
   readonly name: string;
   /** `allow_peer2peer`: copes with peer memory that has no struct page. */
   readonly allowPeer2peer: boolean;
+  /**
+   * The importer's private state, as typed slices (see
+   * {@link ExporterDriver.slices}). Absent: none.
+   */
+  readonly slices?: readonly SliceDef<unknown>[];
   /**
    * The importer's accept list for one attach, in order. A legacy importer
    * returns one SGT accept whose `acceptsP2P` is the attachment's `peer2peer`.
@@ -354,8 +373,17 @@ export function defineMachine(desc: {
       driverOps.set(def.name, [...(driverOps.get(def.name) ?? []), { driver: d.name, def }]);
     }
   }
+  const sliceSlots = new Map<string, Map<SliceDef<unknown>, number>>();
+  [...desc.exporters, ...desc.importers].forEach((d, index) => {
+    const slices = d.slices ?? [];
+    // The last id of the block is the untyped legacy slice (`driverState`).
+    if (slices.length >= SLICES_PER_DRIVER)
+      throw new Error(`machine: ${d.name} declares more than ${SLICES_PER_DRIVER - 1} slices`);
+    sliceSlots.set(d.name, new Map(slices.map((def, i) => [def, index * SLICES_PER_DRIVER + i])));
+  });
   return Object.freeze({
     driverOps,
+    sliceSlots,
     profile: desc.profile,
     topology: desc.topology,
     exporters: new Map(desc.exporters.map((d) => [d.name, d])),

@@ -7,6 +7,7 @@ import type { AttachmentState } from "./attachment-state.js";
 import type { DmaBufState } from "./dmabuf-state.js";
 import type { Violation } from "./violation.js";
 import type { World } from "./world.js";
+import { SLICES_PER_DRIVER, plainSlice } from "./driver-slice.js";
 
 /**
  * A buffer that must exist (its absence is a bug in the model).
@@ -124,8 +125,13 @@ export function recordViolation(w: World, v: Violation): Recorded {
   return { world: { ...w, violations: w.violations.set(w.violations.size, v) }, event };
 }
 
+/** The untyped slice behind {@link driverState}: reflective encoding, for tests. */
+const LEGACY = plainSlice<unknown>("state", undefined);
+
 /**
- * A driver's private slice of the world, or `initial` before it wrote one.
+ * A driver's untyped private state, or `initial` before it wrote one:
+ * encoded by reflection, for tests and experiments. A driver declares typed
+ * slices instead (`slices`, `readSlice`, `writeSlice`).
  *
  * @param m - the machine.
  * @param w - the world.
@@ -134,12 +140,12 @@ export function recordViolation(w: World, v: Violation): Recorded {
  * @returns the state.
  */
 export function driverState<T>(m: Machine, w: World, driver: string, initial: T): T {
-  const slice = w.drivers.get(driverIndex(m, driver));
-  return slice === undefined ? initial : (slice.state as T);
+  const slice = w.drivers.get(legacySlot(m, driver));
+  return slice === undefined ? initial : (slice.value as T);
 }
 
 /**
- * Replaces a driver's private slice.
+ * Replaces a driver's untyped private state (see {@link driverState}).
  *
  * @param m - the machine.
  * @param w - the world.
@@ -148,14 +154,14 @@ export function driverState<T>(m: Machine, w: World, driver: string, initial: T)
  * @returns the new world.
  */
 export function setDriverState(m: Machine, w: World, driver: string, state: unknown): World {
-  return { ...w, drivers: w.drivers.set(driverIndex(m, driver), { driver, state }) };
+  return { ...w, drivers: w.drivers.set(legacySlot(m, driver), { def: LEGACY, value: state }) };
 }
 
-function driverIndex(m: Machine, driver: string): number {
+function legacySlot(m: Machine, driver: string): number {
   const names = [...m.exporters.keys(), ...m.importers.keys()];
   const i = names.indexOf(driver);
   if (i < 0) throw new Error(`driver ${driver} is not configured`);
-  return i;
+  return i * SLICES_PER_DRIVER + SLICES_PER_DRIVER - 1;
 }
 
 /**

@@ -1,5 +1,7 @@
 import type { Codec } from "../encoding/codec.js";
-import { encodeValue, fmix32, mixWord } from "../encoding/hash.js";
+import { fmix32, mixWord } from "../encoding/hash.js";
+import type { DriverSlice } from "./driver-slice.js";
+import { driverSliceCodec } from "./driver-slice.js";
 import { PTable } from "../encoding/ptable.js";
 import type { Topology } from "../fabric/topology.js";
 import type { AttachmentState } from "./attachment-state.js";
@@ -18,22 +20,6 @@ import type { TaskState } from "./task-state.js";
 import { taskCodec } from "./task-state.js";
 import type { Violation } from "./violation.js";
 import { violationCodec } from "./violation.js";
-
-/** A driver-private slice: its name and a plain immutable value. */
-export interface DriverSlice {
-  /** The driver's name. */
-  readonly driver: string;
-  /** Its state. */
-  readonly state: unknown;
-}
-
-const driverSliceCodec: Codec<DriverSlice> = {
-  seed: 0xd51c,
-  encode(s, out) {
-    encodeValue(s.driver, out);
-    encodeValue(s.state, out);
-  },
-};
 
 const deviceDomainCodec: Codec<number> = {
   seed: 0xdd00,
@@ -71,7 +57,7 @@ export interface World {
   readonly domains: PTable<DomainState>;
   /** The domain each device (by topology index) is attached to. */
   readonly deviceDomains: PTable<number>;
-  /** Driver-private state by driver index. */
+  /** Driver-private state: each driver's declared slices, by driver index x 16 + slice index. */
   readonly drivers: PTable<DriverSlice>;
   /** Everything the oracle caught, in order. */
   readonly violations: PTable<Violation>;

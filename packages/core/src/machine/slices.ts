@@ -1,0 +1,54 @@
+import type { SliceDef } from "../world/driver-slice.js";
+import type { World } from "../world/world.js";
+import type { Machine } from "./machine.js";
+
+/**
+ * The table id of a driver's slice, or a thrown description bug when the
+ * driver did not declare it.
+ */
+function slotOf(m: Machine, driver: string, def: SliceDef<unknown>): number {
+  const slot = m.sliceSlots.get(driver)?.get(def);
+  if (slot === undefined)
+    throw new Error(`driver ${driver} does not declare the slice ${def.name} (its \`slices\`)`);
+  return slot;
+}
+
+/**
+ * A driver's slice in a world: its value, or the slice's initial value
+ * before the driver first wrote it. Typed by the definition.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param driver - the driver instance's name.
+ * @param def - the slice, one of the driver's `slices`.
+ * @returns the value.
+ * @throws when the driver does not declare the slice (a driver bug).
+ */
+export function readSlice<T>(m: Machine, w: World, driver: string, def: SliceDef<T>): T {
+  const stored = w.drivers.get(slotOf(m, driver, def));
+  // The slot belongs to `def` alone, so what is stored there is a T.
+  return stored === undefined ? def.initial : (stored.value as T);
+}
+
+/**
+ * A world with a driver's slice replaced.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param driver - the driver instance's name.
+ * @param def - the slice, one of the driver's `slices`.
+ * @param value - its new value.
+ * @returns the new world (the same world when the value is the same object).
+ * @throws when the driver does not declare the slice (a driver bug).
+ */
+export function writeSlice<T>(
+  m: Machine,
+  w: World,
+  driver: string,
+  def: SliceDef<T>,
+  value: T,
+): World {
+  const slot = slotOf(m, driver, def);
+  if (w.drivers.get(slot)?.value === value) return w;
+  return { ...w, drivers: w.drivers.set(slot, { def, value }) };
+}

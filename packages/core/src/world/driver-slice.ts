@@ -1,0 +1,108 @@
+import type { Codec } from "../encoding/codec.js";
+import { encodeValue } from "../encoding/hash.js";
+import { PTable } from "../encoding/ptable.js";
+
+/** How many slices a driver may declare: its block of `World.drivers` ids (the last is the untyped one). */
+export const SLICES_PER_DRIVER = 16;
+
+/**
+ * One slice of a driver's private state (the model of the driver's own
+ * kernel objects: iommufd's `ictx->objects`, VFIO's per-device state, KVM's
+ * memslots), declared with the codec that encodes it. A driver lists its
+ * slices (`slices` in its driver object) and reads and writes them with
+ * `readSlice` / `writeSlice`, typed by the definition: no cast, and no
+ * reflective encoding on the hot path. Make a slice a {@link PTable} of the
+ * driver's objects ({@link tableSlice}) so a change to one object costs
+ * O(that object) to encode and hash.
+ *
+ * @typeParam T - the slice's value.
+ */
+export interface SliceDef<T> {
+  /** The slice's name, unique within its driver (for errors and listings). */
+  readonly name: string;
+  /** How its value encodes, hashes and compares. */
+  readonly codec: Codec<T>;
+  /** Its value before the driver first writes it. */
+  readonly initial: T;
+}
+
+/**
+ * Declares a driver slice.
+ *
+ * @param name - its name within the driver.
+ * @param codec - how its value encodes.
+ * @param initial - its value in a world that booted.
+ * @returns the definition, to list in the driver's `slices`.
+ */
+export function defineSlice<T>(name: string, codec: Codec<T>, initial: T): SliceDef<T> {
+  return Object.freeze({ name, codec, initial });
+}
+
+/**
+ * A slice that is a table of the driver's objects by id: it encodes as its
+ * size and cached hash (O(1)) and compares structurally, so changing one
+ * object re-hashes that object only.
+ *
+ * @param name - the slice's name.
+ * @param codec - how one object encodes.
+ * @returns the definition; its initial value is the empty table.
+ */
+export function tableSlice<T>(name: string, codec: Codec<T>): SliceDef<PTable<T>> {
+  return defineSlice(name, tableCodec(codec), PTable.empty(codec));
+}
+
+/**
+ * The codec of a table-valued slice or field: size and cached hash, with
+ * structural equality (the hash alone cannot prove two tables equal).
+ *
+ * @param codec - the codec of the table's values (its seed keeps kinds apart).
+ * @returns the codec of the table.
+ */
+export function tableCodec<T>(codec: Codec<T>): Codec<PTable<T>> {
+  return {
+    seed: codec.seed ^ 0x7ab1e,
+    encode(t, out) {
+      out.push(t.size, t.hash | 0);
+    },
+    equals: (a, b) => a.equals(b),
+  };
+}
+
+/**
+ * A slice encoded by reflection over plain data (sorted keys, interned
+ * strings): for tests and small experiments only. A driver on the hot path
+ * declares a codec of its own.
+ *
+ * @param name - the slice's name.
+ * @param initial - its initial value.
+ * @returns the definition.
+ */
+export function plainSlice<T>(name: string, initial: T): SliceDef<T> {
+  return defineSlice<T>(name, { seed: 0x91a1, encode: (v, out) => { encodeValue(v, out); } }, initial);
+}
+
+/** A driver slice as the World stores it: its definition and value. */
+export interface DriverSlice {
+  /** The slice's definition (identity: it tells the value's type). */
+  readonly def: SliceDef<unknown>;
+  /** Its value. */
+  readonly value: unknown;
+}
+
+/** Canonical encoding of a {@link DriverSlice}: the slice's own codec (its table id says whose). */
+export const driverSliceCodec: Codec<DriverSlice> = {
+  seed: 0xd51c,
+  encode(s, out) {
+    s.def.codec.encode(s.value, out);
+  },
+  equals(a, b) {
+    if (a.def !== b.def) return false;
+    const { codec } = a.def;
+    if (codec.equals !== undefined) return codec.equals(a.value, b.value);
+    const x: number[] = [];
+    const y: number[] = [];
+    codec.encode(a.value, x);
+    codec.encode(b.value, y);
+    return x.length === y.length && x.every((v, i) => v === y[i]);
+  },
+};
