@@ -39,6 +39,8 @@ export function createDmaBuf(w: World, info: ExportInfo): ExportStep {
       fileRefs: 1,
       fds: 1,
       released: false,
+      task: null,
+      fences: 0,
       priv: info.priv,
     }),
   };

@@ -18,9 +18,7 @@ import { assertResvHeld } from "./resv.js";
  * @returns the number of in-flight jobs.
  */
 export function unsignalledFences(w: World, buf: number): number {
-  let n = 0;
-  for (const j of w.jobs.values()) if (j.buf === buf) n++;
-  return n;
+  return w.bufs.get(buf)?.fences ?? 0;
 }
 
 /**
@@ -68,8 +66,10 @@ export function submitDma(
   }
   const job = world.jobs.lowestFreeId();
   const next = world;
+  const fenced = mustBuf(next, a.buf);
   world = {
     ...next,
+    bufs: next.bufs.set(a.buf, { ...fenced, fences: fenced.fences + 1 }),
     jobs: next.jobs.set(job, {
       device: a.device,
       att,
@@ -111,7 +111,8 @@ export function signalFence(w: World, job: number): StepOutcome {
   const j = w.jobs.get(job);
   if (j === undefined) return failed(w, kernelError("EINVAL", `job ${job} is not in flight`));
   const b = mustBuf(w, j.buf);
-  return done({ ...w, jobs: w.jobs.delete(job) }, [
+  const bufs = w.bufs.set(j.buf, { ...b, fences: b.fences - 1 });
+  return done({ ...w, bufs, jobs: w.jobs.delete(job) }, [
     { kind: "fence-signal", device: j.device, owner: b.owner, buf: j.buf, job },
   ]);
 }

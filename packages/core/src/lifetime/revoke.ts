@@ -145,8 +145,7 @@ function programOf(t: TaskState): readonly TaskStep[] {
  * @returns the task id, or undefined.
  */
 export function taskOn(w: World, buf: number): number | undefined {
-  for (const [id, t] of w.tasks.entries()) if (t.buf === buf) return id;
-  return undefined;
+  return w.bufs.get(buf)?.task ?? undefined;
 }
 
 /**
@@ -205,7 +204,10 @@ function startTask(w: World, t: TaskState, owner: string): StepOutcome {
   const id = w.tasks.lowestFreeId();
   const next = w;
   const b = mustBuf(next, t.buf);
-  const held: World = { ...next, bufs: next.bufs.set(t.buf, { ...b, fileRefs: b.fileRefs + 1 }) };
+  const held: World = {
+    ...next,
+    bufs: next.bufs.set(t.buf, { ...b, fileRefs: b.fileRefs + 1, task: id }),
+  };
   return done(
     { ...held, tasks: held.tasks.set(id, t) },
     [
@@ -244,7 +246,9 @@ export function stepTask(m: Machine, w: World, id: number): StepOutcome {
     return done({ ...r.world, tasks: r.world.tasks.set(id, { ...t, pc: t.pc + 1 }) }, r.events);
   }
   const owner = mustBuf(r.world, t.buf).owner;
-  const put = dropFileRef(m, { ...r.world, tasks: r.world.tasks.delete(id) }, t.buf);
+  const ended = mustBuf(r.world, t.buf);
+  const cleared = { ...r.world, bufs: r.world.bufs.set(t.buf, { ...ended, task: null }) };
+  const put = dropFileRef(m, { ...cleared, tasks: r.world.tasks.delete(id) }, t.buf);
   return done(put.world, [
     ...r.events,
     {

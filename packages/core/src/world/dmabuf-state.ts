@@ -1,5 +1,5 @@
 import type { Codec } from "../encoding/codec.js";
-import { encodeValue, internString, pushU64 } from "../encoding/hash.js";
+import { encodeValue, pushString, pushU64 } from "../encoding/hash.js";
 
 /**
  * A dma-buf's revoke state. VFIO keeps a `revoked` bit (kernel-facts §2.3);
@@ -37,6 +37,13 @@ export interface DmaBufState {
   readonly fds: number;
   /** `ops->release` has run: the last reference is gone. */
   readonly released: boolean;
+  /**
+   * The revoke or un-revoke sequence in progress on this buffer (its task
+   * id), or null: one at a time, as VFIO's `memory_lock` serialises them.
+   */
+  readonly task: number | null;
+  /** Unsignalled BOOKKEEP fences in `dmabuf->resv` (jobs in flight through it). */
+  readonly fences: number;
   /** Exporter-private data (`dmabuf->priv`), a plain immutable value. */
   readonly priv: unknown;
 }
@@ -51,10 +58,17 @@ const REVOKE_CODE: Readonly<Record<RevokeState, number>> = {
 export const dmaBufCodec: Codec<DmaBufState> = {
   seed: 0x0b0f,
   encode(b, out) {
-    out.push(internString(b.exporter), internString(b.owner));
+    pushString(out, b.exporter);
+    pushString(out, b.owner);
     pushU64(out, b.size);
-    out.push(REVOKE_CODE[b.revoked], b.resvHolder === null ? 0 : internString(b.resvHolder));
+    out.push(REVOKE_CODE[b.revoked]);
+    if (b.resvHolder === null) out.push(0);
+    else {
+      out.push(1);
+      pushString(out, b.resvHolder);
+    }
     out.push(b.attachments.length, ...b.attachments, b.fileRefs, b.fds, b.released ? 1 : 0);
+    out.push(b.task ?? -1, b.fences);
     encodeValue(b.priv, out);
   },
 };
