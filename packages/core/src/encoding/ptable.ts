@@ -195,6 +195,8 @@ export class PTable<T> {
   sameValues(other: PTable<T>): boolean {
     if (this === other) return true;
     if (this.size !== other.size || this.valuesHash !== other.valuesHash) return false;
+    // Same values under the same ids (the usual case: twins sharing structure) is cheap.
+    if (this.hash === other.hash && this.equals(other)) return true;
     const pending = new Map<number, T[]>();
     for (const v of this.values()) {
       const h = hashWith(this.codec, v);
