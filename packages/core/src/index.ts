@@ -212,7 +212,7 @@ export { attachRevocable } from "./world/attachment-state.js";
 export type { AttachmentState, IovaRange, MappingState } from "./world/attachment-state.js";
 export type { DmaDirection, DmaJob } from "./world/job.js";
 export type { Grant } from "./world/grant.js";
-export type { RegionState } from "./world/region-state.js";
+export type { RegionState, RegionStatus } from "./world/region-state.js";
 export { domainCodec, emptyDomain, iommuMappingCodec } from "./world/domain-state.js";
 export type { DomainState, IommuMapping } from "./world/domain-state.js";
 export type { TaskKind, TaskState } from "./world/task-state.js";

@@ -2,6 +2,7 @@ import type { Hardware } from "./topology.js";
 import type { TraceEvent } from "../trace/event.js";
 import type { DmaDirection } from "../world/job.js";
 import type { DmaJob } from "../world/job.js";
+import type { RegionStatus } from "../world/region-state.js";
 import type { ViolationKind } from "../world/violation.js";
 import type { World } from "../world/world.js";
 import { recordViolation } from "../world/access.js";
@@ -117,7 +118,7 @@ function judge(
   len: bigint,
   dir: DmaDirection,
   region: string,
-  status: "live" | "inaccessible",
+  status: RegionStatus,
   job: DmaJob | undefined,
 ): { kind: ViolationKind; rule: string; message: string } | undefined {
   if (status !== "live") {

@@ -1,4 +1,4 @@
-import type { RegionState } from "../world/region-state.js";
+import type { RegionState, RegionStatus } from "../world/region-state.js";
 import type { World } from "../world/world.js";
 
 /**
@@ -18,16 +18,18 @@ export function regionContaining(
   phys: bigint,
   len: bigint,
 ): [number, RegionState] | undefined {
-  let live: [number, RegionState] | undefined;
-  let dead: [number, RegionState] | undefined;
+  let owned: [number, RegionState] | undefined;
+  let freed: [number, RegionState] | undefined;
   for (const [id, r] of w.regions.entries()) {
     if (phys < r.base || phys + len > r.base + r.size) continue;
-    if (r.status === "live") {
-      if (live === undefined || r.size < live[1].size) live = [id, r];
-    } else if (dead === undefined || r.size < dead[1].size) dead = [id, r];
+    if (r.status !== "freed") {
+      if (owned === undefined || r.size < owned[1].size) owned = [id, r];
+    } else if (freed === undefined || r.size < freed[1].size) freed = [id, r];
   }
-  // A freed region counts only where nothing live as inner covers it again.
-  return dead !== undefined && (live === undefined || dead[1].size < live[1].size) ? dead : live;
+  // A freed region counts only where nothing owned as inner covers it again.
+  return freed !== undefined && (owned === undefined || freed[1].size < owned[1].size)
+    ? freed
+    : owned;
 }
 
 /**
@@ -54,7 +56,8 @@ export function firstFitIn(
   const end = parent.base + parent.size;
   const taken = [...reserved];
   for (const [id, r] of w.regions.entries()) {
-    if (id === pid || r.status !== "live") continue;
+    // Memory mid-reset or disabled still has its owner; only freed memory is free.
+    if (id === pid || r.status === "freed") continue;
     if (r.base >= parent.base && r.base + r.size <= end) taken.push(r);
   }
   taken.sort((a, b) => (a.base < b.base ? -1 : a.base > b.base ? 1 : 0));
@@ -89,12 +92,12 @@ export function regionNamed(w: World, name: string): [number, RegionState] | und
  * @param status - the new state.
  * @returns the new world.
  */
-export function setRegionStatus(w: World, id: number, status: "live" | "inaccessible"): World {
+export function setRegionStatus(w: World, id: number, status: RegionStatus): World {
   const r = w.regions.get(id);
   if (r === undefined) throw new Error(`no region ${id}`);
   if (r.status === status) return w;
   let grants = w.grants;
-  if (status === "inaccessible") {
+  if (status !== "live") {
     for (const [gid, g] of w.grants.entries()) {
       if (g.region === r.id && !g.stale) grants = grants.set(gid, { ...g, stale: true });
     }

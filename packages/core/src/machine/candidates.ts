@@ -98,6 +98,7 @@ export function candidateOps(m: Machine, w: World): readonly Op[] {
     }
   }
   for (const r of w.regions.values()) {
+    if (r.status === "freed") continue;
     ops.push({
       kind: "region",
       region: r.id,

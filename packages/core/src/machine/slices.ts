@@ -1,3 +1,4 @@
+import { equalWith } from "../encoding/codec.js";
 import type { SliceDef } from "../world/driver-slice.js";
 import type { World } from "../world/world.js";
 import type { Machine } from "./machine.js";
@@ -38,7 +39,8 @@ export function readSlice<T>(m: Machine, w: World, driver: string, def: SliceDef
  * @param driver - the driver instance's name.
  * @param def - the slice, one of the driver's `slices`.
  * @param value - its new value.
- * @returns the new world (the same world when the value is the same object).
+ * @returns the new world (the same world when the value is the same object;
+ *   a value equal to the slice's initial one removes the stored slice).
  * @throws when the driver does not declare the slice (a driver bug).
  */
 export function writeSlice<T>(
@@ -49,6 +51,11 @@ export function writeSlice<T>(
   value: T,
 ): World {
   const slot = slotOf(m, driver, def);
-  if (w.drivers.get(slot)?.value === value) return w;
+  const stored = w.drivers.get(slot);
+  if (stored?.value === value) return w;
+  // A slice back at its initial value is not stored: a driver that wrote and
+  // undid something leaves the world as if it never had (canonical worlds).
+  if (equalWith(def.codec, value, def.initial))
+    return stored === undefined ? w : { ...w, drivers: w.drivers.delete(slot) };
   return { ...w, drivers: w.drivers.set(slot, { def, value }) };
 }

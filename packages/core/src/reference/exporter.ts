@@ -138,7 +138,7 @@ export function referenceExporter(opts: {
       const found = regionNamed(w, region);
       if (found === undefined) throw new Error(`${name}: region ${region} vanished`);
       return {
-        world: setRegionStatus(w, found[0], "inaccessible"),
+        world: setRegionStatus(w, found[0], "freed"),
         events: [{ kind: "region", actor: mustBuf(w, buf).owner, region, status: "inaccessible" }],
       };
     },

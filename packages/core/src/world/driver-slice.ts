@@ -78,7 +78,16 @@ export function tableCodec<T>(codec: Codec<T>): Codec<PTable<T>> {
  * @returns the definition.
  */
 export function plainSlice<T>(name: string, initial: T): SliceDef<T> {
-  return defineSlice<T>(name, { seed: 0x91a1, encode: (v, out) => { encodeValue(v, out); } }, initial);
+  return defineSlice<T>(
+    name,
+    {
+      seed: 0x91a1,
+      encode: (v, out) => {
+        encodeValue(v, out);
+      },
+    },
+    initial,
+  );
 }
 
 /** A driver slice as the World stores it: its definition and value. */

@@ -3,17 +3,25 @@ import { internString, pushU64 } from "../encoding/hash.js";
 import type { Region } from "../fabric/topology.js";
 
 /**
- * A physical region and its run-time state: whether memory answers at all
- * (a BAR during FLR or with PCI_COMMAND.MEMORY clear does not; freed memory
- * has no owner) and its epoch, which advances every time the owner resets,
- * moves or frees it (DESIGN §3.5). Exporters may carve sub-regions (a
- * buffer's pages) so that freeing one buffer is visible to the oracle.
+ * What state a region's memory is in: `live` answers; `inaccessible` is
+ * still owned but mid-reset or disabled (a BAR during FLR or with
+ * PCI_COMMAND.MEMORY clear); `freed` has no owner any more and may be
+ * handed out again (a released buffer's pages, a moved BO's old placement).
+ */
+export type RegionStatus = "live" | "inaccessible" | "freed";
+
+/**
+ * A physical region and its run-time state (DESIGN §3.5). Exporters may
+ * carve sub-regions (a buffer's pages) so that freeing one buffer is
+ * visible to the oracle: a freed region stays until its memory is handed
+ * out again, and every grant made before it went away is stale.
  */
 export interface RegionState extends Region {
-  /** `live` memory answers; `inaccessible` is mid-reset, disabled or freed. */
-  readonly status: "live" | "inaccessible";
-  /** Bumped on every reset, move or free. */
+  /** Whether the memory answers, and whether it still has an owner. */
+  readonly status: RegionStatus;
 }
+
+const STATUS_CODE: Readonly<Record<RegionStatus, number>> = { live: 1, inaccessible: 0, freed: 2 };
 
 /** Canonical encoding of a {@link RegionState}. */
 export const regionStateCodec: Codec<RegionState> = {
@@ -24,6 +32,6 @@ export const regionStateCodec: Codec<RegionState> = {
     pushU64(out, r.size);
     pushU64(out, r.busOffset);
     out.push(r.device === undefined ? 0 : internString(r.device));
-    out.push(r.status === "live" ? 1 : 0);
+    out.push(STATUS_CODE[r.status]);
   },
 };

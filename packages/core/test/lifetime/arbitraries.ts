@@ -16,6 +16,7 @@
 import fc from "fast-check";
 import { describeEvent, importerHolder, settle, sgt, step, taskHolder } from "@dmabuf-ref/core";
 import type {
+  RegionStatus,
   AttachmentState,
   DmaBufState,
   DmaDirection,
@@ -112,7 +113,7 @@ export function bufPriv(b: DmaBufState): { phys: bigint; region: string } | unde
 }
 
 /** The state of the region a buffer was carved as. */
-function bufRegionStatus(w: World, b: DmaBufState): "live" | "inaccessible" | undefined {
+function bufRegionStatus(w: World, b: DmaBufState): RegionStatus | undefined {
   const name = bufPriv(b)?.region;
   for (const r of w.regions.values()) if (r.id === name) return r.status;
   return undefined;

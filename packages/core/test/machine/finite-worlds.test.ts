@@ -19,7 +19,7 @@ import {
   step,
   worldsEqual,
 } from "@dmabuf-ref/core";
-import type { Machine, Op, World } from "@dmabuf-ref/core";
+import type { Machine, Op, RegionStatus, World } from "@dmabuf-ref/core";
 
 const EXPORTER_HOLDER = "exp0";
 
@@ -87,10 +87,7 @@ function protocolOps(
   return ops;
 }
 
-function regionOf(
-  w: World,
-  buf: number,
-): { id: string; status: "live" | "inaccessible" } | undefined {
+function regionOf(w: World, buf: number): { id: string; status: RegionStatus } | undefined {
   const priv = w.bufs.get(buf)?.priv as { region?: string } | undefined;
   for (const r of w.regions.values()) if (r.id === priv?.region) return r;
   return undefined;

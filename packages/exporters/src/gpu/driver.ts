@@ -30,7 +30,7 @@ import {
   reserve,
 } from "./move.js";
 import { gpuOffers } from "./offers.js";
-import { gpuPrivOf } from "./state.js";
+import { GPU_SLICES, gpuPrivOf } from "./state.js";
 import type { GpuBoPriv } from "./state.js";
 
 /** 4 KiB: BOs are whole pages (`PAGE_SIZE` on x86-64). */
@@ -165,6 +165,7 @@ export function gpuExporter(input: GpuConfigInput): GpuExporter {
   return {
     name: config.name,
     gpu: config,
+    slices: GPU_SLICES,
     export: (m, w, owner, args) => exportBo(m, w, config, owner, args),
     offers: (m, w, buf) => {
       const priv = gpuPrivOf(w, buf);

@@ -13,7 +13,15 @@ import type { Effect, Machine, Op, RegionState, Result, TraceEvent, World } from
 import { match } from "ts-pattern";
 import type { GpuAction, GpuPlacement } from "./actions.js";
 import type { GpuConfig, GpuDeviceConfig } from "./config.js";
-import { gpuPrivOf, gpuSliceOf, setGpuSlice, withGpuPriv } from "./state.js";
+import {
+  addMove,
+  endMove,
+  gpuMoveOf,
+  gpuPrivOf,
+  gpuSliceOf,
+  nextMoveId,
+  withGpuPriv,
+} from "./state.js";
 import type { GpuMove } from "./state.js";
 
 /**
@@ -116,7 +124,7 @@ export function freeRegion(w: World, name: string, actor: string): Effect {
   if (found === undefined) throw new Error(`region ${name} vanished`);
   const [id] = found;
   return {
-    world: setRegionStatus(w, id, "inaccessible"),
+    world: setRegionStatus(w, id, "freed"),
     events: [{ kind: "region", actor, region: name, status: "inaccessible" }],
   };
 }
@@ -158,19 +166,16 @@ function startMove(
   if (!reserved.ok) return reserved;
   const world0 = reserved.value.world;
   // A move's id is the lowest one no move in flight uses (ids repeat, DESIGN §2a).
-  const inFlight = new Set(gpuSliceOf(m, world0, config).moves.map((x) => x.id));
-  let id = 1;
-  while (inFlight.has(id)) id++;
+  const id = nextMoveId(m, world0, config);
   const holder = `${b.owner}#ttm move ${id}`;
   const locked: World = {
     ...world0,
     bufs: world0.bufs.set(buf, { ...b, resvHolder: holder, fileRefs: b.fileRefs + 1 }),
   };
   const inv = invalidateMappings(m, locked, buf, holder);
-  const s = gpuSliceOf(m, inv.world, config);
   const move: GpuMove = { id, buf, to, phys: reserved.value.phys, holder };
   return ok({
-    world: setGpuSlice(m, inv.world, config, { ...s, moves: [...s.moves, move] }),
+    world: addMove(m, inv.world, config, move),
     events: [
       { kind: "resv", holder, owner: b.owner, buf, action: "lock" },
       {
@@ -189,8 +194,7 @@ function startMove(
  * bumped), carve the new one, unlock resv and drop the BO reference.
  */
 function finishMove(m: Machine, w: World, config: GpuConfig, id: number): Result<Effect> {
-  const s = gpuSliceOf(m, w, config);
-  const move = s.moves.find((m) => m.id === id);
+  const move = gpuMoveOf(m, w, config, id);
   if (move === undefined) return err("EINVAL", `no GPU move ${id}`);
   const n = unsignalledFences(w, move.buf);
   if (n > 0) return err("EBUSY", `${n} fence(s) of buf ${move.buf} unsignalled`);
@@ -230,10 +234,7 @@ function finishMove(m: Machine, w: World, config: GpuConfig, id: number): Result
     buf: move.buf,
     action: "unlock",
   });
-  world = setGpuSlice(m, world, config, {
-    ...gpuSliceOf(m, world, config),
-    moves: s.moves.filter((x) => x.id !== id),
-  });
+  world = endMove(m, world, config, id);
   const put = dropFileRef(m, world, move.buf);
   return ok({ world: put.world, events: [...events, ...put.events] });
 }

@@ -1,5 +1,13 @@
-import { driverState, mustBuf, setDriverState } from "@dmabuf-ref/core";
-import type { Machine, World } from "@dmabuf-ref/core";
+import {
+  PTable,
+  defineSlice,
+  mustBuf,
+  pushString,
+  pushU64,
+  readSlice,
+  writeSlice,
+} from "@dmabuf-ref/core";
+import type { Codec, Machine, SliceDef, World } from "@dmabuf-ref/core";
 import type { GpuPlacement } from "./actions.js";
 import type { GpuConfig } from "./config.js";
 
@@ -39,40 +47,148 @@ export interface GpuMove {
   readonly holder: string;
 }
 
+/** The placements as small integers (the codec's enum words). */
+const PLACEMENT_CODE: Readonly<Record<GpuPlacement, number>> = { vram: 0, system: 1 };
+
 /**
- * The GPU driver's slice of the world: the moves in progress (where each
- * BO lives is its carved region's).
+ * Canonical encoding of a {@link GpuMove} (one `ttm_bo_handle_move_mem` in
+ * flight): every field, the placement as a small integer.
+ */
+export const gpuMoveCodec: Codec<GpuMove> = {
+  seed: 0x6b0e,
+  encode(mv, out) {
+    out.push(mv.id, mv.buf, PLACEMENT_CODE[mv.to]);
+    pushU64(out, mv.phys);
+    pushString(out, mv.holder);
+  },
+};
+
+/**
+ * The GPU driver's moves in flight: by id (lowest free; the `continue`
+ * action and the resv holder name it), and the order they started in,
+ * which is the order `pending` offers their `continue`. Model state:
+ * `order` holds exactly the ids of `byId`.
+ */
+export interface GpuMoves {
+  /** The moves, by id. */
+  readonly byId: PTable<GpuMove>;
+  /** Their ids, oldest first. */
+  readonly order: readonly number[];
+}
+
+/** Canonical encoding of {@link GpuMoves}: the table (size, hash) and the order. */
+export const gpuMovesCodec: Codec<GpuMoves> = {
+  seed: 0x6b0f,
+  encode(s, out) {
+    out.push(s.byId.size, s.byId.hash | 0, s.order.length, ...s.order);
+  },
+  equals: (a, b) =>
+    a.byId.equals(b.byId) &&
+    a.order.length === b.order.length &&
+    a.order.every((id, i) => id === b.order[i]),
+};
+
+/** The GPU driver's slice: its moves in flight (see {@link GpuMoves}). */
+export const gpuMovesSlice: SliceDef<GpuMoves> = defineSlice("moves", gpuMovesCodec, {
+  byId: PTable.empty(gpuMoveCodec),
+  order: [],
+});
+
+/** Every slice of the GPU driver, for its driver object's `slices`. */
+export const GPU_SLICES: readonly SliceDef<unknown>[] = [gpuMovesSlice];
+
+/**
+ * The GPU driver's state as a plain value, for tests and the CLI: the moves
+ * in progress (where each BO lives is its carved region's).
  */
 export interface GpuDriverState {
   /** Moves in progress, oldest first. */
   readonly moves: readonly GpuMove[];
 }
 
-const EMPTY: GpuDriverState = { moves: [] };
-
 /**
- * The driver's slice.
+ * The driver's moves in flight, oldest first.
  *
  * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
- * @returns the slice.
+ * @returns the slice as a plain value.
  */
 export function gpuSliceOf(m: Machine, w: World, config: GpuConfig): GpuDriverState {
-  return driverState<GpuDriverState>(m, w, config.name, EMPTY);
+  const s = readSlice(m, w, config.name, gpuMovesSlice);
+  return {
+    moves: s.order.map((id) => {
+      const mv = s.byId.get(id);
+      if (mv === undefined) throw new Error(`${config.name}: move ${id} queued but absent`);
+      return mv;
+    }),
+  };
 }
 
 /**
- * Replaces the driver's slice.
+ * One move in flight.
  *
  * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
- * @param s - the new slice.
+ * @param id - the move's id.
+ * @returns the move, or undefined.
+ */
+export function gpuMoveOf(
+  m: Machine,
+  w: World,
+  config: GpuConfig,
+  id: number,
+): GpuMove | undefined {
+  return readSlice(m, w, config.name, gpuMovesSlice).byId.get(id);
+}
+
+/**
+ * The id the next move gets: the lowest one no move in flight uses (ids
+ * repeat, DESIGN §2a).
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @returns the id.
+ */
+export function nextMoveId(m: Machine, w: World, config: GpuConfig): number {
+  return readSlice(m, w, config.name, gpuMovesSlice).byId.lowestFreeId();
+}
+
+/**
+ * Records a move that started (the newest).
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param move - the move; its id is free ({@link nextMoveId}).
  * @returns the new world.
  */
-export function setGpuSlice(m: Machine, w: World, config: GpuConfig, s: GpuDriverState): World {
-  return setDriverState(m, w, config.name, s);
+export function addMove(m: Machine, w: World, config: GpuConfig, move: GpuMove): World {
+  const s = readSlice(m, w, config.name, gpuMovesSlice);
+  if (s.byId.has(move.id)) throw new Error(`${config.name}: move ${move.id} is already in flight`);
+  return writeSlice(m, w, config.name, gpuMovesSlice, {
+    byId: s.byId.set(move.id, move),
+    order: [...s.order, move.id],
+  });
+}
+
+/**
+ * Forgets a move that finished (its id is free again).
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param id - the move's id.
+ * @returns the new world.
+ */
+export function endMove(m: Machine, w: World, config: GpuConfig, id: number): World {
+  const s = readSlice(m, w, config.name, gpuMovesSlice);
+  return writeSlice(m, w, config.name, gpuMovesSlice, {
+    byId: s.byId.delete(id),
+    order: s.order.filter((x) => x !== id),
+  });
 }
 
 /**

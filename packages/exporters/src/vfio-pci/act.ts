@@ -6,7 +6,7 @@ import type { VfioPciConfig } from "./config.js";
 import { cpuAccess, mmapBuf, munmapBuf } from "./mmap.js";
 import { holdsMemoryLock } from "./operation.js";
 import { continueOperation, startOperation } from "./runner.js";
-import { sliceOf, updateDevice } from "./state.js";
+import { deviceStateOf, operationsOf, updateDevice } from "./state.js";
 
 /**
  * The device fd an action is issued on: an unknown device or a closed fd is
@@ -24,7 +24,7 @@ export function checkDeviceFd(
   config: VfioPciConfig,
   device: string,
 ): Result<true> {
-  const d = sliceOf(m, w, config).devices[device];
+  const d = deviceStateOf(m, w, config, device);
   if (d === undefined) return err("EBADF", `no vfio-pci device ${device}`);
   if (!d.open) return err("EBADF", `the fd of ${device} is closed`);
   return ok(true);
@@ -44,11 +44,10 @@ function onDevice(
 function hotReset(m: Machine, w: World, config: VfioPciConfig, devSet: string): Result<Effect> {
   const devices = config.devices.filter((d) => d.devSet === devSet).map((d) => d.id);
   if (devices.length === 0) return err("EINVAL", `no dev_set ${devSet}`);
-  const s = sliceOf(m, w, config);
-  if (!devices.some((d) => s.devices[d]?.open === true)) {
+  if (!devices.some((d) => deviceStateOf(m, w, config, d)?.open === true)) {
     return err("EBADF", `no device of dev_set ${devSet} is open`);
   }
-  const busy = s.ops.find(
+  const busy = operationsOf(m, w, config).find(
     (o) => holdsMemoryLock(o.kind) && o.devices.some((d) => devices.includes(d)),
   );
   if (busy !== undefined) {
@@ -71,7 +70,7 @@ function close(m: Machine, w: World, config: VfioPciConfig, device: string): Res
 }
 
 function unbind(m: Machine, w: World, config: VfioPciConfig, device: string): Result<Effect> {
-  const d = sliceOf(m, w, config).devices[device];
+  const d = deviceStateOf(m, w, config, device);
   if (d === undefined) return err("EINVAL", `vfio-pci is not bound to ${device}`);
   if (!d.bound) return err("ENODEV", `vfio-pci was already unbound from ${device}`);
   if (!d.registered) return err("EBUSY", `an unbind of ${device} is in progress`);

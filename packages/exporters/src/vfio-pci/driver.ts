@@ -22,6 +22,7 @@ import { vfioMap, vfioPrivatePhys, vfioUnmap } from "./map.js";
 import { vfioOffers } from "./offers.js";
 import { privOf } from "./priv.js";
 import { pendingOps } from "./runner.js";
+import { VFIO_PCI_SLICES } from "./slices.js";
 import { VFIO_IOCTL_MODELS, vfioIoctlActionSchema, vfioIoctlStep } from "./uapi.js";
 import { vfioProfileOptions } from "./profile-options.js";
 
@@ -73,9 +74,10 @@ function exportBuf(
  * (7.1) when not revocable; `pin` fails in 6.19 and is a no-op in 7.1; `map`
  * refuses when revoked and when not P2P reachable; the offers follow the
  * profile's types (§2.7, §4.3, §4.4); revoke waits for unmaps iff
- * `the vfio-pci option `waitsForUnmap``. Device state lives in the driver's slice,
- * buffer state in `priv` ({@link VfioDmaBufPriv}). Multi-stage operations
- * advance through `pending` (drive them with core's `runScript`).
+ * `the vfio-pci option `waitsForUnmap``. Device state, operations and VMAs
+ * live in the driver's typed slices ({@link VFIO_PCI_SLICES}), buffer state
+ * in `priv` ({@link VfioDmaBufPriv}). Multi-stage operations advance through
+ * `pending` (drive them with core's `runScript`).
  *
  * Close runs `vfio_pci_core_disable()` then `vfio_pci_dma_buf_cleanup()` as
  * in 7.1: in the window between them the BAR is reset while importers still
@@ -101,6 +103,7 @@ export function vfioPciExporter(input: VfioPciConfigInput): VfioPciExporter {
   return {
     name: config.name,
     vfio: config,
+    slices: VFIO_PCI_SLICES,
     export: (m, w, owner, args) => exportBuf(m, w, config, owner, args),
     revokeWaitsForUnmap: (m) => vfioProfileOptions(m.profile).waitsForUnmap,
     offers: (m, w, buf) => vfioOffers(m.profile, privOf(w, buf).provider),

@@ -26,7 +26,7 @@ import { ioctlFailed } from "./ioctl-outcome.js";
 import { holdsMemoryLock } from "./operation.js";
 import type { VfioDmaBufPriv } from "./priv.js";
 import { fillPhysVec, validateDmaRanges } from "./ranges.js";
-import { sliceOf, vfioMemoryEnabled } from "./state.js";
+import { deviceStateOf, operationsOf, vfioMemoryEnabled } from "./state.js";
 
 /**
  * `KMALLOC_MAX_SIZE` on x86-64 (`1 << (MAX_PAGE_ORDER + PAGE_SHIFT)` = 4 MiB):
@@ -81,7 +81,7 @@ function validate(
   }
   const phys = fillPhysVec(ranges, bar.region.base, bar.region.size);
   if (!phys.ok) return phys.error;
-  if (!sliceOf(m, w, config).devices[device]?.registered) {
+  if (deviceStateOf(m, w, config, device)?.registered !== true) {
     return kernelError("ENODEV", `vfio_device_try_get_registration(${device}) failed: unbinding`);
   }
   const vec: PhysVec[] = phys.value;
@@ -141,7 +141,7 @@ export function featureDmaBuf(
   process: string,
 ): StepOutcome {
   const fail = (e: KernelError): StepOutcome => ioctlFailed(w, process, device, NAME, e);
-  const state = sliceOf(m, w, config).devices[device];
+  const state = deviceStateOf(m, w, config, device);
   if (state === undefined) return fail(kernelError("EBADF", `no vfio-pci device ${device}`));
   if (!state.open) return fail(kernelError("EBADF", `the fd of ${device} is closed`));
   const parsed = parseVfioDeviceFeature(argp);
@@ -173,7 +173,7 @@ export function featureDmaBuf(
   }
   const v = validate(m, w, config, device, argp);
   if ("errno" in v) return fail(v);
-  const holder = sliceOf(m, w, config).ops.find(
+  const holder = operationsOf(m, w, config).find(
     (o) => holdsMemoryLock(o.kind) && o.devices.includes(device),
   );
   if (holder !== undefined) {

@@ -4,7 +4,7 @@ import type { VfioOperation } from "./operation.js";
 import type { VfioDmaBufPriv } from "./priv.js";
 import { privOf } from "./priv.js";
 import type { VfioDeviceState } from "./state.js";
-import { deviceOf, sliceOf } from "./state.js";
+import { deviceOf, operationsOf, vmasOf } from "./state.js";
 import { vfioPciConfigOf } from "./uapi.js";
 import type { VfioVma } from "./vma.js";
 
@@ -36,7 +36,7 @@ export function vfioDeviceState(m: Machine, world: World, device: string): VfioD
  * @returns the operations, oldest first.
  */
 export function vfioOperations(m: Machine, world: World, device: string): readonly VfioOperation[] {
-  return sliceOf(m, world, configFor(m, device)).ops.filter((o) => o.devices.includes(device));
+  return operationsOf(m, world, configFor(m, device)).filter((o) => o.devices.includes(device));
 }
 
 /**
@@ -45,10 +45,10 @@ export function vfioOperations(m: Machine, world: World, device: string): readon
  * @param m - the machine.
  * @param world - the world.
  * @param device - a device of the driver.
- * @returns every VMA of that driver.
+ * @returns every VMA of that driver, by address (the order they were made).
  */
 export function vfioVmas(m: Machine, world: World, device: string): readonly VfioVma[] {
-  return sliceOf(m, world, configFor(m, device)).vmas;
+  return vmasOf(m, world, configFor(m, device));
 }
 
 /**

@@ -19,8 +19,7 @@ import type {
 import type { VfioPciConfig } from "./config.js";
 import { privOf } from "./priv.js";
 import { PAGE_SIZE } from "./ranges.js";
-import { sliceOf, withSlice } from "./state.js";
-import type { VfioVma } from "./vma.js";
+import { addVma, findVma, removeVma } from "./state.js";
 import { vfioProfileOptions } from "./profile-options.js";
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
@@ -75,19 +74,11 @@ export function mmapBuf(
     return err("EINVAL", "vm_pgoff + vma_pages() is past dmabuf->size");
   }
   if (!req.shared) return err("EINVAL", "VFIO maps MMIO only with MAP_SHARED");
-  const s = sliceOf(m, w, config);
-  const vma: VfioVma = {
-    process: req.process,
-    buf: req.buf,
-    addr: s.nextVa,
-    len,
-    offset: req.offset,
-  };
-  const world = withSlice(
+  const { world, vma } = addVma(
     m,
     { ...w, bufs: w.bufs.set(req.buf, { ...b, fileRefs: b.fileRefs + 1 }) },
     config,
-    { ...s, vmas: [...s.vmas, vma], nextVa: s.nextVa + len + PAGE_SIZE },
+    { process: req.process, buf: req.buf, len, offset: req.offset },
   );
   return ok({
     world,
@@ -119,10 +110,11 @@ export function munmapBuf(
   process: string,
   addr: bigint,
 ): Result<Effect> {
-  const s = sliceOf(m, w, config);
-  const vma = s.vmas.find((v) => v.process === process && v.addr === addr);
-  if (vma === undefined) return err("EINVAL", `${process} has no VFIO dma-buf VMA at ${hex(addr)}`);
-  const unmapped = withSlice(m, w, config, { ...s, vmas: s.vmas.filter((v) => v !== vma) });
+  const found = findVma(m, w, config, (v) => v.process === process && v.addr === addr);
+  if (found === undefined)
+    return err("EINVAL", `${process} has no VFIO dma-buf VMA at ${hex(addr)}`);
+  const [slot, vma] = found;
+  const unmapped = removeVma(m, w, config, slot);
   const put = dropFileRef(m, unmapped, vma.buf);
   return ok({
     world: put.world,
@@ -178,9 +170,12 @@ export function cpuAccess(
 ): Effect {
   const { process, addr, len, dir } = access;
   const what = `cpu ${dir} ${hex(addr)}+${hex(len)}`;
-  const vma = sliceOf(m, w, config).vmas.find(
+  const vma = findVma(
+    m,
+    w,
+    config,
     (v) => v.process === process && addr >= v.addr && addr + len <= v.addr + v.len,
-  );
+  )?.[1];
   if (vma === undefined)
     return { world: w, events: [note(process, `${what}: fault (SIGSEGV, no VMA)`)] };
   const b = lookupBuf(w, vma.buf);

@@ -35,7 +35,7 @@ export type VfioOpKind =
  * interleave importers' unmaps and devices' DMA between its stages.
  */
 export interface VfioOperation {
-  /** The operation's id (the `continue` action names it). */
+  /** The operation's id, the lowest free when it started (the `continue` action names it). */
   readonly id: number;
   /** Which program. */
   readonly kind: VfioOpKind;

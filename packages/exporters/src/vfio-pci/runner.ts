@@ -5,19 +5,31 @@ import { buffersIdle } from "./move.js";
 import type { VfioOpKind, VfioOperation } from "./operation.js";
 import { holdsMemoryLock, opLabel } from "./operation.js";
 import { stagesOf } from "./stages.js";
-import { sliceOf, withSlice } from "./state.js";
+import {
+  endOperation,
+  operationOf,
+  operationsOf,
+  queueOperation,
+  updateOperation,
+} from "./state.js";
 
-/** The operation holding `memory_lock` of one of `devices` ahead of `op`, if any. */
+/**
+ * The operation holding (or first in line for) `memory_lock` of one of
+ * `devices` ahead of the operation `before` in the queue (every operation
+ * when `before` is absent), if any.
+ */
 function lockHolder(
   m: Machine,
   w: World,
   config: VfioPciConfig,
   devices: readonly string[],
-  before = Infinity,
+  before?: number,
 ): VfioOperation | undefined {
-  return sliceOf(m, w, config).ops.find(
-    (o) => o.id < before && holdsMemoryLock(o.kind) && o.devices.some((d) => devices.includes(d)),
-  );
+  for (const o of operationsOf(m, w, config)) {
+    if (o.id === before) return undefined;
+    if (holdsMemoryLock(o.kind) && o.devices.some((d) => devices.includes(d))) return o;
+  }
+  return undefined;
 }
 
 /**
@@ -73,13 +85,12 @@ function runStage(m: Machine, w: World, config: VfioPciConfig, op: VfioOperation
   if (stage === undefined) throw new Error(`vfio-pci: operation ${op.id} ran past its stages`);
   const r = stage.run(m, w, config, op);
   if (!r.ok) return r;
-  const s = sliceOf(m, r.value.world, config);
   const last = op.pc + 1 === stages.length;
-  const ops = last
-    ? s.ops.filter((o) => o.id !== op.id)
-    : s.ops.map((o) => (o.id === op.id ? { ...o, pc: o.pc + 1 } : o));
+  const world = last
+    ? endOperation(m, r.value.world, config, op.id)
+    : updateOperation(m, r.value.world, config, op.id, (o) => ({ ...o, pc: o.pc + 1 }));
   return ok({
-    world: withSlice(m, r.value.world, config, { ...s, ops }),
+    world,
     events: [...r.value.events, ...(last ? completion(op) : [])],
   });
 }
@@ -108,9 +119,13 @@ export function startOperation(
   actor: string,
   process: string | null = null,
 ): Result<Effect> {
-  const s = sliceOf(m, w, config);
-  const op: VfioOperation = { id: s.nextOp, kind, devices, actor, pc: 0, process };
-  const queued = withSlice(m, w, config, { ...s, ops: [...s.ops, op], nextOp: s.nextOp + 1 });
+  const { world: queued, op } = queueOperation(m, w, config, {
+    kind,
+    devices,
+    actor,
+    pc: 0,
+    process,
+  });
   if (operationReady(m, queued, config, op)) {
     return runStage(m, queued, config, op);
   }
@@ -139,8 +154,7 @@ export function continueOperation(
   config: VfioPciConfig,
   id: number,
 ): Result<Effect> {
-  const s = sliceOf(m, w, config);
-  const op = s.ops.find((o) => o.id === id);
+  const op = operationOf(m, w, config, id);
   if (op === undefined) return err("EINVAL", `no vfio-pci operation ${id} in progress`);
   if (!operationReady(m, w, config, op)) {
     return err("EBUSY", `${opLabel(op.kind)} of ${op.actor} is still waiting`);
@@ -153,7 +167,7 @@ export function continueOperation(
     call: opLabel(op.kind),
     error: r.error,
   };
-  const ended = withSlice(m, w, config, { ...s, ops: s.ops.filter((o) => o.id !== id) });
+  const ended = endOperation(m, w, config, id);
   const ioctl: TraceEvent[] =
     op.process === null
       ? []
@@ -179,7 +193,7 @@ export function continueOperation(
  * @returns the driver ops.
  */
 export function pendingOps(m: Machine, w: World, config: VfioPciConfig): Op[] {
-  return sliceOf(m, w, config)
-    .ops.filter((op) => operationReady(m, w, config, op))
+  return operationsOf(m, w, config)
+    .filter((op) => operationReady(m, w, config, op))
     .map((op) => ({ kind: "driver", driver: config.name, action: { op: "continue", id: op.id } }));
 }

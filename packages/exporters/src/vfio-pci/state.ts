@@ -1,7 +1,9 @@
-import { driverState, setDriverState } from "@dmabuf-ref/core";
+import { equalWith, readSlice, writeSlice } from "@dmabuf-ref/core";
 import type { Machine, World } from "@dmabuf-ref/core";
 import type { VfioPciConfig } from "./config.js";
 import type { VfioOperation } from "./operation.js";
+import { PAGE_SIZE } from "./ranges.js";
+import { vfioDeviceStateCodec, vfioDevicesSlice, vfioOpsSlice, vfioVmasSlice } from "./slices.js";
 import type { VfioVma } from "./vma.js";
 
 /** PCI power state as PMCSR sets it; the model needs only D0 and D3hot (kernel-facts §2.5). */
@@ -26,20 +28,6 @@ export interface VfioDeviceState {
   readonly bound: boolean;
 }
 
-/** The vfio-pci driver's slice of the World. */
-export interface VfioPciState {
-  /** Per-device state, by device id. */
-  readonly devices: Readonly<Record<string, VfioDeviceState>>;
-  /** Multi-stage operations in progress or waiting for `memory_lock`, oldest first. */
-  readonly ops: readonly VfioOperation[];
-  /** The next operation id. */
-  readonly nextOp: number;
-  /** CPU mappings of VFIO dma-bufs (Matt Evans' mmap series, kernel-facts §2.6). */
-  readonly vmas: readonly VfioVma[];
-  /** The next user virtual address handed to an mmap. */
-  readonly nextVa: bigint;
-}
-
 /** The state of a device right after `open()`: memory decoding on, D0, registered. */
 export const INITIAL_DEVICE_STATE: VfioDeviceState = Object.freeze({
   memoryEnabled: true,
@@ -50,38 +38,36 @@ export const INITIAL_DEVICE_STATE: VfioDeviceState = Object.freeze({
   bound: true,
 });
 
-/** Where mmap hands out user virtual addresses (an arbitrary, page-aligned base). */
-const FIRST_VA = 0x7f00_0000_0000n;
-
-function initialState(config: VfioPciConfig): VfioPciState {
-  const devices: Record<string, VfioDeviceState> = {};
-  for (const d of config.devices) devices[d.id] = INITIAL_DEVICE_STATE;
-  return { devices, ops: [], nextOp: 1, vmas: [], nextVa: FIRST_VA };
+/**
+ * A device's index in the driver's configuration: the key of its state in
+ * the devices slice.
+ *
+ * @param config - the driver's configuration.
+ * @param device - the device id.
+ * @returns its index in `config.devices`, or -1 when the driver has no such device.
+ */
+export function deviceIndex(config: VfioPciConfig, device: string): number {
+  return config.devices.findIndex((d) => d.id === device);
 }
 
 /**
- * The driver's slice, or its initial value before the first write.
+ * One device's state, or undefined for a device the driver does not have.
  *
  * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
- * @returns the slice.
+ * @param device - the device id.
+ * @returns its state.
  */
-export function sliceOf(m: Machine, w: World, config: VfioPciConfig): VfioPciState {
-  return driverState(m, w, config.name, initialState(config));
-}
-
-/**
- * Replaces the driver's slice.
- *
- * @param m - the machine.
- * @param w - the world.
- * @param config - the driver's configuration.
- * @param state - the new slice.
- * @returns the new world.
- */
-export function withSlice(m: Machine, w: World, config: VfioPciConfig, state: VfioPciState): World {
-  return setDriverState(m, w, config.name, state);
+export function deviceStateOf(
+  m: Machine,
+  w: World,
+  config: VfioPciConfig,
+  device: string,
+): VfioDeviceState | undefined {
+  const i = deviceIndex(config, device);
+  if (i < 0) return undefined;
+  return readSlice(m, w, config.name, vfioDevicesSlice).get(i) ?? INITIAL_DEVICE_STATE;
 }
 
 /**
@@ -99,13 +85,14 @@ export function deviceOf(
   config: VfioPciConfig,
   device: string,
 ): VfioDeviceState {
-  const d = sliceOf(m, w, config).devices[device];
+  const d = deviceStateOf(m, w, config, device);
   if (d === undefined) throw new Error(`${config.name}: no device ${device}`);
   return d;
 }
 
 /**
- * Changes one device's state.
+ * Changes one device's state. A device back in {@link INITIAL_DEVICE_STATE}
+ * loses its entry, so that state has a single encoding.
  *
  * @param m - the machine.
  * @param w - the world.
@@ -121,12 +108,191 @@ export function updateDevice(
   device: string,
   change: Partial<VfioDeviceState>,
 ): World {
-  const s = sliceOf(m, w, config);
-  const d = deviceOf(m, w, config, device);
-  return withSlice(m, w, config, {
-    ...s,
-    devices: { ...s.devices, [device]: { ...d, ...change } },
+  const i = deviceIndex(config, device);
+  if (i < 0) throw new Error(`${config.name}: no device ${device}`);
+  const table = readSlice(m, w, config.name, vfioDevicesSlice);
+  const next: VfioDeviceState = { ...(table.get(i) ?? INITIAL_DEVICE_STATE), ...change };
+  const initial = equalWith(vfioDeviceStateCodec, next, INITIAL_DEVICE_STATE);
+  return writeSlice(
+    m,
+    w,
+    config.name,
+    vfioDevicesSlice,
+    initial ? table.delete(i) : table.set(i, next),
+  );
+}
+
+/**
+ * The operations in progress or waiting for `memory_lock`, oldest first.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @returns the operations.
+ */
+export function operationsOf(m: Machine, w: World, config: VfioPciConfig): VfioOperation[] {
+  const q = readSlice(m, w, config.name, vfioOpsSlice);
+  return q.order.map((id) => {
+    const op = q.byId.get(id);
+    if (op === undefined) throw new Error(`${config.name}: operation ${id} queued but absent`);
+    return op;
   });
+}
+
+/**
+ * One operation in flight.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param id - the operation's id.
+ * @returns the operation, or undefined.
+ */
+export function operationOf(
+  m: Machine,
+  w: World,
+  config: VfioPciConfig,
+  id: number,
+): VfioOperation | undefined {
+  return readSlice(m, w, config.name, vfioOpsSlice).byId.get(id);
+}
+
+/**
+ * Queues a new operation behind every one in flight, under the lowest free id.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param fields - the operation but its id.
+ * @returns the new world and the operation.
+ */
+export function queueOperation(
+  m: Machine,
+  w: World,
+  config: VfioPciConfig,
+  fields: Omit<VfioOperation, "id">,
+): { readonly world: World; readonly op: VfioOperation } {
+  const q = readSlice(m, w, config.name, vfioOpsSlice);
+  const op: VfioOperation = { id: q.byId.lowestFreeId(), ...fields };
+  const world = writeSlice(m, w, config.name, vfioOpsSlice, {
+    byId: q.byId.set(op.id, op),
+    order: [...q.order, op.id],
+  });
+  return { world, op };
+}
+
+/**
+ * Changes an operation in flight (its place in the queue is kept).
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param id - the operation's id; it must be in flight.
+ * @param change - the new operation from the old.
+ * @returns the new world.
+ */
+export function updateOperation(
+  m: Machine,
+  w: World,
+  config: VfioPciConfig,
+  id: number,
+  change: (op: VfioOperation) => VfioOperation,
+): World {
+  const q = readSlice(m, w, config.name, vfioOpsSlice);
+  return writeSlice(m, w, config.name, vfioOpsSlice, { ...q, byId: q.byId.update(id, change) });
+}
+
+/**
+ * Ends an operation: it leaves the queue (its id is free again).
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param id - the operation's id.
+ * @returns the new world.
+ */
+export function endOperation(m: Machine, w: World, config: VfioPciConfig, id: number): World {
+  const q = readSlice(m, w, config.name, vfioOpsSlice);
+  return writeSlice(m, w, config.name, vfioOpsSlice, {
+    byId: q.byId.delete(id),
+    order: q.order.filter((x) => x !== id),
+  });
+}
+
+/**
+ * Every CPU mapping of the driver's dma-bufs, by address (the order they
+ * were made: each `mmap()` lands above the previous ones).
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @returns the VMAs.
+ */
+export function vmasOf(m: Machine, w: World, config: VfioPciConfig): VfioVma[] {
+  const { vmas } = readSlice(m, w, config.name, vfioVmasSlice);
+  return [...vmas.values()].sort((a, b) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0));
+}
+
+/**
+ * The first VMA (by address) that satisfies a predicate, with its slot.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param pred - the test.
+ * @returns `[slot, vma]`, or undefined.
+ */
+export function findVma(
+  m: Machine,
+  w: World,
+  config: VfioPciConfig,
+  pred: (v: VfioVma) => boolean,
+): readonly [number, VfioVma] | undefined {
+  const { vmas } = readSlice(m, w, config.name, vfioVmasSlice);
+  let found: [number, VfioVma] | undefined;
+  for (const [slot, v] of vmas.entries()) {
+    if (pred(v) && (found === undefined || v.addr < found[1].addr)) found = [slot, v];
+  }
+  return found;
+}
+
+/**
+ * Adds a VMA at the next free user virtual address; the one after it
+ * starts a guard page above its end.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param fields - the VMA but its address.
+ * @returns the new world and the VMA.
+ */
+export function addVma(
+  m: Machine,
+  w: World,
+  config: VfioPciConfig,
+  fields: Omit<VfioVma, "addr">,
+): { readonly world: World; readonly vma: VfioVma } {
+  const s = readSlice(m, w, config.name, vfioVmasSlice);
+  const vma: VfioVma = { ...fields, addr: s.nextVa };
+  const world = writeSlice(m, w, config.name, vfioVmasSlice, {
+    vmas: s.vmas.set(s.vmas.lowestFreeId(), vma),
+    nextVa: s.nextVa + fields.len + PAGE_SIZE,
+  });
+  return { world, vma };
+}
+
+/**
+ * Removes a VMA.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param slot - its slot (from {@link findVma}).
+ * @returns the new world.
+ */
+export function removeVma(m: Machine, w: World, config: VfioPciConfig, slot: number): World {
+  const s = readSlice(m, w, config.name, vfioVmasSlice);
+  return writeSlice(m, w, config.name, vfioVmasSlice, { ...s, vmas: s.vmas.delete(slot) });
 }
 
 /**

@@ -6,7 +6,7 @@ import { isVfioPciExporter } from "./config.js";
 import { featureDmaBuf } from "./feature-dma-buf.js";
 import { ioctlFailed } from "./ioctl-outcome.js";
 import { startOperation } from "./runner.js";
-import { sliceOf } from "./state.js";
+import { deviceStateOf } from "./state.js";
 
 /**
  * The configuration of the vfio-pci driver bound to a device of a machine.
@@ -92,7 +92,7 @@ export function vfioDeviceResetIoctl(
 ): StepOutcome {
   const name = "VFIO_DEVICE_RESET";
   const config = vfioPciConfigOf(m, device);
-  const open = config !== undefined && sliceOf(m, world, config).devices[device]?.open === true;
+  const open = config !== undefined && deviceStateOf(m, world, config, device)?.open === true;
   if (config === undefined || !open) {
     return ioctlFailed(
       world,

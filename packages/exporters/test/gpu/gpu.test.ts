@@ -112,7 +112,7 @@ describe("moves (kernel-facts §1.2, §1.3)", () => {
     if (old === undefined) throw new Error("no entry");
     const w = runScript(m, mapped, [evict(v.buf)]).world;
     const oldRegion = regionNamed(w, `gpu0.bo${v.buf}.0`);
-    expect(oldRegion?.[1].status).toBe("inaccessible");
+    expect(oldRegion?.[1].status).toBe("freed");
     const r = mustDo(
       step(m, w, { kind: "dma", device: "dev1", addr: old.dmaAddress, len: 0x10n, dir: "read" }),
     );
@@ -238,7 +238,7 @@ describe("bad input returns the kernel's errno and leaves the world unchanged", 
     const { m, w: w0 } = makeWorld();
     const v = vramBo(m, w0);
     const w = mustDo(step(m, v.world, { kind: "close", buf: v.buf })).world;
-    expect(regionNamed(w, `gpu0.bo${v.buf}.0`)?.[1].status).toBe("inaccessible");
+    expect(regionNamed(w, `gpu0.bo${v.buf}.0`)?.[1].status).toBe("freed");
   });
 });
 

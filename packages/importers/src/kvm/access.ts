@@ -8,8 +8,8 @@ import type {
   World,
 } from "@dmabuf-ref/core";
 import { KVM, KVM_PAGE } from "./constants.js";
-import { stage2Covers, kvmGuestFault } from "./fault.js";
-import { kvmStateOf } from "./state.js";
+import { kvmGuestFault, stage2At } from "./fault.js";
+import { kvmMemslot } from "./state.js";
 
 /** The arguments of the `guest-access` op: one guest load or store to a dma-buf memslot. */
 export interface KvmGuestAccessArgs {
@@ -62,7 +62,7 @@ export function kvmGuestAccess(
   w: World,
   args: KvmGuestAccessArgs,
 ): KvmGuestAccessOutcome {
-  const slot = kvmStateOf(m, w).slots.find((s) => s.slot === args.slot);
+  const slot = kvmMemslot(m, w, args.slot);
   if (slot === undefined || args.gfn < slot.gfnBase || args.gfn >= slot.gfnBase + slot.npages) {
     return failed(w, "EFAULT", `no dma-buf memslot ${args.slot} covers gfn ${hex(args.gfn)}`);
   }
@@ -80,7 +80,7 @@ export function kvmGuestAccess(
   }
   let world = w;
   const events: TraceEvent[] = [];
-  if (!slot.stage2.some((e) => stage2Covers(e, args.gfn))) {
+  if (stage2At(slot, args.gfn) === undefined) {
     events.push({
       kind: "note",
       actor: KVM,
@@ -91,9 +91,8 @@ export function kvmGuestAccess(
     world = fault.world;
     events.push(...fault.events);
   }
-  const entry = kvmStateOf(m, world)
-    .slots.find((s) => s.slot === args.slot)
-    ?.stage2.find((e) => stage2Covers(e, args.gfn));
+  const faulted = kvmMemslot(m, world, args.slot);
+  const entry = faulted === undefined ? undefined : stage2At(faulted, args.gfn);
   if (entry === undefined) throw new Error("kvm: the fault installed no stage-2 entry");
   const phys = (entry.pfn + (args.gfn - entry.gfn)) * KVM_PAGE + args.offset;
   const r = access(m, world, KVM, phys, args.len, args.dir);

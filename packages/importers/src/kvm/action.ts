@@ -6,7 +6,7 @@ import { kvmGuestAccess } from "./access.js";
 import { KVM, KVM_MEM_VFIO_DMABUF, KVM_PAGE } from "./constants.js";
 import { kvmGuestFault } from "./fault.js";
 import { kvmSetMemslotDmabuf } from "./memslot.js";
-import { kvmStateOf } from "./state.js";
+import { kvmMemslots } from "./state.js";
 
 /**
  * zod schema of the actions a core `driver` op may ask of KVM
@@ -109,9 +109,9 @@ export function kvmCandidates(m: Machine, w: World): readonly Op[] {
   const act = (action: z.input<typeof kvmActionSchema>): void => {
     ops.push({ kind: "driver", driver: KVM, action });
   };
-  const slots = kvmStateOf(m, w).slots;
-  let slot = 0;
-  while (slots.some((x) => x.slot === slot)) slot++;
+  const slots = kvmMemslots(m, w);
+  // Memslot ids start at 0; the table's own lowest free id counts from 1.
+  const slot = slots.has(0) ? slots.lowestFreeId() : 0;
   for (const [fd, b] of w.bufs.entries()) {
     const npages = b.size / KVM_PAGE;
     act({
@@ -123,7 +123,7 @@ export function kvmCandidates(m: Machine, w: World): readonly Op[] {
       offset: 0n,
     });
   }
-  for (const s of slots) {
+  for (const s of slots.values()) {
     for (const dir of ["read", "write"] as const) {
       act({ op: "guest-access", slot: s.slot, gfn: s.gfnBase, offset: 0n, len: 8n, dir });
     }

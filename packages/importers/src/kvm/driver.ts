@@ -3,6 +3,7 @@ import type { ImporterAccept, ImporterDriver, Machine } from "@dmabuf-ref/core";
 import { KVM_OP_MODELS, kvmAct, kvmActionSchema, kvmCandidates } from "./action.js";
 import { KVM } from "./constants.js";
 import { kvmInvalidateMappings } from "./invalidate.js";
+import { KVM_SLICES } from "./state.js";
 
 /**
  * What KVM accepts (kernel-facts §5.1): `[kvm-pfn {}]` when the profile has
@@ -22,7 +23,7 @@ export function kvmAccepts(m: Machine): readonly ImporterAccept[] {
  * `dev = NULL` and `allow_peer2peer = true`, gets PFNs through the
  * exporter's `get_pfn` at guest fault time, and its `move_notify` zaps the
  * slot's whole GFN range. Register it under the name `"kvm"`; its memslots
- * live in the World's driver slice. It exists only where the profile has
+ * live in its driver slice `memslots` (a table by memslot id). It exists only where the profile has
  * the kvm option `dmabufImport`.
  *
  * @returns the importer driver.
@@ -35,5 +36,6 @@ export function kvmImporter(): ImporterDriver {
     invalidateMappings: kvmInvalidateMappings,
     ops: driverOpsOf(kvmActionSchema, KVM_OP_MODELS, kvmAct),
     candidates: kvmCandidates,
+    slices: KVM_SLICES,
   });
 }

@@ -12,8 +12,8 @@ import {
 } from "@dmabuf-ref/core";
 import type { CallOutcome, Machine, PhysVec, TraceEvent, World } from "@dmabuf-ref/core";
 import { KVM, KVM_MAX_ORDER, KVM_PAGE } from "./constants.js";
-import { kvmStateOf, putSlot } from "./state.js";
-import type { KvmCacheAttr, KvmSlot, KvmStage2Entry } from "./state.js";
+import { kvmMemslot, putSlot } from "./state.js";
+import type { KvmCacheAttr, KvmMemslot, KvmStage2Entry } from "./state.js";
 
 /** The arguments of the `guest-fault` op: a guest stage-2 / EPT fault (kernel-facts §5.1). */
 export interface KvmFaultArgs {
@@ -53,7 +53,7 @@ function lookupPfn(
   ranges: readonly PhysVec[],
   offset: bigint,
   gfn: bigint,
-  slot: KvmSlot,
+  slot: KvmMemslot,
 ): { pfn: bigint; maxOrder: number } | undefined {
   let start = 0n;
   for (const r of ranges) {
@@ -76,8 +76,8 @@ function lookupPfn(
   return undefined;
 }
 
-function mustSlot(m: Machine, w: World, slot: number): KvmSlot {
-  const s = kvmStateOf(m, w).slots.find((x) => x.slot === slot);
+function mustSlot(m: Machine, w: World, slot: number): KvmMemslot {
+  const s = kvmMemslot(m, w, slot);
   if (s === undefined) throw new Error(`kvm: memslot ${slot} vanished`);
   return s;
 }
@@ -91,12 +91,12 @@ function mustSlot(m: Machine, w: World, slot: number): KvmSlot {
 function install(
   m: Machine,
   w: World,
-  slot: KvmSlot,
+  slot: KvmMemslot,
   gfn: bigint,
   found: { pfn: bigint; maxOrder: number; cache: KvmCacheAttr; mmio: boolean },
 ): World {
   const settled = { ...slot, zapped: false };
-  if (slot.stage2.some((e) => stage2Covers(e, gfn))) return putSlot(m, w, settled);
+  if (stage2At(slot, gfn) !== undefined) return putSlot(m, w, settled);
   const n = 1n << BigInt(found.maxOrder);
   const gBlock = (gfn / n) * n;
   const pBlock = found.pfn - (gfn - gBlock);
@@ -108,7 +108,7 @@ function install(
     att: slot.att,
   });
   if (granted === undefined) throw new Error(`kvm: no memory at pfn 0x${pBlock.toString(16)}`);
-  const entry = {
+  const entry: KvmStage2Entry = {
     gfn: gBlock,
     pfn: pBlock,
     order: found.maxOrder,
@@ -116,7 +116,8 @@ function install(
     mmio: found.mmio,
     grant: granted.id,
   };
-  return putSlot(m, granted.world, { ...settled, stage2: [...slot.stage2, entry] });
+  const stage2 = slot.stage2.set(slot.stage2.lowestFreeId(), entry);
+  return putSlot(m, granted.world, { ...settled, stage2 });
 }
 
 /**
@@ -128,6 +129,19 @@ function install(
  */
 export function stage2Covers(e: KvmStage2Entry, gfn: bigint): boolean {
   return gfn >= e.gfn && gfn < e.gfn + (1n << BigInt(e.order));
+}
+
+/**
+ * The stage-2 entry of a memslot that maps a GFN, if one does (the SPTE a
+ * guest access walks to).
+ *
+ * @param slot - the memslot.
+ * @param gfn - the guest frame.
+ * @returns the entry or undefined.
+ */
+export function stage2At(slot: KvmMemslot, gfn: bigint): KvmStage2Entry | undefined {
+  for (const e of slot.stage2.values()) if (stage2Covers(e, gfn)) return e;
+  return undefined;
 }
 
 /**
@@ -154,7 +168,7 @@ export function stage2Covers(e: KvmStage2Entry, gfn: bigint): boolean {
  * @returns the PFN, order and cache attribute; or the errno; or blocked on resv.
  */
 export function kvmGuestFault(m: Machine, w: World, args: KvmFaultArgs): KvmFaultOutcome {
-  const slot = kvmStateOf(m, w).slots.find((s) => s.slot === args.slot);
+  const slot = kvmMemslot(m, w, args.slot);
   if (slot === undefined) return fail(w, "EFAULT", `no dma-buf memslot ${args.slot}`);
   if (args.gfn < slot.gfnBase || args.gfn >= slot.gfnBase + slot.npages) {
     return fail(w, "EFAULT", `gfn 0x${args.gfn.toString(16)} is outside memslot ${args.slot}`);

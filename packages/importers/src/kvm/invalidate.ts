@@ -1,7 +1,8 @@
 import { endGrants, mustBuf, mustRun, unmapAtt } from "@dmabuf-ref/core";
 import type { DriverStep, Machine, TraceEvent, World } from "@dmabuf-ref/core";
 import { KVM } from "./constants.js";
-import { kvmStateOf, putSlot } from "./state.js";
+import { KVM_EMPTY_STAGE2, kvmMemslots, putSlot } from "./state.js";
+import type { KvmMemslot } from "./state.js";
 
 /**
  * KVM's `move_notify` / `invalidate_mappings` for a dma-buf memslot
@@ -19,13 +20,13 @@ import { kvmStateOf, putSlot } from "./state.js";
  * @returns the world and events.
  */
 export function kvmInvalidateMappings(m: Machine, w: World, att: number): DriverStep {
-  const slot = kvmStateOf(m, w).slots.find((s) => s.att === att);
+  const slot = slotOfAtt(m, w, att);
   if (slot === undefined) return { world: w, events: [] };
   // The zap removes the guest's translations first: from here on the guest
   // reaches the memory no more, before the exporter hears KVM unmapped.
   let world = endGrants(
     w,
-    slot.stage2.map((e) => e.grant),
+    [...slot.stage2.values()].map((e) => e.grant),
   );
   const events: TraceEvent[] = [];
   if (world.atts.get(att)?.mapping != null) {
@@ -41,6 +42,12 @@ export function kvmInvalidateMappings(m: Machine, w: World, att: number): Driver
     actor: KVM,
     text: `zap memslot ${slot.slot}: gfn 0x${slot.gfnBase.toString(16)}-0x${last.toString(16)} (kvm_mmu_unmap_gfn_range + TLB flush)`,
   });
-  world = putSlot(m, world, { ...slot, zapped: true, stage2: [] });
+  world = putSlot(m, world, { ...slot, zapped: true, stage2: KVM_EMPTY_STAGE2 });
   return { world, events };
+}
+
+/** The memslot whose attachment is `att`, if any (one attachment per memslot). */
+function slotOfAtt(m: Machine, w: World, att: number): KvmMemslot | undefined {
+  for (const s of kvmMemslots(m, w).values()) if (s.att === att) return s;
+  return undefined;
 }

@@ -17,7 +17,7 @@ import {
   KVM_MEM_VFIO_DMABUF,
   KVM_PAGE,
 } from "./constants.js";
-import { kvmStateOf, putSlot } from "./state.js";
+import { KVM_EMPTY_STAGE2, kvmMemslots, putSlot } from "./state.js";
 import { kvmProfileOptions } from "./profile-options.js";
 
 /** The arguments of the `KVM_SET_USER_MEMORY_REGION2` op: the fields of `kvm_userspace_memory_region2` it uses (kernel-facts §5.1). */
@@ -38,6 +38,13 @@ export interface KvmMemslotArgs {
    */
   readonly flags?: number;
 }
+
+/**
+ * The highest memslot id the model keeps (its tables' ids are below 2^30).
+ * The kernel refuses every id above it anyway: `slot >> 16` would name an
+ * address space far past `kvm_arch_nr_memslot_as_ids()` (`EINVAL`).
+ */
+const MAX_SLOT_ID = 2 ** 30 - 1;
 
 const KNOWN_FLAGS =
   KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY | KVM_MEM_GUEST_MEMFD | KVM_MEM_VFIO_DMABUF;
@@ -64,7 +71,9 @@ function refuse(w: World, stage: KvmMemslotStage, error: KernelError): StepOutco
  * with `EINVAL`); the flags are known and include `KVM_MEM_VFIO_DMABUF`
  * (`EINVAL`); they do not add `KVM_MEM_GUEST_MEMFD` or dirty logging
  * (`EINVAL`); `guest_memfd_offset` is 0 (`EINVAL`); the slot has pages
- * and its id is free (`EINVAL`, `EEXIST`); the fd is a dma-buf (`EBADF`);
+ * (`EINVAL`); its id is below 2^30 (`EINVAL`: the kernel refuses such ids,
+ * and the model's tables hold no larger) and free (`EEXIST`); the fd is a
+ * dma-buf (`EBADF`);
  * the dma-buf's size equals the slot's size (`EINVAL`). Then KVM attaches
  * dynamically with `dev = NULL` and `allow_peer2peer = true`; the attach
  * can fail from negotiation (a profile without `kvm-pfn`, `EINVAL`) or from
@@ -119,7 +128,14 @@ export function kvmSetMemslotDmabuf(m: Machine, w: World, args: KvmMemslotArgs):
       kernelError("EINVAL", "a dma-buf memslot needs a non-empty GFN range"),
     );
   }
-  if (kvmStateOf(m, w).slots.some((s) => s.slot === args.slot)) {
+  if (args.slot > MAX_SLOT_ID) {
+    return refuse(
+      w,
+      "args",
+      kernelError("EINVAL", `memslot id ${args.slot} names no address space of the VM`),
+    );
+  }
+  if (kvmMemslots(m, w).has(args.slot)) {
     return refuse(w, "args", kernelError("EEXIST", `memslot ${args.slot} already exists`));
   }
   const b = dmaBufGet(w, args.fd);
@@ -148,7 +164,7 @@ export function kvmSetMemslotDmabuf(m: Machine, w: World, args: KvmMemslotArgs):
     att,
     readonly: (flags & KVM_MEM_READONLY) !== 0,
     zapped: false,
-    stage2: [],
+    stage2: KVM_EMPTY_STAGE2,
   });
   const events = [
     ...attached.events,

@@ -1,5 +1,5 @@
-import { driverState, setDriverState } from "@dmabuf-ref/core";
-import type { Machine, World, kvmCacheAttrSchema } from "@dmabuf-ref/core";
+import { PTable, pushU64, readSlice, tableSlice, writeSlice } from "@dmabuf-ref/core";
+import type { Codec, Machine, SliceDef, World, kvmCacheAttrSchema } from "@dmabuf-ref/core";
 import type * as z from "zod";
 import { KVM } from "./constants.js";
 
@@ -27,10 +27,48 @@ export interface KvmStage2Entry {
   readonly grant: number;
 }
 
+/** Each cache attribute as a small integer, for the canonical encoding. */
+const CACHE_CODE: Readonly<Record<KvmCacheAttr, number>> = {
+  uncached: 0,
+  "write-combine": 1,
+  "write-back": 2,
+};
+
+/**
+ * Canonical encoding of a {@link KvmStage2Entry} (one SPTE block): GFN,
+ * PFN, then order, cache attribute, MMIO bit and grant id.
+ */
+export const kvmStage2EntryCodec: Codec<KvmStage2Entry> = {
+  seed: 0x5e2e,
+  encode(e, out) {
+    pushU64(out, e.gfn);
+    pushU64(out, e.pfn);
+    out.push(e.order, CACHE_CODE[e.cache], e.mmio ? 1 : 0, e.grant);
+  },
+};
+
+/**
+ * Canonical encoding of a memslot's stage-2 entries: a set. Their table ids
+ * are slots of the model in fault order, which neither the guest nor the
+ * kernel observes (the SPTEs are found by GFN), so two slots that faulted
+ * the same blocks in another order are equal.
+ */
+export const kvmStage2TableCodec: Codec<PTable<KvmStage2Entry>> = {
+  seed: 0x5e2f,
+  encode(t, out) {
+    out.push(t.size, t.valuesHash | 0);
+  },
+  equals: (a, b) => a.sameValues(b),
+};
+
+/** The empty stage-2 of a memslot just created or just zapped. */
+export const KVM_EMPTY_STAGE2: PTable<KvmStage2Entry> = PTable.empty(kvmStage2EntryCodec);
+
 /**
  * One `struct kvm_memory_slot` created with `KVM_MEM_VFIO_DMABUF`
- * (kernel-facts §5.1): the slot's GFN range and the dynamic attachment
- * KVM holds on the dma-buf.
+ * (kernel-facts §5.1), as {@link kvmStateOf} shows it: the slot's GFN
+ * range, the dynamic attachment KVM holds on the dma-buf, and the stage-2
+ * entries installed since the last zap.
  */
 export interface KvmSlot {
   /** The memslot id (`kvm_userspace_memory_region2.slot`). */
@@ -54,23 +92,83 @@ export interface KvmSlot {
   readonly stage2: readonly KvmStage2Entry[];
 }
 
-/** The KVM importer's slice of the World: its `KVM_MEM_VFIO_DMABUF` memslots (kernel-facts §5.1). */
-export interface KvmState {
-  /** The dma-buf backed memslots, by creation order. */
-  readonly slots: readonly KvmSlot[];
+/**
+ * One `struct kvm_memory_slot` created with `KVM_MEM_VFIO_DMABUF`
+ * (kernel-facts §5.1) as the driver keeps it: a {@link KvmSlot} whose
+ * stage-2 / EPT entries are a table (installing one re-encodes that entry
+ * only), keyed by a slot number in fault order that nothing observes.
+ */
+export interface KvmMemslot extends Omit<KvmSlot, "stage2"> {
+  /** The stage-2 / EPT entries installed since the last zap. */
+  readonly stage2: PTable<KvmStage2Entry>;
 }
 
-const EMPTY: KvmState = { slots: [] };
+/** The memslot's fields other than its stage-2, as words. */
+function encodeMemslotHead(s: KvmMemslot, out: number[]): void {
+  out.push(s.slot);
+  pushU64(out, s.gfnBase);
+  pushU64(out, s.npages);
+  out.push(s.buf, s.att, (s.readonly ? 1 : 0) | (s.zapped ? 2 : 0));
+}
+
+function sameWords(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
 
 /**
- * The KVM importer's state in a world (empty before the first memslot; kernel-facts §5.1).
+ * Canonical encoding of a {@link KvmMemslot}: its id, GFN range, buffer,
+ * attachment, flags, then its stage-2 as a set (size and values hash; see
+ * {@link kvmStage2TableCodec}), compared exactly by `equals`.
+ */
+export const kvmMemslotCodec: Codec<KvmMemslot> = {
+  seed: 0x3e35,
+  encode(s, out) {
+    encodeMemslotHead(s, out);
+    kvmStage2TableCodec.encode(s.stage2, out);
+  },
+  equals(a, b) {
+    const x: number[] = [];
+    const y: number[] = [];
+    encodeMemslotHead(a, x);
+    encodeMemslotHead(b, y);
+    return sameWords(x, y) && a.stage2.sameValues(b.stage2);
+  },
+};
+
+/**
+ * The KVM importer's slice of the World: its `KVM_MEM_VFIO_DMABUF`
+ * memslots (the VM's `kvm_memslots`, kernel-facts §5.1), a table keyed by
+ * memslot id (`kvm_userspace_memory_region2.slot`).
+ */
+export const kvmMemslotsSlice: SliceDef<PTable<KvmMemslot>> = tableSlice(
+  "memslots",
+  kvmMemslotCodec,
+);
+
+/** The slices the KVM importer declares (its driver object's `slices`). */
+export const KVM_SLICES: readonly SliceDef<PTable<KvmMemslot>>[] = [kvmMemslotsSlice];
+
+/**
+ * The KVM importer's memslots in a world, by memslot id (empty before the first).
  *
  * @param m - the machine.
  * @param w - the world.
- * @returns the state.
+ * @returns the table.
  */
-export function kvmStateOf(m: Machine, w: World): KvmState {
-  return driverState<KvmState>(m, w, KVM, EMPTY);
+export function kvmMemslots(m: Machine, w: World): PTable<KvmMemslot> {
+  return readSlice(m, w, KVM, kvmMemslotsSlice);
+}
+
+/**
+ * The memslot with an id, if KVM has one.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param slot - the memslot id.
+ * @returns the memslot or undefined.
+ */
+export function kvmMemslot(m: Machine, w: World, slot: number): KvmMemslot | undefined {
+  return kvmMemslots(m, w).get(slot);
 }
 
 /**
@@ -81,10 +179,27 @@ export function kvmStateOf(m: Machine, w: World): KvmState {
  * @param slot - the slot.
  * @returns the new world.
  */
-export function putSlot(m: Machine, w: World, slot: KvmSlot): World {
-  const slots = kvmStateOf(m, w).slots;
-  const next = slots.some((s) => s.slot === slot.slot)
-    ? slots.map((s) => (s.slot === slot.slot ? slot : s))
-    : [...slots, slot];
-  return setDriverState(m, w, KVM, { slots: next });
+export function putSlot(m: Machine, w: World, slot: KvmMemslot): World {
+  return writeSlice(m, w, KVM, kvmMemslotsSlice, kvmMemslots(m, w).set(slot.slot, slot));
+}
+
+/** The KVM importer's slice of the World, as lists: its `KVM_MEM_VFIO_DMABUF` memslots (kernel-facts §5.1). */
+export interface KvmState {
+  /** The dma-buf backed memslots, by memslot id. */
+  readonly slots: readonly KvmSlot[];
+}
+
+/**
+ * The KVM importer's state in a world as lists (empty before the first
+ * memslot; kernel-facts §5.1), for tests and the CLI; the driver itself
+ * reads its `memslots` slice, a table by memslot id.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @returns the state.
+ */
+export function kvmStateOf(m: Machine, w: World): KvmState {
+  return {
+    slots: [...kvmMemslots(m, w).values()].map((s) => ({ ...s, stage2: [...s.stage2.values()] })),
+  };
 }

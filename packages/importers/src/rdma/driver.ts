@@ -10,6 +10,7 @@ import { rdmaCandidates, rdmaOps } from "./action.js";
 import type { RdmaImporterName } from "./constants.js";
 import { rdmaOdpInvalidate } from "./odp.js";
 import { rdmaPinnedRevoke } from "./revocable.js";
+import { RDMA_SLICES } from "./state.js";
 
 /**
  * What an RDMA umem importer accepts (kernel-facts §5.2): one SGT for the
@@ -42,6 +43,7 @@ export function rdmaOdpImporter(): ImporterDriver {
     invalidateMappings: rdmaOdpInvalidate,
     ops: rdmaOps("rdma-odp"),
     candidates: (m: Machine, w: World) => rdmaCandidates(m, w, "rdma-odp"),
+    slices: RDMA_SLICES,
   });
 }
 
@@ -60,6 +62,7 @@ export function rdmaPinnedImporter(): ImporterDriver {
     accepts: rdmaAccepts("rdma-pinned"),
     ops: rdmaOps("rdma-pinned"),
     candidates: (m: Machine, w: World) => rdmaCandidates(m, w, "rdma-pinned"),
+    slices: RDMA_SLICES,
   });
 }
 
@@ -80,5 +83,6 @@ export function rdmaPinnedRevocableImporter(): ImporterDriver {
     invalidateMappings: rdmaPinnedRevoke,
     ops: rdmaOps("rdma-pinned-revocable"),
     candidates: (m: Machine, w: World) => rdmaCandidates(m, w, "rdma-pinned-revocable"),
+    slices: RDMA_SLICES,
   });
 }

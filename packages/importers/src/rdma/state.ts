@@ -1,5 +1,5 @@
-import { driverState, setDriverState } from "@dmabuf-ref/core";
-import type { Machine, World } from "@dmabuf-ref/core";
+import { pushString, pushU64, readSlice, tableSlice, writeSlice } from "@dmabuf-ref/core";
+import type { Codec, Machine, PTable, SliceDef, World } from "@dmabuf-ref/core";
 import type { RdmaImporterName } from "./constants.js";
 
 /**
@@ -23,16 +23,55 @@ export interface RdmaUmem {
   readonly revoked: boolean;
 }
 
-/** One RDMA importer's slice of the World: its `ib_umem_dmabuf`s (kernel-facts §5.2). */
+/**
+ * Canonical encoding of an {@link RdmaUmem}: attachment, buffer, device
+ * name, window, then the pinned and revoked bits.
+ */
+export const rdmaUmemCodec: Codec<RdmaUmem> = {
+  seed: 0x0e3d,
+  encode(u, out) {
+    out.push(u.att, u.buf);
+    pushString(out, u.device);
+    pushU64(out, u.offset);
+    pushU64(out, u.size);
+    out.push((u.pinned ? 1 : 0) | (u.revoked ? 2 : 0));
+  },
+};
+
+/**
+ * One RDMA importer's slice of the World: its `ib_umem_dmabuf`s
+ * (kernel-facts §5.2), a table keyed by the umem's attachment id
+ * (`umem_dmabuf->attach`). The three RDMA importers are instances of one
+ * implementation: each declares this same slice, which the machine keeps
+ * apart by driver name.
+ */
+export const rdmaUmemsSlice: SliceDef<PTable<RdmaUmem>> = tableSlice("umems", rdmaUmemCodec);
+
+/** The slices every RDMA importer declares (its driver object's `slices`). */
+export const RDMA_SLICES: readonly SliceDef<PTable<RdmaUmem>>[] = [rdmaUmemsSlice];
+
+/**
+ * One RDMA importer's umems in a world, by attachment id (empty before its first).
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param importer - the importer's name.
+ * @returns the table.
+ */
+export function rdmaUmems(m: Machine, w: World, importer: RdmaImporterName): PTable<RdmaUmem> {
+  return readSlice(m, w, importer, rdmaUmemsSlice);
+}
+
+/** One RDMA importer's slice of the World as a list: its `ib_umem_dmabuf`s (kernel-facts §5.2). */
 export interface RdmaState {
-  /** The live umems, by creation order. */
+  /** The live umems, by attachment id. */
   readonly umems: readonly RdmaUmem[];
 }
 
-const EMPTY: RdmaState = { umems: [] };
-
 /**
- * One RDMA importer's state in a world (empty before its first umem; kernel-facts §5.2).
+ * One RDMA importer's state in a world as a list (empty before its first
+ * umem; kernel-facts §5.2), for tests and the CLI; the driver itself reads
+ * its `umems` slice, a table by attachment id.
  *
  * @param m - the machine.
  * @param w - the world.
@@ -40,7 +79,7 @@ const EMPTY: RdmaState = { umems: [] };
  * @returns the state.
  */
 export function rdmaStateOf(m: Machine, w: World, importer: RdmaImporterName): RdmaState {
-  return driverState<RdmaState>(m, w, importer, EMPTY);
+  return { umems: [...rdmaUmems(m, w, importer).values()] };
 }
 
 /**
@@ -58,7 +97,7 @@ export function umemOf(
   importer: RdmaImporterName,
   att: number,
 ): RdmaUmem | undefined {
-  return rdmaStateOf(m, w, importer).umems.find((u) => u.att === att);
+  return rdmaUmems(m, w, importer).get(att);
 }
 
 /**
@@ -78,7 +117,12 @@ export function putUmem(
   att: number,
   umem: RdmaUmem | null,
 ): World {
-  const rest = rdmaStateOf(m, w, importer).umems.filter((u) => u.att !== att);
-  const umems = umem === null ? rest : [...rest, umem].sort((a, b) => a.att - b.att);
-  return setDriverState(m, w, importer, { umems });
+  const umems = rdmaUmems(m, w, importer);
+  return writeSlice(
+    m,
+    w,
+    importer,
+    rdmaUmemsSlice,
+    umem === null ? umems.delete(att) : umems.set(att, umem),
+  );
 }

@@ -1,0 +1,161 @@
+import { PTable, defineSlice, pushString, pushU64, tableSlice } from "@dmabuf-ref/core";
+import type { Codec, SliceDef } from "@dmabuf-ref/core";
+import type { VfioOpKind, VfioOperation } from "./operation.js";
+import type { VfioDeviceState, VfioPowerState } from "./state.js";
+import type { VfioVma } from "./vma.js";
+
+/** The power states as small integers (the codec's enum words). */
+const POWER_CODE: Readonly<Record<VfioPowerState, number>> = { D0: 0, D3hot: 1 };
+
+/** The operation kinds as small integers (the codec's enum words). */
+const OP_KIND_CODE: Readonly<Record<VfioOpKind, number>> = {
+  flr: 0,
+  reset: 1,
+  "memory-off": 2,
+  "memory-on": 3,
+  d3hot: 4,
+  d0: 5,
+  "low-power-entry": 6,
+  "low-power-exit": 7,
+  "hot-reset": 8,
+  close: 9,
+  unbind: 10,
+};
+
+const bit = (b: boolean): number => (b ? 1 : 0);
+
+/**
+ * Canonical encoding of a {@link VfioDeviceState} (one `struct
+ * vfio_pci_core_device`'s run-time state): every field, booleans as 0/1 and
+ * the power state as a small integer.
+ */
+export const vfioDeviceStateCodec: Codec<VfioDeviceState> = {
+  seed: 0xf10d,
+  encode(d, out) {
+    out.push(
+      bit(d.memoryEnabled),
+      POWER_CODE[d.power],
+      bit(d.lowPower),
+      bit(d.open),
+      bit(d.registered),
+      bit(d.bound),
+    );
+  },
+};
+
+/**
+ * Canonical encoding of a {@link VfioOperation} (one multi-stage trigger,
+ * close or unbind in flight): id, kind, stage, devices, actor and the
+ * waiting process (a presence word, then the name).
+ */
+export const vfioOperationCodec: Codec<VfioOperation> = {
+  seed: 0xf10e,
+  encode(op, out) {
+    out.push(op.id, OP_KIND_CODE[op.kind], op.pc, op.devices.length);
+    for (const d of op.devices) pushString(out, d);
+    pushString(out, op.actor);
+    if (op.process === null) {
+      out.push(0);
+    } else {
+      out.push(1);
+      pushString(out, op.process);
+    }
+  },
+};
+
+/** Canonical encoding of a {@link VfioVma} (one `mmap()` of a VFIO dma-buf): every field. */
+export const vfioVmaCodec: Codec<VfioVma> = {
+  seed: 0xf10f,
+  encode(v, out) {
+    pushString(out, v.process);
+    out.push(v.buf);
+    pushU64(out, v.addr);
+    pushU64(out, v.len);
+    pushU64(out, v.offset);
+  },
+};
+
+/**
+ * The vfio-pci operations in flight (each device's `memory_lock` queue):
+ * the operations by id, ids handed out lowest free (the `continue` action
+ * names them), and their arrival order, which decides who holds
+ * `memory_lock` and who waits behind whom (the kernel's `down_write`
+ * queue). Model state: `order` holds exactly the ids of `byId`.
+ */
+export interface VfioOpQueue {
+  /** The operations, by id. */
+  readonly byId: PTable<VfioOperation>;
+  /** Their ids, oldest first. */
+  readonly order: readonly number[];
+}
+
+/** Canonical encoding of a {@link VfioOpQueue}: the table (size, hash) and the order. */
+export const vfioOpQueueCodec: Codec<VfioOpQueue> = {
+  seed: 0xf110,
+  encode(q, out) {
+    out.push(q.byId.size, q.byId.hash | 0, q.order.length, ...q.order);
+  },
+  equals: (a, b) =>
+    a.byId.equals(b.byId) &&
+    a.order.length === b.order.length &&
+    a.order.every((id, i) => id === b.order[i]),
+};
+
+/**
+ * The CPU mappings of the driver's dma-bufs (Matt Evans' mmap series,
+ * kernel-facts §2.6) and where the next `mmap()` lands. The VMAs are keyed
+ * by slots nothing observes (a VMA is named by its process and address), so
+ * they compare as a set.
+ */
+export interface VfioVmaSpace {
+  /** The VMAs, by slot (lowest free). */
+  readonly vmas: PTable<VfioVma>;
+  /** The user virtual address the next `mmap()` returns. */
+  readonly nextVa: bigint;
+}
+
+/**
+ * Canonical encoding of a {@link VfioVmaSpace}: the next address, then the
+ * VMAs as a set (size and slot-independent hash); equality ignores slots.
+ */
+export const vfioVmaSpaceCodec: Codec<VfioVmaSpace> = {
+  seed: 0xf111,
+  encode(s, out) {
+    pushU64(out, s.nextVa);
+    out.push(s.vmas.size, s.vmas.valuesHash | 0);
+  },
+  equals: (a, b) => a.nextVa === b.nextVa && a.vmas.sameValues(b.vmas),
+};
+
+/** Where mmap hands out user virtual addresses (an arbitrary, page-aligned base). */
+export const FIRST_VA = 0x7f00_0000_0000n;
+
+/**
+ * The per-device state (`struct vfio_pci_core_device`), keyed by the
+ * device's index in the driver's `config.devices`. A device without an
+ * entry is in `INITIAL_DEVICE_STATE`: the helpers delete an entry
+ * that returns to it, so that state has one encoding.
+ */
+export const vfioDevicesSlice: SliceDef<PTable<VfioDeviceState>> = tableSlice(
+  "devices",
+  vfioDeviceStateCodec,
+);
+
+/** The operations in flight (see {@link VfioOpQueue}). */
+export const vfioOpsSlice: SliceDef<VfioOpQueue> = defineSlice("operations", vfioOpQueueCodec, {
+  byId: PTable.empty(vfioOperationCodec),
+  order: [],
+});
+
+/** The CPU mappings of the driver's dma-bufs (see {@link VfioVmaSpace}). */
+export const vfioVmasSlice: SliceDef<VfioVmaSpace> = defineSlice("vmas", vfioVmaSpaceCodec, {
+  vmas: PTable.empty(vfioVmaCodec),
+  nextVa: FIRST_VA,
+});
+
+/** Every slice of the vfio-pci driver, for its driver object's `slices`. */
+export const VFIO_PCI_SLICES: readonly SliceDef<unknown>[] = [
+  vfioDevicesSlice,
+  vfioOpsSlice,
+  vfioVmasSlice,
+];
