@@ -30,6 +30,7 @@ export { CAPABILITY_PROPOSAL_BANNER, renderImportCapabilities } from "./iommufd/
 export { iommufdStateOf } from "./iommufd/state.js";
 export type {
   IommufdArea,
+  IommufdAreaRef,
   IommufdDevice,
   IommufdDmabufPages,
   IommufdIoas,

@@ -75,7 +75,7 @@ function exportBuf(
  * refuses when revoked and when not P2P reachable; the offers follow the
  * profile's types (§2.7, §4.3, §4.4); revoke waits for unmaps iff
  * `the vfio-pci option `waitsForUnmap``. Device state, operations and VMAs
- * live in the driver's typed slices ({@link VFIO_PCI_SLICES}), buffer state
+ * live in the driver's typed slices (`slices`: devices, operations, VMAs), buffer state
  * in `priv` ({@link VfioDmaBufPriv}). Multi-stage operations advance through
  * `pending` (drive them with core's `runScript`).
  *

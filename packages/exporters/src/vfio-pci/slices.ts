@@ -1,8 +1,29 @@
 import { PTable, defineSlice, pushString, pushU64, tableSlice } from "@dmabuf-ref/core";
 import type { Codec, SliceDef } from "@dmabuf-ref/core";
 import type { VfioOpKind, VfioOperation } from "./operation.js";
-import type { VfioDeviceState, VfioPowerState } from "./state.js";
 import type { VfioVma } from "./vma.js";
+
+/** PCI power state as PMCSR sets it; the model needs only D0 and D3hot (kernel-facts §2.5). */
+export type VfioPowerState = "D0" | "D3hot";
+
+/**
+ * The run-time state of one `struct vfio_pci_core_device` that the dma-buf
+ * exporter depends on (kernel-facts §2.2, §2.5). A plain immutable value.
+ */
+export interface VfioDeviceState {
+  /** The virtual `PCI_COMMAND.MEMORY` bit (the guest's view; the physical bit follows it). */
+  readonly memoryEnabled: boolean;
+  /** The PMCSR power state. */
+  readonly power: VfioPowerState;
+  /** Runtime-PM low-power entry is engaged (`pm_runtime_engaged`). */
+  readonly lowPower: boolean;
+  /** The device fd is open (`open_count > 0`); ioctls need it. */
+  readonly open: boolean;
+  /** `vfio_device_try_get_registration()` succeeds: no unbind has started. */
+  readonly registered: boolean;
+  /** vfio-pci is still bound (unbind has not completed). */
+  readonly bound: boolean;
+}
 
 /** The power states as small integers (the codec's enum words). */
 const POWER_CODE: Readonly<Record<VfioPowerState, number>> = { D0: 0, D3hot: 1 };
@@ -103,28 +124,27 @@ export const vfioOpQueueCodec: Codec<VfioOpQueue> = {
 
 /**
  * The CPU mappings of the driver's dma-bufs (Matt Evans' mmap series,
- * kernel-facts §2.6) and where the next `mmap()` lands. The VMAs are keyed
- * by slots nothing observes (a VMA is named by its process and address), so
- * they compare as a set.
+ * kernel-facts §2.6). The VMAs are keyed by slots nothing observes (a VMA
+ * is named by its process and address), so they compare as a set; where
+ * the next `mmap()` lands follows from them (the first hole, as
+ * `get_unmapped_area` searches), so unmapping and mapping again returns to
+ * an equal world.
  */
 export interface VfioVmaSpace {
   /** The VMAs, by slot (lowest free). */
   readonly vmas: PTable<VfioVma>;
-  /** The user virtual address the next `mmap()` returns. */
-  readonly nextVa: bigint;
 }
 
 /**
- * Canonical encoding of a {@link VfioVmaSpace}: the next address, then the
- * VMAs as a set (size and slot-independent hash); equality ignores slots.
+ * Canonical encoding of a {@link VfioVmaSpace}: the VMAs as a set (size and
+ * slot-independent hash); equality ignores slots.
  */
 export const vfioVmaSpaceCodec: Codec<VfioVmaSpace> = {
   seed: 0xf111,
   encode(s, out) {
-    pushU64(out, s.nextVa);
     out.push(s.vmas.size, s.vmas.valuesHash | 0);
   },
-  equals: (a, b) => a.nextVa === b.nextVa && a.vmas.sameValues(b.vmas),
+  equals: (a, b) => a.vmas.sameValues(b.vmas),
 };
 
 /** Where mmap hands out user virtual addresses (an arbitrary, page-aligned base). */
@@ -150,7 +170,6 @@ export const vfioOpsSlice: SliceDef<VfioOpQueue> = defineSlice("operations", vfi
 /** The CPU mappings of the driver's dma-bufs (see {@link VfioVmaSpace}). */
 export const vfioVmasSlice: SliceDef<VfioVmaSpace> = defineSlice("vmas", vfioVmaSpaceCodec, {
   vmas: PTable.empty(vfioVmaCodec),
-  nextVa: FIRST_VA,
 });
 
 /** Every slice of the vfio-pci driver, for its driver object's `slices`. */

@@ -3,30 +3,17 @@ import type { Machine, World } from "@dmabuf-ref/core";
 import type { VfioPciConfig } from "./config.js";
 import type { VfioOperation } from "./operation.js";
 import { PAGE_SIZE } from "./ranges.js";
-import { vfioDeviceStateCodec, vfioDevicesSlice, vfioOpsSlice, vfioVmasSlice } from "./slices.js";
+import {
+  FIRST_VA,
+  vfioDeviceStateCodec,
+  vfioDevicesSlice,
+  vfioOpsSlice,
+  vfioVmasSlice,
+} from "./slices.js";
+import type { VfioDeviceState } from "./slices.js";
 import type { VfioVma } from "./vma.js";
 
-/** PCI power state as PMCSR sets it; the model needs only D0 and D3hot (kernel-facts §2.5). */
-export type VfioPowerState = "D0" | "D3hot";
-
-/**
- * The run-time state of one `struct vfio_pci_core_device` that the dma-buf
- * exporter depends on (kernel-facts §2.2, §2.5). A plain immutable value.
- */
-export interface VfioDeviceState {
-  /** The virtual `PCI_COMMAND.MEMORY` bit (the guest's view; the physical bit follows it). */
-  readonly memoryEnabled: boolean;
-  /** The PMCSR power state. */
-  readonly power: VfioPowerState;
-  /** Runtime-PM low-power entry is engaged (`pm_runtime_engaged`). */
-  readonly lowPower: boolean;
-  /** The device fd is open (`open_count > 0`); ioctls need it. */
-  readonly open: boolean;
-  /** `vfio_device_try_get_registration()` succeeds: no unbind has started. */
-  readonly registered: boolean;
-  /** vfio-pci is still bound (unbind has not completed). */
-  readonly bound: boolean;
-}
+export type { VfioDeviceState, VfioPowerState } from "./slices.js";
 
 /** The state of a device right after `open()`: memory decoding on, D0, registered. */
 export const INITIAL_DEVICE_STATE: VfioDeviceState = Object.freeze({
@@ -257,8 +244,9 @@ export function findVma(
 }
 
 /**
- * Adds a VMA at the next free user virtual address; the one after it
- * starts a guard page above its end.
+ * Adds a VMA at the lowest user virtual address from `FIRST_VA` where it
+ * and a guard page after it fit between the process's other VMAs (first
+ * fit over the holes, as `get_unmapped_area` searches).
  *
  * @param m - the machine.
  * @param w - the world.
@@ -273,10 +261,18 @@ export function addVma(
   fields: Omit<VfioVma, "addr">,
 ): { readonly world: World; readonly vma: VfioVma } {
   const s = readSlice(m, w, config.name, vfioVmasSlice);
-  const vma: VfioVma = { ...fields, addr: s.nextVa };
+  const mine = [...s.vmas.values()]
+    .filter((v) => v.process === fields.process)
+    .sort((a, b) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0));
+  let addr = FIRST_VA;
+  for (const v of mine) {
+    if (v.addr >= addr + fields.len + PAGE_SIZE) break;
+    const end = v.addr + v.len + PAGE_SIZE;
+    if (end > addr) addr = end;
+  }
+  const vma: VfioVma = { ...fields, addr };
   const world = writeSlice(m, w, config.name, vfioVmasSlice, {
     vmas: s.vmas.set(s.vmas.lowestFreeId(), vma),
-    nextVa: s.nextVa + fields.len + PAGE_SIZE,
   });
   return { world, vma };
 }

@@ -2,7 +2,7 @@ import { err, ok } from "@dmabuf-ref/core";
 import type { Machine, PhysVec, Result, World } from "@dmabuf-ref/core";
 import { areaChunks } from "./chunks.js";
 import { ULONG_MAX } from "./constants.js";
-import { dmabufPages, findIoas, mustPages } from "./state.js";
+import { areaContaining, dmabufPages, findIoas, mustPages } from "./state.js";
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
@@ -37,7 +37,7 @@ export function iommufdAccessRw(
   const touched: PhysVec[] = [];
   let cursor = iova;
   while (cursor <= last) {
-    const area = io.areas.find((a) => a.iova <= cursor && cursor <= a.iova + a.length - 1n);
+    const area = areaContaining(io, cursor);
     if (area === undefined) return err("ENOENT", `IOVA ${hex(cursor)} is not mapped`);
     const pages = mustPages(m, world, area.pages);
     if (dmabufPages(pages) !== null) {

@@ -4,7 +4,7 @@ import { match } from "ts-pattern";
 import { iommufdAttachDevice, iommufdDetachDevice } from "./device.js";
 import { iommufdIoctl } from "./ioctl.js";
 import { IOMMUFD } from "./constants.js";
-import { iommufdStateOf } from "./state.js";
+import { attachedDevices, objectsOf } from "./state.js";
 
 /**
  * zod schema of the actions a core `driver` op may ask of iommufd, so
@@ -96,19 +96,20 @@ export const IOMMUFD_OP_MODELS = {
  * @returns the ops, as `driver` ops of iommufd.
  */
 export function iommufdCandidates(m: Machine, w: World): readonly Op[] {
-  const s = iommufdStateOf(m, w);
+  const objects = objectsOf(m, w);
   const ops: Op[] = [];
   for (const d of m.topology.devices) {
     if (!d.iommu) continue;
-    for (const io of s.ioas) {
+    for (const [id, io] of objects.entries()) {
+      if (io.kind !== "ioas") continue;
       ops.push({
         kind: "driver",
         driver: IOMMUFD,
-        action: { op: "attach-device", device: d.id, ioas: io.id },
+        action: { op: "attach-device", device: d.id, ioas: id },
       });
     }
   }
-  for (const d of s.devices) {
+  for (const d of attachedDevices(m, w)) {
     ops.push({
       kind: "driver",
       driver: IOMMUFD,

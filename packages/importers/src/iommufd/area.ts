@@ -6,32 +6,16 @@ import { grantArea } from "./grants.js";
 import { releaseDmabuf } from "./release-dmabuf.js";
 import type { IommufdArea } from "./state.js";
 import {
+  areaAt,
+  deletePages,
   devicesOf,
   dmabufPages,
-  iommufdStateOf,
   mustIoas,
   mustPages,
-  putIoas,
-  putState,
+  setArea,
 } from "./state.js";
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
-
-function byIova(a: IommufdArea, b: IommufdArea): number {
-  return a.iova < b.iova ? -1 : a.iova > b.iova ? 1 : 0;
-}
-
-function replaceArea(
-  m: Machine,
-  w: World,
-  ioas: number,
-  iova: bigint,
-  area: IommufdArea | null,
-): World {
-  const io = mustIoas(m, w, ioas);
-  const rest = io.areas.filter((a) => a.iova !== iova);
-  return putIoas(m, w, { ...io, areas: area === null ? rest : [...rest, area].sort(byIova) });
-}
 
 /**
  * `iopt_map_pages` after the IOVA is chosen: inserts the area, fills every
@@ -46,7 +30,7 @@ function replaceArea(
  * @returns the outcome.
  */
 export function insertArea(m: Machine, w: World, ioas: number, area: IommufdArea): StepOutcome {
-  let world = replaceArea(m, w, ioas, area.iova, { ...area, grants: [] });
+  let world = setArea(m, w, ioas, area.iova, { ...area, grants: [] });
   const events: TraceEvent[] = [];
   for (const domain of mustIoas(m, world, ioas).domains) {
     const filled = fillArea(m, world, ioas, area, domain);
@@ -61,7 +45,7 @@ export function insertArea(m: Machine, w: World, ioas: number, area: IommufdArea
     area,
     devicesOf(m, world, ioas).map((d) => d.device),
   );
-  world = replaceArea(m, granted.world, ioas, area.iova, { ...area, grants: granted.grants });
+  world = setArea(m, granted.world, ioas, area.iova, { ...area, grants: granted.grants });
   return done(world, events);
 }
 
@@ -103,7 +87,7 @@ export function removeArea(
   iova: bigint,
   opts: { readonly keepPages?: boolean } = {},
 ): StepOutcome {
-  const area = mustIoas(m, w, ioas).areas.find((a) => a.iova === iova);
+  const area = areaAt(mustIoas(m, w, ioas), iova);
   if (area === undefined) throw new Error(`iommufd: no area at ${hex(iova)} in IOAS ${ioas}`);
   let world = w;
   const events: TraceEvent[] = [];
@@ -114,15 +98,13 @@ export function removeArea(
     world = unfilled.world;
     events.push(...unfilled.events);
   }
-  world = replaceArea(m, endGrants(world, area.grants), ioas, iova, null);
+  world = setArea(m, endGrants(world, area.grants), ioas, iova, null);
   events.push({
     kind: "note",
     actor: IOMMUFD,
     text: `IOAS ${ioas}: area ${hex(iova)}+${hex(area.length)} removed`,
   });
-  const inUse = iommufdStateOf(m, world).ioas.some((io) =>
-    io.areas.some((a) => a.pages === area.pages),
-  );
+  const inUse = mustPages(m, world, area.pages).users.length > 0;
   if (inUse || opts.keepPages === true) return done(world, events);
   const pages = dmabufPages(mustPages(m, world, area.pages));
   if (pages !== null) {
@@ -133,7 +115,6 @@ export function removeArea(
     world = released.world;
     events.push(...released.events);
   }
-  const s = iommufdStateOf(m, world);
-  world = putState(m, world, { ...s, pages: s.pages.filter((p) => p.id !== area.pages) });
+  world = deletePages(m, world, area.pages);
   return done(world, events);
 }

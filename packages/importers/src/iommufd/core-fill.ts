@@ -14,7 +14,7 @@ import type { Machine, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { IOMMUFD, IOMMUFD_GLOBAL_DEVICE } from "./constants.js";
 import { releaseDmabuf } from "./release-dmabuf.js";
 import type { IommufdArea, IommufdDmabufPages, IommufdTrack } from "./state.js";
-import { dmabufPages, iommufdStateOf, mustPages, putPages } from "./state.js";
+import { dmabufPages, mustPages, pagesTableOf, putPages } from "./state.js";
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
@@ -147,8 +147,8 @@ export function coreUnfill(
  */
 export function syncCoreFills(m: Machine, w: World, domain: number): World {
   let world = w;
-  for (const entry of iommufdStateOf(m, w).pages) {
-    const pages = dmabufPages(entry.pages);
+  for (const entry of pagesTableOf(m, w).values()) {
+    const pages = dmabufPages(entry);
     for (const t of pages?.tracker ?? []) {
       if (t.domain === domain && t.att !== undefined) world = syncDomainGrants(m, world, t.att);
     }

@@ -2,7 +2,7 @@ import { err, ok } from "@dmabuf-ref/core";
 import type { Effect, Machine, Result, TraceEvent, World } from "@dmabuf-ref/core";
 import { insertUserArea, removeArea } from "./area.js";
 import { IOMMUFD, IOMMUFD_IOVA_ALIGNMENT } from "./constants.js";
-import { dmabufPages, findIoas, mustIoas, mustPages } from "./state.js";
+import { areaContaining, dmabufPages, findIoas, mustIoas, mustPages } from "./state.js";
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
@@ -31,7 +31,7 @@ export function iommufdCutIova(
   let w = world;
   const events: TraceEvent[] = [];
   for (const iova of iovas) {
-    const area = mustIoas(m, w, ioas).areas.find((a) => a.iova <= iova && iova < a.iova + a.length);
+    const area = areaContaining(mustIoas(m, w, ioas), iova);
     if (area === undefined) continue;
     const areaLast = area.iova + area.length - 1n;
     if (iova === area.iova || iova === areaLast) continue;

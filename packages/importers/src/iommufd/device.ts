@@ -13,15 +13,20 @@ import { syncCoreFills } from "./core-fill.js";
 import { fillArea, unfillArea } from "./domain-fill.js";
 import { grantArea } from "./grants.js";
 import { DEVICE_RESERVATIONS, intersects } from "./iova.js";
-import type { IommufdDevice } from "./state.js";
 import {
+  addDevice,
+  areaEntriesOf,
+  areasOf,
+  attachedDevices,
+  deviceNamed,
   devicesOf,
   findIoas,
-  iommufdStateOf,
   mustIoas,
   nextObjectId,
   putIoas,
-  putState,
+  putObject,
+  removeDevice,
+  removeObject,
 } from "./state.js";
 
 /** Options of the `attach-device` op. */
@@ -40,16 +45,13 @@ function note(text: string): TraceEvent {
   return { kind: "note", actor: IOMMUFD, text };
 }
 
-function bindingOf(m: Machine, w: World, device: string): IommufdDevice | undefined {
-  return iommufdStateOf(m, w).devices.find((d) => d.device === device);
-}
-
 /** A domain added to an IOAS and filled, or why not: the failed or blocked fill as it came. */
 type Added =
   | {
       readonly status: "done";
       readonly world: World;
       readonly domain: number;
+      readonly hwpt: number;
       readonly events: TraceEvent[];
     }
   | Exclude<StepOutcome, { status: "done" }>;
@@ -62,19 +64,30 @@ function addDomain(m: Machine, w: World, ioas: number, reserved: readonly number
     domains: next.domains.set(domain, emptyDomain()),
   };
   const io = mustIoas(m, world, ioas);
-  world = putIoas(m, world, { ...io, domains: [...io.domains, domain] });
+  world = putIoas(m, world, ioas, { ...io, domains: [...io.domains, domain] });
   // The domain is a HWPT_PAGING object: it takes the lowest free object id.
-  const s = iommufdStateOf(m, world);
-  const hwpt = nextObjectId(s, reserved);
-  world = putState(m, world, { ...s, hwpts: [...s.hwpts, { id: hwpt, ioas, domain }] });
+  const hwpt = nextObjectId(m, world, reserved);
+  world = putObject(m, world, hwpt, { kind: "hwpt", ioas, domain });
   const events: TraceEvent[] = [note(`IOAS ${ioas}: new IOMMU domain ${domain} (HWPT ${hwpt})`)];
-  for (const area of io.areas) {
+  for (const area of areasOf(io)) {
     const filled = fillArea(m, world, ioas, area, domain);
     if (filled.status !== "done") return filled;
     world = filled.world;
     events.push(...filled.events);
   }
-  return { status: "done", world, domain, events };
+  return { status: "done", world, domain, hwpt, events };
+}
+
+/**
+ * The HWPT_PAGING object of an IOAS's domain: the one the devices attached
+ * through that domain name (every domain of an IOAS has one, made with it
+ * and destroyed with its last device).
+ */
+function hwptOf(m: Machine, w: World, ioas: number, domain: number): number {
+  const user = devicesOf(m, w, ioas).find((d) => d.domain === domain);
+  if (user === undefined)
+    throw new Error(`iommufd: domain ${domain} of IOAS ${ioas} has no device`);
+  return user.hwpt;
 }
 
 /**
@@ -116,7 +129,7 @@ export function iommufdAttachDevice(
   }
   const io = findIoas(m, world, ioas);
   if (io === undefined) return refuse("ENOENT", `no IOAS ${ioas}`);
-  const old = bindingOf(m, world, device);
+  const old = deviceNamed(m, world, device);
   let w = world;
   const events: TraceEvent[] = [];
   if (old !== undefined) {
@@ -127,7 +140,7 @@ export function iommufdAttachDevice(
     events.push(...detached.events);
   }
   if (devicesOf(m, w, ioas).length === 0) {
-    const clash = io.areas.find((a) =>
+    const clash = areasOf(io).find((a) =>
       DEVICE_RESERVATIONS.some((r) =>
         intersects(r, { start: a.iova, last: a.iova + a.length - 1n }),
       ),
@@ -140,31 +153,33 @@ export function iommufdAttachDevice(
     }
   }
   // The bind comes first: the device object takes the lowest free id, then its HWPT.
-  const id = nextObjectId(iommufdStateOf(m, w));
-  let domain = mustIoas(m, w, ioas).domains[0];
-  if (domain === undefined || opts.newDomain === true) {
+  const id = nextObjectId(m, w);
+  const shared = mustIoas(m, w, ioas).domains[0];
+  let domain: number;
+  let hwpt: number;
+  if (shared === undefined || opts.newDomain === true) {
     const added = addDomain(m, w, ioas, [id]);
     if (added.status === "failed") return failed(world, added.error);
     if (added.status === "blocked") return blocked(world, added.waitFor, added.reason);
     w = added.world;
     domain = added.domain;
+    hwpt = added.hwpt;
     events.push(...added.events);
+  } else {
+    domain = shared;
+    hwpt = hwptOf(m, w, ioas, shared);
   }
   const previousDomain = w.deviceDomains.get(index) ?? null;
   w = syncCoreFills(m, { ...w, deviceDomains: w.deviceDomains.set(index, domain) }, domain);
   const current = mustIoas(m, w, ioas);
-  const areas = [];
-  for (const area of current.areas) {
+  let areas = current.areas;
+  for (const [slot, area] of areaEntriesOf(current)) {
     const granted = grantArea(m, w, area, [device]);
     w = granted.world;
-    areas.push({ ...area, grants: [...area.grants, ...granted.grants] });
+    areas = areas.set(slot, { ...area, grants: [...area.grants, ...granted.grants] });
   }
-  w = putIoas(m, w, { ...current, areas });
-  const s = iommufdStateOf(m, w);
-  w = putState(m, w, {
-    ...s,
-    devices: [...s.devices, { id, device, ioas, domain, previousDomain }],
-  });
+  w = putIoas(m, w, ioas, { ...current, areas });
+  w = addDevice(m, w, id, { kind: "device", device, ioas, hwpt, domain, previousDomain });
   events.push(note(`${device} (device ${id}) attached to IOAS ${ioas} through domain ${domain}`));
   return done(w, events);
 }
@@ -185,7 +200,7 @@ export function iommufdAttachDevice(
  *   waits for a dma-buf's resv.
  */
 export function iommufdDetachDevice(m: Machine, world: World, device: string): StepOutcome {
-  const binding = bindingOf(m, world, device);
+  const binding = deviceNamed(m, world, device);
   if (binding === undefined)
     return failed(world, kernelError("EINVAL", `${device} is not attached to an IOAS`));
   const index = deviceIndex(m, device);
@@ -197,19 +212,18 @@ export function iommufdDetachDevice(m: Machine, world: World, device: string): S
         : world.deviceDomains.set(index, binding.previousDomain),
   };
   const io = mustIoas(m, w, binding.ioas);
-  const areas = [];
-  for (const a of io.areas) {
+  let areas = io.areas;
+  for (const [slot, a] of areaEntriesOf(io)) {
     const mine = a.grants.filter((g) => w.grants.get(g)?.device === device);
     w = endGrants(w, mine);
-    areas.push({ ...a, grants: a.grants.filter((g) => !mine.includes(g)) });
+    areas = areas.set(slot, { ...a, grants: a.grants.filter((g) => !mine.includes(g)) });
   }
-  w = putIoas(m, w, { ...io, areas });
-  const s = iommufdStateOf(m, w);
-  w = putState(m, w, { ...s, devices: s.devices.filter((d) => d.device !== device) });
+  w = putIoas(m, w, binding.ioas, { ...io, areas });
+  w = removeDevice(m, w, binding.id);
   w = syncCoreFills(m, w, binding.domain);
   const events: TraceEvent[] = [note(`${device} detached from IOAS ${binding.ioas}`)];
-  if (!iommufdStateOf(m, w).devices.some((d) => d.domain === binding.domain)) {
-    for (const area of mustIoas(m, w, binding.ioas).areas) {
+  if (!attachedDevices(m, w).some((d) => d.domain === binding.domain)) {
+    for (const area of areasOf(mustIoas(m, w, binding.ioas))) {
       const unfilled = unfillArea(m, w, binding.ioas, area, binding.domain);
       if (unfilled.status === "failed") return failed(world, unfilled.error);
       if (unfilled.status === "blocked") return blocked(world, unfilled.waitFor, unfilled.reason);
@@ -217,9 +231,11 @@ export function iommufdDetachDevice(m: Machine, world: World, device: string): S
       events.push(...unfilled.events);
     }
     const after = mustIoas(m, w, binding.ioas);
-    w = putIoas(m, w, { ...after, domains: after.domains.filter((d) => d !== binding.domain) });
-    const st = iommufdStateOf(m, w);
-    w = putState(m, w, { ...st, hwpts: st.hwpts.filter((h) => h.domain !== binding.domain) });
+    w = putIoas(m, w, binding.ioas, {
+      ...after,
+      domains: after.domains.filter((d) => d !== binding.domain),
+    });
+    w = removeObject(m, w, binding.hwpt);
     w = { ...w, domains: w.domains.delete(binding.domain) };
     events.push(note(`IOAS ${binding.ioas}: domain ${binding.domain} destroyed`));
   }

@@ -6,13 +6,15 @@ import { iommufdConfigSchema, rememberConfig } from "./config.js";
 import type { IommufdConfig } from "./config.js";
 import { IOMMUFD } from "./constants.js";
 import { iommufdRevokeNotify } from "./revoke.js";
+import { IOMMUFD_SLICES } from "./state.js";
 
 /**
  * The iommufd importer (drivers/iommu/iommufd, kernel-facts §3): the model
  * of `iopt_dmabuf_attach_revoke_ops` (`allow_peer2peer = true`,
  * `invalidate_mappings = iopt_revoke_notify`) plus what iommufd accepts
  * under each profile and its uAPI actions. Register it under the name
- * `"iommufd"`; its state lives in the World's driver slice.
+ * `"iommufd"`; its state lives in the World's driver slices
+ * (`ictx->objects`, the pages, and two small indexes).
  *
  * iommufd is a pinning importer that is revocable: it attaches dynamically
  * with the dummy global device, pins (7.1), takes the physical ranges
@@ -43,6 +45,7 @@ export function iommufdImporter(config: IommufdConfig = {}): ImporterDriver {
     invalidateMappings: iommufdRevokeNotify,
     ops: driverOpsOf(iommufdActionSchema, IOMMUFD_OP_MODELS, iommufdAct),
     candidates: iommufdCandidates,
+    slices: IOMMUFD_SLICES,
   });
   rememberConfig(driver, parsed);
   return driver;

@@ -4,7 +4,15 @@ import { removeArea } from "./area.js";
 import { IOMMUFD } from "./constants.js";
 import type { HandlerResult } from "./outcome.js";
 import { refuse, respond } from "./outcome.js";
-import { devicesOf, findIoas, iommufdStateOf, nextObjectId, putState } from "./state.js";
+import {
+  areasOf,
+  devicesOf,
+  emptyIoas,
+  nextObjectId,
+  objectsOf,
+  putObject,
+  removeObject,
+} from "./state.js";
 
 /** The decoded `struct iommu_ioas_alloc`. */
 export type IoasAllocCmd = ReturnType<typeof iommuIoasAlloc.decode>;
@@ -23,12 +31,8 @@ export type DestroyCmd = ReturnType<typeof iommuDestroy.decode>;
  */
 export function ioasAlloc(m: Machine, w: World, cmd: IoasAllocCmd): HandlerResult<IoasAllocCmd> {
   if (cmd.flags !== 0) return refuse("EOPNOTSUPP", `flags 0x${cmd.flags.toString(16)} must be 0`);
-  const s = iommufdStateOf(m, w);
-  const id = nextObjectId(s);
-  const world = putState(m, w, {
-    ...s,
-    ioas: [...s.ioas, { id, areas: [], domains: [] }],
-  });
+  const id = nextObjectId(m, w);
+  const world = putObject(m, w, id, emptyIoas());
   const events: TraceEvent[] = [{ kind: "note", actor: IOMMUFD, text: `IOAS ${id} allocated` }];
   return respond(world, events, { ...cmd, out_ioas_id: id });
 }
@@ -48,27 +52,25 @@ export function ioasAlloc(m: Machine, w: World, cmd: IoasAllocCmd): HandlerResul
  * @returns the outcome.
  */
 export function destroyObject(m: Machine, w: World, cmd: DestroyCmd): HandlerResult<DestroyCmd> {
-  const st = iommufdStateOf(m, w);
-  if (st.devices.some((d) => d.id === cmd.id))
+  const ioas = objectsOf(m, w).get(cmd.id);
+  if (ioas?.kind === "device")
     return refuse("EBUSY", `object ${cmd.id} is a device: it goes with its unbind`);
-  if (st.hwpts.some((h) => h.id === cmd.id))
+  if (ioas?.kind === "hwpt")
     return refuse("EBUSY", `HWPT ${cmd.id} is in use by an attached device`);
-  const ioas = findIoas(m, w, cmd.id);
   if (ioas === undefined) return refuse("ENOENT", `no object ${cmd.id}`);
   if (devicesOf(m, w, cmd.id).length > 0) {
     return refuse("EBUSY", `IOAS ${cmd.id} still has devices attached`);
   }
   let world = w;
   const events: TraceEvent[] = [];
-  for (const area of ioas.areas) {
+  for (const area of areasOf(ioas)) {
     const removed = removeArea(m, world, cmd.id, area.iova);
     if (removed.status === "blocked") return { status: "blocked", reason: removed.reason };
     if (removed.status === "failed") throw new Error(removed.error.message);
     world = removed.world;
     events.push(...removed.events);
   }
-  const s = iommufdStateOf(m, world);
-  world = putState(m, world, { ...s, ioas: s.ioas.filter((i) => i.id !== cmd.id) });
+  world = removeObject(m, world, cmd.id);
   events.push({ kind: "note", actor: IOMMUFD, text: `IOAS ${cmd.id} destroyed` });
   return respond(world, events, cmd);
 }

@@ -8,7 +8,7 @@ import {
   ULONG_MAX,
 } from "./constants.js";
 import type { IovaInterval } from "./constants.js";
-import { devicesOf, mustIoas } from "./state.js";
+import { areasOf, devicesOf, mustIoas } from "./state.js";
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
@@ -45,7 +45,10 @@ export function reservedIovas(m: Machine, w: World, ioas: number): readonly Iova
  * @returns one interval per area, dead areas included.
  */
 export function areaIntervals(m: Machine, w: World, ioas: number): readonly IovaInterval[] {
-  return mustIoas(m, w, ioas).areas.map((a) => ({ start: a.iova, last: a.iova + a.length - 1n }));
+  return areasOf(mustIoas(m, w, ioas)).map((a) => ({
+    start: a.iova,
+    last: a.iova + a.length - 1n,
+  }));
 }
 
 /**

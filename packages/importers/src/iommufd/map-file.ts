@@ -14,7 +14,7 @@ import { importDmabuf } from "./import-dmabuf.js";
 import { placeIova } from "./place-iova.js";
 import type { HandlerResult } from "./outcome.js";
 import { refuse, refuseWith, respond } from "./outcome.js";
-import { findIoas, iommufdStateOf, nextPagesId, putPages } from "./state.js";
+import { findIoas, nextPagesId, putPages } from "./state.js";
 
 /** The decoded `struct iommu_ioas_map_file`. */
 export type MapFileCmd = ReturnType<typeof iommuIoasMapFile.decode>;
@@ -87,8 +87,7 @@ export function ioasMapFile(m: Machine, w: World, cmd: MapFileCmd): HandlerResul
   if (imported.status === "blocked") return { status: "blocked", reason: imported.reason };
   if (imported.status === "failed") return refuseWith(imported.error);
   const startByte = cmd.start % PAGE_SIZE;
-  const s = iommufdStateOf(m, imported.world);
-  const pagesId = nextPagesId(s);
+  const pagesId = nextPagesId(m, imported.world);
   const world = putPages(m, imported.world, pagesId, {
     kind: "dmabuf",
     buf: cmd.fd,
@@ -99,6 +98,7 @@ export function ioasMapFile(m: Machine, w: World, cmd: MapFileCmd): HandlerResul
     start: cmd.start - startByte,
     length: cmd.length,
     tracker: [],
+    users: [],
   });
   const fixed = (cmd.flags & IOMMU_IOAS_MAP_FIXED_IOVA) !== 0;
   const iova = placeIova(m, world, cmd.ioas_id, fixed, cmd.iova, cmd.start, startByte, cmd.length);

@@ -12,7 +12,7 @@ import { IOMMUFD, PAGE_SIZE, ULONG_MAX } from "./constants.js";
 import type { HandlerResult } from "./outcome.js";
 import { refuse, refuseWith, respond } from "./outcome.js";
 import { placeIova } from "./place-iova.js";
-import { findIoas, iommufdStateOf, nextPagesId, putPages } from "./state.js";
+import { findIoas, nextPagesId, putPages } from "./state.js";
 
 /** The decoded `struct iommu_ioas_map`. */
 export type MapCmd = ReturnType<typeof iommuIoasMap.decode>;
@@ -78,13 +78,13 @@ export function ioasMap(m: Machine, w: World, cmd: MapCmd): HandlerResult<MapCmd
   if (!iova.ok) return refuseWith(iova.error);
   const phys = userMemoryPhys(m, cmd.user_va, cmd.length);
   if (!phys.ok) return refuseWith(phys.error);
-  const s = iommufdStateOf(m, w);
-  const pagesId = nextPagesId(s);
+  const pagesId = nextPagesId(m, w);
   const world = putPages(m, w, pagesId, {
     kind: "user",
     userVa: cmd.user_va,
     phys: phys.value,
     length: cmd.length,
+    users: [],
   });
   const inserted = insertUserArea(m, world, cmd.ioas_id, {
     iova: iova.value,

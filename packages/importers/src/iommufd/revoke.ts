@@ -2,8 +2,7 @@ import { endGrants, iommuUnmap, mustAtt, mustBuf, mustRun, unmapAtt } from "@dma
 import type { DriverStep, Machine, TraceEvent, World } from "@dmabuf-ref/core";
 import { areaChunks } from "./chunks.js";
 import { IOMMUFD } from "./constants.js";
-
-import { iommufdStateOf, mustIoas, pagesOfAttachment, putIoas, putPages } from "./state.js";
+import { areaAt, areaEntriesOf, mustIoas, pagesOfAttachment, putIoas, putPages } from "./state.js";
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
@@ -52,7 +51,7 @@ export function iommufdRevokeNotify(m: Machine, w: World, att: number): DriverSt
       events.push(note(`revoke: core unmaps area ${hex(t.iova)} from domain ${t.domain}`));
       continue;
     }
-    const area = mustIoas(m, world, t.ioas).areas.find((a) => a.iova === t.iova);
+    const area = areaAt(mustIoas(m, world, t.ioas), t.iova);
     if (area === undefined) throw new Error(`iommufd: tracked area ${hex(t.iova)} is gone`);
     world = areaChunks(area, pages).reduce(
       (acc, c) => iommuUnmap(acc, t.domain, c.iova, c.len),
@@ -60,14 +59,17 @@ export function iommufdRevokeNotify(m: Machine, w: World, att: number): DriverSt
     );
     events.push(note(`revoke: iommu_unmap area ${hex(t.iova)} from domain ${t.domain}`));
   }
-  for (const io of iommufdStateOf(m, world).ioas) {
-    if (!io.areas.some((a) => a.pages === id)) continue;
-    const areas = io.areas.map((a) => (a.pages === id ? { ...a, grants: [] } : a));
+  // The areas that use the pages (their references), IOAS by IOAS.
+  for (const ioasId of new Set(pages.users.map((u) => u.ioas))) {
+    const io = mustIoas(m, world, ioasId);
+    const mine = areaEntriesOf(io).filter(([, a]) => a.pages === id);
     world = endGrants(
       world,
-      io.areas.filter((a) => a.pages === id).flatMap((a) => a.grants),
+      mine.flatMap(([, a]) => a.grants),
     );
-    world = putIoas(m, world, { ...io, areas });
+    let areas = io.areas;
+    for (const [slot, a] of mine) areas = areas.set(slot, { ...a, grants: [] });
+    world = putIoas(m, world, ioasId, { ...io, areas });
   }
   if (mustAtt(world, pages.att).mapping !== null) {
     world = mustRun(

@@ -1,250 +1,175 @@
-import { driverState, setDriverState } from "@dmabuf-ref/core";
-import type { Machine, PhysVec, World } from "@dmabuf-ref/core";
+import { PTable, defineSlice, readSlice, tableSlice, writeSlice } from "@dmabuf-ref/core";
+import type { Machine, SliceDef, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
+import {
+  iommufdAreaCodec,
+  iommufdObjectCodec,
+  iommufdPagesCodec,
+  objectIdsCodec,
+  pagesIdCodec,
+} from "./codecs.js";
 import { IOMMUFD } from "./constants.js";
+import type {
+  IommufdArea,
+  IommufdAreaRef,
+  IommufdDevice,
+  IommufdDeviceObject,
+  IommufdDmabufPages,
+  IommufdHwpt,
+  IommufdIoas,
+  IommufdIoasObject,
+  IommufdObject,
+  IommufdPages,
+  IommufdState,
+} from "./types.js";
+
+export type {
+  IommufdArea,
+  IommufdAreaRef,
+  IommufdDevice,
+  IommufdDeviceObject,
+  IommufdDmabufPages,
+  IommufdHwpt,
+  IommufdHwptObject,
+  IommufdIoas,
+  IommufdIoasObject,
+  IommufdObject,
+  IommufdPages,
+  IommufdPagesEntry,
+  IommufdState,
+  IommufdTrack,
+  IommufdUserPages,
+} from "./types.js";
 
 /**
- * One entry of a dma-buf's tracker, `struct iopt_pages_dmabuf_track`
- * (kernel-facts §3.4): the area (named by its IOAS and first IOVA) is mapped,
- * or was mapped before a revoke, into the domain.
+ * `ictx->objects`: every iommufd object (IOAS, device, HWPT_PAGING) by its
+ * object id, the one id space `xa_alloc` hands out lowest-free from 1.
  */
-export interface IommufdTrack {
-  /** The IOAS of the area. */
-  readonly ioas: number;
-  /** The area's first IOVA. */
-  readonly iova: bigint;
-  /** The IOMMU domain (an id of `world.domains`). */
-  readonly domain: number;
-  /**
-   * The core attachment holding this pair's mapping when core maps it
-   * (`mappedBy: "core"`, see {@link IommufdDmabufPages}); absent when
-   * iommufd maps the pair itself or the pages were revoked before the fill.
-   */
-  readonly att?: number;
+export const IOMMUFD_OBJECTS: SliceDef<PTable<IommufdObject>> = tableSlice(
+  "objects",
+  iommufdObjectCodec,
+);
+
+/**
+ * The `struct iopt_pages` objects by id. The kernel's pages have no id
+ * (areas point at them); the model's ids are lowest-free table keys, kept
+ * canonical so that worlds repeat.
+ */
+export const IOMMUFD_PAGES: SliceDef<PTable<IommufdPages>> = tableSlice("pages", iommufdPagesCodec);
+
+/**
+ * The device objects, in attach order: each VFIO device's binding
+ * (`df->idev`), a small index so that looking a device up by name or
+ * listing an IOAS's devices scans the few devices, never every object.
+ */
+export const IOMMUFD_ATTACHED: SliceDef<readonly number[]> = defineSlice(
+  "attached",
+  objectIdsCodec,
+  Object.freeze([]),
+);
+
+/**
+ * Every attachment iommufd made, by attachment id, to the pages it serves
+ * (`attach->importer_priv`): the pages' own attachment and each (area,
+ * domain) pair's core attachment. Kept by {@link putPages} and
+ * {@link deletePages}.
+ */
+export const IOMMUFD_ATTACHMENTS: SliceDef<PTable<number>> = tableSlice(
+  "attachments",
+  pagesIdCodec,
+);
+
+/** iommufd's slices, for the driver object's `slices`. */
+export const IOMMUFD_SLICES: readonly SliceDef<unknown>[] = Object.freeze([
+  IOMMUFD_OBJECTS,
+  IOMMUFD_PAGES,
+  IOMMUFD_ATTACHED,
+  IOMMUFD_ATTACHMENTS,
+]);
+
+function read<T>(m: Machine, w: World, def: SliceDef<T>): T {
+  return readSlice(m, w, IOMMUFD, def);
 }
 
 /**
- * `struct iopt_pages` of type `IOPT_ADDRESS_DMABUF` (`struct
- * iopt_pages_dmabuf`, kernel-facts §3.4): the attachment, the physical
- * ranges (empty once revoked: "revoked ⇔ `phys.len == 0`"), the page-aligned
- * offset into the buffer, and the (area, domain) tracker.
+ * Writes one slice, and the others as they are: a world holds all of
+ * iommufd's slices or none, so that a slice never written and one
+ * written back to its initial value cannot tell two equal worlds apart.
+ */
+function write<T>(m: Machine, w: World, def: SliceDef<T>, value: T): World {
+  let world = writeSlice(m, w, IOMMUFD, def, value);
+  for (const other of IOMMUFD_SLICES) {
+    if (other !== def) world = writeSlice(m, world, IOMMUFD, other, read(m, world, other));
+  }
+  return world;
+}
+
+/**
+ * iommufd's objects (`ictx->objects`) in a world.
  *
- * @remarks
- * Who maps the pages into a domain (`mappedBy`) follows the negotiated
- * type: `iommufd` when it holds physical ranges (the private VFIO
- * interconnect of 6.19/7.1, the RFC's PAL), `core` for the `iommu-domain`
- * type of the converters proposal (kernel-facts §4.4), where `phys` stays
- * empty for good because iommufd never sees the addresses and each (area,
- * domain) pair is a core mapping (see {@link IommufdTrack.att}). `revoked`
- * is the one dead-or-alive flag for both.
+ * @param m - the machine.
+ * @param w - the world.
+ * @returns the table by object id.
  */
-export interface IommufdDmabufPages {
-  /** Discriminant. */
-  readonly kind: "dmabuf";
-  /** The dma-buf id (the fd userspace passed). */
-  readonly buf: number;
-  /** The dynamic attachment iommufd made (`pages->dmabuf.attach`). */
-  readonly att: number;
-  /** The exporter's physical ranges; empty after a revoke, for good, and always when core maps. */
-  readonly phys: readonly PhysVec[];
-  /** Who iommu_map()s the pages into a domain: iommufd itself, or dma-buf core. */
-  readonly mappedBy: "iommufd" | "core";
-  /** `iopt_dmabuf_revoked()`: revoked, for good. */
-  readonly revoked: boolean;
-  /** `pages->dmabuf.start`: byte offset into the buffer, page aligned. */
-  readonly start: bigint;
-  /** Bytes of the buffer the pages cover, from `start`. */
-  readonly length: bigint;
-  /** `pages->dmabuf.tracker`: every (area, domain) pair filled from these pages. */
-  readonly tracker: readonly IommufdTrack[];
+export function objectsOf(m: Machine, w: World): PTable<IommufdObject> {
+  return read(m, w, IOMMUFD_OBJECTS);
 }
-
-/**
- * `struct iopt_pages` of type `IOPT_ADDRESS_USER`: a VMM's anonymous memory
- * at `user_va`, modelled as one physically contiguous RAM range.
- */
-export interface IommufdUserPages {
-  /** Discriminant. */
-  readonly kind: "user";
-  /** The user virtual address `IOMMU_IOAS_MAP` named. */
-  readonly userVa: bigint;
-  /** CPU physical address of the first byte. */
-  readonly phys: bigint;
-  /** Bytes. */
-  readonly length: bigint;
-}
-
-/** `struct iopt_pages`: what an area's IOVAs are backed by. */
-export type IommufdPages = IommufdDmabufPages | IommufdUserPages;
-
-/** A pages object and its id in the slice (the kernel refcounts them; areas point at them). */
-export interface IommufdPagesEntry {
-  /** The pages' id. */
-  readonly id: number;
-  /** The pages. */
-  readonly pages: IommufdPages;
-}
-
-/**
- * `struct iopt_area`: a mapped IOVA range of an IOAS and the slice of its
- * pages behind it. An area whose dma-buf pages are revoked is *dead*: it
- * keeps its IOVA but no domain translates it (kernel-facts §3.5, §7.11).
- */
-export interface IommufdArea {
-  /** First IOVA (page aligned). */
-  readonly iova: bigint;
-  /** Bytes (page aligned). */
-  readonly length: bigint;
-  /** The pages' id. */
-  readonly pages: number;
-  /** `iopt_area_start_byte(area, iova)`: byte offset of the first IOVA within the pages. */
-  readonly offset: bigint;
-  /** `IOMMU_READ` (`IOMMU_IOAS_MAP_READABLE`). */
-  readonly read: boolean;
-  /** `IOMMU_WRITE` (`IOMMU_IOAS_MAP_WRITEABLE`). */
-  readonly write: boolean;
-  /** The oracle grants this area gives the attached devices (none while dead). */
-  readonly grants: readonly number[];
-}
-
-/**
- * `struct iommufd_ioas` with its `struct io_pagetable`: the areas (sorted by
- * IOVA) and the domains filled from them (`iopt->domains`).
- */
-export interface IommufdIoas {
-  /** The object id (`out_ioas_id`). */
-  readonly id: number;
-  /** Areas, sorted by IOVA, never overlapping. */
-  readonly areas: readonly IommufdArea[];
-  /** IOMMU domains (ids of `world.domains`) attached to this IOAS. */
-  readonly domains: readonly number[];
-}
-
-/**
- * A device attached to an IOAS through a domain (the VFIO cdev
- * `VFIO_DEVICE_ATTACH_IOMMUFD_PT` path), and the DMA-API domain it had before.
- */
-export interface IommufdDevice {
-  /** Its device object's id (`out_devid` of the bind), from the one object id space. */
-  readonly id: number;
-  /** The device (a topology device id). */
-  readonly device: string;
-  /** The IOAS it is attached to. */
-  readonly ioas: number;
-  /** The domain its DMA is translated by now. */
-  readonly domain: number;
-  /** The domain it was attached to before (restored on detach). */
-  readonly previousDomain: number | null;
-}
-
-/**
- * iommufd's whole slice of the World: one `struct iommufd_ctx`. A plain
- * immutable value (DESIGN §2a).
- */
-export interface IommufdState {
-  /** IOAS objects, by increasing id. */
-  readonly ioas: readonly IommufdIoas[];
-  /** Pages objects. */
-  readonly pages: readonly IommufdPagesEntry[];
-  /** Attached devices. */
-  readonly devices: readonly IommufdDevice[];
-  /** HWPT_PAGING objects: the IOMMU domains of the IOASes, each with an object id. */
-  readonly hwpts: readonly IommufdHwpt[];
-}
-
-/**
- * A `struct iommufd_hwpt_paging`: an IOMMU domain of an IOAS, an object
- * with an id in the one id space (the automatic domain an attach creates
- * is one too; `VFIO_DEVICE_ATTACH_IOMMUFD_PT` writes its id back in `pt_id`).
- */
-export interface IommufdHwpt {
-  /** The object id. */
-  readonly id: number;
-  /** The IOAS whose mappings it holds. */
-  readonly ioas: number;
-  /** The World's IOMMU domain it is. */
-  readonly domain: number;
-}
-
-const EMPTY: IommufdState = Object.freeze({
-  ioas: [],
-  pages: [],
-  devices: [],
-  hwpts: [],
-});
 
 /**
  * The id the next iommufd object gets: `ictx->objects` is an xarray that
  * allocates the lowest free id from 1 (`xa_alloc` with `xa_limit_31b`), in
  * one id space for every object kind: IOAS, device and HWPT objects alike.
+ * O(1) (the table keeps its lowest free id) plus one step per reserved id.
  *
- * @param s - iommufd's state.
+ * @param m - the machine.
+ * @param w - the world.
  * @param reserved - ids already taken by an object being built (a bind's
  *   device before the attach's HWPT).
  * @returns the lowest id no object uses.
  */
-export function nextObjectId(s: IommufdState, reserved: readonly number[] = []): number {
-  return lowestFree([
-    ...reserved,
-    ...s.ioas.map((x) => x.id),
-    ...s.devices.map((x) => x.id),
-    ...s.hwpts.map((x) => x.id),
-  ]);
-}
-
-/**
- * The id the next pages object gets: the lowest free one (the kernel's
- * `struct iopt_pages` has no id; the model's ids are table keys, kept
- * canonical so that worlds repeat).
- *
- * @param s - iommufd's state.
- * @returns the lowest id no pages object uses.
- */
-export function nextPagesId(s: IommufdState): number {
-  return lowestFree(s.pages.map((x) => x.id));
-}
-
-function lowestFree(ids: readonly number[]): number {
-  const used = new Set(ids);
-  let id = 1;
-  while (used.has(id)) id++;
+export function nextObjectId(m: Machine, w: World, reserved: readonly number[] = []): number {
+  const objects = objectsOf(m, w);
+  let id = objects.lowestFreeId();
+  while (reserved.includes(id)) id = objects.lowestFreeId(id + 1);
   return id;
 }
 
 /**
- * iommufd's slice of a world, for inspection (tests, renderers, the
- * explorer's invariants).
+ * Stores an object under its id (`iommufd_object_finalize`, or a change to one).
  *
  * @param m - the machine.
  * @param w - the world.
- * @returns the state; an empty context before the first ioctl.
- */
-export function iommufdStateOf(m: Machine, w: World): IommufdState {
-  return driverState<IommufdState>(m, w, IOMMUFD, EMPTY);
-}
-
-/**
- * Replaces iommufd's slice.
- *
- * @param m - the machine.
- * @param w - the world.
- * @param s - the new state.
+ * @param id - the object id.
+ * @param object - the object.
  * @returns the new world.
  */
-export function putState(m: Machine, w: World, s: IommufdState): World {
-  return setDriverState(m, w, IOMMUFD, s);
+export function putObject(m: Machine, w: World, id: number, object: IommufdObject): World {
+  return write(m, w, IOMMUFD_OBJECTS, objectsOf(m, w).set(id, object));
 }
 
 /**
- * An IOAS by id.
+ * Removes an object (`iommufd_object_remove`); its id becomes free.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param id - the object id.
+ * @returns the new world.
+ */
+export function removeObject(m: Machine, w: World, id: number): World {
+  return write(m, w, IOMMUFD_OBJECTS, objectsOf(m, w).delete(id));
+}
+
+/**
+ * An IOAS by id (`iommufd_get_ioas`).
  *
  * @param m - the machine.
  * @param w - the world.
  * @param id - the IOAS id.
- * @returns the IOAS, or undefined.
+ * @returns the IOAS, or undefined (no object, or one of another kind).
  */
-export function findIoas(m: Machine, w: World, id: number): IommufdIoas | undefined {
-  return iommufdStateOf(m, w).ioas.find((i) => i.id === id);
+export function findIoas(m: Machine, w: World, id: number): IommufdIoasObject | undefined {
+  const o = objectsOf(m, w).get(id);
+  return o?.kind === "ioas" ? o : undefined;
 }
 
 /**
@@ -255,23 +180,170 @@ export function findIoas(m: Machine, w: World, id: number): IommufdIoas | undefi
  * @param id - the IOAS id.
  * @returns the IOAS.
  */
-export function mustIoas(m: Machine, w: World, id: number): IommufdIoas {
+export function mustIoas(m: Machine, w: World, id: number): IommufdIoasObject {
   const ioas = findIoas(m, w, id);
   if (ioas === undefined) throw new Error(`iommufd: no IOAS ${id}`);
   return ioas;
 }
 
 /**
- * Replaces one IOAS.
+ * Replaces one IOAS. Its areas may change only in what they grant: an area
+ * comes, goes or moves through {@link setArea}, which keeps the pages'
+ * references.
  *
  * @param m - the machine.
  * @param w - the world.
- * @param ioas - the new IOAS (same id).
+ * @param id - the IOAS id.
+ * @param ioas - the new IOAS.
  * @returns the new world.
  */
-export function putIoas(m: Machine, w: World, ioas: IommufdIoas): World {
-  const s = iommufdStateOf(m, w);
-  return putState(m, w, { ...s, ioas: s.ioas.map((i) => (i.id === ioas.id ? ioas : i)) });
+export function putIoas(m: Machine, w: World, id: number, ioas: IommufdIoasObject): World {
+  return putObject(m, w, id, ioas);
+}
+
+/**
+ * An empty IOAS (`iommufd_ioas_alloc`): no areas, no domains.
+ *
+ * @returns the object.
+ */
+export function emptyIoas(): IommufdIoasObject {
+  return { kind: "ioas", areas: PTable.empty(iommufdAreaCodec), domains: [] };
+}
+
+function byIova(a: IommufdArea, b: IommufdArea): number {
+  return a.iova < b.iova ? -1 : a.iova > b.iova ? 1 : 0;
+}
+
+/**
+ * An IOAS's areas with their slots, sorted by IOVA (`iopt_area_iter_first`
+ * order). O(k log k) in the IOAS's own areas.
+ *
+ * @param ioas - the IOAS.
+ * @returns `[slot, area]` pairs.
+ */
+export function areaEntriesOf(ioas: IommufdIoasObject): readonly [number, IommufdArea][] {
+  return [...ioas.areas.entries()].sort((a, b) => byIova(a[1], b[1]));
+}
+
+/**
+ * An IOAS's areas, sorted by IOVA.
+ *
+ * @param ioas - the IOAS.
+ * @returns the areas.
+ */
+export function areasOf(ioas: IommufdIoasObject): readonly IommufdArea[] {
+  return [...ioas.areas.values()].sort(byIova);
+}
+
+/**
+ * The area of an IOAS that contains an IOVA (`iopt_area_iter_first` over
+ * one IOVA): a scan of that IOAS's own areas.
+ *
+ * @param ioas - the IOAS.
+ * @param iova - the IOVA.
+ * @returns the area, or undefined.
+ */
+export function areaContaining(ioas: IommufdIoasObject, iova: bigint): IommufdArea | undefined {
+  for (const a of ioas.areas.values()) {
+    if (a.iova <= iova && iova <= a.iova + a.length - 1n) return a;
+  }
+  return undefined;
+}
+
+function slotAt(ioas: IommufdIoasObject, iova: bigint): number | undefined {
+  for (const [slot, a] of ioas.areas.entries()) if (a.iova === iova) return slot;
+  return undefined;
+}
+
+/**
+ * The area of an IOAS that starts at an IOVA.
+ *
+ * @param ioas - the IOAS.
+ * @param iova - the area's first IOVA.
+ * @returns the area, or undefined.
+ */
+export function areaAt(ioas: IommufdIoasObject, iova: bigint): IommufdArea | undefined {
+  const slot = slotAt(ioas, iova);
+  return slot === undefined ? undefined : ioas.areas.get(slot);
+}
+
+function compareRefs(a: IommufdAreaRef, b: IommufdAreaRef): number {
+  if (a.ioas !== b.ioas) return a.ioas - b.ioas;
+  return a.iova < b.iova ? -1 : a.iova > b.iova ? 1 : 0;
+}
+
+function withUsers(pages: IommufdPages, users: readonly IommufdAreaRef[]): IommufdPages {
+  return { ...pages, users };
+}
+
+/**
+ * Inserts, replaces or removes the area that starts at `iova` in an IOAS
+ * (`iopt_insert_area` / `iopt_remove_area`), keeping the references the
+ * pages count (`pages->kref`): an area holds one on its pages.
+ *
+ * @param m - the machine.
+ * @param w - the world; the new area's pages must exist.
+ * @param ioas - the IOAS id.
+ * @param iova - the area's first IOVA.
+ * @param area - the new area (its `iova` is `iova`), or null to remove it.
+ * @returns the new world.
+ */
+export function setArea(
+  m: Machine,
+  w: World,
+  ioas: number,
+  iova: bigint,
+  area: IommufdArea | null,
+): World {
+  const io = mustIoas(m, w, ioas);
+  const slot = slotAt(io, iova);
+  const old = slot === undefined ? undefined : io.areas.get(slot);
+  const areas =
+    area === null
+      ? slot === undefined
+        ? io.areas
+        : io.areas.delete(slot)
+      : io.areas.set(slot ?? io.areas.lowestFreeId(), area);
+  let world = putIoas(m, w, ioas, { ...io, areas });
+  if (old?.pages === area?.pages) return world;
+  const ref: IommufdAreaRef = { ioas, iova };
+  if (old !== undefined) {
+    const pages = mustPages(m, world, old.pages);
+    const users = pages.users.filter((u) => u.ioas !== ioas || u.iova !== iova);
+    world = putPages(m, world, old.pages, withUsers(pages, users));
+  }
+  if (area !== null) {
+    const pages = mustPages(m, world, area.pages);
+    world = putPages(
+      m,
+      world,
+      area.pages,
+      withUsers(pages, [...pages.users, ref].sort(compareRefs)),
+    );
+  }
+  return world;
+}
+
+/**
+ * iommufd's pages objects in a world.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @returns the table by pages id.
+ */
+export function pagesTableOf(m: Machine, w: World): PTable<IommufdPages> {
+  return read(m, w, IOMMUFD_PAGES);
+}
+
+/**
+ * The id the next pages object gets: the lowest free one (O(1)).
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @returns the lowest id no pages object uses.
+ */
+export function nextPagesId(m: Machine, w: World): number {
+  return pagesTableOf(m, w).lowestFreeId();
 }
 
 /**
@@ -283,13 +355,35 @@ export function putIoas(m: Machine, w: World, ioas: IommufdIoas): World {
  * @returns the pages.
  */
 export function mustPages(m: Machine, w: World, id: number): IommufdPages {
-  const entry = iommufdStateOf(m, w).pages.find((p) => p.id === id);
-  if (entry === undefined) throw new Error(`iommufd: no pages ${id}`);
-  return entry.pages;
+  const pages = pagesTableOf(m, w).get(id);
+  if (pages === undefined) throw new Error(`iommufd: no pages ${id}`);
+  return pages;
+}
+
+function attachmentsOf(pages: IommufdPages | undefined): readonly number[] {
+  if (pages === undefined || pages.kind !== "dmabuf") return [];
+  const atts = [pages.att];
+  for (const t of pages.tracker) if (t.att !== undefined) atts.push(t.att);
+  return atts;
+}
+
+function reindex(
+  m: Machine,
+  w: World,
+  id: number,
+  before: IommufdPages | undefined,
+  after: IommufdPages | undefined,
+): World {
+  const gone = attachmentsOf(before);
+  const come = attachmentsOf(after);
+  let index = read(m, w, IOMMUFD_ATTACHMENTS);
+  for (const att of gone) if (!come.includes(att)) index = index.delete(att);
+  for (const att of come) if (index.get(att) !== id) index = index.set(att, id);
+  return write(m, w, IOMMUFD_ATTACHMENTS, index);
 }
 
 /**
- * Replaces (or adds) a pages object.
+ * Replaces (or adds) a pages object, and indexes the attachments it holds.
  *
  * @param m - the machine.
  * @param w - the world.
@@ -298,14 +392,32 @@ export function mustPages(m: Machine, w: World, id: number): IommufdPages {
  * @returns the new world.
  */
 export function putPages(m: Machine, w: World, id: number, pages: IommufdPages): World {
-  const s = iommufdStateOf(m, w);
-  const rest = s.pages.filter((p) => p.id !== id);
-  return putState(m, w, { ...s, pages: [...rest, { id, pages }].sort((a, b) => a.id - b.id) });
+  const table = pagesTableOf(m, w);
+  const before = table.get(id);
+  const world = write(m, w, IOMMUFD_PAGES, table.set(id, pages));
+  return reindex(m, world, id, before, pages);
 }
 
 /**
- * The dma-buf pages behind an attachment, if iommufd made it: the pages'
- * own attachment or one that holds a core mapping of one (area, domain).
+ * Drops a pages object (`iopt_release_pages`, the last reference gone),
+ * and its attachments from the index.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param id - the pages' id.
+ * @returns the new world.
+ */
+export function deletePages(m: Machine, w: World, id: number): World {
+  const table = pagesTableOf(m, w);
+  const before = table.get(id);
+  const world = write(m, w, IOMMUFD_PAGES, table.delete(id));
+  return reindex(m, world, id, before, undefined);
+}
+
+/**
+ * The dma-buf pages behind an attachment, if iommufd made it
+ * (`attach->importer_priv`): the pages' own attachment or one that holds a
+ * core mapping of one (area, domain).
  *
  * @param m - the machine.
  * @param w - the world.
@@ -317,14 +429,50 @@ export function pagesOfAttachment(
   w: World,
   att: number,
 ): { readonly id: number; readonly pages: IommufdDmabufPages } | undefined {
-  for (const entry of iommufdStateOf(m, w).pages) {
-    const pages = dmabufPages(entry.pages);
-    if (pages === null) continue;
-    if (pages.att === att || pages.tracker.some((t) => t.att === att)) {
-      return { id: entry.id, pages };
-    }
-  }
-  return undefined;
+  const id = read(m, w, IOMMUFD_ATTACHMENTS).get(att);
+  if (id === undefined) return undefined;
+  const pages = dmabufPages(mustPages(m, w, id));
+  return pages === null ? undefined : { id, pages };
+}
+
+function deviceView(id: number, o: IommufdDeviceObject): IommufdDevice {
+  return {
+    id,
+    device: o.device,
+    ioas: o.ioas,
+    hwpt: o.hwpt,
+    domain: o.domain,
+    previousDomain: o.previousDomain,
+  };
+}
+
+/**
+ * Every attached device, in attach order: a scan of the few devices.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @returns the devices.
+ */
+export function attachedDevices(m: Machine, w: World): readonly IommufdDevice[] {
+  const objects = objectsOf(m, w);
+  return read(m, w, IOMMUFD_ATTACHED).map((id) => {
+    const o = objects.get(id);
+    if (o?.kind !== "device") throw new Error(`iommufd: attached ${id} is no device object`);
+    return deviceView(id, o);
+  });
+}
+
+/**
+ * The device object of a device, by its topology name (the VFIO cdev's
+ * `df->idev`).
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param device - the device.
+ * @returns the device, or undefined when it is not attached.
+ */
+export function deviceNamed(m: Machine, w: World, device: string): IommufdDevice | undefined {
+  return attachedDevices(m, w).find((d) => d.device === device);
 }
 
 /**
@@ -336,7 +484,54 @@ export function pagesOfAttachment(
  * @returns the attached devices, in attach order.
  */
 export function devicesOf(m: Machine, w: World, ioas: number): readonly IommufdDevice[] {
-  return iommufdStateOf(m, w).devices.filter((d) => d.ioas === ioas);
+  return attachedDevices(m, w).filter((d) => d.ioas === ioas);
+}
+
+/**
+ * Adds a device object (bind and attach) after the attached ones.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param id - its object id.
+ * @param device - the object.
+ * @returns the new world.
+ */
+export function addDevice(m: Machine, w: World, id: number, device: IommufdDeviceObject): World {
+  const world = putObject(m, w, id, device);
+  return write(m, world, IOMMUFD_ATTACHED, [...read(m, world, IOMMUFD_ATTACHED), id]);
+}
+
+/**
+ * Removes a device object (detach and unbind).
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param id - its object id.
+ * @returns the new world.
+ */
+export function removeDevice(m: Machine, w: World, id: number): World {
+  const world = removeObject(m, w, id);
+  const attached = read(m, world, IOMMUFD_ATTACHED).filter((x) => x !== id);
+  return write(m, world, IOMMUFD_ATTACHED, attached);
+}
+
+/**
+ * iommufd's state as plain arrays, for inspection (tests, renderers, the
+ * explorer's invariants). O(everything): not for the driver's own paths.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @returns the state; an empty context before the first ioctl.
+ */
+export function iommufdStateOf(m: Machine, w: World): IommufdState {
+  const ioas: IommufdIoas[] = [];
+  const hwpts: IommufdHwpt[] = [];
+  for (const [id, o] of objectsOf(m, w).entries()) {
+    if (o.kind === "ioas") ioas.push({ id, areas: areasOf(o), domains: o.domains });
+    if (o.kind === "hwpt") hwpts.push({ id, ioas: o.ioas, domain: o.domain });
+  }
+  const pages = [...pagesTableOf(m, w).entries()].map(([id, p]) => ({ id, pages: p }));
+  return { ioas, pages, devices: attachedDevices(m, w), hwpts };
 }
 
 /**

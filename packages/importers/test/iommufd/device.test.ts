@@ -32,7 +32,7 @@ describe("iommufdAttachDevice", () => {
     expect(mappingsIn(w, domain)).toBe(1);
     // IOAS 1, then the bind's device object 2, then the attach's HWPT 3: one id space.
     expect(iommufdStateOf(m, w).devices).toEqual([
-      { id: 2, device: "dev1", ioas: a.ioas, domain, previousDomain: before },
+      { id: 2, device: "dev1", ioas: a.ioas, hwpt: 3, domain, previousDomain: before },
     ]);
     expect(iommufdStateOf(m, w).hwpts).toEqual([{ id: 3, ioas: a.ioas, domain }]);
   });

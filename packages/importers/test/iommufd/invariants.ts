@@ -1,18 +1,81 @@
 /**
  * What must hold in every reachable world with iommufd in it (kernel-facts
- * §3.4, §3.5, §7.11), checked after random ioctl sequences.
+ * §3.4, §3.5, §7.11), checked after random ioctl sequences: over the
+ * inspection view ({@link iommufdStateOf}) and over the driver's slices
+ * themselves (`ictx->objects`, the pages and the two indexes).
  */
 import { expect } from "vitest";
-import { access, deviceIndex } from "@dmabuf-ref/core";
+import { access, deviceIndex, readSlice } from "@dmabuf-ref/core";
 import type { Machine, World } from "@dmabuf-ref/core";
-import { iommufdStateOf } from "../../src/index.js";
+import { IOMMUFD, iommufdStateOf } from "../../src/index.js";
+import {
+  IOMMUFD_ATTACHED,
+  IOMMUFD_ATTACHMENTS,
+  IOMMUFD_OBJECTS,
+  IOMMUFD_PAGES,
+} from "../../src/iommufd/state.js";
+
+/** Asserts the slices agree with each other: the indexes, the references, the HWPTs. */
+function expectSlicesConsistent(m: Machine, w: World): void {
+  const objects = readSlice(m, w, IOMMUFD, IOMMUFD_OBJECTS);
+  const pages = readSlice(m, w, IOMMUFD, IOMMUFD_PAGES);
+  // The attach-order index lists exactly the device objects, once each.
+  const attached = readSlice(m, w, IOMMUFD, IOMMUFD_ATTACHED);
+  const deviceIds = [...objects.entries()].filter(([, o]) => o.kind === "device").map(([id]) => id);
+  expect([...attached].sort((a, b) => a - b)).toEqual(deviceIds);
+  for (const [id, o] of objects.entries()) {
+    if (o.kind === "device") {
+      // A device is attached through a HWPT of its IOAS that is its domain.
+      expect(objects.get(o.hwpt)).toEqual({ kind: "hwpt", ioas: o.ioas, domain: o.domain });
+    }
+    if (o.kind === "hwpt") {
+      // A HWPT is one domain of its IOAS, and some device is attached through it.
+      const io = objects.get(o.ioas);
+      expect(io?.kind === "ioas" ? io.domains : []).toContain(o.domain);
+      expect([...objects.values()].some((d) => d.kind === "device" && d.hwpt === id)).toBe(true);
+    }
+    if (o.kind === "ioas") {
+      // Every domain of an IOAS is exactly one HWPT object.
+      for (const domain of o.domains) {
+        const of = [...objects.values()].filter(
+          (h) => h.kind === "hwpt" && h.domain === domain && h.ioas === id,
+        );
+        expect(of).toHaveLength(1);
+      }
+    }
+  }
+  // Each pages object's references are exactly the areas that use it, and it has one at least.
+  const refs = new Map<number, { ioas: number; iova: bigint }[]>();
+  for (const [id, o] of objects.entries()) {
+    if (o.kind !== "ioas") continue;
+    for (const a of o.areas.values())
+      refs.set(a.pages, [...(refs.get(a.pages) ?? []), { ioas: id, iova: a.iova }]);
+  }
+  for (const [id, p] of pages.entries()) {
+    const want = (refs.get(id) ?? []).sort((a, b) =>
+      a.ioas !== b.ioas ? a.ioas - b.ioas : a.iova < b.iova ? -1 : a.iova > b.iova ? 1 : 0,
+    );
+    expect(p.users).toEqual(want);
+    expect(p.users.length).toBeGreaterThan(0);
+  }
+  // The attachment index holds exactly the pages' attachments.
+  const index = readSlice(m, w, IOMMUFD, IOMMUFD_ATTACHMENTS);
+  const want = new Map<number, number>();
+  for (const [id, p] of pages.entries()) {
+    if (p.kind !== "dmabuf") continue;
+    want.set(p.att, id);
+    for (const t of p.tracker) if (t.att !== undefined) want.set(t.att, id);
+  }
+  expect(new Map(index.entries())).toEqual(want);
+}
 
 /** Asserts iommufd's invariants over a world. */
 export function expectInvariants(m: Machine, w: World): void {
+  expectSlicesConsistent(m, w);
   const s = iommufdStateOf(m, w);
   const pagesById = new Map(s.pages.map((p) => [p.id, p.pages]));
   for (const io of s.ioas) {
-    // Areas are sorted and never overlap.
+    // Areas never overlap (the view lists them by IOVA).
     for (let i = 1; i < io.areas.length; i++) {
       const prev = io.areas[i - 1];
       const cur = io.areas[i];

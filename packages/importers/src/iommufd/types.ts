@@ -1,0 +1,242 @@
+import type { PTable, PhysVec } from "@dmabuf-ref/core";
+
+/*
+ * iommufd's kernel objects as the World keeps them (`ictx->objects`, the
+ * `struct iopt_pages`), and the plain view tests and renderers read
+ * (`iommufdStateOf` in state.ts). Types only.
+ */
+
+/**
+ * One entry of a dma-buf's tracker, `struct iopt_pages_dmabuf_track`
+ * (kernel-facts §3.4): the area (named by its IOAS and first IOVA) is mapped,
+ * or was mapped before a revoke, into the domain.
+ */
+export interface IommufdTrack {
+  /** The IOAS of the area. */
+  readonly ioas: number;
+  /** The area's first IOVA. */
+  readonly iova: bigint;
+  /** The IOMMU domain (an id of `world.domains`). */
+  readonly domain: number;
+  /**
+   * The core attachment holding this pair's mapping when core maps it
+   * (`mappedBy: "core"`, see {@link IommufdDmabufPages}); absent when
+   * iommufd maps the pair itself or the pages were revoked before the fill.
+   */
+  readonly att?: number;
+}
+
+/**
+ * An area that holds a reference to its pages (`pages->kref`, one per
+ * `struct iopt_area` whose `area->pages` points at them), named by its IOAS
+ * and first IOVA.
+ */
+export interface IommufdAreaRef {
+  /** The area's IOAS. */
+  readonly ioas: number;
+  /** The area's first IOVA. */
+  readonly iova: bigint;
+}
+
+/**
+ * `struct iopt_pages` of type `IOPT_ADDRESS_DMABUF` (`struct
+ * iopt_pages_dmabuf`, kernel-facts §3.4): the attachment, the physical
+ * ranges (empty once revoked: "revoked ⇔ `phys.len == 0`"), the page-aligned
+ * offset into the buffer, and the (area, domain) tracker.
+ *
+ * @remarks
+ * Who maps the pages into a domain (`mappedBy`) follows the negotiated
+ * type: `iommufd` when it holds physical ranges (the private VFIO
+ * interconnect of 6.19/7.1, the RFC's PAL), `core` for the `iommu-domain`
+ * type of the converters proposal (kernel-facts §4.4), where `phys` stays
+ * empty for good because iommufd never sees the addresses and each (area,
+ * domain) pair is a core mapping (see {@link IommufdTrack.att}). `revoked`
+ * is the one dead-or-alive flag for both.
+ */
+export interface IommufdDmabufPages {
+  /** Discriminant. */
+  readonly kind: "dmabuf";
+  /** The dma-buf id (the fd userspace passed). */
+  readonly buf: number;
+  /** The dynamic attachment iommufd made (`pages->dmabuf.attach`). */
+  readonly att: number;
+  /** The exporter's physical ranges; empty after a revoke, for good, and always when core maps. */
+  readonly phys: readonly PhysVec[];
+  /** Who iommu_map()s the pages into a domain: iommufd itself, or dma-buf core. */
+  readonly mappedBy: "iommufd" | "core";
+  /** `iopt_dmabuf_revoked()`: revoked, for good. */
+  readonly revoked: boolean;
+  /** `pages->dmabuf.start`: byte offset into the buffer, page aligned. */
+  readonly start: bigint;
+  /** Bytes of the buffer the pages cover, from `start`. */
+  readonly length: bigint;
+  /** `pages->dmabuf.tracker`: every (area, domain) pair filled from these pages. */
+  readonly tracker: readonly IommufdTrack[];
+  /** `pages->kref`: the areas using these pages, sorted by IOAS then IOVA (kept by `setArea`). */
+  readonly users: readonly IommufdAreaRef[];
+}
+
+/**
+ * `struct iopt_pages` of type `IOPT_ADDRESS_USER`: a VMM's anonymous memory
+ * at `user_va`, modelled as one physically contiguous RAM range.
+ */
+export interface IommufdUserPages {
+  /** Discriminant. */
+  readonly kind: "user";
+  /** The user virtual address `IOMMU_IOAS_MAP` named. */
+  readonly userVa: bigint;
+  /** CPU physical address of the first byte. */
+  readonly phys: bigint;
+  /** Bytes. */
+  readonly length: bigint;
+  /** `pages->kref`: the areas using these pages, sorted by IOAS then IOVA (kept by `setArea`). */
+  readonly users: readonly IommufdAreaRef[];
+}
+
+/** `struct iopt_pages`: what an area's IOVAs are backed by. */
+export type IommufdPages = IommufdDmabufPages | IommufdUserPages;
+
+/** A pages object and its id in the slice (the kernel refcounts them; areas point at them). */
+export interface IommufdPagesEntry {
+  /** The pages' id. */
+  readonly id: number;
+  /** The pages. */
+  readonly pages: IommufdPages;
+}
+
+/**
+ * `struct iopt_area`: a mapped IOVA range of an IOAS and the slice of its
+ * pages behind it. An area whose dma-buf pages are revoked is *dead*: it
+ * keeps its IOVA but no domain translates it (kernel-facts §3.5, §7.11).
+ */
+export interface IommufdArea {
+  /** First IOVA (page aligned). */
+  readonly iova: bigint;
+  /** Bytes (page aligned). */
+  readonly length: bigint;
+  /** The pages' id. */
+  readonly pages: number;
+  /** `iopt_area_start_byte(area, iova)`: byte offset of the first IOVA within the pages. */
+  readonly offset: bigint;
+  /** `IOMMU_READ` (`IOMMU_IOAS_MAP_READABLE`). */
+  readonly read: boolean;
+  /** `IOMMU_WRITE` (`IOMMU_IOAS_MAP_WRITEABLE`). */
+  readonly write: boolean;
+  /** The oracle grants this area gives the attached devices (none while dead). */
+  readonly grants: readonly number[];
+}
+
+/**
+ * `struct iommufd_ioas` with its `struct io_pagetable`, as an object of
+ * `ictx->objects`: the areas (`iopt->area_itree`) and the domains filled
+ * from them (`iopt->domains`).
+ */
+export interface IommufdIoasObject {
+  /** Discriminant: an IOAS (`IOMMUFD_OBJ_IOAS`). */
+  readonly kind: "ioas";
+  /**
+   * The areas, never overlapping, keyed by a slot nothing observes (the
+   * IOAS compares them as a set); `areasOf` lists them by IOVA.
+   */
+  readonly areas: PTable<IommufdArea>;
+  /** IOMMU domains (ids of `world.domains`) attached to this IOAS, in the order they came. */
+  readonly domains: readonly number[];
+}
+
+/**
+ * `struct iommufd_device`, as an object of `ictx->objects`: a device bound
+ * and attached to an IOAS through a HWPT (the VFIO cdev
+ * `VFIO_DEVICE_ATTACH_IOMMUFD_PT` path), and the DMA-API domain it had before.
+ */
+export interface IommufdDeviceObject {
+  /** Discriminant: a device (`IOMMUFD_OBJ_DEVICE`). */
+  readonly kind: "device";
+  /** The device (a topology device id). */
+  readonly device: string;
+  /** The IOAS it is attached to. */
+  readonly ioas: number;
+  /** The HWPT_PAGING object it is attached through (`idev->igroup->hwpt`). */
+  readonly hwpt: number;
+  /** The domain its DMA is translated by now. */
+  readonly domain: number;
+  /** The domain it was attached to before (restored on detach). */
+  readonly previousDomain: number | null;
+}
+
+/**
+ * `struct iommufd_hwpt_paging`, as an object of `ictx->objects`: an IOMMU
+ * domain of an IOAS (the automatic domain an attach creates is one too;
+ * `VFIO_DEVICE_ATTACH_IOMMUFD_PT` writes its id back in `pt_id`).
+ */
+export interface IommufdHwptObject {
+  /** Discriminant: a HWPT (`IOMMUFD_OBJ_HWPT_PAGING`). */
+  readonly kind: "hwpt";
+  /** The IOAS whose mappings it holds. */
+  readonly ioas: number;
+  /** The World's IOMMU domain it is. */
+  readonly domain: number;
+}
+
+/** One object of `ictx->objects`, the one xarray of every object kind. */
+export type IommufdObject = IommufdIoasObject | IommufdDeviceObject | IommufdHwptObject;
+
+/**
+ * An IOAS as `iommufdStateOf` shows it: its object id, its areas
+ * sorted by IOVA, its domains.
+ */
+export interface IommufdIoas {
+  /** The object id (`out_ioas_id`). */
+  readonly id: number;
+  /** Areas, sorted by IOVA, never overlapping. */
+  readonly areas: readonly IommufdArea[];
+  /** IOMMU domains (ids of `world.domains`) attached to this IOAS. */
+  readonly domains: readonly number[];
+}
+
+/**
+ * An attached device as `iommufdStateOf` and `devicesOf` show it: its
+ * device object (`struct iommufd_device`) with its id.
+ */
+export interface IommufdDevice {
+  /** Its device object's id (`out_devid` of the bind), from the one object id space. */
+  readonly id: number;
+  /** The device (a topology device id). */
+  readonly device: string;
+  /** The IOAS it is attached to. */
+  readonly ioas: number;
+  /** The HWPT_PAGING object it is attached through. */
+  readonly hwpt: number;
+  /** The domain its DMA is translated by now. */
+  readonly domain: number;
+  /** The domain it was attached to before (restored on detach). */
+  readonly previousDomain: number | null;
+}
+
+/**
+ * A `struct iommufd_hwpt_paging` as `iommufdStateOf` shows it: its object
+ * with its id.
+ */
+export interface IommufdHwpt {
+  /** The object id. */
+  readonly id: number;
+  /** The IOAS whose mappings it holds. */
+  readonly ioas: number;
+  /** The World's IOMMU domain it is. */
+  readonly domain: number;
+}
+
+/**
+ * iommufd's state (one `struct iommufd_ctx`) as plain arrays, for
+ * inspection by tests and renderers (`iommufdStateOf`). The World keeps it
+ * in the driver's slices (`ictx->objects`, the pages, two small indexes).
+ */
+export interface IommufdState {
+  /** IOAS objects, by increasing id. */
+  readonly ioas: readonly IommufdIoas[];
+  /** Pages objects, by increasing id. */
+  readonly pages: readonly IommufdPagesEntry[];
+  /** Attached devices, in attach order. */
+  readonly devices: readonly IommufdDevice[];
+  /** HWPT_PAGING objects, by increasing id. */
+  readonly hwpts: readonly IommufdHwpt[];
+}

@@ -1,0 +1,399 @@
+/**
+ * iommufd's typed slices (issue 10): every field of every object enters its
+ * codec, an object changed back gives an equal world, the IOAS's area slots
+ * are not observed, and IOMMU_IOAS_ALLOC touches one object of
+ * `ictx->objects` however many there are.
+ */
+import { describe, expect, it } from "vitest";
+import { fc, test } from "@fast-check/vitest";
+import { boot, hashWorld, readSlice, worldsEqual, writeSlice } from "@dmabuf-ref/core";
+import type { SliceDef, World } from "@dmabuf-ref/core";
+import { IOMMUFD } from "../../src/index.js";
+import type { IommufdArea, IommufdAreaRef, IommufdPages, IommufdTrack } from "../../src/index.js";
+import type { IommufdObject } from "../../src/iommufd/state.js";
+import {
+  IOMMUFD_ATTACHED,
+  IOMMUFD_ATTACHMENTS,
+  IOMMUFD_OBJECTS,
+  IOMMUFD_PAGES,
+  emptyIoas,
+} from "../../src/iommufd/state.js";
+import { allocIoas, makeMachine } from "./fixtures.js";
+
+const m = makeMachine();
+const base: World = boot(m);
+
+/** An IOAS described with its areas as a list (built into a table by {@link build}). */
+interface IoasDesc {
+  readonly kind: "ioas";
+  readonly areas: readonly IommufdArea[];
+  readonly domains: readonly number[];
+}
+type ObjectDesc = IoasDesc | Exclude<IommufdObject, { kind: "ioas" }>;
+
+/** A fresh object from its description: areas in slots 1, 2, ... (or from `firstSlot`, every `stride`). */
+function build(d: ObjectDesc, firstSlot = 1, stride = 1): IommufdObject {
+  if (d.kind !== "ioas") return { ...d };
+  const areas = d.areas.reduce(
+    (t, a, i) => t.set(firstSlot + i * stride, { ...a, grants: [...a.grants] }),
+    emptyIoas().areas,
+  );
+  return { kind: "ioas", areas, domains: [...d.domains] };
+}
+
+const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
+const small = fc.nat({ max: 1000 });
+const ids = fc.array(small, { maxLength: 3 });
+
+const area: fc.Arbitrary<IommufdArea> = fc.record({
+  iova: u64,
+  length: u64,
+  pages: small,
+  offset: u64,
+  read: fc.boolean(),
+  write: fc.boolean(),
+  grants: ids,
+});
+const objectDesc: fc.Arbitrary<ObjectDesc> = fc.oneof(
+  fc.record({
+    kind: fc.constant("ioas" as const),
+    areas: fc.array(area, { maxLength: 4 }),
+    domains: ids,
+  }),
+  fc.record({
+    kind: fc.constant("device" as const),
+    device: fc.string({ maxLength: 9 }),
+    ioas: small,
+    hwpt: small,
+    domain: small,
+    previousDomain: fc.option(small, { nil: null }),
+  }),
+  fc.record({ kind: fc.constant("hwpt" as const), ioas: small, domain: small }),
+);
+const ref: fc.Arbitrary<IommufdAreaRef> = fc.record({ ioas: small, iova: u64 });
+const track: fc.Arbitrary<IommufdTrack> = fc.oneof(
+  fc.record({ ioas: small, iova: u64, domain: small }),
+  fc.record({ ioas: small, iova: u64, domain: small, att: small }),
+);
+const pagesArb: fc.Arbitrary<IommufdPages> = fc.oneof(
+  fc.record({
+    kind: fc.constant("user" as const),
+    userVa: u64,
+    phys: u64,
+    length: u64,
+    users: fc.array(ref, { maxLength: 3 }),
+  }),
+  fc.record({
+    kind: fc.constant("dmabuf" as const),
+    buf: small,
+    att: small,
+    phys: fc.array(fc.record({ paddr: u64, len: u64 }), { maxLength: 3 }),
+    mappedBy: fc.constantFrom("iommufd" as const, "core" as const),
+    revoked: fc.boolean(),
+    start: u64,
+    length: u64,
+    tracker: fc.array(track, { maxLength: 3 }),
+    users: fc.array(ref, { maxLength: 3 }),
+  }),
+);
+
+/** One change to one field: never the identity. */
+type Change<T> = (x: T) => T;
+const flip = (v: bigint): bigint => v ^ 1n;
+
+/** Changes one element of a list (its first, by `f`), or adds `extra` to an empty one; or adds `extra`. */
+function listChanges<T>(f: readonly Change<T>[], extra: T): Change<readonly T[]>[] {
+  const first = (xs: readonly T[], g: Change<T>): readonly T[] => {
+    const [head, ...rest] = xs;
+    return head === undefined ? [extra] : [g(head), ...rest];
+  };
+  return [(xs) => [...xs, extra], ...f.map((g) => (xs: readonly T[]) => first(xs, g))];
+}
+
+const areaChanges: Change<IommufdArea>[] = [
+  (a) => ({ ...a, iova: flip(a.iova) }),
+  (a) => ({ ...a, length: flip(a.length) }),
+  (a) => ({ ...a, pages: a.pages + 1 }),
+  (a) => ({ ...a, offset: flip(a.offset) }),
+  (a) => ({ ...a, read: !a.read }),
+  (a) => ({ ...a, write: !a.write }),
+  ...listChanges<number>([(g) => g + 1], 7).map((c): Change<IommufdArea> => (a) => ({
+    ...a,
+    grants: c(a.grants),
+  })),
+];
+const anArea: IommufdArea = {
+  iova: 0x1000n,
+  length: 0x1000n,
+  pages: 1,
+  offset: 0n,
+  read: true,
+  write: false,
+  grants: [],
+};
+
+/** The changes of one field of each kind of object. */
+const ioasChanges: Change<IoasDesc>[] = [
+  ...listChanges<number>([(d) => d + 1], 3).map((c): Change<IoasDesc> => (o) => ({
+    ...o,
+    domains: c(o.domains),
+  })),
+  ...listChanges(areaChanges, anArea).map((c): Change<IoasDesc> => (o) => ({
+    ...o,
+    areas: c(o.areas),
+  })),
+  (o) => ({ ...o, areas: o.areas.length === 0 ? [anArea] : o.areas.slice(1) }),
+];
+type DeviceDesc = Extract<ObjectDesc, { kind: "device" }>;
+const deviceChanges: Change<DeviceDesc>[] = [
+  (o) => ({ ...o, device: `${o.device}x` }),
+  (o) => ({ ...o, ioas: o.ioas + 1 }),
+  (o) => ({ ...o, hwpt: o.hwpt + 1 }),
+  (o) => ({ ...o, domain: o.domain + 1 }),
+  (o) => ({ ...o, previousDomain: o.previousDomain === null ? o.domain : null }),
+  (o) => ({ ...o, previousDomain: o.previousDomain === null ? 5 : o.previousDomain + 1 }),
+];
+type HwptDesc = Extract<ObjectDesc, { kind: "hwpt" }>;
+const hwptChanges: Change<HwptDesc>[] = [
+  (o) => ({ ...o, ioas: o.ioas + 1 }),
+  (o) => ({ ...o, domain: o.domain + 1 }),
+];
+
+/** The `which`-th change of one field of an object, or of its kind (an IOAS becomes a HWPT...). */
+function changeObject(o: ObjectDesc, which: number): ObjectDesc {
+  const pick = <T>(xs: readonly Change<T>[], x: T): T => {
+    const c = xs[which % (xs.length + 1)];
+    return c === undefined ? x : c(x);
+  };
+  const other: ObjectDesc =
+    o.kind === "hwpt"
+      ? {
+          kind: "device",
+          device: "dev0",
+          ioas: o.ioas,
+          hwpt: 0,
+          domain: o.domain,
+          previousDomain: null,
+        }
+      : { kind: "hwpt", ioas: 1, domain: 1 };
+  switch (o.kind) {
+    case "ioas": {
+      const c = pick(ioasChanges, o);
+      return c === o ? other : c;
+    }
+    case "device": {
+      const c = pick(deviceChanges, o);
+      return c === o ? other : c;
+    }
+    case "hwpt": {
+      const c = pick(hwptChanges, o);
+      return c === o ? other : c;
+    }
+  }
+}
+
+const refChanges = listChanges<IommufdAreaRef>(
+  [(r) => ({ ...r, ioas: r.ioas + 1 }), (r) => ({ ...r, iova: flip(r.iova) })],
+  { ioas: 1, iova: 0x1000n },
+);
+const trackChanges = listChanges<IommufdTrack>(
+  [
+    (t) => ({ ...t, ioas: t.ioas + 1 }),
+    (t) => ({ ...t, iova: flip(t.iova) }),
+    (t) => ({ ...t, domain: t.domain + 1 }),
+    (t) =>
+      t.att === undefined ? { ...t, att: 0 } : { ioas: t.ioas, iova: t.iova, domain: t.domain },
+    (t) => ({ ...t, att: t.att === undefined ? 9 : t.att + 1 }),
+  ],
+  { ioas: 1, iova: 0n, domain: 1 },
+);
+const physChanges = listChanges<{ paddr: bigint; len: bigint }>(
+  [(v) => ({ ...v, paddr: flip(v.paddr) }), (v) => ({ ...v, len: flip(v.len) })],
+  { paddr: 0n, len: 0x1000n },
+);
+type UserPages = Extract<IommufdPages, { kind: "user" }>;
+type DmabufPages = Extract<IommufdPages, { kind: "dmabuf" }>;
+const userChanges: Change<UserPages>[] = [
+  (p) => ({ ...p, userVa: flip(p.userVa) }),
+  (p) => ({ ...p, phys: flip(p.phys) }),
+  (p) => ({ ...p, length: flip(p.length) }),
+  ...refChanges.map((c): Change<UserPages> => (p) => ({ ...p, users: c(p.users) })),
+];
+const dmabufChanges: Change<DmabufPages>[] = [
+  (p) => ({ ...p, buf: p.buf + 1 }),
+  (p) => ({ ...p, att: p.att + 1 }),
+  ...physChanges.map((c): Change<DmabufPages> => (p) => ({ ...p, phys: c(p.phys) })),
+  (p) => ({ ...p, mappedBy: p.mappedBy === "core" ? "iommufd" : "core" }),
+  (p) => ({ ...p, revoked: !p.revoked }),
+  (p) => ({ ...p, start: flip(p.start) }),
+  (p) => ({ ...p, length: flip(p.length) }),
+  ...trackChanges.map((c): Change<DmabufPages> => (p) => ({ ...p, tracker: c(p.tracker) })),
+  ...refChanges.map((c): Change<DmabufPages> => (p) => ({ ...p, users: c(p.users) })),
+];
+
+/** The `which`-th change of one field of pages, or of their kind (user memory and a dma-buf alike in length). */
+function changePages(p: IommufdPages, which: number): IommufdPages {
+  switch (p.kind) {
+    case "user":
+      return (
+        userChanges[which % (userChanges.length + 1)]?.(p) ?? {
+          kind: "dmabuf",
+          buf: 0,
+          att: 0,
+          phys: [],
+          mappedBy: "iommufd",
+          revoked: false,
+          start: 0n,
+          length: p.length,
+          tracker: [],
+          users: p.users,
+        }
+      );
+    case "dmabuf":
+      return (
+        dmabufChanges[which % (dmabufChanges.length + 1)]?.(p) ?? {
+          kind: "user",
+          userVa: 0n,
+          phys: 0n,
+          length: p.length,
+          users: p.users,
+        }
+      );
+  }
+}
+
+/** A fresh copy of pages (equal, never identical). */
+function copyPages(p: IommufdPages): IommufdPages {
+  return p.kind === "user"
+    ? { ...p, users: p.users.map((u) => ({ ...u })) }
+    : {
+        ...p,
+        phys: p.phys.map((v) => ({ ...v })),
+        tracker: p.tracker.map((t) => ({ ...t })),
+        users: p.users.map((u) => ({ ...u })),
+      };
+}
+
+/**
+ * Writes `value`, then `changed` (which must differ in hash and equality),
+ * then `back` (equal to `value`, built afresh: which must give a world equal
+ * to the first and hashing alike).
+ */
+function expectEncoded<T>(def: SliceDef<T>, value: T, changed: T, back: T): void {
+  const w1 = writeSlice(m, base, IOMMUFD, def, value);
+  const w2 = writeSlice(m, w1, IOMMUFD, def, changed);
+  expect(hashWorld(w2)).not.toBe(hashWorld(w1));
+  expect(worldsEqual(w1, w2)).toBe(false);
+  const w3 = writeSlice(m, w2, IOMMUFD, def, back);
+  expect(hashWorld(w3)).toBe(hashWorld(w1));
+  expect(worldsEqual(w3, w1)).toBe(true);
+}
+
+describe("iommufd's slices", () => {
+  test.prop(
+    [objectDesc, fc.nat(), fc.array(objectDesc, { maxLength: 3 }), fc.integer({ min: 1, max: 9 })],
+    {
+      numRuns: 300,
+    },
+  )(
+    "each iommufd slice's codec encodes every field: two worlds differing in one object field differ in hash, and an object changed back gives an equal world (ictx->objects)",
+    (desc, which, others, id) => {
+      const changedDesc = changeObject(desc, which);
+      const rest = others.reduce(
+        (t, o, i) => t.set(10 + i, build(o)),
+        readSlice(m, base, IOMMUFD, IOMMUFD_OBJECTS),
+      );
+      const value = rest.set(id, build(desc));
+      expectEncoded(
+        IOMMUFD_OBJECTS,
+        value,
+        value.set(id, build(changedDesc)),
+        value.set(id, build(desc)),
+      );
+    },
+  );
+
+  test.prop([pagesArb, fc.nat(), fc.integer({ min: 1, max: 9 })], { numRuns: 300 })(
+    "each iommufd slice's codec encodes every field: two worlds differing in one pages field differ in hash, and pages changed back give an equal world",
+    (pages, which, id) => {
+      const changed = changePages(pages, which);
+      const value = readSlice(m, base, IOMMUFD, IOMMUFD_PAGES).set(id, pages);
+      const back = value.set(id, changed).set(id, copyPages(pages));
+      expectEncoded(IOMMUFD_PAGES, value, value.set(id, changed), back);
+    },
+  );
+
+  test.prop([fc.array(small, { maxLength: 4 }), fc.nat()], { numRuns: 100 })(
+    "each iommufd slice's codec encodes every field: the attached devices differ in hash by one id or their order, and changed back are equal",
+    (list, which) => {
+      const changes = listChanges<number>([(x) => x + 1], 5);
+      const change = changes[which % changes.length];
+      if (change === undefined) throw new Error("no change");
+      expectEncoded(IOMMUFD_ATTACHED, list, change(list), [...list]);
+      const [a, b, ...rest] = list;
+      if (a !== undefined && b !== undefined && a !== b) {
+        expectEncoded(IOMMUFD_ATTACHED, list, [b, a, ...rest], [...list]);
+      }
+    },
+  );
+
+  test.prop([fc.array(fc.tuple(small, small), { maxLength: 4 }), small, small], { numRuns: 100 })(
+    "each iommufd slice's codec encodes every field: the attachment index differs in hash by one pages id, and changed back is equal",
+    (entries, att, pagesId) => {
+      const value = entries.reduce(
+        (t, [k, v]) => t.set(k, v),
+        readSlice(m, base, IOMMUFD, IOMMUFD_ATTACHMENTS),
+      );
+      const old = value.get(att);
+      const changed = value.set(att, old === undefined ? pagesId : old + 1);
+      const back = old === undefined ? changed.delete(att) : changed.set(att, old);
+      expectEncoded(IOMMUFD_ATTACHMENTS, value, changed, back);
+    },
+  );
+
+  test.prop(
+    [
+      fc.array(area, { minLength: 1, maxLength: 5 }),
+      fc.integer({ min: 1, max: 40 }),
+      fc.integer({ min: 1, max: 7 }),
+    ],
+    {
+      numRuns: 100,
+    },
+  )(
+    "an IOAS's area slots are not observed: the same areas in other slots give an equal world",
+    (areas, firstSlot, stride) => {
+      const desc: IoasDesc = { kind: "ioas", areas, domains: [1] };
+      const objects = readSlice(m, base, IOMMUFD, IOMMUFD_OBJECTS);
+      const a = writeSlice(m, base, IOMMUFD, IOMMUFD_OBJECTS, objects.set(1, build(desc)));
+      const reordered: IoasDesc = { ...desc, areas: [...areas].reverse() };
+      const b = writeSlice(
+        m,
+        base,
+        IOMMUFD,
+        IOMMUFD_OBJECTS,
+        objects.set(1, build(reordered, firstSlot, stride)),
+      );
+      expect(hashWorld(b)).toBe(hashWorld(a));
+      expect(worldsEqual(a, b)).toBe(true);
+    },
+  );
+
+  it("IOMMU_IOAS_ALLOC after N allocations adds one object and shares every other (no rewrite of ictx->objects)", () => {
+    let w = base;
+    for (let i = 0; i < 64; i++) w = allocIoas(m, w).world;
+    const before = readSlice(m, w, IOMMUFD, IOMMUFD_OBJECTS);
+    const r = allocIoas(m, w);
+    const after = readSlice(m, r.world, IOMMUFD, IOMMUFD_OBJECTS);
+    expect(r.ioas).toBe(before.lowestFreeId());
+    expect(after.size).toBe(before.size + 1);
+    for (const [id, o] of before.entries()) expect(after.get(id)).toBe(o);
+    // The other slices are untouched.
+    expect(readSlice(m, r.world, IOMMUFD, IOMMUFD_PAGES)).toBe(
+      readSlice(m, w, IOMMUFD, IOMMUFD_PAGES),
+    );
+    expect(readSlice(m, r.world, IOMMUFD, IOMMUFD_ATTACHMENTS)).toBe(
+      readSlice(m, w, IOMMUFD, IOMMUFD_ATTACHMENTS),
+    );
+  });
+});
