@@ -1,5 +1,5 @@
 import type { Codec } from "../encoding/codec.js";
-import { encodeValue, internString, pushU64 } from "../encoding/hash.js";
+import { encodeValue, pushString, pushU64 } from "../encoding/hash.js";
 
 /** An IOVA range a map created in an IOMMU domain (to undo at unmap). */
 export interface IovaRange {
@@ -75,15 +75,27 @@ export function attachRevocable(a: AttachmentState): boolean {
 export const attachmentCodec: Codec<AttachmentState> = {
   seed: 0xa77a,
   encode(a, out) {
-    out.push(a.buf, internString(a.importer), a.device === null ? 0 : internString(a.device));
+    out.push(a.buf);
+    pushString(out, a.importer);
+    if (a.device === null) out.push(0);
+    else {
+      out.push(1);
+      pushString(out, a.device);
+    }
     out.push(
       (a.dynamic ? 1 : 0) |
         (a.peer2peer ? 2 : 0) |
         (a.hasInvalidate ? 4 : 0) |
         (a.invalidated ? 8 : 0),
     );
-    out.push(a.pins, internString(a.mapType), internString(a.exporterType));
-    out.push(a.converter === null ? 0 : internString(a.converter));
+    out.push(a.pins);
+    pushString(out, a.mapType);
+    pushString(out, a.exporterType);
+    if (a.converter === null) out.push(0);
+    else {
+      out.push(1);
+      pushString(out, a.converter);
+    }
     encodeValue(a.importerData, out);
     if (a.mapping === null) {
       out.push(0);

@@ -1,5 +1,5 @@
 import type { Codec } from "../encoding/codec.js";
-import { internString, pushU64 } from "../encoding/hash.js";
+import { pushString, pushU64 } from "../encoding/hash.js";
 
 /**
  * The oracle's record that a device may reach a physical range: created by
@@ -35,7 +35,8 @@ export interface Grant {
 export const grantCodec: Codec<Grant> = {
   seed: 0x96a7,
   encode(g, out) {
-    out.push(internString(g.device), internString(g.region));
+    pushString(out, g.device);
+    pushString(out, g.region);
     pushU64(out, g.phys);
     pushU64(out, g.len);
     out.push(g.write ? 1 : 0, g.stale ? 1 : 0, g.att === null ? -1 : g.att);

@@ -1,5 +1,5 @@
 import type { Codec } from "../encoding/codec.js";
-import { internString, pushU64 } from "../encoding/hash.js";
+import { pushString, pushU64 } from "../encoding/hash.js";
 
 /** DMA direction of an access, as the device issues it. */
 export type DmaDirection = "read" | "write";
@@ -33,7 +33,8 @@ export interface DmaJob {
 export const jobCodec: Codec<DmaJob> = {
   seed: 0xf3c3,
   encode(j, out) {
-    out.push(internString(j.device), j.att, j.buf);
+    pushString(out, j.device);
+    out.push(j.att, j.buf);
     pushU64(out, j.addr);
     pushU64(out, j.len);
     out.push(j.dir === "write" ? 1 : 0, j.beforeInvalidate ? 1 : 0);

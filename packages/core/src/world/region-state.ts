@@ -1,5 +1,5 @@
 import type { Codec } from "../encoding/codec.js";
-import { internString, pushU64 } from "../encoding/hash.js";
+import { pushString, pushU64 } from "../encoding/hash.js";
 import type { Region } from "../fabric/topology.js";
 
 /**
@@ -27,11 +27,16 @@ const STATUS_CODE: Readonly<Record<RegionStatus, number>> = { live: 1, inaccessi
 export const regionStateCodec: Codec<RegionState> = {
   seed: 0x4e61,
   encode(r, out) {
-    out.push(internString(r.id), internString(r.kind));
+    pushString(out, r.id);
+    pushString(out, r.kind);
     pushU64(out, r.base);
     pushU64(out, r.size);
     pushU64(out, r.busOffset);
-    out.push(r.device === undefined ? 0 : internString(r.device));
+    if (r.device === undefined) out.push(0);
+    else {
+      out.push(1);
+      pushString(out, r.device);
+    }
     out.push(STATUS_CODE[r.status]);
   },
 };

@@ -1,5 +1,5 @@
 import type { Codec } from "../encoding/codec.js";
-import { internString } from "../encoding/hash.js";
+import { pushString } from "../encoding/hash.js";
 
 /** The multi-step kernel operations the model runs as tasks. */
 export type TaskKind =
@@ -30,6 +30,7 @@ export interface TaskState {
 export const taskCodec: Codec<TaskState> = {
   seed: 0x7a5c,
   encode(t, out) {
-    out.push(t.kind === "revoke" ? 1 : 2, t.buf, t.pc, t.permanent ? 1 : 0, internString(t.by));
+    out.push(t.kind === "revoke" ? 1 : 2, t.buf, t.pc, t.permanent ? 1 : 0);
+    pushString(out, t.by);
   },
 };

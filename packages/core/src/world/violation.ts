@@ -1,5 +1,5 @@
 import type { Codec } from "../encoding/codec.js";
-import { internString } from "../encoding/hash.js";
+import { pushString } from "../encoding/hash.js";
 
 /**
  * What the oracle caught. Access violations are memory reached when it must
@@ -35,11 +35,9 @@ export interface Violation {
 export const violationCodec: Codec<Violation> = {
   seed: 0x7e11,
   encode(v, out) {
-    out.push(
-      internString(v.kind),
-      internString(v.rule),
-      internString(v.actor),
-      internString(v.message),
-    );
+    pushString(out, v.kind);
+    pushString(out, v.rule);
+    pushString(out, v.actor);
+    pushString(out, v.message);
   },
 };
