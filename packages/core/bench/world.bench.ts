@@ -20,8 +20,9 @@
  * Every figure is the median of REPS repetitions after a warm-up; the
  * 1000/10 ratios are the machine-independent result.
  *
- * Run: `pnpm bench`
- * (= `node --conditions=@dmabuf-ref/source --import tsx packages/core/bench/world.bench.ts`).
+ * Run: `pnpm bench [--json] [--sizes=10,1000,10000]` (this benchmark, then the
+ * replay benchmark), or this one alone:
+ * `node --conditions=@dmabuf-ref/source --import tsx packages/core/bench/world.bench.ts`.
  */
 import {
   boot,
@@ -34,8 +35,14 @@ import {
 } from "@dmabuf-ref/core";
 import type { Machine, Op, OpKind, World } from "@dmabuf-ref/core";
 
-/** Buffer counts compared. */
-const SIZES = [10, 1000] as const;
+/** Buffer counts compared (`--sizes=10,1000,10000` overrides; the first and last are the ratio's). */
+const SIZES: readonly number[] = process.argv
+  .find((a) => a.startsWith("--sizes="))
+  ?.slice("--sizes=".length)
+  .split(",")
+  .map(Number) ?? [10, 1000];
+/** `--json`: print one JSON document instead of the tables. */
+const JSON_OUT = process.argv.includes("--json");
 /** Repetitions per figure (the median is reported). */
 const REPS = 5;
 /** Buffer size: one page, so 1000 buffers fit easily in ram0. */
@@ -482,14 +489,37 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 
 function main(): void {
   const t0 = now();
-  console.log(
+  (JSON_OUT ? console.error : console.log)(
     `dmabuf-ref world benchmark: node ${process.version}, ${String(REPS)} reps (median), ${String(TIMED_OPS)} op attempts per timed rep`,
   );
   const results = SIZES.map((n) => {
     const r = measure(n);
-    console.log(`  N=${String(n)} done (${r.entries})`);
+    (JSON_OUT ? console.error : console.log)(`  N=${String(n)} done (${r.entries})`);
     return r;
   });
+  if (JSON_OUT) {
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          world: results.map((r) => ({
+            n: r.n,
+            worldsPerSec: r.worldsPerSec,
+            hashNs: r.hashNs,
+            eqPrevNs: r.eqPrevNs,
+            eqTwinNs: r.eqTwinNs,
+            eqCopyNs: r.eqCopyNs,
+            settleNs: r.settleNs,
+            successRate: r.successRate,
+            stepNsByKind: Object.fromEntries(r.stepNsByKind),
+            eqTwinNsByKind: Object.fromEntries(r.eqTwinNsByKind),
+          })),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    return;
+  }
   const small = at(results, 0);
   const large = at(results, results.length - 1);
   const ratio = (f: (r: Result) => number): string => `${fmt(f(large) / f(small), 2)}x`;
