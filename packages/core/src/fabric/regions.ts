@@ -1,5 +1,6 @@
 import type { RegionState, RegionStatus } from "../world/region-state.js";
 import type { World } from "../world/world.js";
+import { intervalAt, regionIndex } from "./region-index.js";
 
 /**
  * The innermost region containing `[phys, phys + len)`: a buffer carved out
@@ -18,14 +19,28 @@ export function regionContaining(
   phys: bigint,
   len: bigint,
 ): [number, RegionState] | undefined {
-  let owned: [number, RegionState] | undefined;
-  let freed: [number, RegionState] | undefined;
-  for (const [id, r] of w.regions.entries()) {
-    if (phys < r.base || phys + len > r.base + r.size) continue;
-    if (r.status !== "freed") {
-      if (owned === undefined || r.size < owned[1].size) owned = [id, r];
-    } else if (freed === undefined || r.size < freed[1].size) freed = [id, r];
-  }
+  const index = regionIndex(w.regions);
+  const i = intervalAt(index, phys);
+  if (i < 0) return undefined;
+  const end = phys + len;
+  const smallest = (ids: readonly number[] | undefined): [number, RegionState] | undefined => {
+    for (const id of ids ?? []) {
+      const r = w.regions.get(id);
+      if (r !== undefined && r.base <= phys && end <= r.base + r.size) return [id, r];
+    }
+    return undefined;
+  };
+  // An empty range at a region's end is inside it too: look one interval back.
+  const j = len === 0n && index.starts[i] === phys && i > 0 ? i - 1 : i;
+  const pick = (lists: readonly (readonly number[])[]): [number, RegionState] | undefined => {
+    const a = smallest(lists[i]);
+    const b = j === i ? undefined : smallest(lists[j]);
+    if (a === undefined) return b;
+    if (b === undefined) return a;
+    return b[1].size < a[1].size || (b[1].size === a[1].size && b[0] < a[0]) ? b : a;
+  };
+  const owned = pick(index.owned);
+  const freed = pick(index.freed);
   // A freed region counts only where nothing owned as inner covers it again.
   return freed !== undefined && (owned === undefined || freed[1].size < owned[1].size)
     ? freed
@@ -77,8 +92,9 @@ export function firstFitIn(
  * @returns its table id and state, or undefined.
  */
 export function regionNamed(w: World, name: string): [number, RegionState] | undefined {
-  for (const entry of w.regions.entries()) if (entry[1].id === name) return entry;
-  return undefined;
+  const id = regionIndex(w.regions).byName.get(name);
+  const r = id === undefined ? undefined : w.regions.get(id);
+  return id === undefined || r === undefined ? undefined : [id, r];
 }
 
 /**

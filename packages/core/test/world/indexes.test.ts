@@ -5,8 +5,15 @@
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { boot, referenceMachine, walk } from "@dmabuf-ref/core";
-import type { World } from "@dmabuf-ref/core";
+import {
+  PTable,
+  boot,
+  referenceMachine,
+  regionContaining,
+  regionNamed,
+  walk,
+} from "@dmabuf-ref/core";
+import type { RegionState, RegionStatus, World } from "@dmabuf-ref/core";
 
 function scanned(w: World, buf: number): { task: number | null; fences: number } {
   let task: number | null = null;
@@ -28,6 +35,60 @@ describe("per-buffer indexes", () => {
         });
       }),
       { numRuns: 150 },
+    );
+  });
+});
+
+describe("the region index", () => {
+  const statusArb = fc.constantFrom<RegionStatus>("live", "inaccessible", "freed");
+  const regionArb = fc.record({
+    base: fc.bigInt({ min: 0n, max: 64n }),
+    size: fc.bigInt({ min: 1n, max: 64n }),
+    status: statusArb,
+  });
+
+  /** The definition: smallest owned region containing the range; a freed one only if strictly smaller. */
+  function bruteContaining(t: PTable<RegionState>, phys: bigint, len: bigint): number | undefined {
+    let owned: [number, RegionState] | undefined;
+    let freed: [number, RegionState] | undefined;
+    for (const [id, r] of t.entries()) {
+      if (phys < r.base || phys + len > r.base + r.size) continue;
+      if (r.status !== "freed") {
+        if (owned === undefined || r.size < owned[1].size) owned = [id, r];
+      } else if (freed === undefined || r.size < freed[1].size) freed = [id, r];
+    }
+    const best =
+      freed !== undefined && (owned === undefined || freed[1].size < owned[1].size) ? freed : owned;
+    return best?.[0];
+  }
+
+  it("regionContaining and regionNamed answer what a scan of the regions answers", () => {
+    fc.assert(
+      fc.property(
+        fc.array(regionArb, { minLength: 1, maxLength: 12 }),
+        fc.array(fc.tuple(fc.bigInt({ min: 0n, max: 140n }), fc.bigInt({ min: 0n, max: 20n })), {
+          maxLength: 20,
+        }),
+        (regions, probes) => {
+          const w0 = boot(referenceMachine());
+          // An empty region table of the World's own codec.
+          let t = w0.regions;
+          for (const id of [...t.keys()]) t = t.delete(id);
+          regions.forEach((r, i) => {
+            t = t.set(i + 1, { id: `r${String(i % 5)}`, kind: "ram", busOffset: 0n, ...r });
+          });
+          const w: World = { ...w0, regions: t };
+          for (const [phys, len] of probes) {
+            expect(regionContaining(w, phys, len)?.[0]).toBe(bruteContaining(t, phys, len));
+          }
+          for (let i = 0; i < 6; i++) {
+            const name = `r${String(i)}`;
+            const first = [...t.entries()].find(([, r]) => r.id === name)?.[0];
+            expect(regionNamed(w, name)?.[0]).toBe(first);
+          }
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });
