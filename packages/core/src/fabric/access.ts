@@ -8,6 +8,7 @@ import type { World } from "../world/world.js";
 import { recordViolation } from "../world/access.js";
 import { domainOf, translate } from "./iommu.js";
 import type { Translated } from "./iommu.js";
+import { regionIndex } from "./region-index.js";
 import { regionContaining } from "./regions.js";
 import { p2pMapType } from "./topology.js";
 
@@ -93,8 +94,9 @@ function route(
   len: bigint,
   write: boolean,
 ): Translated {
-  for (const r of w.regions.values()) {
-    if (r.kind === "ram" || r.device === undefined) continue;
+  for (const id of regionIndex(w.regions).windows) {
+    const r = w.regions.get(id);
+    if (r?.device === undefined) continue;
     const bus = r.base + r.busOffset;
     if (
       addr >= bus &&

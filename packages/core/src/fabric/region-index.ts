@@ -23,6 +23,8 @@ export interface RegionIndex {
   readonly owned: readonly (readonly number[])[];
   /** For each interval, the freed regions covering it, smallest first. */
   readonly freed: readonly (readonly number[])[];
+  /** Device memory a peer may reach by bus address (BARs, VRAM): table ids, in id order. */
+  readonly windows: readonly number[];
 }
 
 const cache = new WeakMap<PTable<RegionState>, RegionIndex>();
@@ -45,8 +47,10 @@ function build(regions: PTable<RegionState>): RegionIndex {
   const byName = new Map<string, number>();
   const bounds = new Set<bigint>();
   const all: [number, RegionState][] = [];
+  const windows: number[] = [];
   for (const entry of regions.entries()) {
     const [id, r] = entry;
+    if (r.kind !== "ram" && r.device !== undefined) windows.push(id);
     // Names are unique; the first id keeps a name, as a scan in id order would find it.
     if (!byName.has(r.id)) byName.set(r.id, id);
     all.push(entry);
@@ -69,7 +73,7 @@ function build(regions: PTable<RegionState>): RegionIndex {
   };
   for (const list of owned) list.sort(bySize);
   for (const list of freed) list.sort(bySize);
-  return { byName, starts, owned, freed };
+  return { byName, starts, owned, freed, windows };
 }
 
 /** The first index whose start is >= v. */
