@@ -199,13 +199,15 @@ export { WORLD_SLICES, createWorld, hashWorld, worldsEqual } from "./world/world
 export type { World } from "./world/world.js";
 export {
   SLICES_PER_DRIVER,
+  arrivalQueueCodec,
+  arrivalQueueSlice,
   defineSlice,
   driverSliceCodec,
   plainSlice,
   tableCodec,
   tableSlice,
 } from "./world/driver-slice.js";
-export type { DriverSlice, SliceDef } from "./world/driver-slice.js";
+export type { ArrivalQueue, DriverSlice, SliceDef } from "./world/driver-slice.js";
 export { readSlice, writeSlice } from "./machine/slices.js";
 export type { DmaBufState, RevokeState } from "./world/dmabuf-state.js";
 export { attachRevocable } from "./world/attachment-state.js";

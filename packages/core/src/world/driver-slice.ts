@@ -69,6 +69,52 @@ export function tableCodec<T>(codec: Codec<T>): Codec<PTable<T>> {
 }
 
 /**
+ * A driver's queue of objects in flight: the objects by id (lowest free, so
+ * ids repeat) and the order they arrived in, which the kernel's behaviour
+ * depends on (who holds a lock, whose continuation runs first). Model
+ * state: `order` holds exactly the ids of `byId`.
+ *
+ * @typeParam T - the queued object.
+ */
+export interface ArrivalQueue<T> {
+  /** The objects, by id. */
+  readonly byId: PTable<T>;
+  /** Their ids, oldest first. */
+  readonly order: readonly number[];
+}
+
+/**
+ * The codec of an {@link ArrivalQueue}: the table (size, cached hash) and the
+ * order; equality compares the tables structurally and the order exactly.
+ *
+ * @param codec - the codec of one queued object.
+ * @returns the queue's codec.
+ */
+export function arrivalQueueCodec<T>(codec: Codec<T>): Codec<ArrivalQueue<T>> {
+  return {
+    seed: codec.seed ^ 0x9e0e,
+    encode(q, out) {
+      out.push(q.byId.size, q.byId.hash | 0, q.order.length, ...q.order);
+    },
+    equals: (a, b) =>
+      a.byId.equals(b.byId) &&
+      a.order.length === b.order.length &&
+      a.order.every((id, i) => id === b.order[i]),
+  };
+}
+
+/**
+ * A slice that is an {@link ArrivalQueue} of the driver's objects.
+ *
+ * @param name - the slice's name.
+ * @param codec - how one object encodes.
+ * @returns the definition; its initial value is the empty queue.
+ */
+export function arrivalQueueSlice<T>(name: string, codec: Codec<T>): SliceDef<ArrivalQueue<T>> {
+  return defineSlice(name, arrivalQueueCodec(codec), { byId: PTable.empty(codec), order: [] });
+}
+
+/**
  * A slice encoded by reflection over plain data (sorted keys, interned
  * strings): for tests and small experiments only. A driver on the hot path
  * declares a codec of its own.

@@ -1,13 +1,12 @@
 import {
-  PTable,
-  defineSlice,
+  arrivalQueueSlice,
   mustBuf,
   pushString,
   pushU64,
   readSlice,
   writeSlice,
 } from "@dmabuf-ref/core";
-import type { Codec, Machine, SliceDef, World } from "@dmabuf-ref/core";
+import type { ArrivalQueue, Codec, Machine, SliceDef, World } from "@dmabuf-ref/core";
 import type { GpuPlacement } from "./actions.js";
 import type { GpuConfig } from "./config.js";
 
@@ -66,33 +65,12 @@ export const gpuMoveCodec: Codec<GpuMove> = {
 /**
  * The GPU driver's moves in flight: by id (lowest free; the `continue`
  * action and the resv holder name it), and the order they started in,
- * which is the order `pending` offers their `continue`. Model state:
- * `order` holds exactly the ids of `byId`.
+ * which is the order `pending` offers their `continue`.
  */
-export interface GpuMoves {
-  /** The moves, by id. */
-  readonly byId: PTable<GpuMove>;
-  /** Their ids, oldest first. */
-  readonly order: readonly number[];
-}
-
-/** Canonical encoding of {@link GpuMoves}: the table (size, hash) and the order. */
-export const gpuMovesCodec: Codec<GpuMoves> = {
-  seed: 0x6b0f,
-  encode(s, out) {
-    out.push(s.byId.size, s.byId.hash | 0, s.order.length, ...s.order);
-  },
-  equals: (a, b) =>
-    a.byId.equals(b.byId) &&
-    a.order.length === b.order.length &&
-    a.order.every((id, i) => id === b.order[i]),
-};
+export type GpuMoves = ArrivalQueue<GpuMove>;
 
 /** The GPU driver's slice: its moves in flight (see {@link GpuMoves}). */
-export const gpuMovesSlice: SliceDef<GpuMoves> = defineSlice("moves", gpuMovesCodec, {
-  byId: PTable.empty(gpuMoveCodec),
-  order: [],
-});
+export const gpuMovesSlice: SliceDef<GpuMoves> = arrivalQueueSlice("moves", gpuMoveCodec);
 
 /** Every slice of the GPU driver, for its driver object's `slices`. */
 export const GPU_SLICES: readonly SliceDef<unknown>[] = [gpuMovesSlice];

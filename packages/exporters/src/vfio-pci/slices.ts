@@ -1,5 +1,12 @@
-import { PTable, defineSlice, pushString, pushU64, tableSlice } from "@dmabuf-ref/core";
-import type { Codec, SliceDef } from "@dmabuf-ref/core";
+import {
+  PTable,
+  arrivalQueueSlice,
+  defineSlice,
+  pushString,
+  pushU64,
+  tableSlice,
+} from "@dmabuf-ref/core";
+import type { ArrivalQueue, Codec, SliceDef } from "@dmabuf-ref/core";
 import type { VfioOpKind, VfioOperation } from "./operation.js";
 import type { VfioVma } from "./vma.js";
 
@@ -101,26 +108,9 @@ export const vfioVmaCodec: Codec<VfioVma> = {
  * the operations by id, ids handed out lowest free (the `continue` action
  * names them), and their arrival order, which decides who holds
  * `memory_lock` and who waits behind whom (the kernel's `down_write`
- * queue). Model state: `order` holds exactly the ids of `byId`.
+ * queue).
  */
-export interface VfioOpQueue {
-  /** The operations, by id. */
-  readonly byId: PTable<VfioOperation>;
-  /** Their ids, oldest first. */
-  readonly order: readonly number[];
-}
-
-/** Canonical encoding of a {@link VfioOpQueue}: the table (size, hash) and the order. */
-export const vfioOpQueueCodec: Codec<VfioOpQueue> = {
-  seed: 0xf110,
-  encode(q, out) {
-    out.push(q.byId.size, q.byId.hash | 0, q.order.length, ...q.order);
-  },
-  equals: (a, b) =>
-    a.byId.equals(b.byId) &&
-    a.order.length === b.order.length &&
-    a.order.every((id, i) => id === b.order[i]),
-};
+export type VfioOpQueue = ArrivalQueue<VfioOperation>;
 
 /**
  * The CPU mappings of the driver's dma-bufs (Matt Evans' mmap series,
@@ -162,10 +152,10 @@ export const vfioDevicesSlice: SliceDef<PTable<VfioDeviceState>> = tableSlice(
 );
 
 /** The operations in flight (see {@link VfioOpQueue}). */
-export const vfioOpsSlice: SliceDef<VfioOpQueue> = defineSlice("operations", vfioOpQueueCodec, {
-  byId: PTable.empty(vfioOperationCodec),
-  order: [],
-});
+export const vfioOpsSlice: SliceDef<VfioOpQueue> = arrivalQueueSlice(
+  "operations",
+  vfioOperationCodec,
+);
 
 /** The CPU mappings of the driver's dma-bufs (see {@link VfioVmaSpace}). */
 export const vfioVmasSlice: SliceDef<VfioVmaSpace> = defineSlice("vmas", vfioVmaSpaceCodec, {
