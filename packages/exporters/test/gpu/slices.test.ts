@@ -6,13 +6,14 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { hashWorld, readSlice, step, worldsEqual, writeSlice } from "@dmabuf-ref/core";
+import { readSlice, step, writeSlice } from "@dmabuf-ref/core";
 import type { World } from "@dmabuf-ref/core";
 import { gpuSliceOf, isGpuExporter } from "@dmabuf-ref/exporters";
 import type { GpuMove } from "@dmabuf-ref/exporters";
 import { gpuMovesSlice } from "../../src/gpu/state.js";
 import type { GpuMoves } from "../../src/gpu/state.js";
 import { exportBuf, makeWorld, mustDo } from "./setup.js";
+import { expectDiffer, expectSame } from "../support/worlds.js";
 
 /** One changed field: its name and the move with it changed. */
 type Mutator = readonly [string, (x: GpuMove) => GpuMove];
@@ -32,18 +33,6 @@ const moveArb: fc.Arbitrary<GpuMove> = fc.record({
   phys: fc.bigInt({ min: 0n, max: 2n ** 48n }),
   holder: fc.string({ maxLength: 16 }),
 });
-
-/** Two worlds are different: unequal, and (but for a 2^-32 collision) hashed apart. */
-function expectDiffer(a: World, b: World, what: string): void {
-  expect(worldsEqual(a, b), what).toBe(false);
-  expect(hashWorld(a), what).not.toBe(hashWorld(b));
-}
-
-/** Two worlds are the same: equal, and hashed alike. */
-function expectSame(a: World, b: World, what: string): void {
-  expect(worldsEqual(a, b), what).toBe(true);
-  expect(hashWorld(a), what).toBe(hashWorld(b));
-}
 
 function movesOf(moves: readonly GpuMove[]): GpuMoves {
   let byId = gpuMovesSlice.initial.byId;

@@ -7,13 +7,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  hashWorld,
-  proposalConverters,
-  readSlice,
-  worldsEqual,
-  writeSlice,
-} from "@dmabuf-ref/core";
+import { proposalConverters, readSlice, writeSlice } from "@dmabuf-ref/core";
 import type { SliceDef, World } from "@dmabuf-ref/core";
 import { vfioOperations, vfioVmas } from "@dmabuf-ref/exporters";
 import type { VfioDeviceState, VfioOpKind, VfioOperation, VfioVma } from "@dmabuf-ref/exporters";
@@ -25,6 +19,7 @@ import {
 } from "../../src/vfio-pci/slices.js";
 import type { VfioOpQueue, VfioVmaSpace } from "../../src/vfio-pci/slices.js";
 import { VFIO, actOnce, exportVfio, makeWorld, runActs } from "./setup.js";
+import { expectDiffer, expectSame } from "../support/worlds.js";
 
 const KINDS: readonly VfioOpKind[] = [
   "flr",
@@ -100,18 +95,6 @@ const vmaArb: fc.Arbitrary<VfioVma> = fc.record({
   len: u48,
   offset: u48,
 });
-
-/** Two worlds are different: unequal, and (but for a 2^-32 collision) hashed apart. */
-function expectDiffer(a: World, b: World, what: string): void {
-  expect(worldsEqual(a, b), what).toBe(false);
-  expect(hashWorld(a), what).not.toBe(hashWorld(b));
-}
-
-/** Two worlds are the same: equal, and hashed alike. */
-function expectSame(a: World, b: World, what: string): void {
-  expect(worldsEqual(a, b), what).toBe(true);
-  expect(hashWorld(a), what).toBe(hashWorld(b));
-}
 
 function queue(ops: readonly VfioOperation[]): VfioOpQueue {
   let byId = vfioOpsSlice.initial.byId;
