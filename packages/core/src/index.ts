@@ -199,8 +199,11 @@ export { WORLD_SLICES, createWorld, hashWorld, worldsEqual } from "./world/world
 export type { World } from "./world/world.js";
 export {
   SLICES_PER_DRIVER,
+  arrivalOrder,
+  arrivalPush,
   arrivalQueueCodec,
   arrivalQueueSlice,
+  arrivalRemove,
   defineSlice,
   driverSliceCodec,
   plainSlice,

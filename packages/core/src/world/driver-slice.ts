@@ -104,6 +104,46 @@ export function arrivalQueueCodec<T>(codec: Codec<T>): Codec<ArrivalQueue<T>> {
 }
 
 /**
+ * The queue with one more object at its tail.
+ *
+ * @param q - the queue.
+ * @param id - the new object's id (not in the queue yet).
+ * @param item - the object.
+ * @returns the new queue.
+ * @throws when the id is already queued (a driver bug).
+ */
+export function arrivalPush<T>(q: ArrivalQueue<T>, id: number, item: T): ArrivalQueue<T> {
+  if (q.byId.has(id)) throw new Error(`queue: ${String(id)} is already queued`);
+  return { byId: q.byId.set(id, item), order: [...q.order, id] };
+}
+
+/**
+ * The queue without one object (unchanged when it is absent).
+ *
+ * @param q - the queue.
+ * @param id - the object's id.
+ * @returns the new queue.
+ */
+export function arrivalRemove<T>(q: ArrivalQueue<T>, id: number): ArrivalQueue<T> {
+  if (!q.byId.has(id)) return q;
+  return { byId: q.byId.delete(id), order: q.order.filter((x) => x !== id) };
+}
+
+/**
+ * The queued objects, oldest first.
+ *
+ * @param q - the queue.
+ * @returns the objects in arrival order.
+ */
+export function arrivalOrder<T>(q: ArrivalQueue<T>): T[] {
+  return q.order.map((id) => {
+    const item = q.byId.get(id);
+    if (item === undefined) throw new Error(`queue: ${String(id)} ordered but absent`);
+    return item;
+  });
+}
+
+/**
  * A slice that is an {@link ArrivalQueue} of the driver's objects.
  *
  * @param name - the slice's name.

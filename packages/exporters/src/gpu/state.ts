@@ -1,5 +1,8 @@
 import {
+  arrivalOrder,
+  arrivalPush,
   arrivalQueueSlice,
+  arrivalRemove,
   mustBuf,
   pushString,
   pushU64,
@@ -93,14 +96,7 @@ export interface GpuDriverState {
  * @returns the slice as a plain value.
  */
 export function gpuSliceOf(m: Machine, w: World, config: GpuConfig): GpuDriverState {
-  const s = readSlice(m, w, config.name, gpuMovesSlice);
-  return {
-    moves: s.order.map((id) => {
-      const mv = s.byId.get(id);
-      if (mv === undefined) throw new Error(`${config.name}: move ${id} queued but absent`);
-      return mv;
-    }),
-  };
+  return { moves: arrivalOrder(readSlice(m, w, config.name, gpuMovesSlice)) };
 }
 
 /**
@@ -145,11 +141,7 @@ export function nextMoveId(m: Machine, w: World, config: GpuConfig): number {
  */
 export function addMove(m: Machine, w: World, config: GpuConfig, move: GpuMove): World {
   const s = readSlice(m, w, config.name, gpuMovesSlice);
-  if (s.byId.has(move.id)) throw new Error(`${config.name}: move ${move.id} is already in flight`);
-  return writeSlice(m, w, config.name, gpuMovesSlice, {
-    byId: s.byId.set(move.id, move),
-    order: [...s.order, move.id],
-  });
+  return writeSlice(m, w, config.name, gpuMovesSlice, arrivalPush(s, move.id, move));
 }
 
 /**
@@ -163,10 +155,7 @@ export function addMove(m: Machine, w: World, config: GpuConfig, move: GpuMove):
  */
 export function endMove(m: Machine, w: World, config: GpuConfig, id: number): World {
   const s = readSlice(m, w, config.name, gpuMovesSlice);
-  return writeSlice(m, w, config.name, gpuMovesSlice, {
-    byId: s.byId.delete(id),
-    order: s.order.filter((x) => x !== id),
-  });
+  return writeSlice(m, w, config.name, gpuMovesSlice, arrivalRemove(s, id));
 }
 
 /**

@@ -1,4 +1,11 @@
-import { equalWith, readSlice, writeSlice } from "@dmabuf-ref/core";
+import {
+  arrivalOrder,
+  arrivalPush,
+  arrivalRemove,
+  equalWith,
+  readSlice,
+  writeSlice,
+} from "@dmabuf-ref/core";
 import type { Machine, World } from "@dmabuf-ref/core";
 import type { VfioPciConfig } from "./config.js";
 import type { VfioOperation } from "./operation.js";
@@ -118,12 +125,7 @@ export function updateDevice(
  * @returns the operations.
  */
 export function operationsOf(m: Machine, w: World, config: VfioPciConfig): VfioOperation[] {
-  const q = readSlice(m, w, config.name, vfioOpsSlice);
-  return q.order.map((id) => {
-    const op = q.byId.get(id);
-    if (op === undefined) throw new Error(`${config.name}: operation ${id} queued but absent`);
-    return op;
-  });
+  return arrivalOrder(readSlice(m, w, config.name, vfioOpsSlice));
 }
 
 /**
@@ -161,10 +163,7 @@ export function queueOperation(
 ): { readonly world: World; readonly op: VfioOperation } {
   const q = readSlice(m, w, config.name, vfioOpsSlice);
   const op: VfioOperation = { id: q.byId.lowestFreeId(), ...fields };
-  const world = writeSlice(m, w, config.name, vfioOpsSlice, {
-    byId: q.byId.set(op.id, op),
-    order: [...q.order, op.id],
-  });
+  const world = writeSlice(m, w, config.name, vfioOpsSlice, arrivalPush(q, op.id, op));
   return { world, op };
 }
 
@@ -200,10 +199,7 @@ export function updateOperation(
  */
 export function endOperation(m: Machine, w: World, config: VfioPciConfig, id: number): World {
   const q = readSlice(m, w, config.name, vfioOpsSlice);
-  return writeSlice(m, w, config.name, vfioOpsSlice, {
-    byId: q.byId.delete(id),
-    order: q.order.filter((x) => x !== id),
-  });
+  return writeSlice(m, w, config.name, vfioOpsSlice, arrivalRemove(q, id));
 }
 
 /**
