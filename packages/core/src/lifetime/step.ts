@@ -1,5 +1,4 @@
 import type { Machine } from "../machine/machine.js";
-import { match } from "ts-pattern";
 import { kernelError } from "../errors/kernel-error.js";
 import type { World } from "../world/world.js";
 import { attachBuf, detachAtt } from "./attach.js";
@@ -34,28 +33,52 @@ import { startRevoke, startUnrevoke, stepTask } from "./revoke.js";
  * ```
  */
 export function step(m: Machine, w: World, op: Op): StepOutcome {
-  return match(op)
-    .returnType<StepOutcome>()
-    .with({ kind: "export" }, (o) => exportBuf(m, w, o.exporter, o.owner, o.args))
-    .with({ kind: "attach" }, (o) => attachBuf(m, w, o.buf, o.importer, o.device, o.dynamic))
-    .with({ kind: "detach" }, (o) => detachAtt(m, w, o.att))
-    .with({ kind: "lock" }, (o) => resvLock(w, o.buf, o.holder))
-    .with({ kind: "unlock" }, (o) => resvUnlock(w, o.buf, o.holder))
-    .with({ kind: "map" }, (o) => mapAtt(m, w, o.att, o.holder, o.args))
-    .with({ kind: "unmap" }, (o) => unmapAtt(m, w, o.att, o.holder))
-    .with({ kind: "pin" }, (o) => pinAtt(m, w, o.att, o.holder))
-    .with({ kind: "unpin" }, (o) => unpinAtt(m, w, o.att, o.holder))
-    .with({ kind: "dma-submit" }, (o) => submitDma(w, o.att, o.addr, o.len, o.dir, o.holder))
-    .with({ kind: "dma-access" }, (o) => accessDma(m, w, o.job))
-    .with({ kind: "signal" }, (o) => signalFence(w, o.job))
-    .with({ kind: "dma" }, (o) => deviceDma(m, w, o.device, o.addr, o.len, o.dir))
-    .with({ kind: "revoke" }, (o) => startRevoke(w, o.buf, o.permanent, o.by))
-    .with({ kind: "unrevoke" }, (o) => startUnrevoke(w, o.buf, o.by))
-    .with({ kind: "task" }, (o) => stepTask(m, w, o.task))
-    .with({ kind: "close" }, (o) => closeBuf(m, w, o.buf))
-    .with({ kind: "region" }, (o) => setRegion(w, o.region, o.status, o.by))
-    .with({ kind: "driver" }, (o) => driverAction(m, w, o.driver, o.action))
-    .exhaustive();
+  // A switch, not ts-pattern: step is the explorer's hot path, and a profile
+  // measured pattern dispatch at ~30% of an exploration's CPU.
+  switch (op.kind) {
+    case "export":
+      return exportBuf(m, w, op.exporter, op.owner, op.args);
+    case "attach":
+      return attachBuf(m, w, op.buf, op.importer, op.device, op.dynamic);
+    case "detach":
+      return detachAtt(m, w, op.att);
+    case "lock":
+      return resvLock(w, op.buf, op.holder);
+    case "unlock":
+      return resvUnlock(w, op.buf, op.holder);
+    case "map":
+      return mapAtt(m, w, op.att, op.holder, op.args);
+    case "unmap":
+      return unmapAtt(m, w, op.att, op.holder);
+    case "pin":
+      return pinAtt(m, w, op.att, op.holder);
+    case "unpin":
+      return unpinAtt(m, w, op.att, op.holder);
+    case "dma-submit":
+      return submitDma(w, op.att, op.addr, op.len, op.dir, op.holder);
+    case "dma-access":
+      return accessDma(m, w, op.job);
+    case "signal":
+      return signalFence(w, op.job);
+    case "dma":
+      return deviceDma(m, w, op.device, op.addr, op.len, op.dir);
+    case "revoke":
+      return startRevoke(w, op.buf, op.permanent, op.by);
+    case "unrevoke":
+      return startUnrevoke(w, op.buf, op.by);
+    case "task":
+      return stepTask(m, w, op.task);
+    case "close":
+      return closeBuf(m, w, op.buf);
+    case "region":
+      return setRegion(w, op.region, op.status, op.by);
+    case "driver":
+      return driverAction(m, w, op.driver, op.action);
+    default: {
+      const unknownKind: never = op;
+      throw new Error(`step: unknown op ${JSON.stringify(unknownKind)}`);
+    }
+  }
 }
 
 function exportBuf(
@@ -93,10 +116,5 @@ function driverAction(m: Machine, w: World, driver: string, action: unknown): St
   }
   const r = def.run(m, w, args.data, driver);
   // A refusing or sleeping driver changes nothing, whatever world it returned.
-  return match(r)
-    .returnType<StepOutcome>()
-    .with({ status: "done" }, (x) => x)
-    .with({ status: "failed" }, (x) => ({ ...x, world: w }))
-    .with({ status: "blocked" }, (x) => ({ ...x, world: w }))
-    .exhaustive();
+  return r.status === "done" ? r : { ...r, world: w };
 }
