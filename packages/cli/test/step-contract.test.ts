@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
   PROFILES,
+  grantsOfRegion,
   boot,
   linux71,
   parseOp,
@@ -35,6 +36,14 @@ describe("every built-in driver keeps step's promises", () => {
         fc.property(fc.array(fc.nat(), { maxLength: 40 }), (picks) => {
           walk(m, start, picks, ({ op, before, outcome }) => {
             if (op.kind === "driver") drivers.add(op.driver);
+            // The grant index stays exactly the grants, whichever driver made or ended them.
+            for (const [id, g] of outcome.world.grants.entries()) {
+              expect(grantsOfRegion(outcome.world.grantIndex, g.region)).toContain(id);
+            }
+            let indexed = 0;
+            for (const b of outcome.world.grantIndex.values())
+              for (const e of b) indexed += e.ids.length;
+            expect(indexed).toBe(outcome.world.grants.size);
             if (outcome.status !== "done") {
               expect(outcome.world).toBe(before);
               expect(worldsEqual(outcome.world, before)).toBe(true);

@@ -197,6 +197,8 @@ export type { AccessOutcome, AccessResult } from "./fabric/access.js";
 
 export { WORLD_SLICES, createWorld, hashWorld, worldsEqual } from "./world/world.js";
 export type { World } from "./world/world.js";
+export { grantsOfRegion } from "./world/grant-index.js";
+export type { GrantBucket, GrantIndex } from "./world/grant-index.js";
 export {
   SLICES_PER_DRIVER,
   arrivalOrder,

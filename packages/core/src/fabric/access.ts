@@ -8,6 +8,8 @@ import type { World } from "../world/world.js";
 import { recordViolation } from "../world/access.js";
 import { domainOf, translate } from "./iommu.js";
 import type { Translated } from "./iommu.js";
+import { grantsOfRegion } from "../world/grant-index.js";
+import type { Grant } from "../world/grant.js";
 import { regionIndex } from "./region-index.js";
 import { regionContaining } from "./regions.js";
 import { p2pMapType } from "./topology.js";
@@ -130,10 +132,12 @@ function judge(
       message: `${device} reached ${region} while it is inaccessible`,
     };
   }
-  const covering = [...w.grants.values()].filter(
-    (g) =>
-      g.device === device && g.region === region && g.phys <= phys && phys + len <= g.phys + g.len,
-  );
+  const covering = grantsOfRegion(w.grantIndex, region)
+    .map((id) => w.grants.get(id))
+    .filter(
+      (g): g is Grant =>
+        g !== undefined && g.device === device && g.phys <= phys && phys + len <= g.phys + g.len,
+    );
   const current = covering.filter((g) => !g.stale);
   if (current.length === 0) {
     return covering.length > 0

@@ -1,5 +1,6 @@
 import type { RegionState, RegionStatus } from "../world/region-state.js";
 import type { World } from "../world/world.js";
+import { grantsOfRegion } from "../world/grant-index.js";
 import { intervalAt, regionIndex } from "./region-index.js";
 
 /**
@@ -114,8 +115,9 @@ export function setRegionStatus(w: World, id: number, status: RegionStatus): Wor
   if (r.status === status) return w;
   let grants = w.grants;
   if (status !== "live") {
-    for (const [gid, g] of w.grants.entries()) {
-      if (g.region === r.id && !g.stale) grants = grants.set(gid, { ...g, stale: true });
+    for (const gid of grantsOfRegion(w.grantIndex, r.id)) {
+      const g = w.grants.get(gid);
+      if (g !== undefined && !g.stale) grants = grants.set(gid, { ...g, stale: true });
     }
   }
   return { ...w, regions: w.regions.set(id, { ...r, status }), grants };

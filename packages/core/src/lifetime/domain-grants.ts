@@ -1,5 +1,5 @@
 import type { Machine } from "../machine/machine.js";
-import { grantAccess } from "../fabric/grants.js";
+import { endGrants, grantAccess } from "../fabric/grants.js";
 import { mustAtt } from "../world/access.js";
 import type { World } from "../world/world.js";
 
@@ -55,20 +55,19 @@ export function syncDomainGrants(m: Machine, w: World, att: number): World {
       const m = [...(domain?.mappings.values() ?? [])].find((x) => x.iova === r.iova);
       return m !== undefined && m.phys === phys && r.len === len;
     });
-  let world = w;
-  let grants = world.grants;
   const kept: number[] = [];
+  const ended: number[] = [];
   const have: Wanted[] = [];
   for (const id of mapping.grants) {
-    const g = grants.get(id);
+    const g = w.grants.get(id);
     if (g === undefined) continue;
     const still = wanted.some((x) => x.device === g.device && x.phys === g.phys && x.len === g.len);
     if (still || !onRanges(g.phys, g.len)) {
       kept.push(id);
       have.push({ device: g.device, phys: g.phys, len: g.len, write: g.write });
-    } else grants = grants.delete(id);
+    } else ended.push(id);
   }
-  world = { ...world, grants };
+  let world = endGrants(w, ended);
   for (const x of wanted) {
     if (have.some((h) => h.device === x.device && h.phys === x.phys && h.len === x.len)) continue;
     const granted = grantAccess(world, { ...x, att });

@@ -2,6 +2,7 @@ import type { Machine } from "../machine/machine.js";
 import type { Effect } from "../world/effect.js";
 import { kernelError } from "../errors/kernel-error.js";
 import { dmaUnmapIova } from "../fabric/dma-map.js";
+import { endGrants } from "../fabric/grants.js";
 import { findMappingType } from "../mapping-types/builtins.js";
 import type { TraceEvent } from "../trace/event.js";
 import { exporterOf, importerOf, isKernelError, lookupAtt, mustBuf } from "../world/access.js";
@@ -165,13 +166,11 @@ export function unmapAtt(m: Machine, w: World, att: number, holder: string | nul
   // Idempotent: an exporter that already unmapped the whole list leaves nothing to undo.
   let world = a.converter === null ? unmapped.world : dmaUnmapIova(unmapped.world, mapping.iova);
   const events: TraceEvent[] = [...ctx.events, ...unmapped.events];
-  let grants = world.grants;
-  for (const g of mapping.grants) grants = grants.delete(g);
+  world = endGrants(world, mapping.grants);
   const current = world.atts.get(att);
   if (current === undefined) throw new Error(`attachment ${att} vanished during unmap`);
   world = {
     ...world,
-    grants,
     atts: world.atts.set(att, { ...current, mapping: null, invalidated: false }),
   };
   events.push({ kind: "unmap", importer: imp.name, owner: b.owner, att, detail: "" });

@@ -1,6 +1,8 @@
 import type { Codec } from "../encoding/codec.js";
 import { fmix32, mixWord } from "../encoding/hash.js";
 import type { DriverSlice } from "./driver-slice.js";
+import type { GrantIndex } from "./grant-index.js";
+import { EMPTY_GRANT_INDEX } from "./grant-index.js";
 import { driverSliceCodec } from "./driver-slice.js";
 import { PTable } from "../encoding/ptable.js";
 import type { Topology } from "../fabric/topology.js";
@@ -51,6 +53,8 @@ export interface World {
   readonly tasks: PTable<TaskState>;
   /** Device access rights (the oracle's bookkeeping) by id. */
   readonly grants: PTable<Grant>;
+  /** The grants' ids by region name: derived from `grants`, not hashed or compared. */
+  readonly grantIndex: GrantIndex;
   /** Physical regions and their state by id. */
   readonly regions: PTable<RegionState>;
   /** IOMMU domains by id. */
@@ -91,6 +95,7 @@ export function createWorld(topology: Topology): World {
     jobs: PTable.empty(jobCodec),
     tasks: PTable.empty(taskCodec),
     grants: PTable.empty(grantCodec),
+    grantIndex: EMPTY_GRANT_INDEX,
     regions,
     domains,
     deviceDomains,

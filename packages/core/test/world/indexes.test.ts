@@ -8,6 +8,7 @@ import fc from "fast-check";
 import {
   PTable,
   boot,
+  grantsOfRegion,
   referenceMachine,
   regionContaining,
   regionNamed,
@@ -32,6 +33,31 @@ describe("per-buffer indexes", () => {
           for (const [id, b] of outcome.world.bufs.entries()) {
             expect({ task: b.task, fences: b.fences }).toEqual(scanned(outcome.world, id));
           }
+        });
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe("the grant index", () => {
+  it("each region's indexed grants are exactly the grants naming it, after every step", () => {
+    const m = referenceMachine();
+    fc.assert(
+      fc.property(fc.array(fc.nat(), { maxLength: 60 }), (picks) => {
+        walk(m, boot(m), picks, ({ outcome }) => {
+          const w = outcome.world;
+          const byRegion = new Map<string, number[]>();
+          for (const [id, g] of w.grants.entries()) {
+            byRegion.set(g.region, [...(byRegion.get(g.region) ?? []), id]);
+          }
+          for (const r of w.regions.values()) {
+            expect([...grantsOfRegion(w.grantIndex, r.id)]).toEqual(byRegion.get(r.id) ?? []);
+          }
+          let indexed = 0;
+          for (const bucket of w.grantIndex.values())
+            for (const e of bucket) indexed += e.ids.length;
+          expect(indexed).toBe(w.grants.size);
         });
       }),
       { numRuns: 150 },
