@@ -156,6 +156,7 @@ export {
   fmix32,
   hashWords,
   mixWord,
+  pushOptionalString,
   pushString,
   pushU64,
   encodeValue,

@@ -63,6 +63,22 @@ export function pushU64(out: number[], v: bigint): void {
 const stringIds = new Map<string, number>();
 
 /**
+ * Appends an optional string: 0 when absent, else 1 and the string (see
+ * {@link pushString}), so an absent name and an empty one encode apart.
+ *
+ * @param out - the words written so far.
+ * @param s - the string, or null / undefined.
+ */
+export function pushOptionalString(out: number[], s: string | null | undefined): void {
+  if (s === null || s === undefined) {
+    out.push(0);
+    return;
+  }
+  out.push(1);
+  pushString(out, s);
+}
+
+/**
  * Appends a string's canonical encoding: its length, then its UTF-16 code
  * units two per word. Deterministic across processes (no intern table), for
  * codecs of names (devices, regions, processes).

@@ -1,5 +1,5 @@
 import type { Codec } from "../encoding/codec.js";
-import { encodeValue, pushString, pushU64 } from "../encoding/hash.js";
+import { encodeValue, pushString, pushU64, pushOptionalString } from "../encoding/hash.js";
 
 /** An IOVA range a map created in an IOMMU domain (to undo at unmap). */
 export interface IovaRange {
@@ -77,11 +77,7 @@ export const attachmentCodec: Codec<AttachmentState> = {
   encode(a, out) {
     out.push(a.buf);
     pushString(out, a.importer);
-    if (a.device === null) out.push(0);
-    else {
-      out.push(1);
-      pushString(out, a.device);
-    }
+    pushOptionalString(out, a.device);
     out.push(
       (a.dynamic ? 1 : 0) |
         (a.peer2peer ? 2 : 0) |
@@ -91,11 +87,7 @@ export const attachmentCodec: Codec<AttachmentState> = {
     out.push(a.pins);
     pushString(out, a.mapType);
     pushString(out, a.exporterType);
-    if (a.converter === null) out.push(0);
-    else {
-      out.push(1);
-      pushString(out, a.converter);
-    }
+    pushOptionalString(out, a.converter);
     encodeValue(a.importerData, out);
     if (a.mapping === null) {
       out.push(0);

@@ -1,5 +1,5 @@
 import type { Codec } from "../encoding/codec.js";
-import { encodeValue, pushString, pushU64 } from "../encoding/hash.js";
+import { encodeValue, pushString, pushU64, pushOptionalString } from "../encoding/hash.js";
 
 /**
  * A dma-buf's revoke state. VFIO keeps a `revoked` bit (kernel-facts §2.3);
@@ -62,11 +62,7 @@ export const dmaBufCodec: Codec<DmaBufState> = {
     pushString(out, b.owner);
     pushU64(out, b.size);
     out.push(REVOKE_CODE[b.revoked]);
-    if (b.resvHolder === null) out.push(0);
-    else {
-      out.push(1);
-      pushString(out, b.resvHolder);
-    }
+    pushOptionalString(out, b.resvHolder);
     out.push(b.attachments.length, ...b.attachments, b.fileRefs, b.fds, b.released ? 1 : 0);
     out.push(b.task ?? -1, b.fences);
     encodeValue(b.priv, out);

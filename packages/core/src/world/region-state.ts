@@ -1,5 +1,5 @@
 import type { Codec } from "../encoding/codec.js";
-import { pushString, pushU64 } from "../encoding/hash.js";
+import { pushString, pushU64, pushOptionalString } from "../encoding/hash.js";
 import type { Region } from "../fabric/topology.js";
 
 /**
@@ -32,11 +32,7 @@ export const regionStateCodec: Codec<RegionState> = {
     pushU64(out, r.base);
     pushU64(out, r.size);
     pushU64(out, r.busOffset);
-    if (r.device === undefined) out.push(0);
-    else {
-      out.push(1);
-      pushString(out, r.device);
-    }
+    pushOptionalString(out, r.device);
     out.push(STATUS_CODE[r.status]);
   },
 };
