@@ -210,6 +210,7 @@ export {
   defineSlice,
   driverSliceCodec,
   plainSlice,
+  setCodec,
   tableCodec,
   tableSlice,
 } from "./world/driver-slice.js";
@@ -242,7 +243,7 @@ export type { Recorded } from "./world/access.js";
 
 export { boot, defineMachine } from "./machine/machine.js";
 export { callSymbol, defineSymbol, provideSymbol } from "./machine/symbol.js";
-export { defineDriverOp, driverOpCall, driverOpsOf } from "./machine/driver-op.js";
+export { actionOp, defineDriverOp, driverOpCall, driverOpsOf } from "./machine/driver-op.js";
 export type { OpName } from "./machine/driver-op.js";
 export { pendingOps } from "./machine/pending.js";
 export { candidateOps } from "./machine/candidates.js";

@@ -40,7 +40,7 @@ export type {
   IommufdState,
   IommufdTrack,
   IommufdUserPages,
-} from "./iommufd/state.js";
+} from "./iommufd/types.js";
 export {
   KVM,
   KVM_MAX_ORDER,

@@ -88,3 +88,24 @@ export function driverOpsOf<T extends z.ZodDiscriminatedUnion<z.ZodObject[], "op
 /** The `op` names of a union of driver actions. */
 export type OpName<T extends z.ZodType> =
   z.output<T> extends Readonly<Record<"op", infer N>> ? N & string : never;
+
+/**
+ * A builder of one driver instance's ops, typed by its union of actions
+ * (the schema given to {@link driverOpsOf}): what a driver's `pending` and
+ * `candidates` and a test write, checked at compile time against the
+ * fields the op takes. `step` still validates them at run time.
+ *
+ * @typeParam S - the driver's union of actions (the schema given to `driverOpsOf`).
+ * @param driver - the driver instance's name in the machine.
+ * @returns a function from an action, as written, to the core `driver` op.
+ *
+ * @example
+ * ```ts
+ * const kvmOp = actionOp<typeof kvmActionSchema>("kvm");
+ * step(m, w, kvmOp({ op: "guest-fault", slot: 1, gfn: 0x100000n }));
+ * ```
+ */
+export function actionOp<S extends z.ZodType>(driver: string): (action: z.input<S>) => Op {
+  // The schema only types the builder; validation is step's, against the registered op.
+  return (action) => ({ kind: "driver", driver, action });
+}

@@ -1,4 +1,6 @@
 import type { Codec } from "../encoding/codec.js";
+import { equalWith } from "../encoding/codec.js";
+import { setCodec } from "./driver-slice.js";
 import { pushU64 } from "../encoding/hash.js";
 import { PTable } from "../encoding/ptable.js";
 
@@ -54,6 +56,8 @@ export function emptyDomain(iovaBase = 0x1000_0000n): DomainState {
   return { mappings: PTable.empty(iommuMappingCodec), iovaBase };
 }
 
+const mappingSet = setCodec(iommuMappingCodec);
+
 /**
  * Canonical encoding of a {@link DomainState}: the mapped ranges enter as a
  * set (their slots are the model's, nothing the kernel or a device sees), so
@@ -63,7 +67,7 @@ export const domainCodec: Codec<DomainState> = {
   seed: 0xd0a1,
   encode(d, out) {
     pushU64(out, d.iovaBase);
-    out.push(d.mappings.size, d.mappings.valuesHash | 0);
+    mappingSet.encode(d.mappings, out);
   },
-  equals: (a, b) => a.iovaBase === b.iovaBase && a.mappings.sameValues(b.mappings),
+  equals: (a, b) => a.iovaBase === b.iovaBase && equalWith(mappingSet, a.mappings, b.mappings),
 };

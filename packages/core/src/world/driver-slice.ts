@@ -69,6 +69,25 @@ export function tableCodec<T>(codec: Codec<T>): Codec<PTable<T>> {
 }
 
 /**
+ * The codec of a table whose ids are slots nothing observes (a domain's
+ * mapped ranges, a memslot's stage-2 entries, an IOAS's areas): its values
+ * as a set, so two tables holding the same values under other ids are
+ * equal and hash alike (`PTable.sameValues`, `valuesHash`).
+ *
+ * @param codec - the codec of the table's values.
+ * @returns the codec of the table.
+ */
+export function setCodec<T>(codec: Codec<T>): Codec<PTable<T>> {
+  return {
+    seed: codec.seed ^ 0x5e7,
+    encode(t, out) {
+      out.push(t.size, t.valuesHash | 0);
+    },
+    equals: (a, b) => a.sameValues(b),
+  };
+}
+
+/**
  * A driver's queue of objects in flight: the objects by id (lowest free, so
  * ids repeat) and the order they arrived in, which the kernel's behaviour
  * depends on (who holds a lock, whose continuation runs first). Model

@@ -5,6 +5,8 @@ import {
   pushString,
   pushU64,
   tableSlice,
+  equalWith,
+  setCodec,
 } from "@dmabuf-ref/core";
 import type { ArrivalQueue, Codec, SliceDef } from "@dmabuf-ref/core";
 import type { VfioOpKind, VfioOperation } from "./operation.js";
@@ -129,12 +131,14 @@ export interface VfioVmaSpace {
  * Canonical encoding of a {@link VfioVmaSpace}: the VMAs as a set (size and
  * slot-independent hash); equality ignores slots.
  */
+const vmaSet = setCodec(vfioVmaCodec);
+
 export const vfioVmaSpaceCodec: Codec<VfioVmaSpace> = {
   seed: 0xf111,
   encode(s, out) {
-    out.push(s.vmas.size, s.vmas.valuesHash | 0);
+    vmaSet.encode(s.vmas, out);
   },
-  equals: (a, b) => a.vmas.sameValues(b.vmas),
+  equals: (a, b) => equalWith(vmaSet, a.vmas, b.vmas),
 };
 
 /** Where mmap hands out user virtual addresses (an arbitrary, page-aligned base). */

@@ -24,18 +24,14 @@ import { gpuPrivOf, iovInterconnect, rfcMappingTypesV1Iov } from "@dmabuf-ref/ex
 import {
   attach,
   errnoOf,
+  evict,
   exportBuf,
   exportRefusal,
   lockedMap,
   makeWorld,
+  migrate,
   mustDo,
 } from "./setup.js";
-
-const evict = (buf: number): { kind: "driver"; driver: string; action: unknown } => ({
-  kind: "driver",
-  driver: "gpu",
-  action: { op: "evict", buf },
-});
 
 function offerIds(m: Machine, w: World, buf: number): string[] {
   return offersOf(m, w, buf).map((o) => o.type.id);
@@ -298,12 +294,6 @@ describe("the IOV interconnect (kernel-facts §4.1), a type defined through the 
 });
 
 describe("freed memory is handed out again (finite worlds, DESIGN §2a)", () => {
-  const migrate = (buf: number, to: "vram" | "system") => ({
-    kind: "driver" as const,
-    driver: "gpu",
-    action: { op: "migrate", buf, to },
-  });
-
   it("evicting a BO and validating it back into VRAM twice returns to the world after once", () => {
     const { m, w } = makeWorld();
     const v = vramBo(m, w);

@@ -4,6 +4,7 @@
  */
 import {
   accept,
+  actionOp,
   boot,
   defineMachine,
   importerHolder,
@@ -13,8 +14,9 @@ import {
   step,
   topologySchema,
 } from "@dmabuf-ref/core";
-import type { ImporterDriver, Machine, Profile, World } from "@dmabuf-ref/core";
+import type { ImporterDriver, Machine, Op, Profile, World } from "@dmabuf-ref/core";
 import { gpuExporter, iovInterconnect, rdmaExporter } from "@dmabuf-ref/exporters";
+import type { gpuActionSchema } from "@dmabuf-ref/exporters";
 
 export const VRAM = 0x60_0000_0000n;
 export const VRAM_BUS_OFFSET = 0x1000_0000_0000n;
@@ -93,6 +95,19 @@ export function makeWorld(
   const importers = [referenceImporter(), pinnedImporter, iovImporter, ...extra];
   const m = defineMachine({ profile, topology, exporters: [gpu, rdma], importers });
   return { m, w: boot(m) };
+}
+
+/** The GPU driver's ops, typed by its actions. */
+const gpuOp = actionOp<typeof gpuActionSchema>("gpu");
+
+/** `ttm_bo_evict()` of a BO: the GPU's `evict` op. */
+export function evict(buf: number): Op {
+  return gpuOp({ op: "evict", buf });
+}
+
+/** `ttm_bo_validate()` of a BO into a placement: the GPU's `migrate` op. */
+export function migrate(buf: number, to: "vram" | "system"): Op {
+  return gpuOp({ op: "migrate", buf, to });
 }
 
 /** The outcome of a step that must be done. */

@@ -12,7 +12,7 @@ import { gpuSliceOf, isGpuExporter } from "@dmabuf-ref/exporters";
 import type { GpuMove } from "@dmabuf-ref/exporters";
 import { gpuMovesSlice } from "../../src/gpu/state.js";
 import type { GpuMoves } from "../../src/gpu/state.js";
-import { exportBuf, makeWorld, mustDo } from "./setup.js";
+import { exportBuf, makeWorld, migrate, mustDo } from "./setup.js";
 import { expectDiffer, expectSame } from "../support/worlds.js";
 
 /** One changed field: its name and the move with it changed. */
@@ -39,12 +39,6 @@ function movesOf(moves: readonly GpuMove[]): GpuMoves {
   for (const mv of moves) byId = byId.set(mv.id, mv);
   return { byId, order: moves.map((mv) => mv.id) };
 }
-
-const migrate = (buf: number, to: "vram" | "system") => ({
-  kind: "driver" as const,
-  driver: "gpu",
-  action: { op: "migrate", buf, to },
-});
 
 describe("the GPU slice (issue 10)", () => {
   const { m, w } = makeWorld();

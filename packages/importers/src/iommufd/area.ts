@@ -4,7 +4,7 @@ import { IOMMUFD } from "./constants.js";
 import { fillArea, unfillArea } from "./domain-fill.js";
 import { grantArea } from "./grants.js";
 import { releaseDmabuf } from "./release-dmabuf.js";
-import type { IommufdArea } from "./state.js";
+import type { IommufdArea } from "./types.js";
 import {
   areaAt,
   deletePages,

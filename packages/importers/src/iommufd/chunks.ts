@@ -1,6 +1,6 @@
 import type { PhysVec } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
-import type { IommufdArea, IommufdPages } from "./state.js";
+import type { IommufdArea, IommufdPages } from "./types.js";
 
 /** One contiguous piece of an area as the IOMMU maps it: IOVA -> physical. */
 export interface AreaChunk {

@@ -1,4 +1,4 @@
-import { encodeWith, pushString, pushU64 } from "@dmabuf-ref/core";
+import { encodeWith, pushString, pushU64, equalWith, setCodec } from "@dmabuf-ref/core";
 import type { Codec } from "@dmabuf-ref/core";
 import type {
   IommufdArea,
@@ -86,6 +86,8 @@ export const iommufdPagesCodec: Codec<IommufdPages> = {
   },
 };
 
+const areaSet = setCodec(iommufdAreaCodec);
+
 /**
  * Canonical encoding of one object of `ictx->objects` ({@link IommufdObject}):
  * its kind (IOAS 1, device 2, HWPT_PAGING 3), then its fields. An IOAS's
@@ -98,7 +100,8 @@ export const iommufdObjectCodec: Codec<IommufdObject> = {
   encode(o, out) {
     switch (o.kind) {
       case "ioas":
-        out.push(1, o.areas.size, o.areas.valuesHash | 0);
+        out.push(1);
+        areaSet.encode(o.areas, out);
         pushNumbers(out, o.domains);
         break;
       case "device":
@@ -114,7 +117,7 @@ export const iommufdObjectCodec: Codec<IommufdObject> = {
   },
   equals(a, b) {
     if (a.kind === "ioas" && b.kind === "ioas") {
-      return sameNumbers(a.domains, b.domains) && a.areas.sameValues(b.areas);
+      return sameNumbers(a.domains, b.domains) && equalWith(areaSet, a.areas, b.areas);
     }
     return sameNumbers(encodeWith(iommufdObjectCodec, a), encodeWith(iommufdObjectCodec, b));
   },

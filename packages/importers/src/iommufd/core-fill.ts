@@ -13,7 +13,7 @@ import {
 import type { Machine, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { IOMMUFD, IOMMUFD_GLOBAL_DEVICE } from "./constants.js";
 import { releaseDmabuf } from "./release-dmabuf.js";
-import type { IommufdArea, IommufdDmabufPages, IommufdTrack } from "./state.js";
+import type { IommufdArea, IommufdDmabufPages, IommufdTrack } from "./types.js";
 import { dmabufPages, mustPages, pagesTableOf, putPages } from "./state.js";
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;

@@ -3,7 +3,7 @@ import type { Machine, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { areaChunks } from "./chunks.js";
 import { IOMMUFD } from "./constants.js";
 import { coreFill, coreUnfill } from "./core-fill.js";
-import type { IommufdArea } from "./state.js";
+import type { IommufdArea } from "./types.js";
 import { dmabufPages, mustPages, putPages } from "./state.js";
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;

@@ -2,7 +2,7 @@ import { grantAccess } from "@dmabuf-ref/core";
 import type { Machine, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { areaChunks } from "./chunks.js";
-import type { IommufdArea } from "./state.js";
+import type { IommufdArea } from "./types.js";
 import { mustPages } from "./state.js";
 
 /**

@@ -23,24 +23,6 @@ import type {
   IommufdState,
 } from "./types.js";
 
-export type {
-  IommufdArea,
-  IommufdAreaRef,
-  IommufdDevice,
-  IommufdDeviceObject,
-  IommufdDmabufPages,
-  IommufdHwpt,
-  IommufdHwptObject,
-  IommufdIoas,
-  IommufdIoasObject,
-  IommufdObject,
-  IommufdPages,
-  IommufdPagesEntry,
-  IommufdState,
-  IommufdTrack,
-  IommufdUserPages,
-} from "./types.js";
-
 /**
  * `ictx->objects`: every iommufd object (IOAS, device, HWPT_PAGING) by its
  * object id, the one id space `xa_alloc` hands out lowest-free from 1.

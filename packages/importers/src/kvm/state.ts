@@ -1,4 +1,12 @@
-import { PTable, pushU64, readSlice, tableSlice, writeSlice } from "@dmabuf-ref/core";
+import {
+  PTable,
+  pushU64,
+  readSlice,
+  tableSlice,
+  writeSlice,
+  equalWith,
+  setCodec,
+} from "@dmabuf-ref/core";
 import type { Codec, Machine, SliceDef, World, kvmCacheAttrSchema } from "@dmabuf-ref/core";
 import type * as z from "zod";
 import { KVM } from "./constants.js";
@@ -53,13 +61,7 @@ export const kvmStage2EntryCodec: Codec<KvmStage2Entry> = {
  * kernel observes (the SPTEs are found by GFN), so two slots that faulted
  * the same blocks in another order are equal.
  */
-export const kvmStage2TableCodec: Codec<PTable<KvmStage2Entry>> = {
-  seed: 0x5e2f,
-  encode(t, out) {
-    out.push(t.size, t.valuesHash | 0);
-  },
-  equals: (a, b) => a.sameValues(b),
-};
+export const kvmStage2TableCodec: Codec<PTable<KvmStage2Entry>> = setCodec(kvmStage2EntryCodec);
 
 /** The empty stage-2 of a memslot just created or just zapped. */
 export const KVM_EMPTY_STAGE2: PTable<KvmStage2Entry> = PTable.empty(kvmStage2EntryCodec);
@@ -131,7 +133,7 @@ export const kvmMemslotCodec: Codec<KvmMemslot> = {
     const y: number[] = [];
     encodeMemslotHead(a, x);
     encodeMemslotHead(b, y);
-    return sameWords(x, y) && a.stage2.sameValues(b.stage2);
+    return sameWords(x, y) && equalWith(kvmStage2TableCodec, a.stage2, b.stage2);
   },
 };
 

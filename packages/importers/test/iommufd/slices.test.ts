@@ -10,7 +10,7 @@ import { boot, hashWorld, readSlice, worldsEqual, writeSlice } from "@dmabuf-ref
 import type { SliceDef, World } from "@dmabuf-ref/core";
 import { IOMMUFD } from "../../src/index.js";
 import type { IommufdArea, IommufdAreaRef, IommufdPages, IommufdTrack } from "../../src/index.js";
-import type { IommufdObject } from "../../src/iommufd/state.js";
+import type { IommufdObject } from "../../src/iommufd/types.js";
 import {
   IOMMUFD_ATTACHED,
   IOMMUFD_ATTACHMENTS,

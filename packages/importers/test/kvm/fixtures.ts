@@ -9,6 +9,7 @@ import {
   linux71,
   referenceExporter,
   runScript,
+  actionOp,
   step,
   topologySchema,
 } from "@dmabuf-ref/core";
@@ -24,11 +25,11 @@ import {
   stage2Covers,
 } from "../../src/index.js";
 import type {
+  kvmActionSchema,
   KvmCacheAttr,
   KvmFaultArgs,
   KvmGuestAccessArgs,
   KvmMemslotArgs,
-  kvmActionSchema,
 } from "../../src/index.js";
 import { vfioBar } from "./vfio-bar-exporter.js";
 import type { VfioBarArgs } from "./vfio-bar-exporter.js";
@@ -109,7 +110,7 @@ export function kvmStep(
   w: World,
   action: z.input<typeof kvmActionSchema>,
 ): StepOutcome {
-  return step(m, w, { kind: "driver", driver: KVM, action });
+  return step(m, w, actionOp<typeof kvmActionSchema>(KVM)(action));
 }
 
 /** `KVM_SET_USER_MEMORY_REGION2` with a dma-buf: KVM's op through `step` (`created` is KVM's attachment). */

@@ -4,7 +4,7 @@
  * `rdma-pinned` and `rdma-pinned-revocable` through core's `step`. The
  * machine and exports are the KVM tests' (`../kvm/fixtures.js`).
  */
-import { step } from "@dmabuf-ref/core";
+import { actionOp, step } from "@dmabuf-ref/core";
 import type { Machine, StepOutcome, World } from "@dmabuf-ref/core";
 import type * as z from "zod";
 import type { IbUmemDmabufGetArgs, RdmaImporterName, rdmaActionSchema } from "../../src/index.js";
@@ -16,7 +16,7 @@ export function rdmaStep(
   importer: RdmaImporterName,
   action: z.input<typeof rdmaActionSchema>,
 ): StepOutcome {
-  return step(m, w, { kind: "driver", driver: importer, action });
+  return step(m, w, actionOp<typeof rdmaActionSchema>(importer)(action));
 }
 
 /** `ib_umem_dmabuf_get*()` of `a.importer` through `step` (`created` is the umem's attachment). */
