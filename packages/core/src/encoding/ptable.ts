@@ -21,6 +21,14 @@ interface Entry<T> {
 type Slot<T> = Node<T> | Entry<T> | undefined;
 type Node<T> = readonly Slot<T>[];
 
+/** The ids of a table whose values pass its mark test (see {@link PTable.empty}). */
+interface Marks<T> {
+  readonly test: (value: T) => boolean;
+  readonly ids: PTable<true>;
+}
+
+const markCodec: Codec<true> = { seed: 0x3a7c, encode: () => undefined };
+
 function entryContribution(id: number, hash: number): number {
   return fmix32(hash ^ Math.imul(id + 1, 0x9e3779b1));
 }
@@ -46,16 +54,46 @@ export class PTable<T> {
     private readonly firstFree: number,
     /** Order- and id-independent hash of the values alone (see {@link PTable.sameValues}). */
     readonly valuesHash: number,
+    private readonly marks: Marks<T> | undefined,
   ) {}
 
   /**
    * An empty table for values of one codec.
    *
    * @param codec - how the values encode.
+   * @param marked - optional mark test: the table keeps the ids of the
+   *   values that pass it ({@link PTable.markedIds}).
    * @returns the empty table.
    */
-  static empty<T>(codec: Codec<T>): PTable<T> {
-    return new PTable(codec, [], 1, 0, 0, 1, 0);
+  static empty<T>(codec: Codec<T>, marked?: (value: T) => boolean): PTable<T> {
+    const marks = marked === undefined ? undefined : { test: marked, ids: PTable.empty(markCodec) };
+    return new PTable(codec, [], 1, 0, 0, 1, 0, marks);
+  }
+
+  /**
+   * The ids whose values pass the table's mark test, in increasing order:
+   * an index the table keeps as entries change (O(log n) per change), so
+   * finding the few entries that need attention (attachments that owe an
+   * unmap, buffers whose resv is held) does not scan the rest. Not part of
+   * the table's hash or equality (it follows from the values).
+   *
+   * @yields each marked id (none when the table has no mark test).
+   */
+  *markedIds(): IterableIterator<number> {
+    if (this.marks !== undefined) yield* this.marks.ids.keys();
+  }
+
+  /** How many entries pass the mark test (0 when the table has none). */
+  get markedCount(): number {
+    return this.marks === undefined ? 0 : this.marks.ids.size;
+  }
+
+  private marksWith(id: number, value: T | undefined): Marks<T> | undefined {
+    const marks = this.marks;
+    if (marks === undefined) return undefined;
+    const on = value !== undefined && marks.test(value);
+    if (on === marks.ids.has(id)) return marks;
+    return { test: marks.test, ids: on ? marks.ids.set(id, true) : marks.ids.delete(id) };
   }
 
   /**
@@ -106,6 +144,7 @@ export class PTable<T> {
       (this.hash + delta) >>> 0,
       this.firstFree,
       (this.valuesHash + valuesDelta) >>> 0,
+      this.marksWith(id, value),
     );
     return id === this.firstFree ? table.withFirstFreeFrom(id + 1) : table;
   }
@@ -127,6 +166,7 @@ export class PTable<T> {
       (this.hash - entryContribution(id, old.hash)) >>> 0,
       id >= 1 && id < this.firstFree ? id : this.firstFree,
       (this.valuesHash - fmix32(old.hash)) >>> 0,
+      this.marksWith(id, undefined),
     );
   }
 
@@ -175,7 +215,16 @@ export class PTable<T> {
   private withFirstFreeFrom(from: number): PTable<T> {
     let id = from;
     while (this.has(id)) id++;
-    return new PTable(this.codec, this.root, this.depth, this.size, this.hash, id, this.valuesHash);
+    return new PTable(
+      this.codec,
+      this.root,
+      this.depth,
+      this.size,
+      this.hash,
+      id,
+      this.valuesHash,
+      this.marks,
+    );
   }
 
   /** Every value, in increasing id order. */

@@ -1,10 +1,10 @@
 import type { Hardware } from "./topology.js";
 import type { DomainState, IommuMapping } from "../world/domain-state.js";
+import { IOVA_PAGE } from "../world/domain-state.js";
 import type { World } from "../world/world.js";
 import { deviceIndex } from "../world/access.js";
 
-/** IOVA alignment of the DMA-API allocator: one 4 KiB page. */
-export const IOVA_PAGE = 0x1000n;
+export { IOVA_PAGE };
 
 /**
  * The IOMMU domain a device's DMA is translated by, if it is behind an IOMMU.
@@ -32,12 +32,15 @@ export function iommuMap(w: World, domain: number, m: IommuMapping): World {
   return {
     ...w,
     domains: w.domains.update(domain, (d) => {
-      for (const x of d.mappings.values()) {
-        if (x.iova < m.iova + m.len && m.iova < x.iova + x.len) {
-          throw new Error(`iommu_map overlaps in domain ${domain} at 0x${m.iova.toString(16)}`);
-        }
+      if (d.byIova.overlapping(m.iova, m.len) !== undefined) {
+        throw new Error(`iommu_map overlaps in domain ${domain} at 0x${m.iova.toString(16)}`);
       }
-      return { ...d, mappings: d.mappings.set(d.mappings.lowestFreeId(), m) };
+      const slot = d.mappings.lowestFreeId();
+      return {
+        ...d,
+        mappings: d.mappings.set(slot, m),
+        byIova: d.byIova.insert(m.iova, m.len, slot),
+      };
     }),
   };
 }
@@ -55,10 +58,9 @@ export function iommuUnmap(w: World, domain: number, iova: bigint, len: bigint):
   return {
     ...w,
     domains: w.domains.update(domain, (d) => {
-      for (const [slot, x] of d.mappings.entries()) {
-        if (x.iova === iova && x.len === len) return { ...d, mappings: d.mappings.delete(slot) };
-      }
-      return d;
+      const e = d.byIova.at(iova);
+      if (e === undefined || e.end - e.start !== len) return d;
+      return { ...d, mappings: d.mappings.delete(e.value), byIova: d.byIova.remove(iova) };
     }),
   };
 }
@@ -80,17 +82,7 @@ export function allocIova(w: World, domain: number, len: bigint): [bigint, World
   const d: DomainState | undefined = w.domains.get(domain);
   if (d === undefined) throw new Error(`no domain ${domain}`);
   const size = ((len + IOVA_PAGE - 1n) / IOVA_PAGE) * IOVA_PAGE;
-  const taken = [...d.mappings.values()].sort((a, b) =>
-    a.iova < b.iova ? -1 : a.iova > b.iova ? 1 : 0,
-  );
-  let iova = d.iovaBase;
-  for (const x of taken) {
-    const end = x.iova + ((x.len + IOVA_PAGE - 1n) / IOVA_PAGE) * IOVA_PAGE;
-    if (end <= iova) continue;
-    if (x.iova >= iova + size) break;
-    iova = end;
-  }
-  return [iova, w];
+  return [d.byIova.firstFit(d.iovaBase, size), w];
 }
 
 /** Where a translated access lands, or why the IOMMU faulted it. */
@@ -115,13 +107,8 @@ export type Translated =
  * @returns the physical address, or the fault reason.
  */
 export function translate(d: DomainState, iova: bigint, len: bigint, write: boolean): Translated {
-  let m: IommuMapping | undefined;
-  for (const x of d.mappings.values()) {
-    if (iova >= x.iova && iova + len <= x.iova + x.len) {
-      m = x;
-      break;
-    }
-  }
+  const e = d.byIova.covering(iova, len);
+  const m: IommuMapping | undefined = e === undefined ? undefined : d.mappings.get(e.value);
   if (m === undefined) return { fault: `IOMMU fault: IOVA 0x${iova.toString(16)} not mapped` };
   if (write ? !m.write : !m.read)
     return { fault: `IOMMU fault: no ${write ? "write" : "read"} permission` };

@@ -1,6 +1,7 @@
 import type { Machine } from "../machine/machine.js";
 import { endGrants, grantAccess } from "../fabric/grants.js";
 import { mustAtt } from "../world/access.js";
+import { mappingAt } from "../world/domain-state.js";
 import type { World } from "../world/world.js";
 
 /** One (device, physical piece) the oracle should allow. */
@@ -40,8 +41,8 @@ export function syncDomainGrants(m: Machine, w: World, att: number): World {
   for (const r of mapping.iova) {
     const domain = w.domains.get(r.domain);
     if (domain === undefined) continue;
-    const im = [...domain.mappings.values()].find((x) => x.iova === r.iova && x.len === r.len);
-    if (im === undefined) continue;
+    const im = mappingAt(domain, r.iova);
+    if (im === undefined || im.len !== r.len) continue;
     const t = { phys: im.phys };
     for (const [index, d] of w.deviceDomains.entries()) {
       const device = m.topology.devices[index]?.id;
@@ -52,7 +53,7 @@ export function syncDomainGrants(m: Machine, w: World, att: number): World {
   const onRanges = (phys: bigint, len: bigint): boolean =>
     mapping.iova.some((r) => {
       const domain = w.domains.get(r.domain);
-      const m = [...(domain?.mappings.values() ?? [])].find((x) => x.iova === r.iova);
+      const m = domain === undefined ? undefined : mappingAt(domain, r.iova);
       return m !== undefined && m.phys === phys && r.len === len;
     });
   const kept: number[] = [];

@@ -61,18 +61,32 @@ export function owedUnmapHolder(importer: string, att: number): string {
  * @returns the next op per attachment that owes work.
  */
 export function owedUnmaps(w: World, importer: string): Op[] {
-  const ops: Op[] = [];
-  for (const [id, a] of w.atts.entries()) {
-    if (a.importer !== importer) continue;
+  const ops: [number, Op][] = [];
+  // The world marks attachments invalidated and still mapped, and buffers
+  // whose resv is held: only those can owe a step (no scan of the rest).
+  for (const id of w.atts.markedIds()) {
+    const a = w.atts.get(id);
+    const b = a === undefined ? undefined : w.bufs.get(a.buf);
+    if (a === undefined || b === undefined || a.importer !== importer) continue;
     const holder = owedUnmapHolder(importer, id);
-    const b = w.bufs.get(a.buf);
+    ops.push([
+      id,
+      b.resvHolder === holder
+        ? { kind: "unmap", att: id, holder }
+        : { kind: "lock", buf: a.buf, holder },
+    ]);
+  }
+  for (const buf of w.bufs.markedIds()) {
+    const b = w.bufs.get(buf);
     if (b === undefined) continue;
-    const owes = a.mapping !== null && a.invalidated;
-    if (b.resvHolder === holder) {
-      ops.push(owes ? { kind: "unmap", att: id, holder } : { kind: "unlock", buf: a.buf, holder });
-    } else if (owes) {
-      ops.push({ kind: "lock", buf: a.buf, holder });
+    for (const id of b.attachments) {
+      const a = w.atts.get(id);
+      if (a === undefined || a.importer !== importer) continue;
+      const owes = a.mapping !== null && a.invalidated;
+      if (!owes && b.resvHolder === owedUnmapHolder(importer, id))
+        ops.push([id, { kind: "unlock", buf, holder: b.resvHolder }]);
     }
   }
-  return ops;
+  // In attachment order, as a scan would list them.
+  return ops.sort((x, y) => x[0] - y[0]).map(([, op]) => op);
 }

@@ -3,6 +3,10 @@ import { equalWith } from "../encoding/codec.js";
 import { setCodec } from "./driver-slice.js";
 import { pushU64 } from "../encoding/hash.js";
 import { PTable } from "../encoding/ptable.js";
+import { IovaTree } from "../fabric/iova-tree.js";
+
+/** IOVA alignment of the DMA-API allocator: one 4 KiB page. */
+export const IOVA_PAGE = 0x1000n;
 
 /** One IOVA range mapped in an IOMMU domain (`iommu_map`). */
 export interface IommuMapping {
@@ -39,6 +43,12 @@ export interface DomainState {
   /** Mapped ranges, non-overlapping, keyed by the lowest free slot number. */
   readonly mappings: PTable<IommuMapping>;
   /**
+   * The same ranges ordered by IOVA, each naming its slot in `mappings`:
+   * what translation, overlap checks and the allocator search. An index
+   * kept by `iommuMap`/`iommuUnmap`, not encoded (the slots already are).
+   */
+  readonly byIova: IovaTree<number>;
+  /**
    * The lowest IOVA the DMA-API allocator hands out; it searches the holes
    * between the mapped ranges from here up (no cursor, so unmapping and
    * mapping again gives the same IOVA back).
@@ -53,7 +63,19 @@ export interface DomainState {
  * @returns the empty domain.
  */
 export function emptyDomain(iovaBase = 0x1000_0000n): DomainState {
-  return { mappings: PTable.empty(iommuMappingCodec), iovaBase };
+  return { mappings: PTable.empty(iommuMappingCodec), byIova: IovaTree.empty(IOVA_PAGE), iovaBase };
+}
+
+/**
+ * The mapping that starts at an IOVA.
+ *
+ * @param d - the domain.
+ * @param iova - the first IOVA of the mapping.
+ * @returns the mapping, or undefined.
+ */
+export function mappingAt(d: DomainState, iova: bigint): IommuMapping | undefined {
+  const e = d.byIova.at(iova);
+  return e === undefined ? undefined : d.mappings.get(e.value);
 }
 
 const mappingSet = setCodec(iommuMappingCodec);

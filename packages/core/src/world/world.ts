@@ -43,9 +43,9 @@ const deviceDomainCodec: Codec<number> = {
  * objects come and go repeats its worlds (an exploration ends).
  */
 export interface World {
-  /** `struct dma_buf`s by id. */
+  /** `struct dma_buf`s by id; marked: those whose resv is held. */
   readonly bufs: PTable<DmaBufState>;
-  /** `struct dma_buf_attachment`s by id. */
+  /** `struct dma_buf_attachment`s by id; marked: invalidated and still mapped. */
   readonly atts: PTable<AttachmentState>;
   /** In-flight DMA jobs (unsignalled BOOKKEEP fences) by id. */
   readonly jobs: PTable<DmaJob>;
@@ -90,8 +90,11 @@ export function createWorld(topology: Topology): World {
     deviceDomains = deviceDomains.set(index, id);
   });
   return {
-    bufs: PTable.empty(dmaBufCodec),
-    atts: PTable.empty(attachmentCodec),
+    // Marked: buffers whose resv is held, attachments invalidated but still
+    // mapped (the unmap an importer owes). `settle` and the drivers' pending
+    // ops look at these few instead of every buffer and attachment.
+    bufs: PTable.empty(dmaBufCodec, (b) => b.resvHolder !== null),
+    atts: PTable.empty(attachmentCodec, (a) => a.mapping !== null && a.invalidated),
     jobs: PTable.empty(jobCodec),
     tasks: PTable.empty(taskCodec),
     grants: PTable.empty(grantCodec),

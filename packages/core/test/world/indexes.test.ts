@@ -40,6 +40,45 @@ describe("per-buffer indexes", () => {
   });
 });
 
+describe("marked tables and the domains' IOVA index", () => {
+  it("marked buffers are those whose resv is held, marked attachments those invalidated and still mapped, after every step", () => {
+    const m = referenceMachine();
+    fc.assert(
+      fc.property(fc.array(fc.nat(), { maxLength: 60 }), (picks) => {
+        walk(m, boot(m), picks, ({ outcome }) => {
+          const w = outcome.world;
+          const held = [...w.bufs.entries()].filter(([, b]) => b.resvHolder !== null);
+          expect([...w.bufs.markedIds()]).toEqual(held.map(([id]) => id));
+          const owing = [...w.atts.entries()].filter(
+            ([, a]) => a.mapping !== null && a.invalidated,
+          );
+          expect([...w.atts.markedIds()]).toEqual(owing.map(([id]) => id));
+        });
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("each domain's IOVA index lists exactly its mappings, in IOVA order", () => {
+    const m = referenceMachine();
+    fc.assert(
+      fc.property(fc.array(fc.nat(), { maxLength: 60 }), (picks) => {
+        walk(m, boot(m), picks, ({ outcome }) => {
+          for (const d of outcome.world.domains.values()) {
+            const sorted = [...d.mappings.entries()].sort(([, x], [, y]) =>
+              x.iova < y.iova ? -1 : 1,
+            );
+            expect([...d.byIova.entries()]).toEqual(
+              sorted.map(([slot, x]) => ({ start: x.iova, end: x.iova + x.len, value: slot })),
+            );
+          }
+        });
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
 describe("the grant index", () => {
   it("each region's indexed grants are exactly the grants naming it, after every step", () => {
     const m = referenceMachine();
