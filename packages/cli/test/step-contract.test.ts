@@ -38,10 +38,10 @@ describe("every built-in driver keeps step's promises", () => {
             if (op.kind === "driver") drivers.add(op.driver);
             // The grant index stays exactly the grants, whichever driver made or ended them.
             for (const [id, g] of outcome.world.grants.entries()) {
-              expect(grantsOfRegion(outcome.world.grantIndex, g.region)).toContain(id);
+              expect(grantsOfRegion(outcome.world.grants.index, g.region)).toContain(id);
             }
             let indexed = 0;
-            for (const b of outcome.world.grantIndex.values())
+            for (const b of outcome.world.grants.index.values())
               for (const e of b) indexed += e.ids.length;
             expect(indexed).toBe(outcome.world.grants.size);
             if (outcome.status !== "done") {

@@ -21,13 +21,37 @@ interface Entry<T> {
 type Slot<T> = Node<T> | Entry<T> | undefined;
 type Node<T> = readonly Slot<T>[];
 
-/** The ids of a table whose values pass its mark test (see {@link PTable.empty}). */
-interface Marks<T> {
-  readonly test: (value: T) => boolean;
-  readonly ids: PTable<true>;
+/**
+ * A secondary index a table keeps as its entries change (see
+ * {@link PTable.indexed}): the index follows from the values, so it is
+ * neither hashed nor compared. Its operations must be persistent (return
+ * a new index, never change the one given).
+ */
+export interface TableIndex<T, I> {
+  /** The index of an empty table. */
+  readonly empty: I;
+  /**
+   * The index with one entry added.
+   *
+   * @param index - the index before.
+   * @param id - the entry's id.
+   * @param value - its value.
+   */
+  add(index: I, id: number, value: T): I;
+  /**
+   * The index with one entry removed.
+   *
+   * @param index - the index before.
+   * @param id - the entry's id.
+   * @param value - its value as it was indexed.
+   */
+  remove(index: I, id: number, value: T): I;
 }
 
-const markCodec: Codec<true> = { seed: 0x3a7c, encode: () => undefined };
+/** A set of table ids, in increasing order (a table whose values say nothing). */
+export type IdSet = PTable<true>;
+
+const idSetCodec: Codec<true> = { seed: 0x3a7c, encode: () => undefined };
 
 function entryContribution(id: number, hash: number): number {
   return fmix32(hash ^ Math.imul(id + 1, 0x9e3779b1));
@@ -41,7 +65,7 @@ function entryContribution(id: number, hash: number): number {
  * hashes updated in O(1), so hashing a world costs the same with 10 or
  * 1000 buffers. Model machinery, not a kernel object.
  */
-export class PTable<T> {
+export class PTable<T, I = unknown> {
   private constructor(
     private readonly codec: Codec<T>,
     private readonly root: Node<T>,
@@ -54,7 +78,9 @@ export class PTable<T> {
     private readonly firstFree: number,
     /** Order- and id-independent hash of the values alone (see {@link PTable.sameValues}). */
     readonly valuesHash: number,
-    private readonly marks: Marks<T> | undefined,
+    private readonly indexer: TableIndex<T, unknown> | undefined,
+    /** The table's secondary index ({@link PTable.indexed}); undefined without one. */
+    readonly index: I,
   ) {}
 
   /**
@@ -65,35 +91,33 @@ export class PTable<T> {
    *   values that pass it ({@link PTable.markedIds}).
    * @returns the empty table.
    */
-  static empty<T>(codec: Codec<T>, marked?: (value: T) => boolean): PTable<T> {
-    const marks = marked === undefined ? undefined : { test: marked, ids: PTable.empty(markCodec) };
-    return new PTable(codec, [], 1, 0, 0, 1, 0, marks);
+  static empty<T>(codec: Codec<T>): PTable<T, undefined> {
+    return new PTable<T, undefined>(codec, [], 1, 0, 0, 1, 0, undefined, undefined);
   }
 
   /**
-   * The ids whose values pass the table's mark test, in increasing order:
-   * an index the table keeps as entries change (O(log n) per change), so
-   * finding the few entries that need attention (attachments that owe an
-   * unmap, buffers whose resv is held) does not scan the rest. Not part of
-   * the table's hash or equality (it follows from the values).
+   * An empty table that keeps a secondary index of its entries: every
+   * change updates the index in the cost the index's own operations take
+   * (O(log n) for the trees and id sets core uses), so a lookup the index
+   * answers never scans the table (DESIGN §2a, "indexes, not scans").
    *
-   * @yields each marked id (none when the table has no mark test).
+   * @param codec - how the values encode.
+   * @param indexer - the index kept.
+   * @returns the empty table.
    */
-  *markedIds(): IterableIterator<number> {
-    if (this.marks !== undefined) yield* this.marks.ids.keys();
+  static indexed<T, I>(codec: Codec<T>, indexer: TableIndex<T, I>): PTable<T, I> {
+    // The index's type is fixed here; inside the table it is carried opaquely.
+    const opaque = indexer as TableIndex<T, unknown>;
+    return new PTable<T, I>(codec, [], 1, 0, 0, 1, 0, opaque, indexer.empty);
   }
 
-  /** How many entries pass the mark test (0 when the table has none). */
-  get markedCount(): number {
-    return this.marks === undefined ? 0 : this.marks.ids.size;
-  }
-
-  private marksWith(id: number, value: T | undefined): Marks<T> | undefined {
-    const marks = this.marks;
-    if (marks === undefined) return undefined;
-    const on = value !== undefined && marks.test(value);
-    if (on === marks.ids.has(id)) return marks;
-    return { test: marks.test, ids: on ? marks.ids.set(id, true) : marks.ids.delete(id) };
+  private indexWith(id: number, old: T | undefined, value: T | undefined): I {
+    const indexer = this.indexer;
+    if (indexer === undefined) return this.index;
+    let index: unknown = this.index;
+    if (old !== undefined) index = indexer.remove(index, id, old);
+    if (value !== undefined) index = indexer.add(index, id, value);
+    return index as I;
   }
 
   /**
@@ -122,7 +146,7 @@ export class PTable<T> {
    * @param value - the new value.
    * @returns the new table; this one is unchanged.
    */
-  set(id: number, value: T): PTable<T> {
+  set(id: number, value: T): PTable<T, I> {
     if (!validId(id)) throw new RangeError(`bad table id ${id}: ids are integers 0..2^30-1`);
     let root = this.root;
     let depth = this.depth;
@@ -136,7 +160,7 @@ export class PTable<T> {
     const delta =
       entryContribution(id, entry.hash) - (old === undefined ? 0 : entryContribution(id, old.hash));
     const valuesDelta = fmix32(entry.hash) - (old === undefined ? 0 : fmix32(old.hash));
-    const table = new PTable(
+    const table = new PTable<T, I>(
       this.codec,
       rootOut,
       depth,
@@ -144,7 +168,8 @@ export class PTable<T> {
       (this.hash + delta) >>> 0,
       this.firstFree,
       (this.valuesHash + valuesDelta) >>> 0,
-      this.marksWith(id, value),
+      this.indexer,
+      this.indexWith(id, old?.value, value),
     );
     return id === this.firstFree ? table.withFirstFreeFrom(id + 1) : table;
   }
@@ -155,10 +180,10 @@ export class PTable<T> {
    * @param id - the id to remove.
    * @returns the new table (this one when the id is absent).
    */
-  delete(id: number): PTable<T> {
+  delete(id: number): PTable<T, I> {
     const old = this.entry(id);
     if (old === undefined) return this;
-    return new PTable(
+    return new PTable<T, I>(
       this.codec,
       PTable.put(this.root, this.depth - 1, id, undefined),
       this.depth,
@@ -166,7 +191,8 @@ export class PTable<T> {
       (this.hash - entryContribution(id, old.hash)) >>> 0,
       id >= 1 && id < this.firstFree ? id : this.firstFree,
       (this.valuesHash - fmix32(old.hash)) >>> 0,
-      this.marksWith(id, undefined),
+      this.indexer,
+      this.indexWith(id, old.value, undefined),
     );
   }
 
@@ -177,7 +203,7 @@ export class PTable<T> {
    * @param change - returns the new value from the old.
    * @returns the new table.
    */
-  update(id: number, change: (old: T) => T): PTable<T> {
+  update(id: number, change: (old: T) => T): PTable<T, I> {
     const old = this.get(id);
     if (old === undefined) throw new Error(`no table entry ${id}`);
     const value = change(old);
@@ -212,10 +238,10 @@ export class PTable<T> {
   }
 
   /** This table with its lowest free id searched from `from` up (every id below is in use). */
-  private withFirstFreeFrom(from: number): PTable<T> {
+  private withFirstFreeFrom(from: number): PTable<T, I> {
     let id = from;
     while (this.has(id)) id++;
-    return new PTable(
+    return new PTable<T, I>(
       this.codec,
       this.root,
       this.depth,
@@ -223,7 +249,8 @@ export class PTable<T> {
       this.hash,
       id,
       this.valuesHash,
-      this.marks,
+      this.indexer,
+      this.index,
     );
   }
 
@@ -356,4 +383,23 @@ export class PTable<T> {
     if (!Array.isArray(slot)) return false;
     return (slot as Node<T>).every((s) => PTable.isEmpty(s));
   }
+}
+
+/** An empty {@link IdSet}. */
+export const emptyIdSet: IdSet = PTable.empty(idSetCodec);
+
+/**
+ * An index of the ids whose values pass a test: the few entries that need
+ * attention (attachments that owe an unmap, buffers whose resv is held),
+ * found without scanning the rest.
+ *
+ * @param test - which values to keep.
+ * @returns the index, for {@link PTable.indexed}.
+ */
+export function markIndex<T>(test: (value: T) => boolean): TableIndex<T, IdSet> {
+  return {
+    empty: emptyIdSet,
+    add: (ids, id, value) => (test(value) ? ids.set(id, true) : ids),
+    remove: (ids, id) => ids.delete(id),
+  };
 }

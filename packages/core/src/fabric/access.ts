@@ -10,7 +10,8 @@ import { domainOf, translate } from "./iommu.js";
 import type { Translated } from "./iommu.js";
 import { grantsOfRegion } from "../world/grant-index.js";
 import type { Grant } from "../world/grant.js";
-import { regionIndex } from "./region-index.js";
+import { rangesHolding } from "./region-index.js";
+import type { RegionState } from "../world/region-state.js";
 import { regionContaining } from "./regions.js";
 import { p2pMapType } from "./topology.js";
 
@@ -96,18 +97,18 @@ function route(
   len: bigint,
   write: boolean,
 ): Translated {
-  for (const id of regionIndex(w.regions).windows) {
+  // The device memory windows holding the bus range; the lowest id a peer reaches by bus address wins.
+  let reached: RegionState | undefined;
+  let reachedId = Infinity;
+  rangesHolding(w.regions.index.windows, addr, addr + len, (id) => {
     const r = w.regions.get(id);
-    if (r?.device === undefined) continue;
-    const bus = r.base + r.busOffset;
-    if (
-      addr >= bus &&
-      addr + len <= bus + r.size &&
-      p2pMapType(m.topology, r.device, device) === "bus-addr"
-    ) {
-      return { phys: addr - r.busOffset };
+    if (id > reachedId || r?.device === undefined) return;
+    if (p2pMapType(m.topology, r.device, device) === "bus-addr") {
+      reached = r;
+      reachedId = id;
     }
-  }
+  });
+  if (reached !== undefined) return { phys: addr - reached.busOffset };
   const domainId = domainOf(m, w, device);
   if (domainId === undefined) return { phys: addr };
   const domain = w.domains.get(domainId);
@@ -132,7 +133,7 @@ function judge(
       message: `${device} reached ${region} while it is inaccessible`,
     };
   }
-  const covering = grantsOfRegion(w.grantIndex, region)
+  const covering = grantsOfRegion(w.grants.index, region)
     .map((id) => w.grants.get(id))
     .filter(
       (g): g is Grant =>

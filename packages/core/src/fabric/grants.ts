@@ -1,5 +1,4 @@
 import type { World } from "../world/world.js";
-import { indexGrant } from "../world/grant-index.js";
 import { regionContaining } from "./regions.js";
 
 /** What a new grant allows (DESIGN §3.5): who may reach which physical range, and why. */
@@ -57,7 +56,6 @@ export function grantIn(w: World, region: { readonly id: string }, req: GrantReq
     world: {
       ...w,
       grants: w.grants.set(id, { ...req, region: region.id, stale: false }),
-      grantIndex: indexGrant(w.grantIndex, region.id, id, true),
     },
   };
 }
@@ -71,12 +69,10 @@ export function grantIn(w: World, region: { readonly id: string }, req: GrantReq
  */
 export function endGrants(w: World, ids: readonly number[]): World {
   let grants = w.grants;
-  let grantIndex = w.grantIndex;
   for (const id of ids) {
     const g = grants.get(id);
     if (g === undefined) continue;
     grants = grants.delete(id);
-    grantIndex = indexGrant(grantIndex, g.region, id, false);
   }
-  return grants === w.grants ? w : { ...w, grants, grantIndex };
+  return grants === w.grants ? w : { ...w, grants };
 }

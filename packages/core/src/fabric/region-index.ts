@@ -1,102 +1,151 @@
-import type { PTable } from "../encoding/ptable.js";
+import type { AvlSpec } from "../encoding/avl.js";
+import { Avl } from "../encoding/avl.js";
+import type { TableIndex } from "../encoding/ptable.js";
 import type { RegionState } from "../world/region-state.js";
 
+/** A region's place in an address tree: its first address, then its table id. */
+interface RangeKey {
+  readonly start: bigint;
+  readonly id: number;
+}
+
 /**
- * A lookup structure over a world's region table, so that finding a region
- * by name or by address costs O(log n) instead of a scan (issue 10, "indexes,
- * not scans"). It is derived data: built from the table on first use and
- * cached by the table's identity (tables are immutable, so a cached index
- * never goes stale); a step that changes no region reuses it, one that adds,
- * frees or resets a region gets a new table and so a new index.
+ * Address ranges (one per region, possibly nested or overlapping) ordered
+ * by start, each subtree knowing its furthest end: the stabbing query
+ * "which ranges hold `[from, to)`" visits O(log n) nodes plus the ranges
+ * that hold it (for a buffer in RAM: the buffer and RAM).
+ */
+type RangeTree = Avl<RangeKey, bigint, bigint>;
+
+const rangeSpec: AvlSpec<RangeKey, bigint, bigint> = {
+  compare: (a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.id - b.id),
+  augment(_key, end, left, right) {
+    let max = end;
+    if (left !== undefined && left.aug > max) max = left.aug;
+    if (right !== undefined && right.aug > max) max = right.aug;
+    return max;
+  },
+};
+
+/** A region's name, then its table id (names are unique; the id breaks ties if not). */
+interface NameKey {
+  readonly name: string;
+  readonly id: number;
+}
+
+const nameSpec: AvlSpec<NameKey, number, undefined> = {
+  compare: (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id - b.id),
+  augment: () => undefined,
+};
+
+/**
+ * What the region table keeps indexed, so that finding a region by name or
+ * by address costs O(log n) instead of a scan (issue 10, "indexes, not
+ * scans"): the table updates it as regions are added, freed or reset
+ * ({@link regionIndexer}), and it is neither hashed nor compared.
  *
- * The address index cuts the address space at every region boundary into
- * elementary intervals; each keeps the regions covering it, smallest first,
- * owned and freed apart (regions nest: a buffer inside RAM; and freed
- * regions may overlap the owned ones that reuse their memory).
+ * Regions nest (a buffer inside RAM) and freed regions may overlap the
+ * owned ones that reuse their memory, so owned and freed regions sit in
+ * separate trees.
  */
 export interface RegionIndex {
   /** Table id by region name. */
-  readonly byName: ReadonlyMap<string, number>;
-  /** Start of each elementary interval, ascending. */
-  readonly starts: readonly bigint[];
-  /** For each interval, the owned regions covering it (table ids), smallest first. */
-  readonly owned: readonly (readonly number[])[];
-  /** For each interval, the freed regions covering it, smallest first. */
-  readonly freed: readonly (readonly number[])[];
-  /** Device memory a peer may reach by bus address (BARs, VRAM): table ids, in id order. */
-  readonly windows: readonly number[];
+  readonly byName: Avl<NameKey, number, undefined>;
+  /** Regions not freed, by CPU physical address. */
+  readonly owned: RangeTree;
+  /** Freed regions, by CPU physical address. */
+  readonly freed: RangeTree;
+  /** Device memory a peer may reach by bus address (BARs, VRAM), by bus address. */
+  readonly windows: RangeTree;
 }
 
-const cache = new WeakMap<PTable<RegionState>, RegionIndex>();
+function isWindow(r: RegionState): boolean {
+  return r.kind !== "ram" && r.device !== undefined;
+}
+
+/** The region table's index (see {@link RegionIndex}). */
+export const regionIndexer: TableIndex<RegionState, RegionIndex> = {
+  empty: {
+    byName: Avl.empty(nameSpec),
+    owned: Avl.empty(rangeSpec),
+    freed: Avl.empty(rangeSpec),
+    windows: Avl.empty(rangeSpec),
+  },
+  add(index, id, r) {
+    const key = { start: r.base, id };
+    const end = r.base + r.size;
+    const bus = r.base + r.busOffset;
+    return {
+      byName: index.byName.set({ name: r.id, id }, id),
+      owned: r.status === "freed" ? index.owned : index.owned.set(key, end),
+      freed: r.status === "freed" ? index.freed.set(key, end) : index.freed,
+      windows: isWindow(r) ? index.windows.set({ start: bus, id }, bus + r.size) : index.windows,
+    };
+  },
+  remove(index, id, r) {
+    const key = { start: r.base, id };
+    return {
+      byName: index.byName.delete({ name: r.id, id }),
+      owned: r.status === "freed" ? index.owned : index.owned.delete(key),
+      freed: r.status === "freed" ? index.freed.delete(key) : index.freed,
+      windows: isWindow(r)
+        ? index.windows.delete({ start: r.base + r.busOffset, id })
+        : index.windows,
+    };
+  },
+};
 
 /**
- * The index of a region table (built once per table).
+ * The table id of a region by name.
  *
- * @param regions - the world's region table.
- * @returns its index.
+ * @param index - the region index.
+ * @param name - the region's name.
+ * @returns the lowest table id with that name, or undefined.
  */
-export function regionIndex(regions: PTable<RegionState>): RegionIndex {
-  const hit = cache.get(regions);
-  if (hit !== undefined) return hit;
-  const built = build(regions);
-  cache.set(regions, built);
-  return built;
+export function regionIdNamed(index: RegionIndex, name: string): number | undefined {
+  const n = index.byName.ceiling({ name, id: -1 });
+  return n !== undefined && n.key.name === name ? n.value : undefined;
 }
 
-function build(regions: PTable<RegionState>): RegionIndex {
-  const byName = new Map<string, number>();
-  const bounds = new Set<bigint>();
-  const all: [number, RegionState][] = [];
-  const windows: number[] = [];
-  for (const entry of regions.entries()) {
-    const [id, r] = entry;
-    if (r.kind !== "ram" && r.device !== undefined) windows.push(id);
-    // Names are unique; the first id keeps a name, as a scan in id order would find it.
-    if (!byName.has(r.id)) byName.set(r.id, id);
-    all.push(entry);
-    bounds.add(r.base);
-    bounds.add(r.base + r.size);
-  }
-  const starts = [...bounds].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const owned: number[][] = starts.map(() => []);
-  const freed: number[][] = starts.map(() => []);
-  for (const [id, r] of all) {
-    const end = r.base + r.size;
-    for (let i = lowerBound(starts, r.base); i < starts.length && (starts[i] ?? end) < end; i++) {
-      (r.status === "freed" ? freed : owned)[i]?.push(id);
+/**
+ * Calls `visit` for every range of a tree that holds all of `[from, to)`
+ * (`start <= from` and `to <= end`).
+ *
+ * @param tree - the ranges.
+ * @param from - the first address.
+ * @param to - one past the last.
+ * @param visit - receives each range's table id, start and end.
+ */
+export function rangesHolding(
+  tree: RangeTree,
+  from: bigint,
+  to: bigint,
+  visit: (id: number, start: bigint, end: bigint) => void,
+): void {
+  const stack = tree.root === undefined ? [] : [tree.root];
+  for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
+    // Nothing below ends late enough.
+    if (n.aug < to) continue;
+    if (n.left !== undefined) stack.push(n.left);
+    // Ranges to the right start after this one: only useful if it starts at or before `from`.
+    if (n.key.start <= from) {
+      if (to <= n.value) visit(n.key.id, n.key.start, n.value);
+      if (n.right !== undefined) stack.push(n.right);
     }
   }
-  const bySize = (a: number, b: number): number => {
-    const x = regions.get(a)?.size ?? 0n;
-    const y = regions.get(b)?.size ?? 0n;
-    return x < y ? -1 : x > y ? 1 : a - b;
-  };
-  for (const list of owned) list.sort(bySize);
-  for (const list of freed) list.sort(bySize);
-  return { byName, starts, owned, freed, windows };
-}
-
-/** The first index whose start is >= v. */
-function lowerBound(xs: readonly bigint[], v: bigint): number {
-  let lo = 0;
-  let hi = xs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((xs[mid] ?? v) < v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**
- * The elementary interval holding an address, or -1 when it lies before
- * every region.
+ * The ranges of a tree starting at or above `from`, in address order.
  *
- * @param index - the index.
- * @param phys - the address.
- * @returns the interval's position in `starts`.
+ * @param tree - the ranges.
+ * @param from - the lowest start wanted.
+ * @yields each range's table id, start and end.
  */
-export function intervalAt(index: RegionIndex, phys: bigint): number {
-  const i = lowerBound(index.starts, phys);
-  return index.starts[i] === phys ? i : i - 1;
+export function* rangesFrom(
+  tree: RangeTree,
+  from: bigint,
+): Generator<{ readonly id: number; readonly start: bigint; readonly end: bigint }> {
+  for (const n of tree.nodesFrom({ start: from, id: -1 }))
+    yield { id: n.key.id, start: n.key.start, end: n.value };
 }

@@ -1,7 +1,7 @@
 import type { RegionState, RegionStatus } from "../world/region-state.js";
 import type { World } from "../world/world.js";
 import { grantsOfRegion } from "../world/grant-index.js";
-import { intervalAt, regionIndex } from "./region-index.js";
+import { rangesFrom, rangesHolding, regionIdNamed } from "./region-index.js";
 
 /**
  * The innermost region containing `[phys, phys + len)`: a buffer carved out
@@ -20,28 +20,21 @@ export function regionContaining(
   phys: bigint,
   len: bigint,
 ): [number, RegionState] | undefined {
-  const index = regionIndex(w.regions);
-  const i = intervalAt(index, phys);
-  if (i < 0) return undefined;
+  const index = w.regions.index;
   const end = phys + len;
-  const smallest = (ids: readonly number[] | undefined): [number, RegionState] | undefined => {
-    for (const id of ids ?? []) {
-      const r = w.regions.get(id);
-      if (r !== undefined && r.base <= phys && end <= r.base + r.size) return [id, r];
-    }
-    return undefined;
+  // The smallest range holding [phys, end), the lower id on a tie.
+  const smallest = (tree: typeof index.owned): [number, RegionState] | undefined => {
+    let best: { id: number; size: bigint } | undefined;
+    rangesHolding(tree, phys, end, (id, start, stop) => {
+      const size = stop - start;
+      if (best === undefined || size < best.size || (size === best.size && id < best.id))
+        best = { id, size };
+    });
+    const r = best === undefined ? undefined : w.regions.get(best.id);
+    return best === undefined || r === undefined ? undefined : [best.id, r];
   };
-  // An empty range at a region's end is inside it too: look one interval back.
-  const j = len === 0n && index.starts[i] === phys && i > 0 ? i - 1 : i;
-  const pick = (lists: readonly (readonly number[])[]): [number, RegionState] | undefined => {
-    const a = smallest(lists[i]);
-    const b = j === i ? undefined : smallest(lists[j]);
-    if (a === undefined) return b;
-    if (b === undefined) return a;
-    return b[1].size < a[1].size || (b[1].size === a[1].size && b[0] < a[0]) ? b : a;
-  };
-  const owned = pick(index.owned);
-  const freed = pick(index.freed);
+  const owned = smallest(index.owned);
+  const freed = smallest(index.freed);
   // A freed region counts only where nothing owned as inner covers it again.
   return freed !== undefined && (owned === undefined || freed[1].size < owned[1].size)
     ? freed
@@ -70,19 +63,30 @@ export function firstFitIn(
   if (found === undefined) throw new Error(`no region ${parentName}`);
   const [pid, parent] = found;
   const end = parent.base + parent.size;
-  const taken = [...reserved];
-  for (const [id, r] of w.regions.entries()) {
-    // Memory mid-reset or disabled still has its owner; only freed memory is free.
-    if (id === pid || r.status === "freed") continue;
-    if (r.base >= parent.base && r.base + r.size <= end) taken.push(r);
-  }
-  taken.sort((a, b) => (a.base < b.base ? -1 : a.base > b.base ? 1 : 0));
+  const promised = [...reserved].sort((a, b) => (a.base < b.base ? -1 : a.base > b.base ? 1 : 0));
+  let next = 0;
   let at = parent.base;
-  for (const t of taken) {
-    if (t.base >= at + size) break;
-    if (t.base + t.size > at) at = t.base + t.size;
+  // Memory mid-reset or disabled still has its owner; only freed memory is
+  // free. The owned regions come in address order, merged with the promised
+  // ranges; the walk stops at the first hole that fits.
+  const take = (base: bigint, stop: bigint): boolean => {
+    if (base >= at + size) return false;
+    if (stop > at) at = stop;
+    return true;
+  };
+  const result = (): bigint | undefined => (at + size <= end ? at : undefined);
+  for (const r of rangesFrom(w.regions.index.owned, parent.base)) {
+    if (r.start >= end) break;
+    if (r.id === pid || r.end > end) continue;
+    for (let p = promised[next]; p !== undefined && p.base <= r.start; p = promised[++next]) {
+      if (!take(p.base, p.base + p.size)) return result();
+    }
+    if (!take(r.start, r.end)) return result();
   }
-  return at + size <= end ? at : undefined;
+  for (let p = promised[next]; p !== undefined; p = promised[++next]) {
+    if (!take(p.base, p.base + p.size)) break;
+  }
+  return result();
 }
 
 /**
@@ -93,7 +97,7 @@ export function firstFitIn(
  * @returns its table id and state, or undefined.
  */
 export function regionNamed(w: World, name: string): [number, RegionState] | undefined {
-  const id = regionIndex(w.regions).byName.get(name);
+  const id = regionIdNamed(w.regions.index, name);
   const r = id === undefined ? undefined : w.regions.get(id);
   return id === undefined || r === undefined ? undefined : [id, r];
 }
@@ -115,7 +119,7 @@ export function setRegionStatus(w: World, id: number, status: RegionStatus): Wor
   if (r.status === status) return w;
   let grants = w.grants;
   if (status !== "live") {
-    for (const gid of grantsOfRegion(w.grantIndex, r.id)) {
+    for (const gid of grantsOfRegion(w.grants.index, r.id)) {
       const g = w.grants.get(gid);
       if (g !== undefined && !g.stale) grants = grants.set(gid, { ...g, stale: true });
     }

@@ -64,7 +64,7 @@ export function owedUnmaps(w: World, importer: string): Op[] {
   const ops: [number, Op][] = [];
   // The world marks attachments invalidated and still mapped, and buffers
   // whose resv is held: only those can owe a step (no scan of the rest).
-  for (const id of w.atts.markedIds()) {
+  for (const id of w.atts.index.keys()) {
     const a = w.atts.get(id);
     const b = a === undefined ? undefined : w.bufs.get(a.buf);
     if (a === undefined || b === undefined || a.importer !== importer) continue;
@@ -76,7 +76,7 @@ export function owedUnmaps(w: World, importer: string): Op[] {
         : { kind: "lock", buf: a.buf, holder },
     ]);
   }
-  for (const buf of w.bufs.markedIds()) {
+  for (const buf of w.bufs.index.keys()) {
     const b = w.bufs.get(buf);
     if (b === undefined) continue;
     for (const id of b.attachments) {

@@ -1,13 +1,15 @@
 import type { Codec } from "../encoding/codec.js";
 import { hashWords, pushString } from "../encoding/hash.js";
 import { PTable } from "../encoding/ptable.js";
+import type { TableIndex } from "../encoding/ptable.js";
+import type { Grant } from "./grant.js";
 
 /**
  * The grant ids of each region, by region name: the oracle's index for
  * judging an access (which grants cover this device at this region?) and
  * for making a region's grants stale, without a scan of every grant (issue
- * 10). Derived from the grants table and kept by the functions that make
- * and end grants (`grantIn`, `endGrants`); not part of a world's hash or
+ * 10). The grant table keeps it as its index ({@link grantIndexer}), so
+ * every change of a grant updates it; not part of a world's hash or
  * equality, which the grants themselves decide.
  *
  * A persistent map keyed by a hash of the name; a bucket holds the names
@@ -63,12 +65,7 @@ export function grantsOfRegion(index: GrantIndex, region: string): readonly numb
  * @param present - add (true) or remove (false).
  * @returns the new index.
  */
-export function indexGrant(
-  index: GrantIndex,
-  region: string,
-  id: number,
-  present: boolean,
-): GrantIndex {
+function indexGrant(index: GrantIndex, region: string, id: number, present: boolean): GrantIndex {
   const key = keyOf(region);
   const bucket = index.get(key) ?? [];
   const old = bucket.find((e) => e.region === region)?.ids ?? [];
@@ -79,3 +76,13 @@ export function indexGrant(
   const next = ids.length === 0 ? others : [...others, { region, ids }];
   return next.length === 0 ? index.delete(key) : index.set(key, next);
 }
+
+/**
+ * The grant table's index of its grants by region ({@link PTable.indexed}):
+ * kept by the table as grants come, go or go stale.
+ */
+export const grantIndexer: TableIndex<Grant, GrantIndex> = {
+  empty: EMPTY_GRANT_INDEX,
+  add: (index, id, g) => indexGrant(index, g.region, id, true),
+  remove: (index, id, g) => indexGrant(index, g.region, id, false),
+};

@@ -2,9 +2,10 @@ import type { Codec } from "../encoding/codec.js";
 import { fmix32, mixWord } from "../encoding/hash.js";
 import type { DriverSlice } from "./driver-slice.js";
 import type { GrantIndex } from "./grant-index.js";
-import { EMPTY_GRANT_INDEX } from "./grant-index.js";
+import { grantIndexer } from "./grant-index.js";
 import { driverSliceCodec } from "./driver-slice.js";
-import { PTable } from "../encoding/ptable.js";
+import { PTable, markIndex } from "../encoding/ptable.js";
+import type { IdSet } from "../encoding/ptable.js";
 import type { Topology } from "../fabric/topology.js";
 import type { AttachmentState } from "./attachment-state.js";
 import { attachmentCodec } from "./attachment-state.js";
@@ -18,6 +19,8 @@ import type { DmaJob } from "./job.js";
 import { jobCodec } from "./job.js";
 import type { RegionState } from "./region-state.js";
 import { regionStateCodec } from "./region-state.js";
+import type { RegionIndex } from "../fabric/region-index.js";
+import { regionIndexer } from "../fabric/region-index.js";
 import type { TaskState } from "./task-state.js";
 import { taskCodec } from "./task-state.js";
 import type { Violation } from "./violation.js";
@@ -44,19 +47,17 @@ const deviceDomainCodec: Codec<number> = {
  */
 export interface World {
   /** `struct dma_buf`s by id; marked: those whose resv is held. */
-  readonly bufs: PTable<DmaBufState>;
+  readonly bufs: PTable<DmaBufState, IdSet>;
   /** `struct dma_buf_attachment`s by id; marked: invalidated and still mapped. */
-  readonly atts: PTable<AttachmentState>;
+  readonly atts: PTable<AttachmentState, IdSet>;
   /** In-flight DMA jobs (unsignalled BOOKKEEP fences) by id. */
   readonly jobs: PTable<DmaJob>;
   /** Kernel operations in progress by id. */
   readonly tasks: PTable<TaskState>;
-  /** Device access rights (the oracle's bookkeeping) by id. */
-  readonly grants: PTable<Grant>;
-  /** The grants' ids by region name: derived from `grants`, not hashed or compared. */
-  readonly grantIndex: GrantIndex;
+  /** Device access rights (the oracle's bookkeeping) by id; indexed by region name. */
+  readonly grants: PTable<Grant, GrantIndex>;
   /** Physical regions and their state by id. */
-  readonly regions: PTable<RegionState>;
+  readonly regions: PTable<RegionState, RegionIndex>;
   /** IOMMU domains by id. */
   readonly domains: PTable<DomainState>;
   /** The domain each device (by topology index) is attached to. */
@@ -77,7 +78,7 @@ export interface World {
  * @returns the initial world.
  */
 export function createWorld(topology: Topology): World {
-  let regions = PTable.empty(regionStateCodec);
+  let regions = PTable.indexed(regionStateCodec, regionIndexer);
   for (const r of topology.regions) {
     regions = regions.set(regions.lowestFreeId(), { ...r, status: "live" });
   }
@@ -93,12 +94,17 @@ export function createWorld(topology: Topology): World {
     // Marked: buffers whose resv is held, attachments invalidated but still
     // mapped (the unmap an importer owes). `settle` and the drivers' pending
     // ops look at these few instead of every buffer and attachment.
-    bufs: PTable.empty(dmaBufCodec, (b) => b.resvHolder !== null),
-    atts: PTable.empty(attachmentCodec, (a) => a.mapping !== null && a.invalidated),
+    bufs: PTable.indexed(
+      dmaBufCodec,
+      markIndex((b) => b.resvHolder !== null),
+    ),
+    atts: PTable.indexed(
+      attachmentCodec,
+      markIndex((a) => a.mapping !== null && a.invalidated),
+    ),
     jobs: PTable.empty(jobCodec),
     tasks: PTable.empty(taskCodec),
-    grants: PTable.empty(grantCodec),
-    grantIndex: EMPTY_GRANT_INDEX,
+    grants: PTable.indexed(grantCodec, grantIndexer),
     regions,
     domains,
     deviceDomains,

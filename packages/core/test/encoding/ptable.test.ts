@@ -81,7 +81,7 @@ function apply(t: PTable<V>, m: Map<number, V>, op: TableOp): PTable<V> {
 
 function build(ops: readonly TableOp[]): { table: PTable<V>; model: Map<number, V> } {
   const model = new Map<number, V>();
-  let table = empty;
+  let table: PTable<V> = empty;
   for (const op of ops) table = apply(table, model, op);
   return { table, model };
 }
@@ -109,7 +109,7 @@ describe("PTable behaves as an immutable Map", () => {
     fc.assert(
       fc.property(opsArb, fc.array(idArb, { maxLength: 20 }), (ops, probes) => {
         const model = new Map<number, V>();
-        let table = empty;
+        let table: PTable<V> = empty;
         for (const op of ops) {
           const before = table;
           const beforeEntries = [...before.entries()];

@@ -10,6 +10,7 @@ import {
   boot,
   grantsOfRegion,
   referenceMachine,
+  firstFitIn,
   regionContaining,
   regionNamed,
   walk,
@@ -48,11 +49,11 @@ describe("marked tables and the domains' IOVA index", () => {
         walk(m, boot(m), picks, ({ outcome }) => {
           const w = outcome.world;
           const held = [...w.bufs.entries()].filter(([, b]) => b.resvHolder !== null);
-          expect([...w.bufs.markedIds()]).toEqual(held.map(([id]) => id));
+          expect([...w.bufs.index.keys()]).toEqual(held.map(([id]) => id));
           const owing = [...w.atts.entries()].filter(
             ([, a]) => a.mapping !== null && a.invalidated,
           );
-          expect([...w.atts.markedIds()]).toEqual(owing.map(([id]) => id));
+          expect([...w.atts.index.keys()]).toEqual(owing.map(([id]) => id));
         });
       }),
       { numRuns: 150 },
@@ -91,10 +92,10 @@ describe("the grant index", () => {
             byRegion.set(g.region, [...(byRegion.get(g.region) ?? []), id]);
           }
           for (const r of w.regions.values()) {
-            expect([...grantsOfRegion(w.grantIndex, r.id)]).toEqual(byRegion.get(r.id) ?? []);
+            expect([...grantsOfRegion(w.grants.index, r.id)]).toEqual(byRegion.get(r.id) ?? []);
           }
           let indexed = 0;
-          for (const bucket of w.grantIndex.values())
+          for (const bucket of w.grants.index.values())
             for (const e of bucket) indexed += e.ids.length;
           expect(indexed).toBe(w.grants.size);
         });
@@ -151,6 +152,68 @@ describe("the region index", () => {
             const first = [...t.entries()].find(([, r]) => r.id === name)?.[0];
             expect(regionNamed(w, name)?.[0]).toBe(first);
           }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  /** First fit the slow way: every non-freed region inside the parent and every promised range, sorted. */
+  function bruteFirstFit(
+    t: PTable<RegionState>,
+    parentId: number,
+    size: bigint,
+    reserved: readonly { base: bigint; size: bigint }[],
+  ): bigint | undefined {
+    const parent = t.get(parentId);
+    if (parent === undefined) throw new Error("no parent");
+    const end = parent.base + parent.size;
+    const taken: { base: bigint; size: bigint }[] = [...reserved];
+    for (const [id, r] of t.entries()) {
+      if (id === parentId || r.status === "freed") continue;
+      if (r.base >= parent.base && r.base + r.size <= end) taken.push(r);
+    }
+    taken.sort((a, b) => (a.base < b.base ? -1 : a.base > b.base ? 1 : 0));
+    let at = parent.base;
+    for (const x of taken) {
+      if (x.base >= at + size) break;
+      if (x.base + x.size > at) at = x.base + x.size;
+    }
+    return at + size <= end ? at : undefined;
+  }
+
+  it("firstFitIn finds the hole a sorted scan of the parent's live sub-regions and promised ranges finds", () => {
+    fc.assert(
+      fc.property(
+        fc.array(regionArb, { maxLength: 12 }),
+        fc.array(
+          fc.record({
+            base: fc.bigInt({ min: 0n, max: 140n }),
+            size: fc.bigInt({ min: 1n, max: 16n }),
+          }),
+          {
+            maxLength: 3,
+          },
+        ),
+        fc.bigInt({ min: 1n, max: 40n }),
+        fc.bigInt({ min: 0n, max: 40n }),
+        (regions, reserved, size, parentBase) => {
+          const w0 = boot(referenceMachine());
+          let t = w0.regions;
+          for (const id of [...t.keys()]) t = t.delete(id);
+          t = t.set(1, {
+            id: "parent",
+            kind: "ram",
+            busOffset: 0n,
+            base: parentBase,
+            size: 100n,
+            status: "live",
+          });
+          regions.forEach((r, i) => {
+            t = t.set(i + 2, { id: `r${String(i)}`, kind: "ram", busOffset: 0n, ...r });
+          });
+          const w: World = { ...w0, regions: t };
+          expect(firstFitIn(w, "parent", size, reserved)).toBe(bruteFirstFit(t, 1, size, reserved));
         },
       ),
       { numRuns: 300 },
