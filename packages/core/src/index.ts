@@ -164,7 +164,12 @@ export {
 } from "./encoding/hash.js";
 export { encodeWith, equalWith, hashWith } from "./encoding/codec.js";
 export type { Codec } from "./encoding/codec.js";
-export { PTable } from "./encoding/ptable.js";
+export { PTable, emptyIdSet, markIndex } from "./encoding/ptable.js";
+export type { IdSet, TableIndex } from "./encoding/ptable.js";
+export { Avl } from "./encoding/avl.js";
+export type { AvlNode, AvlSpec } from "./encoding/avl.js";
+export { IovaTree, iovaIndex } from "./fabric/iova-tree.js";
+export type { IovaRangeEntry } from "./fabric/iova-tree.js";
 
 export {
   fabricDeviceSchema,

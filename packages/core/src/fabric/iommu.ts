@@ -32,15 +32,10 @@ export function iommuMap(w: World, domain: number, m: IommuMapping): World {
   return {
     ...w,
     domains: w.domains.update(domain, (d) => {
-      if (d.byIova.overlapping(m.iova, m.len) !== undefined) {
+      if (d.mappings.index.overlapping(m.iova, m.len) !== undefined) {
         throw new Error(`iommu_map overlaps in domain ${domain} at 0x${m.iova.toString(16)}`);
       }
-      const slot = d.mappings.lowestFreeId();
-      return {
-        ...d,
-        mappings: d.mappings.set(slot, m),
-        byIova: d.byIova.insert(m.iova, m.len, slot),
-      };
+      return { ...d, mappings: d.mappings.set(d.mappings.lowestFreeId(), m) };
     }),
   };
 }
@@ -58,9 +53,9 @@ export function iommuUnmap(w: World, domain: number, iova: bigint, len: bigint):
   return {
     ...w,
     domains: w.domains.update(domain, (d) => {
-      const e = d.byIova.at(iova);
+      const e = d.mappings.index.at(iova);
       if (e === undefined || e.end - e.start !== len) return d;
-      return { ...d, mappings: d.mappings.delete(e.value), byIova: d.byIova.remove(iova) };
+      return { ...d, mappings: d.mappings.delete(e.value) };
     }),
   };
 }
@@ -82,7 +77,7 @@ export function allocIova(w: World, domain: number, len: bigint): [bigint, World
   const d: DomainState | undefined = w.domains.get(domain);
   if (d === undefined) throw new Error(`no domain ${domain}`);
   const size = ((len + IOVA_PAGE - 1n) / IOVA_PAGE) * IOVA_PAGE;
-  return [d.byIova.firstFit(d.iovaBase, size), w];
+  return [d.mappings.index.firstFit(d.iovaBase, size), w];
 }
 
 /** Where a translated access lands, or why the IOMMU faulted it. */
@@ -107,7 +102,7 @@ export type Translated =
  * @returns the physical address, or the fault reason.
  */
 export function translate(d: DomainState, iova: bigint, len: bigint, write: boolean): Translated {
-  const e = d.byIova.covering(iova, len);
+  const e = d.mappings.index.covering(iova, len);
   const m: IommuMapping | undefined = e === undefined ? undefined : d.mappings.get(e.value);
   if (m === undefined) return { fault: `IOMMU fault: IOVA 0x${iova.toString(16)} not mapped` };
   if (write ? !m.write : !m.read)

@@ -13,6 +13,7 @@
 
 import type { AvlNode, AvlSpec } from "../encoding/avl.js";
 import { Avl } from "../encoding/avl.js";
+import type { TableIndex } from "../encoding/ptable.js";
 
 /** A range's end and what it maps to (the tree's key is its start). */
 interface Span<V> {
@@ -158,6 +159,23 @@ export class IovaTree<V> {
   }
 
   /**
+   * Every range that shares a byte with `[start, start + len)`, in address
+   * order: O(log n) plus the ranges found.
+   *
+   * @param start - the first address.
+   * @param len - bytes (at least 1).
+   * @yields each range.
+   */
+  *overlappingAll(start: bigint, len: bigint): Generator<IovaRangeEntry<V>> {
+    const below = this.tree.floor(start);
+    if (below !== undefined && below.key < start && below.value.end > start) yield entryOf(below);
+    for (const n of this.tree.nodesFrom(start)) {
+      if (n.key >= start + len) break;
+      yield entryOf(n);
+    }
+  }
+
+  /**
    * Adds a range (replacing one that starts at the same address).
    *
    * @param start - the first address.
@@ -202,4 +220,26 @@ export class IovaTree<V> {
   *entries(): Generator<IovaRangeEntry<V>> {
     for (const n of this.tree.nodes()) yield entryOf(n);
   }
+}
+
+/**
+ * A table index of non-overlapping ranges by address ({@link PTable.indexed}):
+ * for tables of mapped ranges keyed by slot (an IOMMU domain's mappings, an
+ * IOAS's areas), the tree maps each range to its slot.
+ *
+ * @param start - a value's first address.
+ * @param len - its length in bytes (at least 1).
+ * @param granule - the allocation granule ({@link IovaTree.firstFit}).
+ * @returns the indexer.
+ */
+export function iovaIndex<T>(
+  start: (value: T) => bigint,
+  len: (value: T) => bigint,
+  granule: bigint,
+): TableIndex<T, IovaTree<number>> {
+  return {
+    empty: IovaTree.empty(granule),
+    add: (tree, id, v) => tree.insert(start(v), len(v), id),
+    remove: (tree, _id, v) => tree.remove(start(v)),
+  };
 }

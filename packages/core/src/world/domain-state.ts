@@ -3,7 +3,8 @@ import { equalWith } from "../encoding/codec.js";
 import { setCodec } from "./driver-slice.js";
 import { pushU64 } from "../encoding/hash.js";
 import { PTable } from "../encoding/ptable.js";
-import { IovaTree } from "../fabric/iova-tree.js";
+import type { IovaTree } from "../fabric/iova-tree.js";
+import { iovaIndex } from "../fabric/iova-tree.js";
 
 /** IOVA alignment of the DMA-API allocator: one 4 KiB page. */
 export const IOVA_PAGE = 0x1000n;
@@ -40,14 +41,12 @@ export const iommuMappingCodec: Codec<IommuMapping> = {
  * however many ranges the domain holds (DESIGN §2a).
  */
 export interface DomainState {
-  /** Mapped ranges, non-overlapping, keyed by the lowest free slot number. */
-  readonly mappings: PTable<IommuMapping>;
   /**
-   * The same ranges ordered by IOVA, each naming its slot in `mappings`:
-   * what translation, overlap checks and the allocator search. An index
-   * kept by `iommuMap`/`iommuUnmap`, not encoded (the slots already are).
+   * Mapped ranges, non-overlapping, keyed by the lowest free slot number;
+   * indexed by IOVA (each range names its slot), which is what translation,
+   * overlap checks and the allocator search.
    */
-  readonly byIova: IovaTree<number>;
+  readonly mappings: PTable<IommuMapping, IovaTree<number>>;
   /**
    * The lowest IOVA the DMA-API allocator hands out; it searches the holes
    * between the mapped ranges from here up (no cursor, so unmapping and
@@ -56,6 +55,12 @@ export interface DomainState {
   readonly iovaBase: bigint;
 }
 
+const mappingIndex = iovaIndex<IommuMapping>(
+  (m) => m.iova,
+  (m) => m.len,
+  IOVA_PAGE,
+);
+
 /**
  * A domain with nothing mapped.
  *
@@ -63,7 +68,7 @@ export interface DomainState {
  * @returns the empty domain.
  */
 export function emptyDomain(iovaBase = 0x1000_0000n): DomainState {
-  return { mappings: PTable.empty(iommuMappingCodec), byIova: IovaTree.empty(IOVA_PAGE), iovaBase };
+  return { mappings: PTable.indexed(iommuMappingCodec, mappingIndex), iovaBase };
 }
 
 /**
@@ -74,7 +79,7 @@ export function emptyDomain(iovaBase = 0x1000_0000n): DomainState {
  * @returns the mapping, or undefined.
  */
 export function mappingAt(d: DomainState, iova: bigint): IommuMapping | undefined {
-  const e = d.byIova.at(iova);
+  const e = d.mappings.index.at(iova);
   return e === undefined ? undefined : d.mappings.get(e.value);
 }
 

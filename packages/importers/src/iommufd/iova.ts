@@ -8,7 +8,7 @@ import {
   ULONG_MAX,
 } from "./constants.js";
 import type { IovaInterval } from "./constants.js";
-import { areasOf, devicesOf, mustIoas } from "./state.js";
+import { areasIn, areasOf, devicesOf, mustIoas } from "./state.js";
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
@@ -179,7 +179,7 @@ export function checkFixedIova(
       `IOVA ${hex(iova)}..${hex(last)} meets reserved ${hex(reserved.start)}..${hex(reserved.last)}`,
     );
   }
-  if (areaIntervals(m, w, ioas).some((a) => intersects(a, range))) {
+  if (areasIn(mustIoas(m, w, ioas), iova, length).length > 0) {
     return err("EEXIST", `IOVA ${hex(iova)}..${hex(last)} overlaps a mapped area`);
   }
   return ok(undefined);

@@ -1,4 +1,11 @@
-import { PTable, defineSlice, readSlice, tableSlice, writeSlice } from "@dmabuf-ref/core";
+import {
+  PTable,
+  defineSlice,
+  iovaIndex,
+  readSlice,
+  tableSlice,
+  writeSlice,
+} from "@dmabuf-ref/core";
 import type { Machine, SliceDef, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import {
@@ -189,52 +196,77 @@ export function putIoas(m: Machine, w: World, id: number, ioas: IommufdIoasObjec
  * @returns the object.
  */
 export function emptyIoas(): IommufdIoasObject {
-  return { kind: "ioas", areas: PTable.empty(iommufdAreaCodec), domains: [] };
+  return { kind: "ioas", areas: PTable.indexed(iommufdAreaCodec, areaIndex), domains: [] };
 }
 
-function byIova(a: IommufdArea, b: IommufdArea): number {
-  return a.iova < b.iova ? -1 : a.iova > b.iova ? 1 : 0;
-}
+/** `iopt->area_itree`: the areas by IOVA (page granule for the IOVA allocator). */
+const areaIndex = iovaIndex<IommufdArea>(
+  (a) => a.iova,
+  (a) => a.length,
+  0x1000n,
+);
 
 /**
- * An IOAS's areas with their slots, sorted by IOVA (`iopt_area_iter_first`
- * order). O(k log k) in the IOAS's own areas.
+ * An IOAS's areas with their slots, in IOVA order (`iopt_area_iter_first`
+ * order), read from the IOVA index.
  *
  * @param ioas - the IOAS.
  * @returns `[slot, area]` pairs.
  */
 export function areaEntriesOf(ioas: IommufdIoasObject): readonly [number, IommufdArea][] {
-  return [...ioas.areas.entries()].sort((a, b) => byIova(a[1], b[1]));
+  return [...ioas.areas.index.entries()].map((e) => [e.value, mustArea(ioas, e.value)]);
 }
 
 /**
- * An IOAS's areas, sorted by IOVA.
+ * An IOAS's areas, in IOVA order.
  *
  * @param ioas - the IOAS.
  * @returns the areas.
  */
 export function areasOf(ioas: IommufdIoasObject): readonly IommufdArea[] {
-  return [...ioas.areas.values()].sort(byIova);
+  return [...ioas.areas.index.entries()].map((e) => mustArea(ioas, e.value));
+}
+
+/**
+ * The areas of an IOAS that share an IOVA with `[iova, iova + length)`, in
+ * IOVA order (`iopt_area_iter_first`/`_next` over the range): O(log k)
+ * plus the areas found.
+ *
+ * @param ioas - the IOAS.
+ * @param iova - the first IOVA.
+ * @param length - bytes (at least 1).
+ * @returns the areas.
+ */
+export function areasIn(
+  ioas: IommufdIoasObject,
+  iova: bigint,
+  length: bigint,
+): readonly IommufdArea[] {
+  return [...ioas.areas.index.overlappingAll(iova, length)].map((e) => mustArea(ioas, e.value));
+}
+
+function mustArea(ioas: IommufdIoasObject, slot: number): IommufdArea {
+  const a = ioas.areas.get(slot);
+  if (a === undefined)
+    throw new Error(`IOAS area index names slot ${String(slot)}, which is empty`);
+  return a;
 }
 
 /**
  * The area of an IOAS that contains an IOVA (`iopt_area_iter_first` over
- * one IOVA): a scan of that IOAS's own areas.
+ * one IOVA), found through the IOVA index.
  *
  * @param ioas - the IOAS.
  * @param iova - the IOVA.
  * @returns the area, or undefined.
  */
 export function areaContaining(ioas: IommufdIoasObject, iova: bigint): IommufdArea | undefined {
-  for (const a of ioas.areas.values()) {
-    if (a.iova <= iova && iova <= a.iova + a.length - 1n) return a;
-  }
-  return undefined;
+  const e = ioas.areas.index.covering(iova, 1n);
+  return e === undefined ? undefined : ioas.areas.get(e.value);
 }
 
 function slotAt(ioas: IommufdIoasObject, iova: bigint): number | undefined {
-  for (const [slot, a] of ioas.areas.entries()) if (a.iova === iova) return slot;
-  return undefined;
+  return ioas.areas.index.at(iova)?.value;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { PTable, PhysVec } from "@dmabuf-ref/core";
+import type { IovaTree, PTable, PhysVec } from "@dmabuf-ref/core";
 
 /*
  * iommufd's kernel objects as the World keeps them (`ictx->objects`, the
@@ -136,9 +136,10 @@ export interface IommufdIoasObject {
   readonly kind: "ioas";
   /**
    * The areas, never overlapping, keyed by a slot nothing observes (the
-   * IOAS compares them as a set); `areasOf` lists them by IOVA.
+   * IOAS compares them as a set), indexed by IOVA like `iopt->area_itree`
+   * (each range names its slot); `areasOf` lists them by IOVA.
    */
-  readonly areas: PTable<IommufdArea>;
+  readonly areas: PTable<IommufdArea, IovaTree<number>>;
   /** IOMMU domains (ids of `world.domains`) attached to this IOAS, in the order they came. */
   readonly domains: readonly number[];
 }

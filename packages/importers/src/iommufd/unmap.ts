@@ -3,10 +3,9 @@ import type { iommuIoasUnmap, Machine, TraceEvent, World } from "@dmabuf-ref/cor
 import { removeArea } from "./area.js";
 import { ULONG_MAX } from "./constants.js";
 import type { IovaInterval } from "./constants.js";
-import { intersects } from "./iova.js";
 import type { HandlerResult } from "./outcome.js";
 import { refuse, respond } from "./outcome.js";
-import { areasOf, findIoas } from "./state.js";
+import { areasIn, findIoas } from "./state.js";
 
 /** The decoded `struct iommu_ioas_unmap`. */
 export type UnmapCmd = ReturnType<typeof iommuIoasUnmap.decode>;
@@ -49,9 +48,7 @@ export function ioasUnmap(m: Machine, w: World, cmd: UnmapCmd): HandlerResult<Un
   const range: IovaInterval = all
     ? { start: 0n, last: ULONG_MAX }
     : { start: cmd.iova, last: cmd.iova + cmd.length - 1n };
-  const hits = areasOf(ioas).filter((a) =>
-    intersects({ start: a.iova, last: a.iova + a.length - 1n }, range),
-  );
+  const hits = areasIn(ioas, range.start, range.last - range.start + 1n);
   const cut = hits.find((a) => a.iova < range.start || a.iova + a.length - 1n > range.last);
   if (cut !== undefined) {
     return refuse(
