@@ -164,10 +164,10 @@ export {
 } from "./encoding/hash.js";
 export { encodeWith, equalWith, hashWith } from "./encoding/codec.js";
 export type { Codec } from "./encoding/codec.js";
-export { PTable, emptyIdSet, markIndex } from "./encoding/ptable.js";
+export { PTable, combinedIndex, emptyIdSet, markIndex } from "./encoding/ptable.js";
 export type { IdSet, TableIndex } from "./encoding/ptable.js";
-export { Avl } from "./encoding/avl.js";
-export type { AvlNode, AvlSpec } from "./encoding/avl.js";
+export { Avl, groupIndex, idsInGroup } from "./encoding/avl.js";
+export type { AvlNode, AvlSpec, GroupIndex, GroupKey } from "./encoding/avl.js";
 export { IovaTree, iovaIndex } from "./fabric/iova-tree.js";
 export type { IovaRangeEntry } from "./fabric/iova-tree.js";
 
@@ -201,8 +201,8 @@ export { endGrants, grantAccess, grantIn } from "./fabric/grants.js";
 export type { GrantRequest, Granted } from "./fabric/grants.js";
 export type { AccessOutcome, AccessResult } from "./fabric/access.js";
 
-export { WORLD_SLICES, createWorld, hashWorld, worldsEqual } from "./world/world.js";
-export type { World } from "./world/world.js";
+export { WORLD_SLICES, createWorld, hashWorld, violationKey, worldsEqual } from "./world/world.js";
+export type { BufIndex, World } from "./world/world.js";
 export { grantsOfRegion } from "./world/grant-index.js";
 export type { GrantBucket, GrantIndex } from "./world/grant-index.js";
 export {
@@ -214,7 +214,6 @@ export {
   arrivalRemove,
   defineSlice,
   driverSliceCodec,
-  plainSlice,
   setCodec,
   tableCodec,
   tableSlice,
@@ -233,7 +232,6 @@ export type { TaskKind, TaskState } from "./world/task-state.js";
 export type { Violation, ViolationKind } from "./world/violation.js";
 export {
   deviceIndex,
-  driverState,
   exporterOf,
   importerOf,
   isKernelError,
@@ -242,7 +240,6 @@ export {
   mustAtt,
   mustBuf,
   recordViolation,
-  setDriverState,
 } from "./world/access.js";
 export type { Recorded } from "./world/access.js";
 

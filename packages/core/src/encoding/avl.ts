@@ -11,6 +11,7 @@
  * Trees are indexes, not part of a world's canonical encoding: two trees
  * with the same entries may differ in shape.
  */
+import type { TableIndex } from "./ptable.js";
 
 /** One node; read-only, shared between versions. */
 export interface AvlNode<K, V, A> {
@@ -279,5 +280,64 @@ export class Avl<K, V, A> {
     if (n.right === undefined) return n.left;
     const [min, rest] = this.removeMin(n.right);
     return this.balance(min, n.left, rest);
+  }
+}
+
+/** An entry of a {@link GroupIndex}: its group's name, then its table id. */
+export interface GroupKey {
+  /** The group (e.g. an exporter's name). */
+  readonly group: string;
+  /** The entry's table id. */
+  readonly id: number;
+}
+
+/** Table ids grouped by a name, each group in id order (see {@link groupIndex}). */
+export type GroupIndex = Avl<GroupKey, true, undefined>;
+
+const groupSpec: AvlSpec<GroupKey, true, undefined> = {
+  compare: (a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : a.id - b.id),
+  augment: () => undefined,
+};
+
+/**
+ * A table index of the entries by a name their value carries (buffers by
+ * exporter, violations by what they say): a lookup visits the group's own
+ * entries, never the rest ({@link idsInGroup}).
+ *
+ * @param group - the value's group, or undefined to leave it out.
+ * @returns the indexer, for `PTable.indexed`.
+ */
+export function groupIndex<T>(group: (value: T) => string | undefined): TableIndex<T, GroupIndex> {
+  return {
+    empty: Avl.empty(groupSpec),
+    add(index, id, value) {
+      const g = group(value);
+      return g === undefined ? index : index.set({ group: g, id }, true);
+    },
+    remove(index, id, value) {
+      const g = group(value);
+      return g === undefined ? index : index.delete({ group: g, id });
+    },
+    update(index, id, old, value) {
+      const was = group(old);
+      const now = group(value);
+      if (was === now) return index;
+      const removed = was === undefined ? index : index.delete({ group: was, id });
+      return now === undefined ? removed : removed.set({ group: now, id }, true);
+    },
+  };
+}
+
+/**
+ * The table ids in one group, in increasing order.
+ *
+ * @param index - the group index.
+ * @param group - the group's name.
+ * @yields each id.
+ */
+export function* idsInGroup(index: GroupIndex, group: string): Generator<number> {
+  for (const n of index.nodesFrom({ group, id: -1 })) {
+    if (n.key.group !== group) return;
+    yield n.key.id;
   }
 }

@@ -19,7 +19,22 @@ interface Entry<T> {
 }
 
 type Slot<T> = Node<T> | Entry<T> | undefined;
-type Node<T> = readonly Slot<T>[];
+/** A trie node: 32 slots (entries at level 0, nodes above) and how many entries lie below. */
+interface Node<T> {
+  readonly slots: readonly Slot<T>[];
+  /** Entries in the subtree: a full subtree has no free id, so the lowest-free search skips it. */
+  readonly count: number;
+}
+
+function isNode<T>(s: Slot<T>): s is Node<T> {
+  return s !== undefined && "slots" in s;
+}
+
+function isEntry<T>(s: Slot<T>): s is Entry<T> {
+  return s !== undefined && !("slots" in s);
+}
+
+const EMPTY_NODE: Node<never> = { slots: [], count: 0 };
 
 /**
  * A secondary index a table keeps as its entries change (see
@@ -46,6 +61,17 @@ export interface TableIndex<T, I> {
    * @param value - its value as it was indexed.
    */
   remove(index: I, id: number, value: T): I;
+  /**
+   * The index with one entry's value replaced. Optional: without it the
+   * table removes the old value and adds the new one. An index whose key
+   * did not change returns `index` itself, so most updates cost nothing.
+   *
+   * @param index - the index before.
+   * @param id - the entry's id.
+   * @param old - its value as it was indexed.
+   * @param value - its new value.
+   */
+  update?(index: I, id: number, old: T, value: T): I;
 }
 
 /** A set of table ids, in increasing order (a table whose values say nothing). */
@@ -92,7 +118,7 @@ export class PTable<T, I = unknown> {
    * @returns the empty table.
    */
   static empty<T>(codec: Codec<T>): PTable<T, undefined> {
-    return new PTable<T, undefined>(codec, [], 1, 0, 0, 1, 0, undefined, undefined);
+    return new PTable<T, undefined>(codec, EMPTY_NODE, 1, 0, 0, 1, 0, undefined, undefined);
   }
 
   /**
@@ -108,13 +134,15 @@ export class PTable<T, I = unknown> {
   static indexed<T, I>(codec: Codec<T>, indexer: TableIndex<T, I>): PTable<T, I> {
     // The index's type is fixed here; inside the table it is carried opaquely.
     const opaque = indexer as TableIndex<T, unknown>;
-    return new PTable<T, I>(codec, [], 1, 0, 0, 1, 0, opaque, indexer.empty);
+    return new PTable<T, I>(codec, EMPTY_NODE, 1, 0, 0, 1, 0, opaque, indexer.empty);
   }
 
   private indexWith(id: number, old: T | undefined, value: T | undefined): I {
     const indexer = this.indexer;
     if (indexer === undefined) return this.index;
     let index: unknown = this.index;
+    if (old !== undefined && value !== undefined && indexer.update !== undefined)
+      return indexer.update(index, id, old, value) as I;
     if (old !== undefined) index = indexer.remove(index, id, old);
     if (value !== undefined) index = indexer.add(index, id, value);
     return index as I;
@@ -151,12 +179,12 @@ export class PTable<T, I = unknown> {
     let root = this.root;
     let depth = this.depth;
     while (id >= WIDTH ** depth) {
-      root = this.size === 0 ? [] : [root];
+      root = this.size === 0 ? EMPTY_NODE : { slots: [root], count: root.count };
       depth++;
     }
     const entry: Entry<T> = { id, value, hash: hashWith(this.codec, value) };
     const old = this.entry(id);
-    const rootOut = PTable.put(root, depth - 1, id, entry);
+    const rootOut = PTable.put(root, depth - 1, id, entry) ?? EMPTY_NODE;
     const delta =
       entryContribution(id, entry.hash) - (old === undefined ? 0 : entryContribution(id, old.hash));
     const valuesDelta = fmix32(entry.hash) - (old === undefined ? 0 : fmix32(old.hash));
@@ -185,7 +213,7 @@ export class PTable<T, I = unknown> {
     if (old === undefined) return this;
     return new PTable<T, I>(
       this.codec,
-      PTable.put(this.root, this.depth - 1, id, undefined),
+      PTable.put(this.root, this.depth - 1, id, undefined) ?? EMPTY_NODE,
       this.depth,
       this.size - 1,
       (this.hash - entryContribution(id, old.hash)) >>> 0,
@@ -232,15 +260,48 @@ export class PTable<T, I = unknown> {
    */
   lowestFreeId(first = 1): number {
     if (first <= 1) return this.firstFree;
-    let want = first;
-    while (this.has(want)) want++;
-    return want;
+    return this.freeFrom(first);
+  }
+
+  /** The lowest id from `from` up that is not in use: O(log n), full subtrees are skipped. */
+  private freeFrom(from: number): number {
+    return (
+      PTable.lowestFree(this.root, this.depth - 1, 0, from) ?? Math.max(from, WIDTH ** this.depth)
+    );
+  }
+
+  private static lowestFree<T>(
+    node: Node<T> | undefined,
+    level: number,
+    base: number,
+    from: number,
+  ): number | undefined {
+    const childSpan = WIDTH ** level;
+    if (base + childSpan * WIDTH <= from) return undefined;
+    if (node === undefined) return Math.max(base, from);
+    if (node.count === childSpan * WIDTH) return undefined;
+    const first = from > base ? Math.floor((from - base) / childSpan) : 0;
+    for (let i = first; i < WIDTH; i++) {
+      const childBase = base + i * childSpan;
+      const slot = node.slots[i];
+      if (level === 0) {
+        if (slot === undefined) return Math.max(childBase, from);
+      } else {
+        const found = PTable.lowestFree(
+          isNode(slot) ? slot : undefined,
+          level - 1,
+          childBase,
+          from,
+        );
+        if (found !== undefined) return found;
+      }
+    }
+    return undefined;
   }
 
   /** This table with its lowest free id searched from `from` up (every id below is in use). */
   private withFirstFreeFrom(from: number): PTable<T, I> {
-    let id = from;
-    while (this.has(id)) id++;
+    const id = this.freeFrom(from);
     return new PTable<T, I>(
       this.codec,
       this.root,
@@ -312,76 +373,64 @@ export class PTable<T, I = unknown> {
     if (!validId(id) || id >= WIDTH ** this.depth) return undefined;
     let node: Node<T> = this.root;
     for (let level = this.depth - 1; level > 0; level--) {
-      const next = node[(id >>> (level * BITS)) & MASK];
-      if (next === undefined || !Array.isArray(next)) return undefined;
-      node = next as Node<T>;
+      const next = node.slots[(id >>> (level * BITS)) & MASK];
+      if (!isNode(next)) return undefined;
+      node = next;
     }
-    const slot = node[id & MASK];
-    return slot === undefined || Array.isArray(slot) ? undefined : (slot as Entry<T>);
+    const slot = node.slots[id & MASK];
+    return isEntry(slot) ? slot : undefined;
   }
 
+  /** The node with `id` set to `entry` (or cleared); undefined when nothing is left below. */
   private static put<T>(
-    node: Node<T>,
+    node: Node<T> | undefined,
     level: number,
     id: number,
     entry: Entry<T> | undefined,
-  ): Node<T> {
+  ): Node<T> | undefined {
     const index = (id >>> (level * BITS)) & MASK;
-    const copy = node.slice();
+    const slots = node === undefined ? [] : node.slots.slice();
+    let count = node === undefined ? 0 : node.count;
     if (level === 0) {
-      copy[index] = entry;
+      if (slots[index] !== undefined) count--;
+      if (entry !== undefined) count++;
+      slots[index] = entry;
     } else {
-      const child = node[index];
-      copy[index] = PTable.put(
-        Array.isArray(child) ? (child as Node<T>) : [],
-        level - 1,
-        id,
-        entry,
-      );
+      const old = slots[index];
+      const child = isNode(old) ? old : undefined;
+      const next = PTable.put(child, level - 1, id, entry);
+      count += (next === undefined ? 0 : next.count) - (child === undefined ? 0 : child.count);
+      slots[index] = next;
     }
-    return copy;
+    return count === 0 ? undefined : { slots, count };
   }
 
   private static *walk<T>(node: Node<T>): IterableIterator<[number, T]> {
-    for (const slot of node) {
-      if (slot === undefined) continue;
-      if (Array.isArray(slot)) yield* PTable.walk(slot as Node<T>);
-      else {
-        const e = slot as Entry<T>;
-        yield [e.id, e.value];
-      }
+    for (const slot of node.slots) {
+      if (isNode(slot)) yield* PTable.walk(slot);
+      else if (slot !== undefined) yield [slot.id, slot.value];
     }
   }
 
   private static nodesEqual<T>(codec: Codec<T>, a: Node<T>, b: Node<T>): boolean {
     if (a === b) return true;
-    const n = Math.max(a.length, b.length);
+    if (a.count !== b.count) return false;
+    const n = Math.max(a.slots.length, b.slots.length);
     for (let i = 0; i < n; i++) {
-      const x = a[i];
-      const y = b[i];
+      const x = a.slots[i];
+      const y = b.slots[i];
       if (x === y) continue;
-      if (x === undefined || y === undefined) {
-        // An emptied subtree may linger as an array of holes.
-        if (!PTable.isEmpty(x) || !PTable.isEmpty(y)) return false;
-        continue;
-      }
-      if (Array.isArray(x) && Array.isArray(y)) {
-        if (!PTable.nodesEqual(codec, x as Node<T>, y as Node<T>)) return false;
-      } else if (!Array.isArray(x) && !Array.isArray(y)) {
-        const ex = x as Entry<T>;
-        const ey = y as Entry<T>;
-        if (ex.hash !== ey.hash || !equalWith(codec, ex.value, ey.value)) return false;
+      // Emptied subtrees are dropped, so a hole on one side only is a difference.
+      if (x === undefined || y === undefined) return false;
+      if (isNode(x) && isNode(y)) {
+        if (!PTable.nodesEqual(codec, x, y)) return false;
+      } else if (isEntry(x) && isEntry(y)) {
+        if (x.hash !== y.hash || !equalWith(codec, x.value, y.value)) return false;
       } else {
         return false;
       }
     }
     return true;
-  }
-
-  private static isEmpty<T>(slot: Slot<T>): boolean {
-    if (slot === undefined) return true;
-    if (!Array.isArray(slot)) return false;
-    return (slot as Node<T>).every((s) => PTable.isEmpty(s));
   }
 }
 
@@ -401,5 +450,41 @@ export function markIndex<T>(test: (value: T) => boolean): TableIndex<T, IdSet> 
     empty: emptyIdSet,
     add: (ids, id, value) => (test(value) ? ids.set(id, true) : ids),
     remove: (ids, id) => ids.delete(id),
+    update(ids, id, old, value) {
+      const on = test(value);
+      if (on === test(old)) return ids;
+      return on ? ids.set(id, true) : ids.delete(id);
+    },
+  };
+}
+
+/**
+ * Several indexes of one table kept together, as one record.
+ *
+ * @param parts - an indexer per field of the record.
+ * @returns the combined indexer, for {@link PTable.indexed}.
+ */
+export function combinedIndex<T, R extends object>(parts: {
+  readonly [K in keyof R]: TableIndex<T, R[K]>;
+}): TableIndex<T, R> {
+  const keys = Object.keys(parts) as (keyof R)[];
+  const each = (f: (k: keyof R) => unknown): R =>
+    Object.fromEntries(keys.map((k) => [k, f(k)])) as R;
+  const updateOne = <K extends keyof R>(k: K, index: R, id: number, old: T, value: T): R[K] => {
+    const part = parts[k];
+    return part.update === undefined
+      ? part.add(part.remove(index[k], id, old), id, value)
+      : part.update(index[k], id, old, value);
+  };
+  return {
+    empty: each((k) => parts[k].empty),
+    add: (index, id, value) => each((k) => parts[k].add(index[k], id, value)),
+    remove: (index, id, value) => each((k) => parts[k].remove(index[k], id, value)),
+    update(index, id, old, value) {
+      // Unchanged parts keep the record itself, so an update that moves no key allocates nothing.
+      const next = keys.map((k) => updateOne(k, index, id, old, value));
+      if (keys.every((k, i) => next[i] === index[k])) return index;
+      return Object.fromEntries(keys.map((k, i) => [k, next[i]])) as R;
+    },
   };
 }

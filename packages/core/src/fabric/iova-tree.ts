@@ -241,5 +241,9 @@ export function iovaIndex<T>(
     empty: IovaTree.empty(granule),
     add: (tree, id, v) => tree.insert(start(v), len(v), id),
     remove: (tree, _id, v) => tree.remove(start(v)),
+    update: (tree, id, old, v) =>
+      start(old) === start(v) && len(old) === len(v)
+        ? tree
+        : tree.remove(start(old)).insert(start(v), len(v), id),
   };
 }

@@ -82,6 +82,18 @@ export const regionIndexer: TableIndex<RegionState, RegionIndex> = {
       windows: isWindow(r) ? index.windows.set({ start: bus, id }, bus + r.size) : index.windows,
     };
   },
+  update(index, id, old, r) {
+    // A status change between live and inaccessible moves no key.
+    const same =
+      old.id === r.id &&
+      old.base === r.base &&
+      old.size === r.size &&
+      old.busOffset === r.busOffset &&
+      old.kind === r.kind &&
+      old.device === r.device &&
+      (old.status === "freed") === (r.status === "freed");
+    return same ? index : regionIndexer.add(regionIndexer.remove(index, id, old), id, r);
+  },
   remove(index, id, r) {
     const key = { start: r.base, id };
     return {

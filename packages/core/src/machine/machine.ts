@@ -376,9 +376,8 @@ export function defineMachine(desc: {
   const sliceSlots = new Map<string, Map<SliceDef<unknown>, number>>();
   [...desc.exporters, ...desc.importers].forEach((d, index) => {
     const slices = d.slices ?? [];
-    // The last id of the block is the untyped legacy slice (`driverState`).
-    if (slices.length >= SLICES_PER_DRIVER)
-      throw new Error(`machine: ${d.name} declares more than ${SLICES_PER_DRIVER - 1} slices`);
+    if (slices.length > SLICES_PER_DRIVER)
+      throw new Error(`machine: ${d.name} declares more than ${SLICES_PER_DRIVER} slices`);
     sliceSlots.set(d.name, new Map(slices.map((def, i) => [def, index * SLICES_PER_DRIVER + i])));
   });
   return Object.freeze({

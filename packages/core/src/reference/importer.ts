@@ -76,7 +76,7 @@ export function owedUnmaps(w: World, importer: string): Op[] {
         : { kind: "lock", buf: a.buf, holder },
     ]);
   }
-  for (const buf of w.bufs.index.keys()) {
+  for (const buf of w.bufs.index.held.keys()) {
     const b = w.bufs.get(buf);
     if (b === undefined) continue;
     for (const id of b.attachments) {

@@ -7,7 +7,8 @@ import type { AttachmentState } from "./attachment-state.js";
 import type { DmaBufState } from "./dmabuf-state.js";
 import type { Violation } from "./violation.js";
 import type { World } from "./world.js";
-import { SLICES_PER_DRIVER, plainSlice } from "./driver-slice.js";
+import { idsInGroup } from "../encoding/avl.js";
+import { violationKey } from "./world.js";
 
 /**
  * A buffer that must exist (its absence is a bug in the model).
@@ -118,50 +119,10 @@ export interface Recorded {
  */
 export function recordViolation(w: World, v: Violation): Recorded {
   const event: TraceEvent = { kind: "violation", violation: v };
-  for (const x of w.violations.values()) {
-    if (x.kind === v.kind && x.rule === v.rule && x.actor === v.actor && x.message === v.message)
-      return { world: w, event };
-  }
+  // Recorded once: an earlier violation saying the same is found by its key.
+  if (idsInGroup(w.violations.index, violationKey(v)).next().done !== true)
+    return { world: w, event };
   return { world: { ...w, violations: w.violations.set(w.violations.size, v) }, event };
-}
-
-/** The untyped slice behind {@link driverState}: reflective encoding, for tests. */
-const LEGACY = plainSlice<unknown>("state", undefined);
-
-/**
- * A driver's untyped private state, or `initial` before it wrote one:
- * encoded by reflection, for tests and experiments. A driver declares typed
- * slices instead (`slices`, `readSlice`, `writeSlice`).
- *
- * @param m - the machine.
- * @param w - the world.
- * @param driver - the driver's name.
- * @param initial - the state before the first write.
- * @returns the state.
- */
-export function driverState<T>(m: Machine, w: World, driver: string, initial: T): T {
-  const slice = w.drivers.get(legacySlot(m, driver));
-  return slice === undefined ? initial : (slice.value as T);
-}
-
-/**
- * Replaces a driver's untyped private state (see {@link driverState}).
- *
- * @param m - the machine.
- * @param w - the world.
- * @param driver - the driver's name.
- * @param state - the new state (a plain immutable value).
- * @returns the new world.
- */
-export function setDriverState(m: Machine, w: World, driver: string, state: unknown): World {
-  return { ...w, drivers: w.drivers.set(legacySlot(m, driver), { def: LEGACY, value: state }) };
-}
-
-function legacySlot(m: Machine, driver: string): number {
-  const names = [...m.exporters.keys(), ...m.importers.keys()];
-  const i = names.indexOf(driver);
-  if (i < 0) throw new Error(`driver ${driver} is not configured`);
-  return i * SLICES_PER_DRIVER + SLICES_PER_DRIVER - 1;
 }
 
 /**

@@ -1,5 +1,4 @@
 import type { Codec } from "../encoding/codec.js";
-import { encodeValue } from "../encoding/hash.js";
 import { PTable } from "../encoding/ptable.js";
 
 /** How many slices a driver may declare: its block of `World.drivers` ids (the last is the untyped one). */
@@ -171,28 +170,6 @@ export function arrivalOrder<T>(q: ArrivalQueue<T>): T[] {
  */
 export function arrivalQueueSlice<T>(name: string, codec: Codec<T>): SliceDef<ArrivalQueue<T>> {
   return defineSlice(name, arrivalQueueCodec(codec), { byId: PTable.empty(codec), order: [] });
-}
-
-/**
- * A slice encoded by reflection over plain data (sorted keys, interned
- * strings): for tests and small experiments only. A driver on the hot path
- * declares a codec of its own.
- *
- * @param name - the slice's name.
- * @param initial - its initial value.
- * @returns the definition.
- */
-export function plainSlice<T>(name: string, initial: T): SliceDef<T> {
-  return defineSlice<T>(
-    name,
-    {
-      seed: 0x91a1,
-      encode: (v, out) => {
-        encodeValue(v, out);
-      },
-    },
-    initial,
-  );
 }
 
 /** A driver slice as the World stores it: its definition and value. */

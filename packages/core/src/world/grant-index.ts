@@ -85,4 +85,9 @@ export const grantIndexer: TableIndex<Grant, GrantIndex> = {
   empty: EMPTY_GRANT_INDEX,
   add: (index, id, g) => indexGrant(index, g.region, id, true),
   remove: (index, id, g) => indexGrant(index, g.region, id, false),
+  // A grant going stale stays in its region.
+  update: (index, id, old, g) =>
+    old.region === g.region
+      ? index
+      : indexGrant(indexGrant(index, old.region, id, false), g.region, id, true),
 };

@@ -4,7 +4,9 @@ import type { DriverSlice } from "./driver-slice.js";
 import type { GrantIndex } from "./grant-index.js";
 import { grantIndexer } from "./grant-index.js";
 import { driverSliceCodec } from "./driver-slice.js";
-import { PTable, markIndex } from "../encoding/ptable.js";
+import { PTable, combinedIndex, markIndex } from "../encoding/ptable.js";
+import type { GroupIndex } from "../encoding/avl.js";
+import { groupIndex } from "../encoding/avl.js";
 import type { IdSet } from "../encoding/ptable.js";
 import type { Topology } from "../fabric/topology.js";
 import type { AttachmentState } from "./attachment-state.js";
@@ -33,6 +35,32 @@ const deviceDomainCodec: Codec<number> = {
   },
 };
 
+/** What the buffer table keeps indexed (`PTable.indexed`). */
+export interface BufIndex {
+  /** Buffers whose resv is held: where an owed unlock can be. */
+  readonly held: IdSet;
+  /** Buffers by exporter name (a driver's `vdev->dmabufs`-like walk). */
+  readonly byExporter: GroupIndex;
+}
+
+const bufIndexer = combinedIndex<DmaBufState, BufIndex>({
+  held: markIndex((b) => b.resvHolder !== null),
+  byExporter: groupIndex((b) => b.exporter),
+});
+
+/**
+ * What a violation says, as one string: the oracle records each distinct
+ * violation once, and finds an earlier one through this key.
+ *
+ * @param v - the violation.
+ * @returns its key.
+ */
+export function violationKey(v: Violation): string {
+  return `${v.kind}\u0000${v.rule}\u0000${v.actor}\u0000${v.message}`;
+}
+
+const violationIndexer = groupIndex(violationKey);
+
 /**
  * The whole simulated system as one immutable value (DESIGN §2a): fabric
  * state, dma-bufs, attachments, fences, tasks, grants, driver slices and the
@@ -46,8 +74,8 @@ const deviceDomainCodec: Codec<number> = {
  * objects come and go repeats its worlds (an exploration ends).
  */
 export interface World {
-  /** `struct dma_buf`s by id; marked: those whose resv is held. */
-  readonly bufs: PTable<DmaBufState, IdSet>;
+  /** `struct dma_buf`s by id; indexed by exporter and by whether their resv is held. */
+  readonly bufs: PTable<DmaBufState, BufIndex>;
   /** `struct dma_buf_attachment`s by id; marked: invalidated and still mapped. */
   readonly atts: PTable<AttachmentState, IdSet>;
   /** In-flight DMA jobs (unsignalled BOOKKEEP fences) by id. */
@@ -65,7 +93,7 @@ export interface World {
   /** Driver-private state: each driver's declared slices, by driver index x 16 + slice index. */
   readonly drivers: PTable<DriverSlice>;
   /** Everything the oracle caught, in order. */
-  readonly violations: PTable<Violation>;
+  readonly violations: PTable<Violation, GroupIndex>;
 }
 
 /**
@@ -94,10 +122,7 @@ export function createWorld(topology: Topology): World {
     // Marked: buffers whose resv is held, attachments invalidated but still
     // mapped (the unmap an importer owes). `settle` and the drivers' pending
     // ops look at these few instead of every buffer and attachment.
-    bufs: PTable.indexed(
-      dmaBufCodec,
-      markIndex((b) => b.resvHolder !== null),
-    ),
+    bufs: PTable.indexed(dmaBufCodec, bufIndexer),
     atts: PTable.indexed(
       attachmentCodec,
       markIndex((a) => a.mapping !== null && a.invalidated),
@@ -109,7 +134,7 @@ export function createWorld(topology: Topology): World {
     domains,
     deviceDomains,
     drivers: PTable.empty(driverSliceCodec),
-    violations: PTable.empty(violationCodec),
+    violations: PTable.indexed(violationCodec, violationIndexer),
   };
 }
 

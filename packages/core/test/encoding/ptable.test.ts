@@ -8,14 +8,18 @@ import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import {
   PTable,
+  combinedIndex,
   domainCodec,
+  groupIndex,
+  idsInGroup,
+  markIndex,
   emptyDomain,
   encodeValue,
   encodeWith,
   equalWith,
   hashWith,
 } from "@dmabuf-ref/core";
-import type { Codec } from "@dmabuf-ref/core";
+import type { Codec, GroupIndex, IdSet } from "@dmabuf-ref/core";
 
 interface V {
   readonly x: number;
@@ -58,7 +62,7 @@ function opArb(ids: fc.Arbitrary<number>, values: fc.Arbitrary<V>): fc.Arbitrary
 const opsArb = fc.array(opArb(idArb, valueArb), { maxLength: 60, size: "max" });
 
 /** Applies one op to a table and its Map model. */
-function apply(t: PTable<V>, m: Map<number, V>, op: TableOp): PTable<V> {
+function apply<I>(t: PTable<V, I>, m: Map<number, V>, op: TableOp): PTable<V, I> {
   switch (op.kind) {
     case "set":
       m.set(op.id, op.value);
@@ -419,6 +423,62 @@ describe("PTable hands out the lowest free id, as alloc_fd and xa_alloc do", () 
           }
         },
       ),
+    );
+  });
+});
+
+describe("PTable's lowest free id in a deep, dense table", () => {
+  it("with 1100 ids in use (three trie levels), lowestFreeId finds the holes that sets and deletes leave", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 1200 })), { maxLength: 80 }),
+        fc.integer({ min: 1, max: 1200 }),
+        (ops, from) => {
+          let t: PTable<V> = empty;
+          for (let id = 1; id <= 1100; id++) t = t.set(id, { x: id });
+          for (const [add, id] of ops) {
+            t = add ? t.set(id, { x: id }) : t.delete(id);
+            let want = 1;
+            while (t.has(want)) want++;
+            expect(t.lowestFreeId()).toBe(want);
+          }
+          let fromWant = from;
+          while (t.has(fromWant)) fromWant++;
+          expect(t.lowestFreeId(from)).toBe(fromWant);
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+});
+
+describe("a table's secondary index follows its entries", () => {
+  it("mark and group indexes, kept through set, update and delete, equal the ones built from the entries", () => {
+    const indexer = combinedIndex<V, { odd: IdSet; byTens: GroupIndex }>({
+      odd: markIndex((v) => v.x % 2 !== 0),
+      byTens: groupIndex((v) => (v.x < 0 ? undefined : `g${String(Math.floor(v.x / 10))}`)),
+    });
+    fc.assert(
+      fc.property(opsArb, (ops) => {
+        let t = PTable.indexed(codec, indexer);
+        const model = new Map<number, V>();
+        for (const op of ops) {
+          t = apply(t, model, op);
+          const entries = [...t.entries()];
+          expect([...t.index.odd.keys()]).toEqual(
+            entries.filter(([, v]) => v.x % 2 !== 0).map(([id]) => id),
+          );
+          const groups = new Set(
+            entries.filter(([, v]) => v.x >= 0).map(([, v]) => Math.floor(v.x / 10)),
+          );
+          for (const g of groups) {
+            expect([...idsInGroup(t.index.byTens, `g${String(g)}`)]).toEqual(
+              entries.filter(([, v]) => v.x >= 0 && Math.floor(v.x / 10) === g).map(([id]) => id),
+            );
+          }
+          expect(t.index.byTens.size).toBe(entries.filter(([, v]) => v.x >= 0).length);
+        }
+      }),
     );
   });
 });

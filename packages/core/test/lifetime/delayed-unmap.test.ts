@@ -3,17 +3,25 @@ import * as z from "zod";
 import {
   boot,
   defineDriverOp,
+  defineSlice,
+  readSlice,
+  writeSlice,
   done,
-  driverState,
   owedUnmaps,
   referenceImporter,
   referenceMachine,
   renderText,
   runScript,
-  setDriverState,
 } from "@dmabuf-ref/core";
 import type { ImporterDriver } from "@dmabuf-ref/core";
 import { mappedWorld } from "./setup.js";
+
+/** Whether the slow device finished its teardown. */
+const teardownDone = defineSlice<boolean>(
+  "teardown-done",
+  { seed: 0x5107, encode: (v, out) => void out.push(v ? 1 : 0) },
+  false,
+);
 
 /**
  * A revocable importer that owes its unmap like the reference one but only
@@ -21,15 +29,16 @@ import { mappedWorld } from "./setup.js";
  */
 const slowImporter: ImporterDriver = {
   ...referenceImporter({ name: "slow-importer" }),
+  slices: [teardownDone],
   pending: (m, w) =>
-    driverState(m, w, "slow-importer", { go: false }).go ? owedUnmaps(w, "slow-importer") : [],
+    readSlice(m, w, "slow-importer", teardownDone) ? owedUnmaps(w, "slow-importer") : [],
   ops: [
     defineDriverOp({
       name: "go",
       models: "the device's teardown finishing",
       schema: z.strictObject({}),
       run: (m, w) =>
-        done(setDriverState(m, w, "slow-importer", { go: true }), [
+        done(writeSlice(m, w, "slow-importer", teardownDone, true), [
           { kind: "note", actor: "slow-importer", text: "device teardown finished" },
         ]),
     }),

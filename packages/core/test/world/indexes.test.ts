@@ -49,7 +49,7 @@ describe("marked tables and the domains' IOVA index", () => {
         walk(m, boot(m), picks, ({ outcome }) => {
           const w = outcome.world;
           const held = [...w.bufs.entries()].filter(([, b]) => b.resvHolder !== null);
-          expect([...w.bufs.index.keys()]).toEqual(held.map(([id]) => id));
+          expect([...w.bufs.index.held.keys()]).toEqual(held.map(([id]) => id));
           const owing = [...w.atts.entries()].filter(
             ([, a]) => a.mapping !== null && a.invalidated,
           );

@@ -1,5 +1,5 @@
 import type { DmaBufState, PhysVec, World } from "@dmabuf-ref/core";
-import { mustBuf } from "@dmabuf-ref/core";
+import { idsInGroup, mustBuf } from "@dmabuf-ref/core";
 import type { VfioPciConfig } from "./config.js";
 
 /**
@@ -62,9 +62,11 @@ export function buffersOf(
   device: string,
 ): [number, DmaBufState][] {
   const out: [number, DmaBufState][] = [];
-  for (const [id, b] of w.bufs.entries()) {
-    if (b.exporter !== config.name || b.released) continue;
+  // The exporter's own buffers, in id order, through the buffer table's index.
+  for (const id of idsInGroup(w.bufs.index.byExporter, config.name)) {
+    const b = w.bufs.get(id);
+    if (b === undefined || b.released) continue;
     if ((b.priv as VfioDmaBufPriv).vdev === device) out.push([id, b]);
   }
-  return out.sort((a, b) => a[0] - b[0]);
+  return out;
 }
