@@ -5,7 +5,7 @@
  * hypothetical get_pfn under proposal-converters is movable.
  */
 import { describe, expect, it } from "vitest";
-import { boot, findProfile, mustAtt, runScript } from "@dmabuf-ref/core";
+import { boot, findProfile, kvmPfn, mustAtt, payloadAs, runScript } from "@dmabuf-ref/core";
 import type { Machine, Profile, World } from "@dmabuf-ref/core";
 import { kvmStateOf } from "@dmabuf-ref/importers";
 import { computeMatrix, describeCell } from "../src/matrix/matrix.js";
@@ -106,7 +106,7 @@ describe("the kvm recipe drives KVM's own entry points (kernel-facts §5.1)", ()
     expect(slot).toMatchObject({ buf: e.buf, att: r.att, npages: 0x200n, zapped: false });
     const a = mustAtt(r.world, r.att);
     expect(a).toMatchObject({ importer: "kvm", device: null, dynamic: true, pins: 0 });
-    expect(a.mapping?.payload).toMatchObject({ mmio: true, cache: "uncached" });
+    expect(payloadAs(kvmPfn, a.mapping?.payload)).toMatchObject({ mmio: true, cache: "uncached" });
   });
 
   it("a memslot over a revoked VFIO dma-buf is refused by the exporter's attach with ENODEV", () => {

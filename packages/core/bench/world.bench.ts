@@ -28,12 +28,14 @@ import {
   boot,
   hashWorld,
   importerHolder,
+  payloadAs,
   referenceMachine,
   settle,
+  sgt,
   step,
   worldsEqual,
 } from "@dmabuf-ref/core";
-import type { Machine, Op, OpKind, World } from "@dmabuf-ref/core";
+import type { Encoded, Machine, Op, OpKind, World } from "@dmabuf-ref/core";
 
 /** Buffer counts compared (`--sizes=10,1000,10000` overrides; the first and last are the ratio's). */
 const SIZES: readonly number[] = process.argv
@@ -112,18 +114,10 @@ function must(m: Machine, w: World, op: Op): { world: World; created: number | u
 }
 
 /** The first DMA address of an sgt payload (what the device issues). */
-function firstDmaAddress(payload: unknown): bigint {
-  if (typeof payload === "object" && payload !== null && "entries" in payload) {
-    const entries: unknown = payload.entries;
-    if (Array.isArray(entries)) {
-      const first: unknown = entries[0];
-      if (typeof first === "object" && first !== null && "dmaAddress" in first) {
-        const addr: unknown = first.dmaAddress;
-        if (typeof addr === "bigint") return addr;
-      }
-    }
-  }
-  throw new Error("mapping payload has no DMA address");
+function firstDmaAddress(payload: Encoded<unknown>): bigint {
+  const first = payloadAs(sgt, payload).entries[0];
+  if (first === undefined) throw new Error("mapping payload has no DMA address");
+  return first.dmaAddress;
 }
 
 // ------------------------------------------------- worlds and op sequences

@@ -10,10 +10,15 @@ export { formatKernelError, kernelError } from "./errors/kernel-error.js";
 export type { KernelError } from "./errors/kernel-error.js";
 export { err, fail, ok } from "./errors/result.js";
 export type { Err, Ok, Result } from "./errors/result.js";
-export { U64_MAX, deviceIdSchema, physVecSchema, u64Schema } from "./schemas.js";
+export { U64_MAX, deviceIdSchema, physVecCodec, physVecSchema, u64Schema } from "./schemas.js";
 export type { PhysVec } from "./schemas.js";
 
-export { defineMappingType } from "./mapping-types/define.js";
+export {
+  defineMappingType,
+  isPayloadOf,
+  mappingPayload,
+  payloadAs,
+} from "./mapping-types/define.js";
 export type {
   AnyMappingType,
   MappingType,
@@ -159,11 +164,26 @@ export {
   pushOptionalString,
   pushString,
   pushU64,
-  encodeValue,
-  internString,
 } from "./encoding/hash.js";
 export { encodeWith, equalWith, hashWith } from "./encoding/codec.js";
 export type { Codec } from "./encoding/codec.js";
+export {
+  NOTHING,
+  arrayCodec,
+  boolCodec,
+  decodedWith,
+  encodedCodec,
+  encodedWith,
+  intCodec,
+  isEncodedWith,
+  nullableCodec,
+  oneOfCodec,
+  optionalCodec,
+  recordCodec,
+  stringCodec,
+  u64Codec,
+} from "./encoding/codecs.js";
+export type { Encoded } from "./encoding/codecs.js";
 export { PTable, combinedIndex, emptyIdSet, markIndex } from "./encoding/ptable.js";
 export type { IdSet, TableIndex } from "./encoding/ptable.js";
 export { Avl, groupIndex, idsInGroup } from "./encoding/avl.js";
@@ -315,7 +335,12 @@ export { closeBuf, dmaBufGet, dropFileRef, openFds } from "./lifetime/release.js
 export { createdBy, runScript, settle } from "./lifetime/scheduler.js";
 export type { ScriptEntry, ScriptResult, ScriptRun } from "./lifetime/scheduler.js";
 
-export { referenceExportArgsSchema, referenceExporter } from "./reference/exporter.js";
+export {
+  referenceExportArgsSchema,
+  referenceExporter,
+  refExporterPriv,
+} from "./reference/exporter.js";
+export type { RefExporterPriv } from "./reference/exporter.js";
 export {
   importerHolder,
   owedUnmapHolder,

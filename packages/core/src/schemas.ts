@@ -1,4 +1,6 @@
 import * as z from "zod";
+import type { Codec } from "./encoding/codec.js";
+import { recordCodec, u64Codec } from "./encoding/codecs.js";
 
 /** 2^64 - 1, the largest value a `__u64` holds (`U64_MAX`). */
 export const U64_MAX = (1n << 64n) - 1n;
@@ -39,3 +41,9 @@ export const physVecSchema = z.object({
 
 /** One entry of a `struct phys_vec` list: `paddr` and `len`, both u64. */
 export type PhysVec = z.output<typeof physVecSchema>;
+
+/** How a `struct phys_vec` encodes in the World: start, then length. */
+export const physVecCodec: Codec<PhysVec> = recordCodec<PhysVec>("phys_vec", {
+  paddr: u64Codec,
+  len: u64Codec,
+});

@@ -1,4 +1,4 @@
-import { boot, step } from "@dmabuf-ref/core";
+import { boot, isPayloadOf, sgt, step } from "@dmabuf-ref/core";
 import type { Scenario } from "./scenario.js";
 import { expectOk } from "./expect.js";
 import { matrixMachine } from "../matrix/machine.js";
@@ -75,11 +75,10 @@ export const odpRdmaAccepted: Scenario = {
       if (att === undefined)
         return { met: false, verdict: `ib_umem_dmabuf_get ${got}, no attachment` };
       call(s, "ODP fault", "rdma-odp", { op: "odp-fault", att });
-      const dmaAddr = (): bigint =>
-        (
-          s.world.atts.get(att)?.mapping?.payload as
-            { entries?: { dmaAddress: bigint }[] } | undefined
-        )?.entries?.[0]?.dmaAddress ?? 0n;
+      const dmaAddr = (): bigint => {
+        const payload = s.world.atts.get(att)?.mapping?.payload;
+        return isPayloadOf(sgt, payload) ? (payload.value.entries[0]?.dmaAddress ?? 0n) : 0n;
+      };
       const addr = dmaAddr();
       const before = s.dma("nic1", addr, 0x1000n, "write");
       expectOk(s.vfio({ op: "flr", device: "vfio0" }));

@@ -60,8 +60,6 @@ export function pushU64(out: number[], v: bigint): void {
   out.push(Number(v & 0xffffffffn) | 0, Number((v >> 32n) & 0xffffffffn) | 0);
 }
 
-const stringIds = new Map<string, number>();
-
 /**
  * Appends an optional string: 0 when absent, else 1 and the string (see
  * {@link pushString}), so an absent name and an empty one encode apart.
@@ -90,74 +88,5 @@ export function pushString(out: number[], s: string): void {
   out.push(s.length);
   for (let i = 0; i < s.length; i += 2) {
     out.push(s.charCodeAt(i) | ((i + 1 < s.length ? s.charCodeAt(i + 1) : 0) << 16));
-  }
-}
-
-/**
- * A stable small integer for a string (a driver, device or region name), so
- * encodings hold integers, never strings. The numbering is per process:
- * hashes are for comparing worlds within one run, not for storing.
- *
- * @param s - the string.
- * @returns its interned number.
- */
-export function internString(s: string): number {
-  let id = stringIds.get(s);
-  if (id === undefined) {
-    id = stringIds.size + 1;
-    stringIds.set(s, id);
-  }
-  return id;
-}
-
-/**
- * Encodes a plain immutable value (numbers, bigints, strings, booleans,
- * null/undefined, arrays and objects with sorted keys) as words. Meant for
- * small driver-private slices; core entities have hand-written encoders.
- *
- * @param value - the value.
- * @param out - the encoding being built.
- */
-export function encodeValue(value: unknown, out: number[]): void {
-  switch (typeof value) {
-    case "number":
-      if (Number.isInteger(value) && value >= -0x80000000 && value <= 0x7fffffff) {
-        out.push(1, value | 0);
-      } else {
-        out.push(2, internString(String(value)));
-      }
-      return;
-    case "bigint":
-      out.push(3);
-      pushU64(out, BigInt.asUintN(64, value));
-      return;
-    case "string":
-      out.push(4, internString(value));
-      return;
-    case "boolean":
-      out.push(value ? 5 : 6);
-      return;
-    case "undefined":
-      out.push(7);
-      return;
-    case "object":
-      if (value === null) {
-        out.push(8);
-      } else if (Array.isArray(value)) {
-        out.push(9, value.length);
-        for (const v of value as readonly unknown[]) encodeValue(v, out);
-      } else {
-        const record = value as Record<string, unknown>;
-        const keys = Object.keys(record).sort();
-        out.push(10, keys.length);
-        for (const k of keys) {
-          out.push(internString(k));
-          encodeValue(record[k], out);
-        }
-      }
-      return;
-    case "function":
-    case "symbol":
-      throw new TypeError(`cannot encode a ${typeof value} in a world slice`);
   }
 }

@@ -5,6 +5,7 @@ import { exporterOf, importerOf, isKernelError, lookupAtt, lookupBuf } from "../
 import { attachRevocable } from "../world/attachment-state.js";
 import type { World } from "../world/world.js";
 import { negotiateAttach } from "./attach-negotiation.js";
+import { encodedWith } from "../encoding/codecs.js";
 import type { StepOutcome } from "./outcome.js";
 import { blocked, done, failed } from "./outcome.js";
 import { dropFileRef } from "./release.js";
@@ -59,11 +60,10 @@ export function attachBuf(
     pins: 0,
     mapType: result.match.type.id,
     exporterType: result.match.exporterType.id,
-    importerData: result.match.importerData,
+    importerData: encodedWith(result.match.type.importerDataCodec, result.match.importerData),
     converter: result.match.converter?.id ?? null,
     mapping: null,
     invalidated: false,
-    priv: null,
   };
   const linked: World = {
     ...next,

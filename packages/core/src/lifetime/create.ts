@@ -1,5 +1,6 @@
 import type { ExportStep } from "../machine/machine.js";
 import type { World } from "../world/world.js";
+import type { Encoded } from "../encoding/codecs.js";
 
 /** What an exporter states when it calls `dma_buf_export()`. */
 export interface ExportInfo {
@@ -11,8 +12,8 @@ export interface ExportInfo {
   readonly size: bigint;
   /** Born revoked (VFIO exports while PCI memory is off, kernel-facts §2.2). */
   readonly revoked?: boolean;
-  /** `exp_info.priv`. */
-  readonly priv: unknown;
+  /** `exp_info.priv`, stored with the exporter's codec (`encodedWith`). */
+  readonly priv: Encoded<unknown>;
 }
 
 /**

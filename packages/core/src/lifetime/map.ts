@@ -4,6 +4,8 @@ import { kernelError } from "../errors/kernel-error.js";
 import { dmaUnmapIova } from "../fabric/dma-map.js";
 import { endGrants } from "../fabric/grants.js";
 import { findMappingType } from "../mapping-types/builtins.js";
+import { isPayloadOf } from "../mapping-types/define.js";
+import type { Encoded } from "../encoding/codecs.js";
 import type { TraceEvent } from "../trace/event.js";
 import { exporterOf, importerOf, isKernelError, lookupAtt, mustBuf } from "../world/access.js";
 import type { World } from "../world/world.js";
@@ -16,11 +18,9 @@ const MAP_RULE = "dma_buf_map_attachment() of a dynamic attachment holds dmabuf-
 const UNMAP_RULE = "dma_buf_unmap_attachment() of a dynamic attachment holds dmabuf->resv";
 
 /** Describes a payload with its type's `describe`, when the type is known. */
-function describePayload(typeId: string, payload: unknown): string {
+function describePayload(typeId: string, payload: Encoded<unknown>): string {
   const type = findMappingType(typeId);
-  if (type === undefined) return typeId;
-  const parsed = type.payload.safeParse(payload);
-  return parsed.success ? type.describe(parsed.data) : typeId;
+  return type !== undefined && isPayloadOf(type, payload) ? type.describe(payload.value) : typeId;
 }
 
 /**
@@ -106,7 +106,13 @@ export function mapAtt(
     if (converter.convert === undefined) {
       return failed(w, kernelError("EOPNOTSUPP", `core cannot map through ${converter.id}`));
     }
-    const converted = converter.convert(m, world, att, mapping.payload, request ?? a.importerData);
+    const converted = converter.convert(
+      m,
+      world,
+      att,
+      mapping.payload,
+      request ?? a.importerData.value,
+    );
     if (!converted.ok) return failed(w, converted.error);
     world = converted.value.world;
     mapping = {

@@ -1,3 +1,6 @@
+import type { Encoded } from "../encoding/codecs.js";
+import { sgt } from "../mapping-types/sgt.js";
+import { isPayloadOf } from "../mapping-types/define.js";
 import { importerHolder } from "../reference/importer.js";
 import type { Op } from "../lifetime/op.js";
 import type { World } from "../world/world.js";
@@ -112,12 +115,7 @@ export function candidateOps(m: Machine, w: World): readonly Op[] {
   return ops;
 }
 
-/** The first DMA address of an SGT-like payload (`entries[0].dmaAddress`), if it has one. */
-function firstDmaAddress(payload: unknown): bigint | undefined {
-  if (typeof payload !== "object" || payload === null || !("entries" in payload)) return undefined;
-  const entries: unknown = payload.entries;
-  if (!Array.isArray(entries)) return undefined;
-  const first: unknown = entries[0];
-  if (typeof first !== "object" || first === null || !("dmaAddress" in first)) return undefined;
-  return typeof first.dmaAddress === "bigint" ? first.dmaAddress : undefined;
+/** The first DMA address of an SGT payload (`entries[0].dmaAddress`), if it has one. */
+function firstDmaAddress(payload: Encoded<unknown> | undefined): bigint | undefined {
+  return isPayloadOf(sgt, payload) ? payload.value.entries[0]?.dmaAddress : undefined;
 }

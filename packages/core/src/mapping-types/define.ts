@@ -1,6 +1,9 @@
 import * as z from "zod";
 import type { KernelError } from "../errors/kernel-error.js";
 import type { MatchContext } from "./match-context.js";
+import type { Codec } from "../encoding/codec.js";
+import type { Encoded } from "../encoding/codecs.js";
+import { encodedWith, isEncodedWith } from "../encoding/codecs.js";
 
 /**
  * What a mapping type's `match()` returns: `0` for a match, or an error.
@@ -37,6 +40,13 @@ export interface MappingTypeSpec<E extends z.ZodType, I extends z.ZodType, P ext
   readonly importerData: I;
   /** What map hands to the importer. */
   readonly payload: P;
+  /**
+   * How an accept's data is stored in an attachment (the World encodes it
+   * with this codec: field by field, no reflection; `encoding/codecs.ts`).
+   */
+  readonly importerDataCodec: Codec<z.output<I>>;
+  /** How a mapped payload is stored in an attachment's mapping. */
+  readonly payloadCodec: Codec<z.output<P>>;
   /**
    * True for a type only importers name (the Apr 2026 `iommu_domain` type):
    * exporters never offer it; only a converter reaches it.
@@ -96,6 +106,8 @@ export type AnyMappingType = MappingType;
  *   exporterData: z.object({ fabric: z.string() }),
  *   importerData: z.object({ fabric: z.string() }),
  *   payload: z.object({ fabricAddr: z.bigint() }),
+ *   importerDataCodec: recordCodec("ualink-accept", { fabric: stringCodec }),
+ *   payloadCodec: recordCodec("ualink-payload", { fabricAddr: u64Codec }),
  *   match: (_ctx, exp, imp) =>
  *     exp.fabric === imp.fabric ? 0 : kernelError("EOPNOTSUPP", "different UALink fabrics"),
  *   describe: (p) => `fabric address 0x${p.fabricAddr.toString(16)}`,
@@ -109,4 +121,63 @@ export function defineMappingType<E extends z.ZodType, I extends z.ZodType, P ex
     throw new Error(`mapping type id "${spec.id}" must be lower-case words joined by dashes`);
   }
   return Object.freeze({ ...spec });
+}
+
+/** A value with every array and field read-only (what drivers hold). */
+export type ReadonlyDeep<T> = T extends readonly (infer U)[]
+  ? readonly ReadonlyDeep<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: ReadonlyDeep<T[K]> }
+    : T;
+
+/**
+ * A mapped payload of a type, as an exporter's map (or a converter) hands
+ * it over: stored with the type's `payloadCodec`, so the World encodes it
+ * field by field and a reader holding the type gets it back typed
+ * ({@link payloadAs}). It is not checked against the type's schema here:
+ * a wrong exporter may hand over what the type forbids (write-back MMIO),
+ * and it is the importer that must refuse it, as in the kernel.
+ *
+ * @param type - the mapping type.
+ * @param payload - the payload (the schema's output type).
+ * @returns the stored payload.
+ */
+export function mappingPayload<E extends z.ZodType, I extends z.ZodType, P extends z.ZodType>(
+  type: MappingType<E, I, P>,
+  payload: ReadonlyDeep<z.output<P>>,
+): Encoded<unknown> {
+  // Stored as unknown: the codec's identity, not the static type, says what it holds.
+  const codec: Codec<unknown> = type.payloadCodec;
+  return encodedWith(codec, payload);
+}
+
+/**
+ * Whether a stored payload is one of `type`'s.
+ *
+ * @param type - the mapping type.
+ * @param payload - a stored payload (or undefined: not mapped).
+ * @returns true when it was stored with the type's codec.
+ */
+export function isPayloadOf<E extends z.ZodType, I extends z.ZodType, P extends z.ZodType>(
+  type: MappingType<E, I, P>,
+  payload: Encoded<unknown> | undefined,
+): payload is Encoded<z.output<P>> {
+  return payload !== undefined && isEncodedWith(payload, type.payloadCodec);
+}
+
+/**
+ * A stored payload read back as `type`'s. A payload of another type (or
+ * none) is a model bug: the reader names the type the attachment negotiated.
+ *
+ * @param type - the mapping type.
+ * @param payload - the stored payload.
+ * @returns the payload, typed.
+ */
+export function payloadAs<E extends z.ZodType, I extends z.ZodType, P extends z.ZodType>(
+  type: MappingType<E, I, P>,
+  payload: Encoded<unknown> | undefined,
+): z.output<P> {
+  if (!isPayloadOf(type, payload))
+    throw new Error(`the mapping does not hold a ${type.id} payload`);
+  return payload.value;
 }

@@ -1,3 +1,4 @@
+import { boolCodec, recordCodec, stringCodec, u64Codec } from "../encoding/codecs.js";
 import * as z from "zod";
 import { u64Schema } from "../schemas.js";
 import { defineMappingType } from "./define.js";
@@ -47,6 +48,19 @@ export const iommuDomain = defineMappingType({
     iova: u64Schema,
     /** Bytes mapped. */
     size: u64Schema,
+  }),
+  importerDataCodec: recordCodec("iommu-domain-accept", {
+    domain: stringCodec,
+    iova: u64Codec,
+    offset: u64Codec,
+    size: u64Codec,
+    read: boolCodec,
+    write: boolCodec,
+  }),
+  payloadCodec: recordCodec("iommu-domain-payload", {
+    domain: stringCodec,
+    iova: u64Codec,
+    size: u64Codec,
   }),
   describe: (p) => `domain ${p.domain} iova 0x${p.iova.toString(16)}+0x${p.size.toString(16)}`,
 });

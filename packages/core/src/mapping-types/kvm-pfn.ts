@@ -1,3 +1,5 @@
+import { arrayCodec, boolCodec, oneOfCodec, recordCodec } from "../encoding/codecs.js";
+import { physVecCodec } from "../schemas.js";
 import * as z from "zod";
 import { physVecSchema } from "../schemas.js";
 import { defineMappingType } from "./define.js";
@@ -43,5 +45,11 @@ export const kvmPfn = defineMappingType({
       message: "MMIO is never mapped cacheable",
       path: ["cache"],
     }),
+  importerDataCodec: recordCodec("kvm-pfn-accept", {}),
+  payloadCodec: recordCodec("kvm-pfn-payload", {
+    ranges: arrayCodec(physVecCodec),
+    mmio: boolCodec,
+    cache: oneOfCodec(kvmCacheAttrSchema.options),
+  }),
   describe: (p) => `get_pfn over ${p.ranges.length} range(s), ${p.cache}${p.mmio ? " MMIO" : ""}`,
 });

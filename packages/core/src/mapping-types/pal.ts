@@ -1,3 +1,5 @@
+import { arrayCodec, recordCodec } from "../encoding/codecs.js";
+import { physVecCodec } from "../schemas.js";
 import * as z from "zod";
 import { deviceIdSchema, physVecSchema } from "../schemas.js";
 import { defineMappingType } from "./define.js";
@@ -29,6 +31,8 @@ export const pal = defineMappingType({
     /** `phys[length]` of `struct dma_buf_phys_list`. */
     phys: z.array(physVecSchema),
   }),
+  importerDataCodec: recordCodec("pal-accept", {}),
+  payloadCodec: recordCodec("pal-payload", { phys: arrayCodec(physVecCodec) }),
   describe: (p) =>
     `pal ${p.phys.length} range${p.phys.length === 1 ? "" : "s"}` +
     p.phys.map((v) => ` 0x${v.paddr.toString(16)}+0x${v.len.toString(16)}`).join(","),

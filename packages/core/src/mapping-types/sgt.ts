@@ -1,3 +1,11 @@
+import {
+  arrayCodec,
+  boolCodec,
+  nullableCodec,
+  recordCodec,
+  stringCodec,
+  u64Codec,
+} from "../encoding/codecs.js";
 import * as z from "zod";
 import { kernelError } from "../errors/kernel-error.js";
 import { deviceIdSchema, u64Schema } from "../schemas.js";
@@ -49,6 +57,13 @@ export const sgt = defineMappingType({
         length: u64Schema,
       }),
     ),
+  }),
+  importerDataCodec: recordCodec("sgt-accept", {
+    device: nullableCodec(stringCodec),
+    acceptsP2P: boolCodec,
+  }),
+  payloadCodec: recordCodec("sgt-payload", {
+    entries: arrayCodec(recordCodec("sgt-entry", { dmaAddress: u64Codec, length: u64Codec })),
   }),
   match(ctx, exp, imp) {
     if (!exp.requiresP2P) return 0;

@@ -1,3 +1,5 @@
+import { recordCodec } from "../encoding/codecs.js";
+import { physVecCodec } from "../schemas.js";
 import * as z from "zod";
 import { defineSymbol } from "../machine/symbol.js";
 import { physVecSchema } from "../schemas.js";
@@ -28,6 +30,8 @@ export const vfioIommufdPrivate = defineMappingType({
     /** The one `phys_vec` copied from the VFIO dma-buf. */
     phys: physVecSchema,
   }),
+  importerDataCodec: recordCodec("vfio-iommufd-private-accept", {}),
+  payloadCodec: recordCodec("vfio-iommufd-private-payload", { phys: physVecCodec }),
   describe: (p) => `phys 0x${p.phys.paddr.toString(16)}+0x${p.phys.len.toString(16)}`,
 });
 

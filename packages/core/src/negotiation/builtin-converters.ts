@@ -1,3 +1,4 @@
+import { mappingPayload } from "../mapping-types/define.js";
 import { kernelError } from "../errors/kernel-error.js";
 import { err, ok } from "../errors/result.js";
 import { dmaMapRanges } from "../fabric/dma-map.js";
@@ -51,7 +52,7 @@ export const palToSgt = defineConverter({
     if (!mapped.ok) return mapped;
     return ok({
       world: mapped.value.world,
-      payload: sgt.payload.parse({ entries: mapped.value.entries }),
+      payload: mappingPayload(sgt, { entries: mapped.value.entries }),
       grants: mapped.value.grants,
       iova: mapped.value.iova,
     });
@@ -108,7 +109,7 @@ export const palToIommuDomain = defineConverter({
     }
     return ok({
       world: w,
-      payload: iommuDomain.payload.parse({
+      payload: mappingPayload(iommuDomain, {
         domain: request.domain,
         iova: request.iova,
         size: request.size,

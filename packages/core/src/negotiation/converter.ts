@@ -1,3 +1,5 @@
+import type { Encoded } from "../encoding/codecs.js";
+import { payloadAs } from "../mapping-types/define.js";
 import type { Hardware } from "../fabric/topology.js";
 import type * as z from "zod";
 import type { AnyMappingType, MappingType, MatchVerdict } from "../mapping-types/define.js";
@@ -60,8 +62,8 @@ export interface ConverterSpec<
 export interface Converted {
   /** The world with the converter's IOMMU mappings and grants. */
   readonly world: World;
-  /** The importer-side payload. */
-  readonly payload: unknown;
+  /** The importer-side payload (`mappingPayload(to, ...)`). */
+  readonly payload: Encoded<unknown>;
   /** Grants the conversion created. */
   readonly grants: readonly number[];
   /** IOVA the conversion mapped (undone with the mapping). */
@@ -94,14 +96,14 @@ export interface Converter {
    * @param hw - the machine's hardware.
    * @param world - the world after the exporter's map.
    * @param att - the attachment id.
-   * @param payload - the exporter's payload.
+   * @param payload - the exporter's payload, stored with the `from` type's codec.
    * @param request - the importer's data for this map.
    */
   convert?(
     hw: Hardware,
     world: World,
     att: number,
-    payload: unknown,
+    payload: Encoded<unknown>,
     request: unknown,
   ): Result<Converted>;
 }
@@ -143,12 +145,18 @@ export function defineConverter<
     ...(conversion === undefined
       ? {}
       : {
-          convert: (hw: Hardware, world: World, att: number, payload: unknown, request: unknown) =>
+          convert: (
+            hw: Hardware,
+            world: World,
+            att: number,
+            payload: Encoded<unknown>,
+            request: unknown,
+          ) =>
             conversion(
               hw,
               world,
               att,
-              spec.from.payload.parse(payload),
+              payloadAs(spec.from, payload),
               spec.to.importerData.parse(request),
             ),
         }),

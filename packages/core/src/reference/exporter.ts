@@ -1,3 +1,13 @@
+import type { DmaBufState } from "../world/dmabuf-state.js";
+import {
+  decodedWith,
+  encodedWith,
+  isEncodedWith,
+  recordCodec,
+  stringCodec,
+  u64Codec,
+} from "../encoding/codecs.js";
+import { mappingPayload } from "../mapping-types/define.js";
 import * as z from "zod";
 import type { DriverStep, ExporterDriver } from "../machine/machine.js";
 import { err, ok } from "../errors/result.js";
@@ -22,7 +32,29 @@ export const referenceExportArgsSchema = z.object({
   size: u64Schema,
 });
 
-const privSchema = z.object({ phys: z.bigint(), region: z.string() });
+/** The reference exporter's `dmabuf->priv`: where the buffer lies and its region's name. */
+export interface RefExporterPriv {
+  /** CPU physical address of the buffer's first byte. */
+  readonly phys: bigint;
+  /** The name of the region the buffer was carved as. */
+  readonly region: string;
+}
+
+const refPrivCodec = recordCodec<RefExporterPriv>("ref-exporter-priv", {
+  phys: u64Codec,
+  region: stringCodec,
+});
+
+/**
+ * The reference exporter's private data of a buffer, or undefined for a
+ * buffer of another exporter.
+ *
+ * @param b - the buffer.
+ * @returns its `dmabuf->priv`.
+ */
+export function refExporterPriv(b: DmaBufState): RefExporterPriv | undefined {
+  return isEncodedWith(b.priv, refPrivCodec) ? b.priv.value : undefined;
+}
 
 /**
  * The reference exporter: a kernel-memory dma-buf like iommufd's selftest
@@ -53,8 +85,8 @@ export function referenceExporter(opts: {
   readonly selftestHook?: boolean;
 }): ExporterDriver {
   const name = opts.name ?? "ref-exporter";
-  const privOf = (w: World, buf: number): z.output<typeof privSchema> =>
-    privSchema.parse(mustBuf(w, buf).priv);
+  const privOf = (w: World, buf: number): RefExporterPriv =>
+    decodedWith(mustBuf(w, buf).priv, refPrivCodec, `dma-buf ${buf}'s priv`);
   return {
     name,
     export(_m, w, owner, args) {
@@ -69,7 +101,10 @@ export function referenceExporter(opts: {
         exporter: name,
         owner,
         size,
-        priv: { phys: next, region: `${owner}.buf${w.bufs.lowestFreeId()}` },
+        priv: encodedWith(refPrivCodec, {
+          phys: next,
+          region: `${owner}.buf${w.bufs.lowestFreeId()}`,
+        }),
       });
       const priv = privOf(created.world, created.buf);
       // A name an earlier buffer with the same id left behind is taken over.
@@ -105,13 +140,13 @@ export function referenceExporter(opts: {
       if (a.exporterType === pal.id) {
         // map_phys: a copy of the one range; whoever programs it into an
         // IOMMU (iommufd, or core's converter) creates the access and its grant.
-        const payload = pal.payload.parse({ phys });
+        const payload = mappingPayload(pal, { phys });
         return ok({ world: w, events: [], mapping: { payload, grants: [], iova: [] } });
       }
       if (a.device === null) return err("EINVAL", "no DMA device to map for");
       const mapped = dmaMapRanges(m, w, a.device, phys, { att, write: true });
       if (!mapped.ok) return mapped;
-      const payload = sgt.payload.parse({ entries: mapped.value.entries });
+      const payload = mappingPayload(sgt, { entries: mapped.value.entries });
       return ok({
         world: mapped.value.world,
         events: [],

@@ -1,5 +1,7 @@
 import type { Codec } from "../encoding/codec.js";
-import { encodeValue, pushString, pushU64, pushOptionalString } from "../encoding/hash.js";
+import { pushString, pushU64, pushOptionalString } from "../encoding/hash.js";
+import type { Encoded } from "../encoding/codecs.js";
+import { encodedCodec } from "../encoding/codecs.js";
 
 /** An IOVA range a map created in an IOMMU domain (to undo at unmap). */
 export interface IovaRange {
@@ -13,8 +15,11 @@ export interface IovaRange {
 
 /** What a map handed to the importer and what it lets devices reach. */
 export interface MappingState {
-  /** The mapping type's payload (an sgt, a phys list, ...). */
-  readonly payload: unknown;
+  /**
+   * The mapping type's payload (an sgt, a phys list, ...), stored with the
+   * type's `payloadCodec` (`mappingPayload` makes one, `payloadAs` reads it).
+   */
+  readonly payload: Encoded<unknown>;
   /** The grants (device access rights) the mapping created. */
   readonly grants: readonly number[];
   /** IOVA the map allocated (`dma_iova_link` / `dma_map_phys`), undone by unmap. */
@@ -45,8 +50,11 @@ export interface AttachmentState {
   readonly mapType: string;
   /** The type the exporter provides: `mapType`, or the converter's source type. */
   readonly exporterType: string;
-  /** The winning accept's importer data (what the importer stated for `mapType`). */
-  readonly importerData: unknown;
+  /**
+   * The winning accept's importer data (what the importer stated for
+   * `mapType`), stored with the type's `importerDataCodec`.
+   */
+  readonly importerData: Encoded<unknown>;
   /** The converter core inserted, if any. */
   readonly converter: string | null;
   /** The current mapping, or null when unmapped. */
@@ -56,8 +64,6 @@ export interface AttachmentState {
    * longer start DMA through it and must unmap (kernel-facts §1.3).
    */
   readonly invalidated: boolean;
-  /** Importer-private data (`attach->importer_priv`). */
-  readonly priv: unknown;
 }
 
 /**
@@ -88,7 +94,7 @@ export const attachmentCodec: Codec<AttachmentState> = {
     pushString(out, a.mapType);
     pushString(out, a.exporterType);
     pushOptionalString(out, a.converter);
-    encodeValue(a.importerData, out);
+    encodedCodec.encode(a.importerData, out);
     if (a.mapping === null) {
       out.push(0);
     } else {
@@ -98,8 +104,7 @@ export const attachmentCodec: Codec<AttachmentState> = {
         pushU64(out, r.iova);
         pushU64(out, r.len);
       }
-      encodeValue(a.mapping.payload, out);
+      encodedCodec.encode(a.mapping.payload, out);
     }
-    encodeValue(a.priv, out);
   },
 };

@@ -1,5 +1,7 @@
 import type { Codec } from "../encoding/codec.js";
-import { encodeValue, pushString, pushU64, pushOptionalString } from "../encoding/hash.js";
+import { pushString, pushU64, pushOptionalString } from "../encoding/hash.js";
+import type { Encoded } from "../encoding/codecs.js";
+import { encodedCodec } from "../encoding/codecs.js";
 
 /**
  * A dma-buf's revoke state. VFIO keeps a `revoked` bit (kernel-facts §2.3);
@@ -44,8 +46,11 @@ export interface DmaBufState {
   readonly task: number | null;
   /** Unsignalled BOOKKEEP fences in `dmabuf->resv` (jobs in flight through it). */
   readonly fences: number;
-  /** Exporter-private data (`dmabuf->priv`), a plain immutable value. */
-  readonly priv: unknown;
+  /**
+   * Exporter-private data (`dmabuf->priv`), stored with the exporter's codec
+   * (`encodedWith`); the exporter reads it back with the same codec.
+   */
+  readonly priv: Encoded<unknown>;
 }
 
 const REVOKE_CODE: Readonly<Record<RevokeState, number>> = {
@@ -65,6 +70,6 @@ export const dmaBufCodec: Codec<DmaBufState> = {
     pushOptionalString(out, b.resvHolder);
     out.push(b.attachments.length, ...b.attachments, b.fileRefs, b.fds, b.released ? 1 : 0);
     out.push(b.task ?? -1, b.fences);
-    encodeValue(b.priv, out);
+    encodedCodec.encode(b.priv, out);
   },
 };

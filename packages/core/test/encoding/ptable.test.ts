@@ -14,8 +14,6 @@ import {
   idsInGroup,
   markIndex,
   emptyDomain,
-  encodeValue,
-  encodeWith,
   equalWith,
   hashWith,
 } from "@dmabuf-ref/core";
@@ -351,57 +349,6 @@ describe("PTable shares what a change did not touch", () => {
       }),
       { numRuns: 50 },
     );
-  });
-});
-
-describe("canonical encoding of plain values", () => {
-  const plainArb = fc.letrec((tie) => ({
-    value: fc.oneof(
-      { depthSize: "small", withCrossShrink: true },
-      fc.integer(),
-      fc.double({ noNaN: true }),
-      fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
-      fc.string({ maxLength: 4 }),
-      fc.boolean(),
-      fc.constantFrom(null, undefined),
-      fc.array(tie("value"), { maxLength: 3 }),
-      fc.dictionary(fc.string({ maxLength: 3 }), tie("value"), { maxKeys: 3 }),
-    ),
-  })).value;
-
-  const plainCodec: Codec<unknown> = { seed: 7, encode: encodeValue };
-
-  it("objects encode alike whatever the order of their keys", () => {
-    fc.assert(
-      fc.property(fc.dictionary(fc.string({ maxLength: 3 }), plainArb, { maxKeys: 5 }), (obj) => {
-        const reversed = Object.fromEntries(Object.entries(obj).reverse());
-        expect(encodeWith(plainCodec, reversed)).toEqual(encodeWith(plainCodec, obj));
-        expect(hashWith(plainCodec, reversed)).toBe(hashWith(plainCodec, obj));
-        expect(equalWith(plainCodec, reversed, obj)).toBe(true);
-      }),
-      runs,
-    );
-  });
-
-  it("encoding is deterministic and equal encodings hash equal", () => {
-    fc.assert(
-      fc.property(plainArb, plainArb, (a, b) => {
-        expect(encodeWith(plainCodec, a)).toEqual(encodeWith(plainCodec, structuredClone(a)));
-        if (equalWith(plainCodec, a, b)) {
-          expect(hashWith(plainCodec, a)).toBe(hashWith(plainCodec, b));
-        }
-      }),
-      runs,
-    );
-  });
-
-  it("values of different kinds never encode alike: 1, 1n, '1', true, null, undefined, [], {}", () => {
-    const values: unknown[] = [1, 1n, "1", true, false, null, undefined, [], {}, [1], { 1: 1 }];
-    values.forEach((a, i) => {
-      values.forEach((b, j) => {
-        if (i !== j) expect(equalWith(plainCodec, a, b)).toBe(false);
-      });
-    });
   });
 });
 

@@ -14,14 +14,24 @@
  * counterexample reads like a trace.
  */
 import fc from "fast-check";
-import { describeEvent, importerHolder, settle, sgt, step, taskHolder } from "@dmabuf-ref/core";
+import {
+  describeEvent,
+  importerHolder,
+  isPayloadOf,
+  refExporterPriv,
+  settle,
+  sgt,
+  step,
+  taskHolder,
+} from "@dmabuf-ref/core";
 import type {
-  RegionStatus,
   AttachmentState,
   DmaBufState,
   DmaDirection,
   Machine,
   Op,
+  RefExporterPriv,
+  RegionStatus,
   StepOutcome,
   TraceEvent,
   World,
@@ -97,19 +107,14 @@ export function formatEvents(events: readonly TraceEvent[]): string[] {
  * @param a - the attachment.
  * @returns its entries, or none when it is not mapped.
  */
-export function dmaEntries(a: AttachmentState): { dmaAddress: bigint; length: bigint }[] {
-  if (a.mapping === null) return [];
-  const parsed = sgt.payload.safeParse(a.mapping.payload);
-  return parsed.success ? parsed.data.entries : [];
+export function dmaEntries(a: AttachmentState): readonly { dmaAddress: bigint; length: bigint }[] {
+  const payload = a.mapping?.payload;
+  return isPayloadOf(sgt, payload) ? payload.value.entries : [];
 }
 
 /** The reference exporter's private data of a buffer: where its pages are. */
-export function bufPriv(b: DmaBufState): { phys: bigint; region: string } | undefined {
-  const p = b.priv;
-  if (typeof p !== "object" || p === null) return undefined;
-  const phys: unknown = Reflect.get(p, "phys");
-  const region: unknown = Reflect.get(p, "region");
-  return typeof phys === "bigint" && typeof region === "string" ? { phys, region } : undefined;
+export function bufPriv(b: DmaBufState): RefExporterPriv | undefined {
+  return refExporterPriv(b);
 }
 
 /** The state of the region a buffer was carved as. */

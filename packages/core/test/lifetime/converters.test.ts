@@ -7,14 +7,18 @@ import {
   dmaUnmapIova,
   domainOf,
   iommuDomain,
+  mappingPayload,
   mustAtt,
   mustBuf,
+  NOTHING,
   offer,
   ok as okResult,
   pal,
+  payloadAs,
   proposalConverters,
   referenceImporter,
   runScript,
+  sgt,
   topologySchema,
 } from "@dmabuf-ref/core";
 import type { ExporterDriver, ImporterDriver, Machine } from "@dmabuf-ref/core";
@@ -37,7 +41,7 @@ const topology = topologySchema.parse({
 const palExporter: ExporterDriver = {
   name: "pal-exporter",
   export: (_m, w, owner) => {
-    const c = createDmaBuf(w, { exporter: "pal-exporter", owner, size: 0x20_0000n, priv: null });
+    const c = createDmaBuf(w, { exporter: "pal-exporter", owner, size: 0x20_0000n, priv: NOTHING });
     return okResult({ world: c.world, events: c.events, buf: c.buf });
   },
   offers: () => [offer(pal, { provider: "pex0" })],
@@ -45,7 +49,7 @@ const palExporter: ExporterDriver = {
     if (mustBuf(w, mustAtt(w, att).buf).revoked !== "usable") {
       return { ok: false, error: { errno: "ENODEV", message: "revoked" } };
     }
-    const payload = pal.payload.parse({ phys: [{ paddr: BAR, len: 0x20_0000n }] });
+    const payload = mappingPayload(pal, { phys: [{ paddr: BAR, len: 0x20_0000n }] });
     return okResult({ world: w, events: [], mapping: { payload, grants: [], iova: [] } });
   },
   unmap: (_m, w, _att, mapping) => ({ world: dmaUnmapIova(w, mapping.iova), events: [] }),
@@ -80,7 +84,7 @@ describe("mapping through core's converters (kernel-facts §4.4, proposal-conver
     expect(run.results.map((r) => r.status)).toEqual(["done", "done", "done", "done", "done"]);
     const att = run.world.atts.get(run.results[1]?.created ?? -1);
     expect(att).toMatchObject({ mapType: "sgt", exporterType: "pal", converter: "pal->sgt" });
-    const entry = (att?.mapping?.payload as { entries: { dmaAddress: bigint }[] }).entries[0];
+    const entry = payloadAs(sgt, att?.mapping?.payload).entries[0];
     if (entry === undefined) throw new Error("no sgt entry");
     const dma = runScript(m, run.world, [
       { kind: "dma", device: "dev1", addr: entry.dmaAddress, len: 64n, dir: "write" },

@@ -4,7 +4,7 @@
  * settle like the scheduler does.
  */
 import { expect } from "vitest";
-import { importerHolder, runScript, settle, step } from "@dmabuf-ref/core";
+import { importerHolder, payloadAs, runScript, settle, sgt, step } from "@dmabuf-ref/core";
 import type { Machine, Op, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 
 /** The state a test starts from and the ids it needs. */
@@ -66,8 +66,7 @@ export function mappedWorld(
   ]);
   expect(run.results.map((r) => r.status)).toEqual(["done", "done", "done"]);
   const mapping = run.world.atts.get(attId)?.mapping;
-  const payload = mapping?.payload as { entries: { dmaAddress: bigint }[] } | undefined;
-  const first = payload?.entries[0];
+  const first = payloadAs(sgt, mapping?.payload).entries[0];
   if (first === undefined) throw new Error("no mapping after map");
   return { world: run.world, buf, att: attId, holder, dma: first.dmaAddress };
 }

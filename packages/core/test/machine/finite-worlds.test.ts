@@ -14,8 +14,11 @@ import {
   boot,
   hashWorld,
   importerHolder,
+  payloadAs,
   pendingOps,
   referenceMachine,
+  refExporterPriv,
+  sgt,
   step,
   worldsEqual,
 } from "@dmabuf-ref/core";
@@ -51,8 +54,7 @@ function protocolOps(
       if (a.mapping === null) ops.push({ kind: "map", att: id, holder });
       else if (!busy) ops.push({ kind: "unmap", att: id, holder });
       if (a.mapping !== null && !a.invalidated && !inFlight) {
-        const payload = a.mapping.payload as { entries: { dmaAddress: bigint }[] };
-        const addr = payload.entries[0]?.dmaAddress;
+        const addr = payloadAs(sgt, a.mapping.payload).entries[0]?.dmaAddress;
         if (addr !== undefined)
           ops.push({ kind: "dma-submit", att: id, addr, len: 8n, dir: "write", holder });
       }
@@ -88,7 +90,8 @@ function protocolOps(
 }
 
 function regionOf(w: World, buf: number): { id: string; status: RegionStatus } | undefined {
-  const priv = w.bufs.get(buf)?.priv as { region?: string } | undefined;
+  const b = w.bufs.get(buf);
+  const priv = b === undefined ? undefined : refExporterPriv(b);
   for (const r of w.regions.values()) if (r.id === priv?.region) return r;
   return undefined;
 }

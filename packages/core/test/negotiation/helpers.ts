@@ -3,7 +3,14 @@
  * picking one pair out of the report, without non-null assertions.
  */
 import * as z from "zod";
-import { defineMappingType, defineProfile, formatKernelError, linux71 } from "@dmabuf-ref/core";
+import {
+  defineMappingType,
+  defineProfile,
+  formatKernelError,
+  linux71,
+  recordCodec,
+  stringCodec,
+} from "@dmabuf-ref/core";
 import type {
   AnyMappingType,
   Converter,
@@ -68,6 +75,8 @@ export function testType(id: string, match?: (exp: Tagged, imp: Tagged) => Match
     summary: `test type ${id}`,
     exporterData: tagSchema,
     importerData: tagSchema,
+    importerDataCodec: recordCodec("test-accept", { tag: stringCodec }),
+    payloadCodec: recordCodec("test-payload", {}),
     payload: emptyPayload,
     ...(match === undefined ? {} : { match: judge }),
     describe: () => id,

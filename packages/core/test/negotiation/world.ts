@@ -11,7 +11,13 @@
  */
 import fc from "fast-check";
 import * as z from "zod";
-import { defineConverter, defineMappingType, kernelError } from "@dmabuf-ref/core";
+import {
+  defineConverter,
+  defineMappingType,
+  intCodec,
+  kernelError,
+  recordCodec,
+} from "@dmabuf-ref/core";
 import type {
   AnyMappingType,
   Errno,
@@ -108,6 +114,8 @@ export function buildWorld(spec: WorldSpec, withConverters: boolean): World {
       kernelFacts: "§4.2",
       summary: `generated test type ${id}`,
       exporterData: vData,
+      importerDataCodec: recordCodec("pool-accept", { v: intCodec }),
+      payloadCodec: recordCodec("pool-payload", {}),
       importerData: vData,
       payload: z.object({}),
       ...(n === GUARDED ? { importerModules: ["iommufd"] } : {}),

@@ -12,6 +12,7 @@ import {
   mustBuf,
   offersOf,
   pal,
+  payloadAs,
   proposalConverters,
   referenceExporter,
   referenceMachine,
@@ -72,7 +73,7 @@ describe("the selftest mock (kernel-facts §3.6, §4.3)", () => {
     );
     expect(mapped.ok).toBe(true);
     if (mapped.ok) {
-      expect(pal.payload.parse(mapped.value.mapping.payload).phys).toHaveLength(1);
+      expect(payloadAs(pal, mapped.value.mapping.payload).phys).toHaveLength(1);
       expect(mapped.value.mapping.grants).toEqual([]);
     }
   });

@@ -1,9 +1,11 @@
 import {
   createDmaBuf,
-  driverOpsOf,
   dmaMapRanges,
   dmaUnmapIova,
+  driverOpsOf,
+  encodedWith,
   err,
+  mappingPayload,
   mustAtt,
   mustBuf,
   ok,
@@ -30,7 +32,7 @@ import {
   reserve,
 } from "./move.js";
 import { gpuOffers } from "./offers.js";
-import { GPU_SLICES, gpuPrivOf } from "./state.js";
+import { GPU_SLICES, gpuBoPrivCodec, gpuPrivOf } from "./state.js";
 import type { GpuBoPriv } from "./state.js";
 
 /** 4 KiB: BOs are whole pages (`PAGE_SIZE` on x86-64). */
@@ -70,7 +72,12 @@ function exportBo(
     region,
     generation: 0,
   };
-  const created = createDmaBuf(reserved.value.world, { exporter: config.name, owner, size, priv });
+  const created = createDmaBuf(reserved.value.world, {
+    exporter: config.name,
+    owner,
+    size,
+    priv: encodedWith(gpuBoPrivCodec, priv),
+  });
   return ok({
     world: carve(created.world, parent, region, reserved.value.phys, size),
     events: created.events,
@@ -100,7 +107,7 @@ function gpuMap(m: Machine, w: World, config: GpuConfig, att: number): Result<Ma
       }
       const mapped = dmaMap(a.device);
       if (!mapped.ok) return mapped;
-      const payload = sgt.payload.parse({ entries: mapped.value.entries });
+      const payload = mappingPayload(sgt, { entries: mapped.value.entries });
       const { world, grants, iova } = mapped.value;
       return ok({ world, events: [], mapping: { payload, grants, iova } });
     })
@@ -108,7 +115,7 @@ function gpuMap(m: Machine, w: World, config: GpuConfig, att: number): Result<Ma
       ok({
         world: w,
         events: [],
-        mapping: { payload: pal.payload.parse({ phys: [range] }), grants: [], iova: [] },
+        mapping: { payload: mappingPayload(pal, { phys: [range] }), grants: [], iova: [] },
       }),
     )
     .with("kvm-pfn", () => gpuGetPfn(w, priv.placement, range))
@@ -119,7 +126,7 @@ function gpuMap(m: Machine, w: World, config: GpuConfig, att: number): Result<Ma
       const vram = regionNamed(w, gpuDevice(config, priv.device).vram);
       if (vram === undefined) throw new Error(`${config.name}: VRAM region vanished`);
       const start = priv.phys - vram[1].base;
-      const payload = iovInterconnect.payload.parse({
+      const payload = mappingPayload(iovInterconnect, {
         pf: priv.device,
         ranges: [{ start, end: start + b.size - 1n }],
       });

@@ -1,4 +1,4 @@
-import { kvmPfn, ok } from "@dmabuf-ref/core";
+import { kvmPfn, mappingPayload, ok } from "@dmabuf-ref/core";
 import type { MapStep, PhysVec, Result, World } from "@dmabuf-ref/core";
 import type { GpuPlacement } from "./actions.js";
 
@@ -26,7 +26,7 @@ import type { GpuPlacement } from "./actions.js";
  */
 export function gpuGetPfn(w: World, placement: GpuPlacement, range: PhysVec): Result<MapStep> {
   const vram = placement === "vram";
-  const payload = kvmPfn.payload.parse({
+  const payload = mappingPayload(kvmPfn, {
     ranges: [range],
     mmio: vram,
     cache: vram ? "write-combine" : "write-back",

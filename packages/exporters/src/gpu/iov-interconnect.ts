@@ -1,3 +1,4 @@
+import { arrayCodec, nullableCodec, recordCodec, stringCodec, u64Codec } from "@dmabuf-ref/core";
 import * as z from "zod";
 import { defineMappingType, deviceIdSchema, kernelError, u64Schema } from "@dmabuf-ref/core";
 
@@ -43,6 +44,11 @@ export const iovInterconnect = defineMappingType({
         end: u64Schema,
       }),
     ),
+  }),
+  importerDataCodec: recordCodec("iov-interconnect-accept", { device: nullableCodec(stringCodec) }),
+  payloadCodec: recordCodec("iov-interconnect-payload", {
+    pf: stringCodec,
+    ranges: arrayCodec(recordCodec("vram-range", { start: u64Codec, end: u64Codec })),
   }),
   match(_ctx, exp, imp) {
     if (imp.device !== null && (imp.device === exp.pf || exp.vfs.includes(imp.device))) return 0;

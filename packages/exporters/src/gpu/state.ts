@@ -1,12 +1,20 @@
+import { gpuPlacementSchema } from "./actions.js";
 import {
   arrivalOrder,
   arrivalPush,
   arrivalQueueSlice,
   arrivalRemove,
+  decodedWith,
+  encodedWith,
+  intCodec,
   mustBuf,
+  oneOfCodec,
   pushString,
   pushU64,
   readSlice,
+  recordCodec,
+  stringCodec,
+  u64Codec,
   writeSlice,
 } from "@dmabuf-ref/core";
 import type { ArrivalQueue, Codec, Machine, SliceDef, World } from "@dmabuf-ref/core";
@@ -158,6 +166,15 @@ export function endMove(m: Machine, w: World, config: GpuConfig, id: number): Wo
   return writeSlice(m, w, config.name, gpuMovesSlice, arrivalRemove(s, id));
 }
 
+/** How a {@link GpuBoPriv} is stored in the World (`dmabuf->priv`). */
+export const gpuBoPrivCodec: Codec<GpuBoPriv> = recordCodec<GpuBoPriv>("gpu-bo", {
+  device: stringCodec,
+  placement: oneOfCodec(gpuPlacementSchema.options),
+  phys: u64Codec,
+  region: stringCodec,
+  generation: intCodec,
+});
+
 /**
  * The GPU private data of a buffer (a buffer of another exporter is a bug).
  *
@@ -166,7 +183,7 @@ export function endMove(m: Machine, w: World, config: GpuConfig, id: number): Wo
  * @returns the private data.
  */
 export function gpuPrivOf(w: World, buf: number): GpuBoPriv {
-  return mustBuf(w, buf).priv as GpuBoPriv;
+  return decodedWith(mustBuf(w, buf).priv, gpuBoPrivCodec, `dma-buf ${buf}'s GPU priv`);
 }
 
 /**
@@ -179,5 +196,5 @@ export function gpuPrivOf(w: World, buf: number): GpuBoPriv {
  */
 export function withGpuPriv(w: World, buf: number, priv: GpuBoPriv): World {
   const b = mustBuf(w, buf);
-  return { ...w, bufs: w.bufs.set(buf, { ...b, priv }) };
+  return { ...w, bufs: w.bufs.set(buf, { ...b, priv: encodedWith(gpuBoPrivCodec, priv) }) };
 }

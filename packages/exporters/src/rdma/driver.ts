@@ -1,21 +1,29 @@
 import {
+  boolCodec,
   createDmaBuf,
+  decodedWith,
   dmaMapRanges,
   dmaUnmapIova,
+  driverOpsOf,
+  encodedWith,
   err,
   fail,
-  driverOpsOf,
+  mappingPayload,
   mustAtt,
   mustBuf,
   offer,
   ok,
   pal,
+  recordCodec,
   regionNamed,
   sgt,
   step,
   stepOf,
+  stringCodec,
+  u64Codec,
 } from "@dmabuf-ref/core";
 import type {
+  Codec,
   Effect,
   ExporterDriver,
   ExporterOffer,
@@ -52,6 +60,12 @@ export interface RdmaDmaBufPriv {
 }
 
 /** The RDMA exporter driver: core's {@link ExporterDriver} plus its configuration. */
+/** How an {@link RdmaDmaBufPriv} is stored in the World (`dmabuf->priv`). */
+export const rdmaDmaBufPrivCodec: Codec<RdmaDmaBufPriv> = recordCodec<RdmaDmaBufPriv>(
+  "ib_uverbs_dmabuf_file",
+  { nic: stringCodec, phys: u64Codec, len: u64Codec, mmapEntry: boolCodec },
+);
+
 export interface RdmaExporter extends ExporterDriver {
   /** The validated configuration: the NICs and their BARs. */
   readonly rdma: RdmaConfig;
@@ -88,7 +102,7 @@ export function rdmaOffers(profile: Profile, nic: string): ExporterOffer[] {
  * @returns the private data.
  */
 export function rdmaPrivOf(w: World, buf: number): RdmaDmaBufPriv {
-  return mustBuf(w, buf).priv as RdmaDmaBufPriv;
+  return decodedWith(mustBuf(w, buf).priv, rdmaDmaBufPrivCodec, `dma-buf ${buf}'s RDMA priv`);
 }
 
 function exportBuf(
@@ -117,7 +131,14 @@ function exportBuf(
     len: size,
     mmapEntry: true,
   };
-  return ok(createDmaBuf(w, { exporter: config.name, owner, size, priv }));
+  return ok(
+    createDmaBuf(w, {
+      exporter: config.name,
+      owner,
+      size,
+      priv: encodedWith(rdmaDmaBufPrivCodec, priv),
+    }),
+  );
 }
 
 const exporterTypeSchema = z.enum(["sgt", "pal"]);
@@ -135,7 +156,7 @@ function rdmaMap(m: Machine, w: World, config: RdmaConfig, att: number): Result<
       if (a.device === null) return err("EINVAL", "no DMA device to map for");
       const mapped = dmaMapRanges(m, w, a.device, [range], { att, write: true });
       if (!mapped.ok) return mapped;
-      const payload = sgt.payload.parse({ entries: mapped.value.entries });
+      const payload = mappingPayload(sgt, { entries: mapped.value.entries });
       const { world, grants, iova } = mapped.value;
       return ok({ world, events: [], mapping: { payload, grants, iova } });
     })
@@ -143,7 +164,7 @@ function rdmaMap(m: Machine, w: World, config: RdmaConfig, att: number): Result<
       ok({
         world: w,
         events: [],
-        mapping: { payload: pal.payload.parse({ phys: [range] }), grants: [], iova: [] },
+        mapping: { payload: mappingPayload(pal, { phys: [range] }), grants: [], iova: [] },
       }),
     )
     .exhaustive();
@@ -170,7 +191,10 @@ function removeMmapEntry(m: Machine, w: World, config: RdmaConfig, buf: number):
       const nb = mustBuf(x.world, buf);
       const world: World = {
         ...x.world,
-        bufs: x.world.bufs.set(buf, { ...nb, priv: { ...priv, mmapEntry: false } }),
+        bufs: x.world.bufs.set(buf, {
+          ...nb,
+          priv: encodedWith(rdmaDmaBufPrivCodec, { ...priv, mmapEntry: false }),
+        }),
       };
       return ok({ world, events: x.events });
     })

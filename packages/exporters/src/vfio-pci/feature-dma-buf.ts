@@ -1,3 +1,4 @@
+import { vfioPriv } from "./priv.js";
 import {
   VFIO_DEVICE_FEATURE_DMA_BUF,
   VFIO_DEVICE_FEATURE_GET,
@@ -184,7 +185,7 @@ export function featureDmaBuf(
     owner: device,
     size: v.size,
     revoked: !vfioMemoryEnabled(state),
-    priv: v.priv,
+    priv: vfioPriv(v.priv),
   });
   return returned(
     created.world,

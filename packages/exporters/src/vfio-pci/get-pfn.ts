@@ -1,4 +1,4 @@
-import { kvmPfn, ok } from "@dmabuf-ref/core";
+import { kvmPfn, mappingPayload, ok } from "@dmabuf-ref/core";
 import type { MapStep, PhysVec, Result, World } from "@dmabuf-ref/core";
 
 /**
@@ -23,6 +23,6 @@ import type { MapStep, PhysVec, Result, World } from "@dmabuf-ref/core";
  * @returns the mapping.
  */
 export function vfioGetPfn(w: World, phys: readonly PhysVec[]): Result<MapStep> {
-  const payload = kvmPfn.payload.parse({ ranges: phys, mmio: true, cache: "uncached" });
+  const payload = mappingPayload(kvmPfn, { ranges: phys, mmio: true, cache: "uncached" });
   return ok({ world: w, events: [], mapping: { payload, grants: [], iova: [] } });
 }

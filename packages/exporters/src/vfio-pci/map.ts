@@ -3,6 +3,7 @@ import {
   dmaUnmapIova,
   err,
   kvmPfn,
+  mappingPayload,
   mustAtt,
   mustBuf,
   ok,
@@ -70,7 +71,7 @@ function mapSgt(
   if (device === null) return err("EINVAL", "an SGT needs an importing DMA device");
   const mapped = dmaMapRanges(m, w, device, phys, { att, write: true });
   if (!mapped.ok) return mapped;
-  const payload = sgt.payload.parse({ entries: capEntries(mapped.value.entries) });
+  const payload = mappingPayload(sgt, { entries: capEntries(mapped.value.entries) });
   return ok({
     world: mapped.value.world,
     events: [],
@@ -115,7 +116,7 @@ export function vfioMap(m: Machine, w: World, att: number): Result<MapStep> {
       ok({
         world: w,
         events: [],
-        mapping: { payload: pal.payload.parse({ phys }), grants: [], iova: [] },
+        mapping: { payload: mappingPayload(pal, { phys }), grants: [], iova: [] },
       }),
     )
     .with({ kind: "kvm-pfn" }, () => vfioGetPfn(w, phys))

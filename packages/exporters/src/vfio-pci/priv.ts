@@ -1,5 +1,16 @@
-import type { DmaBufState, PhysVec, World } from "@dmabuf-ref/core";
-import { idsInGroup, mustBuf } from "@dmabuf-ref/core";
+import type { Codec, DmaBufState, Encoded, PhysVec, World } from "@dmabuf-ref/core";
+import {
+  arrayCodec,
+  decodedWith,
+  encodedWith,
+  idsInGroup,
+  intCodec,
+  mustBuf,
+  nullableCodec,
+  physVecCodec,
+  recordCodec,
+  stringCodec,
+} from "@dmabuf-ref/core";
 import type { VfioPciConfig } from "./config.js";
 
 /**
@@ -23,6 +34,29 @@ export interface VfioDmaBufPriv {
   readonly openFlags: number;
 }
 
+/** How a {@link VfioDmaBufPriv} is stored in the World (`dmabuf->priv`). */
+export const vfioDmaBufPrivCodec: Codec<VfioDmaBufPriv> = recordCodec<VfioDmaBufPriv>(
+  "vfio_pci_dma_buf",
+  {
+    vdev: nullableCodec(stringCodec),
+    bar: intCodec,
+    phys: arrayCodec(physVecCodec),
+    provider: stringCodec,
+    nrRanges: intCodec,
+    openFlags: intCodec,
+  },
+);
+
+/**
+ * VFIO private data as `dma_buf_export()` stores it.
+ *
+ * @param priv - the private data.
+ * @returns it, with its codec.
+ */
+export function vfioPriv(priv: VfioDmaBufPriv): Encoded<VfioDmaBufPriv> {
+  return encodedWith(vfioDmaBufPrivCodec, priv);
+}
+
 /**
  * The VFIO private data of a buffer (a buffer of another exporter is a bug).
  *
@@ -31,7 +65,7 @@ export interface VfioDmaBufPriv {
  * @returns the private data.
  */
 export function privOf(w: World, buf: number): VfioDmaBufPriv {
-  return mustBuf(w, buf).priv as VfioDmaBufPriv;
+  return decodedWith(mustBuf(w, buf).priv, vfioDmaBufPrivCodec, `dma-buf ${buf}'s VFIO priv`);
 }
 
 /**
@@ -44,7 +78,7 @@ export function privOf(w: World, buf: number): VfioDmaBufPriv {
  */
 export function withPriv(w: World, buf: number, priv: VfioDmaBufPriv): World {
   const b = mustBuf(w, buf);
-  return { ...w, bufs: w.bufs.set(buf, { ...b, priv }) };
+  return { ...w, bufs: w.bufs.set(buf, { ...b, priv: vfioPriv(priv) }) };
 }
 
 /**
@@ -66,7 +100,7 @@ export function buffersOf(
   for (const id of idsInGroup(w.bufs.index.byExporter, config.name)) {
     const b = w.bufs.get(id);
     if (b === undefined || b.released) continue;
-    if ((b.priv as VfioDmaBufPriv).vdev === device) out.push([id, b]);
+    if (privOf(w, id).vdev === device) out.push([id, b]);
   }
   return out;
 }

@@ -4,13 +4,14 @@
  */
 import { describe, expect, it } from "vitest";
 import {
-  offersOf,
   exporterOf,
   findProfile,
   linux619,
   linux71,
   mustAtt,
   mustBuf,
+  offersOf,
+  payloadAs,
   proposalConverters,
   regionNamed,
   rfcMappingTypesV1,
@@ -67,9 +68,7 @@ describe("offers per profile (kernel-facts §4.3, §4.4)", () => {
     const a = attach(m, v.world, v.buf, "ref-importer", "dev1");
     expect(mustAtt(a.world, a.att).converter).not.toBeNull();
     const mapped = mustDo(lockedMap(m, a.world, v.buf, a.att, "ref-importer"));
-    expect(sgt.payload.parse(mustAtt(mapped.world, a.att).mapping?.payload).entries).toHaveLength(
-      1,
-    );
+    expect(payloadAs(sgt, mustAtt(mapped.world, a.att).mapping?.payload).entries).toHaveLength(1);
   });
 });
 
@@ -104,7 +103,7 @@ describe("moves (kernel-facts §1.2, §1.3)", () => {
     const v = vramBo(m, w0);
     const a = attach(m, v.world, v.buf, "ref-importer", "dev1");
     const mapped = mustDo(lockedMap(m, a.world, v.buf, a.att, "ref-importer")).world;
-    const old = sgt.payload.parse(mustAtt(mapped, a.att).mapping?.payload).entries[0];
+    const old = payloadAs(sgt, mustAtt(mapped, a.att).mapping?.payload).entries[0];
     if (old === undefined) throw new Error("no entry");
     const w = runScript(m, mapped, [evict(v.buf)]).world;
     const oldRegion = regionNamed(w, `gpu0.bo${v.buf}.0`);
@@ -256,7 +255,7 @@ describe("the IOV interconnect (kernel-facts §4.1), a type defined through the 
     const a = attach(m, v.world, v.buf, "iov", "gpu0vf1");
     expect(mustAtt(a.world, a.att).mapType).toBe("iov-interconnect");
     const mapped = mustDo(lockedMap(m, a.world, v.buf, a.att, "iov")).world;
-    const p = iovInterconnect.payload.parse(mustAtt(mapped, a.att).mapping?.payload);
+    const p = payloadAs(iovInterconnect, mustAtt(mapped, a.att).mapping?.payload);
     expect(p).toEqual({ pf: "gpu0", ranges: [{ start: 0n, end: 0xffffn }] });
   });
 

@@ -7,17 +7,18 @@
  */
 import { describe, expect, it } from "vitest";
 import {
-  offersOf,
   defineProfile,
   kvmPfn,
   linux619,
   linux71,
   mustAtt,
+  offersOf,
+  payloadAs,
   proposalConverters,
   rfcMappingTypesV1,
   runScript,
 } from "@dmabuf-ref/core";
-import type { Machine, Profile, World } from "@dmabuf-ref/core";
+import type { Encoded, Machine, Profile, World } from "@dmabuf-ref/core";
 import { gpuPrivOf } from "@dmabuf-ref/exporters";
 import { VRAM, exportBuf, makeWorld } from "./setup.js";
 import { kvmAttach, kvmGetPfn, kvmLikeImporter } from "../support/kvm-like.js";
@@ -41,7 +42,7 @@ function kvmMapped(
   m: Machine,
   w: World,
   buf: number,
-): { world: World; att: number; payload: unknown } {
+): { world: World; att: number; payload: Encoded<unknown> | undefined } {
   const a = kvmAttach(m, w, buf);
   if (a.status !== "done" || a.created === undefined) throw new Error("KVM-like attach failed");
   const r = kvmGetPfn(m, a.world, buf, a.created);
@@ -100,7 +101,7 @@ describe("the GPU's hypothetical get_pfn (kernel-facts §5.1, §1.2)", () => {
     const { m, w } = world();
     const v = bo(m, w, "vram");
     const mapped = kvmMapped(m, v.world, v.buf);
-    expect(kvmPfn.payload.parse(mapped.payload)).toEqual({
+    expect(payloadAs(kvmPfn, mapped.payload)).toEqual({
       ranges: [{ paddr: VRAM, len: SIZE }],
       mmio: true,
       cache: "write-combine",
@@ -111,7 +112,7 @@ describe("the GPU's hypothetical get_pfn (kernel-facts §5.1, §1.2)", () => {
   it("get_pfn of a system-page BO is RAM, write-back", () => {
     const { m, w } = world();
     const s = bo(m, w, "system");
-    expect(kvmPfn.payload.parse(kvmMapped(m, s.world, s.buf).payload)).toEqual({
+    expect(payloadAs(kvmPfn, kvmMapped(m, s.world, s.buf).payload)).toEqual({
       ranges: [{ paddr: RAM0, len: SIZE }],
       mmio: false,
       cache: "write-back",
@@ -129,7 +130,7 @@ describe("the GPU's hypothetical get_pfn (kernel-facts §5.1, §1.2)", () => {
     expect(mustAtt(run.world, mapped.att).mapping).toBeNull();
     const phys = gpuPrivOf(run.world, v.buf).phys;
     const again = kvmGetPfn(m, run.world, v.buf, mapped.att);
-    expect(kvmPfn.payload.parse(again.payload)).toEqual({
+    expect(payloadAs(kvmPfn, again.payload)).toEqual({
       ranges: [{ paddr: phys, len: SIZE }],
       mmio: false,
       cache: "write-back",

@@ -6,7 +6,7 @@
  * reference importer, unmaps on its own after an invalidate (KVM's zap).
  */
 import { accept, importerHolder, kvmPfn, owedUnmaps, runScript, step } from "@dmabuf-ref/core";
-import type { ImporterDriver, Machine, StepOutcome, World } from "@dmabuf-ref/core";
+import type { Encoded, ImporterDriver, Machine, StepOutcome, World } from "@dmabuf-ref/core";
 
 /** The test importer's name. */
 export const KVM_LIKE = "kvm-like";
@@ -43,7 +43,7 @@ export function kvmGetPfn(
   w: World,
   buf: number,
   att: number,
-): { world: World; payload: unknown; errno?: string } {
+): { world: World; payload: Encoded<unknown> | undefined; errno?: string } {
   const holder = importerHolder(KVM_LIKE, att);
   const run = runScript(m, w, [
     { kind: "lock", buf, holder },

@@ -4,17 +4,20 @@
  */
 import { describe, expect, it } from "vitest";
 import {
-  offersOf,
+  defineProfile,
   exporterOf,
   importerHolder,
   linux619,
-  defineProfile,
   linux71,
   mustBuf,
+  offersOf,
+  pal,
+  payloadAs,
   privatePhys,
   proposalConverters,
   rfcMappingTypesV1,
   runScript,
+  sgt,
   step,
 } from "@dmabuf-ref/core";
 import type { Machine, World } from "@dmabuf-ref/core";
@@ -196,7 +199,7 @@ describe("map and unmap (kernel-facts §1.4, §2.3)", () => {
     expect(mapping?.iova.length).toBe(2);
     expect(mapping?.grants.length).toBe(2);
     const near = attachMapped(m, far.world, e.buf, "dev0");
-    const payload = near.world.atts.get(near.att)?.mapping?.payload;
+    const payload = payloadAs(sgt, near.world.atts.get(near.att)?.mapping?.payload);
     expect(payload).toEqual({
       entries: [
         { dmaAddress: BAR0 + 0x4000n + BAR0_BUS_OFFSET, length: 0x2000n },
@@ -210,9 +213,7 @@ describe("map and unmap (kernel-facts §1.4, §2.3)", () => {
     const { m, w } = makeWorld();
     const e = exportVfio(m, w, [{ offset: 0n, length: BAR4_SIZE }], "vfio0", 4);
     const mapped = attachMapped(m, e.world, e.buf, "dev0");
-    const payload = mapped.world.atts.get(mapped.att)?.mapping?.payload as {
-      entries: { dmaAddress: bigint; length: bigint }[];
-    };
+    const payload = payloadAs(sgt, mapped.world.atts.get(mapped.att)?.mapping?.payload);
     expect(payload.entries.map((x) => x.length)).toEqual([
       SG_ENTRY_MAX,
       SG_ENTRY_MAX,
@@ -239,11 +240,12 @@ describe("map and unmap (kernel-facts §1.4, §2.3)", () => {
     const { m, w } = makeWorld({ profile: rfcMappingTypesV1 });
     const e = exportVfio(m, w, [{ offset: 0x2000n, length: 0x1000n }]);
     const mapped = attachMapped(m, e.world, e.buf, "dev1", "iommufd-pal");
-    expect(mapped.world.atts.get(mapped.att)?.mapping).toEqual({
-      payload: { phys: [{ paddr: BAR0 + 0x2000n, len: 0x1000n }] },
-      grants: [],
-      iova: [],
+    const mapping = mapped.world.atts.get(mapped.att)?.mapping;
+    expect(payloadAs(pal, mapping?.payload)).toEqual({
+      phys: [{ paddr: BAR0 + 0x2000n, len: 0x1000n }],
     });
+    expect(mapping?.grants).toEqual([]);
+    expect(mapping?.iova).toEqual([]);
   });
 
   it("under proposal-converters an SGT importer is reached through pal->sgt", () => {

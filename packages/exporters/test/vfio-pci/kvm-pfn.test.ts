@@ -16,6 +16,7 @@ import {
   linux71,
   mustAtt,
   mustBuf,
+  payloadAs,
   proposalConverters,
   referenceImporter,
   rfcMappingTypesV1,
@@ -140,7 +141,7 @@ describe("VFIO's get_pfn (kernel-facts §5.1)", () => {
     const e = exportVfio(m, w);
     const a = attached(m, e.world, e.buf);
     const r = kvmGetPfn(m, a.world, e.buf, a.att);
-    expect(kvmPfn.payload.parse(r.payload)).toMatchObject({ mmio: true, cache: "uncached" });
+    expect(payloadAs(kvmPfn, r.payload)).toMatchObject({ mmio: true, cache: "uncached" });
     expect(mustAtt(r.world, a.att).mapping?.grants).toEqual([]);
   });
 
@@ -165,7 +166,7 @@ describe("VFIO's get_pfn (kernel-facts §5.1)", () => {
       const { m, w } = kvmWorld();
       const e = exportVfio(m, w, ranges);
       const a = attached(m, e.world, e.buf);
-      const got = kvmPfn.payload.parse(kvmGetPfn(m, a.world, e.buf, a.att).payload);
+      const got = payloadAs(kvmPfn, kvmGetPfn(m, a.world, e.buf, a.att).payload);
       expect(got.ranges).toEqual(ranges.map((r) => ({ paddr: BAR0 + r.offset, len: r.length })));
       expect(got.mmio).toBe(true);
       expect(got.cache).toBe("uncached");

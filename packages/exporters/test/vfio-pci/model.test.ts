@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { findProfile, importerHolder, runScript, settle } from "@dmabuf-ref/core";
+import { findProfile, importerHolder, isPayloadOf, runScript, settle, sgt } from "@dmabuf-ref/core";
 import type { Machine, ScriptEntry, World } from "@dmabuf-ref/core";
 import {
   vfioDeviceState,
@@ -107,8 +107,8 @@ function perform(m: Machine, w: World, c: Command): World {
     case "dma": {
       const live = [...w.atts.values()].filter((a) => a.mapping !== null && !a.invalidated);
       const a = pickOf(live, c.pick);
-      const entry = (a?.mapping?.payload as { entries?: { dmaAddress: bigint }[] } | undefined)
-        ?.entries?.[0];
+      const payload = a?.mapping?.payload;
+      const entry = isPayloadOf(sgt, payload) ? payload.value.entries[0] : undefined;
       if (a?.device == null || entry === undefined) return w;
       return script([
         { kind: "dma", device: a.device, addr: entry.dmaAddress, len: 8n, dir: "write" },

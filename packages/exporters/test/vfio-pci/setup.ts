@@ -6,12 +6,12 @@
  */
 import { expect } from "vitest";
 import {
-  VFIO_DEVICE_FEATURE_GET,
   accept,
   boot,
   defineMachine,
   encodeDmaBufFeature,
   importerHolder,
+  isPayloadOf,
   linux71,
   pal,
   referenceImporter,
@@ -19,6 +19,7 @@ import {
   sgt,
   step,
   topologySchema,
+  VFIO_DEVICE_FEATURE_GET,
   vfioIommufdPrivate,
 } from "@dmabuf-ref/core";
 import type {
@@ -275,9 +276,9 @@ export function attachMapped(
     { kind: "unlock", buf, holder },
   ]);
   expect(run.results.map((r) => r.error?.errno ?? r.status)).toEqual(["done", "done", "done"]);
-  const payload = run.world.atts.get(id)?.mapping?.payload as
-    { entries?: { dmaAddress: bigint }[] } | undefined;
-  return { world: run.world, att: id, dma: payload?.entries?.[0]?.dmaAddress ?? -1n };
+  const payload = run.world.atts.get(id)?.mapping?.payload;
+  const dma = isPayloadOf(sgt, payload) ? (payload.value.entries[0]?.dmaAddress ?? -1n) : -1n;
+  return { world: run.world, att: id, dma };
 }
 
 /** The dma outcomes of a trace. */

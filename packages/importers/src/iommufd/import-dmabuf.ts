@@ -8,6 +8,7 @@ import {
   mustRun,
   negotiateAttach,
   pal,
+  payloadAs,
   pinAtt,
   privatePhys,
   resvLock,
@@ -116,7 +117,7 @@ function lookupPhys(
         const r = mapAtt(m, w, att, holder);
         if (r.status === "failed") return { ok: false, stage: "pal-map", error: r.error };
         const mapped = mustRun(r, "iommufd: dma_buf_pal_map_phys");
-        const payload = pal.payload.parse(mapped.world.atts.get(att)?.mapping?.payload);
+        const payload = payloadAs(pal, mapped.world.atts.get(att)?.mapping?.payload);
         if (payload.phys.length === 0) {
           return {
             ok: false,

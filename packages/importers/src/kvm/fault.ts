@@ -1,6 +1,7 @@
 import {
   grantAccess,
   importerHolder,
+  isPayloadOf,
   kernelError,
   kvmPfn,
   mapAtt,
@@ -197,13 +198,13 @@ export function kvmGuestFault(m: Machine, w: World, args: KvmFaultArgs): KvmFaul
     events.push(...mapped.events);
     world = mustRun(resvUnlock(world, slot.buf, holder), "kvm: dma_resv_unlock", events).world;
   }
-  const parsed = kvmPfn.payload.safeParse(mustAtt(world, att).mapping?.payload);
+  const answer = mustAtt(world, att).mapping?.payload;
+  if (!isPayloadOf(kvmPfn, answer))
+    return fail(w, "EIO", "get_pfn answer refused: not a kvm-pfn payload");
+  // KVM checks what the exporter claims (a wrong exporter may claim write-back MMIO).
+  const parsed = kvmPfn.payload.safeParse(answer.value);
   if (!parsed.success) {
-    return fail(
-      w,
-      "EIO",
-      `get_pfn answer refused: ${parsed.error.issues[0]?.message ?? "not a kvm-pfn payload"}`,
-    );
+    return fail(w, "EIO", `get_pfn answer refused: ${parsed.error.issues[0]?.message ?? ""}`);
   }
   const p = parsed.data;
   const offset = (args.gfn - slot.gfnBase) * KVM_PAGE;

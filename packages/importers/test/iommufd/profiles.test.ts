@@ -9,6 +9,8 @@ import {
   linux619,
   linux71,
   mustBuf,
+  pal,
+  payloadAs,
   proposalConverters,
   rfcMappingTypesV1,
 } from "@dmabuf-ref/core";
@@ -76,7 +78,9 @@ describe("rfc-mapping-types-v1: PAL (RFC 23-25/26)", () => {
     const mapped = mapFileOk(m, world, { ioas, fd: buf, length: 0x4000n });
     const att = mapped.world.atts.get(mustBuf(mapped.world, buf).attachments[0] ?? -1);
     expect(att?.mapType).toBe("pal");
-    expect(att?.mapping?.payload).toEqual({ phys: [{ paddr: 0x40_0000_0000n, len: 0x4000n }] });
+    expect(payloadAs(pal, att?.mapping?.payload)).toEqual({
+      phys: [{ paddr: 0x40_0000_0000n, len: 0x4000n }],
+    });
     expect(dma(m, mapped.world, "dev1", mapped.iova + 0x1000n).outcome).toBe("ok");
   });
 

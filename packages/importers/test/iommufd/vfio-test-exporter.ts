@@ -3,16 +3,22 @@
  * the iommufd tests (importers never import the real exporters).
  */
 import {
+  arrayCodec,
   createDmaBuf,
+  decodedWith,
+  encodedWith,
   err,
+  mappingPayload,
   mustAtt,
   mustBuf,
   offer,
   ok,
   pal,
+  physVecCodec,
+  provideSymbol,
+  recordCodec,
   regionNamed,
   sgt,
-  provideSymbol,
   vfioIommufdMapSymbol,
   vfioIommufdPrivate,
 } from "@dmabuf-ref/core";
@@ -25,13 +31,15 @@ const exportArgs = z.object({
   ranges: z.array(z.object({ offset: z.bigint(), length: z.bigint() })).min(1),
   revoked: z.boolean().default(false),
 });
-const privSchema = z.object({ ranges: z.array(z.object({ paddr: z.bigint(), len: z.bigint() })) });
+const privCodec = recordCodec<{ readonly ranges: readonly PhysVec[] }>("vfio-test-priv", {
+  ranges: arrayCodec(physVecCodec),
+});
 
 /** The test exporter's arguments: BAR ranges of a region. */
 export type VfioTestArgs = z.input<typeof exportArgs>;
 
 function rangesOf(w: World, buf: number): readonly PhysVec[] {
-  return privSchema.parse(mustBuf(w, buf).priv).ranges;
+  return decodedWith(mustBuf(w, buf).priv, privCodec, "test exporter priv").ranges;
 }
 
 /**
@@ -56,7 +64,7 @@ export const vfioTest: ExporterDriver = {
       owner,
       size,
       revoked: a.revoked,
-      priv: { ranges },
+      priv: encodedWith(privCodec, { ranges }),
     });
     return ok(created);
   },
@@ -79,7 +87,7 @@ export const vfioTest: ExporterDriver = {
     return ok({
       world: w,
       events: [],
-      mapping: { payload: { phys: rangesOf(w, a.buf) }, grants: [], iova: [] },
+      mapping: { payload: mappingPayload(pal, { phys: rangesOf(w, a.buf) }), grants: [], iova: [] },
     });
   },
   unmap: (_m, w) => ({ world: w, events: [] }),

@@ -5,16 +5,23 @@
  * `kvm-pfn` type where the profile has it (§5.1).
  */
 import {
+  arrayCodec,
   createDmaBuf,
+  decodedWith,
   dmaMapRanges,
   dmaUnmapIova,
+  encodedWith,
   err,
   kvmCacheAttrSchema,
   kvmPfn,
+  mappingPayload,
   mustAtt,
   mustBuf,
   offer,
   ok,
+  oneOfCodec,
+  physVecCodec,
+  recordCodec,
   regionNamed,
   sgt,
 } from "@dmabuf-ref/core";
@@ -29,16 +36,20 @@ const exportArgs = z.object({
   /** A buggy exporter may claim another cache attribute for its MMIO. */
   cache: kvmCacheAttrSchema.default("uncached"),
 });
-const privSchema = z.object({
-  ranges: z.array(z.object({ paddr: z.bigint(), len: z.bigint() })),
-  cache: kvmCacheAttrSchema,
+interface BarPriv {
+  readonly ranges: readonly PhysVec[];
+  readonly cache: z.output<typeof kvmCacheAttrSchema>;
+}
+const privCodec = recordCodec<BarPriv>("vfio-bar-test-priv", {
+  ranges: arrayCodec(physVecCodec),
+  cache: oneOfCodec(kvmCacheAttrSchema.options),
 });
 
 /** The exporter's arguments: one range of a BAR region. */
 export type VfioBarArgs = z.input<typeof exportArgs>;
 
-function privOf(w: World, buf: number): z.output<typeof privSchema> {
-  return privSchema.parse(mustBuf(w, buf).priv);
+function privOf(w: World, buf: number): BarPriv {
+  return decodedWith(mustBuf(w, buf).priv, privCodec, "test exporter priv");
 }
 
 function rangesOf(w: World, buf: number): readonly PhysVec[] {
@@ -64,7 +75,7 @@ export const vfioBar: ExporterDriver = {
         exporter: "vfio-bar",
         owner,
         size: a.length,
-        priv: { ranges, cache: a.cache },
+        priv: encodedWith(privCodec, { ranges, cache: a.cache }),
       }),
     );
   },
@@ -83,7 +94,11 @@ export const vfioBar: ExporterDriver = {
     const a = mustAtt(w, att);
     if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the dma-buf is revoked");
     if (a.mapType === "kvm-pfn") {
-      const payload = { ranges: rangesOf(w, a.buf), mmio: true, cache: privOf(w, a.buf).cache };
+      const payload = mappingPayload(kvmPfn, {
+        ranges: rangesOf(w, a.buf),
+        mmio: true,
+        cache: privOf(w, a.buf).cache,
+      });
       return ok({ world: w, events: [], mapping: { payload, grants: [], iova: [] } });
     }
     if (a.device === null) return err("EINVAL", "no DMA device to map for");
@@ -93,7 +108,7 @@ export const vfioBar: ExporterDriver = {
       world: mapped.value.world,
       events: [],
       mapping: {
-        payload: sgt.payload.parse({ entries: mapped.value.entries }),
+        payload: mappingPayload(sgt, { entries: mapped.value.entries }),
         grants: mapped.value.grants,
         iova: mapped.value.iova,
       },

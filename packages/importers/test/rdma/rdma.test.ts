@@ -6,16 +6,17 @@
  */
 import { describe, expect, it } from "vitest";
 import {
-  U64_MAX,
   access,
   attachRevocable,
   boot,
   linux619,
   linux71,
   mustAtt,
+  payloadAs,
   proposalConverters,
   sgt,
   step,
+  U64_MAX,
 } from "@dmabuf-ref/core";
 import type { Machine, Profile, StepOutcome, World } from "@dmabuf-ref/core";
 import { rdmaStateOf } from "../../src/index.js";
@@ -51,7 +52,7 @@ function vfio(profile: Profile): { m: Machine; world: World; buf: number } {
 
 /** The first DMA address of an attachment's sgt. */
 function dmaAddress(w: World, att: number): bigint {
-  const entry = sgt.payload.parse(mustAtt(w, att).mapping?.payload).entries[0];
+  const entry = payloadAs(sgt, mustAtt(w, att).mapping?.payload).entries[0];
   if (entry === undefined) throw new Error("empty sgt");
   return entry.dmaAddress;
 }
