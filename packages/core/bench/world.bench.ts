@@ -1,6 +1,6 @@
 /**
  * World benchmark (`pnpm bench`; not a test). DESIGN §2a: "Performance
- * follows from the encoding". For N = 10 and N = 1000 reference buffers,
+ * follows from the encoding". For N = 10, 1000 and 10,000 reference buffers,
  * each with one dynamic `ref-importer` attachment on dev0, it steps a
  * deterministic pseudo-random op sequence and reports:
  *
@@ -15,10 +15,16 @@
  * - `worldsEqual(w, copy)` ns per world, where the copy is built
  *   independently by replaying every op from a fresh `boot` of the
  *   same machine: equal, sharing no table node (the worst case);
- * - the median step cost per op kind, to find ops whose cost grows with N.
+ * - the median step cost per op kind, to find ops whose cost grows with N;
+ * - the same with only HOT_BUFFERS buffers stepped and the rest idle: the
+ *   cost of objects an op never touches, without the cache misses of a
+ *   random walk over all of them;
+ * - ns per successful transition of a breadth-first walk of the reference
+ *   revoke protocol with two importers (`exploreBreadthFirst`), to compare
+ *   with the explorer's figures later.
  *
  * Every figure is the median of REPS repetitions after a warm-up; the
- * 1000/10 ratios are the machine-independent result.
+ * 10000/10 ratios are the machine-independent result.
  *
  * Run: `pnpm bench [--json] [--sizes=10,1000,10000]` (this benchmark, then the
  * replay benchmark), or this one alone:
@@ -26,10 +32,13 @@
  */
 import {
   boot,
+  exploreBreadthFirst,
   hashWorld,
   importerHolder,
   payloadAs,
   referenceMachine,
+  revokeProtocolOps,
+  revokeProtocolStart,
   settle,
   sgt,
   step,
@@ -42,7 +51,7 @@ const SIZES: readonly number[] = process.argv
   .find((a) => a.startsWith("--sizes="))
   ?.slice("--sizes=".length)
   .split(",")
-  .map(Number) ?? [10, 1000];
+  .map(Number) ?? [10, 1000, 10_000];
 /** `--json`: print one JSON document instead of the tables. */
 const JSON_OUT = process.argv.includes("--json");
 /** Repetitions per figure (the median is reported). */
@@ -57,6 +66,8 @@ const TIMED_OPS = 20_000;
 const RECORDED_OPS = 4_000;
 /** Worlds compared against an independently built copy (evenly spaced). */
 const INDEPENDENT_SAMPLES = 200;
+/** Buffers stepped in the hot-set measurement (the first ones built). */
+const HOT_BUFFERS = 10;
 /** Target duration of one timed hash/equality repetition. */
 const REP_TARGET_NS = 100e6;
 
@@ -364,6 +375,8 @@ interface Result {
   readonly eqCopyNs: number;
   readonly settleNs: number;
   readonly stepNsByKind: Map<OpKind, number>;
+  /** Median step cost per op kind when only HOT_BUFFERS buffers are stepped (the rest idle). */
+  readonly hotStepNsByKind: Map<OpKind, number>;
   readonly eqTwinNsByKind: Map<OpKind, number>;
   readonly entries: string;
 }
@@ -393,6 +406,14 @@ function measure(n: number): Result {
   const rec = record(m, warm.world, warm.slots, RUN_SEED, RECORDED_OPS);
   const stepNsByKind = new Map<OpKind, number>();
   for (const [kind, list] of rec.stepNs) stepNsByKind.set(kind, median(list));
+  // The same ops on HOT_BUFFERS buffers only: what a step costs when the
+  // other buffers sit untouched (the cost of objects the op never touches,
+  // apart from the cache misses a random walk over all of them pays).
+  const hotSlots = warm.slots.slice(0, HOT_BUFFERS);
+  record(m, warm.world, hotSlots, RUN_SEED, RECORDED_OPS);
+  const hot = record(m, warm.world, hotSlots, RUN_SEED, RECORDED_OPS);
+  const hotStepNsByKind = new Map<OpKind, number>();
+  for (const [kind, list] of hot.stepNs) hotStepNsByKind.set(kind, median(list));
   const worlds = rec.worlds;
   const count = rec.ops.length;
 
@@ -459,6 +480,7 @@ function measure(n: number): Result {
     eqCopyNs,
     settleNs,
     stepNsByKind,
+    hotStepNsByKind,
     eqTwinNsByKind,
     entries,
   };
@@ -481,6 +503,36 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
   return [line(header), rule, ...rows.map(line)].join("\n");
 }
 
+/** A breadth-first walk of the reference revoke protocol (two importers): ns per successful transition. */
+interface BfsResult {
+  readonly states: number;
+  readonly transitions: number;
+  readonly nsPerTransition: number;
+  readonly statesPerSec: number;
+}
+
+function measureBfs(): BfsResult {
+  const { m, w, buf } = revokeProtocolStart();
+  const devices = ["dev0", "dev1"];
+  const run = () => exploreBreadthFirst(m, w, (x) => revokeProtocolOps(x, buf, devices), 1_000_000);
+  const first = run();
+  if (!first.complete || first.violations > 0)
+    throw new Error("the protocol's exploration went wrong");
+  const samples: number[] = [];
+  for (let rep = 0; rep < REPS; rep++) {
+    const t = now();
+    sink ^= run().states;
+    samples.push(elapsedNs(t));
+  }
+  const ns = median(samples);
+  return {
+    states: first.states,
+    transitions: first.transitions,
+    nsPerTransition: ns / first.transitions,
+    statesPerSec: first.states / (ns / 1e9),
+  };
+}
+
 function main(): void {
   const t0 = now();
   (JSON_OUT ? console.error : console.log)(
@@ -491,6 +543,7 @@ function main(): void {
     (JSON_OUT ? console.error : console.log)(`  N=${String(n)} done (${r.entries})`);
     return r;
   });
+  const bfs = measureBfs();
   if (JSON_OUT) {
     process.stdout.write(
       `${JSON.stringify(
@@ -505,8 +558,10 @@ function main(): void {
             settleNs: r.settleNs,
             successRate: r.successRate,
             stepNsByKind: Object.fromEntries(r.stepNsByKind),
+            hotStepNsByKind: Object.fromEntries(r.hotStepNsByKind),
             eqTwinNsByKind: Object.fromEntries(r.eqTwinNsByKind),
           })),
+          bfs,
         },
         null,
         2,
@@ -579,6 +634,18 @@ function main(): void {
         ["settle() (quiescent)", ...cols((r) => r.settleNs), "", "", ""],
       ],
     ),
+  );
+  console.log(
+    `\nPer op kind with only ${String(HOT_BUFFERS)} buffers stepped, the rest idle (median ns per successful step)\n`,
+  );
+  console.log(
+    table(
+      ["op", ...sizes.map((s) => `hot step ${s}`), ratioHead],
+      kinds.map((k) => [k, ...cols((r) => get(r.hotStepNsByKind, k))]),
+    ),
+  );
+  console.log(
+    `\nBreadth-first walk of the reference revoke protocol (2 importers): ${fmt(bfs.states)} worlds, ${fmt(bfs.transitions)} transitions, ${fmt(bfs.nsPerTransition)} ns per transition, ${fmt(bfs.statesPerSec)} worlds/s`,
   );
   console.log(
     `\nstep success rate: ${results.map((r) => `N=${String(r.n)} ${fmt(100 * r.successRate, 1)}%`).join(", ")}`,

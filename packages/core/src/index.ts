@@ -351,3 +351,9 @@ export { referenceMachine, referenceTopology } from "./reference/machine.js";
 export { revokeWithDmaInFlight } from "./reference/revoke-example.js";
 export type { RevokeExample } from "./reference/revoke-example.js";
 export { privatePhys } from "./lifetime/private-phys.js";
+export {
+  exploreBreadthFirst,
+  revokeProtocolOps,
+  revokeProtocolStart,
+} from "./reference/revoke-protocol.js";
+export type { BreadthFirstResult } from "./reference/revoke-protocol.js";
