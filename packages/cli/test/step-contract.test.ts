@@ -8,7 +8,6 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
   PROFILES,
-  grantsOfRegion,
   boot,
   linux71,
   parseOp,
@@ -17,6 +16,7 @@ import {
   walk,
   worldsEqual,
 } from "@dmabuf-ref/core";
+import { grantsOfRegion } from "@dmabuf-ref/core/encoding";
 import { matrixMachine } from "../src/matrix/machine.js";
 import { MATRIX_EXPORTERS } from "../src/matrix/registry.js";
 

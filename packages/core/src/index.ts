@@ -6,8 +6,8 @@
  */
 export { ERRNO_NAMES, ERRNO_NUMBERS, errnoNumber, errnoSchema } from "./errors/errno.js";
 export type { Errno } from "./errors/errno.js";
-export { formatKernelError, kernelError } from "./errors/kernel-error.js";
-export type { KernelError } from "./errors/kernel-error.js";
+export { formatKernelError, kernelError, textReader } from "./errors/kernel-error.js";
+export type { KernelError, LazyText } from "./errors/kernel-error.js";
 export { err, fail, ok } from "./errors/result.js";
 export type { Err, Ok, Result } from "./errors/result.js";
 export { U64_MAX, deviceIdSchema, physVecCodec, physVecSchema, u64Schema } from "./schemas.js";
@@ -24,6 +24,7 @@ export type {
   MappingType,
   MappingTypeSpec,
   MatchVerdict,
+  ReadonlyDeep,
 } from "./mapping-types/define.js";
 export { p2pTopology } from "./mapping-types/match-context.js";
 export type { MatchContext, P2PDistance } from "./mapping-types/match-context.js";
@@ -157,22 +158,12 @@ export type {
   OffersDocument,
 } from "./negotiation/documents.js";
 
-export {
-  fmix32,
-  hashWords,
-  mixWord,
-  pushOptionalString,
-  pushString,
-  pushU64,
-} from "./encoding/hash.js";
-export { encodeWith, equalWith, hashWith } from "./encoding/codec.js";
 export type { Codec } from "./encoding/codec.js";
 export {
   NOTHING,
   arrayCodec,
   boolCodec,
   decodedWith,
-  encodedCodec,
   encodedWith,
   intCodec,
   isEncodedWith,
@@ -184,12 +175,6 @@ export {
   u64Codec,
 } from "./encoding/codecs.js";
 export type { Encoded } from "./encoding/codecs.js";
-export { PTable, combinedIndex, emptyIdSet, markIndex } from "./encoding/ptable.js";
-export type { IdSet, TableIndex } from "./encoding/ptable.js";
-export { Avl, groupIndex, idsInGroup } from "./encoding/avl.js";
-export type { AvlNode, AvlSpec, GroupIndex, GroupKey } from "./encoding/avl.js";
-export { IovaTree, iovaIndex } from "./fabric/iova-tree.js";
-export type { IovaRangeEntry } from "./fabric/iova-tree.js";
 
 export {
   fabricDeviceSchema,
@@ -221,19 +206,15 @@ export { endGrants, grantAccess, grantIn } from "./fabric/grants.js";
 export type { GrantRequest, Granted } from "./fabric/grants.js";
 export type { AccessOutcome, AccessResult } from "./fabric/access.js";
 
-export { WORLD_SLICES, createWorld, hashWorld, violationKey, worldsEqual } from "./world/world.js";
-export type { BufIndex, World } from "./world/world.js";
-export { grantsOfRegion } from "./world/grant-index.js";
-export type { GrantBucket, GrantIndex } from "./world/grant-index.js";
+export { WORLD_SLICES, createWorld, hashWorld, worldsEqual } from "./world/world.js";
+export type { World } from "./world/world.js";
 export {
   SLICES_PER_DRIVER,
   arrivalOrder,
   arrivalPush,
-  arrivalQueueCodec,
   arrivalQueueSlice,
   arrivalRemove,
   defineSlice,
-  driverSliceCodec,
   setCodec,
   tableCodec,
   tableSlice,
@@ -246,7 +227,7 @@ export type { AttachmentState, IovaRange, MappingState } from "./world/attachmen
 export type { DmaDirection, DmaJob } from "./world/job.js";
 export type { Grant } from "./world/grant.js";
 export type { RegionState, RegionStatus } from "./world/region-state.js";
-export { domainCodec, emptyDomain, iommuMappingCodec } from "./world/domain-state.js";
+export { emptyDomain } from "./world/domain-state.js";
 export type { DomainState, IommuMapping } from "./world/domain-state.js";
 export type { TaskKind, TaskState } from "./world/task-state.js";
 export type { Violation, ViolationKind } from "./world/violation.js";
@@ -356,4 +337,4 @@ export {
   revokeProtocolOps,
   revokeProtocolStart,
 } from "./reference/revoke-protocol.js";
-export type { BreadthFirstResult } from "./reference/revoke-protocol.js";
+export type { BreadthFirstResult, RevokeProtocolStart } from "./reference/revoke-protocol.js";

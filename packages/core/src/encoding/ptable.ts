@@ -113,8 +113,6 @@ export class PTable<T, I = unknown> {
    * An empty table for values of one codec.
    *
    * @param codec - how the values encode.
-   * @param marked - optional mark test: the table keeps the ids of the
-   *   values that pass it ({@link PTable.markedIds}).
    * @returns the empty table.
    */
   static empty<T>(codec: Codec<T>): PTable<T, undefined> {

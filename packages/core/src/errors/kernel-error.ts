@@ -17,14 +17,42 @@ export interface KernelError {
 }
 
 /**
+ * A sentence, or how to write it when someone reads it. An explorer tries
+ * many calls that fail or block and throws their reasons away; a template
+ * behind a function costs nothing until a trace or a test reads it.
+ */
+export type LazyText = string | (() => string);
+
+/**
+ * A {@link LazyText} read once: the function runs on first read and its
+ * sentence is kept.
+ *
+ * @param text - the sentence or its template.
+ * @returns a reader.
+ */
+export function textReader(text: LazyText): () => string {
+  if (typeof text === "string") return () => text;
+  let cached: string | undefined;
+  return () => (cached ??= text());
+}
+
+/**
  * Builds a {@link KernelError}.
  *
  * @param errno - the errno the kernel returns.
- * @param message - the sentence naming the failed check.
+ * @param message - the sentence naming the failed check, or a function
+ *   writing it (run only when the message is read).
  * @returns a frozen error value.
  */
-export function kernelError(errno: Errno, message: string): KernelError {
-  return Object.freeze({ errno, message });
+export function kernelError(errno: Errno, message: LazyText): KernelError {
+  if (typeof message === "string") return Object.freeze({ errno, message });
+  const read = textReader(message);
+  return Object.freeze({
+    errno,
+    get message(): string {
+      return read();
+    },
+  });
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { KernelError } from "./kernel-error.js";
+import type { KernelError, LazyText } from "./kernel-error.js";
 import { kernelError } from "./kernel-error.js";
 import type { Errno } from "./errno.js";
 
@@ -42,7 +42,7 @@ export function ok<T>(value: T): Ok<T> {
  * @param message - the failed check.
  * @returns `{ ok: false, error }`.
  */
-export function err(errno: Errno, message: string): Err {
+export function err(errno: Errno, message: LazyText): Err {
   return { ok: false, error: kernelError(errno, message) };
 }
 

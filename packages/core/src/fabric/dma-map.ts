@@ -73,7 +73,7 @@ export function dmaMapRanges(
       if (how === "not-supported") {
         return err(
           "EINVAL",
-          `${device} cannot reach ${region.id} peer to peer (pci_p2pdma_map_type)`,
+          () => `${device} cannot reach ${region.id} peer to peer (pci_p2pdma_map_type)`,
         );
       }
       if (how === "bus-addr") dmaAddress = r.paddr + region.busOffset;

@@ -4,8 +4,10 @@ import type { TableIndex } from "../encoding/ptable.js";
 import type { RegionState } from "../world/region-state.js";
 
 /** A region's place in an address tree: its first address, then its table id. */
-interface RangeKey {
+export interface RangeKey {
+  /** The range's first address. */
   readonly start: bigint;
+  /** The region's table id. */
   readonly id: number;
 }
 
@@ -15,7 +17,7 @@ interface RangeKey {
  * "which ranges hold `[from, to)`" visits O(log n) nodes plus the ranges
  * that hold it (for a buffer in RAM: the buffer and RAM).
  */
-type RangeTree = Avl<RangeKey, bigint, bigint>;
+export type RangeTree = Avl<RangeKey, bigint, bigint>;
 
 const rangeSpec: AvlSpec<RangeKey, bigint, bigint> = {
   compare: (a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.id - b.id),
@@ -28,8 +30,10 @@ const rangeSpec: AvlSpec<RangeKey, bigint, bigint> = {
 };
 
 /** A region's name, then its table id (names are unique; the id breaks ties if not). */
-interface NameKey {
+export interface NameKey {
+  /** The region's name. */
   readonly name: string;
+  /** The region's table id. */
   readonly id: number;
 }
 
@@ -147,6 +151,16 @@ export function rangesHolding(
   }
 }
 
+/** One region's range as {@link rangesFrom} lists it. */
+export interface RegionRange {
+  /** The region's table id. */
+  readonly id: number;
+  /** Its first address. */
+  readonly start: bigint;
+  /** One past its last address. */
+  readonly end: bigint;
+}
+
 /**
  * The ranges of a tree starting at or above `from`, in address order.
  *
@@ -154,10 +168,7 @@ export function rangesHolding(
  * @param from - the lowest start wanted.
  * @yields each range's table id, start and end.
  */
-export function* rangesFrom(
-  tree: RangeTree,
-  from: bigint,
-): Generator<{ readonly id: number; readonly start: bigint; readonly end: bigint }> {
+export function* rangesFrom(tree: RangeTree, from: bigint): Generator<RegionRange> {
   for (const n of tree.nodesFrom({ start: from, id: -1 }))
     yield { id: n.key.id, start: n.key.start, end: n.value };
 }

@@ -37,12 +37,19 @@ export function attachBuf(
   const b = lookupBuf(w, buf);
   if (isKernelError(b)) return failed(w, b);
   const imp = m.importers.get(importer);
-  if (imp === undefined) return failed(w, kernelError("EINVAL", `no importer driver ${importer}`));
+  if (imp === undefined)
+    return failed(
+      w,
+      kernelError("EINVAL", () => `no importer driver ${importer}`),
+    );
   // The kernel is handed a struct device; a name that cannot be a device's has none.
   if (device !== null && !deviceIdSchema.safeParse(device).success)
-    return failed(w, kernelError("EINVAL", `${JSON.stringify(device)} is not a device name`));
+    return failed(
+      w,
+      kernelError("EINVAL", () => `${JSON.stringify(device)} is not a device name`),
+    );
   if (b.resvHolder !== null) {
-    return blocked(w, "resv", `resv of buf ${buf} is held by ${b.resvHolder}`);
+    return blocked(w, "resv", () => `resv of buf ${buf} is held by ${String(b.resvHolder)}`);
   }
   const peer2peer = dynamic && imp.allowPeer2peer;
   const exp = exporterOf(m, b);
@@ -115,12 +122,19 @@ export function detachAtt(m: Machine, w: World, att: number): StepOutcome {
   const a = lookupAtt(w, att);
   if (isKernelError(a)) return failed(w, a);
   if (a.mapping !== null)
-    return failed(w, kernelError("EBUSY", `attachment ${att} is still mapped`));
-  if (a.pins > 0) return failed(w, kernelError("EBUSY", `attachment ${att} is still pinned`));
+    return failed(
+      w,
+      kernelError("EBUSY", () => `attachment ${att} is still mapped`),
+    );
+  if (a.pins > 0)
+    return failed(
+      w,
+      kernelError("EBUSY", () => `attachment ${att} is still pinned`),
+    );
   const b = w.bufs.get(a.buf);
   if (b === undefined) throw new Error(`attachment ${att} has no buffer`);
   if (b.resvHolder !== null) {
-    return blocked(w, "resv", `resv of buf ${a.buf} is held by ${b.resvHolder}`);
+    return blocked(w, "resv", () => `resv of buf ${a.buf} is held by ${String(b.resvHolder)}`);
   }
   const exp = exporterOf(m, b);
   const detached = exp.detach?.(m, w, att) ?? { world: w, events: [] };

@@ -47,9 +47,15 @@ export function submitDma(
   const a = lookupAtt(w, att);
   if (isKernelError(a)) return failed(w, a);
   if (a.mapping === null)
-    return failed(w, kernelError("EINVAL", `attachment ${att} is not mapped`));
+    return failed(
+      w,
+      kernelError("EINVAL", () => `attachment ${att} is not mapped`),
+    );
   if (a.device === null)
-    return failed(w, kernelError("EINVAL", `attachment ${att} has no DMA device`));
+    return failed(
+      w,
+      kernelError("EINVAL", () => `attachment ${att} has no DMA device`),
+    );
   const b = mustBuf(w, a.buf);
   const held = assertResvHeld(w, a.buf, holder, "dma_resv_add_fence() holds dmabuf->resv");
   const events: TraceEvent[] = [...held.events];
@@ -95,7 +101,11 @@ export function submitDma(
  */
 export function accessDma(m: Machine, w: World, job: number): StepOutcome {
   const j = w.jobs.get(job);
-  if (j === undefined) return failed(w, kernelError("EINVAL", `job ${job} is not in flight`));
+  if (j === undefined)
+    return failed(
+      w,
+      kernelError("EINVAL", () => `job ${job} is not in flight`),
+    );
   const r = access(m, w, j.device, j.addr, j.len, j.dir, j);
   return done(r.world, r.events);
 }
@@ -109,7 +119,11 @@ export function accessDma(m: Machine, w: World, job: number): StepOutcome {
  */
 export function signalFence(w: World, job: number): StepOutcome {
   const j = w.jobs.get(job);
-  if (j === undefined) return failed(w, kernelError("EINVAL", `job ${job} is not in flight`));
+  if (j === undefined)
+    return failed(
+      w,
+      kernelError("EINVAL", () => `job ${job} is not in flight`),
+    );
   const b = mustBuf(w, j.buf);
   const bufs = w.bufs.set(j.buf, { ...b, fences: b.fences - 1 });
   return done({ ...w, bufs, jobs: w.jobs.delete(job) }, [
@@ -138,7 +152,10 @@ export function deviceDma(
   dir: DmaDirection,
 ): StepOutcome {
   if (!m.topology.devices.some((d) => d.id === device)) {
-    return failed(w, kernelError("EINVAL", `no device ${device}`));
+    return failed(
+      w,
+      kernelError("EINVAL", () => `no device ${device}`),
+    );
   }
   const r = access(m, w, device, addr, len, dir);
   return done(r.world, r.events);

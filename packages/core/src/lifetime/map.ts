@@ -74,10 +74,13 @@ export function mapAtt(
   const b = mustBuf(w, a.buf);
   const ctx = lockContext(w, a.buf, holder, a.dynamic, MAP_RULE);
   if ("blockedBy" in ctx) {
-    return blocked(w, "resv", `resv of buf ${a.buf} is held by ${ctx.blockedBy}`);
+    return blocked(w, "resv", () => `resv of buf ${a.buf} is held by ${ctx.blockedBy}`);
   }
   if (a.mapping !== null)
-    return failed(w, kernelError("EBUSY", `attachment ${att} is already mapped`));
+    return failed(
+      w,
+      kernelError("EBUSY", () => `attachment ${att} is already mapped`),
+    );
   const exp = exporterOf(m, b);
   const imp = importerOf(m, a);
   const events: TraceEvent[] = [...ctx.events];
@@ -104,7 +107,10 @@ export function mapAtt(
     if (converter === undefined)
       throw new Error(`attachment ${att} names unknown converter ${a.converter}`);
     if (converter.convert === undefined) {
-      return failed(w, kernelError("EOPNOTSUPP", `core cannot map through ${converter.id}`));
+      return failed(
+        w,
+        kernelError("EOPNOTSUPP", () => `core cannot map through ${converter.id}`),
+      );
     }
     const converted = converter.convert(
       m,
@@ -162,10 +168,14 @@ export function unmapAtt(m: Machine, w: World, att: number, holder: string | nul
   const b = mustBuf(w, a.buf);
   const ctx = lockContext(w, a.buf, holder, a.dynamic, UNMAP_RULE);
   if ("blockedBy" in ctx) {
-    return blocked(w, "resv", `resv of buf ${a.buf} is held by ${ctx.blockedBy}`);
+    return blocked(w, "resv", () => `resv of buf ${a.buf} is held by ${ctx.blockedBy}`);
   }
   const mapping = a.mapping;
-  if (mapping === null) return failed(w, kernelError("EINVAL", `attachment ${att} is not mapped`));
+  if (mapping === null)
+    return failed(
+      w,
+      kernelError("EINVAL", () => `attachment ${att} is not mapped`),
+    );
   const exp = exporterOf(m, b);
   const imp = importerOf(m, a);
   const unmapped = exp.unmap(m, ctx.world, att, mapping);

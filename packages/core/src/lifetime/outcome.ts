@@ -1,4 +1,5 @@
-import type { KernelError } from "../errors/kernel-error.js";
+import type { KernelError, LazyText } from "../errors/kernel-error.js";
+import { textReader } from "../errors/kernel-error.js";
 import type { Result } from "../errors/result.js";
 import type { TraceEvent, WaitFor } from "../trace/event.js";
 import type { World } from "../world/world.js";
@@ -158,17 +159,27 @@ export function failedAt(world: World, stage: string, error: KernelError): StepO
  *
  * @param world - the world, unchanged.
  * @param waitFor - resv, the fences, the unmaps, or a driver's own lock.
- * @param reason - what it waits for, in words.
+ * @param reason - what it waits for, in words (or a function writing it when read).
  * @param outstanding - how many fences or mappings are outstanding.
  * @returns the outcome.
  */
 export function blocked(
   world: World,
   waitFor: WaitFor,
-  reason: string,
+  reason: LazyText,
   outstanding = 0,
 ): StepOutcome {
-  return { status: "blocked", reason, waitFor, outstanding, world };
+  if (typeof reason === "string") return { status: "blocked", reason, waitFor, outstanding, world };
+  const read = textReader(reason);
+  return {
+    status: "blocked",
+    get reason(): string {
+      return read();
+    },
+    waitFor,
+    outstanding,
+    world,
+  };
 }
 
 /**

@@ -74,7 +74,11 @@ export function pinAtt(m: Machine, w: World, att: number, holder: string): StepO
 export function unpinAtt(m: Machine, w: World, att: number, holder: string): StepOutcome {
   const a = lookupAtt(w, att);
   if (isKernelError(a)) return failed(w, a);
-  if (a.pins === 0) return failed(w, kernelError("EINVAL", `attachment ${att} is not pinned`));
+  if (a.pins === 0)
+    return failed(
+      w,
+      kernelError("EINVAL", () => `attachment ${att} is not pinned`),
+    );
   const b = mustBuf(w, a.buf);
   const held = assertResvHeld(w, a.buf, holder, "dma_buf_unpin() holds dmabuf->resv");
   const exp = exporterOf(m, b);

@@ -22,10 +22,17 @@ export function setRegion(
   by: string,
 ): StepOutcome {
   const found = regionNamed(w, name);
-  if (found === undefined) return failed(w, kernelError("EINVAL", `no region ${name}`));
+  if (found === undefined)
+    return failed(
+      w,
+      kernelError("EINVAL", () => `no region ${name}`),
+    );
   const [id, r] = found;
   if (r.status === "freed")
-    return failed(w, kernelError("EINVAL", `region ${name} was freed: it has no owner`));
+    return failed(
+      w,
+      kernelError("EINVAL", () => `region ${name} was freed: it has no owner`),
+    );
   if (r.status === status) return done(w, []);
   return done(setRegionStatus(w, id, status), [
     { kind: "region", actor: by, region: name, status },

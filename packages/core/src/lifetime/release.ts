@@ -65,7 +65,7 @@ export function openFds(w: World, buf: number): number {
 export function dmaBufGet(w: World, fd: number): DmaBufState | KernelError {
   const b = lookupBuf(w, fd);
   if (isKernelError(b)) return b;
-  return openFds(w, fd) > 0 ? b : kernelError("EBADF", `every fd of buf ${fd} is closed`);
+  return openFds(w, fd) > 0 ? b : kernelError("EBADF", () => `every fd of buf ${fd} is closed`);
 }
 
 /**
@@ -80,7 +80,10 @@ export function closeBuf(m: Machine, w: World, buf: number): StepOutcome {
   const b = lookupBuf(w, buf);
   if (isKernelError(b)) return failed(w, b);
   if (openFds(w, buf) === 0) {
-    return failed(w, kernelError("EBADF", `no open fd of buf ${buf} is left to close`));
+    return failed(
+      w,
+      kernelError("EBADF", () => `no open fd of buf ${buf} is left to close`),
+    );
   }
   const closed: World = { ...w, bufs: w.bufs.set(buf, { ...b, fds: b.fds - 1 }) };
   const { world, events } = dropFileRef(m, closed, buf);

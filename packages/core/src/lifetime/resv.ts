@@ -33,10 +33,13 @@ export function resvLock(w: World, buf: number, holder: string): StepOutcome {
   const b = lookupBuf(w, buf);
   if (isKernelError(b)) return failed(w, b);
   if (b.resvHolder === holder) {
-    return failed(w, kernelError("EDEADLOCK", `${holder} already holds the resv of buf ${buf}`));
+    return failed(
+      w,
+      kernelError("EDEADLOCK", () => `${holder} already holds the resv of buf ${buf}`),
+    );
   }
   if (b.resvHolder !== null) {
-    return blocked(w, "resv", `resv of buf ${buf} is held by ${b.resvHolder}`);
+    return blocked(w, "resv", () => `resv of buf ${buf} is held by ${String(b.resvHolder)}`);
   }
   return done({ ...w, bufs: w.bufs.set(buf, { ...b, resvHolder: holder }) }, [
     { kind: "resv", holder, owner: b.owner, buf, action: "lock" },
@@ -55,7 +58,10 @@ export function resvUnlock(w: World, buf: number, holder: string): StepOutcome {
   const b = lookupBuf(w, buf);
   if (isKernelError(b)) return failed(w, b);
   if (b.resvHolder !== holder) {
-    return failed(w, kernelError("EPERM", `${holder} does not hold the resv of buf ${buf}`));
+    return failed(
+      w,
+      kernelError("EPERM", () => `${holder} does not hold the resv of buf ${buf}`),
+    );
   }
   return done({ ...w, bufs: w.bufs.set(buf, { ...b, resvHolder: null }) }, [
     { kind: "resv", holder, owner: b.owner, buf, action: "unlock" },

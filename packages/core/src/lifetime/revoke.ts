@@ -81,7 +81,8 @@ const invalidate: TaskStep = (m, w, t) => {
 const waitFences: TaskStep = (_m, w, t) => {
   const n = unsignalledFences(w, t.buf);
   const owner = mustBuf(w, t.buf).owner;
-  if (n > 0) return blocked(w, "fences", `${n} BOOKKEEP fence(s) of buf ${t.buf} unsignalled`, n);
+  if (n > 0)
+    return blocked(w, "fences", () => `${n} BOOKKEEP fence(s) of buf ${t.buf} unsignalled`, n);
   return done(w, [
     { kind: "wait", by: t.by, owner, buf: t.buf, what: "fences", state: "done", outstanding: 0 },
   ]);
@@ -90,7 +91,8 @@ const waitUnmaps: TaskStep = (m, w, t) => {
   const b = mustBuf(w, t.buf);
   if (exporterOf(m, b).revokeWaitsForUnmap?.(m) === false) return done(w, []);
   const n = liveMappings(w, t.buf);
-  if (n > 0) return blocked(w, "unmaps", `${n} mapping(s) of buf ${t.buf} not yet unmapped`, n);
+  if (n > 0)
+    return blocked(w, "unmaps", () => `${n} mapping(s) of buf ${t.buf} not yet unmapped`, n);
   return done(w, [
     {
       kind: "wait",
@@ -165,11 +167,20 @@ export function startRevoke(w: World, buf: number, permanent: boolean, by: strin
   const b = lookupBuf(w, buf);
   if (isKernelError(b)) return failed(w, b);
   if (taskOn(w, buf) !== undefined)
-    return failed(w, kernelError("EBUSY", `a revoke of buf ${buf} is in progress`));
+    return failed(
+      w,
+      kernelError("EBUSY", () => `a revoke of buf ${buf} is in progress`),
+    );
   if (b.revoked === "permanent")
-    return failed(w, kernelError("EBADFD", `buf ${buf} is already revoked for good`));
+    return failed(
+      w,
+      kernelError("EBADFD", () => `buf ${buf} is already revoked for good`),
+    );
   if (b.revoked === "temporary" && !permanent) {
-    return failed(w, kernelError("EINVAL", `buf ${buf} is already revoked`));
+    return failed(
+      w,
+      kernelError("EINVAL", () => `buf ${buf} is already revoked`),
+    );
   }
   return startTask(w, { kind: "revoke", buf, pc: 0, permanent, by }, b.owner);
 }
@@ -188,10 +199,20 @@ export function startUnrevoke(w: World, buf: number, by: string): StepOutcome {
   const b = lookupBuf(w, buf);
   if (isKernelError(b)) return failed(w, b);
   if (taskOn(w, buf) !== undefined)
-    return failed(w, kernelError("EBUSY", `a revoke of buf ${buf} is in progress`));
+    return failed(
+      w,
+      kernelError("EBUSY", () => `a revoke of buf ${buf} is in progress`),
+    );
   if (b.revoked === "permanent")
-    return failed(w, kernelError("ENODEV", `buf ${buf} is revoked for good`));
-  if (b.revoked === "usable") return failed(w, kernelError("EINVAL", `buf ${buf} is not revoked`));
+    return failed(
+      w,
+      kernelError("ENODEV", () => `buf ${buf} is revoked for good`),
+    );
+  if (b.revoked === "usable")
+    return failed(
+      w,
+      kernelError("EINVAL", () => `buf ${buf} is not revoked`),
+    );
   return startTask(w, { kind: "unrevoke", buf, pc: 0, permanent: false, by }, b.owner);
 }
 
@@ -236,7 +257,11 @@ function startTask(w: World, t: TaskState, owner: string): StepOutcome {
  */
 export function stepTask(m: Machine, w: World, id: number): StepOutcome {
   const t = w.tasks.get(id);
-  if (t === undefined) return failed(w, kernelError("EINVAL", `task ${id} does not exist`));
+  if (t === undefined)
+    return failed(
+      w,
+      kernelError("EINVAL", () => `task ${id} does not exist`),
+    );
   const program = programOf(t);
   const run = program[t.pc];
   if (run === undefined) throw new Error(`task ${id} ran past its program`);

@@ -90,7 +90,10 @@ function exportBuf(
 ): StepOutcome {
   const d = m.exporters.get(exporter);
   if (d?.export === undefined)
-    return failed(w, kernelError("EINVAL", `exporter ${exporter} cannot export here`));
+    return failed(
+      w,
+      kernelError("EINVAL", () => `exporter ${exporter} cannot export here`),
+    );
   const r = d.export(m, w, owner, args);
   return r.ok ? done(r.value.world, r.value.events, r.value.buf) : failed(w, r.error);
 }
@@ -98,20 +101,32 @@ function exportBuf(
 function driverAction(m: Machine, w: World, driver: string, action: unknown): StepOutcome {
   const d = m.exporters.get(driver) ?? m.importers.get(driver);
   if (d === undefined)
-    return failed(w, kernelError("EINVAL", `no driver ${driver} in the machine`));
+    return failed(
+      w,
+      kernelError("EINVAL", () => `no driver ${driver} in the machine`),
+    );
   if (typeof action !== "object" || action === null || !("op" in action))
-    return failed(w, kernelError("EINVAL", `a ${driver} op names its op`));
+    return failed(
+      w,
+      kernelError("EINVAL", () => `a ${driver} op names its op`),
+    );
   const { op: name, ...fields } = action;
   const def = d.ops?.find((o) => o.name === name);
   if (def === undefined)
-    return failed(w, kernelError("EINVAL", `${driver} has no op ${String(name)}`));
+    return failed(
+      w,
+      kernelError("EINVAL", () => `${driver} has no op ${String(name)}`),
+    );
   const args = def.schema.safeParse(fields);
   if (!args.success) {
     const issue = args.error.issues[0];
     const where = issue === undefined || issue.path.length === 0 ? "" : `${issue.path.join(".")}: `;
     return failed(
       w,
-      kernelError("EINVAL", `bad ${driver} ${def.name}: ${where}${issue?.message ?? "invalid"}`),
+      kernelError(
+        "EINVAL",
+        () => `bad ${driver} ${def.name}: ${where}${issue?.message ?? "invalid"}`,
+      ),
     );
   }
   const r = def.run(m, w, args.data, driver);

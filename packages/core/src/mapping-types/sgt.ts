@@ -80,7 +80,8 @@ export const sgt = defineMappingType({
     if (distance < 0) {
       return kernelError(
         "EOPNOTSUPP",
-        `pci_p2pdma_distance(${exp.p2pDevice}, ${imp.device}) < 0: not P2P reachable`,
+        () =>
+          `pci_p2pdma_distance(${String(exp.p2pDevice)}, ${String(imp.device)}) < 0: not P2P reachable`,
       );
     }
     return 0;

@@ -40,7 +40,8 @@ export const palToSgt = defineConverter({
     if (ctx.p2pDistance(exp.provider, imp.device) < 0) {
       return kernelError(
         "EOPNOTSUPP",
-        `pci_p2pdma_distance(${exp.provider}, ${imp.device}) < 0: not P2P reachable`,
+        () =>
+          `pci_p2pdma_distance(${String(exp.provider)}, ${String(imp.device)}) < 0: not P2P reachable`,
       );
     }
     return 0;
@@ -72,7 +73,7 @@ export const palToIommuDomain = defineConverter({
   convert(m, world, att, payload, request) {
     const domainId = Number(request.domain);
     if (!Number.isInteger(domainId) || !world.domains.has(domainId)) {
-      return err("EINVAL", `no iommu_domain ${request.domain}`);
+      return err("EINVAL", () => `no iommu_domain ${request.domain}`);
     }
     const pieces = slicePhys(payload.phys, request.offset, request.size);
     if (pieces === undefined) return err("EINVAL", "offset + size runs past the dma-buf");
@@ -102,7 +103,8 @@ export const palToIommuDomain = defineConverter({
           write: request.write,
           att,
         });
-        if (granted === undefined) return err("EINVAL", `no memory at 0x${p.paddr.toString(16)}`);
+        if (granted === undefined)
+          return err("EINVAL", () => `no memory at 0x${p.paddr.toString(16)}`);
         w = granted.world;
         grants.push(granted.id);
       }

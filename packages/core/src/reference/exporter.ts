@@ -92,11 +92,14 @@ export function referenceExporter(opts: {
     export(_m, w, owner, args) {
       const parsed = referenceExportArgsSchema.safeParse(args);
       if (!parsed.success)
-        return err("EINVAL", `bad export arguments: ${parsed.error.issues[0]?.message ?? ""}`);
+        return err(
+          "EINVAL",
+          () => `bad export arguments: ${parsed.error.issues[0]?.message ?? ""}`,
+        );
       const size = ((parsed.data.size + PAGE - 1n) / PAGE) * PAGE;
       if (size === 0n || size > 512n * PAGE) return err("EINVAL", "length must be 1 to 512 pages");
       const next = firstFitIn(w, opts.region, size);
-      if (next === undefined) return err("ENOMEM", `${opts.region} is full`);
+      if (next === undefined) return err("ENOMEM", () => `${opts.region} is full`);
       const created = createDmaBuf(w, {
         exporter: name,
         owner,

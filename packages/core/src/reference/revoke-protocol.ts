@@ -173,13 +173,23 @@ export function exploreBreadthFirst(
   return { states, transitions, violations, kinds: [...kinds].sort(), complete: true };
 }
 
+/** Where the reference revoke protocol starts. */
+export interface RevokeProtocolStart {
+  /** The reference machine. */
+  readonly m: Machine;
+  /** The world with the buffer exported. */
+  readonly w: World;
+  /** The buffer's id. */
+  readonly buf: number;
+}
+
 /**
  * The protocol's start: the reference machine with one 8 KiB buffer of the
  * reference exporter.
  *
  * @returns the machine, the world and the buffer's id.
  */
-export function revokeProtocolStart(): { m: Machine; w: World; buf: number } {
+export function revokeProtocolStart(): RevokeProtocolStart {
   const m = referenceMachine();
   const r = step(m, boot(m), {
     kind: "export",

@@ -129,7 +129,10 @@ export function copyIommufdStruct<V>(
   if (buffer.length < 4) return err("EFAULT", "get_user of the leading u32 size faulted");
   const userSize = new DataView(buffer.buffer, buffer.byteOffset, 4).getUint32(0, true);
   if (userSize < minSize) {
-    return err("EINVAL", `size ${userSize} is below the minimum ${minSize} of ${layout.name}`);
+    return err(
+      "EINVAL",
+      () => `size ${userSize} is below the minimum ${minSize} of ${layout.name}`,
+    );
   }
   // copy_struct_from_user checks the unknown tail first, word by word from
   // its start: a non-zero byte it can read is E2BIG even if the buffer ends
@@ -137,11 +140,11 @@ export function copyIommufdStruct<V>(
   if (userSize > layout.size) {
     const readable = buffer.subarray(layout.size, Math.min(userSize, buffer.length));
     if (readable.some((b) => b !== 0)) {
-      return err("E2BIG", `bytes past the ${layout.size}-byte ${layout.name} are not zero`);
+      return err("E2BIG", () => `bytes past the ${layout.size}-byte ${layout.name} are not zero`);
     }
   }
   if (buffer.length < userSize) {
-    return err("EFAULT", `size ${userSize} runs past the ${buffer.length}-byte user buffer`);
+    return err("EFAULT", () => `size ${userSize} runs past the ${buffer.length}-byte user buffer`);
   }
   const known = new Uint8Array(layout.size);
   known.set(buffer.subarray(0, Math.min(userSize, layout.size)));

@@ -130,7 +130,7 @@ export function parseVfioDeviceFeature(buffer: Uint8Array): Result<VfioFeatureRe
   }
   const { argsz, flags } = vfioDeviceFeature.decode(buffer);
   if (argsz < VFIO_DEVICE_FEATURE_MINSZ) {
-    return err("EINVAL", `argsz ${argsz} is below minsz 8`);
+    return err("EINVAL", () => `argsz ${argsz} is below minsz 8`);
   }
   const known =
     VFIO_DEVICE_FEATURE_MASK |
@@ -138,7 +138,7 @@ export function parseVfioDeviceFeature(buffer: Uint8Array): Result<VfioFeatureRe
     VFIO_DEVICE_FEATURE_SET |
     VFIO_DEVICE_FEATURE_PROBE;
   if ((flags & ~known) >>> 0 !== 0) {
-    return err("EINVAL", `flags 0x${flags.toString(16)} has unknown bits`);
+    return err("EINVAL", () => `flags 0x${flags.toString(16)} has unknown bits`);
   }
   if (
     (flags & VFIO_DEVICE_FEATURE_PROBE) === 0 &&
@@ -182,7 +182,7 @@ export function vfioCheckFeature(
   if ((flags & VFIO_DEVICE_FEATURE_PROBE) !== 0) return ok("probe");
   if (requested === 0) return err("EINVAL", "neither GET nor SET requested without PROBE");
   if (dataSize < minsz) {
-    return err("EINVAL", `feature payload of ${dataSize} bytes is below minsz ${minsz}`);
+    return err("EINVAL", () => `feature payload of ${dataSize} bytes is below minsz ${minsz}`);
   }
   return ok("run");
 }

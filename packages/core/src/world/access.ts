@@ -47,7 +47,7 @@ export function mustAtt(w: World, id: number): AttachmentState {
 export function lookupBuf(w: World, id: number): DmaBufState | KernelError {
   const b = w.bufs.get(id);
   return b === undefined || b.released
-    ? kernelError("EBADF", `buf ${id} is not a live dma-buf`)
+    ? kernelError("EBADF", () => `buf ${id} is not a live dma-buf`)
     : b;
 }
 
@@ -60,7 +60,7 @@ export function lookupBuf(w: World, id: number): DmaBufState | KernelError {
  */
 export function lookupAtt(w: World, id: number): AttachmentState | KernelError {
   const a = w.atts.get(id);
-  return a === undefined ? kernelError("EINVAL", `attachment ${id} does not exist`) : a;
+  return a === undefined ? kernelError("EINVAL", () => `attachment ${id} does not exist`) : a;
 }
 
 /**

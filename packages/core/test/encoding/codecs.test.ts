@@ -8,11 +8,7 @@ import fc from "fast-check";
 import {
   arrayCodec,
   boolCodec,
-  encodedCodec,
   encodedWith,
-  encodeWith,
-  equalWith,
-  hashWith,
   intCodec,
   iommuDomain,
   kvmPfn,
@@ -27,6 +23,7 @@ import {
   u64Codec,
   vfioIommufdPrivate,
 } from "@dmabuf-ref/core";
+import { encodedCodec, encodeWith, equalWith, hashWith } from "@dmabuf-ref/core/encoding";
 import type { Codec } from "@dmabuf-ref/core";
 
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });

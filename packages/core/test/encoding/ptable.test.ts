@@ -6,6 +6,7 @@
  */
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
+import { emptyDomain } from "@dmabuf-ref/core";
 import {
   PTable,
   combinedIndex,
@@ -13,11 +14,11 @@ import {
   groupIndex,
   idsInGroup,
   markIndex,
-  emptyDomain,
   equalWith,
   hashWith,
-} from "@dmabuf-ref/core";
-import type { Codec, GroupIndex, IdSet } from "@dmabuf-ref/core";
+} from "@dmabuf-ref/core/encoding";
+import type { Codec } from "@dmabuf-ref/core";
+import type { GroupIndex, IdSet } from "@dmabuf-ref/core/encoding";
 
 interface V {
   readonly x: number;

@@ -9,7 +9,6 @@ import { isDeepStrictEqual } from "node:util";
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import {
-  PTable,
   WORLD_SLICES,
   boot,
   hashWorld,
@@ -18,6 +17,7 @@ import {
   step,
   worldsEqual,
 } from "@dmabuf-ref/core";
+import { PTable } from "@dmabuf-ref/core/encoding";
 import type { Machine, Op, StepOutcome, World } from "@dmabuf-ref/core";
 import {
   EXPORTER,

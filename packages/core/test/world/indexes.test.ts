@@ -6,15 +6,14 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
-  PTable,
   boot,
-  grantsOfRegion,
   referenceMachine,
   firstFitIn,
   regionContaining,
   regionNamed,
   walk,
 } from "@dmabuf-ref/core";
+import { PTable, grantsOfRegion } from "@dmabuf-ref/core/encoding";
 import type { RegionState, RegionStatus, World } from "@dmabuf-ref/core";
 
 function scanned(w: World, buf: number): { task: number | null; fences: number } {

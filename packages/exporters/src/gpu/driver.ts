@@ -53,10 +53,13 @@ function exportBo(
 ): Result<ExportStep> {
   const parsed = gpuExportArgsSchema.safeParse(args);
   if (!parsed.success) {
-    return err("EINVAL", `bad gpu export arguments: ${parsed.error.issues[0]?.message ?? ""}`);
+    return err(
+      "EINVAL",
+      () => `bad gpu export arguments: ${parsed.error.issues[0]?.message ?? ""}`,
+    );
   }
   const d = config.devices.find((x) => x.id === owner);
-  if (d === undefined) return err("ENODEV", `${config.name} drives no GPU ${owner}`);
+  if (d === undefined) return err("ENODEV", () => `${config.name} drives no GPU ${owner}`);
   const size = ((parsed.data.size + GPU_PAGE_SIZE - 1n) / GPU_PAGE_SIZE) * GPU_PAGE_SIZE;
   if (size === 0n) return err("EINVAL", "a buffer object is at least one page");
   const placement = parsed.data.placement;
@@ -94,7 +97,7 @@ function gpuMap(m: Machine, w: World, config: GpuConfig, att: number): Result<Ma
   const priv = gpuPrivOf(w, a.buf);
   const range = { paddr: priv.phys, len: b.size };
   const type = exporterTypeSchema.safeParse(a.exporterType);
-  if (!type.success) return err("EINVAL", `${config.name} cannot map ${a.exporterType}`);
+  if (!type.success) return err("EINVAL", () => `${config.name} cannot map ${a.exporterType}`);
   const dmaMap = (device: string | null): ReturnType<typeof dmaMapRanges> =>
     device === null
       ? err("EINVAL", "no DMA device to map for")

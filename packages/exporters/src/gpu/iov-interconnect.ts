@@ -54,7 +54,7 @@ export const iovInterconnect = defineMappingType({
     if (imp.device !== null && (imp.device === exp.pf || exp.vfs.includes(imp.device))) return 0;
     return kernelError(
       "EOPNOTSUPP",
-      `${imp.device ?? "no device"} is not ${exp.pf} or one of its VFs`,
+      () => `${imp.device ?? "no device"} is not ${exp.pf} or one of its VFs`,
     );
   },
   describe: (p) =>

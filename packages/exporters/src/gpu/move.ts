@@ -76,7 +76,7 @@ export function reserve(
     return placementRegion(d, mv.to) === region ? [{ base: mv.phys, size: b.size }] : [];
   });
   const phys = firstFitIn(w, region, size, promised);
-  if (phys === undefined) return err("ENOMEM", `${region} is full`);
+  if (phys === undefined) return err("ENOMEM", () => `${region} is full`);
   return ok({ phys, world: w });
 }
 
@@ -149,17 +149,20 @@ function startMove(
 ): Result<Effect> {
   const b = w.bufs.get(buf);
   if (b === undefined || b.exporter !== config.name || b.released) {
-    return err("ENOENT", `no GPU buffer object ${buf}`);
+    return err("ENOENT", () => `no GPU buffer object ${buf}`);
   }
   const priv = gpuPrivOf(w, buf);
-  if (priv.placement === to) return err("EINVAL", `BO ${buf} is already in ${to}`);
+  if (priv.placement === to) return err("EINVAL", () => `BO ${buf} is already in ${to}`);
   for (const id of b.attachments) {
     if ((w.atts.get(id)?.pins ?? 0) > 0) {
-      return err("EBUSY", `BO ${buf} is pinned (attachment ${id}): TTM will not move it`);
+      return err("EBUSY", () => `BO ${buf} is pinned (attachment ${id}): TTM will not move it`);
     }
   }
   if (b.resvHolder !== null) {
-    return err("EBUSY", `dma_resv_trylock() of buf ${buf} failed: held by ${b.resvHolder}`);
+    return err(
+      "EBUSY",
+      () => `dma_resv_trylock() of buf ${buf} failed: held by ${String(b.resvHolder)}`,
+    );
   }
   const d = gpuDevice(config, priv.device);
   const reserved = reserve(m, w, config, placementRegion(d, to), b.size);
@@ -195,9 +198,9 @@ function startMove(
  */
 function finishMove(m: Machine, w: World, config: GpuConfig, id: number): Result<Effect> {
   const move = gpuMoveOf(m, w, config, id);
-  if (move === undefined) return err("EINVAL", `no GPU move ${id}`);
+  if (move === undefined) return err("EINVAL", () => `no GPU move ${id}`);
   const n = unsignalledFences(w, move.buf);
-  if (n > 0) return err("EBUSY", `${n} fence(s) of buf ${move.buf} unsignalled`);
+  if (n > 0) return err("EBUSY", () => `${n} fence(s) of buf ${move.buf} unsignalled`);
   const b = mustBuf(w, move.buf);
   const priv = gpuPrivOf(w, move.buf);
   const d = gpuDevice(config, priv.device);

@@ -9,14 +9,13 @@ import {
   intCodec,
   mustBuf,
   oneOfCodec,
-  pushString,
-  pushU64,
   readSlice,
   recordCodec,
   stringCodec,
   u64Codec,
   writeSlice,
 } from "@dmabuf-ref/core";
+import { pushString, pushU64 } from "@dmabuf-ref/core/encoding";
 import type { ArrivalQueue, Codec, Machine, SliceDef, World } from "@dmabuf-ref/core";
 import type { GpuPlacement } from "./actions.js";
 import type { GpuConfig } from "./config.js";

@@ -59,13 +59,13 @@ export interface RdmaDmaBufPriv {
   readonly mmapEntry: boolean;
 }
 
-/** The RDMA exporter driver: core's {@link ExporterDriver} plus its configuration. */
 /** How an {@link RdmaDmaBufPriv} is stored in the World (`dmabuf->priv`). */
 export const rdmaDmaBufPrivCodec: Codec<RdmaDmaBufPriv> = recordCodec<RdmaDmaBufPriv>(
   "ib_uverbs_dmabuf_file",
   { nic: stringCodec, phys: u64Codec, len: u64Codec, mmapEntry: boolCodec },
 );
 
+/** The RDMA exporter driver: core's {@link ExporterDriver} plus its configuration. */
 export interface RdmaExporter extends ExporterDriver {
   /** The validated configuration: the NICs and their BARs. */
   readonly rdma: RdmaConfig;
@@ -114,17 +114,20 @@ function exportBuf(
 ): Result<ExportStep> {
   const parsed = rdmaExportArgsSchema.safeParse(args);
   if (!parsed.success) {
-    return err("EINVAL", `bad rdma export arguments: ${parsed.error.issues[0]?.message ?? ""}`);
+    return err(
+      "EINVAL",
+      () => `bad rdma export arguments: ${parsed.error.issues[0]?.message ?? ""}`,
+    );
   }
   const d = config.devices.find((x) => x.id === owner);
-  if (d === undefined) return err("ENODEV", `${config.name} drives no NIC ${owner}`);
+  if (d === undefined) return err("ENODEV", () => `${config.name} drives no NIC ${owner}`);
   const { size, offset } = parsed.data;
   if (size === 0n || size % RDMA_PAGE_SIZE !== 0n || offset % RDMA_PAGE_SIZE !== 0n) {
     return err("EINVAL", "offset and size must be page aligned and size non-zero");
   }
   const bar = regionNamed(w, d.bar);
   if (bar === undefined) throw new Error(`${config.name}: no region ${d.bar}`);
-  if (offset + size > bar[1].size) return err("EINVAL", `offset + size runs past ${d.bar}`);
+  if (offset + size > bar[1].size) return err("EINVAL", () => `offset + size runs past ${d.bar}`);
   const priv: RdmaDmaBufPriv = {
     nic: owner,
     phys: bar[1].base + offset,
@@ -149,7 +152,7 @@ function rdmaMap(m: Machine, w: World, config: RdmaConfig, att: number): Result<
   const priv = rdmaPrivOf(w, a.buf);
   const range = { paddr: priv.phys, len: priv.len };
   const type = exporterTypeSchema.safeParse(a.exporterType);
-  if (!type.success) return err("EINVAL", `${config.name} cannot map ${a.exporterType}`);
+  if (!type.success) return err("EINVAL", () => `${config.name} cannot map ${a.exporterType}`);
   return match(type.data)
     .returnType<Result<MapStep>>()
     .with("sgt", () => {
@@ -178,10 +181,11 @@ function rdmaMap(m: Machine, w: World, config: RdmaConfig, att: number): Result<
 function removeMmapEntry(m: Machine, w: World, config: RdmaConfig, buf: number): Result<Effect> {
   const b = w.bufs.get(buf);
   if (b === undefined || b.exporter !== config.name || b.released) {
-    return err("ENOENT", `no RDMA dma-buf ${buf}`);
+    return err("ENOENT", () => `no RDMA dma-buf ${buf}`);
   }
   const priv = rdmaPrivOf(w, buf);
-  if (!priv.mmapEntry) return err("ENOENT", `the mmap entry of buf ${buf} is already removed`);
+  if (!priv.mmapEntry)
+    return err("ENOENT", () => `the mmap entry of buf ${buf} is already removed`);
   const r = step(m, w, { kind: "revoke", buf, permanent: true, by: "remove-mmap-entry" });
   return match(r)
     .returnType<Result<Effect>>()

@@ -25,8 +25,8 @@ export function checkDeviceFd(
   device: string,
 ): Result<true> {
   const d = deviceStateOf(m, w, config, device);
-  if (d === undefined) return err("EBADF", `no vfio-pci device ${device}`);
-  if (!d.open) return err("EBADF", `the fd of ${device} is closed`);
+  if (d === undefined) return err("EBADF", () => `no vfio-pci device ${device}`);
+  if (!d.open) return err("EBADF", () => `the fd of ${device} is closed`);
   return ok(true);
 }
 
@@ -43,15 +43,15 @@ function onDevice(
 
 function hotReset(m: Machine, w: World, config: VfioPciConfig, devSet: string): Result<Effect> {
   const devices = config.devices.filter((d) => d.devSet === devSet).map((d) => d.id);
-  if (devices.length === 0) return err("EINVAL", `no dev_set ${devSet}`);
+  if (devices.length === 0) return err("EINVAL", () => `no dev_set ${devSet}`);
   if (!devices.some((d) => deviceStateOf(m, w, config, d)?.open === true)) {
-    return err("EBADF", `no device of dev_set ${devSet} is open`);
+    return err("EBADF", () => `no device of dev_set ${devSet} is open`);
   }
   const busy = operationsOf(m, w, config).find(
     (o) => holdsMemoryLock(o.kind) && o.devices.some((d) => devices.includes(d)),
   );
   if (busy !== undefined) {
-    return err("EBUSY", `down_write_trylock(memory_lock) of ${busy.actor} failed`);
+    return err("EBUSY", () => `down_write_trylock(memory_lock) of ${busy.actor} failed`);
   }
   return startOperation(m, w, config, "hot-reset", devices, devSet);
 }
@@ -71,9 +71,9 @@ function close(m: Machine, w: World, config: VfioPciConfig, device: string): Res
 
 function unbind(m: Machine, w: World, config: VfioPciConfig, device: string): Result<Effect> {
   const d = deviceStateOf(m, w, config, device);
-  if (d === undefined) return err("EINVAL", `vfio-pci is not bound to ${device}`);
-  if (!d.bound) return err("ENODEV", `vfio-pci was already unbound from ${device}`);
-  if (!d.registered) return err("EBUSY", `an unbind of ${device} is in progress`);
+  if (d === undefined) return err("EINVAL", () => `vfio-pci is not bound to ${device}`);
+  if (!d.bound) return err("ENODEV", () => `vfio-pci was already unbound from ${device}`);
+  if (!d.registered) return err("EBUSY", () => `an unbind of ${device} is in progress`);
   return startOperation(m, w, config, "unbind", [device], device);
 }
 

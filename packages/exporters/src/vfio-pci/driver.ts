@@ -35,7 +35,10 @@ function exportBuf(
 ): Result<ExportStep> {
   const parsed = vfioExportArgsSchema.safeParse(args);
   if (!parsed.success) {
-    return err("EINVAL", `bad vfio-pci export arguments: ${parsed.error.issues[0]?.message ?? ""}`);
+    return err(
+      "EINVAL",
+      () => `bad vfio-pci export arguments: ${parsed.error.issues[0]?.message ?? ""}`,
+    );
   }
   const a = parsed.data;
   const argp =
@@ -51,7 +54,7 @@ function exportBuf(
     .returnType<Result<ExportStep>>()
     .with({ status: "failed" }, (x) => fail(x.error))
     .with({ status: "blocked" }, (x) =>
-      err("EBUSY", `${x.reason} (the kernel sleeps; a core export cannot block)`),
+      err("EBUSY", () => `${x.reason} (the kernel sleeps; a core export cannot block)`),
     )
     .with({ status: "done" }, (x) => {
       const fd = x.returned?.ret ?? 0;

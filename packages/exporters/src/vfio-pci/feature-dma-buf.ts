@@ -58,17 +58,21 @@ function validate(
   }
   const req = vfioDeviceFeatureDmaBuf.decode(argp, header);
   if (req.nr_ranges === 0) return kernelError("EINVAL", "nr_ranges is 0");
-  if (req.flags !== 0) return kernelError("EINVAL", `flags 0x${req.flags.toString(16)} is not 0`);
+  if (req.flags !== 0)
+    return kernelError("EINVAL", () => `flags 0x${req.flags.toString(16)} is not 0`);
   if (req.region_index >= VFIO_PCI_ROM_REGION_INDEX) {
-    return kernelError("ENODEV", `region_index ${req.region_index} is not a BAR (0-5)`);
+    return kernelError("ENODEV", () => `region_index ${req.region_index} is not a BAR (0-5)`);
   }
   const bytes = req.nr_ranges * vfioRegionDmaRange.size;
   if (bytes > KMALLOC_MAX_SIZE) {
-    return kernelError("ENOMEM", `memdup_array_user of ${req.nr_ranges} ranges: kmalloc failed`);
+    return kernelError(
+      "ENOMEM",
+      () => `memdup_array_user of ${req.nr_ranges} ranges: kmalloc failed`,
+    );
   }
   const first = header + vfioDeviceFeatureDmaBuf.size;
   if (argp.length < first + bytes) {
-    return kernelError("EFAULT", `memdup_array_user of ${req.nr_ranges} ranges faulted`);
+    return kernelError("EFAULT", () => `memdup_array_user of ${req.nr_ranges} ranges faulted`);
   }
   const ranges: VfioRegionDmaRange[] = [];
   for (let i = 0; i < req.nr_ranges; i++) {
@@ -78,12 +82,18 @@ function validate(
   if (!size.ok) return size.error;
   const bar = barOf(m, w, config, device, req.region_index);
   if (bar === undefined || !bar.config.p2pProvider) {
-    return kernelError("EINVAL", `pcim_p2pdma_provider(${device}, ${req.region_index}) is NULL`);
+    return kernelError(
+      "EINVAL",
+      () => `pcim_p2pdma_provider(${device}, ${req.region_index}) is NULL`,
+    );
   }
   const phys = fillPhysVec(ranges, bar.region.base, bar.region.size);
   if (!phys.ok) return phys.error;
   if (deviceStateOf(m, w, config, device)?.registered !== true) {
-    return kernelError("ENODEV", `vfio_device_try_get_registration(${device}) failed: unbinding`);
+    return kernelError(
+      "ENODEV",
+      () => `vfio_device_try_get_registration(${device}) failed: unbinding`,
+    );
   }
   const vec: PhysVec[] = phys.value;
   return {
@@ -143,20 +153,20 @@ export function featureDmaBuf(
 ): StepOutcome {
   const fail = (e: KernelError): StepOutcome => ioctlFailed(w, process, device, NAME, e);
   const state = deviceStateOf(m, w, config, device);
-  if (state === undefined) return fail(kernelError("EBADF", `no vfio-pci device ${device}`));
-  if (!state.open) return fail(kernelError("EBADF", `the fd of ${device} is closed`));
+  if (state === undefined) return fail(kernelError("EBADF", () => `no vfio-pci device ${device}`));
+  if (!state.open) return fail(kernelError("EBADF", () => `the fd of ${device} is closed`));
   const parsed = parseVfioDeviceFeature(argp);
   if (!parsed.ok) return fail(parsed.error);
   const { feature, flags, dataSize } = parsed.value;
   if (feature !== VFIO_DEVICE_FEATURE_DMA_BUF) {
     return fail(
-      kernelError("ENOTTY", `feature ${feature} is not supported (only DMA_BUF is modelled)`),
+      kernelError("ENOTTY", () => `feature ${feature} is not supported (only DMA_BUF is modelled)`),
     );
   }
   if (!config.dmabufConfigured)
     return fail(kernelError("ENOTTY", "CONFIG_VFIO_PCI_DMABUF is not set"));
   if (!deviceConfig(config, device).dmabuf) {
-    return fail(kernelError("EOPNOTSUPP", `${device} has no pci_ops->get_dmabuf_phys`));
+    return fail(kernelError("EOPNOTSUPP", () => `${device} has no pci_ops->get_dmabuf_phys`));
   }
   const check = vfioCheckFeature(
     flags,
@@ -178,7 +188,7 @@ export function featureDmaBuf(
     (o) => holdsMemoryLock(o.kind) && o.devices.includes(device),
   );
   if (holder !== undefined) {
-    return blocked(w, "lock", `memory_lock of ${device} is held by ${holder.kind}`);
+    return blocked(w, "lock", () => `memory_lock of ${device} is held by ${holder.kind}`);
   }
   const created = createDmaBuf(w, {
     exporter: config.name,

@@ -155,7 +155,7 @@ export function vfioPrivatePhys(_m: Machine, w: World, att: number): Result<read
   const priv = privOf(w, a.buf);
   const [only] = priv.phys;
   if (priv.nrRanges !== 1 || only === undefined) {
-    return err("EOPNOTSUPP", `the VFIO dma-buf has ${priv.nrRanges} ranges, not 1`);
+    return err("EOPNOTSUPP", () => `the VFIO dma-buf has ${priv.nrRanges} ranges, not 1`);
   }
   return ok([only]);
 }

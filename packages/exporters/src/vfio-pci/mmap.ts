@@ -65,7 +65,8 @@ export function mmapBuf(
   }
   const b = lookupBuf(w, req.buf);
   if (isKernelError(b)) return { ok: false, error: b };
-  if (b.exporter !== config.name) return err("EINVAL", `buf ${req.buf} is not a vfio-pci dma-buf`);
+  if (b.exporter !== config.name)
+    return err("EINVAL", () => `buf ${req.buf} is not a vfio-pci dma-buf`);
   if (req.offset % PAGE_SIZE !== 0n) return err("EINVAL", "mmap offset is not page aligned");
   const want = req.length ?? b.size - req.offset;
   if (want <= 0n) return err("EINVAL", "mmap of zero bytes");
@@ -112,7 +113,7 @@ export function munmapBuf(
 ): Result<Effect> {
   const found = findVma(m, w, config, (v) => v.process === process && v.addr === addr);
   if (found === undefined)
-    return err("EINVAL", `${process} has no VFIO dma-buf VMA at ${hex(addr)}`);
+    return err("EINVAL", () => `${process} has no VFIO dma-buf VMA at ${hex(addr)}`);
   const [slot, vma] = found;
   const unmapped = removeVma(m, w, config, slot);
   const put = dropFileRef(m, unmapped, vma.buf);

@@ -3,7 +3,6 @@ import {
   arrayCodec,
   decodedWith,
   encodedWith,
-  idsInGroup,
   intCodec,
   mustBuf,
   nullableCodec,
@@ -11,6 +10,7 @@ import {
   recordCodec,
   stringCodec,
 } from "@dmabuf-ref/core";
+import { idsInGroup } from "@dmabuf-ref/core/encoding";
 import type { VfioPciConfig } from "./config.js";
 
 /**

@@ -19,9 +19,9 @@ export const DMA_IOVA_USE_SWIOTLB = 1n << 63n;
 export function validateDmaRanges(ranges: readonly VfioRegionDmaRange[]): Result<bigint> {
   let total = 0n;
   for (const [i, r] of ranges.entries()) {
-    if (r.length === 0n) return err("EINVAL", `dma_ranges[${i}] has length 0`);
+    if (r.length === 0n) return err("EINVAL", () => `dma_ranges[${i}] has length 0`);
     if (r.offset % PAGE_SIZE !== 0n || r.length % PAGE_SIZE !== 0n) {
-      return err("EINVAL", `dma_ranges[${i}] is not PAGE_ALIGNED`);
+      return err("EINVAL", () => `dma_ranges[${i}] is not PAGE_ALIGNED`);
     }
     total += r.length;
     if (total > U64_MAX) return err("EINVAL", "the total length overflows size_t");
@@ -51,13 +51,13 @@ export function fillPhysVec(
   const maxAddr = barStart + barLen;
   const out: PhysVec[] = [];
   for (const [i, r] of ranges.entries()) {
-    if (r.length === 0n) return err("EINVAL", `dma_ranges[${i}] has length 0`);
+    if (r.length === 0n) return err("EINVAL", () => `dma_ranges[${i}] has length 0`);
     const paddr = barStart + r.offset;
     const end = paddr + r.length;
     if (paddr > U64_MAX || end > U64_MAX) {
-      return err("EOVERFLOW", `dma_ranges[${i}]: BAR start + offset + length overflows`);
+      return err("EOVERFLOW", () => `dma_ranges[${i}]: BAR start + offset + length overflows`);
     }
-    if (end > maxAddr) return err("EINVAL", `dma_ranges[${i}] ends past the end of the BAR`);
+    if (end > maxAddr) return err("EINVAL", () => `dma_ranges[${i}] ends past the end of the BAR`);
     out.push({ paddr, len: r.length });
   }
   return ok(out);

@@ -155,9 +155,9 @@ export function continueOperation(
   id: number,
 ): Result<Effect> {
   const op = operationOf(m, w, config, id);
-  if (op === undefined) return err("EINVAL", `no vfio-pci operation ${id} in progress`);
+  if (op === undefined) return err("EINVAL", () => `no vfio-pci operation ${id} in progress`);
   if (!operationReady(m, w, config, op)) {
-    return err("EBUSY", `${opLabel(op.kind)} of ${op.actor} is still waiting`);
+    return err("EBUSY", () => `${opLabel(op.kind)} of ${op.actor} is still waiting`);
   }
   const r = runStage(m, w, config, op);
   if (r.ok) return r;

@@ -1,13 +1,5 @@
-import {
-  PTable,
-  arrivalQueueSlice,
-  defineSlice,
-  pushString,
-  pushU64,
-  tableSlice,
-  equalWith,
-  setCodec,
-} from "@dmabuf-ref/core";
+import { arrivalQueueSlice, defineSlice, tableSlice, setCodec } from "@dmabuf-ref/core";
+import { PTable, pushString, pushU64, equalWith } from "@dmabuf-ref/core/encoding";
 import type { ArrivalQueue, Codec, SliceDef } from "@dmabuf-ref/core";
 import type { VfioOpKind, VfioOperation } from "./operation.js";
 import type { VfioVma } from "./vma.js";

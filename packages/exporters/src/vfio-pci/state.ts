@@ -1,11 +1,5 @@
-import {
-  arrivalOrder,
-  arrivalPush,
-  arrivalRemove,
-  equalWith,
-  readSlice,
-  writeSlice,
-} from "@dmabuf-ref/core";
+import { arrivalOrder, arrivalPush, arrivalRemove, readSlice, writeSlice } from "@dmabuf-ref/core";
+import { equalWith } from "@dmabuf-ref/core/encoding";
 import type { Machine, World } from "@dmabuf-ref/core";
 import type { VfioPciConfig } from "./config.js";
 import type { VfioOperation } from "./operation.js";

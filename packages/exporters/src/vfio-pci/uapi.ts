@@ -63,7 +63,7 @@ export function vfioDeviceFeatureIoctl(
       process,
       device,
       "VFIO_DEVICE_FEATURE",
-      kernelError("EBADF", `no vfio-pci device ${device}`),
+      kernelError("EBADF", () => `no vfio-pci device ${device}`),
     );
   }
   return featureDmaBuf(m, world, config, device, argp, process);
@@ -99,7 +99,7 @@ export function vfioDeviceResetIoctl(
       process,
       device,
       name,
-      kernelError("EBADF", `no open fd of ${device}`),
+      kernelError("EBADF", () => `no open fd of ${device}`),
     );
   }
   const r = startOperation(m, world, config, "reset", [device], device, process);

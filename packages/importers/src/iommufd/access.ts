@@ -30,7 +30,7 @@ export function iommufdAccessRw(
   length: bigint,
 ): Result<readonly PhysVec[]> {
   const io = findIoas(m, world, ioas);
-  if (io === undefined) return err("ENOENT", `no IOAS ${ioas}`);
+  if (io === undefined) return err("ENOENT", () => `no IOAS ${ioas}`);
   if (length === 0n) return err("EINVAL", "length is 0");
   const last = iova + length - 1n;
   if (last > ULONG_MAX) return err("EOVERFLOW", "iova + length - 1 wraps");
@@ -38,10 +38,13 @@ export function iommufdAccessRw(
   let cursor = iova;
   while (cursor <= last) {
     const area = areaContaining(io, cursor);
-    if (area === undefined) return err("ENOENT", `IOVA ${hex(cursor)} is not mapped`);
+    if (area === undefined) return err("ENOENT", () => `IOVA ${hex(cursor)} is not mapped`);
     const pages = mustPages(m, world, area.pages);
     if (dmabufPages(pages) !== null) {
-      return err("EINVAL", `IOVA ${hex(cursor)} is a dma-buf area: no CPU access through iommufd`);
+      return err(
+        "EINVAL",
+        () => `IOVA ${hex(cursor)} is a dma-buf area: no CPU access through iommufd`,
+      );
     }
     const areaLast = area.iova + area.length - 1n;
     const end = areaLast < last ? areaLast : last;

@@ -1,4 +1,5 @@
-import { encodeWith, pushString, pushU64, equalWith, setCodec } from "@dmabuf-ref/core";
+import { setCodec } from "@dmabuf-ref/core";
+import { encodeWith, pushString, pushU64, equalWith } from "@dmabuf-ref/core/encoding";
 import type { Codec } from "@dmabuf-ref/core";
 import type {
   IommufdArea,

@@ -27,7 +27,7 @@ export function iommufdCutIova(
   ioas: number,
   iovas: readonly bigint[],
 ): Result<Effect> {
-  if (findIoas(m, world, ioas) === undefined) return err("ENOENT", `no IOAS ${ioas}`);
+  if (findIoas(m, world, ioas) === undefined) return err("ENOENT", () => `no IOAS ${ioas}`);
   let w = world;
   const events: TraceEvent[] = [];
   for (const iova of iovas) {
@@ -36,12 +36,12 @@ export function iommufdCutIova(
     const areaLast = area.iova + area.length - 1n;
     if (iova === area.iova || iova === areaLast) continue;
     if (dmabufPages(mustPages(m, w, area.pages)) !== null) {
-      return err("EOPNOTSUPP", `area ${hex(area.iova)} is a dma-buf: it cannot be split`);
+      return err("EOPNOTSUPP", () => `area ${hex(area.iova)} is a dma-buf: it cannot be split`);
     }
     const newStart = iova + 1n;
     const rhsOffset = area.offset + (newStart - area.iova);
     if (newStart % IOMMUFD_IOVA_ALIGNMENT !== 0n || rhsOffset % IOMMUFD_IOVA_ALIGNMENT !== 0n) {
-      return err("EINVAL", `cut after ${hex(iova)} is not page aligned`);
+      return err("EINVAL", () => `cut after ${hex(iova)} is not page aligned`);
     }
     const lhs = { ...area, length: newStart - area.iova, grants: [] };
     const rhs = {

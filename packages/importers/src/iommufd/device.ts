@@ -202,7 +202,10 @@ export function iommufdAttachDevice(
 export function iommufdDetachDevice(m: Machine, world: World, device: string): StepOutcome {
   const binding = deviceNamed(m, world, device);
   if (binding === undefined)
-    return failed(world, kernelError("EINVAL", `${device} is not attached to an IOAS`));
+    return failed(
+      world,
+      kernelError("EINVAL", () => `${device} is not attached to an IOAS`),
+    );
   const index = deviceIndex(m, device);
   let w: World = {
     ...world,

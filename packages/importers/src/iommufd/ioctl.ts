@@ -176,7 +176,10 @@ export function iommufdIoctl(
   const process = opts.process ?? "vmm";
   const entry = IOCTLS.find((e) => e.number === ioctlNumber);
   if (entry === undefined) {
-    const error = kernelError("ENOTTY", `ioctl ${formatIoctlNumber(ioctlNumber)} is not modelled`);
+    const error = kernelError(
+      "ENOTTY",
+      () => `ioctl ${formatIoctlNumber(ioctlNumber)} is not modelled`,
+    );
     return failedOutcome(world, process, formatIoctlNumber(ioctlNumber), error, undefined, []);
   }
   return entry.run(m, world, buffer, process);

@@ -41,7 +41,7 @@ export function iovaRanges(m: Machine, w: World, cmd: IovaRangesCmd): HandlerRes
       status: "failed",
       error: kernelError(
         "EMSGSIZE",
-        `${holes.length} allowed range(s) do not fit in num_iovas ${cmd.num_iovas}`,
+        () => `${holes.length} allowed range(s) do not fit in num_iovas ${cmd.num_iovas}`,
       ),
       response,
       written,

@@ -119,7 +119,7 @@ export function allocIovaFor(
   length: bigint,
 ): Result<bigint> {
   if (length === 0n || length >= ULONG_MAX / 2n) {
-    return err("EOVERFLOW", `length ${hex(length)} is too large to allocate IOVA for`);
+    return err("EOVERFLOW", () => `length ${hex(length)} is too large to allocate IOVA for`);
   }
   const pow = roundupPowerOfTwo(length);
   let alignment = addr === 0n ? pow : pow < lowestSetBit(addr) ? pow : lowestSetBit(addr);
@@ -127,7 +127,8 @@ export function allocIovaFor(
   if (alignment < IOMMUFD_IOVA_ALIGNMENT) {
     return err(
       "EINVAL",
-      `IOVA alignment ${hex(alignment)} from address ${hex(addr)} is below the IOAS's ${hex(IOMMUFD_IOVA_ALIGNMENT)}`,
+      () =>
+        `IOVA alignment ${hex(alignment)} from address ${hex(addr)} is below the IOAS's ${hex(IOMMUFD_IOVA_ALIGNMENT)}`,
     );
   }
   const pageOffset = addr % PAGE_SIZE;
@@ -143,7 +144,7 @@ export function allocIovaFor(
     if (aligned >= last || last - aligned < length - 1n) continue;
     return ok(aligned);
   }
-  return err("ENOSPC", `no free IOVA range of ${hex(length)} bytes in IOAS ${ioas}`);
+  return err("ENOSPC", () => `no free IOVA range of ${hex(length)} bytes in IOAS ${ioas}`);
 }
 
 /**
@@ -167,20 +168,21 @@ export function checkFixedIova(
   length: bigint,
 ): Result<undefined> {
   if (iova % IOMMUFD_IOVA_ALIGNMENT !== 0n) {
-    return err("EINVAL", `IOVA ${hex(iova)} is not ${hex(IOMMUFD_IOVA_ALIGNMENT)} aligned`);
+    return err("EINVAL", () => `IOVA ${hex(iova)} is not ${hex(IOMMUFD_IOVA_ALIGNMENT)} aligned`);
   }
   const last = iova + length - 1n;
-  if (last > ULONG_MAX) return err("EOVERFLOW", `IOVA ${hex(iova)} + length wraps`);
+  if (last > ULONG_MAX) return err("EOVERFLOW", () => `IOVA ${hex(iova)} + length wraps`);
   const range: IovaInterval = { start: iova, last };
   const reserved = reservedIovas(m, w, ioas).find((r) => intersects(r, range));
   if (reserved !== undefined) {
     return err(
       "EINVAL",
-      `IOVA ${hex(iova)}..${hex(last)} meets reserved ${hex(reserved.start)}..${hex(reserved.last)}`,
+      () =>
+        `IOVA ${hex(iova)}..${hex(last)} meets reserved ${hex(reserved.start)}..${hex(reserved.last)}`,
     );
   }
   if (areasIn(mustIoas(m, w, ioas), iova, length).length > 0) {
-    return err("EEXIST", `IOVA ${hex(iova)}..${hex(last)} overlaps a mapped area`);
+    return err("EEXIST", () => `IOVA ${hex(iova)}..${hex(last)} overlaps a mapped area`);
   }
   return ok(undefined);
 }

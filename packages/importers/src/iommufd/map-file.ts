@@ -36,7 +36,7 @@ const hex = (v: bigint): string => `0x${v.toString(16)}`;
  */
 export function checkMapFileArgs(m: Machine, w: World, cmd: MapFileCmd): Result<undefined> {
   if ((cmd.flags & ~KNOWN_FLAGS) !== 0) {
-    return err("EOPNOTSUPP", `unknown flags 0x${(cmd.flags & ~KNOWN_FLAGS).toString(16)}`);
+    return err("EOPNOTSUPP", () => `unknown flags 0x${(cmd.flags & ~KNOWN_FLAGS).toString(16)}`);
   }
   if (cmd.iova >= ULONG_MAX || cmd.length >= ULONG_MAX) {
     return err("EOVERFLOW", "iova or length is ULONG_MAX or more");
@@ -44,7 +44,8 @@ export function checkMapFileArgs(m: Machine, w: World, cmd: MapFileCmd): Result<
   if ((cmd.flags & (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)) === 0) {
     return err("EINVAL", "neither IOMMU_IOAS_MAP_READABLE nor IOMMU_IOAS_MAP_WRITEABLE");
   }
-  if (findIoas(m, w, cmd.ioas_id) === undefined) return err("ENOENT", `no IOAS ${cmd.ioas_id}`);
+  if (findIoas(m, w, cmd.ioas_id) === undefined)
+    return err("ENOENT", () => `no IOAS ${cmd.ioas_id}`);
   if (cmd.length === 0n) return err("EINVAL", "length is 0");
   if (cmd.start + cmd.length - 1n > ULONG_MAX) return err("EOVERFLOW", "start + length - 1 wraps");
   return ok(undefined);

@@ -40,7 +40,10 @@ export function userMemoryPhys(m: Machine, userVa: bigint, length: bigint): Resu
   if (ram === undefined) throw new Error(`iommufd: no RAM region ${name ?? "in the topology"}`);
   const phys = ram.base + (userVa % ram.size);
   if (phys + length > ram.base + ram.size) {
-    return err("EFAULT", `user memory ${hex(userVa)}+${hex(length)} is not backed by ${ram.id}`);
+    return err(
+      "EFAULT",
+      () => `user memory ${hex(userVa)}+${hex(length)} is not backed by ${ram.id}`,
+    );
   }
   return ok(phys);
 }

@@ -38,12 +38,15 @@ export function placeIova(
   length: bigint,
 ): Result<bigint> {
   if (length % IOMMUFD_IOVA_ALIGNMENT !== 0n) {
-    return err("EINVAL", `length ${hex(length)} is not ${hex(IOMMUFD_IOVA_ALIGNMENT)} aligned`);
+    return err(
+      "EINVAL",
+      () => `length ${hex(length)} is not ${hex(IOMMUFD_IOVA_ALIGNMENT)} aligned`,
+    );
   }
   const placed = fixed ? fixedAt(m, w, ioas, iova, length) : allocIovaFor(m, w, ioas, addr, length);
   if (!placed.ok) return placed;
   if (pageOffset % IOMMUFD_IOVA_ALIGNMENT !== 0n) {
-    return err("EINVAL", `offset ${hex(pageOffset)} into the first page is not aligned`);
+    return err("EINVAL", () => `offset ${hex(pageOffset)} into the first page is not aligned`);
   }
   return placed;
 }

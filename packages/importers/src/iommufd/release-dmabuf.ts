@@ -30,7 +30,7 @@ export function releaseDmabuf(m: Machine, w: World, att: number): StepOutcome {
   const a = mustAtt(w, att);
   const b = mustBuf(w, a.buf);
   if (b.resvHolder !== null) {
-    return blocked(w, "resv", `resv of buf ${a.buf} is held by ${b.resvHolder}`);
+    return blocked(w, "resv", () => `resv of buf ${a.buf} is held by ${String(b.resvHolder)}`);
   }
   const holder = importerHolder(IOMMUFD, att);
   const events: TraceEvent[] = [];

@@ -1,11 +1,5 @@
-import {
-  PTable,
-  defineSlice,
-  iovaIndex,
-  readSlice,
-  tableSlice,
-  writeSlice,
-} from "@dmabuf-ref/core";
+import { defineSlice, readSlice, tableSlice, writeSlice } from "@dmabuf-ref/core";
+import { PTable, iovaIndex } from "@dmabuf-ref/core/encoding";
 import type { Machine, SliceDef, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import {

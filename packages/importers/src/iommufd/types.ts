@@ -1,4 +1,5 @@
-import type { IovaTree, PTable, PhysVec } from "@dmabuf-ref/core";
+import type { PhysVec } from "@dmabuf-ref/core";
+import type { IovaTree, PTable } from "@dmabuf-ref/core/encoding";
 
 /*
  * iommufd's kernel objects as the World keeps them (`ictx->objects`, the

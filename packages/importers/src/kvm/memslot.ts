@@ -90,7 +90,10 @@ export function kvmSetMemslotDmabuf(m: Machine, w: World, args: KvmMemslotArgs):
     return refuse(
       w,
       "args",
-      kernelError("EINVAL", `KVM_MEM_VFIO_DMABUF is an unknown memslot flag under ${m.profile.id}`),
+      kernelError(
+        "EINVAL",
+        () => `KVM_MEM_VFIO_DMABUF is an unknown memslot flag under ${m.profile.id}`,
+      ),
     );
   }
   const flags = args.flags ?? KVM_MEM_VFIO_DMABUF;
@@ -100,7 +103,7 @@ export function kvmSetMemslotDmabuf(m: Machine, w: World, args: KvmMemslotArgs):
       "args",
       kernelError(
         "EINVAL",
-        `memslot flags 0x${flags.toString(16)}: not a KVM_MEM_VFIO_DMABUF slot`,
+        () => `memslot flags 0x${flags.toString(16)}: not a KVM_MEM_VFIO_DMABUF slot`,
       ),
     );
   }
@@ -132,11 +135,15 @@ export function kvmSetMemslotDmabuf(m: Machine, w: World, args: KvmMemslotArgs):
     return refuse(
       w,
       "args",
-      kernelError("EINVAL", `memslot id ${args.slot} names no address space of the VM`),
+      kernelError("EINVAL", () => `memslot id ${args.slot} names no address space of the VM`),
     );
   }
   if (kvmMemslots(m, w).has(args.slot)) {
-    return refuse(w, "args", kernelError("EEXIST", `memslot ${args.slot} already exists`));
+    return refuse(
+      w,
+      "args",
+      kernelError("EEXIST", () => `memslot ${args.slot} already exists`),
+    );
   }
   const b = dmaBufGet(w, args.fd);
   if (isKernelError(b)) return refuse(w, "fd", b);
@@ -147,7 +154,8 @@ export function kvmSetMemslotDmabuf(m: Machine, w: World, args: KvmMemslotArgs):
       "args",
       kernelError(
         "EINVAL",
-        `dma-buf size 0x${b.size.toString(16)} differs from the slot size 0x${slotSize.toString(16)}`,
+        () =>
+          `dma-buf size 0x${b.size.toString(16)} differs from the slot size 0x${slotSize.toString(16)}`,
       ),
     );
   }

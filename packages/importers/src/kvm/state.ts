@@ -1,12 +1,5 @@
-import {
-  PTable,
-  pushU64,
-  readSlice,
-  tableSlice,
-  writeSlice,
-  equalWith,
-  setCodec,
-} from "@dmabuf-ref/core";
+import { readSlice, tableSlice, writeSlice, setCodec } from "@dmabuf-ref/core";
+import { PTable, pushU64, equalWith } from "@dmabuf-ref/core/encoding";
 import type { Codec, Machine, SliceDef, World, kvmCacheAttrSchema } from "@dmabuf-ref/core";
 import type * as z from "zod";
 import { KVM } from "./constants.js";

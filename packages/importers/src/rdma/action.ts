@@ -63,7 +63,10 @@ export function rdmaAct(
     .with({ op: "odp-fault" }, (a) =>
       importer === "rdma-odp"
         ? rdmaOdpFault(m, world, a)
-        : failed(world, kernelError("EINVAL", `${importer} MRs take no ODP faults`)),
+        : failed(
+            world,
+            kernelError("EINVAL", () => `${importer} MRs take no ODP faults`),
+          ),
     )
     .exhaustive();
 }

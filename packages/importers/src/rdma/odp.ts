@@ -40,7 +40,10 @@ export interface RdmaOdpFaultArgs {
 export function rdmaOdpFault(m: Machine, w: World, args: RdmaOdpFaultArgs): StepOutcome {
   const umem = umemOf(m, w, ODP, args.att);
   if (umem === undefined) {
-    return failed(w, kernelError("EINVAL", `attach ${args.att} is no rdma-odp umem`));
+    return failed(
+      w,
+      kernelError("EINVAL", () => `attach ${args.att} is no rdma-odp umem`),
+    );
   }
   if (mustAtt(w, args.att).mapping !== null) {
     return done(w, [{ kind: "note", actor: ODP, text: `fault on attach ${args.att}: mapped` }]);

@@ -36,7 +36,10 @@ export function ibUmemRelease(
 ): StepOutcome {
   const umem = umemOf(m, w, importer, att);
   if (umem === undefined)
-    return failed(w, kernelError("EINVAL", `attach ${att} is no ${importer} umem`));
+    return failed(
+      w,
+      kernelError("EINVAL", () => `attach ${att} is no ${importer} umem`),
+    );
   const holder = importerHolder(importer, att);
   const locked = resvLock(w, umem.buf, holder);
   if (locked.status !== "done")

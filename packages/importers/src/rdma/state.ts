@@ -1,5 +1,7 @@
-import { pushString, pushU64, readSlice, tableSlice, writeSlice } from "@dmabuf-ref/core";
-import type { Codec, Machine, PTable, SliceDef, World } from "@dmabuf-ref/core";
+import { readSlice, tableSlice, writeSlice } from "@dmabuf-ref/core";
+import { pushString, pushU64 } from "@dmabuf-ref/core/encoding";
+import type { Codec, Machine, SliceDef, World } from "@dmabuf-ref/core";
+import type { PTable } from "@dmabuf-ref/core/encoding";
 import type { RdmaImporterName } from "./constants.js";
 
 /**

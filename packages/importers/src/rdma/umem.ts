@@ -58,7 +58,7 @@ function checkArgs(m: Machine, w: World, args: IbUmemDmabufGetArgs): StepOutcome
       "args",
       kernelError(
         "EOPNOTSUPP",
-        `ib_umem_dmabuf_get_pinned_revocable_and_lock() does not exist under ${m.profile.id}`,
+        () => `ib_umem_dmabuf_get_pinned_revocable_and_lock() does not exist under ${m.profile.id}`,
       ),
     );
   }
@@ -73,12 +73,17 @@ function checkArgs(m: Machine, w: World, args: IbUmemDmabufGetArgs): StepOutcome
       "args",
       kernelError(
         "EINVAL",
-        `offset + size 0x${(offset + size).toString(16)} is beyond the dma-buf size 0x${b.size.toString(16)}`,
+        () =>
+          `offset + size 0x${(offset + size).toString(16)} is beyond the dma-buf size 0x${b.size.toString(16)}`,
       ),
     );
   }
   if (deviceIndex(m, device) < 0)
-    return refuse(w, "args", kernelError("ENODEV", `no device ${device}`));
+    return refuse(
+      w,
+      "args",
+      kernelError("ENODEV", () => `no device ${device}`),
+    );
   if (!m.importers.has(importer)) {
     throw new Error(`${importer} is not configured in this world`);
   }
