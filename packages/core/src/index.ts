@@ -338,3 +338,17 @@ export {
   revokeProtocolStart,
 } from "./reference/revoke-protocol.js";
 export type { BreadthFirstResult, RevokeProtocolStart } from "./reference/revoke-protocol.js";
+export { defineDriver } from "./machine/define-driver.js";
+export type {
+  ActionUnion,
+  ActionsSpec,
+  DriverSpecBase,
+  DefinedDriver,
+  DefinedExporter,
+  DefinedImporter,
+  ExporterCallbacks,
+  ExporterSpec,
+  ImporterCallbacks,
+  ImporterSpec,
+  SliceRecord,
+} from "./machine/define-driver.js";

@@ -1,3 +1,4 @@
+import { defineDriver } from "../machine/define-driver.js";
 import type { DmaBufState } from "../world/dmabuf-state.js";
 import {
   decodedWith,
@@ -87,98 +88,105 @@ export function referenceExporter(opts: {
   const name = opts.name ?? "ref-exporter";
   const privOf = (w: World, buf: number): RefExporterPriv =>
     decodedWith(mustBuf(w, buf).priv, refPrivCodec, `dma-buf ${buf}'s priv`);
-  return {
+  return defineDriver({
+    role: "exporter",
     name,
-    export(_m, w, owner, args) {
-      const parsed = referenceExportArgsSchema.safeParse(args);
-      if (!parsed.success)
-        return err(
-          "EINVAL",
-          () => `bad export arguments: ${parsed.error.issues[0]?.message ?? ""}`,
-        );
-      const size = ((parsed.data.size + PAGE - 1n) / PAGE) * PAGE;
-      if (size === 0n || size > 512n * PAGE) return err("EINVAL", "length must be 1 to 512 pages");
-      const next = firstFitIn(w, opts.region, size);
-      if (next === undefined) return err("ENOMEM", () => `${opts.region} is full`);
-      const created = createDmaBuf(w, {
-        exporter: name,
-        owner,
-        size,
-        priv: encodedWith(refPrivCodec, {
-          phys: next,
-          region: `${owner}.buf${w.bufs.lowestFreeId()}`,
-        }),
-      });
-      const priv = privOf(created.world, created.buf);
-      // A name an earlier buffer with the same id left behind is taken over.
-      const rid =
-        regionNamed(created.world, priv.region)?.[0] ?? created.world.regions.lowestFreeId();
-      const world: World = {
-        ...created.world,
-        regions: created.world.regions.set(rid, {
-          id: priv.region,
-          kind: "ram",
-          base: next,
+    slices: {},
+    callbacks: {
+      export(_m, w, owner, args) {
+        const parsed = referenceExportArgsSchema.safeParse(args);
+        if (!parsed.success)
+          return err(
+            "EINVAL",
+            () => `bad export arguments: ${parsed.error.issues[0]?.message ?? ""}`,
+          );
+        const size = ((parsed.data.size + PAGE - 1n) / PAGE) * PAGE;
+        if (size === 0n || size > 512n * PAGE)
+          return err("EINVAL", "length must be 1 to 512 pages");
+        const next = firstFitIn(w, opts.region, size);
+        if (next === undefined) return err("ENOMEM", () => `${opts.region} is full`);
+        const created = createDmaBuf(w, {
+          exporter: name,
+          owner,
           size,
-          busOffset: 0n,
-          status: "live",
-        }),
-      };
-      return ok({ world, events: created.events, buf: created.buf });
-    },
-    offers: (m) =>
-      opts.selftestHook === true && m.profile.mappingTypes.includes(pal)
-        ? [offer(pal, {}), offer(sgt, { requiresP2P: false })]
-        : [offer(sgt, { requiresP2P: false })],
-    attach(_m, w, att) {
-      const a = mustAtt(w, att);
-      if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the buffer is revoked");
-      return ok({ world: w, events: [] });
-    },
-    map(m, w, att) {
-      const a = mustAtt(w, att);
-      const b = mustBuf(w, a.buf);
-      if (b.revoked !== "usable") return err("ENODEV", "the buffer is revoked");
-      const phys = [{ paddr: privOf(w, a.buf).phys, len: b.size }];
-      if (a.exporterType === pal.id) {
-        // map_phys: a copy of the one range; whoever programs it into an
-        // IOMMU (iommufd, or core's converter) creates the access and its grant.
-        const payload = mappingPayload(pal, { phys });
-        return ok({ world: w, events: [], mapping: { payload, grants: [], iova: [] } });
-      }
-      if (a.device === null) return err("EINVAL", "no DMA device to map for");
-      const mapped = dmaMapRanges(m, w, a.device, phys, { att, write: true });
-      if (!mapped.ok) return mapped;
-      const payload = mappingPayload(sgt, { entries: mapped.value.entries });
-      return ok({
-        world: mapped.value.world,
-        events: [],
-        mapping: { payload, grants: mapped.value.grants, iova: mapped.value.iova },
-      });
-    },
-    unmap: (_m, w, _att, mapping): DriverStep => ({
-      world: dmaUnmapIova(w, mapping.iova),
-      events: [],
-    }),
-    ...(opts.selftestHook === true
-      ? {
-          symbols: [
-            provideSymbol(vfioIommufdMapSymbol, (_m, w, att) => {
-              const b = mustBuf(w, mustAtt(w, att).buf);
-              if (b.revoked !== "usable") return err("ENODEV", "the mock dma-buf is revoked");
-              return ok([{ paddr: privOf(w, mustAtt(w, att).buf).phys, len: b.size }]);
-            }),
-          ],
+          priv: encodedWith(refPrivCodec, {
+            phys: next,
+            region: `${owner}.buf${w.bufs.lowestFreeId()}`,
+          }),
+        });
+        const priv = privOf(created.world, created.buf);
+        // A name an earlier buffer with the same id left behind is taken over.
+        const rid =
+          regionNamed(created.world, priv.region)?.[0] ?? created.world.regions.lowestFreeId();
+        const world: World = {
+          ...created.world,
+          regions: created.world.regions.set(rid, {
+            id: priv.region,
+            kind: "ram",
+            base: next,
+            size,
+            busOffset: 0n,
+            status: "live",
+          }),
+        };
+        return ok({ world, events: created.events, buf: created.buf });
+      },
+      offers: (m) =>
+        opts.selftestHook === true && m.profile.mappingTypes.includes(pal)
+          ? [offer(pal, {}), offer(sgt, { requiresP2P: false })]
+          : [offer(sgt, { requiresP2P: false })],
+      attach(_m, w, att) {
+        const a = mustAtt(w, att);
+        if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the buffer is revoked");
+        return ok({ world: w, events: [] });
+      },
+      map(m, w, att) {
+        const a = mustAtt(w, att);
+        const b = mustBuf(w, a.buf);
+        if (b.revoked !== "usable") return err("ENODEV", "the buffer is revoked");
+        const phys = [{ paddr: privOf(w, a.buf).phys, len: b.size }];
+        if (a.exporterType === pal.id) {
+          // map_phys: a copy of the one range; whoever programs it into an
+          // IOMMU (iommufd, or core's converter) creates the access and its grant.
+          const payload = mappingPayload(pal, { phys });
+          return ok({ world: w, events: [], mapping: { payload, grants: [], iova: [] } });
         }
-      : {}),
-    release(_m, w, buf): DriverStep {
-      const region = privOf(w, buf).region;
-      const found = regionNamed(w, region);
-      if (found === undefined) throw new Error(`${name}: region ${region} vanished`);
-      return {
-        world: setRegionStatus(w, found[0], "freed"),
-        events: [{ kind: "region", actor: mustBuf(w, buf).owner, region, status: "inaccessible" }],
-      };
+        if (a.device === null) return err("EINVAL", "no DMA device to map for");
+        const mapped = dmaMapRanges(m, w, a.device, phys, { att, write: true });
+        if (!mapped.ok) return mapped;
+        const payload = mappingPayload(sgt, { entries: mapped.value.entries });
+        return ok({
+          world: mapped.value.world,
+          events: [],
+          mapping: { payload, grants: mapped.value.grants, iova: mapped.value.iova },
+        });
+      },
+      unmap: (_m, w, _att, mapping): DriverStep => ({
+        world: dmaUnmapIova(w, mapping.iova),
+        events: [],
+      }),
+      ...(opts.selftestHook === true
+        ? {
+            symbols: [
+              provideSymbol(vfioIommufdMapSymbol, (_m, w, att) => {
+                const b = mustBuf(w, mustAtt(w, att).buf);
+                if (b.revoked !== "usable") return err("ENODEV", "the mock dma-buf is revoked");
+                return ok([{ paddr: privOf(w, mustAtt(w, att).buf).phys, len: b.size }]);
+              }),
+            ],
+          }
+        : {}),
+      release(_m, w, buf): DriverStep {
+        const region = privOf(w, buf).region;
+        const found = regionNamed(w, region);
+        if (found === undefined) throw new Error(`${name}: region ${region} vanished`);
+        return {
+          world: setRegionStatus(w, found[0], "freed"),
+          events: [
+            { kind: "region", actor: mustBuf(w, buf).owner, region, status: "inaccessible" },
+          ],
+        };
+      },
     },
-  };
+  });
 }

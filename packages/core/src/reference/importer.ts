@@ -1,3 +1,4 @@
+import { defineDriver } from "../machine/define-driver.js";
 import type { ImporterDriver } from "../machine/machine.js";
 import type { Op } from "../lifetime/op.js";
 import { sgt } from "../mapping-types/sgt.js";
@@ -27,15 +28,19 @@ export function importerHolder(importer: string, att: number): string {
  */
 export function referenceImporter(opts: { readonly name?: string } = {}): ImporterDriver {
   const name = opts.name ?? "ref-importer";
-  return {
+  return defineDriver({
+    role: "importer",
     name,
-    allowPeer2peer: true,
-    accepts: (_m, _w, req) => [
-      accept(sgt, { device: req.device, acceptsP2P: req.peer2peer }, name),
-    ],
-    invalidateMappings: (_m, world) => ({ world, events: [] }),
-    pending: (_m, w) => owedUnmaps(w, name),
-  };
+    slices: {},
+    callbacks: {
+      allowPeer2peer: true,
+      accepts: (_m, _w, req) => [
+        accept(sgt, { device: req.device, acceptsP2P: req.peer2peer }, name),
+      ],
+      invalidateMappings: (_m, world) => ({ world, events: [] }),
+      pending: (_m, w) => owedUnmaps(w, name),
+    },
+  });
 }
 
 /**

@@ -1,8 +1,8 @@
 import {
   createDmaBuf,
+  defineDriver,
   dmaMapRanges,
   dmaUnmapIova,
-  driverOpsOf,
   encodedWith,
   err,
   mappingPayload,
@@ -14,7 +14,15 @@ import {
   sgt,
   stepOf,
 } from "@dmabuf-ref/core";
-import type { ExporterDriver, ExportStep, Machine, MapStep, Result, World } from "@dmabuf-ref/core";
+import type {
+  DefinedExporter,
+  ExporterDriver,
+  ExportStep,
+  Machine,
+  MapStep,
+  Result,
+  World,
+} from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import * as z from "zod";
 import { gpuActionSchema, gpuCandidates, gpuExportArgsSchema } from "./actions.js";
@@ -32,14 +40,17 @@ import {
   reserve,
 } from "./move.js";
 import { gpuOffers } from "./offers.js";
-import { GPU_SLICES, gpuBoPrivCodec, gpuPrivOf } from "./state.js";
+import { gpuBoPrivCodec, gpuMovesSlice, gpuPrivOf } from "./state.js";
 import type { GpuBoPriv } from "./state.js";
 
 /** 4 KiB: BOs are whole pages (`PAGE_SIZE` on x86-64). */
 export const GPU_PAGE_SIZE = 0x1000n;
 
 /** The GPU exporter driver: core's {@link ExporterDriver} plus its configuration. */
-export interface GpuExporter extends ExporterDriver {
+export interface GpuExporter extends DefinedExporter<
+  { readonly moves: typeof gpuMovesSlice },
+  typeof gpuActionSchema
+> {
   /** The validated configuration: the GPUs, their VRAM and system regions. */
   readonly gpu: GpuConfig;
 }
@@ -172,32 +183,35 @@ function gpuMap(m: Machine, w: World, config: GpuConfig, att: number): Result<Ma
  */
 export function gpuExporter(input: GpuConfigInput): GpuExporter {
   const config = gpuConfigSchema.parse(input);
-  return {
+  const driver = defineDriver({
+    role: "exporter",
     name: config.name,
-    gpu: config,
-    slices: GPU_SLICES,
-    export: (m, w, owner, args) => exportBo(m, w, config, owner, args),
-    offers: (m, w, buf) => {
-      const priv = gpuPrivOf(w, buf);
-      return gpuOffers(m.profile, gpuDevice(config, priv.device), priv);
-    },
-    pin: (_m, w) => ok({ world: w, events: [] }),
-    unpin: (_m, w) => ({ world: w, events: [] }),
-    map: (m, w, att) => gpuMap(m, w, config, att),
-    unmap: (_m, w, _att, mapping) => ({ world: dmaUnmapIova(w, mapping.iova), events: [] }),
-    release: (_m, w, buf) => freeRegion(w, gpuPrivOf(w, buf).region, mustBuf(w, buf).owner),
-    pending: (m, w) => gpuPending(m, w, config),
-    ops: driverOpsOf(
-      gpuActionSchema,
-      {
+    slices: { moves: gpuMovesSlice },
+    actions: {
+      schema: gpuActionSchema,
+      models: {
         evict: "ttm_bo_evict(): the buffer object leaves VRAM for system pages",
         migrate: "ttm_bo_validate() into another placement",
         continue: "the move's next stage, once the fences it waits for signalled",
       },
-      (m, w, action) => stepOf(w, gpuAct(m, w, config, action)),
-    ),
-    candidates: (_m, w) => gpuCandidates(w, config.name),
-  };
+      run: (m, w, action) => stepOf(w, gpuAct(m, w, config, action)),
+    },
+    callbacks: {
+      export: (m, w, owner, args) => exportBo(m, w, config, owner, args),
+      offers: (m, w, buf) => {
+        const priv = gpuPrivOf(w, buf);
+        return gpuOffers(m.profile, gpuDevice(config, priv.device), priv);
+      },
+      pin: (_m, w) => ok({ world: w, events: [] }),
+      unpin: (_m, w) => ({ world: w, events: [] }),
+      map: (m, w, att) => gpuMap(m, w, config, att),
+      unmap: (_m, w, _att, mapping) => ({ world: dmaUnmapIova(w, mapping.iova), events: [] }),
+      release: (_m, w, buf) => freeRegion(w, gpuPrivOf(w, buf).region, mustBuf(w, buf).owner),
+      pending: (m, w) => gpuPending(m, w, config),
+      candidates: (_m, w) => gpuCandidates(w, config.name),
+    },
+  });
+  return Object.freeze({ ...driver, gpu: config });
 }
 
 /**

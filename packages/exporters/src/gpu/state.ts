@@ -82,9 +82,6 @@ export type GpuMoves = ArrivalQueue<GpuMove>;
 /** The GPU driver's slice: its moves in flight (see {@link GpuMoves}). */
 export const gpuMovesSlice: SliceDef<GpuMoves> = arrivalQueueSlice("moves", gpuMoveCodec);
 
-/** Every slice of the GPU driver, for its driver object's `slices`. */
-export const GPU_SLICES: readonly SliceDef<unknown>[] = [gpuMovesSlice];
-
 /**
  * The GPU driver's state as a plain value, for tests and the CLI: the moves
  * in progress (where each BO lives is its carved region's).

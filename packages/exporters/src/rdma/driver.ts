@@ -2,9 +2,9 @@ import {
   boolCodec,
   createDmaBuf,
   decodedWith,
+  defineDriver,
   dmaMapRanges,
   dmaUnmapIova,
-  driverOpsOf,
   encodedWith,
   err,
   fail,
@@ -24,6 +24,7 @@ import {
 } from "@dmabuf-ref/core";
 import type {
   Codec,
+  DefinedExporter,
   Effect,
   ExporterDriver,
   ExporterOffer,
@@ -66,7 +67,10 @@ export const rdmaDmaBufPrivCodec: Codec<RdmaDmaBufPriv> = recordCodec<RdmaDmaBuf
 );
 
 /** The RDMA exporter driver: core's {@link ExporterDriver} plus its configuration. */
-export interface RdmaExporter extends ExporterDriver {
+export interface RdmaExporter extends DefinedExporter<
+  Readonly<Record<string, never>>,
+  typeof rdmaActionSchema
+> {
   /** The validated configuration: the NICs and their BARs. */
   readonly rdma: RdmaConfig;
 }
@@ -231,31 +235,37 @@ function removeMmapEntry(m: Machine, w: World, config: RdmaConfig, buf: number):
  */
 export function rdmaExporter(input: RdmaConfigInput): RdmaExporter {
   const config = rdmaConfigSchema.parse(input);
-  return {
+  const driver = defineDriver({
+    role: "exporter",
     name: config.name,
-    rdma: config,
-    export: (m, w, owner, args) => exportBuf(m, w, config, owner, args),
-    revokeWaitsForUnmap: () => true,
-    offers: (m, w, buf) => rdmaOffers(m.profile, rdmaPrivOf(w, buf).nic),
-    attach: (_m, w, att) =>
-      mustAtt(w, att).peer2peer
-        ? ok({ world: w, events: [] })
-        : err("EOPNOTSUPP", "the RDMA dma-buf requires peer2peer"),
-    pin: () => err("EOPNOTSUPP", "the RDMA dma-buf cannot be pinned"),
-    unpin: (_m, w) => ({ world: w, events: [] }),
-    map: (m, w, att) => rdmaMap(m, w, config, att),
-    unmap: (_m, w, _att, mapping) => ({ world: dmaUnmapIova(w, mapping.iova), events: [] }),
-    release: (_m, w) => ({ world: w, events: [] }),
-    ops: driverOpsOf(
-      rdmaActionSchema,
-      { "remove-mmap-entry": "rdma_user_mmap_entry_remove() of the entry behind a dma-buf" },
-      (m, w, a) =>
+    slices: {},
+    actions: {
+      schema: rdmaActionSchema,
+      models: {
+        "remove-mmap-entry": "rdma_user_mmap_entry_remove() of the entry behind a dma-buf",
+      },
+      run: (m, w, a) =>
         match(a)
           .returnType<StepOutcome>()
           .with({ op: "remove-mmap-entry" }, (x) => stepOf(w, removeMmapEntry(m, w, config, x.buf)))
           .exhaustive(),
-    ),
-  };
+    },
+    callbacks: {
+      export: (m, w, owner, args) => exportBuf(m, w, config, owner, args),
+      revokeWaitsForUnmap: () => true,
+      offers: (m, w, buf) => rdmaOffers(m.profile, rdmaPrivOf(w, buf).nic),
+      attach: (_m, w, att) =>
+        mustAtt(w, att).peer2peer
+          ? ok({ world: w, events: [] })
+          : err("EOPNOTSUPP", "the RDMA dma-buf requires peer2peer"),
+      pin: () => err("EOPNOTSUPP", "the RDMA dma-buf cannot be pinned"),
+      unpin: (_m, w) => ({ world: w, events: [] }),
+      map: (m, w, att) => rdmaMap(m, w, config, att),
+      unmap: (_m, w, _att, mapping) => ({ world: dmaUnmapIova(w, mapping.iova), events: [] }),
+      release: (_m, w) => ({ world: w, events: [] }),
+    },
+  });
+  return Object.freeze({ ...driver, rdma: config });
 }
 
 /**

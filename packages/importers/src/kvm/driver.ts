@@ -1,9 +1,9 @@
-import { accept, driverOpsOf, kvmPfn } from "@dmabuf-ref/core";
-import type { ImporterAccept, ImporterDriver, Machine } from "@dmabuf-ref/core";
+import { accept, defineDriver, kvmPfn } from "@dmabuf-ref/core";
+import type { DefinedImporter, ImporterAccept, Machine } from "@dmabuf-ref/core";
 import { KVM_OP_MODELS, kvmAct, kvmActionSchema, kvmCandidates } from "./action.js";
 import { KVM } from "./constants.js";
 import { kvmInvalidateMappings } from "./invalidate.js";
-import { KVM_SLICES } from "./state.js";
+import { kvmMemslotsSlice } from "./state.js";
 
 /**
  * What KVM accepts (kernel-facts §5.1): `[kvm-pfn {}]` when the profile has
@@ -28,14 +28,20 @@ export function kvmAccepts(m: Machine): readonly ImporterAccept[] {
  *
  * @returns the importer driver.
  */
-export function kvmImporter(): ImporterDriver {
-  return Object.freeze({
+export function kvmImporter(): DefinedImporter<
+  { readonly memslots: typeof kvmMemslotsSlice },
+  typeof kvmActionSchema
+> {
+  return defineDriver({
+    role: "importer",
     name: KVM,
-    allowPeer2peer: true,
-    accepts: kvmAccepts,
-    invalidateMappings: kvmInvalidateMappings,
-    ops: driverOpsOf(kvmActionSchema, KVM_OP_MODELS, kvmAct),
-    candidates: kvmCandidates,
-    slices: KVM_SLICES,
+    slices: { memslots: kvmMemslotsSlice },
+    actions: { schema: kvmActionSchema, models: KVM_OP_MODELS, run: kvmAct },
+    callbacks: {
+      allowPeer2peer: true,
+      accepts: kvmAccepts,
+      invalidateMappings: kvmInvalidateMappings,
+      candidates: kvmCandidates,
+    },
   });
 }

@@ -140,9 +140,6 @@ export const kvmMemslotsSlice: SliceDef<PTable<KvmMemslot>> = tableSlice(
   kvmMemslotCodec,
 );
 
-/** The slices the KVM importer declares (its driver object's `slices`). */
-export const KVM_SLICES: readonly SliceDef<PTable<KvmMemslot>>[] = [kvmMemslotsSlice];
-
 /**
  * The KVM importer's memslots in a world, by memslot id (empty before the first).
  *

@@ -1,16 +1,16 @@
-import { accept, sgt } from "@dmabuf-ref/core";
+import { accept, defineDriver, sgt } from "@dmabuf-ref/core";
 import type {
   AttachRequest,
+  DefinedImporter,
   ImporterAccept,
-  ImporterDriver,
   Machine,
   World,
 } from "@dmabuf-ref/core";
-import { rdmaCandidates, rdmaOps } from "./action.js";
+import { rdmaActionSchema, rdmaCandidates, rdmaOps } from "./action.js";
 import type { RdmaImporterName } from "./constants.js";
 import { rdmaOdpInvalidate } from "./odp.js";
 import { rdmaPinnedRevoke } from "./revocable.js";
-import { RDMA_SLICES } from "./state.js";
+import { rdmaUmemsSlice } from "./state.js";
 
 /**
  * What an RDMA umem importer accepts (kernel-facts §5.2): one SGT for the
@@ -27,6 +27,12 @@ export function rdmaAccepts(
   ];
 }
 
+/** The slices every RDMA importer declares. */
+type RdmaSlices = { readonly umems: typeof rdmaUmemsSlice };
+
+/** An RDMA importer: its umems slice and its actions (the ODP fault only for `rdma-odp`). */
+export type RdmaImporter = DefinedImporter<RdmaSlices, typeof rdmaActionSchema>;
+
 /**
  * The ODP / dynamic MR importer, `ib_umem_dmabuf_get()` (kernel-facts
  * §5.2): `allow_peer2peer = true` and an `invalidate_mappings` that stops HW
@@ -35,15 +41,18 @@ export function rdmaAccepts(
  *
  * @returns the importer driver.
  */
-export function rdmaOdpImporter(): ImporterDriver {
-  return Object.freeze({
+export function rdmaOdpImporter(): RdmaImporter {
+  return defineDriver<RdmaSlices, typeof rdmaActionSchema>({
+    role: "importer",
     name: "rdma-odp",
-    allowPeer2peer: true,
-    accepts: rdmaAccepts("rdma-odp"),
-    invalidateMappings: rdmaOdpInvalidate,
+    slices: { umems: rdmaUmemsSlice },
     ops: rdmaOps("rdma-odp"),
-    candidates: (m: Machine, w: World) => rdmaCandidates(m, w, "rdma-odp"),
-    slices: RDMA_SLICES,
+    callbacks: {
+      allowPeer2peer: true,
+      accepts: rdmaAccepts("rdma-odp"),
+      invalidateMappings: rdmaOdpInvalidate,
+      candidates: (m: Machine, w: World) => rdmaCandidates(m, w, "rdma-odp"),
+    },
   });
 }
 
@@ -55,14 +64,17 @@ export function rdmaOdpImporter(): ImporterDriver {
  *
  * @returns the importer driver.
  */
-export function rdmaPinnedImporter(): ImporterDriver {
-  return Object.freeze({
+export function rdmaPinnedImporter(): RdmaImporter {
+  return defineDriver<RdmaSlices, typeof rdmaActionSchema>({
+    role: "importer",
     name: "rdma-pinned",
-    allowPeer2peer: true,
-    accepts: rdmaAccepts("rdma-pinned"),
+    slices: { umems: rdmaUmemsSlice },
     ops: rdmaOps("rdma-pinned"),
-    candidates: (m: Machine, w: World) => rdmaCandidates(m, w, "rdma-pinned"),
-    slices: RDMA_SLICES,
+    callbacks: {
+      allowPeer2peer: true,
+      accepts: rdmaAccepts("rdma-pinned"),
+      candidates: (m: Machine, w: World) => rdmaCandidates(m, w, "rdma-pinned"),
+    },
   });
 }
 
@@ -75,14 +87,17 @@ export function rdmaPinnedImporter(): ImporterDriver {
  *
  * @returns the importer driver.
  */
-export function rdmaPinnedRevocableImporter(): ImporterDriver {
-  return Object.freeze({
+export function rdmaPinnedRevocableImporter(): RdmaImporter {
+  return defineDriver<RdmaSlices, typeof rdmaActionSchema>({
+    role: "importer",
     name: "rdma-pinned-revocable",
-    allowPeer2peer: true,
-    accepts: rdmaAccepts("rdma-pinned-revocable"),
-    invalidateMappings: rdmaPinnedRevoke,
+    slices: { umems: rdmaUmemsSlice },
     ops: rdmaOps("rdma-pinned-revocable"),
-    candidates: (m: Machine, w: World) => rdmaCandidates(m, w, "rdma-pinned-revocable"),
-    slices: RDMA_SLICES,
+    callbacks: {
+      allowPeer2peer: true,
+      accepts: rdmaAccepts("rdma-pinned-revocable"),
+      invalidateMappings: rdmaPinnedRevoke,
+      candidates: (m: Machine, w: World) => rdmaCandidates(m, w, "rdma-pinned-revocable"),
+    },
   });
 }

@@ -49,9 +49,6 @@ export const rdmaUmemCodec: Codec<RdmaUmem> = {
  */
 export const rdmaUmemsSlice: SliceDef<PTable<RdmaUmem>> = tableSlice("umems", rdmaUmemCodec);
 
-/** The slices every RDMA importer declares (its driver object's `slices`). */
-export const RDMA_SLICES: readonly SliceDef<PTable<RdmaUmem>>[] = [rdmaUmemsSlice];
-
 /**
  * One RDMA importer's umems in a world, by attachment id (empty before its first).
  *
