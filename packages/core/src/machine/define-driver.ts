@@ -59,8 +59,10 @@ export interface DriverSpecBase<S extends SliceRecord, A extends ActionUnion> {
 }
 
 /** {@link defineDriver}'s argument for an exporter. */
-export interface ExporterSpec<S extends SliceRecord, A extends ActionUnion>
-  extends DriverSpecBase<S, A> {
+export interface ExporterSpec<S extends SliceRecord, A extends ActionUnion> extends DriverSpecBase<
+  S,
+  A
+> {
   /** Discriminant: an exporter (`struct dma_buf_ops`). */
   readonly role: "exporter";
   /** Its callbacks. */
@@ -68,8 +70,10 @@ export interface ExporterSpec<S extends SliceRecord, A extends ActionUnion>
 }
 
 /** {@link defineDriver}'s argument for an importer. */
-export interface ImporterSpec<S extends SliceRecord, A extends ActionUnion>
-  extends DriverSpecBase<S, A> {
+export interface ImporterSpec<S extends SliceRecord, A extends ActionUnion> extends DriverSpecBase<
+  S,
+  A
+> {
   /** Discriminant: an importer (`struct dma_buf_attach_ops`). */
   readonly role: "importer";
   /** Its callbacks. */
@@ -136,10 +140,11 @@ export function defineDriver<S extends SliceRecord, A extends ActionUnion>(
   spec: ExporterSpec<S, A> | ImporterSpec<S, A>,
 ): DefinedExporter<S, A> | DefinedImporter<S, A> {
   const name = spec.name;
+  const actions = spec.actions;
   const actionOps: readonly DriverOp[] =
-    spec.actions === undefined
+    actions === undefined
       ? []
-      : driverOpsOf(spec.actions.schema, spec.actions.models, spec.actions.run);
+      : driverOpsOf(actions.schema, actions.models, (m, w, a, self) => actions.run(m, w, a, self));
   const common = {
     name,
     slices: Object.values(spec.slices),
