@@ -1,5 +1,6 @@
 import type { AvlSpec } from "../encoding/avl.js";
-import { Avl } from "../encoding/avl.js";
+import { Avl, groupIndex, idsInGroup } from "../encoding/avl.js";
+import type { GroupIndex } from "../encoding/avl.js";
 import type { TableIndex } from "../encoding/ptable.js";
 import type { RegionState } from "../world/region-state.js";
 
@@ -29,18 +30,8 @@ const rangeSpec: AvlSpec<RangeKey, bigint, bigint> = {
   },
 };
 
-/** A region's name, then its table id (names are unique; the id breaks ties if not). */
-export interface NameKey {
-  /** The region's name. */
-  readonly name: string;
-  /** The region's table id. */
-  readonly id: number;
-}
-
-const nameSpec: AvlSpec<NameKey, number, undefined> = {
-  compare: (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id - b.id),
-  augment: () => undefined,
-};
+/** Regions by name (names are unique; if not, the lowest id comes first). */
+const byName = groupIndex<RegionState>((r) => r.id);
 
 /**
  * What the region table keeps indexed, so that finding a region by name or
@@ -53,8 +44,8 @@ const nameSpec: AvlSpec<NameKey, number, undefined> = {
  * separate trees.
  */
 export interface RegionIndex {
-  /** Table id by region name. */
-  readonly byName: Avl<NameKey, number, undefined>;
+  /** Table ids by region name. */
+  readonly byName: GroupIndex;
   /** Regions not freed, by CPU physical address. */
   readonly owned: RangeTree;
   /** Freed regions, by CPU physical address. */
@@ -70,7 +61,7 @@ function isWindow(r: RegionState): boolean {
 /** The region table's index (see {@link RegionIndex}). */
 export const regionIndexer: TableIndex<RegionState, RegionIndex> = {
   empty: {
-    byName: Avl.empty(nameSpec),
+    byName: byName.empty,
     owned: Avl.empty(rangeSpec),
     freed: Avl.empty(rangeSpec),
     windows: Avl.empty(rangeSpec),
@@ -80,7 +71,7 @@ export const regionIndexer: TableIndex<RegionState, RegionIndex> = {
     const end = r.base + r.size;
     const bus = r.base + r.busOffset;
     return {
-      byName: index.byName.set({ name: r.id, id }, id),
+      byName: byName.add(index.byName, id, r),
       owned: r.status === "freed" ? index.owned : index.owned.set(key, end),
       freed: r.status === "freed" ? index.freed.set(key, end) : index.freed,
       windows: isWindow(r) ? index.windows.set({ start: bus, id }, bus + r.size) : index.windows,
@@ -101,7 +92,7 @@ export const regionIndexer: TableIndex<RegionState, RegionIndex> = {
   remove(index, id, r) {
     const key = { start: r.base, id };
     return {
-      byName: index.byName.delete({ name: r.id, id }),
+      byName: byName.remove(index.byName, id, r),
       owned: r.status === "freed" ? index.owned : index.owned.delete(key),
       freed: r.status === "freed" ? index.freed.delete(key) : index.freed,
       windows: isWindow(r)
@@ -119,8 +110,8 @@ export const regionIndexer: TableIndex<RegionState, RegionIndex> = {
  * @returns the lowest table id with that name, or undefined.
  */
 export function regionIdNamed(index: RegionIndex, name: string): number | undefined {
-  const n = index.byName.ceiling({ name, id: -1 });
-  return n !== undefined && n.key.name === name ? n.value : undefined;
+  const first = idsInGroup(index.byName, name).next();
+  return first.done === true ? undefined : first.value;
 }
 
 /**
