@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 export { vfioPciExporter } from "./vfio-pci/driver.js";
+export type { VfioPciSlices } from "./vfio-pci/driver.js";
 export { vfioProfileOptions, vfioProfileOptionsSchema } from "./vfio-pci/profile-options.js";
 export type { VfioProfileOptions } from "./vfio-pci/profile-options.js";
 export { isVfioPciExporter } from "./vfio-pci/config.js";
@@ -27,20 +28,20 @@ export { vfioPciActionSchema } from "./vfio-pci/actions.js";
 export type { VfioPciAction } from "./vfio-pci/actions.js";
 export { O_CLOEXEC, O_RDWR, vfioExportArgsSchema } from "./vfio-pci/export-args.js";
 export type { VfioExportArgs } from "./vfio-pci/export-args.js";
-export { KMALLOC_MAX_SIZE } from "./vfio-pci/feature-dma-buf.js";
-export { vfioPciConfigOf, vfioIoctlActionSchema } from "./vfio-pci/uapi.js";
+export { KMALLOC_MAX_SIZE } from "./vfio-pci/vfio_pci_dmabuf.js";
+export { vfioPciConfigOf, vfioIoctlActionSchema } from "./vfio-pci/vfio_main.js";
 export {
   DMA_IOVA_USE_SWIOTLB,
-  PAGE_SIZE,
   fillPhysVec,
   validateDmaRanges,
-} from "./vfio-pci/ranges.js";
-export { SG_ENTRY_MAX } from "./vfio-pci/map.js";
-export { vfioGetPfn } from "./vfio-pci/get-pfn.js";
+} from "./vfio-pci/vfio_pci_dmabuf.js";
+export { PAGE_SIZE } from "./vfio-pci/page.js";
+export { SG_ENTRY_MAX } from "./vfio-pci/vfio_pci_dmabuf_ops.js";
+export { vfioGetPfn } from "./vfio-pci/vfio_pci_dmabuf_ops.js";
 export { vfioOffers } from "./vfio-pci/offers.js";
 export { INITIAL_DEVICE_STATE, vfioMemoryEnabled } from "./vfio-pci/state.js";
 export type { VfioDeviceState, VfioPowerState } from "./vfio-pci/state.js";
-export type { VfioDmaBufPriv } from "./vfio-pci/priv.js";
+export type { VfioDmaBufPriv } from "./vfio-pci/vfio_pci_dmabuf.js";
 export type { VfioVma } from "./vfio-pci/vma.js";
 export type { VfioOpKind, VfioOperation } from "./vfio-pci/operation.js";
 export { vfioDeviceState, vfioDmaBufPriv, vfioOperations, vfioVmas } from "./vfio-pci/inspect.js";

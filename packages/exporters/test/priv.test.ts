@@ -9,7 +9,7 @@ import { encodedWith, mustBuf } from "@dmabuf-ref/core";
 import type { World } from "@dmabuf-ref/core";
 import { gpuPrivOf, rdmaPrivOf } from "@dmabuf-ref/exporters";
 import type { GpuBoPriv, RdmaDmaBufPriv, VfioDmaBufPriv } from "@dmabuf-ref/exporters";
-import { privOf, withPriv } from "../src/vfio-pci/priv.js";
+import { privOf, withPriv } from "../src/vfio-pci/vfio_pci_dmabuf.js";
 import { withGpuPriv } from "../src/gpu/state.js";
 import { rdmaDmaBufPrivCodec } from "../src/rdma/driver.js";
 import { exportVfio, makeWorld as vfioWorld } from "./vfio-pci/setup.js";

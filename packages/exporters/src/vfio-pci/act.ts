@@ -3,10 +3,10 @@ import type { Effect, Machine, Result, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import type { VfioPciAction } from "./actions.js";
 import type { VfioPciConfig } from "./config.js";
-import { cpuAccess, mmapBuf, munmapBuf } from "./mmap.js";
 import { holdsMemoryLock } from "./operation.js";
-import { continueOperation, startOperation } from "./runner.js";
 import { deviceStateOf, operationsOf, updateDevice } from "./state.js";
+import { continueOperation, startOperation } from "./vfio_pci_core.js";
+import { cpuAccess, mmapBuf, munmapBuf } from "./vfio_pci_dmabuf_mmap.js";
 
 /**
  * The device fd an action is issued on: an unknown device or a closed fd is

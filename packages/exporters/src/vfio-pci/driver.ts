@@ -1,5 +1,5 @@
 import {
-  VFIO_DEVICE_FEATURE_GET,
+  defineDriver,
   driverOpsOf,
   encodeDmaBufFeature,
   err,
@@ -7,24 +7,23 @@ import {
   ok,
   provideSymbol,
   stepOf,
+  VFIO_DEVICE_FEATURE_GET,
   vfioIommufdMapSymbol,
 } from "@dmabuf-ref/core";
-import type { ExportStep, Machine, Result, World } from "@dmabuf-ref/core";
+import type { DefinedDriver, ExportStep, Machine, Result, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { vfioAct } from "./act.js";
 import { VFIO_ACTION_MODELS, vfioCandidates, vfioPciActionSchema } from "./actions.js";
-import { vfioAttach, vfioPin } from "./attach.js";
 import { vfioPciConfigSchema } from "./config.js";
 import type { VfioPciConfig, VfioPciConfigInput, VfioPciExporter } from "./config.js";
 import { vfioExportArgsSchema } from "./export-args.js";
-import { featureDmaBuf } from "./feature-dma-buf.js";
-import { vfioMap, vfioPrivatePhys, vfioUnmap } from "./map.js";
 import { vfioOffers } from "./offers.js";
-import { privOf } from "./priv.js";
-import { pendingOps } from "./runner.js";
-import { VFIO_PCI_SLICES } from "./slices.js";
-import { VFIO_IOCTL_MODELS, vfioIoctlActionSchema, vfioIoctlStep } from "./uapi.js";
+import { vfioDevicesSlice, vfioOpsSlice, vfioVmasSlice } from "./slices.js";
 import { vfioProfileOptions } from "./profile-options.js";
+import { VFIO_IOCTL_MODELS, vfioIoctlActionSchema, vfioIoctlStep } from "./vfio_main.js";
+import { pendingOps } from "./vfio_pci_core.js";
+import { featureDmaBuf, privOf } from "./vfio_pci_dmabuf.js";
+import { vfioAttach, vfioMap, vfioPin, vfioPrivatePhys, vfioUnmap } from "./vfio_pci_dmabuf_ops.js";
 
 function exportBuf(
   m: Machine,
@@ -65,6 +64,17 @@ function exportBuf(
     .exhaustive();
 }
 
+/** The vfio-pci driver's slices by name: devices, `memory_lock` operations, VMAs. */
+// A type, not an interface: it must fit core's `SliceRecord` (an indexable record).
+export type VfioPciSlices = {
+  /** Per-device state (`struct vfio_pci_core_device`). */
+  readonly devices: typeof vfioDevicesSlice;
+  /** The operations holding or waiting for `memory_lock`. */
+  readonly operations: typeof vfioOpsSlice;
+  /** The CPU mappings of the driver's dma-bufs. */
+  readonly vmas: typeof vfioVmasSlice;
+};
+
 /**
  * The vfio-pci dma-buf exporter (drivers/vfio/pci/vfio_pci_dmabuf.c,
  * kernel-facts §2): PCI BAR MMIO exported as dma-bufs through
@@ -101,29 +111,35 @@ function exportBuf(
  * const world = boot(m);
  * ```
  */
-export function vfioPciExporter(input: VfioPciConfigInput): VfioPciExporter {
+export function vfioPciExporter(
+  input: VfioPciConfigInput,
+): VfioPciExporter & DefinedDriver<VfioPciSlices, typeof vfioPciActionSchema> {
   const config = vfioPciConfigSchema.parse(input);
-  return {
+  const driver = defineDriver({
+    role: "exporter",
     name: config.name,
-    vfio: config,
-    slices: VFIO_PCI_SLICES,
-    export: (m, w, owner, args) => exportBuf(m, w, config, owner, args),
-    revokeWaitsForUnmap: (m) => vfioProfileOptions(m.profile).waitsForUnmap,
-    offers: (m, w, buf) => vfioOffers(m.profile, privOf(w, buf).provider),
-    attach: vfioAttach,
-    pin: (m, w) => vfioPin(m, w),
-    unpin: (_m, w) => ({ world: w, events: [] }),
-    map: vfioMap,
-    unmap: vfioUnmap,
-    symbols: [provideSymbol(vfioIommufdMapSymbol, vfioPrivatePhys)],
-    release: (_m, w) => ({ world: w, events: [] }),
-    pending: (m, w) => pendingOps(m, w, config),
-    ops: [
-      ...driverOpsOf(vfioIoctlActionSchema, VFIO_IOCTL_MODELS, vfioIoctlStep),
-      ...driverOpsOf(vfioPciActionSchema, VFIO_ACTION_MODELS, (m, w, action) =>
-        stepOf(w, vfioAct(m, w, config, action)),
-      ),
-    ],
-    candidates: () => vfioCandidates(config),
-  };
+    slices: { devices: vfioDevicesSlice, operations: vfioOpsSlice, vmas: vfioVmasSlice },
+    actions: {
+      schema: vfioPciActionSchema,
+      models: VFIO_ACTION_MODELS,
+      run: (m, w, action) => stepOf(w, vfioAct(m, w, config, action)),
+    },
+    // The device fd's ioctls: a union of their own, beside the events.
+    ops: driverOpsOf(vfioIoctlActionSchema, VFIO_IOCTL_MODELS, vfioIoctlStep),
+    callbacks: {
+      export: (m, w, owner, args) => exportBuf(m, w, config, owner, args),
+      revokeWaitsForUnmap: (m) => vfioProfileOptions(m.profile).waitsForUnmap,
+      offers: (m, w, buf) => vfioOffers(m.profile, privOf(w, buf).provider),
+      attach: vfioAttach,
+      pin: (m, w) => vfioPin(m, w),
+      unpin: (_m, w) => ({ world: w, events: [] }),
+      map: vfioMap,
+      unmap: vfioUnmap,
+      symbols: [provideSymbol(vfioIommufdMapSymbol, vfioPrivatePhys)],
+      release: (_m, w) => ({ world: w, events: [] }),
+      pending: (m, w) => pendingOps(m, w, config),
+      candidates: () => vfioCandidates(config),
+    },
+  });
+  return Object.freeze({ ...driver, vfio: config });
 }

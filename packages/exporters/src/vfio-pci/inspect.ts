@@ -1,11 +1,11 @@
 import type { Machine, World } from "@dmabuf-ref/core";
 import type { VfioPciConfig } from "./config.js";
 import type { VfioOperation } from "./operation.js";
-import type { VfioDmaBufPriv } from "./priv.js";
-import { privOf } from "./priv.js";
 import type { VfioDeviceState } from "./state.js";
 import { deviceOf, operationsOf, vmasOf } from "./state.js";
-import { vfioPciConfigOf } from "./uapi.js";
+import { vfioPciConfigOf } from "./vfio_main.js";
+import type { VfioDmaBufPriv } from "./vfio_pci_dmabuf.js";
+import { privOf } from "./vfio_pci_dmabuf.js";
 import type { VfioVma } from "./vma.js";
 
 function configFor(m: Machine, device: string): VfioPciConfig {

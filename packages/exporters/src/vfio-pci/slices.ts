@@ -157,10 +157,3 @@ export const vfioOpsSlice: SliceDef<VfioOpQueue> = arrivalQueueSlice(
 export const vfioVmasSlice: SliceDef<VfioVmaSpace> = defineSlice("vmas", vfioVmaSpaceCodec, {
   vmas: PTable.empty(vfioVmaCodec),
 });
-
-/** Every slice of the vfio-pci driver, for its driver object's `slices`. */
-export const VFIO_PCI_SLICES: readonly SliceDef<unknown>[] = [
-  vfioDevicesSlice,
-  vfioOpsSlice,
-  vfioVmasSlice,
-];

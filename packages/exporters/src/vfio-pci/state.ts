@@ -3,7 +3,7 @@ import { equalWith } from "@dmabuf-ref/core/encoding";
 import type { Machine, World } from "@dmabuf-ref/core";
 import type { VfioPciConfig } from "./config.js";
 import type { VfioOperation } from "./operation.js";
-import { PAGE_SIZE } from "./ranges.js";
+import { PAGE_SIZE } from "./page.js";
 import {
   FIRST_VA,
   vfioDeviceStateCodec,

@@ -1,12 +1,24 @@
+// drivers/vfio/vfio_main.c: the device fd's ioctl entry
+// (`vfio_device_fops_unl_ioctl()`) for the two ioctls the model drives.
+// Models:
+// - `VFIO_DEVICE_FEATURE` through `vfio_ioctl_device_feature()` to the
+//   DMA_BUF feature (vfioDeviceFeatureIoctl; the feature itself,
+//   `vfio_pci_core_feature_dma_buf()`, is in vfio_pci_dmabuf.ts);
+// - `VFIO_DEVICE_RESET`, which vfio_main.c passes to vfio-pci's
+//   `vfio_pci_ioctl_reset()` (vfioDeviceResetIoctl; the reset's stages are
+//   in vfio_pci_core.ts);
+// - the device an fd refers to (vfioPciConfigOf), and both ioctls as a
+//   driver action (vfioIoctlActionSchema, VFIO_IOCTL_MODELS, vfioIoctlStep).
+// The failed outcome both ioctls share is ioctlFailed (ioctl-outcome.ts).
 import * as z from "zod";
 import { kernelError, returned } from "@dmabuf-ref/core";
 import type { Machine, StepOutcome, World } from "@dmabuf-ref/core";
 import type { VfioPciConfig } from "./config.js";
 import { isVfioPciExporter } from "./config.js";
-import { featureDmaBuf } from "./feature-dma-buf.js";
 import { ioctlFailed } from "./ioctl-outcome.js";
-import { startOperation } from "./runner.js";
 import { deviceStateOf } from "./state.js";
+import { startOperation } from "./vfio_pci_core.js";
+import { featureDmaBuf } from "./vfio_pci_dmabuf.js";
 
 /**
  * The configuration of the vfio-pci driver bound to a device of a machine.

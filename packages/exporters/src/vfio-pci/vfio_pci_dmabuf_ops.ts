@@ -1,4 +1,16 @@
+// drivers/vfio/pci/vfio_pci_dmabuf.c: the callbacks an importer reaches on a
+// VFIO dma-buf. Models:
+// - `vfio_pci_dmabuf_ops`: `.attach`, i.e. `vfio_pci_dma_buf_attach()`
+//   (vfioAttach); `.pin` as 6.19-rc has it (vfioPin); `.map_dma_buf`
+//   (vfioMap, through `dma_buf_phys_vec_to_sgt()`, whose entry cap is
+//   SG_ENTRY_MAX) and `.unmap_dma_buf` (vfioUnmap);
+// - `.get_pfn`, the exporter op of Xu Yilun's RFC for KVM (vfioGetPfn);
+// - `vfio_pci_dma_buf_iommufd_map()` (vfioPrivatePhys).
+// `.release` and the 7.1 no-op unpin are inline in driver.ts; the export
+// ioctl, `struct vfio_pci_dma_buf` and `vfio_pci_dma_buf_move()` are in
+// vfio_pci_dmabuf.ts.
 import {
+  attachRevocable,
   dmaMapRanges,
   dmaUnmapIova,
   err,
@@ -22,9 +34,46 @@ import type {
   World,
 } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
-import { vfioGetPfn } from "./get-pfn.js";
-import { privOf } from "./priv.js";
-import { PAGE_SIZE } from "./ranges.js";
+import { PAGE_SIZE } from "./page.js";
+import { vfioProfileOptions } from "./profile-options.js";
+import { privOf } from "./vfio_pci_dmabuf.js";
+
+/**
+ * `vfio_pci_dma_buf_attach()` (kernel-facts §2.3, §7.4), in the kernel's
+ * order: no `peer2peer` (every static importer) `-EOPNOTSUPP`; revoked
+ * (temporarily or for good, which includes `vdev == NULL`) `-ENODEV`; under
+ * a profile with the vfio-pci option `refusesNonRevocable` (7.1), an attachment that is
+ * not `dma_buf_attach_revocable()` `-EOPNOTSUPP`.
+ *
+ * @param m - the machine.
+ * @param w - the world with the attachment linked.
+ * @param att - the attachment id.
+ * @returns the unchanged world, or the errno.
+ */
+export function vfioAttach(m: Machine, w: World, att: number): Result<DriverStep> {
+  const a = mustAtt(w, att);
+  if (!a.peer2peer) return err("EOPNOTSUPP", "VFIO MMIO needs attach->peer2peer");
+  if (mustBuf(w, a.buf).revoked !== "usable") return err("ENODEV", "the VFIO dma-buf is revoked");
+  if (vfioProfileOptions(m.profile).refusesNonRevocable && !attachRevocable(a)) {
+    return err("EOPNOTSUPP", "the attachment is not dma_buf_attach_revocable()");
+  }
+  return ok({ world: w, events: [] });
+}
+
+/**
+ * VFIO's `pin` (kernel-facts §2.4): the 6.19-rc fix returns `-EOPNOTSUPP` to
+ * keep pinned importers (RDMA) away; in 7.1 pin/unpin are gone, which the
+ * model states as a successful no-op (the vfio-pci option `pin`).
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @returns the unchanged world, or `EOPNOTSUPP`.
+ */
+export function vfioPin(m: Machine, w: World): Result<DriverStep> {
+  return vfioProfileOptions(m.profile).pin === "eopnotsupp"
+    ? err("EOPNOTSUPP", "VFIO dma-bufs cannot be pinned (6.19)")
+    : ok({ world: w, events: [] });
+}
 
 /** `ALIGN_DOWN(UINT_MAX, PAGE_SIZE)`: the longest sg entry `dma_buf_phys_vec_to_sgt()` makes. */
 export const SG_ENTRY_MAX = ((2n ** 32n - 1n) / PAGE_SIZE) * PAGE_SIZE;
@@ -158,4 +207,30 @@ export function vfioPrivatePhys(_m: Machine, w: World, att: number): Result<read
     return err("EOPNOTSUPP", () => `the VFIO dma-buf has ${priv.nrRanges} ranges, not 1`);
   }
   return ok([only]);
+}
+
+/**
+ * VFIO's `get_pfn` for KVM, the exporter op of Xu Yilun's RFC that
+ * `dma_buf_get_pfn_unlocked(attach, pgoff, &pfn, &max_order)` calls at
+ * guest fault time (kernel-facts §5.1), stated as the `kvm-pfn` mapping
+ * VFIO's map (`vfioMap`) hands out (resv held, revoked already refused there with
+ * `-ENODEV`, which KVM turns into `-EIO`).
+ *
+ * @remarks
+ * The payload is the buffer's `phys_vec[]` in buffer order, from which KVM
+ * computes the PFN of any `pgoff` and the largest order a naturally aligned
+ * block keeps inside one range. It is `mmio: true` and `uncached`: a BAR is
+ * device MMIO and KVM never maps MMIO cacheable (the point of Yilun's
+ * series is that KVM learns MMIO-ness and caching from the exporter, not
+ * from a host VMA, since private MMIO never has one). Nothing is granted
+ * in the fabric: the guest reaches the BAR through KVM's stage-2 / EPT
+ * tables, which the slot's zap on invalidate tears down.
+ *
+ * @param w - the world (unchanged).
+ * @param phys - the buffer's `priv->phys_vec[]`.
+ * @returns the mapping.
+ */
+export function vfioGetPfn(w: World, phys: readonly PhysVec[]): Result<MapStep> {
+  const payload = mappingPayload(kvmPfn, { ranges: phys, mmio: true, cache: "uncached" });
+  return ok({ world: w, events: [], mapping: { payload, grants: [], iova: [] } });
 }

@@ -1,3 +1,12 @@
+// drivers/vfio/pci/vfio_pci_dmabuf.c as Matt Evans' series "Support mmap()
+// of a VFIO DMABUF" extends it (kernel-facts §2.6). Models:
+// - the `.mmap` op of `vfio_pci_dmabuf_ops` as `dma_buf_mmap_internal()`
+//   reaches it (mmapBuf: its checks, and the VMA's reference to the file);
+// - `munmap()` of such a VMA (munmapBuf: the reference dropped);
+// - a CPU load or store through the VMA, refused by the fault handler while
+//   the buffer is revoked (cpuAccess).
+// The VMA is `VfioVma` (vma.ts); where the next one lands (first fit, as
+// `get_unmapped_area` searches) is in state.ts.
 import {
   dropFileRef,
   err,
@@ -17,10 +26,10 @@ import type {
   World,
 } from "@dmabuf-ref/core";
 import type { VfioPciConfig } from "./config.js";
-import { privOf } from "./priv.js";
-import { PAGE_SIZE } from "./ranges.js";
-import { addVma, findVma, removeVma } from "./state.js";
+import { PAGE_SIZE } from "./page.js";
 import { vfioProfileOptions } from "./profile-options.js";
+import { addVma, findVma, removeVma } from "./state.js";
+import { privOf } from "./vfio_pci_dmabuf.js";
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 const note = (actor: string, text: string): TraceEvent => ({ kind: "note", actor, text });
