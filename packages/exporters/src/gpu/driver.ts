@@ -46,11 +46,15 @@ import type { GpuBoPriv } from "./state.js";
 /** 4 KiB: BOs are whole pages (`PAGE_SIZE` on x86-64). */
 export const GPU_PAGE_SIZE = 0x1000n;
 
+// A type, not an interface: it must fit core's `SliceRecord` (an indexable record).
+/** The GPU driver's slices by name. */
+export type GpuSlices = {
+  /** The buffer-object moves in flight, in arrival order (`gpuMovesSlice`). */
+  readonly moves: typeof gpuMovesSlice;
+};
+
 /** The GPU exporter driver: core's {@link ExporterDriver} plus its configuration. */
-export interface GpuExporter extends DefinedExporter<
-  { readonly moves: typeof gpuMovesSlice },
-  typeof gpuActionSchema
-> {
+export interface GpuExporter extends DefinedExporter<GpuSlices, typeof gpuActionSchema> {
   /** The validated configuration: the GPUs, their VRAM and system regions. */
   readonly gpu: GpuConfig;
 }
