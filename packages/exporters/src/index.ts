@@ -59,6 +59,7 @@ export { gpuMovesSlice, gpuPrivOf, gpuSliceOf } from "./gpu/state.js";
 export type { GpuBoPriv, GpuDriverState, GpuMove, GpuMoves } from "./gpu/state.js";
 export type { GpuSlices } from "./gpu/driver.js";
 export { vfioDevicesSlice, vfioOpsSlice, vfioVmasSlice } from "./vfio-pci/slices.js";
+export type { VfioOpQueue, VfioVmaSpace } from "./vfio-pci/slices.js";
 export {
   RDMA_PAGE_SIZE,
   isRdmaExporter,
