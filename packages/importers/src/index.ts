@@ -19,15 +19,15 @@ export type { IommufdConfig } from "./iommufd/config.js";
 export { iommufdAccepts } from "./iommufd/accepts.js";
 export { iommufdActionSchema } from "./iommufd/action.js";
 export type { IommufdAction } from "./iommufd/action.js";
-export type { IoctlOptions } from "./iommufd/ioctl.js";
+export type { IoctlOptions } from "./iommufd/main.js";
 export type { AttachDeviceOptions } from "./iommufd/device.js";
-export { iommufdAccessRw } from "./iommufd/access.js";
-export { iommufdCutIova } from "./iommufd/cut.js";
+export { iommufdAccessRw } from "./iommufd/device.js";
+export { iommufdCutIova } from "./iommufd/io_pagetable.js";
 export { iommufdImportCapabilities, iommufdImportCapability } from "./iommufd/capability.js";
 export type { ImportCapability } from "./iommufd/capability.js";
-export type { ImportStage } from "./iommufd/import-dmabuf.js";
+export type { ImportStage } from "./iommufd/pages-dmabuf.js";
 export { CAPABILITY_PROPOSAL_BANNER, renderImportCapabilities } from "./iommufd/capability-text.js";
-export { iommufdStateOf } from "./iommufd/state.js";
+export { iommufdStateOf } from "./iommufd/objects.js";
 export type {
   IommufdArea,
   IommufdAreaRef,
@@ -37,6 +37,10 @@ export type {
   IommufdPages,
   IommufdPagesEntry,
   IommufdHwpt,
+  IommufdDeviceObject,
+  IommufdHwptObject,
+  IommufdIoasObject,
+  IommufdObject,
   IommufdState,
   IommufdTrack,
   IommufdUserPages,
@@ -75,6 +79,18 @@ export {
   rdmaPinnedImporter,
   rdmaPinnedRevocableImporter,
 } from "./rdma/driver.js";
+export type { RdmaImporter, RdmaSlices } from "./rdma/driver.js";
+export { rdmaUmemsSlice } from "./rdma/state.js";
+export type { IommufdSlices } from "./iommufd/objects.js";
+export {
+  IOMMUFD_ATTACHED,
+  IOMMUFD_ATTACHMENTS,
+  IOMMUFD_OBJECTS,
+  IOMMUFD_PAGES,
+} from "./iommufd/objects.js";
+export type { KvmSlices } from "./kvm/driver.js";
+export { kvmMemslotsSlice } from "./kvm/state.js";
+export type { KvmMemslot } from "./kvm/state.js";
 export type { IbUmemDmabufGetArgs, UmemGetStage } from "./rdma/umem.js";
 export { rdmaOdpInvalidate } from "./rdma/odp.js";
 export type { RdmaOdpFaultArgs } from "./rdma/odp.js";

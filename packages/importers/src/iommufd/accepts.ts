@@ -24,7 +24,7 @@ import { IOMMUFD } from "./constants.js";
  * The `iommu-domain` accept's data is a placeholder: the domain, IOVA,
  * offset and size differ per (area, domain) pair and core's
  * {@link AttachRequest} cannot carry them, so iommufd hands them to core
- * with each map (`mapAtt`'s request, see `core-fill.ts`) when it fills a
+ * with each map (`mapAtt`'s request, see `coreFill` in pages.ts) when it fills a
  * domain, as the proposal's importer passes them per map (kernel-facts §4.4).
  */
 export function iommufdAccepts(

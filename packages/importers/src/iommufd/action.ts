@@ -2,9 +2,9 @@ import * as z from "zod";
 import type { Machine, Op, StepOutcome, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { iommufdAttachDevice, iommufdDetachDevice } from "./device.js";
-import { iommufdIoctl } from "./ioctl.js";
+import { iommufdIoctl } from "./main.js";
 import { IOMMUFD } from "./constants.js";
-import { attachedDevices, objectsOf } from "./state.js";
+import { attachedDevices, objectsOf } from "./objects.js";
 
 /**
  * zod schema of the actions a core `driver` op may ask of iommufd, so

@@ -2,8 +2,8 @@ import { formatKernelError, isKernelError } from "@dmabuf-ref/core";
 import type { Errno, Machine, PairReport, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { dmaBufGet } from "@dmabuf-ref/core";
-import { importDmabuf } from "./import-dmabuf.js";
-import type { ImportStage } from "./import-dmabuf.js";
+import { importDmabuf } from "./pages-dmabuf.js";
+import type { ImportStage } from "./pages-dmabuf.js";
 
 /**
  * The answer of {@link iommufdImportCapability} for one dma-buf source.

@@ -1,20 +1,37 @@
+/*
+ * device.c: devices, the HWPTs they attach through, and access objects.
+ * Models `iommufd_device_attach` / `iommufd_device_detach` (the VFIO cdev's
+ * VFIO_DEVICE_ATTACH_IOMMUFD_PT / VFIO_DEVICE_DETACH_IOMMUFD_PT),
+ * `iommufd_device_auto_get_domain` (share the IOAS's HWPT_PAGING or make
+ * one, whose new domain `iopt_table_add_domain` fills) and
+ * `iommufd_access_rw` (over pages.c's `iopt_pages_rw_access`).
+ */
 import {
   blocked,
   deviceIndex,
   done,
   emptyDomain,
   endGrants,
+  err,
   failed,
   kernelError,
+  ok,
 } from "@dmabuf-ref/core";
-import type { Errno, Machine, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
-import { IOMMUFD } from "./constants.js";
-import { syncCoreFills } from "./core-fill.js";
-import { fillArea, unfillArea } from "./domain-fill.js";
+import type {
+  Errno,
+  Machine,
+  PhysVec,
+  Result,
+  StepOutcome,
+  TraceEvent,
+  World,
+} from "@dmabuf-ref/core";
+import { IOMMUFD, ULONG_MAX } from "./constants.js";
 import { grantArea } from "./grants.js";
-import { DEVICE_RESERVATIONS, intersects } from "./iova.js";
+import { DEVICE_RESERVATIONS, intersects } from "./io_pagetable.js";
 import {
   addDevice,
+  areaContaining,
   areaEntriesOf,
   areasOf,
   attachedDevices,
@@ -27,7 +44,15 @@ import {
   putObject,
   removeDevice,
   removeObject,
-} from "./state.js";
+} from "./objects.js";
+import {
+  areaChunks,
+  dmabufPages,
+  fillArea,
+  mustPages,
+  syncCoreFills,
+  unfillArea,
+} from "./pages.js";
 
 /** Options of the `attach-device` op. */
 export interface AttachDeviceOptions {
@@ -243,4 +268,57 @@ export function iommufdDetachDevice(m: Machine, world: World, device: string): S
     events.push(note(`IOAS ${binding.ioas}: domain ${binding.domain} destroyed`));
   }
   return done(w, events);
+}
+
+/**
+ * `iommufd_access_rw` through an emulated-device access object attached to
+ * an IOAS (`iopt_pages_rw_access`, kernel-facts §3.4): the CPU reads or
+ * writes IOVA `[iova, iova + length)` on a device's behalf. Unknown IOAS:
+ * `ENOENT`; `length` 0: `EINVAL`; a wrapping range: `EOVERFLOW`; a range not
+ * covered by contiguous areas: `ENOENT`; any dma-buf area in it: `EINVAL`
+ * (MMIO has no struct page to copy through). World-neutral: it returns the
+ * physical ranges the CPU would touch.
+ *
+ * @param m - the machine.
+ * @param world - the world (unchanged).
+ * @param ioas - the IOAS id the access object is attached to.
+ * @param iova - first IOVA.
+ * @param length - bytes.
+ * @returns the physical ranges touched, in order, or the errno.
+ */
+export function iommufdAccessRw(
+  m: Machine,
+  world: World,
+  ioas: number,
+  iova: bigint,
+  length: bigint,
+): Result<readonly PhysVec[]> {
+  const io = findIoas(m, world, ioas);
+  if (io === undefined) return err("ENOENT", () => `no IOAS ${ioas}`);
+  if (length === 0n) return err("EINVAL", "length is 0");
+  const last = iova + length - 1n;
+  if (last > ULONG_MAX) return err("EOVERFLOW", "iova + length - 1 wraps");
+  const touched: PhysVec[] = [];
+  let cursor = iova;
+  while (cursor <= last) {
+    const area = areaContaining(io, cursor);
+    if (area === undefined) return err("ENOENT", () => `IOVA ${hex(cursor)} is not mapped`);
+    const pages = mustPages(m, world, area.pages);
+    if (dmabufPages(pages) !== null) {
+      return err(
+        "EINVAL",
+        () => `IOVA ${hex(cursor)} is a dma-buf area: no CPU access through iommufd`,
+      );
+    }
+    const areaLast = area.iova + area.length - 1n;
+    const end = areaLast < last ? areaLast : last;
+    for (const c of areaChunks(area, pages)) {
+      const from = c.iova > cursor ? c.iova : cursor;
+      const to = c.iova + c.len - 1n < end ? c.iova + c.len - 1n : end;
+      if (from <= to) touched.push({ paddr: c.phys + (from - c.iova), len: to - from + 1n });
+    }
+    if (end === ULONG_MAX) break;
+    cursor = end + 1n;
+  }
+  return ok(touched);
 }

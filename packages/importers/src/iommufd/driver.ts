@@ -1,12 +1,13 @@
-import { driverOpsOf } from "@dmabuf-ref/core";
-import type { ImporterDriver } from "@dmabuf-ref/core";
+import { defineDriver } from "@dmabuf-ref/core";
+import type { DefinedImporter } from "@dmabuf-ref/core";
 import { iommufdAccepts } from "./accepts.js";
 import { IOMMUFD_OP_MODELS, iommufdAct, iommufdActionSchema, iommufdCandidates } from "./action.js";
 import { iommufdConfigSchema, rememberConfig } from "./config.js";
 import type { IommufdConfig } from "./config.js";
 import { IOMMUFD } from "./constants.js";
-import { iommufdRevokeNotify } from "./revoke.js";
-import { IOMMUFD_SLICES } from "./state.js";
+import { iommufdRevokeNotify } from "./pages-dmabuf.js";
+import { IOMMUFD_STATE } from "./objects.js";
+import type { IommufdSlices } from "./objects.js";
 
 /**
  * The iommufd importer (drivers/iommu/iommufd, kernel-facts §3): the model
@@ -36,16 +37,21 @@ import { IOMMUFD_SLICES } from "./state.js";
  * const world = boot(m);
  * ```
  */
-export function iommufdImporter(config: IommufdConfig = {}): ImporterDriver {
+export function iommufdImporter(
+  config: IommufdConfig = {},
+): DefinedImporter<IommufdSlices, typeof iommufdActionSchema> {
   const parsed = iommufdConfigSchema.parse(config);
-  const driver: ImporterDriver = Object.freeze({
+  const driver = defineDriver({
+    role: "importer",
     name: IOMMUFD,
-    allowPeer2peer: true,
-    accepts: iommufdAccepts,
-    invalidateMappings: iommufdRevokeNotify,
-    ops: driverOpsOf(iommufdActionSchema, IOMMUFD_OP_MODELS, iommufdAct),
-    candidates: iommufdCandidates,
-    slices: IOMMUFD_SLICES,
+    slices: IOMMUFD_STATE,
+    actions: { schema: iommufdActionSchema, models: IOMMUFD_OP_MODELS, run: iommufdAct },
+    callbacks: {
+      allowPeer2peer: true,
+      accepts: iommufdAccepts,
+      invalidateMappings: iommufdRevokeNotify,
+      candidates: iommufdCandidates,
+    },
   });
   rememberConfig(driver, parsed);
   return driver;

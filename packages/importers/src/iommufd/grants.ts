@@ -1,9 +1,8 @@
 import { grantAccess } from "@dmabuf-ref/core";
 import type { Machine, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
-import { areaChunks } from "./chunks.js";
+import { areaChunks, mustPages } from "./pages.js";
 import type { IommufdArea } from "./types.js";
-import { mustPages } from "./state.js";
 
 /**
  * Grants the oracle a record that `devices` may reach what an area maps

@@ -1,23 +1,75 @@
-import type { Machine } from "@dmabuf-ref/core";
-import type { TraceEvent, World, iommuDestroy, iommuIoasAlloc } from "@dmabuf-ref/core";
-import { removeArea } from "./area.js";
-import { IOMMUFD } from "./constants.js";
-import type { HandlerResult } from "./outcome.js";
-import { refuse, respond } from "./outcome.js";
+/*
+ * ioas.c: the IOAS ioctls, which check the user's struct and call into
+ * io_pagetable. Models `iommufd_ioas_alloc_ioctl` (IOMMU_IOAS_ALLOC),
+ * `iommufd_ioas_map` (IOMMU_IOAS_MAP, `iopt_map_user_pages`),
+ * `iommufd_ioas_map_file` (IOMMU_IOAS_MAP_FILE of a dma-buf fd,
+ * `iopt_map_file_pages`), `iommufd_ioas_unmap` (IOMMU_IOAS_UNMAP,
+ * `iopt_unmap_iova` / `iopt_unmap_all`) and `iommufd_ioas_iova_ranges`
+ * (IOMMU_IOAS_IOVA_RANGES).
+ */
 import {
-  areasOf,
-  devicesOf,
-  emptyIoas,
-  nextObjectId,
-  objectsOf,
-  putObject,
-  removeObject,
-} from "./state.js";
+  IOMMU_IOAS_MAP_FIXED_IOVA,
+  IOMMU_IOAS_MAP_READABLE,
+  IOMMU_IOAS_MAP_WRITEABLE,
+  U64_MAX,
+  dmaBufGet,
+  err,
+  iommuIovaRange,
+  isKernelError,
+  kernelError,
+  ok,
+} from "@dmabuf-ref/core";
+import type {
+  iommuIoasAlloc,
+  iommuIoasIovaRanges,
+  iommuIoasMap,
+  iommuIoasMapFile,
+  iommuIoasUnmap,
+  Machine,
+  Result,
+  TraceEvent,
+  UserWrite,
+  World,
+} from "@dmabuf-ref/core";
+import {
+  IOMMUFD,
+  IOMMUFD_IOVA_ALIGNMENT,
+  IOMMUFD_MAX_NPFNS,
+  PAGE_SIZE,
+  ULONG_MAX,
+} from "./constants.js";
+import type { IovaInterval } from "./constants.js";
+import {
+  holesOf,
+  insertArea,
+  insertUserArea,
+  placeIova,
+  removeArea,
+  reservedIovas,
+} from "./io_pagetable.js";
+import { areasIn, emptyIoas, findIoas, nextObjectId, putObject } from "./objects.js";
+import type { HandlerResult } from "./outcome.js";
+import { refuse, refuseWith, respond } from "./outcome.js";
+import { nextPagesId, putPages, userMemoryPhys } from "./pages.js";
+import { importDmabuf } from "./pages-dmabuf.js";
 
 /** The decoded `struct iommu_ioas_alloc`. */
 export type IoasAllocCmd = ReturnType<typeof iommuIoasAlloc.decode>;
-/** The decoded `struct iommu_destroy`. */
-export type DestroyCmd = ReturnType<typeof iommuDestroy.decode>;
+
+/** The decoded `struct iommu_ioas_map`. */
+export type MapCmd = ReturnType<typeof iommuIoasMap.decode>;
+
+/** The decoded `struct iommu_ioas_map_file`. */
+export type MapFileCmd = ReturnType<typeof iommuIoasMapFile.decode>;
+
+/** The decoded `struct iommu_ioas_unmap`. */
+export type UnmapCmd = ReturnType<typeof iommuIoasUnmap.decode>;
+
+/** The decoded `struct iommu_ioas_iova_ranges`. */
+export type IovaRangesCmd = ReturnType<typeof iommuIoasIovaRanges.decode>;
+
+const KNOWN_FLAGS = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE;
+const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
 /**
  * `IOMMU_IOAS_ALLOC` (`iommufd_ioas_alloc_ioctl`): `flags` must be 0
@@ -38,39 +90,269 @@ export function ioasAlloc(m: Machine, w: World, cmd: IoasAllocCmd): HandlerResul
 }
 
 /**
- * `IOMMU_DESTROY` (`iommufd_object_remove`): an unknown id is `ENOENT`;
- * a device object is held by its VFIO binding until unbind, and an
- * automatic HWPT by the devices attached through it (`EBUSY`: the object's
- * users count is not one); an IOAS with attached devices is still
- * referenced (`EBUSY`); an
- * IOAS with areas is destroyed with them (`iopt_unmap_all`, which releases
- * their pages and dma-buf attachments).
+ * `IOMMU_IOAS_MAP` (`iommufd_ioas_map`, `iopt_map_user_pages`): maps VMM
+ * memory at `user_va`. Unknown flags or a non-zero `__reserved` are
+ * `EOPNOTSUPP`; `iova`/`length` >= `ULONG_MAX` `EOVERFLOW`; neither
+ * READABLE nor WRITEABLE `EINVAL`; unknown IOAS `ENOENT`; `length` 0
+ * `EINVAL`; `user_va + length` wrapping `EOVERFLOW`; then the IOVA rules of
+ * {@link placeIova}; then the pin ({@link userMemoryPhys}). The area is
+ * mapped into every domain of the IOAS and granted to the attached devices.
  *
  * @param m - the machine.
  * @param w - the world.
  * @param cmd - the decoded struct.
- * @returns the outcome.
+ * @returns the outcome; the response carries the IOVA.
  */
-export function destroyObject(m: Machine, w: World, cmd: DestroyCmd): HandlerResult<DestroyCmd> {
-  const ioas = objectsOf(m, w).get(cmd.id);
-  if (ioas?.kind === "device")
-    return refuse("EBUSY", `object ${cmd.id} is a device: it goes with its unbind`);
-  if (ioas?.kind === "hwpt")
-    return refuse("EBUSY", `HWPT ${cmd.id} is in use by an attached device`);
-  if (ioas === undefined) return refuse("ENOENT", `no object ${cmd.id}`);
-  if (devicesOf(m, w, cmd.id).length > 0) {
-    return refuse("EBUSY", `IOAS ${cmd.id} still has devices attached`);
+export function ioasMap(m: Machine, w: World, cmd: MapCmd): HandlerResult<MapCmd> {
+  if ((cmd.flags & ~KNOWN_FLAGS) !== 0 || cmd.__reserved !== 0) {
+    return refuse("EOPNOTSUPP", "unknown flags or non-zero __reserved");
+  }
+  if (cmd.iova >= ULONG_MAX || cmd.length >= ULONG_MAX) {
+    return refuse("EOVERFLOW", "iova or length is ULONG_MAX or more");
+  }
+  if ((cmd.flags & (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)) === 0) {
+    return refuse("EINVAL", "neither IOMMU_IOAS_MAP_READABLE nor IOMMU_IOAS_MAP_WRITEABLE");
+  }
+  if (findIoas(m, w, cmd.ioas_id) === undefined) return refuse("ENOENT", `no IOAS ${cmd.ioas_id}`);
+  if (cmd.length === 0n) return refuse("EINVAL", "length is 0");
+  if (cmd.user_va + cmd.length > ULONG_MAX) return refuse("EOVERFLOW", "user_va + length wraps");
+  const fixed = (cmd.flags & IOMMU_IOAS_MAP_FIXED_IOVA) !== 0;
+  const pageOffset = cmd.user_va % PAGE_SIZE;
+  const iova = placeIova(m, w, cmd.ioas_id, fixed, cmd.iova, cmd.user_va, pageOffset, cmd.length);
+  if (!iova.ok) return refuseWith(iova.error);
+  const phys = userMemoryPhys(m, cmd.user_va, cmd.length);
+  if (!phys.ok) return refuseWith(phys.error);
+  const pagesId = nextPagesId(m, w);
+  const world = putPages(m, w, pagesId, {
+    kind: "user",
+    userVa: cmd.user_va,
+    phys: phys.value,
+    length: cmd.length,
+    users: [],
+  });
+  const inserted = insertUserArea(m, world, cmd.ioas_id, {
+    iova: iova.value,
+    length: cmd.length,
+    pages: pagesId,
+    offset: 0n,
+    read: (cmd.flags & IOMMU_IOAS_MAP_READABLE) !== 0,
+    write: (cmd.flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0,
+    grants: [],
+  });
+  const events: TraceEvent[] = [
+    {
+      kind: "note",
+      actor: IOMMUFD,
+      text: `IOAS ${cmd.ioas_id}: user memory ${hex(cmd.user_va)}+${hex(cmd.length)} at IOVA ${hex(iova.value)}`,
+    },
+    ...inserted.events,
+  ];
+  return respond(inserted.world, events, { ...cmd, iova: iova.value });
+}
+
+/**
+ * The checks of `iommufd_ioas_map_file` and `iopt_map_file_pages` before the
+ * file is looked at, in the kernel's order (kernel-facts §3.1, §3.2, §7.10):
+ * unknown flags `EOPNOTSUPP`; `iova` or `length` >= `ULONG_MAX` `EOVERFLOW`;
+ * neither READABLE nor WRITEABLE `EINVAL`; unknown IOAS `ENOENT`; `length`
+ * 0 `EINVAL`; `start + length - 1` wraps `EOVERFLOW`.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param cmd - the decoded struct.
+ * @returns nothing, or the errno.
+ */
+export function checkMapFileArgs(m: Machine, w: World, cmd: MapFileCmd): Result<undefined> {
+  if ((cmd.flags & ~KNOWN_FLAGS) !== 0) {
+    return err("EOPNOTSUPP", () => `unknown flags 0x${(cmd.flags & ~KNOWN_FLAGS).toString(16)}`);
+  }
+  if (cmd.iova >= ULONG_MAX || cmd.length >= ULONG_MAX) {
+    return err("EOVERFLOW", "iova or length is ULONG_MAX or more");
+  }
+  if ((cmd.flags & (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)) === 0) {
+    return err("EINVAL", "neither IOMMU_IOAS_MAP_READABLE nor IOMMU_IOAS_MAP_WRITEABLE");
+  }
+  if (findIoas(m, w, cmd.ioas_id) === undefined)
+    return err("ENOENT", () => `no IOAS ${cmd.ioas_id}`);
+  if (cmd.length === 0n) return err("EINVAL", "length is 0");
+  if (cmd.start + cmd.length - 1n > ULONG_MAX) return err("EOVERFLOW", "start + length - 1 wraps");
+  return ok(undefined);
+}
+
+/**
+ * `IOMMU_IOAS_MAP_FILE` with a dma-buf fd (kernel-facts §3.1–3.3, §7.10):
+ * the argument checks, then `dma_buf_get(fd)` (any other fd is `EBADF`:
+ * the model has no memfds), then the slice must lie inside the buffer and
+ * be fewer than `MAX_NPFNS` pages (`EINVAL`), then the import (attach, pin,
+ * physical ranges: `EOPNOTSUPP` for a foreign exporter or several ranges,
+ * `ENODEV` when revoked), and only then the IOVA (allocated, or checked
+ * with `FIXED_IOVA`). The new area is mapped into every domain of the IOAS
+ * and granted to every attached device; for the converters proposal's
+ * `iommu-domain` type core does that mapping, one core mapping per domain
+ * (kernel-facts §4.4, `coreFill` in pages.ts), and its refusal fails the call. Any
+ * failure changes nothing.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param cmd - the decoded struct; `fd` is a dma-buf id.
+ * @returns the outcome; the response carries the IOVA.
+ */
+export function ioasMapFile(m: Machine, w: World, cmd: MapFileCmd): HandlerResult<MapFileCmd> {
+  const args = checkMapFileArgs(m, w, cmd);
+  if (!args.ok) return refuseWith(args.error);
+  const b = dmaBufGet(w, cmd.fd);
+  if (isKernelError(b)) return refuse("EBADF", `fd ${cmd.fd} is not a dma-buf (${b.message})`);
+  const last = cmd.start + cmd.length - 1n;
+  if (b.size <= last) {
+    return refuse(
+      "EINVAL",
+      `slice ${hex(cmd.start)}..${hex(last)} is outside the ${hex(b.size)}-byte dma-buf`,
+    );
+  }
+  if (cmd.length / PAGE_SIZE >= IOMMUFD_MAX_NPFNS) {
+    return refuse("EINVAL", `${hex(cmd.length / PAGE_SIZE)} pages is MAX_NPFNS or more`);
+  }
+  const imported = importDmabuf(m, w, cmd.fd);
+  if (imported.status === "blocked") return { status: "blocked", reason: imported.reason };
+  if (imported.status === "failed") return refuseWith(imported.error);
+  const startByte = cmd.start % PAGE_SIZE;
+  const pagesId = nextPagesId(m, imported.world);
+  const world = putPages(m, imported.world, pagesId, {
+    kind: "dmabuf",
+    buf: cmd.fd,
+    att: imported.att,
+    phys: imported.phys,
+    mappedBy: imported.mappedBy,
+    revoked: false,
+    start: cmd.start - startByte,
+    length: cmd.length,
+    tracker: [],
+    users: [],
+  });
+  const fixed = (cmd.flags & IOMMU_IOAS_MAP_FIXED_IOVA) !== 0;
+  const iova = placeIova(m, world, cmd.ioas_id, fixed, cmd.iova, cmd.start, startByte, cmd.length);
+  if (!iova.ok) return refuseWith(iova.error);
+  const inserted = insertArea(m, world, cmd.ioas_id, {
+    iova: iova.value,
+    length: cmd.length,
+    pages: pagesId,
+    offset: startByte,
+    read: (cmd.flags & IOMMU_IOAS_MAP_READABLE) !== 0,
+    write: (cmd.flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0,
+    grants: [],
+  });
+  if (inserted.status === "blocked") return { status: "blocked", reason: inserted.reason };
+  if (inserted.status === "failed") return refuseWith(inserted.error);
+  const events: TraceEvent[] = [
+    ...imported.events,
+    {
+      kind: "note",
+      actor: IOMMUFD,
+      text: `IOAS ${cmd.ioas_id}: dma-buf ${cmd.fd} ${hex(cmd.start)}+${hex(cmd.length)} at IOVA ${hex(iova.value)}`,
+    },
+    ...inserted.events,
+  ];
+  return respond(inserted.world, events, { ...cmd, iova: iova.value });
+}
+
+/**
+ * `IOMMU_IOAS_UNMAP` (`iommufd_ioas_unmap`, `iopt_unmap_iova_range`,
+ * kernel-facts §3.1): unknown IOAS `ENOENT`; `iova = 0, length = U64_MAX`
+ * unmaps everything and succeeds even on an empty IOAS; otherwise `iova`
+ * or `length` >= `ULONG_MAX` is `EOVERFLOW`, `length` 0 `EINVAL`, a
+ * wrapping range `EOVERFLOW`, and the range must cover whole areas: one that
+ * covers no area, or cuts one, is `ENOENT`. Dead (revoked) areas unmap like
+ * any other and count in the bytes reported back in `length`.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param cmd - the decoded struct.
+ * @returns the outcome; the response's `length` is the bytes unmapped.
+ *
+ * @remarks
+ * The kernel walks the areas from the lowest IOVA and unmaps each whole one
+ * before it meets a cut area, so a cutting range can fail with `ENOENT`
+ * after unmapping the areas below the cut. The model checks the whole range
+ * first and changes nothing on `ENOENT` (DESIGN §3.7: a failed call changes
+ * no state); the errno is the kernel's.
+ */
+export function ioasUnmap(m: Machine, w: World, cmd: UnmapCmd): HandlerResult<UnmapCmd> {
+  const ioas = findIoas(m, w, cmd.ioas_id);
+  if (ioas === undefined) return refuse("ENOENT", `no IOAS ${cmd.ioas_id}`);
+  const all = cmd.iova === 0n && cmd.length === U64_MAX;
+  if (!all) {
+    if (cmd.iova >= ULONG_MAX || cmd.length >= ULONG_MAX) {
+      return refuse("EOVERFLOW", "iova or length is ULONG_MAX or more");
+    }
+    if (cmd.length === 0n) return refuse("EINVAL", "length is 0");
+    if (cmd.iova + cmd.length - 1n > ULONG_MAX)
+      return refuse("EOVERFLOW", "iova + length - 1 wraps");
+  }
+  const range: IovaInterval = all
+    ? { start: 0n, last: ULONG_MAX }
+    : { start: cmd.iova, last: cmd.iova + cmd.length - 1n };
+  const hits = areasIn(ioas, range.start, range.last - range.start + 1n);
+  const cut = hits.find((a) => a.iova < range.start || a.iova + a.length - 1n > range.last);
+  if (cut !== undefined) {
+    return refuse(
+      "ENOENT",
+      `${hex(range.start)}..${hex(range.last)} cuts the area ${hex(cut.iova)}+${hex(cut.length)}`,
+    );
+  }
+  if (hits.length === 0 && !all) {
+    return refuse("ENOENT", `no area in ${hex(range.start)}..${hex(range.last)}`);
   }
   let world = w;
   const events: TraceEvent[] = [];
-  for (const area of areasOf(ioas)) {
-    const removed = removeArea(m, world, cmd.id, area.iova);
+  let unmapped = 0n;
+  for (const area of hits) {
+    const removed = removeArea(m, world, cmd.ioas_id, area.iova);
     if (removed.status === "blocked") return { status: "blocked", reason: removed.reason };
     if (removed.status === "failed") throw new Error(removed.error.message);
     world = removed.world;
     events.push(...removed.events);
+    unmapped += area.length;
   }
-  world = removeObject(m, world, cmd.id);
-  events.push({ kind: "note", actor: IOMMUFD, text: `IOAS ${cmd.id} destroyed` });
-  return respond(world, events, cmd);
+  return respond(world, events, { ...cmd, length: unmapped });
+}
+
+/**
+ * `IOMMU_IOAS_IOVA_RANGES` (`iommufd_ioas_iova_ranges`, kernel-facts §3.1):
+ * a non-zero `__reserved` is `EOPNOTSUPP`, an unknown IOAS `ENOENT`. The
+ * allowed ranges are the holes of the reserved tree in `[0, ULONG_MAX]`;
+ * up to `num_iovas` of them are copied to `allowed_iovas`, `num_iovas` is
+ * set to how many exist and `out_iova_alignment` to the IOAS's alignment.
+ * The struct is copied back even when the array was too small, and then the
+ * ioctl fails with `EMSGSIZE`.
+ *
+ * @param m - the machine.
+ * @param w - the world (unchanged: this is a query).
+ * @param cmd - the decoded struct.
+ * @returns the outcome.
+ */
+export function iovaRanges(m: Machine, w: World, cmd: IovaRangesCmd): HandlerResult<IovaRangesCmd> {
+  if (cmd.__reserved !== 0) return refuse("EOPNOTSUPP", "__reserved must be 0");
+  if (findIoas(m, w, cmd.ioas_id) === undefined) return refuse("ENOENT", `no IOAS ${cmd.ioas_id}`);
+  const holes = holesOf(reservedIovas(m, w, cmd.ioas_id));
+  const written: UserWrite[] = holes.slice(0, cmd.num_iovas).map((h, i) => ({
+    addr: cmd.allowed_iovas + BigInt(i * iommuIovaRange.size),
+    bytes: iommuIovaRange.encode({ start: h.start, last: h.last }),
+  }));
+  const response: IovaRangesCmd = {
+    ...cmd,
+    num_iovas: holes.length,
+    out_iova_alignment: IOMMUFD_IOVA_ALIGNMENT,
+  };
+  if (holes.length > cmd.num_iovas) {
+    return {
+      status: "failed",
+      error: kernelError(
+        "EMSGSIZE",
+        () => `${holes.length} allowed range(s) do not fit in num_iovas ${cmd.num_iovas}`,
+      ),
+      response,
+      written,
+    };
+  }
+  return { status: "done", world: w, events: [], response, written };
 }

@@ -4,7 +4,7 @@ import type { Errno, KernelError, TraceEvent, UserWrite, World } from "@dmabuf-r
 /**
  * What an iommufd ioctl handler (the model of one `iommufd_ioas_*()` /
  * `iommufd_destroy()` command) returns for its decoded struct of type `V`;
- * `iommufdIoctl` (ioctl.ts) turns it into core's `StepOutcome`. Internal to the
+ * `iommufdIoctl` (main.ts) turns it into core's `StepOutcome`. Internal to the
  * driver (not exported from the package).
  */
 export type HandlerResult<V> =

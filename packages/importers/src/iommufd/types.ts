@@ -4,7 +4,7 @@ import type { IovaTree, PTable } from "@dmabuf-ref/core/encoding";
 /*
  * iommufd's kernel objects as the World keeps them (`ictx->objects`, the
  * `struct iopt_pages`), and the plain view tests and renderers read
- * (`iommufdStateOf` in state.ts). Types only.
+ * (`iommufdStateOf` in objects.ts). Types only.
  */
 
 /**

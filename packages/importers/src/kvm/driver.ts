@@ -17,6 +17,13 @@ export function kvmAccepts(m: Machine): readonly ImporterAccept[] {
   return m.profile.mappingTypes.includes(kvmPfn) ? [accept(kvmPfn, {}, KVM)] : [];
 }
 
+// A type, not an interface: it must fit core's `SliceRecord` (an indexable record).
+/** The KVM importer's slices by name. */
+export type KvmSlices = {
+  /** The dma-buf memslots by memslot id, with their stage-2 entries. */
+  readonly memslots: typeof kvmMemslotsSlice;
+};
+
 /**
  * The KVM importer of Xu Yilun's RFC (kernel-facts §5.1): dma-buf backed
  * memslots (`KVM_MEM_VFIO_DMABUF`). KVM attaches dynamically with
@@ -28,10 +35,7 @@ export function kvmAccepts(m: Machine): readonly ImporterAccept[] {
  *
  * @returns the importer driver.
  */
-export function kvmImporter(): DefinedImporter<
-  { readonly memslots: typeof kvmMemslotsSlice },
-  typeof kvmActionSchema
-> {
+export function kvmImporter(): DefinedImporter<KvmSlices, typeof kvmActionSchema> {
   return defineDriver({
     role: "importer",
     name: KVM,

@@ -27,8 +27,12 @@ export function rdmaAccepts(
   ];
 }
 
+// A type, not an interface: it must fit core's `SliceRecord` (an indexable record).
 /** The slices every RDMA importer declares. */
-type RdmaSlices = { readonly umems: typeof rdmaUmemsSlice };
+export type RdmaSlices = {
+  /** The importer's umems by attachment (`struct ib_umem_dmabuf`). */
+  readonly umems: typeof rdmaUmemsSlice;
+};
 
 /** An RDMA importer: its umems slice and its actions (the ODP fault only for `rdma-odp`). */
 export type RdmaImporter = DefinedImporter<RdmaSlices, typeof rdmaActionSchema>;

@@ -13,7 +13,7 @@ import {
   IOMMUFD_ATTACHMENTS,
   IOMMUFD_OBJECTS,
   IOMMUFD_PAGES,
-} from "../../src/iommufd/state.js";
+} from "../../src/iommufd/objects.js";
 
 /** Asserts the slices agree with each other: the indexes, the references, the HWPTs. */
 function expectSlicesConsistent(m: Machine, w: World): void {

@@ -17,7 +17,7 @@ import {
   IOMMUFD_OBJECTS,
   IOMMUFD_PAGES,
   emptyIoas,
-} from "../../src/iommufd/state.js";
+} from "../../src/iommufd/objects.js";
 import { allocIoas, makeMachine } from "./fixtures.js";
 
 const m = makeMachine();

@@ -1,7 +1,18 @@
+/*
+ * iommufd's state in the World (model-only; the kernel keeps it in
+ * `struct iommufd_ctx` and `struct io_pagetable`, iommufd_private.h and
+ * io_pagetable.h): the driver's four slices and the one writer that keeps
+ * them together; the object table `ictx->objects` (`xa_alloc` ids,
+ * `iommufd_object_finalize`, `iommufd_object_remove`, `iommufd_get_ioas`);
+ * an IOAS's area tree `iopt->area_itree` and its readers
+ * (`iopt_area_iter_first`, an io_pagetable.h inline, which pages.c uses
+ * too); the attached-device index; and the inspection view
+ * `iommufdStateOf`. Areas change in io_pagetable.ts (`setArea`), pages in
+ * pages.ts.
+ */
 import { defineSlice, readSlice, tableSlice, writeSlice } from "@dmabuf-ref/core";
 import { PTable, iovaIndex } from "@dmabuf-ref/core/encoding";
 import type { Machine, SliceDef, World } from "@dmabuf-ref/core";
-import { match } from "ts-pattern";
 import {
   iommufdAreaCodec,
   iommufdObjectCodec,
@@ -12,10 +23,8 @@ import {
 import { IOMMUFD } from "./constants.js";
 import type {
   IommufdArea,
-  IommufdAreaRef,
   IommufdDevice,
   IommufdDeviceObject,
-  IommufdDmabufPages,
   IommufdHwpt,
   IommufdIoas,
   IommufdIoasObject,
@@ -54,13 +63,34 @@ export const IOMMUFD_ATTACHED: SliceDef<readonly number[]> = defineSlice(
 /**
  * Every attachment iommufd made, by attachment id, to the pages it serves
  * (`attach->importer_priv`): the pages' own attachment and each (area,
- * domain) pair's core attachment. Kept by {@link putPages} and
- * {@link deletePages}.
+ * domain) pair's core attachment. Kept by `putPages` and
+ * `deletePages` (pages.ts).
  */
 export const IOMMUFD_ATTACHMENTS: SliceDef<PTable<number>> = tableSlice(
   "attachments",
   pagesIdCodec,
 );
+
+// A type, not an interface: it must fit core's `SliceRecord` (an indexable record).
+/** iommufd's slices by name (its driver's `state`). */
+export type IommufdSlices = {
+  /** `ictx->objects`: IOAS, devices and HWPTs by object id. */
+  readonly objects: typeof IOMMUFD_OBJECTS;
+  /** The `struct iopt_pages` by id. */
+  readonly pages: typeof IOMMUFD_PAGES;
+  /** The device objects' ids. */
+  readonly attached: typeof IOMMUFD_ATTACHED;
+  /** Every attachment iommufd made, to the pages it serves. */
+  readonly attachments: typeof IOMMUFD_ATTACHMENTS;
+};
+
+/** iommufd's slices by name, in the order of {@link IOMMUFD_SLICES}. */
+export const IOMMUFD_STATE: IommufdSlices = Object.freeze({
+  objects: IOMMUFD_OBJECTS,
+  pages: IOMMUFD_PAGES,
+  attached: IOMMUFD_ATTACHED,
+  attachments: IOMMUFD_ATTACHMENTS,
+});
 
 /** iommufd's slices, for the driver object's `slices`. */
 export const IOMMUFD_SLICES: readonly SliceDef<unknown>[] = Object.freeze([
@@ -70,7 +100,15 @@ export const IOMMUFD_SLICES: readonly SliceDef<unknown>[] = Object.freeze([
   IOMMUFD_ATTACHMENTS,
 ]);
 
-function read<T>(m: Machine, w: World, def: SliceDef<T>): T {
+/**
+ * Reads one of iommufd's slices.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param def - the slice.
+ * @returns its value in the world.
+ */
+export function readIommufdSlice<T>(m: Machine, w: World, def: SliceDef<T>): T {
   return readSlice(m, w, IOMMUFD, def);
 }
 
@@ -78,11 +116,18 @@ function read<T>(m: Machine, w: World, def: SliceDef<T>): T {
  * Writes one slice, and the others as they are: a world holds all of
  * iommufd's slices or none, so that a slice never written and one
  * written back to its initial value cannot tell two equal worlds apart.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param def - the slice.
+ * @param value - its new value.
+ * @returns the new world.
  */
-function write<T>(m: Machine, w: World, def: SliceDef<T>, value: T): World {
+export function writeIommufdSlice<T>(m: Machine, w: World, def: SliceDef<T>, value: T): World {
   let world = writeSlice(m, w, IOMMUFD, def, value);
   for (const other of IOMMUFD_SLICES) {
-    if (other !== def) world = writeSlice(m, world, IOMMUFD, other, read(m, world, other));
+    if (other !== def)
+      world = writeSlice(m, world, IOMMUFD, other, readIommufdSlice(m, world, other));
   }
   return world;
 }
@@ -95,7 +140,7 @@ function write<T>(m: Machine, w: World, def: SliceDef<T>, value: T): World {
  * @returns the table by object id.
  */
 export function objectsOf(m: Machine, w: World): PTable<IommufdObject> {
-  return read(m, w, IOMMUFD_OBJECTS);
+  return readIommufdSlice(m, w, IOMMUFD_OBJECTS);
 }
 
 /**
@@ -127,7 +172,7 @@ export function nextObjectId(m: Machine, w: World, reserved: readonly number[] =
  * @returns the new world.
  */
 export function putObject(m: Machine, w: World, id: number, object: IommufdObject): World {
-  return write(m, w, IOMMUFD_OBJECTS, objectsOf(m, w).set(id, object));
+  return writeIommufdSlice(m, w, IOMMUFD_OBJECTS, objectsOf(m, w).set(id, object));
 }
 
 /**
@@ -139,7 +184,7 @@ export function putObject(m: Machine, w: World, id: number, object: IommufdObjec
  * @returns the new world.
  */
 export function removeObject(m: Machine, w: World, id: number): World {
-  return write(m, w, IOMMUFD_OBJECTS, objectsOf(m, w).delete(id));
+  return writeIommufdSlice(m, w, IOMMUFD_OBJECTS, objectsOf(m, w).delete(id));
 }
 
 /**
@@ -171,7 +216,7 @@ export function mustIoas(m: Machine, w: World, id: number): IommufdIoasObject {
 
 /**
  * Replaces one IOAS. Its areas may change only in what they grant: an area
- * comes, goes or moves through {@link setArea}, which keeps the pages'
+ * comes, goes or moves through `setArea` (io_pagetable.ts), which keeps the pages'
  * references.
  *
  * @param m - the machine.
@@ -259,7 +304,15 @@ export function areaContaining(ioas: IommufdIoasObject, iova: bigint): IommufdAr
   return e === undefined ? undefined : ioas.areas.get(e.value);
 }
 
-function slotAt(ioas: IommufdIoasObject, iova: bigint): number | undefined {
+/**
+ * The slot, in an IOAS's area table, of the area that starts at an IOVA,
+ * found through the IOVA index.
+ *
+ * @param ioas - the IOAS.
+ * @param iova - the area's first IOVA.
+ * @returns the slot, or undefined.
+ */
+export function slotAt(ioas: IommufdIoasObject, iova: bigint): number | undefined {
   return ioas.areas.index.at(iova)?.value;
 }
 
@@ -273,174 +326,6 @@ function slotAt(ioas: IommufdIoasObject, iova: bigint): number | undefined {
 export function areaAt(ioas: IommufdIoasObject, iova: bigint): IommufdArea | undefined {
   const slot = slotAt(ioas, iova);
   return slot === undefined ? undefined : ioas.areas.get(slot);
-}
-
-function compareRefs(a: IommufdAreaRef, b: IommufdAreaRef): number {
-  if (a.ioas !== b.ioas) return a.ioas - b.ioas;
-  return a.iova < b.iova ? -1 : a.iova > b.iova ? 1 : 0;
-}
-
-function withUsers(pages: IommufdPages, users: readonly IommufdAreaRef[]): IommufdPages {
-  return { ...pages, users };
-}
-
-/**
- * Inserts, replaces or removes the area that starts at `iova` in an IOAS
- * (`iopt_insert_area` / `iopt_remove_area`), keeping the references the
- * pages count (`pages->kref`): an area holds one on its pages.
- *
- * @param m - the machine.
- * @param w - the world; the new area's pages must exist.
- * @param ioas - the IOAS id.
- * @param iova - the area's first IOVA.
- * @param area - the new area (its `iova` is `iova`), or null to remove it.
- * @returns the new world.
- */
-export function setArea(
-  m: Machine,
-  w: World,
-  ioas: number,
-  iova: bigint,
-  area: IommufdArea | null,
-): World {
-  const io = mustIoas(m, w, ioas);
-  const slot = slotAt(io, iova);
-  const old = slot === undefined ? undefined : io.areas.get(slot);
-  const areas =
-    area === null
-      ? slot === undefined
-        ? io.areas
-        : io.areas.delete(slot)
-      : io.areas.set(slot ?? io.areas.lowestFreeId(), area);
-  let world = putIoas(m, w, ioas, { ...io, areas });
-  if (old?.pages === area?.pages) return world;
-  const ref: IommufdAreaRef = { ioas, iova };
-  if (old !== undefined) {
-    const pages = mustPages(m, world, old.pages);
-    const users = pages.users.filter((u) => u.ioas !== ioas || u.iova !== iova);
-    world = putPages(m, world, old.pages, withUsers(pages, users));
-  }
-  if (area !== null) {
-    const pages = mustPages(m, world, area.pages);
-    world = putPages(
-      m,
-      world,
-      area.pages,
-      withUsers(pages, [...pages.users, ref].sort(compareRefs)),
-    );
-  }
-  return world;
-}
-
-/**
- * iommufd's pages objects in a world.
- *
- * @param m - the machine.
- * @param w - the world.
- * @returns the table by pages id.
- */
-export function pagesTableOf(m: Machine, w: World): PTable<IommufdPages> {
-  return read(m, w, IOMMUFD_PAGES);
-}
-
-/**
- * The id the next pages object gets: the lowest free one (O(1)).
- *
- * @param m - the machine.
- * @param w - the world.
- * @returns the lowest id no pages object uses.
- */
-export function nextPagesId(m: Machine, w: World): number {
-  return pagesTableOf(m, w).lowestFreeId();
-}
-
-/**
- * Pages that must exist.
- *
- * @param m - the machine.
- * @param w - the world.
- * @param id - the pages' id.
- * @returns the pages.
- */
-export function mustPages(m: Machine, w: World, id: number): IommufdPages {
-  const pages = pagesTableOf(m, w).get(id);
-  if (pages === undefined) throw new Error(`iommufd: no pages ${id}`);
-  return pages;
-}
-
-function attachmentsOf(pages: IommufdPages | undefined): readonly number[] {
-  if (pages === undefined || pages.kind !== "dmabuf") return [];
-  const atts = [pages.att];
-  for (const t of pages.tracker) if (t.att !== undefined) atts.push(t.att);
-  return atts;
-}
-
-function reindex(
-  m: Machine,
-  w: World,
-  id: number,
-  before: IommufdPages | undefined,
-  after: IommufdPages | undefined,
-): World {
-  const gone = attachmentsOf(before);
-  const come = attachmentsOf(after);
-  let index = read(m, w, IOMMUFD_ATTACHMENTS);
-  for (const att of gone) if (!come.includes(att)) index = index.delete(att);
-  for (const att of come) if (index.get(att) !== id) index = index.set(att, id);
-  return write(m, w, IOMMUFD_ATTACHMENTS, index);
-}
-
-/**
- * Replaces (or adds) a pages object, and indexes the attachments it holds.
- *
- * @param m - the machine.
- * @param w - the world.
- * @param id - the pages' id.
- * @param pages - the pages.
- * @returns the new world.
- */
-export function putPages(m: Machine, w: World, id: number, pages: IommufdPages): World {
-  const table = pagesTableOf(m, w);
-  const before = table.get(id);
-  const world = write(m, w, IOMMUFD_PAGES, table.set(id, pages));
-  return reindex(m, world, id, before, pages);
-}
-
-/**
- * Drops a pages object (`iopt_release_pages`, the last reference gone),
- * and its attachments from the index.
- *
- * @param m - the machine.
- * @param w - the world.
- * @param id - the pages' id.
- * @returns the new world.
- */
-export function deletePages(m: Machine, w: World, id: number): World {
-  const table = pagesTableOf(m, w);
-  const before = table.get(id);
-  const world = write(m, w, IOMMUFD_PAGES, table.delete(id));
-  return reindex(m, world, id, before, undefined);
-}
-
-/**
- * The dma-buf pages behind an attachment, if iommufd made it
- * (`attach->importer_priv`): the pages' own attachment or one that holds a
- * core mapping of one (area, domain).
- *
- * @param m - the machine.
- * @param w - the world.
- * @param att - the attachment id.
- * @returns the pages' id and value, or undefined.
- */
-export function pagesOfAttachment(
-  m: Machine,
-  w: World,
-  att: number,
-): { readonly id: number; readonly pages: IommufdDmabufPages } | undefined {
-  const id = read(m, w, IOMMUFD_ATTACHMENTS).get(att);
-  if (id === undefined) return undefined;
-  const pages = dmabufPages(mustPages(m, w, id));
-  return pages === null ? undefined : { id, pages };
 }
 
 function deviceView(id: number, o: IommufdDeviceObject): IommufdDevice {
@@ -463,7 +348,7 @@ function deviceView(id: number, o: IommufdDeviceObject): IommufdDevice {
  */
 export function attachedDevices(m: Machine, w: World): readonly IommufdDevice[] {
   const objects = objectsOf(m, w);
-  return read(m, w, IOMMUFD_ATTACHED).map((id) => {
+  return readIommufdSlice(m, w, IOMMUFD_ATTACHED).map((id) => {
     const o = objects.get(id);
     if (o?.kind !== "device") throw new Error(`iommufd: attached ${id} is no device object`);
     return deviceView(id, o);
@@ -506,7 +391,10 @@ export function devicesOf(m: Machine, w: World, ioas: number): readonly IommufdD
  */
 export function addDevice(m: Machine, w: World, id: number, device: IommufdDeviceObject): World {
   const world = putObject(m, w, id, device);
-  return write(m, world, IOMMUFD_ATTACHED, [...read(m, world, IOMMUFD_ATTACHED), id]);
+  return writeIommufdSlice(m, world, IOMMUFD_ATTACHED, [
+    ...readIommufdSlice(m, world, IOMMUFD_ATTACHED),
+    id,
+  ]);
 }
 
 /**
@@ -519,8 +407,8 @@ export function addDevice(m: Machine, w: World, id: number, device: IommufdDevic
  */
 export function removeDevice(m: Machine, w: World, id: number): World {
   const world = removeObject(m, w, id);
-  const attached = read(m, world, IOMMUFD_ATTACHED).filter((x) => x !== id);
-  return write(m, world, IOMMUFD_ATTACHED, attached);
+  const attached = readIommufdSlice(m, world, IOMMUFD_ATTACHED).filter((x) => x !== id);
+  return writeIommufdSlice(m, world, IOMMUFD_ATTACHED, attached);
 }
 
 /**
@@ -538,33 +426,9 @@ export function iommufdStateOf(m: Machine, w: World): IommufdState {
     if (o.kind === "ioas") ioas.push({ id, areas: areasOf(o), domains: o.domains });
     if (o.kind === "hwpt") hwpts.push({ id, ioas: o.ioas, domain: o.domain });
   }
-  const pages = [...pagesTableOf(m, w).entries()].map(([id, p]) => ({ id, pages: p }));
+  const pages = [...readIommufdSlice(m, w, IOMMUFD_PAGES).entries()].map(([id, p]) => ({
+    id,
+    pages: p,
+  }));
   return { ioas, pages, devices: attachedDevices(m, w), hwpts };
-}
-
-/**
- * The dma-buf view of a pages object (`iopt_is_dmabuf`): the pages when
- * they come from a dma-buf, null for user memory.
- *
- * @param pages - the pages.
- * @returns the dma-buf pages, or null.
- */
-export function dmabufPages(pages: IommufdPages): IommufdDmabufPages | null {
-  return match(pages)
-    .returnType<IommufdDmabufPages | null>()
-    .with({ kind: "dmabuf" }, (p) => p)
-    .with({ kind: "user" }, () => null)
-    .exhaustive();
-}
-
-/**
- * Whether an area is dead: its dma-buf pages were revoked.
- *
- * @param m - the machine.
- * @param w - the world.
- * @param area - the area.
- * @returns true when no domain may translate it.
- */
-export function areaDead(m: Machine, w: World, area: IommufdArea): boolean {
-  return dmabufPages(mustPages(m, w, area.pages))?.revoked === true;
 }

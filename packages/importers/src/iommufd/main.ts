@@ -1,3 +1,13 @@
+/*
+ * main.c: the iommufd fd's ioctl entry and the object table's uAPI. Models
+ * `iommufd_fops_ioctl` with its `iommufd_ioctl_ops` dispatch table (the
+ * struct size rule on the way in, the `iommufd_ucmd_respond` copy-back on
+ * the way out) and `iommufd_destroy` (IOMMU_DESTROY). The object table's
+ * accessors (`xa_alloc` ids, `iommufd_object_finalize`,
+ * `iommufd_object_remove`, lookups) are in objects.ts and the handlers'
+ * result helpers in outcome.ts: the IOAS handlers this file dispatches to
+ * need both, so neither can live here without an import cycle.
+ */
 import {
   blocked,
   copyIommufdStruct,
@@ -26,12 +36,11 @@ import type {
 } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { IOMMUFD } from "./constants.js";
-import { destroyObject, ioasAlloc } from "./ioas.js";
-import { iovaRanges } from "./iova-ranges.js";
-import { ioasMap } from "./map.js";
-import { ioasMapFile } from "./map-file.js";
+import { ioasAlloc, ioasMap, ioasMapFile, ioasUnmap, iovaRanges } from "./ioas.js";
+import { removeArea } from "./io_pagetable.js";
+import { areasOf, devicesOf, objectsOf, removeObject } from "./objects.js";
 import type { HandlerResult } from "./outcome.js";
-import { ioasUnmap } from "./unmap.js";
+import { refuse, respond } from "./outcome.js";
 
 /** Options of the `ioctl` op. */
 export interface IoctlOptions {
@@ -183,4 +192,45 @@ export function iommufdIoctl(
     return failedOutcome(world, process, formatIoctlNumber(ioctlNumber), error, undefined, []);
   }
   return entry.run(m, world, buffer, process);
+}
+
+/** The decoded `struct iommu_destroy`. */
+export type DestroyCmd = ReturnType<typeof iommuDestroy.decode>;
+
+/**
+ * `IOMMU_DESTROY` (`iommufd_object_remove`): an unknown id is `ENOENT`;
+ * a device object is held by its VFIO binding until unbind, and an
+ * automatic HWPT by the devices attached through it (`EBUSY`: the object's
+ * users count is not one); an IOAS with attached devices is still
+ * referenced (`EBUSY`); an
+ * IOAS with areas is destroyed with them (`iopt_unmap_all`, which releases
+ * their pages and dma-buf attachments).
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param cmd - the decoded struct.
+ * @returns the outcome.
+ */
+export function destroyObject(m: Machine, w: World, cmd: DestroyCmd): HandlerResult<DestroyCmd> {
+  const ioas = objectsOf(m, w).get(cmd.id);
+  if (ioas?.kind === "device")
+    return refuse("EBUSY", `object ${cmd.id} is a device: it goes with its unbind`);
+  if (ioas?.kind === "hwpt")
+    return refuse("EBUSY", `HWPT ${cmd.id} is in use by an attached device`);
+  if (ioas === undefined) return refuse("ENOENT", `no object ${cmd.id}`);
+  if (devicesOf(m, w, cmd.id).length > 0) {
+    return refuse("EBUSY", `IOAS ${cmd.id} still has devices attached`);
+  }
+  let world = w;
+  const events: TraceEvent[] = [];
+  for (const area of areasOf(ioas)) {
+    const removed = removeArea(m, world, cmd.id, area.iova);
+    if (removed.status === "blocked") return { status: "blocked", reason: removed.reason };
+    if (removed.status === "failed") throw new Error(removed.error.message);
+    world = removed.world;
+    events.push(...removed.events);
+  }
+  world = removeObject(m, world, cmd.id);
+  events.push({ kind: "note", actor: IOMMUFD, text: `IOAS ${cmd.id} destroyed` });
+  return respond(world, events, cmd);
 }

@@ -1,0 +1,549 @@
+/*
+ * pages.c: `struct iopt_pages`, the memory behind areas (user memory or a
+ * dma-buf). Models: the pages objects, `pages->kref`'s users and the
+ * attachment index (`attach->importer_priv`), `iopt_is_dmabuf`; the pin of
+ * user memory (`pin_user_pages`); `batch_to_domain` (areaChunks);
+ * `iopt_area_fill_domain` / `iopt_area_unfill_domain` with
+ * `iopt_dmabuf_track_domain` / `iopt_dmabuf_untrack_domain`; the converters
+ * proposal's fill through dma-buf core (kernel-facts §4.4; no kernel code
+ * yet); `iopt_release_pages` for dma-buf pages. pages.c's dma-buf import
+ * (`iopt_map_dmabuf`) and `iopt_revoke_notify` are in pages-dmabuf.ts.
+ */
+import {
+  attachBuf,
+  blocked,
+  detachAtt,
+  done,
+  err,
+  failed,
+  importerHolder,
+  iommuMap,
+  iommuUnmap,
+  mapAtt,
+  mustAtt,
+  mustBuf,
+  mustRun,
+  ok,
+  resvLock,
+  resvUnlock,
+  syncDomainGrants,
+  unmapAtt,
+  unpinAtt,
+} from "@dmabuf-ref/core";
+import type { PTable } from "@dmabuf-ref/core/encoding";
+import type { Machine, PhysVec, Result, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
+import { match } from "ts-pattern";
+import { configOf } from "./config.js";
+import { IOMMUFD, IOMMUFD_GLOBAL_DEVICE } from "./constants.js";
+import {
+  IOMMUFD_ATTACHMENTS,
+  IOMMUFD_PAGES,
+  readIommufdSlice,
+  writeIommufdSlice,
+} from "./objects.js";
+import type { IommufdArea, IommufdDmabufPages, IommufdPages, IommufdTrack } from "./types.js";
+
+const hex = (v: bigint): string => `0x${v.toString(16)}`;
+
+function note(text: string): TraceEvent {
+  return { kind: "note", actor: IOMMUFD, text };
+}
+
+/**
+ * iommufd's pages objects in a world.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @returns the table by pages id.
+ */
+export function pagesTableOf(m: Machine, w: World): PTable<IommufdPages> {
+  return readIommufdSlice(m, w, IOMMUFD_PAGES);
+}
+
+/**
+ * The id the next pages object gets: the lowest free one (O(1)).
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @returns the lowest id no pages object uses.
+ */
+export function nextPagesId(m: Machine, w: World): number {
+  return pagesTableOf(m, w).lowestFreeId();
+}
+
+/**
+ * Pages that must exist.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param id - the pages' id.
+ * @returns the pages.
+ */
+export function mustPages(m: Machine, w: World, id: number): IommufdPages {
+  const pages = pagesTableOf(m, w).get(id);
+  if (pages === undefined) throw new Error(`iommufd: no pages ${id}`);
+  return pages;
+}
+
+function attachmentsOf(pages: IommufdPages | undefined): readonly number[] {
+  if (pages === undefined || pages.kind !== "dmabuf") return [];
+  const atts = [pages.att];
+  for (const t of pages.tracker) if (t.att !== undefined) atts.push(t.att);
+  return atts;
+}
+
+function reindex(
+  m: Machine,
+  w: World,
+  id: number,
+  before: IommufdPages | undefined,
+  after: IommufdPages | undefined,
+): World {
+  const gone = attachmentsOf(before);
+  const come = attachmentsOf(after);
+  let index = readIommufdSlice(m, w, IOMMUFD_ATTACHMENTS);
+  for (const att of gone) if (!come.includes(att)) index = index.delete(att);
+  for (const att of come) if (index.get(att) !== id) index = index.set(att, id);
+  return writeIommufdSlice(m, w, IOMMUFD_ATTACHMENTS, index);
+}
+
+/**
+ * Replaces (or adds) a pages object, and indexes the attachments it holds.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param id - the pages' id.
+ * @param pages - the pages.
+ * @returns the new world.
+ */
+export function putPages(m: Machine, w: World, id: number, pages: IommufdPages): World {
+  const table = pagesTableOf(m, w);
+  const before = table.get(id);
+  const world = writeIommufdSlice(m, w, IOMMUFD_PAGES, table.set(id, pages));
+  return reindex(m, world, id, before, pages);
+}
+
+/**
+ * Drops a pages object (`iopt_release_pages`, the last reference gone),
+ * and its attachments from the index.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param id - the pages' id.
+ * @returns the new world.
+ */
+export function deletePages(m: Machine, w: World, id: number): World {
+  const table = pagesTableOf(m, w);
+  const before = table.get(id);
+  const world = writeIommufdSlice(m, w, IOMMUFD_PAGES, table.delete(id));
+  return reindex(m, world, id, before, undefined);
+}
+
+/**
+ * The dma-buf pages behind an attachment, if iommufd made it
+ * (`attach->importer_priv`): the pages' own attachment or one that holds a
+ * core mapping of one (area, domain).
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param att - the attachment id.
+ * @returns the pages' id and value, or undefined.
+ */
+export function pagesOfAttachment(
+  m: Machine,
+  w: World,
+  att: number,
+): { readonly id: number; readonly pages: IommufdDmabufPages } | undefined {
+  const id = readIommufdSlice(m, w, IOMMUFD_ATTACHMENTS).get(att);
+  if (id === undefined) return undefined;
+  const pages = dmabufPages(mustPages(m, w, id));
+  return pages === null ? undefined : { id, pages };
+}
+
+/**
+ * The dma-buf view of a pages object (`iopt_is_dmabuf`): the pages when
+ * they come from a dma-buf, null for user memory.
+ *
+ * @param pages - the pages.
+ * @returns the dma-buf pages, or null.
+ */
+export function dmabufPages(pages: IommufdPages): IommufdDmabufPages | null {
+  return match(pages)
+    .returnType<IommufdDmabufPages | null>()
+    .with({ kind: "dmabuf" }, (p) => p)
+    .with({ kind: "user" }, () => null)
+    .exhaustive();
+}
+
+/**
+ * Whether an area is dead: its dma-buf pages were revoked.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param area - the area.
+ * @returns true when no domain may translate it.
+ */
+export function areaDead(m: Machine, w: World, area: IommufdArea): boolean {
+  return dmabufPages(mustPages(m, w, area.pages))?.revoked === true;
+}
+
+/**
+ * Where the VMM's anonymous memory at `userVa` lives: the model's stand-in
+ * for `pin_user_pages`. Memory at `user_va` is RAM at `ram.base + (user_va
+ * mod ram.size)` of the configured RAM region, so mapping the same user
+ * memory twice reaches the same physical pages. A range running past the
+ * region's end is not backed (`EFAULT`, what a failed pin returns).
+ *
+ * @param m - the machine (its RAM region).
+ * @param userVa - the user address.
+ * @param length - bytes.
+ * @returns the physical address of the first byte, or `EFAULT`.
+ */
+export function userMemoryPhys(m: Machine, userVa: bigint, length: bigint): Result<bigint> {
+  const name = configOf(m).ramRegion;
+  const ram = m.topology.regions.find((r) =>
+    name === undefined ? r.kind === "ram" : r.id === name,
+  );
+  if (ram === undefined) throw new Error(`iommufd: no RAM region ${name ?? "in the topology"}`);
+  const phys = ram.base + (userVa % ram.size);
+  if (phys + length > ram.base + ram.size) {
+    return err(
+      "EFAULT",
+      () => `user memory ${hex(userVa)}+${hex(length)} is not backed by ${ram.id}`,
+    );
+  }
+  return ok(phys);
+}
+
+/** One contiguous piece of an area as the IOMMU maps it: IOVA -> physical. */
+export interface AreaChunk {
+  /** First IOVA of the piece. */
+  readonly iova: bigint;
+  /** CPU physical address of its first byte. */
+  readonly phys: bigint;
+  /** Bytes. */
+  readonly len: bigint;
+}
+
+/**
+ * The bytes `[offset, offset + length)` of a list of physical ranges laid
+ * end to end, as physical pieces (a multi-range dma-buf walked with
+ * cur_index/cur_base, kernel-facts §4.3).
+ *
+ * @param ranges - the ranges in buffer order.
+ * @param offset - byte offset into their concatenation.
+ * @param length - bytes wanted.
+ * @returns the pieces; throws if the ranges are too short (a model bug).
+ */
+export function sliceRanges(
+  ranges: readonly PhysVec[],
+  offset: bigint,
+  length: bigint,
+): readonly PhysVec[] {
+  const out: PhysVec[] = [];
+  let skip = offset;
+  let want = length;
+  for (const r of ranges) {
+    if (want === 0n) break;
+    if (skip >= r.len) {
+      skip -= r.len;
+      continue;
+    }
+    const take = r.len - skip < want ? r.len - skip : want;
+    out.push({ paddr: r.paddr + skip, len: take });
+    want -= take;
+    skip = 0n;
+  }
+  if (want !== 0n) throw new Error("iommufd: physical ranges shorter than the area");
+  return out;
+}
+
+/**
+ * The pieces the IOMMU maps for an area (`batch_to_domain`): none for a
+ * revoked dma-buf, one for user memory, one per physical range crossed for
+ * a dma-buf.
+ *
+ * @param area - the area.
+ * @param pages - its pages.
+ * @returns the pieces, at consecutive IOVAs from the area's first.
+ */
+export function areaChunks(area: IommufdArea, pages: IommufdPages): readonly AreaChunk[] {
+  return match(pages)
+    .returnType<readonly AreaChunk[]>()
+    .with({ kind: "user" }, (p) => [
+      { iova: area.iova, phys: p.phys + area.offset, len: area.length },
+    ])
+    .with({ kind: "dmabuf" }, (p) => {
+      let iova = area.iova;
+      return sliceRanges(p.phys, p.start + area.offset, p.phys.length === 0 ? 0n : area.length).map(
+        (r) => {
+          const chunk = { iova, phys: r.paddr, len: r.len };
+          iova += r.len;
+          return chunk;
+        },
+      );
+    })
+    .exhaustive();
+}
+
+/**
+ * `iopt_area_fill_domain` (plus `iopt_dmabuf_track_domain` for a dma-buf):
+ * maps an area into one domain and, for dma-buf pages, records the (area,
+ * domain) pair in the tracker. A revoked dma-buf area is tracked but maps
+ * nothing (kernel-facts §3.5: filling a new domain "succeeds and maps nothing").
+ * Live pages that core maps (the `iommu-domain` type, §4.4) are filled by
+ * asking core ({@link coreFill}), which may refuse or sleep on resv.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param ioas - the area's IOAS.
+ * @param area - the area.
+ * @param domain - the domain id.
+ * @returns the outcome; a failure changes nothing.
+ */
+export function fillArea(
+  m: Machine,
+  w: World,
+  ioas: number,
+  area: IommufdArea,
+  domain: number,
+): StepOutcome {
+  const pages = mustPages(m, w, area.pages);
+  const viaCore = dmabufPages(pages);
+  if (viaCore?.mappedBy === "core" && !viaCore.revoked) {
+    return coreFill(m, w, ioas, area, domain, viaCore);
+  }
+  const chunks = areaChunks(area, pages);
+  let world = w;
+  for (const c of chunks) {
+    world = iommuMap(world, domain, {
+      iova: c.iova,
+      len: c.len,
+      phys: c.phys,
+      read: area.read,
+      write: area.write,
+    });
+  }
+  const dmabuf = dmabufPages(pages);
+  if (dmabuf !== null) {
+    world = putPages(m, world, area.pages, {
+      ...dmabuf,
+      tracker: [...dmabuf.tracker, { ioas, iova: area.iova, domain }],
+    });
+  }
+  const what =
+    chunks.length === 0
+      ? `area ${hex(area.iova)}+${hex(area.length)} is revoked: domain ${domain} maps nothing`
+      : `iommu_map area ${hex(area.iova)}+${hex(area.length)} into domain ${domain}`;
+  return done(world, [note(what)]);
+}
+
+/**
+ * `iopt_area_unfill_domain` (plus `iopt_dmabuf_untrack_domain`): unmaps an
+ * area from one domain, skipping the IOMMU unmap of a revoked dma-buf (its
+ * mapping is already gone; a double unmap would WARN), and drops the pair
+ * from the tracker. A pair core mapped is handed back to core
+ * ({@link coreUnfill}: unmap unless revoked, detach), which may sleep on resv.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param ioas - the area's IOAS.
+ * @param area - the area.
+ * @param domain - the domain id.
+ * @returns the outcome.
+ */
+export function unfillArea(
+  m: Machine,
+  w: World,
+  ioas: number,
+  area: IommufdArea,
+  domain: number,
+): StepOutcome {
+  const pages = mustPages(m, w, area.pages);
+  const track = dmabufPages(pages)?.tracker.find(
+    (t) => t.ioas === ioas && t.iova === area.iova && t.domain === domain,
+  );
+  if (track?.att !== undefined) return coreUnfill(m, w, area.pages, track, track.att);
+  const chunks = areaChunks(area, pages);
+  let world = chunks.reduce((acc, c) => iommuUnmap(acc, domain, c.iova, c.len), w);
+  const dmabuf = dmabufPages(pages);
+  if (dmabuf !== null) {
+    world = putPages(m, world, area.pages, {
+      ...dmabuf,
+      tracker: dmabuf.tracker.filter(
+        (t) => !(t.ioas === ioas && t.iova === area.iova && t.domain === domain),
+      ),
+    });
+  }
+  const events =
+    chunks.length === 0 ? [] : [note(`iommu_unmap area ${hex(area.iova)} from domain ${domain}`)];
+  return done(world, events);
+}
+
+/**
+ * Fills one domain with a dma-buf area through dma-buf core, for pages of
+ * the converters proposal's `iommu-domain` type (kernel-facts §4.4): a new
+ * dynamic attachment of the same buffer, then under resv
+ * `dma_buf_map_attachment()` with `{domain, iova, offset, size}`, so that
+ * core's PAL->iommu-domain converter iommu_map()s the exporter's memory at
+ * the area's IOVA. iommufd never sees a physical address. A refusal (the
+ * exporter's attach or map) fails the fill and changes nothing; a resv held
+ * by someone else makes it sleep.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param ioas - the area's IOAS.
+ * @param area - the area.
+ * @param domain - the domain id.
+ * @param pages - the area's pages (live, `mappedBy: "core"`).
+ * @returns the outcome; the tracker records the pair with its attachment.
+ *
+ * @remarks
+ * Why one core attachment per (area, domain) pair: core keeps one mapping
+ * per attachment (a second map is `EBUSY`), and the `iommu-domain` type's
+ * importer data names exactly one domain and one IOVA range. Giving each
+ * pair its own attachment keeps every core invariant as it is: an
+ * exporter's revoke waits for *every* mapping (each pair's) to be
+ * unmapped, map and unmap run under resv, and the World's encoding needs no
+ * new shape. The pages' own attachment, made at `IOMMU_IOAS_MAP_FILE`,
+ * holds the pin (`dma_buf_pin`, kernel-facts §3.3) for as long as any IOAS
+ * maps the buffer, even one with no domains (§3.4); the pairs' attachments
+ * only carry mappings. The proposal does not say whether the kernel would
+ * instead map several times through one attachment.
+ */
+export function coreFill(
+  m: Machine,
+  w: World,
+  ioas: number,
+  area: IommufdArea,
+  domain: number,
+  pages: IommufdDmabufPages,
+): StepOutcome {
+  const attached = attachBuf(m, w, pages.buf, IOMMUFD, IOMMUFD_GLOBAL_DEVICE, true);
+  if (attached.status === "blocked") return blocked(w, "resv", attached.reason);
+  if (attached.status === "failed") return failed(w, attached.error);
+  const fill = attached.created;
+  if (fill === undefined) throw new Error("iommufd: attach created no attachment");
+  const holder = importerHolder(IOMMUFD, fill);
+  const events: TraceEvent[] = [...attached.events];
+  let world = mustRun(
+    resvLock(attached.world, pages.buf, holder),
+    "iommufd: dma_resv_lock",
+    events,
+  ).world;
+  const request = {
+    domain: String(domain),
+    iova: area.iova,
+    offset: pages.start + area.offset,
+    size: area.length,
+    read: area.read,
+    write: area.write,
+  };
+  const mapped = mapAtt(m, world, fill, holder, request);
+  if (mapped.status === "failed") return failed(w, mapped.error);
+  world = mustRun(mapped, "iommufd: dma_buf_map_attachment", events).world;
+  world = mustRun(resvUnlock(world, pages.buf, holder), "iommufd: dma_resv_unlock", events).world;
+  world = putPages(m, world, area.pages, {
+    ...pages,
+    tracker: [...pages.tracker, { ioas, iova: area.iova, domain, att: fill }],
+  });
+  events.push(
+    note(
+      `core maps area ${hex(area.iova)}+${hex(area.length)} into domain ${domain} ` +
+        `(attachment ${fill}, pal->iommu-domain)`,
+    ),
+  );
+  return done(world, events);
+}
+
+/**
+ * Undoes {@link coreFill} for one tracked pair: the pair's attachment is
+ * released like any iommufd dma-buf attachment ({@link releaseDmabuf}:
+ * unmapped only if still mapped, since a revoke has already unmapped it and
+ * core must not unmap twice; then detached), and the pair leaves the tracker. Sleeps while someone
+ * else holds the buffer's resv.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param pagesId - the pages' id.
+ * @param track - the tracked pair (with its attachment).
+ * @param fill - that attachment.
+ * @returns the outcome.
+ */
+export function coreUnfill(
+  m: Machine,
+  w: World,
+  pagesId: number,
+  track: IommufdTrack,
+  fill: number,
+): StepOutcome {
+  const released = releaseDmabuf(m, w, fill);
+  if (released.status !== "done") return released;
+  let world = released.world;
+  const events: TraceEvent[] = [...released.events];
+  const pages = dmabufPages(mustPages(m, world, pagesId));
+  if (pages === null) throw new Error(`iommufd: no dma-buf pages ${pagesId}`);
+  world = putPages(m, world, pagesId, {
+    ...pages,
+    tracker: pages.tracker.filter((t) => t.att !== fill),
+  });
+  events.push(
+    note(`core unmaps area ${hex(track.iova)} from domain ${track.domain} (attachment ${fill})`),
+  );
+  return done(world, events);
+}
+
+/**
+ * Brings the oracle's grants of every core-mapped pair in `domain` up to
+ * date with the devices attached to it now (core's
+ * {@link syncDomainGrants}), after iommufd attached or detached a device.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param domain - the domain id.
+ * @returns the new world.
+ */
+export function syncCoreFills(m: Machine, w: World, domain: number): World {
+  let world = w;
+  for (const entry of pagesTableOf(m, w).values()) {
+    const pages = dmabufPages(entry);
+    for (const t of pages?.tracker ?? []) {
+      if (t.domain === domain && t.att !== undefined) world = syncDomainGrants(m, world, t.att);
+    }
+  }
+  return world;
+}
+
+/**
+ * `iopt_release_pages` for dma-buf pages (kernel-facts §3.3): under resv,
+ * undo the mapping if it is still held (the RFC's PAL map, or core's
+ * converted map of one (area, domain) pair), `dma_buf_unpin()` each pin; then
+ * `dma_buf_detach()` (which drops the attachment's file reference). Sleeps
+ * (blocked, nothing changes) while someone else holds the buffer's resv.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param att - iommufd's attachment.
+ * @returns the outcome: done, or blocked on resv.
+ */
+export function releaseDmabuf(m: Machine, w: World, att: number): StepOutcome {
+  const a = mustAtt(w, att);
+  const b = mustBuf(w, a.buf);
+  if (b.resvHolder !== null) {
+    return blocked(w, "resv", () => `resv of buf ${a.buf} is held by ${String(b.resvHolder)}`);
+  }
+  const holder = importerHolder(IOMMUFD, att);
+  const events: TraceEvent[] = [];
+  let world = mustRun(resvLock(w, a.buf, holder), "iommufd: dma_resv_lock", events).world;
+  if (a.mapping !== null)
+    world = mustRun(
+      unmapAtt(m, world, att, holder),
+      "iommufd: dma_buf_unmap_attachment",
+      events,
+    ).world;
+  for (let i = 0; i < a.pins; i++)
+    world = mustRun(unpinAtt(m, world, att, holder), "iommufd: dma_buf_unpin", events).world;
+  world = mustRun(resvUnlock(world, a.buf, holder), "iommufd: dma_resv_unlock", events).world;
+  world = mustRun(detachAtt(m, world, att), "iommufd: dma_buf_detach", events).world;
+  return done(world, events);
+}
