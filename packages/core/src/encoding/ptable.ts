@@ -480,9 +480,14 @@ export function combinedIndex<T, R extends object>(parts: {
     remove: (index, id, value) => each((k) => parts[k].remove(index[k], id, value)),
     update(index, id, old, value) {
       // Unchanged parts keep the record itself, so an update that moves no key allocates nothing.
-      const next = keys.map((k) => updateOne(k, index, id, old, value));
-      if (keys.every((k, i) => next[i] === index[k])) return index;
-      return Object.fromEntries(keys.map((k, i) => [k, next[i]])) as R;
+      let changed: Partial<R> | undefined;
+      for (const k of keys) {
+        const next = updateOne(k, index, id, old, value);
+        if (next === index[k]) continue;
+        changed ??= {};
+        changed[k] = next;
+      }
+      return changed === undefined ? index : { ...index, ...changed };
     },
   };
 }

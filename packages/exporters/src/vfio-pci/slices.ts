@@ -119,12 +119,12 @@ export interface VfioVmaSpace {
   readonly vmas: PTable<VfioVma>;
 }
 
+const vmaSet = setCodec(vfioVmaCodec);
+
 /**
  * Canonical encoding of a {@link VfioVmaSpace}: the VMAs as a set (size and
  * slot-independent hash); equality ignores slots.
  */
-const vmaSet = setCodec(vfioVmaCodec);
-
 export const vfioVmaSpaceCodec: Codec<VfioVmaSpace> = {
   seed: 0xf111,
   encode(s, out) {
