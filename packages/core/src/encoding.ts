@@ -25,7 +25,13 @@ export { Avl, groupIndex, idsInGroup } from "./encoding/avl.js";
 export type { AvlNode, AvlSpec, GroupIndex, GroupKey } from "./encoding/avl.js";
 export { IovaTree, iovaIndex } from "./fabric/iova-tree.js";
 export type { IovaRangeEntry } from "./fabric/iova-tree.js";
-export { rangesFrom, rangesHolding, regionIdNamed, regionIndexer } from "./fabric/region-index.js";
+export {
+  firstFitAmong,
+  rangesFrom,
+  rangesHolding,
+  regionIdNamed,
+  regionIndexer,
+} from "./fabric/region-index.js";
 export type { RangeKey, RangeTree, RegionIndex, RegionRange } from "./fabric/region-index.js";
 export { grantIndexer, grantsOfRegion } from "./world/grant-index.js";
 export type { GrantBucket, GrantIndex } from "./world/grant-index.js";

@@ -12,21 +12,51 @@ export interface RangeKey {
   readonly id: number;
 }
 
+/** What each subtree of a {@link RangeTree} knows about its ranges. */
+export interface RangeSpan {
+  /** The lowest start in the subtree. */
+  readonly minStart: bigint;
+  /** The furthest end in the subtree. */
+  readonly maxEnd: bigint;
+  /**
+   * The widest hole between the ranges of the subtree, their union taken
+   * (0 if none): an upper bound once ranges outside the subtree are
+   * counted too, which is what a first-fit search may skip on.
+   */
+  readonly maxGap: bigint;
+}
+
 /**
  * Address ranges (one per region, possibly nested or overlapping) ordered
- * by start, each subtree knowing its furthest end: the stabbing query
- * "which ranges hold `[from, to)`" visits O(log n) nodes plus the ranges
- * that hold it (for a buffer in RAM: the buffer and RAM).
+ * by start, each subtree knowing its lowest start, furthest end and widest
+ * hole: the stabbing query "which ranges hold `[from, to)`" visits
+ * O(log n) nodes plus the ranges that hold it (for a buffer in RAM: the
+ * buffer and RAM), and a first fit among a parent's sub-regions skips every
+ * subtree without a hole wide enough.
  */
-export type RangeTree = Avl<RangeKey, bigint, bigint>;
+export type RangeTree = Avl<RangeKey, bigint, RangeSpan>;
 
-const rangeSpec: AvlSpec<RangeKey, bigint, bigint> = {
+function max(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
+}
+
+const rangeSpec: AvlSpec<RangeKey, bigint, RangeSpan> = {
   compare: (a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.id - b.id),
-  augment(_key, end, left, right) {
-    let max = end;
-    if (left !== undefined && left.aug > max) max = left.aug;
-    if (right !== undefined && right.aug > max) max = right.aug;
-    return max;
+  augment(key, end, left, right) {
+    let maxGap = 0n;
+    let covered = end;
+    if (left !== undefined) {
+      maxGap = max(left.aug.maxGap, key.start - left.aug.maxEnd);
+      covered = max(covered, left.aug.maxEnd);
+    }
+    if (right !== undefined) {
+      maxGap = max(maxGap, max(right.aug.maxGap, right.aug.minStart - covered));
+    }
+    return {
+      minStart: left === undefined ? key.start : left.aug.minStart,
+      maxEnd: max(covered, right === undefined ? end : right.aug.maxEnd),
+      maxGap,
+    };
   },
 };
 
@@ -132,7 +162,7 @@ export function rangesHolding(
   const stack = tree.root === undefined ? [] : [tree.root];
   for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
     // Nothing below ends late enough.
-    if (n.aug < to) continue;
+    if (n.aug.maxEnd < to) continue;
     if (n.left !== undefined) stack.push(n.left);
     // Ranges to the right start after this one: only useful if it starts at or before `from`.
     if (n.key.start <= from) {
@@ -162,4 +192,53 @@ export interface RegionRange {
 export function* rangesFrom(tree: RangeTree, from: bigint): Generator<RegionRange> {
   for (const n of tree.nodesFrom({ start: from, id: -1 }))
     yield { id: n.key.id, start: n.key.start, end: n.value };
+}
+
+/** Where a first-fit walk over a subtree ended: a fit, or the candidate after it. */
+type Fit = { readonly fit: bigint } | { readonly next: bigint };
+
+/**
+ * The lowest address at or above `lo` where `size` bytes fit between the
+ * ranges of a tree that start at or above `from`, the range `skip` (the
+ * parent itself) left out: first fit over the union of a parent's
+ * sub-regions. Subtrees that lie wholly above `from` are skipped when no
+ * hole in them is wide enough, so the walk costs O(log n) plus the
+ * subtrees whose bound is loose.
+ *
+ * @param tree - the owned regions.
+ * @param from - the parent's base: ranges starting below it do not count.
+ * @param skip - the parent's table id.
+ * @param lo - the lowest candidate.
+ * @param size - bytes needed.
+ * @returns the address (the caller checks it against the parent's end).
+ */
+export function firstFitAmong(
+  tree: RangeTree,
+  from: bigint,
+  skip: number,
+  lo: bigint,
+  size: bigint,
+): bigint {
+  const walk = (n: RangeTree["root"], cand: bigint): Fit => {
+    if (n === undefined || n.aug.maxEnd <= cand) return { next: cand };
+    // Only a subtree wholly above the parent's base holds neither the parent
+    // nor a range that does not count: there its summary may prune.
+    if (n.aug.minStart > from) {
+      if (n.aug.minStart >= cand + size) return { fit: cand };
+      if (n.aug.maxGap < size) return { next: max(cand, n.aug.maxEnd) };
+    } else if (n.key.start < from) {
+      // This range and everything left of it start below the parent.
+      return walk(n.right, cand);
+    }
+    const l = walk(n.left, cand);
+    if ("fit" in l) return l;
+    let next = l.next;
+    if (n.key.id !== skip && n.key.start >= from && n.value > next) {
+      if (n.key.start >= next + size) return { fit: next };
+      next = n.value;
+    }
+    return walk(n.right, next);
+  };
+  const r = walk(tree.root, lo);
+  return "fit" in r ? r.fit : r.next;
 }

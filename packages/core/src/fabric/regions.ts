@@ -1,7 +1,7 @@
 import type { RegionState, RegionStatus } from "../world/region-state.js";
 import type { World } from "../world/world.js";
 import { grantsOfRegion } from "../world/grant-index.js";
-import { rangesFrom, rangesHolding, regionIdNamed } from "./region-index.js";
+import { firstFitAmong, rangesHolding, regionIdNamed } from "./region-index.js";
 
 /**
  * The innermost region containing `[phys, phys + len)`: a buffer carved out
@@ -63,30 +63,18 @@ export function firstFitIn(
   if (found === undefined) throw new Error(`no region ${parentName}`);
   const [pid, parent] = found;
   const end = parent.base + parent.size;
-  const promised = [...reserved].sort((a, b) => (a.base < b.base ? -1 : a.base > b.base ? 1 : 0));
-  let next = 0;
+  // First fit over the sub-regions (owned: memory mid-reset or disabled still
+  // has its owner; only freed memory is free), then past any promised range
+  // the candidate meets.
   let at = parent.base;
-  // Memory mid-reset or disabled still has its owner; only freed memory is
-  // free. The owned regions come in address order, merged with the promised
-  // ranges; the walk stops at the first hole that fits.
-  const take = (base: bigint, stop: bigint): boolean => {
-    if (base >= at + size) return false;
-    if (stop > at) at = stop;
-    return true;
-  };
-  const result = (): bigint | undefined => (at + size <= end ? at : undefined);
-  for (const r of rangesFrom(w.regions.index.owned, parent.base)) {
-    if (r.start >= end) break;
-    if (r.id === pid || r.end > end) continue;
-    for (let p = promised[next]; p !== undefined && p.base <= r.start; p = promised[++next]) {
-      if (!take(p.base, p.base + p.size)) return result();
-    }
-    if (!take(r.start, r.end)) return result();
+  for (;;) {
+    at = firstFitAmong(w.regions.index.owned, parent.base, pid, at, size);
+    const candidate = at;
+    const clash = reserved.find((p) => p.base < candidate + size && candidate < p.base + p.size);
+    if (clash === undefined) break;
+    at = clash.base + clash.size;
   }
-  for (let p = promised[next]; p !== undefined; p = promised[++next]) {
-    if (!take(p.base, p.base + p.size)) break;
-  }
-  return result();
+  return at + size <= end ? at : undefined;
 }
 
 /**

@@ -157,7 +157,7 @@ describe("the region index", () => {
     );
   });
 
-  /** First fit the slow way: every non-freed region inside the parent and every promised range, sorted. */
+  /** First fit the slow way: every non-freed region starting inside the parent and every promised range, sorted. */
   function bruteFirstFit(
     t: PTable<RegionState>,
     parentId: number,
@@ -170,7 +170,8 @@ describe("the region index", () => {
     const taken: { base: bigint; size: bigint }[] = [...reserved];
     for (const [id, r] of t.entries()) {
       if (id === parentId || r.status === "freed") continue;
-      if (r.base >= parent.base && r.base + r.size <= end) taken.push(r);
+      // A sub-region that runs past the parent's end still holds the memory it starts in.
+      if (r.base >= parent.base && r.base < end) taken.push(r);
     }
     taken.sort((a, b) => (a.base < b.base ? -1 : a.base > b.base ? 1 : 0));
     let at = parent.base;
