@@ -32,7 +32,13 @@ export {
   regionIdNamed,
   regionIndexer,
 } from "./fabric/region-index.js";
-export type { RangeKey, RangeTree, RegionIndex, RegionRange } from "./fabric/region-index.js";
+export type {
+  RangeKey,
+  RangeSpan,
+  RangeTree,
+  RegionIndex,
+  RegionRange,
+} from "./fabric/region-index.js";
 export { grantIndexer, grantsOfRegion } from "./world/grant-index.js";
 export type { GrantBucket, GrantIndex } from "./world/grant-index.js";
 export { violationKey } from "./world/world.js";
