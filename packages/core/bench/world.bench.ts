@@ -23,7 +23,9 @@
  *   revoke protocol with two importers (`exploreBreadthFirst`), to compare
  *   with the explorer's figures later.
  *
- * Every figure is the median of REPS repetitions after a warm-up; the
+ * Each size runs in a Node process of its own (`--one=N`), so one size's heap
+ * and JIT state do not weigh on the next. Every figure is the median of
+ * REPS repetitions after a warm-up; the
  * 10000/10 ratios are the machine-independent result.
  *
  * Run: `pnpm bench [--json] [--sizes=10,1000,10000]` (this benchmark, then the
@@ -31,6 +33,7 @@
  * `node --conditions=@dmabuf-ref/source --import tsx packages/core/bench/world.bench.ts`.
  */
 import {
+  CORE_OP_KINDS,
   boot,
   exploreBreadthFirst,
   hashWorld,
@@ -45,6 +48,8 @@ import {
   worldsEqual,
 } from "@dmabuf-ref/core";
 import type { Encoded, Machine, Op, OpKind, World } from "@dmabuf-ref/core";
+import { spawnSync } from "node:child_process";
+import * as z from "zod";
 
 /** Buffer counts compared (`--sizes=10,1000,10000` overrides; the first and last are the ratio's). */
 const SIZES: readonly number[] = process.argv
@@ -54,6 +59,12 @@ const SIZES: readonly number[] = process.argv
   .map(Number) ?? [10, 1000, 10_000];
 /** `--json`: print one JSON document instead of the tables. */
 const JSON_OUT = process.argv.includes("--json");
+/**
+ * `--one=N`: measure one size and print its result as JSON (how `main` runs
+ * each size in a process of its own, so that one size's heap and JIT state
+ * do not weigh on the next).
+ */
+const ONE = process.argv.find((a) => a.startsWith("--one="))?.slice("--one=".length);
 /** Repetitions per figure (the median is reported). */
 const REPS = 5;
 /** Buffer size: one page, so 1000 buffers fit easily in ram0. */
@@ -533,13 +544,64 @@ function measureBfs(): BfsResult {
   };
 }
 
+/** A result as JSON (its maps as objects), for the parent process. */
+function resultJson(r: Result): string {
+  return JSON.stringify({
+    ...r,
+    stepNsByKind: Object.fromEntries(r.stepNsByKind),
+    hotStepNsByKind: Object.fromEntries(r.hotStepNsByKind),
+    eqTwinNsByKind: Object.fromEntries(r.eqTwinNsByKind),
+  });
+}
+
+function isOpKind(k: string): k is OpKind {
+  return CORE_OP_KINDS.some((x) => x === k);
+}
+
+const numberMap = z
+  .record(z.string(), z.number())
+  .transform(
+    (o) => new Map(Object.entries(o).filter((e): e is [OpKind, number] => isOpKind(e[0]))),
+  );
+const resultSchema = z.object({
+  n: z.number(),
+  worldsPerSec: z.number(),
+  successRate: z.number(),
+  hashNs: z.number(),
+  eqPrevNs: z.number(),
+  eqTwinNs: z.number(),
+  eqCopyNs: z.number(),
+  settleNs: z.number(),
+  stepNsByKind: numberMap,
+  hotStepNsByKind: numberMap,
+  eqTwinNsByKind: numberMap,
+  entries: z.string(),
+});
+
+/** Measures one size in a child process (same Node flags), so sizes do not share a heap. */
+function measureApart(n: number): Result {
+  const script = process.argv[1];
+  if (script === undefined) throw new Error("no script path to run a size apart");
+  const r = spawnSync(process.execPath, [...process.execArgv, script, `--one=${String(n)}`], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.status !== 0) throw new Error(`measuring N=${String(n)} failed (exit ${String(r.status)})`);
+  return resultSchema.parse(JSON.parse(r.stdout));
+}
+
 function main(): void {
+  if (ONE !== undefined) {
+    process.stdout.write(resultJson(measure(Number(ONE))));
+    return;
+  }
   const t0 = now();
   (JSON_OUT ? console.error : console.log)(
-    `dmabuf-ref world benchmark: node ${process.version}, ${String(REPS)} reps (median), ${String(TIMED_OPS)} op attempts per timed rep`,
+    `dmabuf-ref world benchmark: node ${process.version}, ${String(REPS)} reps (median), ${String(TIMED_OPS)} op attempts per timed rep, each size in a process of its own`,
   );
   const results = SIZES.map((n) => {
-    const r = measure(n);
+    const r = measureApart(n);
     (JSON_OUT ? console.error : console.log)(`  N=${String(n)} done (${r.entries})`);
     return r;
   });
