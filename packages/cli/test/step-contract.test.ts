@@ -1,3 +1,4 @@
+import type { Op } from "@dmabuf-ref/core";
 /**
  * Every built-in driver under `step`'s promises (DESIGN §2a, §3.7), on the
  * matrix machine (vfio-pci, gpu, rdma exporters; iommufd, kvm, rdma
@@ -7,11 +8,12 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
-  PROFILES,
   boot,
   linux71,
   parseOp,
   plainOp,
+  PROFILES,
+  proposalConverters,
   step,
   walk,
   worldsEqual,
@@ -55,6 +57,42 @@ describe("every built-in driver keeps step's promises", () => {
       expect(drivers.size).toBeGreaterThanOrEqual(3);
     },
   );
+});
+
+describe("releases undo every pin the attachment holds", () => {
+  it("ib_umem_release of an ODP umem whose attachment was also pinned in the importer's name unpins it and detaches", () => {
+    const m = matrixMachine(proposalConverters);
+    let start = boot(m);
+    for (const recipe of MATRIX_EXPORTERS) {
+      const e = recipe.export(m, start);
+      if (e.ok) start = e.world;
+    }
+    const vfioBuf = [...start.bufs.entries()].find(([, b]) => b.exporter === "vfio-pci")?.[0];
+    if (vfioBuf === undefined) throw new Error("no VFIO dma-buf");
+    const run = (w: typeof start, op: Op): typeof start => {
+      const r = step(m, w, op);
+      if (r.status !== "done") throw new Error(`${op.kind} did not run: ${r.status}`);
+      return r.world;
+    };
+    const get: Op = {
+      kind: "driver",
+      driver: "rdma-odp",
+      action: {
+        op: "ib_umem_dmabuf_get",
+        device: "vfio0",
+        fd: vfioBuf,
+        offset: 0n,
+        size: 0x20_0000n,
+      },
+    };
+    let w = run(start, get);
+    const att = [...w.atts.entries()].find(([, a]) => a.importer === "rdma-odp")?.[0];
+    if (att === undefined) throw new Error("no ODP attachment");
+    w = run(w, { kind: "pin", att, holder: `rdma-odp#attach ${String(att)}` });
+    expect(w.atts.get(att)?.pins).toBe(1);
+    w = run(w, { kind: "driver", driver: "rdma-odp", action: { op: "ib_umem_release", att } });
+    expect(w.atts.get(att)).toBeUndefined();
+  });
 });
 
 describe("every op of every built-in driver has a plain form", () => {

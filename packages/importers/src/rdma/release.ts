@@ -53,7 +53,10 @@ export function ibUmemRelease(
       events,
     ).world;
   }
-  if (umem.pinned && !umem.revoked && mustAtt(world, att).pins > 0) {
+  // Every pin the attachment still holds goes before the detach: the pinned
+  // umem's own (unless a revoke already dropped it) and any other taken in
+  // the importer's name.
+  for (let pins = mustAtt(world, att).pins; pins > 0; pins--) {
     world = mustRun(unpinAtt(m, world, att, holder), "rdma: dma_buf_unpin", events).world;
   }
   world = mustRun(resvUnlock(world, umem.buf, holder), "rdma: dma_resv_unlock", events).world;
