@@ -1,4 +1,4 @@
-import type { Op } from "@dmabuf-ref/core";
+import type { Machine, Op, Profile, World } from "@dmabuf-ref/core";
 /**
  * Every built-in driver under `step`'s promises (DESIGN §2a, §3.7), on the
  * matrix machine (vfio-pci, gpu, rdma exporters; iommufd, kvm, rdma
@@ -22,17 +22,22 @@ import { grantsOfRegion } from "@dmabuf-ref/core/encoding";
 import { matrixMachine } from "../src/matrix/machine.js";
 import { MATRIX_EXPORTERS } from "../src/matrix/registry.js";
 
+/** The matrix machine under a profile, with one buffer of every exporter that can export under it. */
+function matrixStart(profile: Profile): { m: Machine; start: World } {
+  const m = matrixMachine(profile);
+  let start = boot(m);
+  for (const recipe of MATRIX_EXPORTERS) {
+    const e = recipe.export(m, start);
+    if (e.ok) start = e.world;
+  }
+  return { m, start };
+}
+
 describe("every built-in driver keeps step's promises", () => {
   it.each(PROFILES.map((p) => ({ profile: p })))(
     "$profile.id: a failed or blocked step of a random walk over every driver returns its input world",
     ({ profile }) => {
-      const m = matrixMachine(profile);
-      // One buffer of every exporter that can export under this profile.
-      let start = boot(m);
-      for (const recipe of MATRIX_EXPORTERS) {
-        const e = recipe.export(m, start);
-        if (e.ok) start = e.world;
-      }
+      const { m, start } = matrixStart(profile);
       const drivers = new Set<string>();
       fc.assert(
         fc.property(fc.array(fc.nat(), { maxLength: 40 }), (picks) => {
@@ -61,12 +66,7 @@ describe("every built-in driver keeps step's promises", () => {
 
 describe("releases undo every pin the attachment holds", () => {
   it("ib_umem_release of an ODP umem whose attachment was also pinned in the importer's name unpins it and detaches", () => {
-    const m = matrixMachine(proposalConverters);
-    let start = boot(m);
-    for (const recipe of MATRIX_EXPORTERS) {
-      const e = recipe.export(m, start);
-      if (e.ok) start = e.world;
-    }
+    const { m, start } = matrixStart(proposalConverters);
     const vfioBuf = [...start.bufs.entries()].find(([, b]) => b.exporter === "vfio-pci")?.[0];
     if (vfioBuf === undefined) throw new Error("no VFIO dma-buf");
     const run = (w: typeof start, op: Op): typeof start => {
@@ -97,12 +97,7 @@ describe("releases undo every pin the attachment holds", () => {
 
 describe("every op of every built-in driver has a plain form", () => {
   it("each candidate and pending op reads back from { op, driver?, ...fields } and steps alike", () => {
-    const m = matrixMachine(linux71);
-    let start = boot(m);
-    for (const recipe of MATRIX_EXPORTERS) {
-      const e = recipe.export(m, start);
-      if (e.ok) start = e.world;
-    }
+    const { m, start } = matrixStart(linux71);
     const named = new Set<string>();
     fc.assert(
       fc.property(fc.array(fc.nat(), { maxLength: 30 }), (picks) => {

@@ -352,3 +352,4 @@ export type {
   ImporterSpec,
   SliceRecord,
 } from "./machine/define-driver.js";
+export { hex } from "./trace/hex.js";

@@ -41,6 +41,23 @@ export const stringCodec: Codec<string> = {
   },
 };
 
+/** A value or a marker of its absence (null, undefined): a presence word, then the value. */
+function orAbsent<T, A extends null | undefined>(
+  c: Codec<T>,
+  present: (v: T | A) => v is T,
+  mix: number,
+): Codec<T | A> {
+  return {
+    seed: c.seed ^ mix,
+    encode(v, out) {
+      if (present(v)) {
+        out.push(1);
+        c.encode(v, out);
+      } else out.push(0);
+    },
+  };
+}
+
 /**
  * A value or null.
  *
@@ -48,16 +65,7 @@ export const stringCodec: Codec<string> = {
  * @returns the codec.
  */
 export function nullableCodec<T>(c: Codec<T>): Codec<T | null> {
-  return {
-    seed: c.seed ^ 0x0e11,
-    encode(v, out) {
-      if (v === null) out.push(0);
-      else {
-        out.push(1);
-        c.encode(v, out);
-      }
-    },
-  };
+  return orAbsent(c, (v): v is T => v !== null, 0x0e11);
 }
 
 /**
@@ -67,16 +75,7 @@ export function nullableCodec<T>(c: Codec<T>): Codec<T | null> {
  * @returns the codec.
  */
 export function optionalCodec<T>(c: Codec<T>): Codec<T | undefined> {
-  return {
-    seed: c.seed ^ 0x0f7e,
-    encode(v, out) {
-      if (v === undefined) out.push(0);
-      else {
-        out.push(1);
-        c.encode(v, out);
-      }
-    },
-  };
+  return orAbsent(c, (v): v is T => v !== undefined, 0x0f7e);
 }
 
 /**

@@ -24,83 +24,68 @@ function scanned(w: World, buf: number): { task: number | null; fences: number }
   return { task, fences };
 }
 
+/**
+ * Runs `check` on the world after every step of 150 random walks of the
+ * reference machine (up to 60 ops each, picked from the enabled ones).
+ */
+function afterEveryStep(check: (w: World) => void): void {
+  const m = referenceMachine();
+  fc.assert(
+    fc.property(fc.array(fc.nat(), { maxLength: 60 }), (picks) => {
+      walk(m, boot(m), picks, ({ outcome }) => {
+        check(outcome.world);
+      });
+    }),
+    { numRuns: 150 },
+  );
+}
+
 describe("per-buffer indexes", () => {
   it("a buffer's task and fence count always equal what a scan of tasks and jobs finds", () => {
-    const m = referenceMachine();
-    fc.assert(
-      fc.property(fc.array(fc.nat(), { maxLength: 60 }), (picks) => {
-        walk(m, boot(m), picks, ({ outcome }) => {
-          for (const [id, b] of outcome.world.bufs.entries()) {
-            expect({ task: b.task, fences: b.fences }).toEqual(scanned(outcome.world, id));
-          }
-        });
-      }),
-      { numRuns: 150 },
-    );
+    afterEveryStep((w) => {
+      for (const [id, b] of w.bufs.entries()) {
+        expect({ task: b.task, fences: b.fences }).toEqual(scanned(w, id));
+      }
+    });
   });
 });
 
 describe("marked tables and the domains' IOVA index", () => {
   it("marked buffers are those whose resv is held, marked attachments those invalidated and still mapped, after every step", () => {
-    const m = referenceMachine();
-    fc.assert(
-      fc.property(fc.array(fc.nat(), { maxLength: 60 }), (picks) => {
-        walk(m, boot(m), picks, ({ outcome }) => {
-          const w = outcome.world;
-          const held = [...w.bufs.entries()].filter(([, b]) => b.resvHolder !== null);
-          expect([...w.bufs.index.held.keys()]).toEqual(held.map(([id]) => id));
-          const owing = [...w.atts.entries()].filter(
-            ([, a]) => a.mapping !== null && a.invalidated,
-          );
-          expect([...w.atts.index.keys()]).toEqual(owing.map(([id]) => id));
-        });
-      }),
-      { numRuns: 150 },
-    );
+    afterEveryStep((w) => {
+      const held = [...w.bufs.entries()].filter(([, b]) => b.resvHolder !== null);
+      expect([...w.bufs.index.held.keys()]).toEqual(held.map(([id]) => id));
+      const owing = [...w.atts.entries()].filter(([, a]) => a.mapping !== null && a.invalidated);
+      expect([...w.atts.index.keys()]).toEqual(owing.map(([id]) => id));
+    });
   });
 
   it("each domain's IOVA index lists exactly its mappings, in IOVA order", () => {
-    const m = referenceMachine();
-    fc.assert(
-      fc.property(fc.array(fc.nat(), { maxLength: 60 }), (picks) => {
-        walk(m, boot(m), picks, ({ outcome }) => {
-          for (const d of outcome.world.domains.values()) {
-            const sorted = [...d.mappings.entries()].sort(([, x], [, y]) =>
-              x.iova < y.iova ? -1 : 1,
-            );
-            expect([...d.mappings.index.entries()]).toEqual(
-              sorted.map(([slot, x]) => ({ start: x.iova, end: x.iova + x.len, value: slot })),
-            );
-          }
-        });
-      }),
-      { numRuns: 150 },
-    );
+    afterEveryStep((w) => {
+      for (const d of w.domains.values()) {
+        const sorted = [...d.mappings.entries()].sort(([, x], [, y]) => (x.iova < y.iova ? -1 : 1));
+        expect([...d.mappings.index.entries()]).toEqual(
+          sorted.map(([slot, x]) => ({ start: x.iova, end: x.iova + x.len, value: slot })),
+        );
+      }
+    });
   });
 });
 
 describe("the grant index", () => {
   it("each region's indexed grants are exactly the grants naming it, after every step", () => {
-    const m = referenceMachine();
-    fc.assert(
-      fc.property(fc.array(fc.nat(), { maxLength: 60 }), (picks) => {
-        walk(m, boot(m), picks, ({ outcome }) => {
-          const w = outcome.world;
-          const byRegion = new Map<string, number[]>();
-          for (const [id, g] of w.grants.entries()) {
-            byRegion.set(g.region, [...(byRegion.get(g.region) ?? []), id]);
-          }
-          for (const r of w.regions.values()) {
-            expect([...grantsOfRegion(w.grants.index, r.id)]).toEqual(byRegion.get(r.id) ?? []);
-          }
-          let indexed = 0;
-          for (const bucket of w.grants.index.values())
-            for (const e of bucket) indexed += e.ids.length;
-          expect(indexed).toBe(w.grants.size);
-        });
-      }),
-      { numRuns: 150 },
-    );
+    afterEveryStep((w) => {
+      const byRegion = new Map<string, number[]>();
+      for (const [id, g] of w.grants.entries()) {
+        byRegion.set(g.region, [...(byRegion.get(g.region) ?? []), id]);
+      }
+      for (const r of w.regions.values()) {
+        expect([...grantsOfRegion(w.grants.index, r.id)]).toEqual(byRegion.get(r.id) ?? []);
+      }
+      let indexed = 0;
+      for (const bucket of w.grants.index.values()) for (const e of bucket) indexed += e.ids.length;
+      expect(indexed).toBe(w.grants.size);
+    });
   });
 });
 

@@ -117,18 +117,18 @@ const apply = (text: string, change: Partial<VfioDeviceState>, restore: boolean)
   },
 });
 
-/** `pci_try_reset_function()` / `pci_reset_bus()` begins: MMIO stops answering, contents are lost. */
-const resetBegins: Stage = {
+/** Every BAR of the operation's devices stops decoding (a function reset), said in `line`. */
+const barsStopDecoding = (line: string): Stage => ({
   run: (m, w, config, op) => {
     const r = eachDevice(w, op, (world, d) =>
       setBars(m, world, config, d, "inaccessible", op.actor),
     );
-    return effect(r.world, [
-      note(op.actor, "function reset starts: BARs stop decoding"),
-      ...r.events,
-    ]);
+    return effect(r.world, [note(op.actor, line), ...r.events]);
   },
-};
+});
+
+/** `pci_try_reset_function()` / `pci_reset_bus()` begins: MMIO stops answering, contents are lost. */
+const resetBegins: Stage = barsStopDecoding("function reset starts: BARs stop decoding");
 
 /** The reset is over: config restored, BARs decode iff memory is enabled, then `move(false)`. */
 const resetEnds: Stage = {
@@ -146,21 +146,22 @@ const resetEnds: Stage = {
 /** Waits for the last `move()` to return; `memory_lock` is dropped on completion. */
 const finish: Stage = { run: (_m, w) => ok({ world: w, events: [] }) };
 
+const disableReset = barsStopDecoding(
+  "vfio_pci_core_disable(): PCI_COMMAND <- INTX_DISABLE, function reset",
+);
+
 /** `vfio_pci_core_disable()`: COMMAND <- INTX_DISABLE and a function reset. */
 const disable: Stage = {
-  run: (m, w, config, op) => {
-    const changed = op.devices.reduce(
-      (world, d) => updateDevice(m, world, config, d, { memoryEnabled: false }),
-      w,
-    );
-    const bars = eachDevice(changed, op, (world, d) =>
-      setBars(m, world, config, d, "inaccessible", op.actor),
-    );
-    return effect(bars.world, [
-      note(op.actor, "vfio_pci_core_disable(): PCI_COMMAND <- INTX_DISABLE, function reset"),
-      ...bars.events,
-    ]);
-  },
+  run: (m, w, config, op) =>
+    disableReset.run(
+      m,
+      op.devices.reduce(
+        (world, d) => updateDevice(m, world, config, d, { memoryEnabled: false }),
+        w,
+      ),
+      config,
+      op,
+    ),
 };
 
 /** `vfio_pci_dma_buf_cleanup()`, first half: revoke every buffer for good. */

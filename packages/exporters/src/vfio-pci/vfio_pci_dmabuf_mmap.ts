@@ -10,6 +10,7 @@
 import {
   dropFileRef,
   err,
+  hex,
   isKernelError,
   lookupBuf,
   ok,
@@ -31,7 +32,6 @@ import { vfioProfileOptions } from "./profile-options.js";
 import { addVma, findVma, removeVma } from "./state.js";
 import { privOf } from "./vfio_pci_dmabuf.js";
 
-const hex = (v: bigint): string => `0x${v.toString(16)}`;
 const note = (actor: string, text: string): TraceEvent => ({ kind: "note", actor, text });
 
 /** What a process asks of `mmap()` on a dma-buf fd. */

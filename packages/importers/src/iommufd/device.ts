@@ -1,3 +1,4 @@
+import { iommufdNote } from "./outcome.js";
 /*
  * device.c: devices, the HWPTs they attach through, and access objects.
  * Models `iommufd_device_attach` / `iommufd_device_detach` (the VFIO cdev's
@@ -14,6 +15,7 @@ import {
   endGrants,
   err,
   failed,
+  hex,
   kernelError,
   ok,
 } from "@dmabuf-ref/core";
@@ -26,7 +28,7 @@ import type {
   TraceEvent,
   World,
 } from "@dmabuf-ref/core";
-import { IOMMUFD, ULONG_MAX } from "./constants.js";
+import { ULONG_MAX } from "./constants.js";
 import { grantArea } from "./grants.js";
 import { DEVICE_RESERVATIONS, intersects } from "./io_pagetable.js";
 import {
@@ -64,12 +66,6 @@ export interface AttachDeviceOptions {
   readonly newDomain?: boolean;
 }
 
-const hex = (v: bigint): string => `0x${v.toString(16)}`;
-
-function note(text: string): TraceEvent {
-  return { kind: "note", actor: IOMMUFD, text };
-}
-
 /** A domain added to an IOAS and filled, or why not: the failed or blocked fill as it came. */
 type Added =
   | {
@@ -93,7 +89,9 @@ function addDomain(m: Machine, w: World, ioas: number, reserved: readonly number
   // The domain is a HWPT_PAGING object: it takes the lowest free object id.
   const hwpt = nextObjectId(m, world, reserved);
   world = putObject(m, world, hwpt, { kind: "hwpt", ioas, domain });
-  const events: TraceEvent[] = [note(`IOAS ${ioas}: new IOMMU domain ${domain} (HWPT ${hwpt})`)];
+  const events: TraceEvent[] = [
+    iommufdNote(`IOAS ${ioas}: new IOMMU domain ${domain} (HWPT ${hwpt})`),
+  ];
   for (const area of areasOf(io)) {
     const filled = fillArea(m, world, ioas, area, domain);
     if (filled.status !== "done") return filled;
@@ -205,7 +203,9 @@ export function iommufdAttachDevice(
   }
   w = putIoas(m, w, ioas, { ...current, areas });
   w = addDevice(m, w, id, { kind: "device", device, ioas, hwpt, domain, previousDomain });
-  events.push(note(`${device} (device ${id}) attached to IOAS ${ioas} through domain ${domain}`));
+  events.push(
+    iommufdNote(`${device} (device ${id}) attached to IOAS ${ioas} through domain ${domain}`),
+  );
   return done(w, events);
 }
 
@@ -249,7 +249,7 @@ export function iommufdDetachDevice(m: Machine, world: World, device: string): S
   w = putIoas(m, w, binding.ioas, { ...io, areas });
   w = removeDevice(m, w, binding.id);
   w = syncCoreFills(m, w, binding.domain);
-  const events: TraceEvent[] = [note(`${device} detached from IOAS ${binding.ioas}`)];
+  const events: TraceEvent[] = [iommufdNote(`${device} detached from IOAS ${binding.ioas}`)];
   if (!attachedDevices(m, w).some((d) => d.domain === binding.domain)) {
     for (const area of areasOf(mustIoas(m, w, binding.ioas))) {
       const unfilled = unfillArea(m, w, binding.ioas, area, binding.domain);
@@ -265,7 +265,7 @@ export function iommufdDetachDevice(m: Machine, world: World, device: string): S
     });
     w = removeObject(m, w, binding.hwpt);
     w = { ...w, domains: w.domains.delete(binding.domain) };
-    events.push(note(`IOAS ${binding.ioas}: domain ${binding.domain} destroyed`));
+    events.push(iommufdNote(`IOAS ${binding.ioas}: domain ${binding.domain} destroyed`));
   }
   return done(w, events);
 }

@@ -12,7 +12,7 @@
  * `batch_to_domain` (areaChunks) in pages.ts: pages.c's fill and revoke use
  * them, and this file imports pages.ts, so here they would close a cycle.
  */
-import { blocked, done, endGrants, err, failed, ok } from "@dmabuf-ref/core";
+import { blocked, done, endGrants, err, failed, hex, ok } from "@dmabuf-ref/core";
 import type { Effect, Machine, Result, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import {
   IOMMUFD,
@@ -45,8 +45,6 @@ import {
   unfillArea,
 } from "./pages.js";
 import type { IommufdArea, IommufdAreaRef, IommufdPages } from "./types.js";
-
-const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
 function compareRefs(a: IommufdAreaRef, b: IommufdAreaRef): number {
   if (a.ioas !== b.ioas) return a.ioas - b.ioas;

@@ -8,16 +8,17 @@
  * (IOMMU_IOAS_IOVA_RANGES).
  */
 import {
+  dmaBufGet,
+  err,
+  hex,
   IOMMU_IOAS_MAP_FIXED_IOVA,
   IOMMU_IOAS_MAP_READABLE,
   IOMMU_IOAS_MAP_WRITEABLE,
-  U64_MAX,
-  dmaBufGet,
-  err,
   iommuIovaRange,
   isKernelError,
   kernelError,
   ok,
+  U64_MAX,
 } from "@dmabuf-ref/core";
 import type {
   iommuIoasAlloc,
@@ -69,8 +70,6 @@ export type UnmapCmd = ReturnType<typeof iommuIoasUnmap.decode>;
 export type IovaRangesCmd = ReturnType<typeof iommuIoasIovaRanges.decode>;
 
 const KNOWN_FLAGS = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE;
-const hex = (v: bigint): string => `0x${v.toString(16)}`;
-
 /**
  * `IOMMU_IOAS_ALLOC` (`iommufd_ioas_alloc_ioctl`): `flags` must be 0
  * (`EOPNOTSUPP`); the new IOAS gets the lowest free object id, returned in

@@ -1,3 +1,4 @@
+import { IOMMUFD } from "./constants.js";
 import { kernelError } from "@dmabuf-ref/core";
 import type { Errno, KernelError, TraceEvent, UserWrite, World } from "@dmabuf-ref/core";
 
@@ -72,4 +73,15 @@ export function respond<V>(
   response: V,
 ): HandlerResult<V> {
   return { status: "done", world, events, response, written: [] };
+}
+
+/**
+ * A line iommufd adds to the trace (what the kernel would log or a reader
+ * needs to follow the call).
+ *
+ * @param text - the line.
+ * @returns the trace event.
+ */
+export function iommufdNote(text: string): TraceEvent {
+  return { kind: "note", actor: IOMMUFD, text };
 }

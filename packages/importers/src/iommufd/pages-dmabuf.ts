@@ -1,3 +1,4 @@
+import { iommufdNote } from "./outcome.js";
 /*
  * pages.c, continued: the dma-buf side of `struct iopt_pages` that sits on
  * top of the rest (kept apart from pages.ts for size). Models
@@ -9,6 +10,7 @@
 import {
   attachBuf,
   endGrants,
+  hex,
   importerHolder,
   iommuUnmap,
   isKernelError,
@@ -41,12 +43,6 @@ import { IOMMUFD, IOMMUFD_GLOBAL_DEVICE } from "./constants.js";
 import { areaAt, areaEntriesOf, mustIoas, putIoas } from "./objects.js";
 import { areaChunks, pagesOfAttachment, putPages } from "./pages.js";
 import { iommufdProfileOptions } from "./profile-options.js";
-
-const hex = (v: bigint): string => `0x${v.toString(16)}`;
-
-function note(text: string): TraceEvent {
-  return { kind: "note", actor: IOMMUFD, text };
-}
 
 /**
  * Where the import of a dma-buf into iommufd stopped (DESIGN §3.2's
@@ -253,7 +249,7 @@ export function iommufdRevokeNotify(m: Machine, w: World, att: number): DriverSt
   if (found === undefined) return { world: w, events: [] };
   const { id, pages } = found;
   if (pages.revoked) {
-    return { world: w, events: [note(`attach ${att} already revoked: nothing to do`)] };
+    return { world: w, events: [iommufdNote(`attach ${att} already revoked: nothing to do`)] };
   }
   let world = w;
   const events: TraceEvent[] = [];
@@ -266,7 +262,7 @@ export function iommufdRevokeNotify(m: Machine, w: World, att: number): DriverSt
         "iommufd: dma_buf_unmap_attachment",
         events,
       ).world;
-      events.push(note(`revoke: core unmaps area ${hex(t.iova)} from domain ${t.domain}`));
+      events.push(iommufdNote(`revoke: core unmaps area ${hex(t.iova)} from domain ${t.domain}`));
       continue;
     }
     const area = areaAt(mustIoas(m, world, t.ioas), t.iova);
@@ -275,7 +271,7 @@ export function iommufdRevokeNotify(m: Machine, w: World, att: number): DriverSt
       (acc, c) => iommuUnmap(acc, t.domain, c.iova, c.len),
       world,
     );
-    events.push(note(`revoke: iommu_unmap area ${hex(t.iova)} from domain ${t.domain}`));
+    events.push(iommufdNote(`revoke: iommu_unmap area ${hex(t.iova)} from domain ${t.domain}`));
   }
   // The areas that use the pages (their references), IOAS by IOAS.
   for (const ioasId of new Set(pages.users.map((u) => u.ioas))) {
@@ -297,6 +293,8 @@ export function iommufdRevokeNotify(m: Machine, w: World, att: number): DriverSt
     ).world;
   }
   world = putPages(m, world, id, { ...pages, phys: [], revoked: true });
-  events.push(note(`attach ${pages.att} revoked for good: its areas stay, dead, until unmapped`));
+  events.push(
+    iommufdNote(`attach ${pages.att} revoked for good: its areas stay, dead, until unmapped`),
+  );
   return { world, events };
 }

@@ -1,3 +1,4 @@
+import { iommufdNote } from "./outcome.js";
 /*
  * pages.c: `struct iopt_pages`, the memory behind areas (user memory or a
  * dma-buf). Models: the pages objects, `pages->kref`'s users and the
@@ -16,6 +17,7 @@ import {
   done,
   err,
   failed,
+  hex,
   importerHolder,
   iommuMap,
   iommuUnmap,
@@ -42,12 +44,6 @@ import {
   writeIommufdSlice,
 } from "./objects.js";
 import type { IommufdArea, IommufdDmabufPages, IommufdPages, IommufdTrack } from "./types.js";
-
-const hex = (v: bigint): string => `0x${v.toString(16)}`;
-
-function note(text: string): TraceEvent {
-  return { kind: "note", actor: IOMMUFD, text };
-}
 
 /**
  * iommufd's pages objects in a world.
@@ -335,7 +331,7 @@ export function fillArea(
     chunks.length === 0
       ? `area ${hex(area.iova)}+${hex(area.length)} is revoked: domain ${domain} maps nothing`
       : `iommu_map area ${hex(area.iova)}+${hex(area.length)} into domain ${domain}`;
-  return done(world, [note(what)]);
+  return done(world, [iommufdNote(what)]);
 }
 
 /**
@@ -376,7 +372,9 @@ export function unfillArea(
     });
   }
   const events =
-    chunks.length === 0 ? [] : [note(`iommu_unmap area ${hex(area.iova)} from domain ${domain}`)];
+    chunks.length === 0
+      ? []
+      : [iommufdNote(`iommu_unmap area ${hex(area.iova)} from domain ${domain}`)];
   return done(world, events);
 }
 
@@ -448,7 +446,7 @@ export function coreFill(
     tracker: [...pages.tracker, { ioas, iova: area.iova, domain, att: fill }],
   });
   events.push(
-    note(
+    iommufdNote(
       `core maps area ${hex(area.iova)}+${hex(area.length)} into domain ${domain} ` +
         `(attachment ${fill}, pal->iommu-domain)`,
     ),
@@ -488,7 +486,9 @@ export function coreUnfill(
     tracker: pages.tracker.filter((t) => t.att !== fill),
   });
   events.push(
-    note(`core unmaps area ${hex(track.iova)} from domain ${track.domain} (attachment ${fill})`),
+    iommufdNote(
+      `core unmaps area ${hex(track.iova)} from domain ${track.domain} (attachment ${fill})`,
+    ),
   );
   return done(world, events);
 }

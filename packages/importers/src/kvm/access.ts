@@ -1,4 +1,4 @@
-import { access, kernelError } from "@dmabuf-ref/core";
+import { access, hex, kernelError } from "@dmabuf-ref/core";
 import type {
   AccessOutcome,
   CallOutcome,
@@ -98,8 +98,6 @@ export function kvmGuestAccess(
   const r = access(m, world, KVM, phys, args.len, args.dir);
   return { status: "done", world: r.world, events: [...events, ...r.events], outcome: r.outcome };
 }
-
-const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
 function failed(w: World, errno: "EFAULT" | "EINVAL", message: string): KvmGuestAccessOutcome {
   return { status: "failed", error: kernelError(errno, message), world: w };
