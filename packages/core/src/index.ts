@@ -10,7 +10,14 @@ export { formatKernelError, kernelError, textReader } from "./errors/kernel-erro
 export type { KernelError, LazyText } from "./errors/kernel-error.js";
 export { err, fail, ok } from "./errors/result.js";
 export type { Err, Ok, Result } from "./errors/result.js";
-export { U64_MAX, deviceIdSchema, physVecCodec, physVecSchema, u64Schema } from "./schemas.js";
+export {
+  U64_MAX,
+  deviceIdSchema,
+  physVecCodec,
+  physVecSchema,
+  slicePhysVecs,
+  u64Schema,
+} from "./schemas.js";
 export type { PhysVec } from "./schemas.js";
 
 export {

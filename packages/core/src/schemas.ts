@@ -47,3 +47,35 @@ export const physVecCodec: Codec<PhysVec> = recordCodec<PhysVec>("phys_vec", {
   paddr: u64Codec,
   len: u64Codec,
 });
+
+/**
+ * The bytes `[offset, offset + size)` of a list of physical ranges laid end
+ * to end, as physical pieces: how a multi-range dma-buf is walked
+ * (`cur_index`/`cur_base` over its `phys_vec[]`).
+ *
+ * @param phys - the ranges, in buffer order.
+ * @param offset - byte offset into their concatenation.
+ * @param size - bytes wanted.
+ * @returns the pieces, or undefined when the ranges end first.
+ */
+export function slicePhysVecs(
+  phys: readonly PhysVec[],
+  offset: bigint,
+  size: bigint,
+): PhysVec[] | undefined {
+  const out: PhysVec[] = [];
+  let skip = offset;
+  let left = size;
+  for (const p of phys) {
+    if (left === 0n) break;
+    if (skip >= p.len) {
+      skip -= p.len;
+      continue;
+    }
+    const len = p.len - skip < left ? p.len - skip : left;
+    out.push({ paddr: p.paddr + skip, len });
+    left -= len;
+    skip = 0n;
+  }
+  return left === 0n ? out : undefined;
+}

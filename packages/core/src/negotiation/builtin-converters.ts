@@ -1,10 +1,10 @@
+import { slicePhysVecs } from "../schemas.js";
 import { mappingPayload } from "../mapping-types/define.js";
 import { kernelError } from "../errors/kernel-error.js";
 import { err, ok } from "../errors/result.js";
 import { dmaMapRanges } from "../fabric/dma-map.js";
 import { iommuMap } from "../fabric/iommu.js";
 import { grantAccess } from "../fabric/grants.js";
-import type { PhysVec } from "../schemas.js";
 import { mustAtt } from "../world/access.js";
 import type { IovaRange } from "../world/attachment-state.js";
 import { iommuDomain } from "../mapping-types/iommu-domain.js";
@@ -75,7 +75,7 @@ export const palToIommuDomain = defineConverter({
     if (!Number.isInteger(domainId) || !world.domains.has(domainId)) {
       return err("EINVAL", () => `no iommu_domain ${request.domain}`);
     }
-    const pieces = slicePhys(payload.phys, request.offset, request.size);
+    const pieces = slicePhysVecs(payload.phys, request.offset, request.size);
     if (pieces === undefined) return err("EINVAL", "offset + size runs past the dma-buf");
     let w = world;
     const iova: IovaRange[] = [];
@@ -121,22 +121,3 @@ export const palToIommuDomain = defineConverter({
     });
   },
 });
-
-/** The part `[offset, offset + size)` of a physical range list, or undefined past its end. */
-function slicePhys(phys: readonly PhysVec[], offset: bigint, size: bigint): PhysVec[] | undefined {
-  const out: PhysVec[] = [];
-  let skip = offset;
-  let left = size;
-  for (const p of phys) {
-    if (left === 0n) break;
-    if (skip >= p.len) {
-      skip -= p.len;
-      continue;
-    }
-    const len = p.len - skip < left ? p.len - skip : left;
-    out.push({ paddr: p.paddr + skip, len });
-    left -= len;
-    skip = 0n;
-  }
-  return left === 0n ? out : undefined;
-}

@@ -28,6 +28,7 @@ import {
   ok,
   resvLock,
   resvUnlock,
+  slicePhysVecs,
   syncDomainGrants,
   unmapAtt,
   unpinAtt,
@@ -236,22 +237,9 @@ export function sliceRanges(
   offset: bigint,
   length: bigint,
 ): readonly PhysVec[] {
-  const out: PhysVec[] = [];
-  let skip = offset;
-  let want = length;
-  for (const r of ranges) {
-    if (want === 0n) break;
-    if (skip >= r.len) {
-      skip -= r.len;
-      continue;
-    }
-    const take = r.len - skip < want ? r.len - skip : want;
-    out.push({ paddr: r.paddr + skip, len: take });
-    want -= take;
-    skip = 0n;
-  }
-  if (want !== 0n) throw new Error("iommufd: physical ranges shorter than the area");
-  return out;
+  const pieces = slicePhysVecs(ranges, offset, length);
+  if (pieces === undefined) throw new Error("iommufd: physical ranges shorter than the area");
+  return pieces;
 }
 
 /**
