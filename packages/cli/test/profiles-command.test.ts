@@ -23,7 +23,11 @@ describe("dmabuf-ref profiles", () => {
     expect(byId.get("linux-6.19")?.rules).toMatchObject({ dynamicImportersMoveCapable: false });
     expect(byId.get("linux-6.19")?.drivers["vfio-pci"]).toMatchObject({ pin: "eopnotsupp" });
     expect(byId.get("linux-7.1")?.drivers["vfio-pci"]).toMatchObject({ pin: "noop" });
-    expect(byId.get("linux-7.1")?.drivers["iommufd"]).toEqual({ pins: true });
+    expect(byId.get("linux-7.1")?.drivers["iommufd"]).toEqual({
+      pins: true,
+      releaseUnpinsUnderResv: true,
+      releaseDetachesFirst: true,
+    });
     expect(byId.get("rfc-mapping-types-v1")?.mappingTypes).toContain("pal");
     expect(byId.get("proposal-converters")?.converters).toEqual(["pal->sgt", "pal->iommu-domain"]);
     expect(byId.get("rfc-mapping-types-v1-iov")?.mappingTypes).toEqual([

@@ -35,7 +35,7 @@ export const linux619 = defineProfile({
       waitsForUnmap: false,
       dmabufMmap: false,
     },
-    iommufd: { pins: false },
+    iommufd: { pins: false, releaseUnpinsUnderResv: true, releaseDetachesFirst: false },
     kvm: { dmabufImport: false },
     rdma: { pinnedRevocable: false },
   },

@@ -30,7 +30,7 @@ export const linux71 = defineProfile({
   },
   drivers: {
     "vfio-pci": { pin: "noop", refusesNonRevocable: true, waitsForUnmap: true, dmabufMmap: false },
-    iommufd: { pins: true },
+    iommufd: { pins: true, releaseUnpinsUnderResv: true, releaseDetachesFirst: true },
     kvm: { dmabufImport: false },
     rdma: { pinnedRevocable: false },
   },
