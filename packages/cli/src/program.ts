@@ -180,7 +180,7 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
   program
     .command("replay")
     .description(
-      "replay a transcribed ioctl sequence (YAML/JSON; see the README) on the default machine;\n" +
+      "replay a transcribed ioctl sequence (YAML/JSON; see the README) on the file's machine (default: the README's);\n" +
         "exit 0 when it replayed, whatever errnos came back; 2 for a malformed file",
     )
     .argument("<file>", "the replay file")

@@ -19,6 +19,7 @@ interface Result {
   ret?: number;
   out?: Record<string, unknown>;
   dma?: string;
+  landed?: { region: string; offset: string };
 }
 interface Report {
   profile: string;
@@ -95,6 +96,15 @@ ${EXPORT}
     expect(r.results.at(-1)).toMatchObject({ ok: false, errno: "ENODEV" });
   });
 
+  it("a DMA result reports where it landed: the region and the offset in it", () => {
+    const r = replayJson("rfc/replays/qemu-flr.yaml");
+    const dma = r.results.filter((x) => x.dma !== undefined);
+    expect(dma.map((x) => [x.dma, x.landed])).toEqual([
+      ["ok", { region: "vfio0.bar0", offset: "0x0" }],
+      ["fault", undefined],
+    ]);
+  });
+
   it("the text form prints one email-safe line per call", () => {
     const run = runCli("replay", "rfc/replays/qemu-flr.yaml");
     expect(run.status).toBe(0);
@@ -104,7 +114,22 @@ ${EXPORT}
   });
 
   it.each([
-    ["an unknown ioctl", "calls: [{ fd: iommufd, ioctl: IOMMU_IOAS_COPY }]", "calls[0].ioctl"],
+    ["an unknown ioctl name", "calls: [{ fd: iommufd, ioctl: IOMMU_IOAS_FROB }]", "calls[0].ioctl"],
+    [
+      "a tail whose length is not size minus sizeof",
+      "calls: [{ fd: iommufd, ioctl: IOMMU_IOAS_ALLOC, arg: { size: 16, tail: [0] } }]",
+      "calls[0].arg.tail",
+    ],
+    [
+      "a reused name",
+      "calls: [{ fd: iommufd, ioctl: IOMMU_IOAS_ALLOC, as: a }, { fd: iommufd, ioctl: IOMMU_IOAS_ALLOC, as: a }]",
+      "calls[1].as",
+    ],
+    [
+      "an unknown key in the machine description",
+      "machine: { devices: [{ id: vfio0, driver: vfio-pci, bars: [], colour: red }] }\ncalls: []",
+      "colour",
+    ],
     ["an unknown event", "calls: [{ event: reboot, device: vfio0 }]", "calls[0]"],
     [
       "an unknown flag name",

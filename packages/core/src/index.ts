@@ -63,11 +63,12 @@ export { negotiate } from "./negotiation/negotiate.js";
 export type { NegotiatedMatch, NegotiationResult, PairReport } from "./negotiation/negotiate.js";
 
 export { defineProfile, driverOptions } from "./profiles/profile.js";
-export type { Profile, ProfileId, ProfileRules } from "./profiles/profile.js";
+export type { Profile, ProfileId, ProfileInput, ProfileRules } from "./profiles/profile.js";
 export { linux619 } from "./profiles/linux-6.19.js";
-export { linux71 } from "./profiles/linux-7.1.js";
+export { linux710, linux71, linux72 } from "./profiles/linux-7.1.js";
 export { rfcMappingTypesV1 } from "./profiles/rfc-mapping-types-v1.js";
 export { proposalConverters } from "./profiles/proposal-converters.js";
+export { proposalVfioDmabufMmap } from "./profiles/proposal-vfio-dmabuf-mmap.js";
 export { DEFAULT_PROFILE_ID, PROFILES, findProfile } from "./profiles/registry.js";
 
 export {
@@ -139,6 +140,44 @@ export {
   iommuIovaRange,
   respondIommufdStruct,
 } from "./uapi/iommufd.js";
+export {
+  IOMMU_GET_HW_INFO,
+  IOMMU_HWPT_ALLOC,
+  IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+  IOMMU_HWPT_ALLOC_NEST_PARENT,
+  IOMMU_HWPT_ALLOC_PASID,
+  IOMMU_HWPT_DATA_NONE,
+  IOMMU_HWPT_FAULT_ID_VALID,
+  IOMMU_HW_INFO_FLAG_INPUT_TYPE,
+  IOMMU_HW_INFO_TYPE_DEFAULT,
+  IOMMU_HW_INFO_TYPE_INTEL_VTD,
+  IOMMU_IOAS_ALLOW_IOVAS,
+  IOMMU_IOAS_COPY,
+  IOMMU_OPTION,
+  IOMMU_OPTION_HUGE_PAGES,
+  IOMMU_OPTION_OP_GET,
+  IOMMU_OPTION_OP_SET,
+  IOMMU_OPTION_RLIMIT_MODE,
+  iommuHwInfo,
+  iommuHwInfoVtd,
+  iommuHwptAlloc,
+  iommuIoasAllowIovas,
+  iommuIoasCopy,
+  iommuOption,
+} from "./uapi/iommufd.js";
+export {
+  VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+  VFIO_DEVICE_ATTACH_IOMMUFD_PT_MINSZ,
+  VFIO_DEVICE_ATTACH_PASID,
+  VFIO_DEVICE_BIND_IOMMUFD,
+  VFIO_DEVICE_BIND_IOMMUFD_MINSZ,
+  VFIO_DEVICE_DETACH_IOMMUFD_PT,
+  VFIO_DEVICE_DETACH_IOMMUFD_PT_MINSZ,
+  VFIO_DEVICE_DETACH_PASID,
+  vfioDeviceAttachIommufdPt,
+  vfioDeviceBindIommufd,
+  vfioDeviceDetachIommufdPt,
+} from "./uapi/vfio-cdev.js";
 export { UAPI_IOCTLS, UAPI_STRUCTS, findUapiIoctl, findUapiStruct } from "./uapi/registry.js";
 export type { IoctlInfo, StructInfo } from "./uapi/registry.js";
 
@@ -278,7 +317,15 @@ export type { Op, OpKind } from "./lifetime/op.js";
 export { CORE_OP_KINDS } from "./lifetime/op.js";
 export { parseOp, plainOp, plainOpSchema } from "./lifetime/op-schema.js";
 export type { OpParse, PlainOp } from "./lifetime/op-schema.js";
-export { blocked, done, failed, failedAt, returned, stepOf } from "./lifetime/outcome.js";
+export {
+  blocked,
+  done,
+  failed,
+  failedAt,
+  returned,
+  stepOf,
+  worldAfter,
+} from "./lifetime/outcome.js";
 export type {
   BlockedArm,
   CallOutcome,
@@ -360,3 +407,43 @@ export type {
   SliceRecord,
 } from "./machine/define-driver.js";
 export { hex } from "./trace/hex.js";
+
+// Process memory (mm): a process's address space, memfds, mmap/munmap/close and GUP pins.
+export type { Memfd, ProcessMm, Vma, VmaBacking } from "./world/mm-state.js";
+export {
+  ANON_REGION_SIZE,
+  DEFAULT_PROCESS,
+  MAX_MEMFDS,
+  MAX_MEMFD_SIZE,
+  MAX_PROCESSES,
+  MEMFD_FD_BASE,
+  MM_DRIVER,
+  MM_PAGE_SIZE,
+  TASK_SIZE,
+  VFIO_PCI_OFFSET_SHIFT,
+  VFIO_PCI_ROM_REGION_INDEX,
+  anonBase,
+  anonRegionName,
+  memfdBase,
+  memfdFd,
+  memfdIdOfFd,
+  memfdRegionName,
+  mmPhysBase,
+  vfioPciIndexToOffset,
+} from "./mm/layout.js";
+export { deviceMapped, openMemfd, processMm, vmasOf } from "./mm/state.js";
+export { vmaHolding } from "./mm/vma-set.js";
+export {
+  holdPages,
+  memfdPages,
+  pinMemfdPages,
+  pinUserPages,
+  releasePages,
+  userPages,
+} from "./mm/gup.js";
+export type { PagePiece, PinOptions, Pinned } from "./mm/gup.js";
+export { mmap, munmap } from "./mm/mmap.js";
+export type { MmDone, MmapRequest } from "./mm/mmap.js";
+export { closeFd, memfdCreate } from "./mm/memfd.js";
+export { MM_OPS, mmAct, mmActionSchema, mmOp } from "./mm/driver.js";
+export type { MmAction } from "./mm/driver.js";

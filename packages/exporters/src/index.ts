@@ -6,7 +6,11 @@
  */
 export { vfioPciExporter } from "./vfio-pci/driver.js";
 export type { VfioPciSlices } from "./vfio-pci/driver.js";
-export { vfioProfileOptions, vfioProfileOptionsSchema } from "./vfio-pci/profile-options.js";
+export {
+  vfioOptionsFor,
+  vfioProfileOptions,
+  vfioProfileOptionsSchema,
+} from "./vfio-pci/profile-options.js";
 export type { VfioProfileOptions } from "./vfio-pci/profile-options.js";
 export { isVfioPciExporter } from "./vfio-pci/config.js";
 export type { VfioPciExporter } from "./vfio-pci/config.js";
@@ -29,7 +33,36 @@ export type { VfioPciAction } from "./vfio-pci/actions.js";
 export { O_CLOEXEC, O_RDWR, vfioExportArgsSchema } from "./vfio-pci/export-args.js";
 export type { VfioExportArgs } from "./vfio-pci/export-args.js";
 export { KMALLOC_MAX_SIZE } from "./vfio-pci/vfio_pci_dmabuf.js";
-export { vfioPciConfigOf, vfioIoctlActionSchema } from "./vfio-pci/vfio_main.js";
+export {
+  vfioDeviceFeatureIoctl,
+  vfioDeviceResetIoctl,
+  vfioHotResetIoctl,
+  vfioPciConfigOf,
+  vfioIoctlActionSchema,
+} from "./vfio-pci/vfio_main.js";
+export {
+  VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE,
+  VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR,
+  VFIO_DMABUF_MEMATTR_NC,
+  VFIO_DMABUF_MEMATTR_WC,
+  encodeDmaBufRevokeFeature,
+  encodeDmaBufMemattrFeature,
+} from "./vfio-pci/vfio_pci_dmabuf_revoke.js";
+export type { DmaBufFdFeatureArgs } from "./vfio-pci/vfio_pci_dmabuf_revoke.js";
+export {
+  VFIO_CONFIG_SPACE_SIZE,
+  PCI_COMMAND,
+  PCI_COMMAND_MEMORY,
+  VFIO_PM_CAP,
+  VFIO_PMCSR,
+  PCI_PM_CTRL_STATE_MASK,
+  VFIO_PCIE_CAP,
+  VFIO_PCIE_DEVCTL,
+  PCI_EXP_DEVCTL_BCR_FLR,
+  configChunks,
+  vfioConfigWrite,
+} from "./vfio-pci/vfio_pci_config.js";
+export type { ConfigChunk } from "./vfio-pci/vfio_pci_config.js";
 export {
   DMA_IOVA_USE_SWIOTLB,
   fillPhysVec,
@@ -41,7 +74,7 @@ export { vfioGetPfn } from "./vfio-pci/vfio_pci_dmabuf_ops.js";
 export { vfioOffers } from "./vfio-pci/offers.js";
 export { INITIAL_DEVICE_STATE, vfioMemoryEnabled } from "./vfio-pci/state.js";
 export type { VfioDeviceState, VfioPowerState } from "./vfio-pci/state.js";
-export type { VfioDmaBufPriv } from "./vfio-pci/vfio_pci_dmabuf.js";
+export type { VfioDmaBufPriv, VfioKrefState } from "./vfio-pci/vfio_pci_dmabuf.js";
 export type { VfioVma } from "./vfio-pci/vma.js";
 export type { VfioOpKind, VfioOperation } from "./vfio-pci/operation.js";
 export { vfioDeviceState, vfioDmaBufPriv, vfioOperations, vfioVmas } from "./vfio-pci/inspect.js";

@@ -58,6 +58,8 @@ describe("VFIO's dmabuf->priv (struct vfio_pci_dma_buf) enters the World field b
     ["provider", (p) => ({ ...p, provider: `${p.provider}'` })],
     ["nrRanges", (p) => ({ ...p, nrRanges: p.nrRanges + 1 })],
     ["openFlags", (p) => ({ ...p, openFlags: p.openFlags ^ 2 })],
+    ["kref", (p) => ({ ...p, kref: p.kref === "armed" ? "drained" : "armed" })],
+    ["memattr", (p) => ({ ...p, memattr: 1 - p.memattr })],
   ];
   it("a change of any one field changes the world; writing it back restores an equal world", () => {
     const { m, w } = vfioWorld();

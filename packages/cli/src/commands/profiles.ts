@@ -14,6 +14,7 @@ export function profileSummary(p: Profile): Record<string, unknown> {
     title: p.title,
     summary: p.summary,
     kernelFacts: p.kernelFacts,
+    commits: p.commits,
     negotiation: p.negotiation,
     mappingTypes: p.mappingTypes.map((t) => t.id),
     converters: p.converters.map((c) => c.id),
@@ -24,8 +25,8 @@ export function profileSummary(p: Profile): Record<string, unknown> {
 }
 
 /**
- * Renders `dmabuf-ref profiles`: every profile, its types, converters,
- * core rules and what it says of each driver.
+ * Renders `dmabuf-ref profiles`: every profile, the kernel commits it
+ * encodes, its types, converters, core rules and what it says of each driver.
  *
  * @param json - print JSON instead of text.
  * @returns the output.
@@ -42,6 +43,8 @@ export function profilesOutput(json: boolean): string {
         `${p.id} - ${p.title}`,
         `  ${p.summary}`,
         `  kernel-facts: ${p.kernelFacts.join(", ")}`,
+        // A kernel older than every fix the model distinguishes lists none.
+        `  commits: ${p.commits.length === 0 ? "none" : p.commits.join(", ")}`,
         `  negotiation: ${p.negotiation}`,
         `  mapping types: ${p.mappingTypes.map((t) => t.id).join(", ")}`,
         `  converters: ${p.converters.length === 0 ? "none" : p.converters.map((c) => c.id).join(", ")}`,

@@ -4,9 +4,11 @@ import { toJson } from "../io/json.js";
 import { loadDocument } from "../io/load-document.js";
 import { resolveProfile } from "../io/profile-option.js";
 import { replay } from "../replay/run.js";
+import type { ReplayRun } from "../replay/run.js";
 import { replayFileSchema } from "../replay/schema.js";
 import type { ReplayFile } from "../replay/schema.js";
-import { standardMachine } from "../scenarios/machine.js";
+import { DEFAULT_MACHINE } from "../replay/machine.js";
+import { buildMachine } from "../scenarios/machine.js";
 
 function validate(raw: unknown): DocumentResult<ReplayFile> {
   const r = replayFileSchema.safeParse(raw);
@@ -25,8 +27,29 @@ function validate(raw: unknown): DocumentResult<ReplayFile> {
 }
 
 /**
- * Runs `dmabuf-ref replay FILE`: replays the calls on the default machine
- * under `--profile`, the file's profile, or linux-7.1.
+ * Replays a parsed file on its machine (`machine:` absent or `default`:
+ * the default machine) under `profileId`, the file's profile, or linux-7.1.
+ *
+ * @param doc - the validated file.
+ * @param profileId - `--profile`, if given.
+ * @returns the run.
+ * @throws UsageError (exit 2) for an unknown profile or a structurally wrong call.
+ */
+export function runReplay(doc: ReplayFile, profileId?: string): ReplayRun {
+  const profile = resolveProfile(profileId ?? doc.profile);
+  const d = doc.machine === undefined || doc.machine === "default" ? DEFAULT_MACHINE : doc.machine;
+  // The description's vfio-pci options override the profile's.
+  const m = buildMachine(profile, d, {
+    ...(d.vfio.krefRearm === undefined ? {} : { krefRearm: d.vfio.krefRearm }),
+    ...(d.vfio.closeOrder === undefined ? {} : { closeOrder: d.vfio.closeOrder }),
+  });
+  return replay(m, boot(m), doc);
+}
+
+/**
+ * Runs `dmabuf-ref replay FILE`: replays the calls on the file's machine
+ * (`machine:` absent or `default`: the default machine) under `--profile`,
+ * the file's profile, or linux-7.1.
  *
  * @param file - the YAML or JSON file.
  * @param profileId - `--profile`, if given.
@@ -35,10 +58,7 @@ function validate(raw: unknown): DocumentResult<ReplayFile> {
  * @throws UsageError (exit 2) for an unparsable or structurally wrong file.
  */
 export function replayOutput(file: string, profileId: string | undefined, json: boolean): string {
-  const doc = loadDocument(file, validate);
-  const profile = resolveProfile(profileId ?? doc.profile);
-  const m = standardMachine(profile);
-  const run = replay(m, boot(m), doc);
+  const run = runReplay(loadDocument(file, validate), profileId);
   if (json) {
     return toJson({
       profile: run.profile,

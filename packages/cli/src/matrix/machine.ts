@@ -43,16 +43,13 @@ export const matrixTopology: Topology = topologySchema.parse({
  * A fresh matrix machine with every built-in driver.
  *
  * @param profile - the rules in force.
- * @param closeOrder - vfio-pci's close order (default 7.1's, disable then cleanup).
+ * @param closeOrder - overrides vfio-pci's close order (absent: the profile's).
  * @returns the machine.
  */
-export function matrixMachine(
-  profile: Profile,
-  closeOrder: VfioCloseOrder = "disable-then-cleanup",
-): Machine {
+export function matrixMachine(profile: Profile, closeOrder?: VfioCloseOrder): Machine {
   const exporters = [
     vfioPciExporter({
-      closeOrder,
+      ...(closeOrder === undefined ? {} : { closeOrder }),
       devices: [
         {
           id: "vfio0",

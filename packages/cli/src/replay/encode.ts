@@ -1,190 +1,383 @@
+/*
+ * The user memory an ioctl's argument pointer points at, built from a
+ * replay file's fields by the struct layouts in core's uAPI registry
+ * (UAPI_STRUCTS): one generic encoder for every struct, so an ioctl B or A
+ * adds to the registry is replayable without code here. Also decodes a
+ * struct as the kernel leaves it (the user's bytes, overwritten by what
+ * the kernel copied back).
+ */
 import {
   IOMMU_IOAS_MAP_FIXED_IOVA,
   IOMMU_IOAS_MAP_READABLE,
   IOMMU_IOAS_MAP_WRITEABLE,
-  VFIO_DEVICE_FEATURE_DMA_BUF,
-  VFIO_DEVICE_FEATURE_GET,
-  VFIO_DEVICE_FEATURE_PROBE,
-  VFIO_DEVICE_FEATURE_SET,
-  encodeDmaBufFeature,
-  iommuDestroy,
-  iommuIoasAlloc,
-  iommuIoasIovaRanges,
-  iommuIoasMap,
-  iommuIoasMapFile,
-  iommuIoasUnmap,
-  vfioDeviceFeature,
+  U64_MAX,
+  findUapiStruct,
 } from "@dmabuf-ref/core";
-import type { FieldLayout, StructLayout } from "@dmabuf-ref/core";
+import type { FieldLayout, StructInfo, UserWrite } from "@dmabuf-ref/core";
 import type { Bindings } from "./values.js";
 import { replayError, resolveFlags, resolveValue } from "./values.js";
 
-/** The argument struct of each modelled iommufd ioctl. */
-export const IOMMUFD_STRUCTS: Readonly<
-  Record<string, StructLayout<Record<string, number | bigint>>>
-> = {
-  IOMMU_DESTROY: iommuDestroy,
-  IOMMU_IOAS_ALLOC: iommuIoasAlloc,
-  IOMMU_IOAS_IOVA_RANGES: iommuIoasIovaRanges,
-  IOMMU_IOAS_MAP: iommuIoasMap,
-  IOMMU_IOAS_UNMAP: iommuIoasUnmap,
-  IOMMU_IOAS_MAP_FILE: iommuIoasMapFile,
-};
+/** Where the replay places the arrays a pointer field is given as (`allowed_iovas: [...]`). */
+export const USER_SCRATCH = 0x7ffe_0000_0000n;
+/** Room for each array at {@link USER_SCRATCH}. */
+const SCRATCH_STRIDE = 0x10_0000n;
 
-const MAP_FLAGS = {
+/** Names for the values of a field: short names and full macro names. */
+type Names = Readonly<Record<string, number>>;
+
+function names(prefix: string, short: Readonly<Record<string, number>>): Names {
+  const all: Record<string, number> = {};
+  for (const [k, v] of Object.entries(short)) {
+    all[k] = v;
+    all[`${prefix}${k}`] = v;
+  }
+  return all;
+}
+
+const MAP_FLAGS = names("IOMMU_IOAS_MAP_", {
   FIXED_IOVA: IOMMU_IOAS_MAP_FIXED_IOVA,
   WRITEABLE: IOMMU_IOAS_MAP_WRITEABLE,
   READABLE: IOMMU_IOAS_MAP_READABLE,
-};
-const FEATURE_FLAGS = {
-  GET: VFIO_DEVICE_FEATURE_GET,
-  SET: VFIO_DEVICE_FEATURE_SET,
-  PROBE: VFIO_DEVICE_FEATURE_PROBE,
-};
-const OPEN_FLAGS = { O_RDONLY: 0, O_WRONLY: 1, O_RDWR: 2, O_CLOEXEC: 0o2000000 };
+});
 
-const LIMITS: Readonly<Record<string, [bigint, bigint]>> = {
+/**
+ * Fields whose values have macro names (include/uapi/linux/iommufd.h,
+ * vfio.h), by ioctl: `flags` lists are ORed, an enum takes one name.
+ */
+const FIELD_NAMES: Readonly<Record<string, Readonly<Record<string, Names>>>> = {
+  IOMMU_IOAS_MAP: { flags: MAP_FLAGS },
+  IOMMU_IOAS_MAP_FILE: { flags: MAP_FLAGS },
+  IOMMU_IOAS_COPY: { flags: MAP_FLAGS },
+  IOMMU_HWPT_ALLOC: {
+    flags: {
+      ...names("IOMMU_HWPT_ALLOC_", { NEST_PARENT: 1, DIRTY_TRACKING: 2, PASID: 8 }),
+      ...names("IOMMU_HWPT_", { FAULT_ID_VALID: 4 }),
+    },
+    data_type: names("IOMMU_HWPT_DATA_", { NONE: 0, VTD_S1: 1, ARM_SMMUV3: 2 }),
+  },
+  IOMMU_OPTION: {
+    option_id: names("IOMMU_OPTION_", { RLIMIT_MODE: 0, HUGE_PAGES: 1 }),
+    op: names("IOMMU_OPTION_OP_", { SET: 0, GET: 1 }),
+  },
+  VFIO_DEVICE_ATTACH_IOMMUFD_PT: { flags: names("VFIO_DEVICE_ATTACH_", { PASID: 1 }) },
+  VFIO_DEVICE_DETACH_IOMMUFD_PT: { flags: names("VFIO_DEVICE_DETACH_", { PASID: 1 }) },
+};
+
+/** A pointer field that points at an array of structs, and the field that counts them. */
+interface ArrayPointer {
+  /** The element struct's kernel name. */
+  readonly struct: string;
+  /** The field holding the element count. */
+  readonly count: string;
+}
+
+const IOVA_RANGES: ArrayPointer = { struct: "iommu_iova_range", count: "num_iovas" };
+
+/** Pointer fields that may be given as a list of elements, by ioctl. */
+const ARRAY_POINTERS: Readonly<Record<string, Readonly<Record<string, ArrayPointer>>>> = {
+  IOMMU_IOAS_ALLOW_IOVAS: { allowed_iovas: IOVA_RANGES },
+  IOMMU_IOAS_IOVA_RANGES: { allowed_iovas: IOVA_RANGES },
+};
+
+const LIMITS: Readonly<Record<string, readonly [bigint, bigint]>> = {
   u8: [0n, 0xffn],
   u16: [0n, 0xffffn],
   u32: [0n, 0xffff_ffffn],
   s32: [-0x8000_0000n, 0x7fff_ffffn],
-  u64: [0n, (1n << 64n) - 1n],
-  aligned_u64: [0n, (1n << 64n) - 1n],
+  u64: [0n, U64_MAX],
+  aligned_u64: [0n, U64_MAX],
 };
 
-function fit(v: bigint, f: FieldLayout, at: { index: number; field: string }): number | bigint {
+/** Where a value sits in the file, for error messages. */
+export interface At {
+  /** The call's index. */
+  readonly index: number;
+  /** The field's path, e.g. `arg.iova`. */
+  readonly field: string;
+}
+
+/**
+ * Checks that a value fits its C type (a file error otherwise: the C
+ * struct could not hold it).
+ *
+ * @param v - the value.
+ * @param f - the field.
+ * @param at - where, for errors.
+ * @returns the value.
+ */
+export function fit(v: bigint, f: FieldLayout, at: At): bigint {
   const [lo, hi] = LIMITS[f.type] ?? [0n, 0n];
   if (v < lo || v > hi)
     throw replayError(at.index, at.field, `${v} does not fit ${f.type} ${f.name}`);
-  return f.size === 8 ? v : Number(v);
+  return v;
 }
 
-function rejectUnknown(
-  arg: Record<string, unknown>,
-  known: readonly string[],
-  index: number,
-): void {
+/** The scalar members of a struct (a flexible array member has none of its own bytes). */
+export function scalarFields(s: StructInfo): readonly FieldLayout[] {
+  return s.fields.filter((f) => !f.type.endsWith("[]"));
+}
+
+function write(view: DataView, f: FieldLayout, v: bigint): void {
+  switch (f.type) {
+    case "u8":
+      view.setUint8(f.offset, Number(v));
+      return;
+    case "u16":
+      view.setUint16(f.offset, Number(v), true);
+      return;
+    case "u32":
+      view.setUint32(f.offset, Number(v), true);
+      return;
+    case "s32":
+      view.setInt32(f.offset, Number(v), true);
+      return;
+    default:
+      view.setBigUint64(f.offset, BigInt.asUintN(64, v), true);
+  }
+}
+
+function read(view: DataView, f: FieldLayout): number | bigint {
+  switch (f.type) {
+    case "u8":
+      return view.getUint8(f.offset);
+    case "u16":
+      return view.getUint16(f.offset, true);
+    case "u32":
+      return view.getUint32(f.offset, true);
+    case "s32":
+      return view.getInt32(f.offset, true);
+    default:
+      return view.getBigUint64(f.offset, true);
+  }
+}
+
+/**
+ * Encodes `size` bytes of a struct from resolved member values (0 for a
+ * member not given).
+ *
+ * @param s - the struct.
+ * @param values - member values by name.
+ * @returns the bytes.
+ */
+export function packStruct(s: StructInfo, values: ReadonlyMap<string, bigint>): Uint8Array {
+  const bytes = new Uint8Array(s.size);
+  const view = new DataView(bytes.buffer);
+  for (const f of scalarFields(s)) write(view, f, values.get(f.name) ?? 0n);
+  return bytes;
+}
+
+/**
+ * Decodes a struct as the kernel leaves it in user memory: the bytes the
+ * caller passed, overwritten by the bytes the kernel copied back.
+ *
+ * @param s - the struct.
+ * @param passed - the user's buffer (the struct, maybe a tail; empty for NULL).
+ * @param copied - what the kernel copied back over its start.
+ * @returns every member by name (64-bit members as bigints).
+ */
+export function decodeLeft(
+  s: StructInfo,
+  passed: Uint8Array,
+  copied: Uint8Array,
+): Record<string, number | bigint> {
+  const bytes = new Uint8Array(s.size);
+  bytes.set(passed.subarray(0, Math.min(passed.length, s.size)));
+  bytes.set(copied.subarray(0, Math.min(copied.length, s.size)));
+  const view = new DataView(bytes.buffer);
+  const out: Record<string, number | bigint> = {};
+  for (const f of scalarFields(s)) out[f.name] = read(view, f);
+  return out;
+}
+
+function rejectUnknown(arg: Record<string, unknown>, known: readonly string[], at: At): void {
   for (const k of Object.keys(arg)) {
     if (!known.includes(k))
-      throw replayError(index, `arg.${k}`, `not a field (fields: ${known.join(", ")})`);
+      throw replayError(at.index, `${at.field}.${k}`, `not a field (fields: ${known.join(", ")})`);
   }
 }
 
+function record(v: unknown, at: At, what: string): Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v))
+    throw replayError(at.index, at.field, `expected ${what}`);
+  return v as Record<string, unknown>;
+}
+
 /**
- * Builds an iommufd ioctl's argument bytes from the kernel field names:
- * `size` defaults to `sizeof`, other fields to 0, `flags` takes map flag
- * names, any value the C field can hold is passed through unchecked.
- *
- * @param layout - the struct.
- * @param arg - the fields given.
- * @param b - earlier results.
- * @param index - the call's index, for errors.
- * @returns the user buffer.
+ * Resolves one member's value: a name from its macro table (flags lists
+ * are ORed), a number, or a reference.
  */
-export function encodeIommufdArg(
-  layout: StructLayout<Record<string, number | bigint>>,
-  arg: Record<string, unknown>,
+function memberValue(
+  ioctl: string,
+  f: FieldLayout,
+  raw: unknown,
   b: Bindings,
-  index: number,
-): Uint8Array {
-  const fields = layout.fields.filter((f) => !f.type.endsWith("[]"));
-  rejectUnknown(
-    arg,
-    fields.map((f) => f.name),
-    index,
+  at: At,
+): bigint | undefined {
+  if (raw === undefined) return undefined;
+  const table = FIELD_NAMES[ioctl]?.[f.name];
+  const v =
+    table === undefined ? resolveValue(raw, b, at) : BigInt(resolveFlags(raw, table, "", b, at));
+  return fit(v, f, at);
+}
+
+/**
+ * Reads `tail: [bytes]`, the user memory past a struct: each an integer
+ * 0-255.
+ *
+ * @param raw - the list given.
+ * @param at - where, for errors.
+ * @returns the bytes.
+ * @throws UsageError for anything but a list of bytes.
+ */
+export function tailBytes(raw: unknown, at: At): Uint8Array {
+  if (!Array.isArray(raw)) throw replayError(at.index, at.field, "expected a list of bytes");
+  const list = raw as unknown[];
+  return Uint8Array.from(
+    list.map((x, i) => {
+      if (typeof x !== "number" || !Number.isInteger(x) || x < 0 || x > 255)
+        throw replayError(at.index, `${at.field}[${i}]`, "a byte is an integer 0-255");
+      return x;
+    }),
   );
-  const value: Record<string, number | bigint> = {};
-  for (const f of fields) {
-    const at = { index, field: `arg.${f.name}` };
-    const raw = arg[f.name];
-    const v =
-      f.name === "flags"
-        ? BigInt(resolveFlags(raw, MAP_FLAGS, "IOMMU_IOAS_MAP_", b, at))
-        : raw === undefined
-          ? f.name === "size"
-            ? BigInt(layout.size)
-            : 0n
-          : resolveValue(raw, b, at);
-    value[f.name] = fit(v, f, at);
-  }
-  return layout.encode(value);
+}
+
+/** An ioctl argument as user memory: the struct and tail, and arrays its pointers reach. */
+export interface EncodedArg {
+  /** The bytes the argument pointer points at: the struct, then any tail. */
+  readonly buffer: Uint8Array;
+  /** Arrays placed in user memory for pointer fields given as lists. */
+  readonly user: readonly UserWrite[];
+  /** Each array pointer field's address, element struct and element count. */
+  readonly arrays: readonly {
+    readonly field: string;
+    readonly addr: bigint;
+    readonly element: StructInfo;
+    readonly count: number;
+  }[];
 }
 
 /**
- * Builds a `VFIO_DEVICE_FEATURE` argument: the header, and for a DMA_BUF
- * payload under `data` the `vfio_device_feature_dma_buf` and its ranges.
- * `feature` (`DMA_BUF` or a number) is ORed into flags bits 0–15; `argsz`
- * and `nr_ranges` default to the real values.
+ * Builds an ioctl's argument from the kernel's field names, for any struct
+ * of the uAPI registry: `size`/`argsz` default to `sizeof`, other members to
+ * 0; names stand for flag and enum values; a pointer to an array of
+ * structs may be a list (placed in user memory, its count defaulting to
+ * the list's length) or an address (0 = NULL); `size`/`argsz` larger than
+ * the struct needs `tail`, exactly the bytes past it (the kernel reads
+ * them). Any value the C member can hold passes through unchecked.
  *
+ * @param ioctl - the ioctl's macro name (selects flag names and array pointers).
+ * @param s - the argument struct.
  * @param arg - the fields given.
  * @param b - earlier results.
  * @param index - the call's index, for errors.
- * @returns the user buffer.
+ * @returns the user memory.
+ * @throws UsageError for an unknown field, a value the member cannot hold,
+ *   or a tail whose length is not `size` minus `sizeof`.
  */
-export function encodeVfioFeatureArg(
+export function encodeStructArg(
+  ioctl: string,
+  s: StructInfo,
   arg: Record<string, unknown>,
   b: Bindings,
   index: number,
-): Uint8Array {
-  rejectUnknown(arg, ["argsz", "flags", "feature", "data"], index);
-  const flags = resolveFlags(arg["flags"], FEATURE_FLAGS, "VFIO_DEVICE_FEATURE_", b, {
-    index,
-    field: "arg.flags",
-  });
-  const rawFeature = arg["feature"];
-  const feature =
-    rawFeature === undefined
-      ? 0
-      : rawFeature === "DMA_BUF" || rawFeature === "VFIO_DEVICE_FEATURE_DMA_BUF"
-        ? VFIO_DEVICE_FEATURE_DMA_BUF
-        : Number(resolveValue(rawFeature, b, { index, field: "arg.feature" }) & 0xffffn);
-  const u32 = (v: unknown, field: string): number =>
-    Number(
-      fit(
-        resolveValue(v, b, { index, field }),
-        { name: field, offset: 0, size: 4, type: "u32" },
-        { index, field },
-      ),
+): EncodedArg {
+  const fields = scalarFields(s);
+  rejectUnknown(arg, [...fields.map((f) => f.name), "tail"], { index, field: "arg" });
+  const values = new Map<string, bigint>();
+  const user: UserWrite[] = [];
+  const arrays: {
+    field: string;
+    addr: bigint;
+    element: StructInfo;
+    count: number;
+  }[] = [];
+  for (const [name, ptr] of Object.entries(ARRAY_POINTERS[ioctl] ?? {})) {
+    const raw = arg[name];
+    if (!Array.isArray(raw)) continue;
+    const element = findUapiStruct(ptr.struct);
+    if (element === undefined) throw new Error(`no struct ${ptr.struct}`);
+    const addr = USER_SCRATCH + BigInt(user.length) * SCRATCH_STRIDE;
+    const bytes = new Uint8Array(element.size * raw.length);
+    (raw as unknown[]).forEach((e, i) => {
+      const at = { index, field: `arg.${name}[${i}]` };
+      const item = record(e, at, `a struct ${element.name}`);
+      rejectUnknown(
+        item,
+        scalarFields(element).map((f) => f.name),
+        at,
+      );
+      const v = new Map<string, bigint>();
+      for (const f of scalarFields(element)) {
+        const x = memberValue("", f, item[f.name], b, { index, field: `${at.field}.${f.name}` });
+        if (x !== undefined) v.set(f.name, x);
+      }
+      bytes.set(packStruct(element, v), i * element.size);
+    });
+    user.push({ addr, bytes });
+    values.set(name, addr);
+    if (arg[ptr.count] === undefined) values.set(ptr.count, BigInt(raw.length));
+    arrays.push({ field: name, addr, element, count: raw.length });
+  }
+  for (const f of fields) {
+    if (values.has(f.name) && Array.isArray(arg[f.name])) continue;
+    const v = memberValue(ioctl, f, arg[f.name], b, { index, field: `arg.${f.name}` });
+    if (v !== undefined) values.set(f.name, v);
+  }
+  const sizeField = fields[0]?.name === "size" || fields[0]?.name === "argsz" ? fields[0] : null;
+  if (sizeField !== null && !values.has(sizeField.name)) values.set(sizeField.name, BigInt(s.size));
+  const struct = packStruct(s, values);
+  const size = sizeField === null ? BigInt(s.size) : (values.get(sizeField.name) ?? 0n);
+  const tail =
+    arg["tail"] === undefined
+      ? new Uint8Array(0)
+      : tailBytes(arg["tail"], { index, field: "arg.tail" });
+  const past = size > BigInt(s.size) ? size - BigInt(s.size) : 0n;
+  if (BigInt(tail.length) !== past) {
+    throw replayError(
+      index,
+      "arg.tail",
+      `${sizeField?.name ?? "size"} ${size} with the ${s.size}-byte ${s.name} needs ${past} tail byte(s), got ${tail.length}`,
     );
-  const argsz = arg["argsz"] === undefined ? undefined : u32(arg["argsz"], "arg.argsz");
-  const data = arg["data"];
-  if (data === undefined) {
-    return vfioDeviceFeature.encode({ argsz: argsz ?? 8, flags: (flags | feature) >>> 0 });
   }
-  if (typeof data !== "object" || data === null || Array.isArray(data)) {
-    throw replayError(index, "arg.data", "expected the payload struct's fields");
+  const buffer = new Uint8Array(struct.length + tail.length);
+  buffer.set(struct);
+  buffer.set(tail, struct.length);
+  // Pointers given as addresses: their arrays are decoded from what the kernel writes there.
+  for (const [name, ptr] of Object.entries(ARRAY_POINTERS[ioctl] ?? {})) {
+    if (Array.isArray(arg[name])) continue;
+    const element = findUapiStruct(ptr.struct);
+    const addr = values.get(name) ?? 0n;
+    const count = Number(values.get(ptr.count) ?? 0n);
+    if (element !== undefined && addr !== 0n) arrays.push({ field: name, addr, element, count });
   }
-  const d = data as Record<string, unknown>;
-  rejectUnknown(d, ["region_index", "open_flags", "flags", "nr_ranges", "dma_ranges"], index);
-  const rawRanges = d["dma_ranges"] ?? [];
-  if (!Array.isArray(rawRanges)) throw replayError(index, "arg.data.dma_ranges", "expected a list");
-  const ranges = (rawRanges as unknown[]).map((r, i) => {
-    if (typeof r !== "object" || r === null)
-      throw replayError(index, `arg.data.dma_ranges[${i}]`, "expected {offset, length}");
-    const rr = r as Record<string, unknown>;
-    const u64 = (field: string): bigint =>
-      fit(
-        resolveValue(rr[field] ?? 0, b, { index, field: `arg.data.dma_ranges[${i}].${field}` }),
-        { name: field, offset: 0, size: 8, type: "u64" },
-        { index, field },
-      ) as bigint;
-    return { offset: u64("offset"), length: u64("length") };
-  });
-  return encodeDmaBufFeature({
-    ...(argsz === undefined ? {} : { argsz }),
-    flags,
-    feature,
-    data: {
-      region_index: u32(d["region_index"] ?? 0, "arg.data.region_index"),
-      open_flags: resolveFlags(d["open_flags"], OPEN_FLAGS, "", b, {
-        index,
-        field: "arg.data.open_flags",
-      }),
-      flags: u32(d["flags"] ?? 0, "arg.data.flags"),
-      ...(d["nr_ranges"] === undefined
-        ? {}
-        : { nr_ranges: u32(d["nr_ranges"], "arg.data.nr_ranges") }),
-    },
-    ranges,
-  });
+  return { buffer, user, arrays };
+}
+
+/**
+ * The arrays the kernel wrote through an argument's pointers, decoded:
+ * for each array pointer, the elements that `written` covers in full.
+ *
+ * @param arrays - the argument's array pointers.
+ * @param written - the user memory the kernel wrote.
+ * @returns the decoded elements by pointer field (absent when nothing was written there).
+ */
+export function decodeWrittenArrays(
+  arrays: EncodedArg["arrays"],
+  written: readonly UserWrite[],
+): Record<string, Record<string, number | bigint>[]> {
+  const out: Record<string, Record<string, number | bigint>[]> = {};
+  for (const a of arrays) {
+    const size = BigInt(a.element.size);
+    const elems: Record<string, number | bigint>[] = [];
+    for (const w of written) {
+      if (w.addr < a.addr || (w.addr - a.addr) % size !== 0n) continue;
+      for (let at = 0; at + a.element.size <= w.bytes.length; at += a.element.size) {
+        elems.push(
+          decodeLeft(a.element, w.bytes.subarray(at, at + a.element.size), new Uint8Array(0)),
+        );
+      }
+    }
+    if (elems.length > 0) out[a.field] = elems;
+  }
+  return out;
 }

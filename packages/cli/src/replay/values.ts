@@ -2,10 +2,17 @@ import { UsageError } from "../io/usage-error.js";
 
 /** What earlier calls produced, by their `as` names. */
 export interface Bindings {
-  /** Return values (fds). */
-  readonly rets: Map<string, number>;
-  /** Structs written back, by field. */
+  /** Return values (fds, addresses). */
+  readonly rets: Map<string, bigint>;
+  /** Structs written back (and a mapping's `addr`), by field. */
   readonly outs: Map<string, Record<string, number | bigint>>;
+  /** Names whose call failed and bound nothing: which call, and its errno. */
+  readonly unbound: Map<string, string>;
+}
+
+/** Bindings before the first call. */
+export function emptyBindings(): Bindings {
+  return { rets: new Map(), outs: new Map(), unbound: new Map() };
 }
 
 /** An error in a replay file, naming the call's index and the field. */
@@ -39,14 +46,29 @@ export function resolveValue(
   const [name, field, ...rest] = v.split(".");
   if (name === undefined || rest.length > 0)
     throw replayError(at.index, at.field, `bad reference "${v}"`);
+  const failed = b.unbound.get(name);
+  if (failed !== undefined)
+    throw replayError(at.index, at.field, `"${v}" is unbound: ${failed}, so it bound nothing`);
   if (field === undefined) {
     const ret = b.rets.get(name);
     if (ret === undefined) throw replayError(at.index, at.field, `"${v}" names no earlier result`);
-    return BigInt(ret);
+    return ret;
   }
-  const value = b.outs.get(name)?.[field];
-  if (value === undefined)
-    throw replayError(at.index, at.field, `"${v}" names no field written back`);
+  const out = b.outs.get(name);
+  if (out === undefined) {
+    const why = b.rets.has(name)
+      ? `the call bound to ${name} wrote no struct back`
+      : "no earlier result";
+    throw replayError(at.index, at.field, `"${v}" names ${why}`);
+  }
+  const value = out[field];
+  if (value === undefined) {
+    throw replayError(
+      at.index,
+      at.field,
+      `"${v}" names no field written back (${name} has: ${Object.keys(out).join(", ")})`,
+    );
+  }
   return BigInt(value);
 }
 
@@ -69,6 +91,15 @@ export function resolveFlags(
   at: { index: number; field: string },
 ): number {
   if (v === undefined) return 0;
+  // A single string that names no flag but an earlier result is a value.
+  if (
+    typeof v === "string" &&
+    names[v.startsWith(prefix) ? v.slice(prefix.length) : v] === undefined
+  ) {
+    const [name] = v.split(".");
+    if (name !== undefined && (v.includes(".") || b.rets.has(name) || b.unbound.has(name)))
+      return Number(BigInt.asUintN(32, resolveValue(v, b, at)));
+  }
   const list = Array.isArray(v)
     ? (v as unknown[])
     : typeof v === "string" && !/^(0[xX][0-9a-fA-F]+|[0-9]+)$/.test(v)

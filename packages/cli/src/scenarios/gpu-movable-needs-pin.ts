@@ -11,7 +11,10 @@ const LEN = 0x20_0000n;
 /** What each built-in profile must show (the story's two outcomes). */
 const EXPECTED: Readonly<Record<string, string>> = {
   "linux-6.19": "MAP_FILE EOPNOTSUPP",
+  "linux-7.1.0": "MAP_FILE EOPNOTSUPP",
   "linux-7.1": "MAP_FILE EOPNOTSUPP",
+  "linux-7.2": "MAP_FILE EOPNOTSUPP",
+  "proposal-vfio-dmabuf-mmap": "MAP_FILE EOPNOTSUPP",
   "rfc-mapping-types-v1": "MAP_FILE EINVAL",
   "proposal-converters": "pinned: MAP_FILE ok, evict EBUSY, DMA ok",
 };

@@ -37,8 +37,8 @@ function closeWhileGuestRuns(s: VmmSession, order: VfioCloseOrder): CloseRun {
   s.note(
     "the VMM closes the VFIO device fd while vCPUs still run (hot-unplug, or no vCPU stop first)",
   );
-  // Stop right after the close's first stage: the disable (7.1) or the
-  // start of the cleanup revoke (Matt Evans' order).
+  // Stop right after the close's first stage: the disable (old order) or
+  // the start of the cleanup revoke (linux-7.1, d97708701434).
   expectOk(startUntil(s, "vfio-pci", { op: "close-device", device: "vfio0" }, () => true));
   const inWindow = verdictOf(guestAccess(s, SLOT, GFN, "write"));
   settleNow(s);
@@ -61,21 +61,26 @@ function shown(r: CloseRun): string {
 }
 
 /**
- * The close-order window for KVM (kernel-facts §2.5, §5.1): in 7.1's close
- * `vfio_pci_core_disable()` stops the BAR decoding before the cleanup
- * revoke zaps KVM's stage-2, so a running guest reaches a disabled BAR
- * through an entry nobody zapped yet, the same window iommufd has; with
- * Matt Evans' order (cleanup before disable) the zap comes first and the
- * guest's later access fails in `get_pfn` (`EIO`).
+ * The close-order window for KVM (kernel-model §2.5, §5.1): in the old
+ * close order of 6.19.x and 7.0.0-7.0.9, `vfio_pci_core_disable()` stops
+ * the BAR decoding before the cleanup revoke zaps KVM's stage-2, so a
+ * running guest reaches a disabled BAR through an entry nobody zapped yet,
+ * the same window iommufd has (`close-order-window`); with the cleanup
+ * first, as linux-7.1 closes since d97708701434, the zap comes first and
+ * the guest's later access fails in `get_pfn` (`EIO`). KVM's dma-buf
+ * import exists only in the RFC profiles, which are based on linux-7.1, so
+ * the scenario forces the old order (a vfio-pci config override) to show
+ * the window and runs the same story in 7.1's order after it.
  */
 export const kvmCloseOrder: Scenario = {
   name: "kvm-close-order",
   profile: "rfc-mapping-types-v1",
   expectation:
-    "with 7.1's close order (disable, then cleanup) a running guest reaches the disabled BAR " +
-    "through a stage-2 entry not yet zapped: a violation; with cleanup before disable the zap " +
-    "comes first, the guest's access in the window is ok and after close EIO, no violation",
-  sources: "kernel-facts §2.5, §2.6, §5.1",
+    "with the old close order (6.19, 7.0.0-7.0.9: disable, then cleanup, forced here) a " +
+    "running guest reaches the disabled BAR through a stage-2 entry not yet zapped: a " +
+    "violation; with linux-7.1's order (cleanup first, d97708701434) the zap comes first, the " +
+    "guest's access in the window is ok and after close EIO, no violation",
+  sources: "kernel-model §2.5, §2.6, §5.1; d97708701434",
   run(profile: Profile) {
     let fixed: CloseRun | undefined;
     const mFixed = matrixMachine(profile, "cleanup-then-disable");
@@ -86,7 +91,7 @@ export const kvmCloseOrder: Scenario = {
     const m = matrixMachine(profile, "disable-then-cleanup");
     return withSession(new VmmSession(m, boot(m)), (s) => {
       const r = closeWhileGuestRuns(s, "disable-then-cleanup");
-      s.note(`BAR after close: ${barState(s.world)}; now the same story in Matt Evans' order`);
+      s.note(`BAR after close: ${barState(s.world)}; now the same story in linux-7.1's order`);
       s.apply((w) => ({ world: w, events: fixedRun.events }));
       const fixedOk =
         fixed !== undefined &&

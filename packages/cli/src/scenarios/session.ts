@@ -193,6 +193,18 @@ export class VmmSession {
   }
 
   /**
+   * A vfio-pci ioctl or config-space write (`VFIO_DEVICE_FEATURE`,
+   * `VFIO_DEVICE_RESET`, `config-write`, ...), returning when the kernel's
+   * would, with its return value.
+   *
+   * @param action - the vfio-pci ioctl action.
+   * @returns what it returned, or the errno.
+   */
+  vfioIoctl(action: unknown): Result<SyscallReturn> {
+    return this.syscall("vfio-pci", action);
+  }
+
+  /**
    * Applies a pure change to the world that no uAPI call models (e.g. a
    * legacy type1 container pinning PFNs it took from a VMA).
    *

@@ -34,8 +34,12 @@ export const ERRNO_NUMBERS = {
   ENODEV: 19,
   /** Invalid argument; also "no mapping type matched". */
   EINVAL: 22,
+  /** Too many open files (a process's fd table, or the model's memfd limit). */
+  EMFILE: 24,
   /** Unknown ioctl or feature. */
   ENOTTY: 25,
+  /** File too large: `ftruncate()` past the largest file (a memfd beyond the model's limit). */
+  EFBIG: 27,
   /** No free IOVA space. */
   ENOSPC: 28,
   /** Resource deadlock would occur (same number as EDEADLK). */
@@ -46,6 +50,11 @@ export const ERRNO_NUMBERS = {
   EMSGSIZE: 90,
   /** Operation not supported; from match(), "skip this pair". */
   EOPNOTSUPP: 95,
+  /**
+   * Address already in use: an IOAS area conflicts with a new reservation or
+   * with a raised IOVA alignment (iommufd).
+   */
+  EADDRINUSE: 98,
   /** Arithmetic overflow of an address or length. */
   EOVERFLOW: 75,
 } as const;

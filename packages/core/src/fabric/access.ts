@@ -76,16 +76,17 @@ export function access(
     return { outcome: "fault", world: w, events: [{ ...base, outcome: "fault", detail }] };
   }
   const [, region] = found;
-  const where = `${region.id}+0x${(routed.phys - region.base).toString(16)}`;
+  const landed = { region: region.id, offset: routed.phys - region.base };
+  const where = `${region.id}+0x${landed.offset.toString(16)}`;
   const verdict = judge(w, device, routed.phys, len, dir, region.id, region.status, job);
   if (verdict === undefined) {
-    return { outcome: "ok", world: w, events: [{ ...base, outcome: "ok", detail: where }] };
+    return { outcome: "ok", world: w, events: [{ ...base, outcome: "ok", detail: where, landed }] };
   }
   const recorded = recordViolation(w, { ...verdict, actor: device });
   return {
     outcome: "violation",
     world: recorded.world,
-    events: [{ ...base, outcome: "violation", detail: where }, recorded.event],
+    events: [{ ...base, outcome: "violation", detail: where, landed }, recorded.event],
   };
 }
 

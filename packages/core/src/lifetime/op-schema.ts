@@ -3,6 +3,7 @@ import { u64Schema } from "../schemas.js";
 import type { Machine } from "../machine/machine.js";
 import type { Op } from "./op.js";
 import { CORE_OP_KINDS } from "./op.js";
+import { MM_OPS, mmProviders } from "../mm/driver.js";
 
 /** `{ op, ...fields }` -> `{ kind: op, ...fields }`: the plain form's name is the op's kind. */
 function kindOf<T extends { readonly op: string }>({
@@ -225,10 +226,16 @@ export function parseOp(m: Machine, data: unknown): OpParse {
   if (typeof data !== "object" || data === null || !("op" in data) || typeof data.op !== "string")
     return plainOpSchema.safeParse(data);
   const { op: name, driver, ...fields } = data as { op: string; driver?: unknown };
-  const providers = m.driverOps.get(name);
+  // The built-in mm driver's syscalls are every machine's ops, beside the drivers'.
+  const own = [...(m.driverOps.get(name) ?? []), ...mmProviders(name)];
+  const providers = own.length === 0 ? undefined : own;
   if (providers === undefined) {
     if (!CORE_NAMES.has(name)) {
-      const known = [...CORE_OP_KINDS.filter((k) => k !== "driver"), ...m.driverOps.keys()];
+      const known = [
+        ...CORE_OP_KINDS.filter((k) => k !== "driver"),
+        ...m.driverOps.keys(),
+        ...MM_OPS.map((o) => o.name),
+      ];
       return issue(data, ["op"], `unknown op ${name}; this machine has: ${known.join(", ")}`);
     }
     return plainOpSchema.safeParse(data);

@@ -38,6 +38,30 @@ export interface FailedArm {
    * with `EMSGSIZE`); `ret` is 0 there. Absent: nothing copied.
    */
   readonly returned?: SyscallReturn;
+  /**
+   * What the call did before it returned the errno, for the few kernel paths
+   * that change state first and do not undo it (`VFIO_DEVICE_RESET` when
+   * `pci_try_reset_function()` cannot take the device lock: the dma-bufs were
+   * revoked and restored, then `-EAGAIN`; a hot reset's `-EBUSY`/`-EAGAIN`
+   * after its undo path). `world` stays the input world, so "a failed call
+   * changes nothing" holds for every call without it; whoever runs the call
+   * continues from `committed.world` ({@link worldAfter}). Absent: nothing
+   * changed.
+   */
+  readonly committed?: { readonly world: World; readonly events: readonly TraceEvent[] };
+}
+
+/**
+ * The world a machine continues from after an outcome: the new world of a
+ * call that ran, the world a failed call left behind
+ * ({@link FailedArm.committed}: usually the input world), or the input world
+ * of a call that blocked.
+ *
+ * @param o - the outcome.
+ * @returns the world to continue from.
+ */
+export function worldAfter(o: StepOutcome): World {
+  return o.status === "failed" ? (o.committed?.world ?? o.world) : o.world;
 }
 
 /**

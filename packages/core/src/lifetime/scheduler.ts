@@ -151,6 +151,11 @@ export function runScript(
           : { op, status: "done", created: r.created },
       );
     } else if (r.status === "failed") {
+      // A kernel path that changed state before its errno: continue from there.
+      if (r.committed !== undefined) {
+        w = r.committed.world;
+        events.push(...r.committed.events);
+      }
       events.push({ kind: "error", actor, call: op.kind, error: r.error });
       created.push(undefined);
       results.push({ op, status: "failed", error: r.error });

@@ -10,6 +10,8 @@ import { done, failed } from "./outcome.js";
 import { pinAtt, unpinAtt } from "./pin.js";
 import { setRegion } from "./region.js";
 import { closeBuf } from "./release.js";
+import { mmDriver } from "../mm/driver.js";
+import { MM_DRIVER } from "../mm/layout.js";
 import { resvLock, resvUnlock } from "./resv.js";
 import { startRevoke, startUnrevoke, stepTask } from "./revoke.js";
 
@@ -99,7 +101,10 @@ function exportBuf(
 }
 
 function driverAction(m: Machine, w: World, driver: string, action: unknown): StepOutcome {
-  const d = m.exporters.get(driver) ?? m.importers.get(driver);
+  const d =
+    m.exporters.get(driver) ??
+    m.importers.get(driver) ??
+    (driver === MM_DRIVER ? mmDriver : undefined);
   if (d === undefined)
     return failed(
       w,

@@ -11,6 +11,7 @@ import type { Effect } from "../world/effect.js";
 import type { SliceDef } from "../world/driver-slice.js";
 import { SLICES_PER_DRIVER } from "../world/driver-slice.js";
 import { createWorld } from "../world/world.js";
+import { MM_DRIVER } from "../mm/layout.js";
 import type { World } from "../world/world.js";
 
 /**
@@ -201,6 +202,45 @@ export interface ExporterDriver {
    */
   readonly slices?: readonly SliceDef<unknown>[];
   /**
+   * `dma_buf_ops.mmap` as `dma_buf_mmap_internal()` reaches it, for the mm
+   * model's `mmap` of a dma-buf fd: the exporter's own checks of the VMA
+   * only (core already checked the window against `dmabuf->size`; mm
+   * records the `VM_PFNMAP` VMA and its file reference). Absent: the buffer
+   * has no mmap op, and `dma_buf_mmap_internal()` answers `EINVAL`.
+   *
+   * @param m - the machine.
+   * @param world - the current world.
+   * @param buf - the dma-buf id.
+   * @param req - the mapping process, the byte offset into the buffer and the length (whole pages).
+   */
+  mmap?(
+    m: Machine,
+    world: World,
+    buf: number,
+    req: {
+      /** The mapping process. */
+      readonly process: string;
+      /** Byte offset into the buffer (`vm_pgoff << PAGE_SHIFT`). */
+      readonly offset: bigint;
+      /** Bytes (whole pages). */
+      readonly length: bigint;
+    },
+  ): Result<undefined>;
+  /**
+   * The BAR behind an `mmap()` of one of this driver's device fds
+   * (`vfio_pci_core_mmap`: the device must be open and the BAR mmappable,
+   * `bar_mmap_supported[index]`), for the mm model. Absent, or undefined for
+   * a device this driver does not own: mm falls back to the topology's
+   * region `<device>.bar<index>`.
+   *
+   * @param m - the machine.
+   * @param world - the current world.
+   * @param device - the device named as the fd.
+   * @param index - the region index (`vm_pgoff >> (40 - PAGE_SHIFT)`), below 6.
+   * @returns the BAR's region name, an errno (`EINVAL`, ...), or undefined.
+   */
+  mmapRegion?(m: Machine, world: World, device: string, index: number): Result<string> | undefined;
+  /**
    * `ops->release`: the last file reference is gone.
    *
    * @param m - the machine.
@@ -359,6 +399,8 @@ export function defineMachine(desc: {
 }): Machine {
   const names = new Set<string>();
   for (const d of [...desc.exporters, ...desc.importers]) {
+    // The built-in mm driver (process memory) is every machine's: no driver may take its name.
+    if (d.name === MM_DRIVER) throw new Error(`machine: ${MM_DRIVER} is the built-in mm driver`);
     if (names.has(d.name)) throw new Error(`machine: driver ${d.name} is named twice`);
     names.add(d.name);
   }

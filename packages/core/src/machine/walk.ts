@@ -1,5 +1,6 @@
 import type { Op } from "../lifetime/op.js";
 import type { StepOutcome } from "../lifetime/outcome.js";
+import { worldAfter } from "../lifetime/outcome.js";
 import { step } from "../lifetime/step.js";
 import type { World } from "../world/world.js";
 import { candidateOps } from "./candidates.js";
@@ -62,7 +63,7 @@ export function walk(
     if (op === undefined) break;
     const outcome = step(m, world, op);
     observe?.({ op, before: world, outcome });
-    if (outcome.status === "done") world = outcome.world;
+    world = worldAfter(outcome);
   }
   return world;
 }

@@ -25,7 +25,14 @@ export interface ProfileRules {
 }
 
 /** The ids of the built-in profiles. */
-export type ProfileId = "linux-6.19" | "linux-7.1" | "rfc-mapping-types-v1" | "proposal-converters";
+export type ProfileId =
+  | "linux-6.19"
+  | "linux-7.1.0"
+  | "linux-7.1"
+  | "linux-7.2"
+  | "rfc-mapping-types-v1"
+  | "proposal-converters"
+  | "proposal-vfio-dmabuf-mmap";
 
 /**
  * A profile: one proposal (or released kernel) stated as data, so the same
@@ -40,6 +47,14 @@ export interface Profile {
   readonly summary: string;
   /** The kernel-facts sections this profile encodes. */
   readonly kernelFacts: readonly string[];
+  /**
+   * The mainline commits (12-digit ids) whose behaviour this profile
+   * encodes, e.g. `"d97708701434"` (close cleans up dma-bufs before it
+   * disables the function). Empty for a kernel that predates every fix the
+   * model distinguishes; a proposal lists the commits of the kernel it is
+   * based on (a series under review has no commit).
+   */
+  readonly commits: readonly string[];
   /**
    * Whether `dma_buf_mapping_attach()` negotiation exists. `"none"`: only
    * the legacy path, which the model runs as negotiation over the one SGT
@@ -62,15 +77,24 @@ export interface Profile {
   readonly notes: readonly string[];
 }
 
+/** A profile as written: {@link Profile} with `commits` optional (default none). */
+export type ProfileInput = Omit<Profile, "commits"> & { readonly commits?: readonly string[] };
+
 /**
  * Defines a profile, checking that every converter joins types that exist in
- * it.
+ * it and that every commit id is a 12-digit abbreviated hash.
  *
- * @param profile - the profile's data.
+ * @param profile - the profile's data (`commits` defaults to none).
  * @returns the frozen profile.
  * @throws when a converter names a type the profile lacks (a model bug).
  */
-export function defineProfile(profile: Profile): Profile {
+export function defineProfile(input: ProfileInput): Profile {
+  const profile: Profile = { ...input, commits: input.commits ?? [] };
+  for (const c of profile.commits) {
+    if (!/^[0-9a-f]{12}$/.test(c)) {
+      throw new Error(`profile ${profile.id}: commit ${c} is not a 12-digit abbreviated hash`);
+    }
+  }
   for (const c of profile.converters) {
     for (const t of [c.from, c.to]) {
       if (!profile.mappingTypes.includes(t)) {
@@ -80,6 +104,7 @@ export function defineProfile(profile: Profile): Profile {
   }
   return Object.freeze({
     ...profile,
+    commits: Object.freeze([...profile.commits]),
     rules: Object.freeze({ ...profile.rules }),
     drivers: Object.freeze({ ...profile.drivers }),
   });

@@ -13,9 +13,10 @@ import { linux71 } from "./linux-7.1.js";
  *
  * @remarks
  * Encodes kernel-facts §4.4 and §7.14 (a direct match beats a converted
- * one), with the optional series still under review switched on: mmap of
- * VFIO dma-bufs (§2.6), KVM import (§5.1) and RDMA pinned-revocable import
- * (§5.2).
+ * one), with the optional series still under review switched on: KVM
+ * import (§5.1) and RDMA pinned-revocable import (§5.2). mmap of VFIO
+ * dma-bufs is not here: it is proposal-vfio-dmabuf-mmap's (kernel-model
+ * §2.6), so the converters are compared with linux-7.1's VFIO.
  */
 export const proposalConverters = defineProfile({
   id: "proposal-converters",
@@ -23,14 +24,14 @@ export const proposalConverters = defineProfile({
   summary:
     "linux-7.1 rules plus converters PAL->SGT and PAL->iommu-domain; iommufd accepts " +
     "[iommu-domain]; a direct match beats a converted one. Options under review are on.",
-  kernelFacts: ["§2.6", "§4.4", "§5.1", "§5.2", "§7.14"],
+  kernelFacts: ["§4.4", "§5.1", "§5.2", "§7.14"],
+  commits: linux71.commits,
   negotiation: "mapping-types",
   mappingTypes: [sgt, pal, iommuDomain, kvmPfn],
   converters: [palToSgt, palToIommuDomain],
   rules: linux71.rules,
   drivers: {
     ...linux71.drivers,
-    "vfio-pci": { ...linux71.drivers["vfio-pci"], dmabufMmap: true },
     kvm: { dmabufImport: true },
     rdma: { pinnedRevocable: true },
   },

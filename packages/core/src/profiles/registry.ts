@@ -1,18 +1,22 @@
 import type { Profile, ProfileId } from "./profile.js";
 import { linux619 } from "./linux-6.19.js";
-import { linux71 } from "./linux-7.1.js";
+import { linux710, linux71, linux72 } from "./linux-7.1.js";
 import { proposalConverters } from "./proposal-converters.js";
+import { proposalVfioDmabufMmap } from "./proposal-vfio-dmabuf-mmap.js";
 import { rfcMappingTypesV1 } from "./rfc-mapping-types-v1.js";
 
 /** The built-in profiles, oldest kernel first, then the proposals. */
 export const PROFILES: readonly Profile[] = Object.freeze([
   linux619,
+  linux710,
   linux71,
+  linux72,
   rfcMappingTypesV1,
   proposalConverters,
+  proposalVfioDmabufMmap,
 ]);
 
-/** The profile commands use when none is named: the newest kernel, linux-7.1. */
+/** The profile commands use when none is named: linux-7.1 (7.1.5 and later). */
 export const DEFAULT_PROFILE_ID: ProfileId = "linux-7.1";
 
 /**

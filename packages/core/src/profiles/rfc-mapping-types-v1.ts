@@ -20,6 +20,7 @@ export const rfcMappingTypesV1 = defineProfile({
     "linux-7.1 rules plus the mapping-type negotiation: VFIO offers [pal, sgt(P2P)], iommufd " +
     "accepts [pal], the private interconnect is gone; KVM import from Xu Yilun's RFC.",
   kernelFacts: ["§1.3", "§4.2", "§4.3", "§5.1"],
+  commits: linux71.commits,
   negotiation: "mapping-types",
   mappingTypes: [sgt, pal, kvmPfn],
   converters: [],

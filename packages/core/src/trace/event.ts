@@ -272,6 +272,8 @@ export type TraceEvent =
       readonly outcome: "ok" | "fault" | "violation";
       /** Where it landed or why it did not. */
       readonly detail: string;
+      /** The region the access reached and the offset in it (absent for a fault). */
+      readonly landed?: { readonly region: string; readonly offset: bigint };
     }
   /** The oracle caught a violation. */
   | {

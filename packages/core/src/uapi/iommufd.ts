@@ -4,7 +4,7 @@ import { _IO } from "./ioctl.js";
 import { defineStruct } from "./layout.js";
 import type { StructLayout } from "./layout.js";
 
-/** `IOMMUFD_TYPE`: the ioctl type byte `';'` (include/uapi/linux/iommufd.h, kernel-facts §3.1). */
+/** `IOMMUFD_TYPE`: the ioctl type byte `';'` (include/uapi/linux/iommufd.h, kernel-model §3.1). */
 export const IOMMUFD_TYPE = 0x3b;
 
 /** `IOMMU_DESTROY = _IO(';', 0x80)`: destroy any object by id. */
@@ -17,8 +17,19 @@ export const IOMMU_IOAS_IOVA_RANGES = _IO(IOMMUFD_TYPE, 0x84);
 export const IOMMU_IOAS_MAP = _IO(IOMMUFD_TYPE, 0x85);
 /** `IOMMU_IOAS_UNMAP = _IO(';', 0x86)`: unmap whole areas covered by a range. */
 export const IOMMU_IOAS_UNMAP = _IO(IOMMUFD_TYPE, 0x86);
-/** `IOMMU_IOAS_MAP_FILE = _IO(';', 0x8f)` = 0x3B8F: map a memfd or dma-buf slice (kernel-facts §3.1). */
+/** `IOMMU_IOAS_MAP_FILE = _IO(';', 0x8f)` = 0x3B8F: map a memfd or dma-buf slice (kernel-model §3.1). */
 export const IOMMU_IOAS_MAP_FILE = _IO(IOMMUFD_TYPE, 0x8f);
+
+/** `IOMMU_IOAS_ALLOW_IOVAS = _IO(';', 0x82)`: set the ranges automatic placement stays inside. */
+export const IOMMU_IOAS_ALLOW_IOVAS = _IO(IOMMUFD_TYPE, 0x82);
+/** `IOMMU_IOAS_COPY = _IO(';', 0x83)`: map another IOAS's pages again, without a new pin. */
+export const IOMMU_IOAS_COPY = _IO(IOMMUFD_TYPE, 0x83);
+/** `IOMMU_OPTION = _IO(';', 0x87)`: get or set RLIMIT_MODE (global) or HUGE_PAGES (per IOAS). */
+export const IOMMU_OPTION = _IO(IOMMUFD_TYPE, 0x87);
+/** `IOMMU_HWPT_ALLOC = _IO(';', 0x89)`: allocate a HW page table (an IOMMU domain) for a bound device. */
+export const IOMMU_HWPT_ALLOC = _IO(IOMMUFD_TYPE, 0x89);
+/** `IOMMU_GET_HW_INFO = _IO(';', 0x8a)`: describe the IOMMU behind a bound device. */
+export const IOMMU_GET_HW_INFO = _IO(IOMMUFD_TYPE, 0x8a);
 
 /** `IOMMU_IOAS_MAP_FIXED_IOVA`: use the given IOVA, which must be free. */
 export const IOMMU_IOAS_MAP_FIXED_IOVA = 1 << 0;
@@ -77,7 +88,7 @@ export const iommuIoasMap = defineStruct("iommu_ioas_map", [
 /**
  * `struct iommu_ioas_map_file` = `size` u32@0, `flags` u32@4, `ioas_id`
  * u32@8, `fd` s32@12, `start` u64@16 (byte offset into the file), `length`
- * u64@24, `iova` u64@32 in/out (40 bytes; kernel-facts §3.1).
+ * u64@24, `iova` u64@32 in/out (40 bytes; kernel-model §3.1).
  */
 export const iommuIoasMapFile = defineStruct("iommu_ioas_map_file", [
   ["size", "u32"],
@@ -100,6 +111,126 @@ export const iommuIoasUnmap = defineStruct("iommu_ioas_unmap", [
   ["length", "aligned_u64"],
 ] as const);
 
+/**
+ * `struct iommu_ioas_allow_iovas` = `size`@0, `ioas_id`@4, `num_iovas`@8,
+ * `__reserved`@12, `allowed_iovas` u64@16 (user pointer to `num_iovas`
+ * `struct iommu_iova_range`) (24 bytes).
+ */
+export const iommuIoasAllowIovas = defineStruct("iommu_ioas_allow_iovas", [
+  ["size", "u32"],
+  ["ioas_id", "u32"],
+  ["num_iovas", "u32"],
+  ["__reserved", "u32"],
+  ["allowed_iovas", "aligned_u64"],
+] as const);
+
+/**
+ * `struct iommu_ioas_copy` = `size`@0, `flags`@4 (the map flags),
+ * `dst_ioas_id`@8, `src_ioas_id`@12, `length` u64@16, `dst_iova` u64@24
+ * (in/out), `src_iova` u64@32 (40 bytes).
+ */
+export const iommuIoasCopy = defineStruct("iommu_ioas_copy", [
+  ["size", "u32"],
+  ["flags", "u32"],
+  ["dst_ioas_id", "u32"],
+  ["src_ioas_id", "u32"],
+  ["length", "aligned_u64"],
+  ["dst_iova", "aligned_u64"],
+  ["src_iova", "aligned_u64"],
+] as const);
+
+/** `IOMMU_OPTION_RLIMIT_MODE`: how pinned pages are charged (0 user, 1 process); global, `object_id` 0. */
+export const IOMMU_OPTION_RLIMIT_MODE = 0;
+/** `IOMMU_OPTION_HUGE_PAGES`: 1 (default) maps large pages where it can, 0 maps PAGE_SIZE only; per IOAS. */
+export const IOMMU_OPTION_HUGE_PAGES = 1;
+/** `IOMMU_OPTION_OP_SET`: load the option's value from `val64`. */
+export const IOMMU_OPTION_OP_SET = 0;
+/** `IOMMU_OPTION_OP_GET`: return the option's value in `val64`. */
+export const IOMMU_OPTION_OP_GET = 1;
+
+/**
+ * `struct iommu_option` = `size`@0, `option_id`@4, `op` u16@8,
+ * `__reserved` u16@10, `object_id`@12, `val64` u64@16 (24 bytes).
+ */
+export const iommuOption = defineStruct("iommu_option", [
+  ["size", "u32"],
+  ["option_id", "u32"],
+  ["op", "u16"],
+  ["__reserved", "u16"],
+  ["object_id", "u32"],
+  ["val64", "aligned_u64"],
+] as const);
+
+/** `IOMMU_HWPT_ALLOC_NEST_PARENT`: a domain that can parent a nested one. */
+export const IOMMU_HWPT_ALLOC_NEST_PARENT = 1 << 0;
+/** `IOMMU_HWPT_ALLOC_DIRTY_TRACKING`: the domain must track dirty IOVAs. */
+export const IOMMU_HWPT_ALLOC_DIRTY_TRACKING = 1 << 1;
+/** `IOMMU_HWPT_FAULT_ID_VALID`: `fault_id` names an IOMMUFD_FAULT object. */
+export const IOMMU_HWPT_FAULT_ID_VALID = 1 << 2;
+/** `IOMMU_HWPT_ALLOC_PASID`: a domain that may be attached to a PASID. */
+export const IOMMU_HWPT_ALLOC_PASID = 1 << 3;
+/** `IOMMU_HWPT_DATA_NONE`: no driver data (a kernel-managed paging domain). */
+export const IOMMU_HWPT_DATA_NONE = 0;
+
+/**
+ * `struct iommu_hwpt_alloc` = `size`@0, `flags`@4, `dev_id`@8, `pt_id`@12,
+ * `out_hwpt_id`@16, `__reserved`@20, `data_type`@24, `data_len`@28,
+ * `data_uptr` u64@32, `fault_id`@40, `__reserved2`@44 (48 bytes; `min_size`
+ * is `offsetofend(__reserved)` = 24).
+ */
+export const iommuHwptAlloc = defineStruct("iommu_hwpt_alloc", [
+  ["size", "u32"],
+  ["flags", "u32"],
+  ["dev_id", "u32"],
+  ["pt_id", "u32"],
+  ["out_hwpt_id", "u32"],
+  ["__reserved", "u32"],
+  ["data_type", "u32"],
+  ["data_len", "u32"],
+  ["data_uptr", "aligned_u64"],
+  ["fault_id", "u32"],
+  ["__reserved2", "u32"],
+] as const);
+
+/** `IOMMU_HW_INFO_FLAG_INPUT_TYPE`: `in_data_type` asks for one info type. */
+export const IOMMU_HW_INFO_FLAG_INPUT_TYPE = 1 << 0;
+/** `IOMMU_HW_INFO_TYPE_DEFAULT` (= `IOMMU_HW_INFO_TYPE_NONE`): whatever the driver reports. */
+export const IOMMU_HW_INFO_TYPE_DEFAULT = 0;
+/** `IOMMU_HW_INFO_TYPE_INTEL_VTD`: `struct iommu_hw_info_vtd`. */
+export const IOMMU_HW_INFO_TYPE_INTEL_VTD = 1;
+
+/**
+ * `struct iommu_hw_info` = `size`@0, `flags`@4, `dev_id`@8, `data_len`@12,
+ * `data_uptr` u64@16, `out_data_type`@24 (a union with `in_data_type`),
+ * `out_max_pasid_log2` u8@28, `__reserved[3]` u8@29..31 (here
+ * `__reserved`, `__reserved_1`, `__reserved_2`), `out_capabilities` u64@32
+ * (40 bytes; `min_size` is `offsetofend(__reserved)` = 32).
+ */
+export const iommuHwInfo = defineStruct("iommu_hw_info", [
+  ["size", "u32"],
+  ["flags", "u32"],
+  ["dev_id", "u32"],
+  ["data_len", "u32"],
+  ["data_uptr", "aligned_u64"],
+  ["out_data_type", "u32"],
+  ["out_max_pasid_log2", "u8"],
+  ["__reserved", "u8"],
+  ["__reserved_1", "u8"],
+  ["__reserved_2", "u8"],
+  ["out_capabilities", "aligned_u64"],
+] as const);
+
+/**
+ * `struct iommu_hw_info_vtd` = `flags`@0, `__reserved`@4, `cap_reg` u64@8,
+ * `ecap_reg` u64@16 (24 bytes): what an Intel VT-d IOMMU reports.
+ */
+export const iommuHwInfoVtd = defineStruct("iommu_hw_info_vtd", [
+  ["flags", "u32"],
+  ["__reserved", "u32"],
+  ["cap_reg", "aligned_u64"],
+  ["ecap_reg", "aligned_u64"],
+] as const);
+
 /** A struct copied in by {@link copyIommufdStruct}. */
 export interface CopiedStruct<V> {
   /** The decoded struct, zero-extended when the user's was shorter. */
@@ -110,7 +241,7 @@ export interface CopiedStruct<V> {
 
 /**
  * The iommufd size rule (iommufd_fops_ioctl + copy_struct_from_user,
- * kernel-facts §3.1), in the kernel's order: read the leading `u32 size`
+ * kernel-model §3.1), in the kernel's order: read the leading `u32 size`
  * (`EFAULT` if the buffer is shorter); `size` below the ioctl's minimum
  * (`offsetofend` of its last mandatory member) -> `EINVAL`; a `size` larger
  * than the kernel's struct whose extra tail is not all zero -> `E2BIG`;

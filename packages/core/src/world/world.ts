@@ -27,6 +27,8 @@ import type { TaskState } from "./task-state.js";
 import { taskCodec } from "./task-state.js";
 import type { Violation } from "./violation.js";
 import { violationCodec } from "./violation.js";
+import type { Memfd, ProcessMm } from "./mm-state.js";
+import { memfdCodec, processMmCodec } from "./mm-state.js";
 
 const deviceDomainCodec: Codec<number> = {
   seed: 0xdd00,
@@ -61,6 +63,9 @@ export function violationKey(v: Violation): string {
 
 const violationIndexer = groupIndex(violationKey);
 
+/** Processes by name (`World.processes.index`): an mm syscall finds its process in O(log n). */
+const processIndexer = groupIndex<ProcessMm>((p) => p.name);
+
 /**
  * The whole simulated system as one immutable value (DESIGN §2a): fabric
  * state, dma-bufs, attachments, fences, tasks, grants, driver slices and the
@@ -94,6 +99,14 @@ export interface World {
   readonly drivers: PTable<DriverSlice>;
   /** Everything the oracle caught, in order. */
   readonly violations: PTable<Violation, GroupIndex>;
+  /**
+   * Process address spaces (`struct mm_struct`) by slot, indexed by name:
+   * only the explicit VMAs (mm/ models the rest as anonymous memory). A
+   * process gets its slot at its first mm call and keeps it.
+   */
+  readonly processes: PTable<ProcessMm, GroupIndex>;
+  /** memfds by id (a memfd's fd is `MEMFD_FD_BASE` + its id). */
+  readonly memfds: PTable<Memfd>;
 }
 
 /**
@@ -135,6 +148,8 @@ export function createWorld(topology: Topology): World {
     deviceDomains,
     drivers: PTable.empty(driverSliceCodec),
     violations: PTable.indexed(violationCodec, violationIndexer),
+    processes: PTable.indexed(processMmCodec, processIndexer),
+    memfds: PTable.empty(memfdCodec),
   };
 }
 
@@ -150,6 +165,8 @@ export const WORLD_SLICES = [
   "deviceDomains",
   "drivers",
   "violations",
+  "processes",
+  "memfds",
 ] as const;
 
 /**
@@ -185,6 +202,8 @@ export function worldsEqual(a: World, b: World): boolean {
     a.domains.equals(b.domains) &&
     a.deviceDomains.equals(b.deviceDomains) &&
     a.drivers.equals(b.drivers) &&
-    a.violations.equals(b.violations)
+    a.violations.equals(b.violations) &&
+    a.processes.equals(b.processes) &&
+    a.memfds.equals(b.memfds)
   );
 }

@@ -1,4 +1,4 @@
-import { err, ok } from "@dmabuf-ref/core";
+import { err, fail, kernelError, ok } from "@dmabuf-ref/core";
 import type { Effect, Machine, Result, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import type { VfioPciAction } from "./actions.js";
@@ -47,13 +47,27 @@ function hotReset(m: Machine, w: World, config: VfioPciConfig, devSet: string): 
   if (!devices.some((d) => deviceStateOf(m, w, config, d)?.open === true)) {
     return err("EBADF", () => `no device of dev_set ${devSet} is open`);
   }
-  const busy = operationsOf(m, w, config).find(
-    (o) => holdsMemoryLock(o.kind) && o.devices.some((d) => devices.includes(d)),
+  const lockedBy = (d: string) =>
+    operationsOf(m, w, config).find((o) => holdsMemoryLock(o.kind) && o.devices.includes(d));
+  const busyAt = devices.findIndex((d) => lockedBy(d) !== undefined);
+  if (busyAt < 0) return startOperation(m, w, config, "hot-reset", devices, devSet);
+  const busy = devices[busyAt] ?? devSet;
+  const error = kernelError(
+    "EBUSY",
+    () => `down_write_trylock(memory_lock) of ${busy} failed (${lockedBy(busy)?.actor ?? ""})`,
   );
-  if (busy !== undefined) {
-    return err("EBUSY", () => `down_write_trylock(memory_lock) of ${busy.actor} failed`);
-  }
-  return startOperation(m, w, config, "hot-reset", devices, devSet);
+  if (busyAt === 0) return fail(error);
+  // The devices locked before the busy one were revoked; the undo path
+  // restores them, and the ioctl's EBUSY is reported when it is done.
+  const undo = startOperation(m, w, config, "hot-reset-unwind", devices.slice(0, busyAt), devSet);
+  if (!undo.ok) return undo;
+  return ok({
+    world: undo.value.world,
+    events: [
+      ...undo.value.events,
+      { kind: "error", actor: devSet, call: "VFIO_DEVICE_PCI_HOT_RESET", error },
+    ],
+  });
 }
 
 function close(m: Machine, w: World, config: VfioPciConfig, device: string): Result<Effect> {
@@ -81,9 +95,12 @@ function unbind(m: Machine, w: World, config: VfioPciConfig, device: string): Re
  * `act` of the vfio-pci driver: validates the action with zod (`EINVAL`
  * otherwise) and runs it. Device actions need an open device fd (`EBADF`).
  * A trigger of kernel-facts §2.5 starts a multi-stage operation that sleeps
- * on `memory_lock` behind earlier ones (a hot reset only tries the lock and
- * fails with `EBUSY`), revokes, lets the hardware change, and un-revokes iff
- * memory is enabled; `pending` offers its next stage.
+ * on `memory_lock` behind earlier ones, revokes, lets the hardware change,
+ * and un-revokes iff memory is enabled; `pending` offers its next stage. A
+ * hot reset only tries each lock of its dev_set in order: the first one
+ * busy is `EBUSY` (nothing changed), a later one starts the undo path
+ * (`hot-reset-unwind`) for the devices before it and reports `EBUSY` as an
+ * `error` event.
  *
  * @param m - the machine.
  * @param w - the world.

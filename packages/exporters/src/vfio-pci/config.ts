@@ -24,6 +24,15 @@ export const vfioBarConfigSchema = z.object({
    * p2pdma provider. Without it the export fails with `-EINVAL` (§2.2 step 5).
    */
   p2pProvider: z.boolean().default(true),
+  /**
+   * What `vfio_pci_core_enable()` stored for this BAR when it requested and
+   * iomapped every standard BAR (05f2a68b407a): `true` when both worked,
+   * else the error it kept: `"ENODEV"` (empty BAR), `"EBUSY"` (the region
+   * request failed: another driver claimed it), `"ENOMEM"` (the iomap
+   * failed). Under a profile with `barResourceCheck` the export reports any
+   * of them as `-ENODEV` (702809dabdec, kernel-model §2.2 step 2).
+   */
+  claimed: z.union([z.literal(true), z.enum(["ENODEV", "EBUSY", "ENOMEM"])]).default(true),
 });
 
 /** One BAR of a VFIO device (see {@link vfioBarConfigSchema}). */
@@ -53,10 +62,11 @@ export const vfioDeviceConfigSchema = z
 export type VfioDeviceConfig = z.output<typeof vfioDeviceConfigSchema>;
 
 /**
- * The order of the two steps of `vfio_pci_core_close_device` (kernel-facts
- * §2.5): `"disable-then-cleanup"` is 7.1 as queued (`vfio_pci_core_disable`
- * resets the function while importers still map the BAR);
- * `"cleanup-then-disable"` is Matt Evans' fix (revoke first).
+ * The order of the two steps of `vfio_pci_core_close_device` (kernel-model
+ * §2.5): `"disable-then-cleanup"` is 6.19.x and 7.0.0–7.0.9
+ * (`vfio_pci_core_disable` resets the function while importers still map
+ * the BAR); `"cleanup-then-disable"` is d97708701434 (v7.1, 7.0.10+:
+ * revoke first).
  */
 export const vfioCloseOrderSchema = z.enum(["disable-then-cleanup", "cleanup-then-disable"]);
 
@@ -73,8 +83,16 @@ export const vfioPciConfigSchema = z
      * `-ENOTTY` (kernel-facts §2.1).
      */
     dmabufConfigured: z.boolean().default(true),
-    /** The order of the close steps; default 7.1 as queued. */
-    closeOrder: vfioCloseOrderSchema.default("disable-then-cleanup"),
+    /**
+     * Overrides the profile's close order (absent: the profile decides);
+     * for a scenario that compares both orders under one profile.
+     */
+    closeOrder: vfioCloseOrderSchema.optional(),
+    /**
+     * Overrides the profile's `krefRearm` (absent: the profile decides);
+     * `false` is the v7.1-rc kref underflow the bug zoo switches on.
+     */
+    krefRearm: z.boolean().optional(),
     /** The devices bound to vfio-pci; ids must be distinct. */
     devices: z.array(vfioDeviceConfigSchema),
   })

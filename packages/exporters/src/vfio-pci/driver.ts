@@ -23,6 +23,7 @@ import { vfioProfileOptions } from "./profile-options.js";
 import { VFIO_IOCTL_MODELS, vfioIoctlActionSchema, vfioIoctlStep } from "./vfio_main.js";
 import { pendingOps } from "./vfio_pci_core.js";
 import { featureDmaBuf, privOf } from "./vfio_pci_dmabuf.js";
+import { mmapChecks } from "./vfio_pci_dmabuf_mmap.js";
 import { vfioAttach, vfioMap, vfioPin, vfioPrivatePhys, vfioUnmap } from "./vfio_pci_dmabuf_ops.js";
 
 function exportBuf(
@@ -137,6 +138,10 @@ export function vfioPciExporter(
       unmap: vfioUnmap,
       symbols: [provideSymbol(vfioIommufdMapSymbol, vfioPrivatePhys)],
       release: (_m, w) => ({ world: w, events: [] }),
+      mmap: (m, w, buf, req) => {
+        const r = mmapChecks(m, w, config, { ...req, buf, shared: true });
+        return r.ok ? ok(undefined) : r;
+      },
       pending: (m, w) => pendingOps(m, w, config),
       candidates: () => vfioCandidates(config),
     },

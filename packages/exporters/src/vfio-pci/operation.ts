@@ -23,6 +23,12 @@ export type VfioOpKind =
   | "low-power-exit"
   /** Bus/slot reset of a whole dev_set (`vfio_pci_dev_set_hot_reset`). */
   | "hot-reset"
+  /**
+   * The undo path of `vfio_pci_dev_set_hot_reset` after a later device's
+   * `down_write_trylock(memory_lock)` failed: the devices already locked
+   * were revoked, and are restored without a bus reset (`-EBUSY`).
+   */
+  | "hot-reset-unwind"
   /** Last close of the device fd (`vfio_pci_core_close_device`). */
   | "close"
   /** Driver unbind (`vfio_unregister_group_dev`). */
@@ -62,7 +68,7 @@ export function opLabel(kind: VfioOpKind): string {
     .with("memory-off", "memory-on", () => "PCI_COMMAND")
     .with("d3hot", "d0", () => "PMCSR")
     .with("low-power-entry", "low-power-exit", () => "low power")
-    .with("hot-reset", () => "hot reset")
+    .with("hot-reset", "hot-reset-unwind", () => "hot reset")
     .with("close", () => "close")
     .with("unbind", () => "unbind")
     .exhaustive();

@@ -42,6 +42,7 @@ const OP_KIND_CODE: Readonly<Record<VfioOpKind, number>> = {
   "hot-reset": 8,
   close: 9,
   unbind: 10,
+  "hot-reset-unwind": 11,
 };
 
 const bit = (b: boolean): number => (b ? 1 : 0);
@@ -94,6 +95,7 @@ export const vfioVmaCodec: Codec<VfioVma> = {
     pushU64(out, v.addr);
     pushU64(out, v.len);
     pushU64(out, v.offset);
+    out.push(v.memattr);
   },
 };
 

@@ -294,3 +294,24 @@ export function removeVma(m: Machine, w: World, config: VfioPciConfig, slot: num
 export function vfioMemoryEnabled(d: VfioDeviceState): boolean {
   return d.memoryEnabled && d.power === "D0" && !d.lowPower;
 }
+
+/**
+ * The device lock `pci_try_reset_function()` and `pci_reset_bus()` only
+ * try: held by the driver core while an unbind of the device is in
+ * progress (`vfio_unregister_group_dev()` waits there for the fd to close).
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param device - the device.
+ * @returns true when the trylock would fail.
+ */
+export function deviceLockContended(
+  m: Machine,
+  w: World,
+  config: VfioPciConfig,
+  device: string,
+): boolean {
+  const d = deviceStateOf(m, w, config, device);
+  return d !== undefined && d.bound && !d.registered;
+}

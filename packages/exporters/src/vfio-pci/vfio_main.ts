@@ -1,5 +1,7 @@
 // drivers/vfio/vfio_main.c: the device fd's ioctl entry
-// (`vfio_device_fops_unl_ioctl()`) for the two ioctls the model drives.
+// (`vfio_device_fops_unl_ioctl()`) for the ioctls the model drives
+// (VFIO_DEVICE_FEATURE with features 11, 13 and 14, VFIO_DEVICE_RESET and
+// VFIO_DEVICE_PCI_HOT_RESET, the last two synchronous).
 // Models:
 // - `VFIO_DEVICE_FEATURE` through `vfio_ioctl_device_feature()` to the
 //   DMA_BUF feature (vfioDeviceFeatureIoctl; the feature itself,
@@ -11,14 +13,19 @@
 //   driver action (vfioIoctlActionSchema, VFIO_IOCTL_MODELS, vfioIoctlStep).
 // The failed outcome both ioctls share is ioctlFailed (ioctl-outcome.ts).
 import * as z from "zod";
-import { kernelError, returned } from "@dmabuf-ref/core";
+import { blocked, kernelError, parseVfioDeviceFeature, returned } from "@dmabuf-ref/core";
 import type { Machine, StepOutcome, World } from "@dmabuf-ref/core";
+import { match } from "ts-pattern";
 import type { VfioPciConfig } from "./config.js";
 import { isVfioPciExporter } from "./config.js";
-import { ioctlFailed } from "./ioctl-outcome.js";
-import { deviceStateOf } from "./state.js";
-import { startOperation } from "./vfio_pci_core.js";
+import { ioctlFailed, ioctlFailedAfter } from "./ioctl-outcome.js";
+import { holdsMemoryLock } from "./operation.js";
+import { deviceLockContended, deviceStateOf, operationsOf } from "./state.js";
+import { runOperationNow } from "./vfio_pci_core.js";
+import type { RunNow } from "./vfio_pci_core.js";
 import { featureDmaBuf } from "./vfio_pci_dmabuf.js";
+import { VFIO_PMCSR, vfioConfigWrite } from "./vfio_pci_config.js";
+import { featureDmaBufFd, isDmaBufFdFeature } from "./vfio_pci_dmabuf_revoke.js";
 
 /**
  * The configuration of the vfio-pci driver bound to a device of a machine.
@@ -78,23 +85,55 @@ export function vfioDeviceFeatureIoctl(
       kernelError("EBADF", () => `no vfio-pci device ${device}`),
     );
   }
+  const head = parseVfioDeviceFeature(argp);
+  if (head.ok && isDmaBufFdFeature(m, config, head.value.feature)) {
+    return featureDmaBufFd(m, world, config, device, head.value.feature, argp, process);
+  }
   return featureDmaBuf(m, world, config, device, argp, process);
 }
 
 /**
- * `ioctl(device_fd, VFIO_DEVICE_RESET)` (`vfio_pci_ioctl_reset`, kernel-facts
- * §2.5): power state to D0, revoke every dma-buf, FLR, then un-revoke iff
- * memory is enabled. The call starts that operation (it sleeps on
- * `memory_lock` behind an earlier one); its `ioctl` event, returning 0, is
- * emitted when the operation completes, so drive it with core's `runScript`
- * or `settle`. A closed or unknown device fd is `-EBADF`.
+ * A synchronous vfio-pci call as core's outcome: done with the ioctl event
+ * the operation emitted and `ret`, failed with the errno (world kept), or
+ * blocked (world kept) while it would sleep.
+ */
+function syncOutcome(
+  world: World,
+  r: RunNow,
+  process: string,
+  device: string,
+  name: string,
+  ret: number,
+): StepOutcome {
+  if (r.status === "failed") return ioctlFailed(world, process, device, name, r.error);
+  if (r.status === "blocked") return blocked(world, "lock", r.reason);
+  return returned(r.world, r.events, { ret });
+}
+
+/**
+ * `ioctl(device_fd, VFIO_DEVICE_RESET)` (`vfio_pci_ioctl_reset`,
+ * kernel-model §2.5), synchronous as in the kernel: `memory_lock` for
+ * write, power state to D0, revoke every dma-buf (waiting for the
+ * importers' unmaps), `pci_try_reset_function()`, then un-revoke iff memory
+ * is enabled, all before it returns. A closed or unknown fd is `-EBADF`.
+ * While `memory_lock` is held by another operation, or an importer has yet
+ * to unmap, the call sleeps: `blocked` with the world kept (retry after
+ * other work ran).
+ *
+ * @remarks
+ * `pci_try_reset_function()` only tries the device lock: while an unbind
+ * holds it (waiting in `vfio_unregister_group_dev()` for this fd to
+ * close), the reset is skipped and the ioctl returns `-EAGAIN`, but the
+ * revoke before it and the un-revoke after it have run: importers saw the
+ * invalidate. The outcome is failed with the input world and carries what
+ * the kernel left behind in `committed` (`FailedAfterEffects`).
  *
  * @param m - the machine.
  * @param world - the world.
  * @param device - the device whose fd is used.
  * @param process - the calling process.
- * @returns core's step outcome: done with `returned.ret` the value the ioctl
- *   returns on completion (0), or failed with the errno and the `ioctl` event.
+ * @returns core's step outcome: done with `returned.ret` 0 once the reset is
+ *   over, failed with the errno and the `ioctl` event, or blocked.
  */
 export function vfioDeviceResetIoctl(
   m: Machine,
@@ -114,9 +153,113 @@ export function vfioDeviceResetIoctl(
       kernelError("EBADF", () => `no open fd of ${device}`),
     );
   }
-  const r = startOperation(m, world, config, "reset", [device], device, process);
-  if (!r.ok) return ioctlFailed(world, process, device, name, r.error);
-  return returned(r.value.world, r.value.events, { ret: 0 });
+  // Nothing the call runs can release the device lock: decided up front.
+  const contended = deviceLockContended(m, world, config, device);
+  const r = runOperationNow(
+    m,
+    world,
+    config,
+    "reset",
+    [device],
+    device,
+    contended ? null : process,
+  );
+  if (r.status === "done" && contended) {
+    return ioctlFailedAfter(
+      world,
+      process,
+      device,
+      name,
+      kernelError("EAGAIN", () => `pci_try_reset_function(${device}): device lock contended`),
+      r,
+    );
+  }
+  return syncOutcome(world, r, process, device, name, 0);
+}
+
+/**
+ * `ioctl(device_fd, VFIO_DEVICE_PCI_HOT_RESET)` (`vfio_pci_dev_set_hot_reset`,
+ * kernel-model §2.5), synchronous: each device of the dev_set of `device`
+ * (the device alone without one), in the dev_set's order, has its
+ * `memory_lock` tried and its dma-bufs revoked; then every device goes to
+ * D0, the bus is reset, and each open device with memory enabled is
+ * restored, before it returns 0. A closed or unknown fd is `-EBADF`;
+ * waiting for importers' unmaps is `blocked`.
+ *
+ * @remarks
+ * Both failures run the undo path, which restores what was revoked: a
+ * `memory_lock` held by another operation fails its trylock with `-EBUSY`
+ * after the devices before it were revoked (they are restored; none
+ * before it: nothing changed); a device lock held by an unbind fails
+ * `pci_reset_bus()` with `-EAGAIN` after every device was revoked. Such a
+ * failure carries the world the kernel left in `committed`
+ * (`FailedAfterEffects`).
+ *
+ * @param m - the machine.
+ * @param world - the world.
+ * @param device - the device whose fd is used.
+ * @param process - the calling process.
+ * @returns core's step outcome.
+ */
+export function vfioHotResetIoctl(
+  m: Machine,
+  world: World,
+  device: string,
+  process = "vmm",
+): StepOutcome {
+  const name = "VFIO_DEVICE_PCI_HOT_RESET";
+  const config = vfioPciConfigOf(m, device);
+  const open = config !== undefined && deviceStateOf(m, world, config, device)?.open === true;
+  if (config === undefined || !open) {
+    return ioctlFailed(
+      world,
+      process,
+      device,
+      name,
+      kernelError("EBADF", () => `no open fd of ${device}`),
+    );
+  }
+  const set = config.devices.find((d) => d.id === device)?.devSet;
+  const devices =
+    set === undefined ? [device] : config.devices.filter((d) => d.devSet === set).map((d) => d.id);
+  const actor = set ?? device;
+  const lockedBy = (d: string) =>
+    operationsOf(m, world, config).find((o) => holdsMemoryLock(o.kind) && o.devices.includes(d));
+  const busyAt = devices.findIndex((d) => lockedBy(d) !== undefined);
+  if (busyAt >= 0) {
+    const busy = devices[busyAt] ?? device;
+    const error = kernelError(
+      "EBUSY",
+      () => `down_write_trylock(memory_lock) of ${busy} failed (${lockedBy(busy)?.actor ?? ""})`,
+    );
+    if (busyAt === 0) return ioctlFailed(world, process, device, name, error);
+    const undo = runOperationNow(
+      m,
+      world,
+      config,
+      "hot-reset-unwind",
+      devices.slice(0, busyAt),
+      actor,
+      null,
+    );
+    if (undo.status !== "done") return syncOutcome(world, undo, process, device, name, 0);
+    return ioctlFailedAfter(world, process, device, name, error, undo);
+  }
+  const contended = devices.filter((d) => deviceLockContended(m, world, config, d));
+  const r = runOperationNow(m, world, config, "hot-reset", devices, actor, null);
+  if (r.status !== "done") return syncOutcome(world, r, process, device, name, 0);
+  if (contended.length > 0) {
+    const error = kernelError(
+      "EAGAIN",
+      () => `pci_reset_bus(): the device lock of ${contended.join(", ")} is held`,
+    );
+    return ioctlFailedAfter(world, process, device, name, error, r);
+  }
+  return returned(
+    r.world,
+    [...r.events, { kind: "ioctl", process, target: device, name, result: { ok: true, ret: 0 } }],
+    { ret: 0 },
+  );
 }
 
 /**
@@ -136,8 +279,46 @@ export const vfioIoctlActionSchema = z.discriminatedUnion("op", [
     process: z.string().min(1).default("vmm"),
   }),
   z.strictObject({
-    /** `VFIO_DEVICE_RESET` on a device fd. */
+    /** `VFIO_DEVICE_RESET` on a device fd (synchronous). */
     op: z.literal("VFIO_DEVICE_RESET"),
+    /** The device. */
+    device: z.string().min(1),
+    /** The calling process. */
+    process: z.string().min(1).default("vmm"),
+  }),
+  z.strictObject({
+    /** A `pwrite()` to the device's VFIO config region (synchronous). */
+    op: z.literal("config-write"),
+    /** The device. */
+    device: z.string().min(1),
+    /** Offset in config space. */
+    offset: z.number().int().min(0).max(0xffff_ffff),
+    /** Bytes written: 1, 2 or 4. */
+    size: z.union([z.literal(1), z.literal(2), z.literal(4)]),
+    /** The value, little-endian. */
+    value: z.number().int().min(0).max(0xffff_ffff),
+    /** The calling process. */
+    process: z.string().min(1).default("vmm"),
+  }),
+  z.strictObject({
+    /** A 2-byte PMCSR write of D3hot (`vfio_lock_and_set_power_state`), synchronous. */
+    op: z.literal("d3hot"),
+    /** The device. */
+    device: z.string().min(1),
+    /** The calling process. */
+    process: z.string().min(1).default("vmm"),
+  }),
+  z.strictObject({
+    /** A 2-byte PMCSR write of D0, synchronous. */
+    op: z.literal("d0"),
+    /** The device. */
+    device: z.string().min(1),
+    /** The calling process. */
+    process: z.string().min(1).default("vmm"),
+  }),
+  z.strictObject({
+    /** `VFIO_DEVICE_PCI_HOT_RESET` on a device fd (synchronous; its whole dev_set). */
+    op: z.literal("VFIO_DEVICE_PCI_HOT_RESET"),
     /** The device. */
     device: z.string().min(1),
     /** The calling process. */
@@ -147,12 +328,41 @@ export const vfioIoctlActionSchema = z.discriminatedUnion("op", [
 
 /** What each vfio-pci ioctl op models in the kernel. */
 export const VFIO_IOCTL_MODELS = {
-  VFIO_DEVICE_FEATURE: "vfio_ioctl_device_feature() with VFIO_DEVICE_FEATURE_DMA_BUF",
-  VFIO_DEVICE_RESET: "vfio_pci_ioctl_reset(): D0, revoke, FLR, un-revoke",
+  VFIO_DEVICE_FEATURE:
+    "vfio_ioctl_device_feature() with DMA_BUF (11), and DMA_BUF_REVOKE (13) / _MEMATTR (14)",
+  VFIO_DEVICE_RESET: "vfio_pci_ioctl_reset(): D0, revoke, FLR, un-revoke, then return",
+  VFIO_DEVICE_PCI_HOT_RESET: "vfio_pci_dev_set_hot_reset(): revoke the dev_set, reset, restore",
+  "config-write": "vfio_pci_config_rw(): PCI_COMMAND, PMCSR and the PCIe FLR bit",
+  d3hot: "a PMCSR write of D3hot (vfio_lock_and_set_power_state)",
+  d0: "a PMCSR write of D0 (vfio_lock_and_set_power_state)",
 } as const;
 
 /** A vfio-pci ioctl action (see {@link vfioIoctlActionSchema}). */
 export type VfioIoctlAction = z.output<typeof vfioIoctlActionSchema>;
+
+function configWriteOn(
+  m: Machine,
+  w: World,
+  device: string,
+  a: {
+    readonly offset: number;
+    readonly size: number;
+    readonly value: number;
+    readonly process: string;
+  },
+): StepOutcome {
+  const config = vfioPciConfigOf(m, device);
+  if (config === undefined) {
+    return ioctlFailed(
+      w,
+      a.process,
+      device,
+      "pwrite(config)",
+      kernelError("EBADF", () => `no vfio-pci device ${device}`),
+    );
+  }
+  return vfioConfigWrite(m, w, config, { device, ...a });
+}
 
 /**
  * Runs a vfio-pci ioctl action as a step (`VFIO_DEVICE_FEATURE` through
@@ -167,7 +377,19 @@ export type VfioIoctlAction = z.output<typeof vfioIoctlActionSchema>;
  * @returns the step's outcome.
  */
 export function vfioIoctlStep(m: Machine, w: World, a: VfioIoctlAction): StepOutcome {
-  return a.op === "VFIO_DEVICE_RESET"
-    ? vfioDeviceResetIoctl(m, w, a.device, a.process)
-    : vfioDeviceFeatureIoctl(m, w, a.device, a.argp, a.process);
+  return match(a)
+    .returnType<StepOutcome>()
+    .with({ op: "VFIO_DEVICE_RESET" }, (x) => vfioDeviceResetIoctl(m, w, x.device, x.process))
+    .with({ op: "VFIO_DEVICE_PCI_HOT_RESET" }, (x) => vfioHotResetIoctl(m, w, x.device, x.process))
+    .with({ op: "config-write" }, (x) => configWriteOn(m, w, x.device, x))
+    .with({ op: "d3hot" }, (x) =>
+      configWriteOn(m, w, x.device, { ...x, offset: VFIO_PMCSR, size: 2, value: 3 }),
+    )
+    .with({ op: "d0" }, (x) =>
+      configWriteOn(m, w, x.device, { ...x, offset: VFIO_PMCSR, size: 2, value: 0 }),
+    )
+    .with({ op: "VFIO_DEVICE_FEATURE" }, (x) =>
+      vfioDeviceFeatureIoctl(m, w, x.device, x.argp, x.process),
+    )
+    .exhaustive();
 }

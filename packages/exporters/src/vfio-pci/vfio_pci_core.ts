@@ -15,8 +15,8 @@
 //   continueOperation, operationReady, pendingOps).
 // The operation record, and which kinds hold `memory_lock`, are in
 // operation.ts; `vfio_pci_dma_buf_move()` is in vfio_pci_dmabuf.ts.
-import { err, ok } from "@dmabuf-ref/core";
-import type { Effect, Machine, Op, Result, TraceEvent, World } from "@dmabuf-ref/core";
+import { err, ok, step, stepTask, taskOn } from "@dmabuf-ref/core";
+import type { Effect, KernelError, Machine, Op, Result, TraceEvent, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { setBars } from "./bars.js";
 import type { VfioPciConfig } from "./config.js";
@@ -24,6 +24,7 @@ import type { VfioOpKind, VfioOperation } from "./operation.js";
 import { holdsMemoryLock, opLabel } from "./operation.js";
 import type { VfioDeviceState } from "./state.js";
 import {
+  deviceLockContended,
   deviceOf,
   endOperation,
   operationOf,
@@ -36,11 +37,14 @@ import {
 import {
   buffersIdle,
   buffersOf,
+  makePermanent,
   privOf,
   restoreBuffers,
+  resvFree,
   revokeBuffers,
   withPriv,
 } from "./vfio_pci_dmabuf.js";
+import { vfioOptionsFor } from "./profile-options.js";
 
 /**
  * One stage of an operation: what it does once it may run, and (when it is
@@ -99,8 +103,8 @@ function syncBars(m: Machine, w: World, config: VfioPciConfig, op: VfioOperation
 
 /** Zap user mappings and `move(true)`: revoke temporarily. */
 const revoke = (text: string): Stage => ({
-  run: (_m, w, config, op) => {
-    const r = revokeBuffers(w, config, op.devices, false, opLabel(op.kind));
+  run: (m, w, config, op) => {
+    const r = revokeBuffers(m, w, config, op.devices, false, opLabel(op.kind));
     return effect(r.world, [note(op.actor, text), ...r.events]);
   },
 });
@@ -127,8 +131,28 @@ const barsStopDecoding = (line: string): Stage => ({
   },
 });
 
-/** `pci_try_reset_function()` / `pci_reset_bus()` begins: MMIO stops answering, contents are lost. */
-const resetBegins: Stage = barsStopDecoding("function reset starts: BARs stop decoding");
+const resetStarts = barsStopDecoding("function reset starts: BARs stop decoding");
+
+/**
+ * `pci_try_reset_function()` / `pci_reset_bus()`: MMIO stops answering and
+ * contents are lost; but when a device lock of the operation is held (an
+ * unbind is waiting in `vfio_unregister_group_dev()` under it), the
+ * trylock fails with `-EAGAIN` and nothing is reset. The dma-bufs were
+ * revoked all the same, and the next stage restores them: the kernel does
+ * both around the reset whatever it returns.
+ */
+const resetBegins: Stage = {
+  run: (m, w, config, op) => {
+    const held = op.devices.filter((d) => deviceLockContended(m, w, config, d));
+    if (held.length === 0) return resetStarts.run(m, w, config, op);
+    return effect(w, [
+      note(
+        op.actor,
+        `reset not done: device lock of ${held.join(", ")} is held (-EAGAIN); the BARs keep decoding`,
+      ),
+    ]);
+  },
+};
 
 /** The reset is over: config restored, BARs decode iff memory is enabled, then `move(false)`. */
 const resetEnds: Stage = {
@@ -166,8 +190,8 @@ const disable: Stage = {
 
 /** `vfio_pci_dma_buf_cleanup()`, first half: revoke every buffer for good. */
 const cleanupRevoke: Stage = {
-  run: (_m, w, config, op) => {
-    const r = revokeBuffers(w, config, op.devices, true, opLabel(op.kind));
+  run: (m, w, config, op) => {
+    const r = revokeBuffers(m, w, config, op.devices, true, opLabel(op.kind));
     return effect(r.world, [
       note(op.actor, "vfio_pci_dma_buf_cleanup(): revoking every dma-buf for good"),
       ...r.events,
@@ -176,13 +200,27 @@ const cleanupRevoke: Stage = {
 };
 
 /**
- * `vfio_pci_dma_buf_cleanup()`, second half: unlink, `vdev = NULL` (only now
- * that every buffer is revoked for good: Matt Evans' invariant), drop the
- * registrations.
+ * `vfio_pci_dma_buf_cleanup()`, second half: a buffer a temporary revoke
+ * left revoked becomes PERM_REVOKED under resv (no second drain), then
+ * unlink, `vdev = NULL` (only now that every buffer is revoked for good:
+ * Matt Evans' invariant), drop the registrations. It waits while a
+ * buffer's kref underflowed (the v7.1-rc bug): for ever.
  */
 const cleanupFinish: Stage = {
+  ready: (_m, w, config, op) =>
+    buffersIdle(w, config, op.devices) &&
+    resvFree(w, config, op.devices) &&
+    op.devices.every((d) =>
+      buffersOf(w, config, d).every(([id]) => privOf(w, id).kref !== "underflowed"),
+    ),
   run: (_m, w, config, op) => {
     let world = w;
+    const events: TraceEvent[] = [];
+    for (const d of op.devices) {
+      const r = makePermanent(world, config, d, opLabel(op.kind));
+      world = r.world;
+      events.push(...r.events);
+    }
     for (const d of op.devices) {
       for (const [id, b] of buffersOf(world, config, d)) {
         if (b.revoked !== "permanent") {
@@ -191,7 +229,7 @@ const cleanupFinish: Stage = {
         world = withPriv(world, id, { ...privOf(world, id), vdev: null });
       }
     }
-    return effect(world, [note(op.actor, "vdev = NULL; dma-buf registrations dropped")]);
+    return effect(world, [...events, note(op.actor, "vdev = NULL; dma-buf registrations dropped")]);
   },
 };
 
@@ -236,11 +274,12 @@ const unbound: Stage = {
  * Revokes always complete before the BARs stop decoding, and un-revokes run
  * only after they decode again.
  *
- * @param config - the driver's configuration (for the close order).
+ * @param m - the machine (its profile decides the close order).
+ * @param config - the driver's configuration (its `closeOrder` overrides).
  * @param kind - the operation.
  * @returns its stages.
  */
-export function stagesOf(config: VfioPciConfig, kind: VfioOpKind): readonly Stage[] {
+export function stagesOf(m: Machine, config: VfioPciConfig, kind: VfioOpKind): readonly Stage[] {
   return match(kind)
     .returnType<readonly Stage[]>()
     .with("flr", () => [
@@ -258,8 +297,18 @@ export function stagesOf(config: VfioPciConfig, kind: VfioOpKind): readonly Stag
     ])
     .with("hot-reset", () => [
       revoke("hot reset: zap user mappings, revoke the dev_set's dma-bufs"),
+      apply("hot reset: every device's power state <- D0", { power: "D0" }, false),
       resetBegins,
       resetEnds,
+      finish,
+    ])
+    .with("hot-reset-unwind", () => [
+      revoke("hot reset: zap user mappings, revoke the dma-bufs of the devices locked so far"),
+      apply(
+        "hot reset: a memory_lock trylock failed (-EBUSY); undo: un-revoke where memory is enabled",
+        {},
+        true,
+      ),
       finish,
     ])
     .with("memory-off", () => [
@@ -291,7 +340,7 @@ export function stagesOf(config: VfioPciConfig, kind: VfioOpKind): readonly Stag
       finish,
     ])
     .with("close", () =>
-      config.closeOrder === "disable-then-cleanup"
+      vfioOptionsFor(m.profile, config).closeOrder === "disable-then-cleanup"
         ? [disable, cleanupRevoke, cleanupFinish]
         : [cleanupRevoke, cleanupFinish, disable],
     )
@@ -339,9 +388,15 @@ export function operationReady(
   if (op.pc === 0 && holdsMemoryLock(op.kind) && lockHolder(m, w, config, op.devices, op.id)) {
     return false;
   }
-  const stage = stagesOf(config, op.kind)[op.pc];
+  const stage = stagesOf(m, config, op.kind)[op.pc];
   if (stage === undefined) throw new Error(`vfio-pci: operation ${op.id} ran past its stages`);
-  return stage.ready?.(m, w, config, op) ?? buffersIdle(w, config, op.devices);
+  if (stage.ready !== undefined) return stage.ready(m, w, config, op);
+  // The series' un-revoke sets the state under resv at once, so its stages
+  // wait for every resv to be free first.
+  return (
+    buffersIdle(w, config, op.devices) &&
+    (vfioOptionsFor(m.profile, config).unrevokeInvalidates || resvFree(w, config, op.devices))
+  );
 }
 
 function completion(op: VfioOperation): TraceEvent[] {
@@ -366,7 +421,7 @@ function completion(op: VfioOperation): TraceEvent[] {
  * fails ends the operation with an `error` event.
  */
 function runStage(m: Machine, w: World, config: VfioPciConfig, op: VfioOperation): Result<Effect> {
-  const stages = stagesOf(config, op.kind);
+  const stages = stagesOf(m, config, op.kind);
   const stage = stages[op.pc];
   if (stage === undefined) throw new Error(`vfio-pci: operation ${op.id} ran past its stages`);
   const r = stage.run(m, w, config, op);
@@ -482,4 +537,112 @@ export function pendingOps(m: Machine, w: World, config: VfioPciConfig): Op[] {
   return operationsOf(m, w, config)
     .filter((op) => operationReady(m, w, config, op))
     .map((op) => ({ kind: "driver", driver: config.name, action: { op: "continue", id: op.id } }));
+}
+
+/**
+ * One piece of the work importers owe (their `pending` ops: an unmap their
+ * invalidate callback deferred to a worker), run while a synchronous
+ * vfio-pci call sleeps in `wait_for_completion()`: other threads run
+ * meanwhile, and the caller wakes when the last unmap completes. An
+ * importer that never unmaps (a broken one) leaves nothing to run, and the
+ * call sleeps for ever.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @returns the world and events after one op that ran, or undefined when none can.
+ */
+export function importerWorkWhileAsleep(m: Machine, w: World): Effect | undefined {
+  for (const importer of m.importers.values()) {
+    for (const op of importer.pending?.(m, w) ?? []) {
+      const r = step(m, w, op);
+      if (r.status === "done") return { world: r.world, events: r.events };
+    }
+  }
+  return undefined;
+}
+
+/** The steps a synchronous call may take before it counts as asleep for good. */
+export const SLEEP_STEPS = 10_000;
+
+/** How far an operation driven to completion at once got. */
+export type RunNow =
+  | { readonly status: "done"; readonly world: World; readonly events: readonly TraceEvent[] }
+  | { readonly status: "failed"; readonly error: KernelError }
+  | { readonly status: "blocked"; readonly reason: string };
+
+/**
+ * Starts an operation and drives it to its end inside one call, as a
+ * syscall that returns only when the kernel's does (`vfio_pci_ioctl_reset`,
+ * a config-space write, `VFIO_DEVICE_PCI_HOT_RESET`): its stages, and the
+ * revoke and un-revoke tasks on its devices' buffers (the importers'
+ * invalidate callbacks run inside them). When `memory_lock` is held by
+ * another operation, or a stage waits for something only another actor can
+ * do (an importer's unmap, a fence), the call would sleep: `blocked`, and
+ * the caller keeps its world (it retries after other work has run).
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param kind - the operation.
+ * @param devices - the devices it works on.
+ * @param actor - who acts, as traces name it.
+ * @param process - the process whose syscall it is (its ioctl event closes
+ *   the trace), or null.
+ * @returns the world after the operation, its errno, or why it would sleep.
+ */
+export function runOperationNow(
+  m: Machine,
+  w: World,
+  config: VfioPciConfig,
+  kind: VfioOpKind,
+  devices: readonly string[],
+  actor: string,
+  process: string | null,
+): RunNow {
+  if (holdsMemoryLock(kind)) {
+    const holder = lockHolder(m, w, config, devices);
+    if (holder !== undefined) {
+      return { status: "blocked", reason: `memory_lock is held by ${opLabel(holder.kind)}` };
+    }
+  }
+  const { world: queued, op } = queueOperation(m, w, config, {
+    kind,
+    devices,
+    actor,
+    pc: 0,
+    process,
+  });
+  let world = queued;
+  const events: TraceEvent[] = [];
+  for (let i = 0; ; i++) {
+    // Importers that keep working without ever letting the wait end (a
+    // livelock) leave the caller asleep, as the kernel's would be.
+    if (i > SLEEP_STEPS) return { status: "blocked", reason: `${opLabel(kind)} never wakes` };
+    const cur = operationOf(m, world, config, op.id);
+    if (cur === undefined) return { status: "done", world, events };
+    if (operationReady(m, world, config, cur)) {
+      const r = runStage(m, world, config, cur);
+      if (!r.ok) return { status: "failed", error: r.error };
+      world = r.value.world;
+      events.push(...r.value.events);
+      continue;
+    }
+    const task = devices
+      .flatMap((d) => buffersOf(world, config, d).map(([id]) => taskOn(world, id)))
+      .find((t) => t !== undefined);
+    const r = task === undefined ? undefined : stepTask(m, world, task);
+    if (r?.status === "done") {
+      world = r.world;
+      events.push(...r.events);
+      continue;
+    }
+    const other = importerWorkWhileAsleep(m, world);
+    if (other !== undefined) {
+      world = other.world;
+      events.push(...other.events);
+      continue;
+    }
+    const why = r?.status === "blocked" ? r.reason : `${opLabel(kind)} waits`;
+    return { status: "blocked", reason: why };
+  }
 }

@@ -30,7 +30,11 @@ import {
   parseVfioDeviceFeature,
   physVecCodec,
   recordCodec,
+  recordViolation,
+  resvLock,
+  resvUnlock,
   returned,
+  setRevoked,
   startRevoke,
   startUnrevoke,
   stringCodec,
@@ -60,6 +64,7 @@ import type { VfioPciConfig } from "./config.js";
 import { ioctlFailed } from "./ioctl-outcome.js";
 import { holdsMemoryLock } from "./operation.js";
 import { PAGE_SIZE } from "./page.js";
+import { vfioOptionsFor } from "./profile-options.js";
 import { deviceOf, deviceStateOf, operationsOf, vfioMemoryEnabled } from "./state.js";
 
 /**
@@ -81,7 +86,40 @@ export interface VfioDmaBufPriv {
   readonly nrRanges: number;
   /** `open_flags` passed to `dma_buf_export()` and `dma_buf_fd()`. */
   readonly openFlags: number;
+  /**
+   * `priv->kref` as the revoke drains it (see {@link VfioKrefState}); only
+   * the v7.1-rc kernels without c64a647c84f3 leave it drained.
+   */
+  readonly kref: VfioKrefState;
+  /**
+   * The caching later mmaps get (Matt Evans' MEMATTR, kernel-model §2.6):
+   * `VFIO_DMABUF_MEMATTR_NC` (0, the default) or `_WC` (1).
+   */
+  readonly memattr: number;
 }
+
+/**
+ * `priv->kref` with its completion (1a8a5227f229): `"armed"` is the base
+ * reference in place (a new buffer, or a revoke that re-armed it at its
+ * end, c64a647c84f3); `"drained"` is a revoke of a kernel without that
+ * fix, which put the base reference and left it at zero until an
+ * un-revoke's `kref_init`; `"underflowed"` is a second drain of a drained
+ * buffer: `refcount_t` saturates, nothing completes `comp`, and the waiter
+ * sleeps for ever.
+ */
+export type VfioKrefState = "armed" | "drained" | "underflowed";
+
+const KREF_CODE: Readonly<Record<VfioKrefState, number>> = {
+  armed: 0,
+  drained: 1,
+  underflowed: 2,
+};
+
+/** Canonical encoding of a {@link VfioKrefState}: one small integer. */
+const krefCodec: Codec<VfioKrefState> = {
+  seed: 0xf112,
+  encode: (v, out) => void out.push(KREF_CODE[v]),
+};
 
 /** How a {@link VfioDmaBufPriv} is stored in the World (`dmabuf->priv`). */
 export const vfioDmaBufPrivCodec: Codec<VfioDmaBufPriv> = recordCodec<VfioDmaBufPriv>(
@@ -93,6 +131,8 @@ export const vfioDmaBufPrivCodec: Codec<VfioDmaBufPriv> = recordCodec<VfioDmaBuf
     provider: stringCodec,
     nrRanges: intCodec,
     openFlags: intCodec,
+    kref: krefCodec,
+    memattr: intCodec,
   },
 );
 
@@ -220,6 +260,29 @@ export function fillPhysVec(
  */
 export const KMALLOC_MAX_SIZE = 4 * 1024 * 1024;
 
+/**
+ * `vfio_pci_core_setup_barmap()` under 702809dabdec and 05f2a68b407a
+ * (kernel-model §2.2 step 2): the error `vfio_pci_core_enable()` stored for
+ * the BAR (an unimplemented BAR counts as empty), reported as `-ENODEV`
+ * before the ranges are read. Null where the profile has no such check or
+ * the BAR was claimed.
+ */
+function barResourceError(
+  m: Machine,
+  config: VfioPciConfig,
+  device: string,
+  index: number,
+): KernelError | null {
+  if (!vfioOptionsFor(m.profile, config).barResourceCheck) return null;
+  const bar = deviceConfig(config, device).bars.find((b) => b.index === index);
+  const stored = bar === undefined ? "ENODEV" : bar.claimed;
+  if (stored === true) return null;
+  return kernelError(
+    "ENODEV",
+    () => `vfio_pci_core_setup_barmap(${device}, ${index}) failed: stored ${stored}`,
+  );
+}
+
 /** What the export ioctl validated: the future buffer's private data and size. */
 interface Validated {
   readonly priv: VfioDmaBufPriv;
@@ -247,6 +310,8 @@ function validate(
   if (req.region_index >= VFIO_PCI_ROM_REGION_INDEX) {
     return kernelError("ENODEV", () => `region_index ${req.region_index} is not a BAR (0-5)`);
   }
+  const stored = barResourceError(m, config, device, req.region_index);
+  if (stored !== null) return stored;
   const bytes = req.nr_ranges * vfioRegionDmaRange.size;
   if (bytes > KMALLOC_MAX_SIZE) {
     return kernelError(
@@ -289,6 +354,8 @@ function validate(
       provider: device,
       nrRanges: req.nr_ranges,
       openFlags: req.open_flags,
+      kref: "armed",
+      memattr: 0,
     },
   };
 }
@@ -407,13 +474,25 @@ function started(r: StepOutcome, what: string): Effect {
 
 /**
  * `vfio_pci_dma_buf_move(vdev, true)`, or the revoke half of
- * `vfio_pci_dma_buf_cleanup()` when `permanent` (kernel-facts §2.5): for each
+ * `vfio_pci_dma_buf_cleanup()` when `permanent` (kernel-model §2.5): for each
  * live buffer of each device whose state differs, core's revoke task (lock
- * resv, revoked, invalidate, wait for fences, unlock, wait for unmaps). A
- * temporarily revoked buffer is revoked again only to make it permanent, so
- * cleanup after a `move(true)` does not put the base reference twice (the
- * double-put fixed for 7.1-rc). The caller waits until no task is left.
+ * resv, revoked, invalidate, wait for fences, unlock, wait for unmaps).
  *
+ * A temporarily revoked buffer at cleanup depends on the kernel:
+ * - 6.19 (no wait for unmaps): its cleanup revokes it again, so importers
+ *   get a second invalidate;
+ * - with c64a647c84f3 (`krefRearm`): cleanup's `move(true)` skips it; the
+ *   unlink stage marks it permanent under resv without a second drain
+ *   (also Matt Evans' TEMP -> PERM, which does not wait again);
+ * - v7.1-rc without it: cleanup drains it again. A buffer whose kref the
+ *   earlier revoke left drained underflows (a `refcount_t` WARN, recorded
+ *   as a contract violation) and cleanup's wait never returns; one born
+ *   revoked still has its base reference and is drained normally.
+ *
+ * Without c64a647c84f3 a temporary revoke leaves the kref drained until an
+ * un-revoke's `kref_init`.
+ *
+ * @param m - the machine.
  * @param w - the world; no task may be running on the buffers.
  * @param config - the driver's configuration.
  * @param devices - the devices.
@@ -422,32 +501,134 @@ function started(r: StepOutcome, what: string): Effect {
  * @returns the world with the tasks started, and their events.
  */
 export function revokeBuffers(
+  m: Machine,
   w: World,
   config: VfioPciConfig,
   devices: readonly string[],
   permanent: boolean,
   by: string,
 ): Effect {
+  const o = vfioOptionsFor(m.profile, config);
   let world = w;
   const events: TraceEvent[] = [];
+  const drain = (id: number, kref: VfioKrefState): void => {
+    const r = started(startRevoke(world, id, permanent, by), `the revoke of buf ${id}`);
+    world = r.world;
+    events.push(...r.events);
+    if (o.waitsForUnmap && !o.krefRearm && !permanent) {
+      world = withPriv(world, id, { ...privOf(world, id), kref });
+    }
+  };
   for (const device of devices) {
     for (const [id, b] of buffersOf(world, config, device)) {
-      const differs = permanent ? b.revoked !== "permanent" : b.revoked === "usable";
-      if (!differs) continue;
-      const r = started(startRevoke(world, id, permanent, by), `the revoke of buf ${id}`);
-      world = r.world;
-      events.push(...r.events);
+      if (b.revoked === "permanent") continue;
+      if (b.revoked === "usable") {
+        drain(id, "drained");
+        continue;
+      }
+      if (!permanent) continue;
+      if (!o.waitsForUnmap) {
+        drain(id, "armed");
+        continue;
+      }
+      if (o.krefRearm) continue;
+      const priv = privOf(world, id);
+      if (priv.kref === "armed") {
+        drain(id, "armed");
+        continue;
+      }
+      world = withPriv(world, id, { ...priv, kref: "underflowed" });
+      const v = recordViolation(world, {
+        kind: "contract",
+        rule: "a dma-buf's kref is put once per get (refcount_t: underflow)",
+        actor: device,
+        message: `cleanup drained buf ${id} a second time: wait_for_completion() never returns`,
+      });
+      world = v.world;
+      events.push(
+        {
+          kind: "note",
+          actor: device,
+          text: `buf ${id}: kref_put underflows, wait_for_completion() sleeps for ever`,
+        },
+        v.event,
+      );
     }
   }
   return { world, events };
 }
 
 /**
+ * Marks the temporarily revoked buffers of the devices PERM_REVOKED under
+ * resv without invalidating or waiting again: cleanup's unlink under
+ * c64a647c84f3 (its `move(true)` skipped them) and Matt Evans' TEMP ->
+ * PERM. Every buffer's resv must be free ({@link resvFree}).
+ *
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param device - the device.
+ * @param by - the trigger, as traces name it.
+ * @returns the world and events.
+ */
+export function makePermanent(w: World, config: VfioPciConfig, device: string, by: string): Effect {
+  let world = w;
+  const events: TraceEvent[] = [];
+  for (const [id, b] of buffersOf(world, config, device)) {
+    if (b.revoked !== "temporary") continue;
+    const r = setStateUnderResv(world, id, `${device}#${by}`, "permanent");
+    world = r.world;
+    events.push(...r.events);
+  }
+  return { world, events };
+}
+
+/**
+ * Lock resv, set the revoked state, unlock: one short critical section
+ * (the resv must be free).
+ *
+ * @param w - the world.
+ * @param id - the dma-buf id.
+ * @param holder - who takes resv, as traces name it.
+ * @param state - the new state.
+ * @returns the world and the resv and state events.
+ */
+export function setStateUnderResv(
+  w: World,
+  id: number,
+  holder: string,
+  state: "permanent" | "usable",
+): Effect {
+  const locked = resvLock(w, id, holder);
+  if (locked.status !== "done") throw new Error(`vfio-pci: resv of buf ${id} is not free`);
+  const set = setRevoked(locked.world, id, state, holder);
+  const unlocked = resvUnlock(set.world, id, holder);
+  if (unlocked.status !== "done") throw new Error(`vfio-pci: resv of buf ${id} was lost`);
+  return { world: unlocked.world, events: [...locked.events, ...set.events, ...unlocked.events] };
+}
+
+/**
+ * No other holder has the resv of any live buffer of the devices, so a
+ * short critical section under it can run now.
+ *
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param devices - the devices.
+ * @returns true when every resv is free.
+ */
+export function resvFree(w: World, config: VfioPciConfig, devices: readonly string[]): boolean {
+  return devices.every((d) => buffersOf(w, config, d).every(([, b]) => b.resvHolder === null));
+}
+
+/**
  * `vfio_pci_dma_buf_move(vdev, false)` at the end of a reset or power path
- * (kernel-facts §2.5): only for devices that are open and whose memory is
- * enabled (`__vfio_pci_memory_enabled`), core's un-revoke task for every
- * temporarily revoked buffer. Un-revoke also invalidates; a permanently
- * revoked buffer never comes back.
+ * (kernel-model §2.5): only for devices that are open and whose memory is
+ * enabled (`__vfio_pci_memory_enabled`), every temporarily revoked buffer
+ * comes back. Mainline runs core's un-revoke task (invalidate and wait for
+ * fences while still revoked, then clear `revoked`); without
+ * c64a647c84f3 it also re-inits the kref. Matt Evans' series from v4
+ * (`unrevokeInvalidates: false`) only sets the state back to OK under resv
+ * (the stage waits until every resv is free). A permanently revoked buffer
+ * never comes back.
  *
  * @param m - the machine.
  * @param w - the world; no task may be running on the buffers.
@@ -463,6 +644,7 @@ export function restoreBuffers(
   devices: readonly string[],
   by: string,
 ): Effect {
+  const o = vfioOptionsFor(m.profile, config);
   let world = w;
   const events: TraceEvent[] = [];
   for (const device of devices) {
@@ -470,9 +652,17 @@ export function restoreBuffers(
     if (!d.open || !vfioMemoryEnabled(d)) continue;
     for (const [id, b] of buffersOf(world, config, device)) {
       if (b.revoked !== "temporary") continue;
+      if (!o.unrevokeInvalidates) {
+        const r = setStateUnderResv(world, id, `${device}#${by}`, "usable");
+        world = r.world;
+        events.push(...r.events);
+        continue;
+      }
       const r = started(startUnrevoke(world, id, by), `the un-revoke of buf ${id}`);
       world = r.world;
       events.push(...r.events);
+      const priv = privOf(world, id);
+      if (priv.kref === "drained") world = withPriv(world, id, { ...priv, kref: "armed" });
     }
   }
   return { world, events };

@@ -18,6 +18,7 @@ import {
   regionContaining,
 } from "@dmabuf-ref/core";
 import type {
+  DmaBufState,
   DmaDirection,
   Effect,
   Machine,
@@ -49,26 +50,24 @@ export interface MmapRequest {
 }
 
 /**
- * `mmap()` of a VFIO dma-buf fd (kernel-facts §2.6), only where the profile
- * has Matt Evans' series (the vfio-pci option `dmabufMmap`): otherwise the buffer has
- * no `mmap` op and `dma_buf_mmap_internal()` answers `-EINVAL`. A zero
- * length, an unaligned offset, a window past `dmabuf->size` or a private
- * mapping are `-EINVAL`; an fd that is not a live dma-buf is `-EBADF`. The
- * VMA takes a reference to the buffer's file. Mapping a revoked buffer
- * succeeds; touching it faults until it is un-revoked.
+ * The checks of VFIO's dma-buf `mmap` op (Matt Evans' series, kernel-model
+ * §2.6) in the order `dma_buf_mmap_internal()` and the op make them, without
+ * creating the VMA: what core's process-memory model asks an exporter
+ * before it records a `mmap()` of a dma-buf fd, and the first half of
+ * {@link mmapBuf}.
  *
  * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @param req - the request.
- * @returns the world with the VMA, or the errno.
+ * @returns the buffer and the page-rounded length, or the errno.
  */
-export function mmapBuf(
+export function mmapChecks(
   m: Machine,
   w: World,
   config: VfioPciConfig,
   req: MmapRequest,
-): Result<Effect> {
+): Result<{ readonly b: DmaBufState; readonly len: bigint }> {
   if (!vfioProfileOptions(m.profile).dmabufMmap) {
     return err("EINVAL", "this dma-buf has no mmap op (no VFIO dma-buf mmap in this profile)");
   }
@@ -84,18 +83,52 @@ export function mmapBuf(
     return err("EINVAL", "vm_pgoff + vma_pages() is past dmabuf->size");
   }
   if (!req.shared) return err("EINVAL", "VFIO maps MMIO only with MAP_SHARED");
+  if (b.revoked === "permanent") {
+    return err("ENODEV", () => `buf ${req.buf} is PERM_REVOKED: it cannot be mmapped again`);
+  }
+  return ok({ b, len });
+}
+
+/**
+ * `mmap()` of a VFIO dma-buf fd (kernel-facts §2.6), only where the profile
+ * has Matt Evans' series (the vfio-pci option `dmabufMmap`): otherwise the buffer has
+ * no `mmap` op and `dma_buf_mmap_internal()` answers `-EINVAL`. A zero
+ * length, an unaligned offset, a window past `dmabuf->size` or a private
+ * mapping are `-EINVAL`; an fd that is not a live dma-buf is `-EBADF`; a
+ * PERM_REVOKED buffer is `-ENODEV` (final). The VMA takes a reference to
+ * the buffer's file and the caching MEMATTR set (NC by default). Mapping a
+ * temporarily revoked buffer succeeds; touching it faults until it is
+ * un-revoked.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param req - the request.
+ * @returns the world with the VMA, or the errno.
+ */
+export function mmapBuf(
+  m: Machine,
+  w: World,
+  config: VfioPciConfig,
+  req: MmapRequest,
+): Result<Effect> {
+  const checked = mmapChecks(m, w, config, req);
+  if (!checked.ok) return checked;
+  const { b, len } = checked.value;
+  const memattr = privOf(w, req.buf).memattr;
   const { world, vma } = addVma(
     m,
     { ...w, bufs: w.bufs.set(req.buf, { ...b, fileRefs: b.fileRefs + 1 }) },
     config,
-    { process: req.process, buf: req.buf, len, offset: req.offset },
+    { process: req.process, buf: req.buf, len, offset: req.offset, memattr },
   );
   return ok({
     world,
     events: [
       note(
         req.process,
-        `mmap buf ${req.buf} +${hex(req.offset)} len ${hex(len)} at ${hex(vma.addr)}`,
+        `mmap buf ${req.buf} +${hex(req.offset)} len ${hex(len)} at ${hex(vma.addr)} ` +
+          (memattr === 1 ? "(WC)" : "(NC)"),
       ),
     ],
   });

@@ -15,4 +15,6 @@ export interface VfioVma {
   readonly len: bigint;
   /** Byte offset into the dma-buf (`vm_pgoff << PAGE_SHIFT`). */
   readonly offset: bigint;
+  /** The caching the buffer's MEMATTR gave it when mapped: NC (0) or WC (1). */
+  readonly memattr: number;
 }

@@ -4,9 +4,17 @@
  * order decides whether importers can reach a reset BAR.
  */
 import { describe, expect, it } from "vitest";
-import { lookupBuf, runScript, settle, step } from "@dmabuf-ref/core";
+import {
+  findProfile,
+  linux619,
+  linux71,
+  lookupBuf,
+  runScript,
+  settle,
+  step,
+} from "@dmabuf-ref/core";
 import type { Machine, World } from "@dmabuf-ref/core";
-import { vfioDeviceState, vfioDmaBufPriv } from "@dmabuf-ref/exporters";
+import { vfioDeviceState, vfioDmaBufPriv, vfioOperations } from "@dmabuf-ref/exporters";
 import {
   VFIO,
   actOnce,
@@ -106,17 +114,61 @@ describe("device close (kernel-facts §2.5)", () => {
     }
   });
 
-  it("closing a device whose dma-bufs are already revoked revokes each once more for good and finishes (no double put)", () => {
-    const { m, w } = makeWorld();
+  it("with the kref re-arm (c64a647c84f3) closing a device whose dma-bufs a memory-disable revoked drains none again: they become permanent at once", () => {
+    for (const profile of [linux71, findProfile("linux-7.2") ?? linux71]) {
+      const { m, w } = makeWorld({ profile });
+      const mb = mapped(m, w);
+      const off = runActs(m, mb.world, [
+        { op: "config-write-command", device: "vfio0", memory: false },
+      ]);
+      const run = runActs(m, off.world, [{ op: "close-device", device: "vfio0" }]);
+      const tasks = run.events.filter((e) => e.kind === "task");
+      expect(tasks).toEqual([]);
+      expect(run.events.filter((e) => e.kind === "invalidate")).toEqual([]);
+      expect(revokedOf(run.world, mb.buf)).toBe("permanent");
+      expect(vfioOperations(m, run.world, "vfio0")).toEqual([]);
+      expect(run.world.violations.size).toBe(0);
+    }
+  });
+
+  it("in 6.19 closing a device whose dma-bufs are already revoked revokes each once more for good (a second invalidate)", () => {
+    const { m, w } = makeWorld({ profile: linux619 });
+    const e = exportVfio(m, w);
+    const off = runActs(m, e.world, [
+      { op: "config-write-command", device: "vfio0", memory: false },
+    ]);
+    const run = runActs(m, off.world, [{ op: "close-device", device: "vfio0" }]);
+    const revokes = run.events.filter((x) => x.kind === "task" && x.phase === "complete");
+    expect(revokes).toHaveLength(1);
+    expect(revokedOf(run.world, e.buf)).toBe("permanent");
+  });
+
+  it("without the kref re-arm (v7.1-rc, krefRearm: false) close after a memory-disable revoke underflows the kref and never completes", () => {
+    const { m, w } = makeWorld({ krefRearm: false });
     const mb = mapped(m, w);
     const off = runActs(m, mb.world, [
       { op: "config-write-command", device: "vfio0", memory: false },
     ]);
     const run = runActs(m, off.world, [{ op: "close-device", device: "vfio0" }]);
-    const revokes = run.events.filter((e) => e.kind === "task" && e.phase === "complete");
-    expect(revokes).toHaveLength(1);
-    expect(revokedOf(run.world, mb.buf)).toBe("permanent");
-    expect(run.world.tasks.size).toBe(0);
+    expect(vfioOperations(m, run.world, "vfio0").map((o) => o.kind)).toEqual(["close"]);
+    expect(settle(m, run.world).world).toBe(run.world);
+    expect([...run.world.violations.values()]).toEqual([
+      expect.objectContaining({ kind: "contract", actor: "vfio0" }),
+    ]);
+    expect(vfioDmaBufPriv(run.world, mb.buf).kref).toBe("underflowed");
+  });
+
+  it("without the kref re-arm a revoke that an un-revoke followed leaves close working (kref_init in un-revoke)", () => {
+    const { m, w } = makeWorld({ krefRearm: false });
+    const mb = mapped(m, w);
+    const cycled = runActs(m, mb.world, [
+      { op: "config-write-command", device: "vfio0", memory: false },
+      { op: "config-write-command", device: "vfio0", memory: true },
+      { op: "close-device", device: "vfio0" },
+    ]);
+    expect(vfioOperations(m, cycled.world, "vfio0")).toEqual([]);
+    expect(revokedOf(cycled.world, mb.buf)).toBe("permanent");
+    expect(cycled.world.violations.size).toBe(0);
   });
 
   it("in 7.1's order (disable before cleanup) a device whose IOMMU still maps the BAR reaches a reset BAR: a violation", () => {

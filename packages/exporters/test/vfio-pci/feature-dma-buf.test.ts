@@ -11,6 +11,8 @@ import {
   VFIO_DEVICE_FEATURE_PROBE,
   VFIO_DEVICE_FEATURE_SET,
   encodeDmaBufFeature,
+  findProfile,
+  linux619,
   runScript,
 } from "@dmabuf-ref/core";
 import type { Machine, StepOutcome, VfioRegionDmaRange, World } from "@dmabuf-ref/core";
@@ -195,10 +197,41 @@ describe("vfio_pci_core_feature_dma_buf validation order (kernel-facts §2.2)", 
     expect(errnoOf(call(m, w, request({}, wraps)))).toBe("EINVAL");
   });
 
-  it("a BAR without a p2pdma provider, or one the device lacks, fails with EINVAL", () => {
+  it("a BAR without a p2pdma provider fails with EINVAL", () => {
     const { m, w } = makeWorld();
     expect(errnoOf(call(m, w, request({ data: { region_index: 3 } })))).toBe("EINVAL");
+  });
+
+  it("without the BAR resource check (6.19, 7.0.0-7.0.10) a BAR the device lacks fails with EINVAL (no provider)", () => {
+    const { m, w } = makeWorld({ profile: linux619 });
     expect(errnoOf(call(m, w, request({ data: { region_index: 5 } })))).toBe("EINVAL");
+  });
+
+  describe.each(
+    ["linux-7.1.0", "linux-7.1", "linux-7.2", "proposal-vfio-dmabuf-mmap"].map((id) => ({
+      profile: findProfile(id) ?? linux619,
+    })),
+  )("$profile.id: BAR resources are checked before export (702809dabdec)", ({ profile }) => {
+    it("an empty BAR (one the device lacks) fails with ENODEV", () => {
+      const { m, w } = makeWorld({ profile });
+      expect(errnoOf(call(m, w, request({ data: { region_index: 5 } })))).toBe("ENODEV");
+    });
+
+    it.each(["ENODEV", "EBUSY", "ENOMEM"] as const)(
+      "a BAR whose claim stored %s fails with ENODEV, before the ranges are read",
+      (stored) => {
+        const { m, w } = makeWorld({ profile, claimed: { 0: stored } });
+        // A zero-length range would be EINVAL if the ranges were read first.
+        const r = call(m, w, request({}, [{ offset: 0n, length: 0n }]));
+        expect(r).toMatchObject({ status: "failed", error: { errno: "ENODEV" } });
+        expect(r.world).toBe(w);
+      },
+    );
+  });
+
+  it("without the BAR resource check a BAR another driver claimed (EBUSY) still exports (CVE-2026-64042)", () => {
+    const { m, w } = makeWorld({ profile: linux619, claimed: { 0: "EBUSY" } });
+    expect(call(m, w, request({}))).toMatchObject({ status: "done" });
   });
 
   it("a range whose physical address overflows fails with EOVERFLOW", () => {
@@ -270,6 +303,8 @@ describe("the new dma-buf (kernel-facts §2.2 step 7)", () => {
       provider: "vfio0",
       nrRanges: 2,
       openFlags: O_RDWR | O_CLOEXEC,
+      kref: "armed",
+      memattr: 0,
     });
     expect(r.events.at(-1)).toMatchObject({
       kind: "ioctl",

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+  findProfile,
   linux619,
   linux71,
   proposalConverters,
@@ -14,6 +15,8 @@ import {
 import type { Machine, TraceEvent, World } from "@dmabuf-ref/core";
 import { vfioVmas } from "@dmabuf-ref/exporters";
 import { actOnce, exportVfio, makeWorld, runActs, settleOne } from "./setup.js";
+
+const mmapSeries = findProfile("proposal-vfio-dmabuf-mmap") ?? linux71;
 
 /** The outcomes of the CPU accesses in a trace: ok, fault or VIOLATION. */
 function cpu(events: readonly TraceEvent[]): string[] {
@@ -45,8 +48,8 @@ function mmapped(
 }
 
 describe("mmap of a VFIO dma-buf (kernel-facts §2.6)", () => {
-  it("without the mmap series (linux-6.19, linux-7.1, rfc-mapping-types-v1) mmap fails with EINVAL", () => {
-    for (const profile of [linux619, linux71, rfcMappingTypesV1]) {
+  it("without the mmap series (linux-6.19, linux-7.1, rfc-mapping-types-v1, proposal-converters) mmap fails with EINVAL", () => {
+    for (const profile of [linux619, linux71, rfcMappingTypesV1, proposalConverters]) {
       const { m, w } = makeWorld({ profile });
       const e = exportVfio(m, w);
       const r = actOnce(m, e.world, { op: "mmap", process: "client", buf: e.buf });
@@ -55,11 +58,11 @@ describe("mmap of a VFIO dma-buf (kernel-facts §2.6)", () => {
     }
   });
 
-  it("under proposal-converters a process maps the dma-buf and reaches the BAR through it, range by range", () => {
-    const { m, w } = makeWorld({ profile: proposalConverters });
+  it("under proposal-vfio-dmabuf-mmap a process maps the dma-buf and reaches the BAR through it, range by range", () => {
+    const { m, w } = makeWorld({ profile: mmapSeries });
     const mb = mmapped(m, w);
     expect(vfioVmas(m, mb.world, "vfio0")).toEqual([
-      { process: "client", buf: mb.buf, addr: mb.addr, len: 0x3000n, offset: 0n },
+      { process: "client", buf: mb.buf, addr: mb.addr, len: 0x3000n, offset: 0n, memattr: 0 },
     ]);
     const run = runActs(m, mb.world, [
       { op: "cpu-access", process: "client", addr: mb.addr + 0x1800n, len: 0x1000n, dir: "write" },
@@ -71,7 +74,7 @@ describe("mmap of a VFIO dma-buf (kernel-facts §2.6)", () => {
   });
 
   it("revoke zaps the mapping: a CPU access while revoked is a fault, not a violation; after un-revoke it works again", () => {
-    const { m, w } = makeWorld({ profile: proposalConverters });
+    const { m, w } = makeWorld({ profile: mmapSeries });
     const mb = mmapped(m, w);
     const access = {
       op: "cpu-access",
@@ -91,7 +94,7 @@ describe("mmap of a VFIO dma-buf (kernel-facts §2.6)", () => {
   });
 
   it("at every step of an FLR a CPU access through the mapping is ok or a fault, never a violation", () => {
-    const { m, w: w0 } = makeWorld({ profile: proposalConverters });
+    const { m, w: w0 } = makeWorld({ profile: mmapSeries });
     const mb = mmapped(m, w0);
     const access = { op: "cpu-access", process: "client", addr: mb.addr, len: 8n, dir: "read" };
     const started = actOnce(m, mb.world, { op: "flr", device: "vfio0" });
@@ -112,7 +115,7 @@ describe("mmap of a VFIO dma-buf (kernel-facts §2.6)", () => {
   });
 
   it("after device close a CPU access faults: the dma-buf is revoked for good", () => {
-    const { m, w } = makeWorld({ profile: proposalConverters, closeOrder: "cleanup-then-disable" });
+    const { m, w } = makeWorld({ profile: mmapSeries, closeOrder: "cleanup-then-disable" });
     const mb = mmapped(m, w);
     const run = runActs(m, mb.world, [
       { op: "close-device", device: "vfio0" },
@@ -122,8 +125,8 @@ describe("mmap of a VFIO dma-buf (kernel-facts §2.6)", () => {
     expect(run.world.violations.size).toBe(0);
   });
 
-  it("in 7.1's close window a CPU access through a still-usable mapping reaches a disabled BAR: a violation", () => {
-    const { m, w } = makeWorld({ profile: proposalConverters });
+  it("in the old close order (disable before cleanup, 6.19 and 7.0.0-7.0.9) a CPU access through a still-usable mapping reaches a disabled BAR: a violation", () => {
+    const { m, w } = makeWorld({ profile: mmapSeries, closeOrder: "disable-then-cleanup" });
     const mb = mmapped(m, w);
     const window = actOnce(m, mb.world, { op: "close-device", device: "vfio0" });
     if (window.status !== "done") throw new Error("close failed");
@@ -142,7 +145,7 @@ describe("mmap of a VFIO dma-buf (kernel-facts §2.6)", () => {
   });
 
   it("an access with no VMA there is a fault (SIGSEGV)", () => {
-    const { m, w } = makeWorld({ profile: proposalConverters });
+    const { m, w } = makeWorld({ profile: mmapSeries });
     const mb = mmapped(m, w);
     const run = runActs(m, mb.world, [
       { op: "cpu-access", process: "other", addr: mb.addr, len: 8n, dir: "read" },
@@ -152,7 +155,7 @@ describe("mmap of a VFIO dma-buf (kernel-facts §2.6)", () => {
   });
 
   it("mmap past dmabuf->size, at an unaligned offset, of zero bytes, or private fails with EINVAL", () => {
-    const { m, w: w0 } = makeWorld({ profile: proposalConverters });
+    const { m, w: w0 } = makeWorld({ profile: mmapSeries });
     const e = exportVfio(m, w0, [{ offset: 0n, length: 0x2000n }]);
     for (const bad of [
       { offset: 0x1000n, length: 0x2000n },
@@ -170,7 +173,7 @@ describe("mmap of a VFIO dma-buf (kernel-facts §2.6)", () => {
   });
 
   it("the VMA holds a file reference: the dma-buf is released only after both the fd and the VMA are gone", () => {
-    const { m, w } = makeWorld({ profile: proposalConverters });
+    const { m, w } = makeWorld({ profile: mmapSeries });
     const mb = mmapped(m, w);
     const closed = runScript(m, mb.world, [{ kind: "close", buf: mb.buf }]);
     expect(closed.world.bufs.get(mb.buf)?.released).toBe(false);

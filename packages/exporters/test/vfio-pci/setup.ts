@@ -118,7 +118,10 @@ export const VFIO = "vfio-pci";
 export interface WorldOptions {
   readonly profile?: Profile;
   readonly closeOrder?: VfioCloseOrder;
+  readonly krefRearm?: boolean;
   readonly dmabufConfigured?: boolean;
+  /** What vfio_pci_core_enable() stored for some of vfio0's BARs (default: claimed). */
+  readonly claimed?: Readonly<Partial<Record<number, "ENODEV" | "EBUSY" | "ENOMEM">>>;
 }
 
 /**
@@ -128,6 +131,7 @@ export interface WorldOptions {
 export function makeWorld(opts: WorldOptions = {}): { m: Machine; w: World } {
   const vfio = vfioPciExporter({
     ...(opts.closeOrder === undefined ? {} : { closeOrder: opts.closeOrder }),
+    ...(opts.krefRearm === undefined ? {} : { krefRearm: opts.krefRearm }),
     ...(opts.dmabufConfigured === undefined ? {} : { dmabufConfigured: opts.dmabufConfigured }),
     devices: [
       {
@@ -138,7 +142,7 @@ export function makeWorld(opts: WorldOptions = {}): { m: Machine; w: World } {
           { index: 2, region: "vfio0.bar2" },
           { index: 3, region: "vfio0.bar3", p2pProvider: false },
           { index: 4, region: "vfio0.bar4" },
-        ],
+        ].map((b) => ({ ...b, claimed: opts.claimed?.[b.index] ?? true })),
       },
       { id: "vfio1", devSet: "set0", bars: [{ index: 0, region: "vfio1.bar0" }] },
       { id: "vfio2", dmabuf: false, bars: [{ index: 0, region: "vfio2.bar0" }] },

@@ -7,7 +7,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { proposalConverters, readSlice, writeSlice } from "@dmabuf-ref/core";
+import { findProfile, linux71, readSlice, writeSlice } from "@dmabuf-ref/core";
 import type { SliceDef, World } from "@dmabuf-ref/core";
 import { vfioOperations, vfioVmas } from "@dmabuf-ref/exporters";
 import type { VfioDeviceState, VfioOpKind, VfioOperation, VfioVma } from "@dmabuf-ref/exporters";
@@ -67,6 +67,7 @@ const vmaMutators: readonly Mutator<VfioVma>[] = [
   ["addr", (v) => ({ ...v, addr: v.addr + 0x1000n })],
   ["len", (v) => ({ ...v, len: v.len + 0x1000n })],
   ["offset", (v) => ({ ...v, offset: v.offset + 0x1000n })],
+  ["memattr", (v) => ({ ...v, memattr: 1 - v.memattr })],
 ];
 
 const deviceArb: fc.Arbitrary<VfioDeviceState> = fc.record({
@@ -94,6 +95,7 @@ const vmaArb: fc.Arbitrary<VfioVma> = fc.record({
   addr: u48,
   len: u48,
   offset: u48,
+  memattr: fc.constantFrom(0, 1),
 });
 
 function queue(ops: readonly VfioOperation[]): VfioOpQueue {
@@ -220,7 +222,9 @@ describe("the vfio-pci slices (issue 10)", () => {
   });
 
   it("the VMAs read back in address order, as they were mapped", () => {
-    const { m: mc, w: wc } = makeWorld({ profile: proposalConverters });
+    const { m: mc, w: wc } = makeWorld({
+      profile: findProfile("proposal-vfio-dmabuf-mmap") ?? linux71,
+    });
     const e = exportVfio(mc, wc, [{ offset: 0n, length: 0x2000n }]);
     const mmap = { op: "mmap", process: "client", buf: e.buf, offset: 0n, shared: true } as const;
     const r = runActs(mc, e.world, [mmap, mmap, mmap]);

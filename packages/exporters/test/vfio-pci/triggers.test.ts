@@ -4,7 +4,7 @@
  * un-revokes at its own end iff memory is enabled.
  */
 import { describe, expect, it } from "vitest";
-import { importerHolder, runScript, settle } from "@dmabuf-ref/core";
+import { importerHolder, runScript } from "@dmabuf-ref/core";
 import type { Machine, TraceEvent, World } from "@dmabuf-ref/core";
 import { vfioDeviceState, vfioOperations } from "@dmabuf-ref/exporters";
 import {
@@ -18,6 +18,7 @@ import {
   revokedOf,
   runActs,
 } from "./setup.js";
+import { isFailedAfterEffects } from "../../src/vfio-pci/ioctl-outcome.js";
 
 /** The lifetime milestones of a trace, as short strings. */
 function milestones(events: readonly TraceEvent[]): string[] {
@@ -120,13 +121,85 @@ describe("FLR and VFIO_DEVICE_RESET (kernel-facts §2.5)", () => {
     expect(revokedOf(d3, mb.buf)).toBe("temporary");
     const r = resetIoctl(m, d3, "vfio0", "qemu");
     if (r.status !== "done") throw new Error("reset failed");
-    expect(milestones(r.events)).not.toContain("ioctl VFIO_DEVICE_RESET");
-    const s = settle(m, r.world);
-    const ms = milestones([...r.events, ...s.events]);
+    // Synchronous: everything happened before the ioctl returned.
+    const ms = milestones(r.events);
     expect(ms.at(-1)).toBe("ioctl VFIO_DEVICE_RESET");
+    expect(r.returned?.ret).toBe(0);
     expect(ms.indexOf("bar0 inaccessible")).toBeLessThan(ms.indexOf(`unrevoke start ${mb.buf}`));
-    expect(vfioDeviceState(m, s.world, "vfio0").power).toBe("D0");
-    expect(revokedOf(s.world, mb.buf)).toBe("usable");
+    expect(vfioDeviceState(m, r.world, "vfio0").power).toBe("D0");
+    expect(revokedOf(r.world, mb.buf)).toBe("usable");
+    expect(vfioOperations(m, r.world, "vfio0")).toEqual([]);
+  });
+
+  it("VFIO_DEVICE_RESET is synchronous: revoke, reset and un-revoke are over when it returns", () => {
+    const { m, w } = makeWorld();
+    const mb = exportVfio(m, w);
+    const r = resetIoctl(m, mb.world, "vfio0");
+    if (r.status !== "done") throw new Error("reset failed");
+    expect(milestones(r.events)).toContain(`revoke complete ${mb.buf}`);
+    expect(milestones(r.events)).toContain(`unrevoke complete ${mb.buf}`);
+    expect(revokedOf(r.world, mb.buf)).toBe("usable");
+    expect(r.world.tasks.size).toBe(0);
+    expect(vfioOperations(m, r.world, "vfio0")).toEqual([]);
+  });
+
+  it("VFIO_DEVICE_RESET sleeps until the importer's deferred unmap has run: it returns 0 with the unmap inside it", () => {
+    const { m, w } = makeWorld();
+    const mb = mapped(m, w);
+    const r = resetIoctl(m, mb.world, "vfio0");
+    if (r.status !== "done") throw new Error(`reset ${r.status}`);
+    const ms = milestones(r.events);
+    expect(ms.indexOf(`unmap ${mb.att}`)).toBeLessThan(ms.indexOf(`revoke complete ${mb.buf}`));
+    expect(ms.indexOf(`revoke complete ${mb.buf}`)).toBeLessThan(ms.indexOf("bar0 inaccessible"));
+    expect(ms.at(-1)).toBe("ioctl VFIO_DEVICE_RESET");
+    expect(r.returned?.ret).toBe(0);
+  });
+
+  it("VFIO_DEVICE_RESET that would sleep on a resv an importer holds is blocked, never EAGAIN, and changes nothing", () => {
+    const { m, w } = makeWorld();
+    const mb = mapped(m, w);
+    const held = runActs(m, mb.world, [
+      { kind: "lock", buf: mb.buf, holder: importerHolder("ref-importer", mb.att) },
+    ]).world;
+    const r = resetIoctl(m, held, "vfio0");
+    expect(r.status).toBe("blocked");
+    expect(r.world).toBe(held);
+  });
+
+  it("VFIO_DEVICE_RESET while memory_lock is held by another operation is blocked, world unchanged", () => {
+    const { m, w } = makeWorld();
+    const mb = mapped(m, w);
+    const held = runActs(m, mb.world, [
+      { kind: "lock", buf: mb.buf, holder: importerHolder("ref-importer", mb.att) },
+    ]).world;
+    const flr = actOnce(m, held, { op: "flr", device: "vfio0" });
+    if (flr.status !== "done") throw new Error("flr failed");
+    const r = resetIoctl(m, flr.world, "vfio0");
+    expect(r).toMatchObject({ status: "blocked", waitFor: "lock" });
+    expect(r.world).toBe(flr.world);
+  });
+
+  it("VFIO_DEVICE_RESET while an unbind holds the device lock fails with EAGAIN (pci_try_reset_function), after the revoke and the un-revoke ran", () => {
+    const { m, w } = makeWorld();
+    const mb = mapped(m, w);
+    const unbinding = actOnce(m, mb.world, { op: "unbind", device: "vfio0" });
+    if (unbinding.status !== "done") throw new Error("unbind failed");
+    const r = resetIoctl(m, unbinding.world, "vfio0");
+    expect(r).toMatchObject({ status: "failed", error: { errno: "EAGAIN" } });
+    // Core's contract: the failed arm carries the input world ...
+    expect(r.world).toBe(unbinding.world);
+    // ... and what the kernel did before it returned, which it does not undo.
+    if (!isFailedAfterEffects(r)) throw new Error("nothing committed");
+    const committed = r.committed;
+    const ms = milestones(committed.events);
+    expect(ms).toContain(`invalidate ${mb.att}`);
+    expect(ms).toContain(`revoke complete ${mb.buf}`);
+    expect(ms).toContain(`unrevoke complete ${mb.buf}`);
+    // The function was not reset: its BAR never stopped decoding.
+    expect(ms).not.toContain("bar0 inaccessible");
+    expect(ms.at(-1)).toBe("ioctl VFIO_DEVICE_RESET");
+    expect(revokedOf(committed.world, mb.buf)).toBe("usable");
+    expect(vfioOperations(m, committed.world, "vfio0").map((o) => o.kind)).toEqual(["unbind"]);
   });
 
   it("VFIO_DEVICE_RESET on a closed device fd fails with EBADF and changes nothing", () => {

@@ -5,7 +5,7 @@ import { IOMMUFD } from "./constants.js";
 /**
  * What iommufd accepts for one attach, decided from the mapping types the
  * active profile has (never from its id):
- * - `iommu-domain` exists (proposal-converters, kernel-facts §4.4): only
+ * - `iommu-domain` exists (proposal-converters, kernel-model §4.4): only
  *   `[iommu-domain]`, which a PAL exporter reaches through core's converter;
  * - else `pal` exists (rfc-mapping-types-v1, §4.3, RFC 23/26): only `[pal]`,
  *   so an exporter without PAL fails the attach with `EINVAL`;
@@ -25,7 +25,7 @@ import { IOMMUFD } from "./constants.js";
  * offset and size differ per (area, domain) pair and core's
  * {@link AttachRequest} cannot carry them, so iommufd hands them to core
  * with each map (`mapAtt`'s request, see `coreFill` in pages.ts) when it fills a
- * domain, as the proposal's importer passes them per map (kernel-facts §4.4).
+ * domain, as the proposal's importer passes them per map (kernel-model §4.4).
  */
 export function iommufdAccepts(
   m: Machine,

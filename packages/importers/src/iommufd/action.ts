@@ -1,7 +1,10 @@
 import * as z from "zod";
 import type { Machine, Op, StepOutcome, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
-import { iommufdAttachDevice, iommufdDetachDevice } from "./device.js";
+import { iommufdAttachDevice, iommufdDetachDevice, iommufdUnbindDevice } from "./device.js";
+import { vfioCdevIoctl } from "./device-uapi.js";
+import { iommufdReleaseDetach } from "./pages-dmabuf.js";
+import { userRegionSchema } from "./user-copy.js";
 import { iommufdIoctl } from "./main.js";
 import { IOMMUFD } from "./constants.js";
 import { attachedDevices, objectsOf } from "./objects.js";
@@ -21,6 +24,24 @@ export const iommufdActionSchema = z.discriminatedUnion("op", [
     buffer: z.instanceof(Uint8Array),
     /** The calling process, for the trace. */
     process: z.string().min(1).optional(),
+    /** User memory the kernel may read through the struct's pointers (e.g. `allowed_iovas`). */
+    user: z.array(userRegionSchema).optional(),
+  }),
+  z.strictObject({
+    /**
+     * An ioctl on a VFIO device's cdev fd that calls into iommufd
+     * (`VFIO_DEVICE_BIND_IOMMUFD`, `VFIO_DEVICE_ATTACH_IOMMUFD_PT`,
+     * `VFIO_DEVICE_DETACH_IOMMUFD_PT`; the `vfio-cdev-ioctl` op).
+     */
+    op: z.literal("vfio-cdev-ioctl"),
+    /** The VFIO device (topology id). */
+    device: z.string().min(1),
+    /** The ioctl number. */
+    number: z.number().int().nonnegative(),
+    /** The argument struct's bytes (the whole user buffer). */
+    buffer: z.instanceof(Uint8Array),
+    /** The fd number the process holds for the iommufd (BIND's `iommufd` must equal it). */
+    iommufd: z.number().int().optional(),
   }),
   z.strictObject({
     /** Attach a device to an IOAS (the `attach-device` op). */
@@ -33,8 +54,24 @@ export const iommufdActionSchema = z.discriminatedUnion("op", [
     newDomain: z.boolean().optional(),
   }),
   z.strictObject({
-    /** Detach a device from its IOAS (the `detach-device` op). */
+    /** Detach a device from its IOAS (the `detach-device` op); it stays bound. */
     op: z.literal("detach-device"),
+    /** The device. */
+    device: z.string().min(1),
+  }),
+  z.strictObject({
+    /**
+     * The rest of `iopt_release_pages` under the 6.19.0-7.1.4 order (the
+     * `release-detach` op, a kernel-internal continuation): detach and put
+     * an attachment whose pages state is already destroyed.
+     */
+    op: z.literal("release-detach"),
+    /** The attachment. */
+    att: z.number().int().nonnegative(),
+  }),
+  z.strictObject({
+    /** Unbind a device from iommufd at its cdev fd's close (the `unbind-device` op). */
+    op: z.literal("unbind-device"),
     /** The device. */
     device: z.string().min(1),
   }),
@@ -57,12 +94,19 @@ export function iommufdAct(m: Machine, world: World, action: IommufdAction): Ste
   return match(action)
     .returnType<StepOutcome>()
     .with({ op: "ioctl" }, (a) =>
-      iommufdIoctl(
+      iommufdIoctl(m, world, a.number, a.buffer, {
+        ...(a.process === undefined ? {} : { process: a.process }),
+        ...(a.user === undefined ? {} : { user: a.user }),
+      }),
+    )
+    .with({ op: "vfio-cdev-ioctl" }, (a) =>
+      vfioCdevIoctl(
         m,
         world,
+        a.device,
         a.number,
         a.buffer,
-        a.process === undefined ? {} : { process: a.process },
+        a.iommufd === undefined ? {} : { iommufd: a.iommufd },
       ),
     )
     .with({ op: "attach-device" }, (a) =>
@@ -75,6 +119,8 @@ export function iommufdAct(m: Machine, world: World, action: IommufdAction): Ste
       ),
     )
     .with({ op: "detach-device" }, (a) => iommufdDetachDevice(m, world, a.device))
+    .with({ op: "unbind-device" }, (a) => iommufdUnbindDevice(m, world, a.device))
+    .with({ op: "release-detach" }, (a) => iommufdReleaseDetach(m, world, a.att))
     .exhaustive();
 }
 
@@ -82,7 +128,13 @@ export function iommufdAct(m: Machine, world: World, action: IommufdAction): Ste
 export const IOMMUFD_OP_MODELS = {
   ioctl: "ioctl() on the iommufd fd, by number, with the argument struct's bytes",
   "attach-device": "iommufd_device_attach() (VFIO_DEVICE_ATTACH_IOMMUFD_PT)",
+  "vfio-cdev-ioctl":
+    "ioctl() on a VFIO device cdev fd: VFIO_DEVICE_BIND_IOMMUFD, VFIO_DEVICE_ATTACH_IOMMUFD_PT, VFIO_DEVICE_DETACH_IOMMUFD_PT",
   "detach-device": "iommufd_device_detach() (VFIO_DEVICE_DETACH_IOMMUFD_PT)",
+  "release-detach":
+    "the end of iopt_release_pages in 6.19.0-7.1.4: dma_buf_detach() and dma_buf_put() after the pages state was destroyed",
+  "unbind-device":
+    "vfio_df_unbind_iommufd() at the device cdev fd's close (iommufd_device_unbind())",
 } as const;
 
 /**

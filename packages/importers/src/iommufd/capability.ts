@@ -58,7 +58,7 @@ function stageSentence(stage: ImportStage): string {
  * under the active profile, and if not which stage refuses and why,
  * computed without changing the world (seed 000's question; DESIGN §3.2).
  *
- * It runs iommufd's own import path (kernel-facts §3.3: negotiation where
+ * It runs iommufd's own import path (kernel-model §3.3: negotiation where
  * the profile has it, the exporter's attach, `dma_buf_pin()` where iommufd
  * pins, the private interconnect or the PAL map) on the given world and
  * throws the result away, so the answer always agrees with what

@@ -1,9 +1,11 @@
 import { setCodec } from "@dmabuf-ref/core";
 import { encodeWith, pushString, pushU64, equalWith } from "@dmabuf-ref/core/encoding";
-import type { Codec } from "@dmabuf-ref/core";
+import type { Codec, PagePiece } from "@dmabuf-ref/core";
 import type {
   IommufdArea,
   IommufdAreaRef,
+  IommufdCtx,
+  IommufdIoasObject,
   IommufdObject,
   IommufdPages,
   IommufdTrack,
@@ -35,6 +37,21 @@ function pushTrack(out: number[], t: IommufdTrack): void {
   out.push(t.domain, t.att === undefined ? 0 : 1, t.att ?? 0);
 }
 
+function pushPieces(out: number[], pieces: readonly PagePiece[] | null): void {
+  if (pieces === null) {
+    out.push(0);
+    return;
+  }
+  out.push(1, pieces.length);
+  for (const p of pieces) {
+    pushU64(out, p.start);
+    pushU64(out, p.len);
+    pushU64(out, p.phys);
+    pushString(out, p.region);
+    out.push(p.memfd === null ? 0 : 1, p.memfd ?? 0);
+  }
+}
+
 function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -57,7 +74,7 @@ export const iommufdAreaCodec: Codec<IommufdArea> = {
 
 /**
  * Canonical encoding of a `struct iopt_pages` ({@link IommufdPages}): its
- * type (user memory 1, dma-buf 2), then that type's fields, then the areas
+ * type (user memory 1, dma-buf 2, memfd 3), then that type's fields, then the areas
  * that hold a reference to it.
  */
 export const iommufdPagesCodec: Codec<IommufdPages> = {
@@ -66,9 +83,18 @@ export const iommufdPagesCodec: Codec<IommufdPages> = {
     switch (p.kind) {
       case "user":
         out.push(1);
+        pushString(out, p.process);
         pushU64(out, p.userVa);
-        pushU64(out, p.phys);
         pushU64(out, p.length);
+        out.push(p.writable ? 1 : 0);
+        pushPieces(out, p.pinned);
+        break;
+      case "file":
+        out.push(3, p.fd);
+        pushU64(out, p.start);
+        pushU64(out, p.length);
+        out.push(p.writable ? 1 : 0);
+        pushPieces(out, p.pinned);
         break;
       case "dmabuf":
         out.push(2, p.buf, p.att, p.phys.length);
@@ -89,6 +115,26 @@ export const iommufdPagesCodec: Codec<IommufdPages> = {
 
 const areaSet = setCodec(iommufdAreaCodec);
 
+// The IOAS's scalar state after its areas and domains: alignment, the
+// large-page switch and the allowed ranges.
+function pushIoasRest(out: number[], o: IommufdIoasObject): void {
+  pushU64(out, o.iovaAlignment);
+  out.push(o.disableLargePages ? 1 : 0, o.allowed.length);
+  for (const r of o.allowed) {
+    pushU64(out, r.start);
+    pushU64(out, r.last);
+  }
+}
+
+/** Canonical encoding of the context's own state ({@link IommufdCtx}). */
+export const iommufdCtxCodec: Codec<IommufdCtx> = {
+  seed: 0x10ff,
+  encode(c, out) {
+    out.push(c.accountMode);
+    pushNumbers(out, c.releasing);
+  },
+};
+
 /**
  * Canonical encoding of one object of `ictx->objects` ({@link IommufdObject}):
  * its kind (IOAS 1, device 2, HWPT_PAGING 3), then its fields. An IOAS's
@@ -104,21 +150,36 @@ export const iommufdObjectCodec: Codec<IommufdObject> = {
         out.push(1);
         areaSet.encode(o.areas, out);
         pushNumbers(out, o.domains);
+        pushIoasRest(out, o);
         break;
       case "device":
         out.push(2);
         pushString(out, o.device);
-        out.push(o.ioas, o.hwpt, o.domain);
-        out.push(o.previousDomain === null ? 0 : 1, o.previousDomain ?? 0);
+        if (o.attach === null) {
+          out.push(0);
+        } else {
+          const a = o.attach;
+          out.push(1, a.ioas, a.hwpt, a.domain);
+          out.push(a.previousDomain === null ? 0 : 1, a.previousDomain ?? 0);
+        }
         break;
       case "hwpt":
-        out.push(3, o.ioas, o.domain);
+        out.push(3, o.ioas, o.domain, o.auto ? 1 : 0);
+        pushU64(out, o.pgsizeBitmap);
         break;
     }
   },
   equals(a, b) {
     if (a.kind === "ioas" && b.kind === "ioas") {
-      return sameNumbers(a.domains, b.domains) && equalWith(areaSet, a.areas, b.areas);
+      const restA: number[] = [];
+      const restB: number[] = [];
+      pushIoasRest(restA, a);
+      pushIoasRest(restB, b);
+      return (
+        sameNumbers(a.domains, b.domains) &&
+        sameNumbers(restA, restB) &&
+        equalWith(areaSet, a.areas, b.areas)
+      );
     }
     return sameNumbers(encodeWith(iommufdObjectCodec, a), encodeWith(iommufdObjectCodec, b));
   },

@@ -3,13 +3,13 @@ import { U64_MAX } from "@dmabuf-ref/core";
 /**
  * The iommufd driver's name: the key of its slice in the World, the module
  * name that allow-lists check (`EXPORT_SYMBOL_FOR_MODULES(..., "iommufd")`,
- * kernel-facts §2.7, §4.3) and the target of its `ioctl` trace events.
+ * kernel-model §2.7, §4.3) and the target of its `ioctl` trace events.
  */
 export const IOMMUFD = "iommufd";
 
 /**
  * The device iommufd attaches dma-bufs with: `iommufd_global_device()`, a
- * dummy misc device that never issues DMA itself (kernel-facts §3.3). The
+ * dummy misc device that never issues DMA itself (kernel-model §3.3). The
  * devices that really DMA reach the memory through an IOAS's domains.
  */
 export const IOMMUFD_GLOBAL_DEVICE = "iommufd";
@@ -21,17 +21,34 @@ export const PAGE_SIZE = 0x1000n;
 export const ULONG_MAX = U64_MAX;
 
 /**
- * `iopt->iova_alignment` of every modelled IOAS, reported as
- * `out_iova_alignment` by `IOMMU_IOAS_IOVA_RANGES` (kernel-facts §3.1).
- *
- * @remarks
- * The kernel starts an IOAS at alignment 1 and raises it to the smallest
- * page of the first attached domain (4 KiB here). The model fixes it at 4 KiB
- * from the start, as if a domain were always present: IOVAs, lengths and the
- * offset into a file must be page aligned, so attaching a device can never
- * fail on alignment (the kernel's `EADDRINUSE` from `iopt_check_iova_alignment`).
+ * `PAGE_SIZE`, the most `iopt->iova_alignment` can be (kernel-model §3.1):
+ * `iopt_table_add_domain` refuses a domain whose smallest page is larger
+ * (`EINVAL`), and `IOMMU_IOAS_IOVA_RANGES` never reports more. An IOAS
+ * starts at alignment 1 and reaches this once a 4 KiB domain is attached or
+ * large pages are disabled (see `IommufdIoasObject.iovaAlignment`).
  */
 export const IOMMUFD_IOVA_ALIGNMENT = PAGE_SIZE;
+
+/**
+ * `HPAGE_SIZE` on x86-64 with CONFIG_TRANSPARENT_HUGEPAGE (2 MiB): the cap
+ * `iopt_alloc_iova` puts on the alignment it derives from the length and
+ * the source offset.
+ */
+export const HPAGE_SIZE = 0x20_0000n;
+
+/**
+ * The page sizes the model's IOMMU domains can map by default
+ * (`domain->pgsize_bitmap`: 4 KiB | 2 MiB | 1 GiB, as x86 second-level
+ * tables). Its lowest set bit is what an attach raises the IOAS's alignment to.
+ */
+export const IOMMUFD_DEFAULT_PGSIZE_BITMAP = 0x1000n | 0x20_0000n | 0x4000_0000n;
+
+/**
+ * One past the last user address on x86-64 with 4-level paging
+ * (`TASK_SIZE_MAX` = 2^47 - PAGE_SIZE): `copy_to_user` / `copy_from_user`
+ * past it fault (`access_ok` fails), as does any access to page 0.
+ */
+export const USER_ADDRESS_END = (1n << 47n) - PAGE_SIZE;
 
 /** An inclusive IOVA interval `[start, last]`, as the kernel's interval trees hold them. */
 export interface IovaInterval {
@@ -59,6 +76,6 @@ export const IOMMUFD_APERTURE_LAST = (1n << 48n) - 1n;
 
 /**
  * `MAX_NPFNS` of pages.c (`type_max(u32)`): a dma-buf slice of
- * `length / PAGE_SIZE >= MAX_NPFNS` pages is `EINVAL` (kernel-facts §3.2).
+ * `length / PAGE_SIZE >= MAX_NPFNS` pages is `EINVAL` (kernel-model §3.2).
  */
 export const IOMMUFD_MAX_NPFNS = 0xffff_ffffn;

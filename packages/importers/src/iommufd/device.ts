@@ -1,26 +1,27 @@
-import { iommufdNote } from "./outcome.js";
 /*
- * device.c: devices, the HWPTs they attach through, and access objects.
- * Models `iommufd_device_attach` / `iommufd_device_detach` (the VFIO cdev's
- * VFIO_DEVICE_ATTACH_IOMMUFD_PT / VFIO_DEVICE_DETACH_IOMMUFD_PT),
- * `iommufd_device_auto_get_domain` (share the IOAS's HWPT_PAGING or make
- * one, whose new domain `iopt_table_add_domain` fills) and
- * `iommufd_access_rw` (over pages.c's `iopt_pages_rw_access`).
+ * device.c (and hw_pagetable.c's paging half): devices, the HWPTs they
+ * attach through, and access objects. Models `iommufd_device_bind` /
+ * `iommufd_device_unbind`, `iommufd_device_attach` / `_replace` /
+ * `_detach` (the VFIO cdev's VFIO_DEVICE_ATTACH_IOMMUFD_PT /
+ * VFIO_DEVICE_DETACH_IOMMUFD_PT), `iommufd_device_auto_get_domain`,
+ * `iommufd_hwpt_paging_alloc` with `iopt_table_add_domain` (the domain's
+ * alignment, aperture and fill) and `iommufd_hwpt_paging_destroy` with
+ * `iopt_table_remove_domain`, and `iommufd_access_rw` (over pages.c's
+ * `iopt_pages_rw_access`). The uAPI handlers (IOMMU_HWPT_ALLOC,
+ * IOMMU_GET_HW_INFO, the VFIO cdev ioctls) are in device-uapi.ts.
  */
 import {
-  blocked,
   deviceIndex,
   done,
   emptyDomain,
   endGrants,
   err,
-  failed,
   hex,
   kernelError,
   ok,
 } from "@dmabuf-ref/core";
 import type {
-  Errno,
+  KernelError,
   Machine,
   PhysVec,
   Result,
@@ -28,104 +29,396 @@ import type {
   TraceEvent,
   World,
 } from "@dmabuf-ref/core";
+import { domainPgsizeBitmap } from "./config.js";
 import { ULONG_MAX } from "./constants.js";
 import { grantArea } from "./grants.js";
-import { DEVICE_RESERVATIONS, intersects } from "./io_pagetable.js";
+import {
+  DEVICE_RESERVATIONS,
+  DOMAIN_RESERVATIONS,
+  alignmentWithDomain,
+  calculateIovaAlignment,
+  checkReservable,
+} from "./io_pagetable-iova.js";
 import {
   addDevice,
   areaContaining,
   areaEntriesOf,
   areasOf,
   attachedDevices,
-  deviceNamed,
+  boundNamed,
   devicesOf,
   findIoas,
   mustIoas,
   nextObjectId,
+  objectsOf,
   putIoas,
   putObject,
   removeDevice,
   removeObject,
 } from "./objects.js";
+import type { BoundDevice } from "./objects.js";
+import { iommufdNote } from "./outcome.js";
 import {
   areaChunks,
   dmabufPages,
   fillArea,
+  lookedUpPages,
   mustPages,
   syncCoreFills,
   unfillArea,
+  unpinIfUnused,
 } from "./pages.js";
+import type { IommufdDeviceAttachment, IommufdHwptObject } from "./types.js";
 
 /** Options of the `attach-device` op. */
 export interface AttachDeviceOptions {
   /**
-   * Give the device a domain of its own instead of sharing the IOAS's first
-   * one (as `IOMMU_HWPT_ALLOC` + attach to that HWPT does). Default: share,
-   * as the kernel's automatic domain reuses a compatible HWPT of the IOAS.
+   * Give the device a new automatic domain instead of sharing the IOAS's
+   * (as if no compatible one existed). Default: share, as
+   * `iommufd_device_auto_get_domain` reuses an automatic HWPT of the IOAS.
    */
   readonly newDomain?: boolean;
 }
 
-/** A domain added to an IOAS and filled, or why not: the failed or blocked fill as it came. */
-type Added =
+/** A step that ended with a value, or the failed or blocked step as it came. */
+export type Stepped<T> =
   | {
       readonly status: "done";
       readonly world: World;
-      readonly domain: number;
-      readonly hwpt: number;
-      readonly events: TraceEvent[];
+      readonly events: readonly TraceEvent[];
+      readonly value: T;
     }
-  | Exclude<StepOutcome, { status: "done" }>;
+  | NotDone;
 
-function addDomain(m: Machine, w: World, ioas: number, reserved: readonly number[]): Added {
+/** A failed or blocked step. */
+export type NotDone = Exclude<StepOutcome, { status: "done" }>;
+
+/**
+ * A failure with the given world.
+ *
+ * @param world - the world to report (the caller's, unchanged).
+ * @param error - the errno.
+ * @returns the failed arm.
+ */
+export function failedWith(world: World, error: KernelError): NotDone {
+  return { status: "failed", world, error };
+}
+
+function passOn(world: World, r: NotDone): NotDone {
+  return { ...r, world };
+}
+
+/**
+ * `iommufd_device_bind`: gives a device a device object (the lowest free
+ * object id, `out_devid`). A device the topology does not have, or one not
+ * behind an IOMMU, fails the `IOMMU_CAP_CACHE_COHERENCY` check (`EINVAL`).
+ * Binding a bound device is the caller's `EINVAL` (VFIO refuses a second
+ * bind before it gets here).
+ *
+ * @param m - the machine.
+ * @param world - the world.
+ * @param device - the device (topology id).
+ * @returns the world with the device object and its id, or the errno.
+ */
+export function bindDevice(
+  m: Machine,
+  world: World,
+  device: string,
+): Result<{ readonly world: World; readonly id: number }> {
+  const index = deviceIndex(m, device);
+  if (index < 0) return err("EINVAL", () => `no device ${device}`);
+  if (m.topology.devices[index]?.iommu !== true) {
+    return err("EINVAL", () => `${device} is not behind an IOMMU (no cache coherency capability)`);
+  }
+  if (boundNamed(m, world, device) !== undefined) {
+    return err("EINVAL", () => `${device} is already bound`);
+  }
+  const id = nextObjectId(m, world);
+  return ok({ world: addDevice(m, world, id, { kind: "device", device, attach: null }), id });
+}
+
+/**
+ * `iopt_table_add_domain` for a new HWPT_PAGING of an IOAS (the object is
+ * stored under `hwpt`): the alignment rule ({@link alignmentWithDomain}:
+ * `EINVAL` for a smallest page above PAGE_SIZE, `EADDRINUSE` when an area
+ * does not conform), the aperture reservation (`EADDRINUSE` when an area or
+ * allowed range lies outside it), then every area is filled into the new
+ * domain (a revoked dma-buf area maps nothing; core may refuse or sleep for
+ * the `iommu-domain` type). On success the IOAS lists the domain and has its
+ * new alignment; on failure the world is as it was.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param ioas - the IOAS id.
+ * @param hwpt - the new HWPT's object id.
+ * @param pgsizeBitmap - the domain's page sizes.
+ * @param auto - whether it is an automatic domain.
+ * @returns the new domain's id.
+ */
+export function addHwptPaging(
+  m: Machine,
+  w: World,
+  ioas: number,
+  hwpt: number,
+  pgsizeBitmap: bigint,
+  auto: boolean,
+): Stepped<number> {
+  const alignment = alignmentWithDomain(m, w, ioas, pgsizeBitmap);
+  if (!alignment.ok) return failedWith(w, alignment.error);
+  const io = mustIoas(m, w, ioas);
+  if (io.domains.length === 0) {
+    const reservable = checkReservable(io, DOMAIN_RESERVATIONS);
+    if (!reservable.ok) return failedWith(w, reservable.error);
+  }
   const domain = w.domains.lowestFreeId();
-  const next = w;
-  let world: World = {
-    ...next,
-    domains: next.domains.set(domain, emptyDomain()),
-  };
-  const io = mustIoas(m, world, ioas);
-  world = putIoas(m, world, ioas, { ...io, domains: [...io.domains, domain] });
-  // The domain is a HWPT_PAGING object: it takes the lowest free object id.
-  const hwpt = nextObjectId(m, world, reserved);
-  world = putObject(m, world, hwpt, { kind: "hwpt", ioas, domain });
+  let world: World = { ...w, domains: w.domains.set(domain, emptyDomain()) };
+  world = putIoas(m, world, ioas, {
+    ...io,
+    domains: [...io.domains, domain],
+    iovaAlignment: alignment.value,
+  });
+  const object: IommufdHwptObject = { kind: "hwpt", ioas, domain, pgsizeBitmap, auto };
+  world = putObject(m, world, hwpt, object);
   const events: TraceEvent[] = [
-    iommufdNote(`IOAS ${ioas}: new IOMMU domain ${domain} (HWPT ${hwpt})`),
+    iommufdNote(
+      `IOAS ${ioas}: new IOMMU domain ${domain} (HWPT ${hwpt}), IOVA alignment ${hex(alignment.value)}`,
+    ),
   ];
   for (const area of areasOf(io)) {
     const filled = fillArea(m, world, ioas, area, domain);
-    if (filled.status !== "done") return filled;
+    if (filled.status !== "done") return passOn(w, filled);
     world = filled.world;
     events.push(...filled.events);
   }
-  return { status: "done", world, domain, hwpt, events };
+  return { status: "done", world, events, value: domain };
 }
 
 /**
- * The HWPT_PAGING object of an IOAS's domain: the one the devices attached
- * through that domain name (every domain of an IOAS has one, made with it
- * and destroyed with its last device).
+ * `iommufd_hwpt_paging_destroy` with `iopt_table_remove_domain`: unmaps
+ * every area from the domain (revoked areas are not unmapped twice;
+ * core-mapped pairs go back to core, which may sleep on resv), drops it
+ * from the IOAS, recomputes the IOAS's alignment
+ * (`iopt_calculate_iova_alignment`, which can only fall here), removes the
+ * HWPT object and frees the domain.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param hwpt - the HWPT object id (no device attached through it).
+ * @returns done, or blocked while core waits for a dma-buf's resv.
  */
-function hwptOf(m: Machine, w: World, ioas: number, domain: number): number {
-  const user = devicesOf(m, w, ioas).find((d) => d.domain === domain);
-  if (user === undefined)
-    throw new Error(`iommufd: domain ${domain} of IOAS ${ioas} has no device`);
-  return user.hwpt;
+export function destroyHwptPaging(m: Machine, w: World, hwpt: number): StepOutcome {
+  const o = objectsOf(m, w).get(hwpt);
+  if (o?.kind !== "hwpt") throw new Error(`iommufd: ${hwpt} is no HWPT`);
+  let world = syncCoreFills(m, w, o.domain);
+  const events: TraceEvent[] = [];
+  for (const area of areasOf(mustIoas(m, world, o.ioas))) {
+    const unfilled = unfillArea(m, world, o.ioas, area, o.domain);
+    if (unfilled.status !== "done") return passOn(w, unfilled);
+    world = unfilled.world;
+    events.push(...unfilled.events);
+  }
+  const io = mustIoas(m, world, o.ioas);
+  world = putIoas(m, world, o.ioas, { ...io, domains: io.domains.filter((d) => d !== o.domain) });
+  for (const area of areasOf(io)) world = unpinIfUnused(m, world, area.pages);
+  world = removeObject(m, world, hwpt);
+  const alignment = calculateIovaAlignment(m, world, o.ioas, io.disableLargePages);
+  if (!alignment.ok) throw new Error(`iommufd: removing a domain raised the alignment`);
+  world = putIoas(m, world, o.ioas, {
+    ...mustIoas(m, world, o.ioas),
+    iovaAlignment: alignment.value,
+  });
+  world = { ...world, domains: world.domains.delete(o.domain) };
+  events.push(iommufdNote(`IOAS ${o.ioas}: domain ${o.domain} (HWPT ${hwpt}) destroyed`));
+  return done(world, events);
+}
+
+/** Whether a device other than `device` is attached through `hwpt`. */
+function hwptInUse(m: Machine, w: World, hwpt: number, device: string): boolean {
+  return attachedDevices(m, w).some((d) => d.hwpt === hwpt && d.device !== device);
+}
+
+/** The HWPT an attach lands on: an existing one, or a new automatic one to make. */
+type Target =
+  | { readonly kind: "existing"; readonly hwpt: number; readonly object: IommufdHwptObject }
+  | { readonly kind: "new-auto"; readonly ioas: number };
+
+function resolveTarget(
+  m: Machine,
+  w: World,
+  ptId: number,
+  opts: AttachDeviceOptions,
+): Result<Target> {
+  const pt = objectsOf(m, w).get(ptId);
+  if (pt === undefined) return err("ENOENT", () => `no object ${ptId}`);
+  if (pt.kind === "hwpt") return ok({ kind: "existing", hwpt: ptId, object: pt });
+  if (pt.kind !== "ioas")
+    return err("EINVAL", () => `object ${ptId} is neither an IOAS nor a HWPT`);
+  if (opts.newDomain !== true) {
+    for (const [id, o] of objectsOf(m, w).entries()) {
+      if (o.kind === "hwpt" && o.ioas === ptId && o.auto) {
+        return ok({ kind: "existing", hwpt: id, object: o });
+      }
+    }
+  }
+  return ok({ kind: "new-auto", ioas: ptId });
 }
 
 /**
- * Attaches a device to an IOAS: the VFIO cdev `VFIO_DEVICE_ATTACH_IOMMUFD_PT`
- * path (not a uAPI struct here). The device must exist in the topology and
- * sit behind an IOMMU (`EINVAL`), the IOAS must exist (`ENOENT`). The first
- * device reserves the MSI window and the IOVA above the domain aperture;
- * an area already there conflicts (`EBUSY` here; the kernel returns
- * `EADDRINUSE`, which core's errno list lacks). The device's DMA is then
- * translated by an IOMMU domain of the IOAS, replacing its DMA-API domain:
- * a new domain is filled with every live area and maps nothing for revoked
- * ones (kernel-facts §3.5); every live area is granted to the device. A
- * device already attached elsewhere is moved (VFIO replaces the attachment).
- * Areas of the `iommu-domain` type are filled into a new domain by core
- * (kernel-facts §4.4); core's refusal fails the attach and changes nothing.
+ * `iommufd_device_attach` / `iommufd_device_replace` for a bound device:
+ * `pt_id` names an IOAS (the device shares the IOAS's automatic HWPT, or a
+ * new automatic one is made: `iommufd_device_auto_get_domain`) or a HWPT
+ * (`IOMMU_HWPT_ALLOC`'s). An unknown id is `ENOENT`, another kind of object
+ * `EINVAL`. The device's reserved regions must not cut an area or allowed
+ * range of the IOAS (`EADDRINUSE`); a new domain then follows
+ * {@link addHwptPaging} (`EINVAL`/`EADDRINUSE`, fill). The device's DMA is
+ * translated by the domain from then on and it is granted every live area.
+ * Attaching where it already is changes nothing; attaching elsewhere
+ * replaces the attachment, and an automatic HWPT nobody uses any more is
+ * destroyed. Any failure leaves the world as it was.
+ *
+ * @param m - the machine.
+ * @param world - the world.
+ * @param bound - the device's binding.
+ * @param ptId - the IOAS or HWPT id.
+ * @param opts - share the IOAS's automatic domain (default) or take a new one.
+ * @returns the HWPT id written back in `pt_id`, or the errno, or blocked.
+ */
+export function attachBound(
+  m: Machine,
+  world: World,
+  bound: BoundDevice,
+  ptId: number,
+  opts: AttachDeviceOptions = {},
+): Stepped<number> {
+  const device = bound.object.device;
+  const old = bound.object.attach;
+  const target = resolveTarget(m, world, ptId, opts);
+  if (!target.ok) return failedWith(world, target.error);
+  if (old !== null && target.value.kind === "existing" && target.value.hwpt === old.hwpt) {
+    return { status: "done", world, events: [], value: old.hwpt };
+  }
+  const ioas = target.value.kind === "existing" ? target.value.object.ioas : target.value.ioas;
+  let w = world;
+  const events: TraceEvent[] = [];
+  if (old !== null) w = endDeviceGrants(m, w, device, old.ioas);
+  // iopt_table_enforce_dev_resv_regions: the device's regions join the IOAS's reserved tree.
+  const othersThere = devicesOf(m, w, ioas).some((d) => d.device !== device);
+  if (!othersThere) {
+    const reservable = checkReservable(mustIoas(m, w, ioas), DEVICE_RESERVATIONS);
+    if (!reservable.ok) return failedWith(world, reservable.error);
+  }
+  let hwpt: number;
+  let domain: number;
+  if (target.value.kind === "existing") {
+    hwpt = target.value.hwpt;
+    domain = target.value.object.domain;
+  } else {
+    hwpt = nextObjectId(m, w);
+    const added = addHwptPaging(m, w, ioas, hwpt, domainPgsizeBitmap(m, device), true);
+    if (added.status !== "done") return passOn(world, added);
+    w = added.world;
+    domain = added.value;
+    events.push(...added.events);
+  }
+  const index = deviceIndex(m, device);
+  const previousDomain = old !== null ? old.previousDomain : (w.deviceDomains.get(index) ?? null);
+  const attach: IommufdDeviceAttachment = { ioas, hwpt, domain, previousDomain };
+  w = putObject(m, w, bound.id, { ...bound.object, attach });
+  w = syncCoreFills(m, { ...w, deviceDomains: w.deviceDomains.set(index, domain) }, domain);
+  w = grantDevice(m, w, device, ioas);
+  events.push(
+    iommufdNote(`${device} (device ${bound.id}) attached to IOAS ${ioas} through HWPT ${hwpt}`),
+  );
+  if (old !== null) {
+    const released = releaseHwptUser(m, w, old, device);
+    if (released.status !== "done") return passOn(world, released);
+    w = released.world;
+    events.push(...released.events);
+  }
+  return { status: "done", world: w, events, value: hwpt };
+}
+
+function grantDevice(m: Machine, w: World, device: string, ioas: number): World {
+  let world = w;
+  const io = mustIoas(m, world, ioas);
+  let areas = io.areas;
+  for (const [slot, area] of areaEntriesOf(io)) {
+    const granted = grantArea(m, world, area, [device]);
+    world = granted.world;
+    areas = areas.set(slot, { ...area, grants: [...area.grants, ...granted.grants] });
+  }
+  return putIoas(m, world, ioas, { ...mustIoas(m, world, ioas), areas });
+}
+
+function endDeviceGrants(m: Machine, w: World, device: string, ioas: number): World {
+  let world = w;
+  const io = mustIoas(m, world, ioas);
+  let areas = io.areas;
+  for (const [slot, a] of areaEntriesOf(io)) {
+    const mine = a.grants.filter((g) => world.grants.get(g)?.device === device);
+    if (mine.length === 0) continue;
+    world = endGrants(world, mine);
+    areas = areas.set(slot, { ...a, grants: a.grants.filter((g) => !mine.includes(g)) });
+  }
+  return putIoas(m, world, ioas, { ...mustIoas(m, world, ioas), areas });
+}
+
+/**
+ * What `iommufd_hw_pagetable_put` does when a device leaves a HWPT: core's
+ * grants of core-mapped pairs follow the devices still there, and an
+ * automatic HWPT that no device uses any more is destroyed.
+ */
+function releaseHwptUser(
+  m: Machine,
+  w: World,
+  old: IommufdDeviceAttachment,
+  device: string,
+): StepOutcome {
+  const world = syncCoreFills(m, w, old.domain);
+  const o = objectsOf(m, world).get(old.hwpt);
+  if (o?.kind !== "hwpt" || !o.auto || hwptInUse(m, world, old.hwpt, device)) {
+    return done(world, []);
+  }
+  return destroyHwptPaging(m, world, old.hwpt);
+}
+
+/**
+ * `iommufd_device_detach` (VFIO_DEVICE_DETACH_IOMMUFD_PT) of a bound
+ * device: its grants end, its DMA goes back to the domain it had before,
+ * and an automatic domain no other device uses is unfilled and destroyed.
+ * A device that is not attached is left as it is (VFIO's detach returns 0).
+ *
+ * @param m - the machine.
+ * @param world - the world.
+ * @param bound - the device's binding.
+ * @returns done, or blocked while core waits for a dma-buf's resv.
+ */
+export function detachBound(m: Machine, world: World, bound: BoundDevice): StepOutcome {
+  const old = bound.object.attach;
+  if (old === null) return done(world, []);
+  const device = bound.object.device;
+  const index = deviceIndex(m, device);
+  let w: World = {
+    ...world,
+    deviceDomains:
+      old.previousDomain === null
+        ? world.deviceDomains.delete(index)
+        : world.deviceDomains.set(index, old.previousDomain),
+  };
+  w = endDeviceGrants(m, w, device, old.ioas);
+  w = putObject(m, w, bound.id, { ...bound.object, attach: null });
+  const events: TraceEvent[] = [iommufdNote(`${device} detached from IOAS ${old.ioas}`)];
+  const released = releaseHwptUser(m, w, old, device);
+  if (released.status !== "done") return passOn(world, released);
+  return done(released.world, [...events, ...released.events]);
+}
+
+/**
+ * The `attach-device` op (the replay's `attach` event): binds the device if
+ * it is not bound yet (`iommufd_device_bind`), then attaches it to the IOAS
+ * ({@link attachBound}). A device the topology lacks or one not behind an
+ * IOMMU is `EINVAL`, an unknown IOAS `ENOENT`; the other errnos are the
+ * attach's. A failure leaves the world as it was, binding included.
  *
  * @param m - the machine.
  * @param world - the world.
@@ -143,80 +436,26 @@ export function iommufdAttachDevice(
   ioas: number,
   opts: AttachDeviceOptions = {},
 ): StepOutcome {
-  const refuse = (errno: Errno, message: string): StepOutcome =>
-    failed(world, kernelError(errno, message));
-  const index = deviceIndex(m, device);
-  if (index < 0) return refuse("EINVAL", `no device ${device}`);
-  if (m.topology.devices[index]?.iommu !== true) {
-    return refuse("EINVAL", `${device} is not behind an IOMMU`);
-  }
-  const io = findIoas(m, world, ioas);
-  if (io === undefined) return refuse("ENOENT", `no IOAS ${ioas}`);
-  const old = deviceNamed(m, world, device);
   let w = world;
-  const events: TraceEvent[] = [];
-  if (old !== undefined) {
-    if (old.ioas === ioas && opts.newDomain !== true) return done(world, []);
-    const detached = iommufdDetachDevice(m, w, device);
-    if (detached.status !== "done") return detached;
-    w = detached.world;
-    events.push(...detached.events);
+  let bound = boundNamed(m, w, device);
+  if (bound === undefined) {
+    const b = bindDevice(m, w, device);
+    if (!b.ok) return failedWith(world, b.error);
+    w = b.value.world;
+    bound = { id: b.value.id, object: { kind: "device", device, attach: null } };
   }
-  if (devicesOf(m, w, ioas).length === 0) {
-    const clash = areasOf(io).find((a) =>
-      DEVICE_RESERVATIONS.some((r) =>
-        intersects(r, { start: a.iova, last: a.iova + a.length - 1n }),
-      ),
-    );
-    if (clash !== undefined) {
-      return refuse(
-        "EBUSY",
-        `area ${hex(clash.iova)} lies in a range ${device} reserves (EADDRINUSE)`,
-      );
-    }
+  if (findIoas(m, w, ioas) === undefined) {
+    return failedWith(world, kernelError("ENOENT", `no IOAS ${ioas}`));
   }
-  // The bind comes first: the device object takes the lowest free id, then its HWPT.
-  const id = nextObjectId(m, w);
-  const shared = mustIoas(m, w, ioas).domains[0];
-  let domain: number;
-  let hwpt: number;
-  if (shared === undefined || opts.newDomain === true) {
-    const added = addDomain(m, w, ioas, [id]);
-    if (added.status === "failed") return failed(world, added.error);
-    if (added.status === "blocked") return blocked(world, added.waitFor, added.reason);
-    w = added.world;
-    domain = added.domain;
-    hwpt = added.hwpt;
-    events.push(...added.events);
-  } else {
-    domain = shared;
-    hwpt = hwptOf(m, w, ioas, shared);
-  }
-  const previousDomain = w.deviceDomains.get(index) ?? null;
-  w = syncCoreFills(m, { ...w, deviceDomains: w.deviceDomains.set(index, domain) }, domain);
-  const current = mustIoas(m, w, ioas);
-  let areas = current.areas;
-  for (const [slot, area] of areaEntriesOf(current)) {
-    const granted = grantArea(m, w, area, [device]);
-    w = granted.world;
-    areas = areas.set(slot, { ...area, grants: [...area.grants, ...granted.grants] });
-  }
-  w = putIoas(m, w, ioas, { ...current, areas });
-  w = addDevice(m, w, id, { kind: "device", device, ioas, hwpt, domain, previousDomain });
-  events.push(
-    iommufdNote(`${device} (device ${id}) attached to IOAS ${ioas} through domain ${domain}`),
-  );
-  return done(w, events);
+  const r = attachBound(m, w, bound, ioas, opts);
+  if (r.status !== "done") return passOn(world, r);
+  return done(r.world, r.events);
 }
 
 /**
- * Detaches a device from its IOAS (`VFIO_DEVICE_DETACH_IOMMUFD_PT`): a
- * device that is not attached is `EINVAL`. Its grants end, its DMA goes back
- * to the domain it had before, and a domain no other device uses is
- * unfilled (revoked areas are not unmapped twice; core-mapped pairs are
- * unmapped and detached by core, which may sleep on resv: blocked, and
- * retried) and destroyed. With the last device gone, the IOAS's reserved
- * ranges go too.
+ * The `detach-device` op (the replay's `detach` event,
+ * VFIO_DEVICE_DETACH_IOMMUFD_PT): a device never bound is `EINVAL`; the
+ * device stays bound.
  *
  * @param m - the machine.
  * @param world - the world.
@@ -225,54 +464,45 @@ export function iommufdAttachDevice(
  *   waits for a dma-buf's resv.
  */
 export function iommufdDetachDevice(m: Machine, world: World, device: string): StepOutcome {
-  const binding = deviceNamed(m, world, device);
-  if (binding === undefined)
-    return failed(
+  const bound = boundNamed(m, world, device);
+  if (bound === undefined) {
+    return failedWith(
       world,
-      kernelError("EINVAL", () => `${device} is not attached to an IOAS`),
+      kernelError("EINVAL", () => `${device} is not bound to iommufd`),
     );
-  const index = deviceIndex(m, device);
-  let w: World = {
-    ...world,
-    deviceDomains:
-      binding.previousDomain === null
-        ? world.deviceDomains.delete(index)
-        : world.deviceDomains.set(index, binding.previousDomain),
-  };
-  const io = mustIoas(m, w, binding.ioas);
-  let areas = io.areas;
-  for (const [slot, a] of areaEntriesOf(io)) {
-    const mine = a.grants.filter((g) => w.grants.get(g)?.device === device);
-    w = endGrants(w, mine);
-    areas = areas.set(slot, { ...a, grants: a.grants.filter((g) => !mine.includes(g)) });
   }
-  w = putIoas(m, w, binding.ioas, { ...io, areas });
-  w = removeDevice(m, w, binding.id);
-  w = syncCoreFills(m, w, binding.domain);
-  const events: TraceEvent[] = [iommufdNote(`${device} detached from IOAS ${binding.ioas}`)];
-  if (!attachedDevices(m, w).some((d) => d.domain === binding.domain)) {
-    for (const area of areasOf(mustIoas(m, w, binding.ioas))) {
-      const unfilled = unfillArea(m, w, binding.ioas, area, binding.domain);
-      if (unfilled.status === "failed") return failed(world, unfilled.error);
-      if (unfilled.status === "blocked") return blocked(world, unfilled.waitFor, unfilled.reason);
-      w = unfilled.world;
-      events.push(...unfilled.events);
-    }
-    const after = mustIoas(m, w, binding.ioas);
-    w = putIoas(m, w, binding.ioas, {
-      ...after,
-      domains: after.domains.filter((d) => d !== binding.domain),
-    });
-    w = removeObject(m, w, binding.hwpt);
-    w = { ...w, domains: w.domains.delete(binding.domain) };
-    events.push(iommufdNote(`IOAS ${binding.ioas}: domain ${binding.domain} destroyed`));
+  return detachBound(m, world, bound);
+}
+
+/**
+ * The `unbind-device` op: `vfio_df_unbind_iommufd` when the device's cdev
+ * fd closes: detach if attached, then `iommufd_device_unbind` (the device
+ * object goes; its id becomes free). A device never bound is `EINVAL`.
+ *
+ * @param m - the machine.
+ * @param world - the world.
+ * @param device - the device.
+ * @returns done, the errno, or blocked.
+ */
+export function iommufdUnbindDevice(m: Machine, world: World, device: string): StepOutcome {
+  const bound = boundNamed(m, world, device);
+  if (bound === undefined) {
+    return failedWith(
+      world,
+      kernelError("EINVAL", () => `${device} is not bound to iommufd`),
+    );
   }
-  return done(w, events);
+  const detached = detachBound(m, world, bound);
+  if (detached.status !== "done") return detached;
+  return done(removeDevice(m, detached.world, bound.id), [
+    ...detached.events,
+    iommufdNote(`${device} (device ${bound.id}) unbound`),
+  ]);
 }
 
 /**
  * `iommufd_access_rw` through an emulated-device access object attached to
- * an IOAS (`iopt_pages_rw_access`, kernel-facts §3.4): the CPU reads or
+ * an IOAS (`iopt_pages_rw_access`, kernel-model §3.4): the CPU reads or
  * writes IOVA `[iova, iova + length)` on a device's behalf. Unknown IOAS:
  * `ENOENT`; `length` 0: `EINVAL`; a wrapping range: `EOVERFLOW`; a range not
  * covered by contiguous areas: `ENOENT`; any dma-buf area in it: `EINVAL`
@@ -303,16 +533,18 @@ export function iommufdAccessRw(
   while (cursor <= last) {
     const area = areaContaining(io, cursor);
     if (area === undefined) return err("ENOENT", () => `IOVA ${hex(cursor)} is not mapped`);
-    const pages = mustPages(m, world, area.pages);
-    if (dmabufPages(pages) !== null) {
+    const stored = mustPages(m, world, area.pages);
+    if (dmabufPages(stored) !== null) {
       return err(
         "EINVAL",
         () => `IOVA ${hex(cursor)} is a dma-buf area: no CPU access through iommufd`,
       );
     }
+    const pages = lookedUpPages(m, world, stored);
+    if (!pages.ok) return pages;
     const areaLast = area.iova + area.length - 1n;
     const end = areaLast < last ? areaLast : last;
-    for (const c of areaChunks(area, pages)) {
+    for (const c of areaChunks(area, pages.value)) {
       const from = c.iova > cursor ? c.iova : cursor;
       const to = c.iova + c.len - 1n < end ? c.iova + c.len - 1n : end;
       if (from <= to) touched.push({ paddr: c.phys + (from - c.iova), len: to - from + 1n });

@@ -5,12 +5,12 @@ import { IOMMUFD_OP_MODELS, iommufdAct, iommufdActionSchema, iommufdCandidates }
 import { iommufdConfigSchema, rememberConfig } from "./config.js";
 import type { IommufdConfig } from "./config.js";
 import { IOMMUFD } from "./constants.js";
-import { iommufdRevokeNotify } from "./pages-dmabuf.js";
+import { iommufdPending, iommufdRevokeNotify } from "./pages-dmabuf.js";
 import { IOMMUFD_STATE } from "./objects.js";
 import type { IommufdSlices } from "./objects.js";
 
 /**
- * The iommufd importer (drivers/iommu/iommufd, kernel-facts §3): the model
+ * The iommufd importer (drivers/iommu/iommufd, kernel-model §3): the model
  * of `iopt_dmabuf_attach_revoke_ops` (`allow_peer2peer = true`,
  * `invalidate_mappings = iopt_revoke_notify`) plus what iommufd accepts
  * under each profile and its uAPI actions. Register it under the name
@@ -21,9 +21,11 @@ import type { IommufdSlices } from "./objects.js";
  * with the dummy global device, pins (7.1), takes the physical ranges
  * straight from the exporter, maps them into its own IOMMU domains, and on
  * invalidate unmaps them for good. It never calls `map_dma_buf` (except the
- * RFC's PAL map) and never owes an unmap, so it has no `pending` work.
+ * RFC's PAL map) and never owes an unmap. Its only `pending` work is the
+ * late `dma_buf_detach` of the 6.19.0-7.1.4 release order
+ * (`releaseDetachesFirst: false`, see `iommufdPending`).
  *
- * @param config - options (which RAM region backs `IOMMU_IOAS_MAP`).
+ * @param config - options (the page sizes of the domains it allocates).
  * @returns the importer driver.
  *
  * @example
@@ -50,6 +52,7 @@ export function iommufdImporter(
       allowPeer2peer: true,
       accepts: iommufdAccepts,
       invalidateMappings: iommufdRevokeNotify,
+      pending: iommufdPending,
       candidates: iommufdCandidates,
     },
   });

@@ -26,7 +26,7 @@ export function grantArea(
   const pages = mustPages(m, w, area.pages);
   const att = match(pages)
     .with({ kind: "dmabuf" }, (p) => p.att)
-    .with({ kind: "user" }, () => null)
+    .with({ kind: "user" }, { kind: "file" }, () => null)
     .exhaustive();
   let world = w;
   const grants: number[] = [];

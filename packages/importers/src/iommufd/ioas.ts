@@ -17,6 +17,7 @@ import {
   iommuIovaRange,
   isKernelError,
   kernelError,
+  memfdPages,
   ok,
   U64_MAX,
 } from "@dmabuf-ref/core";
@@ -32,27 +33,18 @@ import type {
   UserWrite,
   World,
 } from "@dmabuf-ref/core";
-import {
-  IOMMUFD,
-  IOMMUFD_IOVA_ALIGNMENT,
-  IOMMUFD_MAX_NPFNS,
-  PAGE_SIZE,
-  ULONG_MAX,
-} from "./constants.js";
+import { IOMMUFD, IOMMUFD_MAX_NPFNS, PAGE_SIZE, ULONG_MAX } from "./constants.js";
 import type { IovaInterval } from "./constants.js";
-import {
-  holesOf,
-  insertArea,
-  insertUserArea,
-  placeIova,
-  removeArea,
-  reservedIovas,
-} from "./io_pagetable.js";
+import { insertArea, removeArea } from "./io_pagetable.js";
+import { holesOf, placeIova, reservedIovas } from "./io_pagetable-iova.js";
 import { areasIn, emptyIoas, findIoas, nextObjectId, putObject } from "./objects.js";
 import type { HandlerResult } from "./outcome.js";
 import { refuse, refuseWith, respond } from "./outcome.js";
-import { nextPagesId, putPages, userMemoryPhys } from "./pages.js";
+import { nextPagesId, putPages } from "./pages.js";
 import { importDmabuf } from "./pages-dmabuf.js";
+import { copyToUser } from "./user-copy.js";
+import type { IoctlCall } from "./user-copy.js";
+import { DEFAULT_CALL } from "./user-copy.js";
 
 /** The decoded `struct iommu_ioas_alloc`. */
 export type IoasAllocCmd = ReturnType<typeof iommuIoasAlloc.decode>;
@@ -93,16 +85,25 @@ export function ioasAlloc(m: Machine, w: World, cmd: IoasAllocCmd): HandlerResul
  * memory at `user_va`. Unknown flags or a non-zero `__reserved` are
  * `EOPNOTSUPP`; `iova`/`length` >= `ULONG_MAX` `EOVERFLOW`; neither
  * READABLE nor WRITEABLE `EINVAL`; unknown IOAS `ENOENT`; `length` 0
- * `EINVAL`; `user_va + length` wrapping `EOVERFLOW`; then the IOVA rules of
- * {@link placeIova}; then the pin ({@link userMemoryPhys}). The area is
- * mapped into every domain of the IOAS and granted to the attached devices.
+ * or more than `ULONG_MAX - PAGE_SIZE` `EINVAL`; `user_va + length`
+ * wrapping `EOVERFLOW`; then the IOVA rules of {@link placeIova}; then the
+ * area is mapped into every domain of the IOAS, which pins the process's
+ * pages first (`pin_user_pages`: page 0, unbacked memory or a device or
+ * dma-buf mmap (VM_PFNMAP) is `EFAULT`). With no domain nothing is pinned:
+ * the map succeeds, and the first domain attached pins (and may fail).
+ * The area is granted to the attached devices.
  *
  * @param m - the machine.
  * @param w - the world.
  * @param cmd - the decoded struct.
  * @returns the outcome; the response carries the IOVA.
  */
-export function ioasMap(m: Machine, w: World, cmd: MapCmd): HandlerResult<MapCmd> {
+export function ioasMap(
+  m: Machine,
+  w: World,
+  cmd: MapCmd,
+  call: IoctlCall = DEFAULT_CALL,
+): HandlerResult<MapCmd> {
   if ((cmd.flags & ~KNOWN_FLAGS) !== 0 || cmd.__reserved !== 0) {
     return refuse("EOPNOTSUPP", "unknown flags or non-zero __reserved");
   }
@@ -113,23 +114,26 @@ export function ioasMap(m: Machine, w: World, cmd: MapCmd): HandlerResult<MapCmd
     return refuse("EINVAL", "neither IOMMU_IOAS_MAP_READABLE nor IOMMU_IOAS_MAP_WRITEABLE");
   }
   if (findIoas(m, w, cmd.ioas_id) === undefined) return refuse("ENOENT", `no IOAS ${cmd.ioas_id}`);
-  if (cmd.length === 0n) return refuse("EINVAL", "length is 0");
+  // iopt_alloc_user_pages
+  if (cmd.length === 0n || cmd.length > ULONG_MAX - PAGE_SIZE) {
+    return refuse("EINVAL", `length ${hex(cmd.length)} is 0 or too large`);
+  }
   if (cmd.user_va + cmd.length > ULONG_MAX) return refuse("EOVERFLOW", "user_va + length wraps");
   const fixed = (cmd.flags & IOMMU_IOAS_MAP_FIXED_IOVA) !== 0;
   const pageOffset = cmd.user_va % PAGE_SIZE;
   const iova = placeIova(m, w, cmd.ioas_id, fixed, cmd.iova, cmd.user_va, pageOffset, cmd.length);
   if (!iova.ok) return refuseWith(iova.error);
-  const phys = userMemoryPhys(m, cmd.user_va, cmd.length);
-  if (!phys.ok) return refuseWith(phys.error);
   const pagesId = nextPagesId(m, w);
   const world = putPages(m, w, pagesId, {
     kind: "user",
+    process: call.process,
     userVa: cmd.user_va,
-    phys: phys.value,
     length: cmd.length,
+    writable: (cmd.flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0,
+    pinned: null,
     users: [],
   });
-  const inserted = insertUserArea(m, world, cmd.ioas_id, {
+  const inserted = insertArea(m, world, cmd.ioas_id, {
     iova: iova.value,
     length: cmd.length,
     pages: pagesId,
@@ -138,6 +142,8 @@ export function ioasMap(m: Machine, w: World, cmd: MapCmd): HandlerResult<MapCmd
     write: (cmd.flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0,
     grants: [],
   });
+  if (inserted.status === "blocked") return { status: "blocked", reason: inserted.reason };
+  if (inserted.status === "failed") return refuseWith(inserted.error);
   const events: TraceEvent[] = [
     {
       kind: "note",
@@ -151,7 +157,7 @@ export function ioasMap(m: Machine, w: World, cmd: MapCmd): HandlerResult<MapCmd
 
 /**
  * The checks of `iommufd_ioas_map_file` and `iopt_map_file_pages` before the
- * file is looked at, in the kernel's order (kernel-facts §3.1, §3.2, §7.10):
+ * file is looked at, in the kernel's order (kernel-model §3.1, §3.2, §7.10):
  * unknown flags `EOPNOTSUPP`; `iova` or `length` >= `ULONG_MAX` `EOVERFLOW`;
  * neither READABLE nor WRITEABLE `EINVAL`; unknown IOAS `ENOENT`; `length`
  * 0 `EINVAL`; `start + length - 1` wraps `EOVERFLOW`.
@@ -179,28 +185,28 @@ export function checkMapFileArgs(m: Machine, w: World, cmd: MapFileCmd): Result<
 }
 
 /**
- * `IOMMU_IOAS_MAP_FILE` with a dma-buf fd (kernel-facts §3.1–3.3, §7.10):
- * the argument checks, then `dma_buf_get(fd)` (any other fd is `EBADF`:
- * the model has no memfds), then the slice must lie inside the buffer and
+ * `IOMMU_IOAS_MAP_FILE` (kernel-model §3.1–3.3, §7.10): the argument
+ * checks, then `dma_buf_get(fd)`; an fd that is no dma-buf goes the file
+ * way (`mapMemfd`: a memfd, else `EBADF`). For a dma-buf the slice must lie inside the buffer and
  * be fewer than `MAX_NPFNS` pages (`EINVAL`), then the import (attach, pin,
  * physical ranges: `EOPNOTSUPP` for a foreign exporter or several ranges,
  * `ENODEV` when revoked), and only then the IOVA (allocated, or checked
  * with `FIXED_IOVA`). The new area is mapped into every domain of the IOAS
  * and granted to every attached device; for the converters proposal's
  * `iommu-domain` type core does that mapping, one core mapping per domain
- * (kernel-facts §4.4, `coreFill` in pages.ts), and its refusal fails the call. Any
+ * (kernel-model §4.4, `coreFill` in pages.ts), and its refusal fails the call. Any
  * failure changes nothing.
  *
  * @param m - the machine.
  * @param w - the world.
- * @param cmd - the decoded struct; `fd` is a dma-buf id.
+ * @param cmd - the decoded struct; `fd` is a dma-buf id or a memfd's fd.
  * @returns the outcome; the response carries the IOVA.
  */
 export function ioasMapFile(m: Machine, w: World, cmd: MapFileCmd): HandlerResult<MapFileCmd> {
   const args = checkMapFileArgs(m, w, cmd);
   if (!args.ok) return refuseWith(args.error);
   const b = dmaBufGet(w, cmd.fd);
-  if (isKernelError(b)) return refuse("EBADF", `fd ${cmd.fd} is not a dma-buf (${b.message})`);
+  if (isKernelError(b)) return mapMemfd(m, w, cmd);
   const last = cmd.start + cmd.length - 1n;
   if (b.size <= last) {
     return refuse(
@@ -255,8 +261,57 @@ export function ioasMapFile(m: Machine, w: World, cmd: MapFileCmd): HandlerResul
 }
 
 /**
+ * `IOMMU_IOAS_MAP_FILE` of a file that is not a dma-buf
+ * (`iopt_map_file_pages` after `dma_buf_get` failed): `fget` of anything
+ * but an open memfd is `EBADF` (the model has no other files); the pages are
+ * the memfd's from `start`, placed like a user map with `start` as the
+ * source offset, and pinned (`memfd_pin_folios`) when a domain is filled:
+ * a range past the end of the file is then `EINVAL`. With no domain the
+ * map succeeds and the first domain attached pins.
+ */
+function mapMemfd(m: Machine, w: World, cmd: MapFileCmd): HandlerResult<MapFileCmd> {
+  if (memfdPages(m, w, cmd.fd, 0n, 0n) === undefined) {
+    return refuse("EBADF", `fd ${cmd.fd} is neither a dma-buf nor an open memfd`);
+  }
+  const fixed = (cmd.flags & IOMMU_IOAS_MAP_FIXED_IOVA) !== 0;
+  const pageOffset = cmd.start % PAGE_SIZE;
+  const iova = placeIova(m, w, cmd.ioas_id, fixed, cmd.iova, cmd.start, pageOffset, cmd.length);
+  if (!iova.ok) return refuseWith(iova.error);
+  const pagesId = nextPagesId(m, w);
+  const world = putPages(m, w, pagesId, {
+    kind: "file",
+    fd: cmd.fd,
+    start: cmd.start,
+    length: cmd.length,
+    writable: (cmd.flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0,
+    pinned: null,
+    users: [],
+  });
+  const inserted = insertArea(m, world, cmd.ioas_id, {
+    iova: iova.value,
+    length: cmd.length,
+    pages: pagesId,
+    offset: 0n,
+    read: (cmd.flags & IOMMU_IOAS_MAP_READABLE) !== 0,
+    write: (cmd.flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0,
+    grants: [],
+  });
+  if (inserted.status === "blocked") return { status: "blocked", reason: inserted.reason };
+  if (inserted.status === "failed") return refuseWith(inserted.error);
+  const events: TraceEvent[] = [
+    {
+      kind: "note",
+      actor: IOMMUFD,
+      text: `IOAS ${cmd.ioas_id}: memfd ${cmd.fd} ${hex(cmd.start)}+${hex(cmd.length)} at IOVA ${hex(iova.value)}`,
+    },
+    ...inserted.events,
+  ];
+  return respond(inserted.world, events, { ...cmd, iova: iova.value });
+}
+
+/**
  * `IOMMU_IOAS_UNMAP` (`iommufd_ioas_unmap`, `iopt_unmap_iova_range`,
- * kernel-facts §3.1): unknown IOAS `ENOENT`; `iova = 0, length = U64_MAX`
+ * kernel-model §3.1): unknown IOAS `ENOENT`; `iova = 0, length = U64_MAX`
  * unmaps everything and succeeds even on an empty IOAS; otherwise `iova`
  * or `length` >= `ULONG_MAX` is `EOVERFLOW`, `length` 0 `EINVAL`, a
  * wrapping range `EOVERFLOW`, and the range must cover whole areas: one that
@@ -316,13 +371,16 @@ export function ioasUnmap(m: Machine, w: World, cmd: UnmapCmd): HandlerResult<Un
 }
 
 /**
- * `IOMMU_IOAS_IOVA_RANGES` (`iommufd_ioas_iova_ranges`, kernel-facts §3.1):
+ * `IOMMU_IOAS_IOVA_RANGES` (`iommufd_ioas_iova_ranges`, kernel-model §3.1):
  * a non-zero `__reserved` is `EOPNOTSUPP`, an unknown IOAS `ENOENT`. The
  * allowed ranges are the holes of the reserved tree in `[0, ULONG_MAX]`;
- * up to `num_iovas` of them are copied to `allowed_iovas`, `num_iovas` is
- * set to how many exist and `out_iova_alignment` to the IOAS's alignment.
- * The struct is copied back even when the array was too small, and then the
- * ioctl fails with `EMSGSIZE`.
+ * the first `num_iovas` of them are copied to `allowed_iovas` one by one
+ * (a copy that faults, e.g. a NULL `allowed_iovas` with `num_iovas` >= 1,
+ * is `EFAULT`, after the ranges before it were written and before the
+ * struct is copied back); `num_iovas` is set to how many exist and
+ * `out_iova_alignment` to the IOAS's `iova_alignment` (1 with no domain).
+ * The struct is copied back even when the array was too small, and then
+ * the ioctl fails with `EMSGSIZE`.
  *
  * @param m - the machine.
  * @param w - the world (unchanged: this is a query).
@@ -331,16 +389,20 @@ export function ioasUnmap(m: Machine, w: World, cmd: UnmapCmd): HandlerResult<Un
  */
 export function iovaRanges(m: Machine, w: World, cmd: IovaRangesCmd): HandlerResult<IovaRangesCmd> {
   if (cmd.__reserved !== 0) return refuse("EOPNOTSUPP", "__reserved must be 0");
-  if (findIoas(m, w, cmd.ioas_id) === undefined) return refuse("ENOENT", `no IOAS ${cmd.ioas_id}`);
+  const ioas = findIoas(m, w, cmd.ioas_id);
+  if (ioas === undefined) return refuse("ENOENT", `no IOAS ${cmd.ioas_id}`);
   const holes = holesOf(reservedIovas(m, w, cmd.ioas_id));
-  const written: UserWrite[] = holes.slice(0, cmd.num_iovas).map((h, i) => ({
-    addr: cmd.allowed_iovas + BigInt(i * iommuIovaRange.size),
-    bytes: iommuIovaRange.encode({ start: h.start, last: h.last }),
-  }));
+  const written: UserWrite[] = [];
+  for (const [i, h] of holes.slice(0, cmd.num_iovas).entries()) {
+    const addr = cmd.allowed_iovas + BigInt(i * iommuIovaRange.size);
+    const copied = copyToUser(addr, iommuIovaRange.encode({ start: h.start, last: h.last }));
+    if (!copied.ok) return { status: "failed", error: copied.error, response: null, written };
+    written.push(copied.value);
+  }
   const response: IovaRangesCmd = {
     ...cmd,
     num_iovas: holes.length,
-    out_iova_alignment: IOMMUFD_IOVA_ALIGNMENT,
+    out_iova_alignment: ioas.iovaAlignment,
   };
   if (holes.length > cmd.num_iovas) {
     return {

@@ -15,6 +15,11 @@ import {
   findUapiIoctl,
   formatIoctlNumber,
   iommuDestroy,
+  iommuHwInfo,
+  iommuHwptAlloc,
+  iommuIoasAllowIovas,
+  iommuIoasCopy,
+  iommuOption,
   iommuIoasAlloc,
   iommuIoasIovaRanges,
   iommuIoasMap,
@@ -36,22 +41,43 @@ import type {
 } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { IOMMUFD } from "./constants.js";
+import { destroyHwptPaging } from "./device.js";
+import { getHwInfo, hwptAlloc } from "./device-uapi.js";
 import { ioasAlloc, ioasMap, ioasMapFile, ioasUnmap, iovaRanges } from "./ioas.js";
+import { allowIovas, ioasCopy, iommuOptionIoctl } from "./ioas-setup.js";
 import { removeArea } from "./io_pagetable.js";
-import { areasOf, devicesOf, objectsOf, removeObject } from "./objects.js";
+import { areasOf, attachedDevices, objectsOf, removeObject } from "./objects.js";
+import type { IoctlCall, UserRegion } from "./user-copy.js";
 import type { HandlerResult } from "./outcome.js";
 import { refuse, respond } from "./outcome.js";
+
+/** `IOMMUFD_CMD_BASE`: the first command number of iommufd's dispatch table. */
+const IOMMUFD_CMD_BASE = 0x80;
+/** The last command number of the table (`IOMMUFD_CMD_HW_QUEUE_ALLOC`, 0x94). */
+const IOMMUFD_CMD_LAST = 0x94;
 
 /** Options of the `ioctl` op. */
 export interface IoctlOptions {
   /** The calling process, as the `ioctl` trace event names it (default `"vmm"`). */
   readonly process?: string;
+  /**
+   * User memory the caller filled before the call, which the kernel may
+   * read through the struct's pointers (`IOMMU_IOAS_ALLOW_IOVAS`' ranges);
+   * a read outside it faults (`EFAULT`).
+   */
+  readonly user?: readonly UserRegion[];
 }
 
 interface IoctlEntry {
   readonly name: string;
   readonly number: number;
-  run(m: Machine, world: World, buffer: Uint8Array, process: string): StepOutcome;
+  run(
+    m: Machine,
+    world: World,
+    buffer: Uint8Array,
+    process: string,
+    user: readonly UserRegion[],
+  ): StepOutcome;
 }
 
 function ioctlEvent(process: string, name: string, error: KernelError | null): TraceEvent {
@@ -98,7 +124,7 @@ function failedOutcome(
 function defineIoctl<V>(
   name: string,
   layout: StructLayout<V>,
-  handler: (m: Machine, w: World, cmd: V) => HandlerResult<V>,
+  handler: (m: Machine, w: World, cmd: V, call: IoctlCall) => HandlerResult<V>,
 ): IoctlEntry {
   const info = findUapiIoctl(name);
   const minSize = info?.minSize;
@@ -106,11 +132,11 @@ function defineIoctl<V>(
   return {
     name,
     number: info.number,
-    run(m, world, buffer, process) {
+    run(m, world, buffer, process, user) {
       const copied = copyIommufdStruct(layout, minSize, buffer);
       if (!copied.ok) return failedOutcome(world, process, name, copied.error, undefined, []);
       const { value, userSize } = copied.value;
-      return match(handler(m, world, value))
+      return match(handler(m, world, value, { process, user }))
         .returnType<StepOutcome>()
         .with({ status: "done" }, (r) =>
           returned(
@@ -142,19 +168,25 @@ const IOCTLS: readonly IoctlEntry[] = [
   defineIoctl("IOMMU_IOAS_MAP", iommuIoasMap, ioasMap),
   defineIoctl("IOMMU_IOAS_UNMAP", iommuIoasUnmap, ioasUnmap),
   defineIoctl("IOMMU_IOAS_MAP_FILE", iommuIoasMapFile, ioasMapFile),
+  defineIoctl("IOMMU_IOAS_ALLOW_IOVAS", iommuIoasAllowIovas, allowIovas),
+  defineIoctl("IOMMU_IOAS_COPY", iommuIoasCopy, ioasCopy),
+  defineIoctl("IOMMU_OPTION", iommuOption, iommuOptionIoctl),
+  defineIoctl("IOMMU_HWPT_ALLOC", iommuHwptAlloc, hwptAlloc),
+  defineIoctl("IOMMU_GET_HW_INFO", iommuHwInfo, getHwInfo),
 ];
 
 /**
  * `ioctl(iommufd, number, buffer)`: the iommufd uAPI entry point
- * (`iommufd_fops_ioctl`, kernel-facts §3.1). Dispatches on the ioctl number
+ * (`iommufd_fops_ioctl`, kernel-model §3.1). Dispatches on the ioctl number
  * (an unmodelled or unknown number is `ENOTTY`), applies the size rule of
  * {@link copyIommufdStruct} (`size` below the ioctl's `min_size`: `EINVAL`;
  * non-zero bytes past the kernel's struct: `E2BIG`), runs the command and
  * copies the struct back with {@link respondIommufdStruct}.
  *
- * Modelled: `IOMMU_DESTROY` (of an IOAS), `IOMMU_IOAS_ALLOC`,
- * `IOMMU_IOAS_IOVA_RANGES`, `IOMMU_IOAS_MAP`, `IOMMU_IOAS_UNMAP`,
- * `IOMMU_IOAS_MAP_FILE`. A failed call returns the kernel's errno and the
+ * Modelled: `IOMMU_DESTROY`, `IOMMU_IOAS_ALLOC`, `IOMMU_IOAS_ALLOW_IOVAS`,
+ * `IOMMU_IOAS_COPY`, `IOMMU_IOAS_IOVA_RANGES`, `IOMMU_IOAS_MAP`,
+ * `IOMMU_IOAS_UNMAP`, `IOMMU_OPTION`, `IOMMU_HWPT_ALLOC`,
+ * `IOMMU_GET_HW_INFO`, `IOMMU_IOAS_MAP_FILE`. A failed call returns the kernel's errno and the
  * same World, with its `ioctl` trace event (and, for `IOMMU_IOAS_IOVA_RANGES`'
  * `EMSGSIZE`, what was copied back before failing, in `returned`); a call
  * that would sleep on a dma-buf's resv is `blocked` with `waitFor: "resv"`.
@@ -185,26 +217,31 @@ export function iommufdIoctl(
   const process = opts.process ?? "vmm";
   const entry = IOCTLS.find((e) => e.number === ioctlNumber);
   if (entry === undefined) {
-    const error = kernelError(
-      "ENOTTY",
-      () => `ioctl ${formatIoctlNumber(ioctlNumber)} is not modelled`,
-    );
-    return failedOutcome(world, process, formatIoctlNumber(ioctlNumber), error, undefined, []);
+    const name = formatIoctlNumber(ioctlNumber);
+    // iommufd_fops_ioctl reads the leading u32 size of any command whose
+    // _IOC_NR falls in its table before it compares the whole number.
+    const nr = ioctlNumber & 0xff;
+    if (nr >= IOMMUFD_CMD_BASE && nr <= IOMMUFD_CMD_LAST && buffer.length < 4) {
+      const error = kernelError("EFAULT", "get_user of the leading u32 size faulted");
+      return failedOutcome(world, process, name, error, undefined, []);
+    }
+    const error = kernelError("ENOTTY", () => `ioctl ${name} is not modelled`);
+    return failedOutcome(world, process, name, error, undefined, []);
   }
-  return entry.run(m, world, buffer, process);
+  return entry.run(m, world, buffer, process, opts.user ?? []);
 }
 
 /** The decoded `struct iommu_destroy`. */
 export type DestroyCmd = ReturnType<typeof iommuDestroy.decode>;
 
 /**
- * `IOMMU_DESTROY` (`iommufd_object_remove`): an unknown id is `ENOENT`;
- * a device object is held by its VFIO binding until unbind, and an
- * automatic HWPT by the devices attached through it (`EBUSY`: the object's
- * users count is not one); an IOAS with attached devices is still
- * referenced (`EBUSY`); an
- * IOAS with areas is destroyed with them (`iopt_unmap_all`, which releases
- * their pages and dma-buf attachments).
+ * `IOMMU_DESTROY` (`iommufd_object_remove`): an unknown id is `ENOENT`; an
+ * object someone else still holds is `EBUSY` (its users count is not one):
+ * a device object (its VFIO binding holds it until unbind), a HWPT with a
+ * device attached through it, an IOAS that a HWPT (automatic or not) still
+ * maps. A HWPT nobody uses goes with its domain (`iopt_table_remove_domain`:
+ * the IOAS's alignment is recomputed); an IOAS goes with its areas
+ * (`iopt_unmap_all`, which releases their pages and dma-buf attachments).
  *
  * @param m - the machine.
  * @param w - the world.
@@ -212,18 +249,28 @@ export type DestroyCmd = ReturnType<typeof iommuDestroy.decode>;
  * @returns the outcome.
  */
 export function destroyObject(m: Machine, w: World, cmd: DestroyCmd): HandlerResult<DestroyCmd> {
-  const ioas = objectsOf(m, w).get(cmd.id);
-  if (ioas?.kind === "device")
+  const o = objectsOf(m, w).get(cmd.id);
+  if (o === undefined) return refuse("ENOENT", `no object ${cmd.id}`);
+  if (o.kind === "device") {
     return refuse("EBUSY", `object ${cmd.id} is a device: it goes with its unbind`);
-  if (ioas?.kind === "hwpt")
-    return refuse("EBUSY", `HWPT ${cmd.id} is in use by an attached device`);
-  if (ioas === undefined) return refuse("ENOENT", `no object ${cmd.id}`);
-  if (devicesOf(m, w, cmd.id).length > 0) {
-    return refuse("EBUSY", `IOAS ${cmd.id} still has devices attached`);
+  }
+  if (o.kind === "hwpt") {
+    if (attachedDevices(m, w).some((d) => d.hwpt === cmd.id)) {
+      return refuse("EBUSY", `HWPT ${cmd.id} is in use by an attached device`);
+    }
+    const destroyed = destroyHwptPaging(m, w, cmd.id);
+    if (destroyed.status === "blocked") return { status: "blocked", reason: destroyed.reason };
+    if (destroyed.status === "failed") throw new Error(destroyed.error.message);
+    return respond(destroyed.world, destroyed.events, cmd);
+  }
+  for (const other of objectsOf(m, w).values()) {
+    if (other.kind === "hwpt" && other.ioas === cmd.id) {
+      return refuse("EBUSY", `IOAS ${cmd.id} is still mapped by a HWPT`);
+    }
   }
   let world = w;
   const events: TraceEvent[] = [];
-  for (const area of areasOf(ioas)) {
+  for (const area of areasOf(o)) {
     const removed = removeArea(m, world, cmd.id, area.iova);
     if (removed.status === "blocked") return { status: "blocked", reason: removed.reason };
     if (removed.status === "failed") throw new Error(removed.error.message);

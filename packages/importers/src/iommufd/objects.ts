@@ -15,6 +15,7 @@ import { PTable, iovaIndex } from "@dmabuf-ref/core/encoding";
 import type { Machine, SliceDef, World } from "@dmabuf-ref/core";
 import {
   iommufdAreaCodec,
+  iommufdCtxCodec,
   iommufdObjectCodec,
   iommufdPagesCodec,
   objectIdsCodec,
@@ -23,6 +24,7 @@ import {
 import { IOMMUFD } from "./constants.js";
 import type {
   IommufdArea,
+  IommufdCtx,
   IommufdDevice,
   IommufdDeviceObject,
   IommufdHwpt,
@@ -50,7 +52,7 @@ export const IOMMUFD_OBJECTS: SliceDef<PTable<IommufdObject>> = tableSlice(
 export const IOMMUFD_PAGES: SliceDef<PTable<IommufdPages>> = tableSlice("pages", iommufdPagesCodec);
 
 /**
- * The device objects, in attach order: each VFIO device's binding
+ * The device objects, in bind order: each VFIO device's binding
  * (`df->idev`), a small index so that looking a device up by name or
  * listing an IOAS's devices scans the few devices, never every object.
  */
@@ -71,6 +73,13 @@ export const IOMMUFD_ATTACHMENTS: SliceDef<PTable<number>> = tableSlice(
   pagesIdCodec,
 );
 
+/** `struct iommufd_ctx`'s own state beyond its objects (`account_mode`). */
+export const IOMMUFD_CTX: SliceDef<IommufdCtx> = defineSlice(
+  "ctx",
+  iommufdCtxCodec,
+  Object.freeze({ accountMode: 0, releasing: Object.freeze([]) }),
+);
+
 // A type, not an interface: it must fit core's `SliceRecord` (an indexable record).
 /** iommufd's slices by name (its driver's `state`). */
 export type IommufdSlices = {
@@ -82,6 +91,8 @@ export type IommufdSlices = {
   readonly attached: typeof IOMMUFD_ATTACHED;
   /** Every attachment iommufd made, to the pages it serves. */
   readonly attachments: typeof IOMMUFD_ATTACHMENTS;
+  /** The context's own state (`account_mode`). */
+  readonly ctx: typeof IOMMUFD_CTX;
 };
 
 /** iommufd's slices by name, in the order of {@link IOMMUFD_SLICES}. */
@@ -90,6 +101,7 @@ export const IOMMUFD_STATE: IommufdSlices = Object.freeze({
   pages: IOMMUFD_PAGES,
   attached: IOMMUFD_ATTACHED,
   attachments: IOMMUFD_ATTACHMENTS,
+  ctx: IOMMUFD_CTX,
 });
 
 /** iommufd's slices, for the driver object's `slices`. */
@@ -98,6 +110,7 @@ export const IOMMUFD_SLICES: readonly SliceDef<unknown>[] = Object.freeze([
   IOMMUFD_PAGES,
   IOMMUFD_ATTACHED,
   IOMMUFD_ATTACHMENTS,
+  IOMMUFD_CTX,
 ]);
 
 /**
@@ -235,14 +248,26 @@ export function putIoas(m: Machine, w: World, id: number, ioas: IommufdIoasObjec
  * @returns the object.
  */
 export function emptyIoas(): IommufdIoasObject {
-  return { kind: "ioas", areas: PTable.indexed(iommufdAreaCodec, areaIndex), domains: [] };
+  return {
+    kind: "ioas",
+    areas: PTable.indexed(iommufdAreaCodec, areaIndex),
+    domains: [],
+    // iopt_init_table: software tables have no alignment restriction.
+    iovaAlignment: 1n,
+    disableLargePages: false,
+    allowed: [],
+  };
 }
 
-/** `iopt->area_itree`: the areas by IOVA (page granule for the IOVA allocator). */
+/**
+ * `iopt->area_itree`: the areas by IOVA. Byte granule: with no domain an
+ * IOAS maps any length at any IOVA (alignment 1), and the allocator's hole
+ * search must see exact ends.
+ */
 const areaIndex = iovaIndex<IommufdArea>(
   (a) => a.iova,
   (a) => a.length,
-  0x1000n,
+  1n,
 );
 
 /**
@@ -328,36 +353,66 @@ export function areaAt(ioas: IommufdIoasObject, iova: bigint): IommufdArea | und
   return slot === undefined ? undefined : ioas.areas.get(slot);
 }
 
-function deviceView(id: number, o: IommufdDeviceObject): IommufdDevice {
-  return {
-    id,
-    device: o.device,
-    ioas: o.ioas,
-    hwpt: o.hwpt,
-    domain: o.domain,
-    previousDomain: o.previousDomain,
-  };
+function deviceView(id: number, o: IommufdDeviceObject): IommufdDevice | undefined {
+  if (o.attach === null) return undefined;
+  return { id, device: o.device, ...o.attach };
+}
+
+/** A bound device object with its id (`df->idev`). */
+export interface BoundDevice {
+  /** Its object id (`out_devid`). */
+  readonly id: number;
+  /** The object. */
+  readonly object: IommufdDeviceObject;
 }
 
 /**
- * Every attached device, in attach order: a scan of the few devices.
+ * Every bound device, in bind order: a scan of the few devices.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @returns the device objects with their ids.
+ */
+export function boundDevices(m: Machine, w: World): readonly BoundDevice[] {
+  const objects = objectsOf(m, w);
+  return readIommufdSlice(m, w, IOMMUFD_ATTACHED).map((id) => {
+    const o = objects.get(id);
+    if (o?.kind !== "device") throw new Error(`iommufd: bound ${id} is no device object`);
+    return { id, object: o };
+  });
+}
+
+/**
+ * The device object of a device, attached or not, by its topology name.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param device - the device.
+ * @returns it, or undefined when the device is not bound.
+ */
+export function boundNamed(m: Machine, w: World, device: string): BoundDevice | undefined {
+  return boundDevices(m, w).find((d) => d.object.device === device);
+}
+
+/**
+ * Every attached device, in bind order: a scan of the few devices.
  *
  * @param m - the machine.
  * @param w - the world.
  * @returns the devices.
  */
 export function attachedDevices(m: Machine, w: World): readonly IommufdDevice[] {
-  const objects = objectsOf(m, w);
-  return readIommufdSlice(m, w, IOMMUFD_ATTACHED).map((id) => {
-    const o = objects.get(id);
-    if (o?.kind !== "device") throw new Error(`iommufd: attached ${id} is no device object`);
-    return deviceView(id, o);
-  });
+  const out: IommufdDevice[] = [];
+  for (const d of boundDevices(m, w)) {
+    const v = deviceView(d.id, d.object);
+    if (v !== undefined) out.push(v);
+  }
+  return out;
 }
 
 /**
- * The device object of a device, by its topology name (the VFIO cdev's
- * `df->idev`).
+ * The attached device of a device, by its topology name (the VFIO cdev's
+ * `df->idev` once attached).
  *
  * @param m - the machine.
  * @param w - the world.
@@ -374,14 +429,14 @@ export function deviceNamed(m: Machine, w: World, device: string): IommufdDevice
  * @param m - the machine.
  * @param w - the world.
  * @param ioas - the IOAS id.
- * @returns the attached devices, in attach order.
+ * @returns the attached devices, in bind order.
  */
 export function devicesOf(m: Machine, w: World, ioas: number): readonly IommufdDevice[] {
   return attachedDevices(m, w).filter((d) => d.ioas === ioas);
 }
 
 /**
- * Adds a device object (bind and attach) after the attached ones.
+ * Adds a device object (`iommufd_device_bind`) after the bound ones.
  *
  * @param m - the machine.
  * @param w - the world.
@@ -398,7 +453,7 @@ export function addDevice(m: Machine, w: World, id: number, device: IommufdDevic
 }
 
 /**
- * Removes a device object (detach and unbind).
+ * Removes a device object (`iommufd_device_unbind`).
  *
  * @param m - the machine.
  * @param w - the world.
@@ -430,5 +485,6 @@ export function iommufdStateOf(m: Machine, w: World): IommufdState {
     id,
     pages: p,
   }));
-  return { ioas, pages, devices: attachedDevices(m, w), hwpts };
+  const bound = boundDevices(m, w).map((d) => ({ id: d.id, device: d.object.device }));
+  return { ioas, pages, devices: attachedDevices(m, w), hwpts, bound };
 }

@@ -9,7 +9,10 @@ import { iommufdNote } from "./outcome.js";
  */
 import {
   attachBuf,
+  detachAtt,
+  done,
   endGrants,
+  failed,
   hex,
   importerHolder,
   iommuUnmap,
@@ -25,6 +28,7 @@ import {
   payloadAs,
   pinAtt,
   privatePhys,
+  recordViolation,
   resvLock,
   resvUnlock,
   unmapAtt,
@@ -33,6 +37,8 @@ import type {
   DriverStep,
   KernelError,
   Machine,
+  Op,
+  StepOutcome,
   PairReport,
   PhysVec,
   TraceEvent,
@@ -40,13 +46,21 @@ import type {
 } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { IOMMUFD, IOMMUFD_GLOBAL_DEVICE } from "./constants.js";
-import { areaAt, areaEntriesOf, mustIoas, putIoas } from "./objects.js";
+import {
+  areaAt,
+  areaEntriesOf,
+  IOMMUFD_CTX,
+  mustIoas,
+  putIoas,
+  readIommufdSlice,
+  writeIommufdSlice,
+} from "./objects.js";
 import { areaChunks, pagesOfAttachment, putPages } from "./pages.js";
 import { iommufdProfileOptions } from "./profile-options.js";
 
 /**
  * Where the import of a dma-buf into iommufd stopped (DESIGN §3.2's
- * refusal stages, for iommufd's path of kernel-facts §3.3):
+ * refusal stages, for iommufd's path of kernel-model §3.3):
  * - `fd`: the fd is not a live dma-buf (`dma_buf_get` fails: `EBADF`);
  * - `negotiation`: no mapping type matched (only where the profile negotiates);
  * - `exporter-attach`: the exporter's `attach` refused (VFIO: not P2P, revoked, not revocable);
@@ -55,7 +69,7 @@ import { iommufdProfileOptions } from "./profile-options.js";
  * - `pal-map`: the RFC's `dma_buf_pal_map_phys` failed.
  *
  * Under the converters proposal the import ends at the pin: core maps
- * through PAL->iommu-domain only when MAP_FILE fills a domain (kernel-facts
+ * through PAL->iommu-domain only when MAP_FILE fills a domain (kernel-model
  * §4.4), and that map's errno is MAP_FILE's own.
  */
 export type ImportStage =
@@ -159,11 +173,11 @@ function lookupPhys(
 }
 
 /**
- * `iopt_map_dmabuf` (kernel-facts §3.3): dynamic attach with the global
+ * `iopt_map_dmabuf` (kernel-model §3.3): dynamic attach with the global
  * device and `allow_peer2peer`, lock resv, `dma_buf_pin()` where the
  * profile says iommufd pins (7.1), get the physical ranges (the private
  * VFIO interconnect, or the RFC's PAL map), unlock. With the converters
- * proposal's `iommu-domain` type (kernel-facts §4.4) there are no ranges
+ * proposal's `iommu-domain` type (kernel-model §4.4) there are no ranges
  * to get: the attach and pin are the whole import, and core maps later. Any failure leaves the
  * world as it was (the kernel unpins and detaches); the stage says who refused.
  *
@@ -225,7 +239,7 @@ export function importDmabuf(m: Machine, w: World, buf: number): ImportOutcome {
 }
 
 /**
- * `iopt_revoke_notify`, iommufd's `invalidate_mappings` (kernel-facts §3.5,
+ * `iopt_revoke_notify`, iommufd's `invalidate_mappings` (kernel-model §3.5,
  * §7.11), called by the exporter with the buffer's resv held. If the pages
  * are already revoked it does nothing, so the invalidate an un-revoke sends
  * is harmless. Otherwise it unmaps every tracked (area, domain) pair from
@@ -245,6 +259,17 @@ export function importDmabuf(m: Machine, w: World, buf: number): ImportOutcome {
  * @returns the world and events.
  */
 export function iommufdRevokeNotify(m: Machine, w: World, att: number): DriverStep {
+  if (readIommufdSlice(m, w, IOMMUFD_CTX).releasing.includes(att)) {
+    // 6.19.0-7.1.4: iopt_release_pages destroyed pages->mutex before it
+    // detached, so this callback locks a destroyed mutex in freed memory.
+    const v = recordViolation(w, {
+      kind: "contract",
+      rule: "iopt_revoke_notify locks pages->mutex of pages that still exist (f2d70dbd3dce)",
+      actor: IOMMUFD,
+      message: `invalidate of attachment ${att} after iopt_release_pages destroyed its pages state`,
+    });
+    return { world: v.world, events: [v.event] };
+  }
   const found = pagesOfAttachment(m, w, att);
   if (found === undefined) return { world: w, events: [] };
   const { id, pages } = found;
@@ -297,4 +322,50 @@ export function iommufdRevokeNotify(m: Machine, w: World, att: number): DriverSt
     iommufdNote(`attach ${pages.att} revoked for good: its areas stay, dead, until unmapped`),
   );
   return { world, events };
+}
+
+/**
+ * The rest of `iopt_release_pages` under the 6.19.0-7.1.4 order, after the
+ * pages state is gone: `dma_buf_detach()` (which takes the buffer's resv
+ * and sleeps while someone holds it) and `dma_buf_put()`. A
+ * kernel-internal continuation (the `release-detach` op, listed by
+ * {@link iommufdPending}); until it runs, an invalidate of the attachment
+ * is a use after destroy ({@link iommufdRevokeNotify}).
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param att - the attachment being released.
+ * @returns done, blocked on resv, or `ENOENT` when nothing is pending for it.
+ */
+export function iommufdReleaseDetach(m: Machine, w: World, att: number): StepOutcome {
+  const ctx = readIommufdSlice(m, w, IOMMUFD_CTX);
+  if (!ctx.releasing.includes(att)) {
+    return failed(
+      w,
+      kernelError("ENOENT", () => `no release pending for attachment ${att}`),
+    );
+  }
+  const detached = detachAtt(m, w, att);
+  if (detached.status !== "done") return detached;
+  const world = writeIommufdSlice(m, detached.world, IOMMUFD_CTX, {
+    ...ctx,
+    releasing: ctx.releasing.filter((x) => x !== att),
+  });
+  return done(world, [...detached.events, iommufdNote(`attachment ${att} detached late`)]);
+}
+
+/**
+ * The work iommufd owes on its own (core's `pendingOps`): the detach of
+ * every attachment whose release the 6.19.0-7.1.4 order left half done.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @returns one `release-detach` op per such attachment.
+ */
+export function iommufdPending(m: Machine, w: World): readonly Op[] {
+  return readIommufdSlice(m, w, IOMMUFD_CTX).releasing.map((att) => ({
+    kind: "driver",
+    driver: IOMMUFD,
+    action: { op: "release-detach", att },
+  }));
 }

@@ -6,7 +6,7 @@ import { iommufdNote } from "./outcome.js";
  * user memory (`pin_user_pages`); `batch_to_domain` (areaChunks);
  * `iopt_area_fill_domain` / `iopt_area_unfill_domain` with
  * `iopt_dmabuf_track_domain` / `iopt_dmabuf_untrack_domain`; the converters
- * proposal's fill through dma-buf core (kernel-facts §4.4; no kernel code
+ * proposal's fill through dma-buf core (kernel-model §4.4; no kernel code
  * yet); `iopt_release_pages` for dma-buf pages. pages.c's dma-buf import
  * (`iopt_map_dmabuf`) and `iopt_revoke_notify` are in pages-dmabuf.ts.
  */
@@ -26,6 +26,11 @@ import {
   mustBuf,
   mustRun,
   ok,
+  memfdPages,
+  pinMemfdPages,
+  pinUserPages,
+  userPages,
+  releasePages,
   resvLock,
   resvUnlock,
   slicePhysVecs,
@@ -36,9 +41,9 @@ import {
 import type { PTable } from "@dmabuf-ref/core/encoding";
 import type { Machine, PhysVec, Result, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
-import { configOf } from "./config.js";
 import { IOMMUFD, IOMMUFD_GLOBAL_DEVICE } from "./constants.js";
 import {
+  findIoas,
   IOMMUFD_ATTACHMENTS,
   IOMMUFD_PAGES,
   readIommufdSlice,
@@ -132,7 +137,11 @@ export function putPages(m: Machine, w: World, id: number, pages: IommufdPages):
 export function deletePages(m: Machine, w: World, id: number): World {
   const table = pagesTableOf(m, w);
   const before = table.get(id);
-  const world = writeIommufdSlice(m, w, IOMMUFD_PAGES, table.delete(id));
+  let world = writeIommufdSlice(m, w, IOMMUFD_PAGES, table.delete(id));
+  // iopt_release_pages: the last reference unpins what the pages pinned.
+  if (before !== undefined && before.kind !== "dmabuf" && before.pinned !== null) {
+    world = releasePages(world, before.pinned);
+  }
   return reindex(m, world, id, before, undefined);
 }
 
@@ -168,7 +177,7 @@ export function dmabufPages(pages: IommufdPages): IommufdDmabufPages | null {
   return match(pages)
     .returnType<IommufdDmabufPages | null>()
     .with({ kind: "dmabuf" }, (p) => p)
-    .with({ kind: "user" }, () => null)
+    .with({ kind: "user" }, { kind: "file" }, () => null)
     .exhaustive();
 }
 
@@ -185,31 +194,76 @@ export function areaDead(m: Machine, w: World, area: IommufdArea): boolean {
 }
 
 /**
- * Where the VMM's anonymous memory at `userVa` lives: the model's stand-in
- * for `pin_user_pages`. Memory at `user_va` is RAM at `ram.base + (user_va
- * mod ram.size)` of the configured RAM region, so mapping the same user
- * memory twice reaches the same physical pages. A range running past the
- * region's end is not backed (`EFAULT`, what a failed pin returns).
+ * Pins the memory behind user or memfd pages if nothing pinned it yet
+ * (`pfn_reader_user_pin`: `pin_user_pages` FOLL_LONGTERM of the process's
+ * range, or `memfd_pin_folios` of the file range), as the first fill into
+ * a domain does. A range holding page 0, unbacked or munmapped memory, or a
+ * device or dma-buf mmap (VM_PFNMAP) is `EFAULT`; memfd pages past the end
+ * of the file are `EINVAL`; a memfd fd no longer open is `EBADF` (the model
+ * keeps no file reference of its own). Dma-buf pages and pinned pages are
+ * returned as they are.
  *
- * @param m - the machine (its RAM region).
- * @param userVa - the user address.
- * @param length - bytes.
- * @returns the physical address of the first byte, or `EFAULT`.
+ * @param m - the machine.
+ * @param w - the world.
+ * @param id - the pages' id.
+ * @returns the world with the pages pinned (FOLL_WRITE when they are
+ *   writable), or the errno.
  */
-export function userMemoryPhys(m: Machine, userVa: bigint, length: bigint): Result<bigint> {
-  const name = configOf(m).ramRegion;
-  const ram = m.topology.regions.find((r) =>
-    name === undefined ? r.kind === "ram" : r.id === name,
-  );
-  if (ram === undefined) throw new Error(`iommufd: no RAM region ${name ?? "in the topology"}`);
-  const phys = ram.base + (userVa % ram.size);
-  if (phys + length > ram.base + ram.size) {
-    return err(
-      "EFAULT",
-      () => `user memory ${hex(userVa)}+${hex(length)} is not backed by ${ram.id}`,
-    );
+export function pinPages(m: Machine, w: World, id: number): Result<World> {
+  const pages = mustPages(m, w, id);
+  if (pages.kind === "dmabuf" || pages.pinned !== null) return ok(w);
+  if (pages.kind === "user") {
+    const pinned = pinUserPages(m, w, pages.process, pages.userVa, pages.length, {
+      write: pages.writable,
+    });
+    if (!pinned.ok) return pinned;
+    return ok(putPages(m, pinned.value.world, id, { ...pages, pinned: pinned.value.pieces }));
   }
-  return ok(phys);
+  const pinned = pinMemfdPages(m, w, pages.fd, pages.start, pages.length);
+  if (pinned === undefined) return err("EBADF", () => `fd ${pages.fd} is no longer an open memfd`);
+  if (!pinned.ok) return pinned;
+  return ok(putPages(m, pinned.value.world, id, { ...pages, pinned: pinned.value.pieces }));
+}
+
+/**
+ * Unpins user or memfd pages that no domain holds any more (the last
+ * domain's `iopt_area_unfill_domain` returns the pages to an unpinned
+ * state): when none of the areas using them is in an IOAS with a domain,
+ * the pins are released and the next fill pins again.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param id - the pages' id.
+ * @returns the new world.
+ */
+export function unpinIfUnused(m: Machine, w: World, id: number): World {
+  const pages = pagesTableOf(m, w).get(id);
+  if (pages === undefined || pages.kind === "dmabuf" || pages.pinned === null) return w;
+  const held = pages.users.some((u) => (findIoas(m, w, u.ioas)?.domains.length ?? 0) > 0);
+  if (held) return w;
+  return putPages(m, releasePages(w, pages.pinned), id, { ...pages, pinned: null });
+}
+
+/**
+ * The pages as they stand or, for user or memfd pages nobody pinned yet,
+ * as a pin would find them now (a lookup that pins nothing, as
+ * `iopt_pages_rw_access` reads unpinned pages): `EFAULT`/`EINVAL`/`EBADF`
+ * as {@link pinPages}.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param pages - the pages.
+ * @returns the pages with `pinned` filled in (only in the returned value), or the errno.
+ */
+export function lookedUpPages(m: Machine, w: World, pages: IommufdPages): Result<IommufdPages> {
+  if (pages.kind === "dmabuf" || pages.pinned !== null) return ok(pages);
+  if (pages.kind === "user") {
+    const found = userPages(m, w, pages.process, pages.userVa, pages.length);
+    return found.ok ? ok({ ...pages, pinned: found.value }) : found;
+  }
+  const found = memfdPages(m, w, pages.fd, pages.start, pages.length);
+  if (found === undefined) return err("EBADF", () => `fd ${pages.fd} is no longer an open memfd`);
+  return found.ok ? ok({ ...pages, pinned: found.value }) : found;
 }
 
 /** One contiguous piece of an area as the IOMMU maps it: IOVA -> physical. */
@@ -225,7 +279,7 @@ export interface AreaChunk {
 /**
  * The bytes `[offset, offset + length)` of a list of physical ranges laid
  * end to end, as physical pieces (a multi-range dma-buf walked with
- * cur_index/cur_base, kernel-facts §4.3).
+ * cur_index/cur_base, kernel-model §4.3).
  *
  * @param ranges - the ranges in buffer order.
  * @param offset - byte offset into their concatenation.
@@ -254,9 +308,16 @@ export function sliceRanges(
 export function areaChunks(area: IommufdArea, pages: IommufdPages): readonly AreaChunk[] {
   return match(pages)
     .returnType<readonly AreaChunk[]>()
-    .with({ kind: "user" }, (p) => [
-      { iova: area.iova, phys: p.phys + area.offset, len: area.length },
-    ])
+    .with({ kind: "user" }, { kind: "file" }, (p) => {
+      if (p.pinned === null) return [];
+      let iova = area.iova;
+      const ranges = p.pinned.map((x) => ({ paddr: x.phys, len: x.len }));
+      return sliceRanges(ranges, area.offset, area.length).map((r) => {
+        const chunk = { iova, phys: r.paddr, len: r.len };
+        iova += r.len;
+        return chunk;
+      });
+    })
     .with({ kind: "dmabuf" }, (p) => {
       let iova = area.iova;
       return sliceRanges(p.phys, p.start + area.offset, p.phys.length === 0 ? 0n : area.length).map(
@@ -274,7 +335,7 @@ export function areaChunks(area: IommufdArea, pages: IommufdPages): readonly Are
  * `iopt_area_fill_domain` (plus `iopt_dmabuf_track_domain` for a dma-buf):
  * maps an area into one domain and, for dma-buf pages, records the (area,
  * domain) pair in the tracker. A revoked dma-buf area is tracked but maps
- * nothing (kernel-facts §3.5: filling a new domain "succeeds and maps nothing").
+ * nothing (kernel-model §3.5: filling a new domain "succeeds and maps nothing").
  * Live pages that core maps (the `iommu-domain` type, §4.4) are filled by
  * asking core ({@link coreFill}), which may refuse or sleep on resv.
  *
@@ -292,13 +353,15 @@ export function fillArea(
   area: IommufdArea,
   domain: number,
 ): StepOutcome {
-  const pages = mustPages(m, w, area.pages);
-  const viaCore = dmabufPages(pages);
+  const viaCore = dmabufPages(mustPages(m, w, area.pages));
   if (viaCore?.mappedBy === "core" && !viaCore.revoked) {
     return coreFill(m, w, ioas, area, domain, viaCore);
   }
+  const pinned = pinPages(m, w, area.pages);
+  if (!pinned.ok) return failed(w, pinned.error);
+  let world = pinned.value;
+  const pages = mustPages(m, world, area.pages);
   const chunks = areaChunks(area, pages);
-  let world = w;
   for (const c of chunks) {
     world = iommuMap(world, domain, {
       iova: c.iova,
@@ -368,7 +431,7 @@ export function unfillArea(
 
 /**
  * Fills one domain with a dma-buf area through dma-buf core, for pages of
- * the converters proposal's `iommu-domain` type (kernel-facts §4.4): a new
+ * the converters proposal's `iommu-domain` type (kernel-model §4.4): a new
  * dynamic attachment of the same buffer, then under resv
  * `dma_buf_map_attachment()` with `{domain, iova, offset, size}`, so that
  * core's PAL->iommu-domain converter iommu_map()s the exporter's memory at
@@ -392,7 +455,7 @@ export function unfillArea(
  * exporter's revoke waits for *every* mapping (each pair's) to be
  * unmapped, map and unmap run under resv, and the World's encoding needs no
  * new shape. The pages' own attachment, made at `IOMMU_IOAS_MAP_FILE`,
- * holds the pin (`dma_buf_pin`, kernel-facts §3.3) for as long as any IOAS
+ * holds the pin (`dma_buf_pin`, kernel-model §3.3) for as long as any IOAS
  * maps the buffer, even one with no domains (§3.4); the pairs' attachments
  * only carry mappings. The proposal does not say whether the kernel would
  * instead map several times through one attachment.
@@ -502,36 +565,69 @@ export function syncCoreFills(m: Machine, w: World, domain: number): World {
   return world;
 }
 
+/** How `iopt_release_pages` lets go of a dma-buf (the profile's release options). */
+export interface ReleaseOrder {
+  /**
+   * `dma_buf_unpin()` under the buffer's resv (e745cd2c749e; v7.2, 7.1.5).
+   * False: 7.1.0-7.1.4 unpin without it, and `dma_buf_unpin`'s
+   * `dma_resv_assert_held` fires (recorded as a contract violation).
+   */
+  readonly unpinUnderResv: boolean;
+  /**
+   * Detach (and put) now. False: the caller destroys the pages state first
+   * and detaches in a later step (the 6.19.0-7.1.4 order, f2d70dbd3dce).
+   */
+  readonly detach: boolean;
+}
+
 /**
- * `iopt_release_pages` for dma-buf pages (kernel-facts §3.3): under resv,
+ * `iopt_release_pages` for dma-buf pages (kernel-model §3.3): under resv,
  * undo the mapping if it is still held (the RFC's PAL map, or core's
- * converted map of one (area, domain) pair), `dma_buf_unpin()` each pin; then
- * `dma_buf_detach()` (which drops the attachment's file reference). Sleeps
- * (blocked, nothing changes) while someone else holds the buffer's resv.
+ * converted map of one (area, domain) pair) and `dma_buf_unpin()` each pin
+ * (without resv in 7.1.0-7.1.4: the violation is recorded and nothing
+ * sleeps); then, unless the caller defers it, `dma_buf_detach()` (which
+ * takes resv itself and drops the attachment's file reference). Sleeps
+ * (blocked, nothing changes) while someone else holds a resv it must take.
  *
  * @param m - the machine.
  * @param w - the world.
  * @param att - iommufd's attachment.
+ * @param order - the release order (default: the fixed one of v7.2 and 7.1.5).
  * @returns the outcome: done, or blocked on resv.
  */
-export function releaseDmabuf(m: Machine, w: World, att: number): StepOutcome {
+export function releaseDmabuf(
+  m: Machine,
+  w: World,
+  att: number,
+  order: ReleaseOrder = { unpinUnderResv: true, detach: true },
+): StepOutcome {
   const a = mustAtt(w, att);
   const b = mustBuf(w, a.buf);
-  if (b.resvHolder !== null) {
+  const lock = order.unpinUnderResv || a.mapping !== null;
+  if (lock && b.resvHolder !== null) {
     return blocked(w, "resv", () => `resv of buf ${a.buf} is held by ${String(b.resvHolder)}`);
   }
   const holder = importerHolder(IOMMUFD, att);
   const events: TraceEvent[] = [];
-  let world = mustRun(resvLock(w, a.buf, holder), "iommufd: dma_resv_lock", events).world;
+  let world = w;
+  if (lock) world = mustRun(resvLock(world, a.buf, holder), "iommufd: dma_resv_lock", events).world;
   if (a.mapping !== null)
     world = mustRun(
       unmapAtt(m, world, att, holder),
       "iommufd: dma_buf_unmap_attachment",
       events,
     ).world;
+  if (lock && !order.unpinUnderResv) {
+    world = mustRun(resvUnlock(world, a.buf, holder), "iommufd: dma_resv_unlock", events).world;
+  }
   for (let i = 0; i < a.pins; i++)
     world = mustRun(unpinAtt(m, world, att, holder), "iommufd: dma_buf_unpin", events).world;
-  world = mustRun(resvUnlock(world, a.buf, holder), "iommufd: dma_resv_unlock", events).world;
-  world = mustRun(detachAtt(m, world, att), "iommufd: dma_buf_detach", events).world;
+  if (order.unpinUnderResv) {
+    world = mustRun(resvUnlock(world, a.buf, holder), "iommufd: dma_resv_unlock", events).world;
+  }
+  if (!order.detach) return done(world, events);
+  const detached = detachAtt(m, world, att);
+  if (detached.status === "blocked") return blocked(w, "resv", detached.reason);
+  world = mustRun(detached, "iommufd: dma_buf_detach", events).world;
   return done(world, events);
 }

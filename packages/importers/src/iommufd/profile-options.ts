@@ -4,7 +4,7 @@ import type { Profile } from "@dmabuf-ref/core";
 
 /** What a profile says of iommufd (its entry `"iommufd"` in `Profile.drivers`). */
 export const iommufdProfileOptionsSchema = z.strictObject({
-  /** `iopt_map_dmabuf` calls `dma_buf_pin()` ("iommufd: Add dma_buf_pin()", kernel-facts §3.3). */
+  /** `iopt_map_dmabuf` calls `dma_buf_pin()` ("iommufd: Add dma_buf_pin()", kernel-model §3.3). */
   pins: z.boolean(),
   /**
    * `iopt_release_pages` takes the resv lock around `dma_buf_unpin()`

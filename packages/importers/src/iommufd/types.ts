@@ -1,5 +1,6 @@
-import type { PhysVec } from "@dmabuf-ref/core";
+import type { PagePiece, PhysVec } from "@dmabuf-ref/core";
 import type { IovaTree, PTable } from "@dmabuf-ref/core/encoding";
+import type { IovaInterval } from "./constants.js";
 
 /*
  * iommufd's kernel objects as the World keeps them (`ictx->objects`, the
@@ -9,7 +10,7 @@ import type { IovaTree, PTable } from "@dmabuf-ref/core/encoding";
 
 /**
  * One entry of a dma-buf's tracker, `struct iopt_pages_dmabuf_track`
- * (kernel-facts §3.4): the area (named by its IOAS and first IOVA) is mapped,
+ * (kernel-model §3.4): the area (named by its IOAS and first IOVA) is mapped,
  * or was mapped before a revoke, into the domain.
  */
 export interface IommufdTrack {
@@ -41,7 +42,7 @@ export interface IommufdAreaRef {
 
 /**
  * `struct iopt_pages` of type `IOPT_ADDRESS_DMABUF` (`struct
- * iopt_pages_dmabuf`, kernel-facts §3.4): the attachment, the physical
+ * iopt_pages_dmabuf`, kernel-model §3.4): the attachment, the physical
  * ranges (empty once revoked: "revoked ⇔ `phys.len == 0`"), the page-aligned
  * offset into the buffer, and the (area, domain) tracker.
  *
@@ -49,7 +50,7 @@ export interface IommufdAreaRef {
  * Who maps the pages into a domain (`mappedBy`) follows the negotiated
  * type: `iommufd` when it holds physical ranges (the private VFIO
  * interconnect of 6.19/7.1, the RFC's PAL), `core` for the `iommu-domain`
- * type of the converters proposal (kernel-facts §4.4), where `phys` stays
+ * type of the converters proposal (kernel-model §4.4), where `phys` stays
  * empty for good because iommufd never sees the addresses and each (area,
  * domain) pair is a core mapping (see {@link IommufdTrack.att}). `revoked`
  * is the one dead-or-alive flag for both.
@@ -78,24 +79,51 @@ export interface IommufdDmabufPages {
 }
 
 /**
- * `struct iopt_pages` of type `IOPT_ADDRESS_USER`: a VMM's anonymous memory
- * at `user_va`, modelled as one physically contiguous RAM range.
+ * `struct iopt_pages` of type `IOPT_ADDRESS_USER`: a process's memory at
+ * `user_va` (`IOMMU_IOAS_MAP`). Pinned (`pin_user_pages`, FOLL_LONGTERM)
+ * only once a domain needs the PFNs: `pinned` is null until then.
  */
 export interface IommufdUserPages {
   /** Discriminant. */
   readonly kind: "user";
+  /** The process whose memory it is (its mm). */
+  readonly process: string;
   /** The user virtual address `IOMMU_IOAS_MAP` named. */
   readonly userVa: bigint;
-  /** CPU physical address of the first byte. */
-  readonly phys: bigint;
   /** Bytes. */
   readonly length: bigint;
+  /** `pages->writable`: mapped `IOMMU_IOAS_MAP_WRITEABLE`, so pinned with FOLL_WRITE. */
+  readonly writable: boolean;
+  /** The pinned pieces from `userVa`, in order, or null while nothing needed the pages. */
+  readonly pinned: readonly PagePiece[] | null;
+  /** `pages->kref`: the areas using these pages, sorted by IOAS then IOVA (kept by `setArea`). */
+  readonly users: readonly IommufdAreaRef[];
+}
+
+/**
+ * `struct iopt_pages` of type `IOPT_ADDRESS_FILE`: a memfd's pages from a
+ * byte offset (`IOMMU_IOAS_MAP_FILE` of a memfd, `memfd_pin_folios`),
+ * pinned once a domain needs them.
+ */
+export interface IommufdFilePages {
+  /** Discriminant. */
+  readonly kind: "file";
+  /** The memfd's fd number. */
+  readonly fd: number;
+  /** The file offset of the first byte (`start` of `IOMMU_IOAS_MAP_FILE`). */
+  readonly start: bigint;
+  /** Bytes. */
+  readonly length: bigint;
+  /** `pages->writable`: mapped `IOMMU_IOAS_MAP_WRITEABLE`. */
+  readonly writable: boolean;
+  /** The pinned pieces from `start`, in order, or null while nothing needed the pages. */
+  readonly pinned: readonly PagePiece[] | null;
   /** `pages->kref`: the areas using these pages, sorted by IOAS then IOVA (kept by `setArea`). */
   readonly users: readonly IommufdAreaRef[];
 }
 
 /** `struct iopt_pages`: what an area's IOVAs are backed by. */
-export type IommufdPages = IommufdDmabufPages | IommufdUserPages;
+export type IommufdPages = IommufdDmabufPages | IommufdUserPages | IommufdFilePages;
 
 /** A pages object and its id in the slice (the kernel refcounts them; areas point at them). */
 export interface IommufdPagesEntry {
@@ -108,7 +136,7 @@ export interface IommufdPagesEntry {
 /**
  * `struct iopt_area`: a mapped IOVA range of an IOAS and the slice of its
  * pages behind it. An area whose dma-buf pages are revoked is *dead*: it
- * keeps its IOVA but no domain translates it (kernel-facts §3.5, §7.11).
+ * keeps its IOVA but no domain translates it (kernel-model §3.5, §7.11).
  */
 export interface IommufdArea {
   /** First IOVA (page aligned). */
@@ -143,6 +171,35 @@ export interface IommufdIoasObject {
   readonly areas: PTable<IommufdArea, IovaTree<number>>;
   /** IOMMU domains (ids of `world.domains`) attached to this IOAS, in the order they came. */
   readonly domains: readonly number[];
+  /**
+   * `iopt->iova_alignment`: 1 with no domain; the largest smallest page size
+   * of the domains (PAGE_SIZE at least while large pages are disabled), kept
+   * by `iopt_table_add_domain` and `iopt_calculate_iova_alignment`.
+   */
+  readonly iovaAlignment: bigint;
+  /** `iopt->disable_large_pages` (`IOMMU_OPTION_HUGE_PAGES` set to 0). */
+  readonly disableLargePages: boolean;
+  /**
+   * `iopt->allowed_itree` (`IOMMU_IOAS_ALLOW_IOVAS`), sorted by start: when
+   * not empty, automatic IOVA placement stays inside these ranges and no
+   * reservation may cut them.
+   */
+  readonly allowed: readonly IovaInterval[];
+}
+
+/**
+ * Where a bound device is attached (`idev->igroup->hwpt` and the IOAS it
+ * maps), as `VFIO_DEVICE_ATTACH_IOMMUFD_PT` left it.
+ */
+export interface IommufdDeviceAttachment {
+  /** The IOAS it is attached to. */
+  readonly ioas: number;
+  /** The HWPT_PAGING object it is attached through (`idev->igroup->hwpt`). */
+  readonly hwpt: number;
+  /** The domain its DMA is translated by now. */
+  readonly domain: number;
+  /** The domain it was attached to before (restored on detach). */
+  readonly previousDomain: number | null;
 }
 
 /**
@@ -155,14 +212,12 @@ export interface IommufdDeviceObject {
   readonly kind: "device";
   /** The device (a topology device id). */
   readonly device: string;
-  /** The IOAS it is attached to. */
-  readonly ioas: number;
-  /** The HWPT_PAGING object it is attached through (`idev->igroup->hwpt`). */
-  readonly hwpt: number;
-  /** The domain its DMA is translated by now. */
-  readonly domain: number;
-  /** The domain it was attached to before (restored on detach). */
-  readonly previousDomain: number | null;
+  /**
+   * Where it is attached, or null while it is only bound
+   * (`VFIO_DEVICE_BIND_IOMMUFD` done, no `VFIO_DEVICE_ATTACH_IOMMUFD_PT` yet,
+   * or detached since).
+   */
+  readonly attach: IommufdDeviceAttachment | null;
 }
 
 /**
@@ -177,6 +232,13 @@ export interface IommufdHwptObject {
   readonly ioas: number;
   /** The World's IOMMU domain it is. */
   readonly domain: number;
+  /** `domain->pgsize_bitmap`: the page sizes the domain can map; its lowest bit drives the IOAS alignment. */
+  readonly pgsizeBitmap: bigint;
+  /**
+   * `hwpt_paging->auto_domain`: made by an attach to an IOAS (shared by
+   * later attaches, destroyed with its last device), not by `IOMMU_HWPT_ALLOC`.
+   */
+  readonly auto: boolean;
 }
 
 /** One object of `ictx->objects`, the one xarray of every object kind. */
@@ -241,4 +303,23 @@ export interface IommufdState {
   readonly devices: readonly IommufdDevice[];
   /** HWPT_PAGING objects, by increasing id. */
   readonly hwpts: readonly IommufdHwpt[];
+  /** Every bound device (attached or not), in bind order: its device object id and name. */
+  readonly bound: readonly { readonly id: number; readonly device: string }[];
+}
+
+/**
+ * The context's own state, `struct iommufd_ctx` beyond its objects:
+ * `ictx->account_mode` (`IOMMU_OPTION_RLIMIT_MODE`: 0 charges pinned pages
+ * to the user, 1 to the process's mm).
+ */
+export interface IommufdCtx {
+  /** 0 (`IOPT_PAGES_ACCOUNT_USER`, the default) or 1 (`IOPT_PAGES_ACCOUNT_MM`). */
+  readonly accountMode: number;
+  /**
+   * Attachments whose pages state `iopt_release_pages` already destroyed
+   * but which it has not yet detached: the window of the 6.19.0-7.1.4
+   * release order (fixed by f2d70dbd3dce), closed by the `release-detach`
+   * continuation. Always empty under the fixed order.
+   */
+  readonly releasing: readonly number[];
 }

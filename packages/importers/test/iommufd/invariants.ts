@@ -24,15 +24,24 @@ function expectSlicesConsistent(m: Machine, w: World): void {
   const deviceIds = [...objects.entries()].filter(([, o]) => o.kind === "device").map(([id]) => id);
   expect([...attached].sort((a, b) => a - b)).toEqual(deviceIds);
   for (const [id, o] of objects.entries()) {
-    if (o.kind === "device") {
-      // A device is attached through a HWPT of its IOAS that is its domain.
-      expect(objects.get(o.hwpt)).toEqual({ kind: "hwpt", ioas: o.ioas, domain: o.domain });
+    if (o.kind === "device" && o.attach !== null) {
+      // An attached device is attached through a HWPT of its IOAS that is its domain.
+      expect(objects.get(o.attach.hwpt)).toMatchObject({
+        kind: "hwpt",
+        ioas: o.attach.ioas,
+        domain: o.attach.domain,
+      });
     }
     if (o.kind === "hwpt") {
-      // A HWPT is one domain of its IOAS, and some device is attached through it.
+      // A HWPT is one domain of its IOAS; an automatic one has a device attached through it.
       const io = objects.get(o.ioas);
       expect(io?.kind === "ioas" ? io.domains : []).toContain(o.domain);
-      expect([...objects.values()].some((d) => d.kind === "device" && d.hwpt === id)).toBe(true);
+      if (o.auto) {
+        const users = [...objects.values()].filter(
+          (d) => d.kind === "device" && d.attach?.hwpt === id,
+        );
+        expect(users.length).toBeGreaterThan(0);
+      }
     }
     if (o.kind === "ioas") {
       // Every domain of an IOAS is exactly one HWPT object.

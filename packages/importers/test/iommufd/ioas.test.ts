@@ -2,7 +2,14 @@
  * IOAS objects: IOMMU_IOAS_ALLOC and IOMMU_DESTROY (kernel-facts §3.1).
  */
 import { describe, expect, it } from "vitest";
-import { boot, IOMMU_IOAS_ALLOC, iommuIoasAlloc, mustBuf, worldsEqual } from "@dmabuf-ref/core";
+import {
+  boot,
+  IOMMU_IOAS_ALLOC,
+  iommuIoasAlloc,
+  mustBuf,
+  step,
+  worldsEqual,
+} from "@dmabuf-ref/core";
 import { iommufdStateOf } from "../../src/index.js";
 import {
   allocIoas,
@@ -87,12 +94,21 @@ describe("IOMMU_DESTROY", () => {
     // A device object goes with its unbind, an HWPT with its last device: both EBUSY.
     expectErrno(b.world, destroy(m, b.world, 2), "EBUSY");
     expectErrno(b.world, destroy(m, b.world, 3), "EBUSY");
-    // Detach (and unbind) frees both ids; the next IOAS takes the lowest.
+    // Detach frees the automatic HWPT's id; the device stays bound until unbind.
     const detached = detachDeviceStep(m, b.world, "dev1");
     expect(detached.status).toBe("done");
     if (detached.status !== "done") return;
-    expect(allocIoas(m, detached.world).ioas).toBe(2);
+    expect(allocIoas(m, detached.world).ioas).toBe(3);
     expectErrno(detached.world, destroy(m, detached.world, 3), "ENOENT");
+    expectErrno(detached.world, destroy(m, detached.world, 2), "EBUSY");
+    const u = step(m, detached.world, {
+      kind: "driver",
+      driver: "iommufd",
+      action: { op: "unbind-device", device: "dev1" },
+    });
+    expect(u.status).toBe("done");
+    if (u.status !== "done") return;
+    expect(allocIoas(m, u.world).ioas).toBe(2);
   });
 
   it("allocating and destroying an IOAS returns to an equal world", () => {

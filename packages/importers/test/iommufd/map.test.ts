@@ -27,12 +27,12 @@ function setup(): { m: Machine; world: World; ioas: number } {
 }
 
 describe("IOMMU_IOAS_MAP", () => {
-  it("maps VMM memory: device DMA to the returned IOVA is ok and lands in RAM", () => {
+  it("maps VMM memory: device DMA to the returned IOVA is ok and lands in the process's anonymous memory at user_va", () => {
     const { m, world, ioas } = setup();
     const mapped = mapUserOk(m, world, { ioas, length: 0x10000n });
     const d = dma(m, mapped.world, "dev1", mapped.iova + 0x3000n, "write");
     expect(d.outcome).toBe("ok");
-    expect(d.detail).toBe("ram0+0x20003000");
+    expect(d.detail).toBe(`vmm.anon+0x${(USER_VA + 0x3000n).toString(16)}`);
   });
 
   it("the same user memory mapped twice reaches the same physical pages", () => {
@@ -91,7 +91,7 @@ describe("IOMMU_IOAS_MAP", () => {
     expectErrno(world, mapUser(m, world, { ioas, length: 0x800n }), "EINVAL");
   });
 
-  it("memory the model's RAM cannot back is EFAULT (a failed pin)", () => {
+  it("mapping user_va 0 with a domain is EFAULT: page 0 cannot be pinned", () => {
     const { m, world, ioas } = setup();
     expectErrno(world, mapUser(m, world, { ioas, userVa: 0n, length: 0x8000_0000n }), "EFAULT");
   });

@@ -61,7 +61,10 @@ describe("iommufd pins (7.1) against VFIO's always-failing pin (6.19-rc, kernel-
     const mixed = defineProfile({
       ...linux619,
       id: "6.19-vfio-with-7.1-iommufd",
-      drivers: { ...linux619.drivers, iommufd: { pins: true } },
+      drivers: {
+        ...linux619.drivers,
+        iommufd: { pins: true, releaseUnpinsUnderResv: true, releaseDetachesFirst: true },
+      },
     });
     const { m, world, ioas, buf } = vfioSetup(mixed);
     expectErrno(world, mapFile(m, world, { ioas, fd: buf, length: 0x4000n }), "EOPNOTSUPP");

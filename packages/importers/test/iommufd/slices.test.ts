@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { fc, test } from "@fast-check/vitest";
 import { boot, hashWorld, readSlice, worldsEqual, writeSlice } from "@dmabuf-ref/core";
-import type { SliceDef, World } from "@dmabuf-ref/core";
+import type { PagePiece, SliceDef, World } from "@dmabuf-ref/core";
 import { IOMMUFD } from "../../src/index.js";
 import type { IommufdArea, IommufdAreaRef, IommufdPages, IommufdTrack } from "../../src/index.js";
 import type { IommufdObject } from "../../src/iommufd/types.js";
@@ -28,6 +28,9 @@ interface IoasDesc {
   readonly kind: "ioas";
   readonly areas: readonly IommufdArea[];
   readonly domains: readonly number[];
+  readonly iovaAlignment: bigint;
+  readonly disableLargePages: boolean;
+  readonly allowed: readonly { readonly start: bigint; readonly last: bigint }[];
 }
 type ObjectDesc = IoasDesc | Exclude<IommufdObject, { kind: "ioas" }>;
 
@@ -38,7 +41,7 @@ function build(d: ObjectDesc, firstSlot = 1, stride = 1): IommufdObject {
     (t, a, i) => t.set(firstSlot + i * stride, { ...a, grants: [...a.grants] }),
     emptyIoas().areas,
   );
-  return { kind: "ioas", areas, domains: [...d.domains] };
+  return { ...d, kind: "ioas", areas, domains: [...d.domains], allowed: [...d.allowed] };
 }
 
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
@@ -59,28 +62,60 @@ const objectDesc: fc.Arbitrary<ObjectDesc> = fc.oneof(
     kind: fc.constant("ioas" as const),
     areas: fc.array(area, { maxLength: 4 }),
     domains: ids,
+    iovaAlignment: fc.constantFrom(1n, 0x1000n),
+    disableLargePages: fc.boolean(),
+    allowed: fc.array(fc.record({ start: u64, last: u64 }), { maxLength: 2 }),
   }),
   fc.record({
     kind: fc.constant("device" as const),
     device: fc.string({ maxLength: 9 }),
-    ioas: small,
-    hwpt: small,
-    domain: small,
-    previousDomain: fc.option(small, { nil: null }),
+    attach: fc.option(
+      fc.record({
+        ioas: small,
+        hwpt: small,
+        domain: small,
+        previousDomain: fc.option(small, { nil: null }),
+      }),
+      { nil: null },
+    ),
   }),
-  fc.record({ kind: fc.constant("hwpt" as const), ioas: small, domain: small }),
+  fc.record({
+    kind: fc.constant("hwpt" as const),
+    ioas: small,
+    domain: small,
+    pgsizeBitmap: fc.constantFrom(0x1000n, 0x40201000n),
+    auto: fc.boolean(),
+  }),
 );
 const ref: fc.Arbitrary<IommufdAreaRef> = fc.record({ ioas: small, iova: u64 });
 const track: fc.Arbitrary<IommufdTrack> = fc.oneof(
   fc.record({ ioas: small, iova: u64, domain: small }),
   fc.record({ ioas: small, iova: u64, domain: small, att: small }),
 );
+const piece: fc.Arbitrary<PagePiece> = fc.record({
+  start: u64,
+  len: u64,
+  phys: u64,
+  region: fc.constantFrom("vmm.anon", "vmm.memfd1"),
+  memfd: fc.option(small, { nil: null }),
+});
 const pagesArb: fc.Arbitrary<IommufdPages> = fc.oneof(
   fc.record({
-    kind: fc.constant("user" as const),
-    userVa: u64,
-    phys: u64,
+    kind: fc.constant("file" as const),
+    fd: small,
+    start: u64,
     length: u64,
+    writable: fc.boolean(),
+    pinned: fc.option(fc.array(piece, { maxLength: 2 }), { nil: null }),
+    users: fc.array(ref, { maxLength: 3 }),
+  }),
+  fc.record({
+    kind: fc.constant("user" as const),
+    process: fc.constantFrom("vmm", "qemu"),
+    userVa: u64,
+    pinned: fc.option(fc.array(piece, { maxLength: 2 }), { nil: null }),
+    length: u64,
+    writable: fc.boolean(),
     users: fc.array(ref, { maxLength: 3 }),
   }),
   fc.record({
@@ -143,20 +178,40 @@ const ioasChanges: Change<IoasDesc>[] = [
     areas: c(o.areas),
   })),
   (o) => ({ ...o, areas: o.areas.length === 0 ? [anArea] : o.areas.slice(1) }),
+  (o) => ({ ...o, iovaAlignment: o.iovaAlignment === 1n ? 0x1000n : 1n }),
+  (o) => ({ ...o, disableLargePages: !o.disableLargePages }),
+  (o) => ({
+    ...o,
+    allowed:
+      o.allowed.length === 0
+        ? [{ start: 0x1000n, last: 0x1fffn }]
+        : o.allowed.map((r, i) => (i === 0 ? { ...r, last: r.last ^ 1n } : r)),
+  }),
 ];
 type DeviceDesc = Extract<ObjectDesc, { kind: "device" }>;
+const anAttach = { ioas: 1, hwpt: 2, domain: 3, previousDomain: null };
+type Attach = NonNullable<DeviceDesc["attach"]>;
+const attachChange =
+  (f: (a: Attach) => Attach): Change<DeviceDesc> =>
+  (o) => ({ ...o, attach: o.attach === null ? anAttach : f(o.attach) });
 const deviceChanges: Change<DeviceDesc>[] = [
   (o) => ({ ...o, device: `${o.device}x` }),
-  (o) => ({ ...o, ioas: o.ioas + 1 }),
-  (o) => ({ ...o, hwpt: o.hwpt + 1 }),
-  (o) => ({ ...o, domain: o.domain + 1 }),
-  (o) => ({ ...o, previousDomain: o.previousDomain === null ? o.domain : null }),
-  (o) => ({ ...o, previousDomain: o.previousDomain === null ? 5 : o.previousDomain + 1 }),
+  (o) => ({ ...o, attach: o.attach === null ? anAttach : null }),
+  attachChange((a) => ({ ...a, ioas: a.ioas + 1 })),
+  attachChange((a) => ({ ...a, hwpt: a.hwpt + 1 })),
+  attachChange((a) => ({ ...a, domain: a.domain + 1 })),
+  attachChange((a) => ({ ...a, previousDomain: a.previousDomain === null ? a.domain : null })),
+  attachChange((a) => ({
+    ...a,
+    previousDomain: a.previousDomain === null ? 5 : a.previousDomain + 1,
+  })),
 ];
 type HwptDesc = Extract<ObjectDesc, { kind: "hwpt" }>;
 const hwptChanges: Change<HwptDesc>[] = [
   (o) => ({ ...o, ioas: o.ioas + 1 }),
   (o) => ({ ...o, domain: o.domain + 1 }),
+  (o) => ({ ...o, pgsizeBitmap: o.pgsizeBitmap ^ 0x2000n }),
+  (o) => ({ ...o, auto: !o.auto }),
 ];
 
 /** The `which`-th change of one field of an object, or of its kind (an IOAS becomes a HWPT...). */
@@ -170,12 +225,9 @@ function changeObject(o: ObjectDesc, which: number): ObjectDesc {
       ? {
           kind: "device",
           device: "dev0",
-          ioas: o.ioas,
-          hwpt: 0,
-          domain: o.domain,
-          previousDomain: null,
+          attach: { ioas: o.ioas, hwpt: 0, domain: o.domain, previousDomain: null },
         }
-      : { kind: "hwpt", ioas: 1, domain: 1 };
+      : { kind: "hwpt", ioas: 1, domain: 1, pgsizeBitmap: 0x1000n, auto: true };
   switch (o.kind) {
     case "ioas": {
       const c = pick(ioasChanges, o);
@@ -212,12 +264,36 @@ const physChanges = listChanges<{ paddr: bigint; len: bigint }>(
   { paddr: 0n, len: 0x1000n },
 );
 type UserPages = Extract<IommufdPages, { kind: "user" }>;
+type FilePages = Extract<IommufdPages, { kind: "file" }>;
 type DmabufPages = Extract<IommufdPages, { kind: "dmabuf" }>;
+const aPiece: PagePiece = { start: 0n, len: 0x1000n, phys: 0n, region: "vmm.anon", memfd: null };
+const pinnedChanges: Change<readonly PagePiece[] | null>[] = [
+  (x) => (x === null ? [aPiece] : null),
+  (x) => (x === null || x.length === 0 ? [aPiece] : x.slice(1)),
+  (x) => (x === null ? [] : [...x, aPiece]),
+  (x) => (x?.[0] === undefined ? [aPiece] : [{ ...x[0], phys: flip(x[0].phys) }, ...x.slice(1)]),
+  (x) =>
+    x?.[0] === undefined ? [aPiece] : [{ ...x[0], region: `${x[0].region}x` }, ...x.slice(1)],
+  (x) =>
+    x?.[0] === undefined
+      ? [aPiece]
+      : [{ ...x[0], memfd: x[0].memfd === null ? 1 : null }, ...x.slice(1)],
+];
 const userChanges: Change<UserPages>[] = [
+  (p) => ({ ...p, process: `${p.process}x` }),
   (p) => ({ ...p, userVa: flip(p.userVa) }),
-  (p) => ({ ...p, phys: flip(p.phys) }),
   (p) => ({ ...p, length: flip(p.length) }),
+  (p) => ({ ...p, writable: !p.writable }),
+  ...pinnedChanges.map((c): Change<UserPages> => (p) => ({ ...p, pinned: c(p.pinned) })),
   ...refChanges.map((c): Change<UserPages> => (p) => ({ ...p, users: c(p.users) })),
+];
+const fileChanges: Change<FilePages>[] = [
+  (p) => ({ ...p, fd: p.fd + 1 }),
+  (p) => ({ ...p, start: flip(p.start) }),
+  (p) => ({ ...p, length: flip(p.length) }),
+  (p) => ({ ...p, writable: !p.writable }),
+  ...pinnedChanges.map((c): Change<FilePages> => (p) => ({ ...p, pinned: c(p.pinned) })),
+  ...refChanges.map((c): Change<FilePages> => (p) => ({ ...p, users: c(p.users) })),
 ];
 const dmabufChanges: Change<DmabufPages>[] = [
   (p) => ({ ...p, buf: p.buf + 1 }),
@@ -249,13 +325,27 @@ function changePages(p: IommufdPages, which: number): IommufdPages {
           users: p.users,
         }
       );
+    case "file":
+      return (
+        fileChanges[which % (fileChanges.length + 1)]?.(p) ?? {
+          kind: "user",
+          process: "vmm",
+          userVa: p.start,
+          length: p.length,
+          writable: p.writable,
+          pinned: p.pinned,
+          users: p.users,
+        }
+      );
     case "dmabuf":
       return (
         dmabufChanges[which % (dmabufChanges.length + 1)]?.(p) ?? {
           kind: "user",
+          process: "vmm",
           userVa: 0n,
-          phys: 0n,
           length: p.length,
+          writable: true,
+          pinned: null,
           users: p.users,
         }
       );
@@ -264,8 +354,12 @@ function changePages(p: IommufdPages, which: number): IommufdPages {
 
 /** A fresh copy of pages (equal, never identical). */
 function copyPages(p: IommufdPages): IommufdPages {
-  return p.kind === "user"
-    ? { ...p, users: p.users.map((u) => ({ ...u })) }
+  return p.kind !== "dmabuf"
+    ? {
+        ...p,
+        pinned: p.pinned === null ? null : p.pinned.map((x) => ({ ...x })),
+        users: p.users.map((u) => ({ ...u })),
+      }
     : {
         ...p,
         phys: p.phys.map((v) => ({ ...v })),
@@ -363,7 +457,14 @@ describe("iommufd's slices", () => {
   )(
     "an IOAS's area slots are not observed: the same areas in other slots give an equal world",
     (areas, firstSlot, stride) => {
-      const desc: IoasDesc = { kind: "ioas", areas, domains: [1] };
+      const desc: IoasDesc = {
+        kind: "ioas",
+        areas,
+        domains: [1],
+        iovaAlignment: 0x1000n,
+        disableLargePages: false,
+        allowed: [],
+      };
       const objects = readSlice(m, base, IOMMUFD, IOMMUFD_OBJECTS);
       const a = writeSlice(m, base, IOMMUFD, IOMMUFD_OBJECTS, objects.set(1, build(desc)));
       const reordered: IoasDesc = { ...desc, areas: [...areas].reverse() };

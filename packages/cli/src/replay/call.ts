@@ -1,0 +1,173 @@
+/*
+ * How one replayed call runs against the model: as a core op through
+ * `step`, returning when the kernel would return (a call that would sleep
+ * waits while the kernel work that is ready runs, then runs again), with
+ * the kernel work it queued settled before the next call.
+ */
+import { formatKernelError, settle as settleWorld, step } from "@dmabuf-ref/core";
+import type {
+  Errno,
+  KernelError,
+  Machine,
+  Op,
+  SyscallReturn,
+  TraceEvent,
+  World,
+} from "@dmabuf-ref/core";
+import { match } from "ts-pattern";
+
+/** What a call returned, as `results[]` of `dmabuf-ref replay --json` reports it. */
+export interface CallResult {
+  /** An event that took effect, or a call returning >= 0. */
+  readonly ok: boolean;
+  /** The bare errno name when not ok. */
+  readonly errno?: Errno;
+  /** The call's return value (an fd, an address, a byte count). */
+  readonly ret?: number | bigint;
+  /** The struct as the kernel left it (every member), and an mmap's `addr`. */
+  readonly out?: Record<string, number | bigint>;
+  /** Arrays the kernel wrote through the argument's pointers, decoded. */
+  readonly written?: Record<string, Record<string, number | bigint>[]>;
+  /** For a dma event: the oracle's verdict. */
+  readonly dma?: "ok" | "fault" | "violation";
+  /** For a dma event that reached memory: the region and the offset in it. */
+  readonly landed?: { readonly region: string; readonly offset: bigint };
+  /**
+   * The call never returns: it sleeps on something no later work releases
+   * (what it waits for, in words). A call that sleeps and is woken is not
+   * reported: it returns when the kernel would.
+   */
+  readonly blocksForever?: string;
+}
+
+/** One replayed call: the world after it, its trace, its result and its line of text. */
+export interface Step {
+  /** The world after the call (unchanged when it failed, unless the kernel committed changes first). */
+  readonly world: World;
+  /** What happened, in order. */
+  readonly events: readonly TraceEvent[];
+  /** What it returned. */
+  readonly result: CallResult;
+  /** What the kernel returned through memory (for bindings), when it returned. */
+  readonly returned?: SyscallReturn;
+  /** One line describing the call and its result. */
+  readonly text: string;
+}
+
+/**
+ * A failed call: the errno, the same world.
+ *
+ * @param world - the world before the call.
+ * @param error - the errno and its sentence.
+ * @param text - the call, in words.
+ * @param events - what the failed call reported.
+ * @returns the step.
+ */
+export function failure(
+  world: World,
+  error: KernelError,
+  text: string,
+  events: readonly TraceEvent[] = [],
+): Step {
+  return {
+    world,
+    events,
+    result: { ok: false, errno: error.errno },
+    text: `${text} = -${formatKernelError(error)}`,
+  };
+}
+
+/**
+ * Runs the kernel work that is ready (revoke tasks, a driver's next
+ * stages) until nothing more can run.
+ *
+ * @param m - the machine.
+ * @param world - the world.
+ * @returns the settled world and what happened.
+ */
+export function settle(m: Machine, world: World): { world: World; events: readonly TraceEvent[] } {
+  const r = settleWorld(m, world);
+  return { world: r.world, events: r.events };
+}
+
+/**
+ * Runs one op the way the kernel returns from the call it models: a call
+ * that would sleep (on resv, fences, memory_lock, a completion) waits while
+ * the kernel work that is ready runs, then runs again; a call still
+ * blocked after that sleeps for ever. It never turns a sleep into an errno.
+ * After a call that ran, the work it queued is settled.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param op - the op.
+ * @param text - the call, in words.
+ * @returns the step (its `result.ret` is the op's return value, if any).
+ */
+export function runOp(m: Machine, w: World, op: Op, text: string): Step {
+  let r = step(m, w, op);
+  let world = w;
+  const waited: TraceEvent[] = [];
+  if (r.status === "blocked") {
+    const s = settle(m, w);
+    world = s.world;
+    waited.push(...s.events);
+    r = step(m, world, op);
+  }
+  return match(r)
+    .returnType<Step>()
+    .with({ status: "done" }, (x) => {
+      const s = settle(m, x.world);
+      const ret = x.returned?.ret;
+      return {
+        world: s.world,
+        events: [...waited, ...x.events, ...s.events],
+        result: { ok: true, ...(ret === undefined ? {} : { ret }) },
+        ...(x.returned === undefined ? {} : { returned: x.returned }),
+        text: ret === undefined ? `${text}: done` : `${text} = ${String(ret)}`,
+      };
+    })
+    .with({ status: "failed" }, (x) => {
+      // A kernel path that changed state before its errno (a reset's
+      // revoke and restore before -EAGAIN): continue from what it left.
+      const s = x.committed === undefined ? undefined : settle(m, x.committed.world);
+      const after =
+        x.committed === undefined || s === undefined
+          ? { world, events: x.events ?? [] }
+          : { world: s.world, events: [...x.committed.events, ...s.events] };
+      return {
+        ...failure(after.world, x.error, text, [...waited, ...after.events]),
+        ...(x.returned === undefined ? {} : { returned: x.returned }),
+      };
+    })
+    .with({ status: "blocked" }, (x) => ({
+      world,
+      events: waited,
+      result: { ok: false, blocksForever: x.reason },
+      text: `${text}: sleeps for ever (${x.reason})`,
+    }))
+    .exhaustive();
+}
+
+/**
+ * Runs ops in order as one call (an event the kernel performs as several
+ * steps): stops at the first that does not complete.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param ops - the ops.
+ * @param text - the call, in words.
+ * @returns the last step's result, with every step's events.
+ */
+export function runOps(m: Machine, w: World, ops: readonly Op[], text: string): Step {
+  let world = w;
+  const events: TraceEvent[] = [];
+  let last: Step | undefined;
+  for (const op of ops) {
+    last = runOp(m, world, op, text);
+    events.push(...last.events);
+    // The steps before it took effect (the kernel does not undo them).
+    if (!last.result.ok) return { ...last, events };
+    world = last.world;
+  }
+  return { world, events, result: { ok: true }, text: `${text}: done` };
+}

@@ -1,0 +1,204 @@
+/*
+ * The `machine:` of a replay file: the hardware a transcribed VMM sequence
+ * ran on, as a VMM's configuration names it (PCI functions bound to
+ * vfio-pci with their BARs, other DMA-capable functions, IOMMU groups, RAM,
+ * and the PCIe switches and host bridges that decide P2P distances). The
+ * builder that turns it into a Machine is scenarios/machine.ts'
+ * `buildMachine`, which also builds the default machine from
+ * {@link DEFAULT_MACHINE}.
+ */
+import * as z from "zod";
+
+const NUMBER = /^(0[xX][0-9a-fA-F]+|[0-9]+)$/;
+
+/** A byte count or address: a non-negative integer or a decimal/`0x` string, as a bigint. */
+export const sizeValueSchema = z
+  .union([z.number().int().nonnegative(), z.string().regex(NUMBER, "a decimal or 0x number")])
+  .transform((v) => BigInt(v));
+
+const isPowerOfTwo = (v: bigint): boolean => v > 0n && (v & (v - 1n)) === 0n;
+
+/**
+ * One BAR of a VFIO PCI function (`pci_resource_len`; a memory BAR's size is
+ * a power of two and its base is aligned to it, PCI 3.0 §6.2.5.1).
+ */
+export const barDescriptionSchema = z
+  .strictObject({
+    /** The BAR number, 0-5 (`VFIO_PCI_BAR0_REGION_INDEX`..`BAR5`). */
+    index: z.number().int().min(0).max(5),
+    /** Bytes the BAR decodes: a power of two, at least one 4 KiB page (absent for an empty BAR). */
+    size: sizeValueSchema
+      .refine((v) => isPowerOfTwo(v) && v >= 0x1000n, {
+        message: "a BAR's size is a power of two of at least 4096",
+      })
+      .optional(),
+    /**
+     * vfio-pci claimed the BAR's resource at enable (`pci_request_selected_regions`);
+     * false models a BAR another driver holds (the request failed with EBUSY).
+     */
+    claimed: z.boolean().default(true),
+    /** The BAR is not implemented (`pci_resource_len` is 0): vfio-pci keeps ENODEV for it. */
+    empty: z.boolean().default(false),
+  })
+  .refine((b) => b.empty || b.size !== undefined, {
+    message: "a BAR that is not empty has a size",
+    path: ["size"],
+  });
+
+/** One BAR (see {@link barDescriptionSchema}). */
+export type BarDescription = z.output<typeof barDescriptionSchema>;
+
+/** A PCI function of the machine. */
+export const deviceDescriptionSchema = z
+  .strictObject({
+    /** Its name in the replay (`fd: vfio0`, `device: dev1`). */
+    id: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, "a device id is letters, digits, _ and -"),
+    /** `vfio-pci`: bound to vfio-pci (a VFIO device fd exists). Absent: a DMA-capable function only. */
+    driver: z.literal("vfio-pci").optional(),
+    /** Its memory BARs (only for a vfio-pci function); each index once. */
+    bars: z.array(barDescriptionSchema).default([]),
+    /**
+     * Its IOMMU group: functions in one group share a `vfio_device_set`, so a
+     * hot reset resets them together. Default: a group of its own.
+     */
+    group: z.union([z.string().min(1), z.number().int().nonnegative()]).optional(),
+    /** The PCIe switch it sits below. Default: a switch of its own below `hb0`. */
+    switch: z.string().min(1).optional(),
+    /** Its DMA is translated by the IOMMU (default true). */
+    iommu: z.boolean().default(true),
+  })
+  .refine((d) => new Set(d.bars.map((b) => b.index)).size === d.bars.length, {
+    message: "a device lists each BAR index once",
+    path: ["bars"],
+  })
+  .refine((d) => d.driver === "vfio-pci" || d.bars.length === 0, {
+    message: "only a vfio-pci function lists BARs here",
+    path: ["bars"],
+  });
+
+/** One PCI function (see {@link deviceDescriptionSchema}). */
+export type DeviceDescription = z.output<typeof deviceDescriptionSchema>;
+
+/**
+ * A replay's machine: RAM, PCI functions, and the PCIe topology that gives
+ * `pci_p2pdma_distance()` (same switch: bus address; same P2P-capable host
+ * bridge: through it; otherwise unreachable).
+ */
+export const machineDescriptionSchema = z
+  .strictObject({
+    /** System RAM in bytes (a multiple of 4096; default 1 GiB). */
+    ram: sizeValueSchema
+      .refine((v) => v > 0n && v % 0x1000n === 0n, {
+        message: "RAM is a non-zero multiple of 4096",
+      })
+      .default(0x4000_0000n),
+    /** The PCI functions. */
+    devices: z.array(deviceDescriptionSchema).min(1),
+    /** PCIe switches (default: one per device that names none). */
+    switches: z
+      .array(
+        z.strictObject({
+          /** Switch name. */
+          id: z.string().min(1),
+          /** The host bridge above it. */
+          hostBridge: z.string().min(1),
+          /** ACS P2P Request Redirect: peer traffic goes up through the IOMMU. */
+          acsRedirect: z.boolean().default(false),
+        }),
+      )
+      .default([]),
+    /**
+     * vfio-pci options that override the profile's, to replay a kernel
+     * between releases: `krefRearm: false` is v7.1-rc before c64a647c84f3
+     * (the kref underflow after a revoke), `closeOrder` the order of
+     * `vfio_pci_core_close_device`'s steps (d97708701434 put cleanup first).
+     */
+    vfio: z
+      .strictObject({
+        /** Re-arm the dma-buf kref at the end of a revoke (c64a647c84f3). */
+        krefRearm: z.boolean().optional(),
+        /** The order of the close steps. */
+        closeOrder: z.enum(["disable-then-cleanup", "cleanup-then-disable"]).optional(),
+      })
+      .default({}),
+    /** Host bridges (default: `hb0`, which forwards P2P). */
+    hostBridges: z
+      .array(
+        z.strictObject({
+          /** Host bridge name. */
+          id: z.string().min(1),
+          /** P2P through this root complex works (the p2pdma whitelist). */
+          p2p: z.boolean(),
+        }),
+      )
+      .default([]),
+  })
+  .superRefine((m, ctx) => {
+    const ids = m.devices.map((d) => d.id);
+    ids.forEach((id, i) => {
+      if (ids.indexOf(id) !== i)
+        ctx.addIssue({
+          code: "custom",
+          message: `device ${id} is listed twice`,
+          path: ["devices", i, "id"],
+        });
+      if (id === "iommufd")
+        ctx.addIssue({
+          code: "custom",
+          message: "iommufd is the iommufd's name",
+          path: ["devices", i, "id"],
+        });
+    });
+    const switches = new Set(m.switches.map((s) => s.id));
+    m.devices.forEach((d, i) => {
+      if (d.switch !== undefined && !switches.has(d.switch))
+        ctx.addIssue({
+          code: "custom",
+          message: `no switch ${d.switch}`,
+          path: ["devices", i, "switch"],
+        });
+    });
+    const bridges = new Set([
+      ...m.hostBridges.map((h) => h.id),
+      ...(m.hostBridges.length === 0 ? ["hb0"] : []),
+    ]);
+    m.switches.forEach((s, i) => {
+      if (!bridges.has(s.hostBridge))
+        ctx.addIssue({
+          code: "custom",
+          message: `no host bridge ${s.hostBridge}`,
+          path: ["switches", i, "hostBridge"],
+        });
+    });
+  });
+
+/** A machine description as written (see {@link machineDescriptionSchema}). */
+export type MachineDescriptionInput = z.input<typeof machineDescriptionSchema>;
+/** A validated machine description. */
+export type MachineDescription = z.output<typeof machineDescriptionSchema>;
+
+/**
+ * `machine: default`: 1 GiB of RAM; `vfio0` bound to vfio-pci with BAR0 =
+ * 16 MiB and BAR2 = 64 KiB, below switch `sw0`; `dev1`, a DMA-capable
+ * function below `sw1`; both switches below the P2P-capable host bridge `hb0`.
+ */
+export const DEFAULT_MACHINE: MachineDescription = machineDescriptionSchema.parse({
+  ram: 0x4000_0000,
+  devices: [
+    {
+      id: "vfio0",
+      driver: "vfio-pci",
+      bars: [
+        { index: 0, size: 0x100_0000 },
+        { index: 2, size: 0x1_0000 },
+      ],
+      switch: "sw0",
+    },
+    { id: "dev1", switch: "sw1" },
+  ],
+  switches: [
+    { id: "sw0", hostBridge: "hb0" },
+    { id: "sw1", hostBridge: "hb0" },
+  ],
+  hostBridges: [{ id: "hb0", p2p: true }],
+});

@@ -1,0 +1,299 @@
+import { memfdIdOfFd, memfdRegionName } from "@dmabuf-ref/core";
+import { describe, expect, it } from "vitest";
+import { IOAS_WITH_DOMAIN, outcomes, replayExample, replayText, result } from "./replay-support.js";
+
+const EXPORT = `
+  - fd: vfio0
+    ioctl: VFIO_DEVICE_FEATURE
+    arg:
+      flags: [GET]
+      feature: DMA_BUF
+      data: { region_index: 0, dma_ranges: [{ offset: 0, length: 0x200000 }] }
+    as: buf0
+`;
+const MAP_BUF0 = `
+  - fd: iommufd
+    ioctl: IOMMU_IOAS_MAP_FILE
+    arg: { flags: [READABLE, WRITEABLE], ioas_id: ioas.out_ioas_id, fd: buf0, length: 0x200000 }
+    as: map0
+`;
+
+describe("replays of real VMMs' sequences", () => {
+  it("QEMU's 4 GiB guest: RAM at the VMM's own addresses, two 2 GiB maps, DMA lands at distinct offsets", () => {
+    const run = replayExample("qemu-4g-guest.yaml");
+    expect(outcomes(run)).toEqual(["ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok"]);
+    const landed = run.results.flatMap((r) => (r.landed === undefined ? [] : [r.landed]));
+    expect(landed).toEqual([
+      { region: "vmm.anon", offset: 0x7f40_0000_1000n },
+      { region: "vmm.anon", offset: 0x7f40_8000_0000n },
+    ]);
+    // Between the two maps (2 GiB to 4 GiB) nothing is mapped.
+    expect(run.results.flatMap((r) => (r.dma === undefined ? [] : [r.dma]))).toEqual([
+      "ok",
+      "ok",
+      "fault",
+    ]);
+    expect(run.violations).toEqual([]);
+  });
+
+  it("OpenVMM's memfd guest RAM mapped with IOMMU_IOAS_MAP_FILE: DMA lands in the memfd, past EOF is EINVAL", () => {
+    const run = replayExample("openvmm-memfd.yaml");
+    expect(outcomes(run)).toEqual(["ok", "ok", "ok", "ok", "ok", "ok", "ok", "EINVAL"]);
+    const memfd = memfdIdOfFd(Number(result(run, 0).ret));
+    expect(memfd).toBeDefined();
+    expect(result(run, 6)).toMatchObject({
+      dma: "ok",
+      landed: { region: memfdRegionName("vmm", memfd ?? -1), offset: 0x2000n },
+    });
+  });
+
+  it("Cloud Hypervisor's BAR mmap passed to IOMMU_IOAS_MAP fails EFAULT with a domain; the dma-buf path works", () => {
+    const run = replayExample("cloud-hypervisor-bar.yaml");
+    expect(outcomes(run)).toEqual(["ok", "ok", "ok", "EFAULT", "ok", "ok", "ok"]);
+    expect(result(run, 6)).toMatchObject({
+      dma: "ok",
+      landed: { region: "vfio0.bar0", offset: 0x1000n },
+    });
+  });
+
+  it("a BAR mmap mapped with no domain succeeds, and the later domain attach fails EFAULT", () => {
+    const run = replayText(`calls:
+  - { fd: iommufd, ioctl: IOMMU_IOAS_ALLOC, as: ioas }
+  - { syscall: mmap, fd: vfio0, offset: 0, length: 0x10000, as: bar }
+  - fd: iommufd
+    ioctl: IOMMU_IOAS_MAP
+    arg: { flags: [READABLE], ioas_id: ioas.out_ioas_id, user_va: bar.addr, length: 0x10000 }
+  - { event: attach, device: dev1, ioas: ioas.out_ioas_id }
+`);
+    expect(outcomes(run)).toEqual(["ok", "ok", "ok", "EFAULT"]);
+  });
+
+  it("IOMMU_IOAS_MAP of page 0 fails EFAULT when the IOAS has a domain", () => {
+    const run = replayText(`calls:
+${IOAS_WITH_DOMAIN}
+  - fd: iommufd
+    ioctl: IOMMU_IOAS_MAP
+    arg: { flags: [READABLE], ioas_id: ioas.out_ioas_id, user_va: 0, length: 0x1000 }
+`);
+    expect(outcomes(run)).toEqual(["ok", "ok", "EFAULT"]);
+  });
+});
+
+describe("synchronous ioctls return when the kernel would", () => {
+  it("VFIO_DEVICE_RESET is synchronous: a DMA right after it faults and the next ioctl succeeds", () => {
+    const run = replayExample("vfio-reset.yaml");
+    expect(outcomes(run)).toEqual(["ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok"]);
+    expect(run.results.flatMap((r) => (r.dma === undefined ? [] : [r.dma]))).toEqual([
+      "ok",
+      "fault",
+      "ok",
+    ]);
+    expect(run.results.some((r) => r.blocksForever !== undefined)).toBe(false);
+  });
+
+  it("an ioctl right after VFIO_DEVICE_RESET is never answered with EAGAIN", () => {
+    const run = replayText(`calls:
+${EXPORT}
+  - { fd: vfio0, ioctl: VFIO_DEVICE_RESET }
+  - { fd: vfio0, ioctl: VFIO_DEVICE_RESET }
+${EXPORT.replace("as: buf0", "as: buf1")}
+`);
+    expect(outcomes(run)).toEqual(["ok", "ok", "ok", "ok"]);
+  });
+});
+
+describe("replay events", () => {
+  it("d3hot revokes (the DMA faults) and every event of the device-events example takes effect", () => {
+    const run = replayExample("device-events.yaml");
+    expect(outcomes(run).every((o) => o === "ok")).toBe(true);
+    expect(run.results.flatMap((r) => (r.dma === undefined ? [] : [r.dma]))).toEqual([
+      "ok",
+      "fault",
+    ]);
+    expect(result(run, 4).landed).toEqual({ region: "gpu0.bar2", offset: 0n });
+    expect(run.violations).toEqual([]);
+  });
+
+  it("a DMA through a detached device faults", () => {
+    const run = replayText(`calls:
+${EXPORT}
+${IOAS_WITH_DOMAIN}
+${MAP_BUF0}
+  - { event: detach, device: dev1 }
+  - { event: dma, device: dev1, iova: map0.iova, length: 64, dir: read }
+`);
+    expect(outcomes(run)).toEqual(["ok", "ok", "ok", "ok", "ok", "ok"]);
+    expect(result(run, 5).dma).toBe("fault");
+  });
+
+  it("a hot reset revokes the dev_set's dma-bufs: iommufd's mapping stays dead and the DMA faults", () => {
+    const run = replayText(`calls:
+${EXPORT}
+${IOAS_WITH_DOMAIN}
+${MAP_BUF0}
+  - { event: hot-reset, device: vfio0 }
+  - { event: dma, device: dev1, iova: map0.iova, length: 64, dir: read }
+`);
+    expect(outcomes(run)).toEqual(["ok", "ok", "ok", "ok", "ok", "ok"]);
+    expect(result(run, 5).dma).toBe("fault");
+  });
+
+  it("closing a dma-buf fd with close releases it: a later MAP_FILE of the fd fails", () => {
+    const run = replayText(`calls:
+${EXPORT}
+  - { fd: iommufd, ioctl: IOMMU_IOAS_ALLOC, as: ioas }
+  - { syscall: close, fd: buf0 }
+${MAP_BUF0}
+`);
+    expect(outcomes(run)).toEqual(["ok", "ok", "ok", "EBADF"]);
+  });
+
+  it("a config write of PCI_COMMAND without MEMORY revokes: the DMA faults", () => {
+    const run = replayText(`calls:
+${EXPORT}
+${IOAS_WITH_DOMAIN}
+${MAP_BUF0}
+  - { event: config-write, device: vfio0, offset: 0x04, value: 0 }
+  - { event: dma, device: dev1, iova: map0.iova, length: 64, dir: read }
+`);
+    expect(outcomes(run)).toEqual(["ok", "ok", "ok", "ok", "ok", "ok"]);
+    expect(result(run, 5).dma).toBe("fault");
+  });
+});
+
+describe("VFIO_DEVICE_FEATURE payloads of Matt Evans' series", () => {
+  const calls = `calls:
+${EXPORT.replace("length: 0x200000", "length: 0x10000")}
+  - fd: vfio0
+    ioctl: VFIO_DEVICE_FEATURE
+    arg: { flags: [SET], feature: DMA_BUF_MEMATTR, data: { dmabuf_fd: buf0, memattr: 2 } }
+  - fd: vfio0
+    ioctl: VFIO_DEVICE_FEATURE
+    arg: { flags: [SET], feature: DMA_BUF_MEMATTR, data: { dmabuf_fd: buf0, memattr: WC } }
+  - fd: vfio0
+    ioctl: VFIO_DEVICE_FEATURE
+    arg: { flags: [SET], feature: DMA_BUF_REVOKE, data: { dmabuf_fd: buf0 } }
+  - fd: vfio0
+    ioctl: VFIO_DEVICE_FEATURE
+    arg: { flags: [SET], feature: DMA_BUF_REVOKE, data: { dmabuf_fd: buf0 } }
+`;
+
+  it.each([
+    ["proposal-vfio-dmabuf-mmap", ["ok", "ENOENT", "ok", "ok", "EBADFD"]],
+    ["linux-7.1", ["ok", "ENOTTY", "ENOTTY", "ENOTTY", "ENOTTY"]],
+  ])("under %s MEMATTR and REVOKE answer %j", (profile, expected) => {
+    expect(outcomes(replayText(calls, profile))).toEqual(expected);
+  });
+
+  it.each([
+    ["proposal-vfio-dmabuf-mmap", "ok"],
+    ["linux-7.1", "EINVAL"],
+  ])("under %s an mmap of a VFIO dma-buf fd gives %s", (profile, expected) => {
+    const run = replayText(
+      `calls:
+${EXPORT}
+  - { syscall: mmap, fd: buf0, offset: 0, length: 0x200000, as: va }
+`,
+      profile,
+    );
+    expect(outcomes(run)[1]).toBe(expected);
+  });
+});
+
+describe("a VMM's setup ioctls replay as ioctls", () => {
+  it("BIND, GET_HW_INFO, HWPT_ALLOC, ATTACH_PT to the HWPT, OPTION, COPY, DETACH and DESTROY", () => {
+    const run = replayText(`calls:
+  - { fd: vfio0, ioctl: VFIO_DEVICE_BIND_IOMMUFD, arg: { iommufd: iommufd }, as: bind }
+  - { fd: iommufd, ioctl: IOMMU_IOAS_ALLOC, as: ioas }
+  - { fd: iommufd, ioctl: IOMMU_IOAS_ALLOC, as: ioas2 }
+  - { fd: iommufd, ioctl: IOMMU_GET_HW_INFO, arg: { dev_id: bind.out_devid }, as: info }
+  - fd: iommufd
+    ioctl: IOMMU_HWPT_ALLOC
+    arg: { dev_id: bind.out_devid, pt_id: ioas.out_ioas_id }
+    as: hwpt
+  - { fd: vfio0, ioctl: VFIO_DEVICE_ATTACH_IOMMUFD_PT, arg: { pt_id: hwpt.out_hwpt_id }, as: pt }
+  - fd: iommufd
+    ioctl: IOMMU_OPTION
+    arg: { option_id: HUGE_PAGES, op: GET, object_id: ioas.out_ioas_id }
+    as: opt
+  - fd: iommufd
+    ioctl: IOMMU_IOAS_MAP
+    arg:
+      flags: [FIXED_IOVA, READABLE, WRITEABLE]
+      ioas_id: ioas.out_ioas_id
+      user_va: 0x7f0000000000
+      length: 0x200000
+      iova: 0x100000
+  - fd: iommufd
+    ioctl: IOMMU_IOAS_COPY
+    arg:
+      flags: [READABLE, WRITEABLE]
+      dst_ioas_id: ioas2.out_ioas_id
+      src_ioas_id: ioas.out_ioas_id
+      length: 0x200000
+      src_iova: 0x100000
+    as: copy
+  - { fd: iommufd, ioctl: IOMMU_DESTROY, arg: { id: hwpt.out_hwpt_id } }
+  - { fd: vfio0, ioctl: VFIO_DEVICE_DETACH_IOMMUFD_PT }
+  - { fd: iommufd, ioctl: IOMMU_DESTROY, arg: { id: hwpt.out_hwpt_id } }
+`);
+    expect(outcomes(run)).toEqual([
+      "ok",
+      "ok",
+      "ok",
+      "ok",
+      "ok",
+      "ok",
+      "ok",
+      "ok",
+      "ok",
+      "EBUSY", // the HWPT is in use by the attached device
+      "ok",
+      "ok",
+    ]);
+    expect(result(run, 5).out?.["pt_id"]).toBe(result(run, 4).out?.["out_hwpt_id"]);
+    expect(result(run, 6).out).toMatchObject({ val64: 1n });
+    expect(result(run, 8).out?.["dst_iova"]).not.toBe(0n);
+  });
+});
+
+describe("replay syscalls and config writes", () => {
+  it("munmap leaves the range unbacked: a later IOMMU_IOAS_MAP of it with a domain fails EFAULT", () => {
+    const run = replayText(`calls:
+${IOAS_WITH_DOMAIN}
+  - { syscall: mmap, fd: vfio0, offset: 0, length: 0x10000, addr: 0x7f0000000000 }
+  - { syscall: munmap, addr: 0x7f0000000000, length: 0x10000 }
+  - fd: iommufd
+    ioctl: IOMMU_IOAS_MAP
+    arg: { flags: [READABLE], ioas_id: ioas.out_ioas_id, user_va: 0x7f0000000000, length: 0x10000 }
+  - fd: iommufd
+    ioctl: IOMMU_IOAS_MAP
+    arg: { flags: [READABLE], ioas_id: ioas.out_ioas_id, user_va: 0x7f0000010000, length: 0x10000 }
+`);
+    expect(outcomes(run)).toEqual(["ok", "ok", "ok", "ok", "EFAULT", "ok"]);
+    expect(result(run, 2).ret).toBe(0x7f00_0000_0000n);
+  });
+
+  it.each([
+    ["length 0", "{ syscall: mmap, fd: vfio0, offset: 0, length: 0 }", "EINVAL"],
+    [
+      "an offset past the BAR",
+      "{ syscall: mmap, fd: vfio0, offset: 0x1000000, length: 0x1000 }",
+      "EINVAL",
+    ],
+    ["a fd that is not open", "{ syscall: mmap, fd: 77, offset: 0, length: 0x1000 }", "EBADF"],
+    ["an unaligned munmap", "{ syscall: munmap, addr: 0x7f0000000010, length: 0x1000 }", "EINVAL"],
+  ])("%s fails %s as mmap(2)/munmap(2) do", (_what, call, errno) => {
+    expect(outcomes(replayText(`calls:\n  - ${call}\n`))).toEqual([errno]);
+  });
+
+  it("a config write past the 4 KiB config space fails EFAULT; a value wider than size is a file error", () => {
+    const run = replayText(`calls:
+  - { event: config-write, device: vfio0, offset: 0x1000, value: 0 }
+`);
+    expect(outcomes(run)).toEqual(["EFAULT"]);
+    expect(() =>
+      replayText("calls: [{ event: config-write, device: vfio0, offset: 4, value: 0x10000 }]"),
+    ).toThrow(/calls\[0\]\.value/);
+  });
+});

@@ -1,0 +1,312 @@
+/*
+ * mm/gup.c as an importer meets it: `pin_user_pages(FOLL_LONGTERM)` of a
+ * range of a process's memory (iommufd's `IOMMU_IOAS_MAP`), and the pin of
+ * a memfd's pages by file offset (`memfd_pin_folios()`, iommufd's
+ * `IOMMU_IOAS_MAP_FILE` of a memfd).
+ *
+ * Pins are modelled by physical address: a pinned piece names the region
+ * and address its pages have. Anonymous pages keep their address after a
+ * munmap (the region of a process's anonymous memory is never freed), so a
+ * later mapping of the same user VA resolves to the same physical pages
+ * again where the kernel would hand out fresh ones: a simplification that
+ * only shows if a test compares the two. A memfd counts its pins, so its
+ * pages outlive the fd and every VMA while something pins them.
+ */
+import { kernelError } from "../errors/kernel-error.js";
+import type { KernelError } from "../errors/kernel-error.js";
+import { err, ok } from "../errors/result.js";
+import type { Result } from "../errors/result.js";
+import type { Hardware } from "../fabric/topology.js";
+import { hex } from "../trace/hex.js";
+import type { Vma } from "../world/mm-state.js";
+import type { World } from "../world/world.js";
+import {
+  MM_PAGE_SIZE,
+  TASK_SIZE,
+  anonBase,
+  anonRegionName,
+  memfdBase,
+  memfdRegionName,
+  pageAlign,
+  pageDown,
+} from "./layout.js";
+import { ensureProcess, openMemfd, reapMemfd, slotOf, vmasOf } from "./state.js";
+import { piecesOf } from "./vma-set.js";
+
+/** One physically contiguous piece of pinned memory. */
+export interface PagePiece {
+  /** The user VA (a user pin) or the file offset (a memfd pin) of its first byte. */
+  readonly start: bigint;
+  /** Bytes. */
+  readonly len: bigint;
+  /** CPU physical address of its first byte. */
+  readonly phys: bigint;
+  /** The region it lies in (`<process>.anon` or `<process>.memfd<id>`). */
+  readonly region: string;
+  /** The memfd whose pages these are, or null for anonymous memory. */
+  readonly memfd: number | null;
+}
+
+/** How a pin asks for the pages (`gup_flags`). */
+export interface PinOptions {
+  /** `FOLL_WRITE`: the pages must be writable (iommufd: the area is `IOMMU_IOAS_MAP_WRITEABLE`). */
+  readonly write?: boolean;
+}
+
+function efault(va: bigint, why: string): KernelError {
+  return kernelError("EFAULT", () => `cannot pin user address ${hex(va)}: ${why}`);
+}
+
+/** Why a VMA refuses `FOLL_LONGTERM` pins (`check_vma_flags()`), or undefined when it allows them. */
+function refusal(v: Vma, write: boolean): string | undefined {
+  switch (v.backing.kind) {
+    case "none":
+      return "nothing is mapped there (munmapped)";
+    case "device":
+      return `it is ${v.backing.device}'s BAR mmap (VM_IO | VM_PFNMAP)`;
+    case "dmabuf":
+      return `it is an mmap of dma-buf ${v.backing.buf} (VM_PFNMAP)`;
+    case "memfd":
+      if (!v.read) return "the mapping is PROT_NONE";
+      if (write && !v.write) return "the mapping is not writable and the pin asks FOLL_WRITE";
+      return undefined;
+    default: {
+      const never: never = v.backing;
+      throw new Error(`mm: unknown VMA backing ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/**
+ * What `pin_user_pages(FOLL_LONGTERM)` would pin for `[userVa, userVa +
+ * length)` of a process, without pinning (no state changes): the physical
+ * pieces covering exactly those bytes. It fails with `EFAULT`, naming the
+ * first address that cannot be pinned, when any page of the range is page
+ * 0 or at or above `TASK_SIZE`, was munmapped, is a VFIO BAR or dma-buf
+ * mmap (`VM_IO` / `VM_PFNMAP`: GUP refuses them; kernel-model §8.2, Cloud
+ * Hypervisor's BAR map by VA), lies past the end of a mapped memfd, or is
+ * not writable when `write` asks for it. Every other page is anonymous
+ * memory of the process (`<process>.anon` at offset = user VA) or a
+ * mapped memfd's page.
+ *
+ * @param m - the machine's hardware.
+ * @param w - the world.
+ * @param process - the process whose memory it is.
+ * @param userVa - first byte (any alignment).
+ * @param length - bytes.
+ * @param opts - `write`: `FOLL_WRITE` (default false).
+ * @returns the pieces in address order, or `EFAULT`.
+ */
+export function userPages(
+  m: Hardware,
+  w: World,
+  process: string,
+  userVa: bigint,
+  length: bigint,
+  opts: PinOptions = {},
+): Result<readonly PagePiece[]> {
+  if (length === 0n) return ok([]);
+  const end = userVa + length;
+  const first = pageDown(userVa);
+  const last = pageAlign(end);
+  if (first < MM_PAGE_SIZE) return { ok: false, error: efault(first, "page 0 is never mapped") };
+  if (last > TASK_SIZE) {
+    const at = userVa > TASK_SIZE ? userVa : TASK_SIZE;
+    return { ok: false, error: efault(at, "it lies at or above TASK_SIZE") };
+  }
+  const write = opts.write === true;
+  const anon = anonBase(m.topology, slotOf(w, process));
+  const out: PagePiece[] = [];
+  for (const p of piecesOf(vmasOf(w, process), first, last)) {
+    // The bytes asked for within this piece (the first and last pages may be partial).
+    const from = p.start > userVa ? p.start : userVa;
+    const to = p.end < end ? p.end : end;
+    if (p.vma === undefined) {
+      out.push({
+        start: from,
+        len: to - from,
+        phys: anon + from,
+        region: anonRegionName(process),
+        memfd: null,
+      });
+      continue;
+    }
+    const why = refusal(p.vma, write);
+    if (why !== undefined) return { ok: false, error: efault(p.start, why) };
+    const backing = p.vma.backing;
+    if (backing.kind !== "memfd") throw new Error("mm: a pinnable VMA is a memfd's");
+    const id = backing.memfd;
+    const memfd = w.memfds.get(id);
+    if (memfd === undefined) throw new Error(`mm: a VMA maps memfd ${id}, which is gone`);
+    const vmaStart = p.vma.start;
+    const fileAt = (va: bigint): bigint => backing.offset + (va - vmaStart);
+    // Pages past i_size have no folio: the fault is SIGBUS, which GUP reports as EFAULT.
+    const size = pageAlign(memfd.size);
+    if (fileAt(p.end) > size) {
+      const at = fileAt(p.start) >= size ? p.start : p.start + (size - fileAt(p.start));
+      return { ok: false, error: efault(at, `it lies past the end of memfd ${id}`) };
+    }
+    out.push({
+      start: from,
+      len: to - from,
+      phys: memfdBase(m.topology, id) + fileAt(from),
+      region: memfdRegionName(memfd.process, id),
+      memfd: id,
+    });
+  }
+  return ok(out);
+}
+
+/**
+ * The pages of `[start, start + length)` of a memfd by file offset
+ * (`memfd_pin_folios()`, iommufd's `IOMMU_IOAS_MAP_FILE` of a memfd),
+ * without pinning them.
+ *
+ * @param m - the machine's hardware.
+ * @param w - the world.
+ * @param fd - an fd number.
+ * @param start - file offset of the first byte.
+ * @param length - bytes.
+ * @returns undefined when `fd` is not an open memfd (the caller tries its
+ *   other kinds of file); `EINVAL` when the range reaches a page past the end
+ *   of the file (`shmem_get_folio()` refuses an index at or past `i_size`);
+ *   else the one piece (a memfd's pages are one region).
+ */
+export function memfdPages(
+  m: Hardware,
+  w: World,
+  fd: number,
+  start: bigint,
+  length: bigint,
+): Result<readonly PagePiece[]> | undefined {
+  const found = openMemfd(w, fd);
+  if (found === undefined) return undefined;
+  const { id, memfd } = found;
+  // shmem has a folio for every page that starts below i_size (the last one partly past it).
+  if (start + length > pageAlign(memfd.size)) {
+    return err(
+      "EINVAL",
+      () => `memfd fd ${fd}: ${hex(start)}+${hex(length)} runs past its size ${hex(memfd.size)}`,
+    );
+  }
+  if (length === 0n) return ok([]);
+  return ok([
+    {
+      start,
+      len: length,
+      phys: memfdBase(m.topology, id) + start,
+      region: memfdRegionName(memfd.process, id),
+      memfd: id,
+    },
+  ]);
+}
+
+function memfdsIn(pieces: readonly PagePiece[]): readonly number[] {
+  return [...new Set(pieces.flatMap((p) => (p.memfd === null ? [] : [p.memfd])))];
+}
+
+/**
+ * Takes the pins of pieces found by {@link userPages} or
+ * {@link memfdPages} on the same world: the process's anonymous region is
+ * made live if it was not yet, and each memfd touched counts one more pin,
+ * so its pages outlive its fd and its VMAs.
+ *
+ * @param m - the machine's hardware.
+ * @param w - the world.
+ * @param process - the process the pieces belong to.
+ * @param pieces - the pieces.
+ * @returns the new world.
+ */
+export function holdPages(
+  m: Hardware,
+  w: World,
+  process: string,
+  pieces: readonly PagePiece[],
+): World {
+  let world = pieces.some((p) => p.memfd === null)
+    ? ensureProcess(m.topology, w, process).world
+    : w;
+  for (const id of memfdsIn(pieces)) {
+    const memfd = world.memfds.get(id);
+    if (memfd === undefined) throw new Error(`mm: pin of memfd ${id}, which is gone`);
+    world = { ...world, memfds: world.memfds.set(id, { ...memfd, pins: memfd.pins + 1 }) };
+  }
+  return world;
+}
+
+/**
+ * Drops the pins {@link holdPages} took for the same pieces
+ * (`unpin_user_pages()`): a memfd whose fd is closed, that no VMA maps and
+ * that nothing else pins is freed.
+ *
+ * @param w - the world.
+ * @param pieces - the pieces held.
+ * @returns the new world.
+ */
+export function releasePages(w: World, pieces: readonly PagePiece[]): World {
+  let world = w;
+  for (const id of memfdsIn(pieces)) {
+    const memfd = world.memfds.get(id);
+    if (memfd === undefined || memfd.pins === 0) throw new Error(`mm: memfd ${id} is not pinned`);
+    world = { ...world, memfds: world.memfds.set(id, { ...memfd, pins: memfd.pins - 1 }) };
+    world = reapMemfd(world, id);
+  }
+  return world;
+}
+
+/** A pin that succeeded: the world holding it and the pieces. */
+export interface Pinned {
+  /** The world with the pin taken. */
+  readonly world: World;
+  /** The pinned pieces, in order. */
+  readonly pieces: readonly PagePiece[];
+}
+
+/**
+ * `pin_user_pages(FOLL_LONGTERM)`: {@link userPages}, then
+ * {@link holdPages}. Release with {@link releasePages}.
+ *
+ * @param m - the machine's hardware.
+ * @param w - the world.
+ * @param process - the process whose memory it is.
+ * @param userVa - first byte.
+ * @param length - bytes.
+ * @param opts - `write`: `FOLL_WRITE`.
+ * @returns the world and pieces, or `EFAULT` with nothing changed.
+ */
+export function pinUserPages(
+  m: Hardware,
+  w: World,
+  process: string,
+  userVa: bigint,
+  length: bigint,
+  opts: PinOptions = {},
+): Result<Pinned> {
+  const pieces = userPages(m, w, process, userVa, length, opts);
+  if (!pieces.ok) return pieces;
+  return ok({ world: holdPages(m, w, process, pieces.value), pieces: pieces.value });
+}
+
+/**
+ * `memfd_pin_folios()`: {@link memfdPages}, then {@link holdPages}.
+ *
+ * @param m - the machine's hardware.
+ * @param w - the world.
+ * @param fd - an fd number.
+ * @param start - file offset.
+ * @param length - bytes.
+ * @returns undefined when `fd` is not an open memfd; `EINVAL` past the end; else the pin.
+ */
+export function pinMemfdPages(
+  m: Hardware,
+  w: World,
+  fd: number,
+  start: bigint,
+  length: bigint,
+): Result<Pinned> | undefined {
+  const pieces = memfdPages(m, w, fd, start, length);
+  if (pieces === undefined || !pieces.ok) return pieces;
+  const owner = openMemfd(w, fd)?.memfd.process;
+  if (owner === undefined) return undefined;
+  return ok({ world: holdPages(m, w, owner, pieces.value), pieces: pieces.value });
+}
