@@ -74,7 +74,7 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
   program
     .command("negotiate")
     .description(
-      "negotiate an exporter's offers against an importer's accepts (kernel-facts §4.2);\n" +
+      "negotiate an exporter's offers against an importer's accepts (kernel-model §4.2);\n" +
         "exit 0 on a match, 1 on no match, 2 on bad input",
     )
     .requiredOption("--offers <file>", "YAML/JSON: [{type, data}] or {exporter, offers: [...]}")

@@ -1,6 +1,6 @@
 /**
  * The matrix's iommufd cells under proposal-converters, where core maps
- * through the PAL->iommu-domain converter (kernel-facts §3.3, §4.4).
+ * through the PAL->iommu-domain converter (kernel-model §3.3, §4.4).
  */
 import { describe, expect, it } from "vitest";
 import { findProfile } from "@dmabuf-ref/core";

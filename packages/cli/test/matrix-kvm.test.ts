@@ -1,6 +1,6 @@
 /**
  * The kvm column of `dmabuf-ref matrix` (issue 5; Xu Yilun's KVM RFC,
- * kernel-facts §5.1, §4.4): driven through KVM_MEM_VFIO_DMABUF and the
+ * kernel-model §5.1, §4.4): driven through KVM_MEM_VFIO_DMABUF and the
  * guest's first fault; only VFIO offers get_pfn in the RFC; the GPU's
  * hypothetical get_pfn under proposal-converters is movable.
  */
@@ -40,7 +40,7 @@ function vfioBuffer(p: string): { machine: Machine; world: World; buf: number } 
   return { machine, world: e.world, buf: e.buf };
 }
 
-describe("the kvm column of the matrix (kernel-facts §5.1)", () => {
+describe("the kvm column of the matrix (kernel-model §5.1)", () => {
   it("the matrix's kvm column is the KVM recipe of kvm-recipe.ts", () => {
     expect(MATRIX_IMPORTERS.find((i) => i.name === "kvm")).toBe(kvmRecipe);
   });
@@ -96,7 +96,7 @@ describe("the kvm column of the matrix (kernel-facts §5.1)", () => {
   });
 });
 
-describe("the kvm recipe drives KVM's own entry points (kernel-facts §5.1)", () => {
+describe("the kvm recipe drives KVM's own entry points (kernel-model §5.1)", () => {
   it("the import leaves one KVM_MEM_VFIO_DMABUF memslot the size of the buffer, faulted in through get_pfn", () => {
     const e = vfioBuffer("rfc-mapping-types-v1");
     const r = kvmRecipe.import(e.machine, e.world, e.buf);

@@ -1,5 +1,5 @@
 /**
- * The GPU->iommufd scenarios (kernel-facts §3.3, §4.4): the SPDK/DPDK
+ * The GPU->iommufd scenarios (kernel-model §3.3, §4.4): the SPDK/DPDK
  * target path, and why iommufd needs a pin on a movable BO.
  */
 import { describe, expect, it } from "vitest";

@@ -1,5 +1,5 @@
 /**
- * The KVM scenarios (Xu Yilun's RFC, kernel-facts §5.1, §4.4) under their
+ * The KVM scenarios (Xu Yilun's RFC, kernel-model §5.1, §4.4) under their
  * declared profiles and under linux-7.1 / the RFC, plus the get_pfn
  * addressing rule they rely on.
  */
@@ -36,7 +36,7 @@ function faults(events: readonly TraceEvent[]): string[] {
 
 const BAR_PFN = VFIO0_BAR0 / KVM_PAGE;
 
-describe("vfio-to-kvm-private-mmio (kernel-facts §5.1, §4.4)", () => {
+describe("vfio-to-kvm-private-mmio (kernel-model §5.1, §4.4)", () => {
   it("meets its expectation under rfc-mapping-types-v1 with no violation", () => {
     const r = run("vfio-to-kvm-private-mmio");
     expect(r.met, r.text).toBe(true);
@@ -92,7 +92,7 @@ describe("vfio-to-kvm-private-mmio (kernel-facts §5.1, §4.4)", () => {
   });
 });
 
-describe("gpu-evict-moves-kvm (hypothetical; kernel-facts §1.2, §5.1)", () => {
+describe("gpu-evict-moves-kvm (hypothetical; kernel-model §1.2, §5.1)", () => {
   it("under proposal-converters an evicted GPU BO re-faults onto system RAM, with no violation", () => {
     const r = run("gpu-evict-moves-kvm");
     expect(r.met, r.text).toBe(true);
@@ -126,7 +126,7 @@ describe("gpu-evict-moves-kvm (hypothetical; kernel-facts §1.2, §5.1)", () => 
   });
 });
 
-describe("get_pfn addressing of a VFIO memslot (kernel-facts §5.1)", () => {
+describe("get_pfn addressing of a VFIO memslot (kernel-model §5.1)", () => {
   const LEN = 0x20_0000n;
   const BASE = 0x10_0000n;
   const npages = Number(LEN / KVM_PAGE);
@@ -153,7 +153,7 @@ describe("get_pfn addressing of a VFIO memslot (kernel-facts §5.1)", () => {
   );
 });
 
-describe("kvm-close-order (kernel-facts §2.5, §2.6, §5.1)", () => {
+describe("kvm-close-order (kernel-model §2.5, §2.6, §5.1)", () => {
   it("in the old close order (6.19, 7.0.0-7.0.9, forced) a running guest reaches the disabled BAR through an entry not yet zapped: one violation", () => {
     const r = run("kvm-close-order");
     expect(r.met, r.text).toBe(true);

@@ -47,9 +47,9 @@ describe("dmabuf-ref uapi", () => {
     expect(struct.status).toBe(2);
     expect(struct.stderr).toContain('unknown struct "iommu_ioas_map_files"');
     expect(struct.stderr).toContain("iommu_ioas_map_file");
-    const ioctl = runCli("uapi", "ioctl", "IOMMU_IOAS_COPY");
+    const ioctl = runCli("uapi", "ioctl", "IOMMU_IOAS_COPYY");
     expect(ioctl.status).toBe(2);
-    expect(ioctl.stderr).toContain('unknown ioctl "IOMMU_IOAS_COPY"');
+    expect(ioctl.stderr).toContain('unknown ioctl "IOMMU_IOAS_COPYY"');
   });
 });
 

@@ -44,6 +44,9 @@ export type {
   IommufdState,
   IommufdTrack,
   IommufdUserPages,
+  IommufdCtx,
+  IommufdDeviceAttachment,
+  IommufdFilePages,
 } from "./iommufd/types.js";
 export {
   KVM,
@@ -85,6 +88,7 @@ export type { IommufdSlices } from "./iommufd/objects.js";
 export {
   IOMMUFD_ATTACHED,
   IOMMUFD_ATTACHMENTS,
+  IOMMUFD_CTX,
   IOMMUFD_OBJECTS,
   IOMMUFD_PAGES,
 } from "./iommufd/objects.js";

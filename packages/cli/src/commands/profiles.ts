@@ -13,7 +13,7 @@ export function profileSummary(p: Profile): Record<string, unknown> {
     id: p.id,
     title: p.title,
     summary: p.summary,
-    kernelFacts: p.kernelFacts,
+    kernelModel: p.kernelModel,
     commits: p.commits,
     negotiation: p.negotiation,
     mappingTypes: p.mappingTypes.map((t) => t.id),
@@ -42,7 +42,7 @@ export function profilesOutput(json: boolean): string {
       return [
         `${p.id} - ${p.title}`,
         `  ${p.summary}`,
-        `  kernel-facts: ${p.kernelFacts.join(", ")}`,
+        `  kernel-model: ${p.kernelModel.join(", ")}`,
         // A kernel older than every fix the model distinguishes lists none.
         `  commits: ${p.commits.length === 0 ? "none" : p.commits.join(", ")}`,
         `  negotiation: ${p.negotiation}`,

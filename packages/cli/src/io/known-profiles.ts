@@ -5,7 +5,7 @@ import { rfcMappingTypesV1Iov } from "@dmabuf-ref/exporters";
 /**
  * Every profile the command knows: core's built-ins (DESIGN §3.4), then the
  * profiles drivers define through core's public API for types core does not
- * know (the SR-IOV interconnect of kernel-facts §4.1).
+ * know (the SR-IOV interconnect of kernel-model §4.1).
  */
 export const KNOWN_PROFILES: readonly Profile[] = Object.freeze([
   ...PROFILES,

@@ -15,7 +15,7 @@ const GFN_BASE = 0x10_0000n;
 /**
  * Adds to negotiation's bare "no acceptable pair" why KVM found nothing:
  * it accepts only `kvm-pfn`, i.e. the exporter must implement Xu Yilun's
- * `get_pfn` op, and in his RFC only VFIO does (kernel-facts §5.1).
+ * `get_pfn` op, and in his RFC only VFIO does (kernel-model §5.1).
  */
 function explainNegotiation(m: Machine, w: World, buf: number, refusal: Refused): Refused {
   if (offersOf(m, w, buf).some((o) => o.type === kvmPfn)) return refusal;
@@ -33,7 +33,7 @@ const STAGE: Readonly<Record<KvmMemslotStage, MatrixStage>> = {
 
 /**
  * kvm: what a VMM does to give a guest a dma-buf through Xu Yilun's RFC
- * (kernel-facts §5.1), driven through KVM's own entry points: a
+ * (kernel-model §5.1), driven through KVM's own entry points: a
  * `KVM_MEM_VFIO_DMABUF` memslot sized to the buffer
  * (the `KVM_SET_USER_MEMORY_REGION2` op), then the guest's first stage-2 /
  * EPT fault (the `guest-fault` op), both through `step`, which calls the exporter's `get_pfn` and is the

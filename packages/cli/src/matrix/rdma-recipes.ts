@@ -20,7 +20,7 @@ const STAGE: Readonly<Record<UmemGetStage, MatrixStage>> = {
 
 /**
  * Registers an MR over the whole buffer through the umem interface itself
- * (`ib_umem_dmabuf_get*()`, kernel-facts §5.2): negotiation is checked
+ * (`ib_umem_dmabuf_get*()`, kernel-model §5.2): negotiation is checked
  * first only to name the stage; the pinned variants pin and map inside the
  * get; an ODP MR maps on its first page fault (the `odp-fault` op), which is the
  * cell's first map.

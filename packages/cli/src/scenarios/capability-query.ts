@@ -16,7 +16,7 @@ export const capabilityQuery: Scenario = {
   profile: "linux-7.1",
   expectation:
     "the visibility query (a proposal) answers for VFIO and for a foreign exporter before any MAP_FILE, and trying agrees",
-  sources: "seed 000, kernel-facts §3.3, §4.2",
+  sources: "seed 000, kernel-model §3.3, §4.2",
   run(profile) {
     const m = standardMachine(profile);
     return withSession(new VmmSession(m, boot(m)), (s) => {

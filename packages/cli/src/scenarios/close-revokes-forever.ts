@@ -8,7 +8,7 @@ import { VmmSession, withSession } from "./session.js";
 const LEN = 0x20_0000n;
 
 /**
- * Closing the VFIO device revokes its dma-bufs for good (kernel-facts §2.5
+ * Closing the VFIO device revokes its dma-bufs for good (kernel-model §2.5
  * close, §7.9): afterwards map and attach give ENODEV, while the dma-buf fd
  * itself stays valid.
  */
@@ -16,7 +16,7 @@ export const closeRevokesForever: Scenario = {
   name: "close-revokes-forever",
   profile: "linux-7.1",
   expectation: "after device close, map and attach give ENODEV; the dmabuf fd stays valid",
-  sources: "seed 001, kernel-facts §2.3, §2.5, §7.9",
+  sources: "seed 001, kernel-model §2.3, §2.5, §7.9",
   run(profile) {
     const m = standardMachine(profile);
     return withSession(new VmmSession(m, boot(m)), (s) => {

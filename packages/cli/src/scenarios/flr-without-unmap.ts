@@ -10,7 +10,7 @@ const LEN = 0x20_0000n;
 /**
  * A VMM that forgets to unmap before FLR: the revoke protects the kernel,
  * the device's DMA faults in the IOMMU, and the area stays dead until the
- * VMM unmaps and maps again (kernel-facts §3.5: no automatic re-map).
+ * VMM unmaps and maps again (kernel-model §3.5: no automatic re-map).
  */
 export const flrWithoutUnmap: Scenario = {
   name: "flr-without-unmap",
@@ -18,7 +18,7 @@ export const flrWithoutUnmap: Scenario = {
   expectation:
     "the VMM forgets to unmap; DMA after the revoke faults; no violation; the area stays dead " +
     "until unmap + map",
-  sources: "seed 000, kernel-facts §1.3, §2.5, §3.5",
+  sources: "seed 000, kernel-model §1.3, §2.5, §3.5",
   run(profile) {
     const m = standardMachine(profile);
     return withSession(new VmmSession(m, boot(m)), (s) => {

@@ -3,7 +3,7 @@ import type { VmmSession } from "./session.js";
 
 /**
  * The GPU driver exports a buffer object as a dma-buf (`drm_gem_prime_export`
- * of a BO, kernel-facts §1.1), through core's `export` op.
+ * of a BO, kernel-model §1.1), through core's `export` op.
  *
  * @param s - the session (its world gains the BO).
  * @param size - bytes.

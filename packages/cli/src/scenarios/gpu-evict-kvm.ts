@@ -28,7 +28,7 @@ function inRegion(s: VmmSession, name: string, r: Result<GuestMapping>): boolean
 }
 
 /**
- * A *hypothetical* movable exporter under KVM (kernel-facts §1.2, §5.1,
+ * A *hypothetical* movable exporter under KVM (kernel-model §1.2, §5.1,
  * §4.4): the GPU's `get_pfn` exists only in the model (the KVM RFC accepts
  * only VFIO dma-bufs and no GPU driver has `get_pfn`), offered where the GPU
  * offers PAL. TTM evicts the BO from VRAM: the move invalidates, KVM zaps
@@ -41,7 +41,7 @@ export const gpuEvictMovesKvm: Scenario = {
     "hypothetical (KVM's RFC takes only VFIO dma-bufs; the GPU's get_pfn is the model's): a " +
     "guest faults onto a GPU BO's VRAM pfn (MMIO, not cacheable); TTM eviction invalidates, " +
     "KVM zaps the slot, and the guest re-faults onto the BO's system-RAM pfn; no violation",
-  sources: "kernel-facts §1.2, §1.3, §4.4, §5.1",
+  sources: "kernel-model §1.2, §1.3, §4.4, §5.1",
   run(profile) {
     const m = matrixMachine(profile);
     return withSession(new VmmSession(m, boot(m)), (s) => {

@@ -48,7 +48,7 @@ function story(s: VmmSession): string {
 }
 
 /**
- * iommufd cannot follow a move (kernel-facts §3.3: it is a pinning
+ * iommufd cannot follow a move (kernel-model §3.3: it is a pinning
  * importer; §3.4 its domains hold the addresses), so importing a movable
  * GPU BO needs a pin, or the import is refused. Both outcomes, per
  * built-in profile: under proposal-converters iommufd pins the BO at
@@ -72,7 +72,7 @@ export const gpuMovableNeedsPinForIommufd: Scenario = {
       .map(([id, outcome]) => `${id}: ${outcome}`)
       .join("; ") +
     "; no violation",
-  sources: "kernel-facts §1.2, §3.3, §4.3, §4.4",
+  sources: "kernel-model §1.2, §3.3, §4.3, §4.4",
   run(profile: Profile) {
     const m = matrixMachine(profile);
     const main = new VmmSession(m, boot(m), "spdk");

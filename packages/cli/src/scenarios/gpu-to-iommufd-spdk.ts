@@ -9,7 +9,7 @@ import { matrixMachine } from "../matrix/machine.js";
 const LEN = 0x20_0000n;
 
 /**
- * Jason Gunthorpe's target path GPU->iommufd for SPDK/DPDK (kernel-facts
+ * Jason Gunthorpe's target path GPU->iommufd for SPDK/DPDK (kernel-model
  * §4.4): a GPU VRAM BO exported as a dma-buf, a user-space driver maps it
  * into an IOAS with `IOMMU_IOAS_MAP_FILE`, and its NIC DMAs through the
  * IOVA. Under proposal-converters core maps the BO into iommufd's domain
@@ -32,7 +32,7 @@ export const gpuToIommufdSpdk: Scenario = {
     "an SPDK/DPDK process maps a GPU VRAM BO's dma-buf into an IOAS; core maps it into the " +
     "domain via pal->iommu-domain (iommufd sees no physical address) and the NIC's DMA works; " +
     "after the BO's owner revokes and closes it, the DMA faults; no violation",
-  sources: "kernel-facts §1.3, §3.3, §3.5, §4.4",
+  sources: "kernel-model §1.3, §3.3, §3.5, §4.4",
   run(profile) {
     const m = matrixMachine(profile);
     return withSession(new VmmSession(m, boot(m), "spdk"), (s) => {

@@ -24,7 +24,7 @@ function setUp(s: VmmSession): { fd: number; ioas: number } {
 }
 
 /**
- * `dmabuf_simple` of tools/testing/selftests/iommu (kernel-facts §3.6):
+ * `dmabuf_simple` of tools/testing/selftests/iommu (kernel-model §3.6):
  * MAP_FILE(0, 0) EINVAL; (size, size) EINVAL; (0, size + 1) EINVAL;
  * (0, size) succeeds.
  */
@@ -33,7 +33,7 @@ export const iommufdSelftestDmabufSimple: Scenario = {
   profile: "linux-7.1",
   expectation:
     "the kernel selftest dmabuf_simple: MAP_FILE(0,0), (size,size), (0,size+1) fail with EINVAL; (0,size) maps",
-  sources: "kernel-facts §3.2, §3.6",
+  sources: "kernel-model §3.2, §3.6",
   run(profile) {
     const m = standardMachine(profile, { selftestHook: true });
     return withSession(new VmmSession(m, boot(m), "selftest"), (s) => {
@@ -54,7 +54,7 @@ export const iommufdSelftestDmabufSimple: Scenario = {
 };
 
 /**
- * `dmabuf_revoke` (kernel-facts §3.6): map; revoke; a new domain on the IOAS
+ * `dmabuf_revoke` (kernel-model §3.6): map; revoke; a new domain on the IOAS
  * still attaches; map again ENODEV; un-revoke; map succeeds; unmap the
  * original IOVA and map it again with FIXED_IOVA.
  */
@@ -64,7 +64,7 @@ export const iommufdSelftestDmabufRevoke: Scenario = {
   expectation:
     "the kernel selftest dmabuf_revoke: map; revoke; map again ENODEV; un-revoke; map succeeds; " +
     "unmap and map the original IOVA again with FIXED_IOVA",
-  sources: "kernel-facts §3.5, §3.6",
+  sources: "kernel-model §3.5, §3.6",
   run(profile) {
     const m = standardMachine(profile, { selftestHook: true });
     return withSession(new VmmSession(m, boot(m), "selftest"), (s) => {

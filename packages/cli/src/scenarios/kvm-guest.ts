@@ -54,7 +54,7 @@ function kvmCall(
 }
 
 /**
- * `KVM_SET_USER_MEMORY_REGION2` with `KVM_MEM_VFIO_DMABUF` (kernel-facts
+ * `KVM_SET_USER_MEMORY_REGION2` with `KVM_MEM_VFIO_DMABUF` (kernel-model
  * §5.1) from the VMM: a slot of exactly the dma-buf's size at `gfnBase`.
  *
  * @param s - the session.
@@ -91,7 +91,7 @@ function stage2At(m: Machine, w: World, slot: number, gfn: bigint): GuestMapping
 
 /**
  * A guest access to `gfn` that misses in the stage-2 / EPT tables, so KVM
- * faults it in through the exporter's `get_pfn` (kernel-facts §5.1).
+ * faults it in through the exporter's `get_pfn` (kernel-model §5.1).
  *
  * @param s - the session.
  * @param slot - the memslot id.
@@ -104,7 +104,7 @@ export function guestFault(s: VmmSession, slot: number, gfn: bigint): Result<Gue
 }
 
 /**
- * A guest load or store to `gfn` (kernel-facts §5.1): through the
+ * A guest load or store to `gfn` (kernel-model §5.1): through the
  * installed stage-2 entry if there is one, else after KVM faults it in;
  * the oracle judges it like any DMA.
  *

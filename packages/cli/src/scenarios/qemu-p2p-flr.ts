@@ -9,7 +9,7 @@ const LEN = 0x20_0000n;
 
 /**
  * What QEMU does for P2P in a VM (seed 000): map a BAR dma-buf into an IOAS,
- * unmap it around an FLR, map it again (kernel-facts §2.5, §3.5).
+ * unmap it around an FLR, map it again (kernel-model §2.5, §3.5).
  */
 export const qemuP2pFlr: Scenario = {
   name: "qemu-p2p-flr",
@@ -17,7 +17,7 @@ export const qemuP2pFlr: Scenario = {
   expectation:
     "the VMM maps a BAR dma-buf into an IOAS, the guest's device DMAs to it, the VMM unmaps, " +
     "issues FLR, maps again; DMA works again; no violation",
-  sources: "seed 000, kernel-facts §2.5, §3.5",
+  sources: "seed 000, kernel-model §2.5, §3.5",
   run(profile) {
     const m = standardMachine(profile);
     return withSession(new VmmSession(m, boot(m)), (s) => {

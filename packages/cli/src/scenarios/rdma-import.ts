@@ -27,14 +27,14 @@ function call(
 /**
  * VFIO exports a BAR to the legacy pinned RDMA importer
  * (`ib_umem_dmabuf_get_pinned`): it has no invalidate callback, so it is
- * not revocable, and under 7.1 VFIO refuses it at attach (kernel-facts
+ * not revocable, and under 7.1 VFIO refuses it at attach (kernel-model
  * §1.3, §2.3, §5.2; Pranjal Shrivastava's report on v5 6/8).
  */
 export const pinnedRdmaRefused: Scenario = {
   name: "pinned-rdma-refused",
   profile: "linux-7.1",
   expectation: "VFIO refuses the pinned RDMA importer (not revocable): EOPNOTSUPP, nothing mapped",
-  sources: "kernel-facts §1.3, §2.3, §2.4, §5.2",
+  sources: "kernel-model §1.3, §2.3, §2.4, §5.2",
   run(profile) {
     const m = matrixMachine(profile);
     return withSession(new VmmSession(m, boot(m), "rdma-app"), (s) => {
@@ -55,14 +55,14 @@ export const pinnedRdmaRefused: Scenario = {
 /**
  * VFIO exports a BAR to an ODP (dynamic) RDMA MR: it is revocable, so it is
  * accepted; an FLR invalidates it, the NIC's access faults, and the next
- * ODP fault re-maps (kernel-facts §5.2).
+ * ODP fault re-maps (kernel-model §5.2).
  */
 export const odpRdmaAccepted: Scenario = {
   name: "odp-rdma-accepted",
   profile: "linux-7.1",
   expectation:
     "VFIO accepts the ODP RDMA importer (revocable); after an FLR its DMA faults and the next fault re-maps",
-  sources: "kernel-facts §1.3, §2.5, §5.2",
+  sources: "kernel-model §1.3, §2.5, §5.2",
   run(profile) {
     const m = matrixMachine(profile);
     return withSession(new VmmSession(m, boot(m), "rdma-app"), (s) => {

@@ -24,7 +24,7 @@ export interface Scenario {
   readonly profile: ProfileId;
   /** What it shows, as a maintainer would state it. */
   readonly expectation: string;
-  /** The kernel-facts sections and seeds it draws on. */
+  /** The kernel-model sections and seeds it draws on. */
   readonly sources: string;
   /**
    * Runs the scenario.

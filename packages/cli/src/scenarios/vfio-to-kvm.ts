@@ -34,7 +34,7 @@ function barDown(w: World): boolean {
 }
 
 /**
- * Private MMIO for a confidential VM (Xu Yilun's RFC, kernel-facts §5.1;
+ * Private MMIO for a confidential VM (Xu Yilun's RFC, kernel-model §5.1;
  * the VFIO->KVM path Jason Gunthorpe names as the first PAL consumer,
  * §4.4): the BAR is never mapped into host userspace; KVM gets PFNs from
  * the VFIO dma-buf fd through `get_pfn`, revoke zaps the memslot, the
@@ -48,7 +48,7 @@ export const vfioToKvmPrivateMmio: Scenario = {
     "the BAR's PFN, MMIO, uncached, largest order; an FLR zaps the slot and faults are EIO " +
     "until it completes, then the guest re-faults the BAR; after close faults stay EIO; " +
     "no violation",
-  sources: "kernel-facts §2.5, §4.4, §5.1, §7.16",
+  sources: "kernel-model §2.5, §4.4, §5.1, §7.16",
   run(profile) {
     const m = matrixMachine(profile);
     return withSession(new VmmSession(m, boot(m)), (s) => {

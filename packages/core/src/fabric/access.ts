@@ -41,7 +41,7 @@ export interface AccessResult {
  * (use after unmap, PFN fishing); when the grant predates a reset or move;
  * or when it writes through an invalidated mapping outside a fenced job
  * submitted before the invalidate (the read-and-discard window of
- * kernel-facts §1.3).
+ * kernel-model §1.3).
  *
  * @param m - the machine's hardware.
  * @param w - the world.

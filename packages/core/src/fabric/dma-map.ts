@@ -31,7 +31,7 @@ export interface DmaMapped {
 
 /**
  * Maps physical ranges for one importing device, as the DMA API does: the
- * model of `dma_buf_phys_vec_to_sgt()` for MMIO (kernel-facts §1.4) and of
+ * model of `dma_buf_phys_vec_to_sgt()` for MMIO (kernel-model §1.4) and of
  * `dma_map_sgtable()` for RAM.
  *
  * For MMIO, `pci_p2pdma_map_type(provider, device)` decides: BUS_ADDR uses

@@ -11,7 +11,7 @@ export const regionKindSchema = z.enum(["ram", "bar", "vram"]);
  * @remarks
  * DESIGN §3.5. `busOffset` is what `pci_p2pdma_bus_addr_map()` adds to a
  * CPU physical address to get the address a peer on the same switch must
- * use (kernel-facts §1.4, BUS_ADDR). Sizes are ranges, never pages.
+ * use (kernel-model §1.4, BUS_ADDR). Sizes are ranges, never pages.
  */
 export const regionSchema = z.object({
   /** Region name, e.g. "vfio0.bar0". */
@@ -89,7 +89,7 @@ export type Topology = z.output<typeof topologySchema>;
 
 /**
  * `enum pci_p2pdma_map_type`, as `pci_p2pdma_map_type(provider, client)`
- * answers (kernel-facts §1.4): by bus address below a common switch,
+ * answers (kernel-model §1.4): by bus address below a common switch,
  * through the host bridge (mapped with an IOVA), or not supported.
  */
 export type P2PMapType = "bus-addr" | "thru-host-bridge" | "not-supported";

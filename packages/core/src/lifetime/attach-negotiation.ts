@@ -9,7 +9,7 @@ import type { World } from "../world/world.js";
 
 /**
  * The exporter's offers for a buffer, in priority order: what its
- * `match_mapping` would pass to `dma_buf_match_mapping()` now (kernel-facts
+ * `match_mapping` would pass to `dma_buf_match_mapping()` now (kernel-model
  * §4.2).
  *
  * @param m - the machine.
@@ -23,7 +23,7 @@ export function offersOf(m: Machine, w: World, buf: number): readonly ExporterOf
 
 /**
  * The negotiation `dma_buf_mapping_attach()` would run for this attach
- * (kernel-facts §4.2): the buffer's offers against the importer's accepts
+ * (kernel-model §4.2): the buffer's offers against the importer's accepts
  * for the request, with P2P distances from the machine's topology. The
  * attach itself uses it, and so can anyone who must tell a failed
  * negotiation apart from the exporter's `attach` refusing.

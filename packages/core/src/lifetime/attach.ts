@@ -12,7 +12,7 @@ import { dropFileRef } from "./release.js";
 
 /**
  * `dma_buf_dynamic_attach()` (dynamic) or `dma_buf_attach()` (static), with
- * the mapping-type negotiation of the active profile (kernel-facts §1.2,
+ * the mapping-type negotiation of the active profile (kernel-model §1.2,
  * §4.2): the exporter's offers meet the importer's accepts, the match is
  * stored on the attachment, then the exporter's `attach` callback may refuse.
  * The attach takes the buffer's resv to link the attachment, so it blocks

@@ -10,7 +10,7 @@ export interface ExportInfo {
   readonly owner: string;
   /** `exp_info.size`. */
   readonly size: bigint;
-  /** Born revoked (VFIO exports while PCI memory is off, kernel-facts §2.2). */
+  /** Born revoked (VFIO exports while PCI memory is off, kernel-model §2.2). */
   readonly revoked?: boolean;
   /** `exp_info.priv`, stored with the exporter's codec (`encodedWith`). */
   readonly priv: Encoded<unknown>;

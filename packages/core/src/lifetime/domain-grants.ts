@@ -14,7 +14,7 @@ interface Wanted {
 
 /**
  * Makes the oracle's grants of a mapping that core made into an
- * `iommu_domain` (the PAL->iommu-domain converter, kernel-facts §4.4)
+ * `iommu_domain` (the PAL->iommu-domain converter, kernel-model §4.4)
  * follow the devices attached to that domain *now*: a device that joined
  * the domain after the map gains a grant, one that left loses it.
  *

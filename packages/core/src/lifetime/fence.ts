@@ -25,7 +25,7 @@ export function unsignalledFences(w: World, buf: number): number {
  * A device starts a DMA job through an attachment's mapping and the
  * importer adds its fence to the buffer's resv (`dma_resv_add_fence`, resv
  * held, BOOKKEEP usage). Starting DMA through a mapping that has been
- * invalidated breaks the importer's obligation (kernel-facts §1.3, §7.15)
+ * invalidated breaks the importer's obligation (kernel-model §1.3, §7.15)
  * and is recorded as a contract violation.
  *
  * @param w - the world.
@@ -92,7 +92,7 @@ export function submitDma(
 
 /**
  * A submitted job performs one access; the oracle judges it with the job's
- * fence as context (kernel-facts §1.3: full access until the fence signals).
+ * fence as context (kernel-model §1.3: full access until the fence signals).
  *
  * @param m - the machine.
  * @param w - the world.

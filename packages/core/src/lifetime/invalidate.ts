@@ -7,7 +7,7 @@ import { assertResvHeld } from "./resv.js";
 
 /**
  * `dma_buf_invalidate_mappings(dmabuf)` (`dma_buf_move_notify` before 7.1),
- * resv held by `holder` (kernel-facts §1.3): for every attachment whose
+ * resv held by `holder` (kernel-model §1.3): for every attachment whose
  * importer has the callback, marks its mapping invalidated (no new DMA, only
  * read-and-discard until unmap) and calls the importer. Attachments without
  * the callback (pinned importers) are skipped, as 7.1 made it optional.

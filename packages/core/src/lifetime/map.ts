@@ -48,9 +48,9 @@ function lockContext(
  * `dma_buf_map_attachment_unlocked()` (holder null; core takes resv): pins
  * first when the pin-on-map rule applies, then the exporter's map for the
  * negotiated type. A dynamic attachment mapped without resv is a contract
- * violation (kernel-facts §1.2). With a converter, the exporter maps its
+ * violation (kernel-model §1.2). With a converter, the exporter maps its
  * own type (`exporterType`) and core converts the payload for the importer
- * (kernel-facts §4.4), with `request` (default: the accept's data) as the
+ * (kernel-model §4.4), with `request` (default: the accept's data) as the
  * importer's per-map arguments. A failed map leaves nothing pinned or
  * mapped. One mapping per attachment: a second map is `EBUSY`.
  *
@@ -151,7 +151,7 @@ export function mapAtt(
 /**
  * `dma_buf_unmap_attachment()` (or `_unlocked`): the exporter's unmap, then
  * core undoes what its converter mapped (the IOVA of a PAL->SGT or
- * PAL->iommu-domain conversion, kernel-facts §4.4: core made it, so core
+ * PAL->iommu-domain conversion, kernel-model §4.4: core made it, so core
  * unmaps it whatever the exporter's unmap does), ends the mapping's grants
  * (from here on the importer may not touch the memory), then unpins when
  * map had pinned.

@@ -112,7 +112,7 @@ export type Op =
       /** Read or write. */
       readonly dir: DmaDirection;
     }
-  /** The exporter starts its revoke sequence (kernel-facts §1.3). */
+  /** The exporter starts its revoke sequence (kernel-model §1.3). */
   | {
       /** Discriminant. */
       readonly kind: "revoke";
@@ -123,7 +123,7 @@ export type Op =
       /** Who revokes, as traces name it. */
       readonly by: string;
     }
-  /** The exporter starts its un-revoke sequence (kernel-facts §2.5). */
+  /** The exporter starts its un-revoke sequence (kernel-model §2.5). */
   | {
       /** Discriminant. */
       readonly kind: "unrevoke";

@@ -48,7 +48,12 @@ export interface FailedArm {
    * continues from `committed.world` ({@link worldAfter}). Absent: nothing
    * changed.
    */
-  readonly committed?: { readonly world: World; readonly events: readonly TraceEvent[] };
+  readonly committed?: {
+    /** The world the kernel left behind. */
+    readonly world: World;
+    /** What happened before the errno, in order. */
+    readonly events: readonly TraceEvent[];
+  };
 }
 
 /**

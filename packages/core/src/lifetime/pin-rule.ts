@@ -3,7 +3,7 @@ import type { ExporterDriver } from "../machine/machine.js";
 import type { AttachmentState } from "../world/attachment-state.js";
 
 /**
- * Whether map pins first and unmap unpins (kernel-facts §1.2): the exporter
+ * Whether map pins first and unmap unpins (kernel-model §1.2): the exporter
  * has a `pin` op and the importer cannot follow moves, i.e. the attachment
  * is static, or (CONFIG_DMABUF_MOVE_NOTIFY=n, linux-6.19) any attachment.
  *

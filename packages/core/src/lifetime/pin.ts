@@ -15,7 +15,7 @@ import { done, failed } from "./outcome.js";
 import { assertResvHeld } from "./resv.js";
 
 /**
- * `dma_buf_pin()`: "the buffer may not move anymore" (kernel-facts §1.1).
+ * `dma_buf_pin()`: "the buffer may not move anymore" (kernel-model §1.1).
  * Only dynamic importers pin (a static attachment is a contract violation,
  * the kernel's WARN_ON(!importer_ops)); resv must be held. A NULL exporter
  * `pin` succeeds as a no-op; VFIO's 6.19 pin fails with `EOPNOTSUPP`.

@@ -8,7 +8,7 @@ import type { World } from "../world/world.js";
 
 /**
  * The importer side of the private VFIO->iommufd interconnect
- * (`sym_vfio_pci_dma_buf_iommufd_map`, kernel-facts §2.7, §3.3): calls the
+ * (`sym_vfio_pci_dma_buf_iommufd_map`, kernel-model §2.7, §3.3): calls the
  * exporter's {@link vfioIommufdMapSymbol} for its physical ranges, with resv held by
  * `holder` (calling it without resv is a bug in the importer model and
  * throws). A buffer whose exporter has no private interconnect is

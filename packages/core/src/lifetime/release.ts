@@ -10,7 +10,7 @@ import { done, failed } from "./outcome.js";
 
 /**
  * Drops one reference to a buffer's file; the last one runs the exporter's
- * `release` (kernel-facts §1.1; VFIO's unlinks the buffer and drops the
+ * `release` (kernel-model §1.1; VFIO's unlinks the buffer and drops the
  * device registration, §2.3) and frees the buffer: it leaves the world.
  *
  * @param m - the machine.

@@ -71,7 +71,7 @@ export function resvUnlock(w: World, buf: number, holder: string): StepOutcome {
 /**
  * `dma_resv_assert_held()`: when `holder` does not hold the buffer's lock,
  * records a contract violation naming the rule and lets the call go on, as
- * lockdep warns and the kernel continues (kernel-facts §1.2, §7.3).
+ * lockdep warns and the kernel continues (kernel-model §1.2, §7.3).
  *
  * @param w - the world.
  * @param buf - the dma-buf id.

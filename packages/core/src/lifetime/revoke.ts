@@ -14,7 +14,7 @@ import { assertResvHeld, resvLock, resvUnlock } from "./resv.js";
 
 /**
  * Changes a buffer's revoked state. The rule "revoked changes only under
- * resv" (kernel-facts §2.5, Matt Evans' invariant) is checked: breaking it
+ * resv" (kernel-model §2.5, Matt Evans' invariant) is checked: breaking it
  * is a contract violation.
  *
  * @param w - the world.
@@ -107,7 +107,7 @@ const waitUnmaps: TaskStep = (m, w, t) => {
 };
 
 /**
- * The exporter revoke sequence (kernel-facts §1.3 cover letter, §2.5):
+ * The exporter revoke sequence (kernel-model §1.3 cover letter, §2.5):
  * lock resv, revoked = true, invalidate every attachment, wait for the
  * BOOKKEEP fences, unlock, then wait until every mapping is unmapped.
  */
@@ -121,7 +121,7 @@ export const REVOKE_PROGRAM: readonly TaskStep[] = [
 ];
 
 /**
- * The v7 un-revoke sequence (kernel-facts §2.5): under resv, invalidate and
+ * The v7 un-revoke sequence (kernel-model §2.5): under resv, invalidate and
  * wait for fences while still revoked; unlock; then under resv again,
  * revoked = false. Importers get an invalidate; nothing re-maps by itself.
  */
@@ -154,7 +154,7 @@ export function taskOn(w: World, buf: number): number | undefined {
  * Starts the revoke sequence as a task. A permanent revoke is what device
  * close or unbind does; a temporary one precedes a reset or a memory
  * disable. Revoking a permanently revoked buffer is `EBADFD` (as the
- * proposed VFIO REVOKE answers, kernel-facts §2.6); a temporary revoke of a
+ * proposed VFIO REVOKE answers, kernel-model §2.6); a temporary revoke of a
  * revoked buffer is `EINVAL`; one sequence at a time per buffer (`EBUSY`).
  *
  * @param w - the world.
@@ -218,7 +218,7 @@ export function startUnrevoke(w: World, buf: number, by: string): StepOutcome {
 
 /**
  * Creates a task. Like VFIO's `get_file_active()` before it revokes
- * (kernel-facts §2.5), the task holds a file reference for its whole run,
+ * (kernel-model §2.5), the task holds a file reference for its whole run,
  * so the buffer cannot be released under it; completion drops it.
  */
 function startTask(w: World, t: TaskState, owner: string): StepOutcome {

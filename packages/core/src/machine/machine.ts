@@ -102,7 +102,7 @@ export interface MapStep extends DriverStep {
 }
 
 /**
- * An exporter driver: the model of `struct dma_buf_ops` (kernel-facts §1.1)
+ * An exporter driver: the model of `struct dma_buf_ops` (kernel-model §1.1)
  * as pure functions of the machine and the World. Exporters meet importers
  * only through these callbacks and core, never directly (DESIGN §2).
  */
@@ -122,7 +122,7 @@ export interface ExporterDriver {
   /**
    * Whether the revoke sequence ends by waiting for every importer to unmap
    * (the completion of "vfio: Wait for dma-buf invalidation to complete",
-   * kernel-facts §1.3). Absent: it waits.
+   * kernel-model §1.3). Absent: it waits.
    *
    * @param m - the machine.
    */
@@ -155,7 +155,7 @@ export interface ExporterDriver {
   detach?(m: Machine, world: World, att: number): DriverStep;
   /**
    * `ops->pin`; absent means pinning is supported and a no-op
-   * (`dma_buf_pin()` returns 0, kernel-facts §1.1).
+   * (`dma_buf_pin()` returns 0, kernel-model §1.1).
    *
    * @param m - the machine.
    * @param world - the current world.
@@ -288,7 +288,7 @@ export interface AttachRequest {
 
 /**
  * An importer driver: the model of `struct dma_buf_attach_ops`
- * (kernel-facts §1.2) plus what the importer accepts and the work it owes.
+ * (kernel-model §1.2) plus what the importer accepts and the work it owes.
  */
 export interface ImporterDriver {
   /** The driver's name, e.g. "iommufd" (also the module checked by allow-lists). */
@@ -321,7 +321,7 @@ export interface ImporterDriver {
   invalidateMappings?(m: Machine, world: World, att: number): DriverStep;
   /**
    * The next operations the importer performs on its own, for example the
-   * unmap it owes after an invalidate (kernel-facts §7.15). The scheduler
+   * unmap it owes after an invalidate (kernel-model §7.15). The scheduler
    * runs them; the explorer interleaves them.
    *
    * @param m - the machine.

@@ -9,7 +9,7 @@ import { encodedWith, isEncodedWith } from "../encoding/codecs.js";
  * What a mapping type's `match()` returns: `0` for a match, or an error.
  *
  * @remarks
- * kernel-facts §4.2: `-EOPNOTSUPP` means "skip this pair and keep looking";
+ * kernel-model §4.2: `-EOPNOTSUPP` means "skip this pair and keep looking";
  * any other errno aborts the whole negotiation and is returned to the caller
  * of `dma_buf_mapping_attach()` unchanged.
  */
@@ -17,7 +17,7 @@ export type MatchVerdict = 0 | KernelError;
 
 /**
  * The definition of a mapping type: the model of one
- * `struct dma_buf_mapping_type` singleton (kernel-facts §4.2) plus zod
+ * `struct dma_buf_mapping_type` singleton (kernel-model §4.2) plus zod
  * schemas for what each side states in a `struct dma_buf_mapping_match` and
  * for the payload the exporter hands over after map.
  *
@@ -30,8 +30,8 @@ export interface MappingTypeSpec<E extends z.ZodType, I extends z.ZodType, P ext
   readonly id: string;
   /** The kernel's `name` string for the type, e.g. "DMA Mapped Scatter Gather Table". */
   readonly name: string;
-  /** The kernel-facts section(s) this type models, e.g. `"§4.3"`. */
-  readonly kernelFacts: string;
+  /** The kernel-model section(s) this type models, e.g. `"§4.3"`. */
+  readonly kernelModel: string;
   /** One sentence: what the importer receives and what revoke means for it. */
   readonly summary: string;
   /** What the exporter states in its offer (the per-type union member of the match). */
@@ -101,7 +101,7 @@ export type AnyMappingType = MappingType;
  * const ualink = defineMappingType({
  *   id: "ualink",
  *   name: "UALink fabric address",
- *   kernelFacts: "§4.1",
+ *   kernelModel: "§4.1",
  *   summary: "a fabric address the importer's UALink port can reach",
  *   exporterData: z.object({ fabric: z.string() }),
  *   importerData: z.object({ fabric: z.string() }),

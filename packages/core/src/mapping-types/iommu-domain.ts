@@ -10,7 +10,7 @@ import { defineMappingType } from "./define.js";
  * that domain itself.
  *
  * @remarks
- * kernel-facts §4.4 (Message-ID `20260422150000.GK3199414@nvidia.com`). Only
+ * kernel-model §4.4 (Message-ID `20260422150000.GK3199414@nvidia.com`). Only
  * core sees both `phys_addr_t` and the domain, so the exporter never reveals
  * its physical store and the importer never sees it. Exporters cannot offer
  * it; the PAL->iommu-domain converter reaches it. Xu Yilun notes it does not
@@ -19,7 +19,7 @@ import { defineMappingType } from "./define.js";
 export const iommuDomain = defineMappingType({
   id: "iommu-domain",
   name: "IOMMU domain",
-  kernelFacts: "§4.4",
+  kernelModel: "§4.4",
   summary:
     "core maps the exporter's memory into the importer's iommu_domain; no address is revealed",
   importerOnly: true,
@@ -35,7 +35,7 @@ export const iommuDomain = defineMappingType({
     size: u64Schema,
     /**
      * `IOMMU_READ` for the mapping (iommufd's `IOMMU_IOAS_MAP_READABLE`,
-     * kernel-facts §3.1); the proposal names no prot, so default on.
+     * kernel-model §3.1); the proposal names no prot, so default on.
      */
     read: z.boolean().default(true),
     /** `IOMMU_WRITE` (`IOMMU_IOAS_MAP_WRITEABLE`); default on. */

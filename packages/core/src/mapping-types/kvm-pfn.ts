@@ -6,7 +6,7 @@ import { defineMappingType } from "./define.js";
 
 /**
  * Cache attribute of a KVM stage-2 / EPT mapping of dma-buf memory.
- * MMIO is never mapped write-back cacheable (kernel-facts §5.1).
+ * MMIO is never mapped write-back cacheable (kernel-model §5.1).
  */
 export const kvmCacheAttrSchema = z.enum(["uncached", "write-combine", "write-back"]);
 
@@ -16,7 +16,7 @@ export const kvmCacheAttrSchema = z.enum(["uncached", "write-combine", "write-ba
  * the cache attribute.
  *
  * @remarks
- * kernel-facts §5.1. KVM attaches dynamically with `dev = NULL` and
+ * kernel-model §5.1. KVM attaches dynamically with `dev = NULL` and
  * `allow_peer2peer = true`; invalidate zaps the memslot's whole GFN range;
  * a fault that cannot get a PFN (revoked) becomes `-EIO`. The payload is the
  * range list behind `get_pfn` plus the cache attribute; the schema refuses a
@@ -25,7 +25,7 @@ export const kvmCacheAttrSchema = z.enum(["uncached", "write-combine", "write-ba
 export const kvmPfn = defineMappingType({
   id: "kvm-pfn",
   name: "KVM PFN (get_pfn)",
-  kernelFacts: "§5.1",
+  kernelModel: "§5.1",
   summary: "get_pfn(pgoff) -> pfn, max order, cache attribute; revoke zaps the memslot",
   exporterData: z.object({
     /** True when the memory is device MMIO (then it must not be cacheable). */

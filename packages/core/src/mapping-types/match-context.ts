@@ -3,7 +3,7 @@
  * stand-in for the kernel helpers a match callback calls.
  *
  * @remarks
- * kernel-facts §4.3: the SGT match calls `pci_p2pdma_distance(exp dev, imp dev)`
+ * kernel-model §4.3: the SGT match calls `pci_p2pdma_distance(exp dev, imp dev)`
  * and accepts only a distance >= 0. The fabric (a later issue) provides the
  * real topology; negotiation alone uses {@link p2pTopology}.
  */

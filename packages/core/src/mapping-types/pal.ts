@@ -9,7 +9,7 @@ import { defineMappingType } from "./define.js";
  * `struct dma_buf_phys_list` of `phys_vec` entries, all MMIO.
  *
  * @remarks
- * kernel-facts §4.3 (RFC patch 21) and §4.4. PAL has no `match()`; its map
+ * kernel-model §4.3 (RFC patch 21) and §4.4. PAL has no `match()`; its map
  * helper `dma_buf_pal_map_phys` is exported only to "iommufd", which the
  * model states as an importer allow-list. Christian König called it "a
  * pretty big NO-GO" (importers see physical addresses), so profiles include
@@ -19,7 +19,7 @@ import { defineMappingType } from "./define.js";
 export const pal = defineMappingType({
   id: "pal",
   name: "Physical Address List",
-  kernelFacts: "§4.3, §4.4",
+  kernelModel: "§4.3, §4.4",
   summary: "CPU physical addresses of MMIO; the importer maps them itself and must stop on revoke",
   exporterData: z.object({
     /** The p2pdma provider of the MMIO, used only by the PAL->SGT converter. */

@@ -16,7 +16,7 @@ import { defineMappingType } from "./define.js";
  * DMA addresses already mapped for one importing device.
  *
  * @remarks
- * kernel-facts §4.3 (RFC patch 02) and §1.1 (the legacy `map_dma_buf`, which
+ * kernel-model §4.3 (RFC patch 02) and §1.1 (the legacy `map_dma_buf`, which
  * the RFC routes through this type). Exporter data is
  * `exporter_requires_p2p` + `exporting_p2p_device`; importer data is
  * `importing_dma_device` + `importer_accepts_p2p`. The match rule: an
@@ -28,7 +28,7 @@ import { defineMappingType } from "./define.js";
 export const sgt = defineMappingType({
   id: "sgt",
   name: "DMA Mapped Scatter Gather Table",
-  kernelFacts: "§1.1, §4.3",
+  kernelModel: "§1.1, §4.3",
   summary: "DMA addresses mapped for the importing device; the exporter may move or revoke them",
   exporterData: z
     .object({

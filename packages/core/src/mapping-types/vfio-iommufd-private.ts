@@ -11,7 +11,7 @@ import { defineMappingType } from "./define.js";
  * physical range of a VFIO dma-buf directly.
  *
  * @remarks
- * kernel-facts §2.7 and §3.3. Exported only to "iommufd"; resv held. It
+ * kernel-model §2.7 and §3.3. Exported only to "iommufd"; resv held. It
  * fails with `-EOPNOTSUPP` for a foreign exporter or `nr_ranges != 1` and
  * with `-ENODEV` when revoked; those are checks of the phys lookup, not a
  * negotiation, so this type has no `match()` and the VFIO exporter model
@@ -21,7 +21,7 @@ import { defineMappingType } from "./define.js";
 export const vfioIommufdPrivate = defineMappingType({
   id: "vfio-iommufd-private",
   name: "VFIO to iommufd private interconnect",
-  kernelFacts: "§2.7, §3.3",
+  kernelModel: "§2.7, §3.3",
   summary: "one MMIO phys_vec handed straight to iommufd; invalidate means revoke for good",
   exporterData: z.object({}),
   importerData: z.object({}),
@@ -38,7 +38,7 @@ export const vfioIommufdPrivate = defineMappingType({
 /**
  * `vfio_pci_dma_buf_iommufd_map(attach, *phys)`, exported to iommufd only:
  * the symbol behind the {@link vfioIommufdPrivate} interconnect. VFIO
- * provides it (and so does the iommufd selftest mock, kernel-facts §3.6);
+ * provides it (and so does the iommufd selftest mock, kernel-model §3.6);
  * iommufd calls it with resv held. Nothing is recorded as mapped.
  */
 export const vfioIommufdMapSymbol = defineSymbol({

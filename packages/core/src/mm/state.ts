@@ -131,7 +131,14 @@ export function putVmas(w: World, slot: number, vmas: readonly Vma[]): World {
 export function openMemfd(
   w: World,
   fd: number,
-): { readonly id: number; readonly memfd: Memfd } | undefined {
+):
+  | {
+      /** The memfd's id (its fd minus `MEMFD_FD_BASE`). */
+      readonly id: number;
+      /** Its state. */
+      readonly memfd: Memfd;
+    }
+  | undefined {
   const id = memfdIdOfFd(fd);
   const memfd = id === undefined ? undefined : w.memfds.get(id);
   return id === undefined || memfd === undefined || !memfd.open ? undefined : { id, memfd };

@@ -15,7 +15,7 @@ import { defineConverter } from "./converter.js";
 /**
  * PAL->SGT: core turns a PAL exporter's physical list into a DMA-mapped SGT
  * for an SGT importer, as `dma_buf_phys_vec_to_sgt()` does for exporters
- * today (kernel-facts §1.4, §4.4).
+ * today (kernel-model §1.4, §4.4).
  *
  * @remarks
  * PAL is all MMIO, so the conversion needs the exporter's p2pdma provider,
@@ -25,7 +25,7 @@ import { defineConverter } from "./converter.js";
 export const palToSgt = defineConverter({
   from: pal,
   to: sgt,
-  kernelFacts: "§1.4, §4.4",
+  kernelModel: "§1.4, §4.4",
   summary: "core maps the PAL ranges for the importing device (bus address or IOVA) into an SGT",
   match(ctx, exp, imp) {
     if (exp.provider === undefined) {
@@ -63,12 +63,12 @@ export const palToSgt = defineConverter({
 /**
  * PAL->iommu-domain: core maps a PAL exporter's ranges straight into the
  * importer's `iommu_domain`, so neither side sees the other's addresses
- * (kernel-facts §4.4, the importer-only type of the Apr 2026 proposal).
+ * (kernel-model §4.4, the importer-only type of the Apr 2026 proposal).
  */
 export const palToIommuDomain = defineConverter({
   from: pal,
   to: iommuDomain,
-  kernelFacts: "§4.4",
+  kernelModel: "§4.4",
   summary: "core iommu_map()s the PAL ranges into the importer's domain at the importer's IOVA",
   convert(m, world, att, payload, request) {
     const domainId = Number(request.domain);

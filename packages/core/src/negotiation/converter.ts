@@ -11,7 +11,7 @@ import type { World } from "../world/world.js";
 /**
  * The definition of a converter: dma-buf core bridging an exporter's type to
  * a different importer type (Jason Gunthorpe's Apr 2026 proposal,
- * kernel-facts §4.4 and §7.14), e.g. PAL->SGT so exporters need only PAL.
+ * kernel-model §4.4 and §7.14), e.g. PAL->SGT so exporters need only PAL.
  */
 export interface ConverterSpec<
   FE extends z.ZodType,
@@ -25,8 +25,8 @@ export interface ConverterSpec<
   readonly from: MappingType<FE, FI, FP>;
   /** The importer-side type the converter produces. */
   readonly to: MappingType<TE, TI, TP>;
-  /** The kernel-facts section(s) describing it. */
-  readonly kernelFacts: string;
+  /** The kernel-model section(s) describing it. */
+  readonly kernelModel: string;
   /** One sentence: what core does to convert. */
   readonly summary: string;
   /**
@@ -78,8 +78,8 @@ export interface Converter {
   readonly from: AnyMappingType;
   /** The importer-side type. */
   readonly to: AnyMappingType;
-  /** The kernel-facts section(s) describing it. */
-  readonly kernelFacts: string;
+  /** The kernel-model section(s) describing it. */
+  readonly kernelModel: string;
   /** One sentence: what core does to convert. */
   readonly summary: string;
   /**
@@ -134,7 +134,7 @@ export function defineConverter<
     id: `${spec.from.id}->${spec.to.id}`,
     from: spec.from,
     to: spec.to,
-    kernelFacts: spec.kernelFacts,
+    kernelModel: spec.kernelModel,
     summary: spec.summary,
     ...(predicate === undefined
       ? {}

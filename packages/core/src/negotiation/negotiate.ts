@@ -96,7 +96,7 @@ function profileRefusal(
 
 /**
  * Chooses the mapping type for an attachment, as `dma_buf_match_mapping()`
- * does (kernel-facts §4.2, §7.12–7.14).
+ * does (kernel-model §4.2, §7.12–7.14).
  *
  * The outer loop walks the exporter's offers in order and the inner loop the
  * importer's accepts in order, so the exporter's order sets priority. The
@@ -110,7 +110,7 @@ function profileRefusal(
  * runs over the types that exist there, but no `match()` runs: the legacy
  * `dma_buf_attach` / `dma_buf_dynamic_attach` call fixes the type, and P2P
  * reachability is refused later by the exporter's `attach` or first map
- * (kernel-facts §1.4, §2.3), which is where the refusal stage reports it.
+ * (kernel-model §1.4, §2.3), which is where the refusal stage reports it.
  *
  * @param offers - the exporter's offers, in priority order.
  * @param accepts - the importer's accepts, in order.

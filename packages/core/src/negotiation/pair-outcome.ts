@@ -14,7 +14,7 @@ export type NotConsideredBecause = "matched-earlier" | "aborted-earlier" | "dire
 /**
  * What negotiation concluded about one (exporter offer, importer accept)
  * pair: one member per way the kernel's loop can treat a pair
- * (kernel-facts §4.2), plus the profile's refusals.
+ * (kernel-model §4.2), plus the profile's refusals.
  */
 export type PairOutcome =
   | PairMatched

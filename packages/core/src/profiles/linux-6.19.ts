@@ -7,7 +7,7 @@ import { defineProfile } from "./profile.js";
  * iommufd importer, before the revoke series.
  *
  * @remarks
- * Encodes kernel-facts §1.1–1.2 (CONFIG_DMABUF_MOVE_NOTIFY=n, so pin-on-map
+ * Encodes kernel-model §1.1–1.2 (CONFIG_DMABUF_MOVE_NOTIFY=n, so pin-on-map
  * applies to dynamic importers too and movable exporters pin), §2.4 (VFIO's
  * `pin` returns `-EOPNOTSUPP`, so every VFIO map that needs a pin fails),
  * §2.7 and §3.3 (iommufd reaches VFIO only through the private interconnect).
@@ -24,7 +24,7 @@ export const linux619 = defineProfile({
     "Released 6.19: move_notify with CONFIG_DMABUF_MOVE_NOTIFY=n, VFIO's always-failing pin, " +
     "iommufd importing VFIO dma-bufs through the private interconnect. No negotiation. " +
     "Close disables the function before it revokes the dma-bufs.",
-  kernelFacts: ["§1.1", "§1.2", "§2.3", "§2.4", "§2.7", "§3.3"],
+  kernelModel: ["§1.1", "§1.2", "§2.3", "§2.4", "§2.7", "§3.3"],
   commits: [],
   negotiation: "none",
   mappingTypes: [sgt, vfioIommufdPrivate],

@@ -55,7 +55,7 @@ export const linux71 = defineProfile({
     "The 7.1 revoke series: invalidate_mappings, attach_revocable, VFIO pin a no-op and " +
     "non-revocable importers refused, iommufd pins and uses the private interconnect; " +
     "close cleans up before it disables, BARs checked before export, iommufd release fixed.",
-  kernelFacts: ["§1.2", "§1.3", "§2.2", "§2.3", "§2.4", "§2.5", "§2.7", "§3.3", "§8.1"],
+  kernelModel: ["§1.2", "§1.3", "§2.2", "§2.3", "§2.4", "§2.5", "§2.7", "§3.3", "§8.1"],
   commits: [...V71_0_COMMITS, "e745cd2c749e", "f2d70dbd3dce"],
   negotiation: "none",
   mappingTypes: [sgt, vfioIommufdPrivate],

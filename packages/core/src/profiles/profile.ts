@@ -11,16 +11,16 @@ import type { Converter } from "../negotiation/converter.js";
 export interface ProfileRules {
   /**
    * Name of the importer's invalidation callback in `dma_buf_attach_ops`:
-   * `move_notify` before 7.1, `invalidate_mappings` from 7.1 (kernel-facts §1.2).
+   * `move_notify` before 7.1, `invalidate_mappings` from 7.1 (kernel-model §1.2).
    */
   readonly invalidateCallback: "move_notify" | "invalidate_mappings";
   /**
    * CONFIG_DMABUF_MOVE_NOTIFY in effect. When false (6.19 default), dynamic
    * importers are not move-capable, so pin-on-map applies to them too and
-   * movable exporters pin instead of moving (kernel-facts §1.2, §1.3).
+   * movable exporters pin instead of moving (kernel-model §1.2, §1.3).
    */
   readonly dynamicImportersMoveCapable: boolean;
-  /** `dma_buf_attach_revocable()` exists and exporters may refuse on it (kernel-facts §1.3). */
+  /** `dma_buf_attach_revocable()` exists and exporters may refuse on it (kernel-model §1.3). */
   readonly attachRevocable: boolean;
 }
 
@@ -45,8 +45,8 @@ export interface Profile {
   readonly title: string;
   /** What the profile is, in two or three sentences. */
   readonly summary: string;
-  /** The kernel-facts sections this profile encodes. */
-  readonly kernelFacts: readonly string[];
+  /** The kernel-model sections this profile encodes. */
+  readonly kernelModel: readonly string[];
   /**
    * The mainline commits (12-digit ids) whose behaviour this profile
    * encodes, e.g. `"d97708701434"` (close cleans up dma-bufs before it
@@ -58,7 +58,7 @@ export interface Profile {
   /**
    * Whether `dma_buf_mapping_attach()` negotiation exists. `"none"`: only
    * the legacy path, which the model runs as negotiation over the one SGT
-   * type (kernel-facts §4.2: `dma_buf_attach` passes a single SGT entry).
+   * type (kernel-model §4.2: `dma_buf_attach` passes a single SGT entry).
    */
   readonly negotiation: "none" | "mapping-types";
   /** The mapping types that exist; an offer or accept of any other type is refused. */
@@ -78,13 +78,16 @@ export interface Profile {
 }
 
 /** A profile as written: {@link Profile} with `commits` optional (default none). */
-export type ProfileInput = Omit<Profile, "commits"> & { readonly commits?: readonly string[] };
+export type ProfileInput = Omit<Profile, "commits"> & {
+  /** {@link Profile.commits}; absent means none. */
+  readonly commits?: readonly string[];
+};
 
 /**
  * Defines a profile, checking that every converter joins types that exist in
  * it and that every commit id is a 12-digit abbreviated hash.
  *
- * @param profile - the profile's data (`commits` defaults to none).
+ * @param input - the profile's data (`commits` defaults to none).
  * @returns the frozen profile.
  * @throws when a converter names a type the profile lacks (a model bug).
  */

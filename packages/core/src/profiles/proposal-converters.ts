@@ -12,7 +12,7 @@ import { linux71 } from "./linux-7.1.js";
  * PAL->iommu-domain, and iommufd accepts the importer-only iommu-domain type.
  *
  * @remarks
- * Encodes kernel-facts §4.4 and §7.14 (a direct match beats a converted
+ * Encodes kernel-model §4.4 and §7.14 (a direct match beats a converted
  * one), with the optional series still under review switched on: KVM
  * import (§5.1) and RDMA pinned-revocable import (§5.2). mmap of VFIO
  * dma-bufs is not here: it is proposal-vfio-dmabuf-mmap's (kernel-model
@@ -24,7 +24,7 @@ export const proposalConverters = defineProfile({
   summary:
     "linux-7.1 rules plus converters PAL->SGT and PAL->iommu-domain; iommufd accepts " +
     "[iommu-domain]; a direct match beats a converted one. Options under review are on.",
-  kernelFacts: ["§4.4", "§5.1", "§5.2", "§7.14"],
+  kernelModel: ["§4.4", "§5.1", "§5.2", "§7.14"],
   commits: linux71.commits,
   negotiation: "mapping-types",
   mappingTypes: [sgt, pal, iommuDomain, kvmPfn],

@@ -27,7 +27,7 @@ export const proposalVfioDmabufMmap = defineProfile({
     "linux-7.1 plus mmap() of VFIO dma-bufs with a zap on revoke, " +
     "VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE (13) and _MEMATTR (14), the states OK, " +
     "TEMP_REVOKED and PERM_REVOKED, and an un-revoke without invalidate or fence wait.",
-  kernelFacts: [...linux71.kernelFacts, "§2.6"],
+  kernelModel: [...linux71.kernelModel, "§2.6"],
   drivers: {
     ...linux71.drivers,
     "vfio-pci": {

@@ -9,7 +9,7 @@ import { linux71 } from "./linux-7.1.js";
  * "DMA-buf mapping types" (26 patches) and Xu Yilun's KVM dma-buf import.
  *
  * @remarks
- * Encodes kernel-facts §4.2 (the negotiation), §4.3 (SGT, PAL; VFIO offers
+ * Encodes kernel-model §4.2 (the negotiation), §4.3 (SGT, PAL; VFIO offers
  * [PAL, SGT_P2P]; iommufd accepts [PAL]; the private VFIO symbol is removed)
  * and §5.1 (KVM import, RFC). Rules otherwise as {@link linux71}.
  */
@@ -19,7 +19,7 @@ export const rfcMappingTypesV1 = defineProfile({
   summary:
     "linux-7.1 rules plus the mapping-type negotiation: VFIO offers [pal, sgt(P2P)], iommufd " +
     "accepts [pal], the private interconnect is gone; KVM import from Xu Yilun's RFC.",
-  kernelFacts: ["§1.3", "§4.2", "§4.3", "§5.1"],
+  kernelModel: ["§1.3", "§4.2", "§4.3", "§5.1"],
   commits: linux71.commits,
   negotiation: "mapping-types",
   mappingTypes: [sgt, pal, kvmPfn],

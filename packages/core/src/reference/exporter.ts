@@ -59,7 +59,7 @@ export function refExporterPriv(b: DmaBufState): RefExporterPriv | undefined {
 
 /**
  * The reference exporter: a kernel-memory dma-buf like iommufd's selftest
- * mock (kernel-facts §3.6), the minimal correct exporter for examples and
+ * mock (kernel-model §3.6), the minimal correct exporter for examples and
  * for core's tests before the real drivers exist.
  *
  * Each buffer is one physically contiguous range carved from a RAM region
@@ -70,7 +70,7 @@ export function refExporterPriv(b: DmaBufState): RefExporterPriv | undefined {
  * access is a violation).
  *
  * With `selftestHook` it also answers iommufd's private phys lookup, as the
- * selftest mock does under CONFIG_IOMMUFD_TEST (kernel-facts §3.3 step 4,
+ * selftest mock does under CONFIG_IOMMUFD_TEST (kernel-model §3.3 step 4,
  * §3.6): `ENODEV` when revoked, otherwise its one range. Where the profile
  * has PAL the mock is a PAL exporter, as in the Feb 2026 RFC (§4.3: "the
  * mock selftest exporter becomes a PAL exporter"): it offers `[pal, sgt]`

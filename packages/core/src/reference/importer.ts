@@ -18,7 +18,7 @@ export function importerHolder(importer: string, att: number): string {
 
 /**
  * The reference dynamic importer: the minimal correct revocable importer
- * (kernel-facts §1.3, §7.15). It attaches dynamically with
+ * (kernel-model §1.3, §7.15). It attaches dynamically with
  * `allow_peer2peer`, accepts one SGT, and on `invalidate_mappings` stops
  * starting DMA and owes an unmap, which it performs on its own (lock resv,
  * unmap, unlock) as soon as resv is free. It never re-maps by itself.

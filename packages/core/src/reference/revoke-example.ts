@@ -15,7 +15,7 @@ export interface RevokeExample {
 
 /**
  * The canonical revoke with DMA in flight, on the reference drivers
- * (kernel-facts §1.3): `dev0` has a write in flight when the exporter
+ * (kernel-model §1.3): `dev0` has a write in flight when the exporter
  * revokes for an FLR; the job keeps full access until its fence signals,
  * the exporter then waits for the importer's unmap, and a late access
  * faults in the IOMMU. No violation. `pnpm start` prints it; RFC documents

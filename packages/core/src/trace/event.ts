@@ -30,7 +30,7 @@ export type TraceEvent =
       /** Accepted type ids, in order. */
       readonly accepts: readonly string[];
     }
-  /** One pair the negotiation looked at and its outcome (kernel-facts §4.2). */
+  /** One pair the negotiation looked at and its outcome (kernel-model §4.2). */
   | {
       /** Discriminant. */
       readonly kind: "negotiate-pair";
@@ -182,10 +182,10 @@ export type TraceEvent =
       readonly owner: string;
       /** The attachment. */
       readonly att: number;
-      /** Pinned on behalf of map (pin-on-map, kernel-facts §1.2). */
+      /** Pinned on behalf of map (pin-on-map, kernel-model §1.2). */
       readonly implicit: boolean;
     }
-  /** A buffer's revoked state changed (only under resv, kernel-facts §2.5). */
+  /** A buffer's revoked state changed (only under resv, kernel-model §2.5). */
   | {
       /** Discriminant. */
       readonly kind: "revoked";
@@ -273,7 +273,12 @@ export type TraceEvent =
       /** Where it landed or why it did not. */
       readonly detail: string;
       /** The region the access reached and the offset in it (absent for a fault). */
-      readonly landed?: { readonly region: string; readonly offset: bigint };
+      readonly landed?: {
+        /** The region's id (`ram0`, `vfio0.bar0`, `vmm.anon`). */
+        readonly region: string;
+        /** Bytes from the region's base to the first byte accessed. */
+        readonly offset: bigint;
+      };
     }
   /** The oracle caught a violation. */
   | {

@@ -4,13 +4,13 @@ import { _IO } from "./ioctl.js";
 import { defineStruct } from "./layout.js";
 import type { StructLayout } from "./layout.js";
 
-/** `VFIO_TYPE`: the ioctl type byte `';'` (include/uapi/linux/vfio.h, kernel-facts §2.1). */
+/** `VFIO_TYPE`: the ioctl type byte `';'` (include/uapi/linux/vfio.h, kernel-model §2.1). */
 export const VFIO_TYPE = 0x3b;
 /** `VFIO_BASE`: first VFIO command number. */
 export const VFIO_BASE = 100;
 /** `VFIO_DEVICE_RESET = _IO(VFIO_TYPE, VFIO_BASE + 11)`: FLR or another function reset. */
 export const VFIO_DEVICE_RESET = _IO(VFIO_TYPE, VFIO_BASE + 11);
-/** `VFIO_DEVICE_FEATURE = _IO(VFIO_TYPE, VFIO_BASE + 17)` = 0x3B75 (kernel-facts §2.1). */
+/** `VFIO_DEVICE_FEATURE = _IO(VFIO_TYPE, VFIO_BASE + 17)` = 0x3B75 (kernel-model §2.1). */
 export const VFIO_DEVICE_FEATURE = _IO(VFIO_TYPE, VFIO_BASE + 17);
 
 /** `VFIO_DEVICE_FEATURE_MASK`: bits 0–15 of `flags` select the feature. */
@@ -21,7 +21,7 @@ export const VFIO_DEVICE_FEATURE_GET = 1 << 16;
 export const VFIO_DEVICE_FEATURE_SET = 1 << 17;
 /** `VFIO_DEVICE_FEATURE_PROBE`: only ask whether GET/SET would be supported. */
 export const VFIO_DEVICE_FEATURE_PROBE = 1 << 18;
-/** `VFIO_DEVICE_FEATURE_DMA_BUF = 11`: export BAR ranges as a dma-buf (kernel-facts §2.1). */
+/** `VFIO_DEVICE_FEATURE_DMA_BUF = 11`: export BAR ranges as a dma-buf (kernel-model §2.1). */
 export const VFIO_DEVICE_FEATURE_DMA_BUF = 11;
 
 /** A decoded `struct vfio_device_feature` header. */
@@ -60,7 +60,7 @@ export const VFIO_DEVICE_FEATURE_MINSZ = 8;
 
 /**
  * `struct vfio_device_feature` = `argsz` u32@0, `flags` u32@4, `data[]`@8
- * (kernel-facts §2.1). `argsz` counts the header and the data.
+ * (kernel-model §2.1). `argsz` counts the header and the data.
  */
 export const vfioDeviceFeature: StructLayout<VfioDeviceFeature> = defineStruct(
   "vfio_device_feature",
@@ -84,7 +84,7 @@ export const vfioRegionDmaRange: StructLayout<VfioRegionDmaRange> = defineStruct
 /**
  * `struct vfio_device_feature_dma_buf` = `region_index` u32@0, `open_flags`
  * u32@4, `flags` u32@8 (must be 0), `nr_ranges` u32@12, `dma_ranges[]`@16,
- * `__counted_by(nr_ranges)` (kernel-facts §2.1).
+ * `__counted_by(nr_ranges)` (kernel-model §2.1).
  */
 export const vfioDeviceFeatureDmaBuf: StructLayout<VfioDeviceFeatureDmaBuf> = defineStruct(
   "vfio_device_feature_dma_buf",
@@ -116,7 +116,7 @@ export interface VfioFeatureRequest {
 
 /**
  * The VFIO core's checks of a `VFIO_DEVICE_FEATURE` call, in the kernel's
- * order (vfio_main.c, kernel-facts §2.1–2.2 step 0): copy the 8-byte header
+ * order (vfio_main.c, kernel-model §2.1–2.2 step 0): copy the 8-byte header
  * (`EFAULT`), `argsz < 8` -> `EINVAL`, unknown flag bits -> `EINVAL`, GET and
  * SET together without PROBE -> `EINVAL`. VFIO has no `E2BIG` rule: the
  * driver gets `argsz - 8` bytes, whatever their content.
@@ -158,7 +158,7 @@ export function parseVfioDeviceFeature(buffer: Uint8Array): Result<VfioFeatureRe
 }
 
 /**
- * `vfio_check_feature(flags, argsz, supported_ops, minsz)` (kernel-facts §2.1):
+ * `vfio_check_feature(flags, argsz, supported_ops, minsz)` (kernel-model §2.1):
  * a GET or SET the feature does not support -> `EINVAL`; PROBE -> "probe"
  * (the ioctl returns 0 and does nothing); neither GET nor SET -> `EINVAL`;
  * payload smaller than `minsz` -> `EINVAL`; otherwise "run".

@@ -27,7 +27,7 @@ export interface MappingState {
 }
 
 /**
- * One `struct dma_buf_attachment` (kernel-facts §1.2): the importing device,
+ * One `struct dma_buf_attachment` (kernel-model §1.2): the importing device,
  * static or dynamic, `peer2peer`, whether the importer has an invalidation
  * callback, pins, the negotiated mapping type and the current mapping.
  */
@@ -61,14 +61,14 @@ export interface AttachmentState {
   readonly mapping: MappingState | null;
   /**
    * An invalidate arrived since `mapping` was made: the importer may no
-   * longer start DMA through it and must unmap (kernel-facts §1.3).
+   * longer start DMA through it and must unmap (kernel-model §1.3).
    */
   readonly invalidated: boolean;
 }
 
 /**
  * `dma_buf_attach_revocable()`: dynamic with an invalidation callback
- * (kernel-facts §1.3), i.e. the importer promises to unmap in bounded time.
+ * (kernel-model §1.3), i.e. the importer promises to unmap in bounded time.
  *
  * @param a - the attachment.
  * @returns true when revocable.

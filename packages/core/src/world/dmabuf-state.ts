@@ -4,14 +4,14 @@ import type { Encoded } from "../encoding/codecs.js";
 import { encodedCodec } from "../encoding/codecs.js";
 
 /**
- * A dma-buf's revoke state. VFIO keeps a `revoked` bit (kernel-facts §2.3);
+ * A dma-buf's revoke state. VFIO keeps a `revoked` bit (kernel-model §2.3);
  * Matt Evans' series turns it into usable / revoked temporarily / revoked
  * permanently, which the model uses for every exporter.
  */
 export type RevokeState = "usable" | "temporary" | "permanent";
 
 /**
- * Core's view of one `struct dma_buf` (kernel-facts §1): who exported it, its
+ * Core's view of one `struct dma_buf` (kernel-model §1): who exported it, its
  * size, the reservation lock, its attachment list and file references. What
  * only the exporter knows lives in `priv` (like `dmabuf->priv`).
  */

@@ -7,7 +7,7 @@ export type DmaDirection = "read" | "write";
 /**
  * An in-flight DMA job: the device's work behind one `dma_fence` added to the
  * buffer's reservation object with `DMA_RESV_USAGE_BOOKKEEP`
- * (kernel-facts §1.3). It exists until the device signals the fence.
+ * (kernel-model §1.3). It exists until the device signals the fence.
  */
 export interface DmaJob {
   /** The device doing the DMA. */

@@ -3,9 +3,9 @@ import { pushString } from "../encoding/hash.js";
 
 /** The multi-step kernel operations the model runs as tasks. */
 export type TaskKind =
-  /** The exporter revoke sequence (kernel-facts §1.3, §2.5). */
+  /** The exporter revoke sequence (kernel-model §1.3, §2.5). */
   | "revoke"
-  /** The v7 un-revoke sequence (kernel-facts §2.5). */
+  /** The v7 un-revoke sequence (kernel-model §2.5). */
   | "unrevoke";
 
 /**

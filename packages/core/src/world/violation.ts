@@ -4,7 +4,7 @@ import { pushString } from "../encoding/hash.js";
 /**
  * What the oracle caught. Access violations are memory reached when it must
  * not be (DESIGN §3.5); contract violations are broken locking or calling
- * rules that the kernel reports with a WARN or lockdep splat (kernel-facts
+ * rules that the kernel reports with a WARN or lockdep splat (kernel-model
  * §1.2, §1.3, §7.3).
  */
 export type ViolationKind =

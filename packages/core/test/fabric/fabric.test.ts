@@ -64,7 +64,7 @@ function world(): World {
   return boot(m);
 }
 
-describe("PCI topology: pci_p2pdma_map_type (kernel-facts §1.4)", () => {
+describe("PCI topology: pci_p2pdma_map_type (kernel-model §1.4)", () => {
   it("same switch is BUS_ADDR, through the host bridge is THRU_HOST_BRIDGE, else not supported", () => {
     expect(p2pMapType(topology, "gpu0", "nic0")).toBe("bus-addr");
     expect(p2pMapType(topology, "gpu0", "nic1")).toBe("thru-host-bridge");
@@ -83,7 +83,7 @@ describe("PCI topology: pci_p2pdma_map_type (kernel-facts §1.4)", () => {
   });
 });
 
-describe("DMA-mapping MMIO for an importer (dma_buf_phys_vec_to_sgt, kernel-facts §1.4)", () => {
+describe("DMA-mapping MMIO for an importer (dma_buf_phys_vec_to_sgt, kernel-model §1.4)", () => {
   const bar = { paddr: 0x40_0000_0000n, len: 0x20_0000n };
 
   it("BUS_ADDR uses CPU physical + the bus offset and no IOVA", () => {

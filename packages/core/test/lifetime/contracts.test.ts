@@ -39,7 +39,7 @@ function attached(
   return { world: a.world, buf: e.buf, att: createdId(a) };
 }
 
-describe("the reservation lock is a contract (kernel-facts §1.2, §7.3)", () => {
+describe("the reservation lock is a contract (kernel-model §1.2, §7.3)", () => {
   it("map of a dynamic attachment without resv is a contract violation naming the rule", () => {
     const s = attached(m, boot(m), true);
     const r = ok(m, s.world, { kind: "map", att: s.att, holder: "ref-importer#x" });
@@ -114,7 +114,7 @@ describe("the reservation lock is a contract (kernel-facts §1.2, §7.3)", () =>
   });
 });
 
-describe("static attachments and pin-on-map (kernel-facts §1.2)", () => {
+describe("static attachments and pin-on-map (kernel-model §1.2)", () => {
   const pinning: ExporterDriver = {
     ...referenceExporter({ name: "pinning-exporter", region: "ram0" }),
     pin: (_m, world) => ({ ok: true, value: { world, events: [] } }),

@@ -65,7 +65,7 @@ function machine(importers: ImporterDriver[]): Machine {
   });
 }
 
-describe("mapping through core's converters (kernel-facts §4.4, proposal-converters)", () => {
+describe("mapping through core's converters (kernel-model §4.4, proposal-converters)", () => {
   it("PAL->SGT: a PAL-only exporter is mapped for an SGT importer by core, and DMA reaches the BAR", () => {
     const m = machine([referenceImporter()]);
     const run = runScript(m, boot(m), [

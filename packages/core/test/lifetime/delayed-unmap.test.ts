@@ -45,7 +45,7 @@ const slowImporter: ImporterDriver = {
   ],
 };
 
-describe("revoke waits for every unmap (kernel-facts §1.3, §2.5)", () => {
+describe("revoke waits for every unmap (kernel-model §1.3, §2.5)", () => {
   it("the exporter stays blocked in the trace until a slow importer unmaps", () => {
     const m = referenceMachine({ importers: [slowImporter] });
     const s = mappedWorld(m, boot(m), "dev0", "slow-importer");

@@ -1,7 +1,7 @@
 /**
  * Model-based tests of `step` over random op sequences (DESIGN §2a):
  * a failed or blocked step changes nothing; well-behaved users of the
- * reference exporter and importer never trip the oracle (kernel-facts
+ * reference exporter and importer never trip the oracle (kernel-model
  * §1.3), while the classic importer bugs do; worlds hash and compare
  * canonically.
  */
@@ -244,7 +244,7 @@ describe("random op sequences: a failed step changes nothing (DESIGN §2a)", () 
   });
 });
 
-describe("no violation ever occurs with the reference exporter and importer (kernel-facts §1.3)", () => {
+describe("no violation ever occurs with the reference exporter and importer (kernel-model §1.3)", () => {
   it("a well-behaved exporter and importer never record a violation, after every step and settle", () => {
     fc.assert(
       fc.property(actionsArb, (actions) => {

@@ -17,7 +17,7 @@ function dmaOutcomes(events: readonly TraceEvent[]): string[] {
   return events.flatMap((e) => (e.kind === "dma" ? [e.outcome] : []));
 }
 
-describe("the revoke sequence (kernel-facts §1.3)", () => {
+describe("the revoke sequence (kernel-model §1.3)", () => {
   it("runs lock resv -> revoked -> invalidate -> wait fences -> unlock -> wait for unmaps", () => {
     const s = mappedWorld(m, boot(m));
     const run = stepSettled(m, s.world, {
@@ -165,7 +165,7 @@ describe("the revoke sequence (kernel-facts §1.3)", () => {
   });
 });
 
-describe("un-revoke (kernel-facts §2.5)", () => {
+describe("un-revoke (kernel-model §2.5)", () => {
   it("un-revoke sends an invalidate, and nothing re-maps on its own", () => {
     const s = mappedWorld(m, boot(m));
     const revoked = stepSettled(m, s.world, {

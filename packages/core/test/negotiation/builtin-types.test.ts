@@ -2,7 +2,7 @@
  * The built-in mapping types in negotiation: SGT's P2P match rule, PAL's
  * allow-list, the VFIO/iommufd lists of the RFC, the converters of the
  * Apr 2026 proposal and the importer-only iommu-domain type
- * (kernel-facts §4.3, §4.4, §5.1, §7.13, §7.14).
+ * (kernel-model §4.3, §4.4, §5.1, §7.13, §7.14).
  */
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
@@ -31,7 +31,7 @@ const nicNoP2P = accept(sgt, { device: "nic0", acceptsP2P: false }, "rdma");
 const vfioOffers = [offer(pal, {}), sgtP2P];
 const domain = { domain: "d0", iova: 0, offset: 0, size: 4096 };
 
-describe("SGT match: P2P needs an accepting importer at distance >= 0 (kernel-facts §4.3)", () => {
+describe("SGT match: P2P needs an accepting importer at distance >= 0 (kernel-model §4.3)", () => {
   it("a P2P-requiring exporter x an importer not accepting P2P is skipped with EOPNOTSUPP", () => {
     const r = negotiate([sgtP2P], [nicNoP2P], rfcMappingTypesV1, reachable);
     expect(pairAt(r, 0, 0).outcome).toMatchObject({
@@ -95,7 +95,7 @@ describe("SGT match: P2P needs an accepting importer at distance >= 0 (kernel-fa
   });
 });
 
-describe("PAL: no match(), map helper exported only to iommufd (kernel-facts §4.3)", () => {
+describe("PAL: no match(), map helper exported only to iommufd (kernel-model §4.3)", () => {
   it("a PAL accept from module rdma is refused as not-exported and the attach fails EINVAL", () => {
     const r = negotiate([offer(pal, {})], [accept(pal, {}, "rdma")], rfcMappingTypesV1);
     expect(pairAt(r, 0, 0).outcome).toEqual({
@@ -154,7 +154,7 @@ describe("PAL: no match(), map helper exported only to iommufd (kernel-facts §4
   });
 });
 
-describe("converters of the Apr 2026 proposal (kernel-facts §4.4, §7.14)", () => {
+describe("converters of the Apr 2026 proposal (kernel-model §4.4, §7.14)", () => {
   const palVfio = offer(pal, { provider: "vfio0" });
 
   it("pal(vfio0) x iommufd [iommu-domain] matches through the pal->iommu-domain converter", () => {
@@ -217,7 +217,7 @@ describe("converters of the Apr 2026 proposal (kernel-facts §4.4, §7.14)", () 
   });
 });
 
-describe("importer-only and payload rules (kernel-facts §4.4, §5.1)", () => {
+describe("importer-only and payload rules (kernel-model §4.4, §5.1)", () => {
   it("an exporter cannot offer the importer-only iommu-domain type: offer() throws", () => {
     expect(() => offer(iommuDomain, {})).toThrow(/importer-only/);
   });

@@ -1,5 +1,5 @@
 /**
- * Converters with test types (kernel-facts §4.4, §7.14): core joins an
+ * Converters with test types (kernel-model §4.4, §7.14): core joins an
  * exporter type to a different importer type; converted pairs are tried
  * only after every direct pair, in the same exporter-major order, with the
  * same verdict rules as match().
@@ -19,7 +19,7 @@ function pToQ(answer: (tag: string) => MatchVerdict): Converter {
   return defineConverter({
     from: P,
     to: Q,
-    kernelFacts: "§7.14",
+    kernelModel: "§7.14",
     summary: "test converter",
     match: (_ctx, _exp, imp) => answer(imp.tag),
   });
@@ -31,7 +31,7 @@ const profile = testProfile("conv", [P, Q, R, gone], [byTag]);
 const mod = "test_importer";
 const q = (tag: string) => accept(Q, { tag }, mod);
 
-describe("converted pairs: tried after all direct pairs, exporter-major (kernel-facts §7.14)", () => {
+describe("converted pairs: tried after all direct pairs, exporter-major (kernel-model §7.14)", () => {
   it("exporter [P] x importer [Q] matches through the P->Q converter and reports it on the pair", () => {
     const r = negotiate([offer(P, {})], [q("ok")], profile);
     const m = expectMatch(r);

@@ -71,7 +71,7 @@ export function testType(id: string, match?: (exp: Tagged, imp: Tagged) => Match
   return defineMappingType({
     id,
     name: `kunit test type ${id}`,
-    kernelFacts: "§4.2",
+    kernelModel: "§4.2",
     summary: `test type ${id}`,
     exporterData: tagSchema,
     importerData: tagSchema,
@@ -93,7 +93,7 @@ export function testProfile(
     id,
     title: `test profile ${id}`,
     summary: "test types only",
-    kernelFacts: ["§4.2"],
+    kernelModel: ["§4.2"],
     negotiation: "mapping-types",
     mappingTypes,
     converters,

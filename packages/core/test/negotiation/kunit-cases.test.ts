@@ -1,6 +1,6 @@
 /**
  * The RFC's kunit cases (drivers/dma-buf/st-dma-mapping.c, RFC 26/26) and
- * the match() verdict rules of kernel-facts §4.2, with test types A and B
+ * the match() verdict rules of kernel-model §4.2, with test types A and B
  * that have no match() and test types whose match() returns a chosen verdict.
  */
 import { describe, it, expect } from "vitest";
@@ -27,7 +27,7 @@ const mod = "kunit_importer";
 const exp = (...types: AnyMappingType[]) => types.map((t) => offer(t, {}));
 const imp = (...types: AnyMappingType[]) => types.map((t) => accept(t, {}, mod));
 
-describe("st-dma-mapping: exporter order sets priority (kernel-facts §4.2)", () => {
+describe("st-dma-mapping: exporter order sets priority (kernel-model §4.2)", () => {
   it("exporter [A,B] x importer [B,A] picks A at exporter index 0, importer index 1", () => {
     const r = negotiate(exp(A, B), imp(B, A), kunit);
     const m = expectMatch(r);
@@ -71,7 +71,7 @@ describe("st-dma-mapping: exporter order sets priority (kernel-facts §4.2)", ()
   });
 });
 
-describe("st-dma-mapping: failures are -EINVAL (kernel-facts §4.2)", () => {
+describe("st-dma-mapping: failures are -EINVAL (kernel-model §4.2)", () => {
   it("an empty exporter list fails with EINVAL at the negotiation stage", () => {
     const r = negotiate([], imp(A, B), kunit);
     const f = expectFailure(r);
@@ -105,7 +105,7 @@ describe("st-dma-mapping: failures are -EINVAL (kernel-facts §4.2)", () => {
   });
 });
 
-describe("match() verdicts: 0 matches, EOPNOTSUPP skips, any other errno aborts (kernel-facts §4.2)", () => {
+describe("match() verdicts: 0 matches, EOPNOTSUPP skips, any other errno aborts (kernel-model §4.2)", () => {
   it("match() returning ENODEV (VFIO with vdev == NULL) aborts with the same errno and message", () => {
     const r = negotiate(exp(gone, A), imp(A, gone), kunit);
     const f = expectFailure(r);

@@ -1,5 +1,5 @@
 /**
- * Properties of negotiation (kernel-facts §4.2, §7.12, §7.14) over generated
+ * Properties of negotiation (kernel-model §4.2, §7.12, §7.14) over generated
  * offer/accept lists drawn from a small pool of test types whose match()
  * answers 0, EOPNOTSUPP or an aborting errno from a generated table.
  */

@@ -111,7 +111,7 @@ export function buildWorld(spec: WorldSpec, withConverters: boolean): World {
     return defineMappingType({
       id,
       name: id,
-      kernelFacts: "§4.2",
+      kernelModel: "§4.2",
       summary: `generated test type ${id}`,
       exporterData: vData,
       importerDataCodec: recordCodec("pool-accept", { v: intCodec }),
@@ -128,14 +128,14 @@ export function buildWorld(spec: WorldSpec, withConverters: boolean): World {
         defineConverter({
           from: at(types, 0),
           to: at(types, 1),
-          kernelFacts: "§7.14",
+          kernelModel: "§7.14",
           summary: "test converter with a generated predicate",
           match: (_ctx, e, i) => answer(spec.conv, "pool-0->pool-1", e.v, i.v),
         }),
         defineConverter({
           from: at(types, 2),
           to: at(types, 3),
-          kernelFacts: "§7.14",
+          kernelModel: "§7.14",
           summary: "test",
         }),
       ]

@@ -1,5 +1,5 @@
 /**
- * The reference exporter as iommufd's selftest mock (kernel-facts §3.6):
+ * The reference exporter as iommufd's selftest mock (kernel-model §3.6):
  * under CONFIG_IOMMUFD_TEST it has the private phys hook; where the profile
  * has PAL it is a PAL exporter, as the Feb 2026 RFC makes it (§4.3).
  */
@@ -39,7 +39,7 @@ function offerIds(m: Machine, w: World, buf: number): string[] {
   return offersOf(m, w, buf).map((o) => o.type.id);
 }
 
-describe("the selftest mock (kernel-facts §3.6, §4.3)", () => {
+describe("the selftest mock (kernel-model §3.6, §4.3)", () => {
   it("under linux-7.1 the mock offers [sgt] and answers the private phys hook", () => {
     const { m, world, buf } = mock(linux71);
     expect(offerIds(m, world, buf)).toEqual(["sgt"]);

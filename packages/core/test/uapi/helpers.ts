@@ -14,9 +14,18 @@ import {
   iommuIoasMapFile,
   iommuIoasUnmap,
   iommuIovaRange,
+  iommuIoasAllowIovas,
+  iommuIoasCopy,
+  iommuOption,
+  iommuHwptAlloc,
+  iommuHwInfo,
+  iommuHwInfoVtd,
   vfioDeviceFeature,
   vfioDeviceFeatureDmaBuf,
   vfioRegionDmaRange,
+  vfioDeviceBindIommufd,
+  vfioDeviceAttachIommufdPt,
+  vfioDeviceDetachIommufdPt,
 } from "@dmabuf-ref/core";
 import type { Errno, FieldLayout, KernelError, Result, StructLayout } from "@dmabuf-ref/core";
 
@@ -39,6 +48,15 @@ export const ALL_LAYOUTS: readonly AnyStruct[] = [
   iommuIoasMap,
   iommuIoasMapFile,
   iommuIoasUnmap,
+  iommuIoasAllowIovas,
+  iommuIoasCopy,
+  iommuOption,
+  iommuHwptAlloc,
+  iommuHwInfo,
+  iommuHwInfoVtd,
+  vfioDeviceBindIommufd,
+  vfioDeviceAttachIommufdPt,
+  vfioDeviceDetachIommufdPt,
 ];
 
 export const U32_MAX = 0xffffffff;
@@ -59,6 +77,10 @@ export function scalarFields(layout: { readonly fields: readonly FieldLayout[] }
 /** An arbitrary in-range value of one scalar C type. */
 export function memberArb(type: string): fc.Arbitrary<Scalar> {
   switch (type) {
+    case "u8":
+      return fc.integer({ min: 0, max: 0xff });
+    case "u16":
+      return fc.integer({ min: 0, max: 0xffff });
     case "u32":
       return u32Arb;
     case "s32":
@@ -81,6 +103,10 @@ export function valueArb(layout: AnyStruct): fc.Arbitrary<AnyValue> {
 /** One value just outside the range of each scalar C type, for schema rejection. */
 export function outOfRange(type: string): readonly Scalar[] {
   switch (type) {
+    case "u8":
+      return [0x100, -1];
+    case "u16":
+      return [0x10000, -1];
     case "u32":
       return [2 ** 32, -1, 1.5];
     case "s32":

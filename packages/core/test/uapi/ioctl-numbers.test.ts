@@ -1,6 +1,6 @@
 /**
  * ioctl numbers: the asm-generic `_IOC` encoding (include/uapi/asm-generic/ioctl.h)
- * and the VFIO / iommufd command numbers (kernel-facts §2.1, §3.1), plus the
+ * and the VFIO / iommufd command numbers (kernel-model §2.1, §3.1), plus the
  * registry's iommufd `min_size` values.
  */
 import { describe, it, expect } from "vitest";
@@ -139,6 +139,11 @@ describe("ioctl registry", () => {
     ["IOMMU_IOAS_MAP", 40],
     ["IOMMU_IOAS_UNMAP", 24],
     ["IOMMU_IOAS_MAP_FILE", 40],
+    ["IOMMU_IOAS_ALLOW_IOVAS", 24],
+    ["IOMMU_IOAS_COPY", 40],
+    ["IOMMU_OPTION", 24],
+    ["IOMMU_HWPT_ALLOC", 24],
+    ["IOMMU_GET_HW_INFO", 32],
   ] as const)("iommufd: %s has min_size %i, no larger than its struct", (name, minSize) => {
     const info = findUapiIoctl(name);
     expect(info?.family).toBe("iommufd");
@@ -149,7 +154,13 @@ describe("ioctl registry", () => {
 
   it("vfio: VFIO ioctls carry no iommufd min_size", () => {
     const vfio = UAPI_IOCTLS.filter((i) => i.family === "vfio");
-    expect(vfio.map((i) => i.name).sort()).toEqual(["VFIO_DEVICE_FEATURE", "VFIO_DEVICE_RESET"]);
+    expect(vfio.map((i) => i.name).sort()).toEqual([
+      "VFIO_DEVICE_ATTACH_IOMMUFD_PT",
+      "VFIO_DEVICE_BIND_IOMMUFD",
+      "VFIO_DEVICE_DETACH_IOMMUFD_PT",
+      "VFIO_DEVICE_FEATURE",
+      "VFIO_DEVICE_RESET",
+    ]);
     for (const i of vfio) expect(i.minSize).toBeUndefined();
     expect(findUapiIoctl("VFIO_DEVICE_FEATURE")?.struct).toBe("vfio_device_feature");
   });

@@ -1,5 +1,5 @@
 /**
- * Struct layouts against the kernel headers (kernel-facts §2.1 for
+ * Struct layouts against the kernel headers (kernel-model §2.1 for
  * include/uapi/linux/vfio.h, §3.1 for include/uapi/linux/iommufd.h):
  * sizeof, every member's offset and size, and little-endian encoding.
  */
@@ -123,6 +123,115 @@ const EXPECTED: readonly Expected[] = [
       ["ioas_id", 4, 4, "u32"],
       ["iova", 8, 8, "aligned_u64"],
       ["length", 16, 8, "aligned_u64"],
+    ],
+  },
+  {
+    name: "iommu_ioas_allow_iovas",
+    size: 24,
+    members: [
+      ["size", 0, 4, "u32"],
+      ["ioas_id", 4, 4, "u32"],
+      ["num_iovas", 8, 4, "u32"],
+      ["__reserved", 12, 4, "u32"],
+      ["allowed_iovas", 16, 8, "aligned_u64"],
+    ],
+  },
+  {
+    name: "iommu_ioas_copy",
+    size: 40,
+    members: [
+      ["size", 0, 4, "u32"],
+      ["flags", 4, 4, "u32"],
+      ["dst_ioas_id", 8, 4, "u32"],
+      ["src_ioas_id", 12, 4, "u32"],
+      ["length", 16, 8, "aligned_u64"],
+      ["dst_iova", 24, 8, "aligned_u64"],
+      ["src_iova", 32, 8, "aligned_u64"],
+    ],
+  },
+  {
+    name: "iommu_option",
+    size: 24,
+    members: [
+      ["size", 0, 4, "u32"],
+      ["option_id", 4, 4, "u32"],
+      ["op", 8, 2, "u16"],
+      ["__reserved", 10, 2, "u16"],
+      ["object_id", 12, 4, "u32"],
+      ["val64", 16, 8, "aligned_u64"],
+    ],
+  },
+  {
+    name: "iommu_hwpt_alloc",
+    size: 48,
+    members: [
+      ["size", 0, 4, "u32"],
+      ["flags", 4, 4, "u32"],
+      ["dev_id", 8, 4, "u32"],
+      ["pt_id", 12, 4, "u32"],
+      ["out_hwpt_id", 16, 4, "u32"],
+      ["__reserved", 20, 4, "u32"],
+      ["data_type", 24, 4, "u32"],
+      ["data_len", 28, 4, "u32"],
+      ["data_uptr", 32, 8, "aligned_u64"],
+      ["fault_id", 40, 4, "u32"],
+      ["__reserved2", 44, 4, "u32"],
+    ],
+  },
+  {
+    name: "iommu_hw_info",
+    size: 40,
+    members: [
+      ["size", 0, 4, "u32"],
+      ["flags", 4, 4, "u32"],
+      ["dev_id", 8, 4, "u32"],
+      ["data_len", 12, 4, "u32"],
+      ["data_uptr", 16, 8, "aligned_u64"],
+      ["out_data_type", 24, 4, "u32"],
+      ["out_max_pasid_log2", 28, 1, "u8"],
+      ["__reserved", 29, 1, "u8"],
+      ["__reserved_1", 30, 1, "u8"],
+      ["__reserved_2", 31, 1, "u8"],
+      ["out_capabilities", 32, 8, "aligned_u64"],
+    ],
+  },
+  {
+    name: "iommu_hw_info_vtd",
+    size: 24,
+    members: [
+      ["flags", 0, 4, "u32"],
+      ["__reserved", 4, 4, "u32"],
+      ["cap_reg", 8, 8, "aligned_u64"],
+      ["ecap_reg", 16, 8, "aligned_u64"],
+    ],
+  },
+  {
+    name: "vfio_device_bind_iommufd",
+    size: 16,
+    members: [
+      ["argsz", 0, 4, "u32"],
+      ["flags", 4, 4, "u32"],
+      ["iommufd", 8, 4, "s32"],
+      ["out_devid", 12, 4, "u32"],
+    ],
+  },
+  {
+    name: "vfio_device_attach_iommufd_pt",
+    size: 16,
+    members: [
+      ["argsz", 0, 4, "u32"],
+      ["flags", 4, 4, "u32"],
+      ["pt_id", 8, 4, "u32"],
+      ["pasid", 12, 4, "u32"],
+    ],
+  },
+  {
+    name: "vfio_device_detach_iommufd_pt",
+    size: 12,
+    members: [
+      ["argsz", 0, 4, "u32"],
+      ["flags", 4, 4, "u32"],
+      ["pasid", 8, 4, "u32"],
     ],
   },
 ];

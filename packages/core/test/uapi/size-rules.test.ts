@@ -1,5 +1,5 @@
 /**
- * The two uAPI size conventions (kernel-facts §3.1 and §2.1–2.2 step 0):
+ * The two uAPI size conventions (kernel-model §3.1 and §2.1–2.2 step 0):
  * iommufd's leading `u32 size` with min_size / E2BIG (copy_struct_from_user),
  * and VFIO's `argsz` with no E2BIG at all (vfio_main.c, vfio_check_feature).
  */

@@ -2,7 +2,7 @@ import * as z from "zod";
 import { u64Schema } from "@dmabuf-ref/core";
 import type { Op, World } from "@dmabuf-ref/core";
 
-/** A TTM placement (`TTM_PL_VRAM` or system pages, kernel-facts §1.1). */
+/** A TTM placement (`TTM_PL_VRAM` or system pages, kernel-model §1.1). */
 export const gpuPlacementSchema = z.enum(["vram", "system"]);
 
 /** A buffer object's placement (see {@link gpuPlacementSchema}). */
@@ -10,7 +10,7 @@ export type GpuPlacement = z.output<typeof gpuPlacementSchema>;
 
 /**
  * The GPU exporter's export arguments (a GEM/TTM buffer object created and
- * exported with `drm_gem_prime_export()` → `dma_buf_export()`, kernel-facts §1.1).
+ * exported with `drm_gem_prime_export()` → `dma_buf_export()`, kernel-model §1.1).
  */
 export const gpuExportArgsSchema = z.object({
   /** Bytes; rounded up to whole pages, at least one page. */
@@ -26,7 +26,7 @@ const buf = z.number().int().nonnegative();
 
 /**
  * The GPU driver's actions (core `driver` ops): TTM eviction and migration
- * of a buffer object (a *move*, kernel-facts §1.2: invalidate, the importer
+ * of a buffer object (a *move*, kernel-model §1.2: invalidate, the importer
  * may re-map), and the `continue` of a move that `pending` offers.
  */
 export const gpuActionSchema = z.discriminatedUnion("op", [

@@ -2,7 +2,7 @@ import * as z from "zod";
 import { deviceIdSchema } from "@dmabuf-ref/core";
 
 /**
- * SR-IOV of a GPU physical function (kernel-facts §4.1, the "IOV
+ * SR-IOV of a GPU physical function (kernel-model §4.1, the "IOV
  * interconnect" of Vivek Kasireddy's RFC; users vfio-pci and xe): the VFs
  * whose dma-bufs the PF may resolve to its own VRAM.
  */
@@ -16,7 +16,7 @@ export type GpuSriovConfig = z.output<typeof gpuSriovConfigSchema>;
 
 /**
  * One GPU driven by a TTM-like memory manager (`struct ttm_device`,
- * kernel-facts §1.1, §4.1): the device, its VRAM region (topology kind
+ * kernel-model §1.1, §4.1): the device, its VRAM region (topology kind
  * `vram`, device = the GPU) and the system-RAM region its buffer objects are
  * evicted to (TTM's `TTM_PL_SYSTEM` / GTT).
  */
@@ -27,7 +27,7 @@ export const gpuDeviceConfigSchema = z.object({
   vram: z.string().min(1),
   /** The topology region of kind `ram` used for system placement. */
   system: z.string().min(1),
-  /** SR-IOV: present when the GPU is a PF with VFs (kernel-facts §4.1). */
+  /** SR-IOV: present when the GPU is a PF with VFs (kernel-model §4.1). */
   sriov: gpuSriovConfigSchema.optional(),
 });
 

@@ -156,7 +156,7 @@ function gpuMap(m: Machine, w: World, config: GpuConfig, att: number): Result<Ma
 
 /**
  * A TTM-like GPU exporter (drivers/gpu/drm/ttm, amdgpu/xe dma-buf ops;
- * kernel-facts §1.1–§1.3, §4.1, §4.4): buffer objects placed in VRAM or
+ * kernel-model §1.1–§1.3, §4.1, §4.4): buffer objects placed in VRAM or
  * system pages, moved by eviction and migration.
  *
  * @remarks

@@ -4,7 +4,7 @@ import type { GpuPlacement } from "./actions.js";
 
 /**
  * A **hypothetical** GPU `get_pfn` for KVM (Xu Yilun's exporter op,
- * kernel-facts §5.1), stated as the `kvm-pfn` mapping the GPU's map hands
+ * kernel-model §5.1), stated as the `kvm-pfn` mapping the GPU's map hands
  * out under resv: the PFNs of the BO's *current* placement. No GPU driver
  * implements `get_pfn`, and the KVM RFC accepts only VFIO dma-bufs; the
  * GPU offers the type only under proposal-converters (see `gpuOffers`).

@@ -5,7 +5,7 @@ import { defineMappingType, deviceIdSchema, kernelError, u64Schema } from "@dmab
 /**
  * The IOV interconnect mapping type: an SR-IOV PF resolves a dma-buf
  * exported from its own VRAM (for one of its VFs) to VRAM offsets, passed as
- * `struct range`s (kernel-facts §4.1: Vivek Kasireddy's "IOV interconnect"
+ * `struct range`s (kernel-model §4.1: Vivek Kasireddy's "IOV interconnect"
  * between a PF and its VFs, users vfio-pci and xe; motivation (2) of Jason
  * Gunthorpe's RFC).
  *
@@ -20,7 +20,7 @@ import { defineMappingType, deviceIdSchema, kernelError, u64Schema } from "@dmab
 export const iovInterconnect = defineMappingType({
   id: "iov-interconnect",
   name: "SR-IOV PF/VF interconnect",
-  kernelFacts: "§4.1",
+  kernelModel: "§4.1",
   summary: "VRAM offsets of the PF for its own VFs' dma-bufs; a move or revoke invalidates them",
   exporterData: z.object({
     /** The physical function whose VRAM backs the buffer. */

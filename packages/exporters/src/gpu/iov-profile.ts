@@ -5,7 +5,7 @@ import { iovInterconnect } from "./iov-interconnect.js";
  * `rfc-mapping-types-v1-iov`: the Feb 2026 RFC plus the SR-IOV PF/VF
  * interconnect, the case behind motivation (2) of Jason Gunthorpe's RFC
  * (xe vGPU turns its own VF's dma-buf into a PF VRAM address) and Vivek
- * Kasireddy's earlier "IOV interconnect" (kernel-facts §4.1).
+ * Kasireddy's earlier "IOV interconnect" (kernel-model §4.1).
  *
  * @remarks
  * The profile is made outside core, with core's public `defineProfile`, and
@@ -22,7 +22,7 @@ export const rfcMappingTypesV1Iov = defineProfile({
   summary:
     "rfc-mapping-types-v1 plus iov-interconnect, a type defined outside core: an SR-IOV GPU " +
     "PF offers [iov-interconnect, sgt] for VRAM, so its VFs get PF VRAM offsets.",
-  kernelFacts: ["§1.3", "§4.1", "§4.2", "§4.3", "§5.1"],
+  kernelModel: ["§1.3", "§4.1", "§4.2", "§4.3", "§5.1"],
   mappingTypes: [...rfcMappingTypesV1.mappingTypes, iovInterconnect],
   notes: [
     ...rfcMappingTypesV1.notes,

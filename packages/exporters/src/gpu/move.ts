@@ -130,7 +130,7 @@ export function freeRegion(w: World, name: string, actor: string): Effect {
 }
 
 /**
- * Starts a move (`ttm_bo_evict()` / `ttm_bo_validate()`, kernel-facts §1.2,
+ * Starts a move (`ttm_bo_evict()` / `ttm_bo_validate()`, kernel-model §1.2,
  * §1.3): an unknown BO is `ENOENT`; a BO already in `to` is `EINVAL`; a
  * pinned BO (any attachment with a pin, explicit or from pin-on-map) is
  * `EBUSY`, as TTM refuses to evict pinned BOs; a resv held by someone else

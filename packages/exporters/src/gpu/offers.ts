@@ -9,17 +9,17 @@ import { iovInterconnect } from "./iov-interconnect.js";
  * profile's mapping types and converters (never by its name):
  *
  * - `iov-interconnect` first when the profile lists a type with that id, the
- *   GPU is an SR-IOV PF and the BO is in VRAM (kernel-facts §4.1). No
+ *   GPU is an SR-IOV PF and the BO is in VRAM (kernel-model §4.1). No
  *   built-in profile lists it yet;
  * - `pal` (the GPU as p2pdma provider) when the profile has PAL and a
  *   PAL->SGT converter: with converters an exporter need only offer PAL
- *   (kernel-facts §4.4);
+ *   (kernel-model §4.4);
  * - otherwise `sgt`: system pages need no P2P, VRAM requires P2P with the
- *   GPU as exporting device (kernel-facts §1.1, §4.3). Under the Feb 2026
+ *   GPU as exporting device (kernel-model §1.1, §4.3). Under the Feb 2026
  *   RFC only VFIO and the selftest mock offer PAL, so the GPU offers `sgt`;
  * - `kvm-pfn` after `pal`, **hypothetically**, where the GPU offers `pal`
  *   and the profile has `kvm-pfn`: KVM's `get_pfn` over the BO's current
- *   placement (kernel-facts §5.1). Xu Yilun's KVM RFC accepts only VFIO
+ *   placement (kernel-model §5.1). Xu Yilun's KVM RFC accepts only VFIO
  *   dma-bufs and needs the exporter to implement `get_pfn`, which no GPU
  *   driver does; the model offers it only where the GPU already hands out
  *   CPU physical addresses (PAL under converters, §4.4), so that a

@@ -22,7 +22,7 @@ import type { GpuConfig } from "./config.js";
 
 /**
  * The GPU exporter's `dmabuf->priv`: the buffer object (`struct
- * ttm_buffer_object`, kernel-facts §1.1) behind one dma-buf: the GPU, its
+ * ttm_buffer_object`, kernel-model §1.1) behind one dma-buf: the GPU, its
  * current placement (`bo->resource`) and the sub-region its pages occupy.
  */
 export interface GpuBoPriv {

@@ -3,7 +3,7 @@ import { deviceIdSchema, u64Schema } from "@dmabuf-ref/core";
 
 /**
  * One RDMA NIC whose uverbs context exports BAR memory as dma-bufs
- * ("RDMA/uverbs: Add DMABUF object type and operations", kernel-facts §5.2):
+ * ("RDMA/uverbs: Add DMABUF object type and operations", kernel-model §5.2):
  * the device and the topology region (kind `bar`, device = the NIC) its
  * `rdma_user_mmap_entry`s point into.
  */
@@ -38,7 +38,7 @@ export type RdmaConfigInput = z.input<typeof rdmaConfigSchema>;
 
 /**
  * The RDMA exporter's export arguments: the page-aligned window of the NIC
- * BAR that the `rdma_user_mmap_entry` covers (kernel-facts §5.2).
+ * BAR that the `rdma_user_mmap_entry` covers (kernel-model §5.2).
  */
 export const rdmaExportArgsSchema = z.object({
   /** Bytes; a non-zero multiple of the page size. */
@@ -53,7 +53,7 @@ export type RdmaExportArgs = z.output<typeof rdmaExportArgsSchema>;
 /**
  * The RDMA driver's actions (core `driver` ops): removing the mmap entry
  * behind a dma-buf (`rdma_user_mmap_entry_remove()`), which revokes it for
- * good (kernel-facts §5.2).
+ * good (kernel-model §5.2).
  */
 export const rdmaActionSchema = z.discriminatedUnion("op", [
   z.strictObject({

@@ -46,7 +46,7 @@ export const RDMA_PAGE_SIZE = 0x1000n;
 
 /**
  * The RDMA exporter's `dmabuf->priv` (`struct ib_uverbs_dmabuf_file`,
- * kernel-facts §5.2): the NIC, the one `phys_vec` it maps, and whether its
+ * kernel-model §5.2): the NIC, the one `phys_vec` it maps, and whether its
  * `rdma_user_mmap_entry` still exists. The revoked state is core's.
  */
 export interface RdmaDmaBufPriv {
@@ -78,7 +78,7 @@ export interface RdmaExporter extends DefinedExporter<
 /**
  * The RDMA exporter's offers, decided by the profile's types and converters
  * (never its name): `pal` (one `phys_vec`, the NIC as provider) only when
- * the profile has PAL and a PAL->SGT converter (kernel-facts §4.4);
+ * the profile has PAL and a PAL->SGT converter (kernel-model §4.4);
  * otherwise `sgt` requiring P2P with the NIC as exporting device (the
  * merged exporter maps through `dma_buf_phys_vec_to_sgt`, §1.4, §5.2). The
  * Feb 2026 RFC converts only VFIO and the selftest mock, so under it the
@@ -179,7 +179,7 @@ function rdmaMap(m: Machine, w: World, config: RdmaConfig, att: number): Result<
 
 /**
  * `rdma_user_mmap_entry_remove()` of the entry behind a dma-buf: starts the
- * permanent revoke through core's `revoke` op (kernel-facts §1.3, §5.2). An
+ * permanent revoke through core's `revoke` op (kernel-model §1.3, §5.2). An
  * unknown buffer is `ENOENT`, an entry already removed is `ENOENT`.
  */
 function removeMmapEntry(m: Machine, w: World, config: RdmaConfig, buf: number): Result<Effect> {
@@ -211,7 +211,7 @@ function removeMmapEntry(m: Machine, w: World, config: RdmaConfig, buf: number):
 
 /**
  * The RDMA uverbs DMABUF exporter ("RDMA/uverbs: Add DMABUF object type and
- * operations", 0ac6f4056c4a; kernel-facts §5.2, mirroring VFIO's §2.3): one
+ * operations", 0ac6f4056c4a; kernel-model §5.2, mirroring VFIO's §2.3): one
  * page-aligned window of a NIC BAR per dma-buf.
  *
  * @remarks

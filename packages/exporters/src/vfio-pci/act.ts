@@ -94,7 +94,7 @@ function unbind(m: Machine, w: World, config: VfioPciConfig, device: string): Re
 /**
  * `act` of the vfio-pci driver: validates the action with zod (`EINVAL`
  * otherwise) and runs it. Device actions need an open device fd (`EBADF`).
- * A trigger of kernel-facts §2.5 starts a multi-stage operation that sleeps
+ * A trigger of kernel-model §2.5 starts a multi-stage operation that sleeps
  * on `memory_lock` behind earlier ones, revokes, lets the hardware change,
  * and un-revokes iff memory is enabled; `pending` offers its next stage. A
  * hot reset only tries each lock of its dev_set in order: the first one

@@ -8,7 +8,7 @@ const process = z.string().min(1);
 
 /**
  * The vfio-pci driver's actions (core `driver` ops): the revoke triggers of
- * kernel-facts §2.5, close and unbind, CPU mappings of dma-bufs (§2.6), and
+ * kernel-model §2.5, close and unbind, CPU mappings of dma-bufs (§2.6), and
  * the `continue` of a multi-stage operation that `pending` offers.
  */
 export const vfioPciActionSchema = z.discriminatedUnion("op", [

@@ -2,13 +2,13 @@ import * as z from "zod";
 import { deviceIdSchema } from "@dmabuf-ref/core";
 import type { ExporterDriver } from "@dmabuf-ref/core";
 
-/** `VFIO_PCI_ROM_REGION_INDEX`: region indexes 0–5 are BARs, 6 is the ROM (kernel-facts §2.2 step 2). */
+/** `VFIO_PCI_ROM_REGION_INDEX`: region indexes 0–5 are BARs, 6 is the ROM (kernel-model §2.2 step 2). */
 export const VFIO_PCI_ROM_REGION_INDEX = 6;
 
 /**
  * One BAR of a VFIO PCI device: its region index and the topology region
  * (kind `bar`) holding its MMIO base, size and bus offset
- * (`pci_resource_start/len`, `pci_p2pdma_bus_addr_map`, kernel-facts §1.4, §2.2).
+ * (`pci_resource_start/len`, `pci_p2pdma_bus_addr_map`, kernel-model §1.4, §2.2).
  */
 export const vfioBarConfigSchema = z.object({
   /** The BAR number, 0–5 (`VFIO_PCI_BAR0_REGION_INDEX`..`BAR5`). */
@@ -38,7 +38,7 @@ export const vfioBarConfigSchema = z.object({
 /** One BAR of a VFIO device (see {@link vfioBarConfigSchema}). */
 export type VfioBarConfig = z.output<typeof vfioBarConfigSchema>;
 
-/** One PCI function bound to vfio-pci: `struct vfio_pci_core_device` (kernel-facts §2). */
+/** One PCI function bound to vfio-pci: `struct vfio_pci_core_device` (kernel-model §2). */
 export const vfioDeviceConfigSchema = z
   .object({
     /** The device's name in the topology, e.g. "vfio0". */
@@ -80,7 +80,7 @@ export const vfioPciConfigSchema = z
     name: z.string().min(1).default("vfio-pci"),
     /**
      * CONFIG_VFIO_PCI_DMABUF is set. Without it the DMA_BUF feature is
-     * `-ENOTTY` (kernel-facts §2.1).
+     * `-ENOTTY` (kernel-model §2.1).
      */
     dmabufConfigured: z.boolean().default(true),
     /**

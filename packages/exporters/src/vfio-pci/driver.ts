@@ -78,7 +78,7 @@ export type VfioPciSlices = {
 
 /**
  * The vfio-pci dma-buf exporter (drivers/vfio/pci/vfio_pci_dmabuf.c,
- * kernel-facts §2): PCI BAR MMIO exported as dma-bufs through
+ * kernel-model §2): PCI BAR MMIO exported as dma-bufs through
  * `VFIO_DEVICE_FEATURE_DMA_BUF`, revoked by FLR, `VFIO_DEVICE_RESET`,
  * `PCI_COMMAND.MEMORY` cleared, hot reset, D3hot and low power, restored at
  * the end of each path iff memory is enabled, and revoked for good on close.

@@ -40,7 +40,7 @@ export function vfioOperations(m: Machine, world: World, device: string): readon
 }
 
 /**
- * The CPU mappings of the dma-bufs of a device's driver (kernel-facts §2.6).
+ * The CPU mappings of the dma-bufs of a device's driver (kernel-model §2.6).
  *
  * @param m - the machine.
  * @param world - the world.
@@ -52,7 +52,7 @@ export function vfioVmas(m: Machine, world: World, device: string): readonly Vfi
 }
 
 /**
- * A VFIO dma-buf's private data (`struct vfio_pci_dma_buf`, kernel-facts §2.3).
+ * A VFIO dma-buf's private data (`struct vfio_pci_dma_buf`, kernel-model §2.3).
  *
  * @param world - the world.
  * @param buf - the dma-buf id; it must be a vfio-pci buffer.

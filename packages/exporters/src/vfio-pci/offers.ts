@@ -6,7 +6,7 @@ import type { AnyMappingType, ExporterOffer, Profile } from "@dmabuf-ref/core";
  * types and converters the profile has (never by its name):
  *
  * - the private VFIO->iommufd interconnect first where it exists (6.19,
- *   7.1: kernel-facts §2.7), so iommufd, which accepts only it, gets it;
+ *   7.1: kernel-model §2.7), so iommufd, which accepts only it, gets it;
  * - PAL where it exists (the Feb 2026 RFC: `match_mapping` offers
  *   [PAL, SGT_P2P], PAL preferred, §4.3), with the device as provider;
  * - SGT requiring P2P (`DMA_BUF_EMAPPING_SGT_P2P(ops, pdev)`, the legacy

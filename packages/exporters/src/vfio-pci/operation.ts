@@ -2,7 +2,7 @@ import { match } from "ts-pattern";
 
 /**
  * The multi-stage vfio-pci operations that revoke or restore dma-bufs
- * (kernel-facts §2.5), plus close and unbind.
+ * (kernel-model §2.5), plus close and unbind.
  */
 export type VfioOpKind =
   /** Guest FLR through config space (`vfio_pci_try_reset_function`). */

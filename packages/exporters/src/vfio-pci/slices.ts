@@ -4,12 +4,12 @@ import type { ArrivalQueue, Codec, SliceDef } from "@dmabuf-ref/core";
 import type { VfioOpKind, VfioOperation } from "./operation.js";
 import type { VfioVma } from "./vma.js";
 
-/** PCI power state as PMCSR sets it; the model needs only D0 and D3hot (kernel-facts §2.5). */
+/** PCI power state as PMCSR sets it; the model needs only D0 and D3hot (kernel-model §2.5). */
 export type VfioPowerState = "D0" | "D3hot";
 
 /**
  * The run-time state of one `struct vfio_pci_core_device` that the dma-buf
- * exporter depends on (kernel-facts §2.2, §2.5). A plain immutable value.
+ * exporter depends on (kernel-model §2.2, §2.5). A plain immutable value.
  */
 export interface VfioDeviceState {
   /** The virtual `PCI_COMMAND.MEMORY` bit (the guest's view; the physical bit follows it). */
@@ -110,7 +110,7 @@ export type VfioOpQueue = ArrivalQueue<VfioOperation>;
 
 /**
  * The CPU mappings of the driver's dma-bufs (Matt Evans' mmap series,
- * kernel-facts §2.6). The VMAs are keyed by slots nothing observes (a VMA
+ * kernel-model §2.6). The VMAs are keyed by slots nothing observes (a VMA
  * is named by its process and address), so they compare as a set; where
  * the next `mmap()` lands follows from them (the first hole, as
  * `get_unmapped_area` searches), so unmapping and mapping again returns to

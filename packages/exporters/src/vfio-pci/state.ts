@@ -284,7 +284,7 @@ export function removeVma(m: Machine, w: World, config: VfioPciConfig, slot: num
 /**
  * `__vfio_pci_memory_enabled(vdev)`: the virtual `PCI_COMMAND.MEMORY` is set
  * and the power state is below D3hot (runtime low power counts as D3)
- * (kernel-facts §2.2 step 7, §2.5). It decides whether a new dma-buf is born
+ * (kernel-model §2.2 step 7, §2.5). It decides whether a new dma-buf is born
  * revoked, whether a reset path un-revokes at its end, and whether the BAR
  * decodes at all.
  *

@@ -43,7 +43,7 @@ export function vfioPciConfigOf(m: Machine, device: string): VfioPciConfig | und
 
 /**
  * `ioctl(device_fd, VFIO_DEVICE_FEATURE, argp)` with the DMA_BUF feature,
- * driven by the user's bytes (kernel-facts §2.1–2.2): the checks in the
+ * driven by the user's bytes (kernel-model §2.1–2.2): the checks in the
  * kernel's order, each errno with the World unchanged (failed, with the
  * `ioctl` trace event), the new dma-buf's fd (its id) as the return value
  * (`returned.ret`), 0 for PROBE, or blocked (`waitFor: "lock"`) while an

@@ -1,5 +1,5 @@
 // drivers/vfio/pci/vfio_pci_core.c: the paths that take `memory_lock` for
-// write and revoke or restore a device's dma-bufs (kernel-facts §2.5), each
+// write and revoke or restore a device's dma-bufs (kernel-model §2.5), each
 // run as a multi-stage operation. Models:
 // - the stages of each path (stagesOf): the guest FLR
 //   (`vfio_pci_try_reset_function()`), `vfio_pci_ioctl_reset()`, the hot
@@ -270,7 +270,7 @@ const unbound: Stage = {
 };
 
 /**
- * The stages of each operation, in the kernel's order (kernel-facts §2.5).
+ * The stages of each operation, in the kernel's order (kernel-model §2.5).
  * Revokes always complete before the BARs stop decoding, and un-revokes run
  * only after they decode again.
  *

@@ -68,7 +68,7 @@ import { vfioOptionsFor } from "./profile-options.js";
 import { deviceOf, deviceStateOf, operationsOf, vfioMemoryEnabled } from "./state.js";
 
 /**
- * `struct vfio_pci_dma_buf` (kernel-facts §2.3), the exporter's `dmabuf->priv`:
+ * `struct vfio_pci_dma_buf` (kernel-model §2.3), the exporter's `dmabuf->priv`:
  * what VFIO remembers about one exported buffer. The `revoked` state is
  * core's {@link DmaBufState.revoked}; the kref and completion are implicit in
  * core's revoke task, which waits for every mapping to be unmapped.
@@ -194,11 +194,11 @@ export function buffersOf(
   return out;
 }
 
-/** `DMA_IOVA_USE_SWIOTLB`: bit 63 of a total length is refused (kernel-facts §2.2 step 4). */
+/** `DMA_IOVA_USE_SWIOTLB`: bit 63 of a total length is refused (kernel-model §2.2 step 4). */
 export const DMA_IOVA_USE_SWIOTLB = 1n << 63n;
 
 /**
- * `validate_dmabuf_input()` (kernel-facts §2.2 step 4): every range has a
+ * `validate_dmabuf_input()` (kernel-model §2.2 step 4): every range has a
  * non-zero length and a page-aligned offset and length, else `-EINVAL`; the
  * total (a `size_t`) must not overflow and must not have bit 63 set
  * (`DMA_IOVA_USE_SWIOTLB`), else `-EINVAL`.
@@ -223,7 +223,7 @@ export function validateDmaRanges(ranges: readonly VfioRegionDmaRange[]): Result
 }
 
 /**
- * `vfio_pci_core_fill_phys_vec()` (kernel-facts §2.2 step 5): per range in
+ * `vfio_pci_core_fill_phys_vec()` (kernel-model §2.2 step 5): per range in
  * array order, `paddr = bar_start + offset`; overflow of that or of
  * `paddr + length` is `-EOVERFLOW`; a range ending past
  * `bar_start + bar_len` is `-EINVAL`.
@@ -256,7 +256,7 @@ export function fillPhysVec(
 /**
  * `KMALLOC_MAX_SIZE` on x86-64 (`1 << (MAX_PAGE_ORDER + PAGE_SHIFT)` = 4 MiB):
  * `memdup_array_user()` of a larger `dma_ranges[]` fails with `-ENOMEM`
- * before it copies anything (kernel-facts §2.2 step 3).
+ * before it copies anything (kernel-model §2.2 step 3).
  */
 export const KMALLOC_MAX_SIZE = 4 * 1024 * 1024;
 
@@ -291,7 +291,7 @@ interface Validated {
 
 const NAME = "VFIO_DEVICE_FEATURE";
 
-/** Steps 1–6 of kernel-facts §2.2 on the payload, after the core and feature checks. */
+/** Steps 1–6 of kernel-model §2.2 on the payload, after the core and feature checks. */
 function validate(
   m: Machine,
   w: World,
@@ -363,7 +363,7 @@ function validate(
 /**
  * `VFIO_DEVICE_FEATURE` on a vfio-pci device fd, with the DMA_BUF feature
  * (`vfio_pci_core_feature_dma_buf`), from the user's bytes, in the kernel's
- * order (kernel-facts §2.1–2.2, §7.6):
+ * order (kernel-model §2.1–2.2, §7.6):
  *
  * 0. an unknown device or a closed fd `-EBADF`; the core's header checks
  *    (`-EFAULT`, `-EINVAL`); a feature other than DMA_BUF `-ENOTTY` (only

@@ -1,5 +1,5 @@
 // drivers/vfio/pci/vfio_pci_dmabuf.c as Matt Evans' series "Support mmap()
-// of a VFIO DMABUF" extends it (kernel-facts §2.6). Models:
+// of a VFIO DMABUF" extends it (kernel-model §2.6). Models:
 // - the `.mmap` op of `vfio_pci_dmabuf_ops` as `dma_buf_mmap_internal()`
 //   reaches it (mmapBuf: its checks, and the VMA's reference to the file);
 // - `munmap()` of such a VMA (munmapBuf: the reference dropped);
@@ -90,7 +90,7 @@ export function mmapChecks(
 }
 
 /**
- * `mmap()` of a VFIO dma-buf fd (kernel-facts §2.6), only where the profile
+ * `mmap()` of a VFIO dma-buf fd (kernel-model §2.6), only where the profile
  * has Matt Evans' series (the vfio-pci option `dmabufMmap`): otherwise the buffer has
  * no `mmap` op and `dma_buf_mmap_internal()` answers `-EINVAL`. A zero
  * length, an unaligned offset, a window past `dmabuf->size` or a private
@@ -192,7 +192,7 @@ function physPieces(phys: readonly PhysVec[], offset: bigint, len: bigint): Phys
  * violation. Otherwise the access reaches the BAR; a BAR that does not
  * decode (reset, disabled) while the buffer is still usable is an
  * `access-after-revoke` violation: the exporter let a CPU mapping outlive the
- * memory (the 7.1 close window, kernel-facts §2.5).
+ * memory (the 7.1 close window, kernel-model §2.5).
  *
  * @param m - the machine.
  * @param w - the world.

@@ -39,7 +39,7 @@ import { vfioProfileOptions } from "./profile-options.js";
 import { privOf } from "./vfio_pci_dmabuf.js";
 
 /**
- * `vfio_pci_dma_buf_attach()` (kernel-facts §2.3, §7.4), in the kernel's
+ * `vfio_pci_dma_buf_attach()` (kernel-model §2.3, §7.4), in the kernel's
  * order: no `peer2peer` (every static importer) `-EOPNOTSUPP`; revoked
  * (temporarily or for good, which includes `vdev == NULL`) `-ENODEV`; under
  * a profile with the vfio-pci option `refusesNonRevocable` (7.1), an attachment that is
@@ -61,7 +61,7 @@ export function vfioAttach(m: Machine, w: World, att: number): Result<DriverStep
 }
 
 /**
- * VFIO's `pin` (kernel-facts §2.4): the 6.19-rc fix returns `-EOPNOTSUPP` to
+ * VFIO's `pin` (kernel-model §2.4): the 6.19-rc fix returns `-EOPNOTSUPP` to
  * keep pinned importers (RDMA) away; in 7.1 pin/unpin are gone, which the
  * model states as a successful no-op (the vfio-pci option `pin`).
  *
@@ -129,7 +129,7 @@ function mapSgt(
 }
 
 /**
- * VFIO's `map_dma_buf` (resv held; kernel-facts §2.3, §7.5): revoked
+ * VFIO's `map_dma_buf` (resv held; kernel-model §2.3, §7.5): revoked
  * `-ENODEV`; then by negotiated type:
  *
  * - `sgt` (also `pal->sgt`, which core should convert but does not yet):
@@ -188,7 +188,7 @@ export function vfioUnmap(_m: Machine, w: World, _att: number, mapping: MappingS
 }
 
 /**
- * `vfio_pci_dma_buf_iommufd_map(attach, *phys)` (kernel-facts §2.7), resv
+ * `vfio_pci_dma_buf_iommufd_map(attach, *phys)` (kernel-model §2.7), resv
  * held (core checks it and answers `-EOPNOTSUPP` for other exporters):
  * revoked `-ENODEV`; `nr_ranges != 1` `-EOPNOTSUPP`; otherwise the one range.
  * Nothing is counted as mapped.
@@ -212,7 +212,7 @@ export function vfioPrivatePhys(_m: Machine, w: World, att: number): Result<read
 /**
  * VFIO's `get_pfn` for KVM, the exporter op of Xu Yilun's RFC that
  * `dma_buf_get_pfn_unlocked(attach, pgoff, &pfn, &max_order)` calls at
- * guest fault time (kernel-facts §5.1), stated as the `kvm-pfn` mapping
+ * guest fault time (kernel-model §5.1), stated as the `kvm-pfn` mapping
  * VFIO's map (`vfioMap`) hands out (resv held, revoked already refused there with
  * `-ENODEV`, which KVM turns into `-EIO`).
  *

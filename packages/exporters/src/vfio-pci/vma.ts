@@ -1,6 +1,6 @@
 /**
  * A process's `mmap()` of a VFIO dma-buf (Matt Evans, "Support mmap() of a
- * VFIO DMABUF", kernel-facts §2.6): a shared VMA over part of the buffer.
+ * VFIO DMABUF", kernel-model §2.6): a shared VMA over part of the buffer.
  * It holds a reference to the dma-buf's file; revoke zaps its PTEs and the
  * fault handler refuses to re-insert them while the buffer is revoked.
  */

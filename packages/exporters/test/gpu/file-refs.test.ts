@@ -1,13 +1,13 @@
 /**
  * A dma-buf's fds are counted apart from the kernel's own file references
- * (kernel-facts §1.1: the last `fput()` runs `release`). A GPU move takes a
+ * (kernel-model §1.1: the last `fput()` runs `release`). A GPU move takes a
  * reference of its own, like VFIO's `get_file_active()` before a revoke.
  */
 import { describe, expect, it } from "vitest";
 import { mustBuf, openFds, runScript, step } from "@dmabuf-ref/core";
 import { attach, errnoOf, exportBuf, makeWorld, mustDo } from "./setup.js";
 
-describe("fds and the kernel's file references (kernel-facts §1.1)", () => {
+describe("fds and the kernel's file references (kernel-model §1.1)", () => {
   it("while a GPU move holds its own file reference, the one fd closes once and a second close is EBADF", () => {
     const { m, w } = makeWorld();
     const v = exportBuf(m, w, "gpu", "gpu0", { size: 0x10000n, placement: "vram" });

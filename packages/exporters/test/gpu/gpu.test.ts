@@ -1,6 +1,6 @@
 /**
  * The GPU (TTM-like) exporter: offers per profile, moves that invalidate
- * dynamic importers, pinning, and the IOV interconnect (kernel-facts §1.1–§1.3, §4.1, §4.4).
+ * dynamic importers, pinning, and the IOV interconnect (kernel-model §1.1–§1.3, §4.1, §4.4).
  */
 import { describe, expect, it } from "vitest";
 import {
@@ -46,7 +46,7 @@ function ramBo(m: Machine, w: World): { world: World; buf: number } {
   return exportBuf(m, w, "gpu", "gpu0", { size: 0x10000n, placement: "system" });
 }
 
-describe("offers per profile (kernel-facts §4.3, §4.4)", () => {
+describe("offers per profile (kernel-model §4.3, §4.4)", () => {
   it("linux-6.19, linux-7.1 and the RFC offer [sgt]: P2P for VRAM, none for system pages", () => {
     for (const profile of [linux619, linux71, rfcMappingTypesV1]) {
       const { m, w } = makeWorld(profile);
@@ -72,7 +72,7 @@ describe("offers per profile (kernel-facts §4.3, §4.4)", () => {
   });
 });
 
-describe("moves (kernel-facts §1.2, §1.3)", () => {
+describe("moves (kernel-model §1.2, §1.3)", () => {
   it("a GPU move invalidates dynamic importers and they may re-map", () => {
     const { m, w: w0 } = makeWorld();
     const v = vramBo(m, w0);
@@ -148,7 +148,7 @@ describe("moves (kernel-facts §1.2, §1.3)", () => {
   });
 });
 
-describe("pinning (kernel-facts §1.1, §1.2)", () => {
+describe("pinning (kernel-model §1.1, §1.2)", () => {
   it("eviction of a pinned GPU BO fails with EBUSY (linux-6.19 pins dynamic importers on map)", () => {
     const { m, w } = makeWorld(linux619);
     const v = vramBo(m, w);
@@ -237,7 +237,7 @@ describe("bad input returns the kernel's errno and leaves the world unchanged", 
   });
 });
 
-describe("the IOV interconnect (kernel-facts §4.1), a type defined through the public API", () => {
+describe("the IOV interconnect (kernel-model §4.1), a type defined through the public API", () => {
   const iovProfile = rfcMappingTypesV1Iov;
 
   it("no built-in profile lists iov-interconnect, so the GPU never offers it there", () => {

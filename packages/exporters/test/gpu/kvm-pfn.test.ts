@@ -1,5 +1,5 @@
 /**
- * The GPU exporter's hypothetical `kvm-pfn` (Xu Yilun's get_pfn, kernel-facts
+ * The GPU exporter's hypothetical `kvm-pfn` (Xu Yilun's get_pfn, kernel-model
  * §5.1; offered only where the GPU offers PAL, §4.4): get_pfn over the BO's
  * current placement, VRAM as non-cacheable MMIO, system pages as RAM; a
  * move invalidates and the next get_pfn sees the new placement. The RDMA
@@ -50,7 +50,7 @@ function kvmMapped(
   return { world: r.world, att: a.created, payload: r.payload };
 }
 
-describe("the GPU's hypothetical kvm-pfn offer (kernel-facts §5.1, §4.4)", () => {
+describe("the GPU's hypothetical kvm-pfn offer (kernel-model §5.1, §4.4)", () => {
   it("under proposal-converters the GPU offers [pal, kvm-pfn]: MMIO for VRAM, not for system pages", () => {
     const { m, w } = world();
     const v = bo(m, w, "vram");
@@ -96,7 +96,7 @@ describe("the GPU's hypothetical kvm-pfn offer (kernel-facts §5.1, §4.4)", () 
   });
 });
 
-describe("the GPU's hypothetical get_pfn (kernel-facts §5.1, §1.2)", () => {
+describe("the GPU's hypothetical get_pfn (kernel-model §5.1, §1.2)", () => {
   it("get_pfn of a VRAM BO is its VRAM range as write-combined MMIO, never write-back", () => {
     const { m, w } = world();
     const v = bo(m, w, "vram");

@@ -64,7 +64,7 @@ export const pinnedImporter: ImporterDriver = {
   ],
 };
 
-/** A PF-side importer of the IOV interconnect (kernel-facts §4.1). */
+/** A PF-side importer of the IOV interconnect (kernel-model §4.1). */
 export const iovImporter: ImporterDriver = {
   name: "iov",
   allowPeer2peer: true,

@@ -1,5 +1,5 @@
 /**
- * The RDMA uverbs DMABUF exporter (kernel-facts §5.2, mirroring VFIO §2.3):
+ * The RDMA uverbs DMABUF exporter (kernel-model §5.2, mirroring VFIO §2.3):
  * P2P only, pin always EOPNOTSUPP, ENODEV once revoked, revoke on mmap
  * entry removal waiting for unmaps.
  */
@@ -38,7 +38,7 @@ const remove = (buf: number): { kind: "driver"; driver: string; action: unknown 
   action: { op: "remove-mmap-entry", buf },
 });
 
-describe("offers per profile (kernel-facts §4.3, §4.4, §5.2)", () => {
+describe("offers per profile (kernel-model §4.3, §4.4, §5.2)", () => {
   it("[sgt requiring P2P] without converters, [pal] under proposal-converters", () => {
     for (const profile of [linux619, linux71, rfcMappingTypesV1]) {
       const { m, w } = makeWorld(profile);
@@ -66,7 +66,7 @@ describe("offers per profile (kernel-facts §4.3, §4.4, §5.2)", () => {
   });
 });
 
-describe("attach, pin and map (kernel-facts §5.2)", () => {
+describe("attach, pin and map (kernel-model §5.2)", () => {
   it("a static (non-P2P) importer's attach fails with EOPNOTSUPP", () => {
     const { m, w } = makeWorld();
     const e = nicBuf(m, w);
@@ -122,7 +122,7 @@ describe("attach, pin and map (kernel-facts §5.2)", () => {
   });
 });
 
-describe("revoke on mmap entry removal (kernel-facts §1.3, §5.2)", () => {
+describe("revoke on mmap entry removal (kernel-model §1.3, §5.2)", () => {
   it("map of a revoked RDMA dmabuf fails with ENODEV", () => {
     const { m, w } = makeWorld();
     const e = nicBuf(m, w);

@@ -2,7 +2,7 @@
  * A KVM-like importer for the exporter tests (exporters may not import the
  * real KVM importer): it attaches as Xu Yilun's KVM does (dynamic,
  * `dev = NULL`, `allow_peer2peer`, with an invalidate callback, so it is
- * revocable; kernel-facts §5.1), accepts only `kvm-pfn`, and, like the
+ * revocable; kernel-model §5.1), accepts only `kvm-pfn`, and, like the
  * reference importer, unmaps on its own after an invalidate (KVM's zap).
  */
 import { accept, importerHolder, kvmPfn, owedUnmaps, runScript, step } from "@dmabuf-ref/core";

@@ -1,5 +1,5 @@
 /**
- * VFIO's dma_buf_ops per profile (kernel-facts §2.3, §2.4, §2.7, §4.3,
+ * VFIO's dma_buf_ops per profile (kernel-model §2.3, §2.4, §2.7, §4.3,
  * §4.4): offers, attach, pin, map, unmap and the private interconnect.
  */
 import { describe, expect, it } from "vitest";
@@ -52,7 +52,7 @@ function offerIds(m: Machine, w: World, buf: number): string[] {
   return offersOf(m, w, buf).map((o) => o.type.id);
 }
 
-describe("offers per profile (kernel-facts §2.7, §4.3, §4.4)", () => {
+describe("offers per profile (kernel-model §2.7, §4.3, §4.4)", () => {
   it("linux-6.19 and linux-7.1 offer [vfio-iommufd-private, sgt]: the private interconnect first", () => {
     for (const profile of [linux619, linux71]) {
       const { m, w } = makeWorld({ profile });
@@ -79,7 +79,7 @@ describe("offers per profile (kernel-facts §2.7, §4.3, §4.4)", () => {
   });
 });
 
-describe("attach (kernel-facts §2.3)", () => {
+describe("attach (kernel-model §2.3)", () => {
   it("a static importer's attach fails with EOPNOTSUPP: VFIO needs peer2peer", () => {
     for (const profile of [linux619, linux71]) {
       const { m, w } = makeWorld({ profile });
@@ -141,7 +141,7 @@ describe("attach (kernel-facts §2.3)", () => {
   });
 });
 
-describe("map and unmap (kernel-facts §1.4, §2.3)", () => {
+describe("map and unmap (kernel-model §1.4, §2.3)", () => {
   it("map of a revoked VFIO dmabuf fails with ENODEV", () => {
     const { m, w } = makeWorld();
     const e = exportVfio(m, w);
@@ -281,7 +281,7 @@ describe("map and unmap (kernel-facts §1.4, §2.3)", () => {
   });
 });
 
-describe("the private VFIO->iommufd interconnect (kernel-facts §2.7)", () => {
+describe("the private VFIO->iommufd interconnect (kernel-model §2.7)", () => {
   function privateAttached(
     m: Machine,
     w: World,

@@ -1,5 +1,5 @@
 /**
- * Device close and unbind (kernel-facts §2.5, §7.9): a permanent revoke in
+ * Device close and unbind (kernel-model §2.5, §7.9): a permanent revoke in
  * two steps, vfio_pci_core_disable() and vfio_pci_dma_buf_cleanup(), whose
  * order decides whether importers can reach a reset BAR.
  */
@@ -57,7 +57,7 @@ function stepwise(m: Machine, w0: World, check: (w: World) => void): World {
   throw new Error("did not settle");
 }
 
-describe("device close (kernel-facts §2.5)", () => {
+describe("device close (kernel-model §2.5)", () => {
   it("closing the device revokes every dma-buf for good; the dma-buf fd outlives it and stays revoked", () => {
     const { m, w } = makeWorld();
     const mb = mapped(m, w);
@@ -226,7 +226,7 @@ describe("device close (kernel-facts §2.5)", () => {
   });
 });
 
-describe("unbind (kernel-facts §2.5: each dma-buf holds the device registration)", () => {
+describe("unbind (kernel-model §2.5: each dma-buf holds the device registration)", () => {
   it("unbind waits for the device fd to close and for every dma-buf to drop its registration", () => {
     const { m, w } = makeWorld();
     const mb = mapped(m, w);

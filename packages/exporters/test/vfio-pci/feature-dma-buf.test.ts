@@ -1,6 +1,6 @@
 /**
  * VFIO_DEVICE_FEATURE with VFIO_DEVICE_FEATURE_DMA_BUF, driven by bytes
- * (kernel-facts §2.1–2.2, §7.6): each check, its errno, its place in the
+ * (kernel-model §2.1–2.2, §7.6): each check, its errno, its place in the
  * kernel's order, and "a failed call changes nothing".
  */
 import { describe, expect, it } from "vitest";
@@ -60,7 +60,7 @@ function request(
   });
 }
 
-describe("VFIO_DEVICE_FEATURE core checks (kernel-facts §2.1)", () => {
+describe("VFIO_DEVICE_FEATURE core checks (kernel-model §2.1)", () => {
   it("argsz below 8 fails with EINVAL", () => {
     const { m, w } = makeWorld();
     expect(errnoOf(call(m, w, request({ argsz: 7 })))).toBe("EINVAL");
@@ -102,7 +102,7 @@ describe("VFIO_DEVICE_FEATURE core checks (kernel-facts §2.1)", () => {
   });
 });
 
-describe("vfio_pci_core_feature_dma_buf validation order (kernel-facts §2.2)", () => {
+describe("vfio_pci_core_feature_dma_buf validation order (kernel-model §2.2)", () => {
   it("a device without get_dmabuf_phys fails with EOPNOTSUPP, even for PROBE", () => {
     const { m, w } = makeWorld();
     expect(errnoOf(call(m, w, request({}), "vfio2"))).toBe("EOPNOTSUPP");
@@ -276,7 +276,7 @@ describe("vfio_pci_core_feature_dma_buf validation order (kernel-facts §2.2)", 
   });
 });
 
-describe("the new dma-buf (kernel-facts §2.2 step 7)", () => {
+describe("the new dma-buf (kernel-model §2.2 step 7)", () => {
   it("the ioctl returns the new fd, which names a dma-buf of size = the sum of the range lengths", () => {
     const ranges = [
       { offset: 0x8000n, length: 0x2000n },
@@ -348,7 +348,7 @@ describe("the new dma-buf (kernel-facts §2.2 step 7)", () => {
   });
 });
 
-describe("random range lists (kernel-facts §2.2 steps 4–5)", () => {
+describe("random range lists (kernel-model §2.2 steps 4–5)", () => {
   const rangeArb = fc.record({
     offset: fc.oneof(
       fc.bigInt({ min: 0n, max: BAR0_SIZE / PAGE }).map((p) => p * PAGE),

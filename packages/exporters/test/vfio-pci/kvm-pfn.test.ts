@@ -1,6 +1,6 @@
 /**
  * VFIO's `kvm-pfn` offer and its `get_pfn` (Xu Yilun's KVM RFC,
- * kernel-facts §5.1, §4.3): where the profile has the type VFIO offers it
+ * kernel-model §5.1, §4.3): where the profile has the type VFIO offers it
  * last, answers the buffer's BAR ranges as uncached MMIO, refuses with
  * ENODEV while revoked, and keeps its attach rules for KVM's attachment.
  */
@@ -60,7 +60,7 @@ function attached(
   return { world: r.world, att: r.created };
 }
 
-describe("VFIO offers kvm-pfn where the profile has the type (kernel-facts §5.1)", () => {
+describe("VFIO offers kvm-pfn where the profile has the type (kernel-model §5.1)", () => {
   it("VFIO offers kvm-pfn {mmio: true} last under rfc-mapping-types-v1 and proposal-converters", () => {
     for (const profile of [rfcMappingTypesV1, proposalConverters]) {
       const { m, w } = kvmWorld(profile);
@@ -94,7 +94,7 @@ describe("VFIO offers kvm-pfn where the profile has the type (kernel-facts §5.1
   });
 });
 
-describe("VFIO's attach rules hold for KVM's attachment (kernel-facts §2.3, §5.1)", () => {
+describe("VFIO's attach rules hold for KVM's attachment (kernel-model §2.3, §5.1)", () => {
   it("KVM's dynamic dev=NULL attachment with allow_peer2peer and invalidate is revocable, so VFIO accepts it", () => {
     const { m, w } = kvmWorld();
     const e = exportVfio(m, w);
@@ -123,7 +123,7 @@ describe("VFIO's attach rules hold for KVM's attachment (kernel-facts §2.3, §5
   });
 });
 
-describe("VFIO's get_pfn (kernel-facts §5.1)", () => {
+describe("VFIO's get_pfn (kernel-model §5.1)", () => {
   it("get_pfn on a revoked VFIO dma-buf is ENODEV (KVM turns it into EIO) and maps nothing", () => {
     const { m, w } = kvmWorld();
     const e = exportVfio(m, w);

@@ -1,5 +1,5 @@
 /**
- * mmap() of a VFIO dma-buf (Matt Evans' series, kernel-facts §2.6): only
+ * mmap() of a VFIO dma-buf (Matt Evans' series, kernel-model §2.6): only
  * under a profile with the vfio-pci option dmabufMmap; revoke zaps the VMA and a CPU
  * access while revoked faults without being a violation.
  */
@@ -47,7 +47,7 @@ function mmapped(
   return { world: r.world, buf: e.buf, addr: vma.addr };
 }
 
-describe("mmap of a VFIO dma-buf (kernel-facts §2.6)", () => {
+describe("mmap of a VFIO dma-buf (kernel-model §2.6)", () => {
   it("without the mmap series (linux-6.19, linux-7.1, rfc-mapping-types-v1, proposal-converters) mmap fails with EINVAL", () => {
     for (const profile of [linux619, linux71, rfcMappingTypesV1, proposalConverters]) {
       const { m, w } = makeWorld({ profile });

@@ -1,6 +1,6 @@
 /**
  * Random sequences of exports, attachments, maps, DMA and every vfio-pci
- * trigger (kernel-facts §2.5, §7.7–7.9), checking after each step the
+ * trigger (kernel-model §2.5, §7.7–7.9), checking after each step the
  * invariants a maintainer relies on.
  */
 import { describe, expect, it } from "vitest";
@@ -148,7 +148,7 @@ function checkInvariants(m: Machine, w: World): void {
   }
 }
 
-describe("random vfio-pci histories (kernel-facts §2.5)", () => {
+describe("random vfio-pci histories (kernel-model §2.5)", () => {
   it("keep vdev == NULL => revoked for good, usable <=> memory enabled at rest, and never trip the oracle", () => {
     fc.assert(
       fc.property(

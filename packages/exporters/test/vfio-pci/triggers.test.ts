@@ -1,5 +1,5 @@
 /**
- * The revoke triggers of kernel-facts §2.5: every reset or power path
+ * The revoke triggers of kernel-model §2.5: every reset or power path
  * revokes, lets the revokes complete before the BARs stop decoding, and
  * un-revokes at its own end iff memory is enabled.
  */
@@ -40,7 +40,7 @@ function mapped(m: Machine, w0: World): { world: World; buf: number; att: number
   return { world: a.world, buf: e.buf, att: a.att, dma: a.dma };
 }
 
-describe("FLR and VFIO_DEVICE_RESET (kernel-facts §2.5)", () => {
+describe("FLR and VFIO_DEVICE_RESET (kernel-model §2.5)", () => {
   it("an FLR with memory on revokes, waits for the unmap, resets the BAR, then un-revokes with no memory-enable write", () => {
     const { m, w } = makeWorld();
     const mb = mapped(m, w);
@@ -211,7 +211,7 @@ describe("FLR and VFIO_DEVICE_RESET (kernel-facts §2.5)", () => {
   });
 });
 
-describe("PCI_COMMAND, PMCSR and low power (kernel-facts §2.5)", () => {
+describe("PCI_COMMAND, PMCSR and low power (kernel-model §2.5)", () => {
   it("a config write clearing PCI_COMMAND.MEMORY revokes, then stops the BAR decoding; nothing un-revokes", () => {
     const { m, w } = makeWorld();
     const mb = mapped(m, w);
@@ -320,7 +320,7 @@ describe("PCI_COMMAND, PMCSR and low power (kernel-facts §2.5)", () => {
   });
 });
 
-describe("hot reset of a dev_set (kernel-facts §2.5)", () => {
+describe("hot reset of a dev_set (kernel-model §2.5)", () => {
   it("revokes every device of the dev_set and un-revokes only open devices with memory enabled", () => {
     const { m, w } = makeWorld();
     const a = exportVfio(m, w, [{ offset: 0n, length: 0x1000n }], "vfio0");

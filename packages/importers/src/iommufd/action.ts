@@ -42,6 +42,8 @@ export const iommufdActionSchema = z.discriminatedUnion("op", [
     buffer: z.instanceof(Uint8Array),
     /** The fd number the process holds for the iommufd (BIND's `iommufd` must equal it). */
     iommufd: z.number().int().optional(),
+    /** The calling process, for the trace. */
+    process: z.string().min(1).optional(),
   }),
   z.strictObject({
     /** Attach a device to an IOAS (the `attach-device` op). */
@@ -100,14 +102,10 @@ export function iommufdAct(m: Machine, world: World, action: IommufdAction): Ste
       }),
     )
     .with({ op: "vfio-cdev-ioctl" }, (a) =>
-      vfioCdevIoctl(
-        m,
-        world,
-        a.device,
-        a.number,
-        a.buffer,
-        a.iommufd === undefined ? {} : { iommufd: a.iommufd },
-      ),
+      vfioCdevIoctl(m, world, a.device, a.number, a.buffer, {
+        ...(a.iommufd === undefined ? {} : { iommufd: a.iommufd }),
+        ...(a.process === undefined ? {} : { process: a.process }),
+      }),
     )
     .with({ op: "attach-device" }, (a) =>
       iommufdAttachDevice(

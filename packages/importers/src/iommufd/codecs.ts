@@ -166,6 +166,8 @@ export const iommufdObjectCodec: Codec<IommufdObject> = {
       case "hwpt":
         out.push(3, o.ioas, o.domain, o.auto ? 1 : 0);
         pushU64(out, o.pgsizeBitmap);
+        pushU64(out, o.aperture.start);
+        pushU64(out, o.aperture.last);
         break;
     }
   },

@@ -1,6 +1,20 @@
 import * as z from "zod";
 import type { ImporterDriver, Machine } from "@dmabuf-ref/core";
-import { IOMMUFD, IOMMUFD_DEFAULT_PGSIZE_BITMAP } from "./constants.js";
+import {
+  IOMMUFD,
+  IOMMUFD_APERTURE_LAST,
+  IOMMUFD_DEFAULT_PGSIZE_BITMAP,
+  IOMMUFD_MSI_WINDOW,
+} from "./constants.js";
+import type { IovaInterval } from "./constants.js";
+
+/** zod schema of an inclusive IOVA interval in the options. */
+const intervalSchema = z.strictObject({
+  /** First IOVA. */
+  start: z.bigint().nonnegative(),
+  /** Last IOVA (inclusive). */
+  last: z.bigint().nonnegative(),
+});
 
 /** zod schema of the options of {@link iommufdImporter}. */
 export const iommufdConfigSchema = z
@@ -19,6 +33,18 @@ export const iommufdConfigSchema = z
     pgsizeBitmap: z.bigint().positive().optional(),
     /** Per device (topology id): the page sizes of the domains allocated for it, overriding `pgsizeBitmap`. */
     devicePgsizeBitmaps: z.record(z.string().min(1), z.bigint().positive()).optional(),
+    /**
+     * Per device: the aperture (`domain->geometry`, inclusive) of the
+     * domains allocated for it; default 0 .. 2^48 - 1. `iopt_table_add_domain`
+     * reserves the IOVA outside it.
+     */
+    deviceApertures: z.record(z.string().min(1), intervalSchema).optional(),
+    /**
+     * Per device: its reserved regions (`iommu_get_resv_regions`), which
+     * attaching it reserves in the IOAS; default the x86 MSI window
+     * 0xfee00000-0xfeefffff.
+     */
+    deviceReservedRegions: z.record(z.string().min(1), z.array(intervalSchema)).optional(),
   })
   .strict();
 
@@ -61,4 +87,48 @@ export function configOf(m: Machine): IommufdConfig {
 export function domainPgsizeBitmap(m: Machine, device: string): bigint {
   const c = configOf(m);
   return c.devicePgsizeBitmaps?.[device] ?? c.pgsizeBitmap ?? IOMMUFD_DEFAULT_PGSIZE_BITMAP;
+}
+
+/**
+ * The aperture of a domain allocated for a device (`domain->geometry`):
+ * the device's own setting, else 0 .. 2^48 - 1.
+ *
+ * @param m - the machine.
+ * @param device - the device the domain is for.
+ * @returns the inclusive interval the domain translates.
+ */
+export function domainAperture(m: Machine, device: string): IovaInterval {
+  return configOf(m).deviceApertures?.[device] ?? { start: 0n, last: IOMMUFD_APERTURE_LAST };
+}
+
+/**
+ * A device's reserved regions (`iommu_get_resv_regions`): its own setting,
+ * else the x86 MSI window.
+ *
+ * @param m - the machine.
+ * @param device - the device.
+ * @returns the regions, inclusive.
+ */
+export function deviceReservedRegions(m: Machine, device: string): readonly IovaInterval[] {
+  return configOf(m).deviceReservedRegions?.[device] ?? [IOMMUFD_MSI_WINDOW];
+}
+
+/** What `iopt_table_add_domain` reads of a new domain: its page sizes and aperture. */
+export interface DomainGeometry {
+  /** `domain->pgsize_bitmap`. */
+  readonly pgsizeBitmap: bigint;
+  /** `domain->geometry`, inclusive. */
+  readonly aperture: IovaInterval;
+}
+
+/**
+ * The page sizes and aperture of a domain allocated for a device
+ * ({@link domainPgsizeBitmap}, {@link domainAperture}).
+ *
+ * @param m - the machine.
+ * @param device - the device the domain is for.
+ * @returns the geometry.
+ */
+export function domainGeometry(m: Machine, device: string): DomainGeometry {
+  return { pgsizeBitmap: domainPgsizeBitmap(m, device), aperture: domainAperture(m, device) };
 }

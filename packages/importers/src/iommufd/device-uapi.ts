@@ -43,7 +43,7 @@ import type {
   UserWrite,
   World,
 } from "@dmabuf-ref/core";
-import { domainPgsizeBitmap } from "./config.js";
+import { domainGeometry } from "./config.js";
 import { addHwptPaging, attachBound, bindDevice, detachBound } from "./device.js";
 import { boundDevices, boundNamed, nextObjectId, objectsOf } from "./objects.js";
 import type { HandlerResult } from "./outcome.js";
@@ -114,7 +114,7 @@ export function hwptAlloc(m: Machine, w: World, cmd: HwptAllocCmd): HandlerResul
   }
   if (!none) return refuse("EOPNOTSUPP", "a paging domain takes no driver data");
   const hwpt = nextObjectId(m, w);
-  const added = addHwptPaging(m, w, cmd.pt_id, hwpt, domainPgsizeBitmap(m, device), false);
+  const added = addHwptPaging(m, w, cmd.pt_id, hwpt, domainGeometry(m, device), false);
   if (added.status === "blocked") return { status: "blocked", reason: added.reason };
   if (added.status === "failed") return refuseWith(added.error);
   if ((cmd.flags & IOMMU_HWPT_FAULT_ID_VALID) !== 0) {
@@ -189,12 +189,20 @@ export interface VfioCdevIoctlOptions {
    * taken as the iommufd.
    */
   readonly iommufd?: number;
+  /** The calling process, as the `ioctl` trace event names it (default `"vmm"`). */
+  readonly process?: string;
 }
 
-function vfioEvent(device: string, name: string, errno: Errno | null, message = ""): TraceEvent {
+function vfioEvent(
+  process: string,
+  device: string,
+  name: string,
+  errno: Errno | null,
+  message = "",
+): TraceEvent {
   return {
     kind: "ioctl",
-    process: "vmm",
+    process,
     target: device,
     name,
     result:
@@ -204,13 +212,19 @@ function vfioEvent(device: string, name: string, errno: Errno | null, message = 
 
 function vfioFailed(
   world: World,
+  process: string,
   device: string,
   name: string,
   errno: Errno,
   message: string,
 ): StepOutcome {
   const error = kernelError(errno, message);
-  return { status: "failed", world, error, events: [vfioEvent(device, name, errno, message)] };
+  return {
+    status: "failed",
+    world,
+    error,
+    events: [vfioEvent(process, device, name, errno, message)],
+  };
 }
 
 /** The struct as the kernel leaves it in the user's buffer (at most `buffer.length` bytes). */
@@ -249,7 +263,7 @@ function decodePadded<V>(layout: StructLayout<V>, buffer: Uint8Array): V {
  * @param device - the VFIO device whose cdev fd is called.
  * @param number - the ioctl number.
  * @param buffer - the user's argument buffer (empty: a NULL pointer).
- * @param opts - the caller's iommufd fd.
+ * @param opts - the caller's iommufd fd and name.
  * @returns the outcome, with the struct as the kernel left it in `returned.out`.
  */
 export function vfioCdevIoctl(
@@ -260,16 +274,18 @@ export function vfioCdevIoctl(
   buffer: Uint8Array,
   opts: VfioCdevIoctlOptions = {},
 ): StepOutcome {
+  const process = opts.process ?? "vmm";
   const bound = boundNamed(m, world, device);
   if (number === VFIO_DEVICE_BIND_IOMMUFD) {
     const name = "VFIO_DEVICE_BIND_IOMMUFD";
     if (buffer.length < VFIO_DEVICE_BIND_IOMMUFD_MINSZ) {
-      return vfioFailed(world, device, name, "EFAULT", "copy_from_user of minsz faulted");
+      return vfioFailed(world, process, device, name, "EFAULT", "copy_from_user of minsz faulted");
     }
     const bind = decodePadded(vfioDeviceBindIommufd, buffer);
     if (bind.argsz < VFIO_DEVICE_BIND_IOMMUFD_MINSZ || bind.flags !== 0 || bind.iommufd < 0) {
       return vfioFailed(
         world,
+        process,
         device,
         name,
         "EINVAL",
@@ -277,20 +293,27 @@ export function vfioCdevIoctl(
       );
     }
     if (bound !== undefined) {
-      return vfioFailed(world, device, name, "EINVAL", `${device} is already bound`);
+      return vfioFailed(world, process, device, name, "EINVAL", `${device} is already bound`);
     }
     if (opts.iommufd !== undefined && bind.iommufd !== opts.iommufd) {
-      return vfioFailed(world, device, name, "EBADF", `fd ${bind.iommufd} is not the iommufd`);
+      return vfioFailed(
+        world,
+        process,
+        device,
+        name,
+        "EBADF",
+        `fd ${bind.iommufd} is not the iommufd`,
+      );
     }
     const b = bindDevice(m, world, device);
-    if (!b.ok) return vfioFailed(world, device, name, b.error.errno, b.error.message);
+    if (!b.ok) return vfioFailed(world, process, device, name, b.error.errno, b.error.message);
     const out = outOf(vfioDeviceBindIommufd, { ...bind, out_devid: b.value.id }, buffer);
     return {
       status: "done",
       world: b.value.world,
       events: [
         iommufdNote(`${device} bound (device ${b.value.id})`),
-        vfioEvent(device, name, null),
+        vfioEvent(process, device, name, null),
       ],
       returned: { ret: 0, out },
     };
@@ -299,36 +322,57 @@ export function vfioCdevIoctl(
     const attach = number === VFIO_DEVICE_ATTACH_IOMMUFD_PT;
     const name = attach ? "VFIO_DEVICE_ATTACH_IOMMUFD_PT" : "VFIO_DEVICE_DETACH_IOMMUFD_PT";
     if (bound === undefined) {
-      return vfioFailed(world, device, name, "EINVAL", `${device}'s cdev fd is not bound yet`);
+      return vfioFailed(
+        world,
+        process,
+        device,
+        name,
+        "EINVAL",
+        `${device}'s cdev fd is not bound yet`,
+      );
     }
     const minsz = attach
       ? VFIO_DEVICE_ATTACH_IOMMUFD_PT_MINSZ
       : VFIO_DEVICE_DETACH_IOMMUFD_PT_MINSZ;
     if (buffer.length < minsz) {
-      return vfioFailed(world, device, name, "EFAULT", "copy_from_user of minsz faulted");
+      return vfioFailed(world, process, device, name, "EFAULT", "copy_from_user of minsz faulted");
     }
     const head = decodePadded(vfioDeviceDetachIommufdPt, buffer);
     const pasidFlag = attach ? VFIO_DEVICE_ATTACH_PASID : VFIO_DEVICE_DETACH_PASID;
     if (head.argsz < minsz || (head.flags & ~pasidFlag) !== 0) {
-      return vfioFailed(world, device, name, "EINVAL", "argsz below minsz or unknown flags");
+      return vfioFailed(
+        world,
+        process,
+        device,
+        name,
+        "EINVAL",
+        "argsz below minsz or unknown flags",
+      );
     }
     if ((head.flags & pasidFlag) !== 0) {
-      return vfioFailed(world, device, name, "EOPNOTSUPP", `${device} has no PASID support`);
+      return vfioFailed(
+        world,
+        process,
+        device,
+        name,
+        "EOPNOTSUPP",
+        `${device} has no PASID support`,
+      );
     }
     if (!attach) {
       const r = detachBound(m, world, bound);
       if (r.status !== "done") return r;
-      return done(r.world, [...r.events, vfioEvent(device, name, null)]);
+      return done(r.world, [...r.events, vfioEvent(process, device, name, null)]);
     }
     const cmd = decodePadded(vfioDeviceAttachIommufdPt, buffer);
     const r = attachBound(m, world, bound, cmd.pt_id);
     if (r.status === "blocked") return r;
     if (r.status === "failed")
-      return vfioFailed(world, device, name, r.error.errno, r.error.message);
+      return vfioFailed(world, process, device, name, r.error.errno, r.error.message);
     return {
       status: "done",
       world: r.world,
-      events: [...r.events, vfioEvent(device, name, null)],
+      events: [...r.events, vfioEvent(process, device, name, null)],
       returned: {
         ret: 0,
         out: outOf(vfioDeviceAttachIommufdPt, { ...cmd, pt_id: r.value }, buffer),
@@ -337,6 +381,7 @@ export function vfioCdevIoctl(
   }
   return vfioFailed(
     world,
+    process,
     device,
     formatIoctlNumber(number),
     "ENOTTY",

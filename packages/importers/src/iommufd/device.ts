@@ -29,13 +29,13 @@ import type {
   TraceEvent,
   World,
 } from "@dmabuf-ref/core";
-import { domainPgsizeBitmap } from "./config.js";
+import { deviceReservedRegions, domainGeometry } from "./config.js";
+import type { DomainGeometry } from "./config.js";
 import { ULONG_MAX } from "./constants.js";
 import { grantArea } from "./grants.js";
 import {
-  DEVICE_RESERVATIONS,
-  DOMAIN_RESERVATIONS,
   alignmentWithDomain,
+  apertureReservations,
   calculateIovaAlignment,
   checkReservable,
 } from "./io_pagetable-iova.js";
@@ -46,7 +46,6 @@ import {
   areasOf,
   attachedDevices,
   boundNamed,
-  devicesOf,
   findIoas,
   mustIoas,
   nextObjectId,
@@ -62,12 +61,12 @@ import {
   areaChunks,
   dmabufPages,
   fillArea,
-  lookedUpPages,
   mustPages,
   syncCoreFills,
   unfillArea,
   unpinIfUnused,
 } from "./pages.js";
+import { lookedUpPages } from "./pages-pin.js";
 import type { IommufdDeviceAttachment, IommufdHwptObject } from "./types.js";
 
 /** Options of the `attach-device` op. */
@@ -151,7 +150,7 @@ export function bindDevice(
  * @param w - the world.
  * @param ioas - the IOAS id.
  * @param hwpt - the new HWPT's object id.
- * @param pgsizeBitmap - the domain's page sizes.
+ * @param geometry - the domain's page sizes and aperture.
  * @param auto - whether it is an automatic domain.
  * @returns the new domain's id.
  */
@@ -160,16 +159,15 @@ export function addHwptPaging(
   w: World,
   ioas: number,
   hwpt: number,
-  pgsizeBitmap: bigint,
+  geometry: DomainGeometry,
   auto: boolean,
 ): Stepped<number> {
+  const { pgsizeBitmap, aperture } = geometry;
   const alignment = alignmentWithDomain(m, w, ioas, pgsizeBitmap);
   if (!alignment.ok) return failedWith(w, alignment.error);
   const io = mustIoas(m, w, ioas);
-  if (io.domains.length === 0) {
-    const reservable = checkReservable(io, DOMAIN_RESERVATIONS);
-    if (!reservable.ok) return failedWith(w, reservable.error);
-  }
+  const reservable = checkReservable(io, apertureReservations(aperture));
+  if (!reservable.ok) return failedWith(w, reservable.error);
   const domain = w.domains.lowestFreeId();
   let world: World = { ...w, domains: w.domains.set(domain, emptyDomain()) };
   world = putIoas(m, world, ioas, {
@@ -177,7 +175,7 @@ export function addHwptPaging(
     domains: [...io.domains, domain],
     iovaAlignment: alignment.value,
   });
-  const object: IommufdHwptObject = { kind: "hwpt", ioas, domain, pgsizeBitmap, auto };
+  const object: IommufdHwptObject = { kind: "hwpt", ioas, domain, pgsizeBitmap, aperture, auto };
   world = putObject(m, world, hwpt, object);
   const events: TraceEvent[] = [
     iommufdNote(
@@ -302,11 +300,8 @@ export function attachBound(
   const events: TraceEvent[] = [];
   if (old !== null) w = endDeviceGrants(m, w, device, old.ioas);
   // iopt_table_enforce_dev_resv_regions: the device's regions join the IOAS's reserved tree.
-  const othersThere = devicesOf(m, w, ioas).some((d) => d.device !== device);
-  if (!othersThere) {
-    const reservable = checkReservable(mustIoas(m, w, ioas), DEVICE_RESERVATIONS);
-    if (!reservable.ok) return failedWith(world, reservable.error);
-  }
+  const reservable = checkReservable(mustIoas(m, w, ioas), deviceReservedRegions(m, device));
+  if (!reservable.ok) return failedWith(world, reservable.error);
   let hwpt: number;
   let domain: number;
   if (target.value.kind === "existing") {
@@ -314,7 +309,7 @@ export function attachBound(
     domain = target.value.object.domain;
   } else {
     hwpt = nextObjectId(m, w);
-    const added = addHwptPaging(m, w, ioas, hwpt, domainPgsizeBitmap(m, device), true);
+    const added = addHwptPaging(m, w, ioas, hwpt, domainGeometry(m, device), true);
     if (added.status !== "done") return passOn(world, added);
     w = added.world;
     domain = added.value;

@@ -12,32 +12,26 @@
  */
 import { err, hex, ok } from "@dmabuf-ref/core";
 import type { Machine, Result, World } from "@dmabuf-ref/core";
-import {
-  HPAGE_SIZE,
-  IOMMUFD_APERTURE_LAST,
-  IOMMUFD_MSI_WINDOW,
-  PAGE_SIZE,
-  ULONG_MAX,
-} from "./constants.js";
+import { deviceReservedRegions } from "./config.js";
+import { HPAGE_SIZE, PAGE_SIZE, ULONG_MAX } from "./constants.js";
 import type { IovaInterval } from "./constants.js";
 import { areasIn, areasOf, devicesOf, mustIoas, objectsOf } from "./objects.js";
 import { mustPages } from "./pages.js";
 import type { IommufdArea, IommufdIoasObject, IommufdPages } from "./types.js";
 
 /**
- * What every attached device reserves in its IOAS: its reserved regions
- * (`iopt_table_enforce_dev_resv_regions`), on x86 the `IOMMU_RESV_MSI`
- * window 0xfee00000-0xfeefffff.
+ * What a domain reserves in its IOAS (`iopt_table_add_domain`): the IOVA
+ * below and above its aperture.
+ *
+ * @param aperture - the domain's `geometry` (inclusive).
+ * @returns the reserved intervals, sorted.
  */
-export const DEVICE_RESERVATIONS: readonly IovaInterval[] = Object.freeze([IOMMUFD_MSI_WINDOW]);
-
-/**
- * What every domain of an IOAS reserves: the IOVA outside its aperture
- * (`iopt_table_add_domain`; the model's domains translate 48 bits from 0).
- */
-export const DOMAIN_RESERVATIONS: readonly IovaInterval[] = Object.freeze([
-  { start: IOMMUFD_APERTURE_LAST + 1n, last: ULONG_MAX },
-]);
+export function apertureReservations(aperture: IovaInterval): readonly IovaInterval[] {
+  const out: IovaInterval[] = [];
+  if (aperture.start !== 0n) out.push({ start: 0n, last: aperture.start - 1n });
+  if (aperture.last !== ULONG_MAX) out.push({ start: aperture.last + 1n, last: ULONG_MAX });
+  return out;
+}
 
 function byStart(a: IovaInterval, b: IovaInterval): number {
   return a.start < b.start ? -1 : a.start > b.start ? 1 : 0;
@@ -45,18 +39,21 @@ function byStart(a: IovaInterval, b: IovaInterval): number {
 
 /**
  * `iopt->reserved_itree` of an IOAS, derived from who owns its entries: the
- * reserved regions of the attached devices and the out-of-aperture IOVA of
- * its domains (each entry goes with its owner, `__iopt_remove_reserved_iova`).
+ * reserved regions of each attached device (`iopt_table_enforce_dev_resv_regions`)
+ * and the out-of-aperture IOVA of each domain (each entry goes with its
+ * owner, `__iopt_remove_reserved_iova`).
  *
  * @param m - the machine.
  * @param w - the world.
  * @param ioas - the IOAS id.
- * @returns the reserved intervals, sorted by start.
+ * @returns the reserved intervals, sorted by start (they may overlap).
  */
 export function reservedIovas(m: Machine, w: World, ioas: number): readonly IovaInterval[] {
   const out: IovaInterval[] = [];
-  if (devicesOf(m, w, ioas).length > 0) out.push(...DEVICE_RESERVATIONS);
-  if (mustIoas(m, w, ioas).domains.length > 0) out.push(...DOMAIN_RESERVATIONS);
+  for (const d of devicesOf(m, w, ioas)) out.push(...deviceReservedRegions(m, d.device));
+  for (const o of objectsOf(m, w).values()) {
+    if (o.kind === "hwpt" && o.ioas === ioas) out.push(...apertureReservations(o.aperture));
+  }
   return out.sort(byStart);
 }
 

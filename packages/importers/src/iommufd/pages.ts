@@ -1,4 +1,5 @@
 import { iommufdNote } from "./outcome.js";
+import { pinnedPages } from "./pages-pin.js";
 /*
  * pages.c: `struct iopt_pages`, the memory behind areas (user memory or a
  * dma-buf). Models: the pages objects, `pages->kref`'s users and the
@@ -15,7 +16,6 @@ import {
   blocked,
   detachAtt,
   done,
-  err,
   failed,
   hex,
   importerHolder,
@@ -26,10 +26,6 @@ import {
   mustBuf,
   mustRun,
   ok,
-  memfdPages,
-  pinMemfdPages,
-  pinUserPages,
-  userPages,
   releasePages,
   resvLock,
   resvUnlock,
@@ -194,35 +190,21 @@ export function areaDead(m: Machine, w: World, area: IommufdArea): boolean {
 }
 
 /**
- * Pins the memory behind user or memfd pages if nothing pinned it yet
- * (`pfn_reader_user_pin`: `pin_user_pages` FOLL_LONGTERM of the process's
- * range, or `memfd_pin_folios` of the file range), as the first fill into
- * a domain does. A range holding page 0, unbacked or munmapped memory, or a
- * device or dma-buf mmap (VM_PFNMAP) is `EFAULT`; memfd pages past the end
- * of the file are `EINVAL`; a memfd fd no longer open is `EBADF` (the model
- * keeps no file reference of its own). Dma-buf pages and pinned pages are
- * returned as they are.
+ * Pins the pages of a pages object if nothing pinned them yet
+ * ({@link pinnedPages}) and stores them pinned.
  *
  * @param m - the machine.
  * @param w - the world.
  * @param id - the pages' id.
- * @returns the world with the pages pinned (FOLL_WRITE when they are
- *   writable), or the errno.
+ * @returns the world with the pages pinned, or the errno.
  */
 export function pinPages(m: Machine, w: World, id: number): Result<World> {
   const pages = mustPages(m, w, id);
-  if (pages.kind === "dmabuf" || pages.pinned !== null) return ok(w);
-  if (pages.kind === "user") {
-    const pinned = pinUserPages(m, w, pages.process, pages.userVa, pages.length, {
-      write: pages.writable,
-    });
-    if (!pinned.ok) return pinned;
-    return ok(putPages(m, pinned.value.world, id, { ...pages, pinned: pinned.value.pieces }));
-  }
-  const pinned = pinMemfdPages(m, w, pages.fd, pages.start, pages.length);
-  if (pinned === undefined) return err("EBADF", () => `fd ${pages.fd} is no longer an open memfd`);
+  const pinned = pinnedPages(m, w, pages);
   if (!pinned.ok) return pinned;
-  return ok(putPages(m, pinned.value.world, id, { ...pages, pinned: pinned.value.pieces }));
+  return ok(
+    pinned.value.pages === pages ? w : putPages(m, pinned.value.world, id, pinned.value.pages),
+  );
 }
 
 /**
@@ -242,28 +224,6 @@ export function unpinIfUnused(m: Machine, w: World, id: number): World {
   const held = pages.users.some((u) => (findIoas(m, w, u.ioas)?.domains.length ?? 0) > 0);
   if (held) return w;
   return putPages(m, releasePages(w, pages.pinned), id, { ...pages, pinned: null });
-}
-
-/**
- * The pages as they stand or, for user or memfd pages nobody pinned yet,
- * as a pin would find them now (a lookup that pins nothing, as
- * `iopt_pages_rw_access` reads unpinned pages): `EFAULT`/`EINVAL`/`EBADF`
- * as {@link pinPages}.
- *
- * @param m - the machine.
- * @param w - the world.
- * @param pages - the pages.
- * @returns the pages with `pinned` filled in (only in the returned value), or the errno.
- */
-export function lookedUpPages(m: Machine, w: World, pages: IommufdPages): Result<IommufdPages> {
-  if (pages.kind === "dmabuf" || pages.pinned !== null) return ok(pages);
-  if (pages.kind === "user") {
-    const found = userPages(m, w, pages.process, pages.userVa, pages.length);
-    return found.ok ? ok({ ...pages, pinned: found.value }) : found;
-  }
-  const found = memfdPages(m, w, pages.fd, pages.start, pages.length);
-  if (found === undefined) return err("EBADF", () => `fd ${pages.fd} is no longer an open memfd`);
-  return found.ok ? ok({ ...pages, pinned: found.value }) : found;
 }
 
 /** One contiguous piece of an area as the IOMMU maps it: IOVA -> physical. */

@@ -17,7 +17,9 @@ export const iommufdProfileOptionsSchema = z.strictObject({
    * `iopt_release_pages` detaches (`dma_buf_detach`, `dma_buf_put`) before it
    * destroys the pages state (f2d70dbd3dce, v7.2 and 7.1.5). False models
    * 6.19.0-7.1.4, which destroyed `pages->mutex` first while the exporter
-   * could still call `iopt_revoke_notify`.
+   * could still call `iopt_revoke_notify`: the detach becomes a later
+   * `release-detach` continuation, and an invalidate before it is recorded
+   * as a use-after-destroy violation.
    */
   releaseDetachesFirst: z.boolean(),
 });

@@ -234,6 +234,8 @@ export interface IommufdHwptObject {
   readonly domain: number;
   /** `domain->pgsize_bitmap`: the page sizes the domain can map; its lowest bit drives the IOAS alignment. */
   readonly pgsizeBitmap: bigint;
+  /** `domain->geometry`: the IOVA it translates (inclusive); the rest of the IOAS is reserved while it is in. */
+  readonly aperture: IovaInterval;
   /**
    * `hwpt_paging->auto_domain`: made by an attach to an IOAS (shared by
    * later attaches, destroyed with its last device), not by `IOMMU_HWPT_ALLOC`.
@@ -304,7 +306,12 @@ export interface IommufdState {
   /** HWPT_PAGING objects, by increasing id. */
   readonly hwpts: readonly IommufdHwpt[];
   /** Every bound device (attached or not), in bind order: its device object id and name. */
-  readonly bound: readonly { readonly id: number; readonly device: string }[];
+  readonly bound: readonly {
+    /** The device object's id (`out_devid` of `VFIO_DEVICE_BIND_IOMMUFD`). */
+    readonly id: number;
+    /** The device's name in the topology. */
+    readonly device: string;
+  }[];
 }
 
 /**

@@ -40,7 +40,7 @@ export type KvmGuestAccessOutcome = CallOutcome<{
 }>;
 
 /**
- * A guest load or store to a `KVM_MEM_VFIO_DMABUF` memslot (kernel-facts
+ * A guest load or store to a `KVM_MEM_VFIO_DMABUF` memslot (kernel-model
  * §5.1). If a stage-2 / EPT entry maps the GFN the access goes straight to
  * the host frame, with no help from KVM, as on hardware; otherwise it is an
  * EPT violation, KVM faults the GFN in through `get_pfn`

@@ -10,7 +10,7 @@ import { kvmMemslots } from "./state.js";
 
 /**
  * zod schema of the actions a core `driver` op may ask of KVM
- * (kernel-facts §5.1): create a dma-buf memslot, take a guest fault, or make a guest access.
+ * (kernel-model §5.1): create a dma-buf memslot, take a guest fault, or make a guest access.
  */
 export const kvmActionSchema = z.discriminatedUnion("op", [
   z.strictObject({
@@ -53,7 +53,7 @@ export const kvmActionSchema = z.discriminatedUnion("op", [
   }),
 ]);
 
-/** An action for KVM's `act` (see {@link kvmActionSchema}; kernel-facts §5.1). */
+/** An action for KVM's `act` (see {@link kvmActionSchema}; kernel-model §5.1). */
 export type KvmAction = z.output<typeof kvmActionSchema>;
 
 /**

@@ -6,7 +6,7 @@ import { kvmInvalidateMappings } from "./invalidate.js";
 import { kvmMemslotsSlice } from "./state.js";
 
 /**
- * What KVM accepts (kernel-facts §5.1): `[kvm-pfn {}]` when the profile has
+ * What KVM accepts (kernel-model §5.1): `[kvm-pfn {}]` when the profile has
  * the `kvm-pfn` type, otherwise nothing, so the attach fails in negotiation
  * with `EINVAL` (KVM import needs `get_pfn`; an SGT is of no use to it).
  *
@@ -25,7 +25,7 @@ export type KvmSlices = {
 };
 
 /**
- * The KVM importer of Xu Yilun's RFC (kernel-facts §5.1): dma-buf backed
+ * The KVM importer of Xu Yilun's RFC (kernel-model §5.1): dma-buf backed
  * memslots (`KVM_MEM_VFIO_DMABUF`). KVM attaches dynamically with
  * `dev = NULL` and `allow_peer2peer = true`, gets PFNs through the
  * exporter's `get_pfn` at guest fault time, and its `move_notify` zaps the

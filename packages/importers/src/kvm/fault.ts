@@ -16,7 +16,7 @@ import { KVM, KVM_MAX_ORDER, KVM_PAGE } from "./constants.js";
 import { kvmMemslot, putSlot } from "./state.js";
 import type { KvmCacheAttr, KvmMemslot, KvmStage2Entry } from "./state.js";
 
-/** The arguments of the `guest-fault` op: a guest stage-2 / EPT fault (kernel-facts §5.1). */
+/** The arguments of the `guest-fault` op: a guest stage-2 / EPT fault (kernel-model §5.1). */
 export interface KvmFaultArgs {
   /** The memslot id. */
   readonly slot: number;
@@ -26,7 +26,7 @@ export interface KvmFaultArgs {
 
 /**
  * What a guest stage-2 / EPT fault on a dma-buf memslot produced
- * (`kvm_faultin_pfn` via `get_pfn`, kernel-facts §5.1): the PFN and how to
+ * (`kvm_faultin_pfn` via `get_pfn`, kernel-model §5.1): the PFN and how to
  * map it; or `-EIO` when `get_pfn` failed, `-EFAULT` when no memslot
  * covers the GFN; or blocked on the dma-buf's resv.
  */
@@ -146,7 +146,7 @@ export function stage2At(slot: KvmMemslot, gfn: bigint): KvmStage2Entry | undefi
 }
 
 /**
- * A guest fault on a `KVM_MEM_VFIO_DMABUF` memslot (kernel-facts §5.1):
+ * A guest fault on a `KVM_MEM_VFIO_DMABUF` memslot (kernel-model §5.1):
  * KVM asks the exporter for the PFN through
  * `dma_buf_get_pfn_unlocked(attach, pgoff, &pfn, &max_order)`. The model of
  * `get_pfn` is core's map of the `kvm-pfn` type: when the attachment holds

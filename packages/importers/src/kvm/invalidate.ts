@@ -6,7 +6,7 @@ import type { KvmMemslot } from "./state.js";
 
 /**
  * KVM's `move_notify` / `invalidate_mappings` for a dma-buf memslot
- * (kernel-facts §5.1), called with the buffer's resv held: zaps the slot's
+ * (kernel-model §5.1), called with the buffer's resv held: zaps the slot's
  * whole GFN range, shared and private (`kvm_mmu_unmap_gfn_range` plus a
  * TLB flush inside an invalidate begin/end), so the guest reaches the
  * memory no more once it returns: every installed stage-2 entry goes, and

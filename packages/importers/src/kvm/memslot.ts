@@ -20,7 +20,7 @@ import {
 import { KVM_EMPTY_STAGE2, kvmMemslots, putSlot } from "./state.js";
 import { kvmProfileOptions } from "./profile-options.js";
 
-/** The arguments of the `KVM_SET_USER_MEMORY_REGION2` op: the fields of `kvm_userspace_memory_region2` it uses (kernel-facts §5.1). */
+/** The arguments of the `KVM_SET_USER_MEMORY_REGION2` op: the fields of `kvm_userspace_memory_region2` it uses (kernel-model §5.1). */
 export interface KvmMemslotArgs {
   /** `slot`: the memslot id. */
   readonly slot: number;
@@ -51,7 +51,7 @@ const KNOWN_FLAGS =
 
 /**
  * Which part of `KVM_SET_USER_MEMORY_REGION2` refused a dma-buf memslot
- * (DESIGN §3.2's stages, for KVM's path of kernel-facts §5.1):
+ * (DESIGN §3.2's stages, for KVM's path of kernel-model §5.1):
  * - `args`: the flag, `guest_memfd_offset`, the GFN range, the slot id, the size;
  * - `fd`: the fd is no dma-buf (`EBADF`);
  * - `attach`: `dma_buf_dynamic_attach(dmabuf, NULL, ...)`: negotiation
@@ -65,7 +65,7 @@ function refuse(w: World, stage: KvmMemslotStage, error: KernelError): StepOutco
 
 /**
  * `KVM_SET_USER_MEMORY_REGION2` with `KVM_MEM_VFIO_DMABUF` (Xu Yilun's RFC,
- * kernel-facts §5.1), saying which part refused: creates a memslot backed
+ * kernel-model §5.1), saying which part refused: creates a memslot backed
  * by a dma-buf. Checks, in order: the flag exists in the profile
  * (the kvm option `dmabufImport`; otherwise the kernel rejects the unknown flag
  * with `EINVAL`); the flags are known and include `KVM_MEM_VFIO_DMABUF`

@@ -4,7 +4,7 @@ import type { Profile } from "@dmabuf-ref/core";
 
 /** What a profile says of KVM (its entry `"kvm"` in `Profile.drivers`). */
 export const kvmProfileOptionsSchema = z.strictObject({
-  /** Xu Yilun's series: memslots backed by a dma-buf, `KVM_MEM_VFIO_DMABUF` (kernel-facts §5.1). */
+  /** Xu Yilun's series: memslots backed by a dma-buf, `KVM_MEM_VFIO_DMABUF` (kernel-model §5.1). */
   dmabufImport: z.boolean(),
 });
 

@@ -4,12 +4,12 @@ import type { Codec, Machine, SliceDef, World, kvmCacheAttrSchema } from "@dmabu
 import type * as z from "zod";
 import { KVM } from "./constants.js";
 
-/** The cache attribute KVM maps a PFN with (core's `kvm-pfn` payload, kernel-facts §5.1). */
+/** The cache attribute KVM maps a PFN with (core's `kvm-pfn` payload, kernel-model §5.1). */
 export type KvmCacheAttr = z.output<typeof kvmCacheAttrSchema>;
 
 /**
  * One stage-2 / EPT entry KVM installed for a dma-buf memslot at a guest
- * fault (kernel-facts §5.1): a naturally aligned block of `2^order` pages
+ * fault (kernel-model §5.1): a naturally aligned block of `2^order` pages
  * mapping GFNs to host PFNs, with the oracle's grant for the guest's
  * accesses through it.
  */
@@ -61,7 +61,7 @@ export const KVM_EMPTY_STAGE2: PTable<KvmStage2Entry> = PTable.empty(kvmStage2En
 
 /**
  * One `struct kvm_memory_slot` created with `KVM_MEM_VFIO_DMABUF`
- * (kernel-facts §5.1), as {@link kvmStateOf} shows it: the slot's GFN
+ * (kernel-model §5.1), as {@link kvmStateOf} shows it: the slot's GFN
  * range, the dynamic attachment KVM holds on the dma-buf, and the stage-2
  * entries installed since the last zap.
  */
@@ -89,7 +89,7 @@ export interface KvmSlot {
 
 /**
  * One `struct kvm_memory_slot` created with `KVM_MEM_VFIO_DMABUF`
- * (kernel-facts §5.1) as the driver keeps it: a {@link KvmSlot} whose
+ * (kernel-model §5.1) as the driver keeps it: a {@link KvmSlot} whose
  * stage-2 / EPT entries are a table (installing one re-encodes that entry
  * only), keyed by a slot number in fault order that nothing observes.
  */
@@ -132,7 +132,7 @@ export const kvmMemslotCodec: Codec<KvmMemslot> = {
 
 /**
  * The KVM importer's slice of the World: its `KVM_MEM_VFIO_DMABUF`
- * memslots (the VM's `kvm_memslots`, kernel-facts §5.1), a table keyed by
+ * memslots (the VM's `kvm_memslots`, kernel-model §5.1), a table keyed by
  * memslot id (`kvm_userspace_memory_region2.slot`).
  */
 export const kvmMemslotsSlice: SliceDef<PTable<KvmMemslot>> = tableSlice(
@@ -175,7 +175,7 @@ export function putSlot(m: Machine, w: World, slot: KvmMemslot): World {
   return writeSlice(m, w, KVM, kvmMemslotsSlice, kvmMemslots(m, w).set(slot.slot, slot));
 }
 
-/** The KVM importer's slice of the World, as lists: its `KVM_MEM_VFIO_DMABUF` memslots (kernel-facts §5.1). */
+/** The KVM importer's slice of the World, as lists: its `KVM_MEM_VFIO_DMABUF` memslots (kernel-model §5.1). */
 export interface KvmState {
   /** The dma-buf backed memslots, by memslot id. */
   readonly slots: readonly KvmSlot[];
@@ -183,7 +183,7 @@ export interface KvmState {
 
 /**
  * The KVM importer's state in a world as lists (empty before the first
- * memslot; kernel-facts §5.1), for tests and the CLI; the driver itself
+ * memslot; kernel-model §5.1), for tests and the CLI; the driver itself
  * reads its `memslots` slice, a table by memslot id.
  *
  * @param m - the machine.

@@ -13,7 +13,7 @@ import { rdmaPinnedRevoke } from "./revocable.js";
 import { rdmaUmemsSlice } from "./state.js";
 
 /**
- * What an RDMA umem importer accepts (kernel-facts §5.2): one SGT for the
+ * What an RDMA umem importer accepts (kernel-model §5.2): one SGT for the
  * NIC's DMA device, accepting P2P when the attachment is `peer2peer`.
  *
  * @param importer - the importer's name (the accept's module).
@@ -38,7 +38,7 @@ export type RdmaSlices = {
 export type RdmaImporter = DefinedImporter<RdmaSlices, typeof rdmaActionSchema>;
 
 /**
- * The ODP / dynamic MR importer, `ib_umem_dmabuf_get()` (kernel-facts
+ * The ODP / dynamic MR importer, `ib_umem_dmabuf_get()` (kernel-model
  * §5.2): `allow_peer2peer = true` and an `invalidate_mappings` that stops HW
  * access and unmaps; the MR re-maps on the next ODP fault. Revocable.
  * Register it as `"rdma-odp"`.
@@ -61,7 +61,7 @@ export function rdmaOdpImporter(): RdmaImporter {
 }
 
 /**
- * The pinned importer, `ib_umem_dmabuf_get_pinned()` (kernel-facts §5.2,
+ * The pinned importer, `ib_umem_dmabuf_get_pinned()` (kernel-model §5.2,
  * §1.3): `allow_peer2peer = true` and, since 7.1, no invalidate op, so it
  * is not revocable (`dma_buf_attach_revocable()` is false) and VFIO refuses
  * it under 7.1. Register it as `"rdma-pinned"`.
@@ -83,7 +83,7 @@ export function rdmaPinnedImporter(): RdmaImporter {
 }
 
 /**
- * Jacob Moroni's pinned revocable importer (kernel-facts §5.2, under
+ * Jacob Moroni's pinned revocable importer (kernel-model §5.2, under
  * review): pinned, with an invalidate callback that stops HW access, unmaps
  * and unpins before returning, so it is revocable. Its entry point exists
  * only where the profile has the rdma option `pinnedRevocable`. Register it as

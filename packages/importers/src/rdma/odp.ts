@@ -17,7 +17,7 @@ import { umemOf } from "./state.js";
 
 const ODP = "rdma-odp";
 
-/** The arguments of the `odp-fault` op (`pagefault_dmabuf_mr`, kernel-facts §5.2). */
+/** The arguments of the `odp-fault` op (`pagefault_dmabuf_mr`, kernel-model §5.2). */
 export interface RdmaOdpFaultArgs {
   /** The ODP umem's attachment. */
   readonly att: number;
@@ -25,7 +25,7 @@ export interface RdmaOdpFaultArgs {
 
 /**
  * An ODP page fault on a dma-buf MR (mlx5 `pagefault_dmabuf_mr`,
- * kernel-facts §5.2): under resv, `ib_umem_dmabuf_map_pages()` maps the
+ * kernel-model §5.2): under resv, `ib_umem_dmabuf_map_pages()` maps the
  * attachment again, and the MR's translation is rebuilt. Nothing re-maps on
  * its own after an invalidate: this fault is what re-maps. An already
  * mapped MR needs nothing. A failed map (a revoked buffer's `ENODEV`;
@@ -66,7 +66,7 @@ export function rdmaOdpFault(m: Machine, w: World, args: RdmaOdpFaultArgs): Step
 
 /**
  * The ODP MR's `invalidate_mappings` (mlx5 `mlx5_ib_dmabuf_invalidate_cb`,
- * kernel-facts §5.2), resv held by the exporter: zaps the MR's translation
+ * kernel-model §5.2), resv held by the exporter: zaps the MR's translation
  * so the NIC stops accessing the memory, and `ib_umem_dmabuf_unmap_pages()`
  * before returning. The next ODP fault maps again (the `odp-fault` op).
  *

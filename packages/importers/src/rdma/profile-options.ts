@@ -4,7 +4,7 @@ import type { Profile } from "@dmabuf-ref/core";
 
 /** What a profile says of the RDMA umem importers (entry `"rdma"` in `Profile.drivers`). */
 export const rdmaProfileOptionsSchema = z.strictObject({
-  /** Jacob Moroni's pinned-revocable import interface exists (kernel-facts §5.2). */
+  /** Jacob Moroni's pinned-revocable import interface exists (kernel-model §5.2). */
   pinnedRevocable: z.boolean(),
 });
 

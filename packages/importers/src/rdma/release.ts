@@ -17,7 +17,7 @@ import type { RdmaImporterName } from "./constants.js";
 import { putUmem, umemOf } from "./state.js";
 
 /**
- * `ib_umem_dmabuf_release()` (kernel-facts §5.2): under resv, unmap the
+ * `ib_umem_dmabuf_release()` (kernel-model §5.2): under resv, unmap the
  * pages if mapped and, for a pinned umem not yet revoked, `dma_buf_unpin()`;
  * then detach and drop the umem. An attachment that is no umem of
  * `importer` is `EINVAL`.

@@ -6,7 +6,7 @@ const NAME = "rdma-pinned-revocable";
 
 /**
  * The invalidate callback of Jacob Moroni's pinned revocable import
- * (kernel-facts §5.2), resv held by the exporter: the driver stops HW
+ * (kernel-model §5.2), resv held by the exporter: the driver stops HW
  * access before returning (re-registers the MR with length 0, or moves it
  * to a quarantine PD), then `ib_umem_dmabuf_revoke_locked()` unmaps,
  * unpins and sets `revoked`. The revoke is for good: a later invalidate

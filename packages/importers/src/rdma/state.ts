@@ -6,7 +6,7 @@ import type { RdmaImporterName } from "./constants.js";
 
 /**
  * One `struct ib_umem_dmabuf` (drivers/infiniband/core/umem_dmabuf.c,
- * kernel-facts §5.2): the attachment and the umem's window of the dma-buf.
+ * kernel-model §5.2): the attachment and the umem's window of the dma-buf.
  */
 export interface RdmaUmem {
   /** The attachment (`umem_dmabuf->attach`). */
@@ -42,7 +42,7 @@ export const rdmaUmemCodec: Codec<RdmaUmem> = {
 
 /**
  * One RDMA importer's slice of the World: its `ib_umem_dmabuf`s
- * (kernel-facts §5.2), a table keyed by the umem's attachment id
+ * (kernel-model §5.2), a table keyed by the umem's attachment id
  * (`umem_dmabuf->attach`). The three RDMA importers are instances of one
  * implementation: each declares this same slice, which the machine keeps
  * apart by driver name.
@@ -61,7 +61,7 @@ export function rdmaUmems(m: Machine, w: World, importer: RdmaImporterName): PTa
   return readSlice(m, w, importer, rdmaUmemsSlice);
 }
 
-/** One RDMA importer's slice of the World as a list: its `ib_umem_dmabuf`s (kernel-facts §5.2). */
+/** One RDMA importer's slice of the World as a list: its `ib_umem_dmabuf`s (kernel-model §5.2). */
 export interface RdmaState {
   /** The live umems, by attachment id. */
   readonly umems: readonly RdmaUmem[];
@@ -69,7 +69,7 @@ export interface RdmaState {
 
 /**
  * One RDMA importer's state in a world as a list (empty before its first
- * umem; kernel-facts §5.2), for tests and the CLI; the driver itself reads
+ * umem; kernel-model §5.2), for tests and the CLI; the driver itself reads
  * its `umems` slice, a table by attachment id.
  *
  * @param m - the machine.

@@ -20,7 +20,7 @@ import type { RdmaImporterName } from "./constants.js";
 import { putUmem } from "./state.js";
 import { rdmaProfileOptions } from "./profile-options.js";
 
-/** The arguments of the `ib_umem_dmabuf_get` op (`ib_umem_dmabuf_get*()`, kernel-facts §5.2). */
+/** The arguments of the `ib_umem_dmabuf_get` op (`ib_umem_dmabuf_get*()`, kernel-model §5.2). */
 export interface IbUmemDmabufGetArgs {
   /** Which umem interface: ODP, pinned, or pinned-revocable. */
   readonly importer: RdmaImporterName;
@@ -36,7 +36,7 @@ export interface IbUmemDmabufGetArgs {
 
 /**
  * Which call of `ib_umem_dmabuf_get*()` refused (DESIGN §3.2's stages,
- * for the RDMA path of kernel-facts §5.2):
+ * for the RDMA path of kernel-model §5.2):
  * - `args`: the interface, the MR window or the NIC (`EOPNOTSUPP`, `EINVAL`, `ENODEV`);
  * - `fd`: `dma_buf_get()` (`EBADF`);
  * - `exporter-attach`: `dma_buf_dynamic_attach()` (the exporter's `attach`);
@@ -93,7 +93,7 @@ function checkArgs(m: Machine, w: World, args: IbUmemDmabufGetArgs): StepOutcome
 /**
  * `ib_umem_dmabuf_get()`, `ib_umem_dmabuf_get_pinned()` or (Jacob
  * Moroni's proposal) `ib_umem_dmabuf_get_pinned_revocable_and_lock()`
- * followed by `ib_umem_dmabuf_set_revoke_locked()` (kernel-facts §5.2),
+ * followed by `ib_umem_dmabuf_set_revoke_locked()` (kernel-model §5.2),
  * saying which call refused (the failed step's `stage`, a {@link UmemGetStage}).
  *
  * Checks, in order: the pinned-revocable interface exists in the profile

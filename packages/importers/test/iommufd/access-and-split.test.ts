@@ -1,5 +1,5 @@
 /**
- * The two things a dma-buf area refuses (kernel-facts §3.4): CPU access
+ * The two things a dma-buf area refuses (kernel-model §3.4): CPU access
  * through an access object (EINVAL) and splitting (EOPNOTSUPP).
  */
 import { describe, expect, it } from "vitest";

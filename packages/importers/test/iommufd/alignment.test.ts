@@ -14,6 +14,7 @@ import {
   boot,
   defineMachine,
   iommuIoasIovaRanges,
+  iommuIovaRange,
   iommuOption,
   linux71,
   referenceExporter,
@@ -47,6 +48,22 @@ function machineWithPages(dev0: bigint): Machine {
     topology,
     exporters: [vfioTest, referenceExporter({ region: "ram0" })],
     importers: [iommufdImporter({ devicePgsizeBitmaps: { dev0 } })],
+  });
+}
+
+/** A machine whose dev0 gets selftest-mock-like domains: 2 KiB pages, aperture 16 MiB..2 GiB, no reserved regions. */
+function mockLikeMachine(): Machine {
+  return defineMachine({
+    profile: linux71,
+    topology,
+    exporters: [vfioTest, referenceExporter({ region: "ram0" })],
+    importers: [
+      iommufdImporter({
+        devicePgsizeBitmaps: { dev0: 0x800n },
+        deviceApertures: { dev0: { start: 1n << 24n, last: (1n << 31n) - 1n } },
+        deviceReservedRegions: { dev0: [] },
+      }),
+    ],
   });
 }
 
@@ -147,5 +164,30 @@ describe("iova_alignment of an IOAS", () => {
     const w = attachDevice(m, a.world, "dev1", a.ioas);
     const mapped = mapUserOk(m, w, { ioas: a.ioas, length: PAGE, userVa: USER_VA });
     expectErrno(mapped.world, option(m, mapped.world, a.ioas, IOMMU_OPTION_OP_SET, 0n), "EINVAL");
+  });
+
+  it("a domain's aperture and page size shape the IOAS: ranges, alignment and placement follow them", () => {
+    const m = mockLikeMachine();
+    const a = allocIoas(m, boot(m));
+    const w = attachDevice(m, a.world, "dev0", a.ioas);
+    const r = done(iovaRanges(m, w, a.ioas, 4));
+    const out = iommuIoasIovaRanges.decode(r.returned.out);
+    expect([out.num_iovas, out.out_iova_alignment]).toEqual([1, 0x800n]);
+    expect(r.returned.written?.map((x) => iommuIovaRange.decode(x.bytes))).toEqual([
+      { start: 1n << 24n, last: (1n << 31n) - 1n },
+    ]);
+    expect(mapUserOk(m, w, { ioas: a.ioas, length: 0x800n }).iova).toBe(1n << 24n);
+  });
+
+  it("an area outside the new domain's aperture makes the attach EADDRINUSE", () => {
+    const m = mockLikeMachine();
+    const a = allocIoas(m, boot(m));
+    const mapped = mapUserOk(m, a.world, {
+      ioas: a.ioas,
+      length: PAGE,
+      iova: 0x1000n,
+      flags: FIXED | RW,
+    });
+    expectErrno(mapped.world, attachDeviceStep(m, mapped.world, "dev0", a.ioas), "EADDRINUSE");
   });
 });

@@ -2,7 +2,7 @@
  * iommufd under proposal-converters: the `iommu-domain` type, where dma-buf
  * core maps a PAL exporter's memory into iommufd's domains through the
  * PAL->iommu-domain converter and iommufd never sees a physical address
- * (kernel-facts §3.5, §4.4, §7.11).
+ * (kernel-model §3.5, §4.4, §7.11).
  */
 import { describe, expect, it } from "vitest";
 import { fc, test } from "@fast-check/vitest";
@@ -55,7 +55,7 @@ function twoDomains(): { m: Machine; world: World; ioas: number; buf: number; io
   return { m, world: mapped.world, ioas: s.ioas, buf: s.buf, iova: mapped.iova };
 }
 
-describe("proposal-converters: iommufd maps through core (kernel-facts §4.4)", () => {
+describe("proposal-converters: iommufd maps through core (kernel-model §4.4)", () => {
   it("under proposal-converters iommufd never sees the exporter's physical addresses", () => {
     const { m, world, ioas, buf } = vfioSetup(proposalConverters);
     const r = mapFile(m, world, { ioas, fd: buf, length: 0x4000n });

@@ -1,5 +1,5 @@
 /**
- * IOVA placement (kernel-facts §3.1, iopt_alloc_iova / iopt_check_iova):
+ * IOVA placement (kernel-model §3.1, iopt_alloc_iova / iopt_check_iova):
  * FIXED_IOVA misaligned or reserved -> EINVAL; overlapping any area, dead
  * ones included -> EEXIST; no room for an allocation -> ENOSPC.
  */

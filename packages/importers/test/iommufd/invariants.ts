@@ -1,5 +1,5 @@
 /**
- * What must hold in every reachable world with iommufd in it (kernel-facts
+ * What must hold in every reachable world with iommufd in it (kernel-model
  * §3.4, §3.5, §7.11), checked after random ioctl sequences: over the
  * inspection view ({@link iommufdStateOf}) and over the driver's slices
  * themselves (`ictx->objects`, the pages and the two indexes).
@@ -129,7 +129,7 @@ export function expectInvariants(m: Machine, w: World): void {
     }
   }
   // Every iommufd attachment belongs to a pages object (its own, or one
-  // (area, domain) pair that core maps, kernel-facts §4.4).
+  // (area, domain) pair that core maps, kernel-model §4.4).
   for (const [id, a] of w.atts.entries()) {
     if (a.importer !== "iommufd") continue;
     expect(

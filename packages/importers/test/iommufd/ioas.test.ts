@@ -1,5 +1,5 @@
 /**
- * IOAS objects: IOMMU_IOAS_ALLOC and IOMMU_DESTROY (kernel-facts §3.1).
+ * IOAS objects: IOMMU_IOAS_ALLOC and IOMMU_DESTROY (kernel-model §3.1).
  */
 import { describe, expect, it } from "vitest";
 import {

@@ -1,5 +1,5 @@
 /**
- * IOMMU_IOAS_IOVA_RANGES (kernel-facts §3.1): the allowed IOVA ranges are
+ * IOMMU_IOAS_IOVA_RANGES (kernel-model §3.1): the allowed IOVA ranges are
  * the holes of the reserved tree; num_iovas in/out; EMSGSIZE when too small
  * (after copying the struct back); out_iova_alignment.
  */

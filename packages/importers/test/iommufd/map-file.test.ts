@@ -1,6 +1,6 @@
 /**
  * IOMMU_IOAS_MAP_FILE with a dma-buf fd: the kernel's check order
- * (kernel-facts §3.1–3.3, §7.10), the dmabuf_simple selftest (§3.6), the
+ * (kernel-model §3.1–3.3, §7.10), the dmabuf_simple selftest (§3.6), the
  * attach/pin/phys path and device DMA through the IOAS.
  */
 import { describe, expect, it } from "vitest";
@@ -24,7 +24,7 @@ import {
   vfioSetup,
 } from "./fixtures.js";
 
-describe("IOMMU_IOAS_MAP_FILE argument checks, in the kernel's order (kernel-facts §7.10)", () => {
+describe("IOMMU_IOAS_MAP_FILE argument checks, in the kernel's order (kernel-model §7.10)", () => {
   const { m, world, ioas, buf } = vfioSetup();
 
   it("unknown flag bits are EOPNOTSUPP before any other check", () => {
@@ -97,7 +97,7 @@ describe("IOMMU_IOAS_MAP_FILE argument checks, in the kernel's order (kernel-fac
   });
 });
 
-describe("selftest dmabuf_simple (kernel-facts §3.6)", () => {
+describe("selftest dmabuf_simple (kernel-model §3.6)", () => {
   it("MAP_FILE(0, 0) EINVAL; (size, size) EINVAL; (0, size + 1) EINVAL; (0, size) succeeds", () => {
     const m = makeMachine();
     const a = allocIoas(m, boot(m));
@@ -116,7 +116,7 @@ describe("selftest dmabuf_simple (kernel-facts §3.6)", () => {
   });
 });
 
-describe("the dma-buf import path (kernel-facts §3.3)", () => {
+describe("the dma-buf import path (kernel-model §3.3)", () => {
   it("MAP_FILE attaches dynamically with P2P, is revocable, pins under 7.1 and never maps", () => {
     const { m, world, ioas, buf } = vfioSetup();
     const mapped = mapFileOk(m, world, { ioas, fd: buf, length: 0x4000n });
@@ -215,7 +215,7 @@ describe("the dma-buf import path (kernel-facts §3.3)", () => {
   });
 });
 
-describe("the attachment's lifetime (kernel-facts §3.4)", () => {
+describe("the attachment's lifetime (kernel-model §3.4)", () => {
   it("closing the dma-buf fd keeps the area working; UNMAP then releases the buffer", () => {
     const { m, world, ioas, buf } = vfioSetup();
     const mapped = mapFileOk(m, world, { ioas, fd: buf, length: 0x4000n });

@@ -1,6 +1,6 @@
 /**
  * What iommufd accepts and where it refuses under each profile
- * (kernel-facts §3.3, §4.3, §4.4; DESIGN §3.4).
+ * (kernel-model §3.3, §4.3, §4.4; DESIGN §3.4).
  */
 import { describe, expect, it } from "vitest";
 import {
@@ -47,7 +47,7 @@ describe("iommufd's accept list follows the profile's mapping types", () => {
 });
 
 describe("linux-6.19 / linux-7.1: the private interconnect", () => {
-  it("a foreign exporter is EOPNOTSUPP under both (non-VFIO dma-buf, kernel-facts §3.3)", () => {
+  it("a foreign exporter is EOPNOTSUPP under both (non-VFIO dma-buf, kernel-model §3.3)", () => {
     for (const p of [linux619, linux71]) {
       const { m, world, ioas } = vfioSetup(p);
       const f = exportForeign(m, world);
@@ -56,7 +56,7 @@ describe("linux-6.19 / linux-7.1: the private interconnect", () => {
   });
 });
 
-describe("iommufd pins (7.1) against VFIO's always-failing pin (6.19-rc, kernel-facts §2.4)", () => {
+describe("iommufd pins (7.1) against VFIO's always-failing pin (6.19-rc, kernel-model §2.4)", () => {
   it("a profile where iommufd pins but VFIO's pin fails refuses MAP_FILE at dma_buf_pin with EOPNOTSUPP", () => {
     const mixed = defineProfile({
       ...linux619,

@@ -1,5 +1,5 @@
 /**
- * iommufd's revoke (kernel-facts §3.5, §7.11): iopt_revoke_notify unmaps
+ * iommufd's revoke (kernel-model §3.5, §7.11): iopt_revoke_notify unmaps
  * every tracked (area, domain) pair and marks the pages revoked for good;
  * the IOVA stays reserved, UNMAP still works, MAP_FILE of the revoked buffer
  * is ENODEV, nothing is ever re-mapped automatically. The selftest
@@ -34,7 +34,7 @@ function domainOf(m: Machine, w: World, ioas: number): number {
   return d;
 }
 
-describe("selftest dmabuf_revoke (kernel-facts §3.6)", () => {
+describe("selftest dmabuf_revoke (kernel-model §3.6)", () => {
   it("map; revoke; map again ENODEV; un-revoke; map ok; unmap the original and re-map it FIXED", () => {
     const { m, world, ioas, buf } = vfioSetup();
     const size = mustBuf(world, buf).size;
@@ -58,7 +58,7 @@ describe("selftest dmabuf_revoke (kernel-facts §3.6)", () => {
   });
 });
 
-describe("iopt_revoke_notify (kernel-facts §3.5)", () => {
+describe("iopt_revoke_notify (kernel-model §3.5)", () => {
   it("revoke unmaps every tracked (area, domain) pair and empties the pages' ranges", () => {
     const { m, ...s } = vfioSetup();
     const w0 = attachDevice(m, s.world, "dev0", s.ioas, true);

@@ -84,6 +84,7 @@ const objectDesc: fc.Arbitrary<ObjectDesc> = fc.oneof(
     ioas: small,
     domain: small,
     pgsizeBitmap: fc.constantFrom(0x1000n, 0x40201000n),
+    aperture: fc.record({ start: u64, last: u64 }),
     auto: fc.boolean(),
   }),
 );
@@ -212,6 +213,8 @@ const hwptChanges: Change<HwptDesc>[] = [
   (o) => ({ ...o, domain: o.domain + 1 }),
   (o) => ({ ...o, pgsizeBitmap: o.pgsizeBitmap ^ 0x2000n }),
   (o) => ({ ...o, auto: !o.auto }),
+  (o) => ({ ...o, aperture: { ...o.aperture, last: flip(o.aperture.last) } }),
+  (o) => ({ ...o, aperture: { ...o.aperture, start: flip(o.aperture.start) } }),
 ];
 
 /** The `which`-th change of one field of an object, or of its kind (an IOAS becomes a HWPT...). */
@@ -227,7 +230,14 @@ function changeObject(o: ObjectDesc, which: number): ObjectDesc {
           device: "dev0",
           attach: { ioas: o.ioas, hwpt: 0, domain: o.domain, previousDomain: null },
         }
-      : { kind: "hwpt", ioas: 1, domain: 1, pgsizeBitmap: 0x1000n, auto: true };
+      : {
+          kind: "hwpt",
+          ioas: 1,
+          domain: 1,
+          pgsizeBitmap: 0x1000n,
+          aperture: { start: 0n, last: 0xffffn },
+          auto: true,
+        };
   switch (o.kind) {
     case "ioas": {
       const c = pick(ioasChanges, o);

@@ -1,5 +1,5 @@
 /**
- * The iommufd ioctl entry point (kernel-facts §3.1): dispatch on the ioctl
+ * The iommufd ioctl entry point (kernel-model §3.1): dispatch on the ioctl
  * number, the size / E2BIG rule, structs copied back; and, over random
  * structs, "a failed call changes nothing".
  */

@@ -1,5 +1,5 @@
 /**
- * IOMMU_IOAS_UNMAP (kernel-facts §3.1): whole areas only; a range with no
+ * IOMMU_IOAS_UNMAP (kernel-model §3.1): whole areas only; a range with no
  * area or cutting one is ENOENT; 0..U64_MAX succeeds even when empty;
  * length 0 is EINVAL; dead areas unmap and report their length.
  */

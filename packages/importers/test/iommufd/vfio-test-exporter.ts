@@ -43,7 +43,7 @@ function rangesOf(w: World, buf: number): readonly PhysVec[] {
 }
 
 /**
- * A minimal VFIO-like exporter (kernel-facts §2.3, §2.7): BAR ranges as a
+ * A minimal VFIO-like exporter (kernel-model §2.3, §2.7): BAR ranges as a
  * dma-buf; offers [vfio-iommufd-private, sgt(P2P)] (or [pal, sgt(P2P)]
  * where the profile has PAL); attach refuses !P2P (EOPNOTSUPP), revoked
  * (ENODEV) and, under 7.1, non-revocable importers (EOPNOTSUPP); pin per

@@ -1,6 +1,6 @@
 /**
  * Guest loads and stores through KVM's stage-2 / EPT entries for a
- * dma-buf memslot (kernel-facts §5.1), judged by the oracle like any DMA
+ * dma-buf memslot (kernel-model §5.1), judged by the oracle like any DMA
  * (DESIGN §3.5): the zap is what keeps a guest off memory its owner reset.
  */
 import { describe, expect, it } from "vitest";
@@ -65,7 +65,7 @@ const forgetfulKvm: ImporterDriver = {
   },
 };
 
-describe("guest accesses through the stage-2 (kernel-facts §5.1, DESIGN §3.5)", () => {
+describe("guest accesses through the stage-2 (kernel-model §5.1, DESIGN §3.5)", () => {
   it("a guest store to an unmapped GFN takes an EPT violation, faults the BAR in, and reaches it", () => {
     const { m, world } = memslot();
     const r = guest(m, world);

@@ -1,5 +1,5 @@
 /**
- * KVM dma-buf memslots (Xu Yilun's RFC, kernel-facts §5.1): the
+ * KVM dma-buf memslots (Xu Yilun's RFC, kernel-model §5.1): the
  * KVM_MEM_VFIO_DMABUF entry point's checks, get_pfn at fault time, the zap
  * on invalidate, -EIO while revoked and re-faulting after un-revoke.
  */
@@ -76,7 +76,7 @@ function faultOk(
   return { ...r, ...faultAnswer(m, r.world, 1, gfn) };
 }
 
-describe("KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_VFIO_DMABUF (kernel-facts §5.1)", () => {
+describe("KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_VFIO_DMABUF (kernel-model §5.1)", () => {
   it("the flag is 1 << 3", () => {
     expect(KVM_MEM_VFIO_DMABUF).toBe(8);
   });
@@ -141,7 +141,7 @@ describe("KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_VFIO_DMABUF (kernel-facts §5
   });
 });
 
-describe("guest faults: get_pfn (kernel-facts §5.1)", () => {
+describe("guest faults: get_pfn (kernel-model §5.1)", () => {
   it("a guest fault maps through get_pfn: pfn, max order and cache attribute", () => {
     const { m, world, att } = memslot();
     const r = faultOk(m, world, GFN + 1n);
@@ -199,7 +199,7 @@ describe("guest faults: get_pfn (kernel-facts §5.1)", () => {
   });
 });
 
-describe("revoke: zap, -EIO, re-fault (kernel-facts §5.1, §1.3)", () => {
+describe("revoke: zap, -EIO, re-fault (kernel-model §5.1, §1.3)", () => {
   it("invalidate zaps the slot's whole GFN range", () => {
     const { m, world, buf, att } = memslot();
     const run = revoke(m, faultOk(m, world).world, buf);

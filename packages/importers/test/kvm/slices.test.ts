@@ -1,5 +1,5 @@
 /**
- * KVM's typed driver slice (kernel-facts §5.1): its memslots, a table by
+ * KVM's typed driver slice (kernel-model §5.1): its memslots, a table by
  * memslot id, each with its stage-2 / EPT entries as a set. The codecs
  * must encode every field, and the stage-2's slot numbers must not count.
  */
@@ -91,7 +91,7 @@ function changesOf(s: SlotFields): readonly SlotFields[] {
   return [...SLOT_CHANGES.map((change) => change(s)), ...entryChanges];
 }
 
-describe("KVM's memslots slice (kernel-facts §5.1)", () => {
+describe("KVM's memslots slice (kernel-model §5.1)", () => {
   test.prop([slotArb, fc.array(slotArb, { maxLength: 3 })], { numRuns: 60 })(
     "each kvm slice's codec encodes every field: two worlds differing in one memslot field differ in hash, and an object changed back gives an equal world",
     (slot, others) => {

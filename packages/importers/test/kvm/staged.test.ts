@@ -1,6 +1,6 @@
 /**
  * `KVM_SET_USER_MEMORY_REGION2` with `KVM_MEM_VFIO_DMABUF` names the part
- * that refused (DESIGN §3.2's stages; kernel-facts §5.1).
+ * that refused (DESIGN §3.2's stages; kernel-model §5.1).
  */
 import { describe, expect, it } from "vitest";
 import { boot, linux71, rfcMappingTypesV1 } from "@dmabuf-ref/core";
@@ -24,7 +24,7 @@ function vfio(m: Machine = makeMachine(rfcMappingTypesV1)): {
   return { m, ...exportVfio(m, boot(m)) };
 }
 
-describe("a dma-buf memslot says which part refused (kernel-facts §5.1)", () => {
+describe("a dma-buf memslot says which part refused (kernel-model §5.1)", () => {
   it("the unknown flag under linux-7.1 is refused by the argument checks with EINVAL", () => {
     const { m, world, buf } = vfio(makeMachine(linux71));
     expect(stageOf(setMemslot(m, world, args(buf)))).toBe("args EINVAL");

@@ -1,7 +1,7 @@
 /**
  * A minimal VFIO-like BAR exporter written against core's ExporterDriver,
  * for the KVM and RDMA tests (importers never import the real exporters).
- * It models VFIO's rules (kernel-facts §2.3, §2.4) and offers the RFC's
+ * It models VFIO's rules (kernel-model §2.3, §2.4) and offers the RFC's
  * `kvm-pfn` type where the profile has it (§5.1).
  */
 import {

@@ -1,6 +1,6 @@
 /**
  * RDMA umem dma-buf importers (drivers/infiniband/core/umem_dmabuf.c,
- * kernel-facts §5.2): ib_umem_dmabuf_get's checks, the ODP MR that re-maps
+ * kernel-model §5.2): ib_umem_dmabuf_get's checks, the ODP MR that re-maps
  * on fault, the pinned importer that is not revocable (so VFIO refuses it,
  * §1.3, §2.3, §2.4) and Jacob Moroni's pinned revocable proposal.
  */
@@ -57,7 +57,7 @@ function dmaAddress(w: World, att: number): bigint {
   return entry.dmaAddress;
 }
 
-describe("ib_umem_dmabuf_get checks (kernel-facts §5.2)", () => {
+describe("ib_umem_dmabuf_get checks (kernel-model §5.2)", () => {
   it("ib_umem_dmabuf_get beyond the dmabuf size fails with EINVAL", () => {
     const { m, world, buf } = vfio(linux71);
     expectErrno(world, umemGet(m, world, getArgs("rdma-odp", buf, { size: MIB2 + 1n })), "EINVAL");
@@ -88,7 +88,7 @@ describe("ib_umem_dmabuf_get checks (kernel-facts §5.2)", () => {
   });
 });
 
-describe("rdma-pinned: ib_umem_dmabuf_get_pinned (kernel-facts §5.2, §1.3)", () => {
+describe("rdma-pinned: ib_umem_dmabuf_get_pinned (kernel-model §5.2, §1.3)", () => {
   it("the pinned RDMA importer is not revocable", () => {
     const m = makeMachine(linux71);
     const { world, buf } = exportRam(m, boot(m));
@@ -129,7 +129,7 @@ describe("rdma-pinned: ib_umem_dmabuf_get_pinned (kernel-facts §5.2, §1.3)", (
   });
 });
 
-describe("rdma-odp: dynamic MR (kernel-facts §5.2)", () => {
+describe("rdma-odp: dynamic MR (kernel-model §5.2)", () => {
   it("VFIO accepts the ODP importer under 7.1 and the first fault maps for the NIC", () => {
     const { m, world, buf } = vfio(linux71);
     const { world: got, att } = mustDone(umemGet(m, world, getArgs("rdma-odp", buf)));
@@ -171,7 +171,7 @@ describe("rdma-odp: dynamic MR (kernel-facts §5.2)", () => {
   });
 });
 
-describe("rdma-pinned-revocable: Jacob Moroni's proposal (kernel-facts §5.2)", () => {
+describe("rdma-pinned-revocable: Jacob Moroni's proposal (kernel-model §5.2)", () => {
   it("absent from the profile, the interface does not exist: EOPNOTSUPP", () => {
     const { m, world, buf } = vfio(linux71);
     const r = umemGet(m, world, getArgs("rdma-pinned-revocable", buf));

@@ -1,5 +1,5 @@
 /**
- * The RDMA importers' typed driver slice (kernel-facts §5.2): each
+ * The RDMA importers' typed driver slice (kernel-model §5.2): each
  * importer's `ib_umem_dmabuf`s, a table by attachment id. The three
  * importers declare the same slice; the machine keeps them apart by name.
  */
@@ -47,7 +47,7 @@ const CHANGES: readonly ((u: RdmaUmem) => RdmaUmem)[] = [
   (u) => ({ ...u, revoked: !u.revoked }),
 ];
 
-describe("the RDMA importers' umems slice (kernel-facts §5.2)", () => {
+describe("the RDMA importers' umems slice (kernel-model §5.2)", () => {
   test.prop([fc.constantFrom(...RDMA_IMPORTERS), umemArb, fc.array(umemArb, { maxLength: 3 })], {
     numRuns: 80,
   })(

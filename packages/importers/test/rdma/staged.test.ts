@@ -1,6 +1,6 @@
 /**
  * `ib_umem_dmabuf_get*()` names the call that refused (DESIGN §3.2's
- * stages; kernel-facts §5.2), so "why did this MR registration fail?" has
+ * stages; kernel-model §5.2), so "why did this MR registration fail?" has
  * an answer without guessing.
  */
 import { describe, expect, it } from "vitest";
@@ -18,7 +18,7 @@ function stageOf(r: StepOutcome): string {
   return r.status === "failed" ? `${r.stage ?? "(none)"} ${r.error.errno}` : r.status;
 }
 
-describe("ib_umem_dmabuf_get* says which call refused (kernel-facts §5.2)", () => {
+describe("ib_umem_dmabuf_get* says which call refused (kernel-model §5.2)", () => {
   it("a window past the dma-buf is refused by the argument checks with EINVAL", () => {
     const m = makeMachine(linux71);
     const { world, buf } = exportVfio(m, boot(m));

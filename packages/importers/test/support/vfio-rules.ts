@@ -1,5 +1,5 @@
 /**
- * VFIO's attach and pin rules (kernel-facts §2.3, §2.4), shared by the
+ * VFIO's attach and pin rules (kernel-model §2.3, §2.4), shared by the
  * VFIO-like test exporters of the importer tests (importers may not import
  * the real vfio-pci exporter).
  */
