@@ -224,3 +224,33 @@ ${exportOf("vfio0", "buf0")}
     },
   );
 });
+
+describe("a device's IOMMU domains in the machine description", () => {
+  const MOCK_DOMAIN = `
+machine:
+  devices:
+    - { id: mock0, iommu: { pageSizes: [0x800], aperture: { start: 0x1000, last: 0xffffffff }, reserved: [] } }
+calls:
+  - { fd: iommufd, ioctl: IOMMU_IOAS_ALLOC, as: ioas }
+  - fd: iommufd
+    ioctl: IOMMU_IOAS_MAP
+    arg: { flags: [READABLE], ioas_id: ioas.out_ioas_id, user_va: 0x7f0000000000, length: 0x800 }
+  - { event: attach, device: mock0, ioas: ioas.out_ioas_id }
+  - { fd: iommufd, ioctl: IOMMU_IOAS_IOVA_RANGES, arg: { ioas_id: ioas.out_ioas_id, num_iovas: 0, allowed_iovas: 0 }, as: r }
+  - fd: iommufd
+    ioctl: IOMMU_IOAS_MAP
+    arg: { flags: [READABLE], ioas_id: ioas.out_ioas_id, user_va: 0x7f0000001000, length: 0x400 }
+`;
+
+  it("attaching a device whose domain has 2 KiB pages raises the IOVA alignment to 2 KiB, and a length that is not a multiple of it fails EINVAL", () => {
+    const run = replayText(MOCK_DOMAIN);
+    expect(outcomes(run)).toEqual(["ok", "ok", "ok", "EMSGSIZE", "EINVAL"]);
+    expect(result(run, 3).out).toMatchObject({ num_iovas: 1, out_iova_alignment: 0x800n });
+  });
+
+  it("a page size that is not a power of two is a file error", () => {
+    expect(() =>
+      machineDescriptionSchema.parse({ devices: [{ id: "d", iommu: { pageSizes: [0x1800] } }] }),
+    ).toThrow(/power of two/);
+  });
+});

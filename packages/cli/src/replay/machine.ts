@@ -18,6 +18,35 @@ export const sizeValueSchema = z
 
 const isPowerOfTwo = (v: bigint): boolean => v > 0n && (v & (v - 1n)) === 0n;
 
+/** An inclusive IOVA interval `{ start, last }` (`struct iommu_iova_range`). */
+const iovaIntervalSchema = z
+  .strictObject({ start: sizeValueSchema, last: sizeValueSchema })
+  .refine((r) => r.start <= r.last, { message: "start must not be above last" });
+
+/**
+ * What the IOMMU driver reports for the domains it allocates for a device,
+ * the values `iopt_table_add_domain` reads (kernel-model §3.1): the page sizes
+ * (`domain->pgsize_bitmap`; the smallest is the IOVA alignment an attach
+ * raises the IOAS to: the iommufd selftest's mock domain has 2 KiB pages),
+ * the aperture (`domain->geometry`) and the reserved regions
+ * (`iommu_get_resv_regions`). Absent fields keep the defaults: 4 KiB, 2 MiB
+ * and 1 GiB pages, IOVAs 0..2^48-1, the x86 MSI window reserved.
+ */
+export const iommuDescriptionSchema = z.strictObject({
+  /** Page sizes in bytes, each a power of two. */
+  pageSizes: z
+    .array(sizeValueSchema.refine(isPowerOfTwo, { message: "a page size is a power of two" }))
+    .min(1)
+    .optional(),
+  /** The aperture, inclusive. */
+  aperture: iovaIntervalSchema.optional(),
+  /** Reserved IOVA ranges, inclusive; `[]` reserves none. */
+  reserved: z.array(iovaIntervalSchema).optional(),
+});
+
+/** A device's IOMMU domains (see {@link iommuDescriptionSchema}). */
+export type IommuDescription = z.output<typeof iommuDescriptionSchema>;
+
 /**
  * One BAR of a VFIO PCI function (`pci_resource_len`; a memory BAR's size is
  * a power of two and its base is aligned to it, PCI 3.0 §6.2.5.1).
@@ -64,8 +93,12 @@ export const deviceDescriptionSchema = z
     group: z.union([z.string().min(1), z.number().int().nonnegative()]).optional(),
     /** The PCIe switch it sits below. Default: a switch of its own below `hb0`. */
     switch: z.string().min(1).optional(),
-    /** Its DMA is translated by the IOMMU (default true). */
-    iommu: z.boolean().default(true),
+    /**
+     * Its DMA is translated by the IOMMU (default true); an object describes
+     * the domains the IOMMU driver allocates for it
+     * ({@link iommuDescriptionSchema}).
+     */
+    iommu: z.union([z.boolean(), iommuDescriptionSchema]).default(true),
   })
   .refine((d) => new Set(d.bars.map((b) => b.index)).size === d.bars.length, {
     message: "a device lists each BAR index once",

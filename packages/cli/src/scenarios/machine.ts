@@ -8,6 +8,7 @@ import type { Machine, Profile, Topology } from "@dmabuf-ref/core";
 import { vfioPciExporter } from "@dmabuf-ref/exporters";
 import type { VfioCloseOrder } from "@dmabuf-ref/exporters";
 import { iommufdImporter } from "@dmabuf-ref/importers";
+import type { IommufdConfig } from "@dmabuf-ref/importers";
 import { DEFAULT_MACHINE } from "../replay/machine.js";
 import type { MachineDescription } from "../replay/machine.js";
 
@@ -51,7 +52,7 @@ export function topologyOf(d: MachineDescription): Topology {
     devices: d.devices.map((dev) => ({
       id: dev.id,
       switch: dev.switch ?? `${dev.id}.sw`,
-      iommu: dev.iommu,
+      iommu: dev.iommu !== false,
     })),
     switches: [...d.switches, ...ownSwitches],
     hostBridges: d.hostBridges.length === 0 ? [{ id: "hb0", p2p: true }] : d.hostBridges,
@@ -116,8 +117,33 @@ export function buildMachine(
     profile,
     topology: topologyOf(d),
     exporters: [vfio, ref],
-    importers: [iommufdImporter(), referenceImporter()],
+    importers: [iommufdImporter(iommufdConfigOf(d)), referenceImporter()],
   });
+}
+
+/**
+ * iommufd's per-device domain settings from the devices' `iommu`
+ * descriptions (page sizes as `pgsize_bitmap`, aperture, reserved regions).
+ *
+ * @param d - the validated description.
+ * @returns the importer's configuration.
+ */
+function iommufdConfigOf(d: MachineDescription): IommufdConfig {
+  const pgsize: Record<string, bigint> = {};
+  const apertures: Record<string, { start: bigint; last: bigint }> = {};
+  const reserved: Record<string, { start: bigint; last: bigint }[]> = {};
+  for (const dev of d.devices) {
+    if (typeof dev.iommu !== "object") continue;
+    if (dev.iommu.pageSizes !== undefined)
+      pgsize[dev.id] = dev.iommu.pageSizes.reduce((bits, size) => bits | size, 0n);
+    if (dev.iommu.aperture !== undefined) apertures[dev.id] = dev.iommu.aperture;
+    if (dev.iommu.reserved !== undefined) reserved[dev.id] = [...dev.iommu.reserved];
+  }
+  return {
+    devicePgsizeBitmaps: pgsize,
+    deviceApertures: apertures,
+    deviceReservedRegions: reserved,
+  };
 }
 
 /**
