@@ -67,6 +67,8 @@ export function vfioPciConfigOf(m: Machine, device: string): VfioPciConfig | und
  * const r = vfioDeviceFeatureIoctl(m, world, "vfio0", argp);
  * if (r.status === "done") world = r.world; // r.returned?.ret is the dma-buf fd
  * ```
+ * @kernel drivers/vfio/vfio_main.c vfio_ioctl_device_feature drivers/vfio/pci/vfio_pci_core.c
+ *   vfio_pci_core_ioctl_feature
  */
 export function vfioDeviceFeatureIoctl(
   m: Machine,
@@ -134,6 +136,7 @@ function syncOutcome(
  * @param process - the calling process.
  * @returns core's step outcome: done with `returned.ret` 0 once the reset is
  *   over, failed with the errno and the `ioctl` event, or blocked.
+ * @kernel drivers/vfio/pci/vfio_pci_core.c vfio_pci_ioctl_reset vfio_pci_try_reset_function
  */
 export function vfioDeviceResetIoctl(
   m: Machine,
@@ -142,17 +145,8 @@ export function vfioDeviceResetIoctl(
   process = "vmm",
 ): StepOutcome {
   const name = "VFIO_DEVICE_RESET";
-  const config = vfioPciConfigOf(m, device);
-  const open = config !== undefined && deviceStateOf(m, world, config, device)?.open === true;
-  if (config === undefined || !open) {
-    return ioctlFailed(
-      world,
-      process,
-      device,
-      name,
-      kernelError("EBADF", () => `no open fd of ${device}`),
-    );
-  }
+  const config = openDeviceConfig(m, world, device);
+  if (config === undefined) return noOpenFd(world, process, device, name);
   // Nothing the call runs can release the device lock: decided up front.
   const contended = deviceLockContended(m, world, config, device);
   const r = runOperationNow(
@@ -200,6 +194,7 @@ export function vfioDeviceResetIoctl(
  * @param device - the device whose fd is used.
  * @param process - the calling process.
  * @returns core's step outcome.
+ * @kernel drivers/vfio/pci/vfio_pci_core.c vfio_pci_dev_set_hot_reset vfio_pci_ioctl_pci_hot_reset
  */
 export function vfioHotResetIoctl(
   m: Machine,
@@ -208,17 +203,8 @@ export function vfioHotResetIoctl(
   process = "vmm",
 ): StepOutcome {
   const name = "VFIO_DEVICE_PCI_HOT_RESET";
-  const config = vfioPciConfigOf(m, device);
-  const open = config !== undefined && deviceStateOf(m, world, config, device)?.open === true;
-  if (config === undefined || !open) {
-    return ioctlFailed(
-      world,
-      process,
-      device,
-      name,
-      kernelError("EBADF", () => `no open fd of ${device}`),
-    );
-  }
+  const config = openDeviceConfig(m, world, device);
+  if (config === undefined) return noOpenFd(world, process, device, name);
   const set = config.devices.find((d) => d.id === device)?.devSet;
   const devices =
     set === undefined ? [device] : config.devices.filter((d) => d.devSet === set).map((d) => d.id);
@@ -392,4 +378,39 @@ export function vfioIoctlStep(m: Machine, w: World, a: VfioIoctlAction): StepOut
       vfioDeviceFeatureIoctl(m, w, x.device, x.argp, x.process),
     )
     .exhaustive();
+}
+
+/**
+ * The configuration of the vfio-pci driver that has `device` open: the
+ * device fd an ioctl is issued on must be open.
+ *
+ * @param m - the machine.
+ * @param world - the world.
+ * @param device - the device named as the fd.
+ * @returns the driver's configuration, or undefined when no open fd of it exists.
+ */
+function openDeviceConfig(m: Machine, world: World, device: string): VfioPciConfig | undefined {
+  const config = vfioPciConfigOf(m, device);
+  return config !== undefined && deviceStateOf(m, world, config, device)?.open === true
+    ? config
+    : undefined;
+}
+
+/**
+ * An ioctl on a device fd that is not open: `-EBADF` from `fdget()`.
+ *
+ * @param world - the world, unchanged.
+ * @param process - the calling process.
+ * @param device - the device named as the fd.
+ * @param name - the ioctl macro.
+ * @returns the failed outcome.
+ */
+function noOpenFd(world: World, process: string, device: string, name: string): StepOutcome {
+  return ioctlFailed(
+    world,
+    process,
+    device,
+    name,
+    kernelError("EBADF", () => `no open fd of ${device}`),
+  );
 }

@@ -41,6 +41,7 @@ import { areasIn, emptyIoas, findIoas, nextObjectId, putObject } from "./objects
 import type { HandlerResult } from "./outcome.js";
 import { refuse, refuseWith, respond } from "./outcome.js";
 import { nextPagesId, putPages } from "./pages.js";
+import type { IommufdPages } from "./types.js";
 import { importDmabuf } from "./pages-dmabuf.js";
 import { copyToUser } from "./user-copy.js";
 import type { IoctlCall } from "./user-copy.js";
@@ -71,6 +72,7 @@ const KNOWN_FLAGS = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | IOMMU
  * @param w - the world.
  * @param cmd - the decoded struct.
  * @returns the outcome.
+ * @kernel drivers/iommu/iommufd/ioas.c iommufd_ioas_alloc_ioctl
  */
 export function ioasAlloc(m: Machine, w: World, cmd: IoasAllocCmd): HandlerResult<IoasAllocCmd> {
   if (cmd.flags !== 0) return refuse("EOPNOTSUPP", `flags 0x${cmd.flags.toString(16)} must be 0`);
@@ -97,6 +99,8 @@ export function ioasAlloc(m: Machine, w: World, cmd: IoasAllocCmd): HandlerResul
  * @param w - the world.
  * @param cmd - the decoded struct.
  * @returns the outcome; the response carries the IOVA.
+ * @kernel drivers/iommu/iommufd/ioas.c iommufd_ioas_map drivers/iommu/iommufd/io_pagetable.c
+ *   iopt_map_user_pages
  */
 export function ioasMap(
   m: Machine,
@@ -119,40 +123,22 @@ export function ioasMap(
     return refuse("EINVAL", `length ${hex(cmd.length)} is 0 or too large`);
   }
   if (cmd.user_va + cmd.length > ULONG_MAX) return refuse("EOVERFLOW", "user_va + length wraps");
-  const fixed = (cmd.flags & IOMMU_IOAS_MAP_FIXED_IOVA) !== 0;
-  const pageOffset = cmd.user_va % PAGE_SIZE;
-  const iova = placeIova(m, w, cmd.ioas_id, fixed, cmd.iova, cmd.user_va, pageOffset, cmd.length);
-  if (!iova.ok) return refuseWith(iova.error);
-  const pagesId = nextPagesId(m, w);
-  const world = putPages(m, w, pagesId, {
-    kind: "user",
-    process: call.process,
-    userVa: cmd.user_va,
-    length: cmd.length,
-    writable: (cmd.flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0,
-    pinned: null,
-    users: [],
-  });
-  const inserted = insertArea(m, world, cmd.ioas_id, {
-    iova: iova.value,
-    length: cmd.length,
-    pages: pagesId,
-    offset: 0n,
-    read: (cmd.flags & IOMMU_IOAS_MAP_READABLE) !== 0,
-    write: (cmd.flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0,
-    grants: [],
-  });
-  if (inserted.status === "blocked") return { status: "blocked", reason: inserted.reason };
-  if (inserted.status === "failed") return refuseWith(inserted.error);
-  const events: TraceEvent[] = [
+  return mapPages(
+    m,
+    w,
+    cmd,
+    cmd.user_va,
     {
-      kind: "note",
-      actor: IOMMUFD,
-      text: `IOAS ${cmd.ioas_id}: user memory ${hex(cmd.user_va)}+${hex(cmd.length)} at IOVA ${hex(iova.value)}`,
+      kind: "user",
+      process: call.process,
+      userVa: cmd.user_va,
+      length: cmd.length,
+      writable: (cmd.flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0,
+      pinned: null,
+      users: [],
     },
-    ...inserted.events,
-  ];
-  return respond(inserted.world, events, { ...cmd, iova: iova.value });
+    `user memory ${hex(cmd.user_va)}+${hex(cmd.length)}`,
+  );
 }
 
 /**
@@ -201,6 +187,8 @@ export function checkMapFileArgs(m: Machine, w: World, cmd: MapFileCmd): Result<
  * @param w - the world.
  * @param cmd - the decoded struct; `fd` is a dma-buf id or a memfd's fd.
  * @returns the outcome; the response carries the IOVA.
+ * @kernel drivers/iommu/iommufd/ioas.c iommufd_ioas_map_file drivers/iommu/iommufd/io_pagetable.c
+ *   iopt_map_file_pages
  */
 export function ioasMapFile(m: Machine, w: World, cmd: MapFileCmd): HandlerResult<MapFileCmd> {
   const args = checkMapFileArgs(m, w, cmd);
@@ -273,40 +261,22 @@ function mapMemfd(m: Machine, w: World, cmd: MapFileCmd): HandlerResult<MapFileC
   if (memfdPages(m, w, cmd.fd, 0n, 0n) === undefined) {
     return refuse("EBADF", `fd ${cmd.fd} is neither a dma-buf nor an open memfd`);
   }
-  const fixed = (cmd.flags & IOMMU_IOAS_MAP_FIXED_IOVA) !== 0;
-  const pageOffset = cmd.start % PAGE_SIZE;
-  const iova = placeIova(m, w, cmd.ioas_id, fixed, cmd.iova, cmd.start, pageOffset, cmd.length);
-  if (!iova.ok) return refuseWith(iova.error);
-  const pagesId = nextPagesId(m, w);
-  const world = putPages(m, w, pagesId, {
-    kind: "file",
-    fd: cmd.fd,
-    start: cmd.start,
-    length: cmd.length,
-    writable: (cmd.flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0,
-    pinned: null,
-    users: [],
-  });
-  const inserted = insertArea(m, world, cmd.ioas_id, {
-    iova: iova.value,
-    length: cmd.length,
-    pages: pagesId,
-    offset: 0n,
-    read: (cmd.flags & IOMMU_IOAS_MAP_READABLE) !== 0,
-    write: (cmd.flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0,
-    grants: [],
-  });
-  if (inserted.status === "blocked") return { status: "blocked", reason: inserted.reason };
-  if (inserted.status === "failed") return refuseWith(inserted.error);
-  const events: TraceEvent[] = [
+  return mapPages(
+    m,
+    w,
+    cmd,
+    cmd.start,
     {
-      kind: "note",
-      actor: IOMMUFD,
-      text: `IOAS ${cmd.ioas_id}: memfd ${cmd.fd} ${hex(cmd.start)}+${hex(cmd.length)} at IOVA ${hex(iova.value)}`,
+      kind: "file",
+      fd: cmd.fd,
+      start: cmd.start,
+      length: cmd.length,
+      writable: (cmd.flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0,
+      pinned: null,
+      users: [],
     },
-    ...inserted.events,
-  ];
-  return respond(inserted.world, events, { ...cmd, iova: iova.value });
+    `memfd ${cmd.fd} ${hex(cmd.start)}+${hex(cmd.length)}`,
+  );
 }
 
 /**
@@ -329,6 +299,8 @@ function mapMemfd(m: Machine, w: World, cmd: MapFileCmd): HandlerResult<MapFileC
  * after unmapping the areas below the cut. The model checks the whole range
  * first and changes nothing on `ENOENT` (DESIGN §3.7: a failed call changes
  * no state); the errno is the kernel's.
+ * @kernel drivers/iommu/iommufd/ioas.c iommufd_ioas_unmap drivers/iommu/iommufd/io_pagetable.c
+ *   iopt_unmap_iova iopt_unmap_all
  */
 export function ioasUnmap(m: Machine, w: World, cmd: UnmapCmd): HandlerResult<UnmapCmd> {
   const ioas = findIoas(m, w, cmd.ioas_id);
@@ -386,6 +358,7 @@ export function ioasUnmap(m: Machine, w: World, cmd: UnmapCmd): HandlerResult<Un
  * @param w - the world (unchanged: this is a query).
  * @param cmd - the decoded struct.
  * @returns the outcome.
+ * @kernel drivers/iommu/iommufd/ioas.c iommufd_ioas_iova_ranges
  */
 export function iovaRanges(m: Machine, w: World, cmd: IovaRangesCmd): HandlerResult<IovaRangesCmd> {
   if (cmd.__reserved !== 0) return refuse("EOPNOTSUPP", "__reserved must be 0");
@@ -416,4 +389,55 @@ export function iovaRanges(m: Machine, w: World, cmd: IovaRangesCmd): HandlerRes
     };
   }
   return { status: "done", world: w, events: [], response, written };
+}
+
+/**
+ * `iopt_map_common` for pages iommufd pins itself (user memory,
+ * `IOMMU_IOAS_MAP`; a memfd, `IOMMU_IOAS_MAP_FILE`): place the IOVA
+ * (FIXED_IOVA checked, else `iopt_alloc_iova` with `source` as the source
+ * offset whose sub-page part the IOVA keeps), create the pages object and
+ * insert the area, filling every domain of the IOAS (which pins, and may
+ * fail `EFAULT`/`EINVAL`). The struct is copied back with the IOVA.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param cmd - the ioctl's struct (flags, IOAS, IOVA, length).
+ * @param source - the source offset: `user_va`, or the file offset.
+ * @param pages - the new pages object.
+ * @param what - the memory in words, for the trace.
+ * @returns the outcome.
+ */
+function mapPages<C extends MapCmd | MapFileCmd>(
+  m: Machine,
+  w: World,
+  cmd: C,
+  source: bigint,
+  pages: IommufdPages,
+  what: string,
+): HandlerResult<C> {
+  const fixed = (cmd.flags & IOMMU_IOAS_MAP_FIXED_IOVA) !== 0;
+  const pageOffset = source % PAGE_SIZE;
+  const iova = placeIova(m, w, cmd.ioas_id, fixed, cmd.iova, source, pageOffset, cmd.length);
+  if (!iova.ok) return refuseWith(iova.error);
+  const pagesId = nextPagesId(m, w);
+  const inserted = insertArea(m, putPages(m, w, pagesId, pages), cmd.ioas_id, {
+    iova: iova.value,
+    length: cmd.length,
+    pages: pagesId,
+    offset: 0n,
+    read: (cmd.flags & IOMMU_IOAS_MAP_READABLE) !== 0,
+    write: (cmd.flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0,
+    grants: [],
+  });
+  if (inserted.status === "blocked") return { status: "blocked", reason: inserted.reason };
+  if (inserted.status === "failed") return refuseWith(inserted.error);
+  const events: TraceEvent[] = [
+    {
+      kind: "note",
+      actor: IOMMUFD,
+      text: `IOAS ${cmd.ioas_id}: ${what} at IOVA ${hex(iova.value)}`,
+    },
+    ...inserted.events,
+  ];
+  return respond(inserted.world, events, { ...cmd, iova: iova.value });
 }
