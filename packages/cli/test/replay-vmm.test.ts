@@ -297,3 +297,96 @@ ${IOAS_WITH_DOMAIN}
     ).toThrow(/calls\[0\]\.value/);
   });
 });
+
+describe("the device-info ioctls a VMM issues before it maps a BAR", () => {
+  it("QEMU's GET_INFO and GET_REGION_INFO: BAR n is mmapped at the region's offset n << 40", () => {
+    const run = replayExample("qemu-region-info.yaml");
+    expect(outcomes(run)).toEqual(["ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok", "EINVAL"]);
+    expect(result(run, 0).out).toEqual({
+      argsz: 24,
+      flags: 3, // VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET
+      num_regions: 9,
+      num_irqs: 5,
+      cap_offset: 0,
+      pad: 0,
+    });
+    expect(result(run, 1).out).toMatchObject({ flags: 7, index: 0, size: 0x100_0000n, offset: 0n });
+    expect(result(run, 3).out).toMatchObject({ flags: 7, size: 0x1_0000n, offset: 2n << 40n });
+    expect(result(run, 5).out).toMatchObject({ flags: 3, size: 0x1000n, offset: 7n << 40n });
+    expect(result(run, 6).out).toMatchObject({ index: 2, count: 0 });
+    expect(run.violations).toEqual([]);
+  });
+
+  it("the region's offset selects the BAR an mmap maps: BAR2's offset with BAR0's length fails EINVAL", () => {
+    const run = replayText(`calls:
+  - { fd: vfio0, ioctl: VFIO_DEVICE_GET_REGION_INFO, arg: { index: 0 }, as: r0 }
+  - { fd: vfio0, ioctl: VFIO_DEVICE_GET_REGION_INFO, arg: { index: 2 }, as: r2 }
+  - { syscall: mmap, fd: vfio0, offset: r2.offset, length: r0.size }
+  - { syscall: mmap, fd: vfio0, offset: r2.offset, length: r2.size }
+`);
+    expect(outcomes(run)).toEqual(["ok", "ok", "EINVAL", "ok"]);
+  });
+
+  it("a described machine's empty BAR reports size 0 and flags 0", () => {
+    const run = replayText(`machine:
+  devices:
+    - id: gpu0
+      driver: vfio-pci
+      bars:
+        - { index: 0, size: 0x1000000 }
+        - { index: 1, empty: true }
+calls:
+  - { fd: gpu0, ioctl: VFIO_DEVICE_GET_REGION_INFO, arg: { index: 1 } }
+  - { fd: gpu0, ioctl: VFIO_DEVICE_GET_REGION_INFO, arg: { index: 0 } }
+`);
+    expect(result(run, 0).out).toMatchObject({ flags: 0, size: 0n, offset: 1n << 40n });
+    expect(result(run, 1).out).toMatchObject({ flags: 7, size: 0x100_0000n, offset: 0n });
+  });
+
+  it("mmap of a BAR the function does not implement fails EINVAL, as its region info says", () => {
+    const run = replayText(`machine:
+  devices:
+    - id: gpu0
+      driver: vfio-pci
+      bars:
+        - { index: 0, size: 0x1000000 }
+        - { index: 1, empty: true }
+calls:
+  - { syscall: mmap, fd: gpu0, offset: 0x10000000000, length: 0x1000 }
+  - { syscall: mmap, fd: gpu0, offset: 0, length: 0x1000 }
+`);
+    expect(outcomes(run)).toEqual(["EINVAL", "ok"]);
+  });
+
+  it("a NULL argument to each info ioctl and to the hot reset fails EFAULT", () => {
+    const run = replayText(`calls:
+  - { fd: vfio0, ioctl: VFIO_DEVICE_GET_INFO, arg: null }
+  - { fd: vfio0, ioctl: VFIO_DEVICE_GET_REGION_INFO, arg: null }
+  - { fd: vfio0, ioctl: VFIO_DEVICE_GET_IRQ_INFO, arg: null }
+  - { fd: vfio0, ioctl: VFIO_DEVICE_PCI_HOT_RESET, arg: null }
+`);
+    expect(outcomes(run)).toEqual(["EFAULT", "EFAULT", "EFAULT", "EFAULT"]);
+  });
+
+  it("a hot reset with group fds on a cdev device fails EINVAL; flags must be 0", () => {
+    const run = replayText(`calls:
+  - fd: vfio0
+    ioctl: VFIO_DEVICE_PCI_HOT_RESET
+    arg: { argsz: 16, count: 1, tail: [3, 0, 0, 0] }
+  - { fd: vfio0, ioctl: VFIO_DEVICE_PCI_HOT_RESET, arg: { flags: 1 } }
+  - { fd: vfio0, ioctl: VFIO_DEVICE_PCI_HOT_RESET }
+`);
+    expect(outcomes(run)).toEqual(["EINVAL", "EINVAL", "ok"]);
+  });
+
+  it("GET_INFO with argsz 16 copies back 16 bytes: cap_offset keeps what the caller wrote", () => {
+    const run = replayText(`calls:
+  - { fd: vfio0, ioctl: VFIO_DEVICE_GET_INFO, arg: { argsz: 16, cap_offset: 5 }, as: info }
+  - { fd: vfio0, ioctl: VFIO_DEVICE_GET_INFO, arg: { argsz: 15 } }
+  - { fd: vfio0, ioctl: "0x3b6b", as: byNumber }
+`);
+    expect(outcomes(run)).toEqual(["ok", "EINVAL", "ok"]);
+    expect(result(run, 0).out).toMatchObject({ argsz: 16, num_regions: 9, cap_offset: 5 });
+    expect(result(run, 2).out).toMatchObject({ num_regions: 9, num_irqs: 5 });
+  });
+});

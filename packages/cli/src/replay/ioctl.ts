@@ -113,8 +113,21 @@ function vfioOp(req: Request, driver: string, device: string, arg: EncodedArg): 
       action: { op: name, device, argp: arg.buffer, process: REPLAY_PROCESS },
     };
   }
-  if (name === "VFIO_DEVICE_RESET" || name === "VFIO_DEVICE_PCI_HOT_RESET") {
+  if (name === "VFIO_DEVICE_RESET") {
     return { kind: "driver", driver, action: { op: name, device, process: REPLAY_PROCESS } };
+  }
+  // vfio_pci_core_ioctl's requests that read a struct: the bytes go with them.
+  if (
+    name === "VFIO_DEVICE_PCI_HOT_RESET" ||
+    name === "VFIO_DEVICE_GET_INFO" ||
+    name === "VFIO_DEVICE_GET_REGION_INFO" ||
+    name === "VFIO_DEVICE_GET_IRQ_INFO"
+  ) {
+    return {
+      kind: "driver",
+      driver,
+      action: { op: name, device, argp: arg.buffer, process: REPLAY_PROCESS },
+    };
   }
   // The cdev ioctls that hand the device to iommufd, and any number
   // vfio_pci_core_ioctl does not know (ENOTTY), are iommufd's to answer.

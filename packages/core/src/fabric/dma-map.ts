@@ -47,6 +47,8 @@ export interface DmaMapped {
  * @param ranges - the physical ranges, in order.
  * @param opts - the attachment the grants belong to and whether writes are allowed.
  * @returns the mapped entries, or the errno.
+ * @kernel drivers/dma-buf/dma-buf-mapping.c dma_buf_phys_vec_to_sgt kernel/dma/mapping.c
+ *   dma_map_sgtable
  */
 export function dmaMapRanges(
   m: Hardware,
@@ -112,6 +114,7 @@ export function dmaMapRanges(
  * @param w - the world.
  * @param iova - the ranges the map allocated.
  * @returns the new world.
+ * @kernel drivers/dma-buf/dma-buf-mapping.c dma_buf_free_sgt kernel/dma/mapping.c dma_unmap_sgtable
  */
 export function dmaUnmapIova(w: World, iova: readonly IovaRange[]): World {
   return iova.reduce((world, r) => iommuUnmap(world, r.domain, r.iova, r.len), w);

@@ -27,6 +27,7 @@ export function domainOf(m: Hardware, w: World, device: string): number | undefi
  * @param domain - the domain id.
  * @param m - the mapping.
  * @returns the new world.
+ * @kernel drivers/iommu/iommu.c iommu_map
  */
 export function iommuMap(w: World, domain: number, m: IommuMapping): World {
   return {
@@ -48,6 +49,7 @@ export function iommuMap(w: World, domain: number, m: IommuMapping): World {
  * @param iova - the mapping's first IOVA.
  * @param len - its length.
  * @returns the new world.
+ * @kernel drivers/iommu/iommu.c iommu_unmap
  */
 export function iommuUnmap(w: World, domain: number, iova: bigint, len: bigint): World {
   return {

@@ -91,6 +91,8 @@ export type Topology = z.output<typeof topologySchema>;
  * `enum pci_p2pdma_map_type`, as `pci_p2pdma_map_type(provider, client)`
  * answers (kernel-model §1.4): by bus address below a common switch,
  * through the host bridge (mapped with an IOVA), or not supported.
+ *
+ * @kernel drivers/pci/p2pdma.c pci_p2pdma_map_type
  */
 export type P2PMapType = "bus-addr" | "thru-host-bridge" | "not-supported";
 
@@ -125,6 +127,7 @@ export function p2pMapType(topology: Topology, provider: string, client: string)
  * @param provider - the device owning the BAR.
  * @param client - the device issuing the DMA.
  * @returns the distance.
+ * @kernel drivers/pci/p2pdma.c pci_p2pdma_distance
  */
 export function p2pDistanceIn(topology: Topology, provider: string, client: string): number {
   if (provider === client) return 0;

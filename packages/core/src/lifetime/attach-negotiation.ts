@@ -34,6 +34,7 @@ export function offersOf(m: Machine, w: World, buf: number): readonly ExporterOf
  * @param imp - the importer driver.
  * @param request - the importing device and the attach's kind.
  * @returns the match or the failure, with every pair considered.
+ * @kernel dma_buf_mapping_attach
  */
 export function negotiateAttach(
   m: Machine,

@@ -25,6 +25,7 @@ import { dropFileRef } from "./release.js";
  * @param device - the importing DMA device, or null.
  * @param dynamic - dynamic (importer ops) or static.
  * @returns the outcome; `created` is the attachment id.
+ * @kernel drivers/dma-buf/dma-buf.c dma_buf_dynamic_attach dma_buf_attach
  */
 export function attachBuf(
   m: Machine,
@@ -117,6 +118,7 @@ export function attachBuf(
  * @param w - the world.
  * @param att - the attachment id.
  * @returns the outcome.
+ * @kernel drivers/dma-buf/dma-buf.c dma_buf_detach
  */
 export function detachAtt(m: Machine, w: World, att: number): StepOutcome {
   const a = lookupAtt(w, att);

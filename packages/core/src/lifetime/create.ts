@@ -24,6 +24,7 @@ export interface ExportInfo {
  * @param w - the world.
  * @param info - what the exporter states.
  * @returns the world, the new id and the export event.
+ * @kernel drivers/dma-buf/dma-buf.c dma_buf_export dma_buf_fd
  */
 export function createDmaBuf(w: World, info: ExportInfo): ExportStep {
   const buf = w.bufs.lowestFreeId();

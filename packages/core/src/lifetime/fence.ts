@@ -35,6 +35,7 @@ export function unsignalledFences(w: World, buf: number): number {
  * @param dir - read or write.
  * @param holder - the resv holder adding the fence.
  * @returns the outcome; `created` is the job id.
+ * @kernel drivers/dma-buf/dma-resv.c dma_resv_add_fence
  */
 export function submitDma(
   w: World,
@@ -116,6 +117,7 @@ export function accessDma(m: Machine, w: World, job: number): StepOutcome {
  * @param w - the world.
  * @param job - the job id.
  * @returns the outcome.
+ * @kernel drivers/dma-buf/dma-fence.c dma_fence_signal
  */
 export function signalFence(w: World, job: number): StepOutcome {
   const j = w.jobs.get(job);

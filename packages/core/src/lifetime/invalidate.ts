@@ -17,6 +17,7 @@ import { assertResvHeld } from "./resv.js";
  * @param buf - the dma-buf id.
  * @param holder - who holds resv.
  * @returns the world and events.
+ * @kernel drivers/dma-buf/dma-buf.c dma_buf_invalidate_mappings dma_buf_move_notify
  */
 export function invalidateMappings(m: Machine, w: World, buf: number, holder: string): Effect {
   const held = assertResvHeld(w, buf, holder, "dma_buf_invalidate_mappings() holds dmabuf->resv");

@@ -61,6 +61,7 @@ function lockContext(
  * @param request - the importer's arguments for a converted map (e.g. the
  *   iommu-domain's domain, IOVA, offset and size).
  * @returns the outcome.
+ * @kernel drivers/dma-buf/dma-buf.c dma_buf_map_attachment dma_buf_map_attachment_unlocked
  */
 export function mapAtt(
   m: Machine,
@@ -161,6 +162,7 @@ export function mapAtt(
  * @param att - the attachment id.
  * @param holder - the resv holder, or null for the unlocked variant.
  * @returns the outcome.
+ * @kernel drivers/dma-buf/dma-buf.c dma_buf_unmap_attachment dma_buf_unmap_attachment_unlocked
  */
 export function unmapAtt(m: Machine, w: World, att: number, holder: string | null): StepOutcome {
   const a = lookupAtt(w, att);

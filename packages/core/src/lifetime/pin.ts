@@ -25,6 +25,7 @@ import { assertResvHeld } from "./resv.js";
  * @param att - the attachment id.
  * @param holder - the resv holder.
  * @returns the outcome.
+ * @kernel drivers/dma-buf/dma-buf.c dma_buf_pin
  */
 export function pinAtt(m: Machine, w: World, att: number, holder: string): StepOutcome {
   const a = lookupAtt(w, att);
@@ -70,6 +71,7 @@ export function pinAtt(m: Machine, w: World, att: number, holder: string): StepO
  * @param att - the attachment id.
  * @param holder - the resv holder.
  * @returns the outcome.
+ * @kernel drivers/dma-buf/dma-buf.c dma_buf_unpin
  */
 export function unpinAtt(m: Machine, w: World, att: number, holder: string): StepOutcome {
   const a = lookupAtt(w, att);

@@ -21,6 +21,7 @@ import type { World } from "../world/world.js";
  * @param att - the attachment id.
  * @param holder - who holds the buffer's resv.
  * @returns the ranges, or the errno.
+ * @kernel drivers/iommu/iommufd/pages.c sym_vfio_pci_dma_buf_iommufd_map
  */
 export function privatePhys(
   m: Machine,

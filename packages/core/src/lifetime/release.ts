@@ -17,6 +17,7 @@ import { done, failed } from "./outcome.js";
  * @param w - the world.
  * @param buf - the dma-buf id; it must be live.
  * @returns the world and events.
+ * @kernel drivers/dma-buf/dma-buf.c dma_buf_release
  */
 export function dropFileRef(m: Machine, w: World, buf: number): Effect {
   const b = mustBuf(w, buf);
@@ -61,6 +62,7 @@ export function openFds(w: World, buf: number): number {
  * @param w - the world.
  * @param fd - the fd (a dma-buf id).
  * @returns the buffer, or `EBADF`.
+ * @kernel drivers/dma-buf/dma-buf.c dma_buf_get
  */
 export function dmaBufGet(w: World, fd: number): DmaBufState | KernelError {
   const b = lookupBuf(w, fd);

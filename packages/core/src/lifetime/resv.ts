@@ -28,6 +28,7 @@ export function holderActor(holder: string): string {
  * @param buf - the dma-buf id.
  * @param holder - who takes it.
  * @returns the outcome.
+ * @kernel include/linux/dma-resv.h dma_resv_lock
  */
 export function resvLock(w: World, buf: number, holder: string): StepOutcome {
   const b = lookupBuf(w, buf);
@@ -53,6 +54,7 @@ export function resvLock(w: World, buf: number, holder: string): StepOutcome {
  * @param buf - the dma-buf id.
  * @param holder - who drops it.
  * @returns the outcome.
+ * @kernel include/linux/dma-resv.h dma_resv_unlock
  */
 export function resvUnlock(w: World, buf: number, holder: string): StepOutcome {
   const b = lookupBuf(w, buf);
@@ -78,6 +80,7 @@ export function resvUnlock(w: World, buf: number, holder: string): StepOutcome {
  * @param holder - who claims to hold it (null: nobody).
  * @param rule - the rule, e.g. "dma_buf_map_attachment() of a dynamic attachment holds resv".
  * @returns the world and any violation event.
+ * @kernel include/linux/dma-resv.h dma_resv_assert_held
  */
 export function assertResvHeld(w: World, buf: number, holder: string | null, rule: string): Effect {
   const b = w.bufs.get(buf);

@@ -105,6 +105,8 @@ export interface MapStep extends DriverStep {
  * An exporter driver: the model of `struct dma_buf_ops` (kernel-model §1.1)
  * as pure functions of the machine and the World. Exporters meet importers
  * only through these callbacks and core, never directly (DESIGN §2).
+ *
+ * @kernel include/linux/dma-buf.h dma_buf_ops
  */
 export interface ExporterDriver {
   /** The driver's name, e.g. "vfio-pci" (the key in the machine's exporters). */
@@ -134,6 +136,7 @@ export interface ExporterDriver {
    * @param m - the machine.
    * @param world - the current world.
    * @param buf - the dma-buf id.
+   * @kernel dma_buf_ops.match_mapping
    */
   offers(m: Machine, world: World, buf: number): readonly ExporterOffer[];
   /**
@@ -143,6 +146,7 @@ export interface ExporterDriver {
    * @param m - the machine.
    * @param world - the world with the attachment added.
    * @param att - the attachment id.
+   * @kernel include/linux/dma-buf.h dma_buf_ops.attach
    */
   attach?(m: Machine, world: World, att: number): Result<DriverStep>;
   /**
@@ -151,6 +155,7 @@ export interface ExporterDriver {
    * @param m - the machine.
    * @param world - the current world.
    * @param att - the attachment id.
+   * @kernel include/linux/dma-buf.h dma_buf_ops.detach
    */
   detach?(m: Machine, world: World, att: number): DriverStep;
   /**
@@ -160,6 +165,7 @@ export interface ExporterDriver {
    * @param m - the machine.
    * @param world - the current world.
    * @param att - the attachment id.
+   * @kernel include/linux/dma-buf.h dma_buf_ops.pin
    */
   pin?(m: Machine, world: World, att: number): Result<DriverStep>;
   /**
@@ -168,6 +174,7 @@ export interface ExporterDriver {
    * @param m - the machine.
    * @param world - the current world.
    * @param att - the attachment id.
+   * @kernel include/linux/dma-buf.h dma_buf_ops.unpin
    */
   unpin?(m: Machine, world: World, att: number): DriverStep;
   /**
@@ -177,6 +184,7 @@ export interface ExporterDriver {
    * @param m - the machine.
    * @param world - the current world.
    * @param att - the attachment id.
+   * @kernel include/linux/dma-buf.h dma_buf_ops.map_dma_buf
    */
   map(m: Machine, world: World, att: number): Result<MapStep>;
   /**
@@ -186,6 +194,7 @@ export interface ExporterDriver {
    * @param world - the current world.
    * @param att - the attachment id.
    * @param mapping - the mapping being torn down.
+   * @kernel include/linux/dma-buf.h dma_buf_ops.unmap_dma_buf
    */
   unmap(m: Machine, world: World, att: number, mapping: MappingState): DriverStep;
   /**
@@ -212,6 +221,7 @@ export interface ExporterDriver {
    * @param world - the current world.
    * @param buf - the dma-buf id.
    * @param req - the mapping process, the byte offset into the buffer and the length (whole pages).
+   * @kernel include/linux/dma-buf.h dma_buf_ops.mmap
    */
   mmap?(
     m: Machine,
@@ -246,6 +256,7 @@ export interface ExporterDriver {
    * @param m - the machine.
    * @param world - the current world.
    * @param buf - the dma-buf id.
+   * @kernel include/linux/dma-buf.h dma_buf_ops.release
    */
   release(m: Machine, world: World, buf: number): DriverStep;
   /**
@@ -289,6 +300,8 @@ export interface AttachRequest {
 /**
  * An importer driver: the model of `struct dma_buf_attach_ops`
  * (kernel-model §1.2) plus what the importer accepts and the work it owes.
+ *
+ * @kernel include/linux/dma-buf.h dma_buf_attach_ops
  */
 export interface ImporterDriver {
   /** The driver's name, e.g. "iommufd" (also the module checked by allow-lists). */
@@ -317,6 +330,8 @@ export interface ImporterDriver {
    * @param m - the machine.
    * @param world - the current world.
    * @param att - the attachment id.
+   * @kernel include/linux/dma-buf.h dma_buf_attach_ops.invalidate_mappings
+   *   dma_buf_attach_ops.move_notify
    */
   invalidateMappings?(m: Machine, world: World, att: number): DriverStep;
   /**

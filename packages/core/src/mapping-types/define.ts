@@ -24,6 +24,7 @@ export type MatchVerdict = 0 | KernelError;
  * @typeParam E - schema of the exporter's per-offer data.
  * @typeParam I - schema of the importer's per-accept data.
  * @typeParam P - schema of the mapped payload.
+ * @kernel dma_buf_mapping_type
  */
 export interface MappingTypeSpec<E extends z.ZodType, I extends z.ZodType, P extends z.ZodType> {
   /** Stable id used by profiles, files and the CLI, e.g. `"sgt"` (DESIGN §3.1). */

@@ -242,6 +242,7 @@ export function holdPages(
  * @param w - the world.
  * @param pieces - the pieces held.
  * @returns the new world.
+ * @kernel mm/gup.c unpin_user_pages
  */
 export function releasePages(w: World, pieces: readonly PagePiece[]): World {
   let world = w;
@@ -273,6 +274,7 @@ export interface Pinned {
  * @param length - bytes.
  * @param opts - `write`: `FOLL_WRITE`.
  * @returns the world and pieces, or `EFAULT` with nothing changed.
+ * @kernel mm/gup.c pin_user_pages
  */
 export function pinUserPages(
   m: Hardware,
@@ -296,6 +298,7 @@ export function pinUserPages(
  * @param start - file offset.
  * @param length - bytes.
  * @returns undefined when `fd` is not an open memfd; `EINVAL` past the end; else the pin.
+ * @kernel mm/gup.c memfd_pin_folios
  */
 export function pinMemfdPages(
   m: Hardware,

@@ -29,6 +29,7 @@ export const VFIO_PCI_ROM_REGION_INDEX = 6;
  *
  * @param index - the region index (`VFIO_PCI_BAR0_REGION_INDEX` = 0, ...).
  * @returns `index << 40`.
+ * @kernel include/linux/vfio_pci_core.h VFIO_PCI_INDEX_TO_OFFSET
  */
 export function vfioPciIndexToOffset(index: number): bigint {
   return BigInt(index) << VFIO_PCI_OFFSET_SHIFT;

@@ -26,6 +26,7 @@ import { addMemfd, ensureProcess, reapMemfd } from "./state.js";
  * @param process - the calling process.
  * @param size - the file size in bytes.
  * @returns the world and the fd, or the errno with nothing changed.
+ * @kernel mm/memfd.c memfd_create
  */
 export function memfdCreate(m: Machine, w: World, process: string, size: bigint): Result<MmDone> {
   if (size > MAX_MEMFD_SIZE) {
@@ -53,6 +54,7 @@ export function memfdCreate(m: Machine, w: World, process: string, size: bigint)
  * @param process - the calling process.
  * @param fd - the fd.
  * @returns the world, or the errno with nothing changed.
+ * @kernel fs/open.c close
  */
 export function closeFd(m: Machine, w: World, process: string, fd: number): Result<MmDone> {
   const id = memfdIdOfFd(fd);

@@ -252,6 +252,7 @@ function describe(file: MmapFile): string {
  * @param w - the world.
  * @param req - the request.
  * @returns the world and the address, or the errno with nothing changed.
+ * @kernel mm/mmap.c do_mmap
  */
 export function mmap(m: Machine, w: World, req: MmapRequest): Result<MmDone> {
   if (req.offset % MM_PAGE_SIZE !== 0n) {
@@ -309,6 +310,7 @@ export function mmap(m: Machine, w: World, req: MmapRequest): Result<MmDone> {
  * @param addr - first address.
  * @param length - bytes (rounded up to pages).
  * @returns the world, or the errno with nothing changed.
+ * @kernel mm/mmap.c munmap
  */
 export function munmap(
   m: Machine,

@@ -63,6 +63,7 @@ function continues(a: Vma, b: Vma): boolean {
  * @param end - one past the last (page aligned).
  * @param vma - the new VMA, or undefined to leave the range uncovered.
  * @returns the canonical list.
+ * @kernel mm/vma.c do_vmi_munmap
  */
 export function replaceRange(
   vmas: readonly Vma[],
@@ -100,6 +101,7 @@ function merged(sorted: readonly Vma[]): readonly Vma[] {
  * @param vmas - the canonical list.
  * @param va - a user address.
  * @returns the VMA, or undefined where none is (anonymous memory).
+ * @kernel mm/mmap.c find_vma
  */
 export function vmaHolding(vmas: readonly Vma[], va: bigint): Vma | undefined {
   let lo = 0;
@@ -160,6 +162,7 @@ export function piecesOf(vmas: readonly Vma[], start: bigint, end: bigint): read
  * @param len - bytes (page aligned, > 0).
  * @param top - the address the search starts below (`mmap_base`).
  * @returns the address, or undefined when nothing fits (`ENOMEM`).
+ * @kernel mm/mmap.c vm_unmapped_area
  */
 export function highestFreeRange(
   vmas: readonly Vma[],

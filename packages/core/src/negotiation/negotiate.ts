@@ -127,6 +127,7 @@ function profileRefusal(
  * );
  * // r.ok === true, r.match.type === pal, r.match.exporterIndex === 0
  * ```
+ * @kernel dma_buf_match_mapping
  */
 export function negotiate(
   offers: readonly ExporterOffer[],

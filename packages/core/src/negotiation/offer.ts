@@ -5,6 +5,8 @@ import type { AnyMappingType, MappingType } from "../mapping-types/define.js";
  * One entry of an exporter's offer list: a `struct dma_buf_mapping_match`
  * built by the exporter's `match_mapping` (kernel-model §4.2), i.e. a type
  * plus the exporter's data for it. Order in the list is priority.
+ *
+ * @kernel dma_buf_mapping_match
  */
 export interface ExporterOffer {
   /** The mapping type offered (compared by identity). */
@@ -17,6 +19,8 @@ export interface ExporterOffer {
  * One entry of an importer's accept list (`imp_matches[]` of
  * `dma_buf_mapping_attach`, kernel-model §4.2). Order breaks ties only
  * within one exporter offer: the exporter's order comes first.
+ *
+ * @kernel dma_buf_mapping_match
  */
 export interface ImporterAccept {
   /** The mapping type accepted (compared by identity). */

@@ -26,6 +26,7 @@ export interface IoctlFields {
  *
  * @param fields - direction, type byte, command number and argument size.
  * @returns the ioctl number as an unsigned 32-bit value.
+ * @kernel include/uapi/asm-generic/ioctl.h _IOC
  */
 export function ioc({ dir, type, nr, size }: IoctlFields): number {
   if (dir < 0 || dir > 3 || type < 0 || type > 0xff || nr < 0 || nr > 0xff) {
@@ -56,6 +57,7 @@ export function iocFields(number: number): IoctlFields {
  * @param type - the type byte (a character code such as `";".charCodeAt(0)`).
  * @param nr - the command number.
  * @returns the ioctl number.
+ * @kernel include/uapi/asm-generic/ioctl.h _IO
  */
 export function _IO(type: number, nr: number): number {
   return ioc({ dir: IOC_NONE, type, nr, size: 0 });
@@ -68,6 +70,7 @@ export function _IO(type: number, nr: number): number {
  * @param nr - the command number.
  * @param size - `sizeof` the argument.
  * @returns the ioctl number.
+ * @kernel include/uapi/asm-generic/ioctl.h _IOR
  */
 export function _IOR(type: number, nr: number, size: number): number {
   return ioc({ dir: IOC_READ, type, nr, size });
@@ -80,6 +83,7 @@ export function _IOR(type: number, nr: number, size: number): number {
  * @param nr - the command number.
  * @param size - `sizeof` the argument.
  * @returns the ioctl number.
+ * @kernel include/uapi/asm-generic/ioctl.h _IOW
  */
 export function _IOW(type: number, nr: number, size: number): number {
   return ioc({ dir: IOC_WRITE, type, nr, size });
@@ -92,6 +96,7 @@ export function _IOW(type: number, nr: number, size: number): number {
  * @param nr - the command number.
  * @param size - `sizeof` the argument.
  * @returns the ioctl number.
+ * @kernel include/uapi/asm-generic/ioctl.h _IOWR
  */
 export function _IOWR(type: number, nr: number, size: number): number {
   return ioc({ dir: IOC_READ | IOC_WRITE, type, nr, size });

@@ -7,28 +7,74 @@ import type { StructLayout } from "./layout.js";
 /** `IOMMUFD_TYPE`: the ioctl type byte `';'` (include/uapi/linux/iommufd.h, kernel-model §3.1). */
 export const IOMMUFD_TYPE = 0x3b;
 
-/** `IOMMU_DESTROY = _IO(';', 0x80)`: destroy any object by id. */
+/**
+ * `IOMMU_DESTROY = _IO(';', 0x80)`: destroy any object by id.
+ *
+ * @kernel include/uapi/linux/iommufd.h IOMMU_DESTROY
+ */
 export const IOMMU_DESTROY = _IO(IOMMUFD_TYPE, 0x80);
-/** `IOMMU_IOAS_ALLOC = _IO(';', 0x81)`: allocate an IO address space. */
+/**
+ * `IOMMU_IOAS_ALLOC = _IO(';', 0x81)`: allocate an IO address space.
+ *
+ * @kernel include/uapi/linux/iommufd.h IOMMU_IOAS_ALLOC
+ */
 export const IOMMU_IOAS_ALLOC = _IO(IOMMUFD_TYPE, 0x81);
-/** `IOMMU_IOAS_IOVA_RANGES = _IO(';', 0x84)`: query allowed IOVA ranges and alignment. */
+/**
+ * `IOMMU_IOAS_IOVA_RANGES = _IO(';', 0x84)`: query allowed IOVA ranges and alignment.
+ *
+ * @kernel include/uapi/linux/iommufd.h IOMMU_IOAS_IOVA_RANGES
+ */
 export const IOMMU_IOAS_IOVA_RANGES = _IO(IOMMUFD_TYPE, 0x84);
-/** `IOMMU_IOAS_MAP = _IO(';', 0x85)`: map user memory at an IOVA. */
+/**
+ * `IOMMU_IOAS_MAP = _IO(';', 0x85)`: map user memory at an IOVA.
+ *
+ * @kernel include/uapi/linux/iommufd.h IOMMU_IOAS_MAP
+ */
 export const IOMMU_IOAS_MAP = _IO(IOMMUFD_TYPE, 0x85);
-/** `IOMMU_IOAS_UNMAP = _IO(';', 0x86)`: unmap whole areas covered by a range. */
+/**
+ * `IOMMU_IOAS_UNMAP = _IO(';', 0x86)`: unmap whole areas covered by a range.
+ *
+ * @kernel include/uapi/linux/iommufd.h IOMMU_IOAS_UNMAP
+ */
 export const IOMMU_IOAS_UNMAP = _IO(IOMMUFD_TYPE, 0x86);
-/** `IOMMU_IOAS_MAP_FILE = _IO(';', 0x8f)` = 0x3B8F: map a memfd or dma-buf slice (kernel-model §3.1). */
+/**
+ * `IOMMU_IOAS_MAP_FILE = _IO(';', 0x8f)` = 0x3B8F: map a memfd or dma-buf slice
+ * (kernel-model §3.1).
+ *
+ * @kernel include/uapi/linux/iommufd.h IOMMU_IOAS_MAP_FILE
+ */
 export const IOMMU_IOAS_MAP_FILE = _IO(IOMMUFD_TYPE, 0x8f);
 
-/** `IOMMU_IOAS_ALLOW_IOVAS = _IO(';', 0x82)`: set the ranges automatic placement stays inside. */
+/**
+ * `IOMMU_IOAS_ALLOW_IOVAS = _IO(';', 0x82)`: set the ranges automatic placement stays inside.
+ *
+ * @kernel include/uapi/linux/iommufd.h IOMMU_IOAS_ALLOW_IOVAS
+ */
 export const IOMMU_IOAS_ALLOW_IOVAS = _IO(IOMMUFD_TYPE, 0x82);
-/** `IOMMU_IOAS_COPY = _IO(';', 0x83)`: map another IOAS's pages again, without a new pin. */
+/**
+ * `IOMMU_IOAS_COPY = _IO(';', 0x83)`: map another IOAS's pages again, without a new pin.
+ *
+ * @kernel include/uapi/linux/iommufd.h IOMMU_IOAS_COPY
+ */
 export const IOMMU_IOAS_COPY = _IO(IOMMUFD_TYPE, 0x83);
-/** `IOMMU_OPTION = _IO(';', 0x87)`: get or set RLIMIT_MODE (global) or HUGE_PAGES (per IOAS). */
+/**
+ * `IOMMU_OPTION = _IO(';', 0x87)`: get or set RLIMIT_MODE (global) or HUGE_PAGES (per IOAS).
+ *
+ * @kernel include/uapi/linux/iommufd.h IOMMU_OPTION
+ */
 export const IOMMU_OPTION = _IO(IOMMUFD_TYPE, 0x87);
-/** `IOMMU_HWPT_ALLOC = _IO(';', 0x89)`: allocate a HW page table (an IOMMU domain) for a bound device. */
+/**
+ * `IOMMU_HWPT_ALLOC = _IO(';', 0x89)`: allocate a HW page table (an IOMMU domain) for a
+ * bound device.
+ *
+ * @kernel include/uapi/linux/iommufd.h IOMMU_HWPT_ALLOC
+ */
 export const IOMMU_HWPT_ALLOC = _IO(IOMMUFD_TYPE, 0x89);
-/** `IOMMU_GET_HW_INFO = _IO(';', 0x8a)`: describe the IOMMU behind a bound device. */
+/**
+ * `IOMMU_GET_HW_INFO = _IO(';', 0x8a)`: describe the IOMMU behind a bound device.
+ *
+ * @kernel include/uapi/linux/iommufd.h IOMMU_GET_HW_INFO
+ */
 export const IOMMU_GET_HW_INFO = _IO(IOMMUFD_TYPE, 0x8a);
 
 /** `IOMMU_IOAS_MAP_FIXED_IOVA`: use the given IOVA, which must be free. */
@@ -38,20 +84,32 @@ export const IOMMU_IOAS_MAP_WRITEABLE = 1 << 1;
 /** `IOMMU_IOAS_MAP_READABLE`: DMA may read. */
 export const IOMMU_IOAS_MAP_READABLE = 1 << 2;
 
-/** `struct iommu_destroy` = `size`@0, `id`@4 (8 bytes). */
+/**
+ * `struct iommu_destroy` = `size`@0, `id`@4 (8 bytes).
+ *
+ * @kernel include/uapi/linux/iommufd.h iommu_destroy
+ */
 export const iommuDestroy = defineStruct("iommu_destroy", [
   ["size", "u32"],
   ["id", "u32"],
 ] as const);
 
-/** `struct iommu_ioas_alloc` = `size`@0, `flags`@4 (must be 0), `out_ioas_id`@8 (12 bytes). */
+/**
+ * `struct iommu_ioas_alloc` = `size`@0, `flags`@4 (must be 0), `out_ioas_id`@8 (12 bytes).
+ *
+ * @kernel include/uapi/linux/iommufd.h iommu_ioas_alloc
+ */
 export const iommuIoasAlloc = defineStruct("iommu_ioas_alloc", [
   ["size", "u32"],
   ["flags", "u32"],
   ["out_ioas_id", "u32"],
 ] as const);
 
-/** `struct iommu_iova_range` = `start` u64@0, `last` u64@8 (inclusive). */
+/**
+ * `struct iommu_iova_range` = `start` u64@0, `last` u64@8 (inclusive).
+ *
+ * @kernel include/uapi/linux/iommufd.h iommu_iova_range
+ */
 export const iommuIovaRange = defineStruct("iommu_iova_range", [
   ["start", "aligned_u64"],
   ["last", "aligned_u64"],
@@ -61,6 +119,8 @@ export const iommuIovaRange = defineStruct("iommu_iova_range", [
  * `struct iommu_ioas_iova_ranges` = `size`@0, `ioas_id`@4, `num_iovas`@8,
  * `__reserved`@12, `allowed_iovas` u64@16 (user pointer to
  * `struct iommu_iova_range[]`), `out_iova_alignment` u64@24 (32 bytes).
+ *
+ * @kernel include/uapi/linux/iommufd.h iommu_ioas_iova_ranges
  */
 export const iommuIoasIovaRanges = defineStruct("iommu_ioas_iova_ranges", [
   ["size", "u32"],
@@ -74,6 +134,8 @@ export const iommuIoasIovaRanges = defineStruct("iommu_ioas_iova_ranges", [
 /**
  * `struct iommu_ioas_map` = `size`@0, `flags`@4, `ioas_id`@8, `__reserved`@12,
  * `user_va` u64@16, `length` u64@24, `iova` u64@32 in/out (40 bytes).
+ *
+ * @kernel include/uapi/linux/iommufd.h iommu_ioas_map
  */
 export const iommuIoasMap = defineStruct("iommu_ioas_map", [
   ["size", "u32"],
@@ -89,6 +151,8 @@ export const iommuIoasMap = defineStruct("iommu_ioas_map", [
  * `struct iommu_ioas_map_file` = `size` u32@0, `flags` u32@4, `ioas_id`
  * u32@8, `fd` s32@12, `start` u64@16 (byte offset into the file), `length`
  * u64@24, `iova` u64@32 in/out (40 bytes; kernel-model §3.1).
+ *
+ * @kernel include/uapi/linux/iommufd.h iommu_ioas_map_file
  */
 export const iommuIoasMapFile = defineStruct("iommu_ioas_map_file", [
   ["size", "u32"],
@@ -103,6 +167,8 @@ export const iommuIoasMapFile = defineStruct("iommu_ioas_map_file", [
 /**
  * `struct iommu_ioas_unmap` = `size`@0, `ioas_id`@4, `iova` u64@8, `length`
  * u64@16 (in: bytes; out: bytes unmapped) (24 bytes).
+ *
+ * @kernel include/uapi/linux/iommufd.h iommu_ioas_unmap
  */
 export const iommuIoasUnmap = defineStruct("iommu_ioas_unmap", [
   ["size", "u32"],
@@ -115,6 +181,8 @@ export const iommuIoasUnmap = defineStruct("iommu_ioas_unmap", [
  * `struct iommu_ioas_allow_iovas` = `size`@0, `ioas_id`@4, `num_iovas`@8,
  * `__reserved`@12, `allowed_iovas` u64@16 (user pointer to `num_iovas`
  * `struct iommu_iova_range`) (24 bytes).
+ *
+ * @kernel include/uapi/linux/iommufd.h iommu_ioas_allow_iovas
  */
 export const iommuIoasAllowIovas = defineStruct("iommu_ioas_allow_iovas", [
   ["size", "u32"],
@@ -128,6 +196,8 @@ export const iommuIoasAllowIovas = defineStruct("iommu_ioas_allow_iovas", [
  * `struct iommu_ioas_copy` = `size`@0, `flags`@4 (the map flags),
  * `dst_ioas_id`@8, `src_ioas_id`@12, `length` u64@16, `dst_iova` u64@24
  * (in/out), `src_iova` u64@32 (40 bytes).
+ *
+ * @kernel include/uapi/linux/iommufd.h iommu_ioas_copy
  */
 export const iommuIoasCopy = defineStruct("iommu_ioas_copy", [
   ["size", "u32"],
@@ -151,6 +221,8 @@ export const IOMMU_OPTION_OP_GET = 1;
 /**
  * `struct iommu_option` = `size`@0, `option_id`@4, `op` u16@8,
  * `__reserved` u16@10, `object_id`@12, `val64` u64@16 (24 bytes).
+ *
+ * @kernel include/uapi/linux/iommufd.h iommu_option
  */
 export const iommuOption = defineStruct("iommu_option", [
   ["size", "u32"],
@@ -177,6 +249,8 @@ export const IOMMU_HWPT_DATA_NONE = 0;
  * `out_hwpt_id`@16, `__reserved`@20, `data_type`@24, `data_len`@28,
  * `data_uptr` u64@32, `fault_id`@40, `__reserved2`@44 (48 bytes; `min_size`
  * is `offsetofend(__reserved)` = 24).
+ *
+ * @kernel include/uapi/linux/iommufd.h iommu_hwpt_alloc
  */
 export const iommuHwptAlloc = defineStruct("iommu_hwpt_alloc", [
   ["size", "u32"],
@@ -205,6 +279,8 @@ export const IOMMU_HW_INFO_TYPE_INTEL_VTD = 1;
  * `out_max_pasid_log2` u8@28, `__reserved[3]` u8@29..31 (here
  * `__reserved`, `__reserved_1`, `__reserved_2`), `out_capabilities` u64@32
  * (40 bytes; `min_size` is `offsetofend(__reserved)` = 32).
+ *
+ * @kernel include/uapi/linux/iommufd.h iommu_hw_info
  */
 export const iommuHwInfo = defineStruct("iommu_hw_info", [
   ["size", "u32"],
@@ -223,6 +299,8 @@ export const iommuHwInfo = defineStruct("iommu_hw_info", [
 /**
  * `struct iommu_hw_info_vtd` = `flags`@0, `__reserved`@4, `cap_reg` u64@8,
  * `ecap_reg` u64@16 (24 bytes): what an Intel VT-d IOMMU reports.
+ *
+ * @kernel include/uapi/linux/iommufd.h iommu_hw_info_vtd
  */
 export const iommuHwInfoVtd = defineStruct("iommu_hw_info_vtd", [
   ["flags", "u32"],
@@ -251,6 +329,7 @@ export interface CopiedStruct<V> {
  * @param minSize - the ioctl's `min_size`.
  * @param buffer - the user buffer; it must hold `size` bytes.
  * @returns the decoded struct and the user's `size`, or the errno.
+ * @kernel include/linux/uaccess.h copy_struct_from_user
  */
 export function copyIommufdStruct<V>(
   layout: StructLayout<V>,
@@ -290,6 +369,7 @@ export function copyIommufdStruct<V>(
  * @param value - the response value.
  * @param userSize - the user's `size`.
  * @returns the bytes copied to userspace.
+ * @kernel drivers/iommu/iommufd/iommufd_private.h iommufd_ucmd_respond
  */
 export function respondIommufdStruct<V>(
   layout: StructLayout<V>,

@@ -186,6 +186,7 @@ function readScalar(view: DataView, f: FieldLayout): number | bigint {
  * @param member - the member's name.
  * @returns `offsetof(member) + sizeof(member)`.
  * @throws when the struct has no such member (a model bug).
+ * @kernel include/linux/stddef.h offsetofend
  */
 export function offsetofEnd(
   layout: { readonly fields: readonly FieldLayout[]; readonly name: string },

@@ -41,6 +41,16 @@ import {
   vfioDeviceFeatureDmaBuf,
   vfioRegionDmaRange,
 } from "./vfio.js";
+import {
+  VFIO_DEVICE_GET_INFO,
+  VFIO_DEVICE_GET_IRQ_INFO,
+  VFIO_DEVICE_GET_REGION_INFO,
+  VFIO_DEVICE_PCI_HOT_RESET,
+  vfioDeviceInfo,
+  vfioIrqInfo,
+  vfioPciHotReset,
+  vfioRegionInfo,
+} from "./vfio-device.js";
 
 /** A struct's name, size and members, without its codec (what listings print). */
 export interface StructInfo {
@@ -75,6 +85,10 @@ export const UAPI_STRUCTS: readonly StructInfo[] = Object.freeze(
       vfioDeviceBindIommufd,
       vfioDeviceAttachIommufdPt,
       vfioDeviceDetachIommufdPt,
+      vfioDeviceInfo,
+      vfioRegionInfo,
+      vfioIrqInfo,
+      vfioPciHotReset,
     ] as readonly StructLayout<unknown>[]
   ).map(({ name, size, fields }) => ({ name, size, fields })),
 );
@@ -200,6 +214,30 @@ export const UAPI_IOCTLS: readonly IoctlInfo[] = Object.freeze([
     struct: "vfio_device_feature",
   },
   { name: "VFIO_DEVICE_RESET", number: VFIO_DEVICE_RESET, family: "vfio" },
+  {
+    name: "VFIO_DEVICE_GET_INFO",
+    number: VFIO_DEVICE_GET_INFO,
+    family: "vfio",
+    struct: "vfio_device_info",
+  },
+  {
+    name: "VFIO_DEVICE_GET_REGION_INFO",
+    number: VFIO_DEVICE_GET_REGION_INFO,
+    family: "vfio",
+    struct: "vfio_region_info",
+  },
+  {
+    name: "VFIO_DEVICE_GET_IRQ_INFO",
+    number: VFIO_DEVICE_GET_IRQ_INFO,
+    family: "vfio",
+    struct: "vfio_irq_info",
+  },
+  {
+    name: "VFIO_DEVICE_PCI_HOT_RESET",
+    number: VFIO_DEVICE_PCI_HOT_RESET,
+    family: "vfio",
+    struct: "vfio_pci_hot_reset",
+  },
 ]);
 
 /**

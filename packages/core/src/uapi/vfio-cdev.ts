@@ -9,11 +9,23 @@ import { _IO } from "./ioctl.js";
 import { defineStruct, offsetofEnd } from "./layout.js";
 import { VFIO_BASE, VFIO_TYPE } from "./vfio.js";
 
-/** `VFIO_DEVICE_BIND_IOMMUFD = _IO(VFIO_TYPE, VFIO_BASE + 18)` = 0x3B76. */
+/**
+ * `VFIO_DEVICE_BIND_IOMMUFD = _IO(VFIO_TYPE, VFIO_BASE + 18)` = 0x3B76.
+ *
+ * @kernel include/uapi/linux/vfio.h VFIO_DEVICE_BIND_IOMMUFD
+ */
 export const VFIO_DEVICE_BIND_IOMMUFD = _IO(VFIO_TYPE, VFIO_BASE + 18);
-/** `VFIO_DEVICE_ATTACH_IOMMUFD_PT = _IO(VFIO_TYPE, VFIO_BASE + 19)` = 0x3B77. */
+/**
+ * `VFIO_DEVICE_ATTACH_IOMMUFD_PT = _IO(VFIO_TYPE, VFIO_BASE + 19)` = 0x3B77.
+ *
+ * @kernel include/uapi/linux/vfio.h VFIO_DEVICE_ATTACH_IOMMUFD_PT
+ */
 export const VFIO_DEVICE_ATTACH_IOMMUFD_PT = _IO(VFIO_TYPE, VFIO_BASE + 19);
-/** `VFIO_DEVICE_DETACH_IOMMUFD_PT = _IO(VFIO_TYPE, VFIO_BASE + 20)` = 0x3B78. */
+/**
+ * `VFIO_DEVICE_DETACH_IOMMUFD_PT = _IO(VFIO_TYPE, VFIO_BASE + 20)` = 0x3B78.
+ *
+ * @kernel include/uapi/linux/vfio.h VFIO_DEVICE_DETACH_IOMMUFD_PT
+ */
 export const VFIO_DEVICE_DETACH_IOMMUFD_PT = _IO(VFIO_TYPE, VFIO_BASE + 20);
 
 /** `VFIO_DEVICE_ATTACH_PASID`: attach the PASID in `pasid`, not the whole device. */
@@ -25,6 +37,8 @@ export const VFIO_DEVICE_DETACH_PASID = 1 << 0;
  * `struct vfio_device_bind_iommufd` = `argsz`@0, `flags`@4 (must be 0),
  * `iommufd` s32@8 (the iommufd's fd), `out_devid`@12 (the device object id
  * iommufd gave it) (16 bytes).
+ *
+ * @kernel include/uapi/linux/vfio.h vfio_device_bind_iommufd
  */
 export const vfioDeviceBindIommufd = defineStruct("vfio_device_bind_iommufd", [
   ["argsz", "u32"],
@@ -37,6 +51,8 @@ export const vfioDeviceBindIommufd = defineStruct("vfio_device_bind_iommufd", [
  * `struct vfio_device_attach_iommufd_pt` = `argsz`@0, `flags`@4,
  * `pt_id`@8 (in: an IOAS or HWPT id; out: the HWPT the device is attached
  * through), `pasid`@12 (read only with `VFIO_DEVICE_ATTACH_PASID`) (16 bytes).
+ *
+ * @kernel include/uapi/linux/vfio.h vfio_device_attach_iommufd_pt
  */
 export const vfioDeviceAttachIommufdPt = defineStruct("vfio_device_attach_iommufd_pt", [
   ["argsz", "u32"],
@@ -48,6 +64,8 @@ export const vfioDeviceAttachIommufdPt = defineStruct("vfio_device_attach_iommuf
 /**
  * `struct vfio_device_detach_iommufd_pt` = `argsz`@0, `flags`@4, `pasid`@8
  * (read only with `VFIO_DEVICE_DETACH_PASID`) (12 bytes).
+ *
+ * @kernel include/uapi/linux/vfio.h vfio_device_detach_iommufd_pt
  */
 export const vfioDeviceDetachIommufdPt = defineStruct("vfio_device_detach_iommufd_pt", [
   ["argsz", "u32"],

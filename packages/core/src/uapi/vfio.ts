@@ -8,9 +8,17 @@ import type { StructLayout } from "./layout.js";
 export const VFIO_TYPE = 0x3b;
 /** `VFIO_BASE`: first VFIO command number. */
 export const VFIO_BASE = 100;
-/** `VFIO_DEVICE_RESET = _IO(VFIO_TYPE, VFIO_BASE + 11)`: FLR or another function reset. */
+/**
+ * `VFIO_DEVICE_RESET = _IO(VFIO_TYPE, VFIO_BASE + 11)`: FLR or another function reset.
+ *
+ * @kernel include/uapi/linux/vfio.h VFIO_DEVICE_RESET
+ */
 export const VFIO_DEVICE_RESET = _IO(VFIO_TYPE, VFIO_BASE + 11);
-/** `VFIO_DEVICE_FEATURE = _IO(VFIO_TYPE, VFIO_BASE + 17)` = 0x3B75 (kernel-model §2.1). */
+/**
+ * `VFIO_DEVICE_FEATURE = _IO(VFIO_TYPE, VFIO_BASE + 17)` = 0x3B75 (kernel-model §2.1).
+ *
+ * @kernel include/uapi/linux/vfio.h VFIO_DEVICE_FEATURE
+ */
 export const VFIO_DEVICE_FEATURE = _IO(VFIO_TYPE, VFIO_BASE + 17);
 
 /** `VFIO_DEVICE_FEATURE_MASK`: bits 0–15 of `flags` select the feature. */
@@ -21,7 +29,11 @@ export const VFIO_DEVICE_FEATURE_GET = 1 << 16;
 export const VFIO_DEVICE_FEATURE_SET = 1 << 17;
 /** `VFIO_DEVICE_FEATURE_PROBE`: only ask whether GET/SET would be supported. */
 export const VFIO_DEVICE_FEATURE_PROBE = 1 << 18;
-/** `VFIO_DEVICE_FEATURE_DMA_BUF = 11`: export BAR ranges as a dma-buf (kernel-model §2.1). */
+/**
+ * `VFIO_DEVICE_FEATURE_DMA_BUF = 11`: export BAR ranges as a dma-buf (kernel-model §2.1).
+ *
+ * @kernel include/uapi/linux/vfio.h VFIO_DEVICE_FEATURE_DMA_BUF
+ */
 export const VFIO_DEVICE_FEATURE_DMA_BUF = 11;
 
 /** A decoded `struct vfio_device_feature` header. */
@@ -61,6 +73,8 @@ export const VFIO_DEVICE_FEATURE_MINSZ = 8;
 /**
  * `struct vfio_device_feature` = `argsz` u32@0, `flags` u32@4, `data[]`@8
  * (kernel-model §2.1). `argsz` counts the header and the data.
+ *
+ * @kernel include/uapi/linux/vfio.h vfio_device_feature
  */
 export const vfioDeviceFeature: StructLayout<VfioDeviceFeature> = defineStruct(
   "vfio_device_feature",
@@ -72,7 +86,11 @@ export const vfioDeviceFeature: StructLayout<VfioDeviceFeature> = defineStruct(
 );
 /** A decoded `struct vfio_device_feature` header. */
 
-/** `struct vfio_region_dma_range` = `offset` u64@0, `length` u64@8 (16 bytes). */
+/**
+ * `struct vfio_region_dma_range` = `offset` u64@0, `length` u64@8 (16 bytes).
+ *
+ * @kernel include/uapi/linux/vfio.h vfio_region_dma_range
+ */
 export const vfioRegionDmaRange: StructLayout<VfioRegionDmaRange> = defineStruct(
   "vfio_region_dma_range",
   [
@@ -85,6 +103,8 @@ export const vfioRegionDmaRange: StructLayout<VfioRegionDmaRange> = defineStruct
  * `struct vfio_device_feature_dma_buf` = `region_index` u32@0, `open_flags`
  * u32@4, `flags` u32@8 (must be 0), `nr_ranges` u32@12, `dma_ranges[]`@16,
  * `__counted_by(nr_ranges)` (kernel-model §2.1).
+ *
+ * @kernel include/uapi/linux/vfio.h vfio_device_feature_dma_buf
  */
 export const vfioDeviceFeatureDmaBuf: StructLayout<VfioDeviceFeatureDmaBuf> = defineStruct(
   "vfio_device_feature_dma_buf",
@@ -123,6 +143,7 @@ export interface VfioFeatureRequest {
  *
  * @param buffer - the user buffer the ioctl argument points at.
  * @returns the parsed request, or the errno.
+ * @kernel drivers/vfio/vfio_main.c vfio_ioctl_device_feature
  */
 export function parseVfioDeviceFeature(buffer: Uint8Array): Result<VfioFeatureRequest> {
   if (buffer.length < VFIO_DEVICE_FEATURE_MINSZ) {
@@ -168,6 +189,7 @@ export function parseVfioDeviceFeature(buffer: Uint8Array): Result<VfioFeatureRe
  * @param supportedOps - `VFIO_DEVICE_FEATURE_GET` and/or `_SET`.
  * @param minsz - the feature payload's minimum size.
  * @returns "probe" or "run", or the errno.
+ * @kernel include/linux/vfio.h vfio_check_feature
  */
 export function vfioCheckFeature(
   flags: number,

@@ -30,6 +30,8 @@ export interface MappingState {
  * One `struct dma_buf_attachment` (kernel-model §1.2): the importing device,
  * static or dynamic, `peer2peer`, whether the importer has an invalidation
  * callback, pins, the negotiated mapping type and the current mapping.
+ *
+ * @kernel include/linux/dma-buf.h dma_buf_attachment
  */
 export interface AttachmentState {
   /** The dma-buf's id. */
@@ -72,6 +74,7 @@ export interface AttachmentState {
  *
  * @param a - the attachment.
  * @returns true when revocable.
+ * @kernel drivers/dma-buf/dma-buf.c dma_buf_attach_revocable
  */
 export function attachRevocable(a: AttachmentState): boolean {
   return a.dynamic && a.hasInvalidate;

@@ -14,6 +14,8 @@ export type RevokeState = "usable" | "temporary" | "permanent";
  * Core's view of one `struct dma_buf` (kernel-model §1): who exported it, its
  * size, the reservation lock, its attachment list and file references. What
  * only the exporter knows lives in `priv` (like `dmabuf->priv`).
+ *
+ * @kernel include/linux/dma-buf.h dma_buf
  */
 export interface DmaBufState {
   /** The exporter driver's name (its callbacks are in the world's config). */

@@ -39,6 +39,8 @@ export const iommuMappingCodec: Codec<IommuMapping> = {
  * it sees (DESIGN §3.5). Ranges, never pages. The mappings are a table of
  * their own, so mapping or unmapping one range re-hashes O(1) entries
  * however many ranges the domain holds (DESIGN §2a).
+ *
+ * @kernel include/linux/iommu.h iommu_domain
  */
 export interface DomainState {
   /**

@@ -50,6 +50,8 @@ export type VmaBacking =
 /**
  * One `struct vm_area_struct` of a process, as far as the model needs:
  * `[start, end)` (page aligned), its protection and what it maps.
+ *
+ * @kernel include/linux/mm_types.h vm_area_struct
  */
 export interface Vma {
   /** First user VA (`vm_start`). */
@@ -69,6 +71,8 @@ export interface Vma {
  * VMAs, sorted by address, never overlapping, with adjacent compatible VMAs
  * merged (as `vma_merge()` does), so two address spaces no access can tell
  * apart are equal values.
+ *
+ * @kernel include/linux/mm_types.h mm_struct
  */
 export interface ProcessMm {
   /** The process's name, e.g. "vmm" (the replaying process). */

@@ -26,6 +26,10 @@ import {
   vfioDeviceBindIommufd,
   vfioDeviceAttachIommufdPt,
   vfioDeviceDetachIommufdPt,
+  vfioDeviceInfo,
+  vfioRegionInfo,
+  vfioIrqInfo,
+  vfioPciHotReset,
 } from "@dmabuf-ref/core";
 import type { Errno, FieldLayout, KernelError, Result, StructLayout } from "@dmabuf-ref/core";
 
@@ -57,6 +61,10 @@ export const ALL_LAYOUTS: readonly AnyStruct[] = [
   vfioDeviceBindIommufd,
   vfioDeviceAttachIommufdPt,
   vfioDeviceDetachIommufdPt,
+  vfioDeviceInfo,
+  vfioRegionInfo,
+  vfioIrqInfo,
+  vfioPciHotReset,
 ];
 
 export const U32_MAX = 0xffffffff;

@@ -234,6 +234,50 @@ const EXPECTED: readonly Expected[] = [
       ["pasid", 8, 4, "u32"],
     ],
   },
+  {
+    name: "vfio_device_info",
+    size: 24,
+    members: [
+      ["argsz", 0, 4, "u32"],
+      ["flags", 4, 4, "u32"],
+      ["num_regions", 8, 4, "u32"],
+      ["num_irqs", 12, 4, "u32"],
+      ["cap_offset", 16, 4, "u32"],
+      ["pad", 20, 4, "u32"],
+    ],
+  },
+  {
+    name: "vfio_region_info",
+    size: 32,
+    members: [
+      ["argsz", 0, 4, "u32"],
+      ["flags", 4, 4, "u32"],
+      ["index", 8, 4, "u32"],
+      ["cap_offset", 12, 4, "u32"],
+      ["size", 16, 8, "u64"],
+      ["offset", 24, 8, "u64"],
+    ],
+  },
+  {
+    name: "vfio_irq_info",
+    size: 16,
+    members: [
+      ["argsz", 0, 4, "u32"],
+      ["flags", 4, 4, "u32"],
+      ["index", 8, 4, "u32"],
+      ["count", 12, 4, "u32"],
+    ],
+  },
+  {
+    name: "vfio_pci_hot_reset",
+    size: 12,
+    members: [
+      ["argsz", 0, 4, "u32"],
+      ["flags", 4, 4, "u32"],
+      ["count", 8, 4, "u32"],
+      ["group_fds", 12, 0, "s32[]"],
+    ],
+  },
 ];
 
 function layoutNamed(name: string) {

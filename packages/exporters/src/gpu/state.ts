@@ -24,6 +24,8 @@ import type { GpuConfig } from "./config.js";
  * The GPU exporter's `dmabuf->priv`: the buffer object (`struct
  * ttm_buffer_object`, kernel-model §1.1) behind one dma-buf: the GPU, its
  * current placement (`bo->resource`) and the sub-region its pages occupy.
+ *
+ * @kernel include/drm/ttm/ttm_bo.h ttm_buffer_object
  */
 export interface GpuBoPriv {
   /** The GPU that owns the BO. */
@@ -42,6 +44,8 @@ export interface GpuBoPriv {
  * One move in progress (`ttm_bo_handle_move_mem`): the resv is held by
  * `holder`, the dynamic attachments have been invalidated and the move waits
  * for the BOOKKEEP fences before it copies and frees the old placement.
+ *
+ * @kernel drivers/gpu/drm/ttm/ttm_bo.c ttm_bo_handle_move_mem
  */
 export interface GpuMove {
   /** The move's id (its `continue` action names it). */

@@ -138,6 +138,17 @@ export function vfioPciExporter(
       unmap: vfioUnmap,
       symbols: [provideSymbol(vfioIommufdMapSymbol, vfioPrivatePhys)],
       release: (_m, w) => ({ world: w, events: [] }),
+      // vfio_pci_core_mmap: only a BAR the function implements can be
+      // mmapped (bar_mmap_supported); an empty BAR is EINVAL.
+      mmapRegion: (_m, _w, device, index) => {
+        const dev = config.devices.find((d) => d.id === device);
+        if (dev === undefined) return undefined;
+        const bar = dev.bars.find((b) => b.index === index);
+        if (bar === undefined || bar.claimed === "ENODEV") {
+          return err("EINVAL", () => `${device}: BAR ${index} is not implemented: no mmap`);
+        }
+        return ok(bar.region);
+      },
       mmap: (m, w, buf, req) => {
         const r = mmapChecks(m, w, config, { ...req, buf, shared: true });
         return r.ok ? ok(undefined) : r;

@@ -10,6 +10,8 @@ export type VfioPowerState = "D0" | "D3hot";
 /**
  * The run-time state of one `struct vfio_pci_core_device` that the dma-buf
  * exporter depends on (kernel-model §2.2, §2.5). A plain immutable value.
+ *
+ * @kernel include/linux/vfio_pci_core.h vfio_pci_core_device
  */
 export interface VfioDeviceState {
   /** The virtual `PCI_COMMAND.MEMORY` bit (the guest's view; the physical bit follows it). */

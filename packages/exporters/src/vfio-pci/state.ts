@@ -290,6 +290,7 @@ export function removeVma(m: Machine, w: World, config: VfioPciConfig, slot: num
  *
  * @param d - the device state.
  * @returns true when memory is enabled.
+ * @kernel drivers/vfio/pci/vfio_pci_config.c __vfio_pci_memory_enabled
  */
 export function vfioMemoryEnabled(d: VfioDeviceState): boolean {
   return d.memoryEnabled && d.power === "D0" && !d.lowPower;

@@ -9,8 +9,10 @@
 // - `VFIO_DEVICE_RESET`, which vfio_main.c passes to vfio-pci's
 //   `vfio_pci_ioctl_reset()` (vfioDeviceResetIoctl; the reset's stages are
 //   in vfio_pci_core.ts);
-// - the device an fd refers to (vfioPciConfigOf), and both ioctls as a
-//   driver action (vfioIoctlActionSchema, VFIO_IOCTL_MODELS, vfioIoctlStep).
+// - the device an fd refers to (vfioPciConfigOf), and the ioctls as a
+//   driver action (vfioIoctlActionSchema, VFIO_IOCTL_MODELS, vfioIoctlStep),
+//   including the info ioctls of vfio_pci_ioctl_info.ts (GET_INFO,
+//   GET_REGION_INFO, GET_IRQ_INFO) behind the same open-fd check.
 // The failed outcome both ioctls share is ioctlFailed (ioctl-outcome.ts).
 import * as z from "zod";
 import { blocked, kernelError, parseVfioDeviceFeature, returned } from "@dmabuf-ref/core";
@@ -26,6 +28,13 @@ import type { RunNow } from "./vfio_pci_core.js";
 import { featureDmaBuf } from "./vfio_pci_dmabuf.js";
 import { VFIO_PMCSR, vfioConfigWrite } from "./vfio_pci_config.js";
 import { featureDmaBufFd, isDmaBufFdFeature } from "./vfio_pci_dmabuf_revoke.js";
+import {
+  hotResetArgCheck,
+  vfioGetInfo,
+  vfioGetIrqInfo,
+  vfioGetRegionInfo,
+} from "./vfio_pci_ioctl_info.js";
+import type { VfioInfoCall } from "./vfio_pci_ioctl_info.js";
 
 /**
  * The configuration of the vfio-pci driver bound to a device of a machine.
@@ -193,6 +202,10 @@ export function vfioDeviceResetIoctl(
  * @param world - the world.
  * @param device - the device whose fd is used.
  * @param process - the calling process.
+ * @param argp - the `struct vfio_pci_hot_reset` the argument points at
+ *   (empty for NULL: `-EFAULT`); absent, the header checks are skipped (a
+ *   scenario's bus reset). With it, `argsz < 12`, `flags != 0` or a non-zero
+ *   `count` (group fds, on a cdev device) fail with `-EINVAL` first.
  * @returns core's step outcome.
  * @kernel drivers/vfio/pci/vfio_pci_core.c vfio_pci_dev_set_hot_reset vfio_pci_ioctl_pci_hot_reset
  */
@@ -201,10 +214,14 @@ export function vfioHotResetIoctl(
   world: World,
   device: string,
   process = "vmm",
+  argp?: Uint8Array,
 ): StepOutcome {
   const name = "VFIO_DEVICE_PCI_HOT_RESET";
   const config = openDeviceConfig(m, world, device);
   if (config === undefined) return noOpenFd(world, process, device, name);
+  // The header is checked before any device is locked or revoked.
+  const bad = argp === undefined ? undefined : hotResetArgCheck(argp);
+  if (bad !== undefined) return ioctlFailed(world, process, device, name, bad);
   const set = config.devices.find((d) => d.id === device)?.devSet;
   const devices =
     set === undefined ? [device] : config.devices.filter((d) => d.devSet === set).map((d) => d.id);
@@ -307,6 +324,41 @@ export const vfioIoctlActionSchema = z.discriminatedUnion("op", [
     op: z.literal("VFIO_DEVICE_PCI_HOT_RESET"),
     /** The device. */
     device: z.string().min(1),
+    /**
+     * The argument: `struct vfio_pci_hot_reset` and any group fds, as bytes
+     * (empty for NULL). Absent: a bus reset with no header to check.
+     */
+    argp: z.instanceof(Uint8Array).optional(),
+    /** The calling process. */
+    process: z.string().min(1).default("vmm"),
+  }),
+  z.strictObject({
+    /** `VFIO_DEVICE_GET_INFO` on a device fd. */
+    op: z.literal("VFIO_DEVICE_GET_INFO"),
+    /** The device. */
+    device: z.string().min(1),
+    /** The argument: `struct vfio_device_info` as bytes (empty for NULL). */
+    argp: z.instanceof(Uint8Array),
+    /** The calling process. */
+    process: z.string().min(1).default("vmm"),
+  }),
+  z.strictObject({
+    /** `VFIO_DEVICE_GET_REGION_INFO` on a device fd. */
+    op: z.literal("VFIO_DEVICE_GET_REGION_INFO"),
+    /** The device. */
+    device: z.string().min(1),
+    /** The argument: `struct vfio_region_info` as bytes (empty for NULL). */
+    argp: z.instanceof(Uint8Array),
+    /** The calling process. */
+    process: z.string().min(1).default("vmm"),
+  }),
+  z.strictObject({
+    /** `VFIO_DEVICE_GET_IRQ_INFO` on a device fd. */
+    op: z.literal("VFIO_DEVICE_GET_IRQ_INFO"),
+    /** The device. */
+    device: z.string().min(1),
+    /** The argument: `struct vfio_irq_info` as bytes (empty for NULL). */
+    argp: z.instanceof(Uint8Array),
     /** The calling process. */
     process: z.string().min(1).default("vmm"),
   }),
@@ -321,6 +373,10 @@ export const VFIO_IOCTL_MODELS = {
   "config-write": "vfio_pci_config_rw(): PCI_COMMAND, PMCSR and the PCIe FLR bit",
   d3hot: "a PMCSR write of D3hot (vfio_lock_and_set_power_state)",
   d0: "a PMCSR write of D0 (vfio_lock_and_set_power_state)",
+  VFIO_DEVICE_GET_INFO: "vfio_pci_ioctl_get_info(): flags PCI|RESET, 9 regions, 5 IRQs",
+  VFIO_DEVICE_GET_REGION_INFO:
+    "vfio_get_region_info() + vfio_pci_ioctl_get_region_info(): size, flags, offset index << 40",
+  VFIO_DEVICE_GET_IRQ_INFO: "vfio_pci_ioctl_get_irq_info(): flags and vector count per IRQ index",
 } as const;
 
 /** A vfio-pci ioctl action (see {@link vfioIoctlActionSchema}). */
@@ -366,7 +422,16 @@ export function vfioIoctlStep(m: Machine, w: World, a: VfioIoctlAction): StepOut
   return match(a)
     .returnType<StepOutcome>()
     .with({ op: "VFIO_DEVICE_RESET" }, (x) => vfioDeviceResetIoctl(m, w, x.device, x.process))
-    .with({ op: "VFIO_DEVICE_PCI_HOT_RESET" }, (x) => vfioHotResetIoctl(m, w, x.device, x.process))
+    .with({ op: "VFIO_DEVICE_PCI_HOT_RESET" }, (x) =>
+      vfioHotResetIoctl(m, w, x.device, x.process, x.argp),
+    )
+    .with({ op: "VFIO_DEVICE_GET_INFO" }, (x) => infoIoctl(m, w, x, (c) => vfioGetInfo(w, c)))
+    .with({ op: "VFIO_DEVICE_GET_REGION_INFO" }, (x) =>
+      infoIoctl(m, w, x, (c) => vfioGetRegionInfo(m, w, c)),
+    )
+    .with({ op: "VFIO_DEVICE_GET_IRQ_INFO" }, (x) =>
+      infoIoctl(m, w, x, (c) => vfioGetIrqInfo(w, c)),
+    )
     .with({ op: "config-write" }, (x) => configWriteOn(m, w, x.device, x))
     .with({ op: "d3hot" }, (x) =>
       configWriteOn(m, w, x.device, { ...x, offset: VFIO_PMCSR, size: 2, value: 3 }),
@@ -378,6 +443,32 @@ export function vfioIoctlStep(m: Machine, w: World, a: VfioIoctlAction): StepOut
       vfioDeviceFeatureIoctl(m, w, x.device, x.argp, x.process),
     )
     .exhaustive();
+}
+
+/**
+ * An info ioctl on a device fd: `-EBADF` unless the fd is open, then the
+ * handler (which never changes the World).
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param x - the action: device, argument bytes, caller.
+ * @param run - the handler.
+ * @returns the step's outcome.
+ */
+function infoIoctl(
+  m: Machine,
+  w: World,
+  x: {
+    readonly op: string;
+    readonly device: string;
+    readonly argp: Uint8Array;
+    readonly process: string;
+  },
+  run: (call: VfioInfoCall) => StepOutcome,
+): StepOutcome {
+  const config = openDeviceConfig(m, w, x.device);
+  if (config === undefined) return noOpenFd(w, x.process, x.device, x.op);
+  return run({ config, device: x.device, argp: x.argp, process: x.process });
 }
 
 /**

@@ -62,6 +62,7 @@ export interface ConfigChunk {
  * @param size - the bytes written.
  * @param value - the value, little-endian.
  * @returns the chunks, or `-EFAULT`.
+ * @kernel drivers/vfio/pci/vfio_pci_config.c vfio_pci_config_rw vfio_config_do_rw
  */
 export function configChunks(
   offset: number,
@@ -146,6 +147,9 @@ const NAME = "pwrite(config)";
  * @param config - the driver's configuration.
  * @param a - the device, offset, size, value and caller.
  * @returns done with `returned.ret = size`, the errno, or blocked.
+ * @kernel drivers/vfio/pci/vfio_pci_config.c vfio_basic_config_write vfio_pm_config_write
+ *   vfio_exp_config_write
+ *   vfio_lock_and_set_power_state
  */
 export function vfioConfigWrite(
   m: Machine,

@@ -278,6 +278,8 @@ const unbound: Stage = {
  * @param config - the driver's configuration (its `closeOrder` overrides).
  * @param kind - the operation.
  * @returns its stages.
+ * @kernel drivers/vfio/pci/vfio_pci_core.c vfio_pci_core_close_device vfio_pci_core_disable
+ *   drivers/vfio/vfio_main.c vfio_unregister_group_dev
  */
 export function stagesOf(m: Machine, config: VfioPciConfig, kind: VfioOpKind): readonly Stage[] {
   return match(kind)

@@ -72,6 +72,8 @@ import { deviceOf, deviceStateOf, operationsOf, vfioMemoryEnabled } from "./stat
  * what VFIO remembers about one exported buffer. The `revoked` state is
  * core's {@link DmaBufState.revoked}; the kref and completion are implicit in
  * core's revoke task, which waits for every mapping to be unmapped.
+ *
+ * @kernel drivers/vfio/pci/vfio_pci_dmabuf.c vfio_pci_dma_buf
  */
 export interface VfioDmaBufPriv {
   /** `priv->vdev`: the device, or null after `vfio_pci_dma_buf_cleanup()` (only once revoked for good). */
@@ -205,6 +207,7 @@ export const DMA_IOVA_USE_SWIOTLB = 1n << 63n;
  *
  * @param ranges - the copied `dma_ranges[]`.
  * @returns the total length (the future `dmabuf->size`), or the errno.
+ * @kernel drivers/vfio/pci/vfio_pci_dmabuf.c validate_dmabuf_input
  */
 export function validateDmaRanges(ranges: readonly VfioRegionDmaRange[]): Result<bigint> {
   let total = 0n;
@@ -232,6 +235,7 @@ export function validateDmaRanges(ranges: readonly VfioRegionDmaRange[]): Result
  * @param barStart - `pci_resource_start(pdev, bar)`.
  * @param barLen - `pci_resource_len(pdev, bar)`.
  * @returns the `phys_vec[]`, or the errno.
+ * @kernel drivers/vfio/pci/vfio_pci_dmabuf.c vfio_pci_core_fill_phys_vec
  */
 export function fillPhysVec(
   ranges: readonly VfioRegionDmaRange[],
@@ -393,6 +397,7 @@ function validate(
  * @returns core's step outcome: done with the new fd (0 for PROBE) in
  *   `returned.ret`, failed with the errno and the `ioctl` event (the world
  *   unchanged), or blocked on `memory_lock` (`waitFor: "lock"`).
+ * @kernel drivers/vfio/pci/vfio_pci_dmabuf.c vfio_pci_core_feature_dma_buf
  */
 export function featureDmaBuf(
   m: Machine,
@@ -499,6 +504,7 @@ function started(r: StepOutcome, what: string): Effect {
  * @param permanent - close (true) or a temporary trigger.
  * @param by - the trigger, as traces name it.
  * @returns the world with the tasks started, and their events.
+ * @kernel drivers/vfio/pci/vfio_pci_dmabuf.c vfio_pci_dma_buf_move vfio_pci_dma_buf_cleanup
  */
 export function revokeBuffers(
   m: Machine,
@@ -636,6 +642,7 @@ export function resvFree(w: World, config: VfioPciConfig, devices: readonly stri
  * @param devices - the devices.
  * @param by - the trigger, as traces name it.
  * @returns the world with the tasks started, and their events.
+ * @kernel drivers/vfio/pci/vfio_pci_dmabuf.c vfio_pci_dma_buf_move
  */
 export function restoreBuffers(
   m: Machine,

@@ -49,6 +49,7 @@ import { privOf } from "./vfio_pci_dmabuf.js";
  * @param w - the world with the attachment linked.
  * @param att - the attachment id.
  * @returns the unchanged world, or the errno.
+ * @kernel drivers/vfio/pci/vfio_pci_dmabuf.c vfio_pci_dma_buf_attach
  */
 export function vfioAttach(m: Machine, w: World, att: number): Result<DriverStep> {
   const a = mustAtt(w, att);
@@ -68,6 +69,7 @@ export function vfioAttach(m: Machine, w: World, att: number): Result<DriverStep
  * @param m - the machine.
  * @param w - the world.
  * @returns the unchanged world, or `EOPNOTSUPP`.
+ * @kernel drivers/vfio/pci/vfio_pci_dmabuf.c vfio_pci_dma_buf_pin
  */
 export function vfioPin(m: Machine, w: World): Result<DriverStep> {
   return vfioProfileOptions(m.profile).pin === "eopnotsupp"
@@ -153,6 +155,7 @@ function mapSgt(
  * @param w - the world.
  * @param att - the attachment id.
  * @returns the mapping, or the errno.
+ * @kernel drivers/vfio/pci/vfio_pci_dmabuf.c vfio_pci_dma_buf_map
  */
 export function vfioMap(m: Machine, w: World, att: number): Result<MapStep> {
   const a = mustAtt(w, att);
@@ -182,6 +185,7 @@ export function vfioMap(m: Machine, w: World, att: number): Result<MapStep> {
  * @param _att - the attachment id.
  * @param mapping - the mapping being torn down.
  * @returns the world.
+ * @kernel drivers/vfio/pci/vfio_pci_dmabuf.c vfio_pci_dma_buf_unmap
  */
 export function vfioUnmap(_m: Machine, w: World, _att: number, mapping: MappingState): DriverStep {
   return { world: dmaUnmapIova(w, mapping.iova), events: [] };
@@ -197,6 +201,7 @@ export function vfioUnmap(_m: Machine, w: World, _att: number, mapping: MappingS
  * @param w - the world.
  * @param att - the attachment id.
  * @returns the range, or the errno.
+ * @kernel drivers/vfio/pci/vfio_pci_dmabuf.c vfio_pci_dma_buf_iommufd_map
  */
 export function vfioPrivatePhys(_m: Machine, w: World, att: number): Result<readonly PhysVec[]> {
   const a = mustAtt(w, att);

@@ -46,9 +46,17 @@ function blockedNever(task: number): {
   };
 }
 
-/** `VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE = 13` (Matt Evans' series v3+, kernel-model §2.6). */
+/**
+ * `VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE = 13` (Matt Evans' series v3+, kernel-model §2.6).
+ *
+ * @kernel include/uapi/linux/vfio.h VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE
+ */
 export const VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE = 13;
-/** `VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR = 14` (Matt Evans' series v3+, SET only). */
+/**
+ * `VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR = 14` (Matt Evans' series v3+, SET only).
+ *
+ * @kernel include/uapi/linux/vfio.h VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR
+ */
 export const VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR = 14;
 /** `VFIO_DMABUF_MEMATTR_NC`: `pgprot_noncached`, the default caching of a dma-buf mmap. */
 export const VFIO_DMABUF_MEMATTR_NC = 0;

@@ -85,6 +85,7 @@ function deviceOfId(m: Machine, w: World, id: number): string | undefined {
  * @param w - the world.
  * @param cmd - the decoded struct.
  * @returns the outcome.
+ * @kernel drivers/iommu/iommufd/hw_pagetable.c iommufd_hwpt_alloc iommufd_hwpt_paging_alloc
  */
 export function hwptAlloc(m: Machine, w: World, cmd: HwptAllocCmd): HandlerResult<HwptAllocCmd> {
   if (cmd.__reserved !== 0) return refuse("EOPNOTSUPP", "__reserved must be 0");
@@ -140,6 +141,7 @@ export function hwptAlloc(m: Machine, w: World, cmd: HwptAllocCmd): HandlerResul
  * @param w - the world (unchanged).
  * @param cmd - the decoded struct.
  * @returns the outcome.
+ * @kernel drivers/iommu/iommufd/device.c iommufd_get_hw_info
  */
 export function getHwInfo(m: Machine, w: World, cmd: HwInfoCmd): HandlerResult<HwInfoCmd> {
   if ((cmd.flags & ~IOMMU_HW_INFO_FLAG_INPUT_TYPE) !== 0) {
@@ -265,6 +267,8 @@ function decodePadded<V>(layout: StructLayout<V>, buffer: Uint8Array): V {
  * @param buffer - the user's argument buffer (empty: a NULL pointer).
  * @param opts - the caller's iommufd fd and name.
  * @returns the outcome, with the struct as the kernel left it in `returned.out`.
+ * @kernel drivers/vfio/device_cdev.c vfio_df_ioctl_bind_iommufd vfio_df_ioctl_attach_pt
+ *   vfio_df_ioctl_detach_pt
  */
 export function vfioCdevIoctl(
   m: Machine,

@@ -118,6 +118,7 @@ function passOn(world: World, r: NotDone): NotDone {
  * @param world - the world.
  * @param device - the device (topology id).
  * @returns the world with the device object and its id, or the errno.
+ * @kernel drivers/iommu/iommufd/device.c iommufd_device_bind
  */
 export function bindDevice(
   m: Machine,
@@ -153,6 +154,7 @@ export function bindDevice(
  * @param geometry - the domain's page sizes and aperture.
  * @param auto - whether it is an automatic domain.
  * @returns the new domain's id.
+ * @kernel drivers/iommu/iommufd/io_pagetable.c iopt_table_add_domain
  */
 export function addHwptPaging(
   m: Machine,
@@ -203,6 +205,8 @@ export function addHwptPaging(
  * @param w - the world.
  * @param hwpt - the HWPT object id (no device attached through it).
  * @returns done, or blocked while core waits for a dma-buf's resv.
+ * @kernel drivers/iommu/iommufd/hw_pagetable.c iommufd_hwpt_paging_destroy
+ *   drivers/iommu/iommufd/io_pagetable.c iopt_table_remove_domain
  */
 export function destroyHwptPaging(m: Machine, w: World, hwpt: number): StepOutcome {
   const o = objectsOf(m, w).get(hwpt);
@@ -280,6 +284,8 @@ function resolveTarget(
  * @param ptId - the IOAS or HWPT id.
  * @param opts - share the IOAS's automatic domain (default) or take a new one.
  * @returns the HWPT id written back in `pt_id`, or the errno, or blocked.
+ * @kernel drivers/iommu/iommufd/device.c iommufd_device_attach iommufd_device_replace
+ *   iommufd_device_auto_get_domain
  */
 export function attachBound(
   m: Machine,
@@ -387,6 +393,7 @@ function releaseHwptUser(
  * @param world - the world.
  * @param bound - the device's binding.
  * @returns done, or blocked while core waits for a dma-buf's resv.
+ * @kernel drivers/iommu/iommufd/device.c iommufd_device_detach
  */
 export function detachBound(m: Machine, world: World, bound: BoundDevice): StepOutcome {
   const old = bound.object.attach;
@@ -478,6 +485,8 @@ export function iommufdDetachDevice(m: Machine, world: World, device: string): S
  * @param world - the world.
  * @param device - the device.
  * @returns done, the errno, or blocked.
+ * @kernel drivers/vfio/device_cdev.c vfio_df_unbind_iommufd drivers/iommu/iommufd/device.c
+ *   iommufd_device_unbind
  */
 export function iommufdUnbindDevice(m: Machine, world: World, device: string): StepOutcome {
   const bound = boundNamed(m, world, device);
@@ -510,6 +519,8 @@ export function iommufdUnbindDevice(m: Machine, world: World, device: string): S
  * @param iova - first IOVA.
  * @param length - bytes.
  * @returns the physical ranges touched, in order, or the errno.
+ * @kernel drivers/iommu/iommufd/device.c iommufd_access_rw
+ *   drivers/iommu/iommufd/pages.c iopt_pages_rw_access
  */
 export function iommufdAccessRw(
   m: Machine,

@@ -38,6 +38,7 @@ import type { IommufdSlices } from "./objects.js";
  * });
  * const world = boot(m);
  * ```
+ * @kernel drivers/iommu/iommufd/pages.c iopt_dmabuf_attach_revoke_ops
  */
 export function iommufdImporter(
   config: IommufdConfig = {},

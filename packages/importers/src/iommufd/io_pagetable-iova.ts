@@ -47,6 +47,7 @@ function byStart(a: IovaInterval, b: IovaInterval): number {
  * @param w - the world.
  * @param ioas - the IOAS id.
  * @returns the reserved intervals, sorted by start (they may overlap).
+ * @kernel drivers/iommu/iommufd/io_pagetable.c iopt_table_enforce_dev_resv_regions
  */
 export function reservedIovas(m: Machine, w: World, ioas: number): readonly IovaInterval[] {
   const out: IovaInterval[] = [];
@@ -123,6 +124,7 @@ export function usedSpans(
  *
  * @param v - at least 1.
  * @returns the smallest power of two at least `v`.
+ * @kernel include/linux/log2.h roundup_pow_of_two
  */
 export function roundupPowerOfTwo(v: bigint): bigint {
   let p = 1n;
@@ -240,6 +242,7 @@ function firstHoleFit(
  *   offset for `IOMMU_IOAS_MAP_FILE`.
  * @param length - bytes.
  * @returns the IOVA, or the errno.
+ * @kernel drivers/iommu/iommufd/io_pagetable.c iopt_alloc_iova
  */
 export function allocIova(
   ioas: IommufdIoasObject,
@@ -284,6 +287,7 @@ export function allocIova(
  * @param iova - the IOVA userspace chose.
  * @param length - bytes (non-zero).
  * @returns nothing, or the errno.
+ * @kernel drivers/iommu/iommufd/io_pagetable.c iopt_check_iova
  */
 export function checkFixedIova(
   m: Machine,
@@ -329,6 +333,7 @@ export function checkFixedIova(
  * @param pageOffset - `addr % PAGE_SIZE`, the area's `page_offset`.
  * @param length - bytes.
  * @returns the IOVA, or the errno.
+ * @kernel drivers/iommu/iommufd/io_pagetable.c iopt_alloc_area_pages
  */
 export function placeIova(
   m: Machine,
@@ -386,6 +391,7 @@ export function areaPageOffset(area: IommufdArea, pages: IommufdPages): bigint {
  * @param ioas - the IOAS id.
  * @param alignment - the new alignment.
  * @returns nothing, or `EADDRINUSE` naming the first area that does not conform.
+ * @kernel drivers/iommu/iommufd/io_pagetable.c iopt_check_iova_alignment
  */
 export function checkIovaAlignment(
   m: Machine,
@@ -467,6 +473,7 @@ export function alignmentWithDomain(
  * @param ioas - the IOAS id.
  * @param disableLargePages - `iopt->disable_large_pages` as it is to be.
  * @returns the alignment, or the errno.
+ * @kernel drivers/iommu/iommufd/io_pagetable.c iopt_calculate_iova_alignment
  */
 export function calculateIovaAlignment(
   m: Machine,
@@ -497,6 +504,7 @@ export function calculateIovaAlignment(
  * @param io - the IOAS.
  * @param ranges - the ranges to reserve.
  * @returns nothing, or `EADDRINUSE`.
+ * @kernel drivers/iommu/iommufd/io_pagetable.c iopt_reserve_iova
  */
 export function checkReservable(
   io: IommufdIoasObject,

@@ -60,6 +60,7 @@ function withUsers(pages: IommufdPages, users: readonly IommufdAreaRef[]): Iommu
  * @param iova - the area's first IOVA.
  * @param area - the new area (its `iova` is `iova`), or null to remove it.
  * @returns the new world.
+ * @kernel drivers/iommu/iommufd/io_pagetable.c iopt_insert_area
  */
 export function setArea(
   m: Machine,
@@ -108,6 +109,8 @@ export function setArea(
  * @param ioas - the IOAS id.
  * @param area - the new area (its `grants` are ignored and recomputed).
  * @returns the outcome.
+ * @kernel drivers/iommu/iommufd/io_pagetable.c iopt_map_pages drivers/iommu/iommufd/pages.c
+ *   iopt_area_fill_domains
  */
 export function insertArea(m: Machine, w: World, ioas: number, area: IommufdArea): StepOutcome {
   let world = setArea(m, w, ioas, area.iova, { ...area, grants: [] });
@@ -159,6 +162,7 @@ export function insertUserArea(m: Machine, w: World, ioas: number, area: Iommufd
  * @param opts - `keepPages`: leave the pages in place even if unused (a
  *   split re-inserts halves that use them).
  * @returns the outcome.
+ * @kernel drivers/iommu/iommufd/io_pagetable.c iopt_unmap_iova_range
  */
 export function removeArea(
   m: Machine,
@@ -227,6 +231,7 @@ export function removeArea(
  * @param ioas - the IOAS id.
  * @param iovas - the IOVAs to cut after, in order.
  * @returns the world and events, or the errno.
+ * @kernel drivers/iommu/iommufd/io_pagetable.c iopt_cut_iova iopt_area_split
  */
 export function iommufdCutIova(
   m: Machine,

@@ -76,6 +76,8 @@ const MAP_FLAGS = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | IOMMU_I
  * @param cmd - the decoded struct.
  * @param call - the caller and the user memory it filled (the ranges).
  * @returns the outcome.
+ * @kernel drivers/iommu/iommufd/ioas.c iommufd_ioas_allow_iovas iommufd_ioas_load_iovas
+ *   drivers/iommu/iommufd/io_pagetable.c iopt_set_allow_iova
  */
 export function allowIovas(
   m: Machine,
@@ -180,6 +182,7 @@ function getPages(
  * @param w - the world.
  * @param cmd - the decoded struct.
  * @returns the outcome.
+ * @kernel drivers/iommu/iommufd/ioas.c iommufd_ioas_copy
  */
 export function ioasCopy(m: Machine, w: World, cmd: CopyCmd): HandlerResult<CopyCmd> {
   if ((cmd.flags & ~MAP_FLAGS) !== 0) return refuse("EOPNOTSUPP", "unknown flags");
@@ -264,6 +267,8 @@ export function ioasCopy(m: Machine, w: World, cmd: CopyCmd): HandlerResult<Copy
  * @param w - the world.
  * @param cmd - the decoded struct.
  * @returns the outcome.
+ * @kernel drivers/iommu/iommufd/main.c iommufd_option drivers/iommu/iommufd/ioas.c
+ *   iommufd_option_rlimit_mode iommufd_ioas_option
  */
 export function iommuOptionIoctl(m: Machine, w: World, cmd: OptionCmd): HandlerResult<OptionCmd> {
   if (cmd.__reserved !== 0) return refuse("EOPNOTSUPP", "__reserved must be 0");

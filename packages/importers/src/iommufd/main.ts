@@ -206,6 +206,7 @@ const IOCTLS: readonly IoctlEntry[] = [
  * if (r.status === "done" && r.returned?.out !== undefined)
  *   ioas = iommuIoasAlloc.decode(r.returned.out).out_ioas_id;
  * ```
+ * @kernel drivers/iommu/iommufd/main.c iommufd_fops_ioctl
  */
 export function iommufdIoctl(
   m: Machine,
@@ -247,6 +248,7 @@ export type DestroyCmd = ReturnType<typeof iommuDestroy.decode>;
  * @param w - the world.
  * @param cmd - the decoded struct.
  * @returns the outcome.
+ * @kernel drivers/iommu/iommufd/main.c iommufd_destroy
  */
 export function destroyObject(m: Machine, w: World, cmd: DestroyCmd): HandlerResult<DestroyCmd> {
   const o = objectsOf(m, w).get(cmd.id);

@@ -183,6 +183,7 @@ export function nextObjectId(m: Machine, w: World, reserved: readonly number[] =
  * @param id - the object id.
  * @param object - the object.
  * @returns the new world.
+ * @kernel drivers/iommu/iommufd/main.c iommufd_object_finalize
  */
 export function putObject(m: Machine, w: World, id: number, object: IommufdObject): World {
   return writeIommufdSlice(m, w, IOMMUFD_OBJECTS, objectsOf(m, w).set(id, object));
@@ -195,6 +196,7 @@ export function putObject(m: Machine, w: World, id: number, object: IommufdObjec
  * @param w - the world.
  * @param id - the object id.
  * @returns the new world.
+ * @kernel drivers/iommu/iommufd/main.c iommufd_object_remove
  */
 export function removeObject(m: Machine, w: World, id: number): World {
   return writeIommufdSlice(m, w, IOMMUFD_OBJECTS, objectsOf(m, w).delete(id));
@@ -207,6 +209,7 @@ export function removeObject(m: Machine, w: World, id: number): World {
  * @param w - the world.
  * @param id - the IOAS id.
  * @returns the IOAS, or undefined (no object, or one of another kind).
+ * @kernel drivers/iommu/iommufd/iommufd_private.h iommufd_get_ioas
  */
 export function findIoas(m: Machine, w: World, id: number): IommufdIoasObject | undefined {
   const o = objectsOf(m, w).get(id);
@@ -246,6 +249,7 @@ export function putIoas(m: Machine, w: World, id: number, ioas: IommufdIoasObjec
  * An empty IOAS (`iommufd_ioas_alloc`): no areas, no domains.
  *
  * @returns the object.
+ * @kernel drivers/iommu/iommufd/ioas.c iommufd_ioas_alloc
  */
 export function emptyIoas(): IommufdIoasObject {
   return {

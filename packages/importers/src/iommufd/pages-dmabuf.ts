@@ -185,6 +185,7 @@ function lookupPhys(
  * @param w - the world.
  * @param buf - the dma-buf id (the fd).
  * @returns the attachment and ranges, the refusing stage, or blocked.
+ * @kernel drivers/iommu/iommufd/pages.c iopt_map_dmabuf
  */
 export function importDmabuf(m: Machine, w: World, buf: number): ImportOutcome {
   const b = lookupBuf(w, buf);
@@ -257,6 +258,7 @@ export function importDmabuf(m: Machine, w: World, buf: number): ImportOutcome {
  * @param w - the world.
  * @param att - the invalidated attachment.
  * @returns the world and events.
+ * @kernel drivers/iommu/iommufd/pages.c iopt_revoke_notify
  */
 export function iommufdRevokeNotify(m: Machine, w: World, att: number): DriverStep {
   if (readIommufdSlice(m, w, IOMMUFD_CTX).releasing.includes(att)) {
@@ -336,6 +338,7 @@ export function iommufdRevokeNotify(m: Machine, w: World, att: number): DriverSt
  * @param w - the world.
  * @param att - the attachment being released.
  * @returns done, blocked on resv, or `ENOENT` when nothing is pending for it.
+ * @kernel drivers/iommu/iommufd/pages.c iopt_release_pages
  */
 export function iommufdReleaseDetach(m: Machine, w: World, att: number): StepOutcome {
   const ctx = readIommufdSlice(m, w, IOMMUFD_CTX);

@@ -23,6 +23,7 @@ import type { IommufdPages } from "./types.js";
  * @param w - the world.
  * @param pages - the pages.
  * @returns the world holding the pins and the pages with `pinned` set, or the errno.
+ * @kernel drivers/iommu/iommufd/pages.c pfn_reader_user_pin
  */
 export function pinnedPages(
   m: Machine,

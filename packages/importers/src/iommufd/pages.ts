@@ -168,6 +168,7 @@ export function pagesOfAttachment(
  *
  * @param pages - the pages.
  * @returns the dma-buf pages, or null.
+ * @kernel drivers/iommu/iommufd/io_pagetable.h iopt_is_dmabuf
  */
 export function dmabufPages(pages: IommufdPages): IommufdDmabufPages | null {
   return match(pages)
@@ -264,6 +265,7 @@ export function sliceRanges(
  * @param area - the area.
  * @param pages - its pages.
  * @returns the pieces, at consecutive IOVAs from the area's first.
+ * @kernel drivers/iommu/iommufd/pages.c batch_to_domain
  */
 export function areaChunks(area: IommufdArea, pages: IommufdPages): readonly AreaChunk[] {
   return match(pages)
@@ -305,6 +307,7 @@ export function areaChunks(area: IommufdArea, pages: IommufdPages): readonly Are
  * @param area - the area.
  * @param domain - the domain id.
  * @returns the outcome; a failure changes nothing.
+ * @kernel drivers/iommu/iommufd/pages.c iopt_area_fill_domain iopt_dmabuf_track_domain
  */
 export function fillArea(
   m: Machine,
@@ -358,6 +361,7 @@ export function fillArea(
  * @param area - the area.
  * @param domain - the domain id.
  * @returns the outcome.
+ * @kernel drivers/iommu/iommufd/pages.c iopt_area_unfill_domain iopt_dmabuf_untrack_domain
  */
 export function unfillArea(
   m: Machine,
@@ -554,6 +558,7 @@ export interface ReleaseOrder {
  * @param att - iommufd's attachment.
  * @param order - the release order (default: the fixed one of v7.2 and 7.1.5).
  * @returns the outcome: done, or blocked on resv.
+ * @kernel drivers/iommu/iommufd/pages.c iopt_release_pages
  */
 export function releaseDmabuf(
   m: Machine,

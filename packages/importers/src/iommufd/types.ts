@@ -12,6 +12,8 @@ import type { IovaInterval } from "./constants.js";
  * One entry of a dma-buf's tracker, `struct iopt_pages_dmabuf_track`
  * (kernel-model §3.4): the area (named by its IOAS and first IOVA) is mapped,
  * or was mapped before a revoke, into the domain.
+ *
+ * @kernel drivers/iommu/iommufd/io_pagetable.h iopt_pages_dmabuf_track
  */
 export interface IommufdTrack {
   /** The IOAS of the area. */
@@ -54,6 +56,7 @@ export interface IommufdAreaRef {
  * empty for good because iommufd never sees the addresses and each (area,
  * domain) pair is a core mapping (see {@link IommufdTrack.att}). `revoked`
  * is the one dead-or-alive flag for both.
+ * @kernel drivers/iommu/iommufd/io_pagetable.h iopt_pages_dmabuf
  */
 export interface IommufdDmabufPages {
   /** Discriminant. */
@@ -122,7 +125,11 @@ export interface IommufdFilePages {
   readonly users: readonly IommufdAreaRef[];
 }
 
-/** `struct iopt_pages`: what an area's IOVAs are backed by. */
+/**
+ * `struct iopt_pages`: what an area's IOVAs are backed by.
+ *
+ * @kernel drivers/iommu/iommufd/io_pagetable.h iopt_pages
+ */
 export type IommufdPages = IommufdDmabufPages | IommufdUserPages | IommufdFilePages;
 
 /** A pages object and its id in the slice (the kernel refcounts them; areas point at them). */
@@ -137,6 +144,8 @@ export interface IommufdPagesEntry {
  * `struct iopt_area`: a mapped IOVA range of an IOAS and the slice of its
  * pages behind it. An area whose dma-buf pages are revoked is *dead*: it
  * keeps its IOVA but no domain translates it (kernel-model §3.5, §7.11).
+ *
+ * @kernel drivers/iommu/iommufd/io_pagetable.h iopt_area
  */
 export interface IommufdArea {
   /** First IOVA (page aligned). */
@@ -159,6 +168,9 @@ export interface IommufdArea {
  * `struct iommufd_ioas` with its `struct io_pagetable`, as an object of
  * `ictx->objects`: the areas (`iopt->area_itree`) and the domains filled
  * from them (`iopt->domains`).
+ *
+ * @kernel drivers/iommu/iommufd/iommufd_private.h iommufd_ioas
+ *   drivers/iommu/iommufd/io_pagetable.h io_pagetable
  */
 export interface IommufdIoasObject {
   /** Discriminant: an IOAS (`IOMMUFD_OBJ_IOAS`). */
@@ -206,6 +218,8 @@ export interface IommufdDeviceAttachment {
  * `struct iommufd_device`, as an object of `ictx->objects`: a device bound
  * and attached to an IOAS through a HWPT (the VFIO cdev
  * `VFIO_DEVICE_ATTACH_IOMMUFD_PT` path), and the DMA-API domain it had before.
+ *
+ * @kernel drivers/iommu/iommufd/iommufd_private.h iommufd_device
  */
 export interface IommufdDeviceObject {
   /** Discriminant: a device (`IOMMUFD_OBJ_DEVICE`). */
@@ -224,6 +238,8 @@ export interface IommufdDeviceObject {
  * `struct iommufd_hwpt_paging`, as an object of `ictx->objects`: an IOMMU
  * domain of an IOAS (the automatic domain an attach creates is one too;
  * `VFIO_DEVICE_ATTACH_IOMMUFD_PT` writes its id back in `pt_id`).
+ *
+ * @kernel drivers/iommu/iommufd/iommufd_private.h iommufd_hwpt_paging
  */
 export interface IommufdHwptObject {
   /** Discriminant: a HWPT (`IOMMUFD_OBJ_HWPT_PAGING`). */
@@ -318,6 +334,8 @@ export interface IommufdState {
  * The context's own state, `struct iommufd_ctx` beyond its objects:
  * `ictx->account_mode` (`IOMMU_OPTION_RLIMIT_MODE`: 0 charges pinned pages
  * to the user, 1 to the process's mm).
+ *
+ * @kernel drivers/iommu/iommufd/iommufd_private.h iommufd_ctx
  */
 export interface IommufdCtx {
   /** 0 (`IOPT_PAGES_ACCOUNT_USER`, the default) or 1 (`IOPT_PAGES_ACCOUNT_MM`). */

@@ -167,6 +167,7 @@ export function stage2At(slot: KvmMemslot, gfn: bigint): KvmStage2Entry | undefi
  * @param w - the world.
  * @param args - the slot and the faulting GFN.
  * @returns the PFN, order and cache attribute; or the errno; or blocked on resv.
+ * @kernel arch/x86/kvm/mmu/mmu.c kvm_faultin_pfn virt/kvm/vfio_dmabuf.c kvm_vfio_dmabuf_get_pfn
  */
 export function kvmGuestFault(m: Machine, w: World, args: KvmFaultArgs): KvmFaultOutcome {
   const slot = kvmMemslot(m, w, args.slot);

@@ -18,6 +18,7 @@ import type { KvmMemslot } from "./state.js";
  * @param w - the world.
  * @param att - the invalidated attachment.
  * @returns the world and events.
+ * @kernel virt/kvm/vfio_dmabuf.c kv_dmabuf_move_notify
  */
 export function kvmInvalidateMappings(m: Machine, w: World, att: number): DriverStep {
   const slot = slotOfAtt(m, w, att);

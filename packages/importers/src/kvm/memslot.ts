@@ -20,7 +20,12 @@ import {
 import { KVM_EMPTY_STAGE2, kvmMemslots, putSlot } from "./state.js";
 import { kvmProfileOptions } from "./profile-options.js";
 
-/** The arguments of the `KVM_SET_USER_MEMORY_REGION2` op: the fields of `kvm_userspace_memory_region2` it uses (kernel-model §5.1). */
+/**
+ * The arguments of the `KVM_SET_USER_MEMORY_REGION2` op: the fields of
+ * `kvm_userspace_memory_region2` it uses (kernel-model §5.1).
+ *
+ * @kernel include/uapi/linux/kvm.h kvm_userspace_memory_region2
+ */
 export interface KvmMemslotArgs {
   /** `slot`: the memslot id. */
   readonly slot: number;
@@ -84,6 +89,8 @@ function refuse(w: World, stage: KvmMemslotStage, error: KernelError): StepOutco
  * @param w - the world.
  * @param args - slot, GFN range, fd and offset.
  * @returns the slot's attachment, the refusing part and its errno, or blocked on resv.
+ * @kernel virt/kvm/kvm_main.c __kvm_set_memory_region check_memory_region_flags
+ *   virt/kvm/vfio_dmabuf.c kvm_vfio_dmabuf_bind
  */
 export function kvmSetMemslotDmabuf(m: Machine, w: World, args: KvmMemslotArgs): StepOutcome {
   if (!kvmProfileOptions(m.profile).dmabufImport) {

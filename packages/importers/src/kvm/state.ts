@@ -92,6 +92,8 @@ export interface KvmSlot {
  * (kernel-model §5.1) as the driver keeps it: a {@link KvmSlot} whose
  * stage-2 / EPT entries are a table (installing one re-encodes that entry
  * only), keyed by a slot number in fault order that nothing observes.
+ *
+ * @kernel include/linux/kvm_host.h kvm_memory_slot
  */
 export interface KvmMemslot extends Omit<KvmSlot, "stage2"> {
   /** The stage-2 / EPT entries installed since the last zap. */

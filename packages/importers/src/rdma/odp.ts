@@ -36,6 +36,8 @@ export interface RdmaOdpFaultArgs {
  * @param w - the world.
  * @param args - the attachment.
  * @returns done, failed (world unchanged) or blocked on resv.
+ * @kernel drivers/infiniband/hw/mlx5/odp.c pagefault_dmabuf_mr
+ *   drivers/infiniband/core/umem_dmabuf.c ib_umem_dmabuf_map_pages
  */
 export function rdmaOdpFault(m: Machine, w: World, args: RdmaOdpFaultArgs): StepOutcome {
   const umem = umemOf(m, w, ODP, args.att);
@@ -74,6 +76,8 @@ export function rdmaOdpFault(m: Machine, w: World, args: RdmaOdpFaultArgs): Step
  * @param w - the world.
  * @param att - the invalidated attachment.
  * @returns the world and events.
+ * @kernel drivers/infiniband/hw/mlx5/mr.c mlx5_ib_dmabuf_invalidate_cb
+ *   drivers/infiniband/core/umem_dmabuf.c ib_umem_dmabuf_unmap_pages
  */
 export function rdmaOdpInvalidate(m: Machine, w: World, att: number): DriverStep {
   const umem = umemOf(m, w, ODP, att);

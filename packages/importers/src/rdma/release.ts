@@ -27,6 +27,8 @@ import { putUmem, umemOf } from "./state.js";
  * @param importer - the umem's interface.
  * @param att - the umem's attachment.
  * @returns done, failed (world unchanged) or blocked on resv.
+ * @kernel drivers/infiniband/core/umem_dmabuf.c ib_umem_dmabuf_release
+ *   drivers/infiniband/core/umem.c ib_umem_release
  */
 export function ibUmemRelease(
   m: Machine,

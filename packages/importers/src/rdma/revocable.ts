@@ -17,6 +17,7 @@ const NAME = "rdma-pinned-revocable";
  * @param w - the world.
  * @param att - the invalidated attachment.
  * @returns the world and events.
+ * @kernel drivers/infiniband/core/umem_dmabuf.c ib_umem_dmabuf_revoke_locked
  */
 export function rdmaPinnedRevoke(m: Machine, w: World, att: number): DriverStep {
   const umem = umemOf(m, w, NAME, att);

@@ -7,6 +7,8 @@ import type { RdmaImporterName } from "./constants.js";
 /**
  * One `struct ib_umem_dmabuf` (drivers/infiniband/core/umem_dmabuf.c,
  * kernel-model §5.2): the attachment and the umem's window of the dma-buf.
+ *
+ * @kernel include/rdma/ib_umem.h ib_umem_dmabuf
  */
 export interface RdmaUmem {
   /** The attachment (`umem_dmabuf->attach`). */

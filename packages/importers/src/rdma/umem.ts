@@ -117,6 +117,8 @@ function checkArgs(m: Machine, w: World, args: IbUmemDmabufGetArgs): StepOutcome
  * @remarks
  * The model maps the whole dma-buf; the kernel then trims the sgt to the
  * umem's window, which the model records (`offset`, `size`) but does not cut.
+ * @kernel drivers/infiniband/core/umem_dmabuf.c ib_umem_dmabuf_get ib_umem_dmabuf_get_pinned
+ *   ib_umem_dmabuf_get_pinned_revocable_and_lock
  */
 export function ibUmemDmabufGet(m: Machine, w: World, args: IbUmemDmabufGetArgs): StepOutcome {
   const bad = checkArgs(m, w, args);
