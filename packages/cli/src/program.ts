@@ -244,12 +244,26 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
  * @returns the exit status.
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  return Promise.resolve(runCliSync(argv, io));
+}
+
+/**
+ * {@link runCli} without the promise: every command is synchronous, so a
+ * caller that cannot await (a test running many commands in-process, where
+ * spawning Node each time would cost seconds) gets the same status and
+ * output.
+ *
+ * @param argv - the arguments after the program name.
+ * @param io - output sinks.
+ * @returns the exit status.
+ */
+export function runCliSync(argv: readonly string[], io: CliIo): number {
   let exitCode = 0;
   const program = createProgram(io, (code) => {
     exitCode = code;
   });
   try {
-    await program.parseAsync([...argv], { from: "user" });
+    program.parse([...argv], { from: "user" });
     return exitCode;
   } catch (e) {
     if (e instanceof UsageError) {

@@ -1,11 +1,11 @@
-import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { dirname, resolve } from "node:path";
+import { runCliSync } from "../src/program.js";
 
 /** The repository root, where a user runs `pnpm dmabuf-ref`. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 
-/** What a spawned `dmabuf-ref` printed and how it exited. */
+/** What a `dmabuf-ref` run printed and how it exited. */
 export interface CliRun {
   readonly status: number | null;
   readonly stdout: string;
@@ -13,16 +13,25 @@ export interface CliRun {
 }
 
 /**
- * Runs `dmabuf-ref ARGS` as a separate process from the repository root,
- * exactly as the root `dmabuf-ref` script does (node + tsx on the sources).
+ * Runs `dmabuf-ref ARGS` in this process through the same entry point
+ * `main.ts` calls (`runCliSync`), collecting what it prints: the same
+ * status and output as a spawned `dmabuf-ref` (the root script test in
+ * uapi-command.test.ts runs one) without starting Node and transpiling the
+ * sources for every command (seconds each). Relative paths
+ * are the repository root's, where vitest runs.
  */
 export function runCli(...args: string[]): CliRun {
-  const r = spawnSync(
-    process.execPath,
-    ["--conditions=@dmabuf-ref/source", "--import", "tsx", "packages/cli/src/main.ts", ...args],
-    { cwd: REPO_ROOT, encoding: "utf8", timeout: 60_000 },
-  );
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  let stdout = "";
+  let stderr = "";
+  const status = runCliSync(args, {
+    out: (s) => {
+      stdout += s;
+    },
+    err: (s) => {
+      stderr += s;
+    },
+  });
+  return { status, stdout, stderr };
 }
 
 /** Parses a command's JSON output, failing the test with the raw output if it is not JSON. */
