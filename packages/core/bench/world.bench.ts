@@ -28,7 +28,7 @@
  * REPS repetitions after a warm-up; the
  * 10000/10 ratios are the machine-independent result.
  *
- * Run: `pnpm bench [--json] [--sizes=10,1000,10000]` (this benchmark, then the
+ * Run: `pnpm bench [--json] [--sizes=10,1000,10000] [--steps-only]` (this benchmark, then the
  * replay benchmark), or this one alone:
  * `node --conditions=@dmabuf-ref/source --import tsx packages/core/bench/world.bench.ts`.
  */
@@ -65,6 +65,12 @@ const JSON_OUT = process.argv.includes("--json");
  * do not weigh on the next).
  */
 const ONE = process.argv.find((a) => a.startsWith("--one="))?.slice("--one=".length);
+/**
+ * `--steps-only`: measure only the step costs (worlds/s, per op kind, hot
+ * set, `settle`), leaving out hashing and equality, which take most of a
+ * run's time at N = 10,000 (the independent copies above all).
+ */
+const STEPS_ONLY = process.argv.includes("--steps-only");
 /** Repetitions per figure (the median is reported). */
 const REPS = 5;
 /** Buffer size: one page, so 1000 buffers fit easily in ram0. */
@@ -427,6 +433,26 @@ function measure(n: number): Result {
   for (const [kind, list] of hot.stepNs) hotStepNsByKind.set(kind, median(list));
   const worlds = rec.worlds;
   const count = rec.ops.length;
+  // The scheduler's settle() on a quiescent world (nothing to run).
+  const settleNs = nsPerCall(1, () => settle(m, base.world).events.length);
+  const last = at(worlds, count);
+  const entries = `bufs ${last.bufs.size}, atts ${last.atts.size}, regions ${last.regions.size}, grants ${last.grants.size}, jobs ${last.jobs.size}, tasks ${last.tasks.size}, violations ${last.violations.size}`;
+  if (STEPS_ONLY) {
+    return {
+      n,
+      worldsPerSec: median(rates),
+      successRate,
+      hashNs: Number.NaN,
+      eqPrevNs: Number.NaN,
+      eqTwinNs: Number.NaN,
+      eqCopyNs: Number.NaN,
+      settleNs,
+      stepNsByKind,
+      hotStepNsByKind,
+      eqTwinNsByKind: new Map(),
+      entries,
+    };
+  }
 
   const hashNs = nsPerCall(count, (i) => hashWorld(at(worlds, i + 1)));
   const eqPrevNs = nsPerCall(count, (i) => (worldsEqual(at(worlds, i + 1), at(worlds, i)) ? 1 : 0));
@@ -476,11 +502,6 @@ function measure(n: number): Result {
     worldsEqual(at(worlds, at(sampleIdx, k)), at(copies, k)) ? 1 : 0,
   );
 
-  // The scheduler's settle() on a quiescent world (nothing to run).
-  const settleNs = nsPerCall(1, () => settle(m, base.world).events.length);
-
-  const last = at(worlds, count);
-  const entries = `bufs ${last.bufs.size}, atts ${last.atts.size}, regions ${last.regions.size}, grants ${last.grants.size}, jobs ${last.jobs.size}, tasks ${last.tasks.size}, violations ${last.violations.size}`;
   return {
     n,
     worldsPerSec: median(rates),
@@ -500,6 +521,8 @@ function measure(n: number): Result {
 // ---------------------------------------------------------------- report
 
 function fmt(x: number, digits = 0): string {
+  // A figure left out (`--steps-only`).
+  if (Number.isNaN(x)) return "-";
   return x.toLocaleString("en-US", {
     maximumFractionDigits: digits,
     minimumFractionDigits: digits,
@@ -563,14 +586,19 @@ const numberMap = z
   .transform(
     (o) => new Map(Object.entries(o).filter((e): e is [OpKind, number] => isOpKind(e[0]))),
   );
+/** A figure left out (`--steps-only`) travels as JSON null and comes back as NaN. */
+const figure = z
+  .number()
+  .nullable()
+  .transform((x) => x ?? Number.NaN);
 const resultSchema = z.object({
   n: z.number(),
   worldsPerSec: z.number(),
   successRate: z.number(),
-  hashNs: z.number(),
-  eqPrevNs: z.number(),
-  eqTwinNs: z.number(),
-  eqCopyNs: z.number(),
+  hashNs: figure,
+  eqPrevNs: figure,
+  eqTwinNs: figure,
+  eqCopyNs: figure,
   settleNs: z.number(),
   stepNsByKind: numberMap,
   hotStepNsByKind: numberMap,
@@ -582,11 +610,16 @@ const resultSchema = z.object({
 function measureApart(n: number): Result {
   const script = process.argv[1];
   if (script === undefined) throw new Error("no script path to run a size apart");
-  const r = spawnSync(process.execPath, [...process.execArgv, script, `--one=${String(n)}`], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const flags = STEPS_ONLY ? ["--steps-only"] : [];
+  const r = spawnSync(
+    process.execPath,
+    [...process.execArgv, script, `--one=${String(n)}`, ...flags],
+    {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   if (r.status !== 0) throw new Error(`measuring N=${String(n)} failed (exit ${String(r.status)})`);
   return resultSchema.parse(JSON.parse(r.stdout));
 }

@@ -21,8 +21,10 @@ export { encodeWith, equalWith, hashWith } from "./encoding/codec.js";
 export { encodedCodec } from "./encoding/codecs.js";
 export { PTable, combinedIndex, emptyIdSet, markIndex } from "./encoding/ptable.js";
 export type { IdSet, TableIndex } from "./encoding/ptable.js";
-export { Avl, groupIndex, idsInGroup } from "./encoding/avl.js";
-export type { AvlNode, AvlSpec, GroupIndex, GroupKey } from "./encoding/avl.js";
+export { BTree, BTREE_WIDTH } from "./encoding/btree.js";
+export type { BTreeEntry, BTreeInner, BTreeLeaf, BTreeNode, BTreeSpec } from "./encoding/btree.js";
+export { groupIndex, idsInGroup } from "./encoding/group-index.js";
+export type { GroupIndex, GroupKey } from "./encoding/group-index.js";
 export { IovaTree, iovaIndex } from "./fabric/iova-tree.js";
 export type { IovaRangeEntry } from "./fabric/iova-tree.js";
 export {

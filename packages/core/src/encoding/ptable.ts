@@ -12,6 +12,20 @@ function validId(id: number): boolean {
 const WIDTH = 1 << BITS;
 const MASK = WIDTH - 1;
 
+/** WIDTH ** depth for every depth a table reaches, looked up: `**` with a variable exponent calls `Math.pow`. */
+const SPANS: readonly number[] = Array.from({ length: 8 }, (_, d) => 2 ** (d * BITS));
+
+/** How many ids a trie of `depth` levels holds: WIDTH ** depth, without `Math.pow` (depth <= 6). */
+function span(depth: number): number {
+  return SPANS[depth] ?? 2 ** (depth * BITS);
+}
+
+/**
+ * The entry a {@link PTable.put} replaced or cleared, so that `set` learns
+ * the old entry from its one walk of the trie instead of looking the id up first.
+ */
+let replaced: Entry<unknown> | undefined;
+
 interface Entry<T> {
   readonly id: number;
   readonly value: T;
@@ -176,13 +190,14 @@ export class PTable<T, I = unknown> {
     if (!validId(id)) throw new RangeError(`bad table id ${id}: ids are integers 0..2^30-1`);
     let root = this.root;
     let depth = this.depth;
-    while (id >= WIDTH ** depth) {
+    while (id >= span(depth)) {
       root = this.size === 0 ? EMPTY_NODE : { slots: [root], count: root.count };
       depth++;
     }
     const entry: Entry<T> = { id, value, hash: hashWith(this.codec, value) };
-    const old = this.entry(id);
+    replaced = undefined;
     const rootOut = PTable.put(root, depth - 1, id, entry) ?? EMPTY_NODE;
+    const old = replaced as Entry<T> | undefined;
     const delta =
       entryContribution(id, entry.hash) - (old === undefined ? 0 : entryContribution(id, old.hash));
     const valuesDelta = fmix32(entry.hash) - (old === undefined ? 0 : fmix32(old.hash));
@@ -264,7 +279,7 @@ export class PTable<T, I = unknown> {
   /** The lowest id from `from` up that is not in use: O(log n), full subtrees are skipped. */
   private freeFrom(from: number): number {
     return (
-      PTable.lowestFree(this.root, this.depth - 1, 0, from) ?? Math.max(from, WIDTH ** this.depth)
+      PTable.lowestFree(this.root, this.depth - 1, 0, from) ?? Math.max(from, span(this.depth))
     );
   }
 
@@ -274,7 +289,7 @@ export class PTable<T, I = unknown> {
     base: number,
     from: number,
   ): number | undefined {
-    const childSpan = WIDTH ** level;
+    const childSpan = span(level);
     if (base + childSpan * WIDTH <= from) return undefined;
     if (node === undefined) return Math.max(base, from);
     if (node.count === childSpan * WIDTH) return undefined;
@@ -368,7 +383,7 @@ export class PTable<T, I = unknown> {
   }
 
   private entry(id: number): Entry<T> | undefined {
-    if (!validId(id) || id >= WIDTH ** this.depth) return undefined;
+    if (!validId(id) || id >= span(this.depth)) return undefined;
     let node: Node<T> = this.root;
     for (let level = this.depth - 1; level > 0; level--) {
       const next = node.slots[(id >>> (level * BITS)) & MASK];
@@ -390,7 +405,11 @@ export class PTable<T, I = unknown> {
     const slots = node === undefined ? [] : node.slots.slice();
     let count = node === undefined ? 0 : node.count;
     if (level === 0) {
-      if (slots[index] !== undefined) count--;
+      const was = slots[index];
+      if (was !== undefined) {
+        count--;
+        if (isEntry(was)) replaced = was;
+      }
       if (entry !== undefined) count++;
       slots[index] = entry;
     } else {

@@ -4,20 +4,22 @@
  * (drivers/iommu/iova.c) and of the interval trees iommufd keeps per IOAS.
  * It answers the questions the IOMMU paths ask (which range covers an
  * address, does a range overlap, where is the lowest hole that fits) in
- * O(log n) (a persistent AVL tree, `encoding/avl.ts`), so a map, an unmap or a translated DMA costs the same with 10
+ * O(log n) (a persistent B+tree, `encoding/btree.ts`), so a map, an unmap or a translated DMA costs the same with 10
  * or 10,000 ranges mapped (DESIGN §2a).
  *
  * It is an index, not part of the canonical encoding: two trees holding
  * the same ranges may differ in shape, and nothing hashes them.
  */
 
-import type { AvlNode, AvlSpec } from "../encoding/avl.js";
-import { Avl } from "../encoding/avl.js";
+import type { BTreeNode, BTreeSpec } from "../encoding/btree.js";
+import { BTree } from "../encoding/btree.js";
 import type { TableIndex } from "../encoding/ptable.js";
 
 /** A range's end and what it maps to (the tree's key is its start). */
 interface Span<V> {
   readonly end: bigint;
+  /** The end rounded up to the granule, as holes are measured (kept so no summary divides). */
+  readonly top: bigint;
   readonly value: V;
 }
 
@@ -31,54 +33,85 @@ interface Extent {
   readonly maxGap: bigint;
 }
 
-type Node<V> = AvlNode<bigint, Span<V>, Extent>;
+type Node<V> = BTreeNode<bigint, Span<V>, Extent>;
 
 function roundUp(x: bigint, granule: bigint): bigint {
   return ((x + granule - 1n) / granule) * granule;
 }
 
-function spec<V>(granule: bigint): AvlSpec<bigint, Span<V>, Extent> {
+// The ranges never overlap, so within a node the last range ends highest
+// and the holes are the gaps between neighbours.
+function spec<V>(): BTreeSpec<bigint, Span<V>, Extent> {
   return {
     compare: (a, b) => (a < b ? -1 : a > b ? 1 : 0),
-    augment(start, span, left, right) {
-      const ownEnd = roundUp(span.end, granule);
+    leaf(starts, spans) {
       let maxGap = 0n;
-      if (left !== undefined) {
-        const g = start - left.aug.maxEnd;
-        maxGap = left.aug.maxGap > g ? left.aug.maxGap : g;
+      let prevTop = (spans[0] as Span<V>).top;
+      for (let i = 1; i < starts.length; i++) {
+        const start = starts[i] as bigint;
+        // Comparing first spares the subtraction (a BigInt allocation) where
+        // ranges touch, as first-fit allocation packs them.
+        if (start > prevTop) {
+          const g = start - prevTop;
+          if (g > maxGap) maxGap = g;
+        }
+        prevTop = (spans[i] as Span<V>).top;
       }
-      if (right !== undefined) {
-        const g = right.aug.minStart - ownEnd;
-        if (g > maxGap) maxGap = g;
-        if (right.aug.maxGap > maxGap) maxGap = right.aug.maxGap;
+      return { minStart: starts[0] as bigint, maxEnd: prevTop, maxGap };
+    },
+    inner(children) {
+      const first = (children[0] as Node<V>).aug;
+      let maxGap = first.maxGap;
+      let prevEnd = first.maxEnd;
+      for (let i = 1; i < children.length; i++) {
+        const a = (children[i] as Node<V>).aug;
+        if (a.minStart > prevEnd) {
+          const g = a.minStart - prevEnd;
+          if (g > maxGap) maxGap = g;
+        }
+        if (a.maxGap > maxGap) maxGap = a.maxGap;
+        prevEnd = a.maxEnd;
       }
-      return {
-        minStart: left === undefined ? start : left.aug.minStart,
-        maxEnd: right === undefined ? ownEnd : right.aug.maxEnd,
-        maxGap: maxGap < 0n ? 0n : maxGap,
-      };
+      return { minStart: first.minStart, maxEnd: prevEnd, maxGap };
     },
   };
 }
 
-/** Result of a first-fit walk over a subtree: a fit, or the candidate after it. */
-type Fit = { readonly fit: bigint } | { readonly next: bigint };
+/** Set by {@link firstFitIn} when it found a fit (its result is then the address). */
+let fitFound = false;
 
-function firstFitIn<V>(g: bigint, n: Node<V> | undefined, lo: bigint, size: bigint): Fit {
-  if (n === undefined || n.aug.maxEnd <= lo) return { next: lo };
-  if (n.aug.minStart >= lo + size) return { fit: lo };
+/**
+ * First fit at or above `lo` inside a subtree: the address when
+ * `fitFound` is set, else the candidate after the subtree's last range.
+ */
+function firstFitIn<V>(n: Node<V>, lo: bigint, size: bigint): bigint {
+  const aug = n.aug;
+  if (aug.maxEnd <= lo) return lo;
+  if (aug.minStart >= lo + size) {
+    fitFound = true;
+    return lo;
+  }
   // No hole inside the subtree fits, and the one before it does not: the
   // candidate moves past the subtree's last range.
-  if (n.aug.maxGap < size) return { next: lo > n.aug.maxEnd ? lo : n.aug.maxEnd };
-  const l = firstFitIn(g, n.left, lo, size);
-  if ("fit" in l) return l;
-  let cand = l.next;
-  const ownEnd = roundUp(n.value.end, g);
-  if (ownEnd > cand) {
-    if (n.key >= cand + size) return { fit: cand };
-    cand = ownEnd;
+  if (aug.maxGap < size) return lo > aug.maxEnd ? lo : aug.maxEnd;
+  let cand = lo;
+  if (n.children === undefined) {
+    for (let i = 0; i < n.keys.length; i++) {
+      const top = (n.values[i] as Span<V>).top;
+      if (top <= cand) continue;
+      if ((n.keys[i] as bigint) >= cand + size) {
+        fitFound = true;
+        return cand;
+      }
+      cand = top;
+    }
+    return cand;
   }
-  return firstFitIn(g, n.right, cand, size);
+  for (const c of n.children) {
+    cand = firstFitIn(c, cand, size);
+    if (fitFound) return cand;
+  }
+  return cand;
 }
 
 /** One range as the tree hands it out. */
@@ -91,7 +124,7 @@ export interface IovaRangeEntry<V> {
   readonly value: V;
 }
 
-function entryOf<V>(n: Node<V>): IovaRangeEntry<V> {
+function entryOf<V>(n: { readonly key: bigint; readonly value: Span<V> }): IovaRangeEntry<V> {
   return { start: n.key, end: n.value.end, value: n.value.value };
 }
 
@@ -103,7 +136,7 @@ export class IovaTree<V> {
   private constructor(
     /** Allocation granule: a range's end rounds up to it when holes are measured. */
     readonly granule: bigint,
-    private readonly tree: Avl<bigint, Span<V>, Extent>,
+    private readonly tree: BTree<bigint, Span<V>, Extent>,
   ) {}
 
   /**
@@ -113,7 +146,7 @@ export class IovaTree<V> {
    * @returns the empty tree.
    */
   static empty<V>(granule: bigint): IovaTree<V> {
-    return new IovaTree<V>(granule, Avl.empty(spec<V>(granule)));
+    return new IovaTree<V>(granule, BTree.empty(spec<V>()));
   }
 
   /** Number of ranges. */
@@ -169,7 +202,7 @@ export class IovaTree<V> {
   *overlappingAll(start: bigint, len: bigint): Generator<IovaRangeEntry<V>> {
     const below = this.tree.floor(start);
     if (below !== undefined && below.key < start && below.value.end > start) yield entryOf(below);
-    for (const n of this.tree.nodesFrom(start)) {
+    for (const n of this.tree.entriesFrom(start)) {
       if (n.key >= start + len) break;
       yield entryOf(n);
     }
@@ -184,7 +217,11 @@ export class IovaTree<V> {
    * @returns the new tree.
    */
   insert(start: bigint, len: bigint, value: V): IovaTree<V> {
-    return new IovaTree(this.granule, this.tree.set(start, { end: start + len, value }));
+    const end = start + len;
+    return new IovaTree(
+      this.granule,
+      this.tree.set(start, { end, top: roundUp(end, this.granule), value }),
+    );
   }
 
   /**
@@ -208,8 +245,10 @@ export class IovaTree<V> {
    * @returns the address.
    */
   firstFit(base: bigint, size: bigint): bigint {
-    const r = firstFitIn(this.granule, this.tree.root, base, size);
-    return "fit" in r ? r.fit : r.next;
+    const root = this.tree.root;
+    if (root === undefined) return base;
+    fitFound = false;
+    return firstFitIn(root, base, size);
   }
 
   /**
@@ -218,7 +257,7 @@ export class IovaTree<V> {
    * @yields each range.
    */
   *entries(): Generator<IovaRangeEntry<V>> {
-    for (const n of this.tree.nodes()) yield entryOf(n);
+    for (const n of this.tree.entries()) yield entryOf(n);
   }
 }
 

@@ -1,6 +1,7 @@
-import type { AvlSpec } from "../encoding/avl.js";
-import { Avl, groupIndex, idsInGroup } from "../encoding/avl.js";
-import type { GroupIndex } from "../encoding/avl.js";
+import { groupIndex, idsInGroup } from "../encoding/group-index.js";
+import type { GroupIndex } from "../encoding/group-index.js";
+import type { BTreeNode, BTreeSpec } from "../encoding/btree.js";
+import { BTree } from "../encoding/btree.js";
 import type { TableIndex } from "../encoding/ptable.js";
 import type { RegionState } from "../world/region-state.js";
 
@@ -34,29 +35,49 @@ export interface RangeSpan {
  * buffer and RAM), and a first fit among a parent's sub-regions skips every
  * subtree without a hole wide enough.
  */
-export type RangeTree = Avl<RangeKey, bigint, RangeSpan>;
+export type RangeTree = BTree<RangeKey, bigint, RangeSpan>;
+
+type RangeNode = BTreeNode<RangeKey, bigint, RangeSpan>;
 
 function max(a: bigint, b: bigint): bigint {
   return a > b ? a : b;
 }
 
-const rangeSpec: AvlSpec<RangeKey, bigint, RangeSpan> = {
+// Ranges may nest or overlap: a hole is measured from the furthest end so
+// far (the union of the ranges before it), the same fold for a leaf's
+// entries and for an inner node's children.
+const rangeSpec: BTreeSpec<RangeKey, bigint, RangeSpan> = {
   compare: (a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.id - b.id),
-  augment(key, end, left, right) {
+  leaf(keys, ends) {
+    let covered = ends[0] as bigint;
     let maxGap = 0n;
-    let covered = end;
-    if (left !== undefined) {
-      maxGap = max(left.aug.maxGap, key.start - left.aug.maxEnd);
-      covered = max(covered, left.aug.maxEnd);
+    for (let i = 1; i < keys.length; i++) {
+      const start = (keys[i] as RangeKey).start;
+      // Comparing first spares the subtraction (a BigInt allocation) where
+      // ranges touch or nest, as they mostly do.
+      if (start > covered) {
+        const g = start - covered;
+        if (g > maxGap) maxGap = g;
+      }
+      const e = ends[i] as bigint;
+      if (e > covered) covered = e;
     }
-    if (right !== undefined) {
-      maxGap = max(maxGap, max(right.aug.maxGap, right.aug.minStart - covered));
+    return { minStart: (keys[0] as RangeKey).start, maxEnd: covered, maxGap };
+  },
+  inner(children) {
+    const first = (children[0] as RangeNode).aug;
+    let covered = first.maxEnd;
+    let maxGap = first.maxGap;
+    for (let i = 1; i < children.length; i++) {
+      const a = (children[i] as RangeNode).aug;
+      if (a.minStart > covered) {
+        const g = a.minStart - covered;
+        if (g > maxGap) maxGap = g;
+      }
+      if (a.maxGap > maxGap) maxGap = a.maxGap;
+      if (a.maxEnd > covered) covered = a.maxEnd;
     }
-    return {
-      minStart: left === undefined ? key.start : left.aug.minStart,
-      maxEnd: max(covered, right === undefined ? end : right.aug.maxEnd),
-      maxGap,
-    };
+    return { minStart: first.minStart, maxEnd: covered, maxGap };
   },
 };
 
@@ -92,9 +113,9 @@ function isWindow(r: RegionState): boolean {
 export const regionIndexer: TableIndex<RegionState, RegionIndex> = {
   empty: {
     byName: byName.empty,
-    owned: Avl.empty(rangeSpec),
-    freed: Avl.empty(rangeSpec),
-    windows: Avl.empty(rangeSpec),
+    owned: BTree.empty(rangeSpec),
+    freed: BTree.empty(rangeSpec),
+    windows: BTree.empty(rangeSpec),
   },
   add(index, id, r) {
     const key = { start: r.base, id };
@@ -159,16 +180,29 @@ export function rangesHolding(
   to: bigint,
   visit: (id: number, start: bigint, end: bigint) => void,
 ): void {
-  const stack = tree.root === undefined ? [] : [tree.root];
-  for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
-    // Nothing below ends late enough.
-    if (n.aug.maxEnd < to) continue;
-    if (n.left !== undefined) stack.push(n.left);
-    // Ranges to the right start after this one: only useful if it starts at or before `from`.
-    if (n.key.start <= from) {
-      if (to <= n.value) visit(n.key.id, n.key.start, n.value);
-      if (n.right !== undefined) stack.push(n.right);
+  if (tree.root !== undefined) holdingIn(tree.root, from, to, visit);
+}
+
+function holdingIn(
+  n: RangeNode,
+  from: bigint,
+  to: bigint,
+  visit: (id: number, start: bigint, end: bigint) => void,
+): void {
+  // Nothing below ends late enough, or everything below starts too late.
+  if (n.aug.maxEnd < to || n.aug.minStart > from) return;
+  if (n.children === undefined) {
+    for (let i = 0; i < n.keys.length; i++) {
+      const key = n.keys[i] as RangeKey;
+      if (key.start > from) return;
+      const end = n.values[i] as bigint;
+      if (to <= end) visit(key.id, key.start, end);
     }
+    return;
+  }
+  for (const c of n.children) {
+    if (c.aug.minStart > from) return;
+    holdingIn(c, from, to, visit);
   }
 }
 
@@ -190,12 +224,9 @@ export interface RegionRange {
  * @yields each range's table id, start and end.
  */
 export function* rangesFrom(tree: RangeTree, from: bigint): Generator<RegionRange> {
-  for (const n of tree.nodesFrom({ start: from, id: -1 }))
+  for (const n of tree.entriesFrom({ start: from, id: -1 }))
     yield { id: n.key.id, start: n.key.start, end: n.value };
 }
-
-/** Where a first-fit walk over a subtree ended: a fit, or the candidate after it. */
-type Fit = { readonly fit: bigint } | { readonly next: bigint };
 
 /**
  * The lowest address at or above `lo` where `size` bytes fit between the
@@ -219,26 +250,52 @@ export function firstFitAmong(
   lo: bigint,
   size: bigint,
 ): bigint {
-  const walk = (n: RangeTree["root"], cand: bigint): Fit => {
-    if (n === undefined || n.aug.maxEnd <= cand) return { next: cand };
-    // Only a subtree wholly above the parent's base holds neither the parent
-    // nor a range that does not count: there its summary may prune.
-    if (n.aug.minStart > from) {
-      if (n.aug.minStart >= cand + size) return { fit: cand };
-      if (n.aug.maxGap < size) return { next: max(cand, n.aug.maxEnd) };
-    } else if (n.key.start < from) {
-      // This range and everything left of it start below the parent.
-      return walk(n.right, cand);
+  const root = tree.root;
+  if (root === undefined) return lo;
+  fitFound = false;
+  return fitAmong(root, from, skip, lo, size);
+}
+
+/** Set by {@link fitAmong} when it found a fit (its result is then the address). */
+let fitFound = false;
+
+/**
+ * First fit at or above `cand` among a subtree's ranges that start at or
+ * above `from` (`skip` left out): the address when `fitFound` is set,
+ * else the candidate after the subtree's last counted range.
+ */
+function fitAmong(n: RangeNode, from: bigint, skip: number, cand: bigint, size: bigint): bigint {
+  const aug = n.aug;
+  if (aug.maxEnd <= cand) return cand;
+  // Only a subtree wholly above the parent's base holds neither the parent
+  // nor a range that does not count: there its summary may prune.
+  if (aug.minStart > from) {
+    if (aug.minStart >= cand + size) {
+      fitFound = true;
+      return cand;
     }
-    const l = walk(n.left, cand);
-    if ("fit" in l) return l;
-    let next = l.next;
-    if (n.key.id !== skip && n.key.start >= from && n.value > next) {
-      if (n.key.start >= next + size) return { fit: next };
-      next = n.value;
+    if (aug.maxGap < size) return max(cand, aug.maxEnd);
+  }
+  if (n.children === undefined) {
+    for (let i = 0; i < n.keys.length; i++) {
+      const key = n.keys[i] as RangeKey;
+      const end = n.values[i] as bigint;
+      if (key.id === skip || key.start < from || end <= cand) continue;
+      if (key.start >= cand + size) {
+        fitFound = true;
+        return cand;
+      }
+      cand = end;
     }
-    return walk(n.right, next);
-  };
-  const r = walk(tree.root, lo);
-  return "fit" in r ? r.fit : r.next;
+    return cand;
+  }
+  const kids = n.children;
+  for (let i = 0; i < kids.length; i++) {
+    // A child whose successor starts below the parent's base holds only ranges that do not count.
+    const next = n.keys[i + 1];
+    if (next !== undefined && next.start < from) continue;
+    cand = fitAmong(kids[i] as RangeNode, from, skip, cand, size);
+    if (fitFound) return cand;
+  }
+  return cand;
 }

@@ -5,7 +5,7 @@
  * pages may be pinned by physical address) and a memfd's region (freed when
  * nothing keeps the file's pages any more).
  */
-import { idsInGroup } from "../encoding/avl.js";
+import { idsInGroup } from "../encoding/group-index.js";
 import type { Topology } from "../fabric/topology.js";
 import { regionNamed, setRegionStatus } from "../fabric/regions.js";
 import { grantsOfRegion } from "../world/grant-index.js";

@@ -7,7 +7,7 @@ import type { AttachmentState } from "./attachment-state.js";
 import type { DmaBufState } from "./dmabuf-state.js";
 import type { Violation } from "./violation.js";
 import type { World } from "./world.js";
-import { idsInGroup } from "../encoding/avl.js";
+import { idsInGroup } from "../encoding/group-index.js";
 import { violationKey } from "./world.js";
 
 /**

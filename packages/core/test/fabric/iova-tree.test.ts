@@ -95,6 +95,58 @@ describe("IovaTree", () => {
     );
   });
 
+  it("with hundreds of ranges (a tree several nodes deep), first fit, covering and overlap still agree with a scan", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 1, max: 3 })), {
+          minLength: 100,
+          maxLength: 800,
+        }),
+        fc.array(fc.nat(), { maxLength: 300 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 3100 }), fc.integer({ min: 1, max: 4 })), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        (inserts, removes, probes) => {
+          let tree = IovaTree.empty<number>(PAGE);
+          let ranges: Range[] = [];
+          inserts.forEach(([page, pages], i) => {
+            const start = BigInt(page) * PAGE;
+            const end = start + BigInt(pages) * PAGE - 1n;
+            if (ranges.some((r) => r.start < end && start < r.end)) return;
+            tree = tree.insert(start, end - start, i);
+            ranges.push({ start, end, value: i });
+          });
+          for (const pick of removes) {
+            const victim = ranges[pick % Math.max(1, ranges.length)];
+            if (victim === undefined) break;
+            tree = tree.remove(victim.start);
+            ranges = ranges.filter((r) => r !== victim);
+          }
+          expect(tree.size).toBe(ranges.length);
+          for (const [page, pages] of probes) {
+            const addr = BigInt(page) * PAGE + 5n;
+            const len = BigInt(pages) * PAGE;
+            const size = roundUp(len);
+            expect(tree.firstFit(0n, size)).toBe(scanFirstFit(ranges, 0n, size));
+            expect(tree.firstFit(roundUp(addr), size)).toBe(
+              scanFirstFit(ranges, roundUp(addr), size),
+            );
+            const cover = ranges.find((r) => r.start <= addr && addr + 8n <= r.end);
+            expect(tree.covering(addr, 8n)?.value).toBe(cover?.value);
+            const hits = ranges
+              .filter((r) => r.start < addr + len && addr < r.end)
+              .sort((x, y) => (x.start < y.start ? -1 : 1))
+              .map((r) => r.value);
+            expect([...tree.overlappingAll(addr, len)].map((e) => e.value)).toEqual(hits);
+            expect(tree.overlapping(addr, len) !== undefined).toBe(hits.length > 0);
+          }
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+
   it("stays balanced: 10,000 ranges inserted in address order are found in few steps", () => {
     let tree = IovaTree.empty<number>(PAGE);
     for (let i = 0; i < 10_000; i++) tree = tree.insert(BigInt(i) * PAGE, PAGE, i);

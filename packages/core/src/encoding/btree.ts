@@ -1,0 +1,423 @@
+/**
+ * A persistent B+tree: ordered keys in wide nodes (up to {@link BTREE_WIDTH}
+ * entries or children each), O(log n) insert, remove and search, and an
+ * update that copies one root-to-leaf path and shares the rest with the
+ * previous version (DESIGN §2a, structural sharing). With 10,000 entries
+ * it is 3 levels deep where a binary tree is 14: a lookup in a world that
+ * has grown touches a few contiguous arrays instead of a long chain of
+ * scattered nodes, which is what keeps a step's cost flat as the world
+ * grows (issue 10). Each node carries a summary computed from its entries
+ * or its children's summaries, so a caller can answer range questions (the
+ * widest hole, the furthest end) without visiting every entry.
+ *
+ * Model machinery behind the indexes `step` keeps (IOVA ranges, regions by
+ * address and by name), not a kernel object; the kernel keeps the same
+ * indexes in rbtrees, interval trees and maple trees. Trees are indexes,
+ * not part of a world's canonical encoding: two trees with the same entries
+ * may differ in shape, so nothing hashes or compares their nodes.
+ */
+
+/** Most entries in a leaf, and most children of an inner node. */
+export const BTREE_WIDTH = 32;
+
+/** One entry of a {@link BTree}, as its walks and searches return it. */
+export interface BTreeEntry<K, V> {
+  /** The entry's key. */
+  readonly key: K;
+  /** Its value. */
+  readonly value: V;
+}
+/** A node below this many entries or children merges with a neighbour when both fit in one. */
+const MIN_FILL = BTREE_WIDTH / 4;
+
+/** A leaf: entries in key order. Read-only, shared between versions. */
+export interface BTreeLeaf<K, V, A> {
+  /** The entries' keys, increasing. */
+  readonly keys: readonly K[];
+  /** The entries' values, in the same order. */
+  readonly values: readonly V[];
+  /** Always undefined: tells a leaf from an inner node. */
+  readonly children: undefined;
+  /** The summary of the leaf's entries. */
+  readonly aug: A;
+}
+
+/** An inner node: children in key order. Read-only, shared between versions. */
+export interface BTreeInner<K, V, A> {
+  /** The least key of each child. */
+  readonly keys: readonly K[];
+  /** Always undefined: tells an inner node from a leaf. */
+  readonly values: undefined;
+  /** The children, each non-empty. */
+  readonly children: readonly BTreeNode<K, V, A>[];
+  /** The summary of the children's summaries. */
+  readonly aug: A;
+}
+
+/** One node of a {@link BTree}. */
+export type BTreeNode<K, V, A> = BTreeLeaf<K, V, A> | BTreeInner<K, V, A>;
+
+/** How a tree orders its keys and summarises its nodes. */
+export interface BTreeSpec<K, V, A> {
+  /**
+   * Orders keys: negative, zero or positive as `a` is below, equal to or
+   * above `b`. A function property, so the tree may hold it unbound.
+   */
+  readonly compare: (a: K, b: K) => number;
+  /**
+   * The summary of a leaf.
+   *
+   * @param keys - its keys, increasing (at least one).
+   * @param values - its values, in the same order.
+   * @returns the summary.
+   */
+  leaf(keys: readonly K[], values: readonly V[]): A;
+  /**
+   * The summary of an inner node from its children's summaries.
+   *
+   * @param children - its children, in key order (at least one).
+   * @returns the summary.
+   */
+  inner(children: readonly BTreeNode<K, V, A>[]): A;
+}
+
+/**
+ * The position of `key` in `keys`: its index when present, else
+ * `-(insertion point) - 1` (binary search).
+ */
+function search<K>(compare: (a: K, b: K) => number, keys: readonly K[], key: K): number {
+  let lo = 0;
+  let hi = keys.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = compare(keys[mid] as K, key);
+    if (c < 0) lo = mid + 1;
+    else if (c > 0) hi = mid - 1;
+    else return mid;
+  }
+  return -lo - 1;
+}
+
+/** The child of an inner node whose range holds `key`: the last one whose least key is at or below it (the first when none is). */
+function childFor<K>(compare: (a: K, b: K) => number, keys: readonly K[], key: K): number {
+  const i = search(compare, keys, key);
+  if (i >= 0) return i;
+  const after = -i - 1;
+  return after === 0 ? 0 : after - 1;
+}
+
+function insertAt<T>(xs: readonly T[], i: number, x: T): T[] {
+  const out = xs.slice(0, i);
+  out.push(x);
+  for (let j = i; j < xs.length; j++) out.push(xs[j] as T);
+  return out;
+}
+
+function removeAt<T>(xs: readonly T[], i: number): T[] {
+  const out = xs.slice(0, i);
+  for (let j = i + 1; j < xs.length; j++) out.push(xs[j] as T);
+  return out;
+}
+
+function replaceAt<T>(xs: readonly T[], i: number, x: T): T[] {
+  const out = xs.slice();
+  out[i] = x;
+  return out;
+}
+
+/** An inner node's child by index (the caller keeps the index in range). */
+function childAt<K, V, A>(n: BTreeInner<K, V, A>, i: number): BTreeNode<K, V, A> {
+  return n.children[i] as BTreeNode<K, V, A>;
+}
+
+/** Set by an insert: whether it added an entry (rather than replacing one). */
+let added = false;
+
+/**
+ * A persistent ordered map with summarised nodes (see the file comment).
+ */
+export class BTree<K, V, A> {
+  private constructor(
+    private readonly spec: BTreeSpec<K, V, A>,
+    /** The root node, for queries that walk the tree with its summaries. */
+    readonly root: BTreeNode<K, V, A> | undefined,
+    /** Number of entries. */
+    readonly size: number,
+  ) {}
+
+  /**
+   * An empty tree.
+   *
+   * @param spec - key order and summaries.
+   * @returns the tree.
+   */
+  static empty<K, V, A>(spec: BTreeSpec<K, V, A>): BTree<K, V, A> {
+    return new BTree(spec, undefined, 0);
+  }
+
+  /**
+   * The value under a key.
+   *
+   * @param key - the key.
+   * @returns the value, or undefined.
+   */
+  get(key: K): V | undefined {
+    const compare = this.spec.compare;
+    let n = this.root;
+    if (n === undefined) return undefined;
+    while (n.children !== undefined) n = childAt(n, childFor(compare, n.keys, key));
+    const i = search(compare, n.keys, key);
+    return i >= 0 ? n.values[i] : undefined;
+  }
+
+  /**
+   * Calls `visit` for each entry with a key at or above `key`, in key order,
+   * until it returns false: a walk that stops early costs O(log n) plus what
+   * it visits, and allocates nothing.
+   *
+   * @param key - the lowest key wanted.
+   * @param visit - receives each key and value; returns false to stop the walk.
+   */
+  forEachFrom(key: K, visit: (key: K, value: V) => boolean): void {
+    if (this.root !== undefined) this.walkFrom(this.root, key, visit);
+  }
+
+  private walkFrom(n: BTreeNode<K, V, A>, key: K, visit: (key: K, value: V) => boolean): boolean {
+    const compare = this.spec.compare;
+    if (n.children === undefined) {
+      const i = search(compare, n.keys, key);
+      for (let j = i >= 0 ? i : -i - 1; j < n.keys.length; j++) {
+        if (!visit(n.keys[j] as K, n.values[j] as V)) return false;
+      }
+      return true;
+    }
+    const first = childFor(compare, n.keys, key);
+    for (let j = first; j < n.children.length; j++) {
+      if (!this.walkFrom(n.children[j] as BTreeNode<K, V, A>, key, visit)) return false;
+    }
+    return true;
+  }
+
+  /**
+   * The entry with the greatest key at or below `key`.
+   *
+   * @param key - the bound.
+   * @returns its key and value, or undefined.
+   */
+  floor(key: K): BTreeEntry<K, V> | undefined {
+    const compare = this.spec.compare;
+    let n = this.root;
+    if (n === undefined || compare(n.keys[0] as K, key) > 0) return undefined;
+    // Every child chosen has its least key at or below `key`, so the leaf holds the answer.
+    while (n.children !== undefined) n = childAt(n, childFor(compare, n.keys, key));
+    const i = search(compare, n.keys, key);
+    const at = i >= 0 ? i : -i - 2;
+    return { key: n.keys[at] as K, value: n.values[at] as V };
+  }
+
+  /**
+   * The entry with the least key at or above `key`.
+   *
+   * @param key - the bound.
+   * @returns its key and value, or undefined.
+   */
+  ceiling(key: K): BTreeEntry<K, V> | undefined {
+    let found: BTreeEntry<K, V> | undefined;
+    this.forEachFrom(key, (k, v) => {
+      found = { key: k, value: v };
+      return false;
+    });
+    return found;
+  }
+
+  /**
+   * The tree with `key` set to `value` (added or replaced).
+   *
+   * @param key - the key.
+   * @param value - the value.
+   * @returns the new tree.
+   */
+  set(key: K, value: V): BTree<K, V, A> {
+    if (this.root === undefined) {
+      return new BTree(this.spec, this.leaf([key], [value]), 1);
+    }
+    added = false;
+    const r = this.insert(this.root, key, value);
+    // `insert` sets it (the compiler cannot see that through the call).
+    const grew = added as boolean;
+    const root = Array.isArray(r) ? this.inner([r[0].keys[0] as K, r[1].keys[0] as K], r) : r;
+    return new BTree(this.spec, root, grew ? this.size + 1 : this.size);
+  }
+
+  /**
+   * The tree without `key`.
+   *
+   * @param key - the key.
+   * @returns the new tree (this one when the key is absent).
+   */
+  delete(key: K): BTree<K, V, A> {
+    if (this.root === undefined) return this;
+    let root = this.remove(this.root, key);
+    if (root === this.root) return this;
+    // A root left with one child hands the tree to it, so depth shrinks as the tree does.
+    while (root?.children !== undefined && root.children.length === 1) root = root.children[0];
+    return new BTree(this.spec, root, this.size - 1);
+  }
+
+  /**
+   * Every entry in key order.
+   *
+   * @yields each entry's key and value.
+   */
+  *entries(): Generator<BTreeEntry<K, V>> {
+    if (this.root !== undefined) yield* BTree.walk(this.root);
+  }
+
+  /**
+   * The entries with keys at or above `key`, in key order, lazily: a walk
+   * that stops early costs O(log n) plus what it visits.
+   *
+   * @param key - the lowest key wanted.
+   * @yields each entry's key and value from there on.
+   */
+  *entriesFrom(key: K): Generator<BTreeEntry<K, V>> {
+    const compare = this.spec.compare;
+    // The path to the first entry: each inner node with the child to resume from.
+    const path: { node: BTreeInner<K, V, A>; next: number }[] = [];
+    let n = this.root;
+    if (n === undefined) return;
+    while (n.children !== undefined) {
+      const c: number = childFor(compare, n.keys, key);
+      path.push({ node: n, next: c + 1 });
+      n = childAt(n, c);
+    }
+    const i = search(compare, n.keys, key);
+    let leaf: BTreeLeaf<K, V, A> | undefined = n;
+    let at = i >= 0 ? i : -i - 1;
+    while (leaf !== undefined) {
+      for (; at < leaf.keys.length; at++)
+        yield { key: leaf.keys[at] as K, value: leaf.values[at] as V };
+      leaf = undefined;
+      at = 0;
+      // Up to the nearest ancestor with a child left, then down its leftmost path.
+      while (path.length > 0 && leaf === undefined) {
+        const top = path[path.length - 1] as { node: BTreeInner<K, V, A>; next: number };
+        if (top.next >= top.node.children.length) {
+          path.pop();
+          continue;
+        }
+        let d = top.node.children[top.next++] as BTreeNode<K, V, A>;
+        while (d.children !== undefined) {
+          path.push({ node: d, next: 1 });
+          d = d.children[0] as BTreeNode<K, V, A>;
+        }
+        leaf = d;
+      }
+    }
+  }
+
+  private static *walk<K, V, A>(n: BTreeNode<K, V, A>): Generator<BTreeEntry<K, V>> {
+    if (n.children === undefined) {
+      for (let i = 0; i < n.keys.length; i++)
+        yield { key: n.keys[i] as K, value: n.values[i] as V };
+      return;
+    }
+    for (const c of n.children) yield* BTree.walk(c);
+  }
+
+  private leaf(keys: K[], values: V[]): BTreeLeaf<K, V, A> {
+    return { keys, values, children: undefined, aug: this.spec.leaf(keys, values) };
+  }
+
+  private inner(keys: K[], children: BTreeNode<K, V, A>[]): BTreeInner<K, V, A> {
+    return { keys, values: undefined, children, aug: this.spec.inner(children) };
+  }
+
+  /** A node that may have overflowed, split in two halves when it did. */
+  private made(
+    keys: K[],
+    values: V[] | undefined,
+    children: BTreeNode<K, V, A>[] | undefined,
+  ): BTreeNode<K, V, A> | [BTreeNode<K, V, A>, BTreeNode<K, V, A>] {
+    if (keys.length <= BTREE_WIDTH) {
+      return children === undefined ? this.leaf(keys, values ?? []) : this.inner(keys, children);
+    }
+    const half = keys.length >>> 1;
+    if (children === undefined) {
+      const vs = values ?? [];
+      return [
+        this.leaf(keys.slice(0, half), vs.slice(0, half)),
+        this.leaf(keys.slice(half), vs.slice(half)),
+      ];
+    }
+    return [
+      this.inner(keys.slice(0, half), children.slice(0, half)),
+      this.inner(keys.slice(half), children.slice(half)),
+    ];
+  }
+
+  private insert(
+    n: BTreeNode<K, V, A>,
+    key: K,
+    value: V,
+  ): BTreeNode<K, V, A> | [BTreeNode<K, V, A>, BTreeNode<K, V, A>] {
+    const compare = this.spec.compare;
+    if (n.children === undefined) {
+      const i = search(compare, n.keys, key);
+      if (i >= 0) return this.leaf(replaceAt(n.keys, i, key), replaceAt(n.values, i, value));
+      added = true;
+      const at = -i - 1;
+      return this.made(insertAt(n.keys, at, key), insertAt(n.values, at, value), undefined);
+    }
+    const c = childFor(compare, n.keys, key);
+    const r = this.insert(n.children[c] as BTreeNode<K, V, A>, key, value);
+    if (!Array.isArray(r)) {
+      return this.inner(replaceAt(n.keys, c, r.keys[0] as K), replaceAt(n.children, c, r));
+    }
+    const [lo, hi] = r;
+    const keys = replaceAt(n.keys, c, lo.keys[0] as K);
+    const children = replaceAt(n.children, c, lo);
+    return this.made(
+      insertAt(keys, c + 1, hi.keys[0] as K),
+      undefined,
+      insertAt(children, c + 1, hi),
+    );
+  }
+
+  /** The node without `key`: itself when absent, undefined when emptied. */
+  private remove(n: BTreeNode<K, V, A>, key: K): BTreeNode<K, V, A> | undefined {
+    const compare = this.spec.compare;
+    if (n.children === undefined) {
+      const i = search(compare, n.keys, key);
+      if (i < 0) return n;
+      if (n.keys.length === 1) return undefined;
+      return this.leaf(removeAt(n.keys, i), removeAt(n.values, i));
+    }
+    const c = childFor(compare, n.keys, key);
+    const child = n.children[c] as BTreeNode<K, V, A>;
+    const r = this.remove(child, key);
+    if (r === child) return n;
+    if (r === undefined) {
+      if (n.children.length === 1) return undefined;
+      return this.inner(removeAt(n.keys, c), removeAt(n.children, c));
+    }
+    const keys = replaceAt(n.keys, c, r.keys[0] as K);
+    const children = replaceAt(n.children, c, r);
+    // A thin child merges with a neighbour when both fit in one node, so
+    // deletes do not leave long chains of nearly empty nodes.
+    if (r.keys.length < MIN_FILL && children.length > 1) {
+      const left = c > 0 ? c - 1 : c;
+      const a = children[left] as BTreeNode<K, V, A>;
+      const b = children[left + 1] as BTreeNode<K, V, A>;
+      if (a.keys.length + b.keys.length <= BTREE_WIDTH) {
+        const merged =
+          a.children === undefined || b.children === undefined
+            ? this.leaf(a.keys.concat(b.keys), (a.values ?? []).concat(b.values ?? []))
+            : this.inner(a.keys.concat(b.keys), a.children.concat(b.children));
+        keys.splice(left, 2, merged.keys[0] as K);
+        children.splice(left, 2, merged);
+      }
+    }
+    return this.inner(keys, children);
+  }
+}

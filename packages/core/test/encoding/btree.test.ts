@@ -1,0 +1,197 @@
+/**
+ * The persistent B+tree behind the IOVA, region and group indexes must act
+ * as a sorted map whatever the order of inserts and deletes (model: a
+ * sorted array), keep every older version intact, share what a change did
+ * not touch, and keep its node summaries equal to the summary of the
+ * entries below them.
+ */
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { BTREE_WIDTH, BTree } from "../../src/encoding/btree.js";
+import type { BTreeNode, BTreeSpec } from "../../src/encoding/btree.js";
+
+/** Summary under test: entry count, least and greatest key, sum of values. */
+interface Sum {
+  readonly count: number;
+  readonly min: number;
+  readonly max: number;
+  readonly total: number;
+}
+
+const spec: BTreeSpec<number, number, Sum> = {
+  compare: (a, b) => a - b,
+  leaf(keys, values) {
+    let total = 0;
+    for (const v of values) total += v;
+    return { count: keys.length, min: keys[0] ?? 0, max: keys[keys.length - 1] ?? 0, total };
+  },
+  inner(children) {
+    let count = 0;
+    let total = 0;
+    for (const c of children) {
+      count += c.aug.count;
+      total += c.aug.total;
+    }
+    const first = children[0];
+    const last = children[children.length - 1];
+    return { count, min: first?.aug.min ?? 0, max: last?.aug.max ?? 0, total };
+  },
+};
+
+type Tree = BTree<number, number, Sum>;
+type Node = BTreeNode<number, number, Sum>;
+
+/** Checks a node's shape and summary; returns its depth (leaves are 1). */
+function checkNode(n: Node, isRoot: boolean): number {
+  expect(n.keys.length).toBeGreaterThan(0);
+  expect(n.keys.length).toBeLessThanOrEqual(BTREE_WIDTH);
+  for (let i = 1; i < n.keys.length; i++)
+    expect(n.keys[i] as number).toBeGreaterThan(n.keys[i - 1] as number);
+  if (n.children === undefined) {
+    expect(n.values.length).toBe(n.keys.length);
+    expect(n.aug).toEqual(spec.leaf(n.keys, n.values));
+    return 1;
+  }
+  if (isRoot) expect(n.children.length).toBeGreaterThan(1);
+  expect(n.children.length).toBe(n.keys.length);
+  const depths = n.children.map((c, i) => {
+    // Each routing key is its child's least key.
+    expect(c.keys[0]).toBe(n.keys[i]);
+    return checkNode(c, false);
+  });
+  expect(new Set(depths).size).toBe(1);
+  expect(n.aug).toEqual(spec.inner(n.children));
+  return (depths[0] ?? 0) + 1;
+}
+
+function entriesOf(t: Tree): [number, number][] {
+  return [...t.entries()].map((e) => [e.key, e.value]);
+}
+
+/** A sorted-array model of the map. */
+function modelSet(m: [number, number][], k: number, v: number): [number, number][] {
+  return [...m.filter(([x]) => x !== k), [k, v] as [number, number]].sort((a, b) => a[0] - b[0]);
+}
+
+const op = fc.oneof(
+  fc.record({
+    kind: fc.constant("set" as const),
+    key: fc.integer({ min: 0, max: 400 }),
+    value: fc.integer({ min: 0, max: 9 }),
+  }),
+  fc.record({ kind: fc.constant("delete" as const), key: fc.integer({ min: 0, max: 400 }) }),
+);
+
+describe("BTree acts as a sorted map", () => {
+  it("after any inserts and deletes, get, size, entries, floor, ceiling and entriesFrom agree with a sorted array", () => {
+    fc.assert(
+      fc.property(
+        fc.array(op, { maxLength: 600 }),
+        fc.array(fc.integer({ min: -1, max: 401 }), { minLength: 1, maxLength: 8 }),
+        (ops, probes) => {
+          let t: Tree = BTree.empty(spec);
+          let m: [number, number][] = [];
+          for (const o of ops) {
+            if (o.kind === "set") {
+              t = t.set(o.key, o.value);
+              m = modelSet(m, o.key, o.value);
+            } else {
+              t = t.delete(o.key);
+              m = m.filter(([x]) => x !== o.key);
+            }
+          }
+          expect(t.size).toBe(m.length);
+          expect(entriesOf(t)).toEqual(m);
+          if (t.root !== undefined) checkNode(t.root, true);
+          else expect(m).toEqual([]);
+          for (const p of probes) {
+            expect(t.get(p)).toBe(m.find(([x]) => x === p)?.[1]);
+            const below = m.filter(([x]) => x <= p);
+            const fl = below[below.length - 1];
+            expect(t.floor(p)).toEqual(fl === undefined ? undefined : { key: fl[0], value: fl[1] });
+            const above = m.filter(([x]) => x >= p);
+            const ce = above[0];
+            expect(t.ceiling(p)).toEqual(
+              ce === undefined ? undefined : { key: ce[0], value: ce[1] },
+            );
+            expect([...t.entriesFrom(p)].map((e) => [e.key, e.value])).toEqual(above);
+            const visited: [number, number][] = [];
+            t.forEachFrom(p, (k, v) => {
+              visited.push([k, v]);
+              return visited.length < 3;
+            });
+            expect(visited).toEqual(above.slice(0, 3));
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it("keeps older versions intact: every tree a sequence went through still lists what it held", () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+        let t: Tree = BTree.empty(spec);
+        let m: [number, number][] = [];
+        const history: [Tree, [number, number][]][] = [];
+        for (const o of ops) {
+          if (o.kind === "set") {
+            t = t.set(o.key, o.value);
+            m = modelSet(m, o.key, o.value);
+          } else {
+            t = t.delete(o.key);
+            m = m.filter(([x]) => x !== o.key);
+          }
+          history.push([t, m]);
+        }
+        for (const [tree, model] of history) expect(entriesOf(tree)).toEqual(model);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("grows no deeper than a balanced tree of its size, and shrinks back as entries leave", () => {
+    let t: Tree = BTree.empty(spec);
+    for (let k = 0; k < 10_000; k++) t = t.set((k * 7919) % 10_007, k);
+    const root = t.root;
+    if (root === undefined) throw new Error("empty tree");
+    // 10,000 entries, nodes at least half full after splits: at most 4 levels.
+    expect(checkNode(root, true)).toBeLessThanOrEqual(4);
+    for (let k = 0; k < 10_007; k++) if (k % 100 !== 0) t = t.delete(k);
+    expect(t.size).toBe(101);
+    const small = t.root;
+    if (small === undefined) throw new Error("empty tree");
+    expect(checkNode(small, true)).toBeLessThanOrEqual(2);
+    expect(entriesOf(t).map(([k]) => k)).toEqual(Array.from({ length: 101 }, (_, i) => i * 100));
+  });
+});
+
+describe("BTree shares what a change did not touch", () => {
+  it("a set on a 5000-entry tree copies one root-to-leaf path: every other leaf is the identical object", () => {
+    let t: Tree = BTree.empty(spec);
+    for (let k = 0; k < 5000; k++) t = t.set(k * 2, 1);
+    const leaves = (tree: Tree): Node[] => {
+      const out: Node[] = [];
+      const walk = (n: Node): void => {
+        if (n.children === undefined) out.push(n);
+        else n.children.forEach(walk);
+      };
+      if (tree.root !== undefined) walk(tree.root);
+      return out;
+    };
+    const before = leaves(t);
+    const after = leaves(t.set(5001, 1));
+    const shared = after.filter((l) => before.includes(l)).length;
+    // The touched leaf is copied (and may split); every other leaf is shared.
+    expect(shared).toBeGreaterThanOrEqual(before.length - 1);
+    expect(after.length - shared).toBeLessThanOrEqual(2);
+  });
+
+  it("delete of an absent key and a set of an equal key keep the size, the absent delete the tree itself", () => {
+    let t: Tree = BTree.empty(spec);
+    for (let k = 0; k < 100; k++) t = t.set(k, k);
+    expect(t.delete(1000)).toBe(t);
+    expect(t.set(5, 5).size).toBe(100);
+    expect(BTree.empty(spec).delete(3).size).toBe(0);
+  });
+});
