@@ -12,6 +12,7 @@ import {
   IOMMU_IOAS_MAP_WRITEABLE,
   U64_MAX,
   findUapiStruct,
+  writeScalar,
 } from "@dmabuf-ref/core";
 import type { FieldLayout, StructInfo, UserWrite } from "@dmabuf-ref/core";
 import type { Bindings } from "./values.js";
@@ -117,25 +118,6 @@ export function scalarFields(s: StructInfo): readonly FieldLayout[] {
   return s.fields.filter((f) => !f.type.endsWith("[]"));
 }
 
-function write(view: DataView, f: FieldLayout, v: bigint): void {
-  switch (f.type) {
-    case "u8":
-      view.setUint8(f.offset, Number(v));
-      return;
-    case "u16":
-      view.setUint16(f.offset, Number(v), true);
-      return;
-    case "u32":
-      view.setUint32(f.offset, Number(v), true);
-      return;
-    case "s32":
-      view.setInt32(f.offset, Number(v), true);
-      return;
-    default:
-      view.setBigUint64(f.offset, BigInt.asUintN(64, v), true);
-  }
-}
-
 function read(view: DataView, f: FieldLayout): number | bigint {
   switch (f.type) {
     case "u8":
@@ -162,7 +144,7 @@ function read(view: DataView, f: FieldLayout): number | bigint {
 export function packStruct(s: StructInfo, values: ReadonlyMap<string, bigint>): Uint8Array {
   const bytes = new Uint8Array(s.size);
   const view = new DataView(bytes.buffer);
-  for (const f of scalarFields(s)) write(view, f, values.get(f.name) ?? 0n);
+  for (const f of scalarFields(s)) writeScalar(view, f, values.get(f.name) ?? 0n);
   return bytes;
 }
 

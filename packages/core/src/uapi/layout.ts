@@ -140,7 +140,17 @@ export function defineStruct<const F extends readonly FieldSpec[]>(
   });
 }
 
-function writeScalar(view: DataView, f: FieldLayout, v: number | bigint | undefined): void {
+/**
+ * Stores one scalar member in a struct's bytes, little-endian as the
+ * kernel's x86-64 and arm64 ABIs lay it out (a u64 is reduced modulo
+ * 2^64, so a negative value is its two's complement).
+ *
+ * @param view - the struct's bytes.
+ * @param f - the member.
+ * @param v - its value.
+ * @throws TypeError when the value is missing.
+ */
+export function writeScalar(view: DataView, f: FieldLayout, v: number | bigint | undefined): void {
   if (v === undefined) throw new TypeError(`member ${f.name} missing`);
   switch (f.type as ScalarType) {
     case "u8":
