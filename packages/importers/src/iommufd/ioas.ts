@@ -318,20 +318,27 @@ export function ioasUnmap(m: Machine, w: World, cmd: UnmapCmd): HandlerResult<Un
     ? { start: 0n, last: ULONG_MAX }
     : { start: cmd.iova, last: cmd.iova + cmd.length - 1n };
   const hits = areasIn(ioas, range.start, range.last - range.start + 1n);
-  const cut = hits.find((a) => a.iova < range.start || a.iova + a.length - 1n > range.last);
-  if (cut !== undefined) {
-    return refuse(
-      "ENOENT",
-      `${hex(range.start)}..${hex(range.last)} cuts the area ${hex(cut.iova)}+${hex(cut.length)}`,
-    );
-  }
   if (hits.length === 0 && !all) {
     return refuse("ENOENT", `no area in ${hex(range.start)}..${hex(range.last)}`);
   }
   let world = w;
   const events: TraceEvent[] = [];
   let unmapped = 0n;
+  // iopt_unmap_iova_range walks the areas in IOVA order and removes each
+  // one whole; at the first area the range cuts it stops with ENOENT,
+  // leaving the areas before it unmapped (no undo).
   for (const area of hits) {
+    if (area.iova < range.start || area.iova + area.length - 1n > range.last) {
+      const error = kernelError(
+        "ENOENT",
+        () =>
+          `${hex(range.start)}..${hex(range.last)} cuts the area ${hex(area.iova)}+${hex(area.length)}` +
+          (unmapped === 0n ? "" : ` (the ${hex(unmapped)} bytes of areas before it stay unmapped)`),
+      );
+      return unmapped === 0n
+        ? refuseWith(error)
+        : { status: "failed", error, response: null, written: [], committed: { world, events } };
+    }
     const removed = removeArea(m, world, cmd.ioas_id, area.iova);
     if (removed.status === "blocked") return { status: "blocked", reason: removed.reason };
     if (removed.status === "failed") throw new Error(removed.error.message);

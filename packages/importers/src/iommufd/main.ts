@@ -145,16 +145,25 @@ function defineIoctl<V>(
             copiedBack(respondIommufdStruct(layout, r.response, userSize), r.written),
           ),
         )
-        .with({ status: "failed" }, (r) =>
-          failedOutcome(
+        .with({ status: "failed" }, (r) => {
+          const outcome = failedOutcome(
             world,
             process,
             name,
             r.error,
             r.response === null ? undefined : respondIommufdStruct(layout, r.response, userSize),
             r.written,
-          ),
-        )
+          );
+          return r.committed === undefined || outcome.status !== "failed"
+            ? outcome
+            : {
+                ...outcome,
+                committed: {
+                  world: r.committed.world,
+                  events: [...r.committed.events, ...(outcome.events ?? [])],
+                },
+              };
+        })
         .with({ status: "blocked" }, (r) => blocked(world, "resv", r.reason))
         .exhaustive();
     },

@@ -30,6 +30,12 @@ export type HandlerResult<V> =
       readonly response: V | null;
       /** Other user memory written before failing. */
       readonly written: readonly UserWrite[];
+      /**
+       * What the command changed before it failed and did not undo
+       * (`IOMMU_IOAS_UNMAP` removes the whole areas before the one its
+       * range cuts, then fails `ENOENT`); core's `FailedArm.committed`.
+       */
+      readonly committed?: { readonly world: World; readonly events: readonly TraceEvent[] };
     }
   | {
       /** Would sleep. */

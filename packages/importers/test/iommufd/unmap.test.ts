@@ -1,6 +1,7 @@
 /**
  * IOMMU_IOAS_UNMAP (kernel-model §3.1): whole areas only; a range with no
- * area or cutting one is ENOENT; 0..U64_MAX succeeds even when empty;
+ * area or cutting one is ENOENT (the whole areas before the cut are
+ * already unmapped); 0..U64_MAX succeeds even when empty;
  * length 0 is EINVAL; dead areas unmap and report their length.
  */
 import { describe, expect, it } from "vitest";
@@ -50,15 +51,33 @@ describe("IOMMU_IOAS_UNMAP rules", () => {
     expectErrno(one.world, unmap(m, one.world, base.ioas, 0x10_1000n, 0x10_0000n), "ENOENT");
   });
 
-  it("a range covering one area wholly and cutting another is ENOENT and unmaps neither", () => {
+  it("a range covering one area wholly and then cutting another is ENOENT after the first area is unmapped (iopt_unmap_iova_range does not undo)", () => {
     const two = mapUserOk(m, one.world, {
       ioas: base.ioas,
       length: 0x4000n,
       iova: 0x20_0000n,
       flags: FIXED | RW,
     });
-    expectErrno(two.world, unmap(m, two.world, base.ioas, 0x10_0000n, 0x10_1000n), "ENOENT");
-    expect(areasOf(m, two.world, base.ioas)).toHaveLength(2);
+    const r = unmap(m, two.world, base.ioas, 0x10_0000n, 0x10_1000n);
+    expectErrno(two.world, r, "ENOENT");
+    if (r.status !== "failed" || r.committed === undefined) throw new Error("nothing committed");
+    expect(areasOf(m, r.committed.world, base.ioas)).toEqual([
+      { iova: 0x20_0000n, length: 0x4000n },
+    ]);
+    // No struct is copied back: the ioctl failed.
+    expect(r.returned).toBeUndefined();
+  });
+
+  it("a range whose first area is cut is ENOENT and changes nothing", () => {
+    const two = mapUserOk(m, one.world, {
+      ioas: base.ioas,
+      length: 0x4000n,
+      iova: 0x20_0000n,
+      flags: FIXED | RW,
+    });
+    const r = unmap(m, two.world, base.ioas, 0x10_1000n, 0x20_0000n);
+    expectErrno(two.world, r, "ENOENT");
+    expect(r.status === "failed" ? r.committed : "not failed").toBeUndefined();
   });
 
   it("0..U64_MAX unmaps every area and reports the total", () => {
