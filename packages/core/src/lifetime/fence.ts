@@ -126,7 +126,19 @@ export function signalFence(w: World, job: number): StepOutcome {
       w,
       kernelError("EINVAL", () => `job ${job} is not in flight`),
     );
-  const b = mustBuf(w, j.buf);
+  const b = w.bufs.get(j.buf);
+  if (b === undefined) {
+    // The buffer was released while the job ran: dma_buf_release's
+    // dma_resv_fini dropped the resv's reference to the fence, which lives
+    // on and signals with no buffer to update.
+    return done({ ...w, jobs: w.jobs.delete(job) }, [
+      {
+        kind: "note",
+        actor: j.device,
+        text: `job ${job} signals its fence; buf ${j.buf} was released, its resv no longer holds it`,
+      },
+    ]);
+  }
   const bufs = w.bufs.set(j.buf, { ...b, fences: b.fences - 1 });
   return done({ ...w, bufs, jobs: w.jobs.delete(job) }, [
     { kind: "fence-signal", device: j.device, owner: b.owner, buf: j.buf, job },
