@@ -84,7 +84,7 @@ export {
   iocFields,
 } from "./uapi/ioctl.js";
 export type { IoctlFields } from "./uapi/ioctl.js";
-export { defineStruct, offsetofEnd, writeScalar } from "./uapi/layout.js";
+export { defineStruct, offsetofEnd, readScalar, writeScalar } from "./uapi/layout.js";
 export type {
   FieldLayout,
   FieldSpec,

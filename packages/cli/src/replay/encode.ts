@@ -12,6 +12,7 @@ import {
   IOMMU_IOAS_MAP_WRITEABLE,
   U64_MAX,
   findUapiStruct,
+  readScalar,
   writeScalar,
 } from "@dmabuf-ref/core";
 import type { FieldLayout, StructInfo, UserWrite } from "@dmabuf-ref/core";
@@ -118,21 +119,6 @@ export function scalarFields(s: StructInfo): readonly FieldLayout[] {
   return s.fields.filter((f) => !f.type.endsWith("[]"));
 }
 
-function read(view: DataView, f: FieldLayout): number | bigint {
-  switch (f.type) {
-    case "u8":
-      return view.getUint8(f.offset);
-    case "u16":
-      return view.getUint16(f.offset, true);
-    case "u32":
-      return view.getUint32(f.offset, true);
-    case "s32":
-      return view.getInt32(f.offset, true);
-    default:
-      return view.getBigUint64(f.offset, true);
-  }
-}
-
 /**
  * Encodes `size` bytes of a struct from resolved member values (0 for a
  * member not given).
@@ -167,7 +153,7 @@ export function decodeLeft(
   bytes.set(copied.subarray(0, Math.min(copied.length, s.size)));
   const view = new DataView(bytes.buffer);
   const out: Record<string, number | bigint> = {};
-  for (const f of scalarFields(s)) out[f.name] = read(view, f);
+  for (const f of scalarFields(s)) out[f.name] = readScalar(view, f);
   return out;
 }
 

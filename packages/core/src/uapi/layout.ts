@@ -172,7 +172,16 @@ export function writeScalar(view: DataView, f: FieldLayout, v: number | bigint |
   }
 }
 
-function readScalar(view: DataView, f: FieldLayout): number | bigint {
+/**
+ * Loads one scalar member from a struct's bytes, little-endian (the
+ * counterpart of {@link writeScalar}): a number for 8- to 32-bit members, a
+ * bigint for 64-bit ones.
+ *
+ * @param view - the struct's bytes.
+ * @param f - the member.
+ * @returns its value.
+ */
+export function readScalar(view: DataView, f: FieldLayout): number | bigint {
   switch (f.type as ScalarType) {
     case "u8":
       return view.getUint8(f.offset);

@@ -209,43 +209,26 @@ export function ioasMapFile(m: Machine, w: World, cmd: MapFileCmd): HandlerResul
   if (imported.status === "blocked") return { status: "blocked", reason: imported.reason };
   if (imported.status === "failed") return refuseWith(imported.error);
   const startByte = cmd.start % PAGE_SIZE;
-  const pagesId = nextPagesId(m, imported.world);
-  const world = putPages(m, imported.world, pagesId, {
-    kind: "dmabuf",
-    buf: cmd.fd,
-    att: imported.att,
-    phys: imported.phys,
-    mappedBy: imported.mappedBy,
-    revoked: false,
-    start: cmd.start - startByte,
-    length: cmd.length,
-    tracker: [],
-    users: [],
-  });
-  const fixed = (cmd.flags & IOMMU_IOAS_MAP_FIXED_IOVA) !== 0;
-  const iova = placeIova(m, world, cmd.ioas_id, fixed, cmd.iova, cmd.start, startByte, cmd.length);
-  if (!iova.ok) return refuseWith(iova.error);
-  const inserted = insertArea(m, world, cmd.ioas_id, {
-    iova: iova.value,
-    length: cmd.length,
-    pages: pagesId,
-    offset: startByte,
-    read: (cmd.flags & IOMMU_IOAS_MAP_READABLE) !== 0,
-    write: (cmd.flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0,
-    grants: [],
-  });
-  if (inserted.status === "blocked") return { status: "blocked", reason: inserted.reason };
-  if (inserted.status === "failed") return refuseWith(inserted.error);
-  const events: TraceEvent[] = [
-    ...imported.events,
+  return mapPages(
+    m,
+    imported.world,
+    cmd,
+    cmd.start,
     {
-      kind: "note",
-      actor: IOMMUFD,
-      text: `IOAS ${cmd.ioas_id}: dma-buf ${cmd.fd} ${hex(cmd.start)}+${hex(cmd.length)} at IOVA ${hex(iova.value)}`,
+      kind: "dmabuf",
+      buf: cmd.fd,
+      att: imported.att,
+      phys: imported.phys,
+      mappedBy: imported.mappedBy,
+      revoked: false,
+      start: cmd.start - startByte,
+      length: cmd.length,
+      tracker: [],
+      users: [],
     },
-    ...inserted.events,
-  ];
-  return respond(inserted.world, events, { ...cmd, iova: iova.value });
+    `dma-buf ${cmd.fd} ${hex(cmd.start)}+${hex(cmd.length)}`,
+    { offset: startByte, before: imported.events },
+  );
 }
 
 /**
@@ -399,8 +382,8 @@ export function iovaRanges(m: Machine, w: World, cmd: IovaRangesCmd): HandlerRes
 }
 
 /**
- * `iopt_map_common` for pages iommufd pins itself (user memory,
- * `IOMMU_IOAS_MAP`; a memfd, `IOMMU_IOAS_MAP_FILE`): place the IOVA
+ * `iopt_map_common` for every kind of pages (user memory, `IOMMU_IOAS_MAP`;
+ * a memfd or a dma-buf, `IOMMU_IOAS_MAP_FILE`): place the IOVA
  * (FIXED_IOVA checked, else `iopt_alloc_iova` with `source` as the source
  * offset whose sub-page part the IOVA keeps), create the pages object and
  * insert the area, filling every domain of the IOAS (which pins, and may
@@ -412,6 +395,9 @@ export function iovaRanges(m: Machine, w: World, cmd: IovaRangesCmd): HandlerRes
  * @param source - the source offset: `user_va`, or the file offset.
  * @param pages - the new pages object.
  * @param what - the memory in words, for the trace.
+ * @param area - for a dma-buf: the area's byte offset into its page-aligned
+ *   pages (the sub-page part of `start`), and the attach's events, which
+ *   come first.
  * @returns the outcome.
  */
 function mapPages<C extends MapCmd | MapFileCmd>(
@@ -421,6 +407,10 @@ function mapPages<C extends MapCmd | MapFileCmd>(
   source: bigint,
   pages: IommufdPages,
   what: string,
+  area: { readonly offset: bigint; readonly before: readonly TraceEvent[] } = {
+    offset: 0n,
+    before: [],
+  },
 ): HandlerResult<C> {
   const fixed = (cmd.flags & IOMMU_IOAS_MAP_FIXED_IOVA) !== 0;
   const pageOffset = source % PAGE_SIZE;
@@ -431,7 +421,7 @@ function mapPages<C extends MapCmd | MapFileCmd>(
     iova: iova.value,
     length: cmd.length,
     pages: pagesId,
-    offset: 0n,
+    offset: area.offset,
     read: (cmd.flags & IOMMU_IOAS_MAP_READABLE) !== 0,
     write: (cmd.flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0,
     grants: [],
@@ -439,6 +429,7 @@ function mapPages<C extends MapCmd | MapFileCmd>(
   if (inserted.status === "blocked") return { status: "blocked", reason: inserted.reason };
   if (inserted.status === "failed") return refuseWith(inserted.error);
   const events: TraceEvent[] = [
+    ...area.before,
     {
       kind: "note",
       actor: IOMMUFD,
