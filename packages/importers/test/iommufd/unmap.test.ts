@@ -51,13 +51,14 @@ describe("IOMMU_IOAS_UNMAP rules", () => {
     expectErrno(one.world, unmap(m, one.world, base.ioas, 0x10_1000n, 0x10_0000n), "ENOENT");
   });
 
+  const two = mapUserOk(m, one.world, {
+    ioas: base.ioas,
+    length: 0x4000n,
+    iova: 0x20_0000n,
+    flags: FIXED | RW,
+  });
+
   it("a range covering one area wholly and then cutting another is ENOENT after the first area is unmapped (iopt_unmap_iova_range does not undo)", () => {
-    const two = mapUserOk(m, one.world, {
-      ioas: base.ioas,
-      length: 0x4000n,
-      iova: 0x20_0000n,
-      flags: FIXED | RW,
-    });
     const r = unmap(m, two.world, base.ioas, 0x10_0000n, 0x10_1000n);
     expectErrno(two.world, r, "ENOENT");
     if (r.status !== "failed" || r.committed === undefined) throw new Error("nothing committed");
@@ -69,12 +70,6 @@ describe("IOMMU_IOAS_UNMAP rules", () => {
   });
 
   it("a range whose first area is cut is ENOENT and changes nothing", () => {
-    const two = mapUserOk(m, one.world, {
-      ioas: base.ioas,
-      length: 0x4000n,
-      iova: 0x20_0000n,
-      flags: FIXED | RW,
-    });
     const r = unmap(m, two.world, base.ioas, 0x10_1000n, 0x20_0000n);
     expectErrno(two.world, r, "ENOENT");
     expect(r.status === "failed" ? r.committed : "not failed").toBeUndefined();
