@@ -7,6 +7,8 @@ import { runNegotiate } from "./commands/negotiate.js";
 import { matrixDiffOutput, matrixOutput } from "./commands/matrix.js";
 import { profilesOutput } from "./commands/profiles.js";
 import { replayOutput } from "./commands/replay.js";
+import { exploreCommand } from "./commands/explore.js";
+import type { ExploreOptions } from "./commands/explore.js";
 import { findScenario, runScenarioCommand, scenarioListOutput } from "./commands/scenario.js";
 import type { ScenarioFormat } from "./commands/scenario.js";
 import { uapiIoctlOutput, uapiLayoutOutput } from "./commands/uapi.js";
@@ -214,6 +216,48 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
         return;
       }
       io.out(matrixOutput(resolveProfile(opts.profile), opts.json === true));
+    });
+
+  program
+    .command("explore")
+    .description(
+      "try every interleaving of a scenario file's threads with the kernel's own " +
+        "continuations, breadth-first; print each expectation's verdict and a " +
+        "shortest counterexample or example (rfc/scenarios/README.md)",
+    )
+    .argument("<file>", "a scenario file (YAML or JSON), e.g. rfc/scenarios/flr-races-p2p-dma.yaml")
+    .addOption(profileOption())
+    .option("--max-states <n>", "stop after n distinct states (exit 3 if undecided)")
+    .option("--max-depth <d>", "expand no state d steps from the start")
+    .addOption(
+      new Option("--format <format>", "output format").choices([
+        "text",
+        "markdown",
+        "mermaid",
+        "json",
+      ]),
+    )
+    .option("--json", "print JSON (the short form of --format json)")
+    .addHelpText(
+      "after",
+      "\nExit status: 0 every expectation holds, 1 one does not, 2 bad input,\n" +
+        "3 a bound stopped the search before an answer.\n\nExample:\n" +
+        "  $ dmabuf-ref explore rfc/scenarios/flr-races-p2p-dma.yaml\n" +
+        "  $ dmabuf-ref explore rfc/scenarios/kref-underflow.yaml --profile linux-7.1 --json\n",
+    )
+    .action((file: string, opts: ExploreOptions) => {
+      const tty = process.stderr.isTTY;
+      const r = exploreCommand(
+        file,
+        opts,
+        tty
+          ? (s) => {
+              io.err(s);
+            }
+          : undefined,
+      );
+      io.out(r.output);
+      setExit(r.exitCode);
     });
 
   program

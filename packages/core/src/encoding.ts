@@ -17,6 +17,7 @@ export {
   pushString,
   pushU64,
 } from "./encoding/hash.js";
+export { SECOND_LANE_SEED } from "./encoding/hash.js";
 export { encodeWith, equalWith, hashWith } from "./encoding/codec.js";
 export { encodedCodec } from "./encoding/codecs.js";
 export { PTable, combinedIndex, emptyIdSet, markIndex } from "./encoding/ptable.js";

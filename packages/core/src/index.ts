@@ -286,7 +286,7 @@ export { endGrants, grantAccess, grantIn } from "./fabric/grants.js";
 export type { GrantRequest, Granted } from "./fabric/grants.js";
 export type { AccessOutcome, AccessResult } from "./fabric/access.js";
 
-export { WORLD_SLICES, createWorld, hashWorld, worldsEqual } from "./world/world.js";
+export { WORLD_SLICES, createWorld, hashWorld, hashWorld2, worldsEqual } from "./world/world.js";
 export type { World } from "./world/world.js";
 export {
   SLICES_PER_DRIVER,
@@ -481,3 +481,12 @@ export type { MmDone, MmapRequest } from "./mm/mmap.js";
 export { closeFd, memfdCreate } from "./mm/memfd.js";
 export { MM_OPS, mmAct, mmActionSchema, mmOp } from "./mm/driver.js";
 export type { MmAction } from "./mm/driver.js";
+
+export { breadthFirst } from "./explore/breadth-first.js";
+export type {
+  SearchBounds,
+  SearchSpace,
+  SearchStats,
+  SearchTree,
+} from "./explore/breadth-first.js";
+export { FingerprintSet, IntColumn } from "./explore/fingerprint-set.js";

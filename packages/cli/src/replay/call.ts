@@ -40,6 +40,30 @@ export interface CallResult {
   readonly blocksForever?: string;
 }
 
+/**
+ * How a call's ops run. `settle` (a replay, a scenario's `init`): the call
+ * returns when the kernel would, with the work it queued run to the end, as
+ * one uninterrupted sequence. `step` (the explorer's threads): each op is
+ * one atomic step and nothing else runs, so the kernel's continuations, the
+ * other threads and the devices can interleave with what the call started.
+ */
+export type RunMode = "settle" | "step";
+
+/**
+ * In `step` mode, what a call that ran its first op still does before it
+ * returns to its caller: the work it started (revoke tasks, a vfio-pci
+ * device's staged reset or close) must end, then its remaining ops run, one
+ * step each, in order.
+ */
+export interface Unfinished {
+  /** Ops still to run, in order. */
+  readonly rest: readonly Op[];
+  /** The revoke/un-revoke tasks the call started (it returns once they are gone). */
+  readonly tasks: readonly number[];
+  /** The vfio-pci device whose staged operations the call waits for. */
+  readonly device?: string;
+}
+
 /** One replayed call: the world after it, its trace, its result and its line of text. */
 export interface Step {
   /** The world after the call (unchanged when it failed, unless the kernel committed changes first). */
@@ -52,6 +76,13 @@ export interface Step {
   readonly returned?: SyscallReturn;
   /** One line describing the call and its result. */
   readonly text: string;
+  /**
+   * `step` mode: the call's op would sleep now (on resv, a lock, fences), so
+   * it cannot be taken yet; the world is unchanged. In words.
+   */
+  readonly sleeps?: string;
+  /** `step` mode: what the call still does before it returns. */
+  readonly unfinished?: Unfinished;
 }
 
 /**
@@ -101,9 +132,11 @@ export function settle(m: Machine, world: World): { world: World; events: readon
  * @param w - the world.
  * @param op - the op.
  * @param text - the call, in words.
+ * @param mode - `settle` (the default) or `step` ({@link RunMode}).
  * @returns the step (its `result.ret` is the op's return value, if any).
  */
-export function runOp(m: Machine, w: World, op: Op, text: string): Step {
+export function runOp(m: Machine, w: World, op: Op, text: string, mode: RunMode = "settle"): Step {
+  if (mode === "step") return stepOp(m, w, op, text);
   let r = step(m, w, op);
   let world = w;
   const waited: TraceEvent[] = [];
@@ -148,6 +181,74 @@ export function runOp(m: Machine, w: World, op: Op, text: string): Step {
     .exhaustive();
 }
 
+/** `step` mode's {@link runOp}: one atomic step, nothing settled; the tasks it started are waited for. */
+function stepOp(m: Machine, w: World, op: Op, text: string): Step {
+  const r = step(m, w, op);
+  switch (r.status) {
+    case "blocked":
+      return {
+        world: w,
+        events: [],
+        result: { ok: false, blocksForever: r.reason },
+        text: `${text}: sleeps (${r.reason})`,
+        sleeps: r.reason,
+      };
+    case "failed":
+      return {
+        ...failure(
+          r.committed?.world ?? w,
+          r.error,
+          text,
+          r.committed === undefined ? (r.events ?? []) : r.committed.events,
+        ),
+        ...(r.returned === undefined ? {} : { returned: r.returned }),
+      };
+    case "done": {
+      const tasks: number[] = [];
+      for (const id of r.world.tasks.keys()) if (!w.tasks.has(id)) tasks.push(id);
+      const ret = r.returned?.ret;
+      return {
+        world: r.world,
+        events: r.events,
+        result: { ok: true, ...(ret === undefined ? {} : { ret }) },
+        ...(r.returned === undefined ? {} : { returned: r.returned }),
+        text: ret === undefined ? `${text}: done` : `${text} = ${String(ret)}`,
+        ...(tasks.length === 0 ? {} : { unfinished: { rest: [], tasks } }),
+      };
+    }
+    default: {
+      const unknown: never = r;
+      throw new Error(`runOp: unknown outcome ${String(unknown)}`);
+    }
+  }
+}
+
+/**
+ * Adds what a `step`-mode call still has to do after its first op.
+ *
+ * @param s - the step of the call's first op.
+ * @param more - remaining ops and a device whose staged work it waits for.
+ * @returns the step with its {@link Step.unfinished} extended.
+ */
+export function stillToDo(
+  s: Step,
+  more: { readonly rest?: readonly Op[]; readonly device?: string },
+): Step {
+  const u = s.unfinished ?? { rest: [], tasks: [] };
+  return {
+    ...s,
+    unfinished: {
+      rest: [...u.rest, ...(more.rest ?? [])],
+      tasks: u.tasks,
+      ...(more.device === undefined
+        ? u.device === undefined
+          ? {}
+          : { device: u.device }
+        : { device: more.device }),
+    },
+  };
+}
+
 /**
  * Runs ops in order as one call (an event the kernel performs as several
  * steps): stops at the first that does not complete.
@@ -156,9 +257,23 @@ export function runOp(m: Machine, w: World, op: Op, text: string): Step {
  * @param w - the world.
  * @param ops - the ops.
  * @param text - the call, in words.
+ * @param mode - `settle` (the default) or `step` ({@link RunMode}).
  * @returns the last step's result, with every step's events.
  */
-export function runOps(m: Machine, w: World, ops: readonly Op[], text: string): Step {
+export function runOps(
+  m: Machine,
+  w: World,
+  ops: readonly Op[],
+  text: string,
+  mode: RunMode = "settle",
+): Step {
+  if (mode === "step") {
+    const [first, ...rest] = ops;
+    if (first === undefined)
+      return { world: w, events: [], result: { ok: true }, text: `${text}: done` };
+    const s = runOp(m, w, first, text, mode);
+    return s.result.ok && rest.length > 0 ? stillToDo(s, { rest }) : s;
+  }
   let world = w;
   const events: TraceEvent[] = [];
   let last: Step | undefined;

@@ -16,7 +16,7 @@ import {
   writeScalar,
 } from "@dmabuf-ref/core";
 import type { FieldLayout, StructInfo, UserWrite } from "@dmabuf-ref/core";
-import type { Bindings } from "./values.js";
+import type { Bindings, CallSite } from "./values.js";
 import { replayError, resolveFlags, resolveValue } from "./values.js";
 
 /** Where the replay places the arrays a pointer field is given as (`allowed_iovas: [...]`). */
@@ -93,7 +93,7 @@ const LIMITS: Readonly<Record<string, readonly [bigint, bigint]>> = {
 /** Where a value sits in the file, for error messages. */
 export interface At {
   /** The call's index. */
-  readonly index: number;
+  readonly index: CallSite;
   /** The field's path, e.g. `arg.iova`. */
   readonly field: string;
 }
@@ -247,7 +247,7 @@ export function encodeStructArg(
   s: StructInfo,
   arg: Record<string, unknown>,
   b: Bindings,
-  index: number,
+  index: CallSite,
 ): EncodedArg {
   const fields = scalarFields(s);
   rejectUnknown(arg, [...fields.map((f) => f.name), "tail"], { index, field: "arg" });

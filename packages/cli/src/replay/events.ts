@@ -9,10 +9,12 @@ import { vfioDeviceState, vfioOperations, vfioPciConfigOf } from "@dmabuf-ref/ex
 import { iommufdStateOf } from "@dmabuf-ref/importers";
 import { match } from "ts-pattern";
 import type { Step } from "./call.js";
-import { runOp, runOps } from "./call.js";
+import type { RunMode } from "./call.js";
+import { runOp, runOps, stillToDo } from "./call.js";
 import { REPLAY_PROCESS } from "./ioctl.js";
 import type { ReplayEvent } from "./schema.js";
 import type { Bindings } from "./values.js";
+import type { CallSite } from "./values.js";
 import { replayError, resolveValue } from "./values.js";
 
 /** A vfio-pci action on the driver that has the device (`vfio-pci` when none has it: EBADF there). */
@@ -28,13 +30,14 @@ function dma(
   m: Machine,
   w: World,
   c: Extract<ReplayEvent, { event: "dma" }>,
-  index: number,
+  index: CallSite,
   b: Bindings,
+  mode: RunMode,
 ): Step {
   const addr = resolveValue(c.iova, b, { index, field: "iova" });
   const len = resolveValue(c.length, b, { index, field: "length" });
   const text = `dma ${c.device} ${c.dir} 0x${addr.toString(16)}+0x${len.toString(16)}`;
-  const s = runOp(m, w, { kind: "dma", device: c.device, addr, len, dir: c.dir }, text);
+  const s = runOp(m, w, { kind: "dma", device: c.device, addr, len, dir: c.dir }, text, mode);
   if (!s.result.ok) return s;
   const e = s.events.find((x): x is Extract<TraceEvent, { kind: "dma" }> => x.kind === "dma");
   const outcome = e?.outcome ?? "fault";
@@ -76,8 +79,10 @@ function unbindOps(m: Machine, w: World, device: string): Op[] {
  * over: still in progress after everything that could run has run, it
  * sleeps for ever (e.g. a kref that underflowed never completes).
  */
-function returnsWhenDone(m: Machine, device: string, s: Step): Step {
+function returnsWhenDone(m: Machine, device: string, s: Step, mode: RunMode): Step {
   if (!s.result.ok || vfioPciConfigOf(m, device) === undefined) return s;
+  // Stepped, the call returns once the device's staged work has run out.
+  if (mode === "step") return stillToDo(s, { device });
   const stuck = vfioOperations(m, s.world, device)[0];
   if (stuck === undefined) return s;
   const reason = `vfio-pci's ${stuck.kind} of ${stuck.actor} never completes (stage ${stuck.pc})`;
@@ -96,6 +101,7 @@ function returnsWhenDone(m: Machine, device: string, s: Step): Step {
  * @param call - the event.
  * @param index - its index, for errors.
  * @param b - earlier results.
+ * @param mode - `settle` (a replay) or `step` (an explorer thread).
  * @returns the step.
  * @throws UsageError for an unresolved reference.
  */
@@ -103,13 +109,14 @@ export function eventCall(
   m: Machine,
   w: World,
   call: ReplayEvent,
-  index: number,
+  index: CallSite,
   b: Bindings,
+  mode: RunMode = "settle",
 ): Step {
   const s = match(call)
     .returnType<Step>()
     .with({ event: "flr" }, (c) =>
-      runOp(m, w, vfio(m, c.device, { op: "flr", device: c.device }), `flr ${c.device}`),
+      runOp(m, w, vfio(m, c.device, { op: "flr", device: c.device }), `flr ${c.device}`, mode),
     )
     .with({ event: "memory-disable" }, (c) =>
       runOp(
@@ -117,6 +124,7 @@ export function eventCall(
         w,
         vfio(m, c.device, { op: "config-write-command", device: c.device, memory: false }),
         `memory-disable ${c.device}`,
+        mode,
       ),
     )
     .with({ event: "memory-enable" }, (c) =>
@@ -125,13 +133,14 @@ export function eventCall(
         w,
         vfio(m, c.device, { op: "config-write-command", device: c.device, memory: true }),
         `memory-enable ${c.device}`,
+        mode,
       ),
     )
     .with({ event: "d3hot" }, (c) =>
-      runOp(m, w, vfio(m, c.device, { op: "d3hot", device: c.device }), `d3hot ${c.device}`),
+      runOp(m, w, vfio(m, c.device, { op: "d3hot", device: c.device }), `d3hot ${c.device}`, mode),
     )
     .with({ event: "d0" }, (c) =>
-      runOp(m, w, vfio(m, c.device, { op: "d0", device: c.device }), `d0 ${c.device}`),
+      runOp(m, w, vfio(m, c.device, { op: "d0", device: c.device }), `d0 ${c.device}`, mode),
     )
     .with({ event: "hot-reset" }, (c) =>
       runOp(
@@ -143,6 +152,7 @@ export function eventCall(
           process: REPLAY_PROCESS,
         }),
         `hot-reset of ${c.device}'s dev_set`,
+        mode,
       ),
     )
     .with({ event: "config-write" }, (c) => {
@@ -166,10 +176,15 @@ export function eventCall(
           process: REPLAY_PROCESS,
         }),
         text,
+        mode,
       );
     })
-    .with({ event: "close" }, (c) => runOps(m, w, closeOps(m, w, c.device), `close ${c.device}`))
-    .with({ event: "unbind" }, (c) => runOps(m, w, unbindOps(m, w, c.device), `unbind ${c.device}`))
+    .with({ event: "close" }, (c) =>
+      runOps(m, w, closeOps(m, w, c.device), `close ${c.device}`, mode),
+    )
+    .with({ event: "unbind" }, (c) =>
+      runOps(m, w, unbindOps(m, w, c.device), `unbind ${c.device}`, mode),
+    )
     .with({ event: "attach" }, (c) => {
       const ioas = resolveValue(c.ioas, b, { index, field: "ioas" });
       return runOp(
@@ -177,14 +192,15 @@ export function eventCall(
         w,
         iommufd({ op: "attach-device", device: c.device, ioas: Number(BigInt.asUintN(32, ioas)) }),
         `attach ${c.device} to IOAS ${ioas}`,
+        mode,
       );
     })
     .with({ event: "detach" }, (c) =>
-      runOp(m, w, iommufd({ op: "detach-device", device: c.device }), `detach ${c.device}`),
+      runOp(m, w, iommufd({ op: "detach-device", device: c.device }), `detach ${c.device}`, mode),
     )
-    .with({ event: "dma" }, (c) => dma(m, w, c, index, b))
+    .with({ event: "dma" }, (c) => dma(m, w, c, index, b, mode))
     .exhaustive();
   const iommufdOrDevice =
     call.event === "attach" || call.event === "detach" || call.event === "dma";
-  return iommufdOrDevice ? s : returnsWhenDone(m, call.device, s);
+  return iommufdOrDevice ? s : returnsWhenDone(m, call.device, s, mode);
 }

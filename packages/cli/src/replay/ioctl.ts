@@ -17,11 +17,13 @@ import {
 import type { IoctlInfo, Machine, Op, StructInfo, World } from "@dmabuf-ref/core";
 import { vfioPciConfigOf } from "@dmabuf-ref/exporters";
 import type { Step } from "./call.js";
+import type { RunMode } from "./call.js";
 import { failure, runOp } from "./call.js";
 import type { EncodedArg } from "./encode.js";
 import { decodeLeft, decodeWrittenArrays, encodeStructArg, tailBytes } from "./encode.js";
 import type { ReplayIoctl } from "./schema.js";
 import type { Bindings } from "./values.js";
+import type { CallSite } from "./values.js";
 import { replayError, resolveValue } from "./values.js";
 import { encodeVfioFeatureArg } from "./vfio-feature.js";
 
@@ -42,7 +44,7 @@ type Request =
   | { readonly known: true; readonly info: IoctlInfo; readonly name: string }
   | { readonly known: false; readonly number: number; readonly name: string };
 
-function requestOf(call: ReplayIoctl, index: number): Request {
+function requestOf(call: ReplayIoctl, index: CallSite): Request {
   const raw = call.ioctl;
   if (typeof raw === "string" && !NUMBER.test(raw)) {
     const info = findUapiIoctl(raw);
@@ -71,7 +73,7 @@ function argumentOf(
   req: Request,
   call: ReplayIoctl,
   b: Bindings,
-  index: number,
+  index: CallSite,
 ): {
   readonly arg: EncodedArg;
   readonly struct?: StructInfo;
@@ -155,6 +157,7 @@ function vfioOp(req: Request, driver: string, device: string, arg: EncodedArg): 
  * @param call - the call.
  * @param index - its index, for errors.
  * @param b - earlier results.
+ * @param mode - `settle` (a replay) or `step` (an explorer thread).
  * @returns the step; `result.out` is set where the kernel copied the struct back.
  * @throws UsageError for an unknown ioctl name, field or reference.
  */
@@ -162,8 +165,9 @@ export function ioctlCall(
   m: Machine,
   w: World,
   call: ReplayIoctl,
-  index: number,
+  index: CallSite,
   b: Bindings,
+  mode: RunMode = "settle",
 ): Step {
   const req = requestOf(call, index);
   const fdName = String(call.fd);
@@ -207,7 +211,7 @@ export function ioctlCall(
       text,
     );
   }
-  const s = runOp(m, w, op, text);
+  const s = runOp(m, w, op, text, mode);
   const copied = s.returned?.out;
   const written = s.returned?.written ?? [];
   const arrays = decodeWrittenArrays(arg.arrays, written);

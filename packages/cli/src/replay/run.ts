@@ -1,11 +1,11 @@
 import { EMAIL_WIDTH, wrapLine } from "@dmabuf-ref/core";
 import type { Machine, TraceEvent, Violation, World } from "@dmabuf-ref/core";
-import type { CallResult, Step } from "./call.js";
+import type { CallResult, RunMode, Step } from "./call.js";
 import { eventCall } from "./events.js";
 import { REPLAY_IOMMUFD_FD, ioctlCall } from "./ioctl.js";
 import type { ReplayCall, ReplayFile } from "./schema.js";
 import { syscallCall } from "./syscalls.js";
-import type { Bindings } from "./values.js";
+import type { Bindings, CallSite } from "./values.js";
 import { emptyBindings, replayError } from "./values.js";
 
 /** One call's result in a replay (`results[]` of `dmabuf-ref replay --json`). */
@@ -70,8 +70,13 @@ export function checkNames(m: Machine, file: ReplayFile): void {
  * the kernel copied back before failing (`IOMMU_IOAS_IOVA_RANGES` writes
  * `num_iovas` and `out_iova_alignment` before EMSGSIZE); otherwise the name
  * stays unbound, and using it names this call.
+ *
+ * @param b - the bindings, updated in place.
+ * @param call - the call.
+ * @param index - where it sits, for the message of a name left unbound.
+ * @param s - its step.
  */
-function bind(b: Bindings, call: ReplayCall, index: number, s: Step): void {
+export function bind(b: Bindings, call: ReplayCall, index: CallSite, s: Step): void {
   const name = "as" in call ? call.as : undefined;
   if (name === undefined) return;
   const r = s.result;
@@ -79,8 +84,36 @@ function bind(b: Bindings, call: ReplayCall, index: number, s: Step): void {
   if (r.out !== undefined && (r.ok || s.returned !== undefined)) b.outs.set(name, r.out);
   if (!r.ok && r.out === undefined) {
     const why = r.errno ?? (r.blocksForever === undefined ? "an error" : "a sleep for ever");
-    b.unbound.set(name, `calls[${index}] (${callName(call)}) failed with ${why}`);
+    const site = typeof index === "number" ? `calls[${index}]` : index;
+    b.unbound.set(name, `${site} (${callName(call)}) failed with ${why}`);
   }
+}
+
+/**
+ * Runs one replay call (an ioctl, a syscall or an event) against the model.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param call - the call.
+ * @param site - where it sits in its file, for errors.
+ * @param b - earlier results.
+ * @param mode - `settle` (a replay, a scenario's `init`) or `step` (an explorer thread).
+ * @returns the step.
+ * @throws UsageError for a structurally wrong call.
+ */
+export function runCall(
+  m: Machine,
+  w: World,
+  call: ReplayCall,
+  site: CallSite,
+  b: Bindings,
+  mode: RunMode = "settle",
+): Step {
+  return "ioctl" in call
+    ? ioctlCall(m, w, call, site, b, mode)
+    : "syscall" in call
+      ? syscallCall(m, w, call, site, b, mode)
+      : eventCall(m, w, call, site, b, mode);
 }
 
 /**
@@ -103,12 +136,7 @@ export function replay(m: Machine, world: World, file: ReplayFile): ReplayRun {
   const b = emptyBindings();
   b.rets.set("iommufd", BigInt(REPLAY_IOMMUFD_FD));
   file.calls.forEach((call, index) => {
-    const s =
-      "ioctl" in call
-        ? ioctlCall(m, w, call, index, b)
-        : "syscall" in call
-          ? syscallCall(m, w, call, index, b)
-          : eventCall(m, w, call, index, b);
+    const s = runCall(m, w, call, index, b);
     w = s.world;
     events.push(...s.events);
     bind(b, call, index, s);

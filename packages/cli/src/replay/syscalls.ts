@@ -7,11 +7,13 @@ import type { Machine, Op, World } from "@dmabuf-ref/core";
 import { vfioPciConfigOf } from "@dmabuf-ref/exporters";
 import { match } from "ts-pattern";
 import type { Step } from "./call.js";
+import type { RunMode } from "./call.js";
 import { runOp } from "./call.js";
 import { eventCall } from "./events.js";
 import { REPLAY_PROCESS } from "./ioctl.js";
 import type { ReplaySyscall } from "./schema.js";
 import type { Bindings } from "./values.js";
+import type { CallSite } from "./values.js";
 import { resolveValue } from "./values.js";
 
 function mm(action: Record<string, unknown>): Op {
@@ -30,6 +32,7 @@ const hex = (v: bigint): string => `0x${v.toString(16)}`;
  * @param call - the syscall.
  * @param index - its index, for errors.
  * @param b - earlier results.
+ * @param mode - `settle` (a replay) or `step` (an explorer thread).
  * @returns the step; `result.ret` is the fd or the address, and an mmap's `out.addr`.
  * @throws UsageError for an unresolved reference.
  */
@@ -37,15 +40,16 @@ export function syscallCall(
   m: Machine,
   w: World,
   call: ReplaySyscall,
-  index: number,
+  index: CallSite,
   b: Bindings,
+  mode: RunMode = "settle",
 ): Step {
   const value = (v: string | number, field: string): bigint => resolveValue(v, b, { index, field });
   return match(call)
     .returnType<Step>()
     .with({ syscall: "memfd_create" }, (c) => {
       const size = value(c.size, "size");
-      return runOp(m, w, mm({ op: "memfd_create", size }), `memfd_create(size ${hex(size)})`);
+      return runOp(m, w, mm({ op: "memfd_create", size }), `memfd_create(size ${hex(size)})`, mode);
     })
     .with({ syscall: "mmap" }, (c) => {
       const fd =
@@ -62,6 +66,7 @@ export function syscallCall(
         w,
         mm({ op: "mmap", fd, offset, length, prot, ...(addr === undefined ? {} : { addr }) }),
         text,
+        mode,
       );
       const ret = s.result.ret;
       if (!s.result.ok || ret === undefined) return s;
@@ -80,13 +85,20 @@ export function syscallCall(
         w,
         mm({ op: "munmap", addr, length }),
         `munmap(${hex(addr)}, ${hex(length)})`,
+        mode,
       );
     })
     .with({ syscall: "close" }, (c) => {
       if (typeof c.fd === "string" && vfioPciConfigOf(m, c.fd) !== undefined)
-        return eventCall(m, w, { event: "close", device: c.fd }, index, b);
+        return eventCall(m, w, { event: "close", device: c.fd }, index, b, mode);
       const fd = value(c.fd, "fd");
-      return runOp(m, w, mm({ op: "close-fd", fd: Number(fd) }), `close(${String(c.fd)} = ${fd})`);
+      return runOp(
+        m,
+        w,
+        mm({ op: "close-fd", fd: Number(fd) }),
+        `close(${String(c.fd)} = ${fd})`,
+        mode,
+      );
     })
     .exhaustive();
 }

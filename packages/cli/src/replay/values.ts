@@ -15,9 +15,17 @@ export function emptyBindings(): Bindings {
   return { rets: new Map(), outs: new Map(), unbound: new Map() };
 }
 
-/** An error in a replay file, naming the call's index and the field. */
-export function replayError(index: number, field: string, message: string): UsageError {
-  return new UsageError(`calls[${index}].${field}: ${message}`);
+/**
+ * Where a call sits in its file, for errors: an index into a replay's
+ * `calls`, or a scenario's path (`init[2]`, `threads.vmm[0]`).
+ */
+export type CallSite = number | string;
+
+/** An error in a replay or scenario file, naming the call and the field. */
+export function replayError(index: CallSite, field: string, message: string): UsageError {
+  return new UsageError(
+    `${typeof index === "number" ? `calls[${index}]` : index}.${field}: ${message}`,
+  );
 }
 
 /**
@@ -32,7 +40,7 @@ export function replayError(index: number, field: string, message: string): Usag
 export function resolveValue(
   v: unknown,
   b: Bindings,
-  at: { index: number; field: string },
+  at: { index: CallSite; field: string },
 ): bigint {
   if (typeof v === "number") {
     if (!Number.isSafeInteger(v)) throw replayError(at.index, at.field, `${v} is not an integer`);
@@ -88,7 +96,7 @@ export function resolveFlags(
   names: Readonly<Record<string, number>>,
   prefix: string,
   b: Bindings,
-  at: { index: number; field: string },
+  at: { index: CallSite; field: string },
 ): number {
   if (v === undefined) return 0;
   // A single string that names no flag but an earlier result is a value.

@@ -14,7 +14,7 @@ import {
 } from "@dmabuf-ref/core";
 import type { StructInfo } from "@dmabuf-ref/core";
 import { fit, packStruct, scalarFields, tailBytes } from "./encode.js";
-import type { Bindings } from "./values.js";
+import type { Bindings, CallSite } from "./values.js";
 import { replayError, resolveFlags, resolveValue } from "./values.js";
 
 const FEATURE_FLAGS = {
@@ -68,7 +68,7 @@ const DMA_BUF: StructInfo = findUapiStruct("vfio_device_feature_dma_buf") ?? {
 function reject(
   arg: Record<string, unknown>,
   known: readonly string[],
-  index: number,
+  index: CallSite,
   at: string,
 ): void {
   for (const k of Object.keys(arg)) {
@@ -77,7 +77,7 @@ function reject(
   }
 }
 
-function object(v: unknown, index: number, at: string, what: string): Record<string, unknown> {
+function object(v: unknown, index: CallSite, at: string, what: string): Record<string, unknown> {
   if (typeof v !== "object" || v === null || Array.isArray(v))
     throw replayError(index, at, `expected ${what}`);
   return v as Record<string, unknown>;
@@ -87,7 +87,7 @@ function payloadBytes(
   feature: number,
   data: Record<string, unknown>,
   b: Bindings,
-  index: number,
+  index: CallSite,
 ): Uint8Array {
   const member = (
     s: StructInfo,
@@ -158,7 +158,7 @@ function payloadBytes(
 export function encodeVfioFeatureArg(
   arg: Record<string, unknown>,
   b: Bindings,
-  index: number,
+  index: CallSite,
 ): Uint8Array {
   reject(arg, ["argsz", "flags", "feature", "data", "tail"], index, "arg");
   const flags = resolveFlags(arg["flags"], FEATURE_FLAGS, "VFIO_DEVICE_FEATURE_", b, {

@@ -51,6 +51,13 @@ export function hashWords(words: readonly number[], seed = 0): number {
 }
 
 /**
+ * XORed into a codec's seed for the second hash of every table entry: two
+ * independent 32-bit hashes make the 64-bit fingerprint an explorer keys its
+ * visited set by (at 10^6 states a 32-bit hash would collide ~100 times).
+ */
+export const SECOND_LANE_SEED = 0x6a09e667;
+
+/**
  * Appends a u64 quantity as two 32-bit words (low, high).
  *
  * @param out - the encoding being built.

@@ -1,6 +1,6 @@
 import type { Codec } from "./codec.js";
-import { equalWith, hashWith } from "./codec.js";
-import { fmix32 } from "./hash.js";
+import { encodeWith, equalWith, hashWith } from "./codec.js";
+import { SECOND_LANE_SEED, fmix32, hashWords } from "./hash.js";
 
 const BITS = 5;
 /** Ids are non-negative integers below 2^30 (six trie levels). */
@@ -30,6 +30,8 @@ interface Entry<T> {
   readonly id: number;
   readonly value: T;
   readonly hash: number;
+  /** A second, independent hash of the value (the other half of a 64-bit fingerprint). */
+  readonly hash2: number;
 }
 
 type Slot<T> = Node<T> | Entry<T> | undefined;
@@ -97,6 +99,22 @@ function entryContribution(id: number, hash: number): number {
   return fmix32(hash ^ Math.imul(id + 1, 0x9e3779b1));
 }
 
+/** {@link entryContribution} for the second lane, with its own multiplier. */
+function entryContribution2(id: number, hash2: number): number {
+  return fmix32(hash2 ^ Math.imul(id + 1, 0x85ebca77));
+}
+
+/** The value's encoding hashed twice (two seeds): the halves of its 64-bit fingerprint. */
+function entryOf<T>(codec: Codec<T>, id: number, value: T): Entry<T> {
+  const words = encodeWith(codec, value);
+  return {
+    id,
+    value,
+    hash: hashWords(words, codec.seed),
+    hash2: hashWords(words, codec.seed ^ SECOND_LANE_SEED),
+  };
+}
+
 /**
  * A persistent table from small integer ids to immutable slice values: a
  * 32-way trie, so an update copies O(log32 n) nodes and shares the rest
@@ -118,6 +136,10 @@ export class PTable<T, I = unknown> {
     private readonly firstFree: number,
     /** Order- and id-independent hash of the values alone (see {@link PTable.sameValues}). */
     readonly valuesHash: number,
+    /** {@link PTable.hash}'s second lane: with it, a 64-bit fingerprint of the entries. */
+    readonly hash2: number,
+    /** {@link PTable.valuesHash}'s second lane. */
+    readonly valuesHash2: number,
     private readonly indexer: TableIndex<T, unknown> | undefined,
     /** The table's secondary index ({@link PTable.indexed}); undefined without one. */
     readonly index: I,
@@ -130,7 +152,7 @@ export class PTable<T, I = unknown> {
    * @returns the empty table.
    */
   static empty<T>(codec: Codec<T>): PTable<T, undefined> {
-    return new PTable<T, undefined>(codec, EMPTY_NODE, 1, 0, 0, 1, 0, undefined, undefined);
+    return new PTable<T, undefined>(codec, EMPTY_NODE, 1, 0, 0, 1, 0, 0, 0, undefined, undefined);
   }
 
   /**
@@ -146,7 +168,7 @@ export class PTable<T, I = unknown> {
   static indexed<T, I>(codec: Codec<T>, indexer: TableIndex<T, I>): PTable<T, I> {
     // The index's type is fixed here; inside the table it is carried opaquely.
     const opaque = indexer as TableIndex<T, unknown>;
-    return new PTable<T, I>(codec, EMPTY_NODE, 1, 0, 0, 1, 0, opaque, indexer.empty);
+    return new PTable<T, I>(codec, EMPTY_NODE, 1, 0, 0, 1, 0, 0, 0, opaque, indexer.empty);
   }
 
   private indexWith(id: number, old: T | undefined, value: T | undefined): I {
@@ -194,13 +216,17 @@ export class PTable<T, I = unknown> {
       root = this.size === 0 ? EMPTY_NODE : { slots: [root], count: root.count };
       depth++;
     }
-    const entry: Entry<T> = { id, value, hash: hashWith(this.codec, value) };
+    const entry = entryOf(this.codec, id, value);
     replaced = undefined;
     const rootOut = PTable.put(root, depth - 1, id, entry) ?? EMPTY_NODE;
     const old = replaced as Entry<T> | undefined;
     const delta =
       entryContribution(id, entry.hash) - (old === undefined ? 0 : entryContribution(id, old.hash));
     const valuesDelta = fmix32(entry.hash) - (old === undefined ? 0 : fmix32(old.hash));
+    const delta2 =
+      entryContribution2(id, entry.hash2) -
+      (old === undefined ? 0 : entryContribution2(id, old.hash2));
+    const valuesDelta2 = fmix32(entry.hash2) - (old === undefined ? 0 : fmix32(old.hash2));
     const table = new PTable<T, I>(
       this.codec,
       rootOut,
@@ -209,6 +235,8 @@ export class PTable<T, I = unknown> {
       (this.hash + delta) >>> 0,
       this.firstFree,
       (this.valuesHash + valuesDelta) >>> 0,
+      (this.hash2 + delta2) >>> 0,
+      (this.valuesHash2 + valuesDelta2) >>> 0,
       this.indexer,
       this.indexWith(id, old?.value, value),
     );
@@ -232,6 +260,8 @@ export class PTable<T, I = unknown> {
       (this.hash - entryContribution(id, old.hash)) >>> 0,
       id >= 1 && id < this.firstFree ? id : this.firstFree,
       (this.valuesHash - fmix32(old.hash)) >>> 0,
+      (this.hash2 - entryContribution2(id, old.hash2)) >>> 0,
+      (this.valuesHash2 - fmix32(old.hash2)) >>> 0,
       this.indexer,
       this.indexWith(id, old.value, undefined),
     );
@@ -323,6 +353,8 @@ export class PTable<T, I = unknown> {
       this.hash,
       id,
       this.valuesHash,
+      this.hash2,
+      this.valuesHash2,
       this.indexer,
       this.index,
     );

@@ -61,7 +61,7 @@ export function tableCodec<T>(codec: Codec<T>): Codec<PTable<T>> {
   return {
     seed: codec.seed ^ 0x7ab1e,
     encode(t, out) {
-      out.push(t.size, t.hash | 0);
+      out.push(t.size, t.hash | 0, t.hash2 | 0);
     },
     equals: (a, b) => a.equals(b),
   };
@@ -80,7 +80,7 @@ export function setCodec<T>(codec: Codec<T>): Codec<PTable<T>> {
   return {
     seed: codec.seed ^ 0x5e7,
     encode(t, out) {
-      out.push(t.size, t.valuesHash | 0);
+      out.push(t.size, t.valuesHash | 0, t.valuesHash2 | 0);
     },
     equals: (a, b) => a.sameValues(b),
   };
@@ -112,7 +112,7 @@ export function arrivalQueueCodec<T>(codec: Codec<T>): Codec<ArrivalQueue<T>> {
   return {
     seed: codec.seed ^ 0x9e0e,
     encode(q, out) {
-      out.push(q.byId.size, q.byId.hash | 0, q.order.length, ...q.order);
+      out.push(q.byId.size, q.byId.hash | 0, q.byId.hash2 | 0, q.order.length, ...q.order);
     },
     equals: (a, b) =>
       a.byId.equals(b.byId) &&

@@ -183,6 +183,21 @@ export function hashWorld(w: World): number {
 }
 
 /**
+ * The second half of the world's 64-bit fingerprint: the slices' second
+ * hash lanes ({@link PTable.hash2}), independent of {@link hashWorld}'s.
+ * An explorer keys its visited set by both halves and keeps no world it
+ * has finished with, so the pair must identify a world (DESIGN §2a).
+ *
+ * @param w - the world.
+ * @returns an unsigned 32-bit hash.
+ */
+export function hashWorld2(w: World): number {
+  let h = 0x2545f491;
+  for (const s of WORLD_SLICES) h = mixWord(h, w[s].hash2);
+  return fmix32(h);
+}
+
+/**
  * Canonical equality of two worlds of the same machine: equally encoding
  * slices. Shared subtrees compare by identity.
  *

@@ -1,0 +1,330 @@
+/*
+ * `dmabuf-ref explore`: every interleaving of a scenario's threads with the
+ * kernel's continuations, breadth-first, so the first witness found for an
+ * expectation is a shortest run (DESIGN §3.9).
+ */
+import { boot, breadthFirst } from "@dmabuf-ref/core";
+import type {
+  DocumentResult,
+  Machine,
+  Profile,
+  SearchBounds,
+  TraceEvent,
+  World,
+} from "@dmabuf-ref/core";
+import { UsageError } from "../io/usage-error.js";
+import { loadDocument } from "../io/load-document.js";
+import { resolveProfile } from "../io/profile-option.js";
+import { DEFAULT_MACHINE } from "../replay/machine.js";
+import { checkNames } from "../replay/run.js";
+import { bind } from "../replay/run.js";
+import type { ReplayCall } from "../replay/schema.js";
+import { emptyBindings } from "../replay/values.js";
+import { REPLAY_IOMMUFD_FD } from "../replay/ioctl.js";
+import { buildMachine } from "../scenarios/machine.js";
+import type { Condition } from "./condition.js";
+import { holds, parseCondition } from "./condition.js";
+import type { ScenarioFile } from "./scenario-file.js";
+import { scenarioFileSchema } from "./scenario-file.js";
+import type { ExploreState, ThreadProgram, Transition } from "./threads.js";
+import { ScenarioSpace, scenarioCall } from "./threads.js";
+
+/** One step of a witness run (`witness[]` of `explore --json`). */
+export interface WitnessStep {
+  /** The thread that took it, or `kernel` for a continuation. */
+  readonly thread: string;
+  /** The call or continuation, in words. */
+  readonly call: string;
+  /** Its outcome: `ok`, an errno, a DMA's `fault`, or `started` for a call still inside its work. */
+  readonly outcome: string;
+  /** What happened. */
+  readonly events: readonly TraceEvent[];
+  /** Calls that returned at this step (a call that waited for its work). */
+  readonly returned: readonly { thread: string; call: number; outcome: string }[];
+}
+
+/** The verdict on one expectation. */
+export interface ExpectationVerdict {
+  /** `forall` or `exists`. */
+  readonly kind: "forall" | "exists";
+  /** The condition as written. */
+  readonly expr: string;
+  /**
+   * Whether it holds; null when a bound stopped the search before it was
+   * decided (never true for a `forall` an incomplete search could not refute).
+   */
+  readonly holds: boolean | null;
+  /** A failed `forall`'s counterexample, or a satisfied `exists`'s example: a shortest run. */
+  readonly witness?: readonly WitnessStep[];
+}
+
+/** What an exploration found (`dmabuf-ref explore --json`). */
+export interface ExploreReport {
+  /** The scenario's name. */
+  readonly scenario: string;
+  /** The profile it ran under. */
+  readonly profile: string;
+  /** False when a bound stopped the search. */
+  readonly complete: boolean;
+  /** Distinct states. */
+  readonly states: number;
+  /** Transitions taken. */
+  readonly transitions: number;
+  /** The deepest level expanded. */
+  readonly depth: number;
+  /** Wall-clock seconds of the search. */
+  readonly seconds: number;
+  /** Terminal states (no transition enabled). */
+  readonly terminals: number;
+  /** The reductions applied, in words (none yet: every interleaving is tried). */
+  readonly reductions: readonly string[];
+  /** Verdicts, in file order. */
+  readonly expectations: readonly ExpectationVerdict[];
+}
+
+/** A loaded scenario: the machine, the world after `init`, and the space to search. */
+export interface LoadedScenario {
+  /** The file. */
+  readonly file: ScenarioFile;
+  /** The profile. */
+  readonly profile: Profile;
+  /** The machine. */
+  readonly machine: Machine;
+  /** The space. */
+  readonly space: ScenarioSpace;
+  /** The parsed expectations, in file order. */
+  readonly conditions: readonly { kind: "forall" | "exists"; expr: string; cond: Condition }[];
+}
+
+function validate(raw: unknown): DocumentResult<ScenarioFile> {
+  const r = scenarioFileSchema.safeParse(raw);
+  return r.success
+    ? { ok: true, value: r.data }
+    : {
+        ok: false,
+        issues: r.error.issues.map((i) => ({
+          path: i.path
+            .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
+            .join("")
+            .replace(/^\./, ""),
+          message: i.message,
+        })),
+      };
+}
+
+/**
+ * Reads and validates a scenario file.
+ *
+ * @param file - the path.
+ * @returns the parsed file.
+ * @throws UsageError (exit 2) naming the file and the field.
+ */
+export function readScenarioFile(file: string): ScenarioFile {
+  return loadDocument(file, validate);
+}
+
+/** What {@link loadScenario} can substitute. */
+export interface LoadOptions {
+  /** `--profile`: overrides the file's. */
+  readonly profile?: string;
+  /**
+   * The machine to run on instead of the one the file describes (a test
+   * substituting a wrong driver): built from the profile.
+   */
+  readonly machine?: (profile: Profile, file: ScenarioFile) => Machine;
+  /** The file's name as the user gave it, for errors. */
+  readonly path?: string;
+}
+
+/**
+ * Builds a scenario's machine, runs its `init` calls in order (each
+ * returning when the kernel would), and sets up the threads.
+ *
+ * @param file - the parsed file.
+ * @param opts - profile and machine substitutions.
+ * @returns the loaded scenario.
+ * @throws UsageError (exit 2) for a bad profile, name, condition or call.
+ */
+export function loadScenario(file: ScenarioFile, opts: LoadOptions = {}): LoadedScenario {
+  const where = opts.path ?? file.name;
+  const profile = resolveProfile(opts.profile ?? file.profile);
+  const d = file.machine === "default" ? DEFAULT_MACHINE : file.machine;
+  const machine =
+    opts.machine?.(profile, file) ??
+    buildMachine(profile, d, {
+      ...(d.vfio.krefRearm === undefined ? {} : { krefRearm: d.vfio.krefRearm }),
+      ...(d.vfio.closeOrder === undefined ? {} : { closeOrder: d.vfio.closeOrder }),
+    });
+  const threads: ThreadProgram[] = Object.entries(file.threads).map(([name, calls]) => ({
+    name,
+    calls,
+  }));
+  const all = [
+    ...file.init.map((c, i) => ({ c, site: `init[${i}]` })),
+    ...threads.flatMap((t) => t.calls.map((c, i) => ({ c, site: `threads.${t.name}[${i}]` }))),
+  ];
+  const declared = new Set<string>();
+  try {
+    // The replay's rules of `as` (each name once, none reserved) over the whole file.
+    checkNames(machine, { calls: all.map((x) => x.c as ReplayCall), machine: "default" });
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    // Name the call by its place in the scenario, not its index in the flattening.
+    const m = /^calls\[(\d+)\]\.(.*)$/s.exec(e.message);
+    const at = m === null ? undefined : all[Number(m[1])];
+    throw new UsageError(
+      `${where}: ${at === undefined || m === null ? e.message : `${at.site}.${m[2] ?? ""}`}`,
+    );
+  }
+  for (const { c } of all) if ("as" in c && c.as !== undefined) declared.add(c.as);
+  for (const t of threads)
+    if (declared.has(t.name))
+      throw new UsageError(`${where}: threads.${t.name}: a thread and a result share the name`);
+
+  const counts = new Map(threads.map((t) => [t.name, t.calls.length]));
+  const conditions = file.expect.map((e, i) => {
+    const kind = "forall" in e ? ("forall" as const) : ("exists" as const);
+    const expr = "forall" in e ? e.forall : e.exists;
+    try {
+      return { kind, expr, cond: parseCondition(expr, counts) };
+    } catch (err) {
+      throw new UsageError(
+        `${where}: expect[${i}].${kind}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  });
+
+  let world: World = boot(machine);
+  const b = emptyBindings();
+  b.rets.set("iommufd", BigInt(REPLAY_IOMMUFD_FD));
+  try {
+    file.init.forEach((call, i) => {
+      const s = scenarioCall(machine, world, call, `init[${i}]`, b, "settle");
+      world = s.world;
+      bind(b, call as ReplayCall, `init[${i}]`, s);
+    });
+  } catch (e) {
+    if (e instanceof UsageError) throw new UsageError(`${where}: ${e.message}`);
+    throw e;
+  }
+  const space = new ScenarioSpace(machine, world, b, threads, declared);
+  return { file, profile, machine, space, conditions };
+}
+
+/** Bounds of one exploration (`--max-states`, `--max-depth`; the file's `bounds:` otherwise). */
+export interface ExploreBounds {
+  /** Stop after this many distinct states. */
+  readonly maxStates?: number;
+  /** Expand no state this deep. */
+  readonly maxDepth?: number;
+  /** Progress callback (a TTY's progress line). */
+  readonly progress?: SearchBounds["progress"];
+}
+
+/**
+ * Explores a loaded scenario: every interleaving, breadth-first; judges
+ * every expectation on every terminal state; rebuilds a shortest witness
+ * for a failed `forall` and a satisfied `exists`.
+ *
+ * @param s - the loaded scenario.
+ * @param bounds - limits (absent: the file's, else none).
+ * @returns the report.
+ */
+export function exploreScenario(s: LoadedScenario, bounds: ExploreBounds = {}): ExploreReport {
+  const { space, conditions } = s;
+  const maxStates = bounds.maxStates ?? s.file.bounds?.maxStates;
+  const maxDepth = bounds.maxDepth ?? s.file.bounds?.maxDepth;
+  // The first terminal state (BFS order: a shortest run) deciding each expectation.
+  const decided: (number | undefined)[] = conditions.map(() => undefined);
+  const stats = breadthFirst(
+    space,
+    (state, id, terminal) => {
+      if (!terminal) return;
+      const o = { violations: state.world.violations.size, outcomes: space.outcomes(state) };
+      conditions.forEach((c, i) => {
+        if (decided[i] !== undefined) return;
+        const h = holds(c.cond, o);
+        if ((c.kind === "forall" && !h) || (c.kind === "exists" && h)) decided[i] = id;
+      });
+    },
+    {
+      ...(maxStates === undefined ? {} : { maxStates }),
+      ...(maxDepth === undefined ? {} : { maxDepth }),
+      ...(bounds.progress === undefined ? {} : { progress: bounds.progress }),
+    },
+  );
+  const expectations = conditions.map((c, i): ExpectationVerdict => {
+    const id = decided[i];
+    if (id === undefined) {
+      // Nothing refuted the forall / nothing satisfied the exists.
+      const verdict = c.kind === "forall";
+      return { kind: c.kind, expr: c.expr, holds: stats.complete ? verdict : null };
+    }
+    return {
+      kind: c.kind,
+      expr: c.expr,
+      holds: c.kind === "exists",
+      witness: witness(space, stats.tree.pathTo(id)),
+    };
+  });
+  return {
+    scenario: s.file.name,
+    profile: s.profile.id,
+    complete: stats.complete,
+    states: stats.states,
+    transitions: stats.transitions,
+    depth: stats.depth,
+    seconds: stats.seconds,
+    terminals: stats.terminals,
+    reductions: [],
+    expectations,
+  };
+}
+
+/**
+ * Re-runs a path of transition labels from the start, keeping what each
+ * step did.
+ *
+ * @param space - the scenario's space.
+ * @param path - successor indices.
+ * @returns the steps.
+ */
+export function witness(space: ScenarioSpace, path: readonly number[]): WitnessStep[] {
+  let s: ExploreState = space.initial;
+  return path.map((label) => {
+    const t = space.transitions(s)[label] as Transition;
+    s = t.state;
+    return {
+      thread: t.actor,
+      call: t.text,
+      outcome: t.outcome,
+      events: t.events,
+      returned: t.returned,
+    };
+  });
+}
+
+/**
+ * Loads and explores a scenario file.
+ *
+ * @param path - the file.
+ * @param opts - profile, machine substitution and bounds.
+ * @returns the report.
+ * @throws UsageError (exit 2) for a bad file.
+ */
+export function exploreFile(path: string, opts: LoadOptions & ExploreBounds = {}): ExploreReport {
+  return exploreScenario(loadScenario(readScenarioFile(path), { ...opts, path }), opts);
+}
+
+/**
+ * The exit status of an exploration: 0 when every expectation holds, 1 when
+ * one does not, 3 when a bound left one undecided.
+ *
+ * @param r - the report.
+ * @returns the status.
+ */
+export function exploreExitCode(r: ExploreReport): 0 | 1 | 3 {
+  if (r.expectations.some((e) => e.holds === false)) return 1;
+  if (r.expectations.some((e) => e.holds === null)) return 3;
+  return 0;
+}

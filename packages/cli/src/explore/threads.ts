@@ -1,0 +1,436 @@
+/*
+ * The state space of a scenario (DESIGN §3.9): the world, each thread's
+ * position in its list of calls (and the call it is inside, if that call
+ * started work it waits for), and what earlier calls returned. A
+ * transition is one thread's next atomic step, or one of the kernel's
+ * continuations that `pendingOps` lists; nothing else runs in between.
+ */
+import { fmix32, mixWord } from "@dmabuf-ref/core/encoding";
+import { hashWorld, hashWorld2, parseOp, pendingOps, step, worldAfter } from "@dmabuf-ref/core";
+import type { Machine, Op, SearchSpace, TraceEvent, World } from "@dmabuf-ref/core";
+import { vfioOperations, vfioPciConfigOf } from "@dmabuf-ref/exporters";
+import { UsageError } from "../io/usage-error.js";
+import type { CallResult, Step } from "../replay/call.js";
+import { runOp } from "../replay/call.js";
+import { bind, runCall } from "../replay/run.js";
+import type { ReplayCall } from "../replay/schema.js";
+import type { Bindings } from "../replay/values.js";
+import { resolveValue } from "../replay/values.js";
+import type { ScenarioCall } from "./scenario-file.js";
+
+/** One thread of a scenario: its name and its calls. */
+export interface ThreadProgram {
+  /** The thread's name (`vmm`, `dev1`), the actor of its steps. */
+  readonly name: string;
+  /** Its calls, in order. */
+  readonly calls: readonly ScenarioCall[];
+}
+
+/** A call a thread is inside: its first op ran; it waits for the work it started. */
+interface Running {
+  /** The step so far (its result is the call's, unless a later op fails). */
+  readonly step: Step;
+  /** Ops still to run, each once the work before it is over. */
+  readonly rest: readonly Op[];
+  /** Tasks it waits for. */
+  readonly tasks: readonly number[];
+  /** A vfio-pci device whose staged operations it waits for. */
+  readonly device?: string;
+}
+
+/** A thread's position. */
+interface ThreadState {
+  /** The index of its next (or current) call. */
+  readonly pc: number;
+  /** The call it is inside, or null between calls. */
+  readonly running: Running | null;
+}
+
+/** What a completed call returned, as a condition sees it. */
+export interface CompletedCall {
+  /** `ok`, an errno name, or a DMA's `fault` / `violation`. */
+  readonly outcome: string;
+  /** What it returned. */
+  readonly result: CallResult;
+}
+
+/** A state of the exploration. */
+export interface ExploreState {
+  /** The world. */
+  readonly world: World;
+  /** Each thread's position, in thread order. */
+  readonly threads: readonly ThreadState[];
+  /** Each thread's completed calls, in order. */
+  readonly done: readonly (readonly CompletedCall[])[];
+  /** Every `as` name bound so far (init's and the threads'). */
+  readonly bindings: Bindings;
+  /** The canonical text of everything but the world (positions, results). */
+  readonly key: string;
+}
+
+/** One transition, with what it did (for a witness). */
+export interface Transition {
+  /** The state it leads to. */
+  readonly state: ExploreState;
+  /** A thread's name, or `kernel` for a continuation. */
+  readonly actor: string;
+  /** The thread's call index, for a thread's step. */
+  readonly call?: number;
+  /** The step, in words. */
+  readonly text: string;
+  /** `ok`, an errno, a DMA verdict, or `started` for a call still inside its work. */
+  readonly outcome: string;
+  /** What happened. */
+  readonly events: readonly TraceEvent[];
+  /** Calls that returned because of this step: thread, call index, outcome. */
+  readonly returned: readonly { thread: string; call: number; outcome: string }[];
+}
+
+/** The outcome a condition compares: a DMA's verdict, `ok`, or the errno. */
+function outcomeOf(r: CallResult): string {
+  if (r.dma !== undefined) return r.dma;
+  if (r.ok) return "ok";
+  return r.errno ?? "blocked";
+}
+
+function copyBindings(b: Bindings): Bindings {
+  return { rets: new Map(b.rets), outs: new Map(b.outs), unbound: new Map(b.unbound) };
+}
+
+/** Every string in a call's fields (what may name an earlier result). */
+function stringsOf(v: unknown, out: string[]): void {
+  if (typeof v === "string") out.push(v);
+  else if (Array.isArray(v)) for (const x of v) stringsOf(x, out);
+  else if (typeof v === "object" && v !== null)
+    for (const [k, x] of Object.entries(v)) if (k !== "as") stringsOf(x, out);
+}
+
+/**
+ * The names of earlier results a call reads (`buf0`, `ioas0.out_ioas_id`):
+ * a thread's call can run only once every one is bound, as a thread in the
+ * kernel cannot pass a value it has not been given yet.
+ *
+ * @param call - the call.
+ * @param declared - every name some call binds.
+ * @returns the names it reads.
+ */
+export function referencesOf(call: ScenarioCall, declared: ReadonlySet<string>): string[] {
+  const strings: string[] = [];
+  stringsOf(call, strings);
+  const names = new Set<string>();
+  for (const s of strings) {
+    const name = s.split(".")[0] ?? "";
+    if (declared.has(name)) names.add(name);
+  }
+  return [...names];
+}
+
+/** `{ op: ... }` with its string fields that name results resolved to numbers. */
+function resolvePlain(call: Record<string, unknown>, b: Bindings, site: string): unknown {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(call)) {
+    if (k === "as") continue;
+    const name = typeof v === "string" ? (v.split(".")[0] ?? "") : "";
+    if (typeof v === "string" && (b.rets.has(name) || b.outs.has(name) || b.unbound.has(name))) {
+      const n = resolveValue(v, b, { index: site, field: k });
+      out[k] = n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+    } else out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * Runs one scenario call: a replay call, or an op in plain-data form.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param call - the call.
+ * @param site - where it is (`init[0]`, `threads.vmm[1]`), for errors.
+ * @param b - the bindings.
+ * @param mode - `settle` (init) or `step` (a thread).
+ * @returns the step.
+ * @throws UsageError for a call the machine cannot run (an unknown op or field).
+ */
+export function scenarioCall(
+  m: Machine,
+  w: World,
+  call: ScenarioCall,
+  site: string,
+  b: Bindings,
+  mode: "settle" | "step",
+): Step {
+  if (!("op" in call)) return runCall(m, w, call, site, b, mode);
+  const parsed = parseOp(m, resolvePlain(call, b, site));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue === undefined || issue.path.length === 0 ? "op" : issue.path.join(".");
+    throw new UsageError(`${site}.${field}: ${issue?.message ?? "not an op"}`);
+  }
+  const op = parsed.data;
+  const text = `${call.op}${describeFields(call)}`;
+  const s = runOp(m, w, op, text, mode);
+  if (!s.result.ok || s.result.ret !== undefined) return s;
+  // An op that creates an object (export: the dma-buf) returns its id.
+  const r = step(m, w, op);
+  const created = r.status === "done" ? r.created : undefined;
+  return created === undefined ? s : { ...s, result: { ...s.result, ret: created } };
+}
+
+const bigintText = (_k: string, v: unknown): unknown =>
+  typeof v === "bigint" ? `0x${v.toString(16)}` : v;
+
+function describeFields(call: Record<string, unknown>): string {
+  const fields = Object.entries(call)
+    .filter(([k]) => k !== "op" && k !== "as")
+    .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v, bigintText)}`);
+  return fields.length === 0 ? "" : ` ${fields.join(" ")}`;
+}
+
+/** Whether the work a running call waits for is over. */
+function workOver(m: Machine, w: World, r: Running): boolean {
+  for (const t of r.tasks) if (w.tasks.has(t)) return false;
+  if (r.device !== undefined && vfioPciConfigOf(m, r.device) !== undefined)
+    return vfioOperations(m, w, r.device).length === 0;
+  return true;
+}
+
+function runningOf(s: Step): Running | null {
+  const u = s.unfinished;
+  if (u === undefined) return null;
+  return {
+    step: s,
+    rest: u.rest,
+    tasks: u.tasks,
+    ...(u.device === undefined ? {} : { device: u.device }),
+  };
+}
+
+/**
+ * The scenario's state space: threads interleaved with the kernel's
+ * continuations. Built once per exploration.
+ */
+export class ScenarioSpace implements SearchSpace<ExploreState> {
+  readonly initial: ExploreState;
+  readonly #declared: ReadonlySet<string>;
+  readonly #refs: readonly (readonly (readonly string[])[])[];
+
+  /**
+   * @param machine - the machine.
+   * @param start - the world after `init`.
+   * @param bindings - the names `init` bound.
+   * @param threads - the threads.
+   * @param declared - every name a call of the scenario binds.
+   */
+  constructor(
+    readonly machine: Machine,
+    start: World,
+    bindings: Bindings,
+    readonly threads: readonly ThreadProgram[],
+    declared: ReadonlySet<string>,
+  ) {
+    this.#declared = declared;
+    this.#refs = threads.map((t) => t.calls.map((c) => referencesOf(c, declared)));
+    const s0 = {
+      world: start,
+      threads: threads.map(() => ({ pc: 0, running: null })),
+      done: threads.map(() => []),
+      bindings,
+      key: "",
+    };
+    this.initial = { ...s0, key: keyOf(s0) };
+  }
+
+  /** Every name some call binds. */
+  get declared(): ReadonlySet<string> {
+    return this.#declared;
+  }
+
+  successors(s: ExploreState): readonly ExploreState[] {
+    return this.transitions(s).map((t) => t.state);
+  }
+
+  fingerprint(s: ExploreState, out: Uint32Array): void {
+    let h1 = hashWorld(s.world);
+    let h2 = hashWorld2(s.world);
+    const k = s.key;
+    for (let i = 0; i < k.length; i++) {
+      const c = k.charCodeAt(i);
+      h1 = mixWord(h1, c);
+      h2 = mixWord(h2, c ^ 0x5bd1e995);
+    }
+    out[0] = fmix32(h1 ^ k.length);
+    out[1] = fmix32(h2 + k.length);
+  }
+
+  /**
+   * Every transition enabled in a state, in a fixed order: each thread's
+   * next step (thread order), then each continuation `pendingOps` lists.
+   *
+   * @param s - the state.
+   * @returns the transitions; none in a terminal state.
+   */
+  transitions(s: ExploreState): Transition[] {
+    const out: Transition[] = [];
+    const m = this.machine;
+    this.threads.forEach((t, i) => {
+      const ts = s.threads[i];
+      if (ts === undefined || ts.pc >= t.calls.length) return;
+      const site = `threads.${t.name}[${ts.pc}]`;
+      const r = ts.running;
+      let st: Step;
+      if (r !== null) {
+        const [next, ...rest] = r.rest;
+        if (next === undefined || !workOver(m, s.world, r)) return;
+        st = runOp(m, s.world, next, r.step.text.replace(/(: done| = .*)$/, ""), "step");
+        if (st.sleeps !== undefined) return;
+        if (st.result.ok) {
+          const u = st.unfinished;
+          st = {
+            ...st,
+            unfinished: {
+              rest: [...(u?.rest ?? []), ...rest],
+              tasks: u?.tasks ?? [],
+              ...((u?.device ?? r.device) === undefined ? {} : { device: u?.device ?? r.device }),
+            },
+          };
+        }
+      } else {
+        const refs = this.#refs[i]?.[ts.pc] ?? [];
+        const b = s.bindings;
+        if (refs.some((n) => !b.rets.has(n) && !b.outs.has(n))) return;
+        const call = t.calls[ts.pc] as ScenarioCall;
+        st = scenarioCall(m, s.world, call, site, b, "step");
+        if (st.sleeps !== undefined) return;
+      }
+      out.push(this.#advance(s, i, st));
+    });
+    for (const op of pendingOps(m, s.world)) {
+      const r = step(m, s.world, op);
+      const world = worldAfter(r);
+      const events =
+        r.status === "done"
+          ? r.events
+          : r.status === "failed"
+            ? (r.committed?.events ?? r.events ?? [])
+            : [];
+      const settled = this.#settle({ ...s, world });
+      out.push({
+        state: settled.state,
+        actor: "kernel",
+        text: continuationText(op),
+        outcome: r.status === "failed" ? r.error.errno : "ok",
+        events,
+        returned: settled.returned,
+      });
+    }
+    return out;
+  }
+
+  /** The state after thread `i` took step `st`. */
+  #advance(s: ExploreState, i: number, st: Step): Transition {
+    const t = this.threads[i] as ThreadProgram;
+    const ts = s.threads[i] as ThreadState;
+    const running = st.result.ok ? runningOf(st) : null;
+    const threads = s.threads.map((x, j) => (j === i ? { pc: ts.pc, running } : x));
+    let next: ExploreState = { ...s, world: st.world, threads };
+    if (running === null) next = this.#complete(next, i, st);
+    const settled = this.#settle(next);
+    const own =
+      running === null ? [{ thread: t.name, call: ts.pc, outcome: outcomeOf(st.result) }] : [];
+    return {
+      state: settled.state,
+      actor: t.name,
+      call: ts.pc,
+      text: st.text,
+      outcome: running === null ? outcomeOf(st.result) : "started",
+      events: st.events,
+      returned: [...own, ...settled.returned],
+    };
+  }
+
+  /** Thread `i`'s current call returns with step `st`'s result. */
+  #complete(s: ExploreState, i: number, st: Step): ExploreState {
+    const t = this.threads[i] as ThreadProgram;
+    const ts = s.threads[i] as ThreadState;
+    const call = t.calls[ts.pc] as ScenarioCall;
+    let bindings = s.bindings;
+    if ("as" in call && call.as !== undefined) {
+      bindings = copyBindings(s.bindings);
+      bind(bindings, call as ReplayCall, `threads.${t.name}[${ts.pc}]`, st);
+    }
+    const done = s.done.map((d, j) =>
+      j === i ? [...d, { outcome: outcomeOf(st.result), result: st.result }] : d,
+    );
+    const threads = s.threads.map((x, j) => (j === i ? { pc: ts.pc + 1, running: null } : x));
+    return { ...s, threads, done, bindings };
+  }
+
+  /** Returns every call whose work is over and which has no op left; then the key. */
+  #settle(s: ExploreState): {
+    state: ExploreState;
+    returned: { thread: string; call: number; outcome: string }[];
+  } {
+    let state = s;
+    const returned: { thread: string; call: number; outcome: string }[] = [];
+    state.threads.forEach((ts, i) => {
+      const r = ts.running;
+      if (r === null || r.rest.length > 0 || !workOver(this.machine, state.world, r)) return;
+      state = this.#complete(state, i, r.step);
+      returned.push({
+        thread: (this.threads[i] as ThreadProgram).name,
+        call: ts.pc,
+        outcome: outcomeOf(r.step.result),
+      });
+    });
+    return { state: { ...state, key: keyOf(state) }, returned };
+  }
+
+  /**
+   * Each thread's calls as a condition sees them in a state: the outcomes
+   * of the calls that returned, `blocked` for the rest.
+   *
+   * @param s - a (terminal) state.
+   * @returns outcomes by thread name.
+   */
+  outcomes(s: ExploreState): Map<string, string[]> {
+    return new Map(
+      this.threads.map((t, i) => {
+        const done = s.done[i] ?? [];
+        return [t.name, t.calls.map((_, c) => done[c]?.outcome ?? "blocked")];
+      }),
+    );
+  }
+}
+
+/** A continuation in words: a task's next step, or the driver op it runs. */
+function continuationText(op: Op): string {
+  if (op.kind === "task") return `task ${op.task}: next step`;
+  if (op.kind !== "driver") return op.kind;
+  const a = op.action as { op?: unknown };
+  return `${op.driver}: ${typeof a.op === "string" ? a.op : "pending work"}`;
+}
+
+/** The canonical text of a state's positions and results (not the world). */
+function keyOf(s: Omit<ExploreState, "key">): string {
+  const parts: string[] = [];
+  s.threads.forEach((t, i) => {
+    const r = t.running;
+    parts.push(
+      r === null ? `${t.pc}` : `${t.pc}r${r.rest.length}t${r.tasks.join(",")}${r.device ?? ""}`,
+    );
+    for (const c of s.done[i] ?? []) {
+      const res = c.result;
+      parts.push(
+        c.outcome,
+        res.ret === undefined ? "" : String(res.ret),
+        res.out === undefined
+          ? ""
+          : Object.entries(res.out)
+              .map(([k, v]) => `${k}=${String(v)}`)
+              .join(","),
+      );
+    }
+    parts.push("|");
+  });
+  return parts.join(";");
+}

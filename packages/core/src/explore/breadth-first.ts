@@ -1,0 +1,173 @@
+import { FingerprintSet, IntColumn } from "./fingerprint-set.js";
+
+/**
+ * What the explorer searches (DESIGN §3.9): a start state, the transitions
+ * enabled in a state in a fixed order, and a 64-bit fingerprint that
+ * identifies a state up to what no future transition can tell apart. A
+ * scenario's interleavings, the reference revoke protocol and a contract
+ * suite's driver under test are all searched through this one interface.
+ *
+ * @typeParam S - a state (for a scenario: the world plus each thread's position).
+ */
+export interface SearchSpace<S> {
+  /** The state the search starts from. */
+  readonly initial: S;
+  /**
+   * The states one transition away, in a fixed order: a transition's label
+   * is its index here, so a path of labels names a run.
+   *
+   * @param s - a state.
+   */
+  successors(s: S): readonly S[];
+  /**
+   * Writes the state's fingerprint: `out[0]` the high 32 bits, `out[1]` the low.
+   *
+   * @param s - a state.
+   * @param out - two words.
+   */
+  fingerprint(s: S, out: Uint32Array): void;
+}
+
+/** Where a search may stop before it has seen every state. */
+export interface SearchBounds {
+  /** Stop once this many distinct states are known. Absent: no bound. */
+  readonly maxStates?: number;
+  /** Expand no state this many transitions from the start. Absent: no bound. */
+  readonly maxDepth?: number;
+  /**
+   * Called about every 4096 expansions (a progress line).
+   *
+   * @param p - the counts so far.
+   */
+  readonly progress?: (p: { states: number; depth: number; seconds: number }) => void;
+}
+
+/** The parent links of a search: every state's first-found predecessor and the label taken. */
+export interface SearchTree {
+  /**
+   * The labels from the start to a state: the shortest run reaching it.
+   *
+   * @param id - a state number.
+   * @returns the successor indices, in order.
+   */
+  pathTo(id: number): number[];
+}
+
+/** What a breadth-first search did. */
+export interface SearchStats {
+  /** Distinct states found (the start included). */
+  readonly states: number;
+  /** Transitions taken (to new or known states). */
+  readonly transitions: number;
+  /** The deepest level expanded. */
+  readonly depth: number;
+  /** States with no transition enabled. */
+  readonly terminals: number;
+  /** False when a bound stopped the search with states left to expand. */
+  readonly complete: boolean;
+  /** Wall-clock seconds. */
+  readonly seconds: number;
+  /** Bytes of the visited set and the parent links (the frontier's states not counted). */
+  readonly bytes: number;
+  /** The parent links, to rebuild any state's shortest run. */
+  readonly tree: SearchTree;
+}
+
+/**
+ * Breadth-first search over fingerprints: every state is expanded once, in
+ * order of its distance from the start, so the first state found with a
+ * property is one a shortest run reaches. Only the frontier keeps whole
+ * states; the visited set keeps 64-bit fingerprints and parent links on
+ * typed arrays.
+ *
+ * @typeParam S - the state.
+ * @param space - what is searched.
+ * @param visit - called once per expanded state, with whether no transition is
+ *   enabled in it (a terminal state) and its successors.
+ * @param bounds - optional limits.
+ * @returns the counts and the parent links.
+ *
+ * @example
+ * ```ts
+ * const stats = breadthFirst(space, (s, id, terminal) => {
+ *   if (terminal && bad(s)) witnesses.push(id);
+ * });
+ * const run = stats.tree.pathTo(witnesses[0]); // labels: successor indices
+ * ```
+ */
+export function breadthFirst<S>(
+  space: SearchSpace<S>,
+  visit: (s: S, id: number, terminal: boolean) => void,
+  bounds: SearchBounds = {},
+): SearchStats {
+  const started = performance.now();
+  const seen = new FingerprintSet();
+  const parents = new IntColumn();
+  const labels = new IntColumn();
+  const fp = new Uint32Array(2);
+  const maxStates = bounds.maxStates ?? Number.POSITIVE_INFINITY;
+  const maxDepth = bounds.maxDepth ?? Number.POSITIVE_INFINITY;
+
+  space.fingerprint(space.initial, fp);
+  seen.intern(fp[0] ?? 0, fp[1] ?? 0, 0);
+  parents.push(-1);
+  labels.push(-1);
+  let frontier: { s: S; id: number }[] = [{ s: space.initial, id: 0 }];
+  let depth = 0;
+  let transitions = 0;
+  let terminals = 0;
+  let expanded = 0;
+  let complete = true;
+
+  search: while (frontier.length > 0) {
+    if (depth >= maxDepth) {
+      complete = false;
+      break;
+    }
+    const next: { s: S; id: number }[] = [];
+    for (let f = 0; f < frontier.length; f++) {
+      const { s, id } = frontier[f] as { s: S; id: number };
+      const succ = space.successors(s);
+      visit(s, id, succ.length === 0);
+      if (succ.length === 0) terminals++;
+      transitions += succ.length;
+      for (let label = 0; label < succ.length; label++) {
+        const t = succ[label] as S;
+        space.fingerprint(t, fp);
+        const fresh = parents.length;
+        if (seen.intern(fp[0] ?? 0, fp[1] ?? 0, fresh) !== fresh) continue;
+        parents.push(id);
+        labels.push(label);
+        next.push({ s: t, id: fresh });
+      }
+      if (++expanded % 4096 === 0)
+        bounds.progress?.({
+          states: parents.length,
+          depth,
+          seconds: (performance.now() - started) / 1000,
+        });
+      if (parents.length >= maxStates && (f < frontier.length - 1 || next.length > 0)) {
+        complete = false;
+        break search;
+      }
+    }
+    frontier = next;
+    if (frontier.length > 0) depth++;
+  }
+  return {
+    states: parents.length,
+    transitions,
+    depth,
+    terminals,
+    complete,
+    seconds: (performance.now() - started) / 1000,
+    bytes: seen.bytes + parents.bytes + labels.bytes,
+    tree: {
+      pathTo(id: number): number[] {
+        const path: number[] = [];
+        for (let at = id; at > 0; at = parents.at(at)) path.push(labels.at(at));
+        return path.reverse();
+      },
+    },
+  };
+}
