@@ -305,6 +305,38 @@ export function witness(space: ScenarioSpace, path: readonly number[]): WitnessS
 }
 
 /**
+ * The scenario's reference run, the one `dmabuf-ref scenario NAME` prints
+ * and `rfc/traces/` keeps: the kernel's continuations run as soon as they
+ * can (the first one `pendingOps` lists), and a thread moves only when the
+ * kernel has nothing left to do, threads in file order. With one thread
+ * this is the run a replay of the same calls makes.
+ *
+ * @param space - the scenario's space.
+ * @returns the steps and the terminal state reached (bounded by 100000 steps).
+ */
+export function referenceRun(space: ScenarioSpace): {
+  steps: WitnessStep[];
+  end: ExploreState;
+} {
+  let s: ExploreState = space.initial;
+  const steps: WitnessStep[] = [];
+  for (let n = 0; n < 100_000; n++) {
+    const ts = space.transitions(s);
+    const t = ts.find((x) => x.actor === "kernel") ?? ts[0];
+    if (t === undefined) break;
+    steps.push({
+      thread: t.actor,
+      call: t.text,
+      outcome: t.outcome,
+      events: t.events,
+      returned: t.returned,
+    });
+    s = t.state;
+  }
+  return { steps, end: s };
+}
+
+/**
  * Loads and explores a scenario file.
  *
  * @param path - the file.

@@ -24,7 +24,7 @@ export const replayNameSchema = z
  * An ioctl call: on which fd, which ioctl, the struct's fields, and a name
  * for its result.
  */
-export const replayIoctlSchema = z.object({
+export const replayIoctlSchema = z.strictObject({
   /** The fd: a device (`vfio0`), `iommufd`, an earlier result's name, or a number. */
   fd: replayValueSchema,
   /**
@@ -47,43 +47,43 @@ const device = z.string().min(1);
 
 /** The events a replay can interleave with ioctls. */
 export const replayEventSchema = z.discriminatedUnion("event", [
-  z.object({
+  z.strictObject({
     /** A function-level reset through config space (`vfio_pci_try_reset_function`). */
     event: z.literal("flr"),
     /** The VFIO device. */
     device,
   }),
-  z.object({
+  z.strictObject({
     /** A config write clearing PCI_COMMAND.MEMORY. */
     event: z.literal("memory-disable"),
     /** The VFIO device. */
     device,
   }),
-  z.object({
+  z.strictObject({
     /** A config write setting PCI_COMMAND.MEMORY. */
     event: z.literal("memory-enable"),
     /** The VFIO device. */
     device,
   }),
-  z.object({
+  z.strictObject({
     /** A PMCSR write to D3hot (`vfio_lock_and_set_power_state`). */
     event: z.literal("d3hot"),
     /** The VFIO device. */
     device,
   }),
-  z.object({
+  z.strictObject({
     /** A PMCSR write back to D0. */
     event: z.literal("d0"),
     /** The VFIO device. */
     device,
   }),
-  z.object({
+  z.strictObject({
     /** `VFIO_DEVICE_PCI_HOT_RESET` on the device's fd: a bus reset of its whole dev_set. */
     event: z.literal("hot-reset"),
     /** A VFIO device of the dev_set. */
     device,
   }),
-  z.object({
+  z.strictObject({
     /**
      * A PCI config space write through the VFIO config region
      * (`vfio_pci_config_rw`): the command register, PMCSR or the FLR bit.
@@ -98,19 +98,19 @@ export const replayEventSchema = z.discriminatedUnion("event", [
     /** Bytes written: 1, 2 or 4 (default 2, the registers' width). */
     size: z.union([z.literal(1), z.literal(2), z.literal(4)]).default(2),
   }),
-  z.object({
+  z.strictObject({
     /** The VMM closes the VFIO device fd. */
     event: z.literal("close"),
     /** The VFIO device. */
     device,
   }),
-  z.object({
+  z.strictObject({
     /** The host unbinds the device: VFIO's request to userspace, the device-fd close, then cleanup. */
     event: z.literal("unbind"),
     /** The VFIO device. */
     device,
   }),
-  z.object({
+  z.strictObject({
     /** A device is attached to an IOAS (the VFIO cdev attach path). */
     event: z.literal("attach"),
     /** The device. */
@@ -118,13 +118,13 @@ export const replayEventSchema = z.discriminatedUnion("event", [
     /** The IOAS id (a number or a reference). */
     ioas: replayValueSchema,
   }),
-  z.object({
+  z.strictObject({
     /** A device is detached from its IOAS (`iommufd_device_detach`). */
     event: z.literal("detach"),
     /** The device. */
     device,
   }),
-  z.object({
+  z.strictObject({
     /** A device DMA, judged by the oracle. */
     event: z.literal("dma"),
     /** The device. */
@@ -140,7 +140,7 @@ export const replayEventSchema = z.discriminatedUnion("event", [
 
 /** The system calls of the replaying process that shape its memory. */
 export const replaySyscallSchema = z.discriminatedUnion("syscall", [
-  z.object({
+  z.strictObject({
     /** `memfd_create()` plus `ftruncate(size)`: a file of anonymous memory. */
     syscall: z.literal("memfd_create"),
     /** Its size in bytes. */
@@ -148,7 +148,7 @@ export const replaySyscallSchema = z.discriminatedUnion("syscall", [
     /** A name for the fd. */
     as: replayNameSchema,
   }),
-  z.object({
+  z.strictObject({
     /** `mmap(addr, length, prot, MAP_SHARED[|MAP_FIXED], fd, offset)`. */
     syscall: z.literal("mmap"),
     /** A VFIO device, a memfd or a dma-buf (a name or a number). */
@@ -164,7 +164,7 @@ export const replaySyscallSchema = z.discriminatedUnion("syscall", [
     /** A name: `NAME` and `NAME.addr` are the address. */
     as: replayNameSchema.optional(),
   }),
-  z.object({
+  z.strictObject({
     /** `munmap(addr, length)`. */
     syscall: z.literal("munmap"),
     /** Start address. */
@@ -172,7 +172,7 @@ export const replaySyscallSchema = z.discriminatedUnion("syscall", [
     /** Bytes. */
     length: replayValueSchema,
   }),
-  z.object({
+  z.strictObject({
     /** `close(fd)`: of a VFIO device, a memfd or a dma-buf. */
     syscall: z.literal("close"),
     /** The fd (a name or a number). */
@@ -188,7 +188,7 @@ export const replayCallSchema = z.union([
 ]);
 
 /** A replay file (`dmabuf-ref replay FILE`). */
-export const replayFileSchema = z.object({
+export const replayFileSchema = z.strictObject({
   /** `default`, or a description of the machine (see the README). */
   machine: z.union([z.literal("default"), machineDescriptionSchema]).optional(),
   /** The profile (`--profile` overrides). */

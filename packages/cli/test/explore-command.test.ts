@@ -1,0 +1,120 @@
+import { describe, expect, it } from "vitest";
+import { json, runCli } from "./run-cli.js";
+
+const FIX = "packages/cli/test/fixtures/explore-command";
+const FLR = "rfc/scenarios/flr-races-p2p-dma.yaml";
+
+interface Report {
+  scenario: string;
+  profile: string;
+  complete: boolean;
+  states: number;
+  transitions: number;
+  depth: number;
+  seconds: number;
+  expectations: {
+    kind: string;
+    expr: string;
+    holds: boolean | null;
+    witness?: { thread: string; call: string; outcome: string; events: unknown[] }[];
+  }[];
+}
+
+describe("dmabuf-ref explore", () => {
+  it("exits 0 and prints one verdict line per expectation when every expectation holds", () => {
+    const r = runCli("explore", FLR);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe("");
+    for (const v of [
+      "forall no-violation: holds",
+      "exists dev1[0] == fault: holds",
+      "exists dev1[0] == ok: holds",
+      "forall vmm[0] == ok: holds",
+    ])
+      expect(r.stdout).toContain(v);
+  });
+
+  it("exits 1 when a forall fails and prints a numbered counterexample with threads as actors", () => {
+    const r = runCli("explore", `${FIX}/dma-always-ok.yaml`);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain("forall dev1[0] == ok: FAILS");
+    expect(r.stdout).toMatch(/counterexample for expect\[1\], \d+ steps:/);
+    expect(r.stdout).toMatch(/^ {2}1\. vmm: flr vfio0 -> started$/m);
+    expect(r.stdout).toMatch(/\. dev1: dma dev1 write .*-> fault/);
+  });
+
+  it("every line of the text output is at most 72 columns", () => {
+    for (const file of [FLR, `${FIX}/dma-always-ok.yaml`]) {
+      const lines = runCli("explore", file).stdout.split("\n");
+      expect(lines.filter((l) => l.length > 72)).toEqual([]);
+    }
+  });
+
+  it("--json prints the documented report, expectations in file order, witnesses for failed foralls", () => {
+    const r = runCli("explore", `${FIX}/dma-always-ok.yaml`, "--json");
+    expect(r.status).toBe(1);
+    const rep = json(r) as Report;
+    expect(rep.scenario).toBe("dma-always-ok");
+    expect(rep.profile).toBe("linux-7.1");
+    expect(rep.complete).toBe(true);
+    expect(rep.states).toBeGreaterThan(1);
+    expect(rep.transitions).toBeGreaterThanOrEqual(rep.states - 1);
+    expect(typeof rep.seconds).toBe("number");
+    expect(rep.expectations.map((e) => [e.kind, e.expr, e.holds])).toEqual([
+      ["forall", "no-violation", true],
+      ["forall", "dev1[0] == ok", false],
+    ]);
+    const w = rep.expectations[1]?.witness ?? [];
+    expect(w.length).toBeGreaterThan(0);
+    expect(w.some((s) => s.thread === "dev1" && s.outcome === "fault")).toBe(true);
+    expect(Object.keys(w[0] ?? {})).toEqual(
+      expect.arrayContaining(["thread", "call", "outcome", "events"]),
+    );
+  });
+
+  it("a bound that stops the search before an answer exits 3 with holds null, never true", () => {
+    const r = runCli("explore", FLR, "--max-states", "3", "--json");
+    expect(r.status).toBe(3);
+    const rep = json(r) as Report;
+    expect(rep.complete).toBe(false);
+    const forall = rep.expectations.filter((e) => e.kind === "forall");
+    expect(forall.every((e) => e.holds === null)).toBe(true);
+  });
+
+  it("--max-depth also bounds the search", () => {
+    const rep = json(runCli("explore", FLR, "--max-depth", "2", "--json")) as Report;
+    expect(rep.complete).toBe(false);
+    expect(rep.depth).toBeLessThanOrEqual(2);
+  });
+
+  it("a thread reading a name another thread binds runs only after that call returned", () => {
+    const r = runCli("explore", `${FIX}/late-binding.yaml`);
+    expect(r.stdout).toContain("forall vmm[0] == ok and dev1[0] == ok: holds");
+    expect(r.status).toBe(0);
+  });
+
+  it("--format markdown prints tables, --format mermaid sequence diagrams of the witnesses", () => {
+    const md = runCli("explore", `${FIX}/dma-always-ok.yaml`, "--format", "markdown").stdout;
+    expect(md).toContain("| # | kind | condition | verdict |");
+    expect(md).toContain("| step | actor | call | outcome |");
+    const mmd = runCli("explore", `${FIX}/dma-always-ok.yaml`, "--format", "mermaid").stdout;
+    expect(mmd).toContain("sequenceDiagram");
+  });
+
+  it.each([
+    ["bad-thread.yaml", /expect\[0\]\.exists: "dev2" is neither/],
+    ["bad-value.yaml", /expect\[0\]\.exists: "maybe" is not an outcome/],
+    ["bad-key.yaml", /threads\.dev1\[0\]/],
+  ])("a bad scenario file (%s) exits 2 naming the file and the field", (file, message) => {
+    const r = runCli("explore", `${FIX}/${file}`);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain(file);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it("--json and --format text together are refused", () => {
+    const r = runCli("explore", FLR, "--json", "--format", "text");
+    expect(r.status).toBe(2);
+  });
+});
