@@ -6,7 +6,7 @@
  * continuations that `pendingOps` lists; nothing else runs in between.
  */
 import { fmix32, mixWord } from "@dmabuf-ref/core/encoding";
-import { hashWorld, hashWorld2, parseOp, pendingOps, step, worldAfter } from "@dmabuf-ref/core";
+import { hashWorld, hashWorld2, parseOp, pendingSteps, worldAfter } from "@dmabuf-ref/core";
 import type { Machine, Op, SearchSpace, TraceEvent, World } from "@dmabuf-ref/core";
 import { vfioOperations, vfioPciConfigOf } from "@dmabuf-ref/exporters";
 import { UsageError } from "../io/usage-error.js";
@@ -169,11 +169,9 @@ export function scenarioCall(
   const op = parsed.data;
   const text = `${call.op}${describeFields(call)}`;
   const s = runOp(m, w, op, text, mode);
-  if (!s.result.ok || s.result.ret !== undefined) return s;
   // An op that creates an object (export: the dma-buf) returns its id.
-  const r = step(m, w, op);
-  const created = r.status === "done" ? r.created : undefined;
-  return created === undefined ? s : { ...s, result: { ...s.result, ret: created } };
+  if (!s.result.ok || s.result.ret !== undefined || s.created === undefined) return s;
+  return { ...s, result: { ...s.result, ret: s.created } };
 }
 
 const bigintText = (_k: string, v: unknown): unknown =>
@@ -304,8 +302,7 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
       }
       out.push(this.#advance(s, i, st));
     });
-    for (const op of pendingOps(m, s.world)) {
-      const r = step(m, s.world, op);
+    for (const { op, outcome: r } of pendingSteps(m, s.world)) {
       const world = worldAfter(r);
       const events =
         r.status === "done"

@@ -83,6 +83,8 @@ export interface Step {
   readonly sleeps?: string;
   /** `step` mode: what the call still does before it returns. */
   readonly unfinished?: Unfinished;
+  /** The id of the object its op created (an export's dma-buf, an attachment), if any. */
+  readonly created?: number;
 }
 
 /**
@@ -156,6 +158,7 @@ export function runOp(m: Machine, w: World, op: Op, text: string, mode: RunMode 
         events: [...waited, ...x.events, ...s.events],
         result: { ok: true, ...(ret === undefined ? {} : { ret }) },
         ...(x.returned === undefined ? {} : { returned: x.returned }),
+        ...(x.created === undefined ? {} : { created: x.created }),
         text: ret === undefined ? `${text}: done` : `${text} = ${String(ret)}`,
       };
     })
@@ -212,6 +215,7 @@ function stepOp(m: Machine, w: World, op: Op, text: string): Step {
         events: r.events,
         result: { ok: true, ...(ret === undefined ? {} : { ret }) },
         ...(r.returned === undefined ? {} : { returned: r.returned }),
+        ...(r.created === undefined ? {} : { created: r.created }),
         text: ret === undefined ? `${text}: done` : `${text} = ${String(ret)}`,
         ...(tasks.length === 0 ? {} : { unfinished: { rest: [], tasks } }),
       };

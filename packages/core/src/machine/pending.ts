@@ -1,4 +1,5 @@
 import type { Op } from "../lifetime/op.js";
+import type { StepOutcome } from "../lifetime/outcome.js";
 import { step } from "../lifetime/step.js";
 import type { World } from "../world/world.js";
 import type { Machine } from "./machine.js";
@@ -26,15 +27,39 @@ import type { Machine } from "./machine.js";
  * ```
  */
 export function pendingOps(m: Machine, w: World): readonly Op[] {
-  const ops: Op[] = [];
+  return pendingSteps(m, w).map((p) => p.op);
+}
+
+/** A continuation that can run now, with what running it does. */
+export interface PendingStep {
+  /** The continuation. */
+  readonly op: Op;
+  /** Its outcome on the world it was listed for (done, or failed: never blocked). */
+  readonly outcome: StepOutcome;
+}
+
+/**
+ * {@link pendingOps} with each continuation's outcome: deciding whether a
+ * continuation would sleep means running it, so an explorer that takes
+ * every continuation gets the outcomes from here instead of stepping each
+ * op twice.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @returns the continuations that run now and their outcomes, in {@link pendingOps}' order.
+ */
+export function pendingSteps(m: Machine, w: World): readonly PendingStep[] {
+  const out: PendingStep[] = [];
   for (const id of w.tasks.keys()) {
     const op: Op = { kind: "task", task: id };
-    if (step(m, w, op).status !== "blocked") ops.push(op);
+    const outcome = step(m, w, op);
+    if (outcome.status !== "blocked") out.push({ op, outcome });
   }
   for (const driver of [...m.exporters.values(), ...m.importers.values()]) {
     for (const op of driver.pending?.(m, w) ?? []) {
-      if (step(m, w, op).status !== "blocked") ops.push(op);
+      const outcome = step(m, w, op);
+      if (outcome.status !== "blocked") out.push({ op, outcome });
     }
   }
-  return ops;
+  return out;
 }
