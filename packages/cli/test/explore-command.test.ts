@@ -118,3 +118,20 @@ describe("dmabuf-ref explore", () => {
     expect(r.status).toBe(2);
   });
 });
+
+describe("symmetry reduction", () => {
+  it("interchangeable threads (same calls, no names, named by no expectation) are explored as a multiset, with the same verdicts", () => {
+    const reduced = json(runCli("explore", `${FIX}/symmetric-dma.yaml`, "--json")) as Report & {
+      reductions: string[];
+    };
+    const partly = json(
+      runCli("explore", `${FIX}/symmetric-dma-named.yaml`, "--json"),
+    ) as Report & { reductions: string[] };
+    expect(reduced.reductions).toEqual(["thread symmetry {a, b, c}"]);
+    // a is named by an expectation: only b and c are merged.
+    expect(partly.reductions).toEqual(["thread symmetry {b, c}"]);
+    expect(reduced.states).toBeLessThan(partly.states);
+    expect(reduced.expectations.map((e) => e.holds)).toEqual([true, true]);
+    expect(partly.expectations.map((e) => e.holds)).toEqual([true, true, true]);
+  });
+});

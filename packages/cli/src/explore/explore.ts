@@ -76,7 +76,10 @@ export interface ExploreReport {
   readonly seconds: number;
   /** Terminal states (no transition enabled). */
   readonly terminals: number;
-  /** The reductions applied, in words (none yet: every interleaving is tried). */
+  /**
+   * The reductions applied, in words: interchangeable threads (equal calls,
+   * no names bound, named by no expectation) explored as a multiset.
+   */
   readonly reductions: readonly string[];
   /** Verdicts, in file order. */
   readonly expectations: readonly ExpectationVerdict[];
@@ -207,8 +210,29 @@ export function loadScenario(file: ScenarioFile, opts: LoadOptions = {}): Loaded
     if (e instanceof UsageError) throw new UsageError(`${where}: ${e.message}`);
     throw e;
   }
-  const space = new ScenarioSpace(machine, world, b, threads, declared);
+  const named = new Set(conditions.flatMap((c) => threadsNamed(c.cond)));
+  const space = new ScenarioSpace(machine, world, b, threads, declared, named);
   return { file, profile, machine, space, conditions };
+}
+
+/** The threads a condition names. */
+function threadsNamed(c: Condition): string[] {
+  switch (c.kind) {
+    case "outcome":
+      return [c.thread];
+    case "not":
+      return threadsNamed(c.of);
+    case "and":
+    case "or":
+      return [...threadsNamed(c.left), ...threadsNamed(c.right)];
+    case "no-violation":
+    case "no-deadlock":
+      return [];
+    default: {
+      const unknown: never = c;
+      throw new Error(`threadsNamed: ${JSON.stringify(unknown)}`);
+    }
+  }
 }
 
 /** Bounds of one exploration (`--max-states`, `--max-depth`; the file's `bounds:` otherwise). */
@@ -276,7 +300,9 @@ export function exploreScenario(s: LoadedScenario, bounds: ExploreBounds = {}): 
     depth: stats.depth,
     seconds: stats.seconds,
     terminals: stats.terminals,
-    reductions: [],
+    reductions: space.symmetric.map(
+      (g) => `thread symmetry {${g.map((i) => space.threads[i]?.name ?? "").join(", ")}}`,
+    ),
     expectations,
   };
 }

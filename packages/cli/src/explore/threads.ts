@@ -203,6 +203,20 @@ function runningOf(s: Step): Running | null {
   };
 }
 
+/** Groups of two or more threads with equal calls that bind nothing and no expectation names. */
+function symmetricGroups(
+  threads: readonly ThreadProgram[],
+  named: ReadonlySet<string>,
+): number[][] {
+  const byCalls = new Map<string, number[]>();
+  threads.forEach((t, i) => {
+    if (named.has(t.name) || t.calls.some((c) => "as" in c && c.as !== undefined)) return;
+    const k = JSON.stringify(t.calls);
+    byCalls.set(k, [...(byCalls.get(k) ?? []), i]);
+  });
+  return [...byCalls.values()].filter((g) => g.length > 1);
+}
+
 /**
  * The scenario's state space: threads interleaved with the kernel's
  * continuations. Built once per exploration.
@@ -211,6 +225,12 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
   readonly initial: ExploreState;
   readonly #declared: ReadonlySet<string>;
   readonly #refs: readonly (readonly (readonly string[])[])[];
+  /**
+   * Interchangeable threads (thread indices): the same calls, binding no
+   * name, and named by no expectation. The world cannot tell which of them
+   * made a call, so a state and its permutation are one.
+   */
+  readonly symmetric: readonly (readonly number[])[];
 
   /**
    * @param machine - the machine.
@@ -218,6 +238,7 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
    * @param bindings - the names `init` bound.
    * @param threads - the threads.
    * @param declared - every name a call of the scenario binds.
+   * @param named - the threads some expectation names (never merged by symmetry).
    */
   constructor(
     readonly machine: Machine,
@@ -225,9 +246,11 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
     bindings: Bindings,
     readonly threads: readonly ThreadProgram[],
     declared: ReadonlySet<string>,
+    named: ReadonlySet<string> = new Set(threads.map((t) => t.name)),
   ) {
     this.#declared = declared;
     this.#refs = threads.map((t) => t.calls.map((c) => referencesOf(c, declared)));
+    this.symmetric = symmetricGroups(threads, named);
     const s0 = {
       world: start,
       threads: threads.map(() => ({ pc: 0, running: null })),
@@ -235,7 +258,7 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
       bindings,
       key: "",
     };
-    this.initial = { ...s0, key: keyOf(s0) };
+    this.initial = { ...s0, key: keyOf(s0, this.symmetric) };
   }
 
   /** Every name some call binds. */
@@ -379,7 +402,7 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
         outcome: outcomeOf(r.step.result),
       });
     });
-    return { state: { ...state, key: keyOf(state) }, returned };
+    return { state: { ...state, key: keyOf(state, this.symmetric) }, returned };
   }
 
   /**
@@ -407,27 +430,39 @@ function continuationText(op: Op): string {
   return `${op.driver}: ${typeof a.op === "string" ? a.op : "pending work"}`;
 }
 
-/** The canonical text of a state's positions and results (not the world). */
-function keyOf(s: Omit<ExploreState, "key">): string {
-  const parts: string[] = [];
-  s.threads.forEach((t, i) => {
-    const r = t.running;
+/** One thread's position and results, as text. */
+function threadKey(s: Omit<ExploreState, "key">, i: number): string {
+  const t = s.threads[i] as ThreadState;
+  const r = t.running;
+  const parts: string[] = [
+    r === null ? `${t.pc}` : `${t.pc}r${r.rest.length}t${r.tasks.join(",")}${r.device ?? ""}`,
+  ];
+  for (const c of s.done[i] ?? []) {
+    const res = c.result;
     parts.push(
-      r === null ? `${t.pc}` : `${t.pc}r${r.rest.length}t${r.tasks.join(",")}${r.device ?? ""}`,
+      c.outcome,
+      res.ret === undefined ? "" : String(res.ret),
+      res.out === undefined
+        ? ""
+        : Object.entries(res.out)
+            .map(([k, v]) => `${k}=${String(v)}`)
+            .join(","),
     );
-    for (const c of s.done[i] ?? []) {
-      const res = c.result;
-      parts.push(
-        c.outcome,
-        res.ret === undefined ? "" : String(res.ret),
-        res.out === undefined
-          ? ""
-          : Object.entries(res.out)
-              .map(([k, v]) => `${k}=${String(v)}`)
-              .join(","),
-      );
-    }
-    parts.push("|");
-  });
+  }
   return parts.join(";");
+}
+
+/**
+ * The canonical text of a state's positions and results (not the world):
+ * the threads in order, except that interchangeable threads (`groups`)
+ * appear as a sorted multiset, so states that differ only by which of them
+ * did what are one state (symmetry reduction).
+ */
+function keyOf(s: Omit<ExploreState, "key">, groups: readonly (readonly number[])[]): string {
+  const keys = s.threads.map((_, i) => threadKey(s, i));
+  for (const g of groups) {
+    const sorted = g.map((i) => keys[i] ?? "").sort();
+    g.forEach((i, k) => (keys[i] = sorted[k] ?? ""));
+  }
+  return keys.join("|");
 }
