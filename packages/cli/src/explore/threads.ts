@@ -11,7 +11,7 @@ import type { Machine, Op, SearchSpace, TraceEvent, World } from "@dmabuf-ref/co
 import { vfioOperations, vfioPciConfigOf } from "@dmabuf-ref/exporters";
 import { UsageError } from "../io/usage-error.js";
 import type { CallResult, Step } from "../replay/call.js";
-import { runOp } from "../replay/call.js";
+import { runOp, stillToDo } from "../replay/call.js";
 import { bind, runCall } from "../replay/run.js";
 import type { ReplayCall } from "../replay/schema.js";
 import type { Bindings } from "../replay/values.js";
@@ -36,6 +36,8 @@ interface Running {
   readonly tasks: readonly number[];
   /** A vfio-pci device whose staged operations it waits for. */
   readonly device?: string;
+  /** The ids of the device's operations it started. */
+  readonly operations: readonly number[];
 }
 
 /** A thread's position. */
@@ -187,9 +189,9 @@ function describeFields(call: Record<string, unknown>): string {
 /** Whether the work a running call waits for is over. */
 function workOver(m: Machine, w: World, r: Running): boolean {
   for (const t of r.tasks) if (w.tasks.has(t)) return false;
-  if (r.device !== undefined && vfioPciConfigOf(m, r.device) !== undefined)
-    return vfioOperations(m, w, r.device).length === 0;
-  return true;
+  if (r.device === undefined || vfioPciConfigOf(m, r.device) === undefined) return true;
+  const live = vfioOperations(m, w, r.device);
+  return !r.operations.some((id) => live.some((o) => o.id === id));
 }
 
 function runningOf(s: Step): Running | null {
@@ -199,6 +201,7 @@ function runningOf(s: Step): Running | null {
     step: s,
     rest: u.rest,
     tasks: u.tasks,
+    operations: u.operations ?? [],
     ...(u.device === undefined ? {} : { device: u.device }),
   };
 }
@@ -304,17 +307,8 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
         if (next === undefined || !workOver(m, s.world, r)) return;
         st = runOp(m, s.world, next, r.step.text.replace(/(: done| = .*)$/, ""), "step");
         if (st.sleeps !== undefined) return;
-        if (st.result.ok) {
-          const u = st.unfinished;
-          st = {
-            ...st,
-            unfinished: {
-              rest: [...(u?.rest ?? []), ...rest],
-              tasks: u?.tasks ?? [],
-              ...((u?.device ?? r.device) === undefined ? {} : { device: u?.device ?? r.device }),
-            },
-          };
-        }
+        // The work before it is over; the call now waits for what this op starts.
+        if (st.result.ok && rest.length > 0) st = stillToDo(st, { rest });
       } else {
         const refs = this.#refs[i]?.[ts.pc] ?? [];
         const b = s.bindings;
@@ -435,7 +429,9 @@ function threadKey(s: Omit<ExploreState, "key">, i: number): string {
   const t = s.threads[i] as ThreadState;
   const r = t.running;
   const parts: string[] = [
-    r === null ? `${t.pc}` : `${t.pc}r${r.rest.length}t${r.tasks.join(",")}${r.device ?? ""}`,
+    r === null
+      ? `${t.pc}`
+      : `${t.pc}r${r.rest.length}t${r.tasks.join(",")}${r.device ?? ""}o${r.operations.join(",")}`,
   ];
   for (const c of s.done[i] ?? []) {
     const res = c.result;

@@ -62,6 +62,8 @@ export interface Unfinished {
   readonly tasks: readonly number[];
   /** The vfio-pci device whose staged operations the call waits for. */
   readonly device?: string;
+  /** The ids of that device's operations the call started (it returns once they are gone). */
+  readonly operations?: readonly number[];
 }
 
 /** One replayed call: the world after it, its trace, its result and its line of text. */
@@ -231,24 +233,27 @@ function stepOp(m: Machine, w: World, op: Op, text: string): Step {
  * Adds what a `step`-mode call still has to do after its first op.
  *
  * @param s - the step of the call's first op.
- * @param more - remaining ops and a device whose staged work it waits for.
+ * @param more - remaining ops, and a device and the ids of its staged operations the call waits for.
  * @returns the step with its {@link Step.unfinished} extended.
  */
 export function stillToDo(
   s: Step,
-  more: { readonly rest?: readonly Op[]; readonly device?: string },
+  more: {
+    readonly rest?: readonly Op[];
+    readonly device?: string;
+    readonly operations?: readonly number[];
+  },
 ): Step {
   const u = s.unfinished ?? { rest: [], tasks: [] };
+  const device = more.device ?? u.device;
   return {
     ...s,
     unfinished: {
       rest: [...u.rest, ...(more.rest ?? [])],
       tasks: u.tasks,
-      ...(more.device === undefined
-        ? u.device === undefined
-          ? {}
-          : { device: u.device }
-        : { device: more.device }),
+      ...(device === undefined
+        ? {}
+        : { device, operations: more.operations ?? u.operations ?? [] }),
     },
   };
 }

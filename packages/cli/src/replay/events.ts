@@ -79,10 +79,16 @@ function unbindOps(m: Machine, w: World, device: string): Op[] {
  * over: still in progress after everything that could run has run, it
  * sleeps for ever (e.g. a kref that underflowed never completes).
  */
-function returnsWhenDone(m: Machine, device: string, s: Step, mode: RunMode): Step {
+function returnsWhenDone(m: Machine, before: World, device: string, s: Step, mode: RunMode): Step {
   if (!s.result.ok || vfioPciConfigOf(m, device) === undefined) return s;
-  // Stepped, the call returns once the device's staged work has run out.
-  if (mode === "step") return stillToDo(s, { device });
+  if (mode === "step") {
+    // Stepped, the call returns once the operations it started are over.
+    const had = new Set(vfioOperations(m, before, device).map((o) => o.id));
+    const operations = vfioOperations(m, s.world, device)
+      .map((o) => o.id)
+      .filter((id) => !had.has(id));
+    return operations.length === 0 ? s : stillToDo(s, { device, operations });
+  }
   const stuck = vfioOperations(m, s.world, device)[0];
   if (stuck === undefined) return s;
   const reason = `vfio-pci's ${stuck.kind} of ${stuck.actor} never completes (stage ${stuck.pc})`;
@@ -202,5 +208,5 @@ export function eventCall(
     .exhaustive();
   const iommufdOrDevice =
     call.event === "attach" || call.event === "detach" || call.event === "dma";
-  return iommufdOrDevice ? s : returnsWhenDone(m, call.device, s, mode);
+  return iommufdOrDevice ? s : returnsWhenDone(m, w, call.device, s, mode);
 }
