@@ -21,7 +21,8 @@ export const plainOpCallSchema = z
     /** A name for the op's return value (an export's dma-buf fd). */
     as: replayNameSchema.optional(),
   })
-  .refine((c) => !("fd" in c || "event" in c || "syscall" in c), {
+  // A driver op may take an fd (a memslot's dma-buf, an MR's): an ioctl is told by `ioctl`.
+  .refine((c) => !("ioctl" in c || "event" in c || "syscall" in c), {
     message: "a call is an ioctl (fd, ioctl), an event, a syscall or an op, not two of them",
   });
 
