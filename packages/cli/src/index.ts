@@ -10,3 +10,4 @@ export { renderExamples, EXAMPLES_DIR } from "./commands/examples.js";
 export type { RenderedExample } from "./commands/examples.js";
 export { RFC_DIR, TRACES_DIR, rfcRenderings } from "./rfc/renderings.js";
 export type { RfcRendering } from "./rfc/renderings.js";
+export { SCENARIO_GUIDE, currentScenarioGuide, renderScenarioGuide } from "./rfc/scenario-guide.js";

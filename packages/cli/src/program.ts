@@ -3,6 +3,7 @@ import { join, relative } from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { demoOutput } from "./commands/demo.js";
 import { RFC_DIR, TRACES_DIR, rfcRenderings } from "./rfc/renderings.js";
+import { SCENARIO_GUIDE, currentScenarioGuide } from "./rfc/scenario-guide.js";
 import { runNegotiate } from "./commands/negotiate.js";
 import { matrixDiffOutput, matrixOutput } from "./commands/matrix.js";
 import { profilesOutput } from "./commands/profiles.js";
@@ -274,6 +275,8 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
         writeFileSync(join(r.dir, `${r.name}.mmd`), r.mermaid);
         io.out(`wrote ${relative(RFC_DIR, join(r.dir, r.name))}.txt, .mmd\n`);
       }
+      writeFileSync(SCENARIO_GUIDE, currentScenarioGuide());
+      io.out(`wrote ${relative(RFC_DIR, SCENARIO_GUIDE)} (its worked examples)\n`);
     });
 
   return program;
