@@ -10,7 +10,12 @@ import { profilesOutput } from "./commands/profiles.js";
 import { replayOutput } from "./commands/replay.js";
 import { exploreCommand } from "./commands/explore.js";
 import type { ExploreOptions } from "./commands/explore.js";
-import { findScenario, runScenarioCommand, scenarioListOutput } from "./commands/scenario.js";
+import {
+  findScenario,
+  runScenarioCommand,
+  runScenarioFile,
+  scenarioListOutput,
+} from "./commands/scenario.js";
 import type { ScenarioFormat } from "./commands/scenario.js";
 import { uapiIoctlOutput, uapiLayoutOutput } from "./commands/uapi.js";
 import { resolveProfile } from "./io/profile-option.js";
@@ -168,13 +173,15 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
           return;
         }
         if (name === undefined) throw new UsageError("scenario: give a NAME or --list");
-        const scenario = findScenario(name);
-        const profile = resolveProfile(opts.profile ?? scenario.profile);
-        const { output, exitCode } = runScenarioCommand(
-          scenario,
-          profile,
-          opts.format as ScenarioFormat,
-        );
+        const found = findScenario(name);
+        const { output, exitCode } =
+          found.kind === "file"
+            ? runScenarioFile(found, opts.profile, opts.format as ScenarioFormat)
+            : runScenarioCommand(
+                found.scenario,
+                resolveProfile(opts.profile ?? found.scenario.profile),
+                opts.format as ScenarioFormat,
+              );
         io.out(output);
         setExit(exitCode);
       },

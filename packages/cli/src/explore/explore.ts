@@ -97,6 +97,8 @@ export interface LoadedScenario {
   readonly space: ScenarioSpace;
   /** The parsed expectations, in file order. */
   readonly conditions: readonly { kind: "forall" | "exists"; expr: string; cond: Condition }[];
+  /** What the `init` calls did, in order (the start of every run's trace). */
+  readonly initEvents: readonly TraceEvent[];
 }
 
 function validate(raw: unknown): DocumentResult<ScenarioFile> {
@@ -198,12 +200,14 @@ export function loadScenario(file: ScenarioFile, opts: LoadOptions = {}): Loaded
   });
 
   let world: World = boot(machine);
+  const initEvents: TraceEvent[] = [];
   const b = emptyBindings();
   b.rets.set("iommufd", BigInt(REPLAY_IOMMUFD_FD));
   try {
     file.init.forEach((call, i) => {
       const s = scenarioCall(machine, world, call, `init[${i}]`, b, "settle");
       world = s.world;
+      initEvents.push(...s.events);
       bind(b, call as ReplayCall, `init[${i}]`, s);
     });
   } catch (e) {
@@ -212,7 +216,7 @@ export function loadScenario(file: ScenarioFile, opts: LoadOptions = {}): Loaded
   }
   const named = new Set(conditions.flatMap((c) => threadsNamed(c.cond)));
   const space = new ScenarioSpace(machine, world, b, threads, declared, named);
-  return { file, profile, machine, space, conditions };
+  return { file, profile, machine, space, conditions, initEvents };
 }
 
 /** The threads a condition names. */

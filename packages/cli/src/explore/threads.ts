@@ -171,8 +171,14 @@ export function scenarioCall(
   const op = parsed.data;
   const text = `${call.op}${describeFields(call)}`;
   const s = runOp(m, w, op, text, mode);
+  if (!s.result.ok) return s;
+  // A device access's outcome is the oracle's verdict, as for `{ event: dma }`.
+  if (op.kind === "dma" || op.kind === "dma-access") {
+    const e = s.events.find((x) => x.kind === "dma");
+    return e?.kind === "dma" ? { ...s, result: { ...s.result, dma: e.outcome } } : s;
+  }
   // An op that creates an object (export: the dma-buf) returns its id.
-  if (!s.result.ok || s.result.ret !== undefined || s.created === undefined) return s;
+  if (s.result.ret !== undefined || s.created === undefined) return s;
   return { ...s, result: { ...s.result, ret: s.created } };
 }
 
