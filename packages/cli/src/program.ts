@@ -237,6 +237,7 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     .addOption(profileOption())
     .option("--max-states <n>", "stop after n distinct states (exit 3 if undecided)")
     .option("--max-depth <d>", "expand no state d steps from the start")
+    .option("--workers <w>", "search with w worker threads (hash-partitioned frontier)")
     .addOption(
       new Option("--format <format>", "output format").choices([
         "text",

@@ -135,3 +135,31 @@ describe("symmetry reduction", () => {
     expect(partly.expectations.map((e) => e.holds)).toEqual([true, true, true]);
   });
 });
+
+describe("--workers", () => {
+  it("splits the search over worker threads and reaches the same verdicts and the same distinct states", () => {
+    for (const file of [`${FIX}/symmetric-dma-named.yaml`]) {
+      const serial = json(runCli("explore", file, "--json")) as Report & { reductions: string[] };
+      const r = runCli("explore", file, "--json", "--workers", "2");
+      const parallel = json(r) as Report & { reductions: string[] };
+      expect(r.status).toBe(runCli("explore", file).status);
+      expect(parallel.states).toBe(serial.states);
+      expect(parallel.complete).toBe(true);
+      expect(parallel.expectations.map((e) => [e.expr, e.holds])).toEqual(
+        serial.expectations.map((e) => [e.expr, e.holds]),
+      );
+      // A shortest witness is as short as the serial search's.
+      expect(parallel.expectations.map((e) => e.witness?.length)).toEqual(
+        serial.expectations.map((e) => e.witness?.length),
+      );
+      expect(
+        parallel.reductions.some((x) => /^2 workers from \d+ states at depth \d+$/.test(x)),
+      ).toBe(true);
+    }
+  });
+
+  it("rejects a worker count that is not a positive integer", () => {
+    expect(runCli("explore", FLR, "--workers", "0").status).toBe(2);
+    expect(runCli("explore", FLR, "--workers", "two").status).toBe(2);
+  });
+});

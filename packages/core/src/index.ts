@@ -486,6 +486,7 @@ export type { MmAction } from "./mm/driver.js";
 export { breadthFirst } from "./explore/breadth-first.js";
 export type {
   SearchBounds,
+  SearchStart,
   SearchSpace,
   SearchStats,
   SearchTree,

@@ -1,5 +1,11 @@
 import { UsageError } from "../io/usage-error.js";
-import { exploreExitCode, exploreFile } from "../explore/explore.js";
+import {
+  exploreExitCode,
+  exploreScenario,
+  loadScenario,
+  readScenarioFile,
+} from "../explore/explore.js";
+import { exploreParallel } from "../explore/parallel.js";
 import type { ExploreFormat } from "../explore/render.js";
 import { renderExplore } from "../explore/render.js";
 
@@ -11,6 +17,8 @@ export interface ExploreOptions {
   readonly maxStates?: string;
   /** `--max-depth`. */
   readonly maxDepth?: string;
+  /** `--workers`: worker threads (default 1: search in this thread). */
+  readonly workers?: string;
   /** `--format`. */
   readonly format?: string;
   /** `--json`: the short form of `--format json`. */
@@ -49,8 +57,9 @@ export function exploreCommand(
     throw new UsageError(`--json and --format ${opts.format} disagree`);
   const maxStates = positive(opts.maxStates, "--max-states");
   const maxDepth = positive(opts.maxDepth, "--max-depth");
-  const report = exploreFile(file, {
-    ...(opts.profile === undefined ? {} : { profile: opts.profile }),
+  const workers = positive(opts.workers, "--workers") ?? 1;
+  if (workers > 64) throw new UsageError(`--workers takes at most 64, not ${workers}`);
+  const bounds = {
     ...(maxStates === undefined ? {} : { maxStates }),
     ...(maxDepth === undefined ? {} : { maxDepth }),
     ...(progress === undefined
@@ -61,7 +70,15 @@ export function exploreCommand(
             progress(`\r${p.states} states, depth ${p.depth}, ${rate} states/s`);
           },
         }),
+  };
+  const loaded = loadScenario(readScenarioFile(file), {
+    path: file,
+    ...(opts.profile === undefined ? {} : { profile: opts.profile }),
   });
+  const report =
+    workers > 1
+      ? exploreParallel(loaded, file, opts.profile, workers, bounds)
+      : exploreScenario(loaded, bounds);
   if (progress !== undefined) progress("\r\x1b[K");
   return {
     output: renderExplore(report, format as ExploreFormat),

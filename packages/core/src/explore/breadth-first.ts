@@ -42,6 +42,23 @@ export interface SearchBounds {
   readonly progress?: (p: { states: number; depth: number; seconds: number }) => void;
 }
 
+/** Where a search starts and what it hands back unexpanded (a parallel search's split). */
+export interface SearchStart<S> {
+  /**
+   * The states to start from, all at depth 0 (default: `space.initial`). A
+   * state's path ({@link SearchTree.pathTo}) starts at its root
+   * ({@link SearchTree.rootOf}).
+   */
+  readonly roots?: readonly S[];
+  /**
+   * Receives each state `maxDepth` left unexpanded, with its number.
+   *
+   * @param s - the state.
+   * @param id - its number.
+   */
+  readonly unexpanded?: (s: S, id: number) => void;
+}
+
 /** The parent links of a search: every state's first-found predecessor and the label taken. */
 export interface SearchTree {
   /**
@@ -51,6 +68,13 @@ export interface SearchTree {
    * @returns the successor indices, in order.
    */
   pathTo(id: number): number[];
+  /**
+   * The root a state's path starts from.
+   *
+   * @param id - a state number.
+   * @returns the index of the root in the search's roots.
+   */
+  rootOf(id: number): number;
 }
 
 /** What a breadth-first search did. */
@@ -71,6 +95,13 @@ export interface SearchStats {
   readonly bytes: number;
   /** The parent links, to rebuild any state's shortest run. */
   readonly tree: SearchTree;
+  /**
+   * The fingerprints of every state found, as (high, low) pairs: to count
+   * the distinct states of several searches together.
+   *
+   * @returns a fresh array of 2 x states words.
+   */
+  fingerprints(): Uint32Array;
 }
 
 /**
@@ -85,6 +116,7 @@ export interface SearchStats {
  * @param visit - called once per expanded state, with whether no transition is
  *   enabled in it (a terminal state) and its successors.
  * @param bounds - optional limits.
+ * @param start - other roots, and where the states a depth bound left go.
  * @returns the counts and the parent links.
  *
  * @example
@@ -99,6 +131,7 @@ export function breadthFirst<S>(
   space: SearchSpace<S>,
   visit: (s: S, id: number, terminal: boolean) => void,
   bounds: SearchBounds = {},
+  start: SearchStart<S> = {},
 ): SearchStats {
   const started = performance.now();
   const seen = new FingerprintSet();
@@ -108,11 +141,16 @@ export function breadthFirst<S>(
   const maxStates = bounds.maxStates ?? Number.POSITIVE_INFINITY;
   const maxDepth = bounds.maxDepth ?? Number.POSITIVE_INFINITY;
 
-  space.fingerprint(space.initial, fp);
-  seen.intern(fp[0] ?? 0, fp[1] ?? 0, 0);
-  parents.push(-1);
-  labels.push(-1);
-  let frontier: { s: S; id: number }[] = [{ s: space.initial, id: 0 }];
+  let frontier: { s: S; id: number }[] = [];
+  (start.roots ?? [space.initial]).forEach((root, r) => {
+    space.fingerprint(root, fp);
+    const fresh = parents.length;
+    if (seen.intern(fp[0] ?? 0, fp[1] ?? 0, fresh) !== fresh) return;
+    // A root's parent is -1 - its index among the roots.
+    parents.push(-1 - r);
+    labels.push(-1);
+    frontier.push({ s: root, id: fresh });
+  });
   let depth = 0;
   let transitions = 0;
   let terminals = 0;
@@ -122,6 +160,7 @@ export function breadthFirst<S>(
   search: while (frontier.length > 0) {
     if (depth >= maxDepth) {
       complete = false;
+      for (const f of frontier) start.unexpanded?.(f.s, f.id);
       break;
     }
     const next: { s: S; id: number }[] = [];
@@ -165,9 +204,15 @@ export function breadthFirst<S>(
     tree: {
       pathTo(id: number): number[] {
         const path: number[] = [];
-        for (let at = id; at > 0; at = parents.at(at)) path.push(labels.at(at));
+        for (let at = id; parents.at(at) >= 0; at = parents.at(at)) path.push(labels.at(at));
         return path.reverse();
       },
+      rootOf(id: number): number {
+        let at = id;
+        while (parents.at(at) >= 0) at = parents.at(at);
+        return -1 - parents.at(at);
+      },
     },
+    fingerprints: () => seen.fingerprints(),
   };
 }

@@ -60,6 +60,22 @@ export class FingerprintSet {
     }
   }
 
+  /**
+   * Every fingerprint stored, as (high, low) pairs.
+   *
+   * @returns a fresh array of 2 x size words.
+   */
+  fingerprints(): Uint32Array {
+    const out = new Uint32Array(this.#size * 2);
+    let k = 0;
+    for (let j = 0; j < this.#ids.length; j++) {
+      if ((this.#ids[j] ?? 0) === 0) continue;
+      out[k++] = this.#hi[j] ?? 0;
+      out[k++] = this.#lo[j] ?? 0;
+    }
+    return out;
+  }
+
   #grow(): void {
     const hi = this.#hi;
     const lo = this.#lo;
