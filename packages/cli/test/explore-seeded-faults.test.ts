@@ -5,6 +5,13 @@
  * on the right drivers, and the explorer, run on a machine with the wrong
  * driver substituted, refutes one with a shortest counterexample that
  * replays, step by step, to the same failure.
+ *
+ * The exporter faults break a revoke; the importer faults break the
+ * classic dynamic dma-buf *move* (TTM eviction: invalidate under resv, wait
+ * only for the resv's fences, free the old placement), where nothing waits
+ * for the importer's unmap and an importer that keeps using its stale
+ * mapping sends DMA to freed memory. Against a revoke, which waits for
+ * every unmap (VFIO's `comp`), the same importers only hang the revoke.
  */
 import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -17,9 +24,11 @@ import {
   loadScenario,
   readScenarioFile,
 } from "../src/explore/explore.js";
+import type { ScenarioFile } from "../src/explore/scenario-file.js";
 import type { ExploreState } from "../src/explore/threads.js";
 import { DEFAULT_MACHINE } from "../src/replay/machine.js";
 import { buildMachine } from "../src/scenarios/machine.js";
+import { submittingReferenceImporter } from "./fixtures/wrong-drivers/command-submission.js";
 import { freesBeforeUnmapsExporter } from "./fixtures/wrong-drivers/frees-before-unmaps.js";
 import { ignoresInvalidateImporter } from "./fixtures/wrong-drivers/ignores-invalidate.js";
 import { revokedWithoutResvExporter } from "./fixtures/wrong-drivers/revoked-without-resv.js";
@@ -28,20 +37,21 @@ import { unmapsAfterRevokeImporter } from "./fixtures/wrong-drivers/unmaps-after
 const FIXTURES = join(import.meta.dirname, "fixtures/explore");
 const READ = join(FIXTURES, "revoke-races-dma-read.yaml");
 const FLR = join(FIXTURES, "flr-races-fenced-write.yaml");
+const MOVE = join(FIXTURES, "move-races-fenced-dma.yaml");
 
 /** The longest counterexample the issue accepts. */
 const MAX_STEPS = 12;
 
 /**
- * The scenario's own machine (the replay's default machine, as
+ * The scenario's own machine (the one its `machine:` describes, as
  * `loadScenario` builds it) with `wrong` in place of the driver of the same
  * name: what `explore(scenario, { machine })` runs on.
  */
 function substituting(
   wrong: ExporterDriver | ImporterDriver | undefined,
-): (profile: Profile) => Machine {
-  return (profile) => {
-    const m = buildMachine(profile, DEFAULT_MACHINE);
+): (profile: Profile, file: ScenarioFile) => Machine {
+  return (profile, file) => {
+    const m = buildMachine(profile, file.machine === "default" ? DEFAULT_MACHINE : file.machine);
     const swap = <D extends { readonly name: string }>(d: D): D =>
       wrong !== undefined && d.name === wrong.name ? (wrong as unknown as D) : d;
     return defineMachine({
@@ -104,6 +114,45 @@ describe("the seeded-fault scenarios hold on the right drivers", () => {
   );
 });
 
+describe("the move scenario holds on the correct importer", () => {
+  it("move-races-fenced-dma: every expectation holds when ref-importer re-maps after an invalidate", () => {
+    const r = exploreScenario(load(MOVE, submittingReferenceImporter()));
+    expect(r.complete).toBe(true);
+    expect(r.expectations.filter((e) => e.holds !== true)).toEqual([]);
+    expect(exploreExitCode(r)).toBe(0);
+  });
+
+  it("move-races-fenced-dma: a job in flight at the eviction is a fence the move waits for", () => {
+    // Some interleaving submits before the eviction and accesses VRAM after
+    // the invalidate: the move's free comes only after the job's fence.
+    const s = load(MOVE, submittingReferenceImporter());
+    const seen = new Set<string>();
+    const walk = (st: ExploreState, path: readonly string[]): void => {
+      const ts = s.space.transitions(st);
+      if (ts.length === 0) seen.add(path.join(" | "));
+      for (const t of ts) walk(t.state, [...path, `${t.actor}: ${t.text}`]);
+    };
+    walk(s.space.initial, []);
+    const orders = [...seen];
+    const inFlight = orders.find(
+      (o) =>
+        o.indexOf("dev1: submit") < o.indexOf("ttm: evict") &&
+        o.indexOf("ttm: evict") < o.indexOf("dev1: dma-access"),
+    );
+    expect(inFlight).toBeDefined();
+    const cont = inFlight?.indexOf("gpu: continue") ?? -1;
+    expect(cont).toBeGreaterThan(inFlight?.indexOf("dev1: signal") ?? Infinity);
+    // And some submits only after the move returned, through a fresh mapping.
+    expect(orders.some((o) => o.indexOf("gpu: continue") < o.indexOf("dev1: submit"))).toBe(true);
+  });
+
+  it("move-races-fenced-dma: on the file's own machine `submit` is unknown (core's ref-importer has no command submission)", () => {
+    expect(() => exploreScenario(loadScenario(readScenarioFile(MOVE), { path: MOVE }))).toThrow(
+      /submit/,
+    );
+  });
+});
+
 describe("a wrong exporter breaks no-violation with a shortest counterexample that replays", () => {
   const cases = [
     {
@@ -152,11 +201,81 @@ describe("each wrong driver is wrong only in the named way", () => {
   });
 });
 
+describe("a wrong importer breaks no-violation against a moving exporter, with a shortest counterexample that replays", () => {
+  // A move waits only for the fences in the resv (dma_resv_wait_timeout),
+  // not for unmaps, then frees the old placement: a job the importer starts
+  // through its stale mapping after the move returned reaches freed VRAM.
+  const cases = [
+    {
+      name: "no new DMA through a mapping after invalidate_mappings (the importer ignores the call)",
+      driver: ignoresInvalidateImporter(),
+      // It never unmaps: the stale mapping outlives the scenario.
+      unmapped: false,
+    },
+    {
+      name: "no new DMA through a mapping after invalidate_mappings (the importer stops using it only at its late unmap)",
+      driver: unmapsAfterRevokeImporter(),
+      // It does unmap, but only after the move returned and the job ran.
+      unmapped: true,
+    },
+  ] as const;
+
+  for (const c of cases)
+    it(`${c.name}: ${basename(MOVE)}`, () => {
+      const s = load(MOVE, c.driver);
+      const r = exploreScenario(s);
+      const v = verdict(r, "no-violation");
+      expect(v.holds).toBe(false);
+      expect(exploreExitCode(r)).toBe(1);
+      const steps = v.witness ?? [];
+      expect(steps.length).toBeGreaterThan(0);
+      expect(steps.length).toBeLessThanOrEqual(MAX_STEPS);
+      expect(reportedKinds(steps)).toEqual(["contract", "access-after-revoke"]);
+      // The job was submitted after the move returned (its `continue` freed VRAM).
+      const at = (actor: string, prefix: string): number =>
+        steps.findIndex((x) => x.thread === actor && x.call.startsWith(prefix));
+      const submitted = at("dev1", "submit");
+      expect(at("ttm", "evict")).toBeGreaterThanOrEqual(0);
+      expect(at("kernel", "gpu: continue")).toBeGreaterThan(at("ttm", "evict"));
+      expect(submitted).toBeGreaterThan(at("kernel", "gpu: continue"));
+      expect(steps[at("dev1", "dma-access")]?.outcome).toBe("violation");
+      const end = replay(s, steps);
+      expect(s.space.transitions(end)).toEqual([]);
+      const found = [...end.world.violations.values()];
+      expect(found.map((x) => [x.kind, x.rule])).toEqual([
+        ["contract", "no new DMA through a mapping after invalidate_mappings()"],
+        ["access-after-revoke", "no access after the owner reset, disabled or freed the memory"],
+      ]);
+      expect([...end.world.atts.values()].every((a) => a.mapping === null)).toBe(c.unmapped);
+    });
+
+  it("the correct importer's job after the move goes through a fresh mapping of the new placement", () => {
+    // The same first steps as the counterexamples, on ref-importer: the
+    // submit re-maps, the access is judged ok, nothing is violated.
+    const s = load(MOVE, submittingReferenceImporter());
+    let st = s.space.initial;
+    for (const [actor, prefix] of [
+      ["ttm", "evict"],
+      ["kernel", "gpu: continue"],
+      ["dev1", "submit"],
+      ["dev1", "dma-access"],
+    ] as const) {
+      const t = s.space.transitions(st).find((x) => x.actor === actor && x.text.startsWith(prefix));
+      expect(t, `${actor}: ${prefix}`).toBeDefined();
+      if (t === undefined) return;
+      expect(t.outcome).toBe("ok");
+      st = t.state;
+    }
+    expect(st.world.violations.size).toBe(0);
+  });
+});
+
 describe("a wrong importer leaves the exporter's revoke waiting for ever", () => {
   // The reference exporter waits for every unmap without a bound (VFIO's
   // `comp` since v6 of the revoke series, kernel-facts §2.5 step 5), so
   // memory is never reset or freed under an importer that does not unmap:
-  // these bugs are hangs, which `no-deadlock` refutes; `no-violation` holds.
+  // these bugs are hangs, which `no-deadlock` refutes; `no-violation` holds
+  // (the move scenario above is where they become violations).
   const cases = [
     {
       name: "an importer with invalidate_mappings unmaps in bounded time (it ignores the call)",

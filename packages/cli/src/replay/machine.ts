@@ -1,11 +1,13 @@
 /*
- * The `machine:` of a replay file: the hardware a transcribed VMM sequence
- * ran on, as a VMM's configuration names it (PCI functions bound to
- * vfio-pci with their BARs, other DMA-capable functions, IOMMU groups, RAM,
- * and the PCIe switches and host bridges that decide P2P distances). The
- * builder that turns it into a Machine is scenarios/machine.ts'
- * `buildMachine`, which also builds the default machine from
- * {@link DEFAULT_MACHINE}.
+ * The `machine:` of a replay or scenario file: the hardware a transcribed
+ * VMM sequence ran on, as a VMM's configuration names it (PCI functions
+ * bound to vfio-pci with their BARs, GPUs, RDMA NICs and other DMA-capable
+ * functions, IOMMU groups, RAM, the PCIe switches and host bridges that
+ * decide P2P distances), whether a KVM VM runs, and the reference drivers.
+ * Each device names its driver, so a test, a contract suite or `--load`
+ * can substitute one. The builder that turns it into a Machine is
+ * scenarios/machine.ts' `buildMachine`, which also builds the default
+ * machine from {@link DEFAULT_MACHINE}.
  */
 import * as z from "zod";
 
@@ -77,15 +79,102 @@ export const barDescriptionSchema = z
 /** One BAR (see {@link barDescriptionSchema}). */
 export type BarDescription = z.output<typeof barDescriptionSchema>;
 
+/**
+ * The kernel driver a PCI function is bound to, which decides what it
+ * exports or imports: `vfio-pci` (drivers/vfio/pci: a VFIO device fd whose
+ * BARs it exports as dma-bufs, kernel-model §2), `gpu` (a TTM GPU driver,
+ * amdgpu/xe: exports buffer objects placed in VRAM or system pages, §1.1),
+ * `rdma` (an RDMA NIC, drivers/infiniband: registers MRs over dma-bufs
+ * through `ib_umem_dmabuf_get*()`, and may export a BAR window through
+ * uverbs DMABUF objects, §5.2).
+ */
+export const deviceDriverSchema = z.enum(["vfio-pci", "gpu", "rdma"]);
+
+/** A function's driver (see {@link deviceDriverSchema}). */
+export type DeviceDriver = z.output<typeof deviceDriverSchema>;
+
+/**
+ * How an RDMA NIC registers a memory region over a dma-buf (kernel-model
+ * §5.2): `odp` is `ib_umem_dmabuf_get()`, a dynamic attach whose
+ * `invalidate_mappings` stops the HW and re-maps on the next ODP fault
+ * (revocable); `pinned` is `ib_umem_dmabuf_get_pinned()`, which since 7.1
+ * has no invalidate op (not revocable, so VFIO refuses it under 7.1);
+ * `pinned-revocable` is Jacob Moroni's proposed interface (only where the
+ * profile has it).
+ */
+export const rdmaUmemKindSchema = z.enum(["odp", "pinned", "pinned-revocable"]);
+
+/** One way an RDMA NIC registers MRs (see {@link rdmaUmemKindSchema}). */
+export type RdmaUmemKind = z.output<typeof rdmaUmemKindSchema>;
+
+/**
+ * The names the machine's built-in drivers register under, which a
+ * reference driver may not take (a driver op is looked up by its driver's
+ * name).
+ */
+const BUILT_IN_DRIVERS: readonly string[] = [
+  "vfio-pci",
+  "gpu",
+  "rdma",
+  "iommufd",
+  "kvm",
+  "rdma-odp",
+  "rdma-pinned",
+  "rdma-pinned-revocable",
+  "mm",
+];
+
+/** A power-of-two byte count of at least one 4 KiB page, as a memory BAR decodes. */
+const barSizeSchema = sizeValueSchema.refine((v) => isPowerOfTwo(v) && v >= 0x1000n, {
+  message: "a BAR's size is a power of two of at least 4096",
+});
+
 /** A PCI function of the machine. */
 export const deviceDescriptionSchema = z
   .strictObject({
     /** Its name in the replay (`fd: vfio0`, `device: dev1`). */
     id: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, "a device id is letters, digits, _ and -"),
-    /** `vfio-pci`: bound to vfio-pci (a VFIO device fd exists). Absent: a DMA-capable function only. */
-    driver: z.literal("vfio-pci").optional(),
+    /**
+     * The driver it is bound to ({@link deviceDriverSchema}). Absent: a
+     * DMA-capable function only (it DMAs and can be attached to an IOAS,
+     * and exports nothing).
+     */
+    driver: deviceDriverSchema.optional(),
     /** Its memory BARs (only for a vfio-pci function); each index once. */
     bars: z.array(barDescriptionSchema).default([]),
+    /**
+     * A GPU's VRAM (required for, and only for, `driver: gpu`): the bytes
+     * its VRAM BAR decodes, a power of two. It becomes the region
+     * `<id>.vram` (kind `vram`) that buffer objects are placed in; they are
+     * evicted to system pages in `ram0` (TTM's `TTM_PL_SYSTEM`).
+     */
+    vram: barSizeSchema.optional(),
+    /**
+     * A GPU physical function's SR-IOV VFs (only for `driver: gpu`): the
+     * device ids of its virtual functions, whose dma-bufs the PF may
+     * resolve to its own VRAM (the IOV interconnect, kernel-model §4.1).
+     */
+    sriov: z
+      .strictObject({
+        /** The VFs' device ids, each a device of this machine. */
+        vfs: z.array(z.string().min(1)).min(1),
+      })
+      .optional(),
+    /**
+     * How an RDMA NIC registers MRs over a dma-buf (only for
+     * `driver: rdma`; default `odp`): one kind or a list
+     * ({@link rdmaUmemKindSchema}). Each kind listed by some NIC registers
+     * that umem importer once (`rdma-odp`, `rdma-pinned`,
+     * `rdma-pinned-revocable`); a call names the NIC as its `device`.
+     */
+    umem: z.union([rdmaUmemKindSchema, z.array(rdmaUmemKindSchema).min(1)]).optional(),
+    /**
+     * An RDMA NIC's BAR window that its uverbs context exports as dma-bufs
+     * (only for `driver: rdma`; "RDMA/uverbs: Add DMABUF object type and
+     * operations", 0ac6f4056c4a): the bytes it decodes, a power of two. It
+     * becomes the region `<id>.bar0`. Absent: the NIC exports nothing.
+     */
+    exportBar: barSizeSchema.optional(),
     /**
      * Its IOMMU group: functions in one group share a `vfio_device_set`, so a
      * hot reset resets them together. Default: a group of its own.
@@ -107,6 +196,27 @@ export const deviceDescriptionSchema = z
   .refine((d) => d.driver === "vfio-pci" || d.bars.length === 0, {
     message: "only a vfio-pci function lists BARs here",
     path: ["bars"],
+  })
+  .superRefine((d, ctx) => {
+    // Each driver's own fields, on that driver's functions only.
+    const only = (field: "vram" | "sriov" | "umem" | "exportBar", driver: DeviceDriver): void => {
+      if (d[field] !== undefined && d.driver !== driver)
+        ctx.addIssue({
+          code: "custom",
+          message: `only a function with driver: ${driver} has ${field}`,
+          path: [field],
+        });
+    };
+    only("vram", "gpu");
+    only("sriov", "gpu");
+    only("umem", "rdma");
+    only("exportBar", "rdma");
+    if (d.driver === "gpu" && d.vram === undefined)
+      ctx.addIssue({
+        code: "custom",
+        message: "a GPU has VRAM: give its size",
+        path: ["vram"],
+      });
   });
 
 /** One PCI function (see {@link deviceDescriptionSchema}). */
@@ -154,6 +264,51 @@ export const machineDescriptionSchema = z
         closeOrder: z.enum(["disable-then-cleanup", "cleanup-then-disable"]).optional(),
       })
       .default({}),
+    /**
+     * A KVM VM runs on the machine: KVM's dma-buf importer (Xu Yilun's RFC,
+     * kernel-model §5.1), whose memslots (`KVM_SET_USER_MEMORY_REGION2`
+     * with `KVM_MEM_VFIO_DMABUF`) and guest accesses are the `{ op: ... }`
+     * calls of a scenario. It has no options yet; the profile says whether
+     * the memslot flag exists (`kvm.dmabufImport`). Absent: no VM.
+     */
+    kvm: z.strictObject({}).optional(),
+    /**
+     * The reference drivers (core's `referenceExporter` and
+     * `referenceImporter`, kernel-model §3.6, §1.3): a kernel-memory dma-buf
+     * exporter carving buffers from `ram0` like iommufd's selftest mock,
+     * and the minimal correct revocable importer. Both are present by
+     * default; `false` leaves one out.
+     */
+    reference: z
+      .strictObject({
+        /** The reference exporter, or false for none. */
+        exporter: z
+          .union([
+            z.literal(false),
+            z.strictObject({
+              /** Its driver name (default `ref-exporter`). */
+              name: z.string().min(1).optional(),
+              /**
+               * It has the iommufd selftest mock's private phys hook
+               * (CONFIG_IOMMUFD_TEST, kernel-model §3.3 step 4), so iommufd's
+               * MAP_FILE accepts its buffers.
+               */
+              selftestHook: z.boolean().optional(),
+            }),
+          ])
+          .default({}),
+        /** The reference importer, or false for none. */
+        importer: z
+          .union([
+            z.literal(false),
+            z.strictObject({
+              /** Its driver name (default `ref-importer`). */
+              name: z.string().min(1).optional(),
+            }),
+          ])
+          .default({}),
+      })
+      .default({ exporter: {}, importer: {} }),
     /** Host bridges (default: `hb0`, which forwards P2P). */
     hostBridges: z
       .array(
@@ -182,6 +337,37 @@ export const machineDescriptionSchema = z
           path: ["devices", i, "id"],
         });
     });
+    m.devices.forEach((d, i) => {
+      (d.sriov?.vfs ?? []).forEach((vf, j) => {
+        if (vf === d.id || !ids.includes(vf))
+          ctx.addIssue({
+            code: "custom",
+            message: `${vf} is not another device of this machine`,
+            path: ["devices", i, "sriov", "vfs", j],
+          });
+      });
+    });
+    const ref = m.reference;
+    const taken = new Set(BUILT_IN_DRIVERS);
+    (["exporter", "importer"] as const).forEach((role) => {
+      const r = ref[role];
+      if (r !== false && r.name !== undefined && taken.has(r.name))
+        ctx.addIssue({
+          code: "custom",
+          message: `${r.name} is a built-in driver's name`,
+          path: ["reference", role, "name"],
+        });
+    });
+    if (
+      ref.exporter !== false &&
+      ref.importer !== false &&
+      (ref.exporter.name ?? "ref-exporter") === (ref.importer.name ?? "ref-importer")
+    )
+      ctx.addIssue({
+        code: "custom",
+        message: "the reference exporter and importer need distinct names",
+        path: ["reference", "importer", "name"],
+      });
     const switches = new Set(m.switches.map((s) => s.id));
     m.devices.forEach((d, i) => {
       if (d.switch !== undefined && !switches.has(d.switch))

@@ -4,13 +4,19 @@ import {
   referenceImporter,
   topologySchema,
 } from "@dmabuf-ref/core";
-import type { Machine, Profile, Topology } from "@dmabuf-ref/core";
-import { vfioPciExporter } from "@dmabuf-ref/exporters";
+import type { ExporterDriver, ImporterDriver, Machine, Profile, Topology } from "@dmabuf-ref/core";
+import { gpuExporter, rdmaExporter, vfioPciExporter } from "@dmabuf-ref/exporters";
 import type { VfioCloseOrder } from "@dmabuf-ref/exporters";
-import { iommufdImporter } from "@dmabuf-ref/importers";
-import type { IommufdConfig } from "@dmabuf-ref/importers";
-import { DEFAULT_MACHINE } from "../replay/machine.js";
-import type { MachineDescription } from "../replay/machine.js";
+import {
+  iommufdImporter,
+  kvmImporter,
+  rdmaOdpImporter,
+  rdmaPinnedImporter,
+  rdmaPinnedRevocableImporter,
+} from "@dmabuf-ref/importers";
+import type { IommufdConfig, RdmaImporter } from "@dmabuf-ref/importers";
+import { DEFAULT_MACHINE, rdmaUmemKindSchema } from "../replay/machine.js";
+import type { DeviceDescription, MachineDescription, RdmaUmemKind } from "../replay/machine.js";
 
 /** CPU physical base of vfio0's BAR0 (16 MiB MMIO). */
 export const VFIO0_BAR0 = 0x40_0000_0000n;
@@ -23,8 +29,35 @@ const BAR_WINDOW = 0x40_0000_0000n;
 const alignUp = (v: bigint, a: bigint): bigint => ((v + a - 1n) / a) * a;
 
 /**
+ * The MMIO a function decodes, in the order it is placed: a vfio-pci
+ * function's BARs (`<device>.bar<index>`), a GPU's VRAM BAR
+ * (`<device>.vram`), an RDMA NIC's exported BAR (`<device>.bar0`).
+ */
+function mmioOf(
+  dev: DeviceDescription,
+): { id: string; kind: "bar" | "vram"; size: bigint; device: string }[] {
+  const bars = dev.bars.map((b) => ({
+    id: `${dev.id}.bar${b.index}`,
+    kind: "bar" as const,
+    // An empty BAR decodes nothing; its region is one page no export can reach.
+    size: b.size ?? 0x1000n,
+    device: dev.id,
+  }));
+  const vram =
+    dev.vram === undefined
+      ? []
+      : [{ id: `${dev.id}.vram`, kind: "vram" as const, size: dev.vram, device: dev.id }];
+  const nicBar =
+    dev.exportBar === undefined
+      ? []
+      : [{ id: `${dev.id}.bar0`, kind: "bar" as const, size: dev.exportBar, device: dev.id }];
+  return [...bars, ...vram, ...nicBar];
+}
+
+/**
  * The topology a {@link MachineDescription} describes: `ram0` of the given
- * size at 4 GiB; each BAR a region `<device>.bar<index>`, placed from
+ * size at 4 GiB; each BAR a region `<device>.bar<index>` (a GPU's VRAM
+ * `<device>.vram`, an RDMA NIC's exported BAR `<device>.bar0`), placed from
  * 256 GiB (or the next 256 GiB boundary above RAM) upward in the order
  * listed, each aligned to its size as PCI assigns memory BARs; devices
  * without a switch get one of their own (`<device>.sw`) below `hb0`, which
@@ -36,12 +69,10 @@ const alignUp = (v: bigint, a: bigint): bigint => ((v + a - 1n) / a) * a;
 export function topologyOf(d: MachineDescription): Topology {
   let next = RAM_BASE + d.ram > BAR_WINDOW ? alignUp(RAM_BASE + d.ram, BAR_WINDOW) : BAR_WINDOW;
   const bars = d.devices.flatMap((dev) =>
-    dev.bars.map((b) => {
-      // An empty BAR decodes nothing; its region is one page no export can reach.
-      const size = b.size ?? 0x1000n;
-      const base = alignUp(next, size);
-      next = base + size;
-      return { id: `${dev.id}.bar${b.index}`, kind: "bar", base, size, device: dev.id };
+    mmioOf(dev).map((r) => {
+      const base = alignUp(next, r.size);
+      next = base + r.size;
+      return { ...r, base };
     }),
   );
   const ownSwitches = d.devices
@@ -76,19 +107,25 @@ export interface MachineOptions {
 }
 
 /**
- * The machine a replay file's `machine:` describes (and, from
+ * The machine a replay or scenario file's `machine:` describes (and, from
  * {@link DEFAULT_MACHINE}, the one the scenarios run on): the topology of
  * {@link topologyOf}; one vfio-pci driver for the functions bound to it,
  * each in the `vfio_device_set` of its IOMMU group (a group of its own by
- * default) with its BARs; iommufd; and the reference exporter on `ram0`
- * and its importer (a kernel-memory dma-buf source; with `selftestHook` it
- * also has the iommufd selftest mock's private hook, kernel-model §3.3
- * step 4 / §3.6). Its initial world is `boot(m)`.
+ * default) with its BARs; the GPU exporter for the `gpu` functions (VRAM
+ * `<id>.vram`, system placement in `ram0`); the RDMA exporter for the
+ * `rdma` NICs that export a BAR, and one umem importer per kind the NICs
+ * register (`rdma-odp`, `rdma-pinned`, `rdma-pinned-revocable`); iommufd;
+ * KVM's importer when a VM runs (`kvm:`); and, unless left out, the
+ * reference exporter on `ram0` and its importer (a kernel-memory dma-buf
+ * source; with `selftestHook` it also has the iommufd selftest mock's
+ * private hook, kernel-model §3.3 step 4 / §3.6). Every driver comes from
+ * its package's own constructor. Its initial world is `boot(m)`.
  *
  * @param profile - the rules in force.
  * @param d - the validated description.
  * @param opts - whether the reference exporter has the selftest hook, and
- *   vfio-pci options that override the profile's.
+ *   vfio-pci options that override the profile's (each overrides the
+ *   description's).
  * @returns the machine.
  */
 export function buildMachine(
@@ -96,9 +133,11 @@ export function buildMachine(
   d: MachineDescription,
   opts: MachineOptions = {},
 ): Machine {
+  const closeOrder = opts.closeOrder ?? d.vfio.closeOrder;
+  const krefRearm = opts.krefRearm ?? d.vfio.krefRearm;
   const vfio = vfioPciExporter({
-    ...(opts.closeOrder === undefined ? {} : { closeOrder: opts.closeOrder }),
-    ...(opts.krefRearm === undefined ? {} : { krefRearm: opts.krefRearm }),
+    ...(closeOrder === undefined ? {} : { closeOrder }),
+    ...(krefRearm === undefined ? {} : { krefRearm }),
     devices: d.devices
       .filter((dev) => dev.driver === "vfio-pci")
       .map((dev) => ({
@@ -112,13 +151,67 @@ export function buildMachine(
         })),
       })),
   });
-  const ref = referenceExporter({ region: "ram0", selftestHook: opts.selftestHook === true });
-  return defineMachine({
-    profile,
-    topology: topologyOf(d),
-    exporters: [vfio, ref],
-    importers: [iommufdImporter(iommufdConfigOf(d)), referenceImporter()],
-  });
+  const exporters: ExporterDriver[] = [vfio];
+  const gpus = d.devices.filter((dev) => dev.driver === "gpu");
+  if (gpus.length > 0)
+    exporters.push(
+      gpuExporter({
+        devices: gpus.map((dev) => ({
+          id: dev.id,
+          vram: `${dev.id}.vram`,
+          system: "ram0",
+          ...(dev.sriov === undefined ? {} : { sriov: { vfs: [...dev.sriov.vfs] } }),
+        })),
+      }),
+    );
+  const nics = d.devices.filter((dev) => dev.driver === "rdma" && dev.exportBar !== undefined);
+  if (nics.length > 0)
+    exporters.push(
+      rdmaExporter({ devices: nics.map((dev) => ({ id: dev.id, bar: `${dev.id}.bar0` })) }),
+    );
+  const ref = d.reference;
+  if (ref.exporter !== false)
+    exporters.push(
+      referenceExporter({
+        ...(ref.exporter.name === undefined ? {} : { name: ref.exporter.name }),
+        region: "ram0",
+        selftestHook: opts.selftestHook ?? ref.exporter.selftestHook === true,
+      }),
+    );
+  const importers: ImporterDriver[] = [iommufdImporter(iommufdConfigOf(d))];
+  if (d.kvm !== undefined) importers.push(kvmImporter());
+  const kinds = umemKindsOf(d);
+  // Fixed order, so two descriptions listing the same kinds build the same machine.
+  for (const kind of rdmaUmemKindSchema.options)
+    if (kinds.has(kind)) importers.push(UMEM_IMPORTERS[kind]());
+  if (ref.importer !== false)
+    importers.push(
+      referenceImporter(ref.importer.name === undefined ? {} : { name: ref.importer.name }),
+    );
+  return defineMachine({ profile, topology: topologyOf(d), exporters, importers });
+}
+
+/** Each umem kind's importer constructor (kernel-model §5.2). */
+const UMEM_IMPORTERS: Readonly<Record<RdmaUmemKind, () => RdmaImporter>> = {
+  odp: rdmaOdpImporter,
+  pinned: rdmaPinnedImporter,
+  "pinned-revocable": rdmaPinnedRevocableImporter,
+};
+
+/**
+ * The umem kinds the RDMA NICs register (a NIC that names none: `odp`).
+ *
+ * @param d - the validated description.
+ * @returns the kinds.
+ */
+function umemKindsOf(d: MachineDescription): Set<RdmaUmemKind> {
+  const kinds = new Set<RdmaUmemKind>();
+  for (const dev of d.devices) {
+    if (dev.driver !== "rdma") continue;
+    const u = dev.umem ?? "odp";
+    for (const k of typeof u === "string" ? [u] : u) kinds.add(k);
+  }
+  return kinds;
 }
 
 /**
