@@ -254,16 +254,18 @@ describe("a wrong importer breaks no-violation against a moving exporter, with a
     // submit re-maps, the access is judged ok, nothing is violated.
     const s = load(MOVE, submittingReferenceImporter());
     let st = s.space.initial;
-    for (const [actor, prefix] of [
-      ["ttm", "evict"],
-      ["kernel", "gpu: continue"],
-      ["dev1", "submit"],
-      ["dev1", "dma-access"],
+    // The eviction returns to its thread once the move's last stage ran.
+    for (const [actor, prefix, outcome] of [
+      ["ttm", "evict", "started"],
+      ["kernel", "gpu: continue", "ok"],
+      ["dev1", "submit", "ok"],
+      ["dev1", "dma-access", "ok"],
     ] as const) {
       const t = s.space.transitions(st).find((x) => x.actor === actor && x.text.startsWith(prefix));
       expect(t, `${actor}: ${prefix}`).toBeDefined();
       if (t === undefined) return;
-      expect(t.outcome).toBe("ok");
+      expect(t.outcome).toBe(outcome);
+      if (actor === "kernel") expect(t.returned.map((r) => r.thread)).toContain("ttm");
       st = t.state;
     }
     expect(st.world.violations.size).toBe(0);

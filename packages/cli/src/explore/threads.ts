@@ -10,8 +10,8 @@ import { hashWorld, hashWorld2, parseOp, pendingSteps, worldAfter } from "@dmabu
 import type { Machine, Op, SearchSpace, TraceEvent, World } from "@dmabuf-ref/core";
 import { vfioOperations, vfioPciConfigOf } from "@dmabuf-ref/exporters";
 import { UsageError } from "../io/usage-error.js";
-import type { CallResult, Step } from "../replay/call.js";
-import { runOp, stillToDo } from "../replay/call.js";
+import type { CallResult, Step, Unfinished } from "../replay/call.js";
+import { continuationKeys, runOp, stillToDo } from "../replay/call.js";
 import { bind, runCall } from "../replay/run.js";
 import type { ReplayCall } from "../replay/schema.js";
 import type { Bindings } from "../replay/values.js";
@@ -38,6 +38,8 @@ interface Running {
   readonly device?: string;
   /** The ids of the device's operations it started. */
   readonly operations: readonly number[];
+  /** Deferred work of its driver it queued, by key. */
+  readonly continuations?: Unfinished["continuations"];
 }
 
 /** A thread's position. */
@@ -195,6 +197,11 @@ function describeFields(call: Record<string, unknown>): string {
 /** Whether the work a running call waits for is over. */
 function workOver(m: Machine, w: World, r: Running): boolean {
   for (const t of r.tasks) if (w.tasks.has(t)) return false;
+  const c = r.continuations;
+  if (c !== undefined) {
+    const live = new Set(continuationKeys(m, c.driver, w));
+    if (c.keys.some((k) => live.has(k))) return false;
+  }
   if (r.device === undefined || vfioPciConfigOf(m, r.device) === undefined) return true;
   const live = vfioOperations(m, w, r.device);
   return !r.operations.some((id) => live.some((o) => o.id === id));
@@ -208,6 +215,7 @@ function runningOf(s: Step): Running | null {
     rest: u.rest,
     tasks: u.tasks,
     operations: u.operations ?? [],
+    ...(u.continuations === undefined ? {} : { continuations: u.continuations }),
     ...(u.device === undefined ? {} : { device: u.device }),
   };
 }
@@ -437,7 +445,8 @@ function threadKey(s: Omit<ExploreState, "key">, i: number): string {
   const parts: string[] = [
     r === null
       ? `${t.pc}`
-      : `${t.pc}r${r.rest.length}t${r.tasks.join(",")}${r.device ?? ""}o${r.operations.join(",")}`,
+      : `${t.pc}r${r.rest.length}t${r.tasks.join(",")}${r.device ?? ""}o${r.operations.join(",")}` +
+        `c${r.continuations?.keys.join(",") ?? ""}`,
   ];
   for (const c of s.done[i] ?? []) {
     const res = c.result;

@@ -64,6 +64,13 @@ export interface Unfinished {
   readonly device?: string;
   /** The ids of that device's operations the call started (it returns once they are gone). */
   readonly operations?: readonly number[];
+  /**
+   * Deferred work of the call's own driver that its op queued (iommufd's
+   * `dma_buf_detach` after the last unmap of a dma-buf area in the release
+   * order of 6.19-7.1.4): the driver's `pending` ops, by key, which the
+   * kernel runs before the syscall returns.
+   */
+  readonly continuations?: { readonly driver: string; readonly keys: readonly string[] };
 }
 
 /** One replayed call: the world after it, its trace, its result and its line of text. */
@@ -211,6 +218,8 @@ function stepOp(m: Machine, w: World, op: Op, text: string): Step {
     case "done": {
       const tasks: number[] = [];
       for (const id of r.world.tasks.keys()) if (!w.tasks.has(id)) tasks.push(id);
+      const continuations = queuedContinuations(m, op, w, r.world);
+      const waits = tasks.length > 0 || continuations !== undefined;
       const ret = r.returned?.ret;
       return {
         world: r.world,
@@ -219,7 +228,15 @@ function stepOp(m: Machine, w: World, op: Op, text: string): Step {
         ...(r.returned === undefined ? {} : { returned: r.returned }),
         ...(r.created === undefined ? {} : { created: r.created }),
         text: ret === undefined ? `${text}: done` : `${text} = ${String(ret)}`,
-        ...(tasks.length === 0 ? {} : { unfinished: { rest: [], tasks } }),
+        ...(waits
+          ? {
+              unfinished: {
+                rest: [],
+                tasks,
+                ...(continuations === undefined ? {} : { continuations }),
+              },
+            }
+          : {}),
       };
     }
     default: {
@@ -227,6 +244,35 @@ function stepOp(m: Machine, w: World, op: Op, text: string): Step {
       throw new Error(`runOp: unknown outcome ${String(unknown)}`);
     }
   }
+}
+
+const opKey = (op: Op): string =>
+  JSON.stringify(op, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v));
+
+/**
+ * A driver's deferred work as keys (its `pending` ops), to tell which a call queued.
+ *
+ * @param m - the machine.
+ * @param driver - the driver's name.
+ * @param w - the world.
+ * @returns the keys of its pending ops.
+ */
+export function continuationKeys(m: Machine, driver: string, w: World): string[] {
+  const d = m.exporters.get(driver) ?? m.importers.get(driver);
+  return (d?.pending?.(m, w) ?? []).map(opKey);
+}
+
+/** The pending ops of a driver op's own driver that the op added. */
+function queuedContinuations(
+  m: Machine,
+  op: Op,
+  before: World,
+  after: World,
+): Unfinished["continuations"] {
+  if (op.kind !== "driver") return undefined;
+  const had = new Set(continuationKeys(m, op.driver, before));
+  const keys = continuationKeys(m, op.driver, after).filter((k) => !had.has(k));
+  return keys.length === 0 ? undefined : { driver: op.driver, keys };
 }
 
 /**
@@ -251,6 +297,7 @@ export function stillToDo(
     unfinished: {
       rest: [...u.rest, ...(more.rest ?? [])],
       tasks: u.tasks,
+      ...(u.continuations === undefined ? {} : { continuations: u.continuations }),
       ...(device === undefined
         ? {}
         : { device, operations: more.operations ?? u.operations ?? [] }),
