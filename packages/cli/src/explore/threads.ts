@@ -164,14 +164,7 @@ export function scenarioCall(
   mode: "settle" | "step",
 ): Step {
   if (!("op" in call)) return runCall(m, w, call, site, b, mode);
-  const parsed = parseOp(m, resolvePlain(call, b, site));
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue === undefined || issue.path.length === 0 ? "op" : issue.path.join(".");
-    throw new UsageError(`${site}.${field}: ${issue?.message ?? "not an op"}`);
-  }
-  const op = parsed.data;
-  const text = `${call.op}${describeFields(call)}`;
+  const { op, text } = plainOp(m, call, b, site);
   const s = runOp(m, w, op, text, mode);
   if (!s.result.ok) return s;
   // A device access's outcome is the oracle's verdict, as for `{ event: dma }`.
@@ -182,6 +175,39 @@ export function scenarioCall(
   // An op that creates an object (export: the dma-buf) returns its id.
   if (s.result.ret !== undefined || s.created === undefined) return s;
   return { ...s, result: { ...s.result, ret: s.created } };
+}
+
+/**
+ * Each plain call parsed once per machine and resolved values: the explorer
+ * runs the same call in many states, and zod parsing was ~8% of its time.
+ */
+const parsedOps = new WeakMap<Machine, WeakMap<object, Map<string, { op: Op; text: string }>>>();
+
+/** A plain call's op (validated by the machine's schemas) and its text. */
+function plainOp(
+  m: Machine,
+  call: Extract<ScenarioCall, { op: string }>,
+  b: Bindings,
+  site: string,
+): { op: Op; text: string } {
+  const resolved = resolvePlain(call, b, site);
+  const key = JSON.stringify(resolved, bigintText);
+  let byCall = parsedOps.get(m);
+  if (byCall === undefined) parsedOps.set(m, (byCall = new WeakMap()));
+  let byValues = byCall.get(call);
+  if (byValues === undefined)
+    byCall.set(call, (byValues = new Map<string, { op: Op; text: string }>()));
+  const hit = byValues.get(key);
+  if (hit !== undefined) return hit;
+  const parsed = parseOp(m, resolved);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue === undefined || issue.path.length === 0 ? "op" : issue.path.join(".");
+    throw new UsageError(`${site}.${field}: ${issue?.message ?? "not an op"}`);
+  }
+  const made = { op: parsed.data, text: `${call.op}${describeFields(call)}` };
+  byValues.set(key, made);
+  return made;
 }
 
 const bigintText = (_k: string, v: unknown): unknown =>
