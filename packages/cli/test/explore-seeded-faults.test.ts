@@ -89,6 +89,17 @@ function replay(s: LoadedScenario, steps: readonly WitnessStep[]): ExploreState 
   return state;
 }
 
+/** Runs on from a state to a terminal one, always taking the first transition. */
+function runOn(s: LoadedScenario, from: ExploreState): ExploreState {
+  let st = from;
+  for (let n = 0; n < 500; n++) {
+    const t = s.space.transitions(st)[0];
+    if (t === undefined) break;
+    st = t.state;
+  }
+  return st;
+}
+
 /** The violation kinds a witness's events report. */
 function reportedKinds(steps: readonly WitnessStep[]): string[] {
   return steps.flatMap((s) =>
@@ -184,10 +195,15 @@ describe("a wrong exporter breaks no-violation with a shortest counterexample th
         expect(steps.length).toBeLessThanOrEqual(MAX_STEPS);
         const kinds = reportedKinds(steps);
         expect(kinds).toContain(c.kind);
-        // The run re-derived from the labels ends in a terminal state whose
-        // world holds the same violation.
+        // The run re-derived from the labels stops at the step that broke the
+        // rule (no-violation is judged on every state): its world holds the
+        // violation, and every run on from there ends holding it.
         const end = replay(s, steps);
-        expect(s.space.transitions(end)).toEqual([]);
+        expect(end.world.violations.size).toBeGreaterThan(0);
+        expect(replay(s, steps.slice(0, -1)).world.violations.size).toBe(0);
+        expect(runOn(s, end).world.violations.size).toBeGreaterThanOrEqual(
+          end.world.violations.size,
+        );
         const found = [...end.world.violations.values()];
         expect(found.map((x) => x.kind)).toContain(c.kind);
         expect(found.map((x) => x.rule)).toContain(c.rule);
@@ -230,7 +246,8 @@ describe("a wrong importer breaks no-violation against a moving exporter, with a
       const steps = v.witness ?? [];
       expect(steps.length).toBeGreaterThan(0);
       expect(steps.length).toBeLessThanOrEqual(MAX_STEPS);
-      expect(reportedKinds(steps)).toEqual(["contract", "access-after-revoke"]);
+      // The counterexample stops at the submit through the stale mapping.
+      expect(reportedKinds(steps)).toEqual(["contract"]);
       // The job was submitted after the move returned (its `continue` freed VRAM).
       const at = (actor: string, prefix: string): number =>
         steps.findIndex((x) => x.thread === actor && x.call.startsWith(prefix));
@@ -238,8 +255,9 @@ describe("a wrong importer breaks no-violation against a moving exporter, with a
       expect(at("ttm", "evict")).toBeGreaterThanOrEqual(0);
       expect(at("kernel", "gpu: continue")).toBeGreaterThan(at("ttm", "evict"));
       expect(submitted).toBeGreaterThan(at("kernel", "gpu: continue"));
-      expect(steps[at("dev1", "dma-access")]?.outcome).toBe("violation");
-      const end = replay(s, steps);
+      expect(submitted).toBe(steps.length - 1);
+      // Run on to the end: the job's access reaches the freed VRAM.
+      const end = runOn(s, replay(s, steps));
       expect(s.space.transitions(end)).toEqual([]);
       const found = [...end.world.violations.values()];
       expect(found.map((x) => [x.kind, x.rule])).toEqual([

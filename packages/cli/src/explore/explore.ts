@@ -22,7 +22,7 @@ import type { ReplayCall } from "../replay/schema.js";
 import { emptyBindings } from "../replay/values.js";
 import { REPLAY_IOMMUFD_FD } from "../replay/ioctl.js";
 import { buildMachine } from "../scenarios/machine.js";
-import type { Condition } from "./condition.js";
+import type { Condition, Observation } from "./condition.js";
 import { holds, parseCondition } from "./condition.js";
 import type { ScenarioFile } from "./scenario-file.js";
 import { scenarioFileSchema } from "./scenario-file.js";
@@ -239,6 +239,42 @@ function threadsNamed(c: Condition): string[] {
   }
 }
 
+/**
+ * Marks the expectations a state decides: a terminal state refutes a
+ * `forall` it breaks or satisfies an `exists` it meets. `forall:
+ * no-violation` alone is judged on every state: the oracle never takes a
+ * violation back, so every run through a violating state ends in one, and
+ * the counterexample can stop at the step that broke the rule.
+ *
+ * @param conditions - the expectations.
+ * @param space - the scenario's space.
+ * @param state - the state.
+ * @param id - its number in the search.
+ * @param terminal - whether no transition is enabled in it.
+ * @param decided - per expectation, the first deciding state's number; updated.
+ */
+export function judge(
+  conditions: LoadedScenario["conditions"],
+  space: ScenarioSpace,
+  state: ExploreState,
+  id: number,
+  terminal: boolean,
+  decided: (number | undefined)[],
+): void {
+  let o: Observation | undefined;
+  conditions.forEach((c, i) => {
+    if (decided[i] !== undefined) return;
+    if (c.kind === "forall" && c.cond.kind === "no-violation") {
+      if (state.world.violations.size > 0) decided[i] = id;
+      return;
+    }
+    if (!terminal) return;
+    o ??= { violations: state.world.violations.size, outcomes: space.outcomes(state) };
+    const h = holds(c.cond, o);
+    if ((c.kind === "forall" && !h) || (c.kind === "exists" && h)) decided[i] = id;
+  });
+}
+
 /** Bounds of one exploration (`--max-states`, `--max-depth`; the file's `bounds:` otherwise). */
 export interface ExploreBounds {
   /** Stop after this many distinct states. */
@@ -267,13 +303,7 @@ export function exploreScenario(s: LoadedScenario, bounds: ExploreBounds = {}): 
   const stats = breadthFirst(
     space,
     (state, id, terminal) => {
-      if (!terminal) return;
-      const o = { violations: state.world.violations.size, outcomes: space.outcomes(state) };
-      conditions.forEach((c, i) => {
-        if (decided[i] !== undefined) return;
-        const h = holds(c.cond, o);
-        if ((c.kind === "forall" && !h) || (c.kind === "exists" && h)) decided[i] = id;
-      });
+      judge(conditions, space, state, id, terminal, decided);
     },
     {
       ...(maxStates === undefined ? {} : { maxStates }),

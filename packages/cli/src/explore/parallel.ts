@@ -14,14 +14,13 @@
 import { FingerprintSet, breadthFirst } from "@dmabuf-ref/core";
 import { MessageChannel, Worker, receiveMessageOnPort } from "node:worker_threads";
 import type { MessagePort } from "node:worker_threads";
-import { holds } from "./condition.js";
 import type {
   ExpectationVerdict,
   ExploreBounds,
   ExploreReport,
   LoadedScenario,
 } from "./explore.js";
-import { witness } from "./explore.js";
+import { judge, witness } from "./explore.js";
 import type { ExploreState } from "./threads.js";
 import type { WorkerResult, WorkerTask } from "./worker.js";
 
@@ -87,13 +86,7 @@ export function exploreParallel(
     prefix = breadthFirst(
       space,
       (state, id, terminal) => {
-        if (!terminal) return;
-        const o = { violations: state.world.violations.size, outcomes: space.outcomes(state) };
-        conditions.forEach((c, i) => {
-          if (found[i] !== undefined) return;
-          const h = holds(c.cond, o);
-          if ((c.kind === "forall" && !h) || (c.kind === "exists" && h)) found[i] = id;
-        });
+        judge(conditions, space, state, id, terminal, found);
       },
       { maxDepth: Math.min(split, maxDepth ?? Number.POSITIVE_INFINITY) },
       { unexpanded: (st, id) => level.push({ s: st, id }) },

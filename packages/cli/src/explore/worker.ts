@@ -8,8 +8,7 @@
 import { breadthFirst } from "@dmabuf-ref/core";
 import { parentPort, workerData } from "node:worker_threads";
 import type { MessagePort } from "node:worker_threads";
-import { holds } from "./condition.js";
-import { loadScenario, readScenarioFile } from "./explore.js";
+import { judge, loadScenario, readScenarioFile } from "./explore.js";
 import type { ExploreState } from "./threads.js";
 
 /** What the main thread sends a worker. */
@@ -66,13 +65,7 @@ function run(task: WorkerTask): WorkerResult {
   const stats = breadthFirst(
     space,
     (state, id, terminal) => {
-      if (!terminal) return;
-      const o = { violations: state.world.violations.size, outcomes: space.outcomes(state) };
-      conditions.forEach((c, i) => {
-        if (decidedIds[i] !== undefined) return;
-        const h = holds(c.cond, o);
-        if ((c.kind === "forall" && !h) || (c.kind === "exists" && h)) decidedIds[i] = id;
-      });
+      judge(conditions, space, state, id, terminal, decidedIds);
     },
     {
       ...(task.maxStates === undefined ? {} : { maxStates: task.maxStates }),

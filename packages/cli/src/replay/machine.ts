@@ -122,6 +122,7 @@ const BUILT_IN_DRIVERS: readonly string[] = [
   "rdma-pinned",
   "rdma-pinned-revocable",
   "mm",
+  "vfio-type1",
 ];
 
 /** A power-of-two byte count of at least one 4 KiB page, as a memory BAR decodes. */
@@ -272,6 +273,15 @@ export const machineDescriptionSchema = z
      * the memslot flag exists (`kvm.dmabufImport`). Absent: no VM.
      */
     kvm: z.strictObject({}).optional(),
+    /**
+     * VFIO's legacy type1 container backend (drivers/vfio/vfio_iommu_type1.c,
+     * the importer `vfio-type1`): `{ op: VFIO_IOMMU_MAP_DMA, device, vaddr,
+     * iova, size }` maps a process's memory for a device by user address,
+     * following a BAR mmap (`VM_PFNMAP`) to its raw PFNs with no lifetime
+     * link (seeds 000, 001), and `VFIO_IOMMU_UNMAP_DMA` undoes it. It has no
+     * options. Absent: no type1 container.
+     */
+    type1: z.strictObject({}).optional(),
     /**
      * The reference drivers (core's `referenceExporter` and
      * `referenceImporter`, kernel-model §3.6, §1.3): a kernel-memory dma-buf

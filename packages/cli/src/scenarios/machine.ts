@@ -13,6 +13,7 @@ import {
   rdmaOdpImporter,
   rdmaPinnedImporter,
   rdmaPinnedRevocableImporter,
+  vfioType1Importer,
 } from "@dmabuf-ref/importers";
 import type { IommufdConfig, RdmaImporter } from "@dmabuf-ref/importers";
 import { DEFAULT_MACHINE, rdmaUmemKindSchema } from "../replay/machine.js";
@@ -115,7 +116,8 @@ export interface MachineOptions {
  * `<id>.vram`, system placement in `ram0`); the RDMA exporter for the
  * `rdma` NICs that export a BAR, and one umem importer per kind the NICs
  * register (`rdma-odp`, `rdma-pinned`, `rdma-pinned-revocable`); iommufd;
- * KVM's importer when a VM runs (`kvm:`); and, unless left out, the
+ * KVM's importer when a VM runs (`kvm:`); VFIO's type1 backend
+ * (`vfio-type1`) when the description has `type1:`; and, unless left out, the
  * reference exporter on `ram0` and its importer (a kernel-memory dma-buf
  * source; with `selftestHook` it also has the iommufd selftest mock's
  * private hook, kernel-model §3.3 step 4 / §3.6). Every driver comes from
@@ -180,6 +182,7 @@ export function buildMachine(
     );
   const importers: ImporterDriver[] = [iommufdImporter(iommufdConfigOf(d))];
   if (d.kvm !== undefined) importers.push(kvmImporter());
+  if (d.type1 !== undefined) importers.push(vfioType1Importer());
   const kinds = umemKindsOf(d);
   // Fixed order, so two descriptions listing the same kinds build the same machine.
   for (const kind of rdmaUmemKindSchema.options)

@@ -1,0 +1,97 @@
+import * as z from "zod";
+import { DEFAULT_PROCESS, defineDriver, u64Schema } from "@dmabuf-ref/core";
+import type { DefinedImporter, Machine, StepOutcome, World } from "@dmabuf-ref/core";
+import { match } from "ts-pattern";
+import { VFIO_TYPE1 } from "./constants.js";
+import { vfioDmaListSlice } from "./state.js";
+import { vfioDmaDoMap, vfioDmaDoUnmap } from "./vfio_dma.js";
+
+/**
+ * zod schema of the type1 container ioctls a scenario issues:
+ * `VFIO_IOMMU_MAP_DMA` and `VFIO_IOMMU_UNMAP_DMA`
+ * (drivers/vfio/vfio_iommu_type1.c). `device` names the device whose
+ * container (and IOMMU domain) the ioctl acts on.
+ */
+export const vfioType1ActionSchema = z.discriminatedUnion("op", [
+  z.strictObject({
+    /** `VFIO_IOMMU_MAP_DMA` (`struct vfio_iommu_type1_dma_map`). */
+    op: z.literal("VFIO_IOMMU_MAP_DMA"),
+    /** The calling task (its mm holds `vaddr`); default the VMM. */
+    process: z.string().min(1).default(DEFAULT_PROCESS),
+    /** The device whose container it is. */
+    device: z.string().min(1),
+    /** User address of the first byte. */
+    vaddr: u64Schema,
+    /** IOVA of the first byte. */
+    iova: u64Schema,
+    /** Bytes. */
+    size: u64Schema,
+    /** `VFIO_DMA_MAP_FLAG_READ` / `_WRITE` (device's view); default both. */
+    flags: z.array(z.enum(["READ", "WRITE"])).default(["READ", "WRITE"]),
+  }),
+  z.strictObject({
+    /** `VFIO_IOMMU_UNMAP_DMA` (`struct vfio_iommu_type1_dma_unmap`, flags 0). */
+    op: z.literal("VFIO_IOMMU_UNMAP_DMA"),
+    /** The device whose container it is. */
+    device: z.string().min(1),
+    /** IOVA of the first byte. */
+    iova: u64Schema,
+    /** Bytes. */
+    size: u64Schema,
+  }),
+]);
+
+/** One type1 ioctl (see {@link vfioType1ActionSchema}). */
+export type VfioType1Action = z.output<typeof vfioType1ActionSchema>;
+
+/** What each type1 op models in the kernel. */
+const VFIO_TYPE1_OP_MODELS = {
+  VFIO_IOMMU_MAP_DMA: "VFIO_IOMMU_MAP_DMA: vfio_dma_do_map -> vfio_pin_map_dma (vaddr_get_pfns)",
+  VFIO_IOMMU_UNMAP_DMA: "VFIO_IOMMU_UNMAP_DMA: vfio_dma_do_unmap -> vfio_remove_dma",
+} as const;
+
+function act(m: Machine, w: World, a: VfioType1Action): StepOutcome {
+  return match(a)
+    .returnType<StepOutcome>()
+    .with({ op: "VFIO_IOMMU_MAP_DMA" }, (x) => vfioDmaDoMap(m, w, x))
+    .with({ op: "VFIO_IOMMU_UNMAP_DMA" }, (x) => vfioDmaDoUnmap(m, w, x))
+    .exhaustive();
+}
+
+// A type, not an interface: it must fit core's `SliceRecord` (an indexable record).
+/** The type1 driver's slices by name. */
+export type VfioType1Slices = {
+  /** `iommu->dma_list`: every `vfio_dma`. */
+  readonly dma_list: typeof vfioDmaListSlice;
+};
+
+/**
+ * VFIO's type1 IOMMU backend (drivers/vfio/vfio_iommu_type1.c) as a
+ * driver of the machine: the legacy container path that maps a process's
+ * memory for a device by user address. It is not a dma-buf importer (it
+ * accepts no mapping type, so an attach to it fails in negotiation), and
+ * it has no `invalidate_mappings`: for a `VM_PFNMAP` VMA (a VFIO BAR mmap)
+ * it keeps the raw PFNs with no reference to the VMA, the file or the
+ * device, so nothing tells it when they go away (seeds 000, 001; the
+ * use-after-free the dma-buf path exists to prevent). Register it under
+ * the name `"vfio-type1"`; its ops are `VFIO_IOMMU_MAP_DMA` and
+ * `VFIO_IOMMU_UNMAP_DMA`. Page sizes, aperture and reserved regions of a
+ * device's domain are the ones the machine gives iommufd for it.
+ *
+ * @returns the driver.
+ */
+export function vfioType1Importer(): DefinedImporter<
+  VfioType1Slices,
+  typeof vfioType1ActionSchema
+> {
+  return defineDriver({
+    role: "importer",
+    name: VFIO_TYPE1,
+    slices: { dma_list: vfioDmaListSlice },
+    actions: { schema: vfioType1ActionSchema, models: VFIO_TYPE1_OP_MODELS, run: act },
+    callbacks: {
+      allowPeer2peer: false,
+      accepts: () => [],
+    },
+  });
+}
