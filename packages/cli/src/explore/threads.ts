@@ -66,6 +66,8 @@ export interface ExploreState {
   readonly threads: readonly ThreadState[];
   /** Each thread's completed calls, in order. */
   readonly done: readonly (readonly CompletedCall[])[];
+  /** Each thread's completed calls as canonical text (extended as calls return). */
+  readonly doneKeys: readonly string[];
   /** Every `as` name bound so far (init's and the threads'). */
   readonly bindings: Bindings;
   /** The canonical text of everything but the world (positions, results). */
@@ -183,6 +185,27 @@ export function scenarioCall(
  */
 const parsedOps = new WeakMap<Machine, WeakMap<object, Map<string, { op: Op; text: string }>>>();
 
+/** A plain call's string fields (what may name a result), computed once per call. */
+const stringFields = new WeakMap<object, readonly (readonly [string, string])[]>();
+
+/** The values a plain call's string fields resolve to, as a cache key. */
+function valuesKey(call: Record<string, unknown>, b: Bindings, site: string): string {
+  let fields = stringFields.get(call);
+  if (fields === undefined) {
+    fields = Object.entries(call).flatMap(([k, v]) =>
+      k !== "as" && typeof v === "string" ? [[k, v] as const] : [],
+    );
+    stringFields.set(call, fields);
+  }
+  let key = "";
+  for (const [k, v] of fields) {
+    const name = v.split(".")[0] ?? "";
+    const bound = b.rets.has(name) || b.outs.has(name) || b.unbound.has(name);
+    key += `${bound ? String(resolveValue(v, b, { index: site, field: k })) : v}\u0000`;
+  }
+  return key;
+}
+
 /** A plain call's op (validated by the machine's schemas) and its text. */
 function plainOp(
   m: Machine,
@@ -190,8 +213,7 @@ function plainOp(
   b: Bindings,
   site: string,
 ): { op: Op; text: string } {
-  const resolved = resolvePlain(call, b, site);
-  const key = JSON.stringify(resolved, bigintText);
+  const key = valuesKey(call, b, site);
   let byCall = parsedOps.get(m);
   if (byCall === undefined) parsedOps.set(m, (byCall = new WeakMap()));
   let byValues = byCall.get(call);
@@ -199,7 +221,7 @@ function plainOp(
     byCall.set(call, (byValues = new Map<string, { op: Op; text: string }>()));
   const hit = byValues.get(key);
   if (hit !== undefined) return hit;
-  const parsed = parseOp(m, resolved);
+  const parsed = parseOp(m, resolvePlain(call, b, site));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue === undefined || issue.path.length === 0 ? "op" : issue.path.join(".");
@@ -298,6 +320,7 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
       world: start,
       threads: threads.map(() => ({ pc: 0, running: null })),
       done: threads.map(() => []),
+      doneKeys: threads.map(() => ""),
       bindings,
       key: "",
     };
@@ -412,11 +435,11 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
       bindings = copyBindings(s.bindings);
       bind(bindings, call as ReplayCall, `threads.${t.name}[${ts.pc}]`, st);
     }
-    const done = s.done.map((d, j) =>
-      j === i ? [...d, { outcome: outcomeOf(st.result), result: st.result }] : d,
-    );
+    const completed = { outcome: outcomeOf(st.result), result: st.result };
+    const done = s.done.map((d, j) => (j === i ? [...d, completed] : d));
+    const doneKeys = s.doneKeys.map((k, j) => (j === i ? `${k};${completedKey(completed)}` : k));
     const threads = s.threads.map((x, j) => (j === i ? { pc: ts.pc + 1, running: null } : x));
-    return { ...s, threads, done, bindings };
+    return { ...s, threads, done, doneKeys, bindings };
   }
 
   /** Returns every call whose work is over and which has no op left; then the key. */
@@ -464,29 +487,28 @@ function continuationText(op: Op): string {
   return `${op.driver}: ${typeof a.op === "string" ? a.op : "pending work"}`;
 }
 
+/** A completed call as canonical text: its outcome, return value and struct. */
+function completedKey(c: CompletedCall): string {
+  const res = c.result;
+  const out =
+    res.out === undefined
+      ? ""
+      : Object.entries(res.out)
+          .map(([k, v]) => `${k}=${String(v)}`)
+          .join(",");
+  return `${c.outcome};${res.ret === undefined ? "" : String(res.ret)};${out}`;
+}
+
 /** One thread's position and results, as text. */
 function threadKey(s: Omit<ExploreState, "key">, i: number): string {
   const t = s.threads[i] as ThreadState;
   const r = t.running;
-  const parts: string[] = [
+  const at =
     r === null
       ? `${t.pc}`
       : `${t.pc}r${r.rest.length}t${r.tasks.join(",")}${r.device ?? ""}o${r.operations.join(",")}` +
-        `c${r.continuations?.keys.join(",") ?? ""}`,
-  ];
-  for (const c of s.done[i] ?? []) {
-    const res = c.result;
-    parts.push(
-      c.outcome,
-      res.ret === undefined ? "" : String(res.ret),
-      res.out === undefined
-        ? ""
-        : Object.entries(res.out)
-            .map(([k, v]) => `${k}=${String(v)}`)
-            .join(","),
-    );
-  }
-  return parts.join(";");
+        `c${r.continuations?.keys.join(",") ?? ""}`;
+  return `${at}${s.doneKeys[i] ?? ""}`;
 }
 
 /**
