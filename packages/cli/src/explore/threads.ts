@@ -174,6 +174,9 @@ export function scenarioCall(
     const e = s.events.find((x) => x.kind === "dma");
     return e?.kind === "dma" ? { ...s, result: { ...s.result, dma: e.outcome } } : s;
   }
+  // A CPU access through a dma-buf mmap: its `cpu` event's verdict, as a DMA's.
+  const cpu = s.events.find((x) => x.kind === "cpu");
+  if (cpu?.kind === "cpu") return { ...s, result: { ...s.result, dma: cpu.outcome } };
   // An op that creates an object (export: the dma-buf) returns its id.
   if (s.result.ret !== undefined || s.created === undefined) return s;
   return { ...s, result: { ...s.result, ret: s.created } };

@@ -28,7 +28,7 @@ export interface CallResult {
   readonly out?: Record<string, number | bigint>;
   /** Arrays the kernel wrote through the argument's pointers, decoded. */
   readonly written?: Record<string, Record<string, number | bigint>[]>;
-  /** For a dma event: the oracle's verdict. */
+  /** For a dma event, or a CPU access through a dma-buf mmap: the oracle's verdict. */
   readonly dma?: "ok" | "fault" | "violation";
   /** For a dma event that reached memory: the region and the offset in it. */
   readonly landed?: { readonly region: string; readonly offset: bigint };
@@ -161,6 +161,20 @@ export function runOp(m: Machine, w: World, op: Op, text: string, mode: RunMode 
     .returnType<Step>()
     .with({ status: "done" }, (x) => {
       const s = settle(m, x.world);
+      // A task the call started and that is still there once nothing else
+      // can run never ends: the syscall waiting for it never returns.
+      const stuck = [...x.world.tasks.keys()].find(
+        (t) => !world.tasks.has(t) && s.world.tasks.has(t),
+      );
+      if (stuck !== undefined) {
+        const reason = `task ${stuck} it started never completes`;
+        return {
+          world: s.world,
+          events: [...waited, ...x.events, ...s.events],
+          result: { ok: false, blocksForever: reason },
+          text: `${text}: sleeps for ever (${reason})`,
+        };
+      }
       const ret = x.returned?.ret;
       return {
         world: s.world,

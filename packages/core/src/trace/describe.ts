@@ -125,6 +125,13 @@ export function describeEvent(event: TraceEvent): EventLine {
         `DMA ${e.dir} 0x${e.addr.toString(16)}+0x${e.len.toString(16)}: ` +
         `${e.outcome.toUpperCase()}${e.detail === "" ? "" : ` (${e.detail})`}`,
     }))
+    .with({ kind: "cpu" }, (e) => ({
+      from: e.process,
+      ...(e.actor === e.process ? {} : { to: e.actor }),
+      text:
+        `CPU ${e.dir === "read" ? "load" : "store"} 0x${e.addr.toString(16)}+0x${e.len.toString(16)}: ` +
+        `${e.outcome.toUpperCase()}${e.detail === "" ? "" : ` (${e.detail})`}`,
+    }))
     .with({ kind: "violation" }, (e) => ({
       from: e.violation.actor,
       text: `VIOLATION ${e.violation.kind}: ${e.violation.rule}: ${e.violation.message}`,

@@ -280,6 +280,35 @@ export type TraceEvent =
         readonly offset: bigint;
       };
     }
+  /**
+   * A process's CPU load or store through a user mapping of a dma-buf (a
+   * VMA an exporter's `mmap` op set up, e.g. VFIO's with Matt Evans'
+   * series): it reached memory, faulted (`VM_FAULT_SIGBUS` from the
+   * exporter's fault handler once the buffer is revoked and its PTEs are
+   * zapped, or SIGSEGV with no VMA at the address), or reached memory that
+   * no longer decodes (a violation the oracle also records).
+   */
+  | {
+      /** Discriminant. */
+      readonly kind: "cpu";
+      /**
+       * Who answers the access: the exporting device whose VMA covers the
+       * address, or the process itself when no VMA does.
+       */
+      readonly actor: string;
+      /** The process whose thread issued the load or store. */
+      readonly process: string;
+      /** The user virtual address. */
+      readonly addr: bigint;
+      /** Bytes. */
+      readonly len: bigint;
+      /** A load (read) or a store (write). */
+      readonly dir: "read" | "write";
+      /** ok, a fault (SIGBUS or SIGSEGV), or a violation. */
+      readonly outcome: "ok" | "fault" | "violation";
+      /** Where it landed, or which signal and why. */
+      readonly detail: string;
+    }
   /** The oracle caught a violation. */
   | {
       /** Discriminant. */

@@ -89,6 +89,56 @@ describe("text renderer", () => {
   });
 });
 
+describe("a CPU access through a dma-buf mmap (the cpu event)", () => {
+  const load = (
+    outcome: "ok" | "fault" | "violation",
+    actor: string,
+    detail: string,
+  ): TraceEvent => ({
+    kind: "cpu",
+    actor,
+    process: "client",
+    addr: 0x7f00_0000_0000n,
+    len: 8n,
+    dir: "read",
+    outcome,
+    detail,
+  });
+
+  it("a load the exporter's fault handler refuses reads as client -> device: CPU load ...: FAULT (SIGBUS ...)", () => {
+    expect(renderText([load("fault", "vfio0", "SIGBUS: buf 1 revoked, PTEs zapped")]))
+      .toMatchInlineSnapshot(`
+      "  1 client -> vfio0: CPU load 0x7f0000000000+0x8: FAULT (SIGBUS: buf 1
+            revoked, PTEs zapped)
+      "
+    `);
+  });
+
+  it("with no VMA at the address the process answers itself: a note, no arrow", () => {
+    const out = renderMermaid([load("fault", "client", "SIGSEGV: no VMA at this address")]);
+    expect(out).toContain(
+      "    Note over p0: CPU load 0x7f0000000000+0x8: FAULT (SIGSEGV: no VMA at this address)",
+    );
+  });
+
+  it("a store that reached memory that does not decode says VIOLATION, and serialises its address as 0x", () => {
+    const e: TraceEvent = {
+      kind: "cpu",
+      actor: "vfio0",
+      process: "client",
+      addr: 0x7f00_0000_0000n,
+      len: 8n,
+      dir: "write",
+      outcome: "violation",
+      detail: "vfio0.bar0+0x0 does not decode",
+    };
+    expect(renderText([e])).toContain("CPU store 0x7f0000000000+0x8: VIOLATION");
+    expect(JSON.parse(renderJson([e]))).toEqual([
+      expect.objectContaining({ kind: "cpu", addr: "0x7f0000000000", outcome: "violation" }),
+    ]);
+  });
+});
+
 describe("mermaid renderer", () => {
   it("renders a sequenceDiagram with participants in order of appearance", () => {
     const out = renderMermaid(trace);

@@ -1,5 +1,5 @@
-import { err, fail, kernelError, ok } from "@dmabuf-ref/core";
-import type { Effect, Machine, Result, World } from "@dmabuf-ref/core";
+import { err, fail, kernelError, ok, returned, stepOf } from "@dmabuf-ref/core";
+import type { Effect, Machine, Result, StepOutcome, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import type { VfioPciAction } from "./actions.js";
 import type { VfioPciConfig } from "./config.js";
@@ -164,4 +164,39 @@ export function vfioAct(
     .with({ op: "cpu-access" }, (x) => ok(cpuAccess(m, w, config, x)))
     .with({ op: "continue" }, (x) => continueOperation(m, w, config, x.id))
     .exhaustive();
+}
+
+/**
+ * {@link vfioAct} as core's step outcome (the driver's `actions.run`). An
+ * `mmap()` of a dma-buf fd returns the VMA's start address as mmap(2) does
+ * (`returned.ret`), so a replay or scenario call's `as:` binds it; every
+ * other action returns nothing. User addresses are below 2^47, so the
+ * address is exact as a number.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param config - the driver's configuration.
+ * @param action - the action.
+ * @returns done (with `returned.ret` for an mmap), or the errno with the world unchanged.
+ * @kernel mm/mmap.c do_mmap (the address mmap(2) returns)
+ */
+export function vfioActStep(
+  m: Machine,
+  w: World,
+  config: VfioPciConfig,
+  action: VfioPciAction,
+): StepOutcome {
+  if (action.op !== "mmap") return stepOf(w, vfioAct(m, w, config, action));
+  const r = mmapBuf(m, w, config, {
+    process: action.process,
+    buf: action.buf,
+    offset: action.offset,
+    length: action.length,
+    shared: action.shared,
+  });
+  if (!r.ok) return stepOf(w, r);
+  if (r.value.addr > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new Error(`vfio-pci: VMA address ${r.value.addr} is not a user address`);
+  }
+  return returned(r.value.world, r.value.events, { ret: Number(r.value.addr) });
 }

@@ -6,13 +6,12 @@ import {
   fail,
   ok,
   provideSymbol,
-  stepOf,
   VFIO_DEVICE_FEATURE_GET,
   vfioIommufdMapSymbol,
 } from "@dmabuf-ref/core";
 import type { DefinedDriver, ExportStep, Machine, Result, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
-import { vfioAct } from "./act.js";
+import { vfioActStep } from "./act.js";
 import { VFIO_ACTION_MODELS, vfioCandidates, vfioPciActionSchema } from "./actions.js";
 import { vfioPciConfigSchema } from "./config.js";
 import type { VfioPciConfig, VfioPciConfigInput, VfioPciExporter } from "./config.js";
@@ -123,7 +122,7 @@ export function vfioPciExporter(
     actions: {
       schema: vfioPciActionSchema,
       models: VFIO_ACTION_MODELS,
-      run: (m, w, action) => stepOf(w, vfioAct(m, w, config, action)),
+      run: (m, w, action) => vfioActStep(m, w, config, action),
     },
     // The device fd's ioctls: a union of their own, beside the events.
     ops: driverOpsOf(vfioIoctlActionSchema, VFIO_IOCTL_MODELS, vfioIoctlStep),

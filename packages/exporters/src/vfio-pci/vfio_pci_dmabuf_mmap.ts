@@ -104,14 +104,15 @@ export function mmapChecks(
  * @param w - the world.
  * @param config - the driver's configuration.
  * @param req - the request.
- * @returns the world with the VMA, or the errno.
+ * @returns the world with the VMA and its start address (what mmap(2)
+ *   returns), or the errno.
  */
 export function mmapBuf(
   m: Machine,
   w: World,
   config: VfioPciConfig,
   req: MmapRequest,
-): Result<Effect> {
+): Result<Effect & { readonly addr: bigint }> {
   const checked = mmapChecks(m, w, config, req);
   if (!checked.ok) return checked;
   const { b, len } = checked.value;
@@ -124,6 +125,7 @@ export function mmapBuf(
   );
   return ok({
     world,
+    addr: vma.addr,
     events: [
       note(
         req.process,
@@ -185,20 +187,29 @@ function physPieces(phys: readonly PhysVec[], offset: bigint, len: bigint): Phys
   return out;
 }
 
+/** What a CPU access did, as the `cpu` trace event reports it. */
+type CpuOutcome = Extract<TraceEvent, { kind: "cpu" }>["outcome"];
+
 /**
  * A process touches memory through a VFIO dma-buf VMA. No VMA there: a
  * fault (SIGSEGV). A revoked buffer: its PTEs were zapped and the fault
- * handler refuses, so a fault (SIGBUS): the protection working, never a
- * violation. Otherwise the access reaches the BAR; a BAR that does not
+ * handler (`vfio_pci_mmap_huge_fault`, which checks the status under resv)
+ * refuses with `VM_FAULT_SIGBUS`, so a fault: the protection working, never
+ * a violation. Otherwise the access reaches the BAR; a BAR that does not
  * decode (reset, disabled) while the buffer is still usable is an
  * `access-after-revoke` violation: the exporter let a CPU mapping outlive the
  * memory (the 7.1 close window, kernel-model §2.5).
+ *
+ * The verdict is a `cpu` trace event (`outcome` ok, fault or violation),
+ * which a replay or a scenario thread reads as the call's outcome, as it
+ * reads a `dma` event's.
  *
  * @param m - the machine.
  * @param w - the world.
  * @param config - the driver's configuration.
  * @param access - who touches what.
- * @returns the world (with any violation) and events.
+ * @returns the world (with any violation) and events, ending with the `cpu` event.
+ * @kernel drivers/vfio/pci/vfio_pci_core.c vfio_pci_mmap_huge_fault (Matt Evans' series)
  */
 export function cpuAccess(
   m: Machine,
@@ -212,7 +223,16 @@ export function cpuAccess(
   },
 ): Effect {
   const { process, addr, len, dir } = access;
-  const what = `cpu ${dir} ${hex(addr)}+${hex(len)}`;
+  const cpu = (actor: string, outcome: CpuOutcome, detail: string): TraceEvent => ({
+    kind: "cpu",
+    actor,
+    process,
+    addr,
+    len,
+    dir,
+    outcome,
+    detail,
+  });
   const vma = findVma(
     m,
     w,
@@ -220,26 +240,30 @@ export function cpuAccess(
     (v) => v.process === process && addr >= v.addr && addr + len <= v.addr + v.len,
   )?.[1];
   if (vma === undefined)
-    return { world: w, events: [note(process, `${what}: fault (SIGSEGV, no VMA)`)] };
+    return { world: w, events: [cpu(process, "fault", "SIGSEGV: no VMA at this address")] };
   const b = lookupBuf(w, vma.buf);
   if (isKernelError(b)) throw new Error(`a VMA outlived buf ${vma.buf}`);
+  const owner = privOf(w, vma.buf).vdev ?? b.owner;
   if (b.revoked !== "usable") {
     return {
       world: w,
-      events: [note(process, `${what}: fault (SIGBUS, buf ${vma.buf} revoked, PTEs zapped)`)],
+      events: [cpu(owner, "fault", `SIGBUS: buf ${vma.buf} revoked, PTEs zapped`)],
     };
   }
   let world = w;
   const events: TraceEvent[] = [];
+  const landed: string[] = [];
+  const dead: string[] = [];
   for (const piece of physPieces(privOf(w, vma.buf).phys, vma.offset + addr - vma.addr, len)) {
     const found = regionContaining(world, piece.paddr, piece.len);
     if (found === undefined) throw new Error(`no region holds ${hex(piece.paddr)}`);
     const [, region] = found;
     const where = `${region.id}+${hex(piece.paddr - region.base)}`;
     if (region.status === "live") {
-      events.push(note(process, `${what}: ok (${where})`));
+      landed.push(where);
       continue;
     }
+    dead.push(where);
     const v = recordViolation(world, {
       kind: "access-after-revoke",
       rule: "no CPU access through a dma-buf mmap after the BAR was reset or disabled",
@@ -247,7 +271,11 @@ export function cpuAccess(
       message: `${process} reached ${region.id} through buf ${vma.buf} while it does not decode`,
     });
     world = v.world;
-    events.push(note(process, `${what}: VIOLATION (${where} does not decode)`), v.event);
+    events.push(v.event);
   }
-  return { world, events };
+  const verdict =
+    dead.length === 0
+      ? cpu(owner, "ok", `at ${landed.join(", ")}`)
+      : cpu(owner, "violation", `${dead.join(", ")} does not decode`);
+  return { world, events: [...events, verdict] };
 }

@@ -18,7 +18,6 @@ import {
   parseVfioDeviceFeature,
   returned,
   startRevoke,
-  stepTask,
   vfioCheckFeature,
   vfioDeviceFeature,
 } from "@dmabuf-ref/core";
@@ -28,23 +27,7 @@ import { ioctlFailed } from "./ioctl-outcome.js";
 import { holdsMemoryLock } from "./operation.js";
 import { vfioOptionsFor } from "./profile-options.js";
 import { deviceStateOf, operationsOf } from "./state.js";
-import { privOf, setStateUnderResv, withPriv } from "./vfio_pci_dmabuf.js";
-import { SLEEP_STEPS, importerWorkWhileAsleep } from "./vfio_pci_core.js";
-
-/** A revoke whose wait never ends while importers keep working (a livelock). */
-function blockedNever(task: number): {
-  readonly status: "blocked";
-  readonly reason: string;
-  readonly waitFor: "unmaps";
-  readonly outstanding: number;
-} {
-  return {
-    status: "blocked",
-    reason: `revoke task ${task} never wakes`,
-    waitFor: "unmaps",
-    outstanding: 0,
-  };
-}
+import { buffersIdle, privOf, setStateUnderResv, withPriv } from "./vfio_pci_dmabuf.js";
 
 /**
  * `VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE = 13` (Matt Evans' series v3+, kernel-model §2.6).
@@ -202,12 +185,32 @@ function ok0(
 /**
  * `VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE` (13, SET; kernel-model §2.6): revokes
  * a dma-buf of this device for good. After the shared checks (see
- * {@link featureDmaBufMemattr}'s order minus the attribute), an already
- * PERM_REVOKED buffer is `-EBADFD`; a TEMP_REVOKED one becomes PERM under
- * resv without waiting again; an OK one runs the whole revoke (invalidate,
- * fences, every importer's unmap) and the call returns when it is over.
- * It takes `memory_lock`: while another operation holds it, or while an
- * importer still has to unmap, the call sleeps (`blocked`, world kept).
+ * {@link featureDmaBufMemattr}'s order minus the attribute) the series takes
+ * `memory_lock` for write and, under it, finds an already PERM_REVOKED
+ * buffer `-EBADFD`; a TEMP_REVOKED one becomes PERM under resv without
+ * waiting again (the call returns at once); an OK one goes through
+ * `vfio_pci_dma_buf_set_status(PERM_REVOKED)`: resv lock, status = PERM,
+ * `dma_buf_invalidate_mappings()`, the fence wait, resv unlock, the kref
+ * put and `wait_for_completion()` (every importer's unmap), then
+ * `unmap_mapping_range()` of the buffer's mmaps.
+ *
+ * That revoke is core's revoke task, which this step only starts: the
+ * call returns 0 once the task is over (a replay settles it before the
+ * next call; the explorer keeps the calling thread asleep until the task is
+ * gone), and every other actor (an importer's DMA, a MAP_FILE, a CPU access
+ * through an mmap, the importers' deferred unmaps) interleaves with its
+ * steps, as they do with the kernel's. The task on the device's buffers
+ * stands for `memory_lock` held: vfio-pci's own operations (FLR, memory
+ * disable, close) wait until it is gone (`buffersIdle`), and so does a
+ * second REVOKE on the same device. The PTE zap after the completion wait
+ * is not a step of its own: the fault handler already refuses once the
+ * status is PERM_REVOKED (step 2 of the task), and the model does not track
+ * which PTEs a fault populated before it.
+ *
+ * While another operation holds `memory_lock`, or a revoke task runs on one
+ * of the device's buffers, the call sleeps (`blocked`, world kept); so does
+ * the TEMP -> PERM upgrade while someone holds the buffer's resv. A revoke
+ * task sleeps in its own steps (resv, fences, unmaps).
  *
  * @param m - the machine.
  * @param w - the world.
@@ -215,7 +218,10 @@ function ok0(
  * @param device - the device whose fd is used.
  * @param argp - the ioctl's bytes.
  * @param process - the caller.
- * @returns done with 0, the errno, or blocked.
+ * @returns done with `returned.ret` 0 (the revoke task started, its id in
+ *   `created`, or the TEMP -> PERM upgrade done), the errno, or blocked.
+ * @kernel drivers/vfio/pci/vfio_pci_dmabuf.c vfio_pci_core_feature_dma_buf_revoke
+ *   vfio_pci_dma_buf_set_status (Matt Evans' series v4)
  */
 export function featureDmaBufRevoke(
   m: Machine,
@@ -231,9 +237,7 @@ export function featureDmaBufRevoke(
   if (c.kind === "probe") return ok0(w, [], process, device);
   const b = lookupBuf(w, c.buf);
   if (isKernelError(b)) return fail(b);
-  if (b.revoked === "permanent") {
-    return fail(kernelError("EBADFD", () => `dma-buf ${c.buf} is already PERM_REVOKED`));
-  }
+  // scoped_guard(rwsem_write, &vdev->memory_lock): sleeps behind a holder.
   const holder = operationsOf(m, w, config).find(
     (o) => holdsMemoryLock(o.kind) && o.devices.includes(device),
   );
@@ -246,14 +250,17 @@ export function featureDmaBufRevoke(
       world: w,
     };
   }
-  if (b.task !== null || b.resvHolder !== null) {
+  if (!buffersIdle(w, config, [device])) {
     return {
       status: "blocked",
-      reason: `resv of dma-buf ${c.buf} is busy`,
-      waitFor: "resv",
+      reason: `memory_lock of ${device} is held by a dma-buf revoke in progress`,
+      waitFor: "lock",
       outstanding: 0,
       world: w,
     };
+  }
+  if (b.revoked === "permanent") {
+    return fail(kernelError("EBADFD", () => `dma-buf ${c.buf} is already PERM_REVOKED`));
   }
   const note: TraceEvent = {
     kind: "note",
@@ -261,6 +268,15 @@ export function featureDmaBufRevoke(
     text: `DMA_BUF_REVOKE: buf ${c.buf} -> PERM_REVOKED`,
   };
   if (b.revoked === "temporary") {
+    if (b.resvHolder !== null) {
+      return {
+        status: "blocked",
+        reason: `resv of dma-buf ${c.buf} is held by ${b.resvHolder}`,
+        waitFor: "resv",
+        outstanding: 0,
+        world: w,
+      };
+    }
     const r = setStateUnderResv(w, c.buf, `${device}#DMA_BUF_REVOKE`, "permanent");
     return ok0(r.world, [note, ...r.events], process, device);
   }
@@ -268,24 +284,15 @@ export function featureDmaBufRevoke(
   if (s.status !== "done" || s.created === undefined) {
     return s.status === "failed" ? fail(s.error) : { ...s, world: w };
   }
-  let world = s.world;
-  const events: TraceEvent[] = [note, ...s.events];
-  for (let i = 0; world.tasks.get(s.created) !== undefined; i++) {
-    if (i > SLEEP_STEPS) return { ...blockedNever(s.created), world: w };
-    const r = stepTask(m, world, s.created);
-    if (r.status === "blocked") {
-      // Asleep in the revoke's wait: importers' deferred unmaps run meanwhile.
-      const other = importerWorkWhileAsleep(m, world);
-      if (other === undefined) return { ...r, world: w };
-      world = other.world;
-      events.push(...other.events);
-      continue;
-    }
-    if (r.status === "failed") return fail(r.error);
-    world = r.world;
-    events.push(...r.events);
-  }
-  return ok0(world, events, process, device);
+  // No ioctl event here: the call has not returned yet; it returns 0 when
+  // the task is gone (the caller's replay or thread reports that).
+  return {
+    status: "done",
+    world: s.world,
+    events: [note, ...s.events],
+    returned: { ret: 0 },
+    created: s.created,
+  };
 }
 
 /**

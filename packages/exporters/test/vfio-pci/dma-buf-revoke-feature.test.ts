@@ -32,6 +32,7 @@ import {
 import {
   actOnce,
   attachMapped,
+  dmaOutcomes,
   exportVfio,
   featureIoctl,
   makeWorld,
@@ -179,30 +180,80 @@ describe("VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE (13) under proposal-vfio-dmabuf-mma
     const e = exportVfio(m, w);
     const once = revokeIoctl(m, e.world, e.buf);
     if (once.status !== "done") throw new Error("first revoke failed");
-    expectFailed(revokeIoctl(m, once.world, e.buf), "EBADFD", once.world);
+    const over = settle(m, once.world).world;
+    expectFailed(revokeIoctl(m, over, e.buf), "EBADFD", over);
   });
 
-  it("it returns only after the dynamic importer has unmapped: its invalidate and unmap come before the ioctl's return", () => {
+  it("a second REVOKE while the first one's revoke runs sleeps on memory_lock, then fails with EBADFD", () => {
+    const { m, w } = makeWorld({ profile: SERIES });
+    const mb = mapped(m, w);
+    const once = revokeIoctl(m, mb.world, mb.buf);
+    if (once.status !== "done") throw new Error(`revoke ${once.status}`);
+    const again = revokeIoctl(m, once.world, mb.buf);
+    expect(again).toMatchObject({ status: "blocked", waitFor: "lock" });
+    expect(again.world).toBe(once.world);
+    const over = settle(m, once.world).world;
+    expectFailed(revokeIoctl(m, over, mb.buf), "EBADFD", over);
+  });
+
+  it("the ioctl starts core's revoke task and returns 0 once it is over: invalidate, unmap, then the task completes", () => {
     const { m, w } = makeWorld({ profile: SERIES });
     const mb = mapped(m, w);
     const r = revokeIoctl(m, mb.world, mb.buf);
     if (r.status !== "done") throw new Error(`revoke ${r.status}`);
-    const order = r.events.flatMap((e) =>
-      e.kind === "invalidate" || e.kind === "unmap" || e.kind === "ioctl" ? [e.kind] : [],
+    expect(r.returned?.ret).toBe(0);
+    expect(r.created).toBeDefined();
+    const task = r.created ?? -1;
+    expect(r.world.tasks.get(task)).toMatchObject({ kind: "revoke", buf: mb.buf, permanent: true });
+    // Nothing of the revoke ran inside the ioctl's own step.
+    expect(kinds(r.events, "invalidate")).toEqual([]);
+    expect(revokedOf(r.world, mb.buf)).toBe("usable");
+    const s = settle(m, r.world);
+    const order = s.events.flatMap((e) =>
+      e.kind === "invalidate" || e.kind === "unmap" || (e.kind === "task" && e.phase === "complete")
+        ? [e.kind]
+        : [],
     );
-    expect(order).toEqual(["invalidate", "unmap", "ioctl"]);
-    expect(r.world.atts.get(mb.att)?.mapping ?? null).toBeNull();
+    expect(order).toEqual(["invalidate", "unmap", "task"]);
+    expect(s.world.tasks.get(task)).toBeUndefined();
+    expect(s.world.atts.get(mb.att)?.mapping ?? null).toBeNull();
+    expect(revokedOf(s.world, mb.buf)).toBe("permanent");
   });
 
-  it("while an importer holds the buffer's resv it sleeps: blocked, nothing changes", () => {
+  it("DMA between the revoke's steps reaches the BAR before the status is PERM_REVOKED and faults after the unmap", () => {
+    const { m, w } = makeWorld({ profile: SERIES });
+    const e = exportVfio(m, w);
+    const mb = { ...attachMapped(m, e.world, e.buf, "dev1"), buf: e.buf };
+    const r = revokeIoctl(m, mb.world, mb.buf);
+    if (r.status !== "done") throw new Error(`revoke ${r.status}`);
+    const dma = (world: World): string[] =>
+      dmaOutcomes(
+        runScript(m, world, [{ kind: "dma", device: "dev1", addr: mb.dma, len: 64n, dir: "read" }])
+          .events,
+      );
+    expect(dma(r.world)).toEqual(["ok"]);
+    const over = settle(m, r.world).world;
+    expect(dma(over)).toEqual(["fault"]);
+    expect(over.violations.size).toBe(0);
+  });
+
+  it("while an importer holds the buffer's resv, the ioctl starts and its revoke task sleeps on resv; an FLR waits behind it (memory_lock)", () => {
     const { m, w } = makeWorld({ profile: SERIES });
     const mb = mapped(m, w);
     const held = runScript(m, mb.world, [
       { kind: "lock", buf: mb.buf, holder: importerHolder("ref-importer", mb.att) },
     ]).world;
     const r = revokeIoctl(m, held, mb.buf);
-    expect(r.status).toBe("blocked");
-    expect(r.world).toBe(held);
+    if (r.status !== "done") throw new Error(`revoke ${r.status}`);
+    const task = r.created ?? -1;
+    expect(step(m, r.world, { kind: "task", task })).toMatchObject({
+      status: "blocked",
+      waitFor: "resv",
+    });
+    const flr = actOnce(m, r.world, { op: "flr", device: "vfio0" });
+    if (flr.status !== "done") throw new Error(`flr ${flr.status}`);
+    expect(flr.events.some((e) => e.kind === "note" && e.text.includes("waits for"))).toBe(true);
+    expect(kinds(flr.events, "invalidate")).toEqual([]);
   });
 });
 

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+  VFIO_DEVICE_FEATURE_SET,
   findProfile,
   linux619,
   linux71,
@@ -13,18 +14,14 @@ import {
   runScript,
 } from "@dmabuf-ref/core";
 import type { Machine, TraceEvent, World } from "@dmabuf-ref/core";
-import { vfioVmas } from "@dmabuf-ref/exporters";
-import { actOnce, exportVfio, makeWorld, runActs, settleOne } from "./setup.js";
+import { encodeDmaBufRevokeFeature, vfioVmas } from "@dmabuf-ref/exporters";
+import { actOnce, exportVfio, makeWorld, runActs, settleOne, vfioOp } from "./setup.js";
 
 const mmapSeries = findProfile("proposal-vfio-dmabuf-mmap") ?? linux71;
 
-/** The outcomes of the CPU accesses in a trace: ok, fault or VIOLATION. */
+/** The outcomes of the CPU accesses in a trace (their `cpu` events): ok, fault or violation. */
 function cpu(events: readonly TraceEvent[]): string[] {
-  return events.flatMap((e) => {
-    if (e.kind !== "note" || !e.text.startsWith("cpu ")) return [];
-    const m = /: (ok|fault|VIOLATION)/.exec(e.text);
-    return m?.[1] === undefined ? [] : [m[1]];
-  });
+  return events.flatMap((e) => (e.kind === "cpu" ? [e.outcome] : []));
 }
 
 function mmapped(
@@ -67,10 +64,33 @@ describe("mmap of a VFIO dma-buf (kernel-model §2.6)", () => {
     const run = runActs(m, mb.world, [
       { op: "cpu-access", process: "client", addr: mb.addr + 0x1800n, len: 0x1000n, dir: "write" },
     ]);
-    const notes = run.events.flatMap((e) => (e.kind === "note" ? [e.text] : []));
-    expect(notes.join("\n")).toContain("vfio0.bar0+0x5800");
-    expect(notes.join("\n")).toContain("vfio0.bar0+0x0");
-    expect(cpu(run.events)).toEqual(["ok", "ok"]);
+    const accesses = run.events.filter((e) => e.kind === "cpu");
+    expect(accesses).toEqual([
+      {
+        kind: "cpu",
+        actor: "vfio0",
+        process: "client",
+        addr: mb.addr + 0x1800n,
+        len: 0x1000n,
+        dir: "write",
+        outcome: "ok",
+        detail: "at vfio0.bar0+0x5800, vfio0.bar0+0x0",
+      },
+    ]);
+  });
+
+  it("mmap() returns the VMA's start address, the one a later access and munmap name", () => {
+    const { m, w } = makeWorld({ profile: mmapSeries });
+    const e = exportVfio(m, w, [{ offset: 0n, length: 0x2000n }]);
+    const first = actOnce(m, e.world, { op: "mmap", process: "client", buf: e.buf });
+    if (first.status !== "done") throw new Error(`mmap ${first.status}`);
+    const vma = vfioVmas(m, first.world, "vfio0")[0];
+    expect(first.returned?.ret).toBe(Number(vma?.addr ?? -1n));
+    const second = actOnce(m, first.world, { op: "mmap", process: "client", buf: e.buf });
+    if (second.status !== "done") throw new Error(`mmap ${second.status}`);
+    expect(second.returned?.ret).not.toBe(first.returned?.ret);
+    const addrs = vfioVmas(m, second.world, "vfio0").map((v) => Number(v.addr));
+    expect(addrs.sort()).toEqual([first.returned?.ret, second.returned?.ret].sort());
   });
 
   it("revoke zaps the mapping: a CPU access while revoked is a fault, not a violation; after un-revoke it works again", () => {
@@ -110,7 +130,7 @@ describe("mmap of a VFIO dma-buf (kernel-model §2.6)", () => {
       w = next;
     }
     expect(seen).toContain("fault");
-    expect(seen).not.toContain("VIOLATION");
+    expect(seen).not.toContain("violation");
     expect(seen.at(-1)).toBe("ok");
   });
 
@@ -138,7 +158,7 @@ describe("mmap of a VFIO dma-buf (kernel-model §2.6)", () => {
       dir: "read",
     });
     if (r.status !== "done") throw new Error("access did not run");
-    expect(cpu(r.events)).toEqual(["VIOLATION"]);
+    expect(cpu(r.events)).toEqual(["violation"]);
     expect([...r.world.violations.values()]).toEqual([
       expect.objectContaining({ kind: "access-after-revoke", actor: "client" }),
     ]);
@@ -152,6 +172,28 @@ describe("mmap of a VFIO dma-buf (kernel-model §2.6)", () => {
       { op: "cpu-access", process: "client", addr: mb.addr + 0x2ff8n, len: 0x10n, dir: "read" },
     ]);
     expect(cpu(run.events)).toEqual(["fault", "fault"]);
+    const details = run.events.flatMap((e) => (e.kind === "cpu" ? [[e.actor, e.detail]] : []));
+    expect(details).toEqual([
+      ["other", "SIGSEGV: no VMA at this address"],
+      ["client", "SIGSEGV: no VMA at this address"],
+    ]);
+  });
+
+  it("an access after DMA_BUF_REVOKE (13) is a fault (SIGBUS) answered by the device, not a violation", () => {
+    const { m, w } = makeWorld({ profile: mmapSeries });
+    const mb = mmapped(m, w);
+    const run = runActs(m, mb.world, [
+      vfioOp({
+        op: "VFIO_DEVICE_FEATURE",
+        device: "vfio0",
+        argp: encodeDmaBufRevokeFeature({ flags: VFIO_DEVICE_FEATURE_SET, dmabuf_fd: mb.buf }),
+      }),
+      { op: "cpu-access", process: "client", addr: mb.addr, len: 8n, dir: "read" },
+    ]);
+    const e = run.events.find((x) => x.kind === "cpu");
+    expect(e).toMatchObject({ actor: "vfio0", outcome: "fault" });
+    expect(e?.kind === "cpu" ? e.detail : "").toMatch(/^SIGBUS/);
+    expect(run.world.violations.size).toBe(0);
   });
 
   it("mmap past dmabuf->size, at an unaligned offset, of zero bytes, or private fails with EINVAL", () => {

@@ -3,6 +3,7 @@ import type { Machine, Op, StepOutcome, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { iommufdAttachDevice, iommufdDetachDevice, iommufdUnbindDevice } from "./device.js";
 import { vfioCdevIoctl } from "./device-uapi.js";
+import { iommufdImportCapabilityCall } from "./capability.js";
 import { iommufdReleaseDetach } from "./pages-dmabuf.js";
 import { userRegionSchema } from "./user-copy.js";
 import { iommufdIoctl } from "./main.js";
@@ -72,6 +73,19 @@ export const iommufdActionSchema = z.discriminatedUnion("op", [
     att: z.number().int().nonnegative(),
   }),
   z.strictObject({
+    /**
+     * PROPOSAL, no kernel uAPI (seed 000's visibility question): may iommufd
+     * import this dma-buf? ok when `IOMMU_IOAS_MAP_FILE` of the whole buffer
+     * would import it, else the errno it would fail with; nothing changes
+     * (the `import-capability` op).
+     */
+    op: z.literal("import-capability"),
+    /** The dma-buf (its fd). */
+    buf: z.number().int().nonnegative(),
+    /** The calling process, for the trace. */
+    process: z.string().min(1).optional(),
+  }),
+  z.strictObject({
     /** Unbind a device from iommufd at its cdev fd's close (the `unbind-device` op). */
     op: z.literal("unbind-device"),
     /** The device. */
@@ -119,6 +133,9 @@ export function iommufdAct(m: Machine, world: World, action: IommufdAction): Ste
     .with({ op: "detach-device" }, (a) => iommufdDetachDevice(m, world, a.device))
     .with({ op: "unbind-device" }, (a) => iommufdUnbindDevice(m, world, a.device))
     .with({ op: "release-detach" }, (a) => iommufdReleaseDetach(m, world, a.att))
+    .with({ op: "import-capability" }, (a) =>
+      iommufdImportCapabilityCall(m, world, a.buf, a.process),
+    )
     .exhaustive();
 }
 
@@ -133,6 +150,8 @@ export const IOMMUFD_OP_MODELS = {
     "the end of iopt_release_pages in 6.19.0-7.1.4: dma_buf_detach() and dma_buf_put() after the pages state was destroyed",
   "unbind-device":
     "vfio_df_unbind_iommufd() at the device cdev fd's close (iommufd_device_unbind())",
+  "import-capability":
+    "PROPOSAL, no kernel uAPI: whether IOMMU_IOAS_MAP_FILE would import a dma-buf, and the errno if not",
 } as const;
 
 /**

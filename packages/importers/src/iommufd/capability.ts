@@ -1,5 +1,5 @@
-import { formatKernelError, isKernelError } from "@dmabuf-ref/core";
-import type { Errno, Machine, PairReport, World } from "@dmabuf-ref/core";
+import { failed, formatKernelError, isKernelError, kernelError, returned } from "@dmabuf-ref/core";
+import type { Errno, Machine, PairReport, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { dmaBufGet } from "@dmabuf-ref/core";
 import { importDmabuf } from "./pages-dmabuf.js";
@@ -136,4 +136,45 @@ export function iommufdImportCapabilities(m: Machine, world: World): readonly Im
     if (!b.released) out.push(iommufdImportCapability(m, world, id));
   }
   return out;
+}
+
+/**
+ * PROPOSAL (no such kernel uAPI): the visibility query as a call a process
+ * makes (iommufd's `import-capability` op), so a scenario can set its
+ * answer beside what `IOMMU_IOAS_MAP_FILE` then does. It returns 0 when
+ * {@link iommufdImportCapability} says the buffer is importable, and
+ * otherwise fails with the errno the refusing stage would return (the one
+ * MAP_FILE of the whole buffer gets), with that stage's reason. It changes
+ * nothing and never sleeps (a resv held right now is ignored, as the query
+ * ignores it).
+ *
+ * @param m - the machine.
+ * @param world - the world (returned as is).
+ * @param buf - the dma-buf id (the fd a tool would pass).
+ * @param process - the caller, as traces name it.
+ * @returns done with `returned.ret` 0, or failed with the predicted errno; a
+ *   note with the answer either way.
+ */
+export function iommufdImportCapabilityCall(
+  m: Machine,
+  world: World,
+  buf: number,
+  process = "vmm",
+): StepOutcome {
+  const c = iommufdImportCapability(m, world, buf);
+  const who = `buf ${buf}${c.owner === undefined ? "" : ` (${c.owner})`}`;
+  const answer: TraceEvent = {
+    kind: "note",
+    actor: "iommufd",
+    text: `PROPOSAL import-capability for ${process}: ${who}: ${
+      c.importable ? c.reason : `NOT importable at ${c.stage}: ${c.reason}`
+    }`,
+  };
+  if (c.importable) return returned(world, [answer], { ret: 0 });
+  const errno = c.errno ?? "EINVAL";
+  return failed(
+    world,
+    kernelError(errno, () => `predicted at ${c.stage}: ${c.reason}`),
+    [answer],
+  );
 }

@@ -25,7 +25,15 @@ import {
   renderImportCapabilities,
 } from "../../src/index.js";
 import type { ImportStage } from "../../src/index.js";
-import { allocIoas, exportForeign, exportVfio, makeMachine, mapFile, revoke } from "./fixtures.js";
+import {
+  allocIoas,
+  exportForeign,
+  exportVfio,
+  iommufdStep,
+  makeMachine,
+  mapFile,
+  revoke,
+} from "./fixtures.js";
 
 /** A machine (of `profile`) and a world with a VFIO buffer, a two-range one, a revoked one and a foreign one. */
 function sources(profile: Profile): { m: Machine; world: World; ioas: number; bufs: number[] } {
@@ -166,4 +174,48 @@ describe("the query agrees with the real path (fast-check)", () => {
       if (r.status === "failed") expect(r.error.errno).toBe(cap.errno);
     },
   );
+});
+
+describe("the import-capability op (PROPOSAL): the query as a call a scenario can make", () => {
+  test.prop([fc.constantFrom(...PROFILES), fc.integer({ min: 0, max: 3 })], { numRuns: 40 })(
+    "its outcome is ok iff MAP_FILE of the whole buffer succeeds, otherwise MAP_FILE's errno; the world is the same value",
+    (profile, i) => {
+      const { m, ...s } = sources(profile);
+      const buf = s.bufs[i] ?? -1;
+      const w = s.world;
+      const q = iommufdStep(m, w, { op: "import-capability", buf });
+      expect(q.status).not.toBe("blocked");
+      expect(q.world).toBe(w);
+      const r = mapFile(m, w, { ioas: s.ioas, fd: buf, length: mustBuf(w, buf).size });
+      expect(q.status).toBe(r.status);
+      if (q.status === "done") expect(q.returned?.ret).toBe(0);
+      if (q.status === "failed" && r.status === "failed") expect(q.error.errno).toBe(r.error.errno);
+    },
+  );
+
+  it("its answer is a note that says it is a proposal and names the refusing stage", () => {
+    const { m, ...s } = sources(linux71);
+    const q = iommufdStep(m, s.world, { op: "import-capability", buf: s.bufs[3] ?? -1 });
+    expect(q).toMatchObject({ status: "failed", error: { errno: "EOPNOTSUPP" } });
+    const notes = (q.status === "failed" ? (q.events ?? []) : []).flatMap((e) =>
+      e.kind === "note" ? [e.text] : [],
+    );
+    expect(notes).toEqual([
+      expect.stringMatching(/^PROPOSAL import-capability .*NOT importable at private-phys/),
+    ]);
+  });
+
+  it("a resv held right now does not make it sleep, and an fd that is no dma-buf is EBADF", () => {
+    const { m, ...s } = sources(linux71);
+    const buf = s.bufs[0] ?? -1;
+    const held = runScript(m, s.world, [{ kind: "lock", buf, holder: "someone" }]).world;
+    expect(iommufdStep(m, held, { op: "import-capability", buf })).toMatchObject({
+      status: "done",
+      returned: { ret: 0 },
+    });
+    expect(iommufdStep(m, held, { op: "import-capability", buf: 99 })).toMatchObject({
+      status: "failed",
+      error: { errno: "EBADF" },
+    });
+  });
 });
