@@ -42,7 +42,7 @@ export const layers = {
   },
   importers: {
     mayImport: ["core"],
-    drivers: ["iommufd", "kvm", "rdma"],
+    drivers: ["iommufd", "kvm", "rdma", "vfio-type1"],
     why: "Importers never import exporters, contracts or the CLI: exporters and importers meet only through core (DESIGN §2).",
   },
   contracts: {

@@ -10,12 +10,7 @@ import { profilesOutput } from "./commands/profiles.js";
 import { replayOutput } from "./commands/replay.js";
 import { exploreCommand } from "./commands/explore.js";
 import type { ExploreOptions } from "./commands/explore.js";
-import {
-  findScenario,
-  runScenarioCommand,
-  runScenarioFile,
-  scenarioListOutput,
-} from "./commands/scenario.js";
+import { findScenario, runScenarioFile, scenarioListOutput } from "./commands/scenario.js";
 import type { ScenarioFormat } from "./commands/scenario.js";
 import { uapiIoctlOutput, uapiLayoutOutput } from "./commands/uapi.js";
 import { resolveProfile } from "./io/profile-option.js";
@@ -173,15 +168,11 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
           return;
         }
         if (name === undefined) throw new UsageError("scenario: give a NAME or --list");
-        const found = findScenario(name);
-        const { output, exitCode } =
-          found.kind === "file"
-            ? runScenarioFile(found, opts.profile, opts.format as ScenarioFormat)
-            : runScenarioCommand(
-                found.scenario,
-                resolveProfile(opts.profile ?? found.scenario.profile),
-                opts.format as ScenarioFormat,
-              );
+        const { output, exitCode } = runScenarioFile(
+          findScenario(name),
+          opts.profile,
+          opts.format as ScenarioFormat,
+        );
         io.out(output);
         setExit(exitCode);
       },

@@ -157,7 +157,7 @@ const forbidden: readonly Forbidden[] = [
     rule: "the kvm importer may not import the iommufd importer by relative path",
     file: "packages/importers/src/kvm/fixture.ts",
     code: `import { dmaBufGet } from "../iommufd/dmabuf-fd.js";`,
-    says: "The kvm driver (importers) never imports the iommufd or rdma driver folder",
+    says: "The kvm driver (importers) never imports the iommufd or rdma or vfio-type1 driver folder",
   },
   {
     rule: "the rdma importer may not import the iommufd importer by relative path",

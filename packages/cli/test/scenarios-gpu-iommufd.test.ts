@@ -1,27 +1,32 @@
 /**
- * The GPU->iommufd scenarios (kernel-model §3.3, §4.4): the SPDK/DPDK
- * target path, and why iommufd needs a pin on a movable BO.
+ * The GPU->iommufd scenarios (kernel-model §3.3, §4.4), files in
+ * rfc/scenarios: the SPDK/DPDK target path, and why iommufd needs a pin on
+ * a movable BO.
  */
 import { describe, expect, it } from "vitest";
+import { PROFILES } from "@dmabuf-ref/core";
 import type { TraceEvent } from "@dmabuf-ref/core";
-import { runScenario as run } from "./support/run-scenario.js";
-
-/** The declared profile's run. */
-const declared = (name: string): ReturnType<typeof run> => run(name);
+import { runFile, runInit } from "./support/run-scenario.js";
 
 const dmaOutcomes = (events: readonly TraceEvent[]): string[] =>
   events.flatMap((e) => (e.kind === "dma" ? [e.outcome] : []));
 
 describe("gpu-to-iommufd-spdk (proposal-converters)", () => {
   it("a GPU BO mapped into an IOAS is reached through core's domain mapping, then faults after its revoke", () => {
-    const r = declared("gpu-to-iommufd-spdk");
-    expect(r.met, r.text).toBe(true);
-    expect(dmaOutcomes(r.events)).toEqual(["ok", "fault"]);
+    const r = runFile("gpu-to-iommufd-spdk");
+    expect(r.profile).toBe("proposal-converters");
+    expect(r.allHold).toBe(true);
+    expect(r.verdict("exists nic1[0] == ok and nic1[1] == fault")).toBe(true);
+    expect(r.verdict("forall nic1[0] != fault or nic1[1] == fault")).toBe(true);
+    expect(r.verdict("forall no-violation")).toBe(true);
+    // The run where the first DMA lands and the second faults, in that order.
+    const w = r.verdicts.find((v) => v.expr === "nic1[0] == ok and nic1[1] == fault")?.witness;
+    expect(dmaOutcomes((w ?? []).flatMap((s) => s.events))).toEqual(["ok", "fault"]);
     expect(r.violations).toBe(0);
   });
 
   it("core, not iommufd, maps the BO into the domain: the trace shows a converted map and no iommufd iommu_map", () => {
-    const { events } = declared("gpu-to-iommufd-spdk");
+    const { events } = runFile("gpu-to-iommufd-spdk");
     expect(
       events.some((e) => e.kind === "map" && e.importer === "iommufd" && /^domain /.test(e.detail)),
     ).toBe(true);
@@ -31,29 +36,39 @@ describe("gpu-to-iommufd-spdk (proposal-converters)", () => {
   });
 
   it("under linux-7.1 the story stops at MAP_FILE with EOPNOTSUPP: not a VFIO dma-buf", () => {
-    const r = run("gpu-to-iommufd-spdk", "linux-7.1");
-    expect(r.met).toBe(false);
-    expect(r.text).toMatch(/stopped: EOPNOTSUPP: .*not a VFIO dma-buf/);
+    const init = runInit("gpu-to-iommufd-spdk", "linux-7.1");
+    expect(init.outcomes.get("init")?.[3]).toBe("EOPNOTSUPP");
+    expect(init.steps[3]?.call).toMatch(/= -EOPNOTSUPP: .*not a VFIO dma-buf/);
+    const r = runFile("gpu-to-iommufd-spdk", "linux-7.1");
+    expect(r.allHold).toBe(false);
+    expect(r.outcomes.get("nic1")).toEqual(["blocked", "blocked"]);
   });
 });
 
 describe("gpu-movable-needs-pin-for-iommufd (every built-in profile)", () => {
-  it("iommufd pins a movable BO under proposal-converters and is refused elsewhere, with no violation", () => {
-    const r = declared("gpu-movable-needs-pin-for-iommufd");
-    expect(r.met, r.text).toBe(true);
-    expect(r.text).toContain("linux-6.19: MAP_FILE EOPNOTSUPP");
-    expect(r.text).toContain("linux-7.1: MAP_FILE EOPNOTSUPP");
-    expect(r.text).toContain("rfc-mapping-types-v1: MAP_FILE EINVAL");
-    expect(r.text).toContain("proposal-converters: pinned: MAP_FILE ok, evict EBUSY, DMA ok");
+  it("iommufd pins a movable BO under proposal-converters: MAP_FILE ok, evict EBUSY, DMA ok", () => {
+    const r = runFile("gpu-movable-needs-pin-for-iommufd");
+    expect(r.allHold).toBe(true);
+    expect(r.outcomes.get("spdk")).toEqual(["ok"]);
+    expect(r.outcomes.get("ttm")).toEqual(["EBUSY"]);
+    expect(r.outcomes.get("nic1")).toEqual(["ok"]);
+    expect(r.verdict("forall spdk[0] == ok and nic1[0] == ok")).toBe(true);
   });
 
   it("the trace under proposal-converters shows TTM's eviction refused and the NIC's DMA still ok", () => {
-    const { events } = declared("gpu-movable-needs-pin-for-iommufd");
-    expect(dmaOutcomes(events)).toEqual(["ok"]);
-    expect(events.some((e) => e.kind === "error" && e.error.errno === "EBUSY")).toBe(true);
+    const r = runFile("gpu-movable-needs-pin-for-iommufd");
+    expect(dmaOutcomes(r.events)).toEqual(["ok"]);
+    expect(r.steps.find((s) => s.thread === "ttm")?.call).toMatch(/= -EBUSY: .*pinned/);
   });
 
-  it("the verdict is the same whichever profile it is run under", () => {
-    expect(run("gpu-movable-needs-pin-for-iommufd", "linux-7.1").met).toBe(true);
+  it.each(
+    PROFILES.filter((p) => p.id !== "proposal-converters").map((p) => [
+      p.id,
+      p.id === "rfc-mapping-types-v1" ? "EINVAL" : "EOPNOTSUPP",
+    ]),
+  )("under %s iommufd refuses the import with %s, with no violation", (profile, errno) => {
+    const r = runFile("gpu-movable-needs-pin-for-iommufd", profile);
+    expect(r.outcomes.get("spdk")).toEqual([errno]);
+    expect(r.verdict("forall no-violation")).toBe(true);
   });
 });

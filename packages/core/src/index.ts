@@ -492,3 +492,12 @@ export type {
   SearchTree,
 } from "./explore/breadth-first.js";
 export { FingerprintSet, IntColumn } from "./explore/fingerprint-set.js";
+export {
+  IOMMU_DEFAULT_APERTURE_LAST,
+  IOMMU_DEFAULT_PGSIZE_BITMAP,
+  IOMMU_MSI_WINDOW,
+  iommuAperture,
+  iommuPgsizeBitmap,
+  iommuReservedRegions,
+} from "./fabric/iommu-geometry.js";
+export type { IommuGeometryConfig, IovaInterval } from "./fabric/iommu-geometry.js";

@@ -3,21 +3,23 @@ import { KNOWN_PROFILES } from "../io/known-profiles.js";
 import { computeMatrix, renderMatrix } from "../matrix/matrix.js";
 import { matrixMachine } from "../matrix/machine.js";
 import { MATRIX_EXPORTERS, MATRIX_IMPORTERS } from "../matrix/registry.js";
-import { SCENARIOS } from "../scenarios/registry.js";
-import { reportScenario } from "../scenarios/scenario.js";
+import { scenarioFiles } from "../explore/catalogue.js";
+import {
+  exploreExitCode,
+  exploreScenario,
+  loadScenario,
+  readScenarioFile,
+} from "../explore/explore.js";
 import { renderExamples } from "./examples.js";
 
-/** One line per scenario: met or not, violations and faults. */
+/** One line per scenario file: whether its expectations hold, and the states explored. */
 function scenarioSummary(): string[] {
-  const width = Math.max(...SCENARIOS.map((s) => s.name.length)) + 1;
-  return SCENARIOS.map((s) => {
-    const profile = findProfile(s.profile);
-    if (profile === undefined) throw new Error(`scenario ${s.name}: no profile ${s.profile}`);
-    const r = reportScenario(s, profile);
-    return (
-      `  ${s.name.padEnd(width)} ${r.expectation.met ? "met    " : "NOT MET"} ` +
-      `${r.violations.length} violation(s), ${r.faults.length} fault(s)`
-    );
+  const files = scenarioFiles();
+  const width = Math.max(...files.map((f) => f.name.length)) + 1;
+  return files.map((f) => {
+    const r = exploreScenario(loadScenario(readScenarioFile(f.path), { path: f.path }));
+    const verdict = exploreExitCode(r) === 0 ? "holds  " : "FAILS  ";
+    return `  ${f.name.padEnd(width)} ${verdict} ${r.states} states, ${r.profile}`;
   });
 }
 
@@ -49,8 +51,8 @@ export function demoOutput(): string {
     ...profiles,
     "",
     matrix,
-    "Scenarios (dmabuf-ref scenario NAME; each under its own profile;",
-    "their traces are in rfc/traces/<name>.txt and .mmd):",
+    "Scenarios (rfc/scenarios/<name>.yaml, every interleaving explored:",
+    "dmabuf-ref explore FILE; a reference run in rfc/traces/<name>.txt):",
     ...scenarioSummary(),
     "",
     "Worked examples in rfc/examples/<name>.txt (dmabuf-ref negotiate --help):",

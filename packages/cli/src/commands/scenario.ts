@@ -1,9 +1,7 @@
 import { EMAIL_WIDTH, renderMermaid, renderText, wrapLine } from "@dmabuf-ref/core";
-import type { Profile } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { toJson } from "../io/json.js";
 import { UsageError } from "../io/usage-error.js";
-import { SCENARIOS } from "../scenarios/registry.js";
 import { scenarioFiles } from "../explore/catalogue.js";
 import {
   exploreExitCode,
@@ -14,58 +12,49 @@ import {
 } from "../explore/explore.js";
 import type { ExpectationVerdict } from "../explore/explore.js";
 import type { ScenarioFile } from "../explore/scenario-file.js";
-import { reportScenario } from "../scenarios/scenario.js";
-import type { Scenario, ScenarioReport } from "../scenarios/scenario.js";
 
 /** The output formats of `dmabuf-ref scenario NAME`. */
 export type ScenarioFormat = "text" | "mermaid" | "json";
 
-/** A scenario `dmabuf-ref scenario` knows: a file in rfc/scenarios, or one still in TypeScript. */
-export type FoundScenario =
-  | {
-      /** A scenario file, run by the explorer. */
-      readonly kind: "file";
-      /** Its name. */
-      readonly name: string;
-      /** Its path. */
-      readonly path: string;
-      /** The parsed file. */
-      readonly file: ScenarioFile;
-    }
-  | {
-      /** A TypeScript scenario (one a file cannot express yet). */
-      readonly kind: "typescript";
-      /** The scenario. */
-      readonly scenario: Scenario;
-    };
+/** A scenario `dmabuf-ref scenario` knows: a file in rfc/scenarios, run by the explorer. */
+export interface FoundScenario {
+  /** Its name (the file's, without `.yaml`). */
+  readonly name: string;
+  /** Its path. */
+  readonly path: string;
+  /** The parsed file. */
+  readonly file: ScenarioFile;
+}
 
 /**
- * Finds a scenario by name: a file in rfc/scenarios first, else a
- * TypeScript scenario.
+ * Finds a scenario file of rfc/scenarios by name.
  *
  * @param name - the scenario's name.
  * @returns the scenario.
  * @throws UsageError (exit 2) listing the known names.
  */
 export function findScenario(name: string): FoundScenario {
-  const f = scenarioFiles().find((x) => x.name === name);
-  if (f !== undefined) return { kind: "file", name, path: f.path, file: readScenarioFile(f.path) };
-  const s = SCENARIOS.find((x) => x.name === name);
-  if (s === undefined) {
-    const known = [...scenarioFiles().map((x) => x.name), ...SCENARIOS.map((x) => x.name)];
-    throw new UsageError(`unknown scenario "${name}" (known: ${[...new Set(known)].join(", ")})`);
-  }
-  return { kind: "typescript", scenario: s };
+  const files = scenarioFiles();
+  const f = files.find((x) => x.name === name);
+  if (f === undefined)
+    throw new UsageError(
+      `unknown scenario "${name}" (known: ${files.map((x) => x.name).join(", ")})`,
+    );
+  return { name, path: f.path, file: readScenarioFile(f.path) };
 }
 
-/** A file scenario's one-line summary: its doc's first paragraph. */
-function summaryOf(file: ScenarioFile): string {
-  return (
+/**
+ * A scenario's one-line summary: its doc's first sentence, in ASCII (a
+ * trace header goes into email).
+ */
+export function summaryOf(file: ScenarioFile): string {
+  const para =
     (file.doc ?? "")
       .split(/\n\s*\n/)[0]
       ?.replace(/\s+/g, " ")
-      .trim() ?? ""
-  );
+      .trim() ?? "";
+  const sentence = /^.*?[.:](?=\s|$)/.exec(para)?.[0] ?? para;
+  return sentence.replace(/\u00a7/g, "section ").replace(/[^\x20-\x7e]/g, "?");
 }
 
 /**
@@ -79,15 +68,7 @@ export function scenarioListOutput(json: boolean): string {
     const file = readScenarioFile(f.path);
     return { name: f.name, profile: file.profile ?? "linux-7.1", expectation: summaryOf(file) };
   });
-  const names = new Set(files.map((f) => f.name));
-  const rows = [
-    ...files,
-    ...SCENARIOS.filter((s) => !names.has(s.name)).map((s) => ({
-      name: s.name,
-      profile: s.profile,
-      expectation: s.expectation,
-    })),
-  ];
+  const rows = files;
   if (json) return toJson(rows);
   return (
     rows
@@ -110,7 +91,7 @@ export function scenarioListOutput(json: boolean): string {
  * @returns the output and exit status.
  */
 export function runScenarioFile(
-  found: Extract<FoundScenario, { kind: "file" }>,
+  found: FoundScenario,
   profileId: string | undefined,
   format: ScenarioFormat,
 ): { output: string; exitCode: 0 | 1 | 3 } {
@@ -157,47 +138,4 @@ export function runScenarioFile(
     })
     .exhaustive();
   return { output, exitCode };
-}
-
-/**
- * A scenario report as email-safe text (at most 72 columns): what it
- * shows, the trace, whether the expectation held, and the counts.
- *
- * @param scenario - the scenario.
- * @param report - its report.
- * @returns the text.
- */
-export function scenarioText(scenario: Scenario, report: ScenarioReport): string {
-  const comment = (line: string): string => wrapLine(`# ${line}`, EMAIL_WIDTH, 2).join("\n") + "\n";
-  return (
-    comment(`${report.scenario} under ${report.profile}: ${scenario.expectation}`) +
-    renderText(report.events) +
-    comment(
-      `expectation ${report.expectation.met ? "met" : "NOT met"}: ${report.expectation.text}`,
-    ) +
-    comment(`violations: ${report.violations.length}, faults: ${report.faults.length}`)
-  );
-}
-
-/**
- * Runs `dmabuf-ref scenario NAME`: the trace in the chosen format; exit 0
- * when the scenario met its stated expectation, 1 when not.
- *
- * @param scenario - the scenario.
- * @param profile - the profile to run under.
- * @param format - text, mermaid or json.
- * @returns the output and exit status.
- */
-export function runScenarioCommand(
-  scenario: Scenario,
-  profile: Profile,
-  format: ScenarioFormat,
-): { output: string; exitCode: 0 | 1 } {
-  const report = reportScenario(scenario, profile);
-  const output = match(format)
-    .with("json", () => toJson(report))
-    .with("mermaid", () => renderMermaid(report.events))
-    .with("text", () => scenarioText(scenario, report))
-    .exhaustive();
-  return { output, exitCode: report.expectation.met ? 0 : 1 };
 }

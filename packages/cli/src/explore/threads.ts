@@ -16,6 +16,7 @@ import { bind, runCall } from "../replay/run.js";
 import type { ReplayCall } from "../replay/schema.js";
 import type { Bindings } from "../replay/values.js";
 import { resolveValue } from "../replay/values.js";
+import { REPLAY_PROCESS } from "../replay/ioctl.js";
 import type { ScenarioCall } from "./scenario-file.js";
 
 /** One thread of a scenario: its name and its calls. */
@@ -168,6 +169,11 @@ export function scenarioCall(
   if (!("op" in call)) return runCall(m, w, call, site, b, mode);
   const { op, text } = plainOp(m, call, b, site);
   const s = runOp(m, w, op, text, mode);
+  if (!s.result.ok && s.sleeps === undefined) {
+    // A refused op leaves no state; its line keeps the errno in the trace.
+    const actor = /^threads\.([^[]+)\[/.exec(site)?.[1] ?? REPLAY_PROCESS;
+    return { ...s, events: [...s.events, { kind: "note", actor, text: s.text }] };
+  }
   if (!s.result.ok) return s;
   // A device access's outcome is the oracle's verdict, as for `{ event: dma }`.
   if (op.kind === "dma" || op.kind === "dma-access") {

@@ -1,15 +1,22 @@
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { findProfile, renderMermaid, renderText, revokeWithDmaInFlight } from "@dmabuf-ref/core";
-import { scenarioText } from "../commands/scenario.js";
+import {
+  DEFAULT_PROFILE_ID,
+  renderMermaid,
+  renderText,
+  revokeWithDmaInFlight,
+} from "@dmabuf-ref/core";
+import { findScenario, runScenarioFile } from "../commands/scenario.js";
 import { EXAMPLES_DIR, renderExamples } from "../commands/examples.js";
-import { SCENARIOS } from "../scenarios/registry.js";
-import { reportScenario } from "../scenarios/scenario.js";
+import { scenarioFiles } from "../explore/catalogue.js";
 
 /** `rfc/` at the repository root: the documents RFCs embed. */
 export const RFC_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../../../rfc");
 
-/** `rfc/traces`: every scenario's trace under its declared profile. */
+/**
+ * `rfc/traces`: every scenario's trace under its declared profile: a
+ * scenario file's reference run, a TypeScript scenario's one run.
+ */
 export const TRACES_DIR = join(RFC_DIR, "traces");
 
 /**
@@ -33,7 +40,9 @@ export interface RfcRendering {
 /**
  * Every rendering under `rfc/`, from the code as it is now: the worked
  * negotiations of `rfc/examples/index.yaml`, the core's worked revoke with
- * DMA in flight, and every scenario under its declared profile. One list
+ * DMA in flight, and every scenario under its declared profile (a file's
+ * reference run with the explorer's verdicts, as `dmabuf-ref scenario
+ * NAME` prints it; then the TypeScript scenarios no file replaces). One list
  * serves `dmabuf-ref render-examples` (which writes it) and the test that
  * fails when a committed file has drifted from it, so documents never drift
  * from the model.
@@ -49,16 +58,15 @@ export function rfcRenderings(): RfcRendering[] {
     mermaid: ex.mermaid,
   }));
   const revoke = revokeWithDmaInFlight().events;
-  const traces = SCENARIOS.map((s) => {
-    const profile = findProfile(s.profile);
-    if (profile === undefined) throw new Error(`scenario ${s.name}: no profile ${s.profile}`);
-    const report = reportScenario(s, profile);
+  const files = scenarioFiles().map((f) => {
+    const found = findScenario(f.name);
+    const text = runScenarioFile(found, undefined, "text").output;
     return {
       dir: TRACES_DIR,
-      name: s.name,
-      title: `${s.name} under ${s.profile}`,
-      text: scenarioText(s, report),
-      mermaid: renderMermaid(report.events),
+      name: f.name,
+      title: `${f.name} under ${found.file.profile ?? DEFAULT_PROFILE_ID}`,
+      text,
+      mermaid: runScenarioFile(found, undefined, "mermaid").output,
     };
   });
   return [
@@ -70,6 +78,6 @@ export function rfcRenderings(): RfcRendering[] {
       text: renderText(revoke),
       mermaid: renderMermaid(revoke),
     },
-    ...traces,
+    ...files,
   ];
 }

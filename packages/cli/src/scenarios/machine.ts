@@ -4,7 +4,14 @@ import {
   referenceImporter,
   topologySchema,
 } from "@dmabuf-ref/core";
-import type { ExporterDriver, ImporterDriver, Machine, Profile, Topology } from "@dmabuf-ref/core";
+import type {
+  ExporterDriver,
+  ImporterDriver,
+  IommuGeometryConfig,
+  Machine,
+  Profile,
+  Topology,
+} from "@dmabuf-ref/core";
 import { gpuExporter, rdmaExporter, vfioPciExporter } from "@dmabuf-ref/exporters";
 import type { VfioCloseOrder } from "@dmabuf-ref/exporters";
 import {
@@ -182,7 +189,7 @@ export function buildMachine(
     );
   const importers: ImporterDriver[] = [iommufdImporter(iommufdConfigOf(d))];
   if (d.kvm !== undefined) importers.push(kvmImporter());
-  if (d.type1 !== undefined) importers.push(vfioType1Importer());
+  if (d.type1 !== undefined) importers.push(vfioType1Importer(iommufdConfigOf(d)));
   const kinds = umemKindsOf(d);
   // Fixed order, so two descriptions listing the same kinds build the same machine.
   for (const kind of rdmaUmemKindSchema.options)
@@ -224,7 +231,7 @@ function umemKindsOf(d: MachineDescription): Set<RdmaUmemKind> {
  * @param d - the validated description.
  * @returns the importer's configuration.
  */
-function iommufdConfigOf(d: MachineDescription): IommufdConfig {
+function iommufdConfigOf(d: MachineDescription): IommufdConfig & IommuGeometryConfig {
   const pgsize: Record<string, bigint> = {};
   const apertures: Record<string, { start: bigint; last: bigint }> = {};
   const reserved: Record<string, { start: bigint; last: bigint }[]> = {};

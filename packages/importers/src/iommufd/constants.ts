@@ -1,4 +1,10 @@
-import { U64_MAX } from "@dmabuf-ref/core";
+import {
+  IOMMU_DEFAULT_APERTURE_LAST,
+  IOMMU_DEFAULT_PGSIZE_BITMAP,
+  IOMMU_MSI_WINDOW,
+  U64_MAX,
+} from "@dmabuf-ref/core";
+import type { IovaInterval as CoreIovaInterval } from "@dmabuf-ref/core";
 
 /**
  * The iommufd driver's name: the key of its slice in the World, the module
@@ -41,7 +47,7 @@ export const HPAGE_SIZE = 0x20_0000n;
  * (`domain->pgsize_bitmap`: 4 KiB | 2 MiB | 1 GiB, as x86 second-level
  * tables). Its lowest set bit is what an attach raises the IOAS's alignment to.
  */
-export const IOMMUFD_DEFAULT_PGSIZE_BITMAP = 0x1000n | 0x20_0000n | 0x4000_0000n;
+export const IOMMUFD_DEFAULT_PGSIZE_BITMAP = IOMMU_DEFAULT_PGSIZE_BITMAP;
 
 /**
  * One past the last user address on x86-64 with 4-level paging
@@ -51,28 +57,20 @@ export const IOMMUFD_DEFAULT_PGSIZE_BITMAP = 0x1000n | 0x20_0000n | 0x4000_0000n
 export const USER_ADDRESS_END = (1n << 47n) - PAGE_SIZE;
 
 /** An inclusive IOVA interval `[start, last]`, as the kernel's interval trees hold them. */
-export interface IovaInterval {
-  /** First IOVA. */
-  readonly start: bigint;
-  /** Last IOVA (inclusive, so an interval can end at `ULONG_MAX`). */
-  readonly last: bigint;
-}
+export type IovaInterval = CoreIovaInterval;
 
 /**
  * The x86 MSI window `0xfee00000-0xfeefffff`, an `IOMMU_RESV_MSI` region every
  * attached device reports; `iopt_table_enforce_dev_resv_regions` reserves it
  * in the IOAS once a device is attached.
  */
-export const IOMMUFD_MSI_WINDOW: IovaInterval = Object.freeze({
-  start: 0xfee0_0000n,
-  last: 0xfeef_ffffn,
-});
+export const IOMMUFD_MSI_WINDOW: IovaInterval = IOMMU_MSI_WINDOW;
 
 /**
  * Last IOVA of the modelled domains' aperture (48-bit IOVA space). Once a
  * device is attached, `iopt_table_add_domain` reserves everything above it.
  */
-export const IOMMUFD_APERTURE_LAST = (1n << 48n) - 1n;
+export const IOMMUFD_APERTURE_LAST = IOMMU_DEFAULT_APERTURE_LAST;
 
 /**
  * `MAX_NPFNS` of pages.c (`type_max(u32)`): a dma-buf slice of

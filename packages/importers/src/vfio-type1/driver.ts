@@ -2,6 +2,8 @@ import * as z from "zod";
 import { DEFAULT_PROCESS, defineDriver, u64Schema } from "@dmabuf-ref/core";
 import type { DefinedImporter, Machine, StepOutcome, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
+import { setType1Config } from "./config.js";
+import type { VfioType1Config } from "./config.js";
 import { VFIO_TYPE1 } from "./constants.js";
 import { vfioDmaListSlice } from "./state.js";
 import { vfioDmaDoMap, vfioDmaDoUnmap } from "./vfio_dma.js";
@@ -76,15 +78,15 @@ export type VfioType1Slices = {
  * use-after-free the dma-buf path exists to prevent). Register it under
  * the name `"vfio-type1"`; its ops are `VFIO_IOMMU_MAP_DMA` and
  * `VFIO_IOMMU_UNMAP_DMA`. Page sizes, aperture and reserved regions of a
- * device's domain are the ones the machine gives iommufd for it.
+ * device's domain come from `config` (a machine gives iommufd the same).
  *
+ * @param config - each device's IOMMU geometry (absent: the defaults).
  * @returns the driver.
  */
-export function vfioType1Importer(): DefinedImporter<
-  VfioType1Slices,
-  typeof vfioType1ActionSchema
-> {
-  return defineDriver({
+export function vfioType1Importer(
+  config: VfioType1Config = {},
+): DefinedImporter<VfioType1Slices, typeof vfioType1ActionSchema> {
+  const driver = defineDriver({
     role: "importer",
     name: VFIO_TYPE1,
     slices: { dma_list: vfioDmaListSlice },
@@ -94,4 +96,6 @@ export function vfioType1Importer(): DefinedImporter<
       accepts: () => [],
     },
   });
+  setType1Config(driver, config);
+  return driver;
 }

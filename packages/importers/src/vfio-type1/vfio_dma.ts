@@ -35,8 +35,9 @@ import type {
   TraceEvent,
   World,
 } from "@dmabuf-ref/core";
-import { deviceReservedRegions, domainAperture, domainPgsizeBitmap } from "../iommufd/config.js";
-import type { IovaInterval } from "../iommufd/constants.js";
+import { iommuAperture, iommuPgsizeBitmap, iommuReservedRegions } from "@dmabuf-ref/core";
+import type { IovaInterval } from "@dmabuf-ref/core";
+import { type1ConfigOf } from "./config.js";
 import { VFIO_TYPE1, VFIO_TYPE1_PAGE_SIZE } from "./constants.js";
 import { putDmaList, vfioDmaList } from "./state.js";
 import type { VfioDma, VfioDmaChunk } from "./state.js";
@@ -86,7 +87,7 @@ function refuse(w: World, errno: Errno, why: LazyText): StepOutcome {
  * (`vfio_update_pgsize_bitmap`).
  */
 function containerPgsize(m: Machine, device: string): bigint {
-  const bitmap = domainPgsizeBitmap(m, device);
+  const bitmap = iommuPgsizeBitmap(type1ConfigOf(m), device);
   const lowest = bitmap & -bitmap;
   return lowest < VFIO_TYPE1_PAGE_SIZE ? VFIO_TYPE1_PAGE_SIZE : lowest;
 }
@@ -96,8 +97,8 @@ function containerPgsize(m: Machine, device: string): bigint {
  * regions (`vfio_iommu_aper_resize`, `vfio_iommu_resv_exclude`).
  */
 function iovaList(m: Machine, device: string): readonly IovaInterval[] {
-  let list: IovaInterval[] = [domainAperture(m, device)];
-  for (const r of deviceReservedRegions(m, device)) {
+  let list: IovaInterval[] = [iommuAperture(type1ConfigOf(m), device)];
+  for (const r of iommuReservedRegions(type1ConfigOf(m), device)) {
     list = list.flatMap((n) => {
       if (r.last < n.start || r.start > n.last) return [n];
       const parts: IovaInterval[] = [];

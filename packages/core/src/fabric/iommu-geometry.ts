@@ -1,0 +1,85 @@
+/**
+ * What an IOMMU driver reports for the paging domains it allocates for a
+ * device, the values both of VFIO's IOMMU backends read (iommufd's
+ * `iopt_table_add_domain`, type1's `vfio_iommu_type1_attach_group`): the
+ * page sizes (`domain->pgsize_bitmap`), the aperture (`domain->geometry`)
+ * and the device's reserved regions (`iommu_get_resv_regions`). Hardware,
+ * so it lives with the fabric; each backend's configuration says what a
+ * machine's devices report.
+ */
+
+/** An inclusive IOVA interval `[start, last]` (`struct iommu_iova_range`, interval trees). */
+export interface IovaInterval {
+  /** First IOVA. */
+  readonly start: bigint;
+  /** Last IOVA (inclusive, so an interval can end at `ULONG_MAX`). */
+  readonly last: bigint;
+}
+
+/**
+ * The page sizes the model's IOMMU domains map by default
+ * (`domain->pgsize_bitmap`: 4 KiB | 2 MiB | 1 GiB, as x86 second-level tables).
+ */
+export const IOMMU_DEFAULT_PGSIZE_BITMAP = 0x1000n | 0x20_0000n | 0x4000_0000n;
+
+/** Last IOVA of the modelled domains' default aperture (a 48-bit IOVA space). */
+export const IOMMU_DEFAULT_APERTURE_LAST = (1n << 48n) - 1n;
+
+/**
+ * The x86 MSI window `0xfee00000-0xfeefffff`, the `IOMMU_RESV_MSI` region
+ * every device reports by default.
+ */
+export const IOMMU_MSI_WINDOW: IovaInterval = Object.freeze({
+  start: 0xfee0_0000n,
+  last: 0xfeef_ffffn,
+});
+
+/** Per-device IOMMU geometry a machine gives a VFIO IOMMU backend (absent: the defaults). */
+export interface IommuGeometryConfig {
+  /** `domain->pgsize_bitmap` for every device without its own. */
+  readonly pgsizeBitmap?: bigint;
+  /** `domain->pgsize_bitmap` by device. */
+  readonly devicePgsizeBitmaps?: Readonly<Record<string, bigint>>;
+  /** `domain->geometry` by device, inclusive. */
+  readonly deviceApertures?: Readonly<Record<string, IovaInterval>>;
+  /** Reserved regions by device, inclusive; `[]` reserves none. */
+  readonly deviceReservedRegions?: Readonly<Record<string, readonly IovaInterval[]>>;
+}
+
+/**
+ * `domain->pgsize_bitmap` of a domain allocated for a device: its own
+ * setting, else the configuration's, else 4 KiB | 2 MiB | 1 GiB.
+ *
+ * @param c - the backend's configuration.
+ * @param device - the device.
+ * @returns the bitmap of page sizes.
+ */
+export function iommuPgsizeBitmap(c: IommuGeometryConfig, device: string): bigint {
+  return c.devicePgsizeBitmaps?.[device] ?? c.pgsizeBitmap ?? IOMMU_DEFAULT_PGSIZE_BITMAP;
+}
+
+/**
+ * The aperture of a domain allocated for a device (`domain->geometry`).
+ *
+ * @param c - the backend's configuration.
+ * @param device - the device.
+ * @returns the inclusive interval the domain translates.
+ */
+export function iommuAperture(c: IommuGeometryConfig, device: string): IovaInterval {
+  return c.deviceApertures?.[device] ?? { start: 0n, last: IOMMU_DEFAULT_APERTURE_LAST };
+}
+
+/**
+ * A device's reserved regions (`iommu_get_resv_regions`): its own
+ * setting, else the x86 MSI window.
+ *
+ * @param c - the backend's configuration.
+ * @param device - the device.
+ * @returns the regions, inclusive.
+ */
+export function iommuReservedRegions(
+  c: IommuGeometryConfig,
+  device: string,
+): readonly IovaInterval[] {
+  return c.deviceReservedRegions?.[device] ?? [IOMMU_MSI_WINDOW];
+}
