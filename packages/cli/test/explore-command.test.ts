@@ -163,3 +163,21 @@ describe("--workers", () => {
     expect(runCli("explore", FLR, "--workers", "two").status).toBe(2);
   });
 });
+
+describe("set-up that fails", () => {
+  it("an init call that does not return ok is named in the output, as text and JSON", () => {
+    // gpu-to-iommufd-spdk is written for proposal-converters; linux-7.1's
+    // iommufd refuses a dma-buf that is not VFIO's.
+    const file = "rfc/scenarios/gpu-to-iommufd-spdk.yaml";
+    const text = runCli("explore", file, "--profile", "linux-7.1").stdout;
+    expect(text).toMatch(
+      /# note: set-up call failed, init\[\d+\]: IOMMU_IOAS_MAP_FILE .*EOPNOTSUPP/s,
+    );
+    const rep = json(runCli("explore", file, "--profile", "linux-7.1", "--json")) as {
+      initFailures: string[];
+    };
+    expect(rep.initFailures.some((f) => f.includes("EOPNOTSUPP"))).toBe(true);
+    const own = json(runCli("explore", file, "--json")) as { initFailures: string[] };
+    expect(own.initFailures).toEqual([]);
+  });
+});

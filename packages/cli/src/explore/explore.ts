@@ -81,6 +81,8 @@ export interface ExploreReport {
    * no names bound, named by no expectation) explored as a multiset.
    */
   readonly reductions: readonly string[];
+  /** `init` calls that did not return ok, in words (see {@link LoadedScenario.initFailures}). */
+  readonly initFailures: readonly string[];
   /** Verdicts, in file order. */
   readonly expectations: readonly ExpectationVerdict[];
 }
@@ -99,6 +101,12 @@ export interface LoadedScenario {
   readonly conditions: readonly { kind: "forall" | "exists"; expr: string; cond: Condition }[];
   /** What the `init` calls did, in order (the start of every run's trace). */
   readonly initEvents: readonly TraceEvent[];
+  /**
+   * The `init` calls that did not return ok (`init[3]: ... = -EOPNOTSUPP`):
+   * set-up the threads then run without, usually a profile that refuses
+   * what the file was written for.
+   */
+  readonly initFailures: readonly string[];
 }
 
 function validate(raw: unknown): DocumentResult<ScenarioFile> {
@@ -201,6 +209,7 @@ export function loadScenario(file: ScenarioFile, opts: LoadOptions = {}): Loaded
 
   let world: World = boot(machine);
   const initEvents: TraceEvent[] = [];
+  const initFailures: string[] = [];
   const b = emptyBindings();
   b.rets.set("iommufd", BigInt(REPLAY_IOMMUFD_FD));
   try {
@@ -208,6 +217,7 @@ export function loadScenario(file: ScenarioFile, opts: LoadOptions = {}): Loaded
       const s = scenarioCall(machine, world, call, `init[${i}]`, b, "settle");
       world = s.world;
       initEvents.push(...s.events);
+      if (!s.result.ok) initFailures.push(`init[${i}]: ${s.text}`);
       bind(b, call as ReplayCall, `init[${i}]`, s);
     });
   } catch (e) {
@@ -216,7 +226,7 @@ export function loadScenario(file: ScenarioFile, opts: LoadOptions = {}): Loaded
   }
   const named = new Set(conditions.flatMap((c) => threadsNamed(c.cond)));
   const space = new ScenarioSpace(machine, world, b, threads, declared, named);
-  return { file, profile, machine, space, conditions, initEvents };
+  return { file, profile, machine, space, conditions, initEvents, initFailures };
 }
 
 /** The threads a condition names. */
@@ -334,6 +344,7 @@ export function exploreScenario(s: LoadedScenario, bounds: ExploreBounds = {}): 
     depth: stats.depth,
     seconds: stats.seconds,
     terminals: stats.terminals,
+    initFailures: s.initFailures,
     reductions: space.symmetric.map(
       (g) => `thread symmetry {${g.map((i) => space.threads[i]?.name ?? "").join(", ")}}`,
     ),

@@ -172,6 +172,7 @@ export function exploreParallel(
     depth: Math.max(prefix.depth, ...results.map((r) => split + r.depth)),
     seconds: (performance.now() - started) / 1000,
     terminals: prefix.terminals + results.reduce((a, r) => a + r.terminals, 0),
+    initFailures: s.initFailures,
     reductions: [
       ...space.symmetric.map(
         (g) => `thread symmetry {${g.map((i) => space.threads[i]?.name ?? "").join(", ")}}`,

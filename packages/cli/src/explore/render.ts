@@ -62,6 +62,7 @@ export function exploreText(r: ExploreReport, verbose = true): string {
   };
   line(`# ${r.scenario} under ${r.profile}`);
   line(`# ${summary(r)}`);
+  for (const f of r.initFailures) line(`# note: set-up call failed, ${f}`);
   r.expectations.forEach((e, i) => {
     line(`${e.kind} ${e.expr}: ${verdictWord(e)}`);
     if (e.witness === undefined) return;
@@ -88,6 +89,7 @@ export function exploreMarkdown(r: ExploreReport): string {
     "",
     summary(r),
     "",
+    ...r.initFailures.map((f) => `Note: set-up call failed, ${f}.\n`),
     "| # | kind | condition | verdict |",
     "|---|------|-----------|---------|",
     ...r.expectations.map(
