@@ -1,7 +1,6 @@
 import { EMAIL_WIDTH, boot, wrapLine } from "@dmabuf-ref/core";
-import type { DocumentResult } from "@dmabuf-ref/core";
 import { toJson } from "../io/json.js";
-import { loadDocument } from "../io/load-document.js";
+import { loadDocument, validateWith } from "../io/load-document.js";
 import { resolveProfile } from "../io/profile-option.js";
 import { replay } from "../replay/run.js";
 import type { ReplayRun } from "../replay/run.js";
@@ -9,22 +8,6 @@ import { replayFileSchema } from "../replay/schema.js";
 import type { ReplayFile } from "../replay/schema.js";
 import { DEFAULT_MACHINE } from "../replay/machine.js";
 import { buildMachine } from "../scenarios/machine.js";
-
-function validate(raw: unknown): DocumentResult<ReplayFile> {
-  const r = replayFileSchema.safeParse(raw);
-  return r.success
-    ? { ok: true, value: r.data }
-    : {
-        ok: false,
-        issues: r.error.issues.map((i) => ({
-          path: i.path
-            .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
-            .join("")
-            .replace(/^\./, ""),
-          message: i.message,
-        })),
-      };
-}
 
 /**
  * Replays a parsed file on its machine (`machine:` absent or `default`:
@@ -58,7 +41,7 @@ export function runReplay(doc: ReplayFile, profileId?: string): ReplayRun {
  * @throws UsageError (exit 2) for an unparsable or structurally wrong file.
  */
 export function replayOutput(file: string, profileId: string | undefined, json: boolean): string {
-  const run = runReplay(loadDocument(file, validate), profileId);
+  const run = runReplay(loadDocument(file, validateWith(replayFileSchema)), profileId);
   if (json) {
     return toJson({
       profile: run.profile,

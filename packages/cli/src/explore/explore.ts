@@ -4,16 +4,9 @@
  * expectation is a shortest run (DESIGN §3.9).
  */
 import { boot, breadthFirst } from "@dmabuf-ref/core";
-import type {
-  DocumentResult,
-  Machine,
-  Profile,
-  SearchBounds,
-  TraceEvent,
-  World,
-} from "@dmabuf-ref/core";
+import type { Machine, Profile, SearchBounds, TraceEvent, World } from "@dmabuf-ref/core";
 import { UsageError } from "../io/usage-error.js";
-import { loadDocument } from "../io/load-document.js";
+import { loadDocument, validateWith } from "../io/load-document.js";
 import { resolveProfile } from "../io/profile-option.js";
 import { DEFAULT_MACHINE } from "../replay/machine.js";
 import { checkNames } from "../replay/run.js";
@@ -109,22 +102,6 @@ export interface LoadedScenario {
   readonly initFailures: readonly string[];
 }
 
-function validate(raw: unknown): DocumentResult<ScenarioFile> {
-  const r = scenarioFileSchema.safeParse(raw);
-  return r.success
-    ? { ok: true, value: r.data }
-    : {
-        ok: false,
-        issues: r.error.issues.map((i) => ({
-          path: i.path
-            .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
-            .join("")
-            .replace(/^\./, ""),
-          message: i.message,
-        })),
-      };
-}
-
 /**
  * Reads and validates a scenario file.
  *
@@ -133,7 +110,7 @@ function validate(raw: unknown): DocumentResult<ScenarioFile> {
  * @throws UsageError (exit 2) naming the file and the field.
  */
 export function readScenarioFile(file: string): ScenarioFile {
-  return loadDocument(file, validate);
+  return loadDocument(file, validateWith(scenarioFileSchema));
 }
 
 /** What {@link loadScenario} can substitute. */

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { DocumentResult } from "@dmabuf-ref/core";
 import { parse as parseYaml } from "yaml";
+import type * as z from "zod";
 import { UsageError } from "./usage-error.js";
 
 /**
@@ -34,4 +35,29 @@ export function loadDocument<T>(file: string, validate: (raw: unknown) => Docume
     throw new UsageError(lines.join("\n"));
   }
   return result.value;
+}
+
+/**
+ * A document parser from a zod schema: its issues become the file's
+ * field paths (`threads.vmm[0].iova`) and messages.
+ *
+ * @param schema - the document's schema.
+ * @returns the parser {@link loadDocument} takes.
+ */
+export function validateWith<T>(schema: z.ZodType<T>): (raw: unknown) => DocumentResult<T> {
+  return (raw) => {
+    const r = schema.safeParse(raw);
+    return r.success
+      ? { ok: true, value: r.data }
+      : {
+          ok: false,
+          issues: r.error.issues.map((i) => ({
+            path: i.path
+              .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
+              .join("")
+              .replace(/^\./, ""),
+            message: i.message,
+          })),
+        };
+  };
 }
