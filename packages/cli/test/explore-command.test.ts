@@ -181,3 +181,14 @@ describe("set-up that fails", () => {
     expect(own.initFailures).toEqual([]);
   });
 });
+
+describe("why a run is stuck", () => {
+  it("a counterexample ending with unfinished threads says why each is stuck (a name a failed call left unbound)", () => {
+    // Close the dma-buf first: the MAP_FILE fails, the DMA that reads map0 never runs.
+    const text = runCli("explore", `${FIX}/unbound-read.yaml`).stdout;
+    expect(text).toContain("forall no-deadlock: FAILS");
+    expect(text).toMatch(
+      /stuck: dev1\[0\] reads map0, unbound: threads\.vmm\[1\]\s+\(IOMMU_IOAS_MAP_FILE\) failed with EBADF/,
+    );
+  });
+});

@@ -49,6 +49,8 @@ export interface ExpectationVerdict {
   readonly holds: boolean | null;
   /** A failed `forall`'s counterexample, or a satisfied `exists`'s example: a shortest run. */
   readonly witness?: readonly WitnessStep[];
+  /** Where the witness ends in a terminal state: each unfinished thread and why it is stuck. */
+  readonly stuck?: readonly { thread: string; call: number; why: string }[];
 }
 
 /** What an exploration found (`dmabuf-ref explore --json`). */
@@ -309,7 +311,7 @@ export function exploreScenario(s: LoadedScenario, bounds: ExploreBounds = {}): 
       kind: c.kind,
       expr: c.expr,
       holds: c.kind === "exists",
-      witness: witness(space, stats.tree.pathTo(id)),
+      ...witnessOf(space, stats.tree.pathTo(id)),
     };
   });
   return {
@@ -327,6 +329,27 @@ export function exploreScenario(s: LoadedScenario, bounds: ExploreBounds = {}): 
     ),
     expectations,
   };
+}
+
+/**
+ * A witness and, when it ends in a terminal state, why each unfinished
+ * thread is stuck there.
+ *
+ * @param space - the scenario's space.
+ * @param path - successor indices from the start.
+ * @returns the verdict's witness fields.
+ */
+export function witnessOf(
+  space: ScenarioSpace,
+  path: readonly number[],
+): Pick<ExpectationVerdict, "witness" | "stuck"> {
+  const steps = witness(space, path);
+  const end = path.reduce<ExploreState>(
+    (st, label) => space.successors(st)[label] as ExploreState,
+    space.initial,
+  );
+  const stuck = space.transitions(end).length === 0 ? space.stuck(end) : [];
+  return { witness: steps, ...(stuck.length === 0 ? {} : { stuck }) };
 }
 
 /**

@@ -20,7 +20,7 @@ import type {
   ExploreReport,
   LoadedScenario,
 } from "./explore.js";
-import { judge, witness } from "./explore.js";
+import { judge, witnessOf } from "./explore.js";
 import type { ExploreState } from "./threads.js";
 import type { WorkerResult, WorkerTask } from "./worker.js";
 
@@ -161,7 +161,7 @@ export function exploreParallel(
     const p = decided[i];
     if (p === null || p === undefined)
       return { kind: c.kind, expr: c.expr, holds: complete ? c.kind === "forall" : null };
-    return { kind: c.kind, expr: c.expr, holds: c.kind === "exists", witness: witness(space, p) };
+    return { kind: c.kind, expr: c.expr, holds: c.kind === "exists", ...witnessOf(space, p) };
   });
   return {
     scenario: s.file.name,

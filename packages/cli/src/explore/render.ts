@@ -71,6 +71,7 @@ export function exploreText(r: ExploreReport, verbose = true): string {
       line(`  ${stepLine(s, j)}`, 6);
       if (verbose) out.push(...eventLines(s));
     });
+    for (const x of e.stuck ?? []) line(`  stuck: ${x.thread}[${x.call}] ${x.why}`, 6);
   });
   return out.join("\n") + "\n";
 }

@@ -472,6 +472,52 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
   }
 
   /**
+   * Why each thread that has not finished is stuck in a state where nothing
+   * can run: the work its call waits for, the name it reads that a failed
+   * call left unbound, or what its next call would sleep on.
+   *
+   * @param s - a terminal state.
+   * @returns one entry per stuck thread, in thread order.
+   */
+  stuck(s: ExploreState): { thread: string; call: number; why: string }[] {
+    const out: { thread: string; call: number; why: string }[] = [];
+    this.threads.forEach((t, i) => {
+      const ts = s.threads[i];
+      if (ts === undefined || ts.pc >= t.calls.length) return;
+      const r = ts.running;
+      let why: string;
+      if (r !== null) {
+        const what = [
+          ...r.tasks.filter((id) => s.world.tasks.has(id)).map((id) => `task ${id}`),
+          ...(r.operations.length > 0 && r.device !== undefined
+            ? [`${r.device}'s vfio-pci operation`]
+            : []),
+          ...(r.continuations === undefined ? [] : [`${r.continuations.driver}'s deferred work`]),
+        ];
+        why = `inside its call, waiting for ${what.length === 0 ? "its work" : what.join(", ")}`;
+      } else {
+        const unbound = (this.#refs[i]?.[ts.pc] ?? []).find((n) => s.bindings.unbound.has(n));
+        if (unbound !== undefined) {
+          why = `reads ${unbound}, unbound: ${s.bindings.unbound.get(unbound) ?? ""}`;
+        } else {
+          const call = t.calls[ts.pc] as ScenarioCall;
+          const st = scenarioCall(
+            this.machine,
+            s.world,
+            call,
+            `threads.${t.name}[${ts.pc}]`,
+            s.bindings,
+            "step",
+          );
+          why = st.sleeps === undefined ? "cannot run" : `sleeps: ${st.sleeps}`;
+        }
+      }
+      out.push({ thread: t.name, call: ts.pc, why });
+    });
+    return out;
+  }
+
+  /**
    * Each thread's calls as a condition sees them in a state: the outcomes
    * of the calls that returned, `blocked` for the rest.
    *
