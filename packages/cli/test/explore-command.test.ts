@@ -104,7 +104,11 @@ describe("dmabuf-ref explore", () => {
   it.each([
     ["bad-thread.yaml", /expect\[0\]\.exists: "dev2" is neither/],
     ["bad-value.yaml", /expect\[0\]\.exists: "maybe" is not an outcome/],
-    ["bad-key.yaml", /threads\.dev1\[0\]/],
+    ["bad-key.yaml", /threads\.dev1\[0\]: Unrecognized key: "lenght"/],
+    ["bad-event.yaml", /threads\.vmm\[0\]\.event: .*'flr'/],
+    ["bad-reference.yaml", /threads\.dev1\[0\]\.iova: "map9\.iova" names no earlier result/],
+    ["bad-as.yaml", /init\[1\]\.as: "buf0" is already bound by init\[0\]/],
+    ["bad-profile.yaml", /bad-profile\.yaml: profile: unknown profile "linux-9"/],
   ])("a bad scenario file (%s) exits 2 naming the file and the field", (file, message) => {
     const r = runCli("explore", `${FIX}/${file}`);
     expect(r.status).toBe(2);

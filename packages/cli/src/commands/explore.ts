@@ -2,6 +2,7 @@ import { UsageError } from "../io/usage-error.js";
 import {
   exploreExitCode,
   exploreScenario,
+  inFile,
   loadScenario,
   readScenarioFile,
 } from "../explore/explore.js";
@@ -77,7 +78,7 @@ export function exploreCommand(
   });
   const report =
     workers > 1
-      ? exploreParallel(loaded, file, opts.profile, workers, bounds)
+      ? inFile(loaded, () => exploreParallel(loaded, file, opts.profile, workers, bounds))
       : exploreScenario(loaded, bounds);
   if (progress !== undefined) progress("\r\x1b[K");
   return {

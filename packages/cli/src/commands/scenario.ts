@@ -6,6 +6,7 @@ import { scenarioFiles } from "../explore/catalogue.js";
 import {
   exploreExitCode,
   exploreScenario,
+  inFile,
   loadScenario,
   readScenarioFile,
   referenceRun,
@@ -100,7 +101,7 @@ export function runScenarioFile(
     ...(profileId === undefined ? {} : { profile: profileId }),
   });
   const report = exploreScenario(loaded);
-  const run = referenceRun(loaded.space);
+  const run = inFile(loaded, () => referenceRun(loaded.space));
   const events = [...loaded.initEvents, ...run.steps.flatMap((x) => x.events)];
   const violations = [...run.end.world.violations.values()];
   const faults = events.filter((e) => e.kind === "dma" && e.outcome === "fault");

@@ -102,6 +102,8 @@ export interface LoadedScenario {
    * what the file was written for.
    */
   readonly initFailures: readonly string[];
+  /** The file as the user named it (for errors). */
+  readonly where: string;
 }
 
 /**
@@ -139,7 +141,14 @@ export interface LoadOptions {
  */
 export function loadScenario(file: ScenarioFile, opts: LoadOptions = {}): LoadedScenario {
   const where = opts.path ?? file.name;
-  const profile = resolveProfile(opts.profile ?? file.profile);
+  let profile: Profile;
+  try {
+    profile = resolveProfile(opts.profile ?? file.profile);
+  } catch (e) {
+    // The file's own profile is a field of the file.
+    if (!(e instanceof UsageError) || opts.profile !== undefined) throw e;
+    throw new UsageError(`${where}: profile: ${e.message.replace(/^--profile: /, "")}`);
+  }
   const d = file.machine === "default" ? DEFAULT_MACHINE : file.machine;
   const machine =
     opts.machine?.(profile, file) ??
@@ -162,11 +171,11 @@ export function loadScenario(file: ScenarioFile, opts: LoadOptions = {}): Loaded
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     // Name the call by its place in the scenario, not its index in the flattening.
-    const m = /^calls\[(\d+)\]\.(.*)$/s.exec(e.message);
-    const at = m === null ? undefined : all[Number(m[1])];
-    throw new UsageError(
-      `${where}: ${at === undefined || m === null ? e.message : `${at.site}.${m[2] ?? ""}`}`,
+    const named = e.message.replace(
+      /calls\[(\d+)\]/g,
+      (raw, n: string) => all[Number(n)]?.site ?? raw,
     );
+    throw new UsageError(`${where}: ${named}`);
   }
   for (const { c } of all) if ("as" in c && c.as !== undefined) declared.add(c.as);
   for (const t of threads)
@@ -205,7 +214,7 @@ export function loadScenario(file: ScenarioFile, opts: LoadOptions = {}): Loaded
   }
   const named = new Set(conditions.flatMap((c) => threadsNamed(c.cond)));
   const space = new ScenarioSpace(machine, world, b, threads, declared, named);
-  return { file, profile, machine, space, conditions, initEvents, initFailures };
+  return { file, profile, machine, space, conditions, initEvents, initFailures, where };
 }
 
 /** The threads a condition names. */
@@ -284,6 +293,28 @@ export interface ExploreBounds {
  * @returns the report.
  */
 export function exploreScenario(s: LoadedScenario, bounds: ExploreBounds = {}): ExploreReport {
+  return inFile(s, () => search(s, bounds));
+}
+
+/**
+ * Runs `f`, naming the scenario's file in a usage error it throws (a call
+ * that turns out malformed only in some state: a value that does not fit,
+ * a reference to no result).
+ *
+ * @param s - the loaded scenario.
+ * @param f - what to run.
+ * @returns what `f` returns.
+ */
+export function inFile<T>(s: LoadedScenario, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (!(e instanceof UsageError) || e.message.startsWith(`${s.where}: `)) throw e;
+    throw new UsageError(`${s.where}: ${e.message}`);
+  }
+}
+
+function search(s: LoadedScenario, bounds: ExploreBounds): ExploreReport {
   const { space, conditions } = s;
   const maxStates = bounds.maxStates ?? s.file.bounds?.maxStates;
   const maxDepth = bounds.maxDepth ?? s.file.bounds?.maxDepth;

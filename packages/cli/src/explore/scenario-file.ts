@@ -6,7 +6,13 @@
  */
 import * as z from "zod";
 import { machineDescriptionSchema } from "../replay/machine.js";
-import { replayCallSchema, replayNameSchema } from "../replay/schema.js";
+import {
+  replayCallSchema,
+  replayEventSchema,
+  replayIoctlSchema,
+  replayNameSchema,
+  replaySyscallSchema,
+} from "../replay/schema.js";
 
 /**
  * A thread's call in the plain-data form of an op of the model's alphabet
@@ -26,8 +32,41 @@ export const plainOpCallSchema = z
     message: "a call is an ioctl (fd, ioctl), an event, a syscall or an op, not two of them",
   });
 
-/** One call of `init` or of a thread. */
-export const scenarioCallSchema = z.union([replayCallSchema, plainOpCallSchema]);
+/** Which form a call is, by its keys, so an error names the field of that form. */
+function formOf(v: unknown): z.ZodType | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  if ("ioctl" in v) return replayIoctlSchema;
+  if ("event" in v) return replayEventSchema;
+  if ("syscall" in v) return replaySyscallSchema;
+  if ("op" in v) return plainOpCallSchema;
+  return undefined;
+}
+
+/**
+ * One call of `init` or of a thread: an ioctl (`ioctl`), an event
+ * (`event`), a syscall (`syscall`) or an op (`op`); checked against the
+ * form its keys name, so a misspelt event or field is reported as such.
+ */
+export const scenarioCallSchema = z
+  .unknown()
+  .transform((v, ctx): z.output<typeof replayCallSchema> | z.output<typeof plainOpCallSchema> => {
+    const form = formOf(v);
+    if (form === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          "a call is an ioctl (fd, ioctl), an event (event), a syscall (syscall) or an op (op)",
+      });
+      return z.NEVER;
+    }
+    const r = form.safeParse(v);
+    if (!r.success) {
+      for (const issue of r.error.issues)
+        ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+      return z.NEVER;
+    }
+    return r.data as z.output<typeof replayCallSchema> | z.output<typeof plainOpCallSchema>;
+  });
 
 /** One expectation: a condition over terminal states. */
 export const expectationSchema = z.union([
