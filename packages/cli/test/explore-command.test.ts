@@ -148,6 +148,8 @@ describe("--workers", () => {
       const parallel = json(r) as Report & { reductions: string[] };
       expect(r.status).toBe(runCli("explore", file).status);
       expect(parallel.states).toBe(serial.states);
+      // One shared visited set: no state is expanded twice.
+      expect(parallel.transitions).toBe(serial.transitions);
       expect(parallel.complete).toBe(true);
       expect(parallel.expectations.map((e) => [e.expr, e.holds])).toEqual(
         serial.expectations.map((e) => [e.expr, e.holds]),
@@ -157,7 +159,9 @@ describe("--workers", () => {
         serial.expectations.map((e) => e.witness?.length),
       );
       expect(
-        parallel.reductions.some((x) => /^2 workers from \d+ states at depth \d+$/.test(x)),
+        parallel.reductions.some((x) =>
+          /^2 workers sharing one visited set from \d+ states at depth \d+$/.test(x),
+        ),
       ).toBe(true);
     }
   });

@@ -1,17 +1,14 @@
 /*
  * `dmabuf-ref explore --workers W`: the breadth-first search split over
  * worker threads. The main thread searches the first levels until the
- * frontier is wide enough, partitions the frontier by fingerprint (each
- * state to worker `hash % W`), and each worker searches breadth-first from
- * its share with its own visited set. Every run from the start passes
- * through exactly one frontier state (or ends before it, where the main
- * thread judged it), so every terminal state is judged; the shortest
- * witness is the shortest over the workers; the distinct states are
- * counted from the union of the workers' fingerprints. A state reachable
- * from two workers' frontiers is searched by both: the price of not
- * sharing one visited set across threads.
+ * frontier is wide enough and deals the frontier out; then the workers go
+ * level by level together through one visited set on shared memory
+ * (shared-visited.ts): a state is expanded by the worker that claimed it
+ * first, once, at its shortest depth. So every state is judged once, the
+ * first level any worker decides an expectation at gives a shortest
+ * witness, and the states counted are the table's.
  */
-import { FingerprintSet, breadthFirst } from "@dmabuf-ref/core";
+import { breadthFirst } from "@dmabuf-ref/core";
 import { MessageChannel, Worker, receiveMessageOnPort } from "node:worker_threads";
 import type { MessagePort } from "node:worker_threads";
 import type {
@@ -23,6 +20,7 @@ import type {
 import { judge, witnessOf } from "./explore.js";
 import type { ExploreState } from "./threads.js";
 import type { WorkerResult, WorkerTask } from "./worker.js";
+import { PREFIX_PARENT, SharedVisited } from "./shared-visited.js";
 
 /** Frontier states per worker the main thread waits for before it splits. */
 const SPLIT = 16;
@@ -98,33 +96,48 @@ export function exploreParallel(
     split++;
   }
 
-  // 2. The frontier, partitioned by fingerprint, searched by the workers.
+  // 2. The shared visited set: every state the prefix found (the frontier as
+  // roots, the rest never expanded again), then the workers, level by level.
   const results: WorkerResult[] = [];
+  const rootPaths = frontier.map((f) => prefix.tree.pathTo(f.id));
+  let states = prefix.states;
+  let visited: SharedVisited | undefined;
   if (frontier.length > 0 && split < (maxDepth ?? Number.POSITIVE_INFINITY)) {
-    const shares: number[][][] = Array.from({ length: workers }, () => []);
+    let capacity = 1 << 16;
+    const want = Math.min(maxStates ?? 1 << 22, 1 << 26);
+    while (capacity < want * 2) capacity *= 2;
+    visited = new SharedVisited(SharedVisited.allocate(capacity, workers));
     const fp = new Uint32Array(2);
-    for (const f of frontier) {
+    const rootSlot = new Map<number, number>();
+    frontier.forEach((f, r) => {
       space.fingerprint(f.s, fp);
-      shares[(fp[1] ?? 0) % workers]?.push(prefix.tree.pathTo(f.id));
-    }
+      rootSlot.set(f.id, visited?.claim(fp[0] ?? 0, fp[1] ?? 0, -1 - r, -1) ?? -1);
+    });
+    const words = prefix.fingerprints();
+    for (let k = 0; k + 1 < words.length; k += 2)
+      visited.claim(words[k] ?? 0, words[k + 1] ?? 0, PREFIX_PARENT, -1);
+    const shares: { path: number[]; slot: number }[][] = Array.from({ length: workers }, () => []);
+    frontier.forEach((f, r) => {
+      shares[r % workers]?.push({ path: rootPaths[r] ?? [], slot: rootSlot.get(f.id) ?? -1 });
+    });
     const signal = new Int32Array(new SharedArrayBuffer(4));
     const url = workerUrl();
-    const running = shares
-      .filter((roots) => roots.length > 0)
-      .map((roots) => {
-        const { port1, port2 } = new MessageChannel();
-        const task: WorkerTask = {
-          path,
-          roots,
-          port: port2,
-          signal,
-          ...(profile === undefined ? {} : { profile }),
-          ...(maxStates === undefined ? {} : { maxStates: Math.ceil(maxStates / workers) }),
-          ...(maxDepth === undefined ? {} : { maxDepth: maxDepth - split }),
-        };
-        const worker = startWorker(url, task, port2);
-        return { worker, port: port1 };
-      });
+    const running = shares.map((roots, worker) => {
+      const { port1, port2 } = new MessageChannel();
+      const task: WorkerTask = {
+        path,
+        worker,
+        workers,
+        roots,
+        visited: (visited as SharedVisited).buffers,
+        port: port2,
+        signal,
+        ...(profile === undefined ? {} : { profile }),
+        ...(maxStates === undefined ? {} : { maxStates }),
+        ...(maxDepth === undefined ? {} : { maxDepth: maxDepth - split }),
+      };
+      return { worker: startWorker(url, task, port2), port: port1 };
+    });
     // The CLI is synchronous: wait on the shared counter, then read the ports.
     while (Atomics.load(signal, 0) < running.length)
       Atomics.wait(signal, 0, Atomics.load(signal, 0), 1000);
@@ -137,25 +150,21 @@ export function exploreParallel(
       if (result.error !== undefined) throw new Error(`explore: a worker failed: ${result.error}`);
       results.push(result);
     }
+    states = visited.size;
   }
 
-  // 3. The union: shortest witnesses, distinct states, summed work.
-  for (const r of results) {
-    r.decided.forEach((p, i) => {
-      const best = decided[i];
-      if (p !== null && (best === null || best === undefined || p.length < best.length))
-        decided[i] = p;
-    });
-  }
-  const union = new FingerprintSet();
-  let n = 0;
-  const add = (words: Uint32Array): void => {
-    for (let k = 0; k + 1 < words.length; k += 2) {
-      if (union.intern(words[k] ?? 0, words[k + 1] ?? 0, n) === n) n++;
+  // 3. Witnesses: the first level any worker decided at is the shortest.
+  conditions.forEach((_, i) => {
+    if (decided[i] !== null || visited === undefined) return;
+    let best: { level: number; slot: number } | null = null;
+    for (const r of results) {
+      const d = r.decided[i];
+      if (d !== null && d !== undefined && (best === null || d.level < best.level)) best = d;
     }
-  };
-  add(prefix.fingerprints());
-  for (const r of results) add(r.fingerprints);
+    if (best === null) return;
+    const below = visited.pathTo(best.slot);
+    decided[i] = [...(rootPaths[below.root] ?? []), ...below.labels];
+  });
   const complete = prefix.complete || (results.length > 0 && results.every((r) => r.complete));
   const expectations = conditions.map((c, i): ExpectationVerdict => {
     const p = decided[i];
@@ -167,7 +176,7 @@ export function exploreParallel(
     scenario: s.file.name,
     profile: s.profile.id,
     complete,
-    states: n,
+    states,
     transitions: prefix.transitions + results.reduce((a, r) => a + r.transitions, 0),
     depth: Math.max(prefix.depth, ...results.map((r) => split + r.depth)),
     seconds: (performance.now() - started) / 1000,
@@ -179,7 +188,10 @@ export function exploreParallel(
       ),
       ...(results.length === 0
         ? []
-        : [`${results.length} workers from ${frontier.length} states at depth ${split}`]),
+        : [
+            `${results.length} workers sharing one visited set from ${frontier.length} ` +
+              `states at depth ${split}`,
+          ]),
     ],
     expectations,
   };
