@@ -212,7 +212,13 @@ export {
   vfioPciHotReset,
   vfioRegionInfo,
 } from "./uapi/vfio-device.js";
-export { UAPI_IOCTLS, UAPI_STRUCTS, findUapiIoctl, findUapiStruct } from "./uapi/registry.js";
+export {
+  UAPI_IOCTLS,
+  UAPI_LAYOUTS,
+  UAPI_STRUCTS,
+  findUapiIoctl,
+  findUapiStruct,
+} from "./uapi/registry.js";
 export type { IoctlInfo, StructInfo } from "./uapi/registry.js";
 
 export type { TraceEvent, TraceEventKind, WaitFor } from "./trace/event.js";
@@ -501,3 +507,5 @@ export {
   iommuReservedRegions,
 } from "./fabric/iommu-geometry.js";
 export type { IommuGeometryConfig, IovaInterval } from "./fabric/iommu-geometry.js";
+export { driverConfigs } from "./machine/driver-config.js";
+export type { DriverConfigs } from "./machine/driver-config.js";

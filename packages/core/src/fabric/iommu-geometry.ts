@@ -37,13 +37,13 @@ export const IOMMU_MSI_WINDOW: IovaInterval = Object.freeze({
 /** Per-device IOMMU geometry a machine gives a VFIO IOMMU backend (absent: the defaults). */
 export interface IommuGeometryConfig {
   /** `domain->pgsize_bitmap` for every device without its own. */
-  readonly pgsizeBitmap?: bigint;
+  readonly pgsizeBitmap?: bigint | undefined;
   /** `domain->pgsize_bitmap` by device. */
-  readonly devicePgsizeBitmaps?: Readonly<Record<string, bigint>>;
+  readonly devicePgsizeBitmaps?: Readonly<Record<string, bigint>> | undefined;
   /** `domain->geometry` by device, inclusive. */
-  readonly deviceApertures?: Readonly<Record<string, IovaInterval>>;
+  readonly deviceApertures?: Readonly<Record<string, IovaInterval>> | undefined;
   /** Reserved regions by device, inclusive; `[]` reserves none. */
-  readonly deviceReservedRegions?: Readonly<Record<string, readonly IovaInterval[]>>;
+  readonly deviceReservedRegions?: Readonly<Record<string, readonly IovaInterval[]>> | undefined;
 }
 
 /**

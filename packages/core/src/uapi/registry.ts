@@ -62,35 +62,39 @@ export interface StructInfo {
   readonly fields: readonly FieldLayout[];
 }
 
+/**
+ * Every modelled uAPI struct's layout (codec included), in listing order:
+ * what the uAPI tests round-trip and `dmabuf-ref uapi layout` lists.
+ */
+export const UAPI_LAYOUTS: readonly StructLayout<unknown>[] = Object.freeze([
+  vfioDeviceFeature,
+  vfioDeviceFeatureDmaBuf,
+  vfioRegionDmaRange,
+  iommuDestroy,
+  iommuIoasAlloc,
+  iommuIoasIovaRanges,
+  iommuIovaRange,
+  iommuIoasMap,
+  iommuIoasMapFile,
+  iommuIoasUnmap,
+  iommuIoasAllowIovas,
+  iommuIoasCopy,
+  iommuOption,
+  iommuHwptAlloc,
+  iommuHwInfo,
+  iommuHwInfoVtd,
+  vfioDeviceBindIommufd,
+  vfioDeviceAttachIommufdPt,
+  vfioDeviceDetachIommufdPt,
+  vfioDeviceInfo,
+  vfioRegionInfo,
+  vfioIrqInfo,
+  vfioPciHotReset,
+] as readonly StructLayout<unknown>[]);
+
 /** Every modelled uAPI struct, by its kernel name (for `dmabuf-ref uapi layout`). */
 export const UAPI_STRUCTS: readonly StructInfo[] = Object.freeze(
-  (
-    [
-      vfioDeviceFeature,
-      vfioDeviceFeatureDmaBuf,
-      vfioRegionDmaRange,
-      iommuDestroy,
-      iommuIoasAlloc,
-      iommuIoasIovaRanges,
-      iommuIovaRange,
-      iommuIoasMap,
-      iommuIoasMapFile,
-      iommuIoasUnmap,
-      iommuIoasAllowIovas,
-      iommuIoasCopy,
-      iommuOption,
-      iommuHwptAlloc,
-      iommuHwInfo,
-      iommuHwInfoVtd,
-      vfioDeviceBindIommufd,
-      vfioDeviceAttachIommufdPt,
-      vfioDeviceDetachIommufdPt,
-      vfioDeviceInfo,
-      vfioRegionInfo,
-      vfioIrqInfo,
-      vfioPciHotReset,
-    ] as readonly StructLayout<unknown>[]
-  ).map(({ name, size, fields }) => ({ name, size, fields })),
+  UAPI_LAYOUTS.map(({ name, size, fields }) => ({ name, size, fields })),
 );
 
 /**

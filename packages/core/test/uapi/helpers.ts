@@ -5,32 +5,7 @@
  */
 import { expect } from "vitest";
 import fc from "fast-check";
-import {
-  formatKernelError,
-  iommuDestroy,
-  iommuIoasAlloc,
-  iommuIoasIovaRanges,
-  iommuIoasMap,
-  iommuIoasMapFile,
-  iommuIoasUnmap,
-  iommuIovaRange,
-  iommuIoasAllowIovas,
-  iommuIoasCopy,
-  iommuOption,
-  iommuHwptAlloc,
-  iommuHwInfo,
-  iommuHwInfoVtd,
-  vfioDeviceFeature,
-  vfioDeviceFeatureDmaBuf,
-  vfioRegionDmaRange,
-  vfioDeviceBindIommufd,
-  vfioDeviceAttachIommufdPt,
-  vfioDeviceDetachIommufdPt,
-  vfioDeviceInfo,
-  vfioRegionInfo,
-  vfioIrqInfo,
-  vfioPciHotReset,
-} from "@dmabuf-ref/core";
+import { UAPI_LAYOUTS, formatKernelError } from "@dmabuf-ref/core";
 import type { Errno, FieldLayout, KernelError, Result, StructLayout } from "@dmabuf-ref/core";
 
 /** A decoded member: a number for 8/16/32-bit members, a bigint for 64-bit ones. */
@@ -40,32 +15,8 @@ export type AnyValue = Record<string, Scalar>;
 /** Any struct layout, seen generically. */
 export type AnyStruct = StructLayout<AnyValue>;
 
-/** Every struct layout exported by the uAPI module. */
-export const ALL_LAYOUTS: readonly AnyStruct[] = [
-  vfioDeviceFeature,
-  vfioDeviceFeatureDmaBuf,
-  vfioRegionDmaRange,
-  iommuDestroy,
-  iommuIoasAlloc,
-  iommuIoasIovaRanges,
-  iommuIovaRange,
-  iommuIoasMap,
-  iommuIoasMapFile,
-  iommuIoasUnmap,
-  iommuIoasAllowIovas,
-  iommuIoasCopy,
-  iommuOption,
-  iommuHwptAlloc,
-  iommuHwInfo,
-  iommuHwInfoVtd,
-  vfioDeviceBindIommufd,
-  vfioDeviceAttachIommufdPt,
-  vfioDeviceDetachIommufdPt,
-  vfioDeviceInfo,
-  vfioRegionInfo,
-  vfioIrqInfo,
-  vfioPciHotReset,
-];
+/** Every struct layout the uAPI module models (its registry's list). */
+export const ALL_LAYOUTS = UAPI_LAYOUTS as readonly AnyStruct[];
 
 export const U32_MAX = 0xffffffff;
 export const U64_LIMIT = 2n ** 64n;

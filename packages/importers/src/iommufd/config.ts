@@ -1,11 +1,12 @@
 import * as z from "zod";
-import type { ImporterDriver, Machine } from "@dmabuf-ref/core";
 import {
-  IOMMUFD,
-  IOMMUFD_APERTURE_LAST,
-  IOMMUFD_DEFAULT_PGSIZE_BITMAP,
-  IOMMUFD_MSI_WINDOW,
-} from "./constants.js";
+  driverConfigs,
+  iommuAperture,
+  iommuPgsizeBitmap,
+  iommuReservedRegions,
+} from "@dmabuf-ref/core";
+import type { ImporterDriver, Machine } from "@dmabuf-ref/core";
+import { IOMMUFD } from "./constants.js";
 import type { IovaInterval } from "./constants.js";
 
 /** zod schema of an inclusive IOVA interval in the options. */
@@ -51,7 +52,7 @@ export const iommufdConfigSchema = z
 /** Options of {@link iommufdImporter} (see {@link iommufdConfigSchema}). */
 export type IommufdConfig = z.output<typeof iommufdConfigSchema>;
 
-const CONFIGS = new WeakMap<ImporterDriver, IommufdConfig>();
+const CONFIGS = driverConfigs<IommufdConfig>(IOMMUFD, {});
 
 /**
  * Remembers the options a driver object was made with, so the free
@@ -61,7 +62,7 @@ const CONFIGS = new WeakMap<ImporterDriver, IommufdConfig>();
  * @param config - its options.
  */
 export function rememberConfig(driver: ImporterDriver, config: IommufdConfig): void {
-  CONFIGS.set(driver, config);
+  CONFIGS.remember(driver, config);
 }
 
 /**
@@ -71,8 +72,7 @@ export function rememberConfig(driver: ImporterDriver, config: IommufdConfig): v
  * @returns the options (defaults when the driver is not ours).
  */
 export function configOf(m: Machine): IommufdConfig {
-  const driver = m.importers.get(IOMMUFD);
-  return (driver === undefined ? undefined : CONFIGS.get(driver)) ?? {};
+  return CONFIGS.of(m);
 }
 
 /**
@@ -85,8 +85,7 @@ export function configOf(m: Machine): IommufdConfig {
  * @returns the bitmap.
  */
 export function domainPgsizeBitmap(m: Machine, device: string): bigint {
-  const c = configOf(m);
-  return c.devicePgsizeBitmaps?.[device] ?? c.pgsizeBitmap ?? IOMMUFD_DEFAULT_PGSIZE_BITMAP;
+  return iommuPgsizeBitmap(configOf(m), device);
 }
 
 /**
@@ -98,7 +97,7 @@ export function domainPgsizeBitmap(m: Machine, device: string): bigint {
  * @returns the inclusive interval the domain translates.
  */
 export function domainAperture(m: Machine, device: string): IovaInterval {
-  return configOf(m).deviceApertures?.[device] ?? { start: 0n, last: IOMMUFD_APERTURE_LAST };
+  return iommuAperture(configOf(m), device);
 }
 
 /**
@@ -110,7 +109,7 @@ export function domainAperture(m: Machine, device: string): IovaInterval {
  * @returns the regions, inclusive.
  */
 export function deviceReservedRegions(m: Machine, device: string): readonly IovaInterval[] {
-  return configOf(m).deviceReservedRegions?.[device] ?? [IOMMUFD_MSI_WINDOW];
+  return iommuReservedRegions(configOf(m), device);
 }
 
 /** What `iopt_table_add_domain` reads of a new domain: its page sizes and aperture. */

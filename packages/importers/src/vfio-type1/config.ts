@@ -1,3 +1,4 @@
+import { driverConfigs } from "@dmabuf-ref/core";
 import type { IommuGeometryConfig, Machine } from "@dmabuf-ref/core";
 import { VFIO_TYPE1 } from "./constants.js";
 
@@ -9,7 +10,7 @@ import { VFIO_TYPE1 } from "./constants.js";
  */
 export type VfioType1Config = IommuGeometryConfig;
 
-const CONFIGS = new WeakMap<object, VfioType1Config>();
+const CONFIGS = driverConfigs<VfioType1Config>(VFIO_TYPE1, {});
 
 /**
  * Remembers a driver instance's configuration.
@@ -18,7 +19,7 @@ const CONFIGS = new WeakMap<object, VfioType1Config>();
  * @param config - its configuration.
  */
 export function setType1Config(driver: object, config: VfioType1Config): void {
-  CONFIGS.set(driver, config);
+  CONFIGS.remember(driver, config);
 }
 
 /**
@@ -28,6 +29,5 @@ export function setType1Config(driver: object, config: VfioType1Config): void {
  * @returns the configuration.
  */
 export function type1ConfigOf(m: Machine): VfioType1Config {
-  const driver = m.importers.get(VFIO_TYPE1);
-  return (driver === undefined ? undefined : CONFIGS.get(driver)) ?? {};
+  return CONFIGS.of(m);
 }
