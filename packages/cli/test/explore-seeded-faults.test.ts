@@ -89,6 +89,23 @@ function replay(s: LoadedScenario, steps: readonly WitnessStep[]): ExploreState 
   return state;
 }
 
+/**
+ * Explores a scenario and checks that `forall: no-violation` fails with a
+ * counterexample of 1 to MAX_STEPS steps (exit 1).
+ *
+ * @returns the counterexample.
+ */
+function shortCounterexample(s: LoadedScenario): readonly WitnessStep[] {
+  const r = exploreScenario(s);
+  const v = verdict(r, "no-violation");
+  expect(v.holds).toBe(false);
+  expect(exploreExitCode(r)).toBe(1);
+  const steps = v.witness ?? [];
+  expect(steps.length).toBeGreaterThan(0);
+  expect(steps.length).toBeLessThanOrEqual(MAX_STEPS);
+  return steps;
+}
+
 /** Runs on from a state to a terminal one, always taking the first transition. */
 function runOn(s: LoadedScenario, from: ExploreState): ExploreState {
   let st = from;
@@ -186,13 +203,7 @@ describe("a wrong exporter breaks no-violation with a shortest counterexample th
     for (const file of c.files)
       it(`${c.name}: ${basename(file)}`, () => {
         const s = load(file, c.driver);
-        const r = exploreScenario(s);
-        const v = verdict(r, "no-violation");
-        expect(v.holds).toBe(false);
-        expect(exploreExitCode(r)).toBe(1);
-        const steps = v.witness ?? [];
-        expect(steps.length).toBeGreaterThan(0);
-        expect(steps.length).toBeLessThanOrEqual(MAX_STEPS);
+        const steps = shortCounterexample(s);
         const kinds = reportedKinds(steps);
         expect(kinds).toContain(c.kind);
         // The run re-derived from the labels stops at the step that broke the
@@ -239,13 +250,7 @@ describe("a wrong importer breaks no-violation against a moving exporter, with a
   for (const c of cases)
     it(`${c.name}: ${basename(MOVE)}`, () => {
       const s = load(MOVE, c.driver);
-      const r = exploreScenario(s);
-      const v = verdict(r, "no-violation");
-      expect(v.holds).toBe(false);
-      expect(exploreExitCode(r)).toBe(1);
-      const steps = v.witness ?? [];
-      expect(steps.length).toBeGreaterThan(0);
-      expect(steps.length).toBeLessThanOrEqual(MAX_STEPS);
+      const steps = shortCounterexample(s);
       // The counterexample stops at the submit through the stale mapping.
       expect(reportedKinds(steps)).toEqual(["contract"]);
       // The job was submitted after the move returned (its `continue` freed VRAM).
