@@ -62,6 +62,17 @@ function type1(m: Machine, w: World, action: z.input<typeof vfioType1ActionSchem
   return step(m, w, { kind: "driver", driver: VFIO_TYPE1, action });
 }
 
+/** `VFIO_IOMMU_MAP_DMA` of LEN bytes at `vaddr` for dev1 at IOVA. */
+function mapBarDma(m: Machine, w: World, vaddr: bigint): StepOutcome {
+  return type1(m, w, {
+    op: "VFIO_IOMMU_MAP_DMA",
+    device: "dev1",
+    vaddr,
+    iova: IOVA,
+    size: LEN,
+  });
+}
+
 function mustDone(r: StepOutcome): World {
   if (r.status !== "done") throw new Error(r.status === "failed" ? r.error.message : r.status);
   return r.world;
@@ -137,13 +148,7 @@ describe("VFIO_IOMMU_MAP_DMA follows a VM_PFNMAP BAR mmap to its raw PFNs", () =
     const m = makeMachine();
     const b = mmapBar(m, boot(m));
     const w = resetBar(b.world);
-    const r = type1(m, w, {
-      op: "VFIO_IOMMU_MAP_DMA",
-      device: "dev1",
-      vaddr: b.addr,
-      iova: IOVA,
-      size: LEN,
-    });
+    const r = mapBarDma(m, w, b.addr);
     expectErrno(w, r, "EFAULT");
   });
 
@@ -191,13 +196,7 @@ describe("VFIO_IOMMU_MAP_DMA pins ordinary memory", () => {
     const m = makeMachine();
     const b = mmapBar(m, boot(m));
     const w = mustDone(step(m, b.world, mmOp({ op: "munmap", addr: b.addr, length: LEN })));
-    const r = type1(m, w, {
-      op: "VFIO_IOMMU_MAP_DMA",
-      device: "dev1",
-      vaddr: b.addr,
-      iova: IOVA,
-      size: LEN,
-    });
+    const r = mapBarDma(m, w, b.addr);
     expectErrno(w, r, "EFAULT");
   });
 });
