@@ -18,6 +18,17 @@ const MAP_BUF0 = `
     as: map0
 `;
 
+/** A machine whose gpu0 implements BAR0 only (BAR1 empty), then `calls:`. */
+const EMPTY_BAR1_MACHINE = `machine:
+  devices:
+    - id: gpu0
+      driver: vfio-pci
+      bars:
+        - { index: 0, size: 0x1000000 }
+        - { index: 1, empty: true }
+calls:
+`;
+
 describe("replays of real VMMs' sequences", () => {
   it("QEMU's 4 GiB guest: RAM at the VMM's own addresses, two 2 GiB maps, DMA lands at distinct offsets", () => {
     const run = replayExample("qemu-4g-guest.yaml");
@@ -323,15 +334,8 @@ describe("the device-info ioctls a VMM issues before it maps a BAR", () => {
   });
 
   it("a described machine's empty BAR reports size 0 and flags 0", () => {
-    const run = replayText(`machine:
-  devices:
-    - id: gpu0
-      driver: vfio-pci
-      bars:
-        - { index: 0, size: 0x1000000 }
-        - { index: 1, empty: true }
-calls:
-  - { fd: gpu0, ioctl: VFIO_DEVICE_GET_REGION_INFO, arg: { index: 1 } }
+    const run =
+      replayText(`${EMPTY_BAR1_MACHINE}  - { fd: gpu0, ioctl: VFIO_DEVICE_GET_REGION_INFO, arg: { index: 1 } }
   - { fd: gpu0, ioctl: VFIO_DEVICE_GET_REGION_INFO, arg: { index: 0 } }
 `);
     expect(result(run, 0).out).toMatchObject({ flags: 0, size: 0n, offset: 1n << 40n });
@@ -339,15 +343,8 @@ calls:
   });
 
   it("mmap of a BAR the function does not implement fails EINVAL, as its region info says", () => {
-    const run = replayText(`machine:
-  devices:
-    - id: gpu0
-      driver: vfio-pci
-      bars:
-        - { index: 0, size: 0x1000000 }
-        - { index: 1, empty: true }
-calls:
-  - { syscall: mmap, fd: gpu0, offset: 0x10000000000, length: 0x1000 }
+    const run =
+      replayText(`${EMPTY_BAR1_MACHINE}  - { syscall: mmap, fd: gpu0, offset: 0x10000000000, length: 0x1000 }
   - { syscall: mmap, fd: gpu0, offset: 0, length: 0x1000 }
 `);
     expect(outcomes(run)).toEqual(["EINVAL", "ok"]);
