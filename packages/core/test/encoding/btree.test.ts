@@ -69,6 +69,17 @@ function entriesOf(t: Tree): [number, number][] {
 }
 
 /** A sorted-array model of the map. */
+/** One set or delete, on the tree and on the sorted-pairs model. */
+function apply(
+  t: Tree,
+  m: [number, number][],
+  o: { kind: "set"; key: number; value: number } | { kind: "delete"; key: number },
+): [Tree, [number, number][]] {
+  return o.kind === "set"
+    ? [t.set(o.key, o.value), modelSet(m, o.key, o.value)]
+    : [t.delete(o.key), m.filter(([x]) => x !== o.key)];
+}
+
 function modelSet(m: [number, number][], k: number, v: number): [number, number][] {
   return [...m.filter(([x]) => x !== k), [k, v] as [number, number]].sort((a, b) => a[0] - b[0]);
 }
@@ -92,13 +103,7 @@ describe("BTree acts as a sorted map", () => {
           let t: Tree = BTree.empty(spec);
           let m: [number, number][] = [];
           for (const o of ops) {
-            if (o.kind === "set") {
-              t = t.set(o.key, o.value);
-              m = modelSet(m, o.key, o.value);
-            } else {
-              t = t.delete(o.key);
-              m = m.filter(([x]) => x !== o.key);
-            }
+            [t, m] = apply(t, m, o);
           }
           expect(t.size).toBe(m.length);
           expect(entriesOf(t)).toEqual(m);
@@ -135,13 +140,7 @@ describe("BTree acts as a sorted map", () => {
         let m: [number, number][] = [];
         const history: [Tree, [number, number][]][] = [];
         for (const o of ops) {
-          if (o.kind === "set") {
-            t = t.set(o.key, o.value);
-            m = modelSet(m, o.key, o.value);
-          } else {
-            t = t.delete(o.key);
-            m = m.filter(([x]) => x !== o.key);
-          }
+          [t, m] = apply(t, m, o);
           history.push([t, m]);
         }
         for (const [tree, model] of history) expect(entriesOf(tree)).toEqual(model);
