@@ -28,15 +28,7 @@ function ioasWith(
   const empty = emptyIoas();
   let table = empty.areas;
   areas.forEach(([iova, length], i) => {
-    const a: IommufdArea = {
-      iova,
-      length,
-      pages: 1,
-      offset: 0n,
-      read: true,
-      write: true,
-      grants: [],
-    };
+    const a = area(iova, length);
     table = table.set(i + 1, a);
   });
   return { ...empty, areas: table, allowed, iovaAlignment: alignment };
@@ -73,6 +65,11 @@ function bruteForce(
     x = last + 1n;
   }
   return undefined;
+}
+
+/** A read-write area of one pages object at `iova` (what the allocator must avoid). */
+function area(iova: bigint, length: bigint): IommufdArea {
+  return { iova, length, pages: 1, offset: 0n, read: true, write: true, grants: [] };
 }
 
 describe("the alignment iopt_alloc_iova asks of an automatic IOVA", () => {
@@ -132,15 +129,7 @@ describe("iopt_alloc_iova", () => {
       expect(r.value % allocAlignment(0x7f00_0000_0000n, length)).toBe(0n);
       io = {
         ...io,
-        areas: io.areas.set(slot++, {
-          iova: r.value,
-          length,
-          pages: 1,
-          offset: 0n,
-          read: true,
-          write: true,
-          grants: [],
-        }),
+        areas: io.areas.set(slot++, area(r.value, length)),
       };
     }
   });
