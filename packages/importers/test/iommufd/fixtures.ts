@@ -284,13 +284,14 @@ export function destroy(m: Machine, w: World, id: number): StepOutcome {
   return ioctl(m, w, IOMMU_DESTROY, iommuDestroy.encode({ size: 8, id }));
 }
 
-/** `IOMMU_IOAS_IOVA_RANGES`. */
+/** `IOMMU_IOAS_IOVA_RANGES`, copying through `allowed` (the user array's address). */
 export function iovaRanges(
   m: Machine,
   w: World,
   ioas: number,
   num: number,
   reserved = 0,
+  allowed = 0x7000_0000n,
 ): StepOutcome {
   return ioctl(
     m,
@@ -301,7 +302,7 @@ export function iovaRanges(
       ioas_id: ioas,
       num_iovas: num,
       __reserved: reserved,
-      allowed_iovas: 0x7000_0000n,
+      allowed_iovas: allowed,
       out_iova_alignment: 0n,
     }),
   );

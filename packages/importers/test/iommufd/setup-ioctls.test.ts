@@ -14,7 +14,6 @@ import {
   IOMMU_HW_INFO_TYPE_INTEL_VTD,
   IOMMU_IOAS_ALLOW_IOVAS,
   IOMMU_IOAS_COPY,
-  IOMMU_IOAS_IOVA_RANGES,
   IOMMU_OPTION,
   IOMMU_OPTION_OP_GET,
   IOMMU_OPTION_OP_SET,
@@ -44,6 +43,7 @@ import {
   done,
   expectErrno,
   ioctl,
+  iovaRanges,
   makeMachine,
   mapUserOk,
 } from "./fixtures.js";
@@ -418,21 +418,8 @@ describe("IOMMU_DESTROY", () => {
 });
 
 describe("IOMMU_IOAS_IOVA_RANGES copies through allowed_iovas", () => {
-  function ranges(m: Machine, w: World, ioas: number, num: number, ptr: bigint): StepOutcome {
-    return ioctl(
-      m,
-      w,
-      IOMMU_IOAS_IOVA_RANGES,
-      iommuIoasIovaRanges.encode({
-        size: iommuIoasIovaRanges.size,
-        ioas_id: ioas,
-        num_iovas: num,
-        __reserved: 0,
-        allowed_iovas: ptr,
-        out_iova_alignment: 0n,
-      }),
-    );
-  }
+  const ranges = (m: Machine, w: World, ioas: number, num: number, ptr: bigint): StepOutcome =>
+    iovaRanges(m, w, ioas, num, 0, ptr);
 
   it("a NULL allowed_iovas with num_iovas >= 1 is EFAULT; with num_iovas 0 it is EMSGSIZE with num_iovas written back", () => {
     const m = makeMachine();
