@@ -17,7 +17,6 @@ import {
   regionNamed,
   setRegionStatus,
   step,
-  topologySchema,
 } from "@dmabuf-ref/core";
 import type { Machine, StepOutcome, World } from "@dmabuf-ref/core";
 import type * as z from "zod";
@@ -28,31 +27,18 @@ import {
   vfioType1Importer,
   vfioType1StateOf,
 } from "../src/index.js";
+import { topology } from "./iommufd/fixtures.js";
 
 const BAR0 = 0x40_0000_0000n;
 const LEN = 0x20_0000n;
 const IOVA = 0x10_0000n;
 
-/** vfio0's BARs; dev1 behind the IOMMU (P2P to vfio0 through hb0); dev2 with no IOMMU. */
+/** vfio0's BARs; dev1 behind the IOMMU (P2P to vfio0 through hb0); dev2 with no IOMMU; type1 and iommufd. */
 function makeMachine(): Machine {
   return defineMachine({
     profile: linux71,
-    topology: topologySchema.parse({
-      regions: [
-        { id: "ram0", kind: "ram", base: 0x1_0000_0000n, size: 0x4000_0000n },
-        { id: "vfio0.bar0", kind: "bar", base: BAR0, size: 0x100_0000n, device: "vfio0" },
-      ],
-      devices: [
-        { id: "vfio0", switch: "sw0" },
-        { id: "dev1", switch: "sw1" },
-        { id: "dev2", switch: "sw1", iommu: false },
-      ],
-      switches: [
-        { id: "sw0", hostBridge: "hb0" },
-        { id: "sw1", hostBridge: "hb0" },
-      ],
-      hostBridges: [{ id: "hb0", p2p: true }],
-    }),
+    // The iommufd tests' machine: vfio0's BARs, dev1 behind the IOMMU, dev2 with none.
+    topology,
     exporters: [referenceExporter({ region: "ram0" })],
     importers: [iommufdImporter(), vfioType1Importer()],
   });
