@@ -1,0 +1,124 @@
+/*
+ * A contract case: a stable id, the rule it checks in one sentence, and
+ * a check that either passes or names the broken rule with a shortest
+ * trace. The suites register cases with vitest; `checkExporter` and
+ * friends run them without vitest (the zoo test, the zoo table).
+ */
+import type { RunStep } from "./explorer.js";
+import { runText } from "./explorer.js";
+
+/** What a case concluded. */
+export type CaseVerdict =
+  | {
+      /** The rule held. */
+      readonly status: "pass";
+      /** What was checked, for a report (e.g. "412 states, every interleaving"). */
+      readonly detail?: string;
+    }
+  | {
+      /** The rule was broken. */
+      readonly status: "fail";
+      /** The rule broken, in the kernel's terms (may be more specific than the case's). */
+      readonly rule: string;
+      /** A shortest run that breaks it (empty when a single call shows it). */
+      readonly run: readonly RunStep[];
+      /** One sentence more, when the run needs it. */
+      readonly detail?: string;
+    }
+  | {
+      /** The case does not apply to this driver (it has no such entry point). */
+      readonly status: "not-applicable";
+      /** Why. */
+      readonly reason: string;
+    };
+
+/**
+ * One case of a suite.
+ *
+ * @typeParam C - what the case runs on (the suite's context for one profile).
+ */
+export interface ContractCase<C> {
+  /** Stable id, `<suite>/<rule>`, e.g. `exporter/revoke-completes`: skip by this. */
+  readonly id: string;
+  /** The rule, one sentence, citing the kernel's documentation or commit. */
+  readonly rule: string;
+  /**
+   * Runs the case.
+   *
+   * @param ctx - the suite's context.
+   * @returns the verdict.
+   */
+  check(ctx: C): CaseVerdict;
+}
+
+/** A case's verdict under one profile. */
+export interface CaseResult {
+  /** The case id. */
+  readonly id: string;
+  /** The case's rule. */
+  readonly rule: string;
+  /** The profile. */
+  readonly profile: string;
+  /** The verdict (`skipped` with the consumer's reason when skipped). */
+  readonly verdict: CaseVerdict | { readonly status: "skipped"; readonly reason: string };
+}
+
+/**
+ * The error a failed case throws in vitest: the broken rule first, then
+ * the shortest trace, as `dmabuf-ref explore` prints a counterexample.
+ */
+export class ContractFailure extends Error {
+  /**
+   * @param id - the case id.
+   * @param rule - the broken rule.
+   * @param run - the shortest run.
+   * @param detail - one sentence more.
+   */
+  constructor(
+    readonly id: string,
+    readonly rule: string,
+    readonly run: readonly RunStep[],
+    detail?: string,
+  ) {
+    super(failureText(id, rule, run, detail));
+    this.name = "ContractFailure";
+  }
+}
+
+/**
+ * A failed case as text: the case id, the broken rule, and the run.
+ *
+ * @param id - the case id.
+ * @param rule - the broken rule.
+ * @param run - the shortest run.
+ * @param detail - one sentence more.
+ * @returns the text.
+ */
+export function failureText(
+  id: string,
+  rule: string,
+  run: readonly RunStep[],
+  detail?: string,
+): string {
+  const head = `${id}: broken rule: ${rule}`;
+  const more = detail === undefined ? "" : `\n${detail}`;
+  if (run.length === 0) return head + more;
+  return `${head}${more}\nshortest run, ${run.length} step${run.length === 1 ? "" : "s"}:\n${runText(run)}`;
+}
+
+/** A passing verdict. */
+export const PASS: CaseVerdict = { status: "pass" };
+
+/**
+ * A failing verdict.
+ *
+ * @param rule - the broken rule.
+ * @param run - the shortest run.
+ * @param detail - one sentence more.
+ * @returns the verdict.
+ */
+export function broken(rule: string, run: readonly RunStep[] = [], detail?: string): CaseVerdict {
+  return detail === undefined
+    ? { status: "fail", rule, run }
+    : { status: "fail", rule, run, detail };
+}

@@ -1,0 +1,244 @@
+/*
+ * What a driver author hands a contract suite: the driver under test on
+ * its hardware, and the few entry points the suite cannot know (how a
+ * buffer is exported, how a user revokes it, how an importer imports and
+ * lets go). Everything else the suite drives through core's op alphabet.
+ */
+import type {
+  AnyMappingType,
+  Converter,
+  ExporterDriver,
+  ImporterDriver,
+  Machine,
+  MatchContext,
+  Op,
+  Profile,
+  World,
+} from "@dmabuf-ref/core";
+import type { ThreadCall } from "./explorer.js";
+
+/**
+ * Which cases to leave out: a case id and the reason, printed with the
+ * skipped case (`it.skip`), so a reader sees why a rule does not apply
+ * (e.g. "a TTM exporter moves its buffers; it never revokes").
+ */
+export type Skips = Readonly<Record<string, string>>;
+
+/** What every suite takes besides the driver. */
+export interface ContractOptions {
+  /** Cases to skip, by stable id, with the reason. */
+  readonly skip?: Skips;
+  /**
+   * Model-based runs per property (fast-check `numRuns`, default 30):
+   * enabled-op generation finds the classic bugs in tens of runs.
+   */
+  readonly runs?: number;
+  /** fast-check seed, to replay a failure. */
+  readonly seed?: number;
+  /** The explorer's state bound per case (default 20000). */
+  readonly maxStates?: number;
+}
+
+/**
+ * An exporter under test (`struct dma_buf_ops` provider): the suite's
+ * partner is the contract importer ({@link contractImporter}, a correct
+ * dynamic importer named `ref-importer`), which the machine must hold.
+ *
+ * @example
+ * ```ts
+ * exporterContract(() => ({
+ *   driver: "ref-exporter",
+ *   machine: (profile, partner) =>
+ *     referenceMachine({ profile, importers: [] }) // see referenceExporterUnderTest
+ *   ...
+ * }));
+ * ```
+ */
+export interface ExporterUnderTest {
+  /** The exporter's name in the machine (`ExporterDriver.name`). */
+  readonly driver: string;
+  /** The profiles to check under (default: linux-7.1). */
+  readonly profiles?: readonly Profile[];
+  /**
+   * The machine for a profile: the exporter on its hardware, plus
+   * `partner` (the contract importer) as an importer.
+   *
+   * @param profile - the profile in force.
+   * @param partner - the importer the suite attaches with.
+   */
+  machine(profile: Profile, partner: ImporterDriver): Machine;
+  /**
+   * Exports one buffer the way the driver's users do (its export path:
+   * an ioctl, a driver op, core's `export` op), returning the world with
+   * it. The suite's buffer is the one this adds.
+   *
+   * @param m - the machine.
+   * @param w - the booted world.
+   */
+  exportBuffer(m: Machine, w: World): World;
+  /** The device the contract importer attaches for: one that can reach the buffer. */
+  readonly importingDevice: string;
+  /**
+   * The op by which a user revokes the buffer for good (close, unbind,
+   * core's `revoke` op), or null for an exporter that never revokes (a
+   * TTM exporter moves instead): the revoke cases then report that.
+   *
+   * @param m - the machine.
+   * @param w - the world with the buffer mapped.
+   * @param buf - the buffer.
+   */
+  revoke: ((m: Machine, w: World, buf: number) => Op) | null;
+  /**
+   * The op that revokes the buffer for a while and un-revokes it (an FLR,
+   * a memory disable and re-enable as one call), when the exporter has
+   * one: the un-revoke cases run it.
+   *
+   * @param m - the machine.
+   * @param w - the world with the buffer mapped.
+   * @param buf - the buffer.
+   */
+  readonly revokeTemporarily?: (m: Machine, w: World, buf: number) => Op;
+  /**
+   * Whether the un-revoke invalidates the importers under a profile
+   * (mainline v7.1 does; Matt Evans' series from v4 does not; default:
+   * it does).
+   *
+   * @param profile - the profile in force.
+   */
+  readonly unrevokeInvalidates?: (profile: Profile) => boolean;
+}
+
+/**
+ * An importer under test (`struct dma_buf_attach_ops` provider): the
+ * suite's partner is the contract exporter ({@link contractExporter}, the
+ * reference exporter named `ref-exporter`), which the machine must hold.
+ */
+export interface ImporterUnderTest {
+  /** The importer's name in the machine (`ImporterDriver.name`). */
+  readonly driver: string;
+  /** The profiles to check under (default: linux-7.1). */
+  readonly profiles?: readonly Profile[];
+  /**
+   * The machine for a profile: the importer and its devices, plus
+   * `partner` (the contract exporter) with a RAM region named `ram0`.
+   *
+   * @param profile - the profile in force.
+   * @param partner - the exporter whose buffers the suite hands over.
+   */
+  machine(profile: Profile, partner: ExporterDriver): Machine;
+  /** The device `partner` exports from (an owner name of the topology; default `exp0`). */
+  readonly exportingDevice?: string;
+  /**
+   * Imports `buf` the way the importer's users do (an IOAS_MAP_FILE, a
+   * memslot, an MR registration, core's attach and map) so its device can
+   * DMA to it, returning the world.
+   *
+   * @param m - the machine.
+   * @param w - the world with the buffer exported.
+   * @param buf - the partner's buffer.
+   */
+  importBuffer(m: Machine, w: World, buf: number): World;
+  /**
+   * The calls by which the importer's device accesses the buffer through
+   * the import, as the importer starts it: a device DMA through its IOMMU
+   * mapping, or a job through its command submission followed by the
+   * job's access and signal. Empty when there is nothing to access (no
+   * import, or no device access of its own).
+   *
+   * @param m - the machine.
+   * @param w - the world with the buffer imported.
+   * @param buf - the buffer.
+   * @param dir - read or write.
+   */
+  access(m: Machine, w: World, buf: number, dir: "read" | "write"): readonly ThreadCall[];
+  /**
+   * The ops by which the importer's user gives the import up (unmap,
+   * destroy, close), run in order by one thread.
+   *
+   * @param m - the machine.
+   * @param w - the world with the buffer imported.
+   * @param buf - the buffer.
+   */
+  release(m: Machine, w: World, buf: number): readonly Op[];
+  /**
+   * The ops the importer's user may call next, for the model-based runs
+   * (default: the importer's own `candidates`).
+   *
+   * @param m - the machine.
+   * @param w - the world.
+   */
+  readonly userOps?: (m: Machine, w: World) => readonly Op[];
+}
+
+/**
+ * Example values of a mapping type, for {@link mappingTypeContract}: what
+ * an exporter may offer, what an importer may accept, what a map hands
+ * over; and where the type meets a converter, how to read the memory a
+ * payload describes.
+ */
+export interface MappingTypeFixtures {
+  /** Exporter data the type's `exporterData` schema must accept. */
+  readonly exporterData: readonly unknown[];
+  /** Importer data the `importerData` schema must accept. */
+  readonly importerData: readonly unknown[];
+  /** Payloads the `payload` schema must accept. */
+  readonly payloads: readonly unknown[];
+  /**
+   * Inputs each schema must refuse besides the suite's own mutations
+   * (a field out of range, a forbidden combination).
+   */
+  readonly invalid?: {
+    readonly exporterData?: readonly unknown[];
+    readonly importerData?: readonly unknown[];
+    readonly payloads?: readonly unknown[];
+  };
+  /** Machines the type's `match()` is asked about (default: core's `p2pTopology()`). */
+  readonly contexts?: readonly MatchContext[];
+  /**
+   * The other types negotiation tries it against (default: the types of
+   * linux-7.1 and the RFC profile).
+   */
+  readonly others?: readonly AnyMappingType[];
+  /**
+   * Converters to or from the type, each with a machine that maps through
+   * it and a reader of the memory a payload of either side describes.
+   */
+  readonly converters?: readonly ConverterFixture[];
+}
+
+/**
+ * A converter and what the suite needs to check that it preserves the
+ * memory it describes: a machine whose exporter offers the converter's
+ * `from` type and whose importer accepts its `to` type, and readers that
+ * resolve either payload to CPU physical ranges.
+ */
+export interface ConverterFixture {
+  /** The converter. */
+  readonly converter: Converter;
+  /**
+   * The exporter's payload and the converted one for one mapped
+   * attachment, from a machine the fixture builds (core's `step` ran the
+   * converter).
+   */
+  mapped(): {
+    readonly from: unknown;
+    readonly to: unknown;
+    readonly m: Machine;
+    readonly w: World;
+  };
+  /**
+   * The CPU physical ranges a payload of the `from` or `to` type describes
+   * (DMA addresses translated through the importing device's IOMMU).
+   *
+   * @param side - which side's payload.
+   * @param payload - the payload.
+   * @param m - the machine.
+   * @param w - the world it was mapped in.
+   */
+  memory(
+    side: "from" | "to",
+    payload: unknown,
+    m: Machine,
+    w: World,
+  ): readonly { readonly phys: bigint; readonly len: bigint }[];
+}

@@ -1,0 +1,46 @@
+/**
+ * `@dmabuf-ref/contracts`: contract test suites a driver author runs on a
+ * new mapping type, exporter or importer (vitest suites over the
+ * dmabuf-ref model), and the bug zoo (`@dmabuf-ref/contracts/zoo`) of
+ * wrong drivers they must catch.
+ *
+ * @packageDocumentation
+ */
+export { exporterContract, importerContract, mappingTypeContract } from "./suites.js";
+export { CONTRACT_CASES, checkExporter, checkImporter, checkMappingType } from "./suites.js";
+export type {
+  ContractOptions,
+  ConverterFixture,
+  ExporterUnderTest,
+  ImporterUnderTest,
+  MappingTypeFixtures,
+  Skips,
+} from "./harness.js";
+export { ContractFailure, failureText } from "./case.js";
+export type { CaseResult, CaseVerdict, ContractCase } from "./case.js";
+export {
+  CONTRACT_EXPORTER,
+  CONTRACT_IMPORTER,
+  CORRECT_SUBMIT,
+  attachmentsOf,
+  contractExporter,
+  contractImporter,
+  dynamicImporter,
+  releaseCall,
+  releaseOp,
+  submitCall,
+  submitOp,
+} from "./partners.js";
+export type { DynamicImporterChanges, SubmitPolicy } from "./partners.js";
+export { Session, mustStep, mustSteps } from "./session.js";
+export { ContractSpace, opText, runText, search } from "./explorer.js";
+export type {
+  ContractState,
+  ContractThread,
+  ContractTransition,
+  Judges,
+  RunStep,
+  SearchVerdict,
+  ThreadCall,
+} from "./explorer.js";
+export { kernelNegotiationRule, mutationsOf } from "./mapping-type-suite.js";

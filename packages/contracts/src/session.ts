@@ -1,0 +1,106 @@
+/*
+ * One run of calls in a fixed order, with the kernel's continuations run
+ * as soon as they can (the order `dmabuf-ref scenario` prints): what the
+ * suites' sequential cases use, recording every step for the failure text.
+ */
+import { pendingSteps, step } from "@dmabuf-ref/core";
+import type { Machine, Op, StepOutcome, World } from "@dmabuf-ref/core";
+import type { RunStep } from "./explorer.js";
+import { continuationFailed, eventsOf, opText, outcomeWord } from "./explorer.js";
+
+/** How many continuations a settle runs before it calls the work unbounded. */
+export const SETTLE_BOUND = 1000;
+
+/** A sequential run: the world so far and the steps that made it. */
+export class Session {
+  /** The steps taken, in order. */
+  readonly steps: RunStep[] = [];
+
+  /**
+   * @param m - the machine.
+   * @param world - the world to start from.
+   */
+  constructor(
+    readonly m: Machine,
+    public world: World,
+  ) {}
+
+  /**
+   * Steps one op as `actor`; a done step moves the world on.
+   *
+   * @param actor - who calls it (a thread name).
+   * @param op - the op.
+   * @returns the outcome (blocked: the world is unchanged).
+   */
+  call(actor: string, op: Op): StepOutcome {
+    const r = step(this.m, this.world, op);
+    this.steps.push({ actor, text: opText(op), outcome: outcomeWord(r), events: eventsOf(r) });
+    this.world = r.world;
+    return r;
+  }
+
+  /**
+   * Runs the kernel's continuations, the first listed each time, until none
+   * is left.
+   *
+   * @returns undefined, or the broken rule when one failed or they never end.
+   */
+  settle(): string | undefined {
+    for (let n = 0; n < SETTLE_BOUND; n++) {
+      const p = pendingSteps(this.m, this.world)[0];
+      if (p === undefined) return undefined;
+      this.steps.push({
+        actor: "kernel",
+        text: opText(p.op),
+        outcome: outcomeWord(p.outcome),
+        events: eventsOf(p.outcome),
+      });
+      if (p.outcome.status === "failed") return continuationFailed(p.op, p.outcome.error.errno);
+      this.world = p.outcome.world;
+    }
+    return `the kernel's own work ends in bounded steps (still running after ${SETTLE_BOUND})`;
+  }
+
+  /** The violations the oracle recorded so far, as rules. */
+  violations(): string[] {
+    return [...this.world.violations.values()].map((v) => `${v.rule} (${v.kind}: ${v.message})`);
+  }
+}
+
+/**
+ * Steps an op that must run: for a harness's set-up (`exportBuffer`,
+ * `importBuffer`), where a failure is the harness's bug, not a verdict.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param op - the op.
+ * @returns the world after it.
+ * @throws when the op fails or would sleep, naming it and the errno.
+ */
+export function mustStep(m: Machine, w: World, op: Op): World {
+  const r = step(m, w, op);
+  if (r.status === "done") return r.world;
+  throw new Error(
+    `${opText(op)}: ${r.status === "failed" ? `${r.error.errno}: ${r.error.message}` : `blocked: ${r.reason}`}`,
+  );
+}
+
+/**
+ * Steps ops that must run, in order, then runs the kernel's continuations
+ * until none is left (as a user's calls return once their work is done).
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param ops - the ops.
+ * @returns the world after them.
+ * @throws when one fails or would sleep.
+ */
+export function mustSteps(m: Machine, w: World, ops: readonly Op[]): World {
+  const s = new Session(
+    m,
+    ops.reduce((x, op) => mustStep(m, x, op), w),
+  );
+  const broken = s.settle();
+  if (broken !== undefined) throw new Error(broken);
+  return s.world;
+}
