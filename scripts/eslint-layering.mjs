@@ -1,6 +1,7 @@
 // @ts-check
 // Layering, enforced (DESIGN §2, STYLE "Layering enforced, not hoped for"):
-// dependencies point one way, cli -> {exporters, importers, contracts} -> core;
+// dependencies point one way, cli -> {exporters, importers, contracts} -> core
+// (the contracts bug zoo and contract tests also use exporters and importers);
 // exporters and importers meet only through core, as drivers meet only through
 // dma-buf core; inside a driver package each driver folder meets its siblings
 // only through core; and a package is imported by name through its index (or a
@@ -163,6 +164,25 @@ function driverPattern(pkg, driver) {
 const restrict = (patterns) => ({ "no-restricted-imports": ["error", { patterns }] });
 
 /**
+ * The bug zoo (`packages/contracts/zoo/`) and the contract tests are wrong
+ * and right drivers in their harnesses: they name the built-in drivers, so
+ * they may import exporters and importers (and contracts' own index), never
+ * the CLI. The suites themselves (`src/`) keep the contracts layer.
+ */
+const ZOO_WHY =
+  "The bug zoo and the contract tests may import core, exporters, importers and contracts, never the CLI (DESIGN §2).";
+const zooPatterns = [
+  { group: ["@dmabuf-ref/cli"], message: ZOO_WHY },
+  { regex: intoPackage(["cli"]), message: ZOO_WHY },
+  {
+    regex: intoPackage(["core", "exporters", "importers"]),
+    message:
+      "Import another package by its name (`@dmabuf-ref/<pkg>`), through its index, never by a relative path into its folder.",
+  },
+  deepImport,
+];
+
+/**
  * One config object per package, then one per driver folder (later objects
  * win for the files they match, so a driver folder's object repeats its
  * package's patterns).
@@ -182,6 +202,11 @@ export const layeringConfigs = [
       rules: restrict([...packagePatterns(pkg), driverPattern(pkg, driver)]),
     })),
   ),
+  {
+    name: "dmabuf-ref/layering/contracts/zoo-and-tests",
+    files: ["packages/contracts/zoo/**/*.ts", "packages/contracts/test/**/*.ts"],
+    rules: restrict(zooPatterns),
+  },
 ];
 
 /**

@@ -208,9 +208,33 @@ const forbidden: readonly Forbidden[] = [
     code: `import { step } from "@dmabuf-ref/core/dist/index.js";`,
     says: INDEX_ONLY,
   },
+  // contracts
+  {
+    rule: "the contract suites may not import a driver package (they test any driver)",
+    file: "packages/contracts/src/fixture.ts",
+    code: `import { iommufdImporter } from "@dmabuf-ref/importers";`,
+    says: "Contract suites import only core",
+  },
+  {
+    rule: "the bug zoo may not import the CLI",
+    file: "packages/contracts/zoo/fixture.ts",
+    code: `import { runCli } from "@dmabuf-ref/cli";`,
+    says: "The bug zoo and the contract tests may import core, exporters, importers and contracts",
+  },
+  {
+    rule: "the contract tests may not import an exporter by relative path",
+    file: "packages/contracts/test/fixture.test.ts",
+    code: `import { x } from "../../exporters/src/index.js";`,
+    says: BY_NAME,
+  },
 ];
 
 const allowed: readonly Allowed[] = [
+  {
+    rule: "the bug zoo names built-in drivers: it imports exporters and importers by name",
+    file: "packages/contracts/zoo/fixture.ts",
+    code: `import { vfioPciExporter } from "@dmabuf-ref/exporters";\nimport { iommufdImporter } from "@dmabuf-ref/importers";`,
+  },
   {
     rule: "core imports within core by relative path",
     file: "packages/core/src/world/fixture.ts",

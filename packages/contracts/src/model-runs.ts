@@ -110,7 +110,7 @@ function modelRun(
   return broken(
     r.rule ?? "the property failed",
     r.steps,
-    `replay with fast-check seed ${details.seed}, path ${details.counterexamplePath}`,
+    `replay with fast-check seed ${details.seed}, path ${details.counterexamplePath ?? "?"}`,
   );
 }
 
