@@ -51,6 +51,14 @@ export interface ContractCase<C> {
   check(ctx: C): CaseVerdict;
 }
 
+/** A case the consumer skipped (`options.skip`), with the reason. */
+export interface Skipped {
+  /** Skipped. */
+  readonly status: "skipped";
+  /** The consumer's reason. */
+  readonly reason: string;
+}
+
 /** A case's verdict under one profile. */
 export interface CaseResult {
   /** The case id. */
@@ -60,7 +68,7 @@ export interface CaseResult {
   /** The profile. */
   readonly profile: string;
   /** The verdict (`skipped` with the consumer's reason when skipped). */
-  readonly verdict: CaseVerdict | { readonly status: "skipped"; readonly reason: string };
+  readonly verdict: CaseVerdict | Skipped;
 }
 
 /**

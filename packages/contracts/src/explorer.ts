@@ -218,6 +218,26 @@ export interface RunStep {
   readonly events: readonly TraceEvent[];
 }
 
+/** A state some run must reach, named. */
+export interface Reachable {
+  /** What the run does, in words ("faults a device read after the revoke"). */
+  readonly what: string;
+  /**
+   * Whether a state is one.
+   *
+   * @param s - a state.
+   */
+  holds(s: ContractState): boolean;
+}
+
+/** A broken rule and a shortest run to it. */
+export interface BrokenRule {
+  /** The rule. */
+  readonly rule: string;
+  /** The run. */
+  readonly run: readonly RunStep[];
+}
+
 /** What a search looked for: rules judged on every state, and on the states where it ends. */
 export interface Judges {
   /**
@@ -228,13 +248,13 @@ export interface Judges {
   /** A broken rule in a terminal state (no transition enabled), or undefined. */
   readonly atEnd?: (s: ContractState, space: ContractSpace) => string | undefined;
   /** A state some run must reach (a rule that something can happen), by name. */
-  readonly somewhere?: { readonly what: string; readonly holds: (s: ContractState) => boolean };
+  readonly somewhere?: Reachable;
 }
 
 /** What a contract exploration found. */
 export interface SearchVerdict {
   /** The first broken rule, and a shortest run to it; undefined when every rule held. */
-  readonly broken?: { readonly rule: string; readonly run: readonly RunStep[] };
+  readonly broken?: BrokenRule;
   /** States seen. */
   readonly states: number;
   /** False when the bound stopped the search (the rules held as far as it went). */

@@ -187,11 +187,7 @@ export interface MappingTypeFixtures {
    * Inputs each schema must refuse besides the suite's own mutations
    * (a field out of range, a forbidden combination).
    */
-  readonly invalid?: {
-    readonly exporterData?: readonly unknown[];
-    readonly importerData?: readonly unknown[];
-    readonly payloads?: readonly unknown[];
-  };
+  readonly invalid?: InvalidFixtures;
   /** Machines the type's `match()` is asked about (default: core's `p2pTopology()`). */
   readonly contexts?: readonly MatchContext[];
   /**
@@ -220,12 +216,7 @@ export interface ConverterFixture {
    * attachment, from a machine the fixture builds (core's `step` ran the
    * converter).
    */
-  mapped(): {
-    readonly from: unknown;
-    readonly to: unknown;
-    readonly m: Machine;
-    readonly w: World;
-  };
+  mapped(): ConvertedRun;
   /**
    * The CPU physical ranges a payload of the `from` or `to` type describes
    * (DMA addresses translated through the importing device's IOMMU).
@@ -235,10 +226,35 @@ export interface ConverterFixture {
    * @param m - the machine.
    * @param w - the world it was mapped in.
    */
-  memory(
-    side: "from" | "to",
-    payload: unknown,
-    m: Machine,
-    w: World,
-  ): readonly { readonly phys: bigint; readonly len: bigint }[];
+  memory(side: "from" | "to", payload: unknown, m: Machine, w: World): readonly PhysRange[];
+}
+
+/** One attachment mapped through a converter: both payloads, the machine and the world. */
+export interface ConvertedRun {
+  /** The exporter's payload (the converter's `from` type). */
+  readonly from: unknown;
+  /** The importer's payload (the converter's `to` type). */
+  readonly to: unknown;
+  /** The machine. */
+  readonly m: Machine;
+  /** The world after the map. */
+  readonly w: World;
+}
+
+/** A range of CPU physical memory. */
+export interface PhysRange {
+  /** First byte's physical address. */
+  readonly phys: bigint;
+  /** Bytes. */
+  readonly len: bigint;
+}
+
+/** Inputs each schema of a mapping type must refuse, beside the suite's mutations. */
+export interface InvalidFixtures {
+  /** For `exporterData`. */
+  readonly exporterData?: readonly unknown[];
+  /** For `importerData`. */
+  readonly importerData?: readonly unknown[];
+  /** For `payload`. */
+  readonly payloads?: readonly unknown[];
 }

@@ -8,16 +8,20 @@
  */
 export { exporterContract, importerContract, mappingTypeContract } from "./suites.js";
 export { CONTRACT_CASES, checkExporter, checkImporter, checkMappingType } from "./suites.js";
+export type { CaseInfo } from "./suites.js";
 export type {
   ContractOptions,
+  ConvertedRun,
   ConverterFixture,
+  InvalidFixtures,
+  PhysRange,
   ExporterUnderTest,
   ImporterUnderTest,
   MappingTypeFixtures,
   Skips,
 } from "./harness.js";
 export { ContractFailure, failureText } from "./case.js";
-export type { CaseResult, CaseVerdict, ContractCase } from "./case.js";
+export type { CaseResult, CaseVerdict, ContractCase, Skipped } from "./case.js";
 export {
   CONTRACT_EXPORTER,
   CONTRACT_IMPORTER,
@@ -35,6 +39,8 @@ export type { DynamicImporterChanges, SubmitPolicy } from "./partners.js";
 export { Session, mustStep, mustSteps } from "./session.js";
 export { ContractSpace, opText, runText, search } from "./explorer.js";
 export type {
+  BrokenRule,
+  Reachable,
   ContractState,
   ContractThread,
   ContractTransition,
@@ -44,3 +50,4 @@ export type {
   ThreadCall,
 } from "./explorer.js";
 export { kernelNegotiationRule, mutationsOf } from "./mapping-type-suite.js";
+export type { LoopError, LoopMatch, Mutation } from "./mapping-type-suite.js";

@@ -23,7 +23,7 @@ import type {
   MatchContext,
   MatchVerdict,
 } from "@dmabuf-ref/core";
-import type { CaseVerdict, ContractCase } from "./case.js";
+import type { ContractCase } from "./case.js";
 import { PASS, broken } from "./case.js";
 import type { ContractOptions, MappingTypeFixtures } from "./harness.js";
 
@@ -55,8 +55,8 @@ function otherKind(v: unknown): unknown {
  * @param v - a valid fixture.
  * @returns mutated copies, each with the path it changed.
  */
-export function mutationsOf(v: unknown): { path: string; value: unknown }[] {
-  const out: { path: string; value: unknown }[] = [{ path: "(the value)", value: otherKind(v) }];
+export function mutationsOf(v: unknown): Mutation[] {
+  const out: Mutation[] = [{ path: "(the value)", value: otherKind(v) }];
   if (typeof v !== "object" || v === null) return out;
   for (const [k, x] of Object.entries(v)) {
     out.push({ path: k, value: { ...v, [k]: otherKind(x) } });
@@ -118,6 +118,28 @@ const abortingType = defineMappingType({
   describe: (p) => `tag ${p.tag}`,
 });
 
+/** The kernel loop's winner: offer and accept indices. */
+export interface LoopMatch {
+  /** The offer's index. */
+  readonly e: number;
+  /** The accept's index. */
+  readonly i: number;
+}
+
+/** The kernel loop's failure. */
+export interface LoopError {
+  /** The errno (`EINVAL` when nothing matched, else the aborting one). */
+  readonly errno: string;
+}
+
+/** A mutated fixture and the field it changed. */
+export interface Mutation {
+  /** The field's path, or `(the value)`. */
+  readonly path: string;
+  /** The mutated value. */
+  readonly value: unknown;
+}
+
 /**
  * The kernel's negotiation loop written from kernel-model §4.2 alone, as
  * the property's oracle: exporter offers outer, importer accepts inner;
@@ -134,7 +156,7 @@ export function kernelNegotiationRule(
   offers: readonly ExporterOffer[],
   accepts: readonly ImporterAccept[],
   ctx: MatchContext,
-): { e: number; i: number } | { errno: string } {
+): LoopMatch | LoopError {
   for (let e = 0; e < offers.length; e++) {
     for (let i = 0; i < accepts.length; i++) {
       const o = offers[e];
@@ -335,6 +357,3 @@ function normalise(ranges: readonly { readonly phys: bigint; readonly len: bigin
   }
   return merged.map((r) => `[0x${r.phys.toString(16)}, 0x${r.end.toString(16)})`).join(" ");
 }
-
-/** The verdict type, re-exported for the suite runner. */
-export type { CaseVerdict };

@@ -18,8 +18,16 @@ import { EXPORTER_CASES, exporterContext } from "./exporter-suite.js";
 import { IMPORTER_CASES, importerContext } from "./importer-suite.js";
 import { MAPPING_TYPE_CASES } from "./mapping-type-suite.js";
 
+/** A case's stable id and its rule. */
+export interface CaseInfo {
+  /** The id, `<suite>/<rule>`. */
+  readonly id: string;
+  /** The rule, one sentence. */
+  readonly rule: string;
+}
+
 /** Every case id of the three suites, with its rule (for skips and the zoo table). */
-export const CONTRACT_CASES: readonly { readonly id: string; readonly rule: string }[] = [
+export const CONTRACT_CASES: readonly CaseInfo[] = [
   ...EXPORTER_CASES,
   ...IMPORTER_CASES,
   ...MAPPING_TYPE_CASES,
