@@ -251,8 +251,9 @@ export const EXPORTER_CASES: readonly ContractCase<ExporterContext>[] = [
   {
     id: "exporter/revoked-refuses-map",
     rule:
-      "after a revoke for good, map and attach fail with ENODEV and nothing is mapped " +
-      "(kernel-facts §2.5 item 9)",
+      "after a revoke for good no attachment maps again: map fails with ENODEV, and a new " +
+      "attach either fails with ENODEV (VFIO) or its map does (dma-buf core itself does not " +
+      "refuse the attach; kernel-facts §2.5 item 9)",
     check(ctx) {
       const skip = needsRevoke(ctx);
       if (skip !== undefined || ctx.harness.revoke === null) return skip ?? PASS;
@@ -275,8 +276,18 @@ export const EXPORTER_CASES: readonly ContractCase<ExporterContext>[] = [
         device: ctx.harness.importingDevice,
         dynamic: true,
       });
-      if (attach.status !== "failed" || attach.error.errno !== "ENODEV")
-        return broken("attach to a revoked dma-buf fails with ENODEV", s.steps);
+      if (attach.status === "done" && attach.created !== undefined) {
+        const fresh = importerHolder(CONTRACT_IMPORTER, attach.created);
+        s.call("importer", { kind: "lock", buf: ctx.buf, holder: fresh });
+        const again = s.call("importer", { kind: "map", att: attach.created, holder: fresh });
+        s.call("importer", { kind: "unlock", buf: ctx.buf, holder: fresh });
+        if (again.status !== "failed" || again.error.errno !== "ENODEV")
+          return broken(
+            "a new attachment to a revoked dma-buf cannot map: map fails with ENODEV",
+            s.steps,
+          );
+      } else if (attach.status !== "failed" || attach.error.errno !== "ENODEV")
+        return broken("an attach a revoked dma-buf refuses fails with ENODEV", s.steps);
       const v = s.violations();
       return v[0] === undefined ? PASS : broken(v[0], s.steps);
     },

@@ -44,13 +44,16 @@ export const CONTRACT_EXPORTER = "ref-exporter";
 /**
  * The exporter the importer suite hands buffers from: core's reference
  * exporter (kernel-model §3.6, iommufd's selftest mock), revocable, waiting
- * for every unmap, allocating from the RAM region `region`.
+ * for every unmap, allocating from the RAM region `region`, with the mock's
+ * selftest hook (the private phys lookup iommufd imports through under
+ * linux-7.1, and PAL where the profile has it), so iommufd, which imports
+ * nothing else, can be tested against it as its own selftests do.
  *
  * @param region - the RAM region it allocates from (default `ram0`).
  * @returns the exporter, named `ref-exporter`.
  */
 export function contractExporter(region = "ram0"): ExporterDriver {
-  return referenceExporter({ region });
+  return referenceExporter({ region, selftestHook: true });
 }
 
 /** The fields of a `submit`: the attachment, where in the buffer, how much, which way. */
