@@ -170,31 +170,34 @@ function register<C>(
  * @param options - skips (by case id, with a reason), runs, seed, bound.
  *
  * @example
+ * A complete test file: core's reference exporter (a driver author puts
+ * their own in its place) on core's reference topology, revoked for good
+ * with core's `revoke` op.
  * ```ts
- * // my-exporter.contract.test.ts
- * import { defineMachine, driverOpCall, referenceTopology } from "@dmabuf-ref/core";
- * import { contractImporter, exporterContract, mustStep } from "@dmabuf-ref/contracts";
- * import { myExporter } from "../src/my-exporter.js";
+ * // ref-exporter.contract.test.ts
+ * import { defineMachine, referenceExporter, referenceTopology } from "@dmabuf-ref/core";
+ * import { exporterContract, mustStep } from "@dmabuf-ref/contracts";
  *
  * exporterContract(() => ({
- *   driver: "my-exporter",
+ *   driver: "ref-exporter",
  *   machine: (profile, partner) =>
  *     defineMachine({
  *       profile,
  *       topology: referenceTopology,
- *       exporters: [myExporter({ region: "ram0" })],
+ *       exporters: [referenceExporter({ region: "ram0" })],
  *       importers: [partner],
  *     }),
  *   exportBuffer: (m, w) =>
  *     mustStep(m, w, {
  *       kind: "export",
- *       exporter: "my-exporter",
+ *       exporter: "ref-exporter",
  *       owner: "dev0",
  *       args: { size: 0x2000n },
  *     }),
  *   importingDevice: "dev1",
  *   revoke: (_m, _w, buf) => ({ kind: "revoke", buf, permanent: true, by: "close" }),
  * }));
+ * ```
  * ```
  */
 export function exporterContract(
@@ -224,33 +227,60 @@ export function exporterContract(
  * @param options - skips (by case id, with a reason), runs, seed, bound.
  *
  * @example
+ * A complete test file: the contract importer itself (a dynamic importer
+ * with a command submission, `submit`, and a teardown, `release`) under
+ * test; a driver author puts their importer and its entry points in its
+ * place.
  * ```ts
- * // my-importer.contract.test.ts
+ * // dynamic-importer.contract.test.ts
  * import { defineMachine, importerHolder, referenceTopology } from "@dmabuf-ref/core";
- * import { importerContract, mustStep, mustSteps } from "@dmabuf-ref/contracts";
- * import { myImporter } from "../src/my-importer.js";
+ * import {
+ *   CONTRACT_IMPORTER,
+ *   attachmentsOf,
+ *   dynamicImporter,
+ *   importerContract,
+ *   mustStep,
+ *   mustSteps,
+ *   releaseCall,
+ *   submitCall,
+ * } from "@dmabuf-ref/contracts";
  *
  * importerContract(() => ({
- *   driver: "my-importer",
+ *   driver: CONTRACT_IMPORTER,
  *   machine: (profile, partner) =>
  *     defineMachine({
  *       profile,
  *       topology: referenceTopology,
  *       exporters: [partner],
- *       importers: [myImporter()],
+ *       importers: [dynamicImporter()],
  *     }),
  *   exportingDevice: "dev0",
- *   importBuffer: (m, w, buf) =>
- *     mustStep(m, w, {
- *       kind: "driver",
- *       driver: "my-importer",
- *       action: { op: "import", buf, device: "dev1" },
- *     }),
- *   access: (_m, w, buf, dir) => myDmaThroughImport(w, buf, dir),
- *   release: (_m, w, buf) => [
- *     { kind: "driver", driver: "my-importer", action: { op: "release", buf } },
- *   ],
+ *   importBuffer: (m, w, buf) => {
+ *     const attached = mustStep(m, w, {
+ *       kind: "attach", buf, importer: CONTRACT_IMPORTER, device: "dev1", dynamic: true,
+ *     });
+ *     const att = attachmentsOf(attached, buf, CONTRACT_IMPORTER)[0] ?? -1;
+ *     const holder = importerHolder(CONTRACT_IMPORTER, att);
+ *     return mustSteps(m, attached, [
+ *       { kind: "lock", buf, holder },
+ *       { kind: "map", att, holder },
+ *       { kind: "unlock", buf, holder },
+ *     ]);
+ *   },
+ *   // A job through the command submission, then its access and its signal.
+ *   access: (_m, w, buf, dir) =>
+ *     attachmentsOf(w, buf, CONTRACT_IMPORTER).slice(0, 1).flatMap((att) => [
+ *       submitCall(att, dir),
+ *       (_w, created) => ({ kind: "dma-access", job: created[0] ?? -1 }),
+ *       (_w, created) => ({ kind: "signal", job: created[0] ?? -1 }),
+ *     ]),
+ *   release: (_m, w, buf) => attachmentsOf(w, buf, CONTRACT_IMPORTER).map(releaseCall),
+ *   userOps: (_m, w) =>
+ *     [...w.atts.entries()]
+ *       .filter(([, a]) => a.importer === CONTRACT_IMPORTER)
+ *       .flatMap(([att]) => [submitCall(att, "write"), releaseCall(att)]),
  * }));
+ * ```
  * ```
  */
 export function importerContract(
@@ -278,16 +308,19 @@ export function importerContract(
  * @param options - skips (by case id, with a reason), runs, seed.
  *
  * @example
+ * A complete test file for core's SGT type (`sgt`): what each side may
+ * state and a payload; a driver author puts their type in its place.
  * ```ts
- * // ualink.contract.test.ts
+ * // sgt.contract.test.ts
+ * import { sgt } from "@dmabuf-ref/core";
  * import { mappingTypeContract } from "@dmabuf-ref/contracts";
- * import { ualink } from "../src/ualink.js";
  *
- * mappingTypeContract(ualink, {
- *   exporterData: [{ fabric: "ual0" }, { fabric: "ual1" }],
- *   importerData: [{ fabric: "ual0" }],
- *   payloads: [{ fabricAddr: 0x1000n, len: 0x2000n }],
+ * mappingTypeContract(sgt, {
+ *   exporterData: [{ requiresP2P: false }, { requiresP2P: true }],
+ *   importerData: [{ device: "dev1", acceptsP2P: true }, { device: null, acceptsP2P: false }],
+ *   payloads: [{ entries: [{ dmaAddress: 0x1000_0000n, length: 0x2000n }] }],
  * });
+ * ```
  * ```
  */
 export function mappingTypeContract(
