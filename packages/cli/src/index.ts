@@ -11,3 +11,27 @@ export type { RenderedExample } from "./commands/examples.js";
 export { RFC_DIR, TRACES_DIR, rfcRenderings } from "./rfc/renderings.js";
 export type { RfcRendering } from "./rfc/renderings.js";
 export { SCENARIO_GUIDE, currentScenarioGuide, renderScenarioGuide } from "./rfc/scenario-guide.js";
+export type { PluginLoader } from "./program.js";
+export {
+  definePlugin,
+  exporterPluginSchema,
+  importerPluginSchema,
+  pluginHardwareSchema,
+  pluginSchema,
+} from "./io/plugin.js";
+export type {
+  DmabufRefPlugin,
+  ExporterPlugin,
+  ImporterPlugin,
+  PluginHardware,
+  PluginHardwareSpec,
+  PluginSpec,
+} from "./io/plugin.js";
+export { BUILT_IN_DRIVER_NAMES, NO_PLUGINS, loadPlugins } from "./io/load-plugin.js";
+export type {
+  LoadedExporter,
+  LoadedHardware,
+  LoadedImporter,
+  PluginScenario,
+  PluginSet,
+} from "./io/load-plugin.js";

@@ -15,6 +15,8 @@ import type { ScenarioFormat } from "./commands/scenario.js";
 import { uapiIoctlOutput, uapiLayoutOutput } from "./commands/uapi.js";
 import { resolveProfile } from "./io/profile-option.js";
 import { UsageError } from "./io/usage-error.js";
+import { NO_PLUGINS, loadPlugins } from "./io/load-plugin.js";
+import type { PluginSet } from "./io/load-plugin.js";
 
 /** Where a command writes: injected so tests can run the program in-process. */
 export interface CliIo {
@@ -36,13 +38,37 @@ const profileOption = (): Option =>
   new Option("--profile <id>", "profile to run under (default linux-7.1)");
 
 /**
+ * `--load MODULE`, repeatable: a JavaScript or TypeScript module (path
+ * from the working directory) whose `plugin` (or default) export adds
+ * mapping types, profiles, hardware and drivers (see `definePlugin`).
+ */
+const loadOption = (): Option =>
+  new Option(
+    "--load <module>",
+    "load a plugin module (.js/.mjs, or .ts under tsx) exporting `plugin`: its mapping types,\n" +
+      "profiles, hardware and drivers join the built-ins; repeatable",
+  ).argParser((v: string, previous: string[] | undefined) => [...(previous ?? []), v]);
+
+/** How the program gets the `--load` plugins before a command runs. */
+export type PluginLoader = (modules: readonly string[]) => Promise<PluginSet>;
+
+/**
  * Builds the `dmabuf-ref` command tree.
  *
  * @param io - output sinks.
  * @param setExit - receives the exit status a command decided on.
+ * @param loader - loads the `--load` modules before the command's action;
+ *   absent (the synchronous `runCliSync`), `--load` is a usage error.
+ *   Parse with `parseAsync` when one is given.
  * @returns the commander program.
  */
-export function createProgram(io: CliIo, setExit: (code: number) => void): Command {
+export function createProgram(
+  io: CliIo,
+  setExit: (code: number) => void,
+  loader?: PluginLoader,
+): Command {
+  // What the `--load` modules added, set by the preAction hook before the action runs.
+  let plugins: PluginSet = NO_PLUGINS;
   const program = new Command("dmabuf-ref")
     .description("Executable reference for dma-buf mapping-type negotiation and revoke contracts")
     .configureOutput({
@@ -55,7 +81,18 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     })
     .exitOverride()
     .showHelpAfterError()
-    .addHelpText("after", "\nExample:\n  $ dmabuf-ref profiles\n  $ dmabuf-ref negotiate --help\n");
+    .addHelpText("after", "\nExample:\n  $ dmabuf-ref profiles\n  $ dmabuf-ref negotiate --help\n")
+    .hook("preAction", (_program, action) => {
+      const modules = action.opts<{ load?: string[] }>().load ?? [];
+      if (modules.length === 0) return undefined;
+      if (loader === undefined)
+        throw new UsageError(
+          "--load needs the asynchronous runCli (a module loads asynchronously)",
+        );
+      return loader(modules).then((p) => {
+        plugins = p;
+      });
+    });
 
   program
     .command("demo")
@@ -68,10 +105,15 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
   program
     .command("profiles")
     .description("list the profiles: mapping types, converters and version rules of each")
+    .addOption(loadOption())
     .option("--json", "print JSON")
-    .addHelpText("after", "\nExample:\n  $ dmabuf-ref profiles --json\n")
+    .addHelpText(
+      "after",
+      "\nExample:\n  $ dmabuf-ref profiles --json\n" +
+        "  $ dmabuf-ref profiles --load ./ualink.ts   # a plugin's profiles listed last\n",
+    )
     .action((opts: { json?: boolean }) => {
-      io.out(profilesOutput(opts.json === true));
+      io.out(profilesOutput(opts.json === true, plugins.profiles));
     });
 
   program
@@ -87,6 +129,7 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     )
     .option("--topology <file>", "YAML/JSON: {distances: [{provider, client, distance}]}")
     .addOption(profileOption())
+    .addOption(loadOption())
     .option("--json", "print JSON")
     .addHelpText(
       "after",
@@ -94,7 +137,9 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
         "  $ dmabuf-ref negotiate --profile rfc-mapping-types-v1 \\\n" +
         "      --offers rfc/examples/vfio-offers-rfc.yaml \\\n" +
         "      --accepts rfc/examples/iommufd-accepts-rfc.yaml\n" +
-        "  match: pal (exporter index 0, importer index 0)\n",
+        "  match: pal (exporter index 0, importer index 0)\n" +
+        "  $ dmabuf-ref negotiate --load ./ualink.ts --profile ualink-7.1 \\\n" +
+        "      --offers offers.yaml --accepts accepts.yaml   # types and profiles of a plugin\n",
     )
     .action(
       (opts: {
@@ -108,8 +153,9 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
           offers: opts.offers,
           accepts: opts.accepts,
           ...(opts.topology === undefined ? {} : { topology: opts.topology }),
-          profile: resolveProfile(opts.profile),
+          profile: resolveProfile(opts.profile, plugins),
           json: opts.json === true,
+          mappingTypes: plugins.mappingTypes,
         });
         io.out(output);
         setExit(exitCode);
@@ -148,6 +194,7 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     .argument("[name]", "scenario name (see --list)")
     .option("--list", "list the scenarios")
     .addOption(profileOption())
+    .addOption(loadOption())
     .addOption(
       new Option("--format <format>", "output format")
         .choices(["text", "mermaid", "json"])
@@ -156,7 +203,8 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     .option("--json", "with --list: print JSON")
     .addHelpText(
       "after",
-      "\nExample:\n  $ dmabuf-ref scenario --list\n  $ dmabuf-ref scenario flr-without-unmap --format mermaid\n",
+      "\nExample:\n  $ dmabuf-ref scenario --list\n  $ dmabuf-ref scenario flr-without-unmap --format mermaid\n" +
+        "  $ dmabuf-ref scenario --load ./ualink.ts --list   # a plugin's scenarios and drivers too\n",
     )
     .action(
       (
@@ -164,14 +212,15 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
         opts: { list?: boolean; profile?: string; format: string; json?: boolean },
       ) => {
         if (opts.list === true) {
-          io.out(scenarioListOutput(opts.json === true));
+          io.out(scenarioListOutput(opts.json === true, plugins));
           return;
         }
         if (name === undefined) throw new UsageError("scenario: give a NAME or --list");
         const { output, exitCode } = runScenarioFile(
-          findScenario(name),
+          findScenario(name, plugins),
           opts.profile,
           opts.format as ScenarioFormat,
+          plugins,
         );
         io.out(output);
         setExit(exitCode);
@@ -186,24 +235,32 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     )
     .argument("<file>", "the replay file")
     .addOption(profileOption())
+    .addOption(loadOption())
     .option("--json", "print JSON")
-    .addHelpText("after", "\nExample:\n  $ dmabuf-ref replay rfc/replays/qemu-flr.yaml --json\n")
+    .addHelpText(
+      "after",
+      "\nExample:\n  $ dmabuf-ref replay rfc/replays/qemu-flr.yaml --json\n" +
+        "  $ dmabuf-ref replay --load ./ualink.ts my-replay.yaml   # a plugin's profile, hardware, drivers\n",
+    )
     .action((file: string, opts: { profile?: string; json?: boolean }) => {
-      io.out(replayOutput(file, opts.profile, opts.json === true));
+      io.out(replayOutput(file, opts.profile, opts.json === true, plugins));
     });
 
   program
     .command("matrix")
     .description(
-      "every exporter x importer of the built-in drivers: the negotiated type and lifetime, or\n" +
-        "the errno, stage and reason; --diff P1 P2 shows only what a proposal changes",
+      "every exporter x importer of the built-in drivers (and --load plugins'): the negotiated\n" +
+        "type and lifetime, or the errno, stage and reason; --diff P1 P2 shows only what a\n" +
+        "proposal changes",
     )
     .addOption(profileOption())
+    .addOption(loadOption())
     .option("--diff <profiles...>", "two profiles to compare")
     .option("--json", "print JSON")
     .addHelpText(
       "after",
-      "\nExample:\n  $ dmabuf-ref matrix --profile linux-6.19\n  $ dmabuf-ref matrix --diff linux-7.1 proposal-converters --json\n",
+      "\nExample:\n  $ dmabuf-ref matrix --profile linux-6.19\n  $ dmabuf-ref matrix --diff linux-7.1 proposal-converters --json\n" +
+        "  $ dmabuf-ref matrix --load ./ualink.ts --profile ualink-7.1   # a plugin's rows and columns\n",
     )
     .action((opts: { profile?: string; diff?: string[]; json?: boolean }) => {
       if (opts.diff !== undefined) {
@@ -211,10 +268,17 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
         if (p1 === undefined || p2 === undefined || rest.length > 0) {
           throw new UsageError("--diff takes exactly two profiles");
         }
-        io.out(matrixDiffOutput(resolveProfile(p1), resolveProfile(p2), opts.json === true));
+        io.out(
+          matrixDiffOutput(
+            resolveProfile(p1, plugins),
+            resolveProfile(p2, plugins),
+            opts.json === true,
+            plugins,
+          ),
+        );
         return;
       }
-      io.out(matrixOutput(resolveProfile(opts.profile), opts.json === true));
+      io.out(matrixOutput(resolveProfile(opts.profile, plugins), opts.json === true, plugins));
     });
 
   program
@@ -226,6 +290,7 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     )
     .argument("<file>", "a scenario file (YAML or JSON), e.g. rfc/scenarios/flr-races-p2p-dma.yaml")
     .addOption(profileOption())
+    .addOption(loadOption())
     .option("--max-states <n>", "stop after n distinct states (exit 3 if undecided)")
     .option("--max-depth <d>", "expand no state d steps from the start")
     .option("--workers <w>", "search with w worker threads (hash-partitioned frontier)")
@@ -243,7 +308,8 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
       "\nExit status: 0 every expectation holds, 1 one does not, 2 bad input,\n" +
         "3 a bound stopped the search before an answer.\n\nExample:\n" +
         "  $ dmabuf-ref explore rfc/scenarios/flr-races-p2p-dma.yaml\n" +
-        "  $ dmabuf-ref explore rfc/scenarios/kref-underflow.yaml --profile linux-7.1 --json\n",
+        "  $ dmabuf-ref explore rfc/scenarios/kref-underflow.yaml --profile linux-7.1 --json\n" +
+        "  $ dmabuf-ref explore --load ./ualink.ts ualink-revoke.yaml   # names a plugin's drivers\n",
     )
     .action((file: string, opts: ExploreOptions) => {
       const tty = process.stderr.isTTY;
@@ -255,6 +321,7 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
               io.err(s);
             }
           : undefined,
+        plugins,
       );
       io.out(r.output);
       setExit(r.exitCode);
@@ -290,14 +357,27 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
  * @returns the exit status.
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  return Promise.resolve(runCliSync(argv, io));
+  let exitCode = 0;
+  const program = createProgram(
+    io,
+    (code) => {
+      exitCode = code;
+    },
+    (modules) => loadPlugins(modules),
+  );
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return exitCode;
+  } catch (e) {
+    return failure(e, io);
+  }
 }
 
 /**
  * {@link runCli} without the promise: every command is synchronous, so a
  * caller that cannot await (a test running many commands in-process, where
  * spawning Node each time would cost seconds) gets the same status and
- * output.
+ * output; only `--load`, which imports modules, needs {@link runCli}.
  *
  * @param argv - the arguments after the program name.
  * @param io - output sinks.
@@ -312,14 +392,19 @@ export function runCliSync(argv: readonly string[], io: CliIo): number {
     program.parse([...argv], { from: "user" });
     return exitCode;
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.err(`dmabuf-ref: ${e.message}\n`);
-      return e.exitCode;
-    }
-    if (e instanceof CommanderError) {
-      // --help and --version end through here with exit code 0.
-      return e.exitCode === 0 ? 0 : 2;
-    }
-    throw e;
+    return failure(e, io);
   }
+}
+
+/** The exit status of a command that threw: a usage error's, or commander's. */
+function failure(e: unknown, io: CliIo): number {
+  if (e instanceof UsageError) {
+    io.err(`dmabuf-ref: ${e.message}\n`);
+    return e.exitCode;
+  }
+  if (e instanceof CommanderError) {
+    // --help and --version end through here with exit code 0.
+    return e.exitCode === 0 ? 0 : 2;
+  }
+  throw e;
 }

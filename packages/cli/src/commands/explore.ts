@@ -9,6 +9,8 @@ import {
 import { exploreParallel } from "../explore/parallel.js";
 import type { ExploreFormat } from "../explore/render.js";
 import { renderExplore } from "../explore/render.js";
+import { NO_PLUGINS } from "../io/load-plugin.js";
+import type { PluginSet } from "../io/load-plugin.js";
 
 /** The options of `dmabuf-ref explore FILE`. */
 export interface ExploreOptions {
@@ -43,6 +45,7 @@ function positive(v: string | undefined, option: string): number | undefined {
  * @param file - the scenario file.
  * @param opts - the command's options.
  * @param progress - where a progress line goes (a TTY's stderr), if anywhere.
+ * @param plugins - the `--load` plugins: their profiles, hardware and drivers.
  * @returns the output and exit status (0 all hold, 1 one fails, 3 a bound left one undecided).
  * @throws UsageError (exit 2) for a bad file or option.
  */
@@ -50,6 +53,7 @@ export function exploreCommand(
   file: string,
   opts: ExploreOptions,
   progress?: (line: string) => void,
+  plugins: PluginSet = NO_PLUGINS,
 ): { output: string; exitCode: 0 | 1 | 3 } {
   const format = opts.json === true ? "json" : (opts.format ?? "text");
   if (!(FORMATS as readonly string[]).includes(format))
@@ -74,11 +78,14 @@ export function exploreCommand(
   };
   const loaded = loadScenario(readScenarioFile(file), {
     path: file,
+    plugins,
     ...(opts.profile === undefined ? {} : { profile: opts.profile }),
   });
   const report =
     workers > 1
-      ? inFile(loaded, () => exploreParallel(loaded, file, opts.profile, workers, bounds))
+      ? inFile(loaded, () =>
+          exploreParallel(loaded, file, opts.profile, workers, bounds, plugins.modules),
+        )
       : exploreScenario(loaded, bounds);
   if (progress !== undefined) progress("\r\x1b[K");
   return {

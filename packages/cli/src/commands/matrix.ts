@@ -4,10 +4,19 @@ import { toJson } from "../io/json.js";
 import { describeCell, computeMatrix, diffMatrix, renderMatrix } from "../matrix/matrix.js";
 import { MATRIX_EXPORTERS, MATRIX_IMPORTERS } from "../matrix/registry.js";
 import { matrixMachine } from "../matrix/machine.js";
+import { pluginExporterRecipes, pluginImporterRecipes } from "../matrix/plugin-recipes.js";
 import type { MatrixCell } from "../matrix/cell.js";
+import { NO_PLUGINS } from "../io/load-plugin.js";
+import type { PluginSet } from "../io/load-plugin.js";
 
-function cellsOf(profile: Profile): MatrixCell[] {
-  return computeMatrix(profile, matrixMachine, MATRIX_EXPORTERS, MATRIX_IMPORTERS);
+/** The built-in rows and columns, then the loaded plugins'. */
+function cellsOf(profile: Profile, plugins: PluginSet): MatrixCell[] {
+  return computeMatrix(
+    profile,
+    (p) => matrixMachine(p, undefined, plugins),
+    [...MATRIX_EXPORTERS, ...pluginExporterRecipes(plugins)],
+    [...MATRIX_IMPORTERS, ...pluginImporterRecipes(plugins)],
+  );
 }
 
 /**
@@ -15,10 +24,15 @@ function cellsOf(profile: Profile): MatrixCell[] {
  *
  * @param profile - the profile.
  * @param json - print JSON.
+ * @param plugins - the `--load` plugins, whose drivers are rows and columns too.
  * @returns the output.
  */
-export function matrixOutput(profile: Profile, json: boolean): string {
-  const cells = cellsOf(profile);
+export function matrixOutput(
+  profile: Profile,
+  json: boolean,
+  plugins: PluginSet = NO_PLUGINS,
+): string {
+  const cells = cellsOf(profile, plugins);
   return json ? toJson(cells) : renderMatrix(profile.id, cells);
 }
 
@@ -28,10 +42,16 @@ export function matrixOutput(profile: Profile, json: boolean): string {
  * @param before - the first profile.
  * @param after - the second.
  * @param json - print JSON.
+ * @param plugins - the `--load` plugins, whose drivers are rows and columns too.
  * @returns the output.
  */
-export function matrixDiffOutput(before: Profile, after: Profile, json: boolean): string {
-  const diff = diffMatrix(cellsOf(before), cellsOf(after));
+export function matrixDiffOutput(
+  before: Profile,
+  after: Profile,
+  json: boolean,
+  plugins: PluginSet = NO_PLUGINS,
+): string {
+  const diff = diffMatrix(cellsOf(before, plugins), cellsOf(after, plugins));
   if (json) return toJson(diff);
   const lines = [`cells that differ: ${before.id} -> ${after.id} (${diff.length})`];
   for (const d of diff) {

@@ -7,7 +7,7 @@ import {
   parseOffersDocument,
   parseTopologyDocument,
 } from "@dmabuf-ref/core";
-import type { NegotiationResult, Profile } from "@dmabuf-ref/core";
+import type { AnyMappingType, NegotiationResult, Profile } from "@dmabuf-ref/core";
 import { toJson } from "../io/json.js";
 import { loadDocument } from "../io/load-document.js";
 
@@ -23,6 +23,8 @@ export interface NegotiateOptions {
   readonly profile: Profile;
   /** Print JSON. */
   readonly json: boolean;
+  /** Mapping types beyond the built-ins the files may name (the `--load` plugins'). */
+  readonly mappingTypes?: readonly AnyMappingType[];
 }
 
 /**
@@ -33,8 +35,11 @@ export interface NegotiateOptions {
  * @throws UsageError (exit 2) for a bad file.
  */
 export function runNegotiate(opts: NegotiateOptions): { output: string; exitCode: 0 | 1 } {
-  const { exporter, offers } = loadDocument(opts.offers, parseOffersDocument);
-  const { importer, accepts } = loadDocument(opts.accepts, parseAcceptsDocument);
+  const types = opts.mappingTypes ?? [];
+  const { exporter, offers } = loadDocument(opts.offers, (raw) => parseOffersDocument(raw, types));
+  const { importer, accepts } = loadDocument(opts.accepts, (raw) =>
+    parseAcceptsDocument(raw, types),
+  );
   const distances =
     opts.topology === undefined ? [] : loadDocument(opts.topology, parseTopologyDocument);
   const result = negotiate(offers, accepts, opts.profile, p2pTopology(distances));

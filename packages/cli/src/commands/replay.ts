@@ -8,6 +8,8 @@ import { replayFileSchema } from "../replay/schema.js";
 import type { ReplayFile } from "../replay/schema.js";
 import { DEFAULT_MACHINE } from "../replay/machine.js";
 import { buildMachine } from "../scenarios/machine.js";
+import { NO_PLUGINS } from "../io/load-plugin.js";
+import type { PluginSet } from "../io/load-plugin.js";
 
 /**
  * Replays a parsed file on its machine (`machine:` absent or `default`:
@@ -15,16 +17,22 @@ import { buildMachine } from "../scenarios/machine.js";
  *
  * @param doc - the validated file.
  * @param profileId - `--profile`, if given.
+ * @param plugins - the `--load` plugins: their profiles, hardware and drivers.
  * @returns the run.
  * @throws UsageError (exit 2) for an unknown profile or a structurally wrong call.
  */
-export function runReplay(doc: ReplayFile, profileId?: string): ReplayRun {
-  const profile = resolveProfile(profileId ?? doc.profile);
+export function runReplay(
+  doc: ReplayFile,
+  profileId?: string,
+  plugins: PluginSet = NO_PLUGINS,
+): ReplayRun {
+  const profile = resolveProfile(profileId ?? doc.profile, plugins);
   const d = doc.machine === undefined || doc.machine === "default" ? DEFAULT_MACHINE : doc.machine;
   // The description's vfio-pci options override the profile's.
   const m = buildMachine(profile, d, {
     ...(d.vfio.krefRearm === undefined ? {} : { krefRearm: d.vfio.krefRearm }),
     ...(d.vfio.closeOrder === undefined ? {} : { closeOrder: d.vfio.closeOrder }),
+    plugins,
   });
   return replay(m, boot(m), doc);
 }
@@ -37,11 +45,17 @@ export function runReplay(doc: ReplayFile, profileId?: string): ReplayRun {
  * @param file - the YAML or JSON file.
  * @param profileId - `--profile`, if given.
  * @param json - print JSON.
+ * @param plugins - the `--load` plugins: their profiles, hardware and drivers.
  * @returns the output (exit status 0: the file replayed, whatever errnos came back).
  * @throws UsageError (exit 2) for an unparsable or structurally wrong file.
  */
-export function replayOutput(file: string, profileId: string | undefined, json: boolean): string {
-  const run = runReplay(loadDocument(file, validateWith(replayFileSchema)), profileId);
+export function replayOutput(
+  file: string,
+  profileId: string | undefined,
+  json: boolean,
+  plugins: PluginSet = NO_PLUGINS,
+): string {
+  const run = runReplay(loadDocument(file, validateWith(replayFileSchema)), profileId, plugins);
   if (json) {
     return toJson({
       profile: run.profile,

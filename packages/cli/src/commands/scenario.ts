@@ -13,6 +13,13 @@ import {
 } from "../explore/explore.js";
 import type { ExpectationVerdict } from "../explore/explore.js";
 import type { ScenarioFile } from "../explore/scenario-file.js";
+import { NO_PLUGINS } from "../io/load-plugin.js";
+import type { PluginSet } from "../io/load-plugin.js";
+
+/** The shipped scenario files, then the `--load` plugins'. */
+function allScenarioFiles(plugins: PluginSet): { name: string; path: string }[] {
+  return [...scenarioFiles(), ...plugins.scenarios];
+}
 
 /** The output formats of `dmabuf-ref scenario NAME`. */
 export type ScenarioFormat = "text" | "mermaid" | "json";
@@ -28,14 +35,15 @@ export interface FoundScenario {
 }
 
 /**
- * Finds a scenario file of rfc/scenarios by name.
+ * Finds a scenario file of rfc/scenarios (or of a `--load` plugin) by name.
  *
  * @param name - the scenario's name.
+ * @param plugins - the loaded plugins, whose scenarios are known too.
  * @returns the scenario.
  * @throws UsageError (exit 2) listing the known names.
  */
-export function findScenario(name: string): FoundScenario {
-  const files = scenarioFiles();
+export function findScenario(name: string, plugins: PluginSet = NO_PLUGINS): FoundScenario {
+  const files = allScenarioFiles(plugins);
   const f = files.find((x) => x.name === name);
   if (f === undefined)
     throw new UsageError(
@@ -62,10 +70,11 @@ export function summaryOf(file: ScenarioFile): string {
  * Renders `dmabuf-ref scenario --list`.
  *
  * @param json - print JSON (`[{name, profile, expectation}]`).
+ * @param plugins - the loaded plugins, whose scenarios follow the shipped ones.
  * @returns the output.
  */
-export function scenarioListOutput(json: boolean): string {
-  const files = scenarioFiles().map((f) => {
+export function scenarioListOutput(json: boolean, plugins: PluginSet = NO_PLUGINS): string {
+  const files = allScenarioFiles(plugins).map((f) => {
     const file = readScenarioFile(f.path);
     return { name: f.name, profile: file.profile ?? "linux-7.1", expectation: summaryOf(file) };
   });
@@ -89,15 +98,18 @@ export function scenarioListOutput(json: boolean): string {
  * @param found - the file.
  * @param profileId - `--profile`, else the file's.
  * @param format - text, mermaid or json.
+ * @param plugins - the `--load` plugins: their profiles, hardware and drivers.
  * @returns the output and exit status.
  */
 export function runScenarioFile(
   found: FoundScenario,
   profileId: string | undefined,
   format: ScenarioFormat,
+  plugins: PluginSet = NO_PLUGINS,
 ): { output: string; exitCode: 0 | 1 | 3 } {
   const loaded = loadScenario(found.file, {
     path: found.path,
+    plugins,
     ...(profileId === undefined ? {} : { profile: profileId }),
   });
   const report = exploreScenario(loaded);

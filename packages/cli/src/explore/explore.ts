@@ -8,6 +8,7 @@ import type { Machine, Profile, SearchBounds, TraceEvent, World } from "@dmabuf-
 import { UsageError } from "../io/usage-error.js";
 import { loadDocument, validateWith } from "../io/load-document.js";
 import { resolveProfile } from "../io/profile-option.js";
+import type { PluginSet } from "../io/load-plugin.js";
 import { DEFAULT_MACHINE } from "../replay/machine.js";
 import { checkNames } from "../replay/run.js";
 import { bind } from "../replay/run.js";
@@ -128,6 +129,8 @@ export interface LoadOptions {
   readonly machine?: (profile: Profile, file: ScenarioFile) => Machine;
   /** The file's name as the user gave it, for errors. */
   readonly path?: string;
+  /** The `--load` plugins: their profiles resolve, their hardware and drivers join the machine. */
+  readonly plugins?: PluginSet;
 }
 
 /**
@@ -143,7 +146,7 @@ export function loadScenario(file: ScenarioFile, opts: LoadOptions = {}): Loaded
   const where = opts.path ?? file.name;
   let profile: Profile;
   try {
-    profile = resolveProfile(opts.profile ?? file.profile);
+    profile = resolveProfile(opts.profile ?? file.profile, opts.plugins);
   } catch (e) {
     // The file's own profile is a field of the file.
     if (!(e instanceof UsageError) || opts.profile !== undefined) throw e;
@@ -155,6 +158,7 @@ export function loadScenario(file: ScenarioFile, opts: LoadOptions = {}): Loaded
     buildMachine(profile, d, {
       ...(d.vfio.krefRearm === undefined ? {} : { krefRearm: d.vfio.krefRearm }),
       ...(d.vfio.closeOrder === undefined ? {} : { closeOrder: d.vfio.closeOrder }),
+      ...(opts.plugins === undefined ? {} : { plugins: opts.plugins }),
     });
   const threads: ThreadProgram[] = Object.entries(file.threads).map(([name, calls]) => ({
     name,

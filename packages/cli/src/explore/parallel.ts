@@ -59,6 +59,7 @@ function startWorker(url: URL, task: WorkerTask, transfer: MessagePort): Worker 
  * @param profile - `--profile`, if given.
  * @param workers - the number of worker threads, at least 2.
  * @param bounds - `--max-states` (split evenly) and `--max-depth`.
+ * @param load - the `--load` modules (file URLs), which each worker loads itself.
  * @returns the report, as {@link exploreScenario}'s.
  */
 export function exploreParallel(
@@ -67,6 +68,7 @@ export function exploreParallel(
   profile: string | undefined,
   workers: number,
   bounds: ExploreBounds = {},
+  load: readonly string[] = [],
 ): ExploreReport {
   const started = performance.now();
   const { space, conditions } = s;
@@ -133,6 +135,7 @@ export function exploreParallel(
         port: port2,
         signal,
         ...(profile === undefined ? {} : { profile }),
+        ...(load.length === 0 ? {} : { load }),
         ...(maxStates === undefined ? {} : { maxStates }),
         ...(maxDepth === undefined ? {} : { maxDepth: maxDepth - split }),
       };

@@ -8,6 +8,8 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { MessagePort } from "node:worker_threads";
 import { judge, loadScenario, readScenarioFile } from "./explore.js";
+import { loadPlugins } from "../io/load-plugin.js";
+import type { PluginSet } from "../io/load-plugin.js";
 import type { ExploreState } from "./threads.js";
 import { SharedVisited } from "./shared-visited.js";
 import type { SharedVisitedBuffers } from "./shared-visited.js";
@@ -18,6 +20,8 @@ export interface WorkerTask {
   readonly path: string;
   /** `--profile`, if given. */
   readonly profile?: string;
+  /** The `--load` modules (file URLs), loaded before the scenario. */
+  readonly load?: readonly string[];
   /** This worker's index, 0 .. workers-1. */
   readonly worker: number;
   /** The number of workers. */
@@ -52,9 +56,10 @@ export interface WorkerResult {
   readonly error?: string;
 }
 
-function run(task: WorkerTask): WorkerResult {
+function run(task: WorkerTask, plugins: PluginSet): WorkerResult {
   const loaded = loadScenario(readScenarioFile(task.path), {
     path: task.path,
+    plugins,
     ...(task.profile === undefined ? {} : { profile: task.profile }),
   });
   const { space, conditions } = loaded;
@@ -110,7 +115,7 @@ if (parentPort !== null) {
   const task = workerData as WorkerTask;
   let result: WorkerResult;
   try {
-    result = run(task);
+    result = run(task, await loadPlugins(task.load ?? []));
   } catch (e) {
     result = {
       decided: [],

@@ -1,4 +1,4 @@
-import { defineMachine, topologySchema } from "@dmabuf-ref/core";
+import { topologySchema } from "@dmabuf-ref/core";
 import type { ImporterDriver, Machine, Profile, Topology } from "@dmabuf-ref/core";
 import { gpuExporter, rdmaExporter, vfioPciExporter } from "@dmabuf-ref/exporters";
 import type { VfioCloseOrder } from "@dmabuf-ref/exporters";
@@ -9,7 +9,9 @@ import {
   rdmaPinnedImporter,
   rdmaPinnedRevocableImporter,
 } from "@dmabuf-ref/importers";
-import { standardTopology } from "../scenarios/machine.js";
+import { NO_PLUGINS } from "../io/load-plugin.js";
+import type { PluginSet } from "../io/load-plugin.js";
+import { definePluginMachine, standardTopology } from "../scenarios/machine.js";
 
 /**
  * The matrix machine: the standard machine plus a GPU (`gpu0`, 16 MiB of
@@ -40,13 +42,19 @@ export const matrixTopology: Topology = topologySchema.parse({
 });
 
 /**
- * A fresh matrix machine with every built-in driver.
+ * A fresh matrix machine with every built-in driver, and the hardware and
+ * drivers of the `--load` plugins.
  *
  * @param profile - the rules in force.
  * @param closeOrder - overrides vfio-pci's close order (absent: the profile's).
+ * @param plugins - the loaded plugins (default none).
  * @returns the machine.
  */
-export function matrixMachine(profile: Profile, closeOrder?: VfioCloseOrder): Machine {
+export function matrixMachine(
+  profile: Profile,
+  closeOrder?: VfioCloseOrder,
+  plugins: PluginSet = NO_PLUGINS,
+): Machine {
   const exporters = [
     vfioPciExporter({
       ...(closeOrder === undefined ? {} : { closeOrder }),
@@ -70,5 +78,5 @@ export function matrixMachine(profile: Profile, closeOrder?: VfioCloseOrder): Ma
     rdmaPinnedImporter(),
     rdmaPinnedRevocableImporter(),
   ];
-  return defineMachine({ profile, topology: matrixTopology, exporters, importers });
+  return definePluginMachine({ profile, topology: matrixTopology, exporters, importers }, plugins);
 }

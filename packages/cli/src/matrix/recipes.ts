@@ -169,8 +169,24 @@ function iommufdIoctl(m: Machine, w: World, number: number, buffer: Uint8Array):
   return step(m, w, { kind: "driver", driver: "iommufd", action });
 }
 
-/** Exports through core's `export` op, the path every non-VFIO exporter here takes. */
-function exportOp(m: Machine, w: World, exporter: string, owner: string, args: unknown): Exported {
+/**
+ * Exports through core's `export` op, the path every non-VFIO exporter here
+ * (and every `--load` plugin's matrix row) takes.
+ *
+ * @param m - the matrix machine.
+ * @param w - its world.
+ * @param exporter - the exporter driver's name.
+ * @param owner - the exporting device or instance.
+ * @param args - the driver's export arguments.
+ * @returns the new buffer, or the refusal (stage "import").
+ */
+export function exportOp(
+  m: Machine,
+  w: World,
+  exporter: string,
+  owner: string,
+  args: unknown,
+): Exported {
   const r = step(m, w, { kind: "export", exporter, owner, args });
   if (r.status === "done" && r.created !== undefined)
     return { ok: true, world: r.world, buf: r.created };

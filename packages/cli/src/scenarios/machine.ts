@@ -23,6 +23,10 @@ import {
   vfioType1Importer,
 } from "@dmabuf-ref/importers";
 import type { IommufdConfig, RdmaImporter } from "@dmabuf-ref/importers";
+import type { PluginHardwareSpec } from "../io/plugin.js";
+import { NO_PLUGINS } from "../io/load-plugin.js";
+import type { PluginSet } from "../io/load-plugin.js";
+import { UsageError } from "../io/usage-error.js";
 import { DEFAULT_MACHINE, rdmaUmemKindSchema } from "../replay/machine.js";
 import type { DeviceDescription, MachineDescription, RdmaUmemKind } from "../replay/machine.js";
 
@@ -112,6 +116,8 @@ export interface MachineOptions {
    * `false` is the v7.1-rc underflow (`vfio-kref-rearm: false`).
    */
   readonly krefRearm?: boolean;
+  /** The `--load` plugins, whose hardware and drivers the machine gets too. */
+  readonly plugins?: PluginSet;
 }
 
 /**
@@ -127,8 +133,10 @@ export interface MachineOptions {
  * (`vfio-type1`) when the description has `type1:`; and, unless left out, the
  * reference exporter on `ram0` and its importer (a kernel-memory dma-buf
  * source; with `selftestHook` it also has the iommufd selftest mock's
- * private hook, kernel-model §3.3 step 4 / §3.6). Every driver comes from
- * its package's own constructor. Its initial world is `boot(m)`.
+ * private hook, kernel-model §3.3 step 4 / §3.6); then the `--load`
+ * plugins' hardware and drivers ({@link definePluginMachine}). Every
+ * driver comes from its package's own constructor. Its initial world is
+ * `boot(m)`.
  *
  * @param profile - the rules in force.
  * @param d - the validated description.
@@ -198,7 +206,10 @@ export function buildMachine(
     importers.push(
       referenceImporter(ref.importer.name === undefined ? {} : { name: ref.importer.name }),
     );
-  return defineMachine({ profile, topology: topologyOf(d), exporters, importers });
+  return definePluginMachine(
+    { profile, topology: topologyOf(d), exporters, importers },
+    opts.plugins ?? NO_PLUGINS,
+  );
 }
 
 /** Each umem kind's importer constructor (kernel-model §5.2). */
@@ -268,4 +279,118 @@ export const standardTopology: Topology = topologyOf(DEFAULT_MACHINE);
  */
 export function standardMachine(profile: Profile, opts: MachineOptions = {}): Machine {
   return buildMachine(profile, DEFAULT_MACHINE, opts);
+}
+
+/**
+ * A machine from its parts plus what the `--load` plugins add: each
+ * plugin's hardware merged into the topology (a device without a switch
+ * gets `<id>.sw` below the machine's first host bridge) and each plugin
+ * driver built for the profile, after the built-in drivers.
+ *
+ * @param desc - the built-in machine's profile, topology and drivers.
+ * @param plugins - the loaded plugins.
+ * @returns the machine.
+ * @throws {@link UsageError} (exit 2) naming the plugin when its hardware
+ *   clashes with the machine's, a driver factory throws or names its
+ *   driver otherwise, or two drivers share a name.
+ */
+export function definePluginMachine(
+  desc: {
+    readonly profile: Profile;
+    readonly topology: Topology;
+    readonly exporters: readonly ExporterDriver[];
+    readonly importers: readonly ImporterDriver[];
+  },
+  plugins: PluginSet,
+): Machine {
+  if (plugins.modules.length === 0) return defineMachine(desc);
+  const topology = plugins.hardware.reduce(
+    (t, h) => withHardware(t, h.plugin, h.hardware),
+    desc.topology,
+  );
+  const build = <D extends { readonly name: string }>(
+    d: { readonly name: string; readonly plugin: string; driver(p: Profile): D },
+    role: "exporters" | "importers",
+  ): D => {
+    let driver: D;
+    try {
+      driver = d.driver(desc.profile);
+    } catch (e) {
+      throw new UsageError(
+        `plugin ${d.plugin}: ${role} ${d.name}: driver(${desc.profile.id}) threw: ` +
+          (e instanceof Error ? e.message : String(e)),
+      );
+    }
+    if (driver.name !== d.name)
+      throw new UsageError(
+        `plugin ${d.plugin}: ${role} ${d.name}: driver(${desc.profile.id}) built a driver named ${driver.name}`,
+      );
+    return driver;
+  };
+  const exporters = [...desc.exporters, ...plugins.exporters.map((e) => build(e, "exporters"))];
+  const importers = [...desc.importers, ...plugins.importers.map((i) => build(i, "importers"))];
+  try {
+    return defineMachine({ profile: desc.profile, topology, exporters, importers });
+  } catch (e) {
+    // Two drivers of one name: a file's renamed reference driver and a plugin's.
+    throw new UsageError(`--load: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/**
+ * A topology with one plugin's hardware added, every id new and every
+ * region clear of the machine's.
+ */
+function withHardware(t: Topology, plugin: string, h: PluginHardwareSpec): Topology {
+  const clash = (what: string, id: string, why: string): UsageError =>
+    new UsageError(`plugin ${plugin}: hardware.${what} ${id}: ${why}`);
+  const ids = new Set([
+    ...t.regions.map((r) => r.id),
+    ...t.devices.map((d) => d.id),
+    ...t.switches.map((s) => s.id),
+    ...t.hostBridges.map((b) => b.id),
+  ]);
+  const fresh = (what: string, id: string): void => {
+    if (ids.has(id)) throw clash(what, id, "the machine already has this id");
+    ids.add(id);
+  };
+  h.hostBridges.forEach((b) => {
+    fresh("hostBridges", b.id);
+  });
+  const bridges = [...t.hostBridges, ...h.hostBridges];
+  const firstBridge = bridges[0]?.id ?? "hb0";
+  h.switches.forEach((s) => {
+    fresh("switches", s.id);
+    if (!bridges.some((b) => b.id === s.hostBridge))
+      throw clash("switches", s.id, `no host bridge ${s.hostBridge}`);
+  });
+  const ownSwitches = h.devices
+    .filter((d) => d.switch === undefined)
+    .map((d) => ({ id: `${d.id}.sw`, hostBridge: firstBridge, acsRedirect: false }));
+  const switches = [...t.switches, ...h.switches, ...ownSwitches];
+  h.devices.forEach((d) => {
+    fresh("devices", d.id);
+    if (d.switch !== undefined && !switches.some((s) => s.id === d.switch))
+      throw clash("devices", d.id, `no switch ${d.switch}`);
+  });
+  ownSwitches.forEach((s) => {
+    fresh("switches", s.id);
+  });
+  const devices = [
+    ...t.devices,
+    ...h.devices.map((d) => ({ ...d, switch: d.switch ?? `${d.id}.sw` })),
+  ];
+  h.regions.forEach((r) => {
+    fresh("regions", r.id);
+    if (r.device !== undefined && !devices.some((d) => d.id === r.device))
+      throw clash("regions", r.id, `no device ${r.device}`);
+    const over = t.regions.find((x) => r.base < x.base + x.size && x.base < r.base + r.size);
+    if (over !== undefined) throw clash("regions", r.id, `overlaps the machine's ${over.id}`);
+  });
+  return topologySchema.parse({
+    regions: [...t.regions, ...h.regions],
+    devices,
+    switches,
+    hostBridges: bridges,
+  });
 }
