@@ -1,5 +1,4 @@
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import {
   negotiate,
   negotiationEvents,
@@ -14,12 +13,10 @@ import type { DocumentResult, NegotiationResult } from "@dmabuf-ref/core";
 import * as z from "zod";
 import { loadDocument } from "../io/load-document.js";
 import { resolveProfile } from "../io/profile-option.js";
+import { RFC_DIR } from "../rfc/rfc-dir.js";
 
-/** The folder holding the worked examples: `rfc/examples` at the repository root. */
-export const EXAMPLES_DIR = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  "../../../../rfc/examples",
-);
+/** The folder holding the worked examples: `rfc/examples` (in a checkout or bundled). */
+export const EXAMPLES_DIR = join(RFC_DIR, "examples");
 
 const indexSchema = z.array(
   z.object({

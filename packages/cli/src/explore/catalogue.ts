@@ -3,14 +3,11 @@
  * `dmabuf-ref scenario --list` lists and `dmabuf-ref scenario NAME` runs.
  */
 import { readdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { RFC_DIR } from "../rfc/rfc-dir.js";
 
-/** `rfc/scenarios` at the repository root. */
-export const SCENARIOS_DIR = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  "../../../../rfc/scenarios",
-);
+/** `rfc/scenarios` (in a checkout or bundled). */
+export const SCENARIOS_DIR = join(RFC_DIR, "scenarios");
 
 /** One shipped scenario file. */
 export interface ScenarioFileEntry {

@@ -1,5 +1,4 @@
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import {
   DEFAULT_PROFILE_ID,
   renderMermaid,
@@ -9,9 +8,9 @@ import {
 import { findScenario, runScenarioFile } from "../commands/scenario.js";
 import { EXAMPLES_DIR, renderExamples } from "../commands/examples.js";
 import { scenarioFiles } from "../explore/catalogue.js";
+import { RFC_DIR } from "./rfc-dir.js";
 
-/** `rfc/` at the repository root: the documents RFCs embed. */
-export const RFC_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../../../rfc");
+export { RFC_DIR };
 
 /**
  * `rfc/traces`: every scenario's trace under its declared profile: a

@@ -1,0 +1,3 @@
+import { importerContract } from "@dmabuf-ref/contracts";
+import { myImporter } from "./my-importer.mjs";
+importerContract(() => myImporter());
