@@ -139,12 +139,13 @@ function exploreFrom(
   threads: readonly ContractThread[],
   atEnd?: (s: ContractState, space: ContractSpace) => string | undefined,
   somewhere?: { what: string; holds: (s: ContractState) => boolean },
+  always?: (s: ContractState) => string | undefined,
 ): CaseVerdict {
   const space = new ContractSpace(ctx.m, from, threads);
   const v = search(
     space,
     {
-      always: (s) => firstViolation(s.world),
+      always: (s) => firstViolation(s.world) ?? always?.(s),
       atEnd: (s, sp) => deadlockRule(s, sp) ?? atEnd?.(s, sp),
       ...(somewhere === undefined ? {} : { somewhere }),
     },
@@ -206,15 +207,35 @@ export const EXPORTER_CASES: readonly ContractCase<ExporterContext>[] = [
       const { session: s, mapped, error } = mapFresh(ctx);
       if (mapped === undefined) return error ?? broken("map failed", s.steps);
       const revoke = ctx.harness.revoke(ctx.m, mapped.world, ctx.buf);
-      return exploreFrom(ctx, mapped.world, [{ name: "user", calls: [revoke] }], (st) => {
-        const a = st.world.atts.get(mapped.att);
-        if (a !== undefined && a.mapping !== null)
-          return "every mapping is unmapped once the revoke returned (the exporter waits for it)";
-        const b = st.world.bufs.get(ctx.buf);
-        if (b !== undefined && !b.released && b.revoked === "usable")
-          return "after a revoke returned the buffer is revoked";
-        return undefined;
-      });
+      return exploreFrom(
+        ctx,
+        mapped.world,
+        [{ name: "user", calls: [revoke] }],
+        (st) => {
+          const a = st.world.atts.get(mapped.att);
+          if (a !== undefined && a.mapping !== null)
+            return "every mapping is unmapped once the revoke returned (the exporter waits for it)";
+          const b = st.world.bufs.get(ctx.buf);
+          if (b !== undefined && !b.released && b.revoked === "usable")
+            return "after a revoke returned the buffer is revoked";
+          return undefined;
+        },
+        undefined,
+        // The revoke's task is over (revoked, no task) while the importer
+        // still maps: it did not wait for the unmap (until then the
+        // importer may still read-and-discard, kernel-facts §1.3).
+        (st) => {
+          const b = st.world.bufs.get(ctx.buf);
+          const a = st.world.atts.get(mapped.att);
+          return b !== undefined &&
+            b.revoked !== "usable" &&
+            b.task === null &&
+            a !== undefined &&
+            a.mapping !== null
+            ? "a revoke returns only once every importer unmapped (the exporter waits for the unmaps)"
+            : undefined;
+        },
+      );
     },
   },
   {

@@ -9,6 +9,7 @@
 export { exporterContract, importerContract, mappingTypeContract } from "./suites.js";
 export { CONTRACT_CASES, checkExporter, checkImporter, checkMappingType } from "./suites.js";
 export type { CaseInfo } from "./suites.js";
+export { DEFAULT_SEED } from "./harness.js";
 export type {
   ContractOptions,
   ConvertedRun,
@@ -25,17 +26,18 @@ export type { CaseResult, CaseVerdict, ContractCase, Skipped } from "./case.js";
 export {
   CONTRACT_EXPORTER,
   CONTRACT_IMPORTER,
-  CORRECT_SUBMIT,
   attachmentsOf,
   contractExporter,
   contractImporter,
   dynamicImporter,
   releaseCall,
-  releaseOp,
   submitCall,
-  submitOp,
 } from "./partners.js";
-export type { DynamicImporterChanges, SubmitPolicy } from "./partners.js";
+export type { DynamicImporterChanges } from "./partners.js";
+// The reference importer's command submission and teardown live in core;
+// re-exported here for suites' users who build wrong importers.
+export { CORRECT_SUBMIT, releaseOp, submitOp } from "@dmabuf-ref/core";
+export type { SubmitPolicy } from "@dmabuf-ref/core";
 export { Session, mustStep, mustSteps } from "./session.js";
 export { ContractSpace, opText, runText, search } from "./explorer.js";
 export type {

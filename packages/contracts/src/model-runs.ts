@@ -15,6 +15,7 @@ import { broken } from "./case.js";
 import type { RunStep } from "./explorer.js";
 import { continuationFailed, eventsOf, opText, outcomeWord } from "./explorer.js";
 import type { ContractOptions } from "./harness.js";
+import { DEFAULT_SEED } from "./harness.js";
 import { violationRule } from "./rules.js";
 
 /** The ops a suite's user may call in a world (the continuations are added by the run). */
@@ -102,7 +103,7 @@ function modelRun(
     fc.property(fc.array(fc.nat(), { maxLength: RUN_LENGTH }), (picks) => {
       return replay(m, start, ops, picks, judge).rule === undefined;
     }),
-    { numRuns: options.runs ?? 30, ...(options.seed === undefined ? {} : { seed: options.seed }) },
+    { numRuns: options.runs ?? 30, seed: options.seed ?? DEFAULT_SEED },
   );
   if (!details.failed) return { status: "pass", detail: `${details.numRuns} runs` };
   const picks = details.counterexample?.[0] ?? [];

@@ -274,7 +274,7 @@ export function exporterContract(
  *       (_w, created) => ({ kind: "dma-access", job: created[0] ?? -1 }),
  *       (_w, created) => ({ kind: "signal", job: created[0] ?? -1 }),
  *     ]),
- *   release: (_m, w, buf) => attachmentsOf(w, buf, CONTRACT_IMPORTER).map(releaseCall),
+ *   release: (_m, w, buf) => attachmentsOf(w, buf, CONTRACT_IMPORTER).map((att) => releaseCall(att)),
  *   userOps: (_m, w) =>
  *     [...w.atts.entries()]
  *       .filter(([, a]) => a.importer === CONTRACT_IMPORTER)

@@ -418,11 +418,15 @@ export {
 } from "./reference/exporter.js";
 export type { RefExporterPriv } from "./reference/exporter.js";
 export {
+  CORRECT_SUBMIT,
   importerHolder,
   owedUnmapHolder,
   owedUnmaps,
   referenceImporter,
+  releaseOp,
+  submitOp,
 } from "./reference/importer.js";
+export type { SubmitPolicy } from "./reference/importer.js";
 export { referenceMachine, referenceTopology } from "./reference/machine.js";
 export { revokeWithDmaInFlight } from "./reference/revoke-example.js";
 export type { RevokeExample } from "./reference/revoke-example.js";

@@ -1,6 +1,19 @@
+import * as z from "zod";
+import { kernelError } from "../errors/kernel-error.js";
+import { detachAtt } from "../lifetime/attach.js";
+import { submitDma } from "../lifetime/fence.js";
+import { mapAtt, unmapAtt } from "../lifetime/map.js";
+import { mustRun } from "../lifetime/must-run.js";
+import { blocked, done, failed } from "../lifetime/outcome.js";
+import type { StepOutcome } from "../lifetime/outcome.js";
+import { resvLock, resvUnlock } from "../lifetime/resv.js";
 import { defineDriver } from "../machine/define-driver.js";
-import type { ImporterDriver } from "../machine/machine.js";
+import { defineDriverOp } from "../machine/driver-op.js";
+import type { DriverOp, ImporterDriver } from "../machine/machine.js";
 import type { Op } from "../lifetime/op.js";
+import { u64Schema } from "../schemas.js";
+import type { TraceEvent } from "../trace/event.js";
+import { isPayloadOf } from "../mapping-types/define.js";
 import { sgt } from "../mapping-types/sgt.js";
 import { accept } from "../negotiation/offer.js";
 import type { World } from "../world/world.js";
@@ -21,7 +34,10 @@ export function importerHolder(importer: string, att: number): string {
  * (kernel-model §1.3, §7.15). It attaches dynamically with
  * `allow_peer2peer`, accepts one SGT, and on `invalidate_mappings` stops
  * starting DMA and owes an unmap, which it performs on its own (lock resv,
- * unmap, unlock) as soon as resv is free. It never re-maps by itself.
+ * unmap, unlock) as soon as resv is free. It never re-maps by itself: its
+ * command submission (`submit`, {@link submitOp}) maps again, under resv,
+ * before the next job, and `release` ({@link releaseOp}) gives an
+ * attachment up (the two decisions a scenario cannot script from outside).
  *
  * @param opts - the driver's name.
  * @returns the importer driver.
@@ -40,6 +56,7 @@ export function referenceImporter(opts: { readonly name?: string } = {}): Import
       invalidateMappings: (_m, world) => ({ world, events: [] }),
       pending: (_m, w) => owedUnmaps(w, name),
     },
+    ops: [submitOp(), releaseOp()],
   });
 }
 
@@ -94,4 +111,162 @@ export function owedUnmaps(w: World, importer: string): Op[] {
   }
   // In attachment order, as a scan would list them.
   return ops.sort((x, y) => x[0] - y[0]).map(([, op]) => op);
+}
+
+/** The fields of a `submit`: the attachment, where in the buffer, how much, which way. */
+const submitSchema = z.strictObject({
+  /** The attachment the job's DMA goes through. */
+  att: z.number().int().nonnegative(),
+  /** Byte offset in the buffer the job accesses (default 0). */
+  offset: u64Schema.default(0n),
+  /** Bytes per access. */
+  len: u64Schema,
+  /** Read or write. */
+  dir: z.enum(["read", "write"]),
+});
+
+/** The fields of a `release`: the attachment to give up. */
+const releaseSchema = z.strictObject({
+  /** The attachment. */
+  att: z.number().int().nonnegative(),
+});
+
+/**
+ * How a dynamic importer's command submission treats its mapping, the
+ * decisions the zoo's wrong importers get wrong.
+ */
+export interface SubmitPolicy {
+  /**
+   * Whether a mapping invalidated since it was made is unmapped and made
+   * again before the job (correct), or used as long as it exists.
+   */
+  readonly remapsInvalidated: boolean;
+  /** Whether the submission holds `dmabuf->resv` (correct) or maps and adds the fence without it. */
+  readonly underResv: boolean;
+}
+
+/** The correct policy: under resv, re-mapping after an invalidate. */
+export const CORRECT_SUBMIT: SubmitPolicy = { remapsInvalidated: true, underResv: true };
+
+/**
+ * A dynamic importer's command submission as a driver op named `submit`
+ * (amdgpu_cs_ioctl / xe_exec_ioctl reduced to their dma-buf part,
+ * kernel-model §1.3): under the buffer's resv (blocked while another holds
+ * it, as `dma_resv_lock` sleeps), make sure the attachment is mapped
+ * (`dma_buf_map_attachment`, re-mapping after an invalidate per `policy`),
+ * add the job's fence (`dma_resv_add_fence`, core's `dma-submit` at the
+ * mapping's first DMA address plus `offset`) and unlock. One atomic step:
+ * every part runs under the one resv lock. Its result is the job id.
+ *
+ * @param policy - what the submission gets right.
+ * @returns the driver op.
+ */
+export function submitOp(
+  policy: SubmitPolicy = CORRECT_SUBMIT,
+): DriverOp<z.output<typeof submitSchema>, z.input<typeof submitSchema>> {
+  return defineDriverOp({
+    name: "submit",
+    models: "a dynamic importer's command submission (amdgpu_cs_ioctl, xe_exec_ioctl)",
+    schema: submitSchema,
+    run: (m, w, args, self): StepOutcome => {
+      const a = w.atts.get(args.att);
+      if (a === undefined || a.importer !== self)
+        return failed(
+          w,
+          kernelError("EINVAL", () => `attachment ${args.att} is not ${self}'s`),
+        );
+      const holder = importerHolder(self, args.att);
+      const events: TraceEvent[] = [];
+      let world = w;
+      if (policy.underResv) {
+        const locked = resvLock(w, a.buf, holder);
+        if (locked.status === "blocked") return blocked(w, "resv", locked.reason);
+        if (locked.status === "failed") return failed(w, locked.error);
+        events.push(...locked.events);
+        world = locked.world;
+      }
+      const current = world.atts.get(args.att);
+      if (current === undefined) throw new Error(`${self}: attachment ${args.att} vanished`);
+      // The correct importer's next job maps again after an invalidate
+      // (the unmap it owed, done now, then a fresh map of the new placement).
+      if (policy.remapsInvalidated && current.mapping !== null && current.invalidated)
+        world = mustRun(unmapAtt(m, world, args.att, holder), `${self}: unmap`, events).world;
+      if (world.atts.get(args.att)?.mapping === null) {
+        const mapped = mapAtt(m, world, args.att, holder);
+        if (mapped.status !== "done")
+          return mapped.status === "failed"
+            ? failed(w, mapped.error)
+            : blocked(w, "resv", mapped.reason);
+        world = mapped.world;
+        events.push(...mapped.events);
+      }
+      // The job's DMA address: the SGT's first entry (an IOVA, or a bus
+      // address for peer-to-peer without the IOMMU), else the first IOVA
+      // the map allocated.
+      const mapping = world.atts.get(args.att)?.mapping;
+      const payload = mapping?.payload;
+      const base = isPayloadOf(sgt, payload)
+        ? payload.value.entries[0]?.dmaAddress
+        : mapping?.iova[0]?.iova;
+      if (base === undefined)
+        return failed(
+          w,
+          kernelError("EINVAL", () => `attachment ${args.att}'s mapping has no DMA address`),
+        );
+      const job = submitDma(world, args.att, base + args.offset, args.len, args.dir, holder);
+      if (job.status !== "done" || job.created === undefined)
+        return job.status === "failed"
+          ? failed(w, job.error)
+          : failed(
+              w,
+              kernelError("EINVAL", () => `no job through attachment ${args.att}`),
+            );
+      events.push(...job.events);
+      if (!policy.underResv) return done(job.world, events, job.created);
+      const unlocked = mustRun(resvUnlock(job.world, a.buf, holder), `${self}: unlock`, events);
+      return done(unlocked.world, events, job.created);
+    },
+  });
+}
+
+/**
+ * A dynamic importer giving an attachment up as a driver op named
+ * `release` (the importer's teardown: `dma_buf_unmap_attachment` under
+ * resv when it still holds a mapping, then `dma_buf_detach`), one atomic
+ * step under the one lock.
+ *
+ * @returns the driver op.
+ */
+export function releaseOp(): DriverOp<
+  z.output<typeof releaseSchema>,
+  z.input<typeof releaseSchema>
+> {
+  return defineDriverOp({
+    name: "release",
+    models: "a dynamic importer's teardown (dma_buf_unmap_attachment, then dma_buf_detach)",
+    schema: releaseSchema,
+    run: (m, w, { att }, self): StepOutcome => {
+      const a = w.atts.get(att);
+      if (a === undefined || a.importer !== self)
+        return failed(
+          w,
+          kernelError("EINVAL", () => `attachment ${att} is not ${self}'s`),
+        );
+      const holder = importerHolder(self, att);
+      const locked = resvLock(w, a.buf, holder);
+      if (locked.status === "blocked") return blocked(w, "resv", locked.reason);
+      if (locked.status === "failed") return failed(w, locked.error);
+      const events: TraceEvent[] = [...locked.events];
+      let world = locked.world;
+      if (world.atts.get(att)?.mapping !== null)
+        world = mustRun(unmapAtt(m, world, att, holder), `${self}: unmap`, events).world;
+      world = mustRun(resvUnlock(world, a.buf, holder), `${self}: unlock`, events).world;
+      const detached = detachAtt(m, world, att);
+      if (detached.status !== "done")
+        return detached.status === "failed"
+          ? failed(w, detached.error)
+          : blocked(w, "resv", detached.reason);
+      return done(detached.world, [...events, ...detached.events]);
+    },
+  });
 }

@@ -178,7 +178,12 @@ export function kvmGuestFault(m: Machine, w: World, args: KvmFaultArgs): KvmFaul
   const att = slot.att;
   let world = w;
   const events: TraceEvent[] = [];
-  const a = mustAtt(w, att);
+  // The memslot holds the attachment until it is deleted; a user's own
+  // dma_buf_detach of it (misuse the model allows) leaves nothing to fault
+  // through: KVM's -EFAULT for a gfn with no usable PFN.
+  const a = w.atts.get(att);
+  if (a === undefined)
+    return fail(w, "EFAULT", `memslot ${args.slot}'s dma-buf attachment ${att} is gone`);
   if (a.mapping === null || a.invalidated) {
     const holder = importerHolder(KVM, att);
     const locked = resvLock(world, slot.buf, holder);
