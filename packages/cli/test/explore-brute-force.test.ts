@@ -10,6 +10,7 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fc, test as fcTest } from "@fast-check/vitest";
+import { SCENARIOS_DIR } from "../src/explore/catalogue.js";
 import { describe, expect, it } from "vitest";
 import { breadthFirst, defineMachine, ERRNO_NAMES } from "@dmabuf-ref/core";
 import type { ExporterDriver, ImporterDriver, Machine, Profile } from "@dmabuf-ref/core";
@@ -27,7 +28,8 @@ import { revokedWithoutResvExporter } from "./fixtures/wrong-drivers/revoked-wit
 import { unmapsAfterRevokeImporter } from "./fixtures/wrong-drivers/unmaps-after-revoke.js";
 
 const RFC = join(import.meta.dirname, "../../../rfc/scenarios");
-const FIXTURES = join(import.meta.dirname, "fixtures/explore");
+/** The scenario files these tests explore ship in rfc/scenarios/. */
+const FIXTURES = SCENARIOS_DIR;
 
 /**
  * No brute force beyond this many transitions over all runs (the
