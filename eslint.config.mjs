@@ -11,6 +11,7 @@ export default tseslint.config(
       "api-docs/**",
       "reports/**",
       "packages/cli/test/.readme-blocks/**",
+      "packages/cli/test/.package-readme-blocks/**",
     ],
   },
   js.configs.recommended,

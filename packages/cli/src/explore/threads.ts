@@ -6,7 +6,14 @@
  * continuations that `pendingOps` lists; nothing else runs in between.
  */
 import { fmix32, mixWord } from "@dmabuf-ref/core/encoding";
-import { hashWorld, hashWorld2, parseOp, pendingSteps, worldAfter } from "@dmabuf-ref/core";
+import {
+  hashWorld,
+  hashWorld2,
+  parseOp,
+  pendingSteps,
+  recordViolation,
+  worldAfter,
+} from "@dmabuf-ref/core";
 import type { Machine, Op, SearchSpace, TraceEvent, World } from "@dmabuf-ref/core";
 import { vfioOperations, vfioPciConfigOf } from "@dmabuf-ref/exporters";
 import { UsageError } from "../io/usage-error.js";
@@ -392,13 +399,26 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
       out.push(this.#advance(s, i, st));
     });
     for (const { op, outcome: r } of pendingSteps(m, s.world)) {
-      const world = worldAfter(r);
-      const events =
+      let world = worldAfter(r);
+      const events: TraceEvent[] =
         r.status === "done"
-          ? r.events
+          ? [...r.events]
           : r.status === "failed"
-            ? (r.committed?.events ?? r.events ?? [])
+            ? [...(r.committed?.events ?? r.events ?? [])]
             : [];
+      if (r.status === "failed") {
+        // Work a driver lists as ready runs: the kernel has nobody to hand
+        // an errno to (an importer re-mapping on its own after a revoke
+        // gets ENODEV and retries for ever). The oracle records it once.
+        const v = recordViolation(world, {
+          kind: "contract",
+          rule: "work a driver lists as ready runs and never fails",
+          actor: continuationActor(op),
+          message: `${continuationText(op)} failed with ${r.error.errno}: ${r.error.message}`,
+        });
+        world = v.world;
+        events.push(v.event);
+      }
       const settled = this.#settle({ ...s, world });
       out.push({
         state: settled.state,
@@ -540,6 +560,13 @@ function continuationText(op: Op): string {
   if (op.kind !== "driver") return op.kind;
   const a = op.action as { op?: unknown };
   return `${op.driver}: ${typeof a.op === "string" ? a.op : "pending work"}`;
+}
+
+/** Who does a continuation's work: the task's exporter side, or the driver. */
+function continuationActor(op: Op): string {
+  if (op.kind === "driver") return op.driver;
+  if (op.kind === "task") return `task ${op.task}`;
+  return "kernel";
 }
 
 /** A completed call as canonical text: its outcome, return value and struct. */
