@@ -39,7 +39,14 @@ export type { DynamicImporterChanges } from "./partners.js";
 export { CORRECT_SUBMIT, releaseOp, submitOp } from "@dmabuf-ref/core";
 export type { SubmitPolicy } from "@dmabuf-ref/core";
 export { Session, mustStep, mustSteps } from "./session.js";
-export { ContractSpace, opText, runText, search } from "./explorer.js";
+export {
+  ContractSpace,
+  continuationFailed,
+  eventsOf,
+  opText,
+  runText,
+  search,
+} from "./explorer.js";
 export type {
   BrokenRule,
   Reachable,

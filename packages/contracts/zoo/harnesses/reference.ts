@@ -62,7 +62,7 @@ function firstAttachment(w: World, buf: number): number | undefined {
 
 /**
  * A dynamic importer named `ref-importer` (the contract importer's shape,
- * {@link dynamicImporter} or a wrong variant) on core's reference machine:
+ * `dynamicImporter` (`@dmabuf-ref/contracts`) or a wrong variant) on core's reference machine:
  * it imports by a dynamic attach for `dev1` and a map under resv; its
  * device accesses the buffer through a job of its command submission
  * (`submit`, then the job's access and signal); it lets go with its
