@@ -314,6 +314,38 @@ export const EXPORTER_CASES: readonly ContractCase<ExporterContext>[] = [
     },
   },
   {
+    id: "exporter/revoke-after-revoke",
+    rule:
+      "a revoke for good of a buffer an earlier revoke left revoked completes and puts nothing " +
+      "twice (a second revoke is a no-op; VFIO's cleanup skips a revoked buffer: c64a647c84f3)",
+    check(ctx) {
+      const first = ctx.harness.revokeUntilRestored;
+      if (first === undefined || ctx.harness.revoke === null)
+        return {
+          status: "not-applicable",
+          reason: `${ctx.harness.driver} has no revoke that lasts until a restore`,
+        };
+      const { session: s, mapped, error } = mapFresh(ctx);
+      if (mapped === undefined) return error ?? broken("map failed", s.steps);
+      const r = s.call("user", first(ctx.m, s.world, ctx.buf));
+      if (r.status !== "done") return broken("the first revoke's call runs", s.steps);
+      const settled = s.settle();
+      if (settled !== undefined) return broken(settled, s.steps);
+      const v = s.violations();
+      if (v[0] !== undefined) return broken(v[0], s.steps);
+      const second = ctx.harness.revoke(ctx.m, s.world, ctx.buf);
+      const explored = exploreFrom(ctx, s.world, [{ name: "user", calls: [second] }], (st) =>
+        st.world.bufs.get(ctx.buf)?.revoked === "usable"
+          ? "after a revoke for good the buffer stays revoked"
+          : undefined,
+      );
+      // The failing run starts where the first revoke left the buffer.
+      return explored.status === "fail"
+        ? broken(explored.rule, [...s.steps, ...explored.run], explored.detail)
+        : explored;
+    },
+  },
+  {
     id: "exporter/unrevoke-invalidates",
     rule:
       "an un-revoke makes the buffer mappable again and, where the profile says so (mainline " +

@@ -106,6 +106,18 @@ export interface ExporterUnderTest {
    */
   readonly revokeTemporarily?: (m: Machine, w: World, buf: number) => Op;
   /**
+   * The op that revokes the buffer until userspace restores it (VFIO: the
+   * guest clearing PCI_COMMAND.MEMORY, a D3hot entry), when the exporter
+   * has one: the case `exporter/revoke-after-revoke` then revokes for good
+   * a buffer this left revoked, as a VM shutdown closes the device fd
+   * after the guest turned memory decoding off.
+   *
+   * @param m - the machine.
+   * @param w - the world with the buffer mapped.
+   * @param buf - the buffer.
+   */
+  readonly revokeUntilRestored?: (m: Machine, w: World, buf: number) => Op;
+  /**
    * Whether the un-revoke invalidates the importers under a profile
    * (mainline v7.1 does; Matt Evans' series from v4 does not; default:
    * it does).

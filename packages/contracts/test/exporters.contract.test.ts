@@ -106,6 +106,9 @@ exporterContract(() => ({
   // A function-level reset revokes while the function resets and
   // un-revokes after (memory decode stays enabled).
   revokeTemporarily: () => vfioAction({ op: "flr", device: "vfio0" }),
+  // The guest clearing PCI_COMMAND.MEMORY: revoked until it sets the bit again.
+  revokeUntilRestored: () =>
+    vfioAction({ op: "config-write-command", device: "vfio0", memory: false }),
   unrevokeInvalidates: (profile) => vfioProfileOptions(profile).unrevokeInvalidates,
 }));
 

@@ -48,13 +48,7 @@ export {
 };
 export { exporterWithOptions, importerWithOptions } from "./harnesses/driver-options.js";
 export { dynamicImporterUnderTest, referenceExporterUnderTest } from "./harnesses/reference.js";
-export {
-  VFIO_PCI,
-  VMM,
-  harnessVfioPci,
-  vfioPciUnderTest,
-  vmmAtShutdown,
-} from "./harnesses/vfio-pci.js";
+export { VFIO_PCI, harnessVfioPci, vfioPciUnderTest } from "./harnesses/vfio-pci.js";
 export { IOMMUFD_HARNESS_IOVA, iommufdUnderTest } from "./harnesses/iommufd.js";
 
 /**

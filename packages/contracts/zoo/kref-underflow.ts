@@ -20,10 +20,9 @@ import { harnessVfioPci, vfioPciUnderTest } from "./harnesses/vfio-pci.js";
  * after revoke" (Alex Williamson, Fixes 1a8a5227f229, Cc stable; it
  * replaced Matt Evans' "vfio/pci: Fix vfio_pci_dma_buf_cleanup()
  * double-put"), kernel-facts §2.5, §8.1. The model's vfio-pci has the
- * bug with `krefRearm: false`. Its harness revokes for good the way a VM
- * shutdown does: the guest clears PCI_COMMAND.MEMORY, then the VMM closes
- * the device fd (`vmmAtShutdown`), so the suite's revoke case runs the
- * close on a buffer the memory-disable already drained.
+ * bug with `krefRearm: false`. The suite's `exporter/revoke-after-revoke`
+ * clears PCI_COMMAND.MEMORY (the harness's revoke until a restore), then
+ * closes the device fd, as a VM shutdown does.
  */
 export const krefUnderflow: ExporterZooBug = {
   id: "kref-underflow",
@@ -32,15 +31,14 @@ export const krefUnderflow: ExporterZooBug = {
     'c64a647c84f3 "vfio/pci: fix dma-buf kref underflow after revoke" (Fixes 1a8a5227f229), ' +
     "v7.1-rc",
   role: "exporter",
-  harness: () =>
-    vfioPciUnderTest(harnessVfioPci({ krefRearm: false }), { revokeForGood: "shutdown" }),
-  fixed: () => vfioPciUnderTest(harnessVfioPci({ krefRearm: true }), { revokeForGood: "shutdown" }),
+  harness: () => vfioPciUnderTest(harnessVfioPci({ krefRearm: false })),
+  fixed: () => vfioPciUnderTest(harnessVfioPci({ krefRearm: true })),
   substitute: (original) =>
     isVfioPciExporter(original)
       ? vfioPciExporter({ ...original.vfio, krefRearm: false })
       : original,
   caughtBy: {
-    case: "exporter/revoke-completes",
+    case: "exporter/revoke-after-revoke",
     rule: "a dma-buf's kref is put once per get",
   },
   scenario: { file: "kref-underflow-close.yaml", expect: "forall: no-deadlock", substituted: true },

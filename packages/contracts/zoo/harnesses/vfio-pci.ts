@@ -4,26 +4,16 @@
  * contract importer's device `dev1` below another switch of the same
  * P2P-capable host bridge, so `dev1` reaches the BAR through its IOMMU.
  */
-import * as z from "zod";
 import {
   VFIO_DEVICE_FEATURE_GET,
-  defineDriverOp,
   defineMachine,
   encodeDmaBufFeature,
-  step,
   topologySchema,
 } from "@dmabuf-ref/core";
-import type { ExporterDriver, ImporterDriver, Op, Profile } from "@dmabuf-ref/core";
+import type { ExporterDriver, Op, Profile } from "@dmabuf-ref/core";
 import { mustStep } from "@dmabuf-ref/contracts";
 import type { ExporterUnderTest } from "@dmabuf-ref/contracts";
-import {
-  O_CLOEXEC,
-  O_RDWR,
-  vfioDeviceState,
-  vfioOperations,
-  vfioPciExporter,
-  vfioProfileOptions,
-} from "@dmabuf-ref/exporters";
+import { O_CLOEXEC, O_RDWR, vfioPciExporter, vfioProfileOptions } from "@dmabuf-ref/exporters";
 import type { VfioPciConfigInput } from "@dmabuf-ref/exporters";
 
 /** The vfio-pci driver's name in the machine. */
@@ -65,61 +55,17 @@ function vfioAction(action: Readonly<Record<string, unknown>>): Op {
   return { kind: "driver", driver: VFIO_PCI, action };
 }
 
-/** The name of the harness's VMM (a driver of the machine with no dma-buf role). */
-export const VMM = "vmm";
-
-/**
- * The VMM at VM shutdown, as a driver of the machine: its `shutdown` op is
- * the guest's last config write, clearing PCI_COMMAND.MEMORY (a revoke of
- * every dma-buf of the function, kernel-facts §2.5); once that revoke
- * returned, the VMM's own next step (its `pending` work) is the last
- * close of the device fd, whose cleanup revokes for good. That is the
- * order of `rfc/scenarios/kref-underflow-close.yaml`: a close that finds
- * its buffers already revoked. It imports nothing (it accepts no mapping
- * type), as VFIO's type1 backend is an importer of the machine that
- * accepts none.
- *
- * @returns the driver, named `vmm`.
- */
-export function vmmAtShutdown(): ImporterDriver {
-  const shutdown = defineDriverOp({
-    name: "shutdown",
-    models: "VM shutdown: the guest clears PCI_COMMAND.MEMORY, then the VMM closes the device fd",
-    schema: z.strictObject({
-      /** The VFIO function. */
-      device: z.string().min(1),
-    }),
-    run: (m, w, { device }) =>
-      step(m, w, vfioAction({ op: "config-write-command", device, memory: false })),
-  });
-  return {
-    name: VMM,
-    allowPeer2peer: false,
-    accepts: () => [],
-    ops: [shutdown],
-    // The close is due once memory decoding is off and the revoke of the
-    // write returned (no vfio-pci operation left), while the fd is open.
-    pending: (m, w) => {
-      const state = vfioDeviceState(m, w, "vfio0");
-      return !state.memoryEnabled && state.open && vfioOperations(m, w, "vfio0").length === 0
-        ? [vfioAction({ op: "close-device", device: "vfio0" })]
-        : [];
-    },
-  };
-}
-
 /**
  * vfio-pci under test: the export is `ioctl(device_fd, VFIO_DEVICE_FEATURE,
  * GET | DMA_BUF)` over two pages of BAR 0; the revoke for good is the last
  * close of the device fd (`vfio_pci_core_close_device()` runs
  * `vfio_pci_dma_buf_cleanup()`); the temporary revoke is a function-level
- * reset (revoke, reset, un-revoke).
+ * reset (revoke, reset, un-revoke); the revoke until a restore is the
+ * guest clearing PCI_COMMAND.MEMORY.
  *
  * @param exporter - the exporter (default: {@link harnessVfioPci}).
  * @param opts - the profiles; whether the un-revoke must invalidate
- *   (default: what the profile's vfio-pci options say); and the revoke
- *   for good: the close of the device fd (default), or a VM shutdown
- *   ({@link vmmAtShutdown}: memory decoding off, then the close).
+ *   (default: what the profile's vfio-pci options say).
  * @returns the harness.
  */
 export function vfioPciUnderTest(
@@ -127,10 +73,8 @@ export function vfioPciUnderTest(
   opts: {
     readonly profiles?: readonly Profile[];
     readonly unrevokeInvalidates?: (profile: Profile) => boolean;
-    readonly revokeForGood?: "close" | "shutdown";
   } = {},
 ): ExporterUnderTest {
-  const shutdown = opts.revokeForGood === "shutdown";
   return {
     driver: exporter.name,
     ...(opts.profiles === undefined ? {} : { profiles: opts.profiles }),
@@ -139,7 +83,7 @@ export function vfioPciUnderTest(
         profile,
         topology,
         exporters: [exporter],
-        importers: shutdown ? [partner, vmmAtShutdown()] : [partner],
+        importers: [partner],
       }),
     exportBuffer: (m, w) =>
       mustStep(
@@ -156,11 +100,10 @@ export function vfioPciUnderTest(
         }),
       ),
     importingDevice: "dev1",
-    revoke: () =>
-      shutdown
-        ? { kind: "driver", driver: VMM, action: { op: "shutdown", device: "vfio0" } }
-        : vfioAction({ op: "close-device", device: "vfio0" }),
+    revoke: () => vfioAction({ op: "close-device", device: "vfio0" }),
     revokeTemporarily: () => vfioAction({ op: "flr", device: "vfio0" }),
+    revokeUntilRestored: () =>
+      vfioAction({ op: "config-write-command", device: "vfio0", memory: false }),
     unrevokeInvalidates:
       opts.unrevokeInvalidates ?? ((profile) => vfioProfileOptions(profile).unrevokeInvalidates),
   };
