@@ -8,7 +8,7 @@
  * failing run to a short one, which the failure prints like the explorer.
  */
 import fc from "fast-check";
-import { nextOps, pendingSteps, step, worldsEqual } from "@dmabuf-ref/core";
+import { attachRevocable, nextOps, pendingSteps, step, worldsEqual } from "@dmabuf-ref/core";
 import type { Machine, Op, World } from "@dmabuf-ref/core";
 import type { CaseVerdict } from "./case.js";
 import { broken } from "./case.js";
@@ -40,6 +40,7 @@ const RUN_LENGTH = 40;
  * @param ops - the enabled ops of a world.
  * @param picks - the choices.
  * @param judge - the rule checked after every step.
+ * @param drain - whether the run ends by finishing the work it left ({@link drained}).
  */
 function replay(
   m: Machine,
@@ -47,6 +48,7 @@ function replay(
   ops: (w: World) => readonly { op: Op; kernel: boolean }[],
   picks: readonly number[],
   judge: StepJudge,
+  drain?: boolean,
 ): { steps: RunStep[]; rule?: string } {
   let w = start;
   const steps: RunStep[] = [];
@@ -79,7 +81,67 @@ function replay(
     if (rule !== undefined) return { steps, rule };
     w = out.world;
   }
-  return { steps };
+  return drain === true ? drained(m, w, steps, judge) : { steps };
+}
+
+/** How many steps the end of a run may take to finish the work it left. */
+const DRAIN_BOUND = 500;
+
+/**
+ * The end of a run: the devices finish their jobs (each signals its
+ * fence) and the kernel runs the work it owes, first listed first, until
+ * nothing is left; then no revoke or un-revoke may still be waiting (an
+ * importer that never unmaps leaves its revoke waiting for ever).
+ *
+ * @param m - the machine.
+ * @param from - the world the picks ended in.
+ * @param steps - the run so far; extended.
+ * @param judge - the rule checked after every step.
+ * @returns the steps and the first broken rule.
+ */
+function drained(
+  m: Machine,
+  from: World,
+  steps: RunStep[],
+  judge: StepJudge,
+): { steps: RunStep[]; rule?: string } {
+  let w = from;
+  for (let n = 0; n < DRAIN_BOUND; n++) {
+    const p = pendingSteps(m, w)[0];
+    const job = w.jobs.keys().next();
+    const op: Op | undefined =
+      p !== undefined ? p.op : job.done === true ? undefined : { kind: "signal", job: job.value };
+    if (op === undefined) break;
+    const kernel = p !== undefined;
+    const out = step(m, w, op);
+    steps.push({
+      actor: kernel ? "kernel" : "device",
+      text: opText(op),
+      outcome: outcomeWord(out),
+      events: eventsOf(out),
+    });
+    const rule = judge(w, op, out, kernel);
+    if (rule !== undefined) return { steps, rule };
+    if (out.status !== "done") break;
+    w = out.world;
+  }
+  // Only a revocable importer promises a bounded unmap (dma_buf_attach_revocable):
+  // a revoke waiting on a pinned importer without the op is the exporter's
+  // choice to accept it (kernel-facts §1.3), not a broken rule.
+  const task = [...w.tasks.values()].find(
+    (t) =>
+      !(w.bufs.get(t.buf)?.attachments ?? []).some((id) => {
+        const a = w.atts.get(id);
+        return a !== undefined && a.mapping !== null && !attachRevocable(a);
+      }),
+  );
+  if (task === undefined) return { steps };
+  return {
+    steps,
+    rule:
+      `a ${task.kind} completes in bounded steps once every device finished its jobs ` +
+      `and every revocable importer unmapped (the ${task.kind} of buf ${task.buf} waits for ever)`,
+  };
 }
 
 /**
@@ -90,6 +152,7 @@ function replay(
  * @param ops - the enabled ops of a world.
  * @param judge - the rule checked after every step.
  * @param options - runs and seed.
+ * @param drain - whether each run ends by finishing the work it left.
  * @returns the verdict.
  */
 function modelRun(
@@ -98,16 +161,17 @@ function modelRun(
   ops: (w: World) => readonly { op: Op; kernel: boolean }[],
   judge: StepJudge,
   options: ContractOptions,
+  drain = false,
 ): CaseVerdict {
   const details = fc.check(
     fc.property(fc.array(fc.nat(), { maxLength: RUN_LENGTH }), (picks) => {
-      return replay(m, start, ops, picks, judge).rule === undefined;
+      return replay(m, start, ops, picks, judge, drain).rule === undefined;
     }),
     { numRuns: options.runs ?? 30, seed: options.seed ?? DEFAULT_SEED },
   );
   if (!details.failed) return { status: "pass", detail: `${details.numRuns} runs` };
   const picks = details.counterexample?.[0] ?? [];
-  const r = replay(m, start, ops, picks, judge);
+  const r = replay(m, start, ops, picks, judge, drain);
   return broken(
     r.rule ?? "the property failed",
     r.steps,
@@ -145,7 +209,9 @@ export function failedStepsChangeNothing(
 /**
  * No violation in runs of well-behaved users and correct partners: the
  * ops `user` lists and every continuation; the fabric oracle judges every
- * access, and a continuation that fails is a broken rule.
+ * access, a continuation that fails is a broken rule, and at the end of
+ * each run, once the devices finished their jobs and the kernel its work,
+ * no revoke may still be waiting.
  *
  * @param m - the machine.
  * @param start - the start.
@@ -174,5 +240,6 @@ export function wellBehavedRunsKeepTheRules(
       return undefined;
     },
     options,
+    true,
   );
 }
