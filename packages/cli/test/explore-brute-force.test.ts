@@ -22,10 +22,13 @@ import type { ExploreState, ScenarioSpace } from "../src/explore/threads.js";
 import { UsageError } from "../src/io/usage-error.js";
 import { DEFAULT_MACHINE } from "../src/replay/machine.js";
 import { buildMachine } from "../src/scenarios/machine.js";
-import { freesBeforeUnmapsExporter } from "./fixtures/wrong-drivers/frees-before-unmaps.js";
-import { ignoresInvalidateImporter } from "./fixtures/wrong-drivers/ignores-invalidate.js";
-import { revokedWithoutResvExporter } from "./fixtures/wrong-drivers/revoked-without-resv.js";
-import { unmapsAfterRevokeImporter } from "./fixtures/wrong-drivers/unmaps-after-revoke.js";
+import {
+  freesBeforeUnmaps,
+  ignoresInvalidate,
+  revokedWithoutResv,
+  unmapsAfterRevoke,
+} from "@dmabuf-ref/contracts/zoo";
+import { wrongExporter, wrongImporter } from "./support/zoo-drivers.js";
 
 const RFC = join(import.meta.dirname, "../../../rfc/scenarios");
 /** The scenario files these tests explore ship in rfc/scenarios/. */
@@ -152,10 +155,10 @@ describe("breadth-first over fingerprints finds what brute force finds", () => {
   );
 
   const wrong = [
-    { label: "sets revoked without resv", driver: revokedWithoutResvExporter({ region: "ram0" }) },
-    { label: "frees before unmaps", driver: freesBeforeUnmapsExporter({ region: "ram0" }) },
-    { label: "ignores invalidate", driver: ignoresInvalidateImporter() },
-    { label: "unmaps after the revoke returned", driver: unmapsAfterRevokeImporter() },
+    { label: "sets revoked without resv", driver: wrongExporter(revokedWithoutResv) },
+    { label: "frees before unmaps", driver: wrongExporter(freesBeforeUnmaps) },
+    { label: "ignores invalidate", driver: wrongImporter(ignoresInvalidate) },
+    { label: "unmaps after the revoke returned", driver: wrongImporter(unmapsAfterRevoke) },
   ];
   it.each(wrong)(
     "revoke-races-dma-read on the driver that $label: the same terminal outcomes, violations included",

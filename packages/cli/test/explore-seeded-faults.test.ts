@@ -1,10 +1,10 @@
 /*
- * Issue 12, "How it is checked": seeded faults are caught. Each fixture in
- * test/fixtures/wrong-drivers/ is the reference exporter or importer wrong
- * in exactly one named way; the scenarios in test/fixtures/explore/ hold
- * on the right drivers, and the explorer, run on a machine with the wrong
- * driver substituted, refutes one with a shortest counterexample that
- * replays, step by step, to the same failure.
+ * Issue 12, "How it is checked": seeded faults are caught. The wrong
+ * drivers are the bug zoo's (`@dmabuf-ref/contracts/zoo`): the reference
+ * exporter or importer wrong in exactly one named way; the scenarios of
+ * rfc/scenarios/ used here hold on the right drivers, and the explorer,
+ * run on a machine with the wrong driver substituted, refutes one with a
+ * shortest counterexample that replays, step by step, to the same failure.
  *
  * The exporter faults break a revoke; the importer faults break the
  * classic dynamic dma-buf *move* (TTM eviction: invalidate under resv, wait
@@ -16,7 +16,7 @@
 import { basename, join } from "node:path";
 import { SCENARIOS_DIR } from "../src/explore/catalogue.js";
 import { describe, expect, it } from "vitest";
-import { defineMachine } from "@dmabuf-ref/core";
+import { defineMachine, referenceImporter } from "@dmabuf-ref/core";
 import type { ExporterDriver, ImporterDriver, Machine, Profile } from "@dmabuf-ref/core";
 import type { ExploreReport, LoadedScenario, WitnessStep } from "../src/explore/explore.js";
 import {
@@ -29,11 +29,16 @@ import type { ScenarioFile } from "../src/explore/scenario-file.js";
 import type { ExploreState } from "../src/explore/threads.js";
 import { DEFAULT_MACHINE } from "../src/replay/machine.js";
 import { buildMachine } from "../src/scenarios/machine.js";
-import { submittingReferenceImporter } from "./fixtures/wrong-drivers/command-submission.js";
-import { freesBeforeUnmapsExporter } from "./fixtures/wrong-drivers/frees-before-unmaps.js";
-import { ignoresInvalidateImporter } from "./fixtures/wrong-drivers/ignores-invalidate.js";
-import { revokedWithoutResvExporter } from "./fixtures/wrong-drivers/revoked-without-resv.js";
-import { unmapsAfterRevokeImporter } from "./fixtures/wrong-drivers/unmaps-after-revoke.js";
+import {
+  freesBeforeUnmaps,
+  ignoresInvalidate,
+  revokedWithoutResv,
+  unmapsAfterRevoke,
+} from "@dmabuf-ref/contracts/zoo";
+import { wrongExporter, wrongImporter } from "./support/zoo-drivers.js";
+
+/** The correct importer: core's reference importer has the command submission. */
+const submittingReferenceImporter = (): ImporterDriver => referenceImporter();
 
 /** The scenario files these tests explore ship in rfc/scenarios/. */
 const FIXTURES = SCENARIOS_DIR;
@@ -186,14 +191,14 @@ describe("a wrong exporter breaks no-violation with a shortest counterexample th
   const cases = [
     {
       name: "revoked state changes only under dmabuf->resv (exporter sets it unlocked)",
-      driver: revokedWithoutResvExporter({ region: "ram0" }),
+      driver: wrongExporter(revokedWithoutResv),
       files: [READ],
       kind: "contract",
       rule: "a dma-buf's revoked state changes only under dmabuf->resv",
     },
     {
       name: "no access after the owner freed the memory (exporter frees before every unmap)",
-      driver: freesBeforeUnmapsExporter({ region: "ram0" }),
+      driver: wrongExporter(freesBeforeUnmaps),
       files: [READ],
       kind: "access-after-revoke",
       rule: "no access after the owner reset, disabled or freed the memory",
@@ -224,7 +229,7 @@ describe("a wrong exporter breaks no-violation with a shortest counterexample th
 
 describe("each wrong driver is wrong only in the named way", () => {
   it("the exporter that frees early frees nothing on a temporary revoke: flr-races-fenced-write holds", () => {
-    const r = exploreScenario(load(FLR, freesBeforeUnmapsExporter({ region: "ram0" })));
+    const r = exploreScenario(load(FLR, wrongExporter(freesBeforeUnmaps)));
     expect(r.expectations.filter((e) => e.holds !== true)).toEqual([]);
   });
 });
@@ -236,13 +241,13 @@ describe("a wrong importer breaks no-violation against a moving exporter, with a
   const cases = [
     {
       name: "no new DMA through a mapping after invalidate_mappings (the importer ignores the call)",
-      driver: ignoresInvalidateImporter(),
+      driver: wrongImporter(ignoresInvalidate),
       // It never unmaps: the stale mapping outlives the scenario.
       unmapped: false,
     },
     {
       name: "no new DMA through a mapping after invalidate_mappings (the importer stops using it only at its late unmap)",
-      driver: unmapsAfterRevokeImporter(),
+      driver: wrongImporter(unmapsAfterRevoke),
       // It does unmap, but only after the move returned and the job ran.
       unmapped: true,
     },
@@ -305,11 +310,11 @@ describe("a wrong importer leaves the exporter's revoke waiting for ever", () =>
   const cases = [
     {
       name: "an importer with invalidate_mappings unmaps in bounded time (it ignores the call)",
-      driver: ignoresInvalidateImporter(),
+      driver: wrongImporter(ignoresInvalidate),
     },
     {
       name: "the revoke completes only once every mapping is unmapped (the importer unmaps after it returned)",
-      driver: unmapsAfterRevokeImporter(),
+      driver: wrongImporter(unmapsAfterRevoke),
     },
   ] as const;
 

@@ -8,24 +8,10 @@
  * import contracts (scripts/eslint-layering.mjs), while contracts' tests may
  * name any driver.
  */
-import {
-  VFIO_DEVICE_FEATURE_GET,
-  defineMachine,
-  encodeDmaBufFeature,
-  linux71,
-  proposalVfioDmabufMmap,
-  topologySchema,
-} from "@dmabuf-ref/core";
-import type { Op } from "@dmabuf-ref/core";
+import { defineMachine, linux71, proposalVfioDmabufMmap, topologySchema } from "@dmabuf-ref/core";
 import { exporterContract, mustStep } from "@dmabuf-ref/contracts";
-import {
-  O_CLOEXEC,
-  O_RDWR,
-  gpuExporter,
-  rdmaExporter,
-  vfioPciExporter,
-  vfioProfileOptions,
-} from "@dmabuf-ref/exporters";
+import { harnessVfioPci, vfioPciUnderTest } from "@dmabuf-ref/contracts/zoo";
+import { gpuExporter, rdmaExporter } from "@dmabuf-ref/exporters";
 
 const MiB = 0x10_0000n;
 
@@ -57,60 +43,18 @@ const topology = topologySchema.parse({
 
 // ---------------------------------------------------------------- vfio-pci
 
-/** The vfio-pci driver's name (its default). */
-const VFIO = "vfio-pci";
-
-/** A vfio-pci action as a core `driver` op. */
-function vfioAction(action: Record<string, unknown>): Op {
-  return { kind: "driver", driver: VFIO, action };
-}
-
 /*
  * vfio-pci under mainline v7.1 (the un-revoke invalidates) and under Matt
- * Evans' series v4 (it does not): the harness reads which from the
- * profile's vfio-pci options, so both answers are checked.
+ * Evans' series v4 (it does not): the harness (the bug zoo's, whose wrong
+ * vfio-pci drivers run in the same shape) reads which from the profile's
+ * vfio-pci options, so both answers are checked. The export is
+ * VFIO_DEVICE_FEATURE GET | DMA_BUF over two pages of BAR 0, the revoke for
+ * good the last close of the device fd, the temporary revoke an FLR, the
+ * revoke until a restore the guest clearing PCI_COMMAND.MEMORY.
  */
-exporterContract(() => ({
-  driver: VFIO,
-  profiles: [linux71, proposalVfioDmabufMmap],
-  machine: (profile, partner) =>
-    defineMachine({
-      profile,
-      topology,
-      exporters: [
-        vfioPciExporter({
-          devices: [{ id: "vfio0", bars: [{ index: 0, region: "vfio0.bar0" }] }],
-        }),
-      ],
-      importers: [partner],
-    }),
-  // ioctl(device_fd, VFIO_DEVICE_FEATURE, GET | DMA_BUF) over two pages of BAR 0.
-  exportBuffer: (m, w) =>
-    mustStep(
-      m,
-      w,
-      vfioAction({
-        op: "VFIO_DEVICE_FEATURE",
-        device: "vfio0",
-        argp: encodeDmaBufFeature({
-          flags: VFIO_DEVICE_FEATURE_GET,
-          data: { region_index: 0, open_flags: O_RDWR | O_CLOEXEC, flags: 0 },
-          ranges: [{ offset: 0n, length: 0x2000n }],
-        }),
-      }),
-    ),
-  importingDevice: "dev1",
-  // The last close of the device fd: vfio_pci_core_close_device() runs
-  // vfio_pci_dma_buf_cleanup(), which revokes every dma-buf for good.
-  revoke: () => vfioAction({ op: "close-device", device: "vfio0" }),
-  // A function-level reset revokes while the function resets and
-  // un-revokes after (memory decode stays enabled).
-  revokeTemporarily: () => vfioAction({ op: "flr", device: "vfio0" }),
-  // The guest clearing PCI_COMMAND.MEMORY: revoked until it sets the bit again.
-  revokeUntilRestored: () =>
-    vfioAction({ op: "config-write-command", device: "vfio0", memory: false }),
-  unrevokeInvalidates: (profile) => vfioProfileOptions(profile).unrevokeInvalidates,
-}));
+exporterContract(() =>
+  vfioPciUnderTest(harnessVfioPci(), { profiles: [linux71, proposalVfioDmabufMmap] }),
+);
 
 // ---------------------------------------------------------------------- gpu
 
