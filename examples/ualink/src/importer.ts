@@ -6,38 +6,31 @@
  * as fenced jobs core's oracle judges.
  */
 import {
+  CORRECT_SUBMIT,
   accept,
   arrayCodec,
-  blocked,
   defineDriver,
   defineSlice,
-  detachAtt,
   done,
   failed,
-  importerHolder,
+  firstDmaAddress,
   isPayloadOf,
   kernelError,
-  mapAtt,
-  mustRun,
   owedUnmaps,
   readSlice,
-  resvLock,
-  resvUnlock,
+  releaseOp,
   sgt,
   stringCodec,
-  submitDma,
-  u64Schema,
-  unmapAtt,
+  submitOp,
   writeSlice,
 } from "@dmabuf-ref/core";
 import type {
-  AttachmentState,
   ImporterAccept,
   ImporterDriver,
   Machine,
+  MappingState,
   Op,
   StepOutcome,
-  TraceEvent,
   World,
 } from "@dmabuf-ref/core";
 import * as z from "zod";
@@ -46,30 +39,15 @@ import { UALINK_IMPORTER } from "./profile.js";
 import { ualink } from "./ualink-type.js";
 
 /**
- * The importer's entry points, one variant per op (`{ op, ...fields }`):
- * - `submit`: a job through an attachment (the NIC's send or RDMA-write
- *   doorbell reduced to its dma-buf part: under resv, map if needed,
- *   add the job's fence at the mapping's address plus `offset`);
- * - `release`: give an attachment up (unmap under resv, then detach);
+ * The importer's own entry points, one variant per op (`{ op, ...fields }`):
  * - `link`: a port's link goes down or comes back up (training, cable).
+ *
+ * Its job submission and teardown are core's dynamic-importer ops
+ * (`submitOp`, the NIC's send or RDMA-write doorbell reduced to its
+ * dma-buf part, at the first fabric address of a `ualink` mapping;
+ * `releaseOp`).
  */
 export const ualinkImporterActionSchema = z.discriminatedUnion("op", [
-  z.strictObject({
-    op: z.literal("submit"),
-    /** The attachment the job's DMA goes through. */
-    att: z.number().int().nonnegative(),
-    /** Byte offset in the buffer the job accesses. */
-    offset: u64Schema.default(0n),
-    /** Bytes per access. */
-    len: u64Schema,
-    /** Read or write. */
-    dir: z.enum(["read", "write"]),
-  }),
-  z.strictObject({
-    op: z.literal("release"),
-    /** The attachment to give up. */
-    att: z.number().int().nonnegative(),
-  }),
   z.strictObject({
     op: z.literal("link"),
     /** The UALink port. */
@@ -84,8 +62,6 @@ export type UalinkImporterAction = z.output<typeof ualinkImporterActionSchema>;
 
 /** The kernel path or hardware event each op models. */
 const OP_MODELS = {
-  submit: "a UALink NIC's job submission (its doorbell ioctl) reduced to its dma-buf part",
-  release: "the importer's teardown: dma_buf_unmap_attachment under resv, then dma_buf_detach",
   link: "a UALink port's link going down or coming back (link training, a pulled cable)",
 } as const;
 
@@ -132,19 +108,10 @@ export function ualinkImporter(opts: UalinkImporterOptions = {}): ImporterDriver
     actions: {
       schema: ualinkImporterActionSchema,
       models: OP_MODELS,
-      run: (m, w, action, self) => {
-        switch (action.op) {
-          case "submit":
-            return submit(m, w, action, self);
-          case "release":
-            return release(m, w, action.att, self);
-          case "link":
-            return link(m, w, ports, action.port, action.up, self);
-          default:
-            return action satisfies never;
-        }
-      },
+      // One action of its own (`link`); submit and release are core's ops.
+      run: (m, w, action, self) => link(m, w, ports, action.port, action.up, self),
     },
+    ops: [submitOp(CORRECT_SUBMIT, firstAddress), releaseOp()],
     callbacks: {
       allowPeer2peer: true,
       accepts(m, w, req): readonly ImporterAccept[] {
@@ -172,96 +139,12 @@ export function ualinkImporter(opts: UalinkImporterOptions = {}): ImporterDriver
   });
 }
 
-/** The address a job through this mapping issues: the first fabric or DMA address. */
-function firstAddress(a: AttachmentState): bigint | undefined {
-  const payload = a.mapping?.payload;
-  if (isPayloadOf(ualink, payload)) return payload.value.ranges[0]?.fabricAddr;
-  if (isPayloadOf(sgt, payload)) return payload.value.entries[0]?.dmaAddress;
-  return undefined;
-}
-
-/** The `submit` op: one fenced job through the attachment, under its resv, mapping first if needed. */
-function submit(
-  m: Machine,
-  w: World,
-  args: Extract<UalinkImporterAction, { op: "submit" }>,
-  self: string,
-): StepOutcome {
-  const a = w.atts.get(args.att);
-  if (a === undefined || a.importer !== self)
-    return failed(
-      w,
-      kernelError("EINVAL", () => `attachment ${args.att} is not ${self}'s`),
-    );
-  const size = w.bufs.get(a.buf)?.size ?? 0n;
-  if (args.len === 0n || args.offset + args.len > size)
-    return failed(
-      w,
-      kernelError("EINVAL", () => `a job of ${args.len} bytes at ${args.offset} leaves the buffer`),
-    );
-  const holder = importerHolder(self, args.att);
-  const locked = resvLock(w, a.buf, holder);
-  if (locked.status === "blocked") return blocked(w, "resv", locked.reason);
-  if (locked.status === "failed") return failed(w, locked.error);
-  const events: TraceEvent[] = [...locked.events];
-  let world = locked.world;
-  // After an invalidate the next job unmaps (the unmap it owed, done
-  // now) and maps the buffer afresh: a revoked buffer refuses the map.
-  const current = world.atts.get(args.att);
-  if (current?.mapping != null && current.invalidated)
-    world = mustRun(unmapAtt(m, world, args.att, holder), `${self}: unmap`, events).world;
-  if (world.atts.get(args.att)?.mapping === null) {
-    const mapped = mapAtt(m, world, args.att, holder);
-    if (mapped.status !== "done")
-      return mapped.status === "failed"
-        ? failed(w, mapped.error)
-        : blocked(w, "resv", mapped.reason);
-    world = mapped.world;
-    events.push(...mapped.events);
-  }
-  const mappedAtt = world.atts.get(args.att);
-  const addr = mappedAtt === undefined ? undefined : firstAddress(mappedAtt);
-  if (addr === undefined)
-    return failed(
-      w,
-      kernelError("EINVAL", () => `attachment ${args.att}'s mapping holds no address`),
-    );
-  const job = submitDma(world, args.att, addr + args.offset, args.len, args.dir, holder);
-  if (job.status !== "done" || job.created === undefined)
-    return failed(
-      w,
-      job.status === "failed"
-        ? job.error
-        : kernelError("EINVAL", () => `no job through attachment ${args.att}`),
-    );
-  events.push(...job.events);
-  const unlocked = mustRun(resvUnlock(job.world, a.buf, holder), `${self}: unlock`, events);
-  return done(unlocked.world, events, job.created);
-}
-
-/** The `release` op: unmap under resv if mapped, then detach. */
-function release(m: Machine, w: World, att: number, self: string): StepOutcome {
-  const a = w.atts.get(att);
-  if (a === undefined || a.importer !== self)
-    return failed(
-      w,
-      kernelError("EINVAL", () => `attachment ${att} is not ${self}'s`),
-    );
-  const holder = importerHolder(self, att);
-  const locked = resvLock(w, a.buf, holder);
-  if (locked.status === "blocked") return blocked(w, "resv", locked.reason);
-  if (locked.status === "failed") return failed(w, locked.error);
-  const events: TraceEvent[] = [...locked.events];
-  let world = locked.world;
-  if (world.atts.get(att)?.mapping !== null)
-    world = mustRun(unmapAtt(m, world, att, holder), `${self}: unmap`, events).world;
-  world = mustRun(resvUnlock(world, a.buf, holder), `${self}: unlock`, events).world;
-  const detached = detachAtt(m, world, att);
-  if (detached.status !== "done")
-    return detached.status === "failed"
-      ? failed(w, detached.error)
-      : blocked(w, "resv", detached.reason);
-  return done(detached.world, [...events, ...detached.events]);
+/** The address a job through this mapping issues: the first fabric address, else core's. */
+function firstAddress(mapping: MappingState): bigint | undefined {
+  const payload = mapping.payload;
+  return isPayloadOf(ualink, payload)
+    ? payload.value.ranges[0]?.fabricAddr
+    : firstDmaAddress(mapping);
 }
 
 /** The `link` op: records a port's link state, which the next attach's accept states. */

@@ -419,6 +419,7 @@ export {
 export type { RefExporterPriv } from "./reference/exporter.js";
 export {
   CORRECT_SUBMIT,
+  firstDmaAddress,
   importerHolder,
   owedUnmapHolder,
   owedUnmaps,

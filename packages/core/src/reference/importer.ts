@@ -10,6 +10,7 @@ import { resvLock, resvUnlock } from "../lifetime/resv.js";
 import { defineDriver } from "../machine/define-driver.js";
 import { defineDriverOp } from "../machine/driver-op.js";
 import type { DriverOp, ImporterDriver } from "../machine/machine.js";
+import type { MappingState } from "../world/attachment-state.js";
 import type { Op } from "../lifetime/op.js";
 import { u64Schema } from "../schemas.js";
 import type { TraceEvent } from "../trace/event.js";
@@ -149,6 +150,19 @@ export interface SubmitPolicy {
 export const CORRECT_SUBMIT: SubmitPolicy = { remapsInvalidated: true, underResv: true };
 
 /**
+ * The address a job through a mapping issues first: the SGT's first DMA
+ * address (an IOVA, or a bus address for peer-to-peer without the IOMMU),
+ * else the first IOVA the map allocated; undefined when it has neither.
+ *
+ * @param mapping - the attachment's mapping.
+ * @returns the address.
+ */
+export function firstDmaAddress(mapping: MappingState): bigint | undefined {
+  const payload = mapping.payload;
+  return isPayloadOf(sgt, payload) ? payload.value.entries[0]?.dmaAddress : mapping.iova[0]?.iova;
+}
+
+/**
  * A dynamic importer's command submission as a driver op named `submit`
  * (amdgpu_cs_ioctl / xe_exec_ioctl reduced to their dma-buf part,
  * kernel-model §1.3): under the buffer's resv (blocked while another holds
@@ -156,13 +170,18 @@ export const CORRECT_SUBMIT: SubmitPolicy = { remapsInvalidated: true, underResv
  * (`dma_buf_map_attachment`, re-mapping after an invalidate per `policy`),
  * add the job's fence (`dma_resv_add_fence`, core's `dma-submit` at the
  * mapping's first DMA address plus `offset`) and unlock. One atomic step:
- * every part runs under the one resv lock. Its result is the job id.
+ * every part runs under the one resv lock. A job that leaves the buffer
+ * is EINVAL. Its result is the job id.
  *
  * @param policy - what the submission gets right.
+ * @param addressOf - where a job through a mapping starts (default
+ *   {@link firstDmaAddress}; an importer of another mapping type says
+ *   where its payload puts the device's address).
  * @returns the driver op.
  */
 export function submitOp(
   policy: SubmitPolicy = CORRECT_SUBMIT,
+  addressOf: (mapping: MappingState) => bigint | undefined = firstDmaAddress,
 ): DriverOp<z.output<typeof submitSchema>, z.input<typeof submitSchema>> {
   return defineDriverOp({
     name: "submit",
@@ -174,6 +193,15 @@ export function submitOp(
         return failed(
           w,
           kernelError("EINVAL", () => `attachment ${args.att} is not ${self}'s`),
+        );
+      const size = w.bufs.get(a.buf)?.size ?? 0n;
+      if (args.len === 0n || args.offset + args.len > size)
+        return failed(
+          w,
+          kernelError(
+            "EINVAL",
+            () => `a job of ${args.len} bytes at ${args.offset} leaves the buffer`,
+          ),
         );
       const holder = importerHolder(self, args.att);
       const events: TraceEvent[] = [];
@@ -200,14 +228,8 @@ export function submitOp(
         world = mapped.world;
         events.push(...mapped.events);
       }
-      // The job's DMA address: the SGT's first entry (an IOVA, or a bus
-      // address for peer-to-peer without the IOMMU), else the first IOVA
-      // the map allocated.
       const mapping = world.atts.get(args.att)?.mapping;
-      const payload = mapping?.payload;
-      const base = isPayloadOf(sgt, payload)
-        ? payload.value.entries[0]?.dmaAddress
-        : mapping?.iova[0]?.iova;
+      const base = mapping === undefined || mapping === null ? undefined : addressOf(mapping);
       if (base === undefined)
         return failed(
           w,
