@@ -78,11 +78,7 @@ interface Mapped {
  * Attaches the contract importer dynamically for the harness's device and
  * maps under resv (lock, map, unlock), as a dynamic importer does.
  */
-function mapFresh(ctx: ExporterContext): {
-  session: Session;
-  mapped?: Mapped;
-  error?: CaseVerdict;
-} {
+function mapFresh(ctx: ExporterContext): { session: Session; mapped: Mapped } | CaseVerdict {
   const s = new Session(ctx.m, ctx.exported);
   const attach = s.call("importer", {
     kind: "attach",
@@ -92,13 +88,10 @@ function mapFresh(ctx: ExporterContext): {
     dynamic: true,
   });
   if (attach.status !== "done" || attach.created === undefined)
-    return {
-      session: s,
-      error: broken(
-        "an exporter accepts a dynamic, revocable importer's attach (dma_buf_dynamic_attach)",
-        s.steps,
-      ),
-    };
+    return broken(
+      "an exporter accepts a dynamic, revocable importer's attach (dma_buf_dynamic_attach)",
+      s.steps,
+    );
   const att = attach.created;
   const holder = importerHolder(CONTRACT_IMPORTER, att);
   for (const op of [
@@ -108,22 +101,22 @@ function mapFresh(ctx: ExporterContext): {
   ] satisfies Op[]) {
     const r = s.call("importer", op);
     if (r.status !== "done")
-      return {
-        session: s,
-        error: broken(
-          "map under dmabuf->resv of a fresh attachment succeeds (dma_buf_map_attachment)",
-          s.steps,
-        ),
-      };
+      return broken(
+        "map under dmabuf->resv of a fresh attachment succeeds (dma_buf_map_attachment)",
+        s.steps,
+      );
   }
   const payload = s.world.atts.get(att)?.mapping?.payload;
   const addr = isPayloadOf(sgt, payload) ? payload.value.entries[0]?.dmaAddress : undefined;
   if (addr === undefined)
-    return {
-      session: s,
-      error: broken("map hands the importer the SGT it negotiated, with entries", s.steps),
-    };
+    return broken("map hands the importer the SGT it negotiated, with entries", s.steps);
   return { session: s, mapped: { world: s.world, att, addr } };
+}
+
+/** Pass, or the first violation the oracle recorded in the session. */
+function noViolation(s: Session): CaseVerdict {
+  const v = s.violations();
+  return v[0] === undefined ? PASS : broken(v[0], s.steps);
 }
 
 /** The first violation as a rule, or undefined. */
@@ -168,8 +161,9 @@ export const EXPORTER_CASES: readonly ContractCase<ExporterContext>[] = [
       "a buffer attaches, maps under resv, unmaps, detaches and is released after its last " +
       "reference, with no violation (dma_buf_attach/map/unmap/detach, ops->release)",
     check(ctx) {
-      const { session: s, mapped, error } = mapFresh(ctx);
-      if (mapped === undefined) return error ?? broken("map failed", s.steps);
+      const fresh = mapFresh(ctx);
+      if ("status" in fresh) return fresh;
+      const { session: s, mapped } = fresh;
       const holder = importerHolder(CONTRACT_IMPORTER, mapped.att);
       const rest: Op[] = [
         { kind: "lock", buf: ctx.buf, holder },
@@ -204,8 +198,9 @@ export const EXPORTER_CASES: readonly ContractCase<ExporterContext>[] = [
     check(ctx) {
       const skip = needsRevoke(ctx);
       if (skip !== undefined || ctx.harness.revoke === null) return skip ?? PASS;
-      const { session: s, mapped, error } = mapFresh(ctx);
-      if (mapped === undefined) return error ?? broken("map failed", s.steps);
+      const fresh = mapFresh(ctx);
+      if ("status" in fresh) return fresh;
+      const { mapped } = fresh;
       const revoke = ctx.harness.revoke(ctx.m, mapped.world, ctx.buf);
       return exploreFrom(
         ctx,
@@ -246,8 +241,9 @@ export const EXPORTER_CASES: readonly ContractCase<ExporterContext>[] = [
     check(ctx) {
       const skip = needsRevoke(ctx);
       if (skip !== undefined || ctx.harness.revoke === null) return skip ?? PASS;
-      const { session: s, mapped, error } = mapFresh(ctx);
-      if (mapped === undefined) return error ?? broken("map failed", s.steps);
+      const fresh = mapFresh(ctx);
+      if ("status" in fresh) return fresh;
+      const { mapped } = fresh;
       const device = ctx.harness.importingDevice;
       const revoke = ctx.harness.revoke(ctx.m, mapped.world, ctx.buf);
       const read: Op = { kind: "dma", device, addr: mapped.addr, len: 8n, dir: "read" };
@@ -278,8 +274,9 @@ export const EXPORTER_CASES: readonly ContractCase<ExporterContext>[] = [
     check(ctx) {
       const skip = needsRevoke(ctx);
       if (skip !== undefined || ctx.harness.revoke === null) return skip ?? PASS;
-      const { session: s, mapped, error } = mapFresh(ctx);
-      if (mapped === undefined) return error ?? broken("map failed", s.steps);
+      const fresh = mapFresh(ctx);
+      if ("status" in fresh) return fresh;
+      const { session: s, mapped } = fresh;
       const r = s.call("user", ctx.harness.revoke(ctx.m, s.world, ctx.buf));
       if (r.status !== "done") return broken("the revoke call runs", s.steps);
       const settled = s.settle();
@@ -309,8 +306,7 @@ export const EXPORTER_CASES: readonly ContractCase<ExporterContext>[] = [
           );
       } else if (attach.status !== "failed" || attach.error.errno !== "ENODEV")
         return broken("an attach a revoked dma-buf refuses fails with ENODEV", s.steps);
-      const v = s.violations();
-      return v[0] === undefined ? PASS : broken(v[0], s.steps);
+      return noViolation(s);
     },
   },
   {
@@ -325,8 +321,9 @@ export const EXPORTER_CASES: readonly ContractCase<ExporterContext>[] = [
           status: "not-applicable",
           reason: `${ctx.harness.driver} has no revoke that lasts until a restore`,
         };
-      const { session: s, mapped, error } = mapFresh(ctx);
-      if (mapped === undefined) return error ?? broken("map failed", s.steps);
+      const fresh = mapFresh(ctx);
+      if ("status" in fresh) return fresh;
+      const { session: s } = fresh;
       const r = s.call("user", first(ctx.m, s.world, ctx.buf));
       if (r.status !== "done") return broken("the first revoke's call runs", s.steps);
       const settled = s.settle();
@@ -357,8 +354,9 @@ export const EXPORTER_CASES: readonly ContractCase<ExporterContext>[] = [
           status: "not-applicable",
           reason: `${ctx.harness.driver} has no temporary revoke`,
         };
-      const { session: s, mapped, error } = mapFresh(ctx);
-      if (mapped === undefined) return error ?? broken("map failed", s.steps);
+      const fresh = mapFresh(ctx);
+      if ("status" in fresh) return fresh;
+      const { session: s, mapped } = fresh;
       const before = s.steps.length;
       const r = s.call("user", temp(ctx.m, s.world, ctx.buf));
       if (r.status !== "done") return broken("the temporary revoke call runs", s.steps);
@@ -378,8 +376,7 @@ export const EXPORTER_CASES: readonly ContractCase<ExporterContext>[] = [
       const job = s.call("importer", submitCall(mapped.att, "write"));
       if (job.status !== "done")
         return broken("after the un-revoke the importer maps again and submits", s.steps);
-      const v = s.violations();
-      return v[0] === undefined ? PASS : broken(v[0], s.steps);
+      return noViolation(s);
     },
   },
   {
