@@ -111,7 +111,7 @@ export function ualinkImporter(opts: UalinkImporterOptions = {}): ImporterDriver
       // One action of its own (`link`); submit and release are core's ops.
       run: (m, w, action, self) => link(m, w, ports, action.port, action.up, self),
     },
-    ops: [submitOp(CORRECT_SUBMIT, firstAddress), releaseOp()],
+    ops: [submitOp(CORRECT_SUBMIT, ualinkJobAddress), releaseOp()],
     callbacks: {
       allowPeer2peer: true,
       accepts(m, w, req): readonly ImporterAccept[] {
@@ -139,8 +139,14 @@ export function ualinkImporter(opts: UalinkImporterOptions = {}): ImporterDriver
   });
 }
 
-/** The address a job through this mapping issues: the first fabric address, else core's. */
-function firstAddress(mapping: MappingState): bigint | undefined {
+/**
+ * The address a job through a mapping issues: a `ualink` mapping's first
+ * fabric address, else core's (`firstDmaAddress`, for the PCIe side's SGT).
+ *
+ * @param mapping - the attachment's mapping.
+ * @returns the address, or undefined.
+ */
+export function ualinkJobAddress(mapping: MappingState): bigint | undefined {
   const payload = mapping.payload;
   return isPayloadOf(ualink, payload)
     ? payload.value.ranges[0]?.fabricAddr

@@ -16,7 +16,7 @@ export type { UalinkExporterData, UalinkImporterData, UalinkPayload } from "./ua
 export { UALINK_EXPORTER, UALINK_IMPORTER, ualinkRfc } from "./profile.js";
 export { ualinkExportArgsSchema, ualinkExporter, ualinkExporterOptionsSchema } from "./exporter.js";
 export type { UalinkExporterOptions } from "./exporter.js";
-export { ualinkImporter, ualinkImporterActionSchema } from "./importer.js";
+export { ualinkImporter, ualinkImporterActionSchema, ualinkJobAddress } from "./importer.js";
 export type { UalinkImporterAction, UalinkImporterOptions } from "./importer.js";
 export {
   ACCELERATOR,

@@ -229,12 +229,15 @@ describe("the suites catch a wrong variant of each driver", () => {
   });
 
   it("an exporter that leaves its IOMMU mapping behind at unmap fails exporter/revoke-races-dma", () => {
-    const leaky = exporterUnderTest((profile): ExporterDriver => ({
-      ...ualinkExporter({}, profile),
-      // Forgets dma_unmap_sgtable(): the importing device's IOVA still
-      // translates to the HBM after the unmap took the grant away.
-      unmap: (_m, world) => ({ world, events: [] }),
-    }));
+    const leaky = exporterUnderTest(
+      (profile): ExporterDriver => ({
+        ...ualinkExporter({}, profile),
+        // Forgets dma_unmap_sgtable(): the importing device's IOVA still
+        // translates to the HBM after the unmap took the grant away.
+        unmap: (_m, world) => ({ world, events: [] }),
+      }),
+      "pcie",
+    );
     const results = checkExporter(leaky, {
       skip: {
         "exporter/model-runs-keep-the-rules": "one case is enough here",

@@ -5,17 +5,27 @@
  * Shared by the contract test and by the test that proves the suites
  * catch a wrong variant of each driver.
  */
-import { defineMachine, importerHolder, linux71 } from "@dmabuf-ref/core";
+import { accept, defineMachine, importerHolder, linux71, sgt } from "@dmabuf-ref/core";
 import type { ExporterDriver, ImporterDriver, Op, Profile, World } from "@dmabuf-ref/core";
-import { attachmentsOf, mustStep, mustSteps } from "@dmabuf-ref/contracts";
+import {
+  CONTRACT_EXPORTER,
+  CONTRACT_IMPORTER,
+  attachmentsOf,
+  dynamicImporter,
+  mustStep,
+  mustSteps,
+} from "@dmabuf-ref/contracts";
 import type { ExporterUnderTest, ImporterUnderTest } from "@dmabuf-ref/contracts";
 import {
   ACCELERATOR,
+  FABRIC,
   NIC,
   UALINK_EXPORTER,
   UALINK_IMPORTER,
+  ualink,
   ualinkExporter,
   ualinkImporter,
+  ualinkJobAddress,
   ualinkRfc,
   ualinkTopology,
 } from "../src/index.js";
@@ -23,15 +33,30 @@ import {
 /** Mainline v7.1 (the legacy SGT path) and ualink-rfc (the negotiation with the type). */
 export const PROFILES: readonly Profile[] = [linux71, ualinkRfc];
 
+/** Where the suite's importer attaches from: the UALink port, or a PCIe function. */
+export type ImportingSide = "fabric" | "pcie";
+
 /**
  * The UALink exporter under test, on the example's topology.
  *
  * @param make - builds the exporter for a profile (default: the correct one).
+ * @param side - where the suite's importer attaches from: the UALink port
+ *   `unic0` (default; a `ualink` mapping under ualink-rfc), or the PCIe
+ *   function `pcie0` behind the host bridge (the exporter's SGT path, P2P
+ *   through pcie0's IOMMU).
  * @returns the harness.
  */
 export function exporterUnderTest(
   make: (profile: Profile) => ExporterDriver = (profile) => ualinkExporter({}, profile),
+  side: ImportingSide = "fabric",
 ): ExporterUnderTest {
+  if (side === "pcie")
+    return {
+      ...exporterUnderTest(make, "fabric"),
+      importingDevice: "pcie0",
+      partner: () => dynamicImporter(),
+      addressOf: ualinkJobAddress,
+    };
   return {
     driver: UALINK_EXPORTER,
     profiles: PROFILES,
@@ -49,10 +74,20 @@ export function exporterUnderTest(
         owner: ACCELERATOR,
         args: { size: 0x2000n },
       }),
-    // A plain PCIe function: the contract importer speaks SGT only, so the
-    // exporter's SGT path (P2P to the HBM through the host bridge) is what
-    // the suite drives; fabric.test.ts drives the UALink path.
-    importingDevice: "pcie0",
+    // The UALink port on the accelerator's pod: the suite's importer is the
+    // contract importer accepting [ualink, sgt] (under linux-7.1, which has
+    // no ualink type, the SGT over the port's PCIe side), its jobs issued
+    // at the mapping's first fabric address.
+    importingDevice: NIC,
+    partner: () =>
+      dynamicImporter({
+        accepts: (_m, _w, req) => [
+          accept(ualink, { port: NIC, fabric: FABRIC, linkUp: true }, CONTRACT_IMPORTER),
+          accept(sgt, { device: req.device, acceptsP2P: req.peer2peer }, CONTRACT_IMPORTER),
+        ],
+        addressOf: ualinkJobAddress,
+      }),
+    addressOf: ualinkJobAddress,
     revoke: (_m, _w, buf) => ({ kind: "revoke", buf, permanent: true, by: "close" }),
   };
 }
@@ -88,7 +123,11 @@ export function importerUnderTest(
         exporters: [partner],
         importers: [make()],
       }),
-    exportingDevice: "exp0",
+    // The suite's exporter is a correct exporter of the type: the example's
+    // own accelerator exporter under the contract exporter's name, since
+    // the reference exporter offers no ualink.
+    partner: (profile) => ualinkExporter({ name: CONTRACT_EXPORTER }, profile),
+    exportingDevice: ACCELERATOR,
     importBuffer: (m, w, buf) => {
       const attached = mustStep(m, w, {
         kind: "attach",

@@ -4,6 +4,7 @@
  * v7.1 (no negotiation: the legacy SGT path) and under `ualink-rfc` (the
  * negotiation with the UALink type in force).
  */
+import { describe } from "vitest";
 import { exporterContract, importerContract, mappingTypeContract } from "@dmabuf-ref/contracts";
 import { FABRIC, FABRIC_BASE, FAR_NIC, NIC, OTHER_FABRIC, ualink } from "../src/index.js";
 import { exporterUnderTest, importerUnderTest } from "./harnesses.js";
@@ -41,6 +42,13 @@ mappingTypeContract(ualink, {
   },
 });
 
-exporterContract(() => exporterUnderTest());
+// The exporter twice: to the UALink port (fabric addresses) and to a PCIe
+// function behind the IOMMU (its SGT path).
+describe("from the UALink port", () => {
+  exporterContract(() => exporterUnderTest());
+});
+describe("from a PCIe function", () => {
+  exporterContract(() => exporterUnderTest(undefined, "pcie"));
+});
 
 importerContract(() => importerUnderTest());

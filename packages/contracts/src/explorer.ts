@@ -20,9 +20,11 @@ import type { Machine, Op, SearchSpace, StepOutcome, TraceEvent, World } from "@
 /**
  * One call of a thread: an op, or how to build it from the world it runs
  * in and what this thread's earlier calls created (a job a `submit`
- * started, for its `dma-access`).
+ * started, for its `dma-access`); null when, in that world, the thread
+ * issues nothing (a well-behaved device does not read through a mapping
+ * its importer already gave up): the call returns `skipped`.
  */
-export type ThreadCall = Op | ((w: World, created: readonly (number | undefined)[]) => Op);
+export type ThreadCall = Op | ((w: World, created: readonly (number | undefined)[]) => Op | null);
 
 /** A thread: its name (in traces) and its calls, run in order. */
 export interface ContractThread {
@@ -140,6 +142,21 @@ export class ContractSpace implements SearchSpace<ContractState> {
       const call = t.calls[pc];
       if (call === undefined) return;
       const op = typeof call === "function" ? call(s.world, s.created[i] ?? []) : call;
+      if (op === null) {
+        out.push({
+          actor: t.name,
+          text: "(nothing to issue)",
+          outcome: "skipped",
+          events: [],
+          state: {
+            ...s,
+            pcs: s.pcs.map((p, j) => (j === i ? p + 1 : p)),
+            outcomes: s.outcomes.map((o, j) => (j === i ? [...o, "skipped"] : o)),
+            created: s.created.map((c, j) => (j === i ? [...c, undefined] : c)),
+          },
+        });
+        return;
+      }
       const r = step(this.m, s.world, op);
       if (r.status === "blocked") return;
       const word = outcomeWord(r);

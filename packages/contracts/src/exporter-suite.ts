@@ -5,12 +5,12 @@
  * contract) and §1.2 (resv) are checked on a fixed run or on every
  * interleaving.
  */
-import { boot, importerHolder, isPayloadOf, sgt } from "@dmabuf-ref/core";
-import type { Machine, Op, Profile, World } from "@dmabuf-ref/core";
+import { boot, firstDmaAddress, importerHolder, step } from "@dmabuf-ref/core";
+import type { MappingState, Machine, Op, Profile, World } from "@dmabuf-ref/core";
 import type { CaseVerdict, ContractCase } from "./case.js";
 import { PASS, broken } from "./case.js";
 import type { ContractState, ContractThread } from "./explorer.js";
-import { ContractSpace, search } from "./explorer.js";
+import { ContractSpace, outcomeWord, search } from "./explorer.js";
 import type { ContractOptions, ExporterUnderTest } from "./harness.js";
 import {
   CONTRACT_IMPORTER,
@@ -53,7 +53,7 @@ export function exporterContext(
   profile: Profile,
   options: ContractOptions,
 ): ExporterContext {
-  const m = harness.machine(profile, contractImporter());
+  const m = harness.machine(profile, harness.partner?.() ?? contractImporter());
   mustHaveDriver(m, harness.driver, "exporter");
   mustHaveDriver(m, CONTRACT_IMPORTER, "importer");
   const w0 = boot(m);
@@ -72,6 +72,8 @@ interface Mapped {
   readonly world: World;
   readonly att: number;
   readonly addr: bigint;
+  /** Whether the map went through the importing device's IOMMU (it allocated IOVA). */
+  readonly translated: boolean;
 }
 
 /**
@@ -106,11 +108,19 @@ function mapFresh(ctx: ExporterContext): { session: Session; mapped: Mapped } | 
         s.steps,
       );
   }
-  const payload = s.world.atts.get(att)?.mapping?.payload;
-  const addr = isPayloadOf(sgt, payload) ? payload.value.entries[0]?.dmaAddress : undefined;
+  const mapping = s.world.atts.get(att)?.mapping;
+  const addr = mapping === undefined || mapping === null ? undefined : addressOf(ctx)(mapping);
   if (addr === undefined)
-    return broken("map hands the importer the SGT it negotiated, with entries", s.steps);
-  return { session: s, mapped: { world: s.world, att, addr } };
+    return broken("map hands the importer a mapping its device has an address for", s.steps);
+  return {
+    session: s,
+    mapped: { world: s.world, att, addr, translated: (mapping?.iova.length ?? 0) > 0 },
+  };
+}
+
+/** Where the importing device's DMA through a mapping starts, for this harness. */
+function addressOf(ctx: ExporterContext): (mapping: MappingState) => bigint | undefined {
+  return ctx.harness.addressOf ?? firstDmaAddress;
 }
 
 /** Pass, or the first violation the oracle recorded in the session. */
@@ -237,7 +247,8 @@ export const EXPORTER_CASES: readonly ContractCase<ExporterContext>[] = [
     id: "exporter/revoke-races-dma",
     rule:
       "no DMA reaches memory the exporter gave up, whatever order a device's reads, a fenced " +
-      "job and the revoke take: reads may land until the unmap (read-and-discard), then fault",
+      "job and the revoke take: reads may land until the unmap (read-and-discard); after it " +
+      "the device's IOVA reaches nothing (the exporter's unmap tore the IOMMU mapping down)",
     check(ctx) {
       const skip = needsRevoke(ctx);
       if (skip !== undefined || ctx.harness.revoke === null) return skip ?? PASS;
@@ -249,7 +260,9 @@ export const EXPORTER_CASES: readonly ContractCase<ExporterContext>[] = [
       const read: Op = { kind: "dma", device, addr: mapped.addr, len: 8n, dir: "read" };
       const threads: ContractThread[] = [
         { name: "user", calls: [revoke] },
-        { name: "dev", calls: [read] },
+        // The importer's device reads while its importer holds the mapping
+        // (after the invalidate too: read-and-discard), not after the unmap.
+        { name: "dev", calls: [(w) => (w.atts.get(mapped.att)?.mapping ? read : null)] },
         {
           name: "job",
           calls: [
@@ -259,10 +272,18 @@ export const EXPORTER_CASES: readonly ContractCase<ExporterContext>[] = [
           ],
         },
       ];
-      return exploreFrom(ctx, mapped.world, threads, undefined, {
-        what: "faults a device read after the revoke (the exporter's mapping is torn down)",
-        holds: (st) => st.outcomes[1]?.[0] === "fault",
-      });
+      // Where the device reached the buffer through its IOMMU, the old IOVA
+      // must fault once the mapping is gone (without an IOMMU on the path,
+      // a bus or fabric address, only the importer's discipline protects).
+      const probe = (st: ContractState): string | undefined => {
+        if (!mapped.translated || st.world.atts.get(mapped.att)?.mapping) return undefined;
+        const r = step(ctx.m, st.world, read);
+        return outcomeWord(r) === "fault"
+          ? undefined
+          : "once the importer unmapped, its device's IOVA reaches nothing (the exporter's " +
+              `unmap tears the IOMMU mapping down; a read there was ${outcomeWord(r)})`;
+      };
+      return exploreFrom(ctx, mapped.world, threads, probe);
     },
   },
   {
@@ -429,8 +450,7 @@ export function exporterUserOps(ctx: ExporterContext): (m: Machine, w: World) =>
     for (const [att, a] of w.atts.entries()) {
       if (a.importer !== CONTRACT_IMPORTER) continue;
       ops.push(submitCall(att, "write"), submitCall(att, "read"), releaseCall(att));
-      const payload = a.mapping?.payload;
-      const addr = isPayloadOf(sgt, payload) ? payload.value.entries[0]?.dmaAddress : undefined;
+      const addr = a.mapping === null ? undefined : addressOf(ctx)(a.mapping);
       if (addr !== undefined)
         ops.push({
           kind: "dma",

@@ -10,6 +10,7 @@ import type {
   ExporterDriver,
   ImporterDriver,
   Machine,
+  MappingState,
   MatchContext,
   Op,
   Profile,
@@ -86,6 +87,21 @@ export interface ExporterUnderTest {
   /** The device the contract importer attaches for: one that can reach the buffer. */
   readonly importingDevice: string;
   /**
+   * The importer the suite attaches with, when the contract importer (one
+   * SGT accept) cannot import your mapping type: a correct dynamic
+   * importer named `ref-importer`, built with {@link dynamicImporter}
+   * (`accepts` and `addressOf` changed only), so a failure stays yours.
+   */
+  readonly partner?: () => ImporterDriver;
+  /**
+   * Where the importing device's DMA through a mapping starts (default
+   * core's `firstDmaAddress`: the SGT's first DMA address, else the first
+   * IOVA), for a payload of your type.
+   *
+   * @param mapping - the contract importer's mapping.
+   */
+  readonly addressOf?: (mapping: MappingState) => bigint | undefined;
+  /**
    * The op by which a user revokes the buffer for good (close, unbind,
    * core's `revoke` op), or null for an exporter that never revokes (a
    * TTM exporter moves instead): the revoke cases then report that.
@@ -147,6 +163,16 @@ export interface ImporterUnderTest {
   machine(profile: Profile, partner: ExporterDriver): Machine;
   /** The device `partner` exports from (an owner name of the topology; default `exp0`). */
   readonly exportingDevice?: string;
+  /**
+   * The exporter the suite exports from, when the contract exporter (SGT,
+   * PAL and the iommufd selftest hook) cannot hand your importer a buffer
+   * of its mapping type: a correct, revocable exporter named
+   * `ref-exporter` (waiting for every unmap, refusing map with ENODEV once
+   * revoked) whose `export` takes `{ size }`, so a failure stays yours.
+   *
+   * @param profile - the profile in force.
+   */
+  readonly partner?: (profile: Profile) => ExporterDriver;
   /**
    * Imports `buf` the way the importer's users do (an IOAS_MAP_FILE, a
    * memslot, an MR registration, core's attach and map) so its device can

@@ -65,7 +65,7 @@ export function importerContext(
   profile: Profile,
   options: ContractOptions,
 ): ImporterContext {
-  const m = harness.machine(profile, contractExporter());
+  const m = harness.machine(profile, harness.partner?.(profile) ?? contractExporter());
   mustHaveDriver(m, harness.driver, "importer");
   mustHaveDriver(m, CONTRACT_EXPORTER, "exporter");
   const s = new Session(m, boot(m));
@@ -133,7 +133,10 @@ export const IMPORTER_CASES: readonly ContractCase<ImporterContext>[] = [
       const s = new Session(ctx.m, ctx.imported);
       const created: (number | undefined)[] = [];
       for (const call of ctx.harness.access(ctx.m, s.world, ctx.buf, "read")) {
-        const r = s.call("device", typeof call === "function" ? call(s.world, created) : call);
+        const op = typeof call === "function" ? call(s.world, created) : call;
+        if (op === null)
+          return broken("the importer's device reaches an imported, live buffer", s.steps);
+        const r = s.call("device", op);
         created.push(r.status === "done" ? r.created : undefined);
         if (r.status !== "done" || s.steps[s.steps.length - 1]?.outcome !== "ok")
           return broken("the importer's device reaches an imported, live buffer", s.steps);
@@ -272,7 +275,8 @@ export function importerUserOps(ctx: ImporterContext): (m: Machine, w: World) =>
       if (buf === ctx.buf)
         for (const dir of ["read", "write"] as const) {
           const first = ctx.harness.access(m, w, buf, dir)[0];
-          if (first !== undefined) ops.push(typeof first === "function" ? first(w, []) : first);
+          const op = typeof first === "function" ? first(w, []) : first;
+          if (op !== undefined && op !== null) ops.push(op);
         }
     }
     if (live < MAX_BUFFERS) ops.push(contractExport(ctx.harness));

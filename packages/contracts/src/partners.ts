@@ -7,6 +7,7 @@
 import {
   CORRECT_SUBMIT,
   defineDriver,
+  firstDmaAddress,
   referenceExporter,
   referenceImporter,
   releaseOp,
@@ -16,6 +17,7 @@ import type {
   ExporterDriver,
   ImporterDriver,
   Machine,
+  MappingState,
   Op,
   SubmitPolicy,
   World,
@@ -49,6 +51,14 @@ export interface DynamicImporterChanges {
   readonly invalidateMappings?: NonNullable<ImporterDriver["invalidateMappings"]>;
   /** The work it does on its own (default: the reference importer's owed unmaps). */
   readonly pending?: NonNullable<ImporterDriver["pending"]>;
+  /**
+   * What it accepts (default: the reference importer's one SGT accept), for
+   * a partner that imports another mapping type; accepts name the module
+   * `ref-importer`.
+   */
+  readonly accepts?: ImporterDriver["accepts"];
+  /** Where a job through a mapping starts (default core's `firstDmaAddress`). */
+  readonly addressOf?: (mapping: MappingState) => bigint | undefined;
 }
 
 /**
@@ -70,13 +80,16 @@ export function dynamicImporter(changes: DynamicImporterChanges = {}): ImporterD
     slices: {},
     callbacks: {
       allowPeer2peer: right.allowPeer2peer,
-      accepts: (m, w, req) => right.accepts(m, w, req),
+      accepts: changes.accepts ?? ((m, w, req) => right.accepts(m, w, req)),
       invalidateMappings:
         changes.invalidateMappings ??
         ((m, w, att) => right.invalidateMappings?.(m, w, att) ?? { world: w, events: [] }),
       pending: changes.pending ?? ((m, w) => right.pending?.(m, w) ?? []),
     },
-    ops: [submitOp(changes.submit ?? CORRECT_SUBMIT), releaseOp()],
+    ops: [
+      submitOp(changes.submit ?? CORRECT_SUBMIT, changes.addressOf ?? firstDmaAddress),
+      releaseOp(),
+    ],
   });
 }
 

@@ -253,9 +253,10 @@ export function submitOp(
 
 /**
  * A dynamic importer giving an attachment up as a driver op named
- * `release` (the importer's teardown: `dma_buf_unmap_attachment` under
- * resv when it still holds a mapping, then `dma_buf_detach`), one atomic
- * step under the one lock.
+ * `release` (the importer's teardown: once its device's jobs through the
+ * attachment signalled, `dma_buf_unmap_attachment` under resv when it
+ * still holds a mapping, then `dma_buf_detach`), one atomic step under the
+ * one lock; blocked while a job is in flight.
  *
  * @returns the driver op.
  */
@@ -274,6 +275,12 @@ export function releaseOp(): DriverOp<
           w,
           kernelError("EINVAL", () => `attachment ${att} is not ${self}'s`),
         );
+      // Its own jobs first: the device must be done with the mapping
+      // before it goes (the importer waits for its fences, as a driver
+      // waits for its BO to idle before unmapping).
+      for (const job of w.jobs.values())
+        if (job.att === att)
+          return blocked(w, "fences", `attachment ${att} still has a job of ${job.device} in flight`);
       const holder = importerHolder(self, att);
       const locked = resvLock(w, a.buf, holder);
       if (locked.status === "blocked") return blocked(w, "resv", locked.reason);
