@@ -1,11 +1,12 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { Command, CommanderError, Option } from "commander";
+import * as z from "zod";
 import { demoOutput } from "./commands/demo.js";
 import { RFC_DIR, TRACES_DIR, rfcRenderings } from "./rfc/renderings.js";
 import { SCENARIO_GUIDE, currentScenarioGuide } from "./rfc/scenario-guide.js";
 import { runNegotiate } from "./commands/negotiate.js";
-import { matrixDiffOutput, matrixOutput } from "./commands/matrix.js";
+import { matrixDiffCommand, matrixOutput } from "./commands/matrix.js";
 import { profilesOutput } from "./commands/profiles.js";
 import { replayOutput } from "./commands/replay.js";
 import { exploreCommand } from "./commands/explore.js";
@@ -49,6 +50,14 @@ const loadOption = (): Option =>
       "profiles, hardware and drivers join the built-ins; repeatable",
   ).argParser((v: string, previous: string[] | undefined) => [...(previous ?? []), v]);
 
+/**
+ * The CLI package's version (`--version`): read from its package.json,
+ * which sits one directory above both `src/` and `dist/`.
+ */
+export const CLI_VERSION: string = z
+  .object({ version: z.string().min(1) })
+  .parse(JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"))).version;
+
 /** How the program gets the `--load` plugins before a command runs. */
 export type PluginLoader = (modules: readonly string[]) => Promise<PluginSet>;
 
@@ -71,6 +80,7 @@ export function createProgram(
   let plugins: PluginSet = NO_PLUGINS;
   const program = new Command("dmabuf-ref")
     .description("Executable reference for dma-buf mapping-type negotiation and revoke contracts")
+    .version(CLI_VERSION, "--version", "print the version of dmabuf-ref")
     .configureOutput({
       writeOut: (s) => {
         io.out(s);
@@ -269,12 +279,16 @@ export function createProgram(
           throw new UsageError("--diff takes exactly two profiles");
         }
         io.out(
-          matrixDiffOutput(
-            resolveProfile(p1, plugins),
-            resolveProfile(p2, plugins),
-            opts.json === true,
-            plugins,
-          ),
+          (() => {
+            const d = matrixDiffCommand(
+              resolveProfile(p1, plugins),
+              resolveProfile(p2, plugins),
+              opts.json === true,
+              plugins,
+            );
+            setExit(d.exitCode);
+            return d.output;
+          })(),
         );
         return;
       }

@@ -137,10 +137,18 @@ describe("dmabuf-ref matrix", () => {
 
   it("--diff P1 P2 --json prints {exporter, importer, before, after} for each differing cell", () => {
     const run = runCli("matrix", "--diff", "linux-6.19", "linux-7.1", "--json");
-    expect(run.status).toBe(0);
+    // As diff(1): 1 when the profiles differ.
+    expect(run.status).toBe(1);
     const diff = json(run) as Record<string, unknown>[];
     expect(diff.length).toBeGreaterThan(0);
     expect(Object.keys(diff[0] ?? {})).toEqual(["exporter", "importer", "before", "after"]);
     expect(runCli("matrix", "--diff", "linux-6.19").status).toBe(2);
+  });
+
+  it("matrix --diff exits 1 when the profiles disagree on a cell and 0 when they agree, as diff(1)", () => {
+    expect(runCli("matrix", "--diff", "linux-6.19", "linux-7.1").status).toBe(1);
+    const same = runCli("matrix", "--diff", "linux-7.1", "linux-7.2");
+    expect(same.status).toBe(0);
+    expect(same.stdout).toContain("cells that differ: linux-7.1 -> linux-7.2 (0)");
   });
 });

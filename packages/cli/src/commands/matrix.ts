@@ -1,4 +1,4 @@
-import { wrapLine } from "@dmabuf-ref/core";
+import { EMAIL_WIDTH, wrapLine } from "@dmabuf-ref/core";
 import type { Profile } from "@dmabuf-ref/core";
 import { toJson } from "../io/json.js";
 import { describeCell, computeMatrix, diffMatrix, renderMatrix } from "../matrix/matrix.js";
@@ -51,13 +51,33 @@ export function matrixDiffOutput(
   json: boolean,
   plugins: PluginSet = NO_PLUGINS,
 ): string {
+  return matrixDiffCommand(before, after, json, plugins).output;
+}
+
+/**
+ * `dmabuf-ref matrix --diff P1 P2` with its exit status, as diff(1): 1
+ * when the profiles disagree on a cell, 0 when they agree.
+ *
+ * @param before - the first profile.
+ * @param after - the second.
+ * @param json - print JSON.
+ * @param plugins - the `--load` plugins, whose drivers are rows and columns too.
+ * @returns the output and the exit status.
+ */
+export function matrixDiffCommand(
+  before: Profile,
+  after: Profile,
+  json: boolean,
+  plugins: PluginSet = NO_PLUGINS,
+): { output: string; exitCode: 0 | 1 } {
   const diff = diffMatrix(cellsOf(before, plugins), cellsOf(after, plugins));
-  if (json) return toJson(diff);
+  const exitCode = diff.length > 0 ? 1 : 0;
+  if (json) return { output: toJson(diff), exitCode };
   const lines = [`cells that differ: ${before.id} -> ${after.id} (${diff.length})`];
   for (const d of diff) {
     lines.push(`${d.exporter} x ${d.importer}`);
-    lines.push(...wrapLine(`  ${before.id}: ${describeCell(d.before)}`, 100, 6));
-    lines.push(...wrapLine(`  ${after.id}: ${describeCell(d.after)}`, 100, 6));
+    lines.push(...wrapLine(`  ${before.id}: ${describeCell(d.before)}`, EMAIL_WIDTH, 6));
+    lines.push(...wrapLine(`  ${after.id}: ${describeCell(d.after)}`, EMAIL_WIDTH, 6));
   }
-  return lines.join("\n") + "\n";
+  return { output: lines.join("\n") + "\n", exitCode };
 }

@@ -280,7 +280,11 @@ export function releaseOp(): DriverOp<
       // waits for its BO to idle before unmapping).
       for (const job of w.jobs.values())
         if (job.att === att)
-          return blocked(w, "fences", `attachment ${att} still has a job of ${job.device} in flight`);
+          return blocked(
+            w,
+            "fences",
+            `attachment ${att} still has a job of ${job.device} in flight`,
+          );
       const holder = importerHolder(self, att);
       const locked = resvLock(w, a.buf, holder);
       if (locked.status === "blocked") return blocked(w, "resv", locked.reason);

@@ -1,0 +1,46 @@
+/*
+ * Issue 14, the surface a maintainer touches: `--version`, and output
+ * piped into a reader that stops early (`dmabuf-ref --help | head -1`)
+ * ends quietly instead of dying on EPIPE.
+ */
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { REPO_ROOT, runCli } from "./run-cli.js";
+
+const CLI_PACKAGE = JSON.parse(
+  readFileSync(join(REPO_ROOT, "packages/cli/package.json"), "utf8"),
+) as { version: string };
+
+describe("dmabuf-ref --version", () => {
+  it("prints the CLI package's version and exits 0", () => {
+    const r = runCli("--version");
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe(CLI_PACKAGE.version);
+  });
+});
+
+describe("output into a closed pipe", () => {
+  it("dmabuf-ref --help piped into a reader that has gone ends quietly, exit 0", async () => {
+    const child = spawn(
+      process.execPath,
+      ["--conditions=@dmabuf-ref/source", "--import", "tsx", "packages/cli/src/main.ts", "--help"],
+      { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    // `| head -1` once head has exited: the pipe's read end is closed
+    // before the command writes, so every write fails with EPIPE.
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((done) => {
+      child.on("close", (c) => {
+        done(c);
+      });
+    });
+    expect(stderr).not.toContain("EPIPE");
+    expect(code).toBe(0);
+  });
+});
