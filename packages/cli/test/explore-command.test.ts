@@ -199,4 +199,11 @@ describe("why a run is stuck", () => {
       /stuck: dev1\[0\] reads map0, unbound: threads\.vmm\[1\]\s+\(IOMMU_IOAS_MAP_FILE\) failed with EBADF/,
     );
   });
+
+  it("a name an op call left unbound is named by the op (attach), not a blank", () => {
+    const text = runCli("explore", `${FIX}/unbound-op-read.yaml`).stdout;
+    expect(text).toContain("forall no-deadlock: FAILS");
+    expect(text).toMatch(/unbound: threads\.exp\[1\]\s+\(attach\) failed with\s+ENODEV/);
+    expect(text).not.toContain("(undefined)");
+  });
 });

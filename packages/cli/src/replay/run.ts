@@ -30,10 +30,14 @@ export interface ReplayRun {
   readonly events: readonly TraceEvent[];
 }
 
-/** What a call is, in words, for errors naming it. */
+/**
+ * What a call is, in words, for errors naming it: its ioctl, syscall or
+ * event, or the op of a scenario's plain-op call (bound through here too).
+ */
 function callName(call: ReplayCall): string {
   if ("ioctl" in call) return String(call.ioctl);
   if ("syscall" in call) return call.syscall;
+  if ("op" in call && typeof call.op === "string") return call.op;
   return call.event;
 }
 
