@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import * as z from "zod";
+import { EMAIL_WIDTH } from "@dmabuf-ref/core";
 import { demoOutput } from "./commands/demo.js";
 import { RFC_DIR, TRACES_DIR, rfcRenderings } from "./rfc/renderings.js";
 import { SCENARIO_GUIDE, currentScenarioGuide } from "./rfc/scenario-guide.js";
@@ -46,7 +47,7 @@ const profileOption = (): Option =>
 const loadOption = (): Option =>
   new Option(
     "--load <module>",
-    "load a plugin module (.js/.mjs, or .ts under tsx) exporting `plugin`: its mapping types,\n" +
+    "load a plugin module (.js/.mjs, or .ts under tsx) exporting `plugin`: its mapping types, " +
       "profiles, hardware and drivers join the built-ins; repeatable",
   ).argParser((v: string, previous: string[] | undefined) => [...(previous ?? []), v]);
 
@@ -89,6 +90,8 @@ export function createProgram(
         io.err(s);
       },
     })
+    // Help pastes into an email: commander wraps every description at 72.
+    .configureHelp({ helpWidth: EMAIL_WIDTH })
     .exitOverride()
     .showHelpAfterError()
     .addHelpText("after", "\nExample:\n  $ dmabuf-ref profiles\n  $ dmabuf-ref negotiate --help\n")
@@ -120,7 +123,7 @@ export function createProgram(
     .addHelpText(
       "after",
       "\nExample:\n  $ dmabuf-ref profiles --json\n" +
-        "  $ dmabuf-ref profiles --load ./ualink.ts   # a plugin's profiles listed last\n",
+        "  $ dmabuf-ref profiles --load ./ualink.ts  # a plugin's too\n",
     )
     .action((opts: { json?: boolean }) => {
       io.out(profilesOutput(opts.json === true, plugins.profiles));
@@ -129,7 +132,7 @@ export function createProgram(
   program
     .command("negotiate")
     .description(
-      "negotiate an exporter's offers against an importer's accepts (kernel-model §4.2);\n" +
+      "negotiate an exporter's offers against an importer's accepts (kernel-model §4.2); " +
         "exit 0 on a match, 1 on no match, 2 on bad input",
     )
     .requiredOption("--offers <file>", "YAML/JSON: [{type, data}] or {exporter, offers: [...]}")
@@ -148,8 +151,8 @@ export function createProgram(
         "      --offers rfc/examples/vfio-offers-rfc.yaml \\\n" +
         "      --accepts rfc/examples/iommufd-accepts-rfc.yaml\n" +
         "  match: pal (exporter index 0, importer index 0)\n" +
-        "  $ dmabuf-ref negotiate --load ./ualink.ts --profile ualink-7.1 \\\n" +
-        "      --offers offers.yaml --accepts accepts.yaml   # types and profiles of a plugin\n",
+        "  $ dmabuf-ref negotiate --load ./ualink.ts --profile ualink-rfc \\\n" +
+        "      --offers offers.yaml --accepts accepts.yaml  # a plugin's types\n",
     )
     .action(
       (opts: {
@@ -198,8 +201,9 @@ export function createProgram(
   program
     .command("scenario")
     .description(
-      "run a scenario from the seeds under its profile (or --profile); exit 0 when it meets its\n" +
-        "stated expectation, 1 when not; --list shows them",
+      "run a scenario file of rfc/scenarios under the profile the file names, unless " +
+        "--profile is given: its reference run and the explorer's verdicts; exit 0 when every " +
+        "expectation holds, 1 when not, 3 when a bound stopped the search; --list shows them",
     )
     .argument("[name]", "scenario name (see --list)")
     .option("--list", "list the scenarios")
@@ -213,8 +217,9 @@ export function createProgram(
     .option("--json", "with --list: print JSON")
     .addHelpText(
       "after",
-      "\nExample:\n  $ dmabuf-ref scenario --list\n  $ dmabuf-ref scenario flr-without-unmap --format mermaid\n" +
-        "  $ dmabuf-ref scenario --load ./ualink.ts --list   # a plugin's scenarios and drivers too\n",
+      "\nExample:\n  $ dmabuf-ref scenario --list\n" +
+        "  $ dmabuf-ref scenario flr-without-unmap --format mermaid\n" +
+        "  $ dmabuf-ref scenario --load ./ualink.ts --list  # a plugin's too\n",
     )
     .action(
       (
@@ -240,8 +245,9 @@ export function createProgram(
   program
     .command("replay")
     .description(
-      "replay a transcribed ioctl sequence (YAML/JSON; see the README) on the file's machine (default: the README's);\n" +
-        "exit 0 when it replayed, whatever errnos came back; 2 for a malformed file",
+      "replay a transcribed ioctl sequence (YAML/JSON; see the README) on the file's " +
+        "machine (default: the README's); exit 0 when it replayed, whatever errnos came " +
+        "back; 2 for a malformed file",
     )
     .argument("<file>", "the replay file")
     .addOption(profileOption())
@@ -250,7 +256,7 @@ export function createProgram(
     .addHelpText(
       "after",
       "\nExample:\n  $ dmabuf-ref replay rfc/replays/qemu-flr.yaml --json\n" +
-        "  $ dmabuf-ref replay --load ./ualink.ts my-replay.yaml   # a plugin's profile, hardware, drivers\n",
+        "  $ dmabuf-ref replay --load ./ualink.ts my-replay.yaml  # its hardware\n",
     )
     .action((file: string, opts: { profile?: string; json?: boolean }) => {
       io.out(replayOutput(file, opts.profile, opts.json === true, plugins));
@@ -259,9 +265,9 @@ export function createProgram(
   program
     .command("matrix")
     .description(
-      "every exporter x importer of the built-in drivers (and --load plugins'): the negotiated\n" +
-        "type and lifetime, or the errno, stage and reason; --diff P1 P2 shows only what a\n" +
-        "proposal changes",
+      "every exporter x importer of the built-in drivers (and --load plugins'): the " +
+        "negotiated type and lifetime, or the errno, stage and reason; --diff P1 P2 shows " +
+        "only what a proposal changes (exit 1 when something does, as diff(1))",
     )
     .addOption(profileOption())
     .addOption(loadOption())
@@ -269,8 +275,9 @@ export function createProgram(
     .option("--json", "print JSON")
     .addHelpText(
       "after",
-      "\nExample:\n  $ dmabuf-ref matrix --profile linux-6.19\n  $ dmabuf-ref matrix --diff linux-7.1 proposal-converters --json\n" +
-        "  $ dmabuf-ref matrix --load ./ualink.ts --profile ualink-7.1   # a plugin's rows and columns\n",
+      "\nExample:\n  $ dmabuf-ref matrix --profile linux-6.19\n" +
+        "  $ dmabuf-ref matrix --diff linux-7.1 proposal-converters --json\n" +
+        "  $ dmabuf-ref matrix --load ./ualink.ts --profile ualink-rfc\n",
     )
     .action((opts: { profile?: string; diff?: string[]; json?: boolean }) => {
       if (opts.diff !== undefined) {
@@ -322,8 +329,8 @@ export function createProgram(
       "\nExit status: 0 every expectation holds, 1 one does not, 2 bad input,\n" +
         "3 a bound stopped the search before an answer.\n\nExample:\n" +
         "  $ dmabuf-ref explore rfc/scenarios/flr-races-p2p-dma.yaml\n" +
-        "  $ dmabuf-ref explore rfc/scenarios/kref-underflow.yaml --profile linux-7.1 --json\n" +
-        "  $ dmabuf-ref explore --load ./ualink.ts ualink-revoke.yaml   # names a plugin's drivers\n",
+        "  $ dmabuf-ref explore rfc/scenarios/kref-underflow.yaml --json\n" +
+        "  $ dmabuf-ref explore --load ./ualink.ts ualink-revoke.yaml\n",
     )
     .action((file: string, opts: ExploreOptions) => {
       const tty = process.stderr.isTTY;

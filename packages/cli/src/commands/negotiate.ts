@@ -6,6 +6,8 @@ import {
   parseAcceptsDocument,
   parseOffersDocument,
   parseTopologyDocument,
+  EMAIL_WIDTH,
+  wrapLine,
 } from "@dmabuf-ref/core";
 import type { AnyMappingType, NegotiationResult, Profile } from "@dmabuf-ref/core";
 import { toJson } from "../io/json.js";
@@ -115,12 +117,20 @@ export function negotiationText(
       `${result.match.importerIndex}` +
       (result.match.converter === undefined ? ")" : `, converter ${result.match.converter.id})`)
     : `no match: ${formatKernelError(result.error)} (stage: ${result.stage})`;
-  const pairs = result.pairs.map(
-    (p) =>
+  const pairs = result.pairs.flatMap((p) =>
+    wrapLine(
       `  [${p.exporterIndex}] ${p.exporterType} x [${p.importerIndex}] ${p.importerType}: ` +
-      describePairOutcome(p.outcome, profile),
+        describePairOutcome(p.outcome, profile),
+      EMAIL_WIDTH,
+      6,
+    ),
   );
   return (
-    [`${exporter} -> ${importer} under ${profile}`, headline, "pairs:", ...pairs].join("\n") + "\n"
+    [
+      ...wrapLine(`${exporter} -> ${importer} under ${profile}`, EMAIL_WIDTH, 4),
+      ...wrapLine(headline, EMAIL_WIDTH, 4),
+      "pairs:",
+      ...pairs,
+    ].join("\n") + "\n"
   );
 }

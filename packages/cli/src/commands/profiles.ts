@@ -1,3 +1,4 @@
+import { EMAIL_WIDTH, wrapLine } from "@dmabuf-ref/core";
 import type { Profile } from "@dmabuf-ref/core";
 import { toJson } from "../io/json.js";
 import { KNOWN_PROFILES } from "../io/known-profiles.js";
@@ -42,20 +43,27 @@ export function profilesOutput(json: boolean, extra: readonly Profile[] = []): s
         const drivers = Object.entries(p.drivers).flatMap(([d, o]) =>
           Object.entries(o).map(([k, v]) => `    ${d}.${k}: ${String(v)}`),
         );
+        // Every line wrapped at 72 columns, continuations indented under
+        // their first word, so the listing pastes into an email.
+        const wrap = (line: string, indent: number): string[] =>
+          wrapLine(line, EMAIL_WIDTH, indent);
         return [
-          `${p.id} - ${p.title}`,
-          `  ${p.summary}`,
-          `  kernel-model: ${p.kernelModel.join(", ")}`,
+          ...wrap(`${p.id} - ${p.title}`, 4),
+          ...wrap(`  ${p.summary}`, 2),
+          ...wrap(`  kernel-model: ${p.kernelModel.join(", ")}`, 4),
           // A kernel older than every fix the model distinguishes lists none.
-          `  commits: ${p.commits.length === 0 ? "none" : p.commits.join(", ")}`,
+          ...wrap(`  commits: ${p.commits.length === 0 ? "none" : p.commits.join(", ")}`, 4),
           `  negotiation: ${p.negotiation}`,
-          `  mapping types: ${p.mappingTypes.map((t) => t.id).join(", ")}`,
-          `  converters: ${p.converters.length === 0 ? "none" : p.converters.map((c) => c.id).join(", ")}`,
+          ...wrap(`  mapping types: ${p.mappingTypes.map((t) => t.id).join(", ")}`, 4),
+          ...wrap(
+            `  converters: ${p.converters.length === 0 ? "none" : p.converters.map((c) => c.id).join(", ")}`,
+            4,
+          ),
           "  rules:",
-          ...rules,
+          ...rules.flatMap((r) => wrap(r, 6)),
           "  drivers:",
-          ...drivers,
-          ...p.notes.map((n) => `  - ${n}`),
+          ...drivers.flatMap((d) => wrap(d, 6)),
+          ...p.notes.flatMap((n) => wrap(`  - ${n}`, 4)),
         ].join("\n");
       })
       .join("\n\n") + "\n"

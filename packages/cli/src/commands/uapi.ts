@@ -4,6 +4,8 @@ import {
   findUapiIoctl,
   findUapiStruct,
   formatIoctlNumber,
+  EMAIL_WIDTH,
+  wrapLine,
 } from "@dmabuf-ref/core";
 import { toJson } from "../io/json.js";
 import { UsageError } from "../io/usage-error.js";
@@ -55,10 +57,9 @@ export function uapiIoctlOutput(name: string, json: boolean): string {
   const number = formatIoctlNumber(i.number);
   if (json) return toJson({ name: i.name, number });
   const nr = `0x${(i.number & 0xff).toString(16)}`;
-  return (
+  const line =
     `${i.name} = ${number} = _IO(';', ${nr})` +
     (i.struct === undefined ? "" : `, argument struct ${i.struct}`) +
-    (i.minSize === undefined ? "" : `, min size ${i.minSize}`) +
-    "\n"
-  );
+    (i.minSize === undefined ? "" : `, min size ${i.minSize}`);
+  return wrapLine(line, EMAIL_WIDTH, 4).join("\n") + "\n";
 }

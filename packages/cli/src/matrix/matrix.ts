@@ -1,4 +1,4 @@
-import { attachRevocable, boot, wrapLine } from "@dmabuf-ref/core";
+import { EMAIL_WIDTH, attachRevocable, boot, wrapLine } from "@dmabuf-ref/core";
 import type { Machine, Profile } from "@dmabuf-ref/core";
 import type { MatrixCell } from "./cell.js";
 import type { ExporterRecipe, ImporterRecipe } from "./recipes.js";
@@ -79,7 +79,11 @@ export function computeMatrix(
  * @param width - the column limit (100).
  * @returns the table.
  */
-export function renderMatrix(profile: string, cells: readonly MatrixCell[], width = 100): string {
+export function renderMatrix(
+  profile: string,
+  cells: readonly MatrixCell[],
+  width = EMAIL_WIDTH,
+): string {
   const ew = Math.max(8, ...cells.map((c) => c.exporter.length));
   const iw = Math.max(8, ...cells.map((c) => c.importer.length));
   const lines = [
