@@ -219,9 +219,14 @@ describe("the root scripts", () => {
     expect(scripts["build"]).toContain("bundle-data");
   });
 
-  it("end the test command with the pack check", () => {
+  it("run the pack check in the test command's last phase", () => {
     expect(scripts["pack-check"]).toBe("node scripts/pack-check.mjs");
-    expect(scripts["test"]).toMatch(/&& pnpm pack-check$/);
+    expect(scripts["test"]).toBe("node scripts/test.mjs");
+    const runner = readFileSync(join(REPO_ROOT, "scripts/test.mjs"), "utf8");
+    const phases = runner.slice(runner.indexOf("const PHASES"), runner.indexOf("];\n\n"));
+    expect(phases.lastIndexOf('script: "pack-check"')).toBeGreaterThan(
+      phases.lastIndexOf('script: "unit"'),
+    );
   });
 
   it("give the pack check a consumer test that must pass and one that must fail naming a rule", () => {

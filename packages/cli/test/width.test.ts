@@ -30,7 +30,10 @@ const COMMANDS: readonly string[][] = [
 function examplesOf(help: string): string[][] {
   const joined = help.replace(/\\\n\s*/g, "");
   return [...joined.matchAll(/^\s*\$ dmabuf-ref (.+)$/gm)].map((m) =>
-    (m[1] ?? "").replace(/\s+#.*$/, "").trim().split(/\s+/),
+    (m[1] ?? "")
+      .replace(/\s+#.*$/, "")
+      .trim()
+      .split(/\s+/),
   );
 }
 
