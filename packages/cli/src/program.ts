@@ -210,11 +210,13 @@ export function createProgram(
     .addOption(profileOption())
     .addOption(loadOption())
     .addOption(
-      new Option("--format <format>", "output format")
-        .choices(["text", "mermaid", "json"])
-        .default("text"),
+      new Option("--format <format>", "output format (default text)").choices([
+        "text",
+        "mermaid",
+        "json",
+      ]),
     )
-    .option("--json", "with --list: print JSON")
+    .option("--json", "print JSON (the short form of --format json)")
     .addHelpText(
       "after",
       "\nExample:\n  $ dmabuf-ref scenario --list\n" +
@@ -224,17 +226,30 @@ export function createProgram(
     .action(
       (
         name: string | undefined,
-        opts: { list?: boolean; profile?: string; format: string; json?: boolean },
+        opts: { list?: boolean; profile?: string; format?: string; json?: boolean },
       ) => {
+        if (opts.json === true && opts.format !== undefined && opts.format !== "json")
+          throw new UsageError(`scenario: --json and --format ${opts.format} contradict`);
+        const format = (opts.json === true ? "json" : (opts.format ?? "text")) as ScenarioFormat;
         if (opts.list === true) {
-          io.out(scenarioListOutput(opts.json === true, plugins));
+          // No option is silently ignored: what a list cannot use is an error.
+          if (name !== undefined) throw new UsageError("scenario: --list takes no NAME");
+          if (opts.profile !== undefined)
+            throw new UsageError(
+              "scenario --list: --profile applies to running a scenario, not to the list",
+            );
+          if (format === "mermaid")
+            throw new UsageError(
+              "scenario --list: --format mermaid draws one run's trace; the list is text or json",
+            );
+          io.out(scenarioListOutput(format === "json", plugins));
           return;
         }
         if (name === undefined) throw new UsageError("scenario: give a NAME or --list");
         const { output, exitCode } = runScenarioFile(
           findScenario(name, plugins),
           opts.profile,
-          opts.format as ScenarioFormat,
+          format,
           plugins,
         );
         io.out(output);

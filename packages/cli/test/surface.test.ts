@@ -44,3 +44,37 @@ describe("output into a closed pipe", () => {
     expect(code).toBe(0);
   });
 });
+
+describe("dmabuf-ref scenario: every option it takes is honoured, the rest is an error", () => {
+  it("scenario NAME --json prints the run and verdicts as JSON (the short form of --format json)", () => {
+    const r = runCli("scenario", "flr-without-unmap", "--json");
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout) as { scenario: string; profile: string };
+    expect(report.scenario).toBe("flr-without-unmap");
+    expect(report.profile).toBe("linux-7.1");
+    expect(runCli("scenario", "flr-without-unmap", "--format", "json").stdout).toBe(r.stdout);
+  });
+
+  it("scenario --list --format json is the list as JSON, as --list --json", () => {
+    const r = runCli("scenario", "--list", "--format", "json");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(runCli("scenario", "--list", "--json").stdout);
+    expect((JSON.parse(r.stdout) as unknown[]).length).toBeGreaterThan(20);
+  });
+
+  it.each([
+    { args: ["scenario", "--list", "--profile", "linux-6.19"], says: "--profile applies" },
+    { args: ["scenario", "--list", "--format", "mermaid"], says: "--format mermaid" },
+    { args: ["scenario", "--list", "flr-without-unmap"], says: "--list takes no NAME" },
+    {
+      args: ["scenario", "flr-without-unmap", "--json", "--format", "mermaid"],
+      says: "contradict",
+    },
+    { args: ["scenario", "flr-without-unmap", "--no-such-option"], says: "unknown option" },
+  ])("$args.1 $args.2 $args.3 is exit 2 naming the problem", ({ args, says }) => {
+    const r = runCli(...args);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain(says);
+  });
+});
