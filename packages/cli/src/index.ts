@@ -10,7 +10,14 @@ export { renderExamples, EXAMPLES_DIR } from "./commands/examples.js";
 export type { RenderedExample } from "./commands/examples.js";
 export { RFC_DIR, TRACES_DIR, rfcRenderings } from "./rfc/renderings.js";
 export type { RfcRendering } from "./rfc/renderings.js";
-export { SCENARIO_GUIDE, currentScenarioGuide, renderScenarioGuide } from "./rfc/scenario-guide.js";
+export {
+  SCENARIO_GUIDE,
+  currentDocument,
+  outputDocuments,
+  renderOutputs,
+} from "./rfc/scenario-guide.js";
+export type { CliRunner } from "./rfc/scenario-guide.js";
+export { runCollected } from "./program.js";
 export type { PluginLoader } from "./program.js";
 export {
   definePlugin,

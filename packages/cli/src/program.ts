@@ -5,7 +5,7 @@ import * as z from "zod";
 import { EMAIL_WIDTH } from "@dmabuf-ref/core";
 import { demoOutput } from "./commands/demo.js";
 import { RFC_DIR, TRACES_DIR, rfcRenderings } from "./rfc/renderings.js";
-import { SCENARIO_GUIDE, currentScenarioGuide } from "./rfc/scenario-guide.js";
+import { currentDocument, outputDocuments } from "./rfc/scenario-guide.js";
 import { runNegotiate } from "./commands/negotiate.js";
 import { matrixDiffCommand, matrixOutput } from "./commands/matrix.js";
 import { profilesOutput } from "./commands/profiles.js";
@@ -366,8 +366,9 @@ export function createProgram(
   program
     .command("render-examples")
     .description(
-      "rewrite rfc/examples/*.txt and .mmd (worked negotiations, the revoke example) and " +
-        "rfc/traces/*.txt and .mmd (every scenario under its declared profile)",
+      "rewrite rfc/examples/*.txt and .mmd (worked negotiations, the revoke example), " +
+        "rfc/traces/*.txt and .mmd (every scenario under its declared profile), and the " +
+        "command outputs the scenario guide and the RFC documents (rfc/NNNN-*.md) show",
     )
     .addHelpText("after", "\nExample:\n  $ dmabuf-ref render-examples\n")
     .action(() => {
@@ -377,8 +378,10 @@ export function createProgram(
         writeFileSync(join(r.dir, `${r.name}.mmd`), r.mermaid);
         io.out(`wrote ${relative(RFC_DIR, join(r.dir, r.name))}.txt, .mmd\n`);
       }
-      writeFileSync(SCENARIO_GUIDE, currentScenarioGuide());
-      io.out(`wrote ${relative(RFC_DIR, SCENARIO_GUIDE)} (its worked examples)\n`);
+      for (const doc of outputDocuments()) {
+        writeFileSync(doc, currentDocument(doc, runCollected));
+        io.out(`wrote ${relative(RFC_DIR, doc)} (the outputs it shows)\n`);
+      }
     });
 
   return program;
@@ -430,6 +433,24 @@ export function runCliSync(argv: readonly string[], io: CliIo): number {
   } catch (e) {
     return failure(e, io);
   }
+}
+
+/**
+ * Runs a command in this process, collecting what it prints (the output
+ * blocks of the RFC documents).
+ *
+ * @param args - the arguments after the program name.
+ * @returns stdout and the exit status.
+ */
+export function runCollected(args: readonly string[]): { stdout: string; status: number } {
+  let stdout = "";
+  const status = runCliSync(args, {
+    out: (s) => {
+      stdout += s;
+    },
+    err: () => undefined,
+  });
+  return { stdout, status };
 }
 
 /** The exit status of a command that threw: a usage error's, or commander's. */

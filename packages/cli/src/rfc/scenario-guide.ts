@@ -1,50 +1,113 @@
 /*
- * The scenario guide (rfc/scenarios/README.md) shows worked examples with
- * the explorer's real output. Each example is a marked block:
+ * Documents that show the CLI's real output: the scenario guide
+ * (rfc/scenarios/README.md) and the RFC documents (rfc/NNNN-*.md). Each
+ * output is a marked block naming the command that prints it:
  *
- *   <!-- output: explore rfc/scenarios/NAME.yaml [--profile P] -->
+ *   <!-- output: matrix --diff linux-7.1 proposal-converters -->
  *   ```text
+ *   $ dmabuf-ref matrix --diff linux-7.1 proposal-converters
  *   ...what the command prints...
+ *   (exit 1)
  *   ```
  *   <!-- end output -->
  *
  * `dmabuf-ref render-examples` rewrites the blocks and a test fails when a
- * committed block has drifted from the code, as for rfc/traces.
+ * committed block has drifted from the code, as for rfc/traces, so a
+ * document never shows an answer the tool no longer gives.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { exploreCommand } from "../commands/explore.js";
+import { EMAIL_WIDTH } from "@dmabuf-ref/core";
 import { RFC_DIR } from "./renderings.js";
 
 /** `rfc/scenarios/README.md`: the scenario guide. */
 export const SCENARIO_GUIDE = join(RFC_DIR, "scenarios", "README.md");
 
-const BLOCK =
-  /(<!-- output: explore (\S+)((?: --profile \S+)?) -->\n)```text\n[\s\S]*?```\n(<!-- end output -->)/g;
+/** Runs the CLI in-process (`runCliSync`): what a command printed and its exit status. */
+export type CliRunner = (args: readonly string[]) => {
+  readonly stdout: string;
+  readonly status: number;
+};
+
+// Prettier keeps a blank line between the markers and the fence: accept
+// both forms, write the one prettier keeps.
+const BLOCK = /(<!-- output: ([^\n]+?) -->\n)\n?```text\n[\s\S]*?```\n\n?(<!-- end output -->)/g;
 
 /**
- * The guide with every marked block replaced by the output of its command,
- * run from the repository root.
+ * A document with every marked block replaced by the output of its
+ * command, run from the repository root.
  *
- * @param text - the guide as committed.
- * @returns the guide with current outputs.
+ * @param text - the document as committed.
+ * @param run - runs a command.
+ * @returns the document with current outputs.
+ * @throws when a block's command is malformed (exit 2): a document names
+ *   only commands that run; or when a marker is not a whole block.
  */
-export function renderScenarioGuide(text: string): string {
-  return text.replace(BLOCK, (_all, open: string, file: string, profile: string, close: string) => {
-    const p = profile.trim().split(" ")[1];
-    const r = exploreCommand(join(RFC_DIR, "..", file), p === undefined ? {} : { profile: p });
+export function renderOutputs(text: string, run: CliRunner): string {
+  // A marker whose block does not match (reformatted, truncated) would be
+  // left stale and pass the check: every marker must be a whole block.
+  const markers = text.match(/<!-- output: /g)?.length ?? 0;
+  const blocks = text.match(BLOCK)?.length ?? 0;
+  if (markers !== blocks)
+    throw new Error(
+      `${markers - blocks} output marker(s) not followed by a \`\`\`text block and <!-- end output -->`,
+    );
+  return text.replace(BLOCK, (_all, open: string, command: string, close: string) => {
+    const args = command.trim().split(/\s+/);
+    const r = run(args);
+    if (r.status === 2) throw new Error(`a document's block runs a malformed command: ${command}`);
     // The command as a user types it, wrapped like the output at 72 columns.
-    const command = `$ dmabuf-ref explore ${file}${profile}`;
-    const typed = command.length <= 72 ? command : `$ dmabuf-ref explore ${file} \\\n   ${profile}`;
-    return `${open}\`\`\`text\n${typed}\n${r.output}(exit ${r.exitCode})\n\`\`\`\n${close}`;
+    const typed = typedCommand(args);
+    return `${open}\n\`\`\`text\n${typed}\n${r.stdout}(exit ${r.status})\n\`\`\`\n\n${close}`;
   });
 }
 
 /**
- * The guide as it should be committed now.
+ * `$ dmabuf-ref ARGS`, continued with `\` before an option (with its
+ * value) that would pass column 72.
+ */
+function typedCommand(args: readonly string[]): string {
+  // An option and the value after it stay on one line.
+  const groups: string[] = [];
+  for (const a of args) {
+    const last = groups.length - 1;
+    const prev = groups[last];
+    if (prev !== undefined && !a.startsWith("-") && /^--\S+$/.test(prev))
+      groups[last] = `${prev} ${a}`;
+    else groups.push(a);
+  }
+  const lines: string[] = ["$ dmabuf-ref"];
+  for (const g of groups) {
+    const last = lines.length - 1;
+    const current = lines[last] ?? "";
+    if (current.length + 1 + g.length + 2 > EMAIL_WIDTH && current.trim() !== "$ dmabuf-ref")
+      lines.push(`    ${g}`);
+    else lines[last] = `${current} ${g}`;
+  }
+  return lines.join(" \\\n");
+}
+
+/**
+ * The documents with output blocks: the scenario guide, then the RFC
+ * documents (`rfc/NNNN-*.md`) in order.
  *
+ * @returns their paths.
+ */
+export function outputDocuments(): string[] {
+  const rfcs = readdirSync(RFC_DIR)
+    .filter((f) => /^\d{4}-.+\.md$/.test(f))
+    .sort()
+    .map((f) => join(RFC_DIR, f));
+  return [SCENARIO_GUIDE, ...rfcs];
+}
+
+/**
+ * A document as it should be committed now.
+ *
+ * @param path - the document.
+ * @param run - runs a command.
  * @returns its text.
  */
-export function currentScenarioGuide(): string {
-  return renderScenarioGuide(readFileSync(SCENARIO_GUIDE, "utf8"));
+export function currentDocument(path: string, run: CliRunner): string {
+  return renderOutputs(readFileSync(path, "utf8"), run);
 }
