@@ -17,6 +17,7 @@ import type { ScenarioFormat } from "./commands/scenario.js";
 import { uapiIoctlOutput, uapiLayoutOutput } from "./commands/uapi.js";
 import { resolveProfile } from "./io/profile-option.js";
 import { UsageError } from "./io/usage-error.js";
+import { reportFormat, reportFormatOption } from "./io/report-format.js";
 import { NO_PLUGINS, loadPlugins } from "./io/load-plugin.js";
 import type { PluginSet } from "./io/load-plugin.js";
 
@@ -119,14 +120,16 @@ export function createProgram(
     .command("profiles")
     .description("list the profiles: mapping types, converters and version rules of each")
     .addOption(loadOption())
-    .option("--json", "print JSON")
+    .addOption(reportFormatOption())
+    .option("--json", "print JSON (the short form of --format json)")
     .addHelpText(
       "after",
       "\nExample:\n  $ dmabuf-ref profiles --json\n" +
+        "  $ dmabuf-ref profiles --format markdown\n" +
         "  $ dmabuf-ref profiles --load ./ualink.ts  # a plugin's too\n",
     )
-    .action((opts: { json?: boolean }) => {
-      io.out(profilesOutput(opts.json === true, plugins.profiles));
+    .action((opts: { json?: boolean; format?: string }) => {
+      io.out(profilesOutput(reportFormat("profiles", opts), plugins.profiles));
     });
 
   program
@@ -143,7 +146,8 @@ export function createProgram(
     .option("--topology <file>", "YAML/JSON: {distances: [{provider, client, distance}]}")
     .addOption(profileOption())
     .addOption(loadOption())
-    .option("--json", "print JSON")
+    .addOption(reportFormatOption())
+    .option("--json", "print JSON (the short form of --format json)")
     .addHelpText(
       "after",
       "\nExample:\n" +
@@ -161,13 +165,14 @@ export function createProgram(
         topology?: string;
         profile?: string;
         json?: boolean;
+        format?: string;
       }) => {
         const { output, exitCode } = runNegotiate({
           offers: opts.offers,
           accepts: opts.accepts,
           ...(opts.topology === undefined ? {} : { topology: opts.topology }),
           profile: resolveProfile(opts.profile, plugins),
-          json: opts.json === true,
+          format: reportFormat("negotiate", opts),
           mappingTypes: plugins.mappingTypes,
         });
         io.out(output);
@@ -210,11 +215,11 @@ export function createProgram(
     .addOption(profileOption())
     .addOption(loadOption())
     .addOption(
-      new Option("--format <format>", "output format (default text)").choices([
-        "text",
-        "mermaid",
-        "json",
-      ]),
+      new Option(
+        "--format <format>",
+        "output format (default text; a run: text, mermaid or json; the list: text, markdown " +
+          "or json)",
+      ).choices(["text", "markdown", "mermaid", "json"]),
     )
     .option("--json", "print JSON (the short form of --format json)")
     .addHelpText(
@@ -230,7 +235,7 @@ export function createProgram(
       ) => {
         if (opts.json === true && opts.format !== undefined && opts.format !== "json")
           throw new UsageError(`scenario: --json and --format ${opts.format} contradict`);
-        const format = (opts.json === true ? "json" : (opts.format ?? "text")) as ScenarioFormat;
+        const format = opts.json === true ? "json" : (opts.format ?? "text");
         if (opts.list === true) {
           // No option is silently ignored: what a list cannot use is an error.
           if (name !== undefined) throw new UsageError("scenario: --list takes no NAME");
@@ -242,14 +247,18 @@ export function createProgram(
             throw new UsageError(
               "scenario --list: --format mermaid draws one run's trace; the list is text or json",
             );
-          io.out(scenarioListOutput(format === "json", plugins));
+          io.out(scenarioListOutput(reportFormat("scenario --list", { format }), plugins));
           return;
         }
         if (name === undefined) throw new UsageError("scenario: give a NAME or --list");
+        if (format === "markdown")
+          throw new UsageError(
+            "scenario NAME: a run prints text, mermaid or json; markdown is for the list",
+          );
         const { output, exitCode } = runScenarioFile(
           findScenario(name, plugins),
           opts.profile,
-          format,
+          format as ScenarioFormat,
           plugins,
         );
         io.out(output);
@@ -287,34 +296,35 @@ export function createProgram(
     .addOption(profileOption())
     .addOption(loadOption())
     .option("--diff <profiles...>", "two profiles to compare")
-    .option("--json", "print JSON")
+    .addOption(reportFormatOption())
+    .option("--json", "print JSON (the short form of --format json)")
     .addHelpText(
       "after",
       "\nExample:\n  $ dmabuf-ref matrix --profile linux-6.19\n" +
         "  $ dmabuf-ref matrix --diff linux-7.1 proposal-converters --json\n" +
+        "  $ dmabuf-ref matrix --diff linux-7.1 linux-7.2 --format markdown\n" +
         "  $ dmabuf-ref matrix --load ./ualink.ts --profile ualink-rfc\n",
     )
-    .action((opts: { profile?: string; diff?: string[]; json?: boolean }) => {
+    .action((opts: { profile?: string; diff?: string[]; json?: boolean; format?: string }) => {
+      const format = reportFormat("matrix", opts);
       if (opts.diff !== undefined) {
         const [p1, p2, ...rest] = opts.diff;
         if (p1 === undefined || p2 === undefined || rest.length > 0) {
           throw new UsageError("--diff takes exactly two profiles");
         }
-        io.out(
-          (() => {
-            const d = matrixDiffCommand(
-              resolveProfile(p1, plugins),
-              resolveProfile(p2, plugins),
-              opts.json === true,
-              plugins,
-            );
-            setExit(d.exitCode);
-            return d.output;
-          })(),
+        if (opts.profile !== undefined)
+          throw new UsageError("matrix --diff compares the two profiles it names; drop --profile");
+        const d = matrixDiffCommand(
+          resolveProfile(p1, plugins),
+          resolveProfile(p2, plugins),
+          format,
+          plugins,
         );
+        io.out(d.output);
+        setExit(d.exitCode);
         return;
       }
-      io.out(matrixOutput(resolveProfile(opts.profile, plugins), opts.json === true, plugins));
+      io.out(matrixOutput(resolveProfile(opts.profile, plugins), format, plugins));
     });
 
   program

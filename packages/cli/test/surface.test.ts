@@ -78,3 +78,58 @@ describe("dmabuf-ref scenario: every option it takes is honoured, the rest is an
     expect(r.stderr).toContain(says);
   });
 });
+
+describe("--format text|markdown|json on every command that prints a table or a report", () => {
+  const NEGOTIATE = [
+    "negotiate",
+    "--profile",
+    "rfc-mapping-types-v1",
+    "--offers",
+    "rfc/examples/vfio-offers-rfc.yaml",
+    "--accepts",
+    "rfc/examples/iommufd-accepts-rfc.yaml",
+  ];
+  it.each([
+    { args: ["profiles"], header: "| profile | title |" },
+    { args: ["matrix"], header: "| exporter | importer | result |" },
+    {
+      args: ["matrix", "--diff", "linux-6.19", "linux-7.1"],
+      header: "| exporter | importer | linux-6.19 | linux-7.1 |",
+    },
+    { args: ["scenario", "--list"], header: "| scenario | profile | what it shows |" },
+    { args: NEGOTIATE, header: "| offer | accept | outcome |" },
+  ])("$args.0 $args.1 --format markdown prints a Markdown table", ({ args, header }) => {
+    const r = runCli(...args, "--format", "markdown");
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain(header);
+    const rows = r.stdout.split("\n").filter((l) => l.startsWith("| "));
+    expect(rows.length).toBeGreaterThan(1);
+    // Every row has the header's number of columns (a `|` in a cell is escaped).
+    const columns = (l: string): number => l.split(/(?<!\\)\|/).length;
+    for (const row of rows) expect(columns(row)).toBe(columns(rows[0] ?? ""));
+  });
+
+  it.each([["profiles"], ["matrix"], ["scenario", "--list"], NEGOTIATE])(
+    "%s: --format json is --json",
+    (...args) => {
+      expect(runCli(...args, "--format", "json").stdout).toBe(runCli(...args, "--json").stdout);
+    },
+  );
+
+  it.each([
+    { args: ["profiles", "--json", "--format", "markdown"], says: "contradict" },
+    { args: ["matrix", "--format", "mermaid"], says: "mermaid" },
+    { args: ["scenario", "flr-without-unmap", "--format", "markdown"], says: "markdown is for" },
+    {
+      args: ["matrix", "--diff", "linux-6.19", "linux-7.1", "--profile", "linux-7.2"],
+      says: "drop --profile",
+    },
+  ])(
+    "$args.0 $args.1 $args.2 $args.3: an option the command cannot honour is exit 2",
+    ({ args, says }) => {
+      const r = runCli(...args);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain(says);
+    },
+  );
+});

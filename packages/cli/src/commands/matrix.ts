@@ -1,6 +1,8 @@
 import { EMAIL_WIDTH, wrapLine } from "@dmabuf-ref/core";
 import type { Profile } from "@dmabuf-ref/core";
 import { toJson } from "../io/json.js";
+import { markdownTable } from "../io/report-format.js";
+import type { ReportFormat } from "../io/report-format.js";
 import { describeCell, computeMatrix, diffMatrix, renderMatrix } from "../matrix/matrix.js";
 import { MATRIX_EXPORTERS, MATRIX_IMPORTERS } from "../matrix/registry.js";
 import { matrixMachine } from "../matrix/machine.js";
@@ -23,17 +25,26 @@ function cellsOf(profile: Profile, plugins: PluginSet): MatrixCell[] {
  * Renders `dmabuf-ref matrix [--profile P]`.
  *
  * @param profile - the profile.
- * @param json - print JSON.
+ * @param format - text, a Markdown table, or JSON.
  * @param plugins - the `--load` plugins, whose drivers are rows and columns too.
  * @returns the output.
  */
 export function matrixOutput(
   profile: Profile,
-  json: boolean,
+  format: ReportFormat,
   plugins: PluginSet = NO_PLUGINS,
 ): string {
   const cells = cellsOf(profile, plugins);
-  return json ? toJson(cells) : renderMatrix(profile.id, cells);
+  if (format === "json") return toJson(cells);
+  if (format === "markdown")
+    return (
+      `dma-buf import matrix under ${profile.id}\n\n` +
+      markdownTable(
+        ["exporter", "importer", "result"],
+        cells.map((c) => [c.exporter, c.importer, describeCell(c)]),
+      )
+    );
+  return renderMatrix(profile.id, cells);
 }
 
 /**
@@ -41,17 +52,17 @@ export function matrixOutput(
  *
  * @param before - the first profile.
  * @param after - the second.
- * @param json - print JSON.
+ * @param format - text, a Markdown table, or JSON.
  * @param plugins - the `--load` plugins, whose drivers are rows and columns too.
  * @returns the output.
  */
 export function matrixDiffOutput(
   before: Profile,
   after: Profile,
-  json: boolean,
+  format: ReportFormat,
   plugins: PluginSet = NO_PLUGINS,
 ): string {
-  return matrixDiffCommand(before, after, json, plugins).output;
+  return matrixDiffCommand(before, after, format, plugins).output;
 }
 
 /**
@@ -60,19 +71,29 @@ export function matrixDiffOutput(
  *
  * @param before - the first profile.
  * @param after - the second.
- * @param json - print JSON.
+ * @param format - text, a Markdown table, or JSON.
  * @param plugins - the `--load` plugins, whose drivers are rows and columns too.
  * @returns the output and the exit status.
  */
 export function matrixDiffCommand(
   before: Profile,
   after: Profile,
-  json: boolean,
+  format: ReportFormat,
   plugins: PluginSet = NO_PLUGINS,
 ): { output: string; exitCode: 0 | 1 } {
   const diff = diffMatrix(cellsOf(before, plugins), cellsOf(after, plugins));
   const exitCode = diff.length > 0 ? 1 : 0;
-  if (json) return { output: toJson(diff), exitCode };
+  if (format === "json") return { output: toJson(diff), exitCode };
+  if (format === "markdown")
+    return {
+      output:
+        `cells that differ: ${before.id} -> ${after.id} (${diff.length})\n\n` +
+        markdownTable(
+          ["exporter", "importer", before.id, after.id],
+          diff.map((d) => [d.exporter, d.importer, describeCell(d.before), describeCell(d.after)]),
+        ),
+      exitCode,
+    };
   const lines = [`cells that differ: ${before.id} -> ${after.id} (${diff.length})`];
   for (const d of diff) {
     lines.push(`${d.exporter} x ${d.importer}`);

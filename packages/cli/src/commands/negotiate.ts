@@ -11,6 +11,8 @@ import {
 } from "@dmabuf-ref/core";
 import type { AnyMappingType, NegotiationResult, Profile } from "@dmabuf-ref/core";
 import { toJson } from "../io/json.js";
+import { markdownTable } from "../io/report-format.js";
+import type { ReportFormat } from "../io/report-format.js";
 import { loadDocument } from "../io/load-document.js";
 
 /** The files and switches of `dmabuf-ref negotiate`. */
@@ -23,8 +25,8 @@ export interface NegotiateOptions {
   readonly topology?: string;
   /** The profile to negotiate under. */
   readonly profile: Profile;
-  /** Print JSON. */
-  readonly json: boolean;
+  /** Text, a Markdown table of the pairs, or JSON. */
+  readonly format: ReportFormat;
   /** Mapping types beyond the built-ins the files may name (the `--load` plugins'). */
   readonly mappingTypes?: readonly AnyMappingType[];
 }
@@ -45,9 +47,12 @@ export function runNegotiate(opts: NegotiateOptions): { output: string; exitCode
   const distances =
     opts.topology === undefined ? [] : loadDocument(opts.topology, parseTopologyDocument);
   const result = negotiate(offers, accepts, opts.profile, p2pTopology(distances));
-  const output = opts.json
-    ? toJson(negotiationJson(result, opts.profile.id, exporter, importer))
-    : negotiationText(result, opts.profile.id, exporter, importer);
+  const output =
+    opts.format === "json"
+      ? toJson(negotiationJson(result, opts.profile.id, exporter, importer))
+      : opts.format === "markdown"
+        ? negotiationMarkdown(result, opts.profile.id, exporter, importer)
+        : negotiationText(result, opts.profile.id, exporter, importer);
   return { output, exitCode: result.ok ? 0 : 1 };
 }
 
@@ -132,5 +137,38 @@ export function negotiationText(
       "pairs:",
       ...pairs,
     ].join("\n") + "\n"
+  );
+}
+
+/**
+ * A negotiation as Markdown for an RFC document: the outcome in one line,
+ * then every pair and what became of it as a table.
+ *
+ * @param result - what negotiate returned.
+ * @param profile - the profile id.
+ * @param exporter - the exporter's name.
+ * @param importer - the importer's name.
+ * @returns the Markdown.
+ */
+export function negotiationMarkdown(
+  result: NegotiationResult,
+  profile: string,
+  exporter: string,
+  importer: string,
+): string {
+  const outcome = result.ok
+    ? `match: \`${result.match.type.id}\`` +
+      (result.match.converter === undefined ? "" : ` via \`${result.match.converter.id}\``)
+    : `no match: ${formatKernelError(result.error)}`;
+  return (
+    `${exporter} -> ${importer} under ${profile}: ${outcome}\n\n` +
+    markdownTable(
+      ["offer", "accept", "outcome"],
+      result.pairs.map((p) => [
+        `[${p.exporterIndex}] ${p.exporterType}`,
+        `[${p.importerIndex}] ${p.importerType}`,
+        describePairOutcome(p.outcome, profile),
+      ]),
+    )
   );
 }

@@ -1,6 +1,8 @@
 import { EMAIL_WIDTH, wrapLine } from "@dmabuf-ref/core";
 import type { Profile } from "@dmabuf-ref/core";
 import { toJson } from "../io/json.js";
+import { markdownTable } from "../io/report-format.js";
+import type { ReportFormat } from "../io/report-format.js";
 import { KNOWN_PROFILES } from "../io/known-profiles.js";
 
 /**
@@ -29,13 +31,24 @@ export function profileSummary(p: Profile): Record<string, unknown> {
  * Renders `dmabuf-ref profiles`: every profile, the kernel commits it
  * encodes, its types, converters, core rules and what it says of each driver.
  *
- * @param json - print JSON instead of text.
+ * @param format - text, a Markdown table (one row per profile), or JSON.
  * @param extra - profiles loaded with `--load`, listed after the built-in ones.
  * @returns the output.
  */
-export function profilesOutput(json: boolean, extra: readonly Profile[] = []): string {
+export function profilesOutput(format: ReportFormat, extra: readonly Profile[] = []): string {
   const profiles = [...KNOWN_PROFILES, ...extra];
-  if (json) return toJson(profiles.map(profileSummary));
+  if (format === "json") return toJson(profiles.map(profileSummary));
+  if (format === "markdown")
+    return markdownTable(
+      ["profile", "title", "negotiation", "mapping types", "converters"],
+      profiles.map((p) => [
+        p.id,
+        p.title,
+        p.negotiation,
+        p.mappingTypes.map((t) => t.id).join(", "),
+        p.converters.length === 0 ? "none" : p.converters.map((c) => c.id).join(", "),
+      ]),
+    );
   return (
     profiles
       .map((p) => {

@@ -1,6 +1,8 @@
 import { EMAIL_WIDTH, renderMermaid, renderText, wrapLine } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { toJson } from "../io/json.js";
+import { markdownTable } from "../io/report-format.js";
+import type { ReportFormat } from "../io/report-format.js";
 import { UsageError } from "../io/usage-error.js";
 import { scenarioFiles } from "../explore/catalogue.js";
 import {
@@ -69,17 +71,22 @@ export function summaryOf(file: ScenarioFile): string {
 /**
  * Renders `dmabuf-ref scenario --list`.
  *
- * @param json - print JSON (`[{name, profile, expectation}]`).
+ * @param format - text, a Markdown table, or JSON (`[{name, profile, expectation}]`).
  * @param plugins - the loaded plugins, whose scenarios follow the shipped ones.
  * @returns the output.
  */
-export function scenarioListOutput(json: boolean, plugins: PluginSet = NO_PLUGINS): string {
+export function scenarioListOutput(format: ReportFormat, plugins: PluginSet = NO_PLUGINS): string {
   const files = allScenarioFiles(plugins).map((f) => {
     const file = readScenarioFile(f.path);
     return { name: f.name, profile: file.profile ?? "linux-7.1", expectation: summaryOf(file) };
   });
   const rows = files;
-  if (json) return toJson(rows);
+  if (format === "json") return toJson(rows);
+  if (format === "markdown")
+    return markdownTable(
+      ["scenario", "profile", "what it shows"],
+      rows.map((r) => [r.name, r.profile, r.expectation]),
+    );
   return (
     rows
       .map((r) =>
