@@ -1,5 +1,6 @@
 import { EMAIL_WIDTH, boot, wrapLine } from "@dmabuf-ref/core";
 import { toJson } from "../io/json.js";
+import { UsageError } from "../io/usage-error.js";
 import { loadDocument, validateWith } from "../io/load-document.js";
 import { resolveProfile } from "../io/profile-option.js";
 import { replay } from "../replay/run.js";
@@ -55,7 +56,21 @@ export function replayOutput(
   json: boolean,
   plugins: PluginSet = NO_PLUGINS,
 ): string {
-  const run = runReplay(loadDocument(file, validateWith(replayFileSchema)), profileId, plugins);
+  const parsed = loadDocument(file, validateWith(replayFileSchema));
+  let run: ReturnType<typeof runReplay>;
+  try {
+    run = runReplay(parsed, profileId, plugins);
+  } catch (e) {
+    // An error found while replaying (a value that does not fit, a name
+    // bound by no call) names the file as the user gave it, as parse errors do.
+    if (
+      e instanceof UsageError &&
+      !e.message.startsWith(`${file}: `) &&
+      !e.message.startsWith("--")
+    )
+      throw new UsageError(`${file}: ${e.message}`);
+    throw e;
+  }
   if (json) {
     return toJson({
       profile: run.profile,

@@ -36,6 +36,10 @@ function dma(
 ): Step {
   const addr = resolveValue(c.iova, b, { index, field: "iova" });
   const len = resolveValue(c.length, b, { index, field: "length" });
+  // A bus transaction moves at least one byte, inside the 64-bit space.
+  if (len <= 0n) throw replayError(index, "length", `a DMA moves at least one byte, not ${len}`);
+  if (addr < 0n || addr + len > 1n << 64n)
+    throw replayError(index, "iova", `iova+length leaves [0, 2^64): ${addr}+${len}`);
   const text = `dma ${c.device} ${c.dir} 0x${addr.toString(16)}+0x${len.toString(16)}`;
   const s = runOp(m, w, { kind: "dma", device: c.device, addr, len, dir: c.dir }, text, mode);
   if (!s.result.ok) return s;
@@ -119,6 +123,16 @@ export function eventCall(
   b: Bindings,
   mode: RunMode = "settle",
 ): Step {
+  // A device the machine lacks is a mistake in the file, not a question
+  // for the kernel: no made-up errno, exit 2 naming it (escaped, so a
+  // trailing space or a control character shows).
+  if (!m.topology.devices.some((d) => d.id === call.device))
+    throw replayError(
+      index,
+      "device",
+      `${JSON.stringify(call.device)} is no device of the machine ` +
+        `(devices: ${m.topology.devices.map((d) => d.id).join(", ")})`,
+    );
   const s = match(call)
     .returnType<Step>()
     .with({ event: "flr" }, (c) =>
@@ -193,6 +207,9 @@ export function eventCall(
     )
     .with({ event: "attach" }, (c) => {
       const ioas = resolveValue(c.ioas, b, { index, field: "ioas" });
+      // pt_id is a __u32 of VFIO_DEVICE_ATTACH_IOMMUFD_PT: never truncated.
+      if (ioas < 0n || ioas > 0xffff_ffffn)
+        throw replayError(index, "ioas", `${ioas} does not fit the u32 pt_id`);
       return runOp(
         m,
         w,

@@ -43,6 +43,15 @@ export function resolveValue(
   at: { index: CallSite; field: string },
 ): bigint {
   if (typeof v === "number") {
+    if (Number.isInteger(v) && !Number.isSafeInteger(v))
+      // YAML and JSON numbers are doubles: past 2^53 the digits were already
+      // rounded, so the value the file meant is unknown.
+      throw replayError(
+        at.index,
+        at.field,
+        `${v} is an unquoted integer above 2^53, rounded when the file was read: ` +
+          `quote it ("0x...")`,
+      );
     if (!Number.isSafeInteger(v)) throw replayError(at.index, at.field, `${v} is not an integer`);
     return BigInt(v);
   }
@@ -51,6 +60,15 @@ export function resolveValue(
   if (/^-?(0[xX][0-9a-fA-F]+|[0-9]+)$/.test(v)) {
     return v.startsWith("-") ? -BigInt(v.slice(1)) : BigInt(v);
   }
+  // Something that starts like a number but is not one ("0x", "0x20g000",
+  // "12ab", "NaN", "1e6") is a malformed number, not a name: a name starts
+  // with a letter or _ and never spells NaN or Infinity.
+  if (/^-?[0-9]/.test(v) || /^-?(NaN|Infinity)$/i.test(v))
+    throw replayError(
+      at.index,
+      at.field,
+      `${JSON.stringify(v)} is not a number (decimal, or hex after 0x)`,
+    );
   const [name, field, ...rest] = v.split(".");
   if (name === undefined || rest.length > 0)
     throw replayError(at.index, at.field, `bad reference "${v}"`);

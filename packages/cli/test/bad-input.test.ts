@@ -1,0 +1,43 @@
+/*
+ * Issue 14, input checked to the field: a bad replay file is exit 2 with
+ * one line on stderr naming the file as the user gave it, the path of the
+ * field and what was expected; never a made-up errno, never a truncated
+ * value, and nothing on stdout. One fixture per case
+ * (test/fixtures/bad-replays/).
+ */
+import { describe, expect, it } from "vitest";
+import { runCli } from "./run-cli.js";
+
+const DIR = "packages/cli/test/fixtures/bad-replays";
+
+const CASES: readonly { file: string; says: RegExp }[] = [
+  { file: "misspelt-arg.yaml", says: /calls\[0\]: Unrecognized key: "args"/ },
+  { file: "flags-too-wide.yaml", says: /calls\[0\]\.arg\.flags: 4294967302 does not fit u32/ },
+  { file: "malformed-0x.yaml", says: /calls\[0\]\.arg\.flags: "0x" is not a number/ },
+  { file: "malformed-hex.yaml", says: /calls\[0\]\.arg\.flags: "0x20g000" is not a number/ },
+  { file: "malformed-nan.yaml", says: /calls\[0\]\.arg\.flags: "NaN" is not a number/ },
+  { file: "device-trailing-space.yaml", says: /calls\[0\]\.device: "vfio0 " is no device/ },
+  { file: "dma-zero-length.yaml", says: /calls\[0\]\.length: a DMA moves at least one byte/ },
+  { file: "dma-past-2-64.yaml", says: /calls\[0\]\.iova: iova\+length leaves \[0, 2\^64\)/ },
+  { file: "unquoted-above-2-53.yaml", says: /calls\[0\]\.iova: .* unquoted integer above 2\^53/ },
+  { file: "dma-negative-iova.yaml", says: /calls\[0\]\.iova: iova\+length leaves \[0, 2\^64\)/ },
+  { file: "ioas-too-wide.yaml", says: /calls\[0\]\.ioas: 4294967297 does not fit the u32 pt_id/ },
+];
+
+describe("a bad replay file is exit 2 with one line naming the file and the field", () => {
+  it.each(CASES)("$file", ({ file, says }) => {
+    const path = `${DIR}/${file}`;
+    for (const args of [
+      ["replay", path],
+      ["replay", path, "--json"],
+    ]) {
+      const r = runCli(...args);
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe("");
+      const lines = r.stderr.trimEnd().split("\n");
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(`${path}: `);
+      expect(lines[0]).toMatch(says);
+    }
+  });
+});
