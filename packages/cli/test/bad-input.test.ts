@@ -5,7 +5,11 @@
  * value, and nothing on stdout. One fixture per case
  * (test/fixtures/bad-replays/).
  */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { MAX_MATCH_ENTRIES } from "@dmabuf-ref/core";
 import { runCli } from "./run-cli.js";
 
 const DIR = "packages/cli/test/fixtures/bad-replays";
@@ -39,5 +43,41 @@ describe("a bad replay file is exit 2 with one line naming the file and the fiel
       expect(lines[0]).toContain(`${path}: `);
       expect(lines[0]).toMatch(says);
     }
+  });
+});
+
+describe("large and malformed negotiation files", () => {
+  it("a JSON offers file is read as JSON: a 1.2 M-offer file is refused against the stated limit before any entry is validated", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dmabuf-ref-big-"));
+    const offers = join(dir, "offers.json");
+    const entry = '{"type":"sgt","data":{"requiresP2P":false}}';
+    writeFileSync(
+      offers,
+      `{"exporter":"big","offers":[${Array(1_200_000).fill(entry).join(",")}]}`,
+    );
+    const r = runCli(
+      "negotiate",
+      "--offers",
+      offers,
+      "--accepts",
+      "rfc/examples/rdma-accepts-sgt.yaml",
+    );
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`${offers}: offers: 1200000 entries: at most ${MAX_MATCH_ENTRIES}`);
+  });
+
+  it("a .json file that is not JSON is named as such", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dmabuf-ref-json-"));
+    const offers = join(dir, "offers.json");
+    writeFileSync(offers, "offers: [ ]\n");
+    const r = runCli(
+      "negotiate",
+      "--offers",
+      offers,
+      "--accepts",
+      "rfc/examples/rdma-accepts-sgt.yaml",
+    );
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`${offers}: not JSON: `);
   });
 });

@@ -230,6 +230,7 @@ export { renderMermaid } from "./trace/render-mermaid.js";
 export { bigintReplacer, renderJson } from "./trace/render-json.js";
 export { negotiationEvents } from "./trace/negotiation-events.js";
 export {
+  MAX_MATCH_ENTRIES,
   acceptsDocumentSchema,
   offersDocumentSchema,
   parseAcceptsDocument,

@@ -82,6 +82,36 @@ export const acceptsDocumentSchema = z.union([
   }),
 ]);
 
+/**
+ * The most entries an offers or accepts list may hold. A driver's
+ * `match_mapping` and an importer's `imp_matches[]` are short fixed lists
+ * (a handful of types); a file with more is refused before it is
+ * validated entry by entry, so a huge file costs a length check, not
+ * minutes of validation.
+ */
+export const MAX_MATCH_ENTRIES = 65_536;
+
+/** The issue of a list longer than {@link MAX_MATCH_ENTRIES}, before any entry is parsed. */
+function tooManyEntries(
+  raw: unknown,
+  key: "offers" | "accepts",
+): { ok: false; issues: DocumentIssue[] } | undefined {
+  const list: unknown =
+    Array.isArray(raw) || typeof raw !== "object" || raw === null
+      ? raw
+      : (raw as Record<string, unknown>)[key];
+  if (!Array.isArray(list) || list.length <= MAX_MATCH_ENTRIES) return undefined;
+  return {
+    ok: false,
+    issues: [
+      {
+        path: Array.isArray(raw) ? "" : key,
+        message: `${list.length} entries: at most ${MAX_MATCH_ENTRIES} (a match list is a handful of types)`,
+      },
+    ],
+  };
+}
+
 /** zod schema of a topology file: the P2P distances `pci_p2pdma_distance()` would report. */
 export const topologyDocumentSchema = z.object({
   /** Measured (provider, client) pairs; unlisted pairs are unreachable. */
@@ -146,6 +176,8 @@ export function parseOffersDocument(
   raw: unknown,
   extraTypes: readonly AnyMappingType[] = [],
 ): DocumentResult<OffersDocument> {
+  const crowded = tooManyEntries(raw, "offers");
+  if (crowded !== undefined) return crowded;
   const doc = offersDocumentSchema.safeParse(raw);
   if (!doc.success) return { ok: false, issues: zodIssues(doc.error) };
   const { exporter, offers } = Array.isArray(doc.data)
@@ -179,6 +211,8 @@ export function parseAcceptsDocument(
   raw: unknown,
   extraTypes: readonly AnyMappingType[] = [],
 ): DocumentResult<AcceptsDocument> {
+  const crowded = tooManyEntries(raw, "accepts");
+  if (crowded !== undefined) return crowded;
   const doc = acceptsDocumentSchema.safeParse(raw);
   if (!doc.success) return { ok: false, issues: zodIssues(doc.error) };
   const { importer, module, accepts } = Array.isArray(doc.data)
