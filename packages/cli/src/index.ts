@@ -16,7 +16,7 @@ export {
   outputDocuments,
   renderOutputs,
 } from "./rfc/scenario-guide.js";
-export type { CliRunner } from "./rfc/scenario-guide.js";
+export type { CliRunner, CollectedRun } from "./rfc/scenario-guide.js";
 export { runCollected } from "./program.js";
 export type { PluginLoader } from "./program.js";
 export {

@@ -6,6 +6,7 @@ import { EMAIL_WIDTH } from "@dmabuf-ref/core";
 import { demoOutput } from "./commands/demo.js";
 import { RFC_DIR, TRACES_DIR, rfcRenderings } from "./rfc/renderings.js";
 import { currentDocument, outputDocuments } from "./rfc/scenario-guide.js";
+import type { CollectedRun } from "./rfc/scenario-guide.js";
 import { runNegotiate } from "./commands/negotiate.js";
 import { matrixDiffCommand, matrixOutput } from "./commands/matrix.js";
 import { profilesOutput } from "./commands/profiles.js";
@@ -452,7 +453,7 @@ export function runCliSync(argv: readonly string[], io: CliIo): number {
  * @param args - the arguments after the program name.
  * @returns stdout and the exit status.
  */
-export function runCollected(args: readonly string[]): { stdout: string; status: number } {
+export function runCollected(args: readonly string[]): CollectedRun {
   let stdout = "";
   const status = runCliSync(args, {
     out: (s) => {

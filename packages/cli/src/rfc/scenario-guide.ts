@@ -23,11 +23,16 @@ import { RFC_DIR } from "./renderings.js";
 /** `rfc/scenarios/README.md`: the scenario guide. */
 export const SCENARIO_GUIDE = join(RFC_DIR, "scenarios", "README.md");
 
-/** Runs the CLI in-process (`runCliSync`): what a command printed and its exit status. */
-export type CliRunner = (args: readonly string[]) => {
+/** What a command run in-process printed, and its exit status. */
+export interface CollectedRun {
+  /** Its standard output. */
   readonly stdout: string;
+  /** Its exit status. */
   readonly status: number;
-};
+}
+
+/** Runs the CLI in-process (`runCliSync`): what a command printed and its exit status. */
+export type CliRunner = (args: readonly string[]) => CollectedRun;
 
 // Prettier keeps a blank line between the markers and the fence: accept
 // both forms, write the one prettier keeps.
