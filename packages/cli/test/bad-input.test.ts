@@ -81,3 +81,36 @@ describe("large and malformed negotiation files", () => {
     expect(r.stderr).toContain(`${offers}: not JSON: `);
   });
 });
+
+describe("self-contradicting negotiation input is exit 2 naming the field", () => {
+  const NEG = "packages/cli/test/fixtures/bad-negotiation";
+  it.each([
+    {
+      args: ["--topology", `${NEG}/topology-contradicts.yaml`],
+      says: /distances\[1\]\.distance: gpu0 -> nic0 is listed twice with different distances/,
+    },
+    {
+      args: ["--accepts", `${NEG}/domain-size-0.yaml`],
+      says: /accepts\[0\]\.data\.size: an iommu_domain mapping maps at least one byte/,
+    },
+    {
+      args: ["--accepts", `${NEG}/domain-wraps.yaml`],
+      says: /accepts\[0\]\.data\.iova: iova \+ size passes 2\^64/,
+    },
+  ])("$args.1", ({ args, says }) => {
+    const base = [
+      "negotiate",
+      "--profile",
+      "proposal-converters",
+      "--offers",
+      "rfc/examples/pal-only-offers.yaml",
+    ];
+    const accepts = args.includes("--accepts")
+      ? []
+      : ["--accepts", "rfc/examples/rdma-accepts-sgt.yaml"];
+    const r = runCli(...base, ...accepts, ...args);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(says);
+  });
+});

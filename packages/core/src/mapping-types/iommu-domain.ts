@@ -24,23 +24,34 @@ export const iommuDomain = defineMappingType({
     "core maps the exporter's memory into the importer's iommu_domain; no address is revealed",
   importerOnly: true,
   exporterData: z.object({}),
-  importerData: z.object({
-    /** The importer's `iommu_domain` (an id in the simulated machine). */
-    domain: z.string().min(1),
-    /** IOVA at which core maps the buffer. */
-    iova: u64Schema,
-    /** Byte offset into the dma-buf where the mapping starts. */
-    offset: u64Schema,
-    /** Bytes to map. */
-    size: u64Schema,
-    /**
-     * `IOMMU_READ` for the mapping (iommufd's `IOMMU_IOAS_MAP_READABLE`,
-     * kernel-model §3.1); the proposal names no prot, so default on.
-     */
-    read: z.boolean().default(true),
-    /** `IOMMU_WRITE` (`IOMMU_IOAS_MAP_WRITEABLE`); default on. */
-    write: z.boolean().default(true),
-  }),
+  importerData: z
+    .object({
+      /** The importer's `iommu_domain` (an id in the simulated machine). */
+      domain: z.string().min(1),
+      /** IOVA at which core maps the buffer. */
+      iova: u64Schema,
+      /** Byte offset into the dma-buf where the mapping starts. */
+      offset: u64Schema,
+      /** Bytes to map. */
+      size: u64Schema,
+      /**
+       * `IOMMU_READ` for the mapping (iommufd's `IOMMU_IOAS_MAP_READABLE`,
+       * kernel-model §3.1); the proposal names no prot, so default on.
+       */
+      read: z.boolean().default(true),
+      /** `IOMMU_WRITE` (`IOMMU_IOAS_MAP_WRITEABLE`); default on. */
+      write: z.boolean().default(true),
+    })
+    // iommu_map() of nothing, or of a range that wraps the IOVA space, is
+    // no mapping at all: refused where the accept is read.
+    .refine((d) => d.size > 0n, {
+      message: "an iommu_domain mapping maps at least one byte (size 0)",
+      path: ["size"],
+    })
+    .refine((d) => d.iova + d.size <= 1n << 64n, {
+      message: "iova + size passes 2^64",
+      path: ["iova"],
+    }),
   payload: z.object({
     /** The domain core mapped into. */
     domain: z.string(),

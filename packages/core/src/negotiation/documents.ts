@@ -115,16 +115,35 @@ function tooManyEntries(
 /** zod schema of a topology file: the P2P distances `pci_p2pdma_distance()` would report. */
 export const topologyDocumentSchema = z.object({
   /** Measured (provider, client) pairs; unlisted pairs are unreachable. */
-  distances: z.array(
-    z.object({
-      /** The device whose MMIO is exported. */
-      provider: deviceIdSchema,
-      /** The device that would DMA to it. */
-      client: deviceIdSchema,
-      /** >= 0 reachable, < 0 unreachable. */
-      distance: z.number().int(),
+  distances: z
+    .array(
+      z.object({
+        /** The device whose MMIO is exported. */
+        provider: deviceIdSchema,
+        /** The device that would DMA to it. */
+        client: deviceIdSchema,
+        /** >= 0 reachable, < 0 unreachable. */
+        distance: z.number().int(),
+      }),
+    )
+    // pci_p2pdma_distance() has one answer per pair: a pair listed twice
+    // with two distances contradicts itself.
+    .superRefine((ds, ctx) => {
+      const seen = new Map<string, number>();
+      ds.forEach((d, i) => {
+        const key = `${d.provider}\u0000${d.client}`;
+        const before = seen.get(key);
+        if (before === undefined) seen.set(key, i);
+        else if (ds[before]?.distance !== d.distance)
+          ctx.addIssue({
+            code: "custom",
+            path: [i, "distance"],
+            message:
+              `${d.provider} -> ${d.client} is listed twice with different distances ` +
+              `(distances[${before}] says ${ds[before]?.distance ?? "?"}, this says ${d.distance})`,
+          });
+      });
     }),
-  ),
 });
 
 function zodIssues(error: z.ZodError, prefix: readonly PropertyKey[] = []): DocumentIssue[] {

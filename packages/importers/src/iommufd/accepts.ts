@@ -34,7 +34,9 @@ export function iommufdAccepts(
 ): readonly ImporterAccept[] {
   const types = m.profile.mappingTypes;
   if (types.includes(iommuDomain)) {
-    return [accept(iommuDomain, { domain: "ioas", iova: 0n, offset: 0n, size: 0n }, IOMMUFD)];
+    // A well-formed placeholder (one byte at IOVA 0): the real domain,
+    // IOVA, offset and size come with each map (see the remarks).
+    return [accept(iommuDomain, { domain: "ioas", iova: 0n, offset: 0n, size: 1n }, IOMMUFD)];
   }
   if (types.includes(pal)) return [accept(pal, {}, IOMMUFD)];
   const out: ImporterAccept[] = [];
