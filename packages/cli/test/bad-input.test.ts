@@ -114,3 +114,31 @@ describe("self-contradicting negotiation input is exit 2 naming the field", () =
     expect(r.stderr).toMatch(says);
   });
 });
+
+describe("names and text", () => {
+  it("a file that is not UTF-8 is exit 2, not read with replacement characters", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dmabuf-ref-utf8-"));
+    const file = join(dir, "replay.yaml");
+    writeFileSync(
+      file,
+      Buffer.concat([
+        Buffer.from("calls:\n  - { event: flr, device: vfio"),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from(" }\n"),
+      ]),
+    );
+    const r = runCli("replay", file);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe(`dmabuf-ref: ${file}: not UTF-8 text`);
+  });
+
+  it("a device name with a control character is echoed escaped", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dmabuf-ref-ctl-"));
+    const file = join(dir, "replay.yaml");
+    writeFileSync(file, 'calls:\n  - { event: flr, device: "vfio0\\u001b[31m" }\n');
+    const r = runCli("replay", file);
+    expect(r.status).toBe(2);
+    expect(r.stderr).not.toContain("\u001b");
+    expect(r.stderr).toContain(String.raw`"vfio0\u001b[31m" is no device`);
+  });
+});

@@ -14,11 +14,19 @@ import { UsageError } from "./usage-error.js";
  * @throws {@link UsageError} naming the file and each bad field.
  */
 export function loadDocument<T>(file: string, validate: (raw: unknown) => DocumentResult<T>): T {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, "utf8");
+    bytes = readFileSync(file);
   } catch (e) {
     throw new UsageError(`${file}: cannot read: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  let text: string;
+  try {
+    // Strict: invalid UTF-8 is an error, never silently replaced by U+FFFD
+    // (a name that differs from what the user typed would be looked up).
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new UsageError(`${file}: not UTF-8 text`);
   }
   let raw: unknown;
   // A .json file is read as JSON: JSON.parse reads tens of megabytes in
