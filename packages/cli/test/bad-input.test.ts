@@ -15,7 +15,10 @@ import { runCli } from "./run-cli.js";
 const DIR = "packages/cli/test/fixtures/bad-replays";
 
 const CASES: readonly { file: string; says: RegExp }[] = [
-  { file: "misspelt-arg.yaml", says: /calls\[0\]: Unrecognized key: "args"/ },
+  {
+    file: "misspelt-arg.yaml",
+    says: /calls\[0\]: Unrecognized key: "args" \("args": did you mean "arg"\?\)/,
+  },
   { file: "flags-too-wide.yaml", says: /calls\[0\]\.arg\.flags: 4294967302 does not fit u32/ },
   { file: "malformed-0x.yaml", says: /calls\[0\]\.arg\.flags: "0x" is not a number/ },
   { file: "malformed-hex.yaml", says: /calls\[0\]\.arg\.flags: "0x20g000" is not a number/ },
@@ -140,5 +143,32 @@ describe("names and text", () => {
     expect(r.status).toBe(2);
     expect(r.stderr).not.toContain("\u001b");
     expect(r.stderr).toContain(String.raw`"vfio0\u001b[31m" is no device`);
+  });
+});
+
+describe("a misspelt key gets a did-you-mean", () => {
+  it("in a scenario file's call (validated inside a transform): lenght -> length", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dmabuf-ref-dym-"));
+    const file = join(dir, "s.yaml");
+    writeFileSync(
+      file,
+      "name: s\nthreads:\n  t: [ { event: dma, device: dev1, iova: 0x1000, lenght: 8, dir: read } ]\n" +
+        "expect:\n  - forall: no-violation\n",
+    );
+    const r = runCli("explore", file);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(
+      `${file}: threads.t[0]: Unrecognized key: "lenght" ("lenght": did you mean "length"?)`,
+    );
+  });
+
+  it("no suggestion when nothing is close", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dmabuf-ref-dym-"));
+    const file = join(dir, "r.yaml");
+    writeFileSync(file, "calls:\n  - { fd: iommufd, ioctl: IOMMU_IOAS_ALLOC, zzzzzz: 1 }\n");
+    const r = runCli("replay", file);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('Unrecognized key: "zzzzzz"');
+    expect(r.stderr).not.toContain("did you mean");
   });
 });

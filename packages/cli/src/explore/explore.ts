@@ -19,7 +19,8 @@ import { buildMachine } from "../scenarios/machine.js";
 import type { Condition, Observation } from "./condition.js";
 import { holds, parseCondition } from "./condition.js";
 import type { ScenarioFile } from "./scenario-file.js";
-import { scenarioFileSchema } from "./scenario-file.js";
+import { plainOpCallSchema, scenarioFileSchema } from "./scenario-file.js";
+import { replayEventSchema, replayIoctlSchema, replaySyscallSchema } from "../replay/schema.js";
 import type { ExploreState, ThreadProgram, Transition } from "./threads.js";
 import { ScenarioSpace, scenarioCall } from "./threads.js";
 
@@ -115,7 +116,17 @@ export interface LoadedScenario {
  * @throws UsageError (exit 2) naming the file and the field.
  */
 export function readScenarioFile(file: string): ScenarioFile {
-  return loadDocument(file, validateWith(scenarioFileSchema));
+  // A call is validated inside a transform (by the form its keys name):
+  // its schemas' field names count for did-you-mean too.
+  return loadDocument(
+    file,
+    validateWith(scenarioFileSchema, [
+      replayIoctlSchema,
+      replayEventSchema,
+      replaySyscallSchema,
+      plainOpCallSchema,
+    ]),
+  );
 }
 
 /** What {@link loadScenario} can substitute. */

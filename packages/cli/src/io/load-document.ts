@@ -3,6 +3,7 @@ import type { DocumentResult } from "@dmabuf-ref/core";
 import { parse as parseYaml } from "yaml";
 import type * as z from "zod";
 import { UsageError } from "./usage-error.js";
+import { fieldNames, withSuggestions } from "./did-you-mean.js";
 
 /**
  * Reads a YAML file, or a JSON file (`.json`, read with JSON.parse), and
@@ -54,10 +55,18 @@ export function loadDocument<T>(file: string, validate: (raw: unknown) => Docume
  * A document parser from a zod schema: its issues become the file's
  * field paths (`threads.vmm[0].iova`) and messages.
  *
+ * An unknown key gets a did-you-mean from the names `schema` (and
+ * `alsoKnown`: schemas it reaches only through a transform) declares.
+ *
  * @param schema - the document's schema.
+ * @param alsoKnown - schemas whose field names count as known too.
  * @returns the parser {@link loadDocument} takes.
  */
-export function validateWith<T>(schema: z.ZodType<T>): (raw: unknown) => DocumentResult<T> {
+export function validateWith<T>(
+  schema: z.ZodType<T>,
+  alsoKnown: readonly z.ZodType[] = [],
+): (raw: unknown) => DocumentResult<T> {
+  let known: Set<string> | undefined;
   return (raw) => {
     const r = schema.safeParse(raw);
     return r.success
@@ -69,7 +78,7 @@ export function validateWith<T>(schema: z.ZodType<T>): (raw: unknown) => Documen
               .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
               .join("")
               .replace(/^\./, ""),
-            message: i.message,
+            message: withSuggestions(i.message, (known ??= fieldNames([schema, ...alsoKnown]))),
           })),
         };
   };
