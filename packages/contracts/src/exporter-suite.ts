@@ -6,7 +6,7 @@
  * interleaving.
  */
 import { boot, firstDmaAddress, importerHolder, step } from "@dmabuf-ref/core";
-import type { MappingState, Machine, Op, Profile, World } from "@dmabuf-ref/core";
+import type { MappingState, Machine, Op, Profile, StepOutcome, World } from "@dmabuf-ref/core";
 import type { CaseVerdict, ContractCase } from "./case.js";
 import { PASS, broken } from "./case.js";
 import type { ContractState, ContractThread } from "./explorer.js";
@@ -76,38 +76,49 @@ interface Mapped {
   readonly translated: boolean;
 }
 
-/**
- * Attaches the contract importer dynamically for the harness's device and
- * maps under resv (lock, map, unlock), as a dynamic importer does.
- */
-function mapFresh(ctx: ExporterContext): { session: Session; mapped: Mapped } | CaseVerdict {
-  const s = new Session(ctx.m, ctx.exported);
-  const attach = s.call("importer", {
+/** The contract importer attaches to the buffer dynamically, for the harness's device. */
+function attachPartner(ctx: ExporterContext, s: Session): StepOutcome {
+  return s.call("importer", {
     kind: "attach",
     buf: ctx.buf,
     importer: CONTRACT_IMPORTER,
     device: ctx.harness.importingDevice,
     dynamic: true,
   });
+}
+
+/**
+ * The contract importer maps an attachment under the buffer's resv, as a
+ * dynamic importer does (lock, map, unlock).
+ *
+ * @returns the map's outcome.
+ */
+function mapUnderResv(ctx: ExporterContext, s: Session, att: number): StepOutcome {
+  const holder = importerHolder(CONTRACT_IMPORTER, att);
+  s.call("importer", { kind: "lock", buf: ctx.buf, holder });
+  const map = s.call("importer", { kind: "map", att, holder });
+  s.call("importer", { kind: "unlock", buf: ctx.buf, holder });
+  return map;
+}
+
+/**
+ * Attaches the contract importer dynamically for the harness's device and
+ * maps under resv, as a dynamic importer does.
+ */
+function mapFresh(ctx: ExporterContext): { session: Session; mapped: Mapped } | CaseVerdict {
+  const s = new Session(ctx.m, ctx.exported);
+  const attach = attachPartner(ctx, s);
   if (attach.status !== "done" || attach.created === undefined)
     return broken(
       "an exporter accepts a dynamic, revocable importer's attach (dma_buf_dynamic_attach)",
       s.steps,
     );
   const att = attach.created;
-  const holder = importerHolder(CONTRACT_IMPORTER, att);
-  for (const op of [
-    { kind: "lock", buf: ctx.buf, holder },
-    { kind: "map", att, holder },
-    { kind: "unlock", buf: ctx.buf, holder },
-  ] satisfies Op[]) {
-    const r = s.call("importer", op);
-    if (r.status !== "done")
-      return broken(
-        "map under dmabuf->resv of a fresh attachment succeeds (dma_buf_map_attachment)",
-        s.steps,
-      );
-  }
+  if (mapUnderResv(ctx, s, att).status !== "done" || s.world.bufs.get(ctx.buf)?.resvHolder)
+    return broken(
+      "map under dmabuf->resv of a fresh attachment succeeds (dma_buf_map_attachment)",
+      s.steps,
+    );
   const mapping = s.world.atts.get(att)?.mapping;
   const addr = mapping === undefined || mapping === null ? undefined : addressOf(ctx)(mapping);
   if (addr === undefined)
@@ -183,14 +194,11 @@ export const EXPORTER_CASES: readonly ContractCase<ExporterContext>[] = [
         { kind: "close", buf: ctx.buf },
       ];
       for (const op of rest) {
-        const r = s.call("user", op);
-        if (r.status !== "done")
-          return broken(`${op.kind} of a live, unrevoked buffer succeeds`, s.steps);
+        const rule = s.runToEnd("user", op, `${op.kind} of a live, unrevoked buffer succeeds`);
+        if (rule !== undefined) return broken(rule, s.steps);
       }
-      const settled = s.settle();
-      if (settled !== undefined) return broken(settled, s.steps);
-      const v = s.violations();
-      if (v[0] !== undefined) return broken(v[0], s.steps);
+      const clean = noViolation(s);
+      if (clean.status !== "pass") return clean;
       const b = s.world.bufs.get(ctx.buf);
       if (b !== undefined && !b.released)
         return broken(
@@ -298,28 +306,18 @@ export const EXPORTER_CASES: readonly ContractCase<ExporterContext>[] = [
       const fresh = mapFresh(ctx);
       if ("status" in fresh) return fresh;
       const { session: s, mapped } = fresh;
-      const r = s.call("user", ctx.harness.revoke(ctx.m, s.world, ctx.buf));
-      if (r.status !== "done") return broken("the revoke call runs", s.steps);
-      const settled = s.settle();
-      if (settled !== undefined) return broken(settled, s.steps);
-      const holder = importerHolder(CONTRACT_IMPORTER, mapped.att);
-      s.call("importer", { kind: "lock", buf: ctx.buf, holder });
-      const map = s.call("importer", { kind: "map", att: mapped.att, holder });
-      s.call("importer", { kind: "unlock", buf: ctx.buf, holder });
+      const revoked = s.runToEnd(
+        "user",
+        ctx.harness.revoke(ctx.m, s.world, ctx.buf),
+        "the revoke call runs",
+      );
+      if (revoked !== undefined) return broken(revoked, s.steps);
+      const map = mapUnderResv(ctx, s, mapped.att);
       if (map.status !== "failed" || map.error.errno !== "ENODEV")
         return broken("map of a revoked dma-buf fails with ENODEV", s.steps);
-      const attach = s.call("importer", {
-        kind: "attach",
-        buf: ctx.buf,
-        importer: CONTRACT_IMPORTER,
-        device: ctx.harness.importingDevice,
-        dynamic: true,
-      });
+      const attach = attachPartner(ctx, s);
       if (attach.status === "done" && attach.created !== undefined) {
-        const fresh = importerHolder(CONTRACT_IMPORTER, attach.created);
-        s.call("importer", { kind: "lock", buf: ctx.buf, holder: fresh });
-        const again = s.call("importer", { kind: "map", att: attach.created, holder: fresh });
-        s.call("importer", { kind: "unlock", buf: ctx.buf, holder: fresh });
+        const again = mapUnderResv(ctx, s, attach.created);
         if (again.status !== "failed" || again.error.errno !== "ENODEV")
           return broken(
             "a new attachment to a revoked dma-buf cannot map: map fails with ENODEV",
@@ -345,12 +343,14 @@ export const EXPORTER_CASES: readonly ContractCase<ExporterContext>[] = [
       const fresh = mapFresh(ctx);
       if ("status" in fresh) return fresh;
       const { session: s } = fresh;
-      const r = s.call("user", first(ctx.m, s.world, ctx.buf));
-      if (r.status !== "done") return broken("the first revoke's call runs", s.steps);
-      const settled = s.settle();
-      if (settled !== undefined) return broken(settled, s.steps);
-      const v = s.violations();
-      if (v[0] !== undefined) return broken(v[0], s.steps);
+      const firstDone = s.runToEnd(
+        "user",
+        first(ctx.m, s.world, ctx.buf),
+        "the first revoke's call runs",
+      );
+      if (firstDone !== undefined) return broken(firstDone, s.steps);
+      const clean = noViolation(s);
+      if (clean.status !== "pass") return clean;
       const second = ctx.harness.revoke(ctx.m, s.world, ctx.buf);
       const explored = exploreFrom(ctx, s.world, [{ name: "user", calls: [second] }], (st) =>
         st.world.bufs.get(ctx.buf)?.revoked === "usable"
@@ -379,10 +379,12 @@ export const EXPORTER_CASES: readonly ContractCase<ExporterContext>[] = [
       if ("status" in fresh) return fresh;
       const { session: s, mapped } = fresh;
       const before = s.steps.length;
-      const r = s.call("user", temp(ctx.m, s.world, ctx.buf));
-      if (r.status !== "done") return broken("the temporary revoke call runs", s.steps);
-      const settled = s.settle();
-      if (settled !== undefined) return broken(settled, s.steps);
+      const tempDone = s.runToEnd(
+        "user",
+        temp(ctx.m, s.world, ctx.buf),
+        "the temporary revoke call runs",
+      );
+      if (tempDone !== undefined) return broken(tempDone, s.steps);
       const events = s.steps.slice(before).flatMap((x) => x.events);
       const invalidates = events.filter((e) => e.kind === "invalidate").length;
       const wants = (ctx.harness.unrevokeInvalidates?.(ctx.profile) ?? true) ? 2 : 1;

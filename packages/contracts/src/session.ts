@@ -61,6 +61,20 @@ export class Session {
     return `the kernel's own work ends in bounded steps (still running after ${SETTLE_BOUND})`;
   }
 
+  /**
+   * Steps one op that must run, then the kernel's work it started, as a
+   * user's call returns once its work is done.
+   *
+   * @param actor - who calls it.
+   * @param op - the op.
+   * @param rule - the rule broken when the op does not run.
+   * @returns undefined, or the broken rule (`rule`, or the continuations').
+   */
+  runToEnd(actor: string, op: Op, rule: string): string | undefined {
+    if (this.call(actor, op).status !== "done") return rule;
+    return this.settle();
+  }
+
   /** The violations the oracle recorded so far, as rules. */
   violations(): string[] {
     return [...this.world.violations.values()].map((v) => `${v.rule} (${v.kind}: ${v.message})`);
