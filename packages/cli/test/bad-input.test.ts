@@ -12,6 +12,16 @@ import { describe, expect, it } from "vitest";
 import { MAX_MATCH_ENTRIES } from "@dmabuf-ref/core";
 import { runCli } from "./run-cli.js";
 
+/** A file in a fresh temporary directory. */
+function scratch(name: string, content: string | Buffer): string {
+  const file = join(mkdtempSync(join(tmpdir(), "dmabuf-ref-bad-")), name);
+  writeFileSync(file, content);
+  return file;
+}
+
+/** The RDMA NIC's SGT accepts: the other side of a negotiation whose offers are under test. */
+const SGT_ACCEPTS = "rfc/examples/rdma-accepts-sgt.yaml";
+
 const DIR = "packages/cli/test/fixtures/bad-replays";
 
 const CASES: readonly { file: string; says: RegExp }[] = [
@@ -51,35 +61,19 @@ describe("a bad replay file is exit 2 with one line naming the file and the fiel
 
 describe("large and malformed negotiation files", () => {
   it("a JSON offers file is read as JSON: a 1.2 M-offer file is refused against the stated limit before any entry is validated", () => {
-    const dir = mkdtempSync(join(tmpdir(), "dmabuf-ref-big-"));
-    const offers = join(dir, "offers.json");
     const entry = '{"type":"sgt","data":{"requiresP2P":false}}';
-    writeFileSync(
-      offers,
+    const offers = scratch(
+      "offers.json",
       `{"exporter":"big","offers":[${Array(1_200_000).fill(entry).join(",")}]}`,
     );
-    const r = runCli(
-      "negotiate",
-      "--offers",
-      offers,
-      "--accepts",
-      "rfc/examples/rdma-accepts-sgt.yaml",
-    );
+    const r = runCli("negotiate", "--offers", offers, "--accepts", SGT_ACCEPTS);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`${offers}: offers: 1200000 entries: at most ${MAX_MATCH_ENTRIES}`);
   });
 
   it("a .json file that is not JSON is named as such", () => {
-    const dir = mkdtempSync(join(tmpdir(), "dmabuf-ref-json-"));
-    const offers = join(dir, "offers.json");
-    writeFileSync(offers, "offers: [ ]\n");
-    const r = runCli(
-      "negotiate",
-      "--offers",
-      offers,
-      "--accepts",
-      "rfc/examples/rdma-accepts-sgt.yaml",
-    );
+    const offers = scratch("offers.json", "offers: [ ]\n");
+    const r = runCli("negotiate", "--offers", offers, "--accepts", SGT_ACCEPTS);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`${offers}: not JSON: `);
   });
@@ -108,9 +102,7 @@ describe("self-contradicting negotiation input is exit 2 naming the field", () =
       "--offers",
       "rfc/examples/pal-only-offers.yaml",
     ];
-    const accepts = args.includes("--accepts")
-      ? []
-      : ["--accepts", "rfc/examples/rdma-accepts-sgt.yaml"];
+    const accepts = args.includes("--accepts") ? [] : ["--accepts", SGT_ACCEPTS];
     const r = runCli(...base, ...accepts, ...args);
     expect(r.status).toBe(2);
     expect(r.stdout).toBe("");
@@ -120,10 +112,8 @@ describe("self-contradicting negotiation input is exit 2 naming the field", () =
 
 describe("names and text", () => {
   it("a file that is not UTF-8 is exit 2, not read with replacement characters", () => {
-    const dir = mkdtempSync(join(tmpdir(), "dmabuf-ref-utf8-"));
-    const file = join(dir, "replay.yaml");
-    writeFileSync(
-      file,
+    const file = scratch(
+      "replay.yaml",
       Buffer.concat([
         Buffer.from("calls:\n  - { event: flr, device: vfio"),
         Buffer.from([0xff, 0xfe]),
@@ -136,9 +126,7 @@ describe("names and text", () => {
   });
 
   it("a device name with a control character is echoed escaped", () => {
-    const dir = mkdtempSync(join(tmpdir(), "dmabuf-ref-ctl-"));
-    const file = join(dir, "replay.yaml");
-    writeFileSync(file, 'calls:\n  - { event: flr, device: "vfio0\\u001b[31m" }\n');
+    const file = scratch("replay.yaml", 'calls:\n  - { event: flr, device: "vfio0\\u001b[31m" }\n');
     const r = runCli("replay", file);
     expect(r.status).toBe(2);
     expect(r.stderr).not.toContain("\u001b");
@@ -148,10 +136,8 @@ describe("names and text", () => {
 
 describe("a misspelt key gets a did-you-mean", () => {
   it("in a scenario file's call (validated inside a transform): lenght -> length", () => {
-    const dir = mkdtempSync(join(tmpdir(), "dmabuf-ref-dym-"));
-    const file = join(dir, "s.yaml");
-    writeFileSync(
-      file,
+    const file = scratch(
+      "s.yaml",
       "name: s\nthreads:\n  t: [ { event: dma, device: dev1, iova: 0x1000, lenght: 8, dir: read } ]\n" +
         "expect:\n  - forall: no-violation\n",
     );
@@ -163,9 +149,10 @@ describe("a misspelt key gets a did-you-mean", () => {
   });
 
   it("no suggestion when nothing is close", () => {
-    const dir = mkdtempSync(join(tmpdir(), "dmabuf-ref-dym-"));
-    const file = join(dir, "r.yaml");
-    writeFileSync(file, "calls:\n  - { fd: iommufd, ioctl: IOMMU_IOAS_ALLOC, zzzzzz: 1 }\n");
+    const file = scratch(
+      "r.yaml",
+      "calls:\n  - { fd: iommufd, ioctl: IOMMU_IOAS_ALLOC, zzzzzz: 1 }\n",
+    );
     const r = runCli("replay", file);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('Unrecognized key: "zzzzzz"');
