@@ -11,12 +11,10 @@
  */
 import {
   IOVA_PAGE,
-  VFIO_DEVICE_FEATURE_GET,
   accept,
   boot,
   defineMachine,
   domainOf,
-  encodeDmaBufFeature,
   importerHolder,
   iommuDomain,
   kvmPfn,
@@ -28,14 +26,19 @@ import {
   proposalConverters,
   referenceImporter,
   sgt,
-  topologySchema,
   translate,
   vfioIommufdPrivate,
 } from "@dmabuf-ref/core";
 import type { ImporterDriver, Machine, MatchContext, World } from "@dmabuf-ref/core";
 import { mappingTypeContract, mustStep, mustSteps } from "@dmabuf-ref/contracts";
 import type { ConverterFixture } from "@dmabuf-ref/contracts";
-import { O_CLOEXEC, O_RDWR, iovInterconnect, vfioPciExporter } from "@dmabuf-ref/exporters";
+import { iovInterconnect } from "@dmabuf-ref/exporters";
+import {
+  VFIO0_BAR0,
+  VFIO_HARNESS_TOPOLOGY,
+  harnessVfioPci,
+  vfioExportOp,
+} from "@dmabuf-ref/contracts/zoo";
 
 /**
  * The machines `match()` is asked about: one where `dev1` reaches `vfio0`
@@ -51,29 +54,16 @@ const contexts: readonly MatchContext[] = [
 
 // ---------------------------------------------------------- the converters
 
-/** The BAR the vfio-pci exporter exports from (1 MiB at 256 GiB). */
-const BAR0 = 0x40_0000_0000n;
+/**
+ * The zoo's vfio-pci hardware: vfio0's BAR and dev1 behind the IOMMU on
+ * another switch of a P2P host bridge. Under proposal-converters vfio-pci
+ * offers [pal, kvm-pfn], so an SGT or iommu-domain importer is reached
+ * only through a converter.
+ */
+const BAR0 = VFIO0_BAR0;
 /** Bytes of the exported buffer: two pages, from 4 KiB into the BAR. */
 const BUF_OFFSET = 0x1000n;
 const BUF_SIZE = 0x2000n;
-
-/**
- * vfio0's BAR and dev1 behind the IOMMU on another switch of a P2P host
- * bridge: vfio-pci offers [pal, kvm-pfn] under proposal-converters, so an
- * SGT or iommu-domain importer is reached only through a converter.
- */
-const topology = topologySchema.parse({
-  regions: [{ id: "vfio0.bar0", kind: "bar", base: BAR0, size: 0x10_0000n, device: "vfio0" }],
-  devices: [
-    { id: "vfio0", switch: "sw0" },
-    { id: "dev1", switch: "sw1" },
-  ],
-  switches: [
-    { id: "sw0", hostBridge: "hb0" },
-    { id: "sw1", hostBridge: "hb0" },
-  ],
-  hostBridges: [{ id: "hb0", p2p: true }],
-});
 
 /** The IOVA and buffer window the iommu-domain importer asks core to map. */
 const DOMAIN_IOVA = 0x8000_0000n;
@@ -117,25 +107,11 @@ function mapThroughConverter(
 ): { from: unknown; to: unknown; m: Machine; w: World } {
   const m = defineMachine({
     profile: proposalConverters,
-    topology,
-    exporters: [
-      vfioPciExporter({ devices: [{ id: "vfio0", bars: [{ index: 0, region: "vfio0.bar0" }] }] }),
-    ],
+    topology: VFIO_HARNESS_TOPOLOGY,
+    exporters: [harnessVfioPci()],
     importers: [importer],
   });
-  const exported = mustStep(m, boot(m), {
-    kind: "driver",
-    driver: "vfio-pci",
-    action: {
-      op: "VFIO_DEVICE_FEATURE",
-      device: "vfio0",
-      argp: encodeDmaBufFeature({
-        flags: VFIO_DEVICE_FEATURE_GET,
-        data: { region_index: 0, open_flags: O_RDWR | O_CLOEXEC, flags: 0 },
-        ranges: [{ offset: BUF_OFFSET, length: BUF_SIZE }],
-      }),
-    },
-  });
+  const exported = mustStep(m, boot(m), vfioExportOp([{ offset: BUF_OFFSET, length: BUF_SIZE }]));
   const buf = [...exported.bufs.keys()].at(-1);
   if (buf === undefined) throw new Error("the export made no buffer");
   const attached = mustStep(m, exported, {

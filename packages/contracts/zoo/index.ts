@@ -48,7 +48,14 @@ export {
 };
 export { exporterWithOptions, importerWithOptions } from "./harnesses/driver-options.js";
 export { dynamicImporterUnderTest, referenceExporterUnderTest } from "./harnesses/reference.js";
-export { VFIO_PCI, harnessVfioPci, vfioPciUnderTest } from "./harnesses/vfio-pci.js";
+export {
+  VFIO0_BAR0,
+  VFIO_HARNESS_TOPOLOGY,
+  VFIO_PCI,
+  harnessVfioPci,
+  vfioExportOp,
+  vfioPciUnderTest,
+} from "./harnesses/vfio-pci.js";
 export { IOMMUFD_HARNESS_IOVA, iommufdUnderTest } from "./harnesses/iommufd.js";
 
 /**

@@ -19,11 +19,18 @@ import type { VfioPciConfigInput } from "@dmabuf-ref/exporters";
 /** The vfio-pci driver's name in the machine. */
 export const VFIO_PCI = "vfio-pci";
 
-/** vfio0's BAR 0 and the importing device `dev1`, peers through host bridge `hb0`. */
-const topology = topologySchema.parse({
+/** CPU physical base of vfio0's BAR 0 (1 MiB at 256 GiB). */
+export const VFIO0_BAR0 = 0x40_0000_0000n;
+
+/**
+ * The harness's hardware: vfio0's BAR 0 and the importing device `dev1`,
+ * peers through host bridge `hb0` (dev1 behind its IOMMU on another
+ * switch), and RAM.
+ */
+export const VFIO_HARNESS_TOPOLOGY = topologySchema.parse({
   regions: [
     { id: "ram0", kind: "ram", base: 0x1_0000_0000n, size: 0x100_0000n },
-    { id: "vfio0.bar0", kind: "bar", base: 0x40_0000_0000n, size: 0x10_0000n, device: "vfio0" },
+    { id: "vfio0.bar0", kind: "bar", base: VFIO0_BAR0, size: 0x10_0000n, device: "vfio0" },
   ],
   devices: [
     { id: "vfio0", switch: "sw0" },
@@ -56,6 +63,27 @@ function vfioAction(action: Readonly<Record<string, unknown>>): Op {
 }
 
 /**
+ * `ioctl(device_fd, VFIO_DEVICE_FEATURE, GET | DMA_BUF)` on vfio0's BAR 0
+ * over `ranges`, as a driver op.
+ *
+ * @param ranges - the byte ranges of the BAR the dma-buf covers.
+ * @returns the op.
+ */
+export function vfioExportOp(
+  ranges: readonly { readonly offset: bigint; readonly length: bigint }[],
+): Op {
+  return vfioAction({
+    op: "VFIO_DEVICE_FEATURE",
+    device: "vfio0",
+    argp: encodeDmaBufFeature({
+      flags: VFIO_DEVICE_FEATURE_GET,
+      data: { region_index: 0, open_flags: O_RDWR | O_CLOEXEC, flags: 0 },
+      ranges: [...ranges],
+    }),
+  });
+}
+
+/**
  * vfio-pci under test: the export is `ioctl(device_fd, VFIO_DEVICE_FEATURE,
  * GET | DMA_BUF)` over two pages of BAR 0; the revoke for good is the last
  * close of the device fd (`vfio_pci_core_close_device()` runs
@@ -81,24 +109,11 @@ export function vfioPciUnderTest(
     machine: (profile, partner) =>
       defineMachine({
         profile,
-        topology,
+        topology: VFIO_HARNESS_TOPOLOGY,
         exporters: [exporter],
         importers: [partner],
       }),
-    exportBuffer: (m, w) =>
-      mustStep(
-        m,
-        w,
-        vfioAction({
-          op: "VFIO_DEVICE_FEATURE",
-          device: "vfio0",
-          argp: encodeDmaBufFeature({
-            flags: VFIO_DEVICE_FEATURE_GET,
-            data: { region_index: 0, open_flags: O_RDWR | O_CLOEXEC, flags: 0 },
-            ranges: [{ offset: 0n, length: 0x2000n }],
-          }),
-        }),
-      ),
+    exportBuffer: (m, w) => mustStep(m, w, vfioExportOp([{ offset: 0n, length: 0x2000n }])),
     importingDevice: "dev1",
     revoke: () => vfioAction({ op: "close-device", device: "vfio0" }),
     revokeTemporarily: () => vfioAction({ op: "flr", device: "vfio0" }),
