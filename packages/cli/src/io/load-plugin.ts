@@ -12,6 +12,7 @@ import { BUILTIN_MAPPING_TYPES } from "@dmabuf-ref/core";
 import type { AnyMappingType, Profile } from "@dmabuf-ref/core";
 import * as z from "zod";
 import { scenarioFiles } from "../explore/catalogue.js";
+import { BUILT_IN_DRIVER_NAMES } from "../replay/machine.js";
 import { KNOWN_PROFILES } from "./known-profiles.js";
 import { pluginIssue, pluginSchema } from "./plugin.js";
 import type { PluginHardwareSpec, PluginSpec } from "./plugin.js";
@@ -80,26 +81,7 @@ export const NO_PLUGINS: PluginSet = Object.freeze({
   scenarios: [],
 });
 
-/**
- * The names the CLI's machines give their built-in drivers (the matrix
- * machine's and every `machine:` description's), which a plugin driver
- * may not take: a `driver` op and `{ op: export, exporter }` look a
- * driver up by name.
- */
-export const BUILT_IN_DRIVER_NAMES: readonly string[] = Object.freeze([
-  "vfio-pci",
-  "gpu",
-  "rdma",
-  "iommufd",
-  "kvm",
-  "rdma-odp",
-  "rdma-pinned",
-  "rdma-pinned-revocable",
-  "vfio-type1",
-  "mm",
-  "ref-exporter",
-  "ref-importer",
-]);
+export { BUILT_IN_DRIVER_NAMES };
 
 /** The parts of tsx's API a `.ts` module is loaded with outside tsx. */
 const tsxApiSchema = z.object({

@@ -108,11 +108,13 @@ export const rdmaUmemKindSchema = z.enum(["odp", "pinned", "pinned-revocable"]);
 export type RdmaUmemKind = z.output<typeof rdmaUmemKindSchema>;
 
 /**
- * The names the machine's built-in drivers register under, which a
- * reference driver may not take (a driver op is looked up by its driver's
- * name).
+ * The names the CLI's machines give their built-in drivers (the matrix
+ * machine's and every `machine:` description's), which a reference or
+ * plugin driver may not take: a `driver` op and `{ op: export, exporter }`
+ * look a driver up by name. The reference drivers' own names are listed
+ * last.
  */
-const BUILT_IN_DRIVERS: readonly string[] = [
+export const BUILT_IN_DRIVER_NAMES: readonly string[] = Object.freeze([
   "vfio-pci",
   "gpu",
   "rdma",
@@ -121,9 +123,16 @@ const BUILT_IN_DRIVERS: readonly string[] = [
   "rdma-odp",
   "rdma-pinned",
   "rdma-pinned-revocable",
-  "mm",
   "vfio-type1",
-];
+  "mm",
+  "ref-exporter",
+  "ref-importer",
+]);
+
+/** The built-in drivers a reference driver may not be named after (its own names are its to take). */
+const BUILT_IN_DRIVERS: readonly string[] = BUILT_IN_DRIVER_NAMES.filter(
+  (n) => n !== "ref-exporter" && n !== "ref-importer",
+);
 
 /** A power-of-two byte count of at least one 4 KiB page, as a memory BAR decodes. */
 const barSizeSchema = sizeValueSchema.refine((v) => isPowerOfTwo(v) && v >= 0x1000n, {
