@@ -10,7 +10,7 @@ import {
   createDmaBuf,
   decodedWith,
   defineDriver,
-  dmaMapRanges,
+  mapSgtable,
   dmaUnmapIova,
   driverOptions,
   encodedWith,
@@ -166,22 +166,8 @@ export function ualinkExporter(
 
   function mapSgt(m: Machine, w: World, att: number): Result<MapStep> {
     const a = mustAtt(w, att);
-    if (a.device === null) return err("EINVAL", "no DMA device to map for");
     const { phys } = bufferOf(w, a.buf);
-    const mapped = dmaMapRanges(m, w, a.device, [{ paddr: phys, len: mustBuf(w, a.buf).size }], {
-      att,
-      write: true,
-    });
-    if (!mapped.ok) return mapped;
-    return ok({
-      world: mapped.value.world,
-      events: [],
-      mapping: {
-        payload: mappingPayload(sgt, { entries: mapped.value.entries }),
-        grants: mapped.value.grants,
-        iova: mapped.value.iova,
-      },
-    });
+    return mapSgtable(m, w, att, [{ paddr: phys, len: mustBuf(w, a.buf).size }]);
   }
 
   return defineDriver({

@@ -384,6 +384,7 @@ export { createDmaBuf } from "./lifetime/create.js";
 export type { ExportInfo } from "./lifetime/create.js";
 export { attachBuf, detachAtt } from "./lifetime/attach.js";
 export { mapAtt, unmapAtt } from "./lifetime/map.js";
+export { mapSgtable } from "./lifetime/map-sgtable.js";
 export { syncDomainGrants } from "./lifetime/domain-grants.js";
 export { pinAtt, unpinAtt } from "./lifetime/pin.js";
 export { pinsOnMap } from "./lifetime/pin-rule.js";

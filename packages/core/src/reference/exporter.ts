@@ -12,7 +12,8 @@ import { mappingPayload } from "../mapping-types/define.js";
 import * as z from "zod";
 import type { DriverStep, ExporterDriver } from "../machine/machine.js";
 import { err, ok } from "../errors/result.js";
-import { dmaMapRanges, dmaUnmapIova } from "../fabric/dma-map.js";
+import { dmaUnmapIova } from "../fabric/dma-map.js";
+import { mapSgtable } from "../lifetime/map-sgtable.js";
 import { firstFitIn, regionNamed, setRegionStatus } from "../fabric/regions.js";
 import { provideSymbol } from "../machine/symbol.js";
 import { vfioIommufdMapSymbol } from "../mapping-types/vfio-iommufd-private.js";
@@ -151,15 +152,7 @@ export function referenceExporter(opts: {
           const payload = mappingPayload(pal, { phys });
           return ok({ world: w, events: [], mapping: { payload, grants: [], iova: [] } });
         }
-        if (a.device === null) return err("EINVAL", "no DMA device to map for");
-        const mapped = dmaMapRanges(m, w, a.device, phys, { att, write: true });
-        if (!mapped.ok) return mapped;
-        const payload = mappingPayload(sgt, { entries: mapped.value.entries });
-        return ok({
-          world: mapped.value.world,
-          events: [],
-          mapping: { payload, grants: mapped.value.grants, iova: mapped.value.iova },
-        });
+        return mapSgtable(m, w, att, phys);
       },
       unmap: (_m, w, _att, mapping): DriverStep => ({
         world: dmaUnmapIova(w, mapping.iova),

@@ -11,7 +11,7 @@ import {
   ok,
   pal,
   regionNamed,
-  sgt,
+  mapSgtable,
   stepOf,
 } from "@dmabuf-ref/core";
 import type {
@@ -123,11 +123,7 @@ function gpuMap(m: Machine, w: World, config: GpuConfig, att: number): Result<Ma
       if (priv.placement === "vram" && !a.peer2peer) {
         return err("EINVAL", "the BO is in VRAM and the attachment does not allow peer2peer");
       }
-      const mapped = dmaMap(a.device);
-      if (!mapped.ok) return mapped;
-      const payload = mappingPayload(sgt, { entries: mapped.value.entries });
-      const { world, grants, iova } = mapped.value;
-      return ok({ world, events: [], mapping: { payload, grants, iova } });
+      return mapSgtable(m, w, att, [range]);
     })
     .with("pal", () =>
       ok({

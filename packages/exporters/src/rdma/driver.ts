@@ -3,7 +3,7 @@ import {
   createDmaBuf,
   decodedWith,
   defineDriver,
-  dmaMapRanges,
+  mapSgtable,
   dmaUnmapIova,
   encodedWith,
   err,
@@ -160,12 +160,7 @@ function rdmaMap(m: Machine, w: World, config: RdmaConfig, att: number): Result<
   return match(type.data)
     .returnType<Result<MapStep>>()
     .with("sgt", () => {
-      if (a.device === null) return err("EINVAL", "no DMA device to map for");
-      const mapped = dmaMapRanges(m, w, a.device, [range], { att, write: true });
-      if (!mapped.ok) return mapped;
-      const payload = mappingPayload(sgt, { entries: mapped.value.entries });
-      const { world, grants, iova } = mapped.value;
-      return ok({ world, events: [], mapping: { payload, grants, iova } });
+      return mapSgtable(m, w, att, [range]);
     })
     .with("pal", () =>
       ok({

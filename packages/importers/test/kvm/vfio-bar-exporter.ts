@@ -8,7 +8,7 @@ import {
   arrayCodec,
   createDmaBuf,
   decodedWith,
-  dmaMapRanges,
+  mapSgtable,
   dmaUnmapIova,
   encodedWith,
   err,
@@ -101,18 +101,7 @@ export const vfioBar: ExporterDriver = {
       });
       return ok({ world: w, events: [], mapping: { payload, grants: [], iova: [] } });
     }
-    if (a.device === null) return err("EINVAL", "no DMA device to map for");
-    const mapped = dmaMapRanges(m, w, a.device, rangesOf(w, a.buf), { att, write: true });
-    if (!mapped.ok) return mapped;
-    return ok({
-      world: mapped.value.world,
-      events: [],
-      mapping: {
-        payload: mappingPayload(sgt, { entries: mapped.value.entries }),
-        grants: mapped.value.grants,
-        iova: mapped.value.iova,
-      },
-    });
+    return mapSgtable(m, w, att, rangesOf(w, a.buf));
   },
   unmap: (_m, w, _att, mapping) => ({ world: dmaUnmapIova(w, mapping.iova), events: [] }),
   release: (_m, w) => ({ world: w, events: [] }),
