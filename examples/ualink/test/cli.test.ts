@@ -7,7 +7,8 @@
  */
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { runCli } from "@dmabuf-ref/cli";
+import { runCollectedAsync } from "@dmabuf-ref/cli";
+import type { CollectedRun } from "@dmabuf-ref/cli";
 
 /** A file of the example folder, as an absolute path (vitest's cwd is the repository root). */
 const here = (file: string): string => fileURLToPath(new URL(`../${file}`, import.meta.url));
@@ -15,25 +16,11 @@ const here = (file: string): string => fileURLToPath(new URL(`../${file}`, impor
 const LOAD = ["--load", here("plugin.ts")];
 
 /** What a `dmabuf-ref` run printed and how it exited. */
-interface CliRun {
-  readonly status: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+type CliRun = CollectedRun;
 
 /** `dmabuf-ref ARGS` in this process. */
 async function cli(...args: string[]): Promise<CliRun> {
-  let stdout = "";
-  let stderr = "";
-  const status = await runCli(args, {
-    out: (s) => {
-      stdout += s;
-    },
-    err: (s) => {
-      stderr += s;
-    },
-  });
-  return { status, stdout, stderr };
+  return runCollectedAsync(args);
 }
 
 /** One cell of `matrix --json`. */

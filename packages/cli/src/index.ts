@@ -17,7 +17,7 @@ export {
   renderOutputs,
 } from "./rfc/scenario-guide.js";
 export type { CliRunner, CollectedRun } from "./rfc/scenario-guide.js";
-export { runCollected } from "./program.js";
+export { runCollected, runCollectedAsync } from "./program.js";
 export type { PluginLoader } from "./program.js";
 export {
   definePlugin,

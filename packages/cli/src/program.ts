@@ -446,22 +446,48 @@ export function runCliSync(argv: readonly string[], io: CliIo): number {
   }
 }
 
+/** Output sinks that keep what a command prints, and what they kept. */
+function collector(): { io: CliIo; kept: () => Omit<CollectedRun, "status"> } {
+  let stdout = "";
+  let stderr = "";
+  return {
+    io: {
+      out: (s) => {
+        stdout += s;
+      },
+      err: (s) => {
+        stderr += s;
+      },
+    },
+    kept: () => ({ stdout, stderr }),
+  };
+}
+
 /**
  * Runs a command in this process, collecting what it prints (the output
- * blocks of the RFC documents).
+ * blocks of the RFC documents, tests): {@link runCliSync}'s status and
+ * output, without `--load`.
  *
  * @param args - the arguments after the program name.
- * @returns stdout and the exit status.
+ * @returns stdout, stderr and the exit status.
  */
 export function runCollected(args: readonly string[]): CollectedRun {
-  let stdout = "";
-  const status = runCliSync(args, {
-    out: (s) => {
-      stdout += s;
-    },
-    err: () => undefined,
-  });
-  return { stdout, status };
+  const c = collector();
+  const status = runCliSync(args, c.io);
+  return { ...c.kept(), status };
+}
+
+/**
+ * {@link runCollected} through {@link runCli}, the entry point that can
+ * load `--load` modules.
+ *
+ * @param args - the arguments after the program name.
+ * @returns stdout, stderr and the exit status.
+ */
+export async function runCollectedAsync(args: readonly string[]): Promise<CollectedRun> {
+  const c = collector();
+  const status = await runCli(args, c.io);
+  return { ...c.kept(), status };
 }
 
 /** The exit status of a command that threw: a usage error's, or commander's. */

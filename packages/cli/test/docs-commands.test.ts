@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli } from "../src/program.js";
+import { runCollectedAsync } from "../src/program.js";
 import { REPO_ROOT } from "./run-cli.js";
 
 const DOCUMENTS = [
@@ -43,14 +43,8 @@ describe("every dmabuf-ref command the documents show runs as written", () => {
   });
 
   it.each(commands)("$doc: dmabuf-ref $command", async ({ args }) => {
-    let stderr = "";
-    const status = await runCli(args, {
-      out: () => undefined,
-      err: (s) => {
-        stderr += s;
-      },
-    });
-    expect(stderr).toBe("");
-    expect(status).not.toBe(2);
+    const r = await runCollectedAsync(args);
+    expect(r.stderr).toBe("");
+    expect(r.status).not.toBe(2);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { runCli, runCliSync } from "../src/program.js";
+import { runCliSync, runCollectedAsync } from "../src/program.js";
 import { definePlugin } from "../src/io/plugin.js";
 import { BUILT_IN_DRIVER_NAMES } from "../src/io/load-plugin.js";
 import { matrixMachine } from "../src/matrix/machine.js";
@@ -15,17 +15,7 @@ const TOY_JS = `${F}/toy-js.mjs`;
 
 /** `dmabuf-ref ARGS` in this process through `runCli`, the entry point that can load modules. */
 async function cli(...args: string[]): Promise<CliRun> {
-  let stdout = "";
-  let stderr = "";
-  const status = await runCli(args, {
-    out: (s) => {
-      stdout += s;
-    },
-    err: (s) => {
-      stderr += s;
-    },
-  });
-  return { status, stdout, stderr };
+  return runCollectedAsync(args);
 }
 
 const negotiateToy = (...extra: string[]): Promise<CliRun> =>

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { dirname, resolve } from "node:path";
-import { runCliSync } from "../src/program.js";
+import { runCollected } from "../src/program.js";
 
 /** The repository root, where a user runs `pnpm dmabuf-ref`. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -21,17 +21,7 @@ export interface CliRun {
  * are the repository root's, where vitest runs.
  */
 export function runCli(...args: string[]): CliRun {
-  let stdout = "";
-  let stderr = "";
-  const status = runCliSync(args, {
-    out: (s) => {
-      stdout += s;
-    },
-    err: (s) => {
-      stderr += s;
-    },
-  });
-  return { status, stdout, stderr };
+  return runCollected(args);
 }
 
 /** Parses a command's JSON output, failing the test with the raw output if it is not JSON. */

@@ -27,6 +27,8 @@ export const SCENARIO_GUIDE = join(RFC_DIR, "scenarios", "README.md");
 export interface CollectedRun {
   /** Its standard output. */
   readonly stdout: string;
+  /** Its standard error. */
+  readonly stderr: string;
   /** Its exit status. */
   readonly status: number;
 }
