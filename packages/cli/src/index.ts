@@ -3,7 +3,7 @@
  *
  * @packageDocumentation
  */
-export { createProgram, runCli } from "./program.js";
+export { createProgram, runCli, runCliSync } from "./program.js";
 export type { CliIo } from "./program.js";
 export { UsageError } from "./io/usage-error.js";
 export { renderExamples, EXAMPLES_DIR } from "./commands/examples.js";
