@@ -12,6 +12,8 @@ export default tseslint.config(
       "reports/**",
       "packages/cli/test/.readme-blocks/**",
       "packages/cli/test/.package-readme-blocks/**",
+      "packages/cli/test/doc-examples.generated/**",
+      "packages/cli/test/doc-examples.scratch-*/**",
     ],
   },
   js.configs.recommended,

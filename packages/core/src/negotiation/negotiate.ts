@@ -120,14 +120,20 @@ function profileRefusal(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { accept, negotiate, offer, pal, rfcMappingTypesV1, sgt } from "@dmabuf-ref/core";
+ *
  * const r = negotiate(
  *   [offer(pal, {}), offer(sgt, { requiresP2P: true, p2pDevice: "vfio0" })],
  *   [accept(pal, {}, "iommufd")],
  *   rfcMappingTypesV1,
  * );
- * // r.ok === true, r.match.type === pal, r.match.exporterIndex === 0
+ * assert.ok(r.ok);
+ * assert.equal(r.match.type, pal);
+ * assert.equal(r.match.exporterIndex, 0);
  * ```
  * @kernel dma_buf_match_mapping
+ * @category Negotiation
  */
 export function negotiate(
   offers: readonly ExporterOffer[],
