@@ -14,6 +14,8 @@ export default tseslint.config(
       "packages/cli/test/.package-readme-blocks/**",
       "packages/cli/test/doc-examples.generated/**",
       "packages/cli/test/doc-examples.scratch-*/**",
+      "packages/cli/test/.docs-code-scratch/**",
+      "packages/cli/test/.scratch-*/**",
     ],
   },
   js.configs.recommended,

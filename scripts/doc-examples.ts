@@ -14,6 +14,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
+import { allBlocks, isModule, moduleFile } from "./doc-blocks.js";
 
 /** The packages whose index the API reference documents. */
 export const DOCUMENTED_PACKAGES = ["core", "exporters", "importers", "contracts", "cli"] as const;
@@ -43,6 +44,10 @@ export const CATEGORIES: Readonly<Record<(typeof DOCUMENTED_PACKAGES)[number], r
 
 export const REPO_ROOT = join(fileURLToPath(new URL(".", import.meta.url)), "..");
 export const GENERATED_DIR = join(REPO_ROOT, "packages/cli/test/doc-examples.generated");
+/** Where the API examples are generated (a directory of its own: tests run side by side). */
+export const API_EXAMPLES_DIR = join(GENERATED_DIR, "api");
+/** Where the documents' complete TypeScript blocks are generated. */
+export const DOC_MODULES_DIR = join(GENERATED_DIR, "docs");
 
 /** One exported symbol of a package's index and what its TSDoc says. */
 export interface ExportedSymbol {
@@ -140,13 +145,13 @@ export function problemsOf(s: ExportedSymbol): string[] {
   return problems;
 }
 
-/** The file an example is generated into (relative to GENERATED_DIR). */
+/** The file an example is generated into (relative to API_EXAMPLES_DIR). */
 export function exampleFile(s: ExportedSymbol, i: number): string {
   return `${s.pkg}/${s.name}${i === 0 ? "" : `-${i + 1}`}.ts`;
 }
 
-/** Writes every example into `dir` (GENERATED_DIR by default), replacing what was there. */
-export function writeExamples(symbols: readonly ExportedSymbol[], dir = GENERATED_DIR): number {
+/** Writes every example into `dir` (API_EXAMPLES_DIR by default), replacing what was there. */
+export function writeExamples(symbols: readonly ExportedSymbol[], dir = API_EXAMPLES_DIR): number {
   rmSync(dir, { recursive: true, force: true });
   let n = 0;
   for (const s of symbols) {
@@ -162,6 +167,24 @@ export function writeExamples(symbols: readonly ExportedSymbol[], dir = GENERATE
   return n;
 }
 
+/**
+ * Writes the documents' complete TypeScript blocks into `dir`
+ * (DOC_MODULES_DIR by default), replacing what was there.
+ */
+export function writeDocModules(dir = DOC_MODULES_DIR): number {
+  rmSync(dir, { recursive: true, force: true });
+  const modules = allBlocks().filter(isModule);
+  for (const b of modules) {
+    const file = join(dir, moduleFile(b));
+    mkdirSync(join(file, ".."), { recursive: true });
+    writeFileSync(
+      file,
+      `// Generated from ${b.doc}:${b.line}; do not edit.\n${b.code}export {};\n`,
+    );
+  }
+  return modules.length;
+}
+
 const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
 if (isMain) {
   const args = process.argv.slice(2);
@@ -170,8 +193,9 @@ if (isMain) {
   const symbols = exportedSymbols();
   if (args.includes("--write")) {
     const n = writeExamples(symbols);
+    const d = writeDocModules();
     console.log(
-      `doc-examples: ${n} examples written to ${GENERATED_DIR.slice(REPO_ROOT.length + 1)}`,
+      `doc-examples: ${n} API examples and ${d} document blocks written to ${GENERATED_DIR.slice(REPO_ROOT.length + 1)}`,
     );
   }
   const chosen = symbols.filter(

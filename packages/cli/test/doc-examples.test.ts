@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   DOCUMENTED_PACKAGES,
-  GENERATED_DIR,
+  API_EXAMPLES_DIR,
   exampleFile,
   exportedSymbols,
   problemsOf,
@@ -37,6 +37,6 @@ describe("the API reference keeps its promises", () => {
 
 describe("every @example runs", () => {
   it.each(examples)("the example of $name", async ({ file }) => {
-    await import(join(GENERATED_DIR, file));
+    await import(join(API_EXAMPLES_DIR, file));
   });
 });

@@ -5,6 +5,8 @@
  * every other case of the suite), so each entry is wrong in exactly the
  * named way.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CONTRACT_CASES, checkExporter, checkImporter, failureText } from "@dmabuf-ref/contracts";
 import type { CaseResult, ContractOptions } from "@dmabuf-ref/contracts";
@@ -70,4 +72,19 @@ describe("the bug zoo", () => {
       });
     });
   }
+});
+
+describe("the README's sample failure", () => {
+  it("is what the importer suite prints for ignores-invalidate (packages/contracts/README.md)", () => {
+    const readme = readFileSync(join(import.meta.dirname, "../README.md"), "utf8");
+    const sample =
+      /checked by: packages\/contracts\/test\/zoo\.test\.ts -->\n\n```text\n([\s\S]*?)```/.exec(
+        readme,
+      )?.[1];
+    expect(sample).toBeDefined();
+    const bug = ZOO.find((b) => b.id === "ignores-invalidate");
+    if (bug === undefined || sample === undefined) throw new Error("no ignores-invalidate");
+    const caught = run(bug).wrong.find((r) => r.id === bug.caughtBy.case);
+    expect(caught === undefined ? "" : text(caught)).toContain(sample.trimEnd());
+  });
 });

@@ -15,7 +15,7 @@
  * committed block has drifted from the code, as for rfc/traces, so a
  * document never shows an answer the tool no longer gives.
  */
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { EMAIL_WIDTH } from "@dmabuf-ref/core";
 import { RFC_DIR } from "./renderings.js";
@@ -95,8 +95,10 @@ function typedCommand(args: readonly string[]): string {
 }
 
 /**
- * The documents with output blocks: the scenario guide, then the RFC
- * documents (`rfc/NNNN-*.md`) in order.
+ * The documents with output blocks: the scenario guide, the RFC documents
+ * (`rfc/NNNN-*.md`) in order, then, in a checkout of the repository, the
+ * guides of the API site (`docs/guides/*.md`; the published CLI bundles
+ * `rfc/` only).
  *
  * @returns their paths.
  */
@@ -105,7 +107,14 @@ export function outputDocuments(): string[] {
     .filter((f) => /^\d{4}-.+\.md$/.test(f))
     .sort()
     .map((f) => join(RFC_DIR, f));
-  return [SCENARIO_GUIDE, ...rfcs];
+  const guidesDir = join(RFC_DIR, "..", "docs", "guides");
+  const guides = existsSync(guidesDir)
+    ? readdirSync(guidesDir)
+        .filter((f) => f.endsWith(".md"))
+        .sort()
+        .map((f) => join(guidesDir, f))
+    : [];
+  return [SCENARIO_GUIDE, ...rfcs, ...guides];
 }
 
 /**
