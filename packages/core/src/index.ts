@@ -227,6 +227,8 @@ export type { EventLine } from "./trace/describe.js";
 export { TraceRecorder } from "./trace/recorder.js";
 export { EMAIL_WIDTH, renderText, wrapLine } from "./trace/render-text.js";
 export { renderMermaid } from "./trace/render-mermaid.js";
+export { nameBuffers } from "./trace/buffer-names.js";
+export type { BufferNames } from "./trace/buffer-names.js";
 export { bigintReplacer, renderJson } from "./trace/render-json.js";
 export { negotiationEvents } from "./trace/negotiation-events.js";
 export {

@@ -80,6 +80,7 @@ export function replayOutput(
       ),
       violations: run.violations,
       faults: run.faults,
+      bufferNames: Object.fromEntries(run.bufferNames),
     });
   }
   const tail = wrapLine(

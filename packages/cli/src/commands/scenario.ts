@@ -122,6 +122,8 @@ export function runScenarioFile(
   const report = exploreScenario(loaded);
   const run = inFile(loaded, () => referenceRun(loaded.space));
   const events = [...loaded.initEvents, ...run.steps.flatMap((x) => x.events)];
+  // The file's names for the dma-bufs it exported (`as: buf0`).
+  const names = run.end.bindings.buffers;
   const violations = [...run.end.world.violations.values()];
   const faults = events.filter((e) => e.kind === "dma" && e.outcome === "fault");
   const exitCode = exploreExitCode(report);
@@ -140,15 +142,16 @@ export function runScenarioFile(
           text: `${summaryOf(found.file)} -- ${report.expectations.map(verdict).join("; ")}`,
         },
         expectations: report.expectations,
+        bufferNames: Object.fromEntries(names),
       }),
     )
-    .with("mermaid", () => renderMermaid(events))
+    .with("mermaid", () => renderMermaid(events, names))
     .with("text", () => {
       const comment = (line: string): string =>
         wrapLine(`# ${line}`, EMAIL_WIDTH, 2).join("\n") + "\n";
       return (
         comment(`${found.name} under ${report.profile}: ${summaryOf(found.file)}`) +
-        renderText(events) +
+        renderText(events, EMAIL_WIDTH, names) +
         report.expectations.map((e) => comment(verdict(e))).join("") +
         comment(
           `explored ${report.states} states; this run: violations: ` +

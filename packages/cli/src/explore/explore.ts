@@ -53,6 +53,12 @@ export interface ExpectationVerdict {
   readonly witness?: readonly WitnessStep[];
   /** Where the witness ends in a terminal state: each unfinished thread and why it is stuck. */
   readonly stuck?: readonly { thread: string; call: number; why: string }[];
+  /**
+   * The file's names of the dma-bufs along the witness (`as: buf0` on the
+   * call that exported one), by the model's id: the text, Markdown and
+   * Mermaid outputs say `buf0` where the events say buf 1.
+   */
+  readonly bufferNames?: Readonly<Record<string, string>>;
 }
 
 /** What an exploration found (`dmabuf-ref explore --json`). */
@@ -388,14 +394,21 @@ function search(s: LoadedScenario, bounds: ExploreBounds): ExploreReport {
 export function witnessOf(
   space: ScenarioSpace,
   path: readonly number[],
-): Pick<ExpectationVerdict, "witness" | "stuck"> {
+): Pick<ExpectationVerdict, "witness" | "stuck" | "bufferNames"> {
   const steps = witness(space, path);
   const end = path.reduce<ExploreState>(
     (st, label) => space.successors(st)[label] as ExploreState,
     space.initial,
   );
   const stuck = space.transitions(end).length === 0 ? space.stuck(end) : [];
-  return { witness: steps, ...(stuck.length === 0 ? {} : { stuck }) };
+  const names = end.bindings.buffers;
+  return {
+    witness: steps,
+    ...(stuck.length === 0 ? {} : { stuck }),
+    ...(names.size === 0
+      ? {}
+      : { bufferNames: Object.fromEntries([...names].map(([id, n]) => [String(id), n])) }),
+  };
 }
 
 /**

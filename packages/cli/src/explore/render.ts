@@ -4,7 +4,8 @@
  * (the thread or `kernel` as actor), at most 72 columns; the same as a
  * Markdown table or a Mermaid sequence diagram; or JSON.
  */
-import { EMAIL_WIDTH, describeEvent, renderMermaid, wrapLine } from "@dmabuf-ref/core";
+import { EMAIL_WIDTH, describeEvent, nameBuffers, renderMermaid, wrapLine } from "@dmabuf-ref/core";
+import type { BufferNames } from "@dmabuf-ref/core";
 import { toJson } from "../io/json.js";
 import type { ExploreReport, ExpectationVerdict, WitnessStep } from "./explore.js";
 
@@ -14,6 +15,11 @@ export type ExploreFormat = "text" | "markdown" | "mermaid" | "json";
 function verdictWord(e: ExpectationVerdict): string {
   if (e.holds === null) return "UNKNOWN (bound reached)";
   return e.holds ? "holds" : "FAILS";
+}
+
+/** The file's names of the witness's dma-bufs, by the model's id. */
+function namesOf(e: ExpectationVerdict): BufferNames {
+  return new Map(Object.entries(e.bufferNames ?? {}).map(([id, n]) => [Number(id), n]));
 }
 
 function witnessTitle(e: ExpectationVerdict): string {
@@ -31,11 +37,11 @@ function stepLine(s: WitnessStep, i: number): string {
 }
 
 /** The events of a step, one indented line each. */
-function eventLines(s: WitnessStep): string[] {
+function eventLines(s: WitnessStep, names: BufferNames): string[] {
   return s.events.flatMap((e) => {
     const d = describeEvent(e);
     const who = d.to === undefined ? d.from : `${d.from} -> ${d.to}`;
-    return wrapLine(`     ${who}: ${d.text}`, EMAIL_WIDTH, 7);
+    return wrapLine(nameBuffers(`     ${who}: ${d.text}`, names), EMAIL_WIDTH, 7);
   });
 }
 
@@ -67,11 +73,13 @@ export function exploreText(r: ExploreReport, verbose = true): string {
     line(`${e.kind} ${e.expr}: ${verdictWord(e)}`);
     if (e.witness === undefined) return;
     line(`  ${witnessTitle(e)} for expect[${i}], ${e.witness.length} steps:`, 4);
+    const names = namesOf(e);
     e.witness.forEach((s, j) => {
-      line(`  ${stepLine(s, j)}`, 6);
-      if (verbose) out.push(...eventLines(s));
+      line(nameBuffers(`  ${stepLine(s, j)}`, names), 6);
+      if (verbose) out.push(...eventLines(s, names));
     });
-    for (const x of e.stuck ?? []) line(`  stuck: ${x.thread}[${x.call}] ${x.why}`, 6);
+    for (const x of e.stuck ?? [])
+      line(nameBuffers(`  stuck: ${x.thread}[${x.call}] ${x.why}`, names), 6);
   });
   return out.join("\n") + "\n";
 }
@@ -106,7 +114,8 @@ export function exploreMarkdown(r: ExploreReport): string {
       "| step | actor | call | outcome |",
       "|------|-------|------|---------|",
       ...e.witness.map(
-        (s, j) => `| ${j + 1} | ${s.thread} | ${cell(s.call)} | ${cell(s.outcome)} |`,
+        (s, j) =>
+          `| ${j + 1} | ${s.thread} | ${cell(nameBuffers(s.call, namesOf(e)))} | ${cell(s.outcome)} |`,
       ),
     );
   });
@@ -125,7 +134,10 @@ export function exploreMermaid(r: ExploreReport): string {
       ? []
       : [
           `%% ${r.scenario}: ${witnessTitle(e)} for expect[${i}]: ${e.kind} ${e.expr}\n` +
-            renderMermaid(e.witness.flatMap((s) => s.events)),
+            renderMermaid(
+              e.witness.flatMap((s) => s.events),
+              namesOf(e),
+            ),
         ],
   );
   return parts.length === 0 ? `%% ${r.scenario}: no witness to draw\n` : parts.join("\n");

@@ -108,7 +108,12 @@ function outcomeOf(r: CallResult): string {
 }
 
 function copyBindings(b: Bindings): Bindings {
-  return { rets: new Map(b.rets), outs: new Map(b.outs), unbound: new Map(b.unbound) };
+  return {
+    rets: new Map(b.rets),
+    outs: new Map(b.outs),
+    unbound: new Map(b.unbound),
+    buffers: new Map(b.buffers),
+  };
 }
 
 /** Every string in a call's fields (what may name an earlier result). */

@@ -1,5 +1,5 @@
-import { EMAIL_WIDTH, wrapLine } from "@dmabuf-ref/core";
-import type { Machine, TraceEvent, Violation, World } from "@dmabuf-ref/core";
+import { EMAIL_WIDTH, nameBuffers, wrapLine } from "@dmabuf-ref/core";
+import type { BufferNames, Machine, TraceEvent, Violation, World } from "@dmabuf-ref/core";
 import type { CallResult, RunMode, Step } from "./call.js";
 import { eventCall } from "./events.js";
 import { REPLAY_IOMMUFD_FD, ioctlCall } from "./ioctl.js";
@@ -28,6 +28,8 @@ export interface ReplayRun {
   readonly faults: readonly TraceEvent[];
   /** The full trace. */
   readonly events: readonly TraceEvent[];
+  /** The file's names of the dma-bufs it exported (`as: buf0`), by the model's id. */
+  readonly bufferNames: BufferNames;
 }
 
 /**
@@ -85,6 +87,15 @@ export function bind(b: Bindings, call: ReplayCall, index: CallSite, s: Step): v
   if (name === undefined) return;
   const r = s.result;
   if (r.ok && r.ret !== undefined) b.rets.set(name, BigInt(r.ret));
+  // The dma-buf this call exported, if its fd is what the name binds (a
+  // dma-buf's fd is its id in the model).
+  for (const e of s.events)
+    if (
+      e.kind === "export" &&
+      r.ok &&
+      (s.created === e.buf || (r.ret !== undefined && BigInt(e.buf) === BigInt(r.ret)))
+    )
+      b.buffers.set(e.buf, name);
   if (r.out !== undefined && (r.ok || s.returned !== undefined)) b.outs.set(name, r.out);
   if (!r.ok && r.out === undefined) {
     const why = r.errno ?? (r.blocksForever === undefined ? "an error" : "a sleep for ever");
@@ -144,7 +155,9 @@ export function replay(m: Machine, world: World, file: ReplayFile): ReplayRun {
     w = s.world;
     events.push(...s.events);
     bind(b, call, index, s);
-    const line = wrapLine(`${String(index).padStart(3)} ${s.text}`, EMAIL_WIDTH, 6).join("\n");
+    // Named as the file named its dma-bufs (`as: buf0`), before wrapping.
+    const text = nameBuffers(`${String(index).padStart(3)} ${s.text}`, b.buffers);
+    const line = wrapLine(text, EMAIL_WIDTH, 6).join("\n");
     results.push({ index, ...s.result, line });
   });
   return {
@@ -153,5 +166,6 @@ export function replay(m: Machine, world: World, file: ReplayFile): ReplayRun {
     violations: [...w.violations.values()],
     faults: events.filter((e) => e.kind === "dma" && e.outcome === "fault"),
     events,
+    bufferNames: b.buffers,
   };
 }

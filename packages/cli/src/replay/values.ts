@@ -8,11 +8,17 @@ export interface Bindings {
   readonly outs: Map<string, Record<string, number | bigint>>;
   /** Names whose call failed and bound nothing: which call, and its errno. */
   readonly unbound: Map<string, string>;
+  /**
+   * The dma-bufs the file named: a call that exported one (a
+   * `VFIO_DEVICE_FEATURE` DMA_BUF, an `export` op) bound its fd with `as`.
+   * The model numbers buffers; answers show the user's names (`buf0`).
+   */
+  readonly buffers: Map<number, string>;
 }
 
 /** Bindings before the first call. */
 export function emptyBindings(): Bindings {
-  return { rets: new Map(), outs: new Map(), unbound: new Map() };
+  return { rets: new Map(), outs: new Map(), unbound: new Map(), buffers: new Map() };
 }
 
 /**

@@ -1,7 +1,13 @@
 import { describeEvent } from "./describe.js";
 import type { TraceEvent } from "./event.js";
+import { NO_NAMES, nameBuffers } from "./buffer-names.js";
+import type { BufferNames } from "./buffer-names.js";
 
-/** The widest line an email-safe rendering may have (DESIGN §3.8). */
+/**
+ * The widest line an email-safe rendering may have (DESIGN §3.8).
+ *
+ * @category Tracing
+ */
 export const EMAIL_WIDTH = 72;
 
 /**
@@ -13,6 +19,19 @@ export const EMAIL_WIDTH = 72;
  * @param width - the maximum columns.
  * @param indent - spaces before every continuation line.
  * @returns the wrapped lines.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { wrapLine } from "@dmabuf-ref/core";
+ *
+ * const lines = wrapLine("  5 qemu -> iommufd: IOMMU_IOAS_MAP_FILE = -ENODEV: revoked", 40, 6);
+ * assert.deepEqual(lines, [
+ *   "  5 qemu -> iommufd: IOMMU_IOAS_MAP_FILE",
+ *   "      = -ENODEV: revoked",
+ * ]);
+ * assert.ok(lines.every((l) => l.length <= 40));
+ * ```
+ * @category Tracing
  */
 export function wrapLine(line: string, width: number, indent: number): string[] {
   if (indent >= width) throw new RangeError("indent must be narrower than width");
@@ -56,20 +75,45 @@ export function wrapLine(line: string, width: number, indent: number): string[] 
  *
  * @param events - the trace.
  * @param width - the column limit (default {@link EMAIL_WIDTH}).
+ * @param names - the file's names of dma-bufs (`as: buf0`), used for the
+ *   model's ids (default: none).
  * @returns the text, ending with a newline.
  *
  * @example
- * ```text
- *   1 iommufd -> vfio0: attach (rfc-mapping-types-v1): offers [pal, sgt]
- *       x accepts [pal]
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { kernelError, renderText } from "@dmabuf-ref/core";
+ *
+ * const text = renderText([
+ *   { kind: "export", owner: "vfio0", buf: 1, size: 0x10000n },
+ *   {
+ *     kind: "ioctl",
+ *     process: "qemu",
+ *     target: "iommufd",
+ *     name: "IOMMU_IOAS_MAP_FILE",
+ *     result: { ok: false, error: kernelError("ENODEV", "the VFIO dma-buf is revoked") },
+ *   },
+ * ]);
+ * assert.equal(
+ *   text,
+ *   "  1 vfio0: dma_buf_export: buf 1, size 0x10000\n" +
+ *     "  2 qemu -> iommufd: IOMMU_IOAS_MAP_FILE = -ENODEV: the VFIO dma-buf is\n" +
+ *     "      revoked\n",
+ * );
  * ```
+ * @category Tracing
  */
-export function renderText(events: readonly TraceEvent[], width = EMAIL_WIDTH): string {
+export function renderText(
+  events: readonly TraceEvent[],
+  width = EMAIL_WIDTH,
+  names: BufferNames = NO_NAMES,
+): string {
   const numberWidth = Math.max(3, String(events.length).length);
   const lines = events.flatMap((event, i) => {
     const { from, to, text } = describeEvent(event);
     const head = `${String(i + 1).padStart(numberWidth)} ${from}${to === undefined ? "" : ` -> ${to}`}: `;
-    return wrapLine(asciiOnly(head + text), width, numberWidth + 3);
+    // Named before wrapping: a user's name may be longer than `buf 1`.
+    return wrapLine(asciiOnly(nameBuffers(head + text, names)), width, numberWidth + 3);
   });
   return lines.join("\n") + "\n";
 }
