@@ -95,6 +95,8 @@ export function withSuggestions(message: string, known: ReadonlySet<string>): st
   if (!/^Unrecognized keys?:/.test(message) || keys.length === 0) return message;
   const hints = keys.flatMap((k) => {
     const s = closestName(k, known);
+    // A name some other entry takes (`fd` of an ioctl, on an event) is no typo.
+    if (s === k) return [`"${k}" is a field of other entries, not of this one`];
     return s === undefined ? [] : [`"${k}": did you mean "${s}"?`];
   });
   return hints.length === 0 ? message : `${message} (${hints.join("; ")})`;

@@ -73,7 +73,7 @@ export function validateWith<T>(
       ? { ok: true, value: r.data }
       : {
           ok: false,
-          issues: r.error.issues.map((i) => ({
+          issues: r.error.issues.flatMap((i) => explainUnion(i, [])).map((i) => ({
             path: i.path
               .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
               .join("")
@@ -82,4 +82,58 @@ export function validateWith<T>(
           })),
         };
   };
+}
+
+/**
+ * The keys that say which kind of entry a document's entry is: a call's
+ * `ioctl`, `event`, `syscall` or `op`; an offer's or accept's `type`.
+ */
+const TAG_KEYS: ReadonlySet<string> = new Set(["ioctl", "event", "syscall", "op", "type"]);
+
+/** A zod issue with the path from the document's root. */
+interface RootedIssue {
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+}
+
+/**
+ * The issues of the alternative the input meant, for an input no
+ * alternative of a union accepts (a call: ioctl, event or syscall; an
+ * event: flr, close, ...). zod reports only "Invalid input" there; the
+ * user needs the field their call lacks. An alternative whose top-level
+ * literal or tag differs from the input's (`event: close` against the
+ * `flr` alternative, a missing `syscall:`; see TAG_KEYS) is not the one
+ * meant; of the rest,
+ * the one with the fewest problems is. When every alternative is ruled
+ * out, the union's own message stands.
+ *
+ * @param issue - a zod issue.
+ * @param base - the path of the value it was found in.
+ * @returns the issues to report, with root paths.
+ */
+function explainUnion(issue: z.core.$ZodIssue, base: readonly PropertyKey[]): RootedIssue[] {
+  const path = [...base, ...issue.path];
+  if (issue.code !== "invalid_union" || issue.errors.length === 0) {
+    return [{ path, message: issue.message }];
+  }
+  const alternatives = issue.errors
+    .map((branch) => branch.flatMap((i) => explainUnion(i, path)))
+    .filter(
+      (_branch, k) =>
+        !(issue.errors[k] ?? []).some(
+          (i) =>
+            i.path.length === 1 &&
+            // a literal that differs, a discriminated union's tag that
+            // matches none of its alternatives, or a tag key that is wrong
+            // or missing (an ioctl call without `ioctl:`)
+            (i.code === "invalid_value" ||
+              (i.code === "invalid_union" && i.errors.length === 0) ||
+              TAG_KEYS.has(String(i.path[0]))),
+        ),
+    );
+  const best = alternatives.reduce<RootedIssue[] | undefined>(
+    (a, b) => (a === undefined || b.length < a.length ? b : a),
+    undefined,
+  );
+  return best ?? [{ path, message: issue.message }];
 }
