@@ -270,8 +270,8 @@ export function createProgram(
   program
     .command("replay")
     .description(
-      "replay a transcribed ioctl sequence (YAML/JSON; see the README) on the file's " +
-        "machine (default: the README's); exit 0 when it replayed, whatever errnos came " +
+      "replay a transcribed ioctl sequence (YAML/JSON; docs/guides/replay-format.md) on the file's " +
+        "machine (default: the guide's); exit 0 when it replayed, whatever errnos came " +
         "back; 2 for a malformed file",
     )
     .argument("<file>", "the replay file")

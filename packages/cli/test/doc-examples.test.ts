@@ -1,7 +1,7 @@
 /*
  * Issue 14, docs that teach: every export of every package names its
  * @category, and every exported function's @example runs. The examples
- * are extracted by scripts/doc-examples.ts (which the typecheck runs
+ * are extracted by ./support/doc-examples.ts (which the typecheck runs
  * first, so they also compile under the project's strict settings); here
  * each one is imported, which runs it: an example states its results with
  * node:assert, so a wrong one throws.
@@ -15,7 +15,7 @@ import {
   exportedSymbols,
   problemsOf,
   writeExamples,
-} from "../../../scripts/doc-examples.js";
+} from "./support/doc-examples.js";
 
 const symbols = exportedSymbols();
 writeExamples(symbols);

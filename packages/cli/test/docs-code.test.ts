@@ -1,7 +1,7 @@
 /*
  * Issue 14, docs that do not rot: every code block of every document (the
  * READMEs, the guides in docs/, rfc/, CONTRIBUTING) is executed or checked
- * against the file it quotes (scripts/doc-blocks.ts says what each kind
+ * against the file it quotes (./support/doc-blocks.ts says what each kind
  * is). A block no rule covers fails here, so a new document cannot slip in
  * a block nobody runs.
  */
@@ -16,8 +16,8 @@ import {
   isModule,
   moduleFile,
   type DocBlock,
-} from "../../../scripts/doc-blocks.js";
-import { DOC_MODULES_DIR, writeDocModules } from "../../../scripts/doc-examples.js";
+} from "./support/doc-blocks.js";
+import { DOC_MODULES_DIR, writeDocModules } from "./support/doc-examples.js";
 import { parseCondition } from "../src/explore/condition.js";
 import { runCollectedAsync } from "../src/program.js";
 import { outputDocuments } from "../src/rfc/scenario-guide.js";

@@ -40,8 +40,10 @@ describe("README code blocks", () => {
   );
 });
 
-describe("README replay example", () => {
-  const yamlBlocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)]
+// The full replay example lives in the replay guide (moved from the README).
+describe("replay guide example", () => {
+  const guide = readFileSync(join(REPO_ROOT, "docs/guides/replay-format.md"), "utf8");
+  const yamlBlocks = [...guide.matchAll(/```yaml\n([\s\S]*?)```/g)]
     .map((m) => m[1] ?? "")
     .filter((b) => b.includes("calls:"));
 

@@ -6,10 +6,10 @@ import { replayEventSchema, replaySyscallSchema } from "../src/replay/schema.js"
 import { outcomes, replayExample, replayText } from "./replay-support.js";
 import { REPO_ROOT } from "./run-cli.js";
 
-// The README's replay section is documentation a test executes (STYLE: docs code blocks run).
-const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
-const start = readme.indexOf("## Replaying a real ioctl sequence");
-const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
+// The replay guide (docs/guides/replay-format.md, moved there from the
+// README) is documentation a test executes (STYLE: docs code blocks run).
+const GUIDE = "docs/guides/replay-format.md";
+const section = readFileSync(join(REPO_ROOT, GUIDE), "utf8");
 const blocks = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
 const examples = readdirSync(join(REPO_ROOT, "rfc/replays")).filter((f) => f.endsWith(".yaml"));
 
@@ -30,9 +30,9 @@ function inOrder(part: readonly string[], whole: readonly string[]): boolean {
   return true;
 }
 
-describe("the README's replay section", () => {
+describe(`the replay guide (${GUIDE})`, () => {
   it("has examples", () => {
-    expect(start).toBeGreaterThanOrEqual(0);
+    expect(section).toContain("# The replay format");
     expect(blocks.length).toBeGreaterThan(3);
   });
 
@@ -57,6 +57,25 @@ describe("the README's replay section", () => {
     for (const o of replayEventSchema.options) expect(section).toContain(o.shape.event.value);
     for (const o of replaySyscallSchema.options)
       expect(section).toContain(`syscall: ${o.shape.syscall.value}`);
+  });
+});
+
+describe("the README's short replay section", () => {
+  const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+  const start = readme.indexOf("## Replaying a real ioctl sequence");
+  const short = readme.slice(start, readme.indexOf("\n## ", start + 1));
+  const fragments = [...short.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
+
+  it("links the guide and shows one fragment of a file in rfc/replays", () => {
+    expect(start).toBeGreaterThanOrEqual(0);
+    expect(short).toContain("(docs/guides/replay-format.md)");
+    expect(fragments).toHaveLength(1);
+    const named = /^# (rfc\/replays\/[\w.-]+\.yaml)\n/.exec(fragments[0] ?? "");
+    expect(named).not.toBeNull();
+    const text = readFileSync(join(REPO_ROOT, named?.[1] ?? ""), "utf8");
+    expect(inOrder(lines((fragments[0] ?? "").slice(named?.[0].length ?? 0)), lines(text))).toBe(
+      true,
+    );
   });
 });
 

@@ -189,7 +189,7 @@ export const replayCallSchema = z.union([
 
 /** A replay file (`dmabuf-ref replay FILE`). */
 export const replayFileSchema = z.strictObject({
-  /** `default`, or a description of the machine (see the README). */
+  /** `default`, or a description of the machine (docs/guides/replay-format.md, "The machine"). */
   machine: z.union([z.literal("default"), machineDescriptionSchema]).optional(),
   /** The profile (`--profile` overrides). */
   profile: z.string().optional(),

@@ -1,7 +1,7 @@
 // The code blocks of the project's documents (issue 14: "every code block
 // in the README, the guides and rfc/ is executed by a test"). This file
 // finds them and says what each one is; packages/cli/test/docs-code.test.ts
-// executes them, and scripts/doc-examples.ts writes the complete TypeScript
+// executes them, and ./doc-examples.ts writes the complete TypeScript
 // ones beside the API examples so the typecheck compiles them.
 //
 // What a block may be, by its fence:
@@ -18,7 +18,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const REPO_ROOT = join(fileURLToPath(new URL(".", import.meta.url)), "..");
+const REPO_ROOT = join(fileURLToPath(new URL(".", import.meta.url)), "../../../..");
 
 /** One fenced block of a document. */
 export interface DocBlock {
