@@ -2,7 +2,11 @@ import * as z from "zod";
 import type { Codec } from "./encoding/codec.js";
 import { recordCodec, u64Codec } from "./encoding/codecs.js";
 
-/** 2^64 - 1, the largest value a `__u64` holds (`U64_MAX`). */
+/**
+ * 2^64 - 1, the largest value a `__u64` holds (`U64_MAX`).
+ *
+ * @category Mapping types
+ */
 export const U64_MAX = (1n << 64n) - 1n;
 
 /**
@@ -12,6 +16,7 @@ export const U64_MAX = (1n << 64n) - 1n;
  * Accepts a bigint, a safe non-negative integer, or a decimal or `0x…`
  * string, so YAML and JSON files can spell values above 2^53 exactly
  * (DESIGN §5: bigint for every u64).
+ * @category Mapping types
  */
 export const u64Schema = z
   .union([
@@ -25,13 +30,19 @@ export const u64Schema = z
 /**
  * zod schema for a device name in the simulated machine (a PCI function such
  * as `vfio0`, or a driver's DMA device such as `iommufd`).
+ *
+ * @category Mapping types
  */
 export const deviceIdSchema = z
   .string()
   .min(1)
   .regex(/^[A-Za-z0-9_.:-]+$/, "device names use letters, digits and . _ : -");
 
-/** A physical or DMA address range `{ addr, len }` (the kernel's `struct phys_vec`). */
+/**
+ * A physical or DMA address range `{ addr, len }` (the kernel's `struct phys_vec`).
+ *
+ * @category Mapping types
+ */
 export const physVecSchema = z.object({
   /** Start address (`phys_addr_t paddr`). */
   paddr: u64Schema,
@@ -39,10 +50,18 @@ export const physVecSchema = z.object({
   len: u64Schema,
 });
 
-/** One entry of a `struct phys_vec` list: `paddr` and `len`, both u64. */
+/**
+ * One entry of a `struct phys_vec` list: `paddr` and `len`, both u64.
+ *
+ * @category Mapping types
+ */
 export type PhysVec = z.output<typeof physVecSchema>;
 
-/** How a `struct phys_vec` encodes in the World: start, then length. */
+/**
+ * How a `struct phys_vec` encodes in the World: start, then length.
+ *
+ * @category Mapping types
+ */
 export const physVecCodec: Codec<PhysVec> = recordCodec<PhysVec>("phys_vec", {
   paddr: u64Codec,
   len: u64Codec,
@@ -57,6 +76,23 @@ export const physVecCodec: Codec<PhysVec> = recordCodec<PhysVec>("phys_vec", {
  * @param offset - byte offset into their concatenation.
  * @param size - bytes wanted.
  * @returns the pieces, or undefined when the ranges end first.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { slicePhysVecs } from "@dmabuf-ref/core";
+ *
+ * // A dma-buf of two BAR ranges, 64 KiB each; read 32 KiB across their seam.
+ * const phys = [
+ *   { paddr: 0x4000000000n, len: 0x10000n },
+ *   { paddr: 0x4000100000n, len: 0x10000n },
+ * ];
+ * assert.deepEqual(slicePhysVecs(phys, 0xc000n, 0x8000n), [
+ *   { paddr: 0x400000c000n, len: 0x4000n },
+ *   { paddr: 0x4000100000n, len: 0x4000n },
+ * ]);
+ * assert.equal(slicePhysVecs(phys, 0x18000n, 0x10000n), undefined);
+ * ```
+ * @category Mapping types
  */
 export function slicePhysVecs(
   phys: readonly PhysVec[],

@@ -4,6 +4,8 @@ import { hashWords } from "./hash.js";
  * How one kind of World slice encodes itself canonically: to 32-bit words.
  * Equal values must encode to equal words; hashing and equality of worlds
  * use these encodings, never `JSON.stringify` (DESIGN §2a).
+ *
+ * @category Drivers
  */
 export interface Codec<T> {
   /** Seed that keeps different slice kinds apart in hashes. */

@@ -8,6 +8,7 @@ import * as z from "zod";
  * Only the errnos a modelled kernel path can return are listed; a path that
  * needs another one adds it here, so every errno in a trace is a real one.
  * `EDEADLOCK` is the same number as `EDEADLK` on x86-64.
+ * @category uAPI
  */
 export const ERRNO_NUMBERS = {
   /** Operation not permitted. */
@@ -59,13 +60,25 @@ export const ERRNO_NUMBERS = {
   EOVERFLOW: 75,
 } as const;
 
-/** The name of an errno as the kernel headers spell it, e.g. `"ENODEV"`. */
+/**
+ * The name of an errno as the kernel headers spell it, e.g. `"ENODEV"`.
+ *
+ * @category uAPI
+ */
 export type Errno = keyof typeof ERRNO_NUMBERS;
 
-/** Every modelled errno name, in a stable order (for zod and for listings). */
+/**
+ * Every modelled errno name, in a stable order (for zod and for listings).
+ *
+ * @category uAPI
+ */
 export const ERRNO_NAMES = Object.keys(ERRNO_NUMBERS) as [Errno, ...Errno[]];
 
-/** zod schema accepting exactly the modelled errno names. */
+/**
+ * zod schema accepting exactly the modelled errno names.
+ *
+ * @category uAPI
+ */
 export const errnoSchema = z.enum(ERRNO_NAMES);
 
 /**
@@ -74,6 +87,17 @@ export const errnoSchema = z.enum(ERRNO_NAMES);
  *
  * @param errno - the errno name.
  * @returns the positive errno number.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errnoNumber } from "@dmabuf-ref/core";
+ *
+ * // A call that fails with ENODEV returns -19 to userspace.
+ * assert.equal(errnoNumber("ENODEV"), 19);
+ * assert.equal(errnoNumber("E2BIG"), 7);
+ * assert.equal(errnoNumber("EDEADLOCK"), 35);
+ * ```
+ * @category uAPI
  */
 export function errnoNumber(errno: Errno): number {
   return ERRNO_NUMBERS[errno];

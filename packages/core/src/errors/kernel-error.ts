@@ -8,6 +8,7 @@ import type { Errno } from "./errno.js";
  * @remarks
  * DESIGN §3.7: operations that fail by contract return this inside a
  * {@link Result}; bugs in the model itself throw instead.
+ * @category uAPI
  */
 export interface KernelError {
   /** The errno name the kernel returns, e.g. `"ENODEV"`. */
@@ -20,6 +21,8 @@ export interface KernelError {
  * A sentence, or how to write it when someone reads it. An explorer tries
  * many calls that fail or block and throws their reasons away; a template
  * behind a function costs nothing until a trace or a test reads it.
+ *
+ * @category uAPI
  */
 export type LazyText = string | (() => string);
 
@@ -29,6 +32,22 @@ export type LazyText = string | (() => string);
  *
  * @param text - the sentence or its template.
  * @returns a reader.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { textReader } from "@dmabuf-ref/core";
+ *
+ * let writes = 0;
+ * const read = textReader(() => {
+ *   writes += 1;
+ *   return "iova 0x10000 is not in an allowed range";
+ * });
+ * assert.equal(writes, 0);
+ * assert.equal(read(), "iova 0x10000 is not in an allowed range");
+ * read();
+ * assert.equal(writes, 1);
+ * ```
+ * @category uAPI
  */
 export function textReader(text: LazyText): () => string {
   if (typeof text === "string") return () => text;
@@ -43,6 +62,18 @@ export function textReader(text: LazyText): () => string {
  * @param message - the sentence naming the failed check, or a function
  *   writing it (run only when the message is read).
  * @returns a frozen error value.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { kernelError } from "@dmabuf-ref/core";
+ *
+ * const length = 0n;
+ * const e = kernelError("EINVAL", () => `DMA range length ${length} is zero`);
+ * assert.equal(e.errno, "EINVAL");
+ * assert.equal(e.message, "DMA range length 0 is zero");
+ * assert.ok(Object.isFrozen(e));
+ * ```
+ * @category uAPI
  */
 export function kernelError(errno: Errno, message: LazyText): KernelError {
   if (typeof message === "string") return Object.freeze({ errno, message });
@@ -61,6 +92,15 @@ export function kernelError(errno: Errno, message: LazyText): KernelError {
  *
  * @param error - the error to format.
  * @returns the errno name, a colon and the sentence.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatKernelError, kernelError } from "@dmabuf-ref/core";
+ *
+ * const e = kernelError("ENODEV", "dma-buf is revoked");
+ * assert.equal(formatKernelError(e), "ENODEV: dma-buf is revoked");
+ * ```
+ * @category uAPI
  */
 export function formatKernelError(error: KernelError): string {
   return `${error.errno}: ${error.message}`;

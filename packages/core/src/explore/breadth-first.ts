@@ -8,6 +8,8 @@ import { FingerprintSet, IntColumn } from "./fingerprint-set.js";
  * suite's driver under test are all searched through this one interface.
  *
  * @typeParam S - a state (for a scenario: the world plus each thread's position).
+ *
+ * @category Exploration
  */
 export interface SearchSpace<S> {
   /** The state the search starts from. */
@@ -28,7 +30,11 @@ export interface SearchSpace<S> {
   fingerprint(s: S, out: Uint32Array): void;
 }
 
-/** Where a search may stop before it has seen every state. */
+/**
+ * Where a search may stop before it has seen every state.
+ *
+ * @category Exploration
+ */
 export interface SearchBounds {
   /** Stop once this many distinct states are known. Absent: no bound. */
   readonly maxStates?: number;
@@ -42,7 +48,11 @@ export interface SearchBounds {
   readonly progress?: (p: { states: number; depth: number; seconds: number }) => void;
 }
 
-/** Where a search starts and what it hands back unexpanded (a parallel search's split). */
+/**
+ * Where a search starts and what it hands back unexpanded (a parallel search's split).
+ *
+ * @category Exploration
+ */
 export interface SearchStart<S> {
   /**
    * The states to start from, all at depth 0 (default: `space.initial`). A
@@ -59,7 +69,11 @@ export interface SearchStart<S> {
   readonly unexpanded?: (s: S, id: number) => void;
 }
 
-/** The parent links of a search: every state's first-found predecessor and the label taken. */
+/**
+ * The parent links of a search: every state's first-found predecessor and the label taken.
+ *
+ * @category Exploration
+ */
 export interface SearchTree {
   /**
    * The labels from the start to a state: the shortest run reaching it.
@@ -77,7 +91,11 @@ export interface SearchTree {
   rootOf(id: number): number;
 }
 
-/** What a breadth-first search did. */
+/**
+ * What a breadth-first search did.
+ *
+ * @category Exploration
+ */
 export interface SearchStats {
   /** Distinct states found (the start included). */
   readonly states: number;
@@ -121,11 +139,32 @@ export interface SearchStats {
  *
  * @example
  * ```ts
- * const stats = breadthFirst(space, (s, id, terminal) => {
- *   if (terminal && bad(s)) witnesses.push(id);
+ * import assert from "node:assert/strict";
+ * import { breadthFirst } from "@dmabuf-ref/core";
+ * import type { SearchSpace } from "@dmabuf-ref/core";
+ *
+ * // Two threads of two steps each (a revoke task and an importer's unmap):
+ * // a state is how far each got; every interleaving is searched.
+ * type S = readonly [number, number];
+ * const space: SearchSpace<S> = {
+ *   initial: [0, 0],
+ *   successors: ([a, b]) => [
+ *     ...(a < 2 ? [[a + 1, b] as const] : []),
+ *     ...(b < 2 ? [[a, b + 1] as const] : []),
+ *   ],
+ *   fingerprint: ([a, b], out) => out.set([a, b]),
+ * };
+ * const ends: number[] = [];
+ * const stats = breadthFirst(space, (_s, id, terminal) => {
+ *   if (terminal) ends.push(id);
  * });
- * const run = stats.tree.pathTo(witnesses[0]); // labels: successor indices
+ * assert.equal(stats.states, 9);
+ * assert.equal(stats.complete, true);
+ * assert.equal(stats.terminals, 1);
+ * // The shortest run to the end: four steps, each the index of a successor taken.
+ * assert.deepEqual(stats.tree.pathTo(ends[0] ?? -1), [0, 0, 0, 0]);
  * ```
+ * @category Exploration
  */
 export function breadthFirst<S>(
   space: SearchSpace<S>,

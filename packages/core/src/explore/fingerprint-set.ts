@@ -4,6 +4,20 @@
  * to the number of the state it identifies. V8's `Map` and `Set` stop at
  * 2^24 entries and cost ~80 bytes an entry; this costs 12 bytes a slot at a
  * load of at most one half. Model machinery, not a kernel object.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FingerprintSet } from "@dmabuf-ref/core";
+ *
+ * // A world's 64-bit fingerprint is stored once, for the first state number given.
+ * const seen = new FingerprintSet();
+ * assert.equal(seen.intern(0xdead_beef, 0x0000_1234, 0), 0);
+ * assert.equal(seen.intern(0xdead_beef, 0x0000_1234, 7), 0); // known: state 0
+ * assert.equal(seen.intern(0xdead_beef, 0x0000_1235, 1), 1); // new
+ * assert.equal(seen.size, 2);
+ * ```
+ * @category Exploration
  */
 export class FingerprintSet {
   #hi: Uint32Array;
@@ -96,6 +110,19 @@ export class FingerprintSet {
 /**
  * A growable column of 32-bit integers (parent links, transition labels):
  * 4 bytes a state, doubling as it fills.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { IntColumn } from "@dmabuf-ref/core";
+ *
+ * // Parent links of a search: state 0 is a root (-1), states 1 and 2 come from 0.
+ * const parents = new IntColumn();
+ * for (const p of [-1, 0, 0]) parents.push(p);
+ * assert.equal(parents.length, 3);
+ * assert.equal(parents.at(2), 0);
+ * ```
+ * @category Exploration
  */
 export class IntColumn {
   #data = new Int32Array(1024);

@@ -15,10 +15,18 @@ import type { RegionState } from "../world/region-state.js";
 import { regionContaining } from "./regions.js";
 import { p2pMapType } from "./topology.js";
 
-/** The oracle's verdict on one device access. */
+/**
+ * The oracle's verdict on one device access.
+ *
+ * @category Fabric and oracle
+ */
 export type AccessOutcome = "ok" | "fault" | "violation";
 
-/** What {@link access} returns: the verdict, the world (with any violation recorded) and events. */
+/**
+ * What {@link access} returns: the verdict, the world (with any violation recorded) and events.
+ *
+ * @category Fabric and oracle
+ */
 export interface AccessResult {
   /** ok, an IOMMU fault, or a violation. */
   readonly outcome: AccessOutcome;
@@ -51,6 +59,26 @@ export interface AccessResult {
  * @param dir - read or write.
  * @param job - the fenced job doing the access, if any.
  * @returns the verdict.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { access, boot, dmaMapRanges, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const w0 = boot(m);
+ * // dev0 writes an IOVA nothing maps: an IOMMU fault, not a violation.
+ * assert.equal(access(m, w0, "dev0", 0x1000_0000n, 0x100n, "write").outcome, "fault");
+ * // dev2 (no IOMMU) writes RAM nothing granted it: PFN fishing, a violation.
+ * assert.equal(access(m, w0, "dev2", 0x1_0000_0000n, 0x100n, "write").outcome, "violation");
+ * // Once the DMA API mapped the page for dev0, its write through the IOVA is fine.
+ * const page = [{ paddr: 0x1_0000_0000n, len: 0x1000n }];
+ * const mapped = dmaMapRanges(m, w0, "dev0", page, { att: null, write: true });
+ * assert.ok(mapped.ok);
+ * const w1 = mapped.value.world;
+ * assert.equal(access(m, w1, "dev0", 0x1000_0000n, 0x100n, "write").outcome, "ok");
+ * ```
+ * @category Fabric and oracle
  */
 export function access(
   m: Hardware,

@@ -9,7 +9,11 @@ import { allocIova, domainOf, iommuMap, iommuUnmap } from "./iommu.js";
 import { regionContaining } from "./regions.js";
 import { p2pMapType } from "./topology.js";
 
-/** One DMA-mapped entry: what the importing device must issue. */
+/**
+ * One DMA-mapped entry: what the importing device must issue.
+ *
+ * @category Fabric and oracle
+ */
 export interface DmaEntry {
   /** DMA address (bus address or IOVA). */
   readonly dmaAddress: bigint;
@@ -17,7 +21,11 @@ export interface DmaEntry {
   readonly length: bigint;
 }
 
-/** What {@link dmaMapRanges} built: entries, grants and IOVA to undo. */
+/**
+ * What {@link dmaMapRanges} built: entries, grants and IOVA to undo.
+ *
+ * @category Fabric and oracle
+ */
 export interface DmaMapped {
   /** The world with the IOMMU mappings and grants added. */
   readonly world: World;
@@ -49,6 +57,23 @@ export interface DmaMapped {
  * @returns the mapped entries, or the errno.
  * @kernel drivers/dma-buf/dma-buf-mapping.c dma_buf_phys_vec_to_sgt kernel/dma/mapping.c
  *   dma_map_sgtable
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, dmaMapRanges, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * // 16 KiB of RAM mapped for dev0 (behind the IOMMU: an IOVA) and dev2 (no IOMMU: physical).
+ * const m = referenceMachine();
+ * const ranges = [{ paddr: 0x1_0000_0000n, len: 0x4000n }];
+ * const viaIommu = dmaMapRanges(m, boot(m), "dev0", ranges, { att: null, write: true });
+ * assert.ok(viaIommu.ok);
+ * assert.deepEqual(viaIommu.value.entries, [{ dmaAddress: 0x1000_0000n, length: 0x4000n }]);
+ * assert.deepEqual(viaIommu.value.iova, [{ domain: 1, iova: 0x1000_0000n, len: 0x4000n }]);
+ * const direct = dmaMapRanges(m, boot(m), "dev2", ranges, { att: null, write: true });
+ * assert.equal(direct.ok && direct.value.entries[0]?.dmaAddress, 0x1_0000_0000n);
+ * ```
+ * @category Fabric and oracle
  */
 export function dmaMapRanges(
   m: Hardware,
@@ -115,6 +140,21 @@ export function dmaMapRanges(
  * @param iova - the ranges the map allocated.
  * @returns the new world.
  * @kernel drivers/dma-buf/dma-buf-mapping.c dma_buf_free_sgt kernel/dma/mapping.c dma_unmap_sgtable
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, dmaMapRanges, dmaUnmapIova, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const ranges = [{ paddr: 0x1_0000_0000n, len: 0x4000n }];
+ * const mapped = dmaMapRanges(m, boot(m), "dev0", ranges, { att: null, write: true });
+ * assert.ok(mapped.ok);
+ * assert.equal(mapped.value.world.domains.get(1)?.mappings.size, 1);
+ * const w = dmaUnmapIova(mapped.value.world, mapped.value.iova);
+ * assert.equal(w.domains.get(1)?.mappings.size, 0);
+ * ```
+ * @category Fabric and oracle
  */
 export function dmaUnmapIova(w: World, iova: readonly IovaRange[]): World {
   return iova.reduce((world, r) => iommuUnmap(world, r.domain, r.iova, r.len), w);

@@ -1,7 +1,11 @@
 import type { World } from "../world/world.js";
 import { regionContaining } from "./regions.js";
 
-/** What a new grant allows (DESIGN §3.5): who may reach which physical range, and why. */
+/**
+ * What a new grant allows (DESIGN §3.5): who may reach which physical range, and why.
+ *
+ * @category Fabric and oracle
+ */
 export interface GrantRequest {
   /** The device (or agent, e.g. a guest through KVM's stage-2) allowed to access. */
   readonly device: string;
@@ -15,7 +19,11 @@ export interface GrantRequest {
   readonly att: number | null;
 }
 
-/** A grant just made: its id and the world that holds it. */
+/**
+ * A grant just made: its id and the world that holds it.
+ *
+ * @category Fabric and oracle
+ */
 export interface Granted {
   /** The grant's id (end it with {@link endGrants}). */
   readonly id: number;
@@ -34,6 +42,23 @@ export interface Granted {
  * @param w - the world.
  * @param req - the device, range, permission and owning attachment.
  * @returns the grant's id and the world, or undefined when no region holds the range.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { access, boot, grantAccess, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * // KVM-style: something legitimate lets dev2 reach one page of ram0.
+ * const m = referenceMachine();
+ * const req = { device: "dev2", phys: 0x1_0000_0000n, len: 0x1000n, write: false, att: null };
+ * const granted = grantAccess(boot(m), req);
+ * assert.ok(granted);
+ * assert.equal(granted.world.grants.get(granted.id)?.region, "ram0");
+ * assert.equal(access(m, granted.world, "dev2", 0x1_0000_0000n, 0x40n, "read").outcome, "ok");
+ * // No memory at 0x8000_0000: nothing to grant.
+ * assert.equal(grantAccess(boot(m), { ...req, phys: 0x8000_0000n }), undefined);
+ * ```
+ * @category Fabric and oracle
  */
 export function grantAccess(w: World, req: GrantRequest): Granted | undefined {
   const found = regionContaining(w, req.phys, req.len);
@@ -48,6 +73,20 @@ export function grantAccess(w: World, req: GrantRequest): Granted | undefined {
  * @param region - the region holding the range: its id and current epoch.
  * @param req - the device, range, permission and owning attachment.
  * @returns the grant's id and the world.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, grantIn, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * // A map that already looked the region up grants in it directly.
+ * const w = boot(referenceMachine());
+ * const req = { device: "dev0", phys: 0x1_0000_0000n, len: 0x4000n, write: true, att: null };
+ * const { id, world } = grantIn(w, { id: "ram0" }, req);
+ * assert.equal(id, 1);
+ * assert.deepEqual(world.grants.get(id), { ...req, region: "ram0", stale: false });
+ * ```
+ * @category Fabric and oracle
  */
 export function grantIn(w: World, region: { readonly id: string }, req: GrantRequest): Granted {
   const id = w.grants.lowestFreeId();
@@ -66,6 +105,22 @@ export function grantIn(w: World, region: { readonly id: string }, req: GrantReq
  * @param w - the world.
  * @param ids - the grant ids (unknown ids are ignored).
  * @returns the new world.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { access, boot, endGrants, grantAccess, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * // After the unmap ends the grant, dev2 touching the page is a use after unmap.
+ * const m = referenceMachine();
+ * const req = { device: "dev2", phys: 0x1_0000_0000n, len: 0x1000n, write: true, att: null };
+ * const granted = grantAccess(boot(m), req);
+ * assert.ok(granted);
+ * const w = endGrants(granted.world, [granted.id]);
+ * assert.equal(w.grants.size, 0);
+ * assert.equal(access(m, w, "dev2", 0x1_0000_0000n, 0x40n, "write").outcome, "violation");
+ * ```
+ * @category Fabric and oracle
  */
 export function endGrants(w: World, ids: readonly number[]): World {
   let grants = w.grants;

@@ -14,6 +14,18 @@ import { firstFitAmong, rangesHolding, regionIdNamed } from "./region-index.js";
  * @param phys - CPU physical address.
  * @param len - bytes.
  * @returns the region's id and state, or undefined when no memory is there.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, regionContaining } from "@dmabuf-ref/core";
+ *
+ * // The reference machine's 1 GiB of RAM starts at 0x1_0000_0000.
+ * const w = boot(referenceMachine());
+ * assert.equal(regionContaining(w, 0x1_0000_4000n, 0x1000n)?.[1].id, "ram0");
+ * assert.equal(regionContaining(w, 0x8000_0000n, 0x1000n), undefined);
+ * ```
+ * @category Fabric and oracle
  */
 export function regionContaining(
   w: World,
@@ -52,6 +64,20 @@ export function regionContaining(
  * @param size - bytes.
  * @param reserved - ranges already promised (e.g. a move's destination).
  * @returns the base, or undefined when no hole fits (`ENOMEM` for the caller).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, firstFitIn, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * // An exporter carving 16 KiB out of ram0, skipping a range a move has promised.
+ * const w = boot(referenceMachine());
+ * assert.equal(firstFitIn(w, "ram0", 0x4000n), 0x1_0000_0000n);
+ * const promised = [{ base: 0x1_0000_0000n, size: 0x8000n }];
+ * assert.equal(firstFitIn(w, "ram0", 0x4000n, promised), 0x1_0000_8000n);
+ * assert.equal(firstFitIn(w, "ram0", 0x8000_0000n), undefined); // more than 1 GiB: ENOMEM
+ * ```
+ * @category Fabric and oracle
  */
 export function firstFitIn(
   w: World,
@@ -83,6 +109,21 @@ export function firstFitIn(
  * @param w - the world.
  * @param name - the region's id.
  * @returns its table id and state, or undefined.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, regionNamed } from "@dmabuf-ref/core";
+ *
+ * const w = boot(referenceMachine());
+ * const found = regionNamed(w, "ram0");
+ * assert.ok(found);
+ * const [, ram] = found;
+ * assert.equal(ram.base, 0x1_0000_0000n);
+ * assert.equal(ram.status, "live");
+ * assert.equal(regionNamed(w, "vfio0.bar0"), undefined);
+ * ```
+ * @category Fabric and oracle
  */
 export function regionNamed(w: World, name: string): [number, RegionState] | undefined {
   const id = regionIdNamed(w.regions.index, name);
@@ -100,6 +141,31 @@ export function regionNamed(w: World, name: string): [number, RegionState] | und
  * @param id - the region's table id.
  * @param status - the new state.
  * @returns the new world.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot,
+ *   grantAccess,
+ *   referenceMachine,
+ *   regionNamed,
+ *   setRegionStatus,
+ * } from "@dmabuf-ref/core";
+ *
+ * // dev2 was granted a page of ram0; the memory then goes away (freed).
+ * const w0 = boot(referenceMachine());
+ * const req = { device: "dev2", phys: 0x1_0000_0000n, len: 0x1000n, write: true, att: null };
+ * const granted = grantAccess(w0, req);
+ * assert.ok(granted);
+ * const found = regionNamed(granted.world, "ram0");
+ * assert.ok(found);
+ * const [rid] = found;
+ * const w = setRegionStatus(granted.world, rid, "freed");
+ * assert.equal(w.regions.get(rid)?.status, "freed");
+ * assert.equal(w.grants.get(granted.id)?.stale, true);
+ * ```
+ * @category Fabric and oracle
  */
 export function setRegionStatus(w: World, id: number, status: RegionStatus): World {
   const r = w.regions.get(id);

@@ -16,6 +16,24 @@ import type { World } from "../world/world.js";
  * @param w - the world.
  * @param buf - the dma-buf id; it must exist.
  * @returns the offers.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, offersOf, referenceMachine, runScript } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ * ]);
+ * // the reference exporter offers one SGT that needs no P2P
+ * assert.deepEqual(
+ *   offersOf(m, world, 1).map((o) => o.type.id),
+ *   ["sgt"],
+ * );
+ * ```
+ *
+ * @category Negotiation
  */
 export function offersOf(m: Machine, w: World, buf: number): readonly ExporterOffer[] {
   return exporterOf(m, mustBuf(w, buf)).offers(m, w, buf);
@@ -35,6 +53,24 @@ export function offersOf(m: Machine, w: World, buf: number): readonly ExporterOf
  * @param request - the importing device and the attach's kind.
  * @returns the match or the failure, with every pair considered.
  * @kernel dma_buf_mapping_attach
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, negotiateAttach, referenceMachine, runScript } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ * ]);
+ * const imp = m.importers.get("ref-importer");
+ * assert.ok(imp !== undefined);
+ * const r = negotiateAttach(m, world, 1, imp, { device: "dev0", dynamic: true, peer2peer: true });
+ * assert.ok(r.ok);
+ * assert.equal(r.match.type.id, "sgt");
+ * ```
+ *
+ * @category Negotiation
  */
 export function negotiateAttach(
   m: Machine,

@@ -26,6 +26,24 @@ import { dropFileRef } from "./release.js";
  * @param dynamic - dynamic (importer ops) or static.
  * @returns the outcome; `created` is the attachment id.
  * @kernel drivers/dma-buf/dma-buf.c dma_buf_dynamic_attach dma_buf_attach
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachBuf, boot, referenceMachine, runScript } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ * ]);
+ * const r = attachBuf(m, world, 1, "ref-importer", "dev0", true);
+ * assert.ok(r.status === "done");
+ * assert.equal(r.created, 1); // the attachment's id
+ * assert.equal(r.world.atts.get(1)?.mapType, "sgt");
+ * assert.equal(r.world.bufs.get(1)?.fileRefs, 2); // the importer's file reference
+ * ```
+ *
+ * @category Lifetime
  */
 export function attachBuf(
   m: Machine,
@@ -119,6 +137,24 @@ export function attachBuf(
  * @param att - the attachment id.
  * @returns the outcome.
  * @kernel drivers/dma-buf/dma-buf.c dma_buf_detach
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, detachAtt, referenceMachine, runScript } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev0", dynamic: true },
+ * ]);
+ * const r = detachAtt(m, world, 1);
+ * assert.ok(r.status === "done");
+ * assert.equal(r.world.atts.size, 0);
+ * assert.equal(r.world.bufs.get(1)?.fileRefs, 1);
+ * ```
+ *
+ * @category Lifetime
  */
 export function detachAtt(m: Machine, w: World, att: number): StepOutcome {
   const a = lookupAtt(w, att);

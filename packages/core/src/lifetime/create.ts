@@ -2,7 +2,11 @@ import type { ExportStep } from "../machine/machine.js";
 import type { World } from "../world/world.js";
 import type { Encoded } from "../encoding/codecs.js";
 
-/** What an exporter states when it calls `dma_buf_export()`. */
+/**
+ * What an exporter states when it calls `dma_buf_export()`.
+ *
+ * @category Lifetime
+ */
 export interface ExportInfo {
   /** The exporter driver's name. */
   readonly exporter: string;
@@ -25,6 +29,28 @@ export interface ExportInfo {
  * @param info - what the exporter states.
  * @returns the world, the new id and the export event.
  * @kernel drivers/dma-buf/dma-buf.c dma_buf_export dma_buf_fd
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot,
+ *   createDmaBuf,
+ *   encodedWith,
+ *   referenceMachine,
+ *   stringCodec,
+ * } from "@dmabuf-ref/core";
+ *
+ * const w = boot(referenceMachine());
+ * const priv = encodedWith(stringCodec, "bo 7");
+ * const r = createDmaBuf(w, { exporter: "gpu", owner: "gpu0", size: 0x20_0000n, priv });
+ * assert.equal(r.buf, 1); // the lowest free id, as the kernel hands out fds
+ * assert.equal(r.world.bufs.get(1)?.fileRefs, 1);
+ * assert.equal(r.world.bufs.get(1)?.resvHolder, null);
+ * assert.equal(r.world.bufs.get(1)?.revoked, "usable");
+ * ```
+ *
+ * @category Lifetime
  */
 export function createDmaBuf(w: World, info: ExportInfo): ExportStep {
   const buf = w.bufs.lowestFreeId();

@@ -32,6 +32,23 @@ interface Wanted {
  * importer (iommufd) asks after it attaches or detaches a device and never
  * sees them. Grants of the mapping that are not on its IOVA ranges (the
  * exporter's own) are kept.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, runScript, syncDomainGrants } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev0", dynamic: true },
+ *   { kind: "map", att: 1, holder: null },
+ * ]);
+ * // dev0 is still the only device in its domain: its grant is already right
+ * assert.equal(syncDomainGrants(m, world, 1), world);
+ * ```
+ *
+ * @category Fabric and oracle
  */
 export function syncDomainGrants(m: Machine, w: World, att: number): World {
   const a = mustAtt(w, att);

@@ -16,6 +16,31 @@ import { assertResvHeld } from "./resv.js";
  * @param w - the world.
  * @param buf - the dma-buf id.
  * @returns the number of in-flight jobs.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot,
+ *   importerHolder,
+ *   referenceMachine,
+ *   runScript,
+ *   unsignalledFences,
+ * } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const holder = importerHolder("ref-importer", 1);
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev0", dynamic: true },
+ *   { kind: "lock", buf: 1, holder },
+ *   { kind: "map", att: 1, holder },
+ *   { kind: "dma-submit", att: 1, addr: 0x1000_0000n, len: 0x1000n, dir: "write", holder },
+ * ]);
+ * assert.equal(unsignalledFences(world, 1), 1); // what a revoke's dma_resv_wait_timeout waits for
+ * ```
+ *
+ * @category Lifetime
  */
 export function unsignalledFences(w: World, buf: number): number {
   return w.bufs.get(buf)?.fences ?? 0;
@@ -36,6 +61,28 @@ export function unsignalledFences(w: World, buf: number): number {
  * @param holder - the resv holder adding the fence.
  * @returns the outcome; `created` is the job id.
  * @kernel drivers/dma-buf/dma-resv.c dma_resv_add_fence
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, importerHolder, referenceMachine, runScript, submitDma } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const holder = importerHolder("ref-importer", 1);
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev0", dynamic: true },
+ *   { kind: "lock", buf: 1, holder },
+ *   { kind: "map", att: 1, holder },
+ * ]);
+ * // dev0 writes 4 KiB at the mapping's IOVA
+ * const r = submitDma(world, 1, 0x1000_0000n, 0x1000n, "write", holder);
+ * assert.ok(r.status === "done");
+ * assert.equal(r.created, 1); // the job
+ * assert.equal(r.world.bufs.get(1)?.fences, 1);
+ * ```
+ *
+ * @category Lifetime
  */
 export function submitDma(
   w: World,
@@ -99,6 +146,27 @@ export function submitDma(
  * @param w - the world.
  * @param job - the job id.
  * @returns the outcome.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { accessDma, boot, importerHolder, referenceMachine, runScript } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const holder = importerHolder("ref-importer", 1);
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev0", dynamic: true },
+ *   { kind: "lock", buf: 1, holder },
+ *   { kind: "map", att: 1, holder },
+ *   { kind: "dma-submit", att: 1, addr: 0x1000_0000n, len: 0x1000n, dir: "write", holder },
+ * ]);
+ * const r = accessDma(m, world, 1);
+ * assert.ok(r.status === "done");
+ * assert.equal(r.world.violations.size, 0); // the IOMMU translates, the oracle allows it
+ * ```
+ *
+ * @category Lifetime
  */
 export function accessDma(m: Machine, w: World, job: number): StepOutcome {
   const j = w.jobs.get(job);
@@ -118,6 +186,34 @@ export function accessDma(m: Machine, w: World, job: number): StepOutcome {
  * @param job - the job id.
  * @returns the outcome.
  * @kernel drivers/dma-buf/dma-fence.c dma_fence_signal
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot,
+ *   importerHolder,
+ *   referenceMachine,
+ *   runScript,
+ *   signalFence,
+ * } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const holder = importerHolder("ref-importer", 1);
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev0", dynamic: true },
+ *   { kind: "lock", buf: 1, holder },
+ *   { kind: "map", att: 1, holder },
+ *   { kind: "dma-submit", att: 1, addr: 0x1000_0000n, len: 0x1000n, dir: "write", holder },
+ * ]);
+ * const r = signalFence(world, 1);
+ * assert.ok(r.status === "done");
+ * assert.equal(r.world.bufs.get(1)?.fences, 0);
+ * assert.equal(r.world.jobs.size, 0);
+ * ```
+ *
+ * @category Lifetime
  */
 export function signalFence(w: World, job: number): StepOutcome {
   const j = w.jobs.get(job);
@@ -156,6 +252,25 @@ export function signalFence(w: World, job: number): StepOutcome {
  * @param len - bytes.
  * @param dir - read or write.
  * @returns the outcome.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, deviceDma, referenceMachine, runScript } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev0", dynamic: true },
+ *   { kind: "map", att: 1, holder: null },
+ * ]);
+ * const r = deviceDma(m, world, "dev0", 0x1000_0000n, 8n, "read");
+ * assert.ok(r.status === "done");
+ * assert.equal(r.world.violations.size, 0);
+ * assert.equal(deviceDma(m, world, "gpu9", 0x1000_0000n, 8n, "read").status, "failed"); // EINVAL
+ * ```
+ *
+ * @category Lifetime
  */
 export function deviceDma(
   m: Machine,

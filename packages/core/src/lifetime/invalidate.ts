@@ -18,6 +18,28 @@ import { assertResvHeld } from "./resv.js";
  * @param holder - who holds resv.
  * @returns the world and events.
  * @kernel drivers/dma-buf/dma-buf.c dma_buf_invalidate_mappings dma_buf_move_notify
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, invalidateMappings, referenceMachine, runScript } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev0", dynamic: true },
+ *   { kind: "map", att: 1, holder: null },
+ *   { kind: "lock", buf: 1, holder: "exp0#FLR" },
+ * ]);
+ * const r = invalidateMappings(m, world, 1, "exp0#FLR");
+ * assert.equal(r.world.atts.get(1)?.invalidated, true); // no new DMA until it maps again
+ * assert.deepEqual(
+ *   r.events.map((e) => e.kind),
+ *   ["invalidate"],
+ * );
+ * ```
+ *
+ * @category Lifetime
  */
 export function invalidateMappings(m: Machine, w: World, buf: number, holder: string): Effect {
   const held = assertResvHeld(w, buf, holder, "dma_buf_invalidate_mappings() holds dmabuf->resv");

@@ -23,6 +23,25 @@ import type { Hardware } from "../fabric/topology.js";
  * @param write - whether the device may write (default true).
  * @returns the mapping (SGT payload, grants, IOVA to undo) or the errno.
  * @kernel drivers/dma-buf/dma-buf.c dma_buf_map_attachment
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, mapSgtable, payloadAs, referenceMachine, runScript, sgt } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev2", dynamic: true },
+ * ]);
+ * // dev2 has no IOMMU: its DMA address is the physical one
+ * const r = mapSgtable(m, world, 1, [{ paddr: 0x1_0000_0000n, len: 0x4000n }]);
+ * assert.ok(r.ok);
+ * const entries = payloadAs(sgt, r.value.mapping.payload).entries;
+ * assert.deepEqual(entries, [{ dmaAddress: 0x1_0000_0000n, length: 0x4000n }]);
+ * ```
+ *
+ * @category Lifetime
  */
 export function mapSgtable(
   m: Hardware,

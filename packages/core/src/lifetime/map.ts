@@ -62,6 +62,35 @@ function lockContext(
  *   iommu-domain's domain, IOVA, offset and size).
  * @returns the outcome.
  * @kernel drivers/dma-buf/dma-buf.c dma_buf_map_attachment dma_buf_map_attachment_unlocked
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot,
+ *   importerHolder,
+ *   mapAtt,
+ *   payloadAs,
+ *   referenceMachine,
+ *   runScript,
+ *   sgt,
+ * } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const holder = importerHolder("ref-importer", 1);
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev0", dynamic: true },
+ *   { kind: "lock", buf: 1, holder },
+ * ]);
+ * const r = mapAtt(m, world, 1, holder);
+ * assert.ok(r.status === "done");
+ * // dev0 is behind the IOMMU: the SGT holds the IOVA its DMA-API domain allocated
+ * const entries = payloadAs(sgt, r.world.atts.get(1)?.mapping?.payload).entries;
+ * assert.deepEqual(entries, [{ dmaAddress: 0x1000_0000n, length: 0x4000n }]);
+ * ```
+ *
+ * @category Lifetime
  */
 export function mapAtt(
   m: Machine,
@@ -163,6 +192,27 @@ export function mapAtt(
  * @param holder - the resv holder, or null for the unlocked variant.
  * @returns the outcome.
  * @kernel drivers/dma-buf/dma-buf.c dma_buf_unmap_attachment dma_buf_unmap_attachment_unlocked
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, importerHolder, referenceMachine, runScript, unmapAtt } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const holder = importerHolder("ref-importer", 1);
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev0", dynamic: true },
+ *   { kind: "lock", buf: 1, holder },
+ *   { kind: "map", att: 1, holder },
+ * ]);
+ * const r = unmapAtt(m, world, 1, holder);
+ * assert.ok(r.status === "done");
+ * assert.equal(r.world.atts.get(1)?.mapping, null);
+ * assert.equal(unmapAtt(m, r.world, 1, holder).status, "failed"); // EINVAL: not mapped
+ * ```
+ *
+ * @category Lifetime
  */
 export function unmapAtt(m: Machine, w: World, att: number, holder: string | null): StepOutcome {
   const a = lookupAtt(w, att);

@@ -29,6 +29,8 @@ const dirSchema = z.enum(["read", "write"]);
  * their type (ids are non-negative integers, addresses and lengths u64);
  * whether they name *live* objects is for `step` to answer with the
  * kernel's errno, never a throw.
+ *
+ * @category Lifetime
  */
 export const plainOpSchema = z.discriminatedUnion("op", [
   z
@@ -187,10 +189,18 @@ export const plainOpSchema = z.discriminatedUnion("op", [
     .transform(kindOf),
 ]);
 
-/** The plain-data form of an op, as written (see {@link plainOpSchema}). */
+/**
+ * The plain-data form of an op, as written (see {@link plainOpSchema}).
+ *
+ * @category Lifetime
+ */
 export type PlainOp = z.input<typeof plainOpSchema>;
 
-/** What {@link parseOp} returns: the op, or the zod error saying what is wrong. */
+/**
+ * What {@link parseOp} returns: the op, or the zod error saying what is wrong.
+ *
+ * @category Lifetime
+ */
 export type OpParse =
   | {
       /** It parsed. */
@@ -217,10 +227,22 @@ export type OpParse =
  *
  * @example
  * ```ts
- * const r = parseOp(m, { op: "revoke", buf: 1, permanent: false, by: "FLR" });
- * if (r.success) step(m, w, r.data);
- * const flr = parseOp(m, { op: "flr", device: "vfio0" }); // vfio-pci's
+ * import assert from "node:assert/strict";
+ * import { parseOp, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const r = parseOp(m, { op: "revoke", buf: 1, permanent: false, by: "exp0 FLR" });
+ * assert.ok(r.success);
+ * assert.deepEqual(r.data, { kind: "revoke", buf: 1, permanent: false, by: "exp0 FLR" });
+ * // `submit` is no core op: the reference importer registers it
+ * const submit = parseOp(m, { op: "submit", att: 1, len: 0x1000n, dir: "write" });
+ * assert.ok(submit.success);
+ * assert.equal(submit.data.kind, "driver");
+ * // a field that does not fit is the parse's error, never the kernel's
+ * assert.equal(parseOp(m, { op: "close", buf: -1 }).success, false);
  * ```
+ *
+ * @category Lifetime
  */
 export function parseOp(m: Machine, data: unknown): OpParse {
   if (typeof data !== "object" || data === null || !("op" in data) || typeof data.op !== "string")
@@ -278,6 +300,21 @@ function issue(input: unknown, path: readonly string[], message: string): OpPars
  *
  * @param o - the op.
  * @returns its plain form.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { plainOp } from "@dmabuf-ref/core";
+ *
+ * assert.deepEqual(plainOp({ kind: "close", buf: 1 }), { op: "close", buf: 1 });
+ * // a driver op keeps its driver, so the plain form reads back on any machine
+ * assert.deepEqual(
+ *   plainOp({ kind: "driver", driver: "ref-importer", action: { op: "release", att: 1 } }),
+ *   { op: "release", att: 1, driver: "ref-importer" },
+ * );
+ * ```
+ *
+ * @category Lifetime
  */
 export function plainOp(o: Op): Record<string, unknown> {
   if (o.kind === "driver") {

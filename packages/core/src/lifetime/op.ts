@@ -4,6 +4,8 @@ import type { DmaDirection } from "../world/job.js";
  * One atomic operation on the World: the alphabet of `step` (DESIGN §2a).
  * Each member names the kernel call or event it models. Holders name who
  * claims to hold a buffer's reservation lock (a task or an actor).
+ *
+ * @category Lifetime
  */
 export type Op =
   /** `dma_buf_export()` by an exporter driver; `args` are the driver's. */
@@ -170,7 +172,11 @@ export type Op =
       readonly action: unknown;
     };
 
-/** The `kind` of every {@link Op}. */
+/**
+ * The `kind` of every {@link Op}.
+ *
+ * @category Lifetime
+ */
 export type OpKind = Op["kind"];
 
 /** Every core op kind, once: a `Record` so the compiler checks none is missing. */
@@ -199,6 +205,8 @@ const CORE_KIND_SET: Readonly<Record<OpKind, true>> = {
 /**
  * Every core op's `kind`, the names a driver op may not take (a plain op
  * `{ op: NAME }` with one of these is core's).
+ *
+ * @category Lifetime
  */
 export const CORE_OP_KINDS: readonly OpKind[] = Object.keys(CORE_KIND_SET).filter(
   (k): k is OpKind => k in CORE_KIND_SET,

@@ -4,7 +4,11 @@ import type { Result } from "../errors/result.js";
 import type { TraceEvent, WaitFor } from "../trace/event.js";
 import type { World } from "../world/world.js";
 
-/** The arm of an outcome for a call that ran: the new world and what happened. */
+/**
+ * The arm of an outcome for a call that ran: the new world and what happened.
+ *
+ * @category Lifetime
+ */
 export interface RanArm {
   /** The call ran. */
   readonly status: "done";
@@ -14,7 +18,11 @@ export interface RanArm {
   readonly events: readonly TraceEvent[];
 }
 
-/** The arm of an outcome for a call that returned an errno (DESIGN §3.7: nothing changed). */
+/**
+ * The arm of an outcome for a call that returned an errno (DESIGN §3.7: nothing changed).
+ *
+ * @category Lifetime
+ */
 export interface FailedArm {
   /** The call returned an errno. */
   readonly status: "failed";
@@ -64,6 +72,22 @@ export interface FailedArm {
  *
  * @param o - the outcome.
  * @returns the world to continue from.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, step, worldAfter } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const w = boot(m);
+ * // close(7) with no dma-buf behind fd 7: EBADF, and the machine goes on from `w`
+ * const r = step(m, w, { kind: "close", buf: 7 });
+ * assert.ok(r.status === "failed");
+ * assert.equal(r.error.errno, "EBADF");
+ * assert.equal(worldAfter(r), w);
+ * ```
+ *
+ * @category Lifetime
  */
 export function worldAfter(o: StepOutcome): World {
   return o.status === "failed" ? (o.committed?.world ?? o.world) : o.world;
@@ -74,6 +98,8 @@ export function worldAfter(o: StepOutcome): World {
  * (an fd, a count, 0) and the bytes the kernel copied back into the
  * argument, if it copies any (an iommufd ioctl writes its whole struct
  * back). Every ioctl, mmap or close op that succeeds carries one.
+ *
+ * @category Lifetime
  */
 export interface SyscallReturn {
   /** The return value (>= 0); for a failed call, the errno's is in the failed arm. */
@@ -88,7 +114,11 @@ export interface SyscallReturn {
   readonly written?: readonly UserWrite[];
 }
 
-/** One `copy_to_user()` to a user address other than the ioctl's own struct. */
+/**
+ * One `copy_to_user()` to a user address other than the ioctl's own struct.
+ *
+ * @category Lifetime
+ */
 export interface UserWrite {
   /** The user address written (the pointer userspace passed, plus the offset). */
   readonly addr: bigint;
@@ -96,7 +126,11 @@ export interface UserWrite {
   readonly bytes: Uint8Array;
 }
 
-/** The arm of an outcome for a call that would sleep (a lock, fences, a completion). */
+/**
+ * The arm of an outcome for a call that would sleep (a lock, fences, a completion).
+ *
+ * @category Lifetime
+ */
 export interface BlockedArm {
   /** The call must wait. */
   readonly status: "blocked";
@@ -114,6 +148,8 @@ export interface BlockedArm {
  *
  * @typeParam Done - what success carries besides the world and events.
  * @typeParam Failed - what a failure carries besides the errno and world.
+ *
+ * @category Lifetime
  */
 export type CallOutcome<Done extends object, Failed extends object = object> =
   (RanArm & Done) | (FailedArm & Failed) | BlockedArm;
@@ -122,6 +158,8 @@ export type CallOutcome<Done extends object, Failed extends object = object> =
  * The result of one `step`: done (a new world and its events), failed with
  * an errno (the same world), or blocked (the operation cannot run yet, as a
  * kernel thread sleeps on a lock, a fence or a completion).
+ *
+ * @category Lifetime
  */
 export type StepOutcome =
   | (RanArm & {
@@ -145,6 +183,21 @@ export type StepOutcome =
  * @param events - what happened.
  * @param created - the id of what the step created, if anything.
  * @returns the outcome.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, done, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * const w = boot(referenceMachine());
+ * const r = done(w, [{ kind: "note", actor: "exp0", text: "nothing left to unmap" }]);
+ * assert.ok(r.status === "done");
+ * assert.equal(r.world, w);
+ * assert.equal(r.events.length, 1);
+ * assert.equal(r.created, undefined);
+ * ```
+ *
+ * @category Lifetime
  */
 export function done(world: World, events: readonly TraceEvent[], created?: number): StepOutcome {
   return created === undefined
@@ -159,6 +212,20 @@ export function done(world: World, events: readonly TraceEvent[], created?: numb
  * @param error - the errno and failed check.
  * @param events - what the call reports for the trace (its ioctl line), if anything.
  * @returns the outcome.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, failed, kernelError, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * const w = boot(referenceMachine());
+ * const r = failed(w, kernelError("ENODEV", "the buffer is revoked"));
+ * assert.ok(r.status === "failed");
+ * assert.equal(r.error.errno, "ENODEV");
+ * assert.equal(r.world, w); // a failed call changes nothing
+ * ```
+ *
+ * @category Lifetime
  */
 export function failed(
   world: World,
@@ -178,6 +245,21 @@ export function failed(
  * @param stage - the call that refused, e.g. "attach", "pin", "map".
  * @param error - the errno and failed check.
  * @returns the outcome.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, failedAt, kernelError, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * const w = boot(referenceMachine());
+ * // ib_umem_dmabuf_get_pinned: the attach went through, dma_buf_pin refused
+ * const r = failedAt(w, "pin", kernelError("EOPNOTSUPP", "vfio-pci cannot pin"));
+ * assert.ok(r.status === "failed");
+ * assert.equal(r.stage, "pin");
+ * assert.equal(r.error.errno, "EOPNOTSUPP");
+ * ```
+ *
+ * @category Lifetime
  */
 export function failedAt(world: World, stage: string, error: KernelError): StepOutcome {
   return { status: "failed", error, world, stage };
@@ -191,6 +273,21 @@ export function failedAt(world: World, stage: string, error: KernelError): StepO
  * @param reason - what it waits for, in words (or a function writing it when read).
  * @param outstanding - how many fences or mappings are outstanding.
  * @returns the outcome.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { blocked, boot, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * const w = boot(referenceMachine());
+ * const r = blocked(w, "fences", () => "1 BOOKKEEP fence(s) of buf 1 unsignalled", 1);
+ * assert.ok(r.status === "blocked");
+ * assert.equal(r.waitFor, "fences");
+ * assert.equal(r.outstanding, 1);
+ * assert.equal(r.reason, "1 BOOKKEEP fence(s) of buf 1 unsignalled");
+ * ```
+ *
+ * @category Lifetime
  */
 export function blocked(
   world: World,
@@ -219,6 +316,21 @@ export function blocked(
  * @param world - the world the call ran on.
  * @param r - the call's result.
  * @returns the step outcome.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, err, ok, referenceMachine, stepOf } from "@dmabuf-ref/core";
+ *
+ * const w = boot(referenceMachine());
+ * assert.equal(stepOf(w, ok({ world: w, events: [] })).status, "done");
+ * const r = stepOf(w, err("ENOMEM", "ram0 is full"));
+ * assert.ok(r.status === "failed");
+ * assert.equal(r.error.errno, "ENOMEM");
+ * assert.equal(r.world, w);
+ * ```
+ *
+ * @category Lifetime
  */
 export function stepOf(
   world: World,
@@ -234,6 +346,20 @@ export function stepOf(
  * @param events - what happened.
  * @param returned - the return value and the argument as the kernel left it.
  * @returns the outcome.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, returned } from "@dmabuf-ref/core";
+ *
+ * const w = boot(referenceMachine());
+ * // an ioctl that returned a new fd, 3, and copied nothing back
+ * const r = returned(w, [], { ret: 3 });
+ * assert.ok(r.status === "done");
+ * assert.deepEqual(r.returned, { ret: 3 });
+ * ```
+ *
+ * @category Lifetime
  */
 export function returned(
   world: World,

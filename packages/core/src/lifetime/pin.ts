@@ -26,6 +26,26 @@ import { assertResvHeld } from "./resv.js";
  * @param holder - the resv holder.
  * @returns the outcome.
  * @kernel drivers/dma-buf/dma-buf.c dma_buf_pin
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, importerHolder, pinAtt, referenceMachine, runScript } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const holder = importerHolder("ref-importer", 1);
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev0", dynamic: true },
+ *   { kind: "lock", buf: 1, holder },
+ * ]);
+ * const r = pinAtt(m, world, 1, holder);
+ * assert.ok(r.status === "done");
+ * assert.equal(r.world.atts.get(1)?.pins, 1);
+ * assert.equal(r.world.violations.size, 0); // dynamic, under resv: by the rules
+ * ```
+ *
+ * @category Lifetime
  */
 export function pinAtt(m: Machine, w: World, att: number, holder: string): StepOutcome {
   const a = lookupAtt(w, att);
@@ -72,6 +92,29 @@ export function pinAtt(m: Machine, w: World, att: number, holder: string): StepO
  * @param holder - the resv holder.
  * @returns the outcome.
  * @kernel drivers/dma-buf/dma-buf.c dma_buf_unpin
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, importerHolder, referenceMachine, runScript, unpinAtt } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const holder = importerHolder("ref-importer", 1);
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev0", dynamic: true },
+ *   { kind: "lock", buf: 1, holder },
+ *   { kind: "pin", att: 1, holder },
+ * ]);
+ * const r = unpinAtt(m, world, 1, holder);
+ * assert.ok(r.status === "done");
+ * assert.equal(r.world.atts.get(1)?.pins, 0);
+ * const again = unpinAtt(m, r.world, 1, holder);
+ * assert.ok(again.status === "failed");
+ * assert.equal(again.error.errno, "EINVAL"); // not pinned
+ * ```
+ *
+ * @category Lifetime
  */
 export function unpinAtt(m: Machine, w: World, att: number, holder: string): StepOutcome {
   const a = lookupAtt(w, att);

@@ -22,6 +22,32 @@ import type { World } from "../world/world.js";
  * @param holder - who holds the buffer's resv.
  * @returns the ranges, or the errno.
  * @kernel drivers/iommu/iommufd/pages.c sym_vfio_pci_dma_buf_iommufd_map
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot,
+ *   privatePhys,
+ *   referenceExporter,
+ *   referenceMachine,
+ *   runScript,
+ * } from "@dmabuf-ref/core";
+ *
+ * // the iommufd selftest mock answers iommufd's private phys lookup
+ * const mock = referenceExporter({ name: "mock", region: "ram0", selftestHook: true });
+ * const m = referenceMachine({ exporters: [mock] });
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "mock", owner: "selftest", args: { size: 0x4000 } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev0", dynamic: true },
+ *   { kind: "lock", buf: 1, holder: "iommufd#ioas 2" },
+ * ]);
+ * const r = privatePhys(m, world, 1, "iommufd#ioas 2");
+ * assert.ok(r.ok);
+ * assert.deepEqual(r.value, [{ paddr: 0x1_0000_0000n, len: 0x4000n }]);
+ * ```
+ *
+ * @category Lifetime
  */
 export function privatePhys(
   m: Machine,

@@ -14,6 +14,26 @@ import { done, failed } from "./outcome.js";
  * @param status - the new state.
  * @param by - who does it.
  * @returns the outcome.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, runScript, setRegion } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ * ]);
+ * // the buffer's pages, carved from ram0 as the region exp0.buf1, go away
+ * const r = setRegion(world, "exp0.buf1", "inaccessible", "exp0 FLR");
+ * assert.ok(r.status === "done");
+ * assert.deepEqual(r.events, [
+ *   { kind: "region", actor: "exp0 FLR", region: "exp0.buf1", status: "inaccessible" },
+ * ]);
+ * assert.equal(setRegion(world, "bar9", "live", "exp0").status, "failed"); // EINVAL
+ * ```
+ *
+ * @category Lifetime
  */
 export function setRegion(
   w: World,

@@ -18,6 +18,26 @@ import { done, failed } from "./outcome.js";
  * @param buf - the dma-buf id; it must be live.
  * @returns the world and events.
  * @kernel drivers/dma-buf/dma-buf.c dma_buf_release
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, dropFileRef, referenceMachine, runScript } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ * ]);
+ * // the fd's reference is the last one: release frees the buffer and its pages
+ * const r = dropFileRef(m, world, 1);
+ * assert.equal(r.world.bufs.get(1), undefined);
+ * assert.deepEqual(
+ *   r.events.map((e) => e.kind),
+ *   ["region", "release"],
+ * );
+ * ```
+ *
+ * @category Lifetime
  */
 export function dropFileRef(m: Machine, w: World, buf: number): Effect {
   const b = mustBuf(w, buf);
@@ -45,6 +65,22 @@ export function dropFileRef(m: Machine, w: World, buf: number): Effect {
  * @param w - the world.
  * @param buf - the dma-buf id; it must exist.
  * @returns the number of open fds.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, openFds, referenceMachine, runScript } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev0", dynamic: true },
+ * ]);
+ * assert.equal(openFds(world, 1), 1); // the attachment's reference is no fd
+ * assert.equal(world.bufs.get(1)?.fileRefs, 2);
+ * ```
+ *
+ * @category Lifetime
  */
 export function openFds(w: World, buf: number): number {
   return mustBuf(w, buf).fds;
@@ -63,6 +99,25 @@ export function openFds(w: World, buf: number): number {
  * @param fd - the fd (a dma-buf id).
  * @returns the buffer, or `EBADF`.
  * @kernel drivers/dma-buf/dma-buf.c dma_buf_get
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, dmaBufGet, isKernelError, referenceMachine, runScript } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ * ]);
+ * const b = dmaBufGet(world, 1);
+ * assert.ok(!isKernelError(b));
+ * assert.equal(b.size, 0x4000n);
+ * const none = dmaBufGet(world, 7);
+ * assert.ok(isKernelError(none));
+ * assert.equal(none.errno, "EBADF");
+ * ```
+ *
+ * @category Lifetime
  */
 export function dmaBufGet(w: World, fd: number): DmaBufState | KernelError {
   const b = lookupBuf(w, fd);
@@ -77,6 +132,25 @@ export function dmaBufGet(w: World, fd: number): DmaBufState | KernelError {
  * @param w - the world.
  * @param buf - the dma-buf id.
  * @returns the outcome.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, closeBuf, referenceMachine, runScript } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev0", dynamic: true },
+ * ]);
+ * const r = closeBuf(m, world, 1);
+ * assert.ok(r.status === "done");
+ * // the attachment keeps the buffer alive, with no fd left
+ * assert.equal(r.world.bufs.get(1)?.fds, 0);
+ * assert.equal(closeBuf(m, r.world, 1).status, "failed"); // EBADF
+ * ```
+ *
+ * @category Lifetime
  */
 export function closeBuf(m: Machine, w: World, buf: number): StepOutcome {
   const b = lookupBuf(w, buf);

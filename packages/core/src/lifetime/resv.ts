@@ -13,6 +13,18 @@ import { blocked, done, failed } from "./outcome.js";
  *
  * @param holder - a holder name.
  * @returns the actor.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { holderActor } from "@dmabuf-ref/core";
+ *
+ * assert.equal(holderActor("exp0#FLR"), "exp0");
+ * assert.equal(holderActor("ref-importer#attach 7"), "ref-importer");
+ * assert.equal(holderActor("iommufd"), "iommufd");
+ * ```
+ *
+ * @category Lifetime
  */
 export function holderActor(holder: string): string {
   const i = holder.indexOf("#");
@@ -29,6 +41,27 @@ export function holderActor(holder: string): string {
  * @param holder - who takes it.
  * @returns the outcome.
  * @kernel include/linux/dma-resv.h dma_resv_lock
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, resvLock, runScript } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ * ]);
+ * const r = resvLock(world, 1, "exp0#FLR");
+ * assert.ok(r.status === "done");
+ * assert.equal(r.world.bufs.get(1)?.resvHolder, "exp0#FLR");
+ * // another holder sleeps on the ww_mutex; the same one deadlocks
+ * assert.equal(resvLock(r.world, 1, "ref-importer#attach 1").status, "blocked");
+ * const twice = resvLock(r.world, 1, "exp0#FLR");
+ * assert.ok(twice.status === "failed");
+ * assert.equal(twice.error.errno, "EDEADLOCK");
+ * ```
+ *
+ * @category Lifetime
  */
 export function resvLock(w: World, buf: number, holder: string): StepOutcome {
   const b = lookupBuf(w, buf);
@@ -55,6 +88,26 @@ export function resvLock(w: World, buf: number, holder: string): StepOutcome {
  * @param holder - who drops it.
  * @returns the outcome.
  * @kernel include/linux/dma-resv.h dma_resv_unlock
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, resvUnlock, runScript } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "lock", buf: 1, holder: "exp0#FLR" },
+ * ]);
+ * const wrong = resvUnlock(world, 1, "ref-importer#attach 1");
+ * assert.ok(wrong.status === "failed");
+ * assert.equal(wrong.error.errno, "EPERM");
+ * const r = resvUnlock(world, 1, "exp0#FLR");
+ * assert.ok(r.status === "done");
+ * assert.equal(r.world.bufs.get(1)?.resvHolder, null);
+ * ```
+ *
+ * @category Lifetime
  */
 export function resvUnlock(w: World, buf: number, holder: string): StepOutcome {
   const b = lookupBuf(w, buf);
@@ -81,6 +134,26 @@ export function resvUnlock(w: World, buf: number, holder: string): StepOutcome {
  * @param rule - the rule, e.g. "dma_buf_map_attachment() of a dynamic attachment holds resv".
  * @returns the world and any violation event.
  * @kernel include/linux/dma-resv.h dma_resv_assert_held
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { assertResvHeld, boot, referenceMachine, runScript } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ * ]);
+ * const rule = "dma_buf_pin() holds dmabuf->resv";
+ * // nobody holds resv: a contract violation is recorded, and the call goes on
+ * const r = assertResvHeld(world, 1, "ref-importer#attach 1", rule);
+ * assert.deepEqual(
+ *   [...r.world.violations.values()].map((v) => [v.kind, v.rule]),
+ *   [["contract", rule]],
+ * );
+ * ```
+ *
+ * @category Lifetime
  */
 export function assertResvHeld(w: World, buf: number, holder: string | null, rule: string): Effect {
   const b = w.bufs.get(buf);

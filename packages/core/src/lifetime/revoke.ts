@@ -22,6 +22,25 @@ import { assertResvHeld, resvLock, resvUnlock } from "./resv.js";
  * @param state - the new state.
  * @param holder - who claims to hold resv.
  * @returns the world and events.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, runScript, setRevoked } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "lock", buf: 1, holder: "exp0#FLR" },
+ * ]);
+ * const r = setRevoked(world, 1, "temporary", "exp0#FLR");
+ * assert.equal(r.world.bufs.get(1)?.revoked, "temporary");
+ * assert.equal(r.world.violations.size, 0);
+ * // without resv, Matt Evans' invariant is broken: a contract violation
+ * assert.equal(setRevoked(world, 1, "temporary", "exp0#other").world.violations.size, 1);
+ * ```
+ *
+ * @category Lifetime
  */
 export function setRevoked(
   w: World,
@@ -49,7 +68,11 @@ function liveMappings(w: World, buf: number): number {
   return n;
 }
 
-/** One step of a task's program: runs, fails or blocks, like any step. */
+/**
+ * One step of a task's program: runs, fails or blocks, like any step.
+ *
+ * @category Lifetime
+ */
 export type TaskStep = (m: Machine, w: World, t: TaskState) => StepOutcome;
 
 /**
@@ -59,6 +82,21 @@ export type TaskStep = (m: Machine, w: World, t: TaskState) => StepOutcome;
  * @param w - the world.
  * @param t - the task.
  * @returns the holder name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, runScript, taskHolder } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ * ]);
+ * const task = { kind: "revoke", buf: 1, pc: 0, permanent: false, by: "FLR" } as const;
+ * assert.equal(taskHolder(world, task), "exp0#FLR");
+ * ```
+ *
+ * @category Lifetime
  */
 export function taskHolder(w: World, t: TaskState): string {
   return `${mustBuf(w, t.buf).owner}#${t.by}`;
@@ -110,6 +148,8 @@ const waitUnmaps: TaskStep = (m, w, t) => {
  * The exporter revoke sequence (kernel-model §1.3 cover letter, §2.5):
  * lock resv, revoked = true, invalidate every attachment, wait for the
  * BOOKKEEP fences, unlock, then wait until every mapping is unmapped.
+ *
+ * @category Lifetime
  */
 export const REVOKE_PROGRAM: readonly TaskStep[] = [
   lock,
@@ -124,6 +164,8 @@ export const REVOKE_PROGRAM: readonly TaskStep[] = [
  * The v7 un-revoke sequence (kernel-model §2.5): under resv, invalidate and
  * wait for fences while still revoked; unlock; then under resv again,
  * revoked = false. Importers get an invalidate; nothing re-maps by itself.
+ *
+ * @category Lifetime
  */
 export const UNREVOKE_PROGRAM: readonly TaskStep[] = [
   lock,
@@ -145,6 +187,25 @@ function programOf(t: TaskState): readonly TaskStep[] {
  * @param w - the world.
  * @param buf - the dma-buf id.
  * @returns the task id, or undefined.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, startRevoke, step, taskOn } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const r = step(m, boot(m), {
+ *   kind: "export",
+ *   exporter: "ref-exporter",
+ *   owner: "exp0",
+ *   args: { size: 0x4000 },
+ * });
+ * assert.equal(taskOn(r.world, 1), undefined);
+ * const revoke = startRevoke(r.world, 1, false, "FLR");
+ * assert.equal(taskOn(revoke.world, 1), 1);
+ * ```
+ *
+ * @category Lifetime
  */
 export function taskOn(w: World, buf: number): number | undefined {
   return w.bufs.get(buf)?.task ?? undefined;
@@ -162,6 +223,26 @@ export function taskOn(w: World, buf: number): number | undefined {
  * @param permanent - close/unbind (true) or reset/disable (false).
  * @param by - who revokes, as traces name it.
  * @returns the outcome; `created` is the task id.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, runScript, startRevoke } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ * ]);
+ * const r = startRevoke(world, 1, false, "FLR");
+ * assert.ok(r.status === "done");
+ * assert.equal(r.created, 1); // the task; `settle` or `task` ops run it
+ * assert.equal(r.world.bufs.get(1)?.fileRefs, 2); // it holds the file while it runs
+ * const second = startRevoke(r.world, 1, true, "close");
+ * assert.ok(second.status === "failed");
+ * assert.equal(second.error.errno, "EBUSY"); // one sequence at a time
+ * ```
+ *
+ * @category Lifetime
  */
 export function startRevoke(w: World, buf: number, permanent: boolean, by: string): StepOutcome {
   const b = lookupBuf(w, buf);
@@ -194,6 +275,25 @@ export function startRevoke(w: World, buf: number, permanent: boolean, by: strin
  * @param buf - the dma-buf id.
  * @param by - who un-revokes.
  * @returns the outcome; `created` is the task id.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, runScript, startUnrevoke } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ * ]);
+ * const usable = startUnrevoke(world, 1, "FLR");
+ * assert.ok(usable.status === "failed");
+ * assert.equal(usable.error.errno, "EINVAL"); // not revoked
+ * const revoked = runScript(m, world, [{ kind: "revoke", buf: 1, permanent: false, by: "FLR" }]);
+ * assert.equal(revoked.world.bufs.get(1)?.revoked, "temporary");
+ * assert.equal(startUnrevoke(revoked.world, 1, "FLR").status, "done");
+ * ```
+ *
+ * @category Lifetime
  */
 export function startUnrevoke(w: World, buf: number, by: string): StepOutcome {
   const b = lookupBuf(w, buf);
@@ -254,6 +354,25 @@ function startTask(w: World, t: TaskState, owner: string): StepOutcome {
  * @param w - the world.
  * @param id - the task id.
  * @returns the outcome.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, runScript, stepTask } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "lock", buf: 1, holder: "iommufd" },
+ * ]);
+ * const started = runScript(m, world, [{ kind: "revoke", buf: 1, permanent: false, by: "FLR" }]);
+ * // the task's first step takes resv, which iommufd holds: it sleeps
+ * assert.equal(stepTask(m, started.world, 1).status, "blocked");
+ * const freed = runScript(m, started.world, [{ kind: "unlock", buf: 1, holder: "iommufd" }]);
+ * assert.equal(freed.world.bufs.get(1)?.revoked, "temporary"); // it ran to its end
+ * ```
+ *
+ * @category Lifetime
  */
 export function stepTask(m: Machine, w: World, id: number): StepOutcome {
   const t = w.tasks.get(id);

@@ -11,10 +11,16 @@ import { step } from "./step.js";
 /**
  * One entry of a script: an operation, or a function building it from the
  * ids the earlier entries created (`created[i]` for entry `i`).
+ *
+ * @category Lifetime
  */
 export type ScriptEntry = Op | ((created: readonly (number | undefined)[]) => Op);
 
-/** What became of one scripted operation. */
+/**
+ * What became of one scripted operation.
+ *
+ * @category Lifetime
+ */
 export interface ScriptResult {
   /** The operation as run. */
   readonly op: Op;
@@ -26,7 +32,11 @@ export interface ScriptResult {
   readonly created?: number;
 }
 
-/** A script's run: the final world, the whole trace and each entry's result. */
+/**
+ * A script's run: the final world, the whole trace and each entry's result.
+ *
+ * @category Lifetime
+ */
 export interface ScriptRun {
   /** The world after the last entry settled. */
   readonly world: World;
@@ -50,6 +60,24 @@ const SETTLE_LIMIT = 100_000;
  * @param world - the world.
  * @param reported - blocked task steps already reported (shared across calls of one run).
  * @returns the settled world and the events produced.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, runScript, settle, startRevoke } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ * ]);
+ * const started = startRevoke(world, 1, false, "FLR");
+ * // nothing is mapped, so the revoke task runs to its end
+ * const s = settle(m, started.world);
+ * assert.equal(s.world.tasks.size, 0);
+ * assert.equal(s.world.bufs.get(1)?.revoked, "temporary");
+ * ```
+ *
+ * @category Lifetime
  */
 export function settle(
   m: Machine,
@@ -120,6 +148,35 @@ export function settle(
  * @param script - the operations.
  * @param actor - who runs the script, as `error` events name it.
  * @returns the final world, the trace and each entry's result.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, runScript } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const run = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   (created) => ({
+ *     kind: "attach",
+ *     buf: created[0] ?? -1,
+ *     importer: "ref-importer",
+ *     device: "dev0",
+ *     dynamic: true,
+ *   }),
+ *   { kind: "close", buf: 7 },
+ * ]);
+ * assert.deepEqual(
+ *   run.results.map((r) => [r.status, r.created ?? r.error?.errno]),
+ *   [
+ *     ["done", 1],
+ *     ["done", 1],
+ *     ["failed", "EBADF"],
+ *   ],
+ * );
+ * ```
+ *
+ * @category Lifetime
  */
 export function runScript(
   m: Machine,
@@ -178,6 +235,19 @@ export function runScript(
  * @param created - the ids so far.
  * @param i - the entry's index.
  * @returns the id.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createdBy } from "@dmabuf-ref/core";
+ *
+ * // the ids entries 0, 1 and 2 of a script created: buffer 1, nothing (failed), attachment 1
+ * const created = [1, undefined, 1];
+ * assert.equal(createdBy(created, 2), 1);
+ * assert.throws(() => createdBy(created, 1), /script entry 1 created nothing/);
+ * ```
+ *
+ * @category Lifetime
  */
 export function createdBy(created: readonly (number | undefined)[], i: number): number {
   const id = created[i];

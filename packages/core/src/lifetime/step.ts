@@ -30,9 +30,26 @@ import { startRevoke, startUnrevoke, stepTask } from "./revoke.js";
  *
  * @example
  * ```ts
- * const r = step(m, world, { kind: "revoke", buf: 1, permanent: false, by: "exp0 FLR" });
- * if (r.status === "done") world = r.world;
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, step } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const w = boot(m);
+ * const r = step(m, w, {
+ *   kind: "export",
+ *   exporter: "ref-exporter",
+ *   owner: "exp0",
+ *   args: { size: 0x4000 },
+ * });
+ * assert.ok(r.status === "done");
+ * assert.equal(r.created, 1); // the new dma-buf (its fd)
+ * assert.equal(w.bufs.size, 0); // worlds are never mutated
+ * const revoke = step(m, w, { kind: "revoke", buf: 7, permanent: false, by: "exp0 FLR" });
+ * assert.ok(revoke.status === "failed");
+ * assert.equal(revoke.error.errno, "EBADF"); // no dma-buf 7
  * ```
+ *
+ * @category Lifetime
  */
 export function step(m: Machine, w: World, op: Op): StepOutcome {
   // A switch, not ts-pattern: step is the explorer's hot path, and a profile

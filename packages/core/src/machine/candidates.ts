@@ -33,10 +33,18 @@ const ACCESS = 8n;
  *
  * @example
  * ```ts
- * for (const op of candidateOps(m, w)) {
- *   const r = step(m, w, op); // done, failed (same world) or blocked (same world)
- * }
+ * import assert from "node:assert/strict";
+ * import { boot, candidateOps, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * // nothing exported yet: one export per device, and ram0 may go away
+ * assert.deepEqual(
+ *   candidateOps(m, boot(m)).map((op) => op.kind),
+ *   ["export", "export", "export", "region"],
+ * );
  * ```
+ *
+ * @category Exploration
  */
 export function candidateOps(m: Machine, w: World): readonly Op[] {
   const ops: Op[] = [];

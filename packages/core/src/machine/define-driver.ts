@@ -7,10 +7,18 @@ import type { OpName } from "./driver-op.js";
 import { driverOpsOf } from "./driver-op.js";
 import type { DriverOp, ExporterDriver, ImporterDriver, Machine } from "./machine.js";
 
-/** A driver's slices by name (each with its own value type). */
+/**
+ * A driver's slices by name (each with its own value type).
+ *
+ * @category Drivers
+ */
 export type SliceRecord = Readonly<Record<string, SliceDef<unknown>>>;
 
-/** A union of a driver's actions, discriminated on `op` (one variant per entry point). */
+/**
+ * A union of a driver's actions, discriminated on `op` (one variant per entry point).
+ *
+ * @category Drivers
+ */
 export type ActionUnion = z.ZodDiscriminatedUnion<z.ZodObject[], "op">;
 
 /**
@@ -18,6 +26,8 @@ export type ActionUnion = z.ZodDiscriminatedUnion<z.ZodObject[], "op">;
  * op models in the kernel, and the handler that matches over the union.
  *
  * @typeParam A - the union of actions.
+ *
+ * @category Drivers
  */
 export interface ActionsSpec<A extends ActionUnion> {
   /** The union of actions, discriminated on `op`. */
@@ -35,9 +45,17 @@ export interface ActionsSpec<A extends ActionUnion> {
   run(m: Machine, world: World, action: z.output<A>, self: string): StepOutcome;
 }
 
-/** The exporter callbacks a driver supplies (`struct dma_buf_ops` and the driver's own). */
+/**
+ * The exporter callbacks a driver supplies (`struct dma_buf_ops` and the driver's own).
+ *
+ * @category Drivers
+ */
 export type ExporterCallbacks = Omit<ExporterDriver, "name" | "slices" | "ops">;
-/** The importer callbacks a driver supplies (`struct dma_buf_attach_ops` and the driver's own). */
+/**
+ * The importer callbacks a driver supplies (`struct dma_buf_attach_ops` and the driver's own).
+ *
+ * @category Drivers
+ */
 export type ImporterCallbacks = Omit<ImporterDriver, "name" | "slices" | "ops">;
 
 /**
@@ -46,6 +64,8 @@ export type ImporterCallbacks = Omit<ImporterDriver, "name" | "slices" | "ops">;
  *
  * @typeParam S - the slices by name.
  * @typeParam A - the union of actions.
+ *
+ * @category Drivers
  */
 export interface DriverSpecBase<S extends SliceRecord, A extends ActionUnion> {
   /** The instance's name in the machine (e.g. "vfio-pci", or a configured one). */
@@ -58,7 +78,11 @@ export interface DriverSpecBase<S extends SliceRecord, A extends ActionUnion> {
   readonly ops?: readonly DriverOp[];
 }
 
-/** {@link defineDriver}'s argument for an exporter. */
+/**
+ * {@link defineDriver}'s argument for an exporter.
+ *
+ * @category Drivers
+ */
 export interface ExporterSpec<S extends SliceRecord, A extends ActionUnion> extends DriverSpecBase<
   S,
   A
@@ -69,7 +93,11 @@ export interface ExporterSpec<S extends SliceRecord, A extends ActionUnion> exte
   readonly callbacks: ExporterCallbacks;
 }
 
-/** {@link defineDriver}'s argument for an importer. */
+/**
+ * {@link defineDriver}'s argument for an importer.
+ *
+ * @category Drivers
+ */
 export interface ImporterSpec<S extends SliceRecord, A extends ActionUnion> extends DriverSpecBase<
   S,
   A
@@ -87,6 +115,8 @@ export interface ImporterSpec<S extends SliceRecord, A extends ActionUnion> exte
  *
  * @typeParam S - the slices by name.
  * @typeParam A - the union of actions.
+ *
+ * @category Drivers
  */
 export interface DefinedDriver<S extends SliceRecord, A extends ActionUnion> {
   /** The slices by name: `readSlice(m, w, d.name, d.state.devices)` is typed. */
@@ -100,10 +130,18 @@ export interface DefinedDriver<S extends SliceRecord, A extends ActionUnion> {
   op(action: z.input<A>): Op;
 }
 
-/** A defined exporter: the machine's {@link ExporterDriver} plus {@link DefinedDriver}. */
+/**
+ * A defined exporter: the machine's {@link ExporterDriver} plus {@link DefinedDriver}.
+ *
+ * @category Drivers
+ */
 export type DefinedExporter<S extends SliceRecord, A extends ActionUnion> = ExporterDriver &
   DefinedDriver<S, A>;
-/** A defined importer: the machine's {@link ImporterDriver} plus {@link DefinedDriver}. */
+/**
+ * A defined importer: the machine's {@link ImporterDriver} plus {@link DefinedDriver}.
+ *
+ * @category Drivers
+ */
 export type DefinedImporter<S extends SliceRecord, A extends ActionUnion> = ImporterDriver &
   DefinedDriver<S, A>;
 
@@ -120,15 +158,41 @@ export type DefinedImporter<S extends SliceRecord, A extends ActionUnion> = Impo
  *
  * @example
  * ```ts
- * const kvm = defineDriver({
+ * import assert from "node:assert/strict";
+ * import * as z from "zod";
+ * import {
+ *   boot,
+ *   defineDriver,
+ *   defineSlice,
+ *   done,
+ *   intCodec,
+ *   readSlice,
+ *   referenceImporter,
+ *   referenceMachine,
+ *   step,
+ *   writeSlice,
+ * } from "@dmabuf-ref/core";
+ *
+ * const evictions = defineSlice("evictions", intCodec, 0);
+ * const gpu = defineDriver({
  *   role: "importer",
- *   name: "kvm",
- *   slices: { memslots: kvmMemslotsSlice },
- *   actions: { schema: kvmActionSchema, models: KVM_OP_MODELS, run: kvmAct },
- *   callbacks: { allowPeer2peer: true, accepts: kvmAccepts, invalidateMappings },
+ *   name: "gpu1",
+ *   slices: { evictions },
+ *   actions: {
+ *     schema: z.discriminatedUnion("op", [z.strictObject({ op: z.literal("evict") })]),
+ *     models: { evict: "ttm_bo_evict()" },
+ *     run: (m, w, _action, self) =>
+ *       done(writeSlice(m, w, self, evictions, readSlice(m, w, self, evictions) + 1), []),
+ *   },
+ *   callbacks: referenceImporter({ name: "gpu1" }),
  * });
- * step(m, w, kvm.op({ op: "guest-fault", slot: 1, gfn: 0x100000n }));
+ * const m = referenceMachine({ importers: [gpu] });
+ * const r = step(m, boot(m), gpu.op({ op: "evict" }));
+ * assert.ok(r.status === "done");
+ * assert.equal(readSlice(m, r.world, gpu.name, gpu.state.evictions), 1);
  * ```
+ *
+ * @category Drivers
  */
 export function defineDriver<S extends SliceRecord, A extends ActionUnion>(
   spec: ExporterSpec<S, A>,

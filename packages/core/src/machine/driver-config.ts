@@ -6,6 +6,8 @@ import type { Machine } from "./machine.js";
  * driver's module parameters and per-device quirks). Model machinery.
  *
  * @typeParam C - the driver's options.
+ *
+ * @category Drivers
  */
 export interface DriverConfigs<C> {
   /**
@@ -31,6 +33,21 @@ export interface DriverConfigs<C> {
  * @param name - the driver's name in the machine.
  * @param fallback - the options when the machine has no instance made here.
  * @returns the store.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { driverConfigs, referenceImporter, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * // gpu1's module parameter, per instance
+ * const configs = driverConfigs("gpu1", { maxJobs: 1 });
+ * const gpu1 = referenceImporter({ name: "gpu1" });
+ * configs.remember(gpu1, { maxJobs: 4 });
+ * assert.deepEqual(configs.of(referenceMachine({ importers: [gpu1] })), { maxJobs: 4 });
+ * assert.deepEqual(configs.of(referenceMachine()), { maxJobs: 1 }); // no gpu1: the fallback
+ * ```
+ *
+ * @category Drivers
  */
 export function driverConfigs<C>(name: string, fallback: C): DriverConfigs<C> {
   const configs = new WeakMap<object, C>();

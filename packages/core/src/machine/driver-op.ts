@@ -12,13 +12,40 @@ import type { DriverOp, Machine } from "./machine.js";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import * as z from "zod";
+ * import {
+ *   boot,
+ *   defineDriverOp,
+ *   deviceIdSchema,
+ *   done,
+ *   driverOpCall,
+ *   referenceImporter,
+ *   referenceMachine,
+ *   step,
+ * } from "@dmabuf-ref/core";
+ *
  * const flr = defineDriverOp({
  *   name: "flr",
  *   models: "pci_reset_function() from a guest's config write",
  *   schema: z.strictObject({ device: deviceIdSchema }),
- *   run: (m, w, { device }, self) => startFlr(m, w, self, device),
+ *   run: (_m, w, { device }) => done(w, [{ kind: "note", actor: device, text: "FLR" }]),
  * });
+ * const m = referenceMachine({
+ *   importers: [{ ...referenceImporter({ name: "gpu1" }), ops: [flr] }],
+ * });
+ * assert.equal(step(m, boot(m), driverOpCall("gpu1", flr, { device: "dev1" })).status, "done");
+ * // step checks the fields against the schema before the handler runs
+ * const bad = step(m, boot(m), {
+ *   kind: "driver",
+ *   driver: "gpu1",
+ *   action: { op: "flr", device: 1 },
+ * });
+ * assert.ok(bad.status === "failed");
+ * assert.equal(bad.error.errno, "EINVAL");
  * ```
+ *
+ * @category Drivers
  */
 export function defineDriverOp<A, I>(def: {
   readonly name: string;
@@ -38,6 +65,20 @@ export function defineDriverOp<A, I>(def: {
  * @param def - the driver op.
  * @param fields - its fields, as the schema takes them.
  * @returns the op.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { driverOpCall, releaseOp } from "@dmabuf-ref/core";
+ *
+ * assert.deepEqual(driverOpCall("ref-importer", releaseOp(), { att: 1 }), {
+ *   kind: "driver",
+ *   driver: "ref-importer",
+ *   action: { att: 1, op: "release" },
+ * });
+ * ```
+ *
+ * @category Drivers
  */
 export function driverOpCall<A, I extends object>(
   driver: string,
@@ -60,8 +101,25 @@ export function driverOpCall<A, I extends object>(
  *
  * @example
  * ```ts
- * ops: driverOpsOf(gpuActionSchema, { evict: "ttm_bo_evict()", ... }, (m, w, a) => gpuAct(m, w, a)),
+ * import assert from "node:assert/strict";
+ * import * as z from "zod";
+ * import { done, driverOpsOf } from "@dmabuf-ref/core";
+ *
+ * const gpuActions = z.discriminatedUnion("op", [
+ *   z.strictObject({ op: z.literal("evict"), bo: z.number().int() }),
+ *   z.strictObject({ op: z.literal("reset") }),
+ * ]);
+ * const models = { evict: "ttm_bo_evict()", reset: "amdgpu_device_gpu_recover()" };
+ * const ops = driverOpsOf(gpuActions, models, (_m, w) => done(w, []));
+ * assert.deepEqual(
+ *   ops.map((o) => o.name),
+ *   ["evict", "reset"],
+ * );
+ * // each op's schema fills its name in: the fields alone are a whole action
+ * assert.deepEqual(ops[0]?.schema.parse({ bo: 3 }), { op: "evict", bo: 3 });
  * ```
+ *
+ * @category Drivers
  */
 export function driverOpsOf<T extends z.ZodDiscriminatedUnion<z.ZodObject[], "op">>(
   schema: T,
@@ -85,7 +143,11 @@ export function driverOpsOf<T extends z.ZodDiscriminatedUnion<z.ZodObject[], "op
   );
 }
 
-/** The `op` names of a union of driver actions. */
+/**
+ * The `op` names of a union of driver actions.
+ *
+ * @category Drivers
+ */
 export type OpName<T extends z.ZodType> =
   z.output<T> extends Readonly<Record<"op", infer N>> ? N & string : never;
 
@@ -101,9 +163,24 @@ export type OpName<T extends z.ZodType> =
  *
  * @example
  * ```ts
- * const kvmOp = actionOp<typeof kvmActionSchema>("kvm");
- * step(m, w, kvmOp({ op: "guest-fault", slot: 1, gfn: 0x100000n }));
+ * import assert from "node:assert/strict";
+ * import * as z from "zod";
+ * import { actionOp } from "@dmabuf-ref/core";
+ *
+ * const gpuActions = z.discriminatedUnion("op", [
+ *   z.strictObject({ op: z.literal("evict"), bo: z.number().int() }),
+ *   z.strictObject({ op: z.literal("reset") }),
+ * ]);
+ * const gpuOp = actionOp<typeof gpuActions>("gpu1");
+ * // `gpuOp({ op: "evict" })` would not compile: evict needs its bo
+ * assert.deepEqual(gpuOp({ op: "evict", bo: 3 }), {
+ *   kind: "driver",
+ *   driver: "gpu1",
+ *   action: { op: "evict", bo: 3 },
+ * });
  * ```
+ *
+ * @category Drivers
  */
 export function actionOp<S extends z.ZodType>(driver: string): (action: z.input<S>) => Op {
   // The schema only types the builder; validation is step's, against the registered op.

@@ -22,6 +22,8 @@ import type { World } from "../world/world.js";
  * `transition(logic, snapshot, event)` keeps the logic apart from the
  * state: the World stays a plain value that hashes and compares, and no
  * type of core's state needs a driver.
+ *
+ * @category Drivers
  */
 export interface Machine {
   /** The rule set in force. */
@@ -46,7 +48,11 @@ export interface Machine {
   readonly sliceSlots: ReadonlyMap<string, ReadonlyMap<SliceDef<unknown>, number>>;
 }
 
-/** A driver that registers a driver op, and the op. */
+/**
+ * A driver that registers a driver op, and the op.
+ *
+ * @category Drivers
+ */
 export interface OpProvider {
   /** The driver instance's name. */
   readonly driver: string;
@@ -62,6 +68,8 @@ export interface OpProvider {
  * Define one with `defineSymbol` where both drivers can see it.
  *
  * @typeParam S - the schema of the result.
+ *
+ * @category Drivers
  */
 export interface DriverSymbol<S extends z.ZodType = z.ZodType> {
   /** The kernel symbol's name. */
@@ -72,7 +80,11 @@ export interface DriverSymbol<S extends z.ZodType = z.ZodType> {
   readonly result: S;
 }
 
-/** An exporter's implementation of a {@link DriverSymbol}, for one attachment. */
+/**
+ * An exporter's implementation of a {@link DriverSymbol}, for one attachment.
+ *
+ * @category Drivers
+ */
 export interface ProvidedSymbol {
   /** The symbol's name. */
   readonly name: string;
@@ -86,16 +98,28 @@ export interface ProvidedSymbol {
   call(m: Machine, world: World, att: number): Result<unknown>;
 }
 
-/** What an exporter or importer callback returns on success: the new world and what it did. */
+/**
+ * What an exporter or importer callback returns on success: the new world and what it did.
+ *
+ * @category Drivers
+ */
 export type DriverStep = Effect;
 
-/** What an exporter's export path returns: the change and the new buffer's id. */
+/**
+ * What an exporter's export path returns: the change and the new buffer's id.
+ *
+ * @category Drivers
+ */
 export interface ExportStep extends Effect {
   /** The new dma-buf's id. */
   readonly buf: number;
 }
 
-/** What an exporter's map returns: the payload and the grants it created. */
+/**
+ * What an exporter's map returns: the payload and the grants it created.
+ *
+ * @category Drivers
+ */
 export interface MapStep extends DriverStep {
   /** The mapping handed to the importer. */
   readonly mapping: MappingState;
@@ -107,6 +131,8 @@ export interface MapStep extends DriverStep {
  * only through these callbacks and core, never directly (DESIGN §2).
  *
  * @kernel include/linux/dma-buf.h dma_buf_ops
+ *
+ * @category Drivers
  */
 export interface ExporterDriver {
   /** The driver's name, e.g. "vfio-pci" (the key in the machine's exporters). */
@@ -287,7 +313,11 @@ export interface ExporterDriver {
   readonly ops?: readonly DriverOp[];
 }
 
-/** What an importer is asked to accept for: one attach call. */
+/**
+ * What an importer is asked to accept for: one attach call.
+ *
+ * @category Drivers
+ */
 export interface AttachRequest {
   /** The importing DMA device (null for KVM). */
   readonly device: string | null;
@@ -302,6 +332,8 @@ export interface AttachRequest {
  * (kernel-model §1.2) plus what the importer accepts and the work it owes.
  *
  * @kernel include/linux/dma-buf.h dma_buf_attach_ops
+ *
+ * @category Drivers
  */
 export interface ImporterDriver {
   /** The driver's name, e.g. "iommufd" (also the module checked by allow-lists). */
@@ -375,6 +407,8 @@ export interface ImporterDriver {
  *
  * @typeParam A - the handler's validated arguments.
  * @typeParam I - the fields as written (before defaults and transforms).
+ *
+ * @category Drivers
  */
 export interface DriverOp<A = unknown, I = unknown> {
   /** The op's name: its plain form's `op` (an ioctl by its kernel name, or an event). */
@@ -405,6 +439,41 @@ export interface DriverOp<A = unknown, I = unknown> {
  * @returns the machine.
  * @throws when two drivers share a name, a driver registers an op twice
  *   or under a core op's name (description bugs).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   defineMachine,
+ *   linux71,
+ *   referenceExporter,
+ *   referenceImporter,
+ *   referenceTopology,
+ * } from "@dmabuf-ref/core";
+ *
+ * const parts = { profile: linux71, topology: referenceTopology };
+ * const m = defineMachine({
+ *   ...parts,
+ *   exporters: [referenceExporter({ region: "ram0" })],
+ *   importers: [referenceImporter(), referenceImporter({ name: "gpu1" })],
+ * });
+ * // both importers register submit and release: a plain op names its driver
+ * assert.deepEqual(
+ *   m.driverOps.get("submit")?.map((p) => p.driver),
+ *   ["ref-importer", "gpu1"],
+ * );
+ * assert.throws(
+ *   () =>
+ *     defineMachine({
+ *       ...parts,
+ *       exporters: [],
+ *       importers: [referenceImporter(), referenceImporter()],
+ *     }),
+ *   /named twice/,
+ * );
+ * ```
+ *
+ * @category Drivers
  */
 export function defineMachine(desc: {
   readonly profile: Profile;
@@ -453,6 +522,21 @@ export function defineMachine(desc: {
  *
  * @param m - the machine.
  * @returns the initial world.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * const w = boot(referenceMachine());
+ * assert.equal(w.bufs.size, 0);
+ * assert.deepEqual(
+ *   [...w.regions.values()].map((r) => [r.id, r.status]),
+ *   [["ram0", "live"]],
+ * );
+ * ```
+ *
+ * @category Drivers
  */
 export function boot(m: Machine): World {
   return createWorld(m.topology);

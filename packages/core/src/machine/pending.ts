@@ -20,17 +20,30 @@ import type { Machine } from "./machine.js";
  *
  * @example
  * ```ts
- * for (const op of pendingOps(m, w)) {
- *   const r = step(m, w, op);
- *   // r.status is "done" (or "failed", which would be a model bug)
- * }
+ * import assert from "node:assert/strict";
+ * import { boot, pendingOps, referenceMachine, runScript, startRevoke } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ * ]);
+ * assert.deepEqual(pendingOps(m, world), []);
+ * // a revoke started: its task's next step is the kernel's to take
+ * const revoking = startRevoke(world, 1, false, "FLR").world;
+ * assert.deepEqual(pendingOps(m, revoking), [{ kind: "task", task: 1 }]);
  * ```
+ *
+ * @category Exploration
  */
 export function pendingOps(m: Machine, w: World): readonly Op[] {
   return pendingSteps(m, w).map((p) => p.op);
 }
 
-/** A continuation that can run now, with what running it does. */
+/**
+ * A continuation that can run now, with what running it does.
+ *
+ * @category Exploration
+ */
 export interface PendingStep {
   /** The continuation. */
   readonly op: Op;
@@ -47,6 +60,24 @@ export interface PendingStep {
  * @param m - the machine.
  * @param w - the world.
  * @returns the continuations that run now and their outcomes, in {@link pendingOps}' order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, pendingSteps, referenceMachine, runScript, startRevoke } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ * ]);
+ * const [next] = pendingSteps(m, startRevoke(world, 1, false, "FLR").world);
+ * assert.deepEqual(next?.op, { kind: "task", task: 1 });
+ * // its outcome, already computed: the task took resv
+ * assert.ok(next?.outcome.status === "done");
+ * assert.equal(next.outcome.world.bufs.get(1)?.resvHolder, "exp0#FLR");
+ * ```
+ *
+ * @category Exploration
  */
 export function pendingSteps(m: Machine, w: World): readonly PendingStep[] {
   const out: PendingStep[] = [];

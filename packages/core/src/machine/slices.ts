@@ -24,6 +24,29 @@ function slotOf(m: Machine, driver: string, def: SliceDef<unknown>): number {
  * @param def - the slice, one of the driver's `slices`.
  * @returns the value.
  * @throws when the driver does not declare the slice (a driver bug).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot,
+ *   defineSlice,
+ *   intCodec,
+ *   readSlice,
+ *   referenceImporter,
+ *   referenceMachine,
+ *   writeSlice,
+ * } from "@dmabuf-ref/core";
+ *
+ * const faults = defineSlice("faults", intCodec, 0);
+ * const gpu1 = { ...referenceImporter({ name: "gpu1" }), slices: [faults] };
+ * const m = referenceMachine({ importers: [gpu1] });
+ * const w = boot(m);
+ * assert.equal(readSlice(m, w, "gpu1", faults), 0); // never written: the initial value
+ * assert.equal(readSlice(m, writeSlice(m, w, "gpu1", faults, 3), "gpu1", faults), 3);
+ * ```
+ *
+ * @category Drivers
  */
 export function readSlice<T>(m: Machine, w: World, driver: string, def: SliceDef<T>): T {
   const stored = w.drivers.get(slotOf(m, driver, def));
@@ -42,6 +65,34 @@ export function readSlice<T>(m: Machine, w: World, driver: string, def: SliceDef
  * @returns the new world (the same world when the value is the same object;
  *   a value equal to the slice's initial one removes the stored slice).
  * @throws when the driver does not declare the slice (a driver bug).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot,
+ *   defineSlice,
+ *   intCodec,
+ *   readSlice,
+ *   referenceImporter,
+ *   referenceMachine,
+ *   worldsEqual,
+ *   writeSlice,
+ * } from "@dmabuf-ref/core";
+ *
+ * const faults = defineSlice("faults", intCodec, 0);
+ * const gpu1 = { ...referenceImporter({ name: "gpu1" }), slices: [faults] };
+ * const m = referenceMachine({ importers: [gpu1] });
+ * const w = boot(m);
+ * const w3 = writeSlice(m, w, "gpu1", faults, 3);
+ * assert.equal(readSlice(m, w3, "gpu1", faults), 3);
+ * assert.equal(w.drivers.size, 0); // worlds are never mutated
+ * // back at its initial value, the slice is not stored: the world is the booted one
+ * assert.ok(worldsEqual(writeSlice(m, w3, "gpu1", faults, 0), w));
+ * assert.throws(() => writeSlice(m, w, "ref-importer", faults, 1), /does not declare/);
+ * ```
+ *
+ * @category Drivers
  */
 export function writeSlice<T>(
   m: Machine,

@@ -11,6 +11,24 @@ import type { DriverSymbol, Machine, ProvidedSymbol } from "./machine.js";
  *
  * @param spec - the name, the modules allowed and the result's schema.
  * @returns the frozen key.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as z from "zod";
+ * import { defineSymbol } from "@dmabuf-ref/core";
+ *
+ * // a function vfio-pci exports to iommufd only (EXPORT_SYMBOL_FOR_MODULES)
+ * const barIndex = defineSymbol({
+ *   name: "sym_bar_index",
+ *   modules: ["iommufd"],
+ *   result: z.number(),
+ * });
+ * assert.ok(Object.isFrozen(barIndex));
+ * assert.deepEqual(barIndex.modules, ["iommufd"]);
+ * ```
+ *
+ * @category Drivers
  */
 export function defineSymbol<S extends z.ZodType>(spec: DriverSymbol<S>): DriverSymbol<S> {
   return Object.freeze(spec);
@@ -22,6 +40,26 @@ export function defineSymbol<S extends z.ZodType>(spec: DriverSymbol<S>): Driver
  * @param key - the symbol.
  * @param fn - the implementation, for one attachment.
  * @returns what the exporter lists in its `symbols`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as z from "zod";
+ * import { boot, defineSymbol, ok, provideSymbol, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * const barIndex = defineSymbol({
+ *   name: "sym_bar_index",
+ *   modules: ["iommufd"],
+ *   result: z.number(),
+ * });
+ * // what the exporter lists in its `symbols`: BAR 2 for every attachment
+ * const provided = provideSymbol(barIndex, () => ok(2));
+ * assert.equal(provided.name, "sym_bar_index");
+ * const m = referenceMachine();
+ * assert.deepEqual(provided.call(m, boot(m), 1), { ok: true, value: 2 });
+ * ```
+ *
+ * @category Drivers
  */
 export function provideSymbol<S extends z.ZodType>(
   key: DriverSymbol<S>,
@@ -45,6 +83,46 @@ export function provideSymbol<S extends z.ZodType>(
  * @returns the validated result, or the errno.
  * @throws when the module may not call the symbol, resv is not held, or the
  *   result does not fit the symbol's schema (bugs in the model's drivers).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as z from "zod";
+ * import {
+ *   boot,
+ *   callSymbol,
+ *   defineSymbol,
+ *   ok,
+ *   provideSymbol,
+ *   referenceExporter,
+ *   referenceMachine,
+ *   runScript,
+ * } from "@dmabuf-ref/core";
+ *
+ * const barIndex = defineSymbol({
+ *   name: "sym_bar_index",
+ *   modules: ["iommufd"],
+ *   result: z.number(),
+ * });
+ * const symbols = [provideSymbol(barIndex, () => ok(2))];
+ * const vfio = { ...referenceExporter({ name: "vfio", region: "ram0" }), symbols };
+ * const m = referenceMachine({ exporters: [vfio] });
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "vfio", owner: "vfio0", args: { size: 0x1000 } },
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x1000 } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev0", dynamic: true },
+ *   { kind: "attach", buf: 2, importer: "ref-importer", device: "dev0", dynamic: true },
+ *   { kind: "lock", buf: 1, holder: "iommufd" },
+ *   { kind: "lock", buf: 2, holder: "iommufd" },
+ * ]);
+ * const call = { caller: "iommufd", holder: "iommufd", foreign: "not a VFIO dma-buf" };
+ * assert.deepEqual(callSymbol(m, world, 1, barIndex, call), { ok: true, value: 2 });
+ * const foreign = callSymbol(m, world, 2, barIndex, call); // ref-exporter's buffer
+ * assert.ok(!foreign.ok);
+ * assert.equal(foreign.error.errno, "EOPNOTSUPP");
+ * ```
+ *
+ * @category Drivers
  */
 export function callSymbol<S extends z.ZodType>(
   m: Machine,

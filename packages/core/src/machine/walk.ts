@@ -15,12 +15,33 @@ import { pendingOps } from "./pending.js";
  * @param m - the machine.
  * @param w - the world.
  * @returns the ops, in a fixed order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, nextOps, referenceMachine, runScript, startRevoke } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ * ]);
+ * const ops = nextOps(m, startRevoke(world, 1, false, "FLR").world);
+ * // userspace, device and platform ops first, the kernel's continuations last
+ * assert.equal(ops[0]?.kind, "export");
+ * assert.deepEqual(ops.at(-1), { kind: "task", task: 1 });
+ * ```
+ *
+ * @category Exploration
  */
 export function nextOps(m: Machine, w: World): readonly Op[] {
   return [...candidateOps(m, w), ...pendingOps(m, w)];
 }
 
-/** One step a {@link walk} took: the op, the world it ran on, and what it did. */
+/**
+ * One step a {@link walk} took: the op, the world it ran on, and what it did.
+ *
+ * @category Exploration
+ */
 export interface WalkStep {
   /** The op taken. */
   readonly op: Op;
@@ -45,10 +66,25 @@ export interface WalkStep {
  *
  * @example
  * ```ts
- * const end = walk(m, boot(m), [3, 0, 7], ({ op, outcome }) => {
- *   if (outcome.status !== "done") console.log(op.kind, outcome.status);
- * });
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, walk } from "@dmabuf-ref/core";
+ * import type { WalkStep } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const steps: WalkStep[] = [];
+ * // pick 0 twice: the first candidate, an export by dev0, each time
+ * const end = walk(m, boot(m), [0, 0], (s) => steps.push(s));
+ * assert.deepEqual(
+ *   steps.map((s) => [s.op.kind, s.outcome.status]),
+ *   [
+ *     ["export", "done"],
+ *     ["export", "done"],
+ *   ],
+ * );
+ * assert.equal(end.bufs.size, 2);
  * ```
+ *
+ * @category Exploration
  */
 export function walk(
   m: Machine,

@@ -8,6 +8,8 @@ import { vfioIommufdPrivate } from "./vfio-iommufd-private.js";
 /**
  * The built-in mapping types of DESIGN §3.1, in the order listings show them.
  * Profiles choose which of them exist.
+ *
+ * @category Mapping types
  */
 export const BUILTIN_MAPPING_TYPES: readonly AnyMappingType[] = Object.freeze([
   sgt,
@@ -23,6 +25,16 @@ export const BUILTIN_MAPPING_TYPES: readonly AnyMappingType[] = Object.freeze([
  * @param id - the type's id, e.g. `"pal"`.
  * @param extra - further types (third-party ones made with `defineMappingType`).
  * @returns the type, or undefined when no type has that id.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { findMappingType, pal } from "@dmabuf-ref/core";
+ *
+ * assert.equal(findMappingType("pal"), pal);
+ * assert.equal(findMappingType("pal")?.name, "Physical Address List");
+ * assert.equal(findMappingType("ualink"), undefined);
+ * ```
+ * @category Mapping types
  */
 export function findMappingType(
   id: string,

@@ -12,6 +12,7 @@ import { encodedWith, isEncodedWith } from "../encoding/codecs.js";
  * kernel-model §4.2: `-EOPNOTSUPP` means "skip this pair and keep looking";
  * any other errno aborts the whole negotiation and is returned to the caller
  * of `dma_buf_mapping_attach()` unchanged.
+ * @category Mapping types
  */
 export type MatchVerdict = 0 | KernelError;
 
@@ -25,6 +26,7 @@ export type MatchVerdict = 0 | KernelError;
  * @typeParam I - schema of the importer's per-accept data.
  * @typeParam P - schema of the mapped payload.
  * @kernel dma_buf_mapping_type
+ * @category Mapping types
  */
 export interface MappingTypeSpec<E extends z.ZodType, I extends z.ZodType, P extends z.ZodType> {
   /** Stable id used by profiles, files and the CLI, e.g. `"sgt"` (DESIGN §3.1). */
@@ -79,6 +81,8 @@ export interface MappingTypeSpec<E extends z.ZodType, I extends z.ZodType, P ext
 /**
  * A mapping type: a frozen {@link MappingTypeSpec}. Types are compared by
  * identity, as the kernel compares the singleton's address.
+ *
+ * @category Mapping types
  */
 export type MappingType<
   E extends z.ZodType = z.ZodType,
@@ -86,7 +90,11 @@ export type MappingType<
   P extends z.ZodType = z.ZodType,
 > = Readonly<MappingTypeSpec<E, I, P>>;
 
-/** Any mapping type, whatever its schemas (what negotiation and profiles hold). */
+/**
+ * Any mapping type, whatever its schemas (what negotiation and profiles hold).
+ *
+ * @category Mapping types
+ */
 export type AnyMappingType = MappingType;
 
 /**
@@ -99,6 +107,11 @@ export type AnyMappingType = MappingType;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import * as z from "zod";
+ * import { defineMappingType, findMappingType, kernelError, p2pTopology } from "@dmabuf-ref/core";
+ * import { recordCodec, stringCodec, u64Codec } from "@dmabuf-ref/core";
+ *
  * const ualink = defineMappingType({
  *   id: "ualink",
  *   name: "UALink fabric address",
@@ -113,7 +126,11 @@ export type AnyMappingType = MappingType;
  *     exp.fabric === imp.fabric ? 0 : kernelError("EOPNOTSUPP", "different UALink fabrics"),
  *   describe: (p) => `fabric address 0x${p.fabricAddr.toString(16)}`,
  * });
+ * const verdict = ualink.match?.(p2pTopology(), { fabric: "pod0" }, { fabric: "pod1" });
+ * assert.equal(verdict === 0 ? "match" : verdict?.errno, "EOPNOTSUPP");
+ * assert.equal(findMappingType("ualink", [ualink]), ualink);
  * ```
+ * @category Mapping types
  */
 export function defineMappingType<E extends z.ZodType, I extends z.ZodType, P extends z.ZodType>(
   spec: MappingTypeSpec<E, I, P>,
@@ -124,7 +141,11 @@ export function defineMappingType<E extends z.ZodType, I extends z.ZodType, P ex
   return Object.freeze({ ...spec });
 }
 
-/** A value with every array and field read-only (what drivers hold). */
+/**
+ * A value with every array and field read-only (what drivers hold).
+ *
+ * @category Mapping types
+ */
 export type ReadonlyDeep<T> = T extends readonly (infer U)[]
   ? readonly ReadonlyDeep<U>[]
   : T extends object
@@ -142,6 +163,16 @@ export type ReadonlyDeep<T> = T extends readonly (infer U)[]
  * @param type - the mapping type.
  * @param payload - the payload (the schema's output type).
  * @returns the stored payload.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mappingPayload, payloadAs, sgt } from "@dmabuf-ref/core";
+ *
+ * // What an SGT exporter's map hands over: one 64 KiB entry at IOVA 1 MiB.
+ * const stored = mappingPayload(sgt, { entries: [{ dmaAddress: 0x100000n, length: 0x10000n }] });
+ * assert.deepEqual(payloadAs(sgt, stored).entries, [{ dmaAddress: 0x100000n, length: 0x10000n }]);
+ * ```
+ * @category Mapping types
  */
 export function mappingPayload<E extends z.ZodType, I extends z.ZodType, P extends z.ZodType>(
   type: MappingType<E, I, P>,
@@ -158,6 +189,17 @@ export function mappingPayload<E extends z.ZodType, I extends z.ZodType, P exten
  * @param type - the mapping type.
  * @param payload - a stored payload (or undefined: not mapped).
  * @returns true when it was stored with the type's codec.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isPayloadOf, mappingPayload, pal, sgt } from "@dmabuf-ref/core";
+ *
+ * const stored = mappingPayload(pal, { phys: [{ paddr: 0x4000000000n, len: 0x10000n }] });
+ * assert.ok(isPayloadOf(pal, stored));
+ * assert.equal(isPayloadOf(sgt, stored), false);
+ * assert.equal(isPayloadOf(pal, undefined), false);
+ * ```
+ * @category Mapping types
  */
 export function isPayloadOf<E extends z.ZodType, I extends z.ZodType, P extends z.ZodType>(
   type: MappingType<E, I, P>,
@@ -173,6 +215,17 @@ export function isPayloadOf<E extends z.ZodType, I extends z.ZodType, P extends 
  * @param type - the mapping type.
  * @param payload - the stored payload.
  * @returns the payload, typed.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mappingPayload, pal, payloadAs, sgt } from "@dmabuf-ref/core";
+ *
+ * // A PAL payload: BAR 0 of vfio0 at 256 GiB, 64 KiB.
+ * const stored = mappingPayload(pal, { phys: [{ paddr: 0x4000000000n, len: 0x10000n }] });
+ * assert.equal(payloadAs(pal, stored).phys[0]?.paddr, 0x4000000000n);
+ * assert.throws(() => payloadAs(sgt, stored), /does not hold a sgt payload/);
+ * ```
+ * @category Mapping types
  */
 export function payloadAs<E extends z.ZodType, I extends z.ZodType, P extends z.ZodType>(
   type: MappingType<E, I, P>,

@@ -15,6 +15,7 @@ import { defineMappingType } from "./define.js";
  * its physical store and the importer never sees it. Exporters cannot offer
  * it; the PAL->iommu-domain converter reaches it. Xu Yilun notes it does not
  * fit KVM, which exposes no domain.
+ * @category Mapping types
  */
 export const iommuDomain = defineMappingType({
   id: "iommu-domain",

@@ -7,6 +7,8 @@ import { defineMappingType } from "./define.js";
 /**
  * Cache attribute of a KVM stage-2 / EPT mapping of dma-buf memory.
  * MMIO is never mapped write-back cacheable (kernel-model §5.1).
+ *
+ * @category Mapping types
  */
 export const kvmCacheAttrSchema = z.enum(["uncached", "write-combine", "write-back"]);
 
@@ -21,6 +23,7 @@ export const kvmCacheAttrSchema = z.enum(["uncached", "write-combine", "write-ba
  * a fault that cannot get a PFN (revoked) becomes `-EIO`. The payload is the
  * range list behind `get_pfn` plus the cache attribute; the schema refuses a
  * write-back mapping of MMIO.
+ * @category Mapping types
  */
 export const kvmPfn = defineMappingType({
   id: "kvm-pfn",

@@ -6,6 +6,7 @@
  * kernel-model §4.3: the SGT match calls `pci_p2pdma_distance(exp dev, imp dev)`
  * and accepts only a distance >= 0. The fabric (a later issue) provides the
  * real topology; negotiation alone uses {@link p2pTopology}.
+ * @category Mapping types
  */
 export interface MatchContext {
   /**
@@ -18,7 +19,11 @@ export interface MatchContext {
   p2pDistance(provider: string, client: string): number;
 }
 
-/** One measured P2P distance between a provider and a client device. */
+/**
+ * One measured P2P distance between a provider and a client device.
+ *
+ * @category Mapping types
+ */
 export interface P2PDistance {
   /** The device whose MMIO is exported (the p2pdma provider). */
   readonly provider: string;
@@ -35,6 +40,18 @@ export interface P2PDistance {
  *
  * @param distances - the measured pairs.
  * @returns the context.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { p2pTopology } from "@dmabuf-ref/core";
+ *
+ * // vfio0 and nic0 share a PCIe switch; the GPU is behind another root port.
+ * const ctx = p2pTopology([{ provider: "vfio0", client: "nic0", distance: 2 }]);
+ * assert.equal(ctx.p2pDistance("vfio0", "nic0"), 2);
+ * assert.equal(ctx.p2pDistance("vfio0", "vfio0"), 0);
+ * assert.equal(ctx.p2pDistance("vfio0", "gpu0"), -1);
+ * ```
+ * @category Mapping types
  */
 export function p2pTopology(distances: readonly P2PDistance[] = []): MatchContext {
   const table = new Map<string, number>();

@@ -15,6 +15,7 @@ import { defineMappingType } from "./define.js";
  * pretty big NO-GO" (importers see physical addresses), so profiles include
  * or exclude it. The optional `provider` is the p2pdma provider that the
  * PAL->SGT converter of the Apr 2026 proposal needs.
+ * @category Mapping types
  */
 export const pal = defineMappingType({
   id: "pal",

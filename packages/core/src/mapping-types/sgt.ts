@@ -24,6 +24,7 @@ import { defineMappingType } from "./define.js";
  * whose `pci_p2pdma_distance()` to the exporting device is >= 0; otherwise
  * `-EOPNOTSUPP` (skip). Under linux-6.19/7.1 there is no negotiation, and the
  * legacy `dma_buf_attach` / `dma_buf_dynamic_attach` path is this type.
+ * @category Mapping types
  */
 export const sgt = defineMappingType({
   id: "sgt",

@@ -17,6 +17,7 @@ import { defineMappingType } from "./define.js";
  * negotiation, so this type has no `match()` and the VFIO exporter model
  * refuses at that stage. Its guarantee: one MMIO range, and an invalidate
  * means *revoke*, never move. RFC patch 23/26 removes it.
+ * @category Mapping types
  */
 export const vfioIommufdPrivate = defineMappingType({
   id: "vfio-iommufd-private",
@@ -40,6 +41,8 @@ export const vfioIommufdPrivate = defineMappingType({
  * the symbol behind the {@link vfioIommufdPrivate} interconnect. VFIO
  * provides it (and so does the iommufd selftest mock, kernel-model §3.6);
  * iommufd calls it with resv held. Nothing is recorded as mapped.
+ *
+ * @category Mapping types
  */
 export const vfioIommufdMapSymbol = defineSymbol({
   name: "vfio_pci_dma_buf_iommufd_map",

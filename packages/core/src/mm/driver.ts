@@ -22,7 +22,11 @@ const process = z.string().min(1).default(DEFAULT_PROCESS);
 /** An fd number (`int`): a memfd's or a dma-buf's. */
 const fdNumber = z.number().int().min(0).max(0x7fff_ffff);
 
-/** The mm syscalls, one variant each (the fields as `step` validates them). */
+/**
+ * The mm syscalls, one variant each (the fields as `step` validates them).
+ *
+ * @category Drivers
+ */
 export const mmActionSchema = z.discriminatedUnion("op", [
   z.strictObject({
     /** `memfd_create()` + `ftruncate(size)`. */
@@ -68,7 +72,11 @@ export const mmActionSchema = z.discriminatedUnion("op", [
   }),
 ]);
 
-/** One mm syscall, validated. */
+/**
+ * One mm syscall, validated.
+ *
+ * @category Drivers
+ */
 export type MmAction = z.output<typeof mmActionSchema>;
 
 /** What each mm op models. */
@@ -91,6 +99,21 @@ function asStep(w: World, r: Result<MmDone>): StepOutcome {
  * @param w - the world.
  * @param a - the validated action.
  * @returns the outcome; `returned.ret` is the fd, the address or 0.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, mmAct, mmActionSchema, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * // munmap() of one page at 0x7f00_0000_0000, validated then run.
+ * const m = referenceMachine();
+ * const a = mmActionSchema.parse({ op: "munmap", addr: 0x7f00_0000_0000n, length: 0x1000n });
+ * assert.equal(a.process, "vmm");
+ * const r = mmAct(m, boot(m), a);
+ * assert.equal(r.status, "done");
+ * assert.equal(r.status === "done" ? r.returned?.ret : undefined, 0);
+ * ```
+ * @category Drivers
  */
 export function mmAct(m: Machine, w: World, a: MmAction): StepOutcome {
   switch (a.op) {
@@ -120,7 +143,11 @@ export function mmAct(m: Machine, w: World, a: MmAction): StepOutcome {
   }
 }
 
-/** The mm driver's ops (what `step` runs for `{ kind: "driver", driver: "mm" }`). */
+/**
+ * The mm driver's ops (what `step` runs for `{ kind: "driver", driver: "mm" }`).
+ *
+ * @category Drivers
+ */
 export const MM_OPS: readonly DriverOp[] = driverOpsOf(mmActionSchema, MM_OP_MODELS, (m, w, a) =>
   mmAct(m, w, a),
 );
@@ -151,9 +178,16 @@ export function mmProviders(name: string): readonly OpProvider[] {
  *
  * @example
  * ```ts
- * const r = step(m, w, mmOp({ op: "memfd_create", size: 1n << 32n }));
- * const fd = r.status === "done" ? r.returned?.ret : undefined;
+ * import assert from "node:assert/strict";
+ * import { boot, mmOp, referenceMachine, step } from "@dmabuf-ref/core";
+ *
+ * // memfd_create() + ftruncate(4 GiB) as an op of `step`: `ret` is the fd.
+ * const m = referenceMachine();
+ * const r = step(m, boot(m), mmOp({ op: "memfd_create", size: 1n << 32n }));
+ * assert.equal(r.status, "done");
+ * assert.equal(r.status === "done" ? r.returned?.ret : undefined, 0x100001);
  * ```
+ * @category Drivers
  */
 export function mmOp(action: z.input<typeof mmActionSchema>): Op {
   return { kind: "driver", driver: MM_DRIVER, action };

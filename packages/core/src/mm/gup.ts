@@ -33,7 +33,11 @@ import {
 import { ensureProcess, openMemfd, reapMemfd, slotOf, vmasOf } from "./state.js";
 import { piecesOf } from "./vma-set.js";
 
-/** One physically contiguous piece of pinned memory. */
+/**
+ * One physically contiguous piece of pinned memory.
+ *
+ * @category Drivers
+ */
 export interface PagePiece {
   /** The user VA (a user pin) or the file offset (a memfd pin) of its first byte. */
   readonly start: bigint;
@@ -47,7 +51,11 @@ export interface PagePiece {
   readonly memfd: number | null;
 }
 
-/** How a pin asks for the pages (`gup_flags`). */
+/**
+ * How a pin asks for the pages (`gup_flags`).
+ *
+ * @category Drivers
+ */
 export interface PinOptions {
   /** `FOLL_WRITE`: the pages must be writable (iommufd: the area is `IOMMU_IOAS_MAP_WRITEABLE`). */
   readonly write?: boolean;
@@ -96,6 +104,24 @@ function refusal(v: Vma, write: boolean): string | undefined {
  * @param length - bytes.
  * @param opts - `write`: `FOLL_WRITE` (default false).
  * @returns the pieces in address order, or `EFAULT`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { anonBase, boot, referenceMachine, userPages } from "@dmabuf-ref/core";
+ *
+ * // IOMMU_IOAS_MAP of 64 KiB of a VMM's anonymous memory at 0x7f00_0000_0000.
+ * const m = referenceMachine();
+ * const w = boot(m);
+ * const r = userPages(m, w, "vmm", 0x7f00_0000_0000n, 0x1_0000n);
+ * assert.ok(r.ok);
+ * assert.equal(r.value[0]?.region, "vmm.anon");
+ * assert.equal(r.value[0]?.phys, anonBase(m.topology, 1) + 0x7f00_0000_0000n);
+ * // Page 0 is never mapped: EFAULT.
+ * const zero = userPages(m, w, "vmm", 0n, 0x1000n);
+ * assert.equal(zero.ok ? "ok" : zero.error.errno, "EFAULT");
+ * ```
+ * @category Drivers
  */
 export function userPages(
   m: Hardware,
@@ -171,6 +197,25 @@ export function userPages(
  *   other kinds of file); `EINVAL` when the range reaches a page past the end
  *   of the file (`shmem_get_folio()` refuses an index at or past `i_size`);
  *   else the one piece (a memfd's pages are one region).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, memfdBase, memfdCreate, memfdPages, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * // IOMMU_IOAS_MAP_FILE of a 2 MiB memfd, from file offset 0x1000.
+ * const m = referenceMachine();
+ * const mfd = memfdCreate(m, boot(m), "vmm", 0x20_0000n);
+ * assert.ok(mfd.ok);
+ * const fd = Number(mfd.value.ret);
+ * const r = memfdPages(m, mfd.value.world, fd, 0x1000n, 0x1000n);
+ * assert.deepEqual(r?.ok && r.value[0]?.phys, memfdBase(m.topology, 1) + 0x1000n);
+ * // Past the end of the file: EINVAL; not a memfd at all: undefined.
+ * const past = memfdPages(m, mfd.value.world, fd, 0x20_0000n, 0x1000n);
+ * assert.equal(past?.ok, false);
+ * assert.equal(memfdPages(m, mfd.value.world, 3, 0n, 0x1000n), undefined);
+ * ```
+ * @category Drivers
  */
 export function memfdPages(
   m: Hardware,
@@ -216,6 +261,21 @@ function memfdsIn(pieces: readonly PagePiece[]): readonly number[] {
  * @param process - the process the pieces belong to.
  * @param pieces - the pieces.
  * @returns the new world.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, holdPages, memfdCreate, memfdPages, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const mfd = memfdCreate(m, boot(m), "vmm", 0x20_0000n);
+ * assert.ok(mfd.ok);
+ * const pieces = memfdPages(m, mfd.value.world, Number(mfd.value.ret), 0n, 0x1000n);
+ * assert.ok(pieces?.ok);
+ * const w = holdPages(m, mfd.value.world, "vmm", pieces.value);
+ * assert.equal(w.memfds.get(1)?.pins, 1);
+ * ```
+ * @category Drivers
  */
 export function holdPages(
   m: Hardware,
@@ -243,6 +303,32 @@ export function holdPages(
  * @param pieces - the pieces held.
  * @returns the new world.
  * @kernel mm/gup.c unpin_user_pages
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot,
+ *   closeFd,
+ *   memfdCreate,
+ *   pinMemfdPages,
+ *   referenceMachine,
+ *   releasePages,
+ * } from "@dmabuf-ref/core";
+ *
+ * // A pinned memfd outlives its fd; the last unpin frees it.
+ * const m = referenceMachine();
+ * const mfd = memfdCreate(m, boot(m), "vmm", 0x1000n);
+ * assert.ok(mfd.ok);
+ * const fd = Number(mfd.value.ret);
+ * const pin = pinMemfdPages(m, mfd.value.world, fd, 0n, 0x1000n);
+ * assert.ok(pin?.ok);
+ * const closed = closeFd(m, pin.value.world, "vmm", fd);
+ * assert.ok(closed.ok);
+ * assert.equal(closed.value.world.memfds.get(1)?.pins, 1);
+ * assert.equal(releasePages(closed.value.world, pin.value.pieces).memfds.get(1), undefined);
+ * ```
+ * @category Drivers
  */
 export function releasePages(w: World, pieces: readonly PagePiece[]): World {
   let world = w;
@@ -255,7 +341,11 @@ export function releasePages(w: World, pieces: readonly PagePiece[]): World {
   return world;
 }
 
-/** A pin that succeeded: the world holding it and the pieces. */
+/**
+ * A pin that succeeded: the world holding it and the pieces.
+ *
+ * @category Drivers
+ */
 export interface Pinned {
   /** The world with the pin taken. */
   readonly world: World;
@@ -275,6 +365,22 @@ export interface Pinned {
  * @param opts - `write`: `FOLL_WRITE`.
  * @returns the world and pieces, or `EFAULT` with nothing changed.
  * @kernel mm/gup.c pin_user_pages
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, pinUserPages, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * // pin_user_pages(FOLL_LONGTERM | FOLL_WRITE) of 2 MiB of anonymous memory.
+ * const m = referenceMachine();
+ * const r = pinUserPages(m, boot(m), "vmm", 0x7f00_0000_0000n, 0x20_0000n, { write: true });
+ * assert.ok(r.ok);
+ * assert.equal(r.value.pieces.length, 1);
+ * assert.equal(r.value.pieces[0]?.len, 0x20_0000n);
+ * // The pin made the process's anonymous region live.
+ * assert.equal(r.value.world.processes.size, 1);
+ * ```
+ * @category Drivers
  */
 export function pinUserPages(
   m: Hardware,
@@ -299,6 +405,21 @@ export function pinUserPages(
  * @param length - bytes.
  * @returns undefined when `fd` is not an open memfd; `EINVAL` past the end; else the pin.
  * @kernel mm/gup.c memfd_pin_folios
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, memfdCreate, pinMemfdPages, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const mfd = memfdCreate(m, boot(m), "vmm", 0x20_0000n);
+ * assert.ok(mfd.ok);
+ * const r = pinMemfdPages(m, mfd.value.world, Number(mfd.value.ret), 0n, 0x20_0000n);
+ * assert.ok(r?.ok);
+ * assert.equal(r.value.pieces[0]?.region, "vmm.memfd1");
+ * assert.equal(r.value.world.memfds.get(1)?.pins, 1);
+ * ```
+ * @category Drivers
  */
 export function pinMemfdPages(
   m: Hardware,

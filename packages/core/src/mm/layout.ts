@@ -7,20 +7,34 @@
  */
 import type { Topology } from "../fabric/topology.js";
 
-/** `PAGE_SIZE` of the modelled host (x86-64, 4 KiB). */
+/**
+ * `PAGE_SIZE` of the modelled host (x86-64, 4 KiB).
+ *
+ * @category Drivers
+ */
 export const MM_PAGE_SIZE = 0x1000n;
 
 /**
  * `TASK_SIZE` of a 4-level x86-64 process (`TASK_SIZE_MAX`, 2^47 minus one
  * page: the top page is a guard the kernel never maps). User addresses lie
  * below it.
+ *
+ * @category Drivers
  */
 export const TASK_SIZE = (1n << 47n) - MM_PAGE_SIZE;
 
-/** `VFIO_PCI_OFFSET_SHIFT` (include/linux/vfio_pci_core.h): a region's index sits above bit 40 of the file offset. */
+/**
+ * `VFIO_PCI_OFFSET_SHIFT` (include/linux/vfio_pci_core.h): a region's index sits above bit 40 of the file offset.
+ *
+ * @category Drivers
+ */
 export const VFIO_PCI_OFFSET_SHIFT = 40n;
 
-/** `VFIO_PCI_ROM_REGION_INDEX`: indexes 0..5 are BARs, the only regions `vfio_pci_core_mmap` maps. */
+/**
+ * `VFIO_PCI_ROM_REGION_INDEX`: indexes 0..5 are BARs, the only regions `vfio_pci_core_mmap` maps.
+ *
+ * @category Drivers
+ */
 export const VFIO_PCI_ROM_REGION_INDEX = 6;
 
 /**
@@ -30,6 +44,17 @@ export const VFIO_PCI_ROM_REGION_INDEX = 6;
  * @param index - the region index (`VFIO_PCI_BAR0_REGION_INDEX` = 0, ...).
  * @returns `index << 40`.
  * @kernel include/linux/vfio_pci_core.h VFIO_PCI_INDEX_TO_OFFSET
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { vfioPciIndexToOffset } from "@dmabuf-ref/core";
+ *
+ * // The mmap() offset of BAR 2 of a vfio-pci device, as REGION_INFO reports it.
+ * assert.equal(vfioPciIndexToOffset(2), 0x200_0000_0000n);
+ * assert.equal(vfioPciIndexToOffset(0), 0n);
+ * ```
+ * @category Drivers
  */
 export function vfioPciIndexToOffset(index: number): bigint {
   return BigInt(index) << VFIO_PCI_OFFSET_SHIFT;
@@ -41,25 +66,45 @@ export function vfioPciIndexToOffset(index: number): bigint {
  * (lowest free from 1, as `alloc_fd` hands fds out); memfd fds start at
  * 2^20, a number no dma-buf id of a model run reaches, so the two never
  * collide (a real process would interleave them in one table).
+ *
+ * @category Drivers
  */
 export const MEMFD_FD_BASE = 0x100000;
 
-/** The most memfds the model holds at once (ids 1..4095; `EMFILE` beyond). */
+/**
+ * The most memfds the model holds at once (ids 1..4095; `EMFILE` beyond).
+ *
+ * @category Drivers
+ */
 export const MAX_MEMFDS = 4095;
 
-/** The largest memfd the model holds (`ftruncate()` beyond it: `EFBIG`). 16 TiB. */
+/**
+ * The largest memfd the model holds (`ftruncate()` beyond it: `EFBIG`). 16 TiB.
+ *
+ * @category Drivers
+ */
 export const MAX_MEMFD_SIZE = 1n << 44n;
 
-/** The most processes with an address space (slots 1..512). */
+/**
+ * The most processes with an address space (slots 1..512).
+ *
+ * @category Drivers
+ */
 export const MAX_PROCESSES = 512;
 
 /**
  * The name of the built-in mm driver in `driver` ops: every machine has it,
  * and no exporter or importer may take the name.
+ *
+ * @category Drivers
  */
 export const MM_DRIVER = "mm";
 
-/** The process a replay runs as, and the default of every mm call's `process`. */
+/**
+ * The process a replay runs as, and the default of every mm call's `process`.
+ *
+ * @category Drivers
+ */
 export const DEFAULT_PROCESS = "vmm";
 
 /** Span of one process's anonymous memory region (all of its user VAs). */
@@ -77,6 +122,16 @@ const bases = new WeakMap<Topology, bigint>();
  *
  * @param topology - the machine's hardware.
  * @returns the base.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mmPhysBase, referenceTopology } from "@dmabuf-ref/core";
+ *
+ * // The reference machine's RAM ends at 0x1_4000_0000: process memory starts at 2^48.
+ * assert.equal(mmPhysBase(referenceTopology), 1n << 48n);
+ * ```
+ * @category Drivers
  */
 export function mmPhysBase(topology: Topology): bigint {
   const cached = bases.get(topology);
@@ -97,6 +152,15 @@ export function mmPhysBase(topology: Topology): bigint {
  *
  * @param process - the process.
  * @returns `<process>.anon`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_PROCESS, anonRegionName } from "@dmabuf-ref/core";
+ *
+ * assert.equal(anonRegionName(DEFAULT_PROCESS), "vmm.anon");
+ * ```
+ * @category Drivers
  */
 export function anonRegionName(process: string): string {
   return `${process}.anon`;
@@ -109,12 +173,30 @@ export function anonRegionName(process: string): string {
  * @param topology - the machine's hardware.
  * @param slot - the process's slot in `World.processes` (from 1).
  * @returns the base.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { anonBase, mmPhysBase, referenceTopology } from "@dmabuf-ref/core";
+ *
+ * // The first process's anonymous memory starts at the synthetic base (2^48 here),
+ * // the second's 2^47 higher: its user VA 0x7f00_0000_0000 is physical base + VA.
+ * const base = mmPhysBase(referenceTopology);
+ * assert.equal(anonBase(referenceTopology, 1), 0x1_0000_0000_0000n);
+ * assert.equal(anonBase(referenceTopology, 2), base + (1n << 47n));
+ * assert.equal(anonBase(referenceTopology, 2) + 0x7f00_0000_0000n, 0x1_ff00_0000_0000n);
+ * ```
+ * @category Drivers
  */
 export function anonBase(topology: Topology, slot: number): bigint {
   return mmPhysBase(topology) + BigInt(slot - 1) * ANON_SPAN;
 }
 
-/** The size of every anonymous memory region: a whole address space. */
+/**
+ * The size of every anonymous memory region: a whole address space.
+ *
+ * @category Drivers
+ */
 export const ANON_REGION_SIZE = ANON_SPAN;
 
 /**
@@ -123,6 +205,15 @@ export const ANON_REGION_SIZE = ANON_SPAN;
  * @param process - the process that created it.
  * @param id - the memfd's id.
  * @returns `<process>.memfd<id>`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { memfdRegionName } from "@dmabuf-ref/core";
+ *
+ * assert.equal(memfdRegionName("vmm", 1), "vmm.memfd1");
+ * ```
+ * @category Drivers
  */
 export function memfdRegionName(process: string, id: number): string {
   return `${process}.memfd${id}`;
@@ -135,6 +226,18 @@ export function memfdRegionName(process: string, id: number): string {
  * @param topology - the machine's hardware.
  * @param id - the memfd's id.
  * @returns the base.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_MEMFD_SIZE, memfdBase, referenceTopology } from "@dmabuf-ref/core";
+ *
+ * // Each memfd gets a 16 TiB window of synthetic physical addresses.
+ * const one = memfdBase(referenceTopology, 1);
+ * assert.equal(memfdBase(referenceTopology, 2) - one, MAX_MEMFD_SIZE);
+ * assert.equal(one > 1n << 56n, true);
+ * ```
+ * @category Drivers
  */
 export function memfdBase(topology: Topology, id: number): bigint {
   return mmPhysBase(topology) + MEMFD_AREA + BigInt(id) * MAX_MEMFD_SIZE;
@@ -145,6 +248,16 @@ export function memfdBase(topology: Topology, id: number): bigint {
  *
  * @param id - the memfd's id.
  * @returns its fd number.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { memfdFd } from "@dmabuf-ref/core";
+ *
+ * // memfd fds start at 2^20, clear of every dma-buf fd of a model run.
+ * assert.equal(memfdFd(1), 0x100001);
+ * ```
+ * @category Drivers
  */
 export function memfdFd(id: number): number {
   return MEMFD_FD_BASE + id;
@@ -155,6 +268,17 @@ export function memfdFd(id: number): number {
  *
  * @param fd - an fd number.
  * @returns the id, or undefined for a number outside the range.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { memfdIdOfFd } from "@dmabuf-ref/core";
+ *
+ * assert.equal(memfdIdOfFd(0x100001), 1);
+ * // fd 3 is a dma-buf fd, not a memfd.
+ * assert.equal(memfdIdOfFd(3), undefined);
+ * ```
+ * @category Drivers
  */
 export function memfdIdOfFd(fd: number): number | undefined {
   const id = fd - MEMFD_FD_BASE;

@@ -27,6 +27,22 @@ import { addMemfd, ensureProcess, reapMemfd } from "./state.js";
  * @param size - the file size in bytes.
  * @returns the world and the fd, or the errno with nothing changed.
  * @kernel mm/memfd.c memfd_create
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MEMFD_FD_BASE, boot, memfdCreate, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * // memfd_create() + ftruncate(4 GiB): guest RAM for a VMM.
+ * const m = referenceMachine();
+ * const r = memfdCreate(m, boot(m), "vmm", 1n << 32n);
+ * assert.ok(r.ok);
+ * assert.equal(r.value.ret, BigInt(MEMFD_FD_BASE + 1));
+ * // Past the model's largest file (16 TiB): EFBIG.
+ * const big = memfdCreate(m, boot(m), "vmm", 1n << 45n);
+ * assert.equal(big.ok ? "ok" : big.error.errno, "EFBIG");
+ * ```
+ * @category Drivers
  */
 export function memfdCreate(m: Machine, w: World, process: string, size: bigint): Result<MmDone> {
   if (size > MAX_MEMFD_SIZE) {
@@ -55,6 +71,24 @@ export function memfdCreate(m: Machine, w: World, process: string, size: bigint)
  * @param fd - the fd.
  * @returns the world, or the errno with nothing changed.
  * @kernel fs/open.c close
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, closeFd, memfdCreate, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const w0 = boot(m);
+ * const mfd = memfdCreate(m, w0, "vmm", 0x1000n);
+ * assert.ok(mfd.ok);
+ * const closed = closeFd(m, mfd.value.world, "vmm", Number(mfd.value.ret));
+ * assert.ok(closed.ok);
+ * assert.equal(closed.value.world.memfds.get(1), undefined);
+ * // An fd nothing opened: EBADF.
+ * const bad = closeFd(m, w0, "vmm", 42);
+ * assert.equal(bad.ok ? "ok" : bad.error.errno, "EBADF");
+ * ```
+ * @category Drivers
  */
 export function closeFd(m: Machine, w: World, process: string, fd: number): Result<MmDone> {
   const id = memfdIdOfFd(fd);

@@ -28,7 +28,11 @@ import {
 import { ensureProcess, openMemfd, putVmas, reapMemfd } from "./state.js";
 import { highestFreeRange, replaceRange } from "./vma-set.js";
 
-/** What `mmap()` is asked (the model's `MAP_SHARED` mapping of an fd). */
+/**
+ * What `mmap()` is asked (the model's `MAP_SHARED` mapping of an fd).
+ *
+ * @category Drivers
+ */
 export interface MmapRequest {
   /** The calling process. */
   readonly process: string;
@@ -46,7 +50,11 @@ export interface MmapRequest {
   readonly write: boolean;
 }
 
-/** What an mm call did: the world, its events, and the syscall's return value. */
+/**
+ * What an mm call did: the world, its events, and the syscall's return value.
+ *
+ * @category Drivers
+ */
 export interface MmDone {
   /** The new world. */
   readonly world: World;
@@ -253,6 +261,26 @@ function describe(file: MmapFile): string {
  * @param req - the request.
  * @returns the world and the address, or the errno with nothing changed.
  * @kernel mm/mmap.c do_mmap
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TASK_SIZE, boot, memfdCreate, mmap, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const mfd = memfdCreate(m, boot(m), "vmm", 0x20_0000n);
+ * assert.ok(mfd.ok);
+ * const fd = Number(mfd.value.ret);
+ * const req = { process: "vmm", fd, offset: 0n, length: 0x20_0000n, read: true, write: true };
+ * // No address given: the highest free range below TASK_SIZE.
+ * const r = mmap(m, mfd.value.world, req);
+ * assert.ok(r.ok);
+ * assert.equal(r.value.ret, TASK_SIZE - 0x20_0000n);
+ * // MAP_FIXED at page 0: EPERM (mmap_min_addr).
+ * const low = mmap(m, mfd.value.world, { ...req, addr: 0n });
+ * assert.equal(low.ok ? "ok" : low.error.errno, "EPERM");
+ * ```
+ * @category Drivers
  */
 export function mmap(m: Machine, w: World, req: MmapRequest): Result<MmDone> {
   if (req.offset % MM_PAGE_SIZE !== 0n) {
@@ -311,6 +339,27 @@ export function mmap(m: Machine, w: World, req: MmapRequest): Result<MmDone> {
  * @param length - bytes (rounded up to pages).
  * @returns the world, or the errno with nothing changed.
  * @kernel mm/mmap.c munmap
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, memfdCreate, mmap, munmap, referenceMachine, vmasOf } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const mfd = memfdCreate(m, boot(m), "vmm", 0x2000n);
+ * assert.ok(mfd.ok);
+ * const fd = Number(mfd.value.ret);
+ * const req = { process: "vmm", fd, offset: 0n, length: 0x2000n, read: true, write: true };
+ * const mapped = mmap(m, mfd.value.world, req);
+ * assert.ok(mapped.ok);
+ * const r = munmap(m, mapped.value.world, "vmm", mapped.value.ret, 0x2000n);
+ * assert.ok(r.ok);
+ * assert.deepEqual(vmasOf(r.value.world, "vmm")[0]?.backing, { kind: "none" });
+ * // An address that is not page aligned: EINVAL.
+ * const bad = munmap(m, mapped.value.world, "vmm", mapped.value.ret + 1n, 0x1000n);
+ * assert.equal(bad.ok ? "ok" : bad.error.errno, "EINVAL");
+ * ```
+ * @category Drivers
  */
 export function munmap(
   m: Machine,

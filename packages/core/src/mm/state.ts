@@ -46,6 +46,21 @@ export function processEntry(
  * @param w - the world.
  * @param process - the process's name.
  * @returns its state, or undefined before its first mm call (all anonymous memory).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, memfdCreate, processMm, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const w = boot(m);
+ * // Before its first mm call a process is all anonymous memory: no mm_struct yet.
+ * assert.equal(processMm(w, "vmm"), undefined);
+ * const r = memfdCreate(m, w, "vmm", 0x20_0000n);
+ * assert.ok(r.ok);
+ * assert.deepEqual(processMm(r.value.world, "vmm"), { name: "vmm", vmas: [] });
+ * ```
+ * @category Drivers
  */
 export function processMm(w: World, process: string): ProcessMm | undefined {
   return processEntry(w, process)?.mm;
@@ -57,6 +72,25 @@ export function processMm(w: World, process: string): ProcessMm | undefined {
  * @param w - the world.
  * @param process - the process's name.
  * @returns the VMAs, ascending.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TASK_SIZE, boot, memfdCreate, mmap, referenceMachine, vmasOf } from "@dmabuf-ref/core";
+ *
+ * // A VMM backs 2 MiB of guest RAM with a memfd and maps it shared.
+ * const m = referenceMachine();
+ * const mfd = memfdCreate(m, boot(m), "vmm", 0x20_0000n);
+ * assert.ok(mfd.ok);
+ * const fd = Number(mfd.value.ret);
+ * const req = { process: "vmm", fd, offset: 0n, length: 0x20_0000n, read: true, write: true };
+ * const r = mmap(m, mfd.value.world, req);
+ * assert.ok(r.ok);
+ * const [vma] = vmasOf(r.value.world, "vmm");
+ * assert.equal(vma?.start, TASK_SIZE - 0x20_0000n);
+ * assert.deepEqual(vma?.backing, { kind: "memfd", memfd: 1, offset: 0n });
+ * ```
+ * @category Drivers
  */
 export function vmasOf(w: World, process: string): readonly Vma[] {
   return processMm(w, process)?.vmas ?? [];
@@ -127,6 +161,22 @@ export function putVmas(w: World, slot: number, vmas: readonly Vma[]): World {
  * @param w - the world.
  * @param fd - an fd number.
  * @returns the memfd's id and state, or undefined.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, memfdCreate, openMemfd, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const r = memfdCreate(m, boot(m), "vmm", 0x1000n);
+ * assert.ok(r.ok);
+ * const found = openMemfd(r.value.world, Number(r.value.ret));
+ * assert.equal(found?.id, 1);
+ * assert.equal(found?.memfd.size, 0x1000n);
+ * // fd 3 is no memfd.
+ * assert.equal(openMemfd(r.value.world, 3), undefined);
+ * ```
+ * @category Drivers
  */
 export function openMemfd(
   w: World,
@@ -206,6 +256,17 @@ export function reapMemfd(w: World, id: number): World {
  * @param w - the world.
  * @param device - the device.
  * @returns true when a VMA of some process maps one of its BARs.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, deviceMapped, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * // No process has mmapped a BAR of dev0, so closing its fd releases the device.
+ * const w = boot(referenceMachine());
+ * assert.equal(deviceMapped(w, "dev0"), false);
+ * ```
+ * @category Drivers
  */
 export function deviceMapped(w: World, device: string): boolean {
   for (const p of w.processes.values()) {

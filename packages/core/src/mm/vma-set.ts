@@ -102,6 +102,28 @@ function merged(sorted: readonly Vma[]): readonly Vma[] {
  * @param va - a user address.
  * @returns the VMA, or undefined where none is (anonymous memory).
  * @kernel mm/mmap.c find_vma
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { vmaHolding } from "@dmabuf-ref/core";
+ * import type { Vma } from "@dmabuf-ref/core";
+ *
+ * // A 2 MiB memfd mapping at 0x7f00_0000_0000.
+ * const vmas: readonly Vma[] = [
+ *   {
+ *     start: 0x7f00_0000_0000n,
+ *     end: 0x7f00_0020_0000n,
+ *     read: true,
+ *     write: true,
+ *     backing: { kind: "memfd", memfd: 1, offset: 0n },
+ *   },
+ * ];
+ * assert.equal(vmaHolding(vmas, 0x7f00_0010_0000n), vmas[0]);
+ * // Past vm_end: anonymous memory, no VMA.
+ * assert.equal(vmaHolding(vmas, 0x7f00_0020_0000n), undefined);
+ * ```
+ * @category Drivers
  */
 export function vmaHolding(vmas: readonly Vma[], va: bigint): Vma | undefined {
   let lo = 0;

@@ -21,6 +21,7 @@ import { defineConverter } from "./converter.js";
  * PAL is all MMIO, so the conversion needs the exporter's p2pdma provider,
  * an importer that accepts P2P, and a P2P path; anything else is
  * `-EOPNOTSUPP` (skip), the same rule as an SGT exporter that requires P2P.
+ * @category Negotiation
  */
 export const palToSgt = defineConverter({
   from: pal,
@@ -64,6 +65,8 @@ export const palToSgt = defineConverter({
  * PAL->iommu-domain: core maps a PAL exporter's ranges straight into the
  * importer's `iommu_domain`, so neither side sees the other's addresses
  * (kernel-model §4.4, the importer-only type of the Apr 2026 proposal).
+ *
+ * @category Negotiation
  */
 export const palToIommuDomain = defineConverter({
   from: pal,

@@ -12,6 +12,8 @@ import type { World } from "../world/world.js";
  * The definition of a converter: dma-buf core bridging an exporter's type to
  * a different importer type (Jason Gunthorpe's Apr 2026 proposal,
  * kernel-model §4.4 and §7.14), e.g. PAL->SGT so exporters need only PAL.
+ *
+ * @category Negotiation
  */
 export interface ConverterSpec<
   FE extends z.ZodType,
@@ -58,7 +60,11 @@ export interface ConverterSpec<
   ): Result<Converted>;
 }
 
-/** What a converter's map produced: the importer-side payload and what it set up. */
+/**
+ * What a converter's map produced: the importer-side payload and what it set up.
+ *
+ * @category Negotiation
+ */
 export interface Converted {
   /** The world with the converter's IOMMU mappings and grants. */
   readonly world: World;
@@ -70,7 +76,11 @@ export interface Converted {
   readonly iova: readonly IovaRange[];
 }
 
-/** A converter; its id is `"<from>-><to>"`, e.g. `"pal->sgt"`. */
+/**
+ * A converter; its id is `"<from>-><to>"`, e.g. `"pal->sgt"`.
+ *
+ * @category Negotiation
+ */
 export interface Converter {
   /** `"<from.id>-><to.id>"`. */
   readonly id: string;
@@ -113,6 +123,26 @@ export interface Converter {
  *
  * @param spec - source and target types, documentation and optional predicate.
  * @returns the frozen converter.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { accept, defineConverter, defineProfile, negotiate, offer } from "@dmabuf-ref/core";
+ * import { pal, proposalConverters, sgt } from "@dmabuf-ref/core";
+ *
+ * // SGT -> PAL, negotiable only (no convert()): a PAL importer reaches an SGT exporter.
+ * const sgtToPal = defineConverter({
+ *   from: sgt,
+ *   to: pal,
+ *   kernelModel: "§4.4",
+ *   summary: "core hands over the SGT's bus addresses as a physical list",
+ * });
+ * assert.equal(sgtToPal.id, "sgt->pal");
+ * const profile = defineProfile({ ...proposalConverters, id: "example", converters: [sgtToPal] });
+ * const r = negotiate([offer(sgt, { requiresP2P: false })], [accept(pal, {}, "iommufd")], profile);
+ * assert.ok(r.ok);
+ * assert.equal(r.match.converter, sgtToPal);
+ * ```
+ * @category Negotiation
  */
 export function defineConverter<
   FE extends z.ZodType,

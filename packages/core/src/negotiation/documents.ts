@@ -5,7 +5,11 @@ import { deviceIdSchema } from "../schemas.js";
 import type { P2PDistance } from "../mapping-types/match-context.js";
 import type { ExporterOffer, ImporterAccept } from "./offer.js";
 
-/** One problem found in an input document: where (a dotted path) and what. */
+/**
+ * One problem found in an input document: where (a dotted path) and what.
+ *
+ * @category Negotiation
+ */
 export interface DocumentIssue {
   /** Path of the offending field, e.g. `"offers[1].data.p2pDevice"`; empty for the root. */
   readonly path: string;
@@ -13,7 +17,11 @@ export interface DocumentIssue {
   readonly message: string;
 }
 
-/** The outcome of parsing a document: the typed value, or every issue found. */
+/**
+ * The outcome of parsing a document: the typed value, or every issue found.
+ *
+ * @category Negotiation
+ */
 export type DocumentResult<T> =
   | {
       /** The document is valid. */
@@ -28,7 +36,11 @@ export type DocumentResult<T> =
       readonly issues: readonly DocumentIssue[];
     };
 
-/** A validated offers document. */
+/**
+ * A validated offers document.
+ *
+ * @category Negotiation
+ */
 export interface OffersDocument {
   /** The exporter's name in reports (default `"exporter"`). */
   readonly exporter: string;
@@ -36,7 +48,11 @@ export interface OffersDocument {
   readonly offers: ExporterOffer[];
 }
 
-/** A validated accepts document. */
+/**
+ * A validated accepts document.
+ *
+ * @category Negotiation
+ */
 export interface AcceptsDocument {
   /** The importer's name in reports (default `"importer"`). */
   readonly importer: string;
@@ -54,6 +70,8 @@ const entrySchema = z.object({
 /**
  * zod schema of an offers file: a list of `{type, data}` entries, or
  * `{exporter, offers: [...]}` to name the exporter in reports.
+ *
+ * @category Negotiation
  */
 export const offersDocumentSchema = z.union([
   z.array(entrySchema),
@@ -69,6 +87,8 @@ export const offersDocumentSchema = z.union([
  * zod schema of an accepts file: a list of `{type, data}` entries, or
  * `{importer, module, accepts: [...]}`. `module` (default: the importer's
  * name) is checked against a type's importer allow-list.
+ *
+ * @category Negotiation
  */
 export const acceptsDocumentSchema = z.union([
   z.array(entrySchema),
@@ -88,6 +108,8 @@ export const acceptsDocumentSchema = z.union([
  * (a handful of types); a file with more is refused before it is
  * validated entry by entry, so a huge file costs a length check, not
  * minutes of validation.
+ *
+ * @category Negotiation
  */
 export const MAX_MATCH_ENTRIES = 65_536;
 
@@ -112,7 +134,11 @@ function tooManyEntries(
   };
 }
 
-/** zod schema of a topology file: the P2P distances `pci_p2pdma_distance()` would report. */
+/**
+ * zod schema of a topology file: the P2P distances `pci_p2pdma_distance()` would report.
+ *
+ * @category Negotiation
+ */
 export const topologyDocumentSchema = z.object({
   /** Measured (provider, client) pairs; unlisted pairs are unreachable. */
   distances: z
@@ -190,6 +216,21 @@ function parseEntries<T>(
  * @param raw - the parsed document.
  * @param extraTypes - mapping types beyond the built-ins.
  * @returns the exporter name and offers, or every issue with its path.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseOffersDocument, sgt } from "@dmabuf-ref/core";
+ *
+ * const good = parseOffersDocument({
+ *   exporter: "vfio0",
+ *   offers: [{ type: "sgt", data: { requiresP2P: true, p2pDevice: "vfio0" } }],
+ * });
+ * assert.ok(good.ok);
+ * assert.equal(good.value.offers[0]?.type, sgt);
+ * const bad = parseOffersDocument([{ type: "sgt", data: { requiresP2P: true } }]);
+ * assert.deepEqual(bad.ok ? [] : bad.issues.map((i) => i.path), ["offers[0].data.p2pDevice"]);
+ * ```
+ * @category Negotiation
  */
 export function parseOffersDocument(
   raw: unknown,
@@ -225,6 +266,21 @@ export function parseOffersDocument(
  * @param raw - the parsed document.
  * @param extraTypes - mapping types beyond the built-ins.
  * @returns the importer name and accepts, or every issue with its path.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseAcceptsDocument, pal } from "@dmabuf-ref/core";
+ *
+ * const r = parseAcceptsDocument({ importer: "iommufd", accepts: [{ type: "pal" }] });
+ * assert.ok(r.ok);
+ * assert.equal(r.value.accepts[0]?.type, pal);
+ * assert.equal(r.value.accepts[0]?.module, "iommufd");
+ * const bad = parseAcceptsDocument([{ type: "ualink" }]);
+ * assert.deepEqual(bad.ok ? [] : bad.issues, [
+ *   { path: "accepts[0].type", message: 'unknown mapping type "ualink"' },
+ * ]);
+ * ```
+ * @category Negotiation
  */
 export function parseAcceptsDocument(
   raw: unknown,
@@ -252,6 +308,25 @@ export function parseAcceptsDocument(
  *
  * @param raw - the parsed document.
  * @returns the distances, or every issue with its path.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { p2pTopology, parseTopologyDocument } from "@dmabuf-ref/core";
+ *
+ * const r = parseTopologyDocument({
+ *   distances: [{ provider: "vfio0", client: "nic0", distance: 2 }],
+ * });
+ * assert.ok(r.ok);
+ * assert.equal(p2pTopology(r.value).p2pDistance("vfio0", "nic0"), 2);
+ * const twice = parseTopologyDocument({
+ *   distances: [
+ *     { provider: "vfio0", client: "nic0", distance: 2 },
+ *     { provider: "vfio0", client: "nic0", distance: -1 },
+ *   ],
+ * });
+ * assert.equal(twice.ok ? "" : twice.issues[0]?.path, "distances[1].distance");
+ * ```
+ * @category Negotiation
  */
 export function parseTopologyDocument(raw: unknown): DocumentResult<P2PDistance[]> {
   const doc = topologyDocumentSchema.safeParse(raw);

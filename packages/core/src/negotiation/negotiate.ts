@@ -8,7 +8,11 @@ import type { Converter } from "./converter.js";
 import type { ExporterOffer, ImporterAccept } from "./offer.js";
 import type { PairOutcome } from "./pair-outcome.js";
 
-/** One line of the negotiation report: a pair and what became of it. */
+/**
+ * One line of the negotiation report: a pair and what became of it.
+ *
+ * @category Negotiation
+ */
 export interface PairReport {
   /** 0-based index into the exporter's offers. */
   readonly exporterIndex: number;
@@ -24,7 +28,11 @@ export interface PairReport {
   readonly outcome: PairOutcome;
 }
 
-/** The pair that won: what `finish_match` records in `attach->map_type`. */
+/**
+ * The pair that won: what `finish_match` records in `attach->map_type`.
+ *
+ * @category Negotiation
+ */
 export interface NegotiatedMatch {
   /** The type the importer receives (the importer-side type when converted). */
   readonly type: AnyMappingType;
@@ -45,6 +53,8 @@ export interface NegotiatedMatch {
 /**
  * The result of {@link negotiate}: success with the match, or the errno the
  * attach fails with; either way every pair and its outcome, exporter-major.
+ *
+ * @category Negotiation
  */
 export type NegotiationResult =
   | {

@@ -7,6 +7,7 @@ import type { AnyMappingType, MappingType } from "../mapping-types/define.js";
  * plus the exporter's data for it. Order in the list is priority.
  *
  * @kernel dma_buf_mapping_match
+ * @category Negotiation
  */
 export interface ExporterOffer {
   /** The mapping type offered (compared by identity). */
@@ -21,6 +22,7 @@ export interface ExporterOffer {
  * within one exporter offer: the exporter's order comes first.
  *
  * @kernel dma_buf_mapping_match
+ * @category Negotiation
  */
 export interface ImporterAccept {
   /** The mapping type accepted (compared by identity). */
@@ -42,6 +44,19 @@ export interface ImporterAccept {
  * @returns the offer.
  * @throws when the data does not fit the schema or the type is importer-only:
  *   that is a bug in the exporter model, not a kernel error.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { iommuDomain, offer, sgt } from "@dmabuf-ref/core";
+ *
+ * // VFIO offers an SGT that needs a P2P path from its BAR (vfio0).
+ * const o = offer(sgt, { requiresP2P: true, p2pDevice: "vfio0" });
+ * assert.equal(o.type, sgt);
+ * assert.deepEqual(o.data, { requiresP2P: true, p2pDevice: "vfio0" });
+ * assert.throws(() => offer(sgt, { requiresP2P: true }));
+ * assert.throws(() => offer(iommuDomain, {}), /importer-only/);
+ * ```
+ * @category Negotiation
  */
 export function offer<E extends z.ZodType, I extends z.ZodType, P extends z.ZodType>(
   type: MappingType<E, I, P>,
@@ -61,6 +76,31 @@ export function offer<E extends z.ZodType, I extends z.ZodType, P extends z.ZodT
  * @param module - the importing module's name.
  * @returns the accept.
  * @throws when the data does not fit the schema (a bug in the importer model).
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { accept, iommuDomain } from "@dmabuf-ref/core";
+ *
+ * // iommufd accepts the memory mapped into IOAS 2 at IOVA 1 MiB.
+ * const a = accept(
+ *   iommuDomain,
+ *   { domain: "ioas2", iova: 0x100000n, offset: 0n, size: 0x10000n },
+ *   "iommufd",
+ * );
+ * assert.equal(a.module, "iommufd");
+ * assert.deepEqual(a.data, {
+ *   domain: "ioas2",
+ *   iova: 0x100000n,
+ *   offset: 0n,
+ *   size: 0x10000n,
+ *   read: true,
+ *   write: true,
+ * });
+ * assert.throws(() =>
+ *   accept(iommuDomain, { domain: "ioas2", iova: 0n, offset: 0n, size: 0n }, "iommufd"),
+ * );
+ * ```
+ * @category Negotiation
  */
 export function accept<E extends z.ZodType, I extends z.ZodType, P extends z.ZodType>(
   type: MappingType<E, I, P>,

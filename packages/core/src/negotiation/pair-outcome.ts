@@ -8,6 +8,8 @@ import { formatKernelError } from "../errors/kernel-error.js";
  * - `aborted-earlier`: an earlier `match()` aborted with an errno.
  * - `direct-preferred`: the pair needs a converter, and the converter pass
  *   never ran because a direct pair matched or one aborted.
+ *
+ * @category Negotiation
  */
 export type NotConsideredBecause = "matched-earlier" | "aborted-earlier" | "direct-preferred";
 
@@ -15,6 +17,8 @@ export type NotConsideredBecause = "matched-earlier" | "aborted-earlier" | "dire
  * What negotiation concluded about one (exporter offer, importer accept)
  * pair: one member per way the kernel's loop can treat a pair
  * (kernel-model §4.2), plus the profile's refusals.
+ *
+ * @category Negotiation
  */
 export type PairOutcome =
   | PairMatched
@@ -25,13 +29,21 @@ export type PairOutcome =
   | PairNotExported
   | PairNotConsidered;
 
-/** This pair won: its `match()` (or the converter's) was absent or returned 0. */
+/**
+ * This pair won: its `match()` (or the converter's) was absent or returned 0.
+ *
+ * @category Negotiation
+ */
 export interface PairMatched {
   /** Discriminant. */
   readonly kind: "matched";
 }
 
-/** `match()` returned `-EOPNOTSUPP`: skip the pair and keep looking. */
+/**
+ * `match()` returned `-EOPNOTSUPP`: skip the pair and keep looking.
+ *
+ * @category Negotiation
+ */
 export interface PairSkipped {
   /** Discriminant. */
   readonly kind: "skipped";
@@ -39,7 +51,11 @@ export interface PairSkipped {
   readonly error: KernelError;
 }
 
-/** `match()` returned another errno: the negotiation ends with it. */
+/**
+ * `match()` returned another errno: the negotiation ends with it.
+ *
+ * @category Negotiation
+ */
 export interface PairAborted {
   /** Discriminant. */
   readonly kind: "aborted";
@@ -47,13 +63,21 @@ export interface PairAborted {
   readonly error: KernelError;
 }
 
-/** Different types, and the profile has no converter between them. */
+/**
+ * Different types, and the profile has no converter between them.
+ *
+ * @category Negotiation
+ */
 export interface PairNoCommonType {
   /** Discriminant. */
   readonly kind: "no-common-type";
 }
 
-/** A type of the pair does not exist in the active profile. */
+/**
+ * A type of the pair does not exist in the active profile.
+ *
+ * @category Negotiation
+ */
 export interface PairTypeAbsent {
   /** Discriminant. */
   readonly kind: "type-absent";
@@ -61,7 +85,11 @@ export interface PairTypeAbsent {
   readonly typeId: string;
 }
 
-/** The importer module may not use the type (its map helper is not exported to it). */
+/**
+ * The importer module may not use the type (its map helper is not exported to it).
+ *
+ * @category Negotiation
+ */
 export interface PairNotExported {
   /** Discriminant. */
   readonly kind: "not-exported";
@@ -71,7 +99,11 @@ export interface PairNotExported {
   readonly allowed: readonly string[];
 }
 
-/** The loop ended before this pair. */
+/**
+ * The loop ended before this pair.
+ *
+ * @category Negotiation
+ */
 export interface PairNotConsidered {
   /** Discriminant. */
   readonly kind: "not-considered";
@@ -85,6 +117,22 @@ export interface PairNotConsidered {
  * @param outcome - the pair's outcome.
  * @param profileId - the active profile (named by `type-absent`).
  * @returns the sentence.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describePairOutcome, kernelError } from "@dmabuf-ref/core";
+ *
+ * const skipped = describePairOutcome(
+ *   { kind: "skipped", error: kernelError("EOPNOTSUPP", "not P2P reachable") },
+ *   "linux-7.1",
+ * );
+ * assert.equal(skipped, "skipped: EOPNOTSUPP: not P2P reachable");
+ * assert.equal(
+ *   describePairOutcome({ kind: "type-absent", typeId: "pal" }, "linux-7.1"),
+ *   "type pal does not exist in linux-7.1",
+ * );
+ * ```
+ * @category Negotiation
  */
 export function describePairOutcome(outcome: PairOutcome, profileId: string): string {
   return match(outcome)

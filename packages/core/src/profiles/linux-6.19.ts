@@ -16,6 +16,7 @@ import { defineProfile } from "./profile.js";
  * 7.0.0–7.0.9 keep it), the export does not check that the BAR's resources
  * were claimed (702809dabdec), and iommufd destroys its pages state before
  * `dma_buf_detach` (f2d70dbd3dce not applied).
+ * @category Profiles
  */
 export const linux619 = defineProfile({
   id: "linux-6.19",

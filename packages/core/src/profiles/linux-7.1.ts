@@ -47,6 +47,7 @@ const VFIO_71 = {
  * detaches before it destroys its pages state: e745cd2c749e,
  * f2d70dbd3dce, in 7.1.5 by backport). No mapping-type negotiation:
  * legacy `map_dma_buf` is the SGT type.
+ * @category Profiles
  */
 export const linux71 = defineProfile({
   id: "linux-7.1",
@@ -89,6 +90,7 @@ export const linux71 = defineProfile({
  *
  * @remarks
  * Encodes kernel-model §3.3 and §8.1; VFIO as in 7.1.
+ * @category Profiles
  */
 export const linux710 = defineProfile({
   ...linux71,
@@ -116,6 +118,7 @@ export const linux710 = defineProfile({
  *
  * @remarks
  * Encodes kernel-model §8.1.
+ * @category Profiles
  */
 export const linux72 = defineProfile({
   ...linux71,

@@ -7,6 +7,8 @@ import type { Converter } from "../negotiation/converter.js";
  * a kernel fact or a proposal's choice. What a version changes in one
  * driver (VFIO's pin, iommufd's pin, KVM's memslot flag) is that driver's
  * option in {@link Profile.drivers}, not a core rule.
+ *
+ * @category Profiles
  */
 export interface ProfileRules {
   /**
@@ -24,7 +26,11 @@ export interface ProfileRules {
   readonly attachRevocable: boolean;
 }
 
-/** The ids of the built-in profiles. */
+/**
+ * The ids of the built-in profiles.
+ *
+ * @category Profiles
+ */
 export type ProfileId =
   | "linux-6.19"
   | "linux-7.1.0"
@@ -37,6 +43,8 @@ export type ProfileId =
 /**
  * A profile: one proposal (or released kernel) stated as data, so the same
  * scenario can be run under two of them and compared (DESIGN §3.4).
+ *
+ * @category Profiles
  */
 export interface Profile {
   /** Stable id, e.g. `"linux-7.1"`. */
@@ -77,7 +85,11 @@ export interface Profile {
   readonly notes: readonly string[];
 }
 
-/** A profile as written: {@link Profile} with `commits` optional (default none). */
+/**
+ * A profile as written: {@link Profile} with `commits` optional (default none).
+ *
+ * @category Profiles
+ */
 export type ProfileInput = Omit<Profile, "commits"> & {
   /** {@link Profile.commits}; absent means none. */
   readonly commits?: readonly string[];
@@ -90,6 +102,21 @@ export type ProfileInput = Omit<Profile, "commits"> & {
  * @param input - the profile's data (`commits` defaults to none).
  * @returns the frozen profile.
  * @throws when a converter names a type the profile lacks (a model bug).
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defineProfile, linux71, palToSgt } from "@dmabuf-ref/core";
+ *
+ * // A what-if profile: linux-7.1's rules under a name of its own.
+ * const p = defineProfile({ ...linux71, id: "what-if", title: "linux-7.1, renamed" });
+ * assert.equal(p.id, "what-if");
+ * assert.deepEqual(p.commits, linux71.commits);
+ * assert.ok(Object.isFrozen(p));
+ * // linux-7.1 has no PAL type, so the PAL->SGT converter cannot join it.
+ * const bad = { ...linux71, id: "bad", converters: [palToSgt] };
+ * assert.throws(() => defineProfile(bad), /needs type pal/);
+ * ```
+ * @category Profiles
  */
 export function defineProfile(input: ProfileInput): Profile {
   const profile: Profile = { ...input, commits: input.commits ?? [] };
@@ -126,9 +153,16 @@ export function defineProfile(input: ProfileInput): Profile {
  *
  * @example
  * ```ts
- * const vfio = driverOptions(m.profile, "vfio-pci", vfioProfileOptionsSchema);
- * if (vfio.pin === "eopnotsupp") { ... }
+ * import assert from "node:assert/strict";
+ * import * as z from "zod";
+ * import { driverOptions, linux619, linux71 } from "@dmabuf-ref/core";
+ *
+ * // How KVM reads its option: may it import dma-bufs under this profile?
+ * const kvmOptions = z.object({ dmabufImport: z.boolean() });
+ * assert.deepEqual(driverOptions(linux71, "kvm", kvmOptions), { dmabufImport: false });
+ * assert.throws(() => driverOptions(linux619, "no-such-driver", kvmOptions));
  * ```
+ * @category Profiles
  */
 export function driverOptions<S extends z.ZodType>(
   profile: Profile,

@@ -17,6 +17,7 @@ import { linux71 } from "./linux-7.1.js";
  * import (§5.1) and RDMA pinned-revocable import (§5.2). mmap of VFIO
  * dma-bufs is not here: it is proposal-vfio-dmabuf-mmap's (kernel-model
  * §2.6), so the converters are compared with linux-7.1's VFIO.
+ * @category Profiles
  */
 export const proposalConverters = defineProfile({
   id: "proposal-converters",

@@ -18,6 +18,7 @@ import { linux71 } from "./linux-7.1.js";
  * and PERM_REVOKED, where TEMP -> PERM does not wait again and PERM is
  * final; and from v4 the un-revoke neither invalidates nor waits for
  * fences. Everything else is {@link linux71}.
+ * @category Profiles
  */
 export const proposalVfioDmabufMmap = defineProfile({
   ...linux71,

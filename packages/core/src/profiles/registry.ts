@@ -5,7 +5,11 @@ import { proposalConverters } from "./proposal-converters.js";
 import { proposalVfioDmabufMmap } from "./proposal-vfio-dmabuf-mmap.js";
 import { rfcMappingTypesV1 } from "./rfc-mapping-types-v1.js";
 
-/** The built-in profiles, oldest kernel first, then the proposals. */
+/**
+ * The built-in profiles, oldest kernel first, then the proposals.
+ *
+ * @category Profiles
+ */
 export const PROFILES: readonly Profile[] = Object.freeze([
   linux619,
   linux710,
@@ -16,7 +20,11 @@ export const PROFILES: readonly Profile[] = Object.freeze([
   proposalVfioDmabufMmap,
 ]);
 
-/** The profile commands use when none is named: linux-7.1 (7.1.5 and later). */
+/**
+ * The profile commands use when none is named: linux-7.1 (7.1.5 and later).
+ *
+ * @category Profiles
+ */
 export const DEFAULT_PROFILE_ID: ProfileId = "linux-7.1";
 
 /**
@@ -24,6 +32,16 @@ export const DEFAULT_PROFILE_ID: ProfileId = "linux-7.1";
  *
  * @param id - e.g. `"linux-7.1"`.
  * @returns the profile, or undefined for an unknown id.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_PROFILE_ID, findProfile, linux71 } from "@dmabuf-ref/core";
+ *
+ * assert.equal(findProfile(DEFAULT_PROFILE_ID), linux71);
+ * assert.equal(findProfile("linux-7.1")?.negotiation, "none");
+ * assert.equal(findProfile("linux-5.4"), undefined);
+ * ```
+ * @category Profiles
  */
 export function findProfile(id: string): Profile | undefined {
   return PROFILES.find((p) => p.id === id);

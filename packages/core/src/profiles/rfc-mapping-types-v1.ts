@@ -12,6 +12,7 @@ import { linux71 } from "./linux-7.1.js";
  * Encodes kernel-model §4.2 (the negotiation), §4.3 (SGT, PAL; VFIO offers
  * [PAL, SGT_P2P]; iommufd accepts [PAL]; the private VFIO symbol is removed)
  * and §5.1 (KVM import, RFC). Rules otherwise as {@link linux71}.
+ * @category Profiles
  */
 export const rfcMappingTypesV1 = defineProfile({
   id: "rfc-mapping-types-v1",

@@ -28,13 +28,21 @@ import type { World } from "../world/world.js";
 /** 4 KiB: buffers are whole pages (`PAGE_SIZE` on x86-64). */
 const PAGE = 0x1000n;
 
-/** zod schema of the reference exporter's export arguments. */
+/**
+ * zod schema of the reference exporter's export arguments.
+ *
+ * @category Drivers
+ */
 export const referenceExportArgsSchema = z.object({
   /** Bytes; rounded up to whole pages, 1 to 512 pages (as the selftest mock). */
   size: u64Schema,
 });
 
-/** The reference exporter's `dmabuf->priv`: where the buffer lies and its region's name. */
+/**
+ * The reference exporter's `dmabuf->priv`: where the buffer lies and its region's name.
+ *
+ * @category Drivers
+ */
 export interface RefExporterPriv {
   /** CPU physical address of the buffer's first byte. */
   readonly phys: bigint;
@@ -53,6 +61,23 @@ const refPrivCodec = recordCodec<RefExporterPriv>("ref-exporter-priv", {
  *
  * @param b - the buffer.
  * @returns its `dmabuf->priv`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, refExporterPriv, referenceMachine, runScript } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ * ]);
+ * const b = world.bufs.get(1);
+ * assert.ok(b !== undefined);
+ * // carved at the start of ram0, as the region exp0.buf1
+ * assert.deepEqual(refExporterPriv(b), { phys: 0x1_0000_0000n, region: "exp0.buf1" });
+ * ```
+ *
+ * @category Drivers
  */
 export function refExporterPriv(b: DmaBufState): RefExporterPriv | undefined {
   return isEncodedWith(b.priv, refPrivCodec) ? b.priv.value : undefined;
@@ -80,6 +105,33 @@ export function refExporterPriv(b: DmaBufState): RefExporterPriv | undefined {
  * @param opts - the driver's name, the RAM region it allocates from, and
  *   whether it has the iommufd selftest hook.
  * @returns the exporter driver.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceExporter, referenceMachine, step } from "@dmabuf-ref/core";
+ *
+ * const sysmem = referenceExporter({ name: "sysmem", region: "ram0" });
+ * const m = referenceMachine({ exporters: [sysmem] });
+ * const r = step(m, boot(m), {
+ *   kind: "export",
+ *   exporter: "sysmem",
+ *   owner: "gpu0",
+ *   args: { size: 0x1800 },
+ * });
+ * assert.ok(r.status === "done");
+ * assert.equal(r.world.bufs.get(1)?.size, 0x2000n); // rounded up to whole pages
+ * // more than 512 pages: EINVAL
+ * const big = step(m, boot(m), {
+ *   kind: "export",
+ *   exporter: "sysmem",
+ *   owner: "gpu0",
+ *   args: { size: 0x20_1000 },
+ * });
+ * assert.equal(big.status, "failed");
+ * ```
+ *
+ * @category Drivers
  */
 export function referenceExporter(opts: {
   readonly name?: string;

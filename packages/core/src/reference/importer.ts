@@ -25,6 +25,18 @@ import type { World } from "../world/world.js";
  * @param importer - the importer's name.
  * @param att - the attachment id.
  * @returns e.g. `"ref-importer#attach 7"`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { holderActor, importerHolder } from "@dmabuf-ref/core";
+ *
+ * const holder = importerHolder("ref-importer", 7);
+ * assert.equal(holder, "ref-importer#attach 7");
+ * assert.equal(holderActor(holder), "ref-importer");
+ * ```
+ *
+ * @category Drivers
  */
 export function importerHolder(importer: string, att: number): string {
   return `${importer}#attach ${att}`;
@@ -42,6 +54,32 @@ export function importerHolder(importer: string, att: number): string {
  *
  * @param opts - the driver's name.
  * @returns the importer driver.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceImporter, referenceMachine, runScript } from "@dmabuf-ref/core";
+ *
+ * const gpu1 = referenceImporter({ name: "gpu1" });
+ * const m = referenceMachine({ importers: [gpu1] });
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "attach", buf: 1, importer: "gpu1", device: "dev1", dynamic: true },
+ *   {
+ *     kind: "driver",
+ *     driver: "gpu1",
+ *     action: { op: "submit", att: 1, len: 0x1000n, dir: "write" },
+ *   },
+ *   // the revoke invalidates; once the job signals, gpu1 unmaps on its own
+ *   { kind: "revoke", buf: 1, permanent: false, by: "FLR" },
+ *   { kind: "signal", job: 1 },
+ * ]);
+ * assert.equal(world.atts.get(1)?.mapping, null);
+ * assert.equal(world.bufs.get(1)?.revoked, "temporary");
+ * assert.equal(world.violations.size, 0);
+ * ```
+ *
+ * @category Drivers
  */
 export function referenceImporter(opts: { readonly name?: string } = {}): ImporterDriver {
   const name = opts.name ?? "ref-importer";
@@ -69,6 +107,16 @@ export function referenceImporter(opts: { readonly name?: string } = {}): Import
  * @param importer - the importer's name.
  * @param att - the attachment id.
  * @returns e.g. `"ref-importer#attach 7, owed unmap"`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { owedUnmapHolder } from "@dmabuf-ref/core";
+ *
+ * assert.equal(owedUnmapHolder("ref-importer", 7), "ref-importer#attach 7, owed unmap");
+ * ```
+ *
+ * @category Drivers
  */
 export function owedUnmapHolder(importer: string, att: number): string {
   return `${importerHolder(importer, att)}, owed unmap`;
@@ -82,6 +130,37 @@ export function owedUnmapHolder(importer: string, att: number): string {
  * @param w - the world.
  * @param importer - the importer's name.
  * @returns the next op per attachment that owes work.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot,
+ *   owedUnmapHolder,
+ *   owedUnmaps,
+ *   referenceMachine,
+ *   step,
+ *   worldAfter,
+ * } from "@dmabuf-ref/core";
+ * import type { Op } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const script: Op[] = [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev0", dynamic: true },
+ *   { kind: "map", att: 1, holder: null },
+ *   { kind: "revoke", buf: 1, permanent: false, by: "FLR" },
+ *   { kind: "task", task: 1 }, // lock resv
+ *   { kind: "task", task: 1 }, // revoked = temporary
+ *   { kind: "task", task: 1 }, // invalidate
+ * ];
+ * const w = script.reduce((world, op) => worldAfter(step(m, world, op)), boot(m));
+ * // resv is the revoke's: the importer's next move is to take it, to unmap
+ * const holder = owedUnmapHolder("ref-importer", 1);
+ * assert.deepEqual(owedUnmaps(w, "ref-importer"), [{ kind: "lock", buf: 1, holder }]);
+ * ```
+ *
+ * @category Drivers
  */
 export function owedUnmaps(w: World, importer: string): Op[] {
   const ops: [number, Op][] = [];
@@ -135,6 +214,8 @@ const releaseSchema = z.strictObject({
 /**
  * How a dynamic importer's command submission treats its mapping, the
  * decisions the zoo's wrong importers get wrong.
+ *
+ * @category Drivers
  */
 export interface SubmitPolicy {
   /**
@@ -146,7 +227,11 @@ export interface SubmitPolicy {
   readonly underResv: boolean;
 }
 
-/** The correct policy: under resv, re-mapping after an invalidate. */
+/**
+ * The correct policy: under resv, re-mapping after an invalidate.
+ *
+ * @category Drivers
+ */
 export const CORRECT_SUBMIT: SubmitPolicy = { remapsInvalidated: true, underResv: true };
 
 /**
@@ -156,6 +241,24 @@ export const CORRECT_SUBMIT: SubmitPolicy = { remapsInvalidated: true, underResv
  *
  * @param mapping - the attachment's mapping.
  * @returns the address.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, firstDmaAddress, referenceMachine, runScript } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev0", dynamic: true },
+ *   { kind: "map", att: 1, holder: null },
+ * ]);
+ * const mapping = world.atts.get(1)?.mapping;
+ * assert.ok(mapping !== undefined && mapping !== null);
+ * assert.equal(firstDmaAddress(mapping), 0x1000_0000n); // dev0's IOVA
+ * ```
+ *
+ * @category Drivers
  */
 export function firstDmaAddress(mapping: MappingState): bigint | undefined {
   const payload = mapping.payload;
@@ -178,6 +281,39 @@ export function firstDmaAddress(mapping: MappingState): bigint | undefined {
  *   {@link firstDmaAddress}; an importer of another mapping type says
  *   where its payload puts the device's address).
  * @returns the driver op.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot,
+ *   driverOpCall,
+ *   referenceMachine,
+ *   runScript,
+ *   step,
+ *   submitOp,
+ * } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev0", dynamic: true },
+ * ]);
+ * // one job writing the buffer's second page: it maps first, under resv
+ * const submit = driverOpCall("ref-importer", submitOp(), {
+ *   att: 1,
+ *   offset: 0x1000n,
+ *   len: 0x1000n,
+ *   dir: "write",
+ * });
+ * const r = step(m, world, submit);
+ * assert.ok(r.status === "done");
+ * assert.equal(r.created, 1); // the job
+ * assert.equal(r.world.jobs.get(1)?.addr, 0x1000_1000n);
+ * assert.equal(r.world.bufs.get(1)?.resvHolder, null);
+ * ```
+ *
+ * @category Drivers
  */
 export function submitOp(
   policy: SubmitPolicy = CORRECT_SUBMIT,
@@ -259,6 +395,33 @@ export function submitOp(
  * one lock; blocked while a job is in flight.
  *
  * @returns the driver op.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot,
+ *   driverOpCall,
+ *   referenceMachine,
+ *   releaseOp,
+ *   runScript,
+ *   step,
+ * } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "exp0", args: { size: 0x4000 } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev0", dynamic: true },
+ *   { kind: "map", att: 1, holder: null },
+ * ]);
+ * // unmap under resv, then detach, in one step
+ * const r = step(m, world, driverOpCall("ref-importer", releaseOp(), { att: 1 }));
+ * assert.ok(r.status === "done");
+ * assert.equal(r.world.atts.size, 0);
+ * assert.equal(r.world.bufs.get(1)?.fileRefs, 1);
+ * ```
+ *
+ * @category Drivers
  */
 export function releaseOp(): DriverOp<
   z.output<typeof releaseSchema>,

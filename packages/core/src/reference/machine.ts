@@ -12,6 +12,8 @@ import { referenceImporter } from "./importer.js";
  * bridge that forwards P2P, and three DMA-capable devices: `dev0` and
  * `dev1` behind the IOMMU on different switches, and `dev2` with no IOMMU
  * (its DMA addresses are physical).
+ *
+ * @category Drivers
  */
 export const referenceTopology: Topology = topologySchema.parse({
   regions: [{ id: "ram0", kind: "ram", base: 0x1_0000_0000n, size: 0x4000_0000n }],
@@ -35,6 +37,24 @@ export const referenceTopology: Topology = topologySchema.parse({
  *
  * @param opts - profile (default linux-7.1) and extra drivers.
  * @returns the machine.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, linux619, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * assert.deepEqual([...m.exporters.keys()], ["ref-exporter"]);
+ * assert.deepEqual([...m.importers.keys()], ["ref-importer"]);
+ * assert.deepEqual(
+ *   m.topology.devices.map((d) => d.id),
+ *   ["dev0", "dev1", "dev2"],
+ * );
+ * assert.equal(boot(m).bufs.size, 0);
+ * assert.equal(referenceMachine({ profile: linux619 }).profile, linux619);
+ * ```
+ *
+ * @category Drivers
  */
 export function referenceMachine(
   opts: {

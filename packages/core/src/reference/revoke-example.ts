@@ -5,7 +5,11 @@ import type { TraceEvent } from "../trace/event.js";
 import { referenceMachine } from "./machine.js";
 import { importerHolder } from "./importer.js";
 
-/** The worked revoke example: its trace (with a leading note) and the final run. */
+/**
+ * The worked revoke example: its trace (with a leading note) and the final run.
+ *
+ * @category Drivers
+ */
 export interface RevokeExample {
   /** The events, starting with a note that sets the scene. */
   readonly events: readonly TraceEvent[];
@@ -22,6 +26,21 @@ export interface RevokeExample {
  * embed its rendering (`rfc/examples/revoke-in-flight-dma.*`).
  *
  * @returns the trace and the run.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { revokeWithDmaInFlight } from "@dmabuf-ref/core";
+ *
+ * const { events, run } = revokeWithDmaInFlight();
+ * assert.equal(events[0]?.kind, "note");
+ * assert.ok(run.results.every((r) => r.status === "done"));
+ * // the revoke waited for the fence, then for the unmap: nothing broke a rule
+ * assert.equal(run.world.violations.size, 0);
+ * assert.equal(run.world.bufs.get(1)?.revoked, "temporary");
+ * ```
+ *
+ * @category Drivers
  */
 export function revokeWithDmaInFlight(): RevokeExample {
   const m = referenceMachine();

@@ -30,6 +30,21 @@ const EXPORTER_HOLDER = "exp0";
  * @param waitsForOwnFences - false: an importer may unmap or detach with its
  *   own DMA in flight (the bug the oracle must catch).
  * @returns the enabled ops.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { revokeProtocolOps, revokeProtocolStart } from "@dmabuf-ref/core";
+ *
+ * const { w, buf } = revokeProtocolStart();
+ * // nothing attached yet: dev0 may attach, or the exporter revokes
+ * assert.deepEqual(
+ *   revokeProtocolOps(w, buf, ["dev0"]).map((op) => op.kind),
+ *   ["attach", "revoke", "revoke"],
+ * );
+ * ```
+ *
+ * @category Exploration
  */
 export function revokeProtocolOps(
   w: World,
@@ -100,7 +115,11 @@ function regionOf(w: World, buf: number): { id: string; status: RegionStatus } |
   return undefined;
 }
 
-/** What a breadth-first exploration found. */
+/**
+ * What a breadth-first exploration found.
+ *
+ * @category Exploration
+ */
 export interface BreadthFirstResult {
   /** Distinct canonical worlds reached (the start included). */
   readonly states: number;
@@ -125,6 +144,21 @@ export interface BreadthFirstResult {
  * @param opsAt - the protocol's moves enabled in a world.
  * @param limit - stop after this many distinct worlds.
  * @returns what it found.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { exploreBreadthFirst, revokeProtocolOps, revokeProtocolStart } from "@dmabuf-ref/core";
+ *
+ * const { m, w, buf } = revokeProtocolStart();
+ * const all = exploreBreadthFirst(m, w, (x) => revokeProtocolOps(x, buf, ["dev0"]), 10_000);
+ * assert.ok(all.complete); // the worlds repeat, so the search ends
+ * assert.equal(all.violations, 0);
+ * const cut = exploreBreadthFirst(m, w, (x) => revokeProtocolOps(x, buf, ["dev0"]), 10);
+ * assert.deepEqual([cut.states, cut.complete], [10, false]);
+ * ```
+ *
+ * @category Exploration
  */
 export function exploreBreadthFirst(
   m: Machine,
@@ -173,7 +207,11 @@ export function exploreBreadthFirst(
   return { states, transitions, violations, kinds: [...kinds].sort(), complete: true };
 }
 
-/** Where the reference revoke protocol starts. */
+/**
+ * Where the reference revoke protocol starts.
+ *
+ * @category Exploration
+ */
 export interface RevokeProtocolStart {
   /** The reference machine. */
   readonly m: Machine;
@@ -188,6 +226,19 @@ export interface RevokeProtocolStart {
  * reference exporter.
  *
  * @returns the machine, the world and the buffer's id.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { revokeProtocolStart } from "@dmabuf-ref/core";
+ *
+ * const { m, w, buf } = revokeProtocolStart();
+ * assert.equal(buf, 1);
+ * assert.equal(w.bufs.get(buf)?.size, 0x2000n);
+ * assert.equal(m.profile.id, "linux-7.1");
+ * ```
+ *
+ * @category Exploration
  */
 export function revokeProtocolStart(): RevokeProtocolStart {
   const m = referenceMachine();

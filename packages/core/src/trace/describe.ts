@@ -6,6 +6,8 @@ import { holderActor } from "../lifetime/resv.js";
 /**
  * An event reduced to what every renderer draws: who acts, on whom (absent
  * for a note about one actor), and one sentence.
+ *
+ * @category Tracing
  */
 export interface EventLine {
   /** The acting participant. */
@@ -22,6 +24,25 @@ export interface EventLine {
  *
  * @param event - the event.
  * @returns its participants and sentence.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeEvent, kernelError } from "@dmabuf-ref/core";
+ *
+ * const line = describeEvent({
+ *   kind: "ioctl",
+ *   process: "qemu",
+ *   target: "iommufd",
+ *   name: "IOMMU_IOAS_MAP_FILE",
+ *   result: { ok: false, error: kernelError("ENODEV", "the VFIO dma-buf is revoked") },
+ * });
+ * assert.deepEqual(line, {
+ *   from: "qemu",
+ *   to: "iommufd",
+ *   text: "IOMMU_IOAS_MAP_FILE = -ENODEV: the VFIO dma-buf is revoked",
+ * });
+ * ```
+ * @category Tracing
  */
 export function describeEvent(event: TraceEvent): EventLine {
   return match(event)

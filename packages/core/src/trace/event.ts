@@ -6,6 +6,8 @@ import type { Violation } from "../world/violation.js";
  * What a sleeping kernel path waits for: a dma-buf's reservation lock, its
  * unsignalled fences, the importers' unmaps after a revoke, or a driver's
  * own lock (VFIO's `memory_lock`).
+ *
+ * @category Tracing
  */
 export type WaitFor = "resv" | "fences" | "unmaps" | "lock";
 
@@ -13,6 +15,8 @@ export type WaitFor = "resv" | "fences" | "unmaps" | "lock";
  * Every observable step of the model, as one discriminated union on `kind`
  * (DESIGN §3.8). Renderers consume it with an exhaustive match, so a new
  * event kind fails to compile until every renderer handles it.
+ *
+ * @category Tracing
  */
 export type TraceEvent =
   /** `dma_buf_mapping_attach()` starts: the exporter's offers meet the importer's accepts. */
@@ -357,5 +361,9 @@ export type TraceEvent =
       readonly text: string;
     };
 
-/** The `kind` of every {@link TraceEvent}. */
+/**
+ * The `kind` of every {@link TraceEvent}.
+ *
+ * @category Tracing
+ */
 export type TraceEventKind = TraceEvent["kind"];

@@ -13,6 +13,30 @@ import type { TraceEvent } from "./event.js";
  * @param profileId - the active profile.
  * @param result - what {@link negotiate} returned.
  * @returns the events, in order.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   accept,
+ *   negotiate,
+ *   negotiationEvents,
+ *   offer,
+ *   pal,
+ *   rfcMappingTypesV1,
+ *   sgt,
+ * } from "@dmabuf-ref/core";
+ *
+ * const offers = [offer(pal, {}), offer(sgt, { requiresP2P: true, p2pDevice: "vfio0" })];
+ * const accepts = [accept(pal, {}, "iommufd")];
+ * const result = negotiate(offers, accepts, rfcMappingTypesV1);
+ * const who = { exporter: "vfio0", importer: "iommufd" };
+ * const events = negotiationEvents(who, offers, accepts, rfcMappingTypesV1.id, result);
+ * assert.deepEqual(
+ *   events.map((e) => e.kind),
+ *   ["negotiate", "negotiate-pair", "negotiate-result"],
+ * );
+ * ```
+ * @category Tracing
  */
 export function negotiationEvents(
   who: { readonly exporter: string; readonly importer: string },

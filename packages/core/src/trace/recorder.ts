@@ -4,6 +4,8 @@ import type { TraceEvent } from "./event.js";
  * Collects {@link TraceEvent}s in order. The model's steps return their
  * events as values; a recorder is only the accumulator a scenario or a CLI
  * command keeps while it runs them.
+ *
+ * @category Tracing
  */
 export class TraceRecorder {
   readonly #events: TraceEvent[] = [];

@@ -4,37 +4,46 @@ import { _IO } from "./ioctl.js";
 import { defineStruct } from "./layout.js";
 import type { StructLayout } from "./layout.js";
 
-/** `IOMMUFD_TYPE`: the ioctl type byte `';'` (include/uapi/linux/iommufd.h, kernel-model §3.1). */
+/**
+ * `IOMMUFD_TYPE`: the ioctl type byte `';'` (include/uapi/linux/iommufd.h, kernel-model §3.1).
+ *
+ * @category uAPI
+ */
 export const IOMMUFD_TYPE = 0x3b;
 
 /**
  * `IOMMU_DESTROY = _IO(';', 0x80)`: destroy any object by id.
  *
  * @kernel include/uapi/linux/iommufd.h IOMMU_DESTROY
+ * @category uAPI
  */
 export const IOMMU_DESTROY = _IO(IOMMUFD_TYPE, 0x80);
 /**
  * `IOMMU_IOAS_ALLOC = _IO(';', 0x81)`: allocate an IO address space.
  *
  * @kernel include/uapi/linux/iommufd.h IOMMU_IOAS_ALLOC
+ * @category uAPI
  */
 export const IOMMU_IOAS_ALLOC = _IO(IOMMUFD_TYPE, 0x81);
 /**
  * `IOMMU_IOAS_IOVA_RANGES = _IO(';', 0x84)`: query allowed IOVA ranges and alignment.
  *
  * @kernel include/uapi/linux/iommufd.h IOMMU_IOAS_IOVA_RANGES
+ * @category uAPI
  */
 export const IOMMU_IOAS_IOVA_RANGES = _IO(IOMMUFD_TYPE, 0x84);
 /**
  * `IOMMU_IOAS_MAP = _IO(';', 0x85)`: map user memory at an IOVA.
  *
  * @kernel include/uapi/linux/iommufd.h IOMMU_IOAS_MAP
+ * @category uAPI
  */
 export const IOMMU_IOAS_MAP = _IO(IOMMUFD_TYPE, 0x85);
 /**
  * `IOMMU_IOAS_UNMAP = _IO(';', 0x86)`: unmap whole areas covered by a range.
  *
  * @kernel include/uapi/linux/iommufd.h IOMMU_IOAS_UNMAP
+ * @category uAPI
  */
 export const IOMMU_IOAS_UNMAP = _IO(IOMMUFD_TYPE, 0x86);
 /**
@@ -42,6 +51,7 @@ export const IOMMU_IOAS_UNMAP = _IO(IOMMUFD_TYPE, 0x86);
  * (kernel-model §3.1).
  *
  * @kernel include/uapi/linux/iommufd.h IOMMU_IOAS_MAP_FILE
+ * @category uAPI
  */
 export const IOMMU_IOAS_MAP_FILE = _IO(IOMMUFD_TYPE, 0x8f);
 
@@ -49,18 +59,21 @@ export const IOMMU_IOAS_MAP_FILE = _IO(IOMMUFD_TYPE, 0x8f);
  * `IOMMU_IOAS_ALLOW_IOVAS = _IO(';', 0x82)`: set the ranges automatic placement stays inside.
  *
  * @kernel include/uapi/linux/iommufd.h IOMMU_IOAS_ALLOW_IOVAS
+ * @category uAPI
  */
 export const IOMMU_IOAS_ALLOW_IOVAS = _IO(IOMMUFD_TYPE, 0x82);
 /**
  * `IOMMU_IOAS_COPY = _IO(';', 0x83)`: map another IOAS's pages again, without a new pin.
  *
  * @kernel include/uapi/linux/iommufd.h IOMMU_IOAS_COPY
+ * @category uAPI
  */
 export const IOMMU_IOAS_COPY = _IO(IOMMUFD_TYPE, 0x83);
 /**
  * `IOMMU_OPTION = _IO(';', 0x87)`: get or set RLIMIT_MODE (global) or HUGE_PAGES (per IOAS).
  *
  * @kernel include/uapi/linux/iommufd.h IOMMU_OPTION
+ * @category uAPI
  */
 export const IOMMU_OPTION = _IO(IOMMUFD_TYPE, 0x87);
 /**
@@ -68,26 +81,41 @@ export const IOMMU_OPTION = _IO(IOMMUFD_TYPE, 0x87);
  * bound device.
  *
  * @kernel include/uapi/linux/iommufd.h IOMMU_HWPT_ALLOC
+ * @category uAPI
  */
 export const IOMMU_HWPT_ALLOC = _IO(IOMMUFD_TYPE, 0x89);
 /**
  * `IOMMU_GET_HW_INFO = _IO(';', 0x8a)`: describe the IOMMU behind a bound device.
  *
  * @kernel include/uapi/linux/iommufd.h IOMMU_GET_HW_INFO
+ * @category uAPI
  */
 export const IOMMU_GET_HW_INFO = _IO(IOMMUFD_TYPE, 0x8a);
 
-/** `IOMMU_IOAS_MAP_FIXED_IOVA`: use the given IOVA, which must be free. */
+/**
+ * `IOMMU_IOAS_MAP_FIXED_IOVA`: use the given IOVA, which must be free.
+ *
+ * @category uAPI
+ */
 export const IOMMU_IOAS_MAP_FIXED_IOVA = 1 << 0;
-/** `IOMMU_IOAS_MAP_WRITEABLE`: DMA may write. */
+/**
+ * `IOMMU_IOAS_MAP_WRITEABLE`: DMA may write.
+ *
+ * @category uAPI
+ */
 export const IOMMU_IOAS_MAP_WRITEABLE = 1 << 1;
-/** `IOMMU_IOAS_MAP_READABLE`: DMA may read. */
+/**
+ * `IOMMU_IOAS_MAP_READABLE`: DMA may read.
+ *
+ * @category uAPI
+ */
 export const IOMMU_IOAS_MAP_READABLE = 1 << 2;
 
 /**
  * `struct iommu_destroy` = `size`@0, `id`@4 (8 bytes).
  *
  * @kernel include/uapi/linux/iommufd.h iommu_destroy
+ * @category uAPI
  */
 export const iommuDestroy = defineStruct("iommu_destroy", [
   ["size", "u32"],
@@ -98,6 +126,7 @@ export const iommuDestroy = defineStruct("iommu_destroy", [
  * `struct iommu_ioas_alloc` = `size`@0, `flags`@4 (must be 0), `out_ioas_id`@8 (12 bytes).
  *
  * @kernel include/uapi/linux/iommufd.h iommu_ioas_alloc
+ * @category uAPI
  */
 export const iommuIoasAlloc = defineStruct("iommu_ioas_alloc", [
   ["size", "u32"],
@@ -109,6 +138,7 @@ export const iommuIoasAlloc = defineStruct("iommu_ioas_alloc", [
  * `struct iommu_iova_range` = `start` u64@0, `last` u64@8 (inclusive).
  *
  * @kernel include/uapi/linux/iommufd.h iommu_iova_range
+ * @category uAPI
  */
 export const iommuIovaRange = defineStruct("iommu_iova_range", [
   ["start", "aligned_u64"],
@@ -121,6 +151,7 @@ export const iommuIovaRange = defineStruct("iommu_iova_range", [
  * `struct iommu_iova_range[]`), `out_iova_alignment` u64@24 (32 bytes).
  *
  * @kernel include/uapi/linux/iommufd.h iommu_ioas_iova_ranges
+ * @category uAPI
  */
 export const iommuIoasIovaRanges = defineStruct("iommu_ioas_iova_ranges", [
   ["size", "u32"],
@@ -136,6 +167,7 @@ export const iommuIoasIovaRanges = defineStruct("iommu_ioas_iova_ranges", [
  * `user_va` u64@16, `length` u64@24, `iova` u64@32 in/out (40 bytes).
  *
  * @kernel include/uapi/linux/iommufd.h iommu_ioas_map
+ * @category uAPI
  */
 export const iommuIoasMap = defineStruct("iommu_ioas_map", [
   ["size", "u32"],
@@ -153,6 +185,7 @@ export const iommuIoasMap = defineStruct("iommu_ioas_map", [
  * u64@24, `iova` u64@32 in/out (40 bytes; kernel-model §3.1).
  *
  * @kernel include/uapi/linux/iommufd.h iommu_ioas_map_file
+ * @category uAPI
  */
 export const iommuIoasMapFile = defineStruct("iommu_ioas_map_file", [
   ["size", "u32"],
@@ -169,6 +202,7 @@ export const iommuIoasMapFile = defineStruct("iommu_ioas_map_file", [
  * u64@16 (in: bytes; out: bytes unmapped) (24 bytes).
  *
  * @kernel include/uapi/linux/iommufd.h iommu_ioas_unmap
+ * @category uAPI
  */
 export const iommuIoasUnmap = defineStruct("iommu_ioas_unmap", [
   ["size", "u32"],
@@ -183,6 +217,7 @@ export const iommuIoasUnmap = defineStruct("iommu_ioas_unmap", [
  * `struct iommu_iova_range`) (24 bytes).
  *
  * @kernel include/uapi/linux/iommufd.h iommu_ioas_allow_iovas
+ * @category uAPI
  */
 export const iommuIoasAllowIovas = defineStruct("iommu_ioas_allow_iovas", [
   ["size", "u32"],
@@ -198,6 +233,7 @@ export const iommuIoasAllowIovas = defineStruct("iommu_ioas_allow_iovas", [
  * (in/out), `src_iova` u64@32 (40 bytes).
  *
  * @kernel include/uapi/linux/iommufd.h iommu_ioas_copy
+ * @category uAPI
  */
 export const iommuIoasCopy = defineStruct("iommu_ioas_copy", [
   ["size", "u32"],
@@ -209,13 +245,29 @@ export const iommuIoasCopy = defineStruct("iommu_ioas_copy", [
   ["src_iova", "aligned_u64"],
 ] as const);
 
-/** `IOMMU_OPTION_RLIMIT_MODE`: how pinned pages are charged (0 user, 1 process); global, `object_id` 0. */
+/**
+ * `IOMMU_OPTION_RLIMIT_MODE`: how pinned pages are charged (0 user, 1 process); global, `object_id` 0.
+ *
+ * @category uAPI
+ */
 export const IOMMU_OPTION_RLIMIT_MODE = 0;
-/** `IOMMU_OPTION_HUGE_PAGES`: 1 (default) maps large pages where it can, 0 maps PAGE_SIZE only; per IOAS. */
+/**
+ * `IOMMU_OPTION_HUGE_PAGES`: 1 (default) maps large pages where it can, 0 maps PAGE_SIZE only; per IOAS.
+ *
+ * @category uAPI
+ */
 export const IOMMU_OPTION_HUGE_PAGES = 1;
-/** `IOMMU_OPTION_OP_SET`: load the option's value from `val64`. */
+/**
+ * `IOMMU_OPTION_OP_SET`: load the option's value from `val64`.
+ *
+ * @category uAPI
+ */
 export const IOMMU_OPTION_OP_SET = 0;
-/** `IOMMU_OPTION_OP_GET`: return the option's value in `val64`. */
+/**
+ * `IOMMU_OPTION_OP_GET`: return the option's value in `val64`.
+ *
+ * @category uAPI
+ */
 export const IOMMU_OPTION_OP_GET = 1;
 
 /**
@@ -223,6 +275,7 @@ export const IOMMU_OPTION_OP_GET = 1;
  * `__reserved` u16@10, `object_id`@12, `val64` u64@16 (24 bytes).
  *
  * @kernel include/uapi/linux/iommufd.h iommu_option
+ * @category uAPI
  */
 export const iommuOption = defineStruct("iommu_option", [
   ["size", "u32"],
@@ -233,15 +286,35 @@ export const iommuOption = defineStruct("iommu_option", [
   ["val64", "aligned_u64"],
 ] as const);
 
-/** `IOMMU_HWPT_ALLOC_NEST_PARENT`: a domain that can parent a nested one. */
+/**
+ * `IOMMU_HWPT_ALLOC_NEST_PARENT`: a domain that can parent a nested one.
+ *
+ * @category uAPI
+ */
 export const IOMMU_HWPT_ALLOC_NEST_PARENT = 1 << 0;
-/** `IOMMU_HWPT_ALLOC_DIRTY_TRACKING`: the domain must track dirty IOVAs. */
+/**
+ * `IOMMU_HWPT_ALLOC_DIRTY_TRACKING`: the domain must track dirty IOVAs.
+ *
+ * @category uAPI
+ */
 export const IOMMU_HWPT_ALLOC_DIRTY_TRACKING = 1 << 1;
-/** `IOMMU_HWPT_FAULT_ID_VALID`: `fault_id` names an IOMMUFD_FAULT object. */
+/**
+ * `IOMMU_HWPT_FAULT_ID_VALID`: `fault_id` names an IOMMUFD_FAULT object.
+ *
+ * @category uAPI
+ */
 export const IOMMU_HWPT_FAULT_ID_VALID = 1 << 2;
-/** `IOMMU_HWPT_ALLOC_PASID`: a domain that may be attached to a PASID. */
+/**
+ * `IOMMU_HWPT_ALLOC_PASID`: a domain that may be attached to a PASID.
+ *
+ * @category uAPI
+ */
 export const IOMMU_HWPT_ALLOC_PASID = 1 << 3;
-/** `IOMMU_HWPT_DATA_NONE`: no driver data (a kernel-managed paging domain). */
+/**
+ * `IOMMU_HWPT_DATA_NONE`: no driver data (a kernel-managed paging domain).
+ *
+ * @category uAPI
+ */
 export const IOMMU_HWPT_DATA_NONE = 0;
 
 /**
@@ -251,6 +324,7 @@ export const IOMMU_HWPT_DATA_NONE = 0;
  * is `offsetofend(__reserved)` = 24).
  *
  * @kernel include/uapi/linux/iommufd.h iommu_hwpt_alloc
+ * @category uAPI
  */
 export const iommuHwptAlloc = defineStruct("iommu_hwpt_alloc", [
   ["size", "u32"],
@@ -266,11 +340,23 @@ export const iommuHwptAlloc = defineStruct("iommu_hwpt_alloc", [
   ["__reserved2", "u32"],
 ] as const);
 
-/** `IOMMU_HW_INFO_FLAG_INPUT_TYPE`: `in_data_type` asks for one info type. */
+/**
+ * `IOMMU_HW_INFO_FLAG_INPUT_TYPE`: `in_data_type` asks for one info type.
+ *
+ * @category uAPI
+ */
 export const IOMMU_HW_INFO_FLAG_INPUT_TYPE = 1 << 0;
-/** `IOMMU_HW_INFO_TYPE_DEFAULT` (= `IOMMU_HW_INFO_TYPE_NONE`): whatever the driver reports. */
+/**
+ * `IOMMU_HW_INFO_TYPE_DEFAULT` (= `IOMMU_HW_INFO_TYPE_NONE`): whatever the driver reports.
+ *
+ * @category uAPI
+ */
 export const IOMMU_HW_INFO_TYPE_DEFAULT = 0;
-/** `IOMMU_HW_INFO_TYPE_INTEL_VTD`: `struct iommu_hw_info_vtd`. */
+/**
+ * `IOMMU_HW_INFO_TYPE_INTEL_VTD`: `struct iommu_hw_info_vtd`.
+ *
+ * @category uAPI
+ */
 export const IOMMU_HW_INFO_TYPE_INTEL_VTD = 1;
 
 /**
@@ -281,6 +367,7 @@ export const IOMMU_HW_INFO_TYPE_INTEL_VTD = 1;
  * (40 bytes; `min_size` is `offsetofend(__reserved)` = 32).
  *
  * @kernel include/uapi/linux/iommufd.h iommu_hw_info
+ * @category uAPI
  */
 export const iommuHwInfo = defineStruct("iommu_hw_info", [
   ["size", "u32"],
@@ -301,6 +388,7 @@ export const iommuHwInfo = defineStruct("iommu_hw_info", [
  * `ecap_reg` u64@16 (24 bytes): what an Intel VT-d IOMMU reports.
  *
  * @kernel include/uapi/linux/iommufd.h iommu_hw_info_vtd
+ * @category uAPI
  */
 export const iommuHwInfoVtd = defineStruct("iommu_hw_info_vtd", [
   ["flags", "u32"],
@@ -309,7 +397,11 @@ export const iommuHwInfoVtd = defineStruct("iommu_hw_info_vtd", [
   ["ecap_reg", "aligned_u64"],
 ] as const);
 
-/** A struct copied in by {@link copyIommufdStruct}. */
+/**
+ * A struct copied in by {@link copyIommufdStruct}.
+ *
+ * @category uAPI
+ */
 export interface CopiedStruct<V> {
   /** The decoded struct, zero-extended when the user's was shorter. */
   readonly value: V;
@@ -330,6 +422,31 @@ export interface CopiedStruct<V> {
  * @param buffer - the user buffer; it must hold `size` bytes.
  * @returns the decoded struct and the user's `size`, or the errno.
  * @kernel include/linux/uaccess.h copy_struct_from_user
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   IOMMU_IOAS_MAP_FILE,
+ *   copyIommufdStruct,
+ *   findUapiIoctl,
+ *   iommuIoasMapFile,
+ * } from "@dmabuf-ref/core";
+ *
+ * const minSize = findUapiIoctl("IOMMU_IOAS_MAP_FILE")?.minSize ?? 0;
+ * assert.equal(IOMMU_IOAS_MAP_FILE, 0x3b8f);
+ * const arg = { size: 40, flags: 3, ioas_id: 2, fd: 7, start: 0n, length: 0x200000n, iova: 0n };
+ * const copied = copyIommufdStruct(iommuIoasMapFile, minSize, iommuIoasMapFile.encode(arg));
+ * assert.ok(copied.ok);
+ * assert.equal(copied.value.value.length, 0x200000n);
+ * // A size below offsetofend(iova) is EINVAL.
+ * const short = copyIommufdStruct(
+ *   iommuIoasMapFile,
+ *   minSize,
+ *   iommuIoasMapFile.encode({ ...arg, size: 32 }),
+ * );
+ * assert.equal(short.ok ? undefined : short.error.errno, "EINVAL");
+ * ```
+ * @category uAPI
  */
 export function copyIommufdStruct<V>(
   layout: StructLayout<V>,
@@ -370,6 +487,17 @@ export function copyIommufdStruct<V>(
  * @param userSize - the user's `size`.
  * @returns the bytes copied to userspace.
  * @kernel drivers/iommu/iommufd/iommufd_private.h iommufd_ucmd_respond
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { iommuIoasAlloc, respondIommufdStruct } from "@dmabuf-ref/core";
+ *
+ * // IOMMU_IOAS_ALLOC writes out_ioas_id back: min(size, sizeof) bytes.
+ * const out = respondIommufdStruct(iommuIoasAlloc, { size: 12, flags: 0, out_ioas_id: 2 }, 12);
+ * assert.equal(out.length, 12);
+ * assert.equal(iommuIoasAlloc.decode(out).out_ioas_id, 2);
+ * ```
+ * @category uAPI
  */
 export function respondIommufdStruct<V>(
   layout: StructLayout<V>,

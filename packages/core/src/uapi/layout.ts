@@ -4,6 +4,8 @@ import { U64_MAX, u64Schema } from "../schemas.js";
 /**
  * The scalar C types that appear in the modelled uAPI structs. `aligned_u64`
  * is `__aligned_u64` (8-byte aligned on every ABI; on x86-64 `__u64` is too).
+ *
+ * @category uAPI
  */
 export type ScalarType = "u8" | "u16" | "u32" | "s32" | "u64" | "aligned_u64";
 
@@ -16,7 +18,11 @@ const SCALARS: Readonly<Record<ScalarType, number>> = {
   aligned_u64: 8,
 };
 
-/** One member of a struct, as `dmabuf-ref uapi layout` prints it. */
+/**
+ * One member of a struct, as `dmabuf-ref uapi layout` prints it.
+ *
+ * @category uAPI
+ */
 export interface FieldLayout {
   /** The member's name in the kernel header, e.g. `"out_ioas_id"`. */
   readonly name: string;
@@ -28,12 +34,18 @@ export interface FieldLayout {
   readonly type: string;
 }
 
-/** A member declaration: name and scalar type, in header order. */
+/**
+ * A member declaration: name and scalar type, in header order.
+ *
+ * @category uAPI
+ */
 export type FieldSpec = readonly [name: string, type: ScalarType];
 
 /**
  * The decoded value of a struct: a number per 8/16/32-bit member, a bigint
  * per 64-bit member (DESIGN §5).
+ *
+ * @category uAPI
  */
 export type StructValue<F extends readonly FieldSpec[]> = {
   -readonly [P in F[number] as P[0]]: P[1] extends "u64" | "aligned_u64" ? bigint : number;
@@ -42,6 +54,8 @@ export type StructValue<F extends readonly FieldSpec[]> = {
 /**
  * The exact little-endian x86-64 layout of one uAPI struct, with encode,
  * decode and a zod schema for its value (DESIGN §3.6).
+ *
+ * @category uAPI
  */
 export interface StructLayout<V> {
   /** The struct's name in the kernel header, e.g. `"iommu_ioas_map_file"`. */
@@ -91,6 +105,25 @@ function memberSchema(type: ScalarType): z.ZodType<number | bigint> {
  * @param members - `[name, type]` pairs in header order.
  * @param flexible - an optional trailing flexible array member: its name and element type name.
  * @returns the layout.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defineStruct } from "@dmabuf-ref/core";
+ *
+ * // A u64 after a u32 is aligned to 8; the struct is padded to 16.
+ * const range = defineStruct("example_range", [
+ *   ["flags", "u32"],
+ *   ["iova", "aligned_u64"],
+ * ] as const);
+ * assert.equal(range.size, 16);
+ * assert.deepEqual(
+ *   range.fields.map((f) => f.offset),
+ *   [0, 8],
+ * );
+ * const bytes = range.encode({ flags: 1, iova: 0x10000n });
+ * assert.deepEqual(range.decode(bytes), { flags: 1, iova: 0x10000n });
+ * ```
+ * @category uAPI
  */
 export function defineStruct<const F extends readonly FieldSpec[]>(
   name: string,
@@ -149,6 +182,19 @@ export function defineStruct<const F extends readonly FieldSpec[]>(
  * @param f - the member.
  * @param v - its value.
  * @throws TypeError when the value is missing.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { iommuIoasMapFile, writeScalar } from "@dmabuf-ref/core";
+ *
+ * const iova = iommuIoasMapFile.fields.find((f) => f.name === "iova");
+ * assert.ok(iova !== undefined);
+ * const view = new DataView(new ArrayBuffer(iommuIoasMapFile.size));
+ * writeScalar(view, iova, 0x100000n);
+ * assert.equal(view.getBigUint64(32, true), 0x100000n);
+ * assert.throws(() => writeScalar(view, iova, undefined), TypeError);
+ * ```
+ * @category uAPI
  */
 export function writeScalar(view: DataView, f: FieldLayout, v: number | bigint | undefined): void {
   if (v === undefined) throw new TypeError(`member ${f.name} missing`);
@@ -180,6 +226,28 @@ export function writeScalar(view: DataView, f: FieldLayout, v: number | bigint |
  * @param view - the struct's bytes.
  * @param f - the member.
  * @returns its value.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { iommuIoasMapFile, readScalar } from "@dmabuf-ref/core";
+ *
+ * const bytes = iommuIoasMapFile.encode({
+ *   size: 40,
+ *   flags: 3,
+ *   ioas_id: 2,
+ *   fd: 7,
+ *   start: 0n,
+ *   length: 0x200000n,
+ *   iova: 0x100000n,
+ * });
+ * const view = new DataView(bytes.buffer);
+ * const fd = iommuIoasMapFile.fields.find((f) => f.name === "fd");
+ * const length = iommuIoasMapFile.fields.find((f) => f.name === "length");
+ * assert.ok(fd !== undefined && length !== undefined);
+ * assert.equal(readScalar(view, fd), 7);
+ * assert.equal(readScalar(view, length), 0x200000n);
+ * ```
+ * @category uAPI
  */
 export function readScalar(view: DataView, f: FieldLayout): number | bigint {
   switch (f.type as ScalarType) {
@@ -206,6 +274,16 @@ export function readScalar(view: DataView, f: FieldLayout): number | bigint {
  * @returns `offsetof(member) + sizeof(member)`.
  * @throws when the struct has no such member (a model bug).
  * @kernel include/linux/stddef.h offsetofend
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { iommuIoasMapFile, offsetofEnd } from "@dmabuf-ref/core";
+ *
+ * // IOMMU_IOAS_MAP_FILE's min_size is offsetofend(struct iommu_ioas_map_file, iova).
+ * assert.equal(offsetofEnd(iommuIoasMapFile, "iova"), 40);
+ * assert.equal(offsetofEnd(iommuIoasMapFile, "fd"), 16);
+ * ```
+ * @category uAPI
  */
 export function offsetofEnd(
   layout: { readonly fields: readonly FieldLayout[]; readonly name: string },

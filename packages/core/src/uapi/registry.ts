@@ -52,7 +52,11 @@ import {
   vfioRegionInfo,
 } from "./vfio-device.js";
 
-/** A struct's name, size and members, without its codec (what listings print). */
+/**
+ * A struct's name, size and members, without its codec (what listings print).
+ *
+ * @category uAPI
+ */
 export interface StructInfo {
   /** The kernel's struct name. */
   readonly name: string;
@@ -65,6 +69,8 @@ export interface StructInfo {
 /**
  * Every modelled uAPI struct's layout (codec included), in listing order:
  * what the uAPI tests round-trip and `dmabuf-ref uapi layout` lists.
+ *
+ * @category uAPI
  */
 export const UAPI_LAYOUTS: readonly StructLayout<unknown>[] = Object.freeze([
   vfioDeviceFeature,
@@ -92,7 +98,11 @@ export const UAPI_LAYOUTS: readonly StructLayout<unknown>[] = Object.freeze([
   vfioPciHotReset,
 ] as readonly StructLayout<unknown>[]);
 
-/** Every modelled uAPI struct, by its kernel name (for `dmabuf-ref uapi layout`). */
+/**
+ * Every modelled uAPI struct, by its kernel name (for `dmabuf-ref uapi layout`).
+ *
+ * @category uAPI
+ */
 export const UAPI_STRUCTS: readonly StructInfo[] = Object.freeze(
   UAPI_LAYOUTS.map(({ name, size, fields }) => ({ name, size, fields })),
 );
@@ -100,6 +110,8 @@ export const UAPI_STRUCTS: readonly StructInfo[] = Object.freeze(
 /**
  * One modelled ioctl: its macro name, number, argument struct and, for
  * iommufd, the `min_size` its dispatcher enforces.
+ *
+ * @category uAPI
  */
 export interface IoctlInfo {
   /** The kernel macro, e.g. `"IOMMU_IOAS_MAP_FILE"`. */
@@ -114,7 +126,11 @@ export interface IoctlInfo {
   readonly minSize?: number;
 }
 
-/** Every modelled ioctl, by macro name (for `dmabuf-ref uapi ioctl`). */
+/**
+ * Every modelled ioctl, by macro name (for `dmabuf-ref uapi ioctl`).
+ *
+ * @category uAPI
+ */
 export const UAPI_IOCTLS: readonly IoctlInfo[] = Object.freeze([
   {
     name: "IOMMU_DESTROY",
@@ -249,6 +265,20 @@ export const UAPI_IOCTLS: readonly IoctlInfo[] = Object.freeze([
  *
  * @param name - e.g. `"iommu_ioas_map_file"`.
  * @returns the struct, or undefined.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { findUapiStruct } from "@dmabuf-ref/core";
+ *
+ * const s = findUapiStruct("iommu_ioas_map_file");
+ * assert.equal(s?.size, 40);
+ * assert.deepEqual(
+ *   s?.fields.map((f) => f.name),
+ *   ["size", "flags", "ioas_id", "fd", "start", "length", "iova"],
+ * );
+ * assert.equal(findUapiStruct("no_such_struct"), undefined);
+ * ```
+ * @category uAPI
  */
 export function findUapiStruct(name: string): StructInfo | undefined {
   return UAPI_STRUCTS.find((s) => s.name === name);
@@ -259,6 +289,18 @@ export function findUapiStruct(name: string): StructInfo | undefined {
  *
  * @param name - e.g. `"VFIO_DEVICE_FEATURE"`.
  * @returns the ioctl, or undefined.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { IOMMU_IOAS_MAP_FILE, findUapiIoctl } from "@dmabuf-ref/core";
+ *
+ * const info = findUapiIoctl("IOMMU_IOAS_MAP_FILE");
+ * assert.equal(info?.number, IOMMU_IOAS_MAP_FILE);
+ * assert.equal(info?.family, "iommufd");
+ * assert.equal(info?.minSize, 40);
+ * assert.equal(findUapiIoctl("VFIO_DEVICE_FEATURE")?.minSize, undefined);
+ * ```
+ * @category uAPI
  */
 export function findUapiIoctl(name: string): IoctlInfo | undefined {
   return UAPI_IOCTLS.find((i) => i.name === name);

@@ -13,24 +13,35 @@ import { VFIO_BASE, VFIO_TYPE } from "./vfio.js";
  * `VFIO_DEVICE_BIND_IOMMUFD = _IO(VFIO_TYPE, VFIO_BASE + 18)` = 0x3B76.
  *
  * @kernel include/uapi/linux/vfio.h VFIO_DEVICE_BIND_IOMMUFD
+ * @category uAPI
  */
 export const VFIO_DEVICE_BIND_IOMMUFD = _IO(VFIO_TYPE, VFIO_BASE + 18);
 /**
  * `VFIO_DEVICE_ATTACH_IOMMUFD_PT = _IO(VFIO_TYPE, VFIO_BASE + 19)` = 0x3B77.
  *
  * @kernel include/uapi/linux/vfio.h VFIO_DEVICE_ATTACH_IOMMUFD_PT
+ * @category uAPI
  */
 export const VFIO_DEVICE_ATTACH_IOMMUFD_PT = _IO(VFIO_TYPE, VFIO_BASE + 19);
 /**
  * `VFIO_DEVICE_DETACH_IOMMUFD_PT = _IO(VFIO_TYPE, VFIO_BASE + 20)` = 0x3B78.
  *
  * @kernel include/uapi/linux/vfio.h VFIO_DEVICE_DETACH_IOMMUFD_PT
+ * @category uAPI
  */
 export const VFIO_DEVICE_DETACH_IOMMUFD_PT = _IO(VFIO_TYPE, VFIO_BASE + 20);
 
-/** `VFIO_DEVICE_ATTACH_PASID`: attach the PASID in `pasid`, not the whole device. */
+/**
+ * `VFIO_DEVICE_ATTACH_PASID`: attach the PASID in `pasid`, not the whole device.
+ *
+ * @category uAPI
+ */
 export const VFIO_DEVICE_ATTACH_PASID = 1 << 0;
-/** `VFIO_DEVICE_DETACH_PASID`: detach the PASID in `pasid`, not the whole device. */
+/**
+ * `VFIO_DEVICE_DETACH_PASID`: detach the PASID in `pasid`, not the whole device.
+ *
+ * @category uAPI
+ */
 export const VFIO_DEVICE_DETACH_PASID = 1 << 0;
 
 /**
@@ -39,6 +50,7 @@ export const VFIO_DEVICE_DETACH_PASID = 1 << 0;
  * iommufd gave it) (16 bytes).
  *
  * @kernel include/uapi/linux/vfio.h vfio_device_bind_iommufd
+ * @category uAPI
  */
 export const vfioDeviceBindIommufd = defineStruct("vfio_device_bind_iommufd", [
   ["argsz", "u32"],
@@ -53,6 +65,7 @@ export const vfioDeviceBindIommufd = defineStruct("vfio_device_bind_iommufd", [
  * through), `pasid`@12 (read only with `VFIO_DEVICE_ATTACH_PASID`) (16 bytes).
  *
  * @kernel include/uapi/linux/vfio.h vfio_device_attach_iommufd_pt
+ * @category uAPI
  */
 export const vfioDeviceAttachIommufdPt = defineStruct("vfio_device_attach_iommufd_pt", [
   ["argsz", "u32"],
@@ -66,6 +79,7 @@ export const vfioDeviceAttachIommufdPt = defineStruct("vfio_device_attach_iommuf
  * (read only with `VFIO_DEVICE_DETACH_PASID`) (12 bytes).
  *
  * @kernel include/uapi/linux/vfio.h vfio_device_detach_iommufd_pt
+ * @category uAPI
  */
 export const vfioDeviceDetachIommufdPt = defineStruct("vfio_device_detach_iommufd_pt", [
   ["argsz", "u32"],
@@ -73,9 +87,21 @@ export const vfioDeviceDetachIommufdPt = defineStruct("vfio_device_detach_iommuf
   ["pasid", "u32"],
 ] as const);
 
-/** `minsz` of `VFIO_DEVICE_BIND_IOMMUFD`: `offsetofend(out_devid)` = 16. */
+/**
+ * `minsz` of `VFIO_DEVICE_BIND_IOMMUFD`: `offsetofend(out_devid)` = 16.
+ *
+ * @category uAPI
+ */
 export const VFIO_DEVICE_BIND_IOMMUFD_MINSZ = offsetofEnd(vfioDeviceBindIommufd, "out_devid");
-/** `minsz` of `VFIO_DEVICE_ATTACH_IOMMUFD_PT`: `offsetofend(pt_id)` = 12. */
+/**
+ * `minsz` of `VFIO_DEVICE_ATTACH_IOMMUFD_PT`: `offsetofend(pt_id)` = 12.
+ *
+ * @category uAPI
+ */
 export const VFIO_DEVICE_ATTACH_IOMMUFD_PT_MINSZ = offsetofEnd(vfioDeviceAttachIommufdPt, "pt_id");
-/** `minsz` of `VFIO_DEVICE_DETACH_IOMMUFD_PT`: `offsetofend(flags)` = 8. */
+/**
+ * `minsz` of `VFIO_DEVICE_DETACH_IOMMUFD_PT`: `offsetofend(flags)` = 8.
+ *
+ * @category uAPI
+ */
 export const VFIO_DEVICE_DETACH_IOMMUFD_PT_MINSZ = offsetofEnd(vfioDeviceDetachIommufdPt, "flags");

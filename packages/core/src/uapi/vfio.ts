@@ -4,39 +4,70 @@ import { _IO } from "./ioctl.js";
 import { defineStruct } from "./layout.js";
 import type { StructLayout } from "./layout.js";
 
-/** `VFIO_TYPE`: the ioctl type byte `';'` (include/uapi/linux/vfio.h, kernel-model §2.1). */
+/**
+ * `VFIO_TYPE`: the ioctl type byte `';'` (include/uapi/linux/vfio.h, kernel-model §2.1).
+ *
+ * @category uAPI
+ */
 export const VFIO_TYPE = 0x3b;
-/** `VFIO_BASE`: first VFIO command number. */
+/**
+ * `VFIO_BASE`: first VFIO command number.
+ *
+ * @category uAPI
+ */
 export const VFIO_BASE = 100;
 /**
  * `VFIO_DEVICE_RESET = _IO(VFIO_TYPE, VFIO_BASE + 11)`: FLR or another function reset.
  *
  * @kernel include/uapi/linux/vfio.h VFIO_DEVICE_RESET
+ * @category uAPI
  */
 export const VFIO_DEVICE_RESET = _IO(VFIO_TYPE, VFIO_BASE + 11);
 /**
  * `VFIO_DEVICE_FEATURE = _IO(VFIO_TYPE, VFIO_BASE + 17)` = 0x3B75 (kernel-model §2.1).
  *
  * @kernel include/uapi/linux/vfio.h VFIO_DEVICE_FEATURE
+ * @category uAPI
  */
 export const VFIO_DEVICE_FEATURE = _IO(VFIO_TYPE, VFIO_BASE + 17);
 
-/** `VFIO_DEVICE_FEATURE_MASK`: bits 0–15 of `flags` select the feature. */
+/**
+ * `VFIO_DEVICE_FEATURE_MASK`: bits 0–15 of `flags` select the feature.
+ *
+ * @category uAPI
+ */
 export const VFIO_DEVICE_FEATURE_MASK = 0xffff;
-/** `VFIO_DEVICE_FEATURE_GET`: read the feature (for DMA_BUF: create the dma-buf). */
+/**
+ * `VFIO_DEVICE_FEATURE_GET`: read the feature (for DMA_BUF: create the dma-buf).
+ *
+ * @category uAPI
+ */
 export const VFIO_DEVICE_FEATURE_GET = 1 << 16;
-/** `VFIO_DEVICE_FEATURE_SET`: write the feature. */
+/**
+ * `VFIO_DEVICE_FEATURE_SET`: write the feature.
+ *
+ * @category uAPI
+ */
 export const VFIO_DEVICE_FEATURE_SET = 1 << 17;
-/** `VFIO_DEVICE_FEATURE_PROBE`: only ask whether GET/SET would be supported. */
+/**
+ * `VFIO_DEVICE_FEATURE_PROBE`: only ask whether GET/SET would be supported.
+ *
+ * @category uAPI
+ */
 export const VFIO_DEVICE_FEATURE_PROBE = 1 << 18;
 /**
  * `VFIO_DEVICE_FEATURE_DMA_BUF = 11`: export BAR ranges as a dma-buf (kernel-model §2.1).
  *
  * @kernel include/uapi/linux/vfio.h VFIO_DEVICE_FEATURE_DMA_BUF
+ * @category uAPI
  */
 export const VFIO_DEVICE_FEATURE_DMA_BUF = 11;
 
-/** A decoded `struct vfio_device_feature` header. */
+/**
+ * A decoded `struct vfio_device_feature` header.
+ *
+ * @category uAPI
+ */
 // A type alias, not an interface, so it stays assignable to index-signature records.
 export type VfioDeviceFeature = {
   /** Size of the header plus the feature's payload. */
@@ -45,7 +76,11 @@ export type VfioDeviceFeature = {
   flags: number;
 };
 
-/** A decoded `struct vfio_region_dma_range`: a BAR-relative byte range. */
+/**
+ * A decoded `struct vfio_region_dma_range`: a BAR-relative byte range.
+ *
+ * @category uAPI
+ */
 // A type alias, not an interface, so it stays assignable to index-signature records.
 export type VfioRegionDmaRange = {
   /** Offset into the BAR; must be page aligned. */
@@ -54,7 +89,11 @@ export type VfioRegionDmaRange = {
   length: bigint;
 };
 
-/** A decoded `struct vfio_device_feature_dma_buf` header (without its ranges). */
+/**
+ * A decoded `struct vfio_device_feature_dma_buf` header (without its ranges).
+ *
+ * @category uAPI
+ */
 // A type alias, not an interface, so it stays assignable to index-signature records.
 export type VfioDeviceFeatureDmaBuf = {
   /** The BAR, 0-5 (`VFIO_PCI_BAR0_REGION_INDEX`..5). */
@@ -67,7 +106,11 @@ export type VfioDeviceFeatureDmaBuf = {
   nr_ranges: number;
 };
 
-/** `minsz` of `struct vfio_device_feature`: `offsetofend(flags)` = 8. */
+/**
+ * `minsz` of `struct vfio_device_feature`: `offsetofend(flags)` = 8.
+ *
+ * @category uAPI
+ */
 export const VFIO_DEVICE_FEATURE_MINSZ = 8;
 
 /**
@@ -75,6 +118,7 @@ export const VFIO_DEVICE_FEATURE_MINSZ = 8;
  * (kernel-model §2.1). `argsz` counts the header and the data.
  *
  * @kernel include/uapi/linux/vfio.h vfio_device_feature
+ * @category uAPI
  */
 export const vfioDeviceFeature: StructLayout<VfioDeviceFeature> = defineStruct(
   "vfio_device_feature",
@@ -90,6 +134,7 @@ export const vfioDeviceFeature: StructLayout<VfioDeviceFeature> = defineStruct(
  * `struct vfio_region_dma_range` = `offset` u64@0, `length` u64@8 (16 bytes).
  *
  * @kernel include/uapi/linux/vfio.h vfio_region_dma_range
+ * @category uAPI
  */
 export const vfioRegionDmaRange: StructLayout<VfioRegionDmaRange> = defineStruct(
   "vfio_region_dma_range",
@@ -105,6 +150,7 @@ export const vfioRegionDmaRange: StructLayout<VfioRegionDmaRange> = defineStruct
  * `__counted_by(nr_ranges)` (kernel-model §2.1).
  *
  * @kernel include/uapi/linux/vfio.h vfio_device_feature_dma_buf
+ * @category uAPI
  */
 export const vfioDeviceFeatureDmaBuf: StructLayout<VfioDeviceFeatureDmaBuf> = defineStruct(
   "vfio_device_feature_dma_buf",
@@ -120,6 +166,8 @@ export const vfioDeviceFeatureDmaBuf: StructLayout<VfioDeviceFeatureDmaBuf> = de
 /**
  * A `VFIO_DEVICE_FEATURE` argument after the VFIO core's checks: the header
  * and the `argsz - 8` payload bytes the driver's `device_feature` receives.
+ *
+ * @category uAPI
  */
 export interface VfioFeatureRequest {
   /** `argsz` as userspace wrote it. */
@@ -144,6 +192,30 @@ export interface VfioFeatureRequest {
  * @param buffer - the user buffer the ioctl argument points at.
  * @returns the parsed request, or the errno.
  * @kernel drivers/vfio/vfio_main.c vfio_ioctl_device_feature
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   VFIO_DEVICE_FEATURE_DMA_BUF,
+ *   VFIO_DEVICE_FEATURE_GET,
+ *   VFIO_DEVICE_FEATURE_SET,
+ *   encodeDmaBufFeature,
+ *   parseVfioDeviceFeature,
+ * } from "@dmabuf-ref/core";
+ *
+ * const data = { region_index: 0, open_flags: 2, flags: 0 };
+ * const ranges = [{ offset: 0n, length: 0x10000n }];
+ * const req = parseVfioDeviceFeature(
+ *   encodeDmaBufFeature({ flags: VFIO_DEVICE_FEATURE_GET, data, ranges }),
+ * );
+ * assert.ok(req.ok);
+ * assert.equal(req.value.feature, VFIO_DEVICE_FEATURE_DMA_BUF);
+ * assert.equal(req.value.dataSize, 16 + 16);
+ * const both = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET;
+ * const bad = parseVfioDeviceFeature(encodeDmaBufFeature({ flags: both, data, ranges }));
+ * assert.equal(bad.ok ? undefined : bad.error.errno, "EINVAL");
+ * ```
+ * @category uAPI
  */
 export function parseVfioDeviceFeature(buffer: Uint8Array): Result<VfioFeatureRequest> {
   if (buffer.length < VFIO_DEVICE_FEATURE_MINSZ) {
@@ -190,6 +262,27 @@ export function parseVfioDeviceFeature(buffer: Uint8Array): Result<VfioFeatureRe
  * @param minsz - the feature payload's minimum size.
  * @returns "probe" or "run", or the errno.
  * @kernel include/linux/vfio.h vfio_check_feature
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   VFIO_DEVICE_FEATURE_GET,
+ *   VFIO_DEVICE_FEATURE_PROBE,
+ *   VFIO_DEVICE_FEATURE_SET,
+ *   vfioCheckFeature,
+ * } from "@dmabuf-ref/core";
+ *
+ * // DMA_BUF supports GET only, with a 16-byte payload minimum.
+ * const get = VFIO_DEVICE_FEATURE_GET;
+ * assert.deepEqual(vfioCheckFeature(get, 32, get, 16), { ok: true, value: "run" });
+ * assert.deepEqual(vfioCheckFeature(get | VFIO_DEVICE_FEATURE_PROBE, 0, get, 16), {
+ *   ok: true,
+ *   value: "probe",
+ * });
+ * const set = vfioCheckFeature(VFIO_DEVICE_FEATURE_SET, 32, get, 16);
+ * assert.equal(set.ok ? undefined : set.error.errno, "EINVAL");
+ * ```
+ * @category uAPI
  */
 export function vfioCheckFeature(
   flags: number,
@@ -209,7 +302,11 @@ export function vfioCheckFeature(
   return ok("run");
 }
 
-/** The payload header of a request, with `nr_ranges` optional (default: the range count). */
+/**
+ * The payload header of a request, with `nr_ranges` optional (default: the range count).
+ *
+ * @category uAPI
+ */
 export interface DmaBufFeatureData {
   /** The BAR index. */
   readonly region_index: number;
@@ -221,7 +318,11 @@ export interface DmaBufFeatureData {
   readonly nr_ranges?: number;
 }
 
-/** A complete `VFIO_DEVICE_FEATURE_DMA_BUF` request as userspace builds it. */
+/**
+ * A complete `VFIO_DEVICE_FEATURE_DMA_BUF` request as userspace builds it.
+ *
+ * @category uAPI
+ */
 export interface DmaBufFeatureArgs {
   /** `argsz`; defaults to the real size (8 + 16 + 16 * ranges). */
   readonly argsz?: number;
@@ -241,6 +342,25 @@ export interface DmaBufFeatureArgs {
  *
  * @param args - the request.
  * @returns the user buffer.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   VFIO_DEVICE_FEATURE_GET,
+ *   encodeDmaBufFeature,
+ *   vfioDeviceFeature,
+ * } from "@dmabuf-ref/core";
+ *
+ * // Export the first 64 KiB of BAR 0 as a dma-buf (open_flags O_RDWR).
+ * const argp = encodeDmaBufFeature({
+ *   flags: VFIO_DEVICE_FEATURE_GET,
+ *   data: { region_index: 0, open_flags: 2, flags: 0 },
+ *   ranges: [{ offset: 0n, length: 0x10000n }],
+ * });
+ * assert.equal(argp.length, 8 + 16 + 16);
+ * assert.deepEqual(vfioDeviceFeature.decode(argp), { argsz: 40, flags: 0x1000b });
+ * ```
+ * @category uAPI
  */
 export function encodeDmaBufFeature(args: DmaBufFeatureArgs): Uint8Array {
   const payload = vfioDeviceFeatureDmaBuf.encode({

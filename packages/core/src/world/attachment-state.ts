@@ -3,7 +3,11 @@ import { pushString, pushU64, pushOptionalString } from "../encoding/hash.js";
 import type { Encoded } from "../encoding/codecs.js";
 import { encodedCodec } from "../encoding/codecs.js";
 
-/** An IOVA range a map created in an IOMMU domain (to undo at unmap). */
+/**
+ * An IOVA range a map created in an IOMMU domain (to undo at unmap).
+ *
+ * @category Lifetime
+ */
 export interface IovaRange {
   /** The domain id. */
   readonly domain: number;
@@ -13,7 +17,11 @@ export interface IovaRange {
   readonly len: bigint;
 }
 
-/** What a map handed to the importer and what it lets devices reach. */
+/**
+ * What a map handed to the importer and what it lets devices reach.
+ *
+ * @category Lifetime
+ */
 export interface MappingState {
   /**
    * The mapping type's payload (an sgt, a phys list, ...), stored with the
@@ -32,6 +40,8 @@ export interface MappingState {
  * callback, pins, the negotiated mapping type and the current mapping.
  *
  * @kernel include/linux/dma-buf.h dma_buf_attachment
+ *
+ * @category Lifetime
  */
 export interface AttachmentState {
   /** The dma-buf's id. */
@@ -75,6 +85,29 @@ export interface AttachmentState {
  * @param a - the attachment.
  * @returns true when revocable.
  * @kernel drivers/dma-buf/dma-buf.c dma_buf_attach_revocable
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachRevocable, boot, mustAtt, referenceMachine, step } from "@dmabuf-ref/core";
+ *
+ * // The reference importer has invalidate_mappings: a dynamic attachment is revocable.
+ * const m = referenceMachine();
+ * const args = { size: 0x4000 };
+ * const exp = step(m, boot(m), { kind: "export", exporter: "ref-exporter", owner: "exp0", args });
+ * assert.ok(exp.status === "done" && exp.created !== undefined);
+ * const attach = {
+ *   kind: "attach",
+ *   buf: exp.created,
+ *   importer: "ref-importer",
+ *   device: "dev0",
+ * } as const;
+ * const dynamic = step(m, exp.world, { ...attach, dynamic: true });
+ * const pinned = step(m, exp.world, { ...attach, dynamic: false });
+ * assert.equal(attachRevocable(mustAtt(dynamic.world, 1)), true);
+ * assert.equal(attachRevocable(mustAtt(pinned.world, 1)), false);
+ * ```
+ * @category Lifetime
  */
 export function attachRevocable(a: AttachmentState): boolean {
   return a.dynamic && a.hasInvalidate;

@@ -7,6 +7,8 @@ import { encodedCodec } from "../encoding/codecs.js";
  * A dma-buf's revoke state. VFIO keeps a `revoked` bit (kernel-model §2.3);
  * Matt Evans' series turns it into usable / revoked temporarily / revoked
  * permanently, which the model uses for every exporter.
+ *
+ * @category Lifetime
  */
 export type RevokeState = "usable" | "temporary" | "permanent";
 
@@ -16,6 +18,8 @@ export type RevokeState = "usable" | "temporary" | "permanent";
  * only the exporter knows lives in `priv` (like `dmabuf->priv`).
  *
  * @kernel include/linux/dma-buf.h dma_buf
+ *
+ * @category Lifetime
  */
 export interface DmaBufState {
   /** The exporter driver's name (its callbacks are in the world's config). */

@@ -6,10 +6,18 @@ import { PTable } from "../encoding/ptable.js";
 import type { IovaTree } from "../fabric/iova-tree.js";
 import { iovaIndex } from "../fabric/iova-tree.js";
 
-/** IOVA alignment of the DMA-API allocator: one 4 KiB page. */
+/**
+ * IOVA alignment of the DMA-API allocator: one 4 KiB page.
+ *
+ * @category Fabric and oracle
+ */
 export const IOVA_PAGE = 0x1000n;
 
-/** One IOVA range mapped in an IOMMU domain (`iommu_map`). */
+/**
+ * One IOVA range mapped in an IOMMU domain (`iommu_map`).
+ *
+ * @category Fabric and oracle
+ */
 export interface IommuMapping {
   /** First IOVA. */
   readonly iova: bigint;
@@ -41,6 +49,8 @@ export const iommuMappingCodec: Codec<IommuMapping> = {
  * however many ranges the domain holds (DESIGN §2a).
  *
  * @kernel include/linux/iommu.h iommu_domain
+ *
+ * @category Fabric and oracle
  */
 export interface DomainState {
   /**
@@ -68,6 +78,22 @@ const mappingIndex = iovaIndex<IommuMapping>(
  *
  * @param iovaBase - the lowest IOVA the DMA-API allocator hands out (default 0x10000000).
  * @returns the empty domain.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { allocIova, boot, emptyDomain, referenceMachine } from "@dmabuf-ref/core";
+ *
+ * // The DMA-API allocator of a fresh domain hands out IOVA from 0x1000_0000.
+ * const d = emptyDomain();
+ * assert.equal(d.iovaBase, 0x1000_0000n);
+ * assert.equal(d.mappings.size, 0);
+ * // A domain whose allocator starts at 4 GiB, put in the place of dev0's.
+ * const w0 = boot(referenceMachine());
+ * const w = { ...w0, domains: w0.domains.set(1, emptyDomain(0x1_0000_0000n)) };
+ * assert.equal(allocIova(w, 1, 0x1000n)[0], 0x1_0000_0000n);
+ * ```
+ * @category Fabric and oracle
  */
 export function emptyDomain(iovaBase = 0x1000_0000n): DomainState {
   return { mappings: PTable.indexed(iommuMappingCodec, mappingIndex), iovaBase };

@@ -1,7 +1,11 @@
 import type { Codec } from "../encoding/codec.js";
 import { PTable } from "../encoding/ptable.js";
 
-/** How many slices a driver may declare: its block of `World.drivers` ids (the last is the untyped one). */
+/**
+ * How many slices a driver may declare: its block of `World.drivers` ids (the last is the untyped one).
+ *
+ * @category Drivers
+ */
 export const SLICES_PER_DRIVER = 16;
 
 /**
@@ -15,6 +19,8 @@ export const SLICES_PER_DRIVER = 16;
  * O(that object) to encode and hash.
  *
  * @typeParam T - the slice's value.
+ *
+ * @category Drivers
  */
 export interface SliceDef<T> {
   /** The slice's name, unique within its driver (for errors and listings). */
@@ -32,6 +38,19 @@ export interface SliceDef<T> {
  * @param codec - how its value encodes.
  * @param initial - its value in a world that booted.
  * @returns the definition, to list in the driver's `slices`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defineSlice, intCodec } from "@dmabuf-ref/core";
+ *
+ * // A driver's count of open device fds, 0 in a booted world.
+ * const openFds = defineSlice("open-fds", intCodec, 0);
+ * assert.equal(openFds.name, "open-fds");
+ * assert.equal(openFds.initial, 0);
+ * assert.ok(Object.isFrozen(openFds));
+ * ```
+ * @category Drivers
  */
 export function defineSlice<T>(name: string, codec: Codec<T>, initial: T): SliceDef<T> {
   return Object.freeze({ name, codec, initial });
@@ -45,6 +64,24 @@ export function defineSlice<T>(name: string, codec: Codec<T>, initial: T): Slice
  * @param name - the slice's name.
  * @param codec - how one object encodes.
  * @returns the definition; its initial value is the empty table.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { recordCodec, stringCodec, tableSlice, u64Codec } from "@dmabuf-ref/core";
+ *
+ * // iommufd's objects by id: a table that starts empty.
+ * interface Ioas {
+ *   readonly owner: string;
+ *   readonly mapped: bigint;
+ * }
+ * const ioas = recordCodec<Ioas>("my-ioas", { owner: stringCodec, mapped: u64Codec });
+ * const objects = tableSlice("objects", ioas);
+ * assert.equal(objects.initial.size, 0);
+ * const one = objects.initial.set(1, { owner: "vmm", mapped: 0x20_0000n });
+ * assert.equal(one.get(1)?.mapped, 0x20_0000n);
+ * ```
+ * @category Drivers
  */
 export function tableSlice<T>(name: string, codec: Codec<T>): SliceDef<PTable<T>> {
   return defineSlice(name, tableCodec(codec), PTable.empty(codec));
@@ -56,6 +93,22 @@ export function tableSlice<T>(name: string, codec: Codec<T>): SliceDef<PTable<T>
  *
  * @param codec - the codec of the table's values (its seed keeps kinds apart).
  * @returns the codec of the table.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tableCodec, tableSlice, u64Codec } from "@dmabuf-ref/core";
+ *
+ * // A table encodes as its size and cached hashes: three words whatever it holds.
+ * const codec = tableCodec(u64Codec);
+ * const t = tableSlice("iovas", u64Codec).initial.set(1, 0x1000_0000n).set(2, 0x1000_4000n);
+ * const out: number[] = [];
+ * codec.encode(t, out);
+ * assert.equal(out.length, 3);
+ * assert.equal(out[0], 2);
+ * assert.equal(codec.equals?.(t, t.delete(2).set(2, 0x1000_4000n)), true);
+ * ```
+ * @category Drivers
  */
 export function tableCodec<T>(codec: Codec<T>): Codec<PTable<T>> {
   return {
@@ -75,6 +128,20 @@ export function tableCodec<T>(codec: Codec<T>): Codec<PTable<T>> {
  *
  * @param codec - the codec of the table's values.
  * @returns the codec of the table.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { setCodec, tableSlice, u64Codec } from "@dmabuf-ref/core";
+ *
+ * // The same IOVAs under other slot ids: equal as sets, unequal as tables.
+ * const empty = tableSlice("iovas", u64Codec).initial;
+ * const a = empty.set(1, 0x1000_0000n).set(2, 0x1000_4000n);
+ * const b = empty.set(1, 0x1000_4000n).set(2, 0x1000_0000n);
+ * assert.equal(setCodec(u64Codec).equals?.(a, b), true);
+ * assert.equal(a.equals(b), false);
+ * ```
+ * @category Drivers
  */
 export function setCodec<T>(codec: Codec<T>): Codec<PTable<T>> {
   return {
@@ -93,6 +160,8 @@ export function setCodec<T>(codec: Codec<T>): Codec<PTable<T>> {
  * state: `order` holds exactly the ids of `byId`.
  *
  * @typeParam T - the queued object.
+ *
+ * @category Drivers
  */
 export interface ArrivalQueue<T> {
   /** The objects, by id. */
@@ -129,6 +198,20 @@ export function arrivalQueueCodec<T>(codec: Codec<T>): Codec<ArrivalQueue<T>> {
  * @param item - the object.
  * @returns the new queue.
  * @throws when the id is already queued (a driver bug).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { arrivalOrder, arrivalPush, arrivalQueueSlice, stringCodec } from "@dmabuf-ref/core";
+ *
+ * // Waiters on a lock, in the order they arrived.
+ * const empty = arrivalQueueSlice("waiters", stringCodec).initial;
+ * const q = arrivalPush(arrivalPush(empty, 2, "vfio0 FLR"), 1, "gpu move");
+ * assert.deepEqual(q.order, [2, 1]);
+ * assert.deepEqual(arrivalOrder(q), ["vfio0 FLR", "gpu move"]);
+ * assert.throws(() => arrivalPush(q, 1, "again"), /already queued/);
+ * ```
+ * @category Drivers
  */
 export function arrivalPush<T>(q: ArrivalQueue<T>, id: number, item: T): ArrivalQueue<T> {
   if (q.byId.has(id)) throw new Error(`queue: ${String(id)} is already queued`);
@@ -141,6 +224,19 @@ export function arrivalPush<T>(q: ArrivalQueue<T>, id: number, item: T): Arrival
  * @param q - the queue.
  * @param id - the object's id.
  * @returns the new queue.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { arrivalPush, arrivalQueueSlice, arrivalRemove, stringCodec } from "@dmabuf-ref/core";
+ *
+ * const empty = arrivalQueueSlice("waiters", stringCodec).initial;
+ * const q = arrivalPush(arrivalPush(empty, 1, "vfio0 FLR"), 2, "gpu move");
+ * assert.deepEqual(arrivalRemove(q, 1).order, [2]);
+ * // Removing what is not queued changes nothing.
+ * assert.equal(arrivalRemove(q, 7), q);
+ * ```
+ * @category Drivers
  */
 export function arrivalRemove<T>(q: ArrivalQueue<T>, id: number): ArrivalQueue<T> {
   if (!q.byId.has(id)) return q;
@@ -152,6 +248,18 @@ export function arrivalRemove<T>(q: ArrivalQueue<T>, id: number): ArrivalQueue<T
  *
  * @param q - the queue.
  * @returns the objects in arrival order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { arrivalOrder, arrivalPush, arrivalQueueSlice, intCodec } from "@dmabuf-ref/core";
+ *
+ * // Fences queued by id 3, then 1: the oldest comes first, whatever its id.
+ * const empty = arrivalQueueSlice("fences", intCodec).initial;
+ * const q = arrivalPush(arrivalPush(empty, 3, 30), 1, 10);
+ * assert.deepEqual(arrivalOrder(q), [30, 10]);
+ * ```
+ * @category Drivers
  */
 export function arrivalOrder<T>(q: ArrivalQueue<T>): T[] {
   return q.order.map((id) => {
@@ -167,12 +275,28 @@ export function arrivalOrder<T>(q: ArrivalQueue<T>): T[] {
  * @param name - the slice's name.
  * @param codec - how one object encodes.
  * @returns the definition; its initial value is the empty queue.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { arrivalQueueSlice, stringCodec } from "@dmabuf-ref/core";
+ *
+ * const waiters = arrivalQueueSlice("waiters", stringCodec);
+ * assert.equal(waiters.name, "waiters");
+ * assert.equal(waiters.initial.byId.size, 0);
+ * assert.deepEqual(waiters.initial.order, []);
+ * ```
+ * @category Drivers
  */
 export function arrivalQueueSlice<T>(name: string, codec: Codec<T>): SliceDef<ArrivalQueue<T>> {
   return defineSlice(name, arrivalQueueCodec(codec), { byId: PTable.empty(codec), order: [] });
 }
 
-/** A driver slice as the World stores it: its definition and value. */
+/**
+ * A driver slice as the World stores it: its definition and value.
+ *
+ * @category Drivers
+ */
 export interface DriverSlice {
   /** The slice's definition (identity: it tells the value's type). */
   readonly def: SliceDef<unknown>;

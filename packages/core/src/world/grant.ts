@@ -8,6 +8,8 @@ import { pushString, pushU64 } from "../encoding/hash.js";
  * torn down. A device reaching memory with no live grant is a violation
  * (DESIGN §3.5). Not a kernel object: the kernel has no such check, which is
  * exactly what the oracle adds.
+ *
+ * @category Fabric and oracle
  */
 export interface Grant {
   /** The device allowed to access. */

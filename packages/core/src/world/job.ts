@@ -1,13 +1,19 @@
 import type { Codec } from "../encoding/codec.js";
 import { pushString, pushU64 } from "../encoding/hash.js";
 
-/** DMA direction of an access, as the device issues it. */
+/**
+ * DMA direction of an access, as the device issues it.
+ *
+ * @category Lifetime
+ */
 export type DmaDirection = "read" | "write";
 
 /**
  * An in-flight DMA job: the device's work behind one `dma_fence` added to the
  * buffer's reservation object with `DMA_RESV_USAGE_BOOKKEEP`
  * (kernel-model §1.3). It exists until the device signals the fence.
+ *
+ * @category Lifetime
  */
 export interface DmaJob {
   /** The device doing the DMA. */

@@ -7,6 +7,8 @@ import { pushString, pushU64 } from "../encoding/hash.js";
  * covers is anonymous memory (kernel-model §8.2, the replaying process owns
  * anonymous memory at any page-aligned user VA), so only what a mapping call
  * put somewhere is stored, and the state stays O(mappings).
+ *
+ * @category Drivers
  */
 export type VmaBacking =
   /** A shared mapping of a memfd (shmem file); `offset` is the file offset of the VMA's first byte. */
@@ -52,6 +54,8 @@ export type VmaBacking =
  * `[start, end)` (page aligned), its protection and what it maps.
  *
  * @kernel include/linux/mm_types.h vm_area_struct
+ *
+ * @category Drivers
  */
 export interface Vma {
   /** First user VA (`vm_start`). */
@@ -73,6 +77,8 @@ export interface Vma {
  * apart are equal values.
  *
  * @kernel include/linux/mm_types.h mm_struct
+ *
+ * @category Drivers
  */
 export interface ProcessMm {
   /** The process's name, e.g. "vmm" (the replaying process). */
@@ -85,6 +91,8 @@ export interface ProcessMm {
  * A memfd (`memfd_create()` + `ftruncate()`): a shmem file of `size` bytes
  * whose pages are its own RAM region. Its pages live while the fd is open,
  * while a VMA maps it, or while something pins them.
+ *
+ * @category Drivers
  */
 export interface Memfd {
   /** The process that created it (names its region). */

@@ -7,6 +7,8 @@ import type { Region } from "../fabric/topology.js";
  * still owned but mid-reset or disabled (a BAR during FLR or with
  * PCI_COMMAND.MEMORY clear); `freed` has no owner any more and may be
  * handed out again (a released buffer's pages, a moved BO's old placement).
+ *
+ * @category Fabric and oracle
  */
 export type RegionStatus = "live" | "inaccessible" | "freed";
 
@@ -15,6 +17,8 @@ export type RegionStatus = "live" | "inaccessible" | "freed";
  * carve sub-regions (a buffer's pages) so that freeing one buffer is
  * visible to the oracle: a freed region stays until its memory is handed
  * out again, and every grant made before it went away is stale.
+ *
+ * @category Fabric and oracle
  */
 export interface RegionState extends Region {
   /** Whether the memory answers, and whether it still has an owner. */

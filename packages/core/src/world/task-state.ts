@@ -1,7 +1,11 @@
 import type { Codec } from "../encoding/codec.js";
 import { pushString } from "../encoding/hash.js";
 
-/** The multi-step kernel operations the model runs as tasks. */
+/**
+ * The multi-step kernel operations the model runs as tasks.
+ *
+ * @category Lifetime
+ */
 export type TaskKind =
   /** The exporter revoke sequence (kernel-model §1.3, §2.5). */
   | "revoke"
@@ -12,6 +16,8 @@ export type TaskKind =
  * A kernel operation in progress: which program, on which buffer, and how
  * far it got (`pc`). Tasks let the explorer interleave other actors at the
  * points where the kernel really blocks (DESIGN §2a).
+ *
+ * @category Lifetime
  */
 export interface TaskState {
   /** Which program. */

@@ -6,6 +6,8 @@ import { pushString } from "../encoding/hash.js";
  * not be (DESIGN §3.5); contract violations are broken locking or calling
  * rules that the kernel reports with a WARN or lockdep splat (kernel-model
  * §1.2, §1.3, §7.3).
+ *
+ * @category Fabric and oracle
  */
 export type ViolationKind =
   /** DMA reached memory whose owner has reset, disabled or freed it. */
@@ -19,7 +21,11 @@ export type ViolationKind =
   /** A locking or calling rule of the dma-buf contract was broken. */
   | "contract";
 
-/** One violation the oracle recorded. */
+/**
+ * One violation the oracle recorded.
+ *
+ * @category Fabric and oracle
+ */
 export interface Violation {
   /** What kind. */
   readonly kind: ViolationKind;

@@ -77,6 +77,8 @@ const processIndexer = groupIndex<ProcessMm>((p) => p.name);
  * kernel hands out fds and xarray ids, so two worlds that no future op can
  * tell apart are {@link worldsEqual} and hash alike, and a system whose
  * objects come and go repeats its worlds (an exploration ends).
+ *
+ * @category Lifetime
  */
 export interface World {
   /** `struct dma_buf`s by id; indexed by exporter and by whether their resv is held. */
@@ -117,6 +119,21 @@ export interface World {
  *
  * @param topology - the machine's hardware.
  * @returns the initial world.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createWorld, referenceTopology } from "@dmabuf-ref/core";
+ *
+ * // ram0 is live, and dev0, dev1 (behind the IOMMU) each have an empty domain.
+ * const w = createWorld(referenceTopology);
+ * assert.equal(w.regions.get(1)?.id, "ram0");
+ * assert.equal(w.regions.get(1)?.status, "live");
+ * assert.equal(w.domains.size, 2);
+ * assert.equal(w.deviceDomains.get(0), 1); // dev0 -> domain 1
+ * assert.equal(w.bufs.size, 0);
+ * ```
+ * @category Lifetime
  */
 export function createWorld(topology: Topology): World {
   let regions = PTable.indexed(regionStateCodec, regionIndexer);
@@ -153,7 +170,11 @@ export function createWorld(topology: Topology): World {
   };
 }
 
-/** The names of the World's table slices, in the order `hashWorld` folds them. */
+/**
+ * The names of the World's table slices, in the order `hashWorld` folds them.
+ *
+ * @category Lifetime
+ */
 export const WORLD_SLICES = [
   "bufs",
   "atts",
@@ -175,6 +196,22 @@ export const WORLD_SLICES = [
  *
  * @param w - the world.
  * @returns an unsigned 32-bit hash.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, hashWorld, referenceMachine, step } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const w0 = boot(m);
+ * // Equal worlds hash alike; exporting a 16 KiB buffer changes the hash.
+ * assert.equal(hashWorld(w0), hashWorld(boot(m)));
+ * const args = { size: 0x4000 };
+ * const r = step(m, w0, { kind: "export", exporter: "ref-exporter", owner: "exp0", args });
+ * assert.equal(r.status, "done");
+ * assert.notEqual(hashWorld(r.world), hashWorld(w0));
+ * ```
+ * @category Exploration
  */
 export function hashWorld(w: World): number {
   let h = 0x5eed;
@@ -190,6 +227,24 @@ export function hashWorld(w: World): number {
  *
  * @param w - the world.
  * @returns an unsigned 32-bit hash.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, hashWorld, hashWorld2, referenceMachine, step } from "@dmabuf-ref/core";
+ * import type { World } from "@dmabuf-ref/core";
+ *
+ * // The 64-bit fingerprint an explorer keys its visited set by: both halves.
+ * const fingerprint = (w: World): bigint => (BigInt(hashWorld(w)) << 32n) | BigInt(hashWorld2(w));
+ * const m = referenceMachine();
+ * const w0 = boot(m);
+ * const args = { size: 0x4000 };
+ * const w1 = step(m, w0, { kind: "export", exporter: "ref-exporter", owner: "exp0", args }).world;
+ * assert.equal(fingerprint(boot(m)), fingerprint(w0));
+ * assert.notEqual(hashWorld2(w1), hashWorld2(w0));
+ * assert.notEqual(fingerprint(w1), fingerprint(w0));
+ * ```
+ * @category Exploration
  */
 export function hashWorld2(w: World): number {
   let h = 0x2545f491;
@@ -204,6 +259,28 @@ export function hashWorld2(w: World): number {
  * @param a - one world.
  * @param b - the other.
  * @returns true when equal.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, step, worldsEqual } from "@dmabuf-ref/core";
+ * import type { World } from "@dmabuf-ref/core";
+ *
+ * // Export a 16 KiB buffer and close its only fd.
+ * const m = referenceMachine();
+ * const cycle = (w: World): World => {
+ *   const args = { size: 0x4000 };
+ *   const exp = step(m, w, { kind: "export", exporter: "ref-exporter", owner: "exp0", args });
+ *   assert.ok(exp.status === "done" && exp.created !== undefined);
+ *   return step(m, exp.world, { kind: "close", buf: exp.created }).world;
+ * };
+ * // The first cycle leaves the buffer's pages behind as a freed region; the
+ * // second hands them out again and ends where the first did.
+ * const once = cycle(boot(m));
+ * assert.equal(worldsEqual(once, boot(m)), false);
+ * assert.equal(worldsEqual(cycle(once), once), true);
+ * ```
+ * @category Exploration
  */
 export function worldsEqual(a: World, b: World): boolean {
   if (a === b) return true;

@@ -2,15 +2,25 @@ import * as z from "zod";
 import { u64Schema } from "@dmabuf-ref/core";
 import type { Op, World } from "@dmabuf-ref/core";
 
-/** A TTM placement (`TTM_PL_VRAM` or system pages, kernel-model §1.1). */
+/**
+ * A TTM placement (`TTM_PL_VRAM` or system pages, kernel-model §1.1).
+ *
+ * @category Drivers
+ */
 export const gpuPlacementSchema = z.enum(["vram", "system"]);
 
-/** A buffer object's placement (see {@link gpuPlacementSchema}). */
+/**
+ * A buffer object's placement (see {@link gpuPlacementSchema}).
+ *
+ * @category Drivers
+ */
 export type GpuPlacement = z.output<typeof gpuPlacementSchema>;
 
 /**
  * The GPU exporter's export arguments (a GEM/TTM buffer object created and
  * exported with `drm_gem_prime_export()` → `dma_buf_export()`, kernel-model §1.1).
+ *
+ * @category uAPI
  */
 export const gpuExportArgsSchema = z.object({
   /** Bytes; rounded up to whole pages, at least one page. */
@@ -19,7 +29,11 @@ export const gpuExportArgsSchema = z.object({
   placement: gpuPlacementSchema.default("vram"),
 });
 
-/** The GPU export arguments (see {@link gpuExportArgsSchema}). */
+/**
+ * The GPU export arguments (see {@link gpuExportArgsSchema}).
+ *
+ * @category uAPI
+ */
 export type GpuExportArgs = z.output<typeof gpuExportArgsSchema>;
 
 const buf = z.number().int().nonnegative();
@@ -28,6 +42,8 @@ const buf = z.number().int().nonnegative();
  * The GPU driver's actions (core `driver` ops): TTM eviction and migration
  * of a buffer object (a *move*, kernel-model §1.2: invalidate, the importer
  * may re-map), and the `continue` of a move that `pending` offers.
+ *
+ * @category Drivers
  */
 export const gpuActionSchema = z.discriminatedUnion("op", [
   z.strictObject({
@@ -54,7 +70,11 @@ export const gpuActionSchema = z.discriminatedUnion("op", [
   }),
 ]);
 
-/** One GPU action (see {@link gpuActionSchema}). */
+/**
+ * One GPU action (see {@link gpuActionSchema}).
+ *
+ * @category Drivers
+ */
 export type GpuAction = z.output<typeof gpuActionSchema>;
 
 /**

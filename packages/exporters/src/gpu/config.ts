@@ -5,13 +5,19 @@ import { deviceIdSchema } from "@dmabuf-ref/core";
  * SR-IOV of a GPU physical function (kernel-model §4.1, the "IOV
  * interconnect" of Vivek Kasireddy's RFC; users vfio-pci and xe): the VFs
  * whose dma-bufs the PF may resolve to its own VRAM.
+ *
+ * @category Drivers
  */
 export const gpuSriovConfigSchema = z.object({
   /** The virtual functions' device ids in the topology. */
   vfs: z.array(deviceIdSchema),
 });
 
-/** The SR-IOV configuration of a GPU (see {@link gpuSriovConfigSchema}). */
+/**
+ * The SR-IOV configuration of a GPU (see {@link gpuSriovConfigSchema}).
+ *
+ * @category Drivers
+ */
 export type GpuSriovConfig = z.output<typeof gpuSriovConfigSchema>;
 
 /**
@@ -19,6 +25,8 @@ export type GpuSriovConfig = z.output<typeof gpuSriovConfigSchema>;
  * kernel-model §1.1, §4.1): the device, its VRAM region (topology kind
  * `vram`, device = the GPU) and the system-RAM region its buffer objects are
  * evicted to (TTM's `TTM_PL_SYSTEM` / GTT).
+ *
+ * @category Drivers
  */
 export const gpuDeviceConfigSchema = z.object({
   /** The GPU's device id in the topology, e.g. "gpu0". */
@@ -31,10 +39,18 @@ export const gpuDeviceConfigSchema = z.object({
   sriov: gpuSriovConfigSchema.optional(),
 });
 
-/** One GPU (see {@link gpuDeviceConfigSchema}). */
+/**
+ * One GPU (see {@link gpuDeviceConfigSchema}).
+ *
+ * @category Drivers
+ */
 export type GpuDeviceConfig = z.output<typeof gpuDeviceConfigSchema>;
 
-/** The GPU exporter's configuration: the GPUs it drives. */
+/**
+ * The GPU exporter's configuration: the GPUs it drives.
+ *
+ * @category Drivers
+ */
 export const gpuConfigSchema = z
   .object({
     /** The driver's name in the world's config (default "gpu"). */
@@ -47,8 +63,16 @@ export const gpuConfigSchema = z
     path: ["devices"],
   });
 
-/** The GPU exporter's configuration after defaults (see {@link gpuConfigSchema}). */
+/**
+ * The GPU exporter's configuration after defaults (see {@link gpuConfigSchema}).
+ *
+ * @category Drivers
+ */
 export type GpuConfig = z.output<typeof gpuConfigSchema>;
 
-/** The GPU exporter's configuration as a caller writes it (defaults optional). */
+/**
+ * The GPU exporter's configuration as a caller writes it (defaults optional).
+ *
+ * @category Drivers
+ */
 export type GpuConfigInput = z.input<typeof gpuConfigSchema>;

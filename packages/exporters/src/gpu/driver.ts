@@ -43,17 +43,29 @@ import { gpuOffers } from "./offers.js";
 import { gpuBoPrivCodec, gpuMovesSlice, gpuPrivOf } from "./state.js";
 import type { GpuBoPriv } from "./state.js";
 
-/** 4 KiB: BOs are whole pages (`PAGE_SIZE` on x86-64). */
+/**
+ * 4 KiB: BOs are whole pages (`PAGE_SIZE` on x86-64).
+ *
+ * @category Drivers
+ */
 export const GPU_PAGE_SIZE = 0x1000n;
 
 // A type, not an interface: it must fit core's `SliceRecord` (an indexable record).
-/** The GPU driver's slices by name. */
+/**
+ * The GPU driver's slices by name.
+ *
+ * @category Drivers
+ */
 export type GpuSlices = {
   /** The buffer-object moves in flight, in arrival order (`gpuMovesSlice`). */
   readonly moves: typeof gpuMovesSlice;
 };
 
-/** The GPU exporter driver: core's {@link ExporterDriver} plus its configuration. */
+/**
+ * The GPU exporter driver: core's {@link ExporterDriver} plus its configuration.
+ *
+ * @category Drivers
+ */
 export interface GpuExporter extends DefinedExporter<GpuSlices, typeof gpuActionSchema> {
   /** The validated configuration: the GPUs, their VRAM and system regions. */
   readonly gpu: GpuConfig;
@@ -177,9 +189,36 @@ function gpuMap(m: Machine, w: World, config: GpuConfig, att: number): Result<Ma
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot,
+ *   defineMachine,
+ *   linux71,
+ *   referenceTopology,
+ *   step,
+ *   topologySchema,
+ * } from "@dmabuf-ref/core";
+ * import { gpuExporter, gpuPrivOf } from "@dmabuf-ref/exporters";
+ *
+ * // gpu0 and 16 MiB of VRAM, added to the reference machine (system pages from ram0).
+ * const topology = topologySchema.parse({
+ *   ...referenceTopology,
+ *   regions: [
+ *     ...referenceTopology.regions,
+ *     { id: "gpu0.vram", kind: "vram", base: 0x6000000000n, size: 0x1000000n, device: "gpu0" },
+ *   ],
+ *   devices: [...referenceTopology.devices, { id: "gpu0", switch: "sw0" }],
+ * });
  * const gpu = gpuExporter({ devices: [{ id: "gpu0", vram: "gpu0.vram", system: "ram0" }] });
- * step(m, world, { kind: "export", exporter: "gpu", owner: "gpu0", args: { size: 0x10000n, placement: "vram" } });
+ * const m = defineMachine({ profile: linux71, topology, exporters: [gpu], importers: [] });
+ * const args = { size: 0x10000n, placement: "vram" };
+ * const r = step(m, boot(m), { kind: "export", exporter: "gpu", owner: "gpu0", args });
+ * assert.ok(r.status === "done" && r.created !== undefined);
+ * // A 64 KiB buffer object in VRAM, exported as dma-buf 1.
+ * assert.equal(r.created, 1);
+ * assert.equal(gpuPrivOf(r.world, r.created).placement, "vram");
  * ```
+ * @category Drivers
  */
 export function gpuExporter(input: GpuConfigInput): GpuExporter {
   const config = gpuConfigSchema.parse(input);
@@ -219,6 +258,18 @@ export function gpuExporter(input: GpuConfigInput): GpuExporter {
  *
  * @param d - an exporter driver.
  * @returns true for drivers made by {@link gpuExporter}.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpuExporter, isGpuExporter, rdmaExporter } from "@dmabuf-ref/exporters";
+ *
+ * const gpu = gpuExporter({ devices: [{ id: "gpu0", vram: "gpu0.vram", system: "ram0" }] });
+ * const rdma = rdmaExporter({ devices: [{ id: "nic0", bar: "nic0.bar0" }] });
+ * assert.ok(isGpuExporter(gpu));
+ * assert.equal(isGpuExporter(gpu) ? gpu.gpu.name : undefined, "gpu");
+ * assert.equal(isGpuExporter(rdma), false);
+ * ```
+ * @category Drivers
  */
 export function isGpuExporter(d: ExporterDriver): d is GpuExporter {
   return "gpu" in d;

@@ -23,6 +23,20 @@ import type { GpuPlacement } from "./actions.js";
  * @param placement - the BO's current placement.
  * @param range - the BO's backing store (one contiguous range in the model).
  * @returns the mapping.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, kvmPfn, payloadAs, referenceMachine } from "@dmabuf-ref/core";
+ * import { gpuGetPfn } from "@dmabuf-ref/exporters";
+ *
+ * // KVM faults on a BO in VRAM: device memory, mapped write-combined.
+ * const r = gpuGetPfn(boot(referenceMachine()), "vram", { paddr: 0x6000000000n, len: 0x10000n });
+ * assert.ok(r.ok);
+ * const p = payloadAs(kvmPfn, r.value.mapping.payload);
+ * assert.equal(p.mmio, true);
+ * assert.equal(p.cache, "write-combine");
+ * ```
+ * @category Drivers
  */
 export function gpuGetPfn(w: World, placement: GpuPlacement, range: PhysVec): Result<MapStep> {
   const vram = placement === "vram";

@@ -16,6 +16,7 @@ import { defineMappingType, deviceIdSchema, kernelError, u64Schema } from "@dmab
  * lists this very object (types compare by identity) makes the GPU exporter
  * offer it. The match succeeds only for the PF itself or one of its VFs;
  * any other importer is `-EOPNOTSUPP` (skip).
+ * @category Drivers
  */
 export const iovInterconnect = defineMappingType({
   id: "iov-interconnect",

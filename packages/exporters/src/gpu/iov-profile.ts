@@ -14,6 +14,7 @@ import { iovInterconnect } from "./iov-interconnect.js";
  * GPU exporter offers `[iov-interconnect, sgt]` for a VRAM BO of an SR-IOV
  * PF, so the PF or one of its VFs gets VRAM offsets while every other
  * importer falls through to `sgt`. Rules are the RFC's (linux-7.1).
+ * @category Profiles
  */
 export const rfcMappingTypesV1Iov = defineProfile({
   ...rfcMappingTypesV1,

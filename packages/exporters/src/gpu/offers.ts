@@ -34,6 +34,35 @@ import { iovInterconnect } from "./iov-interconnect.js";
  * @param device - the GPU's configuration.
  * @param priv - the BO.
  * @returns the offers.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { linux71, proposalConverters } from "@dmabuf-ref/core";
+ * import { gpuOffers } from "@dmabuf-ref/exporters";
+ * import type { GpuBoPriv } from "@dmabuf-ref/exporters";
+ *
+ * const gpu0 = { id: "gpu0", vram: "gpu0.vram", system: "ram0" };
+ * const bo: GpuBoPriv = {
+ *   device: "gpu0",
+ *   placement: "vram",
+ *   phys: 0x6000000000n,
+ *   region: "bo1",
+ *   generation: 0,
+ * };
+ * // In VRAM the SGT needs a P2P path from gpu0; in system pages it does not.
+ * assert.deepEqual(gpuOffers(linux71, gpu0, bo)[0]?.data, {
+ *   requiresP2P: true,
+ *   p2pDevice: "gpu0",
+ * });
+ * assert.deepEqual(gpuOffers(linux71, gpu0, { ...bo, placement: "system" })[0]?.data, {
+ *   requiresP2P: false,
+ * });
+ * assert.deepEqual(
+ *   gpuOffers(proposalConverters, gpu0, bo).map((o) => o.type.id),
+ *   ["pal", "kvm-pfn"],
+ * );
+ * ```
+ * @category Drivers
  */
 export function gpuOffers(
   profile: Profile,

@@ -26,6 +26,7 @@ import type { GpuConfig } from "./config.js";
  * current placement (`bo->resource`) and the sub-region its pages occupy.
  *
  * @kernel include/drm/ttm/ttm_bo.h ttm_buffer_object
+ * @category Drivers
  */
 export interface GpuBoPriv {
   /** The GPU that owns the BO. */
@@ -46,6 +47,7 @@ export interface GpuBoPriv {
  * for the BOOKKEEP fences before it copies and frees the old placement.
  *
  * @kernel drivers/gpu/drm/ttm/ttm_bo.c ttm_bo_handle_move_mem
+ * @category Drivers
  */
 export interface GpuMove {
   /** The move's id (its `continue` action names it). */
@@ -80,15 +82,23 @@ export const gpuMoveCodec: Codec<GpuMove> = {
  * The GPU driver's moves in flight: by id (lowest free; the `continue`
  * action and the resv holder name it), and the order they started in,
  * which is the order `pending` offers their `continue`.
+ *
+ * @category Drivers
  */
 export type GpuMoves = ArrivalQueue<GpuMove>;
 
-/** The GPU driver's slice: its moves in flight (see {@link GpuMoves}). */
+/**
+ * The GPU driver's slice: its moves in flight (see {@link GpuMoves}).
+ *
+ * @category Drivers
+ */
 export const gpuMovesSlice: SliceDef<GpuMoves> = arrivalQueueSlice("moves", gpuMoveCodec);
 
 /**
  * The GPU driver's state as a plain value, for tests and the CLI: the moves
  * in progress (where each BO lives is its carved region's).
+ *
+ * @category Drivers
  */
 export interface GpuDriverState {
   /** Moves in progress, oldest first. */
@@ -102,6 +112,43 @@ export interface GpuDriverState {
  * @param w - the world.
  * @param config - the driver's configuration.
  * @returns the slice as a plain value.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot,
+ *   defineMachine,
+ *   linux71,
+ *   referenceTopology,
+ *   step,
+ *   topologySchema,
+ * } from "@dmabuf-ref/core";
+ * import { gpuExporter, gpuSliceOf } from "@dmabuf-ref/exporters";
+ *
+ * // gpu0 and 16 MiB of VRAM, added to the reference machine (system pages from ram0).
+ * const topology = topologySchema.parse({
+ *   ...referenceTopology,
+ *   regions: [
+ *     ...referenceTopology.regions,
+ *     { id: "gpu0.vram", kind: "vram", base: 0x6000000000n, size: 0x1000000n, device: "gpu0" },
+ *   ],
+ *   devices: [...referenceTopology.devices, { id: "gpu0", switch: "sw0" }],
+ * });
+ * const gpu = gpuExporter({ devices: [{ id: "gpu0", vram: "gpu0.vram", system: "ram0" }] });
+ * const m = defineMachine({ profile: linux71, topology, exporters: [gpu], importers: [] });
+ * const args = { size: 0x10000n, placement: "vram" };
+ * const r = step(m, boot(m), { kind: "export", exporter: "gpu", owner: "gpu0", args });
+ * assert.ok(r.status === "done" && r.created !== undefined);
+ * // TTM evicts the BO to system pages: a move starts and stays in flight.
+ * const evict = { op: "evict", buf: r.created };
+ * const moving = step(m, r.world, { kind: "driver", driver: "gpu", action: evict });
+ * assert.ok(moving.status === "done");
+ * assert.deepEqual(
+ *   gpuSliceOf(m, moving.world, gpu.gpu).moves.map((mv) => mv.buf),
+ *   [r.created],
+ * );
+ * ```
+ * @category Drivers
  */
 export function gpuSliceOf(m: Machine, w: World, config: GpuConfig): GpuDriverState {
   return { moves: arrivalOrder(readSlice(m, w, config.name, gpuMovesSlice)) };
@@ -181,6 +228,39 @@ export const gpuBoPrivCodec: Codec<GpuBoPriv> = recordCodec<GpuBoPriv>("gpu-bo",
  * @param w - the world.
  * @param buf - the dma-buf id.
  * @returns the private data.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot,
+ *   defineMachine,
+ *   linux71,
+ *   referenceTopology,
+ *   step,
+ *   topologySchema,
+ * } from "@dmabuf-ref/core";
+ * import { gpuExporter, gpuPrivOf } from "@dmabuf-ref/exporters";
+ *
+ * // gpu0 and 16 MiB of VRAM, added to the reference machine (system pages from ram0).
+ * const topology = topologySchema.parse({
+ *   ...referenceTopology,
+ *   regions: [
+ *     ...referenceTopology.regions,
+ *     { id: "gpu0.vram", kind: "vram", base: 0x6000000000n, size: 0x1000000n, device: "gpu0" },
+ *   ],
+ *   devices: [...referenceTopology.devices, { id: "gpu0", switch: "sw0" }],
+ * });
+ * const gpu = gpuExporter({ devices: [{ id: "gpu0", vram: "gpu0.vram", system: "ram0" }] });
+ * const m = defineMachine({ profile: linux71, topology, exporters: [gpu], importers: [] });
+ * const args = { size: 0x10000n, placement: "vram" };
+ * const r = step(m, boot(m), { kind: "export", exporter: "gpu", owner: "gpu0", args });
+ * assert.ok(r.status === "done" && r.created !== undefined);
+ * const priv = gpuPrivOf(r.world, r.created);
+ * assert.equal(priv.device, "gpu0");
+ * assert.equal(priv.placement, "vram");
+ * assert.equal(priv.phys, 0x6000000000n);
+ * ```
+ * @category Drivers
  */
 export function gpuPrivOf(w: World, buf: number): GpuBoPriv {
   return decodedWith(mustBuf(w, buf).priv, gpuBoPrivCodec, `dma-buf ${buf}'s GPU priv`);

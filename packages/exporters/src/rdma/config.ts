@@ -6,6 +6,8 @@ import { deviceIdSchema, u64Schema } from "@dmabuf-ref/core";
  * ("RDMA/uverbs: Add DMABUF object type and operations", kernel-model §5.2):
  * the device and the topology region (kind `bar`, device = the NIC) its
  * `rdma_user_mmap_entry`s point into.
+ *
+ * @category Drivers
  */
 export const rdmaDeviceConfigSchema = z.object({
   /** The NIC's device id in the topology, e.g. "nic0". */
@@ -14,10 +16,18 @@ export const rdmaDeviceConfigSchema = z.object({
   bar: z.string().min(1),
 });
 
-/** One RDMA NIC (see {@link rdmaDeviceConfigSchema}). */
+/**
+ * One RDMA NIC (see {@link rdmaDeviceConfigSchema}).
+ *
+ * @category Drivers
+ */
 export type RdmaDeviceConfig = z.output<typeof rdmaDeviceConfigSchema>;
 
-/** The RDMA exporter's configuration: the NICs it drives. */
+/**
+ * The RDMA exporter's configuration: the NICs it drives.
+ *
+ * @category Drivers
+ */
 export const rdmaConfigSchema = z
   .object({
     /** The driver's name in the world's config (default "rdma"). */
@@ -30,15 +40,25 @@ export const rdmaConfigSchema = z
     path: ["devices"],
   });
 
-/** The RDMA exporter's configuration after defaults (see {@link rdmaConfigSchema}). */
+/**
+ * The RDMA exporter's configuration after defaults (see {@link rdmaConfigSchema}).
+ *
+ * @category Drivers
+ */
 export type RdmaConfig = z.output<typeof rdmaConfigSchema>;
 
-/** The RDMA exporter's configuration as a caller writes it (defaults optional). */
+/**
+ * The RDMA exporter's configuration as a caller writes it (defaults optional).
+ *
+ * @category Drivers
+ */
 export type RdmaConfigInput = z.input<typeof rdmaConfigSchema>;
 
 /**
  * The RDMA exporter's export arguments: the page-aligned window of the NIC
  * BAR that the `rdma_user_mmap_entry` covers (kernel-model §5.2).
+ *
+ * @category uAPI
  */
 export const rdmaExportArgsSchema = z.object({
   /** Bytes; a non-zero multiple of the page size. */
@@ -47,13 +67,19 @@ export const rdmaExportArgsSchema = z.object({
   offset: u64Schema.default(0n),
 });
 
-/** The RDMA export arguments (see {@link rdmaExportArgsSchema}). */
+/**
+ * The RDMA export arguments (see {@link rdmaExportArgsSchema}).
+ *
+ * @category uAPI
+ */
 export type RdmaExportArgs = z.output<typeof rdmaExportArgsSchema>;
 
 /**
  * The RDMA driver's actions (core `driver` ops): removing the mmap entry
  * behind a dma-buf (`rdma_user_mmap_entry_remove()`), which revokes it for
  * good (kernel-model §5.2).
+ *
+ * @category Drivers
  */
 export const rdmaActionSchema = z.discriminatedUnion("op", [
   z.strictObject({
@@ -64,5 +90,9 @@ export const rdmaActionSchema = z.discriminatedUnion("op", [
   }),
 ]);
 
-/** One RDMA action (see {@link rdmaActionSchema}). */
+/**
+ * One RDMA action (see {@link rdmaActionSchema}).
+ *
+ * @category Drivers
+ */
 export type RdmaAction = z.output<typeof rdmaActionSchema>;

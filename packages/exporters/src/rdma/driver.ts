@@ -41,13 +41,19 @@ import * as z from "zod";
 import { rdmaActionSchema, rdmaConfigSchema, rdmaExportArgsSchema } from "./config.js";
 import type { RdmaConfig, RdmaConfigInput } from "./config.js";
 
-/** 4 KiB: mmap entries are whole pages (`PAGE_SIZE` on x86-64). */
+/**
+ * 4 KiB: mmap entries are whole pages (`PAGE_SIZE` on x86-64).
+ *
+ * @category Drivers
+ */
 export const RDMA_PAGE_SIZE = 0x1000n;
 
 /**
  * The RDMA exporter's `dmabuf->priv` (`struct ib_uverbs_dmabuf_file`,
  * kernel-model §5.2): the NIC, the one `phys_vec` it maps, and whether its
  * `rdma_user_mmap_entry` still exists. The revoked state is core's.
+ *
+ * @category Drivers
  */
 export interface RdmaDmaBufPriv {
   /** The NIC (the p2pdma provider). */
@@ -66,7 +72,11 @@ export const rdmaDmaBufPrivCodec: Codec<RdmaDmaBufPriv> = recordCodec<RdmaDmaBuf
   { nic: stringCodec, phys: u64Codec, len: u64Codec, mmapEntry: boolCodec },
 );
 
-/** The RDMA exporter driver: core's {@link ExporterDriver} plus its configuration. */
+/**
+ * The RDMA exporter driver: core's {@link ExporterDriver} plus its configuration.
+ *
+ * @category Drivers
+ */
 export interface RdmaExporter extends DefinedExporter<
   Readonly<Record<string, never>>,
   typeof rdmaActionSchema
@@ -87,6 +97,22 @@ export interface RdmaExporter extends DefinedExporter<
  * @param profile - the profile in force.
  * @param nic - the exporting NIC.
  * @returns the offers.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { linux71, proposalConverters } from "@dmabuf-ref/core";
+ * import { rdmaOffers } from "@dmabuf-ref/exporters";
+ *
+ * const [sgtOffer] = rdmaOffers(linux71, "nic0");
+ * assert.equal(sgtOffer?.type.id, "sgt");
+ * assert.deepEqual(sgtOffer?.data, { requiresP2P: true, p2pDevice: "nic0" });
+ * // With the PAL->SGT converter the NIC offers only PAL.
+ * assert.deepEqual(
+ *   rdmaOffers(proposalConverters, "nic0").map((o) => o.type.id),
+ *   ["pal"],
+ * );
+ * ```
+ * @category Drivers
  */
 export function rdmaOffers(profile: Profile, nic: string): ExporterOffer[] {
   const converted =
@@ -104,6 +130,41 @@ export function rdmaOffers(profile: Profile, nic: string): ExporterOffer[] {
  * @param w - the world.
  * @param buf - the dma-buf id.
  * @returns the private data.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot,
+ *   defineMachine,
+ *   linux71,
+ *   referenceTopology,
+ *   step,
+ *   topologySchema,
+ * } from "@dmabuf-ref/core";
+ * import { rdmaExporter, rdmaPrivOf } from "@dmabuf-ref/exporters";
+ *
+ * // nic0 and its 1 MiB BAR, added to the reference machine.
+ * const topology = topologySchema.parse({
+ *   ...referenceTopology,
+ *   regions: [
+ *     ...referenceTopology.regions,
+ *     { id: "nic0.bar0", kind: "bar", base: 0x7000000000n, size: 0x100000n, device: "nic0" },
+ *   ],
+ *   devices: [...referenceTopology.devices, { id: "nic0", switch: "sw0" }],
+ * });
+ * const rdma = rdmaExporter({ devices: [{ id: "nic0", bar: "nic0.bar0" }] });
+ * const m = defineMachine({ profile: linux71, topology, exporters: [rdma], importers: [] });
+ * const args = { size: 0x10000n, offset: 0x10000n };
+ * const r = step(m, boot(m), { kind: "export", exporter: "rdma", owner: "nic0", args });
+ * assert.ok(r.status === "done" && r.created !== undefined);
+ * assert.deepEqual(rdmaPrivOf(r.world, r.created), {
+ *   nic: "nic0",
+ *   phys: 0x7000010000n,
+ *   len: 0x10000n,
+ *   mmapEntry: true,
+ * });
+ * ```
+ * @category Drivers
  */
 export function rdmaPrivOf(w: World, buf: number): RdmaDmaBufPriv {
   return decodedWith(mustBuf(w, buf).priv, rdmaDmaBufPrivCodec, `dma-buf ${buf}'s RDMA priv`);
@@ -224,9 +285,35 @@ function removeMmapEntry(m: Machine, w: World, config: RdmaConfig, buf: number):
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot,
+ *   defineMachine,
+ *   linux71,
+ *   referenceTopology,
+ *   step,
+ *   topologySchema,
+ * } from "@dmabuf-ref/core";
+ * import { rdmaExporter } from "@dmabuf-ref/exporters";
+ *
+ * // nic0 and its 1 MiB BAR, added to the reference machine.
+ * const topology = topologySchema.parse({
+ *   ...referenceTopology,
+ *   regions: [
+ *     ...referenceTopology.regions,
+ *     { id: "nic0.bar0", kind: "bar", base: 0x7000000000n, size: 0x100000n, device: "nic0" },
+ *   ],
+ *   devices: [...referenceTopology.devices, { id: "nic0", switch: "sw0" }],
+ * });
  * const rdma = rdmaExporter({ devices: [{ id: "nic0", bar: "nic0.bar0" }] });
- * step(m, world, { kind: "export", exporter: "rdma", owner: "nic0", args: { size: 0x10000n, offset: 0n } });
+ * const m = defineMachine({ profile: linux71, topology, exporters: [rdma], importers: [] });
+ * const args = { size: 0x10000n, offset: 0x10000n };
+ * const r = step(m, boot(m), { kind: "export", exporter: "rdma", owner: "nic0", args });
+ * assert.ok(r.status === "done" && r.created !== undefined);
+ * // The dma-buf covers 64 KiB of the BAR from offset 64 KiB.
+ * assert.equal(r.world.bufs.get(r.created)?.size, 0x10000n);
  * ```
+ * @category Drivers
  */
 export function rdmaExporter(input: RdmaConfigInput): RdmaExporter {
   const config = rdmaConfigSchema.parse(input);
@@ -268,6 +355,18 @@ export function rdmaExporter(input: RdmaConfigInput): RdmaExporter {
  *
  * @param d - an exporter driver.
  * @returns true for drivers made by {@link rdmaExporter}.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpuExporter, isRdmaExporter, rdmaExporter } from "@dmabuf-ref/exporters";
+ *
+ * const gpu = gpuExporter({ devices: [{ id: "gpu0", vram: "gpu0.vram", system: "ram0" }] });
+ * const rdma = rdmaExporter({ devices: [{ id: "nic0", bar: "nic0.bar0" }] });
+ * assert.ok(isRdmaExporter(rdma));
+ * assert.equal(isRdmaExporter(rdma) ? rdma.rdma.devices[0]?.bar : undefined, "nic0.bar0");
+ * assert.equal(isRdmaExporter(gpu), false);
+ * ```
+ * @category Drivers
  */
 export function isRdmaExporter(d: ExporterDriver): d is RdmaExporter {
   return "rdma" in d;

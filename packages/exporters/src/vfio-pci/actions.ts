@@ -10,6 +10,8 @@ const process = z.string().min(1);
  * The vfio-pci driver's actions (core `driver` ops): the revoke triggers of
  * kernel-model §2.5, close and unbind, CPU mappings of dma-bufs (§2.6), and
  * the `continue` of a multi-stage operation that `pending` offers.
+ *
+ * @category Drivers
  */
 export const vfioPciActionSchema = z.discriminatedUnion("op", [
   z.strictObject({
@@ -126,7 +128,11 @@ export const VFIO_ACTION_MODELS = {
   continue: "the next stage of a multi-stage operation",
 } as const;
 
-/** One vfio-pci action (see {@link vfioPciActionSchema}). */
+/**
+ * One vfio-pci action (see {@link vfioPciActionSchema}).
+ *
+ * @category Drivers
+ */
 export type VfioPciAction = z.output<typeof vfioPciActionSchema>;
 
 /** A vfio-pci action as written, before defaults (see {@link vfioPciActionSchema}). */

@@ -2,13 +2,19 @@ import * as z from "zod";
 import { deviceIdSchema } from "@dmabuf-ref/core";
 import type { ExporterDriver } from "@dmabuf-ref/core";
 
-/** `VFIO_PCI_ROM_REGION_INDEX`: region indexes 0–5 are BARs, 6 is the ROM (kernel-model §2.2 step 2). */
+/**
+ * `VFIO_PCI_ROM_REGION_INDEX`: region indexes 0–5 are BARs, 6 is the ROM (kernel-model §2.2 step 2).
+ *
+ * @category uAPI
+ */
 export const VFIO_PCI_ROM_REGION_INDEX = 6;
 
 /**
  * One BAR of a VFIO PCI device: its region index and the topology region
  * (kind `bar`) holding its MMIO base, size and bus offset
  * (`pci_resource_start/len`, `pci_p2pdma_bus_addr_map`, kernel-model §1.4, §2.2).
+ *
+ * @category Drivers
  */
 export const vfioBarConfigSchema = z.object({
   /** The BAR number, 0–5 (`VFIO_PCI_BAR0_REGION_INDEX`..`BAR5`). */
@@ -35,10 +41,18 @@ export const vfioBarConfigSchema = z.object({
   claimed: z.union([z.literal(true), z.enum(["ENODEV", "EBUSY", "ENOMEM"])]).default(true),
 });
 
-/** One BAR of a VFIO device (see {@link vfioBarConfigSchema}). */
+/**
+ * One BAR of a VFIO device (see {@link vfioBarConfigSchema}).
+ *
+ * @category Drivers
+ */
 export type VfioBarConfig = z.output<typeof vfioBarConfigSchema>;
 
-/** One PCI function bound to vfio-pci: `struct vfio_pci_core_device` (kernel-model §2). */
+/**
+ * One PCI function bound to vfio-pci: `struct vfio_pci_core_device` (kernel-model §2).
+ *
+ * @category Drivers
+ */
 export const vfioDeviceConfigSchema = z
   .object({
     /** The device's name in the topology, e.g. "vfio0". */
@@ -58,7 +72,11 @@ export const vfioDeviceConfigSchema = z
     path: ["bars"],
   });
 
-/** One VFIO PCI device (see {@link vfioDeviceConfigSchema}). */
+/**
+ * One VFIO PCI device (see {@link vfioDeviceConfigSchema}).
+ *
+ * @category Drivers
+ */
 export type VfioDeviceConfig = z.output<typeof vfioDeviceConfigSchema>;
 
 /**
@@ -67,13 +85,23 @@ export type VfioDeviceConfig = z.output<typeof vfioDeviceConfigSchema>;
  * (`vfio_pci_core_disable` resets the function while importers still map
  * the BAR); `"cleanup-then-disable"` is d97708701434 (v7.1, 7.0.10+:
  * revoke first).
+ *
+ * @category Drivers
  */
 export const vfioCloseOrderSchema = z.enum(["disable-then-cleanup", "cleanup-then-disable"]);
 
-/** The order of the close steps (see {@link vfioCloseOrderSchema}). */
+/**
+ * The order of the close steps (see {@link vfioCloseOrderSchema}).
+ *
+ * @category Drivers
+ */
 export type VfioCloseOrder = z.output<typeof vfioCloseOrderSchema>;
 
-/** The vfio-pci exporter's configuration: the devices it is bound to. */
+/**
+ * The vfio-pci exporter's configuration: the devices it is bound to.
+ *
+ * @category Drivers
+ */
 export const vfioPciConfigSchema = z
   .object({
     /** The driver's name in the world's config (default "vfio-pci"). */
@@ -101,13 +129,25 @@ export const vfioPciConfigSchema = z
     path: ["devices"],
   });
 
-/** The vfio-pci exporter's configuration after defaults (see {@link vfioPciConfigSchema}). */
+/**
+ * The vfio-pci exporter's configuration after defaults (see {@link vfioPciConfigSchema}).
+ *
+ * @category Drivers
+ */
 export type VfioPciConfig = z.output<typeof vfioPciConfigSchema>;
 
-/** The vfio-pci exporter's configuration as a caller writes it (defaults optional). */
+/**
+ * The vfio-pci exporter's configuration as a caller writes it (defaults optional).
+ *
+ * @category Drivers
+ */
 export type VfioPciConfigInput = z.input<typeof vfioPciConfigSchema>;
 
-/** The vfio-pci exporter driver: core's {@link ExporterDriver} plus its configuration. */
+/**
+ * The vfio-pci exporter driver: core's {@link ExporterDriver} plus its configuration.
+ *
+ * @category Drivers
+ */
 export interface VfioPciExporter extends ExporterDriver {
   /** The validated configuration: the devices, their BARs and dev_sets. */
   readonly vfio: VfioPciConfig;
@@ -118,6 +158,20 @@ export interface VfioPciExporter extends ExporterDriver {
  *
  * @param d - an exporter driver.
  * @returns true for drivers made by `vfioPciExporter`.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gpuExporter, isVfioPciExporter, vfioPciExporter } from "@dmabuf-ref/exporters";
+ *
+ * const vfio = vfioPciExporter({
+ *   devices: [{ id: "vfio0", bars: [{ index: 0, region: "vfio0.bar0" }] }],
+ * });
+ * const gpu = gpuExporter({ devices: [{ id: "gpu0", vram: "gpu0.vram", system: "ram0" }] });
+ * assert.ok(isVfioPciExporter(vfio));
+ * assert.equal(isVfioPciExporter(vfio) ? vfio.vfio.devices[0]?.id : undefined, "vfio0");
+ * assert.equal(isVfioPciExporter(gpu), false);
+ * ```
+ * @category Drivers
  */
 export function isVfioPciExporter(d: ExporterDriver): d is VfioPciExporter {
   return "vfio" in d;

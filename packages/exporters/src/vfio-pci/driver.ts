@@ -64,7 +64,11 @@ function exportBuf(
     .exhaustive();
 }
 
-/** The vfio-pci driver's slices by name: devices, `memory_lock` operations, VMAs. */
+/**
+ * The vfio-pci driver's slices by name: devices, `memory_lock` operations, VMAs.
+ *
+ * @category Drivers
+ */
 // A type, not an interface: it must fit core's `SliceRecord` (an indexable record).
 export type VfioPciSlices = {
   /** Per-device state (`struct vfio_pci_core_device`). */
@@ -104,12 +108,47 @@ export type VfioPciSlices = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot,
+ *   defineMachine,
+ *   encodeDmaBufFeature,
+ *   linux71,
+ *   referenceTopology,
+ *   topologySchema,
+ *   VFIO_DEVICE_FEATURE_GET,
+ * } from "@dmabuf-ref/core";
+ * import {
+ *   O_CLOEXEC,
+ *   O_RDWR,
+ *   vfioDeviceFeatureIoctl,
+ *   vfioPciExporter,
+ * } from "@dmabuf-ref/exporters";
+ *
+ * // vfio0 and its BAR 0 (16 MiB of MMIO at 256 GiB), added to the reference machine.
+ * const topology = topologySchema.parse({
+ *   ...referenceTopology,
+ *   regions: [
+ *     ...referenceTopology.regions,
+ *     { id: "vfio0.bar0", kind: "bar", base: 0x4000000000n, size: 0x1000000n, device: "vfio0" },
+ *   ],
+ *   devices: [...referenceTopology.devices, { id: "vfio0", switch: "sw0" }],
+ * });
  * const vfio = vfioPciExporter({
  *   devices: [{ id: "vfio0", bars: [{ index: 0, region: "vfio0.bar0" }] }],
  * });
- * const m = defineMachine({ profile: linux71, topology, exporters: [vfio], importers });
- * const world = boot(m);
+ * const m = defineMachine({ profile: linux71, topology, exporters: [vfio], importers: [] });
+ * const argp = encodeDmaBufFeature({
+ *   flags: VFIO_DEVICE_FEATURE_GET,
+ *   data: { region_index: 0, open_flags: O_RDWR | O_CLOEXEC, flags: 0 },
+ *   ranges: [{ offset: 0x10000n, length: 0x10000n }],
+ * });
+ * const r = vfioDeviceFeatureIoctl(m, boot(m), "vfio0", argp);
+ * assert.equal(r.status, "done");
+ * // The new dma-buf's fd, which the model makes its id.
+ * assert.equal(r.status === "done" ? r.returned?.ret : undefined, 1);
  * ```
+ * @category Drivers
  */
 export function vfioPciExporter(
   input: VfioPciConfigInput,

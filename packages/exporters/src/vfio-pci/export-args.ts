@@ -1,9 +1,17 @@
 import * as z from "zod";
 import { u64Schema } from "@dmabuf-ref/core";
 
-/** `O_RDWR` on x86-64. */
+/**
+ * `O_RDWR` on x86-64.
+ *
+ * @category uAPI
+ */
 export const O_RDWR = 0o2;
-/** `O_CLOEXEC` on x86-64. */
+/**
+ * `O_CLOEXEC` on x86-64.
+ *
+ * @category uAPI
+ */
 export const O_CLOEXEC = 0o2000000;
 
 /**
@@ -11,6 +19,8 @@ export const O_CLOEXEC = 0o2000000;
  * buffer of `VFIO_DEVICE_FEATURE` (header included), or the request's fields,
  * which the driver encodes byte for byte as GET of `VFIO_DEVICE_FEATURE_DMA_BUF`.
  * Either way it runs the ioctl's checks in the kernel's order.
+ *
+ * @category uAPI
  */
 export const vfioExportArgsSchema = z.union([
   z.object({
@@ -45,5 +55,9 @@ export const vfioExportArgsSchema = z.union([
   }),
 ]);
 
-/** The arguments of a vfio-pci `export` op (see {@link vfioExportArgsSchema}). */
+/**
+ * The arguments of a vfio-pci `export` op (see {@link vfioExportArgsSchema}).
+ *
+ * @category uAPI
+ */
 export type VfioExportArgs = z.input<typeof vfioExportArgsSchema>;

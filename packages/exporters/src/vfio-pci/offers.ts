@@ -23,6 +23,18 @@ import type { AnyMappingType, ExporterOffer, Profile } from "@dmabuf-ref/core";
  * @param profile - the profile in force.
  * @param device - the exporting PCI function (the p2pdma provider).
  * @returns the offers.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { linux71, proposalConverters, rfcMappingTypesV1 } from "@dmabuf-ref/core";
+ * import { vfioOffers } from "@dmabuf-ref/exporters";
+ *
+ * const ids = (o: readonly { type: { id: string } }[]) => o.map((x) => x.type.id);
+ * assert.deepEqual(ids(vfioOffers(linux71, "vfio0")), ["vfio-iommufd-private", "sgt"]);
+ * assert.deepEqual(ids(vfioOffers(rfcMappingTypesV1, "vfio0")), ["pal", "sgt", "kvm-pfn"]);
+ * assert.deepEqual(ids(vfioOffers(proposalConverters, "vfio0")), ["pal", "kvm-pfn"]);
+ * ```
+ * @category Drivers
  */
 export function vfioOffers(profile: Profile, device: string): ExporterOffer[] {
   const has = (t: AnyMappingType): boolean => profile.mappingTypes.includes(t);

@@ -3,6 +3,8 @@ import { match } from "ts-pattern";
 /**
  * The multi-stage vfio-pci operations that revoke or restore dma-bufs
  * (kernel-model §2.5), plus close and unbind.
+ *
+ * @category Drivers
  */
 export type VfioOpKind =
   /** Guest FLR through config space (`vfio_pci_try_reset_function`). */
@@ -39,6 +41,8 @@ export type VfioOpKind =
  * on which devices, and how far it got (`pc`). Like core's tasks, the
  * operation advances one stage per `continue` action, so the explorer can
  * interleave importers' unmaps and devices' DMA between its stages.
+ *
+ * @category Drivers
  */
 export interface VfioOperation {
   /** The operation's id, the lowest free when it started (the `continue` action names it). */

@@ -8,6 +8,8 @@ import type { VfioCloseOrder } from "./config.js";
  * What a profile says of vfio-pci (its entry `"vfio-pci"` in
  * `Profile.drivers`): the behaviours that changed between kernel versions
  * or that a series under review adds.
+ *
+ * @category Profiles
  */
 export const vfioProfileOptionsSchema = z.strictObject({
   /**
@@ -66,7 +68,11 @@ export const vfioProfileOptionsSchema = z.strictObject({
   unrevokeInvalidates: z.boolean(),
 });
 
-/** vfio-pci's options under a profile (see {@link vfioProfileOptionsSchema}). */
+/**
+ * vfio-pci's options under a profile (see {@link vfioProfileOptionsSchema}).
+ *
+ * @category Profiles
+ */
 export type VfioProfileOptions = z.output<typeof vfioProfileOptionsSchema>;
 
 /**
@@ -75,6 +81,18 @@ export type VfioProfileOptions = z.output<typeof vfioProfileOptionsSchema>;
  * @param profile - the profile in force.
  * @returns the options.
  * @throws when the profile states none for vfio-pci.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { linux619, linux71 } from "@dmabuf-ref/core";
+ * import { vfioProfileOptions } from "@dmabuf-ref/exporters";
+ *
+ * // 6.19's VFIO pin always fails; 7.1 made it a no-op for pinned importers.
+ * assert.equal(vfioProfileOptions(linux619).pin, "eopnotsupp");
+ * assert.equal(vfioProfileOptions(linux71).pin, "noop");
+ * assert.equal(vfioProfileOptions(linux71).closeOrder, "cleanup-then-disable");
+ * ```
+ * @category Profiles
  */
 export function vfioProfileOptions(profile: Profile): VfioProfileOptions {
   return driverOptions(profile, "vfio-pci", vfioProfileOptionsSchema);
@@ -88,6 +106,19 @@ export function vfioProfileOptions(profile: Profile): VfioProfileOptions {
  * @param profile - the profile in force.
  * @param config - the driver's overrides.
  * @returns the options.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { linux71 } from "@dmabuf-ref/core";
+ * import { vfioOptionsFor } from "@dmabuf-ref/exporters";
+ *
+ * // A scenario replaying 7.0.9's close order under linux-7.1's other rules.
+ * const o = vfioOptionsFor(linux71, { closeOrder: "disable-then-cleanup" });
+ * assert.equal(o.closeOrder, "disable-then-cleanup");
+ * assert.equal(o.krefRearm, true);
+ * assert.equal(vfioOptionsFor(linux71, {}).closeOrder, "cleanup-then-disable");
+ * ```
+ * @category Profiles
  */
 export function vfioOptionsFor(
   profile: Profile,

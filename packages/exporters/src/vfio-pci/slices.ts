@@ -4,7 +4,11 @@ import type { ArrivalQueue, Codec, SliceDef } from "@dmabuf-ref/core";
 import type { VfioOpKind, VfioOperation } from "./operation.js";
 import type { VfioVma } from "./vma.js";
 
-/** PCI power state as PMCSR sets it; the model needs only D0 and D3hot (kernel-model §2.5). */
+/**
+ * PCI power state as PMCSR sets it; the model needs only D0 and D3hot (kernel-model §2.5).
+ *
+ * @category Drivers
+ */
 export type VfioPowerState = "D0" | "D3hot";
 
 /**
@@ -12,6 +16,7 @@ export type VfioPowerState = "D0" | "D3hot";
  * exporter depends on (kernel-model §2.2, §2.5). A plain immutable value.
  *
  * @kernel include/linux/vfio_pci_core.h vfio_pci_core_device
+ * @category Drivers
  */
 export interface VfioDeviceState {
   /** The virtual `PCI_COMMAND.MEMORY` bit (the guest's view; the physical bit follows it). */
@@ -107,6 +112,8 @@ export const vfioVmaCodec: Codec<VfioVma> = {
  * names them), and their arrival order, which decides who holds
  * `memory_lock` and who waits behind whom (the kernel's `down_write`
  * queue).
+ *
+ * @category Drivers
  */
 export type VfioOpQueue = ArrivalQueue<VfioOperation>;
 
@@ -117,6 +124,8 @@ export type VfioOpQueue = ArrivalQueue<VfioOperation>;
  * the next `mmap()` lands follows from them (the first hole, as
  * `get_unmapped_area` searches), so unmapping and mapping again returns to
  * an equal world.
+ *
+ * @category Drivers
  */
 export interface VfioVmaSpace {
   /** The VMAs, by slot (lowest free). */
@@ -145,19 +154,29 @@ export const FIRST_VA = 0x7f00_0000_0000n;
  * device's index in the driver's `config.devices`. A device without an
  * entry is in `INITIAL_DEVICE_STATE`: the helpers delete an entry
  * that returns to it, so that state has one encoding.
+ *
+ * @category Drivers
  */
 export const vfioDevicesSlice: SliceDef<PTable<VfioDeviceState>> = tableSlice(
   "devices",
   vfioDeviceStateCodec,
 );
 
-/** The operations in flight (see {@link VfioOpQueue}). */
+/**
+ * The operations in flight (see {@link VfioOpQueue}).
+ *
+ * @category Drivers
+ */
 export const vfioOpsSlice: SliceDef<VfioOpQueue> = arrivalQueueSlice(
   "operations",
   vfioOperationCodec,
 );
 
-/** The CPU mappings of the driver's dma-bufs (see {@link VfioVmaSpace}). */
+/**
+ * The CPU mappings of the driver's dma-bufs (see {@link VfioVmaSpace}).
+ *
+ * @category Drivers
+ */
 export const vfioVmasSlice: SliceDef<VfioVmaSpace> = defineSlice("vmas", vfioVmaSpaceCodec, {
   vmas: PTable.empty(vfioVmaCodec),
 });

@@ -16,7 +16,11 @@ import type { VfioVma } from "./vma.js";
 
 export type { VfioDeviceState, VfioPowerState } from "./slices.js";
 
-/** The state of a device right after `open()`: memory decoding on, D0, registered. */
+/**
+ * The state of a device right after `open()`: memory decoding on, D0, registered.
+ *
+ * @category Drivers
+ */
 export const INITIAL_DEVICE_STATE: VfioDeviceState = Object.freeze({
   memoryEnabled: true,
   power: "D0",
@@ -291,6 +295,17 @@ export function removeVma(m: Machine, w: World, config: VfioPciConfig, slot: num
  * @param d - the device state.
  * @returns true when memory is enabled.
  * @kernel drivers/vfio/pci/vfio_pci_config.c __vfio_pci_memory_enabled
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { INITIAL_DEVICE_STATE, vfioMemoryEnabled } from "@dmabuf-ref/exporters";
+ *
+ * assert.equal(vfioMemoryEnabled(INITIAL_DEVICE_STATE), true);
+ * // PCI_COMMAND.MEMORY cleared, or the function in D3hot: the BAR does not decode.
+ * assert.equal(vfioMemoryEnabled({ ...INITIAL_DEVICE_STATE, memoryEnabled: false }), false);
+ * assert.equal(vfioMemoryEnabled({ ...INITIAL_DEVICE_STATE, power: "D3hot" }), false);
+ * ```
+ * @category Drivers
  */
 export function vfioMemoryEnabled(d: VfioDeviceState): boolean {
   return d.memoryEnabled && d.power === "D0" && !d.lowPower;

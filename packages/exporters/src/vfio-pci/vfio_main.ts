@@ -42,6 +42,30 @@ import type { VfioInfoCall } from "./vfio_pci_ioctl_info.js";
  * @param m - the machine.
  * @param device - the device id.
  * @returns its driver's configuration, or undefined when no vfio-pci driver has it.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defineMachine, linux71, referenceTopology, topologySchema } from "@dmabuf-ref/core";
+ * import { vfioPciConfigOf, vfioPciExporter } from "@dmabuf-ref/exporters";
+ *
+ * // vfio0 and its BAR 0 (16 MiB of MMIO at 256 GiB), added to the reference machine.
+ * const topology = topologySchema.parse({
+ *   ...referenceTopology,
+ *   regions: [
+ *     ...referenceTopology.regions,
+ *     { id: "vfio0.bar0", kind: "bar", base: 0x4000000000n, size: 0x1000000n, device: "vfio0" },
+ *   ],
+ *   devices: [...referenceTopology.devices, { id: "vfio0", switch: "sw0" }],
+ * });
+ * const vfio = vfioPciExporter({
+ *   devices: [{ id: "vfio0", bars: [{ index: 0, region: "vfio0.bar0" }] }],
+ * });
+ * const m = defineMachine({ profile: linux71, topology, exporters: [vfio], importers: [] });
+ * assert.equal(vfioPciConfigOf(m, "vfio0")?.name, "vfio-pci");
+ * assert.equal(vfioPciConfigOf(m, "vfio0")?.devices[0]?.bars[0]?.region, "vfio0.bar0");
+ * assert.equal(vfioPciConfigOf(m, "dev0"), undefined);
+ * ```
+ * @category Drivers
  */
 export function vfioPciConfigOf(m: Machine, device: string): VfioPciConfig | undefined {
   for (const d of m.exporters.values()) {
@@ -66,18 +90,52 @@ export function vfioPciConfigOf(m: Machine, device: string): VfioPciConfig | und
  * @param process - the calling process, as traces name it.
  * @returns core's step outcome.
  *
+ * @kernel drivers/vfio/vfio_main.c vfio_ioctl_device_feature drivers/vfio/pci/vfio_pci_core.c
+ *   vfio_pci_core_ioctl_feature
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot,
+ *   defineMachine,
+ *   encodeDmaBufFeature,
+ *   linux71,
+ *   referenceTopology,
+ *   topologySchema,
+ *   VFIO_DEVICE_FEATURE_GET,
+ * } from "@dmabuf-ref/core";
+ * import {
+ *   O_CLOEXEC,
+ *   O_RDWR,
+ *   vfioDeviceFeatureIoctl,
+ *   vfioPciExporter,
+ * } from "@dmabuf-ref/exporters";
+ *
+ * // vfio0 and its BAR 0 (16 MiB of MMIO at 256 GiB), added to the reference machine.
+ * const topology = topologySchema.parse({
+ *   ...referenceTopology,
+ *   regions: [
+ *     ...referenceTopology.regions,
+ *     { id: "vfio0.bar0", kind: "bar", base: 0x4000000000n, size: 0x1000000n, device: "vfio0" },
+ *   ],
+ *   devices: [...referenceTopology.devices, { id: "vfio0", switch: "sw0" }],
+ * });
+ * const vfio = vfioPciExporter({
+ *   devices: [{ id: "vfio0", bars: [{ index: 0, region: "vfio0.bar0" }] }],
+ * });
+ * const m = defineMachine({ profile: linux71, topology, exporters: [vfio], importers: [] });
  * const argp = encodeDmaBufFeature({
  *   flags: VFIO_DEVICE_FEATURE_GET,
  *   data: { region_index: 0, open_flags: O_RDWR | O_CLOEXEC, flags: 0 },
- *   ranges: [{ offset: 0n, length: 0x10000n }],
+ *   ranges: [{ offset: 0x10000n, length: 0x10000n }],
  * });
- * const r = vfioDeviceFeatureIoctl(m, world, "vfio0", argp);
- * if (r.status === "done") world = r.world; // r.returned?.ret is the dma-buf fd
+ * const r = vfioDeviceFeatureIoctl(m, boot(m), "vfio0", argp);
+ * assert.equal(r.status === "done" ? r.returned?.ret : undefined, 1);
+ * // A device no vfio-pci driver has: the fd is not a VFIO device fd.
+ * const bad = vfioDeviceFeatureIoctl(m, boot(m), "dev0", argp);
+ * assert.equal(bad.status === "failed" ? bad.error.errno : undefined, "EBADF");
  * ```
- * @kernel drivers/vfio/vfio_main.c vfio_ioctl_device_feature drivers/vfio/pci/vfio_pci_core.c
- *   vfio_pci_core_ioctl_feature
+ * @category uAPI
  */
 export function vfioDeviceFeatureIoctl(
   m: Machine,
@@ -146,6 +204,37 @@ function syncOutcome(
  * @returns core's step outcome: done with `returned.ret` 0 once the reset is
  *   over, failed with the errno and the `ioctl` event, or blocked.
  * @kernel drivers/vfio/pci/vfio_pci_core.c vfio_pci_ioctl_reset vfio_pci_try_reset_function
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot,
+ *   defineMachine,
+ *   linux71,
+ *   referenceTopology,
+ *   topologySchema,
+ * } from "@dmabuf-ref/core";
+ * import { vfioDeviceResetIoctl, vfioPciExporter } from "@dmabuf-ref/exporters";
+ *
+ * // vfio0 and its BAR 0 (16 MiB of MMIO at 256 GiB), added to the reference machine.
+ * const topology = topologySchema.parse({
+ *   ...referenceTopology,
+ *   regions: [
+ *     ...referenceTopology.regions,
+ *     { id: "vfio0.bar0", kind: "bar", base: 0x4000000000n, size: 0x1000000n, device: "vfio0" },
+ *   ],
+ *   devices: [...referenceTopology.devices, { id: "vfio0", switch: "sw0" }],
+ * });
+ * const vfio = vfioPciExporter({
+ *   devices: [{ id: "vfio0", bars: [{ index: 0, region: "vfio0.bar0" }] }],
+ * });
+ * const m = defineMachine({ profile: linux71, topology, exporters: [vfio], importers: [] });
+ * const r = vfioDeviceResetIoctl(m, boot(m), "vfio0", "qemu");
+ * assert.equal(r.status === "done" ? r.returned?.ret : undefined, 0);
+ * const bad = vfioDeviceResetIoctl(m, boot(m), "dev0", "qemu");
+ * assert.equal(bad.status === "failed" ? bad.error.errno : undefined, "EBADF");
+ * ```
+ * @category uAPI
  */
 export function vfioDeviceResetIoctl(
   m: Machine,
@@ -208,6 +297,39 @@ export function vfioDeviceResetIoctl(
  *   `count` (group fds, on a cdev device) fail with `-EINVAL` first.
  * @returns core's step outcome.
  * @kernel drivers/vfio/pci/vfio_pci_core.c vfio_pci_dev_set_hot_reset vfio_pci_ioctl_pci_hot_reset
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot,
+ *   defineMachine,
+ *   linux71,
+ *   referenceTopology,
+ *   topologySchema,
+ * } from "@dmabuf-ref/core";
+ * import { vfioHotResetIoctl, vfioPciExporter } from "@dmabuf-ref/exporters";
+ *
+ * // vfio0 and its BAR 0 (16 MiB of MMIO at 256 GiB), added to the reference machine.
+ * const topology = topologySchema.parse({
+ *   ...referenceTopology,
+ *   regions: [
+ *     ...referenceTopology.regions,
+ *     { id: "vfio0.bar0", kind: "bar", base: 0x4000000000n, size: 0x1000000n, device: "vfio0" },
+ *   ],
+ *   devices: [...referenceTopology.devices, { id: "vfio0", switch: "sw0" }],
+ * });
+ * const vfio = vfioPciExporter({
+ *   devices: [{ id: "vfio0", bars: [{ index: 0, region: "vfio0.bar0" }] }],
+ * });
+ * const m = defineMachine({ profile: linux71, topology, exporters: [vfio], importers: [] });
+ * // vfio0 has no dev_set: the bus reset covers it alone.
+ * const r = vfioHotResetIoctl(m, boot(m), "vfio0", "qemu");
+ * assert.equal(r.status === "done" ? r.returned?.ret : undefined, 0);
+ * // A NULL argp (no bytes) faults before anything is reset.
+ * const fault = vfioHotResetIoctl(m, boot(m), "vfio0", "qemu", new Uint8Array(0));
+ * assert.equal(fault.status === "failed" ? fault.error.errno : undefined, "EFAULT");
+ * ```
+ * @category uAPI
  */
 export function vfioHotResetIoctl(
   m: Machine,
@@ -269,6 +391,8 @@ export function vfioHotResetIoctl(
  * The vfio-pci ioctls as a driver action, so that a VMM's call reaches the
  * driver through core's `step` like every other op: `VFIO_DEVICE_FEATURE`
  * with its argument bytes, or `VFIO_DEVICE_RESET`.
+ *
+ * @category uAPI
  */
 export const vfioIoctlActionSchema = z.discriminatedUnion("op", [
   z.strictObject({

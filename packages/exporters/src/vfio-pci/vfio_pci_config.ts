@@ -17,32 +17,68 @@ import type { VfioOpKind } from "./operation.js";
 import { deviceStateOf } from "./state.js";
 import { runOperationNow } from "./vfio_pci_core.js";
 
-/** `PCI_CFG_SPACE_EXP_SIZE`: a PCIe function's config space is 4 KiB (`pdev->cfg_size`). */
+/**
+ * `PCI_CFG_SPACE_EXP_SIZE`: a PCIe function's config space is 4 KiB (`pdev->cfg_size`).
+ *
+ * @category Drivers
+ */
 export const VFIO_CONFIG_SPACE_SIZE = 0x1000;
-/** `PCI_COMMAND`: the command register, 16 bits at 0x04. */
+/**
+ * `PCI_COMMAND`: the command register, 16 bits at 0x04.
+ *
+ * @category Drivers
+ */
 export const PCI_COMMAND = 0x04;
-/** `PCI_COMMAND_MEMORY`: bit 1, memory space decode. */
+/**
+ * `PCI_COMMAND_MEMORY`: bit 1, memory space decode.
+ *
+ * @category Drivers
+ */
 export const PCI_COMMAND_MEMORY = 0x2;
 /**
  * Where the model's devices place the PCI power-management capability
  * (`PCI_CAP_ID_PM`): at 0x40, so PMCSR (`PCI_PM_CTRL`, cap + 4) is 0x44.
+ *
+ * @category Drivers
  */
 export const VFIO_PM_CAP = 0x40;
-/** PMCSR at {@link VFIO_PM_CAP} + 4; bits 1:0 are the power state (0 = D0, 3 = D3hot). */
+/**
+ * PMCSR at {@link VFIO_PM_CAP} + 4; bits 1:0 are the power state (0 = D0, 3 = D3hot).
+ *
+ * @category Drivers
+ */
 export const VFIO_PMCSR = VFIO_PM_CAP + 4;
-/** `PCI_PM_CTRL_STATE_MASK`. */
+/**
+ * `PCI_PM_CTRL_STATE_MASK`.
+ *
+ * @category Drivers
+ */
 export const PCI_PM_CTRL_STATE_MASK = 0x3;
 /**
  * Where the model's devices place the PCI Express capability
  * (`PCI_CAP_ID_EXP`): at 0x70, so Device Control (`PCI_EXP_DEVCTL`, cap + 8) is 0x78.
+ *
+ * @category Drivers
  */
 export const VFIO_PCIE_CAP = 0x70;
-/** Device Control at {@link VFIO_PCIE_CAP} + 8 (16 bits). */
+/**
+ * Device Control at {@link VFIO_PCIE_CAP} + 8 (16 bits).
+ *
+ * @category Drivers
+ */
 export const VFIO_PCIE_DEVCTL = VFIO_PCIE_CAP + 8;
-/** `PCI_EXP_DEVCTL_BCR_FLR`: bit 15 of Device Control, "initiate function level reset". */
+/**
+ * `PCI_EXP_DEVCTL_BCR_FLR`: bit 15 of Device Control, "initiate function level reset".
+ *
+ * @category Drivers
+ */
 export const PCI_EXP_DEVCTL_BCR_FLR = 0x8000;
 
-/** One naturally aligned piece of a config access, as `vfio_config_do_rw()` cuts it. */
+/**
+ * One naturally aligned piece of a config access, as `vfio_config_do_rw()` cuts it.
+ *
+ * @category Drivers
+ */
 export interface ConfigChunk {
   /** The chunk's offset in config space. */
   readonly offset: number;
@@ -63,6 +99,23 @@ export interface ConfigChunk {
  * @param value - the value, little-endian.
  * @returns the chunks, or `-EFAULT`.
  * @kernel drivers/vfio/pci/vfio_pci_config.c vfio_pci_config_rw vfio_config_do_rw
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PCI_COMMAND, configChunks } from "@dmabuf-ref/exporters";
+ *
+ * // A 4-byte write at PCI_COMMAND (0x04) is one dword; at 0x03 it is split.
+ * assert.deepEqual(configChunks(PCI_COMMAND, 4, 0x00100006), [
+ *   { offset: 4, size: 4, value: 0x00100006 },
+ * ]);
+ * assert.deepEqual(configChunks(0x03, 2, 0x0600), [
+ *   { offset: 3, size: 1, value: 0x00 },
+ *   { offset: 4, size: 1, value: 0x06 },
+ * ]);
+ * const outside = configChunks(0x1000, 4, 0);
+ * assert.equal("errno" in outside ? outside.errno : undefined, "EFAULT");
+ * ```
+ * @category Drivers
  */
 export function configChunks(
   offset: number,
@@ -150,6 +203,47 @@ const NAME = "pwrite(config)";
  * @kernel drivers/vfio/pci/vfio_pci_config.c vfio_basic_config_write vfio_pm_config_write
  *   vfio_exp_config_write
  *   vfio_lock_and_set_power_state
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot,
+ *   defineMachine,
+ *   linux71,
+ *   referenceTopology,
+ *   topologySchema,
+ * } from "@dmabuf-ref/core";
+ * import {
+ *   PCI_COMMAND,
+ *   vfioConfigWrite,
+ *   vfioDeviceState,
+ *   vfioPciConfigOf,
+ *   vfioPciExporter,
+ * } from "@dmabuf-ref/exporters";
+ *
+ * // vfio0 and its BAR 0 (16 MiB of MMIO at 256 GiB), added to the reference machine.
+ * const topology = topologySchema.parse({
+ *   ...referenceTopology,
+ *   regions: [
+ *     ...referenceTopology.regions,
+ *     { id: "vfio0.bar0", kind: "bar", base: 0x4000000000n, size: 0x1000000n, device: "vfio0" },
+ *   ],
+ *   devices: [...referenceTopology.devices, { id: "vfio0", switch: "sw0" }],
+ * });
+ * const vfio = vfioPciExporter({
+ *   devices: [{ id: "vfio0", bars: [{ index: 0, region: "vfio0.bar0" }] }],
+ * });
+ * const m = defineMachine({ profile: linux71, topology, exporters: [vfio], importers: [] });
+ * const config = vfioPciConfigOf(m, "vfio0");
+ * assert.ok(config !== undefined);
+ * // The guest clears PCI_COMMAND.MEMORY: the BAR stops decoding.
+ * const a = { device: "vfio0", offset: PCI_COMMAND, size: 2, value: 0, process: "qemu" };
+ * const r = vfioConfigWrite(m, boot(m), config, a);
+ * assert.ok(r.status === "done");
+ * assert.equal(r.returned?.ret, 2);
+ * assert.equal(vfioDeviceState(m, r.world, "vfio0").memoryEnabled, false);
+ * ```
+ * @category Drivers
  */
 export function vfioConfigWrite(
   m: Machine,

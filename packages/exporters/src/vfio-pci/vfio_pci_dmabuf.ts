@@ -74,6 +74,7 @@ import { deviceOf, deviceStateOf, operationsOf, vfioMemoryEnabled } from "./stat
  * core's revoke task, which waits for every mapping to be unmapped.
  *
  * @kernel drivers/vfio/pci/vfio_pci_dmabuf.c vfio_pci_dma_buf
+ * @category Drivers
  */
 export interface VfioDmaBufPriv {
   /** `priv->vdev`: the device, or null after `vfio_pci_dma_buf_cleanup()` (only once revoked for good). */
@@ -108,6 +109,8 @@ export interface VfioDmaBufPriv {
  * un-revoke's `kref_init`; `"underflowed"` is a second drain of a drained
  * buffer: `refcount_t` saturates, nothing completes `comp`, and the waiter
  * sleeps for ever.
+ *
+ * @category Drivers
  */
 export type VfioKrefState = "armed" | "drained" | "underflowed";
 
@@ -196,7 +199,11 @@ export function buffersOf(
   return out;
 }
 
-/** `DMA_IOVA_USE_SWIOTLB`: bit 63 of a total length is refused (kernel-model §2.2 step 4). */
+/**
+ * `DMA_IOVA_USE_SWIOTLB`: bit 63 of a total length is refused (kernel-model §2.2 step 4).
+ *
+ * @category Drivers
+ */
 export const DMA_IOVA_USE_SWIOTLB = 1n << 63n;
 
 /**
@@ -208,6 +215,20 @@ export const DMA_IOVA_USE_SWIOTLB = 1n << 63n;
  * @param ranges - the copied `dma_ranges[]`.
  * @returns the total length (the future `dmabuf->size`), or the errno.
  * @kernel drivers/vfio/pci/vfio_pci_dmabuf.c validate_dmabuf_input
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateDmaRanges } from "@dmabuf-ref/exporters";
+ *
+ * const r = validateDmaRanges([
+ *   { offset: 0n, length: 0x10000n },
+ *   { offset: 0x100000n, length: 0x2000n },
+ * ]);
+ * assert.deepEqual(r, { ok: true, value: 0x12000n });
+ * const unaligned = validateDmaRanges([{ offset: 0x800n, length: 0x1000n }]);
+ * assert.equal(unaligned.ok ? undefined : unaligned.error.errno, "EINVAL");
+ * ```
+ * @category Drivers
  */
 export function validateDmaRanges(ranges: readonly VfioRegionDmaRange[]): Result<bigint> {
   let total = 0n;
@@ -236,6 +257,21 @@ export function validateDmaRanges(ranges: readonly VfioRegionDmaRange[]): Result
  * @param barLen - `pci_resource_len(pdev, bar)`.
  * @returns the `phys_vec[]`, or the errno.
  * @kernel drivers/vfio/pci/vfio_pci_dmabuf.c vfio_pci_core_fill_phys_vec
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fillPhysVec } from "@dmabuf-ref/exporters";
+ *
+ * // BAR 0: 16 MiB at 256 GiB.
+ * const ranges = [{ offset: 0x10000n, length: 0x10000n }];
+ * assert.deepEqual(fillPhysVec(ranges, 0x4000000000n, 0x1000000n), {
+ *   ok: true,
+ *   value: [{ paddr: 0x4000010000n, len: 0x10000n }],
+ * });
+ * const past = fillPhysVec([{ offset: 0xff0000n, length: 0x20000n }], 0x4000000000n, 0x1000000n);
+ * assert.equal(past.ok ? undefined : past.error.errno, "EINVAL");
+ * ```
+ * @category Drivers
  */
 export function fillPhysVec(
   ranges: readonly VfioRegionDmaRange[],
@@ -261,6 +297,8 @@ export function fillPhysVec(
  * `KMALLOC_MAX_SIZE` on x86-64 (`1 << (MAX_PAGE_ORDER + PAGE_SHIFT)` = 4 MiB):
  * `memdup_array_user()` of a larger `dma_ranges[]` fails with `-ENOMEM`
  * before it copies anything (kernel-model §2.2 step 3).
+ *
+ * @category Drivers
  */
 export const KMALLOC_MAX_SIZE = 4 * 1024 * 1024;
 

@@ -77,7 +77,11 @@ export function vfioPin(m: Machine, w: World): Result<DriverStep> {
     : ok({ world: w, events: [] });
 }
 
-/** `ALIGN_DOWN(UINT_MAX, PAGE_SIZE)`: the longest sg entry `dma_buf_phys_vec_to_sgt()` makes. */
+/**
+ * `ALIGN_DOWN(UINT_MAX, PAGE_SIZE)`: the longest sg entry `dma_buf_phys_vec_to_sgt()` makes.
+ *
+ * @category Drivers
+ */
 export const SG_ENTRY_MAX = ((2n ** 32n - 1n) / PAGE_SIZE) * PAGE_SIZE;
 
 /** How VFIO's map serves an attachment's negotiated type. */
@@ -234,6 +238,20 @@ export function vfioPrivatePhys(_m: Machine, w: World, att: number): Result<read
  * @param w - the world (unchanged).
  * @param phys - the buffer's `priv->phys_vec[]`.
  * @returns the mapping.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, kvmPfn, payloadAs, referenceMachine } from "@dmabuf-ref/core";
+ * import { vfioGetPfn } from "@dmabuf-ref/exporters";
+ *
+ * // KVM faults on a VFIO dma-buf of 64 KiB of BAR 0.
+ * const r = vfioGetPfn(boot(referenceMachine()), [{ paddr: 0x4000000000n, len: 0x10000n }]);
+ * assert.ok(r.ok);
+ * const p = payloadAs(kvmPfn, r.value.mapping.payload);
+ * assert.equal(p.mmio, true);
+ * assert.equal(p.cache, "uncached");
+ * ```
+ * @category Drivers
  */
 export function vfioGetPfn(w: World, phys: readonly PhysVec[]): Result<MapStep> {
   const payload = mappingPayload(kvmPfn, { ranges: phys, mmio: true, cache: "uncached" });

@@ -33,17 +33,27 @@ import { buffersIdle, privOf, setStateUnderResv, withPriv } from "./vfio_pci_dma
  * `VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE = 13` (Matt Evans' series v3+, kernel-model §2.6).
  *
  * @kernel include/uapi/linux/vfio.h VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE
+ * @category uAPI
  */
 export const VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE = 13;
 /**
  * `VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR = 14` (Matt Evans' series v3+, SET only).
  *
  * @kernel include/uapi/linux/vfio.h VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR
+ * @category uAPI
  */
 export const VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR = 14;
-/** `VFIO_DMABUF_MEMATTR_NC`: `pgprot_noncached`, the default caching of a dma-buf mmap. */
+/**
+ * `VFIO_DMABUF_MEMATTR_NC`: `pgprot_noncached`, the default caching of a dma-buf mmap.
+ *
+ * @category uAPI
+ */
 export const VFIO_DMABUF_MEMATTR_NC = 0;
-/** `VFIO_DMABUF_MEMATTR_WC`: `pgprot_writecombine`. */
+/**
+ * `VFIO_DMABUF_MEMATTR_WC`: `pgprot_writecombine`.
+ *
+ * @category uAPI
+ */
 export const VFIO_DMABUF_MEMATTR_WC = 1;
 
 /** `sizeof(struct vfio_device_feature_dma_buf_revoke)`: `{ __s32 dmabuf_fd; }`. */
@@ -51,7 +61,11 @@ const REVOKE_SIZE = 4;
 /** `sizeof(struct vfio_device_feature_dma_buf_memattr)`: `{ __s32 dmabuf_fd; __u32 memattr; }`. */
 const MEMATTR_SIZE = 8;
 
-/** A REVOKE or MEMATTR request as userspace builds it. */
+/**
+ * A REVOKE or MEMATTR request as userspace builds it.
+ *
+ * @category uAPI
+ */
 export interface DmaBufFdFeatureArgs {
   /** Header flags without the feature index (`VFIO_DEVICE_FEATURE_SET`, `_PROBE`, ...). */
   readonly flags: number;
@@ -81,6 +95,25 @@ function encodeFdFeature(feature: number, a: DmaBufFdFeatureArgs, memattr?: numb
  *
  * @param a - flags, `dmabuf_fd`, optional `argsz`.
  * @returns the header and `struct vfio_device_feature_dma_buf_revoke`, little-endian.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { VFIO_DEVICE_FEATURE_SET, vfioDeviceFeature } from "@dmabuf-ref/core";
+ * import {
+ *   VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE,
+ *   encodeDmaBufRevokeFeature,
+ * } from "@dmabuf-ref/exporters";
+ *
+ * // Revoke dma-buf fd 9 for good.
+ * const argp = encodeDmaBufRevokeFeature({ flags: VFIO_DEVICE_FEATURE_SET, dmabuf_fd: 9 });
+ * assert.equal(argp.length, 8 + 4);
+ * assert.deepEqual(vfioDeviceFeature.decode(argp), {
+ *   argsz: 12,
+ *   flags: VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE,
+ * });
+ * assert.equal(new DataView(argp.buffer).getInt32(8, true), 9);
+ * ```
+ * @category uAPI
  */
 export function encodeDmaBufRevokeFeature(a: DmaBufFdFeatureArgs): Uint8Array {
   return encodeFdFeature(VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE, a);
@@ -91,6 +124,22 @@ export function encodeDmaBufRevokeFeature(a: DmaBufFdFeatureArgs): Uint8Array {
  *
  * @param a - flags, `dmabuf_fd`, `memattr`, optional `argsz`.
  * @returns the header and `struct vfio_device_feature_dma_buf_memattr`, little-endian.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { VFIO_DEVICE_FEATURE_SET, vfioDeviceFeature } from "@dmabuf-ref/core";
+ * import { VFIO_DMABUF_MEMATTR_WC, encodeDmaBufMemattrFeature } from "@dmabuf-ref/exporters";
+ *
+ * // Later mmaps of dma-buf fd 9 are write-combined.
+ * const argp = encodeDmaBufMemattrFeature({
+ *   flags: VFIO_DEVICE_FEATURE_SET,
+ *   dmabuf_fd: 9,
+ *   memattr: VFIO_DMABUF_MEMATTR_WC,
+ * });
+ * assert.equal(vfioDeviceFeature.decode(argp).argsz, 8 + 8);
+ * assert.equal(new DataView(argp.buffer).getUint32(12, true), VFIO_DMABUF_MEMATTR_WC);
+ * ```
+ * @category uAPI
  */
 export function encodeDmaBufMemattrFeature(
   a: DmaBufFdFeatureArgs & { readonly memattr: number },

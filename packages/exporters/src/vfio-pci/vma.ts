@@ -3,6 +3,8 @@
  * VFIO DMABUF", kernel-model §2.6): a shared VMA over part of the buffer.
  * It holds a reference to the dma-buf's file; revoke zaps its PTEs and the
  * fault handler refuses to re-insert them while the buffer is revoked.
+ *
+ * @category Drivers
  */
 export interface VfioVma {
   /** The process that mapped it. */
