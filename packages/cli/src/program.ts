@@ -22,7 +22,11 @@ import { reportFormat, reportFormatOption } from "./io/report-format.js";
 import { NO_PLUGINS, loadPlugins } from "./io/load-plugin.js";
 import type { PluginSet } from "./io/load-plugin.js";
 
-/** Where a command writes: injected so tests can run the program in-process. */
+/**
+ * Where a command writes: injected so tests can run the program in-process.
+ *
+ * @category Commands
+ */
 export interface CliIo {
   /**
    * Writes to standard output.
@@ -61,7 +65,11 @@ export const CLI_VERSION: string = z
   .object({ version: z.string().min(1) })
   .parse(JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"))).version;
 
-/** How the program gets the `--load` plugins before a command runs. */
+/**
+ * How the program gets the `--load` plugins before a command runs.
+ *
+ * @category Commands
+ */
 export type PluginLoader = (modules: readonly string[]) => Promise<PluginSet>;
 
 /**
@@ -73,6 +81,22 @@ export type PluginLoader = (modules: readonly string[]) => Promise<PluginSet>;
  *   absent (the synchronous `runCliSync`), `--load` is a usage error.
  *   Parse with `parseAsync` when one is given.
  * @returns the commander program.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createProgram } from "@dmabuf-ref/cli";
+ *
+ * let out = "";
+ * let status = 0;
+ * const io = { out: (t: string) => void (out += t), err: () => undefined };
+ * const program = createProgram(io, (code) => void (status = code));
+ * assert.ok(program.commands.map((c) => c.name()).includes("negotiate"));
+ * // The ioctl number userspace passes for IOMMU_IOAS_MAP_FILE.
+ * program.parse(["uapi", "ioctl", "IOMMU_IOAS_MAP_FILE", "--json"], { from: "user" });
+ * assert.equal(status, 0);
+ * assert.deepEqual(JSON.parse(out), { name: "IOMMU_IOAS_MAP_FILE", number: "0x3b8f" });
+ * ```
+ * @category Commands
  */
 export function createProgram(
   io: CliIo,
@@ -405,6 +429,21 @@ export function createProgram(
  * @param argv - the arguments after the program name.
  * @param io - output sinks.
  * @returns the exit status.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runCli } from "@dmabuf-ref/cli";
+ *
+ * let out = "";
+ * const io = { out: (t: string) => void (out += t), err: () => undefined };
+ * // `matrix --diff` exits as diff(1) does: 0 when the profiles agree, 1 when they differ.
+ * assert.equal(await runCli(["matrix", "--diff", "linux-7.1", "linux-7.1"], io), 0);
+ * assert.equal(await runCli(["matrix", "--diff", "linux-7.1", "proposal-converters"], io), 1);
+ * assert.match(out, /^cells that differ: linux-7\.1 -> proposal-converters \(\d+\)$/m);
+ * // An option the command does not take is a usage error.
+ * assert.equal(await runCli(["profiles", "--bogus"], io), 2);
+ * ```
+ * @category Commands
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   let exitCode = 0;
@@ -432,6 +471,21 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
  * @param argv - the arguments after the program name.
  * @param io - output sinks.
  * @returns the exit status.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runCliSync } from "@dmabuf-ref/cli";
+ *
+ * let out = "";
+ * let err = "";
+ * const io = { out: (t: string) => void (out += t), err: (t: string) => void (err += t) };
+ * assert.equal(runCliSync(["uapi", "ioctl", "IOMMU_IOAS_MAP_FILE"], io), 0);
+ * assert.match(out, /^IOMMU_IOAS_MAP_FILE = 0x3b8f = _IO\(';', 0x8f\)/);
+ * // Bad input is exit 2, with one line on stderr and no stack trace.
+ * assert.equal(runCliSync(["uapi", "ioctl", "IOMMU_IOAS_MAP_FIEL"], io), 2);
+ * assert.match(err, /^dmabuf-ref: unknown ioctl "IOMMU_IOAS_MAP_FIEL"/);
+ * ```
+ * @category Commands
  */
 export function runCliSync(argv: readonly string[], io: CliIo): number {
   let exitCode = 0;
@@ -470,6 +524,20 @@ function collector(): { io: CliIo; kept: () => Omit<CollectedRun, "status"> } {
  *
  * @param args - the arguments after the program name.
  * @returns stdout, stderr and the exit status.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runCollected } from "@dmabuf-ref/cli";
+ *
+ * const r = runCollected(["uapi", "layout", "iommu_ioas_map_file"]);
+ * assert.equal(r.status, 0);
+ * assert.equal(r.stderr, "");
+ * const lines = r.stdout.split("\n");
+ * assert.equal(lines[0], "struct iommu_ioas_map_file (40 bytes)");
+ * // The dma-buf fd sits at offset 12, a signed 32-bit member.
+ * assert.ok(lines.includes("    12     4  s32                              fd"));
+ * ```
+ * @category Commands
  */
 export function runCollected(args: readonly string[]): CollectedRun {
   const c = collector();
@@ -483,6 +551,20 @@ export function runCollected(args: readonly string[]): CollectedRun {
  *
  * @param args - the arguments after the program name.
  * @returns stdout, stderr and the exit status.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runCollected, runCollectedAsync } from "@dmabuf-ref/cli";
+ *
+ * // Only the asynchronous entry point loads `--load` modules.
+ * const sync = runCollected(["profiles", "--load", "no-such-plugin.mjs"]);
+ * assert.equal(sync.status, 2);
+ * assert.match(sync.stderr, /--load needs the asynchronous runCli/);
+ * const r = await runCollectedAsync(["profiles", "--load", "no-such-plugin.mjs"]);
+ * assert.equal(r.status, 2);
+ * assert.match(r.stderr, /--load no-such-plugin\.mjs: no such file/);
+ * ```
+ * @category Commands
  */
 export async function runCollectedAsync(args: readonly string[]): Promise<CollectedRun> {
   const c = collector();

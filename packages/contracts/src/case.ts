@@ -4,10 +4,15 @@
  * trace. The suites register cases with vitest; `checkExporter` and
  * friends run them without vitest (the zoo test, the zoo table).
  */
+import { EMAIL_WIDTH, wrapLine } from "@dmabuf-ref/core";
 import type { RunStep } from "./explorer.js";
 import { runText } from "./explorer.js";
 
-/** What a case concluded. */
+/**
+ * What a case concluded.
+ *
+ * @category Contract suites
+ */
 export type CaseVerdict =
   | {
       /** The rule held. */
@@ -36,6 +41,7 @@ export type CaseVerdict =
  * One case of a suite.
  *
  * @typeParam C - what the case runs on (the suite's context for one profile).
+ * @category Contract suites
  */
 export interface ContractCase<C> {
   /** Stable id, `<suite>/<rule>`, e.g. `exporter/revoke-completes`: skip by this. */
@@ -51,7 +57,11 @@ export interface ContractCase<C> {
   check(ctx: C): CaseVerdict;
 }
 
-/** A case the consumer skipped (`options.skip`), with the reason. */
+/**
+ * A case the consumer skipped (`options.skip`), with the reason.
+ *
+ * @category Contract suites
+ */
 export interface Skipped {
   /** Skipped. */
   readonly status: "skipped";
@@ -59,7 +69,11 @@ export interface Skipped {
   readonly reason: string;
 }
 
-/** A case's verdict under one profile. */
+/**
+ * A case's verdict under one profile.
+ *
+ * @category Contract suites
+ */
 export interface CaseResult {
   /** The case id. */
   readonly id: string;
@@ -74,6 +88,8 @@ export interface CaseResult {
 /**
  * The error a failed case throws in vitest: the broken rule first, then
  * the shortest trace, as `dmabuf-ref explore` prints a counterexample.
+ *
+ * @category Contract suites
  */
 export class ContractFailure extends Error {
   /**
@@ -101,6 +117,26 @@ export class ContractFailure extends Error {
  * @param run - the shortest run.
  * @param detail - one sentence more.
  * @returns the text.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { failureText } from "@dmabuf-ref/contracts";
+ *
+ * const text = failureText(
+ *   "importer/revoke-unmaps",
+ *   "an importer with invalidate_mappings unmaps in bounded steps",
+ *   [{ actor: "user", text: "revoke buf=1 permanent=true by=close", outcome: "blocked",
+ *     events: [] }],
+ * );
+ * // At most 72 columns, to paste into a mailing-list reply.
+ * assert.deepEqual(text.split("\n"), [
+ *   "importer/revoke-unmaps: broken rule: an importer with",
+ *   "invalidate_mappings unmaps in bounded steps",
+ *   "shortest run, 1 step:",
+ *   "1. user: revoke buf=1 permanent=true by=close -> blocked",
+ * ]);
+ * ```
+ * @category Contract suites
  */
 export function failureText(
   id: string,
@@ -108,8 +144,10 @@ export function failureText(
   run: readonly RunStep[],
   detail?: string,
 ): string {
-  const head = `${id}: broken rule: ${rule}`;
-  const more = detail === undefined ? "" : `\n${detail}`;
+  // Pasted into a mailing-list reply as it is: 72 columns like every trace.
+  const wrap = (text: string): string => wrapLine(text, EMAIL_WIDTH, 0).join("\n");
+  const head = wrap(`${id}: broken rule: ${rule}`);
+  const more = detail === undefined ? "" : `\n${wrap(detail)}`;
   if (run.length === 0) return head + more;
   return `${head}${more}\nshortest run, ${run.length} step${run.length === 1 ? "" : "s"}:\n${runText(run)}`;
 }

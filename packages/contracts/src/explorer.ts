@@ -23,10 +23,16 @@ import type { Machine, Op, SearchSpace, StepOutcome, TraceEvent, World } from "@
  * started, for its `dma-access`); null when, in that world, the thread
  * issues nothing (a well-behaved device does not read through a mapping
  * its importer already gave up): the call returns `skipped`.
+ *
+ * @category Exploration
  */
 export type ThreadCall = Op | ((w: World, created: readonly (number | undefined)[]) => Op | null);
 
-/** A thread: its name (in traces) and its calls, run in order. */
+/**
+ * A thread: its name (in traces) and its calls, run in order.
+ *
+ * @category Exploration
+ */
 export interface ContractThread {
   /** The actor name. */
   readonly name: string;
@@ -34,7 +40,11 @@ export interface ContractThread {
   readonly calls: readonly ThreadCall[];
 }
 
-/** A state of a contract exploration: the world and each thread's progress. */
+/**
+ * A state of a contract exploration: the world and each thread's progress.
+ *
+ * @category Exploration
+ */
 export interface ContractState {
   /** The world. */
   readonly world: World;
@@ -48,7 +58,11 @@ export interface ContractState {
   readonly brokenWork?: string;
 }
 
-/** One transition: who took it, what, with which outcome, and what happened. */
+/**
+ * One transition: who took it, what, with which outcome, and what happened.
+ *
+ * @category Exploration
+ */
 export interface ContractTransition {
   /** The thread's name, or `kernel` for a continuation. */
   readonly actor: string;
@@ -67,6 +81,22 @@ export interface ContractTransition {
  *
  * @param op - the op.
  * @returns e.g. `revoke buf=1 permanent=true by=close`.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { opText } from "@dmabuf-ref/contracts";
+ *
+ * assert.equal(
+ *   opText({ kind: "revoke", buf: 1, permanent: true, by: "close" }),
+ *   "revoke buf=1 permanent=true by=close",
+ * );
+ * // Bigints print in hex, as addresses read in a trace.
+ * assert.equal(
+ *   opText({ kind: "dma", device: "dev1", addr: 0x10_0000n, len: 0x1000n, dir: "write" }),
+ *   "dma device=dev1 addr=0x100000 len=0x1000 dir=write",
+ * );
+ * ```
+ * @category Exploration
  */
 export function opText(op: Op): string {
   const fields = Object.entries(op)
@@ -102,6 +132,8 @@ export function outcomeWord(out: StepOutcome): string {
  * The interleavings of threads of ops with the kernel's continuations: a
  * thread's next op is enabled unless it would sleep (blocked), and every
  * continuation `pendingSteps` lists is enabled.
+ *
+ * @category Exploration
  */
 export class ContractSpace implements SearchSpace<ContractState> {
   /** The start. */
@@ -223,7 +255,11 @@ export class ContractSpace implements SearchSpace<ContractState> {
   }
 }
 
-/** One step of a shortest run, for a failure report. */
+/**
+ * One step of a shortest run, for a failure report.
+ *
+ * @category Exploration
+ */
 export interface RunStep {
   /** Who took it. */
   readonly actor: string;
@@ -235,7 +271,11 @@ export interface RunStep {
   readonly events: readonly TraceEvent[];
 }
 
-/** A state some run must reach, named. */
+/**
+ * A state some run must reach, named.
+ *
+ * @category Exploration
+ */
 export interface Reachable {
   /** What the run does, in words ("faults a device read after the revoke"). */
   readonly what: string;
@@ -247,7 +287,11 @@ export interface Reachable {
   holds(s: ContractState): boolean;
 }
 
-/** A broken rule and a shortest run to it. */
+/**
+ * A broken rule and a shortest run to it.
+ *
+ * @category Exploration
+ */
 export interface BrokenRule {
   /** The rule. */
   readonly rule: string;
@@ -255,7 +299,11 @@ export interface BrokenRule {
   readonly run: readonly RunStep[];
 }
 
-/** What a search looked for: rules judged on every state, and on the states where it ends. */
+/**
+ * What a search looked for: rules judged on every state, and on the states where it ends.
+ *
+ * @category Exploration
+ */
 export interface Judges {
   /**
    * A broken rule in this state, or undefined: judged on every state
@@ -268,7 +316,11 @@ export interface Judges {
   readonly somewhere?: Reachable;
 }
 
-/** What a contract exploration found. */
+/**
+ * What a contract exploration found.
+ *
+ * @category Exploration
+ */
 export interface SearchVerdict {
   /** The first broken rule, and a shortest run to it; undefined when every rule held. */
   readonly broken?: BrokenRule;
@@ -286,6 +338,43 @@ export interface SearchVerdict {
  * @param judges - the rules.
  * @param maxStates - the bound.
  * @returns the verdict.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot, defineMachine, importerHolder, linux71, referenceTopology,
+ * } from "@dmabuf-ref/core";
+ * import {
+ *   ContractSpace, contractExporter, dynamicImporter, mustSteps, search, submitCall,
+ * } from "@dmabuf-ref/contracts";
+ * import type { ContractState } from "@dmabuf-ref/contracts";
+ *
+ * // An importer whose submission keeps using a mapping invalidated under it.
+ * const wrong = dynamicImporter({ submit: { remapsInvalidated: false, underResv: true } });
+ * const m = defineMachine({ profile: linux71, topology: referenceTopology,
+ *   exporters: [contractExporter()], importers: [wrong] });
+ * const holder = importerHolder("ref-importer", 1);
+ * const mapped = mustSteps(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "dev0", args: { size: 0x2000n } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev1", dynamic: true },
+ *   { kind: "lock", buf: 1, holder },
+ *   { kind: "map", att: 1, holder },
+ *   { kind: "unlock", buf: 1, holder },
+ * ]);
+ * // A job racing a revoke for good: does any interleaving reach memory given up?
+ * const space = new ContractSpace(m, mapped, [
+ *   { name: "gpu", calls: [submitCall(1, "write")] },
+ *   { name: "user", calls: [{ kind: "revoke", buf: 1, permanent: true, by: "close" }] },
+ * ]);
+ * const always = (s: ContractState) =>
+ *   s.world.violations.size > 0 ? "no DMA reaches memory given up" : undefined;
+ * const v = search(space, { always }, 10_000);
+ * assert.equal(v.broken?.rule, "no DMA reaches memory given up");
+ * // The shortest run: the revoke completes first, then the stale job runs.
+ * const run = v.broken?.run ?? [];
+ * assert.deepEqual([run[0]?.actor, run.at(-1)?.actor], ["user", "gpu"]);
+ * ```
+ * @category Exploration
  */
 export function search(space: ContractSpace, judges: Judges, maxStates: number): SearchVerdict {
   let found: { rule: string; id: number } | undefined;
@@ -343,6 +432,22 @@ export function runOf(space: ContractSpace, path: readonly number[]): RunStep[] 
  *
  * @param run - the steps.
  * @returns the text.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runText } from "@dmabuf-ref/contracts";
+ *
+ * const text = runText([
+ *   { actor: "user", text: "revoke buf=1 permanent=true by=close", outcome: "ok", events: [] },
+ *   { actor: "gpu", text: "dma device=dev1 addr=0x100000 len=0x8 dir=write", outcome: "violation",
+ *     events: [] },
+ * ]);
+ * assert.deepEqual(text.split("\n"), [
+ *   "1. user: revoke buf=1 permanent=true by=close -> ok",
+ *   "2. gpu: dma device=dev1 addr=0x100000 len=0x8 dir=write -> violation",
+ * ]);
+ * ```
+ * @category Exploration
  */
 export function runText(run: readonly RunStep[]): string {
   return run
@@ -364,6 +469,19 @@ export function runText(run: readonly RunStep[]): string {
  * @param op - the continuation.
  * @param errno - its errno.
  * @returns the rule, naming the op and errno.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { continuationFailed } from "@dmabuf-ref/contracts";
+ *
+ * // An owed unmap the kernel ran as a continuation came back with ENODEV.
+ * assert.equal(
+ *   continuationFailed({ kind: "unmap", att: 1, holder: "ref-importer" }, "ENODEV"),
+ *   "work a driver lists as ready runs and never fails " +
+ *     "(unmap att=1 holder=ref-importer failed with ENODEV)",
+ * );
+ * ```
+ * @category Exploration
  */
 export function continuationFailed(op: Op, errno: string): string {
   return `work a driver lists as ready runs and never fails (${opText(op)} failed with ${errno})`;
@@ -375,6 +493,25 @@ export function continuationFailed(op: Op, errno: string): string {
  *
  * @param out - the outcome.
  * @returns its events.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, runScript, step } from "@dmabuf-ref/core";
+ * import { eventsOf } from "@dmabuf-ref/contracts";
+ *
+ * const m = referenceMachine();
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "dev0", args: { size: 0x2000n } },
+ *   { kind: "lock", buf: 1, holder: "exporter" },
+ * ]);
+ * // A lock another holder has would sleep: blocked, and a blocked step reports nothing.
+ * const blocked = step(m, world, { kind: "lock", buf: 1, holder: "importer" });
+ * assert.equal(blocked.status, "blocked");
+ * assert.deepEqual(eventsOf(blocked), []);
+ * const done = step(m, world, { kind: "unlock", buf: 1, holder: "exporter" });
+ * assert.deepEqual(eventsOf(done).map((e) => e.kind), ["resv"]);
+ * ```
+ * @category Exploration
  */
 export function eventsOf(out: StepOutcome): readonly TraceEvent[] {
   return out.status === "blocked" ? [] : (out.events ?? []);

@@ -22,6 +22,8 @@ import type { ThreadCall } from "./explorer.js";
  * Which cases to leave out: a case id and the reason, printed with the
  * skipped case (`it.skip`), so a reader sees why a rule does not apply
  * (e.g. "a TTM exporter moves its buffers; it never revokes").
+ *
+ * @category Harnesses
  */
 export type Skips = Readonly<Record<string, string>>;
 
@@ -29,10 +31,16 @@ export type Skips = Readonly<Record<string, string>>;
  * The fast-check seed a suite uses unless told otherwise: the same runs on
  * every machine and every CI run, so a failure reproduces and a suite
  * never flakes; pass `seed` to search elsewhere.
+ *
+ * @category Harnesses
  */
 export const DEFAULT_SEED = 0x5eed_13;
 
-/** What every suite takes besides the driver. */
+/**
+ * What every suite takes besides the driver.
+ *
+ * @category Harnesses
+ */
 export interface ContractOptions {
   /** Cases to skip, by stable id, with the reason. */
   readonly skip?: Skips;
@@ -54,13 +62,27 @@ export interface ContractOptions {
  *
  * @example
  * ```ts
- * exporterContract(() => ({
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot, defineMachine, linux71, referenceExporter, referenceTopology,
+ * } from "@dmabuf-ref/core";
+ * import { contractImporter, mustStep } from "@dmabuf-ref/contracts";
+ * import type { ExporterUnderTest } from "@dmabuf-ref/contracts";
+ *
+ * const harness: ExporterUnderTest = {
  *   driver: "ref-exporter",
- *   machine: (profile, partner) =>
- *     referenceMachine({ profile, importers: [] }) // see referenceExporterUnderTest
- *   ...
- * }));
+ *   machine: (profile, partner) => defineMachine({ profile, topology: referenceTopology,
+ *     exporters: [referenceExporter({ region: "ram0" })], importers: [partner] }),
+ *   exportBuffer: (m, w) => mustStep(m, w,
+ *     { kind: "export", exporter: "ref-exporter", owner: "dev0", args: { size: 0x2000n } }),
+ *   importingDevice: "dev1",
+ *   revoke: (_m, _w, buf) => ({ kind: "revoke", buf, permanent: true, by: "close" }),
+ * };
+ * // What the suite does with it: build the machine with its partner, export one buffer.
+ * const m = harness.machine(linux71, contractImporter());
+ * assert.equal(harness.exportBuffer(m, boot(m)).bufs.get(1)?.exporter, "ref-exporter");
  * ```
+ * @category Harnesses
  */
 export interface ExporterUnderTest {
   /** The exporter's name in the machine (`ExporterDriver.name`). */
@@ -147,6 +169,8 @@ export interface ExporterUnderTest {
  * An importer under test (`struct dma_buf_attach_ops` provider): the
  * suite's partner is the contract exporter ({@link contractExporter}, the
  * reference exporter named `ref-exporter`), which the machine must hold.
+ *
+ * @category Harnesses
  */
 export interface ImporterUnderTest {
   /** The importer's name in the machine (`ImporterDriver.name`). */
@@ -220,6 +244,8 @@ export interface ImporterUnderTest {
  * an exporter may offer, what an importer may accept, what a map hands
  * over; and where the type meets a converter, how to read the memory a
  * payload describes.
+ *
+ * @category Harnesses
  */
 export interface MappingTypeFixtures {
   /** Exporter data the type's `exporterData` schema must accept. */
@@ -252,6 +278,8 @@ export interface MappingTypeFixtures {
  * memory it describes: a machine whose exporter offers the converter's
  * `from` type and whose importer accepts its `to` type, and readers that
  * resolve either payload to CPU physical ranges.
+ *
+ * @category Harnesses
  */
 export interface ConverterFixture {
   /** The converter. */
@@ -274,7 +302,11 @@ export interface ConverterFixture {
   memory(side: "from" | "to", payload: unknown, m: Machine, w: World): readonly PhysRange[];
 }
 
-/** One attachment mapped through a converter: both payloads, the machine and the world. */
+/**
+ * One attachment mapped through a converter: both payloads, the machine and the world.
+ *
+ * @category Harnesses
+ */
 export interface ConvertedRun {
   /** The exporter's payload (the converter's `from` type). */
   readonly from: unknown;
@@ -286,7 +318,11 @@ export interface ConvertedRun {
   readonly w: World;
 }
 
-/** A range of CPU physical memory. */
+/**
+ * A range of CPU physical memory.
+ *
+ * @category Harnesses
+ */
 export interface PhysRange {
   /** First byte's physical address. */
   readonly phys: bigint;
@@ -294,7 +330,11 @@ export interface PhysRange {
   readonly len: bigint;
 }
 
-/** Inputs each schema of a mapping type must refuse, beside the suite's mutations. */
+/**
+ * Inputs each schema of a mapping type must refuse, beside the suite's mutations.
+ *
+ * @category Harnesses
+ */
 export interface InvalidFixtures {
   /** For `exporterData`. */
   readonly exporterData?: readonly unknown[];

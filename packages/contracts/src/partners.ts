@@ -23,9 +23,17 @@ import type {
   World,
 } from "@dmabuf-ref/core";
 
-/** The contract importer's name: the reference importer's. */
+/**
+ * The contract importer's name: the reference importer's.
+ *
+ * @category Partners
+ */
 export const CONTRACT_IMPORTER = "ref-importer";
-/** The contract exporter's name: the reference exporter's. */
+/**
+ * The contract exporter's name: the reference exporter's.
+ *
+ * @category Partners
+ */
 export const CONTRACT_EXPORTER = "ref-exporter";
 
 /**
@@ -38,12 +46,30 @@ export const CONTRACT_EXPORTER = "ref-exporter";
  *
  * @param region - the RAM region it allocates from (default `ram0`).
  * @returns the exporter, named `ref-exporter`.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, defineMachine, referenceTopology, rfcMappingTypesV1 } from "@dmabuf-ref/core";
+ * import { CONTRACT_EXPORTER, contractExporter, contractImporter } from "@dmabuf-ref/contracts";
+ *
+ * const exporter = contractExporter(); // allocating from ram0
+ * assert.equal(exporter.name, CONTRACT_EXPORTER);
+ * // Where the profile has PAL it is the RFC's PAL exporter (iommufd's selftest mock).
+ * const m = defineMachine({ profile: rfcMappingTypesV1, topology: referenceTopology,
+ *   exporters: [exporter], importers: [contractImporter()] });
+ * assert.deepEqual(exporter.offers(m, boot(m), 1).map((o) => o.type.id), ["pal", "sgt"]);
+ * ```
+ * @category Partners
  */
 export function contractExporter(region = "ram0"): ExporterDriver {
   return referenceExporter({ region, selftestHook: true });
 }
 
-/** What a wrong dynamic importer replaces in the contract importer. */
+/**
+ * What a wrong dynamic importer replaces in the contract importer.
+ *
+ * @category Partners
+ */
 export interface DynamicImporterChanges {
   /** The command submission's policy (default: {@link CORRECT_SUBMIT}). */
   readonly submit?: SubmitPolicy;
@@ -71,6 +97,29 @@ export interface DynamicImporterChanges {
  *
  * @param changes - what to replace (nothing: the correct importer).
  * @returns the importer, named `ref-importer`.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, defineMachine, linux71, referenceTopology, runScript } from "@dmabuf-ref/core";
+ * import { contractExporter, dynamicImporter, submitCall } from "@dmabuf-ref/contracts";
+ *
+ * // The contract importer with one change: its command submission skips resv.
+ * const wrong = dynamicImporter({ submit: { remapsInvalidated: true, underResv: false } });
+ * const m = defineMachine({ profile: linux71, topology: referenceTopology,
+ *   exporters: [contractExporter()], importers: [wrong] });
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "dev0", args: { size: 0x2000n } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev1", dynamic: true },
+ *   submitCall(1, "write"),
+ * ]);
+ * // The oracle records both locking rules the submission broke.
+ * const rules = [...world.violations.values()].map((v) => v.rule);
+ * assert.deepEqual(rules, [
+ *   "dma_buf_map_attachment() of a dynamic attachment holds dmabuf->resv",
+ *   "dma_resv_add_fence() holds dmabuf->resv",
+ * ]);
+ * ```
+ * @category Partners
  */
 export function dynamicImporter(changes: DynamicImporterChanges = {}): ImporterDriver {
   const right = referenceImporter();
@@ -98,6 +147,18 @@ export function dynamicImporter(changes: DynamicImporterChanges = {}): ImporterD
  * {@link dynamicImporter}.
  *
  * @returns the importer, named `ref-importer`.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CONTRACT_IMPORTER, contractImporter } from "@dmabuf-ref/contracts";
+ *
+ * // A correct dynamic importer: P2P-capable and revocable (it has invalidate_mappings).
+ * const importer = contractImporter();
+ * assert.equal(importer.name, CONTRACT_IMPORTER);
+ * assert.equal(importer.allowPeer2peer, true);
+ * assert.equal(typeof importer.invalidateMappings, "function");
+ * ```
+ * @category Partners
  */
 export function contractImporter(): ImporterDriver {
   return dynamicImporter();
@@ -112,6 +173,24 @@ export function contractImporter(): ImporterDriver {
  * @param driver - the importer registering `submit` (default the contract importer).
  * @param len - bytes (default 8).
  * @returns the op.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, runScript } from "@dmabuf-ref/core";
+ * import { submitCall } from "@dmabuf-ref/contracts";
+ *
+ * // A job of 8 bytes written through attachment 1 by the contract importer (ref-importer).
+ * const action = { op: "submit", att: 1, len: 8n, dir: "write" };
+ * assert.deepEqual(submitCall(1, "write"), { kind: "driver", driver: "ref-importer", action });
+ * const m = referenceMachine();
+ * const run = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "dev0", args: { size: 0x2000n } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev1", dynamic: true },
+ *   submitCall(1, "write"), // maps under resv, then starts the job: it creates job 1
+ * ]);
+ * assert.equal(run.results[2]?.created, 1);
+ * ```
+ * @category Partners
  */
 export function submitCall(
   att: number,
@@ -129,6 +208,24 @@ export function submitCall(
  * @param att - the attachment.
  * @param driver - the importer registering `release` (default the contract importer).
  * @returns the op.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, runScript } from "@dmabuf-ref/core";
+ * import { releaseCall } from "@dmabuf-ref/contracts";
+ *
+ * assert.deepEqual(releaseCall(1), {
+ *   kind: "driver", driver: "ref-importer", action: { op: "release", att: 1 },
+ * });
+ * const m = referenceMachine();
+ * const run = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "dev0", args: { size: 0x2000n } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev1", dynamic: true },
+ *   releaseCall(1), // the importer's teardown: unmap if mapped, then detach
+ * ]);
+ * assert.equal(run.world.atts.get(1), undefined);
+ * ```
+ * @category Partners
  */
 export function releaseCall(att: number, driver: string = CONTRACT_IMPORTER): Op {
   return { kind: "driver", driver, action: { op: "release", att } };
@@ -141,6 +238,23 @@ export function releaseCall(att: number, driver: string = CONTRACT_IMPORTER): Op
  * @param buf - the buffer.
  * @param importer - the importer's name.
  * @returns attachment ids.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, runScript } from "@dmabuf-ref/core";
+ * import { CONTRACT_IMPORTER, attachmentsOf } from "@dmabuf-ref/contracts";
+ *
+ * const m = referenceMachine();
+ * const attach = { kind: "attach", buf: 1, importer: CONTRACT_IMPORTER, device: "dev1",
+ *   dynamic: true } as const;
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "dev0", args: { size: 0x2000n } },
+ *   attach, { ...attach, device: "dev2" },
+ * ]);
+ * assert.deepEqual(attachmentsOf(world, 1, CONTRACT_IMPORTER), [1, 2]);
+ * assert.deepEqual(attachmentsOf(world, 1, "iommufd"), []);
+ * ```
+ * @category Partners
  */
 export function attachmentsOf(w: World, buf: number, importer: string): number[] {
   const b = w.bufs.get(buf);

@@ -11,7 +11,11 @@ import { continuationFailed, eventsOf, opText, outcomeWord } from "./explorer.js
 /** How many continuations a settle runs before it calls the work unbounded. */
 export const SETTLE_BOUND = 1000;
 
-/** A sequential run: the world so far and the steps that made it. */
+/**
+ * A sequential run: the world so far and the steps that made it.
+ *
+ * @category Harnesses
+ */
 export class Session {
   /** The steps taken, in order. */
   readonly steps: RunStep[] = [];
@@ -90,6 +94,22 @@ export class Session {
  * @param op - the op.
  * @returns the world after it.
  * @throws when the op fails or would sleep, naming it and the errno.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine } from "@dmabuf-ref/core";
+ * import { mustStep } from "@dmabuf-ref/contracts";
+ *
+ * const m = referenceMachine();
+ * const w = mustStep(m, boot(m),
+ *   { kind: "export", exporter: "ref-exporter", owner: "dev0", args: { size: 0x2000n } });
+ * assert.equal(w.bufs.get(1)?.size, 0x2000n);
+ * // A harness's set-up that fails throws, naming the op and the errno.
+ * const attach7 = { kind: "attach", buf: 7, importer: "ref-importer", device: "dev1",
+ *   dynamic: true } as const;
+ * assert.throws(() => mustStep(m, w, attach7), /^Error: attach buf=7 .*: EBADF/);
+ * ```
+ * @category Harnesses
  */
 export function mustStep(m: Machine, w: World, op: Op): World {
   const r = step(m, w, op);
@@ -108,6 +128,25 @@ export function mustStep(m: Machine, w: World, op: Op): World {
  * @param ops - the ops.
  * @returns the world after them.
  * @throws when one fails or would sleep.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, importerHolder, referenceMachine } from "@dmabuf-ref/core";
+ * import { mustSteps } from "@dmabuf-ref/contracts";
+ *
+ * // Import a buffer as the contract importer does: attach, then map under resv.
+ * const m = referenceMachine();
+ * const holder = importerHolder("ref-importer", 1);
+ * const w = mustSteps(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "dev0", args: { size: 0x2000n } },
+ *   { kind: "attach", buf: 1, importer: "ref-importer", device: "dev1", dynamic: true },
+ *   { kind: "lock", buf: 1, holder },
+ *   { kind: "map", att: 1, holder },
+ *   { kind: "unlock", buf: 1, holder },
+ * ]);
+ * assert.notEqual(w.atts.get(1)?.mapping, null);
+ * ```
+ * @category Harnesses
  */
 export function mustSteps(m: Machine, w: World, ops: readonly Op[]): World {
   const s = new Session(

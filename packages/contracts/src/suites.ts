@@ -18,7 +18,11 @@ import { EXPORTER_CASES, exporterContext } from "./exporter-suite.js";
 import { IMPORTER_CASES, importerContext } from "./importer-suite.js";
 import { MAPPING_TYPE_CASES } from "./mapping-type-suite.js";
 
-/** A case's stable id and its rule. */
+/**
+ * A case's stable id and its rule.
+ *
+ * @category Contract suites
+ */
 export interface CaseInfo {
   /** The id, `<suite>/<rule>`. */
   readonly id: string;
@@ -26,7 +30,11 @@ export interface CaseInfo {
   readonly rule: string;
 }
 
-/** Every case id of the three suites, with its rule (for skips and the zoo table). */
+/**
+ * Every case id of the three suites, with its rule (for skips and the zoo table).
+ *
+ * @category Contract suites
+ */
 export const CONTRACT_CASES: readonly CaseInfo[] = [
   ...EXPORTER_CASES,
   ...IMPORTER_CASES,
@@ -66,6 +74,30 @@ function once<T>(f: () => T): () => T {
  * @param harness - the exporter under test.
  * @param options - skips, runs, seed, bound.
  * @returns the results.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defineMachine, referenceExporter, referenceTopology } from "@dmabuf-ref/core";
+ * import { checkExporter, mustStep } from "@dmabuf-ref/contracts";
+ * import type { ExporterUnderTest } from "@dmabuf-ref/contracts";
+ *
+ * // Core's reference exporter on core's reference topology, revoked for good by a close.
+ * const harness: ExporterUnderTest = {
+ *   driver: "ref-exporter",
+ *   machine: (profile, partner) => defineMachine({ profile, topology: referenceTopology,
+ *     exporters: [referenceExporter({ region: "ram0" })], importers: [partner] }),
+ *   exportBuffer: (m, w) => mustStep(m, w,
+ *     { kind: "export", exporter: "ref-exporter", owner: "dev0", args: { size: 0x2000n } }),
+ *   importingDevice: "dev1",
+ *   revoke: (_m, _w, buf) => ({ kind: "revoke", buf, permanent: true, by: "close" }),
+ * };
+ * const results = checkExporter(harness, { runs: 5 }); // under linux-7.1, the default profile
+ * assert.ok(results.every((r) => r.profile === "linux-7.1" && r.verdict.status !== "fail"));
+ * // It has no temporary revoke, so the un-revoke cases do not apply.
+ * const na = results.filter((r) => r.verdict.status === "not-applicable").map((r) => r.id);
+ * assert.deepEqual(na, ["exporter/revoke-after-revoke", "exporter/unrevoke-invalidates"]);
+ * ```
+ * @category Contract suites
  */
 export function checkExporter(
   harness: ExporterUnderTest,
@@ -88,6 +120,50 @@ export function checkExporter(
  * @param harness - the importer under test.
  * @param options - skips, runs, seed, bound.
  * @returns the results.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defineMachine, importerHolder, referenceTopology } from "@dmabuf-ref/core";
+ * import type { ImporterDriver } from "@dmabuf-ref/core";
+ * import {
+ *   CONTRACT_IMPORTER, attachmentsOf, checkImporter, dynamicImporter, mustStep, mustSteps,
+ *   releaseCall, submitCall,
+ * } from "@dmabuf-ref/contracts";
+ * import type { ImporterUnderTest } from "@dmabuf-ref/contracts";
+ *
+ * // A dynamic importer attaching for dev1, mapping under resv, submitting jobs.
+ * const harness = (importer: ImporterDriver): ImporterUnderTest => ({
+ *   driver: CONTRACT_IMPORTER,
+ *   machine: (profile, partner) => defineMachine({ profile, topology: referenceTopology,
+ *     exporters: [partner], importers: [importer] }),
+ *   exportingDevice: "dev0",
+ *   importBuffer: (m, w, buf) => {
+ *     const attached = mustStep(m, w,
+ *       { kind: "attach", buf, importer: CONTRACT_IMPORTER, device: "dev1", dynamic: true });
+ *     const att = attachmentsOf(attached, buf, CONTRACT_IMPORTER)[0] ?? -1;
+ *     const holder = importerHolder(CONTRACT_IMPORTER, att);
+ *     return mustSteps(m, attached, [{ kind: "lock", buf, holder }, { kind: "map", att, holder },
+ *       { kind: "unlock", buf, holder }]);
+ *   },
+ *   // A job through the command submission, then its access and its signal.
+ *   access: (_m, w, buf, dir) =>
+ *     attachmentsOf(w, buf, CONTRACT_IMPORTER).slice(0, 1).flatMap((att) => [
+ *       submitCall(att, dir),
+ *       (_w, created) => ({ kind: "dma-access", job: created[0] ?? -1 }),
+ *       (_w, created) => ({ kind: "signal", job: created[0] ?? -1 }),
+ *     ]),
+ *   release: (_m, w, buf) => attachmentsOf(w, buf, CONTRACT_IMPORTER).map((a) => releaseCall(a)),
+ * });
+ * // A wrong importer: its command submission maps and adds the fence without resv.
+ * const wrong = dynamicImporter({ submit: { remapsInvalidated: true, underResv: false } });
+ * const slow = ["revoke-unmaps", "no-access-after-unmap", "release-races-revoke",
+ *   "unrevoke-is-harmless", "model-runs-keep-the-rules"];
+ * const skip = Object.fromEntries(slow.map((c) => [`importer/${c}`, "kept short"]));
+ * const [lifetime] = checkImporter(harness(wrong), { skip });
+ * assert.equal(lifetime?.id, "importer/lifetime");
+ * assert.equal(lifetime?.verdict.status, "fail");
+ * ```
+ * @category Contract suites
  */
 export function checkImporter(
   harness: ImporterUnderTest,
@@ -111,6 +187,28 @@ export function checkImporter(
  * @param fixtures - its fixtures.
  * @param options - skips, runs, seed.
  * @returns the results.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sgt } from "@dmabuf-ref/core";
+ * import { checkMappingType } from "@dmabuf-ref/contracts";
+ *
+ * // What each side of core's SGT type may state, and a payload.
+ * const fixtures = {
+ *   exporterData: [{ requiresP2P: false }, { requiresP2P: true, p2pDevice: "vfio0" }],
+ *   importerData: [{ device: "dev1", acceptsP2P: true }, { device: null, acceptsP2P: false }],
+ *   payloads: [{ entries: [{ dmaAddress: 0x1000_0000n, length: 0x2000n }] }],
+ * };
+ * const results = checkMappingType(sgt, fixtures, { runs: 20 });
+ * assert.deepEqual(results.map((r) => [r.id, r.verdict.status]), [
+ *   ["type/schemas-accept-fixtures", "pass"],
+ *   ["type/schemas-reject-mutations", "pass"],
+ *   ["type/match-deterministic", "pass"],
+ *   ["type/negotiation-kernel-rule", "pass"],
+ *   ["type/converter-preserves-memory", "not-applicable"], // no converter fixture given
+ * ]);
+ * ```
+ * @category Contract suites
  */
 export function checkMappingType(
   type: AnyMappingType,
@@ -170,35 +268,28 @@ function register<C>(
  * @param options - skips (by case id, with a reason), runs, seed, bound.
  *
  * @example
- * A complete test file: core's reference exporter (a driver author puts
- * their own in its place) on core's reference topology, revoked for good
- * with core's `revoke` op.
  * ```ts
- * // ref-exporter.contract.test.ts
+ * import assert from "node:assert/strict";
  * import { defineMachine, referenceExporter, referenceTopology } from "@dmabuf-ref/core";
- * import { exporterContract, mustStep } from "@dmabuf-ref/contracts";
+ * import { checkExporter, mustStep } from "@dmabuf-ref/contracts";
+ * import type { ExporterUnderTest } from "@dmabuf-ref/contracts";
  *
- * exporterContract(() => ({
+ * // Core's reference exporter (a driver author puts theirs in its place).
+ * const harness: ExporterUnderTest = {
  *   driver: "ref-exporter",
- *   machine: (profile, partner) =>
- *     defineMachine({
- *       profile,
- *       topology: referenceTopology,
- *       exporters: [referenceExporter({ region: "ram0" })],
- *       importers: [partner],
- *     }),
- *   exportBuffer: (m, w) =>
- *     mustStep(m, w, {
- *       kind: "export",
- *       exporter: "ref-exporter",
- *       owner: "dev0",
- *       args: { size: 0x2000n },
- *     }),
+ *   machine: (profile, partner) => defineMachine({ profile, topology: referenceTopology,
+ *     exporters: [referenceExporter({ region: "ram0" })], importers: [partner] }),
+ *   exportBuffer: (m, w) => mustStep(m, w,
+ *     { kind: "export", exporter: "ref-exporter", owner: "dev0", args: { size: 0x2000n } }),
  *   importingDevice: "dev1",
  *   revoke: (_m, _w, buf) => ({ kind: "revoke", buf, permanent: true, by: "close" }),
- * }));
+ * };
+ * // In a vitest file (ref-exporter.contract.test.ts), one line registers a test per case:
+ * //   exporterContract(() => harness);
+ * // checkExporter runs the same cases without vitest:
+ * assert.ok(checkExporter(harness, { runs: 5 }).every((r) => r.verdict.status !== "fail"));
  * ```
- * ```
+ * @category Contract suites
  */
 export function exporterContract(
   factory: () => ExporterUnderTest,
@@ -227,45 +318,29 @@ export function exporterContract(
  * @param options - skips (by case id, with a reason), runs, seed, bound.
  *
  * @example
- * A complete test file: the contract importer itself (a dynamic importer
- * with a command submission, `submit`, and a teardown, `release`) under
- * test; a driver author puts their importer and its entry points in its
- * place.
  * ```ts
- * // dynamic-importer.contract.test.ts
+ * import assert from "node:assert/strict";
  * import { defineMachine, importerHolder, referenceTopology } from "@dmabuf-ref/core";
+ * import type { ImporterDriver } from "@dmabuf-ref/core";
  * import {
- *   CONTRACT_IMPORTER,
- *   attachmentsOf,
- *   dynamicImporter,
- *   importerContract,
- *   mustStep,
- *   mustSteps,
- *   releaseCall,
- *   submitCall,
+ *   CONTRACT_IMPORTER, attachmentsOf, checkImporter, dynamicImporter, mustStep, mustSteps,
+ *   releaseCall, submitCall,
  * } from "@dmabuf-ref/contracts";
+ * import type { ImporterUnderTest } from "@dmabuf-ref/contracts";
  *
- * importerContract(() => ({
+ * // The contract importer itself under test; a driver author puts theirs in its place.
+ * const harness = (importer: ImporterDriver): ImporterUnderTest => ({
  *   driver: CONTRACT_IMPORTER,
- *   machine: (profile, partner) =>
- *     defineMachine({
- *       profile,
- *       topology: referenceTopology,
- *       exporters: [partner],
- *       importers: [dynamicImporter()],
- *     }),
+ *   machine: (profile, partner) => defineMachine({ profile, topology: referenceTopology,
+ *     exporters: [partner], importers: [importer] }),
  *   exportingDevice: "dev0",
  *   importBuffer: (m, w, buf) => {
- *     const attached = mustStep(m, w, {
- *       kind: "attach", buf, importer: CONTRACT_IMPORTER, device: "dev1", dynamic: true,
- *     });
+ *     const attached = mustStep(m, w,
+ *       { kind: "attach", buf, importer: CONTRACT_IMPORTER, device: "dev1", dynamic: true });
  *     const att = attachmentsOf(attached, buf, CONTRACT_IMPORTER)[0] ?? -1;
  *     const holder = importerHolder(CONTRACT_IMPORTER, att);
- *     return mustSteps(m, attached, [
- *       { kind: "lock", buf, holder },
- *       { kind: "map", att, holder },
- *       { kind: "unlock", buf, holder },
- *     ]);
+ *     return mustSteps(m, attached, [{ kind: "lock", buf, holder }, { kind: "map", att, holder },
+ *       { kind: "unlock", buf, holder }]);
  *   },
  *   // A job through the command submission, then its access and its signal.
  *   access: (_m, w, buf, dir) =>
@@ -274,14 +349,15 @@ export function exporterContract(
  *       (_w, created) => ({ kind: "dma-access", job: created[0] ?? -1 }),
  *       (_w, created) => ({ kind: "signal", job: created[0] ?? -1 }),
  *     ]),
- *   release: (_m, w, buf) => attachmentsOf(w, buf, CONTRACT_IMPORTER).map((att) => releaseCall(att)),
- *   userOps: (_m, w) =>
- *     [...w.atts.entries()]
- *       .filter(([, a]) => a.importer === CONTRACT_IMPORTER)
- *       .flatMap(([att]) => [submitCall(att, "write"), releaseCall(att)]),
- * }));
+ *   release: (_m, w, buf) => attachmentsOf(w, buf, CONTRACT_IMPORTER).map((a) => releaseCall(a)),
+ * });
+ * // In a vitest file (dynamic-importer.contract.test.ts), one line registers a test per case:
+ * //   importerContract(() => harness(dynamicImporter()));
+ * // checkImporter runs the same cases without vitest:
+ * const results = checkImporter(harness(dynamicImporter()), { runs: 5 });
+ * assert.ok(results.every((r) => r.verdict.status === "pass"));
  * ```
- * ```
+ * @category Contract suites
  */
 export function importerContract(
   factory: () => ImporterUnderTest,
@@ -308,20 +384,23 @@ export function importerContract(
  * @param options - skips (by case id, with a reason), runs, seed.
  *
  * @example
- * A complete test file for core's SGT type (`sgt`): what each side may
- * state and a payload; a driver author puts their type in its place.
  * ```ts
- * // sgt.contract.test.ts
+ * import assert from "node:assert/strict";
  * import { sgt } from "@dmabuf-ref/core";
- * import { mappingTypeContract } from "@dmabuf-ref/contracts";
+ * import { checkMappingType } from "@dmabuf-ref/contracts";
  *
- * mappingTypeContract(sgt, {
- *   exporterData: [{ requiresP2P: false }, { requiresP2P: true }],
+ * // What each side of core's SGT type may state, and a payload.
+ * const fixtures = {
+ *   exporterData: [{ requiresP2P: false }, { requiresP2P: true, p2pDevice: "vfio0" }],
  *   importerData: [{ device: "dev1", acceptsP2P: true }, { device: null, acceptsP2P: false }],
  *   payloads: [{ entries: [{ dmaAddress: 0x1000_0000n, length: 0x2000n }] }],
- * });
+ * };
+ * // In a vitest file (sgt.contract.test.ts), one line registers a test per case:
+ * //   mappingTypeContract(sgt, fixtures);
+ * // checkMappingType runs the same cases without vitest:
+ * assert.ok(checkMappingType(sgt, fixtures).every((r) => r.verdict.status !== "fail"));
  * ```
- * ```
+ * @category Contract suites
  */
 export function mappingTypeContract(
   type: AnyMappingType,

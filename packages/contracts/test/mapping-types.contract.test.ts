@@ -9,6 +9,7 @@
  * Here, not in packages/core/test: core imports nothing (its tests belong to
  * it and never name the contracts package), while contracts' tests may.
  */
+import { describe, expect, it } from "vitest";
 import {
   IOVA_PAGE,
   accept,
@@ -30,7 +31,7 @@ import {
   vfioIommufdPrivate,
 } from "@dmabuf-ref/core";
 import type { ImporterDriver, Machine, MatchContext, World } from "@dmabuf-ref/core";
-import { mappingTypeContract, mustStep, mustSteps } from "@dmabuf-ref/contracts";
+import { checkMappingType, mappingTypeContract, mustStep, mustSteps } from "@dmabuf-ref/contracts";
 import type { ConverterFixture } from "@dmabuf-ref/contracts";
 import { iovInterconnect } from "@dmabuf-ref/exporters";
 import {
@@ -303,4 +304,19 @@ mappingTypeContract(iovInterconnect, {
     payloads: [{ pf: "gpu0", ranges: [{ start: 0n }] }],
   },
   contexts,
+});
+
+describe("a fixture the type's schema refuses", () => {
+  it("fails type/schemas-accept-fixtures and leaves every other case to run", () => {
+    const results = checkMappingType(sgt, {
+      exporterData: [{ requiresP2P: false }, { requiresP2P: "yes" }],
+      importerData: [{ device: "dev1", acceptsP2P: true }],
+      payloads: [{ entries: [{ dmaAddress: 0x8000_0000n, length: 0x2000n }] }],
+    });
+    const verdict = (id: string): string | undefined =>
+      results.find((r) => r.id === id)?.verdict.status;
+    expect(verdict("type/schemas-accept-fixtures")).toBe("fail");
+    expect(verdict("type/match-deterministic")).toBe("pass");
+    expect(verdict("type/negotiation-kernel-rule")).toBe("pass");
+  });
 });

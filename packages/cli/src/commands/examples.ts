@@ -15,7 +15,11 @@ import { loadDocument } from "../io/load-document.js";
 import { resolveProfile } from "../io/profile-option.js";
 import { RFC_DIR } from "../rfc/rfc-dir.js";
 
-/** The folder holding the worked examples: `rfc/examples` (in a checkout or bundled). */
+/**
+ * The folder holding the worked examples: `rfc/examples` (in a checkout or bundled).
+ *
+ * @category Rendering
+ */
 export const EXAMPLES_DIR = join(RFC_DIR, "examples");
 
 const indexSchema = z.array(
@@ -35,7 +39,11 @@ const indexSchema = z.array(
   }),
 );
 
-/** One worked negotiation of `rfc/examples/index.yaml`, run and rendered. */
+/**
+ * One worked negotiation of `rfc/examples/index.yaml`, run and rendered.
+ *
+ * @category Rendering
+ */
 export interface RenderedExample {
   /** File stem, e.g. `"rfc-vfio-to-iommufd"`. */
   readonly name: string;
@@ -64,6 +72,20 @@ function validateIndex(raw: unknown): DocumentResult<z.output<typeof indexSchema
  *
  * @param dir - the examples folder (default {@link EXAMPLES_DIR}).
  * @returns the examples in index order.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { renderExamples } from "@dmabuf-ref/cli";
+ *
+ * // The worked negotiations of rfc/examples/index.yaml, run with the model as it is now.
+ * const [first] = renderExamples();
+ * assert.equal(first?.name, "rfc-vfio-to-iommufd");
+ * assert.ok(first?.result.ok);
+ * assert.equal(first.text.split("\n")[0], `# ${first.title}`);
+ * assert.ok(first.text.split("\n").every((l) => l.length <= 72));
+ * assert.match(first.mermaid, /^sequenceDiagram/);
+ * ```
+ * @category Rendering
  */
 export function renderExamples(dir: string = EXAMPLES_DIR): RenderedExample[] {
   const index = loadDocument(join(dir, "index.yaml"), validateIndex);

@@ -18,19 +18,31 @@ import { pluginIssue, pluginSchema } from "./plugin.js";
 import type { PluginHardwareSpec, PluginSpec } from "./plugin.js";
 import { UsageError } from "./usage-error.js";
 
-/** A validated exporter plugin and the plugin it came from. */
+/**
+ * A validated exporter plugin and the plugin it came from.
+ *
+ * @category Commands
+ */
 export type LoadedExporter = PluginSpec["exporters"][number] & {
   /** The plugin's name, for messages. */
   readonly plugin: string;
 };
 
-/** A validated importer plugin and the plugin it came from. */
+/**
+ * A validated importer plugin and the plugin it came from.
+ *
+ * @category Commands
+ */
 export type LoadedImporter = PluginSpec["importers"][number] & {
   /** The plugin's name, for messages. */
   readonly plugin: string;
 };
 
-/** A scenario file a plugin ships. */
+/**
+ * A scenario file a plugin ships.
+ *
+ * @category Scenarios
+ */
 export interface PluginScenario {
   /** Its name (the file's, without `.yaml`, `.yml` or `.json`). */
   readonly name: string;
@@ -38,7 +50,11 @@ export interface PluginScenario {
   readonly path: string;
 }
 
-/** One hardware fragment and the plugin it came from. */
+/**
+ * One hardware fragment and the plugin it came from.
+ *
+ * @category Commands
+ */
 export interface LoadedHardware {
   /** The plugin's name, for messages. */
   readonly plugin: string;
@@ -49,6 +65,8 @@ export interface LoadedHardware {
 /**
  * Everything the `--load` modules of one command line add, merged: what
  * the commands read instead of the built-ins alone.
+ *
+ * @category Commands
  */
 export interface PluginSet {
   /** The modules as absolute file URLs, in command-line order (an explore worker reloads them). */
@@ -69,7 +87,11 @@ export interface PluginSet {
   readonly scenarios: readonly PluginScenario[];
 }
 
-/** No `--load`: the built-ins alone. */
+/**
+ * No `--load`: the built-ins alone.
+ *
+ * @category Commands
+ */
 export const NO_PLUGINS: PluginSet = Object.freeze({
   modules: [],
   names: [],
@@ -229,6 +251,19 @@ function scenarioEntry(s: string | URL, moduleUrl: string): PluginScenario {
  * @param cwd - what relative paths are resolved against (the process's).
  * @returns the merged set ({@link NO_PLUGINS} for none).
  * @throws {@link UsageError} (exit 2) naming the module and the field.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NO_PLUGINS, UsageError, loadPlugins } from "@dmabuf-ref/cli";
+ *
+ * // No `--load`: the built-ins alone.
+ * assert.equal(await loadPlugins([]), NO_PLUGINS);
+ * // A module that is not there is bad input (exit 2), naming it as the user gave it.
+ * const missing = "--load ./ualink.mjs: no such file (/nonexistent/ualink.mjs)";
+ * await assert.rejects(loadPlugins(["./ualink.mjs"], "/nonexistent"),
+ *   (e: unknown) => e instanceof UsageError && e.message === missing);
+ * ```
+ * @category Commands
  */
 export async function loadPlugins(
   modules: readonly string[],

@@ -72,6 +72,8 @@ const profileShape = z.looseObject({
  * `hostBridges`). A device without a `switch` gets one of its own
  * (`<id>.sw`) below the machine's first host bridge, as a `machine:`
  * description's devices do.
+ *
+ * @category Commands
  */
 export const pluginHardwareSchema = z.strictObject({
   /**
@@ -95,7 +97,11 @@ export const pluginHardwareSchema = z.strictObject({
   hostBridges: z.array(hostBridgeSchema).default([]),
 });
 
-/** A plugin's hardware as written (validated by {@link pluginHardwareSchema}). */
+/**
+ * A plugin's hardware as written (validated by {@link pluginHardwareSchema}).
+ *
+ * @category Commands
+ */
 export interface PluginHardware {
   /**
    * Memory regions (`id`, `kind`, `base`, `size`, `device`): what a driver
@@ -117,7 +123,11 @@ export interface PluginHardware {
   readonly hostBridges?: readonly z.input<typeof hostBridgeSchema>[];
 }
 
-/** A plugin's hardware, validated (addresses as bigints, defaults filled in). */
+/**
+ * A plugin's hardware, validated (addresses as bigints, defaults filled in).
+ *
+ * @category Commands
+ */
 export type PluginHardwareSpec = z.output<typeof pluginHardwareSchema>;
 
 /** A driver name: what `{ op: export, exporter: NAME }` and a driver op's `driver` say. */
@@ -129,6 +139,8 @@ const driverNameSchema = z
  * An exporter a plugin adds (a `struct dma_buf_ops` provider): its name,
  * how to build it for a profile, and how the matrix exports one buffer
  * with it.
+ *
+ * @category Commands
  */
 export const exporterPluginSchema = z.strictObject({
   /** The driver's name; `driver(profile).name` must be the same. */
@@ -160,6 +172,8 @@ export const exporterPluginSchema = z.strictObject({
  * An exporter a plugin adds, as written (validated by
  * {@link exporterPluginSchema}): the model of a `struct dma_buf_ops`
  * provider defined outside the repository.
+ *
+ * @category Commands
  */
 export interface ExporterPlugin {
   /** The driver's name; `driver(profile).name` must be the same. */
@@ -185,6 +199,8 @@ export interface ExporterPlugin {
  * An importer a plugin adds (a `struct dma_buf_attach_ops` provider): its
  * name, how to build it for a profile, and which device the matrix
  * imports with.
+ *
+ * @category Commands
  */
 export const importerPluginSchema = z.strictObject({
   /** The driver's name; `driver(profile).name` must be the same. */
@@ -210,6 +226,8 @@ export const importerPluginSchema = z.strictObject({
  * An importer a plugin adds, as written (validated by
  * {@link importerPluginSchema}): the model of a `struct
  * dma_buf_attach_ops` provider defined outside the repository.
+ *
+ * @category Commands
  */
 export interface ImporterPlugin {
   /** The driver's name; `driver(profile).name` must be the same. */
@@ -231,6 +249,8 @@ export interface ImporterPlugin {
  * zod schema of a plugin: what a `--load` module exports as `plugin` (or
  * as its default export). Mapping types and profiles are checked for the
  * fields the CLI reads and kept as the very objects given.
+ *
+ * @category Commands
  */
 export const pluginSchema = z.strictObject({
   /** The plugin's name, for messages; unique among the loaded plugins. */
@@ -263,6 +283,8 @@ export const pluginSchema = z.strictObject({
  * A plugin for `dmabuf-ref --load MODULE`: what a module defined outside
  * the repository adds to the CLI (DESIGN §3.1's extension path, driven
  * from the command line). Validated by {@link pluginSchema}.
+ *
+ * @category Commands
  */
 export interface DmabufRefPlugin {
   /** The plugin's name, for messages; unique among the loaded plugins. */
@@ -281,7 +303,11 @@ export interface DmabufRefPlugin {
   readonly scenarios?: readonly (string | URL)[];
 }
 
-/** A validated plugin: defaults filled in, hardware addresses as bigints. */
+/**
+ * A validated plugin: defaults filled in, hardware addresses as bigints.
+ *
+ * @category Commands
+ */
 export type PluginSpec = z.output<typeof pluginSchema>;
 
 /**
@@ -318,6 +344,7 @@ export function pluginIssue(error: z.ZodError): string {
  *   importers: [{ name: "ex-importer", driver: () => referenceImporter({ name: "ex-importer" }) }],
  * });
  * ```
+ * @category Commands
  */
 export function definePlugin<P extends DmabufRefPlugin>(plugin: P): P {
   const r = pluginSchema.safeParse(plugin);

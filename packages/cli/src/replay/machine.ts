@@ -113,6 +113,8 @@ export type RdmaUmemKind = z.output<typeof rdmaUmemKindSchema>;
  * plugin driver may not take: a `driver` op and `{ op: export, exporter }`
  * look a driver up by name. The reference drivers' own names are listed
  * last.
+ *
+ * @category Replay
  */
 export const BUILT_IN_DRIVER_NAMES: readonly string[] = Object.freeze([
   "vfio-pci",

@@ -15,6 +15,8 @@ export { RFC_DIR };
 /**
  * `rfc/traces`: every scenario's trace under its declared profile: a
  * scenario file's reference run, a TypeScript scenario's one run.
+ *
+ * @category Rendering
  */
 export const TRACES_DIR = join(RFC_DIR, "traces");
 
@@ -22,6 +24,8 @@ export const TRACES_DIR = join(RFC_DIR, "traces");
  * One rendered trace an RFC document can embed (DESIGN §3.8): the same
  * events as email-safe text (at most 72 columns) and as a Mermaid
  * `sequenceDiagram`, written to `<dir>/<name>.txt` and `.mmd`.
+ *
+ * @category Rendering
  */
 export interface RfcRendering {
   /** The folder the files live in. */
@@ -47,6 +51,22 @@ export interface RfcRendering {
  * from the model.
  *
  * @returns the renderings, examples first, then the scenarios' traces.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EXAMPLES_DIR, renderExamples } from "@dmabuf-ref/cli";
+ * import type { RfcRendering } from "@dmabuf-ref/cli";
+ *
+ * // rfcRenderings() runs every scenario, a second or two. Its first entries are the worked
+ * // negotiations as renderExamples() gives them, each written to <dir>/<name>.txt and .mmd:
+ * const renderings: RfcRendering[] = renderExamples().map((ex) => ({
+ *   dir: EXAMPLES_DIR, name: ex.name, title: ex.title, text: ex.text, mermaid: ex.mermaid,
+ * }));
+ * assert.equal(renderings[0]?.name, "rfc-vfio-to-iommufd");
+ * // Every text pastes into an email: at most 72 columns.
+ * assert.ok(renderings.every((r) => r.text.split("\n").every((l) => l.length <= 72)));
+ * ```
+ * @category Rendering
  */
 export function rfcRenderings(): RfcRendering[] {
   const examples = renderExamples().map((ex) => ({

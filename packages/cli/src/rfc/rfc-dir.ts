@@ -38,5 +38,7 @@ export function locateRfcDir(packageRoot: string): string {
 /**
  * `rfc/`: the documents RFCs embed and the CLI reads: the repository's in a
  * checkout, the copy the build bundled at `dist/data/rfc` when installed.
+ *
+ * @category Rendering
  */
 export const RFC_DIR = locateRfcDir(PACKAGE_ROOT);

@@ -20,10 +20,18 @@ import { join } from "node:path";
 import { EMAIL_WIDTH } from "@dmabuf-ref/core";
 import { RFC_DIR } from "./renderings.js";
 
-/** `rfc/scenarios/README.md`: the scenario guide. */
+/**
+ * `rfc/scenarios/README.md`: the scenario guide.
+ *
+ * @category Rendering
+ */
 export const SCENARIO_GUIDE = join(RFC_DIR, "scenarios", "README.md");
 
-/** What a command run in-process printed, and its exit status. */
+/**
+ * What a command run in-process printed, and its exit status.
+ *
+ * @category Commands
+ */
 export interface CollectedRun {
   /** Its standard output. */
   readonly stdout: string;
@@ -33,7 +41,11 @@ export interface CollectedRun {
   readonly status: number;
 }
 
-/** Runs the CLI in-process (`runCliSync`): what a command printed and its exit status. */
+/**
+ * Runs the CLI in-process (`runCliSync`): what a command printed and its exit status.
+ *
+ * @category Rendering
+ */
 export type CliRunner = (args: readonly string[]) => CollectedRun;
 
 // Prettier keeps a blank line between the markers and the fence: accept
@@ -49,6 +61,25 @@ const BLOCK = /(<!-- output: ([^\n]+?) -->\n)\n?```text\n[\s\S]*?```\n\n?(<!-- e
  * @returns the document with current outputs.
  * @throws when a block's command is malformed (exit 2): a document names
  *   only commands that run; or when a marker is not a whole block.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { renderOutputs, runCollected } from "@dmabuf-ref/cli";
+ *
+ * const fence = "`".repeat(3); // a Markdown code fence
+ * const committed = [
+ *   "<!-- output: uapi ioctl IOMMU_IOAS_MAP_FILE --json -->", `${fence}text`, "(stale)", fence,
+ *   "<!-- end output -->",
+ * ].join("\n");
+ * // The block now shows the command as typed, what it prints, and its exit status.
+ * assert.equal(renderOutputs(committed, runCollected), [
+ *   "<!-- output: uapi ioctl IOMMU_IOAS_MAP_FILE --json -->", "", `${fence}text`,
+ *   "$ dmabuf-ref uapi ioctl IOMMU_IOAS_MAP_FILE --json",
+ *   "{", '  "name": "IOMMU_IOAS_MAP_FILE",', '  "number": "0x3b8f"', "}", "(exit 0)", fence, "",
+ *   "<!-- end output -->",
+ * ].join("\n"));
+ * ```
+ * @category Rendering
  */
 export function renderOutputs(text: string, run: CliRunner): string {
   // A marker whose block does not match (reformatted, truncated) would be
@@ -101,6 +132,18 @@ function typedCommand(args: readonly string[]): string {
  * `rfc/` only).
  *
  * @returns their paths.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RFC_DIR, SCENARIO_GUIDE, outputDocuments } from "@dmabuf-ref/cli";
+ *
+ * const docs = outputDocuments();
+ * assert.equal(docs[0], SCENARIO_GUIDE);
+ * // Then the RFC documents in order, rfc/0001-mapping-type-negotiation.md first.
+ * assert.equal(docs[1], `${RFC_DIR}/0001-mapping-type-negotiation.md`);
+ * assert.ok(docs.every((d) => d.endsWith(".md")));
+ * ```
+ * @category Rendering
  */
 export function outputDocuments(): string[] {
   const rfcs = readdirSync(RFC_DIR)
@@ -123,6 +166,22 @@ export function outputDocuments(): string[] {
  * @param path - the document.
  * @param run - runs a command.
  * @returns its text.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SCENARIO_GUIDE, currentDocument } from "@dmabuf-ref/cli";
+ * import type { CliRunner } from "@dmabuf-ref/cli";
+ *
+ * // With runCollected (run from the repository root) this is the guide as it should be
+ * // committed; a canned runner shows what happens to each marked block.
+ * const canned: CliRunner = () => ({ stdout: "(output)\n", stderr: "", status: 0 });
+ * const doc = currentDocument(SCENARIO_GUIDE, canned);
+ * const markers = doc.match(/<!-- output: /g)?.length ?? 0;
+ * assert.ok(markers > 0);
+ * // Every marked block now ends with the command's output and its exit status.
+ * assert.equal(doc.match(/^\(output\)\n\(exit 0\)$/gm)?.length, markers);
+ * ```
+ * @category Rendering
  */
 export function currentDocument(path: string, run: CliRunner): string {
   return renderOutputs(readFileSync(path, "utf8"), run);

@@ -26,6 +26,26 @@ import { IOMMUFD } from "./constants.js";
  * {@link AttachRequest} cannot carry them, so iommufd hands them to core
  * with each map (`mapAtt`'s request, see `coreFill` in pages.ts) when it fills a
  * domain, as the proposal's importer passes them per map (kernel-model §4.4).
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot, linux71, proposalConverters, referenceMachine, rfcMappingTypesV1,
+ * } from "@dmabuf-ref/core";
+ * import type { Profile } from "@dmabuf-ref/core";
+ * import { iommufdAccepts, iommufdImporter } from "@dmabuf-ref/importers";
+ *
+ * // iommufd attaches dynamically, with P2P, through its dummy global device.
+ * const req = { device: "iommufd", dynamic: true, peer2peer: true };
+ * const accepted = (profile: Profile) => {
+ *   const m = referenceMachine({ profile, importers: [iommufdImporter()] });
+ *   return iommufdAccepts(m, boot(m), req).map((a) => a.type.id);
+ * };
+ * assert.deepEqual(accepted(linux71), ["vfio-iommufd-private", "sgt"]);
+ * assert.deepEqual(accepted(rfcMappingTypesV1), ["pal"]);
+ * assert.deepEqual(accepted(proposalConverters), ["iommu-domain"]);
+ * ```
+ * @category Drivers
  */
 export function iommufdAccepts(
   m: Machine,

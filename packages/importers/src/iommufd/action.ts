@@ -14,6 +14,8 @@ import { attachedDevices, objectsOf } from "./objects.js";
  * zod schema of the actions a core `driver` op may ask of iommufd, so
  * scripts and the explorer can interleave iommufd calls with revokes and
  * device DMA.
+ *
+ * @category uAPI
  */
 export const iommufdActionSchema = z.discriminatedUnion("op", [
   z.strictObject({
@@ -93,7 +95,11 @@ export const iommufdActionSchema = z.discriminatedUnion("op", [
   }),
 ]);
 
-/** An action for iommufd's `act` (see {@link iommufdActionSchema}). */
+/**
+ * An action for iommufd's `act` (see {@link iommufdActionSchema}).
+ *
+ * @category uAPI
+ */
 export type IommufdAction = z.output<typeof iommufdActionSchema>;
 
 /**

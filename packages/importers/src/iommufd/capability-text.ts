@@ -1,7 +1,11 @@
 import { EMAIL_WIDTH, wrapLine } from "@dmabuf-ref/core";
 import type { ImportCapability } from "./capability.js";
 
-/** The first line of every rendering: the query does not exist in any kernel. */
+/**
+ * The first line of every rendering: the query does not exist in any kernel.
+ *
+ * @category uAPI
+ */
 export const CAPABILITY_PROPOSAL_BANNER =
   "PROPOSAL, not a kernel uAPI: iommufd dma-buf import capability";
 
@@ -14,14 +18,24 @@ export const CAPABILITY_PROPOSAL_BANNER =
  * @returns the text, ending with a newline.
  *
  * @example
- * ```text
- * PROPOSAL, not a kernel uAPI: iommufd dma-buf import capability
- * profile linux-7.1
- *   buf 7 (vfio0): importable via vfio-iommufd-private
- *   buf 10 (exp0): NOT importable at private-phys: the private
- *       VFIO->iommufd interconnect (vfio_pci_dma_buf_iommufd_map) refuses:
- *       EOPNOTSUPP: buf 10 is not a VFIO dma-buf
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, step } from "@dmabuf-ref/core";
+ * import {
+ *   CAPABILITY_PROPOSAL_BANNER, iommufdImportCapabilities, iommufdImporter,
+ *   renderImportCapabilities,
+ * } from "@dmabuf-ref/importers";
+ *
+ * const m = referenceMachine({ importers: [iommufdImporter()] });
+ * const args = { size: 0x4000n };
+ * const e = step(m, boot(m), { kind: "export", exporter: "ref-exporter", owner: "gpu", args });
+ * const lines = renderImportCapabilities(iommufdImportCapabilities(m, e.world)).split("\n");
+ * assert.equal(lines[0], CAPABILITY_PROPOSAL_BANNER);
+ * assert.equal(lines[1], "profile linux-7.1");
+ * assert.match(lines[2] ?? "", /^ {2}buf 1 \(gpu\): NOT importable at private-phys: /);
+ * assert.ok(lines.every((l) => l.length <= 72));
  * ```
+ * @category uAPI
  */
 export function renderImportCapabilities(
   caps: readonly ImportCapability[],

@@ -13,6 +13,7 @@ import type { ImportStage } from "./pages-dmabuf.js";
  * management tool *before* it tries `IOMMU_IOAS_MAP_FILE` (seed 000, Alex
  * Williamson: "is there any visibility to userspace whether IOMMUFD supports
  * this feature or is it simply a try and fail approach?").
+ * @category uAPI
  */
 export interface ImportCapability {
   /** Always true: no kernel exposes this; it is a proposal of the model. */
@@ -70,6 +71,21 @@ function stageSentence(stage: ImportStage): string {
  * @param world - the world (not changed).
  * @param buf - the dma-buf id (the fd a tool would pass).
  * @returns the answer.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, step } from "@dmabuf-ref/core";
+ * import { iommufdImportCapability, iommufdImporter } from "@dmabuf-ref/importers";
+ *
+ * // linux-7.1: iommufd imports only what answers the private VFIO->iommufd phys lookup.
+ * const m = referenceMachine({ importers: [iommufdImporter()] });
+ * const args = { size: 0x4000n };
+ * const e = step(m, boot(m), { kind: "export", exporter: "ref-exporter", owner: "gpu", args });
+ * assert.ok(e.status === "done" && e.created !== undefined);
+ * const cap = iommufdImportCapability(m, e.world, e.created);
+ * assert.deepEqual([cap.importable, cap.stage, cap.errno], [false, "private-phys", "EOPNOTSUPP"]);
+ * ```
+ * @category uAPI
  */
 export function iommufdImportCapability(m: Machine, world: World, buf: number): ImportCapability {
   const profile = m.profile.id;
@@ -129,6 +145,23 @@ export function iommufdImportCapability(m: Machine, world: World, buf: number): 
  * @param m - the machine.
  * @param world - the world (not changed).
  * @returns one answer per live buffer.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceExporter, referenceMachine, runScript } from "@dmabuf-ref/core";
+ * import { iommufdImportCapabilities, iommufdImporter } from "@dmabuf-ref/importers";
+ *
+ * // iommufd's selftest mock ("mock") answers the private phys lookup; ref-exporter does not.
+ * const mock = referenceExporter({ name: "mock", region: "ram0", selftestHook: true });
+ * const m = referenceMachine({ exporters: [mock], importers: [iommufdImporter()] });
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "mock", owner: "gpu", args: { size: 0x4000n } },
+ *   { kind: "export", exporter: "ref-exporter", owner: "nic", args: { size: 0x1000n } },
+ * ]);
+ * const caps = iommufdImportCapabilities(m, world).map((c) => [c.owner, c.stage, c.errno]);
+ * assert.deepEqual(caps, [["gpu", "ready", undefined], ["nic", "private-phys", "EOPNOTSUPP"]]);
+ * ```
+ * @category uAPI
  */
 export function iommufdImportCapabilities(m: Machine, world: World): readonly ImportCapability[] {
   const out: ImportCapability[] = [];

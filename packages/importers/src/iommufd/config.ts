@@ -17,7 +17,11 @@ const intervalSchema = z.strictObject({
   last: z.bigint().nonnegative(),
 });
 
-/** zod schema of the options of {@link iommufdImporter}. */
+/**
+ * zod schema of the options of {@link iommufdImporter}.
+ *
+ * @category Drivers
+ */
 export const iommufdConfigSchema = z
   .object({
     /**
@@ -49,7 +53,11 @@ export const iommufdConfigSchema = z
   })
   .strict();
 
-/** Options of {@link iommufdImporter} (see {@link iommufdConfigSchema}). */
+/**
+ * Options of {@link iommufdImporter} (see {@link iommufdConfigSchema}).
+ *
+ * @category Drivers
+ */
 export type IommufdConfig = z.output<typeof iommufdConfigSchema>;
 
 const CONFIGS = driverConfigs<IommufdConfig>(IOMMUFD, {});

@@ -69,7 +69,11 @@ import {
 import { lookedUpPages } from "./pages-pin.js";
 import type { IommufdDeviceAttachment, IommufdHwptObject } from "./types.js";
 
-/** Options of the `attach-device` op. */
+/**
+ * Options of the `attach-device` op.
+ *
+ * @category uAPI
+ */
 export interface AttachDeviceOptions {
   /**
    * Give the device a new automatic domain instead of sharing the IOAS's
@@ -519,8 +523,35 @@ export function iommufdUnbindDevice(m: Machine, world: World, device: string): S
  * @param iova - first IOVA.
  * @param length - bytes.
  * @returns the physical ranges touched, in order, or the errno.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   IOMMU_IOAS_ALLOC, IOMMU_IOAS_MAP, IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_READABLE,
+ *   iommuIoasAlloc, iommuIoasMap, boot, referenceMachine, runScript,
+ * } from "@dmabuf-ref/core";
+ * import { iommufdAccessRw, iommufdImporter } from "@dmabuf-ref/importers";
+ *
+ * const m = referenceMachine({ importers: [iommufdImporter()] });
+ * const ioctl = (number: number, buffer: Uint8Array) =>
+ *   ({ kind: "driver", driver: "iommufd", action: { op: "ioctl", number, buffer } }) as const;
+ * const flags = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_FIXED_IOVA;
+ * const { world } = runScript(m, boot(m), [
+ *   ioctl(IOMMU_IOAS_ALLOC, iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 0 })),
+ *   ioctl(IOMMU_IOAS_MAP, iommuIoasMap.encode({ size: iommuIoasMap.size, flags, ioas_id: 1,
+ *     __reserved: 0, user_va: 0x7f00_2000_0000n, length: 0x2000n, iova: 0x10_0000n })),
+ * ]);
+ * // An emulated device reads 0x20 bytes at IOVA 0x10_0ff0: the CPU copies from the VMM's RAM.
+ * const r = iommufdAccessRw(m, world, 1, 0x10_0ff0n, 0x20n);
+ * assert.ok(r.ok);
+ * assert.equal(r.value.reduce((n, v) => n + v.len, 0n), 0x20n);
+ * // Past the mapping there is no area: ENOENT.
+ * const hole = iommufdAccessRw(m, world, 1, 0x10_2000n, 0x10n);
+ * assert.equal(hole.ok ? "ok" : hole.error.errno, "ENOENT");
+ * ```
  * @kernel drivers/iommu/iommufd/device.c iommufd_access_rw
  *   drivers/iommu/iommufd/pages.c iopt_pages_rw_access
+ * @category Drivers
  */
 export function iommufdAccessRw(
   m: Machine,

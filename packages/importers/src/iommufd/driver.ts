@@ -30,15 +30,33 @@ import type { IommufdSlices } from "./objects.js";
  *
  * @example
  * ```ts
- * const m = defineMachine({
- *   profile: linux71,
- *   topology,
- *   exporters: [vfio],
- *   importers: [iommufdImporter()],
- * });
- * const world = boot(m);
+ * import assert from "node:assert/strict";
+ * import {
+ *   IOMMU_IOAS_ALLOC, IOMMU_IOAS_MAP_FILE, IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE,
+ *   iommuIoasAlloc, iommuIoasMapFile, boot, referenceExporter, referenceMachine, runScript,
+ * } from "@dmabuf-ref/core";
+ * import { iommufdImporter } from "@dmabuf-ref/importers";
+ *
+ * // iommufd's selftest mock exporter, iommufd, and dev0 behind the IOMMU.
+ * const mock = referenceExporter({ name: "mock", region: "ram0", selftestHook: true });
+ * const m = referenceMachine({ exporters: [mock], importers: [iommufdImporter()] });
+ * const iommufd = (action: object) => ({ kind: "driver", driver: "iommufd", action }) as const;
+ * const flags = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
+ * const run = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "mock", owner: "gpu", args: { size: 0x4000n } }, // dma-buf 1
+ *   iommufd({ op: "ioctl", number: IOMMU_IOAS_ALLOC,
+ *     buffer: iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 0 }) }),
+ *   iommufd({ op: "attach-device", device: "dev0", ioas: 1 }),
+ *   iommufd({ op: "ioctl", number: IOMMU_IOAS_MAP_FILE, buffer: iommuIoasMapFile.encode({
+ *     size: 40, flags, ioas_id: 1, fd: 1, start: 0n, length: 0x4000n, iova: 0n }) }),
+ *   // iopt_alloc_iova aligned the 16 KiB slice to 16 KiB: IOVA 0x4000.
+ *   { kind: "dma", device: "dev0", addr: 0x4000n, len: 0x1000n, dir: "write" },
+ * ]);
+ * assert.ok(run.results.every((r) => r.status === "done"));
+ * assert.deepEqual(run.events.flatMap((e) => (e.kind === "dma" ? [e.outcome] : [])), ["ok"]);
  * ```
  * @kernel drivers/iommu/iommufd/pages.c iopt_dmabuf_attach_revoke_ops
+ * @category Drivers
  */
 export function iommufdImporter(
   config: IommufdConfig = {},

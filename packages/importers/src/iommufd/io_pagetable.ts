@@ -231,7 +231,37 @@ export function removeArea(
  * @param ioas - the IOAS id.
  * @param iovas - the IOVAs to cut after, in order.
  * @returns the world and events, or the errno.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   IOMMU_IOAS_ALLOC, IOMMU_IOAS_MAP, IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_READABLE,
+ *   iommuIoasAlloc, iommuIoasMap, boot, referenceMachine, runScript,
+ * } from "@dmabuf-ref/core";
+ * import { iommufdCutIova, iommufdImporter, iommufdStateOf } from "@dmabuf-ref/importers";
+ *
+ * const m = referenceMachine({ importers: [iommufdImporter()] });
+ * const iommufd = (action: object) => ({ kind: "driver", driver: "iommufd", action }) as const;
+ * const flags = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_FIXED_IOVA;
+ * const { world } = runScript(m, boot(m), [
+ *   iommufd({ op: "ioctl", number: IOMMU_IOAS_ALLOC,
+ *     buffer: iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 0 }) }),
+ *   iommufd({ op: "attach-device", device: "dev0", ioas: 1 }), // a 4 KiB domain
+ *   iommufd({ op: "ioctl", number: IOMMU_IOAS_MAP, buffer: iommuIoasMap.encode({
+ *     size: iommuIoasMap.size, flags, ioas_id: 1, __reserved: 0,
+ *     user_va: 0x7f00_2000_0000n, length: 0x4000n, iova: 0x10_0000n }) }),
+ * ]);
+ * // Cut the 16 KiB area after its first page, as type1's compat unmap does.
+ * const cut = iommufdCutIova(m, world, 1, [0x10_0fffn]);
+ * assert.ok(cut.ok);
+ * const areas = iommufdStateOf(m, cut.value.world).ioas[0]?.areas.map((a) => [a.iova, a.length]);
+ * assert.deepEqual(areas, [[0x10_0000n, 0x1000n], [0x10_1000n, 0x3000n]]);
+ * // A cut whose next byte is not page aligned is EINVAL.
+ * const bad = iommufdCutIova(m, world, 1, [0x10_07ffn]);
+ * assert.equal(bad.ok ? "ok" : bad.error.errno, "EINVAL");
+ * ```
  * @kernel drivers/iommu/iommufd/io_pagetable.c iopt_cut_iova iopt_area_split
+ * @category Drivers
  */
 export function iommufdCutIova(
   m: Machine,

@@ -56,7 +56,11 @@ const IOMMUFD_CMD_BASE = 0x80;
 /** The last command number of the table (`IOMMUFD_CMD_HW_QUEUE_ALLOC`, 0x94). */
 const IOMMUFD_CMD_LAST = 0x94;
 
-/** Options of the `ioctl` op. */
+/**
+ * Options of the `ioctl` op.
+ *
+ * @category uAPI
+ */
 export interface IoctlOptions {
   /** The calling process, as the `ioctl` trace event names it (default `"vmm"`). */
   readonly process?: string;
@@ -211,9 +215,26 @@ const IOCTLS: readonly IoctlEntry[] = [
  *
  * @example
  * ```ts
- * const r = iommufdIoctl(m, world, IOMMU_IOAS_ALLOC, iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 0 }));
- * if (r.status === "done" && r.returned?.out !== undefined)
- *   ioas = iommuIoasAlloc.decode(r.returned.out).out_ioas_id;
+ * import assert from "node:assert/strict";
+ * import {
+ *   IOMMU_IOAS_ALLOC, boot, iommuIoasAlloc, referenceMachine, step,
+ * } from "@dmabuf-ref/core";
+ * import { iommufdImporter } from "@dmabuf-ref/importers";
+ *
+ * // Userspace reaches iommufdIoctl through iommufd's `ioctl` driver op.
+ * const m = referenceMachine({ importers: [iommufdImporter()] });
+ * const alloc = (size: number) => {
+ *   const buffer = iommuIoasAlloc.encode({ size, flags: 0, out_ioas_id: 0 });
+ *   const action = { op: "ioctl", number: IOMMU_IOAS_ALLOC, buffer };
+ *   return step(m, boot(m), { kind: "driver", driver: "iommufd", action });
+ * };
+ * const r = alloc(12);
+ * assert.ok(r.status === "done" && r.returned?.out !== undefined);
+ * assert.equal(r.returned.ret, 0);
+ * assert.equal(iommuIoasAlloc.decode(r.returned.out).out_ioas_id, 1);
+ * // A `size` below the struct's minimum is EINVAL.
+ * const bad = alloc(4);
+ * assert.equal(bad.status === "failed" ? bad.error.errno : bad.status, "EINVAL");
  * ```
  * @kernel drivers/iommu/iommufd/main.c iommufd_fops_ioctl
  */

@@ -38,6 +38,8 @@ import type {
 /**
  * `ictx->objects`: every iommufd object (IOAS, device, HWPT_PAGING) by its
  * object id, the one id space `xa_alloc` hands out lowest-free from 1.
+ *
+ * @category Drivers
  */
 export const IOMMUFD_OBJECTS: SliceDef<PTable<IommufdObject>> = tableSlice(
   "objects",
@@ -48,6 +50,8 @@ export const IOMMUFD_OBJECTS: SliceDef<PTable<IommufdObject>> = tableSlice(
  * The `struct iopt_pages` objects by id. The kernel's pages have no id
  * (areas point at them); the model's ids are lowest-free table keys, kept
  * canonical so that worlds repeat.
+ *
+ * @category Drivers
  */
 export const IOMMUFD_PAGES: SliceDef<PTable<IommufdPages>> = tableSlice("pages", iommufdPagesCodec);
 
@@ -55,6 +59,8 @@ export const IOMMUFD_PAGES: SliceDef<PTable<IommufdPages>> = tableSlice("pages",
  * The device objects, in bind order: each VFIO device's binding
  * (`df->idev`), a small index so that looking a device up by name or
  * listing an IOAS's devices scans the few devices, never every object.
+ *
+ * @category Drivers
  */
 export const IOMMUFD_ATTACHED: SliceDef<readonly number[]> = defineSlice(
   "attached",
@@ -67,13 +73,19 @@ export const IOMMUFD_ATTACHED: SliceDef<readonly number[]> = defineSlice(
  * (`attach->importer_priv`): the pages' own attachment and each (area,
  * domain) pair's core attachment. Kept by `putPages` and
  * `deletePages` (pages.ts).
+ *
+ * @category Drivers
  */
 export const IOMMUFD_ATTACHMENTS: SliceDef<PTable<number>> = tableSlice(
   "attachments",
   pagesIdCodec,
 );
 
-/** `struct iommufd_ctx`'s own state beyond its objects (`account_mode`). */
+/**
+ * `struct iommufd_ctx`'s own state beyond its objects (`account_mode`).
+ *
+ * @category Drivers
+ */
 export const IOMMUFD_CTX: SliceDef<IommufdCtx> = defineSlice(
   "ctx",
   iommufdCtxCodec,
@@ -81,7 +93,11 @@ export const IOMMUFD_CTX: SliceDef<IommufdCtx> = defineSlice(
 );
 
 // A type, not an interface: it must fit core's `SliceRecord` (an indexable record).
-/** iommufd's slices by name (its driver's `state`). */
+/**
+ * iommufd's slices by name (its driver's `state`).
+ *
+ * @category Drivers
+ */
 export type IommufdSlices = {
   /** `ictx->objects`: IOAS, devices and HWPTs by object id. */
   readonly objects: typeof IOMMUFD_OBJECTS;
@@ -477,6 +493,24 @@ export function removeDevice(m: Machine, w: World, id: number): World {
  * @param m - the machine.
  * @param w - the world.
  * @returns the state; an empty context before the first ioctl.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   IOMMU_IOAS_ALLOC, boot, iommuIoasAlloc, referenceMachine, step,
+ * } from "@dmabuf-ref/core";
+ * import { iommufdImporter, iommufdStateOf } from "@dmabuf-ref/importers";
+ *
+ * const m = referenceMachine({ importers: [iommufdImporter()] });
+ * assert.deepEqual(iommufdStateOf(m, boot(m)).ioas, []);
+ * const buffer = iommuIoasAlloc.encode({ size: 12, flags: 0, out_ioas_id: 0 });
+ * const action = { op: "ioctl", number: IOMMU_IOAS_ALLOC, buffer };
+ * const r = step(m, boot(m), { kind: "driver", driver: "iommufd", action });
+ * // IOMMU_IOAS_ALLOC made IOAS 1: no areas, and no domain until a device attaches.
+ * const ioas = iommufdStateOf(m, r.world).ioas;
+ * assert.deepEqual(ioas.map((i) => [i.id, i.areas.length, i.domains.length]), [[1, 0, 0]]);
+ * ```
+ * @category Drivers
  */
 export function iommufdStateOf(m: Machine, w: World): IommufdState {
   const ioas: IommufdIoas[] = [];

@@ -71,6 +71,8 @@ import { iommufdProfileOptions } from "./profile-options.js";
  * Under the converters proposal the import ends at the pin: core maps
  * through PAL->iommu-domain only when MAP_FILE fills a domain (kernel-model
  * §4.4), and that map's errno is MAP_FILE's own.
+ *
+ * @category Drivers
  */
 export type ImportStage =
   "fd" | "negotiation" | "exporter-attach" | "pin" | "private-phys" | "pal-map";

@@ -2,7 +2,11 @@ import * as z from "zod";
 import { driverOptions } from "@dmabuf-ref/core";
 import type { Profile } from "@dmabuf-ref/core";
 
-/** What a profile says of iommufd (its entry `"iommufd"` in `Profile.drivers`). */
+/**
+ * What a profile says of iommufd (its entry `"iommufd"` in `Profile.drivers`).
+ *
+ * @category Profiles
+ */
 export const iommufdProfileOptionsSchema = z.strictObject({
   /** `iopt_map_dmabuf` calls `dma_buf_pin()` ("iommufd: Add dma_buf_pin()", kernel-model §3.3). */
   pins: z.boolean(),
@@ -24,7 +28,11 @@ export const iommufdProfileOptionsSchema = z.strictObject({
   releaseDetachesFirst: z.boolean(),
 });
 
-/** iommufd's options under a profile (see {@link iommufdProfileOptionsSchema}). */
+/**
+ * iommufd's options under a profile (see {@link iommufdProfileOptionsSchema}).
+ *
+ * @category Profiles
+ */
 export type IommufdProfileOptions = z.output<typeof iommufdProfileOptionsSchema>;
 
 /**
@@ -33,6 +41,20 @@ export type IommufdProfileOptions = z.output<typeof iommufdProfileOptionsSchema>
  * @param profile - the profile in force.
  * @returns the options.
  * @throws when the profile states none for iommufd.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { linux619, linux71, linux710 } from "@dmabuf-ref/core";
+ * import { iommufdProfileOptions } from "@dmabuf-ref/importers";
+ *
+ * // 6.19 does not pin. 7.1.0-7.1.4 unpin without resv and destroy the pages before detaching.
+ * assert.equal(iommufdProfileOptions(linux619).pins, false);
+ * const fixed = { pins: true, releaseUnpinsUnderResv: true, releaseDetachesFirst: true };
+ * assert.deepEqual(iommufdProfileOptions(linux71), fixed);
+ * const early = { pins: true, releaseUnpinsUnderResv: false, releaseDetachesFirst: false };
+ * assert.deepEqual(iommufdProfileOptions(linux710), early);
+ * ```
+ * @category Profiles
  */
 export function iommufdProfileOptions(profile: Profile): IommufdProfileOptions {
   return driverOptions(profile, "iommufd", iommufdProfileOptionsSchema);

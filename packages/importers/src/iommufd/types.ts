@@ -14,6 +14,7 @@ import type { IovaInterval } from "./constants.js";
  * or was mapped before a revoke, into the domain.
  *
  * @kernel drivers/iommu/iommufd/io_pagetable.h iopt_pages_dmabuf_track
+ * @category Drivers
  */
 export interface IommufdTrack {
   /** The IOAS of the area. */
@@ -34,6 +35,8 @@ export interface IommufdTrack {
  * An area that holds a reference to its pages (`pages->kref`, one per
  * `struct iopt_area` whose `area->pages` points at them), named by its IOAS
  * and first IOVA.
+ *
+ * @category Drivers
  */
 export interface IommufdAreaRef {
   /** The area's IOAS. */
@@ -57,6 +60,7 @@ export interface IommufdAreaRef {
  * domain) pair is a core mapping (see {@link IommufdTrack.att}). `revoked`
  * is the one dead-or-alive flag for both.
  * @kernel drivers/iommu/iommufd/io_pagetable.h iopt_pages_dmabuf
+ * @category Drivers
  */
 export interface IommufdDmabufPages {
   /** Discriminant. */
@@ -85,6 +89,8 @@ export interface IommufdDmabufPages {
  * `struct iopt_pages` of type `IOPT_ADDRESS_USER`: a process's memory at
  * `user_va` (`IOMMU_IOAS_MAP`). Pinned (`pin_user_pages`, FOLL_LONGTERM)
  * only once a domain needs the PFNs: `pinned` is null until then.
+ *
+ * @category Drivers
  */
 export interface IommufdUserPages {
   /** Discriminant. */
@@ -107,6 +113,8 @@ export interface IommufdUserPages {
  * `struct iopt_pages` of type `IOPT_ADDRESS_FILE`: a memfd's pages from a
  * byte offset (`IOMMU_IOAS_MAP_FILE` of a memfd, `memfd_pin_folios`),
  * pinned once a domain needs them.
+ *
+ * @category Drivers
  */
 export interface IommufdFilePages {
   /** Discriminant. */
@@ -129,10 +137,15 @@ export interface IommufdFilePages {
  * `struct iopt_pages`: what an area's IOVAs are backed by.
  *
  * @kernel drivers/iommu/iommufd/io_pagetable.h iopt_pages
+ * @category Drivers
  */
 export type IommufdPages = IommufdDmabufPages | IommufdUserPages | IommufdFilePages;
 
-/** A pages object and its id in the slice (the kernel refcounts them; areas point at them). */
+/**
+ * A pages object and its id in the slice (the kernel refcounts them; areas point at them).
+ *
+ * @category Drivers
+ */
 export interface IommufdPagesEntry {
   /** The pages' id. */
   readonly id: number;
@@ -146,6 +159,7 @@ export interface IommufdPagesEntry {
  * keeps its IOVA but no domain translates it (kernel-model §3.5, §7.11).
  *
  * @kernel drivers/iommu/iommufd/io_pagetable.h iopt_area
+ * @category Drivers
  */
 export interface IommufdArea {
   /** First IOVA (page aligned). */
@@ -171,6 +185,7 @@ export interface IommufdArea {
  *
  * @kernel drivers/iommu/iommufd/iommufd_private.h iommufd_ioas
  *   drivers/iommu/iommufd/io_pagetable.h io_pagetable
+ * @category Drivers
  */
 export interface IommufdIoasObject {
   /** Discriminant: an IOAS (`IOMMUFD_OBJ_IOAS`). */
@@ -202,6 +217,8 @@ export interface IommufdIoasObject {
 /**
  * Where a bound device is attached (`idev->igroup->hwpt` and the IOAS it
  * maps), as `VFIO_DEVICE_ATTACH_IOMMUFD_PT` left it.
+ *
+ * @category Drivers
  */
 export interface IommufdDeviceAttachment {
   /** The IOAS it is attached to. */
@@ -220,6 +237,7 @@ export interface IommufdDeviceAttachment {
  * `VFIO_DEVICE_ATTACH_IOMMUFD_PT` path), and the DMA-API domain it had before.
  *
  * @kernel drivers/iommu/iommufd/iommufd_private.h iommufd_device
+ * @category Drivers
  */
 export interface IommufdDeviceObject {
   /** Discriminant: a device (`IOMMUFD_OBJ_DEVICE`). */
@@ -240,6 +258,7 @@ export interface IommufdDeviceObject {
  * `VFIO_DEVICE_ATTACH_IOMMUFD_PT` writes its id back in `pt_id`).
  *
  * @kernel drivers/iommu/iommufd/iommufd_private.h iommufd_hwpt_paging
+ * @category Drivers
  */
 export interface IommufdHwptObject {
   /** Discriminant: a HWPT (`IOMMUFD_OBJ_HWPT_PAGING`). */
@@ -259,12 +278,18 @@ export interface IommufdHwptObject {
   readonly auto: boolean;
 }
 
-/** One object of `ictx->objects`, the one xarray of every object kind. */
+/**
+ * One object of `ictx->objects`, the one xarray of every object kind.
+ *
+ * @category Drivers
+ */
 export type IommufdObject = IommufdIoasObject | IommufdDeviceObject | IommufdHwptObject;
 
 /**
  * An IOAS as `iommufdStateOf` shows it: its object id, its areas
  * sorted by IOVA, its domains.
+ *
+ * @category Drivers
  */
 export interface IommufdIoas {
   /** The object id (`out_ioas_id`). */
@@ -278,6 +303,8 @@ export interface IommufdIoas {
 /**
  * An attached device as `iommufdStateOf` and `devicesOf` show it: its
  * device object (`struct iommufd_device`) with its id.
+ *
+ * @category Drivers
  */
 export interface IommufdDevice {
   /** Its device object's id (`out_devid` of the bind), from the one object id space. */
@@ -297,6 +324,8 @@ export interface IommufdDevice {
 /**
  * A `struct iommufd_hwpt_paging` as `iommufdStateOf` shows it: its object
  * with its id.
+ *
+ * @category Drivers
  */
 export interface IommufdHwpt {
   /** The object id. */
@@ -311,6 +340,8 @@ export interface IommufdHwpt {
  * iommufd's state (one `struct iommufd_ctx`) as plain arrays, for
  * inspection by tests and renderers (`iommufdStateOf`). The World keeps it
  * in the driver's slices (`ictx->objects`, the pages, two small indexes).
+ *
+ * @category Drivers
  */
 export interface IommufdState {
   /** IOAS objects, by increasing id. */
@@ -336,6 +367,7 @@ export interface IommufdState {
  * to the user, 1 to the process's mm).
  *
  * @kernel drivers/iommu/iommufd/iommufd_private.h iommufd_ctx
+ * @category Drivers
  */
 export interface IommufdCtx {
   /** 0 (`IOPT_PAGES_ACCOUNT_USER`, the default) or 1 (`IOPT_PAGES_ACCOUNT_MM`). */

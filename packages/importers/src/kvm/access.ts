@@ -11,7 +11,11 @@ import { KVM, KVM_PAGE } from "./constants.js";
 import { kvmGuestFault, stage2At } from "./fault.js";
 import { kvmMemslot } from "./state.js";
 
-/** The arguments of the `guest-access` op: one guest load or store to a dma-buf memslot. */
+/**
+ * The arguments of the `guest-access` op: one guest load or store to a dma-buf memslot.
+ *
+ * @category Drivers
+ */
 export interface KvmGuestAccessArgs {
   /** The memslot id. */
   readonly slot: number;
@@ -29,6 +33,8 @@ export interface KvmGuestAccessArgs {
  * What a guest access did: the oracle's verdict; or `-EFAULT` (no memslot
  * covers the GFN), `-EINVAL` (a bad access), `-EIO` (the fault failed); or
  * blocked while the fault would sleep on the dma-buf's resv.
+ *
+ * @category Drivers
  */
 export type KvmGuestAccessOutcome = CallOutcome<{
   /**

@@ -11,6 +11,8 @@ import { kvmMemslots } from "./state.js";
 /**
  * zod schema of the actions a core `driver` op may ask of KVM
  * (kernel-model §5.1): create a dma-buf memslot, take a guest fault, or make a guest access.
+ *
+ * @category uAPI
  */
 export const kvmActionSchema = z.discriminatedUnion("op", [
   z.strictObject({
@@ -53,7 +55,11 @@ export const kvmActionSchema = z.discriminatedUnion("op", [
   }),
 ]);
 
-/** An action for KVM's `act` (see {@link kvmActionSchema}; kernel-model §5.1). */
+/**
+ * An action for KVM's `act` (see {@link kvmActionSchema}; kernel-model §5.1).
+ *
+ * @category uAPI
+ */
 export type KvmAction = z.output<typeof kvmActionSchema>;
 
 /**

@@ -16,7 +16,11 @@ import { KVM, KVM_MAX_ORDER, KVM_PAGE } from "./constants.js";
 import { kvmMemslot, putSlot } from "./state.js";
 import type { KvmCacheAttr, KvmMemslot, KvmStage2Entry } from "./state.js";
 
-/** The arguments of the `guest-fault` op: a guest stage-2 / EPT fault (kernel-model §5.1). */
+/**
+ * The arguments of the `guest-fault` op: a guest stage-2 / EPT fault (kernel-model §5.1).
+ *
+ * @category Drivers
+ */
 export interface KvmFaultArgs {
   /** The memslot id. */
   readonly slot: number;
@@ -29,6 +33,8 @@ export interface KvmFaultArgs {
  * (`kvm_faultin_pfn` via `get_pfn`, kernel-model §5.1): the PFN and how to
  * map it; or `-EIO` when `get_pfn` failed, `-EFAULT` when no memslot
  * covers the GFN; or blocked on the dma-buf's resv.
+ *
+ * @category Drivers
  */
 export type KvmFaultOutcome = CallOutcome<{
   /** The host frame number `dma_buf_get_pfn_unlocked()` answered. */
@@ -127,6 +133,21 @@ function install(
  * @param e - the entry.
  * @param gfn - the guest frame.
  * @returns true when `gfn` lies in the entry's block.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { stage2Covers } from "@dmabuf-ref/importers";
+ * import type { KvmStage2Entry } from "@dmabuf-ref/importers";
+ *
+ * // A 2 MiB block (order 9: 512 pages) at GFN 0x10_0000 mapping a BAR's PFNs.
+ * const e: KvmStage2Entry = {
+ *   gfn: 0x10_0000n, pfn: 0x400_0000n, order: 9, cache: "uncached", mmio: true, grant: 1,
+ * };
+ * assert.equal(stage2Covers(e, 0x10_01ffn), true);
+ * assert.equal(stage2Covers(e, 0x10_0200n), false);
+ * assert.equal(stage2Covers(e, 0x0f_ffffn), false);
+ * ```
+ * @category Drivers
  */
 export function stage2Covers(e: KvmStage2Entry, gfn: bigint): boolean {
   return gfn >= e.gfn && gfn < e.gfn + (1n << BigInt(e.order));

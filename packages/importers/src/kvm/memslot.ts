@@ -25,6 +25,7 @@ import { kvmProfileOptions } from "./profile-options.js";
  * `kvm_userspace_memory_region2` it uses (kernel-model §5.1).
  *
  * @kernel include/uapi/linux/kvm.h kvm_userspace_memory_region2
+ * @category uAPI
  */
 export interface KvmMemslotArgs {
   /** `slot`: the memslot id. */
@@ -61,6 +62,8 @@ const KNOWN_FLAGS =
  * - `fd`: the fd is no dma-buf (`EBADF`);
  * - `attach`: `dma_buf_dynamic_attach(dmabuf, NULL, ...)`: negotiation
  *   (no `kvm-pfn`) or the exporter's `attach`.
+ *
+ * @category Drivers
  */
 export type KvmMemslotStage = "args" | "fd" | "attach";
 

@@ -4,7 +4,11 @@ import type { Codec, Machine, SliceDef, World, kvmCacheAttrSchema } from "@dmabu
 import type * as z from "zod";
 import { KVM } from "./constants.js";
 
-/** The cache attribute KVM maps a PFN with (core's `kvm-pfn` payload, kernel-model §5.1). */
+/**
+ * The cache attribute KVM maps a PFN with (core's `kvm-pfn` payload, kernel-model §5.1).
+ *
+ * @category Drivers
+ */
 export type KvmCacheAttr = z.output<typeof kvmCacheAttrSchema>;
 
 /**
@@ -12,6 +16,8 @@ export type KvmCacheAttr = z.output<typeof kvmCacheAttrSchema>;
  * fault (kernel-model §5.1): a naturally aligned block of `2^order` pages
  * mapping GFNs to host PFNs, with the oracle's grant for the guest's
  * accesses through it.
+ *
+ * @category Drivers
  */
 export interface KvmStage2Entry {
   /** First GFN of the block. */
@@ -64,6 +70,8 @@ export const KVM_EMPTY_STAGE2: PTable<KvmStage2Entry> = PTable.empty(kvmStage2En
  * (kernel-model §5.1), as {@link kvmStateOf} shows it: the slot's GFN
  * range, the dynamic attachment KVM holds on the dma-buf, and the stage-2
  * entries installed since the last zap.
+ *
+ * @category Drivers
  */
 export interface KvmSlot {
   /** The memslot id (`kvm_userspace_memory_region2.slot`). */
@@ -94,6 +102,7 @@ export interface KvmSlot {
  * only), keyed by a slot number in fault order that nothing observes.
  *
  * @kernel include/linux/kvm_host.h kvm_memory_slot
+ * @category Drivers
  */
 export interface KvmMemslot extends Omit<KvmSlot, "stage2"> {
   /** The stage-2 / EPT entries installed since the last zap. */
@@ -136,6 +145,8 @@ export const kvmMemslotCodec: Codec<KvmMemslot> = {
  * The KVM importer's slice of the World: its `KVM_MEM_VFIO_DMABUF`
  * memslots (the VM's `kvm_memslots`, kernel-model §5.1), a table keyed by
  * memslot id (`kvm_userspace_memory_region2.slot`).
+ *
+ * @category Drivers
  */
 export const kvmMemslotsSlice: SliceDef<PTable<KvmMemslot>> = tableSlice(
   "memslots",
@@ -177,7 +188,11 @@ export function putSlot(m: Machine, w: World, slot: KvmMemslot): World {
   return writeSlice(m, w, KVM, kvmMemslotsSlice, kvmMemslots(m, w).set(slot.slot, slot));
 }
 
-/** The KVM importer's slice of the World, as lists: its `KVM_MEM_VFIO_DMABUF` memslots (kernel-model §5.1). */
+/**
+ * The KVM importer's slice of the World, as lists: its `KVM_MEM_VFIO_DMABUF` memslots (kernel-model §5.1).
+ *
+ * @category Drivers
+ */
 export interface KvmState {
   /** The dma-buf backed memslots, by memslot id. */
   readonly slots: readonly KvmSlot[];
@@ -191,6 +206,41 @@ export interface KvmState {
  * @param m - the machine.
  * @param w - the world.
  * @returns the state.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot, defineMachine, rfcMappingTypesV1, runScript, topologySchema,
+ * } from "@dmabuf-ref/core";
+ * import { vfioPciExporter } from "@dmabuf-ref/exporters";
+ * import { kvmImporter, kvmStateOf } from "@dmabuf-ref/importers";
+ *
+ * // vfio0's 16 MiB BAR 0 on a P2P host bridge, exported by vfio-pci to KVM (Xu Yilun's RFC).
+ * const topology = topologySchema.parse({
+ *   regions: [{ id: "vfio0.bar0", kind: "bar", base: 0x40_0000_0000n, size: 0x100_0000n,
+ *     device: "vfio0" }],
+ *   devices: [{ id: "vfio0", switch: "sw0" }],
+ *   switches: [{ id: "sw0", hostBridge: "hb0" }], hostBridges: [{ id: "hb0", p2p: true }],
+ * });
+ * const vfio = vfioPciExporter({
+ *   devices: [{ id: "vfio0", bars: [{ index: 0, region: "vfio0.bar0" }] }],
+ * });
+ * const m = defineMachine({
+ *   profile: rfcMappingTypesV1, topology, exporters: [vfio], importers: [kvmImporter()],
+ * });
+ * const kvm = (action: object) => ({ kind: "driver", driver: "kvm", action }) as const;
+ * // dma-buf 1: the BAR's first 2 MiB.
+ * const exportBar = { kind: "export", exporter: "vfio-pci", owner: "vfio0",
+ *   args: { region_index: 0, ranges: [{ offset: 0n, length: 0x20_0000n }] } } as const;
+ * const memslot = kvm({ op: "KVM_SET_USER_MEMORY_REGION2", slot: 1, gfnBase: 0x10_0000n,
+ *   npages: 512n, fd: 1, offset: 0n });
+ * assert.deepEqual(kvmStateOf(m, boot(m)).slots, []);
+ * const { world } = runScript(m, boot(m), [exportBar, memslot]);
+ * // The memslot holds a dynamic attachment; nothing is mapped until the guest faults.
+ * const [slot] = kvmStateOf(m, world).slots;
+ * assert.deepEqual([slot?.slot, slot?.buf, slot?.npages, slot?.stage2.length], [1, 1, 512n, 0]);
+ * ```
+ * @category Drivers
  */
 export function kvmStateOf(m: Machine, w: World): KvmState {
   return {

@@ -10,6 +10,8 @@ import { ibUmemDmabufGet } from "./umem.js";
 /**
  * zod schema of the actions a core `driver` op may ask of an RDMA umem
  * importer (kernel-model §5.2): get a umem, release it, or (ODP) fault.
+ *
+ * @category uAPI
  */
 export const rdmaActionSchema = z.discriminatedUnion("op", [
   z.strictObject({
@@ -38,7 +40,11 @@ export const rdmaActionSchema = z.discriminatedUnion("op", [
   }),
 ]);
 
-/** An action for an RDMA importer's `act` (see {@link rdmaActionSchema}; kernel-model §5.2). */
+/**
+ * An action for an RDMA importer's `act` (see {@link rdmaActionSchema}; kernel-model §5.2).
+ *
+ * @category uAPI
+ */
 export type RdmaAction = z.output<typeof rdmaActionSchema>;
 
 /**

@@ -18,6 +18,21 @@ import { rdmaUmemsSlice } from "./state.js";
  *
  * @param importer - the importer's name (the accept's module).
  * @returns the accepts function.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine } from "@dmabuf-ref/core";
+ * import { rdmaAccepts } from "@dmabuf-ref/importers";
+ *
+ * // Every RDMA umem importer accepts an SGT mapped for its NIC, with P2P if the attach allows it.
+ * const m = referenceMachine();
+ * const req = { device: "dev0", dynamic: true, peer2peer: true };
+ * const [a] = rdmaAccepts("rdma-odp")(m, boot(m), req);
+ * assert.equal(a?.type.id, "sgt");
+ * assert.equal(a?.module, "rdma-odp");
+ * assert.deepEqual(a?.data, { device: "dev0", acceptsP2P: true });
+ * ```
+ * @category Drivers
  */
 export function rdmaAccepts(
   importer: RdmaImporterName,
@@ -28,13 +43,21 @@ export function rdmaAccepts(
 }
 
 // A type, not an interface: it must fit core's `SliceRecord` (an indexable record).
-/** The slices every RDMA importer declares. */
+/**
+ * The slices every RDMA importer declares.
+ *
+ * @category Drivers
+ */
 export type RdmaSlices = {
   /** The importer's umems by attachment (`struct ib_umem_dmabuf`). */
   readonly umems: typeof rdmaUmemsSlice;
 };
 
-/** An RDMA importer: its umems slice and its actions (the ODP fault only for `rdma-odp`). */
+/**
+ * An RDMA importer: its umems slice and its actions (the ODP fault only for `rdma-odp`).
+ *
+ * @category Drivers
+ */
 export type RdmaImporter = DefinedImporter<RdmaSlices, typeof rdmaActionSchema>;
 
 /**
@@ -44,6 +67,24 @@ export type RdmaImporter = DefinedImporter<RdmaSlices, typeof rdmaActionSchema>;
  * Register it as `"rdma-odp"`.
  *
  * @returns the importer driver.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, runScript } from "@dmabuf-ref/core";
+ * import { rdmaOdpImporter } from "@dmabuf-ref/importers";
+ *
+ * const m = referenceMachine({ importers: [rdmaOdpImporter()] });
+ * const odp = (action: object) => ({ kind: "driver", driver: "rdma-odp", action }) as const;
+ * const got = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "gpu", args: { size: 0x4000n } },
+ *   odp({ op: "ib_umem_dmabuf_get", device: "dev0", fd: 1, offset: 0n, size: 0x4000n }),
+ * ]);
+ * // A dynamic MR: attached, not pinned, and mapped only at the first ODP fault.
+ * assert.deepEqual([got.world.atts.get(1)?.pins, got.world.atts.get(1)?.mapping], [0, null]);
+ * const faulted = runScript(m, got.world, [odp({ op: "odp-fault", att: 1 })]);
+ * assert.notEqual(faulted.world.atts.get(1)?.mapping, null);
+ * ```
+ * @category Drivers
  */
 export function rdmaOdpImporter(): RdmaImporter {
   return defineDriver<RdmaSlices, typeof rdmaActionSchema>({
@@ -67,6 +108,25 @@ export function rdmaOdpImporter(): RdmaImporter {
  * it under 7.1. Register it as `"rdma-pinned"`.
  *
  * @returns the importer driver.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, runScript } from "@dmabuf-ref/core";
+ * import { rdmaPinnedImporter } from "@dmabuf-ref/importers";
+ *
+ * const m = referenceMachine({ importers: [rdmaPinnedImporter()] });
+ * const get = { op: "ib_umem_dmabuf_get", device: "dev0", fd: 1, offset: 0n, size: 0x4000n };
+ * const run = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "gpu", args: { size: 0x4000n } },
+ *   { kind: "driver", driver: "rdma-pinned", action: get },
+ * ]);
+ * // ib_umem_dmabuf_get_pinned pins and maps at once: the MR never moves.
+ * assert.equal(run.world.atts.get(1)?.pins, 1);
+ * assert.notEqual(run.world.atts.get(1)?.mapping, null);
+ * // No invalidate op since 7.1: not revocable, so VFIO refuses it under 7.1.
+ * assert.equal(rdmaPinnedImporter().invalidateMappings, undefined);
+ * ```
+ * @category Drivers
  */
 export function rdmaPinnedImporter(): RdmaImporter {
   return defineDriver<RdmaSlices, typeof rdmaActionSchema>({
@@ -90,6 +150,26 @@ export function rdmaPinnedImporter(): RdmaImporter {
  * `"rdma-pinned-revocable"`.
  *
  * @returns the importer driver.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, linux71, proposalConverters, referenceMachine, step } from "@dmabuf-ref/core";
+ * import type { Profile } from "@dmabuf-ref/core";
+ * import { rdmaPinnedRevocableImporter } from "@dmabuf-ref/importers";
+ *
+ * const umemGet = (profile: Profile) => {
+ *   const m = referenceMachine({ profile, importers: [rdmaPinnedRevocableImporter()] });
+ *   const args = { size: 0x4000n };
+ *   const e = step(m, boot(m), { kind: "export", exporter: "ref-exporter", owner: "gpu", args });
+ *   const action = { op: "ib_umem_dmabuf_get", device: "dev0", fd: 1, offset: 0n, size: 0x4000n };
+ *   const r = step(m, e.world, { kind: "driver", driver: "rdma-pinned-revocable", action });
+ *   return r.status === "failed" ? r.error.errno : r.status;
+ * };
+ * // The entry point is under review: absent from 7.1, present in the proposal's profile.
+ * assert.equal(umemGet(linux71), "EOPNOTSUPP");
+ * assert.equal(umemGet(proposalConverters), "done");
+ * ```
+ * @category Drivers
  */
 export function rdmaPinnedRevocableImporter(): RdmaImporter {
   return defineDriver<RdmaSlices, typeof rdmaActionSchema>({

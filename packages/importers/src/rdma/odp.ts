@@ -17,7 +17,11 @@ import { umemOf } from "./state.js";
 
 const ODP = "rdma-odp";
 
-/** The arguments of the `odp-fault` op (`pagefault_dmabuf_mr`, kernel-model §5.2). */
+/**
+ * The arguments of the `odp-fault` op (`pagefault_dmabuf_mr`, kernel-model §5.2).
+ *
+ * @category Drivers
+ */
 export interface RdmaOdpFaultArgs {
   /** The ODP umem's attachment. */
   readonly att: number;
@@ -76,8 +80,28 @@ export function rdmaOdpFault(m: Machine, w: World, args: RdmaOdpFaultArgs): Step
  * @param w - the world.
  * @param att - the invalidated attachment.
  * @returns the world and events.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, runScript } from "@dmabuf-ref/core";
+ * import { rdmaOdpImporter, rdmaOdpInvalidate } from "@dmabuf-ref/importers";
+ *
+ * const m = referenceMachine({ importers: [rdmaOdpImporter()] });
+ * const odp = (action: object) => ({ kind: "driver", driver: "rdma-odp", action }) as const;
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "gpu", args: { size: 0x4000n } },
+ *   odp({ op: "ib_umem_dmabuf_get", device: "dev0", fd: 1, offset: 0n, size: 0x4000n }),
+ *   odp({ op: "odp-fault", att: 1 }),
+ *   { kind: "lock", buf: 1, holder: "ref-exporter" }, // the exporter moves the buffer under resv
+ * ]);
+ * // The MR's translation is zapped and its pages unmapped before the callback returns.
+ * const r = rdmaOdpInvalidate(m, world, 1);
+ * assert.equal(r.world.atts.get(1)?.mapping, null);
+ * assert.ok(r.events.some((e) => e.kind === "note" && e.text.includes("HW access stopped")));
+ * ```
  * @kernel drivers/infiniband/hw/mlx5/mr.c mlx5_ib_dmabuf_invalidate_cb
  *   drivers/infiniband/core/umem_dmabuf.c ib_umem_dmabuf_unmap_pages
+ * @category Drivers
  */
 export function rdmaOdpInvalidate(m: Machine, w: World, att: number): DriverStep {
   const umem = umemOf(m, w, ODP, att);

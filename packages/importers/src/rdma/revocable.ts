@@ -17,7 +17,29 @@ const NAME = "rdma-pinned-revocable";
  * @param w - the world.
  * @param att - the invalidated attachment.
  * @returns the world and events.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, proposalConverters, referenceMachine, runScript } from "@dmabuf-ref/core";
+ * import {
+ *   rdmaPinnedRevocableImporter, rdmaPinnedRevoke, rdmaStateOf,
+ * } from "@dmabuf-ref/importers";
+ *
+ * const importers = [rdmaPinnedRevocableImporter()];
+ * const m = referenceMachine({ profile: proposalConverters, importers });
+ * const get = { op: "ib_umem_dmabuf_get", device: "dev0", fd: 1, offset: 0n, size: 0x4000n };
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "gpu", args: { size: 0x4000n } },
+ *   { kind: "driver", driver: "rdma-pinned-revocable", action: get },
+ *   { kind: "lock", buf: 1, holder: "ref-exporter" }, // the exporter revokes under resv
+ * ]);
+ * const r = rdmaPinnedRevoke(m, world, 1);
+ * // Unmapped, unpinned and revoked for good: the MR never maps again.
+ * assert.deepEqual([r.world.atts.get(1)?.mapping, r.world.atts.get(1)?.pins], [null, 0]);
+ * assert.equal(rdmaStateOf(m, r.world, "rdma-pinned-revocable").umems[0]?.revoked, true);
+ * ```
  * @kernel drivers/infiniband/core/umem_dmabuf.c ib_umem_dmabuf_revoke_locked
+ * @category Drivers
  */
 export function rdmaPinnedRevoke(m: Machine, w: World, att: number): DriverStep {
   const umem = umemOf(m, w, NAME, att);

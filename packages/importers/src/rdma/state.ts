@@ -9,6 +9,7 @@ import type { RdmaImporterName } from "./constants.js";
  * kernel-model §5.2): the attachment and the umem's window of the dma-buf.
  *
  * @kernel include/rdma/ib_umem.h ib_umem_dmabuf
+ * @category Drivers
  */
 export interface RdmaUmem {
   /** The attachment (`umem_dmabuf->attach`). */
@@ -48,6 +49,8 @@ export const rdmaUmemCodec: Codec<RdmaUmem> = {
  * (`umem_dmabuf->attach`). The three RDMA importers are instances of one
  * implementation: each declares this same slice, which the machine keeps
  * apart by driver name.
+ *
+ * @category Drivers
  */
 export const rdmaUmemsSlice: SliceDef<PTable<RdmaUmem>> = tableSlice("umems", rdmaUmemCodec);
 
@@ -63,7 +66,11 @@ export function rdmaUmems(m: Machine, w: World, importer: RdmaImporterName): PTa
   return readSlice(m, w, importer, rdmaUmemsSlice);
 }
 
-/** One RDMA importer's slice of the World as a list: its `ib_umem_dmabuf`s (kernel-model §5.2). */
+/**
+ * One RDMA importer's slice of the World as a list: its `ib_umem_dmabuf`s (kernel-model §5.2).
+ *
+ * @category Drivers
+ */
 export interface RdmaState {
   /** The live umems, by attachment id. */
   readonly umems: readonly RdmaUmem[];
@@ -78,6 +85,26 @@ export interface RdmaState {
  * @param w - the world.
  * @param importer - the importer's name.
  * @returns the state.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, runScript } from "@dmabuf-ref/core";
+ * import { rdmaPinnedImporter, rdmaStateOf } from "@dmabuf-ref/importers";
+ *
+ * const m = referenceMachine({ importers: [rdmaPinnedImporter()] });
+ * assert.deepEqual(rdmaStateOf(m, boot(m), "rdma-pinned").umems, []);
+ * // An MR over the dma-buf's second and third pages.
+ * const get = { op: "ib_umem_dmabuf_get", device: "dev0", fd: 1, offset: 0x1000n, size: 0x2000n };
+ * const { world } = runScript(m, boot(m), [
+ *   { kind: "export", exporter: "ref-exporter", owner: "gpu", args: { size: 0x4000n } },
+ *   { kind: "driver", driver: "rdma-pinned", action: get },
+ * ]);
+ * assert.deepEqual(rdmaStateOf(m, world, "rdma-pinned").umems, [
+ *   { att: 1, buf: 1, device: "dev0", offset: 0x1000n, size: 0x2000n, pinned: true,
+ *     revoked: false },
+ * ]);
+ * ```
+ * @category Drivers
  */
 export function rdmaStateOf(m: Machine, w: World, importer: RdmaImporterName): RdmaState {
   return { umems: [...rdmaUmems(m, w, importer).values()] };

@@ -20,7 +20,11 @@ import type { RdmaImporterName } from "./constants.js";
 import { putUmem } from "./state.js";
 import { rdmaProfileOptions } from "./profile-options.js";
 
-/** The arguments of the `ib_umem_dmabuf_get` op (`ib_umem_dmabuf_get*()`, kernel-model §5.2). */
+/**
+ * The arguments of the `ib_umem_dmabuf_get` op (`ib_umem_dmabuf_get*()`, kernel-model §5.2).
+ *
+ * @category Drivers
+ */
 export interface IbUmemDmabufGetArgs {
   /** Which umem interface: ODP, pinned, or pinned-revocable. */
   readonly importer: RdmaImporterName;
@@ -42,6 +46,8 @@ export interface IbUmemDmabufGetArgs {
  * - `exporter-attach`: `dma_buf_dynamic_attach()` (the exporter's `attach`);
  * - `pin`: `dma_buf_pin()` (pinned variants);
  * - `map`: `ib_umem_dmabuf_map_pages()` (pinned variants map at get time).
+ *
+ * @category Drivers
  */
 export type UmemGetStage = "args" | "fd" | "exporter-attach" | "pin" | "map";
 

@@ -13,6 +13,8 @@ import { vfioDmaDoMap, vfioDmaDoUnmap } from "./vfio_dma.js";
  * `VFIO_IOMMU_MAP_DMA` and `VFIO_IOMMU_UNMAP_DMA`
  * (drivers/vfio/vfio_iommu_type1.c). `device` names the device whose
  * container (and IOMMU domain) the ioctl acts on.
+ *
+ * @category uAPI
  */
 export const vfioType1ActionSchema = z.discriminatedUnion("op", [
   z.strictObject({
@@ -43,7 +45,11 @@ export const vfioType1ActionSchema = z.discriminatedUnion("op", [
   }),
 ]);
 
-/** One type1 ioctl (see {@link vfioType1ActionSchema}). */
+/**
+ * One type1 ioctl (see {@link vfioType1ActionSchema}).
+ *
+ * @category uAPI
+ */
 export type VfioType1Action = z.output<typeof vfioType1ActionSchema>;
 
 /** What each type1 op models in the kernel. */
@@ -61,7 +67,11 @@ function act(m: Machine, w: World, a: VfioType1Action): StepOutcome {
 }
 
 // A type, not an interface: it must fit core's `SliceRecord` (an indexable record).
-/** The type1 driver's slices by name. */
+/**
+ * The type1 driver's slices by name.
+ *
+ * @category Drivers
+ */
 export type VfioType1Slices = {
   /** `iommu->dma_list`: every `vfio_dma`. */
   readonly dma_list: typeof vfioDmaListSlice;
@@ -82,6 +92,40 @@ export type VfioType1Slices = {
  *
  * @param config - each device's IOMMU geometry (absent: the defaults).
  * @returns the driver.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   boot, defineMachine, linux71, mmOp, runScript, step, topologySchema,
+ * } from "@dmabuf-ref/core";
+ * import { vfioType1Importer, vfioType1StateOf } from "@dmabuf-ref/importers";
+ *
+ * // vfio0's 2 MiB BAR 0; dev1 behind the IOMMU, P2P to it through hb0 (seeds 000, 001).
+ * const topology = topologySchema.parse({
+ *   regions: [{ id: "vfio0.bar0", kind: "bar", base: 0x40_0000_0000n, size: 0x20_0000n,
+ *     device: "vfio0" }],
+ *   devices: [{ id: "vfio0", switch: "sw0" }, { id: "dev1", switch: "sw1" }],
+ *   switches: [{ id: "sw0", hostBridge: "hb0" }, { id: "sw1", hostBridge: "hb0" }],
+ *   hostBridges: [{ id: "hb0", p2p: true }],
+ * });
+ * const importers = [vfioType1Importer()];
+ * const m = defineMachine({ profile: linux71, topology, exporters: [], importers });
+ * const bar = step(m, boot(m), mmOp({ op: "mmap", fd: "vfio0", offset: 0n, length: 0x20_0000n }));
+ * assert.ok(bar.status === "done" && bar.returned !== undefined);
+ * const vaddr = BigInt(bar.returned.ret); // the VM_PFNMAP mmap of the BAR
+ * const size = 0x20_0000n;
+ * const map = { op: "VFIO_IOMMU_MAP_DMA", device: "dev1", vaddr, iova: 0x10_0000n, size };
+ * const run = runScript(m, bar.world, [
+ *   { kind: "driver", driver: "vfio-type1", action: map },
+ *   mmOp({ op: "munmap", addr: vaddr, length: size }),
+ *   { kind: "dma", device: "dev1", addr: 0x10_0000n, len: 0x1000n, dir: "write" },
+ * ]);
+ * // type1 took the BAR's raw PFNs; the munmap did not reach it, so dev1's DMA still lands there.
+ * const [dma] = vfioType1StateOf(m, run.world).dmas;
+ * assert.deepEqual(dma?.chunks, [{ iova: 0x10_0000n, phys: 0x40_0000_0000n, len: 0x20_0000n }]);
+ * assert.deepEqual(run.events.flatMap((e) => (e.kind === "dma" ? [e.outcome] : [])), ["ok"]);
+ * ```
+ * @category Drivers
  */
 export function vfioType1Importer(
   config: VfioType1Config = {},

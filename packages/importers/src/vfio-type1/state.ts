@@ -7,7 +7,11 @@ import type { Codec, Machine, PagePiece, SliceDef, World } from "@dmabuf-ref/cor
 import { PTable, pushString, pushU64 } from "@dmabuf-ref/core/encoding";
 import { VFIO_TYPE1 } from "./constants.js";
 
-/** One IOMMU mapping a `vfio_dma` made: `[iova, iova + len)` translates to `[phys, phys + len)`. */
+/**
+ * One IOMMU mapping a `vfio_dma` made: `[iova, iova + len)` translates to `[phys, phys + len)`.
+ *
+ * @category Drivers
+ */
 export interface VfioDmaChunk {
   /** First IOVA. */
   readonly iova: bigint;
@@ -23,6 +27,8 @@ export interface VfioDmaChunk {
  * file and no device of the memory it maps: for `VM_PFNMAP` memory (a BAR
  * mmap) type1 kept only the PFNs, which is why nothing tells it when they
  * go away (seeds 000, 001).
+ *
+ * @category Drivers
  */
 export interface VfioDma {
   /** The device whose container (and IOMMU domain) it is in. */
@@ -77,6 +83,8 @@ export const vfioDmaCodec: Codec<VfioDma> = {
  * The type1 driver's slice: its `vfio_dma` entries (every container's
  * `iommu->dma_list`, each entry naming its device), a table keyed by a
  * slot number nobody observes (entries are found by device and IOVA).
+ *
+ * @category Drivers
  */
 export const vfioDmaListSlice: SliceDef<PTable<VfioDma>> = tableSlice("dma_list", vfioDmaCodec);
 
@@ -86,6 +94,20 @@ export const vfioDmaListSlice: SliceDef<PTable<VfioDma>> = tableSlice("dma_list"
  * @param m - the machine.
  * @param w - the world.
  * @returns the table (empty before the first map).
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine } from "@dmabuf-ref/core";
+ * import { vfioDmaDoMap, vfioDmaList, vfioType1Importer } from "@dmabuf-ref/importers";
+ *
+ * const m = referenceMachine({ importers: [vfioType1Importer()] });
+ * assert.equal(vfioDmaList(m, boot(m)).size, 0);
+ * const r = vfioDmaDoMap(m, boot(m), { process: "vmm", device: "dev0",
+ *   vaddr: 0x7f00_0000_0000n, iova: 0x10_0000n, size: 0x4000n, flags: ["READ"] });
+ * const dmas = [...vfioDmaList(m, r.world).values()].map((d) => [d.device, d.iova, d.write]);
+ * assert.deepEqual(dmas, [["dev0", 0x10_0000n, false]]);
+ * ```
+ * @category Drivers
  */
 export function vfioDmaList(m: Machine, w: World): PTable<VfioDma> {
   return readSlice(m, w, VFIO_TYPE1, vfioDmaListSlice);
@@ -103,7 +125,11 @@ export function putDmaList(m: Machine, w: World, list: PTable<VfioDma>): World {
   return writeSlice(m, w, VFIO_TYPE1, vfioDmaListSlice, list);
 }
 
-/** The type1 driver's state as lists, for tests and the CLI. */
+/**
+ * The type1 driver's state as lists, for tests and the CLI.
+ *
+ * @category Drivers
+ */
 export interface VfioType1State {
   /** Every `vfio_dma`, in IOVA order per device. */
   readonly dmas: readonly VfioDma[];
@@ -115,6 +141,23 @@ export interface VfioType1State {
  * @param m - the machine.
  * @param w - the world.
  * @returns the state.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine, runScript } from "@dmabuf-ref/core";
+ * import { vfioType1Importer, vfioType1StateOf } from "@dmabuf-ref/importers";
+ *
+ * const m = referenceMachine({ importers: [vfioType1Importer()] });
+ * const map = (device: string, iova: bigint) => ({ kind: "driver", driver: "vfio-type1",
+ *   action: { op: "VFIO_IOMMU_MAP_DMA", device, vaddr: 0x7f00_0000_0000n + iova, iova,
+ *     size: 0x1000n } }) as const;
+ * const { world } = runScript(m, boot(m), [map("dev1", 0x2000n), map("dev0", 0x3000n),
+ *   map("dev0", 0x1000n)]);
+ * // Every container's dma_list, by device then IOVA.
+ * const dmas = vfioType1StateOf(m, world).dmas.map((d) => [d.device, d.iova]);
+ * assert.deepEqual(dmas, [["dev0", 0x1000n], ["dev0", 0x3000n], ["dev1", 0x2000n]]);
+ * ```
+ * @category Drivers
  */
 export function vfioType1StateOf(m: Machine, w: World): VfioType1State {
   const dmas = [...vfioDmaList(m, w).values()].sort((a, b) =>

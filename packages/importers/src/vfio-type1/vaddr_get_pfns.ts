@@ -10,7 +10,11 @@
 import { err, hex, ok, regionNamed, userPages, vmasOf } from "@dmabuf-ref/core";
 import type { Machine, PagePiece, Result, Vma, World } from "@dmabuf-ref/core";
 
-/** What the walk found for one stretch of user addresses. */
+/**
+ * What the walk found for one stretch of user addresses.
+ *
+ * @category Drivers
+ */
 export type UserPfns =
   /** Pages GUP pinned (anonymous memory or a memfd's): released at unmap. */
   | {
@@ -95,7 +99,23 @@ function followFaultPfn(
  * @param write - `IOMMU_WRITE` (`FOLL_WRITE`, `FAULT_FLAG_WRITE`).
  * @returns the stretches in address order, or `EFAULT` for the first page
  *   neither GUP nor `follow_fault_pfn` can resolve.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine } from "@dmabuf-ref/core";
+ * import { vaddrGetPfns, vfioType1Importer } from "@dmabuf-ref/importers";
+ *
+ * const m = referenceMachine({ importers: [vfioType1Importer()] });
+ * // Anonymous memory of the VMM: GUP would pin it (nothing is taken yet).
+ * const r = vaddrGetPfns(m, boot(m), "vmm", 0x7f00_0000_0000n, 0x2000n, true);
+ * assert.ok(r.ok);
+ * assert.deepEqual(r.value.map((p) => p.kind), ["pinned"]);
+ * // Page 0 is never a user page: EFAULT.
+ * const zero = vaddrGetPfns(m, boot(m), "vmm", 0n, 0x1000n, false);
+ * assert.equal(zero.ok ? "ok" : zero.error.errno, "EFAULT");
+ * ```
  * @kernel drivers/vfio/vfio_iommu_type1.c vaddr_get_pfns follow_fault_pfn
+ * @category Drivers
  */
 export function vaddrGetPfns(
   m: Machine,

@@ -43,10 +43,18 @@ import { putDmaList, vfioDmaList } from "./state.js";
 import type { VfioDma, VfioDmaChunk } from "./state.js";
 import { vaddrGetPfns } from "./vaddr_get_pfns.js";
 
-/** The `VFIO_DMA_MAP_FLAG_*` the model takes (`VFIO_DMA_MAP_FLAG_VADDR`, live update, is not modelled). */
+/**
+ * The `VFIO_DMA_MAP_FLAG_*` the model takes (`VFIO_DMA_MAP_FLAG_VADDR`, live update, is not modelled).
+ *
+ * @category uAPI
+ */
 export type VfioDmaMapFlag = "READ" | "WRITE";
 
-/** `struct vfio_iommu_type1_dma_map` as the model takes it. */
+/**
+ * `struct vfio_iommu_type1_dma_map` as the model takes it.
+ *
+ * @category uAPI
+ */
 export interface VfioDmaMapArgs {
   /** The task whose memory `vaddr` is in (`current`, kept as `dma->task`). */
   readonly process: string;
@@ -62,7 +70,11 @@ export interface VfioDmaMapArgs {
   readonly flags: readonly VfioDmaMapFlag[];
 }
 
-/** `struct vfio_iommu_type1_dma_unmap` as the model takes it (no flags: no dirty bitmap, no UNMAP_ALL). */
+/**
+ * `struct vfio_iommu_type1_dma_unmap` as the model takes it (no flags: no dirty bitmap, no UNMAP_ALL).
+ *
+ * @category uAPI
+ */
 export interface VfioDmaUnmapArgs {
   /** The device whose container the ioctl is issued on. */
   readonly device: string;
@@ -157,7 +169,27 @@ function chunksOf(iova: bigint, runs: readonly { phys: bigint; len: bigint }[]):
  * @param w - the world.
  * @param a - the arguments.
  * @returns done (the mapping made), or the errno with the world unchanged.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine } from "@dmabuf-ref/core";
+ * import { vfioDmaDoMap, vfioType1Importer } from "@dmabuf-ref/importers";
+ * import type { VfioDmaMapArgs } from "@dmabuf-ref/importers";
+ *
+ * const m = referenceMachine({ importers: [vfioType1Importer()] });
+ * // 2 MiB of the VMM's anonymous memory for dev0 at IOVA 0x10_0000: pinned and mapped.
+ * const args: VfioDmaMapArgs = { process: "vmm", device: "dev0", vaddr: 0x7f00_0000_0000n,
+ *   iova: 0x10_0000n, size: 0x20_0000n, flags: ["READ", "WRITE"] };
+ * const r = vfioDmaDoMap(m, boot(m), args);
+ * assert.equal(r.status, "done");
+ * const errno = (o: ReturnType<typeof vfioDmaDoMap>) =>
+ *   o.status === "failed" ? o.error.errno : o.status;
+ * assert.equal(errno(vfioDmaDoMap(m, r.world, { ...args, iova: 0x20_0000n })), "EEXIST");
+ * assert.equal(errno(vfioDmaDoMap(m, boot(m), { ...args, iova: 0x10_0800n })), "EINVAL");
+ * assert.equal(errno(vfioDmaDoMap(m, boot(m), { ...args, device: "dev2" })), "ENOTTY"); // no IOMMU
+ * ```
  * @kernel drivers/vfio/vfio_iommu_type1.c vfio_iommu_type1_map_dma vfio_dma_do_map vfio_pin_map_dma
+ * @category Drivers
  */
 export function vfioDmaDoMap(m: Machine, w: World, a: VfioDmaMapArgs): StepOutcome {
   const domain = domainOf(m, w, a.device);
@@ -288,7 +320,28 @@ function mapChunks(
  * @param w - the world.
  * @param a - the arguments.
  * @returns done, or the errno with the world unchanged.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine } from "@dmabuf-ref/core";
+ * import {
+ *   vfioDmaDoMap, vfioDmaDoUnmap, vfioDmaList, vfioType1Importer,
+ * } from "@dmabuf-ref/importers";
+ *
+ * const m = referenceMachine({ importers: [vfioType1Importer()] });
+ * const mapped = vfioDmaDoMap(m, boot(m), { process: "vmm", device: "dev0",
+ *   vaddr: 0x7f00_0000_0000n, iova: 0x10_0000n, size: 0x4000n, flags: ["READ", "WRITE"] });
+ * // type1v2 never splits a mapping: unmapping half of it is EINVAL.
+ * const unmap = (size: bigint) =>
+ *   vfioDmaDoUnmap(m, mapped.world, { device: "dev0", iova: 0x10_0000n, size });
+ * const half = unmap(0x2000n);
+ * assert.equal(half.status === "failed" ? half.error.errno : half.status, "EINVAL");
+ * const all = unmap(0x4000n);
+ * assert.equal(all.status, "done");
+ * assert.equal(vfioDmaList(m, all.world).size, 0);
+ * ```
  * @kernel drivers/vfio/vfio_iommu_type1.c vfio_iommu_type1_unmap_dma vfio_dma_do_unmap vfio_remove_dma
+ * @category Drivers
  */
 export function vfioDmaDoUnmap(m: Machine, w: World, a: VfioDmaUnmapArgs): StepOutcome {
   if (domainOf(m, w, a.device) === undefined) {
