@@ -73,13 +73,15 @@ export function validateWith<T>(
       ? { ok: true, value: r.data }
       : {
           ok: false,
-          issues: r.error.issues.flatMap((i) => explainUnion(i, [])).map((i) => ({
-            path: i.path
-              .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
-              .join("")
-              .replace(/^\./, ""),
-            message: withSuggestions(i.message, (known ??= fieldNames([schema, ...alsoKnown]))),
-          })),
+          issues: r.error.issues
+            .flatMap((i) => explainUnion(i, []))
+            .map((i) => ({
+              path: i.path
+                .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
+                .join("")
+                .replace(/^\./, ""),
+              message: withSuggestions(i.message, (known ??= fieldNames([schema, ...alsoKnown]))),
+            })),
         };
   };
 }
