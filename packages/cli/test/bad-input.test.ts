@@ -39,6 +39,7 @@ const CASES: readonly { file: string; says: RegExp }[] = [
   { file: "unquoted-above-2-53.yaml", says: /calls\[0\]\.iova: .* unquoted integer above 2\^53/ },
   { file: "dma-negative-iova.yaml", says: /calls\[0\]\.iova: iova\+length leaves \[0, 2\^64\)/ },
   { file: "ioas-too-wide.yaml", says: /calls\[0\]\.ioas: 4294967297 does not fit the u32 pt_id/ },
+  { file: "unknown-profile.yaml", says: /: profile: unknown profile "linux-9\\u0007"/ },
 ];
 
 describe("a bad replay file is exit 2 with one line naming the file and the field", () => {

@@ -1,4 +1,5 @@
 import { EMAIL_WIDTH, boot, wrapLine } from "@dmabuf-ref/core";
+import type { Profile } from "@dmabuf-ref/core";
 import { toJson } from "../io/json.js";
 import { UsageError } from "../io/usage-error.js";
 import { loadDocument, validateWith } from "../io/load-document.js";
@@ -27,7 +28,14 @@ export function runReplay(
   profileId?: string,
   plugins: PluginSet = NO_PLUGINS,
 ): ReplayRun {
-  const profile = resolveProfile(profileId ?? doc.profile, plugins);
+  let profile: Profile;
+  try {
+    profile = resolveProfile(profileId ?? doc.profile, plugins);
+  } catch (e) {
+    // The file's own profile is a field of the file (replayOutput names the file).
+    if (!(e instanceof UsageError) || profileId !== undefined) throw e;
+    throw new UsageError(`profile: ${e.message.replace(/^--profile: /, "")}`);
+  }
   const d = doc.machine === undefined || doc.machine === "default" ? DEFAULT_MACHINE : doc.machine;
   // The description's vfio-pci options override the profile's.
   const m = buildMachine(profile, d, {

@@ -19,7 +19,10 @@ export function resolveProfile(id: string | undefined, plugins?: PluginSet): Pro
   const profile = findKnownProfile(wanted) ?? loaded.find((p) => p.id === wanted);
   if (profile === undefined) {
     const known = [...KNOWN_PROFILES, ...loaded].map((p) => p.id);
-    throw new UsageError(`--profile: unknown profile "${id ?? ""}" (known: ${known.join(", ")})`);
+    // Escaped and cut short: the value may come from a file, and a control
+    // character or a page of text must not reach the terminal as it is.
+    const shown = JSON.stringify(wanted.length > 64 ? `${wanted.slice(0, 64)}...` : wanted);
+    throw new UsageError(`--profile: unknown profile ${shown} (known: ${known.join(", ")})`);
   }
   return profile;
 }
