@@ -118,7 +118,7 @@ export type {
   VfioFeatureRequest,
   VfioRegionDmaRange,
 } from "./uapi/vfio.js";
-export type { CopiedStruct } from "./uapi/iommufd.js";
+export type { CopiedStruct, TestCmdHeader, TestCmdView } from "./uapi/iommufd.js";
 export {
   IOMMUFD_TYPE,
   IOMMU_DESTROY,
@@ -130,6 +130,9 @@ export {
   IOMMU_IOAS_MAP_READABLE,
   IOMMU_IOAS_MAP_WRITEABLE,
   IOMMU_IOAS_UNMAP,
+  IOMMU_TEST_CMD,
+  IOMMU_TEST_OP_DMABUF_GET,
+  IOMMU_TEST_OP_DMABUF_REVOKE,
   copyIommufdStruct,
   iommuDestroy,
   iommuIoasAlloc,
@@ -138,6 +141,9 @@ export {
   iommuIoasMapFile,
   iommuIoasUnmap,
   iommuIovaRange,
+  iommuTestCmd,
+  iommuTestCmdDmabufGet,
+  iommuTestCmdDmabufRevoke,
   respondIommufdStruct,
 } from "./uapi/iommufd.js";
 export {

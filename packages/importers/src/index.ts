@@ -28,6 +28,7 @@ export type { ImportCapability } from "./iommufd/capability.js";
 export type { ImportStage } from "./iommufd/pages-dmabuf.js";
 export { CAPABILITY_PROPOSAL_BANNER, renderImportCapabilities } from "./iommufd/capability-text.js";
 export { iommufdStateOf } from "./iommufd/objects.js";
+export { iommufdSelftestMock, iommufdTestCmd } from "./iommufd/selftest.js";
 export type {
   IommufdArea,
   IommufdAreaRef,

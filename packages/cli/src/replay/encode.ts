@@ -8,6 +8,8 @@
  */
 import {
   IOMMU_IOAS_MAP_FIXED_IOVA,
+  IOMMU_TEST_OP_DMABUF_GET,
+  IOMMU_TEST_OP_DMABUF_REVOKE,
   IOMMU_IOAS_MAP_READABLE,
   IOMMU_IOAS_MAP_WRITEABLE,
   U64_MAX,
@@ -36,6 +38,9 @@ function names(prefix: string, short: Readonly<Record<string, number>>): Names {
   return all;
 }
 
+/** `open_flags` names (fcntl.h), for every field that takes a dma-buf's file flags. */
+export const OPEN_FLAGS: Names = { O_RDONLY: 0, O_WRONLY: 1, O_RDWR: 2, O_CLOEXEC: 0o2000000 };
+
 const MAP_FLAGS = names("IOMMU_IOAS_MAP_", {
   FIXED_IOVA: IOMMU_IOAS_MAP_FIXED_IOVA,
   WRITEABLE: IOMMU_IOAS_MAP_WRITEABLE,
@@ -60,6 +65,13 @@ const FIELD_NAMES: Readonly<Record<string, Readonly<Record<string, Names>>>> = {
   IOMMU_OPTION: {
     option_id: names("IOMMU_OPTION_", { RLIMIT_MODE: 0, HUGE_PAGES: 1 }),
     op: names("IOMMU_OPTION_OP_", { SET: 0, GET: 1 }),
+  },
+  IOMMU_TEST_CMD: {
+    op: names("IOMMU_TEST_OP_", {
+      DMABUF_GET: IOMMU_TEST_OP_DMABUF_GET,
+      DMABUF_REVOKE: IOMMU_TEST_OP_DMABUF_REVOKE,
+    }),
+    "dmabuf_get.open_flags": OPEN_FLAGS,
   },
   VFIO_DEVICE_ATTACH_IOMMUFD_PT: { flags: names("VFIO_DEVICE_ATTACH_", { PASID: 1 }) },
   VFIO_DEVICE_DETACH_IOMMUFD_PT: { flags: names("VFIO_DEVICE_DETACH_", { PASID: 1 }) },
@@ -209,12 +221,46 @@ export function tailBytes(raw: unknown, at: At): Uint8Array {
   );
 }
 
+/**
+ * A union member given as a nested object (`dmabuf_get: { length }` of
+ * `struct iommu_test_cmd`): the registry's view of the struct with that
+ * member, `<struct>_<member>`, whose fields are named `member.field`, and
+ * the fields given, flattened to those names. Any other argument is
+ * returned as it is.
+ */
+function unionView(
+  s: StructInfo,
+  arg: Record<string, unknown>,
+  index: CallSite,
+): { readonly struct: StructInfo; readonly arg: Record<string, unknown> } {
+  const own = new Set(s.fields.map((f) => f.name));
+  const members = Object.keys(arg).filter(
+    (k) => !own.has(k) && findUapiStruct(`${s.name}_${k}`) !== undefined,
+  );
+  const [member, other] = members;
+  if (member === undefined) return { struct: s, arg };
+  if (other !== undefined)
+    throw replayError(index, `arg.${other}`, `one union member at a time (already ${member})`);
+  const view = findUapiStruct(`${s.name}_${member}`);
+  if (view === undefined) throw new Error(`no struct ${s.name}_${member}`);
+  const at = { index, field: `arg.${member}` };
+  const flat: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(arg)) {
+    if (k !== member) flat[k] = v;
+  }
+  for (const [k, v] of Object.entries(record(arg[member], at, `the members of ${member}`)))
+    flat[`${member}.${k}`] = v;
+  return { struct: view, arg: flat };
+}
+
 /** An ioctl argument as user memory: the struct and tail, and arrays its pointers reach. */
 export interface EncodedArg {
   /** The bytes the argument pointer points at: the struct, then any tail. */
   readonly buffer: Uint8Array;
   /** Arrays placed in user memory for pointer fields given as lists. */
   readonly user: readonly UserWrite[];
+  /** The view of the struct that a union member given as a nested object selected, if any. */
+  readonly view?: StructInfo;
   /** Each array pointer field's address, element struct and element count. */
   readonly arrays: readonly {
     readonly field: string;
@@ -229,13 +275,15 @@ export interface EncodedArg {
  * of the uAPI registry: `size`/`argsz` default to `sizeof`, other members to
  * 0; names stand for flag and enum values; a pointer to an array of
  * structs may be a list (placed in user memory, its count defaulting to
- * the list's length) or an address (0 = NULL); `size`/`argsz` larger than
+ * the list's length) or an address (0 = NULL); a union member is a nested
+ * object (`dmabuf_get: { length }`), which selects the registry's view
+ * `<struct>_<member>`; `size`/`argsz` larger than
  * the struct needs `tail`, exactly the bytes past it (the kernel reads
  * them). Any value the C member can hold passes through unchecked.
  *
  * @param ioctl - the ioctl's macro name (selects flag names and array pointers).
- * @param s - the argument struct.
- * @param arg - the fields given.
+ * @param declared - the argument struct the ioctl's registry entry names.
+ * @param given - the fields given.
  * @param b - earlier results.
  * @param index - the call's index, for errors.
  * @returns the user memory.
@@ -244,11 +292,12 @@ export interface EncodedArg {
  */
 export function encodeStructArg(
   ioctl: string,
-  s: StructInfo,
-  arg: Record<string, unknown>,
+  declared: StructInfo,
+  given: Record<string, unknown>,
   b: Bindings,
   index: CallSite,
 ): EncodedArg {
+  const { struct: s, arg } = unionView(declared, given, index);
   const fields = scalarFields(s);
   rejectUnknown(arg, [...fields.map((f) => f.name), "tail"], { index, field: "arg" });
   const values = new Map<string, bigint>();
@@ -318,7 +367,7 @@ export function encodeStructArg(
     const count = Number(values.get(ptr.count) ?? 0n);
     if (element !== undefined && addr !== 0n) arrays.push({ field: name, addr, element, count });
   }
-  return { buffer, user, arrays };
+  return { buffer, user, arrays, ...(s === declared ? {} : { view: s }) };
 }
 
 /**

@@ -102,7 +102,8 @@ function argumentOf(
       throw replayError(index, `arg.${extra}`, `${req.name} takes no argument struct`);
     return { arg: NO_ARG };
   }
-  return { arg: encodeStructArg(req.info.name, struct, arg, b, index), struct };
+  const encoded = encodeStructArg(req.info.name, struct, arg, b, index);
+  return { arg: encoded, struct: encoded.view ?? struct };
 }
 
 /** The op a VFIO device fd's handler runs for a request (`driver`: the device's vfio-pci driver). */

@@ -13,7 +13,7 @@ import {
   findUapiStruct,
 } from "@dmabuf-ref/core";
 import type { StructInfo } from "@dmabuf-ref/core";
-import { fit, packStruct, scalarFields, tailBytes } from "./encode.js";
+import { OPEN_FLAGS, fit, packStruct, scalarFields, tailBytes } from "./encode.js";
 import type { Bindings, CallSite } from "./values.js";
 import { replayError, resolveFlags, resolveValue } from "./values.js";
 
@@ -22,7 +22,6 @@ const FEATURE_FLAGS = {
   SET: VFIO_DEVICE_FEATURE_SET,
   PROBE: VFIO_DEVICE_FEATURE_PROBE,
 };
-const OPEN_FLAGS = { O_RDONLY: 0, O_WRONLY: 1, O_RDWR: 2, O_CLOEXEC: 0o2000000 };
 const MEMATTR = { NC: 0, WC: 1 };
 
 /** `VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE` (Matt Evans' series v4). */

@@ -1,8 +1,9 @@
 import { err, ok } from "../errors/result.js";
 import type { Result } from "../errors/result.js";
 import { _IO } from "./ioctl.js";
-import { defineStruct } from "./layout.js";
-import type { StructLayout } from "./layout.js";
+import * as z from "zod";
+import { defineStruct, readScalar, writeScalar } from "./layout.js";
+import type { FieldLayout, FieldSpec, StructLayout, StructValue } from "./layout.js";
 
 /**
  * `IOMMUFD_TYPE`: the ioctl type byte `';'` (include/uapi/linux/iommufd.h, kernel-model §3.1).
@@ -506,3 +507,165 @@ export function respondIommufdStruct<V>(
 ): Uint8Array {
   return layout.encode(value).subarray(0, Math.min(userSize, layout.size));
 }
+
+/**
+ * `IOMMU_TEST_CMD = _IO(';', IOMMUFD_CMD_BASE + 32)` = 0x3BA0: iommufd's
+ * selftest command, in the dispatch table only under CONFIG_IOMMUFD_TEST
+ * (otherwise the number is unknown: `ENOTTY`). The model answers its two
+ * dma-buf ops (kernel-model §3.6).
+ *
+ * @kernel drivers/iommu/iommufd/iommufd_test.h IOMMU_TEST_CMD
+ * @category uAPI
+ */
+export const IOMMU_TEST_CMD = _IO(IOMMUFD_TYPE, 0x80 + 32);
+
+/**
+ * `IOMMU_TEST_OP_DMABUF_GET` (22 in the selftest header's op enum, which
+ * starts at `IOMMU_TEST_OP_ADD_RESERVED` = 1; appended after
+ * `IOMMU_TEST_OP_PASID_CHECK_HWPT` = 21 by "iommufd/selftest: Add some
+ * tests for the dmabuf flow"): make a kernel-memory mock dma-buf; the fd
+ * is the ioctl's return value.
+ *
+ * @kernel drivers/iommu/iommufd/iommufd_test.h IOMMU_TEST_OP_DMABUF_GET
+ * @category uAPI
+ */
+export const IOMMU_TEST_OP_DMABUF_GET = 22;
+/**
+ * `IOMMU_TEST_OP_DMABUF_REVOKE` (23): set or clear the mock dma-buf's
+ * `revoked` under its resv and notify its importers.
+ *
+ * @kernel drivers/iommu/iommufd/iommufd_test.h IOMMU_TEST_OP_DMABUF_REVOKE
+ * @category uAPI
+ */
+export const IOMMU_TEST_OP_DMABUF_REVOKE = 23;
+
+/** `sizeof(struct iommu_test_cmd)`: the 16-byte header, the 48-byte union, `last`, padding. */
+const TEST_CMD_SIZE = 72;
+/** `offsetof(struct iommu_test_cmd, last)`: the union's largest member (`dirty`) ends at 64. */
+const TEST_CMD_LAST = 64;
+
+/**
+ * One view of `struct iommu_test_cmd`: its header, one member of its
+ * anonymous union (fields named `member.field`, at their offsets from 16;
+ * none for the header-only view), and `last`; 72 bytes whatever the
+ * member. An own builder because {@link defineStruct} lays members one
+ * after the other and cannot place `last` past the union's largest member.
+ */
+function testCmdView<const M extends string, const F extends readonly FieldSpec[]>(
+  member: M | null,
+  fields: F,
+): StructLayout<TestCmdView<M, StructValue<F>>> {
+  const name = member === null ? "iommu_test_cmd" : `iommu_test_cmd_${member}`;
+  const inner = defineStruct(`${name}.union`, fields);
+  const all: FieldLayout[] = [
+    { name: "size", offset: 0, size: 4, type: "u32" },
+    { name: "op", offset: 4, size: 4, type: "u32" },
+    { name: "id", offset: 8, size: 4, type: "u32" },
+    { name: "__reserved", offset: 12, size: 4, type: "u32" },
+    ...inner.fields.map((f) => ({
+      ...f,
+      name: `${member ?? ""}.${f.name}`,
+      offset: 16 + f.offset,
+    })),
+    { name: "last", offset: TEST_CMD_LAST, size: 4, type: "u32" },
+  ];
+  const u32 = z.number().int().min(0).max(0xffffffff);
+  const shape: Record<string, z.ZodType> = { size: u32, op: u32, id: u32, __reserved: u32 };
+  const innerShape = (inner.schema as unknown as z.ZodObject).shape as Record<string, z.ZodType>;
+  for (const [k, v] of Object.entries(innerShape)) shape[`${member ?? ""}.${k}`] = v;
+  shape["last"] = u32;
+  type V = TestCmdView<M, StructValue<F>>;
+  return Object.freeze({
+    name,
+    size: TEST_CMD_SIZE,
+    fields: Object.freeze(all),
+    schema: z.object(shape) as unknown as z.ZodType<V>,
+    encode(value: V): Uint8Array {
+      const bytes = new Uint8Array(TEST_CMD_SIZE);
+      const view = new DataView(bytes.buffer);
+      const record = value as Record<string, number | bigint>;
+      for (const f of all) writeScalar(view, f, record[f.name]);
+      return bytes;
+    },
+    decode(bytes: Uint8Array, at = 0): V {
+      if (bytes.length < at + TEST_CMD_SIZE) {
+        throw new RangeError(
+          `${name}: need ${TEST_CMD_SIZE} bytes at ${at}, have ${bytes.length - at}`,
+        );
+      }
+      const view = new DataView(bytes.buffer, bytes.byteOffset + at, TEST_CMD_SIZE);
+      const out: Record<string, number | bigint> = {};
+      for (const f of all) out[f.name] = readScalar(view, f);
+      return out as V;
+    },
+  });
+}
+
+/**
+ * A view of `struct iommu_test_cmd`: the {@link TestCmdHeader} and the
+ * members of one union member `M`, named `M.field` (as a C designator
+ * `.M.field` names them).
+ *
+ * @category uAPI
+ */
+export type TestCmdView<M extends string, V> = TestCmdHeader & {
+  -readonly [P in keyof V as `${M}.${P & string}`]: V[P];
+};
+
+/**
+ * The members every view of `struct iommu_test_cmd` shares: `size`@0,
+ * `op`@4, `id`@8, `__reserved`@12 and `last`@64.
+ *
+ * @category uAPI
+ */
+export interface TestCmdHeader {
+  /** `sizeof` as the caller knows it (`min_size` is `offsetofend(last)` = 68). */
+  size: number;
+  /** The test op, e.g. {@link IOMMU_TEST_OP_DMABUF_GET}. */
+  op: number;
+  /** An object id for the ops that take one (not the dma-buf ops). */
+  id: number;
+  /** Not checked by `iommufd_test`. */
+  __reserved: number;
+  /** The member whose end is the ioctl's `min_size`. */
+  last: number;
+}
+
+/**
+ * `struct iommu_test_cmd` (drivers/iommu/iommufd/iommufd_test.h) as the
+ * dispatcher sees it: `size` u32@0, `op` u32@4, `id` u32@8, `__reserved`
+ * u32@12, a 48-byte union of the per-op members at 16 (here the view of no
+ * member), `last` u32@64; 72 bytes, `min_size` `offsetofend(last)` = 68.
+ * {@link iommuTestCmdDmabufGet} and {@link iommuTestCmdDmabufRevoke} are the
+ * views with the dma-buf ops' members.
+ *
+ * @kernel drivers/iommu/iommufd/iommufd_test.h iommu_test_cmd
+ * @category uAPI
+ */
+export const iommuTestCmd = testCmdView(null, [] as const);
+
+/**
+ * `struct iommu_test_cmd` with its union's `dmabuf_get` member: `{ u32
+ * length; u32 open_flags; }` at 16 (`dmabuf_get.length`@16,
+ * `dmabuf_get.open_flags`@20), for {@link IOMMU_TEST_OP_DMABUF_GET}.
+ *
+ * @kernel drivers/iommu/iommufd/iommufd_test.h iommu_test_cmd
+ * @category uAPI
+ */
+export const iommuTestCmdDmabufGet = testCmdView("dmabuf_get", [
+  ["length", "u32"],
+  ["open_flags", "u32"],
+] as const);
+
+/**
+ * `struct iommu_test_cmd` with its union's `dmabuf_revoke` member: `{ s32
+ * dmabuf_fd; u32 revoked; }` at 16 (`dmabuf_revoke.dmabuf_fd`@16,
+ * `dmabuf_revoke.revoked`@20), for {@link IOMMU_TEST_OP_DMABUF_REVOKE}.
+ *
+ * @kernel drivers/iommu/iommufd/iommufd_test.h iommu_test_cmd
+ * @category uAPI
+ */
+export const iommuTestCmdDmabufRevoke = testCmdView("dmabuf_revoke", [
+  ["dmabuf_fd", "s32"],
+  ["revoked", "u32"],
+] as const);

@@ -12,6 +12,7 @@ import {
   IOMMU_IOAS_MAP,
   IOMMU_IOAS_MAP_FILE,
   IOMMU_IOAS_UNMAP,
+  IOMMU_TEST_CMD,
   iommuDestroy,
   iommuHwInfo,
   iommuHwInfoVtd,
@@ -25,6 +26,9 @@ import {
   iommuIoasMapFile,
   iommuIoasUnmap,
   iommuIovaRange,
+  iommuTestCmd,
+  iommuTestCmdDmabufGet,
+  iommuTestCmdDmabufRevoke,
 } from "./iommufd.js";
 import {
   VFIO_DEVICE_ATTACH_IOMMUFD_PT,
@@ -96,6 +100,9 @@ export const UAPI_LAYOUTS: readonly StructLayout<unknown>[] = Object.freeze([
   vfioRegionInfo,
   vfioIrqInfo,
   vfioPciHotReset,
+  iommuTestCmd,
+  iommuTestCmdDmabufGet,
+  iommuTestCmdDmabufRevoke,
 ] as readonly StructLayout<unknown>[]);
 
 /**
@@ -257,6 +264,14 @@ export const UAPI_IOCTLS: readonly IoctlInfo[] = Object.freeze([
     number: VFIO_DEVICE_PCI_HOT_RESET,
     family: "vfio",
     struct: "vfio_pci_hot_reset",
+  },
+  {
+    // CONFIG_IOMMUFD_TEST only; the union's views are iommu_test_cmd_<member>.
+    name: "IOMMU_TEST_CMD",
+    number: IOMMU_TEST_CMD,
+    family: "iommufd",
+    struct: "iommu_test_cmd",
+    minSize: offsetofEnd(iommuTestCmd, "last"),
   },
 ]);
 

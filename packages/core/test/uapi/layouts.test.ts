@@ -277,6 +277,44 @@ const EXPECTED: readonly Expected[] = [
       ["count", 8, 4, "u32"],
       ["group_fds", 12, 0, "s32[]"],
     ],
+  },  // struct iommu_test_cmd: the 48-byte union (its largest member, dirty,
+  // ends at 64), then last; one view per union member the model uses.
+  {
+    name: "iommu_test_cmd",
+    size: 72,
+    members: [
+      ["size", 0, 4, "u32"],
+      ["op", 4, 4, "u32"],
+      ["id", 8, 4, "u32"],
+      ["__reserved", 12, 4, "u32"],
+      ["last", 64, 4, "u32"],
+    ],
+  },
+  {
+    name: "iommu_test_cmd_dmabuf_get",
+    size: 72,
+    members: [
+      ["size", 0, 4, "u32"],
+      ["op", 4, 4, "u32"],
+      ["id", 8, 4, "u32"],
+      ["__reserved", 12, 4, "u32"],
+      ["dmabuf_get.length", 16, 4, "u32"],
+      ["dmabuf_get.open_flags", 20, 4, "u32"],
+      ["last", 64, 4, "u32"],
+    ],
+  },
+  {
+    name: "iommu_test_cmd_dmabuf_revoke",
+    size: 72,
+    members: [
+      ["size", 0, 4, "u32"],
+      ["op", 4, 4, "u32"],
+      ["id", 8, 4, "u32"],
+      ["__reserved", 12, 4, "u32"],
+      ["dmabuf_revoke.dmabuf_fd", 16, 4, "s32"],
+      ["dmabuf_revoke.revoked", 20, 4, "u32"],
+      ["last", 64, 4, "u32"],
+    ],
   },
 ];
 

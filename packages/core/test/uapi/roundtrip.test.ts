@@ -37,13 +37,21 @@ describe("struct codecs round-trip", () => {
     );
   });
 
-  it.each(ALL_LAYOUTS)("$name: encode(decode(bytes)) reproduces any sizeof bytes", (layout) => {
-    fc.assert(
-      fc.property(fc.uint8Array({ minLength: layout.size, maxLength: layout.size }), (bytes) => {
-        expect(layout.encode(layout.decode(bytes))).toEqual(bytes);
-      }),
-    );
-  });
+  it.each(ALL_LAYOUTS)(
+    "$name: encode(decode(bytes)) reproduces the bytes of every member (other bytes are 0)",
+    (layout) => {
+      // A view of a struct with a union (iommu_test_cmd_dmabuf_get) leaves
+      // the other members' bytes out: they encode as 0.
+      const covered = new Uint8Array(layout.size);
+      for (const f of scalarFields(layout)) covered.fill(1, f.offset, f.offset + f.size);
+      fc.assert(
+        fc.property(fc.uint8Array({ minLength: layout.size, maxLength: layout.size }), (bytes) => {
+          const kept = bytes.map((b, i) => (covered[i] === 1 ? b : 0));
+          expect(layout.encode(layout.decode(bytes))).toEqual(kept);
+        }),
+      );
+    },
+  );
 });
 
 describe("struct schemas", () => {

@@ -47,6 +47,7 @@ import { ioasAlloc, ioasMap, ioasMapFile, ioasUnmap, iovaRanges } from "./ioas.j
 import { allowIovas, ioasCopy, iommuOptionIoctl } from "./ioas-setup.js";
 import { removeArea } from "./io_pagetable.js";
 import { areasOf, attachedDevices, objectsOf, removeObject } from "./objects.js";
+import { iommufdTestCmd } from "./selftest.js";
 import type { IoctlCall, UserRegion } from "./user-copy.js";
 import type { HandlerResult } from "./outcome.js";
 import { refuse, respond } from "./outcome.js";
@@ -186,6 +187,12 @@ const IOCTLS: readonly IoctlEntry[] = [
   defineIoctl("IOMMU_OPTION", iommuOption, iommuOptionIoctl),
   defineIoctl("IOMMU_HWPT_ALLOC", iommuHwptAlloc, hwptAlloc),
   defineIoctl("IOMMU_GET_HW_INFO", iommuHwInfo, getHwInfo),
+  // CONFIG_IOMMUFD_TEST: iommufdTestCmd answers ENOTTY without the selftest mock.
+  {
+    name: "IOMMU_TEST_CMD",
+    number: findUapiIoctl("IOMMU_TEST_CMD")?.number ?? 0,
+    run: (m, world, buffer, process) => iommufdTestCmd(m, world, buffer, process),
+  },
 ];
 
 /**
@@ -199,7 +206,8 @@ const IOCTLS: readonly IoctlEntry[] = [
  * Modelled: `IOMMU_DESTROY`, `IOMMU_IOAS_ALLOC`, `IOMMU_IOAS_ALLOW_IOVAS`,
  * `IOMMU_IOAS_COPY`, `IOMMU_IOAS_IOVA_RANGES`, `IOMMU_IOAS_MAP`,
  * `IOMMU_IOAS_UNMAP`, `IOMMU_OPTION`, `IOMMU_HWPT_ALLOC`,
- * `IOMMU_GET_HW_INFO`, `IOMMU_IOAS_MAP_FILE`. A failed call returns the kernel's errno and the
+ * `IOMMU_GET_HW_INFO`, `IOMMU_IOAS_MAP_FILE`, and `IOMMU_TEST_CMD`'s dma-buf
+ * ops where the machine has the selftest mock (`iommufdTestCmd`). A failed call returns the kernel's errno and the
  * same World, with its `ioctl` trace event (and, for `IOMMU_IOAS_IOVA_RANGES`'
  * `EMSGSIZE`, what was copied back before failing, in `returned`); a call
  * that would sleep on a dma-buf's resv is `blocked` with `waitFor: "resv"`.
