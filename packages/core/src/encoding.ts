@@ -43,7 +43,7 @@ export type {
   RegionRange,
 } from "./fabric/region-index.js";
 export { grantIndexer, grantsOfRegion } from "./world/grant-index.js";
-export type { GrantBucket, GrantIndex } from "./world/grant-index.js";
+export type { GrantIndex } from "./world/grant-index.js";
 export { violationKey } from "./world/world.js";
 export type { BufIndex } from "./world/world.js";
 export { arrivalQueueCodec, driverSliceCodec } from "./world/driver-slice.js";

@@ -325,11 +325,11 @@ export class BTree<K, V, A> {
     for (const c of n.children) yield* BTree.walk(c);
   }
 
-  private leaf(keys: K[], values: V[]): BTreeLeaf<K, V, A> {
+  private leaf(keys: readonly K[], values: readonly V[]): BTreeLeaf<K, V, A> {
     return { keys, values, children: undefined, aug: this.spec.leaf(keys, values) };
   }
 
-  private inner(keys: K[], children: BTreeNode<K, V, A>[]): BTreeInner<K, V, A> {
+  private inner(keys: readonly K[], children: readonly BTreeNode<K, V, A>[]): BTreeInner<K, V, A> {
     return { keys, values: undefined, children, aug: this.spec.inner(children) };
   }
 
@@ -364,7 +364,10 @@ export class BTree<K, V, A> {
     const compare = this.spec.compare;
     if (n.children === undefined) {
       const i = search(compare, n.keys, key);
-      if (i >= 0) return this.leaf(replaceAt(n.keys, i, key), replaceAt(n.values, i, value));
+      if (i >= 0) {
+        const keys = n.keys[i] === key ? n.keys : replaceAt(n.keys, i, key);
+        return this.leaf(keys, replaceAt(n.values, i, value));
+      }
       added = true;
       const at = -i - 1;
       return this.made(insertAt(n.keys, at, key), insertAt(n.values, at, value), undefined);
@@ -372,7 +375,10 @@ export class BTree<K, V, A> {
     const c = childFor(compare, n.keys, key);
     const r = this.insert(n.children[c] as BTreeNode<K, V, A>, key, value);
     if (!Array.isArray(r)) {
-      return this.inner(replaceAt(n.keys, c, r.keys[0] as K), replaceAt(n.children, c, r));
+      // Most inserts leave the child's least key as it was: share the keys array.
+      const least = r.keys[0] as K;
+      const keys = n.keys[c] === least ? n.keys : replaceAt(n.keys, c, least);
+      return this.inner(keys, replaceAt(n.children, c, r));
     }
     const [lo, hi] = r;
     const keys = replaceAt(n.keys, c, lo.keys[0] as K);
@@ -401,8 +407,8 @@ export class BTree<K, V, A> {
       if (n.children.length === 1) return undefined;
       return this.inner(removeAt(n.keys, c), removeAt(n.children, c));
     }
-    const keys = replaceAt(n.keys, c, r.keys[0] as K);
     const children = replaceAt(n.children, c, r);
+    const least = r.keys[0] as K;
     // A thin child merges with a neighbour when both fit in one node, so
     // deletes do not leave long chains of nearly empty nodes.
     if (r.keys.length < MIN_FILL && children.length > 1) {
@@ -414,10 +420,14 @@ export class BTree<K, V, A> {
           a.children === undefined || b.children === undefined
             ? this.leaf(a.keys.concat(b.keys), (a.values ?? []).concat(b.values ?? []))
             : this.inner(a.keys.concat(b.keys), a.children.concat(b.children));
+        const keys = replaceAt(n.keys, c, least);
         keys.splice(left, 2, merged.keys[0] as K);
         children.splice(left, 2, merged);
+        return this.inner(keys, children);
       }
     }
+    // Most removals leave the child's least key as it was: share the keys array.
+    const keys = n.keys[c] === least ? n.keys : replaceAt(n.keys, c, least);
     return this.inner(keys, children);
   }
 }
