@@ -277,7 +277,7 @@ const EXPECTED: readonly Expected[] = [
       ["count", 8, 4, "u32"],
       ["group_fds", 12, 0, "s32[]"],
     ],
-  },  // struct iommu_test_cmd: the 48-byte union (its largest member, dirty,
+  }, // struct iommu_test_cmd: the 48-byte union (its largest member, dirty,
   // ends at 64), then last; one view per union member the model uses.
   {
     name: "iommu_test_cmd",
