@@ -73,12 +73,32 @@ export interface BTreeSpec<K, V, A> {
    */
   leaf(keys: readonly K[], values: readonly V[]): A;
   /**
-   * The summary of an inner node from its children's summaries.
+   * The summary of an inner node from its children's summaries. It must
+   * read nothing but those summaries, in order: the tree reuses a node's
+   * summary when a change left its child's summary the same object.
    *
    * @param children - its children, in key order (at least one).
    * @returns the summary.
    */
   inner(children: readonly BTreeNode<K, V, A>[]): A;
+  /**
+   * Optional: the summary of an inner node after an insert or remove
+   * replaced one of its children, worked out from what changed instead of
+   * from all the children (up to {@link BTREE_WIDTH}). Returning `old`
+   * itself when nothing changed lets the levels above skip their summaries.
+   *
+   * @param old - the node's summary before the change.
+   * @param children - its children after the change.
+   * @param at - the index of the child that changed (its neighbours did not).
+   * @param before - that child's summary before the change.
+   * @returns the summary, or undefined to have {@link BTreeSpec.inner} scan the children.
+   */
+  innerReplaced?(
+    old: A,
+    children: readonly BTreeNode<K, V, A>[],
+    at: number,
+    before: A,
+  ): A | undefined;
 }
 
 /**
@@ -333,6 +353,31 @@ export class BTree<K, V, A> {
     return { keys, values: undefined, children, aug: this.spec.inner(children) };
   }
 
+  /**
+   * Inner node `n` with child `at` replaced: its summary is `n`'s when that
+   * child's summary is the same object, else the spec's incremental one
+   * when it has one, else the full scan.
+   */
+  private replaced(
+    n: BTreeInner<K, V, A>,
+    keys: readonly K[],
+    children: readonly BTreeNode<K, V, A>[],
+    at: number,
+    before: A,
+  ): BTreeInner<K, V, A> {
+    const spec = this.spec;
+    let aug: A | undefined;
+    if ((children[at] as BTreeNode<K, V, A>).aug === before) aug = n.aug;
+    else if (spec.innerReplaced !== undefined)
+      aug = spec.innerReplaced(n.aug, children, at, before);
+    return {
+      keys,
+      values: undefined,
+      children,
+      aug: aug === undefined ? spec.inner(children) : aug,
+    };
+  }
+
   /** A node that may have overflowed, split in two halves when it did. */
   private made(
     keys: K[],
@@ -373,12 +418,13 @@ export class BTree<K, V, A> {
       return this.made(insertAt(n.keys, at, key), insertAt(n.values, at, value), undefined);
     }
     const c = childFor(compare, n.keys, key);
-    const r = this.insert(n.children[c] as BTreeNode<K, V, A>, key, value);
+    const child = n.children[c] as BTreeNode<K, V, A>;
+    const r = this.insert(child, key, value);
     if (!Array.isArray(r)) {
       // Most inserts leave the child's least key as it was: share the keys array.
       const least = r.keys[0] as K;
       const keys = n.keys[c] === least ? n.keys : replaceAt(n.keys, c, least);
-      return this.inner(keys, replaceAt(n.children, c, r));
+      return this.replaced(n, keys, replaceAt(n.children, c, r), c, child.aug);
     }
     const [lo, hi] = r;
     const keys = replaceAt(n.keys, c, lo.keys[0] as K);
@@ -428,6 +474,6 @@ export class BTree<K, V, A> {
     }
     // Most removals leave the child's least key as it was: share the keys array.
     const keys = n.keys[c] === least ? n.keys : replaceAt(n.keys, c, least);
-    return this.inner(keys, children);
+    return this.replaced(n, keys, children, c, child.aug);
   }
 }

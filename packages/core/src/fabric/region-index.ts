@@ -79,6 +79,22 @@ const rangeSpec: BTreeSpec<RangeKey, bigint, RangeSpan> = {
     }
     return { minStart: first.minStart, maxEnd: covered, maxGap };
   },
+  // One child changed: when its start and end did not, no hole between the
+  // children moved (the union before each child is as it was), so only the
+  // child's own widest hole can change the node's. Anything else is left to
+  // the scan, as a new end moves the union every later child is measured from.
+  innerReplaced(old, children, at, before) {
+    const after = (children[at] as RangeNode).aug;
+    if (after.minStart !== before.minStart || after.maxEnd !== before.maxEnd) return undefined;
+    if (
+      after.maxGap === before.maxGap ||
+      (before.maxGap < old.maxGap && after.maxGap <= old.maxGap)
+    )
+      return old;
+    if (after.maxGap >= old.maxGap)
+      return { minStart: old.minStart, maxEnd: old.maxEnd, maxGap: after.maxGap };
+    return undefined;
+  },
 };
 
 /** Regions by name (names are unique; if not, the lowest id comes first). */
