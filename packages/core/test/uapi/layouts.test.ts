@@ -23,6 +23,26 @@ interface Expected {
   readonly members: readonly Member[];
 }
 
+/**
+ * `struct iommu_test_cmd` (iommufd_test.h) as one view of its union: the
+ * header, the union member the model uses at 16, and `last` at 64 (the
+ * 48-byte union's largest member, `dirty`, ends there): 72 bytes.
+ */
+function testCmdView(name: string, unionMembers: readonly Member[]): Expected {
+  return {
+    name,
+    size: 72,
+    members: [
+      ["size", 0, 4, "u32"],
+      ["op", 4, 4, "u32"],
+      ["id", 8, 4, "u32"],
+      ["__reserved", 12, 4, "u32"],
+      ...unionMembers,
+      ["last", 64, 4, "u32"],
+    ],
+  };
+}
+
 const EXPECTED: readonly Expected[] = [
   {
     name: "vfio_device_feature",
@@ -277,45 +297,16 @@ const EXPECTED: readonly Expected[] = [
       ["count", 8, 4, "u32"],
       ["group_fds", 12, 0, "s32[]"],
     ],
-  }, // struct iommu_test_cmd: the 48-byte union (its largest member, dirty,
-  // ends at 64), then last; one view per union member the model uses.
-  {
-    name: "iommu_test_cmd",
-    size: 72,
-    members: [
-      ["size", 0, 4, "u32"],
-      ["op", 4, 4, "u32"],
-      ["id", 8, 4, "u32"],
-      ["__reserved", 12, 4, "u32"],
-      ["last", 64, 4, "u32"],
-    ],
   },
-  {
-    name: "iommu_test_cmd_dmabuf_get",
-    size: 72,
-    members: [
-      ["size", 0, 4, "u32"],
-      ["op", 4, 4, "u32"],
-      ["id", 8, 4, "u32"],
-      ["__reserved", 12, 4, "u32"],
-      ["dmabuf_get.length", 16, 4, "u32"],
-      ["dmabuf_get.open_flags", 20, 4, "u32"],
-      ["last", 64, 4, "u32"],
-    ],
-  },
-  {
-    name: "iommu_test_cmd_dmabuf_revoke",
-    size: 72,
-    members: [
-      ["size", 0, 4, "u32"],
-      ["op", 4, 4, "u32"],
-      ["id", 8, 4, "u32"],
-      ["__reserved", 12, 4, "u32"],
-      ["dmabuf_revoke.dmabuf_fd", 16, 4, "s32"],
-      ["dmabuf_revoke.revoked", 20, 4, "u32"],
-      ["last", 64, 4, "u32"],
-    ],
-  },
+  testCmdView("iommu_test_cmd", []),
+  testCmdView("iommu_test_cmd_dmabuf_get", [
+    ["dmabuf_get.length", 16, 4, "u32"],
+    ["dmabuf_get.open_flags", 20, 4, "u32"],
+  ]),
+  testCmdView("iommu_test_cmd_dmabuf_revoke", [
+    ["dmabuf_revoke.dmabuf_fd", 16, 4, "s32"],
+    ["dmabuf_revoke.revoked", 20, 4, "u32"],
+  ]),
 ];
 
 function layoutNamed(name: string) {
