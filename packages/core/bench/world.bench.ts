@@ -15,7 +15,8 @@
  * - `worldsEqual(w, copy)` ns per world, where the copy is built
  *   independently by replaying every op from a fresh `boot` of the
  *   same machine: equal, sharing no table node (the worst case);
- * - the median step cost per op kind, to find ops whose cost grows with N;
+ * - the median step cost per op kind, to find ops whose cost grows with N
+ *   (three recordings pooled, each timed step alone);
  * - the same with only HOT_BUFFERS buffers stepped and the rest idle: the
  *   cost of objects an op never touches, without the cache misses of a
  *   random walk over all of them;
@@ -24,8 +25,9 @@
  *   with the explorer's figures later.
  *
  * Each size runs in a Node process of its own (`--one=N`), so one size's heap
- * and JIT state do not weigh on the next. Every figure is the median of
- * REPS repetitions after a warm-up; the
+ * and JIT state do not weigh on the next, and with `--expose-gc`, so each
+ * timed phase starts from a collected heap. Every figure is the median of
+ * REPS repetitions (or pooled recordings) after a warm-up; the
  * 10000/10 ratios are the machine-independent result.
  *
  * Run: `pnpm bench [--json] [--sizes=10,1000,10000] [--steps-only]` (this benchmark, then the
@@ -81,6 +83,8 @@ const WARMUP_OPS = 20_000;
 const TIMED_OPS = 20_000;
 /** Successful ops recorded for the hash and equality measurements. */
 const RECORDED_OPS = 4_000;
+/** Recordings pooled for the per-op-kind step costs (after one untimed). */
+const STEP_ROUNDS = 3;
 /** Worlds compared against an independently built copy (evenly spaced). */
 const INDEPENDENT_SAMPLES = 200;
 /** Buffers stepped in the hot-set measurement (the first ones built). */
@@ -344,6 +348,41 @@ function record(
   return { worlds, ops, stepNs };
 }
 
+/**
+ * A full collection before a timed phase (the child runs with
+ * `--expose-gc`; a no-op without it). Building the N = 10,000 world leaves
+ * a large heap whose major collection is still marking when the first
+ * phase starts: its incremental steps land inside the timed steps of
+ * whichever phase comes first, at N = 10,000 only (a probe saw the hot
+ * map's median move 17k -> 30k ns with the phase it fell in). Every phase
+ * starts from a collected heap instead, at both sizes; the collections
+ * the phase's own garbage causes are still timed.
+ */
+function collectGarbage(): void {
+  const gc: unknown = Reflect.get(globalThis, "gc");
+  if (typeof gc === "function") gc();
+}
+
+/**
+ * Median step cost per op kind stepping `slots`: STEP_ROUNDS recordings of
+ * RECORDED_OPS successful ops pooled, after one untimed recording (the
+ * JIT), each from a collected heap. Pooling several recordings steadies
+ * the median of the rarer op kinds (a map is about a tenth of the steps).
+ */
+function stepCosts(m: Machine, start: World, slots: readonly Slot[]): Map<OpKind, number> {
+  record(m, start, slots, RUN_SEED, RECORDED_OPS);
+  const pooled = new Map<OpKind, number[]>();
+  for (let round = 0; round < STEP_ROUNDS; round++) {
+    collectGarbage();
+    for (const [kind, list] of record(m, start, slots, RUN_SEED, RECORDED_OPS).stepNs) {
+      pooled.set(kind, [...(pooled.get(kind) ?? []), ...list]);
+    }
+  }
+  const out = new Map<OpKind, number>();
+  for (const [kind, list] of pooled) out.set(kind, median(list));
+  return out;
+}
+
 /** Replays successful ops (they must succeed again). */
 function replay(m: Machine, start: World, ops: readonly Op[]): World {
   let w = start;
@@ -411,6 +450,7 @@ function measure(n: number): Result {
   const rates: number[] = [];
   let successRate = 0;
   for (let rep = 0; rep < REPS; rep++) {
+    collectGarbage();
     const t0 = now();
     const r = walk(m, warm.world, warm.slots, RUN_SEED, TIMED_OPS);
     const ns = elapsedNs(t0);
@@ -419,21 +459,17 @@ function measure(n: number): Result {
   }
 
   // Recorded worlds for hash and equality, plus per-op step cost.
-  record(m, warm.world, warm.slots, RUN_SEED, RECORDED_OPS);
-  const rec = record(m, warm.world, warm.slots, RUN_SEED, RECORDED_OPS);
-  const stepNsByKind = new Map<OpKind, number>();
-  for (const [kind, list] of rec.stepNs) stepNsByKind.set(kind, median(list));
+  const stepNsByKind = stepCosts(m, warm.world, warm.slots);
   // The same ops on HOT_BUFFERS buffers only: what a step costs when the
   // other buffers sit untouched (the cost of objects the op never touches,
   // apart from the cache misses a random walk over all of them pays).
-  const hotSlots = warm.slots.slice(0, HOT_BUFFERS);
-  record(m, warm.world, hotSlots, RUN_SEED, RECORDED_OPS);
-  const hot = record(m, warm.world, hotSlots, RUN_SEED, RECORDED_OPS);
-  const hotStepNsByKind = new Map<OpKind, number>();
-  for (const [kind, list] of hot.stepNs) hotStepNsByKind.set(kind, median(list));
+  const hotStepNsByKind = stepCosts(m, warm.world, warm.slots.slice(0, HOT_BUFFERS));
+  collectGarbage();
+  const rec = record(m, warm.world, warm.slots, RUN_SEED, RECORDED_OPS);
   const worlds = rec.worlds;
   const count = rec.ops.length;
   // The scheduler's settle() on a quiescent world (nothing to run).
+  collectGarbage();
   const settleNs = nsPerCall(1, () => settle(m, base.world).events.length);
   const last = at(worlds, count);
   const entries = `bufs ${last.bufs.size}, atts ${last.atts.size}, regions ${last.regions.size}, grants ${last.grants.size}, jobs ${last.jobs.size}, tasks ${last.tasks.size}, violations ${last.violations.size}`;
@@ -613,7 +649,7 @@ function measureApart(n: number): Result {
   const flags = STEPS_ONLY ? ["--steps-only"] : [];
   const r = spawnSync(
     process.execPath,
-    [...process.execArgv, script, `--one=${String(n)}`, ...flags],
+    [...process.execArgv, "--expose-gc", script, `--one=${String(n)}`, ...flags],
     {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"],
