@@ -74,12 +74,22 @@ export interface ExploreState {
   readonly threads: readonly ThreadState[];
   /** Each thread's completed calls, in order. */
   readonly done: readonly (readonly CompletedCall[])[];
-  /** Each thread's completed calls as canonical text (extended as calls return). */
-  readonly doneKeys: readonly string[];
+  /**
+   * Each thread's completed calls, hashed (two 32-bit lanes per thread,
+   * `[2i]` and `[2i + 1]`): extended as a call returns, so a state's key is
+   * not rebuilt from every result on every transition.
+   */
+  readonly doneHashes: readonly number[];
   /** Every `as` name bound so far (init's and the threads'). */
   readonly bindings: Bindings;
-  /** The canonical text of everything but the world (positions, results). */
-  readonly key: string;
+  /**
+   * The first lane of the canonical hash of everything but the world (each
+   * thread's position, the work its call waits for, its results), with
+   * interchangeable threads as a sorted multiset.
+   */
+  readonly key1: number;
+  /** The second, independent lane of that hash. */
+  readonly key2: number;
 }
 
 /** One transition, with what it did (for a witness). */
@@ -180,6 +190,18 @@ export function scenarioCall(
 ): Step {
   if (!("op" in call)) return runCall(m, w, call, site, b, mode);
   const { op, text } = plainOp(m, call, b, site);
+  return plainStep(m, w, op, text, site, mode);
+}
+
+/** Runs a plain call's op and gives its step the result a condition compares. */
+function plainStep(
+  m: Machine,
+  w: World,
+  op: Op,
+  text: string,
+  site: string,
+  mode: "settle" | "step",
+): Step {
   const s = runOp(m, w, op, text, mode);
   if (!s.result.ok && s.sleeps === undefined) {
     // A refused op leaves no state; its line keeps the errno in the trace.
@@ -253,6 +275,31 @@ function plainOp(
   return made;
 }
 
+/**
+ * A planned plain call's op in a state's bindings, from the plan's cache;
+ * undefined when a reference does not resolve (the general path then
+ * reports why, as it would for any call).
+ */
+function plannedOp(
+  m: Machine,
+  plan: PlainPlan,
+  b: Bindings,
+  site: string,
+): { op: Op; text: string } | undefined {
+  let key = "";
+  for (const r of plan.refs) {
+    const v = refValue(r, b);
+    if (v === undefined) return undefined;
+    key += `${String(v)},`;
+  }
+  let made = plan.ops.get(key);
+  if (made === undefined) {
+    made = plainOp(m, plan.call, b, site);
+    plan.ops.set(key, made);
+  }
+  return made;
+}
+
 const bigintText = (_k: string, v: unknown): unknown =>
   typeof v === "bigint" ? `0x${v.toString(16)}` : v;
 
@@ -289,6 +336,69 @@ function runningOf(s: Step): Running | null {
   };
 }
 
+/** A field of a plain call that names a result: `att: a1`, `iova: map0.iova`. */
+interface PlainRef {
+  readonly field: string;
+  /** The result's name. */
+  readonly name: string;
+  /** The field of the struct it wrote back, for `name.field`. */
+  readonly sub: string | undefined;
+}
+
+/**
+ * A plain call (`{ op: ... }`) prepared once per exploration: the fields
+ * that name results, and its op by the values they resolve to. The explorer
+ * runs the same call in many states; this spares it resolving every field
+ * (split, regular expressions) and building a cache key from all of them.
+ */
+interface PlainPlan {
+  readonly call: Extract<ScenarioCall, { op: string }>;
+  readonly refs: readonly PlainRef[];
+  /** The op and its text, by the resolved values joined. */
+  readonly ops: Map<string, { op: Op; text: string }>;
+}
+
+/**
+ * The plan of a plain call, or null for a call the general path must run
+ * (not plain, or a field like `a.b.c` whose error that path reports).
+ */
+function planOf(call: ScenarioCall, names: ReadonlySet<string>): PlainPlan | null {
+  if (!("op" in call)) return null;
+  const refs: PlainRef[] = [];
+  for (const [field, v] of Object.entries(call)) {
+    if (field === "as" || typeof v !== "string") continue;
+    const parts = v.split(".");
+    const name = parts[0] ?? "";
+    if (!names.has(name)) continue;
+    if (parts.length > 2) return null;
+    refs.push({ field, name, sub: parts[1] });
+  }
+  return { call, refs, ops: new Map() };
+}
+
+/** What a reference resolves to, or undefined when the general path must say why not. */
+function refValue(r: PlainRef, b: Bindings): bigint | number | undefined {
+  if (r.sub === undefined) return b.rets.get(r.name);
+  return b.outs.get(r.name)?.[r.sub];
+}
+
+/**
+ * Folds a string's UTF-16 units into a hash lane; `salt` makes the second
+ * lane's words differ from the first's, as the old text key's did.
+ */
+function mixText(h: number, text: string, salt: number): number {
+  let x = h;
+  for (let i = 0; i < text.length; i++) x = mixWord(x, text.charCodeAt(i) ^ salt);
+  return mixWord(x, text.length);
+}
+
+/** The salt of each lane's words ({@link mixText}). */
+const SALTS = [0, 0x5bd1e995] as const;
+
+/** Seeds of the two lanes of a state's key (independent, as the world's two hashes are). */
+const LANE1 = 0x2545f491;
+const LANE2 = 0x9e3779b9;
+
 /** Groups of two or more threads with equal calls that bind nothing and no expectation names. */
 function symmetricGroups(
   threads: readonly ThreadProgram[],
@@ -311,6 +421,10 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
   readonly initial: ExploreState;
   readonly #declared: ReadonlySet<string>;
   readonly #refs: readonly (readonly (readonly string[])[])[];
+  /** Each thread's call sites (`threads.vmm[1]`), for errors and notes. */
+  readonly #sites: readonly (readonly string[])[];
+  /** Each thread's plain calls, prepared ({@link PlainPlan}); null for the others. */
+  readonly #plans: readonly (readonly (PlainPlan | null)[])[];
   /**
    * Interchangeable threads (thread indices): the same calls, binding no
    * name, and named by no expectation. The world cannot tell which of them
@@ -336,16 +450,25 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
   ) {
     this.#declared = declared;
     this.#refs = threads.map((t) => t.calls.map((c) => referencesOf(c, declared)));
+    this.#sites = threads.map((t) => t.calls.map((_, pc) => `threads.${t.name}[${pc}]`));
+    // Names a field may resolve: those calls bind, and those bound before
+    // the first call (`iommufd`).
+    const names = new Set([
+      ...declared,
+      ...bindings.rets.keys(),
+      ...bindings.outs.keys(),
+      ...bindings.unbound.keys(),
+    ]);
+    this.#plans = threads.map((t) => t.calls.map((c) => planOf(c, names)));
     this.symmetric = symmetricGroups(threads, named);
     const s0 = {
       world: start,
       threads: threads.map(() => ({ pc: 0, running: null })),
       done: threads.map(() => []),
-      doneKeys: threads.map(() => ""),
+      doneHashes: threads.flatMap(() => [LANE1, LANE2]),
       bindings,
-      key: "",
     };
-    this.initial = { ...s0, key: keyOf(s0, this.symmetric) };
+    this.initial = withKey(s0, this.symmetric);
   }
 
   /** Every name some call binds. */
@@ -358,16 +481,8 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
   }
 
   fingerprint(s: ExploreState, out: Uint32Array): void {
-    let h1 = hashWorld(s.world);
-    let h2 = hashWorld2(s.world);
-    const k = s.key;
-    for (let i = 0; i < k.length; i++) {
-      const c = k.charCodeAt(i);
-      h1 = mixWord(h1, c);
-      h2 = mixWord(h2, c ^ 0x5bd1e995);
-    }
-    out[0] = fmix32(h1 ^ k.length);
-    out[1] = fmix32(h2 + k.length);
+    out[0] = fmix32(mixWord(hashWorld(s.world), s.key1));
+    out[1] = fmix32(mixWord(hashWorld2(s.world), s.key2));
   }
 
   /**
@@ -383,7 +498,7 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
     this.threads.forEach((t, i) => {
       const ts = s.threads[i];
       if (ts === undefined || ts.pc >= t.calls.length) return;
-      const site = `threads.${t.name}[${ts.pc}]`;
+      const site = this.#sites[i]?.[ts.pc] ?? "";
       const r = ts.running;
       let st: Step;
       if (r !== null) {
@@ -397,8 +512,12 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
         const refs = this.#refs[i]?.[ts.pc] ?? [];
         const b = s.bindings;
         if (refs.some((n) => !b.rets.has(n) && !b.outs.has(n))) return;
-        const call = t.calls[ts.pc] as ScenarioCall;
-        st = scenarioCall(m, s.world, call, site, b, "step");
+        const plan = this.#plans[i]?.[ts.pc] ?? null;
+        const made = plan === null ? undefined : plannedOp(m, plan, b, site);
+        st =
+          made === undefined
+            ? scenarioCall(m, s.world, t.calls[ts.pc] as ScenarioCall, site, b, "step")
+            : plainStep(m, s.world, made.op, made.text, site, "step");
         if (st.sleeps !== undefined) return;
       }
       out.push(this.#advance(s, i, st));
@@ -471,9 +590,12 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
     }
     const completed = { outcome: outcomeOf(st.result), result: st.result };
     const done = s.done.map((d, j) => (j === i ? [...d, completed] : d));
-    const doneKeys = s.doneKeys.map((k, j) => (j === i ? `${k};${completedKey(completed)}` : k));
+    const text = completedKey(completed);
+    const doneHashes = s.doneHashes.slice();
+    doneHashes[2 * i] = mixText(s.doneHashes[2 * i] ?? 0, text, SALTS[0]);
+    doneHashes[2 * i + 1] = mixText(s.doneHashes[2 * i + 1] ?? 0, text, SALTS[1]);
     const threads = s.threads.map((x, j) => (j === i ? { pc: ts.pc + 1, running: null } : x));
-    return { ...s, threads, done, doneKeys, bindings };
+    return { ...s, threads, done, doneHashes, bindings };
   }
 
   /** Returns every call whose work is over and which has no op left; then the key. */
@@ -493,7 +615,7 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
         outcome: outcomeOf(r.step.result),
       });
     });
-    return { state: { ...state, key: keyOf(state, this.symmetric) }, returned };
+    return { state: withKey(state, this.symmetric), returned };
   }
 
   /**
@@ -586,29 +708,53 @@ function completedKey(c: CompletedCall): string {
   return `${c.outcome};${res.ret === undefined ? "" : String(res.ret)};${out}`;
 }
 
-/** One thread's position and results, as text. */
-function threadKey(s: Omit<ExploreState, "key">, i: number): string {
+/** One lane of a thread's position, the work its call waits for, and its results. */
+function threadLane(s: Omit<ExploreState, "key1" | "key2">, i: number, lane: 0 | 1): number {
   const t = s.threads[i] as ThreadState;
+  const salt = SALTS[lane];
+  let h = mixWord(s.doneHashes[2 * i + lane] ?? 0, t.pc);
   const r = t.running;
-  const at =
-    r === null
-      ? `${t.pc}`
-      : `${t.pc}r${r.rest.length}t${r.tasks.join(",")}${r.device ?? ""}o${r.operations.join(",")}` +
-        `c${r.continuations?.keys.join(",") ?? ""}`;
-  return `${at}${s.doneKeys[i] ?? ""}`;
+  if (r === null) return fmix32(mixWord(h, 0));
+  h = mixWord(mixWord(h, 1), r.rest.length);
+  for (const id of r.tasks) h = mixWord(h, id);
+  h = mixText(mixWord(h, r.tasks.length), r.device ?? "", salt);
+  for (const id of r.operations) h = mixWord(h, id);
+  h = mixWord(h, r.operations.length);
+  for (const k of r.continuations?.keys ?? []) h = mixText(h, k, salt);
+  return fmix32(mixWord(h, r.continuations?.keys.length ?? -1));
 }
 
 /**
- * The canonical text of a state's positions and results (not the world):
- * the threads in order, except that interchangeable threads (`groups`)
- * appear as a sorted multiset, so states that differ only by which of them
- * did what are one state (symmetry reduction).
+ * A state with its key: the canonical hash of its positions and results
+ * (not the world), the threads in order, except that interchangeable
+ * threads (`groups`) count as a sorted multiset, so states that differ only
+ * by which of them did what are one state (symmetry reduction).
  */
-function keyOf(s: Omit<ExploreState, "key">, groups: readonly (readonly number[])[]): string {
-  const keys = s.threads.map((_, i) => threadKey(s, i));
-  for (const g of groups) {
-    const sorted = g.map((i) => keys[i] ?? "").sort();
-    g.forEach((i, k) => (keys[i] = sorted[k] ?? ""));
+function withKey(
+  s: Omit<ExploreState, "key1" | "key2">,
+  groups: readonly (readonly number[])[],
+): ExploreState {
+  const n = s.threads.length;
+  const a: number[] = new Array<number>(n);
+  const b: number[] = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    a[i] = threadLane(s, i, 0);
+    b[i] = threadLane(s, i, 1);
   }
-  return keys.join("|");
+  for (const g of groups) {
+    const sorted = g
+      .map((i) => [a[i] ?? 0, b[i] ?? 0] as const)
+      .sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+    g.forEach((i, k) => {
+      a[i] = sorted[k]?.[0] ?? 0;
+      b[i] = sorted[k]?.[1] ?? 0;
+    });
+  }
+  let key1 = LANE1;
+  let key2 = LANE2;
+  for (let i = 0; i < n; i++) {
+    key1 = mixWord(key1, a[i] ?? 0);
+    key2 = mixWord(key2, b[i] ?? 0);
+  }
+  return { ...s, key1: fmix32(key1 ^ n), key2: fmix32(key2 + n) };
 }

@@ -46,7 +46,7 @@ export function mixWord(h: number, word: number): number {
  */
 export function hashWords(words: readonly number[], seed = 0): number {
   let h = seed | 0;
-  for (const w of words) h = mixWord(h, w);
+  for (let i = 0; i < words.length; i++) h = mixWord(h, words[i] as number);
   return fmix32(h ^ words.length);
 }
 

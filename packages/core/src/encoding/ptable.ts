@@ -115,6 +115,68 @@ function entryOf<T>(codec: Codec<T>, id: number, value: T): Entry<T> {
   };
 }
 
+const entryId = <T>(e: Entry<T>): number => e.id;
+const entryValue = <T>(e: Entry<T>): T => e.value;
+const entryPair = <T>(e: Entry<T>): [number, T] => [e.id, e.value];
+
+/**
+ * The entries of a trie in id order, each as `pick` makes it. A hand-made
+ * iterator rather than nested generators: a table is walked on the
+ * explorer's hot path (the tasks in flight, the marks of an index), where
+ * a generator per trie level cost an iterator result per level per entry.
+ * It hands back one result object, updated on every call: the iterator
+ * protocol's consumers (for-of, spread, destructuring) read it at once.
+ */
+class TrieWalk<T, R> implements IterableIterator<R> {
+  /** The nodes from the root down to the one being read. */
+  private readonly nodes: Node<T>[];
+  /** The next slot to read in each of those nodes. */
+  private readonly next_: number[];
+  private readonly result: { done: boolean; value: R | undefined } = {
+    done: false,
+    value: undefined,
+  };
+
+  constructor(
+    root: Node<T>,
+    private readonly pick: (e: Entry<T>) => R,
+  ) {
+    this.nodes = [root];
+    this.next_ = [0];
+  }
+
+  [Symbol.iterator](): IterableIterator<R> {
+    return this;
+  }
+
+  next(): IteratorResult<R> {
+    const { nodes, next_: at } = this;
+    while (nodes.length > 0) {
+      const top = nodes.length - 1;
+      const node = nodes[top] as Node<T>;
+      const i = at[top] as number;
+      if (i >= node.slots.length) {
+        nodes.pop();
+        at.pop();
+        continue;
+      }
+      at[top] = i + 1;
+      const slot = node.slots[i];
+      if (slot === undefined) continue;
+      if (isNode(slot)) {
+        nodes.push(slot);
+        at.push(0);
+        continue;
+      }
+      this.result.value = this.pick(slot);
+      return this.result as IteratorYieldResult<R>;
+    }
+    this.result.done = true;
+    this.result.value = undefined;
+    return this.result as IteratorReturnResult<undefined>;
+  }
+}
+
 /**
  * A persistent table from small integer ids to immutable slice values: a
  * 32-way trie, so an update copies O(log32 n) nodes and shares the rest
@@ -282,13 +344,13 @@ export class PTable<T, I = unknown> {
   }
 
   /** Every `[id, value]` pair, in increasing id order. */
-  *entries(): IterableIterator<[number, T]> {
-    yield* PTable.walk(this.root);
+  entries(): IterableIterator<[number, T]> {
+    return new TrieWalk(this.root, entryPair);
   }
 
   /** Every id, in increasing order. */
-  *keys(): IterableIterator<number> {
-    for (const [id] of this.entries()) yield id;
+  keys(): IterableIterator<number> {
+    return new TrieWalk(this.root, entryId);
   }
 
   /**
@@ -361,8 +423,8 @@ export class PTable<T, I = unknown> {
   }
 
   /** Every value, in increasing id order. */
-  *values(): IterableIterator<T> {
-    for (const [, v] of this.entries()) yield v;
+  values(): IterableIterator<T> {
+    return new TrieWalk(this.root, entryValue);
   }
 
   /**
@@ -452,13 +514,6 @@ export class PTable<T, I = unknown> {
       slots[index] = next;
     }
     return count === 0 ? undefined : { slots, count };
-  }
-
-  private static *walk<T>(node: Node<T>): IterableIterator<[number, T]> {
-    for (const slot of node.slots) {
-      if (isNode(slot)) yield* PTable.walk(slot);
-      else if (slot !== undefined) yield [slot.id, slot.value];
-    }
   }
 
   private static nodesEqual<T>(codec: Codec<T>, a: Node<T>, b: Node<T>): boolean {
