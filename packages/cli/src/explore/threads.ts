@@ -376,6 +376,13 @@ function planOf(call: ScenarioCall, names: ReadonlySet<string>): PlainPlan | nul
   return { call, refs, ops: new Map() };
 }
 
+/** Whether every name a call reads is bound (a failed call's name never is). */
+function allBound(names: readonly string[] | undefined, b: Bindings): boolean {
+  if (names === undefined) return true;
+  for (const n of names) if (!b.rets.has(n) && !b.outs.has(n)) return false;
+  return true;
+}
+
 /** What a reference resolves to, or undefined when the general path must say why not. */
 function refValue(r: PlainRef, b: Bindings): bigint | number | undefined {
   if (r.sub === undefined) return b.rets.get(r.name);
@@ -495,33 +502,33 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
   transitions(s: ExploreState): Transition[] {
     const out: Transition[] = [];
     const m = this.machine;
-    this.threads.forEach((t, i) => {
+    for (let i = 0; i < this.threads.length; i++) {
+      const t = this.threads[i] as ThreadProgram;
       const ts = s.threads[i];
-      if (ts === undefined || ts.pc >= t.calls.length) return;
+      if (ts === undefined || ts.pc >= t.calls.length) continue;
       const site = this.#sites[i]?.[ts.pc] ?? "";
       const r = ts.running;
       let st: Step;
       if (r !== null) {
         const [next, ...rest] = r.rest;
-        if (next === undefined || !workOver(m, s.world, r)) return;
+        if (next === undefined || !workOver(m, s.world, r)) continue;
         st = runOp(m, s.world, next, r.step.text.replace(/(: done| = .*)$/, ""), "step");
-        if (st.sleeps !== undefined) return;
+        if (st.sleeps !== undefined) continue;
         // The work before it is over; the call now waits for what this op starts.
         if (st.result.ok && rest.length > 0) st = stillToDo(st, { rest });
       } else {
-        const refs = this.#refs[i]?.[ts.pc] ?? [];
         const b = s.bindings;
-        if (refs.some((n) => !b.rets.has(n) && !b.outs.has(n))) return;
+        if (!allBound(this.#refs[i]?.[ts.pc], b)) continue;
         const plan = this.#plans[i]?.[ts.pc] ?? null;
         const made = plan === null ? undefined : plannedOp(m, plan, b, site);
         st =
           made === undefined
             ? scenarioCall(m, s.world, t.calls[ts.pc] as ScenarioCall, site, b, "step")
             : plainStep(m, s.world, made.op, made.text, site, "step");
-        if (st.sleeps !== undefined) return;
+        if (st.sleeps !== undefined) continue;
       }
       out.push(this.#advance(s, i, st));
-    });
+    }
     for (const { op, outcome: r } of pendingSteps(m, s.world)) {
       let world = worldAfter(r);
       const events: TraceEvent[] =

@@ -231,7 +231,9 @@ function stepOp(m: Machine, w: World, op: Op, text: string): Step {
       };
     case "done": {
       const tasks: number[] = [];
-      for (const id of r.world.tasks.keys()) if (!w.tasks.has(id)) tasks.push(id);
+      // Most ops start no task: the table is then the same object.
+      if (r.world.tasks !== w.tasks)
+        for (const id of r.world.tasks.keys()) if (!w.tasks.has(id)) tasks.push(id);
       const continuations = queuedContinuations(m, op, w, r.world);
       const waits = tasks.length > 0 || continuations !== undefined;
       const ret = r.returned?.ret;

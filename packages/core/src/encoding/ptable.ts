@@ -1,6 +1,6 @@
 import type { Codec } from "./codec.js";
 import { encodeWith, equalWith, hashWith } from "./codec.js";
-import { SECOND_LANE_SEED, fmix32, hashWords } from "./hash.js";
+import { SECOND_LANE_SEED, fmix32, mixWord } from "./hash.js";
 
 const BITS = 5;
 /** Ids are non-negative integers below 2^30 (six trie levels). */
@@ -107,12 +107,15 @@ function entryContribution2(id: number, hash2: number): number {
 /** The value's encoding hashed twice (two seeds): the halves of its 64-bit fingerprint. */
 function entryOf<T>(codec: Codec<T>, id: number, value: T): Entry<T> {
   const words = encodeWith(codec, value);
-  return {
-    id,
-    value,
-    hash: hashWords(words, codec.seed),
-    hash2: hashWords(words, codec.seed ^ SECOND_LANE_SEED),
-  };
+  // Both lanes in one pass over the words (every table write hashes an entry).
+  let h = codec.seed | 0;
+  let h2 = (codec.seed ^ SECOND_LANE_SEED) | 0;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i] as number;
+    h = mixWord(h, w);
+    h2 = mixWord(h2, w);
+  }
+  return { id, value, hash: fmix32(h ^ words.length), hash2: fmix32(h2 ^ words.length) };
 }
 
 const entryId = <T>(e: Entry<T>): number => e.id;

@@ -2,7 +2,21 @@ import type { Op } from "../lifetime/op.js";
 import type { StepOutcome } from "../lifetime/outcome.js";
 import { step } from "../lifetime/step.js";
 import type { World } from "../world/world.js";
-import type { Machine } from "./machine.js";
+import type { ExporterDriver, ImporterDriver, Machine } from "./machine.js";
+
+/** The drivers of a machine that list deferred work, exporters first (a machine never changes). */
+const withPending = new WeakMap<Machine, readonly (ExporterDriver | ImporterDriver)[]>();
+
+function pendingDrivers(m: Machine): readonly (ExporterDriver | ImporterDriver)[] {
+  let list = withPending.get(m);
+  if (list === undefined) {
+    list = [...m.exporters.values(), ...m.importers.values()].filter(
+      (d) => d.pending !== undefined,
+    );
+    withPending.set(m, list);
+  }
+  return list;
+}
 
 /**
  * The kernel-internal continuations that can run now (DESIGN §2a): the next
@@ -86,7 +100,7 @@ export function pendingSteps(m: Machine, w: World): readonly PendingStep[] {
     const outcome = step(m, w, op);
     if (outcome.status !== "blocked") out.push({ op, outcome });
   }
-  for (const driver of [...m.exporters.values(), ...m.importers.values()]) {
+  for (const driver of pendingDrivers(m)) {
     for (const op of driver.pending?.(m, w) ?? []) {
       const outcome = step(m, w, op);
       if (outcome.status !== "blocked") out.push({ op, outcome });
