@@ -31,12 +31,12 @@ export type GroupIndex = BTree<GroupKey, true, undefined>;
  * hashed), so it may change freely.
  *
  * @param group - the group's name.
- * @returns an unsigned 32-bit hash.
+ * @returns a signed 32-bit hash (a small integer V8 keeps inline in every key).
  */
 export function groupHash(group: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < group.length; i++) h = Math.imul(h ^ group.charCodeAt(i), 0x01000193);
-  return h >>> 0;
+  return h | 0;
 }
 
 const groupSpec: BTreeSpec<GroupKey, true, undefined> = {

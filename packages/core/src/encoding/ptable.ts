@@ -115,7 +115,14 @@ function entryOf<T>(codec: Codec<T>, id: number, value: T): Entry<T> {
     h = mixWord(h, w);
     h2 = mixWord(h2, w);
   }
-  return { id, value, hash: fmix32(h ^ words.length), hash2: fmix32(h2 ^ words.length) };
+  // Signed (`| 0`): a small integer V8 stores inline, where an unsigned hash
+  // above 2^31 would be a heap number of its own in every entry and table.
+  return {
+    id,
+    value,
+    hash: fmix32(h ^ words.length) | 0,
+    hash2: fmix32(h2 ^ words.length) | 0,
+  };
 }
 
 const entryId = <T>(e: Entry<T>): number => e.id;
@@ -297,11 +304,11 @@ export class PTable<T, I = unknown> {
       rootOut,
       depth,
       this.size + (old === undefined ? 1 : 0),
-      (this.hash + delta) >>> 0,
+      (this.hash + delta) | 0,
       this.firstFree,
-      (this.valuesHash + valuesDelta) >>> 0,
-      (this.hash2 + delta2) >>> 0,
-      (this.valuesHash2 + valuesDelta2) >>> 0,
+      (this.valuesHash + valuesDelta) | 0,
+      (this.hash2 + delta2) | 0,
+      (this.valuesHash2 + valuesDelta2) | 0,
       this.indexer,
       this.indexWith(id, old?.value, value),
     );
@@ -322,11 +329,11 @@ export class PTable<T, I = unknown> {
       PTable.put(this.root, this.depth - 1, id, undefined) ?? EMPTY_NODE,
       this.depth,
       this.size - 1,
-      (this.hash - entryContribution(id, old.hash)) >>> 0,
+      (this.hash - entryContribution(id, old.hash)) | 0,
       id >= 1 && id < this.firstFree ? id : this.firstFree,
-      (this.valuesHash - fmix32(old.hash)) >>> 0,
-      (this.hash2 - entryContribution2(id, old.hash2)) >>> 0,
-      (this.valuesHash2 - fmix32(old.hash2)) >>> 0,
+      (this.valuesHash - fmix32(old.hash)) | 0,
+      (this.hash2 - entryContribution2(id, old.hash2)) | 0,
+      (this.valuesHash2 - fmix32(old.hash2)) | 0,
       this.indexer,
       this.indexWith(id, old.value, undefined),
     );
