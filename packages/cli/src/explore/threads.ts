@@ -550,14 +550,15 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
         world = v.world;
         events.push(v.event);
       }
-      const settled = this.#settle({ ...s, world });
+      const d = draftOf(s, world);
+      const returned = this.#settle(d);
       out.push({
-        state: settled.state,
+        state: withKey(d, this.symmetric),
         actor: "kernel",
         text: continuationText(op),
         outcome: r.status === "failed" ? r.error.errno : "ok",
         events,
-        returned: settled.returned,
+        returned,
       });
     }
     return out;
@@ -568,61 +569,59 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
     const t = this.threads[i] as ThreadProgram;
     const ts = s.threads[i] as ThreadState;
     const running = st.result.ok ? runningOf(st) : null;
-    const threads = s.threads.map((x, j) => (j === i ? { pc: ts.pc, running } : x));
-    let next: ExploreState = { ...s, world: st.world, threads };
-    if (running === null) next = this.#complete(next, i, st);
-    const settled = this.#settle(next);
-    const own =
-      running === null ? [{ thread: t.name, call: ts.pc, outcome: outcomeOf(st.result) }] : [];
+    const d = draftOf(s, st.world);
+    d.threads[i] = { pc: ts.pc, running };
+    if (running === null) this.#complete(d, i, st);
+    const returned = this.#settle(d);
+    if (running === null)
+      returned.unshift({ thread: t.name, call: ts.pc, outcome: outcomeOf(st.result) });
     return {
-      state: settled.state,
+      state: withKey(d, this.symmetric),
       actor: t.name,
       call: ts.pc,
       text: st.text,
       outcome: running === null ? outcomeOf(st.result) : "started",
       events: st.events,
-      returned: [...own, ...settled.returned],
+      returned,
     };
   }
 
   /** Thread `i`'s current call returns with step `st`'s result. */
-  #complete(s: ExploreState, i: number, st: Step): ExploreState {
+  #complete(d: Draft, i: number, st: Step): void {
     const t = this.threads[i] as ThreadProgram;
-    const ts = s.threads[i] as ThreadState;
+    const ts = d.threads[i] as ThreadState;
     const call = t.calls[ts.pc] as ScenarioCall;
-    let bindings = s.bindings;
     if ("as" in call && call.as !== undefined) {
-      bindings = copyBindings(s.bindings);
-      bind(bindings, call as ReplayCall, `threads.${t.name}[${ts.pc}]`, st);
+      d.bindings = copyBindings(d.bindings);
+      bind(d.bindings, call as ReplayCall, this.#sites[i]?.[ts.pc] ?? "", st);
     }
     const completed = { outcome: outcomeOf(st.result), result: st.result };
-    const done = s.done.map((d, j) => (j === i ? [...d, completed] : d));
+    const done = d.done.slice();
+    done[i] = [...(d.done[i] ?? []), completed];
+    d.done = done;
     const text = completedKey(completed);
-    const doneHashes = s.doneHashes.slice();
-    doneHashes[2 * i] = mixText(s.doneHashes[2 * i] ?? 0, text, SALTS[0]);
-    doneHashes[2 * i + 1] = mixText(s.doneHashes[2 * i + 1] ?? 0, text, SALTS[1]);
-    const threads = s.threads.map((x, j) => (j === i ? { pc: ts.pc + 1, running: null } : x));
-    return { ...s, threads, done, doneHashes, bindings };
+    const hashes = d.doneHashes.slice();
+    hashes[2 * i] = mixText(d.doneHashes[2 * i] ?? 0, text, SALTS[0]);
+    hashes[2 * i + 1] = mixText(d.doneHashes[2 * i + 1] ?? 0, text, SALTS[1]);
+    d.doneHashes = hashes;
+    d.threads[i] = { pc: ts.pc + 1, running: null };
   }
 
-  /** Returns every call whose work is over and which has no op left; then the key. */
-  #settle(s: ExploreState): {
-    state: ExploreState;
-    returned: { thread: string; call: number; outcome: string }[];
-  } {
-    let state = s;
+  /** Returns every call whose work is over and which has no op left. */
+  #settle(d: Draft): { thread: string; call: number; outcome: string }[] {
     const returned: { thread: string; call: number; outcome: string }[] = [];
-    state.threads.forEach((ts, i) => {
+    for (let i = 0; i < d.threads.length; i++) {
+      const ts = d.threads[i] as ThreadState;
       const r = ts.running;
-      if (r === null || r.rest.length > 0 || !workOver(this.machine, state.world, r)) return;
-      state = this.#complete(state, i, r.step);
+      if (r === null || r.rest.length > 0 || !workOver(this.machine, d.world, r)) continue;
+      this.#complete(d, i, r.step);
       returned.push({
         thread: (this.threads[i] as ThreadProgram).name,
         call: ts.pc,
         outcome: outcomeOf(r.step.result),
       });
-    });
-    return { state: withKey(state, this.symmetric), returned };
+    }
+    return returned;
   }
 
   /**
@@ -715,6 +714,30 @@ function completedKey(c: CompletedCall): string {
   return `${c.outcome};${res.ret === undefined ? "" : String(res.ret)};${out}`;
 }
 
+/**
+ * A state a transition is building: what the transition changes it
+ * replaces (never the arrays of the state it came from), and it gets its
+ * key last ({@link withKey}), so a transition makes one state object.
+ */
+interface Draft {
+  world: World;
+  readonly threads: ThreadState[];
+  done: readonly (readonly CompletedCall[])[];
+  doneHashes: readonly number[];
+  bindings: Bindings;
+}
+
+/** A draft of the state after `s` with world `world`. */
+function draftOf(s: ExploreState, world: World): Draft {
+  return {
+    world,
+    threads: s.threads.slice(),
+    done: s.done,
+    doneHashes: s.doneHashes,
+    bindings: s.bindings,
+  };
+}
+
 /** One lane of a thread's position, the work its call waits for, and its results. */
 function threadLane(s: Omit<ExploreState, "key1" | "key2">, i: number, lane: 0 | 1): number {
   const t = s.threads[i] as ThreadState;
@@ -731,6 +754,20 @@ function threadLane(s: Omit<ExploreState, "key1" | "key2">, i: number, lane: 0 |
   return fmix32(mixWord(h, r.continuations?.keys.length ?? -1));
 }
 
+/** The state with the key whose lanes were folded to `key1` and `key2`. */
+function keyed(s: Omit<ExploreState, "key1" | "key2">, key1: number, key2: number): ExploreState {
+  const n = s.threads.length;
+  return {
+    world: s.world,
+    threads: s.threads,
+    done: s.done,
+    doneHashes: s.doneHashes,
+    bindings: s.bindings,
+    key1: fmix32(key1 ^ n),
+    key2: fmix32(key2 + n),
+  };
+}
+
 /**
  * A state with its key: the canonical hash of its positions and results
  * (not the world), the threads in order, except that interchangeable
@@ -742,6 +779,15 @@ function withKey(
   groups: readonly (readonly number[])[],
 ): ExploreState {
   const n = s.threads.length;
+  let key1 = LANE1;
+  let key2 = LANE2;
+  if (groups.length === 0) {
+    for (let i = 0; i < n; i++) {
+      key1 = mixWord(key1, threadLane(s, i, 0));
+      key2 = mixWord(key2, threadLane(s, i, 1));
+    }
+    return keyed(s, key1, key2);
+  }
   const a: number[] = new Array<number>(n);
   const b: number[] = new Array<number>(n);
   for (let i = 0; i < n; i++) {
@@ -757,11 +803,9 @@ function withKey(
       b[i] = sorted[k]?.[1] ?? 0;
     });
   }
-  let key1 = LANE1;
-  let key2 = LANE2;
   for (let i = 0; i < n; i++) {
     key1 = mixWord(key1, a[i] ?? 0);
     key2 = mixWord(key2, b[i] ?? 0);
   }
-  return { ...s, key1: fmix32(key1 ^ n), key2: fmix32(key2 + n) };
+  return keyed(s, key1, key2);
 }
