@@ -301,7 +301,14 @@ export { endGrants, grantAccess, grantIn } from "./fabric/grants.js";
 export type { GrantRequest, Granted } from "./fabric/grants.js";
 export type { AccessOutcome, AccessResult } from "./fabric/access.js";
 
-export { WORLD_SLICES, createWorld, hashWorld, hashWorld2, worldsEqual } from "./world/world.js";
+export {
+  WORLD_SLICES,
+  createWorld,
+  hashWorld,
+  hashWorld2,
+  worldWith,
+  worldsEqual,
+} from "./world/world.js";
 export type { World } from "./world/world.js";
 export {
   SLICES_PER_DRIVER,
@@ -317,6 +324,7 @@ export {
 export type { ArrivalQueue, DriverSlice, SliceDef } from "./world/driver-slice.js";
 export { readSlice, writeSlice } from "./machine/slices.js";
 export type { DmaBufState, RevokeState } from "./world/dmabuf-state.js";
+export { bufWith } from "./world/dmabuf-state.js";
 export { attachRevocable } from "./world/attachment-state.js";
 export type { AttachmentState, IovaRange, MappingState } from "./world/attachment-state.js";
 export type { DmaDirection, DmaJob } from "./world/job.js";

@@ -1,5 +1,6 @@
 import type { World } from "../world/world.js";
 import { regionContaining } from "./regions.js";
+import { worldWith } from "../world/world.js";
 
 /**
  * What a new grant allows (DESIGN §3.5): who may reach which physical range, and why.
@@ -92,10 +93,7 @@ export function grantIn(w: World, region: { readonly id: string }, req: GrantReq
   const id = w.grants.lowestFreeId();
   return {
     id,
-    world: {
-      ...w,
-      grants: w.grants.set(id, { ...req, region: region.id, stale: false }),
-    },
+    world: worldWith(w, { grants: w.grants.set(id, { ...req, region: region.id, stale: false }) }),
   };
 }
 
@@ -129,5 +127,5 @@ export function endGrants(w: World, ids: readonly number[]): World {
     if (g === undefined) continue;
     grants = grants.delete(id);
   }
-  return grants === w.grants ? w : { ...w, grants };
+  return grants === w.grants ? w : worldWith(w, { grants });
 }

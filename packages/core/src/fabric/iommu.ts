@@ -3,6 +3,7 @@ import type { DomainState, IommuMapping } from "../world/domain-state.js";
 import { IOVA_PAGE } from "../world/domain-state.js";
 import type { World } from "../world/world.js";
 import { deviceIndex } from "../world/access.js";
+import { worldWith } from "../world/world.js";
 
 export { IOVA_PAGE };
 
@@ -63,15 +64,14 @@ export function domainOf(m: Hardware, w: World, device: string): number | undefi
  * @category Fabric and oracle
  */
 export function iommuMap(w: World, domain: number, m: IommuMapping): World {
-  return {
-    ...w,
+  return worldWith(w, {
     domains: w.domains.update(domain, (d) => {
       if (d.mappings.index.overlapping(m.iova, m.len) !== undefined) {
         throw new Error(`iommu_map overlaps in domain ${domain} at 0x${m.iova.toString(16)}`);
       }
       return { ...d, mappings: d.mappings.set(d.mappings.lowestFreeId(), m) };
     }),
-  };
+  });
 }
 
 /**
@@ -106,14 +106,13 @@ export function iommuMap(w: World, domain: number, m: IommuMapping): World {
  * @category Fabric and oracle
  */
 export function iommuUnmap(w: World, domain: number, iova: bigint, len: bigint): World {
-  return {
-    ...w,
+  return worldWith(w, {
     domains: w.domains.update(domain, (d) => {
       const e = d.mappings.index.at(iova);
       if (e === undefined || e.end - e.start !== len) return d;
       return { ...d, mappings: d.mappings.delete(e.value) };
     }),
-  };
+  });
 }
 
 /**

@@ -2,6 +2,7 @@ import type { RegionState, RegionStatus } from "../world/region-state.js";
 import type { World } from "../world/world.js";
 import { grantsOfRegion } from "../world/grant-index.js";
 import { firstFitAmong, rangesHolding, regionIdNamed } from "./region-index.js";
+import { worldWith } from "../world/world.js";
 
 /**
  * The innermost region containing `[phys, phys + len)`: a buffer carved out
@@ -178,5 +179,5 @@ export function setRegionStatus(w: World, id: number, status: RegionStatus): Wor
       if (g !== undefined && !g.stale) grants = grants.set(gid, { ...g, stale: true });
     }
   }
-  return { ...w, regions: w.regions.set(id, { ...r, status }), grants };
+  return worldWith(w, { regions: w.regions.set(id, { ...r, status }), grants });
 }

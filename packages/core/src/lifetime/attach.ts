@@ -9,6 +9,8 @@ import { encodedWith } from "../encoding/codecs.js";
 import type { StepOutcome } from "./outcome.js";
 import { blocked, done, failed } from "./outcome.js";
 import { dropFileRef } from "./release.js";
+import { worldWith } from "../world/world.js";
+import { bufWith } from "../world/dmabuf-state.js";
 
 /**
  * `dma_buf_dynamic_attach()` (dynamic) or `dma_buf_attach()` (static), with
@@ -91,15 +93,13 @@ export function attachBuf(
     mapping: null,
     invalidated: false,
   };
-  const linked: World = {
-    ...next,
+  const linked: World = worldWith(next, {
     atts: next.atts.set(att, attachment),
-    bufs: next.bufs.set(buf, {
-      ...b,
-      attachments: [...b.attachments, att],
-      fileRefs: b.fileRefs + 1,
-    }),
-  };
+    bufs: next.bufs.set(
+      buf,
+      bufWith(b, { attachments: [...b.attachments, att], fileRefs: b.fileRefs + 1 }),
+    ),
+  });
   const accepted = exp.attach?.(m, linked, att) ?? {
     ok: true,
     value: { world: linked, events: [] },
@@ -180,11 +180,13 @@ export function detachAtt(m: Machine, w: World, att: number): StepOutcome {
   const buf = world.bufs.get(a.buf);
   if (buf === undefined) throw new Error(`buffer ${a.buf} vanished`);
   const imp = importerOf(m, a);
-  const unlinked: World = {
-    ...world,
+  const unlinked: World = worldWith(world, {
     atts: world.atts.delete(att),
-    bufs: world.bufs.set(a.buf, { ...buf, attachments: buf.attachments.filter((x) => x !== att) }),
-  };
+    bufs: world.bufs.set(
+      a.buf,
+      bufWith(buf, { attachments: buf.attachments.filter((x) => x !== att) }),
+    ),
+  });
   const put = dropFileRef(m, unlinked, a.buf);
   return done(put.world, [
     ...detached.events,

@@ -1,6 +1,7 @@
 import type { ExportStep } from "../machine/machine.js";
 import type { World } from "../world/world.js";
 import type { Encoded } from "../encoding/codecs.js";
+import { worldWith } from "../world/world.js";
 
 /**
  * What an exporter states when it calls `dma_buf_export()`.
@@ -55,8 +56,7 @@ export interface ExportInfo {
 export function createDmaBuf(w: World, info: ExportInfo): ExportStep {
   const buf = w.bufs.lowestFreeId();
   const next = w;
-  const world: World = {
-    ...next,
+  const world: World = worldWith(next, {
     bufs: next.bufs.set(buf, {
       exporter: info.exporter,
       owner: info.owner,
@@ -71,6 +71,6 @@ export function createDmaBuf(w: World, info: ExportInfo): ExportStep {
       fences: 0,
       priv: info.priv,
     }),
-  };
+  });
   return { world, buf, events: [{ kind: "export", owner: info.owner, buf, size: info.size }] };
 }

@@ -3,6 +3,7 @@ import { endGrants, grantAccess } from "../fabric/grants.js";
 import { mustAtt } from "../world/access.js";
 import { mappingAt } from "../world/domain-state.js";
 import type { World } from "../world/world.js";
+import { worldWith } from "../world/world.js";
 
 /** One (device, physical piece) the oracle should allow. */
 interface Wanted {
@@ -96,8 +97,7 @@ export function syncDomainGrants(m: Machine, w: World, att: number): World {
   const unchanged =
     kept.length === mapping.grants.length && kept.every((g, i) => g === mapping.grants[i]);
   if (unchanged) return w;
-  return {
-    ...world,
+  return worldWith(world, {
     atts: world.atts.set(att, { ...a, mapping: { ...mapping, grants: kept } }),
-  };
+  });
 }

@@ -8,6 +8,8 @@ import type { World } from "../world/world.js";
 import type { StepOutcome } from "./outcome.js";
 import { done, failed } from "./outcome.js";
 import { assertResvHeld } from "./resv.js";
+import { worldWith } from "../world/world.js";
+import { bufWith } from "../world/dmabuf-state.js";
 
 /**
  * How many unsignalled fences a buffer's reservation object holds: what
@@ -121,9 +123,8 @@ export function submitDma(
   const job = world.jobs.lowestFreeId();
   const next = world;
   const fenced = mustBuf(next, a.buf);
-  world = {
-    ...next,
-    bufs: next.bufs.set(a.buf, { ...fenced, fences: fenced.fences + 1 }),
+  world = worldWith(next, {
+    bufs: next.bufs.set(a.buf, bufWith(fenced, { fences: fenced.fences + 1 })),
     jobs: next.jobs.set(job, {
       device: a.device,
       att,
@@ -133,7 +134,7 @@ export function submitDma(
       dir,
       beforeInvalidate: !a.invalidated,
     }),
-  };
+  });
   events.push({ kind: "fence-add", device: a.device, owner: b.owner, buf: a.buf, job });
   return done(world, events, job);
 }
@@ -227,7 +228,7 @@ export function signalFence(w: World, job: number): StepOutcome {
     // The buffer was released while the job ran: dma_buf_release's
     // dma_resv_fini dropped the resv's reference to the fence, which lives
     // on and signals with no buffer to update.
-    return done({ ...w, jobs: w.jobs.delete(job) }, [
+    return done(worldWith(w, { jobs: w.jobs.delete(job) }), [
       {
         kind: "note",
         actor: j.device,
@@ -235,8 +236,8 @@ export function signalFence(w: World, job: number): StepOutcome {
       },
     ]);
   }
-  const bufs = w.bufs.set(j.buf, { ...b, fences: b.fences - 1 });
-  return done({ ...w, bufs, jobs: w.jobs.delete(job) }, [
+  const bufs = w.bufs.set(j.buf, bufWith(b, { fences: b.fences - 1 }));
+  return done(worldWith(w, { bufs, jobs: w.jobs.delete(job) }), [
     { kind: "fence-signal", device: j.device, owner: b.owner, buf: j.buf, job },
   ]);
 }

@@ -4,6 +4,7 @@ import type { TraceEvent } from "../trace/event.js";
 import { importerOf, mustBuf } from "../world/access.js";
 import type { World } from "../world/world.js";
 import { assertResvHeld } from "./resv.js";
+import { worldWith } from "../world/world.js";
 
 /**
  * `dma_buf_invalidate_mappings(dmabuf)` (`dma_buf_move_notify` before 7.1),
@@ -52,7 +53,9 @@ export function invalidateMappings(m: Machine, w: World, buf: number, holder: st
     if (a === undefined || !a.dynamic || !a.hasInvalidate) continue;
     const imp = importerOf(m, a);
     if (imp.invalidateMappings === undefined) continue;
-    world = { ...world, atts: world.atts.set(id, { ...a, invalidated: a.mapping !== null }) };
+    world = worldWith(world, {
+      atts: world.atts.set(id, { ...a, invalidated: a.mapping !== null }),
+    });
     events.push({ kind: "invalidate", owner: b.owner, importer: imp.name, att: id, callback });
     const r = imp.invalidateMappings(m, world, id);
     world = r.world;

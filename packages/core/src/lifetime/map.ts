@@ -13,6 +13,7 @@ import type { StepOutcome } from "./outcome.js";
 import { blocked, done, failed } from "./outcome.js";
 import { pinsOnMap } from "./pin-rule.js";
 import { assertResvHeld } from "./resv.js";
+import { worldWith } from "../world/world.js";
 
 const MAP_RULE = "dma_buf_map_attachment() of a dynamic attachment holds dmabuf->resv";
 const UNMAP_RULE = "dma_buf_unmap_attachment() of a dynamic attachment holds dmabuf->resv";
@@ -159,15 +160,14 @@ export function mapAtt(
   }
   const current = world.atts.get(att);
   if (current === undefined) throw new Error(`attachment ${att} vanished during map`);
-  world = {
-    ...world,
+  world = worldWith(world, {
     atts: world.atts.set(att, {
       ...current,
       mapping,
       invalidated: false,
       pins: current.pins + (pin ? 1 : 0),
     }),
-  };
+  });
   events.push(...mapped.value.events, {
     kind: "map",
     importer: imp.name,
@@ -237,19 +237,17 @@ export function unmapAtt(m: Machine, w: World, att: number, holder: string | nul
   world = endGrants(world, mapping.grants);
   const current = world.atts.get(att);
   if (current === undefined) throw new Error(`attachment ${att} vanished during unmap`);
-  world = {
-    ...world,
+  world = worldWith(world, {
     atts: world.atts.set(att, { ...current, mapping: null, invalidated: false }),
-  };
+  });
   events.push({ kind: "unmap", importer: imp.name, owner: b.owner, att, detail: "" });
   if (pinsOnMap(m, exp, a) && current.pins > 0) {
     const unpinned = exp.unpin?.(m, world, att) ?? { world, events: [] };
     const after = unpinned.world.atts.get(att);
     if (after === undefined) throw new Error(`attachment ${att} vanished during unpin`);
-    world = {
-      ...unpinned.world,
+    world = worldWith(unpinned.world, {
       atts: unpinned.world.atts.set(att, { ...after, pins: after.pins - 1 }),
-    };
+    });
     events.push(...unpinned.events, {
       kind: "unpin",
       importer: imp.name,

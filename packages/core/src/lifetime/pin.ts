@@ -13,6 +13,7 @@ import type { World } from "../world/world.js";
 import type { StepOutcome } from "./outcome.js";
 import { done, failed } from "./outcome.js";
 import { assertResvHeld } from "./resv.js";
+import { worldWith } from "../world/world.js";
 
 /**
  * `dma_buf_pin()`: "the buffer may not move anymore" (kernel-model §1.1).
@@ -72,7 +73,7 @@ export function pinAtt(m: Machine, w: World, att: number, holder: string): StepO
   world = pinned.value.world;
   const current = world.atts.get(att);
   if (current === undefined) throw new Error(`attachment ${att} vanished during pin`);
-  world = { ...world, atts: world.atts.set(att, { ...current, pins: current.pins + 1 }) };
+  world = worldWith(world, { atts: world.atts.set(att, { ...current, pins: current.pins + 1 }) });
   events.push(...pinned.value.events, {
     kind: "pin",
     importer: importerOf(m, a).name,
@@ -131,10 +132,9 @@ export function unpinAtt(m: Machine, w: World, att: number, holder: string): Ste
   const current = unpinned.world.atts.get(att);
   if (current === undefined) throw new Error(`attachment ${att} vanished during unpin`);
   return done(
-    {
-      ...unpinned.world,
+    worldWith(unpinned.world, {
       atts: unpinned.world.atts.set(att, { ...current, pins: current.pins - 1 }),
-    },
+    }),
     [
       ...held.events,
       ...unpinned.events,

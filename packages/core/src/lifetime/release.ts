@@ -7,6 +7,8 @@ import { exporterOf, isKernelError, lookupBuf, mustBuf } from "../world/access.j
 import type { World } from "../world/world.js";
 import type { StepOutcome } from "./outcome.js";
 import { done, failed } from "./outcome.js";
+import { worldWith } from "../world/world.js";
+import { bufWith } from "../world/dmabuf-state.js";
 
 /**
  * Drops one reference to a buffer's file; the last one runs the exporter's
@@ -43,16 +45,18 @@ export function dropFileRef(m: Machine, w: World, buf: number): Effect {
   const b = mustBuf(w, buf);
   if (b.fileRefs > 1) {
     return {
-      world: { ...w, bufs: w.bufs.set(buf, { ...b, fileRefs: b.fileRefs - 1 }) },
+      world: worldWith(w, { bufs: w.bufs.set(buf, bufWith(b, { fileRefs: b.fileRefs - 1 })) }),
       events: [],
     };
   }
-  const dropped: World = { ...w, bufs: w.bufs.set(buf, { ...b, fileRefs: 0, released: true }) };
+  const dropped: World = worldWith(w, {
+    bufs: w.bufs.set(buf, bufWith(b, { fileRefs: 0, released: true })),
+  });
   const released = exporterOf(m, b).release(m, dropped, buf);
   // The file is freed: its id (the fd) is free for the next export, as the
   // kernel's fd and the struct dma_buf are (DESIGN §2a, finite worlds).
   return {
-    world: { ...released.world, bufs: released.world.bufs.delete(buf) },
+    world: worldWith(released.world, { bufs: released.world.bufs.delete(buf) }),
     events: [...released.events, { kind: "release", owner: b.owner, buf }],
   };
 }
@@ -161,7 +165,7 @@ export function closeBuf(m: Machine, w: World, buf: number): StepOutcome {
       kernelError("EBADF", () => `no open fd of buf ${buf} is left to close`),
     );
   }
-  const closed: World = { ...w, bufs: w.bufs.set(buf, { ...b, fds: b.fds - 1 }) };
+  const closed: World = worldWith(w, { bufs: w.bufs.set(buf, bufWith(b, { fds: b.fds - 1 })) });
   const { world, events } = dropFileRef(m, closed, buf);
   return done(world, events);
 }

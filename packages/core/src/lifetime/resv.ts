@@ -4,6 +4,8 @@ import { isKernelError, lookupBuf, recordViolation } from "../world/access.js";
 import type { World } from "../world/world.js";
 import type { StepOutcome } from "./outcome.js";
 import { blocked, done, failed } from "./outcome.js";
+import { worldWith } from "../world/world.js";
+import { bufWith } from "../world/dmabuf-state.js";
 
 /**
  * The participant a resv holder name stands for. Holder names are
@@ -75,7 +77,7 @@ export function resvLock(w: World, buf: number, holder: string): StepOutcome {
   if (b.resvHolder !== null) {
     return blocked(w, "resv", () => `resv of buf ${buf} is held by ${String(b.resvHolder)}`);
   }
-  return done({ ...w, bufs: w.bufs.set(buf, { ...b, resvHolder: holder }) }, [
+  return done(worldWith(w, { bufs: w.bufs.set(buf, bufWith(b, { resvHolder: holder })) }), [
     { kind: "resv", holder, owner: b.owner, buf, action: "lock" },
   ]);
 }
@@ -118,7 +120,7 @@ export function resvUnlock(w: World, buf: number, holder: string): StepOutcome {
       kernelError("EPERM", () => `${holder} does not hold the resv of buf ${buf}`),
     );
   }
-  return done({ ...w, bufs: w.bufs.set(buf, { ...b, resvHolder: null }) }, [
+  return done(worldWith(w, { bufs: w.bufs.set(buf, bufWith(b, { resvHolder: null })) }), [
     { kind: "resv", holder, owner: b.owner, buf, action: "unlock" },
   ]);
 }

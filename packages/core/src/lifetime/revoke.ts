@@ -11,6 +11,8 @@ import type { StepOutcome } from "./outcome.js";
 import { blocked, done, failed } from "./outcome.js";
 import { dropFileRef } from "./release.js";
 import { assertResvHeld, resvLock, resvUnlock } from "./resv.js";
+import { worldWith } from "../world/world.js";
+import { bufWith } from "../world/dmabuf-state.js";
 
 /**
  * Changes a buffer's revoked state. The rule "revoked changes only under
@@ -56,7 +58,9 @@ export function setRevoked(
   );
   const b = mustBuf(held.world, buf);
   return {
-    world: { ...held.world, bufs: held.world.bufs.set(buf, { ...b, revoked: state }) },
+    world: worldWith(held.world, {
+      bufs: held.world.bufs.set(buf, bufWith(b, { revoked: state })),
+    }),
     events: [...held.events, { kind: "revoked", owner: b.owner, buf, state }],
   };
 }
@@ -325,12 +329,11 @@ function startTask(w: World, t: TaskState, owner: string): StepOutcome {
   const id = w.tasks.lowestFreeId();
   const next = w;
   const b = mustBuf(next, t.buf);
-  const held: World = {
-    ...next,
-    bufs: next.bufs.set(t.buf, { ...b, fileRefs: b.fileRefs + 1, task: id }),
-  };
+  const held: World = worldWith(next, {
+    bufs: next.bufs.set(t.buf, bufWith(b, { fileRefs: b.fileRefs + 1, task: id })),
+  });
   return done(
-    { ...held, tasks: held.tasks.set(id, t) },
+    worldWith(held, { tasks: held.tasks.set(id, t) }),
     [
       {
         kind: "task",
@@ -387,12 +390,17 @@ export function stepTask(m: Machine, w: World, id: number): StepOutcome {
   const r = run(m, w, t);
   if (r.status !== "done") return r;
   if (t.pc + 1 < program.length) {
-    return done({ ...r.world, tasks: r.world.tasks.set(id, { ...t, pc: t.pc + 1 }) }, r.events);
+    return done(
+      worldWith(r.world, { tasks: r.world.tasks.set(id, { ...t, pc: t.pc + 1 }) }),
+      r.events,
+    );
   }
   const owner = mustBuf(r.world, t.buf).owner;
   const ended = mustBuf(r.world, t.buf);
-  const cleared = { ...r.world, bufs: r.world.bufs.set(t.buf, { ...ended, task: null }) };
-  const put = dropFileRef(m, { ...cleared, tasks: r.world.tasks.delete(id) }, t.buf);
+  const cleared = worldWith(r.world, {
+    bufs: r.world.bufs.set(t.buf, bufWith(ended, { task: null })),
+  });
+  const put = dropFileRef(m, worldWith(cleared, { tasks: r.world.tasks.delete(id) }), t.buf);
   return done(put.world, [
     ...r.events,
     {

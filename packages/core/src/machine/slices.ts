@@ -2,6 +2,7 @@ import { equalWith } from "../encoding/codec.js";
 import type { SliceDef } from "../world/driver-slice.js";
 import type { World } from "../world/world.js";
 import type { Machine } from "./machine.js";
+import { worldWith } from "../world/world.js";
 
 /**
  * The table id of a driver's slice, or a thrown description bug when the
@@ -107,6 +108,6 @@ export function writeSlice<T>(
   // A slice back at its initial value is not stored: a driver that wrote and
   // undid something leaves the world as if it never had (canonical worlds).
   if (equalWith(def.codec, value, def.initial))
-    return stored === undefined ? w : { ...w, drivers: w.drivers.delete(slot) };
-  return { ...w, drivers: w.drivers.set(slot, { def, value }) };
+    return stored === undefined ? w : worldWith(w, { drivers: w.drivers.delete(slot) });
+  return worldWith(w, { drivers: w.drivers.set(slot, { def, value }) });
 }

@@ -32,6 +32,7 @@ import {
 } from "./layout.js";
 import { ensureProcess, openMemfd, reapMemfd, slotOf, vmasOf } from "./state.js";
 import { piecesOf } from "./vma-set.js";
+import { worldWith } from "../world/world.js";
 
 /**
  * One physically contiguous piece of pinned memory.
@@ -289,7 +290,7 @@ export function holdPages(
   for (const id of memfdsIn(pieces)) {
     const memfd = world.memfds.get(id);
     if (memfd === undefined) throw new Error(`mm: pin of memfd ${id}, which is gone`);
-    world = { ...world, memfds: world.memfds.set(id, { ...memfd, pins: memfd.pins + 1 }) };
+    world = worldWith(world, { memfds: world.memfds.set(id, { ...memfd, pins: memfd.pins + 1 }) });
   }
   return world;
 }
@@ -335,7 +336,7 @@ export function releasePages(w: World, pieces: readonly PagePiece[]): World {
   for (const id of memfdsIn(pieces)) {
     const memfd = world.memfds.get(id);
     if (memfd === undefined || memfd.pins === 0) throw new Error(`mm: memfd ${id} is not pinned`);
-    world = { ...world, memfds: world.memfds.set(id, { ...memfd, pins: memfd.pins - 1 }) };
+    world = worldWith(world, { memfds: world.memfds.set(id, { ...memfd, pins: memfd.pins - 1 }) });
     world = reapMemfd(world, id);
   }
   return world;

@@ -13,6 +13,7 @@ import type { World } from "../world/world.js";
 import { MAX_MEMFDS, MAX_MEMFD_SIZE, memfdFd, memfdIdOfFd } from "./layout.js";
 import type { MmDone } from "./mmap.js";
 import { addMemfd, ensureProcess, reapMemfd } from "./state.js";
+import { worldWith } from "../world/world.js";
 
 /**
  * `memfd_create()` followed by `ftruncate(fd, size)`: a shmem file of
@@ -95,7 +96,10 @@ export function closeFd(m: Machine, w: World, process: string, fd: number): Resu
   if (id !== undefined) {
     const memfd = w.memfds.get(id);
     if (memfd === undefined || !memfd.open) return err("EBADF", () => `fd ${fd} is not open`);
-    const closed = reapMemfd({ ...w, memfds: w.memfds.set(id, { ...memfd, open: false }) }, id);
+    const closed = reapMemfd(
+      worldWith(w, { memfds: w.memfds.set(id, { ...memfd, open: false }) }),
+      id,
+    );
     return ok({
       world: closed,
       events: [{ kind: "note", actor: process, text: `close memfd fd ${fd}` }],

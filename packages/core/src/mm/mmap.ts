@@ -27,6 +27,8 @@ import {
 } from "./layout.js";
 import { ensureProcess, openMemfd, putVmas, reapMemfd } from "./state.js";
 import { highestFreeRange, replaceRange } from "./vma-set.js";
+import { worldWith } from "../world/world.js";
+import { bufWith } from "../world/dmabuf-state.js";
 
 /**
  * What `mmap()` is asked (the model's `MAP_SHARED` mapping of an fd).
@@ -189,7 +191,9 @@ function replaceVmas(
     if (was.has(buf)) continue;
     const b = world.bufs.get(buf);
     if (b === undefined) throw new Error(`mm: a VMA maps buffer ${buf}, which is gone`);
-    world = { ...world, bufs: world.bufs.set(buf, { ...b, fileRefs: b.fileRefs + 1 }) };
+    world = worldWith(world, {
+      bufs: world.bufs.set(buf, bufWith(b, { fileRefs: b.fileRefs + 1 })),
+    });
   }
   for (const buf of was) {
     if (now.has(buf)) continue;

@@ -21,6 +21,7 @@ import {
   memfdRegionName,
   pageAlign,
 } from "./layout.js";
+import { worldWith } from "../world/world.js";
 
 /**
  * A process's address space and its slot.
@@ -136,7 +137,7 @@ export function ensureProcess(
     status: "live",
   });
   return {
-    world: { ...w, regions, processes: w.processes.set(slot, { name: process, vmas: [] }) },
+    world: worldWith(w, { regions, processes: w.processes.set(slot, { name: process, vmas: [] }) }),
     slot,
   };
 }
@@ -152,7 +153,7 @@ export function ensureProcess(
 export function putVmas(w: World, slot: number, vmas: readonly Vma[]): World {
   const mm = w.processes.get(slot);
   if (mm === undefined) throw new Error(`mm: no process in slot ${slot}`);
-  return { ...w, processes: w.processes.set(slot, { ...mm, vmas }) };
+  return worldWith(w, { processes: w.processes.set(slot, { ...mm, vmas }) });
 }
 
 /**
@@ -206,7 +207,7 @@ export function openMemfd(
 export function addMemfd(topology: Topology, w: World, id: number, memfd: Memfd): World {
   const size = pageAlign(memfd.size);
   const memfds = w.memfds.set(id, memfd);
-  if (size === 0n) return { ...w, memfds };
+  if (size === 0n) return worldWith(w, { memfds });
   const regions = w.regions.set(w.regions.lowestFreeId(), {
     id: memfdRegionName(memfd.process, id),
     kind: "ram",
@@ -215,7 +216,7 @@ export function addMemfd(topology: Topology, w: World, id: number, memfd: Memfd)
     busOffset: 0n,
     status: "live",
   });
-  return { ...w, memfds, regions };
+  return worldWith(w, { memfds, regions });
 }
 
 function mapsMemfd(w: World, id: number): boolean {
@@ -238,13 +239,13 @@ function mapsMemfd(w: World, id: number): boolean {
 export function reapMemfd(w: World, id: number): World {
   const memfd = w.memfds.get(id);
   if (memfd === undefined || memfd.open || memfd.pins > 0 || mapsMemfd(w, id)) return w;
-  const gone: World = { ...w, memfds: w.memfds.delete(id) };
+  const gone: World = worldWith(w, { memfds: w.memfds.delete(id) });
   const found = regionNamed(gone, memfdRegionName(memfd.process, id));
   if (found === undefined) return gone;
   const [rid, region] = found;
   const freed = setRegionStatus(gone, rid, "freed");
   return grantsOfRegion(freed.grants.index, region.id).length === 0
-    ? { ...freed, regions: freed.regions.delete(rid) }
+    ? worldWith(freed, { regions: freed.regions.delete(rid) })
     : freed;
 }
 

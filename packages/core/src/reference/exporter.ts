@@ -24,6 +24,7 @@ import { offer } from "../negotiation/offer.js";
 import { u64Schema } from "../schemas.js";
 import { mustAtt, mustBuf } from "../world/access.js";
 import type { World } from "../world/world.js";
+import { worldWith } from "../world/world.js";
 
 /** 4 KiB: buffers are whole pages (`PAGE_SIZE` on x86-64). */
 const PAGE = 0x1000n;
@@ -171,8 +172,7 @@ export function referenceExporter(opts: {
         // A name an earlier buffer with the same id left behind is taken over.
         const rid =
           regionNamed(created.world, priv.region)?.[0] ?? created.world.regions.lowestFreeId();
-        const world: World = {
-          ...created.world,
+        const world: World = worldWith(created.world, {
           regions: created.world.regions.set(rid, {
             id: priv.region,
             kind: "ram",
@@ -181,7 +181,7 @@ export function referenceExporter(opts: {
             busOffset: 0n,
             status: "live",
           }),
-        };
+        });
         return ok({ world, events: created.events, buf: created.buf });
       },
       offers: (m) =>

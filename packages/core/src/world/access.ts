@@ -8,7 +8,7 @@ import type { DmaBufState } from "./dmabuf-state.js";
 import type { Violation } from "./violation.js";
 import type { World } from "./world.js";
 import { idsInGroup } from "../encoding/group-index.js";
-import { violationKey } from "./world.js";
+import { violationKey, worldWith } from "./world.js";
 
 /**
  * A buffer that must exist (its absence is a bug in the model).
@@ -237,7 +237,7 @@ export function recordViolation(w: World, v: Violation): Recorded {
   // Recorded once: an earlier violation saying the same is found by its key.
   if (idsInGroup(w.violations.index, violationKey(v)).next().done !== true)
     return { world: w, event };
-  return { world: { ...w, violations: w.violations.set(w.violations.size, v) }, event };
+  return { world: worldWith(w, { violations: w.violations.set(w.violations.size, v) }), event };
 }
 
 /**

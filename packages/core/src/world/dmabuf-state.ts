@@ -65,6 +65,50 @@ const REVOKE_CODE: Readonly<Record<RevokeState, number>> = {
   permanent: 2,
 };
 
+/**
+ * The buffer's state with some fields replaced (`struct dma_buf` after an
+ * op). One object literal with every field, not `{ ...b, resvHolder }`:
+ * V8 copies a spread 12-field object through its slow path once the
+ * fields' types vary, with most fields out of line in a second object.
+ *
+ * @param b - the state.
+ * @param change - the fields that change (`null` is a value, as for `resvHolder`).
+ * @returns the new state.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bufWith, referenceMachine, boot, step } from "@dmabuf-ref/core";
+ *
+ * const m = referenceMachine();
+ * const args = { size: 0x4000 };
+ * const r = step(m, boot(m), { kind: "export", exporter: "ref-exporter", owner: "exp0", args });
+ * const b = r.world.bufs.get(1);
+ * assert.ok(b !== undefined);
+ * const locked = bufWith(b, { resvHolder: "imp1" });
+ * assert.equal(locked.resvHolder, "imp1");
+ * assert.equal(bufWith(locked, { resvHolder: null }).resvHolder, null);
+ * assert.equal(locked.size, b.size);
+ * ```
+ * @category Lifetime
+ */
+export function bufWith(b: DmaBufState, change: Partial<DmaBufState>): DmaBufState {
+  return {
+    exporter: change.exporter ?? b.exporter,
+    owner: change.owner ?? b.owner,
+    size: change.size ?? b.size,
+    revoked: change.revoked ?? b.revoked,
+    resvHolder: change.resvHolder !== undefined ? change.resvHolder : b.resvHolder,
+    attachments: change.attachments ?? b.attachments,
+    fileRefs: change.fileRefs ?? b.fileRefs,
+    fds: change.fds ?? b.fds,
+    released: change.released ?? b.released,
+    task: change.task !== undefined ? change.task : b.task,
+    fences: change.fences ?? b.fences,
+    priv: change.priv ?? b.priv,
+  };
+}
+
 /** Canonical encoding of a {@link DmaBufState}. */
 export const dmaBufCodec: Codec<DmaBufState> = {
   seed: 0x0b0f,

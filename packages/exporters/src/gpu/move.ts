@@ -1,4 +1,5 @@
 import {
+  bufWith,
   dropFileRef,
   err,
   firstFitIn,
@@ -8,6 +9,7 @@ import {
   regionNamed,
   setRegionStatus,
   unsignalledFences,
+  worldWith,
 } from "@dmabuf-ref/core";
 import type { Effect, Machine, Op, RegionState, Result, TraceEvent, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
@@ -107,7 +109,7 @@ export function carve(w: World, parentName: string, id: string, phys: bigint, si
     ...(parent.device === undefined ? {} : { device: parent.device }),
     status: "live",
   };
-  return { ...next, regions: next.regions.set(rid, region) };
+  return worldWith(next, { regions: next.regions.set(rid, region) });
 }
 
 /**
@@ -171,10 +173,9 @@ function startMove(
   // A move's id is the lowest one no move in flight uses (ids repeat, DESIGN §2a).
   const id = nextMoveId(m, world0, config);
   const holder = `${b.owner}#ttm move ${id}`;
-  const locked: World = {
-    ...world0,
-    bufs: world0.bufs.set(buf, { ...b, resvHolder: holder, fileRefs: b.fileRefs + 1 }),
-  };
+  const locked: World = worldWith(world0, {
+    bufs: world0.bufs.set(buf, bufWith(b, { resvHolder: holder, fileRefs: b.fileRefs + 1 })),
+  });
   const inv = invalidateMappings(m, locked, buf, holder);
   const move: GpuMove = { id, buf, to, phys: reserved.value.phys, holder };
   return ok({
@@ -229,7 +230,9 @@ function finishMove(m: Machine, w: World, config: GpuConfig, id: number): Result
     generation,
   });
   const locked = mustBuf(world, move.buf);
-  world = { ...world, bufs: world.bufs.set(move.buf, { ...locked, resvHolder: null }) };
+  world = worldWith(world, {
+    bufs: world.bufs.set(move.buf, bufWith(locked, { resvHolder: null })),
+  });
   events.push({
     kind: "resv",
     holder: move.holder,

@@ -4,6 +4,7 @@ import {
   arrivalPush,
   arrivalQueueSlice,
   arrivalRemove,
+  bufWith,
   decodedWith,
   encodedWith,
   intCodec,
@@ -13,6 +14,7 @@ import {
   recordCodec,
   stringCodec,
   u64Codec,
+  worldWith,
   writeSlice,
 } from "@dmabuf-ref/core";
 import { pushString, pushU64 } from "@dmabuf-ref/core/encoding";
@@ -276,5 +278,7 @@ export function gpuPrivOf(w: World, buf: number): GpuBoPriv {
  */
 export function withGpuPriv(w: World, buf: number, priv: GpuBoPriv): World {
   const b = mustBuf(w, buf);
-  return { ...w, bufs: w.bufs.set(buf, { ...b, priv: encodedWith(gpuBoPrivCodec, priv) }) };
+  return worldWith(w, {
+    bufs: w.bufs.set(buf, bufWith(b, { priv: encodedWith(gpuBoPrivCodec, priv) })),
+  });
 }

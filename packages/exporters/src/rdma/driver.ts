@@ -1,14 +1,15 @@
 import {
   boolCodec,
+  bufWith,
   createDmaBuf,
   decodedWith,
   defineDriver,
-  mapSgtable,
   dmaUnmapIova,
   encodedWith,
   err,
   fail,
   mappingPayload,
+  mapSgtable,
   mustAtt,
   mustBuf,
   offer,
@@ -21,6 +22,7 @@ import {
   stepOf,
   stringCodec,
   u64Codec,
+  worldWith,
 } from "@dmabuf-ref/core";
 import type {
   Codec,
@@ -253,13 +255,12 @@ function removeMmapEntry(m: Machine, w: World, config: RdmaConfig, buf: number):
     .with({ status: "blocked" }, (x) => err("EBUSY", x.reason))
     .with({ status: "done" }, (x) => {
       const nb = mustBuf(x.world, buf);
-      const world: World = {
-        ...x.world,
-        bufs: x.world.bufs.set(buf, {
-          ...nb,
-          priv: encodedWith(rdmaDmaBufPrivCodec, { ...priv, mmapEntry: false }),
-        }),
-      };
+      const world: World = worldWith(x.world, {
+        bufs: x.world.bufs.set(
+          buf,
+          bufWith(nb, { priv: encodedWith(rdmaDmaBufPrivCodec, { ...priv, mmapEntry: false }) }),
+        ),
+      });
       return ok({ world, events: x.events });
     })
     .exhaustive();

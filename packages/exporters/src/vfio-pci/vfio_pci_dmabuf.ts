@@ -12,12 +12,9 @@
 // The `dma_buf_ops` callbacks are in vfio_pci_dmabuf_ops.ts; the dma-buf
 // mmap of Matt Evans' series is in vfio_pci_dmabuf_mmap.ts.
 import {
-  U64_MAX,
-  VFIO_DEVICE_FEATURE_DMA_BUF,
-  VFIO_DEVICE_FEATURE_GET,
-  VFIO_DEVICE_FEATURE_MINSZ,
   arrayCodec,
   blocked,
+  bufWith,
   createDmaBuf,
   decodedWith,
   encodedWith,
@@ -39,9 +36,14 @@ import {
   startUnrevoke,
   stringCodec,
   taskOn,
+  U64_MAX,
+  VFIO_DEVICE_FEATURE_DMA_BUF,
+  VFIO_DEVICE_FEATURE_GET,
+  VFIO_DEVICE_FEATURE_MINSZ,
   vfioCheckFeature,
   vfioDeviceFeatureDmaBuf,
   vfioRegionDmaRange,
+  worldWith,
 } from "@dmabuf-ref/core";
 import type {
   Codec,
@@ -172,7 +174,7 @@ export function privOf(w: World, buf: number): VfioDmaBufPriv {
  */
 export function withPriv(w: World, buf: number, priv: VfioDmaBufPriv): World {
   const b = mustBuf(w, buf);
-  return { ...w, bufs: w.bufs.set(buf, { ...b, priv: vfioPriv(priv) }) };
+  return worldWith(w, { bufs: w.bufs.set(buf, bufWith(b, { priv: vfioPriv(priv) })) });
 }
 
 /**

@@ -8,6 +8,7 @@
 // The VMA is `VfioVma` (vma.ts); where the next one lands (first fit, as
 // `get_unmapped_area` searches) is in state.ts.
 import {
+  bufWith,
   dropFileRef,
   err,
   hex,
@@ -16,6 +17,7 @@ import {
   ok,
   recordViolation,
   regionContaining,
+  worldWith,
 } from "@dmabuf-ref/core";
 import type {
   DmaBufState,
@@ -119,7 +121,7 @@ export function mmapBuf(
   const memattr = privOf(w, req.buf).memattr;
   const { world, vma } = addVma(
     m,
-    { ...w, bufs: w.bufs.set(req.buf, { ...b, fileRefs: b.fileRefs + 1 }) },
+    worldWith(w, { bufs: w.bufs.set(req.buf, bufWith(b, { fileRefs: b.fileRefs + 1 })) }),
     config,
     { process: req.process, buf: req.buf, len, offset: req.offset, memattr },
   );

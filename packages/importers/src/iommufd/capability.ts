@@ -1,4 +1,12 @@
-import { failed, formatKernelError, isKernelError, kernelError, returned } from "@dmabuf-ref/core";
+import {
+  bufWith,
+  failed,
+  formatKernelError,
+  isKernelError,
+  kernelError,
+  returned,
+  worldWith,
+} from "@dmabuf-ref/core";
 import type { Errno, Machine, PairReport, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
 import { dmaBufGet } from "@dmabuf-ref/core";
@@ -105,7 +113,7 @@ export function iommufdImportCapability(m: Machine, world: World, buf: number): 
   const probe: World =
     b.resvHolder === null
       ? world
-      : { ...world, bufs: world.bufs.set(buf, { ...b, resvHolder: null }) };
+      : worldWith(world, { bufs: world.bufs.set(buf, bufWith(b, { resvHolder: null })) });
   const r = importDmabuf(m, probe, buf);
   const base = { proposal: true as const, buf, owner: b.owner, profile };
   return match(r)

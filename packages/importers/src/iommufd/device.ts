@@ -19,6 +19,7 @@ import {
   hex,
   kernelError,
   ok,
+  worldWith,
 } from "@dmabuf-ref/core";
 import type {
   KernelError,
@@ -175,7 +176,7 @@ export function addHwptPaging(
   const reservable = checkReservable(io, apertureReservations(aperture));
   if (!reservable.ok) return failedWith(w, reservable.error);
   const domain = w.domains.lowestFreeId();
-  let world: World = { ...w, domains: w.domains.set(domain, emptyDomain()) };
+  let world: World = worldWith(w, { domains: w.domains.set(domain, emptyDomain()) });
   world = putIoas(m, world, ioas, {
     ...io,
     domains: [...io.domains, domain],
@@ -233,7 +234,7 @@ export function destroyHwptPaging(m: Machine, w: World, hwpt: number): StepOutco
     ...mustIoas(m, world, o.ioas),
     iovaAlignment: alignment.value,
   });
-  world = { ...world, domains: world.domains.delete(o.domain) };
+  world = worldWith(world, { domains: world.domains.delete(o.domain) });
   events.push(iommufdNote(`IOAS ${o.ioas}: domain ${o.domain} (HWPT ${hwpt}) destroyed`));
   return done(world, events);
 }
@@ -329,7 +330,7 @@ export function attachBound(
   const previousDomain = old !== null ? old.previousDomain : (w.deviceDomains.get(index) ?? null);
   const attach: IommufdDeviceAttachment = { ioas, hwpt, domain, previousDomain };
   w = putObject(m, w, bound.id, { ...bound.object, attach });
-  w = syncCoreFills(m, { ...w, deviceDomains: w.deviceDomains.set(index, domain) }, domain);
+  w = syncCoreFills(m, worldWith(w, { deviceDomains: w.deviceDomains.set(index, domain) }), domain);
   w = grantDevice(m, w, device, ioas);
   events.push(
     iommufdNote(`${device} (device ${bound.id}) attached to IOAS ${ioas} through HWPT ${hwpt}`),
@@ -404,13 +405,12 @@ export function detachBound(m: Machine, world: World, bound: BoundDevice): StepO
   if (old === null) return done(world, []);
   const device = bound.object.device;
   const index = deviceIndex(m, device);
-  let w: World = {
-    ...world,
+  let w: World = worldWith(world, {
     deviceDomains:
       old.previousDomain === null
         ? world.deviceDomains.delete(index)
         : world.deviceDomains.set(index, old.previousDomain),
-  };
+  });
   w = endDeviceGrants(m, w, device, old.ioas);
   w = putObject(m, w, bound.id, { ...bound.object, attach: null });
   const events: TraceEvent[] = [iommufdNote(`${device} detached from IOAS ${old.ioas}`)];
