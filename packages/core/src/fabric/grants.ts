@@ -93,7 +93,19 @@ export function grantIn(w: World, region: { readonly id: string }, req: GrantReq
   const id = w.grants.lowestFreeId();
   return {
     id,
-    world: worldWith(w, { grants: w.grants.set(id, { ...req, region: region.id, stale: false }) }),
+    // Field by field: a spread that adds fields (`{ ...req, region }`) costs
+    // V8 a new hidden class per object, about a microsecond each.
+    world: worldWith(w, {
+      grants: w.grants.set(id, {
+        device: req.device,
+        region: region.id,
+        phys: req.phys,
+        len: req.len,
+        write: req.write,
+        stale: false,
+        att: req.att,
+      }),
+    }),
   };
 }
 

@@ -89,7 +89,13 @@ export function syncDomainGrants(m: Machine, w: World, att: number): World {
   let world = endGrants(w, ended);
   for (const x of wanted) {
     if (have.some((h) => h.device === x.device && h.phys === x.phys && h.len === x.len)) continue;
-    const granted = grantAccess(world, { ...x, att });
+    const granted = grantAccess(world, {
+      device: x.device,
+      phys: x.phys,
+      len: x.len,
+      write: x.write,
+      att,
+    });
     if (granted === undefined) throw new Error(`no memory region holds 0x${x.phys.toString(16)}`);
     world = granted.world;
     kept.push(granted.id);
