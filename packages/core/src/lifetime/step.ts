@@ -6,7 +6,7 @@ import { accessDma, deviceDma, signalFence, submitDma } from "./fence.js";
 import { mapAtt, unmapAtt } from "./map.js";
 import type { Op } from "./op.js";
 import type { StepOutcome } from "./outcome.js";
-import { done, failed } from "./outcome.js";
+import { blocked, done, failed } from "./outcome.js";
 import { pinAtt, unpinAtt } from "./pin.js";
 import { setRegion } from "./region.js";
 import { closeBuf } from "./release.js";
@@ -153,5 +153,9 @@ function driverAction(m: Machine, w: World, driver: string, action: unknown): St
   }
   const r = def.run(m, w, args.data, driver);
   // A refusing or sleeping driver changes nothing, whatever world it returned.
-  return r.status === "done" ? r : { ...r, world: w };
+  if (r.status === "done") return r;
+  // Blocked: rebuilt, not spread (its reason may be written only when read).
+  return r.status === "blocked"
+    ? blocked(w, r.waitFor, () => r.reason, r.outstanding)
+    : { ...r, world: w };
 }

@@ -11,6 +11,7 @@
  * IOMMU_GET_HW_INFO, the VFIO cdev ioctls) are in device-uapi.ts.
  */
 import {
+  blocked,
   deviceIndex,
   done,
   emptyDomain,
@@ -109,7 +110,10 @@ export function failedWith(world: World, error: KernelError): NotDone {
 }
 
 function passOn(world: World, r: NotDone): NotDone {
-  return { ...r, world };
+  if (r.status !== "blocked") return { ...r, world };
+  // Rebuilt, not spread: a blocked outcome's reason may be written only when read.
+  const b = blocked(world, r.waitFor, () => r.reason, r.outstanding);
+  return b.status === "blocked" ? b : r;
 }
 
 /**
