@@ -533,8 +533,9 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
       const r = ts.running;
       let st: Step;
       if (r !== null) {
-        const [next, ...rest] = r.rest;
+        const next = r.rest[0];
         if (next === undefined || !workOver(m, s.world, r)) continue;
+        const rest = r.rest.slice(1);
         st = runOp(m, s.world, next, r.step.text.replace(/(: done| = .*)$/, ""), "step");
         if (st.sleeps !== undefined) continue;
         // The work before it is over; the call now waits for what this op starts.

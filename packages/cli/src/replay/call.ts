@@ -237,23 +237,29 @@ function stepOp(m: Machine, w: World, op: Op, text: string): Step {
       const continuations = queuedContinuations(m, op, w, r.world);
       const waits = tasks.length > 0 || continuations !== undefined;
       const ret = r.returned?.ret;
-      return {
-        world: r.world,
-        events: r.events,
-        result: { ok: true, ...(ret === undefined ? {} : { ret }) },
-        ...(r.returned === undefined ? {} : { returned: r.returned }),
-        ...(r.created === undefined ? {} : { created: r.created }),
-        text: ret === undefined ? `${text}: done` : `${text} = ${String(ret)}`,
-        ...(waits
-          ? {
-              unfinished: {
-                rest: [],
-                tasks,
-                ...(continuations === undefined ? {} : { continuations }),
-              },
-            }
-          : {}),
-      };
+      // Field by field rather than with conditional spreads: every
+      // successful attempt of an exploration makes one.
+      const said = ret === undefined ? `${text}: done` : `${text} = ${String(ret)}`;
+      const result = ret === undefined ? { ok: true } : { ok: true, ret };
+      const out: { -readonly [K in keyof Step]: Step[K] } =
+        r.returned === undefined
+          ? r.created === undefined
+            ? { world: r.world, events: r.events, result, text: said }
+            : { world: r.world, events: r.events, result, created: r.created, text: said }
+          : r.created === undefined
+            ? { world: r.world, events: r.events, result, returned: r.returned, text: said }
+            : {
+                world: r.world,
+                events: r.events,
+                result,
+                returned: r.returned,
+                created: r.created,
+                text: said,
+              };
+      if (waits)
+        out.unfinished =
+          continuations === undefined ? { rest: [], tasks } : { rest: [], tasks, continuations };
+      return out;
     }
     default: {
       const unknown: never = r;

@@ -185,11 +185,18 @@ export function owedUnmaps(w: World, importer: string): Op[] {
       const a = w.atts.get(id);
       if (a === undefined || a.importer !== importer) continue;
       const owes = a.mapping !== null && a.invalidated;
-      if (!owes && b.resvHolder === owedUnmapHolder(importer, id))
+      // The holder's name is built only for a holder that can be this
+      // importer's (resv is mostly held by others: the exporter, a thread).
+      if (
+        !owes &&
+        b.resvHolder?.startsWith(importer) &&
+        b.resvHolder === owedUnmapHolder(importer, id)
+      )
         ops.push([id, { kind: "unlock", buf, holder: b.resvHolder }]);
     }
   }
   // In attachment order, as a scan would list them.
+  if (ops.length === 0) return [];
   return ops.sort((x, y) => x[0] - y[0]).map(([, op]) => op);
 }
 
