@@ -1,0 +1,23 @@
+import { describe, expect, test } from "vitest";
+import { WORLD_SLICES, boot, hashWorld, hashWorld2, referenceMachine } from "../../src/index.js";
+import type { World } from "../../src/index.js";
+
+describe("the world's fingerprint", () => {
+  // hashWorld and hashWorld2 read the slices written out, not by looping
+  // over WORLD_SLICES: a slice added to one and not the other would leave
+  // worlds that differ only there with one fingerprint.
+  test("both hash lanes change when any one slice's hash changes", () => {
+    const w = boot(referenceMachine());
+    for (const s of WORLD_SLICES) {
+      const slice = { hash: w[s].hash ^ 1, hash2: w[s].hash2 ^ 1 };
+      const changed: World = { ...w, [s]: slice };
+      expect(hashWorld(changed), s).not.toBe(hashWorld(w));
+      expect(hashWorld2(changed), s).not.toBe(hashWorld2(w));
+    }
+  });
+
+  test("the world's own fields are exactly WORLD_SLICES", () => {
+    const w = boot(referenceMachine());
+    expect(Object.keys(w).sort()).toEqual([...WORLD_SLICES].sort());
+  });
+});
