@@ -787,8 +787,9 @@ function keyed(s: Omit<ExploreState, "key1" | "key2">, key1: number, key2: numbe
     done: s.done,
     doneHashes: s.doneHashes,
     bindings: s.bindings,
-    key1: fmix32(key1 ^ n),
-    key2: fmix32(key2 + n),
+    // Signed: a small integer V8 keeps inline (an unsigned one above 2^31 is a heap number).
+    key1: fmix32(key1 ^ n) | 0,
+    key2: fmix32(key2 + n) | 0,
   };
 }
 
