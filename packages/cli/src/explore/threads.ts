@@ -50,12 +50,21 @@ interface Running {
   readonly continuations?: Unfinished["continuations"];
 }
 
-/** A thread's position. */
+/** A thread's position and what its calls returned. */
 interface ThreadState {
   /** The index of its next (or current) call. */
   readonly pc: number;
   /** The call it is inside, or null between calls. */
   readonly running: Running | null;
+  /** Its completed calls, in order. */
+  readonly done: readonly CompletedCall[];
+  /**
+   * Its completed calls, hashed (two 32-bit lanes): extended as a call
+   * returns, so a state's key is not rebuilt from every result.
+   */
+  readonly done1: number;
+  /** The second lane of {@link ThreadState.done1}. */
+  readonly done2: number;
 }
 
 /** What a completed call returned, as a condition sees it. */
@@ -70,16 +79,8 @@ export interface CompletedCall {
 export interface ExploreState {
   /** The world. */
   readonly world: World;
-  /** Each thread's position, in thread order. */
+  /** Each thread's position and results, in thread order. */
   readonly threads: readonly ThreadState[];
-  /** Each thread's completed calls, in order. */
-  readonly done: readonly (readonly CompletedCall[])[];
-  /**
-   * Each thread's completed calls, hashed (two 32-bit lanes per thread,
-   * `[2i]` and `[2i + 1]`): extended as a call returns, so a state's key is
-   * not rebuilt from every result on every transition.
-   */
-  readonly doneHashes: readonly number[];
   /** Every `as` name bound so far (init's and the threads'). */
   readonly bindings: Bindings;
   /**
@@ -493,9 +494,7 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
     this.symmetric = symmetricGroups(threads, named);
     const s0 = {
       world: start,
-      threads: threads.map(() => ({ pc: 0, running: null })),
-      done: threads.map(() => []),
-      doneHashes: threads.flatMap(() => [LANE1, LANE2]),
+      threads: threads.map(() => ({ pc: 0, running: null, done: [], done1: LANE1, done2: LANE2 })),
       bindings,
     };
     this.initial = withKey(s0, this.symmetric);
@@ -594,8 +593,9 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
     const ts = s.threads[i] as ThreadState;
     const running = st.result.ok ? runningOf(st) : null;
     const d = draftOf(s, st.world);
-    d.threads[i] = { pc: ts.pc, running };
+    // A call that returns at once never shows as running.
     if (running === null) this.#complete(d, i, st);
+    else d.threads[i] = { pc: ts.pc, running, done: ts.done, done1: ts.done1, done2: ts.done2 };
     const returned = this.#settle(d);
     if (running === null)
       returned.unshift({ thread: t.name, call: ts.pc, outcome: outcomeOf(st.result) });
@@ -620,15 +620,14 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
       bind(d.bindings, call as ReplayCall, this.#sites[i]?.[ts.pc] ?? "", st);
     }
     const completed = { outcome: outcomeOf(st.result), result: st.result };
-    const done = d.done.slice();
-    done[i] = [...(d.done[i] ?? []), completed];
-    d.done = done;
     const text = completedKey(completed);
-    const hashes = d.doneHashes.slice();
-    hashes[2 * i] = mixText(d.doneHashes[2 * i] ?? 0, text, SALTS[0]);
-    hashes[2 * i + 1] = mixText(d.doneHashes[2 * i + 1] ?? 0, text, SALTS[1]);
-    d.doneHashes = hashes;
-    d.threads[i] = { pc: ts.pc + 1, running: null };
+    d.threads[i] = {
+      pc: ts.pc + 1,
+      running: null,
+      done: [...ts.done, completed],
+      done1: mixText(ts.done1, text, SALTS[0]),
+      done2: mixText(ts.done2, text, SALTS[1]),
+    };
   }
 
   /** Returns every call whose work is over and which has no op left. */
@@ -704,7 +703,7 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
   outcomes(s: ExploreState): Map<string, string[]> {
     return new Map(
       this.threads.map((t, i) => {
-        const done = s.done[i] ?? [];
+        const done = s.threads[i]?.done ?? [];
         return [t.name, t.calls.map((_, c) => done[c]?.outcome ?? "blocked")];
       }),
     );
@@ -746,8 +745,6 @@ function completedKey(c: CompletedCall): string {
 interface Draft {
   world: World;
   readonly threads: ThreadState[];
-  done: readonly (readonly CompletedCall[])[];
-  doneHashes: readonly number[];
   bindings: Bindings;
 }
 
@@ -756,8 +753,6 @@ function draftOf(s: ExploreState, world: World): Draft {
   return {
     world,
     threads: s.threads.slice(),
-    done: s.done,
-    doneHashes: s.doneHashes,
     bindings: s.bindings,
   };
 }
@@ -766,7 +761,7 @@ function draftOf(s: ExploreState, world: World): Draft {
 function threadLane(s: Omit<ExploreState, "key1" | "key2">, i: number, lane: 0 | 1): number {
   const t = s.threads[i] as ThreadState;
   const salt = SALTS[lane];
-  let h = mixWord(s.doneHashes[2 * i + lane] ?? 0, t.pc);
+  let h = mixWord(lane === 0 ? t.done1 : t.done2, t.pc);
   const r = t.running;
   if (r === null) return fmix32(mixWord(h, 0));
   h = mixWord(mixWord(h, 1), r.rest.length);
@@ -784,8 +779,6 @@ function keyed(s: Omit<ExploreState, "key1" | "key2">, key1: number, key2: numbe
   return {
     world: s.world,
     threads: s.threads,
-    done: s.done,
-    doneHashes: s.doneHashes,
     bindings: s.bindings,
     // Signed: a small integer V8 keeps inline (an unsigned one above 2^31 is a heap number).
     key1: fmix32(key1 ^ n) | 0,
