@@ -82,7 +82,7 @@ const mappingIndex = iovaIndex<IommuMapping>(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { allocIova, boot, emptyDomain, referenceMachine } from "@dmabuf-ref/core";
+ * import { allocIova, boot, emptyDomain, referenceMachine, worldWith } from "@dmabuf-ref/core";
  *
  * // The DMA-API allocator of a fresh domain hands out IOVA from 0x1000_0000.
  * const d = emptyDomain();
@@ -90,7 +90,7 @@ const mappingIndex = iovaIndex<IommuMapping>(
  * assert.equal(d.mappings.size, 0);
  * // A domain whose allocator starts at 4 GiB, put in the place of dev0's.
  * const w0 = boot(referenceMachine());
- * const w = { ...w0, domains: w0.domains.set(1, emptyDomain(0x1_0000_0000n)) };
+ * const w = worldWith(w0, { domains: w0.domains.set(1, emptyDomain(0x1_0000_0000n)) });
  * assert.equal(allocIova(w, 1, 0x1000n)[0], 0x1_0000_0000n);
  * ```
  * @category Fabric and oracle
