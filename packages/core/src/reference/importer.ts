@@ -163,6 +163,9 @@ export function owedUnmapHolder(importer: string, att: number): string {
  * @category Drivers
  */
 export function owedUnmaps(w: World, importer: string): Op[] {
+  // Nothing invalidated and still mapped, no resv held: nothing owed (the
+  // common case, and an explorer asks in every state).
+  if (w.atts.index.size === 0 && w.bufs.index.held.size === 0) return [];
   const ops: [number, Op][] = [];
   // The world marks attachments invalidated and still mapped, and buffers
   // whose resv is held: only those can owe a step (no scan of the rest).
