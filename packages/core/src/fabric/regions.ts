@@ -4,6 +4,23 @@ import { grantsOfRegion } from "../world/grant-index.js";
 import { firstFitAmong, rangesHolding, regionIdNamed } from "./region-index.js";
 import { worldWith } from "../world/world.js";
 
+/** The smallest range of `tree` holding [phys, end), the lower id on a tie. */
+function smallestHolding(
+  w: World,
+  tree: World["regions"]["index"]["owned"],
+  phys: bigint,
+  end: bigint,
+): [number, RegionState] | undefined {
+  let best: { id: number; size: bigint } | undefined;
+  rangesHolding(tree, phys, end, (id, start, stop) => {
+    const size = stop - start;
+    if (best === undefined || size < best.size || (size === best.size && id < best.id))
+      best = { id, size };
+  });
+  const r = best === undefined ? undefined : w.regions.get(best.id);
+  return best === undefined || r === undefined ? undefined : [best.id, r];
+}
+
 /**
  * The innermost region containing `[phys, phys + len)`: a buffer carved out
  * of RAM wins over RAM itself, and a live region over a freed one no
@@ -35,19 +52,8 @@ export function regionContaining(
 ): [number, RegionState] | undefined {
   const index = w.regions.index;
   const end = phys + len;
-  // The smallest range holding [phys, end), the lower id on a tie.
-  const smallest = (tree: typeof index.owned): [number, RegionState] | undefined => {
-    let best: { id: number; size: bigint } | undefined;
-    rangesHolding(tree, phys, end, (id, start, stop) => {
-      const size = stop - start;
-      if (best === undefined || size < best.size || (size === best.size && id < best.id))
-        best = { id, size };
-    });
-    const r = best === undefined ? undefined : w.regions.get(best.id);
-    return best === undefined || r === undefined ? undefined : [best.id, r];
-  };
-  const owned = smallest(index.owned);
-  const freed = smallest(index.freed);
+  const owned = smallestHolding(w, index.owned, phys, end);
+  const freed = smallestHolding(w, index.freed, phys, end);
   // A freed region counts only where nothing owned as inner covers it again.
   return freed !== undefined && (owned === undefined || freed[1].size < owned[1].size)
     ? freed

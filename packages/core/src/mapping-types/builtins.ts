@@ -40,5 +40,9 @@ export function findMappingType(
   id: string,
   extra: readonly AnyMappingType[] = [],
 ): AnyMappingType | undefined {
-  return [...BUILTIN_MAPPING_TYPES, ...extra].find((t) => t.id === id);
+  // Built-ins first, then `extra`, the first with the id: without copying
+  // both lists (every successful map describes its payload through this).
+  for (const t of BUILTIN_MAPPING_TYPES) if (t.id === id) return t;
+  for (const t of extra) if (t.id === id) return t;
+  return undefined;
 }
