@@ -88,10 +88,9 @@ export { iovInterconnect } from "./gpu/iov-interconnect.js";
 export { rfcMappingTypesV1Iov } from "./gpu/iov-profile.js";
 export { gpuOffers } from "./gpu/offers.js";
 export { gpuGetPfn } from "./gpu/get-pfn.js";
-export { gpuMovesSlice, gpuPrivOf, gpuSliceOf } from "./gpu/state.js";
+export { gpuPrivOf, gpuSliceOf } from "./gpu/state.js";
 export type { GpuBoPriv, GpuDriverState, GpuMove, GpuMoves } from "./gpu/state.js";
 export type { GpuSlices } from "./gpu/driver.js";
-export { vfioDevicesSlice, vfioOpsSlice, vfioVmasSlice } from "./vfio-pci/slices.js";
 export type { VfioOpQueue, VfioVmaSpace } from "./vfio-pci/slices.js";
 export {
   RDMA_PAGE_SIZE,

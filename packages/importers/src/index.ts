@@ -84,7 +84,6 @@ export {
   rdmaPinnedRevocableImporter,
 } from "./rdma/driver.js";
 export type { RdmaImporter, RdmaSlices } from "./rdma/driver.js";
-export { rdmaUmemsSlice } from "./rdma/state.js";
 export type { IommufdSlices } from "./iommufd/objects.js";
 export {
   IOMMUFD_ATTACHED,
@@ -94,7 +93,6 @@ export {
   IOMMUFD_PAGES,
 } from "./iommufd/objects.js";
 export type { KvmSlices } from "./kvm/driver.js";
-export { kvmMemslotsSlice } from "./kvm/state.js";
 export type { KvmMemslot } from "./kvm/state.js";
 export type { IbUmemDmabufGetArgs, UmemGetStage } from "./rdma/umem.js";
 export { rdmaOdpInvalidate } from "./rdma/odp.js";
@@ -111,5 +109,5 @@ export { vfioDmaDoMap, vfioDmaDoUnmap } from "./vfio-type1/vfio_dma.js";
 export type { VfioDmaMapArgs, VfioDmaMapFlag, VfioDmaUnmapArgs } from "./vfio-type1/vfio_dma.js";
 export { vaddrGetPfns } from "./vfio-type1/vaddr_get_pfns.js";
 export type { UserPfns } from "./vfio-type1/vaddr_get_pfns.js";
-export { vfioDmaList, vfioDmaListSlice, vfioType1StateOf } from "./vfio-type1/state.js";
+export { vfioDmaList, vfioType1StateOf } from "./vfio-type1/state.js";
 export type { VfioDma, VfioDmaChunk, VfioType1State } from "./vfio-type1/state.js";

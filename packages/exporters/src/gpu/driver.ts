@@ -21,6 +21,7 @@ import type {
   Machine,
   MapStep,
   Result,
+  SliceDef,
   World,
 } from "@dmabuf-ref/core";
 import { match } from "ts-pattern";
@@ -41,7 +42,7 @@ import {
 } from "./move.js";
 import { gpuOffers } from "./offers.js";
 import { gpuBoPrivCodec, gpuMovesSlice, gpuPrivOf } from "./state.js";
-import type { GpuBoPriv } from "./state.js";
+import type { GpuBoPriv, GpuMoves } from "./state.js";
 
 /**
  * 4 KiB: BOs are whole pages (`PAGE_SIZE` on x86-64).
@@ -57,8 +58,8 @@ export const GPU_PAGE_SIZE = 0x1000n;
  * @category Drivers
  */
 export type GpuSlices = {
-  /** The buffer-object moves in flight, in arrival order (`gpuMovesSlice`). */
-  readonly moves: typeof gpuMovesSlice;
+  /** The buffer-object moves in flight, in arrival order. */
+  readonly moves: SliceDef<GpuMoves>;
 };
 
 /**

@@ -18,6 +18,10 @@ import type { VfioPciConfig, VfioPciConfigInput, VfioPciExporter } from "./confi
 import { vfioExportArgsSchema } from "./export-args.js";
 import { vfioOffers } from "./offers.js";
 import { vfioDevicesSlice, vfioOpsSlice, vfioVmasSlice } from "./slices.js";
+import type { VfioOpQueue, VfioVmaSpace } from "./slices.js";
+import type { SliceDef } from "@dmabuf-ref/core";
+import type { PTable } from "@dmabuf-ref/core/encoding";
+import type { VfioDeviceState } from "./state.js";
 import { vfioProfileOptions } from "./profile-options.js";
 import { VFIO_IOCTL_MODELS, vfioIoctlActionSchema, vfioIoctlStep } from "./vfio_main.js";
 import { pendingOps } from "./vfio_pci_core.js";
@@ -72,11 +76,11 @@ function exportBuf(
 // A type, not an interface: it must fit core's `SliceRecord` (an indexable record).
 export type VfioPciSlices = {
   /** Per-device state (`struct vfio_pci_core_device`). */
-  readonly devices: typeof vfioDevicesSlice;
+  readonly devices: SliceDef<PTable<VfioDeviceState>>;
   /** The operations holding or waiting for `memory_lock`. */
-  readonly operations: typeof vfioOpsSlice;
+  readonly operations: SliceDef<VfioOpQueue>;
   /** The CPU mappings of the driver's dma-bufs. */
-  readonly vmas: typeof vfioVmasSlice;
+  readonly vmas: SliceDef<VfioVmaSpace>;
 };
 
 /**

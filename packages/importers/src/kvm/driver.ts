@@ -1,9 +1,11 @@
 import { accept, defineDriver, kvmPfn } from "@dmabuf-ref/core";
-import type { DefinedImporter, ImporterAccept, Machine } from "@dmabuf-ref/core";
+import type { DefinedImporter, ImporterAccept, Machine, SliceDef } from "@dmabuf-ref/core";
+import type { PTable } from "@dmabuf-ref/core/encoding";
 import { KVM_OP_MODELS, kvmAct, kvmActionSchema, kvmCandidates } from "./action.js";
 import { KVM } from "./constants.js";
 import { kvmInvalidateMappings } from "./invalidate.js";
 import { kvmMemslotsSlice } from "./state.js";
+import type { KvmMemslot } from "./state.js";
 
 /**
  * What KVM accepts (kernel-model §5.1): `[kvm-pfn {}]` when the profile has
@@ -39,7 +41,7 @@ export function kvmAccepts(m: Machine): readonly ImporterAccept[] {
  */
 export type KvmSlices = {
   /** The dma-buf memslots by memslot id, with their stage-2 entries. */
-  readonly memslots: typeof kvmMemslotsSlice;
+  readonly memslots: SliceDef<PTable<KvmMemslot>>;
 };
 
 /**

@@ -4,6 +4,7 @@ import type {
   DefinedImporter,
   ImporterAccept,
   Machine,
+  SliceDef,
   World,
 } from "@dmabuf-ref/core";
 import { rdmaActionSchema, rdmaCandidates, rdmaOps } from "./action.js";
@@ -11,6 +12,8 @@ import type { RdmaImporterName } from "./constants.js";
 import { rdmaOdpInvalidate } from "./odp.js";
 import { rdmaPinnedRevoke } from "./revocable.js";
 import { rdmaUmemsSlice } from "./state.js";
+import type { RdmaUmem } from "./state.js";
+import type { PTable } from "@dmabuf-ref/core/encoding";
 
 /**
  * What an RDMA umem importer accepts (kernel-model §5.2): one SGT for the
@@ -50,7 +53,7 @@ export function rdmaAccepts(
  */
 export type RdmaSlices = {
   /** The importer's umems by attachment (`struct ib_umem_dmabuf`). */
-  readonly umems: typeof rdmaUmemsSlice;
+  readonly umems: SliceDef<PTable<RdmaUmem>>;
 };
 
 /**

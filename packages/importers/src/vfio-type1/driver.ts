@@ -1,11 +1,13 @@
 import * as z from "zod";
 import { DEFAULT_PROCESS, defineDriver, u64Schema } from "@dmabuf-ref/core";
-import type { DefinedImporter, Machine, StepOutcome, World } from "@dmabuf-ref/core";
+import type { DefinedImporter, Machine, SliceDef, StepOutcome, World } from "@dmabuf-ref/core";
+import type { PTable } from "@dmabuf-ref/core/encoding";
 import { match } from "ts-pattern";
 import { setType1Config } from "./config.js";
 import type { VfioType1Config } from "./config.js";
 import { VFIO_TYPE1 } from "./constants.js";
 import { vfioDmaListSlice } from "./state.js";
+import type { VfioDma } from "./state.js";
 import { vfioDmaDoMap, vfioDmaDoUnmap } from "./vfio_dma.js";
 
 /**
@@ -74,7 +76,7 @@ function act(m: Machine, w: World, a: VfioType1Action): StepOutcome {
  */
 export type VfioType1Slices = {
   /** `iommu->dma_list`: every `vfio_dma`. */
-  readonly dma_list: typeof vfioDmaListSlice;
+  readonly dma_list: SliceDef<PTable<VfioDma>>;
 };
 
 /**
