@@ -85,13 +85,6 @@ export {
 } from "./rdma/driver.js";
 export type { RdmaImporter, RdmaSlices } from "./rdma/driver.js";
 export type { IommufdSlices } from "./iommufd/objects.js";
-export {
-  IOMMUFD_ATTACHED,
-  IOMMUFD_ATTACHMENTS,
-  IOMMUFD_CTX,
-  IOMMUFD_OBJECTS,
-  IOMMUFD_PAGES,
-} from "./iommufd/objects.js";
 export type { KvmSlices } from "./kvm/driver.js";
 export type { KvmMemslot } from "./kvm/state.js";
 export type { IbUmemDmabufGetArgs, UmemGetStage } from "./rdma/umem.js";

@@ -100,15 +100,15 @@ export const IOMMUFD_CTX: SliceDef<IommufdCtx> = defineSlice(
  */
 export type IommufdSlices = {
   /** `ictx->objects`: IOAS, devices and HWPTs by object id. */
-  readonly objects: typeof IOMMUFD_OBJECTS;
+  readonly objects: SliceDef<PTable<IommufdObject>>;
   /** The `struct iopt_pages` by id. */
-  readonly pages: typeof IOMMUFD_PAGES;
+  readonly pages: SliceDef<PTable<IommufdPages>>;
   /** The device objects' ids. */
-  readonly attached: typeof IOMMUFD_ATTACHED;
+  readonly attached: SliceDef<readonly number[]>;
   /** Every attachment iommufd made, to the pages it serves. */
-  readonly attachments: typeof IOMMUFD_ATTACHMENTS;
+  readonly attachments: SliceDef<PTable<number>>;
   /** The context's own state (`account_mode`). */
-  readonly ctx: typeof IOMMUFD_CTX;
+  readonly ctx: SliceDef<IommufdCtx>;
 };
 
 /** iommufd's slices by name, in the order of {@link IOMMUFD_SLICES}. */
