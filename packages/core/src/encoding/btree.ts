@@ -17,10 +17,18 @@
  * may differ in shape, so nothing hashes or compares their nodes.
  */
 
-/** Most entries in a leaf, and most children of an inner node. */
+/**
+ * Most entries in a leaf, and most children of an inner node.
+ *
+ * @category Tables and indexes
+ */
 export const BTREE_WIDTH = 32;
 
-/** One entry of a {@link BTree}, as its walks and searches return it. */
+/**
+ * One entry of a {@link BTree}, as its walks and searches return it.
+ *
+ * @category Tables and indexes
+ */
 export interface BTreeEntry<K, V> {
   /** The entry's key. */
   readonly key: K;
@@ -30,7 +38,11 @@ export interface BTreeEntry<K, V> {
 /** A node below this many entries or children merges with a neighbour when both fit in one. */
 const MIN_FILL = BTREE_WIDTH / 4;
 
-/** A leaf: entries in key order. Read-only, shared between versions. */
+/**
+ * A leaf: entries in key order. Read-only, shared between versions.
+ *
+ * @category Tables and indexes
+ */
 export interface BTreeLeaf<K, V, A> {
   /** The entries' keys, increasing. */
   readonly keys: readonly K[];
@@ -42,7 +54,11 @@ export interface BTreeLeaf<K, V, A> {
   readonly aug: A;
 }
 
-/** An inner node: children in key order. Read-only, shared between versions. */
+/**
+ * An inner node: children in key order. Read-only, shared between versions.
+ *
+ * @category Tables and indexes
+ */
 export interface BTreeInner<K, V, A> {
   /** The least key of each child. */
   readonly keys: readonly K[];
@@ -54,10 +70,18 @@ export interface BTreeInner<K, V, A> {
   readonly aug: A;
 }
 
-/** One node of a {@link BTree}. */
+/**
+ * One node of a {@link BTree}.
+ *
+ * @category Tables and indexes
+ */
 export type BTreeNode<K, V, A> = BTreeLeaf<K, V, A> | BTreeInner<K, V, A>;
 
-/** How a tree orders its keys and summarises its nodes. */
+/**
+ * How a tree orders its keys and summarises its nodes.
+ *
+ * @category Tables and indexes
+ */
 export interface BTreeSpec<K, V, A> {
   /**
    * Orders keys: negative, zero or positive as `a` is below, equal to or
@@ -155,6 +179,7 @@ let added = false;
 
 /**
  * A persistent ordered map with summarised nodes (see the file comment).
+ * @category Tables and indexes
  */
 export class BTree<K, V, A> {
   private constructor(

@@ -34,6 +34,16 @@ export interface Codec<T> {
  * @param codec - the slice's codec.
  * @param value - the value.
  * @returns its words.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { u64Codec } from "@dmabuf-ref/core";
+ * import { encodeWith } from "@dmabuf-ref/core/encoding";
+ *
+ * // A u64 is two words, low first.
+ * assert.deepEqual(encodeWith(u64Codec, 0x2_0000_0001n), [1, 2]);
+ * ```
+ * @category Codecs
  */
 export function encodeWith<T>(codec: Codec<T>, value: T): number[] {
   const out: number[] = [];
@@ -47,6 +57,16 @@ export function encodeWith<T>(codec: Codec<T>, value: T): number[] {
  * @param codec - the slice's codec.
  * @param value - the value.
  * @returns an unsigned 32-bit hash.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { stringCodec } from "@dmabuf-ref/core";
+ * import { hashWith } from "@dmabuf-ref/core/encoding";
+ *
+ * assert.equal(hashWith(stringCodec, "ram0"), hashWith(stringCodec, "ram0"));
+ * assert.notEqual(hashWith(stringCodec, "ram0"), hashWith(stringCodec, "ram1"));
+ * ```
+ * @category Codecs
  */
 export function hashWith<T>(codec: Codec<T>, value: T): number {
   return hashWords(encodeWith(codec, value), codec.seed);
@@ -59,6 +79,18 @@ export function hashWith<T>(codec: Codec<T>, value: T): number {
  * @param a - one value.
  * @param b - the other.
  * @returns true when they encode alike.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { arrayCodec, intCodec } from "@dmabuf-ref/core";
+ * import { equalWith } from "@dmabuf-ref/core/encoding";
+ *
+ * // Equal when they encode alike, whatever the objects.
+ * const codec = arrayCodec(intCodec);
+ * assert.equal(equalWith(codec, [1, 2], [1, 2]), true);
+ * assert.equal(equalWith(codec, [1, 2], [2, 1]), false);
+ * ```
+ * @category Codecs
  */
 export function equalWith<T>(codec: Codec<T>, a: T, b: T): boolean {
   if (a === b) return true;

@@ -327,7 +327,11 @@ export function decodedWith<T>(e: Encoded<unknown>, codec: Codec<T>, what: strin
   return e.value;
 }
 
-/** The codec of any {@link Encoded} value: its codec's seed, then its encoding. */
+/**
+ * The codec of any {@link Encoded} value: its codec's seed, then its encoding.
+ *
+ * @category Codecs
+ */
 export const encodedCodec: Codec<Encoded<unknown>> = {
   seed: 0xe9c0,
   encode(e, out) {

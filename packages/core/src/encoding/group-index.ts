@@ -12,7 +12,11 @@ import type { TableIndex } from "./ptable.js";
 import type { BTreeSpec } from "./btree.js";
 import { BTree } from "./btree.js";
 
-/** An entry of a {@link GroupIndex}: its group's name and hash, then its table id. */
+/**
+ * An entry of a {@link GroupIndex}: its group's name and hash, then its table id.
+ *
+ * @category Tables and indexes
+ */
 export interface GroupKey {
   /** {@link groupHash} of `group`: the tree's first sort key. */
   readonly hash: number;
@@ -22,7 +26,11 @@ export interface GroupKey {
   readonly id: number;
 }
 
-/** Table ids grouped by a name, each group in id order (see {@link groupIndex}). */
+/**
+ * Table ids grouped by a name, each group in id order (see {@link groupIndex}).
+ *
+ * @category Tables and indexes
+ */
 export type GroupIndex = BTree<GroupKey, true, undefined>;
 
 /**
@@ -32,6 +40,17 @@ export type GroupIndex = BTree<GroupKey, true, undefined>;
  *
  * @param group - the group's name.
  * @returns a signed 32-bit hash (a small integer V8 keeps inline in every key).
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { groupHash } from "@dmabuf-ref/core/encoding";
+ *
+ * // A signed 32-bit FNV-1a: what a group index orders its groups by.
+ * assert.equal(groupHash("ram0"), groupHash("ram0"));
+ * assert.ok(Number.isInteger(groupHash("ram0")));
+ * assert.notEqual(groupHash("ram0"), groupHash("ram1"));
+ * ```
+ * @category Tables and indexes
  */
 export function groupHash(group: string): number {
   let h = 0x811c9dc5;
@@ -59,6 +78,19 @@ const groupSpec: BTreeSpec<GroupKey, true, undefined> = {
  *
  * @param group - the value's group, or undefined to leave it out.
  * @returns the indexer, for `PTable.indexed`.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { stringCodec } from "@dmabuf-ref/core";
+ * import { PTable, groupIndex, idsInGroup } from "@dmabuf-ref/core/encoding";
+ *
+ * // Table ids grouped by their value's name (as buffers by exporter).
+ * let t = PTable.indexed(stringCodec, groupIndex((v: string) => v));
+ * t = t.set(1, "vfio").set(2, "gpu").set(3, "vfio");
+ * assert.deepEqual([...idsInGroup(t.index, "vfio")], [1, 3]);
+ * assert.deepEqual([...idsInGroup(t.delete(1).index, "vfio")], [3]);
+ * ```
+ * @category Tables and indexes
  */
 export function groupIndex<T>(group: (value: T) => string | undefined): TableIndex<T, GroupIndex> {
   return {
@@ -109,6 +141,20 @@ export function forEachInGroup(
  * @param index - the group index.
  * @param group - the group's name.
  * @yields each id.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { stringCodec } from "@dmabuf-ref/core";
+ * import { PTable, groupIndex, idsInGroup } from "@dmabuf-ref/core/encoding";
+ *
+ * const t = PTable.indexed(stringCodec, groupIndex((v: string) => v))
+ *   .set(4, "ref-exporter")
+ *   .set(2, "ref-exporter");
+ * // In id order; a group nobody is in is empty.
+ * assert.deepEqual([...idsInGroup(t.index, "ref-exporter")], [2, 4]);
+ * assert.deepEqual([...idsInGroup(t.index, "gpu")], []);
+ * ```
+ * @category Tables and indexes
  */
 export function* idsInGroup(index: GroupIndex, group: string): Generator<number> {
   const hash = groupHash(group);

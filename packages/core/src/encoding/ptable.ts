@@ -57,6 +57,7 @@ const EMPTY_NODE: Node<never> = { slots: [], count: 0 };
  * {@link PTable.indexed}): the index follows from the values, so it is
  * neither hashed nor compared. Its operations must be persistent (return
  * a new index, never change the one given).
+ * @category Tables and indexes
  */
 export interface TableIndex<T, I> {
   /** The index of an empty table. */
@@ -90,7 +91,11 @@ export interface TableIndex<T, I> {
   update?(index: I, id: number, old: T, value: T): I;
 }
 
-/** A set of table ids, in increasing order (a table whose values say nothing). */
+/**
+ * A set of table ids, in increasing order (a table whose values say nothing).
+ *
+ * @category Tables and indexes
+ */
 export type IdSet = PTable<true>;
 
 const idSetCodec: Codec<true> = { seed: 0x3a7c, encode: () => undefined };
@@ -194,6 +199,7 @@ class TrieWalk<T, R> implements IterableIterator<R> {
  * caches its hash; the table's hash is an order-independent sum of entry
  * hashes updated in O(1), so hashing a world costs the same with 10 or
  * 1000 buffers. Model machinery, not a kernel object.
+ * @category Tables and indexes
  */
 export class PTable<T, I = unknown> {
   private constructor(
@@ -548,7 +554,11 @@ export class PTable<T, I = unknown> {
   }
 }
 
-/** An empty {@link IdSet}. */
+/**
+ * An empty {@link IdSet}.
+ *
+ * @category Tables and indexes
+ */
 export const emptyIdSet: IdSet = PTable.empty(idSetCodec);
 
 /**
@@ -558,6 +568,19 @@ export const emptyIdSet: IdSet = PTable.empty(idSetCodec);
  *
  * @param test - which values to keep.
  * @returns the index, for {@link PTable.indexed}.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { intCodec } from "@dmabuf-ref/core";
+ * import { PTable, markIndex } from "@dmabuf-ref/core/encoding";
+ *
+ * // The ids whose value is odd, kept as the table changes.
+ * let t = PTable.indexed(intCodec, markIndex((v: number) => v % 2 === 1));
+ * t = t.set(1, 3).set(2, 4).set(3, 5);
+ * assert.deepEqual([...t.index.keys()], [1, 3]);
+ * assert.deepEqual([...t.set(3, 6).index.keys()], [1]);
+ * ```
+ * @category Tables and indexes
  */
 export function markIndex<T>(test: (value: T) => boolean): TableIndex<T, IdSet> {
   return {
@@ -577,6 +600,22 @@ export function markIndex<T>(test: (value: T) => boolean): TableIndex<T, IdSet> 
  *
  * @param parts - an indexer per field of the record.
  * @returns the combined indexer, for {@link PTable.indexed}.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { intCodec } from "@dmabuf-ref/core";
+ * import { PTable, combinedIndex, markIndex } from "@dmabuf-ref/core/encoding";
+ *
+ * // Two marks kept together as one record.
+ * const index = combinedIndex({
+ *   odd: markIndex((v: number) => v % 2 === 1),
+ *   big: markIndex((v: number) => v > 10),
+ * });
+ * const t = PTable.indexed(intCodec, index).set(1, 3).set(2, 12).set(3, 13);
+ * assert.deepEqual([...t.index.odd.keys()], [1, 3]);
+ * assert.deepEqual([...t.index.big.keys()], [2, 3]);
+ * ```
+ * @category Tables and indexes
  */
 export function combinedIndex<T, R extends object>(parts: {
   readonly [K in keyof R]: TableIndex<T, R[K]>;

@@ -114,7 +114,11 @@ function firstFitIn<V>(n: Node<V>, lo: bigint, size: bigint): bigint {
   return cand;
 }
 
-/** One range as the tree hands it out. */
+/**
+ * One range as the tree hands it out.
+ *
+ * @category Tables and indexes
+ */
 export interface IovaRangeEntry<V> {
   /** First address. */
   readonly start: bigint;
@@ -131,6 +135,7 @@ function entryOf<V>(n: { readonly key: bigint; readonly value: Span<V> }): IovaR
 /**
  * Non-overlapping ranges ordered by start, with the holes between them
  * searchable (see the file comment). Model machinery for `iova_domain`.
+ * @category Tables and indexes
  */
 export class IovaTree<V> {
   private constructor(
@@ -270,6 +275,30 @@ export class IovaTree<V> {
  * @param len - its length in bytes (at least 1).
  * @param granule - the allocation granule ({@link IovaTree.firstFit}).
  * @returns the indexer.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { recordCodec, u64Codec } from "@dmabuf-ref/core";
+ * import { PTable, iovaIndex } from "@dmabuf-ref/core/encoding";
+ *
+ * // Mapped ranges by slot, indexed by address: the lowest hole that fits.
+ * const codec = recordCodec<{ iova: bigint; len: bigint }>("mapping", {
+ *   iova: u64Codec,
+ *   len: u64Codec,
+ * });
+ * const index = iovaIndex(
+ *   (m: { iova: bigint; len: bigint }) => m.iova,
+ *   (m) => m.len,
+ *   0x1000n,
+ * );
+ * const t = PTable.indexed(codec, index)
+ *   .set(1, { iova: 0x1000n, len: 0x1000n })
+ *   .set(2, { iova: 0x3000n, len: 0x1000n });
+ * assert.equal(t.index.covering(0x3800n, 8n)?.value, 2);
+ * assert.equal(t.index.firstFit(0x1000n, 0x1000n), 0x2000n);
+ * assert.equal(t.index.firstFit(0x1000n, 0x2000n), 0x4000n);
+ * ```
+ * @category Tables and indexes
  */
 export function iovaIndex<T>(
   start: (value: T) => bigint,

@@ -5,7 +5,11 @@ import { BTree } from "../encoding/btree.js";
 import type { TableIndex } from "../encoding/ptable.js";
 import type { RegionState } from "../world/region-state.js";
 
-/** A region's place in an address tree: its first address, then its table id. */
+/**
+ * A region's place in an address tree: its first address, then its table id.
+ *
+ * @category Tables and indexes
+ */
 export interface RangeKey {
   /** The range's first address. */
   readonly start: bigint;
@@ -13,7 +17,11 @@ export interface RangeKey {
   readonly id: number;
 }
 
-/** What each subtree of a {@link RangeTree} knows about its ranges. */
+/**
+ * What each subtree of a {@link RangeTree} knows about its ranges.
+ *
+ * @category Tables and indexes
+ */
 export interface RangeSpan {
   /** The lowest start in the subtree. */
   readonly minStart: bigint;
@@ -34,6 +42,7 @@ export interface RangeSpan {
  * O(log n) nodes plus the ranges that hold it (for a buffer in RAM: the
  * buffer and RAM), and a first fit among a parent's sub-regions skips every
  * subtree without a hole wide enough.
+ * @category Tables and indexes
  */
 export type RangeTree = BTree<RangeKey, bigint, RangeSpan>;
 
@@ -109,6 +118,7 @@ const byName = groupIndex<RegionState>((r) => r.id);
  * Regions nest (a buffer inside RAM) and freed regions may overlap the
  * owned ones that reuse their memory, so owned and freed regions sit in
  * separate trees.
+ * @category Tables and indexes
  */
 export interface RegionIndex {
   /** Table ids by region name. */
@@ -125,7 +135,11 @@ function isWindow(r: RegionState): boolean {
   return r.kind !== "ram" && r.device !== undefined;
 }
 
-/** The region table's index (see {@link RegionIndex}). */
+/**
+ * The region table's index (see {@link RegionIndex}).
+ *
+ * @category Tables and indexes
+ */
 export const regionIndexer: TableIndex<RegionState, RegionIndex> = {
   empty: {
     byName: byName.empty,
@@ -175,6 +189,20 @@ export const regionIndexer: TableIndex<RegionState, RegionIndex> = {
  * @param index - the region index.
  * @param name - the region's name.
  * @returns the lowest table id with that name, or undefined.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine } from "@dmabuf-ref/core";
+ * import { regionIdNamed } from "@dmabuf-ref/core/encoding";
+ *
+ * // The reference machine boots with one RAM region, ram0.
+ * const w = boot(referenceMachine());
+ * const id = regionIdNamed(w.regions.index, "ram0");
+ * assert.ok(id !== undefined);
+ * assert.equal(w.regions.get(id)?.base, 0x1_0000_0000n);
+ * assert.equal(regionIdNamed(w.regions.index, "bar9"), undefined);
+ * ```
+ * @category Tables and indexes
  */
 export function regionIdNamed(index: RegionIndex, name: string): number | undefined {
   const first = idsInGroup(index.byName, name).next();
@@ -189,6 +217,22 @@ export function regionIdNamed(index: RegionIndex, name: string): number | undefi
  * @param from - the first address.
  * @param to - one past the last.
  * @param visit - receives each range's table id, start and end.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine } from "@dmabuf-ref/core";
+ * import { rangesHolding } from "@dmabuf-ref/core/encoding";
+ *
+ * // ram0 (4 GiB at 4 GiB) holds a 4 KiB range inside it, and no range outside.
+ * const w = boot(referenceMachine());
+ * const found: number[] = [];
+ * rangesHolding(w.regions.index.owned, 0x1_0000_1000n, 0x1_0000_2000n, (id) => found.push(id));
+ * assert.equal(found.length, 1);
+ * const outside: number[] = [];
+ * rangesHolding(w.regions.index.owned, 0x1000n, 0x2000n, (id) => outside.push(id));
+ * assert.deepEqual(outside, []);
+ * ```
+ * @category Tables and indexes
  */
 export function rangesHolding(
   tree: RangeTree,
@@ -222,7 +266,11 @@ function holdingIn(
   }
 }
 
-/** One region's range as {@link rangesFrom} lists it. */
+/**
+ * One region's range as {@link rangesFrom} lists it.
+ *
+ * @category Tables and indexes
+ */
 export interface RegionRange {
   /** The region's table id. */
   readonly id: number;
@@ -238,6 +286,20 @@ export interface RegionRange {
  * @param tree - the ranges.
  * @param from - the lowest start wanted.
  * @yields each range's table id, start and end.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine } from "@dmabuf-ref/core";
+ * import { rangesFrom } from "@dmabuf-ref/core/encoding";
+ *
+ * // Ranges by start from an address on: ram0 starts at 4 GiB.
+ * const w = boot(referenceMachine());
+ * const [first] = [...rangesFrom(w.regions.index.owned, 0n)];
+ * assert.equal(first?.start, 0x1_0000_0000n);
+ * assert.equal(first?.end, 0x1_4000_0000n);
+ * assert.deepEqual([...rangesFrom(w.regions.index.owned, 0x1_0000_0001n)], []);
+ * ```
+ * @category Tables and indexes
  */
 export function* rangesFrom(tree: RangeTree, from: bigint): Generator<RegionRange> {
   for (const n of tree.entriesFrom({ start: from, id: -1 }))
@@ -258,6 +320,20 @@ export function* rangesFrom(tree: RangeTree, from: bigint): Generator<RegionRang
  * @param lo - the lowest candidate.
  * @param size - bytes needed.
  * @returns the address (the caller checks it against the parent's end).
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { boot, referenceMachine } from "@dmabuf-ref/core";
+ * import { firstFitAmong, regionIdNamed } from "@dmabuf-ref/core/encoding";
+ *
+ * // Nothing is carved out of ram0 yet: the first 8 KiB fit at its base.
+ * const w = boot(referenceMachine());
+ * const ram = regionIdNamed(w.regions.index, "ram0");
+ * assert.ok(ram !== undefined);
+ * const base = 0x1_0000_0000n;
+ * assert.equal(firstFitAmong(w.regions.index.owned, base, ram, base, 0x2000n), base);
+ * ```
+ * @category Tables and indexes
  */
 export function firstFitAmong(
   tree: RangeTree,

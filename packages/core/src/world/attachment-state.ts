@@ -113,7 +113,11 @@ export function attachRevocable(a: AttachmentState): boolean {
   return a.dynamic && a.hasInvalidate;
 }
 
-/** Canonical encoding of an {@link AttachmentState}. */
+/**
+ * Canonical encoding of an {@link AttachmentState}.
+ *
+ * @category Codecs
+ */
 export const attachmentCodec: Codec<AttachmentState> = {
   seed: 0xa77a,
   encode(a, out) {

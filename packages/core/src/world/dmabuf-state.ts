@@ -109,7 +109,11 @@ export function bufWith(b: DmaBufState, change: Partial<DmaBufState>): DmaBufSta
   };
 }
 
-/** Canonical encoding of a {@link DmaBufState}. */
+/**
+ * Canonical encoding of a {@link DmaBufState}.
+ *
+ * @category Codecs
+ */
 export const dmaBufCodec: Codec<DmaBufState> = {
   seed: 0x0b0f,
   encode(b, out) {

@@ -31,7 +31,11 @@ export interface IommuMapping {
   readonly write: boolean;
 }
 
-/** Canonical encoding of an {@link IommuMapping}. */
+/**
+ * Canonical encoding of an {@link IommuMapping}.
+ *
+ * @category Codecs
+ */
 export const iommuMappingCodec: Codec<IommuMapping> = {
   seed: 0x10a4,
   encode(m, out) {
@@ -117,6 +121,7 @@ const mappingSet = setCodec(iommuMappingCodec);
  * Canonical encoding of a {@link DomainState}: the mapped ranges enter as a
  * set (their slots are the model's, nothing the kernel or a device sees), so
  * two domains that mapped the same ranges in another order are equal.
+ * @category Codecs
  */
 export const domainCodec: Codec<DomainState> = {
   seed: 0xd0a1,

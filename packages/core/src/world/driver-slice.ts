@@ -176,6 +176,19 @@ export interface ArrivalQueue<T> {
  *
  * @param codec - the codec of one queued object.
  * @returns the queue's codec.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { intCodec } from "@dmabuf-ref/core";
+ * import { PTable, arrivalQueueCodec, equalWith } from "@dmabuf-ref/core/encoding";
+ *
+ * // Queues of the same items in another arrival order encode apart.
+ * const codec = arrivalQueueCodec(intCodec);
+ * const byId = PTable.empty(intCodec).set(1, 10).set(2, 20);
+ * assert.equal(equalWith(codec, { byId, order: [1, 2] }, { byId, order: [1, 2] }), true);
+ * assert.equal(equalWith(codec, { byId, order: [1, 2] }, { byId, order: [2, 1] }), false);
+ * ```
+ * @category Codecs
  */
 export function arrivalQueueCodec<T>(codec: Codec<T>): Codec<ArrivalQueue<T>> {
   return {
@@ -304,7 +317,11 @@ export interface DriverSlice {
   readonly value: unknown;
 }
 
-/** Canonical encoding of a {@link DriverSlice}: the slice's own codec (its table id says whose). */
+/**
+ * Canonical encoding of a {@link DriverSlice}: the slice's own codec (its table id says whose).
+ *
+ * @category Codecs
+ */
 export const driverSliceCodec: Codec<DriverSlice> = {
   seed: 0xd51c,
   encode(s, out) {

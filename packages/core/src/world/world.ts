@@ -37,7 +37,11 @@ const deviceDomainCodec: Codec<number> = {
   },
 };
 
-/** What the buffer table keeps indexed (`PTable.indexed`). */
+/**
+ * What the buffer table keeps indexed (`PTable.indexed`).
+ *
+ * @category Tables and indexes
+ */
 export interface BufIndex {
   /** Buffers whose resv is held: where an owed unlock can be. */
   readonly held: IdSet;
@@ -56,6 +60,22 @@ const bufIndexer = combinedIndex<DmaBufState, BufIndex>({
  *
  * @param v - the violation.
  * @returns its key.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { violationKey } from "@dmabuf-ref/core/encoding";
+ *
+ * // Two records of the same violation share a key (the oracle records it once).
+ * const v = {
+ *   kind: "contract" as const,
+ *   rule: "resv held for map of a dynamic attachment",
+ *   actor: "imp1",
+ *   message: "map without resv",
+ * };
+ * assert.equal(violationKey(v), violationKey({ ...v }));
+ * assert.notEqual(violationKey(v), violationKey({ ...v, actor: "imp2" }));
+ * ```
+ * @category Tables and indexes
  */
 export function violationKey(v: Violation): string {
   return `${v.kind}\u0000${v.rule}\u0000${v.actor}\u0000${v.message}`;
