@@ -3,9 +3,8 @@ import { WORLD_SLICES, boot, hashWorld, hashWorld2, referenceMachine } from "../
 import type { World } from "../../src/index.js";
 
 describe("the world's fingerprint", () => {
-  // hashWorld and hashWorld2 read the slices written out, not by looping
-  // over WORLD_SLICES: a slice added to one and not the other would leave
-  // worlds that differ only there with one fingerprint.
+  // A slice the fingerprint missed would leave worlds that differ only
+  // there with one fingerprint, and the explorer would merge them.
   test("both hash lanes change when any one slice's hash changes", () => {
     const w = boot(referenceMachine());
     for (const s of WORLD_SLICES) {
