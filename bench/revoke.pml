@@ -21,9 +21,12 @@
  * after a failed attach, dma-access after a failed dma-submit) never runs,
  * as in the explorer. The oracle's rules are assertions.
  *
- * With -DIDS the model also keeps the ids the explorer's state holds (see
- * below), and its state space is the explorer's: 8,077 states against 8,076
- * at N = 2, the one more being Promela's `init`.
+ * With -DIDS the model also keeps the ids the explorer's state holds and
+ * the order of the buffer's attachment list (see below), and its state space
+ * is the explorer's: 8,077 states and 13,167 transitions against 8,076 and
+ * 13,165 at N = 2, 768,985 / 1,413,761 against 768,984 / 1,413,759 at N = 3
+ * (357,826 / 677,831 against 357,825 / 677,829 with -DCLOSE), the one more
+ * state and two more transitions being Promela's `init`.
  *
  * spin -DN=3 [-DIDS] [-DCLOSE] -a revoke.pml && gcc -O2 -DSAFETY -DNOREDUCE -o pan pan.c && ./pan -E
  * (-E: a process stopped for ever is a terminal state here, as in the
@@ -67,6 +70,13 @@ bool job[N + 1];        /* its DMA job is in flight */
 byte attid[N + 1];
 byte jobid[N + 1];
 byte grantid[N + 1];    /* the grant of a live mapping (0 once unmapped: the world forgets it) */
+/*
+ * dmabuf->attachments in list order (importer numbers, newest first: attach
+ * adds at the head, list_add). The explorer's world keeps this order; it
+ * tells apart runs in which the same importers attached in another order.
+ */
+byte alist[N];
+byte alen;
 #endif
 
 /* The lowest id not taken by a live object: attachment ids (atts live while attached), job ids (while in flight). */
@@ -80,6 +90,36 @@ inline lowestAtt(out) {
   od;
   i = 0
 }
+
+#ifdef IDS
+/* list_add(&attach->node, &dmabuf->attachments): at the head. */
+inline listAdd(me) {
+  i = alen;
+  do
+  :: i > 0 -> alist[i] = alist[i - 1]; i--
+  :: else -> break
+  od;
+  alist[0] = me;
+  alen++;
+  i = 0
+}
+
+/* list_del(&attach->node). */
+inline listDel(me) {
+  i = 0;
+  do
+  :: i < alen && alist[i] != me -> i++
+  :: else -> break
+  od;
+  do
+  :: i + 1 < alen -> alist[i] = alist[i + 1]; i++
+  :: else -> break
+  od;
+  alen--;
+  alist[alen] = 0;
+  i = 0
+}
+#endif
 
 inline lowestGrant(out) {
   out = 1;
@@ -123,6 +163,7 @@ proctype importer(byte me) {
   d_step { resv == 0 -> if :: revoked == USABLE ->
 #ifdef IDS
     lowestAtt(attid[me]);
+    listAdd(me);
 #endif
     att[me] = 1; a = 1 :: else -> skip fi };
   /* lock */
@@ -156,7 +197,11 @@ proctype importer(byte me) {
   /* unlock */
   d_step { resv = 0 };
   /* detach: sleeps while resv is held; EBUSY while mapped */
-  d_step { a && resv == 0 -> if :: !mapped[me] -> att[me] = 0 :: else -> skip fi }
+  d_step { a && resv == 0 -> if :: !mapped[me] -> att[me] = 0;
+#ifdef IDS
+    listDel(me);
+#endif
+    skip :: else -> skip fi }
 }
 
 /* The unmap importer i owes after an invalidate: lock, unmap, unlock (owedUnmaps). */

@@ -258,7 +258,10 @@ export function releaseCall(att: number, driver: string = CONTRACT_IMPORTER): Op
  */
 export function attachmentsOf(w: World, buf: number, importer: string): number[] {
   const b = w.bufs.get(buf);
-  return (b?.attachments ?? []).filter((id) => w.atts.get(id)?.importer === importer);
+  // The buffer's list is newest first (list_add); callers want id order.
+  return (b?.attachments ?? [])
+    .filter((id) => w.atts.get(id)?.importer === importer)
+    .sort((x, y) => x - y);
 }
 
 /**

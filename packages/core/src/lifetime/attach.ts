@@ -97,7 +97,9 @@ export function attachBuf(
     atts: next.atts.set(att, attachment),
     bufs: next.bufs.set(
       buf,
-      bufWith(b, { attachments: [...b.attachments, att], fileRefs: b.fileRefs + 1 }),
+      // list_add(): at the head, so walks of the list (invalidate, revoke)
+      // meet the newest attachment first, as the kernel's do.
+      bufWith(b, { attachments: [att, ...b.attachments], fileRefs: b.fileRefs + 1 }),
     ),
   });
   const accepted = exp.attach?.(m, linked, att) ?? {

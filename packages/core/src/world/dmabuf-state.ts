@@ -32,7 +32,7 @@ export interface DmaBufState {
   readonly revoked: RevokeState;
   /** Who holds `dmabuf->resv` (a task or an actor), or null when free. */
   readonly resvHolder: string | null;
-  /** `dmabuf->attachments`, oldest first. */
+  /** `dmabuf->attachments`, newest first (`dma_buf_dynamic_attach` adds at the head with `list_add`). */
   readonly attachments: readonly number[];
   /** References to the `struct file` (open fds plus kernel `get_file`s). */
   readonly fileRefs: number;
