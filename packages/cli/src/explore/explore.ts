@@ -148,6 +148,12 @@ export interface LoadOptions {
   readonly path?: string;
   /** The `--load` plugins: their profiles resolve, their hardware and drivers join the machine. */
   readonly plugins?: PluginSet;
+  /**
+   * `false`: step every transition afresh instead of once per world and
+   * op (the step memo, `step-memo.ts`); the search is the same (a test
+   * compares them).
+   */
+  readonly memo?: boolean;
 }
 
 /**
@@ -234,7 +240,9 @@ export function loadScenario(file: ScenarioFile, opts: LoadOptions = {}): Loaded
     throw e;
   }
   const named = new Set(conditions.flatMap((c) => threadsNamed(c.cond)));
-  const space = new ScenarioSpace(machine, world, b, threads, declared, named);
+  const space = new ScenarioSpace(machine, world, b, threads, declared, named, {
+    ...(opts.memo === undefined ? {} : { memo: opts.memo }),
+  });
   return { file, profile, machine, space, conditions, initEvents, initFailures, where };
 }
 

@@ -25,6 +25,8 @@ import type { Bindings } from "../replay/values.js";
 import { resolveValue } from "../replay/values.js";
 import { REPLAY_PROCESS } from "../replay/ioctl.js";
 import type { ScenarioCall } from "./scenario-file.js";
+import { StepMemo } from "./step-memo.js";
+import type { WorldMemo } from "./step-memo.js";
 
 /** One thread of a scenario: its name and its calls. */
 export interface ThreadProgram {
@@ -318,7 +320,10 @@ function plannedOp(
   }
   let made = plan.ops.get(key);
   if (made === undefined) {
-    made = plainOp(m, plan.call, b, site);
+    const parsed = plainOp(m, plan.call, b, site);
+    // An object of this plan's own: the step memo keys a call's steps by
+    // it, and two sites may share a call object (a YAML alias).
+    made = { op: parsed.op, text: parsed.text };
     plan.ops.set(key, made);
   }
   return made;
@@ -448,6 +453,25 @@ function symmetricGroups(
  * The scenario's state space: threads interleaved with the kernel's
  * continuations. Built once per exploration.
  */
+/** One of the kernel's continuations from a world, worked out once per world. */
+interface KernelMove {
+  readonly world: World;
+  readonly text: string;
+  readonly outcome: string;
+  readonly events: readonly TraceEvent[];
+}
+
+/** What the step memo keeps per world: continuations, and plain calls' steps by prepared op. */
+type Memo = WorldMemo<readonly KernelMove[], object, Step>;
+
+/**
+ * Worlds per generation of the step memo (it keeps two). The reference
+ * protocol with four importers meets about 200,000 distinct worlds in its
+ * first million states: 2^18 forgets none of them there, 2^15 forgot so
+ * many that the search ran slower than without a memo (BENCHMARKS.md).
+ */
+const MEMO_WORLDS = 1 << 18;
+
 export class ScenarioSpace implements SearchSpace<ExploreState> {
   readonly initial: ExploreState;
   readonly #declared: ReadonlySet<string>;
@@ -462,6 +486,8 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
    * made a call, so a state and its permutation are one.
    */
   readonly symmetric: readonly (readonly number[])[];
+  /** Steps worked out per world ({@link StepMemo}); null when the space steps every time. */
+  readonly #memo: StepMemo<readonly KernelMove[], object, Step> | null;
 
   /**
    * @param machine - the machine.
@@ -470,6 +496,8 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
    * @param threads - the threads.
    * @param declared - every name a call of the scenario binds.
    * @param named - the threads some expectation names (never merged by symmetry).
+   * @param options - `memo: false` steps every transition afresh (tests
+   *   compare it with the memo; the search is the same).
    */
   constructor(
     readonly machine: Machine,
@@ -478,8 +506,10 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
     readonly threads: readonly ThreadProgram[],
     declared: ReadonlySet<string>,
     named: ReadonlySet<string> = new Set(threads.map((t) => t.name)),
+    options: { readonly memo?: boolean } = {},
   ) {
     this.#declared = declared;
+    this.#memo = options.memo === false ? null : new StepMemo(MEMO_WORLDS);
     this.#refs = threads.map((t) => t.calls.map((c) => referencesOf(c, declared)));
     this.#sites = threads.map((t) => t.calls.map((_, pc) => `threads.${t.name}[${pc}]`));
     // Names a field may resolve: those calls bind, and those bound before
@@ -493,7 +523,7 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
     this.#plans = threads.map((t) => t.calls.map((c) => planOf(c, names)));
     this.symmetric = symmetricGroups(threads, named);
     const s0 = {
-      world: start,
+      world: this.#memo === null ? start : this.#memo.canonical(start),
       threads: threads.map(() => ({ pc: 0, running: null, done: [], done1: LANE1, done2: LANE2 })),
       bindings,
     };
@@ -524,6 +554,7 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
   transitions(s: ExploreState): Transition[] {
     const out: Transition[] = [];
     const m = this.machine;
+    const memo = this.#memo === null ? null : this.#memo.of(s.world);
     for (let i = 0; i < this.threads.length; i++) {
       const t = this.threads[i] as ThreadProgram;
       const ts = s.threads[i];
@@ -539,6 +570,7 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
         if (st.sleeps !== undefined) continue;
         // The work before it is over; the call now waits for what this op starts.
         if (st.result.ok && rest.length > 0) st = stillToDo(st, { rest });
+        st = this.#canonicalStep(st);
       } else {
         const b = s.bindings;
         if (!allBound(this.#refs[i]?.[ts.pc], b)) continue;
@@ -546,13 +578,62 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
         const made = plan === null ? undefined : plannedOp(m, plan, b, site);
         st =
           made === undefined
-            ? scenarioCall(m, s.world, t.calls[ts.pc] as ScenarioCall, site, b, "step")
-            : plainStep(m, s.world, made.op, made.text, site, "step");
+            ? this.#canonicalStep(
+                scenarioCall(m, s.world, t.calls[ts.pc] as ScenarioCall, site, b, "step"),
+              )
+            : this.#plainStepOf(memo, s.world, made, site);
         if (st.sleeps !== undefined) continue;
       }
       out.push(this.#advance(s, i, st));
     }
-    for (const { op, outcome: r } of pendingSteps(m, s.world)) {
+    let kernel = memo === null ? undefined : memo.kernel;
+    if (kernel === undefined) {
+      kernel = this.#kernelMoves(s.world);
+      if (memo !== null) memo.kernel = kernel;
+    }
+    for (const k of kernel) {
+      const d = draftOf(s, k.world);
+      const returned = this.#settle(d);
+      out.push({
+        state: withKey(d, this.symmetric),
+        actor: "kernel",
+        text: k.text,
+        outcome: k.outcome,
+        events: k.events,
+        returned,
+      });
+    }
+    return out;
+  }
+
+  /** A step whose world is the memo's representative of it (the step itself without a memo). */
+  #canonicalStep(st: Step): Step {
+    if (this.#memo === null) return st;
+    const world = this.#memo.canonical(st.world);
+    return world === st.world ? st : { ...st, world };
+  }
+
+  /** A planned plain call's step from a world: from the memo when this world met it before. */
+  #plainStepOf(
+    memo: Memo | null,
+    w: World,
+    made: { readonly op: Op; readonly text: string },
+    site: string,
+  ): Step {
+    const known = memo?.calls.get(made);
+    if (known !== undefined) return known;
+    const st = this.#canonicalStep(plainStep(this.machine, w, made.op, made.text, site, "step"));
+    memo?.calls.set(made, st);
+    return st;
+  }
+
+  /**
+   * The kernel's continuations from a world (what `pendingOps` lists, each
+   * stepped): they depend on the world alone, so the memo keeps them per world.
+   */
+  #kernelMoves(w: World): KernelMove[] {
+    const moves: KernelMove[] = [];
+    for (const { op, outcome: r } of pendingSteps(this.machine, w)) {
       let world = worldAfter(r);
       const events: TraceEvent[] =
         r.status === "done"
@@ -573,18 +654,14 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
         world = v.world;
         events.push(v.event);
       }
-      const d = draftOf(s, world);
-      const returned = this.#settle(d);
-      out.push({
-        state: withKey(d, this.symmetric),
-        actor: "kernel",
+      moves.push({
+        world: this.#memo === null ? world : this.#memo.canonical(world),
         text: continuationText(op),
         outcome: r.status === "failed" ? r.error.errno : "ok",
         events,
-        returned,
       });
     }
-    return out;
+    return moves;
   }
 
   /** The state after thread `i` took step `st`. */
