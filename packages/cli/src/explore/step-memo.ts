@@ -20,6 +20,10 @@ import type { World } from "@dmabuf-ref/core";
 export interface WorldMemo<K, C, S> {
   /** The world: the first of its equals the memo met, which later equal worlds are replaced by. */
   readonly world: World;
+  /** `hashWorld` of the world. */
+  readonly h1: number;
+  /** `hashWorld2` of the world. */
+  readonly h2: number;
   /** The kernel's continuations from this world, once listed. */
   kernel: K | undefined;
   /** The steps of the calls tried from this world, by call. */
@@ -27,9 +31,7 @@ export interface WorldMemo<K, C, S> {
 }
 
 interface Slot<K, C, S> extends WorldMemo<K, C, S> {
-  /** The world's second hash lane (the first is the map's key). */
-  readonly h2: number;
-  /** Another world whose first lane is the same. */
+  /** Another world whose first lane (the map's key) is the same. */
   next: Slot<K, C, S> | undefined;
 }
 
@@ -69,8 +71,8 @@ export class StepMemo<K, C, S> {
     const old = StepMemo.find(this.#old.get(h1), w, h2);
     const slot: Slot<K, C, S> =
       old === undefined
-        ? { world: w, h2, kernel: undefined, calls: new Map(), next: undefined }
-        : { world: old.world, h2, kernel: old.kernel, calls: old.calls, next: undefined };
+        ? { world: w, h1, h2, kernel: undefined, calls: new Map(), next: undefined }
+        : { world: old.world, h1, h2, kernel: old.kernel, calls: old.calls, next: undefined };
     slot.next = this.#young.get(h1);
     this.#young.set(h1, slot);
     if (++this.#size >= this.capacity) {

@@ -58,8 +58,12 @@ interface ThreadState {
   readonly pc: number;
   /** The call it is inside, or null between calls. */
   readonly running: Running | null;
-  /** Its completed calls, in order. */
-  readonly done: readonly CompletedCall[];
+  /**
+   * Its completed calls, the last first: a list each state extends by one
+   * cell and shares the rest of (an array would be copied whole at every
+   * call that returns, and the search keeps every state of a level).
+   */
+  readonly done: DoneList | null;
   /**
    * Its completed calls, hashed (two 32-bit lanes): extended as a call
    * returns, so a state's key is not rebuilt from every result.
@@ -67,6 +71,12 @@ interface ThreadState {
   readonly done1: number;
   /** The second lane of {@link ThreadState.done1}. */
   readonly done2: number;
+}
+
+/** A thread's completed calls, newest first. */
+interface DoneList {
+  readonly call: CompletedCall;
+  readonly before: DoneList | null;
 }
 
 /** What a completed call returned, as a condition sees it. */
@@ -93,6 +103,8 @@ export interface ExploreState {
   readonly key1: number;
   /** The second, independent lane of that hash. */
   readonly key2: number;
+  /** The step memo's entry for the world (null when the space keeps no memo). */
+  readonly memo: Memo | null;
 }
 
 /** One transition, with what it did (for a witness). */
@@ -456,13 +468,44 @@ function symmetricGroups(
 /** One of the kernel's continuations from a world, worked out once per world. */
 interface KernelMove {
   readonly world: World;
+  /** The memo's entry for `world`. */
+  readonly memo: Memo | null;
   readonly text: string;
   readonly outcome: string;
   readonly events: readonly TraceEvent[];
 }
 
+/**
+ * A call's step as the memo keeps it: with the memo entry of the world it
+ * leads to and, when the call returns at once, what the thread records.
+ */
+interface MemoStep {
+  readonly step: Step;
+  readonly next: Memo | null;
+  /** The completed call and its hash lanes; null when the call goes on running. */
+  readonly completion: Completion | null;
+}
+
+/** What a thread records when a call returns: the call, and its text hashed for the state key. */
+interface Completion {
+  readonly completed: CompletedCall;
+  readonly lane1: number;
+  readonly lane2: number;
+}
+
 /** What the step memo keeps per world: continuations, and plain calls' steps by prepared op. */
-type Memo = WorldMemo<readonly KernelMove[], object, Step>;
+export type Memo = WorldMemo<readonly KernelMove[], object, MemoStep>;
+
+/** The completion of a call that returned with step `st`'s result. */
+function completionOf(st: Step): Completion {
+  const completed = { outcome: outcomeOf(st.result), result: st.result };
+  const text = completedKey(completed);
+  return {
+    completed,
+    lane1: fmix32(mixText(LANE1, text, SALTS[0])) | 0,
+    lane2: fmix32(mixText(LANE2, text, SALTS[1])) | 0,
+  };
+}
 
 /**
  * Worlds per generation of the step memo (it keeps two). The reference
@@ -487,7 +530,7 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
    */
   readonly symmetric: readonly (readonly number[])[];
   /** Steps worked out per world ({@link StepMemo}); null when the space steps every time. */
-  readonly #memo: StepMemo<readonly KernelMove[], object, Step> | null;
+  readonly #memo: StepMemo<readonly KernelMove[], object, MemoStep> | null;
 
   /**
    * @param machine - the machine.
@@ -522,9 +565,17 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
     ]);
     this.#plans = threads.map((t) => t.calls.map((c) => planOf(c, names)));
     this.symmetric = symmetricGroups(threads, named);
+    const memo0 = this.#memo === null ? null : this.#memo.of(start);
     const s0 = {
-      world: this.#memo === null ? start : this.#memo.canonical(start),
-      threads: threads.map(() => ({ pc: 0, running: null, done: [], done1: LANE1, done2: LANE2 })),
+      world: memo0 === null ? start : memo0.world,
+      memo: memo0,
+      threads: threads.map(() => ({
+        pc: 0,
+        running: null,
+        done: null,
+        done1: LANE1,
+        done2: LANE2,
+      })),
       bindings,
     };
     this.initial = withKey(s0, this.symmetric);
@@ -540,8 +591,9 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
   }
 
   fingerprint(s: ExploreState, out: Uint32Array): void {
-    out[0] = fmix32(mixWord(hashWorld(s.world), s.key1));
-    out[1] = fmix32(mixWord(hashWorld2(s.world), s.key2));
+    const memo = s.memo;
+    out[0] = fmix32(mixWord(memo === null ? hashWorld(s.world) : memo.h1, s.key1));
+    out[1] = fmix32(mixWord(memo === null ? hashWorld2(s.world) : memo.h2, s.key2));
   }
 
   /**
@@ -554,7 +606,7 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
   transitions(s: ExploreState): Transition[] {
     const out: Transition[] = [];
     const m = this.machine;
-    const memo = this.#memo === null ? null : this.#memo.of(s.world);
+    const memo = s.memo;
     for (let i = 0; i < this.threads.length; i++) {
       const t = this.threads[i] as ThreadProgram;
       const ts = s.threads[i];
@@ -570,21 +622,22 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
         if (st.sleeps !== undefined) continue;
         // The work before it is over; the call now waits for what this op starts.
         if (st.result.ok && rest.length > 0) st = stillToDo(st, { rest });
-        st = this.#canonicalStep(st);
+        out.push(this.#advance(s, i, this.#memoStep(st)));
+        continue;
       } else {
         const b = s.bindings;
         if (!allBound(this.#refs[i]?.[ts.pc], b)) continue;
         const plan = this.#plans[i]?.[ts.pc] ?? null;
         const made = plan === null ? undefined : plannedOp(m, plan, b, site);
-        st =
+        const ms =
           made === undefined
-            ? this.#canonicalStep(
+            ? this.#memoStep(
                 scenarioCall(m, s.world, t.calls[ts.pc] as ScenarioCall, site, b, "step"),
               )
             : this.#plainStepOf(memo, s.world, made, site);
-        if (st.sleeps !== undefined) continue;
+        if (ms.step.sleeps !== undefined) continue;
+        out.push(this.#advance(s, i, ms));
       }
-      out.push(this.#advance(s, i, st));
     }
     let kernel = memo === null ? undefined : memo.kernel;
     if (kernel === undefined) {
@@ -592,7 +645,7 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
       if (memo !== null) memo.kernel = kernel;
     }
     for (const k of kernel) {
-      const d = draftOf(s, k.world);
+      const d = draftOf(s, k.world, k.memo);
       const returned = this.#settle(d);
       out.push({
         state: withKey(d, this.symmetric),
@@ -606,11 +659,17 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
     return out;
   }
 
-  /** A step whose world is the memo's representative of it (the step itself without a memo). */
-  #canonicalStep(st: Step): Step {
-    if (this.#memo === null) return st;
-    const world = this.#memo.canonical(st.world);
-    return world === st.world ? st : { ...st, world };
+  /**
+   * A step as the memo keeps it: its world replaced by the memo's
+   * representative, with that world's memo entry and, for a call that
+   * returns at once, its completion.
+   */
+  #memoStep(st: Step): MemoStep {
+    const running = st.result.ok ? runningOf(st) : null;
+    const completion = running === null ? completionOf(st) : null;
+    if (this.#memo === null) return { step: st, next: null, completion };
+    const next = this.#memo.of(st.world);
+    return { step: next.world === st.world ? st : { ...st, world: next.world }, next, completion };
   }
 
   /** A planned plain call's step from a world: from the memo when this world met it before. */
@@ -619,12 +678,12 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
     w: World,
     made: { readonly op: Op; readonly text: string },
     site: string,
-  ): Step {
+  ): MemoStep {
     const known = memo?.calls.get(made);
     if (known !== undefined) return known;
-    const st = this.#canonicalStep(plainStep(this.machine, w, made.op, made.text, site, "step"));
-    memo?.calls.set(made, st);
-    return st;
+    const ms = this.#memoStep(plainStep(this.machine, w, made.op, made.text, site, "step"));
+    memo?.calls.set(made, ms);
+    return ms;
   }
 
   /**
@@ -654,8 +713,10 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
         world = v.world;
         events.push(v.event);
       }
+      const memo = this.#memo === null ? null : this.#memo.of(world);
       moves.push({
-        world: this.#memo === null ? world : this.#memo.canonical(world),
+        world: memo === null ? world : memo.world,
+        memo,
         text: continuationText(op),
         outcome: r.status === "failed" ? r.error.errno : "ok",
         events,
@@ -664,31 +725,33 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
     return moves;
   }
 
-  /** The state after thread `i` took step `st`. */
-  #advance(s: ExploreState, i: number, st: Step): Transition {
+  /** The state after thread `i` took step `ms`. */
+  #advance(s: ExploreState, i: number, ms: MemoStep): Transition {
     const t = this.threads[i] as ThreadProgram;
     const ts = s.threads[i] as ThreadState;
-    const running = st.result.ok ? runningOf(st) : null;
-    const d = draftOf(s, st.world);
+    const st = ms.step;
+    const d = draftOf(s, st.world, ms.next);
     // A call that returns at once never shows as running.
-    if (running === null) this.#complete(d, i, st);
+    const completion = ms.completion;
+    const running = completion === null ? runningOf(st) : null;
+    if (completion !== null) this.#complete(d, i, st, completion);
     else d.threads[i] = { pc: ts.pc, running, done: ts.done, done1: ts.done1, done2: ts.done2 };
     const returned = this.#settle(d);
-    if (running === null)
-      returned.unshift({ thread: t.name, call: ts.pc, outcome: outcomeOf(st.result) });
+    if (completion !== null)
+      returned.unshift({ thread: t.name, call: ts.pc, outcome: completion.completed.outcome });
     return {
       state: withKey(d, this.symmetric),
       actor: t.name,
       call: ts.pc,
       text: st.text,
-      outcome: running === null ? outcomeOf(st.result) : "started",
+      outcome: completion !== null ? completion.completed.outcome : "started",
       events: st.events,
       returned,
     };
   }
 
   /** Thread `i`'s current call returns with step `st`'s result. */
-  #complete(d: Draft, i: number, st: Step): void {
+  #complete(d: Draft, i: number, st: Step, c: Completion): void {
     const t = this.threads[i] as ThreadProgram;
     const ts = d.threads[i] as ThreadState;
     const call = t.calls[ts.pc] as ScenarioCall;
@@ -696,14 +759,12 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
       d.bindings = copyBindings(d.bindings);
       bind(d.bindings, call as ReplayCall, this.#sites[i]?.[ts.pc] ?? "", st);
     }
-    const completed = { outcome: outcomeOf(st.result), result: st.result };
-    const text = completedKey(completed);
     d.threads[i] = {
       pc: ts.pc + 1,
       running: null,
-      done: [...ts.done, completed],
-      done1: mixText(ts.done1, text, SALTS[0]),
-      done2: mixText(ts.done2, text, SALTS[1]),
+      done: { call: c.completed, before: ts.done },
+      done1: mixWord(ts.done1, c.lane1),
+      done2: mixWord(ts.done2, c.lane2),
     };
   }
 
@@ -714,7 +775,7 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
       const ts = d.threads[i] as ThreadState;
       const r = ts.running;
       if (r === null || r.rest.length > 0 || !workOver(this.machine, d.world, r)) continue;
-      this.#complete(d, i, r.step);
+      this.#complete(d, i, r.step, completionOf(r.step));
       returned.push({
         thread: (this.threads[i] as ThreadProgram).name,
         call: ts.pc,
@@ -780,8 +841,11 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
   outcomes(s: ExploreState): Map<string, string[]> {
     return new Map(
       this.threads.map((t, i) => {
-        const done = s.threads[i]?.done ?? [];
-        return [t.name, t.calls.map((_, c) => done[c]?.outcome ?? "blocked")];
+        const done: string[] = [];
+        for (let d = s.threads[i]?.done ?? null; d !== null; d = d.before)
+          done.push(d.call.outcome);
+        done.reverse();
+        return [t.name, t.calls.map((_, c) => done[c] ?? "blocked")];
       }),
     );
   }
@@ -820,15 +884,17 @@ function completedKey(c: CompletedCall): string {
  * key last ({@link withKey}), so a transition makes one state object.
  */
 interface Draft {
-  world: World;
+  readonly world: World;
+  readonly memo: Memo | null;
   readonly threads: ThreadState[];
   bindings: Bindings;
 }
 
-/** A draft of the state after `s` with world `world`. */
-function draftOf(s: ExploreState, world: World): Draft {
+/** A draft of the state after `s` with world `world` (whose memo entry is `memo`). */
+function draftOf(s: ExploreState, world: World, memo: Memo | null): Draft {
   return {
     world,
+    memo,
     threads: s.threads.slice(),
     bindings: s.bindings,
   };
@@ -857,6 +923,7 @@ function keyed(s: Omit<ExploreState, "key1" | "key2">, key1: number, key2: numbe
     world: s.world,
     threads: s.threads,
     bindings: s.bindings,
+    memo: s.memo,
     // Signed: a small integer V8 keeps inline (an unsigned one above 2^31 is a heap number).
     key1: fmix32(key1 ^ n) | 0,
     key2: fmix32(key2 + n) | 0,
