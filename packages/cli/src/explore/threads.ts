@@ -443,9 +443,13 @@ function mixText(h: number, text: string, salt: number): number {
 /** The salt of each lane's words ({@link mixText}). */
 const SALTS = [0, 0x5bd1e995] as const;
 
-/** Seeds of the two lanes of a state's key (independent, as the world's two hashes are). */
+/**
+ * Seeds of the two lanes of a state's key (independent, as the world's two
+ * hashes are). Signed: a thread's lanes start here, and a field that ever
+ * holds a number above 2^31 is boxed in every object V8 makes of that shape.
+ */
 const LANE1 = 0x2545f491;
-const LANE2 = 0x9e3779b9;
+const LANE2 = 0x9e3779b9 | 0;
 
 /** Groups of two or more threads with equal calls that bind nothing and no expectation names. */
 function symmetricGroups(
