@@ -89,6 +89,14 @@ export interface BTreeSpec<K, V, A> {
    */
   readonly compare: (a: K, b: K) => number;
   /**
+   * Optional: the position of `key` in the increasing `keys`, its index
+   * when present, else `-(insertion point) - 1`. A key type whose order a
+   * loop tests inline (`bigint` addresses) gives one call per node visited
+   * instead of one `compare` call per probe of the binary search; it must
+   * agree with `compare`.
+   */
+  readonly search?: (keys: readonly K[], key: K) => number;
+  /**
    * The summary of a leaf.
    *
    * @param keys - its keys, increasing (at least one).
@@ -142,9 +150,15 @@ function search<K>(compare: (a: K, b: K) => number, keys: readonly K[], key: K):
   return -lo - 1;
 }
 
+/** {@link search} by the spec's own search when it has one. */
+function position<K>(spec: BTreeSpec<K, unknown, unknown>, keys: readonly K[], key: K): number {
+  const own = spec.search;
+  return own === undefined ? search(spec.compare, keys, key) : own(keys, key);
+}
+
 /** The child of an inner node whose range holds `key`: the last one whose least key is at or below it (the first when none is). */
-function childFor<K>(compare: (a: K, b: K) => number, keys: readonly K[], key: K): number {
-  const i = search(compare, keys, key);
+function childFor<K>(spec: BTreeSpec<K, unknown, unknown>, keys: readonly K[], key: K): number {
+  const i = position(spec, keys, key);
   if (i >= 0) return i;
   const after = -i - 1;
   return after === 0 ? 0 : after - 1;
@@ -207,11 +221,11 @@ export class BTree<K, V, A> {
    * @returns the value, or undefined.
    */
   get(key: K): V | undefined {
-    const compare = this.spec.compare;
+    const spec = this.spec;
     let n = this.root;
     if (n === undefined) return undefined;
-    while (n.children !== undefined) n = childAt(n, childFor(compare, n.keys, key));
-    const i = search(compare, n.keys, key);
+    while (n.children !== undefined) n = childAt(n, childFor(spec, n.keys, key));
+    const i = position(spec, n.keys, key);
     return i >= 0 ? n.values[i] : undefined;
   }
 
@@ -228,15 +242,15 @@ export class BTree<K, V, A> {
   }
 
   private walkFrom(n: BTreeNode<K, V, A>, key: K, visit: (key: K, value: V) => boolean): boolean {
-    const compare = this.spec.compare;
+    const spec = this.spec;
     if (n.children === undefined) {
-      const i = search(compare, n.keys, key);
+      const i = position(spec, n.keys, key);
       for (let j = i >= 0 ? i : -i - 1; j < n.keys.length; j++) {
         if (!visit(n.keys[j] as K, n.values[j] as V)) return false;
       }
       return true;
     }
-    const first = childFor(compare, n.keys, key);
+    const first = childFor(spec, n.keys, key);
     for (let j = first; j < n.children.length; j++) {
       if (!this.walkFrom(n.children[j] as BTreeNode<K, V, A>, key, visit)) return false;
     }
@@ -250,12 +264,12 @@ export class BTree<K, V, A> {
    * @returns its key and value, or undefined.
    */
   floor(key: K): BTreeEntry<K, V> | undefined {
-    const compare = this.spec.compare;
+    const spec = this.spec;
     let n = this.root;
-    if (n === undefined || compare(n.keys[0] as K, key) > 0) return undefined;
+    if (n === undefined || spec.compare(n.keys[0] as K, key) > 0) return undefined;
     // Every child chosen has its least key at or below `key`, so the leaf holds the answer.
-    while (n.children !== undefined) n = childAt(n, childFor(compare, n.keys, key));
-    const i = search(compare, n.keys, key);
+    while (n.children !== undefined) n = childAt(n, childFor(spec, n.keys, key));
+    const i = position(spec, n.keys, key);
     const at = i >= 0 ? i : -i - 2;
     return { key: n.keys[at] as K, value: n.values[at] as V };
   }
@@ -326,17 +340,17 @@ export class BTree<K, V, A> {
    * @yields each entry's key and value from there on.
    */
   *entriesFrom(key: K): Generator<BTreeEntry<K, V>> {
-    const compare = this.spec.compare;
+    const spec = this.spec;
     // The path to the first entry: each inner node with the child to resume from.
     const path: { node: BTreeInner<K, V, A>; next: number }[] = [];
     let n = this.root;
     if (n === undefined) return;
     while (n.children !== undefined) {
-      const c: number = childFor(compare, n.keys, key);
+      const c: number = childFor(spec, n.keys, key);
       path.push({ node: n, next: c + 1 });
       n = childAt(n, c);
     }
-    const i = search(compare, n.keys, key);
+    const i = position(spec, n.keys, key);
     let leaf: BTreeLeaf<K, V, A> | undefined = n;
     let at = i >= 0 ? i : -i - 1;
     while (leaf !== undefined) {
@@ -431,9 +445,9 @@ export class BTree<K, V, A> {
     key: K,
     value: V,
   ): BTreeNode<K, V, A> | [BTreeNode<K, V, A>, BTreeNode<K, V, A>] {
-    const compare = this.spec.compare;
+    const spec = this.spec;
     if (n.children === undefined) {
-      const i = search(compare, n.keys, key);
+      const i = position(spec, n.keys, key);
       if (i >= 0) {
         const keys = n.keys[i] === key ? n.keys : replaceAt(n.keys, i, key);
         return this.leaf(keys, replaceAt(n.values, i, value));
@@ -442,7 +456,7 @@ export class BTree<K, V, A> {
       const at = -i - 1;
       return this.made(insertAt(n.keys, at, key), insertAt(n.values, at, value), undefined);
     }
-    const c = childFor(compare, n.keys, key);
+    const c = childFor(spec, n.keys, key);
     const child = n.children[c] as BTreeNode<K, V, A>;
     const r = this.insert(child, key, value);
     if (!Array.isArray(r)) {
@@ -463,14 +477,14 @@ export class BTree<K, V, A> {
 
   /** The node without `key`: itself when absent, undefined when emptied. */
   private remove(n: BTreeNode<K, V, A>, key: K): BTreeNode<K, V, A> | undefined {
-    const compare = this.spec.compare;
+    const spec = this.spec;
     if (n.children === undefined) {
-      const i = search(compare, n.keys, key);
+      const i = position(spec, n.keys, key);
       if (i < 0) return n;
       if (n.keys.length === 1) return undefined;
       return this.leaf(removeAt(n.keys, i), removeAt(n.values, i));
     }
-    const c = childFor(compare, n.keys, key);
+    const c = childFor(spec, n.keys, key);
     const child = n.children[c] as BTreeNode<K, V, A>;
     const r = this.remove(child, key);
     if (r === child) return n;

@@ -57,6 +57,19 @@ function max(a: bigint, b: bigint): bigint {
 // entries and for an inner node's children.
 const rangeSpec: BTreeSpec<RangeKey, bigint, RangeSpan> = {
   compare: (a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.id - b.id),
+  // The same order, tested inline (one call per node, not per probe).
+  search(keys, key) {
+    let lo = 0;
+    let hi = keys.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const k = keys[mid] as RangeKey;
+      if (k.start < key.start || (k.start === key.start && k.id < key.id)) lo = mid + 1;
+      else if (k.start > key.start || k.id > key.id) hi = mid - 1;
+      else return mid;
+    }
+    return -lo - 1;
+  },
   leaf(keys, ends) {
     let covered = ends[0] as bigint;
     let maxGap = 0n;

@@ -38,6 +38,23 @@ const spec: BTreeSpec<number, number, Sum> = {
   },
 };
 
+/** The same order through the spec's own `search`, as the IOVA and region trees give one. */
+const searchSpec: BTreeSpec<number, number, Sum> = {
+  ...spec,
+  search(keys, key) {
+    let lo = 0;
+    let hi = keys.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const k = keys[mid] as number;
+      if (k < key) lo = mid + 1;
+      else if (k > key) hi = mid - 1;
+      else return mid;
+    }
+    return -lo - 1;
+  },
+};
+
 type Tree = BTree<number, number, Sum>;
 type Node = BTreeNode<number, number, Sum>;
 
@@ -94,44 +111,52 @@ const op = fc.oneof(
 );
 
 describe("BTree acts as a sorted map", () => {
-  it("after any inserts and deletes, get, size, entries, floor, ceiling and entriesFrom agree with a sorted array", () => {
-    fc.assert(
-      fc.property(
-        fc.array(op, { maxLength: 600 }),
-        fc.array(fc.integer({ min: -1, max: 401 }), { minLength: 1, maxLength: 8 }),
-        (ops, probes) => {
-          let t: Tree = BTree.empty(spec);
-          let m: [number, number][] = [];
-          for (const o of ops) {
-            [t, m] = apply(t, m, o);
-          }
-          expect(t.size).toBe(m.length);
-          expect(entriesOf(t)).toEqual(m);
-          if (t.root !== undefined) checkNode(t.root, true);
-          else expect(m).toEqual([]);
-          for (const p of probes) {
-            expect(t.get(p)).toBe(m.find(([x]) => x === p)?.[1]);
-            const below = m.filter(([x]) => x <= p);
-            const fl = below[below.length - 1];
-            expect(t.floor(p)).toEqual(fl === undefined ? undefined : { key: fl[0], value: fl[1] });
-            const above = m.filter(([x]) => x >= p);
-            const ce = above[0];
-            expect(t.ceiling(p)).toEqual(
-              ce === undefined ? undefined : { key: ce[0], value: ce[1] },
-            );
-            expect([...t.entriesFrom(p)].map((e) => [e.key, e.value])).toEqual(above);
-            const visited: [number, number][] = [];
-            t.forEachFrom(p, (k, v) => {
-              visited.push([k, v]);
-              return visited.length < 3;
-            });
-            expect(visited).toEqual(above.slice(0, 3));
-          }
-        },
-      ),
-      { numRuns: 150 },
-    );
-  });
+  it.each([
+    ["compare", spec],
+    ["its own search", searchSpec],
+  ] as const)(
+    "after any inserts and deletes, get, size, entries, floor, ceiling and entriesFrom agree with a sorted array (keys ordered by %s)",
+    (_how, treeSpec) => {
+      fc.assert(
+        fc.property(
+          fc.array(op, { maxLength: 600 }),
+          fc.array(fc.integer({ min: -1, max: 401 }), { minLength: 1, maxLength: 8 }),
+          (ops, probes) => {
+            let t: Tree = BTree.empty(treeSpec);
+            let m: [number, number][] = [];
+            for (const o of ops) {
+              [t, m] = apply(t, m, o);
+            }
+            expect(t.size).toBe(m.length);
+            expect(entriesOf(t)).toEqual(m);
+            if (t.root !== undefined) checkNode(t.root, true);
+            else expect(m).toEqual([]);
+            for (const p of probes) {
+              expect(t.get(p)).toBe(m.find(([x]) => x === p)?.[1]);
+              const below = m.filter(([x]) => x <= p);
+              const fl = below[below.length - 1];
+              expect(t.floor(p)).toEqual(
+                fl === undefined ? undefined : { key: fl[0], value: fl[1] },
+              );
+              const above = m.filter(([x]) => x >= p);
+              const ce = above[0];
+              expect(t.ceiling(p)).toEqual(
+                ce === undefined ? undefined : { key: ce[0], value: ce[1] },
+              );
+              expect([...t.entriesFrom(p)].map((e) => [e.key, e.value])).toEqual(above);
+              const visited: [number, number][] = [];
+              t.forEachFrom(p, (k, v) => {
+                visited.push([k, v]);
+                return visited.length < 3;
+              });
+              expect(visited).toEqual(above.slice(0, 3));
+            }
+          },
+        ),
+        { numRuns: 150 },
+      );
+    },
+  );
 
   it("keeps older versions intact: every tree a sequence went through still lists what it held", () => {
     fc.assert(
