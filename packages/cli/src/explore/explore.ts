@@ -150,10 +150,11 @@ export interface LoadOptions {
   readonly plugins?: PluginSet;
   /**
    * `false`: step every transition afresh instead of once per world and
-   * op (the step memo, `step-memo.ts`); the search is the same (a test
-   * compares them).
+   * op (the step memo, `step-memo.ts`); a number: the memo's worlds per
+   * generation (tests make it small so that it forgets). The search is the
+   * same either way (a test compares them).
    */
-  readonly memo?: boolean;
+  readonly memo?: boolean | number;
 }
 
 /**

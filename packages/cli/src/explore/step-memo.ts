@@ -33,6 +33,8 @@ export interface WorldMemo<K, C, S> {
 interface Slot<K, C, S> extends WorldMemo<K, C, S> {
   /** Another world whose first lane (the map's key) is the same. */
   next: Slot<K, C, S> | undefined;
+  /** Met again from the old generation: the young one has a slot with the same calls. */
+  moved: boolean;
 }
 
 /**
@@ -41,7 +43,9 @@ interface Slot<K, C, S> extends WorldMemo<K, C, S> {
  * old one and the previous old one is dropped, so a long search keeps the
  * worlds it met recently (a world met again moves back to the young
  * generation) and memory stays bounded. Forgetting a world costs only the
- * work of stepping it again.
+ * work of stepping it again. A dropped world's memo is emptied too: what
+ * it kept names the memos of the worlds after it, and states still
+ * holding it would otherwise keep every world ever stepped from it.
  *
  * A world is found by its two 32-bit hash lanes and confirmed with
  * `worldsEqual`, so a hash collision never hands one world's successors to
@@ -69,16 +73,27 @@ export class StepMemo<K, C, S> {
     const young = StepMemo.find(this.#young.get(h1), w, h2);
     if (young !== undefined) return young;
     const old = StepMemo.find(this.#old.get(h1), w, h2);
-    const slot: Slot<K, C, S> =
-      old === undefined
-        ? { world: w, h1, h2, kernel: undefined, calls: new Map(), next: undefined }
-        : { world: old.world, h1, h2, kernel: old.kernel, calls: old.calls, next: undefined };
-    slot.next = this.#young.get(h1);
+    const next = this.#young.get(h1);
+    let slot: Slot<K, C, S>;
+    if (old === undefined) {
+      slot = { world: w, h1, h2, kernel: undefined, calls: new Map(), next, moved: false };
+    } else {
+      old.moved = true;
+      slot = { world: old.world, h1, h2, kernel: old.kernel, calls: old.calls, next, moved: false };
+    }
     this.#young.set(h1, slot);
     if (++this.#size >= this.capacity) {
+      const dropped = this.#old;
       this.#old = this.#young;
       this.#young = new Map();
       this.#size = 0;
+      for (const first of dropped.values()) {
+        for (let s: Slot<K, C, S> | undefined = first; s !== undefined; s = s.next) {
+          if (s.moved) continue;
+          s.kernel = undefined;
+          s.calls.clear();
+        }
+      }
     }
     return slot;
   }

@@ -543,8 +543,9 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
    * @param threads - the threads.
    * @param declared - every name a call of the scenario binds.
    * @param named - the threads some expectation names (never merged by symmetry).
-   * @param options - `memo: false` steps every transition afresh (tests
-   *   compare it with the memo; the search is the same).
+   * @param options - `memo: false` steps every transition afresh, a
+   *   number sets the memo's worlds per generation (tests compare both with
+   *   the default; the search is the same).
    */
   constructor(
     readonly machine: Machine,
@@ -553,10 +554,11 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
     readonly threads: readonly ThreadProgram[],
     declared: ReadonlySet<string>,
     named: ReadonlySet<string> = new Set(threads.map((t) => t.name)),
-    options: { readonly memo?: boolean } = {},
+    options: { readonly memo?: boolean | number } = {},
   ) {
     this.#declared = declared;
-    this.#memo = options.memo === false ? null : new StepMemo(MEMO_WORLDS);
+    const m = options.memo ?? true;
+    this.#memo = m === false ? null : new StepMemo(m === true ? MEMO_WORLDS : m);
     this.#refs = threads.map((t) => t.calls.map((c) => referencesOf(c, declared)));
     this.#sites = threads.map((t) => t.calls.map((_, pc) => `threads.${t.name}[${pc}]`));
     // Names a field may resolve: those calls bind, and those bound before
