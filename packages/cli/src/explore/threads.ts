@@ -107,6 +107,9 @@ export interface ExploreState {
   readonly memo: Memo | null;
 }
 
+/** A call that returned because of a step: thread, call index, outcome. */
+type Returned = Transition["returned"][number];
+
 /** One transition, with what it did (for a witness). */
 export interface Transition {
   /** The state it leads to. */
@@ -593,7 +596,10 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
   }
 
   successors(s: ExploreState): readonly ExploreState[] {
-    return this.transitions(s).map((t) => t.state);
+    // The search needs the states only: no transition records, no lists of returned calls.
+    const states: ExploreState[] = [];
+    this.#expand(s, null, states);
+    return states;
   }
 
   fingerprint(s: ExploreState, out: Uint32Array): void {
@@ -611,6 +617,15 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
    */
   transitions(s: ExploreState): Transition[] {
     const out: Transition[] = [];
+    this.#expand(s, out, null);
+    return out;
+  }
+
+  /**
+   * The transitions from `s` in order, each into `out` as a transition, or
+   * (`out` null) its state alone into `states`.
+   */
+  #expand(s: ExploreState, out: Transition[] | null, states: ExploreState[] | null): void {
     const m = this.machine;
     const memo = s.memo;
     for (let i = 0; i < this.threads.length; i++) {
@@ -628,7 +643,7 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
         if (st.sleeps !== undefined) continue;
         // The work before it is over; the call now waits for what this op starts.
         if (st.result.ok && rest.length > 0) st = stillToDo(st, { rest });
-        out.push(this.#advance(s, i, this.#memoStep(st)));
+        this.#advance(s, i, this.#memoStep(st), out, states);
         continue;
       } else {
         const b = s.bindings;
@@ -642,7 +657,7 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
               )
             : this.#plainStepOf(memo, s.world, made, site);
         if (ms.step.sleeps !== undefined) continue;
-        out.push(this.#advance(s, i, ms));
+        this.#advance(s, i, ms, out, states);
       }
     }
     let kernel = memo === null ? undefined : memo.kernel;
@@ -652,7 +667,13 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
     }
     for (const k of kernel) {
       const d = draftOf(s, k.world, k.memo);
-      const returned = this.#settle(d);
+      if (out === null) {
+        this.#settle(d, null);
+        states?.push(withKey(d, this.symmetric));
+        continue;
+      }
+      const returned: Returned[] = [];
+      this.#settle(d, returned);
       out.push({
         state: withKey(d, this.symmetric),
         actor: "kernel",
@@ -662,7 +683,6 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
         returned,
       });
     }
-    return out;
   }
 
   /**
@@ -732,7 +752,13 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
   }
 
   /** The state after thread `i` took step `ms`. */
-  #advance(s: ExploreState, i: number, ms: MemoStep): Transition {
+  #advance(
+    s: ExploreState,
+    i: number,
+    ms: MemoStep,
+    out: Transition[] | null,
+    states: ExploreState[] | null,
+  ): void {
     const t = this.threads[i] as ThreadProgram;
     const ts = s.threads[i] as ThreadState;
     const st = ms.step;
@@ -742,10 +768,16 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
     const running = completion === null ? runningOf(st) : null;
     if (completion !== null) this.#complete(d, i, st, completion);
     else d.threads[i] = { pc: ts.pc, running, done: ts.done, done1: ts.done1, done2: ts.done2 };
-    const returned = this.#settle(d);
+    if (out === null) {
+      this.#settle(d, null);
+      states?.push(withKey(d, this.symmetric));
+      return;
+    }
+    const returned: Returned[] = [];
     if (completion !== null)
-      returned.unshift({ thread: t.name, call: ts.pc, outcome: completion.completed.outcome });
-    return {
+      returned.push({ thread: t.name, call: ts.pc, outcome: completion.completed.outcome });
+    this.#settle(d, returned);
+    out.push({
       state: withKey(d, this.symmetric),
       actor: t.name,
       call: ts.pc,
@@ -753,7 +785,7 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
       outcome: completion !== null ? completion.completed.outcome : "started",
       events: st.events,
       returned,
-    };
+    });
   }
 
   /** Thread `i`'s current call returns with step `st`'s result. */
@@ -774,21 +806,19 @@ export class ScenarioSpace implements SearchSpace<ExploreState> {
     };
   }
 
-  /** Returns every call whose work is over and which has no op left. */
-  #settle(d: Draft): { thread: string; call: number; outcome: string }[] {
-    const returned: { thread: string; call: number; outcome: string }[] = [];
+  /** Returns every call whose work is over and which has no op left, listing it in `returned` when given. */
+  #settle(d: Draft, returned: Returned[] | null): void {
     for (let i = 0; i < d.threads.length; i++) {
       const ts = d.threads[i] as ThreadState;
       const r = ts.running;
       if (r === null || r.rest.length > 0 || !workOver(this.machine, d.world, r)) continue;
       this.#complete(d, i, r.step, completionOf(r.step));
-      returned.push({
+      returned?.push({
         thread: (this.threads[i] as ThreadProgram).name,
         call: ts.pc,
         outcome: outcomeOf(r.step.result),
       });
     }
-    return returned;
   }
 
   /**
