@@ -180,7 +180,10 @@ export function breadthFirst<S>(
   const maxStates = bounds.maxStates ?? Number.POSITIVE_INFINITY;
   const maxDepth = bounds.maxDepth ?? Number.POSITIVE_INFINITY;
 
-  let frontier: { s: S; id: number }[] = [];
+  // The frontier as two parallel lists (states, their numbers), not an
+  // object per state: the search holds a whole level of them.
+  let frontier: S[] = [];
+  let frontierIds: number[] = [];
   (start.roots ?? [space.initial]).forEach((root, r) => {
     space.fingerprint(root, fp);
     const fresh = parents.length;
@@ -188,7 +191,8 @@ export function breadthFirst<S>(
     // A root's parent is -1 - its index among the roots.
     parents.push(-1 - r);
     labels.push(-1);
-    frontier.push({ s: root, id: fresh });
+    frontier.push(root);
+    frontierIds.push(fresh);
   });
   let depth = 0;
   let transitions = 0;
@@ -199,12 +203,14 @@ export function breadthFirst<S>(
   search: while (frontier.length > 0) {
     if (depth >= maxDepth) {
       complete = false;
-      for (const f of frontier) start.unexpanded?.(f.s, f.id);
+      frontier.forEach((f, k) => start.unexpanded?.(f, frontierIds[k] ?? -1));
       break;
     }
-    const next: { s: S; id: number }[] = [];
+    const next: S[] = [];
+    const nextIds: number[] = [];
     for (let f = 0; f < frontier.length; f++) {
-      const { s, id } = frontier[f] as { s: S; id: number };
+      const s = frontier[f] as S;
+      const id = frontierIds[f] as number;
       const succ = space.successors(s);
       visit(s, id, succ.length === 0);
       if (succ.length === 0) terminals++;
@@ -216,7 +222,8 @@ export function breadthFirst<S>(
         if (seen.intern(fp[0] ?? 0, fp[1] ?? 0, fresh) !== fresh) continue;
         parents.push(id);
         labels.push(label);
-        next.push({ s: t, id: fresh });
+        next.push(t);
+        nextIds.push(fresh);
       }
       if (++expanded % 4096 === 0)
         bounds.progress?.({
@@ -230,6 +237,7 @@ export function breadthFirst<S>(
       }
     }
     frontier = next;
+    frontierIds = nextIds;
     if (frontier.length > 0) depth++;
   }
   return {
