@@ -1,4 +1,4 @@
-// `pnpm bench:explore [--json] [--json-out=FILE] [--variant=flr|close] [--explorer=2,3] [--per-state=4:1000000] [--spin-max=8] [--spin-limit=120]`:
+// `pnpm bench:explore [--json] [--json-out=FILE] [--variant=flr|close] [--explorer=2,3] [--per-state=4:1000000] [--spin-max=8] [--spin-limit=120] [--pairs=3]`:
 // the explorer against SPIN on the reference revoke protocol (issue 12's
 // benchmark; BENCHMARKS.md, "Explorer vs SPIN"). Not a test: it asserts
 // nothing about speed.
@@ -14,6 +14,10 @@
 //   without (ids abstracted away). N grows from 2 until a run takes over
 //   --spin-limit seconds or runs out of memory. Skipped with a message
 //   where spin or gcc is missing.
+// - Pairs: at the largest N both search completely (SPIN with -DIDS), --pairs
+//   more runs of each, explorer then SPIN in turn, so that the machine's
+//   drift (up to 2x over minutes here) weighs on both sides of each ratio
+//   alike; the ratio of each pair and their median.
 import { spawnSync } from "node:child_process";
 import {
   mkdtempSync,
@@ -36,6 +40,7 @@ const explorerNs = opt("explorer", "2,3").split(",").map(Number);
 const [perStateN, perStateMax] = opt("per-state", "4:1000000").split(":").map(Number);
 const spinMax = Number(opt("spin-max", "8"));
 const spinLimit = Number(opt("spin-limit", "120"));
+const pairCount = Number(opt("pairs", "3"));
 /** pan's memory bound (-DMEMLIM, MiB): a run that would need more stops there. */
 const MEMLIM_MB = 4096;
 /** The exporter's move: `flr` (temporary revoke, reset, un-revoke) or `close` (permanent revoke). */
@@ -209,6 +214,29 @@ if (!has("spin") || !has("gcc")) {
 const explorer = explorerNs.map((n) => runExplorer(n));
 const perState =
   Number.isFinite(perStateN) && perStateMax > 0 ? runExplorer(perStateN, perStateMax) : undefined;
+
+/** Alternating explorer / SPIN -DIDS runs at the largest N both complete. */
+const pairN = [...explorer]
+  .reverse()
+  .find((e) => e.complete && spin.some((r) => r.n === e.n && r.ids && r.complete))?.n;
+/** @type {{ explorerSeconds: number, spinSeconds: number, ratio: number | null }[]} */
+const pairs = [];
+if (pairN !== undefined && pairCount > 0) {
+  const dir = mkdtempSync(join(tmpdir(), "bench-explore-pairs-"));
+  copyFileSync("bench/revoke.pml", join(dir, "revoke.pml"));
+  for (let i = 0; i < pairCount; i++) {
+    const e = runExplorer(pairN);
+    const p = runSpin(dir, pairN, true);
+    const te = tps(e);
+    const ts = tps(p);
+    pairs.push({
+      explorerSeconds: e.seconds,
+      spinSeconds: p.seconds ?? NaN,
+      ratio: te !== null && ts !== null ? te / ts : null,
+    });
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
 const loadAfter = readFileSync("/proc/loadavg", "utf8").trim();
 
 log("");
@@ -263,6 +291,18 @@ if (spin.length > 0) {
     );
 }
 
+if (pairs.length > 0) {
+  const rs = pairs.map((p) => p.ratio ?? NaN).sort((a, b) => a - b);
+  log("");
+  log(`## Paired runs at N=${pairN} (explorer, then SPIN -DIDS; target: >= 0.1x)`);
+  log("| pair | explorer s | SPIN s | transitions/s explorer/SPIN |");
+  log("|--:|--:|--:|--:|");
+  pairs.forEach((p, i) =>
+    log(`| ${i + 1} | ${f(p.explorerSeconds, 2)} | ${f(p.spinSeconds, 2)} | ${f(p.ratio, 4)}x |`),
+  );
+  log(`| median | | | ${f(rs[Math.floor((rs.length - 1) / 2)], 4)}x |`);
+}
+
 /** Microseconds per state between successive marks (10^4, 10^5, 10^6 states). */
 const windows = [];
 if (perState !== undefined) {
@@ -292,7 +332,7 @@ if (perState !== undefined) {
 log("");
 log(`load average after: ${loadAfter}`);
 
-const doc = `${JSON.stringify({ machine: { ...machine, loadAfter }, variant, explorer, perState, spin, spinSkipped, ratios, timePerState: windows }, null, 2)}\n`;
+const doc = `${JSON.stringify({ machine: { ...machine, loadAfter }, variant, explorer, perState, spin, spinSkipped, ratios, pairs, timePerState: windows }, null, 2)}\n`;
 if (json) process.stdout.write(doc);
 const jsonOut = opt("json-out", "");
 if (jsonOut !== "") writeFileSync(jsonOut, doc);
