@@ -94,7 +94,43 @@ function spec<V>(): BTreeSpec<bigint, Span<V>, Extent> {
       }
       return { minStart: first.minStart, maxEnd: prevEnd, maxGap };
     },
+    // A map or an unmap changes one child per level: the widest hole is
+    // found again from that child and its neighbours, unless the hole that
+    // was widest was one of theirs and shrank (then `inner` scans).
+    innerReplaced(old, children, at, before) {
+      const last = children.length - 1;
+      const after = (children[at] as Node<V>).aug;
+      const prev = at > 0 ? (children[at - 1] as Node<V>).aug : undefined;
+      const next = at < last ? (children[at + 1] as Node<V>).aug : undefined;
+      const was = widestAround(prev, before, next);
+      const now = widestAround(prev, after, next);
+      let maxGap: bigint;
+      if (was < old.maxGap) maxGap = now > old.maxGap ? now : old.maxGap;
+      else if (now >= old.maxGap) maxGap = now;
+      else return undefined;
+      const minStart = at === 0 ? after.minStart : old.minStart;
+      const maxEnd = at === last ? after.maxEnd : old.maxEnd;
+      if (minStart === old.minStart && maxEnd === old.maxEnd && maxGap === old.maxGap) return old;
+      return { minStart, maxEnd, maxGap };
+    },
   };
+}
+
+/**
+ * The widest hole that involves one child of an inner node: inside it, or
+ * between it and the neighbour on either side.
+ */
+function widestAround(prev: Extent | undefined, mid: Extent, next: Extent | undefined): bigint {
+  let widest = mid.maxGap;
+  if (prev !== undefined && mid.minStart > prev.maxEnd) {
+    const g = mid.minStart - prev.maxEnd;
+    if (g > widest) widest = g;
+  }
+  if (next !== undefined && next.minStart > mid.maxEnd) {
+    const g = next.minStart - mid.maxEnd;
+    if (g > widest) widest = g;
+  }
+  return widest;
 }
 
 /** Set by {@link firstFitIn} when it found a fit (its result is then the address). */
