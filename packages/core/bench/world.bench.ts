@@ -30,7 +30,13 @@
  * REPS repetitions (or pooled recordings) after a warm-up; the
  * 10000/10 ratios are the machine-independent result.
  *
- * Run: `pnpm bench [--json] [--sizes=10,1000,10000] [--steps-only]` (this benchmark, then the
+ * `--rounds=R` measures every size R times, the sizes in turn (10, 10000,
+ * 10, 10000, ...), and reports each figure's median over the rounds: this
+ * machine's speed drifts by more over a minute than a step's cost moves
+ * between sizes, and sizes measured one after the other catch different
+ * stretches of it.
+ *
+ * Run: `pnpm bench [--json] [--sizes=10,1000,10000] [--steps-only] [--rounds=R]` (this benchmark, then the
  * replay benchmark), or this one alone:
  * `node --conditions=@dmabuf-ref/source --import tsx packages/core/bench/world.bench.ts`.
  */
@@ -73,6 +79,10 @@ const ONE = process.argv.find((a) => a.startsWith("--one="))?.slice("--one=".len
  * run's time at N = 10,000 (the independent copies above all).
  */
 const STEPS_ONLY = process.argv.includes("--steps-only");
+/** `--rounds=R`: every size measured R times in alternation, each figure the median over the rounds. */
+const ROUNDS = Number(
+  process.argv.find((a) => a.startsWith("--rounds="))?.slice("--rounds=".length) ?? "1",
+);
 /** Repetitions per figure (the median is reported). */
 const REPS = 5;
 /** Buffer size: one page, so 1000 buffers fit easily in ram0. */
@@ -660,6 +670,32 @@ function measureApart(n: number): Result {
   return resultSchema.parse(JSON.parse(r.stdout));
 }
 
+/** Each figure's median over the rounds of one size (a single round: itself). */
+function medianResult(rs: readonly Result[]): Result {
+  const first = at(rs, 0);
+  if (rs.length === 1) return first;
+  const num = (f: (r: Result) => number): number => median(rs.map(f));
+  const byKind = (f: (r: Result) => Map<OpKind, number>): Map<OpKind, number> => {
+    const out = new Map<OpKind, number>();
+    for (const k of f(first).keys()) out.set(k, median(rs.map((r) => f(r).get(k) ?? NaN)));
+    return out;
+  };
+  return {
+    n: first.n,
+    worldsPerSec: num((r) => r.worldsPerSec),
+    successRate: num((r) => r.successRate),
+    hashNs: num((r) => r.hashNs),
+    eqPrevNs: num((r) => r.eqPrevNs),
+    eqTwinNs: num((r) => r.eqTwinNs),
+    eqCopyNs: num((r) => r.eqCopyNs),
+    settleNs: num((r) => r.settleNs),
+    stepNsByKind: byKind((r) => r.stepNsByKind),
+    hotStepNsByKind: byKind((r) => r.hotStepNsByKind),
+    eqTwinNsByKind: byKind((r) => r.eqTwinNsByKind),
+    entries: first.entries,
+  };
+}
+
 function main(): void {
   if (ONE !== undefined) {
     process.stdout.write(resultJson(measure(Number(ONE))));
@@ -669,11 +705,17 @@ function main(): void {
   (JSON_OUT ? console.error : console.log)(
     `dmabuf-ref world benchmark: node ${process.version}, ${String(REPS)} reps (median), ${String(TIMED_OPS)} op attempts per timed rep, each size in a process of its own`,
   );
-  const results = SIZES.map((n) => {
-    const r = measureApart(n);
-    (JSON_OUT ? console.error : console.log)(`  N=${String(n)} done (${r.entries})`);
-    return r;
-  });
+  const rounds: Result[][] = SIZES.map(() => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    SIZES.forEach((n, i) => {
+      const r = measureApart(n);
+      (JSON_OUT ? console.error : console.log)(
+        `  N=${String(n)} done${ROUNDS > 1 ? ` (round ${String(round + 1)} of ${String(ROUNDS)})` : ""} (${r.entries})`,
+      );
+      rounds[i]?.push(r);
+    });
+  }
+  const results = rounds.map(medianResult);
   const bfs = measureBfs();
   if (JSON_OUT) {
     process.stdout.write(
