@@ -33,7 +33,18 @@ export interface RangeSpan {
    * counted too, which is what a first-fit search may skip on.
    */
   readonly maxGap: bigint;
+  /**
+   * The positions (entries of a leaf, children of an inner node) whose
+   * furthest end reaches past where the next one starts: the only ones
+   * before an address that can hold a range starting there. Nested ranges
+   * are few (RAM around its buffers), so a stabbing query looks at these
+   * and at the position of the address instead of at everything before it.
+   */
+  readonly containers: readonly number[];
 }
+
+/** No position reaches past the next (the usual leaf of side-by-side buffers). */
+const NO_CONTAINERS: readonly number[] = [];
 
 /**
  * Address ranges (one per region, possibly nested or overlapping) ordered
@@ -73,8 +84,10 @@ const rangeSpec: BTreeSpec<RangeKey, bigint, RangeSpan> = {
   leaf(keys, ends) {
     let covered = ends[0] as bigint;
     let maxGap = 0n;
+    let containers = NO_CONTAINERS;
     for (let i = 1; i < keys.length; i++) {
       const start = (keys[i] as RangeKey).start;
+      if ((ends[i - 1] as bigint) > start) containers = [...containers, i - 1];
       // Comparing first spares the subtraction (a BigInt allocation) where
       // ranges touch or nest, as they mostly do.
       if (start > covered) {
@@ -84,14 +97,17 @@ const rangeSpec: BTreeSpec<RangeKey, bigint, RangeSpan> = {
       const e = ends[i] as bigint;
       if (e > covered) covered = e;
     }
-    return { minStart: (keys[0] as RangeKey).start, maxEnd: covered, maxGap };
+    return { minStart: (keys[0] as RangeKey).start, maxEnd: covered, maxGap, containers };
   },
   inner(children) {
     const first = (children[0] as RangeNode).aug;
     let covered = first.maxEnd;
     let maxGap = first.maxGap;
+    let containers = NO_CONTAINERS;
     for (let i = 1; i < children.length; i++) {
       const a = (children[i] as RangeNode).aug;
+      if ((children[i - 1] as RangeNode).aug.maxEnd > a.minStart)
+        containers = [...containers, i - 1];
       if (a.minStart > covered) {
         const g = a.minStart - covered;
         if (g > maxGap) maxGap = g;
@@ -99,7 +115,7 @@ const rangeSpec: BTreeSpec<RangeKey, bigint, RangeSpan> = {
       if (a.maxGap > maxGap) maxGap = a.maxGap;
       if (a.maxEnd > covered) covered = a.maxEnd;
     }
-    return { minStart: first.minStart, maxEnd: covered, maxGap };
+    return { minStart: first.minStart, maxEnd: covered, maxGap, containers };
   },
   // One child changed: when its start and end did not, no hole between the
   // children moved (the union before each child is as it was), so only the
@@ -114,7 +130,12 @@ const rangeSpec: BTreeSpec<RangeKey, bigint, RangeSpan> = {
     )
       return old;
     if (after.maxGap >= old.maxGap)
-      return { minStart: old.minStart, maxEnd: old.maxEnd, maxGap: after.maxGap };
+      return {
+        minStart: old.minStart,
+        maxEnd: old.maxEnd,
+        maxGap: after.maxGap,
+        containers: old.containers,
+      };
     return undefined;
   },
 };
@@ -253,7 +274,12 @@ export function rangesHolding(
   to: bigint,
   visit: (id: number, start: bigint, end: bigint) => void,
 ): void {
-  if (tree.root !== undefined) holdingIn(tree.root, from, to, visit);
+  if (tree.root === undefined) return;
+  // A non-empty range rules out every position before the address that no
+  // earlier range reaches past (see RangeSpan.containers); an empty one
+  // (to = from) does not, as a range may end exactly there.
+  if (to > from) holdingIn(tree.root, from, to, visit);
+  else holdingInScan(tree.root, from, to, visit);
 }
 
 function holdingIn(
@@ -263,6 +289,36 @@ function holdingIn(
   visit: (id: number, start: bigint, end: bigint) => void,
 ): void {
   // Nothing below ends late enough, or everything below starts too late.
+  if (n.aug.maxEnd < to || n.aug.minStart > from) return;
+  const containers = n.aug.containers;
+  if (n.children === undefined) {
+    // The last entry starting at or before `from`; before it, only the
+    // containers can reach `to` (the others end where their next starts).
+    const at = lastStartingBy(n.keys, from);
+    for (const i of containers) {
+      if (i >= at) break;
+      const end = n.values[i] as bigint;
+      if (to <= end) visit((n.keys[i] as RangeKey).id, (n.keys[i] as RangeKey).start, end);
+    }
+    const end = n.values[at] as bigint;
+    if (to <= end) visit((n.keys[at] as RangeKey).id, (n.keys[at] as RangeKey).start, end);
+    return;
+  }
+  const at = lastStartingBy(n.keys, from);
+  for (const i of containers) {
+    if (i >= at) break;
+    holdingIn(n.children[i] as RangeNode, from, to, visit);
+  }
+  holdingIn(n.children[at] as RangeNode, from, to, visit);
+}
+
+/** {@link holdingIn} for an empty `[from, to)`: every range before `from` is looked at. */
+function holdingInScan(
+  n: RangeNode,
+  from: bigint,
+  to: bigint,
+  visit: (id: number, start: bigint, end: bigint) => void,
+): void {
   if (n.aug.maxEnd < to || n.aug.minStart > from) return;
   if (n.children === undefined) {
     for (let i = 0; i < n.keys.length; i++) {
@@ -275,8 +331,24 @@ function holdingIn(
   }
   for (const c of n.children) {
     if (c.aug.minStart > from) return;
-    holdingIn(c, from, to, visit);
+    holdingInScan(c, from, to, visit);
   }
+}
+
+/**
+ * The last position whose key (a leaf's entry, an inner node's least key)
+ * starts at or before `from`, or 0 (the caller has checked that the node
+ * starts at or before `from`).
+ */
+function lastStartingBy(keys: readonly RangeKey[], from: bigint): number {
+  let lo = 0;
+  let hi = keys.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if ((keys[mid] as RangeKey).start <= from) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 /**

@@ -58,7 +58,8 @@ const rangeArb = fc
 const setup = fc.record({
   ranges: fc.array(rangeArb, { minLength: 1, maxLength: 300 }),
   removed: fc.array(rangeArb, { maxLength: 40 }),
-  probes: fc.array(fc.tuple(fc.integer({ min: 0, max: 2100 }), fc.integer({ min: 1, max: 40 })), {
+  // Length 0 too: an empty range may be held by one ending exactly at it.
+  probes: fc.array(fc.tuple(fc.integer({ min: 0, max: 2100 }), fc.integer({ min: 0, max: 40 })), {
     minLength: 1,
     maxLength: 6,
   }),
@@ -77,29 +78,45 @@ function build(s: {
   return { ranges, removed };
 }
 
+/** As `setup`, with enough ranges that the tree is three levels deep. */
+const deepSetup = fc.record({
+  ranges: fc.array(rangeArb, { minLength: 1100, maxLength: 1300 }),
+  removed: fc.array(rangeArb, { maxLength: 40 }),
+  probes: fc.array(fc.tuple(fc.integer({ min: 0, max: 2100 }), fc.integer({ min: 0, max: 40 })), {
+    minLength: 1,
+    maxLength: 12,
+  }),
+});
+
 describe("the region address tree", () => {
-  it("rangesHolding visits exactly the ranges with start <= from and to <= end, nested and overlapping ones included", () => {
-    fc.assert(
-      fc.property(setup, (s) => {
-        const { ranges, removed } = build(s);
-        const tree = treeOf(ranges, removed);
-        expect(tree.size).toBe(ranges.length);
-        for (const [p, len] of s.probes) {
-          const from = BigInt(p);
-          const to = from + BigInt(len);
-          const seen: number[] = [];
-          rangesHolding(tree, from, to, (id, start, end) => {
-            const r = ranges.find((x) => x.id === id);
-            expect(r).toEqual({ id, start, end });
-            seen.push(id);
-          });
-          const want = ranges.filter((r) => r.start <= from && to <= r.end).map((r) => r.id);
-          expect(seen.sort((a, b) => a - b)).toEqual(want.sort((a, b) => a - b));
-        }
-      }),
-      { numRuns: 120 },
-    );
-  });
+  it.each([
+    ["up to 300 ranges", setup, 120],
+    ["1,100 to 1,300 ranges (three levels)", deepSetup, 15],
+  ] as const)(
+    "rangesHolding visits exactly the ranges with start <= from and to <= end, nested and overlapping ones included (%s)",
+    (_size, arb, numRuns) => {
+      fc.assert(
+        fc.property(arb, (s) => {
+          const { ranges, removed } = build(s);
+          const tree = treeOf(ranges, removed);
+          expect(tree.size).toBe(ranges.length);
+          for (const [p, len] of s.probes) {
+            const from = BigInt(p);
+            const to = from + BigInt(len);
+            const seen: number[] = [];
+            rangesHolding(tree, from, to, (id, start, end) => {
+              const r = ranges.find((x) => x.id === id);
+              expect(r).toEqual({ id, start, end });
+              seen.push(id);
+            });
+            const want = ranges.filter((r) => r.start <= from && to <= r.end).map((r) => r.id);
+            expect(seen.sort((a, b) => a - b)).toEqual(want.sort((a, b) => a - b));
+          }
+        }),
+        { numRuns },
+      );
+    },
+  );
 
   it("firstFitAmong finds the lowest hole that fits among the ranges starting at or above the parent's base, the parent left out", () => {
     fc.assert(
