@@ -55,15 +55,21 @@ const rangeArb = fc
   .tuple(fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 1, max: 60 }))
   .map(([s, len]) => ({ start: BigInt(s), len: BigInt(len) }));
 
-const setup = fc.record({
-  ranges: fc.array(rangeArb, { minLength: 1, maxLength: 300 }),
-  removed: fc.array(rangeArb, { maxLength: 40 }),
-  // Length 0 too: an empty range may be held by one ending exactly at it.
-  probes: fc.array(fc.tuple(fc.integer({ min: 0, max: 2100 }), fc.integer({ min: 0, max: 40 })), {
-    minLength: 1,
-    maxLength: 6,
-  }),
-});
+/** Ranges, some removed again, and probes (an address and a length, 0 included: an empty range may be held by one ending exactly at it). */
+function setupOf(minRanges: number, maxRanges: number, maxProbes: number) {
+  return fc.record({
+    ranges: fc.array(rangeArb, { minLength: minRanges, maxLength: maxRanges }),
+    removed: fc.array(rangeArb, { maxLength: 40 }),
+    probes: fc.array(fc.tuple(fc.integer({ min: 0, max: 2100 }), fc.integer({ min: 0, max: 40 })), {
+      minLength: 1,
+      maxLength: maxProbes,
+    }),
+  });
+}
+
+const setup = setupOf(1, 300, 6);
+/** Enough ranges that the tree is three levels deep. */
+const deepSetup = setupOf(1100, 1300, 12);
 
 function build(s: {
   ranges: { start: bigint; len: bigint }[];
@@ -77,16 +83,6 @@ function build(s: {
   }));
   return { ranges, removed };
 }
-
-/** As `setup`, with enough ranges that the tree is three levels deep. */
-const deepSetup = fc.record({
-  ranges: fc.array(rangeArb, { minLength: 1100, maxLength: 1300 }),
-  removed: fc.array(rangeArb, { maxLength: 40 }),
-  probes: fc.array(fc.tuple(fc.integer({ min: 0, max: 2100 }), fc.integer({ min: 0, max: 40 })), {
-    minLength: 1,
-    maxLength: 12,
-  }),
-});
 
 describe("the region address tree", () => {
   it.each([
