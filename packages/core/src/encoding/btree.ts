@@ -150,6 +150,27 @@ function search<K>(compare: (a: K, b: K) => number, keys: readonly K[], key: K):
   return -lo - 1;
 }
 
+/**
+ * {@link BTreeSpec.search} for keys JavaScript orders with `<` (numbers,
+ * `bigint` addresses): the binary search with the comparisons inline.
+ *
+ * @param keys - increasing keys.
+ * @param key - the key sought.
+ * @returns its index when present, else `-(insertion point) - 1`.
+ */
+export function searchOrdered<K extends number | bigint>(keys: readonly K[], key: K): number {
+  let lo = 0;
+  let hi = keys.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const k = keys[mid] as K;
+    if (k < key) lo = mid + 1;
+    else if (k > key) hi = mid - 1;
+    else return mid;
+  }
+  return -lo - 1;
+}
+
 /** {@link search} by the spec's own search when it has one. */
 function position<K>(spec: BTreeSpec<K, unknown, unknown>, keys: readonly K[], key: K): number {
   const own = spec.search;

@@ -12,7 +12,7 @@
  */
 
 import type { BTreeNode, BTreeSpec } from "../encoding/btree.js";
-import { BTree } from "../encoding/btree.js";
+import { BTree, searchOrdered } from "../encoding/btree.js";
 import type { TableIndex } from "../encoding/ptable.js";
 
 /** A range's end and what it maps to (the tree's key is its start). */
@@ -39,31 +39,13 @@ function roundUp(x: bigint, granule: bigint): bigint {
   return ((x + granule - 1n) / granule) * granule;
 }
 
-/**
- * Binary search of an address among increasing ones (the tree's `search`):
- * the comparisons inline, where the generic search calls `compare` at every
- * probe, and a map or a translated DMA searches three levels of 32 keys at
- * 10,000 ranges.
- */
-function searchAddress(keys: readonly bigint[], key: bigint): number {
-  let lo = 0;
-  let hi = keys.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const k = keys[mid] as bigint;
-    if (k < key) lo = mid + 1;
-    else if (k > key) hi = mid - 1;
-    else return mid;
-  }
-  return -lo - 1;
-}
-
 // The ranges never overlap, so within a node the last range ends highest
 // and the holes are the gaps between neighbours.
 function spec<V>(): BTreeSpec<bigint, Span<V>, Extent> {
   return {
     compare: (a, b) => (a < b ? -1 : a > b ? 1 : 0),
-    search: searchAddress,
+    // Inline comparisons: a map or a translated DMA searches three levels of 32 keys at 10,000 ranges.
+    search: searchOrdered,
     leaf(starts, spans) {
       let maxGap = 0n;
       let prevTop = (spans[0] as Span<V>).top;

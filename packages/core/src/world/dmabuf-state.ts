@@ -1,3 +1,4 @@
+import { recordWith } from "../encoding/record-with.js";
 import type { Codec } from "../encoding/codec.js";
 import { pushString, pushU64, pushOptionalString } from "../encoding/hash.js";
 import type { Encoded } from "../encoding/codecs.js";
@@ -93,21 +94,27 @@ const REVOKE_CODE: Readonly<Record<RevokeState, number>> = {
  * @category Lifetime
  */
 export function bufWith(b: DmaBufState, change: Partial<DmaBufState>): DmaBufState {
-  return {
-    exporter: change.exporter ?? b.exporter,
-    owner: change.owner ?? b.owner,
-    size: change.size ?? b.size,
-    revoked: change.revoked ?? b.revoked,
-    resvHolder: change.resvHolder !== undefined ? change.resvHolder : b.resvHolder,
-    attachments: change.attachments ?? b.attachments,
-    fileRefs: change.fileRefs ?? b.fileRefs,
-    fds: change.fds ?? b.fds,
-    released: change.released ?? b.released,
-    task: change.task !== undefined ? change.task : b.task,
-    fences: change.fences ?? b.fences,
-    priv: change.priv ?? b.priv,
-  };
+  return copyBuf(b, change);
 }
+
+/** Every field of {@link DmaBufState}, for its copier. */
+const DMABUF_FIELDS = [
+  "exporter",
+  "owner",
+  "size",
+  "revoked",
+  "resvHolder",
+  "attachments",
+  "fileRefs",
+  "fds",
+  "released",
+  "task",
+  "fences",
+  "priv",
+] as const;
+
+/** {@link bufWith}'s copier: one literal naming every field (`encoding/record-with.ts`). */
+const copyBuf = recordWith<DmaBufState, typeof DMABUF_FIELDS>(DMABUF_FIELDS);
 
 /**
  * Canonical encoding of a {@link DmaBufState}.
