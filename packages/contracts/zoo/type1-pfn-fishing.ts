@@ -54,7 +54,7 @@ function mapPfns(m: Machine, w: World, att: number, self: string): StepOutcome {
     );
   const where = translate(d, entry.dmaAddress, entry.length, false);
   if ("fault" in where) return failed(w, kernelError("EFAULT", where.fault));
-  if (d.mappings.index.overlapping(FISHED_IOVA, entry.length) !== undefined)
+  if (d.mappings.overlapping(FISHED_IOVA, entry.length) !== undefined)
     return failed(
       w,
       kernelError("EEXIST", () => `${hex(FISHED_IOVA)} is mapped already`),

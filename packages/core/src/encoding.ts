@@ -20,7 +20,8 @@ export {
 export { SECOND_LANE_SEED } from "./encoding/hash.js";
 export { encodeWith, equalWith, hashWith } from "./encoding/codec.js";
 export { encodedCodec } from "./encoding/codecs.js";
-export { PTable, combinedIndex, emptyIdSet, markIndex } from "./encoding/ptable.js";
+export { PTable, combinedIndex, emptyIdSet, markIndex, valueLanes } from "./encoding/ptable.js";
+export type { ValueLanes } from "./encoding/ptable.js";
 export type { IdSet, TableIndex } from "./encoding/ptable.js";
 export { BTree, BTREE_WIDTH } from "./encoding/btree.js";
 export type { BTreeEntry, BTreeInner, BTreeLeaf, BTreeNode, BTreeSpec } from "./encoding/btree.js";

@@ -332,6 +332,7 @@ export type { Grant } from "./world/grant.js";
 export type { RegionState, RegionStatus } from "./world/region-state.js";
 export { emptyDomain } from "./world/domain-state.js";
 export type { DomainState, IommuMapping } from "./world/domain-state.js";
+export { DomainMappings } from "./world/domain-state.js";
 export type { TaskKind, TaskState } from "./world/task-state.js";
 export type { Violation, ViolationKind } from "./world/violation.js";
 export {

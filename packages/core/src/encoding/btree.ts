@@ -345,6 +345,66 @@ export class BTree<K, V, A> {
   }
 
   /**
+   * Whether two trees of the same spec hold the same entries (keys equal by
+   * `compare`, values by `same`). Subtrees the two share compare by
+   * identity, so two versions of one tree cost what differs between them;
+   * trees built another way (another shape) compare entry by entry.
+   *
+   * @param other - the other tree.
+   * @param same - value equality.
+   * @returns true when the entries are equal.
+   */
+  sameEntries(other: BTree<K, V, A>, same: (a: V, b: V) => boolean): boolean {
+    if (this.root === other.root) return true;
+    if (this.size !== other.size || this.root === undefined || other.root === undefined)
+      return false;
+    const aligned = BTree.nodesMatch(this.spec.compare, this.root, other.root, same);
+    if (aligned !== undefined) return aligned;
+    // The shapes part somewhere: compare the two entry sequences.
+    const theirs = other.entries();
+    for (const e of this.entries()) {
+      const o = theirs.next();
+      if (o.done === true || this.spec.compare(e.key, o.value.key) !== 0) return false;
+      if (!same(e.value, o.value.value)) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Two subtrees compared node by node in key order: true or false as
+   * their entries are equal, undefined at the first place their shapes part
+   * (a content difference found before that place is exact: the entries
+   * before it sit at the same positions in both trees).
+   */
+  private static nodesMatch<K, V, A>(
+    compare: (a: K, b: K) => number,
+    a: BTreeNode<K, V, A>,
+    b: BTreeNode<K, V, A>,
+    same: (a: V, b: V) => boolean,
+  ): boolean | undefined {
+    if (a === b) return true;
+    if (a.keys.length !== b.keys.length) return undefined;
+    if (a.children === undefined || b.children === undefined) {
+      if (a.children !== undefined || b.children !== undefined) return undefined;
+      for (let i = 0; i < a.keys.length; i++) {
+        if (compare(a.keys[i] as K, b.keys[i] as K) !== 0) return false;
+        if (!same(a.values[i] as V, b.values[i] as V)) return false;
+      }
+      return true;
+    }
+    for (let i = 0; i < a.children.length; i++) {
+      const r = BTree.nodesMatch(
+        compare,
+        a.children[i] as BTreeNode<K, V, A>,
+        b.children[i] as BTreeNode<K, V, A>,
+        same,
+      );
+      if (r !== true) return r;
+    }
+    return true;
+  }
+
+  /**
    * Every entry in key order.
    *
    * @yields each entry's key and value.

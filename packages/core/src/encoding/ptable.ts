@@ -136,6 +136,48 @@ function entryOf<T>(codec: Codec<T>, id: number, value: T): Entry<T> {
   };
 }
 
+/**
+ * What one value adds to a table's values-only hash lanes
+ * ({@link PTable.valuesHash}, {@link PTable.valuesHash2}), for a structure
+ * that keys its values otherwise (an IOMMU domain's mappings, by IOVA) and
+ * hashes them as a set, as a table compared with {@link PTable.sameValues}
+ * would.
+ *
+ * @param codec - how the value encodes.
+ * @param value - the value.
+ * @returns its two lanes' contributions (sum them, subtract them on removal).
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { intCodec } from "@dmabuf-ref/core";
+ * import { PTable, valueLanes } from "@dmabuf-ref/core/encoding";
+ *
+ * // A table's values-only lanes are the sums of its values' lanes, whatever their ids.
+ * const t = PTable.empty(intCodec).set(4, 10).set(9, 20);
+ * const a = valueLanes(intCodec, 10);
+ * const b = valueLanes(intCodec, 20);
+ * assert.equal(t.valuesHash, (a.lane1 + b.lane1) | 0);
+ * assert.equal(t.valuesHash2, (a.lane2 + b.lane2) | 0);
+ * ```
+ * @category Tables and indexes
+ */
+export function valueLanes<T>(codec: Codec<T>, value: T): ValueLanes {
+  const e = entryOf(codec, 0, value);
+  return { lane1: fmix32(e.hash), lane2: fmix32(e.hash2) };
+}
+
+/**
+ * One value's share of the values-only hash lanes ({@link valueLanes}).
+ *
+ * @category Tables and indexes
+ */
+export interface ValueLanes {
+  /** Its share of {@link PTable.valuesHash}. */
+  readonly lane1: number;
+  /** Its share of {@link PTable.valuesHash2}. */
+  readonly lane2: number;
+}
+
 const entryId = <T>(e: Entry<T>): number => e.id;
 const entryValue = <T>(e: Entry<T>): T => e.value;
 const entryPair = <T>(e: Entry<T>): [number, T] => [e.id, e.value];

@@ -66,10 +66,10 @@ export function domainOf(m: Hardware, w: World, device: string): number | undefi
 export function iommuMap(w: World, domain: number, m: IommuMapping): World {
   return worldWith(w, {
     domains: w.domains.update(domain, (d) => {
-      if (d.mappings.index.overlapping(m.iova, m.len) !== undefined) {
+      if (d.mappings.overlapping(m.iova, m.len) !== undefined) {
         throw new Error(`iommu_map overlaps in domain ${domain} at 0x${m.iova.toString(16)}`);
       }
-      return { ...d, mappings: d.mappings.set(d.mappings.lowestFreeId(), m) };
+      return { mappings: d.mappings.add(m), iovaBase: d.iovaBase };
     }),
   });
 }
@@ -108,9 +108,9 @@ export function iommuMap(w: World, domain: number, m: IommuMapping): World {
 export function iommuUnmap(w: World, domain: number, iova: bigint, len: bigint): World {
   return worldWith(w, {
     domains: w.domains.update(domain, (d) => {
-      const e = d.mappings.index.at(iova);
-      if (e === undefined || e.end - e.start !== len) return d;
-      return { ...d, mappings: d.mappings.delete(e.value) };
+      const m = d.mappings.at(iova);
+      if (m === undefined || m.len !== len) return d;
+      return { mappings: d.mappings.remove(iova), iovaBase: d.iovaBase };
     }),
   });
 }
@@ -152,7 +152,7 @@ export function allocIova(w: World, domain: number, len: bigint): [bigint, World
   const d: DomainState | undefined = w.domains.get(domain);
   if (d === undefined) throw new Error(`no domain ${domain}`);
   const size = ((len + IOVA_PAGE - 1n) / IOVA_PAGE) * IOVA_PAGE;
-  return [d.mappings.index.firstFit(d.iovaBase, size), w];
+  return [d.mappings.firstFit(d.iovaBase, size), w];
 }
 
 /**
@@ -193,8 +193,7 @@ export type Translated =
  * @category Fabric and oracle
  */
 export function translate(d: DomainState, iova: bigint, len: bigint, write: boolean): Translated {
-  const e = d.mappings.index.covering(iova, len);
-  const m: IommuMapping | undefined = e === undefined ? undefined : d.mappings.get(e.value);
+  const m = d.mappings.covering(iova, len);
   if (m === undefined) return { fault: `IOMMU fault: IOVA 0x${iova.toString(16)} not mapped` };
   if (write ? !m.write : !m.read)
     return { fault: `IOMMU fault: no ${write ? "write" : "read"} permission` };

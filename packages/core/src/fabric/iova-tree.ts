@@ -295,6 +295,22 @@ export class IovaTree<V> {
   }
 
   /**
+   * Whether two trees hold the same ranges with equal values: versions of
+   * one tree compare in what differs between them (shared subtrees by
+   * identity), others range by range.
+   *
+   * @param other - the other tree.
+   * @param same - value equality.
+   * @returns true when equal.
+   */
+  sameRanges(other: IovaTree<V>, same: (a: V, b: V) => boolean): boolean {
+    return (
+      this.granule === other.granule &&
+      this.tree.sameEntries(other.tree, (x, y) => x.end === y.end && same(x.value, y.value))
+    );
+  }
+
+  /**
    * Every range in address order.
    *
    * @yields each range.
@@ -306,8 +322,9 @@ export class IovaTree<V> {
 
 /**
  * A table index of non-overlapping ranges by address ({@link PTable.indexed}):
- * for tables of mapped ranges keyed by slot (an IOMMU domain's mappings, an
- * IOAS's areas), the tree maps each range to its slot.
+ * for tables of mapped ranges keyed by slot (an IOAS's areas), the tree
+ * maps each range to its slot. (An IOMMU domain keeps its mappings in an
+ * {@link IovaTree} alone: `DomainMappings`.)
  *
  * @param start - a value's first address.
  * @param len - its length in bytes (at least 1).

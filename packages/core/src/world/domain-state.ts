@@ -1,10 +1,7 @@
 import type { Codec } from "../encoding/codec.js";
-import { equalWith } from "../encoding/codec.js";
-import { setCodec } from "./driver-slice.js";
 import { pushU64 } from "../encoding/hash.js";
-import { PTable } from "../encoding/ptable.js";
-import type { IovaTree } from "../fabric/iova-tree.js";
-import { iovaIndex } from "../fabric/iova-tree.js";
+import { valueLanes } from "../encoding/ptable.js";
+import { IovaTree } from "../fabric/iova-tree.js";
 
 /**
  * IOVA alignment of the DMA-API allocator: one 4 KiB page.
@@ -47,22 +44,158 @@ export const iommuMappingCodec: Codec<IommuMapping> = {
 };
 
 /**
+ * The ranges an IOMMU domain translates, keyed by their first IOVA (as the
+ * domain's page table is): non-overlapping, in a persistent B+tree with
+ * the holes between them searchable, so a map, an unmap or a translated
+ * access costs O(log n) and shares the rest with the previous world.
+ * Nothing else names a mapping (the kernel hands out no mapping ids), so
+ * the ranges are hashed and compared as a set: two domains that mapped the
+ * same ranges in another order are equal. The hash lanes are kept as
+ * ranges come and go, in O(1).
+ *
+ * @kernel include/linux/iommu.h iommu_domain
+ * @category Fabric and oracle
+ */
+export class DomainMappings {
+  private constructor(
+    private readonly ranges: IovaTree<IommuMapping>,
+    /** Order-independent hash of the mappings (the lanes a `PTable` of them would have). */
+    readonly valuesHash: number,
+    /** The second lane: with the first, a 64-bit fingerprint of the set. */
+    readonly valuesHash2: number,
+  ) {}
+
+  /** No mappings. */
+  static readonly EMPTY: DomainMappings = new DomainMappings(IovaTree.empty(IOVA_PAGE), 0, 0);
+
+  /** Number of mapped ranges. */
+  get size(): number {
+    return this.ranges.size;
+  }
+
+  /**
+   * These mappings and one more. The caller has checked that it overlaps
+   * nothing ({@link DomainMappings.overlapping}).
+   *
+   * @param m - the new mapping.
+   * @returns the new set.
+   */
+  add(m: IommuMapping): DomainMappings {
+    const lanes = valueLanes(iommuMappingCodec, m);
+    return new DomainMappings(
+      this.ranges.insert(m.iova, m.len, m),
+      (this.valuesHash + lanes.lane1) | 0,
+      (this.valuesHash2 + lanes.lane2) | 0,
+    );
+  }
+
+  /**
+   * These mappings without the one that starts at `iova`.
+   *
+   * @param iova - its first IOVA.
+   * @returns the new set (this one when nothing starts there).
+   */
+  remove(iova: bigint): DomainMappings {
+    const m = this.at(iova);
+    if (m === undefined) return this;
+    const lanes = valueLanes(iommuMappingCodec, m);
+    return new DomainMappings(
+      this.ranges.remove(iova),
+      (this.valuesHash - lanes.lane1) | 0,
+      (this.valuesHash2 - lanes.lane2) | 0,
+    );
+  }
+
+  /**
+   * The mapping that starts at an IOVA.
+   *
+   * @param iova - its first IOVA.
+   * @returns the mapping, or undefined.
+   */
+  at(iova: bigint): IommuMapping | undefined {
+    return this.ranges.at(iova)?.value;
+  }
+
+  /**
+   * The mapping that translates every byte of `[iova, iova + len)`.
+   *
+   * @param iova - the first address.
+   * @param len - bytes (at least 1).
+   * @returns the mapping, or undefined when no single one covers them all.
+   */
+  covering(iova: bigint, len: bigint): IommuMapping | undefined {
+    return this.ranges.covering(iova, len)?.value;
+  }
+
+  /**
+   * A mapping that shares a byte with `[iova, iova + len)`.
+   *
+   * @param iova - the first address.
+   * @param len - bytes (at least 1).
+   * @returns one such mapping, or undefined.
+   */
+  overlapping(iova: bigint, len: bigint): IommuMapping | undefined {
+    return this.ranges.overlapping(iova, len)?.value;
+  }
+
+  /**
+   * The lowest IOVA at or above `base` where `size` bytes fit between the
+   * mappings (each one's end rounded up to a page): the DMA-API allocator's
+   * first fit.
+   *
+   * @param base - the lowest IOVA to hand out (page aligned).
+   * @param size - bytes needed (a multiple of the page).
+   * @returns the IOVA.
+   */
+  firstFit(base: bigint, size: bigint): bigint {
+    return this.ranges.firstFit(base, size);
+  }
+
+  /**
+   * Every mapping, in IOVA order.
+   *
+   * @yields each mapping.
+   */
+  *values(): Generator<IommuMapping> {
+    for (const e of this.ranges.entries()) yield e.value;
+  }
+
+  /**
+   * Equality as sets of mappings: after the size and hash lanes, the ranges
+   * in IOVA order (two versions of one domain compare in what differs).
+   *
+   * @param other - the other domain's mappings.
+   * @returns true when both map the same ranges to the same memory with the same permissions.
+   */
+  equals(other: DomainMappings): boolean {
+    if (this === other) return true;
+    if (
+      this.size !== other.size ||
+      this.valuesHash !== other.valuesHash ||
+      this.valuesHash2 !== other.valuesHash2
+    )
+      return false;
+    return this.ranges.sameRanges(other.ranges, sameMapping);
+  }
+}
+
+// The key (iova) and the end (iova + len) are compared by the tree.
+function sameMapping(a: IommuMapping, b: IommuMapping): boolean {
+  return a.phys === b.phys && a.read === b.read && a.write === b.write;
+}
+
+/**
  * An `iommu_domain`: the IOVA -> physical translation a device attached to
- * it sees (DESIGN §3.5). Ranges, never pages. The mappings are a table of
- * their own, so mapping or unmapping one range re-hashes O(1) entries
- * however many ranges the domain holds (DESIGN §2a).
+ * it sees (DESIGN §3.5). Ranges, never pages: mapping or unmapping one range
+ * re-hashes O(1) of them however many the domain holds (DESIGN §2a).
  *
  * @kernel include/linux/iommu.h iommu_domain
  *
  * @category Fabric and oracle
  */
 export interface DomainState {
-  /**
-   * Mapped ranges, non-overlapping, keyed by the lowest free slot number;
-   * indexed by IOVA (each range names its slot), which is what translation,
-   * overlap checks and the allocator search.
-   */
-  readonly mappings: PTable<IommuMapping, IovaTree<number>>;
+  /** Mapped ranges by first IOVA, non-overlapping: what translation, overlap checks and the allocator search. */
+  readonly mappings: DomainMappings;
   /**
    * The lowest IOVA the DMA-API allocator hands out; it searches the holes
    * between the mapped ranges from here up (no cursor, so unmapping and
@@ -70,12 +203,6 @@ export interface DomainState {
    */
   readonly iovaBase: bigint;
 }
-
-const mappingIndex = iovaIndex<IommuMapping>(
-  (m) => m.iova,
-  (m) => m.len,
-  IOVA_PAGE,
-);
 
 /**
  * A domain with nothing mapped.
@@ -100,7 +227,7 @@ const mappingIndex = iovaIndex<IommuMapping>(
  * @category Fabric and oracle
  */
 export function emptyDomain(iovaBase = 0x1000_0000n): DomainState {
-  return { mappings: PTable.indexed(iommuMappingCodec, mappingIndex), iovaBase };
+  return { mappings: DomainMappings.EMPTY, iovaBase };
 }
 
 /**
@@ -111,23 +238,20 @@ export function emptyDomain(iovaBase = 0x1000_0000n): DomainState {
  * @returns the mapping, or undefined.
  */
 export function mappingAt(d: DomainState, iova: bigint): IommuMapping | undefined {
-  const e = d.mappings.index.at(iova);
-  return e === undefined ? undefined : d.mappings.get(e.value);
+  return d.mappings.at(iova);
 }
-
-const mappingSet = setCodec(iommuMappingCodec);
 
 /**
  * Canonical encoding of a {@link DomainState}: the mapped ranges enter as a
- * set (their slots are the model's, nothing the kernel or a device sees), so
- * two domains that mapped the same ranges in another order are equal.
+ * set (their count and hash lanes), so two domains that mapped the same
+ * ranges in another order are equal.
  * @category Codecs
  */
 export const domainCodec: Codec<DomainState> = {
   seed: 0xd0a1,
   encode(d, out) {
     pushU64(out, d.iovaBase);
-    mappingSet.encode(d.mappings, out);
+    out.push(d.mappings.size, d.mappings.valuesHash | 0, d.mappings.valuesHash2 | 0);
   },
-  equals: (a, b) => a.iovaBase === b.iovaBase && equalWith(mappingSet, a.mappings, b.mappings),
+  equals: (a, b) => a.iovaBase === b.iovaBase && a.mappings.equals(b.mappings),
 };

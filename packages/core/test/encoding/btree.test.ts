@@ -205,3 +205,44 @@ describe("BTree shares what a change did not touch", () => {
     expect(BTree.empty(spec).delete(3).size).toBe(0);
   });
 });
+
+describe("BTree.sameEntries: equal entries whatever the trees' shapes", () => {
+  const build = (ops: readonly Parameters<typeof apply>[2][]): Tree =>
+    ops.reduce<Tree>(
+      (t, o) => (o.kind === "set" ? t.set(o.key, o.value) : t.delete(o.key)),
+      BTree.empty(spec),
+    );
+  const sameValue = (a: number, b: number): boolean => a === b;
+
+  it("agrees with comparing the entry lists, for trees built by any two op sequences", () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 300 }), fc.array(op, { maxLength: 300 }), (xs, ys) => {
+        const a = build(xs);
+        const b = build(ys);
+        const expected = JSON.stringify(entriesOf(a)) === JSON.stringify(entriesOf(b));
+        expect(a.sameEntries(b, sameValue)).toBe(expected);
+        expect(b.sameEntries(a, sameValue)).toBe(expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("the same 2000 entries inserted in opposite orders (other shapes) are equal; one value changed is not", () => {
+    let up: Tree = BTree.empty(spec);
+    let down: Tree = BTree.empty(spec);
+    for (let k = 0; k < 2000; k++) up = up.set(k, k % 7);
+    for (let k = 1999; k >= 0; k--) down = down.set(k, k % 7);
+    expect(up.sameEntries(down, sameValue)).toBe(true);
+    expect(up.sameEntries(down.set(1500, 9), sameValue)).toBe(false);
+    expect(up.set(3, 9).sameEntries(down, sameValue)).toBe(false);
+  });
+
+  it("two versions of one tree differing in one leaf compare unequal, and equal once the change is undone", () => {
+    let t: Tree = BTree.empty(spec);
+    for (let k = 0; k < 3000; k++) t = t.set(k * 2, 1);
+    const changed = t.set(4000, 2);
+    expect(t.sameEntries(changed, sameValue)).toBe(false);
+    expect(t.sameEntries(changed.set(4000, 1), sameValue)).toBe(true);
+    expect(t.sameEntries(t.delete(10).set(11, 1), sameValue)).toBe(false);
+  });
+});

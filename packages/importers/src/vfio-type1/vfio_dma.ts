@@ -291,7 +291,7 @@ function mapChunks(
   const d = w.domains.get(domain);
   if (d === undefined) throw new Error(`vfio-type1: no domain ${domain}`);
   for (const c of chunks) {
-    if (d.mappings.index.overlapping(c.iova, c.len) !== undefined) {
+    if (d.mappings.overlapping(c.iova, c.len) !== undefined) {
       return err("EEXIST", () => `iommu_map: domain ${domain} already maps ${hex(c.iova)}`);
     }
   }
