@@ -20,6 +20,16 @@
  * - the same with only HOT_BUFFERS buffers stepped and the rest idle: the
  *   cost of objects an op never touches, without the cache misses of a
  *   random walk over all of them;
+ * - for both, each recorded step **re-stepped**: stepped again from its own
+ *   world RESTEP_REPS times after one untimed step, the median per step, then
+ *   the median per op kind. A step is a function of (machine, world, op), so
+ *   this times the same work with that world's nodes in the caches: what the
+ *   step computes, apart from where its world happens to sit in memory. The
+ *   walked figures add the memory hierarchy: a step that reaches nodes
+ *   written long ago pays cache and TLB misses, more of them in a world of
+ *   10,000 buffers (three tree levels, a heap of 100+ MB) than of 10 (one
+ *   level, a heap that fits the caches); a probe timed a step's first run
+ *   from a world at 2x its repeats at N = 10,000 (1.9x at N = 10);
  * - ns per successful transition of a breadth-first walk of the reference
  *   revoke protocol with two importers (`exploreBreadthFirst`), to compare
  *   with the explorer's figures later.
@@ -97,6 +107,8 @@ const RECORDED_OPS = 4_000;
 const STEP_ROUNDS = 3;
 /** Worlds compared against an independently built copy (evenly spaced). */
 const INDEPENDENT_SAMPLES = 200;
+/** Timed re-steps of each recorded step (after one untimed), for the re-stepped figures. */
+const RESTEP_REPS = 9;
 /** Buffers stepped in the hot-set measurement (the first ones built). */
 const HOT_BUFFERS = 10;
 /** Target duration of one timed hash/equality repetition. */
@@ -373,23 +385,62 @@ function collectGarbage(): void {
   if (gc !== undefined) gc();
 }
 
+/** Median ns per successful step by op kind: as the walk met them, and each re-stepped from its own world. */
+interface StepCosts {
+  readonly walked: Map<OpKind, number>;
+  readonly restepped: Map<OpKind, number>;
+}
+
 /**
  * Median step cost per op kind stepping `slots`: STEP_ROUNDS recordings of
  * RECORDED_OPS successful ops pooled, after one untimed recording (the
  * JIT), each from a collected heap. Pooling several recordings steadies
  * the median of the rarer op kinds (a map is about a tenth of the steps).
+ * Then the last recording's steps re-stepped ({@link resteppedCosts}).
  */
-function stepCosts(m: Machine, start: World, slots: readonly Slot[]): Map<OpKind, number> {
+function stepCosts(m: Machine, start: World, slots: readonly Slot[]): StepCosts {
   record(m, start, slots, RUN_SEED, RECORDED_OPS);
   const pooled = new Map<OpKind, number[]>();
+  let last: Recording | undefined;
   for (let round = 0; round < STEP_ROUNDS; round++) {
     collectGarbage();
-    for (const [kind, list] of record(m, start, slots, RUN_SEED, RECORDED_OPS).stepNs) {
+    last = record(m, start, slots, RUN_SEED, RECORDED_OPS);
+    for (const [kind, list] of last.stepNs) {
       pooled.set(kind, [...(pooled.get(kind) ?? []), ...list]);
     }
   }
+  const walked = new Map<OpKind, number>();
+  for (const [kind, list] of pooled) walked.set(kind, median(list));
+  if (last === undefined) throw new Error("no recording");
+  collectGarbage();
+  return { walked, restepped: resteppedCosts(m, last) };
+}
+
+/**
+ * Each recorded step stepped again from its own world: one untimed step
+ * (its world's nodes into the caches), then RESTEP_REPS timed ones; the
+ * median per step, then per op kind. The steps must succeed again (a step
+ * is a function of machine, world and op).
+ */
+function resteppedCosts(m: Machine, rec: Recording): Map<OpKind, number> {
+  const perKind = new Map<OpKind, number[]>();
+  const ns: number[] = [];
+  rec.ops.forEach((op, i) => {
+    const w = at(rec.worlds, i);
+    must(m, w, op);
+    ns.length = 0;
+    for (let k = 0; k < RESTEP_REPS; k++) {
+      const t0 = now();
+      const r = step(m, w, op);
+      ns.push(elapsedNs(t0));
+      if (r.status !== "done") throw new Error(`re-stepping ${op.kind} did not succeed`);
+    }
+    const list = perKind.get(op.kind);
+    if (list === undefined) perKind.set(op.kind, [median(ns)]);
+    else list.push(median(ns));
+  });
   const out = new Map<OpKind, number>();
-  for (const [kind, list] of pooled) out.set(kind, median(list));
+  for (const [kind, list] of perKind) out.set(kind, median(list));
   return out;
 }
 
@@ -441,8 +492,12 @@ interface Result {
   readonly eqCopyNs: number;
   readonly settleNs: number;
   readonly stepNsByKind: Map<OpKind, number>;
+  /** The same steps re-stepped from their own worlds ({@link resteppedCosts}). */
+  readonly resteppedNsByKind: Map<OpKind, number>;
   /** Median step cost per op kind when only HOT_BUFFERS buffers are stepped (the rest idle). */
   readonly hotStepNsByKind: Map<OpKind, number>;
+  /** The hot steps re-stepped from their own worlds. */
+  readonly hotResteppedNsByKind: Map<OpKind, number>;
   readonly eqTwinNsByKind: Map<OpKind, number>;
   readonly entries: string;
 }
@@ -469,11 +524,11 @@ function measure(n: number): Result {
   }
 
   // Recorded worlds for hash and equality, plus per-op step cost.
-  const stepNsByKind = stepCosts(m, warm.world, warm.slots);
+  const walkCosts = stepCosts(m, warm.world, warm.slots);
   // The same ops on HOT_BUFFERS buffers only: what a step costs when the
   // other buffers sit untouched (the cost of objects the op never touches,
   // apart from the cache misses a random walk over all of them pays).
-  const hotStepNsByKind = stepCosts(m, warm.world, warm.slots.slice(0, HOT_BUFFERS));
+  const hotCosts = stepCosts(m, warm.world, warm.slots.slice(0, HOT_BUFFERS));
   collectGarbage();
   const rec = record(m, warm.world, warm.slots, RUN_SEED, RECORDED_OPS);
   const worlds = rec.worlds;
@@ -493,8 +548,10 @@ function measure(n: number): Result {
       eqTwinNs: Number.NaN,
       eqCopyNs: Number.NaN,
       settleNs,
-      stepNsByKind,
-      hotStepNsByKind,
+      stepNsByKind: walkCosts.walked,
+      resteppedNsByKind: walkCosts.restepped,
+      hotStepNsByKind: hotCosts.walked,
+      hotResteppedNsByKind: hotCosts.restepped,
       eqTwinNsByKind: new Map(),
       entries,
     };
@@ -557,8 +614,10 @@ function measure(n: number): Result {
     eqTwinNs,
     eqCopyNs,
     settleNs,
-    stepNsByKind,
-    hotStepNsByKind,
+    stepNsByKind: walkCosts.walked,
+    resteppedNsByKind: walkCosts.restepped,
+    hotStepNsByKind: hotCosts.walked,
+    hotResteppedNsByKind: hotCosts.restepped,
     eqTwinNsByKind,
     entries,
   };
@@ -618,7 +677,9 @@ function resultJson(r: Result): string {
   return JSON.stringify({
     ...r,
     stepNsByKind: Object.fromEntries(r.stepNsByKind),
+    resteppedNsByKind: Object.fromEntries(r.resteppedNsByKind),
     hotStepNsByKind: Object.fromEntries(r.hotStepNsByKind),
+    hotResteppedNsByKind: Object.fromEntries(r.hotResteppedNsByKind),
     eqTwinNsByKind: Object.fromEntries(r.eqTwinNsByKind),
   });
 }
@@ -647,7 +708,9 @@ const resultSchema = z.object({
   eqCopyNs: figure,
   settleNs: z.number(),
   stepNsByKind: numberMap,
+  resteppedNsByKind: numberMap,
   hotStepNsByKind: numberMap,
+  hotResteppedNsByKind: numberMap,
   eqTwinNsByKind: numberMap,
   entries: z.string(),
 });
@@ -690,7 +753,9 @@ function medianResult(rs: readonly Result[]): Result {
     eqCopyNs: num((r) => r.eqCopyNs),
     settleNs: num((r) => r.settleNs),
     stepNsByKind: byKind((r) => r.stepNsByKind),
+    resteppedNsByKind: byKind((r) => r.resteppedNsByKind),
     hotStepNsByKind: byKind((r) => r.hotStepNsByKind),
+    hotResteppedNsByKind: byKind((r) => r.hotResteppedNsByKind),
     eqTwinNsByKind: byKind((r) => r.eqTwinNsByKind),
     entries: first.entries,
   };
@@ -731,7 +796,9 @@ function main(): void {
             settleNs: r.settleNs,
             successRate: r.successRate,
             stepNsByKind: Object.fromEntries(r.stepNsByKind),
+            resteppedNsByKind: Object.fromEntries(r.resteppedNsByKind),
             hotStepNsByKind: Object.fromEntries(r.hotStepNsByKind),
+            hotResteppedNsByKind: Object.fromEntries(r.hotResteppedNsByKind),
             eqTwinNsByKind: Object.fromEntries(r.eqTwinNsByKind),
           })),
           bfs,
@@ -779,7 +846,7 @@ function main(): void {
   );
 
   console.log(
-    "\nPer op kind: median step cost, and worldsEqual(w, twin) cost (ns per successful step)\n",
+    "\nPer op kind: median step cost as walked and re-stepped from its own world, and worldsEqual(w, twin) cost (ns per successful step)\n",
   );
   const kinds = [...small.stepNsByKind.keys()].filter((k) => large.stepNsByKind.has(k)).sort();
   const get = (m: Map<OpKind, number>, k: OpKind): number => m.get(k) ?? Number.NaN;
@@ -795,6 +862,8 @@ function main(): void {
         "op",
         ...sizes.map((s) => `step ${s}`),
         ratioHead,
+        ...sizes.map((s) => `re-stepped ${s}`),
+        ratioHead,
         ...sizes.map((s) => `eq twin ${s}`),
         ratioHead,
       ],
@@ -802,19 +871,37 @@ function main(): void {
         ...kinds.map((k) => [
           k,
           ...cols((r) => get(r.stepNsByKind, k)),
+          ...cols((r) => get(r.resteppedNsByKind, k)),
           ...cols((r) => get(r.eqTwinNsByKind, k)),
         ]),
-        ["settle() (quiescent)", ...cols((r) => r.settleNs), "", "", ""],
+        [
+          "settle() (quiescent, repeated)",
+          ...results.map(() => ""),
+          "",
+          ...cols((r) => r.settleNs),
+          ...results.map(() => ""),
+          "",
+        ],
       ],
     ),
   );
   console.log(
-    `\nPer op kind with only ${String(HOT_BUFFERS)} buffers stepped, the rest idle (median ns per successful step)\n`,
+    `\nPer op kind with only ${String(HOT_BUFFERS)} buffers stepped, the rest idle (median ns per successful step, as walked and re-stepped)\n`,
   );
   console.log(
     table(
-      ["op", ...sizes.map((s) => `hot step ${s}`), ratioHead],
-      kinds.map((k) => [k, ...cols((r) => get(r.hotStepNsByKind, k))]),
+      [
+        "op",
+        ...sizes.map((s) => `hot step ${s}`),
+        ratioHead,
+        ...sizes.map((s) => `hot re-stepped ${s}`),
+        ratioHead,
+      ],
+      kinds.map((k) => [
+        k,
+        ...cols((r) => get(r.hotStepNsByKind, k)),
+        ...cols((r) => get(r.hotResteppedNsByKind, k)),
+      ]),
     ),
   );
   console.log(
