@@ -259,21 +259,35 @@ export class BTree<K, V, A> {
    * @param visit - receives each key and value; returns false to stop the walk.
    */
   forEachFrom(key: K, visit: (key: K, value: V) => boolean): void {
-    if (this.root !== undefined) this.walkFrom(this.root, key, visit);
+    if (this.root !== undefined) this.walkFrom(this.root, key, visit, true);
   }
 
-  private walkFrom(n: BTreeNode<K, V, A>, key: K, visit: (key: K, value: V) => boolean): boolean {
+  /**
+   * The walk under {@link BTree.forEachFrom}: `search` while on the path
+   * to `key`; the subtrees after it are visited from their first entry.
+   */
+  private walkFrom(
+    n: BTreeNode<K, V, A>,
+    key: K,
+    visit: (key: K, value: V) => boolean,
+    search: boolean,
+  ): boolean {
     const spec = this.spec;
     if (n.children === undefined) {
-      const i = position(spec, n.keys, key);
-      for (let j = i >= 0 ? i : -i - 1; j < n.keys.length; j++) {
+      let j = 0;
+      if (search) {
+        const i = position(spec, n.keys, key);
+        j = i >= 0 ? i : -i - 1;
+      }
+      for (; j < n.keys.length; j++) {
         if (!visit(n.keys[j] as K, n.values[j] as V)) return false;
       }
       return true;
     }
-    const first = childFor(spec, n.keys, key);
+    const first = search ? childFor(spec, n.keys, key) : 0;
     for (let j = first; j < n.children.length; j++) {
-      if (!this.walkFrom(n.children[j] as BTreeNode<K, V, A>, key, visit)) return false;
+      if (!this.walkFrom(n.children[j] as BTreeNode<K, V, A>, key, visit, search && j === first))
+        return false;
     }
     return true;
   }

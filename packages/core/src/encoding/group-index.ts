@@ -58,15 +58,34 @@ export function groupHash(group: string): number {
   return h | 0;
 }
 
+function compareKeys(a: GroupKey, b: GroupKey): number {
+  return a.hash !== b.hash
+    ? a.hash - b.hash
+    : a.group === b.group
+      ? a.id - b.id
+      : a.group < b.group
+        ? -1
+        : 1;
+}
+
 const groupSpec: BTreeSpec<GroupKey, true, undefined> = {
-  compare: (a, b) =>
-    a.hash !== b.hash
-      ? a.hash - b.hash
-      : a.group === b.group
-        ? a.id - b.id
-        : a.group < b.group
-          ? -1
-          : 1,
+  compare: compareKeys,
+  // The same order with the hash tested inline: most probes of a search
+  // among 10,000 keys decide on the hash alone.
+  search(keys, key) {
+    const hash = key.hash;
+    let lo = 0;
+    let hi = keys.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const k = keys[mid] as GroupKey;
+      const c = k.hash !== hash ? k.hash - hash : compareKeys(k, key);
+      if (c < 0) lo = mid + 1;
+      else if (c > 0) hi = mid - 1;
+      else return mid;
+    }
+    return -lo - 1;
+  },
   leaf: () => undefined,
   inner: () => undefined,
 };

@@ -35,28 +35,50 @@ interface Entry<T> {
 }
 
 type Slot<T> = Node<T> | Entry<T> | undefined;
-/** A trie node: 32 slots (entries at level 0, nodes above) and how many entries lie below. */
-interface Node<T> {
-  readonly slots: readonly Slot<T>[];
-  /** Entries in the subtree: a full subtree has no free id, so the lowest-free search skips it. */
-  readonly count: number;
-  /**
-   * Bit i set when slot i is full: it holds an entry (level 0) or a
-   * subtree with no free id. The lowest-free search finds the next slot
-   * worth entering with one bit operation instead of a walk over 32 slots.
-   */
-  readonly full: number;
+/**
+ * A trie node, as one array: `[count, full, slot 0, slot 1, ...]`, up to 32
+ * slots (entries at level 0, nodes above). One object per level rather
+ * than an object holding a slot array: a lookup or a path copy in a world
+ * of 10,000 entries (three levels) reaches three objects, not six (issue
+ * 10: at that size what a step costs is mostly the memory it reaches).
+ *
+ * - `count`: entries in the subtree (a full subtree has no free id, so the
+ *   lowest-free search skips it);
+ * - `full`: bit i set when slot i is full: it holds an entry (level 0) or a
+ *   subtree with no free id, so the lowest-free search finds the next slot
+ *   worth entering with one bit operation instead of a walk over 32 slots.
+ */
+type Node<T> = readonly (number | Slot<T>)[];
+
+/** Where a node's slots start (after `count` and `full`). */
+const HEAD = 2;
+
+function countOf<T>(n: Node<T>): number {
+  return n[0] as number;
+}
+
+function fullOf<T>(n: Node<T>): number {
+  return n[1] as number;
+}
+
+function slotAt<T>(n: Node<T>, i: number): Slot<T> {
+  return n[i + HEAD] as Slot<T>;
+}
+
+/** One past the highest slot a node has room for so far (slots past it are empty). */
+function slotsOf<T>(n: Node<T>): number {
+  return n.length - HEAD;
 }
 
 function isNode<T>(s: Slot<T>): s is Node<T> {
-  return s !== undefined && "slots" in s;
+  return Array.isArray(s);
 }
 
 function isEntry<T>(s: Slot<T>): s is Entry<T> {
-  return s !== undefined && !("slots" in s);
+  return s !== undefined && !Array.isArray(s);
 }
 
-const EMPTY_NODE: Node<never> = { slots: [], count: 0, full: 0 };
+const EMPTY_NODE: Node<never> = [0, 0];
 
 /**
  * A secondary index a table keeps as its entries change (see
@@ -218,13 +240,13 @@ class TrieWalk<T, R> implements IterableIterator<R> {
       const top = nodes.length - 1;
       const node = nodes[top] as Node<T>;
       const i = at[top] as number;
-      if (i >= node.slots.length) {
+      if (i >= slotsOf(node)) {
         nodes.pop();
         at.pop();
         continue;
       }
       at[top] = i + 1;
-      const slot = node.slots[i];
+      const slot = slotAt(node, i);
       if (slot === undefined) continue;
       if (isNode(slot)) {
         nodes.push(slot);
@@ -340,9 +362,7 @@ export class PTable<T, I = unknown> {
     let depth = this.depth;
     while (id >= span(depth)) {
       root =
-        this.size === 0
-          ? EMPTY_NODE
-          : { slots: [root], count: root.count, full: root.count === span(depth) ? 1 : 0 };
+        this.size === 0 ? EMPTY_NODE : [countOf(root), countOf(root) === span(depth) ? 1 : 0, root];
       depth++;
     }
     const entry = entryOf(this.codec, id, value);
@@ -451,15 +471,15 @@ export class PTable<T, I = unknown> {
     const childSpan = span(level);
     if (base + childSpan * WIDTH <= from) return undefined;
     if (node === undefined) return Math.max(base, from);
-    if (node.count === childSpan * WIDTH) return undefined;
+    if (countOf(node) === childSpan * WIDTH) return undefined;
     const first = from > base ? Math.floor((from - base) / childSpan) : 0;
     // The slots from `first` on that are not full, lowest first.
-    let open = ~node.full & (-1 << first);
+    let open = ~fullOf(node) & (-1 << first);
     while (open !== 0) {
       const i = 31 - Math.clz32(open & -open);
       const childBase = base + i * childSpan;
       if (level === 0) return Math.max(childBase, from);
-      const slot = node.slots[i];
+      const slot = slotAt(node, i);
       const found = PTable.lowestFree(isNode(slot) ? slot : undefined, level - 1, childBase, from);
       if (found !== undefined) return found;
       open &= open - 1;
@@ -543,11 +563,11 @@ export class PTable<T, I = unknown> {
     if (!validId(id) || id >= span(this.depth)) return undefined;
     let node: Node<T> = this.root;
     for (let level = this.depth - 1; level > 0; level--) {
-      const next = node.slots[(id >>> (level * BITS)) & MASK];
+      const next = slotAt(node, (id >>> (level * BITS)) & MASK);
       if (!isNode(next)) return undefined;
       node = next;
     }
-    const slot = node.slots[id & MASK];
+    const slot = slotAt(node, id & MASK);
     return isEntry(slot) ? slot : undefined;
   }
 
@@ -559,39 +579,42 @@ export class PTable<T, I = unknown> {
     entry: Entry<T> | undefined,
   ): Node<T> | undefined {
     const index = (id >>> (level * BITS)) & MASK;
-    const slots = node === undefined ? [] : node.slots.slice();
-    let count = node === undefined ? 0 : node.count;
+    const out: (number | Slot<T>)[] = node === undefined ? [0, 0] : node.slice();
+    let count = node === undefined ? 0 : countOf(node);
     let isFull: boolean;
     if (level === 0) {
-      const was = slots[index];
+      const was = out[index + HEAD] as Slot<T>;
       if (was !== undefined) {
         count--;
         if (isEntry(was)) replaced = was;
       }
       if (entry !== undefined) count++;
-      slots[index] = entry;
+      out[index + HEAD] = entry;
       isFull = entry !== undefined;
     } else {
-      const old = slots[index];
+      const old = out[index + HEAD] as Slot<T>;
       const child = isNode(old) ? old : undefined;
       const next = PTable.put(child, level - 1, id, entry);
-      count += (next === undefined ? 0 : next.count) - (child === undefined ? 0 : child.count);
-      slots[index] = next;
-      isFull = next !== undefined && next.count === span(level);
+      count +=
+        (next === undefined ? 0 : countOf(next)) - (child === undefined ? 0 : countOf(child));
+      out[index + HEAD] = next;
+      isFull = next !== undefined && countOf(next) === span(level);
     }
     if (count === 0) return undefined;
     const bit = 1 << index;
-    const was = node === undefined ? 0 : node.full;
-    return { slots, count, full: isFull ? was | bit : was & ~bit };
+    const was = node === undefined ? 0 : fullOf(node);
+    out[0] = count;
+    out[1] = isFull ? was | bit : was & ~bit;
+    return out;
   }
 
   private static nodesEqual<T>(codec: Codec<T>, a: Node<T>, b: Node<T>): boolean {
     if (a === b) return true;
-    if (a.count !== b.count) return false;
-    const n = Math.max(a.slots.length, b.slots.length);
+    if (countOf(a) !== countOf(b)) return false;
+    const n = Math.max(slotsOf(a), slotsOf(b));
     for (let i = 0; i < n; i++) {
-      const x = a.slots[i];
-      const y = b.slots[i];
+      const x = slotAt(a, i);
+      const y = slotAt(b, i);
       if (x === y) continue;
       // Emptied subtrees are dropped, so a hole on one side only is a difference.
       if (x === undefined || y === undefined) return false;

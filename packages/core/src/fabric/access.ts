@@ -8,7 +8,7 @@ import type { World } from "../world/world.js";
 import { recordViolation } from "../world/access.js";
 import { domainOf, translate } from "./iommu.js";
 import type { Translated } from "./iommu.js";
-import { grantsOfRegion } from "../world/grant-index.js";
+import { forEachInGroup } from "../encoding/group-index.js";
 import type { Grant } from "../world/grant.js";
 import { rangesHolding } from "./region-index.js";
 import type { RegionState } from "../world/region-state.js";
@@ -131,6 +131,20 @@ export function access(
 }
 
 /**
+ * Whether a current, permitted grant still lets this access through its
+ * mapping: reads do until the unmap (read-and-discard), and so do writes
+ * until the importer's attachment is invalidated; after that only a write
+ * of a job fenced before the invalidation. The attachment is looked up
+ * only for a write through a dma-buf mapping.
+ */
+function grantIsLive(w: World, g: Grant, write: boolean, job: DmaJob | undefined): boolean {
+  if (!write || g.att === null) return true;
+  const att = w.atts.get(g.att);
+  if (att === undefined || !att.invalidated) return true;
+  return job !== undefined && job.att === g.att && job.beforeInvalidate;
+}
+
+/**
  * A device access's trace event, one literal: a spread that adds fields
  * (`{ ...base, outcome }`) costs V8 a new hidden class per object (~1 us).
  */
@@ -175,6 +189,20 @@ function route(
   return translate(domain, addr, len, write);
 }
 
+/** How far a grant gets through the oracle's checks of one access, in order. */
+const Passed = {
+  /** No grant of the device covers the range. */
+  none: 0,
+  /** One covers it, but it is stale (the memory was reset or freed since). */
+  covers: 1,
+  /** A current one covers it, but the access writes and it is read-only. */
+  current: 2,
+  /** A current one permits it, but its attachment was invalidated. */
+  permits: 3,
+  /** One lets it through. */
+  live: 4,
+} as const;
+
 function judge(
   w: World,
   device: string,
@@ -192,42 +220,46 @@ function judge(
       message: `${device} reached ${region} while it is inaccessible`,
     };
   }
-  const covering = grantsOfRegion(w.grants.index, region)
-    .map((id) => w.grants.get(id))
-    .filter(
-      (g): g is Grant =>
-        g !== undefined && g.device === device && g.phys <= phys && phys + len <= g.phys + g.len,
-    );
-  const current = covering.filter((g) => !g.stale);
-  if (current.length === 0) {
-    return covering.length > 0
-      ? {
-          kind: "stale-grant",
-          rule: "no access through a mapping made before the memory was reset or moved",
-          message: `${device} used a grant of ${region} made before it was reset or freed`,
-        }
-      : {
-          kind: "no-grant",
-          rule: "no access without a live mapping (use after unmap, PFN fishing)",
-          message: `${device} reached ${region} with nothing granting it`,
-        };
-  }
+  // One pass over the region's grants (no lists built: every device access
+  // is judged): how far the best grant gets through the checks below.
   const write = dir === "write";
-  const usable = current.filter((g) => !write || g.write);
-  if (usable.length === 0) {
+  let reached: number = Passed.none;
+  forEachInGroup(w.grants.index, region, (id) => {
+    const g = w.grants.get(id);
+    if (g === undefined || g.device !== device || phys < g.phys || phys + len > g.phys + g.len)
+      return true;
+    const passed = g.stale
+      ? Passed.covers
+      : write && !g.write
+        ? Passed.current
+        : grantIsLive(w, g, write, job)
+          ? Passed.live
+          : Passed.permits;
+    if (passed > reached) reached = passed;
+    return reached !== Passed.live;
+  });
+  if (reached === Passed.none) {
+    return {
+      kind: "no-grant",
+      rule: "no access without a live mapping (use after unmap, PFN fishing)",
+      message: `${device} reached ${region} with nothing granting it`,
+    };
+  }
+  if (reached === Passed.covers) {
+    return {
+      kind: "stale-grant",
+      rule: "no access through a mapping made before the memory was reset or moved",
+      message: `${device} used a grant of ${region} made before it was reset or freed`,
+    };
+  }
+  if (reached === Passed.current) {
     return {
       kind: "no-grant",
       rule: "no write through a read-only mapping",
       message: `${device} wrote ${region} through a read-only grant`,
     };
   }
-  const live = usable.some((g) => {
-    if (g.att === null) return true;
-    const att = w.atts.get(g.att);
-    if (att === undefined || !att.invalidated) return true;
-    return !write || (job !== undefined && job.att === g.att && job.beforeInvalidate);
-  });
-  if (live) return undefined;
+  if (reached === Passed.live) return undefined;
   return {
     kind: "write-after-invalidate",
     rule: "after invalidate only fenced DMA may write; until unmap only read-and-discard",

@@ -41,10 +41,27 @@ export interface RangeSpan {
    * and at the position of the address instead of at everything before it.
    */
   readonly containers: readonly number[];
+  /** The greatest start in the subtree. */
+  readonly maxStart: bigint;
+  /**
+   * The ranges of the subtree that end past its greatest start, when there
+   * are at most {@link REACHING_MAX} (else undefined): the only ranges of
+   * the subtree that can hold an address beyond it. A stabbing query takes
+   * a container child's candidates from here instead of descending into it
+   * (RAM around its buffers: one range, however deep the tree).
+   */
+  readonly reaching: readonly RegionRange[] | undefined;
 }
 
 /** No position reaches past the next (the usual leaf of side-by-side buffers). */
 const NO_CONTAINERS: readonly number[] = [];
+
+/**
+ * Most ranges a subtree lists as reaching past its greatest start: nested
+ * regions are few (RAM, a BAR, the buffers in them); past this, a query
+ * descends as if none were listed.
+ */
+const REACHING_MAX = 8;
 
 /**
  * Address ranges (one per region, possibly nested or overlapping) ordered
@@ -97,7 +114,23 @@ const rangeSpec: BTreeSpec<RangeKey, bigint, RangeSpan> = {
       const e = ends[i] as bigint;
       if (e > covered) covered = e;
     }
-    return { minStart: (keys[0] as RangeKey).start, maxEnd: covered, maxGap, containers };
+    const maxStart = (keys[keys.length - 1] as RangeKey).start;
+    let reaching: RegionRange[] | undefined = [];
+    for (let i = 0; i < keys.length && reaching !== undefined; i++) {
+      const end = ends[i] as bigint;
+      if (end <= maxStart) continue;
+      const key = keys[i] as RangeKey;
+      if (reaching.length === REACHING_MAX) reaching = undefined;
+      else reaching.push({ id: key.id, start: key.start, end });
+    }
+    return {
+      minStart: (keys[0] as RangeKey).start,
+      maxEnd: covered,
+      maxGap,
+      containers,
+      maxStart,
+      reaching,
+    };
   },
   inner(children) {
     const first = (children[0] as RangeNode).aug;
@@ -115,7 +148,15 @@ const rangeSpec: BTreeSpec<RangeKey, bigint, RangeSpan> = {
       if (a.maxGap > maxGap) maxGap = a.maxGap;
       if (a.maxEnd > covered) covered = a.maxEnd;
     }
-    return { minStart: first.minStart, maxEnd: covered, maxGap, containers };
+    const maxStart = (children[children.length - 1] as RangeNode).aug.maxStart;
+    return {
+      minStart: first.minStart,
+      maxEnd: covered,
+      maxGap,
+      containers,
+      maxStart,
+      reaching: reachingOf(children, maxStart),
+    };
   },
   // One child changed: when its start and end did not, no hole between the
   // children moved (the union before each child is as it was), so only the
@@ -124,6 +165,8 @@ const rangeSpec: BTreeSpec<RangeKey, bigint, RangeSpan> = {
   innerReplaced(old, children, at, before) {
     const after = (children[at] as RangeNode).aug;
     if (after.minStart !== before.minStart || after.maxEnd !== before.maxEnd) return undefined;
+    // What reaches past the node's greatest start may have changed with the child.
+    if (after.maxStart !== before.maxStart || after.reaching !== before.reaching) return undefined;
     if (
       after.maxGap === before.maxGap ||
       (before.maxGap < old.maxGap && after.maxGap <= old.maxGap)
@@ -135,10 +178,35 @@ const rangeSpec: BTreeSpec<RangeKey, bigint, RangeSpan> = {
         maxEnd: old.maxEnd,
         maxGap: after.maxGap,
         containers: old.containers,
+        maxStart: old.maxStart,
+        reaching: old.reaching,
       };
     return undefined;
   },
 };
+
+/**
+ * {@link RangeSpan.reaching} of an inner node: what each child lists,
+ * filtered by the node's greatest start (a range ending past it ends past
+ * its own child's greatest start too, so the children's lists hold them all).
+ */
+function reachingOf(
+  children: readonly RangeNode[],
+  maxStart: bigint,
+): readonly RegionRange[] | undefined {
+  const out: RegionRange[] = [];
+  for (const c of children) {
+    if (c.aug.maxEnd <= maxStart) continue;
+    const listed = c.aug.reaching;
+    if (listed === undefined) return undefined;
+    for (const r of listed) {
+      if (r.end <= maxStart) continue;
+      if (out.length === REACHING_MAX) return undefined;
+      out.push(r);
+    }
+  }
+  return out;
+}
 
 /** Regions by name (names are unique; if not, the lowest id comes first). */
 const byName = groupIndex<RegionState>((r) => r.id);
@@ -307,7 +375,12 @@ function holdingIn(
   const at = lastStartingBy(n.keys, from);
   for (const i of containers) {
     if (i >= at) break;
-    holdingIn(n.children[i] as RangeNode, from, to, visit);
+    // Every range of a child before `at` starts before `from`: those that
+    // hold it end past the child's greatest start, so its list has them.
+    const child = n.children[i] as RangeNode;
+    const listed = child.aug.reaching;
+    if (listed === undefined) holdingIn(child, from, to, visit);
+    else for (const r of listed) if (to <= r.end && r.start <= from) visit(r.id, r.start, r.end);
   }
   holdingIn(n.children[at] as RangeNode, from, to, visit);
 }

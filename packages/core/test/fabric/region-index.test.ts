@@ -114,6 +114,43 @@ describe("the region address tree", () => {
     },
   );
 
+  it("ranges around thousands of side-by-side ranges (RAM around its buffers, a BAR around its windows) are found from any address inside, at three levels", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1500, max: 2500 }),
+        fc.array(fc.tuple(fc.nat(), fc.nat()), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 20 }),
+        (buffers, outer, probes) => {
+          // Side-by-side buffers of 16 bytes from 1000 on, and a few ranges around spans of them.
+          const ranges: Range[] = Array.from({ length: buffers }, (_, i) => ({
+            id: i + 1,
+            start: 1000n + BigInt(i) * 16n,
+            end: 1000n + BigInt(i + 1) * 16n,
+          }));
+          outer.forEach(([a, b], k) => {
+            const lo = Math.min(a % buffers, b % buffers);
+            const hi = Math.max(a % buffers, b % buffers) + 1;
+            ranges.push({
+              id: 100_000 + k,
+              start: 1000n + BigInt(lo) * 16n - BigInt(k),
+              end: 1000n + BigInt(hi) * 16n + BigInt(k),
+            });
+          });
+          const tree = treeOf(ranges, []);
+          for (const p of probes) {
+            const from = 1000n + BigInt(p % (buffers * 16));
+            const to = from + 1n;
+            const seen: number[] = [];
+            rangesHolding(tree, from, to, (id) => seen.push(id));
+            const want = ranges.filter((r) => r.start <= from && to <= r.end).map((r) => r.id);
+            expect(seen.sort((a, b) => a - b)).toEqual(want.sort((a, b) => a - b));
+          }
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
   it("firstFitAmong finds the lowest hole that fits among the ranges starting at or above the parent's base, the parent left out", () => {
     fc.assert(
       fc.property(
