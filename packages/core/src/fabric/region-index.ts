@@ -45,7 +45,7 @@ export interface RangeSpan {
   readonly maxStart: bigint;
   /**
    * The ranges of the subtree that end past its greatest start, when there
-   * are at most {@link REACHING_MAX} (else undefined): the only ranges of
+   * are at most 8 (else undefined): the only ranges of
    * the subtree that can hold an address beyond it. A stabbing query takes
    * a container child's candidates from here instead of descending into it
    * (RAM around its buffers: one range, however deep the tree).
