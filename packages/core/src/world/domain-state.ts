@@ -54,6 +54,22 @@ export const iommuMappingCodec: Codec<IommuMapping> = {
  * ranges come and go, in O(1).
  *
  * @kernel include/linux/iommu.h iommu_domain
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DomainMappings } from "@dmabuf-ref/core";
+ *
+ * const a = { iova: 0x1000_0000n, len: 0x2000n, phys: 0x1_0000_0000n, read: true, write: true };
+ * const b = { iova: 0x1000_4000n, len: 0x1000n, phys: 0x1_0008_0000n, read: true, write: false };
+ * const ab = DomainMappings.EMPTY.add(a).add(b);
+ * // A set of ranges: the order they were mapped in does not matter.
+ * assert.ok(ab.equals(DomainMappings.EMPTY.add(b).add(a)));
+ * // Found by any byte they translate; the hole between them by the allocator's first fit.
+ * assert.equal(ab.covering(0x1000_1ff0n, 0x10n), a);
+ * assert.equal(ab.covering(0x1000_2000n, 1n), undefined);
+ * assert.equal(ab.firstFit(0x1000_0000n, 0x2000n), 0x1000_2000n);
+ * assert.ok(ab.remove(b.iova).equals(DomainMappings.EMPTY.add(a)));
+ * ```
  * @category Fabric and oracle
  */
 export class DomainMappings {
