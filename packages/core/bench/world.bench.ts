@@ -502,6 +502,32 @@ interface Result {
   readonly entries: string;
 }
 
+/** The single figures of a {@link Result}, each a median over rounds when there are several. */
+const FIGURES = [
+  "worldsPerSec",
+  "successRate",
+  "hashNs",
+  "eqPrevNs",
+  "eqTwinNs",
+  "eqCopyNs",
+  "settleNs",
+] as const;
+/** The per-op-kind figures of a {@link Result} (maps, JSON objects on the wire). */
+const BY_KIND = [
+  "stepNsByKind",
+  "resteppedNsByKind",
+  "hotStepNsByKind",
+  "hotResteppedNsByKind",
+  "eqTwinNsByKind",
+] as const;
+
+/** A record with one entry per listed field, each from `f`. */
+function fieldsOf<K extends string, W>(keys: readonly K[], f: (k: K) => W): Record<K, W> {
+  const out: Partial<Record<K, W>> = {};
+  for (const k of keys) out[k] = f(k);
+  return out as Record<K, W>;
+}
+
 function measure(n: number): Result {
   const m = referenceMachine();
   const base = buildBase(m, n);
@@ -674,14 +700,12 @@ function measureBfs(): BfsResult {
 
 /** A result as JSON (its maps as objects), for the parent process. */
 function resultJson(r: Result): string {
-  return JSON.stringify({
-    ...r,
-    stepNsByKind: Object.fromEntries(r.stepNsByKind),
-    resteppedNsByKind: Object.fromEntries(r.resteppedNsByKind),
-    hotStepNsByKind: Object.fromEntries(r.hotStepNsByKind),
-    hotResteppedNsByKind: Object.fromEntries(r.hotResteppedNsByKind),
-    eqTwinNsByKind: Object.fromEntries(r.eqTwinNsByKind),
-  });
+  return JSON.stringify(resultRecord(r));
+}
+
+/** A result as a plain record: its per-op-kind maps as objects. */
+function resultRecord(r: Result): Record<string, unknown> {
+  return { ...r, ...fieldsOf(BY_KIND, (k) => Object.fromEntries(r[k])) };
 }
 
 function isOpKind(k: string): k is OpKind {
@@ -737,27 +761,16 @@ function measureApart(n: number): Result {
 function medianResult(rs: readonly Result[]): Result {
   const first = at(rs, 0);
   if (rs.length === 1) return first;
-  const num = (f: (r: Result) => number): number => median(rs.map(f));
-  const byKind = (f: (r: Result) => Map<OpKind, number>): Map<OpKind, number> => {
+  const byKind = (field: (typeof BY_KIND)[number]): Map<OpKind, number> => {
     const out = new Map<OpKind, number>();
-    for (const k of f(first).keys()) out.set(k, median(rs.map((r) => f(r).get(k) ?? NaN)));
+    for (const k of first[field].keys()) out.set(k, median(rs.map((r) => r[field].get(k) ?? NaN)));
     return out;
   };
   return {
     n: first.n,
-    worldsPerSec: num((r) => r.worldsPerSec),
-    successRate: num((r) => r.successRate),
-    hashNs: num((r) => r.hashNs),
-    eqPrevNs: num((r) => r.eqPrevNs),
-    eqTwinNs: num((r) => r.eqTwinNs),
-    eqCopyNs: num((r) => r.eqCopyNs),
-    settleNs: num((r) => r.settleNs),
-    stepNsByKind: byKind((r) => r.stepNsByKind),
-    resteppedNsByKind: byKind((r) => r.resteppedNsByKind),
-    hotStepNsByKind: byKind((r) => r.hotStepNsByKind),
-    hotResteppedNsByKind: byKind((r) => r.hotResteppedNsByKind),
-    eqTwinNsByKind: byKind((r) => r.eqTwinNsByKind),
     entries: first.entries,
+    ...fieldsOf(FIGURES, (field) => median(rs.map((r) => r[field]))),
+    ...fieldsOf(BY_KIND, byKind),
   };
 }
 
@@ -786,21 +799,7 @@ function main(): void {
     process.stdout.write(
       `${JSON.stringify(
         {
-          world: results.map((r) => ({
-            n: r.n,
-            worldsPerSec: r.worldsPerSec,
-            hashNs: r.hashNs,
-            eqPrevNs: r.eqPrevNs,
-            eqTwinNs: r.eqTwinNs,
-            eqCopyNs: r.eqCopyNs,
-            settleNs: r.settleNs,
-            successRate: r.successRate,
-            stepNsByKind: Object.fromEntries(r.stepNsByKind),
-            resteppedNsByKind: Object.fromEntries(r.resteppedNsByKind),
-            hotStepNsByKind: Object.fromEntries(r.hotStepNsByKind),
-            hotResteppedNsByKind: Object.fromEntries(r.hotResteppedNsByKind),
-            eqTwinNsByKind: Object.fromEntries(r.eqTwinNsByKind),
-          })),
+          world: results.map(resultRecord),
           bfs,
         },
         null,
