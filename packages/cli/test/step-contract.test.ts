@@ -45,9 +45,14 @@ describe("every built-in driver keeps step's promises", () => {
             if (op.kind === "driver") drivers.add(op.driver);
             // The grant index stays exactly the grants, whichever driver made or ended them.
             for (const [id, g] of outcome.world.grants.entries()) {
-              expect(grantsOfRegion(outcome.world.grants.index, g.region)).toContain(id);
+              expect(grantsOfRegion(outcome.world.grants.index, g.regionId)).toContain(id);
+              expect(outcome.world.regions.get(g.regionId)?.id).toBe(g.region);
             }
-            expect(outcome.world.grants.index.size).toBe(outcome.world.grants.size);
+            let indexed = 0;
+            for (const rid of outcome.world.grants.index.keys()) {
+              indexed += grantsOfRegion(outcome.world.grants.index, rid).length;
+            }
+            expect(indexed).toBe(outcome.world.grants.size);
             if (outcome.status !== "done") {
               expect(outcome.world).toBe(before);
               expect(worldsEqual(outcome.world, before)).toBe(true);

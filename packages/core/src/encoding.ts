@@ -25,8 +25,14 @@ export type { ValueLanes } from "./encoding/ptable.js";
 export type { IdSet, TableIndex } from "./encoding/ptable.js";
 export { BTree, BTREE_WIDTH } from "./encoding/btree.js";
 export type { BTreeEntry, BTreeInner, BTreeLeaf, BTreeNode, BTreeSpec } from "./encoding/btree.js";
-export { groupHash, groupIndex, idsInGroup } from "./encoding/group-index.js";
-export type { GroupIndex, GroupKey } from "./encoding/group-index.js";
+export {
+  groupHash,
+  groupIndex,
+  idGroupIndex,
+  idsInGroup,
+  idsInIdGroup,
+} from "./encoding/group-index.js";
+export type { GroupIndex, GroupKey, IdGroups, IdTree } from "./encoding/group-index.js";
 export { IovaTree, iovaIndex } from "./fabric/iova-tree.js";
 export type { IovaRangeEntry } from "./fabric/iova-tree.js";
 export {

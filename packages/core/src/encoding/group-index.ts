@@ -8,7 +8,9 @@
  * among 10,000 entries a string comparison (issue 10). Model machinery, not
  * a kernel object: the kernel keeps such lists per owner (`vdev->dmabufs`).
  */
+import type { Codec } from "./codec.js";
 import type { TableIndex } from "./ptable.js";
+import { PTable } from "./ptable.js";
 import type { BTreeSpec } from "./btree.js";
 import { BTree } from "./btree.js";
 
@@ -181,4 +183,155 @@ export function* idsInGroup(index: GroupIndex, group: string): Generator<number>
     if (n.key.hash !== hash || n.key.group !== group) return;
     yield n.key.id;
   }
+}
+
+/**
+ * One owner's group in an {@link IdGroups}: its table ids in a persistent
+ * B+tree (one leaf for the few grants of a buffer; a few levels for RAM
+ * pinned page by page), so adding an id copies one short path, never the
+ * whole group, and a walk reads the leaf's keys in order.
+ *
+ * @category Tables and indexes
+ */
+export type IdTree = BTree<number, true, undefined>;
+
+/**
+ * Table ids grouped by another table's id their value carries (grants by
+ * the id of their region in `World.regions`): see {@link idGroupIndex}.
+ * The groups sit in a table under the owner's id, so finding one is a trie
+ * walk of index arithmetic, with no key comparison at any depth. A group of
+ * one id (a buffer's one grant, the common case) is that id itself; larger
+ * ones are an {@link IdTree}.
+ *
+ * @category Tables and indexes
+ */
+export type IdGroups = PTable<number | IdTree>;
+
+/**
+ * {@link searchOrdered} for table ids alone. The same loop, kept apart on
+ * purpose: V8 specialises a comparison site for the types it has seen, and
+ * the IOVA tree's search compares bigints; one function for both would
+ * make every address comparison a generic one.
+ */
+function searchIds(keys: readonly number[], key: number): number {
+  let lo = 0;
+  let hi = keys.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const k = keys[mid] as number;
+    if (k < key) lo = mid + 1;
+    else if (k > key) hi = mid - 1;
+    else return mid;
+  }
+  return -lo - 1;
+}
+
+const idTreeSpec: BTreeSpec<number, true, undefined> = {
+  compare: (a, b) => a - b,
+  search: searchIds,
+  leaf: () => undefined,
+  inner: () => undefined,
+};
+
+const emptyIdTree: IdTree = BTree.empty(idTreeSpec);
+
+/** The groups are an index, neither hashed nor compared: their values encode to nothing. */
+const idGroupsCodec: Codec<number | IdTree> = { seed: 0x1d65, encode: () => undefined };
+
+/**
+ * A table index of the entries by the id of another table's entry that
+ * their value names (grants by region): a lookup finds the owner's group by
+ * its id, as a trie does (no search among the other groups, whose number
+ * only adds trie levels), then walks that group alone.
+ *
+ * @param owner - the id the value is grouped under, or undefined to leave it out.
+ * @returns the indexer, for `PTable.indexed`.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { intCodec } from "@dmabuf-ref/core";
+ * import { PTable, idGroupIndex, idsInIdGroup } from "@dmabuf-ref/core/encoding";
+ *
+ * // Entries grouped by the owner id their value holds.
+ * let t = PTable.indexed(intCodec, idGroupIndex((owner: number) => owner));
+ * t = t.set(1, 7).set(2, 9).set(3, 7);
+ * assert.deepEqual(idsInIdGroup(t.index, 7), [1, 3]);
+ * assert.deepEqual(idsInIdGroup(t.set(3, 9).index, 9), [2, 3]);
+ * assert.deepEqual(idsInIdGroup(t.delete(1).delete(3).index, 7), []);
+ * ```
+ * @category Tables and indexes
+ */
+export function idGroupIndex<T>(owner: (value: T) => number | undefined): TableIndex<T, IdGroups> {
+  const add = (index: IdGroups, id: number, group: number | undefined): IdGroups => {
+    if (group === undefined) return index;
+    const ids = index.get(group);
+    if (ids === undefined) return index.set(group, id);
+    const tree = typeof ids === "number" ? emptyIdTree.set(ids, true) : ids;
+    return index.set(group, tree.set(id, true));
+  };
+  const remove = (index: IdGroups, id: number, group: number | undefined): IdGroups => {
+    const ids = group === undefined ? undefined : index.get(group);
+    if (group === undefined || ids === undefined) return index;
+    // An owner with no entries left leaves no group behind (the index follows the table).
+    if (typeof ids === "number") return ids === id ? index.delete(group) : index;
+    const rest = ids.delete(id);
+    if (rest.size !== 1) return index.set(group, rest);
+    // Back to a group of one: the id itself, as if it had come alone.
+    let last = id;
+    rest.forEachFrom(0, (left) => ((last = left), false));
+    return index.set(group, last);
+  };
+  return {
+    empty: PTable.empty(idGroupsCodec),
+    add: (index, id, value) => add(index, id, owner(value)),
+    remove: (index, id, value) => remove(index, id, owner(value)),
+    update(index, id, old, value) {
+      const was = owner(old);
+      const now = owner(value);
+      return was === now ? index : add(remove(index, id, was), id, now);
+    },
+  };
+}
+
+/**
+ * Calls `visit` with each table id in one owner's group, in increasing
+ * order, without allocating (the hot paths' form of {@link idsInIdGroup}).
+ *
+ * @param index - the index.
+ * @param owner - the owner's id.
+ * @param visit - receives each id; returns false to stop.
+ */
+export function forEachInIdGroup(
+  index: IdGroups,
+  owner: number,
+  visit: (id: number) => boolean,
+): void {
+  const ids = index.get(owner);
+  if (typeof ids === "number") visit(ids);
+  else ids?.forEachFrom(0, visit);
+}
+
+/**
+ * The table ids in one owner's group, in increasing order.
+ *
+ * @param index - the index.
+ * @param owner - the owner's id.
+ * @returns the ids (empty when the owner has none).
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { intCodec } from "@dmabuf-ref/core";
+ * import { PTable, idGroupIndex, idsInIdGroup } from "@dmabuf-ref/core/encoding";
+ *
+ * // Ids 4 and 9 are grouped under owner 2; owner 3 has none.
+ * const t = PTable.indexed(intCodec, idGroupIndex((owner: number) => owner)).set(9, 2).set(4, 2);
+ * assert.deepEqual(idsInIdGroup(t.index, 2), [4, 9]);
+ * assert.deepEqual(idsInIdGroup(t.index, 3), []);
+ * ```
+ * @category Tables and indexes
+ */
+export function idsInIdGroup(index: IdGroups, owner: number): number[] {
+  const ids: number[] = [];
+  forEachInIdGroup(index, owner, (id) => ids.push(id) > 0);
+  return ids;
 }

@@ -2,13 +2,12 @@ import type { Hardware } from "./topology.js";
 import type { TraceEvent } from "../trace/event.js";
 import type { DmaDirection } from "../world/job.js";
 import type { DmaJob } from "../world/job.js";
-import type { RegionStatus } from "../world/region-state.js";
 import type { ViolationKind } from "../world/violation.js";
 import type { World } from "../world/world.js";
 import { recordViolation } from "../world/access.js";
 import { domainOf, translate } from "./iommu.js";
 import type { Translated } from "./iommu.js";
-import { forEachInGroup } from "../encoding/group-index.js";
+import { forEachGrantOfRegion } from "../world/grant-index.js";
 import type { Grant } from "../world/grant.js";
 import { rangesHolding } from "./region-index.js";
 import type { RegionState } from "../world/region-state.js";
@@ -106,10 +105,10 @@ export function access(
       events: [dmaEvent(device, addr, len, dir, "fault", detail)],
     };
   }
-  const [, region] = found;
+  const [regionId, region] = found;
   const landed = { region: region.id, offset: routed.phys - region.base };
   const where = `${region.id}+0x${landed.offset.toString(16)}`;
-  const verdict = judge(w, device, routed.phys, len, dir, region.id, region.status, job);
+  const verdict = judge(w, device, routed.phys, len, dir, regionId, region, job);
   if (verdict === undefined) {
     return {
       outcome: "ok",
@@ -209,11 +208,12 @@ function judge(
   phys: bigint,
   len: bigint,
   dir: DmaDirection,
-  region: string,
-  status: RegionStatus,
+  regionId: number,
+  state: RegionState,
   job: DmaJob | undefined,
 ): { kind: ViolationKind; rule: string; message: string } | undefined {
-  if (status !== "live") {
+  const region = state.id;
+  if (state.status !== "live") {
     return {
       kind: "access-after-revoke",
       rule: "no access after the owner reset, disabled or freed the memory",
@@ -224,7 +224,7 @@ function judge(
   // is judged): how far the best grant gets through the checks below.
   const write = dir === "write";
   let reached: number = Passed.none;
-  forEachInGroup(w.grants.index, region, (id) => {
+  forEachGrantOfRegion(w.grants.index, regionId, (id) => {
     const g = w.grants.get(id);
     if (g === undefined || g.device !== device || phys < g.phys || phys + len > g.phys + g.len)
       return true;

@@ -118,7 +118,7 @@ export function dmaMapRanges(
       iova.push({ domain, iova: addr, len: r.len });
       dmaAddress = addr;
     }
-    const granted = grantIn(world, region, {
+    const granted = grantIn(world, found, {
       device,
       phys: r.paddr,
       len: r.len,

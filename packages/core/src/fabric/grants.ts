@@ -63,7 +63,7 @@ export interface Granted {
  */
 export function grantAccess(w: World, req: GrantRequest): Granted | undefined {
   const found = regionContaining(w, req.phys, req.len);
-  return found === undefined ? undefined : grantIn(w, found[1], req);
+  return found === undefined ? undefined : grantIn(w, found, req);
 }
 
 /**
@@ -71,25 +71,37 @@ export function grantAccess(w: World, req: GrantRequest): Granted | undefined {
  * just looked it up), sparing a second scan of the regions.
  *
  * @param w - the world.
- * @param region - the region holding the range: its id and current epoch.
+ * @param region - the region holding the range, as {@link regionContaining}
+ *   and {@link regionNamed} give it: its id in `World.regions` and its state.
  * @param req - the device, range, permission and owning attachment.
  * @returns the grant's id and the world.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { boot, grantIn, referenceMachine } from "@dmabuf-ref/core";
+ * import { boot, grantIn, referenceMachine, regionNamed } from "@dmabuf-ref/core";
  *
  * // A map that already looked the region up grants in it directly.
  * const w = boot(referenceMachine());
+ * const ram = regionNamed(w, "ram0");
+ * assert.ok(ram);
  * const req = { device: "dev0", phys: 0x1_0000_0000n, len: 0x4000n, write: true, att: null };
- * const { id, world } = grantIn(w, { id: "ram0" }, req);
+ * const { id, world } = grantIn(w, ram, req);
  * assert.equal(id, 1);
- * assert.deepEqual(world.grants.get(id), { ...req, region: "ram0", stale: false });
+ * assert.deepEqual(world.grants.get(id), {
+ *   ...req,
+ *   region: "ram0",
+ *   regionId: ram[0],
+ *   stale: false,
+ * });
  * ```
  * @category Fabric and oracle
  */
-export function grantIn(w: World, region: { readonly id: string }, req: GrantRequest): Granted {
+export function grantIn(
+  w: World,
+  region: readonly [regionId: number, state: { readonly id: string }],
+  req: GrantRequest,
+): Granted {
   const id = w.grants.lowestFreeId();
   return {
     id,
@@ -98,7 +110,8 @@ export function grantIn(w: World, region: { readonly id: string }, req: GrantReq
     world: worldWith(w, {
       grants: w.grants.set(id, {
         device: req.device,
-        region: region.id,
+        region: region[1].id,
+        regionId: region[0],
         phys: req.phys,
         len: req.len,
         write: req.write,

@@ -180,7 +180,7 @@ export function setRegionStatus(w: World, id: number, status: RegionStatus): Wor
   if (r.status === status) return w;
   let grants = w.grants;
   if (status !== "live") {
-    for (const gid of grantsOfRegion(w.grants.index, r.id)) {
+    for (const gid of grantsOfRegion(w.grants.index, id)) {
       const g = w.grants.get(gid);
       if (g !== undefined && !g.stale) grants = grants.set(gid, { ...g, stale: true });
     }

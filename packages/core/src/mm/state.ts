@@ -242,9 +242,9 @@ export function reapMemfd(w: World, id: number): World {
   const gone: World = worldWith(w, { memfds: w.memfds.delete(id) });
   const found = regionNamed(gone, memfdRegionName(memfd.process, id));
   if (found === undefined) return gone;
-  const [rid, region] = found;
+  const [rid] = found;
   const freed = setRegionStatus(gone, rid, "freed");
-  return grantsOfRegion(freed.grants.index, region.id).length === 0
+  return grantsOfRegion(freed.grants.index, rid).length === 0
     ? worldWith(freed, { regions: freed.regions.delete(rid) })
     : freed;
 }

@@ -14,8 +14,15 @@ import { pushString, pushU64 } from "../encoding/hash.js";
 export interface Grant {
   /** The device allowed to access. */
   readonly device: string;
-  /** The region the range lies in. */
+  /** The name of the region the range lies in. */
   readonly region: string;
+  /**
+   * That region's id in `World.regions`: the oracle's index finds a
+   * region's grants by it. A name can outlive its region (a freed memfd's
+   * region stays while a grant names it, and a new memfd of the same id
+   * takes the name again); the id tells the two apart.
+   */
+  readonly regionId: number;
   /** CPU physical start. */
   readonly phys: bigint;
   /** Length in bytes. */
@@ -39,6 +46,7 @@ export const grantCodec: Codec<Grant> = {
   encode(g, out) {
     pushString(out, g.device);
     pushString(out, g.region);
+    out.push(g.regionId);
     pushU64(out, g.phys);
     pushU64(out, g.len);
     out.push(g.write ? 1 : 0, g.stale ? 1 : 0, g.att === null ? -1 : g.att);

@@ -2,11 +2,18 @@
  * The group index (`encoding/group-index.ts`) orders its entries by a hash
  * of the group's name first (issue 10: numbers compare faster than names
  * with a long common prefix). Two names with the same hash must still
- * stay apart.
+ * stay apart. The id group index keeps a group of one as the id itself and
+ * larger groups as trees: both forms must hold exactly the table's ids.
  */
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
-import { groupHash, groupIndex, idsInGroup } from "../../src/encoding/group-index.js";
+import {
+  groupHash,
+  groupIndex,
+  idGroupIndex,
+  idsInGroup,
+  idsInIdGroup,
+} from "../../src/encoding/group-index.js";
 import { PTable } from "../../src/encoding/ptable.js";
 import type { Codec } from "../../src/encoding/codec.js";
 
@@ -63,6 +70,45 @@ describe("a group index whose names share a hash", () => {
             expect([...idsInGroup(t.index, name)]).toEqual(want);
           }
           expect(t.index.size).toBe(model.size);
+        },
+      ),
+    );
+  });
+});
+
+describe("an id group index", () => {
+  it("each owner's group is exactly the ids whose value names it, through any sets and deletes", () => {
+    fc.assert(
+      fc.property(
+        // (id, owner) pairs: owner 0 deletes the id; few owners, so groups grow past one and shrink back.
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 80 }), fc.nat({ max: 4 })), {
+          maxLength: 200,
+        }),
+        (ops) => {
+          const owners = [1, 2, 3, 4];
+          let t = PTable.indexed(
+            { seed: 3, encode: (v: number, out: number[]) => void out.push(v) },
+            idGroupIndex((owner: number) => owner),
+          );
+          const model = new Map<number, number>();
+          for (const [id, owner] of ops) {
+            if (owner === 0) {
+              t = t.delete(id);
+              model.delete(id);
+            } else {
+              t = t.set(id, owner);
+              model.set(id, owner);
+            }
+          }
+          for (const owner of owners) {
+            const want = [...model]
+              .filter(([, o]) => o === owner)
+              .map(([id]) => id)
+              .sort((x, y) => x - y);
+            expect(idsInIdGroup(t.index, owner)).toEqual(want);
+          }
+          // Owners with no ids left keep no group.
+          expect([...t.index.keys()]).toEqual([...new Set(model.values())].sort((x, y) => x - y));
         },
       ),
     );
