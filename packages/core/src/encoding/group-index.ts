@@ -207,28 +207,11 @@ export type IdTree = BTree<number, true, undefined>;
  */
 export type IdGroups = PTable<number | IdTree>;
 
-/**
- * {@link searchOrdered} for table ids alone. The same loop, kept apart on
- * purpose: V8 specialises a comparison site for the types it has seen, and
- * the IOVA tree's search compares bigints; one function for both would
- * make every address comparison a generic one.
- */
-function searchIds(keys: readonly number[], key: number): number {
-  let lo = 0;
-  let hi = keys.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const k = keys[mid] as number;
-    if (k < key) lo = mid + 1;
-    else if (k > key) hi = mid - 1;
-    else return mid;
-  }
-  return -lo - 1;
-}
-
+// No `search` of its own: the tree's generic binary search calls `compare`,
+// and only this tree's keys are numbers there, so that site stays
+// specialised (the IOVA tree's inline search compares bigints).
 const idTreeSpec: BTreeSpec<number, true, undefined> = {
   compare: (a, b) => a - b,
-  search: searchIds,
   leaf: () => undefined,
   inner: () => undefined,
 };
