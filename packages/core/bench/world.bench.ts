@@ -30,6 +30,9 @@
  *   10,000 buffers (three tree levels, a heap of 100+ MB) than of 10 (one
  *   level, a heap that fits the caches); a probe timed a step's first run
  *   from a world at 2x its repeats at N = 10,000 (1.9x at N = 10);
+ * - the goal check of issue 10 (10,000/10 <= 1.5x for every op kind and
+ *   for `settle`), for each of the four step figures: met, or the op kinds
+ *   above it (`goal` in `--json`);
  * - ns per successful transition of a breadth-first walk of the reference
  *   revoke protocol with two importers (`exploreBreadthFirst`), to compare
  *   with the explorer's figures later.
@@ -521,6 +524,52 @@ const BY_KIND = [
   "eqTwinNsByKind",
 ] as const;
 
+/** Issue 10's goal: the largest size's cost over the smallest's, per op kind and for settle. */
+const GOAL_RATIO = 1.5;
+
+/** The step-cost figures the goal is checked on (not the twin comparison's), as it names them. */
+const STEP_FIGURES = {
+  stepNsByKind: "walked (every buffer)",
+  resteppedNsByKind: "re-stepped (every buffer)",
+  hotStepNsByKind: "walked (hot set)",
+  hotResteppedNsByKind: "re-stepped (hot set)",
+} as const;
+
+/** One figure's standing against {@link GOAL_RATIO}. */
+interface GoalLine {
+  readonly figure: string;
+  /** The op kinds above the goal, with their ratios, worst first. */
+  readonly above: { readonly kind: string; readonly ratio: number }[];
+  /** The largest ratio and its op kind. */
+  readonly worst: { readonly kind: string; readonly ratio: number } | undefined;
+}
+
+/**
+ * The goal check of the step figures: for each of them, which op kinds'
+ * largest/smallest ratio is above {@link GOAL_RATIO}, and `settle`'s ratio.
+ */
+function goalCheck(small: Result, large: Result): { lines: GoalLine[]; settle: number } {
+  const lines: GoalLine[] = [];
+  for (const [family, name] of Object.entries(STEP_FIGURES) as [
+    keyof typeof STEP_FIGURES,
+    string,
+  ][]) {
+    const ratios: { kind: string; ratio: number }[] = [];
+    for (const [kind, ns] of small[family]) {
+      const big = large[family].get(kind);
+      if (big !== undefined && ns > 0) ratios.push({ kind, ratio: big / ns });
+    }
+    if (ratios.length === 0) continue;
+    ratios.sort((a, b) => b.ratio - a.ratio);
+    lines.push({
+      figure: name,
+      above: ratios.filter((r) => r.ratio > GOAL_RATIO),
+      worst: ratios[0],
+    });
+  }
+  return { lines, settle: large.settleNs / small.settleNs };
+}
+
 /** A record with one entry per listed field, each from `f`. */
 function fieldsOf<K extends string, W>(keys: readonly K[], f: (k: K) => W): Record<K, W> {
   const out: Partial<Record<K, W>> = {};
@@ -800,6 +849,7 @@ function main(): void {
       `${JSON.stringify(
         {
           world: results.map(resultRecord),
+          goal: goalCheck(at(results, 0), at(results, results.length - 1)),
           bfs,
         },
         null,
@@ -902,6 +952,21 @@ function main(): void {
         ...cols((r) => get(r.hotResteppedNsByKind, k)),
       ]),
     ),
+  );
+  const goal = goalCheck(small, large);
+  console.log(
+    `\nIssue 10's goal: ${ratioHead} <= ${String(GOAL_RATIO)}x for every op kind and for settle()\n`,
+  );
+  for (const line of goal.lines) {
+    const above = line.above.map((x) => `${x.kind} ${fmt(x.ratio, 2)}x`).join(", ");
+    const worst =
+      line.worst === undefined ? "" : ` (largest ${fmt(line.worst.ratio, 2)}x, ${line.worst.kind})`;
+    console.log(
+      `- ${line.figure}: ${line.above.length === 0 ? `met${worst}` : `not met, ${String(line.above.length)} op kinds above: ${above}`}`,
+    );
+  }
+  console.log(
+    `- settle() (quiescent, repeated): ${fmt(goal.settle, 2)}x, ${goal.settle <= GOAL_RATIO ? "met" : "not met"}`,
   );
   console.log(
     `\nBreadth-first walk of the reference revoke protocol (2 importers): ${fmt(bfs.states)} worlds, ${fmt(bfs.transitions)} transitions, ${fmt(bfs.nsPerTransition)} ns per transition, ${fmt(bfs.statesPerSec)} worlds/s`,
