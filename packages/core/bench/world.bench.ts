@@ -16,7 +16,8 @@
  *   independently by replaying every op from a fresh `boot` of the
  *   same machine: equal, sharing no table node (the worst case);
  * - the median step cost per op kind, to find ops whose cost grows with N
- *   (three recordings pooled, each timed step alone);
+ *   (three recordings pooled, each timed step alone, keeping no worlds:
+ *   what the collector pays for worlds a caller keeps is the caller's);
  * - the same with only HOT_BUFFERS buffers stepped and the rest idle: the
  *   cost of objects an op never touches, without the cache misses of a
  *   random walk over all of them;
@@ -332,25 +333,37 @@ function walk(
   return { world: w, slots, done, attempts };
 }
 
-/** What a recording walk keeps: every successful op, its world and its cost. */
+/** What a recording walk keeps: every successful op, its cost, and (when asked) its world. */
 interface Recording {
-  /** worlds[0] is the start; worlds[i] follows ops[i - 1]. */
+  /** worlds[0] is the start; worlds[i] follows ops[i - 1]. Empty unless the recording kept them. */
   readonly worlds: World[];
   readonly ops: Op[];
   /** Per-call step time (ns) of successful steps, by op kind. */
   readonly stepNs: Map<OpKind, number[]>;
 }
 
+/**
+ * Steps generated ops until `count` succeed, timing each step alone. With
+ * `keepWorlds` it also keeps every world, for re-stepping, hashing and
+ * comparing; the timed recordings do not: 4,000 worlds kept alive make
+ * every step's path copies survive the young generation, and the collector's
+ * copying and promoting them grows with the world (three levels of nodes per
+ * table written at N = 10,000, one at N = 10). A probe timed hot maps at
+ * N = 10,000 at 9.1–9.3k ns (median) with the worlds kept against 7.1–7.4k
+ * without, and 4.6–4.8k against 4.5–4.6k at N = 10: the cost of the bench
+ * holding on to its worlds, not of the step.
+ */
 function record(
   m: Machine,
   start: World,
   slots0: readonly Slot[],
   seed: number,
   count: number,
+  keepWorlds: boolean,
 ): Recording {
   const rng = mulberry32(seed);
   const slots = cloneSlots(slots0);
-  const worlds: World[] = [start];
+  const worlds: World[] = keepWorlds ? [start] : [];
   const ops: Op[] = [];
   const stepNs = new Map<OpKind, number[]>();
   let w = start;
@@ -364,7 +377,7 @@ function record(
     if (r.status !== "done") continue;
     w = r.world;
     note(w, op, slot, r.created);
-    worlds.push(w);
+    if (keepWorlds) worlds.push(w);
     ops.push(op);
     const list = stepNs.get(op.kind);
     if (list === undefined) stepNs.set(op.kind, [ns]);
@@ -397,26 +410,26 @@ interface StepCosts {
 /**
  * Median step cost per op kind stepping `slots`: STEP_ROUNDS recordings of
  * RECORDED_OPS successful ops pooled, after one untimed recording (the
- * JIT), each from a collected heap. Pooling several recordings steadies
- * the median of the rarer op kinds (a map is about a tenth of the steps).
- * Then the last recording's steps re-stepped ({@link resteppedCosts}).
+ * JIT), each from a collected heap and keeping no worlds ({@link record}).
+ * Pooling several recordings steadies the median of the rarer op kinds (a
+ * map is about a tenth of the steps). Then the same walk recorded once more
+ * with its worlds kept, and its steps re-stepped ({@link resteppedCosts}).
  */
 function stepCosts(m: Machine, start: World, slots: readonly Slot[]): StepCosts {
-  record(m, start, slots, RUN_SEED, RECORDED_OPS);
+  record(m, start, slots, RUN_SEED, RECORDED_OPS, false);
   const pooled = new Map<OpKind, number[]>();
-  let last: Recording | undefined;
   for (let round = 0; round < STEP_ROUNDS; round++) {
     collectGarbage();
-    last = record(m, start, slots, RUN_SEED, RECORDED_OPS);
-    for (const [kind, list] of last.stepNs) {
+    const rec = record(m, start, slots, RUN_SEED, RECORDED_OPS, false);
+    for (const [kind, list] of rec.stepNs) {
       pooled.set(kind, [...(pooled.get(kind) ?? []), ...list]);
     }
   }
   const walked = new Map<OpKind, number>();
   for (const [kind, list] of pooled) walked.set(kind, median(list));
-  if (last === undefined) throw new Error("no recording");
+  const kept = record(m, start, slots, RUN_SEED, RECORDED_OPS, true);
   collectGarbage();
-  return { walked, restepped: resteppedCosts(m, last) };
+  return { walked, restepped: resteppedCosts(m, kept) };
 }
 
 /**
@@ -605,7 +618,7 @@ function measure(n: number): Result {
   // apart from the cache misses a random walk over all of them pays).
   const hotCosts = stepCosts(m, warm.world, warm.slots.slice(0, HOT_BUFFERS));
   collectGarbage();
-  const rec = record(m, warm.world, warm.slots, RUN_SEED, RECORDED_OPS);
+  const rec = record(m, warm.world, warm.slots, RUN_SEED, RECORDED_OPS, true);
   const worlds = rec.worlds;
   const count = rec.ops.length;
   // The scheduler's settle() on a quiescent world (nothing to run).
