@@ -19,6 +19,8 @@ import { boot, linux71 } from "@dmabuf-ref/core";
 import { replay } from "../src/replay/run.js";
 import { replayFileSchema } from "../src/replay/schema.js";
 import { standardMachine } from "../src/scenarios/machine.js";
+import { REPLAY_WORKLOADS, workloadCalls } from "./replay-workloads.js";
+import type { Workload } from "./replay-workloads.js";
 
 /** Lengths replayed, in calls (`--lengths=1000,2000` overrides). */
 const LENGTHS: readonly number[] = process.argv
@@ -29,57 +31,6 @@ const LENGTHS: readonly number[] = process.argv
 /** Skip a longer run once a shorter one took longer than this. */
 const LIMIT_S = 40;
 
-type Workload = "ioas-alloc" | "map-unmap";
-
-function calls(workload: Workload, n: number): unknown[] {
-  if (workload === "ioas-alloc") {
-    return Array.from({ length: n }, () => ({
-      fd: "iommufd",
-      ioctl: "IOMMU_IOAS_ALLOC",
-      arg: { flags: 0 },
-    }));
-  }
-  const head: unknown[] = [
-    {
-      fd: "vfio0",
-      ioctl: "VFIO_DEVICE_FEATURE",
-      arg: {
-        flags: ["GET"],
-        feature: "DMA_BUF",
-        data: {
-          region_index: 0,
-          open_flags: 0,
-          flags: 0,
-          dma_ranges: [{ offset: 0, length: 0x200000 }],
-        },
-      },
-      as: "buf0",
-    },
-    { fd: "iommufd", ioctl: "IOMMU_IOAS_ALLOC", arg: { flags: 0 }, as: "ioas0" },
-  ];
-  const body: unknown[] = [];
-  for (let i = 0; i < n / 2; i++) {
-    body.push({
-      fd: "iommufd",
-      ioctl: "IOMMU_IOAS_MAP_FILE",
-      arg: {
-        flags: ["READABLE", "WRITEABLE"],
-        ioas_id: "ioas0.out_ioas_id",
-        fd: "buf0",
-        start: 0,
-        length: 0x200000,
-      },
-      as: "map",
-    });
-    body.push({
-      fd: "iommufd",
-      ioctl: "IOMMU_IOAS_UNMAP",
-      arg: { ioas_id: "ioas0.out_ioas_id", iova: "map.iova", length: 0x200000 },
-    });
-  }
-  return [...head, ...body];
-}
-
 interface Row {
   readonly workload: Workload;
   readonly calls: number;
@@ -89,7 +40,7 @@ interface Row {
 }
 
 function run(workload: Workload, n: number): Row {
-  const file = replayFileSchema.parse({ profile: "linux-7.1", calls: calls(workload, n) });
+  const file = replayFileSchema.parse({ profile: "linux-7.1", calls: workloadCalls(workload, n) });
   const m = standardMachine(linux71);
   const t0 = process.hrtime.bigint();
   const r = replay(m, boot(m), file);
@@ -99,7 +50,7 @@ function run(workload: Workload, n: number): Row {
 }
 
 const rows: Row[] = [];
-for (const workload of ["ioas-alloc", "map-unmap"] as const) {
+for (const workload of REPLAY_WORKLOADS) {
   let skip = false;
   for (const n of LENGTHS) {
     if (skip) {
@@ -123,7 +74,7 @@ if (process.argv.includes("--json")) {
         : `${r.seconds.toFixed(2)} s, ${(r.usPerCall ?? 0).toFixed(1)} us/call, ${r.failed} errno(s)`;
     process.stdout.write(`  ${r.workload.padEnd(10)} ${String(r.calls).padStart(7)} calls: ${t}\n`);
   }
-  for (const workload of ["ioas-alloc", "map-unmap"] as const) {
+  for (const workload of REPLAY_WORKLOADS) {
     const done = rows.filter((r) => r.workload === workload && r.usPerCall !== null);
     const first = done[0];
     const last = done.at(-1);
