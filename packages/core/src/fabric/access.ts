@@ -45,7 +45,8 @@ export interface AccessResult {
  *
  * Once the access reaches memory it is a **violation** when the memory was
  * reset, disabled or freed; when no live grant lets this device reach it
- * (use after unmap, PFN fishing); when the grant predates a reset or move;
+ * (use after unmap, PFN fishing); when the grant predates a reset or move
+ * (a grant into memory freed since and handed out again included);
  * or when it writes through an invalidated mapping outside a fenced job
  * submitted before the invalidate (the read-and-discard window of
  * kernel-model §1.3).
@@ -188,6 +189,28 @@ function route(
   return translate(domain, addr, len, write);
 }
 
+/**
+ * The name of a freed region under `[phys, phys + len)` holding a grant of
+ * this device that covers it, if any: the device reaches memory that was
+ * freed and handed out again (to a buffer carved where another was, to a
+ * memfd that took a closed one's id) through a mapping of what was there
+ * before. Looked at only when no grant of the region found lets the access
+ * through, so it costs nothing on the path of a permitted access.
+ */
+function grantIntoFreed(w: World, device: string, phys: bigint, len: bigint): string | undefined {
+  let found: string | undefined;
+  rangesHolding(w.regions.index.freed, phys, phys + len, (rid) => {
+    if (found !== undefined) return;
+    forEachGrantOfRegion(w.grants.index, rid, (id) => {
+      const g = w.grants.get(id);
+      if (g !== undefined && g.device === device && phys >= g.phys && phys + len <= g.phys + g.len)
+        found = g.region;
+      return found === undefined;
+    });
+  });
+  return found;
+}
+
 /** How far a grant gets through the oracle's checks of one access, in order. */
 const Passed = {
   /** No grant of the device covers the range. */
@@ -239,6 +262,14 @@ function judge(
     return reached !== Passed.live;
   });
   if (reached === Passed.none) {
+    const earlier = grantIntoFreed(w, device, phys, len);
+    if (earlier !== undefined) {
+      return {
+        kind: "stale-grant",
+        rule: "no access through a mapping made before the memory was reset or moved",
+        message: `${device} reached ${region} through a grant of ${earlier}, freed since and handed out again`,
+      };
+    }
     return {
       kind: "no-grant",
       rule: "no access without a live mapping (use after unmap, PFN fishing)",

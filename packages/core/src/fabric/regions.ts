@@ -1,7 +1,8 @@
 import type { RegionState, RegionStatus } from "../world/region-state.js";
 import type { World } from "../world/world.js";
 import { grantsOfRegion } from "../world/grant-index.js";
-import { firstFitAmong, rangesHolding, regionIdNamed } from "./region-index.js";
+import { forEachInGroup } from "../encoding/group-index.js";
+import { firstFitAmong, rangesHolding } from "./region-index.js";
 import { worldWith } from "../world/world.js";
 
 /** The smallest range of `tree` holding [phys, end), the lower id on a tie. */
@@ -111,7 +112,10 @@ export function firstFitIn(
 }
 
 /**
- * A region by name.
+ * A region by name: the one that holds the name now. A freed region whose
+ * stale grants keep it in the world may share its name with the region
+ * that took its place (a memfd id used again), and is found only when no
+ * other region has the name.
  *
  * @param w - the world.
  * @param name - the region's id.
@@ -133,9 +137,16 @@ export function firstFitIn(
  * @category Fabric and oracle
  */
 export function regionNamed(w: World, name: string): [number, RegionState] | undefined {
-  const id = regionIdNamed(w.regions.index, name);
-  const r = id === undefined ? undefined : w.regions.get(id);
-  return id === undefined || r === undefined ? undefined : [id, r];
+  let found: [number, RegionState] | undefined;
+  forEachInGroup(w.regions.index.byName, name, (id) => {
+    const r = w.regions.get(id);
+    if (r === undefined) return true;
+    // The lowest id, unless it is freed and a later one is not.
+    if (found === undefined || (found[1].status === "freed" && r.status !== "freed"))
+      found = [id, r];
+    return found[1].status === "freed";
+  });
+  return found;
 }
 
 /**

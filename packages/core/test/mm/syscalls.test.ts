@@ -325,6 +325,50 @@ describe("what mappings hold", () => {
   });
 });
 
+describe("a memfd id used again while a stale grant keeps the old one's region", () => {
+  it("the new memfd's region is the one its name finds, a write through the old grant is stale, and closing it frees it", () => {
+    const { m, w } = fresh();
+    const c = sys(m, w, { op: "memfd_create", size: 0x1000n });
+    const fd = Number(c.ret);
+    const pages = memfdPages(m, c.world, fd, 0n, 0x1000n);
+    const piece = pages?.ok === true ? pages.value[0] : undefined;
+    if (piece === undefined) throw new Error("memfd pages");
+    const granted = grantAccess(c.world, {
+      device: "dev2",
+      phys: piece.phys,
+      len: piece.len,
+      write: true,
+      att: null,
+    });
+    if (granted === undefined) throw new Error("grant");
+    const closed = sys(m, granted.world, { op: "close-fd", fd });
+    const ghost = regionNamed(closed.world, piece.region);
+    expect(ghost?.[1].status).toBe("freed");
+    // The same id again (lowest free): same name, same memory.
+    const again = sys(m, closed.world, { op: "memfd_create", size: 0x1000n });
+    const fresh2 = regionNamed(again.world, piece.region);
+    expect(fresh2?.[1].status).toBe("live");
+    expect(fresh2?.[0]).not.toBe(ghost?.[0]);
+    // dev2's mapping predates the free: a write through it is a stale grant, not PFN fishing.
+    const r = step(m, again.world, {
+      kind: "dma",
+      device: "dev2",
+      addr: piece.phys,
+      len: 8n,
+      dir: "write",
+    });
+    expect(r.status === "done" && [...r.world.violations.values()].map((v) => v.kind)).toEqual([
+      "stale-grant",
+    ]);
+    // Closing the new memfd frees its own region, not the ghost again.
+    const closedAgain = sys(m, again.world, { op: "close-fd", fd: Number(again.ret) });
+    const live = [...closedAgain.world.regions.values()].filter(
+      (x) => x.id === piece.region && x.status !== "freed",
+    );
+    expect(live).toEqual([]);
+  });
+});
+
 describe("plain form", () => {
   it("the plain form names the mm syscalls on any machine", () => {
     const { m } = fresh();
