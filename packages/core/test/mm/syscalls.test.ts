@@ -278,6 +278,29 @@ describe("memfd and close", () => {
   });
 });
 
+/** A one-page memfd that dev2 was granted write access to, then closed: its region freed, the grant stale. */
+function memfdClosedUnderGrant(): {
+  m: ReturnType<typeof fresh>["m"];
+  closed: ReturnType<typeof sys>;
+  piece: { region: string; phys: bigint };
+} {
+  const { m, w } = fresh();
+  const c = sys(m, w, { op: "memfd_create", size: 0x1000n });
+  const fd = Number(c.ret);
+  const pages = memfdPages(m, c.world, fd, 0n, 0x1000n);
+  const piece = pages?.ok === true ? pages.value[0] : undefined;
+  if (piece === undefined) throw new Error("memfd pages");
+  const granted = grantAccess(c.world, {
+    device: "dev2",
+    phys: piece.phys,
+    len: piece.len,
+    write: true,
+    att: null,
+  });
+  if (granted === undefined) throw new Error("grant");
+  return { m, closed: sys(m, granted.world, { op: "close-fd", fd }), piece };
+}
+
 describe("what mappings hold", () => {
   it("a BAR mmap holds the device until its last munmap", () => {
     const { m, w } = fresh();
@@ -296,21 +319,7 @@ describe("what mappings hold", () => {
   });
 
   it("a memfd freed while a device still has a grant into it leaves that grant stale", () => {
-    const { m, w } = fresh();
-    const c = sys(m, w, { op: "memfd_create", size: 0x1000n });
-    const fd = Number(c.ret);
-    const pages = memfdPages(m, c.world, fd, 0n, 0x1000n);
-    const piece = pages?.ok === true ? pages.value[0] : undefined;
-    if (piece === undefined) throw new Error("memfd pages");
-    const granted = grantAccess(c.world, {
-      device: "dev2",
-      phys: piece.phys,
-      len: piece.len,
-      write: true,
-      att: null,
-    });
-    if (granted === undefined) throw new Error("grant");
-    const closed = sys(m, granted.world, { op: "close-fd", fd });
+    const { m, closed, piece } = memfdClosedUnderGrant();
     expect(regionNamed(closed.world, piece.region)?.[1].status).toBe("freed");
     const r = step(m, closed.world, {
       kind: "dma",
@@ -327,21 +336,7 @@ describe("what mappings hold", () => {
 
 describe("a memfd id used again while a stale grant keeps the old one's region", () => {
   it("the new memfd's region is the one its name finds, a write through the old grant is stale, and closing it frees it", () => {
-    const { m, w } = fresh();
-    const c = sys(m, w, { op: "memfd_create", size: 0x1000n });
-    const fd = Number(c.ret);
-    const pages = memfdPages(m, c.world, fd, 0n, 0x1000n);
-    const piece = pages?.ok === true ? pages.value[0] : undefined;
-    if (piece === undefined) throw new Error("memfd pages");
-    const granted = grantAccess(c.world, {
-      device: "dev2",
-      phys: piece.phys,
-      len: piece.len,
-      write: true,
-      att: null,
-    });
-    if (granted === undefined) throw new Error("grant");
-    const closed = sys(m, granted.world, { op: "close-fd", fd });
+    const { m, closed, piece } = memfdClosedUnderGrant();
     const ghost = regionNamed(closed.world, piece.region);
     expect(ghost?.[1].status).toBe("freed");
     // The same id again (lowest free): same name, same memory.
