@@ -4,6 +4,8 @@
  * errno (a workload the replay rejects measures nothing). Issue 10.
  */
 
+import { dmabufGetCall } from "../src/replay/vfio-feature.js";
+
 /** The replay benchmark's workloads. */
 export const REPLAY_WORKLOADS = ["ioas-alloc", "map-unmap"] as const;
 
@@ -31,21 +33,13 @@ export function workloadCalls(workload: Workload, n: number): unknown[] {
     }));
   }
   const head: unknown[] = [
-    {
-      fd: "vfio0",
-      ioctl: "VFIO_DEVICE_FEATURE",
-      arg: {
-        flags: ["GET"],
-        feature: "DMA_BUF",
-        data: {
-          region_index: 0,
-          open_flags: 0,
-          flags: 0,
-          dma_ranges: [{ offset: 0, length: 0x200000 }],
-        },
-      },
+    dmabufGetCall({
+      device: "vfio0",
+      region: 0,
+      openFlags: 0,
+      ranges: [{ offset: 0, length: 0x200000 }],
       as: "buf0",
-    },
+    }),
     { fd: "iommufd", ioctl: "IOMMU_IOAS_ALLOC", arg: { flags: 0 }, as: "ioas0" },
   ];
   const body: unknown[] = [];

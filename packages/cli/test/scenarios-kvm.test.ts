@@ -11,6 +11,7 @@ import { vfioVmas } from "@dmabuf-ref/exporters";
 import { KVM_PAGE } from "@dmabuf-ref/importers";
 import { exploreScenario, loadScenario, referenceRun } from "../src/explore/explore.js";
 import { scenarioFileSchema } from "../src/explore/scenario-file.js";
+import { dmabufGetCall } from "../src/replay/vfio-feature.js";
 import { VFIO0_BAR0 } from "../src/scenarios/machine.js";
 import { json, runCli } from "./run-cli.js";
 import { runEdited, runFile, runInit } from "./support/run-scenario.js";
@@ -170,21 +171,13 @@ describe("get_pfn addressing of a VFIO memslot (kernel-model §5.1)", () => {
         kvm: {},
       },
       init: [
-        {
-          fd: "vfio0",
-          ioctl: "VFIO_DEVICE_FEATURE",
-          arg: {
-            flags: ["GET"],
-            feature: "DMA_BUF",
-            data: {
-              region_index: 0,
-              open_flags: "O_RDWR",
-              flags: 0,
-              dma_ranges: [{ offset: 0, length: LEN }],
-            },
-          },
+        dmabufGetCall({
+          device: "vfio0",
+          region: 0,
+          openFlags: "O_RDWR",
+          ranges: [{ offset: 0, length: LEN }],
           as: "buf0",
-        },
+        }),
         {
           op: "KVM_SET_USER_MEMORY_REGION2",
           slot: 1,

@@ -207,3 +207,44 @@ export function encodeVfioFeatureArg(
   out.set(tail, real);
   return out;
 }
+
+/**
+ * The replay-file form of `VFIO_DEVICE_FEATURE(GET | DMA_BUF)`: export
+ * ranges of one BAR of a VFIO device as a dma-buf (`struct
+ * vfio_device_feature_dma_buf` and its `vfio_region_dma_range`s), its fd
+ * bound to `as`. The call programs that write replay or scenario files
+ * (the replay benchmark, tests) build instead of spelling the struct out.
+ *
+ * @param o - the device's fd name, the BAR (`region_index`), the
+ *   `open_flags` (a number or a name such as `O_RDWR`), the ranges, and
+ *   the name the returned fd is bound to.
+ * @returns the call, as a replay file's `calls` hold it.
+ */
+export function dmabufGetCall(o: {
+  readonly device: string;
+  readonly region: number;
+  readonly openFlags: number | string;
+  readonly ranges: readonly { readonly offset: number; readonly length: number }[];
+  readonly as: string;
+}): {
+  fd: string;
+  ioctl: "VFIO_DEVICE_FEATURE";
+  arg: Record<string, unknown>;
+  as: string;
+} {
+  return {
+    fd: o.device,
+    ioctl: "VFIO_DEVICE_FEATURE",
+    arg: {
+      flags: ["GET"],
+      feature: "DMA_BUF",
+      data: {
+        region_index: o.region,
+        open_flags: o.openFlags,
+        flags: 0,
+        dma_ranges: o.ranges.map((r) => ({ offset: r.offset, length: r.length })),
+      },
+    },
+    as: o.as,
+  };
+}

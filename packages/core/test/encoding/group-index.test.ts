@@ -29,6 +29,36 @@ const codec: Codec<Named> = {
   },
 };
 
+/**
+ * Sets or deletes (value undefined) each id in turn, on the table and on a
+ * `Map` model of it.
+ */
+function applyOps<T, I>(
+  start: PTable<T, I>,
+  ops: readonly (readonly [number, T | undefined])[],
+): { table: PTable<T, I>; model: Map<number, T> } {
+  let table = start;
+  const model = new Map<number, T>();
+  for (const [id, value] of ops) {
+    if (value === undefined) {
+      table = table.delete(id);
+      model.delete(id);
+    } else {
+      table = table.set(id, value);
+      model.set(id, value);
+    }
+  }
+  return { table, model };
+}
+
+/** The model's ids whose value is in a group, ascending: what the index must list. */
+function modelIds<T>(model: ReadonlyMap<number, T>, inGroup: (value: T) => boolean): number[] {
+  return [...model]
+    .filter(([, v]) => inGroup(v))
+    .map(([id]) => id)
+    .sort((x, y) => x - y);
+}
+
 // Found by search: two short names with the same 32-bit FNV-1a hash.
 const A = "g115728";
 const B = "g2169004";
@@ -47,27 +77,18 @@ describe("a group index whose names share a hash", () => {
           maxLength: 120,
         }),
         (ops) => {
-          let t = PTable.indexed(
-            codec,
-            groupIndex<Named>((v) => v.name),
+          const { table: t, model } = applyOps(
+            PTable.indexed(
+              codec,
+              groupIndex<Named>((v) => v.name),
+            ),
+            ops.map(([id, which]): [number, Named | undefined] => {
+              const name = names[which];
+              return [id, name === undefined ? undefined : { name }];
+            }),
           );
-          const model = new Map<number, string>();
-          for (const [id, which] of ops) {
-            const name = names[which];
-            if (name === undefined) {
-              t = t.delete(id);
-              model.delete(id);
-            } else {
-              t = t.set(id, { name });
-              model.set(id, name);
-            }
-          }
           for (const name of names) {
-            const want = [...model]
-              .filter(([, n]) => n === name)
-              .map(([id]) => id)
-              .sort((x, y) => x - y);
-            expect([...idsInGroup(t.index, name)]).toEqual(want);
+            expect([...idsInGroup(t.index, name)]).toEqual(modelIds(model, (v) => v.name === name));
           }
           expect(t.index.size).toBe(model.size);
         },
@@ -86,26 +107,18 @@ describe("an id group index", () => {
         }),
         (ops) => {
           const owners = [1, 2, 3, 4];
-          let t = PTable.indexed(
-            { seed: 3, encode: (v: number, out: number[]) => void out.push(v) },
-            idGroupIndex((owner: number) => owner),
+          const { table: t, model } = applyOps(
+            PTable.indexed(
+              { seed: 3, encode: (v: number, out: number[]) => void out.push(v) },
+              idGroupIndex((owner: number) => owner),
+            ),
+            ops.map(([id, owner]): [number, number | undefined] => [
+              id,
+              owner === 0 ? undefined : owner,
+            ]),
           );
-          const model = new Map<number, number>();
-          for (const [id, owner] of ops) {
-            if (owner === 0) {
-              t = t.delete(id);
-              model.delete(id);
-            } else {
-              t = t.set(id, owner);
-              model.set(id, owner);
-            }
-          }
           for (const owner of owners) {
-            const want = [...model]
-              .filter(([, o]) => o === owner)
-              .map(([id]) => id)
-              .sort((x, y) => x - y);
-            expect(idsInIdGroup(t.index, owner)).toEqual(want);
+            expect(idsInIdGroup(t.index, owner)).toEqual(modelIds(model, (o) => o === owner));
           }
           // Owners with no ids left keep no group.
           expect([...t.index.keys()]).toEqual([...new Set(model.values())].sort((x, y) => x - y));
