@@ -512,16 +512,29 @@ export class BTree<K, V, A> {
     };
   }
 
-  /** A node that may have overflowed, split in two halves when it did. */
+  /**
+   * A node that may have overflowed, split in two when it did: in halves,
+   * unless the entry or child that overflowed it was added at either end.
+   * Then the split leaves everything else on one side, full, and the new
+   * one alone on the other: keys that arrive in order (regions carved by
+   * first fit, IOVAs handed out lowest first, ids) would otherwise leave
+   * every node half full behind them, and a tree of 10,000 such ranges
+   * four levels deep instead of three (each lookup a level more to search,
+   * each insert a level more to copy). Keys that arrive anywhere else
+   * still split in halves.
+   *
+   * @param at - where the entry or child that may have overflowed the node was added.
+   */
   private made(
     keys: K[],
     values: V[] | undefined,
     children: BTreeNode<K, V, A>[] | undefined,
+    at: number,
   ): BTreeNode<K, V, A> | [BTreeNode<K, V, A>, BTreeNode<K, V, A>] {
     if (keys.length <= BTREE_WIDTH) {
       return children === undefined ? this.leaf(keys, values ?? []) : this.inner(keys, children);
     }
-    const half = keys.length >>> 1;
+    const half = at === keys.length - 1 ? at : at === 0 ? 1 : keys.length >>> 1;
     if (children === undefined) {
       const vs = values ?? [];
       return [
@@ -549,7 +562,7 @@ export class BTree<K, V, A> {
       }
       added = true;
       const at = -i - 1;
-      return this.made(insertAt(n.keys, at, key), insertAt(n.values, at, value), undefined);
+      return this.made(insertAt(n.keys, at, key), insertAt(n.values, at, value), undefined, at);
     }
     const c = childFor(spec, n.keys, key);
     const child = n.children[c] as BTreeNode<K, V, A>;
@@ -563,10 +576,14 @@ export class BTree<K, V, A> {
     const [lo, hi] = r;
     const keys = replaceAt(n.keys, c, lo.keys[0] as K);
     const children = replaceAt(n.children, c, lo);
+    // The split child's two halves sit at c and c + 1: an end only when
+    // its lone new entry went to that end (the other half is the full one).
+    const edge = hi.keys.length === 1 ? c + 1 : lo.keys.length === 1 ? c : -1;
     return this.made(
       insertAt(keys, c + 1, hi.keys[0] as K),
       undefined,
       insertAt(children, c + 1, hi),
+      edge === 0 || edge === n.keys.length ? edge : -1,
     );
   }
 

@@ -174,6 +174,40 @@ describe("BTree acts as a sorted map", () => {
     expect(checkNode(small, true)).toBeLessThanOrEqual(2);
     expect(entriesOf(t).map(([k]) => k)).toEqual(Array.from({ length: 101 }, (_, i) => i * 100));
   });
+
+  it("keys that arrive in increasing or decreasing order leave full nodes: 10,000 of them make 3 levels, not 4", () => {
+    // First-fit regions and lowest-first IOVAs arrive in order; halves
+    // would leave every node behind them half full.
+    const fullness = (t: Tree): { depth: number; leaves: number } => {
+      const root = t.root;
+      if (root === undefined) throw new Error("empty tree");
+      let leaves = 0;
+      const walk = (n: Node): void => {
+        if (n.children === undefined) leaves++;
+        else n.children.forEach(walk);
+      };
+      walk(root);
+      return { depth: checkNode(root, true), leaves };
+    };
+    let up: Tree = BTree.empty(spec);
+    let down: Tree = BTree.empty(searchSpec);
+    for (let k = 0; k < 10_000; k++) {
+      up = up.set(k * 4, k);
+      down = down.set((10_000 - k) * 4, k);
+    }
+    for (const t of [up, down]) {
+      const { depth, leaves } = fullness(t);
+      expect(depth).toBe(3);
+      // Every leaf full but the one at the growing end.
+      expect(leaves).toBe(Math.ceil(10_000 / BTREE_WIDTH));
+    }
+    expect(entriesOf(up).map(([k]) => k)).toEqual(Array.from({ length: 10_000 }, (_, i) => i * 4));
+    // An insert between two keys of a full leaf still splits it in halves.
+    const mid = up.set(4 * BTREE_WIDTH + 2, -1);
+    const { leaves } = fullness(mid);
+    expect(leaves).toBe(Math.ceil(10_000 / BTREE_WIDTH) + 1);
+    expect(mid.get(4 * BTREE_WIDTH + 2)).toBe(-1);
+  });
 });
 
 describe("BTree shares what a change did not touch", () => {
