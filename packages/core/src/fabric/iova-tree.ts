@@ -31,6 +31,15 @@ interface Extent {
   readonly maxEnd: bigint;
   /** Widest hole between two consecutive ranges inside the subtree (0 if none). */
   readonly maxGap: bigint;
+  /**
+   * Bit i set when position i (a leaf's entry, an inner node's child) may
+   * hold a hole: a hole right before it, or (a child) one inside. A first
+   * fit goes from one set bit to the next and never reads the ranges or
+   * summaries of the packed positions between them: at 10,000 ranges those
+   * are most of what it would pass, each written long before and no longer
+   * in the caches. The hole before position 0 is the parent's to see.
+   */
+  readonly holes: number;
 }
 
 type Node<V> = BTreeNode<bigint, Span<V>, Extent>;
@@ -48,33 +57,38 @@ function spec<V>(): BTreeSpec<bigint, Span<V>, Extent> {
     search: searchOrdered,
     leaf(starts, spans) {
       let maxGap = 0n;
+      let holes = 0;
       let prevTop = (spans[0] as Span<V>).top;
       for (let i = 1; i < starts.length; i++) {
         const start = starts[i] as bigint;
         // Comparing first spares the subtraction (a BigInt allocation) where
         // ranges touch, as first-fit allocation packs them.
         if (start > prevTop) {
+          holes |= 1 << i;
           const g = start - prevTop;
           if (g > maxGap) maxGap = g;
         }
         prevTop = (spans[i] as Span<V>).top;
       }
-      return { minStart: starts[0] as bigint, maxEnd: prevTop, maxGap };
+      return { minStart: starts[0] as bigint, maxEnd: prevTop, maxGap, holes };
     },
     inner(children) {
       const first = (children[0] as Node<V>).aug;
       let maxGap = first.maxGap;
+      let holes = first.maxGap > 0n ? 1 : 0;
       let prevEnd = first.maxEnd;
       for (let i = 1; i < children.length; i++) {
         const a = (children[i] as Node<V>).aug;
         if (a.minStart > prevEnd) {
+          holes |= 1 << i;
           const g = a.minStart - prevEnd;
           if (g > maxGap) maxGap = g;
         }
+        if (a.maxGap > 0n) holes |= 1 << i;
         if (a.maxGap > maxGap) maxGap = a.maxGap;
         prevEnd = a.maxEnd;
       }
-      return { minStart: first.minStart, maxEnd: prevEnd, maxGap };
+      return { minStart: first.minStart, maxEnd: prevEnd, maxGap, holes };
     },
     // A map or an unmap changes one child per level: the widest hole is
     // found again from that child and its neighbours, unless the hole that
@@ -92,8 +106,22 @@ function spec<V>(): BTreeSpec<bigint, Span<V>, Extent> {
       else return undefined;
       const minStart = at === 0 ? after.minStart : old.minStart;
       const maxEnd = at === last ? after.maxEnd : old.maxEnd;
-      if (minStart === old.minStart && maxEnd === old.maxEnd && maxGap === old.maxGap) return old;
-      return { minStart, maxEnd, maxGap };
+      // The changed child's bit, and its right neighbour's (the hole before it moved).
+      let holes = old.holes & ~(1 << at);
+      if (after.maxGap > 0n || (prev !== undefined && after.minStart > prev.maxEnd))
+        holes |= 1 << at;
+      if (next !== undefined) {
+        holes &= ~(1 << (at + 1));
+        if (next.maxGap > 0n || next.minStart > after.maxEnd) holes |= 1 << (at + 1);
+      }
+      if (
+        minStart === old.minStart &&
+        maxEnd === old.maxEnd &&
+        maxGap === old.maxGap &&
+        holes === old.holes
+      )
+        return old;
+      return { minStart, maxEnd, maxGap, holes };
     },
   };
 }
@@ -122,9 +150,10 @@ let fitFound = false;
  * First fit at or above `lo` inside a subtree: the address when
  * `fitFound` is set, else the candidate after the subtree's last range.
  */
-// Where ranges touch (first fit packs them) there is no hole before the
-// next one: a start at or below the candidate is ruled out by a comparison,
-// before the sum `cand + size` (a BigInt allocation) is worked out.
+// Only the positions the summary marks as maybe holding a hole are looked
+// at (Extent.holes), lowest first; past a packed run the candidate is the
+// end of the run's last range. A start at or below the candidate is ruled
+// out by a comparison, before the sum `cand + size` (a BigInt allocation).
 function firstFitIn<V>(n: Node<V>, lo: bigint, size: bigint): bigint {
   const aug = n.aug;
   if (aug.maxEnd <= lo) return lo;
@@ -136,31 +165,38 @@ function firstFitIn<V>(n: Node<V>, lo: bigint, size: bigint): bigint {
   // candidate moves past the subtree's last range.
   if (aug.maxGap < size) return lo > aug.maxEnd ? lo : aug.maxEnd;
   let cand = lo;
+  let holes = aug.holes;
   if (n.children === undefined) {
-    for (let i = 0; i < n.keys.length; i++) {
-      const top = (n.values[i] as Span<V>).top;
-      if (top <= cand) continue;
+    while (holes !== 0) {
+      // Bit 0 is never set in a leaf: the hole before its first range is checked above.
+      const i = lowestBit(holes);
+      holes &= holes - 1;
+      const prevTop = (n.values[i - 1] as Span<V>).top;
+      if (prevTop > cand) cand = prevTop;
       const start = n.keys[i] as bigint;
       if (start > cand && start >= cand + size) {
         fitFound = true;
         return cand;
       }
-      cand = top;
     }
-    return cand;
-  }
-  for (const c of n.children) {
-    // A packed child with no hole before it: step over it without a call
-    // (a search at 10,000 ranges passes a dozen of these per level).
-    const a = c.aug;
-    if (a.maxGap < size && a.minStart <= cand) {
-      if (a.maxEnd > cand) cand = a.maxEnd;
-      continue;
+  } else {
+    while (holes !== 0) {
+      const i = lowestBit(holes);
+      holes &= holes - 1;
+      if (i > 0) {
+        const prevEnd = (n.children[i - 1] as Node<V>).aug.maxEnd;
+        if (prevEnd > cand) cand = prevEnd;
+      }
+      cand = firstFitIn(n.children[i] as Node<V>, cand, size);
+      if (fitFound) return cand;
     }
-    cand = firstFitIn(c, cand, size);
-    if (fitFound) return cand;
   }
-  return cand;
+  return cand > aug.maxEnd ? cand : aug.maxEnd;
+}
+
+/** The index of the lowest set bit of a non-zero 32-bit mask. */
+function lowestBit(mask: number): number {
+  return 31 - Math.clz32(mask & -mask);
 }
 
 /**
