@@ -24,7 +24,14 @@ export { PTable, combinedIndex, emptyIdSet, markIndex, valueLanes } from "./enco
 export type { ValueLanes } from "./encoding/ptable.js";
 export type { IdSet, TableIndex } from "./encoding/ptable.js";
 export { BTree, BTREE_WIDTH } from "./encoding/btree.js";
-export type { BTreeEntry, BTreeInner, BTreeLeaf, BTreeNode, BTreeSpec } from "./encoding/btree.js";
+export type {
+  BTreeEntry,
+  BTreeInner,
+  BTreeLeaf,
+  BTreeNode,
+  BTreeSpec,
+  LeafChange,
+} from "./encoding/btree.js";
 export {
   groupHash,
   groupIndex,

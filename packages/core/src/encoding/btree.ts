@@ -78,6 +78,13 @@ export interface BTreeInner<K, V, A> {
 export type BTreeNode<K, V, A> = BTreeLeaf<K, V, A> | BTreeInner<K, V, A>;
 
 /**
+ * What happened to one entry of a leaf, for {@link BTreeSpec.leafChanged}.
+ *
+ * @category Tables and indexes
+ */
+export type LeafChange = "added" | "removed" | "value";
+
+/**
  * How a tree orders its keys and summarises its nodes.
  *
  * @category Tables and indexes
@@ -113,6 +120,27 @@ export interface BTreeSpec<K, V, A> {
    * @returns the summary.
    */
   inner(children: readonly BTreeNode<K, V, A>[]): A;
+  /**
+   * Optional: the summary of a leaf after one entry was added, removed or
+   * given a new value, worked out from what changed instead of from all
+   * its entries: a full scan reads every key and value of the leaf (up to
+   * {@link BTREE_WIDTH} of each), in a large tree written long before.
+   *
+   * @param before - the leaf before the change (its summary, and the entry removed or replaced).
+   * @param keys - its keys after the change (at least one).
+   * @param values - its values after the change.
+   * @param at - the position changed: where the entry now is (added, new
+   *   value) or where the removed one was.
+   * @param change - what happened there.
+   * @returns the summary, or undefined to have {@link BTreeSpec.leaf} scan the entries.
+   */
+  leafChanged?(
+    before: BTreeLeaf<K, V, A>,
+    keys: readonly K[],
+    values: readonly V[],
+    at: number,
+    change: LeafChange,
+  ): A | undefined;
   /**
    * Optional: the summary of an inner node after an insert or remove
    * replaced one of its children, worked out from what changed instead of
@@ -483,6 +511,18 @@ export class BTree<K, V, A> {
     return { keys, values, children: undefined, aug: this.spec.leaf(keys, values) };
   }
 
+  /** Leaf `n` after one change at `at`: its summary from the spec's `leafChanged` when it gives one. */
+  private leafAfter(
+    n: BTreeLeaf<K, V, A>,
+    keys: readonly K[],
+    values: readonly V[],
+    at: number,
+    change: LeafChange,
+  ): BTreeLeaf<K, V, A> {
+    const aug = this.spec.leafChanged?.(n, keys, values, at, change);
+    return aug === undefined ? this.leaf(keys, values) : { keys, values, children: undefined, aug };
+  }
+
   private inner(keys: readonly K[], children: readonly BTreeNode<K, V, A>[]): BTreeInner<K, V, A> {
     return { keys, values: undefined, children, aug: this.spec.inner(children) };
   }
@@ -558,11 +598,14 @@ export class BTree<K, V, A> {
       const i = position(spec, n.keys, key);
       if (i >= 0) {
         const keys = n.keys[i] === key ? n.keys : replaceAt(n.keys, i, key);
-        return this.leaf(keys, replaceAt(n.values, i, value));
+        return this.leafAfter(n, keys, replaceAt(n.values, i, value), i, "value");
       }
       added = true;
       const at = -i - 1;
-      return this.made(insertAt(n.keys, at, key), insertAt(n.values, at, value), undefined, at);
+      const keys = insertAt(n.keys, at, key);
+      const values = insertAt(n.values, at, value);
+      if (keys.length <= BTREE_WIDTH) return this.leafAfter(n, keys, values, at, "added");
+      return this.made(keys, values, undefined, at);
     }
     const c = childFor(spec, n.keys, key);
     const child = n.children[c] as BTreeNode<K, V, A>;
@@ -594,7 +637,7 @@ export class BTree<K, V, A> {
       const i = position(spec, n.keys, key);
       if (i < 0) return n;
       if (n.keys.length === 1) return undefined;
-      return this.leaf(removeAt(n.keys, i), removeAt(n.values, i));
+      return this.leafAfter(n, removeAt(n.keys, i), removeAt(n.values, i), i, "removed");
     }
     const c = childFor(spec, n.keys, key);
     const child = n.children[c] as BTreeNode<K, V, A>;

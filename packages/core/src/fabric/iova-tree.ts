@@ -11,7 +11,7 @@
  * the same ranges may differ in shape, and nothing hashes them.
  */
 
-import type { BTreeNode, BTreeSpec } from "../encoding/btree.js";
+import type { BTreeNode, BTreeSpec, LeafChange } from "../encoding/btree.js";
 import { BTree, searchOrdered } from "../encoding/btree.js";
 import type { TableIndex } from "../encoding/ptable.js";
 
@@ -31,6 +31,14 @@ interface Extent {
   readonly maxEnd: bigint;
   /** Widest hole between two consecutive ranges inside the subtree (0 if none). */
   readonly maxGap: bigint;
+  /**
+   * How many holes of the subtree are that wide (0 when there is none).
+   * Allocations of one size leave many holes of one width: filling one of
+   * them leaves the others, and the summary above stays right without
+   * reading every child again (a map into 10,000 one-page ranges otherwise
+   * scanned about 24 children's summaries, written long before).
+   */
+  readonly widest: number;
   /**
    * Bit i set when position i (a leaf's entry, an inner node's child) may
    * hold a hole: a hole right before it, or (a child) one inside. A first
@@ -57,6 +65,7 @@ function spec<V>(): BTreeSpec<bigint, Span<V>, Extent> {
     search: searchOrdered,
     leaf(starts, spans) {
       let maxGap = 0n;
+      let widest = 0;
       let holes = 0;
       let prevTop = (spans[0] as Span<V>).top;
       for (let i = 1; i < starts.length; i++) {
@@ -66,15 +75,38 @@ function spec<V>(): BTreeSpec<bigint, Span<V>, Extent> {
         if (start > prevTop) {
           holes |= 1 << i;
           const g = start - prevTop;
-          if (g > maxGap) maxGap = g;
+          if (g > maxGap) {
+            maxGap = g;
+            widest = 1;
+          } else if (g === maxGap) widest++;
         }
         prevTop = (spans[i] as Span<V>).top;
       }
-      return { minStart: starts[0] as bigint, maxEnd: prevTop, maxGap, holes };
+      return { minStart: starts[0] as bigint, maxEnd: prevTop, maxGap, widest, holes };
+    },
+    // A map or an unmap adds or removes one range of a leaf: the marks of
+    // the other positions move with them, the one or two next to the change
+    // are compared again, and the holes are measured at the marked
+    // positions only, without reading the ranges of the packed runs.
+    leafChanged(before, starts, spans, at, change) {
+      const holes = leafHoles(before.aug.holes, starts, spans, at, change);
+      let maxGap = 0n;
+      let widest = 0;
+      for (let rest = holes; rest !== 0; rest &= rest - 1) {
+        const i = lowestBit(rest);
+        const g = (starts[i] as bigint) - (spans[i - 1] as Span<V>).top;
+        if (g > maxGap) {
+          maxGap = g;
+          widest = 1;
+        } else if (g === maxGap) widest++;
+      }
+      const maxEnd = (spans[spans.length - 1] as Span<V>).top;
+      return { minStart: starts[0] as bigint, maxEnd, maxGap, widest, holes };
     },
     inner(children) {
       const first = (children[0] as Node<V>).aug;
       let maxGap = first.maxGap;
+      let widest = first.widest;
       let holes = first.maxGap > 0n ? 1 : 0;
       let prevEnd = first.maxEnd;
       for (let i = 1; i < children.length; i++) {
@@ -82,28 +114,46 @@ function spec<V>(): BTreeSpec<bigint, Span<V>, Extent> {
         if (a.minStart > prevEnd) {
           holes |= 1 << i;
           const g = a.minStart - prevEnd;
-          if (g > maxGap) maxGap = g;
+          if (g > maxGap) {
+            maxGap = g;
+            widest = 1;
+          } else if (g === maxGap) widest++;
         }
-        if (a.maxGap > 0n) holes |= 1 << i;
-        if (a.maxGap > maxGap) maxGap = a.maxGap;
+        if (a.maxGap > 0n) {
+          holes |= 1 << i;
+          if (a.maxGap > maxGap) {
+            maxGap = a.maxGap;
+            widest = a.widest;
+          } else if (a.maxGap === maxGap) widest += a.widest;
+        }
         prevEnd = a.maxEnd;
       }
-      return { minStart: first.minStart, maxEnd: prevEnd, maxGap, holes };
+      return { minStart: first.minStart, maxEnd: prevEnd, maxGap, widest, holes };
     },
-    // A map or an unmap changes one child per level: the widest hole is
-    // found again from that child and its neighbours, unless the hole that
-    // was widest was one of theirs and shrank (then `inner` scans).
+    // A map or an unmap changes one child per level: the holes as wide as
+    // the widest are counted again around that child (inside it, and
+    // between it and its neighbours); only when the last of them went
+    // does `inner` scan the children.
     innerReplaced(old, children, at, before) {
       const last = children.length - 1;
       const after = (children[at] as Node<V>).aug;
       const prev = at > 0 ? (children[at - 1] as Node<V>).aug : undefined;
       const next = at < last ? (children[at + 1] as Node<V>).aug : undefined;
-      const was = widestAround(prev, before, next);
       const now = widestAround(prev, after, next);
-      let maxGap: bigint;
-      if (was < old.maxGap) maxGap = now > old.maxGap ? now : old.maxGap;
-      else if (now >= old.maxGap) maxGap = now;
-      else return undefined;
+      let maxGap = old.maxGap;
+      let widest: number;
+      if (now > maxGap) {
+        maxGap = now;
+        widest = widestCount(prev, after, next, now);
+      } else {
+        widest =
+          maxGap === 0n
+            ? 0
+            : old.widest -
+              widestCount(prev, before, next, maxGap) +
+              widestCount(prev, after, next, maxGap);
+        if (maxGap > 0n && widest === 0) return undefined;
+      }
       const minStart = at === 0 ? after.minStart : old.minStart;
       const maxEnd = at === last ? after.maxEnd : old.maxEnd;
       // The changed child's bit, and its right neighbour's (the hole before it moved).
@@ -118,12 +168,62 @@ function spec<V>(): BTreeSpec<bigint, Span<V>, Extent> {
         minStart === old.minStart &&
         maxEnd === old.maxEnd &&
         maxGap === old.maxGap &&
+        widest === old.widest &&
         holes === old.holes
       )
         return old;
-      return { minStart, maxEnd, maxGap, holes };
+      return { minStart, maxEnd, maxGap, widest, holes };
     },
   };
+}
+
+/** The bits of positions 0 to `n - 1`; all 32 for n of 32 or more. */
+function lowBits(n: number): number {
+  return n <= 0 ? 0 : n >= 32 ? -1 : (1 << n) - 1;
+}
+
+/**
+ * A leaf's marks (Extent.holes) after one change at `at`: the positions
+ * before it keep theirs, those after it move by one where a range was
+ * added or removed, and the positions whose hole before them changed (the
+ * one at `at`, the next one) are compared again.
+ */
+function leafHoles<V>(
+  old: number,
+  starts: readonly bigint[],
+  spans: readonly Span<V>[],
+  at: number,
+  change: LeafChange,
+): number {
+  const before = old & lowBits(at);
+  switch (change) {
+    case "added": {
+      // Old positions at and after move up by one; at and at + 1 are compared again.
+      const after = at >= 31 ? 0 : ((old >>> at) << (at + 1)) & ~lowBits(at + 2);
+      return before | after | holeMark(starts, spans, at) | holeMark(starts, spans, at + 1);
+    }
+    case "removed": {
+      // Old positions after `at` move down by one; `at` is compared again.
+      const after = at >= 31 ? 0 : ((old >>> (at + 1)) << at) & ~lowBits(at + 1);
+      return before | after | holeMark(starts, spans, at);
+    }
+    case "value": {
+      // Same starts: only the hole after the changed range moved.
+      const after = old & ~lowBits(at + 2);
+      return before | (old & (1 << at)) | after | holeMark(starts, spans, at + 1);
+    }
+    default: {
+      const unknown: never = change;
+      throw new Error(`leafHoles: unknown change ${String(unknown)}`);
+    }
+  }
+}
+
+/** Position i's mark in a leaf: a hole between the range before it and its own. */
+function holeMark<V>(starts: readonly bigint[], spans: readonly Span<V>[], i: number): number {
+  return i > 0 && i < starts.length && (starts[i] as bigint) > (spans[i - 1] as Span<V>).top
+    ? 1 << i
+    : 0;
 }
 
 /**
@@ -141,6 +241,24 @@ function widestAround(prev: Extent | undefined, mid: Extent, next: Extent | unde
     if (g > widest) widest = g;
   }
   return widest;
+}
+
+/**
+ * How many holes `width` wide involve one child of an inner node: inside
+ * it, and between it and the neighbour on either side.
+ */
+function widestCount(
+  prev: Extent | undefined,
+  mid: Extent,
+  next: Extent | undefined,
+  width: bigint,
+): number {
+  let count = mid.maxGap === width ? mid.widest : 0;
+  if (prev !== undefined && mid.minStart > prev.maxEnd && mid.minStart - prev.maxEnd === width)
+    count++;
+  if (next !== undefined && next.minStart > mid.maxEnd && next.minStart - mid.maxEnd === width)
+    count++;
+  return count;
 }
 
 /** Set by {@link firstFitIn} when it found a fit (its result is then the address). */

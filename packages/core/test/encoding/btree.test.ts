@@ -41,6 +41,32 @@ const spec: BTreeSpec<number, number, Sum> = {
 /** The same order through the spec's own `search`, as the IOVA tree gives one. */
 const searchSpec: BTreeSpec<number, number, Sum> = { ...spec, search: searchOrdered };
 
+/** Full scans of a leaf by {@link incrementalSpec} (its `leaf`). */
+let leafScans = 0;
+
+/**
+ * The same summary with `leafChanged`: worked out from the leaf before and
+ * the one entry added, removed or given a new value, as the IOVA tree's is.
+ */
+const incrementalSpec: BTreeSpec<number, number, Sum> = {
+  ...spec,
+  leaf(keys, values) {
+    leafScans++;
+    return spec.leaf(keys, values);
+  },
+  leafChanged(before, keys, values, at, change) {
+    const old = before.aug;
+    const was = change === "added" ? 0 : (before.values[at] as number);
+    const now = change === "removed" ? 0 : (values[at] as number);
+    return {
+      count: keys.length,
+      min: keys[0] as number,
+      max: keys[keys.length - 1] as number,
+      total: old.total - was + now,
+    };
+  },
+};
+
 type Tree = BTree<number, number, Sum>;
 type Node = BTreeNode<number, number, Sum>;
 
@@ -100,6 +126,7 @@ describe("BTree acts as a sorted map", () => {
   it.each([
     ["compare", spec],
     ["its own search", searchSpec],
+    ["compare, leaf summaries from what changed", incrementalSpec],
   ] as const)(
     "after any inserts and deletes, get, size, entries, floor, ceiling and entriesFrom agree with a sorted array (keys ordered by %s)",
     (_how, treeSpec) => {
@@ -207,6 +234,27 @@ describe("BTree acts as a sorted map", () => {
     const { leaves } = fullness(mid);
     expect(leaves).toBe(Math.ceil(10_000 / BTREE_WIDTH) + 1);
     expect(mid.get(4 * BTREE_WIDTH + 2)).toBe(-1);
+  });
+});
+
+describe("BTree summarises a changed leaf from what changed when the spec can", () => {
+  it("a set or delete that splits and merges nothing never scans the leaf (leafChanged), and every summary still equals the scan", () => {
+    let t: Tree = BTree.empty(incrementalSpec);
+    for (let k = 0; k < 2000; k++) t = t.set(k * 3, k);
+    // Replace values, add between keys of leaves with room, and delete
+    // where no leaf falls below the merge threshold.
+    leafScans = 0;
+    for (let k = 0; k < 2000; k += 7) t = t.set(k * 3, -k);
+    for (let k = 0; k < 2000; k += 97) t = t.set(k * 3 + 1, 1);
+    for (let k = 0; k < 2000; k += 101) t = t.delete(k * 3 + 3);
+    const root = t.root;
+    if (root === undefined) throw new Error("empty tree");
+    checkNode(root, true);
+    // Only leaves that split (full ones given a key between two of theirs) were scanned.
+    expect(leafScans).toBeLessThanOrEqual(2 * 21);
+    expect(t.get(21)).toBe(-7);
+    expect(t.get(3 * 97 + 1)).toBe(1);
+    expect(t.get(3 * 101 + 3)).toBeUndefined();
   });
 });
 

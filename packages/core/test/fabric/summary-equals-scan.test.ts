@@ -145,6 +145,52 @@ describe("every node's summary equals the full-scan summary", () => {
     check(t.insert(15n * PAGE, 60n * PAGE, 15));
   });
 
+  it("in the IOVA tree whose holes are all one page wide: first fit fills the lowest, and the count of widest holes keeps every summary right", () => {
+    // One size of allocation (pages) leaves many holes of one width: each
+    // fill takes one of them away, each unmap opens one, and a node's
+    // widest hole stays a page while any is left below it.
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 1999 })), {
+          minLength: 50,
+          maxLength: 400,
+        }),
+        (moves) => {
+          let t = IovaTree.empty<number>(PAGE);
+          const mapped = new Set<bigint>();
+          for (let i = 0; i < 2000; i++) {
+            t = t.insert(BigInt(i) * PAGE, PAGE, i);
+            mapped.add(BigInt(i) * PAGE);
+          }
+          // Every other page unmapped: 1000 holes of one page.
+          for (let i = 0; i < 2000; i += 2) {
+            t = t.remove(BigInt(i) * PAGE);
+            mapped.delete(BigInt(i) * PAGE);
+          }
+          const spec = specOf(btreeOf(t));
+          for (const [fill, page] of moves) {
+            if (fill) {
+              const at = t.firstFit(0n, PAGE);
+              let lowest = 0n;
+              while (mapped.has(lowest)) lowest += PAGE;
+              expect(at).toBe(lowest);
+              t = t.insert(at, PAGE, 0);
+              mapped.add(at);
+            } else {
+              const addr = BigInt(page) * PAGE;
+              if (!mapped.has(addr)) continue;
+              t = t.remove(addr);
+              mapped.delete(addr);
+            }
+            const root = btreeOf(t).root;
+            if (root !== undefined) checkSummaries(spec, root);
+          }
+        },
+      ),
+      { numRuns: 20 },
+    );
+  });
+
   it("in the region address tree (nested and overlapping ranges), after random sets and deletes", () => {
     const range = fc.record({
       id: fc.integer({ min: 0, max: 3000 }),
