@@ -18,7 +18,8 @@
  */
 
 /**
- * Most entries in a leaf, and most children of an inner node.
+ * Most entries in a leaf, and most children of an inner node, unless the
+ * tree's spec says otherwise ({@link BTreeSpec.width}).
  *
  * @category Tables and indexes
  */
@@ -35,8 +36,6 @@ export interface BTreeEntry<K, V> {
   /** Its value. */
   readonly value: V;
 }
-/** A node below this many entries or children merges with a neighbour when both fit in one. */
-const MIN_FILL = BTREE_WIDTH / 4;
 
 /**
  * A leaf: entries in key order. Read-only, shared between versions.
@@ -90,6 +89,15 @@ export type LeafChange = "added" | "removed" | "value";
  * @category Tables and indexes
  */
 export interface BTreeSpec<K, V, A> {
+  /**
+   * Optional: most entries in a leaf and children of an inner node, at
+   * least 4 ({@link BTREE_WIDTH} when absent). A tree read far more often than
+   * written (the regions, which change when memory is carved or freed, not
+   * when it is mapped) may keep fewer, wider levels: every lookup searches
+   * a level less, and the rare change copies wider nodes. A spec that keeps
+   * a bit per position (the IOVA tree's marks) stays at 32.
+   */
+  readonly width?: number;
   /**
    * Orders keys: negative, zero or positive as `a` is below, equal to or
    * above `b`. A function property, so the tree may hold it unbound.
@@ -245,13 +253,21 @@ let added = false;
  * @category Tables and indexes
  */
 export class BTree<K, V, A> {
+  /** Most entries or children per node (the spec's width). */
+  private readonly width: number;
+  /** A node below this many entries or children merges with a neighbour when both fit in one. */
+  private readonly minFill: number;
+
   private constructor(
     private readonly spec: BTreeSpec<K, V, A>,
     /** The root node, for queries that walk the tree with its summaries. */
     readonly root: BTreeNode<K, V, A> | undefined,
     /** Number of entries. */
     readonly size: number,
-  ) {}
+  ) {
+    this.width = spec.width ?? BTREE_WIDTH;
+    this.minFill = this.width >>> 2;
+  }
 
   /**
    * An empty tree.
@@ -571,7 +587,7 @@ export class BTree<K, V, A> {
     children: BTreeNode<K, V, A>[] | undefined,
     at: number,
   ): BTreeNode<K, V, A> | [BTreeNode<K, V, A>, BTreeNode<K, V, A>] {
-    if (keys.length <= BTREE_WIDTH) {
+    if (keys.length <= this.width) {
       return children === undefined ? this.leaf(keys, values ?? []) : this.inner(keys, children);
     }
     const half = at === keys.length - 1 ? at : at === 0 ? 1 : keys.length >>> 1;
@@ -604,7 +620,7 @@ export class BTree<K, V, A> {
       const at = -i - 1;
       const keys = insertAt(n.keys, at, key);
       const values = insertAt(n.values, at, value);
-      if (keys.length <= BTREE_WIDTH) return this.leafAfter(n, keys, values, at, "added");
+      if (keys.length <= this.width) return this.leafAfter(n, keys, values, at, "added");
       return this.made(keys, values, undefined, at);
     }
     const c = childFor(spec, n.keys, key);
@@ -651,11 +667,11 @@ export class BTree<K, V, A> {
     const least = r.keys[0] as K;
     // A thin child merges with a neighbour when both fit in one node, so
     // deletes do not leave long chains of nearly empty nodes.
-    if (r.keys.length < MIN_FILL && children.length > 1) {
+    if (r.keys.length < this.minFill && children.length > 1) {
       const left = c > 0 ? c - 1 : c;
       const a = children[left] as BTreeNode<K, V, A>;
       const b = children[left + 1] as BTreeNode<K, V, A>;
-      if (a.keys.length + b.keys.length <= BTREE_WIDTH) {
+      if (a.keys.length + b.keys.length <= this.width) {
         const merged =
           a.children === undefined || b.children === undefined
             ? this.leaf(a.keys.concat(b.keys), (a.values ?? []).concat(b.values ?? []))

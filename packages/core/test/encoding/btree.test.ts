@@ -41,6 +41,9 @@ const spec: BTreeSpec<number, number, Sum> = {
 /** The same order through the spec's own `search`, as the IOVA tree gives one. */
 const searchSpec: BTreeSpec<number, number, Sum> = { ...spec, search: searchOrdered };
 
+/** Nodes of at most 5 (splits and merges every few changes, trees several levels deep). */
+const narrowSpec: BTreeSpec<number, number, Sum> = { ...spec, width: 5 };
+
 /** Full scans of a leaf by {@link incrementalSpec} (its `leaf`). */
 let leafScans = 0;
 
@@ -71,9 +74,9 @@ type Tree = BTree<number, number, Sum>;
 type Node = BTreeNode<number, number, Sum>;
 
 /** Checks a node's shape and summary; returns its depth (leaves are 1). */
-function checkNode(n: Node, isRoot: boolean): number {
+function checkNode(n: Node, isRoot: boolean, width = BTREE_WIDTH): number {
   expect(n.keys.length).toBeGreaterThan(0);
-  expect(n.keys.length).toBeLessThanOrEqual(BTREE_WIDTH);
+  expect(n.keys.length).toBeLessThanOrEqual(width);
   for (let i = 1; i < n.keys.length; i++)
     expect(n.keys[i] as number).toBeGreaterThan(n.keys[i - 1] as number);
   if (n.children === undefined) {
@@ -86,7 +89,7 @@ function checkNode(n: Node, isRoot: boolean): number {
   const depths = n.children.map((c, i) => {
     // Each routing key is its child's least key.
     expect(c.keys[0]).toBe(n.keys[i]);
-    return checkNode(c, false);
+    return checkNode(c, false, width);
   });
   expect(new Set(depths).size).toBe(1);
   expect(n.aug).toEqual(spec.inner(n.children));
@@ -127,6 +130,7 @@ describe("BTree acts as a sorted map", () => {
     ["compare", spec],
     ["its own search", searchSpec],
     ["compare, leaf summaries from what changed", incrementalSpec],
+    ["compare, in nodes of at most 5", narrowSpec],
   ] as const)(
     "after any inserts and deletes, get, size, entries, floor, ceiling and entriesFrom agree with a sorted array (keys ordered by %s)",
     (_how, treeSpec) => {
@@ -142,7 +146,7 @@ describe("BTree acts as a sorted map", () => {
             }
             expect(t.size).toBe(m.length);
             expect(entriesOf(t)).toEqual(m);
-            if (t.root !== undefined) checkNode(t.root, true);
+            if (t.root !== undefined) checkNode(t.root, true, treeSpec.width);
             else expect(m).toEqual([]);
             for (const p of probes) {
               expect(t.get(p)).toBe(m.find(([x]) => x === p)?.[1]);
@@ -229,6 +233,12 @@ describe("BTree acts as a sorted map", () => {
       expect(leaves).toBe(Math.ceil(10_000 / BTREE_WIDTH));
     }
     expect(entriesOf(up).map(([k]) => k)).toEqual(Array.from({ length: 10_000 }, (_, i) => i * 4));
+    // A spec's own width: 128 keeps 10,000 ordered keys in two levels.
+    let wide: Tree = BTree.empty({ ...spec, width: 128 });
+    for (let k = 0; k < 10_000; k++) wide = wide.set(k, k);
+    const wideRoot = wide.root;
+    if (wideRoot === undefined) throw new Error("empty tree");
+    expect(checkNode(wideRoot, true, 128)).toBe(2);
     // An insert between two keys of a full leaf still splits it in halves.
     const mid = up.set(4 * BTREE_WIDTH + 2, -1);
     const { leaves } = fullness(mid);

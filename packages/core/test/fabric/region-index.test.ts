@@ -23,9 +23,14 @@ interface Range {
   readonly end: bigint;
 }
 
-/** The tree of a set of ranges, built through the region index's own (empty) tree. */
-function treeOf(ranges: readonly Range[], removed: readonly Range[]): RangeTree {
-  let t: RangeTree = regionIndexer.empty.owned;
+/**
+ * The tree of a set of ranges, built through the region index's own (empty)
+ * tree, or with its spec at another node width (narrow nodes make the
+ * queries cross more levels for the same ranges).
+ */
+function treeOf(ranges: readonly Range[], removed: readonly Range[], width?: number): RangeTree {
+  const own = regionIndexer.empty.owned;
+  let t: RangeTree = width === undefined ? own : BTree.empty({ ...own["spec"], width });
   for (const r of [...ranges, ...removed]) t = t.set({ start: r.start, id: r.id }, r.end);
   for (const r of removed) t = t.delete({ start: r.start, id: r.id });
   return t;
@@ -68,7 +73,7 @@ function setupOf(minRanges: number, maxRanges: number, maxProbes: number) {
 }
 
 const setup = setupOf(1, 300, 6);
-/** Enough ranges that the tree is three levels deep. */
+/** Enough ranges for two levels at the region tree's width, four in nodes of 8. */
 const deepSetup = setupOf(1100, 1300, 12);
 
 function build(s: {
@@ -86,15 +91,17 @@ function build(s: {
 
 describe("the region address tree", () => {
   it.each([
-    ["up to 300 ranges", setup, 120],
-    ["1,100 to 1,300 ranges (three levels)", deepSetup, 15],
+    ["up to 300 ranges", setup, 120, undefined],
+    ["up to 300 ranges in nodes of 8", setup, 60, 8],
+    ["1,100 to 1,300 ranges (two levels)", deepSetup, 15, undefined],
+    ["1,100 to 1,300 ranges in nodes of 8 (four levels)", deepSetup, 10, 8],
   ] as const)(
     "rangesHolding visits exactly the ranges with start <= from and to <= end, nested and overlapping ones included (%s)",
-    (_size, arb, numRuns) => {
+    (_size, arb, numRuns, width) => {
       fc.assert(
         fc.property(arb, (s) => {
           const { ranges, removed } = build(s);
-          const tree = treeOf(ranges, removed);
+          const tree = treeOf(ranges, removed, width);
           expect(tree.size).toBe(ranges.length);
           for (const [p, len] of s.probes) {
             const from = BigInt(p);
@@ -114,7 +121,7 @@ describe("the region address tree", () => {
     },
   );
 
-  it("ranges around thousands of side-by-side ranges (RAM around its buffers, a BAR around its windows) are found from any address inside, at three levels", () => {
+  it("ranges around thousands of side-by-side ranges (RAM around its buffers, a BAR around its windows) are found from any address inside, at two levels and, in nodes of 16, three", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1500, max: 2500 }),
@@ -136,14 +143,15 @@ describe("the region address tree", () => {
               end: 1000n + BigInt(hi) * 16n + BigInt(k),
             });
           });
-          const tree = treeOf(ranges, []);
-          for (const p of probes) {
-            const from = 1000n + BigInt(p % (buffers * 16));
-            const to = from + 1n;
-            const seen: number[] = [];
-            rangesHolding(tree, from, to, (id) => seen.push(id));
-            const want = ranges.filter((r) => r.start <= from && to <= r.end).map((r) => r.id);
-            expect(seen.sort((a, b) => a - b)).toEqual(want.sort((a, b) => a - b));
+          for (const tree of [treeOf(ranges, []), treeOf(ranges, [], 16)]) {
+            for (const p of probes) {
+              const from = 1000n + BigInt(p % (buffers * 16));
+              const to = from + 1n;
+              const seen: number[] = [];
+              rangesHolding(tree, from, to, (id) => seen.push(id));
+              const want = ranges.filter((r) => r.start <= from && to <= r.end).map((r) => r.id);
+              expect(seen.sort((a, b) => a - b)).toEqual(want.sort((a, b) => a - b));
+            }
           }
         },
       ),
