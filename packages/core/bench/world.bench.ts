@@ -611,6 +611,13 @@ function measure(n: number): Result {
     successRate = r.done / r.attempts;
   }
 
+  // The re-stepping loop warmed up before either timed set: the first set
+  // re-stepped in a process otherwise ran with the JIT still settling, and a
+  // DMA access timed 350 ns at N = 10 in the second set against 440–500 in
+  // the first, the same ops on the same 10 buffers.
+  resteppedCosts(m, record(m, warm.world, warm.slots, WARMUP_SEED, RECORDED_OPS, true));
+  collectGarbage();
+
   // Recorded worlds for hash and equality, plus per-op step cost.
   const walkCosts = stepCosts(m, warm.world, warm.slots);
   // The same ops on HOT_BUFFERS buffers only: what a step costs when the
