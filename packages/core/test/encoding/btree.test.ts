@@ -206,31 +206,37 @@ describe("BTree acts as a sorted map", () => {
     expect(entriesOf(t).map(([k]) => k)).toEqual(Array.from({ length: 101 }, (_, i) => i * 100));
   });
 
-  it("keys that arrive in increasing or decreasing order leave full nodes: 10,000 of them make 3 levels, not 4", () => {
+  it("keys that arrive in increasing or decreasing order leave nodes three-quarters full: 10,000 of them make 3 levels, not 4", () => {
     // First-fit regions and lowest-first IOVAs arrive in order; halves
-    // would leave every node behind them half full.
-    const fullness = (t: Tree): { depth: number; leaves: number } => {
-      const root = t.root;
-      if (root === undefined) throw new Error("empty tree");
-      let leaves = 0;
+    // would leave every node behind them half full, full ones would split
+    // at the first range added between two of theirs.
+    const leavesOf = (t: Tree): Node[] => {
+      const out: Node[] = [];
       const walk = (n: Node): void => {
-        if (n.children === undefined) leaves++;
+        if (n.children === undefined) out.push(n);
         else n.children.forEach(walk);
       };
-      walk(root);
-      return { depth: checkNode(root, true), leaves };
+      if (t.root !== undefined) walk(t.root);
+      return out;
     };
+    const kept = (BTREE_WIDTH * 3) / 4;
     let up: Tree = BTree.empty(spec);
     let down: Tree = BTree.empty(searchSpec);
     for (let k = 0; k < 10_000; k++) {
       up = up.set(k * 4, k);
       down = down.set((10_000 - k) * 4, k);
     }
-    for (const t of [up, down]) {
-      const { depth, leaves } = fullness(t);
-      expect(depth).toBe(3);
-      // Every leaf full but the one at the growing end.
-      expect(leaves).toBe(Math.ceil(10_000 / BTREE_WIDTH));
+    for (const [t, growing] of [
+      [up, "last"],
+      [down, "first"],
+    ] as const) {
+      const root = t.root;
+      if (root === undefined) throw new Error("empty tree");
+      expect(checkNode(root, true)).toBe(3);
+      // Every leaf holds three quarters of the width but the one at the growing end.
+      const sizes = leavesOf(t).map((l) => l.keys.length);
+      const settled = growing === "last" ? sizes.slice(0, -1) : sizes.slice(1);
+      expect(new Set(settled)).toEqual(new Set([kept]));
     }
     expect(entriesOf(up).map(([k]) => k)).toEqual(Array.from({ length: 10_000 }, (_, i) => i * 4));
     // A spec's own width: 128 keeps 10,000 ordered keys in two levels.
@@ -239,11 +245,20 @@ describe("BTree acts as a sorted map", () => {
     const wideRoot = wide.root;
     if (wideRoot === undefined) throw new Error("empty tree");
     expect(checkNode(wideRoot, true, 128)).toBe(2);
-    // An insert between two keys of a full leaf still splits it in halves.
-    const mid = up.set(4 * BTREE_WIDTH + 2, -1);
-    const { leaves } = fullness(mid);
-    expect(leaves).toBe(Math.ceil(10_000 / BTREE_WIDTH) + 1);
-    expect(mid.get(4 * BTREE_WIDTH + 2)).toBe(-1);
+    // Keys added between those of a settled leaf fill it without a split,
+    // then split it in halves once it overflows.
+    const before = leavesOf(up).length;
+    let mid = up;
+    for (let j = 0; j < BTREE_WIDTH - kept; j++) mid = mid.set(4 * j + 1, -1);
+    expect(leavesOf(mid).length).toBe(before);
+    mid = mid.set(4 * (BTREE_WIDTH - kept) + 1, -1);
+    const after = leavesOf(mid);
+    expect(after.length).toBe(before + 1);
+    expect(after.slice(0, 2).map((l) => l.keys.length)).toEqual([
+      (BTREE_WIDTH + 1) >>> 1,
+      BTREE_WIDTH + 1 - ((BTREE_WIDTH + 1) >>> 1),
+    ]);
+    expect(mid.get(1)).toBe(-1);
   });
 });
 
