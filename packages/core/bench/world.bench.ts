@@ -982,7 +982,7 @@ function main(): void {
     const worst =
       line.worst === undefined ? "" : ` (largest ${fmt(line.worst.ratio, 2)}x, ${line.worst.kind})`;
     console.log(
-      `- ${line.figure}: ${line.above.length === 0 ? `met${worst}` : `not met, ${String(line.above.length)} op kinds above: ${above}`}`,
+      `- ${line.figure}: ${line.above.length === 0 ? `met${worst}` : `not met, ${String(line.above.length)} op kind${line.above.length === 1 ? "" : "s"} above: ${above}`}`,
     );
   }
   console.log(
