@@ -1,9 +1,13 @@
 // The test command (`pnpm test`): every check, in three phases, the
 // single-threaded checks of a phase side by side (typecheck, eslint,
-// typedoc and the package build each use one core; CI has two), the unit
-// tests alone (vitest uses every core). Each check's output is printed
-// whole when it ends, so two never interleave; the first phase that fails
-// stops the run, and the exit status is the failed check's.
+// prettier, typedoc and the package build each use one core; CI has two),
+// the unit tests alone (vitest uses every core). ESLint is the longest
+// check of the first phase (about 95 s on CI's two cores), so prettier runs
+// as a check of its own beside it rather than after it (about 17 s off the
+// run). Each check's output is printed whole when it ends, so two never
+// interleave; the first phase that fails stops the run, and the exit
+// status is the failed check's. The pack check builds every package's
+// dist/, so it runs after the unit tests.
 import { spawn } from "node:child_process";
 
 /** @typedef {{ name: string, script: string }} Check */
@@ -12,7 +16,8 @@ import { spawn } from "node:child_process";
 const PHASES = [
   [
     { name: "typecheck", script: "typecheck" },
-    { name: "lint", script: "lint" },
+    { name: "eslint", script: "lint:eslint" },
+    { name: "prettier", script: "lint:format" },
     { name: "cycles", script: "cycles" },
   ],
   [{ name: "unit", script: "unit" }],
