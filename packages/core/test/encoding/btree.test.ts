@@ -96,6 +96,17 @@ function checkNode(n: Node, isRoot: boolean, width = BTREE_WIDTH): number {
   return (depths[0] ?? 0) + 1;
 }
 
+/** A tree's leaves, in key order. */
+function leavesOf(t: Tree): Node[] {
+  const out: Node[] = [];
+  const walk = (n: Node): void => {
+    if (n.children === undefined) out.push(n);
+    else n.children.forEach(walk);
+  };
+  if (t.root !== undefined) walk(t.root);
+  return out;
+}
+
 function entriesOf(t: Tree): [number, number][] {
   return [...t.entries()].map((e) => [e.key, e.value]);
 }
@@ -210,15 +221,6 @@ describe("BTree acts as a sorted map", () => {
     // First-fit regions and lowest-first IOVAs arrive in order; halves
     // would leave every node behind them half full, full ones would split
     // at the first range added between two of theirs.
-    const leavesOf = (t: Tree): Node[] => {
-      const out: Node[] = [];
-      const walk = (n: Node): void => {
-        if (n.children === undefined) out.push(n);
-        else n.children.forEach(walk);
-      };
-      if (t.root !== undefined) walk(t.root);
-      return out;
-    };
     const kept = (BTREE_WIDTH * 3) / 4;
     let up: Tree = BTree.empty(spec);
     let down: Tree = BTree.empty(searchSpec);
@@ -287,17 +289,8 @@ describe("BTree shares what a change did not touch", () => {
   it("a set on a 5000-entry tree copies one root-to-leaf path: every other leaf is the identical object", () => {
     let t: Tree = BTree.empty(spec);
     for (let k = 0; k < 5000; k++) t = t.set(k * 2, 1);
-    const leaves = (tree: Tree): Node[] => {
-      const out: Node[] = [];
-      const walk = (n: Node): void => {
-        if (n.children === undefined) out.push(n);
-        else n.children.forEach(walk);
-      };
-      if (tree.root !== undefined) walk(tree.root);
-      return out;
-    };
-    const before = leaves(t);
-    const after = leaves(t.set(5001, 1));
+    const before = leavesOf(t);
+    const after = leavesOf(t.set(5001, 1));
     const shared = after.filter((l) => before.includes(l)).length;
     // The touched leaf is copied (and may split); every other leaf is shared.
     expect(shared).toBeGreaterThanOrEqual(before.length - 1);
