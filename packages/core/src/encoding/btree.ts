@@ -354,6 +354,42 @@ export class BTree<K, V, A> {
   }
 
   /**
+   * The entries on either side of `key`, found in one descent: the one
+   * with the greatest key at or below it ({@link BTree.floor}) and the one
+   * with the least key above it. The second is the next entry of the
+   * floor's leaf, or else the first entry of the nearest subtree to the
+   * right of the descent's path (an overlap check needs both, and two
+   * searches from the root cost twice the levels).
+   *
+   * @param key - the key.
+   * @returns the two entries, each undefined when there is none.
+   */
+  neighbours(key: K): {
+    readonly below: BTreeEntry<K, V> | undefined;
+    readonly above: BTreeEntry<K, V> | undefined;
+  } {
+    const spec = this.spec;
+    let n = this.root;
+    if (n === undefined) return { below: undefined, above: undefined };
+    // The nearest subtree right of the path: the child after the one chosen, at the lowest level that has one.
+    let right: BTreeNode<K, V, A> | undefined;
+    while (n.children !== undefined) {
+      const c: number = childFor(spec, n.keys, key);
+      if (c + 1 < n.children.length) right = childAt(n, c + 1);
+      n = childAt(n, c);
+    }
+    const i = position(spec, n.keys, key);
+    const at = i >= 0 ? i : -i - 2;
+    const below = at >= 0 ? { key: n.keys[at] as K, value: n.values[at] as V } : undefined;
+    if (at + 1 < n.keys.length) {
+      return { below, above: { key: n.keys[at + 1] as K, value: n.values[at + 1] as V } };
+    }
+    if (right === undefined) return { below, above: undefined };
+    while (right.children !== undefined) right = childAt(right, 0);
+    return { below, above: { key: right.keys[0] as K, value: right.values[0] as V } };
+  }
+
+  /**
    * The entry with the least key at or above `key`.
    *
    * @param key - the bound.

@@ -393,9 +393,9 @@ export class IovaTree<V> {
    * @returns one such range, or undefined.
    */
   overlapping(start: bigint, len: bigint): IovaRangeEntry<V> | undefined {
-    const below = this.tree.floor(start);
+    // The range at or below `start`, and the next one: one descent.
+    const { below, above } = this.tree.neighbours(start);
     if (below !== undefined && below.value.end > start) return entryOf(below);
-    const above = this.tree.ceiling(start);
     return above !== undefined && above.key < start + len ? entryOf(above) : undefined;
   }
 

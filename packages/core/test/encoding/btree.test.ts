@@ -143,7 +143,7 @@ describe("BTree acts as a sorted map", () => {
     ["compare, leaf summaries from what changed", incrementalSpec],
     ["compare, in nodes of at most 5", narrowSpec],
   ] as const)(
-    "after any inserts and deletes, get, size, entries, floor, ceiling and entriesFrom agree with a sorted array (keys ordered by %s)",
+    "after any inserts and deletes, get, size, entries, floor, ceiling, neighbours and entriesFrom agree with a sorted array (keys ordered by %s)",
     (_how, treeSpec) => {
       fc.assert(
         fc.property(
@@ -166,6 +166,11 @@ describe("BTree acts as a sorted map", () => {
               expect(t.floor(p)).toEqual(
                 fl === undefined ? undefined : { key: fl[0], value: fl[1] },
               );
+              const after = m.find(([x]) => x > p);
+              expect(t.neighbours(p)).toEqual({
+                below: fl === undefined ? undefined : { key: fl[0], value: fl[1] },
+                above: after === undefined ? undefined : { key: after[0], value: after[1] },
+              });
               const above = m.filter(([x]) => x >= p);
               const ce = above[0];
               expect(t.ceiling(p)).toEqual(
