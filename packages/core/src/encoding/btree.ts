@@ -365,7 +365,9 @@ export class BTree<K, V, A> {
    * @returns the two entries, each undefined when there is none.
    */
   neighbours(key: K): {
+    /** The entry with the greatest key at or below `key`. */
     readonly below: BTreeEntry<K, V> | undefined;
+    /** The entry with the least key above `key`. */
     readonly above: BTreeEntry<K, V> | undefined;
   } {
     const spec = this.spec;
