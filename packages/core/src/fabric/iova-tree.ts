@@ -61,7 +61,7 @@ function roundUp(x: bigint, granule: bigint): bigint {
 function spec<V>(): BTreeSpec<bigint, Span<V>, Extent> {
   return {
     compare: (a, b) => (a < b ? -1 : a > b ? 1 : 0),
-    // Inline comparisons: a map or a translated DMA searches three levels of 32 keys at 10,000 ranges.
+    // Inline comparisons: a map or a translated DMA searches three levels of up to 32 keys at 10,000 ranges.
     search: searchOrdered,
     leaf(starts, spans) {
       let maxGap = 0n;
