@@ -221,16 +221,23 @@ function childFor<K>(spec: BTreeSpec<K, unknown, unknown>, keys: readonly K[], k
   return after === 0 ? 0 : after - 1;
 }
 
+// A copy then a shift in place: a node's array copied whole by `slice` and
+// moved along by one costs about two thirds of building it element by
+// element (`push` grows the array as it goes), and every insert or remove
+// copies a leaf's keys and values.
 function insertAt<T>(xs: readonly T[], i: number, x: T): T[] {
-  const out = xs.slice(0, i);
+  const out = xs.slice();
   out.push(x);
-  for (let j = i; j < xs.length; j++) out.push(xs[j] as T);
+  for (let j = xs.length; j > i; j--) out[j] = out[j - 1] as T;
+  out[i] = x;
   return out;
 }
 
 function removeAt<T>(xs: readonly T[], i: number): T[] {
-  const out = xs.slice(0, i);
-  for (let j = i + 1; j < xs.length; j++) out.push(xs[j] as T);
+  const out = xs.slice();
+  const last = out.length - 1;
+  for (let j = i; j < last; j++) out[j] = out[j + 1] as T;
+  out.pop();
   return out;
 }
 
@@ -247,6 +254,9 @@ function childAt<K, V, A>(n: BTreeInner<K, V, A>, i: number): BTreeNode<K, V, A>
 
 /** Set by an insert: whether it added an entry (rather than replacing one). */
 let added = false;
+
+/** Set by a remove: the value of the entry it removed. */
+let removedValue: unknown;
 
 /**
  * A persistent ordered map with summarised nodes (see the file comment).
@@ -432,12 +442,31 @@ export class BTree<K, V, A> {
    * @returns the new tree (this one when the key is absent).
    */
   delete(key: K): BTree<K, V, A> {
-    if (this.root === undefined) return this;
+    return this.take(key)?.tree ?? this;
+  }
+
+  /**
+   * The tree without `key`, and the value it held: one descent where a
+   * lookup and then a delete would make two (an IOMMU unmap needs the
+   * mapping it removes, to take its share out of the domain's hash).
+   *
+   * @param key - the key.
+   * @returns the new tree and the removed value, or undefined when the key is absent.
+   */
+  take(key: K):
+    | {
+        /** The tree without the key. */
+        readonly tree: BTree<K, V, A>;
+        /** The value the key held. */
+        readonly value: V;
+      }
+    | undefined {
+    if (this.root === undefined) return undefined;
     let root = this.remove(this.root, key);
-    if (root === this.root) return this;
+    if (root === this.root) return undefined;
     // A root left with one child hands the tree to it, so depth shrinks as the tree does.
     while (root?.children !== undefined && root.children.length === 1) root = root.children[0];
-    return new BTree(this.spec, root, this.size - 1);
+    return { tree: new BTree(this.spec, root, this.size - 1), value: removedValue as V };
   }
 
   /**
@@ -695,6 +724,7 @@ export class BTree<K, V, A> {
     if (n.children === undefined) {
       const i = position(spec, n.keys, key);
       if (i < 0) return n;
+      removedValue = n.values[i];
       if (n.keys.length === 1) return undefined;
       return this.leafAfter(n, removeAt(n.keys, i), removeAt(n.values, i), i, "removed");
     }

@@ -109,6 +109,14 @@ export const SECOND_LANE_SEED = 0x6a09e667;
  * @category Hashing
  */
 export function pushU64(out: number[], v: bigint): void {
+  // Addresses and lengths below 2^53 (all a 57-bit physical or IOVA space
+  // holds in practice) split as a double, exactly: three BigInt operations
+  // allocate a BigInt each, and every table write encodes a few u64s.
+  const n = Number(v);
+  if (n >= 0 && n <= Number.MAX_SAFE_INTEGER) {
+    out.push(n | 0, (n / 0x1_0000_0000) | 0);
+    return;
+  }
   out.push(Number(v & 0xffffffffn) | 0, Number((v >> 32n) & 0xffffffffn) | 0);
 }
 

@@ -108,9 +108,8 @@ export function iommuMap(w: World, domain: number, m: IommuMapping): World {
 export function iommuUnmap(w: World, domain: number, iova: bigint, len: bigint): World {
   return worldWith(w, {
     domains: w.domains.update(domain, (d) => {
-      const m = d.mappings.at(iova);
-      if (m === undefined || m.len !== len) return d;
-      return { mappings: d.mappings.remove(iova), iovaBase: d.iovaBase };
+      const mappings = d.mappings.removeExact(iova, len);
+      return mappings === d.mappings ? d : { mappings, iovaBase: d.iovaBase };
     }),
   });
 }

@@ -132,13 +132,24 @@ function spec<V>(): BTreeSpec<bigint, Span<V>, Extent> {
     },
     // A map or an unmap changes one child per level: the holes as wide as
     // the widest are counted again around that child (inside it, and
-    // between it and its neighbours); only when the last of them went
-    // does `inner` scan the children.
+    // between it and its neighbours). When the last of them went (a hole
+    // filled again), the next widest is found among the children the marks
+    // name, not by reading all of them: a packed tree has few marks.
     innerReplaced(old, children, at, before) {
       const last = children.length - 1;
       const after = (children[at] as Node<V>).aug;
       const prev = at > 0 ? (children[at - 1] as Node<V>).aug : undefined;
       const next = at < last ? (children[at + 1] as Node<V>).aug : undefined;
+      const minStart = at === 0 ? after.minStart : old.minStart;
+      const maxEnd = at === last ? after.maxEnd : old.maxEnd;
+      // The changed child's bit, and its right neighbour's (the hole before it moved).
+      let holes = old.holes & ~(1 << at);
+      if (after.maxGap > 0n || (prev !== undefined && after.minStart > prev.maxEnd))
+        holes |= 1 << at;
+      if (next !== undefined) {
+        holes &= ~(1 << (at + 1));
+        if (next.maxGap > 0n || next.minStart > after.maxEnd) holes |= 1 << (at + 1);
+      }
       const now = widestAround(prev, after, next);
       let maxGap = old.maxGap;
       let widest: number;
@@ -152,17 +163,7 @@ function spec<V>(): BTreeSpec<bigint, Span<V>, Extent> {
             : old.widest -
               widestCount(prev, before, next, maxGap) +
               widestCount(prev, after, next, maxGap);
-        if (maxGap > 0n && widest === 0) return undefined;
-      }
-      const minStart = at === 0 ? after.minStart : old.minStart;
-      const maxEnd = at === last ? after.maxEnd : old.maxEnd;
-      // The changed child's bit, and its right neighbour's (the hole before it moved).
-      let holes = old.holes & ~(1 << at);
-      if (after.maxGap > 0n || (prev !== undefined && after.minStart > prev.maxEnd))
-        holes |= 1 << at;
-      if (next !== undefined) {
-        holes &= ~(1 << (at + 1));
-        if (next.maxGap > 0n || next.minStart > after.maxEnd) holes |= 1 << (at + 1);
+        if (maxGap > 0n && widest === 0) return widestMarked(children, holes, minStart, maxEnd);
       }
       if (
         minStart === old.minStart &&
@@ -175,6 +176,42 @@ function spec<V>(): BTreeSpec<bigint, Span<V>, Extent> {
       return { minStart, maxEnd, maxGap, widest, holes };
     },
   };
+}
+
+/**
+ * An inner node's summary when its marks (`holes`, exact for every child)
+ * are known: the widest holes are measured at the marked children only,
+ * each one's own widest and the hole before it.
+ */
+function widestMarked<V>(
+  children: readonly Node<V>[],
+  holes: number,
+  minStart: bigint,
+  maxEnd: bigint,
+): Extent {
+  let maxGap = 0n;
+  let widest = 0;
+  for (let rest = holes; rest !== 0; rest &= rest - 1) {
+    const i = lowestBit(rest);
+    const a = (children[i] as Node<V>).aug;
+    if (i > 0) {
+      const prevEnd = (children[i - 1] as Node<V>).aug.maxEnd;
+      if (a.minStart > prevEnd) {
+        const g = a.minStart - prevEnd;
+        if (g > maxGap) {
+          maxGap = g;
+          widest = 1;
+        } else if (g === maxGap) widest++;
+      }
+    }
+    if (a.maxGap > 0n) {
+      if (a.maxGap > maxGap) {
+        maxGap = a.maxGap;
+        widest = a.widest;
+      } else if (a.maxGap === maxGap) widest += a.widest;
+    }
+  }
+  return { minStart, maxEnd, maxGap, widest, holes };
 }
 
 /** The bits of positions 0 to `n - 1`; all 32 for n of 32 or more. */
@@ -441,6 +478,29 @@ export class IovaTree<V> {
   remove(start: bigint): IovaTree<V> {
     const tree = this.tree.delete(start);
     return tree === this.tree ? this : new IovaTree(this.granule, tree);
+  }
+
+  /**
+   * Removes the range that starts at `start`, and says what it was: one
+   * descent, where {@link IovaTree.at} and then {@link IovaTree.remove} make two.
+   *
+   * @param start - its first address.
+   * @returns the new tree and the removed range, or undefined when nothing starts there.
+   */
+  take(start: bigint):
+    | {
+        /** The tree without the range. */
+        readonly tree: IovaTree<V>;
+        /** The range removed. */
+        readonly removed: IovaRangeEntry<V>;
+      }
+    | undefined {
+    const r = this.tree.take(start);
+    if (r === undefined) return undefined;
+    return {
+      tree: new IovaTree(this.granule, r.tree),
+      removed: { start, end: r.value.end, value: r.value.value },
+    };
   }
 
   /**

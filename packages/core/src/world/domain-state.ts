@@ -112,11 +112,26 @@ export class DomainMappings {
    * @returns the new set (this one when nothing starts there).
    */
   remove(iova: bigint): DomainMappings {
-    const m = this.at(iova);
-    if (m === undefined) return this;
+    return this.removeExact(iova, undefined);
+  }
+
+  /**
+   * These mappings without the one that starts at `iova`, when it is `len`
+   * bytes long: `iommu_unmap()` of exactly what one map made. One descent
+   * of the tree finds, checks and removes it.
+   *
+   * @param iova - its first IOVA.
+   * @param len - its length in bytes; undefined for any.
+   * @returns the new set (this one when no mapping of that length starts there).
+   */
+  removeExact(iova: bigint, len: bigint | undefined): DomainMappings {
+    const r = this.ranges.take(iova);
+    if (r === undefined) return this;
+    const m = r.removed.value;
+    if (len !== undefined && m.len !== len) return this;
     const lanes = valueLanes(iommuMappingCodec, m);
     return new DomainMappings(
-      this.ranges.remove(iova),
+      r.tree,
       (this.valuesHash - lanes.lane1) | 0,
       (this.valuesHash2 - lanes.lane2) | 0,
     );

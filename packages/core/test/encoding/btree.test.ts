@@ -111,16 +111,19 @@ function entriesOf(t: Tree): [number, number][] {
   return [...t.entries()].map((e) => [e.key, e.value]);
 }
 
-/** A sorted-array model of the map. */
-/** One set or delete, on the tree and on the sorted-pairs model. */
+/**
+ * One set or delete, on the tree and on the sorted-pairs model. A delete
+ * goes through `take`, which must hand back the value the model held.
+ */
 function apply(
   t: Tree,
   m: [number, number][],
   o: { kind: "set"; key: number; value: number } | { kind: "delete"; key: number },
 ): [Tree, [number, number][]] {
-  return o.kind === "set"
-    ? [t.set(o.key, o.value), modelSet(m, o.key, o.value)]
-    : [t.delete(o.key), m.filter(([x]) => x !== o.key)];
+  if (o.kind === "set") return [t.set(o.key, o.value), modelSet(m, o.key, o.value)];
+  const taken = t.take(o.key);
+  expect(taken?.value).toBe(m.find(([x]) => x === o.key)?.[1]);
+  return [taken?.tree ?? t, m.filter(([x]) => x !== o.key)];
 }
 
 function modelSet(m: [number, number][], k: number, v: number): [number, number][] {
@@ -306,6 +309,7 @@ describe("BTree shares what a change did not touch", () => {
     let t: Tree = BTree.empty(spec);
     for (let k = 0; k < 100; k++) t = t.set(k, k);
     expect(t.delete(1000)).toBe(t);
+    expect(t.take(1000)).toBeUndefined();
     expect(t.set(5, 5).size).toBe(100);
     expect(BTree.empty(spec).delete(3).size).toBe(0);
   });

@@ -23,7 +23,7 @@ import {
   u64Codec,
   vfioIommufdPrivate,
 } from "@dmabuf-ref/core";
-import { encodedCodec, encodeWith, equalWith, hashWith } from "@dmabuf-ref/core/encoding";
+import { encodedCodec, encodeWith, equalWith, hashWith, pushU64 } from "@dmabuf-ref/core/encoding";
 import type { Codec } from "@dmabuf-ref/core";
 
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
@@ -97,6 +97,24 @@ describe("codec combinators encode every field", () => {
     expect(equalWith(encodedCodec, encodedWith(a, { v: 1n }), encodedWith(a, { v: 1n }))).toBe(
       true,
     );
+  });
+
+  it("a u64 encodes as its low and high 32-bit words, below 2^53 and above it", () => {
+    const words = (v: bigint): number[] => [
+      Number(BigInt.asIntN(32, v)),
+      Number(BigInt.asIntN(32, v >> 32n)),
+    ];
+    const near53 = fc.bigInt({ min: (1n << 53n) - 4n, max: (1n << 53n) + 4n });
+    fc.assert(
+      fc.property(fc.oneof(u64, near53), (v) => {
+        const out: number[] = [];
+        pushU64(out, v);
+        expect(out).toEqual(words(v));
+      }),
+    );
+    const top: number[] = [];
+    pushU64(top, (1n << 64n) - 1n);
+    expect(top).toEqual([-1, -1]);
   });
 
   it("intCodec refuses what is not a 32-bit integer rather than truncating it", () => {

@@ -93,6 +93,9 @@ describe("an IOMMU domain's mappings are a set of ranges", () => {
         expect(flipped.equals(all)).toBe(false);
         const moved = all.remove(m.iova).add({ ...m, phys: m.phys + PAGE * 1000n });
         expect(moved.equals(all)).toBe(false);
+        // iommu_unmap of exactly what was mapped removes it; of another length, nothing.
+        expect(all.removeExact(m.iova, m.len).equals(mapAll(rest))).toBe(true);
+        expect(all.removeExact(m.iova, m.len + PAGE)).toBe(all);
       }),
       { numRuns: 100 },
     );
