@@ -48,7 +48,9 @@
  * 10, 10000, ...), and reports each figure's median over the rounds: this
  * machine's speed drifts by more over a minute than a step's cost moves
  * between sizes, and sizes measured one after the other catch different
- * stretches of it.
+ * stretches of it. The goal lines also give each op kind's ratio within
+ * each round (the two sizes measured a few seconds apart), as a median and
+ * a range over the rounds: how far the machine moved the figure.
  *
  * Run: `pnpm bench [--json] [--sizes=10,1000,10000] [--steps-only] [--rounds=R]` (this benchmark, then the
  * replay benchmark), or this one alone:
@@ -548,29 +550,66 @@ const STEP_FIGURES = {
   hotResteppedNsByKind: "re-stepped (hot set)",
 } as const;
 
+/** One op kind's ratio, and how it spread over the rounds when there were several. */
+interface KindRatio {
+  readonly kind: string;
+  /** The median at the largest size over the median at the smallest. */
+  readonly ratio: number;
+  /**
+   * Each round's own ratio (its two sizes measured one after the other),
+   * as median, least and greatest over the rounds: a machine whose speed
+   * drifts for minutes moves both sizes of one round alike.
+   */
+  readonly paired?: { readonly median: number; readonly min: number; readonly max: number };
+}
+
 /** One figure's standing against {@link GOAL_RATIO}. */
 interface GoalLine {
   readonly figure: string;
   /** The op kinds above the goal, with their ratios, worst first. */
-  readonly above: { readonly kind: string; readonly ratio: number }[];
+  readonly above: KindRatio[];
   /** The largest ratio and its op kind. */
-  readonly worst: { readonly kind: string; readonly ratio: number } | undefined;
+  readonly worst: KindRatio | undefined;
 }
 
 /**
  * The goal check of the step figures: for each of them, which op kinds'
  * largest/smallest ratio is above {@link GOAL_RATIO}, and `settle`'s ratio.
+ * With rounds, each kind also carries its per-round ratios' spread.
  */
-function goalCheck(small: Result, large: Result): { lines: GoalLine[]; settle: number } {
+function goalCheck(
+  small: Result,
+  large: Result,
+  smallRounds: readonly Result[] = [],
+  largeRounds: readonly Result[] = [],
+): { lines: GoalLine[]; settle: number } {
   const lines: GoalLine[] = [];
   for (const [family, name] of Object.entries(STEP_FIGURES) as [
     keyof typeof STEP_FIGURES,
     string,
   ][]) {
-    const ratios: { kind: string; ratio: number }[] = [];
+    const ratios: KindRatio[] = [];
     for (const [kind, ns] of small[family]) {
       const big = large[family].get(kind);
-      if (big !== undefined && ns > 0) ratios.push({ kind, ratio: big / ns });
+      if (big === undefined || !(ns > 0)) continue;
+      const perRound = smallRounds.flatMap((r, i) => {
+        const a = r[family].get(kind);
+        const b = largeRounds[i]?.[family].get(kind);
+        return a !== undefined && b !== undefined && a > 0 ? [b / a] : [];
+      });
+      ratios.push(
+        perRound.length > 1
+          ? {
+              kind,
+              ratio: big / ns,
+              paired: {
+                median: median(perRound),
+                min: Math.min(...perRound),
+                max: Math.max(...perRound),
+              },
+            }
+          : { kind, ratio: big / ns },
+      );
     }
     if (ratios.length === 0) continue;
     ratios.sort((a, b) => b.ratio - a.ratio);
@@ -843,6 +882,14 @@ function medianResult(rs: readonly Result[]): Result {
   };
 }
 
+/** A kind's per-round ratios, for the goal lines: " [rounds: median 1.52x, 1.41–1.66x]". */
+function pairedNote(r: KindRatio): string {
+  const p = r.paired;
+  return p === undefined
+    ? ""
+    : ` [rounds: median ${fmt(p.median, 2)}x, ${fmt(p.min, 2)}–${fmt(p.max, 2)}x]`;
+}
+
 function main(): void {
   if (ONE !== undefined) {
     process.stdout.write(resultJson(measure(Number(ONE))));
@@ -869,7 +916,12 @@ function main(): void {
       `${JSON.stringify(
         {
           world: results.map(resultRecord),
-          goal: goalCheck(at(results, 0), at(results, results.length - 1)),
+          goal: goalCheck(
+            at(results, 0),
+            at(results, results.length - 1),
+            at(rounds, 0),
+            at(rounds, rounds.length - 1),
+          ),
           bfs,
         },
         null,
@@ -973,14 +1025,16 @@ function main(): void {
       ]),
     ),
   );
-  const goal = goalCheck(small, large);
+  const goal = goalCheck(small, large, at(rounds, 0), at(rounds, rounds.length - 1));
   console.log(
     `\nIssue 10's goal: ${ratioHead} <= ${String(GOAL_RATIO)}x for every op kind and for settle()\n`,
   );
   for (const line of goal.lines) {
-    const above = line.above.map((x) => `${x.kind} ${fmt(x.ratio, 2)}x`).join(", ");
+    const above = line.above.map((x) => `${x.kind} ${fmt(x.ratio, 2)}x${pairedNote(x)}`).join(", ");
     const worst =
-      line.worst === undefined ? "" : ` (largest ${fmt(line.worst.ratio, 2)}x, ${line.worst.kind})`;
+      line.worst === undefined
+        ? ""
+        : ` (largest: ${line.worst.kind} ${fmt(line.worst.ratio, 2)}x${pairedNote(line.worst)})`;
     console.log(
       `- ${line.figure}: ${line.above.length === 0 ? `met${worst}` : `not met, ${String(line.above.length)} op kind${line.above.length === 1 ? "" : "s"} above: ${above}`}`,
     );
