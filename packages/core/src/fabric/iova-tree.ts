@@ -181,7 +181,9 @@ function spec<V>(): BTreeSpec<bigint, Span<V>, Extent> {
 /**
  * An inner node's summary when its marks (`holes`, exact for every child)
  * are known: the widest holes are measured at the marked children only,
- * each one's own widest and the hole before it.
+ * each one's own widest and the hole before it. The same fold as the
+ * spec's `inner`, kept apart on purpose: `inner` is the full scan that the
+ * summary tests hold every incremental summary to.
  */
 function widestMarked<V>(
   children: readonly Node<V>[],
