@@ -20,6 +20,7 @@ export {
 export { SECOND_LANE_SEED } from "./encoding/hash.js";
 export { encodeWith, equalWith, hashWith } from "./encoding/codec.js";
 export { encodedCodec } from "./encoding/codecs.js";
+export { withFields } from "./encoding/record-with.js";
 export { PTable, combinedIndex, emptyIdSet, markIndex, valueLanes } from "./encoding/ptable.js";
 export type { ValueLanes } from "./encoding/ptable.js";
 export type { IdSet, TableIndex } from "./encoding/ptable.js";

@@ -5,6 +5,7 @@
  * the kernel work it queued settled before the next call.
  */
 import { formatKernelError, settle as settleWorld, step } from "@dmabuf-ref/core";
+import { withFields } from "@dmabuf-ref/core/encoding";
 import type {
   Errno,
   KernelError,
@@ -314,8 +315,9 @@ export function stillToDo(
 ): Step {
   const u = s.unfinished ?? { rest: [], tasks: [] };
   const device = more.device ?? u.device;
-  return {
-    ...s,
+  // `withFields`: a step most often has no `unfinished` yet, and a spread
+  // that adds it costs V8 about a microsecond (every step-mode call).
+  return withFields(s, {
     unfinished: {
       rest: [...u.rest, ...(more.rest ?? [])],
       tasks: u.tasks,
@@ -324,7 +326,7 @@ export function stillToDo(
         ? {}
         : { device, operations: more.operations ?? u.operations ?? [] }),
     },
-  };
+  });
 }
 
 /**

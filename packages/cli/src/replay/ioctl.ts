@@ -15,6 +15,7 @@ import {
   openMemfd,
 } from "@dmabuf-ref/core";
 import type { IoctlInfo, Machine, Op, StructInfo, World } from "@dmabuf-ref/core";
+import { withFields } from "@dmabuf-ref/core/encoding";
 import { vfioPciConfigOf } from "@dmabuf-ref/exporters";
 import type { Step } from "./call.js";
 import type { RunMode } from "./call.js";
@@ -221,13 +222,17 @@ export function ioctlCall(
   return {
     ...s,
     ...(s.result.ok && s.result.ret === undefined ? { text: `${text} = 0` } : {}),
-    result: {
-      ...s.result,
-      ...ret,
-      ...(copied === undefined || struct === undefined
-        ? {}
-        : { out: decodeLeft(struct, arg.buffer, copied) }),
-      ...(Object.keys(arrays).length === 0 ? {} : { written: arrays }),
-    },
+    // Every replayed ioctl comes through here: `withFields`, as a literal
+    // that starts with a spread and adds fields costs V8 about a
+    // microsecond per field. The same keys in the same order.
+    result: withFields(
+      withFields(s.result, ret),
+      withFields(
+        copied === undefined || struct === undefined
+          ? {}
+          : { out: decodeLeft(struct, arg.buffer, copied) },
+        Object.keys(arrays).length === 0 ? {} : { written: arrays },
+      ),
+    ),
   };
 }

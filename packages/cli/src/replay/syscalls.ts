@@ -4,6 +4,7 @@
  * system driver (and, for a VFIO device fd, the device's close).
  */
 import type { Machine, Op, World } from "@dmabuf-ref/core";
+import { withFields } from "@dmabuf-ref/core/encoding";
 import { vfioPciConfigOf } from "@dmabuf-ref/exporters";
 import { match } from "ts-pattern";
 import type { Step } from "./call.js";
@@ -17,7 +18,7 @@ import type { CallSite } from "./values.js";
 import { resolveValue } from "./values.js";
 
 function mm(action: Record<string, unknown>): Op {
-  return { kind: "driver", driver: "mm", action: { ...action, process: REPLAY_PROCESS } };
+  return { kind: "driver", driver: "mm", action: withFields(action, { process: REPLAY_PROCESS }) };
 }
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
@@ -73,7 +74,7 @@ export function syscallCall(
       const at = BigInt(ret);
       return {
         ...s,
-        result: { ...s.result, ret: at, out: { addr: at } },
+        result: withFields(s.result, { ret: at, out: { addr: at } }),
         text: `${text} = ${hex(at)}`,
       };
     })

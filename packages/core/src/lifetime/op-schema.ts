@@ -3,6 +3,7 @@ import { u64Schema } from "../schemas.js";
 import type { Machine } from "../machine/machine.js";
 import type { Op } from "./op.js";
 import { CORE_OP_KINDS } from "./op.js";
+import { withFields } from "../encoding/record-with.js";
 import { MM_OPS, mmProviders } from "../mm/driver.js";
 
 /** `{ op, ...fields }` -> `{ kind: op, ...fields }`: the plain form's name is the op's kind. */
@@ -280,7 +281,7 @@ export function parseOp(m: Machine, data: unknown): OpParse {
   }
   const args = chosen.def.schema.safeParse(fields);
   if (!args.success) return { success: false, error: args.error };
-  const action: Record<string, unknown> = { ...(args.data as object), op: name };
+  const action: Record<string, unknown> = withFields(args.data as object, { op: name });
   return { success: true, data: { kind: "driver", driver: chosen.driver, action } };
 }
 
@@ -319,7 +320,7 @@ function issue(input: unknown, path: readonly string[], message: string): OpPars
 export function plainOp(o: Op): Record<string, unknown> {
   if (o.kind === "driver") {
     const action = typeof o.action === "object" && o.action !== null ? o.action : {};
-    return { ...action, driver: o.driver };
+    return withFields(action, { driver: o.driver });
   }
   const { kind, ...fields } = o;
   return { op: kind, ...fields };

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { recordWith } from "../../src/encoding/record-with.js";
+import { recordWith, withFields } from "../../src/encoding/record-with.js";
 
 interface Rec {
   readonly a: number;
@@ -56,5 +56,23 @@ describe("recordWith", () => {
     }
     const bad = ["a; globalThis.x = 1; //"] as const;
     expect(() => recordWith<Weird, typeof bad>(bad)).toThrow(/not an identifier/);
+  });
+});
+
+describe("withFields", () => {
+  it("gives what { ...base, ...extra } gives: the same keys in the same order, extra's values winning, neither argument changed", () => {
+    const obj = fc.dictionary(fc.constantFrom("a", "b", "c", "d", "op", "x"), fc.integer(), {
+      maxKeys: 6,
+    });
+    fc.assert(
+      fc.property(obj, obj, (base, extra) => {
+        const before = { base: { ...base }, extra: { ...extra } };
+        const got = withFields(base, extra);
+        const spread = { ...base, ...extra };
+        expect(Object.keys(got)).toEqual(Object.keys(spread));
+        expect(got).toEqual(spread);
+        expect({ base, extra }).toEqual(before);
+      }),
+    );
   });
 });

@@ -192,7 +192,13 @@ export function vfioPciExporter(
         return ok(bar.region);
       },
       mmap: (m, w, buf, req) => {
-        const r = mmapChecks(m, w, config, { ...req, buf, shared: true });
+        const r = mmapChecks(m, w, config, {
+          process: req.process,
+          buf,
+          offset: req.offset,
+          length: req.length,
+          shared: true,
+        });
         return r.ok ? ok(undefined) : r;
       },
       pending: (m, w) => pendingOps(m, w, config),

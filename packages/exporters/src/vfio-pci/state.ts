@@ -264,7 +264,15 @@ export function addVma(
     const end = v.addr + v.len + PAGE_SIZE;
     if (end > addr) addr = end;
   }
-  const vma: VfioVma = { ...fields, addr };
+  // Field by field: a spread that adds a field costs V8 about a microsecond.
+  const vma: VfioVma = {
+    process: fields.process,
+    buf: fields.buf,
+    addr,
+    len: fields.len,
+    offset: fields.offset,
+    memattr: fields.memattr,
+  };
   const world = writeSlice(m, w, config.name, vfioVmasSlice, {
     vmas: s.vmas.set(s.vmas.lowestFreeId(), vma),
   });

@@ -558,10 +558,10 @@ export function vfioIoctlStep(m: Machine, w: World, a: VfioIoctlAction): StepOut
     )
     .with({ op: "config-write" }, (x) => configWriteOn(m, w, x.device, x))
     .with({ op: "d3hot" }, (x) =>
-      configWriteOn(m, w, x.device, { ...x, offset: VFIO_PMCSR, size: 2, value: 3 }),
+      configWriteOn(m, w, x.device, { offset: VFIO_PMCSR, size: 2, value: 3, process: x.process }),
     )
     .with({ op: "d0" }, (x) =>
-      configWriteOn(m, w, x.device, { ...x, offset: VFIO_PMCSR, size: 2, value: 0 }),
+      configWriteOn(m, w, x.device, { offset: VFIO_PMCSR, size: 2, value: 0, process: x.process }),
     )
     .with({ op: "VFIO_DEVICE_FEATURE" }, (x) =>
       vfioDeviceFeatureIoctl(m, w, x.device, x.argp, x.process),

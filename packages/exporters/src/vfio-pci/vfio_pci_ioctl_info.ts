@@ -45,6 +45,7 @@ import {
   vfioRegionInfo,
 } from "@dmabuf-ref/core";
 import type { KernelError, Machine, StepOutcome, World } from "@dmabuf-ref/core";
+import { withFields } from "@dmabuf-ref/core/encoding";
 import { barOf } from "./bars.js";
 import type { VfioPciConfig } from "./config.js";
 import { VFIO_PCI_ROM_REGION_INDEX } from "./config.js";
@@ -252,7 +253,7 @@ export function vfioGetRegionInfo(m: Machine, world: World, call: VfioInfoCall):
   }
   const answer = regionAnswer(m, world, call.config, call.device, info.index);
   if ("errno" in answer) return fail(answer);
-  const out = vfioRegionInfo.encode({ ...info, ...answer });
+  const out = vfioRegionInfo.encode(withFields(info, answer));
   return copyOut(world, call, name, out, VFIO_REGION_INFO_MINSZ);
 }
 

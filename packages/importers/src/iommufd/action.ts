@@ -113,36 +113,33 @@ export type IommufdAction = z.output<typeof iommufdActionSchema>;
  *   the scheduler retries).
  */
 export function iommufdAct(m: Machine, world: World, action: IommufdAction): StepOutcome {
-  return match(action)
-    .returnType<StepOutcome>()
-    .with({ op: "ioctl" }, (a) =>
-      iommufdIoctl(m, world, a.number, a.buffer, {
-        ...(a.process === undefined ? {} : { process: a.process }),
-        ...(a.user === undefined ? {} : { user: a.user }),
-      }),
-    )
-    .with({ op: "vfio-cdev-ioctl" }, (a) =>
-      vfioCdevIoctl(m, world, a.device, a.number, a.buffer, {
-        ...(a.iommufd === undefined ? {} : { iommufd: a.iommufd }),
-        ...(a.process === undefined ? {} : { process: a.process }),
-      }),
-    )
-    .with({ op: "attach-device" }, (a) =>
-      iommufdAttachDevice(
-        m,
-        world,
-        a.device,
-        a.ioas,
-        a.newDomain === true ? { newDomain: true } : {},
-      ),
-    )
-    .with({ op: "detach-device" }, (a) => iommufdDetachDevice(m, world, a.device))
-    .with({ op: "unbind-device" }, (a) => iommufdUnbindDevice(m, world, a.device))
-    .with({ op: "release-detach" }, (a) => iommufdReleaseDetach(m, world, a.att))
-    .with({ op: "import-capability" }, (a) =>
-      iommufdImportCapabilityCall(m, world, a.buf, a.process),
-    )
-    .exhaustive();
+  return (
+    match(action)
+      .returnType<StepOutcome>()
+      // The action carries the options' fields under their names: passed as
+      // they are, with no object built per call (a spread that adds a field
+      // costs V8 about a microsecond).
+      .with({ op: "ioctl" }, (a) => iommufdIoctl(m, world, a.number, a.buffer, a))
+      .with({ op: "vfio-cdev-ioctl" }, (a) =>
+        vfioCdevIoctl(m, world, a.device, a.number, a.buffer, a),
+      )
+      .with({ op: "attach-device" }, (a) =>
+        iommufdAttachDevice(
+          m,
+          world,
+          a.device,
+          a.ioas,
+          a.newDomain === true ? { newDomain: true } : {},
+        ),
+      )
+      .with({ op: "detach-device" }, (a) => iommufdDetachDevice(m, world, a.device))
+      .with({ op: "unbind-device" }, (a) => iommufdUnbindDevice(m, world, a.device))
+      .with({ op: "release-detach" }, (a) => iommufdReleaseDetach(m, world, a.att))
+      .with({ op: "import-capability" }, (a) =>
+        iommufdImportCapabilityCall(m, world, a.buf, a.process),
+      )
+      .exhaustive()
+  );
 }
 
 /** What each iommufd op models in the kernel. */

@@ -190,9 +190,9 @@ export interface VfioCdevIoctlOptions {
    * `iommufd` must equal it (`EBADF` otherwise). Absent: any fd >= 0 is
    * taken as the iommufd.
    */
-  readonly iommufd?: number;
+  readonly iommufd?: number | undefined;
   /** The calling process, as the `ioctl` trace event names it (default `"vmm"`). */
-  readonly process?: string;
+  readonly process?: string | undefined;
 }
 
 function vfioEvent(

@@ -64,13 +64,13 @@ const IOMMUFD_CMD_LAST = 0x94;
  */
 export interface IoctlOptions {
   /** The calling process, as the `ioctl` trace event names it (default `"vmm"`). */
-  readonly process?: string;
+  readonly process?: string | undefined;
   /**
    * User memory the caller filled before the call, which the kernel may
    * read through the struct's pointers (`IOMMU_IOAS_ALLOW_IOVAS`' ranges);
    * a read outside it faults (`EFAULT`).
    */
-  readonly user?: readonly UserRegion[];
+  readonly user?: readonly UserRegion[] | undefined;
 }
 
 interface IoctlEntry {

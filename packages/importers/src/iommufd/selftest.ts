@@ -33,6 +33,7 @@ import type {
   TraceEvent,
   World,
 } from "@dmabuf-ref/core";
+import { withFields } from "@dmabuf-ref/core/encoding";
 import { IOMMUFD, PAGE_SIZE } from "./constants.js";
 
 const NAME = "IOMMU_TEST_CMD";
@@ -204,7 +205,7 @@ function dmabufRevoke(
     if (change.status === "failed") return refuse(w, process, change.error);
     if (change.status === "blocked") return change;
     // No ioctl event yet: the call returns 0 once the task is gone.
-    return { ...change, events: [note, ...change.events], returned: { ret: 0 } };
+    return withFields(change, { events: [note, ...change.events], returned: { ret: 0 } });
   }
   if (!revoked && b.revoked === "permanent") {
     // The model cannot bring back a buffer revoked for good (its close path).

@@ -244,7 +244,8 @@ export function kvmGuestFault(m: Machine, w: World, args: KvmFaultArgs): KvmFaul
     );
   }
   world = install(m, world, mustSlot(m, world, args.slot), args.gfn, {
-    ...found,
+    pfn: found.pfn,
+    maxOrder: found.maxOrder,
     cache: p.cache,
     mmio: p.mmio,
   });

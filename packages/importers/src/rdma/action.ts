@@ -64,7 +64,15 @@ export function rdmaAct(
 ): StepOutcome {
   return match(action)
     .returnType<StepOutcome>()
-    .with({ op: "ib_umem_dmabuf_get" }, (a) => ibUmemDmabufGet(m, world, { ...a, importer }))
+    .with({ op: "ib_umem_dmabuf_get" }, (a) =>
+      ibUmemDmabufGet(m, world, {
+        importer,
+        device: a.device,
+        fd: a.fd,
+        offset: a.offset,
+        size: a.size,
+      }),
+    )
     .with({ op: "ib_umem_release" }, (a) => ibUmemRelease(m, world, importer, a.att))
     .with({ op: "odp-fault" }, (a) =>
       importer === "rdma-odp"
