@@ -442,7 +442,9 @@ export class BTree<K, V, A> {
    * @returns the new tree (this one when the key is absent).
    */
   delete(key: K): BTree<K, V, A> {
-    return this.take(key)?.tree ?? this;
+    const tree = this.without(key);
+    removedValue = undefined;
+    return tree ?? this;
   }
 
   /**
@@ -461,12 +463,22 @@ export class BTree<K, V, A> {
         readonly value: V;
       }
     | undefined {
+    const tree = this.without(key);
+    if (tree === undefined) return undefined;
+    const value = removedValue as V;
+    // The tree keeps no hold on what it no longer holds.
+    removedValue = undefined;
+    return { tree, value };
+  }
+
+  /** The tree without `key`, or undefined when the key is absent (`remove` sets `removedValue`). */
+  private without(key: K): BTree<K, V, A> | undefined {
     if (this.root === undefined) return undefined;
     let root = this.remove(this.root, key);
     if (root === this.root) return undefined;
     // A root left with one child hands the tree to it, so depth shrinks as the tree does.
     while (root?.children !== undefined && root.children.length === 1) root = root.children[0];
-    return { tree: new BTree(this.spec, root, this.size - 1), value: removedValue as V };
+    return new BTree(this.spec, root, this.size - 1);
   }
 
   /**
