@@ -109,9 +109,10 @@ export const SECOND_LANE_SEED = 0x6a09e667;
  * @category Hashing
  */
 export function pushU64(out: number[], v: bigint): void {
-  // Addresses and lengths below 2^53 (all a 57-bit physical or IOVA space
-  // holds in practice) split as a double, exactly: three BigInt operations
-  // allocate a BigInt each, and every table write encodes a few u64s.
+  // A value below 2^53 (every physical address: x86-64 and arm64 allow at
+  // most 52 bits; nearly every IOVA and length) splits as a double, exactly:
+  // three BigInt operations allocate a BigInt each, and every table write
+  // encodes a few u64s. Above it, the BigInt split.
   const n = Number(v);
   if (n >= 0 && n <= Number.MAX_SAFE_INTEGER) {
     out.push(n | 0, (n / 0x1_0000_0000) | 0);
