@@ -103,32 +103,18 @@ function spec<V>(): BTreeSpec<bigint, Span<V>, Extent> {
       const maxEnd = (spans[spans.length - 1] as Span<V>).top;
       return { minStart: starts[0] as bigint, maxEnd, maxGap, widest, holes };
     },
+    // The marks from every child, then the widest holes measured at the
+    // marked ones: the same measure the refill of a hole uses.
     inner(children) {
       const first = (children[0] as Node<V>).aug;
-      let maxGap = first.maxGap;
-      let widest = first.widest;
       let holes = first.maxGap > 0n ? 1 : 0;
       let prevEnd = first.maxEnd;
       for (let i = 1; i < children.length; i++) {
         const a = (children[i] as Node<V>).aug;
-        if (a.minStart > prevEnd) {
-          holes |= 1 << i;
-          const g = a.minStart - prevEnd;
-          if (g > maxGap) {
-            maxGap = g;
-            widest = 1;
-          } else if (g === maxGap) widest++;
-        }
-        if (a.maxGap > 0n) {
-          holes |= 1 << i;
-          if (a.maxGap > maxGap) {
-            maxGap = a.maxGap;
-            widest = a.widest;
-          } else if (a.maxGap === maxGap) widest += a.widest;
-        }
+        if (a.minStart > prevEnd || a.maxGap > 0n) holes |= 1 << i;
         prevEnd = a.maxEnd;
       }
-      return { minStart: first.minStart, maxEnd: prevEnd, maxGap, widest, holes };
+      return widestMarked(children, holes, first.minStart, prevEnd);
     },
     // A map or an unmap changes one child per level: the holes as wide as
     // the widest are counted again around that child (inside it, and
@@ -181,9 +167,9 @@ function spec<V>(): BTreeSpec<bigint, Span<V>, Extent> {
 /**
  * An inner node's summary when its marks (`holes`, exact for every child)
  * are known: the widest holes are measured at the marked children only,
- * each one's own widest and the hole before it. The same fold as the
- * spec's `inner`, kept apart on purpose: `inner` is the full scan that the
- * summary tests hold every incremental summary to.
+ * each one's own widest and the hole before it. The spec's `inner` marks
+ * every child and calls it; `innerReplaced` calls it with the marks it kept
+ * when a refilled hole was the last of the widest.
  */
 function widestMarked<V>(
   children: readonly Node<V>[],

@@ -104,18 +104,22 @@ describe("every node's summary equals the full-scan summary", () => {
           expect(checkSummaries(spec, root)).toBeGreaterThanOrEqual(2);
           // The root against the ranges themselves: widest hole between neighbours.
           const sorted = [...model.values()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
-          let maxGap = 0n;
+          const gaps: bigint[] = [];
           for (let i = 1; i < sorted.length; i++) {
             const prevTop = (((sorted[i - 1] as [bigint, bigint])[1] + PAGE - 1n) / PAGE) * PAGE;
             const g = (sorted[i] as [bigint, bigint])[0] - prevTop;
-            if (g > maxGap) maxGap = g;
+            if (g > 0n) gaps.push(g);
           }
+          const maxGap = gaps.reduce((a, b) => (b > a ? b : a), 0n);
+          // How many holes are that wide: counted from the ranges, not by the tree's code.
+          const widest = maxGap === 0n ? 0 : gaps.filter((g) => g === maxGap).length;
           // (Which positions may hold a hole, `holes`, is checked by the full scan above.)
           expect(root.aug).toMatchObject({
             minStart: (sorted[0] as [bigint, bigint])[0],
             maxEnd:
               (((sorted[sorted.length - 1] as [bigint, bigint])[1] + PAGE - 1n) / PAGE) * PAGE,
             maxGap,
+            widest,
           });
         },
       ),
@@ -184,6 +188,22 @@ describe("every node's summary equals the full-scan summary", () => {
             }
             const root = btreeOf(t).root;
             if (root !== undefined) checkSummaries(spec, root);
+          }
+          // The root's widest hole and how many are that wide, from the
+          // pages themselves (an unmap beside two holes joins them into one).
+          const pages = [...mapped].sort((a, b) => (a < b ? -1 : 1));
+          const gaps: bigint[] = [];
+          for (let k = 1; k < pages.length; k++) {
+            const g = (pages[k] as bigint) - (pages[k - 1] as bigint) - PAGE;
+            if (g > 0n) gaps.push(g);
+          }
+          const maxGap = gaps.reduce((a, b) => (b > a ? b : a), 0n);
+          const root = btreeOf(t).root;
+          if (root !== undefined) {
+            expect(root.aug).toMatchObject({
+              maxGap,
+              widest: maxGap === 0n ? 0 : gaps.filter((g) => g === maxGap).length,
+            });
           }
         },
       ),
