@@ -3,8 +3,10 @@
  * block and throws their reasons away, so a reason is written only when
  * something reads it, and only once.
  */
+import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  ERRNO_NAMES,
   blocked,
   boot,
   formatKernelError,
@@ -27,6 +29,26 @@ describe("lazy reasons", () => {
     expect(writes).toBe(1);
     expect(e).toEqual(kernelError("EINVAL", "buf 3 is not revoked"));
     expect(Object.isFrozen(e)).toBe(true);
+  });
+
+  it("a lazily written kernel error has the plain one's own fields, JSON and spread, and writes its sentence at most once", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...ERRNO_NAMES), fc.string(), (errno, sentence) => {
+        let writes = 0;
+        const lazy = kernelError(errno, () => {
+          writes++;
+          return sentence;
+        });
+        const plain = kernelError(errno, sentence);
+        expect(writes).toBe(0);
+        expect(Object.keys(lazy)).toEqual(Object.keys(plain));
+        expect(JSON.stringify(lazy)).toBe(JSON.stringify(plain));
+        expect({ ...lazy }).toEqual({ ...plain });
+        expect(formatKernelError(lazy)).toBe(formatKernelError(plain));
+        expect(Object.isFrozen(lazy)).toBe(true);
+        expect(writes).toBe(1);
+      }),
+    );
   });
 
   it("a blocked step's reason is written on first read, once", () => {
