@@ -37,6 +37,27 @@ describe("the replay's machine description", () => {
     ]);
   });
 
+  it("a description that names no devices keeps the default machine's devices, switches and host bridge", () => {
+    const d = machineDescriptionSchema.parse({
+      ram: 0x8000_0000,
+      reference: { exporter: { selftestHook: true } },
+    });
+    expect(d.devices).toEqual(DEFAULT_MACHINE.devices);
+    expect(d.switches).toEqual(DEFAULT_MACHINE.switches);
+    expect(d.hostBridges).toEqual(DEFAULT_MACHINE.hostBridges);
+    expect(d.ram).toBe(0x8000_0000n);
+    expect(machineDescriptionSchema.parse({})).toEqual(DEFAULT_MACHINE);
+    // The iommufd selftest's mock on the default machine, in one line.
+    const run = replayText(`machine: { reference: { exporter: { selftestHook: true } } }
+calls:
+  - fd: iommufd
+    ioctl: IOMMU_TEST_CMD
+    arg: { op: IOMMU_TEST_OP_DMABUF_GET, dmabuf_get: { length: 0x4000 } }
+  - { fd: vfio0, ioctl: VFIO_DEVICE_GET_INFO }
+`);
+    expect(outcomes(run)).toEqual(["ok", "ok"]);
+  });
+
   it("BARs are placed in the order listed, each aligned to its size, above RAM", () => {
     const d = machineDescriptionSchema.parse({
       ram: "0x4000000000",
@@ -117,6 +138,8 @@ describe("the replay's machine description", () => {
     ["a switch that does not exist", { devices: [{ id: "a", switch: "nope" }] }, "switch"],
     ["a device named iommufd", { devices: [{ id: "iommufd" }] }, "id"],
     ["a device listed twice", { devices: [{ id: "a" }, { id: "a" }] }, "id"],
+    ["switches with no devices", { switches: [{ id: "sw9", hostBridge: "hb0" }] }, "devices"],
+    ["host bridges with no devices", { hostBridges: [{ id: "hb9", p2p: false }] }, "devices"],
   ])("%s is refused, naming the field", (_what, raw, field) => {
     const r = machineDescriptionSchema.safeParse(raw);
     expect(r.success).toBe(false);

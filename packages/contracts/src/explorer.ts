@@ -16,6 +16,7 @@ import {
   wrapLine,
 } from "@dmabuf-ref/core";
 import type { Machine, Op, SearchSpace, StepOutcome, TraceEvent, World } from "@dmabuf-ref/core";
+import { withFields } from "@dmabuf-ref/core/encoding";
 
 /**
  * One call of a thread: an op, or how to build it from the world it runs
@@ -215,7 +216,7 @@ export class ContractSpace implements SearchSpace<ContractState> {
         events: eventsOf(p.outcome),
         state:
           p.outcome.status === "failed"
-            ? { ...s, brokenWork: continuationFailed(p.op, p.outcome.error.errno) }
+            ? withFields(s, { brokenWork: continuationFailed(p.op, p.outcome.error.errno) })
             : { ...s, world: p.outcome.world },
       });
     }

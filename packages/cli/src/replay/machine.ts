@@ -10,6 +10,7 @@
  * machine from {@link DEFAULT_MACHINE}.
  */
 import * as z from "zod";
+import { withFields } from "@dmabuf-ref/core/encoding";
 
 const NUMBER = /^(0[xX][0-9a-fA-F]+|[0-9]+)$/;
 
@@ -234,6 +235,27 @@ export const deviceDescriptionSchema = z
 /** One PCI function (see {@link deviceDescriptionSchema}). */
 export type DeviceDescription = z.output<typeof deviceDescriptionSchema>;
 
+/** The default machine's PCI functions: `vfio0` on vfio-pci (BAR0 16 MiB, BAR2 64 KiB) below `sw0`, `dev1` below `sw1`. */
+const DEFAULT_DEVICES: DeviceDescription[] = z.array(deviceDescriptionSchema).parse([
+  {
+    id: "vfio0",
+    driver: "vfio-pci",
+    bars: [
+      { index: 0, size: 0x100_0000 },
+      { index: 2, size: 0x1_0000 },
+    ],
+    switch: "sw0",
+  },
+  { id: "dev1", switch: "sw1" },
+]);
+/** The default machine's switches, both below `hb0`. */
+const DEFAULT_SWITCHES = [
+  { id: "sw0", hostBridge: "hb0", acsRedirect: false },
+  { id: "sw1", hostBridge: "hb0", acsRedirect: false },
+];
+/** The default machine's host bridge, which forwards P2P. */
+const DEFAULT_HOST_BRIDGES = [{ id: "hb0", p2p: true }];
+
 /**
  * A replay's machine: RAM, PCI functions, and the PCIe topology that gives
  * `pci_p2pdma_distance()` (same switch: bus address; same P2P-capable host
@@ -247,8 +269,12 @@ export const machineDescriptionSchema = z
         message: "RAM is a non-zero multiple of 4096",
       })
       .default(0x4000_0000n),
-    /** The PCI functions. */
-    devices: z.array(deviceDescriptionSchema).min(1),
+    /**
+     * The PCI functions. Absent: the default machine's (`vfio0` and `dev1`),
+     * with its switches and host bridge, so that a file changing only RAM,
+     * the reference drivers or an importer's presence need not copy them.
+     */
+    devices: z.array(deviceDescriptionSchema).min(1).optional(),
     /** PCIe switches (default: one per device that names none). */
     switches: z
       .array(
@@ -343,6 +369,24 @@ export const machineDescriptionSchema = z
       .default([]),
   })
   .superRefine((m, ctx) => {
+    if (m.devices === undefined && (m.switches.length > 0 || m.hostBridges.length > 0))
+      ctx.addIssue({
+        code: "custom",
+        message:
+          "switches and host bridges connect the devices named here: name the devices too, or leave all three to the default machine",
+        path: ["devices"],
+      });
+  })
+  .transform((m) =>
+    m.devices === undefined
+      ? withFields(m, {
+          devices: DEFAULT_DEVICES,
+          switches: DEFAULT_SWITCHES,
+          hostBridges: DEFAULT_HOST_BRIDGES,
+        })
+      : withFields(m, { devices: m.devices }),
+  )
+  .superRefine((m, ctx) => {
     const ids = m.devices.map((d) => d.id);
     ids.forEach((id, i) => {
       if (ids.indexOf(id) !== i)
@@ -422,23 +466,4 @@ export type MachineDescription = z.output<typeof machineDescriptionSchema>;
  * 16 MiB and BAR2 = 64 KiB, below switch `sw0`; `dev1`, a DMA-capable
  * function below `sw1`; both switches below the P2P-capable host bridge `hb0`.
  */
-export const DEFAULT_MACHINE: MachineDescription = machineDescriptionSchema.parse({
-  ram: 0x4000_0000,
-  devices: [
-    {
-      id: "vfio0",
-      driver: "vfio-pci",
-      bars: [
-        { index: 0, size: 0x100_0000 },
-        { index: 2, size: 0x1_0000 },
-      ],
-      switch: "sw0",
-    },
-    { id: "dev1", switch: "sw1" },
-  ],
-  switches: [
-    { id: "sw0", hostBridge: "hb0" },
-    { id: "sw1", hostBridge: "hb0" },
-  ],
-  hostBridges: [{ id: "hb0", p2p: true }],
-});
+export const DEFAULT_MACHINE: MachineDescription = machineDescriptionSchema.parse({});

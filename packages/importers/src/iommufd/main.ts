@@ -39,6 +39,7 @@ import type {
   UserWrite,
   World,
 } from "@dmabuf-ref/core";
+import { withFields } from "@dmabuf-ref/core/encoding";
 import { match } from "ts-pattern";
 import { IOMMUFD } from "./constants.js";
 import { destroyHwptPaging } from "./device.js";
@@ -161,13 +162,12 @@ function defineIoctl<V>(
           );
           return r.committed === undefined || outcome.status !== "failed"
             ? outcome
-            : {
-                ...outcome,
+            : withFields(outcome, {
                 committed: {
                   world: r.committed.world,
                   events: [...r.committed.events, ...(outcome.events ?? [])],
                 },
-              };
+              });
         })
         .with({ status: "blocked" }, (r) => blocked(world, "resv", r.reason))
         .exhaustive();
