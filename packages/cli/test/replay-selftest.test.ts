@@ -81,13 +81,13 @@ describe("IOMMU_TEST_CMD in a replay", () => {
     expect(result(run, 0).ret).toBe(1);
   });
 
-  it("reports the kernel's errnos: length 0 EINVAL, a bad fd EBADF, another op EOPNOTSUPP", () => {
+  it("reports the kernel's errnos: length 0 EINVAL, a bad fd EBADF, an op the kernel does not have (99) EOPNOTSUPP", () => {
     const run = replayText(`${MOCK}
   - { fd: iommufd, ioctl: IOMMU_TEST_CMD, arg: { op: DMABUF_GET, dmabuf_get: { length: 0 } } }
   - fd: iommufd
     ioctl: IOMMU_TEST_CMD
     arg: { op: DMABUF_REVOKE, dmabuf_revoke: { dmabuf_fd: -1, revoked: 1 } }
-  - { fd: iommufd, ioctl: IOMMU_TEST_CMD, arg: { op: 1 } }
+  - { fd: iommufd, ioctl: IOMMU_TEST_CMD, arg: { op: 99 } }
   - { fd: iommufd, ioctl: IOMMU_TEST_CMD, arg: { size: 64 } }
 `);
     expect(outcomes(run)).toEqual(["EINVAL", "EBADF", "EOPNOTSUPP", "EINVAL"]);
@@ -106,5 +106,94 @@ describe("IOMMU_TEST_CMD in a replay", () => {
   - { fd: iommufd, ioctl: IOMMU_TEST_CMD, arg: { op: 22, dmabuf_get: { len: 1 } } }
 `),
     ).toThrow(/dmabuf_get\.len/);
+  });
+});
+
+describe("the iommufd selftests iova_ranges and area_allowed (rfc/replays/iommufd-selftest-reserved.yaml)", () => {
+  const run = replayExample("iommufd-selftest-reserved.yaml");
+  const ULONG_MAX = (1n << 64n) - 1n;
+
+  it("iova_ranges: one range 0..ULONG_MAX, then the two around the page IOMMU_TEST_OP_ADD_RESERVED took", () => {
+    expect(outcomes(run).slice(0, 7)).toEqual([
+      "ok", // IOAS_ALLOC
+      "ok", // SET_TEMP_MEMORY_LIMIT
+      "ok",
+      "EMSGSIZE",
+      "ok", // ADD_RESERVED
+      "ok",
+      "EMSGSIZE",
+    ]);
+    expect(result(run, 2).out?.["num_iovas"]).toBe(1);
+    expect(result(run, 2).written?.["allowed_iovas"]).toEqual([{ start: 0n, last: ULONG_MAX }]);
+    expect(result(run, 3).out?.["num_iovas"]).toBe(1);
+    expect(result(run, 5).out?.["num_iovas"]).toBe(2);
+    expect(result(run, 5).written?.["allowed_iovas"]).toEqual([
+      { start: 0n, last: 0xfffn },
+      { start: 0x2000n, last: ULONG_MAX },
+    ]);
+    expect(result(run, 6).out?.["num_iovas"]).toBe(2);
+  });
+
+  it("area_allowed: a reservation that meets an allowed range, and an allowed range that meets a reservation, are EADDRINUSE", () => {
+    expect(outcomes(run).slice(7)).toEqual([
+      "ok", // IOAS_ALLOC
+      "ok", // SET_TEMP_MEMORY_LIMIT
+      "ok", // allow 0..600 pages
+      "EADDRINUSE", // reserve a page inside it
+      "ok", // allow nothing
+      "ok", // reserve the page
+      "EADDRINUSE", // allow 0..600 pages again
+    ]);
+    expect(run.violations).toEqual([]);
+  });
+});
+
+describe("IOMMU_TEST_OP_ADD_RESERVED and IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT", () => {
+  const reserve = (start: string, length: string, id = "ioas.out_ioas_id"): string => `
+  - fd: iommufd
+    ioctl: IOMMU_TEST_CMD
+    arg: { op: ADD_RESERVED, id: ${id}, add_reserved: { start: ${start}, length: ${length} } }`;
+
+  it("checks in the kernel's order: length 0 EINVAL, an end past ULONG_MAX EOVERFLOW, no such IOAS ENOENT, an area in the way EADDRINUSE", () => {
+    const run = replayText(`${MOCK}
+  - { fd: iommufd, ioctl: IOMMU_IOAS_ALLOC, as: ioas }
+  - fd: iommufd
+    ioctl: IOMMU_IOAS_MAP
+    arg: { flags: [FIXED_IOVA, READABLE], ioas_id: ioas.out_ioas_id, user_va: 0x7f0000000000, length: 0x2000, iova: 0x10000 }
+    as: area${reserve("0x1000", "0", "99")}${reserve('"0xffffffffffffffff"', "2", "99")}${reserve("0x1000", "0x1000", "99")}${reserve("0x11000", "0x1000")}${reserve("0x1000", "0x1000")}${reserve("0x1000", "0x1000")}
+`);
+    expect(outcomes(run)).toEqual([
+      "ok",
+      "ok",
+      "EINVAL",
+      "EOVERFLOW",
+      "ENOENT",
+      "EADDRINUSE",
+      "ok",
+      "ok", // reserved ranges may overlap one another
+    ]);
+  });
+
+  it("a reserved range keeps fixed-IOVA maps out (EINVAL) and automatic placement away", () => {
+    const run = replayText(`${MOCK}
+  - { fd: iommufd, ioctl: IOMMU_IOAS_ALLOC, as: ioas }${reserve("0", "0x100000")}
+  - fd: iommufd
+    ioctl: IOMMU_IOAS_MAP
+    arg: { flags: [FIXED_IOVA, READABLE], ioas_id: ioas.out_ioas_id, user_va: 0x7f0000000000, length: 0x1000, iova: 0x80000 }
+  - fd: iommufd
+    ioctl: IOMMU_IOAS_MAP
+    arg: { flags: [READABLE], ioas_id: ioas.out_ioas_id, user_va: 0x7f0000000000, length: 0x1000 }
+    as: auto
+`);
+    expect(outcomes(run)).toEqual(["ok", "ok", "EINVAL", "ok"]);
+    expect(BigInt(String(result(run, 3).out?.["iova"]))).toBeGreaterThanOrEqual(0x100000n);
+  });
+
+  it("SET_TEMP_MEMORY_LIMIT takes any limit of one batch element (12 bytes) or more; below it is EINVAL", () => {
+    const limit = (n: number): string => `
+  - { fd: iommufd, ioctl: IOMMU_TEST_CMD, arg: { op: SET_TEMP_MEMORY_LIMIT, memory_limit: { limit: ${n} } } }`;
+    const run = replayText(`${MOCK}${limit(65536)}${limit(12)}${limit(11)}${limit(0)}
+`);
+    expect(outcomes(run)).toEqual(["ok", "ok", "EINVAL", "EINVAL"]);
   });
 });

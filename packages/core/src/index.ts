@@ -131,8 +131,10 @@ export {
   IOMMU_IOAS_MAP_WRITEABLE,
   IOMMU_IOAS_UNMAP,
   IOMMU_TEST_CMD,
+  IOMMU_TEST_OP_ADD_RESERVED,
   IOMMU_TEST_OP_DMABUF_GET,
   IOMMU_TEST_OP_DMABUF_REVOKE,
+  IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT,
   copyIommufdStruct,
   iommuDestroy,
   iommuIoasAlloc,
@@ -142,8 +144,10 @@ export {
   iommuIoasUnmap,
   iommuIovaRange,
   iommuTestCmd,
+  iommuTestCmdAddReserved,
   iommuTestCmdDmabufGet,
   iommuTestCmdDmabufRevoke,
+  iommuTestCmdMemoryLimit,
   respondIommufdStruct,
 } from "./uapi/iommufd.js";
 export {

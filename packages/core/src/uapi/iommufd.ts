@@ -520,6 +520,26 @@ export function respondIommufdStruct<V>(
 export const IOMMU_TEST_CMD = _IO(IOMMUFD_TYPE, 0x80 + 32);
 
 /**
+ * `IOMMU_TEST_OP_ADD_RESERVED` (1): reserve an IOVA range of an IOAS
+ * (`cmd->id`) with no owner, as a device's reserved region would, so a
+ * test can check that IOVA placement, `IOMMU_IOAS_IOVA_RANGES` and
+ * `IOMMU_IOAS_ALLOW_IOVAS` respect it.
+ *
+ * @kernel drivers/iommu/iommufd/iommufd_test.h IOMMU_TEST_OP_ADD_RESERVED
+ * @category uAPI
+ */
+export const IOMMU_TEST_OP_ADD_RESERVED = 1;
+/**
+ * `IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT` (9): set the page count that
+ * bounds the temporary memory iommufd's page batches use (a module-wide
+ * variable, every test fixture's setup), so the selftests exercise the
+ * batches' refill path.
+ *
+ * @kernel drivers/iommu/iommufd/iommufd_test.h IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT
+ * @category uAPI
+ */
+export const IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT = 9;
+/**
  * `IOMMU_TEST_OP_DMABUF_GET` (22 in the selftest header's op enum, which
  * starts at `IOMMU_TEST_OP_ADD_RESERVED` = 1; appended after
  * `IOMMU_TEST_OP_PASID_CHECK_HWPT` = 21 by "iommufd/selftest: Add some
@@ -636,13 +656,38 @@ export interface TestCmdHeader {
  * dispatcher sees it: `size` u32@0, `op` u32@4, `id` u32@8, `__reserved`
  * u32@12, a 48-byte union of the per-op members at 16 (here the view of no
  * member), `last` u32@64; 72 bytes, `min_size` `offsetofend(last)` = 68.
+ * {@link iommuTestCmdAddReserved}, {@link iommuTestCmdMemoryLimit},
  * {@link iommuTestCmdDmabufGet} and {@link iommuTestCmdDmabufRevoke} are the
- * views with the dma-buf ops' members.
+ * views with the members of the test ops the model answers.
  *
  * @kernel drivers/iommu/iommufd/iommufd_test.h iommu_test_cmd
  * @category uAPI
  */
 export const iommuTestCmd = testCmdView(null, [] as const);
+
+/**
+ * `struct iommu_test_cmd` with its union's `add_reserved` member: `{
+ * aligned_u64 start; aligned_u64 length; }` at 16
+ * (`add_reserved.start`@16, `add_reserved.length`@24), for
+ * {@link IOMMU_TEST_OP_ADD_RESERVED}.
+ *
+ * @kernel drivers/iommu/iommufd/iommufd_test.h iommu_test_cmd
+ * @category uAPI
+ */
+export const iommuTestCmdAddReserved = testCmdView("add_reserved", [
+  ["start", "aligned_u64"],
+  ["length", "aligned_u64"],
+] as const);
+
+/**
+ * `struct iommu_test_cmd` with its union's `memory_limit` member: `{ u32
+ * limit; }` at 16 (`memory_limit.limit`@16), for
+ * {@link IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT}.
+ *
+ * @kernel drivers/iommu/iommufd/iommufd_test.h iommu_test_cmd
+ * @category uAPI
+ */
+export const iommuTestCmdMemoryLimit = testCmdView("memory_limit", [["limit", "u32"]] as const);
 
 /**
  * `struct iommu_test_cmd` with its union's `dmabuf_get` member: `{ u32

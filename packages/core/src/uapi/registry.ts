@@ -27,8 +27,10 @@ import {
   iommuIoasUnmap,
   iommuIovaRange,
   iommuTestCmd,
+  iommuTestCmdAddReserved,
   iommuTestCmdDmabufGet,
   iommuTestCmdDmabufRevoke,
+  iommuTestCmdMemoryLimit,
 } from "./iommufd.js";
 import {
   VFIO_DEVICE_ATTACH_IOMMUFD_PT,
@@ -101,6 +103,8 @@ export const UAPI_LAYOUTS: readonly StructLayout<unknown>[] = Object.freeze([
   vfioIrqInfo,
   vfioPciHotReset,
   iommuTestCmd,
+  iommuTestCmdAddReserved,
+  iommuTestCmdMemoryLimit,
   iommuTestCmdDmabufGet,
   iommuTestCmdDmabufRevoke,
 ] as readonly StructLayout<unknown>[]);

@@ -1,6 +1,7 @@
 import { setCodec } from "@dmabuf-ref/core";
 import { encodeWith, pushString, pushU64, equalWith } from "@dmabuf-ref/core/encoding";
 import type { Codec, PagePiece } from "@dmabuf-ref/core";
+import type { IovaInterval } from "./constants.js";
 import type {
   IommufdArea,
   IommufdAreaRef,
@@ -116,11 +117,17 @@ export const iommufdPagesCodec: Codec<IommufdPages> = {
 const areaSet = setCodec(iommufdAreaCodec);
 
 // The IOAS's scalar state after its areas and domains: alignment, the
-// large-page switch and the allowed ranges.
+// large-page switch, the allowed ranges and the test's reserved ranges.
 function pushIoasRest(out: number[], o: IommufdIoasObject): void {
   pushU64(out, o.iovaAlignment);
-  out.push(o.disableLargePages ? 1 : 0, o.allowed.length);
-  for (const r of o.allowed) {
+  out.push(o.disableLargePages ? 1 : 0);
+  pushIntervals(out, o.allowed);
+  pushIntervals(out, o.testReserved);
+}
+
+function pushIntervals(out: number[], list: readonly IovaInterval[]): void {
+  out.push(list.length);
+  for (const r of list) {
     pushU64(out, r.start);
     pushU64(out, r.last);
   }

@@ -15,7 +15,7 @@ import type { Machine, Result, World } from "@dmabuf-ref/core";
 import { deviceReservedRegions } from "./config.js";
 import { HPAGE_SIZE, PAGE_SIZE, ULONG_MAX } from "./constants.js";
 import type { IovaInterval } from "./constants.js";
-import { areasIn, areasOf, devicesOf, mustIoas, objectsOf } from "./objects.js";
+import { areasIn, areasOf, devicesOf, findIoas, mustIoas, objectsOf } from "./objects.js";
 import { mustPages } from "./pages.js";
 import type { IommufdArea, IommufdIoasObject, IommufdPages } from "./types.js";
 
@@ -41,7 +41,8 @@ function byStart(a: IovaInterval, b: IovaInterval): number {
  * `iopt->reserved_itree` of an IOAS, derived from who owns its entries: the
  * reserved regions of each attached device (`iopt_table_enforce_dev_resv_regions`)
  * and the out-of-aperture IOVA of each domain (each entry goes with its
- * owner, `__iopt_remove_reserved_iova`).
+ * owner, `__iopt_remove_reserved_iova`), and the ranges the selftest
+ * reserved with no owner (`IommufdIoasObject.testReserved`).
  *
  * @param m - the machine.
  * @param w - the world.
@@ -55,6 +56,7 @@ export function reservedIovas(m: Machine, w: World, ioas: number): readonly Iova
   for (const o of objectsOf(m, w).values()) {
     if (o.kind === "hwpt" && o.ioas === ioas) out.push(...apertureReservations(o.aperture));
   }
+  out.push(...(findIoas(m, w, ioas)?.testReserved ?? []));
   return out.sort(byStart);
 }
 

@@ -276,6 +276,7 @@ export function emptyIoas(): IommufdIoasObject {
     iovaAlignment: 1n,
     disableLargePages: false,
     allowed: [],
+    testReserved: [],
   };
 }
 

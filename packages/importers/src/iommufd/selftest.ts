@@ -3,20 +3,28 @@
  * which the kernel has only under CONFIG_IOMMUFD_TEST. The model answers its
  * two dma-buf ops (kernel-model §3.6), `IOMMU_TEST_OP_DMABUF_GET` and
  * `IOMMU_TEST_OP_DMABUF_REVOKE`, on the selftest's mock exporter: core's
- * reference exporter with the selftest hook (iommufd's private phys lookup).
- * Every other test op is EOPNOTSUPP, the switch's default.
+ * reference exporter with the selftest hook (iommufd's private phys lookup);
+ * and the two ops the `iommufd_ioas` fixture and its reserved-IOVA tests
+ * issue with no mock domain: `IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT` and
+ * `IOMMU_TEST_OP_ADD_RESERVED`. Every other test op (mock domains, access
+ * objects, the MD_CHECK_* checks) is EOPNOTSUPP here, which the kernel
+ * would not answer: a transcription that needs one cannot be replayed yet.
  */
 import {
+  IOMMU_TEST_OP_ADD_RESERVED,
   IOMMU_TEST_OP_DMABUF_GET,
   IOMMU_TEST_OP_DMABUF_REVOKE,
+  IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT,
   copyIommufdStruct,
   dmaBufGet,
   failed,
   findUapiIoctl,
   invalidateMappings,
   iommuTestCmd,
+  iommuTestCmdAddReserved,
   iommuTestCmdDmabufGet,
   iommuTestCmdDmabufRevoke,
+  iommuTestCmdMemoryLimit,
   isKernelError,
   kernelError,
   memfdPages,
@@ -34,7 +42,9 @@ import type {
   World,
 } from "@dmabuf-ref/core";
 import { withFields } from "@dmabuf-ref/core/encoding";
-import { IOMMUFD, PAGE_SIZE } from "./constants.js";
+import { IOMMUFD, PAGE_SIZE, ULONG_MAX } from "./constants.js";
+import { checkReservable } from "./io_pagetable-iova.js";
+import { findIoas, putIoas } from "./objects.js";
 
 const NAME = "IOMMU_TEST_CMD";
 /** The most pages a mock dma-buf may have. */
@@ -235,12 +245,78 @@ function dmabufRevoke(
 }
 
 /**
+ * The least `memory_limit.limit` `IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT`
+ * takes: one batch element (`sizeof(unsigned long) + sizeof(u32)`), below
+ * which `batch_init` could not make progress.
+ */
+const MIN_TEMP_MEMORY_LIMIT = 12;
+
+/**
+ * `IOMMU_TEST_OP_ADD_RESERVED` (`iommufd_test_add_reserved`): a length of 0
+ * is `EINVAL` and `start + length - 1` past `ULONG_MAX` is `EOVERFLOW`
+ * (both checked first, since the fix for a syzbot report of December
+ * 2025); `cmd->id` not an IOAS is `ENOENT`; then `iopt_reserve_iova` with no
+ * owner: a range that meets an area or an allowed range is `EADDRINUSE`
+ * (reserved ranges may overlap each other). The range then binds
+ * `IOMMU_IOAS_IOVA_RANGES`, automatic IOVA placement, `IOMMU_IOAS_ALLOW_IOVAS`
+ * and fixed-IOVA maps like a device's reserved region, until the IOAS is
+ * destroyed. Nothing is copied back.
+ */
+function addReserved(
+  m: Machine,
+  w: World,
+  ioasId: number,
+  start: bigint,
+  length: bigint,
+  process: string,
+): StepOutcome {
+  if (length === 0n) return refuse(w, process, kernelError("EINVAL", "length is 0"));
+  const last = start + length - 1n;
+  if (last > ULONG_MAX) {
+    return refuse(
+      w,
+      process,
+      kernelError(
+        "EOVERFLOW",
+        () => `0x${start.toString(16)} + 0x${length.toString(16)} - 1 overflows`,
+      ),
+    );
+  }
+  const ioas = findIoas(m, w, ioasId);
+  if (ioas === undefined) {
+    return refuse(
+      w,
+      process,
+      kernelError("ENOENT", () => `object ${ioasId} is not an IOAS`),
+    );
+  }
+  const range = { start, last };
+  const free = checkReservable(ioas, [range]);
+  if (!free.ok) return refuse(w, process, free.error);
+  const world = putIoas(
+    m,
+    w,
+    ioasId,
+    withFields(ioas, { testReserved: [...ioas.testReserved, range] }),
+  );
+  const note: TraceEvent = {
+    kind: "note",
+    actor: IOMMUFD,
+    text: `selftest: IOVA 0x${start.toString(16)}..0x${last.toString(16)} of IOAS ${ioasId} reserved`,
+  };
+  return returned(world, [note, ioctlEvent(process, { ok: true, ret: 0 })], { ret: 0 });
+}
+
+/**
  * `IOMMU_TEST_CMD` on the iommufd fd (kernel-model §3.6): without
  * CONFIG_IOMMUFD_TEST (no {@link iommufdSelftestMock}) the number is not in
  * iommufd's table, `ENOTTY`. Otherwise the size rule of
  * `iommufd_fops_ioctl` (`min_size` `offsetofend(last)` = 68: `EINVAL`
  * below it; `E2BIG` for non-zero bytes past the 72-byte struct), then
- * `iommufd_test`'s switch on `op`: `IOMMU_TEST_OP_DMABUF_GET` (length
+ * `iommufd_test`'s switch on `op`: `IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT`
+ * (a limit below 12 `EINVAL`, else 0), `IOMMU_TEST_OP_ADD_RESERVED` (length
+ * 0 `EINVAL`, an overflowing end `EOVERFLOW`, no such IOAS `ENOENT`, a range
+ * meeting an area or an allowed range `EADDRINUSE`), `IOMMU_TEST_OP_DMABUF_GET` (length
  * rounded up to pages, 0 or more than 512 pages `EINVAL`; the new dma-buf's
  * fd is the return value), `IOMMU_TEST_OP_DMABUF_REVOKE` (bad fd `EBADF`,
  * another exporter's dma-buf `EOPNOTSUPP`; a revoke or un-revoke returns 0
@@ -302,6 +378,31 @@ export function iommufdTestCmd(
   const header = copyIommufdStruct(iommuTestCmd, minSize, buffer);
   if (!header.ok) return refuse(w, process, header.error);
   switch (header.value.value.op) {
+    case IOMMU_TEST_OP_ADD_RESERVED: {
+      const cmd = copyIommufdStruct(iommuTestCmdAddReserved, minSize, buffer);
+      if (!cmd.ok) return refuse(w, process, cmd.error);
+      const v = cmd.value.value;
+      return addReserved(m, w, v.id, v["add_reserved.start"], v["add_reserved.length"], process);
+    }
+    case IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT: {
+      const cmd = copyIommufdStruct(iommuTestCmdMemoryLimit, minSize, buffer);
+      if (!cmd.ok) return refuse(w, process, cmd.error);
+      const limit = cmd.value.value["memory_limit.limit"];
+      if (limit < MIN_TEMP_MEMORY_LIMIT) {
+        return refuse(
+          w,
+          process,
+          kernelError(
+            "EINVAL",
+            () => `memory limit ${limit} is below one batch element (12 bytes)`,
+          ),
+        );
+      }
+      // iommufd_test_memory_limit bounds how much a page batch holds at a
+      // time: more refills, the same pages. The model has no batches, so
+      // nothing it shows depends on the limit, and it keeps none.
+      return returned(w, [ioctlEvent(process, { ok: true, ret: 0 })], { ret: 0 });
+    }
     case IOMMU_TEST_OP_DMABUF_GET: {
       const cmd = copyIommufdStruct(iommuTestCmdDmabufGet, minSize, buffer);
       if (!cmd.ok) return refuse(w, process, cmd.error);

@@ -212,6 +212,13 @@ export interface IommufdIoasObject {
    * reservation may cut them.
    */
   readonly allowed: readonly IovaInterval[];
+  /**
+   * The entries of `iopt->reserved_itree` with no owner, in the order they
+   * came: only `IOMMU_TEST_OP_ADD_RESERVED` adds them, and they stay until
+   * the IOAS is destroyed (the other entries are derived from their
+   * owners, `reservedIovas`).
+   */
+  readonly testReserved: readonly IovaInterval[];
 }
 
 /**

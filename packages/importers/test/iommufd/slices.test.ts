@@ -31,6 +31,7 @@ interface IoasDesc {
   readonly iovaAlignment: bigint;
   readonly disableLargePages: boolean;
   readonly allowed: readonly { readonly start: bigint; readonly last: bigint }[];
+  readonly testReserved: readonly { readonly start: bigint; readonly last: bigint }[];
 }
 type ObjectDesc = IoasDesc | Exclude<IommufdObject, { kind: "ioas" }>;
 
@@ -41,7 +42,14 @@ function build(d: ObjectDesc, firstSlot = 1, stride = 1): IommufdObject {
     (t, a, i) => t.set(firstSlot + i * stride, { ...a, grants: [...a.grants] }),
     emptyIoas().areas,
   );
-  return { ...d, kind: "ioas", areas, domains: [...d.domains], allowed: [...d.allowed] };
+  return {
+    ...d,
+    kind: "ioas",
+    areas,
+    domains: [...d.domains],
+    allowed: [...d.allowed],
+    testReserved: [...d.testReserved],
+  };
 }
 
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
@@ -65,6 +73,7 @@ const objectDesc: fc.Arbitrary<ObjectDesc> = fc.oneof(
     iovaAlignment: fc.constantFrom(1n, 0x1000n),
     disableLargePages: fc.boolean(),
     allowed: fc.array(fc.record({ start: u64, last: u64 }), { maxLength: 2 }),
+    testReserved: fc.array(fc.record({ start: u64, last: u64 }), { maxLength: 2 }),
   }),
   fc.record({
     kind: fc.constant("device" as const),
@@ -187,6 +196,13 @@ const ioasChanges: Change<IoasDesc>[] = [
       o.allowed.length === 0
         ? [{ start: 0x1000n, last: 0x1fffn }]
         : o.allowed.map((r, i) => (i === 0 ? { ...r, last: r.last ^ 1n } : r)),
+  }),
+  (o) => ({
+    ...o,
+    testReserved:
+      o.testReserved.length === 0
+        ? [{ start: 0x1000n, last: 0x1fffn }]
+        : o.testReserved.map((r, i) => (i === 0 ? { ...r, start: r.start ^ 1n } : r)),
   }),
 ];
 type DeviceDesc = Extract<ObjectDesc, { kind: "device" }>;
@@ -474,6 +490,7 @@ describe("iommufd's slices", () => {
         iovaAlignment: 0x1000n,
         disableLargePages: false,
         allowed: [],
+        testReserved: [],
       };
       const objects = readSlice(m, base, IOMMUFD, IOMMUFD_OBJECTS);
       const a = writeSlice(m, base, IOMMUFD, IOMMUFD_OBJECTS, objects.set(1, build(desc)));
