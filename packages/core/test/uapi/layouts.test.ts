@@ -299,6 +299,11 @@ const EXPECTED: readonly Expected[] = [
     ],
   },
   testCmdView("iommu_test_cmd", []),
+  testCmdView("iommu_test_cmd_add_reserved", [
+    ["add_reserved.start", 16, 8, "aligned_u64"],
+    ["add_reserved.length", 24, 8, "aligned_u64"],
+  ]),
+  testCmdView("iommu_test_cmd_memory_limit", [["memory_limit.limit", 16, 4, "u32"]]),
   testCmdView("iommu_test_cmd_dmabuf_get", [
     ["dmabuf_get.length", 16, 4, "u32"],
     ["dmabuf_get.open_flags", 20, 4, "u32"],
