@@ -64,6 +64,7 @@ const FIELD_NAMES: Readonly<Record<string, Readonly<Record<string, Names>>>> = {
     },
     data_type: names("IOMMU_HWPT_DATA_", { NONE: 0, VTD_S1: 1, ARM_SMMUV3: 2 }),
   },
+  IOMMU_VFIO_IOAS: { op: names("IOMMU_VFIO_IOAS_", { GET: 0, SET: 1, CLEAR: 2 }) },
   IOMMU_OPTION: {
     option_id: names("IOMMU_OPTION_", { RLIMIT_MODE: 0, HUGE_PAGES: 1 }),
     op: names("IOMMU_OPTION_OP_", { SET: 0, GET: 1 }),

@@ -509,6 +509,152 @@ export function respondIommufdStruct<V>(
 }
 
 /**
+ * `IOMMU_VFIO_IOAS = _IO(';', 0x88)`: get, set or clear the IOAS that
+ * iommufd's VFIO container compatibility uses (`ictx->vfio_ioas`).
+ *
+ * @kernel include/uapi/linux/iommufd.h IOMMU_VFIO_IOAS
+ * @category uAPI
+ */
+export const IOMMU_VFIO_IOAS = _IO(IOMMUFD_TYPE, 0x88);
+/**
+ * `IOMMU_VFIO_IOAS_GET`: return the compatibility IOAS's id (none: `ENODEV`).
+ *
+ * @kernel include/uapi/linux/iommufd.h iommufd_vfio_ioas_op
+ * @category uAPI
+ */
+export const IOMMU_VFIO_IOAS_GET = 0;
+/**
+ * `IOMMU_VFIO_IOAS_SET`: make `ioas_id` the compatibility IOAS.
+ *
+ * @kernel include/uapi/linux/iommufd.h iommufd_vfio_ioas_op
+ * @category uAPI
+ */
+export const IOMMU_VFIO_IOAS_SET = 1;
+/**
+ * `IOMMU_VFIO_IOAS_CLEAR`: forget the compatibility IOAS (it is not destroyed).
+ *
+ * @kernel include/uapi/linux/iommufd.h iommufd_vfio_ioas_op
+ * @category uAPI
+ */
+export const IOMMU_VFIO_IOAS_CLEAR = 2;
+
+/**
+ * `struct iommu_vfio_ioas` = `size`@0, `ioas_id`@4, `op` u16@8,
+ * `__reserved` u16@10 (12 bytes).
+ *
+ * @kernel include/uapi/linux/iommufd.h iommu_vfio_ioas
+ * @category uAPI
+ */
+export const iommuVfioIoas = defineStruct("iommu_vfio_ioas", [
+  ["size", "u32"],
+  ["ioas_id", "u32"],
+  ["op", "u16"],
+  ["__reserved", "u16"],
+] as const);
+
+/**
+ * `IOMMU_HWPT_INVALIDATE = _IO(';', 0x8d)`: invalidate a nested HWPT's or
+ * a vIOMMU's caches with an array of driver-specific requests.
+ *
+ * @kernel include/uapi/linux/iommufd.h IOMMU_HWPT_INVALIDATE
+ * @category uAPI
+ */
+export const IOMMU_HWPT_INVALIDATE = _IO(IOMMUFD_TYPE, 0x8d);
+
+/**
+ * `struct iommu_hwpt_invalidate` = `size`@0, `hwpt_id`@4, `data_uptr`
+ * u64@8, `data_type`@16, `entry_len`@20, `entry_num`@24 (in: requests;
+ * out: requests handled), `__reserved`@28 (32 bytes).
+ *
+ * @kernel include/uapi/linux/iommufd.h iommu_hwpt_invalidate
+ * @category uAPI
+ */
+export const iommuHwptInvalidate = defineStruct("iommu_hwpt_invalidate", [
+  ["size", "u32"],
+  ["hwpt_id", "u32"],
+  ["data_uptr", "aligned_u64"],
+  ["data_type", "u32"],
+  ["entry_len", "u32"],
+  ["entry_num", "u32"],
+  ["__reserved", "u32"],
+] as const);
+
+/**
+ * `IOMMU_VIOMMU_ALLOC = _IO(';', 0x90)`: allocate a virtual IOMMU over a
+ * nesting-parent HWPT for a device (v6.13).
+ *
+ * @kernel include/uapi/linux/iommufd.h IOMMU_VIOMMU_ALLOC
+ * @category uAPI
+ */
+export const IOMMU_VIOMMU_ALLOC = _IO(IOMMUFD_TYPE, 0x90);
+
+/**
+ * `struct iommu_viommu_alloc` = `size`@0, `flags`@4, `type`@8, `dev_id`@12,
+ * `hwpt_id`@16, `out_viommu_id`@20, `data_len`@24, `__reserved`@28,
+ * `data_uptr` u64@32 (40 bytes; `min_size` ends at `out_viommu_id`, the
+ * struct's end before the driver data fields were added).
+ *
+ * @kernel include/uapi/linux/iommufd.h iommu_viommu_alloc
+ * @category uAPI
+ */
+export const iommuViommuAlloc = defineStruct("iommu_viommu_alloc", [
+  ["size", "u32"],
+  ["flags", "u32"],
+  ["type", "u32"],
+  ["dev_id", "u32"],
+  ["hwpt_id", "u32"],
+  ["out_viommu_id", "u32"],
+  ["data_len", "u32"],
+  ["__reserved", "u32"],
+  ["data_uptr", "aligned_u64"],
+] as const);
+
+/**
+ * `IOMMU_VDEVICE_ALLOC = _IO(';', 0x91)`: give a device a virtual id in a
+ * vIOMMU (v6.13).
+ *
+ * @kernel include/uapi/linux/iommufd.h IOMMU_VDEVICE_ALLOC
+ * @category uAPI
+ */
+export const IOMMU_VDEVICE_ALLOC = _IO(IOMMUFD_TYPE, 0x91);
+
+/**
+ * `struct iommu_vdevice_alloc` = `size`@0, `viommu_id`@4, `dev_id`@8,
+ * `out_vdevice_id`@12, `virt_id` u64@16 (24 bytes).
+ *
+ * @kernel include/uapi/linux/iommufd.h iommu_vdevice_alloc
+ * @category uAPI
+ */
+export const iommuVdeviceAlloc = defineStruct("iommu_vdevice_alloc", [
+  ["size", "u32"],
+  ["viommu_id", "u32"],
+  ["dev_id", "u32"],
+  ["out_vdevice_id", "u32"],
+  ["virt_id", "aligned_u64"],
+] as const);
+
+/**
+ * `IOMMU_IOAS_CHANGE_PROCESS = _IO(';', 0x92)`: charge every pinned page
+ * of the iommufd to the calling process (a live update hands the iommufd
+ * to a new process; v6.14).
+ *
+ * @kernel include/uapi/linux/iommufd.h IOMMU_IOAS_CHANGE_PROCESS
+ * @category uAPI
+ */
+export const IOMMU_IOAS_CHANGE_PROCESS = _IO(IOMMUFD_TYPE, 0x92);
+
+/**
+ * `struct iommu_ioas_change_process` = `size`@0, `__reserved`@4 (8 bytes).
+ *
+ * @kernel include/uapi/linux/iommufd.h iommu_ioas_change_process
+ * @category uAPI
+ */
+export const iommuIoasChangeProcess = defineStruct("iommu_ioas_change_process", [
+  ["size", "u32"],
+  ["__reserved", "u32"],
+] as const);
+
+/**
  * `IOMMU_TEST_CMD = _IO(';', IOMMUFD_CMD_BASE + 32)` = 0x3BA0: iommufd's
  * selftest command, in the dispatch table only under CONFIG_IOMMUFD_TEST
  * (otherwise the number is unknown: `ENOTTY`). The model answers its two

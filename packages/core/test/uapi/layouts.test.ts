@@ -298,6 +298,63 @@ const EXPECTED: readonly Expected[] = [
       ["group_fds", 12, 0, "s32[]"],
     ],
   },
+  {
+    name: "iommu_vfio_ioas",
+    size: 12,
+    members: [
+      ["size", 0, 4, "u32"],
+      ["ioas_id", 4, 4, "u32"],
+      ["op", 8, 2, "u16"],
+      ["__reserved", 10, 2, "u16"],
+    ],
+  },
+  {
+    name: "iommu_hwpt_invalidate",
+    size: 32,
+    members: [
+      ["size", 0, 4, "u32"],
+      ["hwpt_id", 4, 4, "u32"],
+      ["data_uptr", 8, 8, "aligned_u64"],
+      ["data_type", 16, 4, "u32"],
+      ["entry_len", 20, 4, "u32"],
+      ["entry_num", 24, 4, "u32"],
+      ["__reserved", 28, 4, "u32"],
+    ],
+  },
+  {
+    name: "iommu_viommu_alloc",
+    size: 40,
+    members: [
+      ["size", 0, 4, "u32"],
+      ["flags", 4, 4, "u32"],
+      ["type", 8, 4, "u32"],
+      ["dev_id", 12, 4, "u32"],
+      ["hwpt_id", 16, 4, "u32"],
+      ["out_viommu_id", 20, 4, "u32"],
+      ["data_len", 24, 4, "u32"],
+      ["__reserved", 28, 4, "u32"],
+      ["data_uptr", 32, 8, "aligned_u64"],
+    ],
+  },
+  {
+    name: "iommu_vdevice_alloc",
+    size: 24,
+    members: [
+      ["size", 0, 4, "u32"],
+      ["viommu_id", 4, 4, "u32"],
+      ["dev_id", 8, 4, "u32"],
+      ["out_vdevice_id", 12, 4, "u32"],
+      ["virt_id", 16, 8, "aligned_u64"],
+    ],
+  },
+  {
+    name: "iommu_ioas_change_process",
+    size: 8,
+    members: [
+      ["size", 0, 4, "u32"],
+      ["__reserved", 4, 4, "u32"],
+    ],
+  },
   testCmdView("iommu_test_cmd", []),
   testCmdView("iommu_test_cmd_add_reserved", [
     ["add_reserved.start", 16, 8, "aligned_u64"],

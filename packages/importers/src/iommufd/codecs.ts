@@ -139,6 +139,8 @@ export const iommufdCtxCodec: Codec<IommufdCtx> = {
   encode(c, out) {
     out.push(c.accountMode);
     pushNumbers(out, c.releasing);
+    // Object ids start at 1: 0 is "none".
+    out.push(c.vfioIoas ?? 0);
   },
 };
 

@@ -36,6 +36,7 @@ import type {
   Errno,
   iommuHwInfo,
   iommuHwptAlloc,
+  iommuHwptInvalidate,
   Machine,
   StepOutcome,
   StructLayout,
@@ -49,6 +50,7 @@ import { boundDevices, boundNamed, nextObjectId, objectsOf } from "./objects.js"
 import type { HandlerResult } from "./outcome.js";
 import { iommufdNote, refuse, refuseWith, respond } from "./outcome.js";
 import { copyToUser } from "./user-copy.js";
+import { withFields } from "@dmabuf-ref/core/encoding";
 
 /** The decoded `struct iommu_hwpt_alloc`. */
 export type HwptAllocCmd = ReturnType<typeof iommuHwptAlloc.decode>;
@@ -390,5 +392,45 @@ export function vfioCdevIoctl(
     formatIoctlNumber(number),
     "ENOTTY",
     `ioctl ${formatIoctlNumber(number)} is not modelled on ${device}'s cdev`,
+  );
+}
+
+/** The decoded `struct iommu_hwpt_invalidate`. */
+export type HwptInvalidateCmd = ReturnType<typeof iommuHwptInvalidate.decode>;
+
+/**
+ * `IOMMU_HWPT_INVALIDATE` (`iommufd_hwpt_invalidate`): `__reserved`
+ * non-zero is `EOPNOTSUPP`; requests (`entry_num`) with no array
+ * (`data_uptr` 0) or no entry size is `EINVAL`; `hwpt_id` not an object is
+ * `ENOENT`; then only a nested HWPT or a vIOMMU takes user cache
+ * invalidations, and the model has neither (a paging HWPT, an IOAS or a
+ * device: `EINVAL`). Every exit copies the struct back with `entry_num` the
+ * number of requests handled, 0 here. `data_type` is the driver's to check.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param cmd - the decoded struct.
+ * @returns the outcome (always a failure, with the struct copied back).
+ * @kernel drivers/iommu/iommufd/hw_pagetable.c iommufd_hwpt_invalidate
+ */
+export function hwptInvalidate(
+  m: Machine,
+  w: World,
+  cmd: HwptInvalidateCmd,
+): HandlerResult<HwptInvalidateCmd> {
+  const fail = (errno: Errno, message: string): HandlerResult<HwptInvalidateCmd> => ({
+    status: "failed",
+    error: kernelError(errno, message),
+    response: withFields(cmd, { entry_num: 0 }),
+    written: [],
+  });
+  if (cmd.__reserved !== 0) return fail("EOPNOTSUPP", "__reserved must be 0");
+  if (cmd.entry_num !== 0 && (cmd.data_uptr === 0n || cmd.entry_len === 0))
+    return fail("EINVAL", `${cmd.entry_num} request(s) but no data_uptr or entry_len`);
+  const o = objectsOf(m, w).get(cmd.hwpt_id);
+  if (o === undefined) return fail("ENOENT", `no object ${cmd.hwpt_id}`);
+  return fail(
+    "EINVAL",
+    `object ${cmd.hwpt_id} is ${o.kind === "hwpt" ? "a paging HWPT" : o.kind === "ioas" ? "an IOAS" : "a device"}: only a nested HWPT or a vIOMMU takes cache invalidations`,
   );
 }

@@ -5,7 +5,8 @@
  * (IOMMU_IOAS_ALLOW_IOVAS), `iommufd_ioas_copy` with `iopt_get_pages` and
  * `iopt_map_pages` (IOMMU_IOAS_COPY), and `iommufd_option` with
  * `iommufd_option_rlimit_mode` and `iommufd_ioas_option_huge_pages`
- * (`iopt_disable_large_pages` / `iopt_enable_large_pages`) (IOMMU_OPTION).
+ * (`iopt_disable_large_pages` / `iopt_enable_large_pages`) (IOMMU_OPTION),
+ * and `iommufd_ioas_change_process` (IOMMU_IOAS_CHANGE_PROCESS).
  */
 import {
   hex,
@@ -21,6 +22,7 @@ import {
 import type {
   iommuIoasAllowIovas,
   iommuIoasCopy,
+  iommuIoasChangeProcess,
   iommuOption,
   Machine,
   TraceEvent,
@@ -37,6 +39,7 @@ import {
 } from "./io_pagetable-iova.js";
 import {
   areaContaining,
+  areasOf,
   findIoas,
   IOMMUFD_CTX,
   mustIoas,
@@ -311,4 +314,44 @@ export function iommuOptionIoctl(m: Machine, w: World, cmd: OptionCmd): HandlerR
     iovaAlignment: alignment.value,
   });
   return respond(world, [], cmd);
+}
+
+/** The decoded `struct iommu_ioas_change_process`. */
+export type ChangeProcessCmd = ReturnType<typeof iommuIoasChangeProcess.decode>;
+
+/**
+ * `IOMMU_IOAS_CHANGE_PROCESS` (`iommufd_ioas_change_process`, v6.14): a
+ * live update hands the iommufd to a new process, which takes over the
+ * charge for every pinned page. `__reserved` non-zero is `EOPNOTSUPP`;
+ * then, with every IOAS locked, any area whose pages are not a file's
+ * (`IOMMU_IOAS_MAP` of user memory, a dma-buf's MAP_FILE) is `EINVAL`, with
+ * nothing changed. Otherwise the pages are charged to the caller and
+ * uncharged from their old owner: the model keeps no per-process charge,
+ * so it returns 0 and changes nothing. Nothing is copied back.
+ *
+ * @param m - the machine.
+ * @param w - the world.
+ * @param cmd - the decoded struct.
+ * @returns the outcome.
+ * @kernel drivers/iommu/iommufd/ioas.c iommufd_ioas_change_process
+ */
+export function ioasChangeProcess(
+  m: Machine,
+  w: World,
+  cmd: ChangeProcessCmd,
+): HandlerResult<ChangeProcessCmd> {
+  if (cmd.__reserved !== 0) return refuse("EOPNOTSUPP", "__reserved must be 0");
+  for (const [id, o] of objectsOf(m, w).entries()) {
+    if (o.kind !== "ioas") continue;
+    for (const area of areasOf(o)) {
+      const pages = mustPages(m, w, area.pages);
+      if (pages.kind !== "file") {
+        return refuse(
+          "EINVAL",
+          `area 0x${area.iova.toString(16)} of IOAS ${id} maps ${pages.kind === "user" ? "user memory" : "a dma-buf"}, not a file`,
+        );
+      }
+    }
+  }
+  return respond(w, [], cmd);
 }

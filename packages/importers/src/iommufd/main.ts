@@ -17,7 +17,9 @@ import {
   iommuDestroy,
   iommuHwInfo,
   iommuHwptAlloc,
+  iommuHwptInvalidate,
   iommuIoasAllowIovas,
+  iommuIoasChangeProcess,
   iommuIoasCopy,
   iommuOption,
   iommuIoasAlloc,
@@ -25,6 +27,9 @@ import {
   iommuIoasMap,
   iommuIoasMapFile,
   iommuIoasUnmap,
+  iommuVdeviceAlloc,
+  iommuVfioIoas,
+  iommuViommuAlloc,
   kernelError,
   respondIommufdStruct,
   returned,
@@ -43,12 +48,22 @@ import { withFields } from "@dmabuf-ref/core/encoding";
 import { match } from "ts-pattern";
 import { IOMMUFD } from "./constants.js";
 import { destroyHwptPaging } from "./device.js";
-import { getHwInfo, hwptAlloc } from "./device-uapi.js";
+import { getHwInfo, hwptAlloc, hwptInvalidate } from "./device-uapi.js";
 import { ioasAlloc, ioasMap, ioasMapFile, ioasUnmap, iovaRanges } from "./ioas.js";
-import { allowIovas, ioasCopy, iommuOptionIoctl } from "./ioas-setup.js";
+import { allowIovas, ioasChangeProcess, ioasCopy, iommuOptionIoctl } from "./ioas-setup.js";
 import { removeArea } from "./io_pagetable.js";
-import { areasOf, attachedDevices, objectsOf, removeObject } from "./objects.js";
+import {
+  IOMMUFD_CTX,
+  areasOf,
+  attachedDevices,
+  objectsOf,
+  readIommufdSlice,
+  removeObject,
+  writeIommufdSlice,
+} from "./objects.js";
 import { iommufdTestCmd } from "./selftest.js";
+import { vfioIoas } from "./vfio_compat.js";
+import { vdeviceAlloc, viommuAlloc } from "./viommu.js";
 import type { IoctlCall, UserRegion } from "./user-copy.js";
 import type { HandlerResult } from "./outcome.js";
 import { refuse, respond } from "./outcome.js";
@@ -187,6 +202,11 @@ const IOCTLS: readonly IoctlEntry[] = [
   defineIoctl("IOMMU_OPTION", iommuOption, iommuOptionIoctl),
   defineIoctl("IOMMU_HWPT_ALLOC", iommuHwptAlloc, hwptAlloc),
   defineIoctl("IOMMU_GET_HW_INFO", iommuHwInfo, getHwInfo),
+  defineIoctl("IOMMU_VFIO_IOAS", iommuVfioIoas, vfioIoas),
+  defineIoctl("IOMMU_HWPT_INVALIDATE", iommuHwptInvalidate, hwptInvalidate),
+  defineIoctl("IOMMU_VIOMMU_ALLOC", iommuViommuAlloc, viommuAlloc),
+  defineIoctl("IOMMU_VDEVICE_ALLOC", iommuVdeviceAlloc, vdeviceAlloc),
+  defineIoctl("IOMMU_IOAS_CHANGE_PROCESS", iommuIoasChangeProcess, ioasChangeProcess),
   // CONFIG_IOMMUFD_TEST: iommufdTestCmd answers ENOTTY without the selftest mock.
   {
     name: "IOMMU_TEST_CMD",
@@ -205,9 +225,11 @@ const IOCTLS: readonly IoctlEntry[] = [
  *
  * Modelled: `IOMMU_DESTROY`, `IOMMU_IOAS_ALLOC`, `IOMMU_IOAS_ALLOW_IOVAS`,
  * `IOMMU_IOAS_COPY`, `IOMMU_IOAS_IOVA_RANGES`, `IOMMU_IOAS_MAP`,
- * `IOMMU_IOAS_UNMAP`, `IOMMU_OPTION`, `IOMMU_HWPT_ALLOC`,
- * `IOMMU_GET_HW_INFO`, `IOMMU_IOAS_MAP_FILE`, and `IOMMU_TEST_CMD`'s dma-buf
- * ops where the machine has the selftest mock (`iommufdTestCmd`). A failed call returns the kernel's errno and the
+ * `IOMMU_IOAS_UNMAP`, `IOMMU_OPTION`, `IOMMU_VFIO_IOAS`, `IOMMU_HWPT_ALLOC`,
+ * `IOMMU_GET_HW_INFO`, `IOMMU_HWPT_INVALIDATE`, `IOMMU_IOAS_MAP_FILE`,
+ * `IOMMU_VIOMMU_ALLOC`, `IOMMU_VDEVICE_ALLOC` (no IOMMU driver of the model
+ * has vIOMMUs), `IOMMU_IOAS_CHANGE_PROCESS`, and `IOMMU_TEST_CMD`'s ops
+ * where the machine has the selftest mock (`iommufdTestCmd`). A failed call returns the kernel's errno and the
  * same World, with its `ioctl` trace event (and, for `IOMMU_IOAS_IOVA_RANGES`'
  * `EMSGSIZE`, what was copied back before failing, in `returned`); a call
  * that would sleep on a dma-buf's resv is `blocked` with `waitFor: "resv"`.
@@ -318,6 +340,10 @@ export function destroyObject(m: Machine, w: World, cmd: DestroyCmd): HandlerRes
     events.push(...removed.events);
   }
   world = removeObject(m, world, cmd.id);
+  // The VFIO compatibility IOAS, if it was this one, is gone with it.
+  const ctx = readIommufdSlice(m, world, IOMMUFD_CTX);
+  if (ctx.vfioIoas === cmd.id)
+    world = writeIommufdSlice(m, world, IOMMUFD_CTX, withFields(ctx, { vfioIoas: null }));
   events.push({ kind: "note", actor: IOMMUFD, text: `IOAS ${cmd.id} destroyed` });
   return respond(world, events, cmd);
 }

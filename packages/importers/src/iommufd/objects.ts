@@ -89,7 +89,7 @@ export const IOMMUFD_ATTACHMENTS: SliceDef<PTable<number>> = tableSlice(
 export const IOMMUFD_CTX: SliceDef<IommufdCtx> = defineSlice(
   "ctx",
   iommufdCtxCodec,
-  Object.freeze({ accountMode: 0, releasing: Object.freeze([]) }),
+  Object.freeze({ accountMode: 0, releasing: Object.freeze([]), vfioIoas: null }),
 );
 
 // A type, not an interface: it must fit core's `SliceRecord` (an indexable record).

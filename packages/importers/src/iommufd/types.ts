@@ -386,4 +386,9 @@ export interface IommufdCtx {
    * continuation. Always empty under the fixed order.
    */
   readonly releasing: readonly number[];
+  /**
+   * `ictx->vfio_ioas`: the IOAS VFIO container compatibility works on
+   * (`IOMMU_VFIO_IOAS` SET), or null.
+   */
+  readonly vfioIoas: number | null;
 }

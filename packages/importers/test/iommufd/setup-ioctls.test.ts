@@ -444,9 +444,9 @@ describe("the iommufd ioctl frame", () => {
   it("a number in iommufd's table that the model lacks reads the size first (NULL: EFAULT), else ENOTTY; outside the table ENOTTY", () => {
     const m = makeMachine();
     const w = boot(m);
-    const hwptInvalidate = 0x3b8d;
-    expectErrno(w, ioctl(m, w, hwptInvalidate, new Uint8Array(0)), "EFAULT");
-    expectErrno(w, ioctl(m, w, hwptInvalidate, new Uint8Array(32)), "ENOTTY");
+    const hwptSetDirtyTracking = 0x3b8b;
+    expectErrno(w, ioctl(m, w, hwptSetDirtyTracking, new Uint8Array(0)), "EFAULT");
+    expectErrno(w, ioctl(m, w, hwptSetDirtyTracking, new Uint8Array(32)), "ENOTTY");
     expectErrno(w, ioctl(m, w, 0x3b70, new Uint8Array(0)), "ENOTTY");
   });
 });

@@ -58,8 +58,8 @@ describe("iommufdIoctl dispatch and the size rule", () => {
     return b;
   };
 
-  it("an unknown ioctl number is ENOTTY (IOMMU_VFIO_IOAS is not modelled either)", () => {
-    expectErrno(world, ioctl(m, world, _IO(0x3b, 0x88), new Uint8Array(64)), "ENOTTY");
+  it("an unknown ioctl number is ENOTTY (IOMMU_FAULT_QUEUE_ALLOC is not modelled either)", () => {
+    expectErrno(world, ioctl(m, world, _IO(0x3b, 0x8e), new Uint8Array(64)), "ENOTTY");
     expectErrno(world, ioctl(m, world, 0x1234, new Uint8Array(64)), "ENOTTY");
   });
 
