@@ -134,3 +134,16 @@ ${IOAS}
     expect(outcomes(run)).toEqual(["ok", "ok", "ok", "EINVAL"]);
   });
 });
+
+describe("a request given by number with only tail bytes", () => {
+  it("takes them as the whole argument, whether or not the model knows the number's struct", () => {
+    const zeros = (n: number): string => Array.from({ length: n }, () => "0").join(", ");
+    const run = replayText(`calls:
+  - { fd: iommufd, ioctl: 0x3b88, arg: { tail: [11, ${zeros(11)}] } }
+  - { fd: iommufd, ioctl: 0x3b88, arg: { tail: [13, ${zeros(11)}, 255] } }
+  - { fd: iommufd, ioctl: 0x3b88, arg: { tail: [12, ${zeros(11)}] } }
+  - { fd: iommufd, ioctl: "0x3b8b", arg: { tail: [32, ${zeros(31)}] } }
+`);
+    expect(outcomes(run)).toEqual(["EINVAL", "E2BIG", "ENODEV", "ENOTTY"]);
+  });
+});

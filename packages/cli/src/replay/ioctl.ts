@@ -42,7 +42,13 @@ const NUMBER = /^(0[xX][0-9a-fA-F]+|[0-9]+)$/;
 
 /** The request: a modelled ioctl, or a raw number no ioctl of the registry has. */
 type Request =
-  | { readonly known: true; readonly info: IoctlInfo; readonly name: string }
+  | {
+      readonly known: true;
+      readonly info: IoctlInfo;
+      readonly name: string;
+      /** Given as a number rather than by its macro name. */
+      readonly byNumber: boolean;
+    }
   | { readonly known: false; readonly number: number; readonly name: string };
 
 function requestOf(call: ReplayIoctl, index: CallSite): Request {
@@ -56,7 +62,7 @@ function requestOf(call: ReplayIoctl, index: CallSite): Request {
         `unknown ioctl "${raw}" (known: ${UAPI_IOCTLS.map((i) => i.name).join(", ")}; or a number)`,
       );
     }
-    return { known: true, info, name: raw };
+    return { known: true, info, name: raw, byNumber: false };
   }
   const n = BigInt(raw);
   if (n > 0xffff_ffffn) throw replayError(index, "ioctl", `${raw} is not a 32-bit request number`);
@@ -64,7 +70,7 @@ function requestOf(call: ReplayIoctl, index: CallSite): Request {
   const info = UAPI_IOCTLS.find((i) => i.number === number);
   return info === undefined
     ? { known: false, number, name: formatIoctlNumber(number) }
-    : { known: true, info, name: info.name };
+    : { known: true, info, name: info.name, byNumber: true };
 }
 
 const NO_ARG: EncodedArg = { buffer: new Uint8Array(0), user: [], arrays: [] };
@@ -93,6 +99,15 @@ function argumentOf(
     }
     const buffer = tailBytes(arg["tail"] ?? [], { index, field: "arg.tail" });
     return { arg: { buffer, user: [], arrays: [] } };
+  }
+  // A request given by number with nothing but tail bytes takes them as
+  // the whole argument, as for a number no ioctl has: a transcription of
+  // raw buffers (the selftests' size probes) reads the same whether or not
+  // the model knows the number's struct.
+  const keys = Object.keys(arg);
+  if (req.byNumber && keys.length === 1 && keys[0] === "tail") {
+    const buffer = tailBytes(arg["tail"], { index, field: "arg.tail" });
+    if (buffer.length > 0) return { arg: { buffer, user: [], arrays: [] } };
   }
   if (req.info.name === "VFIO_DEVICE_FEATURE")
     return { arg: { buffer: encodeVfioFeatureArg(arg, b, index), user: [], arrays: [] } };
