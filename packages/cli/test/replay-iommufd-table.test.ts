@@ -147,3 +147,17 @@ describe("a request given by number with only tail bytes", () => {
     expect(outcomes(run)).toEqual(["EINVAL", "E2BIG", "ENODEV", "ENOTTY"]);
   });
 });
+
+describe("a raw number is looked up in the fd's own family", () => {
+  it("0x3b71 is VFIO_DEVICE_PCI_HOT_RESET on a device fd and the VFIO container's MAP_DMA (not modelled) on the iommufd", () => {
+    const run = replayText(`calls:
+  - { fd: iommufd, ioctl: 0x3b71, arg: { tail: [32, 0, 0, 0] } }
+  - { fd: vfio0, ioctl: 0x3b71, arg: { argsz: 12 } }
+`);
+    expect(outcomes(run)).toEqual(["ENOTTY", "ok"]);
+    const flat = (k: number): string => result(run, k).line.replace(/\s+/g, " ");
+    expect(flat(0)).toContain("0x3b71 on iommufd = -ENOTTY");
+    expect(flat(0)).toContain("(VFIO container compatibility) is not modelled");
+    expect(flat(1)).toContain("VFIO_DEVICE_PCI_HOT_RESET on vfio0 = 0");
+  });
+});

@@ -51,7 +51,17 @@ type Request =
     }
   | { readonly known: false; readonly number: number; readonly name: string };
 
-function requestOf(call: ReplayIoctl, index: CallSite): Request {
+/**
+ * The request a call names. A number is looked up among the ioctls of the
+ * fd's family (`iommufd` or a VFIO device's), since the two share the type
+ * `';'` and reuse numbers: 0x3b71 is `VFIO_DEVICE_PCI_HOT_RESET` on a device
+ * fd and the container's `VFIO_IOMMU_MAP_DMA` on the iommufd.
+ */
+function requestOf(
+  call: ReplayIoctl,
+  index: CallSite,
+  family: IoctlInfo["family"] | undefined,
+): Request {
   const raw = call.ioctl;
   if (typeof raw === "string" && !NUMBER.test(raw)) {
     const info = findUapiIoctl(raw);
@@ -67,7 +77,9 @@ function requestOf(call: ReplayIoctl, index: CallSite): Request {
   const n = BigInt(raw);
   if (n > 0xffff_ffffn) throw replayError(index, "ioctl", `${raw} is not a 32-bit request number`);
   const number = Number(n);
-  const info = UAPI_IOCTLS.find((i) => i.number === number);
+  const info = UAPI_IOCTLS.find(
+    (i) => i.number === number && (family === undefined || i.family === family),
+  );
   return info === undefined
     ? { known: false, number, name: formatIoctlNumber(number) }
     : { known: true, info, name: info.name, byNumber: true };
@@ -186,9 +198,13 @@ export function ioctlCall(
   b: Bindings,
   mode: RunMode = "settle",
 ): Step {
-  const req = requestOf(call, index);
   const fdName = String(call.fd);
   const device = typeof call.fd === "string" ? vfioPciConfigOf(m, call.fd) : undefined;
+  const req = requestOf(
+    call,
+    index,
+    device !== undefined ? "vfio" : call.fd === "iommufd" ? "iommufd" : undefined,
+  );
   if (device === undefined && m.topology.devices.some((d) => d.id === call.fd))
     throw replayError(
       index,

@@ -286,7 +286,10 @@ export function iommufdIoctl(
       const error = kernelError("EFAULT", "get_user of the leading u32 size faulted");
       return failedOutcome(world, process, name, error, undefined, []);
     }
-    const error = kernelError("ENOTTY", () => `ioctl ${name} is not modelled`);
+    // Below the table's base (and past its end) the kernel hands the number
+    // to the VFIO container compatibility, iommufd_vfio_ioctl: not modelled.
+    const compat = nr < IOMMUFD_CMD_BASE ? " (VFIO container compatibility)" : "";
+    const error = kernelError("ENOTTY", () => `ioctl ${name}${compat} is not modelled`);
     return failedOutcome(world, process, name, error, undefined, []);
   }
   return entry.run(m, world, buffer, process, opts.user ?? []);
