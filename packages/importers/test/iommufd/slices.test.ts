@@ -177,6 +177,13 @@ const anArea: IommufdArea = {
   grants: [],
 };
 
+/** The changes of an IOAS's list of IOVA intervals (its allowed ranges, its test reservations). */
+type Interval = IoasDesc["allowed"][number];
+const intervalChanges = listChanges<Interval>(
+  [(r) => ({ ...r, start: flip(r.start) }), (r) => ({ ...r, last: flip(r.last) })],
+  { start: 0x1000n, last: 0x1fffn },
+);
+
 /** The changes of one field of each kind of object. */
 const ioasChanges: Change<IoasDesc>[] = [
   ...listChanges<number>([(d) => d + 1], 3).map((c): Change<IoasDesc> => (o) => ({
@@ -190,20 +197,11 @@ const ioasChanges: Change<IoasDesc>[] = [
   (o) => ({ ...o, areas: o.areas.length === 0 ? [anArea] : o.areas.slice(1) }),
   (o) => ({ ...o, iovaAlignment: o.iovaAlignment === 1n ? 0x1000n : 1n }),
   (o) => ({ ...o, disableLargePages: !o.disableLargePages }),
-  (o) => ({
+  ...intervalChanges.map((c): Change<IoasDesc> => (o) => ({ ...o, allowed: c(o.allowed) })),
+  ...intervalChanges.map((c): Change<IoasDesc> => (o) => ({
     ...o,
-    allowed:
-      o.allowed.length === 0
-        ? [{ start: 0x1000n, last: 0x1fffn }]
-        : o.allowed.map((r, i) => (i === 0 ? { ...r, last: r.last ^ 1n } : r)),
-  }),
-  (o) => ({
-    ...o,
-    testReserved:
-      o.testReserved.length === 0
-        ? [{ start: 0x1000n, last: 0x1fffn }]
-        : o.testReserved.map((r, i) => (i === 0 ? { ...r, start: r.start ^ 1n } : r)),
-  }),
+    testReserved: c(o.testReserved),
+  })),
 ];
 type DeviceDesc = Extract<ObjectDesc, { kind: "device" }>;
 const anAttach = { ioas: 1, hwpt: 2, domain: 3, previousDomain: null };
